@@ -1,0 +1,1 @@
+"""AI KINGS core: the domain, services and clients. Imports no UI, scheduler or simulator."""

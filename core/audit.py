@@ -1,0 +1,157 @@
+"""The append-only audit log: HMAC actor fingerprints and a hash chain that shows tampering.
+
+Each entry's `hash` covers its content and the previous entry's hash, so editing, deleting or
+inserting a row breaks the chain at that row. Retention removes old rows but records the last
+removed hash in an `AuditCheckpoint`, so what remains still verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core.models import AuditCheckpoint, AuditEntry, AuditOutcome
+
+GENESIS_HASH = "0" * 64
+_PG_CHAIN_LOCK = 7_351_001  # advisory lock id serialising appends on PostgreSQL
+
+
+def fingerprint(secret: str, key: str) -> str:
+    """HMAC-SHA256 of `key` under `secret`: identifies a key in the log without revealing it."""
+    return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
+def _entry_hash(entry: AuditEntry) -> str:
+    content = {
+        "at": entry.at.isoformat(),
+        "actor": entry.actor,
+        "actor_fingerprint": entry.actor_fingerprint,
+        "ip": entry.ip,
+        "action": entry.action,
+        "target": entry.target,
+        "outcome": AuditOutcome(entry.outcome).value,
+        "details": entry.details,
+        "prev_hash": entry.prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _chain_head(session: Session) -> str:
+    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
+    if last is not None:
+        return last.hash
+    checkpoint = session.exec(
+        select(AuditCheckpoint).order_by(col(AuditCheckpoint.id).desc()).limit(1)
+    ).first()
+    return checkpoint.last_hash if checkpoint else GENESIS_HASH
+
+
+def record(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    outcome: AuditOutcome = AuditOutcome.OK,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+    actor_fingerprint: str | None = None,
+    ip: str | None = None,
+) -> AuditEntry:
+    """Append one entry to the chain (flushed, not committed: it joins the caller's unit of work).
+
+    Appends are serialised: SQLite's write transactions already are (BEGIN IMMEDIATE), and on
+    PostgreSQL a transaction-scoped advisory lock keeps two appends from sharing a parent.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_CHAIN_LOCK})
+    entry = AuditEntry(
+        at=at,
+        actor=actor,
+        actor_fingerprint=actor_fingerprint,
+        ip=ip,
+        action=action,
+        target=target,
+        outcome=outcome,
+        details=json.loads(json.dumps(details or {}, default=str)),
+        prev_hash=_chain_head(session),
+        hash="",
+    )
+    entry.hash = _entry_hash(entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The result of verifying the chain: `broken_at` is the first bad entry id, if any."""
+
+    ok: bool
+    checked: int
+    broken_at: int | None = None
+    reason: str | None = None
+
+
+def verify_chain(session: Session, *, batch_size: int = 1000) -> ChainReport:
+    """Recompute every hash from the oldest kept entry; report the first entry that disagrees."""
+    checkpoint = session.exec(
+        select(AuditCheckpoint).order_by(col(AuditCheckpoint.id).desc()).limit(1)
+    ).first()
+    expected_prev = checkpoint.last_hash if checkpoint else GENESIS_HASH
+    checked, after_id = 0, checkpoint.pruned_through_id if checkpoint else 0
+    while True:
+        rows = session.exec(
+            select(AuditEntry)
+            .where(col(AuditEntry.id) > after_id)
+            .order_by(col(AuditEntry.id))
+            .limit(batch_size)
+        ).all()
+        if not rows:
+            return ChainReport(ok=True, checked=checked)
+        for entry in rows:
+            if entry.prev_hash != expected_prev:
+                return ChainReport(False, checked, entry.id, "link to the previous entry broken")
+            if _entry_hash(entry) != entry.hash:
+                return ChainReport(False, checked, entry.id, "content does not match its hash")
+            expected_prev, after_id = entry.hash, entry.id or after_id
+            checked += 1
+
+
+def prune(session: Session, *, before: datetime, now: datetime) -> int:
+    """Delete entries older than `before`, keeping the chain verifiable; return how many.
+
+    Only a contiguous prefix of the chain is removed, and the last removed hash is stored in
+    an AuditCheckpoint that `verify_chain` starts from.
+    """
+    first_kept = session.exec(
+        select(AuditEntry).where(AuditEntry.at >= before).order_by(col(AuditEntry.id)).limit(1)
+    ).first()
+    bound = sa.true() if first_kept is None else col(AuditEntry.id) < first_kept.id
+    last_removed = session.exec(
+        select(AuditEntry).where(bound).order_by(col(AuditEntry.id).desc()).limit(1)
+    ).first()
+    if last_removed is None:
+        return 0
+    count = session.exec(
+        select(sa.func.count()).select_from(AuditEntry).where(bound)  # type: ignore[arg-type]
+    ).one()
+    session.add(
+        AuditCheckpoint(
+            pruned_through_id=last_removed.id or 0,
+            last_hash=last_removed.hash,
+            pruned_count=count,
+            at=now,
+        )
+    )
+    session.execute(sa.delete(AuditEntry).where(bound))
+    session.flush()
+    return int(count)

@@ -1,0 +1,209 @@
+"""`python -m core.cli`: operator commands.
+
+    migrate [REV] | downgrade REV
+    pool status | prewarm [--minutes N] | terminate ID|all | safe-mode on|off [--reason R]
+         | size N | budget [--daily USD] [--monthly USD]
+
+Pool commands need the admin key (ADMIN_API_KEY), read from standard input so it never shows
+in the process list or shell history; each command is audited with the key's HMAC fingerprint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hmac
+import sys
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import TextIO
+
+from core import audit
+from core.clock import SystemClock
+from core.config import Settings, get_settings
+from core.db import downgrade, make_engine, migrate, read_scope, session_scope
+from core.errors import CoreError, ValidationFailed
+from core.logs import configure_logging
+from core.models import AuditOutcome
+from core.pool import service
+from core.pool.service import Actor
+
+
+def _usd(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount of dollars: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    parser = argparse.ArgumentParser(prog="python -m core.cli", description="AI KINGS operations")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("migrate", help="upgrade the database schema")
+    up.add_argument("revision", nargs="?", default="head")
+    down = commands.add_parser("downgrade", help="downgrade the database schema")
+    down.add_argument("revision")
+
+    pool = commands.add_parser("pool", help="inspect and steer the GPU pool (needs the admin key)")
+    verbs = pool.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("status", help="settings, instances, queue and spend")
+    warm = verbs.add_parser("prewarm", help="wake the pool ahead of expected use")
+    warm.add_argument("--minutes", type=int, default=30)
+    kill = verbs.add_parser("terminate", help="destroy one instance, or all")
+    kill.add_argument("target", help="an instance id, or 'all'")
+    safe = verbs.add_parser("safe-mode", help="on: rent nothing, destroy everything")
+    safe.add_argument("state", choices=["on", "off"])
+    safe.add_argument("--reason", default="operator request")
+    size = verbs.add_parser("size", help="instances kept warm while awake")
+    size.add_argument("size", type=int)
+    budget = verbs.add_parser("budget", help="daily / monthly spend caps in USD")
+    budget.add_argument("--daily", type=_usd)
+    budget.add_argument("--monthly", type=_usd)
+    return parser
+
+
+def read_admin_key(stdin: TextIO) -> str:
+    """The admin key: prompted on a terminal, else the first line of standard input."""
+    if stdin.isatty():
+        return getpass.getpass("admin key: ")
+    return stdin.readline().strip()
+
+
+def authenticate(settings: Settings, key: str) -> Actor:
+    """The admin actor for `key`, or ValidationFailed. Failures are audited too."""
+    expected = settings.admin_api_key
+    secret = settings.audit_hmac_secret.get_secret_value()
+    actor = Actor(name="admin-key", fingerprint=audit.fingerprint(secret, key) if key else None)
+    if expected is None:
+        raise ValidationFailed("ADMIN_API_KEY is not configured on this installation")
+    if not hmac.compare_digest(key.encode(), expected.get_secret_value().encode()):
+        engine = make_engine(settings.database_url)
+        with session_scope(engine) as session:
+            audit.record(
+                session,
+                at=SystemClock().now(),
+                actor=actor.name,
+                actor_fingerprint=actor.fingerprint,
+                action="auth.admin_key",
+                outcome=AuditOutcome.DENIED,
+                target="cli",
+            )
+        engine.dispose()
+        raise ValidationFailed("the admin key is wrong")
+    return actor
+
+
+def run_pool_command(
+    args: argparse.Namespace, settings: Settings, actor: Actor, out: TextIO
+) -> None:
+    """Carry out one `pool` verb and write its result to `out`."""
+    engine = make_engine(settings.database_url)
+    now = SystemClock().now()
+    pool = settings.pool_name
+    try:
+        with session_scope(engine) as session:
+            service.ensure_pool(session, settings)
+        if args.verb == "status":
+            with session_scope(engine) as session:
+                audit.record(
+                    session,
+                    at=now,
+                    actor=actor.name,
+                    actor_fingerprint=actor.fingerprint,
+                    action="pool.status",
+                    target=f"pool:{pool}",
+                )
+            with read_scope(engine) as session:
+                out.write(format_status(service.status(session, pool=pool, now=now)))
+            return
+        with session_scope(engine) as session:
+            if args.verb == "prewarm":
+                service.prewarm(session, pool=pool, minutes=args.minutes, actor=actor, now=now)
+                out.write(f"pool {pool} awake for {args.minutes} min\n")
+            elif args.verb == "terminate":
+                target = None if args.target == "all" else _instance_id(args.target)
+                count = service.request_terminate(
+                    session, pool=pool, instance_id=target, actor=actor, now=now
+                )
+                out.write(f"{count} instance(s) will be destroyed at the next tick\n")
+            elif args.verb == "safe-mode":
+                service.set_safe_mode(
+                    session,
+                    pool=pool,
+                    on=args.state == "on",
+                    reason=args.reason,
+                    actor=actor,
+                    now=now,
+                )
+                out.write(f"safe mode {args.state}\n")
+            elif args.verb == "size":
+                service.set_desired_size(session, pool=pool, size=args.size, actor=actor, now=now)
+                out.write(f"desired size {args.size}\n")
+            elif args.verb == "budget":
+                config = service.set_budget(
+                    session,
+                    pool=pool,
+                    daily_usd=args.daily,
+                    monthly_usd=args.monthly,
+                    actor=actor,
+                    now=now,
+                )
+                out.write(
+                    f"budget: ${config.daily_budget_usd}/day, ${config.monthly_budget_usd}/month\n"
+                )
+    finally:
+        engine.dispose()
+
+
+def _instance_id(text: str) -> int:
+    if not text.isdigit():
+        raise ValidationFailed(f"instance id must be a number or 'all', not {text!r}")
+    return int(text)
+
+
+def format_status(status: service.PoolStatus) -> str:
+    """A plain-text report of a pool's status."""
+    config = status.config
+    lines = [
+        f"pool {config.name}: desired {config.desired_size}, max {config.max_instances}, "
+        f"safe mode {f'ON ({config.safe_mode_reason})' if config.safe_mode else 'off'}",
+        f"queue: {status.queued_jobs} waiting, {status.running_jobs} running",
+        f"spend: ${status.spend_today_usd:.2f} today of ${config.daily_budget_usd}, "
+        f"${status.spend_month_usd:.2f} this month of ${config.monthly_budget_usd}",
+    ]
+    if not status.instances:
+        lines.append("no live instances")
+    for inst in status.instances:
+        lease = f" job {inst.leased_by_job}" if inst.leased_by_job else ""
+        lines.append(
+            f"  #{inst.id} {inst.state.value:<11} {inst.gpu_name or '-':<10} "
+            f"${inst.price_per_hour_usd:.3f}/h {inst.comfy_url or '-'}{lease}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None
+) -> int:
+    """Run one command; return the exit status (2 for a refused command)."""
+    args = build_parser().parse_args(argv)
+    out = stdout or sys.stdout
+    try:
+        settings = get_settings()
+        configure_logging(settings.log_level, as_json=settings.log_json)
+        if args.command == "migrate":
+            migrate(settings.database_url, args.revision)
+        elif args.command == "downgrade":
+            downgrade(settings.database_url, args.revision)
+        elif args.command == "pool":
+            actor = authenticate(settings, read_admin_key(stdin or sys.stdin))
+            run_pool_command(args, settings, actor, out)
+    except CoreError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""ComfyUI: HTTP + WebSocket client, typed events, workflow graphs, health checks."""

@@ -1,0 +1,124 @@
+"""Every setting of the system, read from the environment or `.env`, validated once.
+
+This module is the only reader of `os.environ`. A bad value fails fast with a message naming
+the variable; secrets are `SecretStr`, so they never appear in reprs, logs or error messages.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ProviderKind(StrEnum):
+    """Where the pool rents its GPUs."""
+
+    SIM = "sim"
+    VAST = "vast"
+    STATIC = "static"
+
+
+class Settings(BaseSettings):
+    """The validated configuration. Environment variables have the field name upper-cased."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = f"sqlite:///{REPO_ROOT / 'data' / 'aikings.db'}"
+    media_root: Path = REPO_ROOT / "data" / "media"
+    data_dir: Path = REPO_ROOT / "data"
+    backup_dir: Path = REPO_ROOT / "data" / "backups"
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    provider: ProviderKind = ProviderKind.SIM
+    vast_url: str = "https://console.vast.ai"
+    vast_api_key: SecretStr | None = None
+    sim_vast_url: str = "http://127.0.0.1:8780"
+    sim_api_key: SecretStr = SecretStr("sim-key")
+    static_comfy_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    admin_api_key: SecretStr | None = None
+    audit_hmac_secret: SecretStr = SecretStr("dev-audit-secret-change-me")
+    cookie_key: SecretStr = SecretStr("dev-cookie-key-change-me")
+    starter_credits: int = Field(default=100, ge=0)
+    credit_price_usd: Decimal = Field(default=Decimal("0.01"), gt=0)
+    reference_price_per_hour_usd: Decimal = Field(default=Decimal("0.50"), gt=0)
+
+    pool_name: str = Field(default="default", pattern=r"^[a-z0-9-]{1,32}$")
+    pool_desired_size: int = Field(default=0, ge=0, le=64)
+    pool_max_instances: int = Field(default=4, ge=0, le=64)
+    pool_idle_timeout_s: int = Field(default=900, ge=60)
+    pool_lease_max_s: int = Field(default=1800, ge=60)
+    pool_boot_timeout_s: int = Field(default=900, ge=60)
+    pool_poll_interval_s: int = Field(default=30, ge=1, le=600)
+    pool_daily_budget_usd: Decimal = Field(default=Decimal("25"), ge=0)
+    pool_monthly_budget_usd: Decimal = Field(default=Decimal("300"), ge=0)
+
+    scheduler_lock_ttl_s: int = Field(default=90, ge=5)
+    metrics_port: int = Field(default=9108, ge=0, le=65535)
+    retention_days: int = Field(default=90, ge=1)
+
+    web_port: int = Field(default=8501, ge=1, le=65535)
+
+    @field_validator("static_comfy_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite://, postgresql:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @model_validator(mode="after")
+    def _provider_has_what_it_needs(self) -> Settings:
+        if self.provider is ProviderKind.VAST and self.vast_api_key is None:
+            raise ValueError("PROVIDER=vast needs VAST_API_KEY")
+        if self.provider is ProviderKind.STATIC and not self.static_comfy_urls:
+            raise ValueError("PROVIDER=static needs STATIC_COMFY_URLS (comma-separated)")
+        if self.pool_desired_size > self.pool_max_instances:
+            raise ValueError("POOL_DESIRED_SIZE cannot exceed POOL_MAX_INSTANCES")
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; raise ConfigError naming each bad variable.
+
+    The message quotes the variable and the rule, never the value, so secrets stay out of it.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,123 @@
+"""Engines, sessions and migrations for SQLite (default) and PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout so the web and the scheduler can write at once,
+and write transactions start with `BEGIN IMMEDIATE`: a deferred transaction that upgrades
+from read to write fails at once with "database is locked", ignoring the busy timeout
+(SECURITY.md, decision 5). Read-only work uses `read_scope`, which begins deferred.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session
+
+from core.config import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+_BEGIN_OPTION = "aik_sqlite_begin"
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for plain `postgresql://` URLs; leave everything else as given."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for `url` with the pragmas and transaction mode this system relies on.
+
+    A file-backed SQLite database gets its parent directory created; `sqlite://` (memory)
+    shares one connection so every session sees the same database.
+    """
+    url = normalize_url(url)
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+
+    in_memory = url in ("sqlite://", "sqlite:///:memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if in_memory:
+        kwargs["poolclass"] = StaticPool
+    else:
+        path = sa.engine.make_url(url).database
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, echo=echo, **kwargs)
+    _install_sqlite_behaviour(engine, wal=not in_memory)
+    return engine
+
+
+def _install_sqlite_behaviour(engine: Engine, *, wal: bool) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy's "begin" event below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if wal:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work: commits when the block ends, rolls back if it raises.
+
+    On SQLite the transaction takes the write lock up front (BEGIN IMMEDIATE), waiting up to
+    the busy timeout for another writer instead of failing midway.
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A read-only session: never takes SQLite's write lock; anything written is discarded."""
+    bind = engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+    # Closing without commit ends the transaction; loaded rows stay readable afterwards.
+    with Session(bind, expire_on_commit=False) as session:
+        yield session
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration pointing at our migrations and at `url`."""
+    config = Config(str(REPO_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    config.attributes["database_url"] = normalize_url(url)
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema at `url` up to `revision` (default: the newest)."""
+    log.info("db.migrate", extra={"revision": revision})
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    """Take the schema at `url` down to `revision` (default: empty)."""
+    log.info("db.downgrade", extra={"revision": revision})
+    command.downgrade(alembic_config(url), revision)

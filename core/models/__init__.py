@@ -1,0 +1,59 @@
+"""Every table of the system. Import tables from here: `from core.models import User`."""
+
+from sqlmodel import SQLModel
+
+from core.models.accounts import AuthSession, CreditEntry, User
+from core.models.enums import (
+    LIVE_INSTANCE_STATES,
+    AuditOutcome,
+    CreditKind,
+    InstanceState,
+    JobStatus,
+    MediaKind,
+    ReportStatus,
+    Role,
+    Screening,
+    Visibility,
+)
+from core.models.gallery import Asset, AssetTag, AssetView, Rating, Report, ShareLink
+from core.models.jobs import GenerationJob
+from core.models.muses import Muse, MuseVariation, ReferenceImage
+from core.models.ops import AuditCheckpoint, AuditEntry, SchedulerLock
+from core.models.pool import BadMachine, GpuInstance, Lease, PoolConfig, UsageEvent
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "LIVE_INSTANCE_STATES",
+    "Asset",
+    "AssetTag",
+    "AssetView",
+    "AuditCheckpoint",
+    "AuditEntry",
+    "AuditOutcome",
+    "AuthSession",
+    "BadMachine",
+    "CreditEntry",
+    "CreditKind",
+    "GenerationJob",
+    "GpuInstance",
+    "InstanceState",
+    "JobStatus",
+    "Lease",
+    "MediaKind",
+    "Muse",
+    "MuseVariation",
+    "PoolConfig",
+    "Rating",
+    "ReferenceImage",
+    "Report",
+    "ReportStatus",
+    "Role",
+    "Screening",
+    "SchedulerLock",
+    "ShareLink",
+    "UsageEvent",
+    "User",
+    "Visibility",
+    "metadata",
+]

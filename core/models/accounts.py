@@ -1,0 +1,52 @@
+"""Users, their server-side sessions and the credit ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from core.models.enums import CreditKind, Role
+from core.models.types import UTCDateTime, text_enum, utcnow
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    display_name: str = Field(max_length=120)
+    password_hash: str = Field(max_length=255)
+    role: Role = Field(default=Role.USER, sa_type=text_enum(Role))
+    date_of_birth: date | None = None
+    age_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuthSession(SQLModel, table=True):
+    """A revocable login: the cookie carries the token, we store only its hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CreditEntry(SQLModel, table=True):
+    """One append-only ledger line; a user's balance is the sum of their `credits`."""
+
+    __table_args__ = (sa.Index("ix_creditentry_user_created", "user_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id")
+    kind: CreditKind = Field(sa_type=text_enum(CreditKind))
+    credits: int
+    idempotency_key: str = Field(max_length=128, unique=True)
+    job_id: int | None = Field(default=None, foreign_key="generationjob.id", index=True)
+    note: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,97 @@
+"""Stored outputs and what people do with them: tags, ratings, views, shares, reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from core.models.enums import MediaKind, ReportStatus, Screening, Visibility
+from core.models.types import UTCDateTime, text_enum, utcnow
+
+
+class Asset(SQLModel, table=True):
+    """One image or video in the media store, owned by a user."""
+
+    __table_args__ = (
+        sa.Index("ix_asset_visibility_created", "visibility", "created_at", "id"),
+        sa.Index("ix_asset_owner_created", "owner_id", "created_at", "id"),
+        sa.Index("ix_asset_category_created", "category", "created_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id")
+    job_id: int | None = Field(default=None, foreign_key="generationjob.id", index=True)
+    muse_id: int | None = Field(default=None, foreign_key="muse.id", index=True)
+    sha256: str = Field(max_length=64, index=True)
+    thumb_sha256: str | None = Field(default=None, max_length=64)
+    kind: MediaKind = Field(sa_type=text_enum(MediaKind))
+    mime: str = Field(max_length=32)
+    width: int
+    height: int
+    size_bytes: int
+    title: str = Field(default="", max_length=200)
+    category: str | None = Field(default=None, max_length=64)
+    visibility: Visibility = Field(default=Visibility.PRIVATE, sa_type=text_enum(Visibility))
+    screening: Screening = Field(default=Screening.PENDING, sa_type=text_enum(Screening))
+    hidden: bool = False
+    featured: bool = False
+    view_count: int = 0
+    rating_sum: int = 0
+    rating_count: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AssetTag(SQLModel, table=True):
+    asset_id: int = Field(foreign_key="asset.id", primary_key=True)
+    tag: str = Field(max_length=64, primary_key=True, index=True)
+
+
+class Rating(SQLModel, table=True):
+    """One rating per user per asset."""
+
+    __table_args__ = (sa.CheckConstraint("stars BETWEEN 1 AND 5", name="ck_rating_stars"),)
+
+    asset_id: int = Field(foreign_key="asset.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    stars: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AssetView(SQLModel, table=True):
+    """A view event; trending decays these over time."""
+
+    __table_args__ = (sa.Index("ix_assetview_asset_at", "asset_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    asset_id: int = Field(foreign_key="asset.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class ShareLink(SQLModel, table=True):
+    """A revocable share link; the URL carries a signed token, we keep its hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    asset_id: int = Field(foreign_key="asset.id", index=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Report(SQLModel, table=True):
+    """A report against an asset, waiting in the moderation queue."""
+
+    __table_args__ = (sa.Index("ix_report_status_created", "status", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    asset_id: int = Field(foreign_key="asset.id", index=True)
+    reporter_id: int | None = Field(default=None, foreign_key="user.id")
+    reason: str = Field(max_length=64)
+    details: str = Field(default="", max_length=2000)
+    status: ReportStatus = Field(default=ReportStatus.OPEN, sa_type=text_enum(ReportStatus))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by: int | None = Field(default=None, foreign_key="user.id")

@@ -1,0 +1,49 @@
+"""Generation jobs: what a user asked for, where it ran, what it cost."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from core.models.enums import JobStatus, MediaKind
+from core.models.types import Money, UTCDateTime, json_column, text_enum, utcnow
+
+
+class GenerationJob(SQLModel, table=True):
+    """One generation request and its progress; the page polls this row."""
+
+    __table_args__ = (
+        sa.Index("ix_job_status_created", "status", "created_at"),
+        sa.Index("ix_job_user_created", "user_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id")
+    muse_id: int | None = Field(default=None, foreign_key="muse.id", index=True)
+    variation_id: int | None = Field(default=None, foreign_key="musevariation.id")
+    status: JobStatus = Field(default=JobStatus.QUEUED, sa_type=text_enum(JobStatus))
+    kind: MediaKind = Field(default=MediaKind.IMAGE, sa_type=text_enum(MediaKind))
+    prompt: str = Field(sa_type=sa.Text)
+    negative_prompt: str = Field(default="", sa_type=sa.Text)
+    model: str = Field(max_length=200)
+    preset: str = Field(max_length=32)
+    seed: int = Field(sa_type=sa.BigInteger)
+    batch_size: int = 1
+    request: dict[str, Any] = Field(default_factory=dict, sa_type=json_column())
+    instance_id: int | None = Field(default=None, foreign_key="gpuinstance.id", index=True)
+    comfy_prompt_id: str | None = Field(default=None, max_length=64)
+    step: int = 0
+    total_steps: int = 0
+    attempts: int = 0
+    error: str | None = Field(default=None, max_length=2000)
+    estimated_credits: int = 0
+    charged_credits: int | None = None
+    cost_usd: Decimal | None = Field(default=None, sa_type=Money)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

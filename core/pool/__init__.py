@@ -1,0 +1,1 @@
+"""The GPU warm pool: provider protocol, pure policy, reconcile loop, leases, costs."""

@@ -1,0 +1,111 @@
+"""What the pool costs: accrual per instance, spend against budgets, job cost and estimates.
+
+Accrual is pessimistic, as Vast bills storage from creation: every instance we know was
+created accrues `price_per_hour_usd` from its creation until it is confirmed gone.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core.models import GenerationJob, GpuInstance, JobStatus, UsageEvent
+
+ACCRUAL_EVENT = "gpu_accrual"
+SECONDS_PER_HOUR = Decimal(3600)
+ESTIMATE_SAMPLE = 20
+
+
+def cost_for(price_per_hour_usd: Decimal, seconds: float) -> Decimal:
+    """The cost of `seconds` at an hourly price, exact to the micro-dollar."""
+    return (price_per_hour_usd * Decimal(str(round(seconds, 3))) / SECONDS_PER_HOUR).quantize(
+        Decimal("0.000001")
+    )
+
+
+def accrue(session: Session, *, instance: GpuInstance, now: datetime) -> Decimal:
+    """Add the cost since the last accrual to `instance` and record it; return the amount.
+
+    Only instances the provider created (they have a provider id) cost money.
+    """
+    if instance.provider_id is None:
+        return Decimal(0)
+    since = instance.accrued_until or instance.created_at
+    seconds = (now - since).total_seconds()
+    if seconds <= 0:
+        return Decimal(0)
+    amount = cost_for(instance.price_per_hour_usd, seconds)
+    instance.cost_accrued_usd += amount
+    instance.accrued_until = now
+    session.add(instance)
+    if amount > 0:
+        session.add(
+            UsageEvent(
+                at=now,
+                pool=instance.pool,
+                kind=ACCRUAL_EVENT,
+                instance_id=instance.id,
+                cost_usd=amount,
+                duration_s=seconds,
+            )
+        )
+    return amount
+
+
+def spend_since(session: Session, *, pool: str, since: datetime) -> Decimal:
+    """Accrued GPU spend of `pool` since `since`."""
+    total = session.exec(
+        select(sa.func.coalesce(sa.func.sum(UsageEvent.cost_usd), 0)).where(
+            UsageEvent.pool == pool, UsageEvent.kind == ACCRUAL_EVENT, UsageEvent.at >= since
+        )
+    ).one()
+    return Decimal(total)
+
+
+def day_start(now: datetime) -> datetime:
+    """Midnight UTC of `now`'s day (budgets are per UTC day and month)."""
+    return datetime(now.year, now.month, now.day, tzinfo=UTC)
+
+
+def month_start(now: datetime) -> datetime:
+    """The first instant of `now`'s UTC month."""
+    return datetime(now.year, now.month, 1, tzinfo=UTC)
+
+
+def credits_for_cost(cost_usd: Decimal, credit_price_usd: Decimal) -> int:
+    """Credits that pay for `cost_usd`, rounded up, at least 1."""
+    return max(1, int((cost_usd / credit_price_usd).to_integral_value(rounding=ROUND_CEILING)))
+
+
+def median_duration_s(
+    session: Session, *, preset: str, model: str, kind: str, default_s: float
+) -> float:
+    """Median GPU time of the last successful jobs with this preset, model and kind.
+
+    Falls back to `default_s` until there are at least three measurements.
+    """
+    rows = session.exec(
+        select(GenerationJob.started_at, GenerationJob.finished_at, GenerationJob.batch_size)
+        .where(
+            GenerationJob.status == JobStatus.SUCCEEDED,
+            GenerationJob.preset == preset,
+            GenerationJob.model == model,
+            col(GenerationJob.kind) == kind,
+            col(GenerationJob.started_at).is_not(None),
+            col(GenerationJob.finished_at).is_not(None),
+        )
+        .order_by(col(GenerationJob.finished_at).desc())
+        .limit(ESTIMATE_SAMPLE)
+    ).all()
+    per_item = [
+        (finished - started).total_seconds() / max(batch, 1)
+        for started, finished, batch in rows
+        if started is not None and finished is not None
+    ]
+    if len(per_item) < 3:
+        return default_s
+    return statistics.median(per_item)

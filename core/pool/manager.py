@@ -1,0 +1,493 @@
+"""`PoolManager.reconcile()`: observe the provider once, plan purely, execute, record.
+
+Every money-moving step commits its intent before the provider call it guards: a row and its
+label exist before `create`, a row is `terminating` before `destroy`. Whatever happens after
+(timeout, crash, kill -9), the next tick's list call shows the truth and the plan converges.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core import audit
+from core.clock import Clock
+from core.db import read_scope, session_scope
+from core.errors import OfferUnavailable, ProviderError, ProviderUnavailable
+from core.models import (
+    LIVE_INSTANCE_STATES,
+    AuditOutcome,
+    BadMachine,
+    GpuInstance,
+    InstanceState,
+    Lease,
+    PoolConfig,
+    UsageEvent,
+)
+from core.pool import costs, leases
+from core.pool.actions import (
+    Action,
+    Adopt,
+    ConfirmTerminated,
+    DestroyOrphan,
+    EnterSafeMode,
+    ExpireLease,
+    MarkLost,
+    MarkReady,
+    NoteMissing,
+    Rent,
+    RetryDestroy,
+    Terminate,
+)
+from core.pool.policy import InstanceView, LeaseView, PoolSettings, PoolView, plan
+from core.pool.provider import LaunchSpec, Offer, OfferFilter, Provider, RemoteInstance, RemoteState
+
+log = logging.getLogger(__name__)
+
+BAD_MACHINE_TTL = timedelta(hours=24)
+OFFERS_TRIED_PER_RENT = 3
+HealthCheck = Callable[[str], str | None]
+"""Given a ComfyUI URL, None when healthy, else the reason it is not."""
+
+
+class JobHooks(Protocol):
+    """What the pool does to jobs whose instance went away (wired to core.studio.jobs)."""
+
+    def requeue_or_fail(self, session: Session, *, job_id: int, reason: str, now: datetime) -> None:
+        """Put the job back in the queue, or fail and refund it if it has no attempts left."""
+        ...
+
+    def fail(self, session: Session, *, job_id: int, reason: str, now: datetime) -> None:
+        """Fail the job and refund its credits (exactly once)."""
+        ...
+
+
+@dataclass
+class TickReport:
+    """What one reconcile tick saw and did."""
+
+    observed: int | None = None
+    actions: list[Action] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def label_prefix(pool: str) -> str:
+    """The label prefix every instance of `pool` carries: `aik-<pool>-`."""
+    return f"aik-{pool}-"
+
+
+class PoolManager:
+    """Reconciles one pool's rows with what its provider really runs."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        provider: Provider,
+        clock: Clock,
+        *,
+        pool: str,
+        health_check: HealthCheck,
+        job_hooks: JobHooks,
+        launch: Callable[[PoolConfig], LaunchSpec],
+        queued_jobs: Callable[[Session], int],
+    ) -> None:
+        self.engine = engine
+        self.provider = provider
+        self.clock = clock
+        self.pool = pool
+        self.prefix = label_prefix(pool)
+        self.health_check = health_check
+        self.job_hooks = job_hooks
+        self.launch = launch
+        self.queued_jobs = queued_jobs
+
+    # ---- the tick -------------------------------------------------------------------------
+
+    def reconcile(self) -> TickReport:
+        """One level-triggered pass. A failed list call takes no provider action."""
+        report = TickReport()
+        observed: list[RemoteInstance] | None
+        try:
+            observed = self.provider.list_instances(self.prefix)
+            report.observed = len(observed)
+        except ProviderError as exc:
+            observed = None
+            report.errors.append(f"list failed: {exc}")
+            log.warning("pool.observe_failed", extra={"pool": self.pool, "error": str(exc)})
+        now = self.clock.now()
+        health = self._sync_and_check(observed, now) if observed is not None else {}
+        with read_scope(self.engine) as session:
+            config, view = self._snapshot(session, now)
+        report.actions = plan(config, view, observed, now, health)
+        for action in report.actions:
+            try:
+                self._execute(action, observed or [])
+            except ProviderError as exc:
+                report.errors.append(f"{type(action).__name__}: {exc}")
+                log.warning(
+                    "pool.action_failed",
+                    extra={"action": repr(action), "error": str(exc)},
+                )
+        return report
+
+    def _snapshot(self, session: Session, now: datetime) -> tuple[PoolSettings, PoolView]:
+        config = self._config(session)
+        rows = session.exec(
+            select(GpuInstance).where(
+                GpuInstance.pool == self.pool, col(GpuInstance.state).in_(LIVE_INSTANCE_STATES)
+            )
+        ).all()
+        settings = PoolSettings(
+            desired_size=config.desired_size,
+            max_instances=config.max_instances,
+            idle_timeout_s=config.idle_timeout_s,
+            lease_max_s=config.lease_max_s,
+            boot_timeout_s=config.boot_timeout_s,
+            safe_mode=config.safe_mode,
+            daily_budget_usd=config.daily_budget_usd,
+            monthly_budget_usd=config.monthly_budget_usd,
+        )
+        view = PoolView(
+            label_prefix=self.prefix,
+            instances=[
+                InstanceView(
+                    id=row.id or 0,
+                    label=row.label,
+                    state=row.state,
+                    created_at=row.created_at,
+                    provider_id=row.provider_id,
+                    machine_id=row.machine_id,
+                    last_used_at=row.last_used_at,
+                    ready_at=row.ready_at,
+                    missing_ticks=row.missing_ticks,
+                    terminate_requested=row.terminate_requested_at is not None,
+                )
+                for row in rows
+            ],
+            leases=[
+                LeaseView(lease.id or 0, lease.instance_id, lease.job_id, lease.expires_at)
+                for lease in leases.open_leases(session, pool=self.pool)
+            ],
+            queued_jobs=self.queued_jobs(session),
+            last_demand_at=config.last_demand_at,
+            prewarm_until=config.prewarm_until,
+            spend_today_usd=costs.spend_since(session, pool=self.pool, since=costs.day_start(now)),
+            spend_month_usd=costs.spend_since(
+                session, pool=self.pool, since=costs.month_start(now)
+            ),
+        )
+        return settings, view
+
+    def _config(self, session: Session) -> PoolConfig:
+        config = session.get(PoolConfig, self.pool)
+        if config is None:
+            raise LookupError(f"pool {self.pool!r} has no PoolConfig row; run ensure_pool first")
+        return config
+
+    def _sync_and_check(self, observed: Sequence[RemoteInstance], now: datetime) -> dict[int, bool]:
+        """Copy what the provider says onto our rows, accrue cost, health-check booting ones."""
+        by_label = {remote.label: remote for remote in observed if remote.label}
+        to_check: dict[int, str] = {}
+        with session_scope(self.engine) as session:
+            rows = session.exec(
+                select(GpuInstance).where(
+                    GpuInstance.pool == self.pool,
+                    col(GpuInstance.state).in_(LIVE_INSTANCE_STATES),
+                )
+            ).all()
+            for row in rows:
+                remote = by_label.get(row.label)
+                if remote is not None and row.provider_id in (None, remote.id):
+                    row.comfy_url = remote.comfy_url
+                    row.status_message = remote.status_message
+                    row.gpu_name = remote.gpu_name or row.gpu_name
+                    row.machine_id = remote.machine_id or row.machine_id
+                    if remote.price_per_hour_usd:
+                        row.price_per_hour_usd = remote.price_per_hour_usd
+                    row.missing_ticks = 0
+                    session.add(row)
+                    if (
+                        row.state is InstanceState.BOOTING
+                        and remote.state is RemoteState.RUNNING
+                        and remote.comfy_url
+                    ):
+                        to_check[row.id or 0] = remote.comfy_url
+                costs.accrue(session, instance=row, now=now)
+        health: dict[int, bool] = {}
+        for instance_id, url in to_check.items():
+            reason = self.health_check(url)
+            health[instance_id] = reason is None
+            with session_scope(self.engine) as session:
+                row = session.get(GpuInstance, instance_id)
+                if row is not None:
+                    row.health_reason = reason
+                    session.add(row)
+        return health
+
+    # ---- executing actions ----------------------------------------------------------------
+
+    def _execute(self, action: Action, observed: Sequence[RemoteInstance]) -> None:
+        match action:
+            case Rent(count=count, reason=reason):
+                for _ in range(count):
+                    self._rent_one(reason)
+            case Adopt(instance_id=instance_id, provider_id=provider_id):
+                self._update(instance_id, state=InstanceState.BOOTING, provider_id=provider_id)
+                self._event("instance_adopted", instance_id)
+            case MarkReady(instance_id=instance_id):
+                self._mark_ready(instance_id)
+            case Terminate():
+                self._terminate(action)
+            case RetryDestroy(provider_id=provider_id):
+                self.provider.destroy(provider_id)
+            case ConfirmTerminated(instance_id=instance_id, reason=reason):
+                self._confirm_terminated(instance_id, reason)
+            case NoteMissing(instance_id=instance_id):
+                with session_scope(self.engine) as session:
+                    row = self._row(session, instance_id)
+                    row.missing_ticks += 1
+                    session.add(row)
+            case MarkLost(instance_id=instance_id, reason=reason):
+                self._mark_lost(instance_id, reason)
+            case DestroyOrphan(provider_id=provider_id, label=label):
+                log.warning("pool.orphan", extra={"provider_id": provider_id, "label": label})
+                self.provider.destroy(provider_id)
+                self._event("orphan_destroyed", None, provider_id=provider_id, label=label)
+            case ExpireLease(lease_id=lease_id, job_id=job_id):
+                self._expire_lease(lease_id, job_id)
+            case EnterSafeMode(reason=reason):
+                self._enter_safe_mode(reason)
+
+    def _rent_one(self, reason: str) -> None:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            config = self._config(session)
+            # The row and its label are committed before the provider call: a create that
+            # times out or a process killed mid-call is adopted by label on the next tick,
+            # never created a second time.
+            row = GpuInstance(pool=self.pool, label=f"{self.prefix}pending", created_at=now)
+            session.add(row)
+            session.flush()
+            row.label = f"{self.prefix}{row.id}"
+            session.add(row)
+            bad = session.exec(
+                select(BadMachine.machine_id).where(
+                    BadMachine.pool == self.pool, BadMachine.until > now
+                )
+            ).all()
+            offer_filter = OfferFilter(
+                min_vram_gb=config.min_vram_gb,
+                max_price_per_hour_usd=config.max_price_per_hour_usd,
+                gpu_names=tuple(config.gpu_names),
+                min_reliability=config.min_reliability,
+                min_disk_gb=config.disk_gb,
+                excluded_machine_ids=tuple(bad),
+            )
+            launch = self.launch(config)
+        instance_id, label = row.id or 0, row.label
+        self._event("instance_requested", instance_id, reason=reason)
+        try:
+            offers = self.provider.search_offers(offer_filter)
+        except ProviderError as exc:
+            self._close_unrented(instance_id, f"offer search failed: {exc}")
+            raise
+        for offer in offers[:OFFERS_TRIED_PER_RENT]:
+            try:
+                provider_id = self.provider.create(offer, label, launch)
+            except OfferUnavailable:
+                continue  # someone else rented it; a definite "no", nothing was created
+            except ProviderUnavailable:
+                # Outcome unknown: the row stays `requested`; the next list adopts or closes it.
+                log.warning("pool.create_unknown", extra={"instance_id": instance_id})
+                raise
+            except ProviderError as exc:
+                self._close_unrented(instance_id, f"create refused: {exc}")
+                raise
+            self._record_created(instance_id, provider_id, offer)
+            return
+        self._close_unrented(instance_id, "no offer matched the pool's filters")
+
+    def _record_created(self, instance_id: int, provider_id: str, offer: Offer) -> None:
+        with session_scope(self.engine) as session:
+            row = self._row(session, instance_id)
+            if row.state is InstanceState.REQUESTED:
+                row.state = InstanceState.BOOTING
+            row.provider_id = provider_id
+            row.offer_id = str(offer.id)
+            row.machine_id = str(offer.machine_id)
+            row.gpu_name = offer.gpu_name
+            row.num_gpus = offer.num_gpus
+            row.price_per_hour_usd = offer.price_per_hour_usd
+            session.add(row)
+        self._event("instance_created", instance_id, provider_id=provider_id)
+
+    def _close_unrented(self, instance_id: int, reason: str) -> None:
+        """A create that definitely produced nothing: the row ends without any cost."""
+        now = self.clock.now()
+        self._update(
+            instance_id,
+            state=InstanceState.TERMINATED,
+            terminated_at=now,
+            terminate_reason=reason,
+        )
+        log.info("pool.rent_failed", extra={"instance_id": instance_id, "reason": reason})
+
+    def _mark_ready(self, instance_id: int) -> None:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            row = self._row(session, instance_id)
+            row.state = InstanceState.READY
+            row.ready_at = now
+            boot_s = (now - row.created_at).total_seconds()
+            session.add(row)
+            session.add(
+                UsageEvent(
+                    at=now,
+                    pool=self.pool,
+                    kind="instance_ready",
+                    instance_id=instance_id,
+                    duration_s=boot_s,
+                )
+            )
+
+    def _terminate(self, action: Terminate) -> None:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            row = self._row(session, action.instance_id)
+            row.state = InstanceState.TERMINATING
+            row.terminate_requested_at = now
+            row.terminate_reason = action.reason
+            row.provider_id = row.provider_id or action.provider_id
+            session.add(row)
+            if action.bad_machine:
+                known = session.get(BadMachine, (self.pool, action.bad_machine))
+                machine = known or BadMachine(
+                    pool=self.pool, machine_id=action.bad_machine, reason=action.reason, until=now
+                )
+                machine.until = now + BAD_MACHINE_TTL
+                session.add(machine)
+            self._fail_jobs_on(session, action.instance_id, action.reason, now)
+            session.add(
+                UsageEvent(
+                    at=now,
+                    pool=self.pool,
+                    kind="instance_terminating",
+                    instance_id=action.instance_id,
+                    details={"reason": action.reason},
+                )
+            )
+        # Destroy, never stop: a stopped Vast instance still bills its disk.
+        if action.provider_id is not None:
+            self.provider.destroy(action.provider_id)
+
+    def _fail_jobs_on(self, session: Session, instance_id: int, reason: str, now: datetime) -> None:
+        for lease in session.exec(
+            select(Lease).where(Lease.instance_id == instance_id, col(Lease.released_at).is_(None))
+        ).all():
+            if leases.release(session, lease_id=lease.id or 0, now=now, outcome="terminated"):
+                self.job_hooks.requeue_or_fail(
+                    session, job_id=lease.job_id, reason=f"GPU instance stopped: {reason}", now=now
+                )
+
+    def _confirm_terminated(self, instance_id: int, reason: str) -> None:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            row = self._row(session, instance_id)
+            costs.accrue(session, instance=row, now=now)
+            row.state = InstanceState.TERMINATED
+            row.terminated_at = now
+            row.terminate_reason = row.terminate_reason or reason
+            session.add(row)
+            session.add(
+                UsageEvent(
+                    at=now,
+                    pool=self.pool,
+                    kind="instance_terminated",
+                    instance_id=instance_id,
+                    cost_usd=0,
+                    duration_s=(now - row.created_at).total_seconds(),
+                    details={"reason": row.terminate_reason, "cost_usd": str(row.cost_accrued_usd)},
+                )
+            )
+
+    def _mark_lost(self, instance_id: int, reason: str) -> None:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            row = self._row(session, instance_id)
+            row.state = InstanceState.LOST
+            row.terminated_at = now
+            row.terminate_reason = reason
+            session.add(row)
+            self._fail_jobs_on(session, instance_id, reason, now)
+            session.add(
+                UsageEvent(
+                    at=now,
+                    pool=self.pool,
+                    kind="instance_lost",
+                    instance_id=instance_id,
+                    details={"reason": reason},
+                )
+            )
+        log.warning("pool.instance_lost", extra={"instance_id": instance_id, "reason": reason})
+
+    def _expire_lease(self, lease_id: int, job_id: int) -> None:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            if leases.release(session, lease_id=lease_id, now=now, outcome="expired"):
+                self.job_hooks.fail(
+                    session,
+                    job_id=job_id,
+                    reason="the generation took longer than allowed",
+                    now=now,
+                )
+
+    def _enter_safe_mode(self, reason: str) -> None:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            config = self._config(session)
+            config.safe_mode = True
+            config.safe_mode_reason = reason
+            session.add(config)
+            audit.record(
+                session,
+                at=now,
+                actor="system",
+                action="pool.safe_mode_on",
+                target=f"pool:{self.pool}",
+                outcome=AuditOutcome.OK,
+                details={"reason": reason},
+            )
+        log.error("pool.safe_mode", extra={"pool": self.pool, "reason": reason})
+
+    # ---- small helpers --------------------------------------------------------------------
+
+    def _row(self, session: Session, instance_id: int) -> GpuInstance:
+        row = session.get(GpuInstance, instance_id)
+        if row is None:
+            raise LookupError(f"instance row {instance_id} vanished")
+        return row
+
+    def _update(self, instance_id: int, **values: object) -> None:
+        with session_scope(self.engine) as session:
+            row = self._row(session, instance_id)
+            for name, value in values.items():
+                setattr(row, name, value)
+            session.add(row)
+
+    def _event(self, kind: str, instance_id: int | None, **details: object) -> None:
+        with session_scope(self.engine) as session:
+            session.add(
+                UsageEvent(
+                    at=self.clock.now(),
+                    pool=self.pool,
+                    kind=kind,
+                    instance_id=instance_id,
+                    details=dict(details),
+                )
+            )

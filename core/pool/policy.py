@@ -1,0 +1,282 @@
+"""The warm pool's decisions: `plan(config, pool, observed, now) -> list[Action]`, no I/O.
+
+Level-triggered like a Kubernetes controller: every tick compares what the provider lists
+with our rows and decides, so running it twice on the same inputs decides the same things.
+
+Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
+- "Could not ask" is not "nothing there": with no observation, only database-side lease expiry
+  is decided; no rental, adoption, loss or destroy.
+- Spend at or over the daily or monthly cap switches safe mode on; safe mode terminates every
+  live instance and rents nothing.
+- A requested row whose label appears at the provider is adopted (a timed-out create is not
+  repeated); one whose label never appears within the grace window is closed as never created.
+- A live instance absent from the list is lost only after `MISSING_TICKS_FOR_LOST` consecutive
+  absences and only once it is older than `LIST_GRACE_S` (listings lag behind creates).
+- Booting -> ready only when the provider says running and the health check passed; booting
+  past `boot_timeout_s` is terminated and its machine avoided. A provider-failed instance
+  (exited, offline, stopped...) is terminated so it stops billing storage.
+- Terminating rows stay terminating until the list no longer shows them; destroy is repeated.
+- An operator's terminate request is carried out on the next tick (once the row is adopted).
+- A listed instance with our pool's label prefix and no live row is an orphan: destroyed.
+  Instances without our prefix are never touched.
+- Target size = desired_size while awake, 0 asleep, raised to cover busy + queued jobs, capped
+  at max_instances. Awake = jobs queued or running, demand within `idle_timeout_s`, or a prewarm.
+  Surplus instances go idle-longest first; busy instances are never taken for surplus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from core.models.enums import InstanceState
+from core.pool.actions import (
+    Action,
+    Adopt,
+    ConfirmTerminated,
+    DestroyOrphan,
+    EnterSafeMode,
+    ExpireLease,
+    MarkLost,
+    MarkReady,
+    NoteMissing,
+    Rent,
+    RetryDestroy,
+    Terminate,
+)
+from core.pool.provider import RemoteInstance, RemoteState
+
+LIST_GRACE_S = 90
+MISSING_TICKS_FOR_LOST = 2
+
+_CAPACITY_STATES = frozenset(
+    {InstanceState.REQUESTED, InstanceState.BOOTING, InstanceState.READY, InstanceState.BUSY}
+)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """The operator's settings for one pool (a snapshot of its PoolConfig row)."""
+
+    desired_size: int
+    max_instances: int
+    idle_timeout_s: int
+    lease_max_s: int
+    boot_timeout_s: int
+    safe_mode: bool
+    daily_budget_usd: Decimal
+    monthly_budget_usd: Decimal
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """What the database claims about one instance."""
+
+    id: int
+    label: str
+    state: InstanceState
+    created_at: datetime
+    provider_id: str | None = None
+    machine_id: str | None = None
+    last_used_at: datetime | None = None
+    ready_at: datetime | None = None
+    missing_ticks: int = 0
+    terminate_requested: bool = False
+
+
+@dataclass(frozen=True)
+class LeaseView:
+    """An open lease."""
+
+    id: int
+    instance_id: int
+    job_id: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """The database side of one tick."""
+
+    label_prefix: str
+    instances: Sequence[InstanceView]
+    leases: Sequence[LeaseView] = ()
+    queued_jobs: int = 0
+    last_demand_at: datetime | None = None
+    prewarm_until: datetime | None = None
+    spend_today_usd: Decimal = Decimal(0)
+    spend_month_usd: Decimal = Decimal(0)
+
+
+def is_awake(config: PoolSettings, pool: PoolView, now: datetime) -> bool:
+    """Whether the pool should keep `desired_size` warm right now."""
+    busy = any(i.state is InstanceState.BUSY for i in pool.instances)
+    if pool.queued_jobs > 0 or busy:
+        return True
+    if pool.prewarm_until is not None and now < pool.prewarm_until:
+        return True
+    return pool.last_demand_at is not None and now - pool.last_demand_at < timedelta(
+        seconds=config.idle_timeout_s
+    )
+
+
+def target_size(config: PoolSettings, pool: PoolView, now: datetime) -> int:
+    """How many instances the pool should own now (0 in safe mode)."""
+    if config.safe_mode:
+        return 0
+    busy = sum(1 for i in pool.instances if i.state is InstanceState.BUSY)
+    baseline = config.desired_size if is_awake(config, pool, now) else 0
+    return min(config.max_instances, max(baseline, busy + pool.queued_jobs))
+
+
+def budget_breach(config: PoolSettings, pool: PoolView) -> str | None:
+    """The reason safe mode must switch on for spend, or None while under both caps."""
+    if pool.spend_today_usd >= config.daily_budget_usd:
+        return f"daily budget ${config.daily_budget_usd} reached"
+    if pool.spend_month_usd >= config.monthly_budget_usd:
+        return f"monthly budget ${config.monthly_budget_usd} reached"
+    return None
+
+
+def plan(
+    config: PoolSettings,
+    pool: PoolView,
+    observed: Sequence[RemoteInstance] | None,
+    now: datetime,
+    health: Mapping[int, bool] | None = None,
+) -> list[Action]:
+    """Decide this tick's actions. `observed` is None when the provider could not be asked;
+    `health` holds this tick's ComfyUI health results for booting instances."""
+    actions: list[Action] = []
+    expiring = _expired_leases(pool, now)
+    actions.extend(expiring)
+    if observed is None:
+        return actions
+
+    breach = None if config.safe_mode else budget_breach(config, pool)
+    if breach is not None:
+        actions.append(EnterSafeMode(breach))
+    safe = config.safe_mode or breach is not None
+
+    remote_by_label = {r.label: r for r in observed if r.label}
+    terminated: set[int] = {lease.instance_id for lease in expiring}
+    for lease in expiring:
+        row = _row(pool, lease.instance_id)
+        if row is not None and row.state is not InstanceState.TERMINATING:
+            actions.append(Terminate(row.id, "lease expired", provider_id=row.provider_id))
+
+    for row in pool.instances:
+        if row.id in terminated:
+            continue
+        decided = _decide_row(config, row, remote_by_label.get(row.label), now, health or {}, safe)
+        actions.extend(decided)
+        if any(isinstance(a, Terminate | MarkLost | ConfirmTerminated) for a in decided):
+            terminated.add(row.id)
+
+    actions.extend(_orphans(pool, observed))
+    if not safe:
+        actions.extend(_resize(config, pool, now, terminated))
+    return actions
+
+
+def _row(pool: PoolView, instance_id: int) -> InstanceView | None:
+    return next((row for row in pool.instances if row.id == instance_id), None)
+
+
+def _expired_leases(pool: PoolView, now: datetime) -> list[ExpireLease]:
+    return [
+        ExpireLease(lease.id, lease.instance_id, lease.job_id)
+        for lease in pool.leases
+        if lease.expires_at <= now
+    ]
+
+
+def _decide_row(
+    config: PoolSettings,
+    row: InstanceView,
+    remote: RemoteInstance | None,
+    now: datetime,
+    health: Mapping[int, bool],
+    safe: bool,
+) -> list[Action]:
+    age_s = (now - row.created_at).total_seconds()
+    provider_id = row.provider_id or (remote.id if remote else None)
+
+    if row.state is InstanceState.TERMINATING:
+        if remote is None:
+            return [ConfirmTerminated(row.id, "no longer listed by the provider")]
+        return [RetryDestroy(row.id, remote.id)]
+
+    if safe:
+        return [Terminate(row.id, "safe mode", provider_id=provider_id)]
+    if row.terminate_requested and row.state is not InstanceState.REQUESTED:
+        return [Terminate(row.id, "operator request", provider_id=provider_id)]
+
+    if row.state is InstanceState.REQUESTED:
+        if remote is not None:
+            return [Adopt(row.id, remote.id)]
+        if age_s > LIST_GRACE_S + config.boot_timeout_s / 10:
+            return [ConfirmTerminated(row.id, "create never produced an instance")]
+        return []
+
+    if remote is None:
+        if age_s < LIST_GRACE_S:
+            return []
+        if row.missing_ticks + 1 >= MISSING_TICKS_FOR_LOST:
+            return [MarkLost(row.id, "gone at the provider")]
+        return [NoteMissing(row.id)]
+
+    if remote.state is RemoteState.FAILED:
+        bad = row.machine_id if row.state is InstanceState.BOOTING else None
+        reason = f"provider reports failure: {remote.status_message or 'no detail'}"
+        return [Terminate(row.id, reason, provider_id=remote.id, bad_machine=bad)]
+
+    if row.state is InstanceState.BOOTING:
+        if remote.state is RemoteState.RUNNING and health.get(row.id):
+            return [MarkReady(row.id)]
+        if age_s > config.boot_timeout_s:
+            return [
+                Terminate(row.id, "boot timeout", provider_id=remote.id, bad_machine=row.machine_id)
+            ]
+    return []
+
+
+def _orphans(pool: PoolView, observed: Sequence[RemoteInstance]) -> list[Action]:
+    claimed = {
+        row.label
+        for row in pool.instances
+        if row.state not in (InstanceState.TERMINATED, InstanceState.LOST)
+    }
+    return [
+        DestroyOrphan(remote.id, remote.label)
+        for remote in observed
+        if remote.label
+        and remote.label.startswith(pool.label_prefix)
+        and remote.label not in claimed
+    ]
+
+
+def _resize(config: PoolSettings, pool: PoolView, now: datetime, leaving: set[int]) -> list[Action]:
+    staying = [r for r in pool.instances if r.state in _CAPACITY_STATES and r.id not in leaving]
+    target = target_size(config, pool, now)
+    if len(staying) < target:
+        return [Rent(target - len(staying), f"target {target}, have {len(staying)}")]
+    surplus = len(staying) - target
+    if surplus <= 0:
+        return []
+    leased = {lease.instance_id for lease in pool.leases}
+    idle_ready = sorted(
+        (r for r in staying if r.state is InstanceState.READY and r.id not in leased),
+        key=lambda r: r.last_used_at or r.ready_at or r.created_at,
+    )
+    booting = sorted(
+        (r for r in staying if r.state is InstanceState.BOOTING),
+        key=lambda r: r.created_at,
+        reverse=True,
+    )
+    reason = "idle: pool asleep" if target == 0 else f"surplus over target {target}"
+    return [
+        Terminate(r.id, reason, provider_id=r.provider_id) for r in (idle_ready + booting)[:surplus]
+    ]

@@ -1,0 +1,258 @@
+"""What operators (admin pages, the CLI) do to a pool. Every change is audited.
+
+These functions only change the database; the scheduler's next reconcile carries them out.
+That keeps one process (the leader) talking to the provider, so an operator's click can never
+race the leader into a double rental or a missed destroy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core import audit
+from core.config import Settings
+from core.errors import NotFound, ValidationFailed
+from core.models import (
+    LIVE_INSTANCE_STATES,
+    AuditOutcome,
+    GenerationJob,
+    GpuInstance,
+    InstanceState,
+    JobStatus,
+    Lease,
+    PoolConfig,
+)
+from core.pool import costs
+
+MAX_PREWARM_MIN = 12 * 60
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a user name or "admin-key", with the key's HMAC fingerprint when a key was used."""
+
+    name: str
+    fingerprint: str | None = None
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    """One instance as the pool page shows it."""
+
+    id: int
+    label: str
+    state: InstanceState
+    gpu_name: str | None
+    price_per_hour_usd: Decimal
+    comfy_url: str | None
+    health_reason: str | None
+    created_at: datetime
+    ready_at: datetime | None
+    last_used_at: datetime | None
+    leased_by_job: int | None
+    lease_expires_at: datetime | None
+    cost_accrued_usd: Decimal
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    """A pool's settings, live instances, queue and spend."""
+
+    config: PoolConfig
+    instances: list[InstanceStatus]
+    queued_jobs: int
+    running_jobs: int
+    spend_today_usd: Decimal
+    spend_month_usd: Decimal
+
+
+def ensure_pool(session: Session, settings: Settings) -> PoolConfig:
+    """The PoolConfig row for `settings.pool_name`, created from settings on first start."""
+    config = session.get(PoolConfig, settings.pool_name)
+    if config is None:
+        config = PoolConfig(
+            name=settings.pool_name,
+            desired_size=settings.pool_desired_size,
+            max_instances=settings.pool_max_instances,
+            idle_timeout_s=settings.pool_idle_timeout_s,
+            lease_max_s=settings.pool_lease_max_s,
+            boot_timeout_s=settings.pool_boot_timeout_s,
+            daily_budget_usd=settings.pool_daily_budget_usd,
+            monthly_budget_usd=settings.pool_monthly_budget_usd,
+        )
+        session.add(config)
+        session.flush()
+    return config
+
+
+def status(session: Session, *, pool: str, now: datetime) -> PoolStatus:
+    """Everything the pool page and `pool status` show."""
+    config = _config(session, pool)
+    rows = session.exec(
+        select(GpuInstance)
+        .where(GpuInstance.pool == pool, col(GpuInstance.state).in_(LIVE_INSTANCE_STATES))
+        .order_by(col(GpuInstance.id))
+    ).all()
+    open_leases = {
+        lease.instance_id: lease
+        for lease in session.exec(select(Lease).where(col(Lease.released_at).is_(None))).all()
+    }
+    instances = [
+        InstanceStatus(
+            id=row.id or 0,
+            label=row.label,
+            state=row.state,
+            gpu_name=row.gpu_name,
+            price_per_hour_usd=row.price_per_hour_usd,
+            comfy_url=row.comfy_url,
+            health_reason=row.health_reason,
+            created_at=row.created_at,
+            ready_at=row.ready_at,
+            last_used_at=row.last_used_at,
+            leased_by_job=open_leases[row.id].job_id if row.id in open_leases else None,
+            lease_expires_at=open_leases[row.id].expires_at if row.id in open_leases else None,
+            cost_accrued_usd=row.cost_accrued_usd,
+        )
+        for row in rows
+    ]
+    return PoolStatus(
+        config=config,
+        instances=instances,
+        queued_jobs=_count_jobs(session, JobStatus.QUEUED),
+        running_jobs=_count_jobs(session, JobStatus.RUNNING, JobStatus.LEASED),
+        spend_today_usd=costs.spend_since(session, pool=pool, since=costs.day_start(now)),
+        spend_month_usd=costs.spend_since(session, pool=pool, since=costs.month_start(now)),
+    )
+
+
+def set_desired_size(
+    session: Session, *, pool: str, size: int, actor: Actor, now: datetime
+) -> PoolConfig:
+    """Keep `size` instances warm while awake (0..max_instances)."""
+    config = _config(session, pool)
+    if not 0 <= size <= config.max_instances:
+        raise ValidationFailed(f"desired size must be between 0 and {config.max_instances}")
+    before = config.desired_size
+    config.desired_size = size
+    return _save(session, config, actor, now, "pool.size", {"from": before, "to": size})
+
+
+def set_safe_mode(
+    session: Session, *, pool: str, on: bool, reason: str, actor: Actor, now: datetime
+) -> PoolConfig:
+    """Safe mode on: rent nothing, terminate everything at the next tick. Off: normal service."""
+    config = _config(session, pool)
+    config.safe_mode = on
+    config.safe_mode_reason = reason if on else None
+    action = "pool.safe_mode_on" if on else "pool.safe_mode_off"
+    return _save(session, config, actor, now, action, {"reason": reason})
+
+
+def prewarm(
+    session: Session, *, pool: str, minutes: int, actor: Actor, now: datetime
+) -> PoolConfig:
+    """Wake the pool now and keep it awake for `minutes` (ahead of expected use)."""
+    if not 1 <= minutes <= MAX_PREWARM_MIN:
+        raise ValidationFailed(f"prewarm must be between 1 and {MAX_PREWARM_MIN} minutes")
+    config = _config(session, pool)
+    config.prewarm_until = now + timedelta(minutes=minutes)
+    return _save(session, config, actor, now, "pool.prewarm", {"minutes": minutes})
+
+
+def set_budget(
+    session: Session,
+    *,
+    pool: str,
+    daily_usd: Decimal | None,
+    monthly_usd: Decimal | None,
+    actor: Actor,
+    now: datetime,
+) -> PoolConfig:
+    """Change the daily and/or monthly spend caps (reaching one switches safe mode on)."""
+    config = _config(session, pool)
+    for value in (daily_usd, monthly_usd):
+        if value is not None and value < 0:
+            raise ValidationFailed("a budget cannot be negative")
+    if daily_usd is not None:
+        config.daily_budget_usd = daily_usd
+    if monthly_usd is not None:
+        config.monthly_budget_usd = monthly_usd
+    details = {
+        "daily_usd": str(config.daily_budget_usd),
+        "monthly_usd": str(config.monthly_budget_usd),
+    }
+    return _save(session, config, actor, now, "pool.budget", details)
+
+
+def request_terminate(
+    session: Session, *, pool: str, instance_id: int | None, actor: Actor, now: datetime
+) -> int:
+    """Ask for one instance (or, with None, every live one) to be destroyed; return how many."""
+    query = select(GpuInstance).where(
+        GpuInstance.pool == pool,
+        col(GpuInstance.state).in_(LIVE_INSTANCE_STATES - {InstanceState.TERMINATING}),
+    )
+    if instance_id is not None:
+        query = query.where(GpuInstance.id == instance_id)
+    rows = session.exec(query).all()
+    if instance_id is not None and not rows:
+        raise NotFound(f"no live instance {instance_id} in pool {pool}")
+    for row in rows:
+        row.terminate_requested_at = now
+        session.add(row)
+    target = f"instance:{instance_id}" if instance_id is not None else f"pool:{pool}"
+    _audit(session, actor, now, "pool.terminate", target, {"count": len(rows)})
+    return len(rows)
+
+
+def _config(session: Session, pool: str) -> PoolConfig:
+    config = session.get(PoolConfig, pool)
+    if config is None:
+        raise NotFound(f"no pool named {pool!r}")
+    return config
+
+
+def _count_jobs(session: Session, *statuses: JobStatus) -> int:
+    query = select(sa.func.count()).select_from(GenerationJob)
+    return int(session.exec(query.where(col(GenerationJob.status).in_(statuses))).one())
+
+
+def _save(
+    session: Session,
+    config: PoolConfig,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    details: dict[str, object],
+) -> PoolConfig:
+    config.updated_at = now
+    session.add(config)
+    _audit(session, actor, now, action, f"pool:{config.name}", details)
+    return config
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    target: str,
+    details: dict[str, object],
+) -> None:
+    audit.record(
+        session,
+        at=now,
+        actor=actor.name,
+        actor_fingerprint=actor.fingerprint,
+        ip=actor.ip,
+        action=action,
+        target=target,
+        outcome=AuditOutcome.OK,
+        details=details,
+    )

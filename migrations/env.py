@@ -1,0 +1,49 @@
+"""Alembic environment: migrates the database named by the caller or by DATABASE_URL."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from core.config import get_settings
+from core.db import make_engine, normalize_url
+from core.models import metadata
+
+config = context.config
+
+
+def _database_url() -> str:
+    url = config.attributes.get("database_url")
+    return str(url) if url else normalize_url(get_settings().database_url)
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to stdout instead of running it."""
+    context.configure(
+        url=_database_url(),
+        target_metadata=metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run migrations on a live connection (batch mode so SQLite can alter tables)."""
+    engine = make_engine(_database_url())
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=True,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

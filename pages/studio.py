@@ -1,0 +1,8 @@
+"""Studio page."""
+
+import streamlit as st
+
+from ui.widgets import coming_soon
+
+st.title("Studio")
+coming_soon("Generation")

@@ -1,0 +1,1 @@
+"""The scheduler process: pool reconcile, job dispatch, daily maintenance; one leader."""

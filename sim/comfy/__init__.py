@@ -1,0 +1,1 @@
+"""Simulated ComfyUI server: HTTP + WebSocket in ComfyUI's own shapes."""

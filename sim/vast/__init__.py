@@ -1,0 +1,1 @@
+"""Simulated Vast.ai REST API with a realistic instance lifecycle and fault switches."""

@@ -1,0 +1,102 @@
+"""Shared fixtures: databases on SQLite and (when TEST_DATABASE_URL is set) PostgreSQL, clocks.
+
+Every test that asks for `engine` runs once per configured backend. SQLite databases are
+copies of one file migrated by Alembic at session start; the PostgreSQL database is migrated
+once and emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.clock import FakeClock
+from core.config import get_settings
+from core.db import make_engine, migrate
+from core.models import metadata
+
+PG_URL_ENV = "TEST_DATABASE_URL"
+
+
+def backends() -> list[str]:
+    """The database backends this run tests: SQLite always, PostgreSQL when configured."""
+    return ["sqlite", "postgresql"] if os.environ.get(PG_URL_ENV) else ["sqlite"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" in metafunc.fixturenames:
+        metafunc.parametrize("db_backend", backends())
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's .env or data directory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'settings.db'}")
+    monkeypatch.setenv("MEDIA_ROOT", str(tmp_path / "media"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per run; tests get copies."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    """The CI PostgreSQL database, migrated to head once per run."""
+    url = os.environ[PG_URL_ENV]
+    migrate(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _empty_postgres(engine: Engine) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def sqlite_copy(template: Path, directory: Path) -> str:
+    """Copy the migrated template into `directory`; return its URL."""
+    path = directory / "test.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, migrated SQLite database file (WAL, BEGIN IMMEDIATE: the production setup)."""
+    engine = make_engine(sqlite_copy(sqlite_template, tmp_path))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(db_backend: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A fresh, migrated database on the backend this parametrized test runs against."""
+    if db_backend == "sqlite":
+        yield request.getfixturevalue("sqlite_engine")
+        return
+    engine = request.getfixturevalue("pg_engine")
+    _empty_postgres(engine)
+    yield engine
+    _empty_postgres(engine)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A clock that only moves when the test says so."""
+    return FakeClock()

@@ -1,0 +1,76 @@
+"""Row builders for tests: each returns a committed row with sensible defaults."""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from core.db import session_scope
+from core.models import GenerationJob, GpuInstance, Muse, PoolConfig, User
+
+_sequence = count(1)
+
+
+def make_user(engine: Engine, **fields: Any) -> User:
+    """A user with a unique username and email."""
+    n = next(_sequence)
+    values: dict[str, Any] = {
+        "username": f"user{n}",
+        "email": f"user{n}@example.test",
+        "display_name": f"User {n}",
+        "password_hash": "not-a-real-hash",
+    }
+    values.update(fields)
+    with session_scope(engine) as session:
+        user = User(**values)
+        session.add(user)
+    return user
+
+
+def make_muse(engine: Engine, owner: User, **fields: Any) -> Muse:
+    """An adult muse owned by `owner`."""
+    values: dict[str, Any] = {"owner_id": owner.id, "name": "Ava", "age": 27}
+    values.update(fields)
+    with session_scope(engine) as session:
+        muse = Muse(**values)
+        session.add(muse)
+    return muse
+
+
+def make_instance(engine: Engine, **fields: Any) -> GpuInstance:
+    """A pool instance row with a unique label."""
+    n = next(_sequence)
+    values: dict[str, Any] = {"pool": "default", "label": f"aik-default-t{n}"}
+    values.update(fields)
+    with session_scope(engine) as session:
+        instance = GpuInstance(**values)
+        session.add(instance)
+    return instance
+
+
+def make_job(engine: Engine, user: User, **fields: Any) -> GenerationJob:
+    """A queued image job for `user`."""
+    values: dict[str, Any] = {
+        "user_id": user.id,
+        "prompt": "a lighthouse at dusk",
+        "model": "sdxl-base",
+        "preset": "low",
+        "seed": 1,
+    }
+    values.update(fields)
+    with session_scope(engine) as session:
+        job = GenerationJob(**values)
+        session.add(job)
+    return job
+
+
+def make_pool(engine: Engine, **fields: Any) -> PoolConfig:
+    """The default pool's config row."""
+    values: dict[str, Any] = {"name": "default"}
+    values.update(fields)
+    with session_scope(engine) as session:
+        config = PoolConfig(**values)
+        session.add(config)
+    return config

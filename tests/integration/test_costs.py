@@ -1,0 +1,98 @@
+"""Cost accrual, spend windows, credit pricing and duration estimates."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from core.db import read_scope, session_scope
+from core.models import GpuInstance, JobStatus
+from core.pool import costs
+from tests.factories import make_instance, make_job, make_user
+
+
+def test_cost_is_exact_to_the_micro_dollar():
+    assert costs.cost_for(Decimal("0.36"), 3600) == Decimal("0.360000")
+    assert costs.cost_for(Decimal("0.36"), 30) == Decimal("0.003000")
+    assert costs.cost_for(Decimal("1.234567"), 1) == Decimal("0.000343")
+
+
+def test_accrual_runs_from_creation_and_is_recorded_per_interval(engine, fake_clock):
+    row = make_instance(
+        engine, provider_id="v1", price_per_hour_usd=Decimal("0.72"), created_at=fake_clock.now()
+    )
+    for _ in range(4):
+        fake_clock.advance(30)
+        with session_scope(engine) as session:
+            costs.accrue(session, instance=session.get(GpuInstance, row.id), now=fake_clock.now())
+    with read_scope(engine) as session:
+        stored = session.get(GpuInstance, row.id)
+        spent = costs.spend_since(
+            session, pool="default", since=fake_clock.now() - timedelta(hours=1)
+        )
+    assert stored.cost_accrued_usd == Decimal("0.024")
+    assert spent == Decimal("0.024")
+
+
+def test_an_instance_never_created_costs_nothing(engine, fake_clock):
+    row = make_instance(engine, price_per_hour_usd=Decimal("0.72"), created_at=fake_clock.now())
+    fake_clock.advance(3600)
+    with session_scope(engine) as session:
+        assert (
+            costs.accrue(session, instance=session.get(GpuInstance, row.id), now=fake_clock.now())
+            == 0
+        )
+
+
+def test_spend_windows_are_utc_day_and_month():
+    now = datetime(2026, 3, 17, 15, 4, tzinfo=UTC)
+    assert costs.day_start(now) == datetime(2026, 3, 17, tzinfo=UTC)
+    assert costs.month_start(now) == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_credits_round_up_and_are_at_least_one():
+    assert costs.credits_for_cost(Decimal("0.031"), Decimal("0.01")) == 4
+    assert costs.credits_for_cost(Decimal("0"), Decimal("0.01")) == 1
+
+
+def _median(engine, preset="low"):
+    with read_scope(engine) as session:
+        return costs.median_duration_s(
+            session, preset=preset, model="sdxl-base", kind="image", default_s=99
+        )
+
+
+def test_estimate_uses_the_median_of_recent_jobs_after_three_measurements(engine, fake_clock):
+    user = make_user(engine)
+    start = fake_clock.now()
+    for seconds in (10, 30):
+        make_job(
+            engine,
+            user,
+            status=JobStatus.SUCCEEDED,
+            started_at=start,
+            finished_at=start + timedelta(seconds=seconds),
+        )
+    assert _median(engine) == 99  # two measurements are not enough
+    make_job(
+        engine,
+        user,
+        status=JobStatus.SUCCEEDED,
+        started_at=start,
+        finished_at=start + timedelta(seconds=20),
+    )
+    assert _median(engine) == 20
+    assert _median(engine, preset="high") == 99
+
+
+def test_estimate_is_per_batch_item(engine, fake_clock):
+    user = make_user(engine)
+    start = fake_clock.now()
+    for _ in range(3):
+        make_job(
+            engine,
+            user,
+            status=JobStatus.SUCCEEDED,
+            batch_size=4,
+            started_at=start,
+            finished_at=start + timedelta(seconds=40),
+        )
+    assert _median(engine) == 10

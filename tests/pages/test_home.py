@@ -1,0 +1,36 @@
+"""The web shell: age gate first, then navigation over every page."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.navigation import ADMIN_PAGES, USER_PAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _home() -> AppTest:
+    return AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+
+
+def test_age_gate_is_shown_before_anything_else():
+    app = _home().run()
+    assert not app.exception
+    assert app.title[0].value == "Adults only"
+    assert [b.label for b in app.button] == ["I am 18 or older — enter"]
+
+
+def test_confirming_age_opens_the_studio():
+    app = _home().run()
+    app.button(key="age_gate_confirm").click().run()
+    assert not app.exception
+    assert app.session_state["age_confirmed"] is True
+    assert app.title[0].value == "Studio"
+
+
+@pytest.mark.parametrize("page", [path for path, _, _ in USER_PAGES + ADMIN_PAGES])
+def test_every_page_renders_without_error(page):
+    app = AppTest.from_file(str(ROOT / page), default_timeout=30).run()
+    assert not app.exception
+    assert app.title

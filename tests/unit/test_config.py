@@ -1,0 +1,87 @@
+from decimal import Decimal
+
+import pytest
+
+from core.config import ProviderKind, get_settings, load_settings
+from core.errors import ConfigError
+
+
+def test_defaults_need_no_keys_and_use_sqlite_and_the_simulator(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL")
+    settings = load_settings()
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.database_url.endswith("data/aikings.db")
+    assert settings.provider is ProviderKind.SIM
+    assert settings.pool_desired_size == 0
+    assert settings.pool_idle_timeout_s == 900
+    assert settings.pool_lease_max_s == 1800
+    assert settings.pool_poll_interval_s == 30
+
+
+def test_environment_values_are_parsed_and_typed(monkeypatch):
+    monkeypatch.setenv("POOL_DAILY_BUDGET_USD", "12.50")
+    monkeypatch.setenv("PROVIDER", "static")
+    monkeypatch.setenv("STATIC_COMFY_URLS", "http://gpu-a:8188, http://gpu-b:8188")
+    settings = load_settings()
+    assert settings.pool_daily_budget_usd == Decimal("12.50")
+    assert settings.static_comfy_urls == ["http://gpu-a:8188", "http://gpu-b:8188"]
+
+
+def test_dotenv_file_in_the_working_directory_is_read(tmp_path):
+    (tmp_path / ".env").write_text("POOL_DESIRED_SIZE=2\n")
+    assert load_settings().pool_desired_size == 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("POOL_IDLE_TIMEOUT_S", "soon", "POOL_IDLE_TIMEOUT_S"),
+        ("POOL_IDLE_TIMEOUT_S", "5", "POOL_IDLE_TIMEOUT_S"),
+        ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+        ("PROVIDER", "aws", "PROVIDER"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+    ],
+)
+def test_a_bad_value_fails_with_a_message_naming_the_variable(
+    monkeypatch, variable, value, expected
+):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=expected):
+        load_settings()
+
+
+def test_vast_provider_requires_a_key_and_the_error_never_shows_secrets(monkeypatch):
+    monkeypatch.setenv("PROVIDER", "vast")
+    monkeypatch.setenv("ADMIN_API_KEY", "super-secret-admin-key")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "VAST_API_KEY" in str(caught.value)
+    assert "super-secret-admin-key" not in str(caught.value)
+
+
+def test_secrets_are_hidden_in_the_settings_repr(monkeypatch):
+    monkeypatch.setenv("PROVIDER", "vast")
+    monkeypatch.setenv("VAST_API_KEY", "vast-key-123")
+    settings = load_settings()
+    assert "vast-key-123" not in repr(settings)
+    assert settings.vast_api_key is not None
+    assert settings.vast_api_key.get_secret_value() == "vast-key-123"
+
+
+def test_desired_size_cannot_exceed_the_instance_cap(monkeypatch):
+    monkeypatch.setenv("POOL_DESIRED_SIZE", "5")
+    monkeypatch.setenv("POOL_MAX_INSTANCES", "2")
+    with pytest.raises(ConfigError, match="POOL_MAX_INSTANCES"):
+        load_settings()
+
+
+def test_static_provider_requires_urls(monkeypatch):
+    monkeypatch.setenv("PROVIDER", "static")
+    with pytest.raises(ConfigError, match="STATIC_COMFY_URLS"):
+        load_settings()
+
+
+def test_get_settings_reads_once_and_caches(monkeypatch):
+    first = get_settings()
+    monkeypatch.setenv("POOL_DESIRED_SIZE", "3")
+    assert get_settings() is first

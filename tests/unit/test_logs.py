@@ -1,0 +1,56 @@
+import json
+import logging
+
+import pytest
+
+from core.logs import EventFormatter, configure_logging
+
+
+def _record(**extra):
+    record = logging.LogRecord("pool", logging.INFO, __file__, 1, "pool.tick", None, None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    return record
+
+
+def test_text_format_shows_event_and_fields():
+    line = EventFormatter().format(_record(instances=3, pool="default"))
+    assert "pool.tick" in line
+    assert "instances=3" in line
+    assert "pool='default'" in line
+
+
+def test_json_format_is_one_object_per_line():
+    payload = json.loads(EventFormatter(as_json=True).format(_record(instances=3)))
+    assert payload["event"] == "pool.tick"
+    assert payload["instances"] == 3
+    assert payload["level"] == "INFO"
+
+
+def test_exceptions_are_rendered_not_swallowed():
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        import sys
+
+        record = _record()
+        record.exc_info = sys.exc_info()
+    assert "RuntimeError: boom" in EventFormatter().format(record)
+    assert "RuntimeError: boom" in json.loads(EventFormatter(as_json=True).format(record))["exc"]
+
+
+@pytest.fixture
+def restore_root_logger():
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    yield
+    root.handlers[:], level = saved
+    root.setLevel(level)
+
+
+def test_configure_logging_replaces_handlers(capsys, restore_root_logger):
+    configure_logging("WARNING")
+    configure_logging("INFO")
+    logging.getLogger("x").info("hello.event", extra={"n": 1})
+    assert len(logging.getLogger().handlers) == 1
+    assert "hello.event n=1" in capsys.readouterr().err

@@ -1,0 +1,361 @@
+"""The pool policy as tables: given rows, provider listing and time, exactly these actions."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from core.models import InstanceState
+from core.pool.actions import (
+    Adopt,
+    ConfirmTerminated,
+    DestroyOrphan,
+    EnterSafeMode,
+    ExpireLease,
+    MarkLost,
+    MarkReady,
+    NoteMissing,
+    Rent,
+    RetryDestroy,
+    Terminate,
+)
+from core.pool.policy import (
+    LIST_GRACE_S,
+    InstanceView,
+    LeaseView,
+    PoolSettings,
+    PoolView,
+    is_awake,
+    plan,
+    target_size,
+)
+from core.pool.provider import RemoteInstance, RemoteState
+
+NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+PREFIX = "aik-default-"
+CONFIG = PoolSettings(
+    desired_size=1,
+    max_instances=3,
+    idle_timeout_s=900,
+    lease_max_s=1800,
+    boot_timeout_s=600,
+    safe_mode=False,
+    daily_budget_usd=Decimal("20"),
+    monthly_budget_usd=Decimal("200"),
+)
+
+
+def ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
+
+
+def row(id_: int, state: InstanceState, age_s: float = 3600, **kw) -> InstanceView:
+    defaults = {"provider_id": f"p{id_}" if state is not InstanceState.REQUESTED else None}
+    defaults.update(kw)
+    return InstanceView(
+        id=id_, label=f"{PREFIX}{id_}", state=state, created_at=ago(age_s), **defaults
+    )
+
+
+def remote(
+    label: str,
+    state: RemoteState = RemoteState.RUNNING,
+    id_: str | None = None,
+    status: str | None = None,
+) -> RemoteInstance:
+    return RemoteInstance(
+        id=id_ or f"p{label.rsplit('-', 1)[-1]}",
+        state=state,
+        gpu_name="RTX 4090",
+        num_gpus=1,
+        price_per_hour_usd=Decimal("0.40"),
+        comfy_url="http://127.0.0.1:1" if state is RemoteState.RUNNING else None,
+        label=label,
+        machine_id="m1",
+        started_at=None,
+        status_message=status,
+    )
+
+
+def view(*instances: InstanceView, **kw) -> PoolView:
+    return PoolView(label_prefix=PREFIX, instances=list(instances), **kw)
+
+
+AWAKE = {"last_demand_at": ago(60)}
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "pool", "observed", "health", "expected"),
+    [
+        ("asleep with nothing: nothing", CONFIG, view(), [], {}, []),
+        (
+            "awake and empty: rent to desired",
+            CONFIG,
+            view(**AWAKE),
+            [],
+            {},
+            [Rent(1, "target 1, have 0")],
+        ),
+        (
+            "a queued job wakes an empty pool even at desired 0",
+            replace(CONFIG, desired_size=0),
+            view(queued_jobs=1),
+            [],
+            {},
+            [Rent(1, "target 1, have 0")],
+        ),
+        (
+            "queued jobs scale up but never past max_instances",
+            CONFIG,
+            view(queued_jobs=9),
+            [],
+            {},
+            [Rent(3, "target 3, have 0")],
+        ),
+        (
+            "prewarm wakes the pool",
+            CONFIG,
+            view(prewarm_until=NOW + timedelta(minutes=5)),
+            [],
+            {},
+            [Rent(1, "target 1, have 0")],
+        ),
+        (
+            "requested row whose label is listed is adopted, not re-created",
+            CONFIG,
+            view(row(1, InstanceState.REQUESTED, age_s=20), **AWAKE),
+            [remote(f"{PREFIX}1", RemoteState.PENDING, id_="v9")],
+            {},
+            [Adopt(1, "v9")],
+        ),
+        (
+            "requested row not yet listed waits inside the grace window",
+            CONFIG,
+            view(row(1, InstanceState.REQUESTED, age_s=30), **AWAKE),
+            [],
+            {},
+            [],
+        ),
+        (
+            "requested row never listed is closed after the grace window",
+            CONFIG,
+            view(row(1, InstanceState.REQUESTED, age_s=LIST_GRACE_S + 61), **AWAKE),
+            [],
+            {},
+            [
+                ConfirmTerminated(1, "create never produced an instance"),
+                Rent(1, "target 1, have 0"),
+            ],
+        ),
+        (
+            "booting + running + healthy becomes ready",
+            CONFIG,
+            view(row(1, InstanceState.BOOTING, age_s=200), **AWAKE),
+            [remote(f"{PREFIX}1")],
+            {1: True},
+            [MarkReady(1)],
+        ),
+        (
+            "booting + running but unhealthy keeps booting",
+            CONFIG,
+            view(row(1, InstanceState.BOOTING, age_s=200), **AWAKE),
+            [remote(f"{PREFIX}1")],
+            {1: False},
+            [],
+        ),
+        (
+            "booting past the boot timeout is terminated and its machine avoided",
+            CONFIG,
+            view(row(1, InstanceState.BOOTING, age_s=601, machine_id="m7"), **AWAKE),
+            [remote(f"{PREFIX}1", RemoteState.PENDING)],
+            {},
+            [
+                Terminate(1, "boot timeout", provider_id="p1", bad_machine="m7"),
+                Rent(1, "target 1, have 0"),
+            ],
+        ),
+        (
+            "provider failure terminates (stops storage billing)",
+            CONFIG,
+            view(row(1, InstanceState.READY), **AWAKE),
+            [remote(f"{PREFIX}1", RemoteState.FAILED, status="exited")],
+            {},
+            [
+                Terminate(1, "provider reports failure: exited", provider_id="p1"),
+                Rent(1, "target 1, have 0"),
+            ],
+        ),
+        (
+            "a young instance missing from the list is not yet suspicious",
+            CONFIG,
+            view(row(1, InstanceState.BOOTING, age_s=LIST_GRACE_S - 1), **AWAKE),
+            [],
+            {},
+            [],
+        ),
+        (
+            "first absence is noted",
+            CONFIG,
+            view(row(1, InstanceState.READY), **AWAKE),
+            [],
+            {},
+            [NoteMissing(1)],
+        ),
+        (
+            "second absence means lost, and a replacement is rented",
+            CONFIG,
+            view(row(1, InstanceState.READY, missing_ticks=1), **AWAKE),
+            [],
+            {},
+            [MarkLost(1, "gone at the provider"), Rent(1, "target 1, have 0")],
+        ),
+        (
+            "terminating and still listed: destroy again",
+            CONFIG,
+            view(row(1, InstanceState.TERMINATING)),
+            [remote(f"{PREFIX}1")],
+            {},
+            [RetryDestroy(1, "p1")],
+        ),
+        (
+            "terminating and gone: confirmed",
+            CONFIG,
+            view(row(1, InstanceState.TERMINATING)),
+            [],
+            {},
+            [ConfirmTerminated(1, "no longer listed by the provider")],
+        ),
+        (
+            "labelled instance with no live row is an orphan",
+            CONFIG,
+            view(),
+            [remote(f"{PREFIX}77", id_="v77")],
+            {},
+            [DestroyOrphan("v77", f"{PREFIX}77")],
+        ),
+        (
+            "instances of other pools and unlabelled ones are never touched",
+            CONFIG,
+            view(),
+            [remote("aik-other-1", id_="x1"), remote("my-own-box", id_="x2")],
+            {},
+            [],
+        ),
+        (
+            "idle pool past the timeout sleeps: ready instances terminated",
+            CONFIG,
+            view(row(1, InstanceState.READY), last_demand_at=ago(901)),
+            [remote(f"{PREFIX}1")],
+            {},
+            [Terminate(1, "idle: pool asleep", provider_id="p1")],
+        ),
+        (
+            "busy instances are never taken as surplus",
+            replace(CONFIG, desired_size=0),
+            view(
+                row(1, InstanceState.BUSY), leases=[LeaseView(5, 1, 9, NOW + timedelta(minutes=9))]
+            ),
+            [remote(f"{PREFIX}1")],
+            {},
+            [],
+        ),
+        (
+            "surplus goes idle-longest first",
+            CONFIG,
+            view(
+                row(1, InstanceState.READY, last_used_at=ago(30)),
+                row(2, InstanceState.READY, last_used_at=ago(300)),
+                **AWAKE,
+            ),
+            [remote(f"{PREFIX}1"), remote(f"{PREFIX}2")],
+            {},
+            [Terminate(2, "surplus over target 1", provider_id="p2")],
+        ),
+        (
+            "an expired lease fails its job and takes the instance back",
+            CONFIG,
+            view(row(1, InstanceState.BUSY), leases=[LeaseView(5, 1, 9, ago(1))]),
+            [remote(f"{PREFIX}1")],
+            {},
+            [
+                ExpireLease(5, 1, 9),
+                Terminate(1, "lease expired", provider_id="p1"),
+                Rent(1, "target 1, have 0"),
+            ],
+        ),
+    ],
+)
+def test_plan(name, config, pool, observed, health, expected):
+    assert plan(config, pool, observed, NOW, health) == expected, name
+
+
+def test_without_an_observation_only_lease_expiry_is_decided():
+    pool = view(
+        row(1, InstanceState.READY),
+        row(2, InstanceState.TERMINATING),
+        leases=[LeaseView(5, 1, 9, ago(1))],
+        queued_jobs=4,
+    )
+    assert plan(CONFIG, pool, None, NOW) == [ExpireLease(5, 1, 9)]
+
+
+def test_budget_cap_switches_safe_mode_on_and_terminates_everything():
+    pool = view(
+        row(1, InstanceState.READY),
+        row(2, InstanceState.BUSY),
+        queued_jobs=2,
+        spend_today_usd=Decimal("20.00"),
+    )
+    actions = plan(CONFIG, pool, [remote(f"{PREFIX}1"), remote(f"{PREFIX}2")], NOW)
+    assert actions == [
+        EnterSafeMode("daily budget $20 reached"),
+        Terminate(1, "safe mode", provider_id="p1"),
+        Terminate(2, "safe mode", provider_id="p2"),
+    ]
+
+
+def test_monthly_cap_also_trips():
+    pool = view(spend_month_usd=Decimal("250"))
+    assert plan(CONFIG, pool, [], NOW) == [EnterSafeMode("monthly budget $200 reached")]
+
+
+def test_safe_mode_rents_nothing_and_destroys_late_arrivals():
+    config = replace(CONFIG, safe_mode=True)
+    pool = view(row(1, InstanceState.REQUESTED, age_s=10), queued_jobs=3)
+    actions = plan(config, pool, [remote(f"{PREFIX}1", RemoteState.PENDING, id_="v1")], NOW)
+    assert actions == [Terminate(1, "safe mode", provider_id="v1")]
+
+
+def test_plan_is_deterministic():
+    pool = view(
+        row(1, InstanceState.READY, missing_ticks=1), row(2, InstanceState.BOOTING), queued_jobs=2
+    )
+    observed = [remote(f"{PREFIX}2", RemoteState.RUNNING), remote(f"{PREFIX}99", id_="o")]
+    assert plan(CONFIG, pool, observed, NOW, {2: True}) == plan(
+        CONFIG, pool, observed, NOW, {2: True}
+    )
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_target_is_always_within_zero_and_max(seed):
+    import random
+
+    rng = random.Random(seed)
+    config = replace(CONFIG, desired_size=rng.randint(0, 3), max_instances=3)
+    states = [
+        rng.choice([InstanceState.READY, InstanceState.BUSY]) for _ in range(rng.randint(0, 3))
+    ]
+    pool = view(
+        *(row(i, s) for i, s in enumerate(states, 1)),
+        queued_jobs=rng.randint(0, 10),
+        last_demand_at=ago(rng.randint(0, 2000)),
+    )
+    assert 0 <= target_size(config, pool, NOW) <= config.max_instances
+
+
+def test_awake_rules():
+    assert not is_awake(CONFIG, view(), NOW)
+    assert is_awake(CONFIG, view(last_demand_at=ago(899)), NOW)
+    assert not is_awake(CONFIG, view(last_demand_at=ago(900)), NOW)
+    assert is_awake(CONFIG, view(row(1, InstanceState.BUSY)), NOW)

@@ -1,0 +1,32 @@
+from decimal import Decimal
+
+import pytest
+
+from ui.navigation import pages_for
+from ui.widgets import format_duration, format_usd
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (Decimal("1.25"), "$1.25"),
+        (Decimal("0.0042"), "$0.0042"),
+        (Decimal(0), "$0.00"),
+        (Decimal("1234.5"), "$1,234.50"),
+    ],
+)
+def test_format_usd(amount, text):
+    assert format_usd(amount) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(45, "45 s"), (60, "1 min"), (185, "3 min 5 s"), (7800, "2 h 10 min"), (7200, "2 h")],
+)
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text
+
+
+def test_admin_pages_are_only_offered_to_admins():
+    assert list(pages_for(is_admin=False)) == ["Create"]
+    assert list(pages_for(is_admin=True)) == ["Create", "Admin"]

@@ -1,0 +1,63 @@
+"""Start the whole system for `make run`: simulator, scheduler and web, supervised together.
+
+If any process exits, the others are stopped, so a half-running system never lingers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def main() -> int:
+    """Run until Ctrl-C / SIGTERM or until one process dies; return its exit status."""
+    port = os.environ.get("WEB_PORT", "8501")
+    commands = {
+        "simulator": [PYTHON, "-m", "sim"],
+        "scheduler": [PYTHON, "-m", "scheduler"],
+        "web": [PYTHON, "-m", "streamlit", "run", "Home.py", "--server.port", port],
+    }
+    procs = {name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in commands.items()}
+    sys.stdout.write(
+        f"\nAI KINGS is starting: open http://localhost:{port}\n"
+        "  simulated Vast.ai API: http://127.0.0.1:8780   simulated ComfyUI: http://127.0.0.1:8188\n"
+        "  Ctrl-C stops everything.\n\n"
+    )
+    sys.stdout.flush()
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    status = 0
+    while not stopping:
+        for name, proc in procs.items():
+            code = proc.poll()
+            if code is not None:
+                sys.stderr.write(f"{name} exited with status {code}; stopping the rest\n")
+                status, stopping = code or 1, True
+                break
+        time.sleep(0.5)
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Streamlit glue shared by the pages: the only package besides the pages that imports streamlit."""

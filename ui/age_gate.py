@@ -1,0 +1,23 @@
+"""The age gate shown before anything else: this studio is for adults only."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+_CONFIRMED = "age_confirmed"
+
+
+def require_adult() -> None:
+    """Stop the script unless the visitor has confirmed they are 18 or older."""
+    if st.session_state.get(_CONFIRMED):
+        return
+    st.title("Adults only")
+    st.write(
+        "AI KINGS creates images and videos of fictional adult characters. "
+        "You must be 18 or older (or the age of majority where you live) to continue."
+    )
+    if st.button("I am 18 or older — enter", type="primary", key="age_gate_confirm"):
+        st.session_state[_CONFIRMED] = True
+        st.rerun()
+    st.caption("If you are under 18, please close this page.")
+    st.stop()

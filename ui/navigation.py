@@ -1,0 +1,30 @@
+"""Which pages a visitor sees, by role."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+USER_PAGES = [
+    ("pages/studio.py", "Studio", ":material/auto_awesome:"),
+    ("pages/muses.py", "Muses", ":material/face:"),
+    ("pages/gallery.py", "Gallery", ":material/photo_library:"),
+    ("pages/account.py", "Account", ":material/person:"),
+]
+ADMIN_PAGES = [
+    ("pages/admin_pool.py", "Warm pool", ":material/memory:"),
+    ("pages/admin_costs.py", "Spend & usage", ":material/monitoring:"),
+    ("pages/admin_audit.py", "Audit log", ":material/policy:"),
+    ("pages/admin_moderation.py", "Moderation", ":material/flag:"),
+]
+
+
+def pages_for(is_admin: bool) -> dict[str, list[st.Page]]:
+    """The navigation sections for a visitor; admin pages only for admins."""
+    sections = {
+        "Create": [st.Page(path, title=title, icon=icon) for path, title, icon in USER_PAGES]
+    }
+    if is_admin:
+        sections["Admin"] = [
+            st.Page(path, title=title, icon=icon) for path, title, icon in ADMIN_PAGES
+        ]
+    return sections

@@ -1,0 +1,31 @@
+"""Small shared widgets and formatters."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import streamlit as st
+
+
+def coming_soon(what: str) -> None:
+    """An honest placeholder for a page whose feature has not landed yet."""
+    st.info(f"{what} is coming soon.", icon=":material/construction:")
+
+
+def format_usd(amount: Decimal) -> str:
+    """Dollars with cents, e.g. `$1.25`; sub-cent amounts keep four decimals."""
+    if amount != 0 and abs(amount) < Decimal("0.01"):
+        return f"${amount:.4f}"
+    return f"${amount:,.2f}"
+
+
+def format_duration(seconds: float) -> str:
+    """A short human duration: `45 s`, `3 min 5 s`, `2 h 10 min`."""
+    whole = int(round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
