@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     credit_price_usd: Decimal = Field(default=Decimal("0.01"), gt=0)
     reference_price_per_hour_usd: Decimal = Field(default=Decimal("0.50"), gt=0)
 
+    session_ttl_s: int = Field(default=14 * 24 * 3600, ge=300)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_s: int = Field(default=900, ge=1)
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_url: str = "https://api.stripe.com"
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=40_000_000, ge=1_000_000)
+
     pool_name: str = Field(default="default", pattern=r"^[a-z0-9-]{1,32}$")
     pool_desired_size: int = Field(default=0, ge=0, le=64)
     pool_max_instances: int = Field(default=4, ge=0, le=64)

@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from core.models.accounts import AuthSession, CreditEntry, User
+from core.models.accounts import AuthSession, CreditEntry, PasswordReset, User
 from core.models.enums import (
     LIVE_INSTANCE_STATES,
     AuditOutcome,
@@ -15,7 +15,15 @@ from core.models.enums import (
     Screening,
     Visibility,
 )
-from core.models.gallery import Asset, AssetTag, AssetView, Rating, Report, ShareLink
+from core.models.gallery import (
+    Asset,
+    AssetTag,
+    AssetView,
+    BlockedHash,
+    Rating,
+    Report,
+    ShareLink,
+)
 from core.models.jobs import GenerationJob
 from core.models.muses import Muse, MuseVariation, ReferenceImage
 from core.models.ops import AuditCheckpoint, AuditEntry, SchedulerLock
@@ -33,6 +41,7 @@ __all__ = [
     "AuditOutcome",
     "AuthSession",
     "BadMachine",
+    "BlockedHash",
     "CreditEntry",
     "CreditKind",
     "GenerationJob",
@@ -43,6 +52,7 @@ __all__ = [
     "MediaKind",
     "Muse",
     "MuseVariation",
+    "PasswordReset",
     "PoolConfig",
     "Rating",
     "ReferenceImage",

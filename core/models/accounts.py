@@ -50,3 +50,14 @@ class CreditEntry(SQLModel, table=True):
     job_id: int | None = Field(default=None, foreign_key="generationjob.id", index=True)
     note: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A single-use password-reset token; only its hash is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

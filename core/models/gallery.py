@@ -95,3 +95,12 @@ class Report(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+class BlockedHash(SQLModel, table=True):
+    """A taken-down file: identical copies (same sha256) are refused on upload and output."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    reason: str = Field(max_length=200)
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
