@@ -10,6 +10,7 @@ import statistics
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -109,3 +110,48 @@ def median_duration_s(
     if len(per_item) < 3:
         return default_s
     return statistics.median(per_item)
+
+
+def daily_spend_frame(session: Session, *, pool: str, since: datetime) -> pd.DataFrame:
+    """GPU spend per UTC day since `since`: columns `day` (date) and `cost_usd` (float).
+
+    Float is for plotting only; budgets and ledgers stay in Decimal.
+    """
+    rows = session.exec(
+        select(UsageEvent.at, UsageEvent.cost_usd).where(
+            UsageEvent.pool == pool, UsageEvent.kind == ACCRUAL_EVENT, UsageEvent.at >= since
+        )
+    ).all()
+    frame = pd.DataFrame(
+        [(at.date(), float(cost)) for at, cost in rows], columns=["day", "cost_usd"]
+    )
+    return frame.groupby("day", as_index=False)["cost_usd"].sum()
+
+
+def jobs_frame(session: Session, *, since: datetime) -> pd.DataFrame:
+    """Jobs created since `since`, one row each: day, kind, preset, status, gpu_s, credits."""
+    rows = session.exec(
+        select(
+            GenerationJob.created_at,
+            GenerationJob.kind,
+            GenerationJob.preset,
+            GenerationJob.status,
+            GenerationJob.started_at,
+            GenerationJob.finished_at,
+            GenerationJob.charged_credits,
+        ).where(GenerationJob.created_at >= since)
+    ).all()
+    return pd.DataFrame(
+        [
+            (
+                created.date(),
+                str(kind),
+                preset,
+                str(status),
+                (finished - started).total_seconds() if started and finished else 0.0,
+                charged or 0,
+            )
+            for created, kind, preset, status, started, finished, charged in rows
+        ],
+        columns=["day", "kind", "preset", "status", "gpu_s", "credits"],
+    )

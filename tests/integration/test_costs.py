@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from core.db import read_scope, session_scope
 from core.models import GpuInstance, JobStatus
 from core.pool import costs
@@ -96,3 +98,41 @@ def test_estimate_is_per_batch_item(engine, fake_clock):
             finished_at=start + timedelta(seconds=40),
         )
     assert _median(engine) == 10
+
+
+def test_daily_spend_frame_sums_accruals_per_utc_day(engine, fake_clock):
+    row = make_instance(
+        engine, provider_id="v1", price_per_hour_usd=Decimal("3.60"), created_at=fake_clock.now()
+    )
+    start = fake_clock.now()
+    for step in (600, 600, 86400):  # two accruals today, one the next day
+        fake_clock.advance(step)
+        with session_scope(engine) as session:
+            costs.accrue(session, instance=session.get(GpuInstance, row.id), now=fake_clock.now())
+    with read_scope(engine) as session:
+        frame = costs.daily_spend_frame(session, pool="default", since=start)
+        other = costs.daily_spend_frame(session, pool="other", since=start)
+    assert list(frame.columns) == ["day", "cost_usd"]
+    assert len(frame) == 2
+    assert frame["cost_usd"].tolist() == pytest.approx([1.2, 86.4])
+    assert other.empty
+
+
+def test_jobs_frame_reports_gpu_seconds_and_credits(engine, fake_clock):
+    user = make_user(engine)
+    started = fake_clock.now()
+    make_job(
+        engine,
+        user,
+        status=JobStatus.SUCCEEDED,
+        created_at=started,
+        started_at=started,
+        finished_at=started + timedelta(seconds=42),
+        charged_credits=7,
+    )
+    make_job(engine, user, status=JobStatus.QUEUED, created_at=started)
+    with read_scope(engine) as session:
+        frame = costs.jobs_frame(session, since=started - timedelta(days=1))
+    done = frame[frame["status"] == "succeeded"].iloc[0]
+    assert (done["gpu_s"], done["credits"]) == (42.0, 7)
+    assert frame[frame["status"] == "queued"].iloc[0]["gpu_s"] == 0.0
