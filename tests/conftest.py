@@ -20,6 +20,7 @@ from core.clock import FakeClock
 from core.config import get_settings
 from core.db import make_engine, migrate
 from core.models import metadata
+from tests.sims import VastSim, vast_sim
 
 PG_URL_ENV = "TEST_DATABASE_URL"
 
@@ -100,3 +101,10 @@ def engine(db_backend: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
 def fake_clock() -> FakeClock:
     """A clock that only moves when the test says so."""
     return FakeClock()
+
+
+@pytest.fixture
+def vast() -> Iterator[VastSim]:
+    """A Vast.ai simulator on loopback (instances run at once; pass timings for boot times)."""
+    with vast_sim() as sim:
+        yield sim

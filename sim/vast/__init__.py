@@ -1,1 +1,6 @@
 """Simulated Vast.ai REST API with a realistic instance lifecycle and fault switches."""
+
+from sim.vast.app import create_app
+from sim.vast.state import Faults, Timings, VastState
+
+__all__ = ["Faults", "Timings", "VastState", "create_app"]

@@ -1,0 +1,364 @@
+"""Vast.ai: a typed HTTP client (`VastClient`) and the pool's `Provider` over it.
+
+The dialect follows ../shared/VAST.md: Bearer auth, JSON bodies on every write (DELETE too),
+`/api/v1/instances/` for listing with `next_token` paging, `{"instances": null}` for a gone
+instance. The traps it avoids:
+
+- A create is never retried: offers are single use and the first attempt may have succeeded.
+  Only reads and destroys (idempotent) are retried, with backoff and jitter.
+- A list that fails raises; it never answers "no instances".
+- A 404 is "gone" only when its body does not say `auth_error` (Vast answers bad keys with 404).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from core.errors import (
+    AuthFailed,
+    InstanceNotFound,
+    OfferUnavailable,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+)
+from core.pool.provider import LaunchSpec, Offer, OfferFilter, RemoteInstance, RemoteState
+
+log = logging.getLogger(__name__)
+
+PENDING_STATUSES = {None, "created", "loading", "rebooting", "scheduling"}
+FAILED_STATUSES = {"exited", "stopped", "frozen", "offline", "unknown"}
+OCI_FAILURE = "OCI runtime create failed"
+MAX_RETRY_AFTER_S = 60.0
+PAGE_SIZE = 25
+
+
+def map_status(actual_status: str | None, status_msg: str | None) -> RemoteState:
+    """Vast's `actual_status` folded into the pool's three states.
+
+    Null is normal while provisioning; a status Vast adds in future counts as pending (with a
+    boot timeout behind it), never as failed or running.
+    """
+    if actual_status == "created" and status_msg and OCI_FAILURE in status_msg:
+        return RemoteState.FAILED
+    if actual_status == "running":
+        return RemoteState.RUNNING
+    if actual_status in FAILED_STATUSES:
+        return RemoteState.FAILED
+    return RemoteState.PENDING
+
+
+def comfy_url(instance: dict[str, Any], port: int) -> str | None:
+    """`http://<public ip>:<host port>` for the container's `port`, when Vast has mapped it.
+
+    `ports` is null until running, may be a list in old shapes or map a port to null, and
+    `HostPort` is a string; `public_ipaddr` may carry whitespace.
+    """
+    ports = instance.get("ports")
+    address = (instance.get("public_ipaddr") or "").strip()
+    if not isinstance(ports, dict) or not address:
+        return None
+    bindings = ports.get(f"{port}/tcp")
+    if not isinstance(bindings, list) or not bindings:
+        return None
+    host_port = str(bindings[0].get("HostPort") or "").strip()
+    return f"http://{address}:{host_port}" if host_port.isdigit() else None
+
+
+class VastClient:
+    """The Vast.ai REST calls the pool makes, with Vast's error shapes mapped to ProviderError."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout_s: float = 30.0,
+        attempts: int = 3,
+        backoff_s: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "aikings/0.1"},
+            timeout=timeout_s,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> VastClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- endpoints ------------------------------------------------------------------------
+
+    def search_offers(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """`POST /api/v0/bundles/` with a `{field: {op: value}}` query; the offers found."""
+        body = self._call("POST", "/api/v0/bundles/", json_body=query, retry=True)
+        return list(body.get("offers") or [])
+
+    def create_instance(self, offer_id: str, payload: dict[str, Any]) -> int:
+        """`PUT /api/v0/asks/{id}/`; the new instance id. Never retried (see module doc)."""
+        body = self._call("PUT", f"/api/v0/asks/{offer_id}/", json_body=payload, retry=False)
+        if not body.get("success") or "new_contract" not in body:
+            raise ProviderError(f"create refused: {body.get('msg') or body}", status=200, body=body)
+        return int(body["new_contract"])
+
+    def list_instances(self, select_filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every instance on the account matching `select_filters`, following `next_token`."""
+        instances: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "select_filters": json.dumps(select_filters or {}),
+                "limit": PAGE_SIZE,
+            }
+            if token:
+                params["after_token"] = token
+            body = self._call("GET", "/api/v1/instances/", params=params, retry=True)
+            page = body.get("instances")
+            if not isinstance(page, list):
+                raise ProviderError("instance list without an `instances` array", body=body)
+            instances.extend(page)
+            token = body.get("next_token")
+            if not token:
+                return instances
+
+    def show_instance(self, instance_id: str) -> dict[str, Any] | None:
+        """One instance, or None when Vast says it no longer exists."""
+        body = self._call(
+            "GET", f"/api/v0/instances/{instance_id}/", params={"owner": "me"}, retry=True
+        )
+        found = body.get("instances")
+        if isinstance(found, list):
+            return found[0] if found else None
+        return found if isinstance(found, dict) else None
+
+    def destroy_instance(self, instance_id: str) -> None:
+        """`DELETE /api/v0/instances/{id}/`; an instance already gone counts as destroyed."""
+        try:
+            self._call("DELETE", f"/api/v0/instances/{instance_id}/", json_body={}, retry=True)
+        except InstanceNotFound:
+            log.info("vast.destroy_already_gone", extra={"provider_id": instance_id})
+
+    def current_user(self) -> dict[str, Any]:
+        """The account: `credit`, `balance` and the rest."""
+        return self._call("GET", "/api/v0/users/current/", retry=True)
+
+    # ---- transport ------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: dict[str, Any] | None = None,
+        retry: bool,
+    ) -> dict[str, Any]:
+        attempts = self.attempts if retry else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._once(method, path, params, json_body)
+            except (RateLimited, ProviderUnavailable) as exc:
+                delay = self._delay(exc, attempt)
+                if attempt == attempts or delay is None:
+                    raise
+                log.info(
+                    "vast.retry",
+                    extra={"path": path, "attempt": attempt, "delay_s": delay, "error": str(exc)},
+                )
+                self.sleep(delay)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _delay(self, exc: ProviderError, attempt: int) -> float | None:
+        if isinstance(exc, RateLimited) and exc.retry_after_s is not None:
+            return exc.retry_after_s if exc.retry_after_s <= MAX_RETRY_AFTER_S else None
+        base = self.backoff_s * (2 ** (attempt - 1))
+        return base / 2 + random.uniform(0, base / 2)
+
+    def _once(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json_body: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        if method in ("PUT", "POST", "DELETE") and json_body is None:
+            json_body = {}
+        try:
+            response = self._http.request(method, path, params=params, json=json_body)
+        except httpx.TimeoutException as exc:
+            raise ProviderUnavailable(f"{method} {path} timed out: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise ProviderUnavailable(f"{method} {path} failed: {exc}") from exc
+        if response.is_redirect:
+            location = response.headers.get("location", "")
+            raise ProviderError(
+                f"{method} {path} redirected to {urlsplit(location).netloc or location}; "
+                "only same-origin calls are made",
+                status=response.status_code,
+            )
+        return _parse(method, path, response)
+
+
+def _parse(method: str, path: str, response: httpx.Response) -> dict[str, Any]:
+    status = response.status_code
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text.strip()
+    fields = body if isinstance(body, dict) else {}
+    error = str(fields.get("error") or "")
+    message = str(fields.get("msg") or fields.get("message") or fields.get("detail") or body)[:300]
+    where = f"{method} {path}: HTTP {status}"
+    context = {"status": status, "body": body, "request_id": response.headers.get("x-request-id")}
+    if status == 429:
+        raise RateLimited(
+            f"{where} rate limited: {message}",
+            retry_after_s=_retry_after(response.headers.get("retry-after")),
+            **context,
+        )
+    if status >= 500:
+        raise ProviderUnavailable(f"{where}: {message}", **context)
+    if error == "auth_error" or status in (401, 403):
+        raise AuthFailed(f"{where}: the Vast.ai API key was refused ({message})", **context)
+    if error == "no_such_ask" or (status == 410 and "/asks/" in path):
+        raise OfferUnavailable(f"{where}: {message}", **context)
+    if status == 404:
+        raise InstanceNotFound(f"{where}: {message}", **context)
+    if status >= 400:
+        raise ProviderError(f"{where}: {message}", **context)
+    if not isinstance(body, dict):
+        raise ProviderError(f"{where}: expected a JSON object, got {message!r}", **context)
+    if body.get("success") is False:
+        raise ProviderError(f"{where}: {message}", **context)
+    return body
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class VastProvider:
+    """The pool's Provider on Vast.ai: offers filtered for ComfyUI, instances by label."""
+
+    def __init__(self, client: VastClient, *, comfy_port: int = 8188) -> None:
+        self.client = client
+        self.comfy_port = comfy_port
+
+    def search_offers(self, offer_filter: OfferFilter) -> list[Offer]:
+        """On-demand, verified, reachable machines within the price cap, cheapest first."""
+        query: dict[str, Any] = {
+            "verified": {"eq": True},
+            "rentable": {"eq": True},
+            "rented": {"eq": False},
+            "external": {"eq": False},
+            "num_gpus": {"eq": 1},
+            "direct_port_count": {"gte": 1},
+            "reliability": {"gte": offer_filter.min_reliability},
+            "gpu_ram": {"gte": offer_filter.min_vram_gb * 1000},
+            "disk_space": {"gte": offer_filter.min_disk_gb},
+            "dph_total": {"lte": float(offer_filter.max_price_per_hour_usd)},
+            "order": [["dph_total", "asc"]],
+            "type": "on-demand",
+            "allocated_storage": offer_filter.min_disk_gb,
+            "limit": 20,
+        }
+        if offer_filter.gpu_names:
+            query["gpu_name"] = {"in": list(offer_filter.gpu_names)}
+        if offer_filter.excluded_machine_ids:
+            query["machine_id"] = {"notin": [int(m) for m in offer_filter.excluded_machine_ids]}
+        offers = [
+            Offer(
+                id=str(raw["id"]),
+                machine_id=str(raw.get("machine_id")),
+                gpu_name=str(raw.get("gpu_name")),
+                num_gpus=int(raw.get("num_gpus") or 1),
+                price_per_hour_usd=Decimal(str(raw.get("dph_total"))),
+                vram_gb=int(raw.get("gpu_ram") or 0) // 1000,
+                reliability=float(raw.get("reliability") or 0),
+            )
+            for raw in self.client.search_offers(query)
+        ]
+        return sorted(offers, key=lambda offer: offer.price_per_hour_usd)
+
+    def create(self, offer: Offer, label: str, launch: LaunchSpec) -> str:
+        """Rent `offer` under `label`, in the SDK's payload shape with `cancel_unavail` true."""
+        payload = {
+            "client_id": "me",
+            "image": launch.image,
+            "env": dict(launch.env),
+            "price": None,
+            "disk": launch.disk_gb,
+            "label": label,
+            "extra": None,
+            "onstart": launch.onstart,
+            "runtype": "ssh_direc ssh_proxy",
+            "image_login": None,
+            "python_utf8": False,
+            "lang_utf8": False,
+            "use_jupyter_lab": False,
+            "jupyter_dir": None,
+            "force": False,
+            "cancel_unavail": True,
+            "template_hash_id": None,
+            "args": None,
+        }
+        return str(self.client.create_instance(offer.id, payload))
+
+    def list_instances(self, label_prefix: str) -> list[RemoteInstance]:
+        """Our instances: every listed one whose label starts with `label_prefix`."""
+        # Vast filters labels by equality only, so list all and keep our prefix here.
+        return [
+            _remote(raw, self.comfy_port)
+            for raw in self.client.list_instances()
+            if str(raw.get("label") or "").startswith(label_prefix)
+        ]
+
+    def destroy(self, provider_id: str) -> None:
+        """Destroy (never stop: a stopped instance still bills its disk)."""
+        self.client.destroy_instance(provider_id)
+
+
+def _remote(raw: dict[str, Any], port: int) -> RemoteInstance:
+    status = raw.get("actual_status")
+    message = raw.get("status_msg")
+    started = raw.get("start_date")
+    price = raw.get("dph_total")
+    return RemoteInstance(
+        id=str(raw["id"]),
+        state=map_status(status, message),
+        gpu_name=raw.get("gpu_name"),
+        num_gpus=int(raw.get("num_gpus") or 1),
+        price_per_hour_usd=Decimal(str(price)) if price is not None else None,
+        comfy_url=comfy_url(raw, port) if status == "running" else None,
+        label=raw.get("label"),
+        machine_id=str(raw["machine_id"]) if raw.get("machine_id") is not None else None,
+        started_at=datetime.fromtimestamp(float(started), UTC) if started else None,
+        status_message=message or status,
+    )

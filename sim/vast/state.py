@@ -1,0 +1,275 @@
+"""The simulated Vast.ai account: offers, instances and their lifecycle, on a settable clock.
+
+Pure state, no HTTP: `sim.vast.app` maps requests onto it. Timings, faults and the clock are
+plain attributes so a test (through the `/_sim/` control API) can script any scenario.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+GPU_MODELS = [
+    ("RTX 4090", 24_564),
+    ("RTX 3090", 24_576),
+    ("RTX A6000", 49_140),
+    ("A100 SXM4", 81_920),
+]
+
+
+@dataclass
+class Timings:
+    """Seconds an instance spends in each provisioning step (sim clock)."""
+
+    null_s: float = 1.0
+    created_s: float = 1.0
+    loading_s: float = 3.0
+
+
+@dataclass
+class Faults:
+    """Switchable misbehaviour, each as Vast or the network really showed it."""
+
+    rate_limit_p: float = 0.0
+    """Probability that a call answers 429 (in one of the three body shapes Vast uses)."""
+    retry_after_s: float | None = None
+    server_error_p: float = 0.0
+    """Probability that a call answers 502/503/504."""
+    list_outage: bool = False
+    """The v1 list answers 500."""
+    list_lag_s: float = 0.0
+    """A new instance is absent from the list this long after its creation."""
+    create_then_fail: str | None = None
+    """`"502"`: create the instance, then answer 502. `"hang"`: create it, then stall."""
+    hang_s: float = 5.0
+    destroy_fail_times: int = 0
+    """The next N destroys answer 500 and do nothing."""
+    destroy_linger_s: float = 0.0
+    """A destroy answers success, but the instance stays listed (running) this long."""
+    stuck_loading: bool = False
+    """New instances never leave `loading`."""
+
+
+@dataclass
+class SimInstance:
+    """One rented instance."""
+
+    id: int
+    offer: dict[str, Any]
+    label: str | None
+    image: str
+    env: dict[str, str]
+    onstart: str | None
+    disk: float
+    created_at: float
+    comfy_port: int | None
+    timings: Timings
+    stuck_loading: bool = False
+    forced_status: str | None = None
+    status_msg: str | None = None
+    destroyed_at: float | None = None
+    gone_at: float | None = None
+    visible_at: float = 0.0
+    api_key: str = ""
+
+    def status(self, now: float) -> str | None:
+        """`actual_status` at sim time `now` (None while provisioning, as Vast reports it)."""
+        if self.forced_status is not None:
+            return self.forced_status
+        age = now - self.created_at
+        if age < self.timings.null_s:
+            return None
+        if age < self.timings.null_s + self.timings.created_s:
+            return "created"
+        if self.stuck_loading or age < sum(
+            (self.timings.null_s, self.timings.created_s, self.timings.loading_s)
+        ):
+            return "loading"
+        return "running"
+
+
+@dataclass
+class VastState:
+    """Everything the simulated account holds; every access goes through `lock`."""
+
+    api_key: str = "sim-key"
+    comfy_host: str = "127.0.0.1"
+    comfy_port: int | None = 8188
+    seed: int = 0
+    timings: Timings = field(default_factory=Timings)
+    faults: Faults = field(default_factory=Faults)
+    credit: float = 250.0
+    offset_s: float = 0.0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    instances: dict[int, SimInstance] = field(default_factory=dict)
+    offers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    taken_offers: set[int] = field(default_factory=set)
+    calls: list[tuple[str, str, int]] = field(default_factory=list)
+    """(method, path, status) of every API call, for tests counting provider calls."""
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self._next_instance = 1_000_001
+        self._next_offer = 5_000_001
+        self.refill_offers(12)
+
+    def now(self) -> float:
+        """Sim time: wall-clock epoch seconds plus whatever `/_sim/advance` added."""
+        return time.time() + self.offset_s
+
+    def refill_offers(self, count: int) -> None:
+        """Put `count` fresh offers on the market (offers are single use)."""
+        for _ in range(count):
+            gpu, vram = self.rng.choice(GPU_MODELS)
+            offer_id = self._next_offer
+            self._next_offer += 1
+            dph = round(self.rng.uniform(0.25, 1.6), 4)
+            self.offers[offer_id] = {
+                "id": offer_id,
+                "ask_contract_id": offer_id,
+                "bundle_id": offer_id + 7,
+                "machine_id": self.rng.randint(10_000, 99_999),
+                "host_id": self.rng.randint(100, 999),
+                "num_gpus": 1,
+                "gpu_name": gpu,
+                "gpu_ram": vram,
+                "gpu_total_ram": vram,
+                "cuda_max_good": 12.8,
+                "cpu_cores_effective": 16.0,
+                "cpu_ram": 64_000,
+                "disk_space": round(self.rng.uniform(60, 500), 1),
+                "inet_down": round(self.rng.uniform(200, 2000), 1),
+                "inet_up": round(self.rng.uniform(100, 1000), 1),
+                "direct_port_count": self.rng.choice([0, 20, 100]),
+                "dph_base": round(dph * 0.9, 4),
+                "dph_total": dph,
+                "reliability": round(self.rng.uniform(0.95, 0.999), 4),
+                "reliability2": round(self.rng.uniform(0.95, 0.999), 4),
+                "score": round(self.rng.uniform(100, 400), 2),
+                "verification": "verified",
+                "verified": True,
+                "external": False,
+                "rentable": True,
+                "rented": False,
+                "geolocation": self.rng.choice(["Washington, US", "Quebec, CA", "Bavaria, DE"]),
+                "hosting_type": self.rng.choice([0, 1]),
+            }
+
+    def create(self, offer_id: int, body: dict[str, Any]) -> SimInstance:
+        """Rent `offer_id`; the caller checked it is available."""
+        offer = self.offers.pop(offer_id)
+        self.taken_offers.add(offer_id)
+        instance_id = self._next_instance
+        self._next_instance += 1
+        now = self.now()
+        instance = SimInstance(
+            id=instance_id,
+            offer=offer,
+            label=body.get("label"),
+            image=str(body.get("image", "")),
+            env=dict(body.get("env") or {}),
+            onstart=body.get("onstart"),
+            disk=float(body.get("disk") or 10),
+            created_at=now,
+            comfy_port=self.comfy_port,
+            timings=Timings(**vars(self.timings)),
+            stuck_loading=self.faults.stuck_loading,
+            visible_at=now + self.faults.list_lag_s,
+            api_key=f"inst-{self.rng.getrandbits(64):016x}",
+        )
+        self.instances[instance_id] = instance
+        self.refill_offers(1)
+        return instance
+
+    def alive(self, instance: SimInstance, now: float) -> bool:
+        """Whether the instance still exists (and bills) at `now`."""
+        return instance.gone_at is None or now < instance.gone_at
+
+    def listed(self, now: float) -> list[SimInstance]:
+        """Instances the list endpoint shows right now (lagging creations are hidden)."""
+        return [
+            inst
+            for inst in sorted(self.instances.values(), key=lambda i: i.id)
+            if self.alive(inst, now) and now >= inst.visible_at
+        ]
+
+    def destroy(self, instance: SimInstance) -> None:
+        """Destroy: gone now, or after the configured linger."""
+        now = self.now()
+        instance.destroyed_at = now
+        instance.gone_at = now + self.faults.destroy_linger_s
+
+    def render(self, instance: SimInstance, now: float) -> dict[str, Any]:
+        """The instance as the v1 list and show-one return it, quirks included."""
+        status = instance.status(now)
+        offer = instance.offer
+        running = status == "running" and instance.comfy_port is not None
+        return {
+            "id": instance.id,
+            "machine_id": offer["machine_id"],
+            "host_id": offer["host_id"],
+            "actual_status": status,
+            "intended_status": "running",
+            "cur_state": "running",
+            "next_state": "running",
+            "status_msg": instance.status_msg
+            or ("success, running " + instance.image if status == "running" else None),
+            "label": instance.label,
+            "public_ipaddr": f"{self.comfy_host}\n",
+            "ports": (
+                {
+                    "8188/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(instance.comfy_port)}],
+                    "22/tcp": None,
+                }
+                if running
+                else None
+            ),
+            "ssh_host": "ssh5.vast.ai",
+            "ssh_port": 20_000 + instance.id % 10_000,
+            "direct_port_start": -1,
+            "direct_port_end": -1,
+            "dph_total": offer["dph_total"],
+            "dph_base": offer["dph_base"],
+            "gpu_name": offer["gpu_name"],
+            "num_gpus": offer["num_gpus"],
+            "gpu_ram": offer["gpu_ram"],
+            "gpu_util": None,
+            "start_date": instance.created_at,
+            "end_date": None,
+            "uptime_mins": None
+            if status != "running"
+            else round((now - instance.created_at) / 60, 2),
+            "image_uuid": instance.image,
+            "onstart": instance.onstart,
+            "extra_env": [[key, value] for key, value in instance.env.items()],
+            "geolocation": offer["geolocation"],
+            "verification": "verified",
+            "reliability2": offer["reliability2"],
+            "is_bid": False,
+            "disk_space": instance.disk,
+        }
+
+    def state_dump(self) -> dict[str, Any]:
+        """Every instance ever created with whether it is alive (for leak checks)."""
+        now = self.now()
+        return {
+            "now": now,
+            "credit": self.credit,
+            "instances": [
+                {
+                    "id": inst.id,
+                    "label": inst.label,
+                    "alive": self.alive(inst, now),
+                    "status": inst.status(now),
+                    "destroyed_at": inst.destroyed_at,
+                    "created_at": inst.created_at,
+                    "comfy_port": inst.comfy_port,
+                    "dph_total": inst.offer["dph_total"],
+                    "machine_id": inst.offer["machine_id"],
+                }
+                for inst in sorted(self.instances.values(), key=lambda i: i.id)
+            ],
+        }

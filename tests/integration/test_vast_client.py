@@ -1,0 +1,153 @@
+"""VastClient against the simulator: error mapping, retries, and the traps it must avoid."""
+
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from core.errors import (
+    AuthFailed,
+    OfferUnavailable,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+)
+from core.pool.provider import LaunchSpec, OfferFilter, RemoteState
+from core.pool.vast import VastClient, VastProvider, comfy_url, map_status
+from tests.sims import SIM_KEY
+
+LAUNCH = LaunchSpec(image="vastai/comfy:latest", disk_gb=40)
+ANY = OfferFilter(max_price_per_hour_usd=Decimal("5"), min_reliability=0.9, min_vram_gb=8)
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+def client(vast, sleeps):
+    client = VastClient(base_url=vast.url, api_key=SIM_KEY, sleep=sleeps.append, timeout_s=2)
+    yield client
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [
+        (None, None, RemoteState.PENDING),
+        ("created", None, RemoteState.PENDING),
+        ("loading", None, RemoteState.PENDING),
+        ("some_future_state", None, RemoteState.PENDING),
+        ("running", "success", RemoteState.RUNNING),
+        ("exited", None, RemoteState.FAILED),
+        ("offline", None, RemoteState.FAILED),
+        ("stopped", None, RemoteState.FAILED),
+        ("created", "Error: OCI runtime create failed: boom", RemoteState.FAILED),
+    ],
+)
+def test_status_map(status, message, expected):
+    assert map_status(status, message) is expected
+
+
+@pytest.mark.parametrize(
+    ("instance", "url"),
+    [
+        (
+            {"public_ipaddr": " 1.2.3.4\n", "ports": {"8188/tcp": [{"HostPort": "4001"}]}},
+            "http://1.2.3.4:4001",
+        ),
+        ({"public_ipaddr": "1.2.3.4", "ports": None}, None),
+        ({"public_ipaddr": "1.2.3.4", "ports": [8188]}, None),
+        ({"public_ipaddr": "1.2.3.4", "ports": {"8188/tcp": None}}, None),
+        ({"public_ipaddr": "", "ports": {"8188/tcp": [{"HostPort": "1"}]}}, None),
+    ],
+)
+def test_comfy_url_is_defensive_about_ports(instance, url):
+    assert comfy_url(instance, 8188) == url
+
+
+def test_wrong_key_is_auth_failed_not_gone(vast):
+    with VastClient(base_url=vast.url, api_key="wrong", sleep=lambda _s: None) as bad:
+        with pytest.raises(AuthFailed):
+            bad.destroy_instance("123")
+        with pytest.raises(AuthFailed):
+            bad.list_instances()
+
+
+def test_a_failing_list_raises_and_never_answers_empty(vast, client, sleeps):
+    vast.seed("aik-x-1")
+    vast.faults(list_outage=True)
+    with pytest.raises(ProviderUnavailable):
+        client.list_instances()
+    assert len(sleeps) == 2  # three attempts in all
+
+
+def test_rate_limits_are_retried_honouring_retry_after(vast, client, sleeps):
+    vast.faults(rate_limit_p=1.0, retry_after_s=7)
+    with pytest.raises(RateLimited):
+        client.list_instances()
+    assert sleeps == [7, 7]
+
+
+def test_create_is_never_retried_even_when_the_reply_fails(vast, client, sleeps):
+    provider = VastProvider(client)
+    vast.faults(create_then_fail="502")
+    offer = provider.search_offers(ANY)[0]
+    with pytest.raises(ProviderUnavailable):
+        provider.create(offer, "aik-x-2", LAUNCH)
+    assert sleeps == []
+    assert [inst["label"] for inst in vast.alive()] == ["aik-x-2"]  # it exists nonetheless
+    creates = [call for call in vast.state.calls if call[1] == "create"]
+    assert len(creates) == 1
+
+
+def test_create_timeout_is_unknown_outcome(vast, client):
+    vast.faults(create_then_fail="hang", hang_s=4)
+    provider = VastProvider(client)
+    with pytest.raises(ProviderUnavailable):
+        provider.create(provider.search_offers(ANY)[0], "aik-x-3", LAUNCH)
+    assert [inst["label"] for inst in vast.alive()] == ["aik-x-3"]
+
+
+def test_taken_offer_is_offer_unavailable(vast, client):
+    provider = VastProvider(client)
+    offer = provider.search_offers(ANY)[0]
+    provider.create(offer, "aik-x-4", LAUNCH)
+    with pytest.raises(OfferUnavailable):
+        provider.create(offer, "aik-x-5", LAUNCH)
+
+
+def test_search_excludes_bad_machines_and_respects_the_cap(vast, client):
+    provider = VastProvider(client)
+    offers = provider.search_offers(ANY)
+    banned = offers[0].machine_id
+    again = provider.search_offers(
+        OfferFilter(
+            max_price_per_hour_usd=Decimal("0.9"),
+            min_reliability=0.9,
+            min_vram_gb=8,
+            excluded_machine_ids=(banned,),
+        )
+    )
+    assert all(o.machine_id != banned and o.price_per_hour_usd <= Decimal("0.9") for o in again)
+
+
+def test_show_and_user(vast, client):
+    instance_id = vast.seed("aik-x-6")
+    assert client.show_instance(str(instance_id))["label"] == "aik-x-6"
+    client.destroy_instance(str(instance_id))
+    assert client.show_instance(str(instance_id)) is None
+    assert client.current_user()["credit"] > 0
+
+
+def test_success_false_with_200_is_an_error(client, monkeypatch):
+
+    def handler(request):
+        return httpx.Response(200, json={"success": False, "msg": "invalid_price"})
+
+    odd = VastClient(
+        base_url="http://vast.test", api_key="k", transport=httpx.MockTransport(handler)
+    )
+    with pytest.raises(ProviderError, match="invalid_price"):
+        odd.create_instance("1", {})

@@ -1,0 +1,153 @@
+"""The Vast simulator speaks Vast's dialect: checked over HTTP and with the official vastai CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.sims import SIM_KEY
+
+
+@pytest.fixture
+def http(vast):
+    with httpx.Client(
+        base_url=vast.url, headers={"Authorization": f"Bearer {SIM_KEY}"}, timeout=10
+    ) as client:
+        yield client
+
+
+def _rent(http, label):
+    offer = http.post("/api/v0/bundles/", json={"order": [["dph_total", "asc"]]}).json()["offers"][
+        0
+    ]
+    reply = http.put(f"/api/v0/asks/{offer['id']}/", json={"image": "vastai/comfy", "label": label})
+    return offer, reply
+
+
+def test_wrong_key_is_a_404_auth_error_and_query_param_key_works(vast):
+    wrong = httpx.get(f"{vast.url}/api/v1/instances/", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 404
+    assert wrong.json() == {"success": False, "error": "auth_error", "msg": "Invalid user key"}
+    right = httpx.get(f"{vast.url}/api/v0/users/current/", params={"api_key": SIM_KEY})
+    assert right.status_code == 200 and right.json()["credit"] > 0
+
+
+def test_search_applies_filters_and_order(http):
+    offers = http.post(
+        "/api/v0/bundles/",
+        json={
+            "dph_total": {"lte": 1.0},
+            "direct_port_count": {"gte": 1},
+            "order": [["dph_total", "asc"]],
+        },
+    ).json()["offers"]
+    prices = [offer["dph_total"] for offer in offers]
+    assert prices == sorted(prices) and all(price <= 1.0 for price in prices)
+    assert all(offer["direct_port_count"] >= 1 and offer["verified"] for offer in offers)
+
+
+def test_create_is_single_use_and_the_instance_boots_with_vast_quirks(http):
+    offer, reply = _rent(http, "aik-t-1")
+    assert reply.json()["success"] is True
+    instance_id = reply.json()["new_contract"]
+    again = http.put(f"/api/v0/asks/{offer['id']}/", json={"image": "vastai/comfy"})
+    assert again.status_code == 410 and again.json()["error"] == "no_such_ask"
+    shown = http.get(f"/api/v0/instances/{instance_id}/", params={"owner": "me"}).json()[
+        "instances"
+    ]
+    assert shown["actual_status"] == "running"
+    assert shown["public_ipaddr"].endswith("\n")
+    assert isinstance(shown["ports"]["8188/tcp"][0]["HostPort"], str)
+    assert shown["label"] == "aik-t-1"
+
+
+def test_list_pages_by_25_with_next_token_and_filters_by_label(http, vast):
+    for n in range(27):
+        vast.seed(f"aik-p-{n}")
+    first = http.get("/api/v1/instances/", params={"limit": 100}).json()
+    assert len(first["instances"]) == 25 and first["next_token"]
+    second = http.get("/api/v1/instances/", params={"after_token": first["next_token"]}).json()
+    assert len(second["instances"]) == 2 and second["next_token"] is None
+    one = http.get(
+        "/api/v1/instances/", params={"select_filters": json.dumps({"label": {"eq": "aik-p-3"}})}
+    ).json()
+    assert [inst["label"] for inst in one["instances"]] == ["aik-p-3"]
+    bad = http.get(
+        "/api/v1/instances/", params={"select_filters": json.dumps({"dph_total": {"lt": 1}})}
+    )
+    assert bad.status_code == 400 and "not a valid search key" in bad.json()["msg"]
+
+
+def test_legacy_list_is_gone_with_410(http):
+    reply = http.get("/api/v0/instances/")
+    assert reply.status_code == 410 and reply.json()["error"] == "deprecated_endpoint"
+
+
+def test_destroy_then_show_is_null_and_second_destroy_404(http):
+    _, reply = _rent(http, "aik-t-2")
+    instance_id = reply.json()["new_contract"]
+    assert http.request("DELETE", f"/api/v0/instances/{instance_id}/", json={}).json() == {
+        "success": True
+    }
+    assert http.get(f"/api/v0/instances/{instance_id}/").json() == {"instances": None}
+    again = http.request("DELETE", f"/api/v0/instances/{instance_id}/", json={})
+    assert again.status_code == 404 and again.json()["error"] == "not_found"
+
+
+def test_boot_goes_null_created_loading_running_on_the_sim_clock(vast, http):
+    vast.state.timings.null_s, vast.state.timings.created_s, vast.state.timings.loading_s = (
+        10,
+        10,
+        10,
+    )
+    _, reply = _rent(http, "aik-t-3")
+    instance_id = reply.json()["new_contract"]
+    seen = []
+    for _ in range(4):
+        shown = http.get(f"/api/v0/instances/{instance_id}/").json()["instances"]
+        seen.append((shown["actual_status"], shown["ports"]))
+        vast.advance(10)
+    assert [status for status, _ in seen] == [None, "created", "loading", "running"]
+    assert all(ports is None for _, ports in seen[:3]) and seen[3][1] is not None
+
+
+def test_faults_rate_limit_shapes_and_list_outage(vast, http):
+    vast.faults(rate_limit_p=1.0, retry_after_s=3)
+    bodies = {http.get("/api/v1/instances/").text for _ in range(30)}
+    assert any("API requests too frequent" == body for body in bodies)
+    assert any('"detail"' in body for body in bodies)
+    assert any('"rate_limit_exceeded"' in body for body in bodies)
+    vast.faults(rate_limit_p=0.0, list_outage=True)
+    assert http.get("/api/v1/instances/").status_code == 500
+
+
+def test_destroy_that_lingers_keeps_the_instance_listed(vast, http):
+    vast.faults(destroy_linger_s=60)
+    _, reply = _rent(http, "aik-t-4")
+    instance_id = reply.json()["new_contract"]
+    http.request("DELETE", f"/api/v0/instances/{instance_id}/", json={})
+    assert [i["id"] for i in http.get("/api/v1/instances/").json()["instances"]] == [instance_id]
+    vast.advance(61)
+    assert http.get("/api/v1/instances/").json()["instances"] == []
+
+
+def test_official_vastai_cli_reads_the_simulator(vast):
+    """The real `vastai` client (1.9) talks to the simulator: proof the dialect matches."""
+    cli = str(Path(sys.executable).with_name("vastai"))
+    base = [cli, "--url", vast.url, "--api-key", SIM_KEY, "--raw"]
+    vast.seed("aik-cli-1")
+    shown = subprocess.run(
+        [*base, "show", "instances"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert [inst["label"] for inst in json.loads(shown.stdout)] == ["aik-cli-1"]
+    offers = subprocess.run(
+        [*base, "search", "offers", "num_gpus=1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(offers.stdout) and all("dph_total" in o for o in json.loads(offers.stdout))
