@@ -20,7 +20,7 @@ from core.clock import FakeClock
 from core.config import get_settings
 from core.db import make_engine, migrate
 from core.models import metadata
-from tests.sims import VastSim, vast_sim
+from tests.sims import ComfySim, VastSim, comfy_sim, vast_sim
 
 PG_URL_ENV = "TEST_DATABASE_URL"
 
@@ -107,4 +107,11 @@ def fake_clock() -> FakeClock:
 def vast() -> Iterator[VastSim]:
     """A Vast.ai simulator on loopback (instances run at once; pass timings for boot times)."""
     with vast_sim() as sim:
+        yield sim
+
+
+@pytest.fixture
+def comfy() -> Iterator[ComfySim]:
+    """A healthy ComfyUI simulator on loopback with every default model installed."""
+    with comfy_sim() as sim:
         yield sim

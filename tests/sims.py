@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from sim.comfy import ComfySimConfig
+from sim.comfy import create_app as create_comfy_app
 from sim.server import ServerThread
 from sim.vast import Timings, VastState, create_app
 
@@ -67,3 +70,19 @@ def vast_sim(**state: Any) -> Iterator[VastSim]:
             yield sim
         finally:
             sim.close()
+
+
+@contextmanager
+def comfy_sim(config: ComfySimConfig | None = None) -> Iterator[ComfySim]:
+    """A ComfyUI simulator on loopback; `.url`, and `.state` to flip faults directly."""
+    app = create_comfy_app(config)
+    with ServerThread(app) as server:
+        yield ComfySim(url=server.url, state=app.state.comfy)
+
+
+@dataclass
+class ComfySim:
+    """A running ComfyUI simulator."""
+
+    url: str
+    state: Any

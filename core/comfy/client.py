@@ -1,0 +1,251 @@
+"""ComfyClient: submit a graph, follow its WebSocket events, fetch the outputs.
+
+The WebSocket opens *before* the prompt is submitted (with our client id), so no event is
+missed. If the socket drops mid-run the client falls back to polling `/history/{id}`, which
+ComfyUI fills when the prompt ends; the run's outcome never depends on the socket.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.sync.client import ClientConnection, connect
+
+from core.comfy.events import (
+    Event,
+    Executed,
+    ExecutionError,
+    Interrupted,
+    OutputRef,
+    Success,
+    outputs_of,
+    parse_event,
+)
+from core.errors import ComfyError, ComfyUnavailable, ExecutionFailed, GraphInvalid
+
+HISTORY_POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished prompt and the files it wrote, in node order."""
+
+    prompt_id: str
+    outputs: list[OutputRef]
+
+
+class ComfyClient:
+    """One ComfyUI server, over HTTP and its `/ws` event stream."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.client_id = client_id or uuid.uuid4().hex
+        self.headers = dict(headers or {})
+        self.timeout_s = timeout_s
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, headers=self.headers)
+
+    def close(self) -> None:
+        """Release connections."""
+        self._http.close()
+
+    def __enter__(self) -> ComfyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- plain calls ----------------------------------------------------------------------
+
+    def system_stats(self) -> dict[str, Any]:
+        """`/system_stats`: versions, RAM, GPUs."""
+        return self._get_json("/system_stats")
+
+    def models(self, folder: str) -> list[str]:
+        """The files installed in a models folder (`checkpoints`, `vae`, ...)."""
+        return list(self._get_json(f"/models/{folder}"))
+
+    def history(self, prompt_id: str) -> dict[str, Any]:
+        """The history entry of one prompt, or {} while it has none."""
+        return dict(self._get_json(f"/history/{prompt_id}").get(prompt_id) or {})
+
+    def upload_image(self, data: bytes, filename: str) -> str:
+        """Upload an input image; returns the name graphs must use in `LoadImage`."""
+        reply = self._request(
+            "POST",
+            "/upload/image",
+            files={"image": (filename, data, "image/png")},
+            data={"overwrite": "true", "type": "input"},
+        )
+        body = reply.json()
+        subfolder = body.get("subfolder") or ""
+        return f"{subfolder}/{body['name']}" if subfolder else str(body["name"])
+
+    def view(self, ref: OutputRef) -> bytes:
+        """The bytes of an output file."""
+        params = {"filename": ref.filename, "subfolder": ref.subfolder, "type": ref.type}
+        return self._request("GET", "/view", params=params).content
+
+    def interrupt(self) -> None:
+        """Stop the prompt running now."""
+        self._request("POST", "/interrupt")
+
+    def submit(self, graph: dict[str, Any]) -> str:
+        """Queue `graph`; its prompt id. A refused graph raises GraphInvalid naming node/input."""
+        reply = self._http_call(
+            "POST", "/prompt", json={"prompt": graph, "client_id": self.client_id}
+        )
+        if reply.status_code == 400:
+            body = _json_or_text(reply)
+            raise _graph_invalid(body if isinstance(body, dict) else {"error": body})
+        _raise_for_status(reply)
+        return str(reply.json()["prompt_id"])
+
+    # ---- a whole run ----------------------------------------------------------------------
+
+    def run(
+        self,
+        graph: dict[str, Any],
+        *,
+        on_event: Callable[[Event], None] | None = None,
+        timeout_s: float = 1800.0,
+    ) -> RunResult:
+        """Submit `graph` and wait for it: its outputs, or ExecutionFailed with ComfyUI's reason."""
+        deadline = time.monotonic() + timeout_s
+        with self._open_socket() as socket:
+            prompt_id = self.submit(graph)
+            finished = self._follow(socket, prompt_id, on_event, deadline)
+        return finished or self._poll_history(prompt_id, deadline)
+
+    def _open_socket(self) -> ClientConnection:
+        parts = urlsplit(self.base_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        url = urlunsplit(
+            (scheme, parts.netloc, f"{parts.path}/ws", f"clientId={self.client_id}", "")
+        )
+        try:
+            return connect(url, additional_headers=self.headers, open_timeout=self.timeout_s)
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            raise ComfyUnavailable(f"ComfyUI WebSocket unavailable: {exc}") from exc
+
+    def _follow(
+        self,
+        socket: ClientConnection,
+        prompt_id: str,
+        on_event: Callable[[Event], None] | None,
+        deadline: float,
+    ) -> RunResult | None:
+        """Events until the prompt ends; None if the socket dropped first."""
+        outputs: list[OutputRef] = []
+        while time.monotonic() < deadline:
+            try:
+                message = socket.recv(timeout=max(0.1, min(30.0, deadline - time.monotonic())))
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                return None
+            event = parse_event(message)
+            if getattr(event, "prompt_id", prompt_id) != prompt_id:
+                continue
+            if on_event is not None:
+                on_event(event)
+            match event:
+                case Executed(outputs=refs):
+                    outputs.extend(refs)
+                case Success():
+                    return RunResult(prompt_id, outputs)
+                case ExecutionError(node_type=node_type, node_id=node_id, message=message):
+                    raise ExecutionFailed(f"{node_type or 'a node'} (#{node_id}) failed: {message}")
+                case Interrupted():
+                    raise ExecutionFailed("the generation was interrupted")
+        raise ExecutionFailed("the generation did not finish in time")
+
+    def _poll_history(self, prompt_id: str, deadline: float) -> RunResult:
+        while time.monotonic() < deadline:
+            entry = self.history(prompt_id)
+            status = entry.get("status") or {}
+            if status.get("completed"):
+                refs = [
+                    ref
+                    for _node, output in sorted((entry.get("outputs") or {}).items())
+                    for ref in outputs_of(output)
+                ]
+                return RunResult(prompt_id, refs)
+            if status.get("status_str") == "error":
+                raise ExecutionFailed(_history_error(status))
+            time.sleep(HISTORY_POLL_S)
+        raise ExecutionFailed("the generation did not finish in time")
+
+    # ---- transport ------------------------------------------------------------------------
+
+    def _get_json(self, path: str) -> Any:
+        return self._request("GET", path).json()
+
+    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        reply = self._http_call(method, path, **kw)
+        _raise_for_status(reply)
+        return reply
+
+    def _http_call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise ComfyUnavailable(f"ComfyUI {method} {path} failed: {exc}") from exc
+
+
+def _json_or_text(reply: httpx.Response) -> Any:
+    try:
+        return reply.json()
+    except ValueError:
+        return reply.text
+
+
+def _raise_for_status(reply: httpx.Response) -> None:
+    if reply.status_code >= 500:
+        raise ComfyUnavailable(
+            f"ComfyUI answered {reply.status_code}", status=reply.status_code, body=reply.text[:300]
+        )
+    if reply.status_code >= 400:
+        raise ComfyError(
+            f"ComfyUI refused the request ({reply.status_code})",
+            status=reply.status_code,
+            body=_json_or_text(reply),
+        )
+
+
+def _graph_invalid(body: dict[str, Any]) -> GraphInvalid:
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    node_errors = body.get("node_errors") if isinstance(body.get("node_errors"), dict) else {}
+    problems = []
+    for node_id, detail in sorted(node_errors.items()):
+        for item in detail.get("errors") or []:
+            name = (item.get("extra_info") or {}).get("input_name") or item.get("details")
+            node = f"{detail.get('class_type', 'node')} #{node_id}"
+            problems.append(f"{node} input {name!r}: {item.get('message')}")
+    summary = "; ".join(problems) or str(error.get("message") or body.get("error") or "invalid")
+    return GraphInvalid(
+        f"ComfyUI refused the workflow: {summary}", node_errors=node_errors, status=400, body=body
+    )
+
+
+def _history_error(status: dict[str, Any]) -> str:
+    for kind, data in status.get("messages") or []:
+        if kind == "execution_error":
+            node = f"{data.get('node_type')} (#{data.get('node_id')})"
+            return f"{node} failed: {data.get('exception_message')}"
+        if kind == "execution_interrupted":
+            return "the generation was interrupted"
+    return "the generation failed"

@@ -1,0 +1,169 @@
+"""ComfyUI WebSocket messages as typed events; pure parsing, no I/O."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """A file ComfyUI wrote, as `/view` addresses it."""
+
+    filename: str
+    subfolder: str = ""
+    type: str = "output"
+
+    @property
+    def mime(self) -> str:
+        """The media type the file name implies (ComfyUI saves PNG or WebP here)."""
+        return "image/webp" if self.filename.lower().endswith(".webp") else "image/png"
+
+
+@dataclass(frozen=True)
+class Status:
+    queue_remaining: int
+
+
+@dataclass(frozen=True)
+class ExecutionStart:
+    prompt_id: str
+
+
+@dataclass(frozen=True)
+class Cached:
+    prompt_id: str
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Executing:
+    """`node` is None when the prompt finished."""
+
+    prompt_id: str
+    node: str | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    prompt_id: str
+    node: str | None
+    value: int
+    max: int
+
+
+@dataclass(frozen=True)
+class Executed:
+    prompt_id: str
+    node: str
+    outputs: tuple[OutputRef, ...]
+
+
+@dataclass(frozen=True)
+class Success:
+    prompt_id: str
+
+
+@dataclass(frozen=True)
+class ExecutionError:
+    prompt_id: str
+    node_id: str | None
+    node_type: str | None
+    message: str
+    exception_type: str | None
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    prompt_id: str
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A message type we do not act on (previews, crystools stats, future types)."""
+
+    type: str
+
+
+Event = (
+    Status
+    | ExecutionStart
+    | Cached
+    | Executing
+    | Progress
+    | Executed
+    | Success
+    | ExecutionError
+    | Interrupted
+    | Unknown
+)
+
+
+def outputs_of(output: dict[str, Any]) -> tuple[OutputRef, ...]:
+    """The files in one node's `output` (`images`, `gifs`, `videos` lists)."""
+    refs = []
+    for key in ("images", "gifs", "videos"):
+        for item in output.get(key) or []:
+            if isinstance(item, dict) and item.get("filename"):
+                refs.append(
+                    OutputRef(
+                        filename=str(item["filename"]),
+                        subfolder=str(item.get("subfolder") or ""),
+                        type=str(item.get("type") or "output"),
+                    )
+                )
+    return tuple(refs)
+
+
+def parse_event(message: str | bytes) -> Event:
+    """One WebSocket message as an event; binary frames (previews) and junk are `Unknown`."""
+    if isinstance(message, bytes):
+        return Unknown("binary")
+    try:
+        payload = json.loads(message)
+    except json.JSONDecodeError:
+        return Unknown("invalid_json")
+    if not isinstance(payload, dict):
+        return Unknown("invalid_json")
+    kind = str(payload.get("type"))
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    prompt_id = str(data.get("prompt_id") or "")
+    match kind:
+        case "status":
+            info = (data.get("status") or {}).get("exec_info") or {}
+            return Status(int(info.get("queue_remaining") or 0))
+        case "execution_start":
+            return ExecutionStart(prompt_id)
+        case "execution_cached":
+            return Cached(prompt_id, tuple(str(n) for n in data.get("nodes") or []))
+        case "executing":
+            node = data.get("node")
+            return Executing(prompt_id, str(node) if node is not None else None)
+        case "progress":
+            node = data.get("node")
+            return Progress(
+                prompt_id,
+                str(node) if node is not None else None,
+                int(data.get("value") or 0),
+                int(data.get("max") or 0),
+            )
+        case "executed":
+            return Executed(prompt_id, str(data.get("node")), outputs_of(data.get("output") or {}))
+        case "execution_success":
+            return Success(prompt_id)
+        case "execution_error":
+            return ExecutionError(
+                prompt_id,
+                node_id=_str_or_none(data.get("node_id")),
+                node_type=_str_or_none(data.get("node_type")),
+                message=str(data.get("exception_message") or "unknown error").strip(),
+                exception_type=_str_or_none(data.get("exception_type")),
+            )
+        case "execution_interrupted":
+            return Interrupted(prompt_id)
+    return Unknown(kind)
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,145 @@
+"""ComfyClient against the ComfyUI simulator over HTTP and WebSocket."""
+
+import io
+import threading
+
+import pytest
+from PIL import Image
+
+from core.comfy import health
+from core.comfy.client import ComfyClient
+from core.comfy.events import Executing, Progress
+from core.comfy.presets import Presets
+from core.comfy.workflows import GenerationRequest, build_graph
+from core.errors import ComfyUnavailable, ExecutionFailed, GraphInvalid
+from sim.comfy import ComfySimConfig
+from tests.sims import comfy_sim
+
+PRESETS = Presets.load()
+
+
+def graph(**fields):
+    values = {
+        "positive": "a lighthouse at dusk",
+        "negative": "blurry",
+        "model": PRESETS.default_model("image"),
+        "preset": "low",
+        "seed": 11,
+    }
+    values.update(fields)
+    return build_graph(GenerationRequest(**values), PRESETS)
+
+
+@pytest.fixture
+def client(comfy):
+    with ComfyClient(comfy.url, timeout_s=5) as client:
+        yield client
+
+
+def test_run_streams_progress_in_order_and_returns_real_images(client):
+    events = []
+    result = client.run(graph(batch_size=2), on_event=events.append, timeout_s=30)
+    steps = [e.value for e in events if isinstance(e, Progress)]
+    assert steps == list(range(1, PRESETS.preset("low", "image").steps + 1))
+    assert isinstance(events[-1], Executing) or any(isinstance(e, Progress) for e in events)
+    assert len(result.outputs) == 2
+    low = PRESETS.preset("low", "image")
+    image = Image.open(io.BytesIO(client.view(result.outputs[0])))
+    assert (image.format, image.size) == ("PNG", (low.width, low.height))
+
+
+def test_different_seeds_give_different_pictures(client):
+    first = client.view(client.run(graph(seed=1), timeout_s=30).outputs[0])
+    second = client.view(client.run(graph(seed=2), timeout_s=30).outputs[0])
+    assert first != second
+
+
+def test_video_graph_runs_to_an_animated_webp(client):
+    video = graph(kind="video", model=PRESETS.default_model("video"), preset="low")
+    (ref,) = client.run(video, timeout_s=60).outputs
+    image = Image.open(io.BytesIO(client.view(ref)))
+    assert image.format == "WEBP" and image.n_frames == PRESETS.preset("low", "video").length
+
+
+def test_reference_image_upload_feeds_load_image(client):
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "purple").save(buffer, format="PNG")
+    name = client.upload_image(buffer.getvalue(), "ref.png")
+    result = client.run(graph(reference_images=(name,)), timeout_s=30)
+    assert result.outputs
+
+
+def test_a_refused_graph_names_the_node_and_input(client):
+    with pytest.raises(GraphInvalid, match=r"CheckpointLoaderSimple #1 input 'ckpt_name'") as info:
+        client.submit(
+            graph()
+            | {
+                "1": {
+                    "class_type": "CheckpointLoaderSimple",
+                    "inputs": {"ckpt_name": "missing.safetensors"},
+                }
+            }
+        )
+    assert info.value.node_errors["1"]["errors"][0]["type"] == "value_not_in_list"
+    with pytest.raises(GraphInvalid, match="does not exist"):
+        client.submit({"1": {"class_type": "NoSuchNode", "inputs": {}}})
+    with pytest.raises(GraphInvalid, match="LoadImage"):
+        client.submit(graph(reference_images=("never-uploaded.png",)))
+
+
+def test_execution_error_raises_with_comfys_reason():
+    with comfy_sim(ComfySimConfig(fail_at_step=3)) as sim, ComfyClient(sim.url) as client:
+        with pytest.raises(ExecutionFailed, match="KSampler .* CUDA out of memory"):
+            client.run(graph(), timeout_s=30)
+        entry = next(iter(sim.state.history.values()))
+        assert entry["status"]["status_str"] == "error"
+
+
+def test_dropped_websocket_falls_back_to_history():
+    with comfy_sim(ComfySimConfig(drop_ws=True, step_delay_s=0.02)) as sim:
+        with ComfyClient(sim.url) as client:
+            result = client.run(graph(), timeout_s=30)
+    assert len(result.outputs) == 1
+
+
+def test_interrupt_ends_a_hanging_run():
+    with comfy_sim(ComfySimConfig(hang=True)) as sim, ComfyClient(sim.url) as client:
+        timer = threading.Timer(0.5, client.interrupt)
+        timer.start()
+        with pytest.raises(ExecutionFailed, match="interrupted"):
+            client.run(graph(), timeout_s=30)
+        timer.join()
+
+
+def test_unreachable_server_is_comfy_unavailable():
+    with ComfyClient("http://127.0.0.1:9", timeout_s=1) as client:
+        with pytest.raises(ComfyUnavailable):
+            client.system_stats()
+        with pytest.raises(ComfyUnavailable):
+            client.run(graph(), timeout_s=2)
+
+
+def test_health_check_variants():
+    required = PRESETS.required_models()
+    with comfy_sim() as sim:
+        assert health.check(sim.url, required) is None
+    missing = ComfySimConfig()
+    missing.models["checkpoints"] = ["sdxl_base_1.0.safetensors"]
+    with comfy_sim(missing) as sim:
+        assert (
+            health.check(sim.url, required)
+            == "missing models: checkpoints/realvis_xl_4.0.safetensors"
+        )
+    with comfy_sim(ComfySimConfig(unhealthy=True)) as sim:
+        assert "503" in health.check(sim.url, required)
+    assert health.check("http://127.0.0.1:9", required, timeout_s=1).startswith(
+        "ComfyUI not answering"
+    )
+
+
+def test_system_stats_models_and_history(client):
+    assert client.system_stats()["devices"][0]["type"] == "cuda"
+    assert "sdxl_base_1.0.safetensors" in client.models("checkpoints")
+    result = client.run(graph(), timeout_s=30)
+    assert client.history(result.prompt_id)["status"]["completed"] is True
+    assert client.history("unknown") == {}
