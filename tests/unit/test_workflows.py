@@ -1,151 +1,344 @@
-"""Presets load from the data file; every request builds a well-formed ComfyUI graph."""
+"""Workflow graphs as tables and properties: well-formed, well-typed, values in the right inputs."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.comfy.presets import Presets
-from core.comfy.workflows import GenerationRequest, build_graph
-from core.errors import ConfigError, ValidationFailed
+from core.comfy.workflows import (
+    MAX_BATCH,
+    MAX_REFERENCE_IMAGES,
+    MAX_SEED,
+    GenerationRequest,
+    build_graph,
+    output_kind,
+)
+from core.errors import ValidationFailed
 
 PRESETS = Presets.load()
+IMAGE_MODEL = "sdxl_base_1.0.safetensors"
+VIDEO_MODEL = "wan2.1_t2v_1.3B_fp16.safetensors"
+
+# What ComfyUI (and the IPAdapter_plus custom nodes) declare for each class we use:
+# every input with its type (a link type in capitals, or "value"), and the output types.
+SCHEMA: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "CheckpointLoaderSimple": ({"ckpt_name": "value"}, ("MODEL", "CLIP", "VAE")),
+    "CLIPTextEncode": ({"text": "value", "clip": "CLIP"}, ("CONDITIONING",)),
+    "EmptyLatentImage": (
+        {"width": "value", "height": "value", "batch_size": "value"},
+        ("LATENT",),
+    ),
+    "KSampler": (
+        {
+            "model": "MODEL",
+            "seed": "value",
+            "steps": "value",
+            "cfg": "value",
+            "sampler_name": "value",
+            "scheduler": "value",
+            "positive": "CONDITIONING",
+            "negative": "CONDITIONING",
+            "latent_image": "LATENT",
+            "denoise": "value",
+        },
+        ("LATENT",),
+    ),
+    "VAEDecode": ({"samples": "LATENT", "vae": "VAE"}, ("IMAGE",)),
+    "SaveImage": ({"images": "IMAGE", "filename_prefix": "value"}, ()),
+    "LoadImage": ({"image": "value"}, ("IMAGE", "MASK")),
+    "IPAdapterUnifiedLoader": ({"model": "MODEL", "preset": "value"}, ("MODEL", "IPADAPTER")),
+    "IPAdapterAdvanced": (
+        {
+            "model": "MODEL",
+            "ipadapter": "IPADAPTER",
+            "image": "IMAGE",
+            "weight": "value",
+            "weight_type": "value",
+            "start_at": "value",
+            "end_at": "value",
+            "combine_embeds": "value",
+            "embeds_scaling": "value",
+        },
+        ("MODEL",),
+    ),
+    "UNETLoader": ({"unet_name": "value", "weight_dtype": "value"}, ("MODEL",)),
+    "CLIPLoader": ({"clip_name": "value", "type": "value"}, ("CLIP",)),
+    "VAELoader": ({"vae_name": "value"}, ("VAE",)),
+    "EmptyHunyuanLatentVideo": (
+        {"width": "value", "height": "value", "length": "value", "batch_size": "value"},
+        ("LATENT",),
+    ),
+    "ModelSamplingSD3": ({"model": "MODEL", "shift": "value"}, ("MODEL",)),
+    "SaveAnimatedWEBP": (
+        {
+            "images": "IMAGE",
+            "filename_prefix": "value",
+            "fps": "value",
+            "lossless": "value",
+            "quality": "value",
+            "method": "value",
+        },
+        (),
+    ),
+}
+OUTPUT_NODES = {"SaveImage", "SaveAnimatedWEBP"}
 
 
-def request(**fields):
-    values = {
-        "positive": "a lighthouse at dusk",
-        "negative": "blurry",
-        "model": PRESETS.default_model("image"),
-        "preset": "medium",
-        "seed": 7,
-    }
-    values.update(fields)
-    return GenerationRequest(**values)
+def _is_link(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
 
 
-def links(graph):
+def assert_well_formed(graph: dict[str, dict[str, Any]]) -> None:
+    """Known classes, exactly their inputs, links to existing nodes' outputs of the right type,
+    one output node, and every node feeding that output (nothing dangling)."""
     for node_id, node in graph.items():
+        inputs, _ = SCHEMA[node["class_type"]]
+        assert set(node["inputs"]) == set(inputs), node_id
         for name, value in node["inputs"].items():
-            if isinstance(value, list):
-                yield node_id, name, value
-
-
-def assert_well_formed(graph):
-    for node_id, name, (target, index) in links(graph):
-        assert target in graph, f"{node_id}.{name} links to missing node {target}"
-        assert isinstance(index, int)
-    outputs = [n for n in graph.values() if n["class_type"] in ("SaveImage", "SaveAnimatedWEBP")]
+            if inputs[name] == "value":
+                assert not _is_link(value), f"{node_id}.{name} should be a value"
+                continue
+            assert _is_link(value), f"{node_id}.{name} should be a link"
+            source, index = value
+            assert source in graph, f"{node_id}.{name} points at missing node {source}"
+            outputs = SCHEMA[graph[source]["class_type"]][1]
+            assert 0 <= index < len(outputs), f"{node_id}.{name} uses a missing output"
+            assert outputs[index] == inputs[name], f"{node_id}.{name} gets {outputs[index]}"
+    outputs = [i for i, n in graph.items() if n["class_type"] in OUTPUT_NODES]
     assert len(outputs) == 1
+    reached, todo = set(), [outputs[0]]
+    while todo:
+        node_id = todo.pop()
+        if node_id not in reached:
+            reached.add(node_id)
+            todo += [v[0] for v in graph[node_id]["inputs"].values() if _is_link(v)]
+    assert reached == set(graph), f"nodes not feeding the output: {set(graph) - reached}"
 
 
-def of_class(graph, class_type):
-    return [node for node in graph.values() if node["class_type"] == class_type]
+def only(graph: dict[str, dict[str, Any]], class_type: str) -> dict[str, Any]:
+    found = [node["inputs"] for node in graph.values() if node["class_type"] == class_type]
+    assert len(found) == 1, f"{class_type}: {len(found)} nodes"
+    return found[0]
 
 
-@pytest.mark.parametrize("kind", ["image", "video"])
-def test_every_preset_builds_a_well_formed_graph(kind):
-    for name in PRESETS.names(kind):
-        preset = PRESETS.preset(name, kind)
-        graph = build_graph(
-            request(kind=kind, preset=name, model=PRESETS.default_model(kind)), PRESETS
-        )
-        assert_well_formed(graph)
-        (sampler,) = of_class(graph, "KSampler")
-        assert (sampler["inputs"]["steps"], sampler["inputs"]["seed"]) == (preset.steps, 7)
+def source(graph: dict[str, dict[str, Any]], link: list[Any]) -> dict[str, Any]:
+    return graph[link[0]]
 
 
-def test_presets_are_ordered_low_to_ultra_and_sizes_land_in_the_latent():
-    assert PRESETS.names("image") == ["low", "medium", "high", "ultra"]
-    graph = build_graph(request(preset="high", batch_size=3), PRESETS)
-    (latent,) = of_class(graph, "EmptyLatentImage")
-    high = PRESETS.preset("high", "image")
-    assert latent["inputs"] == {"width": high.width, "height": high.height, "batch_size": 3}
-
-
-def test_reference_images_chain_ip_adapters_into_the_sampler_model():
-    graph = build_graph(request(reference_images=("a.png", "b.png"), reference_weight=0.6), PRESETS)
-    assert_well_formed(graph)
-    adapters = of_class(graph, "IPAdapterAdvanced")
-    assert [a["inputs"]["weight"] for a in adapters] == [0.6, 0.6]
-    (sampler,) = of_class(graph, "KSampler")
-    last_adapter = [nid for nid, n in graph.items() if n is adapters[-1]][0]
-    assert sampler["inputs"]["model"] == [last_adapter, 0]
-    assert sorted(n["inputs"]["image"] for n in of_class(graph, "LoadImage")) == ["a.png", "b.png"]
-
-
-def test_video_uses_wan_loaders_and_animated_webp():
-    graph = build_graph(
-        request(kind="video", model=PRESETS.default_model("video"), preset="low"), PRESETS
+def request(**changes: Any) -> GenerationRequest:
+    base = GenerationRequest(
+        positive="a lighthouse at dusk, film grain",
+        negative="blurry",
+        model=IMAGE_MODEL,
+        preset="medium",
+        seed=1234,
     )
-    assert of_class(graph, "CLIPLoader")[0]["inputs"]["type"] == "wan"
-    low = PRESETS.preset("low", "video")
-    assert of_class(graph, "EmptyHunyuanLatentVideo")[0]["inputs"]["length"] == low.length
-    assert of_class(graph, "SaveAnimatedWEBP")[0]["inputs"]["fps"] == float(low.fps)
+    return replace(base, **changes)
 
 
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [
-        ({"preset": "extreme"}, "Unknown quality"),
-        ({"model": "other.safetensors"}, "not offered"),
-        ({"positive": "  "}, "empty"),
-        ({"seed": -1}, "seed"),
-        ({"batch_size": 9}, "batch"),
-        (
-            {
-                "kind": "video",
-                "model": "wan2.1_t2v_1.3B_fp16.safetensors",
-                "reference_images": ("a",),
-            },
-            "images only",
-        ),
-        ({"kind": "audio"}, "Unknown kind"),
-    ],
-)
-def test_bad_requests_are_refused_with_a_message(fields, message):
-    with pytest.raises(ValidationFailed, match=message):
-        build_graph(request(**fields), PRESETS)
+CASES = [
+    (kind, name, model, refs)
+    for kind, refs_options in (("image", ((), ("a.png",), ("a.png", "b.png"))), ("video", ((),)))
+    for name in PRESETS.names(kind)
+    for model in PRESETS.models(kind)
+    for refs in refs_options
+]
 
 
-def test_required_models_cover_every_loader():
-    needed = PRESETS.required_models()
-    assert PRESETS.default_model("image") in needed["checkpoints"]
-    assert PRESETS.video_vae in needed["vae"]
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "not toml [",
-        "[image]\nmodels = []\n",
-        '[image]\nmodels=["a"]\ndefault_model="b"\nipadapter_preset="x"\n[image.presets]\n[video]\n',
-    ],
-)
-def test_malformed_presets_file_is_a_config_error(tmp_path, text):
-    path = tmp_path / "presets.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError, match="presets.toml"):
-        Presets.load(path)
-
-
-def test_missing_presets_file_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="missing"):
-        Presets.load(tmp_path / "nope.toml")
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    preset=st.sampled_from(["low", "medium", "high", "ultra"]),
-    seed=st.integers(0, 2**63 - 1),
-    batch=st.integers(1, 8),
-    refs=st.lists(st.text("abc", min_size=1, max_size=5), max_size=3),
-    text=st.text(min_size=1, max_size=200).filter(str.strip),
-)
-def test_any_valid_image_request_is_well_formed(preset, seed, batch, refs, text):
+@pytest.mark.parametrize(("kind", "name", "model", "refs"), CASES)
+def test_every_preset_builds_a_well_formed_graph_with_its_values(
+    kind: str, name: str, model: str, refs: tuple[str, ...]
+) -> None:
+    preset = PRESETS.preset(name, kind)
     graph = build_graph(
-        request(
-            positive=text, preset=preset, seed=seed, batch_size=batch, reference_images=tuple(refs)
-        ),
+        request(kind=kind, preset=name, model=model, seed=987654321, reference_images=refs),
         PRESETS,
     )
     assert_well_formed(graph)
+    assert output_kind(graph) == kind
+    sampler = only(graph, "KSampler")
+    assert sampler["seed"] == 987654321
+    assert (sampler["steps"], sampler["cfg"]) == (preset.steps, preset.cfg)
+    assert (sampler["sampler_name"], sampler["scheduler"]) == (
+        preset.sampler_name,
+        preset.scheduler,
+    )
+    assert sampler["denoise"] == 1.0
+    latent = source(graph, sampler["latent_image"])["inputs"]
+    assert (latent["width"], latent["height"]) == (preset.width, preset.height)
+    texts = {source(graph, sampler[k])["inputs"]["text"] for k in ("positive", "negative")}
+    assert texts == {"a lighthouse at dusk, film grain", "blurry"}
+    assert source(graph, sampler["positive"])["inputs"]["text"].startswith("a lighthouse")
+    json.dumps(graph)  # the API wants JSON
+
+
+@pytest.mark.parametrize("model", PRESETS.models("image"))
+def test_txt2img_loads_the_checkpoint_and_sizes_the_batch(model: str) -> None:
+    graph = build_graph(request(model=model, batch_size=3), PRESETS)
+    assert {n["class_type"] for n in graph.values()} == {
+        "CheckpointLoaderSimple",
+        "CLIPTextEncode",
+        "EmptyLatentImage",
+        "KSampler",
+        "VAEDecode",
+        "SaveImage",
+    }
+    assert only(graph, "CheckpointLoaderSimple")["ckpt_name"] == model
+    assert only(graph, "EmptyLatentImage")["batch_size"] == 3
+    sampler = only(graph, "KSampler")
+    assert source(graph, sampler["model"])["class_type"] == "CheckpointLoaderSimple"
+
+
+@pytest.mark.parametrize("refs", [("one.png",), ("one.png", "two.png", "three.png")])
+def test_reference_images_feed_ip_adapters_into_the_sampler_model(refs: tuple[str, ...]) -> None:
+    graph = build_graph(request(reference_images=refs, reference_weight=0.9), PRESETS)
+    link = only(graph, "KSampler")["model"]
+    chained: list[dict[str, Any]] = []
+    while source(graph, link)["class_type"] == "IPAdapterAdvanced":
+        adapter = source(graph, link)["inputs"]
+        chained.append(adapter)
+        link = adapter["model"]
+    loader = source(graph, link)
+    assert loader["class_type"] == "IPAdapterUnifiedLoader"
+    assert loader["inputs"]["preset"] == PRESETS.ipadapter_preset == "PLUS (high strength)"
+    assert source(graph, loader["inputs"]["model"])["class_type"] == "CheckpointLoaderSimple"
+    chained.reverse()
+    assert [source(graph, a["image"])["inputs"]["image"] for a in chained] == list(refs)
+    assert all(a["ipadapter"] == [link[0], 1] for a in chained)
+    assert math.isclose(sum(a["weight"] for a in chained), 0.9)
+    for adapter in chained:
+        assert (adapter["weight_type"], adapter["start_at"], adapter["end_at"]) == (
+            "linear",
+            0.0,
+            1.0,
+        )
+        assert (adapter["combine_embeds"], adapter["embeds_scaling"]) == ("concat", "V only")
+
+
+def test_video_graph_is_wan_with_shifted_sampling_and_animated_webp() -> None:
+    preset = PRESETS.preset("high", "video")
+    graph = build_graph(request(kind="video", model=VIDEO_MODEL, preset="high"), PRESETS)
+    assert only(graph, "UNETLoader") == {"unet_name": VIDEO_MODEL, "weight_dtype": "default"}
+    assert only(graph, "CLIPLoader") == {"clip_name": PRESETS.video_text_encoder, "type": "wan"}
+    assert only(graph, "VAELoader") == {"vae_name": PRESETS.video_vae}
+    latent = only(graph, "EmptyHunyuanLatentVideo")
+    assert (latent["length"], latent["batch_size"]) == (preset.length, 1)
+    sampler = only(graph, "KSampler")
+    sampling = source(graph, sampler["model"])
+    assert sampling["class_type"] == "ModelSamplingSD3"
+    assert sampling["inputs"]["shift"] == 8.0
+    save = only(graph, "SaveAnimatedWEBP")
+    assert save["fps"] == preset.fps
+    assert (save["lossless"], save["quality"], save["method"]) == (False, 90, "default")
+    assert "CheckpointLoaderSimple" not in {n["class_type"] for n in graph.values()}
+
+
+def test_media_kind_enum_works_as_request_kind() -> None:
+    from core.models import MediaKind
+
+    graph = build_graph(request(kind=MediaKind.VIDEO, model=VIDEO_MODEL), PRESETS)
+    assert output_kind(graph) == "video"
+
+
+INVALID = [
+    ("unknown preset", {"preset": "extreme"}, "quality 'extreme'"),
+    ("unknown kind", {"kind": "audio"}, "Unknown kind"),
+    ("unknown model", {"model": "other.safetensors"}, "not offered for image"),
+    ("video model for image", {"model": VIDEO_MODEL}, "not offered for image"),
+    ("image model for video", {"kind": "video"}, "not offered for video"),
+    ("empty prompt", {"positive": ""}, "prompt is empty"),
+    ("blank prompt", {"positive": "  \n "}, "prompt is empty"),
+    ("negative seed", {"seed": -1}, "seed"),
+    ("seed too large", {"seed": MAX_SEED + 1}, "seed"),
+    ("batch zero", {"batch_size": 0}, "batch size"),
+    ("batch too large", {"batch_size": MAX_BATCH + 1}, "batch size"),
+    ("video batch", {"kind": "video", "model": VIDEO_MODEL, "batch_size": 2}, "one clip"),
+    (
+        "references on video",
+        {"kind": "video", "model": VIDEO_MODEL, "reference_images": ("a.png",)},
+        "image generation only",
+    ),
+    (
+        "too many references",
+        {"reference_images": tuple(f"{i}.png" for i in range(MAX_REFERENCE_IMAGES + 1))},
+        "at most",
+    ),
+    ("unnamed reference", {"reference_images": ("a.png", " ")}, "no name"),
+    ("zero weight", {"reference_images": ("a.png",), "reference_weight": 0.0}, "strength"),
+    ("huge weight", {"reference_images": ("a.png",), "reference_weight": 2.5}, "strength"),
+    ("nan weight", {"reference_images": ("a.png",), "reference_weight": math.nan}, "strength"),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"), [(c, f) for _, c, f in INVALID], ids=[i[0] for i in INVALID]
+)
+def test_invalid_request_is_refused_with_a_clear_message(
+    changes: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(ValidationFailed, match=fragment):
+        build_graph(request(**changes), PRESETS)
+
+
+def test_seed_limits_are_inclusive() -> None:
+    for seed in (0, MAX_SEED):
+        assert only(build_graph(request(seed=seed), PRESETS), "KSampler")["seed"] == seed
+
+
+@pytest.mark.parametrize("outputs", [0, 2])
+def test_output_kind_needs_exactly_one_output_node(outputs: int) -> None:
+    graph = build_graph(request(), PRESETS)
+    save_id = next(i for i, n in graph.items() if n["class_type"] == "SaveImage")
+    save = graph.pop(save_id)
+    for extra in range(outputs):
+        graph[f"save{extra}"] = save
+    with pytest.raises(ValidationFailed, match=f"found {outputs}"):
+        output_kind(graph)
+
+
+prompts = st.text(min_size=1, max_size=200).filter(lambda text: text.strip() != "")
+image_requests = st.builds(
+    GenerationRequest,
+    positive=prompts,
+    negative=st.text(max_size=200),
+    model=st.sampled_from(PRESETS.models("image")),
+    preset=st.sampled_from(PRESETS.names("image")),
+    seed=st.integers(0, MAX_SEED),
+    batch_size=st.integers(1, MAX_BATCH),
+    kind=st.just("image"),
+    reference_images=st.lists(
+        st.text(min_size=1, max_size=40).filter(lambda n: n.strip() != ""),
+        max_size=MAX_REFERENCE_IMAGES,
+    ).map(tuple),
+    reference_weight=st.floats(0.01, 2.0),
+)
+video_requests = st.builds(
+    GenerationRequest,
+    positive=prompts,
+    negative=st.text(max_size=200),
+    model=st.sampled_from(PRESETS.models("video")),
+    preset=st.sampled_from(PRESETS.names("video")),
+    seed=st.integers(0, MAX_SEED),
+    kind=st.just("video"),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(image_requests | video_requests)
+def test_any_valid_request_yields_one_output_and_no_dangling_links(
+    req: GenerationRequest,
+) -> None:
+    graph = build_graph(req, PRESETS)
+    assert_well_formed(graph)
+    assert output_kind(graph) == req.kind
+    assert only(graph, "KSampler")["seed"] == req.seed
+    adapters = [n for n in graph.values() if n["class_type"] == "IPAdapterAdvanced"]
+    assert len(adapters) == len(req.reference_images)
+    assert json.loads(json.dumps(graph)) == graph
