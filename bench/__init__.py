@@ -1,0 +1,1 @@
+"""Benchmarks: ratios and percentiles printed by `make bench` (never asserted in tests)."""
