@@ -1,0 +1,1 @@
+"""Accounts: passwords, users, revocable sessions and the credit ledger."""

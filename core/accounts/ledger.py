@@ -1,0 +1,177 @@
+"""The credit ledger: holds, charges and refunds, each exactly once.
+
+Balances are the SUM of a user's entries, never a stored number that could drift. Every entry
+has a unique idempotency key, so a retried or raced call cannot write twice:
+
+- `hold:<job>`    minus the estimate, at submit;
+- `release:<job>` plus the hold back, when the job settles *or* is refunded: the shared key
+  makes settle and refund mutually exclusive;
+- `charge:<job>`  minus what the job really cost (never more than was held).
+
+Callers own the transaction. The user's row is locked (`FOR UPDATE` on PostgreSQL; SQLite
+write transactions already hold the database lock), so concurrent holds cannot overdraw.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core.errors import InsufficientCredits, NotFound
+from core.models import CreditEntry, CreditKind, User
+
+
+def balance(session: Session, user_id: int) -> int:
+    """The user's credits now (holds already deducted)."""
+    total = session.exec(
+        select(sa.func.coalesce(sa.func.sum(CreditEntry.credits), 0)).where(
+            CreditEntry.user_id == user_id
+        )
+    ).one()
+    return int(total)
+
+
+def _lock_user(session: Session, user_id: int) -> None:
+    found = session.exec(select(User.id).where(User.id == user_id).with_for_update()).first()
+    if found is None:
+        raise NotFound("No such user.")
+
+
+def _entry(session: Session, key: str) -> CreditEntry | None:
+    return session.exec(select(CreditEntry).where(CreditEntry.idempotency_key == key)).first()
+
+
+def _add(
+    session: Session,
+    *,
+    user_id: int,
+    kind: CreditKind,
+    credits: int,
+    key: str,
+    now: datetime,
+    job_id: int | None = None,
+    note: str = "",
+) -> None:
+    session.add(
+        CreditEntry(
+            user_id=user_id,
+            kind=kind,
+            credits=credits,
+            idempotency_key=key,
+            job_id=job_id,
+            note=note[:500],
+            created_at=now,
+        )
+    )
+    session.flush()
+
+
+def grant(
+    session: Session,
+    *,
+    user_id: int,
+    credits: int,
+    key: str,
+    note: str,
+    now: datetime,
+    kind: CreditKind = CreditKind.GRANT,
+) -> bool:
+    """Add credits once per `key`; False if that key was already used."""
+    if credits <= 0:
+        raise ValueError("a grant adds a positive number of credits")
+    _lock_user(session, user_id)
+    if _entry(session, key) is not None:
+        return False
+    _add(session, user_id=user_id, kind=kind, credits=credits, key=key, now=now, note=note)
+    return True
+
+
+def hold_for_job(
+    session: Session, *, user_id: int, job_id: int, credits: int, now: datetime
+) -> None:
+    """Set `credits` aside for the job; InsufficientCredits if the balance does not cover it."""
+    _lock_user(session, user_id)
+    if _entry(session, f"hold:{job_id}") is not None:
+        return
+    available = balance(session, user_id)
+    if available < credits:
+        raise InsufficientCredits(
+            f"This needs {credits} credits and you have {available}. "
+            "Choose a lower quality or batch, or buy credits."
+        )
+    _add(
+        session,
+        user_id=user_id,
+        kind=CreditKind.HOLD,
+        credits=-credits,
+        key=f"hold:{job_id}",
+        now=now,
+        job_id=job_id,
+        note="held for generation",
+    )
+
+
+def settle_job(session: Session, *, job_id: int, charged_credits: int, now: datetime) -> bool:
+    """Release the job's hold and charge what it cost (at most the hold); once. True if done."""
+    hold = _entry(session, f"hold:{job_id}")
+    if hold is None:
+        return False
+    _lock_user(session, hold.user_id)
+    if _entry(session, f"release:{job_id}") is not None:
+        return False
+    held = -hold.credits
+    charged = max(0, min(charged_credits, held))
+    _add(
+        session,
+        user_id=hold.user_id,
+        kind=CreditKind.RELEASE,
+        credits=held,
+        key=f"release:{job_id}",
+        now=now,
+        job_id=job_id,
+        note="hold released",
+    )
+    _add(
+        session,
+        user_id=hold.user_id,
+        kind=CreditKind.CHARGE,
+        credits=-charged,
+        key=f"charge:{job_id}",
+        now=now,
+        job_id=job_id,
+        note="generation",
+    )
+    return True
+
+
+def refund_job(session: Session, *, job_id: int, now: datetime, reason: str) -> bool:
+    """Give the job's hold back; once, and never after a settlement. True if refunded now."""
+    hold = _entry(session, f"hold:{job_id}")
+    if hold is None:
+        return False
+    _lock_user(session, hold.user_id)
+    if _entry(session, f"release:{job_id}") is not None:
+        return False
+    _add(
+        session,
+        user_id=hold.user_id,
+        kind=CreditKind.REFUND,
+        credits=-hold.credits,
+        key=f"release:{job_id}",
+        now=now,
+        job_id=job_id,
+        note=f"refund: {reason}",
+    )
+    return True
+
+
+def history(
+    session: Session, *, user_id: int, limit: int = 50, before_id: int | None = None
+) -> list[CreditEntry]:
+    """The user's entries, newest first, keyset-paged by id."""
+    query = select(CreditEntry).where(CreditEntry.user_id == user_id)
+    if before_id is not None:
+        query = query.where(col(CreditEntry.id) < before_id)
+    return list(session.exec(query.order_by(col(CreditEntry.id).desc()).limit(limit)).all())

@@ -1,0 +1,55 @@
+"""Password hashing (argon2id, OWASP parameters) and the rules a new password must meet.
+
+bcrypt refuses passwords over 72 bytes (SECURITY.md decision 7); argon2id takes any length.
+"""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.errors import ValidationFailed
+
+MIN_LENGTH = 12
+MAX_LENGTH = 256
+COMMON = frozenset(
+    {
+        "password1234", "123456789012", "qwertyuiopas", "iloveyou1234", "passwordpassword",
+        "aikings12345", "letmein12345", "welcome12345", "administrator", "changeme1234",
+    }
+)  # fmt: skip
+
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+DUMMY_HASH = _hasher.hash("not a real password, used to equalise timing")
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password`."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches; False (never an exception) for a malformed hash."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether the hash uses older parameters and should be replaced at the next login."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+def check_new_password(password: str, *, username: str, email: str) -> None:
+    """Refuse a weak new password with a message fit to show."""
+    if len(password) < MIN_LENGTH:
+        raise ValidationFailed(f"Use at least {MIN_LENGTH} characters for your password.")
+    if len(password) > MAX_LENGTH:
+        raise ValidationFailed(f"Use at most {MAX_LENGTH} characters for your password.")
+    lowered = password.casefold()
+    if lowered in COMMON or lowered in (username.casefold(), email.casefold()):
+        raise ValidationFailed("That password is too easy to guess; choose another.")

@@ -1,0 +1,177 @@
+"""Registration, sign-in, lockout, sessions, password change and reset, roles."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from core.accounts import ledger, sessions, users
+from core.db import read_scope, session_scope
+from core.errors import ValidationFailed
+from core.models import AuditEntry, Role
+from tests.factories import make_user
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+
+def register(engine, name="ava", *, born=date(1990, 5, 1), password=PASSWORD, now=NOW):
+    with session_scope(engine) as session:
+        return users.register(
+            session,
+            username=name,
+            email=f"{name}@example.test",
+            display_name=name.title(),
+            password=password,
+            date_of_birth=born,
+            now=now,
+            starter_credits=100,
+        )
+
+
+def login(engine, name="ava", password=PASSWORD, now=NOW):
+    return users.authenticate(
+        engine, username=name, password=password, now=now, max_failures=3, lockout_s=600
+    )
+
+
+def test_registration_grants_starter_credits_and_hashes_with_argon2(engine):
+    user = register(engine)
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 100
+    assert user.password_hash.startswith("$argon2id$")
+    assert login(engine).id == user.id
+
+
+@pytest.mark.parametrize(
+    ("born", "allowed"),
+    [(date(2008, 11, 24), True), (date(2008, 11, 25), False), (date(2015, 1, 1), False)],
+)
+def test_only_adults_can_register(engine, born, allowed):
+    if allowed:
+        register(engine, born=born)
+    else:
+        with pytest.raises(ValidationFailed, match="18 or older"):
+            register(engine, born=born)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": "x"}, "Usernames"),
+        ({"password": "short"}, "at least 12"),
+        ({"password": "password1234"}, "too easy"),
+    ],
+)
+def test_bad_registrations_get_clear_messages(engine, fields, message):
+    with pytest.raises(ValidationFailed, match=message):
+        register(engine, **fields)
+
+
+def test_duplicates_are_refused_without_naming_the_email(engine):
+    register(engine)
+    with pytest.raises(ValidationFailed, match="taken"):
+        register(engine)
+    with session_scope(engine) as session, pytest.raises(ValidationFailed, match="could not"):
+        users.register(
+            session,
+            username="other",
+            email="ava@example.test",
+            display_name="O",
+            password=PASSWORD,
+            date_of_birth=date(1990, 1, 1),
+            now=NOW,
+            starter_credits=0,
+        )
+
+
+def test_long_unicode_passwords_work():
+    long_password = "é" * 40  # 80 bytes: bcrypt would refuse it
+    from core.accounts import passwords
+
+    assert passwords.verify_password(passwords.hash_password(long_password), long_password)
+    assert not passwords.verify_password("not a hash", long_password)
+
+
+def test_unknown_user_and_wrong_password_look_the_same(engine):
+    register(engine)
+    with pytest.raises(ValidationFailed) as unknown:
+        login(engine, name="nobody")
+    with pytest.raises(ValidationFailed) as wrong:
+        login(engine, password="wrong password!!")
+    assert str(unknown.value) == str(wrong.value) == users.WRONG_LOGIN
+
+
+def test_lockout_is_temporary_and_every_attempt_is_audited(engine):
+    register(engine)
+    for _ in range(3):
+        with pytest.raises(ValidationFailed, match="Wrong"):
+            login(engine, password="wrong password!!")
+    with pytest.raises(ValidationFailed, match="Too many"):
+        login(engine)  # even the right password waits
+    assert login(engine, now=NOW + timedelta(seconds=601)).username == "ava"
+    with read_scope(engine) as session:
+        actions = [e.action for e in session.exec(select(AuditEntry)).all()]
+    assert actions.count("login.failed") == 3 and "login.lockout" in actions
+    assert "login.locked" in actions and "login.ok" in actions
+
+
+def test_sessions_resolve_until_revoked_expired_or_disabled(engine):
+    user = register(engine)
+    admin = make_user(engine, role=Role.ADMIN)
+    with session_scope(engine) as session:
+        token = sessions.create_session(session, user_id=user.id, now=NOW, ttl_s=3600)
+        short = sessions.create_session(session, user_id=user.id, now=NOW, ttl_s=300)
+    with read_scope(engine) as session:
+        assert sessions.resolve_session(session, token=token, now=NOW).id == user.id
+        assert (
+            sessions.resolve_session(session, token=short, now=NOW + timedelta(seconds=301)) is None
+        )
+        assert sessions.resolve_session(session, token="forged", now=NOW) is None
+    with session_scope(engine) as session:
+        users.set_disabled(session, actor_id=admin.id, user_id=user.id, disabled=True, now=NOW)
+    with read_scope(engine) as session:
+        assert sessions.resolve_session(session, token=token, now=NOW) is None
+
+
+def test_password_change_signs_out_everywhere(engine):
+    user = register(engine)
+    with session_scope(engine) as session:
+        token = sessions.create_session(session, user_id=user.id, now=NOW, ttl_s=3600)
+    with session_scope(engine) as session, pytest.raises(ValidationFailed, match="wrong"):
+        users.change_password(
+            session, user_id=user.id, old="nope nope nope", new="a new passphrase", now=NOW
+        )
+    with session_scope(engine) as session:
+        users.change_password(
+            session, user_id=user.id, old=PASSWORD, new="a new passphrase", now=NOW
+        )
+    with read_scope(engine) as session:
+        assert sessions.resolve_session(session, token=token, now=NOW) is None
+    assert login(engine, password="a new passphrase").id == user.id
+
+
+def test_reset_tokens_are_single_use_and_expire(engine):
+    user = register(engine)
+    with session_scope(engine) as session:
+        assert users.request_password_reset(session, email="nobody@example.test", now=NOW) is None
+        token = users.request_password_reset(session, email="AVA@example.test", now=NOW)
+        stale = users.request_password_reset(session, email="ava@example.test", now=NOW)
+    with session_scope(engine) as session:
+        users.reset_password(session, token=token, new_password="brand new phrase", now=NOW)
+    for used, when in ((token, NOW), (stale, NOW + timedelta(hours=2))):
+        with session_scope(engine) as session, pytest.raises(ValidationFailed, match="not valid"):
+            users.reset_password(session, token=used, new_password="another new one", now=when)
+    assert login(engine, password="brand new phrase").id == user.id
+
+
+def test_only_admins_change_roles(engine):
+    user = register(engine)
+    admin = make_user(engine, role=Role.ADMIN)
+    with session_scope(engine) as session, pytest.raises(ValidationFailed):
+        users.set_role(session, actor_id=user.id, user_id=user.id, role=Role.ADMIN, now=NOW)
+    with session_scope(engine) as session:
+        users.set_role(session, actor_id=admin.id, user_id=user.id, role=Role.ADMIN, now=NOW)
+    with read_scope(engine) as session:
+        assert users.get_user(session, user.id).role is Role.ADMIN
+        assert [u.id for u in users.list_users(session)] == [user.id, admin.id]

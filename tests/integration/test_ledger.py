@@ -1,0 +1,131 @@
+"""The credit ledger: exactly-once holds, settlements and refunds, even under concurrency."""
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import select
+
+from core.accounts import ledger
+from core.db import make_engine, read_scope, session_scope
+from core.errors import InsufficientCredits
+from core.models import CreditEntry
+from tests.factories import make_job, make_user
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+@pytest.fixture
+def funded(engine):
+    user = make_user(engine)
+    with session_scope(engine) as session:
+        assert ledger.grant(session, user_id=user.id, credits=100, key="g1", note="t", now=NOW)
+        assert not ledger.grant(session, user_id=user.id, credits=100, key="g1", note="t", now=NOW)
+    return user
+
+
+def balance(engine, user):
+    with read_scope(engine) as session:
+        return ledger.balance(session, user.id)
+
+
+def test_hold_settle_charges_actual_cost_once(engine, funded):
+    job = make_job(engine, funded)
+    with session_scope(engine) as session:
+        ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=30, now=NOW)
+        ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=30, now=NOW)
+    assert balance(engine, funded) == 70
+    with session_scope(engine) as session:
+        assert ledger.settle_job(session, job_id=job.id, charged_credits=12, now=NOW)
+        assert not ledger.settle_job(session, job_id=job.id, charged_credits=12, now=NOW)
+        assert not ledger.refund_job(session, job_id=job.id, now=NOW, reason="late")
+    assert balance(engine, funded) == 88
+
+
+def test_charge_never_exceeds_the_hold(engine, funded):
+    job = make_job(engine, funded)
+    with session_scope(engine) as session:
+        ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=10, now=NOW)
+        ledger.settle_job(session, job_id=job.id, charged_credits=500, now=NOW)
+    assert balance(engine, funded) == 90
+
+
+def test_refund_returns_the_hold_once(engine, funded):
+    job = make_job(engine, funded)
+    with session_scope(engine) as session:
+        ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=40, now=NOW)
+    with session_scope(engine) as session:
+        assert ledger.refund_job(session, job_id=job.id, now=NOW, reason="failed")
+        assert not ledger.refund_job(session, job_id=job.id, now=NOW, reason="failed")
+        assert not ledger.settle_job(session, job_id=job.id, charged_credits=5, now=NOW)
+    assert balance(engine, funded) == 100
+    with read_scope(engine) as session:
+        assert [e.kind.value for e in ledger.history(session, user_id=funded.id)] == [
+            "refund",
+            "hold",
+            "grant",
+        ]
+
+
+def test_insufficient_credits_is_a_clear_refusal(engine, funded):
+    job = make_job(engine, funded)
+    with session_scope(engine) as session, pytest.raises(InsufficientCredits, match="needs 150"):
+        ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=150, now=NOW)
+    assert balance(engine, funded) == 100
+
+
+def _parallel(engine, count, work):
+    url = engine.url.render_as_string(hide_password=False)
+    errors, barrier = [], threading.Barrier(count)
+
+    def run(index):
+        own = make_engine(url)
+        try:
+            barrier.wait()
+            work(own, index)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_fifty_parallel_holds_never_overdraw(engine, funded):
+    jobs = [make_job(engine, funded) for _ in range(50)]
+
+    def hold(own, index):
+        with session_scope(own) as session:
+            ledger.hold_for_job(
+                session, user_id=funded.id, job_id=jobs[index].id, credits=7, now=NOW
+            )
+
+    errors = _parallel(engine, 50, hold)
+    assert all(isinstance(e, InsufficientCredits) for e in errors)
+    assert len(errors) == 50 - 100 // 7
+    assert balance(engine, funded) == 100 % 7
+
+
+def test_settle_racing_refund_closes_the_hold_exactly_once(engine, funded):
+    job = make_job(engine, funded)
+    with session_scope(engine) as session:
+        ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=20, now=NOW)
+
+    def close(own, index):
+        with session_scope(own) as session:
+            if index % 2:
+                ledger.settle_job(session, job_id=job.id, charged_credits=5, now=NOW)
+            else:
+                ledger.refund_job(session, job_id=job.id, now=NOW, reason="race")
+
+    assert _parallel(engine, 8, close) == []
+    with read_scope(engine) as session:
+        entries = session.exec(select(CreditEntry).where(CreditEntry.job_id == job.id)).all()
+    releases = [e for e in entries if e.idempotency_key == f"release:{job.id}"]
+    assert len(releases) == 1
+    assert balance(engine, funded) in (95, 100)
