@@ -1,0 +1,1 @@
+"""The gallery: content-addressed media store, safe image ingestion, queries and moderation."""

@@ -1,0 +1,433 @@
+"""What the gallery pages ask: keyset-paged listings, ratings, views, shares, reports.
+
+A viewer sees their own assets, and other people's only when public, screened as passed and
+not hidden. Anything else answers NotFound, the same as an id that does not exist.
+Paging is by keyset (sort key, id), never OFFSET, so pages stay fast and stable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core import audit
+from core.errors import NotFound, ValidationFailed
+from core.gallery import store
+from core.models import (
+    Asset,
+    AssetTag,
+    AssetView,
+    AuditOutcome,
+    BlockedHash,
+    MediaKind,
+    Rating,
+    Report,
+    ReportStatus,
+    Screening,
+    ShareLink,
+    Visibility,
+)
+
+Sort = Literal["newest", "top_rated", "trending", "most_viewed"]
+TRENDING_WINDOW = timedelta(days=7)
+VIEW_DEDUPE = timedelta(hours=1)
+PRIOR_VOTES, PRIOR_MEAN = 3, 3  # Bayesian prior for top-rated: 3 votes of 3 stars
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of assets and the cursor of the next (None at the end)."""
+
+    items: list[Asset]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ModerationQueue:
+    """Open reports with their assets, and outputs waiting for screening."""
+
+    reports: list[tuple[Report, Asset]]
+    pending_assets: list[Asset]
+
+
+def _publicly_visible() -> Any:
+    return sa.and_(
+        col(Asset.visibility) == Visibility.PUBLIC,
+        col(Asset.screening) == Screening.PASSED,
+        col(Asset.hidden).is_(False),
+    )
+
+
+def _sort_key(sort: Sort, now: datetime) -> tuple[Any, Any]:
+    """(SQL expression to order by, the subquery it needs or None)."""
+    if sort == "newest":
+        return col(Asset.created_at), None
+    if sort == "most_viewed":
+        return col(Asset.view_count), None
+    if sort == "top_rated":
+        score = (col(Asset.rating_sum) * 1000 + PRIOR_VOTES * PRIOR_MEAN * 1000) // (
+            col(Asset.rating_count) + PRIOR_VOTES
+        )
+        return score, None
+    recent = (
+        select(AssetView.asset_id, sa.func.count().label("views"))
+        .where(AssetView.at >= now - TRENDING_WINDOW)
+        .group_by(col(AssetView.asset_id))
+        .subquery()
+    )
+    return sa.func.coalesce(recent.c.views, 0), recent
+
+
+def _encode(key: Any, asset_id: int) -> str:
+    value = key.isoformat() if isinstance(key, datetime) else key
+    return base64.urlsafe_b64encode(json.dumps([value, asset_id]).encode()).decode()
+
+
+def _decode(cursor: str, sort: Sort) -> tuple[Any, int]:
+    try:
+        value, asset_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        key = datetime.fromisoformat(value) if sort == "newest" else int(value)
+        return key, int(asset_id)
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed("That page link is not valid any more.") from exc
+
+
+def list_assets(
+    session: Session,
+    *,
+    viewer_id: int | None,
+    scope: Literal["mine", "public"] = "public",
+    category: str | None = None,
+    tag: str | None = None,
+    kind: MediaKind | None = None,
+    search: str | None = None,
+    sort: Sort = "newest",
+    cursor: str | None = None,
+    limit: int = 24,
+    now: datetime | None = None,
+) -> Page:
+    """One page of the gallery, newest/top-rated/trending/most-viewed first."""
+    now = now or datetime.now(UTC)
+    key, needs = _sort_key(sort, now)
+    query = select(Asset, key.label("sort_key"))
+    if needs is not None:
+        query = query.outerjoin(needs, needs.c.asset_id == col(Asset.id))
+    if scope == "mine":
+        query = query.where(Asset.owner_id == (viewer_id or -1))
+    else:
+        query = query.where(_publicly_visible())
+    if category:
+        query = query.where(Asset.category == category)
+    if kind is not None:
+        query = query.where(col(Asset.kind) == kind)
+    if tag:
+        query = query.where(sa.exists().where(AssetTag.asset_id == Asset.id, AssetTag.tag == tag))
+    if search:
+        needle = f"%{search.strip().lower()[:100]}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(Asset.title).like(needle),
+                sa.exists().where(AssetTag.asset_id == Asset.id, col(AssetTag.tag).like(needle)),
+            )
+        )
+    if cursor:
+        after, after_id = _decode(cursor, sort)
+        query = query.where(sa.or_(key < after, sa.and_(key == after, col(Asset.id) < after_id)))
+    rows = session.exec(query.order_by(key.desc(), col(Asset.id).desc()).limit(limit + 1)).all()
+    items = [asset for asset, _key in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = _encode(rows[limit - 1][1], items[-1].id or 0) if more else None
+    return Page(items, next_cursor)
+
+
+def featured(session: Session, *, limit: int = 4) -> list[Asset]:
+    """Assets an admin featured, newest first (public ones only)."""
+    return list(
+        session.exec(
+            select(Asset)
+            .where(col(Asset.featured).is_(True), _publicly_visible())
+            .order_by(col(Asset.created_at).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def get_asset(session: Session, *, viewer_id: int | None, asset_id: int) -> Asset:
+    """The asset if the viewer may see it; NotFound otherwise."""
+    asset = session.get(Asset, asset_id)
+    if asset is None:
+        raise NotFound("No such picture.")
+    visible = (
+        asset.visibility is Visibility.PUBLIC
+        and asset.screening is Screening.PASSED
+        and not asset.hidden
+    )
+    if asset.owner_id != viewer_id and not visible:
+        raise NotFound("No such picture.")
+    return asset
+
+
+def _owned(session: Session, owner_id: int, asset_id: int) -> Asset:
+    asset = session.get(Asset, asset_id)
+    if asset is None or asset.owner_id != owner_id:
+        raise NotFound("No such picture.")
+    return asset
+
+
+def record_view(session: Session, *, asset_id: int, viewer_id: int | None, now: datetime) -> bool:
+    """Count a view, at most one per viewer per hour; True if counted."""
+    if viewer_id is not None:
+        recent = session.exec(
+            select(AssetView.id).where(
+                AssetView.asset_id == asset_id,
+                AssetView.user_id == viewer_id,
+                AssetView.at > now - VIEW_DEDUPE,
+            )
+        ).first()
+        if recent is not None:
+            return False
+    session.add(AssetView(asset_id=asset_id, user_id=viewer_id, at=now))
+    session.execute(
+        sa.update(Asset).where(col(Asset.id) == asset_id).values(view_count=Asset.view_count + 1)
+    )
+    return True
+
+
+def rate(session: Session, *, asset_id: int, user_id: int, stars: int, now: datetime) -> None:
+    """Set the user's 1-5 star rating, keeping the asset's sum and count consistent."""
+    if not 1 <= stars <= 5:
+        raise ValidationFailed("Ratings are 1 to 5 stars.")
+    asset = get_asset(session, viewer_id=user_id, asset_id=asset_id)
+    existing = session.get(Rating, (asset_id, user_id))
+    if existing is None:
+        session.add(Rating(asset_id=asset_id, user_id=user_id, stars=stars, created_at=now))
+        asset.rating_sum += stars
+        asset.rating_count += 1
+    else:
+        asset.rating_sum += stars - existing.stars
+        existing.stars = stars
+        session.add(existing)
+    session.add(asset)
+
+
+def set_visibility(
+    session: Session, *, owner_id: int, asset_id: int, visibility: Visibility, now: datetime
+) -> Asset:
+    """Private, unlisted or public (public shows only once screening passed)."""
+    asset = _owned(session, owner_id, asset_id)
+    asset.visibility = visibility
+    session.add(asset)
+    return asset
+
+
+def set_title_tags(
+    session: Session,
+    *,
+    owner_id: int,
+    asset_id: int,
+    title: str,
+    tags: list[str],
+    category: str | None,
+) -> Asset:
+    """Rename, re-tag and re-categorise the owner's asset (stored literally, never rendered raw)."""
+    asset = _owned(session, owner_id, asset_id)
+    asset.title = title.strip()[:200]
+    asset.category = category
+    for old in session.exec(select(AssetTag).where(AssetTag.asset_id == asset_id)).all():
+        session.delete(old)
+    session.flush()
+    for tag in dict.fromkeys(tags):
+        session.add(AssetTag(asset_id=asset_id, tag=tag[:64]))
+    session.add(asset)
+    return asset
+
+
+def delete_asset(session: Session, *, owner_id: int, asset_id: int, media_root: Path) -> None:
+    """Delete the owner's asset and its files when nothing else references them."""
+    asset = _owned(session, owner_id, asset_id)
+    if session.exec(select(Report.id).where(Report.asset_id == asset_id)).first() is not None:
+        raise ValidationFailed("A reported picture is kept for the moderators' records.")
+    files = [asset.sha256, asset.thumb_sha256]
+    for model in (AssetTag, Rating, AssetView, ShareLink):
+        for row in session.exec(select(model).where(model.asset_id == asset_id)).all():
+            session.delete(row)
+    session.delete(asset)
+    session.flush()
+    for sha in filter(None, files):
+        still_used = session.exec(
+            select(Asset.id).where(sa.or_(Asset.sha256 == sha, Asset.thumb_sha256 == sha))
+        ).first()
+        if still_used is None:
+            store.delete(media_root, sha)
+
+
+def create_share_link(session: Session, *, owner_id: int, asset_id: int, now: datetime) -> str:
+    """A new share token for the owner's asset (only its hash is stored)."""
+    _owned(session, owner_id, asset_id)
+    token = secrets.token_urlsafe(18)
+    session.add(
+        ShareLink(
+            asset_id=asset_id,
+            token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+            created_by=owner_id,
+            created_at=now,
+        )
+    )
+    return token
+
+
+def resolve_share(session: Session, *, token: str) -> Asset:
+    """The shared asset; NotFound for unknown, revoked, hidden or taken-down links."""
+    link = session.exec(
+        select(ShareLink).where(
+            ShareLink.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+        )
+    ).first()
+    if link is None or link.revoked_at is not None:
+        raise NotFound("This link is not valid.")
+    asset = session.get(Asset, link.asset_id)
+    if asset is None or asset.hidden:
+        raise NotFound("This link is not valid.")
+    return asset
+
+
+def revoke_share(session: Session, *, owner_id: int, asset_id: int, now: datetime) -> int:
+    """Revoke every share link of the owner's asset; how many."""
+    _owned(session, owner_id, asset_id)
+    links = session.exec(
+        select(ShareLink).where(ShareLink.asset_id == asset_id, col(ShareLink.revoked_at).is_(None))
+    ).all()
+    for link in links:
+        link.revoked_at = now
+        session.add(link)
+    return len(links)
+
+
+def report_asset(
+    session: Session,
+    *,
+    asset_id: int,
+    reporter_id: int | None,
+    reason: str,
+    details: str,
+    now: datetime,
+) -> Report:
+    """File a report: the asset is hidden at once, pending review (audited)."""
+    asset = session.get(Asset, asset_id)
+    if asset is None:
+        raise NotFound("No such picture.")
+    report = Report(
+        asset_id=asset_id,
+        reporter_id=reporter_id,
+        reason=reason[:64],
+        details=details[:2000],
+        created_at=now,
+    )
+    asset.hidden = True
+    session.add_all([report, asset])
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=f"user:{reporter_id}" if reporter_id else "anonymous",
+        action="report.filed",
+        target=f"asset:{asset_id}",
+        outcome=AuditOutcome.OK,
+        details={"reason": report.reason, "report": report.id},
+    )
+    return report
+
+
+def moderation_queue(session: Session, *, limit: int = 20, offset: int = 0) -> ModerationQueue:
+    """Open reports, oldest first, and assets waiting for screening before going public."""
+    reports = session.exec(
+        select(Report, Asset)
+        .join(Asset, col(Asset.id) == col(Report.asset_id))
+        .where(Report.status == ReportStatus.OPEN)
+        .order_by(col(Report.created_at), col(Report.id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    pending = session.exec(
+        select(Asset)
+        .where(
+            col(Asset.screening) == Screening.PENDING,
+            col(Asset.visibility) == Visibility.PUBLIC,
+            col(Asset.hidden).is_(False),
+        )
+        .order_by(col(Asset.created_at))
+        .limit(limit)
+    ).all()
+    return ModerationQueue([(r, a) for r, a in reports], list(pending))
+
+
+def resolve_report(
+    session: Session,
+    *,
+    report_id: int,
+    moderator_id: int,
+    action: Literal["restore", "remove", "takedown"],
+    now: datetime,
+) -> Report:
+    """Restore the asset, remove it, or take it down (removal + identical copies blocked)."""
+    report = session.get(Report, report_id)
+    if report is None or report.status is not ReportStatus.OPEN:
+        raise NotFound("No such open report.")
+    asset = session.get(Asset, report.asset_id)
+    assert asset is not None  # a report's asset is kept while the report is open
+    if action == "restore":
+        asset.hidden = False
+        report.status = ReportStatus.RESTORED
+    elif action in ("remove", "takedown"):
+        asset.hidden = True
+        asset.visibility = Visibility.PRIVATE
+        report.status = ReportStatus.DELETED
+        if action == "takedown" and session.get(BlockedHash, asset.sha256) is None:
+            session.add(
+                BlockedHash(
+                    sha256=asset.sha256, reason=report.reason, report_id=report.id, created_at=now
+                )
+            )
+    else:
+        raise ValidationFailed(f"Unknown moderation action {action!r}.")
+    report.resolved_at = now
+    report.resolved_by = moderator_id
+    session.add_all([report, asset])
+    audit.record(
+        session,
+        at=now,
+        actor=f"user:{moderator_id}",
+        action=f"moderation.{action}",
+        target=f"asset:{asset.id}",
+        outcome=AuditOutcome.OK,
+        details={"report": report.id},
+    )
+    return report
+
+
+def approve_asset(session: Session, *, asset_id: int, moderator_id: int, now: datetime) -> Asset:
+    """A moderator passes an output's screening, so it may be public."""
+    asset = session.get(Asset, asset_id)
+    if asset is None:
+        raise NotFound("No such picture.")
+    asset.screening = Screening.PASSED
+    session.add(asset)
+    audit.record(
+        session,
+        at=now,
+        actor=f"user:{moderator_id}",
+        action="moderation.approve",
+        target=f"asset:{asset_id}",
+        outcome=AuditOutcome.OK,
+        details={},
+    )
+    return asset

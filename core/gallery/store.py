@@ -1,0 +1,207 @@
+"""Content-addressed media: files named by their sha256, opened safely, thumbnailed.
+
+Paths are built from a validated hash only (`<root>/ab/cd/<sha256>`), never from a name a
+user supplied. Writes are atomic (temp file + rename). Images are opened with an explicit
+format list, the decompression-bomb warning is an error, our own pixel cap is checked on the
+header before decoding, and uploads are re-encoded without EXIF/XMP/text (SECURITY.md 8).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from sqlmodel import Session
+
+from core.errors import NotFound, ValidationFailed
+from core.models import Asset, AssetTag, BlockedHash, MediaKind
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+THUMB_SIDE = 384
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image written to the store."""
+
+    sha256: str
+    mime: str
+    width: int
+    height: int
+
+
+def path_of(media_root: Path, sha256: str) -> Path:
+    """Where the file with this hash lives; ValidationFailed for anything but a sha256."""
+    if not SHA256.match(sha256):
+        raise ValidationFailed("Not a media reference.")
+    return media_root / sha256[:2] / sha256[2:4] / sha256
+
+
+def write(media_root: Path, data: bytes) -> str:
+    """Store `data` (idempotent) and return its sha256."""
+    sha = hashlib.sha256(data).hexdigest()
+    target = path_of(media_root, sha)
+    if target.exists():
+        return sha
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+    os.replace(temp, target)
+    return sha
+
+
+def read(media_root: Path, sha256: str) -> bytes:
+    """The stored bytes; NotFound if absent."""
+    try:
+        return path_of(media_root, sha256).read_bytes()
+    except FileNotFoundError as exc:
+        raise NotFound("That file is not in the media store.") from exc
+
+
+def delete(media_root: Path, sha256: str) -> None:
+    """Remove a file (the caller checked no row still references it)."""
+    path_of(media_root, sha256).unlink(missing_ok=True)
+
+
+def open_image(
+    data: bytes, *, max_bytes: int, max_pixels: int, allow_animation: bool = False
+) -> Image.Image:
+    """A decoded Pillow image, or ValidationFailed with a specific reason."""
+    if not data:
+        raise ValidationFailed("The file is empty.")
+    if len(data) > max_bytes:
+        raise ValidationFailed(
+            f"The file is larger than {max_bytes // (1024 * 1024)} MB; choose a smaller one."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ValidationFailed(
+                    f"The image is {width}x{height} pixels; the limit is "
+                    f"{max_pixels // 1_000_000} megapixels."
+                )
+            if getattr(image, "n_frames", 1) > 1 and not allow_animation:
+                raise ValidationFailed("Animated images are not accepted here.")
+            image.load()
+        except ValidationFailed:
+            raise
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise ValidationFailed("The image declares too many pixels to open safely.") from exc
+        except UnidentifiedImageError as exc:
+            raise ValidationFailed("The file is not a PNG, JPEG or WebP image.") from exc
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ValidationFailed("The image file is damaged or truncated.") from exc
+    return image
+
+
+def ingest_image(data: bytes, *, media_root: Path, max_bytes: int, max_pixels: int) -> StoredImage:
+    """Validate an uploaded image, apply its orientation, strip metadata, store it as PNG."""
+    image = open_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    clean = ImageOps.exif_transpose(image).convert("RGBA" if "A" in image.getbands() else "RGB")
+    out = io.BytesIO()
+    clean.save(out, format="PNG")  # no exif, no text chunks: only pixels survive
+    encoded = out.getvalue()
+    return StoredImage(write(media_root, encoded), "image/png", clean.width, clean.height)
+
+
+def make_thumbnail(data: bytes, *, side: int = THUMB_SIDE) -> bytes:
+    """A WebP thumbnail (first frame of an animation) no larger than `side` pixels."""
+    image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+    image.seek(0)
+    frame = image.convert("RGB")
+    frame.thumbnail((side, side))
+    out = io.BytesIO()
+    frame.save(out, format="WEBP", quality=80)
+    return out.getvalue()
+
+
+def embed_png_metadata(data: bytes, metadata: dict[str, str]) -> bytes:
+    """The PNG with `metadata` as text chunks (prompt, seed, model), like ComfyUI writes."""
+    image = Image.open(io.BytesIO(data), formats=["PNG"])
+    info = PngImagePlugin.PngInfo()
+    for key, value in metadata.items():
+        info.add_itxt(key, value)
+    out = io.BytesIO()
+    image.save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def read_png_metadata(data: bytes) -> dict[str, str]:
+    """The text chunks of a PNG."""
+    image = Image.open(io.BytesIO(data), formats=["PNG"])
+    return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
+
+
+def is_blocked(session: Session, sha256: str) -> bool:
+    """Whether this exact file was taken down."""
+    return session.get(BlockedHash, sha256) is not None
+
+
+def save_output(
+    session: Session,
+    *,
+    media_root: Path,
+    owner_id: int,
+    job_id: int | None,
+    muse_id: int | None,
+    data: bytes,
+    kind: MediaKind,
+    mime: str,
+    title: str,
+    now: datetime,
+    metadata: dict[str, str] | None = None,
+    category: str | None = None,
+    tags: Sequence[str] = (),
+    max_pixels: int = 64_000_000,
+) -> Asset:
+    """Store one generated file and its thumbnail as a private, unscreened Asset."""
+    image = open_image(
+        data,
+        max_bytes=256 * 1024 * 1024,
+        max_pixels=max_pixels,
+        allow_animation=kind is MediaKind.VIDEO,
+    )
+    actual = FORMATS.get(image.format or "")
+    if actual != mime:
+        raise ValidationFailed(f"The output is {actual or 'unknown'}, not {mime}.")
+    if metadata and mime == "image/png":
+        data = embed_png_metadata(data, metadata)
+    sha = hashlib.sha256(data).hexdigest()
+    if is_blocked(session, sha):
+        raise ValidationFailed("This file was taken down and cannot be stored again.")
+    write(media_root, data)
+    thumb = write(media_root, make_thumbnail(data))
+    asset = Asset(
+        owner_id=owner_id,
+        job_id=job_id,
+        muse_id=muse_id,
+        sha256=sha,
+        thumb_sha256=thumb,
+        kind=kind,
+        mime=mime,
+        width=image.width,
+        height=image.height,
+        size_bytes=len(data),
+        title=title[:200],
+        category=category,
+        created_at=now,
+    )
+    session.add(asset)
+    session.flush()
+    for tag in dict.fromkeys(tags):
+        session.add(AssetTag(asset_id=asset.id or 0, tag=tag))
+    return asset

@@ -1,0 +1,215 @@
+"""Gallery queries: keyset paging, visibility, ratings, views, shares, reports, takedown."""
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from PIL import Image
+
+from core.db import read_scope, session_scope
+from core.errors import NotFound, ValidationFailed
+from core.gallery import queries, store
+from core.models import Asset, MediaKind, Screening, Visibility
+from tests.factories import make_user
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+
+def png(seed):
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (seed % 256, (seed * 7) % 256, 90)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def add(engine, media, owner, seed, *, public=True, title=None, tags=(), minutes=0, **fields):
+    with session_scope(engine) as session:
+        asset = store.save_output(
+            session,
+            media_root=media,
+            owner_id=owner.id,
+            job_id=None,
+            muse_id=None,
+            data=png(seed),
+            kind=MediaKind.IMAGE,
+            mime="image/png",
+            title=title or f"picture {seed}",
+            now=NOW + timedelta(minutes=minutes),
+            tags=tags,
+        )
+        if public:
+            asset.visibility, asset.screening = Visibility.PUBLIC, Screening.PASSED
+        for name, value in fields.items():
+            setattr(asset, name, value)
+        session.add(asset)
+    return asset
+
+
+@pytest.fixture
+def media(tmp_path):
+    return tmp_path / "media"
+
+
+def page_through(engine, viewer, **kw):
+    seen, cursor = [], None
+    while True:
+        with read_scope(engine) as session:
+            page = queries.list_assets(
+                session, viewer_id=viewer.id, cursor=cursor, limit=3, now=NOW, **kw
+            )
+        seen += [a.id for a in page.items]
+        if page.next_cursor is None:
+            return seen
+        cursor = page.next_cursor
+
+
+@pytest.mark.parametrize("sort", ["newest", "top_rated", "trending", "most_viewed"])
+def test_keyset_paging_returns_every_item_once_with_ties(engine, media, sort):
+    owner = make_user(engine)
+    ids = [add(engine, media, owner, n, minutes=n // 3, view_count=n % 2).id for n in range(10)]
+    seen = page_through(engine, owner, scope="public", sort=sort)
+    assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen))
+
+
+def test_newest_and_most_viewed_order(engine, media):
+    owner = make_user(engine)
+    old = add(engine, media, owner, 1, minutes=0, view_count=9)
+    new = add(engine, media, owner, 2, minutes=5, view_count=1)
+    assert page_through(engine, owner, scope="public", sort="newest") == [new.id, old.id]
+    assert page_through(engine, owner, scope="public", sort="most_viewed") == [old.id, new.id]
+
+
+def test_visibility_rules_and_idor(engine, media):
+    alice, bob = make_user(engine), make_user(engine)
+    private = add(engine, media, alice, 1, public=False)
+    public = add(engine, media, alice, 2)
+    hidden = add(engine, media, alice, 3, hidden=True)
+    assert set(page_through(engine, alice, scope="mine")) == {private.id, public.id, hidden.id}
+    assert page_through(engine, bob, scope="public") == [public.id]
+    with read_scope(engine) as session:
+        for asset in (private, hidden):
+            with pytest.raises(NotFound):
+                queries.get_asset(session, viewer_id=bob.id, asset_id=asset.id)
+        assert queries.get_asset(session, viewer_id=alice.id, asset_id=private.id).id == private.id
+    with session_scope(engine) as session, pytest.raises(NotFound):
+        queries.set_visibility(
+            session, owner_id=bob.id, asset_id=private.id, visibility=Visibility.PUBLIC, now=NOW
+        )
+
+
+def test_filters_by_tag_kind_search_and_category(engine, media):
+    owner = make_user(engine)
+    tagged = add(engine, media, owner, 1, tags=("neon",), title="City lights", category="sci-fi")
+    add(engine, media, owner, 2, title="Forest")
+    assert page_through(engine, owner, scope="public", tag="neon") == [tagged.id]
+    assert page_through(engine, owner, scope="public", search="city") == [tagged.id]
+    assert page_through(engine, owner, scope="public", search="NEON") == [tagged.id]
+    assert page_through(engine, owner, scope="public", category="sci-fi") == [tagged.id]
+    assert page_through(engine, owner, scope="public", kind=MediaKind.VIDEO) == []
+
+
+def test_ratings_stay_consistent_and_views_are_deduplicated(engine, media):
+    owner, fan = make_user(engine), make_user(engine)
+    asset = add(engine, media, owner, 1)
+    with session_scope(engine) as session:
+        queries.rate(session, asset_id=asset.id, user_id=fan.id, stars=5, now=NOW)
+    with session_scope(engine) as session:
+        queries.rate(session, asset_id=asset.id, user_id=fan.id, stars=2, now=NOW)
+        queries.rate(session, asset_id=asset.id, user_id=owner.id, stars=4, now=NOW)
+        with pytest.raises(ValidationFailed):
+            queries.rate(session, asset_id=asset.id, user_id=owner.id, stars=6, now=NOW)
+    with session_scope(engine) as session:
+        assert queries.record_view(session, asset_id=asset.id, viewer_id=fan.id, now=NOW)
+        assert not queries.record_view(session, asset_id=asset.id, viewer_id=fan.id, now=NOW)
+        assert queries.record_view(
+            session, asset_id=asset.id, viewer_id=fan.id, now=NOW + timedelta(hours=2)
+        )
+    with read_scope(engine) as session:
+        stored = session.get(Asset, asset.id)
+    assert (stored.rating_sum, stored.rating_count, stored.view_count) == (6, 2, 2)
+
+
+def test_share_links_resolve_until_revoked(engine, media):
+    owner = make_user(engine)
+    asset = add(engine, media, owner, 1, public=False)
+    with session_scope(engine) as session:
+        token = queries.create_share_link(session, owner_id=owner.id, asset_id=asset.id, now=NOW)
+    with read_scope(engine) as session:
+        assert queries.resolve_share(session, token=token).id == asset.id
+        with pytest.raises(NotFound):
+            queries.resolve_share(session, token="guess")
+    with session_scope(engine) as session:
+        assert queries.revoke_share(session, owner_id=owner.id, asset_id=asset.id, now=NOW) == 1
+    with read_scope(engine) as session, pytest.raises(NotFound):
+        queries.resolve_share(session, token=token)
+
+
+def test_report_hides_at_once_and_takedown_blocks_identical_copies(engine, media):
+    owner, reporter, moderator = make_user(engine), make_user(engine), make_user(engine)
+    asset = add(engine, media, owner, 1)
+    with session_scope(engine) as session:
+        report = queries.report_asset(
+            session,
+            asset_id=asset.id,
+            reporter_id=reporter.id,
+            reason="non-consensual",
+            details="<script>x</script>",
+            now=NOW,
+        )
+    assert page_through(engine, reporter, scope="public") == []
+    with read_scope(engine) as session:
+        queue = queries.moderation_queue(session)
+    assert [r.id for r, _ in queue.reports] == [report.id]
+    assert queue.reports[0][0].details == "<script>x</script>"  # stored literally
+    with session_scope(engine) as session:
+        queries.resolve_report(
+            session, report_id=report.id, moderator_id=moderator.id, action="takedown", now=NOW
+        )
+    with pytest.raises(ValidationFailed, match="taken down"):
+        add(engine, media, make_user(engine), 1)
+    with session_scope(engine) as session, pytest.raises(NotFound):
+        queries.resolve_report(
+            session, report_id=report.id, moderator_id=moderator.id, action="restore", now=NOW
+        )
+
+
+def test_restore_and_approve(engine, media):
+    owner, moderator = make_user(engine), make_user(engine)
+    asset = add(engine, media, owner, 1, screening=Screening.PENDING)
+    with read_scope(engine) as session:
+        assert [a.id for a in queries.moderation_queue(session).pending_assets] == [asset.id]
+    with session_scope(engine) as session:
+        queries.approve_asset(session, asset_id=asset.id, moderator_id=moderator.id, now=NOW)
+        report = queries.report_asset(
+            session, asset_id=asset.id, reporter_id=None, reason="spam", details="", now=NOW
+        )
+    with session_scope(engine) as session:
+        queries.resolve_report(
+            session, report_id=report.id, moderator_id=moderator.id, action="restore", now=NOW
+        )
+    assert page_through(engine, owner, scope="public") == [asset.id]
+
+
+def test_delete_removes_files_no_longer_referenced(engine, media):
+    owner = make_user(engine)
+    asset = add(engine, media, owner, 1, featured=True)
+    with read_scope(engine) as session:
+        assert [a.id for a in queries.featured(session)] == [asset.id]
+    with session_scope(engine) as session:
+        queries.set_title_tags(
+            session,
+            owner_id=owner.id,
+            asset_id=asset.id,
+            title="' OR 1=1 --",
+            tags=["a", "a", "b"],
+            category=None,
+        )
+    with session_scope(engine) as session:
+        queries.delete_asset(session, owner_id=owner.id, asset_id=asset.id, media_root=media)
+    with pytest.raises(NotFound):
+        store.read(media, asset.sha256)
+
+
+def test_a_bad_cursor_is_a_clear_error(engine):
+    owner = make_user(engine)
+    with read_scope(engine) as session, pytest.raises(ValidationFailed, match="page link"):
+        queries.list_assets(session, viewer_id=owner.id, cursor="garbage!", now=NOW)

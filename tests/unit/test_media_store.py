@@ -1,0 +1,115 @@
+"""Safe image ingestion and the content-addressed store."""
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+
+from core.errors import ConfigError, NotFound, ValidationFailed
+from core.gallery import store
+from core.gallery.taxonomy import Taxonomy, normalize_tags
+
+LIMITS = {"max_bytes": 5 * 1024 * 1024, "max_pixels": 40_000_000}
+
+
+def png(size=(64, 48), color="purple"):
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def bomb_png(width=10_000, height=10_000):
+    """A tiny PNG whose header declares width x height (IHDR patched, CRC fixed)."""
+    data = bytearray(png((8, 8)))
+    ihdr = 8  # after the signature: length(4) type(4) data(13) crc(4)
+    data[ihdr + 8 : ihdr + 16] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr + 4 : ihdr + 21]))
+    data[ihdr + 21 : ihdr + 25] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+def jpeg_with_exif():
+    image = Image.new("RGB", (40, 20), "orange")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90
+    exif[0x8825] = {2: (51.0, 30.0, 0.0)}  # GPS latitude
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_round_trip_and_idempotent_write(tmp_path):
+    sha = store.write(tmp_path, b"hello")
+    assert store.write(tmp_path, b"hello") == sha
+    assert store.read(tmp_path, sha) == b"hello"
+    assert store.path_of(tmp_path, sha).parent.parent.name == sha[:2]
+    store.delete(tmp_path, sha)
+    with pytest.raises(NotFound):
+        store.read(tmp_path, sha)
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a" * 64 + "/x", "", "\x00" * 64, "A" * 64])
+def test_only_hashes_reach_the_filesystem(tmp_path, name):
+    with pytest.raises(ValidationFailed):
+        store.read(tmp_path, name)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"x" * (5 * 1024 * 1024 + 1), "larger than 5 MB"),
+        (bomb_png(), "too many pixels"),
+        (bomb_png(9000, 5000), "9000x5000 pixels; the limit is 40 megapixels"),
+        (bomb_png(20_000, 20_000), "too many pixels"),
+        (png()[:60], "damaged|not a PNG"),
+        (b"GIF89a" + b"\x00" * 100, "not a PNG"),
+        (b"8BPS" + b"\x00" * 100, "not a PNG"),
+        (b"<html><script>alert(1)</script></html>", "not a PNG"),
+    ],
+)
+def test_bad_uploads_are_refused_with_a_specific_message(tmp_path, data, message):
+    with pytest.raises(ValidationFailed, match=message):
+        store.ingest_image(data, media_root=tmp_path, **LIMITS)
+    assert not any(tmp_path.rglob("*"))
+
+
+def test_animated_upload_is_refused(tmp_path):
+    frames = [Image.new("RGB", (16, 16), c) for c in ("red", "blue", "green")]
+    out = io.BytesIO()
+    frames[0].save(out, format="WEBP", save_all=True, append_images=frames[1:])
+    with pytest.raises(ValidationFailed, match="Animated"):
+        store.ingest_image(out.getvalue(), media_root=tmp_path, **LIMITS)
+
+
+def test_exif_is_stripped_and_orientation_applied(tmp_path):
+    stored = store.ingest_image(jpeg_with_exif(), media_root=tmp_path, **LIMITS)
+    image = Image.open(io.BytesIO(store.read(tmp_path, stored.sha256)))
+    assert (stored.mime, image.size) == ("image/png", (20, 40))
+    assert not image.getexif() and not getattr(image, "text", {})
+
+
+def test_thumbnail_and_png_metadata(tmp_path):
+    data = store.embed_png_metadata(png((800, 600)), {"prompt": "a lighthouse", "seed": "7"})
+    assert store.read_png_metadata(data) == {"prompt": "a lighthouse", "seed": "7"}
+    thumb = Image.open(io.BytesIO(store.make_thumbnail(data)))
+    assert thumb.format == "WEBP" and max(thumb.size) == store.THUMB_SIDE
+
+
+def test_taxonomy_loads_and_tags_are_cleaned(tmp_path):
+    taxonomy = Taxonomy.load()
+    assert taxonomy.category("portrait").label == "Portraits"
+    assert "neon" in taxonomy.tags
+    assert normalize_tags(["Golden Hour", "golden-hour", "<b>x</b>", "  ", "a" * 50]) == [
+        "golden-hour",
+        "bxb",
+        "a" * 32,
+    ]
+    bad = tmp_path / "t.toml"
+    bad.write_text('[[categories]]\nslug = "Bad Slug"\nlabel = "x"\n')
+    with pytest.raises(ConfigError, match="Bad Slug"):
+        Taxonomy.load(bad)
+    with pytest.raises(ConfigError, match="missing"):
+        Taxonomy.load(tmp_path / "none.toml")
