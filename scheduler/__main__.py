@@ -1,41 +1,61 @@
-"""`python -m scheduler`: the APScheduler loop until SIGTERM.
-
-Until the pool manager is wired in, the tick only keeps the leader lease and logs.
-"""
+"""`python -m scheduler`: reconcile, dispatch and maintenance on APScheduler until SIGTERM."""
 
 from __future__ import annotations
 
 import logging
 import signal
-import socket
 from types import FrameType
 
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from core.clock import SystemClock
 from core.config import get_settings
-from core.db import make_engine, migrate
+from core.db import migrate
 from core.logs import configure_logging
-from scheduler.leader import LeaderLease
+from core.ops.metrics import MetricsServer
+from scheduler.jobs import Runtime
 
 log = logging.getLogger("scheduler")
 
 
 def main() -> None:
-    """Register the tick job and block until SIGTERM or SIGINT."""
+    """Build the runtime and the scheduler, register the jobs, block until told to stop."""
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
     migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
-    leader = LeaderLease(
-        engine, SystemClock(), holder=socket.gethostname(), ttl_s=settings.scheduler_lock_ttl_s
-    )
+    runtime = Runtime(settings, SystemClock())
+    metrics = MetricsServer(settings.metrics_port, runtime.metrics)
     scheduler = BlockingScheduler(timezone="UTC")
+    common = {"replace_existing": True, "coalesce": True, "max_instances": 1}
+    interval = settings.pool_poll_interval_s
+    scheduler.add_job(
+        runtime.tick_pool,
+        "interval",
+        seconds=interval,
+        id="tick_pool",
+        misfire_grace_time=interval,
+        **common,
+    )
+    scheduler.add_job(
+        runtime.dispatch, "interval", seconds=1, id="dispatch", misfire_grace_time=5, **common
+    )
+    scheduler.add_job(
+        runtime.daily_maintenance,
+        "cron",
+        hour=3,
+        minute=17,
+        id="daily_maintenance",
+        misfire_grace_time=3600,
+        **common,
+    )
 
-    def tick() -> None:
-        log.info("pool.tick", extra={"leader": leader.acquire_or_renew()})
+    def _on_error(event: JobExecutionEvent) -> None:
+        log.error(
+            "scheduler.job_error", extra={"job": event.job_id, "error": repr(event.exception)}
+        )
 
-    scheduler.add_job(tick, "interval", seconds=settings.pool_poll_interval_s, id="tick_pool")
+    scheduler.add_listener(_on_error, EVENT_JOB_ERROR)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("scheduler.stopping", extra={"signal": signal.Signals(signum).name})
@@ -43,10 +63,15 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    tick()
+    if settings.metrics_port:
+        metrics.start()
+    log.info("scheduler.started", extra={"poll_interval_s": interval})
+    runtime.tick_pool()
     scheduler.start()
-    leader.step_down()
-    log.info("scheduler.stopped")
+    clean = runtime.shutdown()
+    if settings.metrics_port:
+        metrics.stop()
+    log.info("scheduler.stopped", extra={"clean": clean})
 
 
 if __name__ == "__main__":

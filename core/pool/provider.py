@@ -99,3 +99,7 @@ class Provider(Protocol):
     def destroy(self, provider_id: str) -> None:
         """Destroy the instance; already gone is success. Raises ProviderError otherwise."""
         ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

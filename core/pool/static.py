@@ -98,5 +98,8 @@ class StaticProvider:
             if labels.pop(provider_id, None) is not None:
                 self._save(labels)
 
+    def close(self) -> None:
+        """Nothing to release: the slots live in a file."""
+
     def _slots(self) -> dict[str, str]:
         return {self._slot_id(index): url for index, url in enumerate(self.urls)}

@@ -344,6 +344,10 @@ class VastProvider:
         """Destroy (never stop: a stopped instance still bills its disk)."""
         self.client.destroy_instance(provider_id)
 
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self.client.close()
+
 
 def _remote(raw: dict[str, Any], port: int) -> RemoteInstance:
     status = raw.get("actual_status")

@@ -8,7 +8,12 @@ import time
 
 
 def test_scheduler_ticks_and_stops_cleanly_on_sigterm(tmp_path):
-    env = {**os.environ, "POOL_POLL_INTERVAL_S": "1", "DATABASE_URL": f"sqlite:///{tmp_path}/s.db"}
+    env = {
+        **os.environ,
+        "POOL_POLL_INTERVAL_S": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
+        "METRICS_PORT": "0",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "scheduler"],
         env=env,

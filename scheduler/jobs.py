@@ -1,0 +1,165 @@
+"""The scheduler's jobs, each a few lines into `core`, gated on leadership.
+
+`Runtime` owns what the jobs share: the engine, the pool manager, the leader lease and the
+worker threads running generations. Only the leader reconciles or dispatches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlmodel import col, select
+
+from core.clock import Clock
+from core.config import Settings
+from core.db import make_engine, read_scope, session_scope
+from core.models import GenerationJob, JobStatus, Lease
+from core.ops import backup, retention
+from core.ops.metrics import render_metrics
+from core.pool import leases
+from core.pool.manager import PoolManager
+from core.pool.service import ensure_pool
+from core.studio import jobs
+from scheduler import wiring
+from scheduler.leader import LeaderLease
+
+log = logging.getLogger("scheduler.jobs")
+
+
+class Runtime:
+    """Everything the scheduler's periodic jobs need, built once per process."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.engine = make_engine(settings.database_url)
+        with session_scope(self.engine) as session:
+            ensure_pool(session, settings)
+        self.manager: PoolManager = wiring.build_manager(settings, self.engine, clock)
+        self.leader = LeaderLease(
+            self.engine,
+            clock,
+            holder=f"{socket.gethostname()}:{os.getpid()}",
+            ttl_s=settings.scheduler_lock_ttl_s,
+        )
+        self.run_context = wiring.build_run_context(settings, self.engine, clock)
+        self.workers = ThreadPoolExecutor(
+            max_workers=max(1, settings.pool_max_instances), thread_name_prefix="job"
+        )
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
+        self._led_before = False
+
+    def tick_pool(self) -> None:
+        """Renew leadership, recover after a takeover, and reconcile the pool once."""
+        if not self.leader.acquire_or_renew():
+            self._led_before = False
+            return
+        if not self._led_before:
+            self.recover_orphaned_jobs()
+            self._led_before = True
+        report = self.manager.reconcile()
+        log.info(
+            "pool.tick",
+            extra={
+                "observed": report.observed,
+                "actions": [type(a).__name__ for a in report.actions],
+                "errors": report.errors,
+            },
+        )
+
+    def dispatch(self) -> int:
+        """Hand queued jobs to free ready instances; return how many started."""
+        if not self.leader.is_leader:
+            return 0
+        started = 0
+        while True:
+            with session_scope(self.engine) as session:
+                claimed = jobs.claim_next(
+                    session, pool=self.settings.pool_name, now=self.clock.now()
+                )
+            if claimed is None:
+                return started
+            job_id, claim = claimed
+            with self._lock:
+                self._running.add(job_id)
+            self.workers.submit(self._run, job_id, claim)
+            started += 1
+
+    def _run(self, job_id: int, claim: leases.Claim) -> None:
+        try:
+            jobs.run_job(self.run_context, job_id=job_id, claim=claim)
+        finally:
+            with self._lock:
+                self._running.discard(job_id)
+
+    def recover_orphaned_jobs(self) -> int:
+        """Jobs holding leases that no worker of ours runs died with a previous leader:
+        release their leases and requeue them. Return how many."""
+        now = self.clock.now()
+        recovered = 0
+        with session_scope(self.engine) as session:
+            open_leases = session.exec(select(Lease).where(col(Lease.released_at).is_(None))).all()
+            for lease in open_leases:
+                with self._lock:
+                    ours = lease.job_id in self._running
+                if ours:
+                    continue
+                if leases.release(session, lease_id=lease.id or 0, now=now, outcome="recovered"):
+                    jobs.OUTCOMES.requeue_or_fail(
+                        session, job_id=lease.job_id, reason="the scheduler restarted", now=now
+                    )
+                    recovered += 1
+            stranded = session.exec(
+                select(GenerationJob).where(GenerationJob.status == JobStatus.LEASED)
+            ).all()
+            for job in stranded:
+                if job.id not in self._running and not any(
+                    lease.job_id == job.id for lease in open_leases
+                ):
+                    jobs.OUTCOMES.requeue_or_fail(
+                        session, job_id=job.id or 0, reason="the scheduler restarted", now=now
+                    )
+                    recovered += 1
+        if recovered:
+            log.warning("scheduler.recovered_jobs", extra={"count": recovered})
+        return recovered
+
+    def daily_maintenance(self) -> None:
+        """Back the database up, then apply the retention window (leader only)."""
+        if not self.leader.is_leader:
+            return
+        now = self.clock.now()
+        path = backup.backup(self.settings.database_url, self.settings.backup_dir, now=now)
+        with session_scope(self.engine) as session:
+            report = retention.apply_retention(session, now=now, days=self.settings.retention_days)
+        log.info("maintenance.done", extra={"backup": str(path), "retention": repr(report)})
+
+    def metrics(self) -> str:
+        """The Prometheus exposition of the pool, queue and spend."""
+        with read_scope(self.engine) as session:
+            return render_metrics(session, now=self.clock.now(), pool=self.settings.pool_name)
+
+    def shutdown(self, grace_s: float = 30.0) -> bool:
+        """Stop dispatching, give running generations `grace_s` to finish, step down.
+
+        Returns False if some were still running: their leases stay open and the next
+        leader requeues them (`recover_orphaned_jobs`), so nothing is lost either way.
+        """
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        deadline = self.clock.monotonic() + grace_s
+        while self.clock.monotonic() < deadline:
+            with self._lock:
+                if not self._running:
+                    break
+            threading.Event().wait(0.1)
+        with self._lock:
+            clean = not self._running
+        self.leader.step_down()
+        self.manager.provider.close()
+        self.engine.dispose()
+        return clean

@@ -1,0 +1,72 @@
+"""Builds the scheduler's collaborators from Settings: provider, pool manager, job runner."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from sqlalchemy.engine import Engine
+
+from core.clock import Clock
+from core.comfy import health
+from core.comfy.client import ComfyClient
+from core.comfy.presets import Presets
+from core.config import ProviderKind, Settings
+from core.pool.launch import comfy_headers, launch_spec
+from core.pool.manager import PoolManager
+from core.pool.provider import Provider
+from core.pool.static import StaticProvider
+from core.pool.vast import VastClient, VastProvider
+from core.studio import jobs
+
+
+def build_provider(settings: Settings) -> Provider:
+    """The provider `settings.provider` names: the simulator, Vast.ai, or fixed URLs."""
+    match settings.provider:
+        case ProviderKind.SIM:
+            client = VastClient(
+                base_url=settings.sim_vast_url, api_key=settings.sim_api_key.get_secret_value()
+            )
+            return VastProvider(client)
+        case ProviderKind.VAST:
+            assert settings.vast_api_key is not None  # guaranteed by Settings validation
+            client = VastClient(
+                base_url=settings.vast_url, api_key=settings.vast_api_key.get_secret_value()
+            )
+            return VastProvider(client)
+        case ProviderKind.STATIC:
+            return StaticProvider(
+                list(settings.static_comfy_urls), state_file=settings.data_dir / "static_slots.json"
+            )
+
+
+def build_manager(
+    settings: Settings, engine: Engine, clock: Clock, *, provider: Provider | None = None
+) -> PoolManager:
+    """The pool manager for `settings.pool_name`, health-checking the presets' models."""
+    presets = Presets.load()
+    secret = settings.audit_hmac_secret.get_secret_value()
+    headers = comfy_headers(secret, settings.pool_name)
+    required = presets.required_models()
+    return PoolManager(
+        engine,
+        provider or build_provider(settings),
+        clock,
+        pool=settings.pool_name,
+        health_check=lambda url: health.check(url, required, headers=headers),
+        job_hooks=jobs.OUTCOMES,
+        launch=partial(launch_spec, secret=secret),
+        queued_jobs=jobs.count_queued,
+    )
+
+
+def build_run_context(settings: Settings, engine: Engine, clock: Clock) -> jobs.RunContext:
+    """What running a job needs: presets, pricing, the media root and authenticated clients."""
+    headers = comfy_headers(settings.audit_hmac_secret.get_secret_value(), settings.pool_name)
+    return jobs.RunContext(
+        engine=engine,
+        clock=clock,
+        presets=Presets.load(),
+        pricing=jobs.pricing_from(settings),
+        media_root=settings.media_root,
+        comfy=lambda url: ComfyClient(url, headers=headers),
+    )

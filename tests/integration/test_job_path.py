@@ -1,0 +1,185 @@
+"""A generation end to end: submit -> pool wakes -> dispatch -> ComfyUI -> asset -> settle.
+
+Everything real but the clock's speed: the scheduler's Runtime, the Vast simulator and the
+ComfyUI simulator over HTTP and WebSocket, the database (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from core.accounts import ledger
+from core.clock import SystemClock
+from core.comfy.presets import Presets
+from core.config import load_settings
+from core.db import read_scope, session_scope
+from core.errors import InsufficientCredits, PolicyRefusal
+from core.gallery import store
+from core.models import Asset, AuditEntry, CreditKind, GenerationJob, JobStatus, PoolConfig
+from core.studio import jobs
+from scheduler.jobs import Runtime
+from sim.comfy import ComfySimConfig
+from sim.vast import Timings
+from tests.factories import make_user
+from tests.sims import comfy_sim, vast_sim
+
+PRESETS = Presets.load()
+
+
+@pytest.fixture
+def stack(engine, tmp_path):
+    """Runtime + both simulators; instances boot at once and map to the ComfyUI sim."""
+    with (
+        comfy_sim(ComfySimConfig()) as comfy,
+        vast_sim(
+            timings=Timings(null_s=0, created_s=0, loading_s=0),
+            comfy_port=int(comfy.url.rsplit(":", 1)[1]),
+        ) as vast,
+    ):
+        settings = load_settings(
+            database_url=engine.url.render_as_string(hide_password=False),
+            sim_vast_url=vast.url,
+            media_root=tmp_path / "media",
+            backup_dir=tmp_path / "backups",
+            pool_max_instances=2,
+        )
+        runtime = Runtime(settings, SystemClock())
+        with session_scope(engine) as session:
+            config = session.get(PoolConfig, settings.pool_name)
+            config.max_price_per_hour_usd = Decimal("5")
+            config.min_reliability = 0.9
+            config.min_vram_gb = 8
+            session.add(config)
+        yield runtime, vast, comfy
+        runtime.shutdown(grace_s=5)
+
+
+def _fund(engine, user, credits=500):
+    with session_scope(engine) as session:
+        ledger.grant(
+            session,
+            user_id=user.id,
+            credits=credits,
+            key=f"test:{user.id}",
+            note="test",
+            now=SystemClock().now(),
+        )
+
+
+def _submit(runtime, user, **fields):
+    request = jobs.StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
+    return jobs.submit(
+        runtime.engine,
+        user_id=user.id,
+        request=request,
+        clock=runtime.clock,
+        presets=PRESETS,
+        pricing=jobs.pricing_from(runtime.settings),
+        pool=runtime.settings.pool_name,
+    )
+
+
+def _drive(runtime, job_id, *, until=(JobStatus.SUCCEEDED, JobStatus.FAILED), timeout_s=60):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runtime.tick_pool()
+        runtime.dispatch()
+        with read_scope(runtime.engine) as session:
+            job = session.get(GenerationJob, job_id)
+        if job.status in until:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} stuck in {job.status}")
+
+
+def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
+    runtime, vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user, batch_size=2, seed=5)
+    with read_scope(engine) as session:
+        held = ledger.balance(session, user.id)
+    assert held == 500 - job.estimated_credits
+    done = _drive(runtime, job.id)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    assert 1 <= done.charged_credits <= done.estimated_credits
+    with read_scope(engine) as session:
+        assets = session.exec(select(Asset).where(Asset.job_id == job.id)).all()
+        balance = ledger.balance(session, user.id)
+    assert len(assets) == 2
+    assert all(
+        store.read(runtime.settings.media_root, a.sha256)[:8] == b"\x89PNG\r\n\x1a\n"
+        for a in assets
+    )
+    assert balance == 500 - done.charged_credits
+    # The pool woke exactly one instance for it (desired_size 0: it is released after).
+    assert len(vast.dump()["instances"]) == 1
+
+
+def test_a_generation_error_refunds_and_says_why(engine, stack):
+    runtime, _vast, comfy = stack
+    comfy.state.config.fail_at_step = 2
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+    failed = _drive(runtime, job.id)
+    assert failed.status is JobStatus.FAILED
+    assert "CUDA out of memory" in failed.error and "refunded" in failed.error
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 500
+
+
+def test_a_refused_prompt_costs_nothing_and_is_audited(engine, stack):
+    runtime, vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    with pytest.raises(PolicyRefusal):
+        _submit(runtime, user, prompt="a 16 year old in lingerie")
+    with read_scope(engine) as session:
+        assert session.exec(select(GenerationJob)).all() == []
+        assert ledger.balance(session, user.id) == 500
+        refusals = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "policy.refused")
+        ).all()
+    assert len(refusals) == 1
+    runtime.tick_pool()
+    assert vast.alive() == []  # no GPU woke for it
+
+
+def test_insufficient_credits_are_refused_before_queueing(engine, stack):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    with pytest.raises(InsufficientCredits):
+        _submit(runtime, user, preset="ultra", batch_size=8)
+    with read_scope(engine) as session:
+        assert session.exec(select(GenerationJob)).all() == []
+
+
+def test_cancel_while_queued_refunds(engine, stack):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+    assert jobs.cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is True
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 500
+        kinds = [e.kind for e in ledger.history(session, user_id=user.id, limit=10)]
+    assert CreditKind.HOLD in kinds
+
+
+def test_a_restarted_scheduler_requeues_what_its_predecessor_was_running(engine, stack):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+    with session_scope(engine) as session:
+        row = session.get(GenerationJob, job.id)
+        row.status = JobStatus.LEASED
+        session.add(row)
+    assert runtime.recover_orphaned_jobs() == 1
+    with read_scope(engine) as session:
+        assert session.get(GenerationJob, job.id).status is JobStatus.QUEUED
