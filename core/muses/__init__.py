@@ -1,0 +1,1 @@
+"""Muses: detailed profiles of fictional adult characters, composed into prompts."""

@@ -1,0 +1,141 @@
+"""The muse profile: sections of descriptive fields, strictly validated (adults only).
+
+Unknown fields are refused everywhere (a card from another tool is not silently half-read),
+every string is bounded, and `age` must be a real integer of at least 18: "18 " or 17.9 are
+refused, not coerced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from core.errors import ValidationFailed
+
+Short = Annotated[str, Field(max_length=80)]
+Text = Annotated[str, Field(max_length=400)]
+
+GENDERS = ("woman", "man", "non-binary")
+BODY_TYPES = ("slim", "athletic", "average", "curvy", "muscular", "plus-size")
+EYE_COLORS = ("brown", "hazel", "green", "blue", "grey", "amber")
+HAIR_COLORS = ("black", "brown", "auburn", "red", "blonde", "platinum", "grey", "pink", "blue")
+HAIR_LENGTHS = ("buzzed", "short", "shoulder-length", "long", "very long")
+SKIN_TONES = ("fair", "light", "olive", "tan", "brown", "dark")
+PRESETS = ("low", "medium", "high", "ultra")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Basic(_Section):
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    age: Annotated[StrictInt, Field(ge=18, le=120)]
+    gender: Literal["woman", "man", "non-binary"] = "woman"
+    ethnicity: Short = ""
+    occupation: Short = ""
+    height_cm: Annotated[StrictInt, Field(ge=140, le=220)] | None = None
+
+
+class Body(_Section):
+    body_type: Literal["", "slim", "athletic", "average", "curvy", "muscular", "plus-size"] = ""
+    details: Text = ""
+
+
+class Face(_Section):
+    shape: Short = ""
+    features: Text = ""
+
+
+class Eyes(_Section):
+    color: Literal["", "brown", "hazel", "green", "blue", "grey", "amber"] = ""
+    shape: Short = ""
+
+
+class Hair(_Section):
+    color: Short = ""
+    length: Literal["", "buzzed", "short", "shoulder-length", "long", "very long"] = ""
+    style: Short = ""
+
+
+class Lips(_Section):
+    description: Short = ""
+
+
+class Nose(_Section):
+    description: Short = ""
+
+
+class Skin(_Section):
+    tone: Literal["", "fair", "light", "olive", "tan", "brown", "dark"] = ""
+    details: Text = ""
+
+
+class Fashion(_Section):
+    style: Short = ""
+    outfit: Text = ""
+    accessories: Text = ""
+
+
+class Personality(_Section):
+    traits: Annotated[list[Short], Field(max_length=12)] = []
+    expression: Short = ""
+
+
+class AiSettings(_Section):
+    model: Short = ""
+    preset: Literal["low", "medium", "high", "ultra"] = "medium"
+    negative_prompt: Text = ""
+    seed: Annotated[StrictInt, Field(ge=0, le=2**48)] | None = None
+    reference_weight: Annotated[float, Field(ge=0.0, le=1.5)] = 0.8
+    nsfw: bool = False
+
+
+class MuseProfile(_Section):
+    """Everything that describes one character."""
+
+    basic: Basic
+    body: Body = Body()
+    face: Face = Face()
+    eyes: Eyes = Eyes()
+    hair: Hair = Hair()
+    lips: Lips = Lips()
+    nose: Nose = Nose()
+    skin: Skin = Skin()
+    fashion: Fashion = Fashion()
+    personality: Personality = Personality()
+    ai: AiSettings = AiSettings()
+    notes: Annotated[str, Field(max_length=4000)] = ""
+
+    def text_fields(self) -> dict[str, str]:
+        """Every free-text value by dotted name, for content screening."""
+        found: dict[str, str] = {}
+
+        def walk(prefix: str, value: Any) -> None:
+            if isinstance(value, str) and value:
+                found[prefix] = value
+            elif isinstance(value, list):
+                for index, item in enumerate(value):
+                    walk(f"{prefix}[{index}]", item)
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    walk(f"{prefix}.{key}" if prefix else key, item)
+
+        walk("", self.model_dump(exclude={"ai": {"model", "preset"}}))
+        return found
+
+
+def validate_profile(data: Mapping[str, Any]) -> MuseProfile:
+    """A profile from untrusted data; ValidationFailed names the first bad field."""
+    try:
+        return MuseProfile.model_validate(dict(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "profile"
+        if where == "basic.age":
+            raise ValidationFailed(
+                "basic.age: every character must be a whole number of years, 18 or older."
+            ) from None
+        raise ValidationFailed(f"{where}: {first['msg']}") from None

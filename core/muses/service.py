@@ -1,0 +1,282 @@
+"""The muse use cases pages call; each checks ownership (another user's muse is NotFound)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core import audit, safety
+from core.errors import NotFound, ValidationFailed
+from core.gallery import store
+from core.gallery.taxonomy import normalize_tags
+from core.models import Asset, AuditOutcome, GenerationJob, Muse, MuseVariation, ReferenceImage
+from core.muses.cards import CardData, parse_card
+from core.muses.prompt import ComposedPrompt, compose
+from core.muses.schema import MuseProfile, validate_profile
+
+MAX_REFERENCES = 4
+
+
+def _screen(profile: MuseProfile) -> None:
+    safety.screen_muse(profile.text_fields(), age=profile.basic.age, nsfw=profile.ai.nsfw)
+
+
+def get_muse(session: Session, *, owner_id: int, muse_id: int) -> Muse:
+    """The owner's muse, or NotFound."""
+    muse = session.get(Muse, muse_id)
+    if muse is None or muse.owner_id != owner_id:
+        raise NotFound("No such muse.")
+    return muse
+
+
+def profile_of(muse: Muse) -> MuseProfile:
+    """The stored profile, validated again (the rules may have tightened since)."""
+    return validate_profile(muse.profile)
+
+
+def create_muse(
+    session: Session, *, owner_id: int, profile: MuseProfile, tags: Sequence[str], now: datetime
+) -> Muse:
+    """Screen and store a new muse."""
+    _screen(profile)
+    muse = Muse(
+        owner_id=owner_id,
+        name=profile.basic.name,
+        age=profile.basic.age,
+        nsfw=profile.ai.nsfw,
+        profile=profile.model_dump(),
+        tags=normalize_tags(tags),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(muse)
+    session.flush()
+    return muse
+
+
+def update_muse(
+    session: Session,
+    *,
+    owner_id: int,
+    muse_id: int,
+    profile: MuseProfile,
+    tags: Sequence[str],
+    now: datetime,
+) -> Muse:
+    """Screen and save changes to the owner's muse."""
+    muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    _screen(profile)
+    muse.name, muse.age, muse.nsfw = profile.basic.name, profile.basic.age, profile.ai.nsfw
+    muse.profile, muse.tags, muse.updated_at = profile.model_dump(), normalize_tags(tags), now
+    session.add(muse)
+    return muse
+
+
+def delete_muse(session: Session, *, owner_id: int, muse_id: int) -> None:
+    """Delete the muse and its variations; its jobs, pictures and references stay, unlinked."""
+    muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    variation_rows = session.exec(select(MuseVariation).where(MuseVariation.muse_id == muse_id))
+    for variation in variation_rows.all():
+        _unlink_variation(session, variation)
+    for model in (GenerationJob, ReferenceImage, Asset):
+        session.execute(sa.update(model).where(model.muse_id == muse_id).values(muse_id=None))
+    session.flush()
+    session.delete(muse)
+
+
+def _unlink_variation(session: Session, variation: MuseVariation) -> None:
+    session.execute(
+        sa.update(GenerationJob)
+        .where(col(GenerationJob.variation_id) == variation.id)
+        .values(variation_id=None)
+    )
+    session.delete(variation)
+
+
+def list_muses(
+    session: Session,
+    *,
+    owner_id: int,
+    search: str | None = None,
+    tags: Sequence[str] = (),
+    nsfw: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Muse]:
+    """The owner's muses by name, filtered by search text, tags and explicit flag."""
+    query = select(Muse).where(Muse.owner_id == owner_id)
+    if search:
+        needle = f"%{search.strip().lower()[:80]}%"
+        query = query.where(sa.func.lower(Muse.name).like(needle))
+    if nsfw is not None:
+        query = query.where(Muse.nsfw == nsfw)
+    muses = list(session.exec(query.order_by(col(Muse.name), col(Muse.id))).all())
+    wanted = set(tags)
+    if wanted:
+        muses = [m for m in muses if wanted <= set(m.tags)]
+    return muses[offset : offset + limit]
+
+
+def add_variation(
+    session: Session,
+    *,
+    owner_id: int,
+    muse_id: int,
+    name: str,
+    overrides: dict[str, str],
+    now: datetime,
+) -> MuseVariation:
+    """An outfit or scenario override, screened like the muse."""
+    muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    if not 1 <= len(name.strip()) <= 80:
+        raise ValidationFailed("Give the variation a name of up to 80 characters.")
+    allowed = {"outfit", "style", "accessories", "expression"}
+    if set(overrides) - allowed:
+        raise ValidationFailed(f"Variations may change only: {', '.join(sorted(allowed))}.")
+    safety.screen_muse(
+        {f"variation {k}": v for k, v in overrides.items()}, age=muse.age, nsfw=muse.nsfw
+    )
+    variation = MuseVariation(
+        muse_id=muse_id, name=name.strip(), overrides=overrides, created_at=now
+    )
+    session.add(variation)
+    session.flush()
+    return variation
+
+
+def variations(session: Session, *, owner_id: int, muse_id: int) -> list[MuseVariation]:
+    """The muse's variations by name."""
+    get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    return list(
+        session.exec(
+            select(MuseVariation)
+            .where(MuseVariation.muse_id == muse_id)
+            .order_by(col(MuseVariation.name))
+        ).all()
+    )
+
+
+def delete_variation(session: Session, *, owner_id: int, variation_id: int) -> None:
+    """Remove one of the owner's variations."""
+    variation = session.get(MuseVariation, variation_id)
+    if variation is None:
+        raise NotFound("No such variation.")
+    get_muse(session, owner_id=owner_id, muse_id=variation.muse_id)
+    _unlink_variation(session, variation)
+
+
+def import_card(
+    session: Session, *, owner_id: int, data: bytes, filename: str, now: datetime
+) -> Muse:
+    """Parse, screen and create a muse with its variations, all or nothing."""
+    card = parse_card(data, filename)
+    with session.begin_nested():
+        muse = create_muse(
+            session, owner_id=owner_id, profile=card.profile, tags=card.tags, now=now
+        )
+        for name, overrides in card.variations:
+            add_variation(
+                session,
+                owner_id=owner_id,
+                muse_id=muse.id or 0,
+                name=name,
+                overrides=overrides,
+                now=now,
+            )
+    return muse
+
+
+def export_card(session: Session, *, owner_id: int, muse_id: int) -> CardData:
+    """The muse as card data (for cards.export_json / export_png)."""
+    muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    return CardData(
+        profile=profile_of(muse),
+        tags=list(muse.tags),
+        variations=[
+            (v.name, dict(v.overrides))
+            for v in variations(session, owner_id=owner_id, muse_id=muse_id)
+        ],
+    )
+
+
+def attach_reference(
+    session: Session,
+    *,
+    owner_id: int,
+    muse_id: int,
+    data: bytes,
+    consent_given: bool,
+    media_root: Path,
+    max_bytes: int,
+    max_pixels: int,
+    now: datetime,
+) -> ReferenceImage:
+    """Store a reference picture for IP-Adapter; needs the uploader's consent statement."""
+    muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    safety.screen_reference_use(consent_given=consent_given, explicit=muse.nsfw)
+    count = session.exec(
+        select(sa.func.count()).select_from(ReferenceImage).where(ReferenceImage.muse_id == muse_id)
+    ).one()
+    if count >= MAX_REFERENCES:
+        raise ValidationFailed(f"A muse has at most {MAX_REFERENCES} reference images.")
+    stored = store.ingest_image(
+        data, media_root=media_root, max_bytes=max_bytes, max_pixels=max_pixels
+    )
+    if store.is_blocked(session, stored.sha256):
+        raise ValidationFailed("This image was taken down and cannot be used.")
+    reference = ReferenceImage(
+        owner_id=owner_id,
+        muse_id=muse_id,
+        sha256=stored.sha256,
+        mime=stored.mime,
+        width=stored.width,
+        height=stored.height,
+        consent_statement=safety.CONSENT_STATEMENT,
+        consented_at=now,
+        created_at=now,
+    )
+    session.add(reference)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=f"user:{owner_id}",
+        action="reference.consent",
+        target=f"muse:{muse_id}",
+        outcome=AuditOutcome.OK,
+        details={"reference": reference.id, "sha256": stored.sha256},
+    )
+    return reference
+
+
+def muse_history(
+    session: Session, *, owner_id: int, muse_id: int, limit: int = 50
+) -> list[GenerationJob]:
+    """The owner's jobs made with this muse, newest first."""
+    get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    return list(
+        session.exec(
+            select(GenerationJob)
+            .where(GenerationJob.muse_id == muse_id, GenerationJob.user_id == owner_id)
+            .order_by(col(GenerationJob.id).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def prompt_for(
+    session: Session, *, owner_id: int, muse_id: int, scene: str, variation_id: int | None = None
+) -> ComposedPrompt:
+    """The muse and scene composed into prompts."""
+    muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    overrides = None
+    if variation_id is not None:
+        variation = session.get(MuseVariation, variation_id)
+        if variation is None or variation.muse_id != muse_id:
+            raise NotFound("No such variation.")
+        overrides = variation.overrides
+    return compose(profile_of(muse), scene, variation=overrides)

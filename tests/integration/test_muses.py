@@ -1,0 +1,200 @@
+"""Muse use cases on SQLite and PostgreSQL: screening, ownership, import, references."""
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from core.db import read_scope, session_scope
+from core.errors import NotFound, PolicyRefusal, ValidationFailed
+from core.models import AuditEntry, Muse
+from core.muses import cards, service
+from core.muses.schema import validate_profile
+from tests.factories import make_job, make_user
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+PROFILE = {"basic": {"name": "Ava", "age": 27}, "fashion": {"outfit": "a red coat"}}
+LIMITS = {"max_bytes": 5_000_000, "max_pixels": 40_000_000}
+
+
+def create(engine, owner, data=None, tags=("fantasy",)):
+    with session_scope(engine) as session:
+        return service.create_muse(
+            session,
+            owner_id=owner.id,
+            profile=validate_profile(data or PROFILE),
+            tags=tags,
+            now=NOW,
+        )
+
+
+def png():
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "navy").save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_database_refuses_an_underage_row_even_past_the_code(engine):
+    owner = make_user(engine)
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(Muse(owner_id=owner.id, name="x", age=17))
+
+
+def test_create_screens_free_text(engine):
+    owner = make_user(engine)
+    bad = {**PROFILE, "notes": "she is a schoolgirl", "ai": {"nsfw": True}}
+    with pytest.raises(PolicyRefusal, match="notes"):
+        create(engine, owner, bad)
+    assert create(engine, owner).age == 27
+
+
+def test_other_users_cannot_see_or_touch_a_muse(engine):
+    alice, bob = make_user(engine), make_user(engine)
+    muse = create(engine, alice)
+    with session_scope(engine) as session:
+        for call in (
+            lambda: service.get_muse(session, owner_id=bob.id, muse_id=muse.id),
+            lambda: service.muse_history(session, owner_id=bob.id, muse_id=muse.id),
+            lambda: service.delete_muse(session, owner_id=bob.id, muse_id=muse.id),
+            lambda: service.prompt_for(session, owner_id=bob.id, muse_id=muse.id, scene="x"),
+            lambda: service.update_muse(
+                session,
+                owner_id=bob.id,
+                muse_id=muse.id,
+                profile=validate_profile(PROFILE),
+                tags=(),
+                now=NOW,
+            ),
+        ):
+            with pytest.raises(NotFound):
+                call()
+        assert service.list_muses(session, owner_id=bob.id) == []
+
+
+def test_list_search_filter_update_and_history(engine):
+    owner = make_user(engine)
+    ava = create(engine, owner)
+    create(engine, owner, {"basic": {"name": "Zoe", "age": 40}}, tags=("sci-fi",))
+    job = make_job(engine, owner, muse_id=ava.id)
+    with session_scope(engine) as session:
+        assert [m.name for m in service.list_muses(session, owner_id=owner.id, search="av")] == [
+            "Ava"
+        ]
+        assert [
+            m.name for m in service.list_muses(session, owner_id=owner.id, tags=["sci-fi"])
+        ] == ["Zoe"]
+        changed = {**PROFILE, "basic": {"name": "Ava Rose", "age": 28}}
+        service.update_muse(
+            session,
+            owner_id=owner.id,
+            muse_id=ava.id,
+            profile=validate_profile(changed),
+            tags=["Portrait"],
+            now=NOW,
+        )
+        assert [j.id for j in service.muse_history(session, owner_id=owner.id, muse_id=ava.id)] == [
+            job.id
+        ]
+    with read_scope(engine) as session:
+        stored = session.get(Muse, ava.id)
+        assert (stored.name, stored.age, stored.tags) == ("Ava Rose", 28, ["portrait"])
+
+
+def test_variations_compose_and_delete(engine):
+    owner = make_user(engine)
+    muse = create(engine, owner)
+    with session_scope(engine) as session:
+        variation = service.add_variation(
+            session,
+            owner_id=owner.id,
+            muse_id=muse.id,
+            name="Gala",
+            overrides={"outfit": "a silver gown"},
+            now=NOW,
+        )
+        with pytest.raises(ValidationFailed, match="only"):
+            service.add_variation(
+                session,
+                owner_id=owner.id,
+                muse_id=muse.id,
+                name="x",
+                overrides={"age": "12"},
+                now=NOW,
+            )
+    with read_scope(engine) as session:
+        prompt = service.prompt_for(
+            session, owner_id=owner.id, muse_id=muse.id, scene="a ball", variation_id=variation.id
+        )
+    assert "wearing a silver gown" in prompt.positive
+    with session_scope(engine) as session:
+        service.delete_variation(session, owner_id=owner.id, variation_id=variation.id)
+        assert service.variations(session, owner_id=owner.id, muse_id=muse.id) == []
+
+
+def test_import_is_all_or_nothing(engine):
+    owner = make_user(engine)
+    good = cards.CardData(validate_profile(PROFILE), ["fantasy"], [("gala", {"outfit": "gown"})])
+    bad = cards.CardData(validate_profile(PROFILE), [], [("x", {"outfit": "a schoolgirl uniform"})])
+    bad_card = cards.export_json(bad).replace(b'"nsfw": false', b'"nsfw": true')
+    with session_scope(engine) as session:
+        muse = service.import_card(
+            session, owner_id=owner.id, data=cards.export_json(good), filename="ava.json", now=NOW
+        )
+        assert service.export_card(session, owner_id=owner.id, muse_id=muse.id) == good
+    with pytest.raises(PolicyRefusal), session_scope(engine) as session:
+        service.import_card(session, owner_id=owner.id, data=bad_card, filename="bad.json", now=NOW)
+    with read_scope(engine) as session:
+        assert session.exec(select(sa.func.count()).select_from(Muse)).one() == 1
+
+
+def test_reference_images_need_consent_and_are_audited(engine, tmp_path):
+    owner = make_user(engine)
+    muse = create(engine, owner)
+    with session_scope(engine) as session, pytest.raises(PolicyRefusal, match="statement"):
+        service.attach_reference(
+            session,
+            owner_id=owner.id,
+            muse_id=muse.id,
+            data=png(),
+            consent_given=False,
+            media_root=tmp_path,
+            now=NOW,
+            **LIMITS,
+        )
+    with session_scope(engine) as session:
+        ref = service.attach_reference(
+            session,
+            owner_id=owner.id,
+            muse_id=muse.id,
+            data=png(),
+            consent_given=True,
+            media_root=tmp_path,
+            now=NOW,
+            **LIMITS,
+        )
+    with read_scope(engine) as session:
+        actions = [e.action for e in session.exec(select(AuditEntry)).all()]
+    assert ref.consent_statement and "reference.consent" in actions
+
+
+def test_delete_keeps_jobs_but_unlinks_them(engine):
+    owner = make_user(engine)
+    muse = create(engine, owner)
+    job = make_job(engine, owner, muse_id=muse.id)
+    with session_scope(engine) as session:
+        service.add_variation(
+            session,
+            owner_id=owner.id,
+            muse_id=muse.id,
+            name="v",
+            overrides={"outfit": "coat"},
+            now=NOW,
+        )
+        service.delete_muse(session, owner_id=owner.id, muse_id=muse.id)
+    with read_scope(engine) as session:
+        assert session.get(Muse, muse.id) is None
+        assert session.get(type(job), job.id).muse_id is None

@@ -1,0 +1,119 @@
+"""Muse profiles: strict 18+ schema, deterministic composition, safe card import/export."""
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from core.errors import ValidationFailed
+from core.muses import cards
+from core.muses.prompt import ADULT_NEGATIVE, compose
+from core.muses.schema import validate_profile
+
+BASE = {
+    "basic": {"name": "Ava", "age": 27, "occupation": "violinist"},
+    "eyes": {"color": "green"},
+    "hair": {"color": "auburn", "length": "long", "style": "loose waves"},
+    "fashion": {"outfit": "a velvet evening gown"},
+    "personality": {"traits": ["warm"], "expression": "soft smile"},
+    "ai": {"negative_prompt": "blurry"},
+}
+
+
+def profile(**changes):
+    data = json.loads(json.dumps(BASE))
+    for section, values in changes.items():
+        data[section] = {**data.get(section, {}), **values} if isinstance(values, dict) else values
+    return validate_profile(data)
+
+
+@pytest.mark.parametrize(
+    ("basic", "message"),
+    [
+        ({"name": "Ava", "age": 17}, "18 or older"),
+        ({"name": "Ava", "age": "18 "}, "18 or older"),
+        ({"name": "Ava", "age": 18.5}, "18 or older"),
+        ({"name": "Ava"}, "18 or older"),
+        ({"name": "", "age": 30}, "basic.name"),
+        ({"name": "Ava", "age": 30, "favourite": "x"}, "basic.favourite"),
+    ],
+)
+def test_strict_schema_refuses_minors_and_junk(basic, message):
+    with pytest.raises(ValidationFailed, match=message):
+        validate_profile({"basic": basic})
+
+
+def test_composition_is_ordered_deterministic_and_adult():
+    composed = compose(profile(), "on a rooftop at night")
+    assert composed.positive.startswith("portrait of Ava, a 27-year-old adult woman, violinist")
+    assert composed.positive.index("green eyes") < composed.positive.index("auburn")
+    assert composed.positive.endswith("on a rooftop at night")
+    assert composed == compose(profile(), "on a rooftop at night")
+    assert composed.negative == f"blurry, {ADULT_NEGATIVE}"
+
+
+def test_variation_overrides_the_outfit():
+    composed = compose(profile(), "beach", variation={"outfit": "a linen summer dress"})
+    assert "wearing a linen summer dress" in composed.positive
+    assert "velvet" not in composed.positive
+
+
+def test_text_fields_cover_free_text_for_screening():
+    fields = profile(notes="loves jazz").text_fields()
+    assert fields["notes"] == "loves jazz" and fields["personality.traits[0]"] == "warm"
+
+
+def card():
+    return cards.CardData(profile(), ["fantasy"], [("gala", {"outfit": "a silver dress"})])
+
+
+def test_json_and_png_cards_round_trip():
+    assert cards.parse_card(cards.export_json(card()), "ava.json") == card()
+    portrait = io.BytesIO()
+    Image.new("RGB", (32, 32), "teal").save(portrait, format="PNG")
+    png = cards.export_png(card(), portrait.getvalue())
+    assert cards.parse_card(png, "ava.png") == card()
+    assert cards.parse_card(cards.export_png(card()), "placeholder.png") == card()
+
+
+def envelope(**changes):
+    data = json.loads(cards.export_json(card()))
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"{" * 10_000 + b"}" * 10_000, "nested too deeply"),
+        (b" " * (cards.MAX_JSON_BYTES + 1), "larger than 1 MB"),
+        (b"\xff\xfe\x00", "neither"),
+        (b"{not json", "not valid JSON"),
+        (b'{"format": "other"}', "not an AI KINGS muse card"),
+        (envelope(version=9), "version 9"),
+        (envelope(extra=1), "Unknown card fields: extra"),
+        (envelope(profile={**BASE, "basic": {"name": "Ava", "age": 17}}), "18 or older"),
+        (envelope(profile={**BASE, "reference_images": ["../../etc/passwd"]}), "reference_images"),
+        (
+            envelope(
+                profile={**BASE, "basic": {"name": "A", "age": 30, "photo": "http://x/y.png"}}
+            ),
+            "photo",
+        ),
+        (envelope(variations=[{"name": "x"}]), "name and overrides"),
+        (envelope(tags="not a list"), "tags"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "damaged"),
+    ],
+)
+def test_malformed_cards_are_refused_with_a_message(data, message):
+    with pytest.raises(ValidationFailed, match=message):
+        cards.parse_card(data, "card.json")
+
+
+def test_png_without_a_card_is_refused():
+    plain = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(plain, format="PNG")
+    with pytest.raises(ValidationFailed, match="no AI KINGS muse card"):
+        cards.parse_card(plain.getvalue(), "x.png")
