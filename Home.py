@@ -1,11 +1,18 @@
-"""AI KINGS web entrypoint: theme, age gate, then navigation over the pages."""
+"""AI KINGS web entrypoint: theme, age gate, sign-in, then navigation by role."""
 
 import streamlit as st
 
 from ui.age_gate import require_adult
-from ui.navigation import pages_for
+from ui.auth import current_user, is_admin, render_sign_in
+from ui.navigation import pages_for, share_page
 from ui.theme import apply_theme
 
 apply_theme()
 require_adult()
-st.navigation(pages_for(is_admin=False)).run()
+user = current_user()
+if user is None:
+    # Visitors may only sign in, register, or open a share link.
+    visitor_pages = [st.Page(render_sign_in, title="Sign in", default=True), share_page()]
+    st.navigation(visitor_pages, position="hidden").run()
+else:
+    st.navigation(pages_for(is_admin=is_admin(user))).run()

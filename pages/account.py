@@ -1,8 +1,91 @@
-"""Account page."""
+"""Account: profile, credit balance and history, buying credits, password, sign out."""
 
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
+from core.accounts import ledger, payments, users
 
-from ui.widgets import coming_soon
+from core.db import read_scope, session_scope
+from core.errors import ValidationFailed
+from ui import resources
+from ui.auth import require_user, sign_out
+
+user = require_user()
+user_id = user.id or 0
+settings = resources.settings()
+engine = resources.engine()
+clock = resources.clock()
 
 st.title("Account")
-coming_soon("Accounts and credits")
+st.write(f"Signed in as **{user.display_name}** (`{user.username}`, {user.role})")
+
+with read_scope(engine) as session:
+    balance = ledger.balance(session, user_id)
+    entries = ledger.history(session, user_id=user_id, limit=50)
+
+st.metric("Credits", balance)
+if entries:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "when": entry.created_at,
+                    "what": str(entry.kind),
+                    "credits": entry.credits,
+                    "job": entry.job_id,
+                    "note": entry.note,
+                }
+                for entry in entries
+            ]
+        ),
+        hide_index=True,
+        use_container_width=True,
+    )
+
+st.subheader("Buy credits")
+if settings.stripe_api_key is None:
+    st.caption("Purchases are not enabled on this studio. Ask the operator for credits.")
+else:
+    packs = {
+        f"{pack.credits} credits: ${pack.price_cents / 100:.2f}": pack
+        for pack in payments.CREDIT_PACKS
+    }
+    chosen = st.radio("Pack", list(packs), key="account_pack")
+    if st.button("Continue to payment", key="account_buy"):
+        try:
+            url = payments.create_checkout_session(
+                api_url=settings.stripe_api_url,
+                api_key=settings.stripe_api_key.get_secret_value(),
+                user_id=user_id,
+                pack_id=packs[chosen].id,
+                success_url=f"http://localhost:{settings.web_port}/account?paid=1",
+                cancel_url=f"http://localhost:{settings.web_port}/account",
+            )
+        except ValidationFailed as exc:
+            st.error(str(exc))
+        else:
+            st.link_button("Pay with Stripe", url, type="primary")
+
+st.subheader("Change password")
+with st.form("change_password"):
+    old = st.text_input("Current password", type="password")
+    new = st.text_input("New password (12+ characters)", type="password")
+    repeat = st.text_input("Repeat new password", type="password")
+    if st.form_submit_button("Change password"):
+        if new != repeat:
+            st.error("The new passwords do not match.")
+        else:
+            try:
+                with session_scope(engine) as session:
+                    users.change_password(
+                        session, user_id=user_id, old=old, new=new, now=clock.now()
+                    )
+            except ValidationFailed as exc:
+                st.error(str(exc))
+            else:
+                st.success("Password changed. Every other session was signed out.")
+
+if st.button("Sign out", key="account_sign_out"):
+    sign_out()
+    st.rerun()

@@ -1,8 +1,57 @@
-"""Spend and usage page."""
+"""Spend and usage: plotly charts of GPU cost, jobs and GPU time."""
 
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import plotly.express as px
 import streamlit as st
 
-from ui.widgets import coming_soon
+from core.clock import SystemClock
+from core.db import read_scope
+from core.pool import costs
+from ui import resources
+from ui.auth import require_admin
+from ui.widgets import format_usd
 
-st.title("Spend and usage")
-coming_soon("Cost and usage charts")
+require_admin()
+pool = resources.settings().pool_name
+now = SystemClock().now()
+
+st.title("Spend & usage")
+days = st.segmented_control("Window", [7, 30, 90], default=30, format_func=lambda d: f"{d} days")
+since = now - timedelta(days=days or 30)
+
+with read_scope(resources.engine()) as session:
+    spend = costs.daily_spend_frame(session, pool=pool, since=since)
+    jobs = costs.jobs_frame(session, since=since)
+
+total = float(spend["cost_usd"].sum()) if not spend.empty else 0.0
+done = jobs[jobs["status"] == "succeeded"]
+cols = st.columns(4)
+cols[0].metric("GPU spend", format_usd(Decimal(str(round(total, 2)))))
+cols[1].metric("Jobs", len(jobs))
+cols[2].metric("Succeeded", len(done))
+cols[3].metric("Credits charged", int(done["credits"].sum()) if not done.empty else 0)
+
+if spend.empty and jobs.empty:
+    st.info("No spend or jobs in this window yet.")
+    st.stop()
+
+if not spend.empty:
+    st.plotly_chart(
+        px.bar(spend, x="day", y="cost_usd", title="GPU spend per day (USD)"),
+        use_container_width=True,
+    )
+if not jobs.empty:
+    per_day = jobs.groupby(["day", "status"], as_index=False).size()
+    st.plotly_chart(
+        px.bar(per_day, x="day", y="size", color="status", title="Jobs per day by outcome"),
+        use_container_width=True,
+    )
+if not done.empty:
+    st.plotly_chart(
+        px.box(done, x="preset", y="gpu_s", color="kind", title="GPU seconds per job by preset"),
+        use_container_width=True,
+    )

@@ -1,8 +1,70 @@
-"""Moderation page."""
+"""Moderation: reported pictures and outputs awaiting review, resolved with an audit trail."""
+
+from __future__ import annotations
 
 import streamlit as st
+from core.gallery import queries, store
 
-from ui.widgets import coming_soon
+from core.db import read_scope, session_scope
+from core.errors import CoreError
+from ui import resources
+from ui.auth import require_admin
+
+admin = require_admin()
+admin_id = admin.id or 0
+engine = resources.engine()
+clock = resources.clock()
+media_root = resources.settings().media_root
 
 st.title("Moderation")
-coming_soon("The moderation queue")
+st.caption(
+    "Reports are hidden at once and must be resolved within 7 business days; non-consensual "
+    "imagery within 48 hours. A takedown also blocks identical copies."
+)
+
+with read_scope(engine) as session:
+    queue = queries.moderation_queue(session, limit=20, offset=0)
+
+if not queue.reports and not queue.pending_assets:
+    st.success("Nothing waits for review.")
+
+for report, asset in queue.reports:
+    with st.container(border=True):
+        left, right = st.columns([1, 2])
+        left.image(store.read(media_root, asset.thumb_sha256 or asset.sha256))
+        right.write(
+            f"**Report #{report.id}** · {report.reason} · {report.created_at:%Y-%m-%d %H:%M}"
+        )
+        if report.details:
+            right.text(report.details)
+        choice = right.segmented_control(
+            "Decision", ["restore", "remove", "takedown"], key=f"m_choice_{report.id}"
+        )
+        if choice and right.button("Apply", key=f"m_apply_{report.id}"):
+            try:
+                with session_scope(engine) as session:
+                    queries.resolve_report(
+                        session,
+                        report_id=report.id or 0,
+                        moderator_id=admin_id,
+                        action=choice,
+                        now=clock.now(),
+                    )
+            except CoreError as exc:
+                right.error(str(exc))
+            else:
+                st.rerun()
+
+if queue.pending_assets:
+    st.subheader("Awaiting screening before they can be public")
+    for asset in queue.pending_assets:
+        with st.container(border=True):
+            left, right = st.columns([1, 2])
+            left.image(store.read(media_root, asset.thumb_sha256 or asset.sha256))
+            right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.title}")
+            if right.button("Approve", key=f"m_ok_{asset.id}"):
+                with session_scope(engine) as session:
+                    queries.approve_asset(
+                        session, asset_id=asset.id or 0, moderator_id=admin_id, now=clock.now()
+                    )
+                st.rerun()

@@ -1,8 +1,155 @@
-"""Warm pool page."""
+"""Warm pool: live instances, queue and spend, and the operator's controls."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pandas as pd
 import streamlit as st
+from sqlmodel import Session
 
-from ui.widgets import coming_soon
+from core.clock import SystemClock
+from core.db import read_scope, session_scope
+from core.errors import CoreError
+from core.pool import service
+from ui import resources
+from ui.auth import require_admin
+from ui.widgets import format_usd
+
+admin = require_admin()
+settings = resources.settings()
+pool = settings.pool_name
+clock = SystemClock()
+actor = service.Actor(name=f"user:{admin.username}")
 
 st.title("Warm pool")
-coming_soon("Pool controls")
+with session_scope(resources.engine()) as session:
+    service.ensure_pool(session, settings)  # the scheduler may not have started yet
+
+
+@st.fragment(run_every=10)
+def live_status() -> None:
+    """Pool state, refreshed every 10 s without rerunning the controls."""
+    with read_scope(resources.engine()) as session:
+        status = service.status(session, pool=pool, now=clock.now())
+    config = status.config
+    if config.safe_mode:
+        st.error(f"Safe mode is ON: {config.safe_mode_reason or 'no reason given'}")
+    cols = st.columns(5)
+    cols[0].metric("Desired warm", config.desired_size)
+    cols[1].metric("Live instances", len(status.instances))
+    cols[2].metric("Queued / running", f"{status.queued_jobs} / {status.running_jobs}")
+    cols[3].metric(
+        "Spend today",
+        format_usd(status.spend_today_usd),
+        f"cap {format_usd(config.daily_budget_usd)}",
+    )
+    cols[4].metric(
+        "Spend this month",
+        format_usd(status.spend_month_usd),
+        f"cap {format_usd(config.monthly_budget_usd)}",
+    )
+    if not status.instances:
+        st.info("No instances are running. The pool wakes on the next job or a prewarm.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "id": row.id,
+                    "state": str(row.state),
+                    "gpu": row.gpu_name or "",
+                    "$/h": float(row.price_per_hour_usd),
+                    "cost so far": format_usd(row.cost_accrued_usd),
+                    "job": row.leased_by_job,
+                    "health": row.health_reason or "ok",
+                    "created": row.created_at,
+                    "last used": row.last_used_at,
+                }
+                for row in status.instances
+            ]
+        ),
+        hide_index=True,
+        use_container_width=True,
+    )
+
+
+def _apply(change: str, action: Callable[[Session], object]) -> None:
+    try:
+        with session_scope(resources.engine()) as session:
+            action(session)
+    except CoreError as exc:
+        st.error(str(exc))
+    else:
+        st.success(f"{change}. The scheduler applies it at its next tick.")
+
+
+live_status()
+
+with read_scope(resources.engine()) as session:
+    current = service.status(session, pool=pool, now=clock.now()).config
+
+st.subheader("Controls")
+left, right = st.columns(2)
+with left, st.form("pool_size"):
+    size = st.number_input(
+        "Instances kept warm while awake", 0, current.max_instances, current.desired_size
+    )
+    if st.form_submit_button("Set warm size"):
+        _apply(
+            f"Warm size set to {size}",
+            lambda s: service.set_desired_size(
+                s, pool=pool, size=int(size), actor=actor, now=clock.now()
+            ),
+        )
+with left, st.form("prewarm"):
+    minutes = st.number_input("Prewarm for minutes", 1, service.MAX_PREWARM_MIN, 60)
+    if st.form_submit_button("Prewarm now"):
+        _apply(
+            f"Prewarming for {minutes} minutes",
+            lambda s: service.prewarm(
+                s, pool=pool, minutes=int(minutes), actor=actor, now=clock.now()
+            ),
+        )
+with right, st.form("budget"):
+    daily = st.number_input("Daily cap (USD)", 0.0, value=float(current.daily_budget_usd))
+    monthly = st.number_input("Monthly cap (USD)", 0.0, value=float(current.monthly_budget_usd))
+    if st.form_submit_button("Save caps"):
+        _apply(
+            "Budget caps saved",
+            lambda s: service.set_budget(
+                s,
+                pool=pool,
+                daily_usd=Decimal(str(daily)),
+                monthly_usd=Decimal(str(monthly)),
+                actor=actor,
+                now=clock.now(),
+            ),
+        )
+with right, st.form("safe_mode"):
+    reason = st.text_input("Reason (for the audit log)", max_chars=200)
+    turn_on = not current.safe_mode
+    label = "Enter safe mode (terminate everything)" if turn_on else "Leave safe mode"
+    if st.form_submit_button(label, type="primary" if turn_on else "secondary"):
+        _apply(
+            "Safe mode on" if turn_on else "Safe mode off",
+            lambda s: service.set_safe_mode(
+                s,
+                pool=pool,
+                on=turn_on,
+                reason=reason or "admin page",
+                actor=actor,
+                now=clock.now(),
+            ),
+        )
+with st.form("terminate"):
+    target = st.text_input("Instance id to terminate (empty = all)")
+    if st.form_submit_button("Terminate"):
+        instance_id = int(target) if target.strip().isdigit() else None
+        _apply(
+            "Termination requested",
+            lambda s: service.request_terminate(
+                s, pool=pool, instance_id=instance_id, actor=actor, now=clock.now()
+            ),
+        )

@@ -1,8 +1,180 @@
-"""Gallery page."""
+"""Gallery: your pictures and the public ones, filtered, sorted and paged by keyset."""
+
+from __future__ import annotations
 
 import streamlit as st
+from core.gallery import queries, store
+from core.gallery.taxonomy import Taxonomy
 
-from ui.widgets import coming_soon
+from core.db import read_scope, session_scope
+from core.errors import CoreError
+from core.models import Asset, MediaKind, Visibility
+from ui import resources
+from ui.auth import require_user
+
+user = require_user()
+user_id = user.id or 0
+settings = resources.settings()
+engine = resources.engine()
+clock = resources.clock()
+taxonomy = Taxonomy.load()
 
 st.title("Gallery")
-coming_soon("The gallery")
+
+with read_scope(engine) as session:
+    featured = queries.featured(session, limit=4)
+if featured:
+    st.subheader("Featured")
+    for column, asset in zip(st.columns(4), featured, strict=False):
+        column.image(
+            store.read(settings.media_root, asset.thumb_sha256 or asset.sha256),
+            caption=asset.title,
+            use_container_width=True,
+        )
+
+filters = st.columns([2, 2, 2, 2, 3])
+scope = filters[0].segmented_control("Show", ["mine", "public"], default="mine", key="g_scope")
+sort = filters[1].selectbox(
+    "Sort",
+    ["newest", "top_rated", "trending", "most_viewed"],
+    format_func=lambda s: s.replace("_", " "),
+    key="g_sort",
+)
+categories = {"All": None} | {c.label: c.slug for c in taxonomy.categories}
+category = categories[filters[2].selectbox("Category", list(categories), key="g_category")]
+kinds = {"All": None, "Images": MediaKind.IMAGE, "Videos": MediaKind.VIDEO}
+kind = kinds[filters[3].selectbox("Type", list(kinds), key="g_kind")]
+search = filters[4].text_input("Search titles and tags", key="g_search", max_chars=100)
+tag = st.pills("Tag", taxonomy.tags, key="g_tag")
+
+# Keyset paging: the page remembers the cursors it walked through so "Back" works.
+state_key = f"g_cursors:{scope}:{sort}:{category}:{kind}:{search}:{tag}"
+cursors: list[str | None] = st.session_state.setdefault(state_key, [None])
+with read_scope(engine) as session:
+    page = queries.list_assets(
+        session,
+        viewer_id=user_id,
+        scope=scope or "mine",
+        category=category,
+        tag=tag,
+        kind=kind,
+        search=search or None,
+        sort=sort,
+        cursor=cursors[-1],
+        limit=12,
+    )
+
+if not page.items:
+    st.info("Nothing here yet." if scope == "mine" else "No public pictures match.")
+
+
+def _asset_card(asset: Asset) -> None:
+    data = store.read(settings.media_root, asset.thumb_sha256 or asset.sha256)
+    st.image(data, use_container_width=True)
+    stars = f"{asset.rating_sum / asset.rating_count:.1f}★" if asset.rating_count else "unrated"
+    st.caption(f"{asset.title or 'Untitled'} · {stars} · {asset.view_count} views")
+    if st.button("Open", key=f"open_{asset.id}"):
+        st.session_state["g_open"] = asset.id
+
+
+for row_start in range(0, len(page.items), 4):
+    for column, asset in zip(st.columns(4), page.items[row_start : row_start + 4], strict=False):
+        with column:
+            _asset_card(asset)
+
+nav = st.columns([1, 1, 6])
+if len(cursors) > 1 and nav[0].button("← Back", key="g_back"):
+    cursors.pop()
+    st.rerun()
+if page.next_cursor and nav[1].button("More →", key="g_more"):
+    cursors.append(page.next_cursor)
+    st.rerun()
+
+
+@st.dialog("Picture", width="large")
+def open_asset(asset_id: int) -> None:
+    """One asset: full size or video, rating, sharing, reporting, and owner controls."""
+    try:
+        with session_scope(engine) as session:
+            asset = queries.get_asset(session, viewer_id=user_id, asset_id=asset_id)
+            queries.record_view(session, asset_id=asset_id, viewer_id=user_id, now=clock.now())
+    except CoreError as exc:
+        st.error(str(exc))
+        return
+    data = store.read(settings.media_root, asset.sha256)
+    st.image(data, caption=asset.title, use_container_width=True)
+    st.download_button(
+        "Download",
+        data,
+        file_name=f"aikings-{asset.id}.{asset.mime.split('/')[-1]}",
+        mime=asset.mime,
+    )
+    stars = st.feedback("stars", key=f"rate_{asset.id}")
+    if stars is not None:
+        with session_scope(engine) as session:
+            queries.rate(
+                session, asset_id=asset.id or 0, user_id=user_id, stars=stars + 1, now=clock.now()
+            )
+        st.toast("Thanks for rating.")
+    if asset.owner_id == user_id:
+        _owner_controls(asset)
+    with st.expander("Report this picture"):
+        reason = st.selectbox(
+            "Reason",
+            [
+                "depicts a minor",
+                "non-consensual or real person",
+                "illegal content",
+                "spam",
+                "other",
+            ],
+            key="report_reason",
+        )
+        details = st.text_area("Details (optional)", max_chars=2000, key="report_details")
+        if st.button("Report", key="report_send"):
+            with session_scope(engine) as session:
+                queries.report_asset(
+                    session,
+                    asset_id=asset.id or 0,
+                    reporter_id=user_id,
+                    reason=reason,
+                    details=details,
+                    now=clock.now(),
+                )
+            st.success("Reported. The picture is hidden until a moderator reviews it.")
+
+
+def _owner_controls(asset: Asset) -> None:
+    visibility = st.segmented_control(
+        "Visibility",
+        [v.value for v in Visibility],
+        default=asset.visibility.value,
+        key=f"vis_{asset.id}",
+    )
+    if visibility and visibility != asset.visibility.value:
+        with session_scope(engine) as session:
+            queries.set_visibility(
+                session,
+                owner_id=user_id,
+                asset_id=asset.id or 0,
+                visibility=Visibility(visibility),
+                now=clock.now(),
+            )
+        st.toast("Public pictures appear after screening." if visibility == "public" else "Saved.")
+    if st.button("Create share link", key=f"share_{asset.id}"):
+        with session_scope(engine) as session:
+            token = queries.create_share_link(
+                session, owner_id=user_id, asset_id=asset.id or 0, now=clock.now()
+            )
+        st.code(f"http://localhost:{settings.web_port}/share?token={token}")
+    if st.button("Delete", key=f"delete_{asset.id}"):
+        with session_scope(engine) as session:
+            queries.delete_asset(
+                session, owner_id=user_id, asset_id=asset.id or 0, media_root=settings.media_root
+            )
+        st.session_state.pop("g_open", None)
+        st.rerun()
+
+
+if "g_open" in st.session_state:
+    open_asset(st.session_state.pop("g_open"))

@@ -40,6 +40,10 @@ def main() -> None:
     scheduler.add_job(
         runtime.dispatch, "interval", seconds=1, id="dispatch", misfire_grace_time=5, **common
     )
+    if settings.stripe_api_key is not None:
+        scheduler.add_job(
+            runtime.sync_payments, "interval", seconds=60, id="sync_payments", **common
+        )
     scheduler.add_job(
         runtime.daily_maintenance,
         "cron",

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlmodel import col, select
 
+from core.accounts import payments
 from core.clock import Clock
 from core.config import Settings
 from core.db import make_engine, read_scope, session_scope
@@ -138,6 +139,17 @@ class Runtime:
         with session_scope(self.engine) as session:
             report = retention.apply_retention(session, now=now, days=self.settings.retention_days)
         log.info("maintenance.done", extra={"backup": str(path), "retention": repr(report)})
+
+    def sync_payments(self) -> int:
+        """Grant credits for paid Stripe checkouts (leader only; when Stripe is configured)."""
+        key = self.settings.stripe_api_key
+        if key is None or not self.leader.is_leader:
+            return 0
+        events = payments.fetch_events(
+            api_url=self.settings.stripe_api_url, api_key=key.get_secret_value()
+        )
+        with session_scope(self.engine) as session:
+            return sum(payments.apply_event(session, e, now=self.clock.now()) for e in events)
 
     def metrics(self) -> str:
         """The Prometheus exposition of the pool, queue and spend."""

@@ -18,6 +18,11 @@ ADMIN_PAGES = [
 ]
 
 
+def share_page() -> st.Page:
+    """The page a share link (`/share?token=...`) opens."""
+    return st.Page("pages/share.py", title="Shared picture", url_path="share")
+
+
 def pages_for(is_admin: bool) -> dict[str, list[st.Page]]:
     """The navigation sections for a visitor; admin pages only for admins."""
     sections = {
@@ -27,4 +32,5 @@ def pages_for(is_admin: bool) -> dict[str, list[st.Page]]:
         sections["Admin"] = [
             st.Page(path, title=title, icon=icon) for path, title, icon in ADMIN_PAGES
         ]
+    sections["Shared"] = [share_page()]
     return sections

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import streamlit as st
+from core.comfy.presets import Presets
 from sqlalchemy.engine import Engine
 
+from core.clock import Clock, SystemClock
 from core.config import Settings, get_settings
 from core.db import make_engine
 
@@ -19,3 +21,15 @@ def settings() -> Settings:
 def engine() -> Engine:
     """The database engine for `DATABASE_URL`."""
     return make_engine(settings().database_url)
+
+
+@st.cache_resource
+def presets() -> Presets:
+    """The quality presets and models offered (data/presets.toml)."""
+    return Presets.load()
+
+
+@st.cache_resource
+def clock() -> Clock:
+    """The wall clock every page uses."""
+    return SystemClock()

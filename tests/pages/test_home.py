@@ -2,10 +2,7 @@
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
-
-from ui.navigation import ADMIN_PAGES, USER_PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,11 +23,4 @@ def test_confirming_age_opens_the_studio():
     app.button(key="age_gate_confirm").click().run()
     assert not app.exception
     assert app.session_state["age_confirmed"] is True
-    assert app.title[0].value == "Studio"
-
-
-@pytest.mark.parametrize("page", [path for path, _, _ in USER_PAGES + ADMIN_PAGES])
-def test_every_page_renders_without_error(page):
-    app = AppTest.from_file(str(ROOT / page), default_timeout=30).run()
-    assert not app.exception
-    assert app.title
+    assert app.title[0].value == "Welcome to AI KINGS"  # then sign in or register

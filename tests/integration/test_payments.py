@@ -1,0 +1,131 @@
+"""Stripe: checkout against a fake Stripe server, webhook signatures, exactly-once grants."""
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.accounts import ledger, payments
+from core.db import read_scope, session_scope
+from core.errors import ValidationFailed
+from sim.server import ServerThread
+from tests.factories import make_user
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+SECRET = "whsec_test"
+
+
+def fake_stripe(events):
+    seen = []
+
+    async def checkout(request: Request):
+        form = dict(await request.form())
+        seen.append((request.headers["authorization"], form))
+        if form["line_items[0][price_data][unit_amount]"] == "0":
+            return JSONResponse({"error": {"message": "bad"}}, status_code=400)
+        return JSONResponse({"id": "cs_1", "url": "https://checkout.stripe.test/cs_1"})
+
+    async def list_events(_request: Request):
+        return JSONResponse({"data": events})
+
+    app = Starlette(
+        routes=[
+            Route("/v1/checkout/sessions", checkout, methods=["POST"]),
+            Route("/v1/events", list_events),
+        ]
+    )
+    return app, seen
+
+
+def event(event_id, user, pack_id="starter", status="paid", kind="checkout.session.completed"):
+    return {
+        "id": event_id,
+        "type": kind,
+        "data": {
+            "object": {
+                "payment_status": status,
+                "client_reference_id": str(user.id),
+                "metadata": {"user_id": str(user.id), "pack_id": pack_id},
+            }
+        },
+    }
+
+
+def sign(payload: bytes, timestamp: int, secret=SECRET):
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def test_checkout_session_is_created_with_the_pack():
+    app, seen = fake_stripe([])
+    with ServerThread(app) as server:
+        url = payments.create_checkout_session(
+            api_url=server.url,
+            api_key="sk_test",
+            user_id=7,
+            pack_id="creator",
+            success_url="http://x/ok",
+            cancel_url="http://x/no",
+        )
+        with pytest.raises(ValidationFailed, match="Unknown credit pack"):
+            payments.create_checkout_session(
+                api_url=server.url,
+                api_key="k",
+                user_id=7,
+                pack_id="nope",
+                success_url="",
+                cancel_url="",
+            )
+    assert url == "https://checkout.stripe.test/cs_1"
+    auth, form = seen[0]
+    assert auth == "Bearer sk_test" and form["metadata[pack_id]"] == "creator"
+    assert form["line_items[0][price_data][unit_amount]"] == "1000"
+    with pytest.raises(ValidationFailed, match="not reachable"):
+        payments.create_checkout_session(
+            api_url="http://127.0.0.1:9",
+            api_key="k",
+            user_id=7,
+            pack_id="starter",
+            success_url="",
+            cancel_url="",
+        )
+
+
+def test_webhook_signature_and_timestamp_are_enforced():
+    payload = json.dumps({"id": "evt_1"}).encode()
+    ts = int(NOW.timestamp())
+    assert payments.verify_webhook(payload, sign(payload, ts), SECRET, now=NOW) == {"id": "evt_1"}
+    for header, message in [
+        (sign(payload, ts, "other"), "does not match"),
+        (sign(payload + b" ", ts), "does not match"),
+        (sign(payload, ts - 301), "tolerance"),
+        ("v1=abc", "malformed"),
+    ]:
+        with pytest.raises(ValidationFailed, match=message):
+            payments.verify_webhook(payload, header, SECRET, now=NOW)
+
+
+def test_events_grant_once_whatever_the_order_or_repetition(engine):
+    user = make_user(engine)
+    events = [
+        event("evt_2", user, "creator"),
+        event("evt_1", user),
+        event("evt_1", user),
+        event("evt_3", user, status="unpaid"),
+        event("evt_4", user, kind="charge.refunded"),
+    ]
+    app, _ = fake_stripe(events)
+    with ServerThread(app) as server, httpx.Client() as http:
+        fetched = payments.fetch_events(api_url=server.url, api_key="k", http=http)
+    with session_scope(engine) as session:
+        granted = [payments.apply_event(session, e, now=NOW) for e in fetched]
+    assert granted == [True, True, False, False, False]
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 1200 + 500

@@ -1,0 +1,60 @@
+"""Page tests run the real scripts with AppTest against a migrated database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlalchemy.engine import Engine
+from streamlit.testing.v1 import AppTest
+
+from core.accounts import sessions, users
+from core.db import make_engine, migrate, session_scope
+from core.models import Role
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def web_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The database the pages use (DATABASE_URL), migrated; resource caches cleared."""
+    url = f"sqlite:///{tmp_path / 'web.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    migrate(url)
+    st.cache_resource.clear()
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def signed_in(web_engine: Engine) -> Callable[..., AppTest]:
+    """Open a page as a freshly registered user (role=admin for admins)."""
+
+    def open_page(page: str, *, role: Role = Role.USER, credits: int = 500) -> AppTest:
+        now = datetime.now(UTC)
+        with session_scope(web_engine) as session:
+            user = users.register(
+                session,
+                username=f"{role.value}1",
+                email=f"{role.value}@example.test",
+                display_name=role.value.title(),
+                password="a long enough secret",
+                date_of_birth=date(1990, 1, 1),
+                now=now,
+                starter_credits=credits,
+            )
+            user.role = role
+            session.add(user)
+            session.flush()
+            token = sessions.create_session(session, user_id=user.id or 0, now=now, ttl_s=3600)
+        app = AppTest.from_file(str(ROOT / page), default_timeout=30)
+        app.session_state["age_confirmed"] = True
+        app.session_state["auth_token"] = token
+        return app
+
+    return open_page

@@ -1,0 +1,99 @@
+"""Every page, as a visitor, a user and an admin, driven through its widgets."""
+
+import pytest
+from sqlmodel import select
+
+from core.db import read_scope
+from core.models import AuditEntry, GenerationJob, JobStatus, Muse, PoolConfig, Role
+from ui.navigation import ADMIN_PAGES, USER_PAGES
+
+
+def texts(app):
+    return " ".join(
+        [e.value for e in app.markdown]
+        + [e.value for e in app.caption]
+        + [e.value for e in app.error]
+        + [e.value for e in app.info]
+        + [e.value for e in app.success]
+    )
+
+
+@pytest.mark.parametrize("page", [p for p, _, _ in USER_PAGES + ADMIN_PAGES])
+def test_signed_out_visitors_get_the_sign_in_forms(web_engine, page):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages.conftest import ROOT
+
+    app = AppTest.from_file(str(ROOT / page), default_timeout=30).run()
+    assert not app.exception
+    assert app.title[0].value == "Welcome to AI KINGS"
+
+
+@pytest.mark.parametrize("page", [p for p, _, _ in ADMIN_PAGES])
+def test_admin_pages_refuse_users(signed_in, page):
+    app = signed_in(page).run()
+    assert not app.exception
+    assert "for administrators" in texts(app)
+
+
+@pytest.mark.parametrize("page", [p for p, _, _ in USER_PAGES + ADMIN_PAGES])
+def test_every_page_renders_for_an_admin(signed_in, page):
+    app = signed_in(page, role=Role.ADMIN).run()
+    assert not app.exception, app.exception
+    assert app.title
+
+
+def test_studio_submits_a_job_and_shows_its_progress(signed_in, web_engine):
+    app = signed_in("pages/studio.py").run()
+    assert "500 credits" in texts(app)
+    app.text_area(key="studio_prompt").input("a lighthouse at dusk, oil painting").run()
+    app.button(key="studio_generate").click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        (job,) = session.exec(select(GenerationJob)).all()
+    assert job.status is JobStatus.QUEUED and job.prompt.startswith("a lighthouse")
+    assert "Waiting for a GPU" in texts(app)
+
+
+def test_studio_refuses_a_minor_prompt_clearly(signed_in, web_engine):
+    app = signed_in("pages/studio.py").run()
+    app.text_area(key="studio_prompt").input("a 15 year old in lingerie").run()
+    app.button(key="studio_generate").click().run()
+    assert "Refused" in texts(app) and "under 18" in texts(app)
+    with read_scope(web_engine) as session:
+        assert session.exec(select(GenerationJob)).all() == []
+        assert [e.action for e in session.exec(select(AuditEntry)).all()][-1] == "policy.refused"
+
+
+def test_muse_form_creates_a_muse(signed_in, web_engine):
+    app = signed_in("pages/muses.py").run()
+    form_inputs = [t for t in app.text_input if t.label == "Name"]
+    form_inputs[0].input("Ava")
+    submit = [b for b in app.button if b.label == "Save muse"][0]
+    submit.click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        assert [m.name for m in session.exec(select(Muse)).all()] == ["Ava"]
+
+
+def test_admin_sets_the_warm_pool_size(signed_in, web_engine):
+    app = signed_in("pages/admin_pool.py", role=Role.ADMIN)
+    from core.config import get_settings
+    from core.db import session_scope
+    from core.pool.service import ensure_pool
+
+    with session_scope(web_engine) as session:
+        ensure_pool(session, get_settings())
+    app.run()
+    app.number_input[0].set_value(2)
+    [b for b in app.button if b.label == "Set warm size"][0].click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        assert session.get(PoolConfig, "default").desired_size == 2
+        assert [e.action for e in session.exec(select(AuditEntry)).all()][-1] == "pool.size"
+
+
+def test_account_page_shows_the_ledger(signed_in):
+    app = signed_in("pages/account.py").run()
+    assert not app.exception
+    assert app.metric[0].value == "500"
