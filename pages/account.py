@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from core.accounts import ledger, payments, users
 
+from core.accounts import ledger, payments, users
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
 from ui import resources

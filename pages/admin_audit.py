@@ -6,11 +6,11 @@ from datetime import UTC, datetime, time
 
 import pandas as pd
 import streamlit as st
-from core.ops import audit_view
 
 from core import audit
 from core.db import read_scope
 from core.models import AuditOutcome
+from core.ops import audit_view
 from ui import resources
 from ui.auth import require_admin
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import streamlit as st
-from core.gallery import queries, store
 
 from core.db import read_scope, session_scope
 from core.errors import CoreError
+from core.gallery import queries, store
 from ui import resources
 from ui.auth import require_admin
 

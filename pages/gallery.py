@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import streamlit as st
-from core.gallery import queries, store
-from core.gallery.taxonomy import Taxonomy
 
 from core.db import read_scope, session_scope
 from core.errors import CoreError
+from core.gallery import queries, store
+from core.gallery.taxonomy import Taxonomy
 from core.models import Asset, MediaKind, Visibility
 from ui import resources
 from ui.auth import require_user

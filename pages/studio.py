@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import streamlit as st
-from core.accounts import ledger
-from core.gallery import store
-from core.muses import service as muses
 
+from core.accounts import ledger
 from core.db import read_scope
 from core.errors import CoreError, PolicyRefusal
+from core.gallery import store
 from core.models import GenerationJob, JobStatus, MediaKind
+from core.muses import service as muses
 from core.studio import history, jobs
 from ui import resources
 from ui.auth import require_user

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import streamlit as st
-from core.comfy.presets import Presets
 from sqlalchemy.engine import Engine
 
 from core.clock import Clock, SystemClock
+from core.comfy.presets import Presets
 from core.config import Settings, get_settings
 from core.db import make_engine
 

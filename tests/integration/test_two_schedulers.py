@@ -1,0 +1,69 @@
+"""Two `python -m scheduler` processes on one database: one leads, nothing is rented twice."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sim.comfy import ComfySimConfig
+from sim.vast import Timings
+from tests.factories import make_pool
+from tests.sims import comfy_sim, vast_sim
+
+
+def test_two_schedulers_rent_the_pool_once(engine, tmp_path):
+    make_pool(
+        engine,
+        desired_size=2,
+        max_instances=3,
+        max_price_per_hour_usd=Decimal("5"),
+        min_reliability=0.9,
+        min_vram_gb=8,
+        prewarm_until=datetime.now(UTC) + timedelta(hours=1),
+    )
+    with (
+        comfy_sim(ComfySimConfig()) as comfy,
+        vast_sim(
+            timings=Timings(null_s=0, created_s=0, loading_s=1),
+            comfy_port=int(comfy.url.rsplit(":", 1)[1]),
+        ) as vast,
+    ):
+        env = {
+            **os.environ,
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "SIM_VAST_URL": vast.url,
+            "POOL_POLL_INTERVAL_S": "1",
+            "SCHEDULER_LOCK_TTL_S": "5",
+            "METRICS_PORT": "0",
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "BACKUP_DIR": str(tmp_path / "backups"),
+        }
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "scheduler"],
+                env=env,
+                cwd=tmp_path,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(vast.alive()) < 2:
+                time.sleep(0.5)
+            time.sleep(4)  # several more ticks from both processes
+            created = vast.dump()["instances"]
+        finally:
+            outputs = []
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                outputs.append(proc.communicate(timeout=30)[1])
+    assert len(created) == 2, f"expected the pool rented once, got {len(created)} instances"
+    leaders = [out.count("leader.acquired") for out in outputs]
+    assert sum(leaders) >= 1 and min(leaders) == 0, leaders  # one led; the other waited
+    assert all(proc.returncode == 0 for proc in procs)
