@@ -18,13 +18,16 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TextIO
 
+from sqlmodel import select
+
 from core import audit
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.db import downgrade, make_engine, migrate, read_scope, session_scope
-from core.errors import CoreError, ValidationFailed
+from core.errors import CoreError, NotFound, ValidationFailed
 from core.logs import configure_logging
-from core.models import AuditOutcome
+from core.models import AuditOutcome, Role, User
+from core.ops import backup, retention
 from core.pool import service
 from core.pool.service import Actor
 
@@ -60,6 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     budget = verbs.add_parser("budget", help="daily / monthly spend caps in USD")
     budget.add_argument("--daily", type=_usd)
     budget.add_argument("--monthly", type=_usd)
+
+    user = commands.add_parser("user", help="account administration (needs the admin key)")
+    user_verbs = user.add_subparsers(dest="verb", required=True)
+    role = user_verbs.add_parser("role", help="make a user an admin, or a user again")
+    role.add_argument("username")
+    role.add_argument("role", choices=[r.value for r in Role])
+
+    commands.add_parser("backup", help="back the database up to BACKUP_DIR")
+    keep = commands.add_parser("retention", help="apply the retention window now")
+    keep.add_argument("--days", type=int)
+    audit_cmd = commands.add_parser("audit", help="audit log checks")
+    audit_cmd.add_argument("verb", choices=["verify"])
     return parser
 
 
@@ -156,6 +171,56 @@ def run_pool_command(
         engine.dispose()
 
 
+def set_user_role(settings: Settings, actor: Actor, username: str, role: Role, out: TextIO) -> None:
+    """Give `username` a role (how the first admin is made); audited with the key's print."""
+    engine = make_engine(settings.database_url)
+    now = SystemClock().now()
+    try:
+        with session_scope(engine) as session:
+            user = session.exec(select(User).where(User.username == username.lower())).first()
+            if user is None:
+                raise NotFound(f"no user named {username!r}")
+            user.role = role
+            session.add(user)
+            audit.record(
+                session,
+                at=now,
+                actor=actor.name,
+                actor_fingerprint=actor.fingerprint,
+                action="account.role",
+                target=f"user:{user.id}",
+                details={"role": role.value},
+            )
+        out.write(f"{username} is now {role.value}\n")
+    finally:
+        engine.dispose()
+
+
+def run_ops_command(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """backup, retention and audit verify; returns the exit status."""
+    engine = make_engine(settings.database_url)
+    now = SystemClock().now()
+    try:
+        if args.command == "backup":
+            out.write(f"{backup.backup(settings.database_url, settings.backup_dir, now=now)}\n")
+        elif args.command == "retention":
+            with session_scope(engine) as session:
+                report = retention.apply_retention(
+                    session, now=now, days=args.days or settings.retention_days
+                )
+            out.write("".join(f"{table}: {n}\n" for table, n in sorted(report.removed.items())))
+        else:
+            with read_scope(engine) as session:
+                chain = audit.verify_chain(session)
+            if not chain.ok:
+                out.write(f"audit chain BROKEN at entry {chain.broken_at}: {chain.reason}\n")
+                return 1
+            out.write(f"audit chain ok: {chain.checked} entries\n")
+        return 0
+    finally:
+        engine.dispose()
+
+
 def _instance_id(text: str) -> int:
     if not text.isdigit():
         raise ValidationFailed(f"instance id must be a number or 'all', not {text!r}")
@@ -199,6 +264,11 @@ def main(
         elif args.command == "pool":
             actor = authenticate(settings, read_admin_key(stdin or sys.stdin))
             run_pool_command(args, settings, actor, out)
+        elif args.command == "user":
+            actor = authenticate(settings, read_admin_key(stdin or sys.stdin))
+            set_user_role(settings, actor, args.username, Role(args.role), out)
+        else:
+            return run_ops_command(args, settings, out)
     except CoreError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

@@ -114,3 +114,29 @@ def test_pool_commands_are_refused_when_no_admin_key_is_configured(cli_db, monke
     get_settings.cache_clear()
     assert run("pool", "status")[0] == 2
     assert "ADMIN_API_KEY is not configured" in capsys.readouterr().err
+
+
+def test_user_role_makes_the_first_admin_and_is_audited(cli_db):
+    from tests.factories import make_user
+
+    make_user(cli_db, username="ava")
+    assert run("user", "role", "ava", "admin") == (0, "ava is now admin\n")
+    assert run("user", "role", "nobody", "admin")[0] == 2
+    assert run("user", "role", "ava", "admin", key="wrong")[0] == 2
+    with read_scope(cli_db) as session:
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "account.role")).one()
+    assert entry.details == {"role": "admin"} and entry.actor_fingerprint
+
+
+def test_backup_retention_and_audit_verify(cli_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("BACKUP_DIR", str(tmp_path / "backups"))
+    status, out = run("backup")
+    assert status == 0 and out.strip().endswith(".sqlite3")
+    status, out = run("retention", "--days", "30")
+    assert status == 0 and "auditentry: 0" in out
+    assert run("audit", "verify") == (0, "audit chain ok: 0 entries\n")
+    run("pool", "size", "1")
+    with cli_db.begin() as connection:
+        connection.execute(sa.text("UPDATE auditentry SET actor = 'someone else'"))
+    status, out = run("audit", "verify")
+    assert status == 1 and "BROKEN at entry 1" in out
