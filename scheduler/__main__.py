@@ -23,6 +23,7 @@ def main() -> None:
     """Build the runtime and the scheduler, register the jobs, block until told to stop."""
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every 1 s dispatch
     migrate(settings.database_url)
     runtime = Runtime(settings, SystemClock())
     metrics = MetricsServer(settings.metrics_port, runtime.metrics)

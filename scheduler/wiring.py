@@ -10,6 +10,7 @@ from core.clock import Clock
 from core.comfy import health
 from core.comfy.client import ComfyClient
 from core.comfy.presets import Presets
+from core.comfy.workflows import CUSTOM_NODES
 from core.config import ProviderKind, Settings
 from core.pool.launch import comfy_headers, launch_spec
 from core.pool.manager import PoolManager
@@ -52,7 +53,7 @@ def build_manager(
         provider or build_provider(settings),
         clock,
         pool=settings.pool_name,
-        health_check=lambda url: health.check(url, required, headers=headers),
+        health_check=lambda url: health.check(url, required, headers=headers, nodes=CUSTOM_NODES),
         job_hooks=jobs.OUTCOMES,
         launch=partial(launch_spec, secret=secret),
         queued_jobs=jobs.count_queued,

@@ -13,8 +13,9 @@ def check(
     *,
     timeout_s: float = 5.0,
     headers: Mapping[str, str] | None = None,
+    nodes: Collection[str] = (),
 ) -> str | None:
-    """None when healthy; otherwise a short reason (not answering, which models are missing)."""
+    """None when healthy; otherwise a short reason (not answering, missing models or nodes)."""
     try:
         with httpx.Client(
             base_url=base_url.rstrip("/"), timeout=timeout_s, headers=dict(headers or {})
@@ -27,6 +28,9 @@ def check(
                 listed = http.get(f"/models/{folder}")
                 installed = set(listed.json()) if listed.status_code == 200 else set()
                 missing += [f"{folder}/{name}" for name in sorted(set(names) - installed)]
+            if nodes:
+                known = set(http.get("/object_info").json())
+                missing += [f"node {name}" for name in sorted(set(nodes) - known)]
     except (httpx.HTTPError, ValueError) as exc:
         return f"ComfyUI not answering: {type(exc).__name__}: {exc}"
-    return f"missing models: {', '.join(missing)}" if missing else None
+    return f"missing: {', '.join(missing)}" if missing else None

@@ -21,6 +21,8 @@ MAX_REFERENCE_WEIGHT = 2.0
 FILENAME_PREFIX = "aikings"
 WAN_SHIFT = 8.0
 OUTPUT_KINDS = {"SaveImage": "image", "SaveAnimatedWEBP": "video"}
+CUSTOM_NODES = ("IPAdapterUnifiedLoader", "IPAdapterAdvanced")
+"""Node classes outside ComfyUI core (ComfyUI_IPAdapter_plus) an instance must have."""
 
 Graph = dict[str, dict[str, Any]]
 Link = list[Any]

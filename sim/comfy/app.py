@@ -13,12 +13,13 @@ import asyncio
 import hashlib
 import io
 import json
+import textwrap
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageDraw, PngImagePlugin
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -307,7 +308,7 @@ class ComfySim:
             return {"images": images, "animated": [True]}
         batch = int(latent["inputs"].get("batch_size", 1)) if latent else 1
         for index in range(batch):
-            data = _png(size, seed + index, text)
+            data = _png(size, seed + index, text, _positive_text(graph, sampler))
             name = f"{prefix}_{len(self.files):05}_.png"
             self.files[("output", "", name)] = data
             images.append({"filename": name, "subfolder": "", "type": "output"})
@@ -563,6 +564,15 @@ def _find_upstream(
     return None
 
 
+def _positive_text(graph: dict[str, Any], sampler: dict[str, Any] | None) -> str:
+    """The text of the sampler's positive prompt, for the caption."""
+    if sampler is None:
+        return ""
+    link = sampler["inputs"].get("positive")
+    node = graph.get(str(link[0])) if isinstance(link, list) else None
+    return str((node or {}).get("inputs", {}).get("text", ""))
+
+
 def _colours(seed: int, text: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     digest = hashlib.sha256(f"{seed}:{text}".encode()).digest()
     return (digest[0], digest[1], digest[2]), (digest[3], digest[4], digest[5])
@@ -574,11 +584,16 @@ def _frame(size: tuple[int, int], seed: int, text: str, shift: int = 0) -> Image
     return Image.composite(Image.new("RGB", size, start), Image.new("RGB", size, end), gradient)
 
 
-def _png(size: tuple[int, int], seed: int, text: str) -> bytes:
+def _png(size: tuple[int, int], seed: int, text: str, caption: str = "") -> bytes:
     info = PngImagePlugin.PngInfo()
     info.add_text("prompt", text)
+    image = _frame(size, seed, text)
+    draw = ImageDraw.Draw(image)
+    lines = ["SIMULATED", f"seed {seed}", *textwrap.wrap(caption, 48)[:6]]
+    for index, line in enumerate(lines):
+        draw.text((16, 16 + 14 * index), line, fill=(255, 255, 255))
     out = io.BytesIO()
-    _frame(size, seed, text).save(out, format="PNG", pnginfo=info)
+    image.save(out, format="PNG", pnginfo=info)
     return out.getvalue()
 
 

@@ -126,9 +126,9 @@ def test_health_check_variants():
     missing = ComfySimConfig()
     missing.models["checkpoints"] = ["sdxl_base_1.0.safetensors"]
     with comfy_sim(missing) as sim:
-        assert (
-            health.check(sim.url, required)
-            == "missing models: checkpoints/realvis_xl_4.0.safetensors"
+        assert health.check(sim.url, required) == "missing: checkpoints/realvis_xl_4.0.safetensors"
+        assert health.check(sim.url, {}, nodes=["IPAdapterAdvanced", "NoSuchNode"]) == (
+            "missing: node NoSuchNode"
         )
     with comfy_sim(ComfySimConfig(unhealthy=True)) as sim:
         assert "503" in health.check(sim.url, required)
@@ -143,3 +143,22 @@ def test_system_stats_models_and_history(client):
     result = client.run(graph(), timeout_s=30)
     assert client.history(result.prompt_id)["status"]["completed"] is True
     assert client.history("unknown") == {}
+
+
+def test_try_command_runs_a_workflow_and_saves_the_files(comfy, tmp_path):
+    import importlib
+    import io as _io
+
+    try_command = importlib.import_module("core.comfy.try")
+    out = _io.StringIO()
+    assert try_command.main([comfy.url, "--seed", "3", "--out", str(tmp_path)], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "health: ok" and "step 1/" in out.getvalue()
+    saved = [line.split(" ", 1)[1] for line in lines if line.startswith("saved ")]
+    assert saved
+    for path in saved:
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+    failing = _io.StringIO()
+    assert try_command.main(["http://127.0.0.1:9", "--out", str(tmp_path)], out=failing) == 1
+    assert "failed:" in failing.getvalue()
