@@ -166,6 +166,17 @@ class VastClient:
         """The account: `credit`, `balance` and the rest."""
         return self._call("GET", "/api/v0/users/current/", retry=True)
 
+    def charges(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Per-instance charges between two times: the ground truth for our cost estimates."""
+        filters = {"day": {"gte": start.timestamp(), "lte": end.timestamp()}}
+        body = self._call(
+            "GET",
+            "/api/v0/charges/",
+            params={"select_filters": json.dumps(filters), "latest_first": "true", "limit": 100},
+            retry=True,
+        )
+        return list(body.get("results") or [])
+
     # ---- transport ------------------------------------------------------------------------
 
     def _call(

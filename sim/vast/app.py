@@ -101,6 +101,8 @@ def create_app(state: VastState | None = None) -> Starlette:
                 roll = state.rng.random()
                 shape = state.rng.randrange(3)
                 server_roll = state.rng.random()
+            if faults.latency_s:
+                await asyncio.sleep(faults.latency_s)
             if roll < faults.rate_limit_p:
                 return _rate_limited(shape, faults.retry_after_s)
             if server_roll < faults.server_error_p:
@@ -144,6 +146,10 @@ def create_app(state: VastState | None = None) -> Starlette:
                     "no_such_ask",
                     f"error 410/3603: no_such_ask Offer {offer_id} is no longer available.",
                 )
+            if offer_id in state.offers and state.rng.random() < state.faults.offer_vanish_p:
+                state.offers.pop(offer_id)  # someone else was faster
+                state.taken_offers.add(offer_id)
+                state.refill_offers(1)
             if offer_id not in state.offers:
                 return _error(
                     404,
@@ -271,6 +277,26 @@ def create_app(state: VastState | None = None) -> Starlette:
             }
         )
 
+    async def charges(request: Request) -> Response:
+        try:
+            filters = json.loads(request.query_params.get("select_filters") or "{}")
+            day = filters["day"]
+            start, end = float(day["gte"]), float(day["lte"])
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+            return _error(400, "invalid_args", "select_filters needs a day range (gte, lte)")
+        with state.lock:
+            results = state.charges(start, end)
+        total = round(sum(r["amount"] for r in results), 6)
+        return JSONResponse(
+            {
+                "success": True,
+                "count": len(results),
+                "total": total,
+                "next_token": None,
+                "results": results,
+            }
+        )
+
     # ---- control API (not Vast): scripting scenarios from tests --------------------------
 
     async def set_faults(request: Request) -> Response:
@@ -347,6 +373,7 @@ def create_app(state: VastState | None = None) -> Starlette:
             methods=["DELETE"],
         ),
         Route("/api/v0/users/current/", api(current_user, "user"), methods=["GET"]),
+        Route("/api/v0/charges/", api(charges, "charges"), methods=["GET"]),
         Route("/_sim/faults", set_faults, methods=["POST"]),
         Route("/_sim/timings", set_timings, methods=["POST"]),
         Route("/_sim/advance", advance, methods=["POST"]),

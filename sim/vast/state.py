@@ -51,6 +51,10 @@ class Faults:
     """A destroy answers success, but the instance stays listed (running) this long."""
     stuck_loading: bool = False
     """New instances never leave `loading`."""
+    offer_vanish_p: float = 0.0
+    """Probability that an offer found by search is rented by someone else before our create."""
+    latency_s: float = 0.0
+    """Added to every API response."""
 
 
 @dataclass
@@ -251,6 +255,29 @@ class VastState:
             "is_bid": False,
             "disk_space": instance.disk,
         }
+
+    def charges(self, start: float, end: float) -> list[dict[str, Any]]:
+        """Per-instance charges between two epoch times, billed per second at `dph_total`."""
+        results = []
+        for inst in sorted(self.instances.values(), key=lambda i: i.id):
+            begin = max(start, inst.created_at)
+            finish = min(end, inst.gone_at if inst.gone_at is not None else self.now())
+            if finish <= begin:
+                continue
+            amount = round(inst.offer["dph_total"] * (finish - begin) / 3600, 6)
+            results.append(
+                {
+                    "start": begin,
+                    "end": finish,
+                    "type": "instance",
+                    "source": f"instance-{inst.id}",
+                    "description": f"{inst.offer['gpu_name']} instance",
+                    "amount": amount,
+                    "metadata": {"label": inst.label, "template_id": None},
+                    "items": [{"type": "gpu", "amount": amount}],
+                }
+            )
+        return results
 
     def state_dump(self) -> dict[str, Any]:
         """Every instance ever created with whether it is alive (for leak checks)."""

@@ -151,3 +151,34 @@ def test_success_false_with_200_is_an_error(client, monkeypatch):
     )
     with pytest.raises(ProviderError, match="invalid_price"):
         odd.create_instance("1", {})
+
+
+def test_charges_bill_per_second_at_dph_total(vast, client):
+    from datetime import UTC, datetime, timedelta
+
+    instance_id = vast.seed("aik-x-7")
+    vast.advance(3600)
+    now = datetime.now(UTC) + timedelta(hours=2)
+    (charge,) = client.charges(now - timedelta(days=1), now)
+    dph = next(i["dph_total"] for i in vast.dump()["instances"] if i["id"] == instance_id)
+    assert charge["source"] == f"instance-{instance_id}"
+    assert charge["amount"] == pytest.approx(dph * 2, rel=0.01)  # seeded 1 h ago, +1 h advance
+
+
+def test_offer_taken_between_search_and_create_moves_on_to_the_next(vast, client):
+    provider = VastProvider(client)
+    offers = provider.search_offers(ANY)
+    vast.faults(offer_vanish_p=1.0)
+    with pytest.raises(OfferUnavailable):
+        provider.create(offers[0], "aik-x-8", LAUNCH)
+    vast.faults(offer_vanish_p=0.0)
+    assert provider.create(offers[1], "aik-x-8", LAUNCH)
+
+
+def test_latency_is_felt_but_calls_succeed(vast, client):
+    import time
+
+    vast.faults(latency_s=0.3)
+    started = time.monotonic()
+    assert client.list_instances() == []
+    assert time.monotonic() - started >= 0.3

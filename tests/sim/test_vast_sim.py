@@ -150,4 +150,34 @@ def test_official_vastai_cli_reads_the_simulator(vast):
         timeout=60,
         check=True,
     )
-    assert json.loads(offers.stdout) and all("dph_total" in o for o in json.loads(offers.stdout))
+    found = json.loads(offers.stdout)
+    assert found and all("dph_total" in o for o in found)
+    created = subprocess.run(
+        [
+            *base,
+            "create",
+            "instance",
+            str(found[0]["id"]),
+            "--image",
+            "vastai/comfy",
+            "--disk",
+            "40",
+            "--label",
+            "aik-cli-2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    new_id = json.loads(created.stdout)["new_contract"]
+    assert any(inst["id"] == new_id and inst["label"] == "aik-cli-2" for inst in vast.alive())
+    subprocess.run(
+        [*base, "destroy", "instance", str(new_id)],
+        input="y\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert all(inst["id"] != new_id for inst in vast.alive())
