@@ -135,7 +135,7 @@ def warm_vs_cold(seeds: int) -> None:
 
 def fault_campaign(seeds: int) -> None:
     """Print leak figures over `seeds` seeded fault campaigns."""
-    leaked = duplicates = ghosts = 0
+    leaked = duplicates = ghosts = jobs = lost = double = drift = 0
     converge = []
     for seed in range(seeds):
         engine = scratch_engine()
@@ -148,14 +148,22 @@ def fault_campaign(seeds: int) -> None:
         )
         with vast_sim(seed=seed) as sim:
             harness = PoolHarness(engine, sim, FakeClock())
-            result = run_campaign(harness, seed)
+            result = run_campaign(harness, seed, with_jobs=True)
             harness.close()
         leaked += result.leaked
         duplicates += result.duplicate_labels
         ghosts += result.ghosts
+        jobs += result.jobs
+        lost += result.jobs_lost
+        double += result.double_settlements
+        drift += result.ledger_drift
         converge.append(result.converge_ticks)
     print(f"\n== Fault campaign: {seeds} seeded runs x 40 steps ==")
     print(f"instances leaked: {leaked}   double rentals: {duplicates}   ghost rows: {ghosts}")
+    print(
+        f"jobs: {jobs}   lost: {lost}   holds closed twice or never: {double}   "
+        f"credits unaccounted: {drift}"
+    )
     print(
         f"ticks to converge after calm: p50 {percentile(converge, 50):.0f}, "
         f"p95 {percentile(converge, 95):.0f}, max {max(converge)}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -39,8 +41,9 @@ class PoolHarness:
     sim: VastSim
     clock: FakeClock
     healthy: set[str] = field(default_factory=lambda: {"*"})
-    hooks: RecordingHooks = field(default_factory=RecordingHooks)
+    hooks: Any = field(default_factory=RecordingHooks)
     queued: int = 0
+    queued_jobs: Callable[[Session], int] | None = None
 
     def __post_init__(self) -> None:
         self.client = VastClient(
@@ -58,7 +61,7 @@ class PoolHarness:
             health_check=self.health,
             job_hooks=self.hooks,
             launch=lambda config: LaunchSpec(image=config.image, disk_gb=config.disk_gb),
-            queued_jobs=lambda _session: self.queued,
+            queued_jobs=self.queued_jobs or (lambda _session: self.queued),
         )
 
     def health(self, url: str) -> str | None:
@@ -135,9 +138,105 @@ class CampaignResult:
     duplicate_labels: int
     max_alive: int
     converge_ticks: int
+    jobs: int = 0
+    jobs_lost: int = 0
+    double_settlements: int = 0
+    ledger_drift: int = 0
 
 
-def run_campaign(harness: PoolHarness, seed: int, *, steps: int = 40) -> CampaignResult:
+class JobLoad:
+    """Jobs through the real studio code paths: holds, fair dispatch, settle or refund.
+
+    Generations are simulated by time (the ComfyUI side has its own tests); a worker that
+    "dies" simply never finishes, and the lease expiry must take its instance and job back.
+    """
+
+    def __init__(self, harness: PoolHarness, rng: Any) -> None:
+        from core.accounts import ledger
+        from core.studio import jobs
+        from tests.factories import make_user
+
+        self.harness, self.rng, self.ledger, self.jobs = harness, rng, ledger, jobs
+        self.user = make_user(harness.engine)
+        with session_scope(harness.engine) as session:
+            ledger.grant(
+                session,
+                user_id=self.user.id or 0,
+                credits=1_000_000,
+                key="campaign",
+                note="campaign",
+                now=harness.clock.now(),
+            )
+        self.running: list[tuple[int, int, datetime]] = []
+        self.submitted: list[int] = []
+        harness.hooks = jobs.OUTCOMES
+        harness.queued_jobs = jobs.count_queued
+        harness.manager = harness.new_manager()
+
+    def submit(self) -> None:
+        from tests.factories import make_job
+
+        job = make_job(self.harness.engine, self.user)
+        with session_scope(self.harness.engine) as session:
+            self.ledger.hold_for_job(
+                session,
+                user_id=self.user.id or 0,
+                job_id=job.id or 0,
+                credits=10,
+                now=self.harness.clock.now(),
+            )
+        self.submitted.append(job.id or 0)
+
+    def dispatch_and_finish(self) -> None:
+        from core.models import GenerationJob, JobStatus
+        from core.pool import leases
+
+        now = self.harness.clock.now()
+        for job_id, lease_id, finish in list(self.running):
+            if finish > now:
+                continue
+            self.running.remove((job_id, lease_id, finish))
+            with session_scope(self.harness.engine) as session:
+                if leases.release(session, lease_id=lease_id, now=now, outcome="succeeded"):
+                    job = session.get(GenerationJob, job_id)
+                    if job is not None and job.status is JobStatus.LEASED:
+                        self.ledger.settle_job(session, job_id=job_id, charged_credits=4, now=now)
+                        job.status, job.finished_at = JobStatus.SUCCEEDED, now
+                        session.add(job)
+        while True:
+            with session_scope(self.harness.engine) as session:
+                claimed = self.jobs.claim_next(session, pool="default", now=now)
+            if claimed is None:
+                return
+            job_id, claim = claimed
+            if self.rng.random() < 0.05:
+                continue  # the worker died: only the lease expiry can recover this job
+            duration = timedelta(seconds=self.rng.choice([20, 60, 200]))
+            self.running.append((job_id, claim.lease_id, now + duration))
+
+    def audit(self) -> tuple[int, int, int]:
+        """(jobs not finished, jobs whose hold closed twice, credits unaccounted for)."""
+        from core.models import CreditEntry, GenerationJob, JobStatus
+
+        with read_scope(self.harness.engine) as session:
+            rows = session.exec(select(GenerationJob)).all()
+            entries = session.exec(select(CreditEntry)).all()
+            balance = self.ledger.balance(session, self.user.id or 0)
+        done = {JobStatus.SUCCEEDED, JobStatus.FAILED}
+        lost = sum(1 for job in rows if job.status not in done)
+        closes = [e.idempotency_key for e in entries if e.idempotency_key.startswith("release:")]
+        double = (
+            len(closes)
+            - len(set(closes))
+            + sum(1 for job in rows if job.status in done and f"release:{job.id}" not in closes)
+        )
+        charged = sum(-e.credits for e in entries if e.kind.value == "charge")
+        return lost, double, 1_000_000 - charged - balance
+
+
+def run_campaign(
+    harness: PoolHarness, seed: int, *, steps: int = 40, with_jobs: bool = False
+) -> CampaignResult:
     """Random faults, demand, operator actions and restarts; then calm and converge.
 
     Returns the leak figures after convergence: every alive labelled instance must belong to
@@ -147,8 +246,13 @@ def run_campaign(harness: PoolHarness, seed: int, *, steps: int = 40) -> Campaig
 
     rng = random.Random(seed)
     harness.configure(max_instances=3, desired_size=1)
+    load = JobLoad(harness, rng) if with_jobs else None
     max_alive = 0
     for _ in range(steps):
+        if load is not None:
+            if rng.random() < 0.4:
+                load.submit()
+            load.dispatch_and_finish()
         move = rng.random()
         if move < 0.25:
             harness.sim.faults(**rng.choice(FAULT_MENU))
@@ -175,6 +279,14 @@ def run_campaign(harness: PoolHarness, seed: int, *, steps: int = 40) -> Campaig
         max_alive = max(max_alive, len(harness.sim.alive()))
     harness.sim.faults(**CALM)
     harness.configure(safe_mode=False)
+    lost = double = drift = 0
+    if load is not None:
+        for _ in range(150):  # drain: every job must finish or fail with a refund
+            load.dispatch_and_finish()
+            harness.tick(30)
+            if load.audit()[0] == 0:
+                break
+        lost, double, drift = load.audit()
     converge = 0
     while converge < 30 and (converge == 0 or harness.leaked() or harness.ghosts()):
         harness.tick(30)
@@ -188,4 +300,8 @@ def run_campaign(harness: PoolHarness, seed: int, *, steps: int = 40) -> Campaig
         duplicate_labels=len(labels) - len(set(labels)),
         max_alive=max_alive,
         converge_ticks=converge,
+        jobs=len(load.submitted) if load else 0,
+        jobs_lost=lost,
+        double_settlements=double,
+        ledger_drift=drift,
     )

@@ -36,3 +36,25 @@ def test_no_instance_is_leaked_or_rented_twice(engine, fake_clock, seed):
     assert result.duplicate_labels == 0, f"seed {seed}: an instance rented twice"
     assert result.ghosts == 0, f"seed {seed}: rows for instances that are gone"
     assert result.max_alive <= 3 + 2, f"seed {seed}: ran far over max_instances"
+
+
+@pytest.mark.parametrize("seed", range(100, 108))
+def test_with_jobs_no_job_is_lost_and_every_hold_closes_once(engine, fake_clock, seed):
+    make_pool(
+        engine,
+        max_price_per_hour_usd=Decimal("5"),
+        min_reliability=0.9,
+        min_vram_gb=8,
+        boot_timeout_s=600,
+    )
+    with vast_sim(seed=seed) as sim:
+        harness = PoolHarness(engine, sim, fake_clock)
+        try:
+            result = run_campaign(harness, seed, with_jobs=True)
+        finally:
+            harness.close()
+    assert result.jobs > 0
+    assert result.leaked == 0 and result.duplicate_labels == 0 and result.ghosts == 0
+    assert result.jobs_lost == 0, f"seed {seed}: jobs neither finished nor refunded"
+    assert result.double_settlements == 0, f"seed {seed}: a hold closed twice or never"
+    assert result.ledger_drift == 0, f"seed {seed}: credits unaccounted for"

@@ -217,3 +217,36 @@ def test_restart_between_row_and_create_is_converged(pool, vast):
     pool.tick()
     pool.tick()
     assert len(pool.rows(READY)) == 1 and pool.leaked() == []
+
+
+def test_full_cycle_cold_start_job_idle_terminate_on_a_fake_clock(pool, vast, engine):
+    """A queued job wakes the cold pool; the instance boots, serves it, idles 15 min, goes."""
+    from core.pool import leases
+
+    job = make_job(engine, make_user(engine))
+    pool.configure(desired_size=1)
+    pool.queued = 1
+    pool.tick()
+    (row,) = pool.rows()
+    assert row.state is BOOTING
+    pool.tick()
+    assert pool.rows()[0].state is READY
+    with session_scope(engine) as session:
+        claim = leases.acquire(
+            session, pool="default", job_id=job.id, now=pool.clock.now(), lease_max_s=1800
+        )
+    pool.queued = 0
+    assert claim is not None and pool.rows()[0].state is InstanceState.BUSY
+    pool.tick(60)  # mid-job: busy instances are never reaped
+    assert pool.rows()[0].state is InstanceState.BUSY
+    with session_scope(engine) as session:
+        assert leases.release(
+            session, lease_id=claim.lease_id, now=pool.clock.now(), outcome="succeeded"
+        )
+    pool.tick(600)
+    assert pool.rows()[0].state is READY  # still warm within the idle timeout
+    pool.tick(301)  # 15 min after the last use
+    pool.tick()
+    assert pool.rows()[0].state is InstanceState.TERMINATED and vast.alive() == []
+    with session_scope(engine) as session:
+        assert session.get(type(row), row.id).cost_accrued_usd > 0
