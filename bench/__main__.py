@@ -15,7 +15,7 @@ def main() -> None:
     """Parse flags and run the benchmarks."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="fewer seeds, for a smoke run")
-    parser.add_argument("--campaign-seeds", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=1000, help="fault campaign runs")
     args = parser.parse_args()
     pool.main(
         seeds=1 if args.quick else 3, campaign_seeds=20 if args.quick else args.campaign_seeds

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     stripe_api_url: str = "https://api.stripe.com"
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=40_000_000, ge=1_000_000)
+    alert_webhook_url: str | None = None
 
     pool_name: str = Field(default="default", pattern=r"^[a-z0-9-]{1,32}$")
     pool_desired_size: int = Field(default=0, ge=0, le=64)

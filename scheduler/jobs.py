@@ -6,6 +6,8 @@ worker threads running generations. Only the leader reconciles or dispatches.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import socket
@@ -21,7 +23,7 @@ from core.db import make_engine, read_scope, session_scope
 from core.models import GenerationJob, JobStatus, Lease
 from core.ops import backup, retention
 from core.ops.metrics import render_metrics
-from core.pool import leases
+from core.pool import leases, service
 from core.pool.manager import PoolManager
 from core.pool.service import ensure_pool
 from core.studio import jobs
@@ -58,6 +60,8 @@ class Runtime:
     def tick_pool(self) -> None:
         """Renew leadership, recover after a takeover, and reconcile the pool once."""
         if not self.leader.acquire_or_renew():
+            if self._led_before:
+                self.manager.alert("leader_lost", "this scheduler lost its leader lease")
             self._led_before = False
             return
         if not self._led_before:
@@ -136,6 +140,22 @@ class Runtime:
             return
         now = self.clock.now()
         path = backup.backup(self.settings.database_url, self.settings.backup_dir, now=now)
+        with read_scope(self.engine) as session:
+            snapshot = service.status(session, pool=self.settings.pool_name, now=now)
+        (self.settings.backup_dir / f"pool-{now:%Y%m%dT%H%M%SZ}.json").write_text(
+            json.dumps(
+                {
+                    "config": snapshot.config.model_dump(),
+                    "instances": [dataclasses.asdict(i) for i in snapshot.instances],
+                    "queued_jobs": snapshot.queued_jobs,
+                    "running_jobs": snapshot.running_jobs,
+                    "spend_today_usd": snapshot.spend_today_usd,
+                    "spend_month_usd": snapshot.spend_month_usd,
+                },
+                default=str,
+                indent=2,
+            )
+        )
         with session_scope(self.engine) as session:
             report = retention.apply_retention(session, now=now, days=self.settings.retention_days)
         log.info("maintenance.done", extra={"backup": str(path), "retention": repr(report)})

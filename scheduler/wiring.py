@@ -6,6 +6,7 @@ from functools import partial
 
 from sqlalchemy.engine import Engine
 
+from core.alerts import Alerter
 from core.clock import Clock
 from core.comfy import health
 from core.comfy.client import ComfyClient
@@ -57,6 +58,7 @@ def build_manager(
         job_hooks=jobs.OUTCOMES,
         launch=partial(launch_spec, secret=secret),
         queued_jobs=jobs.count_queued,
+        alert=Alerter(settings.alert_webhook_url),
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core import audit
+from core.alerts import no_alerts
 from core.clock import Clock
 from core.db import read_scope, session_scope
 from core.errors import OfferUnavailable, ProviderError, ProviderUnavailable
@@ -96,6 +97,7 @@ class PoolManager:
         job_hooks: JobHooks,
         launch: Callable[[PoolConfig], LaunchSpec],
         queued_jobs: Callable[[Session], int],
+        alert: Callable[..., None] = no_alerts,
     ) -> None:
         self.engine = engine
         self.provider = provider
@@ -106,6 +108,7 @@ class PoolManager:
         self.job_hooks = job_hooks
         self.launch = launch
         self.queued_jobs = queued_jobs
+        self.alert = alert
 
     # ---- the tick -------------------------------------------------------------------------
 
@@ -256,7 +259,9 @@ class PoolManager:
             case MarkLost(instance_id=instance_id, reason=reason):
                 self._mark_lost(instance_id, reason)
             case DestroyOrphan(provider_id=provider_id, label=label):
-                log.warning("pool.orphan", extra={"provider_id": provider_id, "label": label})
+                self.alert(
+                    "orphan", f"destroying unknown instance {label}", provider_id=provider_id
+                )
                 self.provider.destroy(provider_id)
                 self._event("orphan_destroyed", None, provider_id=provider_id, label=label)
             case ExpireLease(lease_id=lease_id, job_id=job_id):
@@ -366,6 +371,11 @@ class PoolManager:
             row.provider_id = row.provider_id or action.provider_id
             session.add(row)
             if action.bad_machine:
+                self.alert(
+                    "boot_failed",
+                    f"instance {action.instance_id}: {action.reason}",
+                    machine_id=action.bad_machine,
+                )
                 known = session.get(BadMachine, (self.pool, action.bad_machine))
                 machine = known or BadMachine(
                     pool=self.pool, machine_id=action.bad_machine, reason=action.reason, until=now
@@ -434,7 +444,7 @@ class PoolManager:
                     details={"reason": reason},
                 )
             )
-        log.warning("pool.instance_lost", extra={"instance_id": instance_id, "reason": reason})
+        self.alert("instance_lost", f"instance {instance_id} {reason}", instance_id=instance_id)
 
     def _expire_lease(self, lease_id: int, job_id: int) -> None:
         now = self.clock.now()
@@ -463,7 +473,7 @@ class PoolManager:
                 outcome=AuditOutcome.OK,
                 details={"reason": reason},
             )
-        log.error("pool.safe_mode", extra={"pool": self.pool, "reason": reason})
+        self.alert("safe_mode", f"pool {self.pool} entered safe mode: {reason}", pool=self.pool)
 
     # ---- small helpers --------------------------------------------------------------------
 

@@ -183,3 +183,19 @@ def test_a_restarted_scheduler_requeues_what_its_predecessor_was_running(engine,
     assert runtime.recover_orphaned_jobs() == 1
     with read_scope(engine) as session:
         assert session.get(GenerationJob, job.id).status is JobStatus.QUEUED
+
+
+def test_daily_maintenance_backs_up_snapshots_the_pool_and_applies_retention(engine, stack):
+    import json
+
+    runtime, _vast, _comfy = stack
+    runtime.daily_maintenance()  # not the leader yet: does nothing
+    assert not runtime.settings.backup_dir.exists()
+    runtime.tick_pool()
+    runtime.daily_maintenance()
+    files = sorted(p.name for p in runtime.settings.backup_dir.iterdir())
+    assert any(name.startswith("pool-") for name in files)
+    snapshot = json.loads(next(runtime.settings.backup_dir.glob("pool-*.json")).read_text())
+    assert snapshot["config"]["name"] == "default"
+    assert any(name.endswith((".sqlite3", ".pgdump")) for name in files)
+    assert "aikings_queue_depth 0" in runtime.metrics()
