@@ -47,17 +47,28 @@ def muse_form(existing: schema.MuseProfile | None, key: str) -> dict | None:
         a, b, c = st.columns(3)
         name = a.text_input("Name", p.basic.name, max_chars=80)
         age = b.number_input("Age (18+)", min_value=18, max_value=120, value=p.basic.age)
-        gender = c.selectbox("Gender", schema.GENDERS, index=schema.GENDERS.index(p.basic.gender))
+        genders = schema.options()["genders"]
+        gender = c.selectbox(
+            "Gender",
+            genders,
+            index=genders.index(p.basic.gender) if p.basic.gender in genders else 0,
+        )
         ethnicity = a.text_input("Ethnicity", p.basic.ethnicity, max_chars=80)
         occupation = b.text_input("Occupation", p.basic.occupation, max_chars=80)
         st.markdown("**Look**")
         a, b, c = st.columns(3)
-        body_type = _choice("Body type", schema.BODY_TYPES, p.body.body_type, f"{key}_body")
-        eye_color = _choice("Eye colour", schema.EYE_COLORS, p.eyes.color, f"{key}_eyes")
-        hair_length = _choice("Hair length", schema.HAIR_LENGTHS, p.hair.length, f"{key}_hlen")
+        body_type = _choice(
+            "Body type", schema.options()["body_types"], p.body.body_type, f"{key}_body"
+        )
+        eye_color = _choice(
+            "Eye colour", schema.options()["eye_colors"], p.eyes.color, f"{key}_eyes"
+        )
+        hair_length = _choice(
+            "Hair length", schema.options()["hair_lengths"], p.hair.length, f"{key}_hlen"
+        )
         hair_color = a.text_input("Hair colour", p.hair.color, max_chars=80)
         hair_style = b.text_input("Hair style", p.hair.style, max_chars=80)
-        skin_tone = _choice("Skin tone", schema.SKIN_TONES, p.skin.tone, f"{key}_skin")
+        skin_tone = _choice("Skin tone", schema.options()["skin_tones"], p.skin.tone, f"{key}_skin")
         face = st.text_input("Face", p.face.features, max_chars=400)
         lips = a.text_input("Lips", p.lips.description, max_chars=80)
         nose = b.text_input("Nose", p.nose.description, max_chars=80)
@@ -192,6 +203,12 @@ for muse in muses:
                     st.success("Reference added.")
         if history:
             st.write("Recent generations: " + ", ".join(f"#{j.id} ({j.status})" for j in history))
+        if st.button("Duplicate", key=f"dup_{muse.id}"):
+            with session_scope(engine) as session:
+                service.duplicate_muse(
+                    session, owner_id=user_id, muse_id=muse.id or 0, now=clock.now()
+                )
+            st.rerun()
         if st.button("Delete muse", key=f"del_{muse.id}"):
             with session_scope(engine) as session:
                 service.delete_muse(session, owner_id=user_id, muse_id=muse.id or 0)

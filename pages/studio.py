@@ -11,6 +11,7 @@ from core.gallery import store
 from core.models import GenerationJob, JobStatus, MediaKind
 from core.muses import service as muses
 from core.studio import history, jobs
+from core.studio.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
 from ui import resources
 from ui.auth import require_user
 from ui.widgets import format_duration
@@ -44,6 +45,10 @@ with form:
         max_chars=4000,
         placeholder="A portrait in soft window light, film grain",
     )
+    tokens = estimate_clip_tokens(prompt)
+    st.caption(f"≈ {tokens} of {CLIP_WINDOW} CLIP tokens")
+    if over_window(prompt):
+        st.warning("This prompt is past CLIP's 75-token window: its end will carry little weight.")
     negative = st.text_area(
         "Negative prompt", key="studio_negative", max_chars=4000, value=presets.default_negative
     )
@@ -183,3 +188,31 @@ for past in recent:
             st.error(past.error)
         if past.status is JobStatus.SUCCEEDED:
             _show_outputs(past)
+        if st.button("Re-run with the same seed", key=f"rerun_{past.id}"):
+            again = jobs.StudioRequest(
+                prompt=past.prompt,
+                negative_prompt=past.negative_prompt,
+                model=past.model,
+                preset=past.preset,
+                kind=past.kind,
+                seed=past.seed,
+                batch_size=past.batch_size,
+                muse_id=past.muse_id,
+                nsfw=bool(past.request.get("nsfw")),
+                reference_images=tuple(past.request.get("reference_images", ())),
+            )
+            try:
+                rerun = jobs.submit(
+                    engine,
+                    user_id=user_id,
+                    request=again,
+                    clock=clock,
+                    presets=presets,
+                    pricing=pricing,
+                    pool=settings.pool_name,
+                )
+            except CoreError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["studio_active_job"] = rerun.id
+                st.rerun()

@@ -7,23 +7,41 @@ refused, not coerced.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from core.errors import ValidationFailed
+from core.config import REPO_ROOT
+from core.errors import ConfigError, ValidationFailed
 
 Short = Annotated[str, Field(max_length=80)]
 Text = Annotated[str, Field(max_length=400)]
 
-GENDERS = ("woman", "man", "non-binary")
-BODY_TYPES = ("slim", "athletic", "average", "curvy", "muscular", "plus-size")
-EYE_COLORS = ("brown", "hazel", "green", "blue", "grey", "amber")
-HAIR_COLORS = ("black", "brown", "auburn", "red", "blonde", "platinum", "grey", "pink", "blue")
-HAIR_LENGTHS = ("buzzed", "short", "shoulder-length", "long", "very long")
-SKIN_TONES = ("fair", "light", "olive", "tan", "brown", "dark")
 PRESETS = ("low", "medium", "high", "ultra")
+
+
+@lru_cache(maxsize=1)
+def options() -> dict[str, tuple[str, ...]]:
+    """The form's choices from `data/muse_options.toml` (genders, body_types, eye_colors, ...)."""
+    path = REPO_ROOT / "data" / "muse_options.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return {str(key): tuple(str(v) for v in values) for key, values in raw.items()}
+    except (OSError, tomllib.TOMLDecodeError, TypeError) as exc:
+        raise ConfigError(f"{path} is invalid: {exc}") from exc
+
+
+def _one_of(list_name: str) -> AfterValidator:
+    def check(value: str) -> str:
+        allowed = options().get(list_name, ())
+        if value and value not in allowed:
+            raise ValueError(f"choose one of: {', '.join(allowed)}")
+        return value
+
+    return AfterValidator(check)
 
 
 class _Section(BaseModel):
@@ -33,14 +51,14 @@ class _Section(BaseModel):
 class Basic(_Section):
     name: Annotated[str, Field(min_length=1, max_length=80)]
     age: Annotated[StrictInt, Field(ge=18, le=120)]
-    gender: Literal["woman", "man", "non-binary"] = "woman"
+    gender: Annotated[Short, _one_of("genders")] = "woman"
     ethnicity: Short = ""
     occupation: Short = ""
     height_cm: Annotated[StrictInt, Field(ge=140, le=220)] | None = None
 
 
 class Body(_Section):
-    body_type: Literal["", "slim", "athletic", "average", "curvy", "muscular", "plus-size"] = ""
+    body_type: Annotated[Short, _one_of("body_types")] = ""
     details: Text = ""
 
 
@@ -50,13 +68,13 @@ class Face(_Section):
 
 
 class Eyes(_Section):
-    color: Literal["", "brown", "hazel", "green", "blue", "grey", "amber"] = ""
+    color: Annotated[Short, _one_of("eye_colors")] = ""
     shape: Short = ""
 
 
 class Hair(_Section):
     color: Short = ""
-    length: Literal["", "buzzed", "short", "shoulder-length", "long", "very long"] = ""
+    length: Annotated[Short, _one_of("hair_lengths")] = ""
     style: Short = ""
 
 
@@ -69,7 +87,7 @@ class Nose(_Section):
 
 
 class Skin(_Section):
-    tone: Literal["", "fair", "light", "olive", "tan", "brown", "dark"] = ""
+    tone: Annotated[Short, _one_of("skin_tones")] = ""
     details: Text = ""
 
 

@@ -58,6 +58,32 @@ def create_muse(
     return muse
 
 
+def duplicate_muse(session: Session, *, owner_id: int, muse_id: int, now: datetime) -> Muse:
+    """A copy of the owner's muse (profile, tags and variations) named "<name> (copy)"."""
+    original = get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    profile = profile_of(original)
+    name = f"{profile.basic.name[:73]} (copy)"
+    copy = create_muse(
+        session,
+        owner_id=owner_id,
+        profile=profile.model_copy(
+            update={"basic": profile.basic.model_copy(update={"name": name})}
+        ),
+        tags=original.tags,
+        now=now,
+    )
+    for variation in variations(session, owner_id=owner_id, muse_id=muse_id):
+        session.add(
+            MuseVariation(
+                muse_id=copy.id or 0,
+                name=variation.name,
+                overrides=dict(variation.overrides),
+                created_at=now,
+            )
+        )
+    return copy
+
+
 def update_muse(
     session: Session,
     *,

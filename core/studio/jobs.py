@@ -7,6 +7,7 @@ success, refunded on failure (the ledger's shared idempotency key makes them exc
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
@@ -435,6 +436,7 @@ def _finish(
                 mime=_mime_of(ref),
                 title=f"{job.prompt[:60]} #{index + 1}",
                 now=now,
+                metadata=generation_metadata(job, ctx.presets, graph, index),
             )
         seconds = (now - started).total_seconds()
         cost = costs.cost_for(instance.price_per_hour_usd, seconds)
@@ -451,6 +453,20 @@ def _finish(
         job.step = job.total_steps or job.step
         session.add(job)
     log.info("job.succeeded", extra={"job_id": job_id, "seconds": seconds, "credits": charged})
+
+
+def generation_metadata(
+    job: GenerationJob, presets: Presets, graph: dict[str, object], index: int
+) -> dict[str, str]:
+    """PNG text chunks: A1111-style `parameters` (read by most tools) and ComfyUI's `prompt`."""
+    preset = presets.preset(job.preset, job.kind.value)
+    parameters = (
+        f"{job.prompt}\nNegative prompt: {job.negative_prompt}\n"
+        f"Steps: {preset.steps}, Sampler: {preset.sampler_name}, Schedule type: "
+        f"{preset.scheduler}, CFG scale: {preset.cfg}, Seed: {job.seed + index}, "
+        f"Size: {preset.width}x{preset.height}, Model: {job.model}, Version: AI KINGS"
+    )
+    return {"parameters": parameters, "prompt": json.dumps(graph)}
 
 
 def _mime_of(ref: object) -> str:

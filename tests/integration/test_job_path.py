@@ -116,6 +116,9 @@ def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
         for a in assets
     )
     assert balance == 500 - done.charged_credits
+    text = store.read_png_metadata(store.read(runtime.settings.media_root, assets[0].sha256))
+    assert text["parameters"].startswith("a lighthouse at dusk\nNegative prompt:")
+    assert "Seed: 5" in text["parameters"] and '"KSampler"' in text["prompt"]
     # The pool woke exactly one instance for it (desired_size 0: it is released after).
     assert len(vast.dump()["instances"]) == 1
 

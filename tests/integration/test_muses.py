@@ -198,3 +198,24 @@ def test_delete_keeps_jobs_but_unlinks_them(engine):
     with read_scope(engine) as session:
         assert session.get(Muse, muse.id) is None
         assert session.get(type(job), job.id).muse_id is None
+
+
+def test_duplicate_copies_profile_tags_and_variations(engine):
+    owner = make_user(engine)
+    muse = create(engine, owner)
+    with session_scope(engine) as session:
+        service.add_variation(
+            session,
+            owner_id=owner.id,
+            muse_id=muse.id,
+            name="Gala",
+            overrides={"outfit": "a gown"},
+            now=NOW,
+        )
+    with session_scope(engine) as session:
+        copy = service.duplicate_muse(session, owner_id=owner.id, muse_id=muse.id, now=NOW)
+    with read_scope(engine) as session:
+        assert copy.name == "Ava (copy)" and copy.tags == ["fantasy"]
+        assert [
+            v.name for v in service.variations(session, owner_id=owner.id, muse_id=copy.id)
+        ] == ["Gala"]

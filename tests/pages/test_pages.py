@@ -97,3 +97,18 @@ def test_account_page_shows_the_ledger(signed_in):
     app = signed_in("pages/account.py").run()
     assert not app.exception
     assert app.metric[0].value == "500"
+
+
+def test_studio_counts_tokens_and_reruns_with_the_same_seed(signed_in, web_engine):
+    app = signed_in("pages/studio.py").run()
+    app.text_area(key="studio_prompt").input("word " * 80).run()
+    assert any("75-token window" in w.value for w in app.warning)
+    app.text_area(key="studio_prompt").input("a quiet harbour").run()
+    app.checkbox(key="studio_random_seed").uncheck().run()
+    app.number_input(key="studio_seed").set_value(1234).run()
+    app.button(key="studio_generate").click().run()
+    [b for b in app.button if b.label == "Re-run with the same seed"][0].click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        seeds = [job.seed for job in session.exec(select(GenerationJob)).all()]
+    assert seeds == [1234, 1234]

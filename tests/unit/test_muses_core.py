@@ -117,3 +117,12 @@ def test_png_without_a_card_is_refused():
     Image.new("RGB", (8, 8)).save(plain, format="PNG")
     with pytest.raises(ValidationFailed, match="no AI KINGS muse card"):
         cards.parse_card(plain.getvalue(), "x.png")
+
+
+def test_choices_come_from_the_editable_options_file():
+    from core.muses.schema import options
+
+    assert "pixie" in options()["hair_lengths"] and len(options()["hair_lengths"]) == 7
+    with pytest.raises(ValidationFailed, match="hair.length: .*choose one of"):
+        profile(hair={"length": "floor-length"})
+    assert profile(hair={"length": ""}).hair.length == ""
