@@ -126,6 +126,8 @@ def create_app(state: VastState | None = None) -> Starlette:
             found = [o for o in offers if all(_matches(o.get(f), c) for f, c in filters.items())]
         except (ValueError, TypeError) as exc:
             return _error(400, "invalid_args", f"Error in query: {exc}")
+        with state.lock:  # the market moves on: offers nobody wanted are replaced
+            state.churn(keep={o["id"] for o in found})
         for column, direction in reversed(order):
             found.sort(
                 key=lambda o, c=column: (o.get(c) is None, o.get(c)), reverse=direction == "desc"

@@ -162,6 +162,17 @@ class VastState:
                 "hosting_type": self.rng.choice([0, 1]),
             }
 
+    def churn(self, keep: set[int], count: int = 2) -> None:
+        """The market moves: up to `count` offers outside `keep` leave, as many new ones appear.
+
+        Offers a search just returned are kept, so a client can still rent what it saw.
+        """
+        movable = sorted(set(self.offers) - keep)
+        for offer_id in self.rng.sample(movable, min(count, len(movable))):
+            self.offers.pop(offer_id)
+            self.taken_offers.add(offer_id)
+        self.refill_offers(min(count, len(movable)))
+
     def create(self, offer_id: int, body: dict[str, Any]) -> SimInstance:
         """Rent `offer_id`; the caller checked it is available."""
         offer = self.offers.pop(offer_id)
