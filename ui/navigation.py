@@ -15,6 +15,7 @@ ADMIN_PAGES = [
     ("pages/admin_costs.py", "Spend & usage", ":material/monitoring:"),
     ("pages/admin_audit.py", "Audit log", ":material/policy:"),
     ("pages/admin_moderation.py", "Moderation", ":material/flag:"),
+    ("pages/admin_users.py", "Users", ":material/group:"),
 ]
 
 

@@ -228,6 +228,34 @@ def set_disabled(
     return user
 
 
+def grant_credits(
+    session: Session, *, actor_id: int, user_id: int, credits: int, note: str, now: datetime
+) -> None:
+    """An admin gives a user credits (audited; each call is its own ledger entry)."""
+    actor = get_user(session, actor_id)
+    if actor.role is not Role.ADMIN:
+        raise ValidationFailed("Only administrators can grant credits.")
+    if not 1 <= credits <= 1_000_000:
+        raise ValidationFailed("Grant between 1 and 1,000,000 credits.")
+    get_user(session, user_id)
+    ledger.grant(
+        session,
+        user_id=user_id,
+        credits=credits,
+        key=f"admin:{secrets.token_hex(8)}",
+        note=note[:200] or f"granted by {actor.username}",
+        now=now,
+    )
+    _audit(
+        session,
+        now,
+        f"user:{actor.username}",
+        "credits.granted",
+        f"user:{user_id}",
+        details={"credits": credits},
+    )
+
+
 def get_user(session: Session, user_id: int) -> User:
     """The user, or NotFound."""
     user = session.get(User, user_id)

@@ -175,3 +175,23 @@ def test_only_admins_change_roles(engine):
     with read_scope(engine) as session:
         assert users.get_user(session, user.id).role is Role.ADMIN
         assert [u.id for u in users.list_users(session)] == [user.id, admin.id]
+
+
+def test_only_admins_grant_credits(engine):
+    user = register(engine)
+    admin = make_user(engine, role=Role.ADMIN)
+    with session_scope(engine) as session, pytest.raises(ValidationFailed, match="Only"):
+        users.grant_credits(session, actor_id=user.id, user_id=user.id, credits=5, note="", now=NOW)
+    with session_scope(engine) as session, pytest.raises(ValidationFailed, match="between"):
+        users.grant_credits(
+            session, actor_id=admin.id, user_id=user.id, credits=0, note="", now=NOW
+        )
+    with session_scope(engine) as session:
+        users.grant_credits(
+            session, actor_id=admin.id, user_id=user.id, credits=5, note="", now=NOW
+        )
+        users.grant_credits(
+            session, actor_id=admin.id, user_id=user.id, credits=5, note="", now=NOW
+        )
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 110

@@ -112,3 +112,16 @@ def test_studio_counts_tokens_and_reruns_with_the_same_seed(signed_in, web_engin
     with read_scope(web_engine) as session:
         seeds = [job.seed for job in session.exec(select(GenerationJob)).all()]
     assert seeds == [1234, 1234]
+
+
+def test_admin_grants_credits_and_it_is_audited(signed_in, web_engine):
+    from core.accounts import ledger
+
+    app = signed_in("pages/admin_users.py", role=Role.ADMIN).run()
+    app.number_input[0].set_value(250)
+    app.text_input[0].input("welcome bonus")
+    [b for b in app.button if b.label == "Apply"][0].click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        assert ledger.balance(session, 1) == 750  # 500 starter + 250 granted to themselves
+        assert "credits.granted" in [e.action for e in session.exec(select(AuditEntry)).all()]

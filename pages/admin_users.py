@@ -1,0 +1,80 @@
+"""Users: roles, disabling accounts and granting credits (each audited)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.accounts import ledger, users
+from core.db import read_scope, session_scope
+from core.errors import CoreError
+from core.models import Role
+from ui import resources
+from ui.auth import require_admin
+
+admin = require_admin()
+engine = resources.engine()
+clock = resources.clock()
+
+st.title("Users")
+with read_scope(engine) as session:
+    people = users.list_users(session, limit=500)
+    balances = {u.id: ledger.balance(session, u.id or 0) for u in people}
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "id": u.id,
+                "username": u.username,
+                "role": str(u.role),
+                "disabled": u.disabled,
+                "credits": balances[u.id],
+                "joined": u.created_at,
+            }
+            for u in people
+        ]
+    ),
+    hide_index=True,
+    use_container_width=True,
+)
+
+by_name = {u.username: u for u in people}
+with st.form("user_admin"):
+    name = st.selectbox("User", list(by_name))
+    credits = st.number_input("Credits to grant", 0, 1_000_000, 0)
+    note = st.text_input("Note (shown in their ledger)", max_chars=200)
+    role = st.selectbox("Role", [r.value for r in Role])
+    disabled = st.checkbox("Disabled")
+    if st.form_submit_button("Apply", type="primary") and name:
+        target = by_name[name]
+        try:
+            with session_scope(engine) as session:
+                if credits:
+                    users.grant_credits(
+                        session,
+                        actor_id=admin.id or 0,
+                        user_id=target.id or 0,
+                        credits=int(credits),
+                        note=note,
+                        now=clock.now(),
+                    )
+                if role != target.role.value:
+                    users.set_role(
+                        session,
+                        actor_id=admin.id or 0,
+                        user_id=target.id or 0,
+                        role=Role(role),
+                        now=clock.now(),
+                    )
+                if disabled != target.disabled:
+                    users.set_disabled(
+                        session,
+                        actor_id=admin.id or 0,
+                        user_id=target.id or 0,
+                        disabled=disabled,
+                        now=clock.now(),
+                    )
+        except CoreError as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Saved changes to {name}.")
