@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
 import streamlit as st
 
 from core.db import read_scope, session_scope
@@ -9,6 +11,7 @@ from core.errors import CoreError
 from core.gallery import queries, store
 from core.gallery.taxonomy import Taxonomy
 from core.models import Asset, MediaKind, Visibility
+from core.muses import service as muses
 from ui import resources
 from ui.auth import require_user
 
@@ -46,9 +49,18 @@ kinds = {"All": None, "Images": MediaKind.IMAGE, "Videos": MediaKind.VIDEO}
 kind = kinds[filters[3].selectbox("Type", list(kinds), key="g_kind")]
 search = filters[4].text_input("Search titles and tags", key="g_search", max_chars=100)
 tag = st.pills("Tag", taxonomy.tags, key="g_tag")
+more = st.columns([2, 3])
+with read_scope(engine) as session:
+    my_muses = {"Any muse": None} | {
+        m.name: m.id for m in muses.list_muses(session, owner_id=user_id, limit=200)
+    }
+muse_id = my_muses[more[0].selectbox("Muse", list(my_muses), key="g_muse")]
+dates = more[1].date_input("Created between", value=(), key="g_dates")
+since = datetime.combine(dates[0], time.min, UTC) if len(dates) >= 1 else None
+until = datetime.combine(dates[1], time.max, UTC) if len(dates) == 2 else None
 
 # Keyset paging: the page remembers the cursors it walked through so "Back" works.
-state_key = f"g_cursors:{scope}:{sort}:{category}:{kind}:{search}:{tag}"
+state_key = f"g_cursors:{scope}:{sort}:{category}:{kind}:{search}:{tag}:{muse_id}:{dates}"
 cursors: list[str | None] = st.session_state.setdefault(state_key, [None])
 with read_scope(engine) as session:
     page = queries.list_assets(
@@ -58,6 +70,9 @@ with read_scope(engine) as session:
         category=category,
         tag=tag,
         kind=kind,
+        muse_id=muse_id,
+        since=since,
+        until=until,
         search=search or None,
         sort=sort,
         cursor=cursors[-1],

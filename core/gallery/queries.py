@@ -78,13 +78,25 @@ def _sort_key(sort: Sort, now: datetime) -> tuple[Any, Any]:
             col(Asset.rating_count) + PRIOR_VOTES
         )
         return score, None
+    # Trending: views and ratings of the last 7 days, newer ones weighing more.
+    weight = sa.case(
+        (col(AssetView.at) >= now - timedelta(days=1), 4),
+        (col(AssetView.at) >= now - timedelta(days=3), 2),
+        else_=1,
+    )
+    views = select(col(AssetView.asset_id).label("asset_id"), weight.label("w")).where(
+        AssetView.at >= now - TRENDING_WINDOW
+    )
+    ratings = select(
+        col(Rating.asset_id).label("asset_id"), (col(Rating.stars) * 2).label("w")
+    ).where(Rating.created_at >= now - TRENDING_WINDOW)
+    events = sa.union_all(views, ratings).subquery()
     recent = (
-        select(AssetView.asset_id, sa.func.count().label("views"))
-        .where(AssetView.at >= now - TRENDING_WINDOW)
-        .group_by(col(AssetView.asset_id))
+        select(events.c.asset_id, sa.func.sum(events.c.w).label("score"))
+        .group_by(events.c.asset_id)
         .subquery()
     )
-    return sa.func.coalesce(recent.c.views, 0), recent
+    return sa.cast(sa.func.coalesce(recent.c.score, 0), sa.Integer), recent
 
 
 def _encode(key: Any, asset_id: int) -> str:
@@ -110,12 +122,19 @@ def list_assets(
     tag: str | None = None,
     kind: MediaKind | None = None,
     search: str | None = None,
+    muse_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     sort: Sort = "newest",
     cursor: str | None = None,
     limit: int = 24,
     now: datetime | None = None,
 ) -> Page:
-    """One page of the gallery, newest/top-rated/trending/most-viewed first."""
+    """One page of the gallery, newest/top-rated/trending/most-viewed first.
+
+    Trending weighs the last 7 days' views (x4 within a day, x2 within three) and ratings
+    (x2 per star), so it decays as attention moves on.
+    """
     now = now or datetime.now(UTC)
     key, needs = _sort_key(sort, now)
     query = select(Asset, key.label("sort_key"))
@@ -129,6 +148,12 @@ def list_assets(
         query = query.where(Asset.category == category)
     if kind is not None:
         query = query.where(col(Asset.kind) == kind)
+    if muse_id is not None:
+        query = query.where(Asset.muse_id == muse_id)
+    if since is not None:
+        query = query.where(col(Asset.created_at) >= since)
+    if until is not None:
+        query = query.where(col(Asset.created_at) <= until)
     if tag:
         query = query.where(sa.exists().where(AssetTag.asset_id == Asset.id, AssetTag.tag == tag))
     if search:

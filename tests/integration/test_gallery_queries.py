@@ -9,7 +9,7 @@ from PIL import Image
 from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
 from core.gallery import queries, store
-from core.models import Asset, MediaKind, Screening, Visibility
+from core.models import Asset, AssetView, MediaKind, Screening, Visibility
 from tests.factories import make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -213,3 +213,31 @@ def test_a_bad_cursor_is_a_clear_error(engine):
     owner = make_user(engine)
     with read_scope(engine) as session, pytest.raises(ValidationFailed, match="page link"):
         queries.list_assets(session, viewer_id=owner.id, cursor="garbage!", now=NOW)
+
+
+def test_filters_by_muse_and_date(engine, media):
+    from tests.factories import make_muse
+
+    owner = make_user(engine)
+    muse = make_muse(engine, owner)
+    early = add(engine, media, owner, 1, minutes=0, muse_id=muse.id)
+    late = add(engine, media, owner, 2, minutes=60)
+    assert page_through(engine, owner, scope="public", muse_id=muse.id) == [early.id]
+    assert page_through(engine, owner, scope="public", since=NOW + timedelta(minutes=30)) == [
+        late.id
+    ]
+    assert page_through(engine, owner, scope="public", until=NOW + timedelta(minutes=30)) == [
+        early.id
+    ]
+
+
+def test_trending_favours_recent_views_and_ratings(engine, media):
+    owner, fan = make_user(engine), make_user(engine)
+    old_hit = add(engine, media, owner, 1)
+    fresh = add(engine, media, owner, 2)
+    with session_scope(engine) as session:
+        for hours in range(5):  # five views, all five days ago
+            session.add(AssetView(asset_id=old_hit.id, at=NOW - timedelta(days=5, hours=hours)))
+        session.add(AssetView(asset_id=fresh.id, at=NOW - timedelta(hours=1)))
+        queries.rate(session, asset_id=fresh.id, user_id=fan.id, stars=1, now=NOW)
+    assert page_through(engine, owner, scope="public", sort="trending") == [fresh.id, old_hit.id]

@@ -125,3 +125,37 @@ def test_admin_grants_credits_and_it_is_audited(signed_in, web_engine):
     with read_scope(web_engine) as session:
         assert ledger.balance(session, 1) == 750  # 500 starter + 250 granted to themselves
         assert "credits.granted" in [e.action for e in session.exec(select(AuditEntry)).all()]
+
+
+def test_gallery_lists_my_pictures_and_opens_one(signed_in, web_engine, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from core.config import get_settings
+    from core.db import session_scope
+    from core.gallery import store
+    from core.models import MediaKind, User
+
+    app = signed_in("pages/gallery.py")
+    out = io.BytesIO()
+    Image.new("RGB", (40, 40), "teal").save(out, format="PNG")
+    with session_scope(web_engine) as session:
+        owner = session.exec(select(User)).first()
+        store.save_output(
+            session,
+            media_root=get_settings().media_root,
+            owner_id=owner.id,
+            job_id=None,
+            muse_id=None,
+            data=out.getvalue(),
+            kind=MediaKind.IMAGE,
+            mime="image/png",
+            title="Harbour at dawn",
+            now=owner.created_at,
+        )
+    app.run()
+    assert not app.exception
+    assert any("Harbour at dawn" in c.value for c in app.caption)
+    [b for b in app.button if b.label == "Open"][0].click().run()
+    assert not app.exception
