@@ -26,6 +26,8 @@ since = now - timedelta(days=days or 30)
 with read_scope(resources.engine()) as session:
     spend = costs.daily_spend_frame(session, pool=pool, since=since)
     jobs = costs.jobs_frame(session, since=since)
+    usage = costs.utilisation_frame(session, pool=pool, since=since, now=now)
+    boots = costs.cold_starts_frame(session, pool=pool, since=since)
 
 total = float(spend["cost_usd"].sum()) if not spend.empty else 0.0
 done = jobs[jobs["status"] == "succeeded"]
@@ -50,6 +52,19 @@ if not jobs.empty:
         px.bar(per_day, x="day", y="size", color="status", title="Jobs per day by outcome"),
         use_container_width=True,
     )
+if not usage.empty:
+    st.plotly_chart(
+        px.bar(usage, x="day", y=["busy_h", "idle_h"], title="GPU-hours: busy vs idle (the waste)"),
+        use_container_width=True,
+    )
+    st.download_button("Download usage CSV", usage.to_csv(index=False), "gpu-usage.csv", "text/csv")
+if not boots.empty:
+    st.plotly_chart(
+        px.scatter(boots, x="day", y="boot_s", title="Cold starts: seconds to ready"),
+        use_container_width=True,
+    )
+if not spend.empty:
+    st.download_button("Download spend CSV", spend.to_csv(index=False), "gpu-spend.csv", "text/csv")
 if not done.empty:
     st.plotly_chart(
         px.box(done, x="preset", y="gpu_s", color="kind", title="GPU seconds per job by preset"),

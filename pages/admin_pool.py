@@ -143,9 +143,40 @@ with right, st.form("safe_mode"):
                 now=clock.now(),
             ),
         )
+with st.form("settings"):
+    st.markdown("**Timeouts and machine filters**")
+    a, b, c = st.columns(3)
+    idle = a.number_input("Idle timeout (s)", 60, 24 * 3600, current.idle_timeout_s)
+    lease = b.number_input("Lease max (s)", 60, 6 * 3600, current.lease_max_s)
+    boot = c.number_input("Boot timeout (s)", 60, 3 * 3600, current.boot_timeout_s)
+    vram = a.number_input("Min VRAM (GB)", 4, 192, current.min_vram_gb)
+    price = b.number_input("Max $/hour", 0.01, 50.0, float(current.max_price_per_hour_usd))
+    cap = c.number_input("Max instances", 0, 64, current.max_instances)
+    gpus = st.text_input("GPU names (comma-separated, empty = any)", ", ".join(current.gpu_names))
+    if st.form_submit_button("Save settings"):
+        _apply(
+            "Settings saved",
+            lambda s: service.update_settings(
+                s,
+                pool=pool,
+                actor=actor,
+                now=clock.now(),
+                gpu_names=gpus.split(","),
+                idle_timeout_s=int(idle),
+                lease_max_s=int(lease),
+                boot_timeout_s=int(boot),
+                min_vram_gb=int(vram),
+                max_price_per_hour_usd=Decimal(str(price)),
+                max_instances=int(cap),
+            ),
+        )
 with st.form("terminate"):
     target = st.text_input("Instance id to terminate (empty = all)")
-    if st.form_submit_button("Terminate"):
+    sure = st.checkbox("Yes, destroy it: running jobs on it are retried elsewhere")
+    submitted = st.form_submit_button("Terminate")
+    if submitted and not sure:
+        st.warning("Tick the confirmation first.")
+    elif submitted:
         instance_id = int(target) if target.strip().isdigit() else None
         _apply(
             "Termination requested",

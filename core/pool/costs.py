@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from core.models import GenerationJob, GpuInstance, JobStatus, UsageEvent
+from core.models import GenerationJob, GpuInstance, JobStatus, Lease, UsageEvent
 
 ACCRUAL_EVENT = "gpu_accrual"
 SECONDS_PER_HOUR = Decimal(3600)
@@ -154,4 +154,43 @@ def jobs_frame(session: Session, *, since: datetime) -> pd.DataFrame:
             for created, kind, preset, status, started, finished, charged in rows
         ],
         columns=["day", "kind", "preset", "status", "gpu_s", "credits"],
+    )
+
+
+def utilisation_frame(
+    session: Session, *, pool: str, since: datetime, now: datetime
+) -> pd.DataFrame:
+    """GPU-hours per UTC day: rented (`total_h`), serving jobs (`busy_h`) and idle (the waste)."""
+    rented = session.exec(
+        select(UsageEvent.at, UsageEvent.duration_s).where(
+            UsageEvent.pool == pool, UsageEvent.kind == ACCRUAL_EVENT, UsageEvent.at >= since
+        )
+    ).all()
+    busy = session.exec(
+        select(Lease.acquired_at, Lease.released_at)
+        .join(GpuInstance, col(GpuInstance.id) == col(Lease.instance_id))
+        .where(GpuInstance.pool == pool, Lease.acquired_at >= since)
+    ).all()
+    frame = pd.DataFrame(
+        [(at.date(), (seconds or 0) / 3600, 0.0) for at, seconds in rented]
+        + [
+            (start.date(), 0.0, ((end or now) - start).total_seconds() / 3600)
+            for start, end in busy
+        ],
+        columns=["day", "total_h", "busy_h"],
+    )
+    daily = frame.groupby("day", as_index=False)[["total_h", "busy_h"]].sum()
+    daily["idle_h"] = (daily["total_h"] - daily["busy_h"]).clip(lower=0)
+    return daily
+
+
+def cold_starts_frame(session: Session, *, pool: str, since: datetime) -> pd.DataFrame:
+    """Instances that became ready per day, with their boot seconds (`boot_s`)."""
+    rows = session.exec(
+        select(UsageEvent.at, UsageEvent.duration_s).where(
+            UsageEvent.pool == pool, UsageEvent.kind == "instance_ready", UsageEvent.at >= since
+        )
+    ).all()
+    return pd.DataFrame(
+        [(at.date(), seconds or 0.0) for at, seconds in rows], columns=["day", "boot_s"]
     )

@@ -7,6 +7,7 @@ race the leader into a double rental or a missed destroy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -188,6 +189,47 @@ def set_budget(
         "monthly_usd": str(config.monthly_budget_usd),
     }
     return _save(session, config, actor, now, "pool.budget", details)
+
+
+SETTING_LIMITS: dict[str, tuple[Decimal, Decimal]] = {
+    "idle_timeout_s": (Decimal(60), Decimal(24 * 3600)),
+    "lease_max_s": (Decimal(60), Decimal(6 * 3600)),
+    "boot_timeout_s": (Decimal(60), Decimal(3 * 3600)),
+    "min_vram_gb": (Decimal(4), Decimal(192)),
+    "max_price_per_hour_usd": (Decimal("0.01"), Decimal(50)),
+    "min_reliability": (Decimal("0.5"), Decimal(1)),
+    "disk_gb": (Decimal(10), Decimal(2000)),
+    "max_instances": (Decimal(0), Decimal(64)),
+}
+
+
+def update_settings(
+    session: Session,
+    *,
+    pool: str,
+    actor: Actor,
+    now: datetime,
+    gpu_names: Sequence[str] | None = None,
+    **limits: int | float | Decimal,
+) -> PoolConfig:
+    """Change timeouts, machine filters or the cap; each value range-checked, all audited."""
+    config = _config(session, pool)
+    changes: dict[str, object] = {}
+    if gpu_names is not None:
+        changes["gpu_names"] = [name.strip() for name in gpu_names if name.strip()]
+    for name, value in limits.items():
+        if name not in SETTING_LIMITS:
+            raise ValidationFailed(f"{name} cannot be changed here")
+        low, high = SETTING_LIMITS[name]
+        if not low <= Decimal(str(value)) <= high:
+            raise ValidationFailed(f"{name} must be between {low} and {high}")
+        changes[name] = value
+    if int(limits.get("max_instances", config.max_instances)) < config.desired_size:
+        raise ValidationFailed("max instances cannot be below the desired warm size")
+    for name, value in changes.items():
+        setattr(config, name, value)
+    details = {name: str(value) for name, value in changes.items()}
+    return _save(session, config, actor, now, "pool.settings", details)
 
 
 def request_terminate(

@@ -136,3 +136,32 @@ def test_jobs_frame_reports_gpu_seconds_and_credits(engine, fake_clock):
     done = frame[frame["status"] == "succeeded"].iloc[0]
     assert (done["gpu_s"], done["credits"]) == (42.0, 7)
     assert frame[frame["status"] == "queued"].iloc[0]["gpu_s"] == 0.0
+
+
+def test_utilisation_splits_rented_hours_into_busy_and_idle(engine, fake_clock):
+    from core.models import Lease, UsageEvent
+
+    user = make_user(engine)
+    job = make_job(engine, user)
+    row = make_instance(
+        engine, provider_id="v1", price_per_hour_usd=Decimal("1"), created_at=fake_clock.now()
+    )
+    start = fake_clock.now()
+    fake_clock.advance(3 * 3600)
+    with session_scope(engine) as session:
+        costs.accrue(session, instance=session.get(GpuInstance, row.id), now=fake_clock.now())
+        session.add(
+            Lease(
+                instance_id=row.id,
+                job_id=job.id,
+                acquired_at=start,
+                expires_at=start + timedelta(hours=1),
+                released_at=start + timedelta(hours=1),
+            )
+        )
+        session.add(UsageEvent(at=start, pool="default", kind="instance_ready", duration_s=200.0))
+    with read_scope(engine) as session:
+        frame = costs.utilisation_frame(session, pool="default", since=start, now=fake_clock.now())
+        boots = costs.cold_starts_frame(session, pool="default", since=start)
+    assert frame[["total_h", "busy_h", "idle_h"]].sum().tolist() == pytest.approx([3, 1, 2])
+    assert boots["boot_s"].tolist() == [200.0]
