@@ -5,13 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from core.accounts import ledger
+from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
 from core.db import read_scope
 from core.errors import CoreError, PolicyRefusal
 from core.gallery import store
 from core.models import GenerationJob, JobStatus, MediaKind
 from core.muses import service as muses
 from core.studio import history, jobs
-from core.studio.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
 from ui import resources
 from ui.auth import require_user
 from ui.widgets import format_duration
@@ -177,8 +177,19 @@ def active_job() -> None:
 active_job()
 
 st.subheader("History")
+filter_status, filter_kind = st.columns(2)
+status_choice = filter_status.selectbox(
+    "Status", ["all", *[s.value for s in JobStatus]], key="studio_history_status"
+)
+kind_choice = filter_kind.selectbox("Kind", ["all", "image", "video"], key="studio_history_kind")
 with read_scope(engine) as session:
-    recent = history.recent_jobs(session, user_id=user_id, limit=20)
+    recent = history.recent_jobs(
+        session,
+        user_id=user_id,
+        limit=20,
+        status=None if status_choice == "all" else JobStatus(status_choice),
+        kind=None if kind_choice == "all" else MediaKind(kind_choice),
+    )
 if not recent:
     st.caption("Nothing generated yet.")
 for past in recent:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens
 from core.muses.schema import MuseProfile
 
 MAX_PROMPT = 3500
@@ -21,46 +22,49 @@ class ComposedPrompt:
 
 
 def compose(
-    profile: MuseProfile, scene: str, *, variation: Mapping[str, Any] | None = None
+    profile: MuseProfile,
+    scene: str,
+    *,
+    variation: Mapping[str, Any] | None = None,
+    token_budget: int = CLIP_WINDOW,
 ) -> ComposedPrompt:
-    """Subject, body, face, eyes, hair, lips, nose, skin, outfit, expression, then the scene.
+    """The subject and the scene first, then the traits from most to least identifying.
 
-    A variation overrides fashion fields (`outfit`, `style`, `accessories`) and `expression`.
-    The same inputs always give the same prompt.
+    Traits are added while the prompt fits `token_budget` CLIP tokens, so what the encoder
+    would cut off is the least identifying detail, never the person or the scene. A variation
+    overrides `outfit`, `style`, `accessories` and `expression`. Deterministic.
     """
     overrides = dict(variation or {})
     basic = profile.basic
     subject = " ".join(
         part for part in (f"{basic.age}-year-old adult", basic.ethnicity, basic.gender) if part
     )
-    if basic.occupation:
-        subject += f", {basic.occupation}"
-    phrases = [
-        f"portrait of {basic.name}, a {subject}",
-        f"{profile.body.body_type} build" if profile.body.body_type else "",
-        profile.body.details,
+    head = [f"portrait of {basic.name}, a {subject}", scene.strip()]
+    outfit = str(overrides.get("outfit", profile.fashion.outfit))
+    hair = (profile.hair.length, profile.hair.color, profile.hair.style)
+    eyes = (profile.eyes.color, profile.eyes.shape)
+    traits = [  # most identifying first
+        " ".join([*(p for p in hair if p), "hair"]) if any(hair) else "",
+        " ".join([*(p for p in eyes if p), "eyes"]) if any(eyes) else "",
         f"{profile.face.shape} face" if profile.face.shape else "",
         profile.face.features,
-        " ".join(p for p in (profile.eyes.color, profile.eyes.shape, "eyes") if p)
-        if profile.eyes.color or profile.eyes.shape
-        else "",
-        " ".join(
-            p for p in (profile.hair.length, profile.hair.color, profile.hair.style, "hair") if p
-        )
-        if profile.hair.color or profile.hair.style or profile.hair.length
-        else "",
+        f"{profile.skin.tone} skin" if profile.skin.tone else "",
+        f"{profile.body.body_type} build" if profile.body.body_type else "",
+        f"wearing {outfit}" if outfit else "",
+        str(overrides.get("expression", profile.personality.expression)),
+        profile.skin.details,
+        profile.body.details,
         f"{profile.lips.description} lips" if profile.lips.description else "",
         f"{profile.nose.description} nose" if profile.nose.description else "",
-        f"{profile.skin.tone} skin" if profile.skin.tone else "",
-        profile.skin.details,
+        basic.occupation,
         str(overrides.get("style", profile.fashion.style)),
-        f"wearing {overrides.get('outfit', profile.fashion.outfit)}"
-        if overrides.get("outfit", profile.fashion.outfit)
-        else "",
         str(overrides.get("accessories", profile.fashion.accessories)),
-        str(overrides.get("expression", profile.personality.expression)),
-        scene.strip(),
     ]
-    positive = ", ".join(dict.fromkeys(p.strip() for p in phrases if p and p.strip()))
+    chosen = [p.strip() for p in head if p.strip()]
+    for trait in dict.fromkeys(t.strip() for t in traits if t and t.strip()):
+        if estimate_clip_tokens(", ".join([*chosen, trait])) > token_budget:
+            continue
+        chosen.append(trait)
+    positive = ", ".join(dict.fromkeys(chosen))
     negative = ", ".join(p for p in (profile.ai.negative_prompt.strip(), ADULT_NEGATIVE) if p)
     return ComposedPrompt(positive[:MAX_PROMPT], negative)

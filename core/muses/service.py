@@ -133,18 +133,28 @@ def list_muses(
     limit: int = 50,
     offset: int = 0,
 ) -> list[Muse]:
-    """The owner's muses by name, filtered by search text, tags and explicit flag."""
+    """The owner's muses by name, filtered by search text (name, tag, trait, notes), tags and
+    explicit flag."""
     query = select(Muse).where(Muse.owner_id == owner_id)
-    if search:
-        needle = f"%{search.strip().lower()[:80]}%"
-        query = query.where(sa.func.lower(Muse.name).like(needle))
     if nsfw is not None:
         query = query.where(Muse.nsfw == nsfw)
     muses = list(session.exec(query.order_by(col(Muse.name), col(Muse.id))).all())
+    if search and search.strip():
+        needle = search.strip().casefold()[:80]
+        muses = [m for m in muses if needle in _searchable(m)]
     wanted = set(tags)
     if wanted:
         muses = [m for m in muses if wanted <= set(m.tags)]
     return muses[offset : offset + limit]
+
+
+def _searchable(muse: Muse) -> str:
+    """Name, tags, traits and notes of a muse, for search."""
+    profile = muse.profile or {}
+    traits = (profile.get("personality") or {}).get("traits") or []
+    return " ".join(
+        [muse.name, *muse.tags, *map(str, traits), str(profile.get("notes", ""))]
+    ).casefold()
 
 
 def add_variation(

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from core.models import Asset, GenerationJob, ReferenceImage
+from core.models import Asset, GenerationJob, JobStatus, MediaKind, ReferenceImage
 
 
-def recent_jobs(session: Session, *, user_id: int, limit: int = 20) -> list[GenerationJob]:
-    """The user's newest jobs first."""
-    return list(
-        session.exec(
-            select(GenerationJob)
-            .where(GenerationJob.user_id == user_id)
-            .order_by(col(GenerationJob.id).desc())
-            .limit(limit)
-        ).all()
-    )
+def recent_jobs(
+    session: Session,
+    *,
+    user_id: int,
+    limit: int = 20,
+    status: JobStatus | None = None,
+    kind: MediaKind | None = None,
+) -> list[GenerationJob]:
+    """The user's newest jobs first, optionally only one status or kind."""
+    query = select(GenerationJob).where(GenerationJob.user_id == user_id)
+    if status is not None:
+        query = query.where(col(GenerationJob.status) == status)
+    if kind is not None:
+        query = query.where(col(GenerationJob.kind) == kind)
+    return list(session.exec(query.order_by(col(GenerationJob.id).desc()).limit(limit)).all())
 
 
 def job_assets(session: Session, *, job_id: int, user_id: int) -> list[Asset]:

@@ -202,3 +202,19 @@ def test_daily_maintenance_backs_up_snapshots_the_pool_and_applies_retention(eng
     assert snapshot["config"]["name"] == "default"
     assert any(name.endswith((".sqlite3", ".pgdump")) for name in files)
     assert "aikings_queue_depth 0" in runtime.metrics()
+
+
+def test_history_filters_by_status_and_kind(engine):
+    from core.models import MediaKind
+    from core.studio import history
+    from tests.factories import make_job
+
+    user = make_user(engine)
+    done = make_job(engine, user, status=JobStatus.SUCCEEDED)
+    make_job(engine, user, status=JobStatus.FAILED, kind=MediaKind.VIDEO)
+    with read_scope(engine) as session:
+        assert [
+            j.id for j in history.recent_jobs(session, user_id=user.id, status=JobStatus.SUCCEEDED)
+        ] == [done.id]
+        assert len(history.recent_jobs(session, user_id=user.id, kind=MediaKind.VIDEO)) == 1
+        assert history.job_assets(session, job_id=done.id, user_id=user.id + 1) == []

@@ -219,3 +219,22 @@ def test_duplicate_copies_profile_tags_and_variations(engine):
         assert [
             v.name for v in service.variations(session, owner_id=owner.id, muse_id=copy.id)
         ] == ["Gala"]
+
+
+def test_search_matches_traits_and_notes(engine):
+    owner = make_user(engine)
+    create(
+        engine,
+        owner,
+        {
+            "basic": {"name": "Ava", "age": 30},
+            "personality": {"traits": ["Adventurous"]},
+            "notes": "sails boats",
+        },
+    )
+    create(engine, owner, {"basic": {"name": "Zoe", "age": 30}})
+    with read_scope(engine) as session:
+        for needle in ("advent", "SAILS", "ava"):
+            assert [
+                m.name for m in service.list_muses(session, owner_id=owner.id, search=needle)
+            ] == ["Ava"]

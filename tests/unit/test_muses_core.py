@@ -4,6 +4,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from core.errors import ValidationFailed
@@ -46,9 +48,10 @@ def test_strict_schema_refuses_minors_and_junk(basic, message):
 
 def test_composition_is_ordered_deterministic_and_adult():
     composed = compose(profile(), "on a rooftop at night")
-    assert composed.positive.startswith("portrait of Ava, a 27-year-old adult woman, violinist")
-    assert composed.positive.index("green eyes") < composed.positive.index("auburn")
-    assert composed.positive.endswith("on a rooftop at night")
+    assert composed.positive.startswith(
+        "portrait of Ava, a 27-year-old adult woman, on a rooftop at night, long auburn"
+    )
+    assert composed.positive.index("auburn") < composed.positive.index("green eyes")
     assert composed == compose(profile(), "on a rooftop at night")
     assert composed.negative == f"blurry, {ADULT_NEGATIVE}"
 
@@ -126,3 +129,26 @@ def test_choices_come_from_the_editable_options_file():
     with pytest.raises(ValidationFailed, match="hair.length: .*choose one of"):
         profile(hair={"length": "floor-length"})
     assert profile(hair={"length": ""}).hair.length == ""
+
+
+def test_a_tight_budget_drops_the_least_identifying_traits_first():
+    full = compose(profile(), "at a gala")
+    tight = compose(profile(), "at a gala", token_budget=24)
+    assert "at a gala" in tight.positive and "hair" in tight.positive
+    assert "violinist" in full.positive and "violinist" not in tight.positive
+
+
+@given(
+    scene=st.text(max_size=200),
+    outfit=st.text(max_size=120),
+    budget=st.integers(10, 120),
+)
+def test_compose_properties(scene, outfit, budget):
+    from core.comfy.tokens import estimate_clip_tokens
+
+    base = profile(fashion={"outfit": outfit.replace("\x00", "")})
+    first = compose(base, scene, token_budget=budget)
+    assert first == compose(base, scene, token_budget=budget)  # deterministic
+    assert "27-year-old adult" in first.positive and "child" in first.negative
+    head = compose(base, scene, token_budget=0).positive
+    assert estimate_clip_tokens(first.positive) <= max(budget, estimate_clip_tokens(head))

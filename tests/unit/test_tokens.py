@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.studio.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
+from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
 
 
 @pytest.mark.parametrize(
