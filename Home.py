@@ -8,8 +8,10 @@ from ui.navigation import pages_for, share_page
 from ui.theme import apply_theme
 
 apply_theme()
-require_adult()
 user = current_user()
+# An account proved its age (date of birth, 18+) at registration: a returning signed-in
+# browser skips the gate; everyone else confirms first.
+require_adult(already_confirmed=user is not None and user.age_confirmed_at is not None)
 if user is None:
     # Visitors may only sign in, register, or open a share link.
     visitor_pages = [st.Page(render_sign_in, title="Sign in", default=True), share_page()]

@@ -67,6 +67,25 @@ else:
         else:
             st.link_button("Pay with Stripe", url, type="primary")
 
+st.subheader("Your details")
+with st.form("details"):
+    display_name = st.text_input("Display name", user.display_name, max_chars=120)
+    email = st.text_input("Email", user.email, max_chars=254)
+    if st.form_submit_button("Save details"):
+        try:
+            with session_scope(engine) as session:
+                users.update_details(
+                    session,
+                    user_id=user_id,
+                    display_name=display_name,
+                    email=email,
+                    now=clock.now(),
+                )
+        except ValidationFailed as exc:
+            st.error(str(exc))
+        else:
+            st.success("Saved.")
+
 st.subheader("Change password")
 with st.form("change_password"):
     old = st.text_input("Current password", type="password")

@@ -131,7 +131,11 @@ with right, st.form("safe_mode"):
     reason = st.text_input("Reason (for the audit log)", max_chars=200)
     turn_on = not current.safe_mode
     label = "Enter safe mode (terminate everything)" if turn_on else "Leave safe mode"
-    if st.form_submit_button(label, type="primary" if turn_on else "secondary"):
+    confirmed = st.checkbox("Yes, I mean it", key="safe_mode_confirm")
+    pressed = st.form_submit_button(label, type="primary" if turn_on else "secondary")
+    if pressed and not confirmed:
+        st.warning("Tick the confirmation first.")
+    elif pressed:
         _apply(
             "Safe mode on" if turn_on else "Safe mode off",
             lambda s: service.set_safe_mode(

@@ -56,6 +56,8 @@ class Runtime:
         self._running: set[int] = set()
         self._lock = threading.Lock()
         self._led_before = False
+        self.ticks = 0
+        self.tick_errors = 0
 
     def tick_pool(self) -> None:
         """Renew leadership, recover after a takeover, and reconcile the pool once."""
@@ -68,6 +70,8 @@ class Runtime:
             self.recover_orphaned_jobs()
             self._led_before = True
         report = self.manager.reconcile()
+        self.ticks += 1
+        self.tick_errors += len(report.errors)
         log.info(
             "pool.tick",
             extra={
@@ -174,7 +178,15 @@ class Runtime:
     def metrics(self) -> str:
         """The Prometheus exposition of the pool, queue and spend."""
         with read_scope(self.engine) as session:
-            return render_metrics(session, now=self.clock.now(), pool=self.settings.pool_name)
+            text = render_metrics(session, now=self.clock.now(), pool=self.settings.pool_name)
+        return text + (
+            "# HELP aikings_reconcile_ticks_total Reconcile ticks run by this process.\n"
+            "# TYPE aikings_reconcile_ticks_total counter\n"
+            f"aikings_reconcile_ticks_total {self.ticks}\n"
+            "# HELP aikings_reconcile_errors_total Provider errors seen while reconciling.\n"
+            "# TYPE aikings_reconcile_errors_total counter\n"
+            f"aikings_reconcile_errors_total {self.tick_errors}\n"
+        )
 
     def shutdown(self, grace_s: float = 30.0) -> bool:
         """Stop dispatching, give running generations `grace_s` to finish, step down.

@@ -28,6 +28,7 @@ def main() -> int:
     sys.stdout.write(
         f"\nAI KINGS is starting: open http://localhost:{port}\n"
         "  simulated Vast.ai API: http://127.0.0.1:8780   simulated ComfyUI: http://127.0.0.1:8188\n"
+        "  scheduler metrics: http://127.0.0.1:9108/metrics\n"
         "  Ctrl-C stops everything.\n\n"
     )
     sys.stdout.flush()

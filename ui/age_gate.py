@@ -7,8 +7,13 @@ import streamlit as st
 _CONFIRMED = "age_confirmed"
 
 
-def require_adult() -> None:
-    """Stop the script unless the visitor has confirmed they are 18 or older."""
+def require_adult(*, already_confirmed: bool = False) -> None:
+    """Stop the script unless the visitor has confirmed they are 18 or older.
+
+    `already_confirmed` is for a signed-in account whose age was checked at registration.
+    """
+    if already_confirmed:
+        st.session_state[_CONFIRMED] = True
     if st.session_state.get(_CONFIRMED):
         return
     st.title("Adults only")

@@ -146,6 +146,24 @@ def _attempt(
     return user, None
 
 
+def update_details(
+    session: Session, *, user_id: int, display_name: str, email: str, now: datetime
+) -> User:
+    """Change the display name and email (the email stays unique; audited)."""
+    user = get_user(session, user_id)
+    email = email.strip().lower()
+    if not EMAIL.match(email):
+        raise ValidationFailed("Enter a valid email address.")
+    taken = session.exec(select(User.id).where(User.email == email, User.id != user_id)).first()
+    if taken is not None:
+        raise ValidationFailed("We could not use this email address.")
+    user.display_name = display_name.strip()[:120] or user.username
+    user.email = email
+    session.add(user)
+    _audit(session, now, f"user:{user.username}", "account.details", f"user:{user.id}")
+    return user
+
+
 def change_password(session: Session, *, user_id: int, old: str, new: str, now: datetime) -> None:
     """Replace the password after checking the old one; every session is signed out."""
     user = get_user(session, user_id)

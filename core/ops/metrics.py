@@ -97,6 +97,27 @@ def render_metrics(session: Session, *, now: datetime, pool: str) -> str:
             ),
         ],
     )
+    finished = session.exec(
+        select(GenerationJob.started_at, GenerationJob.finished_at)
+        .where(GenerationJob.status == JobStatus.SUCCEEDED)
+        .order_by(col(GenerationJob.id).desc())
+        .limit(200)
+    ).all()
+    durations = sorted((end - start).total_seconds() for start, end in finished if start and end)
+    if durations:
+        metric(
+            "aikings_job_duration_seconds",
+            "summary",
+            "Recent successful job durations.",
+            [
+                ('{quantile="0.5"}', durations[len(durations) // 2]),
+                (
+                    '{quantile="0.95"}',
+                    durations[min(len(durations) - 1, int(len(durations) * 0.95))],
+                ),
+                ("_count", len(durations)),
+            ],
+        )
     epoch = session.exec(select(sa.func.max(SchedulerLock.epoch))).one()
     metric(
         "aikings_scheduler_leader_epoch",

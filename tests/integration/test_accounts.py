@@ -195,3 +195,18 @@ def test_only_admins_grant_credits(engine):
         )
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == 110
+
+
+def test_update_details_keeps_emails_unique(engine):
+    user = register(engine)
+    register(engine, name="zoe")
+    with session_scope(engine) as session:
+        users.update_details(
+            session, user_id=user.id, display_name="Ava R", email="AVA2@example.test", now=NOW
+        )
+    for email, message in (("zoe@example.test", "could not use"), ("nope", "valid email")):
+        with session_scope(engine) as session, pytest.raises(ValidationFailed, match=message):
+            users.update_details(session, user_id=user.id, display_name="x", email=email, now=NOW)
+    with read_scope(engine) as session:
+        stored = users.get_user(session, user.id)
+    assert (stored.display_name, stored.email) == ("Ava R", "ava2@example.test")

@@ -119,6 +119,7 @@ def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
     text = store.read_png_metadata(store.read(runtime.settings.media_root, assets[0].sha256))
     assert text["parameters"].startswith("a lighthouse at dusk\nNegative prompt:")
     assert "Seed: 5" in text["parameters"] and '"KSampler"' in text["prompt"]
+    assert 'aikings_job_duration_seconds{quantile="0.5"}' in runtime.metrics()
     # The pool woke exactly one instance for it (desired_size 0: it is released after).
     assert len(vast.dump()["instances"]) == 1
 
@@ -201,7 +202,8 @@ def test_daily_maintenance_backs_up_snapshots_the_pool_and_applies_retention(eng
     snapshot = json.loads(next(runtime.settings.backup_dir.glob("pool-*.json")).read_text())
     assert snapshot["config"]["name"] == "default"
     assert any(name.endswith((".sqlite3", ".pgdump")) for name in files)
-    assert "aikings_queue_depth 0" in runtime.metrics()
+    text = runtime.metrics()
+    assert "aikings_queue_depth 0" in text and "aikings_reconcile_ticks_total 1" in text
 
 
 def test_history_filters_by_status_and_kind(engine):

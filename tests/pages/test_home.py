@@ -24,3 +24,11 @@ def test_confirming_age_opens_the_studio():
     assert not app.exception
     assert app.session_state["age_confirmed"] is True
     assert app.title[0].value == "Welcome to AI KINGS"  # then sign in or register
+
+
+def test_a_signed_in_adult_account_skips_the_age_gate(signed_in):
+    app = signed_in("Home.py")
+    app.session_state["age_confirmed"] = False
+    app.run()
+    assert not app.exception
+    assert app.title[0].value == "Studio"
