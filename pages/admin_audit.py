@@ -52,6 +52,7 @@ if page.rows:
                     "id": row.id,
                     "at": row.at,
                     "actor": row.actor,
+                    "key fingerprint": row.actor_fingerprint or "",
                     "action": row.action,
                     "target": row.target,
                     "outcome": str(row.outcome),

@@ -13,7 +13,7 @@ from core.gallery.taxonomy import Taxonomy
 from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
 from ui import resources
-from ui.auth import require_user
+from ui.auth import is_admin, require_user
 
 user = require_user()
 user_id = user.id or 0
@@ -133,6 +133,18 @@ def open_asset(asset_id: int) -> None:
         st.toast("Thanks for rating.")
     if asset.owner_id == user_id:
         _owner_controls(asset)
+    if is_admin(user) and st.button(
+        "Unfeature" if asset.featured else "Feature on the front row", key=f"feature_{asset.id}"
+    ):
+        with session_scope(engine) as session:
+            queries.set_featured(
+                session,
+                asset_id=asset.id or 0,
+                featured=not asset.featured,
+                moderator_id=user_id,
+                now=clock.now(),
+            )
+        st.toast("Saved.")
     with st.expander("Report this picture"):
         reason = st.selectbox(
             "Reason",

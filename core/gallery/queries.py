@@ -439,6 +439,27 @@ def resolve_report(
     return report
 
 
+def set_featured(
+    session: Session, *, asset_id: int, featured: bool, moderator_id: int, now: datetime
+) -> Asset:
+    """An admin features a public asset on the gallery's front row, or stops featuring it."""
+    asset = session.get(Asset, asset_id)
+    if asset is None:
+        raise NotFound("No such picture.")
+    asset.featured = featured
+    session.add(asset)
+    audit.record(
+        session,
+        at=now,
+        actor=f"user:{moderator_id}",
+        action="gallery.feature" if featured else "gallery.unfeature",
+        target=f"asset:{asset_id}",
+        outcome=AuditOutcome.OK,
+        details={},
+    )
+    return asset
+
+
 def approve_asset(session: Session, *, asset_id: int, moderator_id: int, now: datetime) -> Asset:
     """A moderator passes an output's screening, so it may be public."""
     asset = session.get(Asset, asset_id)

@@ -241,3 +241,24 @@ def test_trending_favours_recent_views_and_ratings(engine, media):
         session.add(AssetView(asset_id=fresh.id, at=NOW - timedelta(hours=1)))
         queries.rate(session, asset_id=fresh.id, user_id=fan.id, stars=1, now=NOW)
     assert page_through(engine, owner, scope="public", sort="trending") == [fresh.id, old_hit.id]
+
+
+def test_admins_feature_assets(engine, media):
+    owner, admin = make_user(engine), make_user(engine)
+    asset = add(engine, media, owner, 1)
+    with session_scope(engine) as session:
+        queries.set_featured(
+            session, asset_id=asset.id, featured=True, moderator_id=admin.id, now=NOW
+        )
+    with read_scope(engine) as session:
+        assert [a.id for a in queries.featured(session)] == [asset.id]
+    with session_scope(engine) as session:
+        queries.set_featured(
+            session, asset_id=asset.id, featured=False, moderator_id=admin.id, now=NOW
+        )
+        with pytest.raises(NotFound):
+            queries.set_featured(
+                session, asset_id=999, featured=True, moderator_id=admin.id, now=NOW
+            )
+    with read_scope(engine) as session:
+        assert queries.featured(session) == []

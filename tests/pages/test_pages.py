@@ -184,3 +184,64 @@ def test_admin_costs_page_charts_usage(signed_in, web_engine):
     app = signed_in("pages/admin_costs.py", role=Role.ADMIN).run()
     assert not app.exception
     assert app.title[0].value == "Spend & usage"
+
+
+def test_audit_page_verifies_the_chain(signed_in):
+    app = signed_in("pages/admin_audit.py", role=Role.ADMIN).run()
+    [b for b in app.button if b.label == "Verify the hash chain"][0].click().run()
+    assert not app.exception
+    assert any("The chain verifies" in s.value for s in app.success)
+
+
+def test_moderation_approves_a_pending_public_picture(signed_in, web_engine):
+    import io
+
+    from PIL import Image
+
+    from core.config import get_settings
+    from core.db import session_scope
+    from core.gallery import store
+    from core.models import Asset, MediaKind, Screening, User, Visibility
+
+    app = signed_in("pages/admin_moderation.py", role=Role.ADMIN)
+    out = io.BytesIO()
+    Image.new("RGB", (40, 40), "teal").save(out, format="PNG")
+    with session_scope(web_engine) as session:
+        owner = session.exec(select(User)).first()
+        asset = store.save_output(
+            session,
+            media_root=get_settings().media_root,
+            owner_id=owner.id,
+            job_id=None,
+            muse_id=None,
+            data=out.getvalue(),
+            kind=MediaKind.IMAGE,
+            mime="image/png",
+            title="t",
+            now=owner.created_at,
+        )
+        asset.visibility = Visibility.PUBLIC
+        session.add(asset)
+    app.run()
+    [b for b in app.button if b.label == "Approve"][0].click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        assert session.exec(select(Asset)).one().screening is Screening.PASSED
+
+
+def test_safe_mode_needs_confirmation(signed_in, web_engine):
+    from core.config import get_settings
+    from core.db import session_scope
+    from core.pool.service import ensure_pool
+
+    with session_scope(web_engine) as session:
+        ensure_pool(session, get_settings())
+    app = signed_in("pages/admin_pool.py", role=Role.ADMIN).run()
+    button = [b for b in app.button if b.label.startswith("Enter safe mode")][0]
+    button.click().run()
+    with read_scope(web_engine) as session:
+        assert session.get(PoolConfig, "default").safe_mode is False
+    app.checkbox(key="safe_mode_confirm").check()
+    [b for b in app.button if b.label.startswith("Enter safe mode")][0].click().run()
+    with read_scope(web_engine) as session:
+        assert session.get(PoolConfig, "default").safe_mode is True
