@@ -69,17 +69,29 @@ def muse_form(existing: schema.MuseProfile | None, key: str) -> dict | None:
         hair_color = a.text_input("Hair colour", p.hair.color, max_chars=80)
         hair_style = b.text_input("Hair style", p.hair.style, max_chars=80)
         skin_tone = _choice("Skin tone", schema.options()["skin_tones"], p.skin.tone, f"{key}_skin")
-        face = st.text_input("Face", p.face.features, max_chars=400)
+        face = st.text_input("Face features", p.face.features, max_chars=400)
+        jawline = a.text_input("Jawline", p.face.jawline, max_chars=80)
+        cheekbones = b.text_input("Cheekbones", p.face.cheekbones, max_chars=80)
+        makeup = c.text_input("Makeup", p.face.makeup, max_chars=80)
+        measurements = a.text_input("Measurements", p.body.measurements, max_chars=80)
+        figure = b.text_input("Figure", p.body.shape, max_chars=80)
+        nationality = c.text_input("Nationality", p.basic.nationality, max_chars=80)
         lips = a.text_input("Lips", p.lips.description, max_chars=80)
         nose = b.text_input("Nose", p.nose.description, max_chars=80)
         st.markdown("**Fashion and personality**")
         outfit = st.text_input("Signature outfit", p.fashion.outfit, max_chars=400)
+        lingerie = a.text_input("Lingerie", p.fashion.lingerie, max_chars=80)
+        footwear = b.text_input("Footwear", p.fashion.footwear, max_chars=80)
+        nails = c.text_input("Nails", p.fashion.nails, max_chars=80)
         style = a.text_input("Style", p.fashion.style, max_chars=80)
         expression = b.text_input("Expression", p.personality.expression, max_chars=80)
         traits = st.text_input("Traits (comma-separated)", ", ".join(p.personality.traits))
         st.markdown("**AI settings**")
         preset = st.selectbox("Quality", schema.PRESETS, index=schema.PRESETS.index(p.ai.preset))
         negative = st.text_input("Negative prompt", p.ai.negative_prompt, max_chars=400)
+        template = st.text_input(
+            "Prompt template (use {muse} and {scene})", p.ai.prompt_template, max_chars=400
+        )
         nsfw = st.toggle("Explicit mode", p.ai.nsfw)
         notes = st.text_area("Notes", p.notes, max_chars=4000)
         tags = st.text_input("Tags (comma-separated)")
@@ -88,25 +100,42 @@ def muse_form(existing: schema.MuseProfile | None, key: str) -> dict | None:
     return {
         "profile": {
             "basic": {
+                "nationality": nationality,
                 "name": name,
                 "age": int(age),
                 "gender": gender,
                 "ethnicity": ethnicity,
                 "occupation": occupation,
             },
-            "body": {"body_type": body_type},
-            "face": {"features": face},
+            "body": {"body_type": body_type, "shape": figure, "measurements": measurements},
+            "face": {
+                "features": face,
+                "jawline": jawline,
+                "cheekbones": cheekbones,
+                "makeup": makeup,
+            },
             "eyes": {"color": eye_color},
             "hair": {"color": hair_color, "length": hair_length, "style": hair_style},
             "lips": {"description": lips},
             "nose": {"description": nose},
             "skin": {"tone": skin_tone},
-            "fashion": {"outfit": outfit, "style": style},
+            "fashion": {
+                "outfit": outfit,
+                "style": style,
+                "lingerie": lingerie,
+                "footwear": footwear,
+                "nails": nails,
+            },
             "personality": {
                 "traits": [t.strip() for t in traits.split(",") if t.strip()],
                 "expression": expression,
             },
-            "ai": {"preset": preset, "negative_prompt": negative, "nsfw": nsfw},
+            "ai": {
+                "preset": preset,
+                "negative_prompt": negative,
+                "nsfw": nsfw,
+                "prompt_template": template,
+            },
             "notes": notes,
         },
         "tags": [t for t in tags.split(",") if t.strip()],

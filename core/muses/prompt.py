@@ -47,9 +47,13 @@ def compose(
         " ".join([*(p for p in hair if p), "hair"]) if any(hair) else "",
         " ".join([*(p for p in eyes if p), "eyes"]) if any(eyes) else "",
         f"{profile.face.shape} face" if profile.face.shape else "",
+        f"{profile.face.jawline} jawline" if profile.face.jawline else "",
+        f"{profile.face.cheekbones} cheekbones" if profile.face.cheekbones else "",
         profile.face.features,
+        f"{profile.face.makeup} makeup" if profile.face.makeup else "",
         f"{profile.skin.tone} skin" if profile.skin.tone else "",
         f"{profile.body.body_type} build" if profile.body.body_type else "",
+        f"{profile.body.shape} figure" if profile.body.shape else "",
         f"wearing {outfit}" if outfit else "",
         str(overrides.get("expression", profile.personality.expression)),
         profile.skin.details,
@@ -59,6 +63,9 @@ def compose(
         basic.occupation,
         str(overrides.get("style", profile.fashion.style)),
         str(overrides.get("accessories", profile.fashion.accessories)),
+        profile.fashion.footwear,
+        f"{profile.fashion.nails} nails" if profile.fashion.nails else "",
+        profile.basic.nationality,
     ]
     chosen = [p.strip() for p in head if p.strip()]
     for trait in dict.fromkeys(t.strip() for t in traits if t and t.strip()):
@@ -66,5 +73,9 @@ def compose(
             continue
         chosen.append(trait)
     positive = ", ".join(dict.fromkeys(chosen))
+    template = profile.ai.prompt_template
+    if "{muse}" in template:
+        muse_part = ", ".join(p for p in dict.fromkeys(chosen) if p != scene.strip())
+        positive = template.replace("{muse}", muse_part).replace("{scene}", scene.strip())
     negative = ", ".join(p for p in (profile.ai.negative_prompt.strip(), ADULT_NEGATIVE) if p)
     return ComposedPrompt(positive[:MAX_PROMPT], negative)

@@ -52,6 +52,7 @@ class Basic(_Section):
     name: Annotated[str, Field(min_length=1, max_length=80)]
     age: Annotated[StrictInt, Field(ge=18, le=120)]
     gender: Annotated[Short, _one_of("genders")] = "woman"
+    nationality: Short = ""
     ethnicity: Short = ""
     occupation: Short = ""
     height_cm: Annotated[StrictInt, Field(ge=140, le=220)] | None = None
@@ -59,11 +60,16 @@ class Basic(_Section):
 
 class Body(_Section):
     body_type: Annotated[Short, _one_of("body_types")] = ""
+    shape: Short = ""
+    measurements: Short = ""
     details: Text = ""
 
 
 class Face(_Section):
     shape: Short = ""
+    jawline: Short = ""
+    cheekbones: Short = ""
+    makeup: Short = ""
     features: Text = ""
 
 
@@ -94,6 +100,9 @@ class Skin(_Section):
 class Fashion(_Section):
     style: Short = ""
     outfit: Text = ""
+    lingerie: Short = ""
+    footwear: Short = ""
+    nails: Short = ""
     accessories: Text = ""
 
 
@@ -104,6 +113,8 @@ class Personality(_Section):
 
 class AiSettings(_Section):
     model: Short = ""
+    prompt_template: Annotated[str, Field(max_length=400)] = ""
+    """Optional: how `{muse}` (the traits) and `{scene}` are combined, e.g. "{scene}, {muse}"."""
     preset: Literal["low", "medium", "high", "ultra"] = "medium"
     negative_prompt: Text = ""
     seed: Annotated[StrictInt, Field(ge=0, le=2**48)] | None = None

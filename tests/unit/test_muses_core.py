@@ -152,3 +152,17 @@ def test_compose_properties(scene, outfit, budget):
     assert "27-year-old adult" in first.positive and "child" in first.negative
     head = compose(base, scene, token_budget=0).positive
     assert estimate_clip_tokens(first.positive) <= max(budget, estimate_clip_tokens(head))
+
+
+def test_detailed_fields_and_the_prompt_template():
+    detailed = profile(
+        face={"jawline": "soft", "makeup": "smoky eye"},
+        fashion={"footwear": "ankle boots", "nails": "red"},
+        ai={"prompt_template": "cinematic still, {scene}, featuring {muse}"},
+    )
+    composed = compose(detailed, "a rainy street")
+    assert composed.positive.startswith(
+        "cinematic still, a rainy street, featuring portrait of Ava"
+    )
+    for phrase in ("soft jawline", "smoky eye makeup", "ankle boots", "red nails"):
+        assert phrase in composed.positive
