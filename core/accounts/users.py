@@ -12,6 +12,7 @@ import re
 import secrets
 from datetime import date, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -20,7 +21,7 @@ from core import audit
 from core.accounts import ledger, passwords, sessions
 from core.db import session_scope
 from core.errors import NotFound, ValidationFailed
-from core.models import AuditOutcome, PasswordReset, Role, User
+from core.models import AuditEntry, AuditOutcome, PasswordReset, Role, User
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{3,32}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[a-z]{2,24}$")
@@ -118,16 +119,15 @@ def _attempt(
     lockout_s: int,
     ip: str | None,
 ) -> tuple[User | None, str | None]:
-    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+    name = username.strip().lower()[:64]
+    user = session.exec(select(User).where(User.username == name)).first()
     if user is None:
-        passwords.verify_password(passwords.DUMMY_HASH, password)
-        _audit(session, now, f"user:{username[:64]}", "login.failed", None, AuditOutcome.DENIED, ip)
-        return None, WRONG_LOGIN
+        refusal = _unknown_user_attempt(session, name, password, now, max_failures, lockout_s, ip)
+        return None, refusal
     actor = f"user:{user.username}"
     if user.locked_until is not None and user.locked_until > now:
         _audit(session, now, actor, "login.locked", f"user:{user.id}", AuditOutcome.DENIED, ip)
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return None, f"Too many failed attempts. Try again in {minutes} minutes."
+        return None, _locked_message(user.locked_until, now)
     if not passwords.verify_password(user.password_hash, password) or user.disabled:
         user.failed_logins += 1
         if user.failed_logins >= max_failures:
@@ -144,6 +144,49 @@ def _attempt(
     session.add(user)
     _audit(session, now, actor, "login.ok", f"user:{user.id}", AuditOutcome.OK, ip)
     return user, None
+
+
+def _unknown_user_attempt(
+    session: Session,
+    name: str,
+    password: str,
+    now: datetime,
+    max_failures: int,
+    lockout_s: int,
+    ip: str | None,
+) -> str:
+    """Refuse a name with no account exactly as a known one is refused, lockout included.
+
+    Were only real accounts ever locked, "Too many failed attempts" would tell an attacker
+    which names exist. The audit log is the counter here: the same rule as `User.failed_logins`
+    (failures since the last lockout; locked for `lockout_s` after it).
+    """
+    actor = f"user:{name}"
+    last_lockout = session.exec(
+        select(sa.func.max(AuditEntry.at)).where(
+            AuditEntry.actor == actor, AuditEntry.action == "login.lockout"
+        )
+    ).one()
+    if last_lockout is not None:
+        locked_until = last_lockout + timedelta(seconds=lockout_s)
+        if locked_until > now:
+            _audit(session, now, actor, "login.locked", None, AuditOutcome.DENIED, ip)
+            return _locked_message(locked_until, now)
+    passwords.verify_password(passwords.DUMMY_HASH, password)
+    failures_query = select(sa.func.count()).where(
+        AuditEntry.actor == actor, AuditEntry.action == "login.failed"
+    )
+    if last_lockout is not None:
+        failures_query = failures_query.where(AuditEntry.at > last_lockout)
+    if session.exec(failures_query).one() + 1 >= max_failures:
+        _audit(session, now, actor, "login.lockout", None, AuditOutcome.DENIED, ip)
+    _audit(session, now, actor, "login.failed", None, AuditOutcome.DENIED, ip)
+    return WRONG_LOGIN
+
+
+def _locked_message(locked_until: datetime, now: datetime) -> str:
+    minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
+    return f"Too many failed attempts. Try again in {minutes} minutes."
 
 
 def update_details(
