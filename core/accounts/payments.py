@@ -1,9 +1,10 @@
 """Optional Stripe purchase flow: checkout sessions, signed webhooks, and event polling.
 
-Credits are granted from `checkout.session.completed` events, keyed by the event id, so a
+Credits are granted from paid checkout events, keyed by the checkout session id, so a
 duplicate, retried or reordered event never grants twice. A self-hosted studio often has no
-public URL for webhooks: the scheduler can poll `/v1/events` instead (`sync_events`); both
-paths go through `apply_event`.
+public URL for webhooks: the scheduler polls `/v1/events` instead (`fetch_events`), and
+`core.accounts.webhook` serves the signed webhook where there is one; both paths go through
+`apply_event`. We speak Stripe's HTTP API with httpx (no SDK), like our other clients.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,10 +21,12 @@ import httpx
 from sqlmodel import Session
 
 from core.accounts import ledger
-from core.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from core.models import CreditKind
 
 TOLERANCE_S = 300
+PAID_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -107,28 +111,58 @@ def verify_webhook(payload: bytes, signature_header: str, secret: str, *, now: d
         raise ValidationFailed("Webhook signature does not match.")
     if abs(now.timestamp() - timestamp) > TOLERANCE_S:
         raise ValidationFailed("Webhook timestamp is outside the tolerance.")
-    return json.loads(payload)
+    try:
+        event = json.loads(payload)
+    except ValueError as exc:
+        raise ValidationFailed("Webhook body is not JSON.") from exc
+    if not isinstance(event, dict):
+        raise ValidationFailed("Webhook body is not an event.")
+    return event
 
 
 def apply_event(session: Session, event: dict[str, Any], *, now: datetime) -> bool:
-    """Grant the pack of a paid checkout once per event id; True if credits were granted."""
-    if event.get("type") != "checkout.session.completed":
+    """Grant the pack of a paid checkout exactly once; True if credits were granted now.
+
+    Keyed by the checkout session id, not the event id: a payment reaches us as a webhook and
+    through polling, and an asynchronous payment method sends `checkout.session.completed`
+    (unpaid) then `...async_payment_succeeded` (paid), in either order. Every copy names the
+    same checkout, so the grant happens once whatever arrives first or twice. An event we
+    cannot use (unknown pack, no user) is logged and skipped, never raised: one bad event
+    must not block every later one in a polled batch.
+    """
+    if event.get("type") not in PAID_EVENTS:
         return False
     checkout = (event.get("data") or {}).get("object") or {}
     if checkout.get("payment_status") != "paid":
         return False
     metadata = checkout.get("metadata") or {}
-    chosen = pack(str(metadata.get("pack_id")))
-    user_id = int(metadata.get("user_id") or checkout.get("client_reference_id"))
-    return ledger.grant(
-        session,
-        user_id=user_id,
-        credits=chosen.credits,
-        key=f"stripe:{event['id']}",
-        note=f"purchase: {chosen.id}",
-        now=now,
-        kind=CreditKind.PURCHASE,
-    )
+    try:
+        chosen = pack(str(metadata.get("pack_id")))
+        user_id = int(metadata.get("user_id") or checkout.get("client_reference_id"))
+        checkout_id = str(checkout["id"])
+        return ledger.grant(
+            session,
+            user_id=user_id,
+            credits=chosen.credits,
+            key=f"stripe:{checkout_id}",
+            note=f"purchase: {chosen.id}",
+            now=now,
+            kind=CreditKind.PURCHASE,
+        )
+    except (ValidationFailed, NotFound, KeyError, TypeError, ValueError) as exc:
+        log.warning(
+            "stripe.event_skipped",
+            extra={"event": str(event.get("id")), "problem": type(exc).__name__},
+        )
+        return False
+
+
+def handle_webhook(
+    session: Session, *, payload: bytes, signature_header: str, secret: str, now: datetime
+) -> bool:
+    """Verify a webhook delivery and apply it; ValidationFailed if it is not Stripe's."""
+    event = verify_webhook(payload, signature_header, secret, now=now)
+    return apply_event(session, event, now=now)
 
 
 def fetch_events(*, api_url: str, api_key: str, http: httpx.Client | None = None) -> list[dict]:

@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.accounts import ledger, payments
+from core.accounts import ledger, payments, webhook
+from core.clock import FakeClock
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
 from sim.server import ServerThread
@@ -44,12 +45,20 @@ def fake_stripe(events):
     return app, seen
 
 
-def event(event_id, user, pack_id="starter", status="paid", kind="checkout.session.completed"):
+def event(
+    event_id,
+    user,
+    pack_id="starter",
+    status="paid",
+    kind="checkout.session.completed",
+    checkout_id=None,
+):
     return {
         "id": event_id,
         "type": kind,
         "data": {
             "object": {
+                "id": checkout_id or f"cs_{event_id}",
                 "payment_status": status,
                 "client_reference_id": str(user.id),
                 "metadata": {"user_id": str(user.id), "pack_id": pack_id},
@@ -129,3 +138,78 @@ def test_events_grant_once_whatever_the_order_or_repetition(engine):
     assert granted == [True, True, False, False, False]
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == 1200 + 500
+
+
+def test_an_async_payment_credits_once_whichever_event_arrives_first(engine):
+    user = make_user(engine)
+    unpaid = event("evt_a", user, status="unpaid", checkout_id="cs_async")
+    succeeded = event(
+        "evt_b", user, kind="checkout.session.async_payment_succeeded", checkout_id="cs_async"
+    )
+    completed_paid = event("evt_c", user, checkout_id="cs_async")  # the same checkout again
+    with session_scope(engine) as session:
+        granted = [
+            payments.apply_event(session, e, now=NOW)
+            for e in (succeeded, unpaid, completed_paid, succeeded)
+        ]
+    assert granted == [True, False, False, False]
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 500
+        assert [e.kind.value for e in ledger.history(session, user_id=user.id)] == ["purchase"]
+
+
+def test_unusable_events_are_skipped_without_blocking_the_batch(engine):
+    user = make_user(engine)
+    batch = [
+        event("evt_bad_pack", user, pack_id="nope"),
+        {"id": "evt_no_user", "type": "checkout.session.completed",
+         "data": {"object": {"id": "cs_x", "payment_status": "paid",
+                             "metadata": {"pack_id": "starter", "user_id": "999999"}}}},
+        {"id": "evt_no_object", "type": "checkout.session.completed"},
+        event("evt_good", user),
+    ]  # fmt: skip
+    with session_scope(engine) as session:
+        granted = [payments.apply_event(session, e, now=NOW) for e in batch]
+    assert granted == [False, False, False, True]
+
+
+def post_webhook(url, payload: bytes, header: str | None):
+    headers = {"content-type": "application/json"}
+    if header is not None:
+        headers["stripe-signature"] = header
+    return httpx.post(f"{url}{webhook.PATH}", content=payload, headers=headers, timeout=10)
+
+
+def test_webhook_endpoint_verifies_signatures_and_credits_exactly_once(engine):
+    """Bad signature, stale timestamp, duplicate and reordered deliveries, over real HTTP."""
+    user = make_user(engine)
+    clock = FakeClock(NOW)
+    first = json.dumps(event("evt_1", user, "creator")).encode()
+    second = json.dumps(event("evt_2", user, "starter")).encode()
+    ts = int(NOW.timestamp())
+    app = webhook.make_app(engine, secret=SECRET, clock=clock)
+    with ServerThread(app) as server:
+        refused = [
+            post_webhook(server.url, first, sign(first, ts, "whsec_other")),
+            post_webhook(server.url, first, sign(first, ts - 301)),  # replayed after 5 minutes
+            post_webhook(server.url, first, None),
+            post_webhook(server.url, b"not json", sign(b"not json", ts)),
+        ]
+        # Stripe retries and may deliver out of order: evt_2 first, then evt_1 twice.
+        accepted = [
+            post_webhook(server.url, second, sign(second, ts)),
+            post_webhook(server.url, first, sign(first, ts)),
+            post_webhook(server.url, first, sign(first, ts + 60)),
+        ]
+    assert [r.status_code for r in refused] == [400, 400, 400, 400]
+    assert "does not match" in refused[0].json()["error"]
+    assert "tolerance" in refused[1].json()["error"]
+    assert [r.status_code for r in accepted] == [200, 200, 200]
+    assert [r.json()["granted"] for r in accepted] == [True, True, False]
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 1200 + 500
+
+
+def test_webhook_server_refuses_to_start_without_a_secret(monkeypatch):
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+    assert webhook.main(["--port", "0"]) == 2
