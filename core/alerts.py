@@ -6,9 +6,10 @@ A failing webhook never breaks the caller: the alert is already in the log.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 import httpx
+
+from core.clock import Clock, SystemClock
 
 log = logging.getLogger("aikings.alerts")
 
@@ -22,10 +23,12 @@ class Alerter:
         *,
         timeout_s: float = 5.0,
         transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.webhook_url = webhook_url
         self.timeout_s = timeout_s
         self.transport = transport
+        self.clock = clock or SystemClock()
 
     def __call__(self, kind: str, message: str, **details: object) -> None:
         """Raise one alert (e.g. `budget_cap`, `orphan`, `boot_failed`, `leader_lost`)."""
@@ -36,7 +39,7 @@ class Alerter:
             "kind": kind,
             "message": message,
             "details": {k: str(v) for k, v in details.items()},
-            "at": datetime.now(UTC).isoformat(),
+            "at": self.clock.now().isoformat(),
             "source": "aikings",
         }
         try:

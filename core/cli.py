@@ -3,6 +3,7 @@
     migrate [REV] | downgrade REV
     pool status | prewarm [--minutes N] | terminate ID|all | safe-mode on|off [--reason R]
          | size N | budget [--daily USD] [--monthly USD]
+    backup | restore FILE --yes | retention [--days N] | audit verify
 
 Pool commands need the admin key (ADMIN_API_KEY), read from standard input so it never shows
 in the process list or shell history; each command is audited with the key's HMAC fingerprint.
@@ -16,6 +17,7 @@ import hmac
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import TextIO
 
 from sqlmodel import select
@@ -71,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("role", choices=[r.value for r in Role])
 
     commands.add_parser("backup", help="back the database up to BACKUP_DIR")
+    back = commands.add_parser("restore", help="replace the database with a backup (stop first)")
+    back.add_argument("file", help="a .sqlite3 or .pgdump file written by `backup`")
+    back.add_argument("--yes", action="store_true", help="confirm: the current data is replaced")
     keep = commands.add_parser("retention", help="apply the retention window now")
     keep.add_argument("--days", type=int)
     audit_cmd = commands.add_parser("audit", help="audit log checks")
@@ -90,9 +95,9 @@ def authenticate(settings: Settings, key: str) -> Actor:
     expected = settings.admin_api_key
     secret = settings.audit_hmac_secret.get_secret_value()
     actor = Actor(name="admin-key", fingerprint=audit.fingerprint(secret, key) if key else None)
-    if expected is None:
-        raise ValidationFailed("ADMIN_API_KEY is not configured on this installation")
-    if not hmac.compare_digest(key.encode(), expected.get_secret_value().encode()):
+    if expected is None or not hmac.compare_digest(
+        key.encode(), expected.get_secret_value().encode()
+    ):
         engine = make_engine(settings.database_url)
         with session_scope(engine) as session:
             audit.record(
@@ -103,8 +108,11 @@ def authenticate(settings: Settings, key: str) -> Actor:
                 action="auth.admin_key",
                 outcome=AuditOutcome.DENIED,
                 target="cli",
+                details={"configured": expected is not None},
             )
         engine.dispose()
+        if expected is None:
+            raise ValidationFailed("ADMIN_API_KEY is not configured on this installation")
         raise ValidationFailed("the admin key is wrong")
     return actor
 
@@ -197,12 +205,14 @@ def set_user_role(settings: Settings, actor: Actor, username: str, role: Role, o
 
 
 def run_ops_command(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    """backup, retention and audit verify; returns the exit status."""
+    """backup, restore, retention and audit verify; returns the exit status."""
     engine = make_engine(settings.database_url)
     now = SystemClock().now()
     try:
         if args.command == "backup":
             out.write(f"{backup.backup(settings.database_url, settings.backup_dir, now=now)}\n")
+        elif args.command == "restore":
+            restore_backup(settings, Path(args.file), confirmed=args.yes, out=out)
         elif args.command == "retention":
             with session_scope(engine) as session:
                 report = retention.apply_retention(
@@ -219,6 +229,30 @@ def run_ops_command(args: argparse.Namespace, settings: Settings, out: TextIO) -
         return 0
     finally:
         engine.dispose()
+
+
+def restore_backup(settings: Settings, backup_file: Path, *, confirmed: bool, out: TextIO) -> None:
+    """Replace the database with `backup_file`, then record the restore in its audit chain.
+
+    Web and scheduler must be stopped first; `confirmed` (`--yes`) says the operator knows
+    everything written since that backup is lost.
+    """
+    if not confirmed:
+        raise ValidationFailed("restore replaces the current database: add --yes to confirm")
+    backup.restore_database(settings.database_url, backup_file)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            audit.record(
+                session,
+                at=SystemClock().now(),
+                actor="cli",
+                action="ops.restore",
+                target=f"backup:{backup_file.name}",
+            )
+    finally:
+        engine.dispose()
+    out.write(f"restored {backup_file.name}; run `migrate` if the code is newer than it\n")
 
 
 def _instance_id(text: str) -> int:

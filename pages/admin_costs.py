@@ -28,6 +28,8 @@ with read_scope(resources.engine()) as session:
     jobs = costs.jobs_frame(session, since=since)
     usage = costs.utilisation_frame(session, pool=pool, since=since, now=now)
     boots = costs.cold_starts_frame(session, pool=pool, since=since)
+    hourly = costs.hourly_spend_frame(session, pool=pool, since=now - timedelta(hours=48))
+    budget = costs.budget_frame(session, pool=pool, now=now)
 
 total = float(spend["cost_usd"].sum()) if not spend.empty else 0.0
 done = jobs[jobs["status"] == "succeeded"]
@@ -41,6 +43,24 @@ if spend.empty and jobs.empty:
     st.info("No spend or jobs in this window yet.")
     st.stop()
 
+if not budget.empty:
+    st.plotly_chart(
+        px.line(
+            budget,
+            x="day",
+            y=["month_to_date_usd", "monthly_cap_usd", "spend_usd", "daily_cap_usd"],
+            title="This month: spend vs budget (USD)",
+        ),
+        use_container_width=True,
+    )
+    st.download_button(
+        "Download budget CSV", budget.to_csv(index=False), "gpu-budget.csv", "text/csv"
+    )
+if not hourly.empty:
+    st.plotly_chart(
+        px.bar(hourly, x="hour", y="cost_usd", title="GPU spend per hour, last 48 h (USD)"),
+        use_container_width=True,
+    )
 if not spend.empty:
     st.plotly_chart(
         px.bar(spend, x="day", y="cost_usd", title="GPU spend per day (USD)"),
@@ -52,6 +72,7 @@ if not jobs.empty:
         px.bar(per_day, x="day", y="size", color="status", title="Jobs per day by outcome"),
         use_container_width=True,
     )
+    st.download_button("Download jobs CSV", jobs.to_csv(index=False), "jobs.csv", "text/csv")
 if not usage.empty:
     st.plotly_chart(
         px.bar(usage, x="day", y=["busy_h", "idle_h"], title="GPU-hours: busy vs idle (the waste)"),
@@ -60,7 +81,12 @@ if not usage.empty:
     st.download_button("Download usage CSV", usage.to_csv(index=False), "gpu-usage.csv", "text/csv")
 if not boots.empty:
     st.plotly_chart(
-        px.scatter(boots, x="day", y="boot_s", title="Cold starts: seconds to ready"),
+        px.scatter(
+            boots,
+            x="day",
+            y="boot_s",
+            title="Cold starts: seconds from rental to ready (one dot per boot)",
+        ),
         use_container_width=True,
     )
 if not spend.empty:

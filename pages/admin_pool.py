@@ -15,13 +15,13 @@ from core.errors import CoreError
 from core.pool import service
 from ui import resources
 from ui.auth import require_admin
-from ui.widgets import format_usd
+from ui.widgets import client_ip, format_duration, format_usd
 
 admin = require_admin()
 settings = resources.settings()
 pool = settings.pool_name
 clock = SystemClock()
-actor = service.Actor(name=f"user:{admin.username}")
+actor = service.Actor(name=f"user:{admin.username}", ip=client_ip())
 
 st.title("Warm pool")
 with session_scope(resources.engine()) as session:
@@ -61,11 +61,13 @@ def live_status() -> None:
                     "state": str(row.state),
                     "gpu": row.gpu_name or "",
                     "$/h": float(row.price_per_hour_usd),
-                    "cost so far": format_usd(row.cost_accrued_usd),
-                    "job": row.leased_by_job,
-                    "health": row.health_reason or "ok",
-                    "created": row.created_at,
+                    "uptime": format_duration(row.uptime_s),
+                    "endpoint": row.comfy_url or "",
+                    "health": row.endpoint_health,
+                    "leased by job": row.leased_by_job,
+                    "lease ends": row.lease_expires_at,
                     "last used": row.last_used_at,
+                    "cost so far": format_usd(row.cost_accrued_usd),
                 }
                 for row in status.instances
             ]
@@ -88,7 +90,8 @@ def _apply(change: str, action: Callable[[Session], object]) -> None:
 live_status()
 
 with read_scope(resources.engine()) as session:
-    current = service.status(session, pool=pool, now=clock.now()).config
+    snapshot = service.status(session, pool=pool, now=clock.now())
+current = snapshot.config
 
 st.subheader("Controls")
 left, right = st.columns(2)
@@ -105,7 +108,11 @@ with left, st.form("pool_size"):
         )
 with left, st.form("prewarm"):
     minutes = st.number_input("Prewarm for minutes", 1, service.MAX_PREWARM_MIN, 60)
-    if st.form_submit_button("Prewarm now"):
+    warm_sure = st.checkbox("Yes, rent GPUs now (they bill by the hour)", key="prewarm_confirm")
+    warm_pressed = st.form_submit_button("Prewarm now")
+    if warm_pressed and not warm_sure:
+        st.warning("Tick the confirmation first.")
+    elif warm_pressed:
         _apply(
             f"Prewarming for {minutes} minutes",
             lambda s: service.prewarm(
@@ -175,13 +182,21 @@ with st.form("settings"):
             ),
         )
 with st.form("terminate"):
-    target = st.text_input("Instance id to terminate (empty = all)")
-    sure = st.checkbox("Yes, destroy it: running jobs on it are retried elsewhere")
+    choices: list[int | None] = [row.id for row in snapshot.instances]
+    target = st.selectbox(
+        "Instance to terminate",
+        [*choices, None],
+        format_func=lambda i: "every live instance" if i is None else f"#{i}",
+        key="terminate_target",
+    )
+    sure = st.checkbox(
+        "Yes, destroy it: running jobs on it are retried elsewhere", key="terminate_confirm"
+    )
     submitted = st.form_submit_button("Terminate")
     if submitted and not sure:
         st.warning("Tick the confirmation first.")
     elif submitted:
-        instance_id = int(target) if target.strip().isdigit() else None
+        instance_id = target
         _apply(
             "Termination requested",
             lambda s: service.request_terminate(

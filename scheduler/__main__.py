@@ -70,6 +70,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, _stop)
     if settings.metrics_port:
         metrics.start()
+        log.info("scheduler.metrics", extra={"url": f"http://127.0.0.1:{metrics.port}/metrics"})
     log.info("scheduler.started", extra={"poll_interval_s": interval})
     runtime.tick_pool()
     scheduler.start()

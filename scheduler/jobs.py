@@ -6,8 +6,6 @@ worker threads running generations. Only the leader reconciles or dispatches.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import os
 import socket
@@ -21,9 +19,9 @@ from core.clock import Clock
 from core.config import Settings
 from core.db import make_engine, read_scope, session_scope
 from core.models import GenerationJob, JobStatus, Lease
-from core.ops import backup, retention
-from core.ops.metrics import render_metrics
-from core.pool import leases, service
+from core.ops import backup, retention, snapshot
+from core.ops.metrics import render_metrics, render_reconcile_counters
+from core.pool import leases
 from core.pool.manager import PoolManager
 from core.pool.service import ensure_pool
 from core.studio import jobs
@@ -139,30 +137,21 @@ class Runtime:
         return recovered
 
     def daily_maintenance(self) -> None:
-        """Back the database up, then apply the retention window (leader only)."""
+        """Back the database up, export the pool's state, apply retention (leader only)."""
         if not self.leader.is_leader:
             return
         now = self.clock.now()
         path = backup.backup(self.settings.database_url, self.settings.backup_dir, now=now)
         with read_scope(self.engine) as session:
-            snapshot = service.status(session, pool=self.settings.pool_name, now=now)
-        (self.settings.backup_dir / f"pool-{now:%Y%m%dT%H%M%SZ}.json").write_text(
-            json.dumps(
-                {
-                    "config": snapshot.config.model_dump(),
-                    "instances": [dataclasses.asdict(i) for i in snapshot.instances],
-                    "queued_jobs": snapshot.queued_jobs,
-                    "running_jobs": snapshot.running_jobs,
-                    "spend_today_usd": snapshot.spend_today_usd,
-                    "spend_month_usd": snapshot.spend_month_usd,
-                },
-                default=str,
-                indent=2,
+            exported = snapshot.export_pool_state(
+                session, pool=self.settings.pool_name, now=now, directory=self.settings.backup_dir
             )
-        )
         with session_scope(self.engine) as session:
             report = retention.apply_retention(session, now=now, days=self.settings.retention_days)
-        log.info("maintenance.done", extra={"backup": str(path), "retention": repr(report)})
+        log.info(
+            "maintenance.done",
+            extra={"backup": str(path), "pool_state": str(exported), "retention": report.removed},
+        )
 
     def sync_payments(self) -> int:
         """Grant credits for paid Stripe checkouts (leader only; when Stripe is configured)."""
@@ -176,17 +165,10 @@ class Runtime:
             return sum(payments.apply_event(session, e, now=self.clock.now()) for e in events)
 
     def metrics(self) -> str:
-        """The Prometheus exposition of the pool, queue and spend."""
+        """The Prometheus exposition of the pool, queue and spend, and this process's ticks."""
         with read_scope(self.engine) as session:
             text = render_metrics(session, now=self.clock.now(), pool=self.settings.pool_name)
-        return text + (
-            "# HELP aikings_reconcile_ticks_total Reconcile ticks run by this process.\n"
-            "# TYPE aikings_reconcile_ticks_total counter\n"
-            f"aikings_reconcile_ticks_total {self.ticks}\n"
-            "# HELP aikings_reconcile_errors_total Provider errors seen while reconciling.\n"
-            "# TYPE aikings_reconcile_errors_total counter\n"
-            f"aikings_reconcile_errors_total {self.tick_errors}\n"
-        )
+        return text + render_reconcile_counters(ticks=self.ticks, errors=self.tick_errors)
 
     def shutdown(self, grace_s: float = 30.0) -> bool:
         """Stop dispatching, give running generations `grace_s` to finish, step down.

@@ -58,7 +58,7 @@ def build_manager(
         job_hooks=jobs.OUTCOMES,
         launch=partial(launch_spec, secret=secret),
         queued_jobs=jobs.count_queued,
-        alert=Alerter(settings.alert_webhook_url),
+        alert=Alerter(settings.alert_webhook_url, clock=clock),
     )
 
 

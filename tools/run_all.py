@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from core.config import get_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
@@ -25,10 +27,12 @@ def main() -> int:
         "web": [PYTHON, "-m", "streamlit", "run", "Home.py", "--server.port", port],
     }
     procs = {name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in commands.items()}
+    metrics_port = get_settings().metrics_port
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else "off (METRICS_PORT=0)"
     sys.stdout.write(
         f"\nAI KINGS is starting: open http://localhost:{port}\n"
         "  simulated Vast.ai API: http://127.0.0.1:8780   simulated ComfyUI: http://127.0.0.1:8188\n"
-        "  scheduler metrics: http://127.0.0.1:9108/metrics\n"
+        f"  scheduler metrics: {metrics}\n"
         "  Ctrl-C stops everything.\n\n"
     )
     sys.stdout.flush()

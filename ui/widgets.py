@@ -29,3 +29,13 @@ def format_duration(seconds: float) -> str:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def client_ip() -> str | None:
+    """The visitor's IP address as Streamlit sees the connection, for the audit log.
+
+    None when unknown (a local connection, or a script run without a browser). Behind the
+    reverse proxy this is the proxy's address; it is a record, never a security decision.
+    """
+    ip = st.context.ip_address
+    return ip if isinstance(ip, str) else None

@@ -65,3 +65,30 @@ def restore(backup_file: Path, database_path: Path) -> None:
         raise ConfigError(f"{backup_file} does not pass the integrity check")
     with sqlite3.connect(str(backup_file)) as source, sqlite3.connect(str(database_path)) as dest:
         source.backup(dest)
+
+
+def restore_database(database_url: str, backup_file: Path) -> None:
+    """Replace the database `database_url` names with `backup_file` (stop web and scheduler first).
+
+    A `.sqlite3` file is checked and copied page by page through SQLite's backup API; a
+    `.pgdump` file is loaded with `pg_restore --clean --if-exists` into the same database.
+    """
+    if not backup_file.is_file():
+        raise ConfigError(f"no backup file at {backup_file}")
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if backup_file.suffix != ".sqlite3":
+            raise ConfigError("a SQLite database is restored from a .sqlite3 backup")
+        restore(backup_file, Path(str(url.database)))
+        return
+    if backup_file.suffix != ".pgdump":
+        raise ConfigError("a PostgreSQL database is restored from a .pgdump backup")
+    if shutil.which("pg_restore") is None:
+        raise ConfigError("pg_restore is not installed; it is needed to restore PostgreSQL")
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    subprocess.run(
+        ["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname", plain, str(backup_file)],
+        check=True,
+        capture_output=True,
+        timeout=3600,
+    )

@@ -115,6 +115,7 @@ def render_metrics(session: Session, *, now: datetime, pool: str) -> str:
                     '{quantile="0.95"}',
                     durations[min(len(durations) - 1, int(len(durations) * 0.95))],
                 ),
+                ("_sum", sum(durations)),
                 ("_count", len(durations)),
             ],
         )
@@ -126,6 +127,18 @@ def render_metrics(session: Session, *, now: datetime, pool: str) -> str:
         [("", int(epoch or 0))],
     )
     return "\n".join(lines) + "\n"
+
+
+def render_reconcile_counters(*, ticks: int, errors: int) -> str:
+    """This process's reconcile counters in the exposition format (they restart at 0)."""
+    return (
+        "# HELP aikings_reconcile_ticks_total Reconcile ticks run by this process.\n"
+        "# TYPE aikings_reconcile_ticks_total counter\n"
+        f"aikings_reconcile_ticks_total {ticks}\n"
+        "# HELP aikings_reconcile_errors_total Provider errors seen while reconciling.\n"
+        "# TYPE aikings_reconcile_errors_total counter\n"
+        f"aikings_reconcile_errors_total {errors}\n"
+    )
 
 
 class MetricsServer:

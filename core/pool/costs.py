@@ -7,14 +7,14 @@ created accrues `price_per_hour_usd` from its creation until it is confirmed gon
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from core.models import GenerationJob, GpuInstance, JobStatus, Lease, UsageEvent
+from core.models import GenerationJob, GpuInstance, JobStatus, Lease, PoolConfig, UsageEvent
 
 ACCRUAL_EVENT = "gpu_accrual"
 SECONDS_PER_HOUR = Decimal(3600)
@@ -112,20 +112,65 @@ def median_duration_s(
     return statistics.median(per_item)
 
 
-def daily_spend_frame(session: Session, *, pool: str, since: datetime) -> pd.DataFrame:
-    """GPU spend per UTC day since `since`: columns `day` (date) and `cost_usd` (float).
-
-    Float is for plotting only; budgets and ledgers stay in Decimal.
-    """
+def _accruals(session: Session, *, pool: str, since: datetime) -> list[tuple[datetime, float]]:
     rows = session.exec(
         select(UsageEvent.at, UsageEvent.cost_usd).where(
             UsageEvent.pool == pool, UsageEvent.kind == ACCRUAL_EVENT, UsageEvent.at >= since
         )
     ).all()
+    return [(at, float(cost)) for at, cost in rows]
+
+
+def daily_spend_frame(session: Session, *, pool: str, since: datetime) -> pd.DataFrame:
+    """GPU spend per UTC day since `since`: columns `day` (date) and `cost_usd` (float).
+
+    Float is for plotting only; budgets and ledgers stay in Decimal.
+    """
     frame = pd.DataFrame(
-        [(at.date(), float(cost)) for at, cost in rows], columns=["day", "cost_usd"]
+        [(at.date(), cost) for at, cost in _accruals(session, pool=pool, since=since)],
+        columns=["day", "cost_usd"],
     )
     return frame.groupby("day", as_index=False)["cost_usd"].sum()
+
+
+def hourly_spend_frame(session: Session, *, pool: str, since: datetime) -> pd.DataFrame:
+    """GPU spend per UTC hour since `since`: columns `hour` (datetime) and `cost_usd` (float)."""
+    frame = pd.DataFrame(
+        [
+            (at.replace(minute=0, second=0, microsecond=0), cost)
+            for at, cost in _accruals(session, pool=pool, since=since)
+        ],
+        columns=["hour", "cost_usd"],
+    )
+    return frame.groupby("hour", as_index=False)["cost_usd"].sum()
+
+
+def budget_frame(session: Session, *, pool: str, now: datetime) -> pd.DataFrame:
+    """This UTC month, one row per day so far: spend of the day and of the month to date,
+    beside the daily and monthly caps (`day`, `spend_usd`, `month_to_date_usd`,
+    `daily_cap_usd`, `monthly_cap_usd`). Empty when the pool has no settings yet."""
+    config = session.get(PoolConfig, pool)
+    columns = ["day", "spend_usd", "month_to_date_usd", "daily_cap_usd", "monthly_cap_usd"]
+    if config is None:
+        return pd.DataFrame(columns=columns)
+    first = month_start(now)
+    per_day: dict[date, float] = {}
+    for at, cost in _accruals(session, pool=pool, since=first):
+        per_day[at.date()] = per_day.get(at.date(), 0.0) + cost
+    rows, running = [], 0.0
+    for offset in range((now.date() - first.date()).days + 1):
+        day = first.date() + timedelta(days=offset)
+        running += per_day.get(day, 0.0)
+        rows.append(
+            (
+                day,
+                per_day.get(day, 0.0),
+                running,
+                float(config.daily_budget_usd),
+                float(config.monthly_budget_usd),
+            )
+        )
+    return pd.DataFrame(rows, columns=columns)
 
 
 def jobs_frame(session: Session, *, since: datetime) -> pd.DataFrame:

@@ -59,6 +59,8 @@ class InstanceStatus:
     leased_by_job: int | None
     lease_expires_at: datetime | None
     cost_accrued_usd: Decimal
+    uptime_s: float = 0.0
+    endpoint_health: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ def status(session: Session, *, pool: str, now: datetime) -> PoolStatus:
             leased_by_job=open_leases[row.id].job_id if row.id in open_leases else None,
             lease_expires_at=open_leases[row.id].expires_at if row.id in open_leases else None,
             cost_accrued_usd=row.cost_accrued_usd,
+            uptime_s=max(0.0, (now - row.created_at).total_seconds()),
+            endpoint_health=endpoint_health(row),
         )
         for row in rows
     ]
@@ -130,6 +134,27 @@ def status(session: Session, *, pool: str, now: datetime) -> PoolStatus:
         spend_today_usd=costs.spend_since(session, pool=pool, since=costs.day_start(now)),
         spend_month_usd=costs.spend_since(session, pool=pool, since=costs.month_start(now)),
     )
+
+
+def endpoint_health(row: GpuInstance) -> str:
+    """What we know of an instance's ComfyUI endpoint, in a few words for operators.
+
+    An instance is only ever `ready` after its endpoint answered with the required models, so
+    ready and busy ones are healthy; a booting one shows the last failed check, if any.
+    """
+    match row.state:
+        case InstanceState.READY | InstanceState.BUSY:
+            return "healthy"
+        case InstanceState.BOOTING if row.health_reason:
+            return row.health_reason
+        case InstanceState.BOOTING:
+            return "waiting for ComfyUI" if row.comfy_url else "starting at the provider"
+        case InstanceState.REQUESTED:
+            return "not created yet"
+        case InstanceState.TERMINATING:
+            return "being destroyed"
+        case _:
+            return row.state.value
 
 
 def set_desired_size(
