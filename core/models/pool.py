@@ -34,6 +34,10 @@ class PoolConfig(SQLModel, table=True):
     monthly_budget_usd: Decimal = Field(default=Decimal("300"), sa_type=Money)
     last_demand_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     prewarm_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    adaptive: bool = True
+    """Learn the demand pattern: advised idle timeout and prewarm (core.pool.adaptive)."""
+    wait_value_per_hour_usd: Decimal = Field(default=Decimal("3.00"), sa_type=Money)
+    """What an hour of a user waiting for a cold GPU is worth, weighed against idle GPU cost."""
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
