@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import safety
 from core.accounts import ledger
 from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
-from core.db import read_scope
+from core.db import read_scope, session_scope
 from core.errors import CoreError, PolicyRefusal
-from core.gallery import store
-from core.models import GenerationJob, JobStatus, MediaKind
+from core.gallery import queries, store
+from core.models import GenerationJob, JobStatus, MediaKind, Visibility
 from core.muses import service as muses
-from core.studio import history, jobs
+from core.refusals import audited_refusals
+from core.studio import history, jobs, progress
 from ui import resources
 from ui.auth import require_user
 from ui.widgets import format_duration
@@ -28,29 +30,40 @@ st.title("Studio")
 
 with read_scope(engine) as session:
     balance = ledger.balance(session, user_id)
-    my_muses = muses.list_muses(
-        session, owner_id=user_id, search=None, tags=(), nsfw=None, limit=200, offset=0
-    )
+    my_muses = muses.list_muses(session, owner_id=user_id, limit=200)
 st.caption(f"Balance: **{balance} credits**")
 
 form, side = st.columns([3, 2])
 with form:
     kind = MediaKind(st.radio("Create", ["image", "video"], horizontal=True, key="studio_kind"))
-    muse_names = {"": None} | {f"{m.name} (#{m.id})": m.id for m in my_muses}
-    muse_label = st.selectbox("Muse (optional)", list(muse_names), key="studio_muse")
-    muse_id = muse_names[muse_label]
+    muse_names = {"": None} | {f"{m.name} (#{m.id})": m for m in my_muses}
+    muse = muse_names[st.selectbox("Muse (optional)", list(muse_names), key="studio_muse")]
+    muse_id = muse.id if muse else None
+    variation_id = None
+    if muse is not None:
+        with read_scope(engine) as session:
+            looks = muses.variations(session, owner_id=user_id, muse_id=muse.id or 0)
+        variation_names = {"": None} | {v.name: v.id for v in looks}
+        variation_id = variation_names[
+            st.selectbox("Variation (optional)", list(variation_names), key="studio_variation")
+        ]
     prompt = st.text_area(
         "Scene" if muse_id else "Prompt",
         key="studio_prompt",
-        max_chars=4000,
+        max_chars=safety.MAX_PROMPT_CHARS,
         placeholder="A portrait in soft window light, film grain",
     )
-    tokens = estimate_clip_tokens(prompt)
-    st.caption(f"≈ {tokens} of {CLIP_WINDOW} CLIP tokens")
+    st.caption(f"≈ {estimate_clip_tokens(prompt)} of {CLIP_WINDOW} CLIP tokens (77 with start/end)")
     if over_window(prompt):
-        st.warning("This prompt is past CLIP's 75-token window: its end will carry little weight.")
+        st.warning(
+            "This prompt is past CLIP's 75-token window (77 with its start and end tokens): "
+            "its end will carry little weight."
+        )
     negative = st.text_area(
-        "Negative prompt", key="studio_negative", max_chars=4000, value=presets.default_negative
+        "Negative prompt",
+        key="studio_negative",
+        max_chars=safety.MAX_PROMPT_CHARS,
+        value=presets.default_negative,
     )
     left, right = st.columns(2)
     preset = left.selectbox("Quality", presets.names(kind.value), index=1, key="studio_preset")
@@ -62,18 +75,59 @@ with form:
     use_refs = bool(muse_id) and st.checkbox(
         "Use the muse's reference images (IP-Adapter)", key="studio_refs"
     )
+    with st.expander("Reference image (optional, IP-Adapter)"):
+        picture = st.file_uploader(
+            "Picture", type=["png", "jpg", "jpeg", "webp"], key="studio_ref_file"
+        )
+        consent = st.checkbox(safety.CONSENT_STATEMENT, key="studio_ref_consent")
+        if st.button("Add reference", key="studio_ref_add") and picture is not None:
+            try:
+                with (
+                    audited_refusals(
+                        engine, actor=f"user:{user_id}", target="studio.reference", clock=clock
+                    ),
+                    session_scope(engine) as session,
+                ):
+                    added = muses.attach_reference(
+                        session,
+                        owner_id=user_id,
+                        muse_id=None,
+                        data=picture.getvalue(),
+                        consent_given=consent,
+                        media_root=settings.media_root,
+                        max_bytes=settings.max_upload_bytes,
+                        max_pixels=settings.max_image_pixels,
+                        now=clock.now(),
+                    )
+            except CoreError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["studio_uploaded_refs"] = [
+                    *st.session_state.get("studio_uploaded_refs", []),
+                    added.sha256,
+                ]
+        uploaded_refs = tuple(st.session_state.get("studio_uploaded_refs", []))
+        if uploaded_refs:
+            st.caption(f"{len(uploaded_refs)} reference image(s) will guide this picture.")
 
-positive, negative_prompt, references = prompt, negative, ()
-if muse_id and prompt.strip():
+positive, negative_prompt, references = prompt, negative, uploaded_refs
+reference_weight = 0.8
+if muse is not None and prompt.strip():
     try:
         with read_scope(engine) as session:
-            composed = muses.prompt_for(session, owner_id=user_id, muse_id=muse_id, scene=prompt)
+            composed = muses.prompt_for(
+                session,
+                owner_id=user_id,
+                muse_id=muse.id or 0,
+                scene=prompt,
+                variation_id=variation_id,
+            )
             if use_refs:
-                references = tuple(
-                    history.muse_reference_hashes(session, muse_id=muse_id, user_id=user_id)
-                )
+                refs = muses.references(session, owner_id=user_id, muse_id=muse.id or 0)
+                references = (*references, *(r.sha256 for r in refs))
         positive = composed.positive
         negative_prompt = ", ".join(p for p in (composed.negative, negative) if p)
+        reference_weight = muses.profile_of(muse).ai.reference_weight
     except CoreError as exc:
         st.error(str(exc))
 
@@ -86,12 +140,15 @@ request = jobs.StudioRequest(
     seed=None if random_seed else int(seed),
     batch_size=batch,
     muse_id=muse_id,
+    variation_id=variation_id,
     nsfw=explicit,
-    reference_images=references,
+    reference_images=tuple(dict.fromkeys(references)),
+    reference_weight=reference_weight,
 )
 
 with side:
     st.subheader("Estimate")
+    short = False
     try:
         with read_scope(engine) as session:
             quote = jobs.estimate(
@@ -100,15 +157,27 @@ with side:
     except CoreError as exc:
         st.error(str(exc))
     else:
-        st.metric("Credits (held, unused part refunded)", quote.credits)
+        held = jobs.hold_for(quote)
+        st.metric("Credits held (the unused part is refunded)", held)
         st.write(
             f"About {format_duration(quote.wait_seconds)} "
             + ("(a GPU has to start first)" if quote.cold_start else "(a GPU is warm)")
         )
+        short = held > balance
+        if short:
+            st.error(
+                f"Not enough credits: this needs {held} and you have {balance}. "
+                "Choose a lower quality or batch, or buy credits on the Account page."
+            )
     if muse_id and positive:
         with st.expander("Composed prompt"):
             st.text(positive)
-    if st.button("Generate", type="primary", key="studio_generate", disabled=not prompt.strip()):
+    if st.button(
+        "Generate",
+        type="primary",
+        key="studio_generate",
+        disabled=short or not prompt.strip(),
+    ):
         try:
             job = jobs.submit(
                 engine,
@@ -141,32 +210,51 @@ def _show_outputs(job: GenerationJob) -> None:
                 data,
                 file_name=f"aikings-{asset.id}.{asset.mime.split('/')[-1]}",
                 mime=asset.mime,
-                key=f"dl_{asset.id}",
+                key=f"dl_{job.id}_{asset.id}",
             )
+            public = asset.visibility is Visibility.PUBLIC
+            if not public and st.button("Share publicly", key=f"pub_{job.id}_{asset.id}"):
+                with session_scope(engine) as session:
+                    queries.set_visibility(
+                        session,
+                        owner_id=user_id,
+                        asset_id=asset.id or 0,
+                        visibility=Visibility.PUBLIC,
+                        now=clock.now(),
+                    )
+                st.toast("Shared: it appears in the public gallery once a moderator approves it.")
     if assets:
         st.caption("Saved privately to your gallery.")
 
 
 @st.fragment(run_every=2)
 def active_job() -> None:
-    """Progress of the job just submitted, polled from its row (survives refreshes)."""
+    """The job just submitted, or the newest unfinished one: polled from its row, so a
+    reload or another tab shows the same job."""
     job_id = st.session_state.get("studio_active_job")
-    if job_id is None:
-        return
-    job = jobs.job_for_user(engine, job_id=job_id, user_id=user_id)
+    job = jobs.job_for_user(engine, job_id=job_id, user_id=user_id) if job_id else None
+    if job is None:
+        with read_scope(engine) as session:
+            job = history.unfinished_job(session, user_id=user_id)
     if job is None:
         return
-    st.subheader(f"Job #{job.id}")
+    with read_scope(engine) as session:
+        state = progress.job_progress(
+            session, job, pool=settings.pool_name, pricing=pricing, now=clock.now()
+        )
+    st.subheader(f"Job #{job.id} · seed {job.seed}")
     if job.status is JobStatus.QUEUED:
-        with read_scope(engine) as session:
-            place = jobs.queue_position(session, job.id or 0)
-        st.info(f"Waiting for a GPU (place {place} in the queue).")
+        st.info(f"Waiting for a GPU (place {state.queue_position} in the queue).")
+        if state.cold_start:
+            st.warning(
+                "Cold start: no GPU is up yet, so one is booting. Expected wait about "
+                f"{format_duration(state.boot_wait_s or 0.0)}."
+            )
         if st.button("Cancel", key="studio_cancel"):
             jobs.cancel(engine, job_id=job.id or 0, user_id=user_id, clock=clock)
             st.rerun()
     elif job.status in (JobStatus.LEASED, JobStatus.RUNNING):
-        fraction = job.step / job.total_steps if job.total_steps else 0.0
-        st.progress(fraction, text=f"Generating: step {job.step} of {job.total_steps or '?'}")
+        st.progress(state.fraction, text=f"Generating: step {job.step} of {job.total_steps or '?'}")
     elif job.status is JobStatus.SUCCEEDED:
         st.success(f"Done: {job.charged_credits} credits charged.")
         _show_outputs(job)
@@ -200,23 +288,11 @@ for past in recent:
         if past.status is JobStatus.SUCCEEDED:
             _show_outputs(past)
         if st.button("Re-run with the same seed", key=f"rerun_{past.id}"):
-            again = jobs.StudioRequest(
-                prompt=past.prompt,
-                negative_prompt=past.negative_prompt,
-                model=past.model,
-                preset=past.preset,
-                kind=past.kind,
-                seed=past.seed,
-                batch_size=past.batch_size,
-                muse_id=past.muse_id,
-                nsfw=bool(past.request.get("nsfw")),
-                reference_images=tuple(past.request.get("reference_images", ())),
-            )
             try:
                 rerun = jobs.submit(
                     engine,
                     user_id=user_id,
-                    request=again,
+                    request=jobs.request_of(past),
                     clock=clock,
                     presets=presets,
                     pricing=pricing,

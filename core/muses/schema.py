@@ -21,6 +21,8 @@ Short = Annotated[str, Field(max_length=80)]
 Text = Annotated[str, Field(max_length=400)]
 
 PRESETS = ("low", "medium", "high", "ultra")
+VARIATION_FIELDS = ("outfit", "scenario", "style", "accessories", "expression")
+"""What a variation may override: an outfit, a scenario added to the scene, and the look."""
 
 
 @lru_cache(maxsize=1)
@@ -76,12 +78,14 @@ class Face(_Section):
 class Eyes(_Section):
     color: Annotated[Short, _one_of("eye_colors")] = ""
     shape: Short = ""
+    size: Annotated[Short, _one_of("eye_sizes")] = ""
 
 
 class Hair(_Section):
     color: Short = ""
     length: Annotated[Short, _one_of("hair_lengths")] = ""
     style: Short = ""
+    texture: Annotated[Short, _one_of("hair_textures")] = ""
 
 
 class Lips(_Section):
@@ -94,6 +98,9 @@ class Nose(_Section):
 
 class Skin(_Section):
     tone: Annotated[Short, _one_of("skin_tones")] = ""
+    texture: Annotated[Short, _one_of("skin_textures")] = ""
+    marks: Short = ""
+    """Freckles, beauty marks, tattoos: what makes the skin recognisable."""
     details: Text = ""
 
 

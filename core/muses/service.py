@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -16,13 +16,21 @@ from core.gallery.taxonomy import normalize_tags
 from core.models import Asset, AuditOutcome, GenerationJob, Muse, MuseVariation, ReferenceImage
 from core.muses.cards import CardData, parse_card
 from core.muses.prompt import ComposedPrompt, compose
-from core.muses.schema import MuseProfile, validate_profile
+from core.muses.schema import VARIATION_FIELDS, MuseProfile, validate_profile
 
 MAX_REFERENCES = 4
 
 
-def _screen(profile: MuseProfile) -> None:
+def screen_profile(profile: MuseProfile) -> None:
+    """Refuse (PolicyRefusal) a profile under 18 or with any free-text field describing one."""
     safety.screen_muse(profile.text_fields(), age=profile.basic.age, nsfw=profile.ai.nsfw)
+
+
+def screen_overrides(muse: Muse, overrides: Mapping[str, str]) -> None:
+    """Refuse a variation's text the way the muse's own fields are screened."""
+    safety.screen_muse(
+        {f"variation {k}": v for k, v in overrides.items()}, age=muse.age, nsfw=muse.nsfw
+    )
 
 
 def get_muse(session: Session, *, owner_id: int, muse_id: int) -> Muse:
@@ -42,7 +50,7 @@ def create_muse(
     session: Session, *, owner_id: int, profile: MuseProfile, tags: Sequence[str], now: datetime
 ) -> Muse:
     """Screen and store a new muse."""
-    _screen(profile)
+    screen_profile(profile)
     muse = Muse(
         owner_id=owner_id,
         name=profile.basic.name,
@@ -95,7 +103,7 @@ def update_muse(
 ) -> Muse:
     """Screen and save changes to the owner's muse."""
     muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
-    _screen(profile)
+    screen_profile(profile)
     muse.name, muse.age, muse.nsfw = profile.basic.name, profile.basic.age, profile.ai.nsfw
     muse.profile, muse.tags, muse.updated_at = profile.model_dump(), normalize_tags(tags), now
     session.add(muse)
@@ -170,12 +178,11 @@ def add_variation(
     muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
     if not 1 <= len(name.strip()) <= 80:
         raise ValidationFailed("Give the variation a name of up to 80 characters.")
-    allowed = {"outfit", "style", "accessories", "expression"}
-    if set(overrides) - allowed:
-        raise ValidationFailed(f"Variations may change only: {', '.join(sorted(allowed))}.")
-    safety.screen_muse(
-        {f"variation {k}": v for k, v in overrides.items()}, age=muse.age, nsfw=muse.nsfw
-    )
+    if set(overrides) - set(VARIATION_FIELDS):
+        raise ValidationFailed(f"Variations may change only: {', '.join(VARIATION_FIELDS)}.")
+    if not all(isinstance(v, str) and len(v) <= 400 for v in overrides.values()):
+        raise ValidationFailed("Variation overrides must be text of up to 400 characters.")
+    screen_overrides(muse, overrides)
     variation = MuseVariation(
         muse_id=muse_id, name=name.strip(), overrides=overrides, created_at=now
     )
@@ -243,7 +250,7 @@ def attach_reference(
     session: Session,
     *,
     owner_id: int,
-    muse_id: int,
+    muse_id: int | None,
     data: bytes,
     consent_given: bool,
     media_root: Path,
@@ -251,14 +258,22 @@ def attach_reference(
     max_pixels: int,
     now: datetime,
 ) -> ReferenceImage:
-    """Store a reference picture for IP-Adapter; needs the uploader's consent statement."""
-    muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
-    safety.screen_reference_use(consent_given=consent_given, explicit=muse.nsfw)
-    count = session.exec(
-        select(sa.func.count()).select_from(ReferenceImage).where(ReferenceImage.muse_id == muse_id)
-    ).one()
-    if count >= MAX_REFERENCES:
-        raise ValidationFailed(f"A muse has at most {MAX_REFERENCES} reference images.")
+    """Store a reference picture for IP-Adapter, for a muse or (muse_id None) one studio job.
+
+    Needs the uploader's consent statement (stored and audited); the bytes are checked for
+    size, format and decompression bombs and re-encoded without EXIF before anything is kept.
+    """
+    explicit = False
+    if muse_id is not None:
+        explicit = get_muse(session, owner_id=owner_id, muse_id=muse_id).nsfw
+        count = session.exec(
+            select(sa.func.count())
+            .select_from(ReferenceImage)
+            .where(ReferenceImage.muse_id == muse_id)
+        ).one()
+        if count >= MAX_REFERENCES:
+            raise ValidationFailed(f"A muse has at most {MAX_REFERENCES} reference images.")
+    safety.screen_reference_use(consent_given=consent_given, explicit=explicit)
     stored = store.ingest_image(
         data, media_root=media_root, max_bytes=max_bytes, max_pixels=max_pixels
     )
@@ -282,11 +297,23 @@ def attach_reference(
         at=now,
         actor=f"user:{owner_id}",
         action="reference.consent",
-        target=f"muse:{muse_id}",
+        target=f"muse:{muse_id}" if muse_id is not None else "studio",
         outcome=AuditOutcome.OK,
         details={"reference": reference.id, "sha256": stored.sha256},
     )
     return reference
+
+
+def references(session: Session, *, owner_id: int, muse_id: int) -> list[ReferenceImage]:
+    """The reference images attached to the owner's muse, oldest first."""
+    get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    return list(
+        session.exec(
+            select(ReferenceImage)
+            .where(ReferenceImage.muse_id == muse_id, ReferenceImage.owner_id == owner_id)
+            .order_by(col(ReferenceImage.id))
+        ).all()
+    )
 
 
 def muse_history(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from core.models import Asset, GenerationJob, JobStatus, MediaKind, ReferenceImage
+from core.models import Asset, GenerationJob, JobStatus, MediaKind
 
 
 def recent_jobs(
@@ -35,12 +35,14 @@ def job_assets(session: Session, *, job_id: int, user_id: int) -> list[Asset]:
     )
 
 
-def muse_reference_hashes(session: Session, *, muse_id: int, user_id: int) -> list[str]:
-    """The sha256 of the reference images the user attached to their muse."""
-    return list(
-        session.exec(
-            select(ReferenceImage.sha256)
-            .where(ReferenceImage.muse_id == muse_id, ReferenceImage.owner_id == user_id)
-            .order_by(col(ReferenceImage.id))
-        ).all()
-    )
+def unfinished_job(session: Session, *, user_id: int) -> GenerationJob | None:
+    """The user's newest job still queued or running: what any tab or a reload follows."""
+    return session.exec(
+        select(GenerationJob)
+        .where(
+            GenerationJob.user_id == user_id,
+            col(GenerationJob.status).in_([JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING]),
+        )
+        .order_by(col(GenerationJob.id).desc())
+        .limit(1)
+    ).first()

@@ -7,7 +7,6 @@ success, refunded on failure (the ledger's shared idempotency key makes them exc
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -22,28 +21,32 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from core import audit, safety
+from core import safety
 from core.accounts import ledger
 from core.clock import Clock
 from core.comfy.client import ComfyClient
-from core.comfy.events import Progress
+from core.comfy.events import OutputRef, Progress
 from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, build_graph
 from core.config import Settings
 from core.db import read_scope, session_scope
-from core.errors import ComfyUnavailable, CoreError, NotFound, PolicyRefusal, ValidationFailed
+from core.errors import ComfyUnavailable, CoreError, NotFound, ValidationFailed
 from core.gallery import store
 from core.models import (
-    AuditOutcome,
     GenerationJob,
     GpuInstance,
     InstanceState,
     JobStatus,
     MediaKind,
+    MuseVariation,
     PoolConfig,
+    ReferenceImage,
 )
+from core.muses import service as muses
 from core.pool import costs, leases
 from core.pool.leases import Claim
+from core.refusals import audited_refusals
+from core.studio.metadata import generation_metadata
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +132,30 @@ def estimate(
     )
 
 
+def hold_for(quote: Estimate) -> int:
+    """Credits held at submit for an estimate: a margin above it (at least 1), so a slow run
+    is still covered; what the run does not use is refunded at settlement."""
+    return int((Decimal(quote.credits) * HOLD_MARGIN).to_integral_value()) or 1
+
+
+def request_of(job: GenerationJob) -> StudioRequest:
+    """The request that made `job`, seed included: submitting it again re-runs the job."""
+    return StudioRequest(
+        prompt=job.prompt,
+        negative_prompt=job.negative_prompt,
+        model=job.model,
+        preset=job.preset,
+        kind=job.kind,
+        seed=job.seed,
+        batch_size=job.batch_size,
+        muse_id=job.muse_id,
+        variation_id=job.variation_id,
+        nsfw=bool(job.request.get("nsfw")),
+        reference_images=tuple(job.request.get("reference_images", ())),
+        reference_weight=float(job.request.get("reference_weight", 0.8)),
+    )
+
+
 def validate(request: StudioRequest, presets: Presets) -> None:
     """Refuse a malformed request with a message fit to show (before any policy or money)."""
     if not request.prompt.strip():
@@ -140,6 +167,35 @@ def validate(request: StudioRequest, presets: Presets) -> None:
         raise ValidationFailed(f"Unknown model {request.model!r}.")
     if request.reference_images and request.kind is MediaKind.VIDEO:
         raise ValidationFailed("Reference images work with image generation only.")
+
+
+def check_sources(session: Session, *, user_id: int, request: StudioRequest) -> None:
+    """Refuse a muse, variation or reference image the user does not own, or may not use.
+
+    The muse and the variation are screened again (the policy may have tightened since they
+    were saved); reference images must be the user's own consented uploads and never go
+    with explicit mode.
+    """
+    if request.muse_id is not None:
+        muse = muses.get_muse(session, owner_id=user_id, muse_id=request.muse_id)
+        muses.screen_profile(muses.profile_of(muse))
+        if request.variation_id is not None:
+            variation = session.get(MuseVariation, request.variation_id)
+            if variation is None or variation.muse_id != muse.id:
+                raise NotFound("No such variation.")
+            muses.screen_overrides(muse, variation.overrides)
+    elif request.variation_id is not None:
+        raise ValidationFailed("A variation needs its muse.")
+    if request.reference_images:
+        safety.screen_reference_use(consent_given=True, explicit=request.nsfw)
+        owned = session.exec(
+            select(ReferenceImage.sha256).where(
+                ReferenceImage.owner_id == user_id,
+                col(ReferenceImage.sha256).in_(request.reference_images),
+            )
+        ).all()
+        if set(request.reference_images) - set(owned):
+            raise NotFound("No such reference image.")
 
 
 def submit(
@@ -155,30 +211,21 @@ def submit(
 ) -> GenerationJob:
     """Queue a job and hold its credits, or refuse with a clear message.
 
-    Content policy runs first, before any credit hold or GPU work; a refusal is audited in
-    its own unit of work so the record survives the refusal.
+    Content policy runs first (the prompts, and the muse, variation and references named),
+    before any credit hold or GPU work; a refusal is audited in its own unit of work so the
+    record survives the refusal.
     """
     validate(request, presets)
-    try:
+    actor = f"user:{user_id}"
+    with audited_refusals(engine, actor=actor, target="studio.submit", clock=clock, ip=ip):
+        with read_scope(engine) as session:
+            check_sources(session, user_id=user_id, request=request)
         safety.screen_prompt(request.prompt, nsfw=request.nsfw)
-        safety.screen_prompt(request.negative_prompt, nsfw=False)
-    except PolicyRefusal as refusal:
-        with session_scope(engine) as session:
-            audit.record(
-                session,
-                at=clock.now(),
-                actor=f"user:{user_id}",
-                ip=ip,
-                action="policy.refused",
-                outcome=AuditOutcome.DENIED,
-                target="studio.submit",
-                details={"rule": refusal.rule},
-            )
-        raise
+        safety.screen_prompt(request.negative_prompt, nsfw=False, field="negative prompt")
     now = clock.now()
     with session_scope(engine) as session:
         quote = estimate(session, request, presets=presets, pricing=pricing, pool=pool)
-        hold = int((Decimal(quote.credits) * HOLD_MARGIN).to_integral_value()) or 1
+        hold = hold_for(quote)
         job = GenerationJob(
             user_id=user_id,
             muse_id=request.muse_id,
@@ -411,7 +458,7 @@ def _finish(
     ctx: RunContext,
     claim: Claim,
     job_id: int,
-    outputs: Sequence[tuple[object, bytes]],
+    outputs: Sequence[tuple[OutputRef, bytes]],
     started: datetime,
     graph: dict[str, object],
 ) -> None:
@@ -433,7 +480,7 @@ def _finish(
                 muse_id=job.muse_id,
                 data=data,
                 kind=job.kind,
-                mime=_mime_of(ref),
+                mime=ref.mime,
                 title=f"{job.prompt[:60]} #{index + 1}",
                 now=now,
                 metadata=generation_metadata(job, ctx.presets, graph, index),
@@ -453,25 +500,6 @@ def _finish(
         job.step = job.total_steps or job.step
         session.add(job)
     log.info("job.succeeded", extra={"job_id": job_id, "seconds": seconds, "credits": charged})
-
-
-def generation_metadata(
-    job: GenerationJob, presets: Presets, graph: dict[str, object], index: int
-) -> dict[str, str]:
-    """PNG text chunks: A1111-style `parameters` (read by most tools) and ComfyUI's `prompt`."""
-    preset = presets.preset(job.preset, job.kind.value)
-    parameters = (
-        f"{job.prompt}\nNegative prompt: {job.negative_prompt}\n"
-        f"Steps: {preset.steps}, Sampler: {preset.sampler_name}, Schedule type: "
-        f"{preset.scheduler}, CFG scale: {preset.cfg}, Seed: {job.seed + index}, "
-        f"Size: {preset.width}x{preset.height}, Model: {job.model}, Version: AI KINGS"
-    )
-    return {"parameters": parameters, "prompt": json.dumps(graph)}
-
-
-def _mime_of(ref: object) -> str:
-    name = str(getattr(ref, "filename", ""))
-    return "image/webp" if name.endswith(".webp") else "image/png"
 
 
 def _close(

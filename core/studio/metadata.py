@@ -1,0 +1,157 @@
+"""What a generated PNG carries: A1111 `parameters` text and ComfyUI's `prompt` and `workflow`.
+
+`prompt` is the API graph ComfyUI ran. `workflow` is the same graph in the editor's format
+(nodes with typed slots and widget values, plus a link table), so dropping the PNG on
+ComfyUI reopens the graph; A1111-style readers (and most galleries) read `parameters`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.comfy.presets import Presets
+from core.models import GenerationJob
+
+# Output slot types of the node classes our workflows use (ComfyUI's RETURN_TYPES).
+OUTPUT_TYPES: dict[str, tuple[str, ...]] = {
+    "CheckpointLoaderSimple": ("MODEL", "CLIP", "VAE"),
+    "CLIPTextEncode": ("CONDITIONING",),
+    "EmptyLatentImage": ("LATENT",),
+    "EmptyHunyuanLatentVideo": ("LATENT",),
+    "KSampler": ("LATENT",),
+    "VAEDecode": ("IMAGE",),
+    "LoadImage": ("IMAGE", "MASK"),
+    "IPAdapterUnifiedLoader": ("MODEL", "IPADAPTER"),
+    "IPAdapterAdvanced": ("MODEL",),
+    "UNETLoader": ("MODEL",),
+    "CLIPLoader": ("CLIP",),
+    "VAELoader": ("VAE",),
+    "ModelSamplingSD3": ("MODEL",),
+    "SaveImage": (),
+    "SaveAnimatedWEBP": (),
+}
+# Widget order where the editor's differs from the order our builder passes inputs in
+# (ComfyUI_IPAdapter_plus declares combine_embeds before start_at).
+WIDGET_ORDER: dict[str, tuple[str, ...]] = {
+    "IPAdapterAdvanced": (
+        "weight",
+        "weight_type",
+        "combine_embeds",
+        "start_at",
+        "end_at",
+        "embeds_scaling",
+    ),
+}
+# Values of widgets the editor adds after an input: the seed's "control after generate"
+# (fixed: re-running the PNG's workflow repeats the picture) and LoadImage's upload button.
+EXTRA_WIDGETS: dict[tuple[str, str], Any] = {
+    ("KSampler", "seed"): "fixed",
+    ("LoadImage", "image"): "image",
+}
+_COLUMN_WIDTH = 360
+
+
+def generation_metadata(
+    job: GenerationJob, presets: Presets, graph: dict[str, Any], index: int
+) -> dict[str, str]:
+    """PNG text chunks for output `index` of `job`: `parameters`, `prompt` and `workflow`."""
+    preset = presets.preset(job.preset, job.kind.value)
+    parameters = (
+        f"{job.prompt}\nNegative prompt: {job.negative_prompt}\n"
+        f"Steps: {preset.steps}, Sampler: {preset.sampler_name}, Schedule type: "
+        f"{preset.scheduler}, CFG scale: {preset.cfg}, Seed: {job.seed + index}, "
+        f"Size: {preset.width}x{preset.height}, Model: {job.model}, Version: AI KINGS"
+    )
+    return {
+        "parameters": parameters,
+        "prompt": json.dumps(graph),
+        "workflow": json.dumps(editor_workflow(graph)),
+    }
+
+
+def _is_link(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[1], int)
+
+
+def editor_workflow(graph: dict[str, Any]) -> dict[str, Any]:
+    """The API graph in ComfyUI's editor format (workflow version 0.4); pure.
+
+    Every API link becomes one row of `links` ([id, from node, from slot, to node, to slot,
+    type]) referenced by the target's input and the source's output; every other input is a
+    widget value, in the editor's order.
+    """
+    ids = {key: index for index, key in enumerate(graph, start=1)}
+    links: list[list[Any]] = []
+    outputs: dict[str, dict[int, list[int]]] = {key: {} for key in graph}
+    inputs: dict[str, list[dict[str, Any]]] = {key: [] for key in graph}
+    for key, node in graph.items():
+        for name, value in node["inputs"].items():
+            if not _is_link(value):
+                continue
+            source, slot = str(value[0]), int(value[1])
+            kind = _slot_type(graph[source]["class_type"], slot)
+            link_id = len(links) + 1
+            links.append([link_id, ids[source], slot, ids[key], len(inputs[key]), kind])
+            inputs[key].append({"name": name, "type": kind, "link": link_id})
+            outputs[source].setdefault(slot, []).append(link_id)
+    nodes = [
+        _editor_node(key, node, ids[key], inputs[key], outputs[key]) for key, node in graph.items()
+    ]
+    return {
+        "last_node_id": len(nodes),
+        "last_link_id": len(links),
+        "nodes": nodes,
+        "links": links,
+        "groups": [],
+        "config": {},
+        "extra": {},
+        "version": 0.4,
+    }
+
+
+def _slot_type(class_type: str, slot: int) -> str:
+    types = OUTPUT_TYPES.get(class_type, ())
+    return types[slot] if slot < len(types) else "*"
+
+
+def _editor_node(
+    key: str,
+    node: dict[str, Any],
+    node_id: int,
+    inputs: list[dict[str, Any]],
+    outputs: dict[int, list[int]],
+) -> dict[str, Any]:
+    class_type = str(node["class_type"])
+    slots = max([len(OUTPUT_TYPES.get(class_type, ())), *(s + 1 for s in outputs)])
+    widgets = [name for name, value in node["inputs"].items() if not _is_link(value)]
+    order = WIDGET_ORDER.get(class_type)
+    if order is not None and set(order) == set(widgets):
+        widgets = list(order)
+    values: list[Any] = []
+    for name in widgets:
+        values.append(node["inputs"][name])
+        if (class_type, name) in EXTRA_WIDGETS:
+            values.append(EXTRA_WIDGETS[(class_type, name)])
+    return {
+        "id": node_id,
+        "type": class_type,
+        "pos": [(node_id - 1) * _COLUMN_WIDTH, 0],
+        "size": [_COLUMN_WIDTH - 40, 120],
+        "flags": {},
+        "order": node_id - 1,
+        "mode": 0,
+        "inputs": inputs,
+        "outputs": [
+            {
+                "name": _slot_type(class_type, slot),
+                "type": _slot_type(class_type, slot),
+                "links": outputs.get(slot, []),
+                "slot_index": slot,
+            }
+            for slot in range(slots)
+        ],
+        "properties": {"Node name for S&R": class_type},
+        "widgets_values": values,
+        "title": f"{class_type} #{key}",
+    }
