@@ -17,6 +17,8 @@ from ui import resources
 from ui.auth import require_admin
 from ui.widgets import client_ip, format_duration, format_usd
 
+ALL = "all"
+
 admin = require_admin()
 settings = resources.settings()
 pool = settings.pool_name
@@ -77,16 +79,22 @@ def live_status() -> None:
     )
 
 
-def _apply(change: str, action: Callable[[Session], object]) -> None:
+def _apply(change: str, action: Callable[[Session], object], confirmation: str = "") -> None:
+    """Run one audited change; on success, untick `confirmation` so the next one asks again."""
     try:
         with session_scope(resources.engine()) as session:
             action(session)
     except CoreError as exc:
         st.error(str(exc))
     else:
-        st.success(f"{change}. The scheduler applies it at its next tick.")
+        if confirmation:
+            st.session_state.pop(confirmation, None)
+        st.session_state["pool_flash"] = f"{change}. The scheduler applies it at its next tick."
+        st.rerun()  # so the status above shows the change at once
 
 
+if flash := st.session_state.pop("pool_flash", None):
+    st.success(flash)
 live_status()
 
 with read_scope(resources.engine()) as session:
@@ -118,6 +126,7 @@ with left, st.form("prewarm"):
             lambda s: service.prewarm(
                 s, pool=pool, minutes=int(minutes), actor=actor, now=clock.now()
             ),
+            "prewarm_confirm",
         )
 with right, st.form("budget"):
     daily = st.number_input("Daily cap (USD)", 0.0, value=float(current.daily_budget_usd))
@@ -135,7 +144,7 @@ with right, st.form("budget"):
             ),
         )
 with right, st.form("safe_mode"):
-    reason = st.text_input("Reason (for the audit log)", max_chars=200)
+    reason = st.text_input("Reason (for the audit log)", max_chars=200, key="safe_mode_reason")
     turn_on = not current.safe_mode
     label = "Enter safe mode (terminate everything)" if turn_on else "Leave safe mode"
     confirmed = st.checkbox("Yes, I mean it", key="safe_mode_confirm")
@@ -153,6 +162,7 @@ with right, st.form("safe_mode"):
                 actor=actor,
                 now=clock.now(),
             ),
+            "safe_mode_confirm",
         )
 with st.form("settings"):
     st.markdown("**Timeouts and machine filters**")
@@ -182,11 +192,10 @@ with st.form("settings"):
             ),
         )
 with st.form("terminate"):
-    choices: list[int | None] = [row.id for row in snapshot.instances]
     target = st.selectbox(
         "Instance to terminate",
-        [*choices, None],
-        format_func=lambda i: "every live instance" if i is None else f"#{i}",
+        [*(row.id for row in snapshot.instances), ALL],
+        format_func=lambda i: "every live instance" if i == ALL else f"#{i}",
         key="terminate_target",
     )
     sure = st.checkbox(
@@ -196,10 +205,11 @@ with st.form("terminate"):
     if submitted and not sure:
         st.warning("Tick the confirmation first.")
     elif submitted:
-        instance_id = target
+        instance_id = None if target == ALL else int(target)
         _apply(
             "Termination requested",
             lambda s: service.request_terminate(
                 s, pool=pool, instance_id=instance_id, actor=actor, now=clock.now()
             ),
+            "terminate_confirm",
         )
