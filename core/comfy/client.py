@@ -99,9 +99,9 @@ class ComfyClient:
         params = {"filename": ref.filename, "subfolder": ref.subfolder, "type": ref.type}
         return self._request("GET", "/view", params=params).content
 
-    def interrupt(self) -> None:
-        """Stop the prompt running now."""
-        self._request("POST", "/interrupt")
+    def interrupt(self, prompt_id: str | None = None) -> None:
+        """Stop the prompt running now; with `prompt_id`, only if that prompt is the one running."""
+        self._request("POST", "/interrupt", json={"prompt_id": prompt_id} if prompt_id else {})
 
     def submit(self, graph: dict[str, Any]) -> str:
         """Queue `graph`; its prompt id. A refused graph raises GraphInvalid naming node/input."""

@@ -1,8 +1,14 @@
-"""ComfyUI WebSocket messages as typed events; pure parsing, no I/O."""
+"""ComfyUI WebSocket messages as typed events; pure parsing, no I/O.
+
+Text frames are JSON `{"type": ..., "data": {...}}`. Binary frames start with a big-endian
+uint32 event type; type 1 is a preview image followed by a uint32 format (1 JPEG, 2 PNG) and
+the image bytes (ComfyUI `server.py`, `BinaryEventTypes.PREVIEW_IMAGE`).
+"""
 
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +86,14 @@ class Interrupted:
 
 
 @dataclass(frozen=True)
+class Preview:
+    """A live preview of the image being sampled (no prompt id: it belongs to the current run)."""
+
+    mime: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Unknown:
     """A message type we do not act on (previews, crystools stats, future types)."""
 
@@ -96,8 +110,12 @@ Event = (
     | Success
     | ExecutionError
     | Interrupted
+    | Preview
     | Unknown
 )
+
+BINARY_PREVIEW_IMAGE = 1
+PREVIEW_FORMATS = {1: "image/jpeg", 2: "image/png"}
 
 
 def outputs_of(output: dict[str, Any]) -> tuple[OutputRef, ...]:
@@ -117,9 +135,9 @@ def outputs_of(output: dict[str, Any]) -> tuple[OutputRef, ...]:
 
 
 def parse_event(message: str | bytes) -> Event:
-    """One WebSocket message as an event; binary frames (previews) and junk are `Unknown`."""
+    """One WebSocket message as an event: JSON messages, preview frames; junk is `Unknown`."""
     if isinstance(message, bytes):
-        return Unknown("binary")
+        return _parse_binary(message)
     try:
         payload = json.loads(message)
     except json.JSONDecodeError:
@@ -163,6 +181,16 @@ def parse_event(message: str | bytes) -> Event:
         case "execution_interrupted":
             return Interrupted(prompt_id)
     return Unknown(kind)
+
+
+def _parse_binary(frame: bytes) -> Event:
+    """A binary frame: a JPEG/PNG preview, or `Unknown` for other or truncated frames."""
+    if len(frame) < 8:
+        return Unknown("binary")
+    event_type, image_format = struct.unpack(">II", frame[:8])
+    if event_type != BINARY_PREVIEW_IMAGE or image_format not in PREVIEW_FORMATS:
+        return Unknown("binary")
+    return Preview(PREVIEW_FORMATS[image_format], frame[8:])
 
 
 def _str_or_none(value: object) -> str | None:

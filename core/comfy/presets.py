@@ -73,6 +73,8 @@ class _Models(_Strict):
 
 class _ImageKind(_Models):
     ipadapter_preset: str = Field(min_length=1)
+    ipadapter_model: str = Field(min_length=1)
+    clip_vision_model: str = Field(min_length=1)
     presets: dict[str, _ImagePreset] = Field(min_length=1)
 
 
@@ -86,6 +88,15 @@ class _File(_Strict):
     default_negative: str
     image: _ImageKind
     video: _VideoKind
+    custom_nodes: dict[str, str] = Field(default_factory=dict)
+    downloads: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _downloads_name_a_folder_and_a_url(self) -> _File:
+        for target, url in self.downloads.items():
+            if target.count("/") != 1 or not url.startswith("https://"):
+                raise ValueError(f"downloads: {target!r} needs `folder/file` = an https URL")
+        return self
 
 
 class Presets:
@@ -198,4 +209,14 @@ class Presets:
             "diffusion_models": set(self._spec.video.models),
             "text_encoders": {self._spec.video.text_encoder},
             "vae": {self._spec.video.vae},
+            "ipadapter": {self._spec.image.ipadapter_model},
+            "clip_vision": {self._spec.image.clip_vision_model},
         }
+
+    def custom_nodes(self) -> dict[str, str]:
+        """Custom node packs the graphs need: name -> git URL an instance installs them from."""
+        return dict(self._spec.custom_nodes)
+
+    def downloads(self) -> dict[str, str]:
+        """`folder/file` -> URL for each model file an instance fetches at start."""
+        return dict(self._spec.downloads)

@@ -40,7 +40,10 @@ PENDING_STATUSES = {None, "created", "loading", "rebooting", "scheduling"}
 FAILED_STATUSES = {"exited", "stopped", "frozen", "offline", "unknown"}
 OCI_FAILURE = "OCI runtime create failed"
 MAX_RETRY_AFTER_S = 60.0
+"""The longest `Retry-After` waited out inline (as the official client does); longer raises."""
 PAGE_SIZE = 25
+SEARCH_QUOTA_EXCEEDED = "search_quota_exceeded"
+"""A 429 for the daily search quota: it resets at UTC midnight, so retrying only burns calls."""
 
 
 def map_status(actual_status: str | None, status_msg: str | None) -> RemoteState:
@@ -86,12 +89,14 @@ class VastClient:
         timeout_s: float = 30.0,
         attempts: int = 3,
         backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.attempts = attempts
         self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
         self.sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -132,6 +137,7 @@ class VastClient:
         while True:
             params: dict[str, Any] = {
                 "select_filters": json.dumps(select_filters or {}),
+                "order_by": json.dumps([{"col": "id", "dir": "asc"}]),
                 "limit": PAGE_SIZE,
             }
             if token:
@@ -204,9 +210,13 @@ class VastClient:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _delay(self, exc: ProviderError, attempt: int) -> float | None:
-        if isinstance(exc, RateLimited) and exc.retry_after_s is not None:
-            return exc.retry_after_s if exc.retry_after_s <= MAX_RETRY_AFTER_S else None
-        base = self.backoff_s * (2 ** (attempt - 1))
+        """Seconds to wait before attempt `attempt + 1`, or None when waiting cannot help."""
+        if isinstance(exc, RateLimited):
+            if isinstance(exc.body, dict) and exc.body.get("error") == SEARCH_QUOTA_EXCEEDED:
+                return None
+            if exc.retry_after_s is not None:
+                return exc.retry_after_s if exc.retry_after_s <= MAX_RETRY_AFTER_S else None
+        base = min(self.max_backoff_s, self.backoff_s * (2 ** (attempt - 1)))
         return base / 2 + random.uniform(0, base / 2)
 
     def _once(
@@ -338,7 +348,7 @@ class VastProvider:
             "force": False,
             "cancel_unavail": True,
             "template_hash_id": None,
-            "args": None,
+            "user": None,
         }
         return str(self.client.create_instance(offer.id, payload))
 

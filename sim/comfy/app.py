@@ -1,10 +1,12 @@
 """A ComfyUI server in miniature: the HTTP routes and WebSocket events of the real one.
 
-It validates graphs the way ComfyUI does (unknown classes, missing inputs, links to nowhere,
-model files that are not installed), runs one prompt at a time, streams `executing`,
-`progress`, `executed`, `execution_success` / `execution_error` to the submitting client's
-`/ws`, and writes real PNG (or animated WebP) outputs that depend on seed and prompt.
-Faults are switched at `POST /_sim/faults`.
+It validates graphs the way ComfyUI does (unknown classes, missing inputs, links to nowhere or
+of the wrong type, model files that are not installed), runs one prompt at a time, streams
+`status`, `execution_start`, `execution_cached`, `executing`, `progress` (plus binary preview
+frames), `executed`, `execution_success` / `execution_error` / `execution_interrupted` to the
+submitting client's `/ws`, and writes real PNG (or animated WebP) outputs that depend on seed
+and prompt and carry the graph as ComfyUI's `prompt` metadata. Messages and error shapes follow
+ComfyUI's `server.py` and `execution.py`. Faults are switched at `POST /_sim/faults`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import hashlib
 import io
 import json
+import struct
 import textwrap
 import time
 import uuid
@@ -34,7 +37,15 @@ DEFAULT_MODELS = {
     "text_encoders": ["umt5_xxl_fp8_e4m3fn_scaled.safetensors"],
     "vae": ["wan_2.1_vae.safetensors"],
     "ipadapter": ["ip-adapter-plus_sdxl_vit-h.safetensors"],
+    "clip_vision": ["CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors"],
 }
+PREVIEW_IMAGE = 1
+"""ComfyUI's binary event type for a preview frame: `>I` event, `>I` format, image bytes."""
+PREVIEW_JPEG = 1
+CACHEABLE = {"CheckpointLoaderSimple", "UNETLoader", "CLIPLoader", "VAELoader", "LoadImage"}
+"""Loader nodes whose outputs the simulator keeps between prompts, as ComfyUI's cache does."""
+EXIF_MODEL = 0x0110
+"""The EXIF tag ComfyUI's SaveAnimatedWEBP writes `prompt:<graph JSON>` into."""
 
 
 @dataclass
@@ -55,6 +66,8 @@ class ComfySimConfig:
     """A prompt starts and never finishes."""
     drop_ws: bool = False
     """Close every WebSocket right after the first progress event."""
+    previews: bool = True
+    """Send a small JPEG preview frame (binary) after each sampler step."""
     max_side: int = 4096
 
 
@@ -80,6 +93,8 @@ class ComfySim:
         self.pending: list[_Run] = []
         self.counter = 0
         self.interrupted: set[str] = set()
+        self.loaded: dict[str, str] = {}
+        """Node id -> inputs signature of the loader nodes the last prompt ran (the cache)."""
 
     def healthy(self) -> bool:
         return not self.config.unhealthy and time.monotonic() >= self.config.unhealthy_until
@@ -114,8 +129,13 @@ class ComfySim:
                     "class_type": node["class_type"],
                 }
         if node_errors:
+            details = "\n".join(
+                f"{item['message']}: {item['details']}"
+                for entry in node_errors.values()
+                for item in entry["errors"]
+            )
             error = _top_error(
-                "prompt_outputs_failed_validation", "Prompt outputs failed validation"
+                "prompt_outputs_failed_validation", "Prompt outputs failed validation", details
             )
             return error, node_errors
         return None
@@ -132,14 +152,7 @@ class ComfySim:
                 continue
             value = inputs[name]
             if kind in LINK_TYPES:
-                if not (
-                    isinstance(value, list)
-                    and len(value) == 2
-                    and str(value[0]) in graph
-                    and isinstance(value[1], int)
-                    and value[1] < len(NODES[graph[str(value[0])]["class_type"]].outputs)
-                ):
-                    errors.append(_input_error("bad_linked_input", "Bad linked input", name))
+                errors += _link_errors(graph, name, kind, value)
             elif kind == "FILE" and value not in self.config.models.get(
                 spec.model_folder or "", []
             ):
@@ -150,15 +163,18 @@ class ComfySim:
                         "Value not in list",
                         name,
                         f"{name}: '{value}' not in {installed}",
+                        received_value=value,
+                        input_config=[installed, {}],
                     )
                 )
             elif kind == "UPLOAD" and ("input", "", str(value)) not in self.files:
+                # LoadImage.VALIDATE_INPUTS answers this string; ComfyUI wraps it.
                 errors.append(
                     _input_error(
                         "custom_validation_failed",
-                        "Invalid image file",
+                        "Custom validation failed for node",
                         name,
-                        f"Invalid image file: {value}",
+                        f"{name} - Invalid image file: {value}",
                     )
                 )
             elif kind in ("INT", "FLOAT") and not isinstance(value, int | float):
@@ -167,10 +183,28 @@ class ComfySim:
                         "invalid_input_type",
                         f"Failed to convert an input value to a {kind} value",
                         name,
+                        f"{name}, {value}, could not convert {value!r}",
+                        received_value=value,
                     )
                 )
-            elif name in ("width", "height") and not 16 <= value <= self.config.max_side:
-                errors.append(_input_error("value_bigger_than_max", "Value bigger than max", name))
+            elif name in ("width", "height") and value > self.config.max_side:
+                errors.append(
+                    _input_error(
+                        "value_bigger_than_max",
+                        f"Value {value} bigger than max of {self.config.max_side}",
+                        name,
+                        received_value=value,
+                    )
+                )
+            elif name in ("width", "height") and value < 16:
+                errors.append(
+                    _input_error(
+                        "value_smaller_than_min",
+                        f"Value {value} smaller than min of 16",
+                        name,
+                        received_value=value,
+                    )
+                )
         return errors
 
     # ---- execution ------------------------------------------------------------------------
@@ -210,22 +244,51 @@ class ComfySim:
         except (RuntimeError, WebSocketDisconnect):
             self.sockets.pop(client_id or "", None)
 
+    async def _send_preview(self, client_id: str | None, jpeg: bytes) -> None:
+        """A binary preview frame, framed as ComfyUI's `send_image` frames it."""
+        socket = self.sockets.get(client_id or "")
+        if socket is None:
+            return
+        try:
+            await socket.send_bytes(struct.pack(">II", PREVIEW_IMAGE, PREVIEW_JPEG) + jpeg)
+        except (RuntimeError, WebSocketDisconnect):
+            self.sockets.pop(client_id or "", None)
+
+    async def _message(self, run: _Run, kind: str, data: dict[str, Any], log: list[Any]) -> None:
+        """Send a status message and keep it for the history entry, stamped like ComfyUI's."""
+        data = {**data, "prompt_id": run.prompt_id, "timestamp": _ms()}
+        log.append([kind, data])
+        await self._send(run.client_id, kind, data)
+
     async def _execute(self, run: _Run) -> None:
         pid, graph, client = run.prompt_id, run.graph, run.client_id
-        messages: list[Any] = [["execution_start", {"prompt_id": pid, "timestamp": _ms()}]]
-        await self._send(client, "execution_start", {"prompt_id": pid, "timestamp": _ms()})
+        messages: list[Any] = []
+        await self._message(run, "execution_start", {}, messages)
+        signatures = {
+            node_id: json.dumps(node, sort_keys=True)
+            for node_id, node in graph.items()
+            if node["class_type"] in CACHEABLE
+        }
+        cached = sorted(nid for nid, sig in signatures.items() if self.loaded.get(nid) == sig)
+        await self._message(run, "execution_cached", {"nodes": cached}, messages)
+        self.loaded = signatures
         outputs: dict[str, Any] = {}
+        executed: list[str] = list(cached)
         for node_id in _topological(graph):
+            if node_id in cached:
+                continue
             node = graph[node_id]
             await self._send(
                 client, "executing", {"node": node_id, "display_node": node_id, "prompt_id": pid}
             )
+            failure = self._missing_model(node)
+            if failure is not None:
+                await self._fail(run, node_id, node, executed, failure, messages)
+                return
             if node["class_type"] == "KSampler":
-                failed = await self._sample(run, node_id, node, messages)
-                if failed:
+                if await self._sample(run, node_id, node, executed, messages):
                     return
-            spec = NODES[node["class_type"]]
-            if spec.output_node:
+            if NODES[node["class_type"]].output_node:
                 output = self._save(graph, node_id, node)
                 outputs[node_id] = output
                 await self._send(
@@ -233,45 +296,71 @@ class ComfySim:
                     "executed",
                     {"node": node_id, "display_node": node_id, "output": output, "prompt_id": pid},
                 )
-        messages.append(["execution_success", {"prompt_id": pid, "timestamp": _ms()}])
-        await self._send(client, "execution_success", {"prompt_id": pid, "timestamp": _ms()})
+            executed.append(node_id)
+        await self._message(run, "execution_success", {}, messages)
         await self._send(client, "executing", {"node": None, "prompt_id": pid})
         self._record(run, outputs, "success", messages)
 
+    def _missing_model(self, node: dict[str, Any]) -> tuple[str, str] | None:
+        """(exception type, message) ComfyUI_IPAdapter_plus raises when its files are absent."""
+        if node["class_type"] != "IPAdapterUnifiedLoader":
+            return None
+        if not self.config.models.get("clip_vision"):
+            return "Exception", "ClipVision model not found."
+        if not self.config.models.get("ipadapter"):
+            return "Exception", "IPAdapter model not found."
+        return None
+
+    async def _fail(
+        self,
+        run: _Run,
+        node_id: str,
+        node: dict[str, Any],
+        executed: list[str],
+        failure: tuple[str, str],
+        messages: list[Any],
+    ) -> None:
+        """`execution_error` for `node_id`, in the shape ComfyUI's executor reports it."""
+        self.loaded = {}  # ComfyUI drops cached outputs of a failed prompt
+        exception_type, message = failure
+        data = {
+            "node_id": node_id,
+            "node_type": node["class_type"],
+            "executed": list(executed),
+            "exception_message": message,
+            "exception_type": exception_type,
+            "traceback": [f'  File "execution.py", line 496, in execute\n    raise {message}\n'],
+            "current_inputs": {name: [value] for name, value in (node.get("inputs") or {}).items()},
+            "current_outputs": list(executed),
+        }
+        await self._message(run, "execution_error", data, messages)
+        self._record(run, {}, "error", messages)
+
     async def _sample(
-        self, run: _Run, node_id: str, node: dict[str, Any], messages: list[Any]
+        self,
+        run: _Run,
+        node_id: str,
+        node: dict[str, Any],
+        executed: list[str],
+        messages: list[Any],
     ) -> bool:
-        """Stream progress; True when the run ended here (error, interrupt)."""
+        """Stream progress (and previews); True when the run ended here (error, interrupt)."""
         steps = int(node["inputs"]["steps"])
         for step in range(1, steps + 1):
             if run.prompt_id in self.interrupted or self.config.hang:
                 while self.config.hang and run.prompt_id not in self.interrupted:
                     await asyncio.sleep(0.05)
-                data = {
-                    "prompt_id": run.prompt_id,
-                    "node_id": node_id,
-                    "node_type": "KSampler",
-                    "executed": [],
-                    "timestamp": _ms(),
-                }
-                await self._send(run.client_id, "execution_interrupted", data)
-                self._record(run, {}, "error", [*messages, ["execution_interrupted", data]])
+                data = {"node_id": node_id, "node_type": "KSampler", "executed": list(executed)}
+                await self._message(run, "execution_interrupted", data, messages)
+                self._record(run, {}, "error", messages)
                 return True
             if self.config.fail_at_step == step:
-                data = {
-                    "prompt_id": run.prompt_id,
-                    "node_id": node_id,
-                    "node_type": "KSampler",
-                    "executed": [],
-                    "exception_message": "CUDA out of memory. Tried to allocate 2.00 GiB",
-                    "exception_type": "torch.OutOfMemoryError",
-                    "traceback": ["..."],
-                    "current_inputs": {},
-                    "current_outputs": {},
-                    "timestamp": _ms(),
-                }
-                await self._send(run.client_id, "execution_error", data)
-                self._record(run, {}, "error", [*messages, ["execution_error", data]])
+                failure = (
+                    "torch.OutOfMemoryError",
+                    "CUDA out of memory. Tried to allocate 2.00 GiB\n"
+                    "This error means you ran out of memory on your GPU.",
+                )
+                await self._fail(run, node_id, node, executed, failure, messages)
                 return True
             if self.config.step_delay_s:
                 await asyncio.sleep(self.config.step_delay_s)
@@ -280,6 +369,9 @@ class ComfySim:
                 "progress",
                 {"value": step, "max": steps, "prompt_id": run.prompt_id, "node": node_id},
             )
+            if self.config.previews:
+                seed = int(node["inputs"].get("seed", 0))
+                await self._send_preview(run.client_id, _preview(seed, step))
             if self.config.drop_ws and step == 1:
                 socket = self.sockets.pop(run.client_id or "", None)
                 if socket is not None:
@@ -404,7 +496,10 @@ def create_app(config: ComfySimConfig | None = None) -> Starlette:
                 {"error": _top_error("invalid_prompt", "Invalid JSON"), "node_errors": {}},
                 status_code=400,
             )
-        graph = body.get("prompt") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or "prompt" not in body:
+            error = _top_error("no_prompt", "No prompt provided", "No prompt provided")
+            return JSONResponse({"error": error, "node_errors": {}}, status_code=400)
+        graph = body["prompt"]
         problem = sim.validate(graph)
         if problem is not None:
             error, node_errors = problem
@@ -451,9 +546,16 @@ def create_app(config: ComfySimConfig | None = None) -> Starlette:
         sim.files[(kind, subfolder, name)] = data
         return JSONResponse({"name": name, "subfolder": subfolder, "type": kind})
 
-    async def interrupt(_request: Request) -> Response:
-        if sim.running is not None:
-            sim.interrupted.add(sim.running.prompt_id)
+    async def interrupt(request: Request) -> Response:
+        """Stop the running prompt; with `{"prompt_id": ...}` only if that one is running."""
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, ValueError):
+            body = {}
+        wanted = body.get("prompt_id") if isinstance(body, dict) else None
+        running = sim.running
+        if running is not None and wanted in (None, running.prompt_id):
+            sim.interrupted.add(running.prompt_id)
         return Response(status_code=200)
 
     async def free(_request: Request) -> Response:
@@ -515,13 +617,63 @@ def _top_error(kind: str, message: str, details: str = "") -> dict[str, Any]:
     return {"type": kind, "message": message, "details": details, "extra_info": {}}
 
 
-def _input_error(kind: str, message: str, name: str, details: str | None = None) -> dict[str, Any]:
+def _input_error(
+    kind: str, message: str, name: str, details: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """One entry of a node's `errors`, shaped as ComfyUI's `validate_inputs` builds it."""
     return {
         "type": kind,
         "message": message,
         "details": details or name,
-        "extra_info": {"input_name": name},
+        "extra_info": {"input_name": name, **extra},
     }
+
+
+def _link_errors(graph: dict[str, Any], name: str, kind: str, value: Any) -> list[dict[str, Any]]:
+    """What ComfyUI says about a linked input: malformed, dangling, or of the wrong type."""
+    if not isinstance(value, list) or len(value) != 2:
+        return [
+            _input_error(
+                "bad_linked_input",
+                "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+                name,
+                received_value=value,
+            )
+        ]
+    source, slot = str(value[0]), value[1]
+    if source not in graph:
+        # ComfyUI looks the node up unguarded; the KeyError becomes this reason.
+        return [
+            {
+                "type": "exception_during_validation",
+                "message": "Exception when validating node",
+                "details": repr(source),
+                "extra_info": {"exception_type": "KeyError", "traceback": []},
+            }
+        ]
+    outputs = NODES[graph[source]["class_type"]].outputs
+    if not isinstance(slot, int) or not 0 <= slot < len(outputs):
+        return [
+            _input_error(
+                "exception_during_inner_validation",
+                "Exception when validating inner node",
+                name,
+                "tuple index out of range",
+                linked_node=value,
+            )
+        ]
+    if outputs[slot] != kind:
+        return [
+            _input_error(
+                "return_type_mismatch",
+                "Return type mismatch between linked nodes",
+                name,
+                f"{name}, received_type({outputs[slot]}) mismatch input_type({kind})",
+                received_type=outputs[slot],
+                linked_node=value,
+            )
+        ]
+    return []
 
 
 def _ms() -> int:
@@ -597,8 +749,17 @@ def _png(size: tuple[int, int], seed: int, text: str, caption: str = "") -> byte
     return out.getvalue()
 
 
+def _preview(seed: int, step: int) -> bytes:
+    """A small JPEG latent preview for one sampler step."""
+    out = io.BytesIO()
+    _frame((64, 64), seed, "preview", shift=step * 20).save(out, format="JPEG", quality=70)
+    return out.getvalue()
+
+
 def _animated_webp(size: tuple[int, int], seed: int, text: str, frames: int, fps: float) -> bytes:
     images = [_frame(size, seed, text, shift=index * 15) for index in range(max(frames, 1))]
+    exif = Image.Exif()
+    exif[EXIF_MODEL] = f"prompt:{text}"  # where ComfyUI's SaveAnimatedWEBP puts the graph
     out = io.BytesIO()
     images[0].save(
         out,
@@ -606,6 +767,7 @@ def _animated_webp(size: tuple[int, int], seed: int, text: str, frames: int, fps
         save_all=True,
         append_images=images[1:],
         duration=int(1000 / max(fps, 1)),
+        exif=exif,
         quality=60,
         method=0,
     )

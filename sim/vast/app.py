@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sim.vast.state import Faults, SimInstance, Timings, VastState
+from sim.vast.state import Faults, SimInstance, Timings, VastState, priced
 
 DEFAULT_SEARCH = {
     "verified": {"eq": True},
@@ -25,6 +25,8 @@ DEFAULT_SEARCH = {
     "rentable": {"eq": True},
     "rented": {"eq": False},
 }
+DEFAULT_STORAGE_GB = 5.0
+"""`allocated_storage` when a search names none (the SDK's default)."""
 LIST_FILTERABLE = {"id", "label", "actual_status", "gpu_name", "verification", "machine_id"}
 MAX_PAGE = 25
 
@@ -115,13 +117,23 @@ def create_app(state: VastState | None = None) -> Starlette:
         query = await _json(request)
         if query is None:
             return _error(400, "invalid_args", "body must be a JSON object")
+        with state.lock:
+            quota_exceeded = state.faults.search_quota_exceeded
+        if quota_exceeded:
+            return _error(
+                429, "search_quota_exceeded", "Daily search quota exceeded; resets at UTC midnight."
+            )
         order = query.pop("order", [["score", "desc"]])
-        limit = int(query.pop("limit", 64) or 64)
-        for control in ("type", "allocated_storage", "no_default"):
+        try:
+            limit = int(query.pop("limit", 64) or 64)
+            storage_gb = float(query.pop("allocated_storage", DEFAULT_STORAGE_GB))
+        except (TypeError, ValueError):
+            return _error(400, "invalid_args", "limit and allocated_storage must be numbers")
+        for control in ("type", "no_default", "disable_bundling"):
             query.pop(control, None)
         filters = {**DEFAULT_SEARCH, **query}
-        with state.lock:
-            offers = list(state.offers.values())
+        with state.lock:  # prices include the storage the search asked to allocate
+            offers = [priced(offer, storage_gb) for offer in state.offers.values()]
         try:
             found = [o for o in offers if all(_matches(o.get(f), c) for f, c in filters.items())]
         except (ValueError, TypeError) as exc:
@@ -141,6 +153,9 @@ def create_app(state: VastState | None = None) -> Starlette:
             return _error(400, "invalid_args", "image is required")
         if len(str(body.get("label") or "")) > 256:
             return _error(400, "label_too_long", "Please limit label length to 256 characters.")
+        problem = _create_limits(body)
+        if problem:
+            return _error(400, "invalid_args", problem)
         with state.lock:
             if offer_id in state.taken_offers:
                 return _error(
@@ -176,6 +191,9 @@ def create_app(state: VastState | None = None) -> Starlette:
         try:
             filters = json.loads(request.query_params.get("select_filters") or "{}")
             limit = int(request.query_params.get("limit", MAX_PAGE))
+            order_by = json.loads(request.query_params.get("order_by") or "[]")
+            if not isinstance(order_by, list):
+                raise ValueError("order_by must be a list")
             token = request.query_params.get("after_token")
             after = int(base64.b64decode(token).decode()) if token else 0
         except (ValueError, json.JSONDecodeError):
@@ -244,9 +262,9 @@ def create_app(state: VastState | None = None) -> Starlette:
                     return _error(400, "label_too_long", "Please limit label length to 1024.")
                 instance.label = body["label"]
             if body.get("state") == "stopped":
-                instance.forced_status = "stopped"
+                instance.force("stopped", state.now())
             elif body.get("state") == "running" and instance.forced_status == "stopped":
-                instance.forced_status = None
+                instance.force(None, state.now())
         msg = f"label for {instance.id} set to '{instance.label}'" if "label" in body else ""
         return JSONResponse({"success": True, "msg": msg})
 
@@ -344,9 +362,9 @@ def create_app(state: VastState | None = None) -> Starlette:
             if action == "vanish":
                 instance.gone_at = state.now()
             elif action in ("exited", "offline", "stopped", "unknown", "frozen"):
-                instance.forced_status = action
+                instance.force(action, state.now())
             elif action == "oci_error":
-                instance.forced_status = "created"
+                instance.force("created", state.now())
                 instance.status_msg = "Error response from daemon: OCI runtime create failed: x"
             elif action == "comfy_port":
                 instance.comfy_port = body.get("port")
@@ -387,6 +405,24 @@ def create_app(state: VastState | None = None) -> Starlette:
     app = Starlette(routes=routes)
     app.state.vast = state
     return app
+
+
+def _create_limits(body: dict[str, Any]) -> str | None:
+    """Vast's create validation limits (create_instance.yaml x-input-validation)."""
+    env = body.get("env") or {}
+    if not isinstance(env, dict):
+        return "env must be an object"
+    long_values = [key for key, value in env.items() if len(str(value)) > 256]
+    if long_values:
+        return f"env values are limited to 256 characters: {', '.join(long_values)}"
+    if sum(len(str(key)) + len(str(value)) for key, value in env.items()) > 32_768:
+        return "env is limited to 32768 characters in total"
+    script = sum(len(str(body.get(name) or "")) for name in ("args", "args_str", "onstart"))
+    if script > 4096:
+        return "args, args_str and onstart are limited to 4096 characters combined"
+    if float(body.get("disk") or 8) < 8:
+        return "disk must be at least 8 GB"
+    return None
 
 
 def _rate_limited(shape: int, retry_after_s: float | None) -> Response:

@@ -10,7 +10,10 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+HOURS_PER_MONTH = 720
+"""Vast prices storage per GB-month; the hourly total spreads it over a 30-day month."""
 
 GPU_MODELS = [
     ("RTX 4090", 24_564),
@@ -55,6 +58,8 @@ class Faults:
     """Probability that an offer found by search is rented by someone else before our create."""
     latency_s: float = 0.0
     """Added to every API response."""
+    search_quota_exceeded: bool = False
+    """Searches answer 429 `search_quota_exceeded` (Vast's daily quota; resets at midnight)."""
 
 
 @dataclass
@@ -63,6 +68,7 @@ class SimInstance:
 
     id: int
     offer: dict[str, Any]
+    """The offer rented, priced for this instance's disk (`dph_total` includes storage)."""
     label: str | None
     image: str
     env: dict[str, str]
@@ -73,11 +79,24 @@ class SimInstance:
     timings: Timings
     stuck_loading: bool = False
     forced_status: str | None = None
+    forced_at: float | None = None
     status_msg: str | None = None
     destroyed_at: float | None = None
     gone_at: float | None = None
     visible_at: float = 0.0
     api_key: str = ""
+
+    def boot_done_at(self) -> float | None:
+        """When the container reaches `running` on its own (None: it never does)."""
+        if self.stuck_loading:
+            return None
+        timings = self.timings
+        return self.created_at + timings.null_s + timings.created_s + timings.loading_s
+
+    def force(self, status: str | None, now: float) -> None:
+        """An operator (or the user's stop/start) sets the state from `now` on."""
+        self.forced_status = status
+        self.forced_at = now if status is not None else None
 
     def status(self, now: float) -> str | None:
         """`actual_status` at sim time `now` (None while provisioning, as Vast reports it)."""
@@ -88,11 +107,52 @@ class SimInstance:
             return None
         if age < self.timings.null_s + self.timings.created_s:
             return "created"
-        if self.stuck_loading or age < sum(
-            (self.timings.null_s, self.timings.created_s, self.timings.loading_s)
-        ):
+        running_at = self.boot_done_at()
+        if running_at is None or now < running_at:
             return "loading"
         return "running"
+
+    def billed_seconds(self, start: float, end: float) -> tuple[float, float]:
+        """(GPU seconds, storage seconds) inside [start, end].
+
+        Vast bills storage for every second the instance exists, and the GPU only while the
+        container runs (not while it is created, loading, stopped or exited).
+        """
+        alive_until = min(end, self.gone_at if self.gone_at is not None else end)
+        storage = max(0.0, alive_until - max(start, self.created_at))
+        running_at = self.boot_done_at()
+        if running_at is None:
+            return 0.0, storage
+        running_until = alive_until
+        if self.forced_at is not None:
+            running_until = min(running_until, self.forced_at)
+        return max(0.0, running_until - max(start, running_at)), storage
+
+
+class ComfyEndpoints(Protocol):
+    """Starts and stops the ComfyUI server one simulated instance exposes."""
+
+    def open(self, instance_id: int) -> int:
+        """Start instance `instance_id`'s ComfyUI; the loopback port it listens on."""
+        ...
+
+    def close(self, instance_id: int) -> None:
+        """Stop instance `instance_id`'s ComfyUI (it was destroyed or vanished)."""
+        ...
+
+
+def storage_pricing(dph_base: float, storage_cost: float, disk_gb: float) -> dict[str, float]:
+    """An offer's storage-inclusive hourly prices for `disk_gb` of disk, as Vast reports them."""
+    storage_per_hour = storage_cost * disk_gb / HOURS_PER_MONTH
+    return {
+        "storage_total_cost": round(storage_per_hour, 6),
+        "dph_total": round(dph_base + storage_per_hour, 6),
+    }
+
+
+def priced(offer: dict[str, Any], disk_gb: float) -> dict[str, Any]:
+    """A copy of `offer` priced for `disk_gb` of allocated storage."""
+    return {**offer, **storage_pricing(offer["dph_base"], offer["storage_cost"], disk_gb)}
 
 
 @dataclass
@@ -113,11 +173,14 @@ class VastState:
     taken_offers: set[int] = field(default_factory=set)
     calls: list[tuple[str, str, int]] = field(default_factory=list)
     """(method, path, status) of every API call, for tests counting provider calls."""
+    endpoints: ComfyEndpoints | None = None
+    """When set, each instance gets its own ComfyUI server instead of sharing `comfy_port`."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self._next_instance = 1_000_001
         self._next_offer = 5_000_001
+        self._open_endpoints: set[int] = set()
         self.refill_offers(12)
 
     def now(self) -> float:
@@ -130,7 +193,8 @@ class VastState:
             gpu, vram = self.rng.choice(GPU_MODELS)
             offer_id = self._next_offer
             self._next_offer += 1
-            dph = round(self.rng.uniform(0.25, 1.6), 4)
+            dph_base = round(self.rng.uniform(0.25, 1.5), 4)
+            storage_cost = round(self.rng.uniform(0.05, 0.3), 3)
             self.offers[offer_id] = {
                 "id": offer_id,
                 "ask_contract_id": offer_id,
@@ -148,8 +212,9 @@ class VastState:
                 "inet_down": round(self.rng.uniform(200, 2000), 1),
                 "inet_up": round(self.rng.uniform(100, 1000), 1),
                 "direct_port_count": self.rng.choice([0, 20, 100]),
-                "dph_base": round(dph * 0.9, 4),
-                "dph_total": dph,
+                "dph_base": dph_base,
+                "storage_cost": storage_cost,
+                **storage_pricing(dph_base, storage_cost, 5.0),
                 "reliability": round(self.rng.uniform(0.95, 0.999), 4),
                 "reliability2": round(self.rng.uniform(0.95, 0.999), 4),
                 "score": round(self.rng.uniform(100, 400), 2),
@@ -180,16 +245,21 @@ class VastState:
         instance_id = self._next_instance
         self._next_instance += 1
         now = self.now()
+        disk_gb = float(body.get("disk") or 10)
+        comfy_port = self.comfy_port
+        if self.endpoints is not None:
+            comfy_port = self.endpoints.open(instance_id)
+            self._open_endpoints.add(instance_id)
         instance = SimInstance(
             id=instance_id,
-            offer=offer,
+            offer=priced(offer, disk_gb),
             label=body.get("label"),
             image=str(body.get("image", "")),
             env=dict(body.get("env") or {}),
             onstart=body.get("onstart"),
-            disk=float(body.get("disk") or 10),
+            disk=disk_gb,
             created_at=now,
-            comfy_port=self.comfy_port,
+            comfy_port=comfy_port,
             timings=Timings(**vars(self.timings)),
             stuck_loading=self.faults.stuck_loading,
             visible_at=now + self.faults.list_lag_s,
@@ -203,8 +273,18 @@ class VastState:
         """Whether the instance still exists (and bills) at `now`."""
         return instance.gone_at is None or now < instance.gone_at
 
+    def reap(self, now: float) -> None:
+        """Stop the ComfyUI servers of instances that no longer exist."""
+        if self.endpoints is None:
+            return
+        for instance_id in sorted(self._open_endpoints):
+            if not self.alive(self.instances[instance_id], now):
+                self._open_endpoints.discard(instance_id)
+                self.endpoints.close(instance_id)
+
     def listed(self, now: float) -> list[SimInstance]:
         """Instances the list endpoint shows right now (lagging creations are hidden)."""
+        self.reap(now)
         return [
             inst
             for inst in sorted(self.instances.values(), key=lambda i: i.id)
@@ -248,6 +328,8 @@ class VastState:
             "direct_port_end": -1,
             "dph_total": offer["dph_total"],
             "dph_base": offer["dph_base"],
+            "storage_cost": offer["storage_cost"],
+            "storage_total_cost": offer["storage_total_cost"],
             "gpu_name": offer["gpu_name"],
             "num_gpus": offer["num_gpus"],
             "gpu_ram": offer["gpu_ram"],
@@ -268,14 +350,21 @@ class VastState:
         }
 
     def charges(self, start: float, end: float) -> list[dict[str, Any]]:
-        """Per-instance charges between two epoch times, billed per second at `dph_total`."""
+        """Per-instance charges between two epoch times, billed per second.
+
+        Storage (`storage_total_cost` per hour) bills while the instance exists; the GPU
+        (`dph_base` per hour) only while it runs. Items split the two, as Vast's do.
+        """
         results = []
+        end = min(end, self.now())
         for inst in sorted(self.instances.values(), key=lambda i: i.id):
             begin = max(start, inst.created_at)
-            finish = min(end, inst.gone_at if inst.gone_at is not None else self.now())
+            finish = min(end, inst.gone_at if inst.gone_at is not None else end)
             if finish <= begin:
                 continue
-            amount = round(inst.offer["dph_total"] * (finish - begin) / 3600, 6)
+            gpu_s, storage_s = inst.billed_seconds(begin, finish)
+            gpu = round(inst.offer["dph_base"] * gpu_s / 3600, 6)
+            disk = round(inst.offer["storage_total_cost"] * storage_s / 3600, 6)
             results.append(
                 {
                     "start": begin,
@@ -283,9 +372,12 @@ class VastState:
                     "type": "instance",
                     "source": f"instance-{inst.id}",
                     "description": f"{inst.offer['gpu_name']} instance",
-                    "amount": amount,
+                    "amount": round(gpu + disk, 6),
                     "metadata": {"label": inst.label, "template_id": None},
-                    "items": [{"type": "gpu", "amount": amount}],
+                    "items": [
+                        {"type": "gpu", "amount": gpu, "quantity": round(gpu_s / 3600, 6)},
+                        {"type": "disk", "amount": disk, "quantity": round(storage_s / 3600, 6)},
+                    ],
                 }
             )
         return results

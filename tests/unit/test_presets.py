@@ -79,15 +79,32 @@ def test_returned_model_lists_are_copies(presets: Presets) -> None:
 
 
 def test_required_models_cover_every_offered_file_by_comfy_folder(presets: Presets) -> None:
-    video = SHIPPED_RAW["video"]
+    video, image = SHIPPED_RAW["video"], SHIPPED_RAW["image"]
     assert presets.required_models() == {
-        "checkpoints": set(SHIPPED_RAW["image"]["models"]),
+        "checkpoints": set(image["models"]),
         "diffusion_models": set(video["models"]),
         "text_encoders": {video["text_encoder"]},
         "vae": {video["vae"]},
+        "ipadapter": {image["ipadapter_model"]},
+        "clip_vision": {image["clip_vision_model"]},
     }
     assert presets.video_text_encoder == "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
     assert presets.video_vae == "wan_2.1_vae.safetensors"
+
+
+def test_every_required_model_has_a_download_url(presets: Presets) -> None:
+    required = {
+        f"{folder}/{name}" for folder, names in presets.required_models().items() for name in names
+    }
+    assert required <= set(presets.downloads())
+    assert all(url.startswith("https://") for url in presets.downloads().values())
+    assert "ComfyUI_IPAdapter_plus" in presets.custom_nodes()
+
+
+def test_a_download_without_a_folder_is_refused() -> None:
+    raw = {**SHIPPED_RAW, "downloads": {"model.safetensors": "https://example.test/m"}}
+    with pytest.raises(ConfigError, match="folder/file"):
+        Presets.from_mapping(raw)
 
 
 def test_media_kind_enum_is_accepted_as_kind(presets: Presets) -> None:
