@@ -165,3 +165,44 @@ def test_utilisation_splits_rented_hours_into_busy_and_idle(engine, fake_clock):
         boots = costs.cold_starts_frame(session, pool="default", since=start)
     assert frame[["total_h", "busy_h", "idle_h"]].sum().tolist() == pytest.approx([3, 1, 2])
     assert boots["boot_s"].tolist() == [200.0]
+
+
+def _accrual(engine, at, cost_usd, pool="default"):
+    from core.models import UsageEvent
+
+    with session_scope(engine) as session:
+        session.add(
+            UsageEvent(
+                at=at, pool=pool, kind=costs.ACCRUAL_EVENT, cost_usd=Decimal(cost_usd), duration_s=1
+            )
+        )
+
+
+def test_hourly_spend_frame_sums_accruals_per_utc_hour(engine):
+    start = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+    for minutes, cost in ((5, "0.10"), (55, "0.20"), (65, "0.40"), (-5, "9")):
+        _accrual(engine, start + timedelta(minutes=minutes), cost)
+    _accrual(engine, start + timedelta(minutes=10), "5", pool="other")
+    with read_scope(engine) as session:
+        frame = costs.hourly_spend_frame(session, pool="default", since=start)
+    assert [hour.hour for hour in frame["hour"]] == [10, 11]
+    assert frame["cost_usd"].tolist() == pytest.approx([0.30, 0.40])
+
+
+def test_budget_frame_runs_the_month_to_date_beside_both_caps(engine):
+    from tests.factories import make_pool
+
+    make_pool(engine, daily_budget_usd=Decimal("4"), monthly_budget_usd=Decimal("50"))
+    now = datetime(2026, 3, 4, 18, 0, tzinfo=UTC)
+    _accrual(engine, datetime(2026, 2, 28, 12, tzinfo=UTC), "30")  # last month: not counted
+    _accrual(engine, datetime(2026, 3, 1, 1, tzinfo=UTC), "1.5")
+    _accrual(engine, datetime(2026, 3, 1, 23, tzinfo=UTC), "1.0")
+    _accrual(engine, datetime(2026, 3, 3, 9, tzinfo=UTC), "4.5")
+    with read_scope(engine) as session:
+        frame = costs.budget_frame(session, pool="default", now=now)
+        missing = costs.budget_frame(session, pool="nope", now=now)
+    assert [d.day for d in frame["day"]] == [1, 2, 3, 4]
+    assert frame["spend_usd"].tolist() == pytest.approx([2.5, 0, 4.5, 0])
+    assert frame["month_to_date_usd"].tolist() == pytest.approx([2.5, 2.5, 7.0, 7.0])
+    assert set(frame["daily_cap_usd"]) == {4.0} and set(frame["monthly_cap_usd"]) == {50.0}
+    assert missing.empty
