@@ -12,9 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
 from core.errors import ValidationFailed
+from core.gallery import store
 from core.muses.schema import MuseProfile, validate_profile
 
 FORMAT = "aikings.muse"
@@ -23,6 +24,7 @@ CHUNK = "aikings_muse"
 MAX_JSON_BYTES = 1024 * 1024
 MAX_PNG_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 8
+MAX_CARD_PIXELS = 16_000_000
 MAX_VARIATIONS = 50
 
 
@@ -77,15 +79,16 @@ def parse_card(data: bytes, filename: str) -> CardData:
 
 
 def _png_text(data: bytes) -> str:
+    """The card text of a PNG, opened with the upload checks (size, pixel cap, bombs)."""
     if len(data) > MAX_PNG_BYTES:
         raise ValidationFailed("The card image is larger than 8 MB.")
     try:
-        image = Image.open(io.BytesIO(data), formats=["PNG"])
-        if image.width * image.height > 16_000_000:
-            raise ValidationFailed("The card image is too large.")
-        text = getattr(image, "text", {}).get(CHUNK)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValidationFailed("The PNG card is damaged.") from exc
+        image = store.open_image(data, max_bytes=MAX_PNG_BYTES, max_pixels=MAX_CARD_PIXELS)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"The PNG card cannot be opened: {exc}") from None
+    if image.format != "PNG":
+        raise ValidationFailed("The PNG card cannot be opened: it is not a PNG.")
+    text = getattr(image, "text", {}).get(CHUNK)
     if not text:
         raise ValidationFailed("This PNG carries no AI KINGS muse card.")
     if len(text) > MAX_JSON_BYTES:

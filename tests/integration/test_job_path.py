@@ -6,6 +6,7 @@ ComfyUI simulator over HTTP and WebSocket, the database (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 
@@ -118,6 +119,7 @@ def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
     assert balance == 500 - done.charged_credits
     text = store.read_png_metadata(store.read(runtime.settings.media_root, assets[0].sha256))
     assert text["parameters"].startswith("a lighthouse at dusk\nNegative prompt:")
+    assert json.loads(text["prompt"]) and json.loads(text["workflow"])["nodes"]
     assert "Seed: 5" in text["parameters"] and '"KSampler"' in text["prompt"]
     assert 'aikings_job_duration_seconds{quantile="0.5"}' in runtime.metrics()
     # The pool woke exactly one instance for it (desired_size 0: it is released after).

@@ -107,7 +107,7 @@ def envelope(**changes):
         ),
         (envelope(variations=[{"name": "x"}]), "name and overrides"),
         (envelope(tags="not a list"), "tags"),
-        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "damaged"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "PNG card cannot be opened"),
     ],
 )
 def test_malformed_cards_are_refused_with_a_message(data, message):
@@ -166,3 +166,118 @@ def test_detailed_fields_and_the_prompt_template():
     )
     for phrase in ("soft jawline", "smoky eye makeup", "ankle boots", "red nails"):
         assert phrase in composed.positive
+
+
+# (changes to the base profile, variation, scene, budget) -> phrases in this order / absent.
+COMPOSE_TABLE = [
+    (
+        {"eyes": {"size": "large", "shape": "almond"}, "hair": {"texture": "wavy"}},
+        None,
+        "at a gala",
+        75,
+        ["at a gala", "long wavy auburn hair", "loose waves", "large almond green eyes"],
+        [],
+    ),
+    (
+        {"skin": {"tone": "olive", "texture": "smooth", "marks": "freckles"}},
+        None,
+        "in a garden",
+        75,
+        ["in a garden", "green eyes", "freckles", "smooth olive skin"],
+        [],
+    ),
+    (
+        {},
+        {"scenario": "at a jazz club", "outfit": "a black suit"},
+        "evening light",
+        75,
+        ["evening light", "at a jazz club", "wearing a black suit"],
+        ["velvet"],
+    ),
+    (
+        {"fashion": {"lingerie": "silk slip"}},
+        None,
+        "a bedroom",
+        75,
+        ["a bedroom"],
+        ["silk slip"],
+    ),
+    (
+        {"fashion": {"lingerie": "silk slip"}, "ai": {"nsfw": True}},
+        None,
+        "a bedroom",
+        120,
+        ["a bedroom", "soft smile", "silk slip"],
+        [],
+    ),
+    (
+        {"basic": {"height_cm": 170, "nationality": "Irish"}},
+        None,
+        "a harbour",
+        14,
+        ["portrait of Ava", "a harbour"],
+        ["170 cm tall", "Irish", "violinist"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "variation", "scene", "budget", "order", "absent"), COMPOSE_TABLE
+)
+def test_compose_table(changes, variation, scene, budget, order, absent):
+    composed = compose(profile(**changes), scene, variation=variation, token_budget=budget)
+    positions = [composed.positive.index(phrase) for phrase in order]
+    assert positions == sorted(positions), composed.positive
+    for phrase in absent:
+        assert phrase not in composed.positive
+
+
+def test_every_listed_profile_field_is_in_the_schema():
+    """The issue's profile, field by field (a missing one fails validation as unknown)."""
+    full = validate_profile(
+        {
+            "basic": {
+                "name": "Ava",
+                "age": 30,
+                "nationality": "Irish",
+                "ethnicity": "white",
+                "occupation": "pilot",
+                "height_cm": 172,
+            },
+            "body": {"body_type": "athletic", "shape": "hourglass", "measurements": "90-65-92"},
+            "face": {"shape": "oval", "jawline": "soft", "cheekbones": "high", "makeup": "none"},
+            "eyes": {"color": "green", "shape": "almond", "size": "large"},
+            "hair": {"color": "red", "length": "very long", "style": "braid", "texture": "curly"},
+            "lips": {"description": "full"},
+            "nose": {"description": "straight"},
+            "skin": {"tone": "fair", "texture": "smooth", "marks": "freckles"},
+            "fashion": {"style": "boho", "lingerie": "lace", "footwear": "boots", "nails": "red"},
+            "personality": {"traits": ["bold"]},
+            "ai": {
+                "prompt_template": "{scene}, {muse}",
+                "negative_prompt": "blurry",
+                "model": "sdxl_base_1.0.safetensors",
+                "seed": 7,
+                "reference_weight": 0.6,
+            },
+            "notes": "a pilot",
+        }
+    )
+    assert full.hair.texture == "curly" and full.eyes.size == "large" and full.skin.marks
+    from core.muses.schema import options
+
+    assert options()["hair_lengths"][0] == "pixie" and options()["hair_lengths"][-1] == "very long"
+
+
+def test_an_oversized_png_card_is_refused_before_decoding():
+    data = b"\x89PNG\r\n\x1a\n" + b"\x00" * cards.MAX_PNG_BYTES
+    with pytest.raises(ValidationFailed, match="larger than 8 MB"):
+        cards.parse_card(data, "../../big.png")
+
+
+def test_a_card_declaring_a_huge_canvas_is_refused():
+    """A small file whose header claims 100 megapixels (a decompression bomb) never decodes."""
+    big = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(big, format="PNG")
+    with pytest.raises(ValidationFailed, match="megapixels|too many pixels"):
+        cards.parse_card(big.getvalue(), "bomb.png")

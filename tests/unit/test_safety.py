@@ -157,3 +157,83 @@ def test_adversarial_inputs_are_screened_in_linear_time():
         except (PolicyRefusal, ValidationFailed):
             pass
         assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "normalized"),
+    [
+        ("T-E-E-N", "teen"),
+        ("t_e_e_n", "teen"),
+        ("t*e*e*n", "teen"),
+        ("te\u202een", "teen"),  # RTL override
+        ("te\u00aden", "teen"),  # soft hyphen
+        ("τeen", "teen"),  # Greek tau
+        ("tééñ", "teen"),  # accents
+        ("SCHOOLGIRL", "schoolgirl"),
+        ("5ch00lg1rl", "schoolgirl"),  # leetspeak
+    ],
+)
+def test_normalization_folds_punctuation_controls_homoglyphs_and_leetspeak(text, normalized):
+    assert safety.normalize(text) == normalized
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "'; DROP TABLE muse; --",
+        '<script>alert("x")</script>',
+        "<img src=x onerror=alert(1)>",
+        "{{7*7}} ${jndi:ldap://x}",
+    ],
+)
+def test_injection_strings_are_not_policy_matters(payload):
+    """They pass screening untouched; storing them literally is the database's job."""
+    assert not refused(f"a portrait, {payload}")
+
+
+def _adversarial_inputs(size):
+    units = ["a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "x" * 7 + " ", "\u200b"]
+    return [(unit * size)[:size] for unit in units] + ["a" * size, " " * size]
+
+
+def _worst_seconds(function, text, repeats=3):
+    """The best of a few runs (so a busy machine does not decide), in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function(text)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_every_pattern_stays_under_50_ms_on_10k_char_adversarial_input():
+    """SECURITY.md ReDoS row: each compiled pattern and the normaliser, on 10,000 characters.
+
+    Inputs are built to make backtracking patterns blow up (long runs of near-matches); the
+    patterns are alternations of literals with bounded quantifiers, so the time is linear.
+    """
+    patterns = [
+        safety.YOUTH,
+        safety.ALWAYS,
+        safety.SEXUAL,
+        safety._AGE_DIGITS,
+        safety._AGE_WORDS,
+        safety._SEPARATED,
+        safety._ACCENTED_YOUTH,
+        safety.public_figures(),
+    ]
+    timings = {}
+    for index, text in enumerate(_adversarial_inputs(10_000)):
+        folded = safety.normalize(text)
+        timings[f"normalize#{index}"] = _worst_seconds(safety.normalize, text)
+        for pattern in patterns:
+            key = f"{pattern.pattern[:20]}#{index}"
+            timings[key] = _worst_seconds(lambda t, p=pattern: list(p.finditer(t)), folded)
+    slowest = max(timings, key=timings.get)
+    print(f"slowest: {slowest} {timings[slowest] * 1000:.2f} ms")
+    assert timings[slowest] < 0.050, (slowest, timings[slowest])
+
+
+def test_a_10k_char_prompt_is_refused_by_length_with_a_clear_message():
+    with pytest.raises(ValidationFailed, match="10,000 characters long; the limit is 4,000"):
+        safety.screen_prompt("teen " * 2000)

@@ -1,0 +1,233 @@
+"""Studio submit guards and live progress, on SQLite and PostgreSQL (no GPU needed).
+
+Every refusal happens before any credit hold: the balance is untouched, no job row exists,
+and the refusal is in the audit log.
+"""
+
+import io
+from decimal import Decimal
+
+import pytest
+from PIL import Image
+from sqlmodel import select
+
+from core.accounts import ledger
+from core.comfy.presets import Presets
+from core.db import read_scope, session_scope
+from core.errors import InsufficientCredits, NotFound, PolicyRefusal, ValidationFailed
+from core.models import AuditEntry, GenerationJob, InstanceState, JobStatus
+from core.muses import service
+from core.muses.schema import validate_profile
+from core.studio import history, jobs, progress
+from tests.factories import make_instance, make_job, make_user
+
+PRESETS = Presets.load()
+PRICING = jobs.Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
+
+
+def fund(engine, user, credits, clock):
+    with session_scope(engine) as session:
+        ledger.grant(
+            session, user_id=user.id, credits=credits, key=f"t:{user.id}", note="t", now=clock.now()
+        )
+
+
+def submit(engine, user, clock, **fields):
+    request = jobs.StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
+    return jobs.submit(
+        engine,
+        user_id=user.id,
+        request=request,
+        clock=clock,
+        presets=PRESETS,
+        pricing=PRICING,
+        pool="default",
+    )
+
+
+def state(engine, user):
+    with read_scope(engine) as session:
+        return (
+            ledger.balance(session, user.id),
+            session.exec(select(GenerationJob)).all(),
+            [(e.action, e.target, e.details) for e in session.exec(select(AuditEntry)).all()],
+        )
+
+
+def muse_for(engine, owner, clock, **ai):
+    profile = validate_profile({"basic": {"name": "Ava", "age": 30}, "ai": ai})
+    with session_scope(engine) as session:
+        return service.create_muse(
+            session, owner_id=owner.id, profile=profile, tags=(), now=clock.now()
+        )
+
+
+def reference_for(engine, owner, clock, tmp_path):
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), "teal").save(out, format="PNG")
+    with session_scope(engine) as session:
+        return service.attach_reference(
+            session,
+            owner_id=owner.id,
+            muse_id=None,
+            data=out.getvalue(),
+            consent_given=True,
+            media_root=tmp_path,
+            max_bytes=1_000_000,
+            max_pixels=1_000_000,
+            now=clock.now(),
+        )
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        ({"prompt": "a 16 year old at the beach"}, "minor_age"),
+        ({"prompt": "a portrait", "negative_prompt": "l0li"}, "minor_term"),
+        ({"prompt": "T.E.E.N in a bikini"}, "minor_sexual"),
+        ({"prompt": "a quiet\u200b sch\u043e\u043elgirl", "nsfw": True}, "minor_sexual"),
+    ],
+)
+def test_refused_prompts_hold_nothing_and_are_audited(engine, fake_clock, fields, rule):
+    user = make_user(engine)
+    fund(engine, user, 100, fake_clock)
+    with pytest.raises(PolicyRefusal, match="under 18"):
+        submit(engine, user, fake_clock, **fields)
+    balance, rows, entries = state(engine, user)
+    assert (balance, rows) == (100, [])
+    assert entries[-1] == ("policy.refused", "studio.submit", {"rule": rule})
+
+
+def test_short_credits_are_refused_with_the_amounts_and_leave_no_job(engine, fake_clock):
+    user = make_user(engine)
+    fund(engine, user, 1, fake_clock)
+    with pytest.raises(InsufficientCredits, match=r"needs \d+ credits and you have 1"):
+        submit(engine, user, fake_clock, preset="ultra", batch_size=8)
+    assert state(engine, user)[:2] == (1, [])
+
+
+def test_held_credits_match_the_estimate_shown(engine, fake_clock):
+    user = make_user(engine)
+    fund(engine, user, 500, fake_clock)
+    request = jobs.StudioRequest(prompt="a harbour", preset="medium", batch_size=2)
+    with read_scope(engine) as session:
+        quote = jobs.estimate(session, request, presets=PRESETS, pricing=PRICING, pool="default")
+    job = submit(engine, user, fake_clock, preset="medium", batch_size=2, prompt="a harbour")
+    assert job.estimated_credits == jobs.hold_for(quote) >= quote.credits
+    assert state(engine, user)[0] == 500 - jobs.hold_for(quote)
+
+
+def test_references_never_go_with_explicit_mode(engine, fake_clock, tmp_path):
+    user = make_user(engine)
+    fund(engine, user, 100, fake_clock)
+    ref = reference_for(engine, user, fake_clock, tmp_path)
+    with pytest.raises(PolicyRefusal) as info:
+        submit(engine, user, fake_clock, reference_images=(ref.sha256,), nsfw=True)
+    assert info.value.rule == "reference_explicit"
+    assert state(engine, user)[2][-1][0] == "policy.refused"
+    job = submit(engine, user, fake_clock, reference_images=(ref.sha256,))
+    assert job.request["reference_images"] == [ref.sha256]
+
+
+def test_other_users_muses_variations_and_references_are_not_found(engine, fake_clock, tmp_path):
+    alice, bob = make_user(engine), make_user(engine)
+    fund(engine, bob, 100, fake_clock)
+    muse = muse_for(engine, alice, fake_clock)
+    ref = reference_for(engine, alice, fake_clock, tmp_path)
+    with session_scope(engine) as session:
+        look = service.add_variation(
+            session,
+            owner_id=alice.id,
+            muse_id=muse.id,
+            name="Gala",
+            overrides={"outfit": "a gown"},
+            now=fake_clock.now(),
+        )
+    own = muse_for(engine, bob, fake_clock)
+    for fields in (
+        {"muse_id": muse.id},
+        {"reference_images": (ref.sha256,)},
+        {"muse_id": own.id, "variation_id": look.id},
+    ):
+        with pytest.raises(NotFound):
+            submit(engine, bob, fake_clock, **fields)
+    with pytest.raises(ValidationFailed, match="needs its muse"):
+        submit(engine, bob, fake_clock, variation_id=look.id)
+    assert state(engine, bob)[:2] == (100, [])
+
+
+def test_a_muse_that_no_longer_passes_the_policy_is_refused_at_submit(engine, fake_clock):
+    """The policy may tighten after a muse was saved: submit screens it again."""
+    user = make_user(engine)
+    fund(engine, user, 100, fake_clock)
+    muse = muse_for(engine, user, fake_clock, nsfw=True)
+    with session_scope(engine) as session:
+        stored = session.get(type(muse), muse.id)
+        stored.profile = {**stored.profile, "notes": "looks like a schoolgirl"}
+        session.add(stored)
+    with pytest.raises(PolicyRefusal, match="notes"):
+        submit(engine, user, fake_clock, muse_id=muse.id)
+    assert state(engine, user)[:2] == (100, [])
+
+
+def test_rerun_request_repeats_the_job_with_its_seed(engine, fake_clock):
+    user = make_user(engine)
+    fund(engine, user, 100, fake_clock)
+    first = submit(engine, user, fake_clock, seed=77, batch_size=2)
+    again = jobs.request_of(first)
+    assert (again.seed, again.batch_size, again.prompt) == (77, 2, first.prompt)
+    second = jobs.submit(
+        engine,
+        user_id=user.id,
+        request=again,
+        clock=fake_clock,
+        presets=PRESETS,
+        pricing=PRICING,
+        pool="default",
+    )
+    assert (second.seed, second.id != first.id) == (77, True)
+
+
+def test_cold_start_progress_counts_down_the_boot(engine, fake_clock):
+    user = make_user(engine)
+    job = make_job(engine, user, created_at=fake_clock.now())
+    with read_scope(engine) as session:
+        nothing_yet = progress.job_progress(
+            session, job, pool="default", pricing=PRICING, now=fake_clock.now()
+        )
+    assert nothing_yet.cold_start and nothing_yet.boot_wait_s == PRICING.typical_boot_s
+    assert nothing_yet.queue_position == 1
+    make_instance(engine, state=InstanceState.BOOTING, created_at=fake_clock.now())
+    fake_clock.advance(60)
+    with read_scope(engine) as session:
+        booting = progress.job_progress(
+            session, job, pool="default", pricing=PRICING, now=fake_clock.now()
+        )
+    assert booting.boot_wait_s == PRICING.typical_boot_s - 60
+    make_instance(engine, state=InstanceState.READY, created_at=fake_clock.now())
+    with read_scope(engine) as session:
+        warm = progress.job_progress(
+            session, job, pool="default", pricing=PRICING, now=fake_clock.now()
+        )
+    assert (warm.cold_start, warm.boot_wait_s, warm.queue_position) == (False, None, 1)
+
+
+def test_running_progress_is_the_step_fraction(engine, fake_clock):
+    user = make_user(engine)
+    job = make_job(engine, user, status=JobStatus.RUNNING, step=7, total_steps=28)
+    with read_scope(engine) as session:
+        running = progress.job_progress(
+            session, job, pool="default", pricing=PRICING, now=fake_clock.now()
+        )
+    assert (running.fraction, running.queue_position, running.cold_start) == (0.25, None, False)
+
+
+def test_the_newest_unfinished_job_is_what_a_reload_follows(engine, fake_clock):
+    user, other = make_user(engine), make_user(engine)
+    make_job(engine, user, status=JobStatus.RUNNING)
+    newest = make_job(engine, user, status=JobStatus.QUEUED)
+    make_job(engine, user, status=JobStatus.SUCCEEDED)
+    make_job(engine, other, status=JobStatus.QUEUED)
+    with read_scope(engine) as session:
+        assert history.unfinished_job(session, user_id=user.id).id == newest.id
+        assert history.unfinished_job(session, user_id=make_user(engine).id) is None
