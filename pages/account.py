@@ -9,7 +9,7 @@ from core.accounts import ledger, payments, users
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
 from ui import resources
-from ui.auth import require_user, sign_out
+from ui.auth import render_account_security, require_user
 
 user = require_user()
 user_id = user.id or 0
@@ -86,25 +86,5 @@ with st.form("details"):
         else:
             st.success("Saved.")
 
-st.subheader("Change password")
-with st.form("change_password"):
-    old = st.text_input("Current password", type="password")
-    new = st.text_input("New password (12+ characters)", type="password")
-    repeat = st.text_input("Repeat new password", type="password")
-    if st.form_submit_button("Change password"):
-        if new != repeat:
-            st.error("The new passwords do not match.")
-        else:
-            try:
-                with session_scope(engine) as session:
-                    users.change_password(
-                        session, user_id=user_id, old=old, new=new, now=clock.now()
-                    )
-            except ValidationFailed as exc:
-                st.error(str(exc))
-            else:
-                st.success("Password changed. Every other session was signed out.")
-
-if st.button("Sign out", key="account_sign_out"):
-    sign_out()
-    st.rerun()
+st.subheader("Security")
+render_account_security(user)

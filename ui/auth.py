@@ -1,20 +1,32 @@
-"""Login, registration and password reset for the web app, over `core.accounts`.
+"""streamlit-authenticator's widgets over our accounts: sign in, register, reset, sign out.
 
-streamlit-authenticator 0.4.2 checks bcrypt hashes held in a credentials dict and keeps the
-login in a JavaScript-set JWT that logout cannot revoke (SECURITY.md, decision 6). We keep
-its cookie transport (`extra_streamlit_components.CookieManager`, which it ships with) and its
-field validator, and put the rest where it can be trusted: argon2id hashes, lockout and
-revocable server-side sessions in `core.accounts`. The cookie carries only an HMAC-signed
-random session token.
+The widgets (forms, labels, the `Authenticate` API the product owner chose) are the library's;
+what they call is ours. `Authenticate` keeps two collaborators, an authentication controller
+and a cookie controller; we hand it `_CoreAccounts` and `_SessionCookie` instead of its own,
+because 0.4.2's would be wrong here (SECURITY.md decision 6):
+
+- its credentials are a dict of bcrypt hashes loaded into every browser session; ours stay
+  in the database as argon2id, and sign-in goes through `core.accounts.users.authenticate`
+  (lockout, audit, enumeration-safe words);
+- its cookie is a JWT (`{username, exp_date}`) that logout and password changes cannot
+  revoke; ours carries an HMAC-signed random token of a server-side session row, checked on
+  every run, so logout, a password change or a disabled account ends it at once;
+- its `forgot_password` sets a random password (`random.choice`) for any known username on
+  the spot; ours mails a single-use, one-hour code and answers the same words for everyone.
+
+Our own code keeps the reset-code form (the library has none) and the account details form
+(its widget edits first/last-name fields our accounts do not have).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import extra_streamlit_components as stx
 import streamlit as st
-from streamlit_authenticator.utilities.validator import Validator
+import streamlit_authenticator as stauth
 
 from core.accounts import sessions, users
 from core.clock import SystemClock
@@ -26,7 +38,11 @@ from ui import resources
 
 COOKIE_NAME = "aikings_session"
 _TOKEN = "auth_token"
+_DOB = "register_dob"
+_RESET_ASKED = "reset_asked"
 _clock = SystemClock()
+PASSWORD_HELP = "At least 12 characters; any characters, up to 256. Long phrases are best."
+RESET_SENT = "If that account exists, a reset code is on its way to its email address."
 
 
 def _cookies() -> stx.CookieManager:
@@ -49,14 +65,18 @@ def current_user() -> User | None:
     change, disabled account) ends at the next interaction.
     """
     token = st.session_state.get(_TOKEN) or _token_from_cookie()
-    if not token:
-        return None
-    with read_scope(resources.engine()) as session:
-        user = sessions.resolve_session(session, token=token, now=_clock.now())
+    user = None
+    if token:
+        with read_scope(resources.engine()) as session:
+            user = sessions.resolve_session(session, token=token, now=_clock.now())
     if user is None:
         st.session_state.pop(_TOKEN, None)
-        return None
-    st.session_state[_TOKEN] = token
+    else:
+        st.session_state[_TOKEN] = token
+    # What the library's widgets read to decide between "sign in" and "sign out".
+    st.session_state["authentication_status"] = True if user else None
+    st.session_state["username"] = user.username if user else None
+    st.session_state["name"] = user.display_name if user else None
     return user
 
 
@@ -84,13 +104,138 @@ def require_admin() -> User:
     return user
 
 
-def sign_out() -> None:
-    """Revoke this browser's session on the server and forget the cookie."""
-    token = st.session_state.pop(_TOKEN, None)
-    if token:
+class _SessionCookie:
+    """Stands in for the library's JWT cookie controller: our signed session token instead."""
+
+    def get_cookie(self) -> None:
+        # `current_user` already resolved the cookie against the session table; the widget
+        # must never sign anyone in from a cookie on its own.
+        return None
+
+    def set_cookie(self) -> None:
+        token = st.session_state.get(_TOKEN)
+        if token:
+            _cookies().set(
+                COOKIE_NAME,
+                sessions.sign_cookie(token, _cookie_key()),
+                max_age=resources.settings().session_ttl_s,
+                same_site="strict",
+                key="aikings_cookie_set",
+            )
+
+    def delete_cookie(self) -> None:
+        try:
+            _cookies().delete(COOKIE_NAME, key="aikings_cookie_delete")
+        except KeyError:
+            # The component has not seen the cookie (yet): nothing to delete in the browser,
+            # and the session row is already revoked, so the cookie is dead either way.
+            pass
+
+
+class _CoreAccounts:
+    """Stands in for the library's authentication controller: every call into core.accounts.
+
+    Method signatures are the ones `Authenticate`'s widgets use in streamlit-authenticator
+    0.4.2. Refusals raise `ValidationFailed`; `_widget` shows them.
+    """
+
+    def login(
+        self, username: str | None = None, password: str | None = None, *_: Any, **__: Any
+    ) -> bool:
+        settings = resources.settings()
+        user = users.authenticate(
+            resources.engine(),
+            username=(username or "").strip(),
+            password=password or "",
+            now=_clock.now(),
+            max_failures=settings.login_max_failures,
+            lockout_s=settings.login_lockout_s,
+        )
+        _start_session(user.id or 0)
+        return True
+
+    def logout(self, callback: Callable[..., Any] | None = None) -> None:
+        token = st.session_state.pop(_TOKEN, None)
+        if token:
+            with session_scope(resources.engine()) as session:
+                sessions.revoke_session(session, token=token, now=_clock.now())
+        st.session_state["authentication_status"] = None
+        st.session_state["username"] = st.session_state["name"] = None
+
+    def register_user(
+        self,
+        new_first_name: str,
+        new_last_name: str,
+        new_email: str,
+        new_username: str,
+        new_password: str,
+        new_password_repeat: str,
+        *_: Any,
+        **__: Any,
+    ) -> tuple[str, str, str]:
+        birth: date | None = st.session_state.get(_DOB)
+        if birth is None:
+            raise ValidationFailed("Enter your date of birth.")
+        if new_password != new_password_repeat:
+            raise ValidationFailed("The passwords do not match.")
+        display_name = f"{new_first_name.strip()} {new_last_name.strip()}".strip()
         with session_scope(resources.engine()) as session:
-            sessions.revoke_session(session, token=token, now=_clock.now())
-    _cookies().delete(COOKIE_NAME, key="aikings_cookie_delete")
+            user = users.register(
+                session,
+                username=new_username,
+                email=new_email,
+                display_name=display_name or new_username,
+                password=new_password,
+                date_of_birth=birth,
+                now=_clock.now(),
+                starter_credits=resources.settings().starter_credits,
+            )
+            registered = (user.email, user.username, user.display_name, user.id or 0)
+        _start_session(registered[3])
+        _SessionCookie().set_cookie()  # the library's register widget sets no cookie
+        return registered[0], registered[1], registered[2]
+
+    def reset_password(
+        self,
+        username: str,
+        password: str,
+        new_password: str,
+        new_password_repeat: str,
+        callback: Callable[..., Any] | None = None,
+    ) -> bool:
+        if new_password != new_password_repeat:
+            raise ValidationFailed("The new passwords do not match.")
+        user_id = _signed_in_id(username)
+        with session_scope(resources.engine()) as session:
+            users.change_password(
+                session, user_id=user_id, old=password, new=new_password, now=_clock.now()
+            )
+        # Every session was revoked, this one too: start a fresh one for this browser.
+        _start_session(user_id)
+        return True
+
+    def forgot_password(self, username: str, *_: Any, **__: Any) -> tuple[None, None, None]:
+        now = _clock.now()
+        with session_scope(resources.engine()) as session:
+            request = users.request_password_reset(session, login=username, now=now)
+        if request is not None:
+            write_outbox(
+                resources.settings().data_dir / "outbox",
+                to=request.email,
+                subject="Your AI KINGS password reset code",
+                body=f"Your reset code is {request.token}\nIt works once, within one hour.",
+                now=now,
+            )
+        # Nothing about the account goes back to the page: no enumeration.
+        st.session_state[_RESET_ASKED] = True
+        return None, None, None
+
+
+def _signed_in_id(username: str) -> int:
+    user = current_user()
+    if user is None or user.username != username:
+        raise ValidationFailed("Sign in again to change your password.")
+    return user.id or 0
 
 
 def _start_session(user_id: int) -> None:
@@ -100,130 +245,86 @@ def _start_session(user_id: int) -> None:
             session, user_id=user_id, now=_clock.now(), ttl_s=settings.session_ttl_s
         )
     st.session_state[_TOKEN] = token
-    _cookies().set(
-        COOKIE_NAME,
-        sessions.sign_cookie(token, _cookie_key()),
-        max_age=settings.session_ttl_s,
-        same_site="strict",
-        key="aikings_cookie_set",
+    st.session_state["authentication_status"] = True
+
+
+def _authenticator() -> stauth.Authenticate:
+    widgets = stauth.Authenticate(
+        {"usernames": {}},
+        cookie_name=COOKIE_NAME,
+        cookie_key=_cookie_key(),
+        cookie_expiry_days=resources.settings().session_ttl_s / 86400,
+        auto_hash=False,
+        login_sleep_time=0,  # its pause waits for its own cookie, which we never use
+        password_instructions=PASSWORD_HELP,
     )
+    widgets.authentication_controller = _CoreAccounts()
+    widgets.cookie_controller = _SessionCookie()
+    return widgets
+
+
+def _widget(show: Callable[[], Any]) -> Any:
+    """Run one library widget; a refusal from core.accounts is shown, not raised."""
+    try:
+        return show()
+    except ValidationFailed as exc:
+        st.error(str(exc))
+        return None
 
 
 def render_sign_in() -> None:
     """The sign-in, registration and password-reset forms."""
     st.title("Welcome to AI KINGS")
+    widgets = _authenticator()
     sign_in, register, forgot = st.tabs(["Sign in", "Create account", "Forgot password"])
     with sign_in:
-        _sign_in_form()
-    with register:
-        _register_form()
-    with forgot:
-        _reset_forms()
-
-
-def _sign_in_form() -> None:
-    with st.form("sign_in"):
-        username = st.text_input("Username", key="sign_in_username")
-        password = st.text_input("Password", type="password", key="sign_in_password")
-        submitted = st.form_submit_button("Sign in", type="primary")
-    if not submitted:
-        return
-    settings = resources.settings()
-    try:
-        user = users.authenticate(
-            resources.engine(),
-            username=username.strip(),
-            password=password,
-            now=_clock.now(),
-            max_failures=settings.login_max_failures,
-            lockout_s=settings.login_lockout_s,
+        _widget(
+            lambda: widgets.login(
+                key="sign_in",
+                fields={"Form name": "Sign in", "Username": "Username", "Login": "Sign in"},
+            )
         )
-        user_id = user.id or 0
-    except ValidationFailed as exc:
-        st.error(str(exc))
-        return
-    _start_session(user_id)
-    st.rerun()
-
-
-def _register_form() -> None:
-    with st.form("register"):
-        username = st.text_input("Username", key="register_username")
-        display_name = st.text_input("Display name", key="register_display_name")
-        email = st.text_input("Email", key="register_email")
-        birth = st.date_input(
-            "Date of birth",
+    with register:
+        st.date_input(
+            "Date of birth (you must be 18 or older)",
             value=None,
             min_value=date(1900, 1, 1),
             max_value=_clock.now().date(),
-            key="register_dob",
+            key=_DOB,
         )
-        password = st.text_input("Password (12+ characters)", type="password", key="register_pw")
-        repeat = st.text_input("Repeat password", type="password", key="register_pw2")
-        submitted = st.form_submit_button("Create account", type="primary")
-    if not submitted:
-        return
-    problem = _register_problem(username, email, password, repeat, birth)
-    if problem:
-        st.error(problem)
-        return
-    assert birth is not None
-    try:
-        with session_scope(resources.engine()) as session:
-            user = users.register(
-                session,
-                username=username.strip(),
-                email=email.strip(),
-                display_name=display_name.strip() or username.strip(),
-                password=password,
-                date_of_birth=birth,
-                now=_clock.now(),
-                starter_credits=resources.settings().starter_credits,
+        _widget(
+            lambda: widgets.register_user(
+                key="register",
+                captcha=False,
+                password_hint=False,
+                fields={"Form name": "Create account", "Register": "Create account"},
             )
-            user_id = user.id or 0
-    except ValidationFailed as exc:
-        st.error(str(exc))
-        return
-    _start_session(user_id)
-    st.rerun()
-
-
-def _register_problem(
-    username: str, email: str, password: str, repeat: str, birth: date | None
-) -> str | None:
-    validator = Validator()
-    if not validator.validate_email(email.strip()):
-        return "Enter a valid email address."
-    if not username.strip():
-        return "Choose a username."
-    if password != repeat:
-        return "The passwords do not match."
-    if birth is None:
-        return "Enter your date of birth."
-    return None
-
-
-def _reset_forms() -> None:
-    with st.form("reset_request"):
-        email = st.text_input("Email", key="reset_email")
-        asked = st.form_submit_button("Send reset link")
-    if asked:
-        now = _clock.now()
-        with session_scope(resources.engine()) as session:
-            token = users.request_password_reset(session, email=email.strip(), now=now)
-        if token:
-            write_outbox(
-                resources.settings().data_dir / "outbox",
-                to=email.strip(),
-                subject="Your AI KINGS password reset code",
-                body=f"Your reset code is {token}\nIt works once, within one hour.",
-                now=now,
+        )
+    with forgot:
+        _widget(
+            lambda: widgets.forgot_password(
+                key="reset_request",
+                fields={
+                    "Form name": "Forgot password",
+                    "Username": "Username or email",
+                    "Submit": "Send reset code",
+                },
             )
-        # The same words whether or not the address is known: no account enumeration.
-        st.info("If that address has an account, a reset link is on its way.")
+        )
+        if st.session_state.pop(_RESET_ASKED, False):
+            st.info(RESET_SENT)
+        _reset_with_code()
+    if st.session_state.get(_TOKEN):
+        st.rerun()
+
+
+def _reset_with_code() -> None:
     with st.form("reset_confirm"):
+        st.subheader("Set a new password")
         token = st.text_input("Reset code", key="reset_token")
-        new_password = st.text_input("New password", type="password", key="reset_new")
+        new_password = st.text_input(
+            "New password", type="password", key="reset_new", help=PASSWORD_HELP
+        )
         confirmed = st.form_submit_button("Set new password")
     if confirmed:
         try:
@@ -235,3 +336,26 @@ def _reset_forms() -> None:
             st.error(str(exc))
         else:
             st.success("Your password was changed. Sign in with the new one.")
+
+
+def render_account_security(user: User) -> None:
+    """The library's change-password form and sign-out button, for the Account page."""
+    widgets = _authenticator()
+    if _widget(
+        lambda: widgets.reset_password(
+            user.username,
+            key="change_password",
+            fields={
+                "Form name": "Change password",
+                "Current password": "Current password",
+                "New password": "New password",
+                "Repeat password": "Repeat new password",
+                "Reset": "Change password",
+            },
+        )
+    ):
+        _SessionCookie().set_cookie()
+        st.success("Password changed. Every other session was signed out.")
+    widgets.logout("Sign out", key="account_sign_out")
+    if not st.session_state.get(_TOKEN):
+        st.rerun()

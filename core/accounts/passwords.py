@@ -1,6 +1,9 @@
 """Password hashing (argon2id, OWASP parameters) and the rules a new password must meet.
 
 bcrypt refuses passwords over 72 bytes (SECURITY.md decision 7); argon2id takes any length.
+Surrounding whitespace is ignored on every path: the streamlit-authenticator change-password
+widget trims what it passes on, so the rule has to be the same everywhere or a password set
+there would not match the one typed at sign-in.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ DUMMY_HASH = _hasher.hash("not a real password, used to equalise timing")
 
 
 def hash_password(password: str) -> str:
-    """An argon2id hash of `password`."""
-    return _hasher.hash(password)
+    """An argon2id hash of `password` (surrounding whitespace ignored)."""
+    return _hasher.hash(password.strip())
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether `password` matches; False (never an exception) for a malformed hash."""
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash, password.strip())
     except (VerificationError, InvalidHashError):
         return False
 
@@ -46,6 +49,7 @@ def needs_rehash(password_hash: str) -> bool:
 
 def check_new_password(password: str, *, username: str, email: str) -> None:
     """Refuse a weak new password with a message fit to show."""
+    password = password.strip()
     if len(password) < MIN_LENGTH:
         raise ValidationFailed(f"Use at least {MIN_LENGTH} characters for your password.")
     if len(password) > MAX_LENGTH:

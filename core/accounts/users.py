@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -216,9 +217,23 @@ def change_password(session: Session, *, user_id: int, old: str, new: str, now: 
     _set_password(session, user, new, now, "password.changed")
 
 
-def request_password_reset(session: Session, *, email: str, now: datetime) -> str | None:
-    """A single-use reset token for a known address, else None (the page says the same)."""
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+@dataclass(frozen=True)
+class ResetRequest:
+    """A reset code to mail, and where to mail it (never shown on the page)."""
+
+    token: str
+    email: str
+
+
+def request_password_reset(session: Session, *, login: str, now: datetime) -> ResetRequest | None:
+    """A single-use reset code for a known username or email, else None.
+
+    The page answers the same words either way; only the account's own mailbox learns more.
+    """
+    login = login.strip().lower()
+    user = session.exec(
+        select(User).where(sa.or_(User.email == login, User.username == login))
+    ).first()
     if user is None or user.disabled:
         return None
     token = secrets.token_urlsafe(24)
@@ -231,7 +246,7 @@ def request_password_reset(session: Session, *, email: str, now: datetime) -> st
         )
     )
     _audit(session, now, f"user:{user.username}", "password.reset_requested", f"user:{user.id}")
-    return token
+    return ResetRequest(token, user.email)
 
 
 def reset_password(session: Session, *, token: str, new_password: str, now: datetime) -> None:

@@ -1,0 +1,203 @@
+"""Home's visitor path through streamlit-authenticator's widgets, over our accounts.
+
+Register, sign in, wrong passwords and lockout, the enumeration-safe reset request, the
+mailed reset code; then the Account page's change-password and sign-out widgets, which
+revoke server-side sessions.
+"""
+
+from datetime import UTC, date, datetime
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from core.accounts import ledger, sessions, users
+from core.db import read_scope, session_scope
+from core.models import AuditEntry, AuthSession, User
+from tests.pages.conftest import ROOT
+from ui import auth
+
+PASSWORD = "a long enough secret"
+
+
+@pytest.fixture
+def outbox(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LOGIN_MAX_FAILURES", "3")
+    monkeypatch.setenv("STARTER_CREDITS", "42")
+    return tmp_path / "data" / "outbox"
+
+
+@pytest.fixture
+def home(web_engine, outbox):
+    from streamlit.testing.v1 import AppTest
+
+    def open_home():
+        app = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+        app.session_state["age_confirmed"] = True
+        return app.run()
+
+    return open_home
+
+
+@pytest.fixture
+def ava(web_engine):
+    with session_scope(web_engine) as session:
+        user = users.register(
+            session,
+            username="ava",
+            email="ava@example.test",
+            display_name="Ava",
+            password=PASSWORD,
+            date_of_birth=date(1990, 1, 1),
+            now=datetime.now(UTC),
+            starter_credits=0,
+        )
+        return user.id
+
+
+def field(app, label, nth=0):
+    return [t for t in app.text_input if t.label == label][nth]
+
+
+def submit(app, label):
+    [b for b in app.button if b.label == label][0].click()
+    return app.run()
+
+
+def sign_in(app, username, password):
+    field(app, "Username").input(username)
+    field(app, "Password").input(password)
+    return submit(app, "Sign in")
+
+
+def shown(app):
+    return (
+        [e.value for e in app.error] + [e.value for e in app.info] + [e.value for e in app.success]
+    )
+
+
+def test_registering_through_the_widget_creates_an_adult_account_and_signs_in(home, web_engine):
+    app = home()
+    app.date_input(key="register_dob").set_value(date(1995, 6, 1))
+    field(app, "First name").input("Zoe")
+    field(app, "Last name").input("Quinn")
+    field(app, "Email").input("zoe@example.test")
+    field(app, "Username", 1).input("zoe")
+    field(app, "Password", 1).input("another long secret")
+    field(app, "Repeat password").input("another long secret")
+    app = submit(app, "Create account")
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Studio"
+    with read_scope(web_engine) as session:
+        user = session.exec(select(User).where(User.username == "zoe")).one()
+        assert user.display_name == "Zoe Quinn" and user.password_hash.startswith("$argon2id$")
+        assert ledger.balance(session, user.id) == 42  # STARTER_CREDITS
+        assert session.exec(select(AuthSession).where(AuthSession.user_id == user.id)).first()
+
+
+@pytest.mark.parametrize(
+    ("born", "message"),
+    [(None, "date of birth"), (date(2015, 1, 1), "18 or older")],
+)
+def test_registration_needs_an_adult_date_of_birth(home, web_engine, born, message):
+    app = home()
+    if born:
+        app.date_input(key="register_dob").set_value(born)
+    field(app, "Email").input("kid@example.test")
+    field(app, "Username", 1).input("kid")
+    field(app, "Password", 1).input("another long secret")
+    field(app, "Repeat password").input("another long secret")
+    app = submit(app, "Create account")
+    assert not app.exception
+    assert any(message in text for text in shown(app))
+    with read_scope(web_engine) as session:
+        assert session.exec(select(User)).first() is None
+
+
+def test_signing_in_opens_the_studio_and_wrong_passwords_say_the_same_as_unknown_names(home, ava):
+    app = sign_in(home(), "nobody", PASSWORD)
+    unknown = shown(app)
+    app = sign_in(home(), "ava", "not the password")
+    assert shown(app) == unknown == [users.WRONG_LOGIN]
+    app = sign_in(home(), "AVA", PASSWORD)
+    assert not app.exception
+    assert app.title[0].value == "Studio"
+
+
+def test_repeated_failures_lock_the_account_for_a_while(home, ava, web_engine):
+    for _ in range(3):  # LOGIN_MAX_FAILURES
+        sign_in(home(), "ava", "not the password")
+    app = sign_in(home(), "ava", PASSWORD)
+    assert any("Too many failed attempts" in text for text in shown(app))
+    assert app.title[0].value == "Welcome to AI KINGS"
+    with read_scope(web_engine) as session:
+        actions = [e.action for e in session.exec(select(AuditEntry)).all()]
+    assert actions.count("login.failed") == 3 and "login.locked" in actions
+
+
+def test_reset_request_answers_the_same_for_everyone_and_mails_only_the_account(home, ava, outbox):
+    def request(login):
+        app = home()
+        field(app, "Username or email").input(login)
+        return submit(app, "Send reset code")
+
+    unknown, known = request("nobody@example.test"), request("ava")
+    assert shown(unknown) == shown(known) == [auth.RESET_SENT]
+    [mail] = list(outbox.glob("*.eml"))
+    message = message_from_bytes(mail.read_bytes())
+    assert message["To"] == "ava@example.test"
+    code = message.get_payload().split("reset code is ")[1].split()[0]
+
+    app = home()
+    app.text_input(key="reset_token").input(code)
+    app.text_input(key="reset_new").input("a brand new passphrase")
+    app = submit(app, "Set new password")
+    assert "Your password was changed" in " ".join(shown(app))
+    assert sign_in(home(), "ava", "a brand new passphrase").title[0].value == "Studio"
+
+
+def test_change_password_widget_revokes_other_sessions_and_keeps_this_one(signed_in, web_engine):
+    app = signed_in("pages/account.py").run()
+    with session_scope(web_engine) as session:
+        elsewhere = sessions.create_session(session, user_id=1, now=datetime.now(UTC), ttl_s=600)
+    field(app, "Current password").input("wrong current password")
+    field(app, "New password").input("the next long secret")
+    field(app, "Repeat new password").input("the next long secret")
+    app = submit(app, "Change password")
+    assert "The current password is wrong." in shown(app)
+    field(app, "Current password").input(PASSWORD)
+    app = submit(app, "Change password")
+    assert not app.exception
+    assert "Password changed. Every other session was signed out." in shown(app)
+    assert app.title[0].value == "Account"  # this browser got a fresh session
+    with read_scope(web_engine) as session:
+        now = datetime.now(UTC)
+        assert sessions.resolve_session(session, token=elsewhere, now=now) is None
+        user = users.get_user(session, 1)
+    signed = users.authenticate(
+        web_engine, username=user.username, password="the next long secret", now=now
+    )
+    assert signed.id == 1
+
+
+def test_sign_out_revokes_the_session_on_the_server(signed_in, web_engine):
+    app = signed_in("pages/account.py").run()
+    token = app.session_state["auth_token"]
+    app = submit(app, "Sign out")
+    assert not app.exception
+    assert app.title[0].value == "Welcome to AI KINGS"
+    with read_scope(web_engine) as session:
+        assert sessions.resolve_session(session, token=token, now=datetime.now(UTC)) is None
+
+
+def test_account_details_are_saved(signed_in, web_engine):
+    app = signed_in("pages/account.py").run()
+    field(app, "Display name").input("Ava Rose")
+    field(app, "Email").input("rose@example.test")
+    app = submit(app, "Save details")
+    assert "Saved." in shown(app)
+    with read_scope(web_engine) as session:
+        user = users.get_user(session, 1)
+    assert (user.display_name, user.email) == ("Ava Rose", "rose@example.test")
