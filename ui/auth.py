@@ -286,7 +286,8 @@ def render_sign_in() -> None:
         )
     with register:
         st.date_input(
-            "Date of birth (you must be 18 or older)",
+            "Date of birth",
+            help="You must be 18 or older to use AI KINGS.",
             value=None,
             min_value=date(1900, 1, 1),
             max_value=_clock.now().date(),
@@ -297,7 +298,13 @@ def render_sign_in() -> None:
                 key="register",
                 captcha=False,
                 password_hint=False,
-                fields={"Form name": "Create account", "Register": "Create account"},
+                fields={
+                    "Form name": "Create account",
+                    "First name": "Display name",
+                    "Last name": "Last name (optional)",
+                    "Password": "Password (12+ characters)",
+                    "Register": "Create account",
+                },
             )
         )
     with forgot:

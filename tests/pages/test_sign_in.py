@@ -81,11 +81,11 @@ def shown(app):
 def test_registering_through_the_widget_creates_an_adult_account_and_signs_in(home, web_engine):
     app = home()
     app.date_input(key="register_dob").set_value(date(1995, 6, 1))
-    field(app, "First name").input("Zoe")
-    field(app, "Last name").input("Quinn")
+    field(app, "Display name").input("Zoe")
+    field(app, "Last name (optional)").input("Quinn")
     field(app, "Email").input("zoe@example.test")
     field(app, "Username", 1).input("zoe")
-    field(app, "Password", 1).input("another long secret")
+    field(app, "Password (12+ characters)").input("another long secret")
     field(app, "Repeat password").input("another long secret")
     app = submit(app, "Create account")
     assert not app.exception, app.exception
@@ -107,7 +107,7 @@ def test_registration_needs_an_adult_date_of_birth(home, web_engine, born, messa
         app.date_input(key="register_dob").set_value(born)
     field(app, "Email").input("kid@example.test")
     field(app, "Username", 1).input("kid")
-    field(app, "Password", 1).input("another long secret")
+    field(app, "Password (12+ characters)").input("another long secret")
     field(app, "Repeat password").input("another long secret")
     app = submit(app, "Create account")
     assert not app.exception
