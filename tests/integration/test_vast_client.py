@@ -182,3 +182,91 @@ def test_latency_is_felt_but_calls_succeed(vast, client):
     started = time.monotonic()
     assert client.list_instances() == []
     assert time.monotonic() - started >= 0.3
+
+
+def test_daily_search_quota_429_is_not_retried(vast, client, sleeps):
+    vast.faults(search_quota_exceeded=True)
+    with pytest.raises(RateLimited, match="quota"):
+        VastProvider(client).search_offers(ANY)
+    assert sleeps == []
+    assert [c for c in vast.state.calls if c[1] == "search"] == [("POST", "search", 429)]
+
+
+def test_a_5xx_storm_is_retried_with_capped_backoff(vast, sleeps):
+    vast.faults(server_error_p=1.0)
+    with VastClient(
+        base_url=vast.url,
+        api_key=SIM_KEY,
+        sleep=sleeps.append,
+        attempts=6,
+        backoff_s=1.0,
+        max_backoff_s=2.0,
+    ) as storm:
+        with pytest.raises(ProviderUnavailable) as info:
+            storm.list_instances()
+    assert len(sleeps) == 5 and all(0.5 <= s <= 2.0 for s in sleeps)
+    assert info.value.status == 502 and info.value.body == "Bad Gateway"
+
+
+def test_offer_and_instance_prices_include_storage_for_the_disk(vast, client):
+    provider = VastProvider(client)
+    offer = provider.search_offers(OfferFilter(**{**vars(ANY), "min_disk_gb": 200}))[0]
+    raw = vast.state.offers[int(offer.id)]
+    storage_per_hour = raw["storage_cost"] * 200 / 720
+    assert offer.price_per_hour_usd == pytest.approx(
+        Decimal(str(raw["dph_base"] + storage_per_hour)), abs=Decimal("0.000001")
+    )
+    provider.create(offer, "aik-x-9", LaunchSpec(image="vastai/comfy:latest", disk_gb=200))
+    (listed,) = provider.list_instances("aik-x-9")
+    assert listed.price_per_hour_usd == offer.price_per_hour_usd
+
+
+def test_charges_bill_storage_always_and_the_gpu_only_while_running(vast, client):
+    from datetime import UTC, datetime, timedelta
+
+    vast.state.timings.loading_s = 600
+    provider = VastProvider(client)
+    instance_id = provider.create(provider.search_offers(ANY)[0], "aik-x-10", LAUNCH)
+    vast.advance(300)  # still loading
+    start, end = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=3)
+    (loading,) = client.charges(start, end)
+    gpu, disk = loading["items"]
+    assert (gpu["type"], gpu["amount"]) == ("gpu", 0) and disk["type"] == "disk"
+    assert disk["quantity"] == pytest.approx(300 / 3600, rel=0.02)
+    vast.advance(3600)  # booted at 600 s, so running for 3300 s of the 3900 s it exists
+    (running,) = client.charges(start, end)
+    raw = next(i for i in vast.state.instances.values() if str(i.id) == instance_id)
+    gpu, disk = running["items"]
+    assert gpu["amount"] == pytest.approx(raw.offer["dph_base"] * 3300 / 3600, rel=0.02)
+    assert disk["quantity"] == pytest.approx(3900 / 3600, rel=0.02)
+    assert running["source"] == f"instance-{instance_id}"
+
+
+def test_stuck_loading_stays_pending_and_a_vanished_instance_is_not_listed(vast, client):
+    provider = VastProvider(client)
+    vast.faults(stuck_loading=True)
+    stuck = provider.create(provider.search_offers(ANY)[0], "aik-x-11", LAUNCH)
+    vast.faults(stuck_loading=False)
+    gone = provider.create(provider.search_offers(ANY)[0], "aik-x-12", LAUNCH)
+    vast.advance(7200)
+    states = {r.id: (r.state, r.comfy_url) for r in provider.list_instances("aik-x-")}
+    assert states[stuck] == (RemoteState.PENDING, None)
+    assert states[gone][0] is RemoteState.RUNNING and states[gone][1]
+    vast.operate(gone, "vanish")
+    assert [r.id for r in provider.list_instances("aik-x-")] == [stuck]
+    assert client.show_instance(gone) is None
+
+
+def test_remote_instance_carries_every_protocol_field(vast, client):
+    provider = VastProvider(client)
+    offer = provider.search_offers(ANY)[0]
+    provider_id = provider.create(offer, "aik-x-13", LAUNCH)
+    (remote,) = provider.list_instances("aik-x-13")
+    assert (remote.id, remote.label, remote.machine_id) == (
+        provider_id,
+        "aik-x-13",
+        offer.machine_id,
+    )
+    assert (remote.gpu_name, remote.num_gpus) == (offer.gpu_name, 1)
+    assert remote.comfy_url == f"http://127.0.0.1:{vast.state.comfy_port}"
+    assert remote.started_at is not None and remote.status_message.startswith("success")

@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.sims import SIM_KEY
+from sim.fleet import ComfyFleet
+from tests.sims import SIM_KEY, vast_sim
 
 
 @pytest.fixture
@@ -172,6 +173,15 @@ def test_official_vastai_cli_reads_the_simulator(vast):
     )
     new_id = json.loads(created.stdout)["new_contract"]
     assert any(inst["id"] == new_id and inst["label"] == "aik-cli-2" for inst in vast.alive())
+    one = subprocess.run(
+        [*base, "show", "instance", str(new_id)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    shown = json.loads(one.stdout)
+    assert (shown["id"], shown["label"], shown["actual_status"]) == (new_id, "aik-cli-2", "running")
     subprocess.run(
         [*base, "destroy", "instance", str(new_id)],
         input="y\n",
@@ -181,3 +191,51 @@ def test_official_vastai_cli_reads_the_simulator(vast):
         check=True,
     )
     assert all(inst["id"] != new_id for inst in vast.alive())
+
+
+def test_create_enforces_vasts_input_limits(http):
+    offer = http.post("/api/v0/bundles/", json={}).json()["offers"][0]
+    too_long = http.put(
+        f"/api/v0/asks/{offer['id']}/", json={"image": "vastai/comfy", "env": {"K": "x" * 257}}
+    )
+    assert too_long.status_code == 400 and "256" in too_long.json()["msg"]
+    script = http.put(
+        f"/api/v0/asks/{offer['id']}/", json={"image": "vastai/comfy", "onstart": "x" * 4097}
+    )
+    assert script.status_code == 400 and script.json()["error"] == "invalid_args"
+
+
+def test_search_prices_offers_for_the_storage_asked():
+    with (
+        vast_sim() as sim,
+        httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {SIM_KEY}"}) as http,
+    ):
+        small = {o["id"]: o for o in http.post("/api/v0/bundles/", json={}).json()["offers"]}
+        big = http.post("/api/v0/bundles/", json={"allocated_storage": 720}).json()["offers"]
+    assert {offer["id"] for offer in big} & set(small)
+    for offer in big:
+        if offer["id"] in small:
+            assert offer["dph_total"] == pytest.approx(offer["dph_base"] + offer["storage_cost"])
+            assert offer["dph_total"] > small[offer["id"]]["dph_total"]
+
+
+def test_each_instance_gets_its_own_comfyui_endpoint_until_it_is_gone():
+    fleet = ComfyFleet()
+    with (
+        vast_sim(endpoints=fleet) as sim,
+        httpx.Client(
+            base_url=sim.url, headers={"Authorization": f"Bearer {SIM_KEY}"}, timeout=10
+        ) as http,
+    ):
+        _, first = _rent(http, "aik-f-1")
+        _, second = _rent(http, "aik-f-2")
+        rows = http.get("/api/v1/instances/").json()["instances"]
+        ports = {row["id"]: row["ports"]["8188/tcp"][0]["HostPort"] for row in rows}
+        assert len(set(ports.values())) == 2
+        for port in ports.values():
+            assert httpx.get(f"http://127.0.0.1:{port}/system_stats").json()["devices"]
+        gone = first.json()["new_contract"]
+        http.request("DELETE", f"/api/v0/instances/{gone}/", json={})
+        http.get("/api/v1/instances/")  # the next look at the account reaps it
+        assert set(fleet.ports()) == {second.json()["new_contract"]}
+    fleet.close_all()
