@@ -10,6 +10,12 @@ from core.gallery import queries, store
 from ui import resources
 from ui.auth import require_admin
 
+DECISIONS = {
+    "restore": "Restore (show it again)",
+    "remove": "Delete (hidden everywhere; the file is kept as evidence)",
+    "takedown": "Take down (delete and block identical copies)",
+}
+
 admin = require_admin()
 admin_id = admin.id or 0
 engine = resources.engine()
@@ -38,7 +44,10 @@ for report, asset in queue.reports:
         if report.details:
             right.text(report.details)
         choice = right.segmented_control(
-            "Decision", ["restore", "remove", "takedown"], key=f"m_choice_{report.id}"
+            "Decision",
+            list(DECISIONS),
+            format_func=DECISIONS.__getitem__,
+            key=f"m_choice_{report.id}",
         )
         if choice and right.button("Apply", key=f"m_apply_{report.id}"):
             try:
