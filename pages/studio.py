@@ -197,7 +197,7 @@ with side:
             st.toast("Queued. You can leave this page; the job keeps running.")
 
 
-def _show_outputs(job: GenerationJob) -> None:
+def _show_outputs(job: GenerationJob, where: str) -> None:
     with read_scope(engine) as session:
         assets = history.job_assets(session, job_id=job.id or 0, user_id=user_id)
     cols = st.columns(min(len(assets), 4) or 1)
@@ -210,10 +210,10 @@ def _show_outputs(job: GenerationJob) -> None:
                 data,
                 file_name=f"aikings-{asset.id}.{asset.mime.split('/')[-1]}",
                 mime=asset.mime,
-                key=f"dl_{job.id}_{asset.id}",
+                key=f"dl_{where}_{asset.id}",
             )
             public = asset.visibility is Visibility.PUBLIC
-            if not public and st.button("Share publicly", key=f"pub_{job.id}_{asset.id}"):
+            if not public and st.button("Share publicly", key=f"pub_{where}_{asset.id}"):
                 with session_scope(engine) as session:
                     queries.set_visibility(
                         session,
@@ -257,7 +257,7 @@ def active_job() -> None:
         st.progress(state.fraction, text=f"Generating: step {job.step} of {job.total_steps or '?'}")
     elif job.status is JobStatus.SUCCEEDED:
         st.success(f"Done: {job.charged_credits} credits charged.")
-        _show_outputs(job)
+        _show_outputs(job, "active")
     else:
         st.error(job.error or "The job did not finish.")
 
@@ -286,7 +286,7 @@ for past in recent:
         if past.error:
             st.error(past.error)
         if past.status is JobStatus.SUCCEEDED:
-            _show_outputs(past)
+            _show_outputs(past, "history")
         if st.button("Re-run with the same seed", key=f"rerun_{past.id}"):
             try:
                 rerun = jobs.submit(

@@ -1,0 +1,190 @@
+"""The Studio page, driven through its widgets: estimate, shortfall, muse and variation,
+cold-start progress, the same job after a reload, results, sharing and history filters."""
+
+import io
+
+from PIL import Image
+from sqlmodel import select
+from streamlit.testing.v1 import AppTest
+
+from core.config import get_settings
+from core.db import read_scope, session_scope
+from core.gallery import store
+from core.models import Asset, AuditEntry, GenerationJob, JobStatus, MediaKind, User, Visibility
+from core.muses import service
+from core.muses.schema import validate_profile
+from tests.pages.conftest import ROOT
+
+
+def texts(app):
+    parts = [*app.markdown, *app.caption, *app.error, *app.info, *app.success, *app.warning]
+    return " ".join(str(e.value) for e in parts) + " ".join(s.value for s in app.subheader)
+
+
+def the_user(engine):
+    with read_scope(engine) as session:
+        return session.exec(select(User)).one()
+
+
+def test_submit_shows_the_seed_queue_place_and_cold_start_wait(signed_in, web_engine):
+    app = signed_in("pages/studio.py").run()
+    app.text_area(key="studio_prompt").input("a lighthouse at dusk").run()
+    app.checkbox(key="studio_random_seed").uncheck().run()
+    app.number_input(key="studio_seed").set_value(4242).run()
+    app.button(key="studio_generate").click().run()
+    assert not app.exception
+    page = texts(app)
+    assert "seed 4242" in page and "place 1 in the queue" in page
+    assert "Cold start" in page and "Expected wait about" in page
+
+
+def test_a_reload_or_another_tab_follows_the_same_job(signed_in, web_engine):
+    first = signed_in("pages/studio.py").run()
+    first.text_area(key="studio_prompt").input("a harbour at noon").run()
+    first.button(key="studio_generate").click().run()
+    with read_scope(web_engine) as session:
+        (job,) = session.exec(select(GenerationJob)).all()
+    # Another tab (or a reload): a fresh session that only knows who is signed in.
+    second = AppTest.from_file(str(ROOT / "pages/studio.py"), default_timeout=30)
+    second.session_state["age_confirmed"] = True
+    second.session_state["auth_token"] = first.session_state["auth_token"]
+    second.run()
+    assert not second.exception
+    assert f"Job #{job.id} · seed {job.seed}" in texts(second)
+
+
+def test_short_credits_are_explained_and_generate_is_disabled(signed_in, web_engine):
+    app = signed_in("pages/studio.py", credits=0).run()
+    app.text_area(key="studio_prompt").input("a lighthouse").run()
+    assert "Not enough credits" in texts(app)
+    assert app.button(key="studio_generate").disabled
+    with read_scope(web_engine) as session:
+        assert session.exec(select(GenerationJob)).all() == []
+
+
+def test_a_muse_and_variation_compose_the_prompt_that_is_submitted(signed_in, web_engine):
+    app = signed_in("pages/studio.py")
+    owner = the_user(web_engine)
+    profile = validate_profile(
+        {"basic": {"name": "Ava", "age": 30}, "hair": {"color": "auburn", "length": "long"}}
+    )
+    with session_scope(web_engine) as session:
+        muse = service.create_muse(
+            session, owner_id=owner.id, profile=profile, tags=(), now=owner.created_at
+        )
+        look = service.add_variation(
+            session,
+            owner_id=owner.id,
+            muse_id=muse.id,
+            name="Jazz",
+            overrides={"scenario": "at a jazz club"},
+            now=owner.created_at,
+        )
+    app.run()
+    app.selectbox(key="studio_muse").select(f"Ava (#{muse.id})").run()
+    app.selectbox(key="studio_variation").select("Jazz").run()
+    app.text_area(key="studio_prompt").input("evening light").run()
+    app.button(key="studio_generate").click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        (job,) = session.exec(select(GenerationJob)).all()
+    assert (job.muse_id, job.variation_id) == (muse.id, look.id)
+    assert job.prompt.startswith("portrait of Ava, a 30-year-old adult woman, evening light")
+    assert "at a jazz club" in job.prompt and "long auburn hair" in job.prompt
+
+
+def test_results_can_be_viewed_downloaded_and_shared(signed_in, web_engine):
+    app = signed_in("pages/studio.py")
+    owner = the_user(web_engine)
+    picture = io.BytesIO()
+    Image.new("RGB", (48, 48), "teal").save(picture, format="PNG")
+    with session_scope(web_engine) as session:
+        job = GenerationJob(
+            user_id=owner.id,
+            prompt="a teal square",
+            model="sdxl_base_1.0.safetensors",
+            preset="low",
+            seed=9,
+            status=JobStatus.SUCCEEDED,
+            charged_credits=3,
+        )
+        session.add(job)
+        session.flush()
+        store.save_output(
+            session,
+            media_root=get_settings().media_root,
+            owner_id=owner.id,
+            job_id=job.id,
+            muse_id=None,
+            data=picture.getvalue(),
+            kind=MediaKind.IMAGE,
+            mime="image/png",
+            title="a teal square #1",
+            now=owner.created_at,
+            metadata={"parameters": "a teal square"},
+        )
+    app.session_state["studio_active_job"] = job.id
+    app.run()
+    assert not app.exception
+    assert "Done: 3 credits charged." in texts(app)
+    assert any(b.label == "Share publicly" for b in app.button)
+    [b for b in app.button if b.label == "Share publicly"][0].click().run()
+    with read_scope(web_engine) as session:
+        assert session.exec(select(Asset)).one().visibility is Visibility.PUBLIC
+
+
+def test_history_filters_by_status_and_kind(signed_in, web_engine):
+    app = signed_in("pages/studio.py")
+    owner = the_user(web_engine)
+    with session_scope(web_engine) as session:
+        for status, kind, prompt in (
+            (JobStatus.FAILED, MediaKind.IMAGE, "a failed lighthouse"),
+            (JobStatus.CANCELLED, MediaKind.VIDEO, "a cancelled river"),
+        ):
+            session.add(
+                GenerationJob(
+                    user_id=owner.id,
+                    prompt=prompt,
+                    model="m",
+                    preset="low",
+                    seed=1,
+                    status=status,
+                    kind=kind,
+                )
+            )
+    app.run()
+    labels = [e.label for e in app.expander]
+    assert any("a failed lighthouse" in label for label in labels)
+    assert any("a cancelled river" in label for label in labels)
+    app.selectbox(key="studio_history_status").select("failed").run()
+    labels = [e.label for e in app.expander]
+    assert any("lighthouse" in label for label in labels)
+    assert not any("river" in label for label in labels)
+    app.selectbox(key="studio_history_status").select("all").run()
+    app.selectbox(key="studio_history_kind").select("video").run()
+    labels = [e.label for e in app.expander]
+    assert any("river" in label for label in labels)
+    assert not any("lighthouse" in label for label in labels)
+
+
+def test_injection_strings_are_stored_and_shown_literally(signed_in, web_engine):
+    payload = "<script>alert(1)</script> '; DROP TABLE generationjob; --"
+    app = signed_in("pages/studio.py").run()
+    app.text_area(key="studio_prompt").input(f"a poster reading {payload}").run()
+    app.button(key="studio_generate").click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        (job,) = session.exec(select(GenerationJob)).all()
+    assert job.prompt == f"a poster reading {payload}"
+    assert not any(getattr(m.proto, "allow_html", False) for m in app.markdown)
+
+
+def test_a_refusal_on_the_page_is_audited_and_holds_nothing(signed_in, web_engine):
+    app = signed_in("pages/studio.py").run()
+    app.text_area(key="studio_prompt").input("a t-e-e-n in a bikini").run()
+    app.button(key="studio_generate").click().run()
+    assert "Refused" in texts(app) and "under 18" in texts(app)
+    assert "500 credits" in texts(app)
+    with read_scope(web_engine) as session:
+        assert session.exec(select(GenerationJob)).all() == []
+        assert session.exec(select(AuditEntry)).all()[-1].action == "policy.refused"
