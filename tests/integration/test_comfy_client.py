@@ -162,3 +162,136 @@ def test_try_command_runs_a_workflow_and_saves_the_files(comfy, tmp_path):
     failing = _io.StringIO()
     assert try_command.main(["http://127.0.0.1:9", "--out", str(tmp_path)], out=failing) == 1
     assert "failed:" in failing.getvalue()
+
+
+def test_every_message_type_arrives_in_comfys_order_with_previews(client):
+    from core.comfy.events import Cached, Executed, ExecutionStart, Preview, Status, Success
+
+    events = []
+    client.run(graph(), on_event=events.append, timeout_s=30)
+    kinds = [type(e).__name__ for e in events if not isinstance(e, Preview | Status | Progress)]
+    assert kinds[:2] == ["ExecutionStart", "Cached"]
+    assert kinds[-2:] == ["Executed", "Success"]
+    assert set(kinds[2:-2]) == {"Executing"}
+    assert isinstance(events[0], Status)  # the greeting sent on connect
+    executed = next(e for e in events if isinstance(e, Executed))
+    assert executed.outputs and isinstance(events[-1], Success)
+    assert all(e.prompt_id == executed.prompt_id for e in events if isinstance(e, ExecutionStart))
+    previews = [e for e in events if isinstance(e, Preview)]
+    assert len(previews) == PRESETS.preset("low", "image").steps
+    with Image.open(io.BytesIO(previews[0].data)) as frame:
+        assert (previews[0].mime, frame.format) == ("image/jpeg", "JPEG")
+    second = []
+    client.run(graph(seed=12), on_event=second.append, timeout_s=30)
+    (cached,) = [e for e in second if isinstance(e, Cached)]
+    assert cached.nodes == ("1",)  # the checkpoint stayed loaded
+    executing = {e.node for e in second if isinstance(e, Executing)}
+    assert "1" not in executing
+
+
+def test_outputs_carry_comfys_prompt_metadata(client):
+    import json
+
+    image_graph = graph(batch_size=2)
+    refs = client.run(image_graph, timeout_s=30).outputs
+    for ref in refs:
+        with Image.open(io.BytesIO(client.view(ref))) as image:
+            assert json.loads(image.text["prompt"]) == image_graph
+    video_graph = graph(kind="video", model=PRESETS.default_model("video"), preset="low")
+    (clip,) = client.run(video_graph, timeout_s=60).outputs
+    with Image.open(io.BytesIO(client.view(clip))) as webp:
+        tag = webp.getexif()[0x0110]
+    assert tag.startswith("prompt:") and json.loads(tag[len("prompt:") :]) == video_graph
+
+
+@pytest.mark.parametrize(
+    ("node", "kind", "message"),
+    [
+        ({"class_type": "VAEDecode", "inputs": {"samples": ["1", 0], "vae": ["1", 2]}},
+         "return_type_mismatch", "Return type mismatch between linked nodes"),
+        ({"class_type": "VAEDecode", "inputs": {"samples": ["5"], "vae": ["1", 2]}},
+         "bad_linked_input", "Bad linked input, must be a length-2 list of [node_id, slot_index]"),
+        ({"class_type": "VAEDecode", "inputs": {"vae": ["1", 2]}},
+         "required_input_missing", "Required input is missing"),
+    ],
+)  # fmt: skip
+def test_validation_errors_have_comfys_shapes(client, node, kind, message):
+    bad = graph()
+    decode = next(nid for nid, n in bad.items() if n["class_type"] == "VAEDecode")
+    bad[decode] = node
+    with pytest.raises(GraphInvalid, match=f"VAEDecode #{decode} input 'samples'") as info:
+        client.submit(bad)
+    (error,) = info.value.node_errors[decode]["errors"]
+    assert (error["type"], error["message"], error["extra_info"]["input_name"]) == (
+        kind,
+        message,
+        "samples",
+    )
+    top = info.value.body["error"]
+    assert top["type"] == "prompt_outputs_failed_validation"
+    assert top["details"].startswith(f"{message}: samples")
+
+
+def test_a_body_without_prompt_is_no_prompt(comfy):
+    import httpx
+
+    reply = httpx.post(f"{comfy.url}/prompt", json={"client_id": "x"})
+    assert reply.status_code == 400
+    assert reply.json() == {
+        "error": {
+            "type": "no_prompt",
+            "message": "No prompt provided",
+            "details": "No prompt provided",
+            "extra_info": {},
+        },
+        "node_errors": {},
+    }
+
+
+def test_interrupt_naming_another_prompt_leaves_the_running_one_alone():
+    with comfy_sim(ComfySimConfig(step_delay_s=0.02)) as sim, ComfyClient(sim.url) as client:
+        timer = threading.Timer(0.2, client.interrupt, kwargs={"prompt_id": "someone-else"})
+        timer.start()
+        result = client.run(graph(), timeout_s=30)
+        timer.join()
+    assert result.outputs
+
+
+def test_interrupt_naming_the_running_prompt_stops_it():
+    with comfy_sim(ComfySimConfig(hang=True)) as sim, ComfyClient(sim.url) as client:
+
+        def stop_running():
+            while sim.state.running is None:
+                threading.Event().wait(0.02)
+            client.interrupt(sim.state.running.prompt_id)
+
+        timer = threading.Thread(target=stop_running)
+        timer.start()
+        with pytest.raises(ExecutionFailed, match="interrupted"):
+            client.run(graph(), timeout_s=30)
+        timer.join()
+
+
+def test_missing_ipadapter_models_fail_the_run_and_the_health_check():
+    config = ComfySimConfig()
+    config.models["clip_vision"] = []
+    with comfy_sim(config) as sim, ComfyClient(sim.url) as client:
+        buffer = io.BytesIO()
+        Image.new("RGB", (32, 32), "teal").save(buffer, format="PNG")
+        name = client.upload_image(buffer.getvalue(), "ref.png")
+        with pytest.raises(ExecutionFailed, match=r"IPAdapterUnifiedLoader \(#2\).*ClipVision"):
+            client.run(graph(reference_images=(name,)), timeout_s=30)
+        reason = health.check(sim.url, PRESETS.required_models())
+    assert reason == "missing: clip_vision/CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors"
+
+
+def test_dropped_socket_stops_events_and_history_finishes_the_run():
+    events = []
+    with comfy_sim(ComfySimConfig(drop_ws=True, step_delay_s=0.02)) as sim:
+        with ComfyClient(sim.url) as client:
+            result = client.run(graph(), on_event=events.append, timeout_s=30)
+            entry = client.history(result.prompt_id)
+    assert [e.value for e in events if isinstance(e, Progress)] == [1]
+    assert entry["status"]["completed"] and len(result.outputs) == 1
+    kinds = [kind for kind, _data in entry["status"]["messages"]]
+    assert kinds == ["execution_start", "execution_cached", "execution_success"]
