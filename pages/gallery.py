@@ -87,7 +87,8 @@ def _asset_card(asset: Asset) -> None:
     data = store.read(settings.media_root, asset.thumb_sha256 or asset.sha256)
     st.image(data, use_container_width=True)
     stars = f"{asset.rating_sum / asset.rating_count:.1f}★" if asset.rating_count else "unrated"
-    st.caption(f"{asset.title or 'Untitled'} · {stars} · {asset.view_count} views")
+    video = "▶ video · " if asset.kind is MediaKind.VIDEO else ""
+    st.caption(f"{video}{asset.title or 'Untitled'} · {stars} · {asset.view_count} views")
     if st.button("Open", key=f"open_{asset.id}"):
         st.session_state["g_open"] = asset.id
 
@@ -117,6 +118,7 @@ def open_asset(asset_id: int) -> None:
         st.error(str(exc))
         return
     data = store.read(settings.media_root, asset.sha256)
+    # Videos are animated WebP (ComfyUI's SaveAnimatedWEBP): the browser plays them in place.
     st.image(data, caption=asset.title, use_container_width=True)
     st.download_button(
         "Download",
@@ -148,13 +150,7 @@ def open_asset(asset_id: int) -> None:
     with st.expander("Report this picture"):
         reason = st.selectbox(
             "Reason",
-            [
-                "depicts a minor",
-                "non-consensual or real person",
-                "illegal content",
-                "spam",
-                "other",
-            ],
+            queries.REPORT_REASONS,
             key="report_reason",
         )
         details = st.text_area("Details (optional)", max_chars=2000, key="report_details")
@@ -191,9 +187,20 @@ def _owner_controls(asset: Asset) -> None:
     if st.button("Create share link", key=f"share_{asset.id}"):
         with session_scope(engine) as session:
             token = queries.create_share_link(
-                session, owner_id=user_id, asset_id=asset.id or 0, now=clock.now()
+                session,
+                owner_id=user_id,
+                asset_id=asset.id or 0,
+                signing_key=settings.cookie_key.get_secret_value(),
+                now=clock.now(),
             )
         st.code(f"http://localhost:{settings.web_port}/share?token={token}")
+        st.caption("Anyone with this link can see the picture once it passed review.")
+    if st.button("Revoke share links", key=f"unshare_{asset.id}"):
+        with session_scope(engine) as session:
+            revoked = queries.revoke_share(
+                session, owner_id=user_id, asset_id=asset.id or 0, now=clock.now()
+            )
+        st.toast(f"Revoked {revoked} link(s).")
     if st.button("Delete", key=f"delete_{asset.id}"):
         with session_scope(engine) as session:
             queries.delete_asset(

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import audit
+from core.accounts import sessions
 from core.errors import NotFound, ValidationFailed
 from core.gallery import store
 from core.models import (
@@ -40,6 +41,13 @@ from core.models import (
 Sort = Literal["newest", "top_rated", "trending", "most_viewed"]
 TRENDING_WINDOW = timedelta(days=7)
 VIEW_DEDUPE = timedelta(hours=1)
+REPORT_REASONS = [
+    "depicts a minor",
+    "non-consensual or real person",
+    "illegal content",
+    "spam",
+    "other",
+]
 PRIOR_VOTES, PRIOR_MEAN = 3, 3  # Bayesian prior for top-rated: 3 votes of 3 stars
 
 
@@ -295,9 +303,19 @@ def delete_asset(session: Session, *, owner_id: int, asset_id: int, media_root: 
             store.delete(media_root, sha)
 
 
-def create_share_link(session: Session, *, owner_id: int, asset_id: int, now: datetime) -> str:
-    """A new share token for the owner's asset (only its hash is stored)."""
-    _owned(session, owner_id, asset_id)
+def create_share_link(
+    session: Session, *, owner_id: int, asset_id: int, signing_key: str, now: datetime
+) -> str:
+    """A new signed share token for the owner's asset (only its hash is stored).
+
+    Sharing a private picture makes it unlisted: anyone with a link may see it, nobody finds
+    it in the gallery. The link works once screening passed (SECURITY.md: outputs are
+    screened before they are shared) and stops working when revoked, hidden or made private.
+    """
+    asset = _owned(session, owner_id, asset_id)
+    if asset.visibility is Visibility.PRIVATE:
+        asset.visibility = Visibility.UNLISTED
+        session.add(asset)
     token = secrets.token_urlsafe(18)
     session.add(
         ShareLink(
@@ -307,21 +325,24 @@ def create_share_link(session: Session, *, owner_id: int, asset_id: int, now: da
             created_at=now,
         )
     )
-    return token
+    return sessions.sign_cookie(token, signing_key)
 
 
-def resolve_share(session: Session, *, token: str) -> Asset:
-    """The shared asset; NotFound for unknown, revoked, hidden or taken-down links."""
+def resolve_share(session: Session, *, token: str, signing_key: str) -> Asset:
+    """The shared asset; NotFound for forged, unknown, revoked, private or hidden links."""
+    raw = sessions.read_cookie(token, signing_key)
+    if raw is None:  # not signed by us: no database lookup at all
+        raise NotFound("This link is not valid.")
     link = session.exec(
-        select(ShareLink).where(
-            ShareLink.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
-        )
+        select(ShareLink).where(ShareLink.token_sha256 == hashlib.sha256(raw.encode()).hexdigest())
     ).first()
     if link is None or link.revoked_at is not None:
         raise NotFound("This link is not valid.")
     asset = session.get(Asset, link.asset_id)
-    if asset is None or asset.hidden:
+    if asset is None or asset.hidden or asset.visibility is Visibility.PRIVATE:
         raise NotFound("This link is not valid.")
+    if asset.screening is not Screening.PASSED:
+        raise NotFound("This picture is waiting for review; try the link again later.")
     return asset
 
 
@@ -346,8 +367,16 @@ def report_asset(
     details: str,
     now: datetime,
 ) -> Report:
-    """File a report: the asset is hidden at once, pending review (audited)."""
-    asset = session.get(Asset, asset_id)
+    """File a report: the asset is hidden at once, pending review (audited).
+
+    A signed-in reporter must be able to see the asset (their own, or public), so nobody
+    hides someone else's private picture by guessing its id. `reporter_id=None` is for
+    trusted callers that checked access another way (a share link, an operator's form).
+    """
+    if reporter_id is not None:
+        asset = get_asset(session, viewer_id=reporter_id, asset_id=asset_id)
+    else:
+        asset = session.get(Asset, asset_id)
     if asset is None:
         raise NotFound("No such picture.")
     report = Report(
@@ -372,8 +401,18 @@ def report_asset(
     return report
 
 
+def report_shared(
+    session: Session, *, token: str, signing_key: str, reason: str, details: str, now: datetime
+) -> Report:
+    """A report from whoever holds a working share link (signed in or not)."""
+    asset = resolve_share(session, token=token, signing_key=signing_key)
+    return report_asset(
+        session, asset_id=asset.id or 0, reporter_id=None, reason=reason, details=details, now=now
+    )
+
+
 def moderation_queue(session: Session, *, limit: int = 20, offset: int = 0) -> ModerationQueue:
-    """Open reports, oldest first, and assets waiting for screening before going public."""
+    """Open reports, oldest first, and assets waiting for screening before public or shared."""
     reports = session.exec(
         select(Report, Asset)
         .join(Asset, col(Asset.id) == col(Report.asset_id))
@@ -386,7 +425,7 @@ def moderation_queue(session: Session, *, limit: int = 20, offset: int = 0) -> M
         select(Asset)
         .where(
             col(Asset.screening) == Screening.PENDING,
-            col(Asset.visibility) == Visibility.PUBLIC,
+            col(Asset.visibility).in_([Visibility.PUBLIC, Visibility.UNLISTED]),
             col(Asset.hidden).is_(False),
         )
         .order_by(col(Asset.created_at))

@@ -13,6 +13,7 @@ from core.models import Asset, AssetView, MediaKind, Screening, Visibility
 from tests.factories import make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+KEY = "share-signing-key"
 
 
 def png(seed):
@@ -128,19 +129,77 @@ def test_ratings_stay_consistent_and_views_are_deduplicated(engine, media):
     assert (stored.rating_sum, stored.rating_count, stored.view_count) == (6, 2, 2)
 
 
-def test_share_links_resolve_until_revoked(engine, media):
-    owner = make_user(engine)
+def test_share_links_are_signed_screened_and_revocable(engine, media):
+    owner, other = make_user(engine), make_user(engine)
     asset = add(engine, media, owner, 1, public=False)
     with session_scope(engine) as session:
-        token = queries.create_share_link(session, owner_id=owner.id, asset_id=asset.id, now=NOW)
+        token = queries.create_share_link(
+            session, owner_id=owner.id, asset_id=asset.id, signing_key=KEY, now=NOW
+        )
+        with pytest.raises(NotFound):  # only the owner shares
+            queries.create_share_link(
+                session, owner_id=other.id, asset_id=asset.id, signing_key=KEY, now=NOW
+            )
     with read_scope(engine) as session:
-        assert queries.resolve_share(session, token=token).id == asset.id
-        with pytest.raises(NotFound):
-            queries.resolve_share(session, token="guess")
+        assert session.get(Asset, asset.id).visibility is Visibility.UNLISTED
+        with pytest.raises(NotFound, match="waiting for review"):  # screened before shared
+            queries.resolve_share(session, token=token, signing_key=KEY)
+        assert page_through(engine, other, scope="public") == []  # unlisted: never listed
     with session_scope(engine) as session:
+        queries.approve_asset(session, asset_id=asset.id, moderator_id=owner.id, now=NOW)
+    raw, _, mac = token.rpartition(".")
+    with read_scope(engine) as session:
+        assert queries.resolve_share(session, token=token, signing_key=KEY).id == asset.id
+        for forged, key in [
+            (token, "another key"),
+            (f"{raw}x.{mac}", KEY),
+            (raw, KEY),
+            ("guess", KEY),
+        ]:
+            with pytest.raises(NotFound):
+                queries.resolve_share(session, token=forged, signing_key=key)
+    with session_scope(engine) as session:
+        queries.set_visibility(
+            session, owner_id=owner.id, asset_id=asset.id, visibility=Visibility.PRIVATE, now=NOW
+        )
+    with read_scope(engine) as session, pytest.raises(NotFound):  # private again: link dead
+        queries.resolve_share(session, token=token, signing_key=KEY)
+    with session_scope(engine) as session:
+        queries.set_visibility(
+            session, owner_id=owner.id, asset_id=asset.id, visibility=Visibility.UNLISTED, now=NOW
+        )
         assert queries.revoke_share(session, owner_id=owner.id, asset_id=asset.id, now=NOW) == 1
     with read_scope(engine) as session, pytest.raises(NotFound):
-        queries.resolve_share(session, token=token)
+        queries.resolve_share(session, token=token, signing_key=KEY)
+
+
+def test_nobody_reports_a_picture_they_cannot_see(engine, media):
+    owner, stranger = make_user(engine), make_user(engine)
+    private = add(engine, media, owner, 1, public=False)
+    with session_scope(engine) as session, pytest.raises(NotFound):
+        queries.report_asset(
+            session, asset_id=private.id, reporter_id=stranger.id, reason="spam", details="",
+            now=NOW,
+        )  # fmt: skip
+    with read_scope(engine) as session:
+        assert session.get(Asset, private.id).hidden is False
+
+
+def test_a_share_link_holder_can_report_and_the_link_then_stops_working(engine, media):
+    owner = make_user(engine)
+    asset = add(engine, media, owner, 1)
+    with session_scope(engine) as session:
+        token = queries.create_share_link(
+            session, owner_id=owner.id, asset_id=asset.id, signing_key=KEY, now=NOW
+        )
+    with session_scope(engine) as session:
+        queries.report_shared(
+            session, token=token, signing_key=KEY, reason="other", details="", now=NOW
+        )
+    with read_scope(engine) as session:
+        assert [r.asset_id for r, _ in queries.moderation_queue(session).reports] == [asset.id]
+        with pytest.raises(NotFound):
+            queries.resolve_share(session, token=token, signing_key=KEY)
 
 
 def test_report_hides_at_once_and_takedown_blocks_identical_copies(engine, media):
