@@ -81,8 +81,8 @@ def test_an_inserted_row_is_found(engine, fake_clock):
         )
         session.add(forged)
     report = _verify(engine)
-    assert not report.ok
-    assert report.broken_at > ids[-1]
+    assert (report.ok, report.broken_at) == (False, forged.id)
+    assert forged.id > ids[-1]
 
 
 def test_retention_prunes_old_entries_and_the_rest_still_verifies(engine, fake_clock):
@@ -114,3 +114,78 @@ def test_fingerprints_are_stable_and_never_contain_the_key():
     assert first == audit.fingerprint("secret", "my-admin-key")
     assert first != audit.fingerprint("other-secret", "my-admin-key")
     assert "my-admin-key" not in first and len(first) == 64
+
+
+def test_a_row_replaced_by_a_self_consistent_forgery_breaks_the_next_link(engine, fake_clock):
+    ids = _append(engine, fake_clock, 5)
+    with read_scope(engine) as session:
+        previous = session.get(AuditEntry, ids[1])
+    with engine.begin() as connection:
+        connection.execute(sa.delete(AuditEntry).where(AuditEntry.id == ids[2]))
+    with session_scope(engine) as session:
+        forged = AuditEntry(
+            id=ids[2],
+            at=fake_clock.now(),
+            actor="mallory",
+            action="pool.size",
+            outcome=AuditOutcome.OK,
+            prev_hash=previous.hash,
+            hash="",
+        )
+        forged.hash = audit._entry_hash(forged)
+        session.add(forged)
+    report = _verify(engine)
+    assert (report.ok, report.broken_at) == (False, ids[3])
+    assert "link" in report.reason
+
+
+def test_the_oldest_rows_removed_without_a_checkpoint_are_found(engine, fake_clock):
+    ids = _append(engine, fake_clock, 4)
+    with engine.begin() as connection:
+        connection.execute(sa.delete(AuditEntry).where(col(AuditEntry.id) <= ids[1]))
+    assert (_verify(engine).ok, _verify(engine).broken_at) == (False, ids[2])
+
+
+def test_a_forged_checkpoint_is_found_at_the_first_kept_row(engine, fake_clock):
+    from core.models import AuditCheckpoint
+
+    ids = _append(engine, fake_clock, 5)
+    with session_scope(engine) as session:
+        audit.prune(session, before=fake_clock.now() - timedelta(hours=2), now=fake_clock.now())
+    with engine.begin() as connection:
+        connection.execute(sa.update(AuditCheckpoint).values(last_hash="e" * 64))
+    report = _verify(engine)
+    assert (report.ok, report.broken_at) == (False, ids[3])
+
+
+def test_a_pruned_chain_still_finds_later_tampering(engine, fake_clock):
+    ids = _append(engine, fake_clock, 6)
+    with session_scope(engine) as session:
+        audit.prune(session, before=fake_clock.now() - timedelta(hours=3), now=fake_clock.now())
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(AuditEntry).where(AuditEntry.id == ids[4]).values(details={"n": 99})
+        )
+    report = _verify(engine)
+    assert (report.ok, report.checked, report.broken_at) == (False, 1, ids[4])
+
+
+def test_retention_keeps_ninety_days_by_default(engine, fake_clock):
+    from core.config import Settings
+    from core.ops import retention
+
+    assert Settings().retention_days == 90
+    with session_scope(engine) as session:
+        for days_ago in (91, 89):
+            audit.record(
+                session,
+                at=fake_clock.now() - timedelta(days=days_ago),
+                actor="system",
+                action=f"x.{days_ago}",
+            )
+    with session_scope(engine) as session:
+        report = retention.apply_retention(session, now=fake_clock.now())
+    assert report.removed["auditentry"] == 1
+    with read_scope(engine) as session:
+        assert [e.action for e in session.exec(select(AuditEntry)).all()] == ["x.89"]
+        assert audit.verify_chain(session).ok
