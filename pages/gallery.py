@@ -107,7 +107,13 @@ if page.next_cursor and nav[1].button("More →", key="g_more"):
     st.rerun()
 
 
-@st.dialog("Picture", width="large")
+def _close_asset() -> None:
+    st.session_state.pop("g_open", None)
+
+
+# The open picture stays in session state until the dialog is dismissed, so a click inside
+# the dialog (rate, share, delete, report) finds it again on the next run.
+@st.dialog("Picture", width="large", on_dismiss=_close_asset)
 def open_asset(asset_id: int) -> None:
     """One asset: full size or video, rating, sharing, reporting, and owner controls."""
     try:
@@ -211,4 +217,4 @@ def _owner_controls(asset: Asset) -> None:
 
 
 if "g_open" in st.session_state:
-    open_asset(st.session_state.pop("g_open"))
+    open_asset(st.session_state["g_open"])
