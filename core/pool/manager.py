@@ -8,6 +8,7 @@ label exist before `create`, a row is `terminating` before `destroy`. Whatever h
 from __future__ import annotations
 
 import logging
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,13 +26,14 @@ from core.models import (
     LIVE_INSTANCE_STATES,
     AuditOutcome,
     BadMachine,
+    GenerationJob,
     GpuInstance,
     InstanceState,
     Lease,
     PoolConfig,
     UsageEvent,
 )
-from core.pool import costs, leases
+from core.pool import adaptive, costs, leases
 from core.pool.actions import (
     Action,
     Adopt,
@@ -53,6 +55,8 @@ log = logging.getLogger(__name__)
 
 BAD_MACHINE_TTL = timedelta(hours=24)
 OFFERS_TRIED_PER_RENT = 3
+BOOT_SAMPLE = 20
+"""Recent measured boots whose median the adaptive policy weighs idling against."""
 HealthCheck = Callable[[str], str | None]
 """Given a ComfyUI URL, None when healthy, else the reason it is not."""
 
@@ -76,6 +80,12 @@ class TickReport:
     observed: int | None = None
     actions: list[Action] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    advice: adaptive.Advice | None = None
+
+
+def _later(first: datetime | None, second: datetime | None) -> datetime | None:
+    """The later of two optional times."""
+    return max((t for t in (first, second) if t is not None), default=None)
 
 
 def label_prefix(pool: str) -> str:
@@ -126,7 +136,7 @@ class PoolManager:
         now = self.clock.now()
         health = self._sync_and_check(observed, now) if observed is not None else {}
         with read_scope(self.engine) as session:
-            config, view = self._snapshot(session, now)
+            config, view, report.advice = self._snapshot(session, now)
         report.actions = plan(config, view, observed, now, health)
         for action in report.actions:
             try:
@@ -139,8 +149,11 @@ class PoolManager:
                 )
         return report
 
-    def _snapshot(self, session: Session, now: datetime) -> tuple[PoolSettings, PoolView]:
+    def _snapshot(
+        self, session: Session, now: datetime
+    ) -> tuple[PoolSettings, PoolView, adaptive.Advice | None]:
         config = self._config(session)
+        advice = self._advice(session, config, now) if config.adaptive else None
         rows = session.exec(
             select(GpuInstance).where(
                 GpuInstance.pool == self.pool, col(GpuInstance.state).in_(LIVE_INSTANCE_STATES)
@@ -149,7 +162,7 @@ class PoolManager:
         settings = PoolSettings(
             desired_size=config.desired_size,
             max_instances=config.max_instances,
-            idle_timeout_s=config.idle_timeout_s,
+            idle_timeout_s=advice.idle_timeout_s if advice else config.idle_timeout_s,
             lease_max_s=config.lease_max_s,
             boot_timeout_s=config.boot_timeout_s,
             safe_mode=config.safe_mode,
@@ -179,13 +192,48 @@ class PoolManager:
             ],
             queued_jobs=self.queued_jobs(session),
             last_demand_at=config.last_demand_at,
-            prewarm_until=config.prewarm_until,
+            prewarm_until=_later(config.prewarm_until, advice.prewarm_until if advice else None),
             spend_today_usd=costs.spend_since(session, pool=self.pool, since=costs.day_start(now)),
             spend_month_usd=costs.spend_since(
                 session, pool=self.pool, since=costs.month_start(now)
             ),
         )
-        return settings, view
+        return settings, view, advice
+
+    def _advice(self, session: Session, config: PoolConfig, now: datetime) -> adaptive.Advice:
+        """What the demand of the last weeks advises (the policy takes it as its inputs)."""
+        since = now - timedelta(days=adaptive.WINDOW_DAYS)
+        arrivals = session.exec(
+            select(GenerationJob.created_at).where(GenerationJob.created_at >= since)
+        ).all()
+        boots = session.exec(
+            select(UsageEvent.duration_s)
+            .where(UsageEvent.pool == self.pool, UsageEvent.kind == "instance_ready")
+            .order_by(col(UsageEvent.at).desc())
+            .limit(BOOT_SAMPLE)
+        ).all()
+        measured = [boot for boot in boots if boot is not None]
+        price = session.exec(
+            select(GpuInstance.price_per_hour_usd)
+            .where(GpuInstance.pool == self.pool, col(GpuInstance.price_per_hour_usd) > 0)
+            .order_by(col(GpuInstance.id).desc())
+            .limit(1)
+        ).first()
+        # Until something was rented, the cap is the pessimistic price: it errs toward idling.
+        pool_costs = adaptive.Costs(
+            price_per_hour_usd=price or config.max_price_per_hour_usd,
+            boot_s=statistics.median(measured) if measured else adaptive.DEFAULT_BOOT_S,
+            wait_value_per_hour_usd=config.wait_value_per_hour_usd,
+        )
+        advice = adaptive.advise(
+            adaptive.learn(arrivals, now, pool_costs),
+            pool_costs,
+            now=now,
+            last_demand_at=config.last_demand_at,
+            fallback_idle_s=config.idle_timeout_s,
+        )
+        log.debug("pool.adaptive_advice", extra={"pool": self.pool, "reason": advice.reason})
+        return advice
 
     def _config(self, session: Session) -> PoolConfig:
         config = session.get(PoolConfig, self.pool)

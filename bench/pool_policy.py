@@ -1,0 +1,481 @@
+"""Warm-pool policies replayed on demand traces: GPU cost, cold starts and waits vs the optimum.
+
+Three seeded traces of several weeks each (office-hours bursts, sparse evening use, steady
+load) are replayed through the real `core.pool.policy.plan()` on fake time at 30 s ticks. The
+provider is a small in-process model with the simulator's cold boot (`bench.pool.BOOT_S`) and
+a typical price from its offer market: an instance bills from its rental to its destroy and is
+ready `BOOT_S` after the rental (the policy sees it at the next tick). Jobs are dispatched as
+soon as a ready instance is free, warmest first, like `core.pool.leases.acquire`.
+
+Strategies: always-on, the old fixed 15-minute idle timeout, a short 3-minute one, the
+adaptive policy (`core.pool.adaptive`, learning from every submission before the tick, the
+profile relearnt hourly), and the offline optimum, which knows every arrival: the cheapest
+schedule with no waits, paying `min(gap, BOOT_S)` per gap on each level of concurrency. Only
+the last week (two days with `quick`) is reported; the weeks before are the history the
+adaptive policy learns from.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import statistics
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from bench.common import percentile, row
+from bench.pool import BOOT_S, TICK_S
+from core.clock import FakeClock
+from core.models import InstanceState, PoolConfig
+from core.pool import adaptive
+from core.pool.actions import ConfirmTerminated, MarkReady, Rent, Terminate
+from core.pool.policy import InstanceView, LeaseView, PoolSettings, PoolView, plan
+from core.pool.provider import RemoteInstance, RemoteState
+from sim.vast import VastState
+
+EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+PREFIX = "aik-bench-"
+MAX_INSTANCES = 4
+RELEARN = timedelta(hours=1)
+WARMUP = timedelta(hours=1)
+WIDTHS = (22, 10, 10, 8, 11, 11, 12)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission: when it arrives and how long it runs once it has a GPU."""
+
+    at: datetime
+    run_s: float
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A demand trace and the part of it that is reported."""
+
+    name: str
+    jobs: tuple[Job, ...]
+    report_from: datetime
+    report_until: datetime
+
+
+@dataclass
+class Outcome:
+    """What one strategy did over a trace's reported window."""
+
+    strategy: str
+    cost_usd: Decimal
+    cold_starts: int
+    waits_s: list[float]
+
+    def wait_cost_usd(self, wait_value_per_hour_usd: Decimal) -> Decimal:
+        """The users' waiting, valued as the adaptive policy values it."""
+        return Decimal(str(sum(self.waits_s))) * wait_value_per_hour_usd / 3600
+
+
+# ---- traces ---------------------------------------------------------------------------------
+
+
+def _session(rng: random.Random, start: datetime, jobs: int, gap_s: float) -> Iterator[Job]:
+    """A user's sitting: `jobs` submissions with exponential gaps, now and then a longer pause."""
+    at = start
+    for _ in range(jobs):
+        yield Job(at, rng.uniform(25, 75))
+        pause = rng.expovariate(1 / gap_s) + (rng.uniform(300, 600) if rng.random() < 0.1 else 0)
+        at += timedelta(seconds=45 + pause)
+
+
+def office_hours(seed: int, days: int) -> list[Job]:
+    """A small team on weekdays: sittings start mostly 09:00-12:00 and 13:30-17:30 UTC."""
+    rng = random.Random(seed)
+    jobs: list[Job] = []
+    for day in range(days):
+        midnight = EPOCH + timedelta(days=day)
+        weekday = midnight.weekday() < 5
+        for start_h, end_h, per_hour in ((9, 12, 2.5), (13.5, 17.5, 2.0), (8, 19, 0.3)):
+            rate = per_hour if weekday else per_hour * 0.05
+            hour = start_h + rng.expovariate(rate)
+            while hour < end_h:
+                start = midnight + timedelta(hours=hour)
+                jobs.extend(_session(rng, start, rng.randint(2, 9), gap_s=70))
+                hour += rng.expovariate(rate)
+    return jobs
+
+
+def sparse_evening(seed: int, days: int) -> list[Job]:
+    """A hobbyist: on most evenings one sitting between 19:00 and 22:30 UTC, none on others."""
+    rng = random.Random(seed)
+    jobs: list[Job] = []
+    for day in range(days):
+        if rng.random() < 0.7:
+            start = EPOCH + timedelta(days=day, hours=rng.uniform(19, 22.5))
+            jobs.extend(_session(rng, start, rng.randint(3, 18), gap_s=100))
+    return jobs
+
+
+def steady(seed: int, days: int) -> list[Job]:
+    """Many independent users around the clock: Poisson arrivals, 10 an hour."""
+    rng = random.Random(seed)
+    jobs, at, until = [], EPOCH, EPOCH + timedelta(days=days)
+    while (at := at + timedelta(seconds=rng.expovariate(10 / 3600))) < until:
+        jobs.append(Job(at, rng.uniform(25, 75)))
+    return jobs
+
+
+TRACES: dict[str, Callable[[int, int], list[Job]]] = {
+    "office-hours bursts": office_hours,
+    "sparse evening use": sparse_evening,
+    "steady load": steady,
+}
+
+
+def make_trace(name: str, seed: int, *, history_days: int, report_days: int) -> Trace:
+    """Trace `name` generated from `seed`: `history_days` to learn from, then the reported days."""
+    days = history_days + report_days
+    jobs = sorted(TRACES[name](seed, days), key=lambda job: job.at)
+    report_from = EPOCH + timedelta(days=history_days)
+    return Trace(name, tuple(jobs), report_from, EPOCH + timedelta(days=days))
+
+
+# ---- strategies -----------------------------------------------------------------------------
+
+Knobs = Callable[[datetime, datetime | None], tuple[int, datetime | None]]
+"""(now, last demand) -> the idle timeout and prewarm the policy gets this tick."""
+
+
+def fixed_idle(idle_timeout_s: int) -> Knobs:
+    """The configured timeout, no prewarm."""
+    return lambda _now, _last: (idle_timeout_s, None)
+
+
+def always_on(_now: datetime, _last: datetime | None) -> tuple[int, datetime | None]:
+    """Awake for ever: a prewarm that never ends."""
+    return 900, datetime.max.replace(tzinfo=UTC)
+
+
+def adaptive_knobs(trace: Trace, costs: adaptive.Costs, fallback_idle_s: int) -> Knobs:
+    """`core.pool.adaptive` on every submission before now, relearnt every `RELEARN`.
+
+    The manager asks `adaptive.advise` every tick; here its two halves are called directly so
+    the timeout (which depends only on the profile and the last demand) is computed once per
+    demand, which keeps a month of 30 s ticks fast. The answers are the same.
+    """
+    arrivals = [job.at for job in trace.jobs]
+    state: dict[str, object] = {}
+
+    def knobs(now: datetime, last: datetime | None) -> tuple[int, datetime | None]:
+        learnt_at = state.get("learnt_at")
+        if not isinstance(learnt_at, datetime) or now - learnt_at >= RELEARN:
+            state.clear()
+            state["learnt_at"] = now
+            state["profile"] = adaptive.learn(arrivals[: bisect_left(arrivals, now)], now, costs)
+        profile = state["profile"]
+        if not isinstance(profile, adaptive.DemandProfile):
+            return fallback_idle_s, None
+        anchor = last or now
+        if state.get("anchor") != anchor:
+            state["anchor"] = anchor
+            state["idle_s"] = adaptive.idle_timeout_s(profile, costs, anchor)
+        idle_s = state["idle_s"]
+        assert isinstance(idle_s, int)
+        return idle_s, adaptive.prewarm_until(profile, costs, now)
+
+    return knobs
+
+
+# ---- the replay -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Replay:
+    """The pool's rows, a provider model and the job queue, driven by `plan()` each tick."""
+
+    settings: PoolSettings
+    knobs: Knobs
+    price_per_hour_usd: Decimal
+    report_from: datetime
+    report_until: datetime
+    rows: dict[int, InstanceView] = field(default_factory=dict)
+    rented_at: dict[int, datetime] = field(default_factory=dict)
+    billed_s: float = 0.0
+    busy_until: dict[int, tuple[datetime, int]] = field(default_factory=dict)
+    queue: deque[int] = field(default_factory=deque)
+    last_demand_at: datetime | None = None
+    waits_s: dict[int, float] = field(default_factory=dict)
+    cold: set[int] = field(default_factory=set)
+    next_id: int = 1
+
+    def arrive(self, index: int, job: Job, now: datetime) -> None:
+        self.last_demand_at = now
+        self.queue.append(index)
+
+    def finish(self, instance_id: int, now: datetime) -> None:
+        del self.busy_until[instance_id]
+        self.rows[instance_id] = replace(
+            self.rows[instance_id], state=InstanceState.READY, last_used_at=now
+        )
+        self.last_demand_at = now
+
+    def dispatch(self, jobs: Sequence[Job], now: datetime, finishing: list) -> None:
+        """Give queued jobs the free ready instances, most recently used first."""
+        free = sorted(
+            (r for r in self.rows.values() if r.state is InstanceState.READY),
+            key=lambda r: r.last_used_at or r.ready_at or r.created_at,
+            reverse=True,
+        )
+        while self.queue and free:
+            index, instance = self.queue.popleft(), free.pop(0)
+            job = jobs[index]
+            self.waits_s[index] = (now - job.at).total_seconds()
+            if instance.ready_at is not None and instance.ready_at > job.at:
+                self.cold.add(index)
+            self.rows[instance.id] = replace(instance, state=InstanceState.BUSY)
+            done = now + timedelta(seconds=job.run_s)
+            self.busy_until[instance.id] = (done, index)
+            heapq.heappush(finishing, (done, instance.id))
+
+    def tick(self, now: datetime) -> None:
+        """One reconcile: the provider's listing, the real plan, its actions carried out."""
+        idle_s, prewarm_until = self.knobs(now, self.last_demand_at)
+        settings = replace(self.settings, idle_timeout_s=idle_s)
+        observed = [self._remote(r, now) for r in self.rows.values()]
+        health = {
+            r.id: True
+            for r in self.rows.values()
+            if r.state is InstanceState.BOOTING and now >= self.rented_at[r.id] + _boot()
+        }
+        view = PoolView(
+            label_prefix=PREFIX,
+            instances=list(self.rows.values()),
+            leases=[
+                LeaseView(index, instance_id, index, datetime.max.replace(tzinfo=UTC))
+                for instance_id, (_done, index) in self.busy_until.items()
+            ],
+            queued_jobs=len(self.queue),
+            last_demand_at=self.last_demand_at,
+            prewarm_until=prewarm_until,
+        )
+        for action in plan(settings, view, [r for r in observed if r], now, health):
+            self._execute(action, now)
+
+    def _remote(self, row: InstanceView, now: datetime) -> RemoteInstance | None:
+        if row.state is InstanceState.TERMINATING:
+            return None  # destroyed at once by the model provider
+        running = now >= self.rented_at[row.id] + _boot()
+        return RemoteInstance(
+            id=row.provider_id or "",
+            state=RemoteState.RUNNING if running else RemoteState.PENDING,
+            gpu_name="sim",
+            num_gpus=1,
+            price_per_hour_usd=self.price_per_hour_usd,
+            comfy_url="http://sim" if running else None,
+            label=row.label,
+            machine_id=f"m{row.id}",
+            started_at=None,
+            status_message=None,
+        )
+
+    def _execute(self, action: object, now: datetime) -> None:
+        match action:
+            case Rent(count=count):
+                for _ in range(count):
+                    instance_id, self.next_id = self.next_id, self.next_id + 1
+                    self.rows[instance_id] = InstanceView(
+                        id=instance_id,
+                        label=f"{PREFIX}{instance_id}",
+                        state=InstanceState.BOOTING,
+                        created_at=now,
+                        provider_id=f"p{instance_id}",
+                    )
+                    self.rented_at[instance_id] = now
+            case MarkReady(instance_id=instance_id):
+                self.rows[instance_id] = replace(
+                    self.rows[instance_id], state=InstanceState.READY, ready_at=now
+                )
+            case Terminate(instance_id=instance_id):
+                self.rows[instance_id] = replace(
+                    self.rows[instance_id], state=InstanceState.TERMINATING
+                )
+                self._bill(instance_id, now)
+            case ConfirmTerminated(instance_id=instance_id):
+                del self.rows[instance_id]
+            case _:
+                raise AssertionError(f"a fault-free replay cannot plan {action!r}")
+
+    def _bill(self, instance_id: int, until: datetime) -> None:
+        start = max(self.rented_at.pop(instance_id), self.report_from)
+        end = min(until, self.report_until)
+        self.billed_s += max(0.0, (end - start).total_seconds())
+
+    def close(self) -> Decimal:
+        """Bill whatever is still rented up to the end of the window; the window's GPU cost."""
+        for instance_id in list(self.rented_at):
+            self._bill(instance_id, self.report_until)
+        return Decimal(str(self.billed_s)) * self.price_per_hour_usd / 3600
+
+
+def _boot() -> timedelta:
+    return timedelta(seconds=BOOT_S)
+
+
+def replay(trace: Trace, strategy: str, knobs: Knobs, price_per_hour_usd: Decimal) -> Outcome:
+    """Serve `trace` with `knobs` feeding the real policy; report its window only."""
+    defaults = PoolConfig(name="bench")
+    settings = PoolSettings(
+        desired_size=1,
+        max_instances=MAX_INSTANCES,
+        idle_timeout_s=defaults.idle_timeout_s,
+        lease_max_s=defaults.lease_max_s,
+        boot_timeout_s=defaults.boot_timeout_s,
+        safe_mode=False,
+        daily_budget_usd=Decimal(10**6),
+        monthly_budget_usd=Decimal(10**6),
+    )
+    pool = _Replay(settings, knobs, price_per_hour_usd, trace.report_from, trace.report_until)
+    clock = FakeClock(trace.report_from - WARMUP)
+    jobs = trace.jobs
+    times = [job.at for job in jobs]
+    next_job = bisect_left(times, clock.now())
+    first_reported = bisect_left(times, trace.report_from)
+    finishing: list[tuple[datetime, int]] = []
+    while clock.now() < trace.report_until or pool.queue or pool.busy_until:
+        tick_at = clock.now() + timedelta(seconds=TICK_S)
+        while True:  # every arrival and completion before the tick, in time order
+            arrival = jobs[next_job].at if next_job < len(jobs) else None
+            done = finishing[0][0] if finishing else None
+            if arrival is not None and arrival >= trace.report_until:
+                arrival = None
+            candidates = [t for t in (arrival, done) if t is not None and t < tick_at]
+            if not candidates:
+                break
+            at = min(candidates)
+            if done is not None and done == at:
+                _done, instance_id = heapq.heappop(finishing)
+                pool.finish(instance_id, at)
+            else:
+                pool.arrive(next_job, jobs[next_job], at)
+                next_job += 1
+            pool.dispatch(jobs, at, finishing)
+        clock.advance(TICK_S)
+        pool.tick(clock.now())
+        pool.dispatch(jobs, clock.now(), finishing)
+    reported = range(first_reported, next_job)
+    return Outcome(
+        strategy=strategy,
+        cost_usd=pool.close(),
+        cold_starts=sum(1 for index in reported if index in pool.cold),
+        waits_s=[pool.waits_s[index] for index in reported],
+    )
+
+
+def offline_optimum(trace: Trace, price_per_hour_usd: Decimal) -> Outcome:
+    """The cheapest zero-wait schedule: on each level of concurrency, per gap min(gap, boot)."""
+    edges: list[tuple[datetime, int]] = []
+    for job in trace.jobs:
+        if trace.report_from <= job.at < trace.report_until:
+            edges += [(job.at, 1), (job.at + timedelta(seconds=job.run_s), -1)]
+    edges.sort()  # at equal times -1 sorts first: a GPU freed then is reused at once
+    freed_at: dict[int, datetime] = {}
+    busy_from: dict[int, datetime] = {}
+    billed_s, level = 0.0, 0
+    for at, step in edges:
+        if step == 1:
+            level += 1
+            last = freed_at.get(level)
+            warmup_s = BOOT_S if last is None else min((at - last).total_seconds(), BOOT_S)
+            billed_s += min(warmup_s, (at - trace.report_from).total_seconds())
+            busy_from[level] = at
+        else:
+            end = min(at, trace.report_until)
+            billed_s += max(0.0, (end - busy_from.pop(level)).total_seconds())
+            freed_at[level] = at
+            level -= 1
+    cost = Decimal(str(billed_s)) * price_per_hour_usd / 3600
+    reported = sum(1 for j in trace.jobs if trace.report_from <= j.at < trace.report_until)
+    return Outcome("offline optimum", cost, 0, [0.0] * reported)
+
+
+# ---- the table ------------------------------------------------------------------------------
+
+
+def sim_price_per_hour_usd(seed: int = 0) -> Decimal:
+    """The median total hourly price on the Vast simulator's offer market."""
+    market = VastState(seed=seed).offers.values()
+    return Decimal(str(statistics.median(offer["dph_total"] for offer in market))).quantize(
+        Decimal("0.0001")
+    )
+
+
+def compare(trace: Trace, price_per_hour_usd: Decimal) -> list[Outcome]:
+    """Every strategy on `trace`, the offline optimum last."""
+    defaults = PoolConfig(name="bench")
+    costs = adaptive.Costs(
+        price_per_hour_usd=price_per_hour_usd,
+        boot_s=float(BOOT_S),
+        wait_value_per_hour_usd=defaults.wait_value_per_hour_usd,
+    )
+    strategies: list[tuple[str, Knobs]] = [
+        ("always-on", always_on),
+        ("fixed 15-min idle", fixed_idle(900)),
+        ("short 3-min idle", fixed_idle(180)),
+        ("adaptive", adaptive_knobs(trace, costs, defaults.idle_timeout_s)),
+    ]
+    outcomes = [replay(trace, name, knobs, price_per_hour_usd) for name, knobs in strategies]
+    return [*outcomes, offline_optimum(trace, price_per_hour_usd)]
+
+
+def print_table(trace: Trace, outcomes: Sequence[Outcome], wait_value: Decimal) -> None:
+    """One table: cost, ratio to the optimum, cold starts, waits and cost with waiting valued."""
+    optimum = outcomes[-1].cost_usd
+    days = (trace.report_until - trace.report_from).days
+    print(f"\n== {trace.name}: {len(outcomes[-1].waits_s)} jobs over the last {days} days ==")
+    print(row("strategy", "GPU $", "x optimum", "cold", "wait p50 s", "wait p95 s", "GPU+wait $",
+              widths=WIDTHS))  # fmt: skip
+    for outcome in outcomes:
+        ratio = outcome.cost_usd / optimum if optimum else Decimal(0)
+        print(
+            row(
+                outcome.strategy,
+                f"{outcome.cost_usd:.2f}",
+                f"{ratio:.2f}",
+                outcome.cold_starts,
+                f"{percentile(outcome.waits_s, 50):.0f}",
+                f"{percentile(outcome.waits_s, 95):.0f}",
+                f"{outcome.cost_usd + outcome.wait_cost_usd(wait_value):.2f}",
+                widths=WIDTHS,
+            )
+        )
+
+
+def main(quick: bool = False) -> None:
+    """Replay the three traces through every strategy and print a table each, then a summary."""
+    logging.disable(logging.WARNING)
+    price = sim_price_per_hour_usd()
+    wait_value = PoolConfig(name="bench").wait_value_per_hour_usd
+    history_days, report_days = (14, 2) if quick else (28, 7)
+    print(
+        f"\n== Pool policies on demand traces: {history_days} days learnt, {report_days} reported; "
+        f"${price}/h, {BOOT_S} s cold boot, waiting valued at ${wait_value}/h =="
+    )
+    summary = []
+    for seed, name in enumerate(TRACES):
+        trace = make_trace(name, seed, history_days=history_days, report_days=report_days)
+        outcomes = compare(trace, price)
+        print_table(trace, outcomes, wait_value)
+        by_name = {outcome.strategy: outcome for outcome in outcomes}
+        ours, optimum = by_name["adaptive"], by_name["offline optimum"]
+        fixed = by_name["fixed 15-min idle"]
+        summary.append(
+            f"{name}: adaptive {ours.cost_usd / optimum.cost_usd:.2f}x the optimum's GPU cost "
+            f"(fixed 15-min {fixed.cost_usd / optimum.cost_usd:.2f}x), "
+            f"wait p95 {percentile(ours.waits_s, 95):.0f} s (fixed 15-min "
+            f"{percentile(fixed.waits_s, 95):.0f} s)"
+        )
+    print("\nHow close adaptive gets to the offline optimum:")
+    for line in summary:
+        print(f"  {line}")
