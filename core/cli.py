@@ -2,7 +2,7 @@
 
     migrate [REV] | downgrade REV
     pool status | prewarm [--minutes N] | terminate ID|all | safe-mode on|off [--reason R]
-         | size N | budget [--daily USD] [--monthly USD]
+         | size N | budget [--daily USD] [--monthly USD] | adaptive on|off [--wait-value USD]
     backup | restore FILE --yes | retention [--days N] | audit verify
 
 Pool commands need the admin key (ADMIN_API_KEY), read from standard input so it never shows
@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     budget = verbs.add_parser("budget", help="daily / monthly spend caps in USD")
     budget.add_argument("--daily", type=_usd)
     budget.add_argument("--monthly", type=_usd)
+    learn = verbs.add_parser("adaptive", help="learnt idle timeout and prewarm on or off")
+    learn.add_argument("state", choices=["on", "off"])
+    learn.add_argument(
+        "--wait-value", type=_usd, help="USD an hour of a user waiting for a cold GPU is worth"
+    )
 
     user = commands.add_parser("user", help="account administration (needs the admin key)")
     user_verbs = user.add_subparsers(dest="verb", required=True)
@@ -175,6 +180,19 @@ def run_pool_command(
                 out.write(
                     f"budget: ${config.daily_budget_usd}/day, ${config.monthly_budget_usd}/month\n"
                 )
+            elif args.verb == "adaptive":
+                config = service.set_adaptive(
+                    session,
+                    pool=pool,
+                    on=args.state == "on",
+                    wait_value_per_hour_usd=args.wait_value,
+                    actor=actor,
+                    now=now,
+                )
+                out.write(
+                    f"adaptive {args.state}; waiting valued at "
+                    f"${config.wait_value_per_hour_usd}/h\n"
+                )
     finally:
         engine.dispose()
 
@@ -266,7 +284,8 @@ def format_status(status: service.PoolStatus) -> str:
     config = status.config
     lines = [
         f"pool {config.name}: desired {config.desired_size}, max {config.max_instances}, "
-        f"safe mode {f'ON ({config.safe_mode_reason})' if config.safe_mode else 'off'}",
+        f"safe mode {f'ON ({config.safe_mode_reason})' if config.safe_mode else 'off'}, "
+        f"adaptive {'on' if config.adaptive else 'off'}",
         f"queue: {status.queued_jobs} waiting, {status.running_jobs} running",
         f"spend: ${status.spend_today_usd:.2f} today of ${config.daily_budget_usd}, "
         f"${status.spend_month_usd:.2f} this month of ${config.monthly_budget_usd}",

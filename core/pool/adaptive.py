@@ -55,7 +55,7 @@ MAX_IDLE_S = 2 * 3600
 GRID_S = 30
 GRID_STEPS = MAX_IDLE_S // GRID_S
 DAY_SLOT_CAP = 3
-SHRINK_DAYS = 2.0
+SHRINK_DAYS = 7.0
 DEFAULT_BOOT_S = 240.0
 """A cold boot before anything was measured: image pull and model load take 3-5 minutes."""
 

@@ -31,6 +31,7 @@ from core.models import (
 from core.pool import costs
 
 MAX_PREWARM_MIN = 12 * 60
+MAX_WAIT_VALUE_USD = Decimal(1000)
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,27 @@ def prewarm(
     config = _config(session, pool)
     config.prewarm_until = now + timedelta(minutes=minutes)
     return _save(session, config, actor, now, "pool.prewarm", {"minutes": minutes})
+
+
+def set_adaptive(
+    session: Session,
+    *,
+    pool: str,
+    on: bool,
+    wait_value_per_hour_usd: Decimal | None,
+    actor: Actor,
+    now: datetime,
+) -> PoolConfig:
+    """Adaptive idle timeout and prewarm on or off (core.pool.adaptive); optionally change what
+    an hour of a user's waiting is worth against idle GPU time (0..MAX_WAIT_VALUE_USD)."""
+    config = _config(session, pool)
+    if wait_value_per_hour_usd is not None:
+        if not 0 <= wait_value_per_hour_usd <= MAX_WAIT_VALUE_USD:
+            raise ValidationFailed(f"wait value must be between 0 and {MAX_WAIT_VALUE_USD} USD/h")
+        config.wait_value_per_hour_usd = wait_value_per_hour_usd
+    config.adaptive = on
+    details = {"on": on, "wait_value_per_hour_usd": str(config.wait_value_per_hour_usd)}
+    return _save(session, config, actor, now, "pool.adaptive", details)
 
 
 def set_budget(

@@ -1,0 +1,84 @@
+"""The adaptive pool end to end: learnt demand makes the real manager rent before the burst."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from core.clock import FakeClock
+from core.db import read_scope
+from core.models import AuditEntry, InstanceState, JobStatus, PoolConfig
+from core.pool.actions import Rent
+from core.pool.adaptive import DEFAULT_BOOT_S
+from tests.factories import make_job, make_pool, make_user
+from tests.integration.test_cli_pool import cli_db, run  # noqa: F401 - the CLI fixture
+from tests.pool_harness import PoolHarness
+
+BURST = datetime(2026, 1, 26, 12, 0, tzinfo=UTC)  # a Monday; sittings at noon every day before
+
+
+def _noon_history(engine, days: int = 21, jobs: int = 4) -> None:
+    user = make_user(engine)
+    for day in range(1, days + 1):
+        for k in range(jobs):
+            make_job(
+                engine,
+                user,
+                status=JobStatus.SUCCEEDED,
+                created_at=BURST - timedelta(days=day) + timedelta(seconds=60 * k),
+            )
+
+
+@pytest.fixture
+def pool(engine, vast):
+    clock = FakeClock(BURST - timedelta(minutes=30))
+    make_pool(
+        engine,
+        desired_size=1,
+        max_instances=2,
+        max_price_per_hour_usd=Decimal("5"),
+        min_reliability=0.9,
+        min_vram_gb=8,
+        wait_value_per_hour_usd=Decimal("20"),
+    )
+    _noon_history(engine)
+    harness = PoolHarness(engine, vast, clock)
+    yield harness
+    harness.close()
+
+
+def _first_rent(pool: PoolHarness, until: datetime) -> datetime | None:
+    while pool.clock.now() < until:
+        report = pool.tick()
+        if any(isinstance(action, Rent) for action in report.actions):
+            return pool.clock.now()
+    return None
+
+
+def test_a_learnt_daily_burst_is_prewarmed_one_boot_ahead_and_ready_when_it_starts(pool):
+    rented_at = _first_rent(pool, BURST)
+    assert rented_at is not None, "the pool stayed asleep although every noon was busy"
+    lead_s = (BURST - rented_at).total_seconds()
+    assert DEFAULT_BOOT_S - 30 <= lead_s <= DEFAULT_BOOT_S + 30
+    report = pool.tick()
+    assert report.advice is not None and report.advice.prewarm_until > BURST
+    assert [row.state for row in pool.rows()] == [InstanceState.READY]
+
+
+def test_with_adaptive_off_the_same_history_rents_nothing_before_demand(pool):
+    pool.configure(adaptive=False)
+    assert _first_rent(pool, BURST + timedelta(minutes=5)) is None
+    assert pool.rows() == []
+
+
+def test_cli_turns_adaptive_off_sets_the_wait_value_and_audits_it(cli_db):  # noqa: F811
+    status, out = run("pool", "adaptive", "off", "--wait-value", "7.5")
+    assert status == 0 and "adaptive off" in out
+    assert "adaptive off" in run("pool", "status")[1]
+    with read_scope(cli_db) as session:
+        config = session.get(PoolConfig, "default")
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "pool.adaptive")).one()
+    assert config.adaptive is False and config.wait_value_per_hour_usd == Decimal("7.5")
+    assert entry.details == {"on": False, "wait_value_per_hour_usd": "7.5"}
+    assert run("pool", "adaptive", "on", "--wait-value", "-1")[0] != 0

@@ -1,0 +1,161 @@
+"""The adaptive pool advice as tables and properties: pure inputs, pure answers."""
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.pool.adaptive import (
+    MAX_IDLE_S,
+    MIN_ARRIVALS,
+    MIN_IDLE_S,
+    SLOT_S,
+    Costs,
+    advise,
+    learn,
+    slot_of_week,
+)
+
+MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
+NOW = MONDAY + timedelta(days=21)
+COSTS = Costs(Decimal("0.50"), 240.0, Decimal("5.00"))
+
+
+def daily_sessions(hour: float, *, days: int = 21, jobs: int = 8, gap_s: int = 60) -> list:
+    """A sitting of `jobs` submissions every day at `hour`, for the `days` before NOW."""
+    return [
+        MONDAY + timedelta(days=day, hours=hour, seconds=gap_s * k)
+        for day in range(days)
+        for k in range(jobs)
+    ]
+
+
+def first_prewarm(arrivals, costs, start, end):
+    """The first 30 s tick in [start, end) at which the advice asks for a prewarm."""
+    profile = learn(arrivals, start, costs)
+    at = start
+    while at < end:
+        advice = advise(profile, costs, now=at, last_demand_at=None, fallback_idle_s=900)
+        if advice.prewarm_until is not None:
+            return at, advice
+        at += timedelta(seconds=30)
+    return None, None
+
+
+@pytest.mark.parametrize(
+    "arrivals",
+    [
+        [],
+        [NOW - timedelta(minutes=m) for m in range(1, MIN_ARRIVALS)],
+        [NOW - timedelta(days=40, minutes=m) for m in range(100)],  # older than the window
+        [NOW + timedelta(minutes=m) for m in range(100)],  # not yet happened
+    ],
+    ids=["none", "too-few", "too-old", "future"],
+)
+def test_without_enough_history_the_configured_idle_timeout_is_used_and_nothing_prewarmed(
+    arrivals,
+):
+    profile = learn(arrivals, NOW, COSTS)
+    advice = advise(profile, COSTS, now=NOW, last_demand_at=NOW, fallback_idle_s=777)
+    assert profile is None
+    assert advice.idle_timeout_s == 777 and advice.prewarm_until is None
+
+
+@pytest.mark.parametrize("boot_s", [120.0, 240.0, 420.0])
+def test_a_strong_daily_pattern_prewarms_about_one_boot_before_it(boot_s):
+    costs = Costs(Decimal("0.50"), boot_s, Decimal("5.00"))
+    burst = NOW + timedelta(hours=9)
+    at, advice = first_prewarm(daily_sessions(9), costs, NOW + timedelta(hours=6), burst)
+    assert at is not None, "no prewarm before a burst seen every day for three weeks"
+    lead_s = (burst - at).total_seconds()
+    assert boot_s <= lead_s < boot_s + 30  # one 30 s tick of resolution
+    assert advice.prewarm_until >= burst + timedelta(seconds=SLOT_S)
+
+
+def test_prewarm_ends_with_the_run_of_busy_slots():
+    _at, advice = first_prewarm(
+        daily_sessions(9, jobs=2), COSTS, NOW + timedelta(hours=8), NOW + timedelta(hours=9)
+    )
+    assert advice.prewarm_until == NOW + timedelta(hours=9, seconds=SLOT_S)
+
+
+def test_when_waiting_is_worth_nothing_no_slot_is_worth_prewarming():
+    free_waits = Costs(Decimal("0.50"), 240.0, Decimal(0))
+    at, _ = first_prewarm(
+        daily_sessions(9), free_waits, NOW + timedelta(hours=6), NOW + timedelta(hours=10)
+    )
+    assert at is None
+
+
+def test_one_odd_day_does_not_make_a_warm_slot_but_the_same_burst_every_week_does():
+    usual = daily_sessions(20, jobs=3)
+    start = NOW + timedelta(hours=2)
+
+    def night_burst(day: int) -> list:
+        return [MONDAY + timedelta(days=day, hours=3, seconds=10 * k) for k in range(60)]
+
+    once, _ = first_prewarm(usual + night_burst(14), COSTS, start, start + timedelta(hours=2))
+    weekly = usual + night_burst(0) + night_burst(7) + night_burst(14)
+    every_week, _ = first_prewarm(weekly, COSTS, start, start + timedelta(hours=2))
+    assert once is None
+    assert every_week is not None
+
+
+def test_sparse_random_demand_sleeps_at_the_floor_and_busy_random_demand_stays_warm():
+    rng = random.Random(7)
+    sparse = [MONDAY + timedelta(days=d, hours=rng.uniform(0, 24)) for d in range(21)]
+    busy, at = [], MONDAY
+    while (at := at + timedelta(seconds=rng.expovariate(1 / 120))) < NOW:
+        busy.append(at)
+    sparse_advice = advise(
+        learn(sparse, NOW, COSTS), COSTS, now=NOW, last_demand_at=NOW, fallback_idle_s=900
+    )
+    busy_advice = advise(
+        learn(busy, NOW, COSTS), COSTS, now=NOW, last_demand_at=NOW, fallback_idle_s=900
+    )
+    assert sparse_advice.idle_timeout_s == MIN_IDLE_S and sparse_advice.prewarm_until is None
+    assert busy_advice.prewarm_until is not None or busy_advice.idle_timeout_s >= 900
+
+
+def test_slot_of_week_starts_monday_midnight_utc_in_quarter_hours():
+    assert slot_of_week(MONDAY) == 0
+    assert slot_of_week(MONDAY + timedelta(minutes=14, seconds=59)) == 0
+    assert slot_of_week(MONDAY + timedelta(days=6, hours=23, minutes=59)) == 7 * 96 - 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    offsets_s=st.lists(st.integers(0, 28 * 86_400), min_size=0, max_size=300),
+    price=st.decimals("0.05", "5", places=2),
+    boot_s=st.floats(30, 1200),
+    wait_value=st.decimals("0", "50", places=2),
+    since_demand_s=st.integers(0, 86_400),
+)
+def test_advice_stays_within_floor_and_cap_and_never_prewarms_into_the_past(
+    offsets_s, price, boot_s, wait_value, since_demand_s
+):
+    costs = Costs(price, boot_s, wait_value)
+    arrivals = [NOW - timedelta(seconds=s) for s in offsets_s]
+    profile = learn(arrivals, NOW, costs)
+    advice = advise(
+        profile,
+        costs,
+        now=NOW,
+        last_demand_at=NOW - timedelta(seconds=since_demand_s),
+        fallback_idle_s=900,
+    )
+    if profile is None:
+        assert advice.idle_timeout_s == 900
+    else:
+        assert MIN_IDLE_S <= advice.idle_timeout_s <= MAX_IDLE_S
+    assert advice.prewarm_until is None or advice.prewarm_until > NOW
+    assert advice == advise(
+        profile,
+        costs,
+        now=NOW,
+        last_demand_at=NOW - timedelta(seconds=since_demand_s),
+        fallback_idle_s=900,
+    )
