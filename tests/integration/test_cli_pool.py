@@ -140,3 +140,36 @@ def test_backup_retention_and_audit_verify(cli_db, tmp_path, monkeypatch):
         connection.execute(sa.text("UPDATE auditentry SET actor = 'someone else'"))
     status, out = run("audit", "verify")
     assert status == 1 and "BROKEN at entry 1" in out
+
+
+def test_an_attempt_without_a_configured_key_is_audited_too(cli_db, monkeypatch):
+    monkeypatch.delenv("ADMIN_API_KEY")
+    from core.config import get_settings
+
+    get_settings.cache_clear()
+    assert run("pool", "size", "1", key="anything")[0] == 2
+    with read_scope(cli_db) as session:
+        entry = session.exec(select(AuditEntry)).one()
+    assert (entry.action, entry.outcome) == ("auth.admin_key", AuditOutcome.DENIED)
+    assert entry.details == {"configured": False} and entry.actor_fingerprint
+
+
+def test_the_raw_key_never_reaches_the_logs_or_the_database(cli_db, capsys, monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    from core.config import get_settings
+
+    get_settings.cache_clear()
+    run("pool", "status")
+    run("pool", "size", "1", key="wrong-key-7777")
+    run("pool", "safe-mode", "on", "--reason", "test")
+    logs = capsys.readouterr().err  # the CLI logs to stderr
+    with cli_db.connect() as connection:
+        dump = "\n".join(
+            str(row)
+            for table in ("auditentry", "poolconfig")
+            for row in connection.execute(sa.text(f"SELECT * FROM {table}"))
+        )
+    assert "admin key is wrong" in logs
+    for secret in (KEY, "wrong-key-7777"):
+        assert secret not in logs and secret not in dump
+    assert dump.count(audit.fingerprint("dev-audit-secret-change-me", KEY)) == 2

@@ -1,0 +1,63 @@
+"""The deploy samples start real entry points and cover HTTPS, WebSockets and log rotation."""
+
+import configparser
+import importlib.util
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+
+def _unit(name):
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(DEPLOY / "systemd" / name)
+    return parser
+
+
+def _runs_something_that_exists(command):
+    if " -m " in command:
+        module = command.split(" -m ", 1)[1].split()[0]
+        return importlib.util.find_spec(module) is not None
+    script = re.search(r"streamlit run (\S+)", command).group(1)
+    return (ROOT / script).is_file()
+
+
+def test_systemd_units_start_the_web_and_scheduler_entry_points():
+    web, scheduler = _unit("aikings-web.service"), _unit("aikings-scheduler.service")
+    assert "streamlit run Home.py" in web["Service"]["ExecStart"]
+    assert "--server.address 127.0.0.1" in web["Service"]["ExecStart"]  # only the proxy is public
+    assert web["Service"]["ExecStartPre"].endswith("-m core.cli migrate")
+    assert scheduler["Service"]["ExecStart"].endswith("-m scheduler")
+    for unit in (web, scheduler):
+        assert _runs_something_that_exists(unit["Service"]["ExecStart"])
+        assert unit["Service"]["EnvironmentFile"] == "/etc/aikings.env"
+        assert unit["Service"]["Restart"] == "on-failure"
+    assert scheduler["Service"]["KillSignal"] == "SIGTERM"  # graceful: jobs finish, lease handed
+
+
+def test_procfile_runs_both_processes():
+    entries = dict(
+        line.split(": ", 1) for line in (DEPLOY / "Procfile").read_text().splitlines() if line
+    )
+    assert set(entries) == {"web", "scheduler"}
+    assert all(_runs_something_that_exists(command) for command in entries.values())
+
+
+def test_reverse_proxies_terminate_https_and_forward_websockets_to_the_web_port():
+    caddy = (DEPLOY / "Caddyfile").read_text()
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    assert "reverse_proxy 127.0.0.1:8501" in caddy and "Strict-Transport-Security" in caddy
+    assert "listen 443 ssl" in nginx and "proxy_pass http://127.0.0.1:8501" in nginx
+    assert 'proxy_set_header Connection "upgrade"' in nginx
+    assert "return 301 https://" in nginx
+
+
+def test_logs_are_rotated_under_systemd_and_under_a_procfile_runner():
+    journald = configparser.ConfigParser()
+    journald.read(DEPLOY / "journald" / "aikings.conf")
+    assert journald["Journal"]["MaxRetentionSec"] and journald["Journal"]["SystemMaxUse"]
+    rule = (DEPLOY / "logrotate" / "aikings").read_text()
+    assert re.search(r"^/var/log/aikings/\*\.log \{$", rule, re.M)
+    assert re.search(r"^\s+rotate \d+$", rule, re.M) and "copytruncate" in rule
