@@ -129,3 +129,32 @@ def test_settle_racing_refund_closes_the_hold_exactly_once(engine, funded):
     releases = [e for e in entries if e.idempotency_key == f"release:{job.id}"]
     assert len(releases) == 1
     assert balance(engine, funded) in (95, 100)
+
+
+def test_a_job_submitted_twice_in_parallel_is_held_once(engine, funded):
+    job = make_job(engine, funded)
+
+    def hold(own, _index):
+        with session_scope(own) as session:
+            ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=30, now=NOW)
+
+    assert _parallel(engine, 8, hold) == []
+    with read_scope(engine) as session:
+        holds = session.exec(select(CreditEntry).where(CreditEntry.job_id == job.id)).all()
+    assert len(holds) == 1
+    assert balance(engine, funded) == 70
+
+
+def test_balance_is_the_sum_of_an_append_only_history(engine, funded):
+    jobs = [make_job(engine, funded) for _ in range(3)]
+    with session_scope(engine) as session:
+        for job in jobs:
+            ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=10, now=NOW)
+        ledger.settle_job(session, job_id=jobs[0].id, charged_credits=4, now=NOW)
+        ledger.refund_job(session, job_id=jobs[1].id, now=NOW, reason="failed")
+    with read_scope(engine) as session:
+        entries = ledger.history(session, user_id=funded.id, limit=100)
+        older = ledger.history(session, user_id=funded.id, limit=100, before_id=entries[2].id)
+    assert sum(e.credits for e in entries) == balance(engine, funded) == 100 - 4 - 10
+    assert [e.id for e in older] == [e.id for e in entries[3:]]
+    assert len({e.idempotency_key for e in entries}) == len(entries)
