@@ -1,0 +1,53 @@
+"""The pool-policy benchmark's replay on one reported day: what must hold between strategies."""
+
+import pytest
+
+from bench.common import percentile
+from bench.pool_policy import TRACES, compare, make_trace, sim_price_per_hour_usd
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    price = sim_price_per_hour_usd()
+    results = {}
+    for name in TRACES:
+        trace = make_trace(name, 1, history_days=7, report_days=1)
+        reported = sum(1 for job in trace.jobs if trace.report_from <= job.at < trace.report_until)
+        results[name] = (reported, {o.strategy: o for o in compare(trace, price)})
+    return results
+
+
+@pytest.mark.parametrize("trace", list(TRACES))
+def test_every_job_is_served_and_the_optimum_is_cheapest_with_no_waits(outcomes, trace):
+    reported, by_strategy = outcomes[trace]
+    optimum = by_strategy.pop("offline optimum")
+    assert reported > 0
+    assert optimum.cold_starts == 0 and max(optimum.waits_s) == 0
+    for outcome in by_strategy.values():
+        assert len(outcome.waits_s) == reported, outcome.strategy
+        assert optimum.cost_usd <= outcome.cost_usd, outcome.strategy
+
+
+@pytest.mark.parametrize("trace", list(TRACES))
+def test_always_on_outspends_both_timeouts_and_the_short_one_starts_cold_the_most(outcomes, trace):
+    _reported, by_strategy = outcomes[trace]
+    online = [o for name, o in by_strategy.items() if name != "offline optimum"]
+    always_on, short = by_strategy["always-on"], by_strategy["short 3-min idle"]
+    assert always_on.cost_usd > by_strategy["fixed 15-min idle"].cost_usd > short.cost_usd
+    assert short.cold_starts == max(o.cold_starts for o in online)
+
+
+def test_adaptive_learns_to_stay_warm_under_steady_load(outcomes):
+    _reported, by_strategy = outcomes["steady load"]
+    adaptive, fixed = by_strategy["adaptive"], by_strategy["fixed 15-min idle"]
+    assert adaptive.cold_starts < fixed.cold_starts / 4
+    assert percentile(adaptive.waits_s, 95) < percentile(fixed.waits_s, 95)
+
+
+def test_adaptive_idles_less_than_the_old_timeout_on_sparse_evenings_without_more_waiting(
+    outcomes,
+):
+    _reported, by_strategy = outcomes["sparse evening use"]
+    adaptive, fixed = by_strategy["adaptive"], by_strategy["fixed 15-min idle"]
+    assert adaptive.cost_usd < fixed.cost_usd
+    assert adaptive.cold_starts <= fixed.cold_starts
