@@ -1,24 +1,159 @@
-"""`python -m bench [--quick]`: every benchmark, printed as ratios and percentiles."""
+"""`python -m bench [--quick] [--runs N] [--only P1,P4]`: every benchmark, then one table.
+
+Each section prints its own detail, then returns `Figure`s (a measured value beside its
+goal); the last table lists them all with whether each goal is met. A section that returns
+None (one that prints its own table only) gets a line pointing above.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import engine, gallery, pool
+from bench.common import Figure, table
 
-from bench import pool  # noqa: E402 - the repository root must be importable first
+
+@dataclass(frozen=True)
+class Scale:
+    """How big each section runs: the full benchmark or a quick smoke run."""
+
+    quick: bool
+    workers: int
+    campaign_runs: int
+    overhead_runs: int
+    tick_instances: int
+    steady_ticks: int
+    page_rows: tuple[int, ...]
+    renders: int
+    day_seeds: int
+    day_hours: float
+
+    @classmethod
+    def of(cls, *, quick: bool, runs: int | None, workers: int) -> Scale:
+        """The quick or full sizes; `runs` overrides the fault campaign's."""
+        if quick:
+            return cls(True, workers, runs or 10, 5, 100, 5, (10_000,), 5, 1, 3)
+        return cls(False, workers, runs or 1000, 50, 100, 20, (100_000, 1_000_000), 20, 3, 12)
+
+    def page_repeats(self, rows: int) -> int:
+        """Timed samples per page: fewer where one full-scan query takes seconds."""
+        return 30 if rows <= 100_000 else 10
 
 
-def main() -> None:
-    """Parse flags and run the benchmarks."""
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="fewer seeds, for a smoke run")
-    parser.add_argument("--runs", type=int, default=1000, help="fault campaign runs")
-    args = parser.parse_args()
-    pool.main(
-        seeds=1 if args.quick else 3, campaign_seeds=20 if args.quick else args.campaign_seeds
+SectionRun = Callable[[Scale], Sequence[Figure] | None]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One benchmark: an id for `--only`, a title, and what runs it at a given scale."""
+
+    id: str
+    title: str
+    run: SectionRun
+
+
+def _pages(scale: Scale) -> list[Figure]:
+    return [
+        figure
+        for rows in scale.page_rows
+        for figure in gallery.page_queries(rows, scale.page_repeats(rows)).figures()
+    ]
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "P1",
+        "orchestration overhead",
+        lambda s: engine.orchestration_overhead(s.overhead_runs).figures(),
+    ),
+    Section(
+        "P3",
+        "reconcile tick at 100 instances",
+        lambda s: engine.reconcile_at_scale(s.tick_instances, s.steady_ticks).figures(
+            tick_interval_s=pool.TICK_S
+        ),
+    ),
+    Section("P4", "gallery and audit pages", _pages),
+    Section("P5", "Studio page render", lambda s: engine.studio_render(s.renders).figures()),
+    Section(
+        "W",
+        "warm pool vs cold start",
+        lambda s: pool.warm_vs_cold(s.day_seeds, s.day_hours, s.workers).figures(),
+    ),
+    Section(
+        "F",
+        "fault campaign",
+        lambda s: pool.fault_campaign(s.campaign_runs, s.workers).figures(),
+    ),
+)
+
+
+def run(sections: Sequence[Section], scale: Scale) -> tuple[list[list[str]], dict[str, float]]:
+    """Run `sections` in order; the consolidated table's lines and each section's seconds."""
+    lines: list[list[str]] = []
+    seconds: dict[str, float] = {}
+    for section in sections:
+        started = time.perf_counter()
+        figures = section.run(scale)
+        seconds[section.id] = time.perf_counter() - started
+        if figures is None:
+            lines.append([section.id, f"{section.title}: see its table above", "", "", ""])
+            continue
+        lines += [[f.id, f.what, f.shown, f.goal, "yes" if f.met else "NO"] for f in figures]
+    return lines, seconds
+
+
+def _chosen(only: str | None, parser: argparse.ArgumentParser) -> list[Section]:
+    if not only:
+        return list(SECTIONS)
+    wanted = [name.strip().upper() for name in only.split(",") if name.strip()]
+    known = {section.id for section in SECTIONS}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return [section for section in SECTIONS if section.id in wanted]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse flags, run the chosen sections and print the consolidated table."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--runs", type=int, default=None, help="fault campaign runs (default 1000; 10 quick)"
+    )
+    parser.add_argument(
+        "--only", default=None, help="comma-separated section ids, e.g. P1,P4 (default: all)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes for the fault campaign and the simulated days (default: CPU count)",
+    )
+    args = parser.parse_args(argv)
+    if args.runs is not None and args.runs < 1:
+        parser.error("--runs must be at least 1")
+    sections = _chosen(args.only, parser)
+    scale = Scale.of(quick=args.quick, runs=args.runs, workers=max(1, args.workers))
+    logging.disable(logging.CRITICAL)  # alerts and pool events would drown the tables
+    started = time.perf_counter()
+    try:
+        lines, seconds = run(sections, scale)
+    finally:
+        logging.disable(logging.NOTSET)
+    graded = [line for line in lines if line[4]]
+    unmet = sum(1 for line in graded if line[4] == "NO")
+    print(f"\n== Summary ({'quick' if scale.quick else 'full'} run) ==")
+    print(table(["id", "what", "figure", "goal", "met"], lines))
+    print(
+        f"\n{len(graded) - unmet} of {len(graded)} goals met. Seconds per section: "
+        + ", ".join(f"{name} {value:.0f}" for name, value in seconds.items())
+        + f"; total {time.perf_counter() - started:.0f}."
     )
 
 

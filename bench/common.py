@@ -1,15 +1,67 @@
-"""Shared helpers: percentiles, a scratch database, and table printing."""
+"""Shared helpers: figures with their goals, percentiles, scratch databases, table printing."""
 
 from __future__ import annotations
 
+import atexit
+import functools
+import logging
+import multiprocessing
+import shutil
 import statistics
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, TypeVar
 
 from sqlalchemy.engine import Engine
 
 from core.db import make_engine, migrate
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Comparison = Literal["<=", ">=", "=="]
+_SYMBOL: dict[Comparison, str] = {"<=": "≤", ">=": "≥", "==": "="}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of the consolidated table: a measured value beside the goal it should meet."""
+
+    id: str
+    what: str
+    value: float
+    unit: str
+    op: Comparison
+    limit: float
+
+    @property
+    def met(self) -> bool:
+        """Whether `value` satisfies `op limit`."""
+        if self.op == "<=":
+            return self.value <= self.limit
+        if self.op == ">=":
+            return self.value >= self.limit
+        return self.value == self.limit
+
+    @property
+    def shown(self) -> str:
+        """The value with its unit, rounded for reading."""
+        return f"{_number(self.value)} {self.unit}".strip()
+
+    @property
+    def goal(self) -> str:
+        """The goal as text, e.g. `≤ 500 ms`."""
+        return f"{_SYMBOL[self.op]} {_number(self.limit)} {self.unit}".strip()
+
+
+def _number(value: float) -> str:
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.0f}"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -21,14 +73,70 @@ def percentile(values: Sequence[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, int(q) - 1))]
 
 
-def scratch_engine(directory: Path | None = None) -> Engine:
-    """A freshly migrated SQLite database in a temporary directory."""
-    folder = directory or Path(tempfile.mkdtemp(prefix="aikings-bench-"))
-    url = f"sqlite:///{folder / 'bench.db'}"
-    migrate(url)
-    return make_engine(url)
+def timed_ms(action: Callable[[], object], repeats: int) -> list[float]:
+    """Wall-clock milliseconds of `repeats` calls of `action`."""
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def parallel_map(
+    function: Callable[[Item], Result], items: Sequence[Item], workers: int
+) -> list[Result]:
+    """`function` over `items` in order; over `workers` spawned processes when more than one.
+
+    `function` must be importable by name (a module-level function). Workers are spawned,
+    not forked, so no simulator thread of this process is copied half-way through a request.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet) as pool:
+        return list(pool.map(function, items, chunksize=max(1, len(items) // (workers * 8))))
+
+
+def _quiet() -> None:
+    """Workers log nothing: the tables are the output (alerts would flood them)."""
+    logging.disable(logging.CRITICAL)
+
+
+@functools.cache
+def _migrated_template() -> Path:
+    """A SQLite file migrated to head once per process; scratch databases are copies of it."""
+    folder = Path(tempfile.mkdtemp(prefix="aikings-bench-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@contextmanager
+def scratch_engine() -> Iterator[Engine]:
+    """A freshly migrated SQLite database in its own temporary folder, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="aikings-bench-"))
+    shutil.copyfile(_migrated_template(), folder / "bench.db")
+    engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def row(*cells: object, widths: Sequence[int] = (34, 12, 12, 12, 12)) -> str:
-    """One fixed-width table line."""
+    """One fixed-width line of a section's detail table."""
     return "".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=False))
+
+
+def table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
+    """A plain-text table whose columns fit their widest cell."""
+    widths = [max(len(str(cells[i])) for cells in [header, *lines]) for i in range(len(header))]
+    rendered = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=True))
+        for cells in [header, *lines]
+    ]
+    rendered.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in rendered)

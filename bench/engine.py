@@ -2,29 +2,39 @@
 
 P1: a warm simulated instance with zero compute time; submit -> stored asset through the
 scheduler's Runtime, against the same graph sent straight to the simulated ComfyUI.
-P3: one reconcile tick with 100 instances listed (provider calls and wall time).
+P3: reconcile ticks with 100 instances: the tick that rents them all, then steady ticks
+(provider calls by endpoint and wall time).
 P5: the Studio page rendered by AppTest for a signed-in user.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import statistics
+import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bench.common import percentile, row, scratch_engine
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bench.common import Figure, percentile, row, scratch_engine, timed_ms
 from core.accounts import ledger, sessions, users
 from core.clock import FakeClock, SystemClock
 from core.comfy.client import ComfyClient
 from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, build_graph
-from core.config import get_settings, load_settings
+from core.config import REPO_ROOT, Settings, get_settings, load_settings
 from core.db import read_scope, session_scope
-from core.models import GenerationJob, JobStatus, PoolConfig
+from core.models import GenerationJob, JobStatus, PoolConfig, User
+from core.pool.vast import PAGE_SIZE
 from core.studio import jobs
 from scheduler.jobs import Runtime
 from sim.comfy import ComfySimConfig
@@ -33,182 +43,391 @@ from tests.factories import make_pool
 from tests.pool_harness import PoolHarness
 from tests.sims import comfy_sim, vast_sim
 
-RUNS = 20
+OVERHEAD_P50_GOAL_MS = 250.0
+OVERHEAD_P95_GOAL_MS = 500.0  # under 2 % of a ~30 s warm generation
+STEADY_TICK_P95_GOAL_MS = 1000.0
+RENDER_P95_GOAL_MS = 1000.0  # a rerun on every widget change must not break the user's flow
+JOB_TIMEOUT_S = 60.0
 
 
-def orchestration_overhead() -> None:
-    """P1: Runtime submit->asset vs the bare ComfyUI round trip, zero compute."""
+def _register(session: Session, *, starter_credits: int) -> User:
+    return users.register(
+        session,
+        username="bench",
+        email="b@example.test",
+        display_name="B",
+        password="a long enough secret",
+        date_of_birth=date(1990, 1, 1),
+        now=datetime.now(UTC),
+        starter_credits=starter_credits,
+    )
+
+
+# ---- P1 ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverheadResult:
+    """P1 samples: milliseconds per run through the whole system and straight to ComfyUI."""
+
+    through_ms: list[float]
+    direct_ms: list[float]
+    succeeded: int
+
+    @property
+    def overhead_ms(self) -> list[float]:
+        """Per run, what the orchestration added over the bare round trip of the same graph."""
+        return [t - d for t, d in zip(self.through_ms, self.direct_ms, strict=True)]
+
+    def figures(self) -> list[Figure]:
+        """Overhead p50 and p95 against their goals, and jobs that did not succeed."""
+        return [
+            Figure(
+                "P1",
+                "orchestration overhead p50 (submit->asset minus bare ComfyUI)",
+                percentile(self.overhead_ms, 50),
+                "ms",
+                "<=",
+                OVERHEAD_P50_GOAL_MS,
+            ),
+            Figure(
+                "P1",
+                "orchestration overhead p95",
+                percentile(self.overhead_ms, 95),
+                "ms",
+                "<=",
+                OVERHEAD_P95_GOAL_MS,
+            ),
+            Figure(
+                "P1",
+                "jobs not succeeded",
+                len(self.through_ms) - self.succeeded,
+                "",
+                "==",
+                0,
+            ),
+        ]
+
+
+def _warm_runtime(engine: Engine, settings: Settings) -> tuple[Runtime, int]:
+    """A scheduler Runtime with one ready instance, and a user with plenty of credits."""
+    runtime = Runtime(settings, SystemClock())
+    with session_scope(engine) as session:
+        config = session.get(PoolConfig, settings.pool_name)
+        assert config is not None  # Runtime() ensured the pool row
+        config.max_price_per_hour_usd, config.min_reliability = Decimal("5"), 0.9
+        config.min_vram_gb, config.prewarm_until = 8, datetime.now(UTC) + timedelta(hours=1)
+        session.add(config)
+        user = _register(session, starter_credits=0)
+        ledger.grant(
+            session, user_id=user.id or 0, credits=10**6, key="bench", note="", now=user.created_at
+        )
+    runtime.tick_pool()
+    runtime.tick_pool()  # the instance is created, then found healthy: ready
+    return runtime, user.id or 0
+
+
+def _through_the_system(runtime: Runtime, user_id: int, presets: Presets, index: int) -> bool:
+    """Submit one job and dispatch until it finishes; True if it succeeded."""
+    settings = runtime.settings
+    job = jobs.submit(
+        runtime.engine,
+        user_id=user_id,
+        request=jobs.StudioRequest(prompt=f"a lighthouse {index}", preset="low", seed=index),
+        clock=runtime.clock,
+        presets=presets,
+        pricing=jobs.pricing_from(settings),
+        pool=settings.pool_name,
+    )
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while time.monotonic() < deadline:
+        runtime.dispatch()
+        with read_scope(runtime.engine) as session:
+            found = session.get(GenerationJob, job.id)
+            status = found.status if found is not None else JobStatus.FAILED
+        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            return status is JobStatus.SUCCEEDED
+        time.sleep(0.005)
+    return False
+
+
+def _straight_to_comfy(url: str, presets: Presets, index: int) -> None:
+    """The same graph the job built, sent to ComfyUI directly, outputs downloaded."""
+    graph = build_graph(
+        GenerationRequest(
+            positive=f"a lighthouse {index}",
+            negative="",
+            model=presets.default_model("image"),
+            preset="low",
+            seed=index,
+        ),
+        presets,
+    )
+    with ComfyClient(url) as client:
+        result = client.run(graph)
+        for ref in result.outputs:
+            client.view(ref)
+
+
+def orchestration_overhead(runs: int = 50) -> OverheadResult:
+    """P1: Runtime submit->stored asset vs the bare ComfyUI round trip, zero compute.
+
+    Each run does both paths back to back with the same prompt and seed, so the per-run
+    difference is what the orchestration (screening, credit hold, dispatch, lease, media
+    store, settlement) costs.
+    """
     presets = Presets.load()
-    engine = scratch_engine()
-    folder = Path(tempfile.mkdtemp(prefix="aikings-p1-"))
+    through: list[float] = []
+    direct: list[float] = []
+    succeeded = 0
     with (
+        scratch_engine() as engine,
+        tempfile.TemporaryDirectory(prefix="aikings-p1-") as folder,
         comfy_sim(ComfySimConfig()) as comfy,
         vast_sim(timings=Timings(0, 0, 0), comfy_port=int(comfy.url.rsplit(":", 1)[1])) as vast,
     ):
         settings = load_settings(
             database_url=str(engine.url),
             sim_vast_url=vast.url,
-            media_root=folder / "media",
-            backup_dir=folder / "b",
+            media_root=Path(folder) / "media",
+            backup_dir=Path(folder) / "backups",
             pool_desired_size=1,
         )
-        runtime = Runtime(settings, SystemClock())
-        with session_scope(engine) as session:
-            config = session.get(PoolConfig, settings.pool_name)
-            config.max_price_per_hour_usd, config.min_reliability = Decimal("5"), 0.9
-            config.min_vram_gb, config.prewarm_until = 8, datetime.now(UTC) + timedelta(hours=1)
-            session.add(config)
-            user = users.register(
-                session,
-                username="bench",
-                email="b@example.test",
-                display_name="B",
-                password="a long enough secret",
-                date_of_birth=date(1990, 1, 1),
-                now=datetime.now(UTC),
-                starter_credits=0,
-            )
-            ledger.grant(
-                session,
-                user_id=user.id or 0,
-                credits=10**6,
-                key="bench",
-                note="",
-                now=datetime.now(UTC),
-            )
-        runtime.tick_pool()
-        runtime.tick_pool()  # warm: one ready instance
-        through, direct = [], []
-        for index in range(RUNS):
-            started = time.perf_counter()
-            job = jobs.submit(
-                engine,
-                user_id=user.id or 0,
-                request=jobs.StudioRequest(
-                    prompt=f"a lighthouse {index}", preset="low", seed=index
-                ),
-                clock=runtime.clock,
-                presets=presets,
-                pricing=jobs.pricing_from(settings),
-                pool=settings.pool_name,
-            )
-            while True:
-                runtime.dispatch()
-                with read_scope(engine) as session:
-                    status = session.get(GenerationJob, job.id).status
-                if status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-                    break
-                time.sleep(0.005)
-            through.append((time.perf_counter() - started) * 1000)
-            graph = build_graph(
-                GenerationRequest(
-                    positive=f"a lighthouse {index}",
-                    negative="",
-                    model=presets.default_model("image"),
-                    preset="low",
-                    seed=index,
-                ),
-                presets,
-            )
-            started = time.perf_counter()
-            with ComfyClient(comfy.url) as client:
-                result = client.run(graph)
-                for ref in result.outputs:
-                    client.view(ref)
-            direct.append((time.perf_counter() - started) * 1000)
-        runtime.shutdown(grace_s=5)
-    print("\n== P1 orchestration overhead (warm instance, zero compute; goal < 250 ms p50) ==")
+        runtime, user_id = _warm_runtime(engine, settings)
+        try:
+            for index in range(runs):
+                started = time.perf_counter()
+                succeeded += _through_the_system(runtime, user_id, presets, index)
+                through.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                _straight_to_comfy(comfy.url, presets, index)
+                direct.append((time.perf_counter() - started) * 1000)
+        finally:
+            runtime.shutdown(grace_s=5)
+            runtime.engine.dispose()
+    result = OverheadResult(through_ms=through, direct_ms=direct, succeeded=succeeded)
+    print(f"\n== P1 orchestration overhead: warm instance, zero compute, {runs} runs ==")
     print(row("path", "p50 ms", "p95 ms"))
+    for name, samples in (
+        ("submit -> stored asset", through),
+        ("graph straight to ComfyUI", direct),
+        ("overhead (per-run difference)", result.overhead_ms),
+    ):
+        print(row(name, f"{percentile(samples, 50):.0f}", f"{percentile(samples, 95):.0f}"))
+    return result
+
+
+# ---- P3 ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """P3: the tick that rents `instances` from nothing, then steady ticks over them."""
+
+    instances: int
+    scale_up_ms: float
+    scale_up_calls: Counter[str]
+    steady_ms: list[float]
+    steady_calls: list[Counter[str]]
+    steady_observed: list[int]
+
+    @property
+    def list_pages(self) -> int:
+        """Pages one full instance listing takes at the client's page size."""
+        return max(1, math.ceil(self.instances / PAGE_SIZE))
+
+    def figures(self, tick_interval_s: int) -> list[Figure]:
+        """Calls per tick against what the plan needs, and tick times against their budgets."""
+        needed_to_rent = 1 + 2 * self.instances  # one list; one offer search + one create each
+        worst_steady_calls = max((sum(c.values()) for c in self.steady_calls), default=0)
+        return [
+            Figure(
+                "P3",
+                f"provider calls, tick renting {self.instances} (1 list + search+create each)",
+                sum(self.scale_up_calls.values()),
+                "",
+                "==",
+                needed_to_rent,
+            ),
+            Figure(
+                "P3",
+                f"time of that tick (must fit the {tick_interval_s} s interval)",
+                self.scale_up_ms / 1000,
+                "s",
+                "<=",
+                tick_interval_s,
+            ),
+            Figure(
+                "P3",
+                f"provider calls, steady tick ({self.list_pages} list pages of {PAGE_SIZE})",
+                worst_steady_calls,
+                "",
+                "==",
+                self.list_pages,
+            ),
+            Figure(
+                "P3",
+                f"steady tick p95 at {self.instances} instances",
+                percentile(self.steady_ms, 95),
+                "ms",
+                "<=",
+                STEADY_TICK_P95_GOAL_MS,
+            ),
+        ]
+
+
+def _endpoints(calls: list[tuple[str, str, int]]) -> Counter[str]:
+    return Counter(endpoint for _method, endpoint, _status in calls)
+
+
+def reconcile_at_scale(count: int = 100, steady_ticks: int = 20) -> TickResult:
+    """P3: one tick renting `count` instances, then `steady_ticks` ticks with nothing to do.
+
+    Only `reconcile()` is timed; the clocks are advanced (a control call to the simulator)
+    outside the measurement.
+    """
+    with scratch_engine() as engine:
+        make_pool(
+            engine,
+            desired_size=count,
+            max_instances=count,
+            max_price_per_hour_usd=Decimal("5"),
+            min_reliability=0.9,
+            min_vram_gb=8,
+            prewarm_until=datetime(2030, 1, 1, tzinfo=UTC),
+        )
+        with vast_sim() as sim:
+            sim.state.refill_offers(count + 10)
+            harness = PoolHarness(engine, sim, FakeClock(datetime.now(UTC)))
+            try:
+
+                def one_tick() -> tuple[float, Counter[str], int]:
+                    harness.clock.advance(30)
+                    harness.sim.advance(30)
+                    before = len(sim.state.calls)
+                    started = time.perf_counter()
+                    report = harness.manager.reconcile()
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    return elapsed_ms, _endpoints(sim.state.calls[before:]), report.observed
+
+                scale_up_ms, scale_up_calls, _ = one_tick()
+                one_tick()  # the booted instances are found healthy: ready
+                steady = [one_tick() for _ in range(steady_ticks)]
+            finally:
+                harness.close()
+    result = TickResult(
+        instances=count,
+        scale_up_ms=scale_up_ms,
+        scale_up_calls=scale_up_calls,
+        steady_ms=[ms for ms, _, _ in steady],
+        steady_calls=[calls for _, calls, _ in steady],
+        steady_observed=[observed for _, _, observed in steady],
+    )
+    print(f"\n== P3 reconcile ticks with {count} instances ==")
+    print(row("tick", "p50 ms", "p95 ms", "calls", widths=(34, 12, 12, 40)))
     print(
         row(
-            "submit -> stored asset",
-            f"{percentile(through, 50):.0f}",
-            f"{percentile(through, 95):.0f}",
+            f"renting {count} from none",
+            f"{scale_up_ms:.0f}",
+            f"{scale_up_ms:.0f}",
+            dict(scale_up_calls),
+            widths=(34, 12, 12, 40),
         )
     )
     print(
         row(
-            "graph straight to ComfyUI",
-            f"{percentile(direct, 50):.0f}",
-            f"{percentile(direct, 95):.0f}",
+            f"steady ({steady_ticks} ticks)",
+            f"{percentile(result.steady_ms, 50):.0f}",
+            f"{percentile(result.steady_ms, 95):.0f}",
+            dict(steady[-1][1]) if steady else {},
+            widths=(34, 12, 12, 40),
         )
     )
-    print(f"overhead p50: {percentile(through, 50) - percentile(direct, 50):.0f} ms")
+    return result
 
 
-def reconcile_at_scale(count: int = 100) -> None:
-    """P3: one tick with `count` instances listed."""
-    engine = scratch_engine()
-    make_pool(
-        engine,
-        desired_size=count,
-        max_instances=count,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
-        prewarm_until=datetime(2030, 1, 1, tzinfo=UTC),
-    )
-    with vast_sim() as sim:
-        sim.state.refill_offers(count + 10)
-        harness = PoolHarness(engine, sim, FakeClock(datetime.now(UTC)))
-        harness.tick()  # rents them all
-        harness.tick()  # marks them ready
-        samples, calls = [], []
-        for _ in range(10):
-            before = len(sim.state.calls)
-            started = time.perf_counter()
-            harness.tick()
-            samples.append((time.perf_counter() - started) * 1000)
-            calls.append(len(sim.state.calls) - before)
-        harness.close()
-    print(f"\n== P3 one reconcile tick with {count} instances (goal: 1 list call/page, < 1 s) ==")
-    print(row("p50 ms", "p95 ms", "provider calls"))
-    print(
-        row(
-            f"{percentile(samples, 50):.0f}",
-            f"{percentile(samples, 95):.0f}",
-            f"{statistics.median(calls):.0f}",
-        )
-    )
+# ---- P5 ------------------------------------------------------------------------------------
 
 
-def studio_render() -> None:
-    """P5: AppTest render time of the Studio page for a signed-in user."""
-    from streamlit.testing.v1 import AppTest
+@dataclass(frozen=True)
+class RenderResult:
+    """P5: warm render times of the Studio page and the exceptions it showed."""
 
-    engine = scratch_engine(Path(tempfile.mkdtemp(prefix="aikings-p5-")))
+    render_ms: list[float]
+    exceptions: int
+    title: str
+
+    def figures(self) -> list[Figure]:
+        """Render p50 (no goal beyond p95's) and p95 against the budget; exceptions none."""
+        return [
+            Figure(
+                "P5",
+                "Studio page render p95 (AppTest, signed in)",
+                percentile(self.render_ms, 95),
+                "ms",
+                "<=",
+                RENDER_P95_GOAL_MS,
+            ),
+            Figure("P5", "exceptions shown on the page", self.exceptions, "", "==", 0),
+        ]
+
+
+@contextmanager
+def _web_database(engine: Engine) -> Iterator[None]:
+    """Point the page's settings (and its cached engine) at `engine`, then restore them.
+
+    Also restores `__main__`, which running a page script replaces (worker processes
+    spawned later would otherwise import the page as their main module).
+    """
+    import streamlit as st
+
+    main_module = sys.modules["__main__"]
+    previous = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = str(engine.url)  # the page builds its engine from settings
     get_settings.cache_clear()
-    with session_scope(engine) as session:
-        user = users.register(
-            session,
-            username="bench",
-            email="b@example.test",
-            display_name="B",
-            password="a long enough secret",
-            date_of_birth=date(1990, 1, 1),
-            now=datetime.now(UTC),
-            starter_credits=100,
-        )
-        token = sessions.create_session(
-            session, user_id=user.id or 0, now=datetime.now(UTC), ttl_s=3600
-        )
-    root = Path(__file__).resolve().parents[1]
-    samples = []
-    for _ in range(10):
-        app = AppTest.from_file(str(root / "pages" / "studio.py"), default_timeout=30)
-        app.session_state["age_confirmed"] = True
-        app.session_state["auth_token"] = token
-        started = time.perf_counter()
-        app.run()
-        samples.append((time.perf_counter() - started) * 1000)
-    print("\n== P5 Studio page render (AppTest; goal < 300 ms p50) ==")
-    print(row("p50 ms", "p95 ms"))
-    print(row(f"{percentile(samples, 50):.0f}", f"{percentile(samples, 95):.0f}"))
+    st.cache_resource.clear()
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = previous
+        get_settings.cache_clear()
+        st.cache_resource.clear()
+        sys.modules["__main__"] = main_module
 
 
-def main() -> None:
-    """Run P1, P3 and P5."""
-    orchestration_overhead()
-    reconcile_at_scale()
-    studio_render()
+def studio_render(renders: int = 20) -> RenderResult:
+    """P5: AppTest render time of the Studio page for a signed-in user, after one warm-up."""
+    from streamlit.testing.v1 import AppTest
+
+    page = str(REPO_ROOT / "pages" / "studio.py")
+    with scratch_engine() as engine, _web_database(engine):
+        with session_scope(engine) as session:
+            user = _register(session, starter_credits=100)
+            token = sessions.create_session(
+                session, user_id=user.id or 0, now=user.created_at, ttl_s=3600
+            )
+        apps: list[AppTest] = []
+
+        def render() -> None:
+            app = AppTest.from_file(page, default_timeout=30)
+            app.session_state["age_confirmed"] = True
+            app.session_state["auth_token"] = token
+            app.run()
+            apps.append(app)
+
+        render()  # imports and caches warm up once, as in a running server
+        samples = timed_ms(render, renders)
+    result = RenderResult(
+        render_ms=samples,
+        exceptions=sum(len(app.exception) for app in apps),
+        title=apps[-1].title[0].value if apps[-1].title else "",
+    )
+    print(f"\n== P5 Studio page render (AppTest, {renders} warm renders) ==")
+    print(row("p50 ms", "p95 ms", "exceptions"))
+    print(
+        row(f"{percentile(samples, 50):.0f}", f"{percentile(samples, 95):.0f}", result.exceptions)
+    )
+    return result

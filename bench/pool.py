@@ -3,34 +3,41 @@
 1. Warm vs cold: the same seeded day of Poisson demand served by a pool kept at
    `desired_size` 0 (every burst waits for a cold boot) and 1 (one GPU kept warm, asleep after
    15 idle minutes). Prints wait-to-start percentiles and GPU cost, and their ratios.
-2. Fault campaign: N seeded runs of faults, restarts and operator actions; prints instances
-   leaked, double rentals and convergence ticks.
+2. Fault campaign (issue 5): N seeded runs of faults, restarts, operator actions and jobs,
+   spread over worker processes; sums instances leaked, double rentals, jobs lost, holds
+   closed twice or never, and the ticks to converge.
 """
 
 from __future__ import annotations
 
-import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from bench.common import percentile, row, scratch_engine
+from bench.common import Figure, parallel_map, percentile, row, scratch_engine
 from core.clock import FakeClock
 from core.db import read_scope, session_scope
 from core.pool import costs, leases
 from sim.vast import Timings
 from tests.factories import make_job, make_pool, make_user
-from tests.pool_harness import PoolHarness, run_campaign
+from tests.pool_harness import CampaignResult, PoolHarness, run_campaign
 from tests.sims import vast_sim
 
 TICK_S = 30
 BOOT_S = 240  # a realistic cold start: image pull + model load (3-5 min in production)
 JOB_S = 30
+WARM_WAIT_P50_GOAL_S = 60.0  # a warm GPU starts a job within two ticks
+WAIT_RATIO_GOAL = 3.0  # keeping one GPU warm must cut the typical wait at least threefold
+COST_RATIO_GOAL = 2.0  # ... for at most twice the GPU spend at this demand
+CONVERGE_TICKS_GOAL = 2.0  # issue 5: state converges within two ticks
 
 
-@dataclass
+@dataclass(frozen=True)
 class DayResult:
+    """One simulated day: each job's wait to start (s), the GPU spend, the jobs that arrived."""
+
     waits: list[float]
     cost_usd: Decimal
     jobs: int
@@ -48,97 +55,141 @@ def _arrivals(seed: int, hours: float, per_hour: float) -> list[float]:
 
 def simulate_day(desired: int, seed: int, *, hours: float = 12, per_hour: float = 4) -> DayResult:
     """Serve one seeded stream of jobs; waits are arrival-to-start, on 30 s ticks."""
-    engine = scratch_engine()
-    clock = FakeClock()
-    make_pool(
-        engine,
-        desired_size=desired,
-        max_instances=3,
-        idle_timeout_s=900,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
-        boot_timeout_s=900,
-    )
-    user = make_user(engine)
-    boot = Timings(null_s=20, created_s=40, loading_s=BOOT_S - 60)
-    arrivals = _arrivals(seed, hours, per_hour)
-    waiting: list[tuple[float, int]] = []
-    running: list[tuple[float, int]] = []  # (finish time, lease id)
-    waits: list[float] = []
-    with vast_sim(seed=seed, timings=boot) as sim:
-        harness = PoolHarness(engine, sim, clock)
-        start = clock.now()
-        elapsed = 0.0
-        pending = list(arrivals)
-        while elapsed < hours * 3600 + 3600 or waiting or running:
-            while pending and pending[0] <= elapsed:
-                job = make_job(engine, user)
-                waiting.append((pending.pop(0), job.id or 0))
-                with session_scope(engine) as session:
-                    leases.note_demand(session, pool="default", now=clock.now())
-            for finish, lease_id in [r for r in running if r[0] <= elapsed]:
-                running.remove((finish, lease_id))
-                with session_scope(engine) as session:
-                    leases.release(session, lease_id=lease_id, now=clock.now(), outcome="succeeded")
-            harness.queued = len(waiting)
-            harness.tick(TICK_S)
-            elapsed += TICK_S
-            for arrival, job_id in list(waiting):
-                with session_scope(engine) as session:
-                    claim = leases.acquire(
-                        session, pool="default", job_id=job_id, now=clock.now(), lease_max_s=1800
-                    )
-                if claim is None:
+    with scratch_engine() as engine:
+        clock = FakeClock()
+        make_pool(
+            engine,
+            desired_size=desired,
+            max_instances=3,
+            idle_timeout_s=900,
+            max_price_per_hour_usd=Decimal("5"),
+            min_reliability=0.9,
+            min_vram_gb=8,
+            boot_timeout_s=900,
+        )
+        user = make_user(engine)
+        boot = Timings(null_s=20, created_s=40, loading_s=BOOT_S - 60)
+        arrivals = _arrivals(seed, hours, per_hour)
+        waiting: list[tuple[float, int]] = []
+        running: list[tuple[float, int]] = []  # (finish time, lease id)
+        waits: list[float] = []
+        with vast_sim(seed=seed, timings=boot) as sim:
+            harness = PoolHarness(engine, sim, clock)
+            start = clock.now()
+            elapsed = 0.0
+            pending = list(arrivals)
+            while elapsed < hours * 3600 + 3600 or waiting or running:
+                while pending and pending[0] <= elapsed:
+                    job = make_job(engine, user)
+                    waiting.append((pending.pop(0), job.id or 0))
+                    with session_scope(engine) as session:
+                        leases.note_demand(session, pool="default", now=clock.now())
+                for finish, lease_id in [r for r in running if r[0] <= elapsed]:
+                    running.remove((finish, lease_id))
+                    with session_scope(engine) as session:
+                        leases.release(
+                            session, lease_id=lease_id, now=clock.now(), outcome="succeeded"
+                        )
+                harness.queued = len(waiting)
+                harness.tick(TICK_S)
+                elapsed += TICK_S
+                for arrival, job_id in list(waiting):
+                    with session_scope(engine) as session:
+                        claim = leases.acquire(
+                            session,
+                            pool="default",
+                            job_id=job_id,
+                            now=clock.now(),
+                            lease_max_s=1800,
+                        )
+                    if claim is None:
+                        break
+                    waiting.remove((arrival, job_id))
+                    waits.append(elapsed - arrival)
+                    running.append((elapsed + JOB_S, claim.lease_id))
+                if elapsed > hours * 3600 * 3:
                     break
-                waiting.remove((arrival, job_id))
-                waits.append(elapsed - arrival)
-                running.append((elapsed + JOB_S, claim.lease_id))
-            if elapsed > hours * 3600 * 3:
-                break
-        with read_scope(engine) as session:
-            spent = costs.spend_since(session, pool="default", since=start - timedelta(days=1))
-        harness.close()
+            with read_scope(engine) as session:
+                spent = costs.spend_since(session, pool="default", since=start - timedelta(days=1))
+            harness.close()
     return DayResult(waits=waits, cost_usd=spent, jobs=len(arrivals))
 
 
-def warm_vs_cold(seeds: int) -> None:
-    """Print wait percentiles and cost for desired_size 0 vs 1 over `seeds` seeded days."""
-    results = {0: [], 1: []}
-    for seed in range(seeds):
-        for desired in results:
-            results[desired].append(simulate_day(desired, seed))
-    print("\n== Warm pool vs cold start (12 h of Poisson demand, 4 jobs/h, 30 s jobs) ==")
+@dataclass(frozen=True)
+class WarmColdResult:
+    """Days served by a cold pool (`desired_size` 0) and a warm one (1), same demand."""
+
+    cold: list[DayResult]
+    warm: list[DayResult]
+
+    @staticmethod
+    def _waits(days: list[DayResult]) -> list[float]:
+        return [wait for day in days for wait in day.waits]
+
+    @staticmethod
+    def _cost(days: list[DayResult]) -> Decimal:
+        return sum((day.cost_usd for day in days), Decimal(0))
+
+    @property
+    def cost_ratio(self) -> float:
+        """Warm GPU spend over cold GPU spend (inf when the cold pool spent nothing)."""
+        cold = self._cost(self.cold)
+        return float(self._cost(self.warm) / cold) if cold else float("inf")
+
+    def figures(self) -> list[Figure]:
+        """Warm wait p50, cold/warm wait ratio and the warm pool's cost ratio, with goals."""
+        warm_p50 = percentile(self._waits(self.warm), 50)
+        cold_p50 = percentile(self._waits(self.cold), 50)
+        return [
+            Figure("W", "warm pool: wait-to-start p50", warm_p50, "s", "<=", WARM_WAIT_P50_GOAL_S),
+            Figure(
+                "W",
+                "cold/warm wait-to-start p50",
+                cold_p50 / max(warm_p50, 1.0),
+                "x",
+                ">=",
+                WAIT_RATIO_GOAL,
+            ),
+            Figure("W", "warm/cold GPU cost", self.cost_ratio, "x", "<=", COST_RATIO_GOAL),
+        ]
+
+
+def _day(plan: tuple[int, int, float]) -> DayResult:
+    desired, seed, hours = plan
+    return simulate_day(desired, seed, hours=hours)
+
+
+def warm_vs_cold(seeds: int = 3, hours: float = 12, workers: int = 1) -> WarmColdResult:
+    """Serve `seeds` seeded days of demand with `desired_size` 0 and 1; print and return them."""
+    plans = [(desired, seed, hours) for desired in (0, 1) for seed in range(seeds)]
+    days = parallel_map(_day, plans, workers)
+    result = WarmColdResult(cold=days[:seeds], warm=days[seeds:])
+    print(
+        f"\n== Warm pool vs cold start ({hours:g} h of Poisson demand x {seeds} seeds, "
+        f"4 jobs/h, {JOB_S} s jobs) =="
+    )
     print(row("pool", "jobs", "wait p50 s", "wait p95 s", "GPU $"))
-    summary = {}
-    for desired, days in results.items():
-        waits = [w for day in days for w in day.waits]
-        cost = sum((day.cost_usd for day in days), Decimal(0))
-        summary[desired] = (percentile(waits, 50), percentile(waits, 95), cost)
+    for name, served in (
+        ("desired_size=0 (cold)", result.cold),
+        ("desired_size=1 (warm)", result.warm),
+    ):
+        waits = result._waits(served)
         print(
             row(
-                f"desired_size={desired}",
-                sum(d.jobs for d in days),
-                f"{summary[desired][0]:.0f}",
-                f"{summary[desired][1]:.0f}",
-                f"{cost:.2f}",
+                name,
+                sum(day.jobs for day in served),
+                f"{percentile(waits, 50):.0f}",
+                f"{percentile(waits, 95):.0f}",
+                f"{result._cost(served):.2f}",
             )
         )
-    cold, warm = summary[0], summary[1]
-    print(
-        f"wait p50 ratio cold/warm: {cold[0] / max(warm[0], 1):.1f}x; "
-        f"p95 ratio: {cold[1] / max(warm[1], 1):.1f}x; "
-        f"cost ratio warm/cold: {float(warm[2] / cold[2]) if cold[2] else float('inf'):.2f}x"
-    )
     print(f"(ticks are {TICK_S} s, so waits are quantised to {TICK_S} s; cold boot {BOOT_S} s)")
+    return result
 
 
-def fault_campaign(seeds: int) -> None:
-    """Print leak figures over `seeds` seeded fault campaigns."""
-    leaked = duplicates = ghosts = jobs = lost = double = drift = 0
-    converge = []
-    for seed in range(seeds):
-        engine = scratch_engine()
+def campaign_run(seed: int) -> CampaignResult:
+    """One seeded fault campaign with jobs on its own database and simulator."""
+    with scratch_engine() as engine:
         make_pool(
             engine,
             max_price_per_hour_usd=Decimal("5"),
@@ -148,30 +199,77 @@ def fault_campaign(seeds: int) -> None:
         )
         with vast_sim(seed=seed) as sim:
             harness = PoolHarness(engine, sim, FakeClock())
-            result = run_campaign(harness, seed, with_jobs=True)
-            harness.close()
-        leaked += result.leaked
-        duplicates += result.duplicate_labels
-        ghosts += result.ghosts
-        jobs += result.jobs
-        lost += result.jobs_lost
-        double += result.double_settlements
-        drift += result.ledger_drift
-        converge.append(result.converge_ticks)
-    print(f"\n== Fault campaign: {seeds} seeded runs x 40 steps ==")
-    print(f"instances leaked: {leaked}   double rentals: {duplicates}   ghost rows: {ghosts}")
+            try:
+                return run_campaign(harness, seed, with_jobs=True)
+            finally:
+                harness.close()
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """What `runs` seeded fault campaigns ended with, summed."""
+
+    results: list[CampaignResult]
+    elapsed_s: float
+
+    def total(self, field_name: str) -> int:
+        """The sum of one CampaignResult counter over every run."""
+        return sum(int(getattr(result, field_name)) for result in self.results)
+
+    @property
+    def converge_ticks(self) -> list[int]:
+        """Ticks each run took to converge once the provider calmed down."""
+        return [result.converge_ticks for result in self.results]
+
+    def figures(self) -> list[Figure]:
+        """Every money-safety counter against zero, and convergence against its goal."""
+        runs = len(self.results)
+        counters = [
+            ("leaked", "instances leaked"),
+            ("duplicate_labels", "instances rented twice"),
+            ("ghosts", "rows for instances that are gone"),
+            ("jobs_lost", "jobs neither finished nor refunded"),
+            ("double_settlements", "credit holds closed twice or never"),
+            ("ledger_drift", "credits unaccounted for"),
+        ]
+        return [
+            *(
+                Figure("F", f"{what} ({runs:,} runs)", self.total(name), "", "==", 0)
+                for name, what in counters
+            ),
+            Figure(
+                "F",
+                f"ticks to converge after calm, p95 ({self.total('jobs'):,} jobs)",
+                percentile(self.converge_ticks, 95),
+                "ticks",
+                "<=",
+                CONVERGE_TICKS_GOAL,
+            ),
+        ]
+
+
+def fault_campaign(runs: int = 1000, workers: int = 1) -> CampaignSummary:
+    """Run `runs` seeded fault campaigns over `workers` processes; print and return the sums."""
+    started = time.perf_counter()
+    results = parallel_map(campaign_run, range(runs), workers)
+    summary = CampaignSummary(results=results, elapsed_s=time.perf_counter() - started)
     print(
-        f"jobs: {jobs}   lost: {lost}   holds closed twice or never: {double}   "
-        f"credits unaccounted: {drift}"
+        f"\n== Fault campaign: {runs:,} seeded runs x 40 steps with jobs "
+        f"({workers} worker(s), {summary.elapsed_s:.0f} s) =="
     )
+    print(
+        f"instances leaked: {summary.total('leaked')}   "
+        f"double rentals: {summary.total('duplicate_labels')}   "
+        f"ghost rows: {summary.total('ghosts')}"
+    )
+    print(
+        f"jobs: {summary.total('jobs')}   lost: {summary.total('jobs_lost')}   "
+        f"holds closed twice or never: {summary.total('double_settlements')}   "
+        f"credits unaccounted: {summary.total('ledger_drift')}"
+    )
+    converge = summary.converge_ticks
     print(
         f"ticks to converge after calm: p50 {percentile(converge, 50):.0f}, "
-        f"p95 {percentile(converge, 95):.0f}, max {max(converge)}"
+        f"p95 {percentile(converge, 95):.0f}, max {max(converge, default=0)}"
     )
-
-
-def main(seeds: int = 3, campaign_seeds: int = 200) -> None:
-    """Run both pool benchmarks."""
-    logging.disable(logging.WARNING)
-    warm_vs_cold(seeds)
-    fault_campaign(campaign_seeds)
+    return summary

@@ -1,0 +1,112 @@
+"""The benchmark keeps working: every section runs at a tiny size and returns sane figures.
+
+Timings are never compared with goals here (the machine decides those); what is checked is
+that each section measured what it claims: jobs succeeded, calls were counted, deep pages
+were deep, the page rendered, the campaign summed its runs, and the CLI wires it together.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import engine, gallery, pool
+from bench.__main__ import SECTIONS, main
+from bench.common import Figure, parallel_map, percentile
+
+
+def _ordered(samples: list[float]) -> None:
+    assert samples and all(sample > 0 for sample in samples)
+    assert percentile(samples, 95) >= percentile(samples, 50) > 0
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "met"),
+    [("<=", 5, True), ("<=", 6, False), (">=", 5, True), (">=", 4, False), ("==", 5, True)],
+)
+def test_a_figure_meets_its_goal_only_on_the_right_side_of_the_limit(op, value, met):
+    figure = Figure("X", "thing", value, "ms", op, 5)
+    assert figure.met is met
+    assert figure.goal.endswith("5 ms")
+
+
+def test_overhead_runs_every_job_through_the_system_and_times_both_paths():
+    result = engine.orchestration_overhead(runs=2)
+    assert result.succeeded == 2
+    _ordered(result.through_ms)
+    _ordered(result.direct_ms)
+    assert len(result.overhead_ms) == 2
+    assert {figure.id for figure in result.figures()} == {"P1"}
+
+
+def test_reconcile_counts_one_list_page_per_25_instances_once_the_pool_is_steady():
+    result = engine.reconcile_at_scale(30, steady_ticks=3)
+    assert result.scale_up_calls == {"list": 1, "search": 30, "create": 30}
+    assert result.steady_calls == [{"list": 2}] * 3
+    assert result.steady_observed == [30, 30, 30]
+    _ordered(result.steady_ms)
+    calls = [f for f in result.figures(tick_interval_s=30) if "provider calls" in f.what]
+    assert [figure.met for figure in calls] == [True, True]
+
+
+def test_page_queries_time_a_first_and_a_truly_deep_page_of_every_query():
+    result = gallery.page_queries(1000, repeats=3)
+    assert [page.query for page in result.pages] == [
+        *(f"gallery {sort}" for sort in gallery.SORTS),
+        "audit log",
+        "audit log, action filter",
+    ]
+    for page in result.pages:
+        assert page.depth == 900
+        assert page.deep_items > 0
+        _ordered(page.first_ms)
+        _ordered(page.deep_ms)
+        assert page.depth_ratio > 0
+    assert all(page.deep_items == gallery.PAGE_SIZE for page in result.pages[:4])
+    assert result.seed_s > 0
+    assert len(result.figures()) == len(result.pages) + 2
+
+
+def test_studio_render_shows_the_page_without_exceptions():
+    result = engine.studio_render(renders=2)
+    assert result.exceptions == 0
+    assert result.title
+    _ordered(result.render_ms)
+
+
+def test_warm_and_cold_pools_serve_the_same_demand_and_both_spend():
+    result = pool.warm_vs_cold(seeds=1, hours=1)
+    assert sum(day.jobs for day in result.cold) == sum(day.jobs for day in result.warm) > 0
+    for day in result.cold + result.warm:
+        assert len(day.waits) == day.jobs
+        assert all(wait >= 0 for wait in day.waits)
+        assert day.cost_usd > 0
+    assert result.cost_ratio > 0
+
+
+def test_fault_campaign_sums_its_runs_and_finds_nothing_leaked():
+    summary = pool.fault_campaign(runs=1, workers=1)
+    assert [result.seed for result in summary.results] == [0]
+    assert summary.total("jobs") > 0
+    assert all(figure.met for figure in summary.figures() if figure.op == "==")
+    assert summary.converge_ticks[0] >= 1
+
+
+def test_parallel_map_keeps_the_order_of_items_across_spawned_workers():
+    assert parallel_map(abs, [-3, 1, -2, 4, -5], workers=2) == [3, 1, 2, 4, 5]
+
+
+def test_cli_rejects_an_unknown_section():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--only", "P9"])
+    assert exit_info.value.code == 2
+
+
+def test_cli_runs_the_chosen_section_and_prints_the_summary_table(capsys):
+    main(["--quick", "--only", "p5"])
+    out = capsys.readouterr().out
+    summary = out[out.index("== Summary (quick run) ==") :]
+    assert "Studio page render p95" in summary
+    assert "exceptions shown on the page" in summary
+    assert "goals met. Seconds per section: P5 " in summary
+    assert "P1" not in summary
+    assert {section.id for section in SECTIONS} >= {"P1", "P3", "P4", "P5", "W", "F"}
