@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import plotly.express as px
@@ -13,6 +13,7 @@ from core.db import read_scope
 from core.pool import costs
 from ui import resources
 from ui.auth import require_admin
+from ui.charts import on_timeline
 from ui.widgets import format_usd
 
 require_admin()
@@ -22,19 +23,23 @@ now = SystemClock().now()
 st.title("Spend & usage")
 days = st.segmented_control("Window", [7, 30, 90], default=30, format_func=lambda d: f"{d} days")
 since = now - timedelta(days=days or 30)
+first_day = datetime.combine(since.date(), time.min, UTC)
+today = datetime.combine(now.date(), time.min, UTC)
+hour = now.replace(minute=0, second=0, microsecond=0)
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 
 with read_scope(resources.engine()) as session:
     spend = costs.daily_spend_frame(session, pool=pool, since=since)
     jobs = costs.jobs_frame(session, since=since)
     usage = costs.utilisation_frame(session, pool=pool, since=since, now=now)
     boots = costs.cold_starts_frame(session, pool=pool, since=since)
-    hourly = costs.hourly_spend_frame(session, pool=pool, since=now - timedelta(hours=48))
+    hourly = costs.hourly_spend_frame(session, pool=pool, since=hour - timedelta(hours=47))
     budget = costs.budget_frame(session, pool=pool, now=now)
 
 total = float(spend["cost_usd"].sum()) if not spend.empty else 0.0
 done = jobs[jobs["status"] == "succeeded"]
 cols = st.columns(4)
-cols[0].metric("GPU spend", format_usd(Decimal(str(round(total, 2)))))
+cols[0].metric("GPU spend", format_usd(Decimal(str(total)).quantize(Decimal("0.0001"))))
 cols[1].metric("Jobs", len(jobs))
 cols[2].metric("Succeeded", len(done))
 cols[3].metric("Credits charged", int(done["credits"].sum()) if not done.empty else 0)
@@ -45,11 +50,16 @@ if spend.empty and jobs.empty:
 
 if not budget.empty:
     st.plotly_chart(
-        px.line(
-            budget,
-            x="day",
-            y=["month_to_date_usd", "monthly_cap_usd", "spend_usd", "daily_cap_usd"],
-            title="This month: spend vs budget (USD)",
+        on_timeline(
+            px.line(
+                budget,
+                x="day",
+                y=["month_to_date_usd", "monthly_cap_usd", "spend_usd", "daily_cap_usd"],
+                title="This month: spend vs budget (USD)",
+                markers=True,
+            ),
+            start=today.replace(day=1),
+            end=today,
         ),
         use_container_width=True,
     )
@@ -58,34 +68,60 @@ if not budget.empty:
     )
 if not hourly.empty:
     st.plotly_chart(
-        px.bar(hourly, x="hour", y="cost_usd", title="GPU spend per hour, last 48 h (USD)"),
+        on_timeline(
+            px.bar(hourly, x="hour", y="cost_usd", title="GPU spend per hour, last 48 h (USD)"),
+            start=hour - timedelta(hours=47),
+            end=hour,
+            bar_period=HOUR,
+        ),
         use_container_width=True,
     )
 if not spend.empty:
     st.plotly_chart(
-        px.bar(spend, x="day", y="cost_usd", title="GPU spend per day (USD)"),
+        on_timeline(
+            px.bar(spend, x="day", y="cost_usd", title="GPU spend per day (USD)"),
+            start=first_day,
+            end=today,
+            bar_period=DAY,
+        ),
         use_container_width=True,
     )
 if not jobs.empty:
     per_day = jobs.groupby(["day", "status"], as_index=False).size()
     st.plotly_chart(
-        px.bar(per_day, x="day", y="size", color="status", title="Jobs per day by outcome"),
+        on_timeline(
+            px.bar(per_day, x="day", y="size", color="status", title="Jobs per day by outcome"),
+            start=first_day,
+            end=today,
+            bar_period=DAY,
+        ),
         use_container_width=True,
     )
     st.download_button("Download jobs CSV", jobs.to_csv(index=False), "jobs.csv", "text/csv")
 if not usage.empty:
     st.plotly_chart(
-        px.bar(usage, x="day", y=["busy_h", "idle_h"], title="GPU-hours: busy vs idle (the waste)"),
+        on_timeline(
+            px.bar(
+                usage, x="day", y=["busy_h", "idle_h"], title="GPU-hours: busy vs idle (the waste)"
+            ),
+            start=first_day,
+            end=today,
+            bar_period=DAY,
+        ),
         use_container_width=True,
     )
     st.download_button("Download usage CSV", usage.to_csv(index=False), "gpu-usage.csv", "text/csv")
 if not boots.empty:
     st.plotly_chart(
-        px.scatter(
-            boots,
-            x="day",
-            y="boot_s",
-            title="Cold starts: seconds from rental to ready (one dot per boot)",
+        on_timeline(
+            px.scatter(
+                boots,
+                x="day",
+                y="boot_s",
+                title="Cold starts: seconds from rental to ready (one dot per boot)",
+            ),
+            start=first_day,
+            end=today,
         ),
         use_container_width=True,
     )
