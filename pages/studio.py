@@ -238,6 +238,11 @@ def active_job() -> None:
             job = history.unfinished_job(session, user_id=user_id)
     if job is None:
         return
+    unfinished = job.status in (JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING)
+    watched_until_now = st.session_state.get("studio_watching") == job.id
+    st.session_state["studio_watching"] = job.id if unfinished else None
+    if watched_until_now and not unfinished:
+        st.rerun()  # the whole page once: the balance and the history changed with the job
     with read_scope(engine) as session:
         state = progress.job_progress(
             session, job, pool=settings.pool_name, pricing=pricing, now=clock.now()
@@ -256,7 +261,8 @@ def active_job() -> None:
     elif job.status in (JobStatus.LEASED, JobStatus.RUNNING):
         st.progress(state.fraction, text=f"Generating: step {job.step} of {job.total_steps or '?'}")
     elif job.status is JobStatus.SUCCEEDED:
-        st.success(f"Done: {job.charged_credits} credits charged.")
+        charged = job.charged_credits
+        st.success(f"Done: {charged} credit{'' if charged == 1 else 's'} charged.")
         _show_outputs(job, "active")
     else:
         st.error(job.error or "The job did not finish.")
