@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -257,22 +256,41 @@ def submit(
 
 
 def fair_queue(session: Session, *, limit: int = 100) -> list[GenerationJob]:
-    """Queued jobs in dispatch order: FIFO per user, round-robin between users."""
+    """Queued jobs in dispatch order: FIFO per user, round-robin between users.
+
+    Users with fewer jobs already on a GPU go first (ties: whoever has waited longest), so
+    one user's burst of submissions cannot hold everyone else behind it.
+    """
     queued = session.exec(
         select(GenerationJob)
         .where(GenerationJob.status == JobStatus.QUEUED)
         .order_by(col(GenerationJob.created_at), col(GenerationJob.id))
         .limit(limit * 4)
     ).all()
-    per_user: OrderedDict[int, list[GenerationJob]] = OrderedDict()
+    per_user: dict[int, list[GenerationJob]] = {}
     for job in queued:
         per_user.setdefault(job.user_id, []).append(job)
+    in_flight = dict(
+        session.exec(
+            select(GenerationJob.user_id, sa.func.count())
+            .where(
+                col(GenerationJob.status).in_((JobStatus.LEASED, JobStatus.RUNNING)),
+                col(GenerationJob.user_id).in_(list(per_user)),
+            )
+            .group_by(col(GenerationJob.user_id))
+        ).all()
+    )
+    users = sorted(per_user, key=lambda user_id: in_flight.get(user_id, 0))
     ordered: list[GenerationJob] = []
-    while per_user and len(ordered) < limit:
-        for user_id in list(per_user):
-            ordered.append(per_user[user_id].pop(0))
-            if not per_user[user_id]:
-                del per_user[user_id]
+    round_number = 0
+    while len(ordered) < len(queued):
+        for user_id in users:
+            jobs_of_user = per_user[user_id]
+            # A user with k jobs in flight joins the rotation k rounds late.
+            turn = round_number - in_flight.get(user_id, 0)
+            if 0 <= turn < len(jobs_of_user):
+                ordered.append(jobs_of_user[turn])
+        round_number += 1
     return ordered[:limit]
 
 

@@ -1,0 +1,68 @@
+"""More jobs than GPUs: FIFO for each user, round-robin between users."""
+
+from core.db import read_scope, session_scope
+from core.models import InstanceState, JobStatus
+from core.studio import jobs
+from tests.factories import make_instance, make_job, make_pool, make_user
+
+
+def _submit(engine, clock, user, count, **fields):
+    made = []
+    for _ in range(count):
+        clock.advance(1)
+        made.append(make_job(engine, user, created_at=clock.now(), **fields))
+    return [job.id for job in made]
+
+
+def _order(engine):
+    with read_scope(engine) as session:
+        return [job.id for job in jobs.fair_queue(session)]
+
+
+def test_a_burst_from_one_user_does_not_hold_the_others_back(engine, fake_clock):
+    alice, bob, carol = (make_user(engine) for _ in range(3))
+    a1, a2, a3 = _submit(engine, fake_clock, alice, 3)
+    (b1,) = _submit(engine, fake_clock, bob, 1)
+    (c1,) = _submit(engine, fake_clock, carol, 1)
+    assert _order(engine) == [a1, b1, c1, a2, a3]
+
+
+def test_each_users_own_jobs_stay_in_submission_order(engine, fake_clock):
+    alice, bob = make_user(engine), make_user(engine)
+    a_jobs = _submit(engine, fake_clock, alice, 4)
+    b_jobs = _submit(engine, fake_clock, bob, 2)
+    order = _order(engine)
+    assert [j for j in order if j in a_jobs] == a_jobs
+    assert [j for j in order if j in b_jobs] == b_jobs
+
+
+def test_a_user_already_on_a_gpu_waits_behind_users_who_are_not(engine, fake_clock):
+    alice, bob = make_user(engine), make_user(engine)
+    _submit(engine, fake_clock, alice, 1, status=JobStatus.RUNNING)
+    a_queued = _submit(engine, fake_clock, alice, 2)
+    (b1,) = _submit(engine, fake_clock, bob, 1)
+    assert _order(engine) == [b1, *a_queued]
+
+
+def test_two_free_gpus_go_to_two_different_users(engine, fake_clock):
+    make_pool(engine)
+    alice, bob = make_user(engine), make_user(engine)
+    for i in range(2):
+        make_instance(engine, state=InstanceState.READY, comfy_url=f"http://127.0.0.1:{9100 + i}")
+    a1, _a2, _a3 = _submit(engine, fake_clock, alice, 3)
+    (b1,) = _submit(engine, fake_clock, bob, 1)
+    claimed = []
+    for _ in range(2):
+        with session_scope(engine) as session:
+            job_id, _claim = jobs.claim_next(session, pool="default", now=fake_clock.now())
+        claimed.append(job_id)
+    assert claimed == [a1, b1]
+
+
+def test_queue_position_follows_the_fair_order(engine, fake_clock):
+    alice, bob = make_user(engine), make_user(engine)
+    _a1, a2 = _submit(engine, fake_clock, alice, 2)
+    (b1,) = _submit(engine, fake_clock, bob, 1)
+    with read_scope(engine) as session:
+        assert jobs.queue_position(session, b1) == 2
+        assert jobs.queue_position(session, a2) == 3
