@@ -40,12 +40,14 @@ class Runtime:
         self.engine = make_engine(settings.database_url)
         with session_scope(self.engine) as session:
             ensure_pool(session, settings)
-        self.manager: PoolManager = wiring.build_manager(settings, self.engine, clock)
         self.leader = LeaderLease(
             self.engine,
             clock,
             holder=f"{socket.gethostname()}:{os.getpid()}",
             ttl_s=settings.scheduler_lock_ttl_s,
+        )
+        self.manager: PoolManager = wiring.build_manager(
+            settings, self.engine, clock, still_leading=self.leader.holds
         )
         self.run_context = wiring.build_run_context(settings, self.engine, clock)
         self.workers = ThreadPoolExecutor(

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from core.clock import Clock
-from core.db import session_scope
+from core.db import read_scope, session_scope
 from core.models import SchedulerLock
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,23 @@ class LeaderLease:
                 return False
         log.info("leader.acquired", extra={"holder": self.holder, "epoch": self.epoch})
         return True
+
+    def holds(self) -> bool:
+        """Whether the database still shows this process's lease unexpired at our epoch.
+
+        Cheaper than a renewal and writes nothing: the pool manager asks it right before
+        each action, so a leader paused mid-tick stops once a successor has taken over.
+        """
+        if self.epoch is None:
+            return False
+        with read_scope(self.engine) as session:
+            row = session.get(SchedulerLock, self.name)
+            return (
+                row is not None
+                and row.holder == self.holder
+                and row.epoch == self.epoch
+                and row.expires_at > self.clock.now()
+            )
 
     def step_down(self) -> None:
         """Release the lease at once (clean shutdown), so a standby takes over without waiting."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from sqlalchemy.engine import Engine
@@ -42,9 +43,15 @@ def build_provider(settings: Settings) -> Provider:
 
 
 def build_manager(
-    settings: Settings, engine: Engine, clock: Clock, *, provider: Provider | None = None
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    *,
+    provider: Provider | None = None,
+    still_leading: Callable[[], bool] = lambda: True,
 ) -> PoolManager:
-    """The pool manager for `settings.pool_name`, health-checking the presets' models."""
+    """The pool manager for `settings.pool_name`, health-checking the presets' models and
+    acting only while `still_leading()` says this process holds the leader lease."""
     presets = Presets.load()
     secret = settings.audit_hmac_secret.get_secret_value()
     headers = comfy_headers(secret, settings.pool_name)
@@ -59,6 +66,7 @@ def build_manager(
         launch=partial(launch_spec, secret=secret),
         queued_jobs=jobs.count_queued,
         alert=Alerter(settings.alert_webhook_url, clock=clock),
+        still_leading=still_leading,
     )
 
 

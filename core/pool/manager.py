@@ -8,6 +8,7 @@ label exist before `create`, a row is `terminating` before `destroy`. Whatever h
 from __future__ import annotations
 
 import logging
+import secrets
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ class PoolManager:
         launch: Callable[[PoolConfig], LaunchSpec],
         queued_jobs: Callable[[Session], int],
         alert: Callable[..., None] = no_alerts,
+        still_leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self.engine = engine
         self.provider = provider
@@ -119,6 +121,7 @@ class PoolManager:
         self.launch = launch
         self.queued_jobs = queued_jobs
         self.alert = alert
+        self.still_leading = still_leading
 
     # ---- the tick -------------------------------------------------------------------------
 
@@ -138,7 +141,15 @@ class PoolManager:
         with read_scope(self.engine) as session:
             config, view, report.advice = self._snapshot(session, now)
         report.actions = plan(config, view, observed, now, health)
-        for action in report.actions:
+        for done, action in enumerate(report.actions):
+            # Fencing: a scheduler paused past its leader lease must not rent or destroy on
+            # the strength of a stale plan while the new leader acts on a fresh one.
+            if not self.still_leading():
+                report.errors.append(
+                    f"leadership lost: {len(report.actions) - done} actions not taken"
+                )
+                log.error("pool.fenced_out", extra={"pool": self.pool, "skipped": done})
+                break
             try:
                 self._execute(action, observed or [])
             except ProviderError as exc:
@@ -323,11 +334,14 @@ class PoolManager:
             config = self._config(session)
             # The row and its label are committed before the provider call: a create that
             # times out or a process killed mid-call is adopted by label on the next tick,
-            # never created a second time.
-            row = GpuInstance(pool=self.pool, label=f"{self.prefix}pending", created_at=now)
+            # never created a second time. The nonce keeps labels unique even where row ids
+            # are handed out again (a database restored from an older backup): a new row must
+            # never "adopt" an instance some forgotten row rented.
+            nonce = secrets.token_hex(4)
+            row = GpuInstance(pool=self.pool, label=f"{self.prefix}new-{nonce}", created_at=now)
             session.add(row)
             session.flush()
-            row.label = f"{self.prefix}{row.id}"
+            row.label = f"{self.prefix}{row.id}-{nonce}"
             session.add(row)
             bad = session.exec(
                 select(BadMachine.machine_id).where(
@@ -419,11 +433,6 @@ class PoolManager:
             row.provider_id = row.provider_id or action.provider_id
             session.add(row)
             if action.bad_machine:
-                self.alert(
-                    "boot_failed",
-                    f"instance {action.instance_id}: {action.reason}",
-                    machine_id=action.bad_machine,
-                )
                 known = session.get(BadMachine, (self.pool, action.bad_machine))
                 machine = known or BadMachine(
                     pool=self.pool, machine_id=action.bad_machine, reason=action.reason, until=now
@@ -439,6 +448,13 @@ class PoolManager:
                     instance_id=action.instance_id,
                     details={"reason": action.reason},
                 )
+            )
+        if action.bad_machine:
+            # Alerted after the commit: a slow webhook must not hold the database's write lock.
+            self.alert(
+                "boot_failed",
+                f"instance {action.instance_id}: {action.reason}",
+                machine_id=action.bad_machine,
             )
         # Destroy, never stop: a stopped Vast instance still bills its disk.
         if action.provider_id is not None:

@@ -8,6 +8,7 @@ import pytest
 from core.db import session_scope
 from core.models import BadMachine, InstanceState, Lease
 from core.pool.actions import Adopt, DestroyOrphan, EnterSafeMode, MarkLost, Rent
+from scheduler.leader import LeaderLease
 from tests.factories import make_job, make_pool, make_user
 from tests.pool_harness import PoolHarness
 
@@ -44,7 +45,9 @@ def test_wakes_rents_labels_boots_and_becomes_ready(pool, vast):
     report = pool.tick()
     assert [type(a) for a in report.actions] == [Rent]
     (row,) = pool.rows()
-    assert row.state is BOOTING and row.label == f"aik-default-{row.id}" and row.provider_id
+    assert (
+        row.state is BOOTING and row.label.startswith(f"aik-default-{row.id}-") and row.provider_id
+    )
     assert [inst["label"] for inst in vast.alive()] == [row.label]
     pool.tick()
     (row,) = pool.rows()
@@ -250,3 +253,18 @@ def test_full_cycle_cold_start_job_idle_terminate_on_a_fake_clock(pool, vast, en
     assert pool.rows()[0].state is InstanceState.TERMINATED and vast.alive() == []
     with session_scope(engine) as session:
         assert session.get(type(row), row.id).cost_accrued_usd > 0
+
+
+def test_a_leader_fenced_out_mid_tick_rents_and_destroys_nothing(pool, vast):
+    paused = LeaderLease(pool.engine, pool.clock, "paused", ttl_s=60)
+    successor = LeaderLease(pool.engine, pool.clock, "successor", ttl_s=60)
+    assert paused.acquire_or_renew()
+    pool.manager.still_leading = paused.holds
+    orphan = vast.seed("aik-default-999-cafe")
+    _wake(pool)
+    pool.clock.advance(61)  # paused past its lease (SIGSTOP); a standby takes over
+    assert successor.acquire_or_renew()
+    report = pool.tick()
+    assert report.actions, "the stale plan had actions to take"
+    assert any("leadership lost" in error for error in report.errors)
+    assert pool.rows() == [] and [i["id"] for i in vast.alive()] == [orphan]
