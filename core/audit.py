@@ -1,8 +1,11 @@
-"""The append-only audit log: HMAC actor fingerprints and a hash chain that shows tampering.
+"""The append-only audit log: HMAC actor fingerprints and a keyed hash chain that shows tampering.
 
-Each entry's `hash` covers its content and the previous entry's hash, so editing, deleting or
-inserting a row breaks the chain at that row. Retention removes old rows but records the last
-removed hash in an `AuditCheckpoint`, so what remains still verifies.
+Each entry's `hash` is an HMAC-SHA256, under a key derived from `AUDIT_HMAC_SECRET`, of its
+content and the previous entry's hash, so editing, deleting or inserting a row breaks the chain
+at that row, and someone who can write to the database but does not hold the secret cannot
+forge a consistent replacement. Retention removes old rows but records the last removed hash
+in an `AuditCheckpoint`, so what remains still verifies. (Cutting off the newest entries is
+not detectable from the table alone; the daily backups keep a copy of the head.)
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.config import get_settings
 from core.models import AuditCheckpoint, AuditEntry, AuditOutcome
 
 GENESIS_HASH = "0" * 64
@@ -26,6 +30,12 @@ _PG_CHAIN_LOCK = 7_351_001  # advisory lock id serialising appends on PostgreSQL
 def fingerprint(secret: str, key: str) -> str:
     """HMAC-SHA256 of `key` under `secret`: identifies a key in the log without revealing it."""
     return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
+def _chain_key() -> bytes:
+    """The chain's HMAC key: derived from the audit secret, distinct from fingerprint keys."""
+    secret = get_settings().audit_hmac_secret.get_secret_value()
+    return hmac.new(secret.encode(), b"aikings-audit-chain-v1", hashlib.sha256).digest()
 
 
 def _entry_hash(entry: AuditEntry) -> str:
@@ -41,7 +51,7 @@ def _entry_hash(entry: AuditEntry) -> str:
         "prev_hash": entry.prev_hash,
     }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(_chain_key(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def _chain_head(session: Session) -> str:

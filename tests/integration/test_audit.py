@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from core import audit
+from core.config import get_settings
 from core.db import read_scope, session_scope
 from core.models import AuditEntry, AuditOutcome
 
@@ -189,3 +190,25 @@ def test_retention_keeps_ninety_days_by_default(engine, fake_clock):
     with read_scope(engine) as session:
         assert [e.action for e in session.exec(select(AuditEntry)).all()] == ["x.89"]
         assert audit.verify_chain(session).ok
+
+
+def test_a_whole_tail_rewritten_without_the_secret_is_found(engine, fake_clock, monkeypatch):
+    """Someone with database access but not AUDIT_HMAC_SECRET re-chains every later row."""
+    ids = _append(engine, fake_clock, 5)
+    with monkeypatch.context() as forger:
+        forger.setenv("AUDIT_HMAC_SECRET", "a-guess-that-is-not-the-secret")
+        get_settings.cache_clear()
+        with session_scope(engine) as session:
+            rows = session.exec(
+                select(AuditEntry).where(col(AuditEntry.id) >= ids[2]).order_by(col(AuditEntry.id))
+            ).all()
+            prev = rows[0].prev_hash
+            for row in rows:
+                row.details = {"n": -1}
+                row.prev_hash = prev
+                row.hash = audit._entry_hash(row)
+                prev = row.hash
+                session.add(row)
+    get_settings.cache_clear()
+    report = _verify(engine)
+    assert not report.ok and report.broken_at == ids[2]
