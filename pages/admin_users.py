@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pandas as pd
 import streamlit as st
 
@@ -39,6 +41,9 @@ st.dataframe(
 )
 
 by_name = {u.username: u for u in people}
+# One grant per form shown: a double click or a resubmitted rerun reuses the key, so the
+# ledger grants once; a successful apply draws a fresh key for the next grant.
+grant_key = st.session_state.setdefault("grant_request_key", secrets.token_hex(8))
 with st.form("user_admin"):
     name = st.selectbox("User", list(by_name))
     credits = st.number_input("Credits to grant", 0, 1_000_000, 0)
@@ -57,6 +62,7 @@ with st.form("user_admin"):
                         credits=int(credits),
                         note=note,
                         now=clock.now(),
+                        request_key=grant_key,
                     )
                 if role != target.role.value:
                     users.set_role(
@@ -77,4 +83,5 @@ with st.form("user_admin"):
         except CoreError as exc:
             st.error(str(exc))
         else:
+            del st.session_state["grant_request_key"]
             st.success(f"Saved changes to {name}.")

@@ -265,9 +265,7 @@ def reset_password(session: Session, *, token: str, new_password: str, now: date
 
 def set_role(session: Session, *, actor_id: int, user_id: int, role: Role, now: datetime) -> User:
     """An admin changes someone's role (audited)."""
-    actor = get_user(session, actor_id)
-    if actor.role is not Role.ADMIN:
-        raise ValidationFailed("Only administrators can change roles.")
+    actor = require_admin(session, actor_id, doing="change roles")
     user = get_user(session, user_id)
     user.role = role
     session.add(user)
@@ -286,9 +284,7 @@ def set_disabled(
     session: Session, *, actor_id: int, user_id: int, disabled: bool, now: datetime
 ) -> User:
     """An admin disables or re-enables an account; disabling signs it out everywhere."""
-    actor = get_user(session, actor_id)
-    if actor.role is not Role.ADMIN:
-        raise ValidationFailed("Only administrators can disable accounts.")
+    actor = require_admin(session, actor_id, doing="disable accounts")
     user = get_user(session, user_id)
     user.disabled = disabled
     session.add(user)
@@ -305,23 +301,31 @@ def set_disabled(
 
 
 def grant_credits(
-    session: Session, *, actor_id: int, user_id: int, credits: int, note: str, now: datetime
-) -> None:
-    """An admin gives a user credits (audited; each call is its own ledger entry)."""
-    actor = get_user(session, actor_id)
-    if actor.role is not Role.ADMIN:
-        raise ValidationFailed("Only administrators can grant credits.")
+    session: Session,
+    *,
+    actor_id: int,
+    user_id: int,
+    credits: int,
+    note: str,
+    now: datetime,
+    request_key: str,
+) -> bool:
+    """An admin gives a user credits, audited, once per `request_key` (one per form shown,
+    so a double submit grants once); False if that request was already granted."""
+    actor = require_admin(session, actor_id, doing="grant credits")
     if not 1 <= credits <= 1_000_000:
         raise ValidationFailed("Grant between 1 and 1,000,000 credits.")
     get_user(session, user_id)
-    ledger.grant(
+    granted = ledger.grant(
         session,
         user_id=user_id,
         credits=credits,
-        key=f"admin:{secrets.token_hex(8)}",
+        key=f"admin:{request_key}",
         note=note[:200] or f"granted by {actor.username}",
         now=now,
     )
+    if not granted:
+        return False
     _audit(
         session,
         now,
@@ -330,6 +334,15 @@ def grant_credits(
         f"user:{user_id}",
         details={"credits": credits},
     )
+    return True
+
+
+def require_admin(session: Session, user_id: int, *, doing: str) -> User:
+    """The user if they are an administrator; ValidationFailed saying what they may not do."""
+    actor = get_user(session, user_id)
+    if actor.role is not Role.ADMIN or actor.disabled:
+        raise ValidationFailed(f"Only administrators can {doing}.")
+    return actor
 
 
 def get_user(session: Session, user_id: int) -> User:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import audit
-from core.accounts import sessions
+from core.accounts import sessions, users
 from core.errors import NotFound, ValidationFailed
 from core.gallery import store
 from core.models import (
@@ -442,7 +442,9 @@ def resolve_report(
     action: Literal["restore", "remove", "takedown"],
     now: datetime,
 ) -> Report:
-    """Restore the asset, remove it, or take it down (removal + identical copies blocked)."""
+    """Restore the asset, remove it, or take it down (removal + identical copies blocked).
+    Only an administrator may (ValidationFailed otherwise)."""
+    users.require_admin(session, moderator_id, doing="resolve reports")
     report = session.get(Report, report_id)
     if report is None or report.status is not ReportStatus.OPEN:
         raise NotFound("No such open report.")
@@ -482,6 +484,7 @@ def set_featured(
     session: Session, *, asset_id: int, featured: bool, moderator_id: int, now: datetime
 ) -> Asset:
     """An admin features a public asset on the gallery's front row, or stops featuring it."""
+    users.require_admin(session, moderator_id, doing="feature pictures")
     asset = session.get(Asset, asset_id)
     if asset is None:
         raise NotFound("No such picture.")
@@ -500,7 +503,8 @@ def set_featured(
 
 
 def approve_asset(session: Session, *, asset_id: int, moderator_id: int, now: datetime) -> Asset:
-    """A moderator passes an output's screening, so it may be public."""
+    """An administrator passes an output's screening, so it may be public."""
+    users.require_admin(session, moderator_id, doing="approve pictures")
     asset = session.get(Asset, asset_id)
     if asset is None:
         raise NotFound("No such picture.")

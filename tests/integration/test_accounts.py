@@ -185,21 +185,45 @@ def test_only_admins_change_roles(engine):
 def test_only_admins_grant_credits(engine):
     user = register(engine)
     admin = make_user(engine, role=Role.ADMIN)
+    grant = {"user_id": user.id, "note": "", "now": NOW}
     with session_scope(engine) as session, pytest.raises(ValidationFailed, match="Only"):
-        users.grant_credits(session, actor_id=user.id, user_id=user.id, credits=5, note="", now=NOW)
+        users.grant_credits(session, actor_id=user.id, credits=5, request_key="a", **grant)
     with session_scope(engine) as session, pytest.raises(ValidationFailed, match="between"):
-        users.grant_credits(
-            session, actor_id=admin.id, user_id=user.id, credits=0, note="", now=NOW
-        )
+        users.grant_credits(session, actor_id=admin.id, credits=0, request_key="b", **grant)
     with session_scope(engine) as session:
-        users.grant_credits(
-            session, actor_id=admin.id, user_id=user.id, credits=5, note="", now=NOW
-        )
-        users.grant_credits(
-            session, actor_id=admin.id, user_id=user.id, credits=5, note="", now=NOW
-        )
+        assert users.grant_credits(session, actor_id=admin.id, credits=5, request_key="c", **grant)
+        assert users.grant_credits(session, actor_id=admin.id, credits=5, request_key="d", **grant)
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == 110
+
+
+def test_a_double_submitted_grant_is_granted_and_audited_once(engine):
+    user = register(engine)
+    admin = make_user(engine, role=Role.ADMIN)
+    for _ in range(2):
+        with session_scope(engine) as session:
+            users.grant_credits(
+                session,
+                actor_id=admin.id,
+                user_id=user.id,
+                credits=7,
+                note="",
+                now=NOW,
+                request_key="form-1",
+            )
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 107
+        grants = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "credits.granted")
+        ).all()
+    assert len(grants) == 1
+
+
+def test_a_disabled_admin_can_no_longer_act_as_one(engine):
+    admin = make_user(engine, role=Role.ADMIN, disabled=True)
+    user = register(engine)
+    with session_scope(engine) as session, pytest.raises(ValidationFailed, match="Only"):
+        users.set_role(session, actor_id=admin.id, user_id=user.id, role=Role.ADMIN, now=NOW)
 
 
 def test_update_details_keeps_emails_unique(engine):

@@ -9,7 +9,7 @@ from PIL import Image
 from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
 from core.gallery import queries, store
-from core.models import Asset, AssetView, MediaKind, Screening, Visibility
+from core.models import Asset, AssetView, MediaKind, Role, Screening, Visibility
 from tests.factories import make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -20,6 +20,10 @@ def png(seed):
     out = io.BytesIO()
     Image.new("RGB", (32, 32), (seed % 256, (seed * 7) % 256, 90)).save(out, format="PNG")
     return out.getvalue()
+
+
+def make_admin(engine):
+    return make_user(engine, role=Role.ADMIN)
 
 
 def add(engine, media, owner, seed, *, public=True, title=None, tags=(), minutes=0, **fields):
@@ -146,7 +150,9 @@ def test_share_links_are_signed_screened_and_revocable(engine, media):
             queries.resolve_share(session, token=token, signing_key=KEY)
         assert page_through(engine, other, scope="public") == []  # unlisted: never listed
     with session_scope(engine) as session:
-        queries.approve_asset(session, asset_id=asset.id, moderator_id=owner.id, now=NOW)
+        queries.approve_asset(
+            session, asset_id=asset.id, moderator_id=make_admin(engine).id, now=NOW
+        )
     raw, _, mac = token.rpartition(".")
     with read_scope(engine) as session:
         assert queries.resolve_share(session, token=token, signing_key=KEY).id == asset.id
@@ -203,7 +209,7 @@ def test_a_share_link_holder_can_report_and_the_link_then_stops_working(engine, 
 
 
 def test_report_hides_at_once_and_takedown_blocks_identical_copies(engine, media):
-    owner, reporter, moderator = make_user(engine), make_user(engine), make_user(engine)
+    owner, reporter, moderator = make_user(engine), make_user(engine), make_admin(engine)
     asset = add(engine, media, owner, 1)
     with session_scope(engine) as session:
         report = queries.report_asset(
@@ -232,7 +238,7 @@ def test_report_hides_at_once_and_takedown_blocks_identical_copies(engine, media
 
 
 def test_restore_and_approve(engine, media):
-    owner, moderator = make_user(engine), make_user(engine)
+    owner, moderator = make_user(engine), make_admin(engine)
     asset = add(engine, media, owner, 1, screening=Screening.PENDING)
     with read_scope(engine) as session:
         assert [a.id for a in queries.moderation_queue(session).pending_assets] == [asset.id]
@@ -303,7 +309,7 @@ def test_trending_favours_recent_views_and_ratings(engine, media):
 
 
 def test_admins_feature_assets(engine, media):
-    owner, admin = make_user(engine), make_user(engine)
+    owner, admin = make_user(engine), make_admin(engine)
     asset = add(engine, media, owner, 1)
     with session_scope(engine) as session:
         queries.set_featured(
@@ -321,3 +327,27 @@ def test_admins_feature_assets(engine, media):
             )
     with read_scope(engine) as session:
         assert queries.featured(session) == []
+
+
+def test_only_administrators_moderate(engine, media):
+    owner = make_user(engine)
+    asset = add(engine, media, owner, 1, screening=Screening.PENDING)
+    with session_scope(engine) as session:
+        report = queries.report_asset(
+            session, asset_id=asset.id, reporter_id=None, reason="spam", details="", now=NOW
+        )
+    attempts = [
+        lambda s: queries.approve_asset(s, asset_id=asset.id, moderator_id=owner.id, now=NOW),
+        lambda s: queries.set_featured(
+            s, asset_id=asset.id, featured=True, moderator_id=owner.id, now=NOW
+        ),
+        lambda s: queries.resolve_report(
+            s, report_id=report.id, moderator_id=owner.id, action="restore", now=NOW
+        ),
+    ]
+    for attempt in attempts:
+        with session_scope(engine) as session, pytest.raises(ValidationFailed, match="Only"):
+            attempt(session)
+    with read_scope(engine) as session:
+        stored = session.get(Asset, asset.id)
+        assert stored.screening is Screening.PENDING and not stored.featured

@@ -10,7 +10,8 @@ from sqlmodel import select
 from core.config import get_settings
 from core.db import read_scope, session_scope
 from core.gallery import queries, store
-from core.models import Asset, MediaKind, Report, Screening, User, Visibility
+from core.models import Asset, MediaKind, Report, Role, Screening, User, Visibility
+from tests.factories import make_user
 from tests.pages.conftest import ROOT
 
 
@@ -88,8 +89,11 @@ def test_owner_shares_a_picture_and_the_link_opens_it_after_review(signed_in, we
 
     share = share_page(token).run()
     assert "waiting for review" in share.error[0].value
+    moderator = make_user(web_engine, role=Role.ADMIN)
     with session_scope(web_engine) as session:
-        queries.approve_asset(session, asset_id=asset_id, moderator_id=1, now=datetime.now(UTC))
+        queries.approve_asset(
+            session, asset_id=asset_id, moderator_id=moderator.id, now=datetime.now(UTC)
+        )
     share = share_page(token).run()
     assert not share.exception and not share.error
     assert share.title[0].value == "Shared picture"
