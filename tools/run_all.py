@@ -20,18 +20,21 @@ PYTHON = sys.executable
 
 def main() -> int:
     """Run until Ctrl-C / SIGTERM or until one process dies; return its exit status."""
-    port = os.environ.get("WEB_PORT", "8501")
+    settings = get_settings()
+    port = str(settings.web_port)
+    comfy_port = os.environ.get("SIM_COMFY_PORT", "8188")  # a simulator knob, not a setting
     commands = {
         "simulator": [PYTHON, "-m", "sim"],
         "scheduler": [PYTHON, "-m", "scheduler"],
         "web": [PYTHON, "-m", "streamlit", "run", "Home.py", "--server.port", port],
     }
     procs = {name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in commands.items()}
-    metrics_port = get_settings().metrics_port
+    metrics_port = settings.metrics_port
     metrics = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else "off (METRICS_PORT=0)"
     sys.stdout.write(
         f"\nAI KINGS is starting: open http://localhost:{port}\n"
-        "  simulated Vast.ai API: http://127.0.0.1:8780   simulated ComfyUI: http://127.0.0.1:8188\n"
+        f"  simulated Vast.ai API: {settings.sim_vast_url}"
+        f"   simulated ComfyUI: http://127.0.0.1:{comfy_port}\n"
         f"  scheduler metrics: {metrics}\n"
         "  Ctrl-C stops everything.\n\n"
     )
