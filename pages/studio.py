@@ -260,6 +260,8 @@ def active_job() -> None:
             st.rerun()
     elif job.status in (JobStatus.LEASED, JobStatus.RUNNING):
         st.progress(state.fraction, text=f"Generating: step {job.step} of {job.total_steps or '?'}")
+        if job.preview:
+            st.image(job.preview, caption="Live preview", width=256)
     elif job.status is JobStatus.SUCCEEDED:
         charged = job.charged_credits
         st.success(f"Done: {charged} credit{'' if charged == 1 else 's'} charged.")

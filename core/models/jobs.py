@@ -19,6 +19,8 @@ class GenerationJob(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_job_status_created", "status", "created_at"),
         sa.Index("ix_job_user_created", "user_id", "created_at"),
+        # The adaptive pool policy reads recent submission times across all users.
+        sa.Index("ix_job_created", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -38,6 +40,9 @@ class GenerationJob(SQLModel, table=True):
     comfy_prompt_id: str | None = Field(default=None, max_length=64)
     step: int = 0
     total_steps: int = 0
+    preview: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    """The sampler's latest preview frame while the job runs; cleared when it ends."""
+    preview_mime: str | None = Field(default=None, max_length=32)
     attempts: int = 0
     error: str | None = Field(default=None, max_length=2000)
     estimated_credits: int = 0

@@ -24,7 +24,7 @@ from core import safety
 from core.accounts import ledger
 from core.clock import Clock
 from core.comfy.client import ComfyClient
-from core.comfy.events import OutputRef, Progress
+from core.comfy.events import OutputRef, Preview, Progress
 from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, build_graph
 from core.config import Settings
@@ -341,6 +341,7 @@ class JobOutcomes:
         job.instance_id = None
         job.step = 0
         job.error = None
+        job.preview = job.preview_mime = None
         job.updated_at = now
         session.add(job)
         log.info("job.requeued", extra={"job_id": job_id, "reason": reason})
@@ -352,6 +353,7 @@ class JobOutcomes:
             return
         job.status = JobStatus.FAILED
         job.error = reason[:2000]
+        job.preview = job.preview_mime = None
         job.finished_at = now
         job.updated_at = now
         session.add(job)
@@ -452,23 +454,38 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> None:
 
 
 class _ProgressWriter:
-    """Writes sampler progress to the job row, at most every PROGRESS_WRITE_INTERVAL_S."""
+    """Writes sampler progress, with the latest preview frame, to the job row at most every
+    PROGRESS_WRITE_INTERVAL_S (and always on the last step)."""
 
     def __init__(self, ctx: RunContext, job_id: int) -> None:
         self.ctx, self.job_id, self.last_write = ctx, job_id, 0.0
+        self.preview: Preview | None = None
 
     def __call__(self, event: object) -> None:
+        if isinstance(event, Preview):
+            self.preview = event
+            return
         if not isinstance(event, Progress):
             return
         moment = time.monotonic()
         if moment - self.last_write < PROGRESS_WRITE_INTERVAL_S and event.value < event.max:
             return
         self.last_write = moment
+        values: dict[str, object] = {
+            "step": event.value,
+            "total_steps": event.max,
+            "updated_at": self.ctx.clock.now(),
+        }
+        if self.preview is not None:
+            values |= {"preview": self.preview.data, "preview_mime": self.preview.mime}
         with session_scope(self.ctx.engine) as session:
             session.execute(
                 sa.update(GenerationJob)
-                .where(col(GenerationJob.id) == self.job_id)
-                .values(step=event.value, total_steps=event.max, updated_at=self.ctx.clock.now())
+                .where(
+                    col(GenerationJob.id) == self.job_id,
+                    col(GenerationJob.status) == JobStatus.RUNNING,
+                )
+                .values(**values)
             )
 
 
@@ -516,6 +533,7 @@ def _finish(
         job.cost_usd = cost
         job.charged_credits = charged
         job.step = job.total_steps or job.step
+        job.preview = job.preview_mime = None
         session.add(job)
     log.info("job.succeeded", extra={"job_id": job_id, "seconds": seconds, "credits": charged})
 

@@ -32,10 +32,16 @@ PRESETS = Presets.load()
 
 
 @pytest.fixture
-def stack(engine, tmp_path):
+def comfy_config():
+    """How the ComfyUI simulator behind the stack behaves (override per test)."""
+    return ComfySimConfig()
+
+
+@pytest.fixture
+def stack(engine, tmp_path, comfy_config):
     """Runtime + both simulators; instances boot at once and map to the ComfyUI sim."""
     with (
-        comfy_sim(ComfySimConfig()) as comfy,
+        comfy_sim(comfy_config) as comfy,
         vast_sim(
             timings=Timings(null_s=0, created_s=0, loading_s=0),
             comfy_port=int(comfy.url.rsplit(":", 1)[1]),
@@ -222,3 +228,26 @@ def test_history_filters_by_status_and_kind(engine):
         ] == [done.id]
         assert len(history.recent_jobs(session, user_id=user.id, kind=MediaKind.VIDEO)) == 1
         assert history.job_assets(session, job_id=done.id, user_id=user.id + 1) == []
+
+
+@pytest.mark.parametrize("comfy_config", [ComfySimConfig(step_delay_s=0.15)])
+def test_the_job_row_carries_live_previews_while_running_and_drops_them_after(engine, stack):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+    previews = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runtime.tick_pool()
+        runtime.dispatch()
+        with read_scope(runtime.engine) as session:
+            row = session.get(GenerationJob, job.id)
+        if row.status is JobStatus.RUNNING and row.preview:
+            previews.append((row.preview_mime, row.preview[:3]))
+        if row.status is JobStatus.SUCCEEDED:
+            break
+        time.sleep(0.1)
+    assert row.status is JobStatus.SUCCEEDED
+    assert previews and previews[0] == ("image/jpeg", b"\xff\xd8\xff")  # a JPEG frame
+    assert row.preview is None and row.preview_mime is None

@@ -89,7 +89,9 @@ def test_owner_shares_a_picture_and_the_link_opens_it_after_review(signed_in, we
 
     share = share_page(token).run()
     assert "waiting for review" in share.error[0].value
-    moderator = make_user(web_engine, role=Role.ADMIN)
+    moderator = make_user(
+        web_engine, role=Role.ADMIN, username="moderator", email="mod@example.test"
+    )
     with session_scope(web_engine) as session:
         queries.approve_asset(
             session, asset_id=asset_id, moderator_id=moderator.id, now=datetime.now(UTC)
@@ -112,7 +114,7 @@ def test_share_page_refuses_bad_links(web_engine, token):
     app = share_page(token).run()
     assert not app.exception
     assert app.error[0].value == "This link is not valid."
-    assert not app.get("imgs")
+    assert not app.get("image")
 
 
 def test_a_share_link_visitor_reports_and_the_picture_is_hidden(signed_in, web_engine):

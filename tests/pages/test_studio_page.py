@@ -53,6 +53,24 @@ def test_a_reload_or_another_tab_follows_the_same_job(signed_in, web_engine):
     assert f"Job #{job.id} · seed {job.seed}" in texts(second)
 
 
+def test_a_running_job_shows_its_step_and_live_preview(signed_in, web_engine):
+    app = signed_in("pages/studio.py").run()
+    app.text_area(key="studio_prompt").input("a harbour at noon").run()
+    app.button(key="studio_generate").click().run()
+    frame = io.BytesIO()
+    Image.new("RGB", (8, 8), "purple").save(frame, format="JPEG")
+    with session_scope(web_engine) as session:
+        job = session.exec(select(GenerationJob)).one()
+        job.status, job.step, job.total_steps = JobStatus.RUNNING, 9, 18
+        job.preview, job.preview_mime = frame.getvalue(), "image/jpeg"
+        session.add(job)
+    app.run()
+    assert not app.exception
+    assert "step 9 of 18" in app.get("progress")[0].proto.text
+    (image,) = app.get("image")
+    assert "Live preview" in str(image.proto)
+
+
 def test_short_credits_are_explained_and_generate_is_disabled(signed_in, web_engine):
     app = signed_in("pages/studio.py", credits=0).run()
     app.text_area(key="studio_prompt").input("a lighthouse").run()
