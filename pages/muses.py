@@ -29,6 +29,9 @@ def refusals_audited(target: str) -> Any:
 
 st.title("Muses")
 st.caption("Fictional adult characters (18+) that stay consistent across your pictures.")
+_SAVED = "m_saved"
+if saved := st.session_state.pop(_SAVED, None):
+    st.success(saved)
 
 search_col, tag_col, filter_col = st.columns([2, 2, 1])
 search = search_col.text_input("Search by name, trait or tag", key="m_search", max_chars=80)
@@ -237,7 +240,8 @@ def save(raw: dict, muse_id: int | None) -> None:
     except CoreError as exc:
         st.error(str(exc))
     else:
-        st.success(f"Saved {profile.basic.name}.")
+        st.session_state[_SAVED] = f"Saved {profile.basic.name}."
+        st.rerun()  # the list below was read before this save
 
 
 create_tab, import_tab = st.tabs(["New muse", "Import a card"])
@@ -260,7 +264,8 @@ with import_tab:
         except CoreError as exc:
             st.error(f"Import refused: {exc}")
         else:
-            st.success(f"Imported {muse.name}.")
+            st.session_state[_SAVED] = f"Imported {muse.name}."
+            st.rerun()
 
 if not muses:
     st.info("No muses found. Create one above.")

@@ -139,3 +139,13 @@ def test_injection_strings_are_stored_and_shown_literally(signed_in, web_engine)
     app.run()
     assert any(e.label.startswith(payload[:40]) for e in app.expander)
     assert not any(m.proto.allow_html for m in app.markdown)
+
+
+def test_a_saved_muse_is_listed_at_once_with_the_confirmation(signed_in, web_engine):
+    app = signed_in("pages/muses.py").run()
+    app.text_input(key="new_muse_name").input("Ava")
+    save_button(app).click().run()
+    assert not app.exception
+    assert "Saved Ava." in texts(app)
+    assert "No muses found" not in texts(app)
+    assert any(e.label.startswith("Ava · ") for e in app.expander)
