@@ -61,8 +61,10 @@ def _create_muse(page: Page, shots: Screenshots) -> None:
     form.get_by_label("Occupation").fill("architect")
     shots.take(page, "muse_form")
     form.get_by_role("button", name="Save muse").click()
-    expect(page.get_by_text(f"Saved {MUSE}.")).to_be_visible()
-    shots.take(page, "muse_saved")
+    saved = page.get_by_text(f"Saved {MUSE}.")
+    expect(saved).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"^{MUSE} · 27 · "))).to_be_visible()  # listed at once
+    shots.take(page, "muse_saved", focus=saved)
 
 
 def _generate_with_muse(page: Page, shots: Screenshots) -> None:
