@@ -55,8 +55,8 @@ def _arrivals(seed: int, hours: float, per_hour: float) -> list[float]:
 
 def simulate_day(desired: int, seed: int, *, hours: float = 12, per_hour: float = 4) -> DayResult:
     """Serve one seeded stream of jobs; waits are arrival-to-start, on 30 s ticks."""
+    arrivals = _arrivals(seed, hours, per_hour)
     with scratch_engine() as engine:
-        clock = FakeClock()
         make_pool(
             engine,
             desired_size=desired,
@@ -67,52 +67,60 @@ def simulate_day(desired: int, seed: int, *, hours: float = 12, per_hour: float 
             min_vram_gb=8,
             boot_timeout_s=900,
         )
-        user = make_user(engine)
         boot = Timings(null_s=20, created_s=40, loading_s=BOOT_S - 60)
-        arrivals = _arrivals(seed, hours, per_hour)
-        waiting: list[tuple[float, int]] = []
-        running: list[tuple[float, int]] = []  # (finish time, lease id)
-        waits: list[float] = []
         with vast_sim(seed=seed, timings=boot) as sim:
-            harness = PoolHarness(engine, sim, clock)
-            start = clock.now()
-            elapsed = 0.0
-            pending = list(arrivals)
-            while elapsed < hours * 3600 + 3600 or waiting or running:
-                while pending and pending[0] <= elapsed:
-                    job = make_job(engine, user)
-                    waiting.append((pending.pop(0), job.id or 0))
-                    with session_scope(engine) as session:
-                        leases.note_demand(session, pool="default", now=clock.now())
-                for finish, lease_id in [r for r in running if r[0] <= elapsed]:
-                    running.remove((finish, lease_id))
-                    with session_scope(engine) as session:
-                        leases.release(
-                            session, lease_id=lease_id, now=clock.now(), outcome="succeeded"
-                        )
-                harness.queued = len(waiting)
-                harness.tick(TICK_S)
-                elapsed += TICK_S
-                for arrival, job_id in list(waiting):
-                    with session_scope(engine) as session:
-                        claim = leases.acquire(
-                            session,
-                            pool="default",
-                            job_id=job_id,
-                            now=clock.now(),
-                            lease_max_s=1800,
-                        )
-                    if claim is None:
-                        break
-                    waiting.remove((arrival, job_id))
-                    waits.append(elapsed - arrival)
-                    running.append((elapsed + JOB_S, claim.lease_id))
-                if elapsed > hours * 3600 * 3:
-                    break
+            harness = PoolHarness(engine, sim, FakeClock())
+            start = harness.clock.now()
+            try:
+                waits = _serve(harness, arrivals, hours)
+            finally:
+                harness.close()
             with read_scope(engine) as session:
                 spent = costs.spend_since(session, pool="default", since=start - timedelta(days=1))
-            harness.close()
     return DayResult(waits=waits, cost_usd=spent, jobs=len(arrivals))
+
+
+def _serve(harness: PoolHarness, arrivals: list[float], hours: float) -> list[float]:
+    """Tick through the day: queue arrivals, finish jobs, lease free instances in order."""
+    engine, clock = harness.engine, harness.clock
+    user = make_user(engine)
+    pending = list(arrivals)
+    waiting: list[tuple[float, int]] = []  # (arrival time, job id)
+    running: list[tuple[float, int]] = []  # (finish time, lease id)
+    waits: list[float] = []
+    elapsed = 0.0
+    while (elapsed < hours * 3600 + 3600 or waiting or running) and elapsed <= hours * 3600 * 3:
+        while pending and pending[0] <= elapsed:
+            job = make_job(engine, user)
+            waiting.append((pending.pop(0), job.id or 0))
+            with session_scope(engine) as session:
+                leases.note_demand(session, pool="default", now=clock.now())
+        for finish, lease_id in [r for r in running if r[0] <= elapsed]:
+            running.remove((finish, lease_id))
+            with session_scope(engine) as session:
+                leases.release(session, lease_id=lease_id, now=clock.now(), outcome="succeeded")
+        harness.queued = len(waiting)
+        harness.tick(TICK_S)
+        elapsed += TICK_S
+        for arrival, job_id in list(waiting):
+            with session_scope(engine) as session:
+                claim = leases.acquire(
+                    session, pool="default", job_id=job_id, now=clock.now(), lease_max_s=1800
+                )
+            if claim is None:
+                break
+            waiting.remove((arrival, job_id))
+            waits.append(elapsed - arrival)
+            running.append((elapsed + JOB_S, claim.lease_id))
+    return waits
+
+
+def _all_waits(days: list[DayResult]) -> list[float]:
+    return [wait for day in days for wait in day.waits]
+
+
+def _total_cost(days: list[DayResult]) -> Decimal:
+    return sum((day.cost_usd for day in days), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -122,24 +130,16 @@ class WarmColdResult:
     cold: list[DayResult]
     warm: list[DayResult]
 
-    @staticmethod
-    def _waits(days: list[DayResult]) -> list[float]:
-        return [wait for day in days for wait in day.waits]
-
-    @staticmethod
-    def _cost(days: list[DayResult]) -> Decimal:
-        return sum((day.cost_usd for day in days), Decimal(0))
-
     @property
     def cost_ratio(self) -> float:
         """Warm GPU spend over cold GPU spend (inf when the cold pool spent nothing)."""
-        cold = self._cost(self.cold)
-        return float(self._cost(self.warm) / cold) if cold else float("inf")
+        cold = _total_cost(self.cold)
+        return float(_total_cost(self.warm) / cold) if cold else float("inf")
 
     def figures(self) -> list[Figure]:
         """Warm wait p50, cold/warm wait ratio and the warm pool's cost ratio, with goals."""
-        warm_p50 = percentile(self._waits(self.warm), 50)
-        cold_p50 = percentile(self._waits(self.cold), 50)
+        warm_p50 = percentile(_all_waits(self.warm), 50)
+        cold_p50 = percentile(_all_waits(self.cold), 50)
         return [
             Figure("W", "warm pool: wait-to-start p50", warm_p50, "s", "<=", WARM_WAIT_P50_GOAL_S),
             Figure(
@@ -173,14 +173,14 @@ def warm_vs_cold(seeds: int = 3, hours: float = 12, workers: int = 1) -> WarmCol
         ("desired_size=0 (cold)", result.cold),
         ("desired_size=1 (warm)", result.warm),
     ):
-        waits = result._waits(served)
+        waits = _all_waits(served)
         print(
             row(
                 name,
                 sum(day.jobs for day in served),
                 f"{percentile(waits, 50):.0f}",
                 f"{percentile(waits, 95):.0f}",
-                f"{result._cost(served):.2f}",
+                f"{_total_cost(served):.2f}",
             )
         )
     print(f"(ticks are {TICK_S} s, so waits are quantised to {TICK_S} s; cold boot {BOOT_S} s)")
