@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench import engine, gallery, pool
+from bench import engine, gallery, pool, pool_policy
 from bench.common import Figure, table
 
 
@@ -38,7 +38,7 @@ class Scale:
         """The quick or full sizes; `runs` overrides the fault campaign's."""
         if quick:
             return cls(True, workers, runs or 10, 5, 100, 5, (10_000,), 5, 1, 3)
-        return cls(False, workers, runs or 1000, 50, 100, 20, (100_000, 1_000_000), 20, 3, 12)
+        return cls(False, workers, runs or 100, 50, 100, 20, (100_000, 1_000_000), 20, 3, 12)
 
     def page_repeats(self, rows: int) -> int:
         """Timed samples per page: fewer where one full-scan query takes seconds."""
@@ -71,6 +71,7 @@ SECTIONS: tuple[Section, ...] = (
         "orchestration overhead",
         lambda s: engine.orchestration_overhead(s.overhead_runs).figures(),
     ),
+    Section("P2", "pool-policy replay", lambda s: pool_policy.main(quick=s.quick)),
     Section(
         "P3",
         "reconcile tick at 100 instances",
@@ -124,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
-        "--runs", type=int, default=None, help="fault campaign runs (default 1000; 10 quick)"
+        "--runs", type=int, default=None, help="fault campaign runs (default 100; 10 quick)"
     )
     parser.add_argument(
         "--only", default=None, help="comma-separated section ids, e.g. P1,P4 (default: all)"

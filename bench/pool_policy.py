@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from bench.common import percentile, row
+from bench.common import Figure, percentile, row
 from bench.pool import BOOT_S, TICK_S
 from core.clock import FakeClock
 from core.models import InstanceState, PoolConfig
@@ -452,8 +452,10 @@ def print_table(trace: Trace, outcomes: Sequence[Outcome], wait_value: Decimal) 
         )
 
 
-def main(quick: bool = False) -> None:
-    """Replay the three traces through every strategy and print a table each, then a summary."""
+def main(quick: bool = False) -> list[Figure]:
+    """Replay the three traces through every strategy and print a table each, then a summary;
+    return, per trace, adaptive's GPU cost against the optimum and its GPU+wait cost against
+    the best fixed rule's."""
     logging.disable(logging.WARNING)
     price = sim_price_per_hour_usd()
     wait_value = PoolConfig(name="bench").wait_value_per_hour_usd
@@ -462,7 +464,7 @@ def main(quick: bool = False) -> None:
         f"\n== Pool policies on demand traces: {history_days} days learnt, {report_days} reported; "
         f"${price}/h, {BOOT_S} s cold boot, waiting valued at ${wait_value}/h =="
     )
-    summary = []
+    summary, figures = [], []
     for seed, name in enumerate(TRACES):
         trace = make_trace(name, seed, history_days=history_days, report_days=report_days)
         outcomes = compare(trace, price)
@@ -470,6 +472,18 @@ def main(quick: bool = False) -> None:
         by_name = {outcome.strategy: outcome for outcome in outcomes}
         ours, optimum = by_name.pop("adaptive"), by_name.pop("offline optimum")
         rival = min(by_name.values(), key=lambda o: o.cost_usd + o.wait_cost_usd(wait_value))
+        ours_total = ours.cost_usd + ours.wait_cost_usd(wait_value)
+        rival_total = rival.cost_usd + rival.wait_cost_usd(wait_value)
+        figures += [
+            Figure(
+                "P2", f"{name}: adaptive GPU cost / optimum",
+                float(ours.cost_usd / optimum.cost_usd), "x", "<=", 2.0,
+            ),
+            Figure(
+                "P2", f"{name}: adaptive GPU+wait / best fixed rule",
+                float(ours_total / rival_total), "x", "<=", 1.0,
+            ),
+        ]  # fmt: skip
         summary.append(
             f"{name}: GPU cost {ours.cost_usd / optimum.cost_usd:.2f}x the optimum, wait p95 "
             f"{percentile(ours.waits_s, 95):.0f} s; with waiting valued "
@@ -479,3 +493,4 @@ def main(quick: bool = False) -> None:
     print("\nHow close adaptive gets to the offline optimum:")
     for line in summary:
         print(f"  {line}")
+    return figures
