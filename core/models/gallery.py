@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -10,12 +11,32 @@ from sqlmodel import Field, SQLModel
 from core.models.enums import MediaKind, ReportStatus, Screening, Visibility
 from core.models.types import UTCDateTime, text_enum, utcnow
 
+PRIOR_VOTES, PRIOR_MEAN_STARS = 3, 3  # top-rated's Bayesian prior: 3 votes of 3 stars
+Count = TypeVar("Count", int, sa.ColumnElement[int])
+
+
+def bayesian_rating_milli(rating_sum: Count, rating_count: Count) -> Count:
+    """Thousandths of a star: the mean rating pulled toward 3 stars by 3 imaginary votes,
+    so one 5-star vote does not outrank fifty 4-star ones. Integer arithmetic, so the same
+    formula gives the same number in Python and in SQL (SQLite and PostgreSQL)."""
+    prior_milli = PRIOR_VOTES * PRIOR_MEAN_STARS * 1000
+    return (rating_sum * 1000 + prior_milli) // (rating_count + PRIOR_VOTES)
+
 
 class Asset(SQLModel, table=True):
-    """One image or video in the media store, owned by a user."""
+    """One image or video in the media store, owned by a user.
+
+    Every gallery sort has a stored key and an index (visibility, key, id), so a page of the
+    public gallery, at any depth, is one index range (core/gallery/queries.py).
+    """
 
     __table_args__ = (
         sa.Index("ix_asset_visibility_created", "visibility", "created_at", "id"),
+        sa.Index("ix_asset_visibility_rating", "visibility", "rating_score", "id"),
+        sa.Index("ix_asset_visibility_trending", "visibility", "trending_score", "id"),
+        sa.Index("ix_asset_visibility_views", "visibility", "view_count", "id"),
+        # refresh_trending finds the assets whose trending score is not zero through it
+        sa.Index("ix_asset_trending", "trending_score"),
         sa.Index("ix_asset_owner_created", "owner_id", "created_at", "id"),
         sa.Index("ix_asset_category_created", "category", "created_at", "id"),
     )
@@ -40,6 +61,8 @@ class Asset(SQLModel, table=True):
     view_count: int = 0
     rating_sum: int = 0
     rating_count: int = 0
+    rating_score: int = bayesian_rating_milli(0, 0)  # kept by queries.rate()
+    trending_score: int = 0  # kept by queries.refresh_trending()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -51,7 +74,10 @@ class AssetTag(SQLModel, table=True):
 class Rating(SQLModel, table=True):
     """One rating per user per asset."""
 
-    __table_args__ = (sa.CheckConstraint("stars BETWEEN 1 AND 5", name="ck_rating_stars"),)
+    __table_args__ = (
+        sa.CheckConstraint("stars BETWEEN 1 AND 5", name="ck_rating_stars"),
+        sa.Index("ix_rating_created", "created_at"),  # trending reads the last 7 days
+    )
 
     asset_id: int = Field(foreign_key="asset.id", primary_key=True)
     user_id: int = Field(foreign_key="user.id", primary_key=True)
