@@ -8,7 +8,17 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from core.db import session_scope
-from core.models import GenerationJob, GpuInstance, Muse, PoolConfig, User
+from core.models import (
+    Asset,
+    GenerationJob,
+    GpuInstance,
+    MediaKind,
+    Muse,
+    PoolConfig,
+    Screening,
+    User,
+    Visibility,
+)
 
 _sequence = count(1)
 
@@ -74,3 +84,25 @@ def make_pool(engine: Engine, **fields: Any) -> PoolConfig:
         config = PoolConfig(**values)
         session.add(config)
     return config
+
+
+def make_asset(engine: Engine, owner: User, **fields: Any) -> Asset:
+    """A public, screened image row of `owner` (no file in a media store) with a unique hash."""
+    n = next(_sequence)
+    values: dict[str, Any] = {
+        "owner_id": owner.id,
+        "sha256": f"{n:064x}",
+        "kind": MediaKind.IMAGE,
+        "mime": "image/png",
+        "width": 64,
+        "height": 64,
+        "size_bytes": 100,
+        "title": f"picture {n}",
+        "visibility": Visibility.PUBLIC,
+        "screening": Screening.PASSED,
+    }
+    values.update(fields)
+    with session_scope(engine) as session:
+        asset = Asset(**values)
+        session.add(asset)
+    return asset
