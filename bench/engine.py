@@ -48,6 +48,7 @@ OVERHEAD_P95_GOAL_MS = 500.0  # under 2 % of a ~30 s warm generation
 STEADY_TICK_P95_GOAL_MS = 1000.0
 RENDER_P95_GOAL_MS = 1000.0  # a rerun on every widget change must not break the user's flow
 JOB_TIMEOUT_S = 60.0
+OFFERS_PER_SEARCH = 10  # the fewest matching offers one search should bring (the sim: ~20)
 
 
 def _register(session: Session, *, starter_credits: int) -> User:
@@ -238,15 +239,16 @@ class TickResult:
 
     def figures(self, tick_interval_s: int) -> list[Figure]:
         """Calls per tick against what the plan needs, and tick times against their budgets."""
-        needed_to_rent = 1 + 2 * self.instances  # one list; one offer search + one create each
+        # One list, a create each, and an offer search per page of offers used up.
+        needed_to_rent = 1 + self.instances + math.ceil(self.instances / OFFERS_PER_SEARCH)
         worst_steady_calls = max((sum(c.values()) for c in self.steady_calls), default=0)
         return [
             Figure(
                 "P3",
-                f"provider calls, tick renting {self.instances} (1 list + search+create each)",
+                f"provider calls, tick renting {self.instances} (list, searches, a create each)",
                 sum(self.scale_up_calls.values()),
                 "",
-                "==",
+                "<=",
                 needed_to_rent,
             ),
             Figure(

@@ -297,8 +297,7 @@ class PoolManager:
     def _execute(self, action: Action, observed: Sequence[RemoteInstance]) -> None:
         match action:
             case Rent(count=count, reason=reason):
-                for _ in range(count):
-                    self._rent_one(reason)
+                self._rent(count, reason)
             case Adopt(instance_id=instance_id, provider_id=provider_id):
                 self._update(instance_id, state=InstanceState.BOOTING, provider_id=provider_id)
                 self._event("instance_adopted", instance_id)
@@ -328,21 +327,11 @@ class PoolManager:
             case EnterSafeMode(reason=reason):
                 self._enter_safe_mode(reason)
 
-    def _rent_one(self, reason: str) -> None:
+    def _rent(self, count: int, reason: str) -> None:
+        """Rent `count` instances from one offer search, trying a few offers for each."""
         now = self.clock.now()
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:
             config = self._config(session)
-            # The row and its label are committed before the provider call: a create that
-            # times out or a process killed mid-call is adopted by label on the next tick,
-            # never created a second time. The nonce keeps labels unique even where row ids
-            # are handed out again (a database restored from an older backup): a new row must
-            # never "adopt" an instance some forgotten row rented.
-            nonce = secrets.token_hex(4)
-            row = GpuInstance(pool=self.pool, label=f"{self.prefix}new-{nonce}", created_at=now)
-            session.add(row)
-            session.flush()
-            row.label = f"{self.prefix}{row.id}-{nonce}"
-            session.add(row)
             bad = session.exec(
                 select(BadMachine.machine_id).where(
                     BadMachine.pool == self.pool, BadMachine.until > now
@@ -357,14 +346,25 @@ class PoolManager:
                 excluded_machine_ids=tuple(bad),
             )
             launch = self.launch(config)
-        instance_id, label = row.id or 0, row.label
+        # One search serves several rents; the market is searched again only when its
+        # offers run out. Searching is read-only at the provider, so it needs no row: a failed
+        # search rents nothing more this tick and the next tick plans again.
+        offers: list[Offer] = []
+        for _ in range(count):
+            if not offers:
+                offers = list(self.provider.search_offers(offer_filter))
+            if not self._rent_one(offers, launch, reason):
+                return
+
+    def _rent_one(self, offers: list[Offer], launch: LaunchSpec, reason: str) -> bool:
+        """Create one instance from the front of `offers` (consuming what it tries); False
+        when no offer was left to try."""
+        instance_id, label = self._new_row()
         self._event("instance_requested", instance_id, reason=reason)
-        try:
-            offers = self.provider.search_offers(offer_filter)
-        except ProviderError as exc:
-            self._close_unrented(instance_id, f"offer search failed: {exc}")
-            raise
-        for offer in offers[:OFFERS_TRIED_PER_RENT]:
+        for _ in range(OFFERS_TRIED_PER_RENT):
+            if not offers:
+                break
+            offer = offers.pop(0)
             try:
                 provider_id = self.provider.create(offer, label, launch)
             except OfferUnavailable:
@@ -377,8 +377,27 @@ class PoolManager:
                 self._close_unrented(instance_id, f"create refused: {exc}")
                 raise
             self._record_created(instance_id, provider_id, offer)
-            return
+            return True
         self._close_unrented(instance_id, "no offer matched the pool's filters")
+        return False
+
+    def _new_row(self) -> tuple[int, str]:
+        """Commit a `requested` row and its label before any create call; its (id, label)."""
+        with session_scope(self.engine) as session:
+            # The row and its label are committed before the provider call: a create that
+            # times out or a process killed mid-call is adopted by label on the next tick,
+            # never created a second time. The nonce keeps labels unique even where row ids
+            # are handed out again (a database restored from an older backup): a new row must
+            # never "adopt" an instance some forgotten row rented.
+            nonce = secrets.token_hex(4)
+            row = GpuInstance(
+                pool=self.pool, label=f"{self.prefix}new-{nonce}", created_at=self.clock.now()
+            )
+            session.add(row)
+            session.flush()
+            row.label = f"{self.prefix}{row.id}-{nonce}"
+            session.add(row)
+        return row.id or 0, row.label
 
     def _record_created(self, instance_id: int, provider_id: str, offer: Offer) -> None:
         with session_scope(self.engine) as session:
