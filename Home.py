@@ -1,4 +1,4 @@
-"""AI KINGS web entrypoint: theme, age gate, sign-in, then navigation by role."""
+"""AI KINGS web entrypoint: theme, navigation by role, age gate, then the page."""
 
 import streamlit as st
 
@@ -9,12 +9,15 @@ from ui.theme import apply_theme
 
 apply_theme()
 user = current_user()
-# An account proved its age (date of birth, 18+) at registration: a returning signed-in
-# browser skips the gate; everyone else confirms first.
-require_adult(already_confirmed=user is not None and user.age_confirmed_at is not None)
+# Declare the navigation before the gate: without it Streamlit falls back to listing pages/
+# in the sidebar and runs a deep link such as /admin_pool directly, past the gate.
 if user is None:
     # Visitors may only sign in, register, or open a share link.
     visitor_pages = [st.Page(render_sign_in, title="Sign in", default=True), share_page()]
-    st.navigation(visitor_pages, position="hidden").run()
+    navigation = st.navigation(visitor_pages, position="hidden")
 else:
-    st.navigation(pages_for(is_admin=is_admin(user))).run()
+    navigation = st.navigation(pages_for(is_admin=is_admin(user)))
+# An account proved its age (date of birth, 18+) at registration: a returning signed-in
+# browser skips the gate; everyone else confirms first.
+require_adult(already_confirmed=user is not None and user.age_confirmed_at is not None)
+navigation.run()
