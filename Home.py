@@ -9,7 +9,7 @@ from ui.theme import apply_theme
 
 apply_theme()
 user = current_user()
-# Declare the navigation before the gate: without it Streamlit falls back to listing pages/
+# Declare the navigation before the gate: without it Streamlit falls back to listing a folder
 # in the sidebar and runs a deep link such as /admin_pool directly, past the gate.
 if user is None:
     # Visitors may only sign in, register, or open a share link.

@@ -404,7 +404,7 @@ def studio_render(renders: int = 20) -> RenderResult:
     """P5: AppTest render time of the Studio page for a signed-in user, after one warm-up."""
     from streamlit.testing.v1 import AppTest
 
-    page = str(REPO_ROOT / "pages" / "studio.py")
+    page = str(REPO_ROOT / "views" / "studio.py")
     with scratch_engine() as engine, _web_database(engine):
         with session_scope(engine) as session:
             user = _register(session, starter_credits=100)

@@ -5,23 +5,23 @@ from __future__ import annotations
 import streamlit as st
 
 USER_PAGES = [
-    ("pages/studio.py", "Studio", ":material/auto_awesome:"),
-    ("pages/muses.py", "Muses", ":material/face:"),
-    ("pages/gallery.py", "Gallery", ":material/photo_library:"),
-    ("pages/account.py", "Account", ":material/person:"),
+    ("views/studio.py", "Studio", ":material/auto_awesome:"),
+    ("views/muses.py", "Muses", ":material/face:"),
+    ("views/gallery.py", "Gallery", ":material/photo_library:"),
+    ("views/account.py", "Account", ":material/person:"),
 ]
 ADMIN_PAGES = [
-    ("pages/admin_pool.py", "Warm pool", ":material/memory:"),
-    ("pages/admin_costs.py", "Spend & usage", ":material/monitoring:"),
-    ("pages/admin_audit.py", "Audit log", ":material/policy:"),
-    ("pages/admin_moderation.py", "Moderation", ":material/flag:"),
-    ("pages/admin_users.py", "Users", ":material/group:"),
+    ("views/admin_pool.py", "Warm pool", ":material/memory:"),
+    ("views/admin_costs.py", "Spend & usage", ":material/monitoring:"),
+    ("views/admin_audit.py", "Audit log", ":material/policy:"),
+    ("views/admin_moderation.py", "Moderation", ":material/flag:"),
+    ("views/admin_users.py", "Users", ":material/group:"),
 ]
 
 
 def share_page() -> st.Page:
     """The page a share link (`/share?token=...`) opens."""
-    return st.Page("pages/share.py", title="Shared picture", url_path="share")
+    return st.Page("views/share.py", title="Shared picture", url_path="share")
 
 
 def pages_for(is_admin: bool) -> dict[str, list[st.Page]]:

@@ -18,7 +18,7 @@ def fake_stripe(seen):
 
 def test_purchases_are_off_without_stripe_keys(signed_in, monkeypatch):
     monkeypatch.delenv("STRIPE_API_KEY", raising=False)
-    app = signed_in("pages/account.py").run()
+    app = signed_in("views/account.py").run()
     assert not app.exception
     assert any("not enabled" in c.value for c in app.caption)
     assert not [b for b in app.button if b.label == "Continue to payment"]
@@ -29,7 +29,7 @@ def test_buying_a_pack_opens_stripe_checkout_for_this_user(signed_in, monkeypatc
     with ServerThread(fake_stripe(seen)) as stripe:
         monkeypatch.setenv("STRIPE_API_KEY", "sk_test_page")
         monkeypatch.setenv("STRIPE_API_URL", stripe.url)
-        app = signed_in("pages/account.py").run()
+        app = signed_in("views/account.py").run()
         app.radio(key="account_pack").set_value(app.radio(key="account_pack").options[1]).run()
         [b for b in app.button if b.label == "Continue to payment"][0].click()
         app.run()

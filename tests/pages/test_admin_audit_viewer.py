@@ -9,7 +9,7 @@ from core import audit
 from core.db import session_scope
 from core.models import AuditEntry, AuditOutcome, Role
 
-PAGE = "pages/admin_audit.py"
+PAGE = "views/admin_audit.py"
 RAW_KEY = "the-raw-admin-key-0451"
 START = datetime(2026, 6, 1, 12, tzinfo=UTC)
 

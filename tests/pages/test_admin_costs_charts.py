@@ -16,7 +16,7 @@ def _titles(app):
 
 
 def test_an_empty_installation_says_so_without_charts(signed_in):
-    app = signed_in("pages/admin_costs.py", role=Role.ADMIN).run()
+    app = signed_in("views/admin_costs.py", role=Role.ADMIN).run()
     assert not app.exception
     assert any("No spend or jobs" in i.value for i in app.info)
     assert _titles(app) == []
@@ -63,7 +63,7 @@ def test_spend_budget_usage_cold_starts_and_jobs_are_charted_and_exported(signed
                 released_at=now - timedelta(hours=2) + timedelta(seconds=40),
             )
         )
-    app = signed_in("pages/admin_costs.py", role=Role.ADMIN).run()
+    app = signed_in("views/admin_costs.py", role=Role.ADMIN).run()
     assert not app.exception, app.exception
     assert [m.value for m in app.metric][:3] == ["$1.50", "2", "1"]
     assert _titles(app) == [

@@ -21,7 +21,7 @@ from core.models import (
     Visibility,
 )
 
-PAGE = "pages/admin_moderation.py"
+PAGE = "views/admin_moderation.py"
 
 
 def _reported_picture(engine, colour):

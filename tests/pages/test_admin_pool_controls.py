@@ -10,7 +10,7 @@ from core.db import read_scope, session_scope
 from core.models import AuditEntry, GpuInstance, InstanceState, Lease, PoolConfig, Role
 from tests.factories import make_instance, make_job, make_pool, make_user
 
-PAGE = "pages/admin_pool.py"
+PAGE = "views/admin_pool.py"
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def open_first(app):
 
 
 def test_gallery_pages_by_keyset_forward_and_back(signed_in, web_engine):
-    app = signed_in("pages/gallery.py")
+    app = signed_in("views/gallery.py")
     for n in range(14):
         picture(web_engine, f"harbour {n:02d}", colour=n, minutes=n)
     app.run()
@@ -67,7 +67,7 @@ def test_gallery_pages_by_keyset_forward_and_back(signed_in, web_engine):
 
 
 def test_gallery_search_finds_by_title(signed_in, web_engine):
-    app = signed_in("pages/gallery.py")
+    app = signed_in("views/gallery.py")
     picture(web_engine, "Neon alley", colour=1)
     picture(web_engine, "Quiet forest", colour=2)
     app.run()
@@ -76,7 +76,7 @@ def test_gallery_search_finds_by_title(signed_in, web_engine):
 
 
 def test_owner_shares_a_picture_and_the_link_opens_it_after_review(signed_in, web_engine):
-    app = signed_in("pages/gallery.py")
+    app = signed_in("views/gallery.py")
     asset_id = picture(web_engine, "Harbour at dawn")
     app.run()
     app = open_first(app)
@@ -104,7 +104,7 @@ def test_owner_shares_a_picture_and_the_link_opens_it_after_review(signed_in, we
 def share_page(token):
     from streamlit.testing.v1 import AppTest
 
-    app = AppTest.from_file(str(ROOT / "pages/share.py"), default_timeout=30)
+    app = AppTest.from_file(str(ROOT / "views/share.py"), default_timeout=30)
     app.query_params["token"] = token
     return app
 
@@ -118,7 +118,7 @@ def test_share_page_refuses_bad_links(web_engine, token):
 
 
 def test_a_share_link_visitor_reports_and_the_picture_is_hidden(signed_in, web_engine):
-    signed_in("pages/gallery.py")  # creates the owner
+    signed_in("views/gallery.py")  # creates the owner
     asset_id = picture(web_engine, "Harbour at dawn", public=True)
     with session_scope(web_engine) as session:
         token = queries.create_share_link(
@@ -139,7 +139,7 @@ def test_a_share_link_visitor_reports_and_the_picture_is_hidden(signed_in, web_e
 
 
 def test_owner_makes_a_picture_public_and_deletes_another(signed_in, web_engine):
-    app = signed_in("pages/gallery.py")
+    app = signed_in("views/gallery.py")
     keep = picture(web_engine, "Keep me", colour=1)
     drop = picture(web_engine, "Drop me", colour=2, minutes=5)
     app.run()
@@ -155,7 +155,7 @@ def test_owner_makes_a_picture_public_and_deletes_another(signed_in, web_engine)
 
 
 def test_a_viewer_reports_a_public_picture_from_the_gallery(signed_in, web_engine):
-    app = signed_in("pages/gallery.py")
+    app = signed_in("views/gallery.py")
     asset_id = picture(web_engine, "Public harbour", public=True)
     app.run()
     app = open_first(app)

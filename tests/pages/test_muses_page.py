@@ -33,7 +33,7 @@ def save_button(app, index=0):
 
 
 def test_the_form_saves_every_section_of_the_profile(signed_in, web_engine):
-    app = signed_in("pages/muses.py").run()
+    app = signed_in("views/muses.py").run()
     app.text_input(key="new_muse_name").input("Ava")
     app.number_input(key="new_muse_height").set_value(172)
     app.text_input(key="new_muse_nat").input("Irish")
@@ -60,7 +60,7 @@ def test_the_form_saves_every_section_of_the_profile(signed_in, web_engine):
 
 
 def test_editing_a_muse_keeps_its_tags(signed_in, web_engine):
-    app = signed_in("pages/muses.py")
+    app = signed_in("views/muses.py")
     muse = seed_muse(web_engine, "Ava", tags=("fantasy",))
     app.run()
     app.text_input(key=f"edit_{muse.id}_occ").input("pilot")
@@ -71,7 +71,7 @@ def test_editing_a_muse_keeps_its_tags(signed_in, web_engine):
 
 
 def test_search_by_trait_and_filter_by_tag(signed_in, web_engine):
-    app = signed_in("pages/muses.py")
+    app = signed_in("views/muses.py")
     seed_muse(web_engine, "Ava", tags=("fantasy",), personality={"traits": ["adventurous"]})
     seed_muse(web_engine, "Zoe", tags=("sci-fi",))
     app.run()
@@ -84,7 +84,7 @@ def test_search_by_trait_and_filter_by_tag(signed_in, web_engine):
 
 
 def test_variations_are_added_and_removed(signed_in, web_engine):
-    app = signed_in("pages/muses.py")
+    app = signed_in("views/muses.py")
     muse = seed_muse(web_engine, "Ava")
     app.run()
     [t for t in app.text_input if t.label == "Variation name"][0].input("Jazz")
@@ -101,7 +101,7 @@ def test_variations_are_added_and_removed(signed_in, web_engine):
 
 
 def test_duplicate_and_delete(signed_in, web_engine):
-    app = signed_in("pages/muses.py")
+    app = signed_in("views/muses.py")
     muse = seed_muse(web_engine, "Ava")
     app.run()
     app.button(key=f"dup_{muse.id}").click().run()
@@ -111,7 +111,7 @@ def test_duplicate_and_delete(signed_in, web_engine):
 
 
 def test_a_refused_profile_is_explained_audited_and_not_saved(signed_in, web_engine):
-    app = signed_in("pages/muses.py").run()
+    app = signed_in("views/muses.py").run()
     app.text_input(key="new_muse_name").input("Ava")
     app.text_area(key="new_muse_notes").input("dressed like a schoolgirl")
     app.toggle(key="new_muse_nsfw").set_value(True)
@@ -129,7 +129,7 @@ def test_a_refused_profile_is_explained_audited_and_not_saved(signed_in, web_eng
 
 def test_injection_strings_are_stored_and_shown_literally(signed_in, web_engine):
     payload = "<img src=x onerror=alert(1)>'; DROP TABLE muse;--"
-    app = signed_in("pages/muses.py").run()
+    app = signed_in("views/muses.py").run()
     app.text_input(key="new_muse_name").input(payload[:80])
     app.text_input(key="new_muse_tags").input("<b>bold</b>")
     save_button(app).click().run()
@@ -142,7 +142,7 @@ def test_injection_strings_are_stored_and_shown_literally(signed_in, web_engine)
 
 
 def test_a_saved_muse_is_listed_at_once_with_the_confirmation(signed_in, web_engine):
-    app = signed_in("pages/muses.py").run()
+    app = signed_in("views/muses.py").run()
     app.text_input(key="new_muse_name").input("Ava")
     save_button(app).click().run()
     assert not app.exception

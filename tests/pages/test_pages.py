@@ -44,7 +44,7 @@ def test_every_page_renders_for_an_admin(signed_in, page):
 
 
 def test_studio_submits_a_job_and_shows_its_progress(signed_in, web_engine):
-    app = signed_in("pages/studio.py").run()
+    app = signed_in("views/studio.py").run()
     assert "500 credits" in texts(app)
     app.text_area(key="studio_prompt").input("a lighthouse at dusk, oil painting").run()
     app.button(key="studio_generate").click().run()
@@ -56,7 +56,7 @@ def test_studio_submits_a_job_and_shows_its_progress(signed_in, web_engine):
 
 
 def test_studio_refuses_a_minor_prompt_clearly(signed_in, web_engine):
-    app = signed_in("pages/studio.py").run()
+    app = signed_in("views/studio.py").run()
     app.text_area(key="studio_prompt").input("a 15 year old in lingerie").run()
     app.button(key="studio_generate").click().run()
     assert "Refused" in texts(app) and "under 18" in texts(app)
@@ -66,7 +66,7 @@ def test_studio_refuses_a_minor_prompt_clearly(signed_in, web_engine):
 
 
 def test_muse_form_creates_a_muse(signed_in, web_engine):
-    app = signed_in("pages/muses.py").run()
+    app = signed_in("views/muses.py").run()
     form_inputs = [t for t in app.text_input if t.label == "Name"]
     form_inputs[0].input("Ava")
     submit = [b for b in app.button if b.label == "Save muse"][0]
@@ -77,7 +77,7 @@ def test_muse_form_creates_a_muse(signed_in, web_engine):
 
 
 def test_admin_sets_the_warm_pool_size(signed_in, web_engine):
-    app = signed_in("pages/admin_pool.py", role=Role.ADMIN)
+    app = signed_in("views/admin_pool.py", role=Role.ADMIN)
     from core.config import get_settings
     from core.db import session_scope
     from core.pool.service import ensure_pool
@@ -94,13 +94,13 @@ def test_admin_sets_the_warm_pool_size(signed_in, web_engine):
 
 
 def test_account_page_shows_the_ledger(signed_in):
-    app = signed_in("pages/account.py").run()
+    app = signed_in("views/account.py").run()
     assert not app.exception
     assert app.metric[0].value == "500"
 
 
 def test_studio_counts_tokens_and_reruns_with_the_same_seed(signed_in, web_engine):
-    app = signed_in("pages/studio.py").run()
+    app = signed_in("views/studio.py").run()
     app.text_area(key="studio_prompt").input("word " * 80).run()
     assert any("75-token window" in w.value for w in app.warning)
     app.text_area(key="studio_prompt").input("a quiet harbour").run()
@@ -117,7 +117,7 @@ def test_studio_counts_tokens_and_reruns_with_the_same_seed(signed_in, web_engin
 def test_admin_grants_credits_and_it_is_audited(signed_in, web_engine):
     from core.accounts import ledger
 
-    app = signed_in("pages/admin_users.py", role=Role.ADMIN).run()
+    app = signed_in("views/admin_users.py", role=Role.ADMIN).run()
     app.number_input[0].set_value(250)
     app.text_input[0].input("welcome bonus")
     [b for b in app.button if b.label == "Apply"][0].click().run()
@@ -137,7 +137,7 @@ def test_gallery_lists_my_pictures_and_opens_one(signed_in, web_engine, tmp_path
     from core.gallery import store
     from core.models import MediaKind, User
 
-    app = signed_in("pages/gallery.py")
+    app = signed_in("views/gallery.py")
     out = io.BytesIO()
     Image.new("RGB", (40, 40), "teal").save(out, format="PNG")
     with session_scope(web_engine) as session:
@@ -168,7 +168,7 @@ def test_admin_pool_settings_and_confirmed_terminate(signed_in, web_engine):
 
     with session_scope(web_engine) as session:
         ensure_pool(session, get_settings())
-    app = signed_in("pages/admin_pool.py", role=Role.ADMIN).run()
+    app = signed_in("views/admin_pool.py", role=Role.ADMIN).run()
     [n for n in app.number_input if n.label == "Idle timeout (s)"][0].set_value(1200)
     [b for b in app.button if b.label == "Save settings"][0].click().run()
     [b for b in app.button if b.label == "Terminate"][0].click().run()
@@ -181,13 +181,13 @@ def test_admin_pool_settings_and_confirmed_terminate(signed_in, web_engine):
 
 
 def test_admin_costs_page_charts_usage(signed_in, web_engine):
-    app = signed_in("pages/admin_costs.py", role=Role.ADMIN).run()
+    app = signed_in("views/admin_costs.py", role=Role.ADMIN).run()
     assert not app.exception
     assert app.title[0].value == "Spend & usage"
 
 
 def test_audit_page_verifies_the_chain(signed_in):
-    app = signed_in("pages/admin_audit.py", role=Role.ADMIN).run()
+    app = signed_in("views/admin_audit.py", role=Role.ADMIN).run()
     [b for b in app.button if b.label == "Verify the hash chain"][0].click().run()
     assert not app.exception
     assert any("The chain verifies" in s.value for s in app.success)
@@ -203,7 +203,7 @@ def test_moderation_approves_a_pending_public_picture(signed_in, web_engine):
     from core.gallery import store
     from core.models import Asset, MediaKind, Screening, User, Visibility
 
-    app = signed_in("pages/admin_moderation.py", role=Role.ADMIN)
+    app = signed_in("views/admin_moderation.py", role=Role.ADMIN)
     out = io.BytesIO()
     Image.new("RGB", (40, 40), "teal").save(out, format="PNG")
     with session_scope(web_engine) as session:
@@ -236,7 +236,7 @@ def test_safe_mode_needs_confirmation(signed_in, web_engine):
 
     with session_scope(web_engine) as session:
         ensure_pool(session, get_settings())
-    app = signed_in("pages/admin_pool.py", role=Role.ADMIN).run()
+    app = signed_in("views/admin_pool.py", role=Role.ADMIN).run()
     button = [b for b in app.button if b.label.startswith("Enter safe mode")][0]
     button.click().run()
     with read_scope(web_engine) as session:

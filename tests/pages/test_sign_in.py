@@ -159,7 +159,7 @@ def test_reset_request_answers_the_same_for_everyone_and_mails_only_the_account(
 
 
 def test_change_password_widget_revokes_other_sessions_and_keeps_this_one(signed_in, web_engine):
-    app = signed_in("pages/account.py").run()
+    app = signed_in("views/account.py").run()
     with session_scope(web_engine) as session:
         elsewhere = sessions.create_session(session, user_id=1, now=datetime.now(UTC), ttl_s=600)
     field(app, "Current password").input("wrong current password")
@@ -183,7 +183,7 @@ def test_change_password_widget_revokes_other_sessions_and_keeps_this_one(signed
 
 
 def test_sign_out_revokes_the_session_on_the_server(signed_in, web_engine):
-    app = signed_in("pages/account.py").run()
+    app = signed_in("views/account.py").run()
     token = app.session_state["auth_token"]
     app = submit(app, "Sign out")
     assert not app.exception
@@ -193,7 +193,7 @@ def test_sign_out_revokes_the_session_on_the_server(signed_in, web_engine):
 
 
 def test_account_details_are_saved(signed_in, web_engine):
-    app = signed_in("pages/account.py").run()
+    app = signed_in("views/account.py").run()
     field(app, "Display name").input("Ava Rose")
     field(app, "Email").input("rose@example.test")
     app = submit(app, "Save details")

@@ -27,7 +27,7 @@ def the_user(engine):
 
 
 def test_submit_shows_the_seed_queue_place_and_cold_start_wait(signed_in, web_engine):
-    app = signed_in("pages/studio.py").run()
+    app = signed_in("views/studio.py").run()
     app.text_area(key="studio_prompt").input("a lighthouse at dusk").run()
     app.checkbox(key="studio_random_seed").uncheck().run()
     app.number_input(key="studio_seed").set_value(4242).run()
@@ -39,13 +39,13 @@ def test_submit_shows_the_seed_queue_place_and_cold_start_wait(signed_in, web_en
 
 
 def test_a_reload_or_another_tab_follows_the_same_job(signed_in, web_engine):
-    first = signed_in("pages/studio.py").run()
+    first = signed_in("views/studio.py").run()
     first.text_area(key="studio_prompt").input("a harbour at noon").run()
     first.button(key="studio_generate").click().run()
     with read_scope(web_engine) as session:
         (job,) = session.exec(select(GenerationJob)).all()
     # Another tab (or a reload): a fresh session that only knows who is signed in.
-    second = AppTest.from_file(str(ROOT / "pages/studio.py"), default_timeout=30)
+    second = AppTest.from_file(str(ROOT / "views/studio.py"), default_timeout=30)
     second.session_state["age_confirmed"] = True
     second.session_state["auth_token"] = first.session_state["auth_token"]
     second.run()
@@ -54,7 +54,7 @@ def test_a_reload_or_another_tab_follows_the_same_job(signed_in, web_engine):
 
 
 def test_a_running_job_shows_its_step_and_live_preview(signed_in, web_engine):
-    app = signed_in("pages/studio.py").run()
+    app = signed_in("views/studio.py").run()
     app.text_area(key="studio_prompt").input("a harbour at noon").run()
     app.button(key="studio_generate").click().run()
     frame = io.BytesIO()
@@ -72,7 +72,7 @@ def test_a_running_job_shows_its_step_and_live_preview(signed_in, web_engine):
 
 
 def test_short_credits_are_explained_and_generate_is_disabled(signed_in, web_engine):
-    app = signed_in("pages/studio.py", credits=0).run()
+    app = signed_in("views/studio.py", credits=0).run()
     app.text_area(key="studio_prompt").input("a lighthouse").run()
     assert "Not enough credits" in texts(app)
     assert app.button(key="studio_generate").disabled
@@ -81,7 +81,7 @@ def test_short_credits_are_explained_and_generate_is_disabled(signed_in, web_eng
 
 
 def test_a_muse_and_variation_compose_the_prompt_that_is_submitted(signed_in, web_engine):
-    app = signed_in("pages/studio.py")
+    app = signed_in("views/studio.py")
     owner = the_user(web_engine)
     profile = validate_profile(
         {"basic": {"name": "Ava", "age": 30}, "hair": {"color": "auburn", "length": "long"}}
@@ -112,7 +112,7 @@ def test_a_muse_and_variation_compose_the_prompt_that_is_submitted(signed_in, we
 
 
 def test_results_can_be_viewed_downloaded_and_shared(signed_in, web_engine):
-    app = signed_in("pages/studio.py")
+    app = signed_in("views/studio.py")
     owner = the_user(web_engine)
     picture = io.BytesIO()
     Image.new("RGB", (48, 48), "teal").save(picture, format="PNG")
@@ -152,7 +152,7 @@ def test_results_can_be_viewed_downloaded_and_shared(signed_in, web_engine):
 
 
 def test_history_filters_by_status_and_kind(signed_in, web_engine):
-    app = signed_in("pages/studio.py")
+    app = signed_in("views/studio.py")
     owner = the_user(web_engine)
     with session_scope(web_engine) as session:
         for status, kind, prompt in (
@@ -187,7 +187,7 @@ def test_history_filters_by_status_and_kind(signed_in, web_engine):
 
 def test_injection_strings_are_stored_and_shown_literally(signed_in, web_engine):
     payload = "<script>alert(1)</script> '; DROP TABLE generationjob; --"
-    app = signed_in("pages/studio.py").run()
+    app = signed_in("views/studio.py").run()
     app.text_area(key="studio_prompt").input(f"a poster reading {payload}").run()
     app.button(key="studio_generate").click().run()
     assert not app.exception
@@ -198,7 +198,7 @@ def test_injection_strings_are_stored_and_shown_literally(signed_in, web_engine)
 
 
 def test_a_refusal_on_the_page_is_audited_and_holds_nothing(signed_in, web_engine):
-    app = signed_in("pages/studio.py").run()
+    app = signed_in("views/studio.py").run()
     app.text_area(key="studio_prompt").input("a t-e-e-n in a bikini").run()
     app.button(key="studio_generate").click().run()
     assert "Refused" in texts(app) and "under 18" in texts(app)
