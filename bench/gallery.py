@@ -1,9 +1,10 @@
 """P4: gallery and audit page queries at 100,000 and 1,000,000 rows.
 
 Keyset paging promises that a page deep in the list costs what the first page costs. Seeds
-public assets, recent views (for trending) and audit entries with bulk inserts (no files: the
-queries never read media), then times the first page and a page ~90 % deep for each gallery
-sort and for the audit log, plain and filtered.
+public assets (with their stored top-rated scores), recent views and audit entries with bulk
+inserts (no files: the queries never read media), fills the trending scores with the
+scheduler's own `refresh_trending`, then times the first page and a page ~90 % deep for each
+gallery sort and for the audit log, plain and filtered.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from bench.common import Figure, percentile, row, scratch_engine, timed_ms
-from core.db import read_scope
+from core.db import read_scope, session_scope
 from core.gallery import queries
 from core.models import Asset, AssetView, AuditEntry, User
+from core.models.gallery import bayesian_rating_milli
 from core.ops import audit_view
 
 SORTS: tuple[queries.Sort, ...] = ("newest", "top_rated", "trending", "most_viewed")
@@ -48,6 +50,7 @@ ASSET_COLUMNS = (
     "view_count",
     "rating_sum",
     "rating_count",
+    "rating_score",
     "created_at",
 )
 AUDIT_COLUMNS = ("at", "actor", "action", "outcome", "details", "prev_hash", "hash")
@@ -151,6 +154,13 @@ def _insert_chunks(
         connection.exec_driver_sql(sql, batch)
 
 
+def _ratings(rng: random.Random) -> tuple[int, int, int]:
+    """A random (rating_sum, rating_count, rating_score): up to 10 votes of 1-5 stars."""
+    votes = int(rng.random() * 11)
+    rating_sum = sum(1 + int(rng.random() * 5) for _ in range(votes))
+    return rating_sum, votes, bayesian_rating_milli(rating_sum, votes)
+
+
 def seed(engine: sa.Engine, count: int, *, now: datetime) -> int:
     """Insert `count` public assets, `count` audit entries and `count // 10` recent views.
 
@@ -192,8 +202,7 @@ def seed(engine: sa.Engine, count: int, *, now: datetime) -> int:
                 False,
                 False,
                 int(rng.random() * 501),
-                int(rng.random() * 51),
-                int(rng.random() * 11),
+                *_ratings(rng),
                 start + i * second,
             ),
         )
@@ -222,42 +231,36 @@ def seed(engine: sa.Engine, count: int, *, now: datetime) -> int:
     return int(owner)
 
 
-def _deep_cursor(session: Session, sort: queries.Sort, depth: int, now: datetime) -> str:
+def _deep_cursor(session: Session, sort: queries.Sort, depth: int) -> str:
     """The cursor a visitor holds after paging `depth` rows into `sort`.
 
-    Built from the row at that position with the query module's own sort key and cursor
+    Built from the row at that position with the query module's own sort column and cursor
     encoding, rather than by loading `depth` rows through the page function.
     """
-    key, needs = queries._sort_key(sort, now)
-    query = select(key, col(Asset.id))
-    if needs is not None:
-        query = query.outerjoin(needs, needs.c.asset_id == col(Asset.id))
+    key = queries._sort_column(sort)
     query = (
-        query.where(queries._publicly_visible())
+        select(key, col(Asset.id))
+        .where(queries._publicly_visible())
         .order_by(key.desc(), col(Asset.id).desc())
         .offset(depth - 1)
         .limit(1)
     )
     value, asset_id = session.exec(query).one()
-    return queries._encode(value, asset_id)
+    return queries._encode(sort, value, asset_id)
 
 
-def _gallery_timings(
-    session: Session, viewer: int, count: int, repeats: int, now: datetime
-) -> list[PageTiming]:
+def _gallery_timings(session: Session, viewer: int, count: int, repeats: int) -> list[PageTiming]:
     depth = max(1, int(count * DEEP_FRACTION))
     timings = []
     for sort in SORTS:
-        cursor = _deep_cursor(session, sort, depth, now)
+        cursor = _deep_cursor(session, sort, depth)
 
         def first(sort: queries.Sort = sort) -> queries.Page:
-            return queries.list_assets(
-                session, viewer_id=viewer, sort=sort, limit=PAGE_SIZE, now=now
-            )
+            return queries.list_assets(session, viewer_id=viewer, sort=sort, limit=PAGE_SIZE)
 
         def deep(sort: queries.Sort = sort, cursor: str = cursor) -> queries.Page:
             return queries.list_assets(
-                session, viewer_id=viewer, sort=sort, cursor=cursor, limit=PAGE_SIZE, now=now
+                session, viewer_id=viewer, sort=sort, cursor=cursor, limit=PAGE_SIZE
             )
 
         timings.append(
@@ -296,19 +299,32 @@ def _audit_timings(session: Session, count: int, repeats: int) -> list[PageTimin
     return timings
 
 
+def _refresh_trending_ms(engine: sa.Engine, now: datetime) -> tuple[float, float]:
+    """The scheduler's trending refresh: (first fill, a steady-state rerun) in milliseconds."""
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        with session_scope(engine) as session:
+            queries.refresh_trending(session, now=now)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings[0], timings[1]
+
+
 def page_queries(count: int = 100_000, repeats: int = 30) -> PagesResult:
-    """P4 at `count` rows: seed, then time first and deep pages of every query."""
+    """P4 at `count` rows: seed, fill trending, then time first and deep pages of every query."""
     now = datetime.now(UTC)
     with scratch_engine() as engine:
         started = time.perf_counter()
         viewer = seed(engine, count, now=now)
         seed_s = time.perf_counter() - started
+        fill_ms, rerun_ms = _refresh_trending_ms(engine, now)
         with read_scope(engine) as session:
-            pages = _gallery_timings(session, viewer, count, repeats, now)
+            pages = _gallery_timings(session, viewer, count, repeats)
             pages += _audit_timings(session, count, repeats)
     result = PagesResult(rows=count, seed_s=seed_s, pages=pages)
     print(
-        f"\n== P4 gallery and audit pages at {count:,} rows (SQLite; seeded in {seed_s:.1f} s) =="
+        f"\n== P4 gallery and audit pages at {count:,} rows (SQLite; seeded in {seed_s:.1f} s; "
+        f"trending refresh {fill_ms:.0f} ms to fill, {rerun_ms:.0f} ms steady) =="
     )
     widths = (36, 12, 12, 12, 12, 8)
     print(

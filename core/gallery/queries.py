@@ -12,7 +12,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,9 +37,13 @@ from core.models import (
     ShareLink,
     Visibility,
 )
+from core.models.gallery import bayesian_rating_milli
 
 Sort = Literal["newest", "top_rated", "trending", "most_viewed"]
 TRENDING_WINDOW = timedelta(days=7)
+# A view weighs 4 within a day, 2 within three days, else 1; a rating 2 per star.
+TRENDING_VIEW_WEIGHTS = ((timedelta(days=1), 4), (timedelta(days=3), 2))
+TRENDING_POINTS_PER_STAR = 2
 VIEW_DEDUPE = timedelta(hours=1)
 REPORT_REASONS = [
     "depicts a minor",
@@ -48,7 +52,6 @@ REPORT_REASONS = [
     "spam",
     "other",
 ]
-PRIOR_VOTES, PRIOR_MEAN = 3, 3  # Bayesian prior for top-rated: 3 votes of 3 stars
 
 
 @dataclass(frozen=True)
@@ -75,50 +78,39 @@ def _publicly_visible() -> Any:
     )
 
 
-def _sort_key(sort: Sort, now: datetime) -> tuple[Any, Any]:
-    """(SQL expression to order by, the subquery it needs or None)."""
-    if sort == "newest":
-        return col(Asset.created_at), None
-    if sort == "most_viewed":
-        return col(Asset.view_count), None
-    if sort == "top_rated":
-        score = (col(Asset.rating_sum) * 1000 + PRIOR_VOTES * PRIOR_MEAN * 1000) // (
-            col(Asset.rating_count) + PRIOR_VOTES
-        )
-        return score, None
-    # Trending: views and ratings of the last 7 days, newer ones weighing more.
-    weight = sa.case(
-        (col(AssetView.at) >= now - timedelta(days=1), 4),
-        (col(AssetView.at) >= now - timedelta(days=3), 2),
-        else_=1,
-    )
-    views = select(col(AssetView.asset_id).label("asset_id"), weight.label("w")).where(
-        AssetView.at >= now - TRENDING_WINDOW
-    )
-    ratings = select(
-        col(Rating.asset_id).label("asset_id"), (col(Rating.stars) * 2).label("w")
-    ).where(Rating.created_at >= now - TRENDING_WINDOW)
-    events = sa.union_all(views, ratings).subquery()
-    recent = (
-        select(events.c.asset_id, sa.func.sum(events.c.w).label("score"))
-        .group_by(events.c.asset_id)
-        .subquery()
-    )
-    return sa.cast(sa.func.coalesce(recent.c.score, 0), sa.Integer), recent
+def _sort_column(sort: Sort) -> Any:
+    """The stored, indexed column a sort orders by (then id, both descending)."""
+    columns = {
+        "newest": Asset.created_at,
+        "top_rated": Asset.rating_score,
+        "trending": Asset.trending_score,
+        "most_viewed": Asset.view_count,
+    }
+    return col(columns[sort])
 
 
-def _encode(key: Any, asset_id: int) -> str:
+def _encode(sort: Sort, key: Any, asset_id: int) -> str:
     value = key.isoformat() if isinstance(key, datetime) else key
-    return base64.urlsafe_b64encode(json.dumps([value, asset_id]).encode()).decode()
+    return base64.urlsafe_b64encode(json.dumps([sort, value, asset_id]).encode()).decode()
+
+
+def _is_int64(value: object) -> bool:
+    return isinstance(value, int) and -(2**63) <= value < 2**63
 
 
 def _decode(cursor: str, sort: Sort) -> tuple[Any, int]:
+    """(sort key, id) of the last row a cursor saw; ValidationFailed if it is not one of ours
+    for this sort (garbled, edited, or from another sort)."""
+    invalid = ValidationFailed("That page link is not valid any more.")
     try:
-        value, asset_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        key = datetime.fromisoformat(value) if sort == "newest" else int(value)
-        return key, int(asset_id)
+        cursor_sort, value, asset_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        key = datetime.fromisoformat(value) if sort == "newest" else value
     except (ValueError, TypeError) as exc:
-        raise ValidationFailed("That page link is not valid any more.") from exc
+        raise invalid from exc
+    key_ok = key.tzinfo is not None if isinstance(key, datetime) else _is_int64(key)
+    if cursor_sort != sort or not key_ok or not _is_int64(asset_id) or asset_id < 0:
+        raise invalid
+    return key, asset_id
 
 
 def list_assets(
@@ -136,18 +128,15 @@ def list_assets(
     sort: Sort = "newest",
     cursor: str | None = None,
     limit: int = 24,
-    now: datetime | None = None,
 ) -> Page:
-    """One page of the gallery, newest/top-rated/trending/most-viewed first.
+    """One page of the gallery, newest/top-rated/trending/most-viewed first, ties by id.
 
-    Trending weighs the last 7 days' views (x4 within a day, x2 within three) and ratings
-    (x2 per star), so it decays as attention moves on.
+    Each sort reads a stored key (`refresh_trending` keeps trending's; `rate` top-rated's)
+    and the cursor holds the last (key, id), so in the public gallery a page at any depth
+    reads ranges of the index (visibility, key, id): as fast deep as shallow.
     """
-    now = now or datetime.now(UTC)
-    key, needs = _sort_key(sort, now)
-    query = select(Asset, key.label("sort_key"))
-    if needs is not None:
-        query = query.outerjoin(needs, needs.c.asset_id == col(Asset.id))
+    key = _sort_column(sort)
+    query = select(Asset)
     if scope == "mine":
         query = query.where(Asset.owner_id == (viewer_id or -1))
     else:
@@ -172,14 +161,37 @@ def list_assets(
                 sa.exists().where(AssetTag.asset_id == Asset.id, col(AssetTag.tag).like(needle)),
             )
         )
+    by_key = query.order_by(key.desc(), col(Asset.id).desc())
     if cursor:
         after, after_id = _decode(cursor, sort)
-        query = query.where(sa.or_(key < after, sa.and_(key == after, col(Asset.id) < after_id)))
-    rows = session.exec(query.order_by(key.desc(), col(Asset.id).desc()).limit(limit + 1)).all()
-    items = [asset for asset, _key in rows[:limit]]
-    more = len(rows) > limit
-    next_cursor = _encode(rows[limit - 1][1], items[-1].id or 0) if more else None
-    return Page(items, next_cursor)
+        rows = _rows_after(session, by_key, key, after, after_id, limit + 1)
+    else:
+        rows = list(session.exec(by_key.limit(limit + 1)).all())
+    items = rows[:limit]
+    if len(rows) <= limit:
+        return Page(items, None)
+    last = items[-1]
+    return Page(items, _encode(sort, getattr(last, key.key), last.id or 0))
+
+
+def _rows_after(
+    session: Session, by_key: Any, key: Any, after: Any, after_id: int, count: int
+) -> list[Asset]:
+    """Up to `count` rows of `by_key` (ordered by key, id descending) after (after, after_id).
+
+    Two index ranges, read in order: the rest of the cursor's key (`key = a AND id < b`),
+    then the lower keys (`key < a`). Not `key < a OR (key = a AND id < b)`, which SQLite
+    reads from the top of the index, nor the row value `(key, id) < (a, b)`: SQLite (3.40)
+    ranges that over `key` only, id being the rowid, then steps over every row tied on the
+    key, and most trending scores are tied at 0.
+    """
+    tied = list(
+        session.exec(by_key.where(key == after, col(Asset.id) < after_id).limit(count)).all()
+    )
+    if len(tied) == count:
+        return tied
+    lower = session.exec(by_key.where(key < after).limit(count - len(tied))).all()
+    return tied + list(lower)
 
 
 def featured(session: Session, *, limit: int = 4) -> list[Asset]:
@@ -236,20 +248,77 @@ def record_view(session: Session, *, asset_id: int, viewer_id: int | None, now: 
 
 
 def rate(session: Session, *, asset_id: int, user_id: int, stars: int, now: datetime) -> None:
-    """Set the user's 1-5 star rating, keeping the asset's sum and count consistent."""
+    """Set the user's 1-5 star rating; the asset's sum, count and top-rated score move with it
+    in one UPDATE, so they stay consistent under concurrent ratings and top-rated reorders
+    at once."""
     if not 1 <= stars <= 5:
         raise ValidationFailed("Ratings are 1 to 5 stars.")
-    asset = get_asset(session, viewer_id=user_id, asset_id=asset_id)
+    get_asset(session, viewer_id=user_id, asset_id=asset_id)
     existing = session.get(Rating, (asset_id, user_id))
     if existing is None:
         session.add(Rating(asset_id=asset_id, user_id=user_id, stars=stars, created_at=now))
-        asset.rating_sum += stars
-        asset.rating_count += 1
+        added_stars, added_votes = stars, 1
     else:
-        asset.rating_sum += stars - existing.stars
+        added_stars, added_votes = stars - existing.stars, 0
         existing.stars = stars
         session.add(existing)
-    session.add(asset)
+    rating_sum = col(Asset.rating_sum) + added_stars
+    rating_count = col(Asset.rating_count) + added_votes
+    session.execute(
+        sa.update(Asset)
+        .where(col(Asset.id) == asset_id)
+        .values(
+            rating_sum=rating_sum,
+            rating_count=rating_count,
+            rating_score=bayesian_rating_milli(rating_sum, rating_count),
+        )
+    )
+
+
+def _trending_scores(session: Session, now: datetime) -> dict[int, int]:
+    """Each asset with views or ratings in the window before `now`, and its trending score."""
+    since = now - TRENDING_WINDOW
+    weight = sa.case(
+        *((col(AssetView.at) >= now - age, points) for age, points in TRENDING_VIEW_WEIGHTS),
+        else_=1,
+    )
+    views = select(col(AssetView.asset_id).label("asset_id"), weight.label("points")).where(
+        col(AssetView.at) >= since
+    )
+    ratings = select(
+        col(Rating.asset_id).label("asset_id"),
+        (col(Rating.stars) * TRENDING_POINTS_PER_STAR).label("points"),
+    ).where(col(Rating.created_at) >= since)
+    events = sa.union_all(views, ratings).subquery()
+    rows = session.execute(
+        select(events.c.asset_id, sa.func.sum(events.c.points)).group_by(events.c.asset_id)
+    ).all()
+    return {int(asset_id): int(score) for asset_id, score in rows}
+
+
+def refresh_trending(session: Session, *, now: datetime) -> int:
+    """Store every asset's trending score as of `now`; return how many scores changed.
+
+    The score weighs the last 7 days' views (x4 within a day, x2 within three, else x1) and
+    ratings (x2 per star), so it decays as attention moves on. The work is bounded by the
+    window's activity: it reads the window's views and ratings and the assets now scored
+    above zero (both indexed), and writes only the rows whose score changes, including those
+    whose activity left the window (back to 0). Run on an interval by the scheduler.
+    """
+    fresh = _trending_scores(session, now)
+    scored = session.exec(
+        select(col(Asset.id), col(Asset.trending_score)).where(col(Asset.trending_score) > 0)
+    ).all()
+    stored = {int(asset_id or 0): score for asset_id, score in scored}
+    changes = [
+        {"id": asset_id, "trending_score": score}
+        for asset_id, score in fresh.items()
+        if stored.get(asset_id) != score
+    ]
+    changes += [{"id": asset_id, "trending_score": 0} for asset_id in stored.keys() - fresh.keys()]
+    if changes:
+        session.execute(sa.update(Asset), changes)
+    return len(changes)
 
 
 def set_visibility(
