@@ -17,6 +17,7 @@ from core.ops.metrics import MetricsServer
 from scheduler.jobs import Runtime
 
 log = logging.getLogger("scheduler")
+TRENDING_REFRESH_S = 300  # trending counts views by the day: minutes of lag do not show
 
 
 def main() -> None:
@@ -40,6 +41,14 @@ def main() -> None:
     )
     scheduler.add_job(
         runtime.dispatch, "interval", seconds=1, id="dispatch", misfire_grace_time=5, **common
+    )
+    scheduler.add_job(
+        runtime.refresh_trending,
+        "interval",
+        seconds=TRENDING_REFRESH_S,
+        id="refresh_trending",
+        misfire_grace_time=TRENDING_REFRESH_S,
+        **common,
     )
     if settings.stripe_api_key is not None:
         scheduler.add_job(
@@ -73,6 +82,7 @@ def main() -> None:
         log.info("scheduler.metrics", extra={"url": f"http://127.0.0.1:{metrics.port}/metrics"})
     log.info("scheduler.started", extra={"poll_interval_s": interval})
     runtime.tick_pool()
+    runtime.refresh_trending()  # a new leader's gallery trends at once, not in 5 minutes
     scheduler.start()
     clean = runtime.shutdown()
     if settings.metrics_port:

@@ -18,6 +18,7 @@ from core.accounts import payments
 from core.clock import Clock
 from core.config import Settings
 from core.db import make_engine, read_scope, session_scope
+from core.gallery import queries
 from core.models import GenerationJob, JobStatus, Lease
 from core.ops import backup, retention, snapshot
 from core.ops.metrics import render_metrics, render_reconcile_counters
@@ -154,6 +155,15 @@ class Runtime:
             "maintenance.done",
             extra={"backup": str(path), "pool_state": str(exported), "retention": report.removed},
         )
+
+    def refresh_trending(self) -> int:
+        """Recompute the gallery's trending scores (leader only); return how many changed."""
+        if not self.leader.is_leader:
+            return 0
+        with session_scope(self.engine) as session:
+            changed = queries.refresh_trending(session, now=self.clock.now())
+        log.info("gallery.trending_refreshed", extra={"changed": changed})
+        return changed
 
     def sync_payments(self) -> int:
         """Grant credits for paid Stripe checkouts (leader only; when Stripe is configured)."""

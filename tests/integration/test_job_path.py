@@ -214,6 +214,22 @@ def test_daily_maintenance_backs_up_snapshots_the_pool_and_applies_retention(eng
     assert "aikings_queue_depth 0" in text and "aikings_reconcile_ticks_total 1" in text
 
 
+def test_only_the_leader_refreshes_gallery_trending(engine, stack):
+    from core.models import AssetView
+    from tests.factories import make_asset
+
+    runtime, _vast, _comfy = stack
+    asset = make_asset(engine, make_user(engine))
+    with session_scope(engine) as session:
+        session.add(AssetView(asset_id=asset.id, at=runtime.clock.now()))
+    assert runtime.refresh_trending() == 0  # not the leader yet: does nothing
+    runtime.tick_pool()
+    assert runtime.refresh_trending() == 1
+    with read_scope(engine) as session:
+        assert session.get(Asset, asset.id).trending_score > 0
+    assert runtime.refresh_trending() == 0  # nothing changed since
+
+
 def test_history_filters_by_status_and_kind(engine):
     from core.models import MediaKind
     from core.studio import history
