@@ -46,11 +46,13 @@ def live_status() -> None:
         "Spend today",
         format_usd(status.spend_today_usd),
         f"cap {format_usd(config.daily_budget_usd)}",
+        delta_color="off",
     )
     cols[4].metric(
         "Spend this month",
         format_usd(status.spend_month_usd),
         f"cap {format_usd(config.monthly_budget_usd)}",
+        delta_color="off",
     )
     if not status.instances:
         st.info("No instances are running. The pool wakes on the next job or a prewarm.")
@@ -189,6 +191,31 @@ with st.form("settings"):
                 min_vram_gb=int(vram),
                 max_price_per_hour_usd=Decimal(str(price)),
                 max_instances=int(cap),
+            ),
+        )
+with st.form("adaptive"):
+    st.markdown("**Adaptive warm pool**")
+    st.caption(
+        "Learns when people generate, prewarms one boot ahead of busy times and picks the idle "
+        "timeout against the cost of a cold start (waiting valued below)."
+    )
+    adaptive_on = st.toggle("Adaptive idle timeout and prewarm", value=current.adaptive)
+    wait_value = st.number_input(
+        "An hour of a user's waiting is worth (USD)",
+        0.0,
+        float(service.MAX_WAIT_VALUE_USD),
+        float(current.wait_value_per_hour_usd),
+    )
+    if st.form_submit_button("Save adaptive settings"):
+        _apply(
+            "Adaptive settings saved",
+            lambda s: service.set_adaptive(
+                s,
+                pool=pool,
+                on=adaptive_on,
+                wait_value_per_hour_usd=Decimal(str(wait_value)),
+                actor=actor,
+                now=clock.now(),
             ),
         )
 with st.form("terminate"):

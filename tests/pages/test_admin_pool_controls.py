@@ -116,6 +116,20 @@ def test_budget_caps_are_saved_and_audited(pool_page, web_engine):
     }
 
 
+def test_adaptive_policy_is_switched_and_its_wait_value_set_and_audited(pool_page, web_engine):
+    app, _rows = pool_page
+    app.toggle[0].set_value(False)
+    [n for n in app.number_input if n.label.startswith("An hour of a user")][0].set_value(1.5)
+    _button(app, "Save adaptive settings").click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        config = session.get(PoolConfig, "default")
+    assert config.adaptive is False and config.wait_value_per_hour_usd == Decimal("1.5")
+    (entry,) = _audit(web_engine, "pool.adaptive")
+    assert entry.details["on"] is False
+    assert Decimal(entry.details["wait_value_per_hour_usd"]) == Decimal("1.5")
+
+
 def test_gpu_filters_and_lease_max_are_saved_and_audited(pool_page, web_engine):
     app, _rows = pool_page
     [n for n in app.number_input if n.label == "Lease max (s)"][0].set_value(900)
