@@ -179,12 +179,16 @@ def _rows_after(
 ) -> list[Asset]:
     """Up to `count` rows of `by_key` (ordered by key, id descending) after (after, after_id).
 
-    Two index ranges, read in order: the rest of the cursor's key (`key = a AND id < b`),
-    then the lower keys (`key < a`). Not `key < a OR (key = a AND id < b)`, which SQLite
-    reads from the top of the index, nor the row value `(key, id) < (a, b)`: SQLite (3.40)
-    ranges that over `key` only, id being the rowid, then steps over every row tied on the
-    key, and most trending scores are tied at 0.
+    Never `key < a OR (key = a AND id < b)`, which is read from the top of the index. On
+    PostgreSQL the row value `(key, id) < (a, b)` is one range of the index (visibility, key,
+    id). SQLite (3.40) ranges that row value over `key` only, id being the rowid, then steps
+    over every row tied on the key (most trending scores are tied at 0); there it is two
+    ranges read in order: the rest of the cursor's key (`key = a AND id < b`), then the
+    lower keys (`key < a`).
     """
+    if session.get_bind().dialect.name != "sqlite":
+        bound = sa.tuple_(sa.literal(after, key.type), sa.literal(after_id, sa.Integer()))
+        return list(session.exec(by_key.where(sa.tuple_(key, col(Asset.id)) < bound).limit(count)))
     tied = list(
         session.exec(by_key.where(key == after, col(Asset.id) < after_id).limit(count)).all()
     )
