@@ -27,7 +27,6 @@ def main() -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every 1 s dispatch
     migrate(settings.database_url)
     runtime = Runtime(settings, SystemClock())
-    metrics = MetricsServer(settings.metrics_port, runtime.metrics)
     scheduler = BlockingScheduler(timezone="UTC")
     common = {"replace_existing": True, "coalesce": True, "max_instances": 1}
     interval = settings.pool_poll_interval_s
@@ -77,15 +76,16 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    if settings.metrics_port:
-        metrics.start()
+    metrics = None
+    if settings.metrics_port:  # METRICS_PORT=0 turns them off
+        metrics = MetricsServer(runtime.metrics.registry, settings.metrics_port).start()
         log.info("scheduler.metrics", extra={"url": f"http://127.0.0.1:{metrics.port}/metrics"})
     log.info("scheduler.started", extra={"poll_interval_s": interval})
     runtime.tick_pool()
     runtime.refresh_trending()  # a new leader's gallery trends at once, not in 5 minutes
     scheduler.start()
     clean = runtime.shutdown()
-    if settings.metrics_port:
+    if metrics is not None:
         metrics.stop()
     log.info("scheduler.stopped", extra={"clean": clean})
 

@@ -1,7 +1,8 @@
 """The scheduler's jobs, each a few lines into `core`, gated on leadership.
 
-`Runtime` owns what the jobs share: the engine, the pool manager, the leader lease and the
-worker threads running generations. Only the leader reconciles or dispatches.
+`Runtime` owns what the jobs share: the engine, the pool manager, the leader lease, the
+worker threads running generations and the process's metrics. Only the leader reconciles or
+dispatches.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from core.db import make_engine, read_scope, session_scope
 from core.gallery import queries
 from core.models import GenerationJob, JobStatus, Lease
 from core.ops import backup, retention, snapshot
-from core.ops.metrics import render_metrics, render_reconcile_counters
+from core.ops.metrics import scheduler_metrics
 from core.pool import leases
 from core.pool.manager import PoolManager
 from core.pool.service import ensure_pool
@@ -57,8 +58,7 @@ class Runtime:
         self._running: set[int] = set()
         self._lock = threading.Lock()
         self._led_before = False
-        self.ticks = 0
-        self.tick_errors = 0
+        self.metrics = scheduler_metrics(self.engine, clock, pool=settings.pool_name)
 
     def tick_pool(self) -> None:
         """Renew leadership, recover after a takeover, and reconcile the pool once."""
@@ -71,8 +71,8 @@ class Runtime:
             self.recover_orphaned_jobs()
             self._led_before = True
         report = self.manager.reconcile()
-        self.ticks += 1
-        self.tick_errors += len(report.errors)
+        self.metrics.reconcile_ticks.inc()
+        self.metrics.reconcile_errors.inc(len(report.errors))
         log.info(
             "pool.tick",
             extra={
@@ -175,12 +175,6 @@ class Runtime:
         )
         with session_scope(self.engine) as session:
             return sum(payments.apply_event(session, e, now=self.clock.now()) for e in events)
-
-    def metrics(self) -> str:
-        """The Prometheus exposition of the pool, queue and spend, and this process's ticks."""
-        with read_scope(self.engine) as session:
-            text = render_metrics(session, now=self.clock.now(), pool=self.settings.pool_name)
-        return text + render_reconcile_counters(ticks=self.ticks, errors=self.tick_errors)
 
     def shutdown(self, grace_s: float = 30.0) -> bool:
         """Stop dispatching, give running generations `grace_s` to finish, step down.

@@ -1,15 +1,33 @@
-"""Prometheus metrics of the pool, queue and spend, and a tiny server for `/metrics`."""
+"""Prometheus metrics of the pool, queue and spend, served on loopback for scraping.
+
+prometheus-client owns the exposition formats, their escaping and content negotiation; this
+module says what is measured (one short read of the database per scrape) and where it is served.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter, make_wsgi_app
+from prometheus_client.metrics_core import (
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.clock import Clock
+from core.db import read_scope
 from core.models import (
     GenerationJob,
     GpuInstance,
@@ -20,15 +38,23 @@ from core.models import (
 )
 from core.pool import costs
 
+RECENT_JOBS = 200  # job durations are summarised over the latest successful jobs
 
-def render_metrics(session: Session, *, now: datetime, pool: str) -> str:
-    """The text exposition format (0.0.4)."""
-    lines: list[str] = []
 
-    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-        lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"])
-        lines.extend(f"{name}{labels} {value}" for labels, value in samples)
+class PoolCollector(Collector):
+    """A prometheus-client collector: the pool, queue, spend and job durations at each scrape."""
 
+    def __init__(self, engine: Engine, clock: Clock, *, pool: str) -> None:
+        self._engine, self._clock, self._pool = engine, clock, pool
+
+    def collect(self) -> Iterable[Metric]:
+        """Every family from one read-only session (closed before the families are encoded)."""
+        with read_scope(self._engine) as session:
+            return pool_families(session, now=self._clock.now(), pool=self._pool)
+
+
+def pool_families(session: Session, *, now: datetime, pool: str) -> list[Metric]:
+    """The metric families of `pool` as the database has them at `now`."""
     by_state = dict(
         session.exec(
             select(GpuInstance.state, sa.func.count())
@@ -36,152 +62,169 @@ def render_metrics(session: Session, *, now: datetime, pool: str) -> str:
             .group_by(col(GpuInstance.state))
         ).all()
     )
-    metric(
-        "aikings_pool_instances",
-        "gauge",
-        "Instances of the pool by state.",
-        [(f'{{state="{s.value}"}}', by_state.get(s, 0)) for s in InstanceState],
+    instances = GaugeMetricFamily(
+        "aikings_pool_instances", "Instances of the pool by state.", labels=["state"]
     )
-    jobs = dict(
+    for state in InstanceState:
+        instances.add_metric([state.value], by_state.get(state, 0))
+    by_status = dict(
         session.exec(
             select(GenerationJob.status, sa.func.count()).group_by(col(GenerationJob.status))
         ).all()
     )
-    metric(
-        "aikings_jobs",
-        "gauge",
-        "Generation jobs by status.",
-        [(f'{{status="{s.value}"}}', jobs.get(s, 0)) for s in JobStatus],
-    )
-    metric(
-        "aikings_queue_depth",
-        "gauge",
-        "Jobs waiting for a GPU.",
-        [("", jobs.get(JobStatus.QUEUED, 0))],
-    )
+    jobs = GaugeMetricFamily("aikings_jobs", "Generation jobs by status.", labels=["status"])
+    for status in JobStatus:
+        jobs.add_metric([status.value], by_status.get(status, 0))
+    families: list[Metric] = [
+        instances,
+        jobs,
+        GaugeMetricFamily(
+            "aikings_queue_depth",
+            "Jobs waiting for a GPU.",
+            value=by_status.get(JobStatus.QUEUED, 0),
+        ),
+    ]
     config = session.get(PoolConfig, pool)
     if config is not None:
-        metric(
-            "aikings_pool_desired_size",
-            "gauge",
-            "Instances kept warm while awake.",
-            [("", config.desired_size)],
-        )
-        metric(
-            "aikings_pool_safe_mode",
-            "gauge",
-            "1 while safe mode is on.",
-            [("", int(config.safe_mode))],
-        )
-        metric(
-            "aikings_budget_usd",
-            "gauge",
-            "Spend caps.",
-            [
-                ('{window="day"}', float(config.daily_budget_usd)),
-                ('{window="month"}', float(config.monthly_budget_usd)),
-            ],
-        )
-    metric(
-        "aikings_spend_usd",
-        "gauge",
-        "GPU spend in the current window.",
-        [
-            (
-                '{window="day"}',
-                float(costs.spend_since(session, pool=pool, since=costs.day_start(now))),
-            ),
-            (
-                '{window="month"}',
-                float(costs.spend_since(session, pool=pool, since=costs.month_start(now))),
-            ),
-        ],
+        families += _config_families(config)
+    spend = GaugeMetricFamily(
+        "aikings_spend_usd", "GPU spend in the current window.", labels=["window"]
     )
+    for window, since in (("day", costs.day_start(now)), ("month", costs.month_start(now))):
+        spend.add_metric([window], float(costs.spend_since(session, pool=pool, since=since)))
+    epoch = session.exec(select(sa.func.max(SchedulerLock.epoch))).one()
+    families += [
+        spend,
+        _job_durations(session),
+        GaugeMetricFamily(
+            "aikings_scheduler_leader_epoch",
+            "Fencing epoch of the scheduler leader.",
+            value=int(epoch or 0),
+        ),
+    ]
+    return families
+
+
+def _config_families(config: PoolConfig) -> list[Metric]:
+    budget = GaugeMetricFamily("aikings_budget_usd", "Spend caps.", labels=["window"])
+    budget.add_metric(["day"], float(config.daily_budget_usd))
+    budget.add_metric(["month"], float(config.monthly_budget_usd))
+    return [
+        GaugeMetricFamily(
+            "aikings_pool_desired_size",
+            "Instances kept warm while awake.",
+            value=config.desired_size,
+        ),
+        GaugeMetricFamily(
+            "aikings_pool_safe_mode", "1 while safe mode is on.", value=int(config.safe_mode)
+        ),
+        budget,
+    ]
+
+
+def _job_durations(session: Session) -> SummaryMetricFamily:
     finished = session.exec(
         select(GenerationJob.started_at, GenerationJob.finished_at)
         .where(GenerationJob.status == JobStatus.SUCCEEDED)
         .order_by(col(GenerationJob.id).desc())
-        .limit(200)
+        .limit(RECENT_JOBS)
     ).all()
-    durations = sorted((end - start).total_seconds() for start, end in finished if start and end)
-    if durations:
-        metric(
-            "aikings_job_duration_seconds",
-            "summary",
-            "Recent successful job durations.",
-            [
-                ('{quantile="0.5"}', durations[len(durations) // 2]),
-                (
-                    '{quantile="0.95"}',
-                    durations[min(len(durations) - 1, int(len(durations) * 0.95))],
-                ),
-                ("_sum", sum(durations)),
-                ("_count", len(durations)),
-            ],
-        )
-    epoch = session.exec(select(sa.func.max(SchedulerLock.epoch))).one()
-    metric(
-        "aikings_scheduler_leader_epoch",
-        "gauge",
-        "Fencing epoch of the scheduler leader.",
-        [("", int(epoch or 0))],
+    durations_s = sorted((end - start).total_seconds() for start, end in finished if start and end)
+    name = "aikings_job_duration_seconds"
+    summary = SummaryMetricFamily(
+        name,
+        "Recent successful job durations.",
+        count_value=len(durations_s),
+        sum_value=sum(durations_s),
     )
-    return "\n".join(lines) + "\n"
+    if durations_s:  # SummaryMetricFamily takes no quantiles: they are plain samples
+        for quantile, index in (
+            ("0.5", len(durations_s) // 2),
+            ("0.95", min(len(durations_s) - 1, int(len(durations_s) * 0.95))),
+        ):
+            summary.samples.append(Sample(name, {"quantile": quantile}, durations_s[index]))
+    return summary
 
 
-def render_reconcile_counters(*, ticks: int, errors: int) -> str:
-    """This process's reconcile counters in the exposition format (they restart at 0)."""
-    return (
-        "# HELP aikings_reconcile_ticks_total Reconcile ticks run by this process.\n"
-        "# TYPE aikings_reconcile_ticks_total counter\n"
-        f"aikings_reconcile_ticks_total {ticks}\n"
-        "# HELP aikings_reconcile_errors_total Provider errors seen while reconciling.\n"
-        "# TYPE aikings_reconcile_errors_total counter\n"
-        f"aikings_reconcile_errors_total {errors}\n"
+@dataclass(frozen=True)
+class SchedulerMetrics:
+    """One scheduler process's registry: the pool collector and its reconcile counters."""
+
+    registry: CollectorRegistry
+    reconcile_ticks: Counter
+    reconcile_errors: Counter
+
+
+def scheduler_metrics(engine: Engine, clock: Clock, *, pool: str) -> SchedulerMetrics:
+    """A registry of our own (never the global one) with the pool collector and counters at 0."""
+    registry = CollectorRegistry()
+    registry.register(PoolCollector(engine, clock, pool=pool))
+    return SchedulerMetrics(
+        registry=registry,
+        reconcile_ticks=Counter(
+            "aikings_reconcile_ticks", "Reconcile ticks run by this process.", registry=registry
+        ),
+        reconcile_errors=Counter(
+            "aikings_reconcile_errors",
+            "Provider errors seen while reconciling.",
+            registry=registry,
+        ),
     )
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a slow scrape never holds up shutdown
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes are not logged: a line every few seconds would bury the scheduler's events."""
+
+
+def _routes(registry: CollectorRegistry) -> WSGIApplication:
+    """`/metrics` from prometheus-client; `/healthz` answers without touching the database."""
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            return metrics_app(environ, start_response)
+        status = "200 OK" if path == "/healthz" else "404 Not Found"
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"ok\n" if path == "/healthz" else b"not found\n"]
+
+    return app
 
 
 class MetricsServer:
-    """`GET /metrics` and `GET /healthz` from a daemon thread (port 0 picks a free port)."""
+    """Serves a registry on `host` (loopback by default) from a daemon thread.
 
-    def __init__(self, port: int, render: Callable[[], str], host: str = "127.0.0.1") -> None:
-        self._render = render
-        self._host, self._port = host, port
-        self._server: ThreadingHTTPServer | None = None
+    prometheus-client's `start_http_server` answers every path with the full metrics, so a
+    liveness probe would read the database; this mounts its WSGI app at `/metrics` beside a
+    `/healthz` that does not. Port 0 binds a free port; `port` says which.
+    """
+
+    def __init__(self, registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> None:
+        self._server = make_server(
+            host, port, _routes(registry), _ThreadingServer, handler_class=_QuietHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="metrics", daemon=True
+        )
 
     @property
     def port(self) -> int:
         """The port actually bound."""
-        return self._server.server_address[1] if self._server else self._port
+        return self._server.server_port
 
     def start(self) -> MetricsServer:
-        """Bind and serve in the background."""
-        render = self._render
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                if self.path == "/metrics":
-                    body, kind = render().encode(), "text/plain; version=0.0.4"
-                elif self.path == "/healthz":
-                    body, kind = b"ok\n", "text/plain"
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer((self._host, self._port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        """Serve in the background (the socket is already bound)."""
+        self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
+        """Stop serving (if started), close the socket and wait for the serving thread."""
+        if self._thread.is_alive():
             self._server.shutdown()
-            self._server.server_close()
+            self._thread.join()
+        self._server.server_close()

@@ -1,8 +1,7 @@
-"""Prometheus metrics: the scheduler serves them where it says, in valid exposition format."""
+"""Prometheus metrics: the scheduler serves them where it says; prometheus-client parses them."""
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -12,41 +11,42 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
+from prometheus_client.parser import text_string_to_metric_families
 
-from core.db import read_scope, session_scope
+from core.clock import FakeClock
+from core.db import make_engine, session_scope
 from core.models import InstanceState, JobStatus, UsageEvent
-from core.ops.metrics import MetricsServer, render_metrics, render_reconcile_counters
+from core.ops.metrics import MetricsServer, scheduler_metrics
 from tests.factories import make_instance, make_job, make_pool, make_user
 
 NOW = datetime(2026, 4, 10, 15, tzinfo=UTC)
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$")
+Series = tuple[str, frozenset[tuple[str, str]]]
 
 
-def parse_exposition(text: str) -> dict[str, float]:
-    """Samples by `name{labels}`; fails on anything the text format (0.0.4) does not allow."""
-    declared: dict[str, str] = {}
-    samples: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            continue
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(" ")
-            assert kind in {"counter", "gauge", "summary", "histogram", "untyped"}, line
-            assert name not in declared, f"{name} declared twice"
-            declared[name] = kind
-            continue
-        match = SAMPLE.match(line)
-        assert match, f"not a sample line: {line!r}"
-        name, labels, value = match.groups()
-        family = re.sub(r"_(sum|count)$", "", name) if name not in declared else name
-        assert family in declared, f"{name} has no # TYPE"
-        key = name + (labels or "")
-        assert key not in samples, f"{key} repeated"
-        samples[key] = float(value)
-    return samples
+def parse(text: str, *, openmetrics: bool = False) -> tuple[dict[str, str], dict[Series, float]]:
+    """Family types by name and sample values by (name, labels); a repeated series fails."""
+    families = list(
+        openmetrics_families(text) if openmetrics else text_string_to_metric_families(text)
+    )
+    samples: dict[Series, float] = {}
+    for family in families:
+        for sample in family.samples:
+            series = (sample.name, frozenset(sample.labels.items()))
+            assert series not in samples, f"{series} repeated"
+            samples[series] = sample.value
+    return {f.name: f.type for f in families}, samples
 
 
-def test_metrics_report_instances_spend_queue_job_durations_and_reconcile_errors(engine):
+def value(samples: dict[Series, float], name: str, **labels: str) -> float:
+    """The value of one series (KeyError if it is not exposed)."""
+    return samples[(name, frozenset(labels.items()))]
+
+
+def _seed_pool_jobs_and_spend(engine) -> None:
     make_pool(engine, desired_size=2, daily_budget_usd=Decimal(20))
     for state in ("ready", "ready", "busy", "booting"):
         make_instance(engine, state=InstanceState(state))
@@ -72,31 +72,85 @@ def test_metrics_report_instances_spend_queue_job_durations_and_reconcile_errors
                 )
             )
 
-    def render() -> str:
-        with read_scope(engine) as session:
-            text = render_metrics(session, now=NOW, pool="default")
-        return text + render_reconcile_counters(ticks=7, errors=2)
 
-    server = MetricsServer(0, render).start()
+def test_metrics_report_instances_spend_queue_job_durations_and_reconcile_errors(engine):
+    _seed_pool_jobs_and_spend(engine)
+    metrics = scheduler_metrics(engine, FakeClock(NOW), pool="default")
+    metrics.reconcile_ticks.inc(7)
+    metrics.reconcile_errors.inc(2)
+    server = MetricsServer(metrics.registry, 0).start()
     try:
-        reply = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+        url = f"http://127.0.0.1:{server.port}/metrics"
+        reply = httpx.get(url, timeout=5)
+        open_reply = httpx.get(
+            url, headers={"Accept": "application/openmetrics-text; version=1.0.0"}, timeout=5
+        )
     finally:
         server.stop()
     assert reply.status_code == 200
-    assert reply.headers["content-type"] == "text/plain; version=0.0.4"
-    got = parse_exposition(reply.text)
-    assert got['aikings_pool_instances{state="ready"}'] == 2
-    assert got['aikings_pool_instances{state="busy"}'] == 1
-    assert got['aikings_pool_instances{state="terminated"}'] == 0
-    assert got['aikings_spend_usd{window="day"}'] == 1.75
-    assert got['aikings_spend_usd{window="month"}'] == 1.75
-    assert got['aikings_budget_usd{window="day"}'] == 20
-    assert got["aikings_queue_depth"] == 3 and got['aikings_jobs{status="succeeded"}'] == 3
-    assert got['aikings_job_duration_seconds{quantile="0.5"}'] == 20
-    assert got["aikings_job_duration_seconds_count"] == 3
-    assert got["aikings_job_duration_seconds_sum"] == 90
-    assert got["aikings_reconcile_ticks_total"] == 7
-    assert got["aikings_reconcile_errors_total"] == 2
+    assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
+    types, got = parse(reply.text)
+    assert types["aikings_pool_instances"] == types["aikings_spend_usd"] == "gauge"
+    assert types["aikings_queue_depth"] == types["aikings_budget_usd"] == "gauge"
+    assert types["aikings_job_duration_seconds"] == "summary"
+    assert types["aikings_reconcile_ticks"] == types["aikings_reconcile_errors"] == "counter"
+    assert value(got, "aikings_pool_instances", state="ready") == 2
+    assert value(got, "aikings_pool_instances", state="busy") == 1
+    assert value(got, "aikings_pool_instances", state="booting") == 1
+    assert value(got, "aikings_pool_instances", state="terminated") == 0
+    assert value(got, "aikings_spend_usd", window="day") == 1.75
+    assert value(got, "aikings_spend_usd", window="month") == 1.75
+    assert value(got, "aikings_budget_usd", window="day") == 20
+    assert value(got, "aikings_pool_desired_size") == 2
+    assert value(got, "aikings_pool_safe_mode") == 0
+    assert value(got, "aikings_queue_depth") == 3
+    assert value(got, "aikings_jobs", status="succeeded") == 3
+    assert value(got, "aikings_job_duration_seconds", quantile="0.5") == 20
+    assert value(got, "aikings_job_duration_seconds", quantile="0.95") == 60
+    assert value(got, "aikings_job_duration_seconds_count") == 3
+    assert value(got, "aikings_job_duration_seconds_sum") == 90
+    assert value(got, "aikings_scheduler_leader_epoch") == 0
+    assert value(got, "aikings_reconcile_ticks_total") == 7
+    assert value(got, "aikings_reconcile_errors_total") == 2
+    # Prometheus asks for OpenMetrics: the same series, valid under its stricter parser.
+    assert open_reply.headers["content-type"].startswith("application/openmetrics-text")
+    open_types, open_got = parse(open_reply.text, openmetrics=True)
+    assert open_types["aikings_job_duration_seconds"] == "summary"
+    assert {s: v for s, v in open_got.items() if not s[0].endswith("_created")} == {
+        s: v for s, v in got.items() if not s[0].endswith("_created")
+    }
+
+
+def test_job_durations_are_an_empty_summary_until_a_job_succeeds(engine):
+    registry = scheduler_metrics(engine, FakeClock(NOW), pool="default").registry
+    assert registry.get_sample_value("aikings_job_duration_seconds_count") == 0
+    assert registry.get_sample_value("aikings_job_duration_seconds", {"quantile": "0.5"}) is None
+
+
+def test_each_registry_counts_its_own_reconcile_ticks(engine):
+    first = scheduler_metrics(engine, FakeClock(NOW), pool="default")
+    second = scheduler_metrics(engine, FakeClock(NOW), pool="default")
+    first.reconcile_ticks.inc()
+    assert first.registry.get_sample_value("aikings_reconcile_ticks_total") == 1
+    assert second.registry.get_sample_value("aikings_reconcile_ticks_total") == 0
+
+
+def test_healthz_answers_without_the_database_other_paths_are_404_and_stop_closes_the_port(
+    tmp_path,
+):
+    unmigrated = make_engine(f"sqlite:///{tmp_path}/no-tables.db")  # every query fails
+    server = MetricsServer(scheduler_metrics(unmigrated, FakeClock(NOW), pool="x").registry, 0)
+    base = f"http://127.0.0.1:{server.start().port}"
+    try:
+        assert httpx.get(f"{base}/metrics", timeout=5).status_code == 500
+        health = httpx.get(f"{base}/healthz", timeout=5)
+        assert (health.status_code, health.text) == (200, "ok\n")
+        assert httpx.get(f"{base}/other", timeout=5).status_code == 404
+    finally:
+        server.stop()
+        unmigrated.dispose()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base}/healthz", timeout=5)
 
 
 def _free_port() -> int:
@@ -132,16 +186,16 @@ def test_the_scheduler_serves_metrics_on_the_port_it_logs(tmp_path):
         assert url == f"http://127.0.0.1:{port}/metrics"
         errors = 0.0
         while errors < 1 and time.monotonic() < deadline:
-            errors = parse_exposition(httpx.get(url, timeout=5).text).get(
-                "aikings_reconcile_errors_total", 0.0
-            )
+            _, got = parse(httpx.get(url, timeout=5).text)
+            errors = value(got, "aikings_reconcile_errors_total")
             time.sleep(0.3)
-        assert errors >= 1
+        assert errors >= 1 and value(got, "aikings_reconcile_ticks_total") >= 1
         assert httpx.get(url.replace("/metrics", "/healthz"), timeout=5).text == "ok\n"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.communicate(timeout=30)
+            _, rest = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            _, rest = proc.communicate()
+    assert proc.returncode == 0 and "scheduler.stopped" in rest

@@ -1,4 +1,4 @@
-"""Backups, retention, metrics and the audit view."""
+"""Backups, retention and the audit view (metrics: test_metrics_http.py)."""
 
 import csv
 import io
@@ -6,7 +6,6 @@ import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlmodel import select
 
@@ -14,8 +13,8 @@ from core import audit
 from core.db import read_scope, session_scope
 from core.errors import ConfigError
 from core.models import AssetView, AuditEntry, AuditOutcome, GenerationJob, JobStatus, UsageEvent
-from core.ops import audit_view, backup, metrics, retention
-from tests.factories import make_instance, make_job, make_pool, make_user
+from core.ops import audit_view, backup, retention
+from tests.factories import make_job, make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
@@ -69,23 +68,6 @@ def test_retention_removes_old_telemetry_and_keeps_money(engine):
         assert [e.action for e in session.exec(select(AuditEntry)).all()][-1] == "x.new"
         assert audit.verify_chain(session).ok
         assert session.exec(select(AssetView)).all() == []
-
-
-def test_metrics_render_and_serve(engine):
-    make_pool(engine, desired_size=1)
-    make_instance(engine, state="ready")
-    with read_scope(engine) as session:
-        text = metrics.render_metrics(session, now=NOW, pool="default")
-    assert 'aikings_pool_instances{state="ready"} 1' in text
-    assert "aikings_pool_desired_size 1" in text and "# TYPE aikings_queue_depth gauge" in text
-    server = metrics.MetricsServer(0, lambda: text).start()
-    try:
-        reply = httpx.get(f"http://127.0.0.1:{server.port}/metrics")
-        assert reply.text == text and reply.headers["content-type"].startswith("text/plain")
-        assert httpx.get(f"http://127.0.0.1:{server.port}/healthz").text == "ok\n"
-        assert httpx.get(f"http://127.0.0.1:{server.port}/other").status_code == 404
-    finally:
-        server.stop()
 
 
 def test_audit_view_filters_pages_and_exports_safely(engine):
