@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from core.db import read_scope, session_scope
 from core.errors import ConfigError
 from core.models import AssetView, AuditEntry, AuditOutcome, GenerationJob, JobStatus, UsageEvent
 from core.ops import audit_view, backup, retention
+from tests.conftest import PG_URL_ENV
 from tests.factories import make_job, make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -35,11 +37,12 @@ def test_sqlite_backup_is_consistent_verified_restorable_and_rotated(sqlite_engi
         backup.restore(tmp_path / "bad.sqlite3", tmp_path / "x.db")
 
 
-@pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump not installed")
-def test_postgres_backup_with_pg_dump(engine, db_backend, tmp_path):
-    if db_backend != "postgresql":
-        pytest.skip("PostgreSQL only")
-    path = backup.backup(engine.url.render_as_string(hide_password=False), tmp_path, now=NOW)
+@pytest.mark.skipif(
+    PG_URL_ENV not in os.environ or shutil.which("pg_dump") is None,
+    reason="needs TEST_DATABASE_URL (PostgreSQL) and pg_dump; CI has both",
+)
+def test_postgres_backup_with_pg_dump(pg_engine, tmp_path):
+    path = backup.backup(pg_engine.url.render_as_string(hide_password=False), tmp_path, now=NOW)
     assert path.suffix == ".pgdump" and path.read_bytes()[:5] == b"PGDMP"
 
 
