@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from PIL import Image
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from core.accounts import sessions, users
+from core.config import get_settings
 from core.db import make_engine, migrate, session_scope
-from core.models import Role
+from core.gallery import store
+from core.models import Asset, MediaKind, Role, User
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,3 +63,29 @@ def signed_in(web_engine: Engine) -> Callable[..., AppTest]:
         return app
 
     return open_page
+
+
+def store_picture(
+    session: Session,
+    *,
+    title: str,
+    colour: tuple[int, int, int] | str = "teal",
+    at: datetime | None = None,
+) -> Asset:
+    """A small PNG stored as the first user's (private, pending) picture, through the store."""
+    data = io.BytesIO()
+    Image.new("RGB", (24, 24), colour).save(data, format="PNG")
+    owner = session.exec(select(User)).first()
+    assert owner is not None, "sign a user in first"
+    return store.save_output(
+        session,
+        media_root=get_settings().media_root,
+        owner_id=owner.id or 0,
+        job_id=None,
+        muse_id=None,
+        data=data.getvalue(),
+        kind=MediaKind.IMAGE,
+        mime="image/png",
+        title=title,
+        now=at or owner.created_at,
+    )

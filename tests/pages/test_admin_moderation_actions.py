@@ -1,46 +1,28 @@
 """Moderation page: each decision on a reported picture takes effect and is audited."""
 
-import io
-
 import pytest
-from PIL import Image
 from sqlmodel import select
 
-from core.config import get_settings
 from core.db import read_scope, session_scope
-from core.gallery import queries, store
+from core.gallery import queries
 from core.models import (
     Asset,
     AuditEntry,
     BlockedHash,
-    MediaKind,
     Report,
     ReportStatus,
     Role,
     User,
     Visibility,
 )
+from tests.pages.conftest import store_picture
 
 PAGE = "views/admin_moderation.py"
 
 
 def _reported_picture(engine, colour):
-    data = io.BytesIO()
-    Image.new("RGB", (32, 32), colour).save(data, format="PNG")
     with session_scope(engine) as session:
-        owner = session.exec(select(User)).first()
-        asset = store.save_output(
-            session,
-            media_root=get_settings().media_root,
-            owner_id=owner.id,
-            job_id=None,
-            muse_id=None,
-            data=data.getvalue(),
-            kind=MediaKind.IMAGE,
-            mime="image/png",
-            title=f"{colour} square",
-            now=owner.created_at,
-        )
+        asset = store_picture(session, title=f"{colour} square", colour=colour)
         asset.visibility = Visibility.PUBLIC
         session.add(asset)
         session.flush()
@@ -50,7 +32,7 @@ def _reported_picture(engine, colour):
             reporter_id=None,
             reason="not consensual",
             details="<script>alert(1)</script>",
-            now=owner.created_at,
+            now=asset.created_at,
         )
         return asset.id, report.id
 

@@ -1,36 +1,25 @@
 """The Gallery and Share pages through their widgets: paging, owner controls, share, report."""
 
-import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from PIL import Image
 from sqlmodel import select
 
 from core.config import get_settings
 from core.db import read_scope, session_scope
-from core.gallery import queries, store
-from core.models import Asset, MediaKind, Report, Role, Screening, User, Visibility
+from core.gallery import queries
+from core.models import Asset, Report, Role, Screening, Visibility
 from tests.factories import make_user
-from tests.pages.conftest import ROOT
+from tests.pages.conftest import ROOT, store_picture
 
 
 def picture(engine, title, *, colour=0, public=False, minutes=0):
-    data = io.BytesIO()
-    Image.new("RGB", (24, 24), (colour % 256, 40, 90)).save(data, format="PNG")
     with session_scope(engine) as session:
-        owner = session.exec(select(User)).first()
-        asset = store.save_output(
+        asset = store_picture(
             session,
-            media_root=get_settings().media_root,
-            owner_id=owner.id,
-            job_id=None,
-            muse_id=None,
-            data=data.getvalue(),
-            kind=MediaKind.IMAGE,
-            mime="image/png",
             title=title,
-            now=datetime.now(UTC) - timedelta(hours=1) + timedelta(minutes=minutes),
+            colour=(colour % 256, 40, 90),
+            at=datetime.now(UTC) - timedelta(hours=1) + timedelta(minutes=minutes),
         )
         if public:
             asset.visibility, asset.screening = Visibility.PUBLIC, Screening.PASSED

@@ -194,32 +194,13 @@ def test_audit_page_verifies_the_chain(signed_in):
 
 
 def test_moderation_approves_a_pending_public_picture(signed_in, web_engine):
-    import io
-
-    from PIL import Image
-
-    from core.config import get_settings
     from core.db import session_scope
-    from core.gallery import store
-    from core.models import Asset, MediaKind, Screening, User, Visibility
+    from core.models import Asset, Screening, Visibility
+    from tests.pages.conftest import store_picture
 
     app = signed_in("views/admin_moderation.py", role=Role.ADMIN)
-    out = io.BytesIO()
-    Image.new("RGB", (40, 40), "teal").save(out, format="PNG")
     with session_scope(web_engine) as session:
-        owner = session.exec(select(User)).first()
-        asset = store.save_output(
-            session,
-            media_root=get_settings().media_root,
-            owner_id=owner.id,
-            job_id=None,
-            muse_id=None,
-            data=out.getvalue(),
-            kind=MediaKind.IMAGE,
-            mime="image/png",
-            title="t",
-            now=owner.created_at,
-        )
+        asset = store_picture(session, title="t")
         asset.visibility = Visibility.PUBLIC
         session.add(asset)
     app.run()
