@@ -151,9 +151,7 @@ def prune(session: Session, *, before: datetime, now: datetime) -> int:
     ).first()
     if last_removed is None:
         return 0
-    count = session.exec(
-        select(sa.func.count()).select_from(AuditEntry).where(bound)  # type: ignore[arg-type]
-    ).one()
+    count = session.exec(select(sa.func.count()).select_from(AuditEntry).where(bound)).one()
     session.add(
         AuditCheckpoint(
             pruned_through_id=last_removed.id or 0,

@@ -25,6 +25,7 @@ from core.comfy.events import (
     Interrupted,
     OutputRef,
     Success,
+    json_object,
     outputs_of,
     parse_event,
 )
@@ -72,7 +73,7 @@ class ComfyClient:
 
     def system_stats(self) -> dict[str, Any]:
         """`/system_stats`: versions, RAM, GPUs."""
-        return self._get_json("/system_stats")
+        return dict(self._get_json("/system_stats"))
 
     def models(self, folder: str) -> list[str]:
         """The files installed in a models folder (`checkpoints`, `vae`, ...)."""
@@ -227,8 +228,8 @@ def _raise_for_status(reply: httpx.Response) -> None:
 
 
 def _graph_invalid(body: dict[str, Any]) -> GraphInvalid:
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    node_errors = body.get("node_errors") if isinstance(body.get("node_errors"), dict) else {}
+    error = json_object(body.get("error"))
+    node_errors = json_object(body.get("node_errors"))
     problems = []
     for node_id, detail in sorted(node_errors.items()):
         for item in detail.get("errors") or []:

@@ -145,11 +145,11 @@ def parse_event(message: str | bytes) -> Event:
     if not isinstance(payload, dict):
         return Unknown("invalid_json")
     kind = str(payload.get("type"))
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    data = json_object(payload.get("data"))
     prompt_id = str(data.get("prompt_id") or "")
     match kind:
         case "status":
-            info = (data.get("status") or {}).get("exec_info") or {}
+            info = json_object(json_object(data.get("status")).get("exec_info"))
             return Status(int(info.get("queue_remaining") or 0))
         case "execution_start":
             return ExecutionStart(prompt_id)
@@ -167,7 +167,9 @@ def parse_event(message: str | bytes) -> Event:
                 int(data.get("max") or 0),
             )
         case "executed":
-            return Executed(prompt_id, str(data.get("node")), outputs_of(data.get("output") or {}))
+            return Executed(
+                prompt_id, str(data.get("node")), outputs_of(json_object(data.get("output")))
+            )
         case "execution_success":
             return Success(prompt_id)
         case "execution_error":
@@ -191,6 +193,11 @@ def _parse_binary(frame: bytes) -> Event:
     if event_type != BINARY_PREVIEW_IMAGE or image_format not in PREVIEW_FORMATS:
         return Unknown("binary")
     return Preview(PREVIEW_FORMATS[image_format], frame[8:])
+
+
+def json_object(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: a wrong shape reads as absent."""
+    return value if isinstance(value, dict) else {}
 
 
 def _str_or_none(value: object) -> str | None:

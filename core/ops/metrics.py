@@ -183,7 +183,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 def _routes(registry: CollectorRegistry) -> WSGIApplication:
     """`/metrics` from prometheus-client; `/healthz` answers without touching the database."""
-    metrics_app = make_wsgi_app(registry)
+    metrics_app: WSGIApplication = make_wsgi_app(registry)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

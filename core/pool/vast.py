@@ -216,7 +216,7 @@ class VastClient:
                 return None
             if exc.retry_after_s is not None:
                 return exc.retry_after_s if exc.retry_after_s <= MAX_RETRY_AFTER_S else None
-        base = min(self.max_backoff_s, self.backoff_s * (2 ** (attempt - 1)))
+        base = min(self.max_backoff_s, self.backoff_s * 2.0 ** (attempt - 1))
         return base / 2 + random.uniform(0, base / 2)
 
     def _once(

@@ -707,7 +707,7 @@ def _find_upstream(
         if node_id in seen:
             continue
         seen.add(node_id)
-        node = graph[node_id]
+        node: dict[str, Any] = graph[node_id]
         if node["class_type"] in classes:
             return node
         for value in (node.get("inputs") or {}).values():

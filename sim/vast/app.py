@@ -49,6 +49,15 @@ def _coerce(value: Any, expected: Any) -> Any:
     return expected
 
 
+def _by_field(field: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+    """A sort key on one offer field that never compares a missing value with a present one."""
+
+    def key(offer: dict[str, Any]) -> tuple[bool, Any]:
+        return (offer.get(field) is None, offer.get(field))
+
+    return key
+
+
 def _matches(value: Any, condition: Any) -> bool:
     if not isinstance(condition, dict):
         condition = {"eq": condition}
@@ -141,9 +150,7 @@ def create_app(state: VastState | None = None) -> Starlette:
         with state.lock:  # the market moves on: offers nobody wanted are replaced
             state.churn(keep={o["id"] for o in found})
         for column, direction in reversed(order):
-            found.sort(
-                key=lambda o, c=column: (o.get(c) is None, o.get(c)), reverse=direction == "desc"
-            )
+            found.sort(key=_by_field(column), reverse=direction == "desc")
         return JSONResponse({"offers": found[:limit]})
 
     async def create_instance(request: Request) -> Response:

@@ -65,6 +65,9 @@ def msg(kind, **data):
         (b"\x00\x01", Unknown("binary")),
         ("not json", Unknown("invalid_json")),
         ("[1, 2]", Unknown("invalid_json")),
+        # A nested field of the wrong shape reads as absent instead of raising.
+        (msg("status", status="busy"), Status(0)),
+        (msg("executed", node="7", prompt_id="p", output=["a.png"]), Executed("p", "7", ())),
     ],
 )
 def test_parse(message, event):
