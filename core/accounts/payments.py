@@ -94,7 +94,9 @@ def create_checkout_session(
     return str(reply.json()["url"])
 
 
-def verify_webhook(payload: bytes, signature_header: str, secret: str, *, now: datetime) -> dict:
+def verify_webhook(
+    payload: bytes, signature_header: str, secret: str, *, now: datetime
+) -> dict[str, Any]:
     """The event if Stripe signed it (`t=...,v1=...`) within the tolerance; else refused."""
     parts: dict[str, list[str]] = {}
     for item in signature_header.split(","):
@@ -138,7 +140,8 @@ def apply_event(session: Session, event: dict[str, Any], *, now: datetime) -> bo
     metadata = checkout.get("metadata") or {}
     try:
         chosen = pack(str(metadata.get("pack_id")))
-        user_id = int(metadata.get("user_id") or checkout.get("client_reference_id"))
+        # Neither id present: int("") raises ValueError and the event is skipped below.
+        user_id = int(metadata.get("user_id") or checkout.get("client_reference_id") or "")
         checkout_id = str(checkout["id"])
         return ledger.grant(
             session,
@@ -165,7 +168,9 @@ def handle_webhook(
     return apply_event(session, event, now=now)
 
 
-def fetch_events(*, api_url: str, api_key: str, http: httpx.Client | None = None) -> list[dict]:
+def fetch_events(
+    *, api_url: str, api_key: str, http: httpx.Client | None = None
+) -> list[dict[str, Any]]:
     """Recent `checkout.session.completed` events, for polling without a public webhook."""
     client = http or httpx.Client(timeout=30)
     try:

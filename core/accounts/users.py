@@ -232,7 +232,7 @@ def request_password_reset(session: Session, *, login: str, now: datetime) -> Re
     """
     login = login.strip().lower()
     user = session.exec(
-        select(User).where(sa.or_(User.email == login, User.username == login))
+        select(User).where(sa.or_(col(User.email) == login, col(User.username) == login))
     ).first()
     if user is None or user.disabled:
         return None

@@ -152,13 +152,17 @@ def list_assets(
     if until is not None:
         query = query.where(col(Asset.created_at) <= until)
     if tag:
-        query = query.where(sa.exists().where(AssetTag.asset_id == Asset.id, AssetTag.tag == tag))
+        query = query.where(
+            sa.exists().where(col(AssetTag.asset_id) == Asset.id, col(AssetTag.tag) == tag)
+        )
     if search:
         needle = f"%{search.strip().lower()[:100]}%"
         query = query.where(
             sa.or_(
                 sa.func.lower(Asset.title).like(needle),
-                sa.exists().where(AssetTag.asset_id == Asset.id, col(AssetTag.tag).like(needle)),
+                sa.exists().where(
+                    col(AssetTag.asset_id) == Asset.id, col(AssetTag.tag).like(needle)
+                ),
             )
         )
     by_key = query.order_by(key.desc(), col(Asset.id).desc())
@@ -286,12 +290,12 @@ def _trending_scores(session: Session, now: datetime) -> dict[int, int]:
         *((col(AssetView.at) >= now - age, points) for age, points in TRENDING_VIEW_WEIGHTS),
         else_=1,
     )
-    views = select(col(AssetView.asset_id).label("asset_id"), weight.label("points")).where(
+    views = select(sa.label("asset_id", col(AssetView.asset_id)), sa.label("points", weight)).where(
         col(AssetView.at) >= since
     )
     ratings = select(
-        col(Rating.asset_id).label("asset_id"),
-        (col(Rating.stars) * TRENDING_POINTS_PER_STAR).label("points"),
+        sa.label("asset_id", col(Rating.asset_id)),
+        sa.label("points", col(Rating.stars) * TRENDING_POINTS_PER_STAR),
     ).where(col(Rating.created_at) >= since)
     events = sa.union_all(views, ratings).subquery()
     rows = session.execute(
@@ -370,7 +374,7 @@ def delete_asset(session: Session, *, owner_id: int, asset_id: int, media_root: 
     session.flush()
     for sha in filter(None, files):
         still_used = session.exec(
-            select(Asset.id).where(sa.or_(Asset.sha256 == sha, Asset.thumb_sha256 == sha))
+            select(Asset.id).where(sa.or_(col(Asset.sha256) == sha, col(Asset.thumb_sha256) == sha))
         ).first()
         if still_used is None:
             store.delete(media_root, sha)
@@ -446,6 +450,7 @@ def report_asset(
     hides someone else's private picture by guessing its id. `reporter_id=None` is for
     trusted callers that checked access another way (a share link, an operator's form).
     """
+    asset: Asset | None
     if reporter_id is not None:
         asset = get_asset(session, viewer_id=reporter_id, asset_id=asset_id)
     else:

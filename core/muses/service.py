@@ -117,7 +117,7 @@ def delete_muse(session: Session, *, owner_id: int, muse_id: int) -> None:
     for variation in variation_rows.all():
         _unlink_variation(session, variation)
     for model in (GenerationJob, ReferenceImage, Asset):
-        session.execute(sa.update(model).where(model.muse_id == muse_id).values(muse_id=None))
+        session.execute(sa.update(model).where(col(model.muse_id) == muse_id).values(muse_id=None))
     session.flush()
     session.delete(muse)
 
