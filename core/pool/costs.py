@@ -114,7 +114,7 @@ def median_duration_s(
 
 def _accruals(session: Session, *, pool: str, since: datetime) -> list[tuple[datetime, float]]:
     rows = session.exec(
-        select(UsageEvent.at, UsageEvent.cost_usd).where(
+        select(col(UsageEvent.at), col(UsageEvent.cost_usd)).where(
             UsageEvent.pool == pool, UsageEvent.kind == ACCRUAL_EVENT, UsageEvent.at >= since
         )
     ).all()
@@ -175,16 +175,17 @@ def budget_frame(session: Session, *, pool: str, now: datetime) -> pd.DataFrame:
 
 def jobs_frame(session: Session, *, since: datetime) -> pd.DataFrame:
     """Jobs created since `since`, one row each: day, kind, preset, status, gpu_s, credits."""
-    rows = session.exec(
-        select(
-            GenerationJob.created_at,
-            GenerationJob.kind,
-            GenerationJob.preset,
-            GenerationJob.status,
-            GenerationJob.started_at,
-            GenerationJob.finished_at,
-            GenerationJob.charged_credits,
-        ).where(GenerationJob.created_at >= since)
+    # sa.select: sqlmodel's select() is typed for at most four columns.
+    rows = session.execute(
+        sa.select(
+            col(GenerationJob.created_at),
+            col(GenerationJob.kind),
+            col(GenerationJob.preset),
+            col(GenerationJob.status),
+            col(GenerationJob.started_at),
+            col(GenerationJob.finished_at),
+            col(GenerationJob.charged_credits),
+        ).where(col(GenerationJob.created_at) >= since)
     ).all()
     return pd.DataFrame(
         [

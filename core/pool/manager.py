@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
@@ -225,7 +226,7 @@ class PoolManager:
         ).all()
         measured = [boot for boot in boots if boot is not None]
         price = session.exec(
-            select(GpuInstance.price_per_hour_usd)
+            select(col(GpuInstance.price_per_hour_usd))
             .where(GpuInstance.pool == self.pool, col(GpuInstance.price_per_hour_usd) > 0)
             .order_by(col(GpuInstance.id).desc())
             .limit(1)
@@ -286,10 +287,10 @@ class PoolManager:
             reason = self.health_check(url)
             health[instance_id] = reason is None
             with session_scope(self.engine) as session:
-                row = session.get(GpuInstance, instance_id)
-                if row is not None:
-                    row.health_reason = reason
-                    session.add(row)
+                instance = session.get(GpuInstance, instance_id)
+                if instance is not None:
+                    instance.health_reason = reason
+                    session.add(instance)
         return health
 
     # ---- executing actions ----------------------------------------------------------------
@@ -503,7 +504,7 @@ class PoolManager:
                     pool=self.pool,
                     kind="instance_terminated",
                     instance_id=instance_id,
-                    cost_usd=0,
+                    cost_usd=Decimal(0),
                     duration_s=(now - row.created_at).total_seconds(),
                     details={"reason": row.terminate_reason, "cost_usd": str(row.cost_accrued_usd)},
                 )

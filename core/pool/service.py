@@ -231,7 +231,7 @@ def set_budget(
         config.daily_budget_usd = daily_usd
     if monthly_usd is not None:
         config.monthly_budget_usd = monthly_usd
-    details = {
+    details: dict[str, object] = {
         "daily_usd": str(config.daily_budget_usd),
         "monthly_usd": str(config.monthly_budget_usd),
     }
@@ -273,9 +273,9 @@ def update_settings(
         changes[name] = value
     if int(limits.get("max_instances", config.max_instances)) < config.desired_size:
         raise ValidationFailed("max instances cannot be below the desired warm size")
-    for name, value in changes.items():
-        setattr(config, name, value)
-    details = {name: str(value) for name, value in changes.items()}
+    for name, change in changes.items():
+        setattr(config, name, change)
+    details: dict[str, object] = {name: str(value) for name, value in changes.items()}
     return _save(session, config, actor, now, "pool.settings", details)
 
 

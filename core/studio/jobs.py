@@ -26,7 +26,7 @@ from core.clock import Clock
 from core.comfy.client import ComfyClient
 from core.comfy.events import OutputRef, Preview, Progress
 from core.comfy.presets import Presets
-from core.comfy.workflows import GenerationRequest, build_graph
+from core.comfy.workflows import GenerationRequest, Graph, build_graph
 from core.config import Settings
 from core.db import read_scope, session_scope
 from core.errors import ComfyUnavailable, CoreError, NotFound, ValidationFailed
@@ -495,7 +495,7 @@ def _finish(
     job_id: int,
     outputs: Sequence[tuple[OutputRef, bytes]],
     started: datetime,
-    graph: dict[str, object],
+    graph: Graph,
 ) -> None:
     now = ctx.clock.now()
     with session_scope(ctx.engine) as session:
