@@ -11,7 +11,7 @@ from core.db import read_scope, session_scope
 from core.errors import CoreError
 from core.muses import cards, schema, service
 from core.refusals import audited_refusals
-from ui import resources
+from ui import references, resources
 from ui.auth import require_user
 
 user = require_user()
@@ -323,18 +323,13 @@ for muse in muses:
             consent = st.checkbox(safety.CONSENT_STATEMENT)
             if st.form_submit_button("Add reference") and picture is not None:
                 try:
-                    with refusals_audited("muse.reference"), session_scope(engine) as session:
-                        service.attach_reference(
-                            session,
-                            owner_id=user_id,
-                            muse_id=mid,
-                            data=picture.getvalue(),
-                            consent_given=consent,
-                            media_root=settings.media_root,
-                            max_bytes=settings.max_upload_bytes,
-                            max_pixels=settings.max_image_pixels,
-                            now=clock.now(),
-                        )
+                    references.attach(
+                        user_id=user_id,
+                        muse_id=mid,
+                        data=picture.getvalue(),
+                        consent_given=consent,
+                        target="muse.reference",
+                    )
                 except CoreError as exc:
                     st.error(str(exc))
                 else:

@@ -12,9 +12,8 @@ from core.errors import CoreError, PolicyRefusal
 from core.gallery import queries, store
 from core.models import GenerationJob, JobStatus, MediaKind, Visibility
 from core.muses import service as muses
-from core.refusals import audited_refusals
 from core.studio import history, jobs, progress
-from ui import resources
+from ui import references, resources
 from ui.auth import require_user
 from ui.widgets import format_duration
 
@@ -82,23 +81,13 @@ with form:
         consent = st.checkbox(safety.CONSENT_STATEMENT, key="studio_ref_consent")
         if st.button("Add reference", key="studio_ref_add") and picture is not None:
             try:
-                with (
-                    audited_refusals(
-                        engine, actor=f"user:{user_id}", target="studio.reference", clock=clock
-                    ),
-                    session_scope(engine) as session,
-                ):
-                    added = muses.attach_reference(
-                        session,
-                        owner_id=user_id,
-                        muse_id=None,
-                        data=picture.getvalue(),
-                        consent_given=consent,
-                        media_root=settings.media_root,
-                        max_bytes=settings.max_upload_bytes,
-                        max_pixels=settings.max_image_pixels,
-                        now=clock.now(),
-                    )
+                added = references.attach(
+                    user_id=user_id,
+                    muse_id=None,
+                    data=picture.getvalue(),
+                    consent_given=consent,
+                    target="studio.reference",
+                )
             except CoreError as exc:
                 st.error(str(exc))
             else:
