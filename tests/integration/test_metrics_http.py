@@ -1,11 +1,6 @@
 """Prometheus metrics: the scheduler serves them where it says; prometheus-client parses them."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +17,7 @@ from core.db import make_engine, session_scope
 from core.models import InstanceState, JobStatus, UsageEvent
 from core.ops.metrics import MetricsServer, scheduler_metrics
 from tests.factories import make_instance, make_job, make_pool, make_user
+from tests.processes import free_port, python_module, stop
 
 NOW = datetime(2026, 4, 10, 15, tzinfo=UTC)
 Series = tuple[str, frozenset[tuple[str, str]]]
@@ -153,30 +149,16 @@ def test_healthz_answers_without_the_database_other_paths_are_404_and_stop_close
         httpx.get(f"{base}/healthz", timeout=5)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_the_scheduler_serves_metrics_on_the_port_it_logs(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
-        **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path}/m.db",
         "POOL_POLL_INTERVAL_S": "1",
         "METRICS_PORT": str(port),
-        "SIM_VAST_URL": f"http://127.0.0.1:{_free_port()}",  # nobody listens: ticks fail
+        "SIM_VAST_URL": f"http://127.0.0.1:{free_port()}",  # nobody listens: ticks fail
         "LOG_JSON": "true",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scheduler"],
-        env=env,
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with python_module("scheduler", env=env, cwd=tmp_path) as proc:
         url = None
         deadline = time.monotonic() + 30
         while url is None and time.monotonic() < deadline:
@@ -191,11 +173,5 @@ def test_the_scheduler_serves_metrics_on_the_port_it_logs(tmp_path):
             time.sleep(0.3)
         assert errors >= 1 and value(got, "aikings_reconcile_ticks_total") >= 1
         assert httpx.get(url.replace("/metrics", "/healthz"), timeout=5).text == "ok\n"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, rest = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, rest = proc.communicate()
+        rest = stop(proc)
     assert proc.returncode == 0 and "scheduler.stopped" in rest

@@ -1,28 +1,19 @@
 """`python -m sim` serves both simulators and stops cleanly on SIGTERM."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
 
+from tests.processes import free_port, python_module, stop
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+
+def _sim_env(vast_port: int, comfy_port: int, **extra: str) -> dict[str, str]:
+    return {"SIM_VAST_PORT": str(vast_port), "SIM_COMFY_PORT": str(comfy_port), **extra}
 
 
 def test_sim_process_serves_vast_and_comfy(tmp_path):
-    vast_port, comfy_port = _free_port(), _free_port()
-    env = {**os.environ, "SIM_VAST_PORT": str(vast_port), "SIM_COMFY_PORT": str(comfy_port)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sim"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
-    )
-    try:
+    vast_port, comfy_port = free_port(), free_port()
+    with python_module("sim", env=_sim_env(vast_port, comfy_port), cwd=tmp_path) as proc:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -36,28 +27,19 @@ def test_sim_process_serves_vast_and_comfy(tmp_path):
                 time.sleep(0.2)
         assert user.json()["credit"] > 0
         assert stats.json()["devices"]
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        err = stop(proc, timeout_s=20)
     assert proc.returncode == 0 and "sim: stopped" in err
 
 
 def test_sim_process_takes_faults_from_the_environment(tmp_path):
-    vast_port, comfy_port = _free_port(), _free_port()
-    env = {
-        **os.environ,
-        "SIM_VAST_PORT": str(vast_port),
-        "SIM_COMFY_PORT": str(comfy_port),
-        "SIM_VAST_FAULTS": '{"rate_limit_p": 1.0, "retry_after_s": 3}',
-        "SIM_COMFY_FAULTS": '{"unhealthy": true}',
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sim"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    vast_port, comfy_port = free_port(), free_port()
+    env = _sim_env(
+        vast_port,
+        comfy_port,
+        SIM_VAST_FAULTS='{"rate_limit_p": 1.0, "retry_after_s": 3}',
+        SIM_COMFY_FAULTS='{"unhealthy": true}',
     )
-    try:
+    with python_module("sim", env=env, cwd=tmp_path):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -71,19 +53,3 @@ def test_sim_process_takes_faults_from_the_environment(tmp_path):
                 time.sleep(0.2)
         assert (limited.status_code, limited.headers["retry-after"]) == (429, "3")
         assert stats.status_code == 503
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=20)
-
-
-def test_sim_process_refuses_a_bad_fault_variable_naming_it(tmp_path):
-    env = {**os.environ, "SIM_VAST_PORT": str(_free_port()), "SIM_VAST_FAULTS": '{"nope": 1}'}
-    done = subprocess.run(
-        [sys.executable, "-m", "sim"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode != 0 and "SIM_VAST_FAULTS" in done.stderr
