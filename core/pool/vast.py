@@ -36,7 +36,6 @@ from core.pool.provider import LaunchSpec, Offer, OfferFilter, RemoteInstance, R
 
 log = logging.getLogger(__name__)
 
-PENDING_STATUSES = {None, "created", "loading", "rebooting", "scheduling"}
 FAILED_STATUSES = {"exited", "stopped", "frozen", "offline", "unknown"}
 OCI_FAILURE = "OCI runtime create failed"
 MAX_RETRY_AFTER_S = 60.0
@@ -167,6 +166,15 @@ class VastClient:
             self._call("DELETE", f"/api/v0/instances/{instance_id}/", json_body={}, retry=True)
         except InstanceNotFound:
             log.info("vast.destroy_already_gone", extra={"provider_id": instance_id})
+
+    def set_instance_state(self, instance_id: str, state: str) -> None:
+        """`PUT /api/v0/instances/{id}/` with `{"state": "stopped" | "running"}`.
+
+        Retried like a read: asking twice for the same state is asking once.
+        """
+        self._call(
+            "PUT", f"/api/v0/instances/{instance_id}/", json_body={"state": state}, retry=True
+        )
 
     def current_user(self) -> dict[str, Any]:
         """The account: `credit`, `balance` and the rest."""
@@ -362,8 +370,17 @@ class VastProvider:
         ]
 
     def destroy(self, provider_id: str) -> None:
-        """Destroy (never stop: a stopped instance still bills its disk)."""
+        """Destroy: irreversible, and the only way to stop the disk's bill."""
         self.client.destroy_instance(provider_id)
+
+    def stop(self, provider_id: str) -> None:
+        """See `Provider.stop`; Vast keeps billing the disk until a destroy."""
+        self.client.set_instance_state(provider_id, "stopped")
+
+    def start(self, provider_id: str) -> None:
+        """See `Provider.start`; on Vast a start whose GPU was taken stays "Scheduling"
+        (`actual_status` stopped, `intended_status` running) indefinitely."""
+        self.client.set_instance_state(provider_id, "running")
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -386,4 +403,5 @@ def _remote(raw: dict[str, Any], port: int) -> RemoteInstance:
         machine_id=str(raw["machine_id"]) if raw.get("machine_id") is not None else None,
         started_at=datetime.fromtimestamp(float(started), UTC) if started else None,
         status_message=message or status,
+        stopped=status == "stopped",
     )

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from sim.vast.instance import gpu_taken_probability
 from sim.vast.market import DEFAULT_STORAGE_GB, priced
 from sim.vast.query import by_field, matches_all
 from sim.vast.replies import error, read_json
@@ -165,10 +166,17 @@ async def manage_instance(request: Request) -> Response:
             if len(str(body["label"])) > 1024:
                 return error(400, "label_too_long", "Please limit label length to 1024.")
             instance.label = body["label"]
-        if body.get("state") == "stopped":
-            instance.force("stopped", state.now())
-        elif body.get("state") == "running" and instance.forced_status == "stopped":
-            instance.force(None, state.now())
+        wanted = body.get("state")
+        if wanted not in (None, "stopped", "running"):
+            return error(400, "invalid_args", f"state must be stopped or running, not {wanted!r}")
+        now = state.now()
+        if wanted == "stopped":
+            instance.stop(now)
+        elif wanted == "running" and (stopped_since := instance.stopped_since()) is not None:
+            timings = state.timings  # restarts follow the account's timings of now
+            chance = gpu_taken_probability(now - stopped_since, timings.gpu_taken_half_life_s)
+            taken = state.rng.random() < chance
+            instance.start(now, gpu_taken=taken, restart_s=timings.restart_s)
     msg = f"label for {instance.id} set to '{instance.label}'" if "label" in body else ""
     return JSONResponse({"success": True, "msg": msg})
 

@@ -146,6 +146,7 @@ class VastState:
                     "label": inst.label,
                     "alive": inst.alive(now),
                     "status": inst.status(now),
+                    "intended_status": inst.intended_status,
                     "destroyed_at": inst.destroyed_at,
                     "created_at": inst.created_at,
                     "comfy_port": inst.comfy_port,

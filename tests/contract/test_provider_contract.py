@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import OfferUnavailable
+from core.errors import InstanceNotFound, OfferUnavailable
 from core.pool.provider import LaunchSpec, OfferFilter, Provider, RemoteState
 from core.pool.static import StaticProvider
 from core.pool.vast import VastClient, VastProvider
+from sim.vast import Timings
 from tests.sims import SIM_KEY, vast_sim
 
 LAUNCH = LaunchSpec(image="vastai/comfy:latest", disk_gb=40, env={"-p 8188:8188": "1"})
@@ -25,7 +26,9 @@ class Subject:
 @pytest.fixture(params=["vast", "static"])
 def subject(request, tmp_path) -> Iterator[Subject]:
     if request.param == "vast":
-        with vast_sim() as sim:
+        # Restarts take no sim time and always find their GPU free: the contract is the shape.
+        instant = Timings(0, 0, 0, restart_s=0, gpu_taken_half_life_s=1e12)
+        with vast_sim(timings=instant) as sim:
             client = VastClient(base_url=sim.url, api_key=SIM_KEY, sleep=lambda _s: None)
 
             def gone(provider_id: str) -> bool:
@@ -69,3 +72,30 @@ def test_destroy_is_idempotent(subject):
     subject.provider.destroy(provider_id)
     assert subject.destroyed_everywhere(provider_id)
     assert subject.provider.list_instances("aik-c-") == []
+
+
+def test_a_stopped_instance_is_listed_stopped_and_a_start_brings_it_back(subject):
+    offer = subject.provider.search_offers(CHEAP)[0]
+    provider_id = subject.provider.create(offer, "aik-c-5", LAUNCH)
+    subject.provider.stop(provider_id)
+    subject.provider.stop(provider_id)  # idempotent
+    [stopped] = subject.provider.list_instances("aik-c-")
+    assert (stopped.id, stopped.stopped, stopped.state) == (provider_id, True, RemoteState.FAILED)
+    assert stopped.comfy_url is None
+    subject.provider.start(provider_id)
+    subject.provider.start(provider_id)  # a no-op on a running instance
+    [running] = subject.provider.list_instances("aik-c-")
+    assert (running.stopped, running.state) == (False, RemoteState.RUNNING)
+    assert running.comfy_url.startswith("http://")
+
+
+def test_a_stopped_instance_can_be_destroyed_and_a_gone_one_cannot_be_stopped(subject):
+    offer = subject.provider.search_offers(CHEAP)[0]
+    provider_id = subject.provider.create(offer, "aik-c-6", LAUNCH)
+    subject.provider.stop(provider_id)
+    subject.provider.destroy(provider_id)
+    assert subject.destroyed_everywhere(provider_id)
+    with pytest.raises(InstanceNotFound):
+        subject.provider.stop(provider_id)
+    with pytest.raises(InstanceNotFound):
+        subject.provider.start(provider_id)

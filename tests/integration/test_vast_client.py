@@ -270,3 +270,29 @@ def test_remote_instance_carries_every_protocol_field(vast, client):
     assert (remote.gpu_name, remote.num_gpus) == (offer.gpu_name, 1)
     assert remote.comfy_url == f"http://127.0.0.1:{vast.state.comfy_port}"
     assert remote.started_at is not None and remote.status_message.startswith("success")
+
+
+def test_a_start_whose_gpu_was_taken_is_reported_stopped_until_someone_gives_up(vast, client):
+    vast.state.timings.gpu_taken_half_life_s = 60
+    provider = VastProvider(client)
+    provider_id = provider.create(provider.search_offers(ANY)[0], "aik-x-14", LAUNCH)
+    provider.stop(provider_id)
+    vast.advance(24 * 3600)
+    provider.start(provider_id)
+    vast.advance(3600)
+    (remote,) = provider.list_instances("aik-x-14")
+    assert (remote.state, remote.stopped, remote.comfy_url) == (RemoteState.FAILED, True, None)
+    shown = client.show_instance(provider_id)
+    assert (shown["intended_status"], shown["actual_status"]) == ("running", "stopped")
+    provider.destroy(provider_id)
+    assert provider.list_instances("aik-x-14") == []
+
+
+def test_a_rate_limited_state_change_is_retried(vast, client, sleeps):
+    provider = VastProvider(client)
+    provider_id = provider.create(provider.search_offers(ANY)[0], "aik-x-15", LAUNCH)
+    vast.faults(rate_limit_p=1.0, retry_after_s=1)
+    with pytest.raises(RateLimited):
+        provider.stop(provider_id)
+    assert [c[2] for c in vast.state.calls if c[1] == "manage"] == [429, 429, 429]
+    assert sleeps == [1.0, 1.0]
