@@ -87,6 +87,15 @@ class RemoteInstance:
     brings it back, and still so while a start waits for a GPU someone else took."""
 
 
+@dataclass(frozen=True)
+class BilledCharge:
+    """What the provider billed one instance over a time range, by its own books."""
+
+    provider_id: str
+    amount_usd: Decimal
+    label: str | None
+
+
 class Provider(Protocol):
     """A source of GPU machines running ComfyUI."""
 
@@ -122,6 +131,12 @@ class Provider(Protocol):
         `list_instances` and destroys it after a deadline of its own. Raises InstanceNotFound
         when the instance is gone, ProviderError when the provider could not be asked.
         """
+        ...
+
+    def billed(self, start: datetime, end: datetime) -> list[BilledCharge]:
+        """What the provider billed each instance of the account for [start, end): every
+        instance it charged (ours or not, alive or gone), none it did not; [] for a provider
+        that bills nothing. Raises ProviderError rather than answer a partial bill."""
         ...
 
     def close(self) -> None:

@@ -14,11 +14,19 @@ import os
 import tempfile
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 from core.errors import InstanceNotFound, OfferUnavailable
-from core.pool.provider import LaunchSpec, Offer, OfferFilter, RemoteInstance, RemoteState
+from core.pool.provider import (
+    BilledCharge,
+    LaunchSpec,
+    Offer,
+    OfferFilter,
+    RemoteInstance,
+    RemoteState,
+)
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,10 @@ class StaticProvider:
     def start(self, provider_id: str) -> None:
         """See `Provider.start`: an own GPU is never taken by anyone else, so it runs at once."""
         self._mark(provider_id, stopped=False)
+
+    def billed(self, start: datetime, end: datetime) -> list[BilledCharge]:
+        """See `Provider.billed`: an operator's own GPUs bill nothing."""
+        return []
 
     def close(self) -> None:
         """Nothing to release: the slots live in a file."""

@@ -27,6 +27,8 @@ DEFAULT_SEARCH = {
 }
 LIST_FILTERABLE = {"id", "label", "actual_status", "gpu_name", "verification", "machine_id"}
 MAX_PAGE = 25
+CHARGES_PAGE = 100
+MAX_CHARGES_PAGE = 500
 
 
 async def search_offers(request: Request) -> Response:
@@ -214,26 +216,60 @@ async def current_user(request: Request) -> Response:
 
 
 async def charges(request: Request) -> Response:
-    """`GET /api/v0/charges/`: per-instance charges inside the required `day` range."""
+    """`GET /api/v0/charges/`: per-instance charges inside the required `day` range, by pages
+    of `limit` (default 100, at most 500) with `next_token`, newest first unless told."""
     state = account_of(request.app)
+    params = request.query_params
     try:
-        filters = json.loads(request.query_params.get("select_filters") or "{}")
+        filters = json.loads(params.get("select_filters") or "{}")
         day = filters["day"]
         start, end = float(day["gte"]), float(day["lte"])
+        types = filters.get("type", {}).get("in", ["instance"])
+        limit = max(1, min(int(params.get("limit", CHARGES_PAGE)), MAX_CHARGES_PAGE))
+    except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError):
+        return JSONResponse(
+            {
+                "success": False,
+                "msg": "Must provide both 'day' gte and lte filters for instance charges",
+            },
+            status_code=400,
+        )
+    try:
+        after = _charges_cursor(params.get("after_token"))
     except (ValueError, KeyError, TypeError, json.JSONDecodeError):
-        return error(400, "invalid_args", "select_filters needs a day range (gte, lte)")
+        return error(400, "invalid_token", "Invalid pagination token")
     with state.lock:
-        results = state.charges(start, end)
-    total = round(sum(r["amount"] for r in results), 6)
+        results = state.charges(start, end) if "instance" in types else []
+    newest_first = params.get("latest_first", "true").lower() != "false"
+    ordered = sorted(results, key=_contract_id, reverse=newest_first)
+    if after is not None:
+        ordered = [r for r in ordered if (_contract_id(r) < after) == newest_first]
+        ordered = [r for r in ordered if _contract_id(r) != after]
+    page = ordered[:limit]
+    next_token = None
+    if len(ordered) > limit:
+        cursor = {"values": {"id": _contract_id(page[-1])}}
+        next_token = base64.b64encode(json.dumps(cursor).encode()).decode()
     return JSONResponse(
         {
             "success": True,
-            "count": len(results),
-            "total": total,
-            "next_token": None,
-            "results": results,
+            "count": len(page),
+            "total": len(results),
+            "next_token": next_token,
+            "results": page,
         }
     )
+
+
+def _contract_id(charge: dict[str, Any]) -> int:
+    return int(str(charge["source"]).rsplit("-", 1)[1])
+
+
+def _charges_cursor(token: str | None) -> int | None:
+    """The instance id a `/charges/` page token points after (Vast's `{"values": {"id": N}}`)."""
+    if not token:
+        return None
+    return int(json.loads(base64.b64decode(token, validate=True))["values"]["id"])
 
 
 def _create_limits(body: dict[str, Any]) -> str | None:

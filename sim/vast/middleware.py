@@ -59,23 +59,29 @@ class _VastMiddleware:
 
 
 class CallLog(_VastMiddleware):
-    """Appends (method, endpoint, status) of every Vast API call to `VastState.calls`."""
+    """Appends (method, endpoint, status) of every Vast API call to `VastState.calls`, before
+    the reply leaves (a client that got its answer finds its call already counted)."""
 
     async def call(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
-        status = 500
+        state = account_of(scope["app"])
+        logged = False
+
+        def log(status: int) -> None:
+            nonlocal logged
+            with state.lock:
+                state.calls.append((scope["method"], endpoint, status))
+            logged = True
 
         async def watch(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                log(int(message["status"]))
             await send(message)
 
         try:
             await self.app(scope, receive, watch)
         finally:
-            state = account_of(scope["app"])
-            with state.lock:
-                state.calls.append((scope["method"], endpoint, status))
+            if not logged:
+                log(500)
 
 
 class VastAuth(_VastMiddleware):

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,6 +22,7 @@ CHEAP = OfferFilter(max_price_per_hour_usd=Decimal("5"), min_reliability=0.9, mi
 class Subject:
     provider: Provider
     destroyed_everywhere: object  # callable(provider_id) -> bool
+    bills: bool  # whether the provider charges for what it runs
 
 
 @pytest.fixture(params=["vast", "static"])
@@ -34,12 +36,16 @@ def subject(request, tmp_path) -> Iterator[Subject]:
             def gone(provider_id: str) -> bool:
                 return all(str(inst["id"]) != provider_id for inst in sim.alive())
 
-            yield Subject(VastProvider(client), gone)
+            yield Subject(VastProvider(client), gone, bills=True)
             client.close()
     else:
         urls = ["http://10.0.0.5:8188", "http://10.0.0.6:8188"]
         provider = StaticProvider(urls, state_file=tmp_path / "slots.json")
-        yield Subject(provider, lambda pid: pid not in {r.id for r in provider.list_instances("")})
+        yield Subject(
+            provider,
+            lambda pid: pid not in {r.id for r in provider.list_instances("")},
+            bills=False,
+        )
 
 
 def test_created_instance_is_listed_under_its_label(subject):
@@ -99,3 +105,13 @@ def test_a_stopped_instance_can_be_destroyed_and_a_gone_one_cannot_be_stopped(su
         subject.provider.stop(provider_id)
     with pytest.raises(InstanceNotFound):
         subject.provider.start(provider_id)
+
+
+def test_the_bill_names_what_was_charged_and_nothing_else(subject):
+    offer = subject.provider.search_offers(CHEAP)[0]
+    provider_id = subject.provider.create(offer, "aik-c-7", LAUNCH)
+    now = datetime.now(UTC)
+    billed = subject.provider.billed(now - timedelta(days=1), now + timedelta(hours=1))
+    expected = {provider_id} if subject.bills else set()
+    assert {charge.provider_id for charge in billed} == expected
+    assert all(charge.amount_usd >= 0 and charge.label == "aik-c-7" for charge in billed)
