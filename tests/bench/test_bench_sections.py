@@ -123,7 +123,7 @@ def test_cli_runs_the_chosen_section_and_prints_the_summary_table(capsys):
     assert "exceptions shown on the page" in summary
     assert "goals met. Seconds per section: P5 " in summary
     assert "P1" not in summary
-    assert {section.id for section in SECTIONS} == {"P1", "P2", "P3", "P4", "P5", "W", "F"}
+    assert {section.id for section in SECTIONS} == {"P1", "P2", "S", "P3", "P4", "P5", "W", "F"}
 
 
 def _two_sittings() -> pool_policy.Trace:
