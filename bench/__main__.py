@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench import engine, gallery, pool, pool_policy
+from bench import engine, gallery, pool, pool_policy, stopped_tier
 from bench.common import Figure, table
 
 
@@ -72,6 +72,7 @@ SECTIONS: tuple[Section, ...] = (
         lambda s: engine.orchestration_overhead(s.overhead_runs).figures(),
     ),
     Section("P2", "pool-policy replay", lambda s: pool_policy.main(quick=s.quick)),
+    Section("S", "stopped tier vs fresh boots", lambda s: stopped_tier.main(quick=s.quick)),
     Section(
         "P3",
         "reconcile tick at 100 instances",

@@ -299,7 +299,7 @@ def reconcile_at_scale(count: int = 100, steady_ticks: int = 20) -> TickResult:
             prewarm_until=datetime(2030, 1, 1, tzinfo=UTC),
         )
         with vast_sim() as sim:
-            sim.state.refill_offers(count + 10)
+            sim.state.market.refill(count + 10)
             harness = PoolHarness(engine, sim, FakeClock(datetime.now(UTC)))
             try:
 

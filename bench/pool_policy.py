@@ -247,7 +247,7 @@ class _Replay:
         health = {
             r.id: True
             for r in self.rows.values()
-            if r.state is InstanceState.BOOTING and now >= self.rented_at[r.id] + _boot()
+            if r.state is InstanceState.BOOTING and self._booted(r.id, now)
         }
         view = PoolView(
             label_prefix=PREFIX,
@@ -266,7 +266,7 @@ class _Replay:
     def _remote(self, row: InstanceView, now: datetime) -> RemoteInstance | None:
         if row.state is InstanceState.TERMINATING:
             return None  # destroyed at once by the model provider
-        running = now >= self.rented_at[row.id] + _boot()
+        running = self._booted(row.id, now)
         return RemoteInstance(
             id=row.provider_id or "",
             state=RemoteState.RUNNING if running else RemoteState.PENDING,
@@ -279,6 +279,10 @@ class _Replay:
             started_at=None,
             status_message=None,
         )
+
+    def _booted(self, instance_id: int, now: datetime) -> bool:
+        """Whether the instance runs (its cold boot is over) at `now`."""
+        return now >= self.rented_at[instance_id] + _boot()
 
     def _execute(self, action: object, now: datetime) -> None:
         match action:
@@ -323,8 +327,17 @@ def _boot() -> timedelta:
     return timedelta(seconds=BOOT_S)
 
 
-def replay(trace: Trace, strategy: str, knobs: Knobs, price_per_hour_usd: Decimal) -> Outcome:
-    """Serve `trace` with `knobs` feeding the real policy; report its window only."""
+def replay(
+    trace: Trace,
+    strategy: str,
+    knobs: Knobs,
+    price_per_hour_usd: Decimal,
+    pool_model: Callable[..., _Replay] = _Replay,
+) -> Outcome:
+    """Serve `trace` with `knobs` feeding the real policy; report its window only.
+
+    `pool_model` builds the replay's pool from (settings, knobs, price, report window): the
+    provider model by default, a variant of it for bench S."""
     defaults = PoolConfig(name="bench")
     settings = PoolSettings(
         desired_size=1,
@@ -336,7 +349,7 @@ def replay(trace: Trace, strategy: str, knobs: Knobs, price_per_hour_usd: Decima
         daily_budget_usd=Decimal(10**6),
         monthly_budget_usd=Decimal(10**6),
     )
-    pool = _Replay(settings, knobs, price_per_hour_usd, trace.report_from, trace.report_until)
+    pool = pool_model(settings, knobs, price_per_hour_usd, trace.report_from, trace.report_until)
     clock = FakeClock(trace.report_from - WARMUP)
     jobs = trace.jobs
     times = [job.at for job in jobs]

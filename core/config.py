@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     pool_poll_interval_s: int = Field(default=30, ge=1, le=600)
     pool_daily_budget_usd: Decimal = Field(default=Decimal("25"), ge=0)
     pool_monthly_budget_usd: Decimal = Field(default=Decimal("300"), ge=0)
+    pool_bill_mismatch_alert_usd: Decimal = Field(default=Decimal("1.00"), ge=0)
+    """A day whose provider bill differs from our accrual by more than this raises an alert."""
 
     scheduler_lock_ttl_s: int = Field(default=90, ge=5)
     metrics_port: int = Field(default=9108, ge=0, le=65535)

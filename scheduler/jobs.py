@@ -19,11 +19,12 @@ from core.accounts import payments
 from core.clock import Clock
 from core.config import Settings
 from core.db import make_engine, read_scope, session_scope
+from core.errors import ProviderError
 from core.gallery import queries
 from core.models import GenerationJob, JobStatus, Lease
 from core.ops import backup, retention, snapshot
 from core.ops.metrics import scheduler_metrics
-from core.pool import leases
+from core.pool import billing, leases
 from core.pool.manager import PoolManager
 from core.pool.service import ensure_pool
 from core.studio import jobs
@@ -151,10 +152,30 @@ class Runtime:
             )
         with session_scope(self.engine) as session:
             report = retention.apply_retention(session, now=now, days=self.settings.retention_days)
+        self.check_bills()
         log.info(
             "maintenance.done",
             extra={"backup": str(path), "pool_state": str(exported), "retention": report.removed},
         )
+
+    def check_bills(self) -> list[billing.DayCheck]:
+        """Compare the last days' accrued spend with the provider's own bill (leader only);
+        a bill that cannot be fetched is logged and checked again tomorrow."""
+        if not self.leader.is_leader:
+            return []
+        try:
+            return billing.reconcile_recent(
+                self.engine,
+                self.manager.provider,
+                pool=self.settings.pool_name,
+                label_prefix=self.manager.prefix,
+                now=self.clock.now(),
+                alert_above_usd=self.settings.pool_bill_mismatch_alert_usd,
+                alert=self.manager.alert,
+            )
+        except ProviderError as exc:
+            log.warning("pool.bill_check_failed", extra={"error": str(exc)})
+            return []
 
     def refresh_trending(self) -> int:
         """Recompute the gallery's trending scores (leader only); return how many changed."""

@@ -88,9 +88,16 @@ class PoolHarness:
             return list(session.exec(query).all())
 
     def leaked(self) -> list[dict]:
-        """Instances alive at the provider that no live row accounts for."""
+        """Instances alive at the provider that no live row accounts for, and stopped ones no
+        row is destroying (a stopped instance bills its disk until someone does)."""
         live_labels = {row.label for row in self.rows(*LIVE_INSTANCE_STATES)}
-        return [inst for inst in self.sim.alive() if inst["label"] not in live_labels]
+        leaving = {row.label for row in self.rows(InstanceState.TERMINATING)}
+        return [
+            inst
+            for inst in self.sim.alive()
+            if inst["label"] not in live_labels
+            or (inst["status"] == "stopped" and inst["label"] not in leaving)
+        ]
 
     def ghosts(self) -> list[GpuInstance]:
         """Live rows (past `requested`) whose instance is gone at the provider."""
@@ -270,7 +277,9 @@ def run_campaign(
             alive = harness.sim.alive()
             if alive:
                 victim = rng.choice(alive)
-                harness.sim.operate(victim["id"], rng.choice(["vanish", "exited", "offline"]))
+                # "stopped": Vast stopped it (no credit, outbid); its disk bills until destroyed.
+                action = rng.choice(["vanish", "exited", "offline", "stopped"])
+                harness.sim.operate(victim["id"], action)
         elif move < 0.66:
             harness.sim.seed(f"aik-default-{rng.randint(10_000, 99_999)}")
         elif move < 0.72:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.clock import SystemClock
 from core.db import read_scope
-from core.pool import costs
+from core.pool import billing, costs
 from ui import resources
 from ui.auth import require_admin
 from ui.charts import on_timeline
@@ -35,6 +35,7 @@ with read_scope(resources.engine()) as session:
     boots = costs.cold_starts_frame(session, pool=pool, since=since)
     hourly = costs.hourly_spend_frame(session, pool=pool, since=hour - timedelta(hours=47))
     budget = costs.budget_frame(session, pool=pool, now=now)
+    bill_checks = billing.checks_since(session, pool=pool, since=since.date())
 
 total = float(spend["cost_usd"].sum()) if not spend.empty else 0.0
 done = jobs[jobs["status"] == "succeeded"]
@@ -43,6 +44,41 @@ cols[0].metric("GPU spend", format_usd(Decimal(str(total)).quantize(Decimal("0.0
 cols[1].metric("Jobs", len(jobs))
 cols[2].metric("Succeeded", len(done))
 cols[3].metric("Credits charged", int(done["credits"].sum()) if not done.empty else 0)
+
+st.subheader("Checked against Vast's bill")
+if bill_checks:
+    st.dataframe(
+        [
+            {
+                "day": check.day,
+                "accrued_usd": check.accrued_usd,
+                "billed_usd": check.billed_usd,
+                "difference_usd": check.difference_usd,
+                "instances": check.instances,
+            }
+            for check in reversed(bill_checks)
+        ],
+        column_config={
+            "day": st.column_config.DateColumn("Day (UTC)"),
+            "accrued_usd": st.column_config.NumberColumn("Accrued", format="$%.4f"),
+            "billed_usd": st.column_config.NumberColumn("Billed by Vast", format="$%.4f"),
+            "difference_usd": st.column_config.NumberColumn("Billed − accrued", format="$%.4f"),
+            "instances": st.column_config.NumberColumn("Instances"),
+        },
+        hide_index=True,
+    )
+    st.caption(
+        "Budgets count a checked day at what Vast billed. Our accrual is pessimistic (the full "
+        "hourly price from creation), so billed below accrued is expected."
+    )
+    for check in bill_checks:
+        if check.unclaimed:
+            st.warning(
+                f"{check.day}: Vast billed instances under this pool's label that no row "
+                f"claims: {', '.join(check.unclaimed)}"
+            )
+else:
+    st.caption("No day checked yet: the scheduler compares each finished day with Vast's bill.")
 
 if spend.empty and jobs.empty:
     st.info("No spend or jobs in this window yet.")

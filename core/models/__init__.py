@@ -27,7 +27,7 @@ from core.models.gallery import (
 from core.models.jobs import GenerationJob
 from core.models.muses import Muse, MuseVariation, ReferenceImage
 from core.models.ops import AuditCheckpoint, AuditEntry, SchedulerLock
-from core.models.pool import BadMachine, GpuInstance, Lease, PoolConfig, UsageEvent
+from core.models.pool import BadMachine, BillCheck, GpuInstance, Lease, PoolConfig, UsageEvent
 
 metadata = SQLModel.metadata
 
@@ -41,6 +41,7 @@ __all__ = [
     "AuditOutcome",
     "AuthSession",
     "BadMachine",
+    "BillCheck",
     "BlockedHash",
     "CreditEntry",
     "CreditKind",

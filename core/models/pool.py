@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -122,3 +122,26 @@ class BadMachine(SQLModel, table=True):
     machine_id: str = Field(primary_key=True, max_length=64)
     reason: str = Field(max_length=200)
     until: datetime = Field(sa_type=UTCDateTime)
+
+
+class BillCheck(SQLModel, table=True):
+    """One instance's accrued cost on one UTC day beside what the provider billed for it.
+
+    Written by the daily reconciliation (`core.pool.billing`), re-written when a day is
+    checked again; a row with no `instance_id` is a charge under our label prefix that no row
+    of ours claims (a leak, if its label is ours).
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("pool", "day", "provider_id", name="uq_billcheck_pool_day_provider"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pool: str = Field(max_length=32)
+    day: date = Field(index=True)
+    provider_id: str = Field(max_length=64)
+    instance_id: int | None = Field(default=None, foreign_key="gpuinstance.id")
+    label: str | None = Field(default=None, max_length=128)
+    accrued_usd: Decimal = Field(default=Decimal(0), sa_type=Money)
+    billed_usd: Decimal = Field(default=Decimal(0), sa_type=Money)
+    checked_at: datetime = Field(sa_type=UTCDateTime)

@@ -36,7 +36,7 @@ from core.models import (
     PoolConfig,
     SchedulerLock,
 )
-from core.pool import costs
+from core.pool import billing, costs
 
 RECENT_JOBS = 200  # job durations are summarised over the latest successful jobs
 
@@ -91,7 +91,8 @@ def pool_families(session: Session, *, now: datetime, pool: str) -> list[Metric]
         "aikings_spend_usd", "GPU spend in the current window.", labels=["window"]
     )
     for window, since in (("day", costs.day_start(now)), ("month", costs.month_start(now))):
-        spend.add_metric([window], float(costs.spend_since(session, pool=pool, since=since)))
+        spent = billing.budget_spend_since(session, pool=pool, since=since)
+        spend.add_metric([window], float(spent))
     epoch = session.exec(select(sa.func.max(SchedulerLock.epoch))).one()
     families += [
         spend,

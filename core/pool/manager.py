@@ -35,7 +35,7 @@ from core.models import (
     PoolConfig,
     UsageEvent,
 )
-from core.pool import adaptive, costs, leases
+from core.pool import adaptive, billing, costs, leases
 from core.pool.actions import (
     Action,
     Adopt,
@@ -205,8 +205,11 @@ class PoolManager:
             queued_jobs=self.queued_jobs(session),
             last_demand_at=config.last_demand_at,
             prewarm_until=_later(config.prewarm_until, advice.prewarm_until if advice else None),
-            spend_today_usd=costs.spend_since(session, pool=self.pool, since=costs.day_start(now)),
-            spend_month_usd=costs.spend_since(
+            # Budgets count a day checked against the provider's bill at its billed figure.
+            spend_today_usd=billing.budget_spend_since(
+                session, pool=self.pool, since=costs.day_start(now)
+            ),
+            spend_month_usd=billing.budget_spend_since(
                 session, pool=self.pool, since=costs.month_start(now)
             ),
         )

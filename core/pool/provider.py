@@ -7,6 +7,9 @@ this protocol. Its promises matter more than its shape:
 - `create` either returns the provider id, raises `OfferUnavailable` when nothing was created,
   or raises `ProviderUnavailable` when the outcome is unknown (the next list decides).
 - `destroy` is idempotent: an instance already gone counts as destroyed.
+- `stop` keeps an instance's disk (still billed) and releases its GPU; `start` asks for that GPU
+  back and may never get it. Neither waits: the next list shows what happened, and whoever
+  started an instance gives up on it (destroys it) after a deadline of its own.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ class RemoteState(enum.StrEnum):
     RUNNING = "running"
     """The container runs; ComfyUI may still be starting."""
     FAILED = "failed"
-    """It will never become usable: exited, stopped, offline, frozen, OCI error."""
+    """It will not become usable on its own: exited, stopped, offline, frozen, OCI error."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,18 @@ class RemoteInstance:
     machine_id: str | None
     started_at: datetime | None
     status_message: str | None
+    stopped: bool = False
+    """Halted with its disk kept (storage bills, the GPU is released): FAILED until `start`
+    brings it back, and still so while a start waits for a GPU someone else took."""
+
+
+@dataclass(frozen=True)
+class BilledCharge:
+    """What the provider billed one instance over a time range, by its own books."""
+
+    provider_id: str
+    amount_usd: Decimal
+    label: str | None
 
 
 class Provider(Protocol):
@@ -98,6 +113,30 @@ class Provider(Protocol):
 
     def destroy(self, provider_id: str) -> None:
         """Destroy the instance; already gone is success. Raises ProviderError otherwise."""
+        ...
+
+    def stop(self, provider_id: str) -> None:
+        """Halt the instance, keeping its disk (and its bill for storage) and releasing its GPU.
+
+        Idempotent on a stopped instance. Raises InstanceNotFound when the instance is gone,
+        ProviderError when the provider could not be asked.
+        """
+        ...
+
+    def start(self, provider_id: str) -> None:
+        """Ask a stopped instance to run again on the same machine; a no-op on a running one.
+
+        Returns once the provider accepted the request, not once the instance runs: if its GPU
+        was taken meanwhile it may stay stopped for ever, so the caller watches
+        `list_instances` and destroys it after a deadline of its own. Raises InstanceNotFound
+        when the instance is gone, ProviderError when the provider could not be asked.
+        """
+        ...
+
+    def billed(self, start: datetime, end: datetime) -> list[BilledCharge]:
+        """What the provider billed each instance of the account for [start, end): every
+        instance it charged (ours or not, alive or gone), none it did not; [] for a provider
+        that bills nothing. Raises ProviderError rather than answer a partial bill."""
         ...
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from core.models import (
     Lease,
     PoolConfig,
 )
-from core.pool import costs
+from core.pool import billing, costs
 
 MAX_PREWARM_MIN = 12 * 60
 MAX_WAIT_VALUE_USD = Decimal(1000)
@@ -132,8 +132,10 @@ def status(session: Session, *, pool: str, now: datetime) -> PoolStatus:
         instances=instances,
         queued_jobs=_count_jobs(session, JobStatus.QUEUED),
         running_jobs=_count_jobs(session, JobStatus.RUNNING, JobStatus.LEASED),
-        spend_today_usd=costs.spend_since(session, pool=pool, since=costs.day_start(now)),
-        spend_month_usd=costs.spend_since(session, pool=pool, since=costs.month_start(now)),
+        spend_today_usd=billing.budget_spend_since(session, pool=pool, since=costs.day_start(now)),
+        spend_month_usd=billing.budget_spend_since(
+            session, pool=pool, since=costs.month_start(now)
+        ),
     )
 
 

@@ -32,16 +32,24 @@ from core.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from core.pool.provider import LaunchSpec, Offer, OfferFilter, RemoteInstance, RemoteState
+from core.pool.provider import (
+    BilledCharge,
+    LaunchSpec,
+    Offer,
+    OfferFilter,
+    RemoteInstance,
+    RemoteState,
+)
 
 log = logging.getLogger(__name__)
 
-PENDING_STATUSES = {None, "created", "loading", "rebooting", "scheduling"}
 FAILED_STATUSES = {"exited", "stopped", "frozen", "offline", "unknown"}
 OCI_FAILURE = "OCI runtime create failed"
 MAX_RETRY_AFTER_S = 60.0
 """The longest `Retry-After` waited out inline (as the official client does); longer raises."""
 PAGE_SIZE = 25
+CHARGES_PAGE_SIZE = 100
+"""The `vastai` client's largest charges page (the server allows 500)."""
 SEARCH_QUOTA_EXCEEDED = "search_quota_exceeded"
 """A 429 for the daily search quota: it resets at UTC midnight, so retrying only burns calls."""
 
@@ -132,24 +140,12 @@ class VastClient:
 
     def list_instances(self, select_filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every instance on the account matching `select_filters`, following `next_token`."""
-        instances: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {
-                "select_filters": json.dumps(select_filters or {}),
-                "order_by": json.dumps([{"col": "id", "dir": "asc"}]),
-                "limit": PAGE_SIZE,
-            }
-            if token:
-                params["after_token"] = token
-            body = self._call("GET", "/api/v1/instances/", params=params, retry=True)
-            page = body.get("instances")
-            if not isinstance(page, list):
-                raise ProviderError("instance list without an `instances` array", body=body)
-            instances.extend(page)
-            token = body.get("next_token")
-            if not token:
-                return instances
+        params = {
+            "select_filters": json.dumps(select_filters or {}),
+            "order_by": json.dumps([{"col": "id", "dir": "asc"}]),
+            "limit": PAGE_SIZE,
+        }
+        return self._all_pages("/api/v1/instances/", params, "instances")
 
     def show_instance(self, instance_id: str) -> dict[str, Any] | None:
         """One instance, or None when Vast says it no longer exists."""
@@ -168,22 +164,55 @@ class VastClient:
         except InstanceNotFound:
             log.info("vast.destroy_already_gone", extra={"provider_id": instance_id})
 
+    def set_instance_state(self, instance_id: str, state: str) -> None:
+        """`PUT /api/v0/instances/{id}/` with `{"state": "stopped" | "running"}`.
+
+        Retried like a read: asking twice for the same state is asking once.
+        """
+        self._call(
+            "PUT", f"/api/v0/instances/{instance_id}/", json_body={"state": state}, retry=True
+        )
+
     def current_user(self) -> dict[str, Any]:
         """The account: `credit`, `balance` and the rest."""
         return self._call("GET", "/api/v0/users/current/", retry=True)
 
     def charges(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """Per-instance charges between two times: the ground truth for our cost estimates."""
-        filters = {"day": {"gte": start.timestamp(), "lte": end.timestamp()}}
-        body = self._call(
-            "GET",
-            "/api/v0/charges/",
-            params={"select_filters": json.dumps(filters), "latest_first": "true", "limit": 100},
-            retry=True,
-        )
-        return list(body.get("results") or [])
+        """`GET /api/v0/charges/`: every per-instance charge row for [start, end), all pages.
+
+        Vast's `day` range is whole unix seconds, both ends included, so the last second
+        before `end` closes it.
+        """
+        filters = {
+            "day": {"gte": int(start.timestamp()), "lte": int(end.timestamp()) - 1},
+            "type": {"in": ["instance"]},
+        }
+        params = {
+            "select_filters": json.dumps(filters),
+            "latest_first": "true",
+            "limit": CHARGES_PAGE_SIZE,
+        }
+        return self._all_pages("/api/v0/charges/", params, "results")
 
     # ---- transport ------------------------------------------------------------------------
+
+    def _all_pages(self, path: str, params: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        """GET `path` page after page (`next_token` -> `after_token`); the rows under `key`.
+
+        A page without a `key` array raises: a partial answer is never taken for the whole.
+        """
+        rows: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page_params = {**params, "after_token": token} if token else params
+            body = self._call("GET", path, params=page_params, retry=True)
+            page = body.get(key)
+            if not isinstance(page, list):
+                raise ProviderError(f"{path} answered without a `{key}` array", body=body)
+            rows.extend(page)
+            token = body.get("next_token")
+            if not token:
+                return rows
 
     def _call(
         self,
@@ -362,8 +391,29 @@ class VastProvider:
         ]
 
     def destroy(self, provider_id: str) -> None:
-        """Destroy (never stop: a stopped instance still bills its disk)."""
+        """Destroy: irreversible, and the only way to stop the disk's bill."""
         self.client.destroy_instance(provider_id)
+
+    def stop(self, provider_id: str) -> None:
+        """See `Provider.stop`; Vast keeps billing the disk until a destroy."""
+        self.client.set_instance_state(provider_id, "stopped")
+
+    def start(self, provider_id: str) -> None:
+        """See `Provider.start`; on Vast a start whose GPU was taken stays "Scheduling"
+        (`actual_status` stopped, `intended_status` running) indefinitely."""
+        self.client.set_instance_state(provider_id, "running")
+
+    def billed(self, start: datetime, end: datetime) -> list[BilledCharge]:
+        """See `Provider.billed`: Vast's `/charges/` rows, one per instance (`instance-<id>`)."""
+        return [
+            BilledCharge(
+                provider_id=str(row["source"]).removeprefix("instance-"),
+                amount_usd=Decimal(str(row.get("amount") or 0)),
+                label=(row.get("metadata") or {}).get("label"),
+            )
+            for row in self.client.charges(start, end)
+            if row.get("type") == "instance" and str(row.get("source", "")).startswith("instance-")
+        ]
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -386,4 +436,5 @@ def _remote(raw: dict[str, Any], port: int) -> RemoteInstance:
         machine_id=str(raw["machine_id"]) if raw.get("machine_id") is not None else None,
         started_at=datetime.fromtimestamp(float(started), UTC) if started else None,
         status_message=message or status,
+        stopped=status == "stopped",
     )

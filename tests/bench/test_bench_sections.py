@@ -7,9 +7,12 @@ were deep, the page rendered, the campaign summed its runs, and the CLI wires it
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
 
-from bench import engine, gallery, pool, pool_policy
+from bench import engine, gallery, pool, pool_policy, stopped_tier
 from bench.__main__ import SECTIONS, main
 from bench.common import Figure, parallel_map, percentile
 
@@ -120,4 +123,36 @@ def test_cli_runs_the_chosen_section_and_prints_the_summary_table(capsys):
     assert "exceptions shown on the page" in summary
     assert "goals met. Seconds per section: P5 " in summary
     assert "P1" not in summary
-    assert {section.id for section in SECTIONS} == {"P1", "P2", "P3", "P4", "P5", "W", "F"}
+    assert {section.id for section in SECTIONS} == {"P1", "P2", "S", "P3", "P4", "P5", "W", "F"}
+
+
+def _two_sittings() -> pool_policy.Trace:
+    """One job, then another 30 minutes later: the pool sleeps (120 s idle) in between."""
+    start = pool_policy.EPOCH + timedelta(hours=2)
+    jobs = (pool_policy.Job(start, 30.0), pool_policy.Job(start + timedelta(minutes=30), 30.0))
+    return pool_policy.Trace("two sittings", jobs, pool_policy.EPOCH + timedelta(hours=1.5),
+                             start + timedelta(hours=1))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("half_life_s", "resumed", "lost", "second_wait_range_s"),
+    [
+        (1e12, 1, 0, (45, 45 + 2 * pool.TICK_S)),  # GPU still free: a 45 s restart
+        (1e-6, 0, 1, (90 + pool.BOOT_S, 90 + pool.BOOT_S + 3 * pool.TICK_S)),  # taken: replaced
+    ],
+)
+def test_stopped_tier_restarts_a_stopped_gpu_or_replaces_a_start_that_lost_it(
+    half_life_s, resumed, lost, second_wait_range_s
+):
+    tier = stopped_tier.Tier(half_life_s, timedelta(hours=6), 45.0, Decimal("0.01"))
+    model, built = stopped_tier.tier_model(tier, seed=0)
+    outcome = pool_policy.replay(
+        _two_sittings(), "tier", pool_policy.fixed_idle(120), Decimal("1"), pool_model=model
+    )
+    [replayed] = built
+    assert (replayed.resumed, replayed.resume_failed) == (resumed, lost)
+    low, high = second_wait_range_s
+    assert low <= outcome.waits_s[1] <= high
+    assert replayed.storage_usd() > 0  # the stopped disk billed while it waited
+    fresh = pool_policy.replay(_two_sittings(), "fresh", pool_policy.fixed_idle(120), Decimal("1"))
+    assert fresh.waits_s[1] >= pool.BOOT_S

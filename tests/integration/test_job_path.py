@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,7 +21,15 @@ from core.config import load_settings
 from core.db import read_scope, session_scope
 from core.errors import InsufficientCredits, PolicyRefusal
 from core.gallery import store
-from core.models import Asset, AuditEntry, CreditKind, GenerationJob, JobStatus, PoolConfig
+from core.models import (
+    Asset,
+    AuditEntry,
+    BillCheck,
+    CreditKind,
+    GenerationJob,
+    JobStatus,
+    PoolConfig,
+)
 from core.studio import jobs
 from scheduler.jobs import Runtime
 from sim.comfy import ComfySimConfig
@@ -217,6 +226,21 @@ def test_daily_maintenance_backs_up_snapshots_the_pool_and_applies_retention(eng
     metrics = runtime.metrics.registry
     assert metrics.get_sample_value("aikings_queue_depth") == 0
     assert metrics.get_sample_value("aikings_reconcile_ticks_total") == 1
+
+
+def test_daily_maintenance_checks_the_last_days_against_vasts_bill(engine, stack):
+    runtime, vast, _comfy = stack
+    leaked = vast.seed("aik-default-404-beef")  # billed under our prefix, no row of ours
+    vast.state.instances[leaked].created_at -= 3 * 86_400
+    runtime.tick_pool()  # leader now; the orphan is destroyed, its past days stay billed
+    runtime.daily_maintenance()
+    with read_scope(engine) as session:
+        checks = session.exec(select(BillCheck)).all()
+    yesterday = runtime.clock.now().date() - timedelta(days=1)
+    assert {(c.day, c.provider_id, c.instance_id) for c in checks} >= {
+        (yesterday, str(leaked), None)
+    }
+    assert all(c.billed_usd > 0 for c in checks)
 
 
 def test_only_the_leader_refreshes_gallery_trending(engine, stack):

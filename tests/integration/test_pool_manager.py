@@ -149,15 +149,19 @@ def test_vanished_instance_is_lost_its_job_requeued_and_replaced(pool, vast, eng
     assert len(pool.rows(BOOTING, READY)) == 1
 
 
-def test_provider_failed_instance_is_destroyed(pool, vast):
+@pytest.mark.parametrize("status", ["exited", "stopped"])
+def test_provider_failed_instance_is_destroyed(pool, vast, status):
     _wake(pool)
     pool.tick()
     (row,) = pool.rows()
-    vast.operate(row.provider_id, "exited")
+    vast.operate(row.provider_id, status)
+    if status == "stopped":  # Vast stopped it (no credit, outbid): its disk would bill on
+        assert [inst["label"] for inst in pool.leaked()] == [row.label]
     pool.tick()
     assert pool.rows()[0].state is TERMINATING
     pool.tick()
     assert all(inst["label"] != row.label for inst in vast.alive())
+    assert pool.leaked() == []
 
 
 def test_orphans_are_destroyed_and_foreign_instances_untouched(pool, vast):

@@ -224,22 +224,55 @@ def test_offer_and_instance_prices_include_storage_for_the_disk(vast, client):
 def test_charges_bill_storage_always_and_the_gpu_only_while_running(vast, client):
     from datetime import UTC, datetime, timedelta
 
-    vast.state.timings.loading_s = 600
+    vast.state.timings.loading_s = 6000
     provider = VastProvider(client)
-    instance_id = provider.create(provider.search_offers(ANY)[0], "aik-x-10", LAUNCH)
-    vast.advance(300)  # still loading
-    start, end = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=3)
+    big_disk = LaunchSpec(image="vastai/comfy:latest", disk_gb=720)  # storage $/h = $/GB-month
+    instance_id = provider.create(provider.search_offers(ANY)[0], "aik-x-10", big_disk)
+    raw = next(i for i in vast.state.instances.values() if str(i.id) == instance_id)
+    vast.advance(3000)  # still loading
+    start, end = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=13)
     (loading,) = client.charges(start, end)
     gpu, disk = loading["items"]
     assert (gpu["type"], gpu["amount"]) == ("gpu", 0) and disk["type"] == "disk"
-    assert disk["quantity"] == pytest.approx(300 / 3600, rel=0.02)
-    vast.advance(3600)  # booted at 600 s, so running for 3300 s of the 3900 s it exists
+    storage_rate = raw.offer["storage_total_cost"]
+    assert disk["amount"] == pytest.approx(storage_rate * 3000 / 3600, abs=0.001)
+    assert disk["description"].startswith("0.83")  # "0.833 hours at $.../hour"
+    vast.advance(36000)  # booted at 6000 s, so running for 33000 s of the 39000 s it exists
     (running,) = client.charges(start, end)
-    raw = next(i for i in vast.state.instances.values() if str(i.id) == instance_id)
     gpu, disk = running["items"]
-    assert gpu["amount"] == pytest.approx(raw.offer["dph_base"] * 3300 / 3600, rel=0.02)
-    assert disk["quantity"] == pytest.approx(3900 / 3600, rel=0.02)
-    assert running["source"] == f"instance-{instance_id}"
+    assert gpu["amount"] == pytest.approx(raw.offer["dph_base"] * 33000 / 3600, abs=0.001)
+    assert disk["amount"] == pytest.approx(storage_rate * 39000 / 3600, abs=0.001)
+    assert running["amount"] == pytest.approx(gpu["amount"] + disk["amount"], abs=0.001)
+    assert (running["source"], running["metadata"]) == (
+        f"instance-{instance_id}",
+        {"label": "aik-x-10"},
+    )
+    assert isinstance(running["start"], int) and isinstance(running["end"], int)
+
+
+def test_charges_are_read_across_pages_and_billed_per_instance(vast, client):
+    from datetime import UTC, datetime, timedelta
+
+    seeded = {str(vast.seed(f"aik-x-p{n}")) for n in range(105)}
+    now = datetime.now(UTC)
+    rows = client.charges(now - timedelta(days=1), now + timedelta(hours=1))
+    assert len(rows) == 105
+    assert [c for c in vast.state.calls if c[1] == "charges"] == [("GET", "charges", 200)] * 2
+    billed = VastProvider(client).billed(now - timedelta(days=1), now + timedelta(hours=1))
+    assert {b.provider_id for b in billed} == seeded
+    assert all(b.amount_usd > 0 and b.label.startswith("aik-x-p") for b in billed)
+
+
+def test_the_charges_endpoint_refuses_a_missing_day_range_and_a_bad_token(vast):
+    headers = {"Authorization": f"Bearer {SIM_KEY}"}
+    missing = httpx.get(f"{vast.url}/api/v0/charges/", headers=headers)
+    assert missing.status_code == 400 and "'day' gte and lte" in missing.json()["msg"]
+    bad = httpx.get(
+        f"{vast.url}/api/v0/charges/",
+        headers=headers,
+        params={"select_filters": '{"day": {"gte": 0, "lte": 1}}', "after_token": "x!"},
+    )
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_token"
 
 
 def test_stuck_loading_stays_pending_and_a_vanished_instance_is_not_listed(vast, client):
@@ -270,3 +303,29 @@ def test_remote_instance_carries_every_protocol_field(vast, client):
     assert (remote.gpu_name, remote.num_gpus) == (offer.gpu_name, 1)
     assert remote.comfy_url == f"http://127.0.0.1:{vast.state.comfy_port}"
     assert remote.started_at is not None and remote.status_message.startswith("success")
+
+
+def test_a_start_whose_gpu_was_taken_is_reported_stopped_until_someone_gives_up(vast, client):
+    vast.state.timings.gpu_taken_half_life_s = 60
+    provider = VastProvider(client)
+    provider_id = provider.create(provider.search_offers(ANY)[0], "aik-x-14", LAUNCH)
+    provider.stop(provider_id)
+    vast.advance(24 * 3600)
+    provider.start(provider_id)
+    vast.advance(3600)
+    (remote,) = provider.list_instances("aik-x-14")
+    assert (remote.state, remote.stopped, remote.comfy_url) == (RemoteState.FAILED, True, None)
+    shown = client.show_instance(provider_id)
+    assert (shown["intended_status"], shown["actual_status"]) == ("running", "stopped")
+    provider.destroy(provider_id)
+    assert provider.list_instances("aik-x-14") == []
+
+
+def test_a_rate_limited_state_change_is_retried(vast, client, sleeps):
+    provider = VastProvider(client)
+    provider_id = provider.create(provider.search_offers(ANY)[0], "aik-x-15", LAUNCH)
+    vast.faults(rate_limit_p=1.0, retry_after_s=1)
+    with pytest.raises(RateLimited):
+        provider.stop(provider_id)
+    assert [c[2] for c in vast.state.calls if c[1] == "manage"] == [429, 429, 429]
+    assert sleeps == [1.0, 1.0]

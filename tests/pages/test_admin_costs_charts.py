@@ -81,3 +81,38 @@ def test_spend_budget_usage_cold_starts_and_jobs_are_charted_and_exported(signed
         "Download usage CSV",
         "Download spend CSV",
     ]
+
+
+def test_the_days_checked_against_vasts_bill_are_shown_with_unclaimed_instances(
+    signed_in, web_engine
+):
+    from core.models import BillCheck
+
+    now = datetime.now(UTC)
+    make_pool(web_engine)
+    instance = make_instance(web_engine, provider_id="7")
+    day = (now - timedelta(days=1)).date()
+    with session_scope(web_engine) as session:
+        session.add(
+            BillCheck(pool="default", day=day, provider_id="7", instance_id=instance.id,
+                      accrued_usd=Decimal("2.5"), billed_usd=Decimal("2.0"), checked_at=now)
+        )  # fmt: skip
+        session.add(
+            BillCheck(pool="default", day=day, provider_id="9", label="aik-default-9-x",
+                      accrued_usd=Decimal(0), billed_usd=Decimal("1.25"), checked_at=now)
+        )  # fmt: skip
+    app = signed_in("views/admin_costs.py", role=Role.ADMIN).run()
+    assert not app.exception, app.exception
+    [table] = app.dataframe
+    [row] = table.value.to_dict("records")
+    assert (row["accrued_usd"], row["billed_usd"], row["difference_usd"]) == (
+        Decimal("2.5"),
+        Decimal("3.25"),
+        Decimal("0.75"),
+    )
+    assert any("no row claims: 9" in w.value for w in app.warning)
+
+
+def test_no_checked_day_says_so(signed_in):
+    app = signed_in("views/admin_costs.py", role=Role.ADMIN).run()
+    assert any("No day checked yet" in c.value for c in app.caption)

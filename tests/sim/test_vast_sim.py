@@ -182,6 +182,15 @@ def test_official_vastai_cli_reads_the_simulator(vast):
     )
     shown = json.loads(one.stdout)
     assert (shown["id"], shown["label"], shown["actual_status"]) == (new_id, "aik-cli-2", "running")
+    for verb, intended in (("stop", "stopped"), ("start", "running")):
+        subprocess.run(
+            [*base, verb, "instance", str(new_id)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert [i["intended_status"] for i in vast.alive() if i["id"] == new_id] == [intended]
     subprocess.run(
         [*base, "destroy", "instance", str(new_id)],
         input="y\n",
@@ -239,3 +248,56 @@ def test_each_instance_gets_its_own_comfyui_endpoint_until_it_is_gone():
         http.get("/api/v1/instances/")  # the next look at the account reaps it
         assert set(fleet.ports()) == {second.json()["new_contract"]}
     fleet.close_all()
+
+
+def _charged(http, instance_id, start, end):
+    filters = json.dumps({"day": {"gte": start, "lte": end}})
+    results = http.get("/api/v0/charges/", params={"select_filters": filters}).json()["results"]
+    row = next(r for r in results if r["source"] == f"instance-{instance_id}")
+    return {item["type"]: item["amount"] for item in row["items"]}
+
+
+def test_a_stopped_instance_keeps_billing_its_disk_and_runs_again_after_the_restart_delay(
+    vast, http
+):
+    vast.state.timings.restart_s, vast.state.timings.gpu_taken_half_life_s = 40, 1e12
+    _, reply = _rent(http, "aik-s-1")
+    instance_id = reply.json()["new_contract"]
+    assert http.put(f"/api/v0/instances/{instance_id}/", json={"state": "stopped"}).json()[
+        "success"
+    ]
+    stopped = http.get(f"/api/v0/instances/{instance_id}/").json()["instances"]
+    assert (stopped["actual_status"], stopped["intended_status"], stopped["cur_state"]) == (
+        "stopped",
+        "stopped",
+        "stopped",
+    )
+    assert stopped["ports"] is None
+    start = vast.dump()["now"]
+    vast.advance(3600)
+    billed = _charged(http, instance_id, start + 1, start + 3599)
+    assert billed["gpu"] == 0 and billed["disk"] > 0
+    http.put(f"/api/v0/instances/{instance_id}/", json={"state": "running"})
+    restarting = http.get(f"/api/v0/instances/{instance_id}/").json()["instances"]
+    assert (restarting["actual_status"], restarting["intended_status"]) == ("loading", "running")
+    vast.advance(41)
+    running = http.get(f"/api/v0/instances/{instance_id}/").json()["instances"]
+    assert running["actual_status"] == "running" and running["ports"]["8188/tcp"]
+
+
+def test_a_start_after_the_gpu_was_taken_stays_scheduling_and_bills_no_gpu(vast, http):
+    vast.state.timings.gpu_taken_half_life_s = 60
+    _, reply = _rent(http, "aik-s-2")
+    instance_id = reply.json()["new_contract"]
+    http.put(f"/api/v0/instances/{instance_id}/", json={"state": "stopped"})
+    vast.advance(24 * 3600)  # 1440 half-lives: the GPU is surely rented by someone else
+    http.put(f"/api/v0/instances/{instance_id}/", json={"state": "running"})
+    start = vast.dump()["now"]
+    vast.advance(3600)
+    shown = http.get(f"/api/v0/instances/{instance_id}/").json()["instances"]
+    assert (shown["actual_status"], shown["cur_state"]) == ("stopped", "stopped")
+    assert (shown["intended_status"], shown["next_state"]) == ("running", "running")
+    billed = _charged(http, instance_id, start + 1, start + 3599)
+    assert billed["gpu"] == 0 and billed["disk"] > 0
+    bad = http.put(f"/api/v0/instances/{instance_id}/", json={"state": "frozen"})
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_args"
