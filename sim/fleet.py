@@ -33,6 +33,8 @@ class StartModel:
 
     stream_mbps: float = 500.0
     parallel: int = 4
+    hash_gb_per_s: float = 1.0
+    """sha256 speed of the start script's check; the last file is checked after it lands."""
     comfy_start_s: float = 20.0
     prebuilt_images: frozenset[str] = field(default_factory=frozenset)
 
@@ -50,6 +52,7 @@ class ComfyFleet:
         self._host = host
         self.start = start or StartModel()
         self._servers: dict[int, ServerThread] = {}
+        self._configs: dict[int, ComfySimConfig] = {}
         self._lock = threading.Lock()
 
     def open(self, instance: SimInstance, clock: Callable[[], float]) -> int:
@@ -58,7 +61,13 @@ class ComfyFleet:
         server = ServerThread(create_app(config), host=self._host).start()
         with self._lock:
             self._servers[instance.id] = server
+            self._configs[instance.id] = config
         return server.port
+
+    def config_of(self, instance_id: int) -> ComfySimConfig | None:
+        """The config instance `instance_id`'s ComfyUI was started with (its start's timings)."""
+        with self._lock:
+            return self._configs.get(instance_id)
 
     def configure(self, instance: SimInstance, clock: Callable[[], float]) -> ComfySimConfig:
         """The server config for `instance`: token, preview method, and its provisioning."""
@@ -71,13 +80,17 @@ class ComfyFleet:
             return config
         config.models = installed(files)
         if instance.image in self.start.prebuilt_images:
-            seconds = 0.0
+            seconds = 0.0  # verified at build time: the stamps spare the download and the hash
         else:
-            seconds = download_s(
-                [item.size_bytes for item in files],
-                link_mbps=float(instance.offer.get("inet_down") or DEFAULT_LINK_MBPS),
-                stream_mbps=self.start.stream_mbps,
-                parallel=self.start.parallel,
+            sizes = [item.size_bytes for item in files]
+            seconds = (
+                download_s(
+                    sizes,
+                    link_mbps=float(instance.offer.get("inet_down") or DEFAULT_LINK_MBPS),
+                    stream_mbps=self.start.stream_mbps,
+                    parallel=self.start.parallel,
+                )
+                + max(sizes) / 1e9 / self.start.hash_gb_per_s
             )
         running_at = instance.boot_done_at()
         config.provisioning = Provisioning(
@@ -92,6 +105,7 @@ class ComfyFleet:
         """Stop instance `instance_id`'s ComfyUI in the background (the caller holds a lock)."""
         with self._lock:
             server = self._servers.pop(instance_id, None)
+            self._configs.pop(instance_id, None)
         if server is not None:
             threading.Thread(target=server.stop, daemon=True).start()
 
@@ -105,6 +119,7 @@ class ComfyFleet:
         with self._lock:
             servers = list(self._servers.values())
             self._servers.clear()
+            self._configs.clear()
         for server in servers:
             server.stop()
 

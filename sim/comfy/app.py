@@ -235,18 +235,27 @@ async def get_queue(request: Request) -> Response:
     )
 
 
-async def post_queue(request: Request) -> Response:
-    """`{"clear": true}` empties the pending queue; `{"delete": [ids]}` removes those."""
-    server = _server(request)
+async def _clear_or_delete(request: Request) -> tuple[bool, set[str]] | None:
+    """A `{"clear": true}` / `{"delete": [ids]}` body as (clear, ids); None for bad JSON."""
     try:
         body = await _json_body(request)
     except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return False, set()
+    return bool(body.get("clear")), {str(prompt_id) for prompt_id in body.get("delete", [])}
+
+
+async def post_queue(request: Request) -> Response:
+    """`{"clear": true}` empties the pending queue; `{"delete": [ids]}` removes those."""
+    server = _server(request)
+    asked = await _clear_or_delete(request)
+    if asked is None:
         return _crash()
-    if isinstance(body, dict) and body.get("clear"):
-        server.pending.clear()
-    if isinstance(body, dict) and "delete" in body:
-        doomed = set(body["delete"])
-        server.pending[:] = [item for item in server.pending if item.prompt_id not in doomed]
+    clear, doomed = asked
+    server.pending[:] = [
+        item for item in server.pending if not clear and item.prompt_id not in doomed
+    ]
     await server.broadcast_status()
     return Response(status_code=200)
 
@@ -285,13 +294,11 @@ async def get_history_entry(request: Request) -> Response:
 async def post_history(request: Request) -> Response:
     """`{"clear": true}` or `{"delete": [ids]}` on the history."""
     server = _server(request)
-    try:
-        body = await _json_body(request)
-    except ValueError:
+    asked = await _clear_or_delete(request)
+    if asked is None:
         return _crash()
-    if isinstance(body, dict) and body.get("clear"):
-        server.history.clear()
-    for prompt_id in body.get("delete", []) if isinstance(body, dict) else []:
+    clear, doomed = asked
+    for prompt_id in list(server.history) if clear else doomed:
         server.history.pop(prompt_id, None)
     return Response(status_code=200)
 

@@ -534,3 +534,22 @@ def test_a_short_file_is_reported_and_fails_the_loader_that_reads_it():
     )
     assert error["node_type"] == "CheckpointLoaderSimple"
     assert "MetadataIncompleteBuffer" in error["exception_message"]
+
+
+def test_history_and_queue_take_clear_and_delete():
+    with comfy_sim(ComfySimConfig(hang=True)) as sim:
+        first = post_prompt(sim, image_graph(seed=1)).json()["prompt_id"]
+        queued = [post_prompt(sim, image_graph(seed=s)).json()["prompt_id"] for s in (2, 3, 4)]
+        while sim.state.running is None:
+            time.sleep(0.01)
+        httpx.post(f"{sim.url}/queue", json={"delete": [queued[0]]})
+        pending = [item[1] for item in httpx.get(f"{sim.url}/queue").json()["queue_pending"]]
+        assert pending == queued[1:]
+        httpx.post(f"{sim.url}/queue", json={"clear": True})
+        assert httpx.get(f"{sim.url}/queue").json()["queue_pending"] == []
+        httpx.post(f"{sim.url}/interrupt", json={"prompt_id": first})
+        while first not in sim.state.history:
+            time.sleep(0.01)
+        httpx.post(f"{sim.url}/history", json={"delete": [first]})
+        assert httpx.get(f"{sim.url}/history").json() == {}
+        assert httpx.post(f"{sim.url}/history", content=b"{oops").status_code == 500
