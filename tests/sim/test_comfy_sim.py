@@ -28,6 +28,7 @@ from tests.sims import ComfySim, comfy_sim
 
 PRESETS = Presets.load()
 CLIENT = "contract-client"
+SDXL_PATH = "checkpoints/sdxl_base_1.0.safetensors"
 
 
 def image_graph(**fields: Any) -> dict[str, Any]:
@@ -553,3 +554,40 @@ def test_history_and_queue_take_clear_and_delete():
         httpx.post(f"{sim.url}/history", json={"delete": [first]})
         assert httpx.get(f"{sim.url}/history").json() == {}
         assert httpx.post(f"{sim.url}/history", content=b"{oops").status_code == 500
+
+
+def test_the_fleet_starts_each_comfyui_as_its_launch_asks():
+    from sim.fleet import ComfyFleet, StartModel
+    from sim.vast.state import SimInstance, Timings
+
+    env = {
+        "OPEN_BUTTON_TOKEN": "tok",
+        "COMFYUI_ARGS": "--port 18188 --preview-method auto",
+        "AIK_MODEL_1": f"{SDXL_PATH}=https://huggingface.co/x",
+        "AIK_CHECK_1": f"{'a' * 64}:1000000000",
+    }
+
+    def instance(image: str, inet_down: float) -> SimInstance:
+        return SimInstance(
+            id=1,
+            offer={"inet_down": inet_down},
+            label="aik-x-1",
+            image=image,
+            env=env,
+            onstart=None,
+            disk=60,
+            created_at=100.0,
+            comfy_port=None,
+            timings=Timings(1, 2, 3),
+        )
+
+    fleet = ComfyFleet(start=StartModel(comfy_start_s=5, prebuilt_images=frozenset({"pre"})))
+    stock = fleet.configure(instance("vastai/comfy", 800.0), clock=lambda: 0.0)
+    assert (stock.token, stock.preview_method) == ("tok", "auto")
+    assert stock.models == {"checkpoints": ["sdxl_base_1.0.safetensors"]}
+    assert stock.provisioning is not None and stock.provisioning.started_at == 106.0
+    # one 1 GB file over an 800 Mbit/s link, one stream capped at 500 Mbit/s, then its hash
+    assert stock.provisioning.download_s == pytest.approx(8000 / 500 + 1.0)
+    assert stock.provisioning.files[0].sha256 == "a" * 64
+    prebuilt = fleet.configure(instance("pre", 800.0), clock=lambda: 0.0)
+    assert prebuilt.provisioning is not None and prebuilt.provisioning.download_s == 0.0
