@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench import engine, gallery, pool, pool_policy, stopped_tier
+from bench import cold_start, engine, gallery, pool, pool_policy, stopped_tier
 from bench.common import Figure, table
 
 
@@ -57,6 +57,16 @@ class Section:
     run: SectionRun
 
 
+def _warm_and_cold(scale: Scale) -> list[Figure]:
+    """The cold start phase by phase, then days served warm and cold with that boot time."""
+    speeds = (cold_start.GOAL_LINK_MBPS,) if scale.quick else (cold_start.GOAL_LINK_MBPS, 500.0)
+    cold = cold_start.cold_starts(speeds)
+    stock = cold.at_goal(cold_start.SCENARIOS[0])
+    boot_s = stock.total_s - stock.first_job_s
+    days = pool.warm_vs_cold(scale.day_seeds, scale.day_hours, scale.workers, boot_s=boot_s)
+    return [*cold.figures(), *days.figures()]
+
+
 def _pages(scale: Scale) -> list[Figure]:
     return [
         figure
@@ -72,7 +82,7 @@ SECTIONS: tuple[Section, ...] = (
         lambda s: engine.orchestration_overhead(s.overhead_runs).figures(),
     ),
     Section("P2", "pool-policy replay", lambda s: pool_policy.main(quick=s.quick)),
-    Section("S", "stopped tier vs fresh boots", lambda s: stopped_tier.main(quick=s.quick)),
+    Section("T", "stopped tier vs fresh boots", lambda s: stopped_tier.main(quick=s.quick)),
     Section(
         "P3",
         "reconcile tick at 100 instances",
@@ -82,11 +92,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("P4", "gallery and audit pages", _pages),
     Section("P5", "Studio page render", lambda s: engine.studio_render(s.renders).figures()),
-    Section(
-        "W",
-        "warm pool vs cold start",
-        lambda s: pool.warm_vs_cold(s.day_seeds, s.day_hours, s.workers).figures(),
-    ),
+    Section("W", "cold start and warm pool vs cold start", _warm_and_cold),
     Section(
         "F",
         "fault campaign",

@@ -357,7 +357,7 @@ def main(quick: bool = False) -> list[Figure]:
         best = min(central, key=lambda o: o.total_usd(wait_value))
         ratio = float(best.total_usd(wait_value) / fresh)
         figures.append(
-            Figure("S", f"{name}: stopped tier GPU+wait / fresh boots", ratio, "x", "<=", 1.0)
+            Figure("T", f"{name}: stopped tier GPU+wait / fresh boots", ratio, "x", "<=", 1.0)
         )
         summary.append(f"{name}: best at GPU t½ 2h is {best.name}: {ratio:.2f}x fresh boots")
     print("\nStopped tier at the middle assumption (below 1.00x it beats fresh boots):")

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     sim_vast_url: str = "http://127.0.0.1:8780"
     sim_api_key: SecretStr = SecretStr("sim-key")
     static_comfy_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    hf_token: SecretStr | None = None
+    """Sent by rented instances to huggingface.co for gated models (a read-only token)."""
+    civitai_token: SecretStr | None = None
+    """Sent by rented instances to civitai.com for community models."""
 
     admin_api_key: SecretStr | None = None
     audit_hmac_secret: SecretStr = SecretStr("dev-audit-secret-change-me")

@@ -105,11 +105,15 @@ class ComfyUnavailable(ComfyError):
 
 
 class GraphInvalid(ComfyError):
-    """ComfyUI refused the graph; `node_errors` is its per-node explanation."""
+    """ComfyUI refused the graph; `node_errors` is its per-node explanation and `details`
+    the top-level error's details ("" when the failure lies upstream of the output node)."""
 
-    def __init__(self, message: str, *, node_errors: dict[str, Any], **kw: Any) -> None:
+    def __init__(
+        self, message: str, *, node_errors: dict[str, Any], details: str = "", **kw: Any
+    ) -> None:
         super().__init__(message, **kw)
         self.node_errors = node_errors
+        self.details = details
 
 
 class ExecutionFailed(ComfyError):

@@ -14,7 +14,7 @@ from core.comfy.client import ComfyClient
 from core.comfy.presets import Presets
 from core.comfy.workflows import CUSTOM_NODES
 from core.config import ProviderKind, Settings
-from core.pool.launch import comfy_headers, launch_spec
+from core.pool.launch import bearer, headers_by_url, launch_spec, pool_token
 from core.pool.manager import PoolManager
 from core.pool.provider import Provider
 from core.pool.static import StaticProvider
@@ -42,6 +42,22 @@ def build_provider(settings: Settings) -> Provider:
             )
 
 
+def comfy_headers(settings: Settings, engine: Engine) -> Callable[[str], dict[str, str]]:
+    """ComfyUI URL -> the headers that authenticate us there: a rented instance's own token,
+    or for the static provider's servers the pool-wide one."""
+    secret = settings.audit_hmac_secret.get_secret_value()
+    if settings.provider is ProviderKind.STATIC:
+        headers = bearer(pool_token(secret, settings.pool_name))
+        return lambda _url: headers
+    return headers_by_url(engine, pool=settings.pool_name, secret=secret)
+
+
+def model_tokens(settings: Settings) -> dict[str, str]:
+    """The model download tokens rented instances get in their environment."""
+    tokens = {"HF_TOKEN": settings.hf_token, "CIVITAI_TOKEN": settings.civitai_token}
+    return {name: value.get_secret_value() for name, value in tokens.items() if value is not None}
+
+
 def build_manager(
     settings: Settings,
     engine: Engine,
@@ -50,20 +66,25 @@ def build_manager(
     provider: Provider | None = None,
     still_leading: Callable[[], bool] = lambda: True,
 ) -> PoolManager:
-    """The pool manager for `settings.pool_name`, health-checking the presets' models and
-    acting only while `still_leading()` says this process holds the leader lease."""
+    """The pool manager for `settings.pool_name`, health-checking the presets' models (and,
+    on instances our start script provisioned, its verification of every file) and acting
+    only while `still_leading()` says this process holds the leader lease."""
     presets = Presets.load()
     secret = settings.audit_hmac_secret.get_secret_value()
-    headers = comfy_headers(secret, settings.pool_name)
+    headers = comfy_headers(settings, engine)
     required = presets.required_models()
+    # The static provider's servers are the operator's own: no start script verified them.
+    downloads = None if settings.provider is ProviderKind.STATIC else presets.downloads()
     return PoolManager(
         engine,
         provider or build_provider(settings),
         clock,
         pool=settings.pool_name,
-        health_check=lambda url: health.check(url, required, headers=headers, nodes=CUSTOM_NODES),
+        health_check=lambda url: health.check(
+            url, required, headers=headers(url), nodes=CUSTOM_NODES, downloads=downloads
+        ),
         job_hooks=jobs.OUTCOMES,
-        launch=partial(launch_spec, secret=secret),
+        launch=partial(launch_spec, secret=secret, model_tokens=model_tokens(settings)),
         queued_jobs=jobs.count_queued,
         alert=Alerter(settings.alert_webhook_url, clock=clock),
         still_leading=still_leading,
@@ -72,12 +93,12 @@ def build_manager(
 
 def build_run_context(settings: Settings, engine: Engine, clock: Clock) -> jobs.RunContext:
     """What running a job needs: presets, pricing, the media root and authenticated clients."""
-    headers = comfy_headers(settings.audit_hmac_secret.get_secret_value(), settings.pool_name)
+    headers = comfy_headers(settings, engine)
     return jobs.RunContext(
         engine=engine,
         clock=clock,
         presets=Presets.load(),
         pricing=jobs.pricing_from(settings),
         media_root=settings.media_root,
-        comfy=lambda url: ComfyClient(url, headers=headers),
+        comfy=lambda url: ComfyClient(url, headers=headers(url)),
     )

@@ -60,7 +60,7 @@ class PoolHarness:
             pool="default",
             health_check=self.health,
             job_hooks=self.hooks,
-            launch=lambda config: LaunchSpec(image=config.image, disk_gb=config.disk_gb),
+            launch=lambda config, _nonce: LaunchSpec(image=config.image, disk_gb=config.disk_gb),
             queued_jobs=self.queued_jobs or (lambda _session: self.queued),
         )
 

@@ -32,6 +32,7 @@ from core.comfy.events import (
 from core.errors import ComfyError, ComfyUnavailable, ExecutionFailed, GraphInvalid
 
 HISTORY_POLL_S = 1.0
+AUTH_REFUSED = (401, 403)
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,12 @@ def _json_or_text(reply: httpx.Response) -> Any:
 
 
 def _raise_for_status(reply: httpx.Response) -> None:
+    if reply.status_code in AUTH_REFUSED:
+        # The proxy in front of ComfyUI does not take our token: this instance is unusable
+        # to us, like one that stopped answering (the job is requeued, the GPU replaced).
+        raise ComfyUnavailable(
+            f"ComfyUI refused our credentials ({reply.status_code})", status=reply.status_code
+        )
     if reply.status_code >= 500:
         raise ComfyUnavailable(
             f"ComfyUI answered {reply.status_code}", status=reply.status_code, body=reply.text[:300]
@@ -228,18 +235,34 @@ def _raise_for_status(reply: httpx.Response) -> None:
 
 
 def _graph_invalid(body: dict[str, Any]) -> GraphInvalid:
+    """ComfyUI's refusal as one message: each node's input and reason with its details
+    ("ckpt_name: 'x.safetensors' not in [...]"), else the top-level error and its details."""
     error = json_object(body.get("error"))
     node_errors = json_object(body.get("node_errors"))
     problems = []
     for node_id, detail in sorted(node_errors.items()):
-        for item in detail.get("errors") or []:
-            name = (item.get("extra_info") or {}).get("input_name") or item.get("details")
+        for item in json_object(detail).get("errors") or []:
+            item = json_object(item)
+            name = json_object(item.get("extra_info")).get("input_name") or item.get("details")
             node = f"{detail.get('class_type', 'node')} #{node_id}"
-            problems.append(f"{node} input {name!r}: {item.get('message')}")
-    summary = "; ".join(problems) or str(error.get("message") or body.get("error") or "invalid")
+            problems.append(f"{node} input {name!r}: {_with_details(item)}")
+    summary = "; ".join(problems) or _with_details(error) or str(body.get("error") or "invalid")
     return GraphInvalid(
-        f"ComfyUI refused the workflow: {summary}", node_errors=node_errors, status=400, body=body
+        f"ComfyUI refused the workflow: {summary}",
+        node_errors=node_errors,
+        details=str(error.get("details") or ""),
+        status=400,
+        body=body,
     )
+
+
+def _with_details(item: dict[str, Any]) -> str:
+    """`message: details`, as ComfyUI logs a reason; the details alone repeat no input name."""
+    message, details = str(item.get("message") or ""), str(item.get("details") or "")
+    extra = json_object(item.get("extra_info"))
+    if not details or details == extra.get("input_name"):
+        return message
+    return f"{message}: {details}" if message else details
 
 
 def _history_error(status: dict[str, Any]) -> str:

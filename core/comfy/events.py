@@ -12,6 +12,18 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+MEDIA_TYPES = {
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".mov": "video/quicktime",
+}
+"""File extension -> media type, for the files ComfyUI's save nodes write."""
+
 
 @dataclass(frozen=True)
 class OutputRef:
@@ -23,8 +35,9 @@ class OutputRef:
 
     @property
     def mime(self) -> str:
-        """The media type the file name implies (ComfyUI saves PNG or WebP here)."""
-        return "image/webp" if self.filename.lower().endswith(".webp") else "image/png"
+        """The media type the file's extension says (`application/octet-stream` if unknown)."""
+        _stem, dot, extension = self.filename.lower().rpartition(".")
+        return MEDIA_TYPES.get(f".{extension}" if dot else "", "application/octet-stream")
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,25 @@ class Progress:
     node: str | None
     value: int
     max: int
+
+
+@dataclass(frozen=True)
+class NodeProgress:
+    """One node's line in a `progress_state` message."""
+
+    node_id: str
+    state: str
+    """"running", "finished" or "error"."""
+    value: float
+    max: float
+
+
+@dataclass(frozen=True)
+class ProgressState:
+    """Every started node's progress in the running prompt (ComfyUI's `progress_state`)."""
+
+    prompt_id: str
+    nodes: tuple[NodeProgress, ...]
 
 
 @dataclass(frozen=True)
@@ -106,6 +138,7 @@ Event = (
     | Cached
     | Executing
     | Progress
+    | ProgressState
     | Executed
     | Success
     | ExecutionError
@@ -166,6 +199,8 @@ def parse_event(message: str | bytes) -> Event:
                 int(data.get("value") or 0),
                 int(data.get("max") or 0),
             )
+        case "progress_state":
+            return ProgressState(prompt_id, _node_progress(json_object(data.get("nodes"))))
         case "executed":
             return Executed(
                 prompt_id, str(data.get("node")), outputs_of(json_object(data.get("output")))
@@ -183,6 +218,25 @@ def parse_event(message: str | bytes) -> Event:
         case "execution_interrupted":
             return Interrupted(prompt_id)
     return Unknown(kind)
+
+
+def _node_progress(nodes: dict[str, Any]) -> tuple[NodeProgress, ...]:
+    lines = []
+    for node_id, raw in nodes.items():
+        line = json_object(raw)
+        lines.append(
+            NodeProgress(
+                node_id=str(node_id),
+                state=str(line.get("state") or ""),
+                value=_number(line.get("value")),
+                max=_number(line.get("max")),
+            )
+        )
+    return tuple(lines)
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _parse_binary(frame: bytes) -> Event:

@@ -72,7 +72,6 @@ class _Models(_Strict):
 
 
 class _ImageKind(_Models):
-    ipadapter_preset: str = Field(min_length=1)
     ipadapter_model: str = Field(min_length=1)
     clip_vision_model: str = Field(min_length=1)
     presets: dict[str, _ImagePreset] = Field(min_length=1)
@@ -84,19 +83,36 @@ class _VideoKind(_Models):
     presets: dict[str, _VideoPreset] = Field(min_length=1)
 
 
+class _Download(_Strict):
+    url: str
+    sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+    size_bytes: int | None = Field(default=None, gt=0)
+
+
 class _File(_Strict):
     default_negative: str
     image: _ImageKind
     video: _VideoKind
     custom_nodes: dict[str, str] = Field(default_factory=dict)
-    downloads: dict[str, str] = Field(default_factory=dict)
+    downloads: dict[str, str | _Download] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _downloads_name_a_folder_and_a_url(self) -> _File:
-        for target, url in self.downloads.items():
+        for target, entry in self.downloads.items():
+            url = entry if isinstance(entry, str) else entry.url
             if target.count("/") != 1 or not url.startswith("https://"):
                 raise ValueError(f"downloads: {target!r} needs `folder/file` = an https URL")
         return self
+
+
+@dataclass(frozen=True)
+class ModelDownload:
+    """Where an instance fetches one model file, and what the file must be when known (its
+    sha256 and size; else the start script trusts the source's own metadata)."""
+
+    url: str
+    sha256: str | None = None
+    size_bytes: int | None = None
 
 
 class Presets:
@@ -185,9 +201,14 @@ class Presets:
         return self._spec.default_negative
 
     @property
-    def ipadapter_preset(self) -> str:
-        """The IPAdapterUnifiedLoader preset used for reference images (image kind only)."""
-        return self._spec.image.ipadapter_preset
+    def ipadapter_model(self) -> str:
+        """The IP-Adapter file (models/ipadapter) reference-image graphs load."""
+        return self._spec.image.ipadapter_model
+
+    @property
+    def clip_vision_model(self) -> str:
+        """The CLIP vision encoder file (models/clip_vision) reference-image graphs load."""
+        return self._spec.image.clip_vision_model
 
     @property
     def video_text_encoder(self) -> str:
@@ -217,6 +238,12 @@ class Presets:
         """Custom node packs the graphs need: name -> git URL an instance installs them from."""
         return dict(self._spec.custom_nodes)
 
-    def downloads(self) -> dict[str, str]:
-        """`folder/file` -> URL for each model file an instance fetches at start."""
-        return dict(self._spec.downloads)
+    def downloads(self) -> dict[str, ModelDownload]:
+        """`folder/file` -> where an instance fetches that model file at start, and its
+        pinned sha256 and size where `[downloads]` gives them."""
+        return {
+            target: ModelDownload(entry)
+            if isinstance(entry, str)
+            else ModelDownload(entry.url, entry.sha256, entry.size_bytes)
+            for target, entry in self._spec.downloads.items()
+        }

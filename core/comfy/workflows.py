@@ -21,7 +21,7 @@ MAX_REFERENCE_WEIGHT = 2.0
 FILENAME_PREFIX = "aikings"
 WAN_SHIFT = 8.0
 OUTPUT_KINDS = {"SaveImage": "image", "SaveAnimatedWEBP": "video"}
-CUSTOM_NODES = ("IPAdapterUnifiedLoader", "IPAdapterAdvanced")
+CUSTOM_NODES = ("IPAdapterModelLoader", "IPAdapterAdvanced")
 """Node classes outside ComfyUI core (ComfyUI_IPAdapter_plus) an instance must have."""
 
 Graph = dict[str, dict[str, Any]]
@@ -114,7 +114,7 @@ def _image(request: GenerationRequest, preset: Preset, presets: Presets) -> Grap
     ckpt = g.add("CheckpointLoaderSimple", ckpt_name=request.model)
     model = _out(ckpt, 0)
     if request.reference_images:
-        model = _ipadapter(g, model, request, presets.ipadapter_preset)
+        model = _ipadapter(g, model, request, presets)
     latent = g.add(
         "EmptyLatentImage",
         width=preset.width,
@@ -126,29 +126,33 @@ def _image(request: GenerationRequest, preset: Preset, presets: Presets) -> Grap
     return g.nodes
 
 
-def _ipadapter(g: _Builder, model: Link, request: GenerationRequest, preset_name: str) -> Link:
+def _ipadapter(g: _Builder, model: Link, request: GenerationRequest, presets: Presets) -> Link:
     """Chain one IPAdapterAdvanced per reference image onto `model`; return the last model.
 
-    The images are chained rather than batched (batching would need an ImageBatch node per
-    pair). Chained adapters add their attention terms, so each gets an equal share of
-    `reference_weight`: several photos of one character pull as hard as a single one would.
+    The adapter and its CLIP vision encoder are loaded by the file names in the presets (the
+    names the health check verifies), not by IPAdapterUnifiedLoader, which picks files by a
+    name pattern of its own. The images are chained rather than batched (batching would need
+    an ImageBatch node per pair). Chained adapters add their attention terms, so each gets an
+    equal share of `reference_weight`: several photos of one character pull as hard as a
+    single one would.
     """
-    loader = g.add("IPAdapterUnifiedLoader", model=model, preset=preset_name)
-    model = _out(loader, 0)
+    ipadapter = g.add("IPAdapterModelLoader", ipadapter_file=presets.ipadapter_model)
+    clip_vision = g.add("CLIPVisionLoader", clip_name=presets.clip_vision_model)
     share = request.reference_weight / len(request.reference_images)
     for name in request.reference_images:
         image = g.add("LoadImage", image=name)
         adapter = g.add(
             "IPAdapterAdvanced",
             model=model,
-            ipadapter=_out(loader, 1),
-            image=_out(image, 0),
+            ipadapter=_out(ipadapter),
+            image=_out(image),
             weight=share,
             weight_type="linear",
             start_at=0.0,
             end_at=1.0,
             combine_embeds="concat",
             embeds_scaling="V only",
+            clip_vision=_out(clip_vision),
         )
         model = _out(adapter, 0)
     return model

@@ -57,6 +57,9 @@ class GpuInstance(SQLModel, table=True):
     num_gpus: int = 1
     price_per_hour_usd: Decimal = Field(default=Decimal(0), sa_type=Money)
     comfy_url: str | None = Field(default=None, max_length=300)
+    comfy_token_nonce: str | None = Field(default=None, max_length=64)
+    """Random, set with the row: the instance's ComfyUI token is an HMAC of it under the
+    deployment secret (core.pool.launch), so the database never holds the token itself."""
     status_message: str | None = Field(default=None, max_length=500)
     health_reason: str | None = Field(default=None, max_length=500)
     missing_ticks: int = 0

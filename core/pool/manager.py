@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
@@ -107,7 +108,7 @@ class PoolManager:
         pool: str,
         health_check: HealthCheck,
         job_hooks: JobHooks,
-        launch: Callable[[PoolConfig], LaunchSpec],
+        launch: Callable[[PoolConfig, str], LaunchSpec],
         queued_jobs: Callable[[Session], int],
         alert: Callable[..., None] = no_alerts,
         still_leading: Callable[[], bool] = lambda: True,
@@ -349,7 +350,8 @@ class PoolManager:
                 min_disk_gb=config.disk_gb,
                 excluded_machine_ids=tuple(bad),
             )
-            launch = self.launch(config)
+            # Bound to the config as read now; each rental adds its own ComfyUI token nonce.
+            launch = partial(self.launch, config)
         # One search serves several rents; the market is searched again only when its
         # offers run out. Searching is read-only at the provider, so it needs no row: a failed
         # search rents nothing more this tick and the next tick plans again.
@@ -360,17 +362,21 @@ class PoolManager:
             if not self._rent_one(offers, launch, reason):
                 return
 
-    def _rent_one(self, offers: list[Offer], launch: LaunchSpec, reason: str) -> bool:
+    def _rent_one(
+        self, offers: list[Offer], launch: Callable[[str], LaunchSpec], reason: str
+    ) -> bool:
         """Create one instance from the front of `offers` (consuming what it tries); False
         when no offer was left to try."""
-        instance_id, label = self._new_row()
+        token_nonce = secrets.token_hex(16)
+        spec = launch(token_nonce)  # built before the row: a launch refused rents nothing
+        instance_id, label = self._new_row(token_nonce)
         self._event("instance_requested", instance_id, reason=reason)
         for _ in range(OFFERS_TRIED_PER_RENT):
             if not offers:
                 break
             offer = offers.pop(0)
             try:
-                provider_id = self.provider.create(offer, label, launch)
+                provider_id = self.provider.create(offer, label, spec)
             except OfferUnavailable:
                 continue  # someone else rented it; a definite "no", nothing was created
             except ProviderUnavailable:
@@ -385,8 +391,9 @@ class PoolManager:
         self._close_unrented(instance_id, "no offer matched the pool's filters")
         return False
 
-    def _new_row(self) -> tuple[int, str]:
-        """Commit a `requested` row and its label before any create call; its (id, label)."""
+    def _new_row(self, token_nonce: str) -> tuple[int, str]:
+        """Commit a `requested` row, its label and its token nonce before any create call;
+        its (id, label)."""
         with session_scope(self.engine) as session:
             # The row and its label are committed before the provider call: a create that
             # times out or a process killed mid-call is adopted by label on the next tick,
@@ -395,7 +402,10 @@ class PoolManager:
             # never "adopt" an instance some forgotten row rented.
             nonce = secrets.token_hex(4)
             row = GpuInstance(
-                pool=self.pool, label=f"{self.prefix}new-{nonce}", created_at=self.clock.now()
+                pool=self.pool,
+                label=f"{self.prefix}new-{nonce}",
+                created_at=self.clock.now(),
+                comfy_token_nonce=token_nonce,
             )
             session.add(row)
             session.flush()

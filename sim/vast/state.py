@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,8 +23,9 @@ from sim.vast.market import Market, priced
 class ComfyEndpoints(Protocol):
     """Starts and stops the ComfyUI server one simulated instance exposes."""
 
-    def open(self, instance_id: int) -> int:
-        """Start instance `instance_id`'s ComfyUI; the loopback port it listens on."""
+    def open(self, instance: SimInstance, clock: Callable[[], float]) -> int:
+        """Start `instance`'s ComfyUI as its launch asks (image, env, offer, boot time) on the
+        sim `clock`; the loopback port it listens on."""
         ...
 
     def close(self, instance_id: int) -> None:
@@ -72,10 +74,6 @@ class VastState:
         self._next_instance += 1
         now = self.now()
         disk_gb = float(body.get("disk") or 10)
-        comfy_port = self.comfy_port
-        if self.endpoints is not None:
-            comfy_port = self.endpoints.open(instance_id)
-            self._open_endpoints.add(instance_id)
         api_key = f"inst-{self.rng.getrandbits(64):016x}"
         instance = SimInstance(
             id=instance_id,
@@ -86,12 +84,15 @@ class VastState:
             onstart=body.get("onstart"),
             disk=disk_gb,
             created_at=now,
-            comfy_port=comfy_port,
+            comfy_port=self.comfy_port,
             timings=Timings(**vars(self.timings)),
             stuck_loading=self.faults.stuck_loading,
             visible_at=now + self.faults.list_lag_s,
             api_key=api_key,
         )
+        if self.endpoints is not None:
+            instance.comfy_port = self.endpoints.open(instance, self.now)
+            self._open_endpoints.add(instance_id)
         self.instances[instance_id] = instance
         return instance
 

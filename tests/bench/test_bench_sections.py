@@ -123,7 +123,7 @@ def test_cli_runs_the_chosen_section_and_prints_the_summary_table(capsys):
     assert "exceptions shown on the page" in summary
     assert "goals met. Seconds per section: P5 " in summary
     assert "P1" not in summary
-    assert {section.id for section in SECTIONS} == {"P1", "P2", "S", "P3", "P4", "P5", "W", "F"}
+    assert {section.id for section in SECTIONS} == {"P1", "P2", "T", "P3", "P4", "P5", "W", "F"}
 
 
 def _two_sittings() -> pool_policy.Trace:
@@ -156,3 +156,22 @@ def test_stopped_tier_restarts_a_stopped_gpu_or_replaces_a_start_that_lost_it(
     assert replayed.storage_usd() > 0  # the stopped disk billed while it waited
     fresh = pool_policy.replay(_two_sittings(), "fresh", pool_policy.fixed_idle(120), Decimal("1"))
     assert fresh.waits_s[1] >= pool.BOOT_S
+
+
+def test_a_cold_start_is_measured_phase_by_phase_through_the_real_wiring():
+    from bench import cold_start
+
+    stock = cold_start.cold_start(cold_start.SCENARIOS[0], 1000.0, gpu=False)
+    cached = cold_start.cold_start(cold_start.SCENARIOS[2], 1000.0, gpu=False)
+    assert stock.ready and cached.ready
+    # The shipped models (~27 GB) cannot arrive faster than the link carries them.
+    assert stock.download_s >= 27e9 * 8 / 1e9
+    assert cached.download_s == 0.0 and cached.boot_s == stock.boot_s
+    for run in (stock, cached):
+        assert 0 <= run.noticed_s < cold_start.TICK_S
+        assert run.first_job_s > 0 and run.warm_job_s > 0
+        waited = run.boot_s + run.download_s + run.comfy_start_s + run.noticed_s
+        assert waited % cold_start.TICK_S < 1e-6 or run.noticed_s == 0
+    result = cold_start.ColdStartResult([stock, cached])
+    figures = {figure.what: figure for figure in result.figures()[:2]}
+    assert [f.value for f in figures.values()] == [stock.total_s, cached.total_s]

@@ -69,7 +69,7 @@ def test_reference_image_upload_feeds_load_image(client):
     assert result.outputs
 
 
-def test_a_refused_graph_names_the_node_and_input(client):
+def test_a_refused_graph_names_the_node_the_input_and_comfys_details(client):
     with pytest.raises(GraphInvalid, match=r"CheckpointLoaderSimple #1 input 'ckpt_name'") as info:
         client.submit(
             graph()
@@ -81,10 +81,14 @@ def test_a_refused_graph_names_the_node_and_input(client):
             }
         )
     assert info.value.node_errors["1"]["errors"][0]["type"] == "value_not_in_list"
-    with pytest.raises(GraphInvalid, match="does not exist"):
+    assert "Value not in list: ckpt_name: 'missing.safetensors' not in [" in str(info.value)
+    assert info.value.details == ""  # ComfyUI's own: the loader is upstream of the output
+    with pytest.raises(GraphInvalid, match=r"does not exist.: Node ID '#1'"):
         client.submit({"1": {"class_type": "NoSuchNode", "inputs": {}}})
-    with pytest.raises(GraphInvalid, match="LoadImage"):
+    with pytest.raises(GraphInvalid, match="LoadImage .*Invalid image file: never-uploaded.png"):
         client.submit(graph(reference_images=("never-uploaded.png",)))
+    with pytest.raises(GraphInvalid, match="Prompt has no outputs"):
+        client.submit({})
 
 
 def test_execution_error_raises_with_comfys_reason():
@@ -131,10 +135,52 @@ def test_health_check_variants():
             "missing: node NoSuchNode"
         )
     with comfy_sim(ComfySimConfig(unhealthy=True)) as sim:
-        assert "503" in health.check(sim.url, required)
+        assert health.check(sim.url, required) == "ComfyUI not ready: /system_stats answered 502"
     assert health.check("http://127.0.0.1:9", required, timeout_s=1).startswith(
         "ComfyUI not answering"
     )
+
+
+SDXL = "checkpoints/sdxl_base_1.0.safetensors"
+
+
+@pytest.mark.parametrize(
+    ("bad_files", "reason"),
+    [
+        ({}, None),
+        (
+            {SDXL: "short"},
+            f"provisioning: {SDXL} failed its check after 2 downloads (3469039167 bytes, sha256 ",
+        ),
+        ({SDXL: "corrupt"}, f"provisioning: {SDXL} failed its check after 2 downloads ("),
+    ],
+)
+def test_health_needs_every_file_to_pass_the_start_scripts_size_and_sha256_check(bad_files, reason):
+    with comfy_sim(ComfySimConfig(bad_files=bad_files)) as sim:
+        found = health.check(sim.url, PRESETS.required_models(), downloads=PRESETS.downloads())
+    assert found == reason or (reason is not None and found.startswith(reason))
+
+
+def test_health_waits_for_the_report_and_refuses_a_file_that_is_not_the_pinned_one():
+    from sim.comfy.provision import ModelFile, Provisioning
+
+    now = [0.0]
+    wrong = ModelFile(SDXL, 6_938_078_334, "0" * 64, pinned=True)  # matched some older pin
+    config = ComfySimConfig(
+        models={"checkpoints": ["sdxl_base_1.0.safetensors"]},
+        clock=lambda: now[0],
+        provisioning=Provisioning(0.0, [wrong], download_s=50.0, comfy_start_s=10.0),
+    )
+    sdxl_only = {"checkpoints": {"sdxl_base_1.0.safetensors"}}
+    downloads = {SDXL: PRESETS.downloads()[SDXL]}
+    with comfy_sim(config) as sim:
+        assert health.check(sim.url, sdxl_only, downloads=downloads) == (
+            "provisioning: model files not verified yet"
+        )
+        now[0] = 100.0
+        assert health.check(sim.url, sdxl_only, downloads=downloads) == (
+            f"provisioning: {SDXL} has sha256 000000000000, not the pinned 31e35c80fc48"
+        )
 
 
 def test_system_stats_models_and_history(client):
@@ -164,12 +210,24 @@ def test_try_command_runs_a_workflow_and_saves_the_files(comfy, tmp_path):
     assert "failed:" in failing.getvalue()
 
 
-def test_every_message_type_arrives_in_comfys_order_with_previews(client):
-    from core.comfy.events import Cached, Executed, ExecutionStart, Preview, Status, Success
+def test_every_message_type_arrives_in_comfys_order_with_previews():
+    from core.comfy.events import (
+        Cached,
+        Executed,
+        ExecutionStart,
+        Preview,
+        ProgressState,
+        Status,
+        Success,
+    )
 
-    events = []
-    client.run(graph(), on_event=events.append, timeout_s=30)
-    kinds = [type(e).__name__ for e in events if not isinstance(e, Preview | Status | Progress)]
+    with comfy_sim(ComfySimConfig(preview_method="auto")) as sim, ComfyClient(sim.url) as client:
+        events = []
+        client.run(graph(), on_event=events.append, timeout_s=30)
+        second = []
+        client.run(graph(seed=12), on_event=second.append, timeout_s=30)
+    skipped = Preview | Status | Progress | ProgressState
+    kinds = [type(e).__name__ for e in events if not isinstance(e, skipped)]
     assert kinds[:2] == ["ExecutionStart", "Cached"]
     assert kinds[-2:] == ["Executed", "Success"]
     assert set(kinds[2:-2]) == {"Executing"}
@@ -181,12 +239,34 @@ def test_every_message_type_arrives_in_comfys_order_with_previews(client):
     assert len(previews) == PRESETS.preset("low", "image").steps
     with Image.open(io.BytesIO(previews[0].data)) as frame:
         assert (previews[0].mime, frame.format) == ("image/jpeg", "JPEG")
-    second = []
-    client.run(graph(seed=12), on_event=second.append, timeout_s=30)
+    assert any(isinstance(e, ProgressState) and e.nodes for e in events)
     (cached,) = [e for e in second if isinstance(e, Cached)]
-    assert cached.nodes == ("1",)  # the checkpoint stayed loaded
+    assert "1" in cached.nodes and "5" not in cached.nodes  # the checkpoint stayed loaded
     executing = {e.node for e in second if isinstance(e, Executing)}
-    assert "1" not in executing
+    assert "1" not in executing and "5" in executing  # the sampler ran again
+
+
+def test_an_identical_graph_is_served_from_comfys_cache_with_the_first_files(client):
+    first = client.run(graph(seed=5), timeout_s=30)
+    events = []
+    again = client.run(graph(seed=5), on_event=events.append, timeout_s=30)
+    assert again.outputs == first.outputs
+    assert client.view(again.outputs[0]) == client.view(first.outputs[0])
+    assert not any(isinstance(e, Progress) for e in events)
+
+
+def test_the_instances_token_opens_it_and_any_other_is_refused():
+    with comfy_sim(ComfySimConfig(token="instance-token")) as sim:
+        good = {"Authorization": "Bearer instance-token"}
+        with ComfyClient(sim.url, headers=good) as client:
+            assert client.run(graph(), timeout_s=30).outputs
+            assert health.check(sim.url, PRESETS.required_models(), headers=good) is None
+        with ComfyClient(sim.url, headers={"Authorization": "Bearer pool-token"}) as client:
+            with pytest.raises(ComfyUnavailable, match="refused our credentials"):
+                client.system_stats()
+            with pytest.raises(ComfyUnavailable):
+                client.run(graph(), timeout_s=5)
+        assert "401" in health.check(sim.url, PRESETS.required_models())
 
 
 def test_outputs_carry_comfys_prompt_metadata(client):
@@ -229,7 +309,7 @@ def test_validation_errors_have_comfys_shapes(client, node, kind, message):
     )
     top = info.value.body["error"]
     assert top["type"] == "prompt_outputs_failed_validation"
-    assert top["details"].startswith(f"{message}: samples")
+    assert top["details"] == ""  # the failing node is upstream of the output node
 
 
 def test_a_body_without_prompt_is_no_prompt(comfy):
@@ -272,14 +352,14 @@ def test_interrupt_naming_the_running_prompt_stops_it():
         timer.join()
 
 
-def test_missing_ipadapter_models_fail_the_run_and_the_health_check():
+def test_missing_ipadapter_files_refuse_the_graph_and_fail_the_health_check():
     config = ComfySimConfig()
     config.models["clip_vision"] = []
     with comfy_sim(config) as sim, ComfyClient(sim.url) as client:
         buffer = io.BytesIO()
         Image.new("RGB", (32, 32), "teal").save(buffer, format="PNG")
         name = client.upload_image(buffer.getvalue(), "ref.png")
-        with pytest.raises(ExecutionFailed, match=r"IPAdapterUnifiedLoader \(#2\).*ClipVision"):
+        with pytest.raises(GraphInvalid, match=r"CLIPVisionLoader #3 input 'clip_name'"):
             client.run(graph(reference_images=(name,)), timeout_s=30)
         reason = health.check(sim.url, PRESETS.required_models())
     assert reason == "missing: clip_vision/CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors"

@@ -275,7 +275,7 @@ def test_history_filters_by_status_and_kind(engine):
         assert history.job_assets(session, job_id=done.id, user_id=user.id + 1) == []
 
 
-@pytest.mark.parametrize("comfy_config", [ComfySimConfig(step_delay_s=0.15)])
+@pytest.mark.parametrize("comfy_config", [ComfySimConfig(step_delay_s=0.15, preview_method="auto")])
 def test_the_job_row_carries_live_previews_while_running_and_drops_them_after(engine, stack):
     runtime, _vast, _comfy = stack
     user = make_user(engine)

@@ -11,9 +11,11 @@ from core.comfy.events import (
     ExecutionError,
     ExecutionStart,
     Interrupted,
+    NodeProgress,
     OutputRef,
     Preview,
     Progress,
+    ProgressState,
     Status,
     Success,
     Unknown,
@@ -68,12 +70,40 @@ def msg(kind, **data):
         # A nested field of the wrong shape reads as absent instead of raising.
         (msg("status", status="busy"), Status(0)),
         (msg("executed", node="7", prompt_id="p", output=["a.png"]), Executed("p", "7", ())),
+        (
+            msg(
+                "progress_state",
+                prompt_id="p",
+                nodes={
+                    "5": {"value": 3, "max": 18, "state": "running", "node_id": "5"},
+                    "1": {"value": 1.0, "max": 1.0, "state": "finished", "node_id": "1"},
+                },
+            ),
+            ProgressState(
+                "p",
+                (NodeProgress("5", "running", 3.0, 18.0), NodeProgress("1", "finished", 1.0, 1.0)),
+            ),
+        ),
+        (msg("progress_state", prompt_id="p", nodes=[]), ProgressState("p", ())),
     ],
 )
 def test_parse(message, event):
     assert parse_event(message) == event
 
 
-def test_output_mime_follows_the_file_name():
-    assert OutputRef("clip_00001_.webp").mime == "image/webp"
-    assert OutputRef("img_00001_.png").mime == "image/png"
+@pytest.mark.parametrize(
+    ("name", "mime"),
+    [
+        ("clip_00001_.webp", "image/webp"),
+        ("img_00001_.png", "image/png"),
+        ("IMG_00001_.PNG", "image/png"),
+        ("video/ComfyUI_00001_.mp4", "video/mp4"),
+        ("clip_00001_.webm", "video/webm"),
+        ("anim_00001_.gif", "image/gif"),
+        ("photo.jpeg", "image/jpeg"),
+        ("mesh_00001_.glb", "application/octet-stream"),
+        ("no_extension", "application/octet-stream"),
+    ],
+)
+def test_output_mime_follows_the_file_extension(name, mime):
+    assert OutputRef(name).mime == mime

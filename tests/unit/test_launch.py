@@ -1,25 +1,28 @@
-"""What a rented instance is told to run: token, port, the onstart template, models to fetch."""
+"""What a rented instance is told to run: its own token, port, flags, models to fetch and check."""
 
 import subprocess
 
 import pytest
 
-from core.comfy.presets import Presets
+from core.comfy.health import PROVISION_REPORT
+from core.comfy.presets import ModelDownload, Presets
 from core.errors import ConfigError
 from core.models import PoolConfig
 from core.pool.launch import (
     CUSTOM_NODES_ENV,
     MAX_ENV_VALUE_CHARS,
+    MAX_ONSTART_CHARS,
     ONSTART_TEMPLATE,
     comfy_token,
     launch_spec,
+    pool_token,
 )
 
 CONFIG = PoolConfig(name="main", image="vastai/comfy:latest", disk_gb=60)
 
 
 def test_launch_fetches_every_required_model_and_the_custom_nodes():
-    spec = launch_spec(CONFIG, secret="s3cret")
+    spec = launch_spec(CONFIG, "a1b2", secret="s3cret")
     presets = Presets.load()
     fetched = {
         value.split("=", 1)[0] for key, value in spec.env.items() if key.startswith("AIK_MODEL_")
@@ -30,15 +33,60 @@ def test_launch_fetches_every_required_model_and_the_custom_nodes():
     assert required <= fetched
     assert spec.env[CUSTOM_NODES_ENV] == "https://github.com/cubiq/ComfyUI_IPAdapter_plus"
     assert all(len(value) <= MAX_ENV_VALUE_CHARS for value in spec.env.values())
-    assert spec.onstart == ONSTART_TEMPLATE.read_text() and len(spec.onstart) <= 4096
+    assert spec.onstart == ONSTART_TEMPLATE.read_text() and len(spec.onstart) <= MAX_ONSTART_CHARS
     assert (spec.image, spec.disk_gb, spec.env["-p 8188:8188"]) == ("vastai/comfy:latest", 60, "1")
-    assert spec.env["OPEN_BUTTON_TOKEN"] == comfy_token("s3cret", "main")
+
+
+def test_each_instance_gets_its_own_token_none_computable_from_the_pool_name():
+    first = launch_spec(CONFIG, "nonce-one", secret="s3cret").env["OPEN_BUTTON_TOKEN"]
+    second = launch_spec(CONFIG, "nonce-two", secret="s3cret").env["OPEN_BUTTON_TOKEN"]
+    assert first == comfy_token("s3cret", "nonce-one")
+    assert len({first, second, pool_token("s3cret", "main")}) == 3
+    assert comfy_token("other-secret", "nonce-one") != first
+
+
+def test_comfyui_is_started_with_a_preview_method():
+    args = launch_spec(CONFIG, "n", secret="s").env["COMFYUI_ARGS"].split()
+    assert args[args.index("--preview-method") + 1] == "auto"
+
+
+def test_pinned_sha256_and_size_travel_beside_their_download():
+    downloads = {
+        "checkpoints/a.safetensors": ModelDownload("https://e.test/a", "f" * 64, 123),
+        "vae/b.safetensors": ModelDownload("https://e.test/b", None, 45),
+        "loras/c.safetensors": ModelDownload("https://e.test/c"),
+    }
+    env = launch_spec(CONFIG, "n", secret="s", downloads=downloads, custom_nodes={}).env
+    checks = {
+        env[key].split("=", 1)[0]: env.get(key.replace("AIK_MODEL_", "AIK_CHECK_"))
+        for key in env
+        if key.startswith("AIK_MODEL_")
+    }
+    assert checks == {
+        "checkpoints/a.safetensors": "f" * 64 + ":123",
+        "vae/b.safetensors": ":45",
+        "loras/c.safetensors": None,
+    }
+
+
+def test_download_tokens_reach_the_environment_only():
+    spec = launch_spec(
+        CONFIG, "n", secret="s", model_tokens={"HF_TOKEN": "hf_x", "CIVITAI_TOKEN": "cv_y"}
+    )
+    assert (spec.env["HF_TOKEN"], spec.env["CIVITAI_TOKEN"]) == ("hf_x", "cv_y")
+    with pytest.raises(ConfigError, match="unknown model download token"):
+        launch_spec(CONFIG, "n", secret="s", model_tokens={"AWS_SECRET": "z"})
+    with pytest.raises(ConfigError, match="a model download token is 300 characters") as info:
+        launch_spec(CONFIG, "n", secret="s", model_tokens={"HF_TOKEN": "t" * 300})
+    assert "t" * 20 not in str(info.value)
 
 
 def test_a_model_url_vast_would_refuse_stops_the_launch_before_renting():
+    too_long = {"checkpoints/x": ModelDownload("https://e.test/" + "a" * 300)}
     with pytest.raises(ConfigError, match="256"):
-        launch_spec(CONFIG, secret="s", model_urls={"checkpoints/x": "https://e.test/" + "a" * 300})
+        launch_spec(CONFIG, "n", secret="s", downloads=too_long)
 
 
-def test_onstart_template_is_valid_bash():
+def test_onstart_template_is_valid_bash_and_writes_the_report_the_health_check_reads():
     assert subprocess.run(["bash", "-n", str(ONSTART_TEMPLATE)], check=False).returncode == 0
+    assert f"input/{PROVISION_REPORT}" in ONSTART_TEMPLATE.read_text()

@@ -68,7 +68,8 @@ def test_models_and_defaults_come_from_the_file(presets: Presets) -> None:
     assert presets.default_model("image") == "sdxl_base_1.0.safetensors"
     assert presets.models("video") == ["wan2.1_t2v_1.3B_fp16.safetensors"]
     assert presets.default_model("video") == "wan2.1_t2v_1.3B_fp16.safetensors"
-    assert presets.ipadapter_preset == "PLUS (high strength)"
+    assert presets.ipadapter_model == "ip-adapter-plus_sdxl_vit-h.safetensors"
+    assert presets.clip_vision_model == "CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors"
     assert presets.default_negative == SHIPPED_RAW["default_negative"]
     assert presets.default_negative.strip()
 
@@ -97,8 +98,31 @@ def test_every_required_model_has_a_download_url(presets: Presets) -> None:
         f"{folder}/{name}" for folder, names in presets.required_models().items() for name in names
     }
     assert required <= set(presets.downloads())
-    assert all(url.startswith("https://") for url in presets.downloads().values())
+    assert all(item.url.startswith("https://") for item in presets.downloads().values())
     assert "ComfyUI_IPAdapter_plus" in presets.custom_nodes()
+
+
+def test_downloads_pin_sha256_and_size_where_known(presets: Presets) -> None:
+    sdxl = presets.downloads()["checkpoints/sdxl_base_1.0.safetensors"]
+    assert sdxl.sha256 == "31e35c80fc4829d14f90153f4c74cd59c90b779f6afe05a74cd6120b893f7e5b"
+    assert sdxl.size_bytes == 6_938_078_334
+    plain = {**SHIPPED_RAW, "downloads": {"vae/x.safetensors": "https://example.test/x"}}
+    assert Presets.from_mapping(plain).downloads()["vae/x.safetensors"].sha256 is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({"url": "https://e.test/x", "sha256": "ABC"}, "sha256"),
+        ({"url": "https://e.test/x", "size_bytes": 0}, "size_bytes"),
+        ({"url": "https://e.test/x", "md5": "00"}, "md5"),
+        ({"url": "http://e.test/x"}, "https"),
+    ],
+)
+def test_a_bad_pinned_download_is_refused_naming_the_field(entry: dict, problem: str) -> None:
+    raw = {**SHIPPED_RAW, "downloads": {"vae/x.safetensors": entry}}
+    with pytest.raises(ConfigError, match=problem):
+        Presets.from_mapping(raw)
 
 
 def test_a_download_without_a_folder_is_refused() -> None:

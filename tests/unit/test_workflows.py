@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import tomllib
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.comfy.presets import Presets
+from core.comfy.presets import DEFAULT_PATH, Presets
 from core.comfy.workflows import (
     MAX_BATCH,
     MAX_REFERENCE_IMAGES,
@@ -21,97 +23,33 @@ from core.comfy.workflows import (
     output_kind,
 )
 from core.errors import ValidationFailed
+from sim.comfy.schema import classes
+from sim.comfy.validate import validate_prompt
 
 PRESETS = Presets.load()
 IMAGE_MODEL = "sdxl_base_1.0.safetensors"
 VIDEO_MODEL = "wan2.1_t2v_1.3B_fp16.safetensors"
 
-# What ComfyUI (and the IPAdapter_plus custom nodes) declare for each class we use:
-# every input with its type (a link type in capitals, or "value"), and the output types.
-SCHEMA: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
-    "CheckpointLoaderSimple": ({"ckpt_name": "value"}, ("MODEL", "CLIP", "VAE")),
-    "CLIPTextEncode": ({"text": "value", "clip": "CLIP"}, ("CONDITIONING",)),
-    "EmptyLatentImage": (
-        {"width": "value", "height": "value", "batch_size": "value"},
-        ("LATENT",),
-    ),
-    "KSampler": (
-        {
-            "model": "MODEL",
-            "seed": "value",
-            "steps": "value",
-            "cfg": "value",
-            "sampler_name": "value",
-            "scheduler": "value",
-            "positive": "CONDITIONING",
-            "negative": "CONDITIONING",
-            "latent_image": "LATENT",
-            "denoise": "value",
-        },
-        ("LATENT",),
-    ),
-    "VAEDecode": ({"samples": "LATENT", "vae": "VAE"}, ("IMAGE",)),
-    "SaveImage": ({"images": "IMAGE", "filename_prefix": "value"}, ()),
-    "LoadImage": ({"image": "value"}, ("IMAGE", "MASK")),
-    "IPAdapterUnifiedLoader": ({"model": "MODEL", "preset": "value"}, ("MODEL", "IPADAPTER")),
-    "IPAdapterAdvanced": (
-        {
-            "model": "MODEL",
-            "ipadapter": "IPADAPTER",
-            "image": "IMAGE",
-            "weight": "value",
-            "weight_type": "value",
-            "start_at": "value",
-            "end_at": "value",
-            "combine_embeds": "value",
-            "embeds_scaling": "value",
-        },
-        ("MODEL",),
-    ),
-    "UNETLoader": ({"unet_name": "value", "weight_dtype": "value"}, ("MODEL",)),
-    "CLIPLoader": ({"clip_name": "value", "type": "value"}, ("CLIP",)),
-    "VAELoader": ({"vae_name": "value"}, ("VAE",)),
-    "EmptyHunyuanLatentVideo": (
-        {"width": "value", "height": "value", "length": "value", "batch_size": "value"},
-        ("LATENT",),
-    ),
-    "ModelSamplingSD3": ({"model": "MODEL", "shift": "value"}, ("MODEL",)),
-    "SaveAnimatedWEBP": (
-        {
-            "images": "IMAGE",
-            "filename_prefix": "value",
-            "fps": "value",
-            "lossless": "value",
-            "quality": "value",
-            "method": "value",
-        },
-        (),
-    ),
-}
-OUTPUT_NODES = {"SaveImage", "SaveAnimatedWEBP"}
+INSTALLED = {folder: sorted(names) for folder, names in PRESETS.required_models().items()}
+"""What a provisioned instance has on disk: every model the presets require."""
 
 
 def _is_link(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
 
 
-def assert_well_formed(graph: dict[str, dict[str, Any]]) -> None:
-    """Known classes, exactly their inputs, links to existing nodes' outputs of the right type,
-    one output node, and every node feeding that output (nothing dangling)."""
-    for node_id, node in graph.items():
-        inputs, _ = SCHEMA[node["class_type"]]
-        assert set(node["inputs"]) == set(inputs), node_id
-        for name, value in node["inputs"].items():
-            if inputs[name] == "value":
-                assert not _is_link(value), f"{node_id}.{name} should be a value"
-                continue
-            assert _is_link(value), f"{node_id}.{name} should be a link"
-            source, index = value
-            assert source in graph, f"{node_id}.{name} points at missing node {source}"
-            outputs = SCHEMA[graph[source]["class_type"]][1]
-            assert 0 <= index < len(outputs), f"{node_id}.{name} uses a missing output"
-            assert outputs[index] == inputs[name], f"{node_id}.{name} gets {outputs[index]}"
-    outputs = [i for i, n in graph.items() if n["class_type"] in OUTPUT_NODES]
+def refusal(graph: dict[str, dict[str, Any]], uploads: tuple[str, ...] = ()) -> Any:
+    """What the real server (its `/object_info` facts) says of `graph`: error, node errors."""
+    verdict = validate_prompt(copy.deepcopy(graph), installed=INSTALLED, uploads=set(uploads))
+    return verdict.error, verdict.node_errors
+
+
+def assert_well_formed(graph: dict[str, dict[str, Any]], uploads: tuple[str, ...] = ()) -> None:
+    """Accepted as the real ComfyUI v0.3.64 would accept it (classes, every input's type,
+    enum values and range, links of the right type to existing outputs), one output node,
+    and every node feeding that output (nothing dangling)."""
+    assert refusal(graph, uploads) == (None, {})
+    outputs = [i for i, n in graph.items() if classes()[n["class_type"]].output_node]
     assert len(outputs) == 1
     reached, todo = set(), [outputs[0]]
     while todo:
@@ -161,7 +99,7 @@ def test_every_preset_builds_a_well_formed_graph_with_its_values(
         request(kind=kind, preset=name, model=model, seed=987654321, reference_images=refs),
         PRESETS,
     )
-    assert_well_formed(graph)
+    assert_well_formed(graph, refs)
     assert output_kind(graph) == kind
     sampler = only(graph, "KSampler")
     assert sampler["seed"] == 987654321
@@ -205,13 +143,17 @@ def test_reference_images_feed_ip_adapters_into_the_sampler_model(refs: tuple[st
         adapter = source(graph, link)["inputs"]
         chained.append(adapter)
         link = adapter["model"]
-    loader = source(graph, link)
-    assert loader["class_type"] == "IPAdapterUnifiedLoader"
-    assert loader["inputs"]["preset"] == PRESETS.ipadapter_preset == "PLUS (high strength)"
-    assert source(graph, loader["inputs"]["model"])["class_type"] == "CheckpointLoaderSimple"
+    assert source(graph, link)["class_type"] == "CheckpointLoaderSimple"
+    # Loaded by name, the names the health check verifies, not by a preset's file pattern.
+    assert only(graph, "IPAdapterModelLoader") == {"ipadapter_file": PRESETS.ipadapter_model}
+    assert only(graph, "CLIPVisionLoader") == {"clip_name": PRESETS.clip_vision_model}
+    assert "IPAdapterUnifiedLoader" not in {n["class_type"] for n in graph.values()}
     chained.reverse()
     assert [source(graph, a["image"])["inputs"]["image"] for a in chained] == list(refs)
-    assert all(a["ipadapter"] == [link[0], 1] for a in chained)
+    assert all(
+        source(graph, a["ipadapter"])["class_type"] == "IPAdapterModelLoader" for a in chained
+    )
+    assert all(source(graph, a["clip_vision"])["class_type"] == "CLIPVisionLoader" for a in chained)
     assert math.isclose(sum(a["weight"] for a in chained), 0.9)
     for adapter in chained:
         assert (adapter["weight_type"], adapter["start_at"], adapter["end_at"]) == (
@@ -220,6 +162,28 @@ def test_reference_images_feed_ip_adapters_into_the_sampler_model(refs: tuple[st
             1.0,
         )
         assert (adapter["combine_embeds"], adapter["embeds_scaling"]) == ("concat", "V only")
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "typo", "reason"),
+    [
+        ("image", "scheduler", "Karras", "value_not_in_list"),
+        ("image", "sampler_name", "dpmpp-2m", "value_not_in_list"),
+        ("video", "sampler_name", "unipc", "value_not_in_list"),
+    ],
+)
+def test_a_preset_typo_is_what_the_real_server_refuses(
+    kind: str, field: str, typo: str, reason: str
+) -> None:
+    raw = tomllib.loads(DEFAULT_PATH.read_text())
+    raw[kind]["presets"]["low"][field] = typo
+    presets = Presets.from_mapping(raw)  # our own schema cannot know ComfyUI's lists
+    model = presets.default_model(kind)
+    graph = build_graph(request(kind=kind, preset="low", model=model), presets)
+    _error, node_errors = refusal(graph)
+    (sampler_errors,) = [e["errors"] for e in node_errors.values() if e["class_type"] == "KSampler"]
+    assert [(e["type"], e["extra_info"]["input_name"]) for e in sampler_errors] == [(reason, field)]
+    assert f"{field}: '{typo}' not in" in sampler_errors[0]["details"]
 
 
 def test_video_graph_is_wan_with_shifted_sampling_and_animated_webp() -> None:
@@ -336,7 +300,7 @@ def test_any_valid_request_yields_one_output_and_no_dangling_links(
     req: GenerationRequest,
 ) -> None:
     graph = build_graph(req, PRESETS)
-    assert_well_formed(graph)
+    assert_well_formed(graph, req.reference_images)
     assert output_kind(graph) == req.kind
     assert only(graph, "KSampler")["seed"] == req.seed
     adapters = [n for n in graph.values() if n["class_type"] == "IPAdapterAdvanced"]

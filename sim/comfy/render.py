@@ -1,0 +1,98 @@
+"""The files a simulated ComfyUI writes: PNGs, animated WebPs and latent previews.
+
+Pictures are gradients whose colours depend on the seed and the graph, so two prompts that
+differ give different files, and they carry the graph where ComfyUI puts it: a PNG's `prompt`
+text chunk (plus one chunk per `extra_pnginfo` key), an animated WebP's EXIF tag 0x0110 as
+`prompt:<graph JSON>`. Names follow ComfyUI's `get_save_image_path`: the prefix's folder part
+becomes the subfolder, and a counter per prefix starts at 1 (`ComfyUI_00001_.png`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import textwrap
+from collections.abc import Iterable
+from typing import Any
+
+from PIL import Image, ImageDraw, PngImagePlugin
+
+EXIF_MODEL = 0x0110
+"""The EXIF tag ComfyUI's SaveAnimatedWEBP writes `prompt:<graph JSON>` into."""
+PREVIEW_SIDE = 64
+
+
+def save_path(prefix: str, existing: Iterable[tuple[str, str]]) -> tuple[str, str, int]:
+    """(subfolder, file name stem, counter) for the next file saved with `prefix`, given the
+    (subfolder, file name) pairs already in the output folder."""
+    subfolder, _, stem = prefix.rpartition("/")
+    taken = [
+        name for folder, name in existing if folder == subfolder and name.startswith(f"{stem}_")
+    ]
+    return subfolder, stem, len(taken) + 1
+
+
+def png(
+    size: tuple[int, int],
+    seed: int,
+    graph: dict[str, Any],
+    caption: str,
+    extra_pnginfo: dict[str, Any] | None = None,
+) -> bytes:
+    """A PNG for one image of a batch, with the graph in its `prompt` chunk."""
+    info = PngImagePlugin.PngInfo()
+    text = json.dumps(graph)
+    info.add_text("prompt", text)
+    for key, value in (extra_pnginfo or {}).items():
+        info.add_text(key, json.dumps(value))
+    image = _frame(size, seed, text)
+    draw = ImageDraw.Draw(image)
+    lines = ["SIMULATED", f"seed {seed}", *textwrap.wrap(caption, 48)[:6]]
+    for index, line in enumerate(lines):
+        draw.text((16, 16 + 14 * index), line, fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def animated_webp(
+    size: tuple[int, int], seed: int, graph: dict[str, Any], frames: int, fps: float
+) -> bytes:
+    """An animated WebP of `frames` frames, the graph in EXIF as SaveAnimatedWEBP writes it."""
+    text = json.dumps(graph)
+    images = [_frame(size, seed, text, shift=index * 15) for index in range(max(frames, 1))]
+    exif = Image.Exif()
+    exif[EXIF_MODEL] = f"prompt:{text}"
+    out = io.BytesIO()
+    images[0].save(
+        out,
+        format="WEBP",
+        save_all=True,
+        append_images=images[1:],
+        duration=int(1000 / max(fps, 1)),
+        exif=exif,
+        quality=60,
+        method=0,
+    )
+    return out.getvalue()
+
+
+def preview_jpeg(seed: int, step: int) -> bytes:
+    """A small JPEG latent preview for one sampler step."""
+    out = io.BytesIO()
+    _frame((PREVIEW_SIDE, PREVIEW_SIDE), seed, "preview", shift=step * 20).save(
+        out, format="JPEG", quality=70
+    )
+    return out.getvalue()
+
+
+def _colours(seed: int, text: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    digest = hashlib.sha256(f"{seed}:{text}".encode()).digest()
+    return (digest[0], digest[1], digest[2]), (digest[3], digest[4], digest[5])
+
+
+def _frame(size: tuple[int, int], seed: int, text: str, shift: int = 0) -> Image.Image:
+    start, end = _colours(seed, text)
+    gradient = Image.linear_gradient("L").rotate(shift % 360).resize(size)
+    return Image.composite(Image.new("RGB", size, start), Image.new("RGB", size, end), gradient)
