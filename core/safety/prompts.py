@@ -1,0 +1,193 @@
+"""Screening text: refuse any request that describes or implies a person under 18.
+
+The studio makes no picture of a minor at all, in any mode: youth words, school grades and
+institutions, infants, and ages said any way are refused whether or not the request is
+explicit. Only words that are also common in another sense (listed as `youth_sexual`) need
+sexual context or explicit mode. Every check is bounded (see `core.safety.phrases`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from core.config import REPO_ROOT
+from core.errors import PolicyRefusal, ValidationFailed
+from core.safety import ages
+from core.safety.lexicon import ADULT_AGE, Lexicon, lexicon
+from core.safety.normalize import accented, normalize, tokens
+from core.safety.phrases import Match, PhraseSet
+
+MAX_PROMPT_CHARS = 4000
+
+CONSENT_STATEMENT = (
+    "I own this image or have the right to use it, and every person pictured in it is an "
+    "adult who has consented to its use here."
+)
+
+MINOR_MESSAGE = (
+    "This request was refused: it describes or implies a person under 18. "
+    "Every character must be an adult, 18 or older."
+)
+REAL_PERSON_MESSAGE = (
+    "This request was refused: it names a real person in an explicit context. "
+    "Create fictional characters instead."
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Why a text would be refused: the rule id and the list entry or rule that matched."""
+
+    rule: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A request in the three forms the policy reads, with its tokens."""
+
+    letters: str
+    letter_tokens: list[str]
+    accent_tokens: list[str]
+    digits: str
+
+
+# A prompt weight, "(red hair:1.2)" or "[x:0.8]", is no age: dropped before ages are read.
+_WEIGHT = re.compile(r":\s{0,3}\d{1,3}(?:\.\d{1,4})?\s{0,3}(?=[)\]])")
+
+
+def _read(text: str) -> _Read:
+    letters = normalize(text)
+    digits = normalize(_WEIGHT.sub("", text), lookalikes=False)
+    return _Read(letters, tokens(letters), tokens(accented(text)), digits)
+
+
+def _exempt_tokens(read: _Read, lex: Lexicon, *, sexual: bool) -> frozenset[int]:
+    lists = [lex.term("exempt")] + ([] if sexual else [lex.term("exempt_names")])
+    return frozenset(
+        index
+        for phrases in lists
+        for match in phrases.matches(read.letter_tokens)
+        for index in range(match.start, match.end)
+    )
+
+
+def _unspaced(phrases: PhraseSet, read: _Read, lex: Lexicon, *, sexual: bool) -> Match | None:
+    """A Chinese/Japanese term outside every exempt stretch of text."""
+    lists = [lex.term("exempt")] + ([] if sexual else [lex.term("exempt_names")])
+    exempt = [(m.start, m.end) for p in lists for m in p.unspaced_matches(read.letters)]
+    for match in phrases.unspaced_matches(read.letters):
+        if not any(start <= match.start and match.end <= end for start, end in exempt):
+            return match
+    return None
+
+
+def _youth(phrases: PhraseSet, read: _Read, lex: Lexicon, *, sexual: bool) -> Match | None:
+    skip = _exempt_tokens(read, lex, sexual=sexual)
+    return phrases.first(read.letter_tokens, skip) or _unspaced(phrases, read, lex, sexual=sexual)
+
+
+def find_minor(
+    text: str, *, explicit: bool, year: int, lex: Lexicon | None = None
+) -> Finding | None:
+    """Why `text` describes or implies a person under 18, or None. Pure; no length checks.
+
+    `explicit` is the request's mode: with it (or sexual words in the text) the
+    `youth_sexual` words count too. `year` is the Clock's year, for years of birth.
+    """
+    lex = lex or lexicon()
+    read = _read(text)
+    always = lex.term("always")
+    found = always.first(read.letter_tokens) or next(always.unspaced_matches(read.letters), None)
+    if found is not None:
+        return Finding("minor_term", found.term.source)
+    sexual = explicit or bool(
+        lex.term("sexual").first(read.letter_tokens)
+        or next(lex.term("sexual").unspaced_matches(read.letters), None)
+    )
+    found = _youth(lex.term("youth"), read, lex, sexual=sexual)
+    if found is None:
+        found = lex.term("youth_accented").first(read.accent_tokens)
+    if found is not None:
+        return Finding("minor_youth", found.term.source)
+    if sexual:
+        found = _youth(lex.term("youth_sexual"), read, lex, sexual=True)
+        if found is not None:
+            return Finding("minor_sexual", found.term.source)
+    rule = ages.minor_age(read.digits, lex, year=year)
+    return Finding(rule, "age") if rule is not None else None
+
+
+def is_sexual(text: str, *, lex: Lexicon | None = None) -> bool:
+    """Whether `text` has words of sexual context."""
+    lex = lex or lexicon()
+    letters = normalize(text)
+    sexual = lex.term("sexual")
+    return bool(sexual.first(tokens(letters)) or next(sexual.unspaced_matches(letters), None))
+
+
+@lru_cache(maxsize=1)
+def public_figures() -> PhraseSet:
+    """Names from `data/safety/public_figures.txt` (one per line; editable)."""
+    path = REPO_ROOT / "data" / "safety" / "public_figures.txt"
+    names = [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    return PhraseSet(names)
+
+
+def check_length(text: str, field: str) -> None:
+    """ValidationFailed for text past the limit or holding control characters."""
+    if len(text) > MAX_PROMPT_CHARS:
+        raise ValidationFailed(
+            f"The {field} is {len(text):,} characters long; the limit is {MAX_PROMPT_CHARS:,}."
+        )
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in text):
+        raise ValidationFailed(f"The {field} contains control characters; remove them.")
+
+
+def screen_prompt(text: str, *, year: int, nsfw: bool = True, field: str = "prompt") -> None:
+    """Refuse `text` (PolicyRefusal with MINOR_MESSAGE and a rule id) or return quietly.
+
+    Any person under 18 is refused in every mode; `nsfw` is the request's explicit mode
+    (stricter: ambiguous youth words and real people's names are refused too). `year` is
+    the Clock's current year.
+    """
+    check_length(text, field)
+    finding = find_minor(text, explicit=nsfw, year=year)
+    if finding is not None:
+        raise PolicyRefusal(MINOR_MESSAGE, rule=finding.rule)
+    if nsfw or is_sexual(text):
+        if public_figures().first(tokens(normalize(text))) is not None:
+            raise PolicyRefusal(REAL_PERSON_MESSAGE, rule="real_person")
+
+
+def screen_muse(fields: Mapping[str, str], *, age: int, nsfw: bool, year: int) -> None:
+    """Refuse a character under 18, or any field that describes one; the message names it."""
+    if age < ADULT_AGE:
+        raise PolicyRefusal(f"age: {MINOR_MESSAGE}", rule="minor_age")
+    for name, value in fields.items():
+        label = name.replace("_", " ")
+        try:
+            screen_prompt(value, nsfw=nsfw, field=label, year=year)
+        except PolicyRefusal as refusal:
+            raise PolicyRefusal(f"{label}: {refusal}", rule=refusal.rule) from None
+
+
+def screen_reference_use(*, consent_given: bool, explicit: bool) -> None:
+    """Reference images need the consent statement and never go with explicit mode."""
+    if not consent_given:
+        raise PolicyRefusal(
+            "Reference images need your statement: " + CONSENT_STATEMENT, rule="reference_consent"
+        )
+    if explicit:
+        raise PolicyRefusal(
+            "Reference images cannot be used in explicit mode: they may show real people.",
+            rule="reference_explicit",
+        )
