@@ -9,7 +9,7 @@ Stated age >= 18 is necessary, not sufficient (SECURITY.md decision 9): outputs 
 `OutputScreener`, and a moderator approves anything before it is public.
 """
 
-from core.safety.normalize import normalize
+from core.safety.normalization import normalize
 from core.safety.outputs import (
     OutputScreener,
     PendingReviewScreener,

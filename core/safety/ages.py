@@ -154,7 +154,7 @@ class _Reader:
                 continue
             if self._is(("persons", "relations"), index):
                 return False
-            if self._is(("objects", "durations", "measures"), index):
+            if self._is(("objects", "ago", "measures"), index):
                 return True
         return False
 
@@ -162,7 +162,7 @@ class _Reader:
         """The word after a bare number makes it a measure, a time, a thing or a count."""
         if index >= len(self.toks) or self._is(("age_units",), index):
             return False
-        return self.toks[index].isdigit() or self._is(("objects", "durations", "measures"), index)
+        return self.toks[index].isdigit() or self._is(("objects", "ago", "measures"), index)
 
     def with_unit(self, number: Number) -> str | None:
         """ "12 years old", "6 months old", "18歳未満"; not "a 10-year-old car", "for 12 years"."""
@@ -173,7 +173,7 @@ class _Reader:
         if not end:
             return None
         span_of_time = self.ends_before("durations", number.start, gap=1) >= 0
-        if span_of_time or self._is(("durations",), end):
+        if span_of_time or self._is(("ago",), end):
             return None
         ahead = range(end, end + WINDOW)
         behind = range(number.start - 1, number.start - 1 - WINDOW, -1)

@@ -1,7 +1,7 @@
 """The policy's word lists: one editable TOML file per language under `data/safety/lexicon/`.
 
 Every file may carry any of the keys below; the lexicon is their union, normalised the way
-requests are (see `core.safety.normalize`), so an entry written with accents, capitals or
+requests are (see `core.safety.normalization`), so an entry written with accents, capitals or
 look-alike letters matches the same way a request does. Entry syntax: `core.safety.phrases`.
 
 Terms (matched on the letters form, digits read as look-alike letters):
@@ -28,7 +28,8 @@ Ages (matched on the digits form):
   school_years, grade_words   "year" before and "student" after a number ("year 9 student")
   birthdays           after an ordinal: "birthday"
   objects             things whose age is no person's ("whisky", "car", "dog")
-  durations           words that make a number of years a span of time ("for", "ago")
+  durations, ago      before / after a number of years, make it a span of time ("for" /
+                      "ago", "later")
   measures            units that make a number no age ("feet", "minutes", "dollars")
   [compounds]         numbers = {stem = value}, units = ["jährig*"]: glued ages ("zwölfjährig")
 """
@@ -44,7 +45,7 @@ from typing import Any
 
 from core.config import REPO_ROOT
 from core.errors import ConfigError
-from core.safety.normalize import normalize, tokens
+from core.safety.normalization import normalize, tokens
 from core.safety.phrases import PhraseSet
 
 LEXICON_DIR = REPO_ROOT / "data" / "safety" / "lexicon"
@@ -75,6 +76,7 @@ AGE_PHRASE_KEYS = (
     "birthdays",
     "objects",
     "durations",
+    "ago",
     "measures",
 )
 AGE_WORD_KEYS = ("fillers", "stops")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from core.safety.normalize import accented, is_unspaced, normalize, tokens
+from core.safety.normalization import accented, is_unspaced, normalize, tokens
 
 Form = Literal["letters", "digits", "accents"]
 
@@ -170,9 +170,9 @@ class PhraseSet:
         for key in keys:
             for term in self.single.get(key, ()):
                 yield Match(term, index, index + 1)
-            second = self._second_stems.get(key)
-            if second is not None and index + 1 < len(toks):
-                found = second.match(toks[index + 1])
+            follower = self._second_stems.get(key)
+            if follower is not None and index + 1 < len(toks):
+                found = follower.match(toks[index + 1])
                 if found is not None:
                     yield Match(self.stem_pairs[key][found.group(0)], index, index + 2)
         if self.pairs and index + 1 < len(toks):

@@ -18,7 +18,7 @@ from core.config import REPO_ROOT
 from core.errors import PolicyRefusal, ValidationFailed
 from core.safety import ages
 from core.safety.lexicon import ADULT_AGE, Lexicon, lexicon
-from core.safety.normalize import accented, normalize, tokens
+from core.safety.normalization import accented, normalize, tokens
 from core.safety.phrases import Match, PhraseSet
 
 MAX_PROMPT_CHARS = 4000
@@ -46,49 +46,70 @@ class Finding:
     evidence: str
 
 
-@dataclass(frozen=True)
-class _Read:
-    """A request in the three forms the policy reads, with its tokens."""
-
-    letters: str
-    letter_tokens: list[str]
-    accent_tokens: list[str]
-    digits: str
-
-
 # A prompt weight, "(red hair:1.2)" or "[x:0.8]", is no age: dropped before ages are read.
 _WEIGHT = re.compile(r":\s{0,3}\d{1,3}(?:\.\d{1,4})?\s{0,3}(?=[)\]])")
 
 
-def _read(text: str) -> _Read:
-    letters = normalize(text)
-    digits = normalize(_WEIGHT.sub("", text), lookalikes=False)
-    return _Read(letters, tokens(letters), tokens(accented(text)), digits)
+def letter_forms(text: str) -> list[str]:
+    """The letters forms of `text`: "1" reads as "i" ("k1d"), and also as "l" ("todd1er")."""
+    forms = [normalize(text)]
+    if "1" in text:
+        forms.append(normalize(text.replace("1", "l")))
+    return forms
 
 
-def _exempt_tokens(read: _Read, lex: Lexicon, *, sexual: bool) -> frozenset[int]:
+@dataclass(frozen=True)
+class _Exemptions:
+    """What exempt phrases cover: token indices, and character spans of unspaced text."""
+
+    tokens: frozenset[int]
+    spans: list[tuple[int, int]]
+
+
+def _exempt(letters: str, toks: list[str], lex: Lexicon, *, sexual: bool) -> _Exemptions:
     lists = [lex.term("exempt")] + ([] if sexual else [lex.term("exempt_names")])
-    return frozenset(
-        index
-        for phrases in lists
-        for match in phrases.matches(read.letter_tokens)
-        for index in range(match.start, match.end)
+    indices = frozenset(
+        index for p in lists for m in p.matches(toks) for index in range(m.start, m.end)
     )
+    spans = [(m.start, m.end) for p in lists for m in p.unspaced_matches(letters)]
+    return _Exemptions(indices, spans)
 
 
-def _unspaced(phrases: PhraseSet, read: _Read, lex: Lexicon, *, sexual: bool) -> Match | None:
-    """A Chinese/Japanese term outside every exempt stretch of text."""
-    lists = [lex.term("exempt")] + ([] if sexual else [lex.term("exempt_names")])
-    exempt = [(m.start, m.end) for p in lists for m in p.unspaced_matches(read.letters)]
-    for match in phrases.unspaced_matches(read.letters):
-        if not any(start <= match.start and match.end <= end for start, end in exempt):
+def _first(phrases: PhraseSet, letters: str, toks: list[str], exempt: _Exemptions) -> Match | None:
+    """The first term of `phrases` not wholly inside an exempt phrase."""
+    found = phrases.first(toks, exempt.tokens)
+    if found is not None:
+        return found
+    for match in phrases.unspaced_matches(letters):
+        if not any(a <= match.start and match.end <= b for a, b in exempt.spans):
             return match
     return None
 
 
-def _youth(phrases: PhraseSet, read: _Read, lex: Lexicon, *, sexual: bool) -> Match | None:
-    skip = _exempt_tokens(read, lex, sexual=sexual)
-    return phrases.first(read.letter_tokens, skip) or _unspaced(phrases, read, lex, sexual=sexual)
+_NOTHING = _Exemptions(frozenset(), [])
+
+
+def lex_always() -> PhraseSet:
+    """The terms refused everywhere, negative prompts included."""
+    return lexicon().term("always")
+
+
+def _term_finding(letters: str, lex: Lexicon, *, explicit: bool) -> Finding | None:
+    """The youth, always or (with sexual context) ambiguous term in one letters form."""
+    toks = tokens(letters)
+    found = _first(lex.term("always"), letters, toks, _NOTHING)
+    if found is not None:
+        return Finding("minor_term", found.term.source)
+    sexual = explicit or _first(lex.term("sexual"), letters, toks, _NOTHING) is not None
+    found = _first(lex.term("youth"), letters, toks, _exempt(letters, toks, lex, sexual=sexual))
+    if found is not None:
+        return Finding("minor_youth", found.term.source)
+    if sexual:
+        exempt = _exempt(letters, toks, lex, sexual=True)
+        found = _first(lex.term("youth_sexual"), letters, toks, exempt)
+        if found is not None:
+            return Finding("minor_sexual", found.term.source)
+    return None
 
 
 def find_minor(
@@ -100,25 +121,14 @@ def find_minor(
     `youth_sexual` words count too. `year` is the Clock's year, for years of birth.
     """
     lex = lex or lexicon()
-    read = _read(text)
-    always = lex.term("always")
-    found = always.first(read.letter_tokens) or next(always.unspaced_matches(read.letters), None)
-    if found is not None:
-        return Finding("minor_term", found.term.source)
-    sexual = explicit or bool(
-        lex.term("sexual").first(read.letter_tokens)
-        or next(lex.term("sexual").unspaced_matches(read.letters), None)
-    )
-    found = _youth(lex.term("youth"), read, lex, sexual=sexual)
-    if found is None:
-        found = lex.term("youth_accented").first(read.accent_tokens)
-    if found is not None:
-        return Finding("minor_youth", found.term.source)
-    if sexual:
-        found = _youth(lex.term("youth_sexual"), read, lex, sexual=True)
-        if found is not None:
-            return Finding("minor_sexual", found.term.source)
-    rule = ages.minor_age(read.digits, lex, year=year)
+    for letters in letter_forms(text):
+        finding = _term_finding(letters, lex, explicit=explicit)
+        if finding is not None:
+            return finding
+    accented_term = lex.term("youth_accented").first(tokens(accented(text)))
+    if accented_term is not None:
+        return Finding("minor_youth", accented_term.term.source)
+    rule = ages.minor_age(normalize(_WEIGHT.sub("", text), lookalikes=False), lex, year=year)
     return Finding(rule, "age") if rule is not None else None
 
 
@@ -152,14 +162,22 @@ def check_length(text: str, field: str) -> None:
         raise ValidationFailed(f"The {field} contains control characters; remove them.")
 
 
-def screen_prompt(text: str, *, year: int, nsfw: bool = True, field: str = "prompt") -> None:
+def screen_prompt(
+    text: str, *, year: int, nsfw: bool = True, field: str = "prompt", negative: bool = False
+) -> None:
     """Refuse `text` (PolicyRefusal with MINOR_MESSAGE and a rule id) or return quietly.
 
     Any person under 18 is refused in every mode; `nsfw` is the request's explicit mode
     (stricter: ambiguous youth words and real people's names are refused too). `year` is
-    the Clock's current year.
+    the Clock's current year. A `negative` prompt lists what to keep out of the picture
+    ("child, teen" there is good practice), so only the `always` terms are refused in it.
     """
     check_length(text, field)
+    if negative:
+        found = _first(lex_always(), normalize(text), tokens(normalize(text)), _NOTHING)
+        if found is not None:
+            raise PolicyRefusal(MINOR_MESSAGE, rule="minor_term")
+        return
     finding = find_minor(text, explicit=nsfw, year=year)
     if finding is not None:
         raise PolicyRefusal(MINOR_MESSAGE, rule=finding.rule)

@@ -168,7 +168,7 @@ def validate(request: StudioRequest, presets: Presets) -> None:
         raise ValidationFailed("Reference images work with image generation only.")
 
 
-def check_sources(session: Session, *, user_id: int, request: StudioRequest) -> None:
+def check_sources(session: Session, *, user_id: int, request: StudioRequest, year: int) -> None:
     """Refuse a muse, variation or reference image the user does not own, or may not use.
 
     The muse and the variation are screened again (the policy may have tightened since they
@@ -177,12 +177,12 @@ def check_sources(session: Session, *, user_id: int, request: StudioRequest) -> 
     """
     if request.muse_id is not None:
         muse = muses.get_muse(session, owner_id=user_id, muse_id=request.muse_id)
-        muses.screen_profile(muses.profile_of(muse))
+        muses.screen_profile(muses.profile_of(muse), year=year)
         if request.variation_id is not None:
             variation = session.get(MuseVariation, request.variation_id)
             if variation is None or variation.muse_id != muse.id:
                 raise NotFound("No such variation.")
-            muses.screen_overrides(muse, variation.overrides)
+            muses.screen_overrides(muse, variation.overrides, year=year)
     elif request.variation_id is not None:
         raise ValidationFailed("A variation needs its muse.")
     if request.reference_images:
@@ -216,11 +216,14 @@ def submit(
     """
     validate(request, presets)
     actor = f"user:{user_id}"
+    year = clock.now().year
     with audited_refusals(engine, actor=actor, target="studio.submit", clock=clock, ip=ip):
         with read_scope(engine) as session:
-            check_sources(session, user_id=user_id, request=request)
-        safety.screen_prompt(request.prompt, nsfw=request.nsfw)
-        safety.screen_prompt(request.negative_prompt, nsfw=False, field="negative prompt")
+            check_sources(session, user_id=user_id, request=request, year=year)
+        safety.screen_prompt(request.prompt, nsfw=request.nsfw, year=year)
+        safety.screen_prompt(
+            request.negative_prompt, nsfw=False, field="negative prompt", year=year, negative=True
+        )
     now = clock.now()
     with session_scope(engine) as session:
         quote = estimate(session, request, presets=presets, pricing=pricing, pool=pool)
