@@ -78,6 +78,10 @@ def _publicly_visible() -> Any:
     )
 
 
+def _not_flagged() -> Any:
+    return col(Asset.screening) != Screening.FLAGGED
+
+
 def _sort_column(sort: Sort) -> Any:
     """The stored, indexed column a sort orders by (then id, both descending)."""
     columns = {
@@ -137,8 +141,8 @@ def list_assets(
     """
     key = _sort_column(sort)
     query = select(Asset)
-    if scope == "mine":
-        query = query.where(Asset.owner_id == (viewer_id or -1))
+    if scope == "mine":  # flagged outputs are held back from their owner until reviewed
+        query = query.where(Asset.owner_id == (viewer_id or -1), _not_flagged())
     else:
         query = query.where(_publicly_visible())
     if category:
@@ -224,7 +228,7 @@ def get_asset(session: Session, *, viewer_id: int | None, asset_id: int) -> Asse
         and asset.screening is Screening.PASSED
         and not asset.hidden
     )
-    if asset.owner_id != viewer_id and not visible:
+    if (asset.owner_id != viewer_id or asset.screening is Screening.FLAGGED) and not visible:
         raise NotFound("No such picture.")
     return asset
 

@@ -30,7 +30,7 @@ from core.comfy.workflows import GenerationRequest, Graph, build_graph
 from core.config import Settings
 from core.db import read_scope, session_scope
 from core.errors import ComfyUnavailable, CoreError, NotFound, ValidationFailed
-from core.gallery import store
+from core.gallery import screening, store
 from core.models import (
     GenerationJob,
     GpuInstance,
@@ -45,6 +45,7 @@ from core.muses import service as muses
 from core.pool import costs, leases
 from core.pool.leases import Claim
 from core.refusals import audited_refusals
+from core.safety import OutputScreener, shared_screener
 from core.studio.metadata import generation_metadata
 
 log = logging.getLogger(__name__)
@@ -377,6 +378,7 @@ class RunContext:
     pricing: Pricing
     media_root: Path
     comfy: Callable[[str], ComfyClient] = field(default=lambda url: ComfyClient(url))
+    screener: OutputScreener = field(default_factory=shared_screener)
 
 
 def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> None:
@@ -510,7 +512,7 @@ def _finish(
         if job is None or instance is None or job.status in TERMINAL:
             return
         for index, (ref, data) in enumerate(outputs):
-            store.save_output(
+            asset = store.save_output(
                 session,
                 media_root=ctx.media_root,
                 owner_id=job.user_id,
@@ -522,6 +524,15 @@ def _finish(
                 title=f"{job.prompt[:60]} #{index + 1}",
                 now=now,
                 metadata=generation_metadata(job, ctx.presets, graph, index),
+            )
+            # Screened before this unit of work commits: no output is ever seen unscreened.
+            screening.screen_output(
+                session,
+                asset=asset,
+                data=data,
+                explicit_request=bool(job.request.get("nsfw")),
+                screener=ctx.screener,
+                now=now,
             )
         seconds = (now - started).total_seconds()
         cost = costs.cost_for(instance.price_per_hour_usd, seconds)
