@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from core import audit, safety
 from core.errors import NotFound, ValidationFailed
-from core.gallery import store
+from core.gallery import store, takedown
 from core.gallery.taxonomy import normalize_tags
 from core.models import Asset, AuditOutcome, GenerationJob, Muse, MuseVariation, ReferenceImage
 from core.muses.cards import CardData, parse_card
@@ -281,11 +281,11 @@ def attach_reference(
         if count >= MAX_REFERENCES:
             raise ValidationFailed(f"A muse has at most {MAX_REFERENCES} reference images.")
     safety.screen_reference_use(consent_given=consent_given, explicit=explicit)
+    # The uploaded bytes, their re-encoding and their perceptual hash, before anything is kept.
+    takedown.refuse_copies(session, data, max_bytes=max_bytes, max_pixels=max_pixels)
     stored = store.ingest_image(
         data, media_root=media_root, max_bytes=max_bytes, max_pixels=max_pixels
     )
-    if store.is_blocked(session, stored.sha256):
-        raise ValidationFailed("This image was taken down and cannot be used.")
     reference = ReferenceImage(
         owner_id=owner_id,
         muse_id=muse_id,
