@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench import engine, gallery, pool, pool_policy
+from bench import engine, gallery, pool, pool_policy, safety
 from bench.common import Figure, table
 
 
@@ -91,6 +91,7 @@ SECTIONS: tuple[Section, ...] = (
         "fault campaign",
         lambda s: pool.fault_campaign(s.campaign_runs, s.workers).figures(),
     ),
+    Section("S", "content safety", lambda s: safety.main(quick=s.quick).figures()),
 )
 
 

@@ -143,7 +143,7 @@ class _Reader:
 
     def head_is_thing(self, indices: range) -> bool:
         """Whether the noun an age describes, read over `indices` (nearest first, up to a
-        stop word such as "with"), is a thing, an animal or a span of time, not a person."""
+        stop word such as "with"), is a thing, an animal or a measure, not a person."""
         stops, fillers = self.lex.age_words["stops"], self.lex.age_words["fillers"]
         for index in indices:
             if not 0 <= index < len(self.toks):
@@ -154,7 +154,7 @@ class _Reader:
                 continue
             if self._is(("persons", "relations"), index):
                 return False
-            if self._is(("objects", "ago", "measures"), index):
+            if self._is(("objects", "measures"), index):
                 return True
         return False
 
@@ -172,8 +172,10 @@ class _Reader:
         end = max(unit_end, infant_end)
         if not end:
             return None
+        # "hace 12 años", "12 anni fa" are spans of time; "12 years old" never is.
+        bare = self.end_of("bare_units", number.end) == unit_end and not infant_end
         span_of_time = self.ends_before("durations", number.start, gap=1) >= 0
-        if span_of_time or self._is(("ago",), end):
+        if bare and (span_of_time or self._is(("ago",), end)):
             return None
         ahead = range(end, end + WINDOW)
         behind = range(number.start - 1, number.start - 1 - WINDOW, -1)

@@ -17,6 +17,8 @@ Terms (matched on the letters form, digits read as look-alike letters):
 Ages (matched on the digits form):
   numbers, ordinals   number words (tens too: "twenty one" is summed) and ordinal words
   age_units / infant_units   after a number: "years old" / "months old"
+  bare_units          units that alone may also count a span of time ("anni", "lat"): only
+                      with these do `durations` and `ago` words make it no age
   age_before          before a number: "aged", "age of"
   under               before a number: "under", "younger than"; under_after: after ("未満")
   apparent            before a number: "looks", "appears to be"
@@ -62,6 +64,7 @@ TERM_KEYS = (
 )
 AGE_PHRASE_KEYS = (
     "age_units",
+    "bare_units",
     "infant_units",
     "age_before",
     "under",

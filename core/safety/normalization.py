@@ -50,13 +50,14 @@ _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u
 def fold(text: str, *, lookalikes: bool = True) -> str:
     """Case, width and accents folded; look-alike letters (and digits, if asked) mapped."""
     text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
-    stripped = "".join(
-        ch
-        for ch in unicodedata.normalize("NFKD", text)
-        if not unicodedata.combining(ch) or _KEPT_MARKS.match(ch)
-    )
-    # NFC recomposes what NFKD split with no accent to drop (Hangul syllables, kana voicing).
-    text = unicodedata.normalize("NFC", stripped).translate(_LETTER_FOLDS)
+    if not text.isascii():  # ASCII has no accent to strip and no look-alike letter
+        stripped = "".join(
+            ch
+            for ch in unicodedata.normalize("NFKD", text)
+            if not unicodedata.combining(ch) or _KEPT_MARKS.match(ch)
+        )
+        # NFC recomposes what NFKD split with no accent to drop (Hangul, kana voicing).
+        text = unicodedata.normalize("NFC", stripped).translate(_LETTER_FOLDS)
     return text.translate(DIGIT_LOOKALIKES) if lookalikes else text
 
 

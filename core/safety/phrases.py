@@ -143,9 +143,15 @@ class PhraseSet:
 
     def matches(self, toks: Sequence[str]) -> Iterator[Match]:
         """Every term found in `toks` (token spans), in order of their first token."""
+        first_words, stem, inside = self._first_words, self._stem, self._inside
         for index, token in enumerate(toks):
-            if not self._first_words.isdisjoint(_keys(token)) or self._hit(token):
-                yield from self.matches_at(toks, index)
+            if (
+                first_words.isdisjoint(_keys(token))
+                and (stem is None or stem.match(token) is None)
+                and (inside is None or inside.search(token) is None)
+            ):
+                continue  # the common case, kept free of calls
+            yield from self.matches_at(toks, index)
 
     def _hit(self, token: str) -> bool:
         """A stem or an inside-word entry in `token`."""

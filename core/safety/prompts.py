@@ -50,10 +50,14 @@ class Finding:
 _WEIGHT = re.compile(r":\s{0,3}\d{1,3}(?:\.\d{1,4})?\s{0,3}(?=[)\]])")
 
 
+_ONE_IN_A_WORD = re.compile(r"[^\W\d_]1|1[^\W\d_]")
+
+
 def letter_forms(text: str) -> list[str]:
-    """The letters forms of `text`: "1" reads as "i" ("k1d"), and also as "l" ("todd1er")."""
+    """The letters forms of `text`: "1" reads as "i" ("k1d"), and inside a word also as "l"
+    ("todd1er")."""
     forms = [normalize(text)]
-    if "1" in text:
+    if _ONE_IN_A_WORD.search(text):
         forms.append(normalize(text.replace("1", "l")))
     return forms
 
