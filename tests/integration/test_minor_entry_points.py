@@ -9,13 +9,11 @@ these is driven with AppTest in tests/pages/test_minor_entry_points_pages.py.
 
 import io
 import json
-from decimal import Decimal
 
 import pytest
 from sqlmodel import select
 
 from core.accounts import ledger
-from core.comfy.presets import Presets
 from core.config import get_settings
 from core.db import make_engine, migrate, read_scope, session_scope
 from core.errors import PolicyRefusal
@@ -24,11 +22,9 @@ from core.muses import cli, service
 from core.muses.schema import validate_profile
 from core.refusals import audited_refusals
 from core.safety import MINOR_MESSAGE
-from core.studio import jobs
 from tests.factories import make_user
+from tests.integration.test_studio_submit import submit
 
-PRESETS = Presets.load()
-PRICING = jobs.Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
 KEY = "a-test-admin-key"
 # One per kind of rule, several languages; the fake clock's year is 2026.
 MINORS = [
@@ -58,19 +54,6 @@ def funded_user(engine, clock):
     with session_scope(engine) as session:
         ledger.grant(session, user_id=user.id, credits=100, key="t", note="t", now=clock.now())
     return user
-
-
-def submit(engine, user, clock, **fields):
-    request = jobs.StudioRequest(**({"prompt": "a lighthouse", "preset": "low"} | fields))
-    return jobs.submit(
-        engine,
-        user_id=user.id,
-        request=request,
-        clock=clock,
-        presets=PRESETS,
-        pricing=PRICING,
-        pool="default",
-    )
 
 
 def a_muse(engine, user, clock):

@@ -221,34 +221,29 @@ def file_for(engine, asset_number, clock):
         )
 
 
+def resolve(engine, request, moderator, clock, media, *, remove, asset_id=None):
+    with session_scope(engine) as session:
+        takedown.resolve_request(
+            session,
+            request_id=request.id,
+            moderator_id=moderator.id,
+            remove=remove,
+            note="",
+            media_root=media,
+            now=clock.now(),
+            asset_id=asset_id,
+        )
+
+
 def test_removal_blocks_copies_and_hides_identical_ones_elsewhere(engine, tmp_path, fake_clock):
     owner, other, admin = make_user(engine), make_user(engine), make_user(engine, role=Role.ADMIN)
     data = (IMAGES / "landscape_dusk.png").read_bytes()
     asset, copy = stored(engine, tmp_path, owner, data), stored(engine, tmp_path, other, data)
     request = file_for(engine, None, fake_clock)  # no picture named: the moderator finds it
-    with session_scope(engine) as session, pytest.raises(ValidationFailed):
-        takedown.resolve_request(
-            session,
-            request_id=request.id,
-            moderator_id=owner.id,
-            remove=True,
-            note="",
-            media_root=tmp_path,
-            now=fake_clock.now(),
-            asset_id=asset.id,
-        )
+    with pytest.raises(ValidationFailed):  # administrators only
+        resolve(engine, request, owner, fake_clock, tmp_path, remove=True, asset_id=asset.id)
     fake_clock.advance(3 * 3600)
-    with session_scope(engine) as session:
-        takedown.resolve_request(
-            session,
-            request_id=request.id,
-            moderator_id=admin.id,
-            remove=True,
-            note="confirmed",
-            media_root=tmp_path,
-            now=fake_clock.now(),
-            asset_id=asset.id,
-        )
+    resolve(engine, request, admin, fake_clock, tmp_path, remove=True, asset_id=asset.id)
     with read_scope(engine) as session:
         rows = [session.get(Asset, a.id) for a in (asset, copy)]
         done = session.get(type(request), request.id)
@@ -262,16 +257,8 @@ def test_removal_blocks_copies_and_hides_identical_ones_elsewhere(engine, tmp_pa
     )
     with pytest.raises(ValidationFailed, match="taken down"):
         upload_reference(engine, tmp_path, other, COPIES["webp"](IMAGES / "landscape_dusk.png"))
-    with session_scope(engine) as session, pytest.raises(NotFound):
-        takedown.resolve_request(
-            session,
-            request_id=request.id,
-            moderator_id=admin.id,
-            remove=False,
-            note="",
-            media_root=tmp_path,
-            now=fake_clock.now(),
-        )
+    with pytest.raises(NotFound):  # resolved once, not twice
+        resolve(engine, request, admin, fake_clock, tmp_path, remove=False)
 
 
 def test_a_rejected_request_shows_the_picture_again(engine, tmp_path, fake_clock):
@@ -280,16 +267,7 @@ def test_a_rejected_request_shows_the_picture_again(engine, tmp_path, fake_clock
     request = file_for(engine, asset.id, fake_clock)
     with read_scope(engine) as session:
         assert session.get(Asset, asset.id).hidden
-    with session_scope(engine) as session:
-        takedown.resolve_request(
-            session,
-            request_id=request.id,
-            moderator_id=admin.id,
-            remove=False,
-            note="not the person shown",
-            media_root=tmp_path,
-            now=fake_clock.now(),
-        )
+    resolve(engine, request, admin, fake_clock, tmp_path, remove=False)
     with read_scope(engine) as session:
         assert not session.get(Asset, asset.id).hidden
         assert session.exec(select(BlockedHash)).all() == []
