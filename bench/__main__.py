@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench import cold_start, engine, gallery, pool, pool_policy, stopped_tier
+from bench import cold_start, engine, gallery, pool, pool_policy, safety, stopped_tier
 from bench.common import Figure, table
 
 
@@ -98,6 +98,7 @@ SECTIONS: tuple[Section, ...] = (
         "fault campaign",
         lambda s: pool.fault_campaign(s.campaign_runs, s.workers).figures(),
     ),
+    Section("S", "content safety", lambda s: safety.main(quick=s.quick).figures()),
 )
 
 

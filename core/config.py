@@ -28,6 +28,13 @@ class ProviderKind(StrEnum):
     STATIC = "static"
 
 
+class OutputScreenerKind(StrEnum):
+    """What judges generated outputs before they are shown or can be public."""
+
+    NUDENET = "nudenet"
+    PENDING = "pending"
+
+
 class Settings(BaseSettings):
     """The validated configuration. Environment variables have the field name upper-cased."""
 
@@ -67,6 +74,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=40_000_000, ge=1_000_000)
     alert_webhook_url: str | None = None
+    # nudenet: every output is screened by the packaged detector; pending: no detector,
+    # every output waits for a moderator (either way, nothing is public unreviewed).
+    output_screener: OutputScreenerKind = OutputScreenerKind.NUDENET
 
     pool_name: str = Field(default="default", pattern=r"^[a-z0-9-]{1,32}$")
     pool_desired_size: int = Field(default=0, ge=0, le=64)

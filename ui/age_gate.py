@@ -25,4 +25,9 @@ def require_adult(*, already_confirmed: bool = False) -> None:
         st.session_state[_CONFIRMED] = True
         st.rerun()
     st.caption("If you are under 18, please close this page.")
+    st.page_link(
+        "views/takedown.py",
+        label="Is a picture of you here without your consent? Request its removal.",
+        icon=":material/report:",
+    )
     st.stop()

@@ -19,9 +19,22 @@ ADMIN_PAGES = [
 ]
 
 
+TAKEDOWN_URL = "takedown"
+
+
 def share_page() -> st.Page:
     """The page a share link (`/share?token=...`) opens."""
     return st.Page("views/share.py", title="Shared picture", url_path="share")
+
+
+def takedown_page() -> st.Page:
+    """The removal request form: open to everyone, before the age gate (views/takedown.py)."""
+    return st.Page(
+        "views/takedown.py",
+        title="Request removal",
+        icon=":material/report:",
+        url_path=TAKEDOWN_URL,
+    )
 
 
 def pages_for(is_admin: bool) -> dict[str, list[st.Page]]:
@@ -34,4 +47,5 @@ def pages_for(is_admin: bool) -> dict[str, list[st.Page]]:
             st.Page(path, title=title, icon=icon) for path, title, icon in ADMIN_PAGES
         ]
     sections["Shared"] = [share_page()]
+    sections["Help"] = [takedown_page()]
     return sections

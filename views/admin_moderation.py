@@ -7,7 +7,7 @@ import streamlit as st
 from core.db import read_scope, session_scope
 from core.errors import CoreError
 from core.gallery import queries, store
-from ui import resources
+from ui import moderation, resources
 from ui.auth import require_admin
 
 DECISIONS = {
@@ -27,6 +27,9 @@ st.caption(
     "Reports are hidden at once and must be resolved within 7 business days; non-consensual "
     "imagery within 48 hours. A takedown also blocks identical copies."
 )
+
+moderation.takedown_requests(engine, clock, admin_id=admin_id, media_root=media_root)
+moderation.flagged_outputs(engine, clock, admin_id=admin_id, media_root=media_root)
 
 with read_scope(engine) as session:
     queue = queries.moderation_queue(session, limit=20, offset=0)
@@ -58,6 +61,7 @@ for report, asset in queue.reports:
                         moderator_id=admin_id,
                         action=choice,
                         now=clock.now(),
+                        media_root=media_root,
                     )
             except CoreError as exc:
                 right.error(str(exc))

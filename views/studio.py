@@ -214,6 +214,10 @@ def _show_outputs(job: GenerationJob, where: str) -> None:
                 st.toast("Shared: it appears in the public gallery once a moderator approves it.")
     if assets:
         st.caption("Saved privately to your gallery.")
+    with read_scope(engine) as session:
+        held = history.held_for_review(session, job_id=job.id or 0, user_id=user_id)
+    if held:
+        st.info(f"{held} picture(s) are held for a moderator's review before you can see them.")
 
 
 @st.fragment(run_every=2)

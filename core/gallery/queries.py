@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from core import audit
 from core.accounts import sessions, users
 from core.errors import NotFound, ValidationFailed
-from core.gallery import store
+from core.gallery import store, takedown
 from core.models import (
     Asset,
     AssetTag,
@@ -76,6 +76,10 @@ def _publicly_visible() -> Any:
         col(Asset.screening) == Screening.PASSED,
         col(Asset.hidden).is_(False),
     )
+
+
+def _not_flagged() -> Any:
+    return col(Asset.screening) != Screening.FLAGGED
 
 
 def _sort_column(sort: Sort) -> Any:
@@ -137,8 +141,8 @@ def list_assets(
     """
     key = _sort_column(sort)
     query = select(Asset)
-    if scope == "mine":
-        query = query.where(Asset.owner_id == (viewer_id or -1))
+    if scope == "mine":  # flagged outputs are held back from their owner until reviewed
+        query = query.where(Asset.owner_id == (viewer_id or -1), _not_flagged())
     else:
         query = query.where(_publicly_visible())
     if category:
@@ -224,7 +228,7 @@ def get_asset(session: Session, *, viewer_id: int | None, asset_id: int) -> Asse
         and asset.screening is Screening.PASSED
         and not asset.hidden
     )
-    if asset.owner_id != viewer_id and not visible:
+    if (asset.owner_id != viewer_id or asset.screening is Screening.FLAGGED) and not visible:
         raise NotFound("No such picture.")
     return asset
 
@@ -519,9 +523,10 @@ def resolve_report(
     moderator_id: int,
     action: Literal["restore", "remove", "takedown"],
     now: datetime,
+    media_root: Path | None = None,
 ) -> Report:
-    """Restore the asset, remove it, or take it down (removal + identical copies blocked).
-    Only an administrator may (ValidationFailed otherwise)."""
+    """Restore the asset, remove it, or take it down (removal + copies blocked: by hash only,
+    or by every fingerprint when `media_root` is given). Only an administrator may."""
     users.require_admin(session, moderator_id, doing="resolve reports")
     report = session.get(Report, report_id)
     if report is None or report.status is not ReportStatus.OPEN:
@@ -535,7 +540,16 @@ def resolve_report(
         asset.hidden = True
         asset.visibility = Visibility.PRIVATE
         report.status = ReportStatus.DELETED
-        if action == "takedown" and session.get(BlockedHash, asset.sha256) is None:
+        if action == "takedown" and media_root is not None:
+            takedown.block_copies(
+                session,
+                asset=asset,
+                media_root=media_root,
+                reason=report.reason,
+                now=now,
+                report_id=report.id,
+            )
+        elif action == "takedown" and session.get(BlockedHash, asset.sha256) is None:
             session.add(
                 BlockedHash(
                     sha256=asset.sha256, reason=report.reason, report_id=report.id, created_at=now

@@ -23,7 +23,8 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from sqlmodel import Session
 
 from core.errors import NotFound, ValidationFailed
-from core.models import Asset, AssetTag, BlockedHash, MediaKind
+from core.gallery import fingerprints
+from core.models import Asset, AssetTag, MediaKind
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
@@ -111,11 +112,9 @@ def open_image(
 def ingest_image(data: bytes, *, media_root: Path, max_bytes: int, max_pixels: int) -> StoredImage:
     """Validate an uploaded image, apply its orientation, strip metadata, store it as PNG."""
     image = open_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
-    clean = ImageOps.exif_transpose(image).convert("RGBA" if "A" in image.getbands() else "RGB")
-    out = io.BytesIO()
-    clean.save(out, format="PNG")  # no exif, no text chunks: only pixels survive
-    encoded = out.getvalue()
-    return StoredImage(write(media_root, encoded), "image/png", clean.width, clean.height)
+    encoded = fingerprints.canonical_png(image)  # only pixels survive: no exif, no text
+    width, height = ImageOps.exif_transpose(image).size
+    return StoredImage(write(media_root, encoded), "image/png", width, height)
 
 
 def make_thumbnail(data: bytes, *, side: int = THUMB_SIDE) -> bytes:
@@ -144,11 +143,6 @@ def read_png_metadata(data: bytes) -> dict[str, str]:
     """The text chunks of a PNG."""
     image = Image.open(io.BytesIO(data), formats=["PNG"])
     return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
-
-
-def is_blocked(session: Session, sha256: str) -> bool:
-    """Whether this exact file was taken down."""
-    return session.get(BlockedHash, sha256) is not None
 
 
 def save_output(
@@ -181,8 +175,8 @@ def save_output(
     if metadata and mime == "image/png":
         data = embed_png_metadata(data, metadata)
     sha = hashlib.sha256(data).hexdigest()
-    if is_blocked(session, sha):
-        raise ValidationFailed("This file was taken down and cannot be stored again.")
+    if fingerprints.is_blocked(session, fingerprints.of_image(data, image)):
+        raise ValidationFailed("This picture was taken down and cannot be stored again.")
     write(media_root, data)
     thumb = write(media_root, make_thumbnail(data))
     asset = Asset(

@@ -13,6 +13,7 @@ from core.models.enums import (
     ReportStatus,
     Role,
     Screening,
+    TakedownStatus,
     Visibility,
 )
 from core.models.gallery import (
@@ -23,6 +24,7 @@ from core.models.gallery import (
     Rating,
     Report,
     ShareLink,
+    TakedownRequest,
 )
 from core.models.jobs import GenerationJob
 from core.models.muses import Muse, MuseVariation, ReferenceImage
@@ -32,7 +34,6 @@ from core.models.pool import BadMachine, BillCheck, GpuInstance, Lease, PoolConf
 metadata = SQLModel.metadata
 
 __all__ = [
-    "LIVE_INSTANCE_STATES",
     "Asset",
     "AssetTag",
     "AssetView",
@@ -49,6 +50,7 @@ __all__ = [
     "GpuInstance",
     "InstanceState",
     "JobStatus",
+    "LIVE_INSTANCE_STATES",
     "Lease",
     "MediaKind",
     "Muse",
@@ -60,9 +62,11 @@ __all__ = [
     "Report",
     "ReportStatus",
     "Role",
-    "Screening",
     "SchedulerLock",
+    "Screening",
     "ShareLink",
+    "TakedownRequest",
+    "TakedownStatus",
     "UsageEvent",
     "User",
     "Visibility",

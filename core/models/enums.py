@@ -77,6 +77,14 @@ class ReportStatus(StrEnum):
     DELETED = "deleted"
 
 
+class TakedownStatus(StrEnum):
+    """A takedown request: open until removed (and copies blocked) or rejected."""
+
+    OPEN = "open"
+    REMOVED = "removed"
+    REJECTED = "rejected"
+
+
 class AuditOutcome(StrEnum):
     OK = "ok"
     DENIED = "denied"

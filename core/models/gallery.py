@@ -8,8 +8,8 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.models.enums import MediaKind, ReportStatus, Screening, Visibility
-from core.models.types import UTCDateTime, text_enum, utcnow
+from core.models.enums import MediaKind, ReportStatus, Screening, TakedownStatus, Visibility
+from core.models.types import UTCDateTime, json_column, text_enum, utcnow
 
 PRIOR_VOTES, PRIOR_MEAN_STARS = 3, 3  # top-rated's Bayesian prior: 3 votes of 3 stars
 Count = TypeVar("Count", int, sa.ColumnElement[int])
@@ -56,6 +56,11 @@ class Asset(SQLModel, table=True):
     category: str | None = Field(default=None, max_length=64)
     visibility: Visibility = Field(default=Visibility.PRIVATE, sa_type=text_enum(Visibility))
     screening: Screening = Field(default=Screening.PENDING, sa_type=text_enum(Screening))
+    # What the output screener saw (core.gallery.screening): its model, each label's score.
+    screen_model: str | None = Field(default=None, max_length=64)
+    screen_labels: dict[str, float] = Field(default_factory=dict, sa_type=json_column())
+    screened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    flag_decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     hidden: bool = False
     featured: bool = False
     view_count: int = 0
@@ -124,9 +129,37 @@ class Report(SQLModel, table=True):
 
 
 class BlockedHash(SQLModel, table=True):
-    """A taken-down file: identical copies (same sha256) are refused on upload and output."""
+    """A taken-down file: copies are refused on upload and output (core.gallery.takedown).
+
+    One row per hash of the picture: its stored bytes and its canonical re-encoding (what an
+    upload of the same picture becomes); `phash` (16 hex digits, 64 bits) catches copies
+    re-encoded, resized or recompressed elsewhere."""
 
     sha256: str = Field(primary_key=True, max_length=64)
+    phash: str | None = Field(default=None, max_length=16)
     reason: str = Field(max_length=200)
     report_id: int | None = Field(default=None, foreign_key="report.id")
+    takedown_id: int | None = Field(default=None, foreign_key="takedownrequest.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TakedownRequest(SQLModel, table=True):
+    """A removal request for non-consensual intimate imagery, filed by anyone, signed in or
+    not (TAKE IT DOWN Act: removal within 48 hours of a valid request)."""
+
+    __table_args__ = (sa.Index("ix_takedownrequest_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    asset_id: int | None = Field(default=None, foreign_key="asset.id", index=True)
+    location: str = Field(max_length=500)
+    description: str = Field(default="", max_length=2000)
+    requester_name: str = Field(max_length=120)
+    requester_email: str = Field(max_length=254)
+    relationship: str = Field(max_length=32)
+    signature: str = Field(max_length=120)
+    status: TakedownStatus = Field(default=TakedownStatus.OPEN, sa_type=text_enum(TakedownStatus))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by: int | None = Field(default=None, foreign_key="user.id")
+    resolution: str = Field(default="", max_length=500)

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from core.config import REPO_ROOT
-from core.errors import ConfigError, ValidationFailed
+from core.errors import ConfigError, PolicyRefusal, ValidationFailed
+from core.safety import MINOR_MESSAGE
 
 Short = Annotated[str, Field(max_length=80)]
 Text = Annotated[str, Field(max_length=400)]
@@ -163,6 +164,10 @@ class MuseProfile(_Section):
         return found
 
 
+def _whole_number_under_18(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value < 18
+
+
 def validate_profile(data: Mapping[str, Any]) -> MuseProfile:
     """A profile from untrusted data; ValidationFailed names the first bad field."""
     try:
@@ -170,6 +175,8 @@ def validate_profile(data: Mapping[str, Any]) -> MuseProfile:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "profile"
+        if where == "basic.age" and _whole_number_under_18(first.get("input")):
+            raise PolicyRefusal(f"basic.age: {MINOR_MESSAGE}", rule="minor_age") from None
         if where == "basic.age":
             raise ValidationFailed(
                 "basic.age: every character must be a whole number of years, 18 or older."

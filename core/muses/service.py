@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from core import audit, safety
 from core.errors import NotFound, ValidationFailed
-from core.gallery import store
+from core.gallery import store, takedown
 from core.gallery.taxonomy import normalize_tags
 from core.models import Asset, AuditOutcome, GenerationJob, Muse, MuseVariation, ReferenceImage
 from core.muses.cards import CardData, parse_card
@@ -21,15 +21,22 @@ from core.muses.schema import VARIATION_FIELDS, MuseProfile, validate_profile
 MAX_REFERENCES = 4
 
 
-def screen_profile(profile: MuseProfile) -> None:
-    """Refuse (PolicyRefusal) a profile under 18 or with any free-text field describing one."""
-    safety.screen_muse(profile.text_fields(), age=profile.basic.age, nsfw=profile.ai.nsfw)
+def screen_profile(profile: MuseProfile, *, year: int) -> None:
+    """Refuse (PolicyRefusal) a profile under 18 or with any free-text field describing one.
+
+    `year` is the Clock's year (a year of birth in a field is judged against it)."""
+    safety.screen_muse(
+        profile.text_fields(), age=profile.basic.age, nsfw=profile.ai.nsfw, year=year
+    )
 
 
-def screen_overrides(muse: Muse, overrides: Mapping[str, str]) -> None:
+def screen_overrides(muse: Muse, overrides: Mapping[str, str], *, year: int) -> None:
     """Refuse a variation's text the way the muse's own fields are screened."""
     safety.screen_muse(
-        {f"variation {k}": v for k, v in overrides.items()}, age=muse.age, nsfw=muse.nsfw
+        {f"variation {k}": v for k, v in overrides.items()},
+        age=muse.age,
+        nsfw=muse.nsfw,
+        year=year,
     )
 
 
@@ -50,7 +57,7 @@ def create_muse(
     session: Session, *, owner_id: int, profile: MuseProfile, tags: Sequence[str], now: datetime
 ) -> Muse:
     """Screen and store a new muse."""
-    screen_profile(profile)
+    screen_profile(profile, year=now.year)
     muse = Muse(
         owner_id=owner_id,
         name=profile.basic.name,
@@ -103,7 +110,7 @@ def update_muse(
 ) -> Muse:
     """Screen and save changes to the owner's muse."""
     muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
-    screen_profile(profile)
+    screen_profile(profile, year=now.year)
     muse.name, muse.age, muse.nsfw = profile.basic.name, profile.basic.age, profile.ai.nsfw
     muse.profile, muse.tags, muse.updated_at = profile.model_dump(), normalize_tags(tags), now
     session.add(muse)
@@ -182,7 +189,7 @@ def add_variation(
         raise ValidationFailed(f"Variations may change only: {', '.join(VARIATION_FIELDS)}.")
     if not all(isinstance(v, str) and len(v) <= 400 for v in overrides.values()):
         raise ValidationFailed("Variation overrides must be text of up to 400 characters.")
-    screen_overrides(muse, overrides)
+    screen_overrides(muse, overrides, year=now.year)
     variation = MuseVariation(
         muse_id=muse_id, name=name.strip(), overrides=overrides, created_at=now
     )
@@ -274,11 +281,11 @@ def attach_reference(
         if count >= MAX_REFERENCES:
             raise ValidationFailed(f"A muse has at most {MAX_REFERENCES} reference images.")
     safety.screen_reference_use(consent_given=consent_given, explicit=explicit)
+    # The uploaded bytes, their re-encoding and their perceptual hash, before anything is kept.
+    takedown.refuse_copies(session, data, max_bytes=max_bytes, max_pixels=max_pixels)
     stored = store.ingest_image(
         data, media_root=media_root, max_bytes=max_bytes, max_pixels=max_pixels
     )
-    if store.is_blocked(session, stored.sha256):
-        raise ValidationFailed("This image was taken down and cannot be used.")
     reference = ReferenceImage(
         owner_id=owner_id,
         muse_id=muse_id,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from core.models import Asset, GenerationJob, JobStatus, MediaKind
+from core.models import Asset, GenerationJob, JobStatus, MediaKind, Screening
 
 
 def recent_jobs(
@@ -25,13 +26,30 @@ def recent_jobs(
 
 
 def job_assets(session: Session, *, job_id: int, user_id: int) -> list[Asset]:
-    """The outputs of the user's job, in the order they were stored; [] for anyone else's."""
+    """The outputs of the user's job, in the order they were stored; [] for anyone else's.
+
+    Outputs the screener flagged are held back until a moderator releases them."""
     return list(
         session.exec(
             select(Asset)
             .where(Asset.job_id == job_id, Asset.owner_id == user_id)
+            .where(col(Asset.screening) != Screening.FLAGGED)
             .order_by(col(Asset.id))
         ).all()
+    )
+
+
+def held_for_review(session: Session, *, job_id: int, user_id: int) -> int:
+    """How many of the user's job outputs the screener flagged and holds for review."""
+    query = select(sa.func.count()).select_from(Asset)
+    return int(
+        session.exec(
+            query.where(
+                Asset.job_id == job_id,
+                Asset.owner_id == user_id,
+                col(Asset.screening) == Screening.FLAGGED,
+            )
+        ).one()
     )
 
 

@@ -30,7 +30,7 @@ from core.comfy.workflows import GenerationRequest, Graph, build_graph
 from core.config import Settings
 from core.db import read_scope, session_scope
 from core.errors import ComfyUnavailable, CoreError, NotFound, ValidationFailed
-from core.gallery import store
+from core.gallery import screening, store
 from core.models import (
     GenerationJob,
     GpuInstance,
@@ -45,6 +45,7 @@ from core.muses import service as muses
 from core.pool import costs, leases
 from core.pool.leases import Claim
 from core.refusals import audited_refusals
+from core.safety import OutputScreener, shared_screener
 from core.studio.metadata import generation_metadata
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def validate(request: StudioRequest, presets: Presets) -> None:
         raise ValidationFailed("Reference images work with image generation only.")
 
 
-def check_sources(session: Session, *, user_id: int, request: StudioRequest) -> None:
+def check_sources(session: Session, *, user_id: int, request: StudioRequest, year: int) -> None:
     """Refuse a muse, variation or reference image the user does not own, or may not use.
 
     The muse and the variation are screened again (the policy may have tightened since they
@@ -177,12 +178,12 @@ def check_sources(session: Session, *, user_id: int, request: StudioRequest) -> 
     """
     if request.muse_id is not None:
         muse = muses.get_muse(session, owner_id=user_id, muse_id=request.muse_id)
-        muses.screen_profile(muses.profile_of(muse))
+        muses.screen_profile(muses.profile_of(muse), year=year)
         if request.variation_id is not None:
             variation = session.get(MuseVariation, request.variation_id)
             if variation is None or variation.muse_id != muse.id:
                 raise NotFound("No such variation.")
-            muses.screen_overrides(muse, variation.overrides)
+            muses.screen_overrides(muse, variation.overrides, year=year)
     elif request.variation_id is not None:
         raise ValidationFailed("A variation needs its muse.")
     if request.reference_images:
@@ -216,11 +217,14 @@ def submit(
     """
     validate(request, presets)
     actor = f"user:{user_id}"
+    year = clock.now().year
     with audited_refusals(engine, actor=actor, target="studio.submit", clock=clock, ip=ip):
         with read_scope(engine) as session:
-            check_sources(session, user_id=user_id, request=request)
-        safety.screen_prompt(request.prompt, nsfw=request.nsfw)
-        safety.screen_prompt(request.negative_prompt, nsfw=False, field="negative prompt")
+            check_sources(session, user_id=user_id, request=request, year=year)
+        safety.screen_prompt(request.prompt, nsfw=request.nsfw, year=year)
+        safety.screen_prompt(
+            request.negative_prompt, nsfw=False, field="negative prompt", year=year, negative=True
+        )
     now = clock.now()
     with session_scope(engine) as session:
         quote = estimate(session, request, presets=presets, pricing=pricing, pool=pool)
@@ -374,6 +378,7 @@ class RunContext:
     pricing: Pricing
     media_root: Path
     comfy: Callable[[str], ComfyClient] = field(default=lambda url: ComfyClient(url))
+    screener: OutputScreener = field(default_factory=shared_screener)
 
 
 def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> None:
@@ -507,7 +512,7 @@ def _finish(
         if job is None or instance is None or job.status in TERMINAL:
             return
         for index, (ref, data) in enumerate(outputs):
-            store.save_output(
+            asset = store.save_output(
                 session,
                 media_root=ctx.media_root,
                 owner_id=job.user_id,
@@ -519,6 +524,15 @@ def _finish(
                 title=f"{job.prompt[:60]} #{index + 1}",
                 now=now,
                 metadata=generation_metadata(job, ctx.presets, graph, index),
+            )
+            # Screened before this unit of work commits: no output is ever seen unscreened.
+            screening.screen_output(
+                session,
+                asset=asset,
+                data=data,
+                explicit_request=bool(job.request.get("nsfw")),
+                screener=ctx.screener,
+                now=now,
             )
         seconds = (now - started).total_seconds()
         cost = costs.cost_for(instance.price_per_hour_usd, seconds)

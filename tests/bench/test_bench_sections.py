@@ -105,6 +105,16 @@ def test_policy_replay_reports_adaptive_against_the_optimum_for_every_trace(caps
     assert "How close adaptive gets to the offline optimum" in capsys.readouterr().out
 
 
+def test_safety_section_grades_every_set_and_time(capsys):
+    from bench import safety
+
+    run = safety.main(quick=True)
+    assert [f.id for f in run.figures()] == ["S1", "S2", "S3", "S4", "S5", "S6", "S7"]
+    assert run.refusal.keys() == run.false_refusal.keys() == {"dev", "holdout"}
+    assert run.image_p50_ms > 0 and run.prompt_p99_ms > 0
+    assert "content safety" in capsys.readouterr().out
+
+
 def test_parallel_map_keeps_the_order_of_items_across_spawned_workers():
     assert parallel_map(abs, [-3, 1, -2, 4, -5], workers=2) == [3, 1, 2, 4, 5]
 
@@ -123,7 +133,17 @@ def test_cli_runs_the_chosen_section_and_prints_the_summary_table(capsys):
     assert "exceptions shown on the page" in summary
     assert "goals met. Seconds per section: P5 " in summary
     assert "P1" not in summary
-    assert {section.id for section in SECTIONS} == {"P1", "P2", "T", "P3", "P4", "P5", "W", "F"}
+    assert {section.id for section in SECTIONS} == {
+        "P1",
+        "P2",
+        "T",
+        "P3",
+        "P4",
+        "P5",
+        "W",
+        "F",
+        "S",
+    }
 
 
 def _two_sittings() -> pool_policy.Trace:

@@ -123,7 +123,7 @@ def test_a_refused_profile_is_explained_audited_and_not_saved(signed_in, web_eng
     assert (entry.action, entry.target, entry.details) == (
         "policy.refused",
         "muse.save",
-        {"rule": "minor_sexual"},
+        {"rule": "minor_youth"},
     )
 
 

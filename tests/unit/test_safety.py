@@ -1,6 +1,12 @@
-"""The content policy: refusals for minors, no false alarms for adult requests, bounded cost."""
+"""The content policy: no minor in any mode or language, no false alarms for adult requests.
 
-import time
+The labelled sets live in tests/fixtures/safety/: `*_dev.tsv` are what the word lists were
+tuned against; `*_holdout.tsv` were written and committed before the lists and are not used
+for tuning (bench section S reports both). Timings are a bench figure, not a test.
+"""
+
+import re
+from collections import Counter
 
 import pytest
 from hypothesis import given
@@ -8,9 +14,22 @@ from hypothesis import strategies as st
 
 from core import safety
 from core.config import REPO_ROOT
-from core.errors import PolicyRefusal, ValidationFailed
+from core.errors import ConfigError, PolicyRefusal, ValidationFailed
+from core.safety import ages, lexicon, normalize, prompts
+from core.safety import normalization as normalize_module
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
+YEAR = 2026  # the fixture sets' birth years are judged against this year
+MINOR_CATEGORIES = {
+    "youth_term", "plural", "diminutive", "glued", "obfuscated", "stated_age", "age_words",
+    "apparent_age", "birth_year", "under_18", "relation_number", "school", "infant", "always",
+}  # fmt: skip
+
+
+def rows(name):
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return [tuple(line.split("\t")) for line in lines]
 
 
 def lines(name):
@@ -18,27 +37,57 @@ def lines(name):
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def refused(prompt, *, nsfw=False):
+def refused(prompt, *, nsfw=False, year=YEAR):
     try:
-        safety.screen_prompt(prompt, nsfw=nsfw)
+        safety.screen_prompt(prompt, nsfw=nsfw, year=year)
     except PolicyRefusal:
         return True
     return False
 
 
-def test_every_held_out_minor_request_is_refused():
-    missed = [p for p in lines("refuse.txt") if not refused(p)]
-    assert len(lines("refuse.txt")) >= 60
+def test_the_labelled_sets_cover_every_category_in_at_least_ten_languages():
+    minors = rows("minor_dev.tsv") + rows("minor_holdout.tsv")
+    benign = rows("benign_dev.tsv") + rows("benign_holdout.tsv")
+    assert len(minors) >= 300 and len(benign) >= 300
+    assert {category for category, _, _ in minors} >= MINOR_CATEGORIES
+    assert len({language for _, language, _ in minors}) >= 10
+    assert len({language for _, language, _ in benign}) >= 10
+    assert not {text for *_, text in minors} & {text for *_, text in benign}
+
+
+@pytest.mark.parametrize("name", ["minor_dev.tsv", "minor_holdout.tsv"])
+def test_every_minor_indicating_request_is_refused(name):
+    missed = [text for _, _, text in rows(name) if not refused(text)]
     assert missed == []
 
 
-def test_false_refusals_on_benign_adult_requests_stay_under_two_percent():
+@pytest.mark.parametrize("name", ["benign_dev.tsv", "benign_holdout.tsv"])
+def test_false_refusals_on_benign_adult_requests_stay_under_two_percent(name):
+    benign = [text for _, _, text in rows(name)]
+    false = [text for text in benign if refused(text)]
+    assert len(false) / len(benign) <= 0.02, false
+
+
+def test_the_older_sets_still_hold():
+    assert [p for p in lines("refuse.txt") if not refused(p)] == []
     allow = lines("allow.txt")
-    false = [p for p in allow if refused(p)]
-    rate = len(false) / len(allow)
-    print(f"false refusals: {len(false)}/{len(allow)} = {rate:.1%}: {false}")
-    assert len(allow) >= 100
-    assert rate <= 0.02
+    assert sum(refused(p, nsfw=True) for p in allow) / len(allow) <= 0.02
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a child reading a book",  # no sexual context and not explicit: still refused
+        "a teenage girl at a bus stop",
+        "a toddler in a sandbox",
+        "a 7th grade classroom portrait",
+        "une fillette au parc",
+        "ein kleiner Junge",
+        "子供が遊ぶ",
+    ],
+)
+def test_the_studio_makes_no_picture_of_a_minor_in_non_explicit_mode_either(prompt):
+    assert refused(prompt, nsfw=False) and refused(prompt, nsfw=True)
 
 
 @pytest.mark.parametrize(
@@ -52,57 +101,145 @@ def test_false_refusals_on_benign_adult_requests_stay_under_two_percent():
         ("teeeeen", "teen"),
         ("Ｓｃｈｏｏｌ", "school"),
         ("niña", "nina"),
+        ("T-E-E-N", "teen"),
+        ("t_e_e_n", "teen"),
+        ("t*e*e*n", "teen"),
+        ("te\u202een", "teen"),  # RTL override
+        ("te\u00aden", "teen"),  # soft hyphen
+        ("τeen", "teen"),  # Greek tau
+        ("tééñ", "teen"),  # accents
+        ("5ch00lg1rl", "schoolgirl"),  # leetspeak
+        ("Łódź", "lodz"),  # letters NFKD does not decompose
     ],
 )
 def test_normalization_defeats_obfuscation(text, normalized):
-    assert safety.normalize(text) == normalized
+    assert normalize(text) == normalized
+
+
+def test_apostrophes_separate_words():
+    assert normalize_module.tokens(normalize("child's l'enfant")) == ["child", "s", "l", "enfant"]
+
+
+def test_kana_voicing_and_hangul_survive_normalization():
+    """Stripping accents must not merge words: こども (child) is not ことも."""
+    assert normalize("こども") != normalize("ことも")
+    assert normalize("소녀의") == "소녀의"
+
+
+def test_digits_stay_digits_in_the_form_ages_are_read_from():
+    assert normalize("a 12-year-old, 12.5 y/o", lookalikes=False) == "a 12 year old, 12.5 yo"
 
 
 @pytest.mark.parametrize(
-    ("text", "age"),
+    ("text", "rule"),
     [
-        ("a 17 year old", 17),
-        ("a 17-year-old", 17),
-        ("aged 16", 16),
-        ("age: 15", 15),
-        ("sixteen years old", 16),
-        ("12 y/o", 12),
+        ("a 17 year old", "minor_age"),
+        ("a 17-year-old", "minor_age"),
+        ("aged 16", "minor_age"),
+        ("age: 15", "minor_age"),
+        ("sixteen years old", "minor_age"),
+        ("dix-sept ans", "minor_age"),  # number words summed: 10 + 7
+        ("12 y/o", "minor_age"),
+        ("a 6 month old", "minor_age"),  # an infant, whatever the number
+        ("十四歳の少年", "minor_age"),
+        ("12-летняя", "minor_age"),
+        ("zwölfjährig", "minor_age"),
+        ("looks about 12", "minor_age"),
+        ("under 18", "minor_age"),
+        ("18歳未満", "minor_age"),
+        ("her cousin, 10", "minor_age"),
+        ("she is 12", "minor_age"),
+        ("a 3rd grader", "minor_age"),
+        ("grade 4 pupils", "minor_age"),
+        ("her 10th birthday", "minor_age"),
+        ("born in 2014", "minor_birth_year"),
         ("a 25 year old", None),
+        ("twenty-one years old", None),
         ("their 5 year anniversary", None),
         ("3 years ago", None),
+        ("a 10-year-old car", None),
+        ("whisky aged 12 years", None),
+        ("married for 12 years", None),
+        ("a man 6 feet tall", None),
+        ("looks 10 years younger", None),
+        ("under 5 minutes", None),
+        ("a grade 8 bolt", None),
+        ("the 9th century", None),
+        ("born in 1990", None),
     ],
 )
-def test_stated_minor_age(text, age):
-    assert safety.stated_minor_age(safety.normalize(text, lookalikes=False)) == age
+def test_ages_said_every_way(text, rule):
+    found = ages.minor_age(normalize(text, lookalikes=False), lexicon.lexicon(), year=YEAR)
+    assert found == rule
 
 
-def test_youth_terms_need_sexual_context_unless_explicit():
+def test_a_prompt_weight_is_no_age():
+    assert not refused("(woman:1), red hair, (masterpiece:1.2)")
+    assert refused("(a 12 year old:1.2)")
+
+
+def test_a_year_of_birth_is_judged_against_the_clocks_year():
+    assert refused("a woman born in 2010", year=2026)
+    assert not refused("a woman born in 2010", year=2030)
+
+
+def test_exemptions_cover_their_own_words_only():
+    assert not refused("a pair of kid gloves")
+    assert refused("a kid wearing kid gloves")
     assert not refused("a teenage mutant ninja turtles poster")
-    assert refused("a teenage mutant ninja turtles poster", nsfw=True)
-    assert refused("teen, lingerie")
+    assert refused("a teenage boy with a ninja turtles poster")
+    assert not refused("sweet child o' mine, a rock star on stage")
+
+
+def test_names_with_youth_words_are_exempt_only_without_sexual_context():
+    assert not refused("a Teen Titans logo on a t-shirt")
+    assert refused("a Teen Titans logo on a t-shirt", nsfw=True)
+    assert refused("Teen Titans, lingerie")
+
+
+def test_ambiguous_words_need_sexual_context_or_explicit_mode():
+    assert not refused("ein Mann und seine Tochter wandern")
+    assert refused("eine Tochter, nackt")
+    assert refused("ein Mann und seine Tochter wandern", nsfw=True)
+
+
+def test_an_accent_tells_a_girl_from_a_name():
+    assert refused("una niña en el parque")
+    assert not refused("Nina en el parque")
 
 
 def test_refusal_is_clear_and_carries_a_rule():
     with pytest.raises(PolicyRefusal) as info:
-        safety.screen_prompt("a 15 yo", nsfw=False)
+        safety.screen_prompt("a 15 yo", nsfw=False, year=YEAR)
     assert info.value.rule == "minor_age"
-    assert "under 18" in str(info.value)
+    assert str(info.value) == safety.MINOR_MESSAGE
+    assert "under 18" in str(info.value) and "18 or older" in str(info.value)
 
 
 def test_real_people_in_explicit_requests_are_refused():
     with pytest.raises(PolicyRefusal) as info:
-        safety.screen_prompt("Taylor Swift, nude", nsfw=False)
+        safety.screen_prompt("Taylor Swift, nude", nsfw=False, year=YEAR)
     assert info.value.rule == "real_person"
     assert not refused("a portrait in the style of a 1950s poster")
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("x" * (safety.MAX_PROMPT_CHARS + 1), "limit is 4,000"), ("bad\x00byte", "control")],
+    [
+        ("x" * (safety.MAX_PROMPT_CHARS + 1), "limit is 4,000"),
+        ("bad\x00byte", "control"),
+        ("1 " * 400, "more than 300 numbers"),
+    ],
 )
 def test_oversized_or_odd_prompts_get_a_clear_message(text, message):
-    with pytest.raises(ValidationFailed, match=message):
-        safety.screen_prompt(text)
+    with pytest.raises(ValidationFailed, match=message) as info:
+        safety.screen_prompt(text, year=YEAR)
+    assert not isinstance(info.value, PolicyRefusal)
+
+
+def test_a_10k_char_prompt_is_refused_by_length_with_a_clear_message():
+    with pytest.raises(ValidationFailed, match="10,000 characters long; the limit is 4,000"):
+        safety.screen_prompt("teen " * 2000, year=YEAR)
 
 
 def test_emoji_and_rtl_text_are_fine():
@@ -110,11 +247,15 @@ def test_emoji_and_rtl_text_are_fine():
 
 
 def test_muse_screening_names_the_field_and_checks_age():
-    with pytest.raises(PolicyRefusal, match="18 or older"):
-        safety.screen_muse({}, age=17, nsfw=False)
-    with pytest.raises(PolicyRefusal, match="^body type: "):
-        safety.screen_muse({"body_type": "childlike"}, age=25, nsfw=True)
-    safety.screen_muse({"body_type": "athletic", "notes": "loves jazz"}, age=25, nsfw=True)
+    with pytest.raises(PolicyRefusal, match="18 or older") as info:
+        safety.screen_muse({}, age=17, nsfw=False, year=YEAR)
+    assert safety.MINOR_MESSAGE in str(info.value)
+    with pytest.raises(PolicyRefusal, match="^body type: ") as info:
+        safety.screen_muse({"body_type": "childlike"}, age=25, nsfw=False, year=YEAR)
+    assert safety.MINOR_MESSAGE in str(info.value)
+    safety.screen_muse(
+        {"body_type": "athletic", "notes": "loves jazz"}, age=25, nsfw=True, year=YEAR
+    )
 
 
 def test_reference_images_need_consent_and_no_explicit_mode():
@@ -127,14 +268,69 @@ def test_reference_images_need_consent_and_no_explicit_mode():
     safety.screen_reference_use(consent_given=True, explicit=False)
 
 
-def test_default_screener_keeps_outputs_pending():
-    assert safety.PendingReviewScreener().screen(b"png", "image/png").verdict == "pending"
+def test_word_lists_are_read_in_the_requests_normal_form(tmp_path):
+    (tmp_path / "xx.toml").write_text(
+        'language = "Test"\nyouth = ["ÇHÏLD*", "petit ange"]\n', encoding="utf-8"
+    )
+    lex = lexicon.load(tmp_path)
+    assert prompts.find_minor("a chíldishness study", explicit=False, year=YEAR, lex=lex)
+    assert prompts.find_minor("PETITS ANGES", explicit=False, year=YEAR, lex=lex)
+    assert prompts.find_minor("a cat", explicit=False, year=YEAR, lex=lex) is None
+
+
+@pytest.mark.parametrize(
+    "content", ['youth = "not a list"\n', "youth = [\n", "[numbers]\nten = 'x'\n"]
+)
+def test_a_broken_word_list_names_its_file(tmp_path, content):
+    (tmp_path / "broken.toml").write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match="broken.toml"):
+        lexicon.load(tmp_path)
+
+
+def test_the_shipped_lists_cover_at_least_ten_languages_of_several_families():
+    languages = set(lexicon.lexicon().languages)
+    assert len(languages) >= 10
+    assert {"Spanish", "German", "Russian", "Japanese", "Chinese", "Korean"} <= languages
+
+
+def _patterns_of(phrase_set):
+    return [p for p in (phrase_set._stem, phrase_set._inside, phrase_set._unspaced) if p]
+
+
+def test_list_patterns_are_tries_of_literals_with_nothing_to_backtrack():
+    """ReDoS by construction: strip escaped characters and the trie's own syntax; no
+    quantifier may remain (10k-char adversarial timings are bench section S)."""
+    lex = lexicon.lexicon()
+    sets = [*lex.terms.values(), *lex.age_phrases.values(), lex.compounds]
+    compiled = [pattern for phrase_set in sets for pattern in _patterns_of(phrase_set)]
+    assert compiled
+    for pattern in compiled:
+        bare = re.sub(r"\\.", "", pattern.pattern).replace("(?:", "")
+        assert not set(bare) & set("*+?{}"), pattern.pattern[:80]
+
+
+def test_the_hand_written_patterns_have_no_nested_quantifier():
+    """A quantified group must not hold a quantifier itself (the shape behind ReDoS)."""
+    hand_written = [
+        prompts._WEIGHT,
+        ages._KANJI_AGE,
+        ages._DIGIT_TOKENS,
+        normalize_module._SEPARATED,
+        normalize_module._INWORD_PUNCTUATION,
+        normalize_module._REPEATED,
+        normalize_module._SEPARATORS,
+    ]
+    quantified_group = re.compile(r"\(([^()]*)\)(?:[*+]|\{\d*,?\d*\})")
+    for pattern in hand_written:
+        bare = re.sub(r"\[[^\]]*\]", "x", re.sub(r"\\.", "", pattern.pattern))
+        for body in quantified_group.findall(bare):
+            assert not re.search(r"[*+]|\{\d*,?\d*\}", body), pattern.pattern
 
 
 @given(st.text(max_size=300))
 def test_screening_never_crashes_on_arbitrary_text(text):
     try:
-        safety.screen_prompt(text)
+        safety.screen_prompt(text, year=YEAR)
     except (PolicyRefusal, ValidationFailed):
         pass
 
@@ -145,36 +341,6 @@ PRINTABLE = st.characters(blacklist_categories=("Cc", "Cs"))
 @given(prefix=st.text(PRINTABLE, max_size=40), suffix=st.text(PRINTABLE, max_size=40))
 def test_stated_minor_age_is_found_whatever_surrounds_it(prefix, suffix):
     assert refused(f"{prefix} a 16 year old {suffix}")
-
-
-def test_adversarial_inputs_are_screened_in_linear_time():
-    """Not a timing assertion: the worst case must stay within a generous bound (see bench)."""
-    attacks = ["a." * 1999, "t e " * 999, "1" * 3999, "teen" * 999, "y/o " * 999, "a-" * 1999]
-    for attack in attacks:
-        started = time.perf_counter()
-        try:
-            safety.screen_prompt(attack)
-        except (PolicyRefusal, ValidationFailed):
-            pass
-        assert time.perf_counter() - started < 1.0
-
-
-@pytest.mark.parametrize(
-    ("text", "normalized"),
-    [
-        ("T-E-E-N", "teen"),
-        ("t_e_e_n", "teen"),
-        ("t*e*e*n", "teen"),
-        ("te\u202een", "teen"),  # RTL override
-        ("te\u00aden", "teen"),  # soft hyphen
-        ("τeen", "teen"),  # Greek tau
-        ("tééñ", "teen"),  # accents
-        ("SCHOOLGIRL", "schoolgirl"),
-        ("5ch00lg1rl", "schoolgirl"),  # leetspeak
-    ],
-)
-def test_normalization_folds_punctuation_controls_homoglyphs_and_leetspeak(text, normalized):
-    assert safety.normalize(text) == normalized
 
 
 @pytest.mark.parametrize(
@@ -191,49 +357,19 @@ def test_injection_strings_are_not_policy_matters(payload):
     assert not refused(f"a portrait, {payload}")
 
 
-def _adversarial_inputs(size):
-    units = ["a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "x" * 7 + " ", "\u200b"]
-    return [(unit * size)[:size] for unit in units] + ["a" * size, " " * size]
+def test_every_language_file_is_clinical_and_named():
+    for path in sorted(lexicon.LEXICON_DIR.glob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("#") and 'language = "' in text, path.name
 
 
-def _worst_seconds(function, text, repeats=3):
-    """The best of a few runs (so a busy machine does not decide), in seconds."""
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function(text)
-        best = min(best, time.perf_counter() - started)
-    return best
+def test_categories_are_balanced_enough_to_measure_each():
+    counts = Counter(category for category, _, _ in rows("minor_dev.tsv"))
+    assert all(counts[category] >= 3 for category in MINOR_CATEGORIES - {"always"})
 
 
-def test_every_pattern_stays_under_50_ms_on_10k_char_adversarial_input():
-    """SECURITY.md ReDoS row: each compiled pattern and the normaliser, on 10,000 characters.
-
-    Inputs are built to make backtracking patterns blow up (long runs of near-matches); the
-    patterns are alternations of literals with bounded quantifiers, so the time is linear.
-    """
-    patterns = [
-        safety.YOUTH,
-        safety.ALWAYS,
-        safety.SEXUAL,
-        safety._AGE_DIGITS,
-        safety._AGE_WORDS,
-        safety._SEPARATED,
-        safety._ACCENTED_YOUTH,
-        safety.public_figures(),
-    ]
-    timings = {}
-    for index, text in enumerate(_adversarial_inputs(10_000)):
-        folded = safety.normalize(text)
-        timings[f"normalize#{index}"] = _worst_seconds(safety.normalize, text)
-        for pattern in patterns:
-            key = f"{pattern.pattern[:20]}#{index}"
-            timings[key] = _worst_seconds(lambda t, p=pattern: list(p.finditer(t)), folded)
-    slowest = max(timings, key=timings.get)
-    print(f"slowest: {slowest} {timings[slowest] * 1000:.2f} ms")
-    assert timings[slowest] < 0.050, (slowest, timings[slowest])
-
-
-def test_a_10k_char_prompt_is_refused_by_length_with_a_clear_message():
-    with pytest.raises(ValidationFailed, match="10,000 characters long; the limit is 4,000"):
-        safety.screen_prompt("teen " * 2000)
+def test_a_negative_prompt_may_name_what_to_keep_out_but_not_the_always_terms():
+    safety.screen_prompt("child, teen, minor, school uniform", negative=True, year=YEAR)
+    with pytest.raises(PolicyRefusal) as info:
+        safety.screen_prompt("l0li", negative=True, year=YEAR)
+    assert info.value.rule == "minor_term"

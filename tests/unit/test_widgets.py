@@ -28,5 +28,5 @@ def test_format_duration(seconds, text):
 
 
 def test_admin_pages_are_only_offered_to_admins():
-    assert list(pages_for(is_admin=False)) == ["Create", "Shared"]
-    assert list(pages_for(is_admin=True)) == ["Create", "Admin", "Shared"]
+    assert list(pages_for(is_admin=False)) == ["Create", "Shared", "Help"]
+    assert list(pages_for(is_admin=True)) == ["Create", "Admin", "Shared", "Help"]

@@ -1,0 +1,231 @@
+"""S: content safety. Refusals and false refusals on the labelled sets, screening time per
+prompt (and its worst case on adversarial text), and the output detector's time per image.
+
+The labelled sets are tests/fixtures/safety/: `*_dev.tsv` tuned the word lists,
+`*_holdout.tsv` were committed before the lists and never used to tune them. Requests are
+screened in their own (non-explicit) mode; explicit mode, stricter, is shown beside. Times
+per prompt are the best of three runs of each prompt (so the shared machine's scheduler
+does not decide), then the 99th percentile over the prompts; CPU time is shown beside wall,
+and the adversarial worst case is graded on CPU time (wall time on a machine shared by
+several processes measures the others too).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw
+
+from bench.common import Figure, percentile, row
+from core.config import REPO_ROOT, OutputScreenerKind
+from core.errors import ValidationFailed
+from core.safety import find_minor, shared_screener
+from core.safety.lexicon import lexicon
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
+YEAR = 2026  # the sets' years of birth are judged against this year
+ADVERSARIAL_UNITS = (
+    "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",
+    "born 2012 ", "kid ", "baby blue ", "子供", "looks ", "12 years old car ", "a 1 ",
+    "kid gloves ", "whisky aged 12 years ", "ab", "ç" * 3 + " ",
+)  # fmt: skip
+
+
+def _rows(name: str) -> list[tuple[str, str, str]]:
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return [(cat, lang, req) for cat, lang, req in (line.split("\t") for line in lines)]
+
+
+def _refused(text: str, *, explicit: bool) -> bool:
+    return find_minor(text, explicit=explicit, year=YEAR) is not None
+
+
+def _best_ms(action: Callable[[], object], repeats: int = 3) -> tuple[float, float]:
+    """The best wall and CPU milliseconds of `repeats` runs."""
+    wall = cpu = float("inf")
+    for _ in range(repeats):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        try:
+            action()
+        except ValidationFailed:
+            pass
+        wall = min(wall, (time.perf_counter() - started) * 1000)
+        cpu = min(cpu, (time.process_time() - started_cpu) * 1000)
+    return wall, cpu
+
+
+@dataclass(frozen=True)
+class SafetyRun:
+    """What section S measured."""
+
+    refusal: dict[str, float]
+    false_refusal: dict[str, float]
+    false_refusal_explicit: dict[str, float]
+    prompt_p99_ms: float
+    prompt_p99_cpu_ms: float
+    adversarial_10k_ms: float
+    adversarial_4k_ms: float
+    adversarial_4k_cpu_ms: float
+    image_p50_ms: float
+    image_p99_ms: float
+    video_ms: float
+    model_load_s: float
+
+    def figures(self) -> list[Figure]:
+        """Refusal per minor set, false refusal per benign set, the times against goals."""
+        figures = [
+            Figure(f"S{i}", f"refused, minor {name} set", value, "%", ">=", 100)
+            for i, (name, value) in enumerate(self.refusal.items(), start=1)
+        ]
+        figures += [
+            Figure(f"S{i}", f"false refusals, benign {name} set", value, "%", "<=", 2)
+            for i, (name, value) in enumerate(self.false_refusal.items(), start=3)
+        ]
+        return figures + [
+            Figure("S5", "p99 screening time per prompt", self.prompt_p99_ms, "ms", "<=", 5),
+            Figure(
+                "S6",
+                "worst 4,000-char adversarial prompt, CPU",
+                self.adversarial_4k_cpu_ms,
+                "ms",
+                "<=",
+                50,
+            ),
+            Figure("S7", "p99 NudeNet time per image", self.image_p99_ms, "ms", "<=", 500),
+        ]
+
+
+def _rate(rows: list[tuple[str, str, str]], *, refused: bool, explicit: bool) -> float:
+    hits = sum(_refused(text, explicit=explicit) is refused for _, _, text in rows)
+    return round(100 * hits / len(rows), 2)
+
+
+def _by_category(rows: list[tuple[str, str, str]]) -> dict[str, tuple[int, int]]:
+    counts: dict[str, tuple[int, int]] = {}
+    for category, _, text in rows:
+        seen, hit = counts.get(category, (0, 0))
+        counts[category] = (seen + 1, hit + int(_refused(text, explicit=False)))
+    return counts
+
+
+def _adversarial_ms(size: int, repeats: int) -> tuple[float, float]:
+    """The worst wall and CPU milliseconds over the adversarial texts of `size` characters."""
+    texts = [(unit * (size // len(unit) + 1))[:size] for unit in ADVERSARIAL_UNITS]
+    runs = [
+        _best_ms(lambda t=text: find_minor(t, explicit=True, year=YEAR), repeats) for text in texts
+    ]
+    return max(wall for wall, _ in runs), max(cpu for _, cpu in runs)
+
+
+def _generated_like(side: int, seed: int) -> bytes:
+    """A detailed picture of the size the studio generates (shapes over a gradient)."""
+    image = Image.new("RGB", (side, side))
+    draw = ImageDraw.Draw(image)
+    for y in range(side):
+        draw.line([(0, y), (side, y)], fill=(seed * 40 % 256, y * 255 // side, 120))
+    for k in range(12):
+        x = (seed * 97 + k * 131) % side
+        draw.ellipse([x, k * side // 12, x + side // 6, k * side // 12 + side // 6], fill="white")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def main(*, quick: bool) -> SafetyRun:
+    """Run section S and print its detail tables."""
+    lexicon()  # loaded once per process, like the web and scheduler processes do
+    sets = {name: _rows(f"minor_{name}.tsv") for name in ("dev", "holdout")}
+    benign = {name: _rows(f"benign_{name}.tsv") for name in ("dev", "holdout")}
+    print("\n== S: content safety ==")
+    print(f"word lists: {len(lexicon().languages)} languages")
+    print(
+        row("set", "requests", "languages", "result", "explicit mode", widths=(26, 10, 11, 12, 14))
+    )
+    refusal, false, false_explicit = {}, {}, {}
+    for name, rows in sets.items():
+        refusal[name] = _rate(rows, refused=True, explicit=False)
+        langs = len({lang for _, lang, _ in rows})
+        print(
+            row(
+                f"minor {name}",
+                len(rows),
+                langs,
+                f"{refusal[name]}% refused",
+                "",
+                widths=(26, 10, 11, 12, 14),
+            )
+        )
+    for name, rows in benign.items():
+        false[name] = _rate(rows, refused=True, explicit=False)
+        false_explicit[name] = _rate(rows, refused=True, explicit=True)
+        langs = len({lang for _, lang, _ in rows})
+        print(
+            row(
+                f"benign {name}",
+                len(rows),
+                langs,
+                f"{false[name]}% false",
+                f"{false_explicit[name]}% false",
+                widths=(26, 10, 11, 12, 14),
+            )
+        )
+    print("refused per category (dev + holdout):")
+    both = sets["dev"] + sets["holdout"]
+    print(", ".join(f"{c} {hit}/{seen}" for c, (seen, hit) in sorted(_by_category(both).items())))
+
+    texts = [text for rows in (*sets.values(), *benign.values()) for _, _, text in rows]
+    best_of = 1 if quick else 3
+    timings = [
+        _best_ms(lambda t=text: find_minor(t, explicit=False, year=YEAR), best_of) for text in texts
+    ]
+    wall = [w for w, _ in timings]
+    cpu = [c for _, c in timings]
+    adversarial_4k, adversarial_4k_cpu = _adversarial_ms(4000, best_of)
+    adversarial_10k, adversarial_10k_cpu = _adversarial_ms(10_000, best_of)
+    print(
+        f"per prompt ({len(texts)}): p50 {percentile(wall, 50):.2f} ms, p99 "
+        f"{percentile(wall, 99):.2f} ms wall ({percentile(cpu, 99):.2f} ms CPU)"
+    )
+    print(
+        f"worst adversarial text ({len(ADVERSARIAL_UNITS)} kinds): {adversarial_4k_cpu:.1f} ms "
+        f"CPU ({adversarial_4k:.1f} ms wall) at 4,000 chars, the longest prompt accepted; "
+        f"{adversarial_10k_cpu:.1f} ms CPU ({adversarial_10k:.1f} ms wall) at 10,000 chars, "
+        "screened directly past the length cap"
+    )
+
+    started = time.perf_counter()
+    screener = shared_screener(OutputScreenerKind.NUDENET)
+    load_s = time.perf_counter() - started
+    images = [path.read_bytes() for path in sorted((FIXTURES / "images").glob("*.png"))]
+    images += [_generated_like(1024, seed) for seed in range(1 if quick else 3)]
+    repeats = 2 if quick else 5
+    per_image = [
+        _best_ms(lambda d=data: screener.screen(d, "image/png"), repeats=1)[0]
+        for data in images
+        for _ in range(repeats)
+    ]
+    video = (FIXTURES / "images" / "sunrise_animation.webp").read_bytes()
+    video_ms = _best_ms(lambda: screener.screen(video, "image/webp"), repeats=2)[0]
+    print(
+        f"NudeNet: model loaded in {load_s:.2f} s (once per process); per image (fixtures and "
+        f"1024x1024) p50 {percentile(per_image, 50):.0f} ms, p99 {percentile(per_image, 99):.0f} "
+        f"ms; a 6-frame video {video_ms:.0f} ms (frames sampled)"
+    )
+    return SafetyRun(
+        refusal=refusal,
+        false_refusal=false,
+        false_refusal_explicit=false_explicit,
+        prompt_p99_ms=round(percentile(wall, 99), 2),
+        prompt_p99_cpu_ms=round(percentile(cpu, 99), 2),
+        adversarial_10k_ms=round(adversarial_10k, 1),
+        adversarial_4k_ms=round(adversarial_4k, 1),
+        adversarial_4k_cpu_ms=round(adversarial_4k_cpu, 1),
+        image_p50_ms=round(percentile(per_image, 50)),
+        image_p99_ms=round(percentile(per_image, 99)),
+        video_ms=round(video_ms),
+        model_load_s=round(load_s, 2),
+    )

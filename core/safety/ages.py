@@ -1,0 +1,287 @@
+"""Ages said every way a request can say them, read from the digits form of the text.
+
+Each rule looks at a number (digits, number words, "dix sept", kanji) and a few words
+around it, never further than `WINDOW` tokens, so the cost is linear in the request:
+
+- a unit after it: "12 years old", "12yo", "12 ans", "12歳"; months/weeks old is an infant;
+- a word before it: "aged 12", "age of 12"; "under 18", "younger than 16", "18歳未満";
+- an apparent age: "looks about 12", "appears to be 10";
+- a year of birth that makes the person a minor in the Clock's year: "born in 2014";
+- a bare number after a person or relative: "her cousin, 10", "she is 12";
+- school grades: "7th grade", "grade 4", "year 9 student"; "her 10th birthday".
+
+Context keeps ages of things and spans of time apart: "whisky aged 12 years", "a 10-year-old
+car", "married for 12 years", "a man 6 feet tall", "10 years younger".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.errors import ValidationFailed
+from core.safety.lexicon import ADULT_AGE, Lexicon
+from core.safety.phrases import PhraseSet
+
+WINDOW = 3
+# Real prompts hold a few dozen numbers at most (weights such as "(x:1.2)" are dropped
+# first); past this the text is refused as unreadable, so the work stays bounded.
+MAX_NUMBERS = 300
+_DIGIT_TOKENS = re.compile(r"\d+|[^\W\d_]+")
+_CONNECTORS = frozenset({"and", "et", "y", "und", "e", "i", "и", "en", "och"})
+_ORDINAL_ENDINGS = frozenset({"th", "st", "nd", "rd", "e", "er", "eme", "o", "a", "te", "ste"})
+_KANJI_DIGITS = {
+    "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4,
+    "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+}  # fmt: skip
+_KANJI_AGE = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[歳岁歲才])")
+BIRTH_YEARS = range(1900, 2200)
+SCHOOL_GRADES = range(0, 13)
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number in the token list: tokens [start, end), its value, and how it was written."""
+
+    start: int
+    end: int
+    value: int
+    digits: bool
+    ordinal: bool
+
+
+def digit_tokens(digits_form: str) -> list[str]:
+    """Tokens of the digits form, numbers split from letters ("12yo" -> "12", "yo")."""
+    return _DIGIT_TOKENS.findall(digits_form)
+
+
+def numbers_in(toks: Sequence[str], lex: Lexicon) -> list[Number]:
+    """Every number: digit runs one by one, runs of number words summed ("dix sept" = 17)."""
+    found: list[Number] = []
+    index = 0
+    while index < len(toks):
+        token = toks[index]
+        if token.isdigit() and len(token) <= 4:
+            ordinal = index + 1 < len(toks) and toks[index + 1] in _ORDINAL_ENDINGS
+            found.append(Number(index, index + 1, int(token), True, ordinal))
+            index += 1
+            continue
+        if token in lex.ordinals:
+            found.append(Number(index, index + 1, lex.ordinals[token], False, True))
+            index += 1
+            continue
+        if token not in lex.numbers:
+            index += 1
+            continue
+        value, end = lex.numbers[token], index + 1
+        while end < len(toks):
+            if toks[end] in lex.numbers:
+                value, end = value + lex.numbers[toks[end]], end + 1
+            elif toks[end] in _CONNECTORS and end + 1 < len(toks) and toks[end + 1] in lex.numbers:
+                end += 1
+            else:
+                break
+        found.append(Number(index, end, value, False, False))
+        index = end
+    return found
+
+
+def _after_fillers(fillers: frozenset[str], toks: Sequence[str], index: int) -> int:
+    """How far back from `index` the run of filler words ("is", "only", "about") reaches."""
+    start = index
+    while start > 0 and index - start < WINDOW and toks[start - 1] in fillers:
+        start -= 1
+    return start
+
+
+class _Reader:
+    """The age rules over one request's tokens; list lookups are memoised per token, so
+    every rule costs a bounded number of dict reads whatever the request holds."""
+
+    def __init__(self, toks: Sequence[str], lex: Lexicon, year: int) -> None:
+        self.toks, self.lex, self.year = toks, lex, year
+        self._ends: dict[tuple[str, int], int] = {}
+
+    def phrase(self, name: str) -> PhraseSet:
+        return self.lex.phrase(name)
+
+    def end_of(self, name: str, index: int) -> int:
+        """Where a phrase of list `name` starting at token `index` ends (0 if none does).
+
+        A Chinese or Japanese entry starts a token that begins with it ("歳の女の子")."""
+        key = (name, index)
+        if key not in self._ends:
+            end = 0
+            if 0 <= index < len(self.toks):
+                phrases = self.phrase(name)
+                end = phrases.end_at(self.toks, index)
+                if not end and phrases.starts_unspaced(self.toks[index]):
+                    end = index + 1
+            self._ends[key] = end
+        return self._ends[key]
+
+    def ends_before(self, name: str, index: int, gap: int = 0) -> int:
+        """The start of a phrase of list `name` ending at most `gap` tokens before `index`,
+        or -1."""
+        phrases = self.phrase(name)
+        for end in range(index, max(1, index - gap) - 1, -1):
+            if phrases.could_end_with(self.toks[end - 1]):
+                for start in range(max(0, end - phrases.max_words), end):
+                    if self.end_of(name, start) == end:
+                        return start
+            if phrases.ends_unspaced(self.toks[end - 1]):
+                return end - 1
+        return -1
+
+    def near(self, name: str, start: int, stop: int) -> bool:
+        """Whether a phrase of list `name` starts at a token in [start, stop)."""
+        return any(self.end_of(name, index) for index in range(max(0, start), stop))
+
+    def _is(self, names: tuple[str, ...], index: int) -> bool:
+        return any(self.end_of(name, index) for name in names)
+
+    def head_is_thing(self, indices: range) -> bool:
+        """Whether the noun an age describes, read over `indices` (nearest first, up to a
+        stop word such as "with"), is a thing, an animal or a measure, not a person."""
+        stops, fillers = self.lex.age_words["stops"], self.lex.age_words["fillers"]
+        for index in indices:
+            if not 0 <= index < len(self.toks):
+                return False
+            if self.toks[index] in stops:  # "with", and articles: "a photo of a 15yo"
+                return False
+            if self.toks[index] in fillers:  # "un vino de 12 años", "a girl of 12 years"
+                continue
+            if self._is(("persons", "relations"), index):
+                return False
+            if self._is(("objects", "measures"), index):
+                return True
+        return False
+
+    def not_an_age_after(self, index: int) -> bool:
+        """The word after a bare number makes it a measure, a time, a thing or a count."""
+        if index >= len(self.toks) or self._is(("age_units",), index):
+            return False
+        return self.toks[index].isdigit() or self._is(("objects", "ago", "measures"), index)
+
+    def with_unit(self, number: Number) -> str | None:
+        """ "12 years old", "6 months old", "18歳未満"; not "a 10-year-old car", "for 12 years"."""
+        toks = self.toks
+        unit_end = self.end_of("age_units", number.end)
+        infant_end = self.end_of("infant_units", number.end)
+        end = max(unit_end, infant_end)
+        if not end:
+            return None
+        # "hace 12 años", "12 anni fa" are spans of time; "12 years old" never is.
+        bare = self.end_of("bare_units", number.end) == unit_end and not infant_end
+        span_of_time = self.ends_before("durations", number.start, gap=1) >= 0
+        if bare and (span_of_time or self._is(("ago",), end)):
+            return None
+        ahead = range(end, end + WINDOW)
+        behind = range(number.start - 1, number.start - 1 - WINDOW, -1)
+        if self.head_is_thing(ahead) or self.head_is_thing(behind):
+            return None
+        under = bool(self.end_of("under_after", end)) or self.phrase("under_after").in_unspaced(
+            toks[end - 1]
+        )
+        limit = ADULT_AGE + 1 if under else ADULT_AGE
+        return "minor_age" if infant_end or number.value < limit else None
+
+    def with_word_before(self, number: Number) -> str | None:
+        """ "aged 12", "under 16", "looks about 12", "her cousin, 10", "she is 12"."""
+        toks, start = self.toks, number.start
+        aged = self.ends_before("age_before", start)
+        if aged >= 0 and number.value < ADULT_AGE:
+            # "whisky aged 12 years", "cheese aged 12 months": the thing comes before.
+            if not self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1)):
+                return "minor_age"
+        if self.ends_before("under", start) >= 0 and number.value <= ADULT_AGE:
+            if not self.not_an_age_after(number.end) and not self.counted_things(number.end):
+                return "minor_age"
+        if number.ordinal or number.value >= ADULT_AGE or self.not_an_age_after(number.end):
+            return None
+        reach = _after_fillers(self.lex.age_words["fillers"], toks, start)
+        for name in ("apparent", "persons", "relations"):
+            if self.ends_before(name, reach) >= 0:
+                return "minor_age"
+        return None
+
+    def counted_things(self, index: int) -> bool:
+        """ "under 12 umbrellas": a plural word after the number counts things, not years."""
+        if index >= len(self.toks):
+            return False
+        word = self.toks[index]
+        if self._is(("persons", "relations", "age_units"), index):
+            return False
+        return len(word) > 3 and word.endswith("s") and word not in self.lex.age_words["fillers"]
+
+    def school_grade(self, number: Number) -> str | None:
+        """ "7th grade", "a 3rd grader", "grade 4", "klasse 7", "year 9 student", "10th
+        birthday"."""
+        if number.value not in SCHOOL_GRADES and not number.ordinal:
+            return None
+        after = number.end + (1 if number.digits and number.ordinal else 0)
+        grade_after = self.end_of("grades", after)
+        grade_before = self.ends_before("grades", number.start) >= 0
+        if number.value in SCHOOL_GRADES and (grade_after or grade_before):
+            end = grade_after or number.end
+            if not self.head_is_thing(range(end, end + 1)):  # "a grade 8 bolt"
+                return "minor_age"
+        if self.ends_before("school_years", number.start) >= 0 and self.near(
+            "grade_words", number.end, number.end + 2
+        ):
+            return "minor_age" if number.value in SCHOOL_GRADES else None
+        if number.ordinal and number.value < ADULT_AGE and self.end_of("birthdays", after):
+            return "minor_age"
+        return None
+
+    def birth_year(self, number: Number) -> str | None:
+        """A year of birth that makes the person under 18 in the Clock's year."""
+        if not number.digits or number.value not in BIRTH_YEARS:
+            return None
+        near_before = self.ends_before("born", number.start, gap=WINDOW + 2) >= 0
+        near_after = self.near("born", number.end, number.end + 2) or (
+            number.end < len(self.toks) and self.phrase("born").in_unspaced(self.toks[number.end])
+        )
+        if (near_before or near_after) and self.year - number.value < ADULT_AGE:
+            return "minor_birth_year"
+        return None
+
+
+def _kanji_value(numeral: str) -> int:
+    """A kanji numeral up to 99 ("十四" = 14, "二十" = 20)."""
+    if "十" not in numeral:
+        return int("".join(str(_KANJI_DIGITS[ch]) for ch in numeral) or "0")
+    tens, _, ones = numeral.partition("十")
+    return (_KANJI_DIGITS.get(tens[-1], 1) if tens else 1) * 10 + (
+        _KANJI_DIGITS.get(ones[:1], 0) if ones else 0
+    )
+
+
+def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
+    """The rule id ("minor_age", "minor_birth_year") of an age under 18 in the text, or None."""
+    for found in _KANJI_AGE.finditer(digits_form):
+        if _kanji_value(found.group(1)) < ADULT_AGE:
+            return "minor_age"
+    toks = digit_tokens(digits_form)
+    if lex.compounds.first(toks) is not None:
+        return "minor_age"
+    reader = _Reader(toks, lex, year)
+    numbers = numbers_in(toks, lex)
+    if len(numbers) > MAX_NUMBERS:
+        raise ValidationFailed(
+            f"This text holds more than {MAX_NUMBERS} numbers, too many to screen; shorten it."
+        )
+    for number in numbers:
+        adult = number.value > ADULT_AGE and number.value not in BIRTH_YEARS
+        if adult and not reader.end_of("infant_units", number.end):
+            continue  # "a 25 year old", "a 200-year-old tree": no rule can make it a minor
+        rule = (
+            reader.birth_year(number)
+            or reader.with_unit(number)
+            or reader.school_grade(number)
+            or (None if number.value in BIRTH_YEARS else reader.with_word_before(number))
+        )
+        if rule is not None:
+            return rule
+    return None

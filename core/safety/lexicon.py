@@ -1,0 +1,179 @@
+"""The policy's word lists: one editable TOML file per language under `data/safety/lexicon/`.
+
+Every file may carry any of the keys below; the lexicon is their union, normalised the way
+requests are (see `core.safety.normalization`), so an entry written with accents, capitals or
+look-alike letters matches the same way a request does. Entry syntax: `core.safety.phrases`.
+
+Terms (matched on the letters form, digits read as look-alike letters):
+  youth          describe or imply a person under 18; refused in any request
+  youth_sexual   youth words that are also common words elsewhere ("kind", "barn"); refused
+                 only with sexual context or in explicit mode
+  youth_accented youth words an accent tells apart from a name ("niña"); matched with accents
+  always         refused in any request; nothing exempts them
+  exempt         phrases with a youth word that describe no person ("kid gloves", "canteen")
+  exempt_names   names with a youth word (brands, titles); exempt only without sexual context
+  sexual         words of sexual context
+
+Ages (matched on the digits form):
+  numbers, ordinals   number words (tens too: "twenty one" is summed) and ordinal words
+  age_units / infant_units   after a number: "years old" / "months old"
+  bare_units          units that alone may also count a span of time ("anni", "lat"): only
+                      with these do `durations` and `ago` words make it no age
+  age_before          before a number: "aged", "age of"
+  under               before a number: "under", "younger than"; under_after: after ("未満")
+  apparent            before a number: "looks", "appears to be"
+  born                near a year: "born", "geboren"
+  persons, relations  a person ("girl", "she") or a relative ("cousin") before a bare number
+  fillers             words allowed between those and the number ("is", "only", "about")
+  stops               words that end the noun an age describes ("with", "at", "and")
+  grades              "grade"/"klasse" next to a number ("7th grade", "klasse 7")
+  school_years, grade_words   "year" before and "student" after a number ("year 9 student")
+  birthdays           after an ordinal: "birthday"
+  objects             things whose age is no person's ("whisky", "car", "dog")
+  durations, ago      before / after a number of years, make it a span of time ("for" /
+                      "ago", "later")
+  measures            units that make a number no age ("feet", "minutes", "dollars")
+  [compounds]         numbers = {stem = value}, units = ["jährig*"]: glued ages ("zwölfjährig")
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from core.config import REPO_ROOT
+from core.errors import ConfigError
+from core.safety.normalization import normalize, tokens
+from core.safety.phrases import PhraseSet
+
+LEXICON_DIR = REPO_ROOT / "data" / "safety" / "lexicon"
+ADULT_AGE = 18
+
+TERM_KEYS = (
+    "youth",
+    "youth_sexual",
+    "youth_accented",
+    "always",
+    "exempt",
+    "exempt_names",
+    "sexual",
+)
+AGE_PHRASE_KEYS = (
+    "age_units",
+    "bare_units",
+    "infant_units",
+    "age_before",
+    "under",
+    "under_after",
+    "apparent",
+    "born",
+    "persons",
+    "relations",
+    "grades",
+    "school_years",
+    "grade_words",
+    "birthdays",
+    "objects",
+    "durations",
+    "ago",
+    "measures",
+)
+AGE_WORD_KEYS = ("fillers", "stops")
+TABLE_KEYS = ("numbers", "ordinals")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Every language's lists, merged and indexed."""
+
+    languages: tuple[str, ...]
+    terms: Mapping[str, PhraseSet]
+    age_phrases: Mapping[str, PhraseSet]
+    age_words: Mapping[str, frozenset[str]]
+    numbers: Mapping[str, int]
+    ordinals: Mapping[str, int]
+    compounds: PhraseSet
+
+    def term(self, name: str) -> PhraseSet:
+        """The merged list `name` (one of TERM_KEYS)."""
+        return self.terms[name]
+
+    def phrase(self, name: str) -> PhraseSet:
+        """The merged age list `name` (one of AGE_PHRASE_KEYS)."""
+        return self.age_phrases[name]
+
+
+def _strings(raw: Mapping[str, Any], key: str, path: Path) -> list[str]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path.name}: {key} must be a list of strings")
+    return value
+
+
+def _table(raw: Mapping[str, Any], key: str, path: Path) -> dict[str, int]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, int) for v in value.values()):
+        raise ConfigError(f"{path.name}: {key} must be a table of whole numbers")
+    return {" ".join(tokens(normalize(str(k), lookalikes=False))): int(v) for k, v in value.items()}
+
+
+def _compound_stems(raw: Mapping[str, Any], path: Path) -> list[str]:
+    """Glued ages under 18 ("zwölfjährig*") from [compounds] numbers x units."""
+    section = raw.get("compounds", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path.name}: [compounds] must be a table")
+    numbers = _table(section, "numbers", path)
+    units = _strings(section, "units", path)
+    return [
+        stem.replace(" ", "") + unit
+        for stem, value in numbers.items()
+        if value < ADULT_AGE
+        for unit in units
+    ]
+
+
+def load(directory: Path = LEXICON_DIR) -> Lexicon:
+    """Read and merge every `*.toml` in `directory`; ConfigError names a broken file."""
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        raise ConfigError(f"no word lists in {directory}")
+    lists: dict[str, list[str]] = {key: [] for key in (*TERM_KEYS, *AGE_PHRASE_KEYS)}
+    words: dict[str, set[str]] = {key: set() for key in AGE_WORD_KEYS}
+    tables: dict[str, dict[str, int]] = {key: {} for key in TABLE_KEYS}
+    compounds: list[str] = []
+    languages = []
+    for path in files:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path} is invalid: {exc}") from exc
+        languages.append(str(raw.get("language", path.stem)))
+        for key in lists:
+            lists[key] += _strings(raw, key, path)
+        for key in words:
+            words[key] |= {normalize(w, lookalikes=False) for w in _strings(raw, key, path)}
+        for key in tables:
+            tables[key] |= _table(raw, key, path)
+        compounds += _compound_stems(raw, path)
+    return Lexicon(
+        languages=tuple(languages),
+        terms={
+            key: PhraseSet(lists[key], form="accents" if key == "youth_accented" else "letters")
+            for key in TERM_KEYS
+        },
+        age_phrases={key: PhraseSet(lists[key], form="digits") for key in AGE_PHRASE_KEYS},
+        age_words={key: frozenset(values) for key, values in words.items()},
+        numbers=tables["numbers"],
+        ordinals=tables["ordinals"],
+        compounds=PhraseSet(compounds, form="digits"),
+    )
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    """The shipped lists, loaded once per process."""
+    return load()

@@ -1,0 +1,98 @@
+"""How the policy reads text: one normal form for requests and word lists alike.
+
+Text is folded (NFKC, case, accents, zero-width and bidi controls, look-alike letters and
+digits), punctuation inside a word and separators between single letters are dropped, and
+runs of one letter are shortened. The word lists in `data/safety/` pass through the same
+function when they are loaded, so a list entry and a request meet in the same form.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_ZERO_WIDTH = dict.fromkeys(
+    map(
+        ord,
+        "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+    ),
+    None,
+)
+# Letters that look Latin (Cyrillic, Greek, IPA), and letters NFKD does not decompose.
+_LETTER_FOLDS = str.maketrans(
+    {
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
+        "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "α": "a", "ε": "e", "ο": "o", "ρ": "p",
+        "τ": "t", "υ": "u", "ν": "v", "κ": "k", "ι": "i", "т": "t", "к": "k", "м": "m",
+        "в": "b", "н": "h", "ł": "l", "ø": "o", "đ": "d", "ı": "i", "æ": "ae", "œ": "oe",
+        "þ": "th", "ð": "d",
+    }
+)  # fmt: skip
+DIGIT_LOOKALIKES = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
+# Punctuation inside a word is noise ("t.e.e.n", "y/o"); between two digits it is not
+# ("12.5"). Apostrophes separate words ("child's", "l'enfant", "she's").
+_INWORD_PUNCTUATION = re.compile(
+    r"(?<=[^\W\d_])[.*|~+/\\^:]+(?=\w)|(?<=\w)[.*|~+/\\^:]+(?=[^\W\d_])"
+)
+_SEPARATED = re.compile(r"(?<![a-z])(?:[a-z][ ._*\-+~|/\\'’]){2,}[a-z](?![a-z])")
+_REPEATED = re.compile(r"([a-z])\1{2,}")
+_SEPARATORS = re.compile(r"[\s_\-]+")
+_SPACES = re.compile(r" {2,}")
+# Marks that change an Indic letter or a kana's sound (こども "child" is not ことも): kept.
+_KEPT_MARKS = re.compile(r"[\u0900-\u0dff\u3099\u309a]")
+TOKEN = re.compile(r"[^\W_]+")
+# Scripts written without spaces between words: their terms are found inside longer runs.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+
+
+def fold(text: str, *, lookalikes: bool = True) -> str:
+    """Case, width and accents folded; look-alike letters (and digits, if asked) mapped."""
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+    if not text.isascii():  # ASCII has no accent to strip and no look-alike letter
+        stripped = "".join(
+            ch
+            for ch in unicodedata.normalize("NFKD", text)
+            if not unicodedata.combining(ch) or _KEPT_MARKS.match(ch)
+        )
+        # NFC recomposes what NFKD split with no accent to drop (Hangul, kana voicing).
+        text = unicodedata.normalize("NFC", stripped).translate(_LETTER_FOLDS)
+    return text.translate(DIGIT_LOOKALIKES) if lookalikes else text
+
+
+def _join_letters(match: re.Match[str]) -> str:
+    run = match.group(0)
+    # "a t e e n": the English word "a" (or "I") starts the run, it is not part of the word.
+    keep = run[:2] if run[:2] in ("a ", "i ") else ""
+    return keep + re.sub(r"[^a-z]", "", run[len(keep) :])
+
+
+def normalize(text: str, *, lookalikes: bool = True) -> str:
+    """The text as the policy reads it: folded, separators collapsed, single-spaced.
+
+    "T.E.E.N", "t e e n" and "t33n" all read "teen"; runs of one letter are shortened to two
+    ("teeeen" -> "teen"). With `lookalikes=False` digits stay digits (for reading ages).
+    """
+    folded = _SEPARATORS.sub(" ", fold(text, lookalikes=lookalikes))
+    folded = _INWORD_PUNCTUATION.sub("", folded)
+    folded = _SEPARATED.sub(_join_letters, folded)
+    folded = _REPEATED.sub(r"\1\1", folded)
+    return _SPACES.sub(" ", folded).strip()
+
+
+def accented(text: str) -> str:
+    """Folded like `normalize` but keeping accents, for words an accent tells apart
+    ("niña" is a girl, "Nina" a name)."""
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+    return _SPACES.sub(" ", _INWORD_PUNCTUATION.sub("", _SEPARATORS.sub(" ", text))).strip()
+
+
+def tokens(normalized: str) -> list[str]:
+    """The words of a normalised text (letters and digits; punctuation dropped)."""
+    return TOKEN.findall(normalized)
+
+
+def is_unspaced(text: str) -> bool:
+    """Whether `text` holds Chinese or Japanese characters (words not separated by spaces)."""
+    return _UNSPACED.search(text) is not None

@@ -1,0 +1,210 @@
+"""Every way text reaches a generation refuses a minor the same way: MINOR_MESSAGE, a
+`policy.refused` audit row with the rule, and nothing written (no job, hold, muse or variation).
+
+Entry points: the studio prompt, a muse's scene (composed into the prompt), a stored muse or
+variation whose text the policy now refuses (screened again at submit), a new muse, a
+variation, a card import (web path and `python -m core.muses.cli`). The pages' own wiring of
+these is driven with AppTest in tests/pages/test_minor_entry_points_pages.py.
+"""
+
+import io
+import json
+
+import pytest
+from sqlmodel import select
+
+from core.accounts import ledger
+from core.config import get_settings
+from core.db import make_engine, migrate, read_scope, session_scope
+from core.errors import PolicyRefusal
+from core.models import AuditEntry, AuditOutcome, GenerationJob, Muse, MuseVariation
+from core.muses import cli, service
+from core.muses.schema import validate_profile
+from core.refusals import audited_refusals
+from core.safety import MINOR_MESSAGE
+from tests.factories import make_user
+from tests.integration.test_studio_submit import submit
+
+KEY = "a-test-admin-key"
+# One per kind of rule, several languages; the fake clock's year is 2026.
+MINORS = [
+    ("a toddler in a sandbox", "minor_youth"),
+    ("ein Mädchen mit Zöpfen", "minor_youth"),
+    ("a girl born in 2015, on a swing", "minor_birth_year"),
+    ("her cousin, 10, at the lake", "minor_age"),
+    ("子供が公園で遊ぶ", "minor_youth"),
+]
+
+
+def last_audit(engine):
+    with read_scope(engine) as session:
+        entry = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    return entry.action, entry.outcome, entry.target, entry.details
+
+
+def counts(engine):
+    with read_scope(engine) as session:
+        return tuple(
+            len(session.exec(select(model)).all()) for model in (GenerationJob, Muse, MuseVariation)
+        )
+
+
+def funded_user(engine, clock):
+    user = make_user(engine)
+    with session_scope(engine) as session:
+        ledger.grant(session, user_id=user.id, credits=100, key="t", note="t", now=clock.now())
+    return user
+
+
+def a_muse(engine, user, clock):
+    profile = validate_profile({"basic": {"name": "Ava", "age": 30}})
+    with session_scope(engine) as session:
+        return service.create_muse(
+            session, owner_id=user.id, profile=profile, tags=(), now=clock.now()
+        )
+
+
+def assert_refused_the_same_way(info, engine, *, target, rule, before):
+    assert MINOR_MESSAGE in str(info.value)
+    assert info.value.rule == rule
+    assert last_audit(engine) == ("policy.refused", AuditOutcome.DENIED, target, {"rule": rule})
+    assert counts(engine) == before
+
+
+@pytest.mark.parametrize(("text", "rule"), MINORS)
+def test_the_studio_prompt(engine, fake_clock, text, rule):
+    user = funded_user(engine, fake_clock)
+    before = counts(engine)
+    with pytest.raises(PolicyRefusal) as info:
+        submit(engine, user, fake_clock, prompt=text)
+    assert_refused_the_same_way(info, engine, target="studio.submit", rule=rule, before=before)
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 100  # no hold was taken
+
+
+@pytest.mark.parametrize(("text", "rule"), MINORS)
+def test_a_muse_scene_composed_into_the_prompt(engine, fake_clock, text, rule):
+    user = funded_user(engine, fake_clock)
+    muse = a_muse(engine, user, fake_clock)
+    with read_scope(engine) as session:
+        composed = service.prompt_for(session, owner_id=user.id, muse_id=muse.id, scene=text)
+    before = counts(engine)
+    with pytest.raises(PolicyRefusal) as info:
+        submit(engine, user, fake_clock, prompt=composed.positive, muse_id=muse.id)
+    assert_refused_the_same_way(info, engine, target="studio.submit", rule=rule, before=before)
+
+
+@pytest.mark.parametrize(("text", "rule"), MINORS)
+def test_a_stored_muse_or_variation_is_screened_again_at_submit(engine, fake_clock, text, rule):
+    """Text saved before the policy tightened (written past the screen here) is refused."""
+    user = funded_user(engine, fake_clock)
+    muse = a_muse(engine, user, fake_clock)
+    with session_scope(engine) as session:
+        session.add(MuseVariation(muse_id=muse.id, name="old", overrides={"scenario": text}))
+    with read_scope(engine) as session:
+        variation = session.exec(select(MuseVariation)).one()
+    before = counts(engine)
+    with pytest.raises(PolicyRefusal) as info:
+        submit(engine, user, fake_clock, muse_id=muse.id, variation_id=variation.id)
+    assert_refused_the_same_way(info, engine, target="studio.submit", rule=rule, before=before)
+    with session_scope(engine) as session:
+        stored = session.get(Muse, muse.id)
+        stored.profile = {**stored.profile, "notes": text}
+        session.add(stored)
+    with pytest.raises(PolicyRefusal) as info:
+        submit(engine, user, fake_clock, muse_id=muse.id)
+    assert_refused_the_same_way(info, engine, target="studio.submit", rule=rule, before=before)
+
+
+@pytest.mark.parametrize(("text", "rule"), MINORS)
+def test_a_new_muse_and_a_variation(engine, fake_clock, text, rule):
+    user = make_user(engine)
+    muse = a_muse(engine, user, fake_clock)
+    before = counts(engine)
+    actor = f"user:{user.id}"
+    profile = validate_profile({"basic": {"name": "Bea", "age": 30}, "notes": text})
+    with pytest.raises(PolicyRefusal) as info:
+        with (
+            audited_refusals(engine, actor=actor, target="muse.save", clock=fake_clock),
+            session_scope(engine) as session,
+        ):
+            service.create_muse(
+                session, owner_id=user.id, profile=profile, tags=(), now=fake_clock.now()
+            )
+    assert_refused_the_same_way(info, engine, target="muse.save", rule=rule, before=before)
+    with pytest.raises(PolicyRefusal) as info:
+        with (
+            audited_refusals(engine, actor=actor, target="muse.variation", clock=fake_clock),
+            session_scope(engine) as session,
+        ):
+            service.add_variation(
+                session,
+                owner_id=user.id,
+                muse_id=muse.id,
+                name="look",
+                overrides={"scenario": text},
+                now=fake_clock.now(),
+            )
+    assert_refused_the_same_way(info, engine, target="muse.variation", rule=rule, before=before)
+
+
+def card(**profile):
+    return {
+        "format": "aikings.muse",
+        "version": 1,
+        "profile": {"basic": {"name": "Ava", "age": 30}} | profile,
+        "tags": [],
+        "variations": [],
+    }
+
+
+@pytest.mark.parametrize(("text", "rule"), [*MINORS, (17, "minor_age")])
+def test_a_card_import_on_the_web_path(engine, fake_clock, text, rule):
+    user = make_user(engine)
+    data = card(notes=text) if isinstance(text, str) else card(basic={"name": "A", "age": text})
+    before = counts(engine)
+    with pytest.raises(PolicyRefusal) as info:
+        with (
+            audited_refusals(
+                engine, actor=f"user:{user.id}", target="muse.import", clock=fake_clock
+            ),
+            session_scope(engine) as session,
+        ):
+            service.import_card(
+                session,
+                owner_id=user.id,
+                data=json.dumps(data).encode(),
+                filename="card.json",
+                now=fake_clock.now(),
+            )
+    assert_refused_the_same_way(info, engine, target="muse.import", rule=rule, before=before)
+
+
+@pytest.fixture
+def cli_db(monkeypatch):
+    monkeypatch.setenv("ADMIN_API_KEY", KEY)
+    get_settings.cache_clear()
+    url = get_settings().database_url
+    migrate(url)
+    engine = make_engine(url)
+    make_user(engine, username="ava_owner")
+    yield engine
+    engine.dispose()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(("text", "rule"), [*MINORS[:3], (17, "minor_age")])
+def test_a_card_import_on_the_command_line(cli_db, tmp_path, capsys, text, rule):
+    data = card(notes=text) if isinstance(text, str) else card(basic={"name": "A", "age": text})
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    before = counts(cli_db)
+    status = cli.main(["import", "--owner", "ava_owner", str(path)], stdin=io.StringIO(KEY))
+    assert status == 2 and MINOR_MESSAGE in capsys.readouterr().err
+    assert last_audit(cli_db) == (
+        "policy.refused",
+        AuditOutcome.DENIED,
+        "cli.muse.import",
+        {"rule": rule},
+    )
+    assert counts(cli_db) == before

@@ -1,0 +1,206 @@
+"""Output screening: every stored output is judged, its labels kept; an explicit output of a
+non-explicit request is hidden and queued for review; a moderator decides.
+
+The real NudeNet detector runs on the shipped non-explicit images in
+tests/fixtures/safety/images/ (landscapes, a city, shapes, an animated WebP, drawn with
+Pillow). The flagging path uses a stub detector at the edge: no explicit image is in the repo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from core.config import REPO_ROOT, OutputScreenerKind
+from core.db import read_scope, session_scope
+from core.errors import NotFound, ValidationFailed
+from core.gallery import queries, screening, store
+from core.models import Asset, AuditEntry, JobStatus, MediaKind, Role, Screening, Visibility
+from core.safety import ScreeningResult, shared_screener
+from core.safety.outputs import EXPLICIT_LABELS, NUDENET_LABELS, sample_frames
+from core.studio import history
+from tests.factories import make_user
+from tests.integration import test_job_path as job_path
+
+# The job path's simulator stack, shared as fixtures.
+stack, comfy_config = job_path.stack, job_path.comfy_config
+
+IMAGES = REPO_ROOT / "tests" / "fixtures" / "safety" / "images"
+
+
+@pytest.fixture(scope="session")
+def nudenet():
+    """The real detector, loaded once for the whole test session (as once per process)."""
+    return shared_screener(OutputScreenerKind.NUDENET)
+
+
+class Flagging:
+    """A stub detector at the edge: calls everything explicit."""
+
+    def screen(self, data: bytes, mime: str) -> ScreeningResult:
+        return ScreeningResult("flagged", "explicit: FEMALE_BREAST_EXPOSED", {"X": 0.9}, "stub")
+
+
+class Crashing:
+    """A detector that fails."""
+
+    def screen(self, data: bytes, mime: str) -> ScreeningResult:
+        raise RuntimeError("model file unreadable")
+
+
+def stored_output(
+    engine, media: Path, owner, data: bytes, *, screener, explicit=False, job_id=None
+):
+    with session_scope(engine) as session:
+        mime = "image/webp" if data[8:12] == b"WEBP" else "image/png"
+        kind = MediaKind.VIDEO if mime == "image/webp" else MediaKind.IMAGE
+        asset = store.save_output(
+            session,
+            media_root=media,
+            owner_id=owner.id,
+            job_id=job_id,
+            muse_id=None,
+            data=data,
+            kind=kind,
+            mime=mime,
+            title="output",
+            now=owner.created_at,
+        )
+        screening.screen_output(
+            session,
+            asset=asset,
+            data=data,
+            explicit_request=explicit,
+            screener=screener,
+            now=owner.created_at,
+        )
+    with read_scope(engine) as session:
+        return session.get(Asset, asset.id)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in IMAGES.iterdir()))
+def test_nudenet_passes_the_shipped_non_explicit_images_and_records_its_labels(
+    engine, tmp_path, nudenet, name
+):
+    owner = make_user(engine)
+    asset = stored_output(engine, tmp_path, owner, (IMAGES / name).read_bytes(), screener=nudenet)
+    assert set(asset.screen_labels) == set(NUDENET_LABELS)
+    assert max(asset.screen_labels[label] for label in EXPLICIT_LABELS) < 0.4
+    assert asset.screen_model.startswith("nudenet-3.4") and asset.screened_at is not None
+    # Passing the detector is not approval: a moderator still reviews before public.
+    assert (asset.screening, asset.hidden) == (Screening.PENDING, False)
+
+
+def test_a_video_is_screened_on_sampled_frames():
+    frames = sample_frames((IMAGES / "sunrise_animation.webp").read_bytes(), max_frames=3)
+    assert [frame.size for frame in frames] == [(160, 120)] * 3
+    assert frames[0].getpixel((150, 5)) != frames[-1].getpixel((150, 5))  # first and last
+
+
+def test_an_explicit_output_of_a_non_explicit_request_is_hidden_and_queued(engine, tmp_path):
+    owner = make_user(engine)
+    job_asset = stored_output(
+        engine, tmp_path, owner, (IMAGES / "city_night.png").read_bytes(), screener=Flagging()
+    )
+    assert (job_asset.screening, job_asset.hidden) == (Screening.FLAGGED, True)
+    assert job_asset.screen_labels == {"X": 0.9} and job_asset.screen_model == "stub"
+    with read_scope(engine) as session:
+        assert [a.id for a in screening.flagged_outputs(session)] == [job_asset.id]
+        assert queries.list_assets(session, viewer_id=owner.id, scope="mine").items == []
+        with pytest.raises(NotFound):
+            queries.get_asset(session, viewer_id=owner.id, asset_id=job_asset.id)
+        entry = session.exec(select(AuditEntry)).all()[-1]
+    assert (entry.action, entry.actor, entry.target) == (
+        "output.flagged",
+        "screener",
+        f"asset:{job_asset.id}",
+    )
+
+
+def test_an_explicit_output_of_an_explicit_request_stays_with_its_owner_pending(engine, tmp_path):
+    owner = make_user(engine)
+    data = (IMAGES / "city_night.png").read_bytes()
+    asset = stored_output(engine, tmp_path, owner, data, screener=Flagging(), explicit=True)
+    assert (asset.screening, asset.hidden) == (Screening.PENDING, False)
+    assert asset.screen_labels == {"X": 0.9}
+
+
+def test_a_failing_detector_holds_the_output_for_review(engine, tmp_path):
+    owner = make_user(engine)
+    data = (IMAGES / "abstract_shapes.png").read_bytes()
+    asset = stored_output(engine, tmp_path, owner, data, screener=Crashing(), explicit=True)
+    assert (asset.screening, asset.hidden) == (Screening.FLAGGED, True)
+
+
+@pytest.mark.parametrize("release", [True, False])
+def test_a_moderator_releases_or_removes_a_flagged_output(engine, tmp_path, release):
+    owner, admin = make_user(engine), make_user(engine, role=Role.ADMIN)
+    data = (IMAGES / "landscape_dusk.png").read_bytes()
+    asset = stored_output(engine, tmp_path, owner, data, screener=Flagging())
+    with session_scope(engine) as session, pytest.raises(ValidationFailed):
+        screening.decide_flagged(
+            session, asset_id=asset.id, moderator_id=owner.id, release=True, now=owner.created_at
+        )
+    with session_scope(engine) as session:
+        screening.decide_flagged(
+            session, asset_id=asset.id, moderator_id=admin.id, release=release, now=owner.created_at
+        )
+    with read_scope(engine) as session:
+        decided = session.get(Asset, asset.id)
+        assert screening.flagged_outputs(session) == []
+        mine = queries.list_assets(session, viewer_id=owner.id, scope="mine").items
+    if release:
+        assert (decided.hidden, decided.screening, [a.id for a in mine]) == (
+            False,
+            Screening.PENDING,
+            [asset.id],
+        )
+    else:
+        assert (decided.hidden, decided.visibility, mine) == (True, Visibility.PRIVATE, [])
+    again = ValidationFailed if not release else NotFound  # decided once, not twice
+    with session_scope(engine) as session, pytest.raises(again):
+        screening.decide_flagged(
+            session, asset_id=asset.id, moderator_id=admin.id, release=True, now=owner.created_at
+        )
+
+
+def test_the_job_path_screens_each_output_and_holds_a_flagged_one(engine, stack):
+    """A non-explicit studio job on the simulators, with the stub detector at the edge:
+    the job succeeds and is charged, its output is hidden from the owner and queued."""
+    runtime, _vast, _comfy = stack
+    runtime.run_context = dataclasses.replace(runtime.run_context, screener=Flagging())
+    user = make_user(engine)
+    job_path._fund(engine, user)
+    job = job_path._submit(runtime, user, seed=3)
+    done = job_path._drive(runtime, job.id)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    with read_scope(engine) as session:
+        (asset,) = session.exec(select(Asset).where(Asset.job_id == job.id)).all()
+        shown = history.job_assets(session, job_id=job.id, user_id=user.id)
+        held = history.held_for_review(session, job_id=job.id, user_id=user.id)
+        queued = [a.id for a in screening.flagged_outputs(session)]
+    assert (asset.screening, asset.hidden, shown, held, queued) == (
+        Screening.FLAGGED,
+        True,
+        [],
+        1,
+        [asset.id],
+    )
+    assert done.charged_credits >= 1
+
+
+def test_the_job_path_runs_the_real_detector_by_default(engine, stack, nudenet):
+    runtime, _vast, _comfy = stack
+    assert runtime.run_context.screener is nudenet  # one detector per process
+    user = make_user(engine)
+    job_path._fund(engine, user)
+    done = job_path._drive(runtime, job_path._submit(runtime, user, seed=4).id)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    with read_scope(engine) as session:
+        (asset,) = session.exec(select(Asset).where(Asset.job_id == done.id)).all()
+    assert asset.screen_model.startswith("nudenet") and set(asset.screen_labels) == set(
+        NUDENET_LABELS
+    )

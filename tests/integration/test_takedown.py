@@ -1,0 +1,273 @@
+"""Takedowns: anyone files a request, the picture hides at once, the 48-hour clock runs, and
+removal blocks copies: the same bytes, their re-encoding, and perceptual look-alikes."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from datetime import timedelta
+
+import pytest
+from PIL import Image
+from sqlmodel import select
+
+from core.config import REPO_ROOT
+from core.db import read_scope, session_scope
+from core.errors import NotFound, ValidationFailed
+from core.gallery import fingerprints, queries, store, takedown
+from core.models import (
+    Asset,
+    AuditEntry,
+    BlockedHash,
+    MediaKind,
+    Role,
+    Screening,
+    TakedownStatus,
+    Visibility,
+)
+from core.muses import service
+from tests.factories import make_user
+
+IMAGES = REPO_ROOT / "tests" / "fixtures" / "safety" / "images"
+PICTURES = sorted(IMAGES.glob("*.png"))
+KEY = "a-test-signing-key"
+LIMITS = {"max_bytes": 5_000_000, "max_pixels": 5_000_000}
+
+
+def encoded(path, fmt, *, scale=1.0, **options):
+    image = Image.open(path).convert("RGB")
+    if scale != 1.0:
+        image = image.resize((int(image.width * scale), int(image.height * scale)))
+    out = io.BytesIO()
+    image.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+COPIES = {
+    "jpeg q70": lambda p: encoded(p, "JPEG", quality=70),
+    "jpeg q30": lambda p: encoded(p, "JPEG", quality=30),
+    "webp": lambda p: encoded(p, "WEBP", quality=60),
+    "half size": lambda p: encoded(p, "PNG", scale=0.5),
+}
+
+
+def phash_of(data):
+    return fingerprints.perceptual_hash(Image.open(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize(("path", "copy"), list(itertools.product(PICTURES, COPIES)))
+def test_re_encoded_or_resized_copies_stay_within_the_distance(path, copy):
+    original, copied = phash_of(path.read_bytes()), phash_of(COPIES[copy](path))
+    assert fingerprints.distance(original, copied) <= fingerprints.PHASH_MAX_DISTANCE
+
+
+def test_unrelated_pictures_are_further_apart_than_the_distance():
+    hashes = [phash_of(path.read_bytes()) for path in PICTURES]
+    for a, b in itertools.combinations(hashes, 2):
+        assert fingerprints.distance(a, b) > fingerprints.PHASH_MAX_DISTANCE
+
+
+def test_flat_pictures_get_no_perceptual_hash():
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "teal").save(out, format="PNG")
+    assert phash_of(out.getvalue()) is None
+
+
+def stored(engine, media, owner, data, *, mime="image/png", public=True):
+    with session_scope(engine) as session:
+        asset = store.save_output(
+            session,
+            media_root=media,
+            owner_id=owner.id,
+            job_id=None,
+            muse_id=None,
+            data=data,
+            kind=MediaKind.IMAGE,
+            mime=mime,
+            title="a picture",
+            now=owner.created_at,
+        )
+        if public:
+            asset.visibility, asset.screening = Visibility.PUBLIC, Screening.PASSED
+        session.add(asset)
+    return asset
+
+
+def take_down_by_report(engine, media, asset, admin):
+    with session_scope(engine) as session:
+        report = queries.report_asset(
+            session,
+            asset_id=asset.id,
+            reporter_id=None,
+            reason="non-consensual or real person",
+            details="",
+            now=admin.created_at,
+        )
+        queries.resolve_report(
+            session,
+            report_id=report.id,
+            moderator_id=admin.id,
+            action="takedown",
+            now=admin.created_at,
+            media_root=media,
+        )
+
+
+def upload_reference(engine, media, owner, data):
+    with session_scope(engine) as session:
+        return service.attach_reference(
+            session,
+            owner_id=owner.id,
+            muse_id=None,
+            data=data,
+            consent_given=True,
+            media_root=media,
+            now=owner.created_at,
+            **LIMITS,
+        )
+
+
+def test_a_taken_down_picture_is_refused_as_bytes_re_encoded_or_resized(engine, tmp_path):
+    owner, other, admin = make_user(engine), make_user(engine), make_user(engine, role=Role.ADMIN)
+    path = IMAGES / "landscape_hills.png"
+    asset = stored(engine, tmp_path, owner, path.read_bytes())
+    take_down_by_report(engine, tmp_path, asset, admin)
+    with read_scope(engine) as session:
+        blocked = session.exec(select(BlockedHash)).all()
+    assert len(blocked) == 2 and all(row.phash for row in blocked)  # stored + canonical
+    exact = store.read(tmp_path, asset.sha256)
+    for data in [exact, path.read_bytes(), *(make(path) for make in COPIES.values())]:
+        with pytest.raises(ValidationFailed, match="taken down"):
+            upload_reference(engine, tmp_path, other, data)
+    with pytest.raises(ValidationFailed, match="taken down"):  # a new output of it, too
+        stored(engine, tmp_path, other, COPIES["jpeg q70"](path), mime="image/jpeg")
+    assert upload_reference(engine, tmp_path, other, (IMAGES / "city_night.png").read_bytes())
+
+
+def test_anyone_files_a_request_and_the_picture_hides_at_once(engine, tmp_path, fake_clock):
+    owner = make_user(engine)
+    asset = stored(engine, tmp_path, owner, (IMAGES / "abstract_shapes.png").read_bytes())
+    with session_scope(engine) as session:
+        token = queries.create_share_link(
+            session, owner_id=owner.id, asset_id=asset.id, signing_key=KEY, now=fake_clock.now()
+        )
+        request = takedown.file_request(
+            session,
+            location=f"https://studio.example/share?token={token}",
+            description="This is me; I never agreed to it.",
+            requester_name="A. Person",
+            requester_email="person@example.test",
+            relationship="self",
+            signature="A. Person",
+            good_faith=True,
+            signing_key=KEY,
+            now=fake_clock.now(),
+        )
+    with read_scope(engine) as session:
+        hidden = session.get(Asset, asset.id).hidden
+        entry = session.exec(select(AuditEntry)).all()[-1]
+        (queued,) = takedown.open_requests(session)
+    assert hidden and queued.id == request.id and queued.asset_id == asset.id
+    assert queued.due_at - queued.created_at == timedelta(hours=48)
+    assert (entry.action, entry.actor, entry.details) == (
+        "takedown.filed",
+        "anonymous",
+        {"request": request.id},
+    )
+    assert "person@example.test" not in str(entry.details)  # no personal data in the log
+    fake_clock.advance(timedelta(hours=16, minutes=48).total_seconds())
+    assert takedown.clock_label(queued, fake_clock.now()) == "31 h 12 min left"
+    fake_clock.advance(timedelta(hours=33, minutes=17).total_seconds())
+    assert takedown.clock_label(queued, fake_clock.now()) == "overdue by 2 h 5 min"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"location": " "}, "where the picture is"),
+        ({"signature": ""}, "signature"),
+        ({"requester_email": "not an address"}, "email"),
+        ({"relationship": "fan"}, "person shown"),
+        ({"good_faith": False}, "without consent"),
+    ],
+)
+def test_an_incomplete_request_gets_a_clear_message(engine, fake_clock, change, message):
+    fields = {
+        "location": "#12",
+        "description": "",
+        "requester_name": "A. Person",
+        "requester_email": "person@example.test",
+        "relationship": "representative",
+        "signature": "A. Person",
+        "good_faith": True,
+    } | change
+    with session_scope(engine) as session, pytest.raises(ValidationFailed, match=message):
+        takedown.file_request(session, signing_key=KEY, now=fake_clock.now(), **fields)
+
+
+def file_for(engine, asset_number, clock):
+    with session_scope(engine) as session:
+        return takedown.file_request(
+            session,
+            location=f"asset #{asset_number}" if asset_number else "somewhere on your site",
+            description="",
+            requester_name="A. Person",
+            requester_email="person@example.test",
+            relationship="self",
+            signature="A. Person",
+            good_faith=True,
+            signing_key=KEY,
+            now=clock.now(),
+        )
+
+
+def resolve(engine, request, moderator, clock, media, *, remove, asset_id=None):
+    with session_scope(engine) as session:
+        takedown.resolve_request(
+            session,
+            request_id=request.id,
+            moderator_id=moderator.id,
+            remove=remove,
+            note="",
+            media_root=media,
+            now=clock.now(),
+            asset_id=asset_id,
+        )
+
+
+def test_removal_blocks_copies_and_hides_identical_ones_elsewhere(engine, tmp_path, fake_clock):
+    owner, other, admin = make_user(engine), make_user(engine), make_user(engine, role=Role.ADMIN)
+    data = (IMAGES / "landscape_dusk.png").read_bytes()
+    asset, copy = stored(engine, tmp_path, owner, data), stored(engine, tmp_path, other, data)
+    request = file_for(engine, None, fake_clock)  # no picture named: the moderator finds it
+    with pytest.raises(ValidationFailed):  # administrators only
+        resolve(engine, request, owner, fake_clock, tmp_path, remove=True, asset_id=asset.id)
+    fake_clock.advance(3 * 3600)
+    resolve(engine, request, admin, fake_clock, tmp_path, remove=True, asset_id=asset.id)
+    with read_scope(engine) as session:
+        rows = [session.get(Asset, a.id) for a in (asset, copy)]
+        done = session.get(type(request), request.id)
+        entry = session.exec(select(AuditEntry)).all()[-1]
+        assert takedown.open_requests(session) == []
+    assert all(row.hidden and row.visibility is Visibility.PRIVATE for row in rows)
+    assert (done.status, done.asset_id) == (TakedownStatus.REMOVED, asset.id)
+    assert (entry.action, entry.details) == (
+        "takedown.removed",
+        {"request": request.id, "on_time": True},
+    )
+    with pytest.raises(ValidationFailed, match="taken down"):
+        upload_reference(engine, tmp_path, other, COPIES["webp"](IMAGES / "landscape_dusk.png"))
+    with pytest.raises(NotFound):  # resolved once, not twice
+        resolve(engine, request, admin, fake_clock, tmp_path, remove=False)
+
+
+def test_a_rejected_request_shows_the_picture_again(engine, tmp_path, fake_clock):
+    owner, admin = make_user(engine), make_user(engine, role=Role.ADMIN)
+    asset = stored(engine, tmp_path, owner, (IMAGES / "city_night.png").read_bytes())
+    request = file_for(engine, asset.id, fake_clock)
+    with read_scope(engine) as session:
+        assert session.get(Asset, asset.id).hidden
+    resolve(engine, request, admin, fake_clock, tmp_path, remove=False)
+    with read_scope(engine) as session:
+        assert not session.get(Asset, asset.id).hidden
+        assert session.exec(select(BlockedHash)).all() == []

@@ -1,0 +1,105 @@
+"""Moderation sections for content safety: takedown requests with their 48-hour clock, and
+outputs the screener flagged. Rendered by views/admin_moderation.py."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from core.clock import Clock
+from core.db import read_scope, session_scope
+from core.errors import CoreError
+from core.gallery import screening, store, takedown
+
+
+def takedown_requests(engine: Engine, clock: Clock, *, admin_id: int, media_root: Path) -> None:
+    """Open removal requests, most urgent first, each with the time left of its 48 hours."""
+    now = clock.now()
+    with read_scope(engine) as session:
+        requests = takedown.open_requests(session)
+    st.subheader(f"Takedown requests ({len(requests)} open)")
+    if not requests:
+        st.caption("No open takedown requests.")
+    for request in requests:
+        left = takedown.time_left(request, now)
+        with st.container(border=True):
+            label = takedown.clock_label(request, now)
+            if left < timedelta(0):
+                st.error(f"Request #{request.id} · {label}")
+            elif left < timedelta(hours=12):
+                st.warning(f"Request #{request.id} · {label}")
+            else:
+                st.info(f"Request #{request.id} · {label}")
+            st.text(
+                f"Where: {request.location}\n"
+                f"From: {request.requester_name} <{request.requester_email}> "
+                f"({takedown.RELATIONSHIPS.get(request.relationship, request.relationship)})\n"
+                f"Signed: {request.signature}"
+            )
+            if request.description:
+                st.text(request.description)
+            asset_id = st.number_input(
+                "Picture (asset number)",
+                min_value=0,
+                value=request.asset_id or 0,
+                key=f"tk_asset_{request.id}",
+            )
+            note = st.text_input("Note", key=f"tk_note_{request.id}", max_chars=500)
+            remove, reject = st.columns(2)
+            decision = None
+            if remove.button("Remove and block copies", key=f"tk_remove_{request.id}"):
+                decision = True
+            if reject.button("Reject (show it again)", key=f"tk_reject_{request.id}"):
+                decision = False
+            if decision is not None:
+                try:
+                    with session_scope(engine) as session:
+                        takedown.resolve_request(
+                            session,
+                            request_id=request.id or 0,
+                            moderator_id=admin_id,
+                            remove=decision,
+                            note=note,
+                            media_root=media_root,
+                            now=clock.now(),
+                            asset_id=int(asset_id) or None,
+                        )
+                except CoreError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
+
+
+def flagged_outputs(engine: Engine, clock: Clock, *, admin_id: int, media_root: Path) -> None:
+    """Outputs the screener flagged (explicit from a non-explicit request, or unjudged)."""
+    with read_scope(engine) as session:
+        flagged = screening.flagged_outputs(session)
+    if not flagged:
+        return
+    st.subheader("Held by the output screener")
+    for asset in flagged:
+        with st.container(border=True):
+            left, right = st.columns([1, 2])
+            left.image(store.read(media_root, asset.thumb_sha256 or asset.sha256))
+            top = sorted(asset.screen_labels.items(), key=lambda item: -item[1])[:3]
+            right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.screen_model}")
+            right.caption(", ".join(f"{label} {score:.2f}" for label, score in top))
+            release, remove = right.columns(2)
+            decision = None
+            if release.button("Release to its owner", key=f"fl_release_{asset.id}"):
+                decision = True
+            if remove.button("Remove", key=f"fl_remove_{asset.id}"):
+                decision = False
+            if decision is not None:
+                with session_scope(engine) as session:
+                    screening.decide_flagged(
+                        session,
+                        asset_id=asset.id or 0,
+                        moderator_id=admin_id,
+                        release=decision,
+                        now=clock.now(),
+                    )
+                st.rerun()
