@@ -35,8 +35,10 @@ from core.config import REPO_ROOT, Settings, get_settings, load_settings
 from core.db import read_scope, session_scope
 from core.models import GenerationJob, JobStatus, PoolConfig, User
 from core.pool.vast import PAGE_SIZE
-from core.studio import jobs
-from scheduler.jobs import Runtime
+from core.studio.compose import StudioRequest
+from core.studio.pricing import pricing_from
+from core.studio.submit import submit
+from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
 from sim.vast import Timings
 from tests.factories import make_pool
@@ -131,13 +133,13 @@ def _warm_runtime(engine: Engine, settings: Settings) -> tuple[Runtime, int]:
 def _through_the_system(runtime: Runtime, user_id: int, presets: Presets, index: int) -> bool:
     """Submit one job and dispatch until it finishes; True if it succeeded."""
     settings = runtime.settings
-    job = jobs.submit(
+    job = submit(
         runtime.engine,
         user_id=user_id,
-        request=jobs.StudioRequest(prompt=f"a lighthouse {index}", preset="low", seed=index),
+        request=StudioRequest(prompt=f"a lighthouse {index}", preset="low", seed=index),
         clock=runtime.clock,
         presets=presets,
-        pricing=jobs.pricing_from(settings),
+        pricing=pricing_from(settings),
         pool=settings.pool_name,
     )
     deadline = time.monotonic() + JOB_TIMEOUT_S

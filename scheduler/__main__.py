@@ -14,7 +14,7 @@ from core.config import get_settings
 from core.db import migrate
 from core.logs import configure_logging
 from core.ops.metrics import MetricsServer
-from scheduler.jobs import Runtime
+from scheduler.tasks import Runtime
 
 log = logging.getLogger("scheduler")
 TRENDING_REFRESH_S = 300  # trending counts views by the day: minutes of lag do not show

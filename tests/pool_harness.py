@@ -153,10 +153,10 @@ class JobLoad:
 
     def __init__(self, harness: PoolHarness, rng: Any) -> None:
         from core.accounts import ledger
-        from core.studio import jobs
+        from core.studio import outcomes, queue
         from tests.factories import make_user
 
-        self.harness, self.rng, self.ledger, self.jobs = harness, rng, ledger, jobs
+        self.harness, self.rng, self.ledger, self.queue = harness, rng, ledger, queue
         self.user = make_user(harness.engine)
         with session_scope(harness.engine) as session:
             ledger.grant(
@@ -169,8 +169,8 @@ class JobLoad:
             )
         self.running: list[tuple[int, int, datetime]] = []
         self.submitted: list[int] = []
-        harness.hooks = jobs.OUTCOMES
-        harness.queued_jobs = jobs.count_queued
+        harness.hooks = outcomes.OUTCOMES
+        harness.queued_jobs = queue.count_queued
         harness.manager = harness.new_manager()
 
     def submit(self) -> None:
@@ -205,7 +205,7 @@ class JobLoad:
                         session.add(job)
         while True:
             with session_scope(self.harness.engine) as session:
-                claimed = self.jobs.claim_next(session, pool="default", now=now)
+                claimed = self.queue.claim_next(session, pool="default", now=now)
             if claimed is None:
                 return
             job_id, claim = claimed

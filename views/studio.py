@@ -12,7 +12,12 @@ from core.errors import CoreError, PolicyRefusal
 from core.gallery import queries, store
 from core.models import GenerationJob, JobStatus, MediaKind, Visibility
 from core.muses import service as muses
-from core.studio import history, jobs, progress
+from core.studio import history, progress
+from core.studio.compose import MAX_BATCH, StudioRequest, request_of
+from core.studio.history import job_for_user
+from core.studio.outcomes import cancel
+from core.studio.pricing import estimate, hold_for, pricing_from
+from core.studio.submit import submit
 from ui import references, resources
 from ui.auth import require_user
 from ui.widgets import format_duration
@@ -21,7 +26,7 @@ user = require_user()
 user_id = user.id or 0
 settings = resources.settings()
 presets = resources.presets()
-pricing = jobs.pricing_from(settings)
+pricing = pricing_from(settings)
 engine = resources.engine()
 clock = resources.clock()
 
@@ -69,7 +74,7 @@ with form:
     model = right.selectbox("Model", presets.models(kind.value), key="studio_model")
     random_seed = left.checkbox("Random seed", value=True, key="studio_random_seed")
     seed = right.number_input("Seed", 0, 2**48, 42, disabled=random_seed, key="studio_seed")
-    batch = left.slider("Batch", 1, jobs.MAX_BATCH, 1, key="studio_batch")
+    batch = left.slider("Batch", 1, MAX_BATCH, 1, key="studio_batch")
     explicit = right.toggle("Explicit mode (adults only, stricter screening)", key="studio_nsfw")
     use_refs = bool(muse_id) and st.checkbox(
         "Use the muse's reference images (IP-Adapter)", key="studio_refs"
@@ -120,7 +125,7 @@ if muse is not None and prompt.strip():
     except CoreError as exc:
         st.error(str(exc))
 
-request = jobs.StudioRequest(
+request = StudioRequest(
     prompt=positive,
     negative_prompt=negative_prompt,
     model=model,
@@ -140,13 +145,13 @@ with side:
     short = False
     try:
         with read_scope(engine) as session:
-            quote = jobs.estimate(
+            quote = estimate(
                 session, request, presets=presets, pricing=pricing, pool=settings.pool_name
             )
     except CoreError as exc:
         st.error(str(exc))
     else:
-        held = jobs.hold_for(quote)
+        held = hold_for(quote)
         st.metric("Credits held (the unused part is refunded)", held)
         st.write(
             f"About {format_duration(quote.wait_seconds)} "
@@ -168,7 +173,7 @@ with side:
         disabled=short or not prompt.strip(),
     ):
         try:
-            job = jobs.submit(
+            job = submit(
                 engine,
                 user_id=user_id,
                 request=request,
@@ -221,7 +226,7 @@ def active_job() -> None:
     """The job just submitted, or the newest unfinished one: polled from its row, so a
     reload or another tab shows the same job."""
     job_id = st.session_state.get("studio_active_job")
-    job = jobs.job_for_user(engine, job_id=job_id, user_id=user_id) if job_id else None
+    job = job_for_user(engine, job_id=job_id, user_id=user_id) if job_id else None
     if job is None:
         with read_scope(engine) as session:
             job = history.unfinished_job(session, user_id=user_id)
@@ -245,7 +250,7 @@ def active_job() -> None:
                 f"{format_duration(state.boot_wait_s or 0.0)}."
             )
         if st.button("Cancel", key="studio_cancel"):
-            jobs.cancel(engine, job_id=job.id or 0, user_id=user_id, clock=clock)
+            cancel(engine, job_id=job.id or 0, user_id=user_id, clock=clock)
             st.rerun()
     elif job.status in (JobStatus.LEASED, JobStatus.RUNNING):
         st.progress(state.fraction, text=f"Generating: step {job.step} of {job.total_steps or '?'}")
@@ -286,10 +291,10 @@ for past in recent:
             _show_outputs(past, "history")
         if st.button("Re-run with the same seed", key=f"rerun_{past.id}"):
             try:
-                rerun = jobs.submit(
+                rerun = submit(
                     engine,
                     user_id=user_id,
-                    request=jobs.request_of(past),
+                    request=request_of(past),
                     clock=clock,
                     presets=presets,
                     pricing=pricing,

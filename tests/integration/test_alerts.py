@@ -129,8 +129,8 @@ def test_a_scheduler_that_loses_its_leader_lease_alerts(
     engine, vast, fake_clock, webhook, tmp_path
 ):
     from core.config import load_settings
-    from scheduler.jobs import Runtime
     from scheduler.leader import LeaderLease
+    from scheduler.tasks import Runtime
 
     url, received = webhook
     settings = load_settings(

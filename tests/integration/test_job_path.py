@@ -21,8 +21,11 @@ from core.db import read_scope, session_scope
 from core.errors import InsufficientCredits, PolicyRefusal
 from core.gallery import store
 from core.models import Asset, AuditEntry, CreditKind, GenerationJob, JobStatus, PoolConfig
-from core.studio import jobs
-from scheduler.jobs import Runtime
+from core.studio.compose import StudioRequest
+from core.studio.outcomes import cancel
+from core.studio.pricing import pricing_from
+from core.studio.submit import submit
+from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
 from sim.vast import Timings
 from tests.factories import make_user
@@ -78,14 +81,14 @@ def _fund(engine, user, credits=500):
 
 
 def _submit(runtime, user, **fields):
-    request = jobs.StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
-    return jobs.submit(
+    request = StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
+    return submit(
         runtime.engine,
         user_id=user.id,
         request=request,
         clock=runtime.clock,
         presets=PRESETS,
-        pricing=jobs.pricing_from(runtime.settings),
+        pricing=pricing_from(runtime.settings),
         pool=runtime.settings.pool_name,
     )
 
@@ -180,7 +183,7 @@ def test_cancel_while_queued_refunds(engine, stack):
     user = make_user(engine)
     _fund(engine, user)
     job = _submit(runtime, user)
-    assert jobs.cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is True
+    assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is True
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == 500
         kinds = [e.kind for e in ledger.history(session, user_id=user.id, limit=10)]

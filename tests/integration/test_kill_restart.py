@@ -18,7 +18,9 @@ from core.clock import SystemClock
 from core.comfy.presets import Presets
 from core.db import read_scope, session_scope
 from core.models import LIVE_INSTANCE_STATES, CreditEntry, GenerationJob, GpuInstance, JobStatus
-from core.studio import jobs
+from core.studio.compose import StudioRequest
+from core.studio.pricing import Pricing
+from core.studio.submit import submit
 from sim.comfy import ComfySimConfig
 from sim.vast import Timings
 from tests.factories import make_pool
@@ -117,13 +119,13 @@ def test_killed_mid_job_the_job_is_retried_and_charged_once(engine, stack, tmp_p
             starter_credits=500,
         )
     presets = Presets.load()
-    job = jobs.submit(
+    job = submit(
         engine,
         user_id=user.id,
-        request=jobs.StudioRequest(prompt="a lighthouse", preset="low"),
+        request=StudioRequest(prompt="a lighthouse", preset="low"),
         clock=SystemClock(),
         presets=presets,
-        pricing=jobs.Pricing(Decimal("0.01"), Decimal("0.5")),
+        pricing=Pricing(Decimal("0.01"), Decimal("0.5")),
         pool="default",
     )
     first = _scheduler(engine, vast, tmp_path)

@@ -14,7 +14,7 @@ from core.errors import NotFound
 from core.gallery import queries, store
 from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
-from core.studio import jobs
+from core.studio.history import job_for_user
 from tests.factories import make_job, make_muse, make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -43,8 +43,8 @@ def alice_private(engine, tmp_path):
 
 def test_another_users_job_and_muse_are_invisible(engine, alice_private):
     alice, bob, _asset_id, job_id, muse_id = alice_private
-    assert jobs.job_for_user(engine, job_id=job_id, user_id=bob.id) is None
-    assert jobs.job_for_user(engine, job_id=job_id, user_id=alice.id).id == job_id
+    assert job_for_user(engine, job_id=job_id, user_id=bob.id) is None
+    assert job_for_user(engine, job_id=job_id, user_id=alice.id).id == job_id
     with read_scope(engine) as session:
         with pytest.raises(NotFound):
             muses.get_muse(session, owner_id=bob.id, muse_id=muse_id)

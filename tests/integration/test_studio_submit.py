@@ -18,11 +18,14 @@ from core.errors import InsufficientCredits, NotFound, PolicyRefusal, Validation
 from core.models import AuditEntry, GenerationJob, InstanceState, JobStatus
 from core.muses import service
 from core.muses.schema import validate_profile
-from core.studio import history, jobs, progress
+from core.studio import history, progress
+from core.studio.compose import StudioRequest, request_of
+from core.studio.pricing import Pricing, estimate, hold_for
+from core.studio.submit import submit as submit_job
 from tests.factories import make_instance, make_job, make_user
 
 PRESETS = Presets.load()
-PRICING = jobs.Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
+PRICING = Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
 
 
 def fund(engine, user, credits, clock):
@@ -33,8 +36,8 @@ def fund(engine, user, credits, clock):
 
 
 def submit(engine, user, clock, **fields):
-    request = jobs.StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
-    return jobs.submit(
+    request = StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
+    return submit_job(
         engine,
         user_id=user.id,
         request=request,
@@ -109,12 +112,12 @@ def test_short_credits_are_refused_with_the_amounts_and_leave_no_job(engine, fak
 def test_held_credits_match_the_estimate_shown(engine, fake_clock):
     user = make_user(engine)
     fund(engine, user, 500, fake_clock)
-    request = jobs.StudioRequest(prompt="a harbour", preset="medium", batch_size=2)
+    request = StudioRequest(prompt="a harbour", preset="medium", batch_size=2)
     with read_scope(engine) as session:
-        quote = jobs.estimate(session, request, presets=PRESETS, pricing=PRICING, pool="default")
+        quote = estimate(session, request, presets=PRESETS, pricing=PRICING, pool="default")
     job = submit(engine, user, fake_clock, preset="medium", batch_size=2, prompt="a harbour")
-    assert job.estimated_credits == jobs.hold_for(quote) >= quote.credits
-    assert state(engine, user)[0] == 500 - jobs.hold_for(quote)
+    assert job.estimated_credits == hold_for(quote) >= quote.credits
+    assert state(engine, user)[0] == 500 - hold_for(quote)
 
 
 def test_references_never_go_with_explicit_mode(engine, fake_clock, tmp_path):
@@ -174,9 +177,9 @@ def test_rerun_request_repeats_the_job_with_its_seed(engine, fake_clock):
     user = make_user(engine)
     fund(engine, user, 100, fake_clock)
     first = submit(engine, user, fake_clock, seed=77, batch_size=2)
-    again = jobs.request_of(first)
+    again = request_of(first)
     assert (again.seed, again.batch_size, again.prompt) == (77, 2, first.prompt)
-    second = jobs.submit(
+    second = submit_job(
         engine,
         user_id=user.id,
         request=again,
