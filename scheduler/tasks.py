@@ -17,7 +17,7 @@ from core.accounts import payments
 from core.clock import Clock
 from core.config import Settings
 from core.db import make_engine, read_scope, session_scope
-from core.gallery import queries
+from core.gallery import engagement
 from core.ops import backup, retention, snapshot
 from core.ops.metrics import scheduler_metrics
 from core.pool import leases
@@ -138,7 +138,7 @@ class Runtime:
         if not self.leader.is_leader:
             return 0
         with session_scope(self.engine) as session:
-            changed = queries.refresh_trending(session, now=self.clock.now())
+            changed = engagement.refresh_trending(session, now=self.clock.now())
         log.info("gallery.trending_refreshed", extra={"changed": changed})
         return changed
 

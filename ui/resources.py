@@ -9,6 +9,7 @@ from core.clock import Clock, SystemClock
 from core.comfy.presets import Presets
 from core.config import Settings, get_settings
 from core.db import make_engine
+from core.gallery.sharing import ShareSigner
 
 
 @st.cache_resource
@@ -33,3 +34,9 @@ def presets() -> Presets:
 def clock() -> Clock:
     """The wall clock every page uses."""
     return SystemClock()
+
+
+@st.cache_resource
+def share_signer() -> ShareSigner:
+    """Signs and checks share links with the key derived for sharing from `COOKIE_KEY`."""
+    return ShareSigner.from_secret(settings().cookie_key.get_secret_value())

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.db import read_scope, session_scope
 from core.errors import CoreError
-from core.gallery import queries, store
+from core.gallery import moderation, store
 from ui import resources
 from ui.auth import require_admin
 
@@ -29,7 +29,7 @@ st.caption(
 )
 
 with read_scope(engine) as session:
-    queue = queries.moderation_queue(session, limit=20, offset=0)
+    queue = moderation.moderation_queue(session, limit=20, offset=0)
 
 if not queue.reports and not queue.pending_assets:
     st.success("Nothing waits for review.")
@@ -52,7 +52,7 @@ for report, asset in queue.reports:
         if choice and right.button("Apply", key=f"m_apply_{report.id}"):
             try:
                 with session_scope(engine) as session:
-                    queries.resolve_report(
+                    moderation.resolve_report(
                         session,
                         report_id=report.id or 0,
                         moderator_id=admin_id,
@@ -73,7 +73,7 @@ if queue.pending_assets:
             right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.title}")
             if right.button("Approve", key=f"m_ok_{asset.id}"):
                 with session_scope(engine) as session:
-                    queries.approve_asset(
+                    moderation.approve_asset(
                         session, asset_id=asset.id or 0, moderator_id=admin_id, now=clock.now()
                     )
                 st.rerun()

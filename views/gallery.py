@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.db import read_scope, session_scope
 from core.errors import CoreError
-from core.gallery import queries, store
+from core.gallery import engagement, library, listing, moderation, sharing, store
 from core.gallery.taxonomy import Taxonomy
 from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
@@ -25,7 +25,7 @@ taxonomy = Taxonomy.load()
 st.title("Gallery")
 
 with read_scope(engine) as session:
-    featured = queries.featured(session, limit=4)
+    featured = listing.featured(session, limit=4)
 if featured:
     st.subheader("Featured")
     for column, asset in zip(st.columns(4), featured, strict=False):
@@ -63,7 +63,7 @@ until = datetime.combine(dates[1], time.max, UTC) if len(dates) == 2 else None
 state_key = f"g_cursors:{scope}:{sort}:{category}:{kind}:{search}:{tag}:{muse_id}:{dates}"
 cursors: list[str | None] = st.session_state.setdefault(state_key, [None])
 with read_scope(engine) as session:
-    page = queries.list_assets(
+    page = listing.list_assets(
         session,
         viewer_id=user_id,
         scope=scope or "mine",
@@ -118,8 +118,8 @@ def open_asset(asset_id: int) -> None:
     """One asset: full size or video, rating, sharing, reporting, and owner controls."""
     try:
         with session_scope(engine) as session:
-            asset = queries.get_asset(session, viewer_id=user_id, asset_id=asset_id)
-            queries.record_view(session, asset_id=asset_id, viewer_id=user_id, now=clock.now())
+            asset = listing.get_asset(session, viewer_id=user_id, asset_id=asset_id)
+            engagement.record_view(session, asset_id=asset_id, viewer_id=user_id, now=clock.now())
     except CoreError as exc:
         st.error(str(exc))
         return
@@ -135,7 +135,7 @@ def open_asset(asset_id: int) -> None:
     stars = st.feedback("stars", key=f"rate_{asset.id}")
     if stars is not None:
         with session_scope(engine) as session:
-            queries.rate(
+            engagement.rate(
                 session, asset_id=asset.id or 0, user_id=user_id, stars=stars + 1, now=clock.now()
             )
         st.toast("Thanks for rating.")
@@ -145,7 +145,7 @@ def open_asset(asset_id: int) -> None:
         "Unfeature" if asset.featured else "Feature on the front row", key=f"feature_{asset.id}"
     ):
         with session_scope(engine) as session:
-            queries.set_featured(
+            moderation.set_featured(
                 session,
                 asset_id=asset.id or 0,
                 featured=not asset.featured,
@@ -156,13 +156,13 @@ def open_asset(asset_id: int) -> None:
     with st.expander("Report this picture"):
         reason = st.selectbox(
             "Reason",
-            queries.REPORT_REASONS,
+            moderation.REPORT_REASONS,
             key="report_reason",
         )
         details = st.text_area("Details (optional)", max_chars=2000, key="report_details")
         if st.button("Report", key="report_send"):
             with session_scope(engine) as session:
-                queries.report_asset(
+                moderation.report_asset(
                     session,
                     asset_id=asset.id or 0,
                     reporter_id=user_id,
@@ -182,7 +182,7 @@ def _owner_controls(asset: Asset) -> None:
     )
     if visibility and visibility != asset.visibility.value:
         with session_scope(engine) as session:
-            queries.set_visibility(
+            library.set_visibility(
                 session,
                 owner_id=user_id,
                 asset_id=asset.id or 0,
@@ -192,24 +192,24 @@ def _owner_controls(asset: Asset) -> None:
         st.toast("Public pictures appear after screening." if visibility == "public" else "Saved.")
     if st.button("Create share link", key=f"share_{asset.id}"):
         with session_scope(engine) as session:
-            token = queries.create_share_link(
+            token = sharing.create_share_link(
                 session,
                 owner_id=user_id,
                 asset_id=asset.id or 0,
-                signing_key=settings.cookie_key.get_secret_value(),
+                signer=resources.share_signer(),
                 now=clock.now(),
             )
         st.code(f"http://localhost:{settings.web_port}/share?token={token}")
         st.caption("Anyone with this link can see the picture once it passed review.")
     if st.button("Revoke share links", key=f"unshare_{asset.id}"):
         with session_scope(engine) as session:
-            revoked = queries.revoke_share(
+            revoked = sharing.revoke_share(
                 session, owner_id=user_id, asset_id=asset.id or 0, now=clock.now()
             )
         st.toast(f"Revoked {revoked} link(s).")
     if st.button("Delete", key=f"delete_{asset.id}"):
         with session_scope(engine) as session:
-            queries.delete_asset(
+            library.delete_asset(
                 session, owner_id=user_id, asset_id=asset.id or 0, media_root=settings.media_root
             )
         st.session_state.pop("g_open", None)

@@ -6,18 +6,18 @@ import streamlit as st
 
 from core.db import read_scope, session_scope
 from core.errors import NotFound
-from core.gallery import queries, store
+from core.gallery import moderation, sharing, store
 from ui import resources
 
 settings = resources.settings()
-signing_key = settings.cookie_key.get_secret_value()
+signer = resources.share_signer()
 clock = resources.clock()
 
 st.title("Shared picture")
 token = st.query_params.get("token", "")
 try:
     with read_scope(resources.engine()) as session:
-        asset = queries.resolve_share(session, token=token, signing_key=signing_key)
+        asset = sharing.resolve_share(session, token=token, signer=signer)
 except NotFound as exc:
     st.error(str(exc))
     st.stop()
@@ -27,17 +27,17 @@ st.image(store.read(settings.media_root, asset.sha256), caption=asset.title)
 with st.expander("Report this picture"):
     reason = st.selectbox(
         "Reason",
-        queries.REPORT_REASONS,
+        moderation.REPORT_REASONS,
         key="share_report_reason",
     )
     details = st.text_area("Details (optional)", max_chars=2000, key="share_report_details")
     if st.button("Report", key="share_report_send"):
         try:
             with session_scope(resources.engine()) as session:
-                queries.report_shared(
+                moderation.report_shared(
                     session,
                     token=token,
-                    signing_key=signing_key,
+                    signer=signer,
                     reason=reason,
                     details=details,
                     now=clock.now(),

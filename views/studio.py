@@ -9,7 +9,7 @@ from core.accounts import ledger
 from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
 from core.db import read_scope, session_scope
 from core.errors import CoreError, PolicyRefusal
-from core.gallery import queries, store
+from core.gallery import library, store
 from core.models import GenerationJob, JobStatus, MediaKind, Visibility
 from core.muses import service as muses
 from core.studio import history, progress
@@ -209,7 +209,7 @@ def _show_outputs(job: GenerationJob, where: str) -> None:
             public = asset.visibility is Visibility.PUBLIC
             if not public and st.button("Share publicly", key=f"pub_{where}_{asset.id}"):
                 with session_scope(engine) as session:
-                    queries.set_visibility(
+                    library.set_visibility(
                         session,
                         owner_id=user_id,
                         asset_id=asset.id or 0,

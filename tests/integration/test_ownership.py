@@ -11,7 +11,8 @@ from PIL import Image
 
 from core.db import read_scope, session_scope
 from core.errors import NotFound
-from core.gallery import queries, store
+from core.gallery import engagement, library, listing, moderation, sharing, store
+from core.gallery.sharing import ShareSigner
 from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
 from core.studio.history import job_for_user
@@ -55,22 +56,22 @@ def test_another_users_job_and_muse_are_invisible(engine, alice_private):
 @pytest.mark.parametrize(
     "action",
     [
-        lambda s, bob, a: queries.get_asset(s, viewer_id=bob, asset_id=a),
-        lambda s, bob, a: queries.rate(s, asset_id=a, user_id=bob, stars=1, now=NOW),
-        lambda s, bob, a: queries.set_visibility(
+        lambda s, bob, a: listing.get_asset(s, viewer_id=bob, asset_id=a),
+        lambda s, bob, a: engagement.rate(s, asset_id=a, user_id=bob, stars=1, now=NOW),
+        lambda s, bob, a: library.set_visibility(
             s, owner_id=bob, asset_id=a, visibility=Visibility.PUBLIC, now=NOW
         ),
-        lambda s, bob, a: queries.set_title_tags(
+        lambda s, bob, a: library.set_title_tags(
             s, owner_id=bob, asset_id=a, title="mine now", tags=[], category=None
         ),
-        lambda s, bob, a: queries.create_share_link(
-            s, owner_id=bob, asset_id=a, signing_key="k", now=NOW
+        lambda s, bob, a: sharing.create_share_link(
+            s, owner_id=bob, asset_id=a, signer=ShareSigner.from_secret("k"), now=NOW
         ),
-        lambda s, bob, a: queries.revoke_share(s, owner_id=bob, asset_id=a, now=NOW),
-        lambda s, bob, a: queries.report_asset(
+        lambda s, bob, a: sharing.revoke_share(s, owner_id=bob, asset_id=a, now=NOW),
+        lambda s, bob, a: moderation.report_asset(
             s, asset_id=a, reporter_id=bob, reason="spam", details="", now=NOW
         ),
-        lambda s, bob, a: queries.delete_asset(s, owner_id=bob, asset_id=a, media_root=None),
+        lambda s, bob, a: library.delete_asset(s, owner_id=bob, asset_id=a, media_root=None),
     ],
     ids=["read", "rate", "visibility", "retitle", "share", "unshare", "report", "delete"],
 )
@@ -87,4 +88,4 @@ def test_another_users_private_asset_cannot_be_read_or_touched(engine, alice_pri
         )
         assert (asset.rating_count, asset.view_count) == (0, 0)
     with read_scope(engine) as session:
-        assert queries.list_assets(session, viewer_id=bob.id, scope="mine").items == []
+        assert listing.list_assets(session, viewer_id=bob.id, scope="mine").items == []
