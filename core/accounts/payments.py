@@ -3,7 +3,7 @@
 Credits are granted from paid checkout events, keyed by the checkout session id, so a
 duplicate, retried or reordered event never grants twice. A self-hosted studio often has no
 public URL for webhooks: the scheduler polls `/v1/events` instead (`fetch_events`), and
-`core.accounts.webhook` serves the signed webhook where there is one; both paths go through
+`cli.stripe_webhook` serves the signed webhook where there is one; both paths go through
 `apply_event`. We speak Stripe's HTTP API with httpx (no SDK), like our other clients.
 """
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from cli.ops import main
 from core import audit
-from core.cli import main
 from core.db import read_scope, session_scope
 from core.models import AuditEntry, GpuInstance, InstanceState, User
 from core.ops import snapshot

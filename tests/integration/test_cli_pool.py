@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
+from cli.ops import main
 from core import audit
-from core.cli import main
 from core.db import make_engine, read_scope
 from core.models import AuditEntry, AuditOutcome, GpuInstance, InstanceState, PoolConfig
 from tests.factories import make_instance

@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.accounts import ledger, payments, webhook
+from cli import stripe_webhook
+from core.accounts import ledger, payments
 from core.clock import FakeClock
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
@@ -177,7 +178,7 @@ def post_webhook(url, payload: bytes, header: str | None):
     headers = {"content-type": "application/json"}
     if header is not None:
         headers["stripe-signature"] = header
-    return httpx.post(f"{url}{webhook.PATH}", content=payload, headers=headers, timeout=10)
+    return httpx.post(f"{url}{stripe_webhook.PATH}", content=payload, headers=headers, timeout=10)
 
 
 def test_webhook_endpoint_verifies_signatures_and_credits_exactly_once(engine):
@@ -187,7 +188,7 @@ def test_webhook_endpoint_verifies_signatures_and_credits_exactly_once(engine):
     first = json.dumps(event("evt_1", user, "creator")).encode()
     second = json.dumps(event("evt_2", user, "starter")).encode()
     ts = int(NOW.timestamp())
-    app = webhook.make_app(engine, secret=SECRET, clock=clock)
+    app = stripe_webhook.make_app(engine, secret=SECRET, clock=clock)
     with ServerThread(app) as server:
         refused = [
             post_webhook(server.url, first, sign(first, ts, "whsec_other")),
@@ -212,4 +213,4 @@ def test_webhook_endpoint_verifies_signatures_and_credits_exactly_once(engine):
 
 def test_webhook_server_refuses_to_start_without_a_secret(monkeypatch):
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
-    assert webhook.main(["--port", "0"]) == 2
+    assert stripe_webhook.main(["--port", "0"]) == 2

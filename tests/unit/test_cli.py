@@ -1,6 +1,6 @@
 import sqlalchemy as sa
 
-from core.cli import main
+from cli.ops import main
 from core.db import make_engine
 
 

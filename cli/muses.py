@@ -1,10 +1,11 @@
-"""`python -m core.muses.cli`: muse cards from the command line (needs the admin key).
+"""`aikings-muses`: muse cards from the command line (needs the admin key).
 
     import --owner USERNAME CARD   create a muse for USERNAME from a .json or .png card
     export --owner USERNAME ID     write muse ID's JSON card to standard output
 
 The card passes exactly the checks the web form and the upload do (strict schema, 18+,
 content policy, all or nothing); a refusal is audited and exits with status 2.
+`python -m cli.muses` does the same.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TextIO
 
 from sqlmodel import select
 
-from core.cli import authenticate, read_admin_key
+from cli.admin_key import authenticate, read_admin_key
 from core.clock import SystemClock
 from core.config import get_settings
 from core.db import make_engine, session_scope
@@ -30,7 +31,7 @@ from core.refusals import audited_refusals
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
-    parser = argparse.ArgumentParser(prog="python -m core.muses.cli", description="muse cards")
+    parser = argparse.ArgumentParser(prog="aikings-muses", description="muse cards")
     verbs = parser.add_subparsers(dest="verb", required=True)
     imp = verbs.add_parser("import", help="create a muse from a JSON or PNG card")
     imp.add_argument("--owner", required=True, help="username the muse belongs to")
