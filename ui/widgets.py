@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 
 def coming_soon(what: str) -> None:
@@ -29,6 +31,20 @@ def format_duration(seconds: float) -> str:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def date_range(
+    label: str, *, key: str, where: DeltaGenerator | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """A date-range picker, read as UTC bounds: (start of the first day, end of the last).
+
+    Either bound is None until picked, so an untouched picker filters nothing.
+    """
+    dates = (where or st).date_input(label, value=[], key=key)
+    picked = dates if isinstance(dates, tuple) else ()
+    since = datetime.combine(picked[0], time.min, UTC) if len(picked) >= 1 else None
+    until = datetime.combine(picked[1], time.max, UTC) if len(picked) == 2 else None
+    return since, until
 
 
 def client_ip() -> str | None:

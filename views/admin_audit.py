@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
-
 import pandas as pd
 import streamlit as st
 
@@ -13,6 +11,7 @@ from core.models import AuditOutcome
 from core.ops import audit_view
 from ui import resources
 from ui.auth import require_admin
+from ui.widgets import date_range
 
 require_admin()
 engine = resources.engine()
@@ -27,9 +26,7 @@ actor = cols[0].text_input("Actor", key="a_actor")
 action = cols[1].selectbox("Action", ["", *actions], key="a_action")
 outcome = cols[2].selectbox("Outcome", ["", *[o.value for o in AuditOutcome]], key="a_outcome")
 target = cols[3].text_input("Target contains", key="a_target")
-dates = st.date_input("Between", value=(), key="a_dates")
-since = datetime.combine(dates[0], time.min, UTC) if len(dates) >= 1 else None
-until = datetime.combine(dates[1], time.max, UTC) if len(dates) == 2 else None
+since, until = date_range("Between", key="a_dates")
 
 flt = audit_view.AuditFilter(
     actor=actor or None,

@@ -10,7 +10,7 @@ from core.gallery import moderation, store
 from ui import resources
 from ui.auth import require_admin
 
-DECISIONS = {
+DECISIONS: dict[moderation.Decision, str] = {
     "restore": "Restore (show it again)",
     "remove": "Delete (hidden everywhere; the file is kept as evidence)",
     "takedown": "Take down (delete and block identical copies)",

@@ -232,7 +232,7 @@ with st.form("terminate"):
     if submitted and not sure:
         st.warning("Tick the confirmation first.")
     elif submitted:
-        instance_id = None if target == ALL else int(target)
+        instance_id = target if isinstance(target, int) else None  # ALL: every instance
         _apply(
             "Termination requested",
             lambda s: service.request_terminate(

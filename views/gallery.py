@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from typing import Literal
 
 import streamlit as st
 
@@ -14,6 +14,10 @@ from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
 from ui import resources
 from ui.auth import is_admin, require_user
+from ui.widgets import date_range
+
+SCOPES: list[Literal["mine", "public"]] = ["mine", "public"]
+SORTS: list[listing.Sort] = ["newest", "top_rated", "trending", "most_viewed"]
 
 user = require_user()
 user_id = user.id or 0
@@ -36,10 +40,10 @@ if featured:
         )
 
 filters = st.columns([2, 2, 2, 2, 3])
-scope = filters[0].segmented_control("Show", ["mine", "public"], default="mine", key="g_scope")
+scope = filters[0].segmented_control("Show", SCOPES, default="mine", key="g_scope")
 sort = filters[1].selectbox(
     "Sort",
-    ["newest", "top_rated", "trending", "most_viewed"],
+    SORTS,
     format_func=lambda s: s.replace("_", " "),
     key="g_sort",
 )
@@ -55,12 +59,10 @@ with read_scope(engine) as session:
         m.name: m.id for m in muses.list_muses(session, owner_id=user_id, limit=200)
     }
 muse_id = my_muses[more[0].selectbox("Muse", list(my_muses), key="g_muse")]
-dates = more[1].date_input("Created between", value=(), key="g_dates")
-since = datetime.combine(dates[0], time.min, UTC) if len(dates) >= 1 else None
-until = datetime.combine(dates[1], time.max, UTC) if len(dates) == 2 else None
+since, until = date_range("Created between", key="g_dates", where=more[1])
 
 # Keyset paging: the page remembers the cursors it walked through so "Back" works.
-state_key = f"g_cursors:{scope}:{sort}:{category}:{kind}:{search}:{tag}:{muse_id}:{dates}"
+state_key = f"g_cursors:{scope}:{sort}:{category}:{kind}:{search}:{tag}:{muse_id}:{since}:{until}"
 cursors: list[str | None] = st.session_state.setdefault(state_key, [None])
 with read_scope(engine) as session:
     page = listing.list_assets(

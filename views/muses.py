@@ -61,7 +61,9 @@ def _text(label: str, current: str, key: str, max_chars: int = 80) -> str:
     return st.text_input(label, current, max_chars=max_chars, key=key)
 
 
-def muse_form(existing: schema.MuseProfile | None, tags: list[str], key: str) -> dict | None:
+def muse_form(
+    existing: schema.MuseProfile | None, tags: list[str], key: str
+) -> dict[str, Any] | None:
     """The profile form, every section of the profile; returns the raw data when submitted."""
     p = existing or schema.MuseProfile(basic=schema.Basic(name="New muse", age=25))
     k = key
@@ -219,7 +221,7 @@ def muse_form(existing: schema.MuseProfile | None, tags: list[str], key: str) ->
     }
 
 
-def save(raw: dict, muse_id: int | None) -> None:
+def save(raw: dict[str, Any], muse_id: int | None) -> None:
     """Validate, screen and store the form's profile (new when `muse_id` is None)."""
     try:
         profile = schema.validate_profile(raw["profile"])

@@ -104,7 +104,7 @@ with form:
         if uploaded_refs:
             st.caption(f"{len(uploaded_refs)} reference image(s) will guide this picture.")
 
-positive, negative_prompt, references = prompt, negative, uploaded_refs
+positive, negative_prompt, reference_shas = prompt, negative, uploaded_refs
 reference_weight = 0.8
 if muse is not None and prompt.strip():
     try:
@@ -118,7 +118,7 @@ if muse is not None and prompt.strip():
             )
             if use_refs:
                 refs = muses.references(session, owner_id=user_id, muse_id=muse.id or 0)
-                references = (*references, *(r.sha256 for r in refs))
+                reference_shas = (*reference_shas, *(r.sha256 for r in refs))
         positive = composed.positive
         negative_prompt = ", ".join(p for p in (composed.negative, negative) if p)
         reference_weight = muses.profile_of(muse).ai.reference_weight
@@ -136,7 +136,7 @@ request = StudioRequest(
     muse_id=muse_id,
     variation_id=variation_id,
     nsfw=explicit,
-    reference_images=tuple(dict.fromkeys(references)),
+    reference_images=tuple(dict.fromkeys(reference_shas)),
     reference_weight=reference_weight,
 )
 

@@ -26,6 +26,8 @@ from core.models import (
     Visibility,
 )
 
+Decision = Literal["restore", "remove", "takedown"]
+"""What a moderator does with a reported picture."""
 REPORT_REASONS = [
     "depicts a minor",
     "non-consensual or real person",
@@ -125,7 +127,7 @@ def resolve_report(
     *,
     report_id: int,
     moderator_id: int,
-    action: Literal["restore", "remove", "takedown"],
+    action: Decision,
     now: datetime,
 ) -> Report:
     """Restore the asset, remove it, or take it down (removal + identical copies blocked).
