@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import read_scope, session_scope
 from core.errors import CoreError
-from core.gallery import moderation, store
-from ui import resources
+from core.gallery import moderation
+from ui import db, media
 from ui.auth import require_admin
 
 DECISIONS: dict[moderation.Decision, str] = {
@@ -18,9 +17,6 @@ DECISIONS: dict[moderation.Decision, str] = {
 
 admin = require_admin()
 admin_id = admin.id or 0
-engine = resources.engine()
-clock = resources.clock()
-media_root = resources.settings().media_root
 
 st.title("Moderation")
 st.caption(
@@ -28,7 +24,7 @@ st.caption(
     "imagery within 48 hours. A takedown also blocks identical copies."
 )
 
-with read_scope(engine) as session:
+with db.reading() as session:
     queue = moderation.moderation_queue(session, limit=20, offset=0)
 
 if not queue.reports and not queue.pending_assets:
@@ -37,7 +33,7 @@ if not queue.reports and not queue.pending_assets:
 for report, asset in queue.reports:
     with st.container(border=True):
         left, right = st.columns([1, 2])
-        left.image(store.read(media_root, asset.thumb_sha256 or asset.sha256))
+        left.image(media.read(asset.thumb_sha256 or asset.sha256))
         right.write(
             f"**Report #{report.id}** · {report.reason} · {report.created_at:%Y-%m-%d %H:%M}"
         )
@@ -51,13 +47,13 @@ for report, asset in queue.reports:
         )
         if choice and right.button("Apply", key=f"m_apply_{report.id}"):
             try:
-                with session_scope(engine) as session:
+                with db.writing() as (session, now):
                     moderation.resolve_report(
                         session,
                         report_id=report.id or 0,
                         moderator_id=admin_id,
                         action=choice,
-                        now=clock.now(),
+                        now=now,
                     )
             except CoreError as exc:
                 right.error(str(exc))
@@ -69,11 +65,11 @@ if queue.pending_assets:
     for asset in queue.pending_assets:
         with st.container(border=True):
             left, right = st.columns([1, 2])
-            left.image(store.read(media_root, asset.thumb_sha256 or asset.sha256))
+            left.image(media.read(asset.thumb_sha256 or asset.sha256))
             right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.title}")
             if right.button("Approve", key=f"m_ok_{asset.id}"):
-                with session_scope(engine) as session:
+                with db.writing() as (session, now):
                     moderation.approve_asset(
-                        session, asset_id=asset.id or 0, moderator_id=admin_id, now=clock.now()
+                        session, asset_id=asset.id or 0, moderator_id=admin_id, now=now
                     )
                 st.rerun()

@@ -1,12 +1,19 @@
-"""What a user asks the studio for: the request, its validation, and the request of a past job."""
+"""What a user asks the studio for: the request composed from the form, validated, and re-run.
+
+With a muse, the form's text is a scene: `compose` turns it into the muse's prompts, adds the
+muse's reference images when asked, and takes the muse's IP-Adapter weight.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from sqlmodel import Session
 
 from core.comfy.presets import Presets
 from core.errors import ValidationFailed
 from core.models import GenerationJob, MediaKind
+from core.muses import service as muses
 
 MAX_BATCH = 8
 DEFAULT_REFERENCE_WEIGHT = 0.8
@@ -28,6 +35,44 @@ class StudioRequest:
     nsfw: bool = False
     reference_images: tuple[str, ...] = ()
     reference_weight: float = DEFAULT_REFERENCE_WEIGHT
+
+    def __post_init__(self) -> None:
+        # One image guides once: the same upload added twice is one reference, in order.
+        object.__setattr__(self, "reference_images", tuple(dict.fromkeys(self.reference_images)))
+
+
+def compose(
+    session: Session, form: StudioRequest, *, user_id: int, use_muse_references: bool = False
+) -> StudioRequest:
+    """The request to submit for what the Studio form holds.
+
+    Without a muse (or before a scene is written) that is the form itself. With one, the scene
+    is composed with the muse (and variation) into the prompts, the form's negative prompt
+    follows the muse's, the muse's reference images join the uploaded ones when
+    `use_muse_references`, and the muse's IP-Adapter weight applies. Raises the CoreError the
+    page shows for a muse or variation the user cannot use.
+    """
+    if form.muse_id is None or not form.prompt.strip():
+        return form
+    composed = muses.prompt_for(
+        session,
+        owner_id=user_id,
+        muse_id=form.muse_id,
+        scene=form.prompt,
+        variation_id=form.variation_id,
+    )
+    references = form.reference_images
+    if use_muse_references:
+        attached = muses.references(session, owner_id=user_id, muse_id=form.muse_id)
+        references = (*references, *(ref.sha256 for ref in attached))
+    muse = muses.get_muse(session, owner_id=user_id, muse_id=form.muse_id)
+    return replace(
+        form,
+        prompt=composed.positive,
+        negative_prompt=", ".join(p for p in (composed.negative, form.negative_prompt) if p),
+        reference_images=references,
+        reference_weight=muses.profile_of(muse).ai.reference_weight,
+    )
 
 
 def request_of(job: GenerationJob) -> StudioRequest:

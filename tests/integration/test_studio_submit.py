@@ -19,7 +19,7 @@ from core.models import AuditEntry, GenerationJob, InstanceState, JobStatus
 from core.muses import service
 from core.muses.schema import validate_profile
 from core.studio import history, progress
-from core.studio.compose import StudioRequest, request_of
+from core.studio.compose import StudioRequest, compose, request_of
 from core.studio.pricing import Pricing, estimate, hold_for
 from core.studio.submit import submit as submit_job
 from tests.factories import make_instance, make_job, make_user
@@ -65,14 +65,14 @@ def muse_for(engine, owner, clock, **ai):
         )
 
 
-def reference_for(engine, owner, clock, tmp_path):
+def reference_for(engine, owner, clock, tmp_path, *, muse_id=None, colour="teal"):
     out = io.BytesIO()
-    Image.new("RGB", (32, 32), "teal").save(out, format="PNG")
+    Image.new("RGB", (32, 32), colour).save(out, format="PNG")
     with session_scope(engine) as session:
         return service.attach_reference(
             session,
             owner_id=owner.id,
-            muse_id=None,
+            muse_id=muse_id,
             data=out.getvalue(),
             consent_given=True,
             media_root=tmp_path,
@@ -130,6 +130,31 @@ def test_references_never_go_with_explicit_mode(engine, fake_clock, tmp_path):
     assert state(engine, user)[2][-1][0] == "policy.refused"
     job = submit(engine, user, fake_clock, reference_images=(ref.sha256,))
     assert job.request["reference_images"] == [ref.sha256]
+
+
+def test_compose_turns_a_scene_into_the_muses_prompt_with_its_references_and_weight(
+    engine, fake_clock, tmp_path
+):
+    user = make_user(engine)
+    muse = muse_for(engine, user, fake_clock, reference_weight=0.55, negative_prompt="blurry")
+    loose = reference_for(engine, user, fake_clock, tmp_path)
+    on_muse = reference_for(engine, user, fake_clock, tmp_path, muse_id=muse.id, colour="navy")
+    form = StudioRequest(
+        prompt="reading in a cafe",
+        negative_prompt="text",
+        muse_id=muse.id,
+        reference_images=(loose.sha256, loose.sha256),  # added twice: guides once
+    )
+    with read_scope(engine) as session:
+        plain = compose(session, StudioRequest(prompt="a harbour"), user_id=user.id)
+        composed = compose(session, form, user_id=user.id, use_muse_references=True)
+        with pytest.raises(NotFound):
+            compose(session, form, user_id=make_user(engine).id)
+    assert plain == StudioRequest(prompt="a harbour")
+    assert "Ava" in composed.prompt and "reading in a cafe" in composed.prompt
+    assert composed.negative_prompt.endswith("text") and "blurry" in composed.negative_prompt
+    assert composed.reference_images == (loose.sha256, on_muse.sha256)
+    assert composed.reference_weight == 0.55
 
 
 def test_other_users_muses_variations_and_references_are_not_found(engine, fake_clock, tmp_path):

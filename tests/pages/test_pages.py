@@ -161,25 +161,6 @@ def test_gallery_lists_my_pictures_and_opens_one(signed_in, web_engine, tmp_path
     assert not app.exception
 
 
-def test_admin_pool_settings_and_confirmed_terminate(signed_in, web_engine):
-    from core.config import get_settings
-    from core.db import session_scope
-    from core.pool.service import ensure_pool
-
-    with session_scope(web_engine) as session:
-        ensure_pool(session, get_settings())
-    app = signed_in("views/admin_pool.py", role=Role.ADMIN).run()
-    [n for n in app.number_input if n.label == "Idle timeout (s)"][0].set_value(1200)
-    [b for b in app.button if b.label == "Save settings"][0].click().run()
-    [b for b in app.button if b.label == "Terminate"][0].click().run()
-    assert any("confirmation" in w.value for w in app.warning)
-    assert not app.exception
-    with read_scope(web_engine) as session:
-        assert session.get(PoolConfig, "default").idle_timeout_s == 1200
-        actions = [e.action for e in session.exec(select(AuditEntry)).all()]
-    assert "pool.settings" in actions and "pool.terminate" not in actions
-
-
 def test_admin_costs_page_charts_usage(signed_in, web_engine):
     app = signed_in("views/admin_costs.py", role=Role.ADMIN).run()
     assert not app.exception
@@ -208,21 +189,3 @@ def test_moderation_approves_a_pending_public_picture(signed_in, web_engine):
     assert not app.exception
     with read_scope(web_engine) as session:
         assert session.exec(select(Asset)).one().screening is Screening.PASSED
-
-
-def test_safe_mode_needs_confirmation(signed_in, web_engine):
-    from core.config import get_settings
-    from core.db import session_scope
-    from core.pool.service import ensure_pool
-
-    with session_scope(web_engine) as session:
-        ensure_pool(session, get_settings())
-    app = signed_in("views/admin_pool.py", role=Role.ADMIN).run()
-    button = [b for b in app.button if b.label.startswith("Enter safe mode")][0]
-    button.click().run()
-    with read_scope(web_engine) as session:
-        assert session.get(PoolConfig, "default").safe_mode is False
-    app.checkbox(key="safe_mode_confirm").check()
-    [b for b in app.button if b.label.startswith("Enter safe mode")][0].click().run()
-    with read_scope(web_engine) as session:
-        assert session.get(PoolConfig, "default").safe_mode is True
