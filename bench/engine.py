@@ -41,9 +41,9 @@ from core.studio.submit import submit
 from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
 from sim.vast import Timings
-from tests.factories import make_pool
-from tests.pool_harness import PoolHarness
-from tests.sims import comfy_sim, vast_sim
+from testing.factories import make_pool
+from testing.pool_harness import PoolHarness
+from testing.sims import comfy_sim, vast_sim
 
 OVERHEAD_P50_GOAL_MS = 250.0
 OVERHEAD_P95_GOAL_MS = 500.0  # under 2 % of a ~30 s warm generation

@@ -21,9 +21,9 @@ from core.clock import FakeClock
 from core.db import read_scope, session_scope
 from core.pool import costs, leases
 from sim.vast import Timings
-from tests.factories import make_job, make_pool, make_user
-from tests.pool_harness import CampaignResult, PoolHarness, run_campaign
-from tests.sims import vast_sim
+from testing.factories import make_job, make_pool, make_user
+from testing.pool_harness import CampaignResult, PoolHarness, run_campaign
+from testing.sims import vast_sim
 
 TICK_S = 30
 BOOT_S = 240  # a realistic cold start: image pull + model load (3-5 min in production)

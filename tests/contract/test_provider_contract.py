@@ -10,7 +10,7 @@ from core.errors import OfferUnavailable
 from core.pool.provider import LaunchSpec, OfferFilter, Provider, RemoteState
 from core.pool.static import StaticProvider
 from core.pool.vast import VastClient, VastProvider
-from tests.sims import SIM_KEY, vast_sim
+from testing.sims import SIM_KEY, vast_sim
 
 LAUNCH = LaunchSpec(image="vastai/comfy:latest", disk_gb=40, env={"-p 8188:8188": "1"})
 CHEAP = OfferFilter(max_price_per_hour_usd=Decimal("5"), min_reliability=0.9, min_vram_gb=8)

@@ -11,9 +11,9 @@ from core.db import read_scope
 from core.models import AuditEntry, InstanceState, JobStatus, PoolConfig
 from core.pool.actions import Rent
 from core.pool.adaptive import DEFAULT_BOOT_S
-from tests.factories import make_job, make_pool, make_user
+from testing.factories import make_job, make_pool, make_user
+from testing.pool_harness import PoolHarness
 from tests.integration.test_cli_pool import cli_db, run  # noqa: F401 - the CLI fixture
-from tests.pool_harness import PoolHarness
 
 BURST = datetime(2026, 1, 26, 12, 0, tzinfo=UTC)  # a Monday; sittings at noon every day before
 

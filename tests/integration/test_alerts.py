@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from core.alerts import Alerter
 from sim.server import ServerThread
-from tests.factories import make_pool
-from tests.pool_harness import PoolHarness
+from testing.factories import make_pool
+from testing.pool_harness import PoolHarness
 
 
 @pytest.fixture

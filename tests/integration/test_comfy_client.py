@@ -13,7 +13,7 @@ from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, build_graph
 from core.errors import ComfyUnavailable, ExecutionFailed, GraphInvalid
 from sim.comfy import ComfySimConfig
-from tests.sims import comfy_sim
+from testing.sims import comfy_sim
 
 PRESETS = Presets.load()
 

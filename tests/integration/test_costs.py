@@ -8,7 +8,7 @@ import pytest
 from core.db import read_scope, session_scope
 from core.models import GpuInstance, JobStatus
 from core.pool import costs, reports
-from tests.factories import make_instance, make_job, make_user
+from testing.factories import make_instance, make_job, make_user
 from ui import spend_frames
 
 
@@ -196,7 +196,7 @@ def test_spend_per_hour_sums_accruals_per_utc_hour(engine):
 
 
 def test_month_budget_runs_the_month_to_date_beside_both_caps(engine):
-    from tests.factories import make_pool
+    from testing.factories import make_pool
 
     make_pool(engine, daily_budget_usd=Decimal("4"), monthly_budget_usd=Decimal("50"))
     now = datetime(2026, 3, 4, 18, 0, tzinfo=UTC)

@@ -3,7 +3,7 @@
 from core.db import read_scope, session_scope
 from core.models import InstanceState, JobStatus
 from core.studio.queue import claim_next, fair_queue, queue_position
-from tests.factories import make_instance, make_job, make_pool, make_user
+from testing.factories import make_instance, make_job, make_pool, make_user
 
 
 def _submit(engine, clock, user, count, **fields):

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.factories import make_pool
-from tests.pool_harness import PoolHarness, run_campaign
-from tests.sims import vast_sim
+from testing.factories import make_pool
+from testing.pool_harness import PoolHarness, run_campaign
+from testing.sims import vast_sim
 
 SEEDS = range(20)
 

@@ -12,7 +12,7 @@ from core.errors import NotFound, ValidationFailed
 from core.gallery import engagement, library, listing, moderation, sharing, store
 from core.gallery.sharing import ShareSigner
 from core.models import Asset, MediaKind, Role, Screening, Visibility
-from tests.factories import make_user
+from testing.factories import make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 SECRET = "share-signing-secret"
@@ -276,7 +276,7 @@ def test_a_bad_cursor_is_a_clear_error(engine):
 
 
 def test_filters_by_muse_and_date(engine, media):
-    from tests.factories import make_muse
+    from testing.factories import make_muse
 
     owner = make_user(engine)
     muse = make_muse(engine, owner)

@@ -15,8 +15,8 @@ from core.errors import ValidationFailed
 from core.gallery import engagement, listing
 from core.models import Asset, AssetView, Screening, Visibility
 from core.models.gallery import bayesian_rating_milli
+from testing.factories import make_asset, make_user
 from tests.conftest import PG_URL_ENV
-from tests.factories import make_asset, make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 SORTS: tuple[listing.Sort, ...] = get_args(listing.Sort)

@@ -28,8 +28,8 @@ from core.studio.submit import submit
 from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
 from sim.vast import Timings
-from tests.factories import make_user
-from tests.sims import comfy_sim, vast_sim
+from testing.factories import make_user
+from testing.sims import comfy_sim, vast_sim
 
 PRESETS = Presets.load()
 
@@ -224,7 +224,7 @@ def test_daily_maintenance_backs_up_snapshots_the_pool_and_applies_retention(eng
 
 def test_only_the_leader_refreshes_gallery_trending(engine, stack):
     from core.models import AssetView
-    from tests.factories import make_asset
+    from testing.factories import make_asset
 
     runtime, _vast, _comfy = stack
     asset = make_asset(engine, make_user(engine))
@@ -241,7 +241,7 @@ def test_only_the_leader_refreshes_gallery_trending(engine, stack):
 def test_history_filters_by_status_and_kind(engine):
     from core.models import MediaKind
     from core.studio import history
-    from tests.factories import make_job
+    from testing.factories import make_job
 
     user = make_user(engine)
     done = make_job(engine, user, status=JobStatus.SUCCEEDED)

@@ -23,8 +23,8 @@ from core.studio.pricing import Pricing
 from core.studio.submit import submit
 from sim.comfy import ComfySimConfig
 from sim.vast import Timings
-from tests.factories import make_pool
-from tests.sims import comfy_sim, vast_sim
+from testing.factories import make_pool
+from testing.sims import comfy_sim, vast_sim
 
 
 def _scheduler(engine, vast, tmp_path):

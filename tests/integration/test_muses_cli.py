@@ -10,7 +10,7 @@ from cli import muses as cli
 from core.config import get_settings
 from core.db import make_engine, migrate, read_scope, session_scope
 from core.models import AuditEntry, Muse, User
-from tests.factories import make_user
+from testing.factories import make_user
 
 KEY = "a-test-admin-key"
 CARD = {

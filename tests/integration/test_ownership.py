@@ -16,7 +16,7 @@ from core.gallery.sharing import ShareSigner
 from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
 from core.studio.history import job_for_user
-from tests.factories import make_job, make_muse, make_user
+from testing.factories import make_job, make_muse, make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 

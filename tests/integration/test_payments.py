@@ -18,7 +18,7 @@ from core.clock import FakeClock
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
 from sim.server import ServerThread
-from tests.factories import make_user
+from testing.factories import make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 SECRET = "whsec_test"

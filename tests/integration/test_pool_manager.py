@@ -9,8 +9,8 @@ from core.db import session_scope
 from core.models import BadMachine, InstanceState, Lease
 from core.pool.actions import Adopt, DestroyOrphan, EnterSafeMode, MarkLost, Rent
 from scheduler.leader import LeaderLease
-from tests.factories import make_job, make_pool, make_user
-from tests.pool_harness import PoolHarness
+from testing.factories import make_job, make_pool, make_user
+from testing.pool_harness import PoolHarness
 
 READY, BOOTING, TERMINATING = InstanceState.READY, InstanceState.BOOTING, InstanceState.TERMINATING
 

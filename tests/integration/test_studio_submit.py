@@ -22,7 +22,7 @@ from core.studio import history, progress
 from core.studio.compose import StudioRequest, compose, request_of
 from core.studio.pricing import Pricing, estimate, hold_for
 from core.studio.submit import submit as submit_job
-from tests.factories import make_instance, make_job, make_user
+from testing.factories import make_instance, make_job, make_user
 
 PRESETS = Presets.load()
 PRICING = Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from sim.comfy import ComfySimConfig
 from sim.vast import Timings
-from tests.factories import make_pool
-from tests.sims import comfy_sim, vast_sim
+from testing.factories import make_pool
+from testing.sims import comfy_sim, vast_sim
 
 
 def test_two_schedulers_rent_the_pool_once(engine, tmp_path):

@@ -14,7 +14,7 @@ from core.errors import (
 )
 from core.pool.provider import LaunchSpec, OfferFilter, RemoteState
 from core.pool.vast import VastClient, VastProvider, comfy_url, map_status
-from tests.sims import SIM_KEY
+from testing.sims import SIM_KEY
 
 LAUNCH = LaunchSpec(image="vastai/comfy:latest", disk_gb=40)
 ANY = OfferFilter(max_price_per_hour_usd=Decimal("5"), min_reliability=0.9, min_vram_gb=8)

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from core.db import read_scope, session_scope
 from core.models import AuditEntry, GpuInstance, InstanceState, Lease, PoolConfig, Role
-from tests.factories import make_instance, make_job, make_pool, make_user
+from testing.factories import make_instance, make_job, make_pool, make_user
 
 PAGE = "views/admin_pool.py"
 

@@ -10,7 +10,7 @@ from core.db import read_scope, session_scope
 from core.gallery import moderation, sharing
 from core.gallery.sharing import ShareSigner
 from core.models import Asset, Report, Role, Screening, Visibility
-from tests.factories import make_user
+from testing.factories import make_user
 from tests.pages.conftest import ROOT, store_picture
 
 

@@ -49,7 +49,8 @@ class VastSim:
 
     def dump(self) -> dict[str, Any]:
         """Every instance ever created, alive or not."""
-        return self._control.get("/_sim/state").json()
+        state: dict[str, Any] = self._control.get("/_sim/state").json()
+        return state
 
     def alive(self) -> list[dict[str, Any]]:
         """The instances that exist (and bill) right now."""

@@ -16,7 +16,7 @@ from core.models import LIVE_INSTANCE_STATES, GpuInstance, InstanceState, PoolCo
 from core.pool.manager import PoolManager, TickReport
 from core.pool.provider import LaunchSpec
 from core.pool.vast import VastClient, VastProvider
-from tests.sims import SIM_KEY, VastSim
+from testing.sims import SIM_KEY, VastSim
 
 
 @dataclass
@@ -87,7 +87,7 @@ class PoolHarness:
                 query = query.where(col(GpuInstance.state).in_(states))
             return list(session.exec(query).all())
 
-    def leaked(self) -> list[dict]:
+    def leaked(self) -> list[dict[str, Any]]:
         """Instances alive at the provider that no live row accounts for."""
         live_labels = {row.label for row in self.rows(*LIVE_INSTANCE_STATES)}
         return [inst for inst in self.sim.alive() if inst["label"] not in live_labels]
@@ -154,7 +154,7 @@ class JobLoad:
     def __init__(self, harness: PoolHarness, rng: Any) -> None:
         from core.accounts import ledger
         from core.studio import outcomes, queue
-        from tests.factories import make_user
+        from testing.factories import make_user
 
         self.harness, self.rng, self.ledger, self.queue = harness, rng, ledger, queue
         self.user = make_user(harness.engine)
@@ -174,7 +174,7 @@ class JobLoad:
         harness.manager = harness.new_manager()
 
     def submit(self) -> None:
-        from tests.factories import make_job
+        from testing.factories import make_job
 
         job = make_job(self.harness.engine, self.user)
         with session_scope(self.harness.engine) as session:
