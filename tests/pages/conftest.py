@@ -25,15 +25,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def web_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """The database the pages use (DATABASE_URL), migrated; resource caches cleared."""
+    """The database the pages use (DATABASE_URL), migrated; resource and data caches cleared."""
     url = f"sqlite:///{tmp_path / 'web.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     migrate(url)
     st.cache_resource.clear()
+    st.cache_data.clear()
     engine = make_engine(url)
     yield engine
     engine.dispose()
     st.cache_resource.clear()
+    st.cache_data.clear()
 
 
 @pytest.fixture
