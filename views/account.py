@@ -7,7 +7,7 @@ from decimal import Decimal
 import streamlit as st
 
 from core.accounts import ledger, payments, users
-from core.errors import ValidationFailed
+from core.errors import CoreError, ValidationFailed
 from ui import db, resources
 from ui.auth import render_account_security, require_user
 from ui.widgets import TIME_COLUMN, format_usd
@@ -60,7 +60,7 @@ else:
                 success_url=f"http://localhost:{settings.web_port}/account?paid=1",
                 cancel_url=f"http://localhost:{settings.web_port}/account",
             )
-        except ValidationFailed as exc:
+        except CoreError as exc:  # an unknown pack, or Stripe refused or is unreachable
             st.error(str(exc))
         else:
             st.link_button("Pay with Stripe", url, type="primary")

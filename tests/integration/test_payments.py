@@ -16,7 +16,7 @@ from cli import stripe_webhook
 from core.accounts import ledger, payments
 from core.clock import FakeClock
 from core.db import read_scope, session_scope
-from core.errors import ValidationFailed
+from core.errors import PaymentError, PaymentUnavailable, ValidationFailed
 from sim.server import ServerThread
 from testing.factories import make_user
 
@@ -97,7 +97,7 @@ def test_checkout_session_is_created_with_the_pack():
     auth, form = seen[0]
     assert auth == "Bearer sk_test" and form["metadata[pack_id]"] == "creator"
     assert form["line_items[0][price_data][unit_amount]"] == "1000"
-    with pytest.raises(ValidationFailed, match="not reachable"):
+    with pytest.raises(PaymentUnavailable, match="not reachable"):  # transport, not input
         payments.create_checkout_session(
             api_url="http://127.0.0.1:9",
             api_key="k",
@@ -106,6 +106,21 @@ def test_checkout_session_is_created_with_the_pack():
             success_url="",
             cancel_url="",
         )
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "message"),
+    [(503, PaymentUnavailable, "try again later"), (401, PaymentError, "refused")],
+)
+def test_stripe_refusals_map_into_the_error_tree_with_status_and_request_id(status, error, message):
+    async def refuse(_request: Request):
+        return JSONResponse({"error": {}}, status_code=status, headers={"request-id": "req_9"})
+
+    app = Starlette(routes=[Route("/v1/events", refuse)])
+    with ServerThread(app) as server, pytest.raises(error, match=message) as info:
+        payments.fetch_events(api_url=server.url, api_key="k")
+    assert not isinstance(info.value, ValidationFailed)  # a remote failure, not bad input
+    assert (info.value.status, info.value.request_id) == (status, "req_9")
 
 
 def test_webhook_signature_and_timestamp_are_enforced():
