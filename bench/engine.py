@@ -39,11 +39,9 @@ from core.studio.compose import StudioRequest
 from core.studio.pricing import pricing_from
 from core.studio.submit import submit
 from scheduler.tasks import Runtime
-from sim.comfy import ComfySimConfig
-from sim.vast import Timings
-from testing.factories import make_pool
+from testing.factories import make_rentable_pool
 from testing.pool_harness import PoolHarness
-from testing.sims import comfy_sim, vast_sim
+from testing.sims import comfy_behind_vast, vast_sim
 
 OVERHEAD_P50_GOAL_MS = 250.0
 OVERHEAD_P95_GOAL_MS = 500.0  # under 2 % of a ~30 s warm generation
@@ -186,8 +184,7 @@ def orchestration_overhead(runs: int = 50) -> OverheadResult:
     with (
         scratch_engine() as engine,
         tempfile.TemporaryDirectory(prefix="aikings-p1-") as folder,
-        comfy_sim(ComfySimConfig()) as comfy,
-        vast_sim(timings=Timings(0, 0, 0), comfy_port=int(comfy.url.rsplit(":", 1)[1])) as vast,
+        comfy_behind_vast() as (comfy, vast),
     ):
         settings = load_settings(
             database_url=str(engine.url),
@@ -291,13 +288,10 @@ def reconcile_at_scale(count: int = 100, steady_ticks: int = 20) -> TickResult:
     outside the measurement.
     """
     with scratch_engine() as engine:
-        make_pool(
+        make_rentable_pool(
             engine,
             desired_size=count,
             max_instances=count,
-            max_price_per_hour_usd=Decimal("5"),
-            min_reliability=0.9,
-            min_vram_gb=8,
             prewarm_until=datetime(2030, 1, 1, tzinfo=UTC),
         )
         with vast_sim() as sim:

@@ -21,7 +21,7 @@ from core.clock import FakeClock
 from core.db import read_scope, session_scope
 from core.pool import costs, leases
 from sim.vast import Timings
-from testing.factories import make_job, make_pool, make_user
+from testing.factories import make_job, make_rentable_pool, make_user
 from testing.pool_harness import CampaignResult, PoolHarness, run_campaign
 from testing.sims import vast_sim
 
@@ -57,14 +57,11 @@ def simulate_day(desired: int, seed: int, *, hours: float = 12, per_hour: float 
     """Serve one seeded stream of jobs; waits are arrival-to-start, on 30 s ticks."""
     arrivals = _arrivals(seed, hours, per_hour)
     with scratch_engine() as engine:
-        make_pool(
+        make_rentable_pool(
             engine,
             desired_size=desired,
             max_instances=3,
             idle_timeout_s=900,
-            max_price_per_hour_usd=Decimal("5"),
-            min_reliability=0.9,
-            min_vram_gb=8,
             boot_timeout_s=900,
         )
         boot = Timings(null_s=20, created_s=40, loading_s=BOOT_S - 60)
@@ -190,11 +187,8 @@ def warm_vs_cold(seeds: int = 3, hours: float = 12, workers: int = 1) -> WarmCol
 def campaign_run(seed: int) -> CampaignResult:
     """One seeded fault campaign with jobs on its own database and simulator."""
     with scratch_engine() as engine:
-        make_pool(
+        make_rentable_pool(
             engine,
-            max_price_per_hour_usd=Decimal("5"),
-            min_reliability=0.9,
-            min_vram_gb=8,
             boot_timeout_s=600,
         )
         with vast_sim(seed=seed) as sim:

@@ -1,6 +1,6 @@
 """`aikings-comfy-try [URL]`: run one workflow against a ComfyUI server and save its outputs.
 
-Prints the progress events and the files written (`python -m cli.comfy_try` does the same).
+Prints the progress events and the files written.
 The default URL is the simulated ComfyUI that `python -m sim` (and `make run`) serves.
 """
 
@@ -62,7 +62,3 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         write(f"failed: {exc}\n")
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,6 @@
 
 The card passes exactly the checks the web form and the upload do (strict schema, 18+,
 content policy, all or nothing); a refusal is audited and exits with status 2.
-`python -m cli.muses` does the same.
 """
 
 from __future__ import annotations
@@ -89,7 +88,3 @@ def main(
     finally:
         engine.dispose()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

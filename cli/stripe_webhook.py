@@ -1,10 +1,9 @@
 """The Stripe webhook endpoint: a small ASGI app that verifies each delivery and credits once.
 
 Streamlit cannot receive a POST, so the webhook is its own tiny server, for studios with a
-public URL: `aikings-stripe-webhook --port 8790` (or `python -m cli.stripe_webhook`) behind
-the same reverse proxy as the web app, with `STRIPE_WEBHOOK_SECRET` set. Without it the
-scheduler polls `/v1/events`; both paths credit through `payments.apply_event`, keyed by
-checkout, so running both is safe.
+public URL: `aikings-stripe-webhook --port 8790` behind the same reverse proxy as the web
+app, with `STRIPE_WEBHOOK_SECRET` set. Without it the scheduler polls `/v1/events`; both
+paths credit through `payments.apply_event`, keyed by checkout, so running both is safe.
 
 Answers: 200 for a verified event (whether or not it granted credits, so Stripe stops
 retrying), 400 for a bad signature, a stale timestamp or a body that is not an event.
@@ -73,7 +72,3 @@ def main(argv: list[str] | None = None) -> int:
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -74,6 +74,18 @@ def vast_sim(**state: Any) -> Iterator[VastSim]:
 
 
 @contextmanager
+def comfy_behind_vast(
+    comfy_config: ComfySimConfig | None = None, **vast_state: Any
+) -> Iterator[tuple[ComfySim, VastSim]]:
+    """A ComfyUI simulator and a Vast simulator whose instances serve it (booting at once
+    unless `timings` says otherwise)."""
+    with comfy_sim(comfy_config) as comfy:
+        port = int(comfy.url.rsplit(":", 1)[1])
+        with vast_sim(comfy_port=port, **vast_state) as vast:
+            yield comfy, vast
+
+
+@contextmanager
 def comfy_sim(config: ComfySimConfig | None = None) -> Iterator[ComfySim]:
     """A ComfyUI simulator on loopback; `.url`, and `.state` to flip faults directly."""
     app = create_comfy_app(config)

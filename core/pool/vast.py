@@ -36,7 +36,6 @@ from core.pool.provider import LaunchSpec, Offer, OfferFilter, RemoteInstance, R
 
 log = logging.getLogger(__name__)
 
-PENDING_STATUSES = {None, "created", "loading", "rebooting", "scheduling"}
 FAILED_STATUSES = {"exited", "stopped", "frozen", "offline", "unknown"}
 OCI_FAILURE = "OCI runtime create failed"
 MAX_RETRY_AFTER_S = 60.0

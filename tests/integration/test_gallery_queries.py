@@ -1,10 +1,8 @@
 """Gallery: keyset paging, visibility, ratings, views, share links, reports, takedown."""
 
-import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from PIL import Image
 
 from core.accounts import sessions
 from core.db import read_scope, session_scope
@@ -12,17 +10,11 @@ from core.errors import NotFound, ValidationFailed
 from core.gallery import engagement, library, listing, moderation, sharing, store
 from core.gallery.sharing import ShareSigner
 from core.models import Asset, MediaKind, Role, Screening, Visibility
-from testing.factories import make_user
+from testing.factories import make_user, store_png
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 SECRET = "share-signing-secret"
 SIGNER = ShareSigner.from_secret(SECRET)
-
-
-def png(seed):
-    out = io.BytesIO()
-    Image.new("RGB", (32, 32), (seed % 256, (seed * 7) % 256, 90)).save(out, format="PNG")
-    return out.getvalue()
 
 
 def make_admin(engine):
@@ -31,17 +23,13 @@ def make_admin(engine):
 
 def add(engine, media, owner, seed, *, public=True, title=None, tags=(), minutes=0, **fields):
     with session_scope(engine) as session:
-        asset = store.save_output(
+        asset = store_png(
             session,
             media_root=media,
             owner_id=owner.id,
-            job_id=None,
-            muse_id=None,
-            data=png(seed),
-            kind=MediaKind.IMAGE,
-            mime="image/png",
             title=title or f"picture {seed}",
             now=NOW + timedelta(minutes=minutes),
+            colour=(seed % 256, (seed * 7) % 256, 90),
             tags=tags,
         )
         if public:

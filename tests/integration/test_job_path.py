@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
 
 import pytest
 from sqlmodel import select
@@ -27,9 +26,8 @@ from core.studio.pricing import pricing_from
 from core.studio.submit import submit
 from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
-from sim.vast import Timings
-from testing.factories import make_user
-from testing.sims import comfy_sim, vast_sim
+from testing.factories import RENTABLE_FILTERS, make_user
+from testing.sims import comfy_behind_vast
 
 PRESETS = Presets.load()
 
@@ -43,13 +41,7 @@ def comfy_config():
 @pytest.fixture
 def stack(engine, tmp_path, comfy_config):
     """Runtime + both simulators; instances boot at once and map to the ComfyUI sim."""
-    with (
-        comfy_sim(comfy_config) as comfy,
-        vast_sim(
-            timings=Timings(null_s=0, created_s=0, loading_s=0),
-            comfy_port=int(comfy.url.rsplit(":", 1)[1]),
-        ) as vast,
-    ):
+    with comfy_behind_vast(comfy_config) as (comfy, vast):
         settings = load_settings(
             database_url=engine.url.render_as_string(hide_password=False),
             sim_vast_url=vast.url,
@@ -60,9 +52,8 @@ def stack(engine, tmp_path, comfy_config):
         runtime = Runtime(settings, SystemClock())
         with session_scope(engine) as session:
             config = session.get(PoolConfig, settings.pool_name)
-            config.max_price_per_hour_usd = Decimal("5")
-            config.min_reliability = 0.9
-            config.min_vram_gb = 8
+            for name, value in RENTABLE_FILTERS.items():
+                setattr(config, name, value)
             session.add(config)
         yield runtime, vast, comfy
         runtime.shutdown(grace_s=5)

@@ -22,9 +22,8 @@ from core.studio.compose import StudioRequest
 from core.studio.pricing import Pricing
 from core.studio.submit import submit
 from sim.comfy import ComfySimConfig
-from sim.vast import Timings
-from testing.factories import make_pool
-from testing.sims import comfy_sim, vast_sim
+from testing.factories import make_rentable_pool
+from testing.sims import comfy_behind_vast
 
 
 def _scheduler(engine, vast, tmp_path):
@@ -60,22 +59,13 @@ def _live_labels(engine):
 
 @pytest.fixture
 def stack(engine, tmp_path):
-    make_pool(
+    make_rentable_pool(
         engine,
         desired_size=1,
         max_instances=2,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
         prewarm_until=datetime.now(UTC) + timedelta(hours=1),
     )
-    with (
-        comfy_sim(ComfySimConfig(step_delay_s=0.3)) as comfy,
-        vast_sim(
-            timings=Timings(null_s=0, created_s=0, loading_s=0),
-            comfy_port=int(comfy.url.rsplit(":", 1)[1]),
-        ) as vast,
-    ):
+    with comfy_behind_vast(ComfySimConfig(step_delay_s=0.3)) as (_comfy, vast):
         yield vast
 
 

@@ -3,20 +3,18 @@
 Runs on every configured backend (SQLite, and PostgreSQL when TEST_DATABASE_URL is set).
 """
 
-import io
 from datetime import UTC, datetime
 
 import pytest
-from PIL import Image
 
 from core.db import read_scope, session_scope
 from core.errors import NotFound
-from core.gallery import engagement, library, listing, moderation, sharing, store
+from core.gallery import engagement, library, listing, moderation, sharing
 from core.gallery.sharing import ShareSigner
-from core.models import Asset, MediaKind, Visibility
+from core.models import Asset, Visibility
 from core.muses import service as muses
 from core.studio.history import job_for_user
-from testing.factories import make_job, make_muse, make_user
+from testing.factories import make_job, make_muse, make_user, store_png
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
@@ -24,20 +22,9 @@ NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 @pytest.fixture
 def alice_private(engine, tmp_path):
     alice, bob = make_user(engine), make_user(engine)
-    data = io.BytesIO()
-    Image.new("RGB", (16, 16), "navy").save(data, format="PNG")
     with session_scope(engine) as session:
-        asset = store.save_output(
-            session,
-            media_root=tmp_path,
-            owner_id=alice.id,
-            job_id=None,
-            muse_id=None,
-            data=data.getvalue(),
-            kind=MediaKind.IMAGE,
-            mime="image/png",
-            title="private",
-            now=NOW,
+        asset = store_png(
+            session, media_root=tmp_path, owner_id=alice.id, title="private", now=NOW, colour="navy"
         )
     return alice, bob, asset.id, make_job(engine, alice).id, make_muse(engine, alice).id
 
