@@ -1,3 +1,5 @@
+"""The operator CLI migrates and downgrades the schema (`aikings migrate|downgrade`)."""
+
 import sqlalchemy as sa
 
 from cli.ops import main
