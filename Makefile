@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 ## Set everything up, migrate the database, start simulator + scheduler + web on embedded defaults.
 run: $(STAMP)
-	$(BIN)/python -m core.cli migrate
+	$(BIN)/python -m cli migrate
 	$(BIN)/python tools/run_all.py
 
 ## Set up, lint, and run the whole test suite with the coverage gate.
@@ -36,7 +36,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 migrate: $(STAMP)
-	$(BIN)/python -m core.cli migrate
+	$(BIN)/python -m cli migrate
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

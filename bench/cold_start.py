@@ -44,8 +44,8 @@ from sim.comfy import ComfySimConfig
 from sim.comfy.provision import true_file
 from sim.fleet import ComfyFleet, StartModel
 from sim.vast import Timings
-from tests.factories import make_pool
-from tests.sims import SIM_KEY, vast_sim
+from testing.factories import make_pool
+from testing.sims import SIM_KEY, vast_sim
 
 TICK_S = 30
 STOCK_BOOT_S = 60.0

@@ -35,13 +35,13 @@ from core.config import REPO_ROOT, Settings, get_settings, load_settings
 from core.db import read_scope, session_scope
 from core.models import GenerationJob, JobStatus, PoolConfig, User
 from core.pool.vast import PAGE_SIZE
-from core.studio import jobs
-from scheduler.jobs import Runtime
-from sim.comfy import ComfySimConfig
-from sim.vast import Timings
-from tests.factories import make_pool
-from tests.pool_harness import PoolHarness
-from tests.sims import comfy_sim, vast_sim
+from core.studio.compose import StudioRequest
+from core.studio.pricing import pricing_from
+from core.studio.submit import submit
+from scheduler.tasks import Runtime
+from testing.factories import make_rentable_pool
+from testing.pool_harness import PoolHarness
+from testing.sims import comfy_behind_vast, vast_sim
 
 OVERHEAD_P50_GOAL_MS = 250.0
 OVERHEAD_P95_GOAL_MS = 500.0  # under 2 % of a ~30 s warm generation
@@ -131,13 +131,13 @@ def _warm_runtime(engine: Engine, settings: Settings) -> tuple[Runtime, int]:
 def _through_the_system(runtime: Runtime, user_id: int, presets: Presets, index: int) -> bool:
     """Submit one job and dispatch until it finishes; True if it succeeded."""
     settings = runtime.settings
-    job = jobs.submit(
+    job = submit(
         runtime.engine,
         user_id=user_id,
-        request=jobs.StudioRequest(prompt=f"a lighthouse {index}", preset="low", seed=index),
+        request=StudioRequest(prompt=f"a lighthouse {index}", preset="low", seed=index),
         clock=runtime.clock,
         presets=presets,
-        pricing=jobs.pricing_from(settings),
+        pricing=pricing_from(settings),
         pool=settings.pool_name,
     )
     deadline = time.monotonic() + JOB_TIMEOUT_S
@@ -184,8 +184,7 @@ def orchestration_overhead(runs: int = 50) -> OverheadResult:
     with (
         scratch_engine() as engine,
         tempfile.TemporaryDirectory(prefix="aikings-p1-") as folder,
-        comfy_sim(ComfySimConfig()) as comfy,
-        vast_sim(timings=Timings(0, 0, 0), comfy_port=int(comfy.url.rsplit(":", 1)[1])) as vast,
+        comfy_behind_vast() as (comfy, vast),
     ):
         settings = load_settings(
             database_url=str(engine.url),
@@ -289,13 +288,10 @@ def reconcile_at_scale(count: int = 100, steady_ticks: int = 20) -> TickResult:
     outside the measurement.
     """
     with scratch_engine() as engine:
-        make_pool(
+        make_rentable_pool(
             engine,
             desired_size=count,
             max_instances=count,
-            max_price_per_hour_usd=Decimal("5"),
-            min_reliability=0.9,
-            min_vram_gb=8,
             prewarm_until=datetime(2030, 1, 1, tzinfo=UTC),
         )
         with vast_sim() as sim:

@@ -21,12 +21,12 @@ from sqlmodel import Session, col, select
 
 from bench.common import Figure, percentile, row, scratch_engine, timed_ms
 from core.db import read_scope, session_scope
-from core.gallery import queries
+from core.gallery import engagement, listing
 from core.models import Asset, AssetView, AuditEntry, User
 from core.models.gallery import bayesian_rating_milli
 from core.ops import audit_view
 
-SORTS: tuple[queries.Sort, ...] = ("newest", "top_rated", "trending", "most_viewed")
+SORTS: tuple[listing.Sort, ...] = ("newest", "top_rated", "trending", "most_viewed")
 CHUNK_ROWS = 20_000
 PAGE_SIZE = 24
 DEEP_FRACTION = 0.9
@@ -231,22 +231,22 @@ def seed(engine: sa.Engine, count: int, *, now: datetime) -> int:
     return int(owner)
 
 
-def _deep_cursor(session: Session, sort: queries.Sort, depth: int) -> str:
+def _deep_cursor(session: Session, sort: listing.Sort, depth: int) -> str:
     """The cursor a visitor holds after paging `depth` rows into `sort`.
 
     Built from the row at that position with the query module's own sort column and cursor
     encoding, rather than by loading `depth` rows through the page function.
     """
-    key = queries._sort_column(sort)
+    key = listing.sort_column(sort)
     query = (
         select(key, col(Asset.id))
-        .where(queries._publicly_visible())
+        .where(listing.publicly_visible())
         .order_by(key.desc(), col(Asset.id).desc())
         .offset(depth - 1)
         .limit(1)
     )
     value, asset_id = session.exec(query).one()
-    return queries._encode(sort, value, asset_id)
+    return listing.encode_cursor(sort, value, asset_id)
 
 
 def _gallery_timings(session: Session, viewer: int, count: int, repeats: int) -> list[PageTiming]:
@@ -255,11 +255,11 @@ def _gallery_timings(session: Session, viewer: int, count: int, repeats: int) ->
     for sort in SORTS:
         cursor = _deep_cursor(session, sort, depth)
 
-        def first(sort: queries.Sort = sort) -> queries.Page:
-            return queries.list_assets(session, viewer_id=viewer, sort=sort, limit=PAGE_SIZE)
+        def first(sort: listing.Sort = sort) -> listing.Page:
+            return listing.list_assets(session, viewer_id=viewer, sort=sort, limit=PAGE_SIZE)
 
-        def deep(sort: queries.Sort = sort, cursor: str = cursor) -> queries.Page:
-            return queries.list_assets(
+        def deep(sort: listing.Sort = sort, cursor: str = cursor) -> listing.Page:
+            return listing.list_assets(
                 session, viewer_id=viewer, sort=sort, cursor=cursor, limit=PAGE_SIZE
             )
 
@@ -305,7 +305,7 @@ def _refresh_trending_ms(engine: sa.Engine, now: datetime) -> tuple[float, float
     for _ in range(2):
         started = time.perf_counter()
         with session_scope(engine) as session:
-            queries.refresh_trending(session, now=now)
+            engagement.refresh_trending(session, now=now)
         timings.append((time.perf_counter() - started) * 1000)
     return timings[0], timings[1]
 

@@ -21,9 +21,9 @@ from core.clock import FakeClock
 from core.db import read_scope, session_scope
 from core.pool import costs, leases
 from sim.vast import Timings
-from tests.factories import make_job, make_pool, make_user
-from tests.pool_harness import CampaignResult, PoolHarness, run_campaign
-from tests.sims import vast_sim
+from testing.factories import make_job, make_rentable_pool, make_user
+from testing.pool_harness import CampaignResult, PoolHarness, run_campaign
+from testing.sims import vast_sim
 
 TICK_S = 30
 BOOT_S = 240  # a cold start when none was measured; W passes the one bench.cold_start measured
@@ -60,14 +60,11 @@ def simulate_day(
     arrival-to-start, on 30 s ticks."""
     arrivals = _arrivals(seed, hours, per_hour)
     with scratch_engine() as engine:
-        make_pool(
+        make_rentable_pool(
             engine,
             desired_size=desired,
             max_instances=3,
             idle_timeout_s=900,
-            max_price_per_hour_usd=Decimal("5"),
-            min_reliability=0.9,
-            min_vram_gb=8,
             boot_timeout_s=900,
         )
         boot = Timings(null_s=20, created_s=40, loading_s=max(0.0, boot_s - 60))
@@ -196,11 +193,8 @@ def warm_vs_cold(
 def campaign_run(seed: int) -> CampaignResult:
     """One seeded fault campaign with jobs on its own database and simulator."""
     with scratch_engine() as engine:
-        make_pool(
+        make_rentable_pool(
             engine,
-            max_price_per_hour_usd=Decimal("5"),
-            min_reliability=0.9,
-            min_vram_gb=8,
             boot_timeout_s=600,
         )
         with vast_sim(seed=seed) as sim:

@@ -11,7 +11,7 @@ import httpx
 
 from core.clock import Clock, SystemClock
 
-log = logging.getLogger("aikings.alerts")
+log = logging.getLogger(__name__)
 
 
 class Alerter:

@@ -6,6 +6,8 @@ CoreError
 │   └── PolicyRefusal        content policy refused a request (audited)
 ├── NotFound                 a row the caller asked for does not exist or is not theirs
 ├── InsufficientCredits      a hold or charge would take a balance below zero
+├── PaymentError             a payment service (Stripe) call failed (status, body, request id)
+│   └── PaymentUnavailable   transport failure, timeout or 5xx: try again later
 ├── ProviderError            a GPU provider call failed (status, body, request id)
 │   ├── ProviderUnavailable  transport failure, timeout or 5xx: the call may be repeated
 │   ├── RateLimited          HTTP 429; `retry_after_s` when the provider said
@@ -66,6 +68,14 @@ class RemoteError(CoreError):
         self.status = status
         self.body = body
         self.request_id = request_id
+
+
+class PaymentError(RemoteError):
+    """A payment service call failed; `str(error)` is a message fit to show the user."""
+
+
+class PaymentUnavailable(PaymentError):
+    """The payment service could not be reached, timed out or failed (5xx): try again later."""
 
 
 class ProviderError(RemoteError):

@@ -19,7 +19,9 @@ from core.pool.manager import PoolManager
 from core.pool.provider import Provider
 from core.pool.static import StaticProvider
 from core.pool.vast import VastClient, VastProvider
-from core.studio import jobs
+from core.studio import outcomes, queue
+from core.studio.pricing import pricing_from
+from core.studio.runner import RunContext
 
 
 def build_provider(settings: Settings) -> Provider:
@@ -83,22 +85,22 @@ def build_manager(
         health_check=lambda url: health.check(
             url, required, headers=headers(url), nodes=CUSTOM_NODES, downloads=downloads
         ),
-        job_hooks=jobs.OUTCOMES,
+        job_hooks=outcomes.OUTCOMES,
         launch=partial(launch_spec, secret=secret, model_tokens=model_tokens(settings)),
-        queued_jobs=jobs.count_queued,
+        queued_jobs=queue.count_queued,
         alert=Alerter(settings.alert_webhook_url, clock=clock),
         still_leading=still_leading,
     )
 
 
-def build_run_context(settings: Settings, engine: Engine, clock: Clock) -> jobs.RunContext:
+def build_run_context(settings: Settings, engine: Engine, clock: Clock) -> RunContext:
     """What running a job needs: presets, pricing, the media root and authenticated clients."""
     headers = comfy_headers(settings, engine)
-    return jobs.RunContext(
+    return RunContext(
         engine=engine,
         clock=clock,
         presets=Presets.load(),
-        pricing=jobs.pricing_from(settings),
+        pricing=pricing_from(settings),
         media_root=settings.media_root,
         comfy=lambda url: ComfyClient(url, headers=headers(url)),
     )

@@ -20,7 +20,7 @@ from core.clock import FakeClock
 from core.config import get_settings
 from core.db import make_engine, migrate
 from core.models import metadata
-from tests.sims import ComfySim, VastSim, comfy_sim, vast_sim
+from testing.sims import ComfySim, VastSim, comfy_sim, vast_sim
 
 PG_URL_ENV = "TEST_DATABASE_URL"
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from core.db import session_scope
+import streamlit as st
+
+from core import safety
+from core.errors import CoreError
 from core.models import ReferenceImage
 from core.muses import service
-from core.refusals import audited_refusals
-from ui import resources
+from ui import db, resources
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp"]
 
 
 def attach(
@@ -16,19 +20,43 @@ def attach(
 
     Raises the CoreError the page shows; a content-policy refusal is audited under `target`.
     """
-    settings, engine, clock = resources.settings(), resources.engine(), resources.clock()
-    with (
-        audited_refusals(engine, actor=f"user:{user_id}", target=target, clock=clock),
-        session_scope(engine) as session,
-    ):
-        return service.attach_reference(
-            session,
-            owner_id=user_id,
-            muse_id=muse_id,
-            data=data,
-            consent_given=consent_given,
-            media_root=settings.media_root,
-            max_bytes=settings.max_upload_bytes,
-            max_pixels=settings.max_image_pixels,
-            now=clock.now(),
+    settings = resources.settings()
+    with db.refusals_audited(actor=f"user:{user_id}", target=target):
+        with db.writing() as (session, now):
+            return service.attach_reference(
+                session,
+                owner_id=user_id,
+                muse_id=muse_id,
+                data=data,
+                consent_given=consent_given,
+                media_root=settings.media_root,
+                max_bytes=settings.max_upload_bytes,
+                max_pixels=settings.max_image_pixels,
+                now=now,
+            )
+
+
+def upload_reference(
+    *, user_id: int, muse_id: int | None, target: str, key: str
+) -> ReferenceImage | None:
+    """The upload form (picture, the uploader's consent statement, "Add reference"): the
+    stored reference on the run it was added, else None; a refusal is shown (and audited)."""
+    with st.form(key):
+        picture = st.file_uploader(
+            "Reference image (IP-Adapter)", type=IMAGE_TYPES, key=f"{key}_file"
         )
+        consent = st.checkbox(safety.CONSENT_STATEMENT, key=f"{key}_consent")
+        added = st.form_submit_button("Add reference")
+    if not added or picture is None:
+        return None
+    try:
+        return attach(
+            user_id=user_id,
+            muse_id=muse_id,
+            data=picture.getvalue(),
+            consent_given=consent,
+            target=target,
+        )
+    except CoreError as exc:
+        st.error(str(exc))
+        return None

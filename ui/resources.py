@@ -1,4 +1,8 @@
-"""Process-wide resources for the web app, built once per server by `st.cache_resource`."""
+"""Process-wide resources for the web app: settings, engine, clock, presets, signer, taxonomy.
+
+Each is built once per server (`st.cache_resource`); the editable taxonomy is re-read at most
+once a minute (`st.cache_data`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from core.clock import Clock, SystemClock
 from core.comfy.presets import Presets
 from core.config import Settings, get_settings
 from core.db import make_engine
+from core.gallery.sharing import ShareSigner
+from core.gallery.taxonomy import Taxonomy
+
+TAXONOMY_TTL_S = 60
 
 
 @st.cache_resource
@@ -33,3 +41,15 @@ def presets() -> Presets:
 def clock() -> Clock:
     """The wall clock every page uses."""
     return SystemClock()
+
+
+@st.cache_resource
+def share_signer() -> ShareSigner:
+    """Signs and checks share links with the key derived for sharing from `COOKIE_KEY`."""
+    return ShareSigner.from_secret(settings().cookie_key.get_secret_value())
+
+
+@st.cache_data(ttl=TAXONOMY_TTL_S, show_spinner=False)
+def taxonomy() -> Taxonomy:
+    """The gallery's categories and tags (data/taxonomy.toml); an edit shows within a minute."""
+    return Taxonomy.load()

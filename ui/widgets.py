@@ -1,15 +1,27 @@
-"""Small shared widgets and formatters."""
+"""Shared widgets and formatters: money, durations, date ranges, paging, reports, confirmations."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, time
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
+from core.errors import CoreError
+from core.gallery.moderation import REPORT_REASONS
 
-def coming_soon(what: str) -> None:
-    """An honest placeholder for a page whose feature has not landed yet."""
-    st.info(f"{what} is coming soon.", icon=":material/construction:")
+Cursor = TypeVar("Cursor")
+_PENDING_CONFIRMATION = "confirm_pending"
+
+TIME_COLUMN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")
+"""A timestamp column: sorts by time, shown to the second."""
+MONEY_COLUMN = st.column_config.NumberColumn(format="$%.4f")
+"""A dollar column (cells from `usd_cell`): sorts by amount, sub-cent amounts visible."""
+HOURS_COLUMN = st.column_config.NumberColumn(format="%.2f h")
+"""A duration column in hours: sorts by length."""
 
 
 def format_usd(amount: Decimal) -> str:
@@ -17,6 +29,12 @@ def format_usd(amount: Decimal) -> str:
     if amount != 0 and abs(amount) < Decimal("0.01"):
         return f"${amount:.4f}"
     return f"${amount:,.2f}"
+
+
+def usd_cell(amount: Decimal) -> float:
+    """A dollar amount as a table cell. The one place money becomes a float: a number, so the
+    column sorts by amount, converted here for display and nowhere before."""
+    return float(amount)
 
 
 def format_duration(seconds: float) -> str:
@@ -31,6 +49,20 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
+def date_range(
+    label: str, *, key: str, where: DeltaGenerator | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """A date-range picker, read as UTC bounds: (start of the first day, end of the last).
+
+    Either bound is None until picked, so an untouched picker filters nothing.
+    """
+    dates = (where or st).date_input(label, value=[], key=key)
+    picked = dates if isinstance(dates, tuple) else ()
+    since = datetime.combine(picked[0], time.min, UTC) if len(picked) >= 1 else None
+    until = datetime.combine(picked[1], time.max, UTC) if len(picked) == 2 else None
+    return since, until
+
+
 def client_ip() -> str | None:
     """The visitor's IP address as Streamlit sees the connection, for the audit log.
 
@@ -39,3 +71,72 @@ def client_ip() -> str | None:
     """
     ip = st.context.ip_address
     return ip if isinstance(ip, str) else None
+
+
+class KeysetPager(Generic[Cursor]):
+    """Keyset paging across reruns: the cursors walked through are remembered, so "back" works.
+
+    One pager per filter (`state_key` names the filter), so changing a filter starts at page 1.
+    """
+
+    def __init__(self, state_key: str) -> None:
+        self._cursors: list[Cursor | None] = st.session_state.setdefault(state_key, [None])
+
+    @property
+    def cursor(self) -> Cursor | None:
+        """The cursor of the page to show now (None: the first page)."""
+        return self._cursors[-1]
+
+    def controls(self, next_cursor: Cursor | None, *, key: str, back: str, forward: str) -> None:
+        """The back and forward buttons (keys `<key>_back`, `<key>_forward`), each shown only
+        when there is somewhere to go."""
+        nav = st.columns([1, 1, 6])
+        if len(self._cursors) > 1 and nav[0].button(back, key=f"{key}_back"):
+            self._cursors.pop()
+            st.rerun()
+        if next_cursor is not None and nav[1].button(forward, key=f"{key}_forward"):
+            self._cursors.append(next_cursor)
+            st.rerun()
+
+
+def report_picture(key: str, send: Callable[[str, str], object]) -> None:
+    """The "Report this picture" form: `send(reason, details)` files it; a refusal is shown."""
+    with st.expander("Report this picture"):
+        reason = st.selectbox("Reason", REPORT_REASONS, key=f"{key}_reason")
+        details = st.text_area("Details (optional)", max_chars=2000, key=f"{key}_details")
+        if st.button("Report", key=f"{key}_send"):
+            try:
+                send(reason, details)
+            except CoreError as exc:
+                st.error(str(exc))
+            else:
+                st.success("Reported. The picture is hidden until a moderator reviews it.")
+
+
+def ask_to_confirm(key: str) -> None:
+    """Open the confirmation dialog `key` (shown by `confirmation(key, ...)` on this and later
+    runs until answered or dismissed); only one is open at a time."""
+    st.session_state[_PENDING_CONFIRMATION] = key
+
+
+def confirmation(key: str, question: str, *, yes: str, on_yes: Callable[[], None]) -> None:
+    """The dialog asking `question` while `ask_to_confirm(key)` holds: `on_yes` runs only when
+    the `yes` button is pressed; Cancel or closing the dialog does nothing."""
+    if st.session_state.get(_PENDING_CONFIRMATION) != key:
+        return
+
+    def forget() -> None:
+        st.session_state.pop(_PENDING_CONFIRMATION, None)
+
+    @st.dialog("Please confirm", on_dismiss=forget)
+    def dialog() -> None:
+        st.write(question)
+        left, right = st.columns(2)
+        if left.button(yes, type="primary", key=f"{key}_yes"):
+            forget()
+            on_yes()
+        if right.button("Cancel", key=f"{key}_cancel"):
+            forget()
+            st.rerun()
+
+    dialog()

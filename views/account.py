@@ -2,45 +2,43 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from decimal import Decimal
+
 import streamlit as st
 
 from core.accounts import ledger, payments, users
-from core.db import read_scope, session_scope
-from core.errors import ValidationFailed
-from ui import resources
+from core.errors import CoreError, ValidationFailed
+from ui import db, resources
 from ui.auth import render_account_security, require_user
+from ui.widgets import TIME_COLUMN, format_usd
 
 user = require_user()
 user_id = user.id or 0
 settings = resources.settings()
-engine = resources.engine()
-clock = resources.clock()
 
 st.title("Account")
 st.write(f"Signed in as **{user.display_name}** (`{user.username}`, {user.role})")
 
-with read_scope(engine) as session:
+with db.reading() as session:
     balance = ledger.balance(session, user_id)
     entries = ledger.history(session, user_id=user_id, limit=50)
 
 st.metric("Credits", balance)
 if entries:
     st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "when": entry.created_at,
-                    "what": str(entry.kind),
-                    "credits": entry.credits,
-                    "job": entry.job_id,
-                    "note": entry.note,
-                }
-                for entry in entries
-            ]
-        ),
+        [
+            {
+                "when": entry.created_at,
+                "what": str(entry.kind),
+                "credits": entry.credits,
+                "job": entry.job_id,
+                "note": entry.note,
+            }
+            for entry in entries
+        ],
+        column_config={"when": TIME_COLUMN},
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 
 st.subheader("Buy credits")
@@ -48,7 +46,7 @@ if settings.stripe_api_key is None:
     st.caption("Purchases are not enabled on this studio. Ask the operator for credits.")
 else:
     packs = {
-        f"{pack.credits} credits: ${pack.price_cents / 100:.2f}": pack
+        f"{pack.credits} credits: {format_usd(Decimal(pack.price_cents) / 100)}": pack
         for pack in payments.CREDIT_PACKS
     }
     chosen = st.radio("Pack", list(packs), key="account_pack")
@@ -62,7 +60,7 @@ else:
                 success_url=f"http://localhost:{settings.web_port}/account?paid=1",
                 cancel_url=f"http://localhost:{settings.web_port}/account",
             )
-        except ValidationFailed as exc:
+        except CoreError as exc:  # an unknown pack, or Stripe refused or is unreachable
             st.error(str(exc))
         else:
             st.link_button("Pay with Stripe", url, type="primary")
@@ -73,13 +71,13 @@ with st.form("details"):
     email = st.text_input("Email", user.email, max_chars=254)
     if st.form_submit_button("Save details"):
         try:
-            with session_scope(engine) as session:
+            with db.writing() as (session, now):
                 users.update_details(
                     session,
                     user_id=user_id,
                     display_name=display_name,
                     email=email,
-                    now=clock.now(),
+                    now=now,
                 )
         except ValidationFailed as exc:
             st.error(str(exc))

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
-
-import pandas as pd
 import streamlit as st
 
 from core import audit
-from core.db import read_scope
 from core.models import AuditOutcome
 from core.ops import audit_view
-from ui import resources
+from ui import db
 from ui.auth import require_admin
+from ui.widgets import TIME_COLUMN, KeysetPager, date_range
 
 require_admin()
-engine = resources.engine()
 
 st.title("Audit log")
 
-with read_scope(engine) as session:
+with db.reading() as session:
     actions = audit_view.distinct_actions(session)
 
 cols = st.columns(4)
@@ -27,9 +23,7 @@ actor = cols[0].text_input("Actor", key="a_actor")
 action = cols[1].selectbox("Action", ["", *actions], key="a_action")
 outcome = cols[2].selectbox("Outcome", ["", *[o.value for o in AuditOutcome]], key="a_outcome")
 target = cols[3].text_input("Target contains", key="a_target")
-dates = st.date_input("Between", value=(), key="a_dates")
-since = datetime.combine(dates[0], time.min, UTC) if len(dates) >= 1 else None
-until = datetime.combine(dates[1], time.max, UTC) if len(dates) == 2 else None
+since, until = date_range("Between", key="a_dates")
 
 flt = audit_view.AuditFilter(
     actor=actor or None,
@@ -39,31 +33,29 @@ flt = audit_view.AuditFilter(
     since=since,
     until=until,
 )
-state_key = f"a_cursors:{flt}"
-cursors: list[int | None] = st.session_state.setdefault(state_key, [None])
-with read_scope(engine) as session:
-    page = audit_view.page_audit(session, filter=flt, cursor=cursors[-1], limit=50)
+pager: KeysetPager[int] = KeysetPager(f"a_cursors:{flt}")
+with db.reading() as session:
+    page = audit_view.page_audit(session, filter=flt, cursor=pager.cursor, limit=50)
 
 if page.rows:
     st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "id": row.id,
-                    "at": row.at,
-                    "actor": row.actor,
-                    "key fingerprint": row.actor_fingerprint or "",
-                    "action": row.action,
-                    "target": row.target,
-                    "outcome": str(row.outcome),
-                    "ip": row.ip,
-                    "details": row.details,
-                }
-                for row in page.rows
-            ]
-        ),
+        [
+            {
+                "id": row.id,
+                "at": row.at,
+                "actor": row.actor,
+                "key fingerprint": row.actor_fingerprint or "",
+                "action": row.action,
+                "target": row.target,
+                "outcome": str(row.outcome),
+                "ip": row.ip,
+                "details": row.details,
+            }
+            for row in page.rows
+        ],
+        column_config={"at": TIME_COLUMN},
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     st.download_button(
         "Export this page as CSV",
@@ -74,16 +66,10 @@ if page.rows:
 else:
     st.info("No audit entries match.")
 
-nav = st.columns([1, 1, 4])
-if len(cursors) > 1 and nav[0].button("← Newer", key="a_newer"):
-    cursors.pop()
-    st.rerun()
-if page.next_cursor is not None and nav[1].button("Older →", key="a_older"):
-    cursors.append(page.next_cursor)
-    st.rerun()
+pager.controls(page.next_cursor, key="a", back="← Newer", forward="Older →")
 
 if st.button("Verify the hash chain", key="a_verify"):
-    with read_scope(engine) as session:
+    with db.reading() as session:
         report = audit.verify_chain(session)
     if report.ok:
         st.success(f"The chain verifies: {report.checked} entries checked.")

@@ -1,24 +1,27 @@
-"""Spend and usage: plotly charts of GPU cost, jobs and GPU time."""
+"""Spend and usage: plotly charts of GPU cost, jobs and GPU time, with CSV exports."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
+from plotly.graph_objects import Figure
 
-from core.clock import SystemClock
-from core.db import read_scope
-from core.pool import billing, costs
-from ui import resources
+from core.pool import billing, reports
+from ui import db, resources, spend_frames
 from ui.auth import require_admin
 from ui.charts import on_timeline
+from ui.spend_frames import for_chart
 from ui.widgets import format_usd
+
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 
 require_admin()
 pool = resources.settings().pool_name
-now = SystemClock().now()
+now = resources.clock().now()
 
 st.title("Spend & usage")
 days = st.segmented_control("Window", [7, 30, 90], default=30, format_func=lambda d: f"{d} days")
@@ -26,21 +29,25 @@ since = now - timedelta(days=days or 30)
 first_day = datetime.combine(since.date(), time.min, UTC)
 today = datetime.combine(now.date(), time.min, UTC)
 hour = now.replace(minute=0, second=0, microsecond=0)
-DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 
-with read_scope(resources.engine()) as session:
-    spend = costs.daily_spend_frame(session, pool=pool, since=since)
-    jobs = costs.jobs_frame(session, since=since)
-    usage = costs.utilisation_frame(session, pool=pool, since=since, now=now)
-    boots = costs.cold_starts_frame(session, pool=pool, since=since)
-    hourly = costs.hourly_spend_frame(session, pool=pool, since=hour - timedelta(hours=47))
-    budget = costs.budget_frame(session, pool=pool, now=now)
+with db.reading() as session:
+    per_day = reports.spend_per_day(session, pool=pool, since=since)
+    jobs = spend_frames.jobs(reports.job_records(session, since=since))
+    usage = spend_frames.gpu_hours(
+        reports.gpu_hours_per_day(session, pool=pool, since=since, now=now)
+    )
+    boots = spend_frames.cold_starts(reports.boots(session, pool=pool, since=since))
+    hourly = spend_frames.hourly_spend(
+        reports.spend_per_hour(session, pool=pool, since=hour - timedelta(hours=47))
+    )
+    budget = spend_frames.budget(reports.month_budget(session, pool=pool, now=now))
     bill_checks = billing.checks_since(session, pool=pool, since=since.date())
+spend = spend_frames.daily_spend(per_day)
 
-total = float(spend["cost_usd"].sum()) if not spend.empty else 0.0
+total = sum(per_day.values(), Decimal(0))
 done = jobs[jobs["status"] == "succeeded"]
 cols = st.columns(4)
-cols[0].metric("GPU spend", format_usd(Decimal(str(total)).quantize(Decimal("0.0001"))))
+cols[0].metric("GPU spend", format_usd(total.quantize(Decimal("0.0001"))))
 cols[1].metric("Jobs", len(jobs))
 cols[2].metric("Succeeded", len(done))
 cols[3].metric("Credits charged", int(done["credits"].sum()) if not done.empty else 0)
@@ -84,87 +91,74 @@ if spend.empty and jobs.empty:
     st.info("No spend or jobs in this window yet.")
     st.stop()
 
-if not budget.empty:
+
+def chart(
+    figure: Figure, *, start: datetime = first_day, bar_period: timedelta | None = DAY
+) -> None:
+    """Draw `figure` over the window from `start` to today (bars `bar_period` wide)."""
     st.plotly_chart(
-        on_timeline(
-            px.line(
-                budget,
-                x="day",
-                y=["month_to_date_usd", "monthly_cap_usd", "spend_usd", "daily_cap_usd"],
-                title="This month: spend vs budget (USD)",
-                markers=True,
-            ),
-            start=today.replace(day=1),
-            end=today,
+        on_timeline(figure, start=start, end=today, bar_period=bar_period), width="stretch"
+    )
+
+
+def csv_button(label: str, frame: pd.DataFrame, file_name: str) -> None:
+    """Export `frame` (money exact, as Decimal) as CSV."""
+    st.download_button(label, frame.to_csv(index=False), file_name, "text/csv")
+
+
+if not budget.empty:
+    chart(
+        px.line(
+            for_chart(budget),
+            x="day",
+            y=["month_to_date_usd", "monthly_cap_usd", "spend_usd", "daily_cap_usd"],
+            title="This month: spend vs budget (USD)",
+            markers=True,
         ),
-        use_container_width=True,
+        start=today.replace(day=1),
+        bar_period=None,
     )
-    st.download_button(
-        "Download budget CSV", budget.to_csv(index=False), "gpu-budget.csv", "text/csv"
-    )
+    csv_button("Download budget CSV", budget, "gpu-budget.csv")
 if not hourly.empty:
     st.plotly_chart(
         on_timeline(
-            px.bar(hourly, x="hour", y="cost_usd", title="GPU spend per hour, last 48 h (USD)"),
+            px.bar(
+                for_chart(hourly),
+                x="hour",
+                y="cost_usd",
+                title="GPU spend per hour, last 48 h (USD)",
+            ),
             start=hour - timedelta(hours=47),
             end=hour,
             bar_period=HOUR,
         ),
-        use_container_width=True,
+        width="stretch",
     )
 if not spend.empty:
-    st.plotly_chart(
-        on_timeline(
-            px.bar(spend, x="day", y="cost_usd", title="GPU spend per day (USD)"),
-            start=first_day,
-            end=today,
-            bar_period=DAY,
-        ),
-        use_container_width=True,
-    )
+    chart(px.bar(for_chart(spend), x="day", y="cost_usd", title="GPU spend per day (USD)"))
 if not jobs.empty:
-    per_day = jobs.groupby(["day", "status"], as_index=False).size()
-    st.plotly_chart(
-        on_timeline(
-            px.bar(per_day, x="day", y="size", color="status", title="Jobs per day by outcome"),
-            start=first_day,
-            end=today,
-            bar_period=DAY,
-        ),
-        use_container_width=True,
-    )
-    st.download_button("Download jobs CSV", jobs.to_csv(index=False), "jobs.csv", "text/csv")
+    per_day_jobs = jobs.groupby(["day", "status"], as_index=False).size()
+    chart(px.bar(per_day_jobs, x="day", y="size", color="status", title="Jobs per day by outcome"))
+    csv_button("Download jobs CSV", jobs, "jobs.csv")
 if not usage.empty:
-    st.plotly_chart(
-        on_timeline(
-            px.bar(
-                usage, x="day", y=["busy_h", "idle_h"], title="GPU-hours: busy vs idle (the waste)"
-            ),
-            start=first_day,
-            end=today,
-            bar_period=DAY,
-        ),
-        use_container_width=True,
+    chart(
+        px.bar(usage, x="day", y=["busy_h", "idle_h"], title="GPU-hours: busy vs idle (the waste)")
     )
-    st.download_button("Download usage CSV", usage.to_csv(index=False), "gpu-usage.csv", "text/csv")
+    csv_button("Download usage CSV", usage, "gpu-usage.csv")
 if not boots.empty:
-    st.plotly_chart(
-        on_timeline(
-            px.scatter(
-                boots,
-                x="day",
-                y="boot_s",
-                title="Cold starts: seconds from rental to ready (one dot per boot)",
-            ),
-            start=first_day,
-            end=today,
+    chart(
+        px.scatter(
+            boots,
+            x="day",
+            y="boot_s",
+            title="Cold starts: seconds from rental to ready (one dot per boot)",
         ),
-        use_container_width=True,
+        bar_period=None,
     )
 if not spend.empty:
-    st.download_button("Download spend CSV", spend.to_csv(index=False), "gpu-spend.csv", "text/csv")
+    csv_button("Download spend CSV", spend, "gpu-spend.csv")
 if not done.empty:
     st.plotly_chart(
         px.box(done, x="preset", y="gpu_s", color="kind", title="GPU seconds per job by preset"),
-        use_container_width=True,
+        width="stretch",
     )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import read_scope, session_scope
 from core.errors import CoreError
-from core.gallery import queries, store
-from ui import moderation, resources
+from core.gallery import moderation
+from ui import db, media, resources, review_queues
 from ui.auth import require_admin
 
-DECISIONS = {
+DECISIONS: dict[moderation.Decision, str] = {
     "restore": "Restore (show it again)",
     "remove": "Delete (hidden everywhere; the file is kept as evidence)",
     "takedown": "Take down (delete and block identical copies)",
@@ -28,11 +27,11 @@ st.caption(
     "imagery within 48 hours. A takedown also blocks identical copies."
 )
 
-moderation.takedown_requests(engine, clock, admin_id=admin_id, media_root=media_root)
-moderation.flagged_outputs(engine, clock, admin_id=admin_id, media_root=media_root)
+review_queues.takedown_requests(engine, clock, admin_id=admin_id, media_root=media_root)
+review_queues.flagged_outputs(engine, clock, admin_id=admin_id, media_root=media_root)
 
-with read_scope(engine) as session:
-    queue = queries.moderation_queue(session, limit=20, offset=0)
+with db.reading() as session:
+    queue = moderation.moderation_queue(session, limit=20, offset=0)
 
 if not queue.reports and not queue.pending_assets:
     st.success("Nothing waits for review.")
@@ -40,7 +39,7 @@ if not queue.reports and not queue.pending_assets:
 for report, asset in queue.reports:
     with st.container(border=True):
         left, right = st.columns([1, 2])
-        left.image(store.read(media_root, asset.thumb_sha256 or asset.sha256))
+        left.image(media.read(asset.thumb_sha256 or asset.sha256))
         right.write(
             f"**Report #{report.id}** · {report.reason} · {report.created_at:%Y-%m-%d %H:%M}"
         )
@@ -54,13 +53,13 @@ for report, asset in queue.reports:
         )
         if choice and right.button("Apply", key=f"m_apply_{report.id}"):
             try:
-                with session_scope(engine) as session:
-                    queries.resolve_report(
+                with db.writing() as (session, now):
+                    moderation.resolve_report(
                         session,
                         report_id=report.id or 0,
                         moderator_id=admin_id,
                         action=choice,
-                        now=clock.now(),
+                        now=now,
                         media_root=media_root,
                     )
             except CoreError as exc:
@@ -73,11 +72,11 @@ if queue.pending_assets:
     for asset in queue.pending_assets:
         with st.container(border=True):
             left, right = st.columns([1, 2])
-            left.image(store.read(media_root, asset.thumb_sha256 or asset.sha256))
+            left.image(media.read(asset.thumb_sha256 or asset.sha256))
             right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.title}")
             if right.button("Approve", key=f"m_ok_{asset.id}"):
-                with session_scope(engine) as session:
-                    queries.approve_asset(
-                        session, asset_id=asset.id or 0, moderator_id=admin_id, now=clock.now()
+                with db.writing() as (session, now):
+                    moderation.approve_asset(
+                        session, asset_id=asset.id or 0, moderator_id=admin_id, now=now
                     )
                 st.rerun()

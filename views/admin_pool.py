@@ -3,38 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 
-import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
-from core.clock import SystemClock
-from core.db import read_scope, session_scope
 from core.errors import CoreError
 from core.pool import service
-from ui import resources
+from ui import db, resources
 from ui.auth import require_admin
-from ui.widgets import client_ip, format_duration, format_usd
+from ui.widgets import (
+    HOURS_COLUMN,
+    MONEY_COLUMN,
+    TIME_COLUMN,
+    ask_to_confirm,
+    client_ip,
+    confirmation,
+    format_usd,
+    usd_cell,
+)
 
 ALL = "all"
 
 admin = require_admin()
 settings = resources.settings()
 pool = settings.pool_name
-clock = SystemClock()
 actor = service.Actor(name=f"user:{admin.username}", ip=client_ip())
 
 st.title("Warm pool")
-with session_scope(resources.engine()) as session:
+with db.writing() as (session, _now):
     service.ensure_pool(session, settings)  # the scheduler may not have started yet
 
 
 @st.fragment(run_every=10)
 def live_status() -> None:
     """Pool state, refreshed every 10 s without rerunning the controls."""
-    with read_scope(resources.engine()) as session:
-        status = service.status(session, pool=pool, now=clock.now())
+    with db.reading() as session:
+        status = service.status(session, pool=pool, now=resources.clock().now())
     config = status.config
     if config.safe_mode:
         st.error(f"Safe mode is ON: {config.safe_mode_reason or 'no reason given'}")
@@ -58,39 +64,42 @@ def live_status() -> None:
         st.info("No instances are running. The pool wakes on the next job or a prewarm.")
         return
     st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "id": row.id,
-                    "state": str(row.state),
-                    "gpu": row.gpu_name or "",
-                    "$/h": float(row.price_per_hour_usd),
-                    "uptime": format_duration(row.uptime_s),
-                    "endpoint": row.comfy_url or "",
-                    "health": row.endpoint_health,
-                    "leased by job": row.leased_by_job,
-                    "lease ends": row.lease_expires_at,
-                    "last used": row.last_used_at,
-                    "cost so far": format_usd(row.cost_accrued_usd),
-                }
-                for row in status.instances
-            ]
-        ),
+        [
+            {
+                "id": row.id,
+                "state": str(row.state),
+                "gpu": row.gpu_name or "",
+                "$/h": usd_cell(row.price_per_hour_usd),
+                "uptime": row.uptime_s / 3600,
+                "endpoint": row.comfy_url or "",
+                "health": row.endpoint_health,
+                "leased by job": row.leased_by_job,
+                "lease ends": row.lease_expires_at,
+                "last used": row.last_used_at,
+                "cost so far": usd_cell(row.cost_accrued_usd),
+            }
+            for row in status.instances
+        ],
+        column_config={
+            "$/h": MONEY_COLUMN,
+            "uptime": HOURS_COLUMN,
+            "lease ends": TIME_COLUMN,
+            "last used": TIME_COLUMN,
+            "cost so far": MONEY_COLUMN,
+        },
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 
 
-def _apply(change: str, action: Callable[[Session], object], confirmation: str = "") -> None:
-    """Run one audited change; on success, untick `confirmation` so the next one asks again."""
+def _apply(change: str, action: Callable[[Session, datetime], object]) -> None:
+    """Run one audited change, `action(session, now)`; on success say so above the controls."""
     try:
-        with session_scope(resources.engine()) as session:
-            action(session)
+        with db.writing() as (session, now):
+            action(session, now)
     except CoreError as exc:
         st.error(str(exc))
     else:
-        if confirmation:
-            st.session_state.pop(confirmation, None)
         st.session_state["pool_flash"] = f"{change}. The scheduler applies it at its next tick."
         st.rerun()  # so the status above shows the change at once
 
@@ -99,8 +108,8 @@ if flash := st.session_state.pop("pool_flash", None):
     st.success(flash)
 live_status()
 
-with read_scope(resources.engine()) as session:
-    snapshot = service.status(session, pool=pool, now=clock.now())
+with db.reading() as session:
+    snapshot = service.status(session, pool=pool, now=resources.clock().now())
 current = snapshot.config
 
 st.subheader("Controls")
@@ -112,60 +121,57 @@ with left, st.form("pool_size"):
     if st.form_submit_button("Set warm size"):
         _apply(
             f"Warm size set to {size}",
-            lambda s: service.set_desired_size(
-                s, pool=pool, size=int(size), actor=actor, now=clock.now()
+            lambda s, now: service.set_desired_size(
+                s, pool=pool, size=int(size), actor=actor, now=now
             ),
         )
 with left, st.form("prewarm"):
     minutes = st.number_input("Prewarm for minutes", 1, service.MAX_PREWARM_MIN, 60)
-    warm_sure = st.checkbox("Yes, rent GPUs now (they bill by the hour)", key="prewarm_confirm")
-    warm_pressed = st.form_submit_button("Prewarm now")
-    if warm_pressed and not warm_sure:
-        st.warning("Tick the confirmation first.")
-    elif warm_pressed:
-        _apply(
-            f"Prewarming for {minutes} minutes",
-            lambda s: service.prewarm(
-                s, pool=pool, minutes=int(minutes), actor=actor, now=clock.now()
-            ),
-            "prewarm_confirm",
-        )
+    if st.form_submit_button("Prewarm now"):
+        ask_to_confirm("prewarm_confirm")
+confirmation(
+    "prewarm_confirm",
+    f"Rent GPUs now for {minutes} minutes? They bill by the hour.",
+    yes="Yes, rent GPUs now",
+    on_yes=lambda: _apply(
+        f"Prewarming for {minutes} minutes",
+        lambda s, now: service.prewarm(s, pool=pool, minutes=int(minutes), actor=actor, now=now),
+    ),
+)
 with right, st.form("budget"):
     daily = st.number_input("Daily cap (USD)", 0.0, value=float(current.daily_budget_usd))
     monthly = st.number_input("Monthly cap (USD)", 0.0, value=float(current.monthly_budget_usd))
     if st.form_submit_button("Save caps"):
         _apply(
             "Budget caps saved",
-            lambda s: service.set_budget(
+            lambda s, now: service.set_budget(
                 s,
                 pool=pool,
                 daily_usd=Decimal(str(daily)),
                 monthly_usd=Decimal(str(monthly)),
                 actor=actor,
-                now=clock.now(),
+                now=now,
             ),
         )
+turn_on = not current.safe_mode
 with right, st.form("safe_mode"):
     reason = st.text_input("Reason (for the audit log)", max_chars=200, key="safe_mode_reason")
-    turn_on = not current.safe_mode
     label = "Enter safe mode (terminate everything)" if turn_on else "Leave safe mode"
-    confirmed = st.checkbox("Yes, I mean it", key="safe_mode_confirm")
-    pressed = st.form_submit_button(label, type="primary" if turn_on else "secondary")
-    if pressed and not confirmed:
-        st.warning("Tick the confirmation first.")
-    elif pressed:
-        _apply(
-            "Safe mode on" if turn_on else "Safe mode off",
-            lambda s: service.set_safe_mode(
-                s,
-                pool=pool,
-                on=turn_on,
-                reason=reason or "admin page",
-                actor=actor,
-                now=clock.now(),
-            ),
-            "safe_mode_confirm",
-        )
+    if st.form_submit_button(label, type="primary" if turn_on else "secondary"):
+        ask_to_confirm("safe_mode_confirm")
+confirmation(
+    "safe_mode_confirm",
+    "Enter safe mode? Every instance is destroyed now and nothing new is rented."
+    if turn_on
+    else "Leave safe mode? The pool rents GPUs again as jobs arrive.",
+    yes="Yes, I mean it",
+    on_yes=lambda: _apply(
+        "Safe mode on" if turn_on else "Safe mode off",
+        lambda s, now: service.set_safe_mode(
+            s, pool=pool, on=turn_on, reason=reason or "admin page", actor=actor, now=now
+        ),
+    ),
+)
 with st.form("settings"):
     st.markdown("**Timeouts and machine filters**")
     a, b, c = st.columns(3)
@@ -179,11 +185,11 @@ with st.form("settings"):
     if st.form_submit_button("Save settings"):
         _apply(
             "Settings saved",
-            lambda s: service.update_settings(
+            lambda s, now: service.update_settings(
                 s,
                 pool=pool,
                 actor=actor,
-                now=clock.now(),
+                now=now,
                 gpu_names=gpus.split(","),
                 idle_timeout_s=int(idle),
                 lease_max_s=int(lease),
@@ -209,13 +215,13 @@ with st.form("adaptive"):
     if st.form_submit_button("Save adaptive settings"):
         _apply(
             "Adaptive settings saved",
-            lambda s: service.set_adaptive(
+            lambda s, now: service.set_adaptive(
                 s,
                 pool=pool,
                 on=adaptive_on,
                 wait_value_per_hour_usd=Decimal(str(wait_value)),
                 actor=actor,
-                now=clock.now(),
+                now=now,
             ),
         )
 with st.form("terminate"):
@@ -225,18 +231,18 @@ with st.form("terminate"):
         format_func=lambda i: "every live instance" if i == ALL else f"#{i}",
         key="terminate_target",
     )
-    sure = st.checkbox(
-        "Yes, destroy it: running jobs on it are retried elsewhere", key="terminate_confirm"
-    )
-    submitted = st.form_submit_button("Terminate")
-    if submitted and not sure:
-        st.warning("Tick the confirmation first.")
-    elif submitted:
-        instance_id = None if target == ALL else int(target)
-        _apply(
-            "Termination requested",
-            lambda s: service.request_terminate(
-                s, pool=pool, instance_id=instance_id, actor=actor, now=clock.now()
-            ),
-            "terminate_confirm",
-        )
+    if st.form_submit_button("Terminate"):
+        ask_to_confirm("terminate_confirm")
+instance_id = target if isinstance(target, int) else None  # ALL: every live instance
+confirmation(
+    "terminate_confirm",
+    f"Destroy {'every live instance' if instance_id is None else f'instance #{instance_id}'}? "
+    "Running jobs on it are retried elsewhere.",
+    yes="Yes, destroy it",
+    on_yes=lambda: _apply(
+        "Termination requested",
+        lambda s, now: service.request_terminate(
+            s, pool=pool, instance_id=instance_id, actor=actor, now=now
+        ),
+    ),
+)

@@ -4,40 +4,36 @@ from __future__ import annotations
 
 import secrets
 
-import pandas as pd
 import streamlit as st
 
 from core.accounts import ledger, users
-from core.db import read_scope, session_scope
 from core.errors import CoreError
 from core.models import Role
-from ui import resources
+from ui import db
 from ui.auth import require_admin
+from ui.widgets import TIME_COLUMN
 
 admin = require_admin()
-engine = resources.engine()
-clock = resources.clock()
 
 st.title("Users")
-with read_scope(engine) as session:
+with db.reading() as session:
     people = users.list_users(session, limit=500)
     balances = {u.id: ledger.balance(session, u.id or 0) for u in people}
 st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "id": u.id,
-                "username": u.username,
-                "role": str(u.role),
-                "disabled": u.disabled,
-                "credits": balances[u.id],
-                "joined": u.created_at,
-            }
-            for u in people
-        ]
-    ),
+    [
+        {
+            "id": u.id,
+            "username": u.username,
+            "role": str(u.role),
+            "disabled": u.disabled,
+            "credits": balances[u.id],
+            "joined": u.created_at,
+        }
+        for u in people
+    ],
+    column_config={"joined": TIME_COLUMN},
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
 )
 
 by_name = {u.username: u for u in people}
@@ -53,7 +49,7 @@ with st.form("user_admin"):
     if st.form_submit_button("Apply", type="primary") and name:
         target = by_name[name]
         try:
-            with session_scope(engine) as session:
+            with db.writing() as (session, now):
                 if credits:
                     users.grant_credits(
                         session,
@@ -61,7 +57,7 @@ with st.form("user_admin"):
                         user_id=target.id or 0,
                         credits=int(credits),
                         note=note,
-                        now=clock.now(),
+                        now=now,
                         request_key=grant_key,
                     )
                 if role != target.role.value:
@@ -70,7 +66,7 @@ with st.form("user_admin"):
                         actor_id=admin.id or 0,
                         user_id=target.id or 0,
                         role=Role(role),
-                        now=clock.now(),
+                        now=now,
                     )
                 if disabled != target.disabled:
                     users.set_disabled(
@@ -78,7 +74,7 @@ with st.form("user_admin"):
                         actor_id=admin.id or 0,
                         user_id=target.id or 0,
                         disabled=disabled,
-                        now=clock.now(),
+                        now=now,
                     )
         except CoreError as exc:
             st.error(str(exc))

@@ -2,44 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from typing import Literal
 
 import streamlit as st
 
-from core.db import read_scope, session_scope
 from core.errors import CoreError
-from core.gallery import queries, store
-from core.gallery.taxonomy import Taxonomy
+from core.gallery import engagement, library, listing, moderation, sharing
 from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
-from ui import resources
+from ui import db, media, resources
 from ui.auth import is_admin, require_user
+from ui.widgets import KeysetPager, date_range, report_picture
+
+SCOPES: list[Literal["mine", "public"]] = ["mine", "public"]
+SORTS: list[listing.Sort] = ["newest", "top_rated", "trending", "most_viewed"]
 
 user = require_user()
 user_id = user.id or 0
 settings = resources.settings()
-engine = resources.engine()
-clock = resources.clock()
-taxonomy = Taxonomy.load()
+taxonomy = resources.taxonomy()
 
 st.title("Gallery")
 
-with read_scope(engine) as session:
-    featured = queries.featured(session, limit=4)
+with db.reading() as session:
+    featured = listing.featured(session, limit=4)
 if featured:
     st.subheader("Featured")
     for column, asset in zip(st.columns(4), featured, strict=False):
         column.image(
-            store.read(settings.media_root, asset.thumb_sha256 or asset.sha256),
-            caption=asset.title,
-            use_container_width=True,
+            media.read(asset.thumb_sha256 or asset.sha256), caption=asset.title, width="stretch"
         )
 
 filters = st.columns([2, 2, 2, 2, 3])
-scope = filters[0].segmented_control("Show", ["mine", "public"], default="mine", key="g_scope")
+scope = filters[0].segmented_control("Show", SCOPES, default="mine", key="g_scope")
 sort = filters[1].selectbox(
     "Sort",
-    ["newest", "top_rated", "trending", "most_viewed"],
+    SORTS,
     format_func=lambda s: s.replace("_", " "),
     key="g_sort",
 )
@@ -50,20 +48,18 @@ kind = kinds[filters[3].selectbox("Type", list(kinds), key="g_kind")]
 search = filters[4].text_input("Search titles and tags", key="g_search", max_chars=100)
 tag = st.pills("Tag", taxonomy.tags, key="g_tag")
 more = st.columns([2, 3])
-with read_scope(engine) as session:
+with db.reading() as session:
     my_muses = {"Any muse": None} | {
         m.name: m.id for m in muses.list_muses(session, owner_id=user_id, limit=200)
     }
 muse_id = my_muses[more[0].selectbox("Muse", list(my_muses), key="g_muse")]
-dates = more[1].date_input("Created between", value=(), key="g_dates")
-since = datetime.combine(dates[0], time.min, UTC) if len(dates) >= 1 else None
-until = datetime.combine(dates[1], time.max, UTC) if len(dates) == 2 else None
+since, until = date_range("Created between", key="g_dates", where=more[1])
 
-# Keyset paging: the page remembers the cursors it walked through so "Back" works.
-state_key = f"g_cursors:{scope}:{sort}:{category}:{kind}:{search}:{tag}:{muse_id}:{dates}"
-cursors: list[str | None] = st.session_state.setdefault(state_key, [None])
-with read_scope(engine) as session:
-    page = queries.list_assets(
+pager: KeysetPager[str] = KeysetPager(
+    f"g_cursors:{scope}:{sort}:{category}:{kind}:{search}:{tag}:{muse_id}:{since}:{until}"
+)
+with db.reading() as session:
+    page = listing.list_assets(
         session,
         viewer_id=user_id,
         scope=scope or "mine",
@@ -75,7 +71,7 @@ with read_scope(engine) as session:
         until=until,
         search=search or None,
         sort=sort,
-        cursor=cursors[-1],
+        cursor=pager.cursor,
         limit=12,
     )
 
@@ -84,8 +80,7 @@ if not page.items:
 
 
 def _asset_card(asset: Asset) -> None:
-    data = store.read(settings.media_root, asset.thumb_sha256 or asset.sha256)
-    st.image(data, use_container_width=True)
+    st.image(media.read(asset.thumb_sha256 or asset.sha256), width="stretch")
     stars = f"{asset.rating_sum / asset.rating_count:.1f}★" if asset.rating_count else "unrated"
     video = "▶ video · " if asset.kind is MediaKind.VIDEO else ""
     st.caption(f"{video}{asset.title or 'Untitled'} · {stars} · {asset.view_count} views")
@@ -98,13 +93,7 @@ for row_start in range(0, len(page.items), 4):
         with column:
             _asset_card(asset)
 
-nav = st.columns([1, 1, 6])
-if len(cursors) > 1 and nav[0].button("← Back", key="g_back"):
-    cursors.pop()
-    st.rerun()
-if page.next_cursor and nav[1].button("More →", key="g_more"):
-    cursors.append(page.next_cursor)
-    st.rerun()
+pager.controls(page.next_cursor, key="g", back="← Back", forward="More →")
 
 
 def _close_asset() -> None:
@@ -117,26 +106,21 @@ def _close_asset() -> None:
 def open_asset(asset_id: int) -> None:
     """One asset: full size or video, rating, sharing, reporting, and owner controls."""
     try:
-        with session_scope(engine) as session:
-            asset = queries.get_asset(session, viewer_id=user_id, asset_id=asset_id)
-            queries.record_view(session, asset_id=asset_id, viewer_id=user_id, now=clock.now())
+        with db.writing() as (session, now):
+            asset = listing.get_asset(session, viewer_id=user_id, asset_id=asset_id)
+            engagement.record_view(session, asset_id=asset_id, viewer_id=user_id, now=now)
     except CoreError as exc:
         st.error(str(exc))
         return
-    data = store.read(settings.media_root, asset.sha256)
+    data = media.read(asset.sha256)
     # Videos are animated WebP (ComfyUI's SaveAnimatedWEBP): the browser plays them in place.
-    st.image(data, caption=asset.title, use_container_width=True)
-    st.download_button(
-        "Download",
-        data,
-        file_name=f"aikings-{asset.id}.{asset.mime.split('/')[-1]}",
-        mime=asset.mime,
-    )
+    st.image(data, caption=asset.title, width="stretch")
+    media.download_button(asset, data)
     stars = st.feedback("stars", key=f"rate_{asset.id}")
     if stars is not None:
-        with session_scope(engine) as session:
-            queries.rate(
-                session, asset_id=asset.id or 0, user_id=user_id, stars=stars + 1, now=clock.now()
+        with db.writing() as (session, now):
+            engagement.rate(
+                session, asset_id=asset.id or 0, user_id=user_id, stars=stars + 1, now=now
             )
         st.toast("Thanks for rating.")
     if asset.owner_id == user_id:
@@ -144,33 +128,28 @@ def open_asset(asset_id: int) -> None:
     if is_admin(user) and st.button(
         "Unfeature" if asset.featured else "Feature on the front row", key=f"feature_{asset.id}"
     ):
-        with session_scope(engine) as session:
-            queries.set_featured(
+        with db.writing() as (session, now):
+            moderation.set_featured(
                 session,
                 asset_id=asset.id or 0,
                 featured=not asset.featured,
                 moderator_id=user_id,
-                now=clock.now(),
+                now=now,
             )
         st.toast("Saved.")
-    with st.expander("Report this picture"):
-        reason = st.selectbox(
-            "Reason",
-            queries.REPORT_REASONS,
-            key="report_reason",
-        )
-        details = st.text_area("Details (optional)", max_chars=2000, key="report_details")
-        if st.button("Report", key="report_send"):
-            with session_scope(engine) as session:
-                queries.report_asset(
-                    session,
-                    asset_id=asset.id or 0,
-                    reporter_id=user_id,
-                    reason=reason,
-                    details=details,
-                    now=clock.now(),
-                )
-            st.success("Reported. The picture is hidden until a moderator reviews it.")
+
+    def send_report(reason: str, details: str) -> None:
+        with db.writing() as (session, now):
+            moderation.report_asset(
+                session,
+                asset_id=asset.id or 0,
+                reporter_id=user_id,
+                reason=reason,
+                details=details,
+                now=now,
+            )
+
+    report_picture("report", send_report)
 
 
 def _owner_controls(asset: Asset) -> None:
@@ -181,35 +160,35 @@ def _owner_controls(asset: Asset) -> None:
         key=f"vis_{asset.id}",
     )
     if visibility and visibility != asset.visibility.value:
-        with session_scope(engine) as session:
-            queries.set_visibility(
+        with db.writing() as (session, now):
+            library.set_visibility(
                 session,
                 owner_id=user_id,
                 asset_id=asset.id or 0,
                 visibility=Visibility(visibility),
-                now=clock.now(),
+                now=now,
             )
         st.toast("Public pictures appear after screening." if visibility == "public" else "Saved.")
     if st.button("Create share link", key=f"share_{asset.id}"):
-        with session_scope(engine) as session:
-            token = queries.create_share_link(
+        with db.writing() as (session, now):
+            token = sharing.create_share_link(
                 session,
                 owner_id=user_id,
                 asset_id=asset.id or 0,
-                signing_key=settings.cookie_key.get_secret_value(),
-                now=clock.now(),
+                signer=resources.share_signer(),
+                now=now,
             )
         st.code(f"http://localhost:{settings.web_port}/share?token={token}")
         st.caption("Anyone with this link can see the picture once it passed review.")
     if st.button("Revoke share links", key=f"unshare_{asset.id}"):
-        with session_scope(engine) as session:
-            revoked = queries.revoke_share(
-                session, owner_id=user_id, asset_id=asset.id or 0, now=clock.now()
+        with db.writing() as (session, now):
+            revoked = sharing.revoke_share(
+                session, owner_id=user_id, asset_id=asset.id or 0, now=now
             )
         st.toast(f"Revoked {revoked} link(s).")
     if st.button("Delete", key=f"delete_{asset.id}"):
-        with session_scope(engine) as session:
-            queries.delete_asset(
+        with db.writing() as (session, _now):
+            library.delete_asset(
                 session, owner_id=user_id, asset_id=asset.id or 0, media_root=settings.media_root
             )
         st.session_state.pop("g_open", None)

@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 import streamlit as st
 
-from core import safety
-from core.db import read_scope, session_scope
 from core.errors import CoreError
 from core.muses import cards, schema, service
-from core.refusals import audited_refusals
-from ui import references, resources
+from ui import db, resources
 from ui.auth import require_user
+from ui.references import upload_reference
 
 user = require_user()
 user_id = user.id or 0
-settings = resources.settings()
-engine = resources.engine()
-clock = resources.clock()
 presets = resources.presets()
 
 
-def refusals_audited(target: str) -> Any:
+def refusals_audited(target: str) -> AbstractContextManager[None]:
     """Audit a content-policy refusal raised by the muse use case `target`."""
-    return audited_refusals(engine, actor=f"user:{user_id}", target=target, clock=clock)
+    return db.refusals_audited(actor=f"user:{user_id}", target=target)
 
 
 st.title("Muses")
@@ -35,11 +31,11 @@ if saved := st.session_state.pop(_SAVED, None):
 
 search_col, tag_col, filter_col = st.columns([2, 2, 1])
 search = search_col.text_input("Search by name, trait or tag", key="m_search", max_chars=80)
-with read_scope(engine) as session:
+with db.reading() as session:
     all_tags = sorted({t for m in service.list_muses(session, owner_id=user_id) for t in m.tags})
 tag_filter = tag_col.multiselect("Tags", all_tags, key="m_tags")
 explicit = filter_col.selectbox("Mode", ["all", "explicit", "standard"], key="m_mode")
-with read_scope(engine) as session:
+with db.reading() as session:
     muses = service.list_muses(
         session,
         owner_id=user_id,
@@ -61,7 +57,9 @@ def _text(label: str, current: str, key: str, max_chars: int = 80) -> str:
     return st.text_input(label, current, max_chars=max_chars, key=key)
 
 
-def muse_form(existing: schema.MuseProfile | None, tags: list[str], key: str) -> dict | None:
+def muse_form(
+    existing: schema.MuseProfile | None, tags: list[str], key: str
+) -> dict[str, Any] | None:
     """The profile form, every section of the profile; returns the raw data when submitted."""
     p = existing or schema.MuseProfile(basic=schema.Basic(name="New muse", age=25))
     k = key
@@ -219,14 +217,14 @@ def muse_form(existing: schema.MuseProfile | None, tags: list[str], key: str) ->
     }
 
 
-def save(raw: dict, muse_id: int | None) -> None:
+def save(raw: dict[str, Any], muse_id: int | None) -> None:
     """Validate, screen and store the form's profile (new when `muse_id` is None)."""
     try:
         profile = schema.validate_profile(raw["profile"])
-        with refusals_audited("muse.save"), session_scope(engine) as session:
+        with refusals_audited("muse.save"), db.writing() as (session, now):
             if muse_id is None:
                 service.create_muse(
-                    session, owner_id=user_id, profile=profile, tags=raw["tags"], now=clock.now()
+                    session, owner_id=user_id, profile=profile, tags=raw["tags"], now=now
                 )
             else:
                 service.update_muse(
@@ -235,7 +233,7 @@ def save(raw: dict, muse_id: int | None) -> None:
                     muse_id=muse_id,
                     profile=profile,
                     tags=raw["tags"],
-                    now=clock.now(),
+                    now=now,
                 )
     except CoreError as exc:
         st.error(str(exc))
@@ -253,13 +251,13 @@ with import_tab:
     upload = st.file_uploader("Muse card (.json or .png)", type=["json", "png"], key="m_import")
     if upload is not None and st.button("Import", key="m_import_go"):
         try:
-            with refusals_audited("muse.import"), session_scope(engine) as session:
+            with refusals_audited("muse.import"), db.writing() as (session, now):
                 muse = service.import_card(
                     session,
                     owner_id=user_id,
                     data=upload.getvalue(),
                     filename=upload.name,
-                    now=clock.now(),
+                    now=now,
                 )
         except CoreError as exc:
             st.error(f"Import refused: {exc}")
@@ -272,7 +270,7 @@ if not muses:
 for muse in muses:
     mid = muse.id or 0
     with st.expander(f"{muse.name} · {muse.age} · {'explicit' if muse.nsfw else 'standard'}"):
-        with read_scope(engine) as session:
+        with db.reading() as session:
             profile = service.profile_of(muse)
             card = service.export_card(session, owner_id=user_id, muse_id=mid)
             looks = service.variations(session, owner_id=user_id, muse_id=mid)
@@ -290,7 +288,7 @@ for muse in muses:
             text = ", ".join(f"{k}: {v}" for k, v in look.overrides.items())
             st.caption(f"{look.name} · {text}")
             if st.button("Remove", key=f"vdel_{look.id}"):
-                with session_scope(engine) as session:
+                with db.writing() as (session, _now):
                     service.delete_variation(session, owner_id=user_id, variation_id=look.id or 0)
                 st.rerun()
         with st.form(f"var_{mid}"):
@@ -301,14 +299,14 @@ for muse in muses:
             }
             if st.form_submit_button("Add variation"):
                 try:
-                    with refusals_audited("muse.variation"), session_scope(engine) as session:
+                    with refusals_audited("muse.variation"), db.writing() as (session, now):
                         service.add_variation(
                             session,
                             owner_id=user_id,
                             muse_id=mid,
                             name=vname,
                             overrides={k: v.strip() for k, v in overrides.items() if v.strip()},
-                            now=clock.now(),
+                            now=now,
                         )
                 except CoreError as exc:
                     st.error(str(exc))
@@ -316,24 +314,10 @@ for muse in muses:
                     st.rerun()
 
         st.markdown(f"**Reference images** ({len(refs)} of {service.MAX_REFERENCES})")
-        with st.form(f"ref_{mid}"):
-            picture = st.file_uploader(
-                "Reference image (IP-Adapter)", type=["png", "jpg", "jpeg", "webp"]
-            )
-            consent = st.checkbox(safety.CONSENT_STATEMENT)
-            if st.form_submit_button("Add reference") and picture is not None:
-                try:
-                    references.attach(
-                        user_id=user_id,
-                        muse_id=mid,
-                        data=picture.getvalue(),
-                        consent_given=consent,
-                        target="muse.reference",
-                    )
-                except CoreError as exc:
-                    st.error(str(exc))
-                else:
-                    st.success("Reference added.")
+        if upload_reference(
+            user_id=user_id, muse_id=mid, target="muse.reference", key=f"ref_{mid}"
+        ):
+            st.success("Reference added.")
 
         st.markdown("**Generations with this muse**")
         if past:
@@ -341,10 +325,10 @@ for muse in muses:
         else:
             st.caption("None yet: pick this muse in the Studio.")
         if st.button("Duplicate", key=f"dup_{mid}"):
-            with session_scope(engine) as session:
-                service.duplicate_muse(session, owner_id=user_id, muse_id=mid, now=clock.now())
+            with db.writing() as (session, now):
+                service.duplicate_muse(session, owner_id=user_id, muse_id=mid, now=now)
             st.rerun()
         if st.button("Delete muse", key=f"del_{mid}"):
-            with session_scope(engine) as session:
+            with db.writing() as (session, _now):
                 service.delete_muse(session, owner_id=user_id, muse_id=mid)
             st.rerun()

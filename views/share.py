@@ -4,45 +4,33 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import read_scope, session_scope
 from core.errors import NotFound
-from core.gallery import queries, store
-from ui import resources
+from core.gallery import moderation, sharing
+from ui import db, media, resources
+from ui.widgets import report_picture
 
-settings = resources.settings()
-signing_key = settings.cookie_key.get_secret_value()
-clock = resources.clock()
+signer = resources.share_signer()
 
 st.title("Shared picture")
 token = st.query_params.get("token", "")
 try:
-    with read_scope(resources.engine()) as session:
-        asset = queries.resolve_share(session, token=token, signing_key=signing_key)
+    with db.reading() as session:
+        asset = sharing.resolve_share(session, token=token, signer=signer)
 except NotFound as exc:
     st.error(str(exc))
     st.stop()
 # Videos are animated WebP: the browser plays them in place.
-st.image(store.read(settings.media_root, asset.sha256), caption=asset.title)
+st.image(media.read(asset.sha256), caption=asset.title)
 
-with st.expander("Report this picture"):
-    reason = st.selectbox(
-        "Reason",
-        queries.REPORT_REASONS,
-        key="share_report_reason",
-    )
-    details = st.text_area("Details (optional)", max_chars=2000, key="share_report_details")
-    if st.button("Report", key="share_report_send"):
-        try:
-            with session_scope(resources.engine()) as session:
-                queries.report_shared(
-                    session,
-                    token=token,
-                    signing_key=signing_key,
-                    reason=reason,
-                    details=details,
-                    now=clock.now(),
-                )
-        except NotFound:
-            st.error("This link is not valid any more.")
-        else:
-            st.success("Reported. The picture is hidden until a moderator reviews it.")
+
+def send_report(reason: str, details: str) -> None:
+    try:
+        with db.writing() as (session, now):
+            moderation.report_shared(
+                session, token=token, signer=signer, reason=reason, details=details, now=now
+            )
+    except NotFound:
+        raise NotFound("This link is not valid any more.") from None
+
+
+report_picture("share_report", send_report)

@@ -7,27 +7,32 @@ import streamlit as st
 from core import safety
 from core.accounts import ledger
 from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
-from core.db import read_scope, session_scope
 from core.errors import CoreError, PolicyRefusal
-from core.gallery import queries, store
+from core.gallery import library
 from core.models import GenerationJob, JobStatus, MediaKind, Visibility
 from core.muses import service as muses
-from core.studio import history, jobs, progress
-from ui import references, resources
+from core.studio import history, progress
+from core.studio.compose import MAX_BATCH, StudioRequest, compose, request_of
+from core.studio.history import job_for_user
+from core.studio.outcomes import cancel
+from core.studio.pricing import estimate, hold_for, pricing_from
+from core.studio.submit import submit
+from ui import db, media, resources
 from ui.auth import require_user
+from ui.references import upload_reference
 from ui.widgets import format_duration
 
 user = require_user()
 user_id = user.id or 0
 settings = resources.settings()
 presets = resources.presets()
-pricing = jobs.pricing_from(settings)
+pricing = pricing_from(settings)
 engine = resources.engine()
 clock = resources.clock()
 
 st.title("Studio")
 
-with read_scope(engine) as session:
+with db.reading() as session:
     balance = ledger.balance(session, user_id)
     my_muses = muses.list_muses(session, owner_id=user_id, limit=200)
 st.caption(f"Balance: **{balance} credits**")
@@ -40,7 +45,7 @@ with form:
     muse_id = muse.id if muse else None
     variation_id = None
     if muse is not None:
-        with read_scope(engine) as session:
+        with db.reading() as session:
             looks = muses.variations(session, owner_id=user_id, muse_id=muse.id or 0)
         variation_names = {"": None} | {v.name: v.id for v in looks}
         variation_id = variation_names[
@@ -69,60 +74,27 @@ with form:
     model = right.selectbox("Model", presets.models(kind.value), key="studio_model")
     random_seed = left.checkbox("Random seed", value=True, key="studio_random_seed")
     seed = right.number_input("Seed", 0, 2**48, 42, disabled=random_seed, key="studio_seed")
-    batch = left.slider("Batch", 1, jobs.MAX_BATCH, 1, key="studio_batch")
+    batch = left.slider("Batch", 1, MAX_BATCH, 1, key="studio_batch")
     explicit = right.toggle("Explicit mode (adults only, stricter screening)", key="studio_nsfw")
     use_refs = bool(muse_id) and st.checkbox(
         "Use the muse's reference images (IP-Adapter)", key="studio_refs"
     )
     with st.expander("Reference image (optional, IP-Adapter)"):
-        picture = st.file_uploader(
-            "Picture", type=["png", "jpg", "jpeg", "webp"], key="studio_ref_file"
+        added = upload_reference(
+            user_id=user_id, muse_id=None, target="studio.reference", key="studio_ref"
         )
-        consent = st.checkbox(safety.CONSENT_STATEMENT, key="studio_ref_consent")
-        if st.button("Add reference", key="studio_ref_add") and picture is not None:
-            try:
-                added = references.attach(
-                    user_id=user_id,
-                    muse_id=None,
-                    data=picture.getvalue(),
-                    consent_given=consent,
-                    target="studio.reference",
-                )
-            except CoreError as exc:
-                st.error(str(exc))
-            else:
-                st.session_state["studio_uploaded_refs"] = [
-                    *st.session_state.get("studio_uploaded_refs", []),
-                    added.sha256,
-                ]
+        if added is not None:
+            st.session_state["studio_uploaded_refs"] = [
+                *st.session_state.get("studio_uploaded_refs", []),
+                added.sha256,
+            ]
         uploaded_refs = tuple(st.session_state.get("studio_uploaded_refs", []))
         if uploaded_refs:
             st.caption(f"{len(uploaded_refs)} reference image(s) will guide this picture.")
 
-positive, negative_prompt, references = prompt, negative, uploaded_refs
-reference_weight = 0.8
-if muse is not None and prompt.strip():
-    try:
-        with read_scope(engine) as session:
-            composed = muses.prompt_for(
-                session,
-                owner_id=user_id,
-                muse_id=muse.id or 0,
-                scene=prompt,
-                variation_id=variation_id,
-            )
-            if use_refs:
-                refs = muses.references(session, owner_id=user_id, muse_id=muse.id or 0)
-                references = (*references, *(r.sha256 for r in refs))
-        positive = composed.positive
-        negative_prompt = ", ".join(p for p in (composed.negative, negative) if p)
-        reference_weight = muses.profile_of(muse).ai.reference_weight
-    except CoreError as exc:
-        st.error(str(exc))
-
-request = jobs.StudioRequest(
-    prompt=positive,
-    negative_prompt=negative_prompt,
+form_request = StudioRequest(
+    prompt=prompt,
+    negative_prompt=negative,
     model=model,
     preset=preset,
     kind=kind,
@@ -131,22 +103,27 @@ request = jobs.StudioRequest(
     muse_id=muse_id,
     variation_id=variation_id,
     nsfw=explicit,
-    reference_images=tuple(dict.fromkeys(references)),
-    reference_weight=reference_weight,
+    reference_images=uploaded_refs,
 )
+request = form_request
+try:
+    with db.reading() as session:
+        request = compose(session, form_request, user_id=user_id, use_muse_references=use_refs)
+except CoreError as exc:
+    st.error(str(exc))
 
 with side:
     st.subheader("Estimate")
     short = False
     try:
-        with read_scope(engine) as session:
-            quote = jobs.estimate(
+        with db.reading() as session:
+            quote = estimate(
                 session, request, presets=presets, pricing=pricing, pool=settings.pool_name
             )
     except CoreError as exc:
         st.error(str(exc))
     else:
-        held = jobs.hold_for(quote)
+        held = hold_for(quote)
         st.metric("Credits held (the unused part is refunded)", held)
         st.write(
             f"About {format_duration(quote.wait_seconds)} "
@@ -158,9 +135,9 @@ with side:
                 f"Not enough credits: this needs {held} and you have {balance}. "
                 "Choose a lower quality or batch, or buy credits on the Account page."
             )
-    if muse_id and positive:
+    if muse_id and request.prompt:
         with st.expander("Composed prompt"):
-            st.text(positive)
+            st.text(request.prompt)
     if st.button(
         "Generate",
         type="primary",
@@ -168,7 +145,7 @@ with side:
         disabled=short or not prompt.strip(),
     ):
         try:
-            job = jobs.submit(
+            job = submit(
                 engine,
                 user_id=user_id,
                 request=request,
@@ -187,34 +164,28 @@ with side:
 
 
 def _show_outputs(job: GenerationJob, where: str) -> None:
-    with read_scope(engine) as session:
+    with db.reading() as session:
         assets = history.job_assets(session, job_id=job.id or 0, user_id=user_id)
     cols = st.columns(min(len(assets), 4) or 1)
     for index, asset in enumerate(assets):
-        data = store.read(settings.media_root, asset.sha256)
+        data = media.read(asset.sha256)
         with cols[index % len(cols)]:
-            st.image(data, caption=asset.title, use_container_width=True)
-            st.download_button(
-                "Download",
-                data,
-                file_name=f"aikings-{asset.id}.{asset.mime.split('/')[-1]}",
-                mime=asset.mime,
-                key=f"dl_{where}_{asset.id}",
-            )
+            st.image(data, caption=asset.title, width="stretch")
+            media.download_button(asset, data, key=f"dl_{where}_{asset.id}")
             public = asset.visibility is Visibility.PUBLIC
             if not public and st.button("Share publicly", key=f"pub_{where}_{asset.id}"):
-                with session_scope(engine) as session:
-                    queries.set_visibility(
+                with db.writing() as (session, now):
+                    library.set_visibility(
                         session,
                         owner_id=user_id,
                         asset_id=asset.id or 0,
                         visibility=Visibility.PUBLIC,
-                        now=clock.now(),
+                        now=now,
                     )
                 st.toast("Shared: it appears in the public gallery once a moderator approves it.")
     if assets:
         st.caption("Saved privately to your gallery.")
-    with read_scope(engine) as session:
+    with db.reading() as session:
         held = history.held_for_review(session, job_id=job.id or 0, user_id=user_id)
     if held:
         st.info(f"{held} picture(s) are held for a moderator's review before you can see them.")
@@ -225,9 +196,9 @@ def active_job() -> None:
     """The job just submitted, or the newest unfinished one: polled from its row, so a
     reload or another tab shows the same job."""
     job_id = st.session_state.get("studio_active_job")
-    job = jobs.job_for_user(engine, job_id=job_id, user_id=user_id) if job_id else None
+    job = job_for_user(engine, job_id=job_id, user_id=user_id) if job_id else None
     if job is None:
-        with read_scope(engine) as session:
+        with db.reading() as session:
             job = history.unfinished_job(session, user_id=user_id)
     if job is None:
         return
@@ -236,7 +207,7 @@ def active_job() -> None:
     st.session_state["studio_watching"] = job.id if unfinished else None
     if watched_until_now and not unfinished:
         st.rerun()  # the whole page once: the balance and the history changed with the job
-    with read_scope(engine) as session:
+    with db.reading() as session:
         state = progress.job_progress(
             session, job, pool=settings.pool_name, pricing=pricing, now=clock.now()
         )
@@ -249,7 +220,7 @@ def active_job() -> None:
                 f"{format_duration(state.boot_wait_s or 0.0)}."
             )
         if st.button("Cancel", key="studio_cancel"):
-            jobs.cancel(engine, job_id=job.id or 0, user_id=user_id, clock=clock)
+            cancel(engine, job_id=job.id or 0, user_id=user_id, clock=clock)
             st.rerun()
     elif job.status in (JobStatus.LEASED, JobStatus.RUNNING):
         st.progress(state.fraction, text=f"Generating: step {job.step} of {job.total_steps or '?'}")
@@ -271,7 +242,7 @@ status_choice = filter_status.selectbox(
     "Status", ["all", *[s.value for s in JobStatus]], key="studio_history_status"
 )
 kind_choice = filter_kind.selectbox("Kind", ["all", "image", "video"], key="studio_history_kind")
-with read_scope(engine) as session:
+with db.reading() as session:
     recent = history.recent_jobs(
         session,
         user_id=user_id,
@@ -290,10 +261,10 @@ for past in recent:
             _show_outputs(past, "history")
         if st.button("Re-run with the same seed", key=f"rerun_{past.id}"):
             try:
-                rerun = jobs.submit(
+                rerun = submit(
                     engine,
                     user_id=user_id,
-                    request=jobs.request_of(past),
+                    request=request_of(past),
                     clock=clock,
                     presets=presets,
                     pricing=pricing,

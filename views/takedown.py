@@ -14,7 +14,6 @@ from core.errors import CoreError
 from core.gallery import takedown
 from ui import resources
 
-settings = resources.settings()
 clock = resources.clock()
 
 st.title("Request removal of an intimate image")
@@ -53,7 +52,7 @@ if sent:
                 relationship=relationship or "",
                 signature=signature,
                 good_faith=good_faith,
-                signing_key=settings.cookie_key.get_secret_value(),
+                signer=resources.share_signer(),
                 now=clock.now(),
             )
     except CoreError as exc:

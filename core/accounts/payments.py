@@ -3,7 +3,7 @@
 Credits are granted from paid checkout events, keyed by the checkout session id, so a
 duplicate, retried or reordered event never grants twice. A self-hosted studio often has no
 public URL for webhooks: the scheduler polls `/v1/events` instead (`fetch_events`), and
-`core.accounts.webhook` serves the signed webhook where there is one; both paths go through
+`cli.stripe_webhook` serves the signed webhook where there is one; both paths go through
 `apply_event`. We speak Stripe's HTTP API with httpx (no SDK), like our other clients.
 """
 
@@ -21,7 +21,7 @@ import httpx
 from sqlmodel import Session
 
 from core.accounts import ledger
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, PaymentError, PaymentUnavailable, ValidationFailed
 from core.models import CreditKind
 
 TOLERANCE_S = 300
@@ -77,21 +77,15 @@ def create_checkout_session(
         "line_items[0][price_data][unit_amount]": str(chosen.price_cents),
         "line_items[0][price_data][product_data][name]": f"{chosen.credits} AI KINGS credits",
     }
-    client = http or httpx.Client(timeout=30)
-    try:
-        reply = client.post(
-            f"{api_url.rstrip('/')}/v1/checkout/sessions",
-            data=form,
-            headers={"Authorization": f"Bearer {api_key}"},
-        )
-    except httpx.HTTPError as exc:
-        raise ValidationFailed("The payment service is not reachable; try again later.") from exc
-    finally:
-        if http is None:
-            client.close()
-    if reply.status_code != 200:
-        raise ValidationFailed("The payment could not be started; try again later.")
-    return str(reply.json()["url"])
+    reply = _call(
+        http,
+        "POST",
+        f"{api_url.rstrip('/')}/v1/checkout/sessions",
+        api_key=api_key,
+        data=form,
+        refused="The payment could not be started; try again later.",
+    )
+    return str(reply["url"])
 
 
 def verify_webhook(
@@ -172,15 +166,58 @@ def fetch_events(
     *, api_url: str, api_key: str, http: httpx.Client | None = None
 ) -> list[dict[str, Any]]:
     """Recent `checkout.session.completed` events, for polling without a public webhook."""
+    reply = _call(
+        http,
+        "GET",
+        f"{api_url.rstrip('/')}/v1/events",
+        api_key=api_key,
+        params={"type": "checkout.session.completed", "limit": 100},
+        refused="Stripe refused to list the payment events.",
+    )
+    return list(reply.get("data") or [])
+
+
+def _call(
+    http: httpx.Client | None,
+    method: str,
+    url: str,
+    *,
+    api_key: str,
+    refused: str,
+    data: dict[str, str] | None = None,
+    params: dict[str, str | int] | None = None,
+) -> dict[str, Any]:
+    """One Stripe API call, its JSON object; transport and HTTP errors mapped once.
+
+    PaymentUnavailable for a transport failure, a timeout or a 5xx (the message says to try
+    again later); PaymentError with `refused` for any other refusal or a reply that is not a
+    JSON object. Both keep the status, body and Stripe's request id.
+    """
     client = http or httpx.Client(timeout=30)
     try:
-        reply = client.get(
-            f"{api_url.rstrip('/')}/v1/events",
-            params={"type": "checkout.session.completed", "limit": 100},
-            headers={"Authorization": f"Bearer {api_key}"},
+        reply = client.request(
+            method, url, data=data, params=params, headers={"Authorization": f"Bearer {api_key}"}
         )
-        reply.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise PaymentUnavailable("The payment service is not reachable; try again later.") from exc
     finally:
         if http is None:
             client.close()
-    return list(reply.json().get("data") or [])
+    details: dict[str, Any] = {
+        "status": reply.status_code,
+        "body": reply.text[:2000],
+        "request_id": reply.headers.get("request-id"),
+    }
+    if reply.status_code >= 500:
+        raise PaymentUnavailable(
+            "The payment service is not reachable; try again later.", **details
+        )
+    if reply.status_code != 200:
+        raise PaymentError(refused, **details)
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise PaymentError(refused, **details)
+    return body

@@ -20,7 +20,6 @@ MAX_REFERENCE_IMAGES = 8
 MAX_REFERENCE_WEIGHT = 2.0
 FILENAME_PREFIX = "aikings"
 WAN_SHIFT = 8.0
-OUTPUT_KINDS = {"SaveImage": "image", "SaveAnimatedWEBP": "video"}
 CUSTOM_NODES = ("IPAdapterModelLoader", "IPAdapterAdvanced")
 """Node classes outside ComfyUI core (ComfyUI_IPAdapter_plus) an instance must have."""
 
@@ -210,15 +209,3 @@ def _sample_and_decode(
         denoise=1.0,
     )
     return _out(g.add("VAEDecode", samples=_out(sampler), vae=vae))
-
-
-def output_kind(graph: Graph) -> str:
-    """ "image" or "video": what the graph's single output node saves.
-
-    Raises ValidationFailed when the graph has no output node or more than one.
-    """
-    classes = [node["class_type"] for node in graph.values()]
-    kinds = [OUTPUT_KINDS[name] for name in classes if name in OUTPUT_KINDS]
-    if len(kinds) != 1:
-        raise ValidationFailed(f"A graph needs exactly one output node, found {len(kinds)}.")
-    return kinds[0]

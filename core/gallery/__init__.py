@@ -1,1 +1,1 @@
-"""The gallery: content-addressed media store, safe image ingestion, queries and moderation."""
+"""The gallery: media store, listing, engagement, sharing, moderation and owners' edits."""

@@ -20,8 +20,9 @@ from sqlmodel import Session, col, select
 from core import audit
 from core.accounts import users
 from core.errors import NotFound, ValidationFailed
-from core.gallery import fingerprints, store
+from core.gallery import fingerprints, sharing, store
 from core.gallery.fingerprints import Fingerprint
+from core.gallery.sharing import ShareSigner
 from core.models import (
     Asset,
     AuditOutcome,
@@ -91,14 +92,12 @@ def block_copies(
     return prints
 
 
-def _locate(session: Session, location: str, *, signing_key: str) -> Asset | None:
+def _locate(session: Session, location: str, *, signer: ShareSigner) -> Asset | None:
     """The asset a request points at: a share link (token=...) or an asset number (#12)."""
-    from core.gallery import queries  # queries imports this module: import it late
-
     token = _SHARE_TOKEN.search(location)
     if token is not None:
         try:
-            return queries.resolve_share(session, token=token.group(1), signing_key=signing_key)
+            return sharing.resolve_share(session, token=token.group(1), signer=signer)
         except NotFound:
             return None
     number = _ASSET_REF.search(location)
@@ -115,7 +114,7 @@ def file_request(
     relationship: str,
     signature: str,
     good_faith: bool,
-    signing_key: str,
+    signer: ShareSigner,
     now: datetime,
 ) -> TakedownRequest:
     """Record a removal request from anyone; the picture it names is hidden at once.
@@ -133,7 +132,7 @@ def file_request(
         raise ValidationFailed("Please say whether you are the person shown or act for them.")
     if not good_faith:
         raise ValidationFailed("Please confirm the statement that it was shared without consent.")
-    asset = _locate(session, location, signing_key=signing_key)
+    asset = _locate(session, location, signer=signer)
     request = TakedownRequest(
         asset_id=asset.id if asset is not None else None,
         location=location.strip()[:500],

@@ -27,7 +27,7 @@ class Asset(SQLModel, table=True):
     """One image or video in the media store, owned by a user.
 
     Every gallery sort has a stored key and an index (visibility, key, id), so a page of the
-    public gallery, at any depth, is one index range (core/gallery/queries.py).
+    public gallery, at any depth, is one index range (core/gallery/listing.py).
     """
 
     __table_args__ = (
@@ -66,8 +66,8 @@ class Asset(SQLModel, table=True):
     view_count: int = 0
     rating_sum: int = 0
     rating_count: int = 0
-    rating_score: int = bayesian_rating_milli(0, 0)  # kept by queries.rate()
-    trending_score: int = 0  # kept by queries.refresh_trending()
+    rating_score: int = bayesian_rating_milli(0, 0)  # kept by engagement.rate()
+    trending_score: int = 0  # kept by engagement.refresh_trending()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

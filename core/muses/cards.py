@@ -1,8 +1,10 @@
 """Muse cards: import and export as JSON or as a PNG carrying the JSON in a text chunk.
 
-Untrusted input is bounded before it is parsed (size, nesting depth), validated strictly
-(unknown fields, ages), and never names a file or URL: reference images do not travel in
-cards. Any problem is a ValidationFailed with a message; nothing is written by this module.
+Untrusted input is bounded before it is parsed (size, nesting depth), then read by a strict
+pydantic envelope (`CardEnvelope`: no repeated keys, no unknown fields, no coerced types such
+as `version: true` or a profile that is a list) and the strict profile (adults only). A card
+never names a file or URL: reference images do not travel in cards. Any problem is a
+ValidationFailed with a message; nothing is written by this module.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from PIL import Image, PngImagePlugin
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from core.errors import ValidationFailed
 from core.gallery import store
@@ -26,6 +29,28 @@ MAX_PNG_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 8
 MAX_CARD_PIXELS = 16_000_000
 MAX_VARIATIONS = 50
+MAX_TAGS = 20
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CardVariation(_Strict):
+    """A variation as a card carries it: a name and its overrides (short text each)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    overrides: dict[str, Annotated[str, Field(max_length=400)]]
+
+
+class CardEnvelope(_Strict):
+    """The JSON of a muse card, as we accept it: every field its exact type, nothing else."""
+
+    format: Literal["aikings.muse"]
+    version: StrictInt
+    profile: dict[str, Any] = Field(default_factory=dict)
+    tags: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list)
+    variations: list[CardVariation] = Field(default_factory=list, max_length=MAX_VARIATIONS)
 
 
 @dataclass(frozen=True)
@@ -115,34 +140,56 @@ def _depth(text: str) -> int:
     return deepest
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's fields; a field given twice is refused (json keeps the last silently)."""
+    fields: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in fields:
+            raise ValidationFailed(f"The card gives the field {key!r} twice.")
+        fields[key] = value
+    return fields
+
+
+def _problem(exc: ValidationError, raw: Any) -> str:
+    """The message for the envelope's first problem, in the order a reader would check."""
+    errors = exc.errors()
+    fields = {str(error["loc"][0]) if error["loc"] else "" for error in errors}
+    if fields & {"", "format"}:
+        return "This is not an AI KINGS muse card."
+    if "version" in fields:
+        return f"Card version {raw.get('version')!r} is not supported."
+    extras = [error["loc"] for error in errors if error["type"] == "extra_forbidden"]
+    if unknown := sorted(str(loc[0]) for loc in extras if len(loc) == 1):
+        return f"Unknown card fields: {', '.join(unknown)}."
+    if unknown := sorted(str(loc[-1]) for loc in extras if loc[0] == "variations"):
+        return f"Unknown variation fields: {', '.join(unknown)}."
+    where = errors[0]["loc"]
+    if where[0] == "profile":
+        return "The card's profile must be an object of fields."
+    if where[0] == "tags":
+        return "Card tags must be a list of short strings."
+    if len(where) == 1:
+        return f"A card has at most {MAX_VARIATIONS} variations."
+    if len(where) >= 4:  # variations, index, "overrides", key
+        return "Variation overrides must be short text."
+    return "Each variation needs a name and overrides."
+
+
 def _parse_envelope(text: str) -> CardData:
     if _depth(text) > MAX_DEPTH:
         raise ValidationFailed("The card is nested too deeply to be a muse card.")
     try:
-        raw: Any = json.loads(text)
+        raw: Any = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise ValidationFailed(f"The card is not valid JSON (line {exc.lineno}).") from exc
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise ValidationFailed("This is not an AI KINGS muse card.")
-    if raw.get("version") != VERSION:
-        raise ValidationFailed(f"Card version {raw.get('version')!r} is not supported.")
-    unknown = set(raw) - {"format", "version", "profile", "tags", "variations"}
-    if unknown:
-        raise ValidationFailed(f"Unknown card fields: {', '.join(sorted(unknown))}.")
-    profile = validate_profile(raw.get("profile") or {})
-    tags = raw.get("tags") or []
-    variations = raw.get("variations") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) and len(t) <= 32 for t in tags):
-        raise ValidationFailed("Card tags must be a list of short strings.")
-    if not isinstance(variations, list) or len(variations) > MAX_VARIATIONS:
-        raise ValidationFailed(f"A card has at most {MAX_VARIATIONS} variations.")
-    parsed = []
-    for item in variations:
-        name = item.get("name") if isinstance(item, dict) else None
-        overrides = item.get("overrides") if isinstance(item, dict) else None
-        if not isinstance(name, str) or not 1 <= len(name) <= 80 or not isinstance(overrides, dict):
-            raise ValidationFailed("Each variation needs a name and overrides.")
-        if not all(isinstance(v, str) and len(v) <= 400 for v in overrides.values()):
-            raise ValidationFailed("Variation overrides must be short text.")
-        parsed.append((name, {str(k): v for k, v in overrides.items()}))
-    return CardData(profile, tags[:20], parsed)
+    try:
+        envelope = CardEnvelope.model_validate(raw)
+    except ValidationError as exc:
+        raise ValidationFailed(_problem(exc, raw)) from None
+    if envelope.version != VERSION:
+        raise ValidationFailed(f"Card version {envelope.version!r} is not supported.")
+    return CardData(
+        validate_profile(envelope.profile),
+        envelope.tags[:MAX_TAGS],
+        [(variation.name, variation.overrides) for variation in envelope.variations],
+    )

@@ -65,7 +65,7 @@ HealthCheck = Callable[[str], str | None]
 
 
 class JobHooks(Protocol):
-    """What the pool does to jobs whose instance went away (wired to core.studio.jobs)."""
+    """What the pool does to jobs whose instance went away (wired to core.studio.outcomes)."""
 
     def requeue_or_fail(self, session: Session, *, job_id: int, reason: str, now: datetime) -> None:
         """Put the job back in the queue, or fail and refund it if it has no attempts left."""

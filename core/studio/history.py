@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.db import read_scope
 from core.models import Asset, GenerationJob, JobStatus, MediaKind, Screening
 
 
@@ -64,3 +66,10 @@ def unfinished_job(session: Session, *, user_id: int) -> GenerationJob | None:
         .order_by(col(GenerationJob.id).desc())
         .limit(1)
     ).first()
+
+
+def job_for_user(engine: Engine, *, job_id: int, user_id: int) -> GenerationJob | None:
+    """The job if it belongs to `user_id` (the page's polling read)."""
+    with read_scope(engine) as session:
+        job = session.get(GenerationJob, job_id)
+        return job if job is not None and job.user_id == user_id else None

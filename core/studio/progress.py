@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from core.models import GenerationJob, GpuInstance, InstanceState, JobStatus
-from core.studio.jobs import Pricing, queue_position
+from core.studio.pricing import Pricing
+from core.studio.queue import queue_position
 
 _WAITED_ON = (
     InstanceState.REQUESTED,

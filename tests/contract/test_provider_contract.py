@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 
@@ -12,10 +11,11 @@ from core.pool.provider import LaunchSpec, OfferFilter, Provider, RemoteState
 from core.pool.static import StaticProvider
 from core.pool.vast import VastClient, VastProvider
 from sim.vast import Timings
-from tests.sims import SIM_KEY, vast_sim
+from testing.factories import RENTABLE_FILTERS
+from testing.sims import SIM_KEY, vast_sim
 
 LAUNCH = LaunchSpec(image="vastai/comfy:latest", disk_gb=40, env={"-p 8188:8188": "1"})
-CHEAP = OfferFilter(max_price_per_hour_usd=Decimal("5"), min_reliability=0.9, min_vram_gb=8)
+CHEAP = OfferFilter(**RENTABLE_FILTERS)
 
 
 @dataclass

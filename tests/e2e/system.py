@@ -42,9 +42,9 @@ class System:
     log_path: Path
 
     def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        """Run `python -m core.cli ARGS` against this system's database; raise if it fails."""
+        """Run `python -m cli ARGS` against this system's database; raise if it fails."""
         done = subprocess.run(
-            [sys.executable, "-m", "core.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             input=stdin,
             env=self.env,
             cwd=ROOT,
@@ -53,7 +53,7 @@ class System:
             timeout=60,
         )
         if done.returncode != 0:
-            raise AssertionError(f"core.cli {' '.join(args)} failed: {done.stderr[-2000:]}")
+            raise AssertionError(f"cli {' '.join(args)} failed: {done.stderr[-2000:]}")
         return done
 
     def log_tail(self, chars: int = 4000) -> str:

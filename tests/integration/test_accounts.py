@@ -9,7 +9,7 @@ from core.accounts import ledger, sessions, users
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
 from core.models import AuditEntry, Role
-from tests.factories import make_user
+from testing.factories import make_user
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"

@@ -11,9 +11,9 @@ from core.db import read_scope
 from core.models import AuditEntry, InstanceState, JobStatus, PoolConfig
 from core.pool.actions import Rent
 from core.pool.adaptive import DEFAULT_BOOT_S
-from tests.factories import make_job, make_pool, make_user
+from testing.factories import make_job, make_rentable_pool, make_user
+from testing.pool_harness import PoolHarness
 from tests.integration.test_cli_pool import cli_db, run  # noqa: F401 - the CLI fixture
-from tests.pool_harness import PoolHarness
 
 BURST = datetime(2026, 1, 26, 12, 0, tzinfo=UTC)  # a Monday; sittings at noon every day before
 
@@ -33,13 +33,10 @@ def _noon_history(engine, days: int = 21, jobs: int = 4) -> None:
 @pytest.fixture
 def pool(engine, vast):
     clock = FakeClock(BURST - timedelta(minutes=30))
-    make_pool(
+    make_rentable_pool(
         engine,
         desired_size=1,
         max_instances=2,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
         wait_value_per_hour_usd=Decimal("20"),
     )
     _noon_history(engine)

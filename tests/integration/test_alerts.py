@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from core.alerts import Alerter
 from sim.server import ServerThread
-from tests.factories import make_pool
-from tests.pool_harness import PoolHarness
+from testing.factories import make_rentable_pool
+from testing.pool_harness import PoolHarness
 
 
 @pytest.fixture
@@ -29,25 +29,22 @@ def webhook():
 
 def test_alert_posts_json_and_logs(webhook, caplog):
     url, received = webhook
-    with caplog.at_level(logging.ERROR, logger="aikings.alerts"):
+    with caplog.at_level(logging.ERROR, logger="core.alerts"):
         Alerter(url)("budget_cap", "daily budget reached", pool="default")
     assert received[0]["kind"] == "budget_cap" and received[0]["details"] == {"pool": "default"}
     assert "alert.budget_cap" in caplog.text
 
 
 def test_unreachable_webhook_does_not_raise(caplog):
-    with caplog.at_level(logging.WARNING, logger="aikings.alerts"):
+    with caplog.at_level(logging.WARNING, logger="core.alerts"):
         Alerter("http://127.0.0.1:9/hook", timeout_s=1)("orphan", "x")
     assert "alert.webhook_failed" in caplog.text
 
 
 def test_the_manager_alerts_on_orphans_and_safe_mode(engine, vast, fake_clock, webhook):
     url, received = webhook
-    make_pool(
+    make_rentable_pool(
         engine,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
         daily_budget_usd=Decimal("0"),
     )
     harness = PoolHarness(engine, vast, fake_clock)
@@ -70,12 +67,9 @@ def test_a_budget_cap_tripped_by_accrued_spend_alerts_once_and_empties_the_pool(
     from datetime import timedelta
 
     url, received = webhook
-    make_pool(
+    make_rentable_pool(
         engine,
         desired_size=1,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
         daily_budget_usd=Decimal("0.05"),
         prewarm_until=fake_clock.now() + timedelta(hours=6),
     )
@@ -99,12 +93,9 @@ def test_an_instance_that_never_boots_alerts_with_its_machine(engine, vast, fake
     from datetime import timedelta
 
     url, received = webhook
-    make_pool(
+    make_rentable_pool(
         engine,
         desired_size=1,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
         boot_timeout_s=600,
         prewarm_until=fake_clock.now() + timedelta(hours=2),
     )
@@ -129,8 +120,8 @@ def test_a_scheduler_that_loses_its_leader_lease_alerts(
     engine, vast, fake_clock, webhook, tmp_path
 ):
     from core.config import load_settings
-    from scheduler.jobs import Runtime
     from scheduler.leader import LeaderLease
+    from scheduler.tasks import Runtime
 
     url, received = webhook
     settings = load_settings(

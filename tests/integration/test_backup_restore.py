@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from cli.ops import main
 from core import audit
-from core.cli import main
 from core.db import read_scope, session_scope
 from core.models import AuditEntry, GpuInstance, InstanceState, User
 from core.ops import snapshot
-from tests.factories import make_instance, make_pool, make_user
+from testing.factories import make_instance, make_pool, make_user
 
 NOW = datetime(2026, 5, 2, 3, 17, tzinfo=UTC)
 

@@ -13,9 +13,9 @@ from core.models import BillCheck, PoolConfig, UsageEvent
 from core.pool import billing
 from core.pool.actions import EnterSafeMode
 from core.pool.vast import VastClient, VastProvider
-from tests.factories import make_instance, make_pool
-from tests.pool_harness import PoolHarness
-from tests.sims import SIM_KEY
+from testing.factories import make_instance, make_pool
+from testing.pool_harness import PoolHarness
+from testing.sims import SIM_KEY
 
 SEEDED = datetime(2026, 3, 14, 8, 0, tzinfo=UTC)
 """The sim clock when the instances are seeded (each seeded as running for an hour)."""

@@ -6,11 +6,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
+from cli.ops import main
 from core import audit
-from core.cli import main
 from core.db import make_engine, read_scope
 from core.models import AuditEntry, AuditOutcome, GpuInstance, InstanceState, PoolConfig
-from tests.factories import make_instance
+from testing.factories import make_instance
 
 KEY = "correct-horse-admin-key"
 
@@ -117,7 +117,7 @@ def test_pool_commands_are_refused_when_no_admin_key_is_configured(cli_db, monke
 
 
 def test_user_role_makes_the_first_admin_and_is_audited(cli_db):
-    from tests.factories import make_user
+    from testing.factories import make_user
 
     make_user(cli_db, username="ava")
     assert run("user", "role", "ava", "admin") == (0, "ava is now admin\n")

@@ -13,7 +13,7 @@ from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, build_graph
 from core.errors import ComfyUnavailable, ExecutionFailed, GraphInvalid
 from sim.comfy import ComfySimConfig
-from tests.sims import comfy_sim
+from testing.sims import comfy_sim
 
 PRESETS = Presets.load()
 
@@ -192,10 +192,10 @@ def test_system_stats_models_and_history(client):
 
 
 def test_try_command_runs_a_workflow_and_saves_the_files(comfy, tmp_path):
-    import importlib
     import io as _io
 
-    try_command = importlib.import_module("core.comfy.try")
+    from cli import comfy_try as try_command
+
     out = _io.StringIO()
     assert try_command.main([comfy.url, "--seed", "3", "--out", str(tmp_path)], out=out) == 0
     lines = out.getvalue().splitlines()

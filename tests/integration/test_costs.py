@@ -7,8 +7,9 @@ import pytest
 
 from core.db import read_scope, session_scope
 from core.models import GpuInstance, JobStatus
-from core.pool import costs
-from tests.factories import make_instance, make_job, make_user
+from core.pool import costs, reports
+from testing.factories import make_instance, make_job, make_user
+from ui import spend_frames
 
 
 def test_cost_is_exact_to_the_micro_dollar():
@@ -100,7 +101,7 @@ def test_estimate_is_per_batch_item(engine, fake_clock):
     assert _median(engine) == 10
 
 
-def test_daily_spend_frame_sums_accruals_per_utc_day(engine, fake_clock):
+def test_spend_per_day_sums_accruals_per_utc_day_exactly(engine, fake_clock):
     row = make_instance(
         engine, provider_id="v1", price_per_hour_usd=Decimal("3.60"), created_at=fake_clock.now()
     )
@@ -110,15 +111,17 @@ def test_daily_spend_frame_sums_accruals_per_utc_day(engine, fake_clock):
         with session_scope(engine) as session:
             costs.accrue(session, instance=session.get(GpuInstance, row.id), now=fake_clock.now())
     with read_scope(engine) as session:
-        frame = costs.daily_spend_frame(session, pool="default", since=start)
-        other = costs.daily_spend_frame(session, pool="other", since=start)
+        per_day = reports.spend_per_day(session, pool="default", since=start)
+        other = reports.spend_per_day(session, pool="other", since=start)
+    assert list(per_day.values()) == [Decimal("1.2"), Decimal("86.4")]
+    assert list(per_day) == sorted(per_day) and other == {}
+    frame = spend_frames.daily_spend(per_day)
     assert list(frame.columns) == ["day", "cost_usd"]
-    assert len(frame) == 2
-    assert frame["cost_usd"].tolist() == pytest.approx([1.2, 86.4])
-    assert other.empty
+    assert frame["cost_usd"].tolist() == [Decimal("1.2"), Decimal("86.4")]  # exact for CSV
+    assert spend_frames.for_chart(frame)["cost_usd"].tolist() == pytest.approx([1.2, 86.4])
 
 
-def test_jobs_frame_reports_gpu_seconds_and_credits(engine, fake_clock):
+def test_job_records_report_gpu_seconds_and_credits(engine, fake_clock):
     user = make_user(engine)
     started = fake_clock.now()
     make_job(
@@ -132,7 +135,7 @@ def test_jobs_frame_reports_gpu_seconds_and_credits(engine, fake_clock):
     )
     make_job(engine, user, status=JobStatus.QUEUED, created_at=started)
     with read_scope(engine) as session:
-        frame = costs.jobs_frame(session, since=started - timedelta(days=1))
+        frame = spend_frames.jobs(reports.job_records(session, since=started - timedelta(days=1)))
     done = frame[frame["status"] == "succeeded"].iloc[0]
     assert (done["gpu_s"], done["credits"]) == (42.0, 7)
     assert frame[frame["status"] == "queued"].iloc[0]["gpu_s"] == 0.0
@@ -161,8 +164,11 @@ def test_utilisation_splits_rented_hours_into_busy_and_idle(engine, fake_clock):
         )
         session.add(UsageEvent(at=start, pool="default", kind="instance_ready", duration_s=200.0))
     with read_scope(engine) as session:
-        frame = costs.utilisation_frame(session, pool="default", since=start, now=fake_clock.now())
-        boots = costs.cold_starts_frame(session, pool="default", since=start)
+        hours = reports.gpu_hours_per_day(
+            session, pool="default", since=start, now=fake_clock.now()
+        )
+        boots = spend_frames.cold_starts(reports.boots(session, pool="default", since=start))
+    frame = spend_frames.gpu_hours(hours)
     assert frame[["total_h", "busy_h", "idle_h"]].sum().tolist() == pytest.approx([3, 1, 2])
     assert boots["boot_s"].tolist() == [200.0]
 
@@ -178,19 +184,19 @@ def _accrual(engine, at, cost_usd, pool="default"):
         )
 
 
-def test_hourly_spend_frame_sums_accruals_per_utc_hour(engine):
+def test_spend_per_hour_sums_accruals_per_utc_hour(engine):
     start = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
     for minutes, cost in ((5, "0.10"), (55, "0.20"), (65, "0.40"), (-5, "9")):
         _accrual(engine, start + timedelta(minutes=minutes), cost)
     _accrual(engine, start + timedelta(minutes=10), "5", pool="other")
     with read_scope(engine) as session:
-        frame = costs.hourly_spend_frame(session, pool="default", since=start)
-    assert [hour.hour for hour in frame["hour"]] == [10, 11]
-    assert frame["cost_usd"].tolist() == pytest.approx([0.30, 0.40])
+        per_hour = reports.spend_per_hour(session, pool="default", since=start)
+    assert [hour.hour for hour in per_hour] == [10, 11]
+    assert list(per_hour.values()) == [Decimal("0.30"), Decimal("0.40")]
 
 
-def test_budget_frame_runs_the_month_to_date_beside_both_caps(engine):
-    from tests.factories import make_pool
+def test_month_budget_runs_the_month_to_date_beside_both_caps(engine):
+    from testing.factories import make_pool
 
     make_pool(engine, daily_budget_usd=Decimal("4"), monthly_budget_usd=Decimal("50"))
     now = datetime(2026, 3, 4, 18, 0, tzinfo=UTC)
@@ -199,10 +205,13 @@ def test_budget_frame_runs_the_month_to_date_beside_both_caps(engine):
     _accrual(engine, datetime(2026, 3, 1, 23, tzinfo=UTC), "1.0")
     _accrual(engine, datetime(2026, 3, 3, 9, tzinfo=UTC), "4.5")
     with read_scope(engine) as session:
-        frame = costs.budget_frame(session, pool="default", now=now)
-        missing = costs.budget_frame(session, pool="nope", now=now)
-    assert [d.day for d in frame["day"]] == [1, 2, 3, 4]
-    assert frame["spend_usd"].tolist() == pytest.approx([2.5, 0, 4.5, 0])
+        month = reports.month_budget(session, pool="default", now=now)
+        missing = reports.month_budget(session, pool="nope", now=now)
+    assert [d.day.day for d in month] == [1, 2, 3, 4]
+    assert [d.spend_usd for d in month] == [Decimal("2.5"), 0, Decimal("4.5"), 0]
+    assert [d.month_to_date_usd for d in month] == [Decimal("2.5"), Decimal("2.5"), 7, 7]
+    assert {(d.daily_cap_usd, d.monthly_cap_usd) for d in month} == {(Decimal(4), Decimal(50))}
+    assert missing == []
+    frame = spend_frames.for_chart(spend_frames.budget(month))
     assert frame["month_to_date_usd"].tolist() == pytest.approx([2.5, 2.5, 7.0, 7.0])
-    assert set(frame["daily_cap_usd"]) == {4.0} and set(frame["monthly_cap_usd"]) == {50.0}
-    assert missing.empty
+    assert spend_frames.budget(missing).empty

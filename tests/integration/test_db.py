@@ -13,8 +13,8 @@ from sqlmodel import select
 
 from core.db import downgrade, make_engine, migrate, normalize_url, read_scope, session_scope
 from core.models import GpuInstance, JobStatus, Lease, Muse, metadata
+from testing.factories import make_instance, make_user
 from tests.conftest import PG_URL_ENV
-from tests.factories import make_instance, make_user
 
 
 def _migration_url(db_backend, tmp_path):
@@ -74,7 +74,7 @@ def test_timestamps_come_back_timezone_aware_in_utc(engine):
 
 
 def test_enums_round_trip_as_members(engine):
-    from tests.factories import make_muse
+    from testing.factories import make_muse
 
     user = make_user(engine)
     make_muse(engine, user)

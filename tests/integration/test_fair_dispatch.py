@@ -2,8 +2,8 @@
 
 from core.db import read_scope, session_scope
 from core.models import InstanceState, JobStatus
-from core.studio import jobs
-from tests.factories import make_instance, make_job, make_pool, make_user
+from core.studio.queue import claim_next, fair_queue, queue_position
+from testing.factories import make_instance, make_job, make_pool, make_user
 
 
 def _submit(engine, clock, user, count, **fields):
@@ -16,7 +16,7 @@ def _submit(engine, clock, user, count, **fields):
 
 def _order(engine):
     with read_scope(engine) as session:
-        return [job.id for job in jobs.fair_queue(session)]
+        return [job.id for job in fair_queue(session)]
 
 
 def test_a_burst_from_one_user_does_not_hold_the_others_back(engine, fake_clock):
@@ -54,7 +54,7 @@ def test_two_free_gpus_go_to_two_different_users(engine, fake_clock):
     claimed = []
     for _ in range(2):
         with session_scope(engine) as session:
-            job_id, _claim = jobs.claim_next(session, pool="default", now=fake_clock.now())
+            job_id, _claim = claim_next(session, pool="default", now=fake_clock.now())
         claimed.append(job_id)
     assert claimed == [a1, b1]
 
@@ -64,5 +64,5 @@ def test_queue_position_follows_the_fair_order(engine, fake_clock):
     _a1, a2 = _submit(engine, fake_clock, alice, 2)
     (b1,) = _submit(engine, fake_clock, bob, 1)
     with read_scope(engine) as session:
-        assert jobs.queue_position(session, b1) == 2
-        assert jobs.queue_position(session, a2) == 3
+        assert queue_position(session, b1) == 2
+        assert queue_position(session, a2) == 3

@@ -6,24 +6,19 @@ scheduler restarts, then calms the provider and checks every instance alive at t
 belongs to a live row (and vice versa) within a few ticks. `make bench` runs 1,000 seeds.
 """
 
-from decimal import Decimal
-
 import pytest
 
-from tests.factories import make_pool
-from tests.pool_harness import PoolHarness, run_campaign
-from tests.sims import vast_sim
+from testing.factories import make_rentable_pool
+from testing.pool_harness import PoolHarness, run_campaign
+from testing.sims import vast_sim
 
 SEEDS = range(20)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_no_instance_is_leaked_or_rented_twice(engine, fake_clock, seed):
-    make_pool(
+    make_rentable_pool(
         engine,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
         boot_timeout_s=600,
     )
     with vast_sim(seed=seed) as sim:
@@ -40,11 +35,8 @@ def test_no_instance_is_leaked_or_rented_twice(engine, fake_clock, seed):
 
 @pytest.mark.parametrize("seed", range(100, 108))
 def test_with_jobs_no_job_is_lost_and_every_hold_closes_once(engine, fake_clock, seed):
-    make_pool(
+    make_rentable_pool(
         engine,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
         boot_timeout_s=600,
     )
     with vast_sim(seed=seed) as sim:

@@ -1,25 +1,20 @@
-"""Gallery queries: keyset paging, visibility, ratings, views, shares, reports, takedown."""
+"""Gallery: keyset paging, visibility, ratings, views, share links, reports, takedown."""
 
-import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from PIL import Image
 
+from core.accounts import sessions
 from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
-from core.gallery import queries, store
+from core.gallery import engagement, library, listing, moderation, sharing, store
+from core.gallery.sharing import ShareSigner
 from core.models import Asset, MediaKind, Role, Screening, Visibility
-from tests.factories import make_user
+from testing.factories import make_user, store_png
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
-KEY = "share-signing-key"
-
-
-def png(seed):
-    out = io.BytesIO()
-    Image.new("RGB", (32, 32), (seed % 256, (seed * 7) % 256, 90)).save(out, format="PNG")
-    return out.getvalue()
+SECRET = "share-signing-secret"
+SIGNER = ShareSigner.from_secret(SECRET)
 
 
 def make_admin(engine):
@@ -28,17 +23,13 @@ def make_admin(engine):
 
 def add(engine, media, owner, seed, *, public=True, title=None, tags=(), minutes=0, **fields):
     with session_scope(engine) as session:
-        asset = store.save_output(
+        asset = store_png(
             session,
             media_root=media,
             owner_id=owner.id,
-            job_id=None,
-            muse_id=None,
-            data=png(seed),
-            kind=MediaKind.IMAGE,
-            mime="image/png",
             title=title or f"picture {seed}",
             now=NOW + timedelta(minutes=minutes),
+            colour=(seed % 256, (seed * 7) % 256, 90),
             tags=tags,
         )
         if public:
@@ -58,7 +49,7 @@ def page_through(engine, viewer, **kw):
     seen, cursor = [], None
     while True:
         with read_scope(engine) as session:
-            page = queries.list_assets(session, viewer_id=viewer.id, cursor=cursor, limit=3, **kw)
+            page = listing.list_assets(session, viewer_id=viewer.id, cursor=cursor, limit=3, **kw)
         seen += [a.id for a in page.items]
         if page.next_cursor is None:
             return seen
@@ -83,10 +74,10 @@ def test_visibility_rules_and_idor(engine, media):
     with read_scope(engine) as session:
         for asset in (private, hidden):
             with pytest.raises(NotFound):
-                queries.get_asset(session, viewer_id=bob.id, asset_id=asset.id)
-        assert queries.get_asset(session, viewer_id=alice.id, asset_id=private.id).id == private.id
+                listing.get_asset(session, viewer_id=bob.id, asset_id=asset.id)
+        assert listing.get_asset(session, viewer_id=alice.id, asset_id=private.id).id == private.id
     with session_scope(engine) as session, pytest.raises(NotFound):
-        queries.set_visibility(
+        library.set_visibility(
             session, owner_id=bob.id, asset_id=private.id, visibility=Visibility.PUBLIC, now=NOW
         )
 
@@ -106,16 +97,16 @@ def test_ratings_stay_consistent_and_views_are_deduplicated(engine, media):
     owner, fan = make_user(engine), make_user(engine)
     asset = add(engine, media, owner, 1)
     with session_scope(engine) as session:
-        queries.rate(session, asset_id=asset.id, user_id=fan.id, stars=5, now=NOW)
+        engagement.rate(session, asset_id=asset.id, user_id=fan.id, stars=5, now=NOW)
     with session_scope(engine) as session:
-        queries.rate(session, asset_id=asset.id, user_id=fan.id, stars=2, now=NOW)
-        queries.rate(session, asset_id=asset.id, user_id=owner.id, stars=4, now=NOW)
+        engagement.rate(session, asset_id=asset.id, user_id=fan.id, stars=2, now=NOW)
+        engagement.rate(session, asset_id=asset.id, user_id=owner.id, stars=4, now=NOW)
         with pytest.raises(ValidationFailed):
-            queries.rate(session, asset_id=asset.id, user_id=owner.id, stars=6, now=NOW)
+            engagement.rate(session, asset_id=asset.id, user_id=owner.id, stars=6, now=NOW)
     with session_scope(engine) as session:
-        assert queries.record_view(session, asset_id=asset.id, viewer_id=fan.id, now=NOW)
-        assert not queries.record_view(session, asset_id=asset.id, viewer_id=fan.id, now=NOW)
-        assert queries.record_view(
+        assert engagement.record_view(session, asset_id=asset.id, viewer_id=fan.id, now=NOW)
+        assert not engagement.record_view(session, asset_id=asset.id, viewer_id=fan.id, now=NOW)
+        assert engagement.record_view(
             session, asset_id=asset.id, viewer_id=fan.id, now=NOW + timedelta(hours=2)
         )
     with read_scope(engine) as session:
@@ -127,53 +118,55 @@ def test_share_links_are_signed_screened_and_revocable(engine, media):
     owner, other = make_user(engine), make_user(engine)
     asset = add(engine, media, owner, 1, public=False)
     with session_scope(engine) as session:
-        token = queries.create_share_link(
-            session, owner_id=owner.id, asset_id=asset.id, signing_key=KEY, now=NOW
+        token = sharing.create_share_link(
+            session, owner_id=owner.id, asset_id=asset.id, signer=SIGNER, now=NOW
         )
         with pytest.raises(NotFound):  # only the owner shares
-            queries.create_share_link(
-                session, owner_id=other.id, asset_id=asset.id, signing_key=KEY, now=NOW
+            sharing.create_share_link(
+                session, owner_id=other.id, asset_id=asset.id, signer=SIGNER, now=NOW
             )
     with read_scope(engine) as session:
         assert session.get(Asset, asset.id).visibility is Visibility.UNLISTED
         with pytest.raises(NotFound, match="waiting for review"):  # screened before shared
-            queries.resolve_share(session, token=token, signing_key=KEY)
+            sharing.resolve_share(session, token=token, signer=SIGNER)
         assert page_through(engine, other, scope="public") == []  # unlisted: never listed
     with session_scope(engine) as session:
-        queries.approve_asset(
+        moderation.approve_asset(
             session, asset_id=asset.id, moderator_id=make_admin(engine).id, now=NOW
         )
     raw, _, mac = token.rpartition(".")
     with read_scope(engine) as session:
-        assert queries.resolve_share(session, token=token, signing_key=KEY).id == asset.id
-        for forged, key in [
-            (token, "another key"),
-            (f"{raw}x.{mac}", KEY),
-            (raw, KEY),
-            ("guess", KEY),
+        assert sharing.resolve_share(session, token=token, signer=SIGNER).id == asset.id
+        for forged, signer in [
+            (token, ShareSigner.from_secret("another secret")),
+            (f"{raw}x.{mac}", SIGNER),
+            (raw, SIGNER),
+            ("guess", SIGNER),
+            # Signed like a session cookie with the bare secret: the sharing key is not it.
+            (sessions.sign_cookie(raw, SECRET), SIGNER),
         ]:
             with pytest.raises(NotFound):
-                queries.resolve_share(session, token=forged, signing_key=key)
+                sharing.resolve_share(session, token=forged, signer=signer)
     with session_scope(engine) as session:
-        queries.set_visibility(
+        library.set_visibility(
             session, owner_id=owner.id, asset_id=asset.id, visibility=Visibility.PRIVATE, now=NOW
         )
     with read_scope(engine) as session, pytest.raises(NotFound):  # private again: link dead
-        queries.resolve_share(session, token=token, signing_key=KEY)
+        sharing.resolve_share(session, token=token, signer=SIGNER)
     with session_scope(engine) as session:
-        queries.set_visibility(
+        library.set_visibility(
             session, owner_id=owner.id, asset_id=asset.id, visibility=Visibility.UNLISTED, now=NOW
         )
-        assert queries.revoke_share(session, owner_id=owner.id, asset_id=asset.id, now=NOW) == 1
+        assert sharing.revoke_share(session, owner_id=owner.id, asset_id=asset.id, now=NOW) == 1
     with read_scope(engine) as session, pytest.raises(NotFound):
-        queries.resolve_share(session, token=token, signing_key=KEY)
+        sharing.resolve_share(session, token=token, signer=SIGNER)
 
 
 def test_nobody_reports_a_picture_they_cannot_see(engine, media):
     owner, stranger = make_user(engine), make_user(engine)
     private = add(engine, media, owner, 1, public=False)
     with session_scope(engine) as session, pytest.raises(NotFound):
-        queries.report_asset(
+        moderation.report_asset(
             session, asset_id=private.id, reporter_id=stranger.id, reason="spam", details="",
             now=NOW,
         )  # fmt: skip
@@ -185,24 +178,24 @@ def test_a_share_link_holder_can_report_and_the_link_then_stops_working(engine, 
     owner = make_user(engine)
     asset = add(engine, media, owner, 1)
     with session_scope(engine) as session:
-        token = queries.create_share_link(
-            session, owner_id=owner.id, asset_id=asset.id, signing_key=KEY, now=NOW
+        token = sharing.create_share_link(
+            session, owner_id=owner.id, asset_id=asset.id, signer=SIGNER, now=NOW
         )
     with session_scope(engine) as session:
-        queries.report_shared(
-            session, token=token, signing_key=KEY, reason="other", details="", now=NOW
+        moderation.report_shared(
+            session, token=token, signer=SIGNER, reason="other", details="", now=NOW
         )
     with read_scope(engine) as session:
-        assert [r.asset_id for r, _ in queries.moderation_queue(session).reports] == [asset.id]
+        assert [r.asset_id for r, _ in moderation.moderation_queue(session).reports] == [asset.id]
         with pytest.raises(NotFound):
-            queries.resolve_share(session, token=token, signing_key=KEY)
+            sharing.resolve_share(session, token=token, signer=SIGNER)
 
 
 def test_report_hides_at_once_and_takedown_blocks_identical_copies(engine, media):
     owner, reporter, moderator = make_user(engine), make_user(engine), make_admin(engine)
     asset = add(engine, media, owner, 1)
     with session_scope(engine) as session:
-        report = queries.report_asset(
+        report = moderation.report_asset(
             session,
             asset_id=asset.id,
             reporter_id=reporter.id,
@@ -212,17 +205,17 @@ def test_report_hides_at_once_and_takedown_blocks_identical_copies(engine, media
         )
     assert page_through(engine, reporter, scope="public") == []
     with read_scope(engine) as session:
-        queue = queries.moderation_queue(session)
+        queue = moderation.moderation_queue(session)
     assert [r.id for r, _ in queue.reports] == [report.id]
     assert queue.reports[0][0].details == "<script>x</script>"  # stored literally
     with session_scope(engine) as session:
-        queries.resolve_report(
+        moderation.resolve_report(
             session, report_id=report.id, moderator_id=moderator.id, action="takedown", now=NOW
         )
     with pytest.raises(ValidationFailed, match="taken down"):
         add(engine, media, make_user(engine), 1)
     with session_scope(engine) as session, pytest.raises(NotFound):
-        queries.resolve_report(
+        moderation.resolve_report(
             session, report_id=report.id, moderator_id=moderator.id, action="restore", now=NOW
         )
 
@@ -231,14 +224,14 @@ def test_restore_and_approve(engine, media):
     owner, moderator = make_user(engine), make_admin(engine)
     asset = add(engine, media, owner, 1, screening=Screening.PENDING)
     with read_scope(engine) as session:
-        assert [a.id for a in queries.moderation_queue(session).pending_assets] == [asset.id]
+        assert [a.id for a in moderation.moderation_queue(session).pending_assets] == [asset.id]
     with session_scope(engine) as session:
-        queries.approve_asset(session, asset_id=asset.id, moderator_id=moderator.id, now=NOW)
-        report = queries.report_asset(
+        moderation.approve_asset(session, asset_id=asset.id, moderator_id=moderator.id, now=NOW)
+        report = moderation.report_asset(
             session, asset_id=asset.id, reporter_id=None, reason="spam", details="", now=NOW
         )
     with session_scope(engine) as session:
-        queries.resolve_report(
+        moderation.resolve_report(
             session, report_id=report.id, moderator_id=moderator.id, action="restore", now=NOW
         )
     assert page_through(engine, owner, scope="public") == [asset.id]
@@ -248,9 +241,9 @@ def test_delete_removes_files_no_longer_referenced(engine, media):
     owner = make_user(engine)
     asset = add(engine, media, owner, 1, featured=True)
     with read_scope(engine) as session:
-        assert [a.id for a in queries.featured(session)] == [asset.id]
+        assert [a.id for a in listing.featured(session)] == [asset.id]
     with session_scope(engine) as session:
-        queries.set_title_tags(
+        library.set_title_tags(
             session,
             owner_id=owner.id,
             asset_id=asset.id,
@@ -259,7 +252,7 @@ def test_delete_removes_files_no_longer_referenced(engine, media):
             category=None,
         )
     with session_scope(engine) as session:
-        queries.delete_asset(session, owner_id=owner.id, asset_id=asset.id, media_root=media)
+        library.delete_asset(session, owner_id=owner.id, asset_id=asset.id, media_root=media)
     with pytest.raises(NotFound):
         store.read(media, asset.sha256)
 
@@ -267,11 +260,11 @@ def test_delete_removes_files_no_longer_referenced(engine, media):
 def test_a_bad_cursor_is_a_clear_error(engine):
     owner = make_user(engine)
     with read_scope(engine) as session, pytest.raises(ValidationFailed, match="page link"):
-        queries.list_assets(session, viewer_id=owner.id, cursor="garbage!")
+        listing.list_assets(session, viewer_id=owner.id, cursor="garbage!")
 
 
 def test_filters_by_muse_and_date(engine, media):
-    from tests.factories import make_muse
+    from testing.factories import make_muse
 
     owner = make_user(engine)
     muse = make_muse(engine, owner)
@@ -290,36 +283,36 @@ def test_admins_feature_assets(engine, media):
     owner, admin = make_user(engine), make_admin(engine)
     asset = add(engine, media, owner, 1)
     with session_scope(engine) as session:
-        queries.set_featured(
+        moderation.set_featured(
             session, asset_id=asset.id, featured=True, moderator_id=admin.id, now=NOW
         )
     with read_scope(engine) as session:
-        assert [a.id for a in queries.featured(session)] == [asset.id]
+        assert [a.id for a in listing.featured(session)] == [asset.id]
     with session_scope(engine) as session:
-        queries.set_featured(
+        moderation.set_featured(
             session, asset_id=asset.id, featured=False, moderator_id=admin.id, now=NOW
         )
         with pytest.raises(NotFound):
-            queries.set_featured(
+            moderation.set_featured(
                 session, asset_id=999, featured=True, moderator_id=admin.id, now=NOW
             )
     with read_scope(engine) as session:
-        assert queries.featured(session) == []
+        assert listing.featured(session) == []
 
 
 def test_only_administrators_moderate(engine, media):
     owner = make_user(engine)
     asset = add(engine, media, owner, 1, screening=Screening.PENDING)
     with session_scope(engine) as session:
-        report = queries.report_asset(
+        report = moderation.report_asset(
             session, asset_id=asset.id, reporter_id=None, reason="spam", details="", now=NOW
         )
     attempts = [
-        lambda s: queries.approve_asset(s, asset_id=asset.id, moderator_id=owner.id, now=NOW),
-        lambda s: queries.set_featured(
+        lambda s: moderation.approve_asset(s, asset_id=asset.id, moderator_id=owner.id, now=NOW),
+        lambda s: moderation.set_featured(
             s, asset_id=asset.id, featured=True, moderator_id=owner.id, now=NOW
         ),
-        lambda s: queries.resolve_report(
+        lambda s: moderation.resolve_report(
             s, report_id=report.id, moderator_id=owner.id, action="restore", now=NOW
         ),
     ]

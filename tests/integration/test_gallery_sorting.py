@@ -12,14 +12,14 @@ import sqlalchemy as sa
 
 from core.db import downgrade, make_engine, migrate, read_scope, session_scope
 from core.errors import ValidationFailed
-from core.gallery import queries
+from core.gallery import engagement, listing
 from core.models import Asset, AssetView, Screening, Visibility
 from core.models.gallery import bayesian_rating_milli
+from testing.factories import make_asset, make_user
 from tests.conftest import PG_URL_ENV
-from tests.factories import make_asset, make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
-SORTS: tuple[queries.Sort, ...] = get_args(queries.Sort)
+SORTS: tuple[listing.Sort, ...] = get_args(listing.Sort)
 # What each sort promises to order by (then id), both descending: the specification the
 # expected orders below are computed from.
 SORT_KEYS = {
@@ -35,7 +35,7 @@ def page_through(engine, viewer_id, *, limit, **filters):
     seen, cursor = [], None
     while True:
         with read_scope(engine) as session:
-            page = queries.list_assets(
+            page = listing.list_assets(
                 session, viewer_id=viewer_id, cursor=cursor, limit=limit, **filters
             )
         assert len(page.items) <= limit
@@ -62,7 +62,7 @@ def public(asset):
 
 def refresh(engine, now):
     with session_scope(engine) as session:
-        return queries.refresh_trending(session, now=now)
+        return engagement.refresh_trending(session, now=now)
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def mixed_gallery(engine):
     with session_scope(engine) as session:
         for n, asset in enumerate(assets[:12]):
             for fan in fans[: n % 3] if public(asset) else ():  # several share a vote pattern
-                queries.rate(session, asset_id=asset.id, user_id=fan.id, stars=4, now=NOW)
+                engagement.rate(session, asset_id=asset.id, user_id=fan.id, stars=4, now=NOW)
         for n, asset in enumerate(assets):
             for _ in range(n % 4):
                 session.add(AssetView(asset_id=asset.id, at=NOW - timedelta(days=n % 5)))
@@ -129,7 +129,7 @@ def test_a_rating_reorders_top_rated_at_once(engine):
 
     def rate(asset, fan, stars):
         with session_scope(engine) as session:
-            queries.rate(session, asset_id=asset.id, user_id=fan.id, stars=stars, now=NOW)
+            engagement.rate(session, asset_id=asset.id, user_id=fan.id, stars=stars, now=NOW)
 
     assert top_rated() == [newer.id, older.id]  # unrated: a tie, broken by id
     rate(older, fans[0], 5)
@@ -160,8 +160,8 @@ def test_trending_decays_as_days_pass_and_zeroes_assets_whose_activity_left_the_
     start = fake_clock.now()
     with session_scope(engine) as session:
         for _ in range(3):
-            queries.record_view(session, asset_id=viewed.id, viewer_id=None, now=start)
-        queries.rate(session, asset_id=rated.id, user_id=fan.id, stars=4, now=start)
+            engagement.record_view(session, asset_id=viewed.id, viewer_id=None, now=start)
+        engagement.rate(session, asset_id=rated.id, user_id=fan.id, stars=4, now=start)
 
     def scores():
         with read_scope(engine) as session:
@@ -211,7 +211,7 @@ def test_a_forged_or_garbled_cursor_is_a_clear_error(engine, sort, cursor):
     owner = make_user(engine)
     make_asset(engine, owner)
     with read_scope(engine) as session, pytest.raises(ValidationFailed, match="page link"):
-        queries.list_assets(session, viewer_id=owner.id, sort=sort, cursor=cursor)
+        listing.list_assets(session, viewer_id=owner.id, sort=sort, cursor=cursor)
 
 
 def deep_page_statements(engine, sort):
@@ -220,7 +220,7 @@ def deep_page_statements(engine, sort):
     for _ in range(3):
         make_asset(engine, owner)
     with read_scope(engine) as session:
-        cursor = queries.list_assets(session, viewer_id=owner.id, sort=sort, limit=1).next_cursor
+        cursor = listing.list_assets(session, viewer_id=owner.id, sort=sort, limit=1).next_cursor
     statements = []
 
     def capture(_conn, _cursor, statement, parameters, _context, _many):
@@ -230,7 +230,7 @@ def deep_page_statements(engine, sort):
     sa.event.listen(engine, "before_cursor_execute", capture)
     try:
         with read_scope(engine) as session:
-            deep = queries.list_assets(session, viewer_id=owner.id, sort=sort, cursor=cursor)
+            deep = listing.list_assets(session, viewer_id=owner.id, sort=sort, cursor=cursor)
     finally:
         sa.event.remove(engine, "before_cursor_execute", capture)
     assert len(deep.items) == 2

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlmodel import select
@@ -30,12 +29,14 @@ from core.models import (
     JobStatus,
     PoolConfig,
 )
-from core.studio import jobs
-from scheduler.jobs import Runtime
+from core.studio.compose import StudioRequest
+from core.studio.outcomes import cancel
+from core.studio.pricing import pricing_from
+from core.studio.submit import submit
+from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
-from sim.vast import Timings
-from tests.factories import make_user
-from tests.sims import comfy_sim, vast_sim
+from testing.factories import RENTABLE_FILTERS, make_user
+from testing.sims import comfy_behind_vast
 
 PRESETS = Presets.load()
 
@@ -49,13 +50,7 @@ def comfy_config():
 @pytest.fixture
 def stack(engine, tmp_path, comfy_config):
     """Runtime + both simulators; instances boot at once and map to the ComfyUI sim."""
-    with (
-        comfy_sim(comfy_config) as comfy,
-        vast_sim(
-            timings=Timings(null_s=0, created_s=0, loading_s=0),
-            comfy_port=int(comfy.url.rsplit(":", 1)[1]),
-        ) as vast,
-    ):
+    with comfy_behind_vast(comfy_config) as (comfy, vast):
         settings = load_settings(
             database_url=engine.url.render_as_string(hide_password=False),
             sim_vast_url=vast.url,
@@ -66,9 +61,8 @@ def stack(engine, tmp_path, comfy_config):
         runtime = Runtime(settings, SystemClock())
         with session_scope(engine) as session:
             config = session.get(PoolConfig, settings.pool_name)
-            config.max_price_per_hour_usd = Decimal("5")
-            config.min_reliability = 0.9
-            config.min_vram_gb = 8
+            for name, value in RENTABLE_FILTERS.items():
+                setattr(config, name, value)
             session.add(config)
         yield runtime, vast, comfy
         runtime.shutdown(grace_s=5)
@@ -87,14 +81,14 @@ def _fund(engine, user, credits=500):
 
 
 def _submit(runtime, user, **fields):
-    request = jobs.StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
-    return jobs.submit(
+    request = StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
+    return submit(
         runtime.engine,
         user_id=user.id,
         request=request,
         clock=runtime.clock,
         presets=PRESETS,
-        pricing=jobs.pricing_from(runtime.settings),
+        pricing=pricing_from(runtime.settings),
         pool=runtime.settings.pool_name,
     )
 
@@ -189,7 +183,7 @@ def test_cancel_while_queued_refunds(engine, stack):
     user = make_user(engine)
     _fund(engine, user)
     job = _submit(runtime, user)
-    assert jobs.cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is True
+    assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is True
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == 500
         kinds = [e.kind for e in ledger.history(session, user_id=user.id, limit=10)]
@@ -245,7 +239,7 @@ def test_daily_maintenance_checks_the_last_days_against_vasts_bill(engine, stack
 
 def test_only_the_leader_refreshes_gallery_trending(engine, stack):
     from core.models import AssetView
-    from tests.factories import make_asset
+    from testing.factories import make_asset
 
     runtime, _vast, _comfy = stack
     asset = make_asset(engine, make_user(engine))
@@ -262,7 +256,7 @@ def test_only_the_leader_refreshes_gallery_trending(engine, stack):
 def test_history_filters_by_status_and_kind(engine):
     from core.models import MediaKind
     from core.studio import history
-    from tests.factories import make_job
+    from testing.factories import make_job
 
     user = make_user(engine)
     done = make_job(engine, user, status=JobStatus.SUCCEEDED)

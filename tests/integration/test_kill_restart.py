@@ -18,11 +18,12 @@ from core.clock import SystemClock
 from core.comfy.presets import Presets
 from core.db import read_scope, session_scope
 from core.models import LIVE_INSTANCE_STATES, CreditEntry, GenerationJob, GpuInstance, JobStatus
-from core.studio import jobs
+from core.studio.compose import StudioRequest
+from core.studio.pricing import Pricing
+from core.studio.submit import submit
 from sim.comfy import ComfySimConfig
-from sim.vast import Timings
-from tests.factories import make_pool
-from tests.sims import comfy_sim, vast_sim
+from testing.factories import make_rentable_pool
+from testing.sims import comfy_behind_vast
 
 
 def _scheduler(engine, vast, tmp_path):
@@ -58,22 +59,13 @@ def _live_labels(engine):
 
 @pytest.fixture
 def stack(engine, tmp_path):
-    make_pool(
+    make_rentable_pool(
         engine,
         desired_size=1,
         max_instances=2,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
         prewarm_until=datetime.now(UTC) + timedelta(hours=1),
     )
-    with (
-        comfy_sim(ComfySimConfig(step_delay_s=0.3)) as comfy,
-        vast_sim(
-            timings=Timings(null_s=0, created_s=0, loading_s=0),
-            comfy_port=int(comfy.url.rsplit(":", 1)[1]),
-        ) as vast,
-    ):
+    with comfy_behind_vast(ComfySimConfig(step_delay_s=0.3)) as (_comfy, vast):
         yield vast
 
 
@@ -117,13 +109,13 @@ def test_killed_mid_job_the_job_is_retried_and_charged_once(engine, stack, tmp_p
             starter_credits=500,
         )
     presets = Presets.load()
-    job = jobs.submit(
+    job = submit(
         engine,
         user_id=user.id,
-        request=jobs.StudioRequest(prompt="a lighthouse", preset="low"),
+        request=StudioRequest(prompt="a lighthouse", preset="low"),
         clock=SystemClock(),
         presets=presets,
-        pricing=jobs.Pricing(Decimal("0.01"), Decimal("0.5")),
+        pricing=Pricing(Decimal("0.01"), Decimal("0.5")),
         pool="default",
     )
     first = _scheduler(engine, vast, tmp_path)

@@ -8,7 +8,7 @@ from sqlmodel import select
 from core.db import read_scope, session_scope
 from core.models import GpuInstance, InstanceState, Lease, PoolConfig
 from core.pool import leases
-from tests.factories import make_instance, make_job, make_pool, make_user
+from testing.factories import make_instance, make_job, make_pool, make_user
 
 
 def _ready(engine, n, **kw):

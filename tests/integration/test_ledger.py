@@ -10,7 +10,7 @@ from core.accounts import ledger
 from core.db import make_engine, read_scope, session_scope
 from core.errors import InsufficientCredits
 from core.models import CreditEntry
-from tests.factories import make_job, make_user
+from testing.factories import make_job, make_user
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 

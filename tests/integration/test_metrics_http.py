@@ -15,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.clock import FakeClock
 from core.db import make_engine, session_scope
 from core.models import InstanceState, JobStatus, UsageEvent
-from core.ops.metrics import MetricsServer, scheduler_metrics
-from tests.factories import make_instance, make_job, make_pool, make_user
-from tests.processes import free_port, python_module, stop
+from core.ops.metrics import scheduler_metrics
+from scheduler.metrics_server import MetricsServer
+from testing.factories import make_instance, make_job, make_pool, make_user
+from testing.processes import free_port, python_module, stop
 
 NOW = datetime(2026, 4, 10, 15, tzinfo=UTC)
 Series = tuple[str, frozenset[tuple[str, str]]]

@@ -3,7 +3,7 @@
 
 Entry points: the studio prompt, a muse's scene (composed into the prompt), a stored muse or
 variation whose text the policy now refuses (screened again at submit), a new muse, a
-variation, a card import (web path and `python -m core.muses.cli`). The pages' own wiring of
+variation, a card import (web path and `aikings-muses`). The pages' own wiring of
 these is driven with AppTest in tests/pages/test_minor_entry_points_pages.py.
 """
 
@@ -13,16 +13,17 @@ import json
 import pytest
 from sqlmodel import select
 
+from cli import muses as muse_cli
 from core.accounts import ledger
 from core.config import get_settings
 from core.db import make_engine, migrate, read_scope, session_scope
 from core.errors import PolicyRefusal
 from core.models import AuditEntry, AuditOutcome, GenerationJob, Muse, MuseVariation
-from core.muses import cli, service
+from core.muses import service
 from core.muses.schema import validate_profile
 from core.refusals import audited_refusals
 from core.safety import MINOR_MESSAGE
-from tests.factories import make_user
+from testing.factories import make_user
 from tests.integration.test_studio_submit import submit
 
 KEY = "a-test-admin-key"
@@ -199,7 +200,7 @@ def test_a_card_import_on_the_command_line(cli_db, tmp_path, capsys, text, rule)
     path = tmp_path / "card.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     before = counts(cli_db)
-    status = cli.main(["import", "--owner", "ava_owner", str(path)], stdin=io.StringIO(KEY))
+    status = muse_cli.main(["import", "--owner", "ava_owner", str(path)], stdin=io.StringIO(KEY))
     assert status == 2 and MINOR_MESSAGE in capsys.readouterr().err
     assert last_audit(cli_db) == (
         "policy.refused",

@@ -14,7 +14,7 @@ from core.errors import NotFound, PolicyRefusal, ValidationFailed
 from core.models import AuditEntry, Muse
 from core.muses import cards, service
 from core.muses.schema import validate_profile
-from tests.factories import make_job, make_user
+from testing.factories import make_job, make_user
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 PROFILE = {"basic": {"name": "Ava", "age": 27}, "fashion": {"outfit": "a red coat"}}

@@ -1,4 +1,4 @@
-"""`python -m core.muses.cli`: the command-line path applies the same 18+ and policy checks."""
+"""`aikings-muses`: the command-line path applies the same 18+ and policy checks."""
 
 import io
 import json
@@ -6,11 +6,11 @@ import json
 import pytest
 from sqlmodel import select
 
+from cli import muses as cli
 from core.config import get_settings
 from core.db import make_engine, migrate, read_scope, session_scope
 from core.models import AuditEntry, Muse, User
-from core.muses import cli
-from tests.factories import make_user
+from testing.factories import make_user
 
 KEY = "a-test-admin-key"
 CARD = {

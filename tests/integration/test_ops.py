@@ -15,8 +15,8 @@ from core.db import read_scope, session_scope
 from core.errors import ConfigError
 from core.models import AssetView, AuditEntry, AuditOutcome, GenerationJob, JobStatus, UsageEvent
 from core.ops import audit_view, backup, retention
+from testing.factories import make_job, make_user
 from tests.conftest import PG_URL_ENV
-from tests.factories import make_job, make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 

@@ -17,12 +17,12 @@ from sqlmodel import select
 from core.config import REPO_ROOT, OutputScreenerKind
 from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
-from core.gallery import queries, screening, store
+from core.gallery import listing, screening, store
 from core.models import Asset, AuditEntry, JobStatus, MediaKind, Role, Screening, Visibility
 from core.safety import ScreeningResult, shared_screener
 from core.safety.outputs import EXPLICIT_LABELS, NUDENET_LABELS, sample_frames
 from core.studio import history
-from tests.factories import make_user
+from testing.factories import make_user
 from tests.integration import test_job_path as job_path
 
 # The job path's simulator stack, shared as fixtures.
@@ -109,9 +109,9 @@ def test_an_explicit_output_of_a_non_explicit_request_is_hidden_and_queued(engin
     assert job_asset.screen_labels == {"X": 0.9} and job_asset.screen_model == "stub"
     with read_scope(engine) as session:
         assert [a.id for a in screening.flagged_outputs(session)] == [job_asset.id]
-        assert queries.list_assets(session, viewer_id=owner.id, scope="mine").items == []
+        assert listing.list_assets(session, viewer_id=owner.id, scope="mine").items == []
         with pytest.raises(NotFound):
-            queries.get_asset(session, viewer_id=owner.id, asset_id=job_asset.id)
+            listing.get_asset(session, viewer_id=owner.id, asset_id=job_asset.id)
         entry = session.exec(select(AuditEntry)).all()[-1]
     assert (entry.action, entry.actor, entry.target) == (
         "output.flagged",
@@ -151,7 +151,7 @@ def test_a_moderator_releases_or_removes_a_flagged_output(engine, tmp_path, rele
     with read_scope(engine) as session:
         decided = session.get(Asset, asset.id)
         assert screening.flagged_outputs(session) == []
-        mine = queries.list_assets(session, viewer_id=owner.id, scope="mine").items
+        mine = listing.list_assets(session, viewer_id=owner.id, scope="mine").items
     if release:
         assert (decided.hidden, decided.screening, [a.id for a in mine]) == (
             False,

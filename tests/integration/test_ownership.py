@@ -3,19 +3,18 @@
 Runs on every configured backend (SQLite, and PostgreSQL when TEST_DATABASE_URL is set).
 """
 
-import io
 from datetime import UTC, datetime
 
 import pytest
-from PIL import Image
 
 from core.db import read_scope, session_scope
 from core.errors import NotFound
-from core.gallery import queries, store
-from core.models import Asset, MediaKind, Visibility
+from core.gallery import engagement, library, listing, moderation, sharing
+from core.gallery.sharing import ShareSigner
+from core.models import Asset, Visibility
 from core.muses import service as muses
-from core.studio import jobs
-from tests.factories import make_job, make_muse, make_user
+from core.studio.history import job_for_user
+from testing.factories import make_job, make_muse, make_user, store_png
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
@@ -23,28 +22,17 @@ NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 @pytest.fixture
 def alice_private(engine, tmp_path):
     alice, bob = make_user(engine), make_user(engine)
-    data = io.BytesIO()
-    Image.new("RGB", (16, 16), "navy").save(data, format="PNG")
     with session_scope(engine) as session:
-        asset = store.save_output(
-            session,
-            media_root=tmp_path,
-            owner_id=alice.id,
-            job_id=None,
-            muse_id=None,
-            data=data.getvalue(),
-            kind=MediaKind.IMAGE,
-            mime="image/png",
-            title="private",
-            now=NOW,
+        asset = store_png(
+            session, media_root=tmp_path, owner_id=alice.id, title="private", now=NOW, colour="navy"
         )
     return alice, bob, asset.id, make_job(engine, alice).id, make_muse(engine, alice).id
 
 
 def test_another_users_job_and_muse_are_invisible(engine, alice_private):
     alice, bob, _asset_id, job_id, muse_id = alice_private
-    assert jobs.job_for_user(engine, job_id=job_id, user_id=bob.id) is None
-    assert jobs.job_for_user(engine, job_id=job_id, user_id=alice.id).id == job_id
+    assert job_for_user(engine, job_id=job_id, user_id=bob.id) is None
+    assert job_for_user(engine, job_id=job_id, user_id=alice.id).id == job_id
     with read_scope(engine) as session:
         with pytest.raises(NotFound):
             muses.get_muse(session, owner_id=bob.id, muse_id=muse_id)
@@ -55,22 +43,22 @@ def test_another_users_job_and_muse_are_invisible(engine, alice_private):
 @pytest.mark.parametrize(
     "action",
     [
-        lambda s, bob, a: queries.get_asset(s, viewer_id=bob, asset_id=a),
-        lambda s, bob, a: queries.rate(s, asset_id=a, user_id=bob, stars=1, now=NOW),
-        lambda s, bob, a: queries.set_visibility(
+        lambda s, bob, a: listing.get_asset(s, viewer_id=bob, asset_id=a),
+        lambda s, bob, a: engagement.rate(s, asset_id=a, user_id=bob, stars=1, now=NOW),
+        lambda s, bob, a: library.set_visibility(
             s, owner_id=bob, asset_id=a, visibility=Visibility.PUBLIC, now=NOW
         ),
-        lambda s, bob, a: queries.set_title_tags(
+        lambda s, bob, a: library.set_title_tags(
             s, owner_id=bob, asset_id=a, title="mine now", tags=[], category=None
         ),
-        lambda s, bob, a: queries.create_share_link(
-            s, owner_id=bob, asset_id=a, signing_key="k", now=NOW
+        lambda s, bob, a: sharing.create_share_link(
+            s, owner_id=bob, asset_id=a, signer=ShareSigner.from_secret("k"), now=NOW
         ),
-        lambda s, bob, a: queries.revoke_share(s, owner_id=bob, asset_id=a, now=NOW),
-        lambda s, bob, a: queries.report_asset(
+        lambda s, bob, a: sharing.revoke_share(s, owner_id=bob, asset_id=a, now=NOW),
+        lambda s, bob, a: moderation.report_asset(
             s, asset_id=a, reporter_id=bob, reason="spam", details="", now=NOW
         ),
-        lambda s, bob, a: queries.delete_asset(s, owner_id=bob, asset_id=a, media_root=None),
+        lambda s, bob, a: library.delete_asset(s, owner_id=bob, asset_id=a, media_root=None),
     ],
     ids=["read", "rate", "visibility", "retitle", "share", "unshare", "report", "delete"],
 )
@@ -87,4 +75,4 @@ def test_another_users_private_asset_cannot_be_read_or_touched(engine, alice_pri
         )
         assert (asset.rating_count, asset.view_count) == (0, 0)
     with read_scope(engine) as session:
-        assert queries.list_assets(session, viewer_id=bob.id, scope="mine").items == []
+        assert listing.list_assets(session, viewer_id=bob.id, scope="mine").items == []

@@ -12,12 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.accounts import ledger, payments, webhook
+from cli import stripe_webhook
+from core.accounts import ledger, payments
 from core.clock import FakeClock
 from core.db import read_scope, session_scope
-from core.errors import ValidationFailed
+from core.errors import PaymentError, PaymentUnavailable, ValidationFailed
 from sim.server import ServerThread
-from tests.factories import make_user
+from testing.factories import make_user
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 SECRET = "whsec_test"
@@ -96,7 +97,7 @@ def test_checkout_session_is_created_with_the_pack():
     auth, form = seen[0]
     assert auth == "Bearer sk_test" and form["metadata[pack_id]"] == "creator"
     assert form["line_items[0][price_data][unit_amount]"] == "1000"
-    with pytest.raises(ValidationFailed, match="not reachable"):
+    with pytest.raises(PaymentUnavailable, match="not reachable"):  # transport, not input
         payments.create_checkout_session(
             api_url="http://127.0.0.1:9",
             api_key="k",
@@ -105,6 +106,21 @@ def test_checkout_session_is_created_with_the_pack():
             success_url="",
             cancel_url="",
         )
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "message"),
+    [(503, PaymentUnavailable, "try again later"), (401, PaymentError, "refused")],
+)
+def test_stripe_refusals_map_into_the_error_tree_with_status_and_request_id(status, error, message):
+    async def refuse(_request: Request):
+        return JSONResponse({"error": {}}, status_code=status, headers={"request-id": "req_9"})
+
+    app = Starlette(routes=[Route("/v1/events", refuse)])
+    with ServerThread(app) as server, pytest.raises(error, match=message) as info:
+        payments.fetch_events(api_url=server.url, api_key="k")
+    assert not isinstance(info.value, ValidationFailed)  # a remote failure, not bad input
+    assert (info.value.status, info.value.request_id) == (status, "req_9")
 
 
 def test_webhook_signature_and_timestamp_are_enforced():
@@ -177,7 +193,7 @@ def post_webhook(url, payload: bytes, header: str | None):
     headers = {"content-type": "application/json"}
     if header is not None:
         headers["stripe-signature"] = header
-    return httpx.post(f"{url}{webhook.PATH}", content=payload, headers=headers, timeout=10)
+    return httpx.post(f"{url}{stripe_webhook.PATH}", content=payload, headers=headers, timeout=10)
 
 
 def test_webhook_endpoint_verifies_signatures_and_credits_exactly_once(engine):
@@ -187,7 +203,7 @@ def test_webhook_endpoint_verifies_signatures_and_credits_exactly_once(engine):
     first = json.dumps(event("evt_1", user, "creator")).encode()
     second = json.dumps(event("evt_2", user, "starter")).encode()
     ts = int(NOW.timestamp())
-    app = webhook.make_app(engine, secret=SECRET, clock=clock)
+    app = stripe_webhook.make_app(engine, secret=SECRET, clock=clock)
     with ServerThread(app) as server:
         refused = [
             post_webhook(server.url, first, sign(first, ts, "whsec_other")),
@@ -212,4 +228,4 @@ def test_webhook_endpoint_verifies_signatures_and_credits_exactly_once(engine):
 
 def test_webhook_server_refuses_to_start_without_a_secret(monkeypatch):
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
-    assert webhook.main(["--port", "0"]) == 2
+    assert stripe_webhook.main(["--port", "0"]) == 2

@@ -9,21 +9,18 @@ from core.db import session_scope
 from core.models import BadMachine, InstanceState, Lease
 from core.pool.actions import Adopt, DestroyOrphan, EnterSafeMode, MarkLost, Rent
 from scheduler.leader import LeaderLease
-from tests.factories import make_job, make_pool, make_user
-from tests.pool_harness import PoolHarness
+from testing.factories import make_job, make_rentable_pool, make_user
+from testing.pool_harness import PoolHarness
 
 READY, BOOTING, TERMINATING = InstanceState.READY, InstanceState.BOOTING, InstanceState.TERMINATING
 
 
 @pytest.fixture
 def pool(engine, vast, fake_clock):
-    make_pool(
+    make_rentable_pool(
         engine,
         desired_size=1,
         max_instances=3,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
         boot_timeout_s=600,
     )
     harness = PoolHarness(engine, vast, fake_clock)

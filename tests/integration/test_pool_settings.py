@@ -10,7 +10,7 @@ from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
 from core.models import AuditEntry, PoolConfig
 from core.pool import service
-from tests.factories import make_pool
+from testing.factories import make_pool
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 ACTOR = service.Actor(name="user:admin")

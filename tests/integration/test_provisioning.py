@@ -28,8 +28,8 @@ from scheduler.wiring import build_manager, comfy_headers
 from sim.comfy import ComfySimConfig
 from sim.fleet import ComfyFleet
 from sim.vast import Timings
-from tests.factories import make_pool
-from tests.sims import SIM_KEY, vast_sim
+from testing.factories import make_pool
+from testing.sims import SIM_KEY, vast_sim
 
 PRESETS = Presets.load()
 SDXL = "checkpoints/sdxl_base_1.0.safetensors"

@@ -2,7 +2,7 @@
 
 import time
 
-from tests.processes import python_module, stop
+from testing.processes import python_module, stop
 
 
 def test_scheduler_ticks_and_stops_cleanly_on_sigterm(tmp_path):

@@ -18,11 +18,14 @@ from core.errors import InsufficientCredits, NotFound, PolicyRefusal, Validation
 from core.models import AuditEntry, GenerationJob, InstanceState, JobStatus
 from core.muses import service
 from core.muses.schema import validate_profile
-from core.studio import history, jobs, progress
-from tests.factories import make_instance, make_job, make_user
+from core.studio import history, progress
+from core.studio.compose import StudioRequest, compose, request_of
+from core.studio.pricing import Pricing, estimate, hold_for
+from core.studio.submit import submit as submit_job
+from testing.factories import make_instance, make_job, make_user
 
 PRESETS = Presets.load()
-PRICING = jobs.Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
+PRICING = Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
 
 
 def fund(engine, user, credits, clock):
@@ -33,8 +36,8 @@ def fund(engine, user, credits, clock):
 
 
 def submit(engine, user, clock, **fields):
-    request = jobs.StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
-    return jobs.submit(
+    request = StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
+    return submit_job(
         engine,
         user_id=user.id,
         request=request,
@@ -62,14 +65,14 @@ def muse_for(engine, owner, clock, **ai):
         )
 
 
-def reference_for(engine, owner, clock, tmp_path):
+def reference_for(engine, owner, clock, tmp_path, *, muse_id=None, colour="teal"):
     out = io.BytesIO()
-    Image.new("RGB", (32, 32), "teal").save(out, format="PNG")
+    Image.new("RGB", (32, 32), colour).save(out, format="PNG")
     with session_scope(engine) as session:
         return service.attach_reference(
             session,
             owner_id=owner.id,
-            muse_id=None,
+            muse_id=muse_id,
             data=out.getvalue(),
             consent_given=True,
             media_root=tmp_path,
@@ -111,12 +114,12 @@ def test_short_credits_are_refused_with_the_amounts_and_leave_no_job(engine, fak
 def test_held_credits_match_the_estimate_shown(engine, fake_clock):
     user = make_user(engine)
     fund(engine, user, 500, fake_clock)
-    request = jobs.StudioRequest(prompt="a harbour", preset="medium", batch_size=2)
+    request = StudioRequest(prompt="a harbour", preset="medium", batch_size=2)
     with read_scope(engine) as session:
-        quote = jobs.estimate(session, request, presets=PRESETS, pricing=PRICING, pool="default")
+        quote = estimate(session, request, presets=PRESETS, pricing=PRICING, pool="default")
     job = submit(engine, user, fake_clock, preset="medium", batch_size=2, prompt="a harbour")
-    assert job.estimated_credits == jobs.hold_for(quote) >= quote.credits
-    assert state(engine, user)[0] == 500 - jobs.hold_for(quote)
+    assert job.estimated_credits == hold_for(quote) >= quote.credits
+    assert state(engine, user)[0] == 500 - hold_for(quote)
 
 
 def test_references_never_go_with_explicit_mode(engine, fake_clock, tmp_path):
@@ -129,6 +132,31 @@ def test_references_never_go_with_explicit_mode(engine, fake_clock, tmp_path):
     assert state(engine, user)[2][-1][0] == "policy.refused"
     job = submit(engine, user, fake_clock, reference_images=(ref.sha256,))
     assert job.request["reference_images"] == [ref.sha256]
+
+
+def test_compose_turns_a_scene_into_the_muses_prompt_with_its_references_and_weight(
+    engine, fake_clock, tmp_path
+):
+    user = make_user(engine)
+    muse = muse_for(engine, user, fake_clock, reference_weight=0.55, negative_prompt="blurry")
+    loose = reference_for(engine, user, fake_clock, tmp_path)
+    on_muse = reference_for(engine, user, fake_clock, tmp_path, muse_id=muse.id, colour="navy")
+    form = StudioRequest(
+        prompt="reading in a cafe",
+        negative_prompt="text",
+        muse_id=muse.id,
+        reference_images=(loose.sha256, loose.sha256),  # added twice: guides once
+    )
+    with read_scope(engine) as session:
+        plain = compose(session, StudioRequest(prompt="a harbour"), user_id=user.id)
+        composed = compose(session, form, user_id=user.id, use_muse_references=True)
+        with pytest.raises(NotFound):
+            compose(session, form, user_id=make_user(engine).id)
+    assert plain == StudioRequest(prompt="a harbour")
+    assert "Ava" in composed.prompt and "reading in a cafe" in composed.prompt
+    assert composed.negative_prompt.endswith("text") and "blurry" in composed.negative_prompt
+    assert composed.reference_images == (loose.sha256, on_muse.sha256)
+    assert composed.reference_weight == 0.55
 
 
 def test_other_users_muses_variations_and_references_are_not_found(engine, fake_clock, tmp_path):
@@ -176,9 +204,9 @@ def test_rerun_request_repeats_the_job_with_its_seed(engine, fake_clock):
     user = make_user(engine)
     fund(engine, user, 100, fake_clock)
     first = submit(engine, user, fake_clock, seed=77, batch_size=2)
-    again = jobs.request_of(first)
+    again = request_of(first)
     assert (again.seed, again.batch_size, again.prompt) == (77, 2, first.prompt)
-    second = jobs.submit(
+    second = submit_job(
         engine,
         user_id=user.id,
         request=again,

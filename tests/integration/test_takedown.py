@@ -14,7 +14,8 @@ from sqlmodel import select
 from core.config import REPO_ROOT
 from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
-from core.gallery import fingerprints, queries, store, takedown
+from core.gallery import fingerprints, moderation, sharing, store, takedown
+from core.gallery.sharing import ShareSigner
 from core.models import (
     Asset,
     AuditEntry,
@@ -26,11 +27,11 @@ from core.models import (
     Visibility,
 )
 from core.muses import service
-from tests.factories import make_user
+from testing.factories import make_user
 
 IMAGES = REPO_ROOT / "tests" / "fixtures" / "safety" / "images"
 PICTURES = sorted(IMAGES.glob("*.png"))
-KEY = "a-test-signing-key"
+SIGNER = ShareSigner.from_secret("a-test-signing-key")
 LIMITS = {"max_bytes": 5_000_000, "max_pixels": 5_000_000}
 
 
@@ -95,7 +96,7 @@ def stored(engine, media, owner, data, *, mime="image/png", public=True):
 
 def take_down_by_report(engine, media, asset, admin):
     with session_scope(engine) as session:
-        report = queries.report_asset(
+        report = moderation.report_asset(
             session,
             asset_id=asset.id,
             reporter_id=None,
@@ -103,7 +104,7 @@ def take_down_by_report(engine, media, asset, admin):
             details="",
             now=admin.created_at,
         )
-        queries.resolve_report(
+        moderation.resolve_report(
             session,
             report_id=report.id,
             moderator_id=admin.id,
@@ -148,8 +149,8 @@ def test_anyone_files_a_request_and_the_picture_hides_at_once(engine, tmp_path, 
     owner = make_user(engine)
     asset = stored(engine, tmp_path, owner, (IMAGES / "abstract_shapes.png").read_bytes())
     with session_scope(engine) as session:
-        token = queries.create_share_link(
-            session, owner_id=owner.id, asset_id=asset.id, signing_key=KEY, now=fake_clock.now()
+        token = sharing.create_share_link(
+            session, owner_id=owner.id, asset_id=asset.id, signer=SIGNER, now=fake_clock.now()
         )
         request = takedown.file_request(
             session,
@@ -160,7 +161,7 @@ def test_anyone_files_a_request_and_the_picture_hides_at_once(engine, tmp_path, 
             relationship="self",
             signature="A. Person",
             good_faith=True,
-            signing_key=KEY,
+            signer=SIGNER,
             now=fake_clock.now(),
         )
     with read_scope(engine) as session:
@@ -202,7 +203,7 @@ def test_an_incomplete_request_gets_a_clear_message(engine, fake_clock, change, 
         "good_faith": True,
     } | change
     with session_scope(engine) as session, pytest.raises(ValidationFailed, match=message):
-        takedown.file_request(session, signing_key=KEY, now=fake_clock.now(), **fields)
+        takedown.file_request(session, signer=SIGNER, now=fake_clock.now(), **fields)
 
 
 def file_for(engine, asset_number, clock):
@@ -216,7 +217,7 @@ def file_for(engine, asset_number, clock):
             relationship="self",
             signature="A. Person",
             good_faith=True,
-            signing_key=KEY,
+            signer=SIGNER,
             now=clock.now(),
         )
 

@@ -6,31 +6,20 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
-from sim.comfy import ComfySimConfig
 from sim.vast import Timings
-from tests.factories import make_pool
-from tests.sims import comfy_sim, vast_sim
+from testing.factories import make_rentable_pool
+from testing.sims import comfy_behind_vast
 
 
 def test_two_schedulers_rent_the_pool_once(engine, tmp_path):
-    make_pool(
+    make_rentable_pool(
         engine,
         desired_size=2,
         max_instances=3,
-        max_price_per_hour_usd=Decimal("5"),
-        min_reliability=0.9,
-        min_vram_gb=8,
         prewarm_until=datetime.now(UTC) + timedelta(hours=1),
     )
-    with (
-        comfy_sim(ComfySimConfig()) as comfy,
-        vast_sim(
-            timings=Timings(null_s=0, created_s=0, loading_s=1),
-            comfy_port=int(comfy.url.rsplit(":", 1)[1]),
-        ) as vast,
-    ):
+    with comfy_behind_vast(timings=Timings(null_s=0, created_s=0, loading_s=1)) as (_, vast):
         env = {
             **os.environ,
             "DATABASE_URL": engine.url.render_as_string(hide_password=False),

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import streamlit as st
-from PIL import Image
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
@@ -17,23 +15,25 @@ from streamlit.testing.v1 import AppTest
 from core.accounts import sessions, users
 from core.config import get_settings
 from core.db import make_engine, migrate, session_scope
-from core.gallery import store
-from core.models import Asset, MediaKind, Role, User
+from core.models import Asset, Role, User
+from testing.factories import store_png
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def web_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """The database the pages use (DATABASE_URL), migrated; resource caches cleared."""
+    """The database the pages use (DATABASE_URL), migrated; resource and data caches cleared."""
     url = f"sqlite:///{tmp_path / 'web.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     migrate(url)
     st.cache_resource.clear()
+    st.cache_data.clear()
     engine = make_engine(url)
     yield engine
     engine.dispose()
     st.cache_resource.clear()
+    st.cache_data.clear()
 
 
 @pytest.fixture
@@ -65,6 +65,18 @@ def signed_in(web_engine: Engine) -> Callable[..., AppTest]:
     return open_page
 
 
+@pytest.fixture
+def texts() -> Callable[[AppTest], str]:
+    """What a page says, as one string: markdown, captions, subheaders and every alert."""
+
+    def page_text(app: AppTest) -> str:
+        parts = [*app.markdown, *app.caption, *app.subheader]
+        parts += [*app.error, *app.info, *app.success, *app.warning]
+        return " ".join(str(element.value) for element in parts)
+
+    return page_text
+
+
 def store_picture(
     session: Session,
     *,
@@ -73,19 +85,13 @@ def store_picture(
     at: datetime | None = None,
 ) -> Asset:
     """A small PNG stored as the first user's (private, pending) picture, through the store."""
-    data = io.BytesIO()
-    Image.new("RGB", (24, 24), colour).save(data, format="PNG")
     owner = session.exec(select(User)).first()
     assert owner is not None, "sign a user in first"
-    return store.save_output(
+    return store_png(
         session,
         media_root=get_settings().media_root,
         owner_id=owner.id or 0,
-        job_id=None,
-        muse_id=None,
-        data=data.getvalue(),
-        kind=MediaKind.IMAGE,
-        mime="image/png",
         title=title,
         now=at or owner.created_at,
+        colour=colour,
     )

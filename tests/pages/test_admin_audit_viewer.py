@@ -51,11 +51,11 @@ def test_pages_are_keyset_paged_newest_first_and_go_back(signed_in, log):
     first = _table(app)
     assert len(first) == 50 and first["id"].tolist() == sorted(first["id"], reverse=True)
     assert first["id"].iloc[-1] == log["ids"][11]
-    app.button(key="a_older").click().run()
+    app.button(key="a_forward").click().run()
     older = _table(app)
     assert older["id"].tolist() == list(reversed(log["ids"][:11]))
-    assert not [b for b in app.button if b.key == "a_older"]
-    app.button(key="a_newer").click().run()
+    assert not [b for b in app.button if b.key == "a_forward"]
+    app.button(key="a_back").click().run()
     assert _table(app)["id"].tolist() == first["id"].tolist()
 
 

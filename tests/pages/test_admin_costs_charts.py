@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from core.db import session_scope
 from core.models import JobStatus, Lease, Role, UsageEvent
-from tests.factories import make_instance, make_job, make_pool, make_user
+from testing.factories import make_instance, make_job, make_pool, make_user
 
 
 def _titles(app):

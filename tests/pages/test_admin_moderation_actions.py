@@ -4,7 +4,7 @@ import pytest
 from sqlmodel import select
 
 from core.db import read_scope, session_scope
-from core.gallery import queries
+from core.gallery import moderation
 from core.models import (
     Asset,
     AuditEntry,
@@ -26,7 +26,7 @@ def _reported_picture(engine, colour):
         asset.visibility = Visibility.PUBLIC
         session.add(asset)
         session.flush()
-        report = queries.report_asset(
+        report = moderation.report_asset(
             session,
             asset_id=asset.id,
             reporter_id=None,

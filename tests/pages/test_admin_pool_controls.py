@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from core.db import read_scope, session_scope
 from core.models import AuditEntry, GpuInstance, InstanceState, Lease, PoolConfig, Role
-from tests.factories import make_instance, make_job, make_pool, make_user
+from testing.factories import make_instance, make_job, make_pool, make_user
 
 PAGE = "views/admin_pool.py"
 
@@ -63,6 +63,12 @@ def _button(app, label):
     return next(b for b in app.button if b.label.startswith(label))
 
 
+def _confirm(app, key):
+    """Press "yes" in the confirmation dialog `key` (it must be open)."""
+    assert any(b.key == f"{key}_yes" for b in app.button), f"no open dialog {key}"
+    return app.button(key=f"{key}_yes").click().run()
+
+
 def _audit(engine, action):
     with read_scope(engine) as session:
         return session.exec(
@@ -77,7 +83,8 @@ def test_live_status_shows_state_gpu_price_uptime_health_lease_and_last_use(pool
     assert list(table.index) == [ready, busy, booting]
     assert table.loc[ready, "state"] == "ready" and table.loc[ready, "gpu"] == "RTX 4090"
     assert table.loc[ready, "$/h"] == pytest.approx(0.42)
-    assert table.loc[ready, "uptime"].startswith("2 h ")
+    assert table.loc[ready, "uptime"] == pytest.approx(2 + 5 / 60, abs=0.01)  # hours: sortable
+    assert table.loc[ready, "cost so far"] >= 0
     assert table.loc[ready, "endpoint"] == "http://10.0.0.5:8188"
     assert table.loc[ready, "health"] == "healthy"
     assert table.loc[ready, "last used"] is not None
@@ -90,10 +97,10 @@ def test_prewarm_needs_confirmation_then_wakes_the_pool_and_is_audited(pool_page
     app, _rows = pool_page
     [n for n in app.number_input if n.label == "Prewarm for minutes"][0].set_value(45)
     _button(app, "Prewarm now").click().run()
-    assert any("confirmation" in w.value for w in app.warning)
+    assert any("45 minutes" in m.value for m in app.markdown)  # the dialog asks first
     assert _audit(web_engine, "pool.prewarm") == []
-    app.checkbox(key="prewarm_confirm").check()
-    _button(app, "Prewarm now").click().run()
+    _confirm(app, "prewarm_confirm")
+    assert not app.exception
     with read_scope(web_engine) as session:
         until = session.get(PoolConfig, "default").prewarm_until
     assert until is not None and until > datetime.now(UTC) + timedelta(minutes=40)
@@ -148,8 +155,11 @@ def test_terminating_one_instance_needs_confirmation_and_is_audited(pool_page, w
     app.selectbox(key="terminate_target").set_value(target)
     _button(app, "Terminate").click().run()
     assert _audit(web_engine, "pool.terminate") == []
-    app.checkbox(key="terminate_confirm").check()
+    app.button(key="terminate_confirm_cancel").click().run()  # Cancel: nothing happens
+    assert _audit(web_engine, "pool.terminate") == []
+    assert not any(b.key == "terminate_confirm_yes" for b in app.button)  # the dialog closed
     _button(app, "Terminate").click().run()
+    _confirm(app, "terminate_confirm")
     assert not app.exception
     with read_scope(web_engine) as session:
         marked = session.exec(
@@ -163,8 +173,8 @@ def test_terminating_one_instance_needs_confirmation_and_is_audited(pool_page, w
 def test_terminating_every_instance_marks_all_live_ones(pool_page, web_engine):
     app, _rows = pool_page
     app.selectbox(key="terminate_target").set_value("all")
-    app.checkbox(key="terminate_confirm").check()
     _button(app, "Terminate").click().run()
+    _confirm(app, "terminate_confirm")
     with read_scope(web_engine) as session:
         pending = session.exec(
             select(GpuInstance).where(col(GpuInstance.terminate_requested_at).is_(None))
@@ -177,14 +187,15 @@ def test_terminating_every_instance_marks_all_live_ones(pool_page, web_engine):
 def test_safe_mode_on_and_off_are_each_confirmed_and_audited_with_the_reason(pool_page, web_engine):
     app, _rows = pool_page
     app.text_input(key="safe_mode_reason").input("provider incident")
-    app.checkbox(key="safe_mode_confirm").check()
     _button(app, "Enter safe mode").click().run()
+    with read_scope(web_engine) as session:
+        assert session.get(PoolConfig, "default").safe_mode is False  # not before "yes"
+    _confirm(app, "safe_mode_confirm")
     assert any("Safe mode is ON: provider incident" in e.value for e in app.error)
     _button(app, "Leave safe mode").click().run()  # the confirmation is asked again
     with read_scope(web_engine) as session:
         assert session.get(PoolConfig, "default").safe_mode is True
-    app.checkbox(key="safe_mode_confirm").check()
-    _button(app, "Leave safe mode").click().run()
+    _confirm(app, "safe_mode_confirm")
     with read_scope(web_engine) as session:
         assert session.get(PoolConfig, "default").safe_mode is False
     (on,) = _audit(web_engine, "pool.safe_mode_on")

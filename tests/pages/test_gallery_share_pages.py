@@ -7,9 +7,10 @@ from sqlmodel import select
 
 from core.config import get_settings
 from core.db import read_scope, session_scope
-from core.gallery import queries
+from core.gallery import moderation, sharing
+from core.gallery.sharing import ShareSigner
 from core.models import Asset, Report, Role, Screening, Visibility
-from tests.factories import make_user
+from testing.factories import make_user
 from tests.pages.conftest import ROOT, store_picture
 
 
@@ -82,7 +83,7 @@ def test_owner_shares_a_picture_and_the_link_opens_it_after_review(signed_in, we
         web_engine, role=Role.ADMIN, username="moderator", email="mod@example.test"
     )
     with session_scope(web_engine) as session:
-        queries.approve_asset(
+        moderation.approve_asset(
             session, asset_id=asset_id, moderator_id=moderator.id, now=datetime.now(UTC)
         )
     share = share_page(token).run()
@@ -110,11 +111,11 @@ def test_a_share_link_visitor_reports_and_the_picture_is_hidden(signed_in, web_e
     signed_in("views/gallery.py")  # creates the owner
     asset_id = picture(web_engine, "Harbour at dawn", public=True)
     with session_scope(web_engine) as session:
-        token = queries.create_share_link(
+        token = sharing.create_share_link(
             session,
             owner_id=1,
             asset_id=asset_id,
-            signing_key=get_settings().cookie_key.get_secret_value(),
+            signer=ShareSigner.from_secret(get_settings().cookie_key.get_secret_value()),
             now=datetime.now(UTC),
         )
     app = share_page(token).run()

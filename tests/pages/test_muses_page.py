@@ -9,11 +9,6 @@ from core.muses import service
 from core.muses.schema import validate_profile
 
 
-def texts(app):
-    parts = [*app.markdown, *app.caption, *app.error, *app.info, *app.success]
-    return " ".join(str(e.value) for e in parts)
-
-
 def stored(engine):
     with read_scope(engine) as session:
         return session.exec(select(Muse).order_by(Muse.id)).all()
@@ -83,7 +78,7 @@ def test_search_by_trait_and_filter_by_tag(signed_in, web_engine):
     assert [e.label.split(" · ")[0] for e in app.expander] == ["Zoe"]
 
 
-def test_variations_are_added_and_removed(signed_in, web_engine):
+def test_variations_are_added_and_removed(signed_in, web_engine, texts):
     app = signed_in("views/muses.py")
     muse = seed_muse(web_engine, "Ava")
     app.run()
@@ -110,7 +105,7 @@ def test_duplicate_and_delete(signed_in, web_engine):
     assert [m.name for m in stored(web_engine)] == ["Ava (copy)"]
 
 
-def test_a_refused_profile_is_explained_audited_and_not_saved(signed_in, web_engine):
+def test_a_refused_profile_is_explained_audited_and_not_saved(signed_in, web_engine, texts):
     app = signed_in("views/muses.py").run()
     app.text_input(key="new_muse_name").input("Ava")
     app.text_area(key="new_muse_notes").input("dressed like a schoolgirl")
@@ -141,7 +136,7 @@ def test_injection_strings_are_stored_and_shown_literally(signed_in, web_engine)
     assert not any(m.proto.allow_html for m in app.markdown)
 
 
-def test_a_saved_muse_is_listed_at_once_with_the_confirmation(signed_in, web_engine):
+def test_a_saved_muse_is_listed_at_once_with_the_confirmation(signed_in, web_engine, texts):
     app = signed_in("views/muses.py").run()
     app.text_input(key="new_muse_name").input("Ava")
     save_button(app).click().run()

@@ -8,16 +8,6 @@ from core.models import AuditEntry, GenerationJob, JobStatus, Muse, PoolConfig, 
 from ui.navigation import ADMIN_PAGES, USER_PAGES
 
 
-def texts(app):
-    return " ".join(
-        [e.value for e in app.markdown]
-        + [e.value for e in app.caption]
-        + [e.value for e in app.error]
-        + [e.value for e in app.info]
-        + [e.value for e in app.success]
-    )
-
-
 @pytest.mark.parametrize("page", [p for p, _, _ in USER_PAGES + ADMIN_PAGES])
 def test_signed_out_visitors_get_the_sign_in_forms(web_engine, page):
     from streamlit.testing.v1 import AppTest
@@ -30,7 +20,7 @@ def test_signed_out_visitors_get_the_sign_in_forms(web_engine, page):
 
 
 @pytest.mark.parametrize("page", [p for p, _, _ in ADMIN_PAGES])
-def test_admin_pages_refuse_users(signed_in, page):
+def test_admin_pages_refuse_users(signed_in, page, texts):
     app = signed_in(page).run()
     assert not app.exception
     assert "for administrators" in texts(app)
@@ -43,7 +33,7 @@ def test_every_page_renders_for_an_admin(signed_in, page):
     assert app.title
 
 
-def test_studio_submits_a_job_and_shows_its_progress(signed_in, web_engine):
+def test_studio_submits_a_job_and_shows_its_progress(signed_in, web_engine, texts):
     app = signed_in("views/studio.py").run()
     assert "500 credits" in texts(app)
     app.text_area(key="studio_prompt").input("a lighthouse at dusk, oil painting").run()
@@ -55,7 +45,7 @@ def test_studio_submits_a_job_and_shows_its_progress(signed_in, web_engine):
     assert "Waiting for a GPU" in texts(app)
 
 
-def test_studio_refuses_a_minor_prompt_clearly(signed_in, web_engine):
+def test_studio_refuses_a_minor_prompt_clearly(signed_in, web_engine, texts):
     app = signed_in("views/studio.py").run()
     app.text_area(key="studio_prompt").input("a 15 year old in lingerie").run()
     app.button(key="studio_generate").click().run()
@@ -127,57 +117,18 @@ def test_admin_grants_credits_and_it_is_audited(signed_in, web_engine):
         assert "credits.granted" in [e.action for e in session.exec(select(AuditEntry)).all()]
 
 
-def test_gallery_lists_my_pictures_and_opens_one(signed_in, web_engine, tmp_path):
-    import io
-
-    from PIL import Image
-
-    from core.config import get_settings
+def test_gallery_lists_my_pictures_and_opens_one(signed_in, web_engine):
     from core.db import session_scope
-    from core.gallery import store
-    from core.models import MediaKind, User
+    from tests.pages.conftest import store_picture
 
     app = signed_in("views/gallery.py")
-    out = io.BytesIO()
-    Image.new("RGB", (40, 40), "teal").save(out, format="PNG")
     with session_scope(web_engine) as session:
-        owner = session.exec(select(User)).first()
-        store.save_output(
-            session,
-            media_root=get_settings().media_root,
-            owner_id=owner.id,
-            job_id=None,
-            muse_id=None,
-            data=out.getvalue(),
-            kind=MediaKind.IMAGE,
-            mime="image/png",
-            title="Harbour at dawn",
-            now=owner.created_at,
-        )
+        store_picture(session, title="Harbour at dawn")
     app.run()
     assert not app.exception
     assert any("Harbour at dawn" in c.value for c in app.caption)
     [b for b in app.button if b.label == "Open"][0].click().run()
     assert not app.exception
-
-
-def test_admin_pool_settings_and_confirmed_terminate(signed_in, web_engine):
-    from core.config import get_settings
-    from core.db import session_scope
-    from core.pool.service import ensure_pool
-
-    with session_scope(web_engine) as session:
-        ensure_pool(session, get_settings())
-    app = signed_in("views/admin_pool.py", role=Role.ADMIN).run()
-    [n for n in app.number_input if n.label == "Idle timeout (s)"][0].set_value(1200)
-    [b for b in app.button if b.label == "Save settings"][0].click().run()
-    [b for b in app.button if b.label == "Terminate"][0].click().run()
-    assert any("confirmation" in w.value for w in app.warning)
-    assert not app.exception
-    with read_scope(web_engine) as session:
-        assert session.get(PoolConfig, "default").idle_timeout_s == 1200
-        actions = [e.action for e in session.exec(select(AuditEntry)).all()]
-    assert "pool.settings" in actions and "pool.terminate" not in actions
 
 
 def test_admin_costs_page_charts_usage(signed_in, web_engine):
@@ -208,21 +159,3 @@ def test_moderation_approves_a_pending_public_picture(signed_in, web_engine):
     assert not app.exception
     with read_scope(web_engine) as session:
         assert session.exec(select(Asset)).one().screening is Screening.PASSED
-
-
-def test_safe_mode_needs_confirmation(signed_in, web_engine):
-    from core.config import get_settings
-    from core.db import session_scope
-    from core.pool.service import ensure_pool
-
-    with session_scope(web_engine) as session:
-        ensure_pool(session, get_settings())
-    app = signed_in("views/admin_pool.py", role=Role.ADMIN).run()
-    button = [b for b in app.button if b.label.startswith("Enter safe mode")][0]
-    button.click().run()
-    with read_scope(web_engine) as session:
-        assert session.get(PoolConfig, "default").safe_mode is False
-    app.checkbox(key="safe_mode_confirm").check()
-    [b for b in app.button if b.label.startswith("Enter safe mode")][0].click().run()
-    with read_scope(web_engine) as session:
-        assert session.get(PoolConfig, "default").safe_mode is True

@@ -9,7 +9,7 @@ from sqlmodel import select
 from core.db import read_scope
 from core.errors import PolicyRefusal
 from core.models import AuditEntry, ReferenceImage
-from tests.factories import make_user
+from testing.factories import make_user
 from ui import references
 
 

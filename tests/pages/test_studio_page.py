@@ -9,16 +9,11 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import get_settings
 from core.db import read_scope, session_scope
-from core.gallery import store
 from core.models import Asset, AuditEntry, GenerationJob, JobStatus, MediaKind, User, Visibility
 from core.muses import service
 from core.muses.schema import validate_profile
+from testing.factories import store_png
 from tests.pages.conftest import ROOT
-
-
-def texts(app):
-    parts = [*app.markdown, *app.caption, *app.error, *app.info, *app.success, *app.warning]
-    return " ".join(str(e.value) for e in parts) + " ".join(s.value for s in app.subheader)
 
 
 def the_user(engine):
@@ -26,7 +21,7 @@ def the_user(engine):
         return session.exec(select(User)).one()
 
 
-def test_submit_shows_the_seed_queue_place_and_cold_start_wait(signed_in, web_engine):
+def test_submit_shows_the_seed_queue_place_and_cold_start_wait(signed_in, web_engine, texts):
     app = signed_in("views/studio.py").run()
     app.text_area(key="studio_prompt").input("a lighthouse at dusk").run()
     app.checkbox(key="studio_random_seed").uncheck().run()
@@ -38,7 +33,7 @@ def test_submit_shows_the_seed_queue_place_and_cold_start_wait(signed_in, web_en
     assert "Cold start" in page and "Expected wait about" in page
 
 
-def test_a_reload_or_another_tab_follows_the_same_job(signed_in, web_engine):
+def test_a_reload_or_another_tab_follows_the_same_job(signed_in, web_engine, texts):
     first = signed_in("views/studio.py").run()
     first.text_area(key="studio_prompt").input("a harbour at noon").run()
     first.button(key="studio_generate").click().run()
@@ -71,7 +66,7 @@ def test_a_running_job_shows_its_step_and_live_preview(signed_in, web_engine):
     assert "Live preview" in str(image.proto)
 
 
-def test_short_credits_are_explained_and_generate_is_disabled(signed_in, web_engine):
+def test_short_credits_are_explained_and_generate_is_disabled(signed_in, web_engine, texts):
     app = signed_in("views/studio.py", credits=0).run()
     app.text_area(key="studio_prompt").input("a lighthouse").run()
     assert "Not enough credits" in texts(app)
@@ -111,11 +106,9 @@ def test_a_muse_and_variation_compose_the_prompt_that_is_submitted(signed_in, we
     assert "at a jazz club" in job.prompt and "long auburn hair" in job.prompt
 
 
-def test_results_can_be_viewed_downloaded_and_shared(signed_in, web_engine):
+def test_results_can_be_viewed_downloaded_and_shared(signed_in, web_engine, texts):
     app = signed_in("views/studio.py")
     owner = the_user(web_engine)
-    picture = io.BytesIO()
-    Image.new("RGB", (48, 48), "teal").save(picture, format="PNG")
     with session_scope(web_engine) as session:
         job = GenerationJob(
             user_id=owner.id,
@@ -128,15 +121,11 @@ def test_results_can_be_viewed_downloaded_and_shared(signed_in, web_engine):
         )
         session.add(job)
         session.flush()
-        store.save_output(
+        store_png(
             session,
             media_root=get_settings().media_root,
             owner_id=owner.id,
             job_id=job.id,
-            muse_id=None,
-            data=picture.getvalue(),
-            kind=MediaKind.IMAGE,
-            mime="image/png",
             title="a teal square #1",
             now=owner.created_at,
             metadata={"parameters": "a teal square"},
@@ -197,7 +186,7 @@ def test_injection_strings_are_stored_and_shown_literally(signed_in, web_engine)
     assert not any(getattr(m.proto, "allow_html", False) for m in app.markdown)
 
 
-def test_a_refusal_on_the_page_is_audited_and_holds_nothing(signed_in, web_engine):
+def test_a_refusal_on_the_page_is_audited_and_holds_nothing(signed_in, web_engine, texts):
     app = signed_in("views/studio.py").run()
     app.text_area(key="studio_prompt").input("a t-e-e-n in a bikini").run()
     app.button(key="studio_generate").click().run()

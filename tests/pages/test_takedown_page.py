@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.db import read_scope, session_scope
 from core.gallery import takedown
+from core.gallery.sharing import ShareSigner
 from core.models import Asset, BlockedHash, Role, TakedownRequest, TakedownStatus, Visibility
 from tests.pages.conftest import store_picture
 
@@ -62,7 +63,7 @@ def test_the_queue_shows_the_48_hour_clock_and_removal_blocks_copies(signed_in, 
             relationship="self",
             signature="A. Person",
             good_faith=True,
-            signing_key="unused",
+            signer=ShareSigner.from_secret("unused"),
             now=asset.created_at,
         )
     app.run()

@@ -24,7 +24,7 @@ from core.comfy.workflows import GenerationRequest, build_graph
 from sim.comfy import ComfySimConfig
 from sim.comfy.provision import REPORT_NAME, ModelFile, Provisioning, true_file
 from sim.comfy.schema import facts
-from tests.sims import ComfySim, comfy_sim
+from testing.sims import ComfySim, comfy_sim
 
 PRESETS = Presets.load()
 CLIENT = "contract-client"

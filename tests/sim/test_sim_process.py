@@ -4,7 +4,7 @@ import time
 
 import httpx
 
-from tests.processes import free_port, python_module, stop
+from testing.processes import free_port, python_module, stop
 
 
 def _sim_env(vast_port: int, comfy_port: int, **extra: str) -> dict[str, str]:

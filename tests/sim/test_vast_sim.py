@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from sim.fleet import ComfyFleet
-from tests.sims import SIM_KEY, vast_sim
+from testing.sims import SIM_KEY, vast_sim
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
+"""The operator CLI migrates and downgrades the schema (`aikings migrate|downgrade`)."""
+
 import sqlalchemy as sa
 
-from core.cli import main
+from cli.ops import main
 from core.db import make_engine
 
 

@@ -1,12 +1,15 @@
 """The deploy samples start real entry points and cover HTTPS, WebSockets and log rotation."""
 
 import configparser
+import importlib
 import importlib.util
 import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 
 
 def _unit(name):
@@ -17,6 +20,10 @@ def _unit(name):
 
 
 def _runs_something_that_exists(command):
+    program = Path(command.split()[0]).name
+    if program in SCRIPTS:  # one of our [project.scripts]: its function must be importable
+        module, _, function = SCRIPTS[program].partition(":")
+        return callable(getattr(importlib.import_module(module), function, None))
     if " -m " in command:
         module = command.split(" -m ", 1)[1].split()[0]
         return importlib.util.find_spec(module) is not None
@@ -28,8 +35,9 @@ def test_systemd_units_start_the_web_and_scheduler_entry_points():
     web, scheduler = _unit("aikings-web.service"), _unit("aikings-scheduler.service")
     assert "streamlit run Home.py" in web["Service"]["ExecStart"]
     assert "--server.address 127.0.0.1" in web["Service"]["ExecStart"]  # only the proxy is public
-    assert web["Service"]["ExecStartPre"].endswith("-m core.cli migrate")
-    assert scheduler["Service"]["ExecStart"].endswith("-m scheduler")
+    assert web["Service"]["ExecStartPre"].endswith("/.venv/bin/aikings migrate")
+    assert scheduler["Service"]["ExecStart"].endswith("/.venv/bin/aikings-scheduler")
+    assert _runs_something_that_exists(web["Service"]["ExecStartPre"])
     for unit in (web, scheduler):
         assert _runs_something_that_exists(unit["Service"]["ExecStart"])
         assert unit["Service"]["EnvironmentFile"] == "/etc/aikings.env"
@@ -61,3 +69,11 @@ def test_logs_are_rotated_under_systemd_and_under_a_procfile_runner():
     rule = (DEPLOY / "logrotate" / "aikings").read_text()
     assert re.search(r"^/var/log/aikings/\*\.log \{$", rule, re.M)
     assert re.search(r"^\s+rotate \d+$", rule, re.M) and "copytruncate" in rule
+
+
+def test_every_registered_program_is_an_importable_function():
+    assert {"aikings", "aikings-muses", "aikings-scheduler", "aikings-stripe-webhook"} <= set(
+        SCRIPTS
+    )
+    for name in SCRIPTS:
+        assert _runs_something_that_exists(f"/opt/aikings/.venv/bin/{name}"), name

@@ -106,7 +106,26 @@ def envelope(**changes):
             "photo",
         ),
         (envelope(variations=[{"name": "x"}]), "name and overrides"),
+        (envelope(variations=[{"name": "x", "overrides": {"outfit": 3}}]), "short text"),
+        (envelope(variations=[{"name": "x", "overrides": {}, "id": 1}]), "variation fields: id"),
+        (envelope(variations=[{"name": "x", "overrides": {}}] * 51), "at most 50"),
         (envelope(tags="not a list"), "tags"),
+        (envelope(tags=[7]), "tags"),
+        # Wrong types are refused by the envelope, never coerced:
+        (envelope(version=True), "version True"),
+        (envelope(version="1"), "version '1'"),
+        (envelope(profile=[["basic", {"name": "Ava", "age": 30}]]), "profile must be an object"),
+        (envelope(format=None), "not an AI KINGS muse card"),
+        (b"[1, 2]", "not an AI KINGS muse card"),
+        # A field given twice is refused (JSON would silently keep the last one):
+        (
+            b'{"format": "aikings.muse", "version": 1, "profile": {}, "profile": {}}',
+            "gives the field 'profile' twice",
+        ),
+        (
+            envelope()[:-1] + b', "basic": {"name": "Ava", "age": 17, "age": 30}}',
+            "twice",
+        ),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "PNG card cannot be opened"),
     ],
 )

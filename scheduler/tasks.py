@@ -1,6 +1,6 @@
-"""The scheduler's jobs, each a few lines into `core`, gated on leadership.
+"""The scheduler's periodic tasks, each a few lines into `core`, gated on leadership.
 
-`Runtime` owns what the jobs share: the engine, the pool manager, the leader lease, the
+`Runtime` owns what the tasks share: the engine, the pool manager, the leader lease, the
 worker threads running generations and the process's metrics. Only the leader reconciles or
 dispatches.
 """
@@ -13,29 +13,26 @@ import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlmodel import col, select
-
 from core.accounts import payments
 from core.clock import Clock
 from core.config import Settings
 from core.db import make_engine, read_scope, session_scope
 from core.errors import ProviderError
-from core.gallery import queries
-from core.models import GenerationJob, JobStatus, Lease
+from core.gallery import engagement
 from core.ops import backup, retention, snapshot
 from core.ops.metrics import scheduler_metrics
 from core.pool import billing, leases
 from core.pool.manager import PoolManager
 from core.pool.service import ensure_pool
-from core.studio import jobs
+from core.studio import outcomes, queue, runner
 from scheduler import wiring
 from scheduler.leader import LeaderLease
 
-log = logging.getLogger("scheduler.jobs")
+log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """Everything the scheduler's periodic jobs need, built once per process."""
+    """Everything the scheduler's periodic tasks need, built once per process."""
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
@@ -90,7 +87,7 @@ class Runtime:
         started = 0
         while True:
             with session_scope(self.engine) as session:
-                claimed = jobs.claim_next(
+                claimed = queue.claim_next(
                     session, pool=self.settings.pool_name, now=self.clock.now()
                 )
             if claimed is None:
@@ -103,42 +100,22 @@ class Runtime:
 
     def _run(self, job_id: int, claim: leases.Claim) -> None:
         try:
-            jobs.run_job(self.run_context, job_id=job_id, claim=claim)
+            runner.run_job(self.run_context, job_id=job_id, claim=claim)
         finally:
             with self._lock:
                 self._running.discard(job_id)
 
     def recover_orphaned_jobs(self) -> int:
         """Jobs holding leases that no worker of ours runs died with a previous leader:
-        release their leases and requeue them. Return how many."""
-        now = self.clock.now()
-        recovered = 0
+        release their leases and requeue them (`outcomes.recover_orphaned_jobs`). How many."""
         with session_scope(self.engine) as session:
-            open_leases = session.exec(select(Lease).where(col(Lease.released_at).is_(None))).all()
-            for lease in open_leases:
-                with self._lock:
-                    ours = lease.job_id in self._running
-                if ours:
-                    continue
-                if leases.release(session, lease_id=lease.id or 0, now=now, outcome="recovered"):
-                    jobs.OUTCOMES.requeue_or_fail(
-                        session, job_id=lease.job_id, reason="the scheduler restarted", now=now
-                    )
-                    recovered += 1
-            stranded = session.exec(
-                select(GenerationJob).where(GenerationJob.status == JobStatus.LEASED)
-            ).all()
-            for job in stranded:
-                if job.id not in self._running and not any(
-                    lease.job_id == job.id for lease in open_leases
-                ):
-                    jobs.OUTCOMES.requeue_or_fail(
-                        session, job_id=job.id or 0, reason="the scheduler restarted", now=now
-                    )
-                    recovered += 1
-        if recovered:
-            log.warning("scheduler.recovered_jobs", extra={"count": recovered})
-        return recovered
+            return outcomes.recover_orphaned_jobs(
+                session, is_running=self._is_running, now=self.clock.now()
+            )
+
+    def _is_running(self, job_id: int) -> bool:
+        with self._lock:
+            return job_id in self._running
 
     def daily_maintenance(self) -> None:
         """Back the database up, export the pool's state, apply retention (leader only)."""
@@ -182,7 +159,7 @@ class Runtime:
         if not self.leader.is_leader:
             return 0
         with session_scope(self.engine) as session:
-            changed = queries.refresh_trending(session, now=self.clock.now())
+            changed = engagement.refresh_trending(session, now=self.clock.now())
         log.info("gallery.trending_refreshed", extra={"changed": changed})
         return changed
 

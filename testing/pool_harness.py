@@ -16,7 +16,7 @@ from core.models import LIVE_INSTANCE_STATES, GpuInstance, InstanceState, PoolCo
 from core.pool.manager import PoolManager, TickReport
 from core.pool.provider import LaunchSpec
 from core.pool.vast import VastClient, VastProvider
-from tests.sims import SIM_KEY, VastSim
+from testing.sims import SIM_KEY, VastSim
 
 
 @dataclass
@@ -87,7 +87,7 @@ class PoolHarness:
                 query = query.where(col(GpuInstance.state).in_(states))
             return list(session.exec(query).all())
 
-    def leaked(self) -> list[dict]:
+    def leaked(self) -> list[dict[str, Any]]:
         """Instances alive at the provider that no live row accounts for, and stopped ones no
         row is destroying (a stopped instance bills its disk until someone does)."""
         live_labels = {row.label for row in self.rows(*LIVE_INSTANCE_STATES)}
@@ -160,10 +160,10 @@ class JobLoad:
 
     def __init__(self, harness: PoolHarness, rng: Any) -> None:
         from core.accounts import ledger
-        from core.studio import jobs
-        from tests.factories import make_user
+        from core.studio import outcomes, queue
+        from testing.factories import make_user
 
-        self.harness, self.rng, self.ledger, self.jobs = harness, rng, ledger, jobs
+        self.harness, self.rng, self.ledger, self.queue = harness, rng, ledger, queue
         self.user = make_user(harness.engine)
         with session_scope(harness.engine) as session:
             ledger.grant(
@@ -176,12 +176,12 @@ class JobLoad:
             )
         self.running: list[tuple[int, int, datetime]] = []
         self.submitted: list[int] = []
-        harness.hooks = jobs.OUTCOMES
-        harness.queued_jobs = jobs.count_queued
+        harness.hooks = outcomes.OUTCOMES
+        harness.queued_jobs = queue.count_queued
         harness.manager = harness.new_manager()
 
     def submit(self) -> None:
-        from tests.factories import make_job
+        from testing.factories import make_job
 
         job = make_job(self.harness.engine, self.user)
         with session_scope(self.harness.engine) as session:
@@ -212,7 +212,7 @@ class JobLoad:
                         session.add(job)
         while True:
             with session_scope(self.harness.engine) as session:
-                claimed = self.jobs.claim_next(session, pool="default", now=now)
+                claimed = self.queue.claim_next(session, pool="default", now=now)
             if claimed is None:
                 return
             job_id, claim = claimed

@@ -49,7 +49,8 @@ class VastSim:
 
     def dump(self) -> dict[str, Any]:
         """Every instance ever created, alive or not."""
-        return self._control.get("/_sim/state").json()
+        state: dict[str, Any] = self._control.get("/_sim/state").json()
+        return state
 
     def alive(self) -> list[dict[str, Any]]:
         """The instances that exist (and bill) right now."""
@@ -70,6 +71,18 @@ def vast_sim(**state: Any) -> Iterator[VastSim]:
             yield sim
         finally:
             sim.close()
+
+
+@contextmanager
+def comfy_behind_vast(
+    comfy_config: ComfySimConfig | None = None, **vast_state: Any
+) -> Iterator[tuple[ComfySim, VastSim]]:
+    """A ComfyUI simulator and a Vast simulator whose instances serve it (booting at once
+    unless `timings` says otherwise)."""
+    with comfy_sim(comfy_config) as comfy:
+        port = int(comfy.url.rsplit(":", 1)[1])
+        with vast_sim(comfy_port=port, **vast_state) as vast:
+            yield comfy, vast
 
 
 @contextmanager

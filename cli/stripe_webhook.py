@@ -1,8 +1,8 @@
 """The Stripe webhook endpoint: a small ASGI app that verifies each delivery and credits once.
 
 Streamlit cannot receive a POST, so the webhook is its own tiny server, for studios with a
-public URL: `python -m core.accounts.webhook --port 8790` behind the same reverse proxy as the
-web app, with `STRIPE_WEBHOOK_SECRET` set. Without it the scheduler polls `/v1/events`; both
+public URL: `aikings-stripe-webhook --port 8790` behind the same reverse proxy as the web
+app, with `STRIPE_WEBHOOK_SECRET` set. Without it the scheduler polls `/v1/events`; both
 paths credit through `payments.apply_event`, keyed by checkout, so running both is safe.
 
 Answers: 200 for a verified event (whether or not it granted credits, so Stripe stops
@@ -56,7 +56,7 @@ def make_app(engine: Engine, *, secret: str, clock: Clock) -> Starlette:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve the webhook until interrupted; 2 if no webhook secret is configured."""
-    parser = argparse.ArgumentParser(prog="python -m core.accounts.webhook")
+    parser = argparse.ArgumentParser(prog="aikings-stripe-webhook")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8790)
     args = parser.parse_args(argv)
@@ -72,7 +72,3 @@ def main(argv: list[str] | None = None) -> int:
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

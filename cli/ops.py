@@ -1,4 +1,4 @@
-"""`python -m core.cli`: operator commands.
+"""`aikings` (or `python -m cli`): the operator commands.
 
     migrate [REV] | downgrade REV
     pool status | prewarm [--minutes N] | terminate ID|all | safe-mode on|off [--reason R]
@@ -12,8 +12,6 @@ in the process list or shell history; each command is audited with the key's HMA
 from __future__ import annotations
 
 import argparse
-import getpass
-import hmac
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -22,13 +20,14 @@ from typing import TextIO
 
 from sqlmodel import select
 
+from cli.admin_key import authenticate, read_admin_key
 from core import audit
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.db import downgrade, make_engine, migrate, read_scope, session_scope
 from core.errors import CoreError, NotFound, ValidationFailed
 from core.logs import configure_logging
-from core.models import AuditOutcome, Role, User
+from core.models import Role, User
 from core.ops import backup, retention
 from core.pool import service
 from core.pool.service import Actor
@@ -43,7 +42,7 @@ def _usd(text: str) -> Decimal:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
-    parser = argparse.ArgumentParser(prog="python -m core.cli", description="AI KINGS operations")
+    parser = argparse.ArgumentParser(prog="aikings", description="AI KINGS operations")
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("migrate", help="upgrade the database schema")
     up.add_argument("revision", nargs="?", default="head")
@@ -86,40 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cmd = commands.add_parser("audit", help="audit log checks")
     audit_cmd.add_argument("verb", choices=["verify"])
     return parser
-
-
-def read_admin_key(stdin: TextIO) -> str:
-    """The admin key: prompted on a terminal, else the first line of standard input."""
-    if stdin.isatty():
-        return getpass.getpass("admin key: ")
-    return stdin.readline().strip()
-
-
-def authenticate(settings: Settings, key: str) -> Actor:
-    """The admin actor for `key`, or ValidationFailed. Failures are audited too."""
-    expected = settings.admin_api_key
-    secret = settings.audit_hmac_secret.get_secret_value()
-    actor = Actor(name="admin-key", fingerprint=audit.fingerprint(secret, key) if key else None)
-    if expected is None or not hmac.compare_digest(
-        key.encode(), expected.get_secret_value().encode()
-    ):
-        engine = make_engine(settings.database_url)
-        with session_scope(engine) as session:
-            audit.record(
-                session,
-                at=SystemClock().now(),
-                actor=actor.name,
-                actor_fingerprint=actor.fingerprint,
-                action="auth.admin_key",
-                outcome=AuditOutcome.DENIED,
-                target="cli",
-                details={"configured": expected is not None},
-            )
-        engine.dispose()
-        if expected is None:
-            raise ValidationFailed("ADMIN_API_KEY is not configured on this installation")
-        raise ValidationFailed("the admin key is wrong")
-    return actor
 
 
 def run_pool_command(
@@ -326,7 +291,3 @@ def main(
         sys.stderr.write(f"error: {exc}\n")
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

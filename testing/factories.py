@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
+from datetime import datetime
+from decimal import Decimal
 from itertools import count
+from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from core.db import session_scope
+from core.gallery import store
 from core.models import (
     Asset,
     GenerationJob,
@@ -106,3 +113,51 @@ def make_asset(engine: Engine, owner: User, **fields: Any) -> Asset:
         asset = Asset(**values)
         session.add(asset)
     return asset
+
+
+RENTABLE_FILTERS: dict[str, Any] = {
+    "max_price_per_hour_usd": Decimal("5"),
+    "min_reliability": 0.9,
+    "min_vram_gb": 8,
+}
+"""Machine filters every offer of the Vast simulator passes."""
+
+
+def make_rentable_pool(engine: Engine, **fields: Any) -> PoolConfig:
+    """The default pool, with machine filters the Vast simulator's offers pass."""
+    return make_pool(engine, **(RENTABLE_FILTERS | fields))
+
+
+def png_bytes(colour: tuple[int, int, int] | str = "teal", size: int = 24) -> bytes:
+    """A small PNG of one colour (different colours, different content hashes)."""
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def store_png(
+    session: Session,
+    *,
+    media_root: Path,
+    owner_id: int,
+    title: str,
+    now: datetime,
+    colour: tuple[int, int, int] | str = "teal",
+    job_id: int | None = None,
+    **extra: Any,
+) -> Asset:
+    """A small PNG stored as `owner_id`'s output through the media store (private, pending
+    review, like a fresh generation); `extra` goes to `store.save_output` (tags, metadata)."""
+    return store.save_output(
+        session,
+        media_root=media_root,
+        owner_id=owner_id,
+        job_id=job_id,
+        muse_id=None,
+        data=png_bytes(colour),
+        kind=MediaKind.IMAGE,
+        mime="image/png",
+        title=title,
+        now=now,
+        **extra,
+    )

@@ -1,4 +1,4 @@
-"""`python -m core.muses.cli`: muse cards from the command line (needs the admin key).
+"""`aikings-muses`: muse cards from the command line (needs the admin key).
 
     import --owner USERNAME CARD   create a muse for USERNAME from a .json or .png card
     export --owner USERNAME ID     write muse ID's JSON card to standard output
@@ -17,7 +17,7 @@ from typing import TextIO
 
 from sqlmodel import select
 
-from core.cli import authenticate, read_admin_key
+from cli.admin_key import authenticate, read_admin_key
 from core.clock import SystemClock
 from core.config import get_settings
 from core.db import make_engine, session_scope
@@ -30,7 +30,7 @@ from core.refusals import audited_refusals
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
-    parser = argparse.ArgumentParser(prog="python -m core.muses.cli", description="muse cards")
+    parser = argparse.ArgumentParser(prog="aikings-muses", description="muse cards")
     verbs = parser.add_subparsers(dest="verb", required=True)
     imp = verbs.add_parser("import", help="create a muse from a JSON or PNG card")
     imp.add_argument("--owner", required=True, help="username the muse belongs to")
@@ -88,7 +88,3 @@ def main(
     finally:
         engine.dispose()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

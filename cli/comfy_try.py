@@ -1,7 +1,7 @@
-"""`python -m core.comfy.try [URL]`: run one workflow against a ComfyUI server and save it.
+"""`aikings-comfy-try [URL]`: run one workflow against a ComfyUI server and save its outputs.
 
-Prints the progress events and the files written. The default URL is the simulated ComfyUI
-that `python -m sim` (and `make run`) serves.
+Prints the progress events and the files written.
+The default URL is the simulated ComfyUI that `python -m sim` (and `make run`) serves.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from core.errors import CoreError
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the workflow; 0 on success, 1 when ComfyUI refused or failed it."""
-    parser = argparse.ArgumentParser(prog="python -m core.comfy.try")
+    parser = argparse.ArgumentParser(prog="aikings-comfy-try")
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:8188")
     parser.add_argument("--prompt", default="a lighthouse at dusk, oil painting")
     parser.add_argument("--kind", choices=["image", "video"], default="image")
@@ -62,7 +62,3 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         write(f"failed: {exc}\n")
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

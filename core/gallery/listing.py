@@ -1,0 +1,205 @@
+"""What a viewer may see and how the gallery lists it: access, keyset-paged listings, featured.
+
+A viewer sees their own assets, and other people's only when public, screened as passed and
+not hidden. Anything else answers NotFound, the same as an id that does not exist.
+Paging is by keyset (sort key, id), never OFFSET, so pages stay fast and stable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from core.errors import NotFound, ValidationFailed
+from core.models import Asset, AssetTag, MediaKind, Screening, Visibility
+
+Sort = Literal["newest", "top_rated", "trending", "most_viewed"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of assets and the cursor of the next (None at the end)."""
+
+    items: list[Asset]
+    next_cursor: str | None
+
+
+def _not_flagged() -> Any:
+    return col(Asset.screening) != Screening.FLAGGED
+
+
+def publicly_visible() -> Any:
+    """The SQL condition of an asset anyone may see: public, screened as passed, not hidden."""
+    return sa.and_(
+        col(Asset.visibility) == Visibility.PUBLIC,
+        col(Asset.screening) == Screening.PASSED,
+        col(Asset.hidden).is_(False),
+    )
+
+
+def sort_column(sort: Sort) -> Any:
+    """The stored, indexed column a sort orders by (then id, both descending)."""
+    columns = {
+        "newest": Asset.created_at,
+        "top_rated": Asset.rating_score,
+        "trending": Asset.trending_score,
+        "most_viewed": Asset.view_count,
+    }
+    return col(columns[sort])
+
+
+def encode_cursor(sort: Sort, key: Any, asset_id: int) -> str:
+    """The cursor of the page after the row (key, asset_id) in `sort` order."""
+    value = key.isoformat() if isinstance(key, datetime) else key
+    return base64.urlsafe_b64encode(json.dumps([sort, value, asset_id]).encode()).decode()
+
+
+def _is_int64(value: object) -> bool:
+    return isinstance(value, int) and -(2**63) <= value < 2**63
+
+
+def _decode(cursor: str, sort: Sort) -> tuple[Any, int]:
+    """(sort key, id) of the last row a cursor saw; ValidationFailed if it is not one of ours
+    for this sort (garbled, edited, or from another sort)."""
+    invalid = ValidationFailed("That page link is not valid any more.")
+    try:
+        cursor_sort, value, asset_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        key = datetime.fromisoformat(value) if sort == "newest" else value
+    except (ValueError, TypeError) as exc:
+        raise invalid from exc
+    key_ok = key.tzinfo is not None if isinstance(key, datetime) else _is_int64(key)
+    if cursor_sort != sort or not key_ok or not _is_int64(asset_id) or asset_id < 0:
+        raise invalid
+    return key, asset_id
+
+
+def list_assets(
+    session: Session,
+    *,
+    viewer_id: int | None,
+    scope: Literal["mine", "public"] = "public",
+    category: str | None = None,
+    tag: str | None = None,
+    kind: MediaKind | None = None,
+    search: str | None = None,
+    muse_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sort: Sort = "newest",
+    cursor: str | None = None,
+    limit: int = 24,
+) -> Page:
+    """One page of the gallery, newest/top-rated/trending/most-viewed first, ties by id.
+
+    Each sort reads a stored key (`engagement.refresh_trending` keeps trending's,
+    `engagement.rate` top-rated's) and the cursor holds the last (key, id), so in the public
+    gallery a page at any depth reads ranges of the index (visibility, key, id): as fast
+    deep as shallow.
+    """
+    key = sort_column(sort)
+    query = select(Asset)
+    if scope == "mine":
+        # flagged outputs are held back from their owner until reviewed
+        query = query.where(Asset.owner_id == (viewer_id or -1), _not_flagged())
+    else:
+        query = query.where(publicly_visible())
+    if category:
+        query = query.where(Asset.category == category)
+    if kind is not None:
+        query = query.where(col(Asset.kind) == kind)
+    if muse_id is not None:
+        query = query.where(Asset.muse_id == muse_id)
+    if since is not None:
+        query = query.where(col(Asset.created_at) >= since)
+    if until is not None:
+        query = query.where(col(Asset.created_at) <= until)
+    if tag:
+        query = query.where(
+            sa.exists().where(col(AssetTag.asset_id) == Asset.id, col(AssetTag.tag) == tag)
+        )
+    if search:
+        needle = f"%{search.strip().lower()[:100]}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(Asset.title).like(needle),
+                sa.exists().where(
+                    col(AssetTag.asset_id) == Asset.id, col(AssetTag.tag).like(needle)
+                ),
+            )
+        )
+    by_key = query.order_by(key.desc(), col(Asset.id).desc())
+    if cursor:
+        after, after_id = _decode(cursor, sort)
+        rows = _rows_after(session, by_key, key, after, after_id, limit + 1)
+    else:
+        rows = list(session.exec(by_key.limit(limit + 1)).all())
+    items = rows[:limit]
+    if len(rows) <= limit:
+        return Page(items, None)
+    last = items[-1]
+    return Page(items, encode_cursor(sort, getattr(last, key.key), last.id or 0))
+
+
+def _rows_after(
+    session: Session, by_key: Any, key: Any, after: Any, after_id: int, count: int
+) -> list[Asset]:
+    """Up to `count` rows of `by_key` (ordered by key, id descending) after (after, after_id).
+
+    Never `key < a OR (key = a AND id < b)`, which is read from the top of the index. On
+    PostgreSQL the row value `(key, id) < (a, b)` is one range of the index (visibility, key,
+    id). SQLite (3.40) ranges that row value over `key` only, id being the rowid, then steps
+    over every row tied on the key (most trending scores are tied at 0); there it is two
+    ranges read in order: the rest of the cursor's key (`key = a AND id < b`), then the
+    lower keys (`key < a`).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        bound = sa.tuple_(sa.literal(after, key.type), sa.literal(after_id, sa.Integer()))
+        return list(session.exec(by_key.where(sa.tuple_(key, col(Asset.id)) < bound).limit(count)))
+    tied = list(
+        session.exec(by_key.where(key == after, col(Asset.id) < after_id).limit(count)).all()
+    )
+    if len(tied) == count:
+        return tied
+    lower = session.exec(by_key.where(key < after).limit(count - len(tied))).all()
+    return tied + list(lower)
+
+
+def featured(session: Session, *, limit: int = 4) -> list[Asset]:
+    """Assets an admin featured, newest first (public ones only)."""
+    return list(
+        session.exec(
+            select(Asset)
+            .where(col(Asset.featured).is_(True), publicly_visible())
+            .order_by(col(Asset.created_at).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def get_asset(session: Session, *, viewer_id: int | None, asset_id: int) -> Asset:
+    """The asset if the viewer may see it; NotFound otherwise."""
+    asset = session.get(Asset, asset_id)
+    if asset is None:
+        raise NotFound("No such picture.")
+    visible = (
+        asset.visibility is Visibility.PUBLIC
+        and asset.screening is Screening.PASSED
+        and not asset.hidden
+    )
+    if (asset.owner_id != viewer_id or asset.screening is Screening.FLAGGED) and not visible:
+        raise NotFound("No such picture.")
+    return asset
+
+
+def owned_asset(session: Session, *, owner_id: int, asset_id: int) -> Asset:
+    """The asset if `owner_id` owns it; NotFound otherwise (the same as a missing id)."""
+    asset = session.get(Asset, asset_id)
+    if asset is None or asset.owner_id != owner_id:
+        raise NotFound("No such picture.")
+    return asset

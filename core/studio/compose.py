@@ -1,0 +1,106 @@
+"""What a user asks the studio for: the request composed from the form, validated, and re-run.
+
+With a muse, the form's text is a scene: `compose` turns it into the muse's prompts, adds the
+muse's reference images when asked, and takes the muse's IP-Adapter weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlmodel import Session
+
+from core.comfy.presets import Presets
+from core.errors import ValidationFailed
+from core.models import GenerationJob, MediaKind
+from core.muses import service as muses
+
+MAX_BATCH = 8
+DEFAULT_REFERENCE_WEIGHT = 0.8
+
+
+@dataclass(frozen=True)
+class StudioRequest:
+    """What a user asks the studio for."""
+
+    prompt: str
+    negative_prompt: str = ""
+    model: str = ""
+    preset: str = "medium"
+    kind: MediaKind = MediaKind.IMAGE
+    seed: int | None = None
+    batch_size: int = 1
+    muse_id: int | None = None
+    variation_id: int | None = None
+    nsfw: bool = False
+    reference_images: tuple[str, ...] = ()
+    reference_weight: float = DEFAULT_REFERENCE_WEIGHT
+
+    def __post_init__(self) -> None:
+        # One image guides once: the same upload added twice is one reference, in order.
+        object.__setattr__(self, "reference_images", tuple(dict.fromkeys(self.reference_images)))
+
+
+def compose(
+    session: Session, form: StudioRequest, *, user_id: int, use_muse_references: bool = False
+) -> StudioRequest:
+    """The request to submit for what the Studio form holds.
+
+    Without a muse (or before a scene is written) that is the form itself. With one, the scene
+    is composed with the muse (and variation) into the prompts, the form's negative prompt
+    follows the muse's, the muse's reference images join the uploaded ones when
+    `use_muse_references`, and the muse's IP-Adapter weight applies. Raises the CoreError the
+    page shows for a muse or variation the user cannot use.
+    """
+    if form.muse_id is None or not form.prompt.strip():
+        return form
+    composed = muses.prompt_for(
+        session,
+        owner_id=user_id,
+        muse_id=form.muse_id,
+        scene=form.prompt,
+        variation_id=form.variation_id,
+    )
+    references = form.reference_images
+    if use_muse_references:
+        attached = muses.references(session, owner_id=user_id, muse_id=form.muse_id)
+        references = (*references, *(ref.sha256 for ref in attached))
+    muse = muses.get_muse(session, owner_id=user_id, muse_id=form.muse_id)
+    return replace(
+        form,
+        prompt=composed.positive,
+        negative_prompt=", ".join(p for p in (composed.negative, form.negative_prompt) if p),
+        reference_images=references,
+        reference_weight=muses.profile_of(muse).ai.reference_weight,
+    )
+
+
+def request_of(job: GenerationJob) -> StudioRequest:
+    """The request that made `job`, seed included: submitting it again re-runs the job."""
+    return StudioRequest(
+        prompt=job.prompt,
+        negative_prompt=job.negative_prompt,
+        model=job.model,
+        preset=job.preset,
+        kind=job.kind,
+        seed=job.seed,
+        batch_size=job.batch_size,
+        muse_id=job.muse_id,
+        variation_id=job.variation_id,
+        nsfw=bool(job.request.get("nsfw")),
+        reference_images=tuple(job.request.get("reference_images", ())),
+        reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
+    )
+
+
+def validate(request: StudioRequest, presets: Presets) -> None:
+    """Refuse a malformed request with a message fit to show (before any policy or money)."""
+    if not request.prompt.strip():
+        raise ValidationFailed("Write a prompt first.")
+    if not 1 <= request.batch_size <= MAX_BATCH:
+        raise ValidationFailed(f"Batch size must be between 1 and {MAX_BATCH}.")
+    presets.preset(request.preset, request.kind)  # raises ValidationFailed for an unknown one
+    if request.model and request.model not in presets.models(request.kind):
+        raise ValidationFailed(f"Unknown model {request.model!r}.")
+    if request.reference_images and request.kind is MediaKind.VIDEO:
+        raise ValidationFailed("Reference images work with image generation only.")

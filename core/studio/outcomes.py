@@ -1,0 +1,159 @@
+"""How a job ends: succeed and charge, fail and refund, requeue, cancel, recover after a crash.
+
+Every path that closes a job's credit hold is here, so the refund path has one home. A hold is
+closed exactly once: charged on success, refunded on failure or cancel (the ledger's shared
+idempotency key makes them exclusive).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core.accounts import ledger
+from core.clock import Clock
+from core.db import session_scope
+from core.errors import NotFound
+from core.models import GenerationJob, JobStatus, Lease
+from core.pool import leases
+from core.studio.pricing import Pricing, charge_for
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+RESTART_REASON = "the scheduler restarted"
+
+
+class JobOutcomes:
+    """How jobs end when their instance goes away; the pool manager calls these."""
+
+    def requeue_or_fail(self, session: Session, *, job_id: int, reason: str, now: datetime) -> None:
+        """Back to the queue (hold kept) while attempts remain, else fail and refund."""
+        job = session.get(GenerationJob, job_id)
+        if job is None or job.status in TERMINAL:
+            return
+        if job.attempts >= MAX_ATTEMPTS:
+            self.fail(session, job_id=job_id, reason=reason, now=now)
+            return
+        job.status = JobStatus.QUEUED
+        job.instance_id = None
+        job.step = 0
+        job.error = None
+        job.preview = job.preview_mime = None
+        job.updated_at = now
+        session.add(job)
+        log.info("job.requeued", extra={"job_id": job_id, "reason": reason})
+
+    def fail(self, session: Session, *, job_id: int, reason: str, now: datetime) -> None:
+        """Mark the job failed with a reason the user can read and refund its hold."""
+        job = session.get(GenerationJob, job_id)
+        if job is None or job.status in TERMINAL:
+            return
+        job.status = JobStatus.FAILED
+        job.error = reason[:2000]
+        job.preview = job.preview_mime = None
+        job.finished_at = now
+        job.updated_at = now
+        session.add(job)
+        ledger.refund_job(session, job_id=job_id, now=now, reason=reason)
+        log.info("job.failed", extra={"job_id": job_id, "reason": reason})
+
+
+OUTCOMES = JobOutcomes()
+
+
+def succeed(
+    session: Session, job: GenerationJob, *, cost_usd: Decimal, pricing: Pricing, now: datetime
+) -> int:
+    """Mark `job` succeeded and charge its GPU time (never more than held); the credits charged.
+
+    The caller holds the job's lease in the same unit of work, so a job the pool took back
+    meanwhile is never charged.
+    """
+    charged = charge_for(cost_usd, pricing=pricing, held=job.estimated_credits)
+    ledger.settle_job(session, job_id=job.id or 0, charged_credits=charged, now=now)
+    job.status = JobStatus.SUCCEEDED
+    job.finished_at = now
+    job.updated_at = now
+    job.cost_usd = cost_usd
+    job.charged_credits = charged
+    job.step = job.total_steps or job.step
+    job.preview = job.preview_mime = None
+    session.add(job)
+    return charged
+
+
+def close_lease(
+    session: Session,
+    *,
+    lease_id: int,
+    job_id: int,
+    outcome: str,
+    retry: bool,
+    reason: str,
+    now: datetime,
+) -> None:
+    """A run that did not succeed: release its lease, then requeue (`retry`) or fail the job.
+
+    Nothing happens if the lease was already released: the pool took the instance back and
+    settled the job then, so this late outcome must not settle it twice.
+    """
+    if not leases.release(session, lease_id=lease_id, now=now, outcome=outcome):
+        return
+    if retry:
+        OUTCOMES.requeue_or_fail(session, job_id=job_id, reason=reason, now=now)
+    else:
+        OUTCOMES.fail(session, job_id=job_id, reason=reason, now=now)
+
+
+def cancel(engine: Engine, *, job_id: int, user_id: int, clock: Clock) -> bool:
+    """Cancel the user's job while it is still queued and refund it; False if too late."""
+    now = clock.now()
+    with session_scope(engine) as session:
+        job = session.get(GenerationJob, job_id)
+        if job is None or job.user_id != user_id:
+            raise NotFound("No such job.")
+        if job.status is not JobStatus.QUEUED:
+            return False
+        job.status = JobStatus.CANCELLED
+        job.error = "Cancelled by you. Your credits were refunded."
+        job.finished_at = now
+        job.updated_at = now
+        session.add(job)
+        ledger.refund_job(session, job_id=job_id, now=now, reason="cancelled")
+    return True
+
+
+def recover_orphaned_jobs(
+    session: Session, *, is_running: Callable[[int], bool], now: datetime
+) -> int:
+    """Requeue the jobs a previous leader left behind; how many.
+
+    A job holding an open lease that no worker of ours runs (`is_running(job_id)` is False)
+    died with the previous leader: its lease is released and the job requeued (or failed and
+    refunded once out of attempts). So is a job marked leased whose lease is gone.
+    """
+    recovered = 0
+    open_leases = session.exec(select(Lease).where(col(Lease.released_at).is_(None))).all()
+    for lease in open_leases:
+        if is_running(lease.job_id):
+            continue
+        if leases.release(session, lease_id=lease.id or 0, now=now, outcome="recovered"):
+            OUTCOMES.requeue_or_fail(session, job_id=lease.job_id, reason=RESTART_REASON, now=now)
+            recovered += 1
+    stranded = session.exec(
+        select(GenerationJob).where(GenerationJob.status == JobStatus.LEASED)
+    ).all()
+    for job in stranded:
+        if not is_running(job.id or 0) and not any(lease.job_id == job.id for lease in open_leases):
+            OUTCOMES.requeue_or_fail(session, job_id=job.id or 0, reason=RESTART_REASON, now=now)
+            recovered += 1
+    if recovered:
+        log.warning("scheduler.recovered_jobs", extra={"count": recovered})
+    return recovered

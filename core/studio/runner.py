@@ -1,0 +1,235 @@
+"""Running a claimed job on its leased GPU: upload references, follow progress, store the result.
+
+The runner never decides order (that is `core.studio.queue`) and never closes a hold itself:
+it hands every ending to `core.studio.outcomes`, and only while it still holds the lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import col
+
+from core.clock import Clock
+from core.comfy.client import ComfyClient
+from core.comfy.events import OutputRef, Preview, Progress
+from core.comfy.presets import Presets
+from core.comfy.workflows import GenerationRequest, Graph, build_graph
+from core.db import session_scope
+from core.errors import ComfyUnavailable, CoreError
+from core.gallery import screening, store
+from core.models import GenerationJob, GpuInstance, JobStatus
+from core.pool import costs, leases
+from core.pool.leases import Claim
+from core.safety import OutputScreener, shared_screener
+from core.studio import outcomes
+from core.studio.compose import DEFAULT_REFERENCE_WEIGHT
+from core.studio.metadata import generation_metadata
+from core.studio.pricing import Pricing
+
+log = logging.getLogger(__name__)
+
+PROGRESS_WRITE_INTERVAL_S = 0.5
+
+
+@dataclass
+class RunContext:
+    """What running a job needs besides the job itself."""
+
+    engine: Engine
+    clock: Clock
+    presets: Presets
+    pricing: Pricing
+    media_root: Path
+    comfy: Callable[[str], ComfyClient] = field(default=lambda url: ComfyClient(url))
+    screener: OutputScreener = field(default_factory=shared_screener)
+
+
+def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> None:
+    """Run a leased job on its instance and settle it; never raises.
+
+    The result is written only if this worker still holds the lease: if the pool took the
+    instance back meanwhile (lost, expired, safe mode), the job was already requeued or
+    refunded and this late result is dropped.
+    """
+    try:
+        _run(ctx, job_id, claim)
+    except ComfyUnavailable as exc:
+        _close(
+            ctx,
+            claim,
+            job_id,
+            outcome="instance_error",
+            retry=True,
+            reason=f"The GPU stopped answering ({exc}); your job was put back in the queue.",
+        )
+        _request_replacement(ctx, claim.instance_id)
+    except CoreError as exc:
+        _close(
+            ctx,
+            claim,
+            job_id,
+            outcome="failed",
+            retry=False,
+            reason=f"Generation failed: {exc}. Your credits were refunded.",
+        )
+    except Exception:  # noqa: BLE001 - a worker must always settle its job
+        log.exception("job.crashed", extra={"job_id": job_id})
+        _close(
+            ctx,
+            claim,
+            job_id,
+            outcome="failed",
+            retry=False,
+            reason="Generation failed because of an internal error. Your credits were refunded.",
+        )
+
+
+def _run(ctx: RunContext, job_id: int, claim: Claim) -> None:
+    started = ctx.clock.now()
+    with session_scope(ctx.engine) as session:
+        job = session.get(GenerationJob, job_id)
+        if job is None or job.status is not JobStatus.LEASED:
+            return
+        job.status = JobStatus.RUNNING
+        job.started_at = started
+        job.attempts += 1
+        job.updated_at = started
+        session.add(job)
+    client = ctx.comfy(claim.comfy_url)
+    try:
+        uploaded = tuple(
+            client.upload_image(store.read(ctx.media_root, sha), f"{sha}.png")
+            for sha in job.request.get("reference_images", [])
+        )
+        request = GenerationRequest(
+            positive=job.prompt,
+            negative=job.negative_prompt,
+            model=job.model,
+            preset=job.preset,
+            seed=job.seed,
+            batch_size=job.batch_size,
+            kind=job.kind.value,
+            reference_images=uploaded,
+            reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
+        )
+        graph = build_graph(request, ctx.presets)
+        progress = _ProgressWriter(ctx, job_id)
+        result = client.run(graph, on_event=progress)
+        outputs = [(ref, client.view(ref)) for ref in result.outputs]
+    finally:
+        client.close()
+    _finish(ctx, claim, job_id, outputs, started, graph)
+
+
+class _ProgressWriter:
+    """Writes sampler progress, with the latest preview frame, to the job row at most every
+    PROGRESS_WRITE_INTERVAL_S (and always on the last step)."""
+
+    def __init__(self, ctx: RunContext, job_id: int) -> None:
+        self.ctx, self.job_id, self.last_write = ctx, job_id, 0.0
+        self.preview: Preview | None = None
+
+    def __call__(self, event: object) -> None:
+        if isinstance(event, Preview):
+            self.preview = event
+            return
+        if not isinstance(event, Progress):
+            return
+        moment = time.monotonic()
+        if moment - self.last_write < PROGRESS_WRITE_INTERVAL_S and event.value < event.max:
+            return
+        self.last_write = moment
+        values: dict[str, object] = {
+            "step": event.value,
+            "total_steps": event.max,
+            "updated_at": self.ctx.clock.now(),
+        }
+        if self.preview is not None:
+            values |= {"preview": self.preview.data, "preview_mime": self.preview.mime}
+        with session_scope(self.ctx.engine) as session:
+            session.execute(
+                sa.update(GenerationJob)
+                .where(
+                    col(GenerationJob.id) == self.job_id,
+                    col(GenerationJob.status) == JobStatus.RUNNING,
+                )
+                .values(**values)
+            )
+
+
+def _finish(
+    ctx: RunContext,
+    claim: Claim,
+    job_id: int,
+    outputs: Sequence[tuple[OutputRef, bytes]],
+    started: datetime,
+    graph: Graph,
+) -> None:
+    now = ctx.clock.now()
+    with session_scope(ctx.engine) as session:
+        if not leases.release(session, lease_id=claim.lease_id, now=now, outcome="succeeded"):
+            log.warning("job.result_dropped", extra={"job_id": job_id})
+            return
+        job = session.get(GenerationJob, job_id)
+        instance = session.get(GpuInstance, claim.instance_id)
+        if job is None or instance is None or job.status in outcomes.TERMINAL:
+            return
+        for index, (ref, data) in enumerate(outputs):
+            asset = store.save_output(
+                session,
+                media_root=ctx.media_root,
+                owner_id=job.user_id,
+                job_id=job_id,
+                muse_id=job.muse_id,
+                data=data,
+                kind=job.kind,
+                mime=ref.mime,
+                title=f"{job.prompt[:60]} #{index + 1}",
+                now=now,
+                metadata=generation_metadata(job, ctx.presets, graph, index),
+            )
+            # Screened before this unit of work commits: no output is ever seen unscreened.
+            screening.screen_output(
+                session,
+                asset=asset,
+                data=data,
+                explicit_request=bool(job.request.get("nsfw")),
+                screener=ctx.screener,
+                now=now,
+            )
+        seconds = (now - started).total_seconds()
+        cost = costs.cost_for(instance.price_per_hour_usd, seconds)
+        charged = outcomes.succeed(session, job, cost_usd=cost, pricing=ctx.pricing, now=now)
+    log.info("job.succeeded", extra={"job_id": job_id, "seconds": seconds, "credits": charged})
+
+
+def _close(
+    ctx: RunContext, claim: Claim, job_id: int, *, outcome: str, retry: bool, reason: str
+) -> None:
+    with session_scope(ctx.engine) as session:
+        outcomes.close_lease(
+            session,
+            lease_id=claim.lease_id,
+            job_id=job_id,
+            outcome=outcome,
+            retry=retry,
+            reason=reason,
+            now=ctx.clock.now(),
+        )
+
+
+def _request_replacement(ctx: RunContext, instance_id: int) -> None:
+    """An instance whose ComfyUI stopped answering is destroyed at the next tick."""
+    with session_scope(ctx.engine) as session:
+        instance = session.get(GpuInstance, instance_id)
+        if instance is not None and instance.terminate_requested_at is None:
+            instance.terminate_requested_at = ctx.clock.now()
+            session.add(instance)

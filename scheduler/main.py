@@ -1,0 +1,93 @@
+"""The scheduler process: reconcile, dispatch and maintenance on APScheduler until SIGTERM.
+
+Run as `aikings-scheduler` or `python -m scheduler`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from core.clock import SystemClock
+from core.config import get_settings
+from core.db import migrate
+from core.logs import configure_logging
+from scheduler.metrics_server import MetricsServer
+from scheduler.tasks import Runtime
+
+log = logging.getLogger(__name__)
+TRENDING_REFRESH_S = 300  # trending counts views by the day: minutes of lag do not show
+
+
+def main() -> None:
+    """Build the runtime and the scheduler, register the jobs, block until told to stop."""
+    settings = get_settings()
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every 1 s dispatch
+    migrate(settings.database_url)
+    runtime = Runtime(settings, SystemClock())
+    scheduler = BlockingScheduler(timezone="UTC")
+    common = {"replace_existing": True, "coalesce": True, "max_instances": 1}
+    interval = settings.pool_poll_interval_s
+    scheduler.add_job(
+        runtime.tick_pool,
+        "interval",
+        seconds=interval,
+        id="tick_pool",
+        misfire_grace_time=interval,
+        **common,
+    )
+    scheduler.add_job(
+        runtime.dispatch, "interval", seconds=1, id="dispatch", misfire_grace_time=5, **common
+    )
+    scheduler.add_job(
+        runtime.refresh_trending,
+        "interval",
+        seconds=TRENDING_REFRESH_S,
+        id="refresh_trending",
+        misfire_grace_time=TRENDING_REFRESH_S,
+        **common,
+    )
+    if settings.stripe_api_key is not None:
+        scheduler.add_job(
+            runtime.sync_payments, "interval", seconds=60, id="sync_payments", **common
+        )
+    scheduler.add_job(
+        runtime.daily_maintenance,
+        "cron",
+        hour=3,
+        minute=17,
+        id="daily_maintenance",
+        misfire_grace_time=3600,
+        **common,
+    )
+
+    def _on_error(event: JobExecutionEvent) -> None:
+        log.error(
+            "scheduler.job_error", extra={"job": event.job_id, "error": repr(event.exception)}
+        )
+
+    scheduler.add_listener(_on_error, EVENT_JOB_ERROR)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("scheduler.stopping", extra={"signal": signal.Signals(signum).name})
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    metrics = None
+    if settings.metrics_port:  # METRICS_PORT=0 turns them off
+        metrics = MetricsServer(runtime.metrics.registry, settings.metrics_port).start()
+        log.info("scheduler.metrics", extra={"url": f"http://127.0.0.1:{metrics.port}/metrics"})
+    log.info("scheduler.started", extra={"poll_interval_s": interval})
+    runtime.tick_pool()
+    runtime.refresh_trending()  # a new leader's gallery trends at once, not in 5 minutes
+    scheduler.start()
+    clean = runtime.shutdown()
+    if metrics is not None:
+        metrics.stop()
+    log.info("scheduler.stopped", extra={"clean": clean})

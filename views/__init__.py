@@ -1,0 +1,1 @@
+"""The Streamlit pages, run by `st.navigation` from Home.py (never served directly)."""
