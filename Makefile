@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers for `make test` (each gets its own PostgreSQL database).
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint format migrate bench clean
 
@@ -22,7 +24,7 @@ run: $(STAMP)
 
 ## Set up, lint, and run the whole test suite with the coverage gate.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=json:coverage.json -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --cov --cov-report=term --cov-report=json:coverage.json -p no:cacheprovider $(PYTEST_ARGS)
 	$(BIN)/python tools/coverage_gate.py coverage.json --lines 85 --branches 75
 
 lint: $(STAMP)

@@ -2,7 +2,9 @@
 
 Every test that asks for `engine` runs once per configured backend. SQLite databases are
 copies of one file migrated by Alembic at session start; the PostgreSQL database is migrated
-once and emptied after each test.
+once and emptied after each test. Under pytest-xdist every worker gets a PostgreSQL database
+of its own (`<database>_<worker>`, created at start and dropped at the end), so workers never
+empty each other's tables.
 """
 
 from __future__ import annotations
@@ -23,6 +25,43 @@ from core.models import metadata
 from testing.sims import ComfySim, VastSim, comfy_sim, vast_sim
 
 PG_URL_ENV = "TEST_DATABASE_URL"
+_BASE_PG_URL = pytest.StashKey[str]()
+
+
+def _worker_database(base_url: str, worker: str) -> str:
+    """The URL of `worker`'s own database beside `base_url`'s (same server and user)."""
+    return str(sa.make_url(base_url).set(database=f"{sa.make_url(base_url).database}_{worker}"))
+
+
+def _admin_execute(base_url: str, statement: str) -> None:
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(statement))
+    finally:
+        admin.dispose()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base_url = os.environ.get(PG_URL_ENV)
+    if not worker or not base_url:
+        return
+    url = _worker_database(base_url, worker)
+    name = sa.make_url(url).database
+    _admin_execute(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin_execute(base_url, f'CREATE DATABASE "{name}"')
+    config.stash[_BASE_PG_URL] = base_url
+    os.environ[PG_URL_ENV] = url  # every fixture, test and child process now uses it
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    base_url = config.stash.get(_BASE_PG_URL, None)
+    if base_url is None:
+        return
+    name = sa.make_url(os.environ[PG_URL_ENV]).database
+    os.environ[PG_URL_ENV] = base_url
+    _admin_execute(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def backends() -> list[str]:
