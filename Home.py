@@ -2,9 +2,18 @@
 
 import streamlit as st
 
+from ui import cookies
 from ui.age_gate import require_adult
-from ui.auth import current_user, is_admin, render_sign_in
-from ui.navigation import TAKEDOWN_URL, pages_for, share_page, takedown_page
+from ui.auth import (
+    current_user,
+    fetch_cookie_until_held,
+    is_admin,
+    render_sign_in,
+    sign_out,
+    signed_out_just_now,
+)
+from ui.legal import require_current_acceptance
+from ui.navigation import TAKEDOWN_URL, pages_for, visitor_pages
 from ui.theme import apply_theme
 
 apply_theme()
@@ -13,17 +22,19 @@ user = current_user()
 # in the sidebar and runs a deep link such as /admin_pool directly, past the gate.
 if user is None:
     # Visitors may only sign in, register, open a share link, or ask for a removal.
-    visitor_pages = [
-        st.Page(render_sign_in, title="Sign in", default=True),
-        share_page(),
-        takedown_page(),
-    ]
-    navigation = st.navigation(visitor_pages, position="hidden")
+    visitor = visitor_pages(render_sign_in)
+    navigation = st.navigation(visitor, position="hidden")
+    if signed_out_just_now():
+        st.switch_page(visitor[0])  # out by the front door, not at the page's own path
 else:
     navigation = st.navigation(pages_for(is_admin=is_admin(user)))
 # An account proved its age (date of birth, 18+) at registration: a returning signed-in
-# browser skips the gate; everyone else confirms first.
+# browser skips the gate; everyone else confirms first (once per browser).
 # The removal form shows no imagery and must reach whoever is shown, minors included.
 if navigation.url_path != TAKEDOWN_URL:
     require_adult(already_confirmed=user is not None and user.age_confirmed_at is not None)
+fetch_cookie_until_held()
+cookies.render_pending()
+if user is not None:  # terms or privacy notice changed since this account accepted them
+    require_current_acceptance(user, sign_out)
 navigation.run()

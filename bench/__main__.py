@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench import cold_start, engine, gallery, pool, pool_policy, safety, stopped_tier
+from bench import cold_start, engine, gallery, pool, pool_policy, safety, sign_in, stopped_tier
 from bench.common import Figure, table
 
 
@@ -32,13 +32,17 @@ class Scale:
     renders: int
     day_seeds: int
     day_hours: float
+    sign_in_submits: int
+    sign_in_samples: int
 
     @classmethod
     def of(cls, *, quick: bool, runs: int | None, workers: int) -> Scale:
         """The quick or full sizes; `runs` overrides the fault campaign's."""
         if quick:
-            return cls(True, workers, runs or 10, 5, 100, 5, (10_000,), 5, 1, 3)
-        return cls(False, workers, runs or 100, 50, 100, 20, (100_000, 1_000_000), 20, 3, 12)
+            return cls(True, workers, runs or 10, 5, 100, 5, (10_000,), 5, 1, 3, 5, 10)
+        return cls(
+            False, workers, runs or 100, 50, 100, 20, (100_000, 1_000_000), 20, 3, 12, 40, 40
+        )
 
     def page_repeats(self, rows: int) -> int:
         """Timed samples per page: fewer where one full-scan query takes seconds."""
@@ -93,6 +97,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("P4", "gallery and audit pages", _pages),
     Section("P5", "Studio page render", lambda s: engine.studio_render(s.renders).figures()),
     Section("W", "cold start and warm pool vs cold start", _warm_and_cold),
+    Section(
+        "L",
+        "sign-in under attack",
+        lambda s: sign_in.sign_in_under_attack(s.sign_in_submits, s.sign_in_samples).figures(),
+    ),
     Section(
         "F",
         "fault campaign",

@@ -400,11 +400,13 @@ def studio_render(renders: int = 20) -> RenderResult:
     """P5: AppTest render time of the Studio page for a signed-in user, after one warm-up."""
     from streamlit.testing.v1 import AppTest
 
+    from ui.auth import SESSION_KEY
+
     page = str(REPO_ROOT / "views" / "studio.py")
     with scratch_engine() as engine, _web_database(engine):
         with session_scope(engine) as session:
             user = _register(session, starter_credits=100)
-            token = sessions.create_session(
+            started = sessions.start_browser_session(
                 session, user_id=user.id or 0, now=user.created_at, ttl_s=3600
             )
         apps: list[AppTest] = []
@@ -412,7 +414,7 @@ def studio_render(renders: int = 20) -> RenderResult:
         def render() -> None:
             app = AppTest.from_file(page, default_timeout=30)
             app.session_state["age_confirmed"] = True
-            app.session_state["auth_token"] = token
+            app.session_state[SESSION_KEY] = started.id
             app.run()
             apps.append(app)
 

@@ -178,7 +178,6 @@ def seed(engine: sa.Engine, count: int, *, now: datetime) -> int:
                 "display_name": "Bench",
                 "password_hash": "x",
                 "role": "user",
-                "failed_logins": 0,
                 "disabled": False,
                 "created_at": start,
             },

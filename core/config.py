@@ -18,6 +18,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from core.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Public development values: anyone can read them here, so they may only sign cookies and
+# key the audit chain of the simulator setup (`make run`), never of a real pool.
+DEV_AUDIT_HMAC_SECRET = "dev-audit-secret-change-me"
+DEV_COOKIE_KEY = "dev-cookie-key-change-me"
 
 
 class ProviderKind(StrEnum):
@@ -59,8 +63,8 @@ class Settings(BaseSettings):
     """Sent by rented instances to civitai.com for community models."""
 
     admin_api_key: SecretStr | None = None
-    audit_hmac_secret: SecretStr = SecretStr("dev-audit-secret-change-me")
-    cookie_key: SecretStr = SecretStr("dev-cookie-key-change-me")
+    audit_hmac_secret: SecretStr = SecretStr(DEV_AUDIT_HMAC_SECRET)
+    cookie_key: SecretStr = SecretStr(DEV_COOKIE_KEY)
     starter_credits: int = Field(default=100, ge=0)
     credit_price_usd: Decimal = Field(default=Decimal("0.01"), gt=0)
     reference_price_per_hour_usd: Decimal = Field(default=Decimal("0.50"), gt=0)
@@ -126,6 +130,20 @@ class Settings(BaseSettings):
             raise ValueError("PROVIDER=static needs STATIC_COMFY_URLS (comma-separated)")
         if self.pool_desired_size > self.pool_max_instances:
             raise ValueError("POOL_DESIRED_SIZE cannot exceed POOL_MAX_INSTANCES")
+        if self.provider is not ProviderKind.SIM:
+            public = [
+                name
+                for name, secret, dev_value in (
+                    ("AUDIT_HMAC_SECRET", self.audit_hmac_secret, DEV_AUDIT_HMAC_SECRET),
+                    ("COOKIE_KEY", self.cookie_key, DEV_COOKIE_KEY),
+                )
+                if secret.get_secret_value() == dev_value
+            ]
+            if public:
+                raise ValueError(
+                    f"PROVIDER={self.provider.value} needs your own {' and '.join(public)}: "
+                    "the development default is public (set a long random value)"
+                )
         return self
 
 

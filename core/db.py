@@ -4,11 +4,17 @@ SQLite runs in WAL mode with a busy timeout so the web and the scheduler can wri
 and write transactions start with `BEGIN IMMEDIATE`: a deferred transaction that upgrades
 from read to write fails at once with "database is locked", ignoring the busy timeout
 (SECURITY.md, decision 5). Read-only work uses `read_scope`, which begins deferred.
+
+Within one process, SQLite write transactions also queue first come, first served on a lock
+of the engine's: SQLite's own busy handler polls, so with dozens of threads writing (a login
+flood) an unlucky writer could lose every poll for the whole busy timeout and fail. The busy
+timeout still arbitrates between processes.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +33,42 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _BEGIN_OPTION = "aik_sqlite_begin"
+
+
+class _WriterQueue:
+    """A first-come, first-served turn for one process's SQLite write transactions.
+
+    The turn belongs to a connection; it passes on when that connection's transaction ends
+    (commit or rollback, which SQLAlchemy reports even for a connection invalidated midway).
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self._holder: tuple[int, object] | None = None  # (thread id, connection)
+
+    def wait_for_turn(self, connection: object) -> None:
+        """Block until every writer that asked earlier has finished, then give `connection`
+        the turn; at once, without it, for a second writer of the thread that has the turn
+        (it cannot wait for itself: SQLite's busy timeout handles it as before)."""
+        with self._changed:
+            if self._holder is not None and self._holder[0] == threading.get_ident():
+                return
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._changed.wait()
+            self._holder = (threading.get_ident(), connection)
+
+    def finished(self, connection: object) -> None:
+        """`connection`'s transaction ended: the next writer's turn, if it had the turn."""
+        with self._changed:
+            if self._holder is None or self._holder[1] is not connection:
+                return
+            self._holder = None
+            self._serving += 1
+            self._changed.notify_all()
 
 
 def normalize_url(url: str) -> str:
@@ -72,10 +114,26 @@ def _install_sqlite_behaviour(engine: Engine, *, wal: bool) -> None:
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
+    writers = _WriterQueue()
+
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         mode = connection.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE":
+            writers.wait_for_turn(connection)
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            writers.finished(connection)
+            raise
+
+    @sa.event.listens_for(engine, "commit")
+    def _on_commit(connection: sa.Connection) -> None:
+        writers.finished(connection)
+
+    @sa.event.listens_for(engine, "rollback")
+    def _on_rollback(connection: sa.Connection) -> None:
+        writers.finished(connection)
 
 
 @contextmanager

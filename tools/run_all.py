@@ -26,7 +26,7 @@ def main() -> int:
     commands = {
         "simulator": [PYTHON, "-m", "sim"],
         "scheduler": [PYTHON, "-m", "scheduler"],
-        "web": [PYTHON, "-m", "streamlit", "run", "Home.py", "--server.port", port],
+        "web": [PYTHON, "-m", "streamlit", "run", "web.py", "--server.port", port],
     }
     procs = {name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in commands.items()}
     metrics_port = settings.metrics_port

@@ -1,6 +1,9 @@
-"""Which pages a visitor sees, by role."""
+"""Which pages a visitor sees, by role, and where a deep link lands."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
 
@@ -23,8 +26,26 @@ TAKEDOWN_URL = "takedown"
 
 
 def share_page() -> st.Page:
-    """The page a share link (`/share?token=...`) opens."""
-    return st.Page("views/share.py", title="Shared picture", url_path="share")
+    """The page a share link (`/share?token=...`) opens; never listed, only linked to."""
+    return st.Page("views/share.py", title="Shared picture", url_path="share", visibility="hidden")
+
+
+def visitor_pages(sign_in: Callable[[], None]) -> list[st.Page]:
+    """A visitor's pages: the sign-in form at `/` and at each user page's own path, and the
+    share page, and the removal request form.
+
+    A deep link such as `/gallery` shows the sign-in form there; signing in reruns the same
+    path, which is then the real page, so the visitor lands where the link pointed.
+    """
+    at_user_paths = [
+        st.Page(sign_in, title=title, url_path=Path(path).stem) for path, title, _ in USER_PAGES
+    ]
+    return [
+        st.Page(sign_in, title="Sign in", default=True),
+        *at_user_paths,
+        share_page(),
+        takedown_page(),
+    ]
 
 
 def takedown_page() -> st.Page:
@@ -38,14 +59,12 @@ def takedown_page() -> st.Page:
 
 
 def pages_for(is_admin: bool) -> dict[str, list[st.Page]]:
-    """The navigation sections for a visitor; admin pages only for admins."""
-    sections = {
-        "Create": [st.Page(path, title=title, icon=icon) for path, title, icon in USER_PAGES]
-    }
+    """The navigation sections for a signed-in visitor; admin pages only for admins."""
+    create = [st.Page(path, title=title, icon=icon) for path, title, icon in USER_PAGES]
+    sections = {"Create": [*create, share_page()]}  # the share page is hidden: links only
     if is_admin:
         sections["Admin"] = [
             st.Page(path, title=title, icon=icon) for path, title, icon in ADMIN_PAGES
         ]
-    sections["Shared"] = [share_page()]
     sections["Help"] = [takedown_page()]
     return sections

@@ -1,9 +1,14 @@
 """Registration, sign-in with lockout, password change and reset, roles.
 
-Sign-in answers the same words, after the same work, for an unknown user and a wrong
-password, so it does not reveal who has an account. Lockout is per account and temporary: an
-attacker can delay a victim for `lockout_s`, never lock them out for good. Every attempt is
-audited.
+Sign-in answers the same words, after the same work (one password-hash verification), for
+an unknown user and a wrong password, so it does not reveal who has an account. Lockout is
+per typed name and temporary (`core.accounts.throttle`): an attacker can delay a victim for
+`lockout_s`, never lock them out for good. Every attempt is audited, with the client's IP.
+
+Hashing and verifying passwords (tens of milliseconds of argon2id) happen outside any
+transaction: on SQLite a write transaction holds the one write lock, so a flood of sign-ins
+checked inside one would stall every other write. Each use case therefore reads, computes,
+then writes in a short unit of work that re-checks what it read.
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core import audit
-from core.accounts import ledger, passwords, sessions
-from core.db import session_scope
+from core.accounts import ledger, legal, passwords, sessions, throttle
+from core.accounts.inputs import has_control_characters, printable
+from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
-from core.models import AuditEntry, AuditOutcome, PasswordReset, Role, User
+from core.models import AuditOutcome, PasswordReset, Role, User
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{3,32}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[a-z]{2,24}$")
 WRONG_LOGIN = "Wrong username or password."
+BAD_SIGN_IN_INPUT = "Usernames and passwords cannot contain control characters. Type them again."
 RESET_TTL = timedelta(hours=1)
 
 
@@ -45,9 +52,18 @@ def register(
     date_of_birth: date,
     now: datetime,
     starter_credits: int,
+    ip: str | None = None,
+    accepted: legal.LegalTexts | None = None,
 ) -> User:
-    """Create an account (18+ only) with its starter credits."""
+    """Create an account (18+ only) with its starter credits; `accepted` are the legal texts
+    the registrant accepted (recorded with their versions).
+
+    Every check and the password hash run before the first statement, so in a fresh session
+    no transaction is open while they do (`sign_up` gives it one).
+    """
     username, email = username.strip().lower(), email.strip().lower()
+    if any(has_control_characters(text) for text in (username, email, display_name)):
+        raise ValidationFailed("Names and email addresses cannot contain control characters.")
     if age_on(date_of_birth, now.date()) < 18:
         raise ValidationFailed("You must be 18 or older to use AI KINGS.")
     if not USERNAME.match(username):
@@ -56,6 +72,7 @@ def register(
         raise ValidationFailed("Enter a valid email address.")
     display_name = display_name.strip()[:120] or username
     passwords.check_new_password(password, username=username, email=email)
+    password_hash = passwords.hash_password(password)
     if session.exec(select(User.id).where(User.username == username)).first() is not None:
         raise ValidationFailed("That username is taken.")
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
@@ -65,7 +82,7 @@ def register(
         username=username,
         email=email,
         display_name=display_name,
-        password_hash=passwords.hash_password(password),
+        password_hash=password_hash,
         date_of_birth=date_of_birth,
         age_confirmed_at=now,
         created_at=now,
@@ -84,8 +101,58 @@ def register(
             note="welcome credits",
             now=now,
         )
-    _audit(session, now, f"user:{username}", "account.registered", f"user:{user.id}")
+    _audit(session, now, f"user:{username}", "account.registered", f"user:{user.id}", ip=ip)
+    if accepted is not None:
+        legal.record_acceptance(session, user=user, texts=accepted, now=now, ip=ip)
     return user
+
+
+def sign_up(
+    engine: Engine,
+    *,
+    username: str,
+    email: str,
+    display_name: str,
+    password: str,
+    date_of_birth: date,
+    now: datetime,
+    starter_credits: int,
+    accepted: legal.LegalTexts | None,
+    ip: str | None = None,
+) -> User:
+    """`register` in a unit of work of its own, for a registrant who accepted the legal texts
+    (None: not accepted, refused); a refusal is audited, then raised."""
+    try:
+        if accepted is None:
+            raise ValidationFailed(
+                "Accept the terms of service and the privacy notice to create an account."
+            )
+        with session_scope(engine) as session:
+            return register(
+                session,
+                username=username,
+                email=email,
+                display_name=display_name,
+                password=password,
+                date_of_birth=date_of_birth,
+                now=now,
+                starter_credits=starter_credits,
+                ip=ip,
+                accepted=accepted,
+            )
+    except ValidationFailed as refusal:
+        with session_scope(engine) as session:
+            _audit(
+                session,
+                now,
+                f"user:{printable(username.strip().lower())}",
+                "account.register_refused",
+                None,
+                AuditOutcome.DENIED,
+                ip,
+                details={"reason": str(refusal)},
+            )
+        raise
 
 
 def authenticate(
@@ -100,89 +167,82 @@ def authenticate(
 ) -> User:
     """The user if the password is right; ValidationFailed otherwise (same words either way).
 
-    Takes the engine, not a session: a failed attempt must be counted and audited in a unit
-    of work that commits, even though the caller gets an exception.
+    Takes the engine, not a session: the attempt is claimed and audited in short units of
+    work that commit even though the caller gets an exception, and the password is checked
+    between them, outside any transaction.
     """
-    with session_scope(engine) as session:
-        user, problem = _attempt(session, username, password, now, max_failures, lockout_s, ip)
-    if problem is not None:
-        raise ValidationFailed(problem)
-    assert user is not None
-    return user
-
-
-def _attempt(
-    session: Session,
-    username: str,
-    password: str,
-    now: datetime,
-    max_failures: int,
-    lockout_s: int,
-    ip: str | None,
-) -> tuple[User | None, str | None]:
     name = username.strip().lower()[:64]
-    user = session.exec(select(User).where(User.username == name)).first()
-    if user is None:
-        refusal = _unknown_user_attempt(session, name, password, now, max_failures, lockout_s, ip)
-        return None, refusal
-    actor = f"user:{user.username}"
-    if user.locked_until is not None and user.locked_until > now:
-        _audit(session, now, actor, "login.locked", f"user:{user.id}", AuditOutcome.DENIED, ip)
-        return None, _locked_message(user.locked_until, now)
-    if not passwords.verify_password(user.password_hash, password) or user.disabled:
-        user.failed_logins += 1
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + timedelta(seconds=lockout_s)
-            user.failed_logins = 0
-            _audit(session, now, actor, "login.lockout", f"user:{user.id}", AuditOutcome.DENIED, ip)
-        session.add(user)
-        _audit(session, now, actor, "login.failed", f"user:{user.id}", AuditOutcome.DENIED, ip)
-        return None, WRONG_LOGIN
-    user.failed_logins = 0
-    user.locked_until = None
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
-    session.add(user)
-    _audit(session, now, actor, "login.ok", f"user:{user.id}", AuditOutcome.OK, ip)
-    return user, None
+    if has_control_characters(name) or has_control_characters(password):
+        with session_scope(engine) as session:
+            actor = f"user:{printable(name)}"
+            _audit(session, now, actor, "login.bad_input", None, AuditOutcome.DENIED, ip)
+        raise ValidationFailed(BAD_SIGN_IN_INPUT)
+    limits = throttle.Limits(max_failures=max_failures, lockout_s=lockout_s)
+    with session_scope(engine) as session:
+        refused_until = throttle.claim(session, name=name, now=now, limits=limits)
+        user = session.exec(select(User).where(User.username == name)).first()
+        if refused_until is not None:
+            target = f"user:{user.id}" if user else None
+            _audit(session, now, f"user:{name}", "login.locked", target, AuditOutcome.DENIED, ip)
+    if refused_until is not None:
+        raise ValidationFailed(_locked_message(refused_until, now))
+    checked = _check_password(name, user, password)  # outside any transaction
+    with session_scope(engine) as session:
+        signed_in = _settle(session, checked, now=now, limits=limits, ip=ip)
+    if signed_in is None:
+        raise ValidationFailed(WRONG_LOGIN)
+    return signed_in
 
 
-def _unknown_user_attempt(
-    session: Session,
-    name: str,
-    password: str,
-    now: datetime,
-    max_failures: int,
-    lockout_s: int,
-    ip: str | None,
-) -> str:
-    """Refuse a name with no account exactly as a known one is refused, lockout included.
+@dataclass(frozen=True)
+class _Checked:
+    """A sign-in attempt whose password was verified against `password_hash`."""
 
-    Were only real accounts ever locked, "Too many failed attempts" would tell an attacker
-    which names exist. The audit log is the counter here: the same rule as `User.failed_logins`
-    (failures since the last lockout; locked for `lockout_s` after it).
-    """
-    actor = f"user:{name}"
-    last_lockout = session.exec(
-        select(sa.func.max(AuditEntry.at)).where(
-            AuditEntry.actor == actor, AuditEntry.action == "login.lockout"
-        )
-    ).one()
-    if last_lockout is not None:
-        locked_until = last_lockout + timedelta(seconds=lockout_s)
-        if locked_until > now:
-            _audit(session, now, actor, "login.locked", None, AuditOutcome.DENIED, ip)
-            return _locked_message(locked_until, now)
-    passwords.verify_password(passwords.DUMMY_HASH, password)
-    failures_query = select(sa.func.count()).where(
-        AuditEntry.actor == actor, AuditEntry.action == "login.failed"
+    name: str
+    user_id: int | None
+    password_hash: str
+    matches: bool
+    rehashed: str | None
+
+
+def _check_password(name: str, user: User | None, password: str) -> _Checked:
+    """The one slow step, the same for a name with no account: one verification."""
+    password_hash = user.password_hash if user else passwords.DUMMY_HASH
+    matches = passwords.verify_password(password_hash, password)
+    stale = matches and passwords.needs_rehash(password_hash)
+    return _Checked(
+        name=name,
+        user_id=user.id if user else None,
+        password_hash=password_hash,
+        matches=matches,
+        rehashed=passwords.hash_password(password) if stale else None,
     )
-    if last_lockout is not None:
-        failures_query = failures_query.where(AuditEntry.at > last_lockout)
-    if session.exec(failures_query).one() + 1 >= max_failures:
-        _audit(session, now, actor, "login.lockout", None, AuditOutcome.DENIED, ip)
-    _audit(session, now, actor, "login.failed", None, AuditOutcome.DENIED, ip)
-    return WRONG_LOGIN
+
+
+def _settle(
+    session: Session, checked: _Checked, *, now: datetime, limits: throttle.Limits, ip: str | None
+) -> User | None:
+    """Record a checked attempt: the signed-in user, or None after counting the failure.
+
+    The account is read again, locked: a password changed or an account disabled while the
+    check ran turns a match into a failure.
+    """
+    # Read by name on both paths (the same statement whether or not the name has an account).
+    user = session.exec(select(User).where(User.username == checked.name).with_for_update()).first()
+    actor, target = f"user:{checked.name}", f"user:{user.id}" if user else None
+    verified = (checked.user_id, checked.password_hash)
+    if user is not None and checked.matches and (user.id, user.password_hash) == verified:
+        if not user.disabled:
+            throttle.clear(session, name=checked.name, now=now)
+            if checked.rehashed is not None:
+                user.password_hash = checked.rehashed
+                session.add(user)
+            _audit(session, now, actor, "login.ok", target, AuditOutcome.OK, ip)
+            return user
+    if throttle.failed(session, name=checked.name, now=now, limits=limits):
+        _audit(session, now, actor, "login.lockout", target, AuditOutcome.DENIED, ip)
+    _audit(session, now, actor, "login.failed", target, AuditOutcome.DENIED, ip)
+    return None
 
 
 def _locked_message(locked_until: datetime, now: datetime) -> str:
@@ -196,6 +256,8 @@ def update_details(
     """Change the display name and email (the email stays unique; audited)."""
     user = get_user(session, user_id)
     email = email.strip().lower()
+    if has_control_characters(display_name) or has_control_characters(email):
+        raise ValidationFailed("Names and email addresses cannot contain control characters.")
     if not EMAIL.match(email):
         raise ValidationFailed("Enter a valid email address.")
     taken = session.exec(select(User.id).where(User.email == email, User.id != user_id)).first()
@@ -208,13 +270,25 @@ def update_details(
     return user
 
 
-def change_password(session: Session, *, user_id: int, old: str, new: str, now: datetime) -> None:
-    """Replace the password after checking the old one; every session is signed out."""
-    user = get_user(session, user_id)
-    if not passwords.verify_password(user.password_hash, old):
+def change_password(
+    engine: Engine, *, user_id: int, old: str, new: str, now: datetime, ip: str | None = None
+) -> None:
+    """Replace the password after checking the old one; every session is signed out.
+
+    Both hashes are computed outside any transaction; the write then checks that the
+    password is still the one verified.
+    """
+    with read_scope(engine) as session:
+        user = get_user(session, user_id)
+    if has_control_characters(old) or not passwords.verify_password(user.password_hash, old):
         raise ValidationFailed("The current password is wrong.")
     passwords.check_new_password(new, username=user.username, email=user.email)
-    _set_password(session, user, new, now, "password.changed")
+    new_hash = passwords.hash_password(new)
+    with session_scope(engine) as session:
+        current = session.get(User, user_id, with_for_update=True)
+        if current is None or current.password_hash != user.password_hash:
+            raise ValidationFailed("Your password was just changed elsewhere. Sign in again.")
+        _set_password(session, current, new_hash, now, "password.changed", ip)
 
 
 @dataclass(frozen=True)
@@ -225,42 +299,92 @@ class ResetRequest:
     email: str
 
 
-def request_password_reset(session: Session, *, login: str, now: datetime) -> ResetRequest | None:
-    """A single-use reset code for a known username or email, else None.
+def request_password_reset(
+    engine: Engine, *, login: str, now: datetime, ip: str | None = None
+) -> ResetRequest | None:
+    """A single-use reset code for a known username or email, else None; always audited.
 
     The page answers the same words either way; only the account's own mailbox learns more.
     """
-    login = login.strip().lower()
-    user = session.exec(
-        select(User).where(sa.or_(col(User.email) == login, col(User.username) == login))
-    ).first()
-    if user is None or user.disabled:
-        return None
-    token = secrets.token_urlsafe(24)
-    session.add(
-        PasswordReset(
-            user_id=user.id or 0,
-            token_sha256=sessions.token_hash(token),
-            created_at=now,
-            expires_at=now + RESET_TTL,
+    login = login.strip().lower()[:254]
+    if has_control_characters(login):
+        with session_scope(engine) as session:
+            actor = f"user:{printable(login)}"
+            _audit(session, now, actor, "password.reset_bad_input", None, AuditOutcome.DENIED, ip)
+        raise ValidationFailed("Usernames and email addresses cannot contain control characters.")
+    with session_scope(engine) as session:
+        user = session.exec(
+            select(User).where(sa.or_(col(User.email) == login, col(User.username) == login))
+        ).first()
+        if user is None or user.disabled:
+            actor = f"user:{login}"
+            _audit(session, now, actor, "password.reset_requested", None, AuditOutcome.DENIED, ip)
+            return None
+        token = secrets.token_urlsafe(24)
+        session.add(
+            PasswordReset(
+                user_id=user.id or 0,
+                token_sha256=sessions.token_hash(token),
+                created_at=now,
+                expires_at=now + RESET_TTL,
+            )
         )
-    )
-    _audit(session, now, f"user:{user.username}", "password.reset_requested", f"user:{user.id}")
-    return ResetRequest(token, user.email)
+        actor, target = f"user:{user.username}", f"user:{user.id}"
+        _audit(session, now, actor, "password.reset_requested", target, ip=ip)
+        return ResetRequest(token, user.email)
 
 
-def reset_password(session: Session, *, token: str, new_password: str, now: datetime) -> None:
-    """Set a new password with a valid reset token (used once, within the hour)."""
-    reset = session.exec(
-        select(PasswordReset).where(PasswordReset.token_sha256 == sessions.token_hash(token))
-    ).first()
-    if reset is None or reset.used_at is not None or reset.expires_at <= now:
-        raise ValidationFailed("This reset code is not valid any more. Ask for a new one.")
-    user = get_user(session, reset.user_id)
+RESET_CODE_WRONG = "That reset code is not right. Check the code in the email and type it again."
+RESET_CODE_USED = "This reset code was already used. Ask for a new one if you still need it."
+RESET_CODE_REVOKED = (
+    "This reset code no longer works: the password was changed after it was sent. "
+    "Ask for a new one if you still need it."
+)
+RESET_CODE_EXPIRED = "This reset code has expired (codes work for one hour). Ask for a new one."
+
+
+def reset_password(
+    engine: Engine, *, token: str, new_password: str, now: datetime, ip: str | None = None
+) -> None:
+    """Set a new password with a reset code: once, within the hour, and only if the password
+    has not changed since the code was sent. Each refusal says which of these it was."""
+    code = token.strip()
+    if not code or has_control_characters(code):
+        raise ValidationFailed(RESET_CODE_WRONG)
+    by_code = col(PasswordReset.token_sha256) == sessions.token_hash(code)
+    with read_scope(engine) as session:
+        reset = session.exec(select(PasswordReset).where(by_code)).first()
+        user = get_user(session, reset.user_id) if reset is not None else None
+    if reset is None or user is None:
+        raise ValidationFailed(RESET_CODE_WRONG)
+    _refuse_spent_code(reset, now)
     passwords.check_new_password(new_password, username=user.username, email=user.email)
-    reset.used_at = now
-    session.add(reset)
-    _set_password(session, user, new_password, now, "password.reset")
+    new_hash = passwords.hash_password(new_password)
+    with session_scope(engine) as session:
+        consumed = session.execute(
+            sa.update(PasswordReset)
+            .where(
+                by_code,
+                col(PasswordReset.used_at).is_(None),
+                col(PasswordReset.revoked_at).is_(None),
+                col(PasswordReset.expires_at) > now,
+            )
+            .values(used_at=now)
+        )
+        if consumed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ValidationFailed(RESET_CODE_USED)  # used by a submit racing this one
+        current = session.get(User, user.id, with_for_update=True)
+        assert current is not None  # users are disabled, never deleted
+        _set_password(session, current, new_hash, now, "password.reset", ip)
+
+
+def _refuse_spent_code(reset: PasswordReset, now: datetime) -> None:
+    if reset.used_at is not None:
+        raise ValidationFailed(RESET_CODE_USED)
+    if reset.revoked_at is not None:
+        raise ValidationFailed(RESET_CODE_REVOKED)
+    if reset.expires_at <= now:
+        raise ValidationFailed(RESET_CODE_EXPIRED)
 
 
 def set_role(session: Session, *, actor_id: int, user_id: int, role: Role, now: datetime) -> User:
@@ -358,13 +482,25 @@ def list_users(session: Session, *, limit: int = 100, offset: int = 0) -> list[U
     return list(session.exec(select(User).order_by(col(User.id)).offset(offset).limit(limit)).all())
 
 
-def _set_password(session: Session, user: User, new: str, now: datetime, action: str) -> None:
-    user.password_hash = passwords.hash_password(new)
-    user.failed_logins = 0
-    user.locked_until = None
+def _set_password(
+    session: Session, user: User, new_hash: str, now: datetime, action: str, ip: str | None
+) -> None:
+    """Store a new password hash: sessions end, outstanding reset codes stop working, and
+    any lockout of the name is lifted."""
+    user.password_hash = new_hash
     session.add(user)
     sessions.revoke_all(session, user_id=user.id or 0, now=now)
-    _audit(session, now, f"user:{user.username}", action, f"user:{user.id}")
+    session.execute(
+        sa.update(PasswordReset)
+        .where(
+            col(PasswordReset.user_id) == user.id,
+            col(PasswordReset.used_at).is_(None),
+            col(PasswordReset.revoked_at).is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    throttle.clear(session, name=user.username, now=now)
+    _audit(session, now, f"user:{user.username}", action, f"user:{user.id}", ip=ip)
 
 
 def _audit(

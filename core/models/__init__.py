@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from core.models.accounts import AuthSession, CreditEntry, PasswordReset, User
+from core.models.accounts import AuthSession, CreditEntry, LoginThrottle, PasswordReset, User
 from core.models.enums import (
     LIVE_INSTANCE_STATES,
     AuditOutcome,
@@ -52,6 +52,7 @@ __all__ = [
     "JobStatus",
     "LIVE_INSTANCE_STATES",
     "Lease",
+    "LoginThrottle",
     "MediaKind",
     "Muse",
     "MuseVariation",

@@ -20,21 +20,42 @@ class User(SQLModel, table=True):
     role: Role = Field(default=Role.USER, sa_type=text_enum(Role))
     date_of_birth: date | None = None
     age_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    failed_logins: int = 0
-    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The versions of data/legal/terms.md and privacy.md the user last accepted.
+    terms_version: str | None = Field(default=None, max_length=32)
+    privacy_version: str | None = Field(default=None, max_length=32)
+    legal_accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     disabled: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class AuthSession(SQLModel, table=True):
-    """A revocable login: the cookie carries the token, we store only its hash."""
+    """A revocable login: the cookie carries the token, we store only its hash.
+
+    A browser session has no token until the browser trades its single-use handoff code for
+    the cookie (`core.accounts.sessions`); only the code's hash is stored, for a minute.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
-    token_sha256: str = Field(max_length=64, unique=True)
+    token_sha256: str | None = Field(default=None, max_length=64, unique=True)
+    handoff_sha256: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    handoff_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Sign-in attempts counted per name typed, whether or not an account has that name.
+
+    `failures` counts the checks claimed since the last success or lockout, in flight ones
+    included, so parallel guesses cannot overtake the count (`core.accounts.throttle`).
+    """
+
+    name: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
 class CreditEntry(SQLModel, table=True):
@@ -53,7 +74,11 @@ class CreditEntry(SQLModel, table=True):
 
 
 class PasswordReset(SQLModel, table=True):
-    """A single-use password-reset token; only its hash is stored."""
+    """A single-use password-reset token; only its hash is stored.
+
+    `revoked_at` is set when the password changes by any other way (a change, another code),
+    so a code mailed before then no longer works.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
@@ -61,3 +86,4 @@ class PasswordReset(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

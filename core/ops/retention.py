@@ -20,6 +20,7 @@ from core.models import (
     CreditEntry,
     GenerationJob,
     JobStatus,
+    LoginThrottle,
     PasswordReset,
     UsageEvent,
 )
@@ -52,6 +53,8 @@ def apply_retention(session: Session, *, now: datetime, days: int = 90) -> Reten
         ),
     )
     remove("passwordreset", sa.delete(PasswordReset).where(col(PasswordReset.expires_at) < cutoff))
+    # A lockout lasts minutes; a name untried for the whole window has nothing to remember.
+    remove("loginthrottle", sa.delete(LoginThrottle).where(col(LoginThrottle.updated_at) < cutoff))
     finished = (JobStatus.FAILED, JobStatus.CANCELLED)
     unreferenced = sa.and_(
         col(GenerationJob.created_at) < cutoff,

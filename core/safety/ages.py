@@ -141,9 +141,12 @@ class _Reader:
     def _is(self, names: tuple[str, ...], index: int) -> bool:
         return any(self.end_of(name, index) for name in names)
 
-    def head_is_thing(self, indices: range) -> bool:
+    def head_is_thing(
+        self, indices: range, kinds: tuple[str, ...] = ("objects", "measures")
+    ) -> bool:
         """Whether the noun an age describes, read over `indices` (nearest first, up to a
-        stop word such as "with"), is a thing, an animal or a measure, not a person."""
+        stop word such as "with"), is one of `kinds` (a thing, an animal, a measure), not a
+        person."""
         stops, fillers = self.lex.age_words["stops"], self.lex.age_words["fillers"]
         for index in indices:
             if not 0 <= index < len(self.toks):
@@ -154,7 +157,7 @@ class _Reader:
                 continue
             if self._is(("persons", "relations"), index):
                 return False
-            if self._is(("objects", "measures"), index):
+            if self._is(kinds, index):
                 return True
         return False
 
@@ -177,9 +180,11 @@ class _Reader:
         span_of_time = self.ends_before("durations", number.start, gap=1) >= 0
         if bare and (span_of_time or self._is(("ago",), end)):
             return None
+        # With its unit said, the number is an age; only a thing can still own it ("a 10
+        # year old car"); a measure nearby ("16 years old, 5 feet tall") describes the person.
         ahead = range(end, end + WINDOW)
         behind = range(number.start - 1, number.start - 1 - WINDOW, -1)
-        if self.head_is_thing(ahead) or self.head_is_thing(behind):
+        if self.head_is_thing(ahead, ("objects",)) or self.head_is_thing(behind, ("objects",)):
             return None
         under = bool(self.end_of("under_after", end)) or self.phrase("under_after").in_unspaced(
             toks[end - 1]

@@ -142,6 +142,7 @@ def test_cli_runs_the_chosen_section_and_prints_the_summary_table(capsys):
         "P5",
         "W",
         "F",
+        "L",
         "S",
     }
 

@@ -82,6 +82,8 @@ def fill_registration(page: Page, username: str, birth: tuple[str, str, str]) ->
         page.keyboard.type(digits)
     _field(tab, "Password (12+ characters)").fill(PASSWORD)
     _field(tab, "Repeat password").fill(PASSWORD)
+    tab.get_by_text("I accept the terms of service and the privacy notice.").click()
+    expect(tab.get_by_role("checkbox", name="I accept the terms")).to_be_checked()
     return tab
 
 

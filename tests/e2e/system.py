@@ -40,6 +40,12 @@ class System:
     url: str
     env: dict[str, str]
     log_path: Path
+    supervisor: _Supervisor
+
+    def restart(self) -> None:
+        """Stop every process and start them again on the same database and ports."""
+        self.supervisor.stop()
+        self.supervisor.start(self)
 
     def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         """Run `python -m cli ARGS` against this system's database; raise if it fails."""
@@ -122,24 +128,45 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
+class _Supervisor:
+    """Owns the tools/run_all.py process (and its process group) of one system."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, system: System) -> None:
+        """Start run_all.py, appending to the log, and wait until the system answers."""
+        with system.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(ROOT / "tools" / "run_all.py")],
+                env=system.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: one killpg reaches everything
+            )
+        _wait_until_up(self.proc, system)
+
+    def stop(self) -> None:
+        """Stop the system if it runs (see `_stop`)."""
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+
+
 @contextmanager
 def running_system(workdir: Path, log_path: Path) -> Iterator[System]:
     """Migrate a fresh database, start tools/run_all.py, wait until it answers, stop it after."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = system_env(workdir)
-    system = System(url=f"http://127.0.0.1:{env['WEB_PORT']}", env=env, log_path=log_path)
+    supervisor = _Supervisor()
+    system = System(
+        url=f"http://127.0.0.1:{env['WEB_PORT']}", env=env, log_path=log_path, supervisor=supervisor
+    )
     system.cli("migrate")
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tools" / "run_all.py")],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: one killpg reaches everything
-        )
-        try:
-            _wait_until_up(proc, system)
-            yield system
-        finally:
-            _stop(proc)
+    log_path.write_bytes(b"")
+    try:
+        supervisor.start(system)
+        yield system
+    finally:
+        supervisor.stop()

@@ -118,12 +118,18 @@ def test_lockout_is_temporary_and_every_attempt_is_audited(engine):
     assert "login.locked" in actions and "login.ok" in actions
 
 
+def cookie_token(engine, user_id, *, ttl_s=3600, now=NOW):
+    """Sign a browser in: start its session and trade the handoff code for the cookie token."""
+    with session_scope(engine) as session:
+        started = sessions.start_browser_session(session, user_id=user_id, now=now, ttl_s=ttl_s)
+    with session_scope(engine) as session:
+        return sessions.redeem_handoff(session, code=started.handoff, now=now)
+
+
 def test_sessions_resolve_until_revoked_expired_or_disabled(engine):
     user = register(engine)
     admin = make_user(engine, role=Role.ADMIN)
-    with session_scope(engine) as session:
-        token = sessions.create_session(session, user_id=user.id, now=NOW, ttl_s=3600)
-        short = sessions.create_session(session, user_id=user.id, now=NOW, ttl_s=300)
+    token, short = cookie_token(engine, user.id), cookie_token(engine, user.id, ttl_s=300)
     with read_scope(engine) as session:
         assert sessions.resolve_session(session, token=token, now=NOW).id == user.id
         assert (
@@ -138,36 +144,96 @@ def test_sessions_resolve_until_revoked_expired_or_disabled(engine):
 
 def test_password_change_signs_out_everywhere(engine):
     user = register(engine)
-    with session_scope(engine) as session:
-        token = sessions.create_session(session, user_id=user.id, now=NOW, ttl_s=3600)
-    with session_scope(engine) as session, pytest.raises(ValidationFailed, match="wrong"):
+    token = cookie_token(engine, user.id)
+    with pytest.raises(ValidationFailed, match="wrong"):
         users.change_password(
-            session, user_id=user.id, old="nope nope nope", new="a new passphrase", now=NOW
+            engine, user_id=user.id, old="nope nope nope", new="a new passphrase", now=NOW
         )
-    with session_scope(engine) as session:
-        users.change_password(
-            session, user_id=user.id, old=PASSWORD, new="a new passphrase", now=NOW
-        )
+    users.change_password(engine, user_id=user.id, old=PASSWORD, new="a new passphrase", now=NOW)
     with read_scope(engine) as session:
         assert sessions.resolve_session(session, token=token, now=NOW) is None
     assert login(engine, password="a new passphrase").id == user.id
 
 
-def test_reset_tokens_are_single_use_and_expire(engine):
+def request_code(engine, login_name="ava", now=NOW):
+    request = users.request_password_reset(engine, login=login_name, now=now)
+    return request.token if request else None
+
+
+def test_reset_codes_work_once_within_the_hour_and_each_refusal_says_why(engine):
+    user = register(engine)
+    assert request_code(engine, "nobody@example.test") is None
+    assert request_code(engine, "nobody") is None
+    request = users.request_password_reset(engine, login="AVA@example.test", now=NOW)
+    assert request.email == "ava@example.test"
+    earlier = request_code(engine)  # also mailed, never used
+    users.reset_password(engine, token=request.token, new_password="brand new phrase", now=NOW)
+    later = request_code(engine, now=NOW + timedelta(minutes=1))
+    refusals = [
+        (request.token, NOW, users.RESET_CODE_USED),
+        (earlier, NOW, users.RESET_CODE_REVOKED),  # issued before the reset
+        (later, NOW + timedelta(hours=2), users.RESET_CODE_EXPIRED),
+        (later[:-1] + ("A" if later[-1] != "A" else "B"), NOW, users.RESET_CODE_WRONG),  # mistyped
+        ("", NOW, users.RESET_CODE_WRONG),
+        ("code\x00with nul", NOW, users.RESET_CODE_WRONG),
+    ]
+    for code, when, message in refusals:
+        with pytest.raises(ValidationFailed) as refused:
+            users.reset_password(engine, token=code, new_password="another new one", now=when)
+        assert str(refused.value) == message, code
+    assert login(engine, password="brand new phrase").id == user.id
+
+
+def test_a_password_change_also_voids_reset_codes_mailed_before_it(engine):
+    user = register(engine)
+    code = request_code(engine)
+    users.change_password(engine, user_id=user.id, old=PASSWORD, new="a new passphrase", now=NOW)
+    with pytest.raises(ValidationFailed) as refused:
+        users.reset_password(engine, token=code, new_password="the attacker's choice", now=NOW)
+    assert str(refused.value) == users.RESET_CODE_REVOKED
+    assert login(engine, password="a new passphrase").id == user.id
+
+
+def test_a_handoff_code_gives_one_cookie_once_within_a_minute_of_a_live_session(engine):
     user = register(engine)
     with session_scope(engine) as session:
-        assert users.request_password_reset(session, login="nobody@example.test", now=NOW) is None
-        assert users.request_password_reset(session, login="nobody", now=NOW) is None
-        request = users.request_password_reset(session, login="AVA@example.test", now=NOW)
-        token = request.token
-        stale = users.request_password_reset(session, login="ava", now=NOW).token
-    assert request.email == "ava@example.test"
+        fresh = sessions.start_browser_session(session, user_id=user.id, now=NOW, ttl_s=3600)
+        stale = sessions.start_browser_session(session, user_id=user.id, now=NOW, ttl_s=3600)
+        ended = sessions.start_browser_session(session, user_id=user.id, now=NOW, ttl_s=3600)
+        sessions.revoke_session(session, session_id=ended.id, now=NOW)
     with session_scope(engine) as session:
-        users.reset_password(session, token=token, new_password="brand new phrase", now=NOW)
-    for used, when in ((token, NOW), (stale, NOW + timedelta(hours=2))):
-        with session_scope(engine) as session, pytest.raises(ValidationFailed, match="not valid"):
-            users.reset_password(session, token=used, new_password="another new one", now=when)
-    assert login(engine, password="brand new phrase").id == user.id
+        assert sessions.handoff_pending(session, session_id=fresh.id, now=NOW)
+        token = sessions.redeem_handoff(session, code=fresh.handoff, now=NOW)
+        assert token is not None
+        assert not sessions.handoff_pending(session, session_id=fresh.id, now=NOW)
+        assert sessions.redeem_handoff(session, code=fresh.handoff, now=NOW) is None  # once
+        late = NOW + sessions.HANDOFF_TTL
+        assert sessions.redeem_handoff(session, code=stale.handoff, now=late) is None
+        assert sessions.redeem_handoff(session, code=ended.handoff, now=NOW) is None
+        assert sessions.redeem_handoff(session, code="made up", now=NOW) is None
+    with read_scope(engine) as session:
+        by_cookie = sessions.resolve(session, now=NOW, token=token)
+        by_id = sessions.resolve(session, now=NOW, session_id=fresh.id)
+        assert by_cookie.id == by_id.id == fresh.id and by_cookie.user.id == user.id
+        assert sessions.resolve(session, now=NOW, session_id=stale.id).id == stale.id
+        assert sessions.resolve(session, now=NOW, session_id=ended.id) is None
+        assert sessions.resolve(session, now=NOW) is None
+
+
+def test_parallel_redeems_of_one_code_mint_one_token(engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    user = register(engine)
+    with session_scope(engine) as session:
+        started = sessions.start_browser_session(session, user_id=user.id, now=NOW, ttl_s=3600)
+
+    def redeem(_):
+        with session_scope(engine) as session:
+            return sessions.redeem_handoff(session, code=started.handoff, now=NOW)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        tokens = [token for token in pool.map(redeem, range(8)) if token is not None]
+    assert len(tokens) == 1
 
 
 def test_only_admins_change_roles(engine):

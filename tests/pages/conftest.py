@@ -12,11 +12,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from core.accounts import sessions, users
+from core.accounts import legal, sessions, users
 from core.config import get_settings
 from core.db import make_engine, migrate, session_scope
 from core.models import Asset, Role, User
 from testing.factories import store_png
+from ui import auth
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,14 +53,17 @@ def signed_in(web_engine: Engine) -> Callable[..., AppTest]:
                 date_of_birth=date(1990, 1, 1),
                 now=now,
                 starter_credits=credits,
+                accepted=legal.load(),
             )
             user.role = role
             session.add(user)
             session.flush()
-            token = sessions.create_session(session, user_id=user.id or 0, now=now, ttl_s=3600)
+            started = sessions.start_browser_session(
+                session, user_id=user.id or 0, now=now, ttl_s=3600
+            )
         app = AppTest.from_file(str(ROOT / page), default_timeout=30)
         app.session_state["age_confirmed"] = True
-        app.session_state["auth_token"] = token
+        app.session_state[auth.SESSION_KEY] = started.id
         return app
 
     return open_page

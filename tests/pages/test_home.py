@@ -4,6 +4,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from ui import cookies
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,12 +20,14 @@ def test_age_gate_is_shown_before_anything_else():
     assert [b.label for b in app.button] == ["I am 18 or older — enter"]
 
 
-def test_confirming_age_opens_the_studio():
+def test_confirming_age_opens_sign_in_and_has_the_browser_remember_it():
     app = _home().run()
     app.button(key="age_gate_confirm").click().run()
     assert not app.exception
     assert app.session_state["age_confirmed"] is True
     assert app.title[0].value == "Welcome to AI KINGS"  # then sign in or register
+    [script] = [element.proto.body for element in app.get("html")]
+    assert f'"{cookies.ADULT_PATH}"' in script and '"method": "POST"' in script
 
 
 def test_a_signed_in_adult_account_skips_the_age_gate(signed_in):

@@ -5,6 +5,8 @@ mailed reset code; then the Account page's change-password and sign-out widgets,
 revoke server-side sessions.
 """
 
+import json
+import re
 from datetime import UTC, date, datetime
 from email import message_from_bytes
 from pathlib import Path
@@ -12,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from core.accounts import ledger, sessions, users
+from core.accounts import ledger, legal, sessions, users
 from core.db import read_scope, session_scope
 from core.models import AuditEntry, AuthSession, User
 from tests.pages.conftest import ROOT
-from ui import auth
+from ui import auth, cookies
 
 PASSWORD = "a long enough secret"
 
@@ -53,6 +55,7 @@ def ava(web_engine):
             date_of_birth=date(1990, 1, 1),
             now=datetime.now(UTC),
             starter_credits=0,
+            accepted=legal.load(),
         )
         return user.id
 
@@ -88,6 +91,9 @@ def test_registering_through_the_widget_creates_an_adult_account_and_signs_in(ho
     field(app, "Password (12+ characters)").input("another long secret")
     field(app, "Repeat password").input("another long secret")
     app = submit(app, "Create account")
+    assert "Accept the terms of service and the privacy notice" in " ".join(shown(app))
+    app.checkbox(key="register_accepts_legal").check()
+    app = submit(app, "Create account")
     assert not app.exception, app.exception
     assert app.title[0].value == "Studio"
     with read_scope(web_engine) as session:
@@ -95,6 +101,11 @@ def test_registering_through_the_widget_creates_an_adult_account_and_signs_in(ho
         assert user.display_name == "Zoe Quinn" and user.password_hash.startswith("$argon2id$")
         assert ledger.balance(session, user.id) == 42  # STARTER_CREDITS
         assert session.exec(select(AuthSession).where(AuthSession.user_id == user.id)).first()
+    texts = legal.load()
+    assert (user.terms_version, user.privacy_version) == (
+        texts.terms.version,
+        texts.privacy.version,
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,6 +116,7 @@ def test_registration_needs_an_adult_date_of_birth(home, web_engine, born, messa
     app = home()
     if born:
         app.date_input(key="register_dob").set_value(born)
+    app.checkbox(key="register_accepts_legal").check()
     field(app, "Email").input("kid@example.test")
     field(app, "Username", 1).input("kid")
     field(app, "Password (12+ characters)").input("another long secret")
@@ -161,7 +173,9 @@ def test_reset_request_answers_the_same_for_everyone_and_mails_only_the_account(
 def test_change_password_widget_revokes_other_sessions_and_keeps_this_one(signed_in, web_engine):
     app = signed_in("views/account.py").run()
     with session_scope(web_engine) as session:
-        elsewhere = sessions.create_session(session, user_id=1, now=datetime.now(UTC), ttl_s=600)
+        elsewhere = sessions.start_browser_session(
+            session, user_id=1, now=datetime.now(UTC), ttl_s=600
+        )
     field(app, "Current password").input("wrong current password")
     field(app, "New password").input("the next long secret")
     field(app, "Repeat new password").input("the next long secret")
@@ -174,7 +188,7 @@ def test_change_password_widget_revokes_other_sessions_and_keeps_this_one(signed
     assert app.title[0].value == "Account"  # this browser got a fresh session
     with read_scope(web_engine) as session:
         now = datetime.now(UTC)
-        assert sessions.resolve_session(session, token=elsewhere, now=now) is None
+        assert sessions.resolve(session, session_id=elsewhere.id, now=now) is None
         user = users.get_user(session, 1)
     signed = users.authenticate(
         web_engine, username=user.username, password="the next long secret", now=now
@@ -184,12 +198,12 @@ def test_change_password_widget_revokes_other_sessions_and_keeps_this_one(signed
 
 def test_sign_out_revokes_the_session_on_the_server(signed_in, web_engine):
     app = signed_in("views/account.py").run()
-    token = app.session_state["auth_token"]
+    session_id = app.session_state[auth.SESSION_KEY]
     app = submit(app, "Sign out")
     assert not app.exception
     assert app.title[0].value == "Welcome to AI KINGS"
     with read_scope(web_engine) as session:
-        assert sessions.resolve_session(session, token=token, now=datetime.now(UTC)) is None
+        assert sessions.resolve(session, session_id=session_id, now=datetime.now(UTC)) is None
 
 
 def test_account_details_are_saved(signed_in, web_engine):
@@ -201,3 +215,76 @@ def test_account_details_are_saved(signed_in, web_engine):
     with read_scope(web_engine) as session:
         user = users.get_user(session, 1)
     assert (user.display_name, user.email) == ("Ava Rose", "rose@example.test")
+
+
+def cookie_calls(app):
+    """The cookie fetches the page runs (`ui.cookies`), as (method, path, body) triples."""
+    calls = []
+    for element in app.get("html"):
+        for call in re.findall(
+            r"fetch\(new URL\((\"[^\"]+\"), window.location.origin\), (\{.*?\})\);",
+            element.proto.body,
+        ):
+            options = json.loads(call[1])
+            calls.append(
+                (options["method"], json.loads(call[0]), json.loads(options.get("body", "{}")))
+            )
+    return calls
+
+
+def test_signing_in_has_the_page_fetch_the_cookie_of_this_tabs_session_until_it_has(
+    home, ava, web_engine
+):
+    app = sign_in(home(), "ava", PASSWORD)
+    [(method, path, body)] = cookie_calls(app)
+    assert (method, path) == ("POST", cookies.SESSION_PATH)
+    app.run()  # not fetched yet (no browser here): asked again, with the same code
+    assert cookie_calls(app) == [(method, path, body)]
+    with session_scope(web_engine) as session:
+        token = sessions.redeem_handoff(session, code=body["code"], now=datetime.now(UTC))
+    with read_scope(web_engine) as session:
+        live = sessions.resolve(session, token=token, now=datetime.now(UTC))
+    assert live.id == app.session_state[auth.SESSION_KEY]  # the cookie is this tab's session
+    app.run()
+    assert cookie_calls(app) == [] and app.title[0].value == "Studio"
+
+
+def test_signing_out_has_the_page_clear_the_cookie(signed_in):
+    app = signed_in("Home.py").run()
+    app.switch_page("views/account.py").run()
+    app = submit(app, "Sign out")
+    assert ("DELETE", cookies.SESSION_PATH, {}) in cookie_calls(app)
+    assert app.title[0].value == "Welcome to AI KINGS"
+
+
+def test_after_the_terms_change_a_signed_in_user_accepts_them_before_going_on(
+    home, ava, web_engine
+):
+    with session_scope(web_engine) as session:
+        user = users.get_user(session, ava)
+        user.terms_version = "2020-01-01"  # accepted an older version
+        session.add(user)
+    app = sign_in(home(), "ava", PASSWORD)
+    assert app.title[0].value == "Updated terms"
+    assert [b.label for b in app.button] == ["I accept", "Sign out"]
+    app = app.button(key="legal_accept").click().run()
+    assert not app.exception
+    assert app.title[0].value == "Studio"
+    with read_scope(web_engine) as session:
+        assert users.get_user(session, ava).terms_version == legal.load().terms.version
+        actions = [e.action for e in session.exec(select(AuditEntry)).all()]
+    assert actions.count("legal.accepted") == 2  # at registration, and now
+
+
+def test_someone_who_does_not_accept_the_new_terms_can_sign_out(home, ava, web_engine):
+    with session_scope(web_engine) as session:
+        user = users.get_user(session, ava)
+        user.privacy_version = None
+        session.add(user)
+    app = sign_in(home(), "ava", PASSWORD)
+    session_id = app.session_state[auth.SESSION_KEY]
+    app = app.button(key="legal_sign_out").click().run()
+    assert app.title[0].value == "Welcome to AI KINGS"
+    assert ("DELETE", cookies.SESSION_PATH, {}) in cookie_calls(app)
+    with read_scope(web_engine) as session:
+        assert sessions.resolve(session, session_id=session_id, now=datetime.now(UTC)) is None

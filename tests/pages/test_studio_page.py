@@ -14,6 +14,7 @@ from core.muses import service
 from core.muses.schema import validate_profile
 from testing.factories import store_png
 from tests.pages.conftest import ROOT
+from ui import auth
 
 
 def the_user(engine):
@@ -42,7 +43,7 @@ def test_a_reload_or_another_tab_follows_the_same_job(signed_in, web_engine, tex
     # Another tab (or a reload): a fresh session that only knows who is signed in.
     second = AppTest.from_file(str(ROOT / "views/studio.py"), default_timeout=30)
     second.session_state["age_confirmed"] = True
-    second.session_state["auth_token"] = first.session_state["auth_token"]
+    second.session_state[auth.SESSION_KEY] = first.session_state[auth.SESSION_KEY]
     second.run()
     assert not second.exception
     assert f"Job #{job.id} · seed {job.seed}" in texts(second)

@@ -5,6 +5,15 @@ import pytest
 from core.config import ProviderKind, get_settings, load_settings
 from core.errors import ConfigError
 
+OWN_SECRETS = {"AUDIT_HMAC_SECRET": "an-operator-audit-secret", "COOKIE_KEY": "an-operator-key"}
+
+
+@pytest.fixture
+def own_secrets(monkeypatch):
+    """Production values for the two secrets a real provider needs."""
+    for name, value in OWN_SECRETS.items():
+        monkeypatch.setenv(name, value)
+
 
 def test_defaults_need_no_keys_and_use_sqlite_and_the_simulator(monkeypatch):
     monkeypatch.delenv("DATABASE_URL")
@@ -18,7 +27,7 @@ def test_defaults_need_no_keys_and_use_sqlite_and_the_simulator(monkeypatch):
     assert settings.pool_poll_interval_s == 30
 
 
-def test_environment_values_are_parsed_and_typed(monkeypatch):
+def test_environment_values_are_parsed_and_typed(monkeypatch, own_secrets):
     monkeypatch.setenv("POOL_DAILY_BUDGET_USD", "12.50")
     monkeypatch.setenv("PROVIDER", "static")
     monkeypatch.setenv("STATIC_COMFY_URLS", "http://gpu-a:8188, http://gpu-b:8188")
@@ -59,7 +68,7 @@ def test_vast_provider_requires_a_key_and_the_error_never_shows_secrets(monkeypa
     assert "super-secret-admin-key" not in str(caught.value)
 
 
-def test_secrets_are_hidden_in_the_settings_repr(monkeypatch):
+def test_secrets_are_hidden_in_the_settings_repr(monkeypatch, own_secrets):
     monkeypatch.setenv("PROVIDER", "vast")
     monkeypatch.setenv("VAST_API_KEY", "vast-key-123")
     settings = load_settings()
@@ -75,7 +84,7 @@ def test_desired_size_cannot_exceed_the_instance_cap(monkeypatch):
         load_settings()
 
 
-def test_static_provider_requires_urls(monkeypatch):
+def test_static_provider_requires_urls(monkeypatch, own_secrets):
     monkeypatch.setenv("PROVIDER", "static")
     with pytest.raises(ConfigError, match="STATIC_COMFY_URLS"):
         load_settings()
@@ -85,3 +94,37 @@ def test_get_settings_reads_once_and_caches(monkeypatch):
     first = get_settings()
     monkeypatch.setenv("POOL_DESIRED_SIZE", "3")
     assert get_settings() is first
+
+
+@pytest.mark.parametrize("provider", ["vast", "static"])
+@pytest.mark.parametrize(
+    ("own", "named"),
+    [
+        ({}, ["AUDIT_HMAC_SECRET and COOKIE_KEY"]),
+        ({"COOKIE_KEY": "an-operator-key"}, ["AUDIT_HMAC_SECRET"]),
+        ({"AUDIT_HMAC_SECRET": "an-operator-audit-secret"}, ["COOKIE_KEY"]),
+    ],
+)
+def test_a_real_provider_refuses_the_public_development_secrets(monkeypatch, provider, own, named):
+    monkeypatch.setenv("PROVIDER", provider)
+    monkeypatch.setenv("VAST_API_KEY", "vast-key-123")
+    monkeypatch.setenv("STATIC_COMFY_URLS", "http://gpu-a:8188")
+    for name, value in own.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert all(f"needs your own {name}:" in message for name in named), message
+    assert "an-operator" not in message and "dev-" not in message  # no value is quoted
+
+
+def test_a_real_provider_starts_with_its_own_secrets_and_the_simulator_with_the_defaults(
+    monkeypatch, own_secrets
+):
+    monkeypatch.setenv("PROVIDER", "vast")
+    monkeypatch.setenv("VAST_API_KEY", "vast-key-123")
+    assert load_settings().cookie_key.get_secret_value() == "an-operator-key"
+    monkeypatch.delenv("COOKIE_KEY")
+    monkeypatch.delenv("AUDIT_HMAC_SECRET")
+    monkeypatch.setenv("PROVIDER", "sim")
+    assert load_settings().provider is ProviderKind.SIM

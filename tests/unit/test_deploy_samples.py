@@ -33,7 +33,7 @@ def _runs_something_that_exists(command):
 
 def test_systemd_units_start_the_web_and_scheduler_entry_points():
     web, scheduler = _unit("aikings-web.service"), _unit("aikings-scheduler.service")
-    assert "streamlit run Home.py" in web["Service"]["ExecStart"]
+    assert "streamlit run web.py" in web["Service"]["ExecStart"]
     assert "--server.address 127.0.0.1" in web["Service"]["ExecStart"]  # only the proxy is public
     assert web["Service"]["ExecStartPre"].endswith("/.venv/bin/aikings migrate")
     assert scheduler["Service"]["ExecStart"].endswith("/.venv/bin/aikings-scheduler")

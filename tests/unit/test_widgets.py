@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from ui.navigation import pages_for
+from ui.navigation import pages_for, share_page
 from ui.widgets import format_duration, format_usd
 
 
@@ -28,5 +28,11 @@ def test_format_duration(seconds, text):
 
 
 def test_admin_pages_are_only_offered_to_admins():
-    assert list(pages_for(is_admin=False)) == ["Create", "Shared", "Help"]
-    assert list(pages_for(is_admin=True)) == ["Create", "Admin", "Shared", "Help"]
+    assert list(pages_for(is_admin=False)) == ["Create", "Help"]
+    assert list(pages_for(is_admin=True)) == ["Create", "Admin", "Help"]
+
+
+def test_the_share_page_is_reachable_by_link_but_never_listed():
+    create = pages_for(is_admin=False)["Create"]
+    assert [page.visibility for page in create] == ["visible"] * 4 + ["hidden"]
+    assert share_page().visibility == "hidden"

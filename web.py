@@ -1,0 +1,21 @@
+"""The web process: Streamlit serving Home.py, beside the routes that set its HttpOnly cookies.
+
+Start it with `streamlit run web.py`: Streamlit finds the `st.App` below and serves both with
+uvicorn (`ui/cookies.py` says why the cookies need routes of their own). The settings are
+validated first, so a bad configuration stops the process with its message before it serves.
+"""
+
+import sys
+
+from streamlit.starlette import App
+
+from core.config import get_settings
+from core.errors import ConfigError
+from ui import cookies
+
+try:
+    get_settings()
+except ConfigError as exc:
+    sys.exit(f"web: {exc}")
+
+app = App("Home.py", routes=cookies.routes())
