@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from core.config import get_settings
 from core.db import make_engine, normalize_url
@@ -32,6 +33,11 @@ def run_migrations_online() -> None:
     """Run migrations on a live connection (batch mode so SQLite can alter tables)."""
     engine = make_engine(_database_url())
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table (copy, drop, rename); with foreign keys enforced the
+            # drop fails once other rows point at it, so they are checked at the end instead.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
         context.configure(
             connection=connection,
             target_metadata=metadata,
@@ -40,7 +46,16 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                _refuse_dangling_references(connection)
     engine.dispose()
+
+
+def _refuse_dangling_references(connection: Connection) -> None:
+    """Raise (rolling the migration back) if a rebuilt table left a foreign key dangling."""
+    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if dangling:
+        raise RuntimeError(f"migration left rows pointing at nothing: {dangling[:5]}")
 
 
 if context.is_offline_mode():
