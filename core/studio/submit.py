@@ -12,11 +12,11 @@ import secrets
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from core import safety
+from core import locks, safety
 from core.accounts import ledger
 from core.clock import Clock
 from core.comfy.presets import Presets
-from core.db import read_scope, session_scope
+from core.db import read_scope, run_transaction
 from core.errors import NotFound, ValidationFailed
 from core.models import GenerationJob, MuseVariation, ReferenceImage
 from core.muses import service as muses
@@ -85,7 +85,10 @@ def submit(
             request.negative_prompt, nsfw=False, field="negative prompt", year=year, negative=True
         )
     now = clock.now()
-    with session_scope(engine) as session:
+
+    def queue_job(session: Session) -> GenerationJob:
+        # Lock order (core.locks): the user's balance first, then the new job, the pool last.
+        locks.lock_user(session, user_id)
         quote = estimate(session, request, presets=presets, pricing=pricing, pool=pool)
         hold = hold_for(quote)
         job = GenerationJob(
@@ -114,5 +117,9 @@ def submit(
         # hold, no hold without its job.
         ledger.hold_for_job(session, user_id=user_id, job_id=job.id or 0, credits=hold, now=now)
         leases.note_demand(session, pool=pool, now=now)
+        return job
+
+    job = run_transaction(engine, queue_job, name="studio.submit")
+    hold = job.estimated_credits
     log.info("job.submitted", extra={"job_id": job.id, "user_id": user_id, "credits": hold})
     return job
