@@ -33,7 +33,12 @@ def funded_user(engine, clock):
     user = make_user(engine)
     with session_scope(engine) as session:
         ledger.grant(
-            session, user_id=user.id, credits=GRANT, key="grant", note="t", now=clock.now()
+            session,
+            user_id=user.id,
+            credits=GRANT,
+            key=f"grant:{user.id}",
+            note="t",
+            now=clock.now(),
         )
     return user
 
@@ -89,12 +94,38 @@ def assert_balance_is_history(jobs, entries, balance):
 def test_fifty_threads_submitting_for_one_user_all_succeed(engine, fake_clock):
     make_pool(engine)
     user = funded_user(engine, fake_clock)
-    _, errors = all_at_once(50, lambda i: submit_one(engine, user, fake_clock))
+    keys = [f"form-{i % 20}" for i in range(50)]  # 20 intents, some sent more than once
+    returned, errors = all_at_once(
+        50, lambda i: submit_one(engine, user, fake_clock, idempotency_key=keys[i])
+    )
     assert errors == []
     jobs, entries, balance = ledger_state(engine, user)
-    assert len(jobs) == 50
+    assert sorted(job.idempotency_key for job in jobs) == sorted(set(keys))
+    assert {job.id for job in returned} == {job.id for job in jobs}
     assert_balance_is_history(jobs, entries, balance)
     assert balance == GRANT - sum(job.estimated_credits for job in jobs)
+
+
+def test_thirty_identical_submits_make_one_job_and_hold_once(engine, fake_clock):
+    make_pool(engine)
+    user = funded_user(engine, fake_clock)
+    returned, errors = all_at_once(
+        30, lambda _i: submit_one(engine, user, fake_clock, idempotency_key="double-click")
+    )
+    assert errors == []
+    jobs, entries, balance = ledger_state(engine, user)
+    assert len(jobs) == 1
+    assert {job.id for job in returned} == {jobs[0].id}
+    assert_balance_is_history(jobs, entries, balance)
+    assert balance == GRANT - jobs[0].estimated_credits
+
+
+def test_the_same_key_from_another_user_is_another_job(engine, fake_clock):
+    make_pool(engine)
+    first, second = funded_user(engine, fake_clock), funded_user(engine, fake_clock)
+    one = submit_one(engine, first, fake_clock, idempotency_key="same")
+    other = submit_one(engine, second, fake_clock, idempotency_key="same")
+    assert one.id != other.id and other.user_id == second.id
 
 
 def test_submits_while_jobs_finish_never_reach_the_caller_as_errors(engine, fake_clock):
