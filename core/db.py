@@ -9,16 +9,22 @@ Within one process, SQLite write transactions also queue first come, first serve
 of the engine's: SQLite's own busy handler polls, so with dozens of threads writing (a login
 flood) an unlucky writer could lose every poll for the whole busy timeout and fail. The busy
 timeout still arbitrates between processes.
+
+`run_transaction` is the one place a unit of work is retried: on a deadlock, a serialization
+failure, a dropped connection or "database is locked", bounded and logged. Use cases that lock
+balances, jobs and leases take them in the order `core.accounts.ledger` documents.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -179,3 +185,62 @@ def downgrade(url: str, revision: str = "base") -> None:
     """Take the schema at `url` down to `revision` (default: empty)."""
     log.info("db.downgrade", extra={"revision": revision})
     command.downgrade(alembic_config(url), revision)
+
+
+# ---- retrying a unit of work -------------------------------------------------------------
+
+RETRY_ATTEMPTS = 6
+RETRY_FIRST_WAIT_S = 0.02
+RETRY_MAX_WAIT_S = 1.0
+# PostgreSQL SQLSTATEs after which the whole transaction may simply run again: deadlock,
+# serialization failure, and the server ending our session (admin / crash / cannot connect now).
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "57P01", "57P02", "57P03"})
+
+T = TypeVar("T")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for a failure that says nothing about the work itself, so running the whole
+    transaction again is right: a deadlock or serialization failure, a dropped or killed
+    connection, SQLite's "database is locked"."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(exc, sa.exc.OperationalError) and "database is locked" in str(exc.orig)
+
+
+def run_transaction(
+    engine: Engine,
+    work: Callable[[Session], T],
+    *,
+    name: str,
+    attempts: int = RETRY_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `work(session)` in one unit of work (`session_scope`) and return what it returns,
+    running it again from the start, at most `attempts` times in all, when it fails for a
+    retryable reason (`is_retryable`); every retry is logged as `db.retry` with `name`.
+
+    The one place transactions are retried. `work` must do nothing outside the database that
+    cannot be repeated, and must be idempotent against its own earlier commit: a connection
+    dropped while committing leaves it unknown whether the first run committed.
+    """
+    wait_s = RETRY_FIRST_WAIT_S
+    for attempt in range(1, attempts + 1):
+        try:
+            with session_scope(engine) as session:
+                return work(session)
+        except sa.exc.DBAPIError as exc:
+            if attempt == attempts or not is_retryable(exc):
+                raise
+            log.warning(
+                "db.retry",
+                extra={"work": name, "attempt": attempt, "error": str(exc.orig)[:200]},
+            )
+        sleep(wait_s * (0.5 + random.random()))  # jitter, not a secret
+        wait_s = min(wait_s * 2, RETRY_MAX_WAIT_S)
+    raise AssertionError("unreachable: the last attempt returns or raises")

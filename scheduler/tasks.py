@@ -108,10 +108,9 @@ class Runtime:
     def recover_orphaned_jobs(self) -> int:
         """Jobs holding leases that no worker of ours runs died with a previous leader:
         release their leases and requeue them (`outcomes.recover_orphaned_jobs`). How many."""
-        with session_scope(self.engine) as session:
-            return outcomes.recover_orphaned_jobs(
-                session, is_running=self._is_running, now=self.clock.now()
-            )
+        return outcomes.recover_orphaned_jobs(
+            self.engine, is_running=self._is_running, clock=self.clock
+        )
 
     def _is_running(self, job_id: int) -> bool:
         with self._lock:

@@ -17,7 +17,7 @@ from core.studio.history import job_for_user
 from core.studio.outcomes import cancel
 from core.studio.pricing import estimate, hold_for, pricing_from
 from core.studio.submit import submit
-from ui import db, media, resources
+from ui import db, intent, media, resources
 from ui.auth import require_user
 from ui.references import upload_reference
 from ui.widgets import format_duration
@@ -153,12 +153,14 @@ with side:
                 presets=presets,
                 pricing=pricing,
                 pool=settings.pool_name,
+                idempotency_key=intent.key("studio_generate"),
             )
         except PolicyRefusal as refusal:
             st.error(f"Refused: {refusal}")
         except CoreError as exc:
             st.error(str(exc))
         else:
+            intent.renew("studio_generate")
             st.session_state["studio_active_job"] = job.id
             st.toast("Queued. You can leave this page; the job keeps running.")
 
@@ -269,9 +271,11 @@ for past in recent:
                     presets=presets,
                     pricing=pricing,
                     pool=settings.pool_name,
+                    idempotency_key=intent.key(f"rerun_{past.id}"),
                 )
             except CoreError as exc:
                 st.error(str(exc))
             else:
+                intent.renew(f"rerun_{past.id}")
                 st.session_state["studio_active_job"] = rerun.id
                 st.rerun()

@@ -8,8 +8,10 @@ has a unique idempotency key, so a retried or raced call cannot write twice:
   makes settle and refund mutually exclusive;
 - `charge:<job>`  minus what the job really cost (never more than was held).
 
-Callers own the transaction. The user's row is locked (`FOR UPDATE` on PostgreSQL; SQLite
-write transactions already hold the database lock), so concurrent holds cannot overdraw.
+Callers own the transaction. The user's row is locked (`FOR NO KEY UPDATE` on PostgreSQL;
+SQLite write transactions already hold the database lock), so concurrent holds cannot
+overdraw. Lock order (`core.locks`, for every use case touching balances, jobs and leases):
+the user's row first, then the job, then the lease and its instance, then the pool's row.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from core.errors import InsufficientCredits, NotFound
-from core.models import CreditEntry, CreditKind, User
+from core.errors import InsufficientCredits
+from core.locks import lock_user
+from core.models import CreditEntry, CreditKind
 
 
 def balance(session: Session, user_id: int) -> int:
@@ -31,12 +34,6 @@ def balance(session: Session, user_id: int) -> int:
         )
     ).one()
     return int(total)
-
-
-def _lock_user(session: Session, user_id: int) -> None:
-    found = session.exec(select(User.id).where(User.id == user_id).with_for_update()).first()
-    if found is None:
-        raise NotFound("No such user.")
 
 
 def _entry(session: Session, key: str) -> CreditEntry | None:
@@ -81,7 +78,7 @@ def grant(
     """Add credits once per `key`; False if that key was already used."""
     if credits <= 0:
         raise ValueError("a grant adds a positive number of credits")
-    _lock_user(session, user_id)
+    lock_user(session, user_id)
     if _entry(session, key) is not None:
         return False
     _add(session, user_id=user_id, kind=kind, credits=credits, key=key, now=now, note=note)
@@ -92,7 +89,7 @@ def hold_for_job(
     session: Session, *, user_id: int, job_id: int, credits: int, now: datetime
 ) -> None:
     """Set `credits` aside for the job; InsufficientCredits if the balance does not cover it."""
-    _lock_user(session, user_id)
+    lock_user(session, user_id)
     if _entry(session, f"hold:{job_id}") is not None:
         return
     available = balance(session, user_id)
@@ -118,7 +115,7 @@ def settle_job(session: Session, *, job_id: int, charged_credits: int, now: date
     hold = _entry(session, f"hold:{job_id}")
     if hold is None:
         return False
-    _lock_user(session, hold.user_id)
+    lock_user(session, hold.user_id)
     if _entry(session, f"release:{job_id}") is not None:
         return False
     held = -hold.credits
@@ -151,7 +148,7 @@ def refund_job(session: Session, *, job_id: int, now: datetime, reason: str) -> 
     hold = _entry(session, f"hold:{job_id}")
     if hold is None:
         return False
-    _lock_user(session, hold.user_id)
+    lock_user(session, hold.user_id)
     if _entry(session, f"release:{job_id}") is not None:
         return False
     _add(

@@ -21,6 +21,8 @@ class GenerationJob(SQLModel, table=True):
         sa.Index("ix_job_user_created", "user_id", "created_at"),
         # The adaptive pool policy reads recent submission times across all users.
         sa.Index("ix_job_created", "created_at"),
+        # A repeated submit (double-click, retried request) finds the user's first job.
+        sa.Index("ux_job_user_idempotency", "user_id", "idempotency_key", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -44,6 +46,8 @@ class GenerationJob(SQLModel, table=True):
     """The sampler's latest preview frame while the job runs; cleared when it ends."""
     preview_mime: str | None = Field(default=None, max_length=32)
     attempts: int = 0
+    idempotency_key: str | None = Field(default=None, max_length=64)
+    """Chosen by the submitting form, once per intent: a second submit with it is the same job."""
     error: str | None = Field(default=None, max_length=2000)
     estimated_credits: int = 0
     charged_credits: int | None = None

@@ -20,7 +20,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from core import audit
+from core import audit, locks
 from core.alerts import no_alerts
 from core.clock import Clock
 from core.db import read_scope, session_scope
@@ -459,6 +459,7 @@ class PoolManager:
     def _terminate(self, action: Terminate) -> None:
         now = self.clock.now()
         with session_scope(self.engine) as session:
+            locks.lock_jobs_on_instance(session, action.instance_id)  # core.locks order
             row = self._row(session, action.instance_id)
             row.state = InstanceState.TERMINATING
             row.terminate_requested_at = now
@@ -526,6 +527,7 @@ class PoolManager:
     def _mark_lost(self, instance_id: int, reason: str) -> None:
         now = self.clock.now()
         with session_scope(self.engine) as session:
+            locks.lock_jobs_on_instance(session, instance_id)  # core.locks order
             row = self._row(session, instance_id)
             row.state = InstanceState.LOST
             row.terminated_at = now
@@ -546,6 +548,7 @@ class PoolManager:
     def _expire_lease(self, lease_id: int, job_id: int) -> None:
         now = self.clock.now()
         with session_scope(self.engine) as session:
+            locks.lock_job(session, job_id)  # core.locks order: the balance, the job, the lease
             if leases.release(session, lease_id=lease_id, now=now, outcome="expired"):
                 self.job_hooks.fail(
                     session,

@@ -2,7 +2,8 @@
 
 Every path that closes a job's credit hold is here, so the refund path has one home. A hold is
 closed exactly once: charged on success, refunded on failure or cancel (the ledger's shared
-idempotency key makes them exclusive).
+idempotency key makes them exclusive). Every close takes its rows in the lock order of
+`core.locks`: the user's balance, the job, then the lease and its instance.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core import locks
 from core.accounts import ledger
 from core.clock import Clock
-from core.db import session_scope
+from core.db import read_scope, run_transaction, session_scope
 from core.errors import NotFound
 from core.models import GenerationJob, JobStatus, Lease
 from core.pool import leases
@@ -104,6 +107,7 @@ def close_lease(
     Nothing happens if the lease was already released: the pool took the instance back and
     settled the job then, so this late outcome must not settle it twice.
     """
+    locks.lock_job(session, job_id)
     if not leases.release(session, lease_id=lease_id, now=now, outcome=outcome):
         return
     if retry:
@@ -116,7 +120,7 @@ def cancel(engine: Engine, *, job_id: int, user_id: int, clock: Clock) -> bool:
     """Cancel the user's job while it is still queued and refund it; False if too late."""
     now = clock.now()
     with session_scope(engine) as session:
-        job = session.get(GenerationJob, job_id)
+        job = locks.lock_job(session, job_id)
         if job is None or job.user_id != user_id:
             raise NotFound("No such job.")
         if job.status is not JobStatus.QUEUED:
@@ -131,29 +135,52 @@ def cancel(engine: Engine, *, job_id: int, user_id: int, clock: Clock) -> bool:
 
 
 def recover_orphaned_jobs(
-    session: Session, *, is_running: Callable[[int], bool], now: datetime
+    engine: Engine, *, is_running: Callable[[int], bool], clock: Clock
 ) -> int:
-    """Requeue the jobs a previous leader left behind; how many.
+    """Requeue the jobs no worker of ours runs any more; how many.
 
     A job holding an open lease that no worker of ours runs (`is_running(job_id)` is False)
-    died with the previous leader: its lease is released and the job requeued (or failed and
-    refunded once out of attempts). So is a job marked leased whose lease is gone.
+    died with its worker (a previous leader, a close that kept failing): its lease is released
+    and the job requeued (or failed and refunded once out of attempts). So is a job marked
+    leased whose lease is gone. Each job is recovered in a unit of work of its own, retried
+    (`run_transaction`), so one that cannot be closed now does not hold up the others.
     """
+    with read_scope(engine) as session:
+        open_leases = session.exec(
+            select(Lease.id, Lease.job_id).where(col(Lease.released_at).is_(None))
+        ).all()
+        leased = session.exec(
+            select(GenerationJob.id).where(GenerationJob.status == JobStatus.LEASED)
+        ).all()
+    with_lease = {job_id for _lease_id, job_id in open_leases}
+    orphans: list[tuple[int, int | None]] = [
+        (job_id, lease_id or 0) for lease_id, job_id in open_leases if not is_running(job_id)
+    ]
+    orphans += [
+        (job_id or 0, None)
+        for job_id in leased
+        if job_id not in with_lease and not is_running(job_id or 0)
+    ]
     recovered = 0
-    open_leases = session.exec(select(Lease).where(col(Lease.released_at).is_(None))).all()
-    for lease in open_leases:
-        if is_running(lease.job_id):
-            continue
-        if leases.release(session, lease_id=lease.id or 0, now=now, outcome="recovered"):
-            OUTCOMES.requeue_or_fail(session, job_id=lease.job_id, reason=RESTART_REASON, now=now)
-            recovered += 1
-    stranded = session.exec(
-        select(GenerationJob).where(GenerationJob.status == JobStatus.LEASED)
-    ).all()
-    for job in stranded:
-        if not is_running(job.id or 0) and not any(lease.job_id == job.id for lease in open_leases):
-            OUTCOMES.requeue_or_fail(session, job_id=job.id or 0, reason=RESTART_REASON, now=now)
-            recovered += 1
+    for job_id, lease_id in orphans:
+        recover = partial(_recover, job_id=job_id, lease_id=lease_id, now=clock.now())
+        recovered += run_transaction(engine, recover, name="studio.recover_orphan")
     if recovered:
         log.warning("scheduler.recovered_jobs", extra={"count": recovered})
     return recovered
+
+
+def _recover(session: Session, *, job_id: int, lease_id: int | None, now: datetime) -> int:
+    job = locks.lock_job(session, job_id)
+    if lease_id is not None:
+        if not leases.release(session, lease_id=lease_id, now=now, outcome="recovered"):
+            return 0  # its worker closed it meanwhile
+    elif job is None or job.status is not JobStatus.LEASED or _has_open_lease(session, job_id):
+        return 0
+    OUTCOMES.requeue_or_fail(session, job_id=job_id, reason=RESTART_REASON, now=now)
+    return 1
+
+
+def _has_open_lease(session: Session, job_id: int) -> bool:
+    query = select(Lease.id).where(Lease.job_id == job_id, col(Lease.released_at).is_(None))
+    return session.exec(query).first() is not None

@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core import locks
 from core.models import GenerationJob, JobStatus, PoolConfig
 from core.pool import leases
 from core.pool.leases import Claim
@@ -72,7 +73,12 @@ def claim_next(session: Session, *, pool: str, now: datetime) -> tuple[int, Clai
     """Give the first job in fair order a ready instance; None when no job or no instance."""
     config = session.get(PoolConfig, pool)
     lease_max_s = config.lease_max_s if config else 1800
-    for job in fair_queue(session, limit=1):
+    for candidate in fair_queue(session, limit=1):
+        # Lock order (core.locks): the job before the instance; a job cancelled meanwhile
+        # is left alone.
+        job = locks.lock_job(session, candidate.id or 0)
+        if job is None or job.status is not JobStatus.QUEUED:
+            return None
         claim = leases.acquire(
             session, pool=pool, job_id=job.id or 0, now=now, lease_max_s=lease_max_s
         )

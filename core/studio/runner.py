@@ -15,14 +15,15 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import col
+from sqlmodel import Session, col
 
+from core import locks
 from core.clock import Clock
 from core.comfy.client import ComfyClient
 from core.comfy.events import OutputRef, Preview, Progress
 from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, Graph, build_graph
-from core.db import session_scope
+from core.db import run_transaction, session_scope
 from core.errors import ComfyUnavailable, CoreError
 from core.gallery import screening, store
 from core.models import GenerationJob, GpuInstance, JobStatus
@@ -174,14 +175,15 @@ def _finish(
     graph: Graph,
 ) -> None:
     now = ctx.clock.now()
-    with session_scope(ctx.engine) as session:
+
+    def settle(session: Session) -> int | None:
+        # Lock order (core.locks): the user's balance and the job, then the lease.
+        job = locks.lock_job(session, job_id)
         if not leases.release(session, lease_id=claim.lease_id, now=now, outcome="succeeded"):
-            log.warning("job.result_dropped", extra={"job_id": job_id})
-            return
-        job = session.get(GenerationJob, job_id)
+            return None
         instance = session.get(GpuInstance, claim.instance_id)
         if job is None or instance is None or job.status in outcomes.TERMINAL:
-            return
+            return None
         for index, (ref, data) in enumerate(outputs):
             asset = store.save_output(
                 session,
@@ -207,23 +209,33 @@ def _finish(
             )
         seconds = (now - started).total_seconds()
         cost = costs.cost_for(instance.price_per_hour_usd, seconds)
-        charged = outcomes.succeed(session, job, cost_usd=cost, pricing=ctx.pricing, now=now)
+        return outcomes.succeed(session, job, cost_usd=cost, pricing=ctx.pricing, now=now)
+
+    charged = run_transaction(ctx.engine, settle, name="studio.finish")
+    if charged is None:
+        log.warning("job.result_dropped", extra={"job_id": job_id})
+        return
+    seconds = (now - started).total_seconds()
     log.info("job.succeeded", extra={"job_id": job_id, "seconds": seconds, "credits": charged})
 
 
 def _close(
     ctx: RunContext, claim: Claim, job_id: int, *, outcome: str, retry: bool, reason: str
 ) -> None:
-    with session_scope(ctx.engine) as session:
-        outcomes.close_lease(
+    now = ctx.clock.now()
+    run_transaction(
+        ctx.engine,
+        lambda session: outcomes.close_lease(
             session,
             lease_id=claim.lease_id,
             job_id=job_id,
             outcome=outcome,
             retry=retry,
             reason=reason,
-            now=ctx.clock.now(),
-        )
+            now=now,
+        ),
+        name="studio.close",
+    )
 
 
 def _request_replacement(ctx: RunContext, instance_id: int) -> None:

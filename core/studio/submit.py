@@ -12,11 +12,11 @@ import secrets
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from core import safety
+from core import locks, safety
 from core.accounts import ledger
 from core.clock import Clock
 from core.comfy.presets import Presets
-from core.db import read_scope, session_scope
+from core.db import read_scope, run_transaction
 from core.errors import NotFound, ValidationFailed
 from core.models import GenerationJob, MuseVariation, ReferenceImage
 from core.muses import service as muses
@@ -26,6 +26,8 @@ from core.studio.compose import StudioRequest, validate
 from core.studio.pricing import Pricing, estimate, hold_for
 
 log = logging.getLogger(__name__)
+
+MAX_KEY_LENGTH = 64
 
 
 def check_sources(session: Session, *, user_id: int, request: StudioRequest, year: int) -> None:
@@ -57,6 +59,11 @@ def check_sources(session: Session, *, user_id: int, request: StudioRequest, yea
             raise NotFound("No such reference image.")
 
 
+def _check_key(key: str | None) -> None:
+    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+        raise ValidationFailed("That form was sent with a damaged key; reload the page.")
+
+
 def submit(
     engine: Engine,
     *,
@@ -67,14 +74,19 @@ def submit(
     pricing: Pricing,
     pool: str,
     ip: str | None = None,
+    idempotency_key: str | None = None,
 ) -> GenerationJob:
     """Queue a job and hold its credits, or refuse with a clear message.
+
+    A submit carrying the `idempotency_key` of one of the user's jobs is that job: it is
+    returned as it is and nothing more is held (a double-click, a resent form).
 
     Content policy runs first (the prompts, and the muse, variation and references named),
     before any credit hold or GPU work; a refusal is audited in its own unit of work so the
     record survives the refusal.
     """
     validate(request, presets)
+    _check_key(idempotency_key)
     actor = f"user:{user_id}"
     year = clock.now().year
     with audited_refusals(engine, actor=actor, target="studio.submit", clock=clock, ip=ip):
@@ -85,7 +97,20 @@ def submit(
             request.negative_prompt, nsfw=False, field="negative prompt", year=year, negative=True
         )
     now = clock.now()
-    with session_scope(engine) as session:
+
+    def queue_job(session: Session) -> tuple[GenerationJob, bool]:
+        # Lock order (core.locks): the user's balance first, then the new job, the pool last.
+        locks.lock_user(session, user_id)
+        if idempotency_key is not None:
+            # Under the user's lock: a twin submit waits here, then finds this one's job.
+            first = session.exec(
+                select(GenerationJob).where(
+                    GenerationJob.user_id == user_id,
+                    GenerationJob.idempotency_key == idempotency_key,
+                )
+            ).first()
+            if first is not None:
+                return first, False
         quote = estimate(session, request, presets=presets, pricing=pricing, pool=pool)
         hold = hold_for(quote)
         job = GenerationJob(
@@ -105,6 +130,7 @@ def submit(
                 "nsfw": request.nsfw,
             },
             estimated_credits=hold,
+            idempotency_key=idempotency_key,
             created_at=now,
             updated_at=now,
         )
@@ -114,5 +140,14 @@ def submit(
         # hold, no hold without its job.
         ledger.hold_for_job(session, user_id=user_id, job_id=job.id or 0, credits=hold, now=now)
         leases.note_demand(session, pool=pool, now=now)
-    log.info("job.submitted", extra={"job_id": job.id, "user_id": user_id, "credits": hold})
+        return job, True
+
+    job, created = run_transaction(engine, queue_job, name="studio.submit")
+    if not created:
+        log.info("job.resubmitted", extra={"job_id": job.id, "user_id": user_id})
+        return job
+    log.info(
+        "job.submitted",
+        extra={"job_id": job.id, "user_id": user_id, "credits": job.estimated_credits},
+    )
     return job

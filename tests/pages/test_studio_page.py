@@ -196,3 +196,19 @@ def test_a_refusal_on_the_page_is_audited_and_holds_nothing(signed_in, web_engin
     with read_scope(web_engine) as session:
         assert session.exec(select(GenerationJob)).all() == []
         assert session.exec(select(AuditEntry)).all()[-1].action == "policy.refused"
+
+
+def test_the_form_sends_one_key_per_intent_and_a_new_one_after_it_is_queued(signed_in, web_engine):
+    app = signed_in("views/studio.py").run()
+    app.text_area(key="studio_prompt").input("a harbour at noon").run()
+    app.button(key="studio_generate").click().run()
+    app.button(key="studio_generate").click().run()
+    # The same intent sent again (a click that raced the first one's reply) is the same job.
+    app.session_state["intent_key_studio_generate"] = "resent"
+    app.button(key="studio_generate").click().run()
+    app.session_state["intent_key_studio_generate"] = "resent"
+    app.button(key="studio_generate").click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        keys = [job.idempotency_key for job in session.exec(select(GenerationJob)).all()]
+    assert len(keys) == 3 and len(set(keys)) == 3 and "resent" in keys and None not in keys

@@ -1,0 +1,72 @@
+"""The one lock order for every unit of work that touches balances, jobs and leases.
+
+    1. the user's row          (the balance: `lock_user`)
+    2. the job's row(s)        (by id: `lock_job`, `lock_jobs_on_instance`)
+    3. the lease, then its GPU instance
+    4. the pool's config row   (`leases.note_demand`), last
+
+A unit of work may skip a level but never go back up one: submitting a job (user, then the new
+job, then the pool's demand stamp) and closing one (user, job, lease, instance, pool) take
+their rows in the same order, so on PostgreSQL they wait for each other instead of deadlocking.
+Rows are locked `FOR NO KEY UPDATE`, which does not conflict with the key-share locks that
+inserting a row with a foreign key takes. SQLite write transactions hold the database lock
+from their first statement (BEGIN IMMEDIATE), so there the order costs nothing. What still
+fails for a reason unrelated to the work (a dropped connection) is retried by
+`core.db.run_transaction`.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from core.errors import NotFound
+from core.models import GenerationJob, Lease, User
+
+
+def lock_user(session: Session, user_id: int) -> None:
+    """Lock the user's row (level 1) until the unit of work ends; NotFound if there is none."""
+    found = session.exec(
+        select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+    ).first()
+    if found is None:
+        raise NotFound("No such user.")
+
+
+def lock_job(session: Session, job_id: int) -> GenerationJob | None:
+    """Lock the job's owner (level 1), then the job (level 2); the job, freshly read, or None."""
+    owner = session.exec(select(GenerationJob.user_id).where(GenerationJob.id == job_id)).first()
+    if owner is None:
+        return None
+    lock_user(session, owner)
+    return session.exec(
+        select(GenerationJob)
+        .where(GenerationJob.id == job_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def lock_jobs_on_instance(session: Session, instance_id: int) -> None:
+    """Lock, in order, the owners and then the jobs of every open lease on `instance_id`,
+    before the instance row itself is touched (terminating or losing it closes those jobs)."""
+    job_ids = session.exec(
+        select(Lease.job_id).where(
+            Lease.instance_id == instance_id, col(Lease.released_at).is_(None)
+        )
+    ).all()
+    if not job_ids:
+        return
+    owners = session.exec(
+        select(GenerationJob.user_id)
+        .where(col(GenerationJob.id).in_(job_ids))
+        .distinct()
+        .order_by(col(GenerationJob.user_id))
+    ).all()
+    for owner in owners:
+        lock_user(session, owner)
+    session.exec(
+        select(GenerationJob.id)
+        .where(col(GenerationJob.id).in_(job_ids))
+        .order_by(col(GenerationJob.id))
+        .with_for_update(key_share=True)
+    ).all()

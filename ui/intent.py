@@ -1,0 +1,24 @@
+"""Idempotency keys for forms: one per intent to submit, so a double-click or a resent
+request is the same job, not a second paid one (`core.studio.submit`)."""
+
+from __future__ import annotations
+
+import secrets
+
+import streamlit as st
+
+_PREFIX = "intent_key_"
+
+
+def key(form: str) -> str:
+    """The idempotency key of `form`'s current intent, made on first use and kept in the
+    browser session until `renew(form)`: every submit of the same intent carries it."""
+    name = _PREFIX + form
+    if name not in st.session_state:
+        st.session_state[name] = secrets.token_urlsafe(18)
+    return str(st.session_state[name])
+
+
+def renew(form: str) -> None:
+    """`form`'s intent was submitted: its next submit is a new intent with a new key."""
+    st.session_state.pop(_PREFIX + form, None)
