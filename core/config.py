@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
 
     web_port: int = Field(default=8501, ge=1, le=65535)
+    api_host: str = "127.0.0.1"
+    """Where the HTTP API listens; put it behind the same TLS proxy as the web app."""
+    api_port: int = Field(default=8502, ge=0, le=65535)
+    """The HTTP API's port (`aikings-api`); 0 leaves it out of `make run`."""
+    api_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
+    """Requests a minute one API token may make (bursts up to the same number)."""
 
     @field_validator("static_comfy_urls", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Start the whole system for `make run`: simulator, scheduler and web, supervised together.
+"""Start the whole system for `make run`: simulator, scheduler, web and API, supervised together.
 
 If any process exits, the others are stopped, so a half-running system never lingers.
 """
@@ -28,14 +28,22 @@ def main() -> int:
         "scheduler": [PYTHON, "-m", "scheduler"],
         "web": [PYTHON, "-m", "streamlit", "run", "web.py", "--server.port", port],
     }
+    if settings.api_port:
+        commands["api"] = [PYTHON, "-m", "api"]
     procs = {name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in commands.items()}
     metrics_port = settings.metrics_port
+    api = (
+        f"http://{settings.api_host}:{settings.api_port}/docs"
+        if settings.api_port
+        else "off (API_PORT=0)"
+    )
     metrics = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else "off (METRICS_PORT=0)"
     sys.stdout.write(
         f"\nAI KINGS is starting: open http://localhost:{port}\n"
         f"  simulated Vast.ai API: {settings.sim_vast_url}"
         f"   simulated ComfyUI: http://127.0.0.1:{comfy_port}\n"
         f"  scheduler metrics: {metrics}\n"
+        f"  HTTP API: {api}\n"
         "  Ctrl-C stops everything.\n\n"
     )
     sys.stdout.flush()

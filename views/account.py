@@ -1,4 +1,5 @@
-"""Account: profile, credit balance and history, buying credits, password, sign out."""
+"""Account: profile, credit balance and history, buying credits, password, sign out, API
+tokens."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import streamlit as st
 from core.accounts import ledger, payments, users
 from core.errors import CoreError, ValidationFailed
 from ui import db, resources
+from ui.api_tokens import render_api_tokens
 from ui.auth import render_account_security, require_user
 from ui.widgets import TIME_COLUMN, format_usd
 
@@ -86,3 +88,5 @@ with st.form("details"):
 
 st.subheader("Security")
 render_account_security(user)
+
+render_api_tokens(user)

@@ -2,7 +2,14 @@
 
 from sqlmodel import SQLModel
 
-from core.models.accounts import AuthSession, CreditEntry, LoginThrottle, PasswordReset, User
+from core.models.accounts import (
+    ApiToken,
+    AuthSession,
+    CreditEntry,
+    LoginThrottle,
+    PasswordReset,
+    User,
+)
 from core.models.enums import (
     LIVE_INSTANCE_STATES,
     AuditOutcome,
@@ -34,6 +41,7 @@ from core.models.pool import BadMachine, BillCheck, GpuInstance, Lease, PoolConf
 metadata = SQLModel.metadata
 
 __all__ = [
+    "ApiToken",
     "Asset",
     "AssetTag",
     "AssetView",

@@ -87,3 +87,21 @@ class PasswordReset(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal HTTP API token: shown once at creation, stored only as its hash.
+
+    `scopes` is a comma-separated subset of `core.accounts.api_tokens.Scope`; `prefix` is the
+    token's first characters, shown in lists so a user can tell tokens apart.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=64)
+    prefix: str = Field(max_length=16)
+    token_sha256: str = Field(max_length=64, unique=True)
+    scopes: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -86,6 +86,7 @@ def system_env(workdir: Path) -> dict[str, str]:
         "SIM_VAST_URL": f"http://127.0.0.1:{vast_port}",
         "SIM_STEP_DELAY_S": "0.25",
         "WEB_PORT": str(web_port),
+        "API_PORT": str(free_port()),
         "METRICS_PORT": "0",
         "POOL_POLL_INTERVAL_S": "1",
         "POOL_DESIRED_SIZE": "1",

@@ -45,11 +45,18 @@ def test_systemd_units_start_the_web_and_scheduler_entry_points():
     assert scheduler["Service"]["KillSignal"] == "SIGTERM"  # graceful: jobs finish, lease handed
 
 
-def test_procfile_runs_both_processes():
+def test_the_api_unit_starts_the_api_entry_point():
+    api = _unit("aikings-api.service")
+    assert api["Service"]["ExecStart"].endswith("/.venv/bin/aikings-api")
+    assert _runs_something_that_exists(api["Service"]["ExecStart"])
+    assert api["Service"]["EnvironmentFile"] == "/etc/aikings.env"
+
+
+def test_procfile_runs_every_process():
     entries = dict(
         line.split(": ", 1) for line in (DEPLOY / "Procfile").read_text().splitlines() if line
     )
-    assert set(entries) == {"web", "scheduler"}
+    assert set(entries) == {"web", "scheduler", "api"}
     assert all(_runs_something_that_exists(command) for command in entries.values())
 
 

@@ -1,0 +1,167 @@
+"""Estimate, submit, follow, cancel and fetch jobs: the Studio's use cases over HTTP.
+
+Everything a page checks applies unchanged (core's `compose`, `submit`, `cancel`): 18+ and
+prompt screening before any credit or GPU, the credit hold, ownership (another user's job is
+404, the same as a missing one).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from api.deps import Generator, Reader, Services, Svc
+from api.schemas import AssetOut, CancelOut, EstimateOut, GenerateIn, JobOut, RowId
+from core.accounts.api_tokens import Principal
+from core.db import read_scope
+from core.errors import NotFound
+from core.models import GenerationJob
+from core.studio import history
+from core.studio.compose import StudioRequest, compose
+from core.studio.outcomes import TERMINAL, cancel
+from core.studio.pricing import estimate, hold_for
+from core.studio.progress import job_progress
+from core.studio.submit import submit
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+
+EVENT_INTERVAL_S = 0.5
+EVENT_STREAM_LIMIT_S = 3600.0
+
+
+def _composed(svc: Services, who: Principal, body: GenerateIn) -> StudioRequest:
+    with read_scope(svc.engine) as session:
+        return compose(session, body.to_request(), user_id=who.user.id or 0)
+
+
+@router.post("/estimate")
+def post_estimate(
+    who: Generator,
+    svc: Svc,
+    body: GenerateIn,
+) -> EstimateOut:
+    """What generating `body` should cost and how long it should take; nothing is held."""
+    request = _composed(svc, who, body)
+    with read_scope(svc.engine) as session:
+        quote = estimate(
+            session, request, presets=svc.presets, pricing=svc.pricing, pool=svc.settings.pool_name
+        )
+    return EstimateOut(
+        credits=quote.credits,
+        credits_held=hold_for(quote),
+        gpu_seconds=quote.gpu_seconds,
+        wait_seconds=quote.wait_seconds,
+        cold_start=quote.cold_start,
+    )
+
+
+@router.post("/jobs", status_code=201)
+def post_job(
+    who: Generator,
+    svc: Svc,
+    body: GenerateIn,
+) -> JobOut:
+    """Queue a job and hold its credits; a refused prompt is 422 and holds nothing."""
+    job = submit(
+        svc.engine,
+        user_id=who.user.id or 0,
+        request=_composed(svc, who, body),
+        clock=svc.clock,
+        presets=svc.presets,
+        pricing=svc.pricing,
+        pool=svc.settings.pool_name,
+    )
+    return JobOut.of(job)
+
+
+@router.get("/jobs")
+def list_jobs(
+    who: Reader,
+    svc: Svc,
+    limit: int = Query(20, ge=1, le=100),
+) -> list[JobOut]:
+    """The token owner's newest jobs first."""
+    with read_scope(svc.engine) as session:
+        jobs = history.recent_jobs(session, user_id=who.user.id or 0, limit=limit)
+    return [JobOut.of(job) for job in jobs]
+
+
+def _job_out(svc: Services, who: Principal, job_id: int) -> JobOut:
+    with read_scope(svc.engine) as session:
+        job = session.get(GenerationJob, job_id)
+        if job is None or job.user_id != who.user.id:
+            raise NotFound("No such job.")
+        progress = job_progress(
+            session, job, pool=svc.settings.pool_name, pricing=svc.pricing, now=svc.clock.now()
+        )
+    return JobOut.of(job, progress)
+
+
+@router.get("/jobs/{job_id}")
+def get_job(
+    who: Reader,
+    svc: Svc,
+    job_id: RowId,
+) -> JobOut:
+    """One of the owner's jobs with its queue place, boot wait and steps."""
+    return _job_out(svc, who, job_id)
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def job_events(
+    who: Reader,
+    svc: Svc,
+    job_id: RowId,
+) -> StreamingResponse:
+    """Server-sent events: a `job` event (the job's JSON) whenever it changes, the last one
+    when it ends (succeeded, failed or cancelled)."""
+    first = _job_out(svc, who, job_id)  # 404 before the stream starts
+
+    def stream() -> Iterator[str]:
+        current, sent = first, ""
+        deadline = time.monotonic() + EVENT_STREAM_LIMIT_S
+        while True:
+            payload = current.model_dump_json()
+            if payload != sent:
+                sent = payload
+                yield f"event: job\ndata: {payload}\n\n"
+            if current.status in TERMINAL or time.monotonic() > deadline:
+                return
+            time.sleep(EVENT_INTERVAL_S)
+            current = _job_out(svc, who, job_id)
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(
+    who: Generator,
+    svc: Svc,
+    job_id: RowId,
+) -> CancelOut:
+    """Cancel a queued job and refund it; `cancelled: false` once it has started."""
+    return CancelOut(
+        cancelled=cancel(svc.engine, job_id=job_id, user_id=who.user.id or 0, clock=svc.clock)
+    )
+
+
+@router.get("/jobs/{job_id}/outputs")
+def job_outputs(
+    who: Reader,
+    svc: Svc,
+    job_id: RowId,
+) -> list[AssetOut]:
+    """The job's stored outputs (those held for review are not listed)."""
+    _job_out(svc, who, job_id)
+    with read_scope(svc.engine) as session:
+        assets = history.job_assets(session, job_id=job_id, user_id=who.user.id or 0)
+    return [AssetOut.of(asset) for asset in assets]
