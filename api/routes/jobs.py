@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import Generator, Reader, Services, Svc
@@ -24,7 +25,7 @@ from core.studio.compose import StudioRequest, compose
 from core.studio.outcomes import TERMINAL, cancel
 from core.studio.pricing import estimate, hold_for
 from core.studio.progress import job_progress
-from core.studio.submit import submit
+from core.studio.submit import MAX_KEY_LENGTH, submit
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -63,8 +64,13 @@ def post_job(
     who: Generator,
     svc: Svc,
     body: GenerateIn,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)] = None,
 ) -> JobOut:
-    """Queue a job and hold its credits; a refused prompt is 422 and holds nothing."""
+    """Queue a job and hold its credits; a refused prompt is 422 and holds nothing.
+
+    Resent with the same `Idempotency-Key` header, the answer is the first job, and nothing
+    more is held.
+    """
     job = submit(
         svc.engine,
         user_id=who.user.id or 0,
@@ -73,6 +79,7 @@ def post_job(
         presets=svc.presets,
         pricing=svc.pricing,
         pool=svc.settings.pool_name,
+        idempotency_key=idempotency_key,
     )
     return JobOut.of(job)
 

@@ -1,7 +1,7 @@
 """personal API tokens (apitoken): hashed, scoped, revocable
 
 Revision ID: api24_01
-Revises: ux14_03
+Revises: rel13_01
 Create Date: 2026-12-02 04:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import core.models.types
 
 revision: str = "api24_01"
-down_revision: str | None = "ux14_03"
+down_revision: str | None = "rel13_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -301,3 +301,23 @@ def test_the_openapi_document_lists_every_route(api: Api) -> None:
         paths = set(client.get("/openapi.json").json()["paths"])
     assert {"/v1/account", "/v1/jobs", "/v1/jobs/{job_id}/events", "/v1/gallery",
             "/v1/muses", "/v1/assets/{asset_id}/content", "/v1/estimate"} <= paths  # fmt: skip
+
+
+def test_a_resent_idempotency_key_is_the_first_job_and_holds_once(api: Api) -> None:
+    user, token = api.user_with_token(credits=1000)
+    body = {"prompt": "a lighthouse at dusk"}
+
+    def send(_: int) -> tuple[int, int]:
+        with api.client(token) as client:
+            reply = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "k-1"})
+        return reply.status_code, reply.json()["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(send, range(16)))
+    assert {code for code, _ in replies} == {201} and len({job for _, job in replies}) == 1
+    with read_scope(api.engine) as session:
+        [job] = session.exec(select(GenerationJob).where(GenerationJob.user_id == user.id)).all()
+    assert _balance(api.engine, user) == 1000 - job.estimated_credits
+    with api.client(token) as client:
+        damaged = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "x" * 500})
+    assert damaged.status_code == 422 and damaged.json()["error"]
