@@ -14,7 +14,8 @@ from core.studio.progress import JobProgress
 
 MAX_PROMPT_CHARS = 3000
 MAX_SEED = 2**63 - 1
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1
+"""Row ids are 32-bit integers on PostgreSQL: a larger one names nothing."""
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="A row id.")]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from api.deps import Reader, Svc
-from api.schemas import AccountOut, LedgerLineOut
+from api.schemas import MAX_ID, AccountOut, LedgerLineOut
 from core.accounts import ledger
 from core.db import read_scope
 
@@ -31,7 +31,7 @@ def get_ledger(
     who: Reader,
     svc: Svc,
     limit: int = Query(50, ge=1, le=200),
-    before_id: int | None = Query(None, ge=1, le=2**63 - 1),
+    before_id: int | None = Query(None, ge=1, le=MAX_ID),
 ) -> list[LedgerLineOut]:
     """Credit history, newest first; page with `before_id` (the last id of a page)."""
     with read_scope(svc.engine) as session:

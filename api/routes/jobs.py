@@ -31,6 +31,8 @@ router = APIRouter(prefix="/v1", tags=["jobs"])
 
 EVENT_INTERVAL_S = 0.5
 EVENT_STREAM_LIMIT_S = 3600.0
+EVENT_KEEPALIVE_S = 15.0
+"""A comment line this often keeps proxies and clients from timing out a quiet stream."""
 
 
 def _composed(svc: Services, who: Principal, body: GenerateIn) -> StudioRequest:
@@ -134,11 +136,15 @@ def job_events(
     def stream() -> Iterator[str]:
         current, sent = first, ""
         deadline = time.monotonic() + EVENT_STREAM_LIMIT_S
+        quiet_since = time.monotonic()
         while True:
             payload = current.model_dump_json()
             if payload != sent:
-                sent = payload
+                sent, quiet_since = payload, time.monotonic()
                 yield f"event: job\ndata: {payload}\n\n"
+            elif time.monotonic() - quiet_since >= EVENT_KEEPALIVE_S:
+                quiet_since = time.monotonic()
+                yield ": keep-alive\n\n"
             if current.status in TERMINAL or time.monotonic() > deadline:
                 return
             time.sleep(EVENT_INTERVAL_S)
