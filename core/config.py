@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
 
     web_port: int = Field(default=8501, ge=1, le=65535)
+    webhook_allow_private: bool = False
+    """Let webhooks point at loopback or private addresses (tests, a closed network)."""
     api_host: str = "127.0.0.1"
     """Where the HTTP API listens; put it behind the same TLS proxy as the web app."""
     api_port: int = Field(default=8502, ge=0, le=65535)

@@ -21,6 +21,7 @@ from scheduler.tasks import Runtime
 
 log = logging.getLogger(__name__)
 TRENDING_REFRESH_S = 300  # trending counts views by the day: minutes of lag do not show
+WEBHOOK_INTERVAL_S = 5  # a receiver hears of a finished job within seconds
 
 
 def main() -> None:
@@ -50,6 +51,14 @@ def main() -> None:
         seconds=TRENDING_REFRESH_S,
         id="refresh_trending",
         misfire_grace_time=TRENDING_REFRESH_S,
+        **common,
+    )
+    scheduler.add_job(
+        runtime.deliver_webhooks,
+        "interval",
+        seconds=WEBHOOK_INTERVAL_S,
+        id="deliver_webhooks",
+        misfire_grace_time=WEBHOOK_INTERVAL_S,
         **common,
     )
     if settings.stripe_api_key is not None:

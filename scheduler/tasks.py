@@ -13,7 +13,9 @@ import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from core.accounts import payments
+import httpx
+
+from core.accounts import payments, webhooks
 from core.clock import Clock
 from core.config import Settings
 from core.db import make_engine, read_scope, session_scope
@@ -56,6 +58,7 @@ class Runtime:
         self._running: set[int] = set()
         self._lock = threading.Lock()
         self._led_before = False
+        self.webhook_client = httpx.Client()
         self.metrics = scheduler_metrics(self.engine, clock, pool=settings.pool_name)
 
     def tick_pool(self) -> None:
@@ -173,6 +176,20 @@ class Runtime:
         with session_scope(self.engine) as session:
             return sum(payments.apply_event(session, e, now=self.clock.now()) for e in events)
 
+    def deliver_webhooks(self) -> int:
+        """Queue events of jobs that ended and post the due ones (leader only); how many
+        were delivered."""
+        if not self.leader.is_leader:
+            return 0
+        with session_scope(self.engine) as session:
+            webhooks.enqueue_ended_jobs(session, now=self.clock.now())
+        return webhooks.deliver_due(
+            self.engine,
+            self.webhook_client,
+            clock_now=self.clock.now,
+            allow_private=self.settings.webhook_allow_private,
+        )
+
     def shutdown(self, grace_s: float = 30.0) -> bool:
         """Stop dispatching, give running generations `grace_s` to finish, step down.
 
@@ -190,5 +207,6 @@ class Runtime:
             clean = not self._running
         self.leader.step_down()
         self.manager.provider.close()
+        self.webhook_client.close()
         self.engine.dispose()
         return clean

@@ -1,5 +1,5 @@
 """Account: profile, credit balance and history, buying credits, password, sign out, API
-tokens."""
+tokens and webhooks."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from core.errors import CoreError, ValidationFailed
 from ui import db, resources
 from ui.api_tokens import render_api_tokens
 from ui.auth import render_account_security, require_user
+from ui.webhooks import render_webhooks
 from ui.widgets import TIME_COLUMN, format_usd
 
 user = require_user()
@@ -90,3 +91,4 @@ st.subheader("Security")
 render_account_security(user)
 
 render_api_tokens(user)
+render_webhooks(user)

@@ -9,6 +9,8 @@ from core.models.accounts import (
     LoginThrottle,
     PasswordReset,
     User,
+    Webhook,
+    WebhookDelivery,
 )
 from core.models.enums import (
     LIVE_INSTANCE_STATES,
@@ -79,5 +81,7 @@ __all__ = [
     "UsageEvent",
     "User",
     "Visibility",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
 ]

@@ -23,6 +23,7 @@ from core.models import (
     LoginThrottle,
     PasswordReset,
     UsageEvent,
+    WebhookDelivery,
 )
 from core.pool.costs import month_start
 
@@ -55,6 +56,10 @@ def apply_retention(session: Session, *, now: datetime, days: int = 90) -> Reten
     remove("passwordreset", sa.delete(PasswordReset).where(col(PasswordReset.expires_at) < cutoff))
     # A lockout lasts minutes; a name untried for the whole window has nothing to remember.
     remove("loginthrottle", sa.delete(LoginThrottle).where(col(LoginThrottle.updated_at) < cutoff))
+    remove(
+        "webhookdelivery",
+        sa.delete(WebhookDelivery).where(col(WebhookDelivery.created_at) < cutoff),
+    )
     finished = (JobStatus.FAILED, JobStatus.CANCELLED)
     unreferenced = sa.and_(
         col(GenerationJob.created_at) < cutoff,
