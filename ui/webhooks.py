@@ -18,7 +18,8 @@ def render_webhooks(user: User) -> None:
     st.caption(
         "We POST job.succeeded, job.failed and job.cancelled events as JSON, signed in the "
         f"`{webhooks.SIGNATURE_HEADER}` header (t=<unix time>,v1=HMAC-SHA256 of "
-        "'<t>.<body>' with the webhook's secret); failures are retried with doubling pauses for about an hour and a half."
+        "'<t>.<body>' with the webhook's secret); failures are retried with doubling "
+        "pauses for about an hour and a half."
     )
     user_id = user.id or 0
     with st.form("webhook_new", clear_on_submit=True):
