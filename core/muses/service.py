@@ -21,6 +21,10 @@ from core.muses.schema import VARIATION_FIELDS, MuseProfile, validate_profile
 MAX_REFERENCES = 4
 
 
+class DuplicateName(ValidationFailed):
+    """The owner already has a muse of this name (an import asks before making a second)."""
+
+
 def screen_profile(profile: MuseProfile, *, year: int) -> None:
     """Refuse (PolicyRefusal) a profile under 18 or with any free-text field describing one.
 
@@ -118,8 +122,14 @@ def update_muse(
 
 
 def delete_muse(session: Session, *, owner_id: int, muse_id: int) -> None:
-    """Delete the muse and its variations; its jobs, pictures and references stay, unlinked."""
+    """Delete the muse and its variations; its jobs, pictures and uploaded references stay,
+    unlinked; its pinned pictures leave the look-book (the pictures themselves stay)."""
     muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    session.execute(
+        sa.delete(ReferenceImage).where(
+            col(ReferenceImage.muse_id) == muse_id, col(ReferenceImage.asset_id).is_not(None)
+        )
+    )
     variation_rows = session.exec(select(MuseVariation).where(MuseVariation.muse_id == muse_id))
     for variation in variation_rows.all():
         _unlink_variation(session, variation)
@@ -148,8 +158,8 @@ def list_muses(
     limit: int = 50,
     offset: int = 0,
 ) -> list[Muse]:
-    """The owner's muses by name, filtered by search text (name, tag, trait, notes), tags and
-    explicit flag."""
+    """The owner's muses by name, filtered by search text (name, tags, and any text of the
+    profile: occupation, hair, traits, notes...), tags and explicit flag."""
     query = select(Muse).where(Muse.owner_id == owner_id)
     if nsfw is not None:
         query = query.where(Muse.nsfw == nsfw)
@@ -164,12 +174,21 @@ def list_muses(
 
 
 def _searchable(muse: Muse) -> str:
-    """Name, tags, traits and notes of a muse, for search."""
-    profile = muse.profile or {}
-    traits = (profile.get("personality") or {}).get("traits") or []
-    return " ".join(
-        [muse.name, *muse.tags, *map(str, traits), str(profile.get("notes", ""))]
-    ).casefold()
+    """Name, tags and every text value of a muse's profile, for search."""
+    texts: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(muse.profile or {})
+    return " ".join([muse.name, *muse.tags, *texts]).casefold()
 
 
 def add_variation(
@@ -219,23 +238,60 @@ def delete_variation(session: Session, *, owner_id: int, variation_id: int) -> N
     _unlink_variation(session, variation)
 
 
+def _names(session: Session, owner_id: int) -> set[str]:
+    return set(session.exec(select(Muse.name).where(Muse.owner_id == owner_id)).all())
+
+
+def free_name(session: Session, *, owner_id: int, name: str) -> str:
+    """`name`, or "<name> (2)", "(3)"... the first the owner does not use yet."""
+    taken, candidate, number = _names(session, owner_id), name, 1
+    while candidate in taken:
+        number += 1
+        suffix = f" ({number})"
+        candidate = f"{name[: 80 - len(suffix)]}{suffix}"
+    return candidate
+
+
 def import_card(
-    session: Session, *, owner_id: int, data: bytes, filename: str, now: datetime
+    session: Session,
+    *,
+    owner_id: int,
+    data: bytes,
+    filename: str,
+    now: datetime,
+    as_copy: bool = False,
 ) -> Muse:
-    """Parse, screen and create a muse with its variations, all or nothing."""
+    """Parse, screen and create a muse with its variations, all or nothing.
+
+    A card whose name the owner already uses raises DuplicateName, unless `as_copy`: then
+    the new muse is named "<name> (2)" (or the next free number)."""
     card = parse_card(data, filename)
+    profile, wanted = card.profile, card.profile.basic.name
+    name = free_name(session, owner_id=owner_id, name=wanted)
     with session.begin_nested():
+        # Screened in full first: a refusal (audited) outranks the question about the name.
         muse = create_muse(
-            session, owner_id=owner_id, profile=card.profile, tags=card.tags, now=now
+            session,
+            owner_id=owner_id,
+            profile=profile.model_copy(
+                update={"basic": profile.basic.model_copy(update={"name": name})}
+            ),
+            tags=card.tags,
+            now=now,
         )
-        for name, overrides in card.variations:
+        for look_name, overrides in card.variations:
             add_variation(
                 session,
                 owner_id=owner_id,
                 muse_id=muse.id or 0,
-                name=name,
+                name=look_name,
                 overrides=overrides,
                 now=now,
+            )
+        if name != wanted and not as_copy:
+            raise DuplicateName(
+                f"You already have a muse named {wanted!r}: "
+                "import it as a copy, or edit the one you have."
             )
     return muse
 
