@@ -152,3 +152,23 @@ def check_reference_use(
     generated = {sha for sha, asset_id in rows if asset_id is not None}
     if explicit and set(sha256s) - generated:
         safety.screen_reference_use(consent_given=True, explicit=True)
+
+
+def pinnable_pictures(
+    session: Session, *, owner_id: int, muse_id: int, limit: int = 12
+) -> list[Asset]:
+    """The owner's newest generated still pictures that could join this muse's look-book."""
+    pinned = {ref.sha256 for ref in references(session, owner_id=owner_id, muse_id=muse_id)}
+    rows = session.exec(
+        select(Asset)
+        .where(
+            Asset.owner_id == owner_id,
+            col(Asset.job_id).is_not(None),
+            Asset.kind == MediaKind.IMAGE,
+            col(Asset.hidden).is_(False),
+            Asset.screening != Screening.FLAGGED,
+        )
+        .order_by(col(Asset.id).desc())
+        .limit(limit + len(pinned))
+    ).all()
+    return [asset for asset in rows if asset.sha256 not in pinned][:limit]
