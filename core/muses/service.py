@@ -264,7 +264,9 @@ def import_card(
     """Parse, screen and create a muse with its variations, all or nothing.
 
     A card whose name the owner already uses raises DuplicateName, unless `as_copy`: then
-    the new muse is named "<name> (2)" (or the next free number)."""
+    the new muse is named "<name> (2)" (or the next free number). The card's look-book
+    references are pinned again where the owner has that generated picture (by sha256);
+    others are skipped (a card carries no pictures)."""
     card = parse_card(data, filename)
     profile, wanted = card.profile, card.profile.basic.name
     name = free_name(session, owner_id=owner_id, name=wanted)
@@ -288,12 +290,36 @@ def import_card(
                 overrides=overrides,
                 now=now,
             )
+        _repin(session, owner_id=owner_id, muse_id=muse.id or 0, sha256s=card.references, now=now)
         if name != wanted and not as_copy:
             raise DuplicateName(
                 f"You already have a muse named {wanted!r}: "
                 "import it as a copy, or edit the one you have."
             )
     return muse
+
+
+def _repin(
+    session: Session, *, owner_id: int, muse_id: int, sha256s: Sequence[str], now: datetime
+) -> None:
+    """Pin the owner's generated pictures with these hashes; any other is skipped."""
+    from core.muses import lookbook  # the look-book builds on this module
+
+    for sha in dict.fromkeys(sha256s):
+        asset = session.exec(
+            select(Asset)
+            .where(Asset.owner_id == owner_id, Asset.sha256 == sha)
+            .where(col(Asset.job_id).is_not(None))
+            .order_by(col(Asset.id))
+        ).first()
+        if asset is None:
+            continue
+        try:  # pin_picture checks everything before it writes
+            lookbook.pin_picture(
+                session, owner_id=owner_id, muse_id=muse_id, asset_id=asset.id or 0, now=now
+            )
+        except ValidationFailed:
+            continue  # held for review, or the look-book is full
 
 
 def export_card(session: Session, *, owner_id: int, muse_id: int) -> CardData:
@@ -306,6 +332,7 @@ def export_card(session: Session, *, owner_id: int, muse_id: int) -> CardData:
             (v.name, dict(v.overrides))
             for v in variations(session, owner_id=owner_id, muse_id=muse_id)
         ],
+        references=[ref.sha256 for ref in references(session, owner_id=owner_id, muse_id=muse_id)],
     )
 
 

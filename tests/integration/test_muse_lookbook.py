@@ -2,6 +2,7 @@
 uploads consented and never explicit, portraits, removal; imports that would duplicate a name;
 search over the whole profile."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +14,7 @@ from core.models import AuditEntry, ReferenceImage
 from core.models.enums import Screening
 from core.muses import cards, lookbook, service
 from core.muses.schema import validate_profile
-from testing.factories import make_asset, make_job, make_user, png_bytes
+from testing.factories import every_field_profile, make_asset, make_job, make_user, png_bytes
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -203,3 +204,62 @@ def test_search_finds_any_profile_text(engine, needle):
     with read_scope(engine) as session:
         found = service.list_muses(session, owner_id=owner.id, search=needle)
     assert [m.name for m in found] == ["Ava"]
+
+
+def test_a_card_export_then_import_keeps_every_field_and_the_look_book(engine):
+    owner = make_user(engine)
+    profile = every_field_profile()
+    with session_scope(engine) as session:
+        muse = service.create_muse(
+            session, owner_id=owner.id, profile=profile, tags=("fantasy",), now=NOW
+        )
+        service.add_variation(
+            session,
+            owner_id=owner.id,
+            muse_id=muse.id,
+            name="gala",
+            overrides={"outfit": "gown"},
+            now=NOW,
+        )
+    picture = generated(engine, owner)
+    pin(engine, owner, muse, picture)
+    with read_scope(engine) as session:
+        exported = service.export_card(session, owner_id=owner.id, muse_id=muse.id)
+    assert exported.references == [picture.sha256]
+    for data, name in (
+        (cards.export_json(exported), "a.json"),
+        (cards.export_png(exported), "a.png"),
+    ):
+        with session_scope(engine) as session:
+            copy = service.import_card(
+                session, owner_id=owner.id, data=data, filename=name, now=NOW, as_copy=True
+            )
+            again = service.export_card(session, owner_id=owner.id, muse_id=copy.id)
+        renamed = again.profile.model_copy(
+            update={"basic": again.profile.basic.model_copy(update={"name": "Ava"})}
+        )
+        assert renamed.model_dump() == profile.model_dump()
+        assert (again.tags, again.variations, again.references) == (
+            exported.tags,
+            exported.variations,
+            exported.references,
+        )
+    stranger = make_user(engine)  # who does not own the picture: the muse comes without it
+    with session_scope(engine) as session:
+        theirs = service.import_card(
+            session,
+            owner_id=stranger.id,
+            data=cards.export_json(exported),
+            filename="a.json",
+            now=NOW,
+        )
+        assert service.references(session, owner_id=stranger.id, muse_id=theirs.id) == []
+
+
+def test_a_card_with_bad_references_is_refused_with_a_message():
+    card = json.loads(
+        cards.export_json(cards.CardData(validate_profile({"basic": {"name": "Ava", "age": 30}})))
+    )
+    for bad in (["../../etc/passwd"], ["https://example.test/x.png"], ["a" * 64] * 9):
+        with pytest.raises(ValidationFailed, match="references must be at most 8 sha256"):
+            cards.parse_card(json.dumps(card | {"references": bad}).encode(), "a.json")

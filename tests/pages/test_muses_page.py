@@ -8,9 +8,8 @@ from sqlmodel import select
 from core.db import read_scope, session_scope
 from core.models import AuditEntry, Muse, MuseVariation, ReferenceImage, User
 from core.muses import lookbook, service
-from core.muses.fields import form_fields
 from core.muses.schema import validate_profile
-from testing.factories import make_job
+from testing.factories import every_field_profile, make_job
 from tests.pages.conftest import store_picture
 from ui.muse_page import VIEW
 
@@ -20,34 +19,6 @@ MODEL = "sdxl_base_1.0.safetensors"
 def stored(engine):
     with read_scope(engine) as session:
         return session.exec(select(Muse).order_by(Muse.id)).all()
-
-
-def full_profile(name="Ava"):
-    """A profile with every field set to a non-default value (what a careful user fills in)."""
-    values = {}
-    for spec in form_fields():
-        if spec.widget in ("choice", "suggest"):
-            value = spec.choices[-1] if spec.choices else "plain"
-        elif spec.widget == "number":
-            value = int(spec.minimum or 0) + 1
-        elif spec.widget == "slider":
-            value = 0.5
-        elif spec.widget == "toggle":
-            value = True
-        elif spec.widget == "tags":
-            value = ["calm", "witty"]
-        else:
-            value = f"plain {spec.path[-1].replace('_', ' ')}"
-        values[spec.key] = value
-    values |= {"basic.name": name, "basic.age": 31, "ai.model": MODEL, "ai.seed": 77}
-    data = {}
-    for key, value in values.items():
-        *sections, field = key.split(".")
-        node = data
-        for section in sections:
-            node = node.setdefault(section, {})
-        node[field] = value
-    return validate_profile(data)
 
 
 def seed_muse(engine, name="Ava", tags=(), profile=None, **sections):
@@ -101,7 +72,7 @@ def test_saving_an_unchanged_muse_keeps_every_field_and_an_edit_changes_only_its
     signed_in, web_engine
 ):
     page = signed_in("views/muses.py")
-    profile = full_profile()
+    profile = every_field_profile().model_copy(deep=True)
     muse = seed_muse(web_engine, profile=profile, tags=("fantasy",))
     app = opened(page, muse)
     button(app, "Save changes").click().run()
