@@ -20,6 +20,7 @@ from core.studio.pricing import estimate, hold_for, pricing_from
 from core.studio.submit import submit
 from ui import db, media, resources, studio_prefill
 from ui.auth import require_user
+from ui.muse_pin import pin_to_muse
 from ui.references import upload_reference
 from ui.widgets import format_duration
 
@@ -190,6 +191,7 @@ def _show_outputs(job: GenerationJob, where: str) -> None:
         with cols[index % len(cols)]:
             st.image(data, caption=asset.title, width="stretch")
             media.download_button(asset, data, key=f"dl_{where}_{asset.id}")
+            pin_to_muse(asset, user_id=user_id, key=f"spin_{where}_{asset.id}")
             public = asset.visibility is Visibility.PUBLIC
             if not public and st.button("Share publicly", key=f"pub_{where}_{asset.id}"):
                 with db.writing() as (session, now):

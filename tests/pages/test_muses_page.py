@@ -4,13 +4,15 @@ variations, history and remix), search over the whole profile, refusals shown an
 literal injection strings."""
 
 from sqlmodel import select
+from streamlit.testing.v1 import AppTest
 
 from core.db import read_scope, session_scope
-from core.models import AuditEntry, Muse, MuseVariation, ReferenceImage, User
+from core.models import AuditEntry, JobStatus, Muse, MuseVariation, ReferenceImage, User
 from core.muses import lookbook, service
 from core.muses.schema import validate_profile
 from testing.factories import every_field_profile, make_job
-from tests.pages.conftest import store_picture
+from tests.pages.conftest import ROOT, store_picture
+from ui import auth
 from ui.muse_page import VIEW
 
 MODEL = "sdxl_base_1.0.safetensors"
@@ -259,3 +261,38 @@ def test_injection_strings_are_stored_and_shown_literally(signed_in, web_engine)
     assert stored(web_engine)[0].name == payload[:80]
     assert any(payload[:40] in str(m.value) for m in app.markdown)
     assert not any(m.proto.allow_html for m in app.markdown)
+
+
+def generated_picture(engine, owner, title, colour):
+    """A stored picture of `owner` made by a finished job of theirs."""
+    job = make_job(engine, owner, status=JobStatus.SUCCEEDED)
+    with session_scope(engine) as session:
+        picture = store_picture(session, title=title, colour=colour)
+        picture.job_id = job.id
+        session.add(picture)
+    return job, picture
+
+
+def test_a_result_in_the_studio_and_a_picture_in_the_gallery_pin_to_a_muse(
+    signed_in, web_engine, texts
+):
+    studio = signed_in("views/studio.py")
+    muse = seed_muse(web_engine, "Ava")
+    with session_scope(web_engine) as session:
+        owner = session.exec(select(User)).one()
+    job, result = generated_picture(web_engine, owner, "result", "teal")
+    studio.session_state["studio_active_job"] = job.id
+    studio.run()
+    studio.button(key=f"spin_active_{result.id}_pin").click().run()
+    assert not studio.exception and "Pinned to Ava's look-book." in texts(studio)
+    _job, other = generated_picture(web_engine, owner, "other", "navy")
+    gallery = AppTest.from_file(str(ROOT / "views/gallery.py"), default_timeout=30)
+    for key in ("age_confirmed", auth.SESSION_KEY):
+        gallery.session_state[key] = studio.session_state[key]
+    gallery.session_state["g_open"] = other.id
+    gallery.run()
+    gallery.button(key=f"gpin_{other.id}_pin").click().run()
+    assert not gallery.exception and "Pinned to Ava's look-book." in texts(gallery)
+    with read_scope(web_engine) as session:
+        pinned = session.exec(select(ReferenceImage).order_by(ReferenceImage.id)).all()
+    assert [(r.muse_id, r.asset_id) for r in pinned] == [(muse.id, result.id), (muse.id, other.id)]
