@@ -77,6 +77,11 @@ def create_muse(
     return muse
 
 
+def renamed(profile: MuseProfile, name: str) -> MuseProfile:
+    """The same profile under another name."""
+    return profile.model_copy(update={"basic": profile.basic.model_copy(update={"name": name})})
+
+
 def duplicate_muse(session: Session, *, owner_id: int, muse_id: int, now: datetime) -> Muse:
     """A copy of the owner's muse (profile, tags and variations) named "<name> (copy)"."""
     original = get_muse(session, owner_id=owner_id, muse_id=muse_id)
@@ -85,9 +90,7 @@ def duplicate_muse(session: Session, *, owner_id: int, muse_id: int, now: dateti
     copy = create_muse(
         session,
         owner_id=owner_id,
-        profile=profile.model_copy(
-            update={"basic": profile.basic.model_copy(update={"name": name})}
-        ),
+        profile=renamed(profile, name),
         tags=original.tags,
         now=now,
     )
@@ -275,9 +278,7 @@ def import_card(
         muse = create_muse(
             session,
             owner_id=owner_id,
-            profile=profile.model_copy(
-                update={"basic": profile.basic.model_copy(update={"name": name})}
-            ),
+            profile=renamed(profile, name),
             tags=card.tags,
             now=now,
         )

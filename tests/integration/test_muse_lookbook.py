@@ -235,9 +235,7 @@ def test_a_card_export_then_import_keeps_every_field_and_the_look_book(engine):
                 session, owner_id=owner.id, data=data, filename=name, now=NOW, as_copy=True
             )
             again = service.export_card(session, owner_id=owner.id, muse_id=copy.id)
-        renamed = again.profile.model_copy(
-            update={"basic": again.profile.basic.model_copy(update={"name": "Ava"})}
-        )
+        renamed = service.renamed(again.profile, "Ava")
         assert renamed.model_dump() == profile.model_dump()
         assert (again.tags, again.variations, again.references) == (
             exported.tags,
