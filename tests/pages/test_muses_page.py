@@ -296,3 +296,13 @@ def test_a_result_in_the_studio_and_a_picture_in_the_gallery_pin_to_a_muse(
     with read_scope(web_engine) as session:
         pinned = session.exec(select(ReferenceImage).order_by(ReferenceImage.id)).all()
     assert [(r.muse_id, r.asset_id) for r in pinned] == [(muse.id, result.id), (muse.id, other.id)]
+
+
+def test_a_deep_link_opens_the_muses_own_page(signed_in, web_engine):
+    app = signed_in("views/muses.py")
+    muse = seed_muse(web_engine, "Ava")
+    app.query_params["muse"] = str(muse.id)
+    app.run()
+    assert not app.exception
+    assert app.session_state[VIEW] == muse.id
+    assert app.text_input(key=f"edit_{muse.id}_basic.name").value == "Ava"
