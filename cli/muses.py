@@ -1,6 +1,9 @@
 """`aikings-muses`: muse cards from the command line (needs the admin key).
 
-    import --owner USERNAME CARD   create a muse for USERNAME from a .json or .png card
+    import --owner USERNAME [--as-copy] CARD
+                                   create a muse for USERNAME from a .json or .png card
+                                   (a name already in use is refused, or numbered with
+                                   --as-copy)
     export --owner USERNAME ID     write muse ID's JSON card to standard output
 
 The card passes exactly the checks the web form and the upload do (strict schema, 18+,
@@ -34,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
     imp = verbs.add_parser("import", help="create a muse from a JSON or PNG card")
     imp.add_argument("--owner", required=True, help="username the muse belongs to")
+    imp.add_argument(
+        "--as-copy", action="store_true", help="number the name if it is already in use"
+    )
     imp.add_argument("card", type=Path)
     exp = verbs.add_parser("export", help="print a muse's JSON card")
     exp.add_argument("--owner", required=True)
@@ -75,7 +81,12 @@ def main(
                 session_scope(engine) as session,
             ):
                 muse = service.import_card(
-                    session, owner_id=owner_id, data=data, filename=args.card.name, now=clock.now()
+                    session,
+                    owner_id=owner_id,
+                    data=data,
+                    filename=args.card.name,
+                    now=clock.now(),
+                    as_copy=args.as_copy,
                 )
             out.write(f"imported muse #{muse.id} {muse.name!r} for {args.owner}\n")
         else:

@@ -26,6 +26,8 @@ from core.models import (
     User,
     Visibility,
 )
+from core.muses.fields import form_fields
+from core.muses.schema import MuseProfile, validate_profile
 
 _sequence = count(1)
 
@@ -161,3 +163,27 @@ def store_png(
         now=now,
         **extra,
     )
+
+
+def every_field_profile(name: str = "Ava") -> MuseProfile:
+    """A profile with every field of the schema set to a non-default value."""
+    data: dict[str, Any] = {}
+    for spec in form_fields():
+        if spec.widget in ("choice", "suggest"):
+            value: Any = spec.choices[-1] if spec.choices else "plain"
+        elif spec.widget == "number":
+            value = int(spec.minimum or 0) + 1
+        elif spec.widget == "slider":
+            value = 0.5
+        elif spec.widget == "toggle":
+            value = True
+        elif spec.widget == "tags":
+            value = ["calm", "witty"]
+        else:
+            value = f"plain {spec.path[-1].replace('_', ' ')}"
+        node = data
+        for part in spec.path[:-1]:
+            node = node.setdefault(part, {})
+        node[spec.path[-1]] = value
+    data["basic"] |= {"name": name, "age": 31}
+    return validate_profile(data)

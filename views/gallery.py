@@ -12,6 +12,7 @@ from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
 from ui import db, media, resources
 from ui.auth import is_admin, require_user
+from ui.muse_pin import pin_to_muse
 from ui.widgets import KeysetPager, date_range, report_picture
 
 SCOPES: list[Literal["mine", "public"]] = ["mine", "public"]
@@ -125,6 +126,7 @@ def open_asset(asset_id: int) -> None:
         st.toast("Thanks for rating.")
     if asset.owner_id == user_id:
         _owner_controls(asset)
+        pin_to_muse(asset, user_id=user_id, key=f"gpin_{asset.id}")
     if is_admin(user) and st.button(
         "Unfeature" if asset.featured else "Feature on the front row", key=f"feature_{asset.id}"
     ):

@@ -10,6 +10,7 @@ from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
 from core.errors import CoreError, PolicyRefusal
 from core.gallery import library
 from core.models import GenerationJob, JobStatus, MediaKind, Visibility
+from core.muses import prompt as muse_prompt
 from core.muses import service as muses
 from core.studio import history, progress
 from core.studio.compose import MAX_BATCH, StudioRequest, compose, request_of
@@ -17,8 +18,9 @@ from core.studio.history import job_for_user
 from core.studio.outcomes import cancel
 from core.studio.pricing import estimate, hold_for, pricing_from
 from core.studio.submit import submit
-from ui import db, intent, media, resources
+from ui import db, intent, media, resources, studio_prefill
 from ui.auth import require_user
+from ui.muse_pin import pin_to_muse
 from ui.references import upload_reference
 from ui.widgets import format_duration
 
@@ -31,6 +33,7 @@ engine = resources.engine()
 clock = resources.clock()
 
 st.title("Studio")
+studio_prefill.apply()  # a muse's settings or a remix, asked for by another page
 
 with db.reading() as session:
     balance = ledger.balance(session, user_id)
@@ -41,7 +44,21 @@ form, side = st.columns([3, 2])
 with form:
     kind = MediaKind(st.radio("Create", ["image", "video"], horizontal=True, key="studio_kind"))
     muse_names = {"": None} | {f"{m.name} (#{m.id})": m for m in my_muses}
-    muse = muse_names[st.selectbox("Muse (optional)", list(muse_names), key="studio_muse")]
+
+    def take_muse_settings() -> None:
+        """The chosen muse's AI settings fill the form (the user may still change them)."""
+        chosen = muse_names.get(st.session_state.get("studio_muse", ""))
+        if chosen is not None:
+            offered = tuple(presets.models("image"))
+            defaults = muse_prompt.studio_defaults(muses.profile_of(chosen), models=offered)
+            studio_prefill.request(studio_prefill.from_muse(defaults))
+            studio_prefill.apply()
+
+    muse = muse_names[
+        st.selectbox(
+            "Muse (optional)", list(muse_names), key="studio_muse", on_change=take_muse_settings
+        )
+    ]
     muse_id = muse.id if muse else None
     variation_id = None
     if muse is not None:
@@ -136,8 +153,10 @@ with side:
                 "Choose a lower quality or batch, or buy credits on the Account page."
             )
     if muse_id and request.prompt:
-        with st.expander("Composed prompt"):
+        with st.expander("Composed prompt (exactly what is sent)"):
             st.text(request.prompt)
+            for number, chunk in enumerate(muse_prompt.prompt_chunks(request.prompt), 1):
+                st.caption(f"Chunk {number}: ≈ {chunk.tokens} of {CLIP_WINDOW} tokens")
     if st.button(
         "Generate",
         type="primary",
@@ -174,6 +193,7 @@ def _show_outputs(job: GenerationJob, where: str) -> None:
         with cols[index % len(cols)]:
             st.image(data, caption=asset.title, width="stretch")
             media.download_button(asset, data, key=f"dl_{where}_{asset.id}")
+            pin_to_muse(asset, user_id=user_id, key=f"spin_{where}_{asset.id}")
             public = asset.visibility is Visibility.PUBLIC
             if not public and st.button("Share publicly", key=f"pub_{where}_{asset.id}"):
                 with db.writing() as (session, now):

@@ -26,6 +26,8 @@ class Muse(SQLModel, table=True):
     nsfw: bool = False
     profile: dict[str, Any] = Field(default_factory=dict, sa_type=json_column())
     tags: list[str] = Field(default_factory=list, sa_type=json_column())
+    # The sha256 of one of the muse's references, shown on its card (None: the first one).
+    portrait_sha256: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -41,11 +43,14 @@ class MuseVariation(SQLModel, table=True):
 
 
 class ReferenceImage(SQLModel, table=True):
-    """An uploaded reference picture, stored only with the uploader's consent statement."""
+    """A reference picture for IP-Adapter: an outside upload, stored only with the uploader's
+    consent statement, or (`asset_id` set) one of the owner's own generated pictures pinned
+    to a muse's look-book, which shows no real person and needs no statement ("")."""
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="user.id", index=True)
     muse_id: int | None = Field(default=None, foreign_key="muse.id", index=True)
+    asset_id: int | None = Field(default=None, foreign_key="asset.id", index=True)
     sha256: str = Field(max_length=64, index=True)
     mime: str = Field(max_length=32)
     width: int

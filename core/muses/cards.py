@@ -4,7 +4,9 @@ Untrusted input is bounded before it is parsed (size, nesting depth), then read 
 pydantic envelope (`CardEnvelope`: no repeated keys, no unknown fields, no coerced types such
 as `version: true` or a profile that is a list) and the strict profile (adults only). A card
 never names a file or URL: reference images do not travel in cards. Any problem is a
-ValidationFailed with a message; nothing is written by this module.
+ValidationFailed with a message; nothing is written by this module. Look-book references travel
+by sha256 only (no bytes, no path): an import re-pins those the importer owns as generated
+pictures.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ MAX_DEPTH = 8
 MAX_CARD_PIXELS = 16_000_000
 MAX_VARIATIONS = 50
 MAX_TAGS = 20
+MAX_REFERENCES = 8
+SHA256 = "^[0-9a-f]{64}$"
 
 
 class _Strict(BaseModel):
@@ -51,6 +55,9 @@ class CardEnvelope(_Strict):
     profile: dict[str, Any] = Field(default_factory=dict)
     tags: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list)
     variations: list[CardVariation] = Field(default_factory=list, max_length=MAX_VARIATIONS)
+    references: list[Annotated[str, Field(pattern=SHA256)]] = Field(
+        default_factory=list, max_length=MAX_REFERENCES
+    )
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,8 @@ class CardData:
     profile: MuseProfile
     tags: list[str] = field(default_factory=list)
     variations: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    """The look-book's pictures by sha256."""
 
 
 def export_json(card: CardData) -> bytes:
@@ -70,6 +79,7 @@ def export_json(card: CardData) -> bytes:
         "profile": card.profile.model_dump(),
         "tags": card.tags,
         "variations": [{"name": n, "overrides": o} for n, o in card.variations],
+        "references": card.references,
     }
     return json.dumps(envelope, indent=2, ensure_ascii=False).encode()
 
@@ -168,6 +178,8 @@ def _problem(exc: ValidationError, raw: Any) -> str:
         return "The card's profile must be an object of fields."
     if where[0] == "tags":
         return "Card tags must be a list of short strings."
+    if where[0] == "references":
+        return f"Card references must be at most {MAX_REFERENCES} sha256 hashes."
     if len(where) == 1:
         return f"A card has at most {MAX_VARIATIONS} variations."
     if len(where) >= 4:  # variations, index, "overrides", key
@@ -192,4 +204,5 @@ def _parse_envelope(text: str) -> CardData:
         validate_profile(envelope.profile),
         envelope.tags[:MAX_TAGS],
         [(variation.name, variation.overrides) for variation in envelope.variations],
+        envelope.references,
     )

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    StrictInt,
+    ValidationError,
+)
+from pydantic_core import core_schema
 
 from core.config import REPO_ROOT
 from core.errors import ConfigError, PolicyRefusal, ValidationFailed
@@ -37,14 +46,35 @@ def options() -> dict[str, tuple[str, ...]]:
         raise ConfigError(f"{path} is invalid: {exc}") from exc
 
 
-def _one_of(list_name: str) -> AfterValidator:
-    def check(value: str) -> str:
-        allowed = options().get(list_name, ())
+@dataclass(frozen=True)
+class OneOf:
+    """Field metadata: the value must be one of the `list_name` options (or empty).
+
+    The form reads the same marker to offer the list, so the choices live in one place."""
+
+    list_name: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: str) -> str:
+        allowed = options().get(self.list_name, ())
         if value and value not in allowed:
             raise ValueError(f"choose one of: {', '.join(allowed)}")
         return value
 
-    return AfterValidator(check)
+
+@dataclass(frozen=True)
+class Suggest:
+    """Field metadata: the form suggests the `list_name` options; any other text is allowed."""
+
+    list_name: str
+
+
+def _one_of(list_name: str) -> OneOf:
+    return OneOf(list_name)
 
 
 class _Section(BaseModel):
@@ -106,16 +136,16 @@ class Skin(_Section):
 
 
 class Fashion(_Section):
-    style: Short = ""
+    style: Annotated[Short, Suggest("fashion_styles")] = ""
     outfit: Text = ""
-    lingerie: Short = ""
-    footwear: Short = ""
-    nails: Short = ""
+    lingerie: Annotated[Short, Suggest("lingerie")] = ""
+    footwear: Annotated[Short, Suggest("footwear")] = ""
+    nails: Annotated[Short, Suggest("nails")] = ""
     accessories: Text = ""
 
 
 class Personality(_Section):
-    traits: Annotated[list[Short], Field(max_length=12)] = []
+    traits: Annotated[list[Short], Field(max_length=12), Suggest("personality_traits")] = []
     expression: Short = ""
 
 

@@ -21,6 +21,10 @@ from core.muses.schema import VARIATION_FIELDS, MuseProfile, validate_profile
 MAX_REFERENCES = 4
 
 
+class DuplicateName(ValidationFailed):
+    """The owner already has a muse of this name (an import asks before making a second)."""
+
+
 def screen_profile(profile: MuseProfile, *, year: int) -> None:
     """Refuse (PolicyRefusal) a profile under 18 or with any free-text field describing one.
 
@@ -73,6 +77,11 @@ def create_muse(
     return muse
 
 
+def renamed(profile: MuseProfile, name: str) -> MuseProfile:
+    """The same profile under another name."""
+    return profile.model_copy(update={"basic": profile.basic.model_copy(update={"name": name})})
+
+
 def duplicate_muse(session: Session, *, owner_id: int, muse_id: int, now: datetime) -> Muse:
     """A copy of the owner's muse (profile, tags and variations) named "<name> (copy)"."""
     original = get_muse(session, owner_id=owner_id, muse_id=muse_id)
@@ -81,9 +90,7 @@ def duplicate_muse(session: Session, *, owner_id: int, muse_id: int, now: dateti
     copy = create_muse(
         session,
         owner_id=owner_id,
-        profile=profile.model_copy(
-            update={"basic": profile.basic.model_copy(update={"name": name})}
-        ),
+        profile=renamed(profile, name),
         tags=original.tags,
         now=now,
     )
@@ -118,8 +125,14 @@ def update_muse(
 
 
 def delete_muse(session: Session, *, owner_id: int, muse_id: int) -> None:
-    """Delete the muse and its variations; its jobs, pictures and references stay, unlinked."""
+    """Delete the muse and its variations; its jobs, pictures and uploaded references stay,
+    unlinked; its pinned pictures leave the look-book (the pictures themselves stay)."""
     muse = get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    session.execute(
+        sa.delete(ReferenceImage).where(
+            col(ReferenceImage.muse_id) == muse_id, col(ReferenceImage.asset_id).is_not(None)
+        )
+    )
     variation_rows = session.exec(select(MuseVariation).where(MuseVariation.muse_id == muse_id))
     for variation in variation_rows.all():
         _unlink_variation(session, variation)
@@ -148,8 +161,8 @@ def list_muses(
     limit: int = 50,
     offset: int = 0,
 ) -> list[Muse]:
-    """The owner's muses by name, filtered by search text (name, tag, trait, notes), tags and
-    explicit flag."""
+    """The owner's muses by name, filtered by search text (name, tags, and any text of the
+    profile: occupation, hair, traits, notes...), tags and explicit flag."""
     query = select(Muse).where(Muse.owner_id == owner_id)
     if nsfw is not None:
         query = query.where(Muse.nsfw == nsfw)
@@ -164,12 +177,21 @@ def list_muses(
 
 
 def _searchable(muse: Muse) -> str:
-    """Name, tags, traits and notes of a muse, for search."""
-    profile = muse.profile or {}
-    traits = (profile.get("personality") or {}).get("traits") or []
-    return " ".join(
-        [muse.name, *muse.tags, *map(str, traits), str(profile.get("notes", ""))]
-    ).casefold()
+    """Name, tags and every text value of a muse's profile, for search."""
+    texts: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(muse.profile or {})
+    return " ".join([muse.name, *muse.tags, *texts]).casefold()
 
 
 def add_variation(
@@ -219,25 +241,86 @@ def delete_variation(session: Session, *, owner_id: int, variation_id: int) -> N
     _unlink_variation(session, variation)
 
 
+def _names(session: Session, owner_id: int) -> set[str]:
+    return set(session.exec(select(Muse.name).where(Muse.owner_id == owner_id)).all())
+
+
+def free_name(session: Session, *, owner_id: int, name: str) -> str:
+    """`name`, or "<name> (2)", "(3)"... the first the owner does not use yet."""
+    taken, candidate, number = _names(session, owner_id), name, 1
+    while candidate in taken:
+        number += 1
+        suffix = f" ({number})"
+        candidate = f"{name[: 80 - len(suffix)]}{suffix}"
+    return candidate
+
+
 def import_card(
-    session: Session, *, owner_id: int, data: bytes, filename: str, now: datetime
+    session: Session,
+    *,
+    owner_id: int,
+    data: bytes,
+    filename: str,
+    now: datetime,
+    as_copy: bool = False,
 ) -> Muse:
-    """Parse, screen and create a muse with its variations, all or nothing."""
+    """Parse, screen and create a muse with its variations, all or nothing.
+
+    A card whose name the owner already uses raises DuplicateName, unless `as_copy`: then
+    the new muse is named "<name> (2)" (or the next free number). The card's look-book
+    references are pinned again where the owner has that generated picture (by sha256);
+    others are skipped (a card carries no pictures)."""
     card = parse_card(data, filename)
+    profile, wanted = card.profile, card.profile.basic.name
+    name = free_name(session, owner_id=owner_id, name=wanted)
     with session.begin_nested():
+        # Screened in full first: a refusal (audited) outranks the question about the name.
         muse = create_muse(
-            session, owner_id=owner_id, profile=card.profile, tags=card.tags, now=now
+            session,
+            owner_id=owner_id,
+            profile=renamed(profile, name),
+            tags=card.tags,
+            now=now,
         )
-        for name, overrides in card.variations:
+        for look_name, overrides in card.variations:
             add_variation(
                 session,
                 owner_id=owner_id,
                 muse_id=muse.id or 0,
-                name=name,
+                name=look_name,
                 overrides=overrides,
                 now=now,
             )
+        _repin(session, owner_id=owner_id, muse_id=muse.id or 0, sha256s=card.references, now=now)
+        if name != wanted and not as_copy:
+            raise DuplicateName(
+                f"You already have a muse named {wanted!r}: "
+                "import it as a copy, or edit the one you have."
+            )
     return muse
+
+
+def _repin(
+    session: Session, *, owner_id: int, muse_id: int, sha256s: Sequence[str], now: datetime
+) -> None:
+    """Pin the owner's generated pictures with these hashes; any other is skipped."""
+    from core.muses import lookbook  # the look-book builds on this module
+
+    for sha in dict.fromkeys(sha256s):
+        asset = session.exec(
+            select(Asset)
+            .where(Asset.owner_id == owner_id, Asset.sha256 == sha)
+            .where(col(Asset.job_id).is_not(None))
+            .order_by(col(Asset.id))
+        ).first()
+        if asset is None:
+            continue
+        try:  # pin_picture checks everything before it writes
+            lookbook.pin_picture(
+                session, owner_id=owner_id, muse_id=muse_id, asset_id=asset.id or 0, now=now
+            )
+        except ValidationFailed:
+            continue  # held for review, or the look-book is full
 
 
 def export_card(session: Session, *, owner_id: int, muse_id: int) -> CardData:
@@ -250,6 +333,7 @@ def export_card(session: Session, *, owner_id: int, muse_id: int) -> CardData:
             (v.name, dict(v.overrides))
             for v in variations(session, owner_id=owner_id, muse_id=muse_id)
         ],
+        references=[ref.sha256 for ref in references(session, owner_id=owner_id, muse_id=muse_id)],
     )
 
 

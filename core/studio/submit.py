@@ -10,7 +10,7 @@ import logging
 import secrets
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core import locks, safety
 from core.accounts import ledger
@@ -18,7 +18,8 @@ from core.clock import Clock
 from core.comfy.presets import Presets
 from core.db import read_scope, run_transaction
 from core.errors import NotFound, ValidationFailed
-from core.models import GenerationJob, MuseVariation, ReferenceImage
+from core.models import GenerationJob, MuseVariation
+from core.muses import lookbook
 from core.muses import service as muses
 from core.pool import leases
 from core.refusals import audited_refusals
@@ -34,8 +35,8 @@ def check_sources(session: Session, *, user_id: int, request: StudioRequest, yea
     """Refuse a muse, variation or reference image the user does not own, or may not use.
 
     The muse and the variation are screened again (the policy may have tightened since they
-    were saved); reference images must be the user's own consented uploads and never go
-    with explicit mode.
+    were saved); reference images must be the user's own: consented uploads (never with
+    explicit mode) or pictures generated here and pinned to a muse (any mode).
     """
     if request.muse_id is not None:
         muse = muses.get_muse(session, owner_id=user_id, muse_id=request.muse_id)
@@ -47,16 +48,9 @@ def check_sources(session: Session, *, user_id: int, request: StudioRequest, yea
             muses.screen_overrides(muse, variation.overrides, year=year)
     elif request.variation_id is not None:
         raise ValidationFailed("A variation needs its muse.")
-    if request.reference_images:
-        safety.screen_reference_use(consent_given=True, explicit=request.nsfw)
-        owned = session.exec(
-            select(ReferenceImage.sha256).where(
-                ReferenceImage.owner_id == user_id,
-                col(ReferenceImage.sha256).in_(request.reference_images),
-            )
-        ).all()
-        if set(request.reference_images) - set(owned):
-            raise NotFound("No such reference image.")
+    lookbook.check_reference_use(
+        session, owner_id=user_id, sha256s=request.reference_images, explicit=request.nsfw
+    )
 
 
 def _check_key(key: str | None) -> None:

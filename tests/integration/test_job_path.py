@@ -29,13 +29,16 @@ from core.models import (
     JobStatus,
     PoolConfig,
 )
-from core.studio.compose import StudioRequest
+from core.muses import lookbook
+from core.muses import service as muses
+from core.muses.schema import validate_profile
+from core.studio.compose import StudioRequest, compose
 from core.studio.outcomes import cancel
 from core.studio.pricing import pricing_from
 from core.studio.submit import submit
 from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
-from testing.factories import RENTABLE_FILTERS, make_user
+from testing.factories import RENTABLE_FILTERS, make_user, png_bytes
 from testing.sims import comfy_behind_vast
 
 PRESETS = Presets.load()
@@ -290,3 +293,47 @@ def test_the_job_row_carries_live_previews_while_running_and_drops_them_after(en
     assert row.status is JobStatus.SUCCEEDED
     assert previews and previews[0] == ("image/jpeg", b"\xff\xd8\xff")  # a JPEG frame
     assert row.preview is None and row.preview_mime is None
+
+
+def test_an_explicit_muse_job_is_guided_by_its_look_book_but_not_by_an_outside_upload(
+    engine, stack
+):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user, credits=2000)
+    first = _drive(runtime, _submit(runtime, user, seed=1).id)
+    assert first.status is JobStatus.SUCCEEDED, first.error
+    now = SystemClock().now()
+    with session_scope(engine) as session:
+        (picture,) = session.exec(select(Asset).where(Asset.job_id == first.id)).all()
+        profile = validate_profile({"basic": {"name": "Ava", "age": 30}, "ai": {"nsfw": True}})
+        muse = muses.create_muse(session, owner_id=user.id, profile=profile, tags=(), now=now)
+        lookbook.pin_picture(
+            session, owner_id=user.id, muse_id=muse.id, asset_id=picture.id, now=now
+        )
+    form = StudioRequest(prompt="on a balcony", preset="low", muse_id=muse.id, nsfw=True)
+    with read_scope(engine) as session:
+        request = compose(session, form, user_id=user.id, use_muse_references=True)
+    assert request.reference_images == (picture.sha256,)
+    guided = _drive(runtime, _submit(runtime, user, **vars(request)).id)
+    assert guided.status is JobStatus.SUCCEEDED, guided.error
+    with read_scope(engine) as session:
+        (result,) = session.exec(select(Asset).where(Asset.job_id == guided.id)).all()
+    graph = json.loads(
+        store.read_png_metadata(store.read(runtime.settings.media_root, result.sha256))["prompt"]
+    )
+    assert {"IPAdapterAdvanced", "LoadImage"} <= {node["class_type"] for node in graph.values()}
+    with session_scope(engine) as session:
+        outside = muses.attach_reference(
+            session,
+            owner_id=user.id,
+            muse_id=None,
+            data=png_bytes("navy", 32),
+            consent_given=True,
+            media_root=runtime.settings.media_root,
+            max_bytes=1_000_000,
+            max_pixels=1_000_000,
+            now=now,
+        )
+    with pytest.raises(PolicyRefusal, match="cannot be used in explicit mode"):
+        _submit(runtime, user, **(vars(request) | {"reference_images": (outside.sha256,)}))

@@ -99,3 +99,13 @@ def test_the_cli_needs_the_admin_key_and_an_existing_owner(db, tmp_path, capsys)
     assert muses(engine) == []
     with session_scope(engine) as session:
         assert session.exec(select(User)).one().username == "ava_owner"
+
+
+def test_a_second_import_of_a_name_is_refused_unless_as_copy(db, tmp_path, capsys):
+    engine, _owner = db
+    card = str(write(tmp_path, "a.json", CARD))
+    assert run(["import", "--owner", "ava_owner", card])[0] == 0
+    assert run(["import", "--owner", "ava_owner", card])[0] == 2
+    assert "already have a muse named 'Ava'" in capsys.readouterr().err
+    assert run(["import", "--owner", "ava_owner", "--as-copy", card])[0] == 0
+    assert sorted(m.name for m in muses(engine)) == ["Ava", "Ava (2)"]

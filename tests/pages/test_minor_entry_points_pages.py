@@ -59,9 +59,10 @@ def test_the_muse_form_and_the_variation_form(signed_in, web_engine):
     app = signed_in("views/muses.py")
     muse = seed_muse(web_engine)
     app.run()
-    app.text_input(key="new_muse_name").input("Bea")
-    app.text_area(key="new_muse_notes").input("born in 2015")
-    [b for b in app.button if b.label == "Save muse"][0].click().run()
+    app.button(key="m_new").click().run()
+    app.text_input(key="new_0_basic.name").input("Bea")
+    app.text_area(key="new_0_notes").input("born in 2015")
+    [b for b in app.button if b.label == "Create muse"][0].click().run()
     assert MINOR_MESSAGE in shown(app)
     assert last_refusal(web_engine) == (
         ("policy.refused", "muse.save", {"rule": "minor_birth_year"}),
@@ -69,6 +70,8 @@ def test_the_muse_form_and_the_variation_form(signed_in, web_engine):
     )
     with read_scope(web_engine) as session:
         assert [m.id for m in session.exec(select(Muse)).all()] == [muse.id]
+    app.session_state["m_view"] = muse.id
+    app.run()
     [t for t in app.text_input if t.label == "Variation name"][0].input("Park")
     [t for t in app.text_input if t.label.startswith("Scenario")][0].input("mit einem Kleinkind")
     [b for b in app.button if b.label == "Add variation"][0].click().run()

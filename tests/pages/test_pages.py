@@ -57,10 +57,9 @@ def test_studio_refuses_a_minor_prompt_clearly(signed_in, web_engine, texts):
 
 def test_muse_form_creates_a_muse(signed_in, web_engine):
     app = signed_in("views/muses.py").run()
-    form_inputs = [t for t in app.text_input if t.label == "Name"]
-    form_inputs[0].input("Ava")
-    submit = [b for b in app.button if b.label == "Save muse"][0]
-    submit.click().run()
+    app.button(key="m_new").click().run()
+    [t for t in app.text_input if t.label == "Name"][0].input("Ava")
+    [b for b in app.button if b.label == "Create muse"][0].click().run()
     assert not app.exception
     with read_scope(web_engine) as session:
         assert [m.name for m in session.exec(select(Muse)).all()] == ["Ava"]

@@ -1,0 +1,39 @@
+""" "Pin to muse" under one of the user's own generated pictures (gallery, Studio result)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import CoreError
+from core.models import Asset, MediaKind
+from core.muses import lookbook, service
+from ui import db
+
+
+def pin_to_muse(asset: Asset, *, user_id: int, key: str) -> None:
+    """A muse choice and a "Pin to muse" button for the user's own generated still picture
+    (nothing for anything else); the outcome is shown in place."""
+    if asset.owner_id != user_id or asset.job_id is None or asset.kind is not MediaKind.IMAGE:
+        return
+    with db.reading() as session:
+        muses = service.list_muses(session, owner_id=user_id, limit=200)
+    if not muses:
+        return
+    labels = {f"{m.name} (#{m.id})": m.id or 0 for m in muses}
+    ids = list(labels.values())
+    first = ids.index(asset.muse_id) if asset.muse_id in ids else 0
+    choice = st.selectbox("Muse", list(labels), index=first, key=f"{key}_muse")
+    if st.button("Pin to muse", key=f"{key}_pin"):
+        try:
+            with db.writing() as (session, now):
+                lookbook.pin_picture(
+                    session,
+                    owner_id=user_id,
+                    muse_id=labels[choice],
+                    asset_id=asset.id or 0,
+                    now=now,
+                )
+        except CoreError as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Pinned to {choice.rsplit(' (#', 1)[0]}'s look-book.")
