@@ -54,17 +54,18 @@ def _new_page(browser: Browser) -> Page:
 
 def _create_muse(page: Page, shots: Screenshots) -> None:
     open_page(page, "Muses")
-    save = page.get_by_role("button", name="Save muse")
-    form = page.get_by_test_id("stForm").filter(has=save).first
+    page.get_by_role("button", name="New muse").click()
+    create = page.get_by_role("button", name="Create muse")
+    form = page.get_by_test_id("stForm").filter(has=create).first
     form.get_by_label("Name").fill(MUSE)
     form.get_by_label("Age (18+)").fill("27")
     form.get_by_label("Occupation").fill("architect")
     shots.take(page, "muse_form")
-    form.get_by_role("button", name="Save muse").click()
-    saved = page.get_by_text(f"Saved {MUSE}.")
-    expect(saved).to_be_visible()
-    expect(page.get_by_text(re.compile(rf"^{MUSE} · 27 · "))).to_be_visible()  # listed at once
-    shots.take(page, "muse_saved", focus=saved)
+    create.click()
+    created = page.get_by_text(f"Created {MUSE}.")
+    expect(created).to_be_visible()
+    expect(page.get_by_role("heading", name=MUSE)).to_be_visible()  # its own page opens
+    shots.take(page, "muse_saved", focus=created)
 
 
 def _generate_with_muse(page: Page, shots: Screenshots) -> None:
