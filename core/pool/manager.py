@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +35,7 @@ from core.models import (
     PoolConfig,
     UsageEvent,
 )
-from core.pool import adaptive, billing, costs, leases
+from core.pool import adaptive, billing, costs, leases, outlook
 from core.pool.actions import (
     Action,
     Adopt,
@@ -58,8 +57,6 @@ log = logging.getLogger(__name__)
 
 BAD_MACHINE_TTL = timedelta(hours=24)
 OFFERS_TRIED_PER_RENT = 3
-BOOT_SAMPLE = 20
-"""Recent measured boots whose median the adaptive policy weighs idling against."""
 HealthCheck = Callable[[str], str | None]
 """Given a ComfyUI URL, None when healthy, else the reason it is not."""
 
@@ -222,13 +219,6 @@ class PoolManager:
         arrivals = session.exec(
             select(GenerationJob.created_at).where(GenerationJob.created_at >= since)
         ).all()
-        boots = session.exec(
-            select(UsageEvent.duration_s)
-            .where(UsageEvent.pool == self.pool, UsageEvent.kind == "instance_ready")
-            .order_by(col(UsageEvent.at).desc())
-            .limit(BOOT_SAMPLE)
-        ).all()
-        measured = [boot for boot in boots if boot is not None]
         price = session.exec(
             select(col(GpuInstance.price_per_hour_usd))
             .where(GpuInstance.pool == self.pool, col(GpuInstance.price_per_hour_usd) > 0)
@@ -238,7 +228,9 @@ class PoolManager:
         # Until something was rented, the cap is the pessimistic price: it errs toward idling.
         pool_costs = adaptive.Costs(
             price_per_hour_usd=price or config.max_price_per_hour_usd,
-            boot_s=statistics.median(measured) if measured else adaptive.DEFAULT_BOOT_S,
+            boot_s=outlook.expected_boot_s(
+                session, pool=self.pool, default_s=adaptive.DEFAULT_BOOT_S
+            ),
             wait_value_per_hour_usd=config.wait_value_per_hour_usd,
         )
         advice = adaptive.advise(

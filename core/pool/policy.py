@@ -19,9 +19,11 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
 - An operator's terminate request is carried out on the next tick (once the row is adopted).
 - A listed instance with our pool's label prefix and no live row is an orphan: destroyed.
   Instances without our prefix are never touched.
-- Target size = desired_size while awake, 0 asleep, raised to cover busy + queued jobs, capped
-  at max_instances. Awake = jobs queued or running, demand within `idle_timeout_s`, or a prewarm.
-  Surplus instances go idle-longest first; busy instances are never taken for surplus.
+- Target size = desired_size while awake, 0 asleep, raised to cover busy + queued jobs and every
+  instance that served a job within `idle_timeout_s` (desired_size is the floor kept warm, not a
+  cap on warmth a job paid for), at least one during a prewarm, capped at max_instances.
+  Awake = jobs queued or running, demand within `idle_timeout_s`, or a prewarm. Surplus
+  instances go idle-longest first; busy instances are never taken for surplus.
 """
 
 from __future__ import annotations
@@ -115,20 +117,44 @@ def is_awake(config: PoolSettings, pool: PoolView, now: datetime) -> bool:
     busy = any(i.state is InstanceState.BUSY for i in pool.instances)
     if pool.queued_jobs > 0 or busy:
         return True
-    if pool.prewarm_until is not None and now < pool.prewarm_until:
+    if prewarming(pool, now):
         return True
     return pool.last_demand_at is not None and now - pool.last_demand_at < timedelta(
         seconds=config.idle_timeout_s
     )
 
 
+def prewarming(pool: PoolView, now: datetime) -> bool:
+    """Whether an operator's (or the adaptive policy's) prewarm is in force at `now`."""
+    return pool.prewarm_until is not None and now < pool.prewarm_until
+
+
+def recently_used(config: PoolSettings, pool: PoolView, now: datetime) -> int:
+    """Up instances that served a job less than `idle_timeout_s` ago: each stays warm until
+    its own idle timeout runs out, whatever the desired size."""
+    idle = timedelta(seconds=config.idle_timeout_s)
+    return sum(
+        1
+        for i in pool.instances
+        if i.state in (InstanceState.READY, InstanceState.BUSY)
+        and i.last_used_at is not None
+        and now - i.last_used_at < idle
+    )
+
+
 def target_size(config: PoolSettings, pool: PoolView, now: datetime) -> int:
-    """How many instances the pool should own now (0 in safe mode)."""
+    """How many instances the pool should own now (0 in safe mode).
+
+    `desired_size` is a floor while awake; a prewarm asks for at least one instance even at
+    desired size 0; an instance a job used stays through its idle timeout."""
     if config.safe_mode:
         return 0
     busy = sum(1 for i in pool.instances if i.state is InstanceState.BUSY)
     baseline = config.desired_size if is_awake(config, pool, now) else 0
-    return min(config.max_instances, max(baseline, busy + pool.queued_jobs))
+    if prewarming(pool, now):
+        baseline = max(baseline, 1)
+    wanted = max(baseline, busy + pool.queued_jobs, recently_used(config, pool, now))
+    return min(config.max_instances, wanted)
 
 
 def budget_breach(config: PoolSettings, pool: PoolView) -> str | None:

@@ -223,12 +223,14 @@ def test_restart_between_row_and_create_is_converged(pool, vast):
     assert len(pool.rows(READY)) == 1 and pool.leaked() == []
 
 
-def test_full_cycle_cold_start_job_idle_terminate_on_a_fake_clock(pool, vast, engine):
-    """A queued job wakes the cold pool; the instance boots, serves it, idles 15 min, goes."""
+@pytest.mark.parametrize("desired", [0, 1])
+def test_full_cycle_cold_start_job_idle_terminate_on_a_fake_clock(pool, vast, engine, desired):
+    """A queued job wakes the cold pool; the instance boots, serves it, idles 15 min, goes
+    (at desired size 0 too: the size is a floor, not a cap on warmth a job paid for)."""
     from core.pool import leases
 
     job = make_job(engine, make_user(engine))
-    pool.configure(desired_size=1)
+    pool.configure(desired_size=desired)
     pool.queued = 1
     pool.tick()
     (row,) = pool.rows()

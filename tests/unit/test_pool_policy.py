@@ -265,7 +265,7 @@ AWAKE = {"last_demand_at": ago(60)}
             CONFIG,
             view(
                 row(1, InstanceState.READY, last_used_at=ago(30)),
-                row(2, InstanceState.READY, last_used_at=ago(300)),
+                row(2, InstanceState.READY, last_used_at=ago(1000)),
                 **AWAKE,
             ),
             [remote(f"{PREFIX}1"), remote(f"{PREFIX}2")],
@@ -359,3 +359,57 @@ def test_awake_rules():
     assert is_awake(CONFIG, view(last_demand_at=ago(899)), NOW)
     assert not is_awake(CONFIG, view(last_demand_at=ago(900)), NOW)
     assert is_awake(CONFIG, view(row(1, InstanceState.BUSY)), NOW)
+
+
+COLD_CONFIG = replace(CONFIG, desired_size=0)
+
+
+@pytest.mark.parametrize("idle_s", [0, 60, 450, 899])
+def test_an_instance_that_served_a_job_stays_ready_through_the_idle_timeout_at_desired_0(idle_s):
+    pool = view(row(1, InstanceState.READY, last_used_at=ago(idle_s)), last_demand_at=ago(idle_s))
+    assert plan(COLD_CONFIG, pool, [remote(f"{PREFIX}1")], NOW) == []
+    assert target_size(COLD_CONFIG, pool, NOW) == 1
+
+
+@pytest.mark.parametrize("idle_s", [900, 901, 3600])
+def test_then_it_stops_once_the_idle_timeout_has_passed(idle_s):
+    pool = view(row(1, InstanceState.READY, last_used_at=ago(idle_s)), last_demand_at=ago(idle_s))
+    assert plan(COLD_CONFIG, pool, [remote(f"{PREFIX}1")], NOW) == [
+        Terminate(1, "idle: pool asleep", provider_id="p1")
+    ]
+
+
+def test_each_used_instance_keeps_its_own_idle_timeout():
+    pool = view(
+        row(1, InstanceState.READY, last_used_at=ago(100)),
+        row(2, InstanceState.READY, last_used_at=ago(1000)),
+        last_demand_at=ago(100),
+    )
+    actions = plan(COLD_CONFIG, pool, [remote(f"{PREFIX}1"), remote(f"{PREFIX}2")], NOW)
+    assert actions == [Terminate(2, "surplus over target 1", provider_id="p2")]
+
+
+def test_desired_size_stays_a_floor_above_recent_use():
+    pool = view(row(1, InstanceState.READY, last_used_at=ago(60)), **AWAKE)
+    assert plan(replace(CONFIG, desired_size=2), pool, [remote(f"{PREFIX}1")], NOW) == [
+        Rent(1, "target 2, have 1")
+    ]
+
+
+@pytest.mark.parametrize("desired", [0, 1, 2])
+def test_prewarm_rents_at_any_desired_size(desired):
+    pool = view(prewarm_until=NOW + timedelta(minutes=10))
+    expected = max(desired, 1)
+    assert plan(replace(CONFIG, desired_size=desired), pool, [], NOW) == [
+        Rent(expected, f"target {expected}, have 0")
+    ]
+
+
+def test_a_prewarmed_instance_is_kept_until_the_prewarm_ends_then_stops():
+    ready = row(1, InstanceState.READY, age_s=600, ready_at=ago(300))
+    during = view(ready, prewarm_until=NOW + timedelta(minutes=1))
+    after = view(ready, prewarm_until=ago(1))
+    assert plan(COLD_CONFIG, during, [remote(f"{PREFIX}1")], NOW) == []
+    assert plan(COLD_CONFIG, after, [remote(f"{PREFIX}1")], NOW) == [
+        Terminate(1, "idle: pool asleep", provider_id="p1")
+    ]
