@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -193,6 +194,7 @@ class PoolManager:
                     ready_at=row.ready_at,
                     missing_ticks=row.missing_ticks,
                     terminate_requested=row.terminate_requested_at is not None,
+                    create_sent_at=row.create_sent_at,
                 )
                 for row in rows
             ],
@@ -277,7 +279,7 @@ class PoolManager:
                         and remote.comfy_url
                     ):
                         to_check[row.id or 0] = remote.comfy_url
-                costs.accrue(session, instance=row, now=now)
+            costs.accrue_all(session, instances=rows, now=now)
         health: dict[int, bool] = {}
         for instance_id, url in to_check.items():
             reason = self.health_check(url)
@@ -358,7 +360,8 @@ class PoolManager:
         self, offers: list[Offer], launch: Callable[[str], LaunchSpec], reason: str
     ) -> bool:
         """Create one instance from the front of `offers` (consuming what it tries); False
-        when no offer was left to try."""
+        when nothing more should be rented this tick (no offer left to try, or the row was
+        closed before its create could be sent)."""
         token_nonce = secrets.token_hex(16)
         spec = launch(token_nonce)  # built before the row: a launch refused rents nothing
         instance_id, label = self._new_row(token_nonce)
@@ -367,6 +370,8 @@ class PoolManager:
             if not offers:
                 break
             offer = offers.pop(0)
+            if not self._note_create_sent(instance_id, offer):
+                return False  # closed meanwhile (a newer leader): sending now could only leak
             try:
                 provider_id = self.provider.create(offer, label, spec)
             except OfferUnavailable:
@@ -404,6 +409,20 @@ class PoolManager:
             row.label = f"{self.prefix}{row.id}-{nonce}"
             session.add(row)
         return row.id or 0, row.label
+
+    def _note_create_sent(self, instance_id: int, offer: Offer) -> bool:
+        """Commit, just before a create call, that it is being sent; False if the row is no
+        longer requested. A requested row without this mark never reached the provider, so
+        the next tick may close it at once instead of holding capacity for the list grace."""
+        with session_scope(self.engine) as session:
+            marked = session.execute(
+                sa.update(GpuInstance)
+                .where(col(GpuInstance.id) == instance_id)
+                .where(col(GpuInstance.state) == InstanceState.REQUESTED)
+                .values(create_sent_at=self.clock.now(), offer_id=str(offer.id))
+                .execution_options(synchronize_session=False)
+            )
+        return bool(marked.rowcount == 1)  # type: ignore[attr-defined]
 
     def _record_created(self, instance_id: int, provider_id: str, offer: Offer) -> None:
         with session_scope(self.engine) as session:

@@ -9,7 +9,9 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
 - Spend at or over the daily or monthly cap switches safe mode on; safe mode terminates every
   live instance and rents nothing.
 - A requested row whose label appears at the provider is adopted (a timed-out create is not
-  repeated); one whose label never appears within the grace window is closed as never created.
+  repeated). One whose create was never sent (a crash between the row and the call) is closed
+  at once, after `UNSENT_GRACE_S`; one whose create was sent but whose label never appears
+  within `LIST_GRACE_S` of the call is closed as never created.
 - A live instance absent from the list is lost only after `MISSING_TICKS_FOR_LOST` consecutive
   absences and only once it is older than `LIST_GRACE_S` (listings lag behind creates).
 - Booting -> ready only when the provider says running and the health check passed; booting
@@ -51,6 +53,9 @@ from core.pool.actions import (
 from core.pool.provider import RemoteInstance, RemoteState
 
 LIST_GRACE_S = 90
+"""Listings lag creates (SECURITY.md decision 2: ~60 s): absence is no proof before this."""
+UNSENT_GRACE_S = 15
+"""A requested row younger than this may be between its commit and its create call."""
 MISSING_TICKS_FOR_LOST = 2
 
 _CAPACITY_STATES = frozenset(
@@ -86,6 +91,7 @@ class InstanceView:
     ready_at: datetime | None = None
     missing_ticks: int = 0
     terminate_requested: bool = False
+    create_sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -243,7 +249,11 @@ def _decide_row(
     if row.state is InstanceState.REQUESTED:
         if remote is not None:
             return [Adopt(row.id, remote.id)]
-        if age_s > LIST_GRACE_S + config.boot_timeout_s / 10:
+        if row.create_sent_at is None:
+            if age_s > UNSENT_GRACE_S:
+                return [ConfirmTerminated(row.id, "create was never sent")]
+            return []
+        if (now - row.create_sent_at).total_seconds() > LIST_GRACE_S:
             return [ConfirmTerminated(row.id, "create never produced an instance")]
         return []
 

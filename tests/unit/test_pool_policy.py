@@ -22,6 +22,7 @@ from core.pool.actions import (
 )
 from core.pool.policy import (
     LIST_GRACE_S,
+    UNSENT_GRACE_S,
     InstanceView,
     LeaseView,
     PoolSettings,
@@ -132,7 +133,7 @@ AWAKE = {"last_demand_at": ago(60)}
         (
             "requested row not yet listed waits inside the grace window",
             CONFIG,
-            view(row(1, InstanceState.REQUESTED, age_s=30), **AWAKE),
+            view(row(1, InstanceState.REQUESTED, age_s=30, create_sent_at=ago(29)), **AWAKE),
             [],
             {},
             [],
@@ -140,7 +141,10 @@ AWAKE = {"last_demand_at": ago(60)}
         (
             "requested row never listed is closed after the grace window",
             CONFIG,
-            view(row(1, InstanceState.REQUESTED, age_s=LIST_GRACE_S + 61), **AWAKE),
+            view(
+                row(1, InstanceState.REQUESTED, age_s=LIST_GRACE_S + 2, create_sent_at=ago(91)),
+                **AWAKE,
+            ),
             [],
             {},
             [
@@ -413,3 +417,20 @@ def test_a_prewarmed_instance_is_kept_until_the_prewarm_ends_then_stops():
     assert plan(COLD_CONFIG, after, [remote(f"{PREFIX}1")], NOW) == [
         Terminate(1, "idle: pool asleep", provider_id="p1")
     ]
+
+
+def test_a_requested_row_whose_create_was_never_sent_frees_its_capacity_at_once():
+    """A crash between the row and the create call: nothing can exist under its label."""
+    fresh = view(row(1, InstanceState.REQUESTED, age_s=UNSENT_GRACE_S - 1), **AWAKE)
+    leftover = view(row(1, InstanceState.REQUESTED, age_s=UNSENT_GRACE_S + 1), **AWAKE)
+    assert plan(CONFIG, fresh, [], NOW) == []
+    assert plan(CONFIG, leftover, [], NOW) == [
+        ConfirmTerminated(1, "create was never sent"),
+        Rent(1, "target 1, have 0"),
+    ]
+
+
+@pytest.mark.parametrize("sent_s_ago", [10, LIST_GRACE_S])
+def test_a_sent_create_holds_capacity_only_for_the_list_grace(sent_s_ago):
+    pool = view(row(1, InstanceState.REQUESTED, create_sent_at=ago(sent_s_ago)), **AWAKE)
+    assert plan(CONFIG, pool, [], NOW) == []
