@@ -84,6 +84,19 @@ class TickReport:
     advice: adaptive.Advice | None = None
 
 
+RELEARN_EVERY = timedelta(hours=1)
+"""How often the adaptive demand profile is learnt again from the submissions."""
+
+
+@dataclass(frozen=True)
+class _Learnt:
+    """A demand profile, when it was learnt and with which costs."""
+
+    at: datetime
+    costs: adaptive.Costs
+    profile: adaptive.DemandProfile | None
+
+
 def _later(first: datetime | None, second: datetime | None) -> datetime | None:
     """The later of two optional times."""
     return max((t for t in (first, second) if t is not None), default=None)
@@ -122,6 +135,7 @@ class PoolManager:
         self.queued_jobs = queued_jobs
         self.alert = alert
         self.still_leading = still_leading
+        self._learnt: _Learnt | None = None
 
     # ---- the tick -------------------------------------------------------------------------
 
@@ -217,10 +231,6 @@ class PoolManager:
 
     def _advice(self, session: Session, config: PoolConfig, now: datetime) -> adaptive.Advice:
         """What the demand of the last weeks advises (the policy takes it as its inputs)."""
-        since = now - timedelta(days=adaptive.WINDOW_DAYS)
-        arrivals = session.exec(
-            select(GenerationJob.created_at).where(GenerationJob.created_at >= since)
-        ).all()
         price = session.exec(
             select(col(GpuInstance.price_per_hour_usd))
             .where(GpuInstance.pool == self.pool, col(GpuInstance.price_per_hour_usd) > 0)
@@ -236,7 +246,7 @@ class PoolManager:
             wait_value_per_hour_usd=config.wait_value_per_hour_usd,
         )
         advice = adaptive.advise(
-            adaptive.learn(arrivals, now, pool_costs),
+            self._profile(session, pool_costs, now),
             pool_costs,
             now=now,
             last_demand_at=config.last_demand_at,
@@ -244,6 +254,27 @@ class PoolManager:
         )
         log.debug("pool.adaptive_advice", extra={"pool": self.pool, "reason": advice.reason})
         return advice
+
+    def _profile(
+        self, session: Session, pool_costs: adaptive.Costs, now: datetime
+    ) -> adaptive.DemandProfile | None:
+        """The demand profile, relearnt from the window's submissions at most every
+        `RELEARN_EVERY` (or when the costs it was learnt with change), never every tick: a
+        month of submissions is hundreds of thousands of rows."""
+        learnt = self._learnt
+        if (
+            learnt is not None
+            and learnt.costs == pool_costs
+            and timedelta(0) <= now - learnt.at < RELEARN_EVERY
+        ):
+            return learnt.profile
+        since = now - timedelta(days=adaptive.WINDOW_DAYS)
+        arrivals = session.exec(
+            select(GenerationJob.created_at).where(GenerationJob.created_at >= since)
+        ).all()
+        profile = adaptive.learn(arrivals, now, pool_costs)
+        self._learnt = _Learnt(now, pool_costs, profile)
+        return profile
 
     def _config(self, session: Session) -> PoolConfig:
         config = session.get(PoolConfig, self.pool)
