@@ -44,40 +44,40 @@ def accrue(session: Session, *, instance: GpuInstance, now: datetime) -> Decimal
 
 
 def accrue_all(session: Session, *, instances: Sequence[GpuInstance], now: datetime) -> Decimal:
-    """`accrue` for each of `instances`, their pools' day totals updated once; the sum."""
+    """`accrue` for each of `instances`: their accrual events inserted in one batch and their
+    pools' day totals updated once; the sum."""
     by_pool: dict[str, Decimal] = {}
+    events: list[dict[str, object]] = []
     for instance in instances:
-        amount = _accrue_one(session, instance, now)
+        amount, seconds = _accrue_one(session, instance, now)
         if amount > 0:
             by_pool[instance.pool] = by_pool.get(instance.pool, Decimal(0)) + amount
+            events.append(
+                {"at": now, "pool": instance.pool, "kind": ACCRUAL_EVENT,
+                 "instance_id": instance.id, "job_id": None, "cost_usd": amount,
+                 "duration_s": seconds, "details": {}}
+            )  # fmt: skip
+    if events:
+        session.flush()  # the instances' rows first: the events refer to them
+        session.execute(sa.insert(UsageEvent), events)
     for pool, amount in by_pool.items():
         add_spend(session, pool=pool, day=now.date(), amount_usd=amount)
     return sum(by_pool.values(), Decimal(0))
 
 
-def _accrue_one(session: Session, instance: GpuInstance, now: datetime) -> Decimal:
+def _accrue_one(session: Session, instance: GpuInstance, now: datetime) -> tuple[Decimal, float]:
+    """Move `instance`'s accrual forward to `now`: (the amount, the seconds it covers)."""
     if instance.provider_id is None:
-        return Decimal(0)
+        return Decimal(0), 0.0
     since = instance.accrued_until or instance.created_at
     seconds = (now - since).total_seconds()
     if seconds <= 0:
-        return Decimal(0)
+        return Decimal(0), 0.0
     amount = cost_for(instance.price_per_hour_usd, seconds)
     instance.cost_accrued_usd += amount
     instance.accrued_until = now
     session.add(instance)
-    if amount > 0:
-        session.add(
-            UsageEvent(
-                at=now,
-                pool=instance.pool,
-                kind=ACCRUAL_EVENT,
-                instance_id=instance.id,
-                cost_usd=amount,
-                duration_s=seconds,
-            )
-        )
-    return amount
+    return amount, seconds
 
 
 def add_spend(session: Session, *, pool: str, day: date, amount_usd: Decimal) -> None:

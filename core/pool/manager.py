@@ -90,10 +90,9 @@ RELEARN_EVERY = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class _Learnt:
-    """A demand profile, when it was learnt and with which costs."""
+    """A demand profile and when it was learnt."""
 
     at: datetime
-    costs: adaptive.Costs
     profile: adaptive.DemandProfile | None
 
 
@@ -259,21 +258,18 @@ class PoolManager:
         self, session: Session, pool_costs: adaptive.Costs, now: datetime
     ) -> adaptive.DemandProfile | None:
         """The demand profile, relearnt from the window's submissions at most every
-        `RELEARN_EVERY` (or when the costs it was learnt with change), never every tick: a
-        month of submissions is hundreds of thousands of rows."""
+        `RELEARN_EVERY`, never every tick: a month of submissions is hundreds of thousands of
+        rows. Costs that changed meanwhile (a new boot measured) are used by the advice at
+        once and by the profile from its next relearning."""
         learnt = self._learnt
-        if (
-            learnt is not None
-            and learnt.costs == pool_costs
-            and timedelta(0) <= now - learnt.at < RELEARN_EVERY
-        ):
+        if learnt is not None and timedelta(0) <= now - learnt.at < RELEARN_EVERY:
             return learnt.profile
         since = now - timedelta(days=adaptive.WINDOW_DAYS)
         arrivals = session.exec(
             select(GenerationJob.created_at).where(GenerationJob.created_at >= since)
         ).all()
         profile = adaptive.learn(arrivals, now, pool_costs)
-        self._learnt = _Learnt(now, pool_costs, profile)
+        self._learnt = _Learnt(now, profile)
         return profile
 
     def _config(self, session: Session) -> PoolConfig:

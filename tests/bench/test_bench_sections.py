@@ -7,10 +7,11 @@ were deep, the page rendered, the campaign summed its runs, and the CLI wires it
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlmodel import select
 
 from bench import engine, gallery, pool, pool_policy, stopped_tier
 from bench.__main__ import SECTIONS, main
@@ -196,3 +197,21 @@ def test_a_cold_start_is_measured_phase_by_phase_through_the_real_wiring():
     result = cold_start.ColdStartResult([stock, cached])
     figures = {figure.what: figure for figure in result.figures()[:2]}
     assert [f.value for f in figures.values()] == [stock.total_s, cached.total_s]
+
+
+def test_the_seeded_history_day_totals_add_up_to_its_accruals():
+    from bench import history
+    from bench.common import scratch_engine
+    from core.db import read_scope
+    from core.models import GenerationJob, PoolSpendDay, UsageEvent
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    with scratch_engine() as engine:
+        history.seed_month(engine, now, accruals=500, jobs=300)
+        with read_scope(engine) as session:
+            events = session.exec(select(UsageEvent)).all()
+            days = session.exec(select(PoolSpendDay)).all()
+            jobs = session.exec(select(GenerationJob)).all()
+    assert len(events) == 500 and len(jobs) == 300
+    assert sum(d.accrued_usd for d in days) == sum(e.cost_usd for e in events)
+    assert all(now - timedelta(days=history.DAYS) <= e.at < now for e in events)
