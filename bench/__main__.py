@@ -14,7 +14,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench import cold_start, engine, gallery, pool, pool_policy, safety, sign_in, stopped_tier
+from bench import (
+    cold_start,
+    engine,
+    gallery,
+    history,
+    pool,
+    pool_policy,
+    safety,
+    sign_in,
+    stopped_tier,
+)
 from bench.common import Figure, table
 
 
@@ -71,6 +81,23 @@ def _warm_and_cold(scale: Scale) -> list[Figure]:
     return [*cold.figures(), *days.figures()]
 
 
+def _ticks(scale: Scale) -> list[Figure]:
+    """Reconcile ticks at 100 and 1,000 instances with a month of history, and at 100 without
+    (the same tick must not grow with the month)."""
+    runs = [
+        (scale.tick_instances, None),
+        (scale.tick_instances, history.month_of_history),
+        (10 * scale.tick_instances, history.month_of_history),
+    ]
+    return [
+        figure
+        for count, seed in runs
+        for figure in engine.reconcile_at_scale(count, scale.steady_ticks, seed).figures(
+            tick_interval_s=pool.TICK_S
+        )
+    ]
+
+
 def _pages(scale: Scale) -> list[Figure]:
     return [
         figure
@@ -87,13 +114,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("P2", "pool-policy replay", lambda s: pool_policy.main(quick=s.quick)),
     Section("T", "stopped tier vs fresh boots", lambda s: stopped_tier.main(quick=s.quick)),
-    Section(
-        "P3",
-        "reconcile tick at 100 instances",
-        lambda s: engine.reconcile_at_scale(s.tick_instances, s.steady_ticks).figures(
-            tick_interval_s=pool.TICK_S
-        ),
-    ),
+    Section("P3", "reconcile ticks with a month of history", _ticks),
     Section("P4", "gallery and audit pages", _pages),
     Section("P5", "Studio page render", lambda s: engine.studio_render(s.renders).figures()),
     Section("W", "cold start and warm pool vs cold start", _warm_and_cold),

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -230,6 +230,7 @@ class TickResult:
     steady_ms: list[float]
     steady_calls: list[Counter[str]]
     steady_observed: list[int]
+    history: str = "no history"
 
     @property
     def list_pages(self) -> int:
@@ -268,7 +269,7 @@ class TickResult:
             ),
             Figure(
                 "P3",
-                f"steady tick p95 at {self.instances} instances",
+                f"steady tick p95 at {self.instances} instances, {self.history}",
                 percentile(self.steady_ms, 95),
                 "ms",
                 "<=",
@@ -281,22 +282,31 @@ def _endpoints(calls: list[tuple[str, str, int]]) -> Counter[str]:
     return Counter(endpoint for _method, endpoint, _status in calls)
 
 
-def reconcile_at_scale(count: int = 100, steady_ticks: int = 20) -> TickResult:
+def reconcile_at_scale(
+    count: int = 100,
+    steady_ticks: int = 20,
+    history: Callable[[Engine, datetime], str] | None = None,
+) -> TickResult:
     """P3: one tick renting `count` instances, then `steady_ticks` ticks with nothing to do.
 
-    Only `reconcile()` is timed; the clocks are advanced (a control call to the simulator)
+    `history(engine, now)` seeds the database first and names what it seeded. Only
+    `reconcile()` is timed; the clocks are advanced (a control call to the simulator)
     outside the measurement.
     """
+    clock = FakeClock(datetime.now(UTC))
     with scratch_engine() as engine:
         make_rentable_pool(
             engine,
             desired_size=count,
             max_instances=count,
             prewarm_until=datetime(2030, 1, 1, tzinfo=UTC),
+            daily_budget_usd=Decimal(10**7),
+            monthly_budget_usd=Decimal(10**8),
         )
+        seeded = history(engine, clock.now()) if history else "no history"
         with vast_sim() as sim:
             sim.state.market.refill(count + 10)
-            harness = PoolHarness(engine, sim, FakeClock(datetime.now(UTC)))
+            harness = PoolHarness(engine, sim, clock)
             try:
 
                 def one_tick() -> tuple[float, Counter[str], int]:
@@ -320,8 +330,9 @@ def reconcile_at_scale(count: int = 100, steady_ticks: int = 20) -> TickResult:
         steady_ms=[ms for ms, _, _ in steady],
         steady_calls=[calls for _, calls, _ in steady],
         steady_observed=[observed for _, _, observed in steady],
+        history=seeded,
     )
-    print(f"\n== P3 reconcile ticks with {count} instances ==")
+    print(f"\n== P3 reconcile ticks with {count} instances, {seeded} ==")
     print(row("tick", "p50 ms", "p95 ms", "calls", widths=(34, 12, 12, 40)))
     print(
         row(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import hmac
+from dataclasses import replace
 from typing import TextIO
 
 from core import audit
@@ -46,4 +47,4 @@ def authenticate(settings: Settings, key: str) -> Actor:
         if expected is None:
             raise ValidationFailed("ADMIN_API_KEY is not configured on this installation")
         raise ValidationFailed("the admin key is wrong")
-    return actor
+    return replace(actor, admin_key=True)

@@ -16,7 +16,6 @@ from ui.auth import require_admin
 from ui.widgets import (
     HOURS_COLUMN,
     MONEY_COLUMN,
-    TIME_COLUMN,
     ask_to_confirm,
     client_ip,
     confirmation,
@@ -29,21 +28,33 @@ ALL = "all"
 admin = require_admin()
 settings = resources.settings()
 pool = settings.pool_name
-actor = service.Actor(name=f"user:{admin.username}", ip=client_ip())
+actor = service.Actor(name=f"user:{admin.username}", ip=client_ip(), user_id=admin.id)
 
 st.title("Warm pool")
 with db.writing() as (session, _now):
     service.ensure_pool(session, settings)  # the scheduler may not have started yet
 
 
+def _when(at: datetime | None, missing: str) -> str:
+    """A timestamp cell as sortable text (UTC, to the second), `missing` when there is none."""
+    return f"{at:%Y-%m-%d %H:%M:%S}" if at is not None else missing
+
+
 @st.fragment(run_every=10)
 def live_status() -> None:
     """Pool state, refreshed every 10 s without rerunning the controls."""
+    now = resources.clock().now()
     with db.reading() as session:
-        status = service.status(session, pool=pool, now=resources.clock().now())
+        status = service.status(session, pool=pool, now=now)
     config = status.config
     if config.safe_mode:
         st.error(f"Safe mode is ON: {config.safe_mode_reason or 'no reason given'}")
+    elif config.prewarm_until is not None and config.prewarm_until > now:
+        starting = sum(1 for i in status.instances if i.state in service.STARTING_STATES)
+        st.info(
+            f"Prewarming until {config.prewarm_until:%H:%M} UTC: "
+            + (f"{starting} GPU(s) booting." if starting else "a GPU is rented at the next tick.")
+        )
     cols = st.columns(5)
     cols[0].metric("Desired warm", config.desired_size)
     cols[1].metric("Live instances", len(status.instances))
@@ -73,20 +84,14 @@ def live_status() -> None:
                 "uptime": row.uptime_s / 3600,
                 "endpoint": row.comfy_url or "",
                 "health": row.endpoint_health,
-                "leased by job": row.leased_by_job,
-                "lease ends": row.lease_expires_at,
-                "last used": row.last_used_at,
+                "leased by job": f"#{row.leased_by_job}" if row.leased_by_job else "",
+                "lease ends": _when(row.lease_expires_at, ""),
+                "last used": _when(row.last_used_at, "never"),
                 "cost so far": usd_cell(row.cost_accrued_usd),
             }
             for row in status.instances
         ],
-        column_config={
-            "$/h": MONEY_COLUMN,
-            "uptime": HOURS_COLUMN,
-            "lease ends": TIME_COLUMN,
-            "last used": TIME_COLUMN,
-            "cost so far": MONEY_COLUMN,
-        },
+        column_config={"$/h": MONEY_COLUMN, "uptime": HOURS_COLUMN, "cost so far": MONEY_COLUMN},
         hide_index=True,
         width="stretch",
     )
@@ -155,10 +160,17 @@ with right, st.form("budget"):
         )
 turn_on = not current.safe_mode
 with right, st.form("safe_mode"):
-    reason = st.text_input("Reason (for the audit log)", max_chars=200, key="safe_mode_reason")
+    reason = st.text_input(
+        "Reason (required to switch it on; shown to operators and in the audit log)",
+        max_chars=200,
+        key="safe_mode_reason",
+    )
     label = "Enter safe mode (terminate everything)" if turn_on else "Leave safe mode"
-    if st.form_submit_button(label, type="primary" if turn_on else "secondary"):
-        ask_to_confirm("safe_mode_confirm")
+    if st.form_submit_button(label, type="secondary"):
+        if turn_on and not reason.strip():
+            st.error("Say why first: the reason is shown on this page and in the audit log.")
+        else:
+            ask_to_confirm("safe_mode_confirm")
 confirmation(
     "safe_mode_confirm",
     "Enter safe mode? Every instance is destroyed now and nothing new is rented."
@@ -168,7 +180,7 @@ confirmation(
     on_yes=lambda: _apply(
         "Safe mode on" if turn_on else "Safe mode off",
         lambda s, now: service.set_safe_mode(
-            s, pool=pool, on=turn_on, reason=reason or "admin page", actor=actor, now=now
+            s, pool=pool, on=turn_on, reason=reason, actor=actor, now=now
         ),
     ),
 )

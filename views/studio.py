@@ -137,15 +137,20 @@ with side:
             quote = estimate(
                 session, request, presets=presets, pricing=pricing, pool=settings.pool_name
             )
+            ahead = progress.request_outlook(
+                session, pool=settings.pool_name, gpu_s=quote.gpu_seconds, pricing=pricing,
+                now=clock.now(),
+            )  # fmt: skip
     except CoreError as exc:
         st.error(str(exc))
     else:
         held = hold_for(quote)
         st.metric("Credits held (the unused part is refunded)", held)
-        st.write(
-            f"About {format_duration(quote.wait_seconds)} "
-            + ("(a GPU has to start first)" if quote.cold_start else "(a GPU is warm)")
-        )
+        wait_s = ahead.wait_s(quote.gpu_seconds)
+        if wait_s is None:
+            st.warning(f"No GPU will start: {ahead.reason}. A job would wait in the queue.")
+        else:
+            st.write(f"About {format_duration(wait_s)} ({ahead.reason})")
         short = held > balance
         if short:
             st.error(
@@ -236,11 +241,15 @@ def active_job() -> None:
     st.subheader(f"Job #{job.id} · seed {job.seed}")
     if job.status is JobStatus.QUEUED:
         st.info(f"Waiting for a GPU (place {state.queue_position} in the queue).")
-        if state.cold_start:
-            st.warning(
-                "Cold start: no GPU is up yet, so one is booting. Expected wait about "
-                f"{format_duration(state.boot_wait_s or 0.0)}."
-            )
+        meets = state.outlook
+        if meets is not None and meets.start_in_s is None:
+            st.warning(f"No GPU will start: {meets.reason}.")
+        elif meets is not None and meets.start_in_s is not None:
+            wait = f"Expected wait about {format_duration(meets.start_in_s)}"
+            if state.cold_start:
+                st.warning(f"Cold start: {meets.reason}. {wait}.")
+            else:
+                st.caption(f"{meets.reason.capitalize()}. {wait}.")
         if st.button("Cancel", key="studio_cancel"):
             cancel(engine, job_id=job.id or 0, user_id=user_id, clock=clock)
             st.rerun()

@@ -38,7 +38,15 @@ from core.models.gallery import (
 from core.models.jobs import GenerationJob
 from core.models.muses import Muse, MuseVariation, ReferenceImage
 from core.models.ops import AuditCheckpoint, AuditEntry, SchedulerLock
-from core.models.pool import BadMachine, BillCheck, GpuInstance, Lease, PoolConfig, UsageEvent
+from core.models.pool import (
+    BadMachine,
+    BillCheck,
+    GpuInstance,
+    Lease,
+    PoolConfig,
+    PoolSpendDay,
+    UsageEvent,
+)
 
 metadata = SQLModel.metadata
 
@@ -68,6 +76,7 @@ __all__ = [
     "MuseVariation",
     "PasswordReset",
     "PoolConfig",
+    "PoolSpendDay",
     "Rating",
     "ReferenceImage",
     "Report",

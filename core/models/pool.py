@@ -71,6 +71,9 @@ class GpuInstance(SQLModel, table=True):
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     terminate_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     terminated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    create_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Committed just before each create call: a requested row without it was never sent
+    (a crash between the row and the call), so no instance can exist under its label."""
 
 
 class Lease(SQLModel, table=True):
@@ -148,3 +151,18 @@ class BillCheck(SQLModel, table=True):
     accrued_usd: Decimal = Field(default=Decimal(0), sa_type=Money)
     billed_usd: Decimal = Field(default=Decimal(0), sa_type=Money)
     checked_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PoolSpendDay(SQLModel, table=True):
+    """One pool's spend on one UTC day as running sums, so budgets never sum history.
+
+    `accrued_usd` grows with every accrual (`core.pool.costs.accrue`); once the day is checked
+    against the provider's bill (`core.pool.billing.record_day`), `billed_usd` and the accrual
+    that check compared it with are set, and budgets count the day at its billed figure.
+    """
+
+    pool: str = Field(primary_key=True, max_length=32)
+    day: date = Field(primary_key=True)
+    accrued_usd: Decimal = Field(default=Decimal(0), sa_type=Money)
+    checked_accrued_usd: Decimal | None = Field(default=None, sa_type=Money)
+    billed_usd: Decimal | None = Field(default=None, sa_type=Money)

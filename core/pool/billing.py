@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
 from core.db import session_scope
-from core.models import BillCheck, GpuInstance, PoolConfig, UsageEvent
+from core.models import BillCheck, GpuInstance, PoolConfig, PoolSpendDay, UsageEvent
 from core.pool import costs
 from core.pool.provider import BilledCharge, Provider
 
@@ -120,7 +120,18 @@ def record_day(
         )
     session.flush()
     found = checks_since(session, pool=pool, since=day, until=day)
-    return found[0] if found else DayCheck(day, Decimal(0), Decimal(0), 0)
+    check = found[0] if found else DayCheck(day, Decimal(0), Decimal(0), 0)
+    _note_checked_day(session, pool=pool, check=check)
+    return check
+
+
+def _note_checked_day(session: Session, *, pool: str, check: DayCheck) -> None:
+    """Put a checked day's totals on its running-sum row, so budgets read that row only."""
+    row = session.get(PoolSpendDay, (pool, check.day)) or PoolSpendDay(pool=pool, day=check.day)
+    row.checked_accrued_usd = check.accrued_usd
+    row.billed_usd = check.billed_usd
+    session.add(row)
+    session.flush()
 
 
 def reconcile_recent(
@@ -203,16 +214,17 @@ def correction_since(session: Session, *, pool: str, since: datetime) -> Decimal
     """What the checked days from `since`'s day on were billed beyond what we accrued."""
     billed, accrued = session.exec(
         select(
-            sa.func.coalesce(sa.func.sum(BillCheck.billed_usd), 0),
-            sa.func.coalesce(sa.func.sum(BillCheck.accrued_usd), 0),
-        ).where(BillCheck.pool == pool, col(BillCheck.day) >= since.date())
+            sa.func.coalesce(sa.func.sum(PoolSpendDay.billed_usd), 0),
+            sa.func.coalesce(sa.func.sum(PoolSpendDay.checked_accrued_usd), 0),
+        ).where(PoolSpendDay.pool == pool, col(PoolSpendDay.day) >= since.date())
     ).one()
-    return Decimal(billed) - Decimal(accrued)
+    return Decimal(billed or 0) - Decimal(accrued or 0)
 
 
 def budget_spend_since(session: Session, *, pool: str, since: datetime) -> Decimal:
     """Spend of `pool` since `since` (a UTC midnight) as budgets count it: each checked day
-    at its billed figure, every other day at its (pessimistic) accrual."""
+    at its billed figure, every other day at its (pessimistic) accrual. Reads one running-sum
+    row per day (`PoolSpendDay`), never the accrual history."""
     return costs.spend_since(session, pool=pool, since=since) + correction_since(
         session, pool=pool, since=since
     )

@@ -4,18 +4,24 @@ Accounting only; the spend and use over time for reports and charts are in `core
 
 Accrual is pessimistic, as Vast bills storage from creation: every instance we know was
 created accrues `price_per_hour_usd` from its creation until it is confirmed gone.
+
+Spend is kept as running sums: each instance's `cost_accrued_usd` and each pool's
+`PoolSpendDay` row grow with every accrual, so a budget check reads at most a month of day
+rows, never the accrual history (a month at 100 instances is ~9M accrual events).
 """
 
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from decimal import ROUND_CEILING, Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from core.models import GenerationJob, GpuInstance, JobStatus, UsageEvent
+from core.models import GenerationJob, GpuInstance, JobStatus, PoolSpendDay, UsageEvent
 
 ACCRUAL_EVENT = "gpu_accrual"
 SECONDS_PER_HOUR = Decimal(3600)
@@ -34,35 +40,64 @@ def accrue(session: Session, *, instance: GpuInstance, now: datetime) -> Decimal
 
     Only instances the provider created (they have a provider id) cost money.
     """
+    return accrue_all(session, instances=[instance], now=now)
+
+
+def accrue_all(session: Session, *, instances: Sequence[GpuInstance], now: datetime) -> Decimal:
+    """`accrue` for each of `instances`: their accrual events inserted in one batch and their
+    pools' day totals updated once; the sum."""
+    by_pool: dict[str, Decimal] = {}
+    events: list[dict[str, object]] = []
+    for instance in instances:
+        amount, seconds = _accrue_one(session, instance, now)
+        if amount > 0:
+            by_pool[instance.pool] = by_pool.get(instance.pool, Decimal(0)) + amount
+            events.append(
+                {"at": now, "pool": instance.pool, "kind": ACCRUAL_EVENT,
+                 "instance_id": instance.id, "job_id": None, "cost_usd": amount,
+                 "duration_s": seconds, "details": {}}
+            )  # fmt: skip
+    if events:
+        session.flush()  # the instances' rows first: the events refer to them
+        session.execute(sa.insert(UsageEvent), events)
+    for pool, amount in by_pool.items():
+        add_spend(session, pool=pool, day=now.date(), amount_usd=amount)
+    return sum(by_pool.values(), Decimal(0))
+
+
+def _accrue_one(session: Session, instance: GpuInstance, now: datetime) -> tuple[Decimal, float]:
+    """Move `instance`'s accrual forward to `now`: (the amount, the seconds it covers)."""
     if instance.provider_id is None:
-        return Decimal(0)
+        return Decimal(0), 0.0
     since = instance.accrued_until or instance.created_at
     seconds = (now - since).total_seconds()
     if seconds <= 0:
-        return Decimal(0)
+        return Decimal(0), 0.0
     amount = cost_for(instance.price_per_hour_usd, seconds)
     instance.cost_accrued_usd += amount
     instance.accrued_until = now
     session.add(instance)
-    if amount > 0:
-        session.add(
-            UsageEvent(
-                at=now,
-                pool=instance.pool,
-                kind=ACCRUAL_EVENT,
-                instance_id=instance.id,
-                cost_usd=amount,
-                duration_s=seconds,
-            )
+    return amount, seconds
+
+
+def add_spend(session: Session, *, pool: str, day: date, amount_usd: Decimal) -> None:
+    """Add `amount_usd` to `pool`'s running total for UTC `day`, atomically on both databases
+    (an upsert: two writers add, neither overwrites)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(PoolSpendDay).values(pool=pool, day=day, accrued_usd=amount_usd)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["pool", "day"],
+            set_={"accrued_usd": col(PoolSpendDay.accrued_usd) + statement.excluded.accrued_usd},
         )
-    return amount
+    )
 
 
 def spend_since(session: Session, *, pool: str, since: datetime) -> Decimal:
-    """Accrued GPU spend of `pool` since `since`."""
+    """Accrued GPU spend of `pool` from `since`'s UTC day on (budgets pass a midnight)."""
     total = session.exec(
-        select(sa.func.coalesce(sa.func.sum(UsageEvent.cost_usd), 0)).where(
-            UsageEvent.pool == pool, UsageEvent.kind == ACCRUAL_EVENT, UsageEvent.at >= since
+        select(sa.func.coalesce(sa.func.sum(PoolSpendDay.accrued_usd), 0)).where(
+            PoolSpendDay.pool == pool, col(PoolSpendDay.day) >= since.date()
         )
     ).one()
     return Decimal(total)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -36,7 +36,7 @@ from core.models import (
     PoolConfig,
     UsageEvent,
 )
-from core.pool import adaptive, billing, costs, leases
+from core.pool import adaptive, billing, costs, leases, outlook
 from core.pool.actions import (
     Action,
     Adopt,
@@ -58,8 +58,6 @@ log = logging.getLogger(__name__)
 
 BAD_MACHINE_TTL = timedelta(hours=24)
 OFFERS_TRIED_PER_RENT = 3
-BOOT_SAMPLE = 20
-"""Recent measured boots whose median the adaptive policy weighs idling against."""
 HealthCheck = Callable[[str], str | None]
 """Given a ComfyUI URL, None when healthy, else the reason it is not."""
 
@@ -84,6 +82,18 @@ class TickReport:
     actions: list[Action] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     advice: adaptive.Advice | None = None
+
+
+RELEARN_EVERY = timedelta(hours=1)
+"""How often the adaptive demand profile is learnt again from the submissions."""
+
+
+@dataclass(frozen=True)
+class _Learnt:
+    """A demand profile and when it was learnt."""
+
+    at: datetime
+    profile: adaptive.DemandProfile | None
 
 
 def _later(first: datetime | None, second: datetime | None) -> datetime | None:
@@ -124,6 +134,7 @@ class PoolManager:
         self.queued_jobs = queued_jobs
         self.alert = alert
         self.still_leading = still_leading
+        self._learnt: _Learnt | None = None
 
     # ---- the tick -------------------------------------------------------------------------
 
@@ -196,6 +207,7 @@ class PoolManager:
                     ready_at=row.ready_at,
                     missing_ticks=row.missing_ticks,
                     terminate_requested=row.terminate_requested_at is not None,
+                    create_sent_at=row.create_sent_at,
                 )
                 for row in rows
             ],
@@ -218,17 +230,6 @@ class PoolManager:
 
     def _advice(self, session: Session, config: PoolConfig, now: datetime) -> adaptive.Advice:
         """What the demand of the last weeks advises (the policy takes it as its inputs)."""
-        since = now - timedelta(days=adaptive.WINDOW_DAYS)
-        arrivals = session.exec(
-            select(GenerationJob.created_at).where(GenerationJob.created_at >= since)
-        ).all()
-        boots = session.exec(
-            select(UsageEvent.duration_s)
-            .where(UsageEvent.pool == self.pool, UsageEvent.kind == "instance_ready")
-            .order_by(col(UsageEvent.at).desc())
-            .limit(BOOT_SAMPLE)
-        ).all()
-        measured = [boot for boot in boots if boot is not None]
         price = session.exec(
             select(col(GpuInstance.price_per_hour_usd))
             .where(GpuInstance.pool == self.pool, col(GpuInstance.price_per_hour_usd) > 0)
@@ -238,11 +239,13 @@ class PoolManager:
         # Until something was rented, the cap is the pessimistic price: it errs toward idling.
         pool_costs = adaptive.Costs(
             price_per_hour_usd=price or config.max_price_per_hour_usd,
-            boot_s=statistics.median(measured) if measured else adaptive.DEFAULT_BOOT_S,
+            boot_s=outlook.expected_boot_s(
+                session, pool=self.pool, default_s=adaptive.DEFAULT_BOOT_S
+            ),
             wait_value_per_hour_usd=config.wait_value_per_hour_usd,
         )
         advice = adaptive.advise(
-            adaptive.learn(arrivals, now, pool_costs),
+            self._profile(session, pool_costs, now),
             pool_costs,
             now=now,
             last_demand_at=config.last_demand_at,
@@ -250,6 +253,24 @@ class PoolManager:
         )
         log.debug("pool.adaptive_advice", extra={"pool": self.pool, "reason": advice.reason})
         return advice
+
+    def _profile(
+        self, session: Session, pool_costs: adaptive.Costs, now: datetime
+    ) -> adaptive.DemandProfile | None:
+        """The demand profile, relearnt from the window's submissions at most every
+        `RELEARN_EVERY`, never every tick: a month of submissions is hundreds of thousands of
+        rows. Costs that changed meanwhile (a new boot measured) are used by the advice at
+        once and by the profile from its next relearning."""
+        learnt = self._learnt
+        if learnt is not None and timedelta(0) <= now - learnt.at < RELEARN_EVERY:
+            return learnt.profile
+        since = now - timedelta(days=adaptive.WINDOW_DAYS)
+        arrivals = session.exec(
+            select(GenerationJob.created_at).where(GenerationJob.created_at >= since)
+        ).all()
+        profile = adaptive.learn(arrivals, now, pool_costs)
+        self._learnt = _Learnt(now, profile)
+        return profile
 
     def _config(self, session: Session) -> PoolConfig:
         config = session.get(PoolConfig, self.pool)
@@ -285,7 +306,7 @@ class PoolManager:
                         and remote.comfy_url
                     ):
                         to_check[row.id or 0] = remote.comfy_url
-                costs.accrue(session, instance=row, now=now)
+            costs.accrue_all(session, instances=rows, now=now)
         health: dict[int, bool] = {}
         for instance_id, url in to_check.items():
             reason = self.health_check(url)
@@ -366,7 +387,8 @@ class PoolManager:
         self, offers: list[Offer], launch: Callable[[str], LaunchSpec], reason: str
     ) -> bool:
         """Create one instance from the front of `offers` (consuming what it tries); False
-        when no offer was left to try."""
+        when nothing more should be rented this tick (no offer left to try, or the row was
+        closed before its create could be sent)."""
         token_nonce = secrets.token_hex(16)
         spec = launch(token_nonce)  # built before the row: a launch refused rents nothing
         instance_id, label = self._new_row(token_nonce)
@@ -375,6 +397,8 @@ class PoolManager:
             if not offers:
                 break
             offer = offers.pop(0)
+            if not self._note_create_sent(instance_id, offer):
+                return False  # closed meanwhile (a newer leader): sending now could only leak
             try:
                 provider_id = self.provider.create(offer, label, spec)
             except OfferUnavailable:
@@ -412,6 +436,20 @@ class PoolManager:
             row.label = f"{self.prefix}{row.id}-{nonce}"
             session.add(row)
         return row.id or 0, row.label
+
+    def _note_create_sent(self, instance_id: int, offer: Offer) -> bool:
+        """Commit, just before a create call, that it is being sent; False if the row is no
+        longer requested. A requested row without this mark never reached the provider, so
+        the next tick may close it at once instead of holding capacity for the list grace."""
+        with session_scope(self.engine) as session:
+            marked = session.execute(
+                sa.update(GpuInstance)
+                .where(col(GpuInstance.id) == instance_id)
+                .where(col(GpuInstance.state) == InstanceState.REQUESTED)
+                .values(create_sent_at=self.clock.now(), offer_id=str(offer.id))
+                .execution_options(synchronize_session=False)
+            )
+        return bool(marked.rowcount == 1)  # type: ignore[attr-defined]
 
     def _record_created(self, instance_id: int, provider_id: str, offer: Offer) -> None:
         with session_scope(self.engine) as session:

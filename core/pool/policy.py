@@ -9,7 +9,9 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
 - Spend at or over the daily or monthly cap switches safe mode on; safe mode terminates every
   live instance and rents nothing.
 - A requested row whose label appears at the provider is adopted (a timed-out create is not
-  repeated); one whose label never appears within the grace window is closed as never created.
+  repeated). One whose create was never sent (a crash between the row and the call) is closed
+  at once, after `UNSENT_GRACE_S`; one whose create was sent but whose label never appears
+  within `LIST_GRACE_S` of the call is closed as never created.
 - A live instance absent from the list is lost only after `MISSING_TICKS_FOR_LOST` consecutive
   absences and only once it is older than `LIST_GRACE_S` (listings lag behind creates).
 - Booting -> ready only when the provider says running and the health check passed; booting
@@ -19,9 +21,11 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
 - An operator's terminate request is carried out on the next tick (once the row is adopted).
 - A listed instance with our pool's label prefix and no live row is an orphan: destroyed.
   Instances without our prefix are never touched.
-- Target size = desired_size while awake, 0 asleep, raised to cover busy + queued jobs, capped
-  at max_instances. Awake = jobs queued or running, demand within `idle_timeout_s`, or a prewarm.
-  Surplus instances go idle-longest first; busy instances are never taken for surplus.
+- Target size = desired_size while awake, 0 asleep, raised to cover busy + queued jobs and every
+  instance that served a job within `idle_timeout_s` (desired_size is the floor kept warm, not a
+  cap on warmth a job paid for), at least one during a prewarm, capped at max_instances.
+  Awake = jobs queued or running, demand within `idle_timeout_s`, or a prewarm. Surplus
+  instances go idle-longest first; busy instances are never taken for surplus.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ from core.pool.actions import (
 from core.pool.provider import RemoteInstance, RemoteState
 
 LIST_GRACE_S = 90
+"""Listings lag creates (SECURITY.md decision 2: ~60 s): absence is no proof before this."""
+UNSENT_GRACE_S = 15
+"""A requested row younger than this may be between its commit and its create call."""
 MISSING_TICKS_FOR_LOST = 2
 
 _CAPACITY_STATES = frozenset(
@@ -84,6 +91,7 @@ class InstanceView:
     ready_at: datetime | None = None
     missing_ticks: int = 0
     terminate_requested: bool = False
+    create_sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -115,20 +123,44 @@ def is_awake(config: PoolSettings, pool: PoolView, now: datetime) -> bool:
     busy = any(i.state is InstanceState.BUSY for i in pool.instances)
     if pool.queued_jobs > 0 or busy:
         return True
-    if pool.prewarm_until is not None and now < pool.prewarm_until:
+    if prewarming(pool, now):
         return True
     return pool.last_demand_at is not None and now - pool.last_demand_at < timedelta(
         seconds=config.idle_timeout_s
     )
 
 
+def prewarming(pool: PoolView, now: datetime) -> bool:
+    """Whether an operator's (or the adaptive policy's) prewarm is in force at `now`."""
+    return pool.prewarm_until is not None and now < pool.prewarm_until
+
+
+def recently_used(config: PoolSettings, pool: PoolView, now: datetime) -> int:
+    """Up instances that served a job less than `idle_timeout_s` ago: each stays warm until
+    its own idle timeout runs out, whatever the desired size."""
+    idle = timedelta(seconds=config.idle_timeout_s)
+    return sum(
+        1
+        for i in pool.instances
+        if i.state in (InstanceState.READY, InstanceState.BUSY)
+        and i.last_used_at is not None
+        and now - i.last_used_at < idle
+    )
+
+
 def target_size(config: PoolSettings, pool: PoolView, now: datetime) -> int:
-    """How many instances the pool should own now (0 in safe mode)."""
+    """How many instances the pool should own now (0 in safe mode).
+
+    `desired_size` is a floor while awake; a prewarm asks for at least one instance even at
+    desired size 0; an instance a job used stays through its idle timeout."""
     if config.safe_mode:
         return 0
     busy = sum(1 for i in pool.instances if i.state is InstanceState.BUSY)
     baseline = config.desired_size if is_awake(config, pool, now) else 0
-    return min(config.max_instances, max(baseline, busy + pool.queued_jobs))
+    if prewarming(pool, now):
+        baseline = max(baseline, 1)
+    wanted = max(baseline, busy + pool.queued_jobs, recently_used(config, pool, now))
+    return min(config.max_instances, wanted)
 
 
 def budget_breach(config: PoolSettings, pool: PoolView) -> str | None:
@@ -217,7 +249,11 @@ def _decide_row(
     if row.state is InstanceState.REQUESTED:
         if remote is not None:
             return [Adopt(row.id, remote.id)]
-        if age_s > LIST_GRACE_S + config.boot_timeout_s / 10:
+        if row.create_sent_at is None:
+            if age_s > UNSENT_GRACE_S:
+                return [ConfirmTerminated(row.id, "create was never sent")]
+            return []
+        if (now - row.create_sent_at).total_seconds() > LIST_GRACE_S:
             return [ConfirmTerminated(row.id, "create never produced an instance")]
         return []
 

@@ -3,6 +3,10 @@
 These functions only change the database; the scheduler's next reconcile carries them out.
 That keeps one process (the leader) talking to the provider, so an operator's click can never
 race the leader into a double rental or a missed destroy.
+
+Every change checks who asks, here and not only on the page: a signed-in actor must be an
+enabled administrator in the same transaction (so a demoted admin's open page changes
+nothing), and a command-line actor must carry a verified admin key.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import audit
+from core.accounts import users
 from core.config import Settings
 from core.errors import NotFound, ValidationFailed
 from core.models import (
@@ -31,16 +36,31 @@ from core.models import (
 from core.pool import billing, costs
 
 MAX_PREWARM_MIN = 12 * 60
+STARTING_STATES = frozenset({InstanceState.REQUESTED, InstanceState.BOOTING})
+"""States of an instance that is on its way to ready."""
 MAX_WAIT_VALUE_USD = Decimal(1000)
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asks: a user name or "admin-key", with the key's HMAC fingerprint when a key was used."""
+    """Who asks: a signed-in user (`user_id`) or the admin key, with the key's HMAC
+    fingerprint when a key was used. `admin_key` is set only once the key was verified
+    (`cli.admin_key.authenticate`)."""
 
     name: str
     fingerprint: str | None = None
     ip: str | None = None
+    user_id: int | None = None
+    admin_key: bool = False
+
+
+def authorize(session: Session, actor: Actor, *, doing: str) -> None:
+    """Pass if `actor` may run pool-admin actions, else ValidationFailed saying what not."""
+    if actor.user_id is not None:
+        users.require_admin(session, actor.user_id, doing=doing)
+        return
+    if not actor.admin_key:
+        raise ValidationFailed(f"Only administrators can {doing}.")
 
 
 @dataclass(frozen=True)
@@ -163,7 +183,8 @@ def endpoint_health(row: GpuInstance) -> str:
 def set_desired_size(
     session: Session, *, pool: str, size: int, actor: Actor, now: datetime
 ) -> PoolConfig:
-    """Keep `size` instances warm while awake (0..max_instances)."""
+    """Keep at least `size` instances warm while awake (0..max_instances)."""
+    authorize(session, actor, doing="change the warm size")
     config = _config(session, pool)
     if not 0 <= size <= config.max_instances:
         raise ValidationFailed(f"desired size must be between 0 and {config.max_instances}")
@@ -175,7 +196,13 @@ def set_desired_size(
 def set_safe_mode(
     session: Session, *, pool: str, on: bool, reason: str, actor: Actor, now: datetime
 ) -> PoolConfig:
-    """Safe mode on: rent nothing, terminate everything at the next tick. Off: normal service."""
+    """Safe mode on: rent nothing, terminate everything at the next tick. Off: normal service.
+
+    Turning it on takes a reason (shown on the pool page and to users waiting for a GPU)."""
+    authorize(session, actor, doing="switch safe mode")
+    reason = reason.strip()
+    if on and not reason:
+        raise ValidationFailed("say why safe mode goes on: the reason is shown to operators")
     config = _config(session, pool)
     config.safe_mode = on
     config.safe_mode_reason = reason if on else None
@@ -186,7 +213,9 @@ def set_safe_mode(
 def prewarm(
     session: Session, *, pool: str, minutes: int, actor: Actor, now: datetime
 ) -> PoolConfig:
-    """Wake the pool now and keep it awake for `minutes` (ahead of expected use)."""
+    """Wake the pool now and keep it awake for `minutes` (ahead of expected use): at least
+    one instance is rented at the next tick whatever the desired size."""
+    authorize(session, actor, doing="prewarm the pool")
     if not 1 <= minutes <= MAX_PREWARM_MIN:
         raise ValidationFailed(f"prewarm must be between 1 and {MAX_PREWARM_MIN} minutes")
     config = _config(session, pool)
@@ -205,6 +234,7 @@ def set_adaptive(
 ) -> PoolConfig:
     """Adaptive idle timeout and prewarm on or off (core.pool.adaptive); optionally change what
     an hour of a user's waiting is worth against idle GPU time (0..MAX_WAIT_VALUE_USD)."""
+    authorize(session, actor, doing="change the adaptive policy")
     config = _config(session, pool)
     if wait_value_per_hour_usd is not None:
         if not 0 <= wait_value_per_hour_usd <= MAX_WAIT_VALUE_USD:
@@ -225,6 +255,7 @@ def set_budget(
     now: datetime,
 ) -> PoolConfig:
     """Change the daily and/or monthly spend caps (reaching one switches safe mode on)."""
+    authorize(session, actor, doing="change the budget")
     config = _config(session, pool)
     for value in (daily_usd, monthly_usd):
         if value is not None and value < 0:
@@ -262,6 +293,7 @@ def update_settings(
     **limits: int | float | Decimal,
 ) -> PoolConfig:
     """Change timeouts, machine filters or the cap; each value range-checked, all audited."""
+    authorize(session, actor, doing="change pool settings")
     config = _config(session, pool)
     changes: dict[str, object] = {}
     if gpu_names is not None:
@@ -285,6 +317,7 @@ def request_terminate(
     session: Session, *, pool: str, instance_id: int | None, actor: Actor, now: datetime
 ) -> int:
     """Ask for one instance (or, with None, every live one) to be destroyed; return how many."""
+    authorize(session, actor, doing="terminate instances")
     query = select(GpuInstance).where(
         GpuInstance.pool == pool,
         col(GpuInstance.state).in_(LIVE_INSTANCE_STATES - {InstanceState.TERMINATING}),

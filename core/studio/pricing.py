@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from core.comfy.presets import Presets
 from core.config import Settings
-from core.models import GpuInstance, InstanceState
 from core.pool import costs
 from core.studio.compose import StudioRequest
 
@@ -19,13 +17,12 @@ HOLD_MARGIN = Decimal("1.5")
 
 @dataclass(frozen=True)
 class Estimate:
-    """What a request should cost and how long it should take."""
+    """What a request should cost and how much GPU time it should take (the wait before it
+    starts is `core.studio.progress.request_outlook`'s)."""
 
     credits: int
     gpu_seconds: float
     cost_usd: Decimal
-    cold_start: bool
-    wait_seconds: float
 
 
 @dataclass(frozen=True)
@@ -35,6 +32,11 @@ class Pricing:
     credit_price_usd: Decimal
     reference_price_per_hour_usd: Decimal
     typical_boot_s: float = 240.0
+    """A cold boot before the pool measured one."""
+    typical_job_s: float = 30.0
+    """A job's GPU time before any like it was measured."""
+    tick_s: float = 30.0
+    """The scheduler's reconcile interval: a rental waits for its next tick."""
 
 
 def pricing_from(settings: Settings) -> Pricing:
@@ -42,13 +44,15 @@ def pricing_from(settings: Settings) -> Pricing:
     return Pricing(
         credit_price_usd=settings.credit_price_usd,
         reference_price_per_hour_usd=settings.reference_price_per_hour_usd,
+        tick_s=float(settings.pool_poll_interval_s),
     )
 
 
 def estimate(
     session: Session, request: StudioRequest, *, presets: Presets, pricing: Pricing, pool: str
 ) -> Estimate:
-    """Credits and time for `request`: measured medians per preset/model, else preset defaults."""
+    """Credits and GPU time for `request` on `pool`: measured medians per preset/model, else
+    preset defaults (every pool is priced at the reference price today)."""
     preset = presets.preset(request.preset, request.kind)
     per_item_s = costs.median_duration_s(
         session,
@@ -59,18 +63,10 @@ def estimate(
     )
     gpu_s = per_item_s * request.batch_size
     cost = costs.cost_for(pricing.reference_price_per_hour_usd, gpu_s)
-    ready = session.exec(
-        select(sa.func.count())
-        .select_from(GpuInstance)
-        .where(GpuInstance.pool == pool, col(GpuInstance.state) == InstanceState.READY)
-    ).one()
-    cold = int(ready) == 0
     return Estimate(
         credits=costs.credits_for_cost(cost, pricing.credit_price_usd),
         gpu_seconds=gpu_s,
         cost_usd=cost,
-        cold_start=cold,
-        wait_seconds=gpu_s + (pricing.typical_boot_s if cold else 0.0),
     )
 
 

@@ -79,3 +79,20 @@ def test_cli_turns_adaptive_off_sets_the_wait_value_and_audits_it(cli_db):  # no
     assert config.adaptive is False and config.wait_value_per_hour_usd == Decimal("7.5")
     assert entry.details == {"on": False, "wait_value_per_hour_usd": "7.5"}
     assert run("pool", "adaptive", "on", "--wait-value", "-1")[0] != 0
+
+
+def test_the_profile_is_relearnt_hourly_not_every_tick(engine, vast):
+    """Submissions that arrive after a learning change the advice only at the next hourly
+    relearning: a tick never rereads the month of submissions."""
+    make_rentable_pool(engine, desired_size=1, max_instances=2)
+    harness = PoolHarness(engine, vast, FakeClock(BURST - timedelta(hours=3)))
+    try:
+        first = harness.tick()
+        assert first.advice is not None and "too little demand history" in first.advice.reason
+        _noon_history(engine)
+        cached = harness.tick(30 * 60)
+        assert cached.advice is not None and "too little demand history" in cached.advice.reason
+        relearnt = harness.tick(31 * 60)
+        assert relearnt.advice is not None and relearnt.advice.reason.startswith("idle ")
+    finally:
+        harness.close()

@@ -10,7 +10,7 @@ from sqlmodel import select
 from core.clock import FakeClock
 from core.db import read_scope, session_scope
 from core.models import BillCheck, PoolConfig, UsageEvent
-from core.pool import billing
+from core.pool import billing, costs
 from core.pool.actions import EnterSafeMode
 from core.pool.vast import VastClient, VastProvider
 from testing.factories import make_instance, make_pool
@@ -41,6 +41,7 @@ def world(vast, engine):
 
 def _accrue(engine, instance_id, day, amount):
     with session_scope(engine) as session:
+        costs.add_spend(session, pool="default", day=day, amount_usd=amount)
         for hour in (1, 13):  # two accruals inside the day
             session.add(
                 UsageEvent(

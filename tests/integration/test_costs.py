@@ -1,12 +1,14 @@
 """Cost accrual, spend windows, credit pricing and duration estimates."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlmodel import delete, select
 
 from core.db import read_scope, session_scope
-from core.models import GpuInstance, JobStatus
+from core.models import GpuInstance, JobStatus, PoolSpendDay, UsageEvent
 from core.pool import costs, reports
 from testing.factories import make_instance, make_job, make_user
 from ui import spend_frames
@@ -215,3 +217,56 @@ def test_month_budget_runs_the_month_to_date_beside_both_caps(engine):
     frame = spend_frames.for_chart(spend_frames.budget(month))
     assert frame["month_to_date_usd"].tolist() == pytest.approx([2.5, 2.5, 7.0, 7.0])
     assert spend_frames.budget(missing).empty
+
+
+def test_spend_is_a_running_sum_per_day_not_a_sum_over_history(engine, fake_clock):
+    """Budgets read the day rows: the accrual events can be archived without changing them."""
+    row = make_instance(
+        engine, provider_id="v1", price_per_hour_usd=Decimal("0.36"), created_at=fake_clock.now()
+    )
+    for _ in range(3):
+        fake_clock.advance(3600)
+        with session_scope(engine) as session:
+            costs.accrue(session, instance=session.get(GpuInstance, row.id), now=fake_clock.now())
+    with session_scope(engine) as session:
+        session.exec(delete(UsageEvent))  # archived: the per-tick path must not need them
+    with read_scope(engine) as session:
+        (day,) = session.exec(select(PoolSpendDay)).all()
+        spent = costs.spend_since(session, pool="default", since=costs.day_start(fake_clock.now()))
+        instance = session.get(GpuInstance, row.id)
+    assert day.accrued_usd == spent == instance.cost_accrued_usd == Decimal("1.08")
+
+
+def test_an_accrual_across_midnight_lands_in_the_day_it_was_recorded(engine):
+    late = datetime(2026, 3, 17, 23, 59, 30, tzinfo=UTC)
+    row = make_instance(
+        engine, provider_id="v1", price_per_hour_usd=Decimal("3.6"), created_at=late
+    )
+    with session_scope(engine) as session:
+        costs.accrue(
+            session, instance=session.get(GpuInstance, row.id), now=late + timedelta(minutes=1)
+        )
+    with read_scope(engine) as session:
+        today = costs.spend_since(session, pool="default", since=datetime(2026, 3, 18, tzinfo=UTC))
+        before = costs.spend_since(session, pool="default", since=datetime(2026, 3, 17, tzinfo=UTC))
+    assert today == before == Decimal("0.06")
+
+
+def test_concurrent_additions_to_a_day_are_all_kept(engine):
+    """Two writers add to one day row at once (upsert): neither overwrites the other."""
+    day = datetime(2026, 3, 17, tzinfo=UTC).date()
+    start = threading.Barrier(4)
+
+    def add() -> None:
+        start.wait()
+        for _ in range(25):
+            with session_scope(engine) as session:
+                costs.add_spend(session, pool="default", day=day, amount_usd=Decimal("0.01"))
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with read_scope(engine) as session:
+        assert session.get(PoolSpendDay, ("default", day)).accrued_usd == Decimal("1.00")

@@ -16,6 +16,7 @@ from core.clock import FakeClock
 from core.db import make_engine, session_scope
 from core.models import InstanceState, JobStatus, UsageEvent
 from core.ops.metrics import scheduler_metrics
+from core.pool import costs
 from scheduler.metrics_server import MetricsServer
 from testing.factories import make_instance, make_job, make_pool, make_user
 from testing.processes import free_port, python_module, stop
@@ -60,6 +61,8 @@ def _seed_pool_jobs_and_spend(engine) -> None:
         )
     with session_scope(engine) as session:
         for hours_ago, cost in ((1, "1.25"), (2, "0.50"), (40 * 24, "9")):
+            at = NOW - timedelta(hours=hours_ago)
+            costs.add_spend(session, pool="default", day=at.date(), amount_usd=Decimal(cost))
             session.add(
                 UsageEvent(
                     at=NOW - timedelta(hours=hours_ago),

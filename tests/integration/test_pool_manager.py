@@ -223,12 +223,14 @@ def test_restart_between_row_and_create_is_converged(pool, vast):
     assert len(pool.rows(READY)) == 1 and pool.leaked() == []
 
 
-def test_full_cycle_cold_start_job_idle_terminate_on_a_fake_clock(pool, vast, engine):
-    """A queued job wakes the cold pool; the instance boots, serves it, idles 15 min, goes."""
+@pytest.mark.parametrize("desired", [0, 1])
+def test_full_cycle_cold_start_job_idle_terminate_on_a_fake_clock(pool, vast, engine, desired):
+    """A queued job wakes the cold pool; the instance boots, serves it, idles 15 min, goes
+    (at desired size 0 too: the size is a floor, not a cap on warmth a job paid for)."""
     from core.pool import leases
 
     job = make_job(engine, make_user(engine))
-    pool.configure(desired_size=1)
+    pool.configure(desired_size=desired)
     pool.queued = 1
     pool.tick()
     (row,) = pool.rows()
@@ -269,3 +271,30 @@ def test_a_leader_fenced_out_mid_tick_rents_and_destroys_nothing(pool, vast):
     assert report.actions, "the stale plan had actions to take"
     assert any("leadership lost" in error for error in report.errors)
     assert pool.rows() == [] and [i["id"] for i in vast.alive()] == [orphan]
+
+
+def test_a_row_left_by_a_crash_before_its_create_holds_no_capacity(pool, vast, engine):
+    """Killed between committing the row and sending create: the next tick closes the row and
+    rents at once instead of waiting out the listing grace."""
+    from testing.factories import make_instance
+
+    make_instance(
+        engine,
+        state=InstanceState.REQUESTED,
+        label="aik-default-77-dead",
+        created_at=pool.clock.now() - timedelta(seconds=20),
+    )
+    _wake(pool)
+    report = pool.tick()
+    assert any(isinstance(a, Rent) for a in report.actions)
+    assert [r.state for r in pool.rows()] == [InstanceState.TERMINATED, BOOTING]
+    pool.tick()
+    assert len(pool.rows(READY)) == 1 and pool.leaked() == []
+
+
+def test_every_create_is_marked_sent_before_the_call(pool, vast):
+    vast.faults(create_then_fail="502")
+    _wake(pool)
+    pool.tick()
+    (row,) = pool.rows()
+    assert row.state is InstanceState.REQUESTED and row.create_sent_at is not None

@@ -18,11 +18,12 @@ from core.errors import InsufficientCredits, NotFound, PolicyRefusal, Validation
 from core.models import AuditEntry, GenerationJob, InstanceState, JobStatus
 from core.muses import service
 from core.muses.schema import validate_profile
+from core.pool.outlook import Meets
 from core.studio import history, progress
 from core.studio.compose import StudioRequest, compose, request_of
 from core.studio.pricing import Pricing, estimate, hold_for
 from core.studio.submit import submit as submit_job
-from testing.factories import make_instance, make_job, make_user
+from testing.factories import make_instance, make_job, make_pool, make_user
 
 PRESETS = Presets.load()
 PRICING = Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
@@ -220,26 +221,39 @@ def test_rerun_request_repeats_the_job_with_its_seed(engine, fake_clock):
 
 def test_cold_start_progress_counts_down_the_boot(engine, fake_clock):
     user = make_user(engine)
+    make_pool(engine)
     job = make_job(engine, user, created_at=fake_clock.now())
-    with read_scope(engine) as session:
-        nothing_yet = progress.job_progress(
-            session, job, pool="default", pricing=PRICING, now=fake_clock.now()
-        )
-    assert nothing_yet.cold_start and nothing_yet.boot_wait_s == PRICING.typical_boot_s
+    tick, boot = PRICING.tick_s, PRICING.typical_boot_s
+
+    def seen():
+        with read_scope(engine) as session:
+            return progress.job_progress(
+                session, job, pool="default", pricing=PRICING, now=fake_clock.now()
+            )
+
+    nothing_yet = seen()
+    assert nothing_yet.cold_start and nothing_yet.outlook.start_in_s == tick + boot
     assert nothing_yet.queue_position == 1
+    fake_clock.advance(10)  # no tick yet: the countdown still moves
+    assert seen().outlook.start_in_s == tick - 10 + boot
     make_instance(engine, state=InstanceState.BOOTING, created_at=fake_clock.now())
     fake_clock.advance(60)
-    with read_scope(engine) as session:
-        booting = progress.job_progress(
-            session, job, pool="default", pricing=PRICING, now=fake_clock.now()
-        )
-    assert booting.boot_wait_s == PRICING.typical_boot_s - 60
+    booting = seen()
+    assert booting.outlook.meets is Meets.BOOTING and booting.outlook.start_in_s == boot - 60
     make_instance(engine, state=InstanceState.READY, created_at=fake_clock.now())
+    warm = seen()
+    assert (warm.cold_start, warm.outlook.start_in_s, warm.queue_position) == (False, 0.0, 1)
+
+
+def test_safe_mode_progress_promises_no_gpu(engine, fake_clock):
+    make_pool(engine, safe_mode=True, safe_mode_reason="monthly budget reached")
+    job = make_job(engine, make_user(engine), created_at=fake_clock.now())
     with read_scope(engine) as session:
-        warm = progress.job_progress(
+        state = progress.job_progress(
             session, job, pool="default", pricing=PRICING, now=fake_clock.now()
         )
-    assert (warm.cold_start, warm.boot_wait_s, warm.queue_position) == (False, None, 1)
+    assert state.outlook.meets is Meets.SAFE_MODE and state.outlook.start_in_s is None
+    assert "monthly budget reached" in state.outlook.reason
 
 
 def test_running_progress_is_the_step_fraction(engine, fake_clock):

@@ -88,7 +88,7 @@ def test_live_status_shows_state_gpu_price_uptime_health_lease_and_last_use(pool
     assert table.loc[ready, "endpoint"] == "http://10.0.0.5:8188"
     assert table.loc[ready, "health"] == "healthy"
     assert table.loc[ready, "last used"] is not None
-    assert table.loc[busy, "leased by job"] == rows["job"].id
+    assert table.loc[busy, "leased by job"] == f"#{rows['job'].id}"
     assert table.loc[busy, "lease ends"] is not None
     assert table.loc[booting, "health"] == "checkpoint sdxl-base missing"
 
@@ -202,3 +202,31 @@ def test_safe_mode_on_and_off_are_each_confirmed_and_audited_with_the_reason(poo
     (off,) = _audit(web_engine, "pool.safe_mode_off")
     assert on.details == {"reason": "provider incident"} and on.actor == "user:admin1"
     assert off.id > on.id
+
+
+def test_no_cell_reads_none(pool_page):
+    app, rows = pool_page
+    table = app.dataframe[0].value.set_index("id")
+    assert "None" not in table.astype(str).to_numpy().ravel().tolist()
+    assert table.loc[rows["booting"].id, "last used"] == "never"
+    assert table.loc[rows["busy"].id, "leased by job"] == f"#{rows['job'].id}"
+
+
+def test_safe_mode_is_refused_without_a_reason(pool_page, web_engine):
+    app, _rows = pool_page
+    _button(app, "Enter safe mode").click().run()
+    assert any("Say why first" in e.value for e in app.error)
+    assert not any(b.key == "safe_mode_confirm_yes" for b in app.button)
+    with read_scope(web_engine) as session:
+        assert session.get(PoolConfig, "default").safe_mode is False
+
+
+def test_a_prewarm_at_desired_size_0_shows_the_gpu_booting(signed_in, web_engine):
+    make_pool(web_engine, desired_size=0, prewarm_until=datetime.now(UTC) + timedelta(minutes=9))
+    app = signed_in(PAGE, role=Role.ADMIN).run()
+    assert any("a GPU is rented at the next tick" in i.value for i in app.info)
+    make_instance(web_engine, state=InstanceState.BOOTING, created_at=datetime.now(UTC))
+    app.run()
+    assert any("1 GPU(s) booting" in i.value for i in app.info)
+    table = app.dataframe[0].value
+    assert list(table["state"]) == ["booting"]

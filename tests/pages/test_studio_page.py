@@ -9,10 +9,20 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import get_settings
 from core.db import read_scope, session_scope
-from core.models import Asset, AuditEntry, GenerationJob, JobStatus, MediaKind, User, Visibility
+from core.models import (
+    Asset,
+    AuditEntry,
+    GenerationJob,
+    InstanceState,
+    JobStatus,
+    MediaKind,
+    PoolConfig,
+    User,
+    Visibility,
+)
 from core.muses import service
 from core.muses.schema import validate_profile
-from testing.factories import store_png
+from testing.factories import make_instance, make_pool, store_png
 from tests.pages.conftest import ROOT
 from ui import auth
 
@@ -23,7 +33,9 @@ def the_user(engine):
 
 
 def test_submit_shows_the_seed_queue_place_and_cold_start_wait(signed_in, web_engine, texts):
+    make_pool(web_engine)
     app = signed_in("views/studio.py").run()
+    assert "one has to start first" in texts(app)
     app.text_area(key="studio_prompt").input("a lighthouse at dusk").run()
     app.checkbox(key="studio_random_seed").uncheck().run()
     app.number_input(key="studio_seed").set_value(4242).run()
@@ -32,6 +44,20 @@ def test_submit_shows_the_seed_queue_place_and_cold_start_wait(signed_in, web_en
     page = texts(app)
     assert "seed 4242" in page and "place 1 in the queue" in page
     assert "Cold start" in page and "Expected wait about" in page
+
+
+def test_the_estimate_says_a_warm_gpu_or_safe_mode_as_it_is(signed_in, web_engine, texts):
+    make_pool(web_engine, safe_mode=True, safe_mode_reason="monthly budget reached")
+    app = signed_in("views/studio.py").run()
+    app.text_area(key="studio_prompt").input("a lighthouse at dusk").run()
+    assert "No GPU will start" in texts(app) and "monthly budget reached" in texts(app)
+    with session_scope(web_engine) as session:
+        config = session.get(PoolConfig, "default")
+        config.safe_mode = False
+        session.add(config)
+    make_instance(web_engine, state=InstanceState.READY, comfy_url="http://127.0.0.1:1")
+    app.run()
+    assert "a GPU is warm and free" in texts(app)
 
 
 def test_a_reload_or_another_tab_follows_the_same_job(signed_in, web_engine, texts):

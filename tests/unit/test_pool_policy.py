@@ -22,6 +22,7 @@ from core.pool.actions import (
 )
 from core.pool.policy import (
     LIST_GRACE_S,
+    UNSENT_GRACE_S,
     InstanceView,
     LeaseView,
     PoolSettings,
@@ -132,7 +133,7 @@ AWAKE = {"last_demand_at": ago(60)}
         (
             "requested row not yet listed waits inside the grace window",
             CONFIG,
-            view(row(1, InstanceState.REQUESTED, age_s=30), **AWAKE),
+            view(row(1, InstanceState.REQUESTED, age_s=30, create_sent_at=ago(29)), **AWAKE),
             [],
             {},
             [],
@@ -140,7 +141,10 @@ AWAKE = {"last_demand_at": ago(60)}
         (
             "requested row never listed is closed after the grace window",
             CONFIG,
-            view(row(1, InstanceState.REQUESTED, age_s=LIST_GRACE_S + 61), **AWAKE),
+            view(
+                row(1, InstanceState.REQUESTED, age_s=LIST_GRACE_S + 2, create_sent_at=ago(91)),
+                **AWAKE,
+            ),
             [],
             {},
             [
@@ -265,7 +269,7 @@ AWAKE = {"last_demand_at": ago(60)}
             CONFIG,
             view(
                 row(1, InstanceState.READY, last_used_at=ago(30)),
-                row(2, InstanceState.READY, last_used_at=ago(300)),
+                row(2, InstanceState.READY, last_used_at=ago(1000)),
                 **AWAKE,
             ),
             [remote(f"{PREFIX}1"), remote(f"{PREFIX}2")],
@@ -359,3 +363,74 @@ def test_awake_rules():
     assert is_awake(CONFIG, view(last_demand_at=ago(899)), NOW)
     assert not is_awake(CONFIG, view(last_demand_at=ago(900)), NOW)
     assert is_awake(CONFIG, view(row(1, InstanceState.BUSY)), NOW)
+
+
+COLD_CONFIG = replace(CONFIG, desired_size=0)
+
+
+@pytest.mark.parametrize("idle_s", [0, 60, 450, 899])
+def test_an_instance_that_served_a_job_stays_ready_through_the_idle_timeout_at_desired_0(idle_s):
+    pool = view(row(1, InstanceState.READY, last_used_at=ago(idle_s)), last_demand_at=ago(idle_s))
+    assert plan(COLD_CONFIG, pool, [remote(f"{PREFIX}1")], NOW) == []
+    assert target_size(COLD_CONFIG, pool, NOW) == 1
+
+
+@pytest.mark.parametrize("idle_s", [900, 901, 3600])
+def test_then_it_stops_once_the_idle_timeout_has_passed(idle_s):
+    pool = view(row(1, InstanceState.READY, last_used_at=ago(idle_s)), last_demand_at=ago(idle_s))
+    assert plan(COLD_CONFIG, pool, [remote(f"{PREFIX}1")], NOW) == [
+        Terminate(1, "idle: pool asleep", provider_id="p1")
+    ]
+
+
+def test_each_used_instance_keeps_its_own_idle_timeout():
+    pool = view(
+        row(1, InstanceState.READY, last_used_at=ago(100)),
+        row(2, InstanceState.READY, last_used_at=ago(1000)),
+        last_demand_at=ago(100),
+    )
+    actions = plan(COLD_CONFIG, pool, [remote(f"{PREFIX}1"), remote(f"{PREFIX}2")], NOW)
+    assert actions == [Terminate(2, "surplus over target 1", provider_id="p2")]
+
+
+def test_desired_size_stays_a_floor_above_recent_use():
+    pool = view(row(1, InstanceState.READY, last_used_at=ago(60)), **AWAKE)
+    assert plan(replace(CONFIG, desired_size=2), pool, [remote(f"{PREFIX}1")], NOW) == [
+        Rent(1, "target 2, have 1")
+    ]
+
+
+@pytest.mark.parametrize("desired", [0, 1, 2])
+def test_prewarm_rents_at_any_desired_size(desired):
+    pool = view(prewarm_until=NOW + timedelta(minutes=10))
+    expected = max(desired, 1)
+    assert plan(replace(CONFIG, desired_size=desired), pool, [], NOW) == [
+        Rent(expected, f"target {expected}, have 0")
+    ]
+
+
+def test_a_prewarmed_instance_is_kept_until_the_prewarm_ends_then_stops():
+    ready = row(1, InstanceState.READY, age_s=600, ready_at=ago(300))
+    during = view(ready, prewarm_until=NOW + timedelta(minutes=1))
+    after = view(ready, prewarm_until=ago(1))
+    assert plan(COLD_CONFIG, during, [remote(f"{PREFIX}1")], NOW) == []
+    assert plan(COLD_CONFIG, after, [remote(f"{PREFIX}1")], NOW) == [
+        Terminate(1, "idle: pool asleep", provider_id="p1")
+    ]
+
+
+def test_a_requested_row_whose_create_was_never_sent_frees_its_capacity_at_once():
+    """A crash between the row and the create call: nothing can exist under its label."""
+    fresh = view(row(1, InstanceState.REQUESTED, age_s=UNSENT_GRACE_S - 1), **AWAKE)
+    leftover = view(row(1, InstanceState.REQUESTED, age_s=UNSENT_GRACE_S + 1), **AWAKE)
+    assert plan(CONFIG, fresh, [], NOW) == []
+    assert plan(CONFIG, leftover, [], NOW) == [
+        ConfirmTerminated(1, "create was never sent"),
+        Rent(1, "target 1, have 0"),
+    ]
+
+
+@pytest.mark.parametrize("sent_s_ago", [10, LIST_GRACE_S])
+def test_a_sent_create_holds_capacity_only_for_the_list_grace(sent_s_ago):
+    pool = view(row(1, InstanceState.REQUESTED, create_sent_at=ago(sent_s_ago)), **AWAKE)
+    assert plan(CONFIG, pool, [], NOW) == []
