@@ -57,8 +57,11 @@ class EstimateOut(BaseModel):
     credits: int
     credits_held: int
     gpu_seconds: float
-    wait_seconds: float
-    cold_start: bool
+    wait_seconds: float | None
+    """Until the result (null in safe mode: no GPU will be rented)."""
+    meets: str
+    """What the job meets now: warm, booting, cold, queued or safe_mode."""
+    reason: str
 
 
 class JobOut(BaseModel):
@@ -75,7 +78,7 @@ class JobOut(BaseModel):
     step: int
     total_steps: int
     queue_position: int | None = None
-    boot_wait_seconds: float | None = None
+    start_in_seconds: float | None = None
     estimated_credits: int
     charged_credits: int | None
     error: str | None
@@ -97,7 +100,7 @@ class JobOut(BaseModel):
             step=job.step,
             total_steps=job.total_steps,
             queue_position=progress.queue_position if progress else None,
-            boot_wait_seconds=progress.boot_wait_s if progress else None,
+            start_in_seconds=progress.outlook.start_in_s if progress and progress.outlook else None,
             estimated_credits=job.estimated_credits,
             charged_credits=job.charged_credits,
             error=job.error,

@@ -20,11 +20,10 @@ from core.accounts.api_tokens import Principal
 from core.db import read_scope
 from core.errors import NotFound
 from core.models import GenerationJob
-from core.studio import history
+from core.studio import history, progress
 from core.studio.compose import StudioRequest, compose
 from core.studio.outcomes import TERMINAL, cancel
 from core.studio.pricing import estimate, hold_for
-from core.studio.progress import job_progress
 from core.studio.submit import MAX_KEY_LENGTH, submit
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -52,12 +51,20 @@ def post_estimate(
         quote = estimate(
             session, request, presets=svc.presets, pricing=svc.pricing, pool=svc.settings.pool_name
         )
+        ahead = progress.request_outlook(
+            session,
+            pool=svc.settings.pool_name,
+            gpu_s=quote.gpu_seconds,
+            pricing=svc.pricing,
+            now=svc.clock.now(),
+        )
     return EstimateOut(
         credits=quote.credits,
         credits_held=hold_for(quote),
         gpu_seconds=quote.gpu_seconds,
-        wait_seconds=quote.wait_seconds,
-        cold_start=quote.cold_start,
+        wait_seconds=ahead.wait_s(quote.gpu_seconds),
+        meets=ahead.meets.value,
+        reason=ahead.reason,
     )
 
 
@@ -103,10 +110,10 @@ def _job_out(svc: Services, who: Principal, job_id: int) -> JobOut:
         job = session.get(GenerationJob, job_id)
         if job is None or job.user_id != who.user.id:
             raise NotFound("No such job.")
-        progress = job_progress(
+        found = progress.job_progress(
             session, job, pool=svc.settings.pool_name, pricing=svc.pricing, now=svc.clock.now()
         )
-    return JobOut.of(job, progress)
+    return JobOut.of(job, found)
 
 
 @router.get("/jobs/{job_id}")
@@ -115,7 +122,7 @@ def get_job(
     svc: Svc,
     job_id: RowId,
 ) -> JobOut:
-    """One of the owner's jobs with its queue place, boot wait and steps."""
+    """One of the owner's jobs with its queue place, when it should start, and its steps."""
     return _job_out(svc, who, job_id)
 
 

@@ -1,7 +1,7 @@
 """spend as running sums per pool and UTC day; requested rows note when their create was sent
 
 Revision ID: pool_01
-Revises: ux14_03
+Revises: muse21_01
 Create Date: 2026-12-02 04:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import core.models.types
 
 revision: str = "pool_01"
-down_revision: str | None = "ux14_03"
+down_revision: str | None = "muse21_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
