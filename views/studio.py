@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import safety
 from core.accounts import ledger
 from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
 from core.errors import CoreError, PolicyRefusal
@@ -20,6 +19,7 @@ from core.studio.submit import submit
 from ui import db, media, resources
 from ui.auth import require_user
 from ui.references import upload_reference
+from ui.studio_form import generate_blocker, too_long_note
 from ui.widgets import format_duration
 
 user = require_user()
@@ -51,24 +51,24 @@ with form:
         variation_id = variation_names[
             st.selectbox("Variation (optional)", list(variation_names), key="studio_variation")
         ]
+    # No max_chars: the browser would cut a long paste silently; the page says so instead.
     prompt = st.text_area(
         "Scene" if muse_id else "Prompt",
         key="studio_prompt",
-        max_chars=safety.MAX_PROMPT_CHARS,
         placeholder="A portrait in soft window light, film grain",
     )
+    too_long_note(prompt, "prompt")
     st.caption(f"≈ {estimate_clip_tokens(prompt)} of {CLIP_WINDOW} CLIP tokens (77 with start/end)")
     if over_window(prompt):
         st.warning(
             "This prompt is past CLIP's 75-token window (77 with its start and end tokens): "
             "its end will carry little weight."
         )
+    generate_slot = st.container()  # Generate sits under the prompt, not under every control
     negative = st.text_area(
-        "Negative prompt",
-        key="studio_negative",
-        max_chars=safety.MAX_PROMPT_CHARS,
-        value=presets.default_negative,
+        "Negative prompt", key="studio_negative", value=presets.default_negative
     )
+    too_long_note(negative, "negative prompt")
     left, right = st.columns(2)
     preset = left.selectbox("Quality", presets.names(kind.value), index=1, key="studio_preset")
     model = right.selectbox("Model", presets.models(kind.value), key="studio_model")
@@ -138,12 +138,18 @@ with side:
     if muse_id and request.prompt:
         with st.expander("Composed prompt"):
             st.text(request.prompt)
-    if st.button(
+with generate_slot:
+    clicked = st.button(
         "Generate",
         type="primary",
         key="studio_generate",
-        disabled=short or not prompt.strip(),
-    ):
+        disabled=short,
+        help="Not enough credits for this request: see the estimate." if short else None,
+    )
+    blocker = generate_blocker(prompt)
+    if clicked and blocker:
+        st.warning(blocker)
+    elif clicked:
         try:
             job = submit(
                 engine,
@@ -161,6 +167,8 @@ with side:
         else:
             st.session_state["studio_active_job"] = job.id
             st.toast("Queued. You can leave this page; the job keeps running.")
+    elif short:
+        st.caption("Generate is off: not enough credits (see the estimate).")
 
 
 def _show_outputs(job: GenerationJob, where: str) -> None:

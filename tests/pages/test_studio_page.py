@@ -72,8 +72,48 @@ def test_short_credits_are_explained_and_generate_is_disabled(signed_in, web_eng
     app.text_area(key="studio_prompt").input("a lighthouse").run()
     assert "Not enough credits" in texts(app)
     assert app.button(key="studio_generate").disabled
+    assert "Generate is off: not enough credits" in texts(app)  # the reason, beside it
     with read_scope(web_engine) as session:
         assert session.exec(select(GenerationJob)).all() == []
+
+
+def test_generate_is_clickable_before_the_prompt_is_committed_and_explains_an_empty_one(
+    signed_in, web_engine, texts
+):
+    app = signed_in("views/studio.py").run()
+    # A text box commits on blur: Generate must already be enabled, or the first click is lost.
+    assert not app.button(key="studio_generate").disabled
+    app.button(key="studio_generate").click().run()
+    assert "Write a prompt first" in texts(app)
+    with read_scope(web_engine) as session:
+        assert session.exec(select(GenerationJob)).all() == []
+
+
+def test_a_long_paste_is_kept_whole_and_refused_with_its_length(signed_in, web_engine, texts):
+    app = signed_in("views/studio.py").run()
+    assert app.text_area(key="studio_prompt").max_chars in (None, 0)  # no silent cut
+    pasted = "a lighthouse at dusk, " * 200  # 4,400 characters
+    app.text_area(key="studio_prompt").input(pasted).run()
+    assert app.text_area(key="studio_prompt").value == pasted
+    assert f"{len(pasted):,} characters long" in texts(app)
+    app.button(key="studio_generate").click().run()
+    assert "nothing was cut" in texts(app)
+    with read_scope(web_engine) as session:
+        assert session.exec(select(GenerationJob)).all() == []
+
+
+def test_generate_sits_under_the_prompt_before_the_other_controls(signed_in):
+    app = signed_in("views/studio.py").run()
+    # On a phone the columns stack: what comes first in the tree comes first on the screen.
+    keys = [getattr(node, "key", None) for node in _walk(app.main)]
+    assert keys.index("studio_prompt") < keys.index("studio_generate")
+    assert keys.index("studio_generate") < keys.index("studio_negative")
+
+
+def _walk(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
 
 
 def test_a_muse_and_variation_compose_the_prompt_that_is_submitted(signed_in, web_engine):
