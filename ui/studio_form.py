@@ -1,9 +1,14 @@
-"""Studio form checks that speak to the user: a prompt past the limit, a Generate that cannot go."""
+"""Studio form checks that speak to the user (a prompt past the limit, a Generate that cannot
+go) and the watch that keeps the page in step with the job it follows."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+from typing import Any
+
 import streamlit as st
 
+from core.models import GenerationJob
 from core.safety import MAX_PROMPT_CHARS
 
 
@@ -35,3 +40,18 @@ def generate_blocker(prompt: str) -> str | None:
     if not prompt.strip():
         return "Write a prompt first: describe the picture you want."
     return too_long_message(prompt, "prompt")
+
+
+_SEEN = "studio_seen_status"
+
+
+def status_changed(state: MutableMapping[str, Any], job: GenerationJob) -> bool:
+    """Whether `job` changed status since this session's last poll of it; remembers what it
+    saw. The polling fragment then reruns the whole page, so the History below it never says
+    "queued" while generating or "running" after the end. A job seen for the first time (just
+    submitted, or after a reload) is not a change: the run showing it renders the History too.
+    """
+    seen = [job.id, job.status.value]
+    before = state.get(_SEEN)
+    state[_SEEN] = seen
+    return before is not None and before[0] == seen[0] and before != seen

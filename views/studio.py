@@ -19,7 +19,7 @@ from core.studio.submit import submit
 from ui import db, media, resources
 from ui.auth import require_user
 from ui.references import upload_reference
-from ui.studio_form import generate_blocker, too_long_note
+from ui.studio_form import generate_blocker, status_changed, too_long_note
 from ui.widgets import format_duration
 
 user = require_user()
@@ -207,20 +207,19 @@ def active_job() -> None:
     job = job_for_user(engine, job_id=job_id, user_id=user_id) if job_id else None
     if job is None:
         with db.reading() as session:
-            job = history.unfinished_job(session, user_id=user_id)
+            job = history.current_job(session, user_id=user_id, now=clock.now())
     if job is None:
         return
-    unfinished = job.status in (JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING)
-    watched_until_now = st.session_state.get("studio_watching") == job.id
-    st.session_state["studio_watching"] = job.id if unfinished else None
-    if watched_until_now and not unfinished:
-        st.rerun()  # the whole page once: the balance and the history changed with the job
+    if status_changed(st.session_state, job):
+        st.rerun()  # the whole page: the history, and the balance once it ends, follow the job
     with db.reading() as session:
         state = progress.job_progress(
             session, job, pool=settings.pool_name, pricing=pricing, now=clock.now()
         )
     st.subheader(f"Job #{job.id} · seed {job.seed}")
     if job.status is JobStatus.QUEUED:
+        if job.requeue_note:
+            st.warning(job.requeue_note)
         st.info(f"Waiting for a GPU (place {state.queue_position} in the queue).")
         if state.cold_start:
             st.warning(

@@ -236,3 +236,33 @@ def test_a_refusal_on_the_page_is_audited_and_holds_nothing(signed_in, web_engin
     with read_scope(web_engine) as session:
         assert session.exec(select(GenerationJob)).all() == []
         assert session.exec(select(AuditEntry)).all()[-1].action == "policy.refused"
+
+
+def test_a_finished_result_is_still_there_after_a_reload(signed_in, web_engine, texts):
+    first = signed_in("views/studio.py").run()
+    first.text_area(key="studio_prompt").input("a harbour at noon").run()
+    first.button(key="studio_generate").click().run()
+    with session_scope(web_engine) as session:
+        job = session.exec(select(GenerationJob)).one()
+        job.status, job.charged_credits = JobStatus.SUCCEEDED, 1
+        job.finished_at = job.updated_at
+        session.add(job)
+    reload = AppTest.from_file(str(ROOT / "views/studio.py"), default_timeout=30)
+    reload.session_state["age_confirmed"] = True
+    reload.session_state[auth.SESSION_KEY] = first.session_state[auth.SESSION_KEY]
+    reload.run()
+    assert not reload.exception
+    assert f"Job #{job.id}" in texts(reload) and "Done: 1 credit charged." in texts(reload)
+
+
+def test_a_requeued_job_shows_why_it_is_waiting_again(signed_in, web_engine, texts):
+    app = signed_in("views/studio.py").run()
+    app.text_area(key="studio_prompt").input("a harbour at noon").run()
+    app.button(key="studio_generate").click().run()
+    with session_scope(web_engine) as session:
+        job = session.exec(select(GenerationJob)).one()
+        job.requeue_note = "Back in the queue at step 5 of 28: GPU instance stopped: lost."
+        session.add(job)
+    app.run()
+    assert "Back in the queue at step 5 of 28" in texts(app)
+    assert "Waiting for a GPU" in texts(app)
