@@ -45,7 +45,7 @@ def generate_blocker(prompt: str) -> str | None:
 _SEEN = "studio_seen_status"
 
 
-def status_changed(state: MutableMapping[str, Any], job: GenerationJob) -> bool:
+def status_changed(state: MutableMapping[Any, Any], job: GenerationJob) -> bool:
     """Whether `job` changed status since this session's last poll of it; remembers what it
     saw. The polling fragment then reruns the whole page, so the History below it never says
     "queued" while generating or "running" after the end. A job seen for the first time (just
