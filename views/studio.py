@@ -13,6 +13,7 @@ from core.muses import service as muses
 from core.studio import history, progress
 from core.studio.compose import MAX_BATCH, StudioRequest, compose, request_of
 from core.studio.history import job_for_user
+from core.studio.labels import model_name, preset_summary
 from core.studio.outcomes import cancel
 from core.studio.pricing import estimate, hold_for, pricing_from
 from core.studio.submit import submit
@@ -70,8 +71,16 @@ with form:
     )
     too_long_note(negative, "negative prompt")
     left, right = st.columns(2)
-    preset = left.selectbox("Quality", presets.names(kind.value), index=1, key="studio_preset")
-    model = right.selectbox("Model", presets.models(kind.value), key="studio_model")
+    preset = left.selectbox(
+        "Quality",
+        presets.names(kind.value),
+        index=1,
+        key="studio_preset",
+        format_func=lambda name: preset_summary(presets.preset(name, kind.value)),
+    )
+    model = right.selectbox(
+        "Model", presets.models(kind.value), key="studio_model", format_func=model_name
+    )
     random_seed = left.checkbox("Random seed", value=True, key="studio_random_seed")
     seed = right.number_input("Seed", 0, 2**48, 42, disabled=random_seed, key="studio_seed")
     batch = left.slider("Batch", 1, MAX_BATCH, 1, key="studio_batch")
@@ -125,6 +134,11 @@ with side:
     else:
         held = hold_for(quote)
         st.metric("Credits held (the unused part is refunded)", held)
+        st.caption(
+            f"About {quote.credits} credit{'' if quote.credits == 1 else 's'} for "
+            f"{format_duration(quote.gpu_seconds)} of GPU time ({request.batch_size} × "
+            f"{request.preset}); {held} held now to cover a slower run."
+        )
         st.write(
             f"About {format_duration(quote.wait_seconds)} "
             + ("(a GPU has to start first)" if quote.cold_start else "(a GPU is warm)")
@@ -261,7 +275,7 @@ if not recent:
     st.caption("Nothing generated yet.")
 for past in recent:
     with st.expander(f"#{past.id} · {past.status} · {past.prompt[:70]}"):
-        st.write(f"{past.kind} · {past.preset} · {past.model} · seed {past.seed}")
+        st.write(f"{past.kind} · {past.preset} · {model_name(past.model)} · seed {past.seed}")
         if past.error:
             st.error(past.error)
         if past.status is JobStatus.SUCCEEDED:

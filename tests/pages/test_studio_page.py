@@ -266,3 +266,25 @@ def test_a_requeued_job_shows_why_it_is_waiting_again(signed_in, web_engine, tex
     app.run()
     assert "Back in the queue at step 5 of 28" in texts(app)
     assert "Waiting for a GPU" in texts(app)
+
+
+def test_the_credits_held_shown_are_the_credits_held(signed_in, web_engine):
+    app = signed_in("views/studio.py").run()
+    app.radio(key="studio_kind").set_value("video").run()
+    app.selectbox(key="studio_preset").set_value("high").run()
+    app.slider(key="studio_batch").set_value(2).run()
+    app.text_area(key="studio_prompt").input("waves on a harbour wall").run()
+    shown = int(app.metric[0].value)
+    assert "of GPU time (2 × high)" in " ".join(c.value for c in app.caption)
+    app.button(key="studio_generate").click().run()
+    with read_scope(web_engine) as session:
+        job = session.exec(select(GenerationJob)).one()
+    assert job.estimated_credits == shown
+    assert 500 - the_user_balance(web_engine) == shown
+
+
+def the_user_balance(engine):
+    from core.accounts import ledger
+
+    with read_scope(engine) as session:
+        return ledger.balance(session, the_user(engine).id)
