@@ -80,13 +80,18 @@ def human(frame: DataFrame) -> DataFrame:
 
 
 def themed(figure: Figure, *, value_title: str = "") -> Figure:
-    """`figure` in the theme's template, with wide-form charts' generic "variable" and
+    """`figure` in the theme's template and colours, with wide-form charts' "variable" and
     "value" replaced: no legend title, `value_title` on the value axis and in the hover."""
     figure.update_layout(template=TEMPLATE, legend_title_text="")
     for axis in ("xaxis", "yaxis"):
         if figure.layout[axis].title.text == "value":
             figure.layout[axis].title.text = value_title
-    for trace in figure.data:
+    for index, trace in enumerate(figure.data):
+        # Plotly Express paints each trace itself at creation: recolour them in the theme's.
+        colour = THEME_COLOURS[index % len(THEME_COLOURS)]
+        trace.marker.color = colour
+        if trace.type in ("scatter", "box"):
+            trace.line.color = colour
         hover = getattr(trace, "hovertemplate", None)
         if hover:
             trace.hovertemplate = hover.replace("variable=", "").replace(

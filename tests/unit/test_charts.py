@@ -53,6 +53,7 @@ def test_charts_wear_the_theme_and_speak_in_words_not_field_names():
     )
     assert figure.layout.template.layout.colorway == tuple(THEME_COLOURS)
     assert [trace.name for trace in figure.data] == ["Spent this month", "Monthly cap"]
+    assert [trace.line.color for trace in figure.data] == THEME_COLOURS[:2]
     assert figure.layout.yaxis.title.text == "USD" and not figure.layout.legend.title.text
     shown = " ".join(trace.hovertemplate for trace in figure.data)
     assert "variable" not in shown and "value=" not in shown and "_usd" not in shown
