@@ -13,7 +13,7 @@ from ui.auth import (
     signed_out_just_now,
 )
 from ui.legal import require_current_acceptance
-from ui.navigation import TAKEDOWN_URL, pages_for, visitor_pages
+from ui.navigation import TAKEDOWN_URL, pages_for, share_link_open, visitor_pages
 from ui.theme import apply_theme
 
 apply_theme()
@@ -27,7 +27,8 @@ if user is None:
     if signed_out_just_now():
         st.switch_page(visitor[0])  # out by the front door, not at the page's own path
 else:
-    navigation = st.navigation(pages_for(is_admin=is_admin(user)))
+    share_link = share_link_open(st.query_params)
+    navigation = st.navigation(pages_for(is_admin=is_admin(user), share_link=share_link))
 # An account proved its age (date of birth, 18+) at registration: a returning signed-in
 # browser skips the gate; everyone else confirms first (once per browser).
 # The removal form shows no imagery and must reach whoever is shown, minors included.

@@ -10,6 +10,7 @@ import signal
 from types import FrameType
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.base import STATE_RUNNING, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from core.clock import SystemClock
@@ -22,6 +23,27 @@ from scheduler.tasks import Runtime
 log = logging.getLogger(__name__)
 TRENDING_REFRESH_S = 300  # trending counts views by the day: minutes of lag do not show
 WEBHOOK_INTERVAL_S = 5  # a receiver hears of a finished job within seconds
+
+
+class Stopper:
+    """The SIGINT/SIGTERM handler: shuts the scheduler down once, however often it is called.
+
+    A second Ctrl-C, or one before the scheduler started (during the first tick), used to
+    raise `SchedulerNotRunningError` out of the handler and print a traceback.
+    """
+
+    def __init__(self, scheduler: BaseScheduler) -> None:
+        self.scheduler = scheduler
+        self.requested = False
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        """Ask for a clean stop: shut a running scheduler down; otherwise only remember it."""
+        first = not self.requested
+        self.requested = True
+        if first:
+            log.info("scheduler.stopping", extra={"signal": signal.Signals(signum).name})
+        if self.scheduler.state == STATE_RUNNING:
+            self.scheduler.shutdown(wait=True)
 
 
 def main() -> None:
@@ -82,12 +104,9 @@ def main() -> None:
 
     scheduler.add_listener(_on_error, EVENT_JOB_ERROR)
 
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("scheduler.stopping", extra={"signal": signal.Signals(signum).name})
-        scheduler.shutdown(wait=True)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = Stopper(scheduler)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     metrics = None
     if settings.metrics_port:  # METRICS_PORT=0 turns them off
         metrics = MetricsServer(runtime.metrics.registry, settings.metrics_port).start()
@@ -95,7 +114,8 @@ def main() -> None:
     log.info("scheduler.started", extra={"poll_interval_s": interval})
     runtime.tick_pool()
     runtime.refresh_trending()  # a new leader's gallery trends at once, not in 5 minutes
-    scheduler.start()
+    if not stop.requested:  # a Ctrl-C during the first tick: stop without starting
+        scheduler.start()
     clean = runtime.shutdown()
     if metrics is not None:
         metrics.stop()

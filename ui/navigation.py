@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import streamlit as st
@@ -58,10 +58,20 @@ def takedown_page() -> st.Page:
     )
 
 
-def pages_for(is_admin: bool) -> dict[str, list[st.Page]]:
-    """The navigation sections for a signed-in visitor; admin pages only for admins."""
+def share_link_open(query: Mapping[str, str]) -> bool:
+    """Whether the address is a share link (`/share?token=...`): the only time the share page
+    belongs in a signed-in visitor's navigation."""
+    return bool(query.get("token"))
+
+
+def pages_for(is_admin: bool, *, share_link: bool = False) -> dict[str, list[st.Page]]:
+    """The navigation sections for a signed-in visitor; admin pages only for admins.
+
+    The share page is there only while a share link is open (`share_link`): listed without a
+    link it led to "This link is not valid".
+    """
     create = [st.Page(path, title=title, icon=icon) for path, title, icon in USER_PAGES]
-    sections = {"Create": [*create, share_page()]}  # the share page is hidden: links only
+    sections = {"Create": [*create, share_page()] if share_link else create}
     if is_admin:
         sections["Admin"] = [
             st.Page(path, title=title, icon=icon) for path, title, icon in ADMIN_PAGES

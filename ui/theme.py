@@ -13,9 +13,18 @@ _CSS = """
   background: linear-gradient(90deg, #A855F7 0%, #D946EF 50%, #EC4899 100%);
   -webkit-background-clip: text; background-clip: text; color: transparent;
 }
-.stButton > button[kind="primary"] {
-  background: linear-gradient(90deg, #7C3AED, #DB2777); border: 0;
+/* Panels and cards: bordered containers and expanders in the theme's surface colour. */
+[data-testid="stVerticalBlockBorderWrapper"]:has(> div > [data-testid="stVerticalBlock"]),
+[data-testid="stExpander"] details {
+  background: #120A1A; border-color: #2E1F3D;
 }
+[data-testid="stMetric"] {
+  background: #1A1024; border: 1px solid #2E1F3D; border-radius: .75rem; padding: .6rem .9rem;
+}
+h1, h2, h3 { letter-spacing: .01em; }
+h1 { border-bottom: 1px solid #2E1F3D; padding-bottom: .3rem; }
+/* No empty band above the page: the header is only as tall as its toolbar. */
+[data-testid="stHeader"] { background: transparent; }
 </style>
 """
 

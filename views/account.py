@@ -8,6 +8,7 @@ from decimal import Decimal
 import streamlit as st
 
 from core.accounts import ledger, payments, users
+from core.accounts.statement import statement
 from core.errors import CoreError, ValidationFailed
 from ui import db, resources
 from ui.api_tokens import render_api_tokens
@@ -30,16 +31,10 @@ st.metric("Credits", balance)
 if entries:
     st.dataframe(
         [
-            {
-                "when": entry.created_at,
-                "what": str(entry.kind),
-                "credits": entry.credits,
-                "job": entry.job_id,
-                "note": entry.note,
-            }
-            for entry in entries
+            {"When": line.when, "What": line.what, "Credits": line.credits, "Detail": line.detail}
+            for line in statement(entries)
         ],
-        column_config={"when": TIME_COLUMN},
+        column_config={"When": TIME_COLUMN},
         hide_index=True,
         width="stretch",
     )

@@ -36,6 +36,7 @@ flt = audit_view.AuditFilter(
 pager: KeysetPager[int] = KeysetPager(f"a_cursors:{flt}")
 with db.reading() as session:
     page = audit_view.page_audit(session, filter=flt, cursor=pager.cursor, limit=50)
+    actor_names = audit_view.actor_names(session, [row.actor for row in page.rows])
 
 if page.rows:
     st.dataframe(
@@ -43,7 +44,7 @@ if page.rows:
             {
                 "id": row.id,
                 "at": row.at,
-                "actor": row.actor,
+                "actor": actor_names[row.actor],
                 "key fingerprint": row.actor_fingerprint or "",
                 "action": row.action,
                 "target": row.target,

@@ -13,7 +13,7 @@ from plotly.graph_objects import Figure
 from core.pool import billing, reports
 from ui import db, resources, spend_frames
 from ui.auth import require_admin
-from ui.charts import on_timeline
+from ui.charts import human, label, on_timeline, themed
 from ui.spend_frames import for_chart
 from ui.widgets import format_usd
 
@@ -93,11 +93,19 @@ if spend.empty and jobs.empty:
 
 
 def chart(
-    figure: Figure, *, start: datetime = first_day, bar_period: timedelta | None = DAY
+    figure: Figure,
+    *,
+    start: datetime = first_day,
+    bar_period: timedelta | None = DAY,
+    value_title: str = "",
 ) -> None:
     """Draw `figure` over the window from `start` to today (bars `bar_period` wide)."""
     st.plotly_chart(
-        on_timeline(figure, start=start, end=today, bar_period=bar_period), width="stretch"
+        on_timeline(
+            themed(figure, value_title=value_title), start=start, end=today, bar_period=bar_period
+        ),
+        width="stretch",
+        theme=None,
     )
 
 
@@ -109,48 +117,76 @@ def csv_button(label: str, frame: pd.DataFrame, file_name: str) -> None:
 if not budget.empty:
     chart(
         px.line(
-            for_chart(budget),
-            x="day",
-            y=["month_to_date_usd", "monthly_cap_usd", "spend_usd", "daily_cap_usd"],
+            human(for_chart(budget)),
+            x=label("day"),
+            y=[
+                label(c)
+                for c in ("month_to_date_usd", "monthly_cap_usd", "spend_usd", "daily_cap_usd")
+            ],
             title="This month: spend vs budget (USD)",
             markers=True,
         ),
         start=today.replace(day=1),
         bar_period=None,
+        value_title="USD",
     )
     csv_button("Download budget CSV", budget, "gpu-budget.csv")
 if not hourly.empty:
     st.plotly_chart(
         on_timeline(
-            px.bar(
-                for_chart(hourly),
-                x="hour",
-                y="cost_usd",
-                title="GPU spend per hour, last 48 h (USD)",
+            themed(
+                px.bar(
+                    human(for_chart(hourly)),
+                    x=label("hour"),
+                    y=label("cost_usd"),
+                    title="GPU spend per hour, last 48 h (USD)",
+                )
             ),
             start=hour - timedelta(hours=47),
             end=hour,
             bar_period=HOUR,
         ),
         width="stretch",
+        theme=None,
     )
 if not spend.empty:
-    chart(px.bar(for_chart(spend), x="day", y="cost_usd", title="GPU spend per day (USD)"))
+    chart(
+        px.bar(
+            human(for_chart(spend)),
+            x=label("day"),
+            y=label("cost_usd"),
+            title="GPU spend per day (USD)",
+        )
+    )
 if not jobs.empty:
     per_day_jobs = jobs.groupby(["day", "status"], as_index=False).size()
-    chart(px.bar(per_day_jobs, x="day", y="size", color="status", title="Jobs per day by outcome"))
+    chart(
+        px.bar(
+            human(per_day_jobs),
+            x=label("day"),
+            y=label("size"),
+            color=label("status"),
+            title="Jobs per day by outcome",
+        )
+    )
     csv_button("Download jobs CSV", jobs, "jobs.csv")
 if not usage.empty:
     chart(
-        px.bar(usage, x="day", y=["busy_h", "idle_h"], title="GPU-hours: busy vs idle (the waste)")
+        px.bar(
+            human(usage),
+            x=label("day"),
+            y=[label("busy_h"), label("idle_h")],
+            title="GPU-hours: busy vs idle (the waste)",
+        ),
+        value_title="GPU-hours",
     )
     csv_button("Download usage CSV", usage, "gpu-usage.csv")
 if not boots.empty:
     chart(
         px.scatter(
-            boots,
-            x="day",
-            y="boot_s",
+            human(boots),
+            x=label("day"),
+            y=label("boot_s"),
             title="Cold starts: seconds from rental to ready (one dot per boot)",
         ),
         bar_period=None,
@@ -159,6 +195,15 @@ if not spend.empty:
     csv_button("Download spend CSV", spend, "gpu-spend.csv")
 if not done.empty:
     st.plotly_chart(
-        px.box(done, x="preset", y="gpu_s", color="kind", title="GPU seconds per job by preset"),
+        themed(
+            px.box(
+                human(done),
+                x=label("preset"),
+                y=label("gpu_s"),
+                color=label("kind"),
+                title="GPU seconds per job by preset",
+            )
+        ),
         width="stretch",
+        theme=None,
     )

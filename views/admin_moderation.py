@@ -45,10 +45,11 @@ for report, asset in queue.reports:
         )
         if report.details:
             right.text(report.details)
-        choice = right.segmented_control(
+        choice = right.radio(  # a radio wraps its long labels; a segmented control clipped them
             "Decision",
             list(DECISIONS),
             format_func=DECISIONS.__getitem__,
+            index=None,
             key=f"m_choice_{report.id}",
         )
         if choice and right.button("Apply", key=f"m_apply_{report.id}"):

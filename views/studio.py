@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import safety
 from core.accounts import ledger
 from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
 from core.errors import CoreError, PolicyRefusal
@@ -15,6 +14,7 @@ from core.muses import service as muses
 from core.studio import history, progress
 from core.studio.compose import MAX_BATCH, StudioRequest, compose, request_of
 from core.studio.history import job_for_user
+from core.studio.labels import model_name, preset_summary
 from core.studio.outcomes import cancel
 from core.studio.pricing import estimate, hold_for, pricing_from
 from core.studio.submit import submit
@@ -22,6 +22,7 @@ from ui import db, intent, media, resources, studio_prefill
 from ui.auth import require_user
 from ui.muse_pin import pin_to_muse
 from ui.references import upload_reference
+from ui.studio_form import generate_blocker, status_changed, too_long_note
 from ui.widgets import format_duration
 
 user = require_user()
@@ -68,27 +69,35 @@ with form:
         variation_id = variation_names[
             st.selectbox("Variation (optional)", list(variation_names), key="studio_variation")
         ]
+    # No max_chars: the browser would cut a long paste silently; the page says so instead.
     prompt = st.text_area(
         "Scene" if muse_id else "Prompt",
         key="studio_prompt",
-        max_chars=safety.MAX_PROMPT_CHARS,
         placeholder="A portrait in soft window light, film grain",
     )
+    too_long_note(prompt, "prompt")
     st.caption(f"≈ {estimate_clip_tokens(prompt)} of {CLIP_WINDOW} CLIP tokens (77 with start/end)")
     if over_window(prompt):
         st.warning(
             "This prompt is past CLIP's 75-token window (77 with its start and end tokens): "
             "its end will carry little weight."
         )
+    generate_slot = st.container()  # Generate sits under the prompt, not under every control
     negative = st.text_area(
-        "Negative prompt",
-        key="studio_negative",
-        max_chars=safety.MAX_PROMPT_CHARS,
-        value=presets.default_negative,
+        "Negative prompt", key="studio_negative", value=presets.default_negative
     )
+    too_long_note(negative, "negative prompt")
     left, right = st.columns(2)
-    preset = left.selectbox("Quality", presets.names(kind.value), index=1, key="studio_preset")
-    model = right.selectbox("Model", presets.models(kind.value), key="studio_model")
+    preset = left.selectbox(
+        "Quality",
+        presets.names(kind.value),
+        index=1,
+        key="studio_preset",
+        format_func=lambda name: preset_summary(presets.preset(name, kind.value)),
+    )
+    model = right.selectbox(
+        "Model", presets.models(kind.value), key="studio_model", format_func=model_name
+    )
     random_seed = left.checkbox("Random seed", value=True, key="studio_random_seed")
     seed = right.number_input("Seed", 0, 2**48, 42, disabled=random_seed, key="studio_seed")
     batch = left.slider("Batch", 1, MAX_BATCH, 1, key="studio_batch")
@@ -146,6 +155,11 @@ with side:
     else:
         held = hold_for(quote)
         st.metric("Credits held (the unused part is refunded)", held)
+        st.caption(
+            f"About {quote.credits} credit{'' if quote.credits == 1 else 's'} for "
+            f"{format_duration(quote.gpu_seconds)} of GPU time ({request.batch_size} × "
+            f"{request.preset}); {held} held now to cover a slower run."
+        )
         wait_s = ahead.wait_s(quote.gpu_seconds)
         if wait_s is None:
             st.warning(f"No GPU will start: {ahead.reason}. A job would wait in the queue.")
@@ -162,12 +176,18 @@ with side:
             st.text(request.prompt)
             for number, chunk in enumerate(muse_prompt.prompt_chunks(request.prompt), 1):
                 st.caption(f"Chunk {number}: ≈ {chunk.tokens} of {CLIP_WINDOW} tokens")
-    if st.button(
+with generate_slot:
+    clicked = st.button(
         "Generate",
         type="primary",
         key="studio_generate",
-        disabled=short or not prompt.strip(),
-    ):
+        disabled=short,
+        help="Not enough credits for this request: see the estimate." if short else None,
+    )
+    blocker = generate_blocker(prompt)
+    if clicked and blocker:
+        st.warning(blocker)
+    elif clicked:
         try:
             job = submit(
                 engine,
@@ -187,6 +207,8 @@ with side:
             intent.renew("studio_generate")
             st.session_state["studio_active_job"] = job.id
             st.toast("Queued. You can leave this page; the job keeps running.")
+    elif short:
+        st.caption("Generate is off: not enough credits (see the estimate).")
 
 
 def _show_outputs(job: GenerationJob, where: str) -> None:
@@ -226,20 +248,19 @@ def active_job() -> None:
     job = job_for_user(engine, job_id=job_id, user_id=user_id) if job_id else None
     if job is None:
         with db.reading() as session:
-            job = history.unfinished_job(session, user_id=user_id)
+            job = history.current_job(session, user_id=user_id, now=clock.now())
     if job is None:
         return
-    unfinished = job.status in (JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING)
-    watched_until_now = st.session_state.get("studio_watching") == job.id
-    st.session_state["studio_watching"] = job.id if unfinished else None
-    if watched_until_now and not unfinished:
-        st.rerun()  # the whole page once: the balance and the history changed with the job
+    if status_changed(st.session_state, job):
+        st.rerun()  # the whole page: the history, and the balance once it ends, follow the job
     with db.reading() as session:
         state = progress.job_progress(
             session, job, pool=settings.pool_name, pricing=pricing, now=clock.now()
         )
     st.subheader(f"Job #{job.id} · seed {job.seed}")
     if job.status is JobStatus.QUEUED:
+        if job.requeue_note:
+            st.warning(job.requeue_note)
         st.info(f"Waiting for a GPU (place {state.queue_position} in the queue).")
         meets = state.outlook
         if meets is not None and meets.start_in_s is None:
@@ -285,7 +306,7 @@ if not recent:
     st.caption("Nothing generated yet.")
 for past in recent:
     with st.expander(f"#{past.id} · {past.status} · {past.prompt[:70]}"):
-        st.write(f"{past.kind} · {past.preset} · {past.model} · seed {past.seed}")
+        st.write(f"{past.kind} · {past.preset} · {model_name(past.model)} · seed {past.seed}")
         if past.error:
             st.error(past.error)
         if past.status is JobStatus.SUCCEEDED:

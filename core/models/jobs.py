@@ -49,6 +49,8 @@ class GenerationJob(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, max_length=64)
     """Chosen by the submitting form, once per intent: a second submit with it is the same job."""
     error: str | None = Field(default=None, max_length=2000)
+    # Why a job that had started is back in the queue, in words the user reads (None otherwise).
+    requeue_note: str | None = Field(default=None, max_length=500)
     estimated_credits: int = 0
     charged_credits: int | None = None
     cost_usd: Decimal | None = Field(default=None, sa_type=Money)

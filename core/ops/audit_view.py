@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from core.models import AuditEntry, AuditOutcome
+from core.models import AuditEntry, AuditOutcome, User
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -93,3 +93,26 @@ def to_csv(rows: Sequence[AuditEntry]) -> bytes:
             ]
         )
     return out.getvalue().encode()
+
+
+def actor_names(session: Session, actors: Sequence[str]) -> dict[str, str]:
+    """A readable name for each actor, in one form: `user:<id>` (the id older entries name)
+    becomes `user:<username>`, like the entries that name the user; other actors stay as
+    they are. The stored entries are hash-chained and never rewritten: this is display only.
+    """
+    ids = {
+        int(a.removeprefix("user:")) for a in actors if a.startswith("user:") and a[5:].isdigit()
+    }
+    usernames = (
+        dict(session.exec(select(User.id, User.username).where(col(User.id).in_(ids))).all())
+        if ids
+        else {}
+    )
+    names: dict[str, str] = {}
+    for actor in actors:
+        suffix = actor.removeprefix("user:")
+        known = (
+            usernames.get(int(suffix)) if actor.startswith("user:") and suffix.isdigit() else None
+        )
+        names[actor] = f"user:{known}" if known else actor
+    return names

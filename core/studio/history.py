@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -62,6 +64,30 @@ def unfinished_job(session: Session, *, user_id: int) -> GenerationJob | None:
         .where(
             GenerationJob.user_id == user_id,
             col(GenerationJob.status).in_([JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING]),
+        )
+        .order_by(col(GenerationJob.id).desc())
+        .limit(1)
+    ).first()
+
+
+RECENT_RESULT_S = 600.0
+"""How long a finished job stays on the Studio after a reload or in a new tab."""
+
+
+def current_job(
+    session: Session, *, user_id: int, now: datetime, recent_s: float = RECENT_RESULT_S
+) -> GenerationJob | None:
+    """What the Studio follows without a job in hand (a reload, another tab): the newest
+    unfinished job, else the newest one that finished in the last `recent_s` seconds, so a
+    result does not vanish with a refresh."""
+    unfinished = unfinished_job(session, user_id=user_id)
+    if unfinished is not None:
+        return unfinished
+    return session.exec(
+        select(GenerationJob)
+        .where(
+            GenerationJob.user_id == user_id,
+            col(GenerationJob.finished_at) >= now - timedelta(seconds=recent_s),
         )
         .order_by(col(GenerationJob.id).desc())
         .limit(1)

@@ -33,6 +33,17 @@ TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED
 RESTART_REASON = "the scheduler restarted"
 
 
+def requeue_note(job: GenerationJob, reason: str) -> str:
+    """What the Studio says about a started job sent back to the queue: how far it had got,
+    why, which attempt comes next, and that the credits held are not taken twice."""
+    reached = f" at step {job.step} of {job.total_steps}" if job.step and job.total_steps else ""
+    note = (
+        f"Back in the queue{reached}: {reason}. It starts again from the beginning "
+        f"(attempt {job.attempts + 1} of {MAX_ATTEMPTS}); you are charged once."
+    )
+    return note[:500]
+
+
 class JobOutcomes:
     """How jobs end when their instance goes away; the pool manager calls these."""
 
@@ -44,6 +55,7 @@ class JobOutcomes:
         if job.attempts >= MAX_ATTEMPTS:
             self.fail(session, job_id=job_id, reason=reason, now=now)
             return
+        job.requeue_note = requeue_note(job, reason)
         job.status = JobStatus.QUEUED
         job.instance_id = None
         job.step = 0

@@ -156,10 +156,14 @@ class _Supervisor:
 
 
 @contextmanager
-def running_system(workdir: Path, log_path: Path) -> Iterator[System]:
-    """Migrate a fresh database, start tools/run_all.py, wait until it answers, stop it after."""
+def running_system(
+    workdir: Path, log_path: Path, overrides: dict[str, str] | None = None
+) -> Iterator[System]:
+    """Migrate a fresh database, start tools/run_all.py, wait until it answers, stop it after.
+
+    `overrides` replace settings of `system_env` (e.g. the warm pool's desired size)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = system_env(workdir)
+    env = system_env(workdir) | (overrides or {})
     supervisor = _Supervisor()
     system = System(
         url=f"http://127.0.0.1:{env['WEB_PORT']}", env=env, log_path=log_path, supervisor=supervisor

@@ -1,5 +1,6 @@
 """The scheduler runs as its own process and stops cleanly on SIGTERM."""
 
+import signal
 import time
 
 from testing.processes import python_module, stop
@@ -20,3 +21,22 @@ def test_scheduler_ticks_and_stops_cleanly_on_sigterm(tmp_path):
         rest = stop(proc, timeout_s=20)
     assert proc.returncode == 0
     assert "scheduler.stopped" in rest
+
+
+def test_ctrl_c_twice_stops_cleanly_without_a_traceback(tmp_path):
+    env = {
+        "POOL_POLL_INTERVAL_S": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
+        "METRICS_PORT": "0",
+    }
+    with python_module("scheduler", env=env, cwd=tmp_path) as proc:
+        deadline = time.monotonic() + 20
+        line = ""
+        while time.monotonic() < deadline and "scheduler.started" not in line:
+            line = proc.stderr.readline()
+        proc.send_signal(signal.SIGINT)  # a terminal's Ctrl-C, and a supervisor forwarding it
+        proc.send_signal(signal.SIGINT)
+        rest = stop(proc, timeout_s=20)
+    assert proc.returncode == 0
+    assert "scheduler.stopped" in rest
+    assert "Traceback" not in rest and "SchedulerNotRunningError" not in rest

@@ -5,6 +5,7 @@ and the refusal is in the audit log.
 """
 
 import io
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,6 +22,7 @@ from core.muses.schema import validate_profile
 from core.pool.outlook import Meets
 from core.studio import history, progress
 from core.studio.compose import StudioRequest, compose, request_of
+from core.studio.outcomes import OUTCOMES
 from core.studio.pricing import Pricing, estimate, hold_for
 from core.studio.submit import submit as submit_job
 from testing.factories import make_instance, make_job, make_pool, make_user
@@ -275,3 +277,34 @@ def test_the_newest_unfinished_job_is_what_a_reload_follows(engine, fake_clock):
     with read_scope(engine) as session:
         assert history.unfinished_job(session, user_id=user.id).id == newest.id
         assert history.unfinished_job(session, user_id=make_user(engine).id) is None
+
+
+def test_a_result_finished_minutes_ago_survives_a_reload(engine, fake_clock):
+    user = make_user(engine)
+    now = fake_clock.now()
+    make_job(engine, user, status=JobStatus.SUCCEEDED, finished_at=now - timedelta(hours=1))
+    recently = now - timedelta(minutes=2)
+    done = make_job(engine, user, status=JobStatus.SUCCEEDED, finished_at=recently)
+    with read_scope(engine) as session:
+        assert history.current_job(session, user_id=user.id, now=now).id == done.id
+        later = now + timedelta(seconds=history.RECENT_RESULT_S)
+        assert history.current_job(session, user_id=user.id, now=later) is None
+    queued = make_job(engine, user, status=JobStatus.QUEUED)  # unfinished work comes first
+    with read_scope(engine) as session:
+        assert history.current_job(session, user_id=user.id, now=now).id == queued.id
+
+
+def test_a_requeued_job_says_how_far_it_got_and_why(engine, fake_clock):
+    user = make_user(engine)
+    job = make_job(engine, user, status=JobStatus.RUNNING, step=5, total_steps=28, attempts=1)
+    with session_scope(engine) as session:
+        OUTCOMES.requeue_or_fail(
+            session, job_id=job.id, reason="GPU instance stopped: lost", now=fake_clock.now()
+        )
+    with read_scope(engine) as session:
+        back = session.get(GenerationJob, job.id)
+    assert back.status is JobStatus.QUEUED and back.step == 0
+    assert back.requeue_note == (
+        "Back in the queue at step 5 of 28: GPU instance stopped: lost. It starts again from "
+        "the beginning (attempt 2 of 3); you are charged once."
+    )

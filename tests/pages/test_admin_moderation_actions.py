@@ -55,7 +55,7 @@ def test_each_decision_takes_effect_and_is_audited(
     assert any(t.value == "<script>alert(1)</script>" for t in app.text)  # shown as text
     with read_scope(web_engine) as session:
         assert session.get(Asset, asset_id).hidden is True  # hidden from the moment of report
-    app.segmented_control(key=f"m_choice_{report_id}").set_value(decision).run()
+    app.radio(key=f"m_choice_{report_id}").set_value(decision).run()
     app.button(key=f"m_apply_{report_id}").click().run()
     assert not app.exception, app.exception
     with read_scope(web_engine) as session:

@@ -5,6 +5,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from ui import cookies
+from ui.navigation import pages_for, share_link_open
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,3 +37,14 @@ def test_a_signed_in_adult_account_skips_the_age_gate(signed_in):
     app.run()
     assert not app.exception
     assert app.title[0].value == "Studio"
+
+
+def test_the_share_page_is_listed_only_while_a_share_link_is_open():
+    assert share_link_open({"token": "abc"}) and not share_link_open({"token": ""})
+
+    def hidden(share_link: bool) -> int:  # the share page is the one page never shown
+        sections = pages_for(False, share_link=share_link)
+        return sum(page.visibility == "hidden" for pages in sections.values() for page in pages)
+
+    assert hidden(share_link=False) == 0
+    assert hidden(share_link=True) == 1

@@ -98,8 +98,48 @@ def test_short_credits_are_explained_and_generate_is_disabled(signed_in, web_eng
     app.text_area(key="studio_prompt").input("a lighthouse").run()
     assert "Not enough credits" in texts(app)
     assert app.button(key="studio_generate").disabled
+    assert "Generate is off: not enough credits" in texts(app)  # the reason, beside it
     with read_scope(web_engine) as session:
         assert session.exec(select(GenerationJob)).all() == []
+
+
+def test_generate_is_clickable_before_the_prompt_is_committed_and_explains_an_empty_one(
+    signed_in, web_engine, texts
+):
+    app = signed_in("views/studio.py").run()
+    # A text box commits on blur: Generate must already be enabled, or the first click is lost.
+    assert not app.button(key="studio_generate").disabled
+    app.button(key="studio_generate").click().run()
+    assert "Write a prompt first" in texts(app)
+    with read_scope(web_engine) as session:
+        assert session.exec(select(GenerationJob)).all() == []
+
+
+def test_a_long_paste_is_kept_whole_and_refused_with_its_length(signed_in, web_engine, texts):
+    app = signed_in("views/studio.py").run()
+    assert app.text_area(key="studio_prompt").max_chars in (None, 0)  # no silent cut
+    pasted = "a lighthouse at dusk, " * 200  # 4,400 characters
+    app.text_area(key="studio_prompt").input(pasted).run()
+    assert app.text_area(key="studio_prompt").value == pasted
+    assert f"{len(pasted):,} characters long" in texts(app)
+    app.button(key="studio_generate").click().run()
+    assert "nothing was cut" in texts(app)
+    with read_scope(web_engine) as session:
+        assert session.exec(select(GenerationJob)).all() == []
+
+
+def test_generate_sits_under_the_prompt_before_the_other_controls(signed_in):
+    app = signed_in("views/studio.py").run()
+    # On a phone the columns stack: what comes first in the tree comes first on the screen.
+    keys = [getattr(node, "key", None) for node in _walk(app.main)]
+    assert keys.index("studio_prompt") < keys.index("studio_generate")
+    assert keys.index("studio_generate") < keys.index("studio_negative")
+
+
+def _walk(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
 
 
 def test_a_muse_and_variation_compose_the_prompt_that_is_submitted(signed_in, web_engine):
@@ -238,3 +278,55 @@ def test_the_form_sends_one_key_per_intent_and_a_new_one_after_it_is_queued(sign
     with read_scope(web_engine) as session:
         keys = [job.idempotency_key for job in session.exec(select(GenerationJob)).all()]
     assert len(keys) == 3 and len(set(keys)) == 3 and "resent" in keys and None not in keys
+
+
+def test_a_finished_result_is_still_there_after_a_reload(signed_in, web_engine, texts):
+    first = signed_in("views/studio.py").run()
+    first.text_area(key="studio_prompt").input("a harbour at noon").run()
+    first.button(key="studio_generate").click().run()
+    with session_scope(web_engine) as session:
+        job = session.exec(select(GenerationJob)).one()
+        job.status, job.charged_credits = JobStatus.SUCCEEDED, 1
+        job.finished_at = job.updated_at
+        session.add(job)
+    reload = AppTest.from_file(str(ROOT / "views/studio.py"), default_timeout=30)
+    reload.session_state["age_confirmed"] = True
+    reload.session_state[auth.SESSION_KEY] = first.session_state[auth.SESSION_KEY]
+    reload.run()
+    assert not reload.exception
+    assert f"Job #{job.id}" in texts(reload) and "Done: 1 credit charged." in texts(reload)
+
+
+def test_a_requeued_job_shows_why_it_is_waiting_again(signed_in, web_engine, texts):
+    app = signed_in("views/studio.py").run()
+    app.text_area(key="studio_prompt").input("a harbour at noon").run()
+    app.button(key="studio_generate").click().run()
+    with session_scope(web_engine) as session:
+        job = session.exec(select(GenerationJob)).one()
+        job.requeue_note = "Back in the queue at step 5 of 28: GPU instance stopped: lost."
+        session.add(job)
+    app.run()
+    assert "Back in the queue at step 5 of 28" in texts(app)
+    assert "Waiting for a GPU" in texts(app)
+
+
+def test_the_credits_held_shown_are_the_credits_held(signed_in, web_engine):
+    app = signed_in("views/studio.py").run()
+    app.radio(key="studio_kind").set_value("video").run()
+    app.selectbox(key="studio_preset").set_value("high").run()
+    app.slider(key="studio_batch").set_value(2).run()
+    app.text_area(key="studio_prompt").input("waves on a harbour wall").run()
+    shown = int(app.metric[0].value)
+    assert "of GPU time (2 × high)" in " ".join(c.value for c in app.caption)
+    app.button(key="studio_generate").click().run()
+    with read_scope(web_engine) as session:
+        job = session.exec(select(GenerationJob)).one()
+    assert job.estimated_credits == shown
+    assert 500 - the_user_balance(web_engine) == shown
+
+
+def the_user_balance(engine):
+    from core.accounts import ledger
+
+    with read_scope(engine) as session:
+        return ledger.balance(session, the_user(engine).id)

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pandas as pd
 import plotly.express as px
 
-from ui.charts import on_timeline
+from ui.charts import THEME_COLOURS, human, label, on_timeline, themed
 
 START = datetime(2026, 10, 26, tzinfo=UTC)
 END = datetime(2026, 11, 25, tzinfo=UTC)
@@ -41,3 +41,19 @@ def test_only_bars_are_sized():
 
     assert "width" not in figure.data[0].to_plotly_json()
     assert figure.layout.xaxis.range[0] == datetime(2026, 10, 25, 12)
+
+
+def test_charts_wear_the_theme_and_speak_in_words_not_field_names():
+    frame = pd.DataFrame(
+        {"day": [date(2026, 11, 24)], "month_to_date_usd": [1.5], "monthly_cap_usd": [50.0]}
+    )
+    figure = themed(
+        px.line(human(frame), x="Day", y=[label("month_to_date_usd"), label("monthly_cap_usd")]),
+        value_title="USD",
+    )
+    assert figure.layout.template.layout.colorway == tuple(THEME_COLOURS)
+    assert [trace.name for trace in figure.data] == ["Spent this month", "Monthly cap"]
+    assert [trace.line.color for trace in figure.data] == THEME_COLOURS[:2]
+    assert figure.layout.yaxis.title.text == "USD" and not figure.layout.legend.title.text
+    shown = " ".join(trace.hovertemplate for trace in figure.data)
+    assert "variable" not in shown and "value=" not in shown and "_usd" not in shown
