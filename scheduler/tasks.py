@@ -32,6 +32,9 @@ from scheduler.leader import LeaderLease
 
 log = logging.getLogger(__name__)
 
+ENDING_RETRIES = 2
+"""Ticks a job ending that failed to be written is tried again before the job is recovered."""
+
 
 class Runtime:
     """Everything the scheduler's periodic tasks need, built once per process."""
@@ -56,21 +59,27 @@ class Runtime:
             max_workers=max(1, settings.pool_max_instances), thread_name_prefix="job"
         )
         self._running: set[int] = set()
+        self._pending_endings: dict[int, tuple[runner.Ending, int]] = {}
         self._lock = threading.Lock()
+        # Held from claiming a job until it counts as running, and while recovering orphans:
+        # a job just claimed is never mistaken for one whose worker died.
+        self._claiming = threading.Lock()
         self._led_before = False
         self.webhook_client = httpx.Client()
         self.metrics = scheduler_metrics(self.engine, clock, pool=settings.pool_name)
 
     def tick_pool(self) -> None:
-        """Renew leadership, recover after a takeover, and reconcile the pool once."""
+        """Write the job endings that failed before, renew leadership, recover orphaned jobs
+        (every tick: a job whose worker died or whose close kept failing ends within two) and
+        reconcile the pool once."""
+        self.retry_endings()
         if not self.leader.acquire_or_renew():
             if self._led_before:
                 self.manager.alert("leader_lost", "this scheduler lost its leader lease")
             self._led_before = False
             return
-        if not self._led_before:
-            self.recover_orphaned_jobs()
-            self._led_before = True
+        self._led_before = True
+        self.recover_orphaned_jobs()
         report = self.manager.reconcile()
         self.metrics.reconcile_ticks.inc()
         self.metrics.reconcile_errors.inc(len(report.errors))
@@ -89,31 +98,59 @@ class Runtime:
             return 0
         started = 0
         while True:
-            with session_scope(self.engine) as session:
-                claimed = queue.claim_next(
-                    session, pool=self.settings.pool_name, now=self.clock.now()
-                )
-            if claimed is None:
-                return started
-            job_id, claim = claimed
-            with self._lock:
-                self._running.add(job_id)
+            with self._claiming:
+                with session_scope(self.engine) as session:
+                    claimed = queue.claim_next(
+                        session, pool=self.settings.pool_name, now=self.clock.now()
+                    )
+                if claimed is None:
+                    return started
+                job_id, claim = claimed
+                with self._lock:
+                    self._running.add(job_id)
             self.workers.submit(self._run, job_id, claim)
             started += 1
 
     def _run(self, job_id: int, claim: leases.Claim) -> None:
+        pending = None
         try:
-            runner.run_job(self.run_context, job_id=job_id, claim=claim)
+            pending = runner.run_job(self.run_context, job_id=job_id, claim=claim)
         finally:
-            with self._lock:
+            self._settled(job_id, pending)
+
+    def _settled(self, job_id: int, pending: runner.Ending | None, tries: int = 0) -> None:
+        """The job's worker is done: forget it, or keep it (and its lease) until the ending
+        it could not write is written (`retry_endings`)."""
+        with self._lock:
+            if pending is None or tries >= ENDING_RETRIES:
+                self._pending_endings.pop(job_id, None)
                 self._running.discard(job_id)
+            else:
+                self._pending_endings[job_id] = (pending, tries)
+
+    def retry_endings(self) -> int:
+        """Try again to write the job endings whose writing failed; how many are still owed.
+
+        After ENDING_RETRIES ticks an ending is given up (logged): the job then counts as
+        orphaned and `recover_orphaned_jobs` requeues or refunds it in the same tick.
+        """
+        with self._lock:
+            owed = list(self._pending_endings.items())
+        for job_id, (ending, tries) in owed:
+            pending = runner.retry_ending(ending, job_id=job_id)
+            if pending is not None and tries + 1 >= ENDING_RETRIES:
+                log.error("job.ending_given_up", extra={"job_id": job_id})
+            self._settled(job_id, pending, tries + 1)
+        with self._lock:
+            return len(self._pending_endings)
 
     def recover_orphaned_jobs(self) -> int:
         """Jobs holding leases that no worker of ours runs died with a previous leader:
         release their leases and requeue them (`outcomes.recover_orphaned_jobs`). How many."""
-        return outcomes.recover_orphaned_jobs(
-            self.engine, is_running=self._is_running, clock=self.clock
-        )
+        with self._claiming:
+            return outcomes.recover_orphaned_jobs(
+                self.engine, is_running=self._is_running, clock=self.clock
+            )
 
     def _is_running(self, job_id: int) -> bool:
         with self._lock:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -53,27 +54,37 @@ class RunContext:
     screener: OutputScreener = field(default_factory=shared_screener)
 
 
-def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> None:
-    """Run a leased job on its instance and settle it; never raises.
+Ending = Callable[[], None]
+"""Writing how a job ended (its result, or its failure); safe to call again until it succeeds."""
+
+
+def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> Ending | None:
+    """Run a leased job on its instance and write how it ended; never raises.
 
     The result is written only if this worker still holds the lease: if the pool took the
     instance back meanwhile (lost, expired, safe mode), the job was already requeued or
-    refunded and this late result is dropped.
+    refunded and this late result is dropped. Returns None once the ending is written; if
+    writing it kept failing (the database unreachable past `run_transaction`'s retries), the
+    failure is logged (`job.close_failed`) and the ending is returned for the caller to try
+    again with `retry_ending` while it keeps the job; the lease stays open meanwhile.
     """
+    ending: Ending
     try:
-        _run(ctx, job_id, claim)
+        ending = _run(ctx, job_id, claim)
     except ComfyUnavailable as exc:
-        _close(
+        ending = partial(
+            _close,
             ctx,
             claim,
             job_id,
             outcome="instance_error",
             retry=True,
             reason=f"The GPU stopped answering ({exc}); your job was put back in the queue.",
+            replace_instance=True,
         )
-        _request_replacement(ctx, claim.instance_id)
     except CoreError as exc:
-        _close(
+        ending = partial(
+            _close,
             ctx,
             claim,
             job_id,
@@ -83,7 +94,8 @@ def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> None:
         )
     except Exception:  # noqa: BLE001 - a worker must always settle its job
         log.exception("job.crashed", extra={"job_id": job_id})
-        _close(
+        ending = partial(
+            _close,
             ctx,
             claim,
             job_id,
@@ -91,19 +103,26 @@ def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> None:
             retry=False,
             reason="Generation failed because of an internal error. Your credits were refunded.",
         )
+    return retry_ending(ending, job_id=job_id)
 
 
-def _run(ctx: RunContext, job_id: int, claim: Claim) -> None:
+def retry_ending(ending: Ending, *, job_id: int) -> Ending | None:
+    """Write `ending`; None once written, else (logged as `job.close_failed`) the ending again."""
+    try:
+        ending()
+    except Exception:  # noqa: BLE001 - never lost silently: logged, then kept to try again
+        log.exception("job.close_failed", extra={"job_id": job_id})
+        return ending
+    return None
+
+
+def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
     started = ctx.clock.now()
-    with session_scope(ctx.engine) as session:
-        job = session.get(GenerationJob, job_id)
-        if job is None or job.status is not JobStatus.LEASED:
-            return
-        job.status = JobStatus.RUNNING
-        job.started_at = started
-        job.attempts += 1
-        job.updated_at = started
-        session.add(job)
+    job = run_transaction(
+        ctx.engine, partial(_start, job_id=job_id, started=started), name="studio.start"
+    )
+    if job is None:
+        return lambda: None  # requeued or settled meanwhile: nothing of ours to write
     client = ctx.comfy(claim.comfy_url)
     try:
         uploaded = tuple(
@@ -127,7 +146,19 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> None:
         outputs = [(ref, client.view(ref)) for ref in result.outputs]
     finally:
         client.close()
-    _finish(ctx, claim, job_id, outputs, started, graph)
+    return partial(_finish, ctx, claim, job_id, outputs, started, graph)
+
+
+def _start(session: Session, *, job_id: int, started: datetime) -> GenerationJob | None:
+    job = session.get(GenerationJob, job_id)
+    if job is None or job.status is not JobStatus.LEASED:
+        return None
+    job.status = JobStatus.RUNNING
+    job.started_at = started
+    job.attempts += 1
+    job.updated_at = started
+    session.add(job)
+    return job
 
 
 class _ProgressWriter:
@@ -220,7 +251,14 @@ def _finish(
 
 
 def _close(
-    ctx: RunContext, claim: Claim, job_id: int, *, outcome: str, retry: bool, reason: str
+    ctx: RunContext,
+    claim: Claim,
+    job_id: int,
+    *,
+    outcome: str,
+    retry: bool,
+    reason: str,
+    replace_instance: bool = False,
 ) -> None:
     now = ctx.clock.now()
     run_transaction(
@@ -236,12 +274,18 @@ def _close(
         ),
         name="studio.close",
     )
+    if replace_instance:
+        _request_replacement(ctx, claim.instance_id)
 
 
 def _request_replacement(ctx: RunContext, instance_id: int) -> None:
     """An instance whose ComfyUI stopped answering is destroyed at the next tick."""
-    with session_scope(ctx.engine) as session:
+    now = ctx.clock.now()
+
+    def mark(session: Session) -> None:
         instance = session.get(GpuInstance, instance_id)
         if instance is not None and instance.terminate_requested_at is None:
-            instance.terminate_requested_at = ctx.clock.now()
+            instance.terminate_requested_at = now
             session.add(instance)
+
+    run_transaction(ctx.engine, mark, name="studio.replace_instance")

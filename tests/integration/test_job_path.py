@@ -24,21 +24,25 @@ from core.models import (
     Asset,
     AuditEntry,
     BillCheck,
+    CreditEntry,
     CreditKind,
     GenerationJob,
     JobStatus,
+    Lease,
     PoolConfig,
 )
 from core.muses import lookbook
 from core.muses import service as muses
 from core.muses.schema import validate_profile
+from core.studio import queue
 from core.studio.compose import StudioRequest, compose
 from core.studio.outcomes import cancel
 from core.studio.pricing import pricing_from
 from core.studio.submit import submit
 from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
-from testing.factories import RENTABLE_FILTERS, make_user, png_bytes
+from testing.db_faults import failing_statements
+from testing.factories import RENTABLE_FILTERS, make_instance, make_user, png_bytes
 from testing.sims import comfy_behind_vast
 
 PRESETS = Presets.load()
@@ -337,3 +341,77 @@ def test_an_explicit_muse_job_is_guided_by_its_look_book_but_not_by_an_outside_u
         )
     with pytest.raises(PolicyRefusal, match="cannot be used in explicit mode"):
         _submit(runtime, user, **(vars(request) | {"reference_images": (outside.sha256,)}))
+
+
+# ---- closing a job never fails silently (issue 13, item 2) ---------------------------------
+# A close that keeps failing is logged and written again at the next tick; one that cannot be
+# written at all, or whose worker died, is recovered by the orphan sweep that runs every tick.
+
+
+def wait_until(predicate, timeout_s=60):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def closes_of(engine, job_id):
+    with read_scope(engine) as session:
+        entries = session.exec(select(CreditEntry).where(CreditEntry.job_id == job_id)).all()
+        open_leases = session.exec(
+            select(Lease).where(Lease.job_id == job_id, Lease.released_at.is_(None))
+        ).all()
+        job = session.get(GenerationJob, job_id)
+    kinds = sorted(e.kind.value for e in entries)
+    return job, kinds, open_leases
+
+
+def test_a_close_that_fails_is_logged_and_written_at_the_next_tick(engine, stack, caplog):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+    with failing_statements(runtime.engine, r"^UPDATE lease") as fault:
+        _drive(runtime, job.id, until=(JobStatus.RUNNING,))
+        wait_until(lambda: any(r.message == "job.close_failed" for r in caplog.records))
+        fault.on = False
+        runtime.tick_pool()
+    done, kinds, open_leases = closes_of(engine, job.id)
+    assert done.status is JobStatus.SUCCEEDED
+    assert kinds == ["charge", "hold", "release"]
+    assert open_leases == []
+
+
+def test_a_close_that_cannot_be_written_is_recovered_within_two_ticks(engine, stack, caplog):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+    with failing_statements(runtime.engine, r"^INSERT INTO asset"):
+        _drive(runtime, job.id, until=(JobStatus.RUNNING,))
+        wait_until(lambda: any(r.message == "job.close_failed" for r in caplog.records))
+        runtime.tick_pool()
+        runtime.tick_pool()
+        recovered, kinds, open_leases = closes_of(engine, job.id)
+    assert recovered.status is JobStatus.QUEUED and open_leases == []
+    assert kinds == ["hold"]
+    done = _drive(runtime, job.id)
+    _, kinds, _ = closes_of(engine, job.id)
+    assert done.status is JobStatus.SUCCEEDED and kinds == ["charge", "hold", "release"]
+
+
+def test_a_job_whose_worker_died_is_recovered_at_the_next_tick_of_a_sitting_leader(engine, stack):
+    runtime, _vast, _comfy = stack
+    runtime.tick_pool()  # leading already: recovery is not only for a new leader
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+    make_instance(engine, state="ready", comfy_url="http://gpu.invalid")
+    with session_scope(engine) as session:
+        assert queue.claim_next(session, pool="default", now=runtime.clock.now()) is not None
+    runtime.tick_pool()
+    recovered, kinds, open_leases = closes_of(engine, job.id)
+    assert recovered.status is JobStatus.QUEUED and open_leases == [] and kinds == ["hold"]
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 500 - job.estimated_credits
+        assert all(e.kind is not CreditKind.REFUND for e in session.exec(select(CreditEntry)))
