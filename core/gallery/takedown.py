@@ -43,9 +43,21 @@ _ASSET_REF = re.compile(r"(?:asset[=:/#\s]{1,3}|#)(\d{1,12})\b", re.IGNORECASE)
 _SHARE_TOKEN = re.compile(r"token=([A-Za-z0-9._~\-]{10,400})")
 
 
-def fingerprint(data: bytes, *, max_bytes: int, max_pixels: int) -> Fingerprint:
+def fingerprint(
+    data: bytes,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    max_decoded_bytes: int | None = store.UPLOAD_DECODED_BYTES,
+) -> Fingerprint:
     """The fingerprints of an image file (opened with the upload checks)."""
-    image = store.open_image(data, max_bytes=max_bytes, max_pixels=max_pixels, allow_animation=True)
+    image = store.open_image(
+        data,
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+        allow_animation=True,
+        max_decoded_bytes=max_decoded_bytes,
+    )
     return fingerprints.of_image(data, image)
 
 
@@ -69,7 +81,12 @@ def block_copies(
     """Block the asset's picture by all its fingerprints, and hide every stored asset with
     the same bytes (identical copies other users hold)."""
     data = store.read(media_root, asset.sha256)
-    prints = fingerprint(data, max_bytes=len(data) + 1, max_pixels=asset.width * asset.height + 1)
+    prints = fingerprint(
+        data,
+        max_bytes=len(data) + 1,
+        max_pixels=asset.width * asset.height + 1,
+        max_decoded_bytes=None,  # a stored picture, already accepted
+    )
     for sha in dict.fromkeys((prints.sha256, prints.canonical_sha256)):
         if session.get(BlockedHash, sha) is None:
             session.add(
