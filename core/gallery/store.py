@@ -29,7 +29,7 @@ from core.models import Asset, AssetTag, MediaKind
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 THUMB_SIDE = 384
-UPLOAD_DECODED_BYTES = 96 * 1024 * 1024
+UPLOAD_DECODED_BYTES = 80 * 1024 * 1024
 """The most memory an upload may take once decoded, its RGB(A) working copy included: with
 the upload path's smaller copies (grey for the perceptual hash, a turned copy for an EXIF
 orientation) no accepted upload costs the process more than ~300 MB (tests measure it)."""

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from core import audit
 from core.accounts import users
+from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
 from core.gallery import fingerprints, sharing, store
 from core.gallery.fingerprints import Fingerprint
@@ -140,6 +141,8 @@ def file_request(
     reach the requester, a statement that it was shared without consent, and a signature.
     Only the request id reaches the audit log, never the requester's details."""
     fields = {"where the picture is": location, "your name": requester_name, "signature": signature}
+    require_plain({**fields, "email": requester_email, "relationship": relationship})
+    require_plain({"description": description}, multiline=True)
     missing = [name for name, value in fields.items() if not value.strip()]
     if missing:
         raise ValidationFailed("Please fill in " + ", ".join(missing) + ".")
@@ -216,6 +219,7 @@ def resolve_request(
 ) -> TakedownRequest:
     """An administrator removes the picture (hidden, private, copies blocked) or rejects the
     request (the picture shown again). `asset_id` names the picture when the request did not."""
+    require_plain({"note": note})
     users.require_admin(session, moderator_id, doing="resolve takedown requests")
     request = session.get(TakedownRequest, request_id)
     if request is None or request.status is not TakedownStatus.OPEN:
