@@ -230,9 +230,11 @@ def set_budget(
     """Change the daily and/or monthly spend caps (reaching one switches safe mode on)."""
     config = _config(session, pool)
     for value in (daily_usd, monthly_usd):
+        if value is not None and not value.is_finite():
+            raise ValidationFailed(f"a budget is an amount of dollars, not {value}")
         if value is not None and value < 0:
             raise ValidationFailed("a budget cannot be negative")
-        if value is not None and not (value.is_finite() and value <= MAX_BUDGET_USD):
+        if value is not None and value > MAX_BUDGET_USD:
             raise ValidationFailed(f"a budget is at most {MAX_BUDGET_USD} USD")
     if daily_usd is not None:
         config.daily_budget_usd = daily_usd

@@ -26,7 +26,7 @@ from core.db import session_scope
 from core.models import Role, metadata
 from core.muses import schema, service
 from tests.pages.conftest import ROOT
-from ui import auth
+from ui import auth, resources
 from ui.errors import FRIENDLY
 
 # What a refusal may record: its audit entry, and a failed sign-in's throttle row.
@@ -175,6 +175,7 @@ def web_engine(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engi
     st.cache_resource.clear()
     st.cache_data.clear()
     yield engine
+    resources.engine().dispose()  # the pages' own pool: no connection outlives the test
     st.cache_resource.clear()
     st.cache_data.clear()
 
