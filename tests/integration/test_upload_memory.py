@@ -3,7 +3,8 @@
 A 155 KB PNG of 6320x6320 RGBA passes a 40 MP pixel cap yet decodes to 152 MB, and the
 upload path once held three copies of it (520 MB). The worst pictures the limit still accepts
 are decoded here in a child process, through the reference-upload path, and its peak RSS is
-read from the kernel's own count (`ru_maxrss`): a memory bound, not a timing.
+read from the kernel's own count (`VmHWM`, the child's own high-water mark: `ru_maxrss` would
+carry the parent's size across fork and exec): a memory bound, not a timing.
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ UPLOAD = {"max_bytes": 20 * 1024 * 1024, "max_pixels": 40_000_000}
 # The reference-upload path of core.muses.service.attach_reference, without the database:
 # the copy check decodes the picture, then the store decodes and re-encodes it.
 CHILD = """
-import resource, sys
+import sys
 from pathlib import Path
 from core.gallery import store, takedown
 data = Path(sys.argv[1]).read_bytes()
 limits = {"max_bytes": 20 * 1024 * 1024, "max_pixels": 40_000_000}
 takedown.fingerprint(data, **limits)
 store.ingest_image(data, media_root=Path(sys.argv[2]), **limits)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+status = Path("/proc/self/status").read_text()
+peak = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+print(int(peak.split()[1]) // 1024)
 """
 
 
