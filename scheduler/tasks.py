@@ -191,5 +191,6 @@ class Runtime:
             clean = not self._running
         self.leader.step_down()
         self.manager.provider.close()
+        self.run_context.comfy.close()
         self.engine.dispose()
         return clean

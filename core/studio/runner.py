@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from core.clock import Clock
-from core.comfy.client import ComfyClient
+from core.comfy.clients import ComfyClients
 from core.comfy.events import OutputRef, Preview, Progress
 from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, Graph, build_graph
@@ -48,7 +48,8 @@ class RunContext:
     presets: Presets
     pricing: Pricing
     media_root: Path
-    comfy: Callable[[str], ComfyClient] = field(default=lambda url: ComfyClient(url))
+    comfy: ComfyClients = field(default_factory=ComfyClients)
+    """URL -> a shared, long-lived client for that ComfyUI (the runner never closes it)."""
     screener: OutputScreener = field(default_factory=shared_screener)
 
 
@@ -104,28 +105,25 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> None:
         job.updated_at = started
         session.add(job)
     client = ctx.comfy(claim.comfy_url)
-    try:
-        uploaded = tuple(
-            client.upload_image(store.read(ctx.media_root, sha), f"{sha}.png")
-            for sha in job.request.get("reference_images", [])
-        )
-        request = GenerationRequest(
-            positive=job.prompt,
-            negative=job.negative_prompt,
-            model=job.model,
-            preset=job.preset,
-            seed=job.seed,
-            batch_size=job.batch_size,
-            kind=job.kind.value,
-            reference_images=uploaded,
-            reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
-        )
-        graph = build_graph(request, ctx.presets)
-        progress = _ProgressWriter(ctx, job_id)
-        result = client.run(graph, on_event=progress)
-        outputs = [(ref, client.view(ref)) for ref in result.outputs]
-    finally:
-        client.close()
+    uploaded = tuple(
+        client.upload_image(store.read(ctx.media_root, sha), f"{sha}.png")
+        for sha in job.request.get("reference_images", [])
+    )
+    request = GenerationRequest(
+        positive=job.prompt,
+        negative=job.negative_prompt,
+        model=job.model,
+        preset=job.preset,
+        seed=job.seed,
+        batch_size=job.batch_size,
+        kind=job.kind.value,
+        reference_images=uploaded,
+        reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
+    )
+    graph = build_graph(request, ctx.presets)
+    progress = _ProgressWriter(ctx, job_id)
+    result = client.run(graph, on_event=progress)
+    outputs = [(ref, client.view(ref)) for ref in result.outputs]
     _finish(ctx, claim, job_id, outputs, started, graph)
 
 

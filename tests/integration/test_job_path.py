@@ -26,6 +26,7 @@ from core.models import (
     BillCheck,
     CreditKind,
     GenerationJob,
+    GpuInstance,
     JobStatus,
     PoolConfig,
 )
@@ -104,6 +105,20 @@ def _drive(runtime, job_id, *, until=(JobStatus.SUCCEEDED, JobStatus.FAILED), ti
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} stuck in {job.status}")
+
+
+def test_jobs_on_one_instance_reuse_one_comfy_client(engine, stack):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    jobs = [_submit(runtime, user, seed=seed) for seed in (1, 2, 3)]
+    for job in jobs:
+        done = _drive(runtime, job.id)
+        assert done.status is JobStatus.SUCCEEDED, done.error
+    with read_scope(engine) as session:
+        servers = {i.comfy_url for i in session.exec(select(GpuInstance)).all() if i.comfy_url}
+    # One client per ComfyUI server (the simulator serves every instance), not one per job.
+    assert len(runtime.run_context.comfy._clients) == len(servers) == 1
 
 
 def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
