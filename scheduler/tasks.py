@@ -192,5 +192,6 @@ class Runtime:
         self.leader.step_down()
         self.manager.provider.close()
         self.run_context.comfy.close()
+        self.run_context.after_job.shutdown(wait=True, cancel_futures=False)
         self.engine.dispose()
         return clean

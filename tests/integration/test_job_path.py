@@ -6,11 +6,13 @@ ComfyUI simulator over HTTP and WebSocket, the database (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 from sqlmodel import select
 
 from core.accounts import ledger
@@ -141,6 +143,13 @@ def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
         for a in assets
     )
     assert balance == 500 - done.charged_credits
+    runtime.run_context.after_job.shutdown(wait=True)  # thumbnails come after the job is done
+    with read_scope(engine) as session:
+        thumbs = [session.get(Asset, a.id).thumb_sha256 for a in assets]
+    assert all(
+        Image.open(io.BytesIO(store.read(runtime.settings.media_root, t))).format == "WEBP"
+        for t in thumbs
+    )
     text = store.read_png_metadata(store.read(runtime.settings.media_root, assets[0].sha256))
     assert text["parameters"].startswith("a lighthouse at dusk\nNegative prompt:")
     assert json.loads(text["prompt"]) and json.loads(text["workflow"])["nodes"]
