@@ -9,7 +9,7 @@ from core.accounts import ledger
 from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
 from core.errors import CoreError, PolicyRefusal
 from core.gallery import library
-from core.models import GenerationJob, JobStatus, MediaKind, Visibility
+from core.models import Asset, GenerationJob, JobStatus, MediaKind, Visibility
 from core.muses import service as muses
 from core.studio import history, progress
 from core.studio.compose import MAX_BATCH, StudioRequest, compose, request_of
@@ -163,15 +163,25 @@ with side:
             st.toast("Queued. You can leave this page; the job keeps running.")
 
 
-def _show_outputs(job: GenerationJob, where: str) -> None:
-    with db.reading() as session:
-        assets = history.job_assets(session, job_id=job.id or 0, user_id=user_id)
+def _show_outputs(
+    job: GenerationJob, where: str, assets: list[Asset], held: int, *, full: bool
+) -> None:
+    """The job's pictures: full size with a download button for the job just finished,
+    thumbnails in the history (a download there is prepared only when asked for)."""
     cols = st.columns(min(len(assets), 4) or 1)
     for index, asset in enumerate(assets):
-        data = media.read(asset.sha256)
         with cols[index % len(cols)]:
-            st.image(data, caption=asset.title, width="stretch")
-            media.download_button(asset, data, key=f"dl_{where}_{asset.id}")
+            if full:
+                data = media.read(asset.sha256)
+                st.image(data, caption=asset.title, width="stretch")
+                media.download_button(asset, data, key=f"dl_{where}_{asset.id}")
+            else:
+                thumb = media.read(asset.thumb_sha256 or asset.sha256)
+                st.image(thumb, caption=asset.title, width="stretch")
+                if st.button("Download…", key=f"prep_{where}_{asset.id}"):
+                    media.download_button(
+                        asset, media.read(asset.sha256), key=f"dl_{where}_{asset.id}"
+                    )
             public = asset.visibility is Visibility.PUBLIC
             if not public and st.button("Share publicly", key=f"pub_{where}_{asset.id}"):
                 with db.writing() as (session, now):
@@ -185,8 +195,6 @@ def _show_outputs(job: GenerationJob, where: str) -> None:
                 st.toast("Shared: it appears in the public gallery once a moderator approves it.")
     if assets:
         st.caption("Saved privately to your gallery.")
-    with db.reading() as session:
-        held = history.held_for_review(session, job_id=job.id or 0, user_id=user_id)
     if held:
         st.info(f"{held} picture(s) are held for a moderator's review before you can see them.")
 
@@ -229,7 +237,11 @@ def active_job() -> None:
     elif job.status is JobStatus.SUCCEEDED:
         charged = job.charged_credits
         st.success(f"Done: {charged} credit{'' if charged == 1 else 's'} charged.")
-        _show_outputs(job, "active")
+        with db.reading() as session:
+            assets, held = history.outputs_of_jobs(session, job_ids=[job.id or 0], user_id=user_id)
+        _show_outputs(
+            job, "active", assets.get(job.id or 0, []), held.get(job.id or 0, 0), full=True
+        )
     else:
         st.error(job.error or "The job did not finish.")
 
@@ -250,6 +262,11 @@ with db.reading() as session:
         status=None if status_choice == "all" else JobStatus(status_choice),
         kind=None if kind_choice == "all" else MediaKind(kind_choice),
     )
+    outputs, held_back = history.outputs_of_jobs(
+        session,
+        job_ids=[j.id or 0 for j in recent if j.status is JobStatus.SUCCEEDED],
+        user_id=user_id,
+    )
 if not recent:
     st.caption("Nothing generated yet.")
 for past in recent:
@@ -258,7 +275,10 @@ for past in recent:
         if past.error:
             st.error(past.error)
         if past.status is JobStatus.SUCCEEDED:
-            _show_outputs(past, "history")
+            past_id = past.id or 0
+            _show_outputs(
+                past, "history", outputs.get(past_id, []), held_back.get(past_id, 0), full=False
+            )
         if st.button("Re-run with the same seed", key=f"rerun_{past.id}"):
             try:
                 rerun = submit(

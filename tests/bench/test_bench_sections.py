@@ -72,7 +72,7 @@ def test_page_queries_time_a_first_and_a_truly_deep_page_of_every_query():
 
 
 def test_studio_render_shows_the_page_without_exceptions():
-    result = engine.studio_render(renders=2)
+    result = engine.studio_render(renders=2, finished_jobs=2)
     assert result.exceptions == 0
     assert result.title
     _ordered(result.render_ms)
