@@ -199,22 +199,42 @@ def _show_outputs(
         st.info(f"{held} picture(s) are held for a moderator's review before you can see them.")
 
 
-@st.fragment(run_every=2)
-def active_job() -> None:
-    """The job just submitted, or the newest unfinished one: polled from its row, so a
-    reload or another tab shows the same job."""
+UNFINISHED = (JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING)
+LIVE_POLL_S = 0.5
+"""How often the page rereads a job that has not ended; an ended one is not polled at all."""
+
+
+def _followed_job() -> GenerationJob | None:
+    """The job just submitted, or the newest unfinished one: read from its row, so a reload
+    or another tab shows the same job."""
     job_id = st.session_state.get("studio_active_job")
     job = job_for_user(engine, job_id=job_id, user_id=user_id) if job_id else None
     if job is None:
         with db.reading() as session:
             job = history.unfinished_job(session, user_id=user_id)
+    return job
+
+
+@st.fragment(run_every=LIVE_POLL_S)
+def live_job() -> None:
+    """The followed job while it runs, reread every LIVE_POLL_S; once it has ended, the whole
+    page once (the balance and the history changed with it), which then stops polling."""
+    job = _job_panel()
+    if job is None or job.status not in UNFINISHED:
+        st.rerun()
+
+
+@st.fragment
+def settled_job() -> None:
+    """The followed job once it has ended: drawn once, never polled."""
+    _job_panel()
+
+
+def _job_panel() -> GenerationJob | None:
+    """Draw the followed job's state; the job drawn (None: nothing to follow)."""
+    job = _followed_job()
     if job is None:
-        return
-    unfinished = job.status in (JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING)
-    watched_until_now = st.session_state.get("studio_watching") == job.id
-    st.session_state["studio_watching"] = job.id if unfinished else None
-    if watched_until_now and not unfinished:
-        st.rerun()  # the whole page once: the balance and the history changed with the job
+        return None
     with db.reading() as session:
         state = progress.job_progress(
             session, job, pool=settings.pool_name, pricing=pricing, now=clock.now()
@@ -244,9 +264,14 @@ def active_job() -> None:
         )
     else:
         st.error(job.error or "The job did not finish.")
+    return job
 
 
-active_job()
+_first_look = _followed_job()
+if _first_look is not None and _first_look.status in UNFINISHED:
+    live_job()
+else:
+    settled_job()
 
 st.subheader("History")
 filter_status, filter_kind = st.columns(2)
