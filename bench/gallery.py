@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from bench.common import Figure, percentile, row, scratch_engine, timed_ms
-from core.db import read_scope, session_scope
+from core.db import read_scope
 from core.gallery import engagement, listing
 from core.models import Asset, AssetView, AuditEntry, User
 from core.models.gallery import bayesian_rating_milli
@@ -303,8 +303,7 @@ def _refresh_trending_ms(engine: sa.Engine, now: datetime) -> tuple[float, float
     timings = []
     for _ in range(2):
         started = time.perf_counter()
-        with session_scope(engine) as session:
-            engagement.refresh_trending(session, now=now)
+        engagement.refresh_trending(engine, now=now)
         timings.append((time.perf_counter() - started) * 1000)
     return timings[0], timings[1]
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.errors import NotFound, ValidationFailed
+from core.gallery.search import matching
 from core.models import Asset, AssetTag, MediaKind, Screening, Visibility
 
 Sort = Literal["newest", "top_rated", "trending", "most_viewed"]
@@ -124,15 +125,9 @@ def list_assets(
             sa.exists().where(col(AssetTag.asset_id) == Asset.id, col(AssetTag.tag) == tag)
         )
     if search:
-        needle = f"%{search.strip().lower()[:100]}%"
-        query = query.where(
-            sa.or_(
-                sa.func.lower(Asset.title).like(needle),
-                sa.exists().where(
-                    col(AssetTag.asset_id) == Asset.id, col(AssetTag.tag).like(needle)
-                ),
-            )
-        )
+        found = matching(session.get_bind().dialect.name, search)
+        if found is not None:
+            query = query.where(found)
     by_key = query.order_by(key.desc(), col(Asset.id).desc())
     if cursor:
         after, after_id = _decode(cursor, sort)
