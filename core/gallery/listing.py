@@ -80,7 +80,7 @@ def _decode(cursor: str, sort: Sort) -> tuple[Any, int]:
     return key, asset_id
 
 
-def list_assets(
+def filtered(
     session: Session,
     *,
     viewer_id: int | None,
@@ -92,18 +92,9 @@ def list_assets(
     muse_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    sort: Sort = "newest",
-    cursor: str | None = None,
-    limit: int = 24,
-) -> Page:
-    """One page of the gallery, newest/top-rated/trending/most-viewed first, ties by id.
-
-    Each sort reads a stored key (`engagement.refresh_trending` keeps trending's,
-    `engagement.rate` top-rated's) and the cursor holds the last (key, id), so in the public
-    gallery a page at any depth reads ranges of the index (visibility, key, id): as fast
-    deep as shallow.
-    """
-    key = sort_column(sort)
+) -> Any:
+    """SELECT of the assets the viewer may see in `scope` that pass every given filter,
+    unordered (`list_assets` pages it; the benchmark finds deep cursors with it)."""
     query = select(Asset)
     if scope == "mine":
         # flagged outputs are held back from their owner until reviewed
@@ -128,7 +119,27 @@ def list_assets(
         found = matching(session.get_bind().dialect.name, search)
         if found is not None:
             query = query.where(found)
-    by_key = query.order_by(key.desc(), col(Asset.id).desc())
+    return query
+
+
+def list_assets(
+    session: Session,
+    *,
+    sort: Sort = "newest",
+    cursor: str | None = None,
+    limit: int = 24,
+    **filters: Any,
+) -> Page:
+    """One page of the gallery, newest/top-rated/trending/most-viewed first, ties by id;
+    `filters` are those of `filtered` (viewer_id, scope, category, tag, kind, search, …).
+
+    Each sort reads a stored key (`engagement.refresh_trending` keeps trending's,
+    `engagement.rate` top-rated's) and the cursor holds the last (key, id), so a page at any
+    depth reads ranges of an index (visibility, key, id) in public, (owner_id, key, id) in
+    "mine": as fast deep as shallow. Search reads the title index (core/gallery/search.py).
+    """
+    key = sort_column(sort)
+    by_key = filtered(session, **filters).order_by(key.desc(), col(Asset.id).desc())
     if cursor:
         after, after_id = _decode(cursor, sort)
         rows = _rows_after(session, by_key, key, after, after_id, limit + 1)
