@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -85,8 +86,8 @@ def filtered(
     *,
     viewer_id: int | None,
     scope: Literal["mine", "public"] = "public",
-    category: str | None = None,
-    tag: str | None = None,
+    category: str | Sequence[str] | None = None,
+    tag: str | Sequence[str] | None = None,
     kind: MediaKind | None = None,
     search: str | None = None,
     muse_id: int | None = None,
@@ -94,7 +95,10 @@ def filtered(
     until: datetime | None = None,
 ) -> Any:
     """SELECT of the assets the viewer may see in `scope` that pass every given filter,
-    unordered (`list_assets` pages it; the benchmark finds deep cursors with it)."""
+    unordered (`list_assets` pages it; the benchmark finds deep cursors with it).
+
+    A category or tag may be given with its old names (`Taxonomy.category_names`): a picture
+    carrying any of them matches."""
     query = select(Asset)
     if scope == "mine":
         # flagged outputs are held back from their owner until reviewed
@@ -102,7 +106,7 @@ def filtered(
     else:
         query = query.where(publicly_visible())
     if category:
-        query = query.where(Asset.category == category)
+        query = query.where(_one_of(col(Asset.category), category))
     if kind is not None:
         query = query.where(col(Asset.kind) == kind)
     if muse_id is not None:
@@ -113,13 +117,19 @@ def filtered(
         query = query.where(col(Asset.created_at) <= until)
     if tag:
         query = query.where(
-            sa.exists().where(col(AssetTag.asset_id) == Asset.id, col(AssetTag.tag) == tag)
+            sa.exists().where(col(AssetTag.asset_id) == Asset.id, _one_of(col(AssetTag.tag), tag))
         )
     if search:
         found = matching(session.get_bind().dialect.name, search)
         if found is not None:
             query = query.where(found)
     return query
+
+
+def _one_of(column: Any, names: str | Sequence[str]) -> Any:
+    """`column = name` for one name (an index range in key order), IN for several."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    return column == names[0] if len(names) == 1 else column.in_(names)
 
 
 def list_assets(

@@ -118,3 +118,21 @@ def test_trending_is_written_in_batches_and_matches_a_single_pass(engine, monkey
         scores = dict(session.execute(sa.select(Asset.id, Asset.trending_score)).all())
     assert [scores[a.id] for a in assets] == [0, 4, 8, 10, 12, 13, 14]  # x4, x4, x2, x2, x1…
     assert engagement.refresh_trending(engine, now=NOW) == 0
+
+
+def test_a_renamed_category_or_tag_still_finds_the_pictures_filed_under_the_old_name(engine):
+    owner = make_user(engine)
+    old = make_asset(engine, owner, category="artistic")
+    new = make_asset(engine, owner, category="painting")
+    with session_scope(engine) as session:
+        session.add(AssetTag(asset_id=old.id, tag="neon"))
+        session.add(AssetTag(asset_id=new.id, tag="neon-light"))
+    with read_scope(engine) as session:
+        for filters in (
+            {"category": ("painting", "artistic")},
+            {"tag": ("neon-light", "neon")},
+        ):
+            page = listing.list_assets(session, viewer_id=owner.id, scope="public", **filters)
+            assert {a.id for a in page.items} == {old.id, new.id}
+        page = listing.list_assets(session, viewer_id=owner.id, scope="public", tag="neon")
+        assert [a.id for a in page.items] == [old.id]
