@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.gallery import details, engagement, library, listing, moderation, sharing
+from core.gallery.taxonomy import normalize_tags
 from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
 from ui import db, media, resources
@@ -95,6 +96,8 @@ def _asset_card(asset: Asset) -> None:
     )
     if st.button("Open", key=f"open_{asset.id}"):
         st.session_state["g_open"] = asset.id
+    if scope == "mine":
+        st.checkbox("Select", key=f"sel_{asset.id}")
 
 
 for row_start in range(0, len(page.items), 4):
@@ -103,6 +106,66 @@ for row_start in range(0, len(page.items), 4):
             _asset_card(asset)
 
 pager.controls(page.next_cursor, key="g", back="← Back", forward="More →")
+
+
+def _bulk_actions(selected: list[int]) -> None:
+    """Visibility, category and tags, or deletion for every selected picture at once."""
+    with st.expander(f"{len(selected)} selected", expanded=True):
+        left, right = st.columns(2)
+        visibility = left.segmented_control(
+            "Visibility", [v.value for v in Visibility], key="bulk_vis"
+        )
+        if left.button("Set visibility", key="bulk_vis_go", disabled=not visibility) and visibility:
+            with db.writing() as (session, now):
+                library.set_visibility_many(
+                    session,
+                    owner_id=user_id,
+                    asset_ids=selected,
+                    visibility=Visibility(visibility),
+                    now=now,
+                )
+            st.toast(f"Saved {len(selected)} pictures.")
+        labels = {c.slug: c.label for c in taxonomy.categories}
+        category = right.selectbox(
+            "Category",
+            list(labels),
+            format_func=lambda slug: labels[slug],
+            index=None,
+            key="bulk_category",
+        )
+        tags = right.multiselect("Add tags", taxonomy.tags, key="bulk_tags")
+        if right.button("File them", key="bulk_file", disabled=not (category or tags)):
+            with db.writing() as (session, _now):
+                library.set_category_tags_many(
+                    session, owner_id=user_id, asset_ids=selected, category=category, add_tags=tags
+                )
+            st.toast(f"Filed {len(selected)} pictures.")
+        if st.button("Delete selected", key="bulk_delete"):
+            st.session_state["bulk_deleting"] = True
+        if st.session_state.get("bulk_deleting"):
+            st.warning(f"Delete {len(selected)} pictures for good?")
+            if st.button("Yes, delete them", type="primary", key="bulk_delete_yes"):
+                st.session_state.pop("bulk_deleting", None)
+                try:
+                    with db.writing() as (session, _now):
+                        library.delete_many(
+                            session,
+                            owner_id=user_id,
+                            asset_ids=selected,
+                            media_root=settings.media_root,
+                        )
+                except CoreError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
+            if st.button("Keep them", key="bulk_delete_no"):
+                st.session_state.pop("bulk_deleting", None)
+                st.rerun()
+
+
+chosen = [a.id or 0 for a in page.items if st.session_state.get(f"sel_{a.id}")]
+if scope == "mine" and chosen:
+    _bulk_actions(chosen)
 
 
 def _close_asset() -> None:
@@ -183,7 +246,42 @@ def _made_with(made: details.MadeWith) -> None:
             st.text_area("Negative prompt", made.negative_prompt, disabled=True, key="g_made_neg")
 
 
+def _edit_form(asset: Asset) -> None:
+    """Title, category and tags of one picture (free tags allowed, cleaned on save)."""
+    with db.reading() as session:
+        current = library.tags_of(session, asset_id=asset.id or 0)
+    labels = {c.slug: c.label for c in taxonomy.categories}
+    with st.form(f"edit_{asset.id}"):
+        title = st.text_input("Title", asset.title, max_chars=200)
+        slugs = list(labels)
+        category = st.selectbox(
+            "Category",
+            slugs,
+            index=slugs.index(asset.category) if asset.category in labels else None,
+            format_func=lambda slug: labels[slug],
+        )
+        tags = st.multiselect(
+            "Tags",
+            list(dict.fromkeys([*taxonomy.tags, *current])),
+            default=current,
+            accept_new_options=True,
+            max_selections=20,
+        )
+        if st.form_submit_button("Save"):
+            with db.writing() as (session, _now):
+                library.set_title_tags(
+                    session,
+                    owner_id=user_id,
+                    asset_id=asset.id or 0,
+                    title=title,
+                    tags=normalize_tags(tags),
+                    category=category,
+                )
+            st.toast("Saved.")
+
+
 def _owner_controls(asset: Asset) -> None:
+    _edit_form(asset)
     visibility = st.segmented_control(
         "Visibility",
         [v.value for v in Visibility],

@@ -123,3 +123,8 @@ def delete_many(
     for asset in assets:
         delete_asset(session, owner_id=owner_id, asset_id=asset.id or 0, media_root=media_root)
     return len(assets)
+
+
+def tags_of(session: Session, *, asset_id: int) -> list[str]:
+    """The asset's tags, alphabetically (the caller has checked the viewer may see it)."""
+    return sorted(session.exec(select(AssetTag.tag).where(AssetTag.asset_id == asset_id)).all())

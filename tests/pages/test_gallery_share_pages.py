@@ -8,7 +8,7 @@ from sqlmodel import select
 from core.comfy.presets import Presets
 from core.config import get_settings
 from core.db import read_scope, session_scope
-from core.gallery import details, moderation, sharing
+from core.gallery import details, library, listing, moderation, sharing
 from core.gallery.sharing import ShareSigner
 from core.models import Asset, Report, Role, Screening, User, Visibility
 from testing.factories import make_job, make_user
@@ -228,3 +228,45 @@ def test_share_links_use_the_public_base_url(signed_in, web_engine, monkeypatch)
     app.run()
     app = click(open_first(app), "Create share link")
     assert app.code[0].value.startswith("https://studio.example.com/share?token=")
+
+
+def test_owner_edits_title_category_and_tags_and_each_filter_finds_it(signed_in, web_engine):
+    app = signed_in("views/gallery.py")
+    asset_id = picture(web_engine, "Untitled draft")
+    app.run()
+    app = open_first(app)
+    form = [t for t in app.text_input if t.label == "Title"][0]
+    form.input("Harbour lights")
+    [s for s in app.selectbox if s.label == "Category"][-1].select("cinematic")
+    [m for m in app.multiselect if m.label == "Tags"][0].select("neon").select("golden-hour")
+    app = [b for b in app.button if b.label == "Save"][0].click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        asset = session.get(Asset, asset_id)
+        assert (asset.title, asset.category) == ("Harbour lights", "cinematic")
+        assert library.tags_of(session, asset_id=asset_id) == ["golden-hour", "neon"]
+        for filters in ({"category": "cinematic"}, {"tag": "neon"}, {"search": "harbour"}):
+            page = listing.list_assets(session, viewer_id=asset.owner_id, scope="mine", **filters)
+            assert [a.id for a in page.items] == [asset_id]
+
+
+def test_owner_selects_pictures_and_files_them_in_bulk(signed_in, web_engine):
+    app = signed_in("views/gallery.py")
+    ids = [picture(web_engine, f"bulk {n}", colour=n, minutes=n) for n in range(3)]
+    app.run()
+    for asset_id in ids[:2]:
+        app.checkbox(key=f"sel_{asset_id}").check()
+    app.run()
+    assert "2 selected" in [e.label for e in app.expander]
+    app.selectbox(key="bulk_category").select("portrait")
+    app.multiselect(key="bulk_tags").select("moody")
+    app = app.run().button(key="bulk_file").click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        owner = session.get(Asset, ids[0]).owner_id
+        page = listing.list_assets(session, viewer_id=owner, scope="mine", tag="moody")
+        assert {a.id for a in page.items} == set(ids[:2])
+    app = app.button(key="bulk_delete").click().run()
+    app = app.button(key="bulk_delete_yes").click().run()
+    with read_scope(web_engine) as session:
+        assert [session.get(Asset, i) is None for i in ids] == [True, True, False]
