@@ -122,6 +122,32 @@ class Taxonomy:
         return next((g.colour for g in self.tag_facets.values() if tag in g.members), None)
 
 
+def suggest(
+    taxonomy: Taxonomy, prompt: str, muse_tags: Iterable[str] = ()
+) -> tuple[str | None, list[str]]:
+    """The category and tags to propose for a prompt: the muse's tags that the taxonomy
+    knows, then every taxonomy tag whose words appear in the prompt (`golden hour` finds
+    `golden-hour`); the first category whose slug or label appears, else None."""
+    words = " ".join(re.findall(r"[a-z0-9]+", prompt.lower()))
+    padded = f" {words} "
+
+    def mentioned(slug: str) -> bool:
+        return f" {slug.replace('-', ' ')} " in padded
+
+    known = set(taxonomy.tags)
+    tags = [t for t in normalize_tags(muse_tags) if t in known]
+    tags += [t for t in taxonomy.tags if mentioned(t) and t not in tags]
+    category = next(
+        (
+            c.slug
+            for c in taxonomy.categories
+            if mentioned(c.slug) or mentioned(normalize_tags([c.label])[0] if c.label else c.slug)
+        ),
+        None,
+    )
+    return category, tags[:MAX_TAGS]
+
+
 def _parse(raw: dict[str, Any]) -> Taxonomy:
     """A Taxonomy from the file's tables (KeyError or TypeError when a table is malformed)."""
     categories = tuple(

@@ -10,6 +10,7 @@ from PIL import Image
 from core.errors import ConfigError, NotFound, ValidationFailed
 from core.gallery import store
 from core.gallery.taxonomy import Taxonomy, normalize_tags
+from core.gallery.taxonomy import suggest as taxonomy_suggest
 
 LIMITS = {"max_bytes": 5 * 1024 * 1024, "max_pixels": 40_000_000}
 
@@ -162,3 +163,14 @@ def test_renames_map_old_names_to_new_and_are_checked(tmp_path):
     path.write_text(RENAMED.replace('colour = "#61afef"', 'colour = "blue"'))
     with pytest.raises(ConfigError, match="colour"):
         Taxonomy.load(path)
+
+
+def test_suggestions_come_from_the_muses_tags_and_taxonomy_words_in_the_prompt():
+    taxonomy = Taxonomy.load()
+    category, tags = taxonomy_suggest(
+        taxonomy, "Cinematic close-up of a woman at golden hour, neon signs", ["Moody", "made-up"]
+    )
+    assert category == "cinematic"
+    assert tags[0] == "moody" and {"close-up", "golden-hour", "neon"} <= set(tags)
+    assert "made-up" not in tags
+    assert taxonomy_suggest(taxonomy, "a cat", []) == (None, [])
