@@ -2,8 +2,8 @@
 
 The real server knows it from the tensors; the simulator follows the nodes that set or
 change a size (empty latents, loaded uploads, scales, upscale models) and takes every other
-node's size from the input that carries its pictures, so img2img, inpaint, hires fix and upscale outputs
-have the sizes the real graphs would give.
+node's size from the input that carries its pictures, so img2img, inpaint, hires fix and
+upscale outputs have the sizes the real graphs would give.
 """
 
 from __future__ import annotations
