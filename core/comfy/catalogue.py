@@ -13,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from core.errors import ValidationFailed
 
-MAX_SIDE = 2048
+MAX_SIDE = 2560
 MIN_SIDE = 256
 MAX_PIXELS = 2048 * 2048
+MAX_UPSCALED_PIXELS = 36_000_000
+"""An upscale's output: under the media store's 40 MP cap on what it keeps."""
 """Custom sizes: each side MIN_SIDE..MAX_SIDE in steps of 8 (EmptyLatentImage's step), and at
 most MAX_PIXELS; beyond that SDXL repeats its subject and a 24 GB card runs out of memory."""
 

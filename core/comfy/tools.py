@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from core.comfy.catalogue import Catalogue, check_size
+from core.comfy.catalogue import MAX_UPSCALED_PIXELS, Catalogue, check_size
 from core.comfy.presets import Preset
 from core.errors import ValidationFailed
 
@@ -149,9 +149,15 @@ def validate_tools(tools: Tools, *, checkpoint: str, catalogue: Catalogue) -> No
     if tools.mode == "upscale":
         if tools.upscaler is None:
             raise ValidationFailed("Choose an upscale model.")
-        catalogue.upscaler(tools.upscaler)
+        factor = catalogue.upscaler(tools.upscaler).scale
         if tools.upscale_by is not None:
             _finite_between(tools.upscale_by, 1.0, 8.0, "The upscale factor")
+        width, height = output_size(tools, (0, 0), factor)
+        if width * height > MAX_UPSCALED_PIXELS:
+            raise ValidationFailed(
+                f"Upscaled, that picture would be {width}x{height}: more than "
+                f"{MAX_UPSCALED_PIXELS // 1_000_000} megapixels. Choose a smaller factor."
+            )
         return
     _validate_size(tools)
     _validate_sampling(tools, catalogue, checkpoint)
@@ -257,3 +263,10 @@ def output_size(tools: Tools, base: tuple[int, int], upscaler_scale: int = 4) ->
     if tools.hires is not None:
         return hires_size(*size, tools.hires.scale)
     return size
+
+
+def final_size(tools: Tools, preset: Preset, catalogue: Catalogue) -> tuple[int, int]:
+    """The size of the pictures a request of `preset` with `tools` makes."""
+    factor = catalogue.upscaler(tools.upscaler).scale if tools.upscaler else 4
+    sized = tuned(preset, tools)
+    return output_size(tools, (sized.width, sized.height), factor)
