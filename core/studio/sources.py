@@ -54,6 +54,33 @@ def mask_png(data: bytes, *, size: tuple[int, int], max_pixels: int) -> bytes:
     return out.getvalue()
 
 
+def drawn_mask_png(rgba: Image.Image, *, size: tuple[int, int], max_pixels: int) -> bytes:
+    """A mask drawn in the browser over a scaled-down view of the picture (opaque strokes
+    on a transparent canvas), stretched back to the picture's `size`; see `mask_png`."""
+    if rgba.width * rgba.height > max_pixels:
+        raise ValidationFailed("The drawing is larger than any picture the studio takes.")
+    scaled = rgba.convert("RGBA").resize(size, Image.Resampling.NEAREST)
+    out = io.BytesIO()
+    scaled.save(out, format="PNG")
+    return mask_png(out.getvalue(), size=size, max_pixels=max_pixels)
+
+
+def own_pictures(session: Session, *, user_id: int, limit: int = 24) -> list[Asset]:
+    """The user's newest visible generated pictures: the sources offered in every mode."""
+    return list(
+        session.exec(
+            select(Asset)
+            .where(
+                Asset.owner_id == user_id,
+                col(Asset.kind) == MediaKind.IMAGE,
+                col(Asset.hidden).is_(False),
+            )
+            .order_by(col(Asset.created_at).desc(), col(Asset.id).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
 def resolve_source(
     session: Session, *, user_id: int, request: StudioRequest, max_pixels: int
 ) -> StudioRequest:
