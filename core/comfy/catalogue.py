@@ -141,6 +141,10 @@ class Catalogue:
         """The base family of `checkpoint` (the default family for one not listed)."""
         return self._families[self.spec.checkpoints.get(checkpoint, self.spec.default_family)]
 
+    def loras(self) -> list[LoraInfo]:
+        """Every LoRA, of every family, in file order."""
+        return list(self._loras.values())
+
     def loras_for(self, checkpoint: str) -> list[LoraInfo]:
         """The LoRAs that work with `checkpoint` (those of its family), in file order."""
         family = self.family_of(checkpoint).name
