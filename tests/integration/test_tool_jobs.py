@@ -22,7 +22,7 @@ from core.errors import CoreError, NotFound, PolicyRefusal, ValidationFailed
 from core.gallery import store
 from core.models import Asset, GenerationJob, JobStatus
 from core.muses import service as muses
-from core.studio.compose import StudioRequest
+from core.studio.compose import StudioRequest, request_of
 from core.studio.pricing import Pricing, estimate
 from core.studio.sources import mask_png
 from core.studio.submit import submit
@@ -217,7 +217,9 @@ def test_own_generated_pictures_are_sources_in_explicit_mode(engine):
         pricing=PRICING,
         pool="default",
     )
-    assert Tools.from_json(job.request["tools"]).source_size == (832, 1216)
+    stored = Tools.from_json(job.request["tools"])
+    assert stored.source_size == (832, 1216)
+    assert request_of(job).tools == stored  # a re-run repeats the same tools
 
 
 def test_hires_and_upscale_are_priced_by_their_extra_work(engine):
