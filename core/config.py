@@ -11,6 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -99,6 +100,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
 
     web_port: int = Field(default=8501, ge=1, le=65535)
+    public_base_url: str | None = None
+    """Where browsers reach the web app (`https://studio.example.com`): every link the app
+    hands out (share links, Stripe returns, mail) starts with it. Default: `base_url`."""
     webhook_allow_private: bool = False
     """Let webhooks point at loopback or private addresses (tests, a closed network)."""
     api_host: str = "127.0.0.1"
@@ -121,6 +125,29 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError("must start with sqlite://, postgresql:// or postgresql+psycopg://")
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - parsing the port is the check: ValueError when bad
+        except ValueError:
+            raise ValueError("must be a URL such as https://studio.example.com") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must start with http:// or https:// and name a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not carry a user name or password")
+        if parts.path not in ("", "/") or "?" in value or "#" in value:
+            raise ValueError("must be scheme and host (and port) only: no path, query or fragment")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def base_url(self) -> str:
+        """Where links point: `PUBLIC_BASE_URL`, or `http://localhost:<WEB_PORT>` without it."""
+        return self.public_base_url or f"http://localhost:{self.web_port}"
 
     @field_validator("log_level")
     @classmethod

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.gallery.sharing import SHARE_PAGE
+
 USER_PAGES = [
     ("views/studio.py", "Studio", ":material/auto_awesome:"),
     ("views/muses.py", "Muses", ":material/face:"),
@@ -27,7 +29,9 @@ TAKEDOWN_URL = "takedown"
 
 def share_page() -> st.Page:
     """The page a share link (`/share?token=...`) opens; never listed, only linked to."""
-    return st.Page("views/share.py", title="Shared picture", url_path="share", visibility="hidden")
+    return st.Page(
+        "views/share.py", title="Shared picture", url_path=SHARE_PAGE, visibility="hidden"
+    )
 
 
 def visitor_pages(sign_in: Callable[[], None]) -> list[st.Page]:

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.accounts import ledger, payments, users
 from core.errors import CoreError, ValidationFailed
+from core.links import page_url
 from ui import db, resources
 from ui.api_tokens import render_api_tokens
 from ui.auth import render_account_security, require_user
@@ -60,8 +61,8 @@ else:
                 api_key=settings.stripe_api_key.get_secret_value(),
                 user_id=user_id,
                 pack_id=packs[chosen].id,
-                success_url=f"http://localhost:{settings.web_port}/account?paid=1",
-                cancel_url=f"http://localhost:{settings.web_port}/account",
+                success_url=page_url(settings.base_url, "account", paid="1"),
+                cancel_url=page_url(settings.base_url, "account"),
             )
         except CoreError as exc:  # an unknown pack, or Stripe refused or is unreachable
             st.error(str(exc))
