@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.clock import FakeClock
-from core.db import read_scope, session_scope
+from core.db import read_scope, run_transaction, session_scope
 from core.models import LIVE_INSTANCE_STATES, GpuInstance, InstanceState, PoolConfig
 from core.pool.manager import PoolManager, TickReport
 from core.pool.provider import LaunchSpec
 from core.pool.vast import VastClient, VastProvider
+from testing.db_faults import DatabaseFaults
 from testing.sims import SIM_KEY, VastSim
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,10 +72,21 @@ class PoolHarness:
         return None if "*" in self.healthy or url in self.healthy else "ComfyUI not answering"
 
     def tick(self, seconds: float = 30) -> TickReport:
-        """Let `seconds` pass on both clocks, then reconcile once."""
+        """Let `seconds` pass on both clocks, then reconcile once; a tick that a database
+        fault broke off is reported as an error, as the scheduler logs it and ticks again."""
         self.clock.advance(seconds)
         self.sim.advance(seconds)
-        return self.manager.reconcile()
+        try:
+            return self.manager.reconcile()
+        except sa.exc.DBAPIError as exc:
+            return TickReport(errors=[f"database: {type(exc).__name__}"])
+
+    def run(self, work: Callable[[Session], T], name: str) -> T | None:
+        """`work` in a retried unit of work (`run_transaction`); None if it still failed."""
+        try:
+            return run_transaction(self.engine, work, name=name, sleep=lambda _s: None)
+        except sa.exc.DBAPIError:
+            return None
 
     def configure(self, **values: object) -> None:
         with session_scope(self.engine) as session:
@@ -149,13 +164,21 @@ class CampaignResult:
     jobs_lost: int = 0
     double_settlements: int = 0
     ledger_drift: int = 0
+    stranded: int = 0
+    db_faults: int = 0
+
+
+STRANDED_TICKS = 2
+"""Ticks a job may hold an open lease with no live worker before it counts as stranded."""
 
 
 class JobLoad:
     """Jobs through the real studio code paths: holds, fair dispatch, settle or refund.
 
-    Generations are simulated by time (the ComfyUI side has its own tests); a worker that
-    "dies" simply never finishes, and the lease expiry must take its instance and job back.
+    Generations are simulated by time (the ComfyUI side has its own tests). A worker that
+    "dies" never finishes; a close broken off by a database fault is tried again at the next
+    step and given up after STRANDED_TICKS; either way orphan recovery, every tick, must take
+    the job and its lease back within STRANDED_TICKS ticks.
     """
 
     def __init__(self, harness: PoolHarness, rng: Any) -> None:
@@ -164,6 +187,7 @@ class JobLoad:
         from testing.factories import make_user
 
         self.harness, self.rng, self.ledger, self.queue = harness, rng, ledger, queue
+        self.outcomes = outcomes
         self.user = make_user(harness.engine)
         with session_scope(harness.engine) as session:
             ledger.grant(
@@ -175,54 +199,113 @@ class JobLoad:
                 now=harness.clock.now(),
             )
         self.running: list[tuple[int, int, datetime]] = []
+        self.failed_closes: dict[int, int] = {}  # job -> steps its close has failed
         self.submitted: list[int] = []
+        self.orphan_ticks: dict[int, int] = {}
+        self.stranded: set[int] = set()
         harness.hooks = outcomes.OUTCOMES
         harness.queued_jobs = queue.count_queued
         harness.manager = harness.new_manager()
 
     def submit(self) -> None:
-        from testing.factories import make_job
+        from core import locks
+        from core.models import GenerationJob
 
-        job = make_job(self.harness.engine, self.user)
-        with session_scope(self.harness.engine) as session:
-            self.ledger.hold_for_job(
-                session,
-                user_id=self.user.id or 0,
-                job_id=job.id or 0,
-                credits=10,
-                now=self.harness.clock.now(),
+        now = self.harness.clock.now()
+        user_id = self.user.id or 0
+
+        def queue_job(session: Session) -> int:
+            # As `core.studio.submit` does (composing has its own tests): the user, then the job.
+            locks.lock_user(session, user_id)
+            job = GenerationJob(
+                user_id=user_id, prompt="campaign", model="sdxl-base", preset="low", seed=1
             )
-        self.submitted.append(job.id or 0)
+            session.add(job)
+            session.flush()
+            self.ledger.hold_for_job(
+                session, user_id=user_id, job_id=job.id or 0, credits=10, now=now
+            )
+            return job.id or 0
 
-    def dispatch_and_finish(self) -> None:
-        from core.models import GenerationJob, JobStatus
+        job_id = self.harness.run(queue_job, "campaign.submit")
+        if job_id is not None:  # else the visitor saw an error and nothing was written
+            self.submitted.append(job_id)
+
+    def _close(self, job_id: int, lease_id: int) -> bool:
+        """The runner's success path, in the lock order; False if it could not be written."""
+        from core import locks
+        from core.models import JobStatus
         from core.pool import leases
 
+        now = self.harness.clock.now()
+
+        def settle(session: Session) -> bool:
+            job = locks.lock_job(session, job_id)
+            if not leases.release(session, lease_id=lease_id, now=now, outcome="succeeded"):
+                return True
+            if job is not None and job.status is JobStatus.LEASED:
+                self.ledger.settle_job(session, job_id=job_id, charged_credits=4, now=now)
+                job.status, job.finished_at = JobStatus.SUCCEEDED, now
+                session.add(job)
+            return True
+
+        return self.harness.run(settle, "campaign.close") is not None
+
+    def dispatch_and_finish(self) -> None:
         now = self.harness.clock.now()
         for job_id, lease_id, finish in list(self.running):
             if finish > now:
                 continue
-            self.running.remove((job_id, lease_id, finish))
-            with session_scope(self.harness.engine) as session:
-                if leases.release(session, lease_id=lease_id, now=now, outcome="succeeded"):
-                    job = session.get(GenerationJob, job_id)
-                    if job is not None and job.status is JobStatus.LEASED:
-                        self.ledger.settle_job(session, job_id=job_id, charged_credits=4, now=now)
-                        job.status, job.finished_at = JobStatus.SUCCEEDED, now
-                        session.add(job)
+            if self.rng.random() < 0.03:
+                # The scheduler is killed mid-close: the transaction never commits.
+                self.running.remove((job_id, lease_id, finish))
+                self.harness.manager = self.harness.new_manager()
+                continue
+            if self._close(job_id, lease_id):
+                self.running.remove((job_id, lease_id, finish))
+                self.failed_closes.pop(job_id, None)
+                continue
+            self.failed_closes[job_id] = self.failed_closes.get(job_id, 0) + 1
+            if self.failed_closes[job_id] >= STRANDED_TICKS:
+                self.running.remove((job_id, lease_id, finish))  # given up: recovery's now
         while True:
-            with session_scope(self.harness.engine) as session:
-                claimed = self.queue.claim_next(session, pool="default", now=now)
+            claimed = self.harness.run(
+                lambda session: self.queue.claim_next(session, pool="default", now=now),
+                "campaign.claim",
+            )
             if claimed is None:
                 return
             job_id, claim = claimed
             if self.rng.random() < 0.05:
-                continue  # the worker died: only the lease expiry can recover this job
+                continue  # the worker died: only orphan recovery can take this job back
             duration = timedelta(seconds=self.rng.choice([20, 60, 200]))
             self.running.append((job_id, claim.lease_id, now + duration))
 
+    def recover(self) -> None:
+        """What the scheduler does every tick: recover the jobs no live worker runs."""
+        alive = {job_id for job_id, _lease, _finish in self.running}
+        try:
+            self.outcomes.recover_orphaned_jobs(
+                self.harness.engine, is_running=alive.__contains__, clock=self.harness.clock
+            )
+        except sa.exc.DBAPIError:
+            pass  # logged by the scheduler; the next tick sweeps again
+
+    def note_stranded(self) -> None:
+        """Count, per job, the ticks it has held an open lease with no live worker."""
+        from core.models import Lease
+
+        alive = {job_id for job_id, _lease, _finish in self.running}
+        with read_scope(self.harness.engine) as session:
+            leased = set(
+                session.exec(select(Lease.job_id).where(col(Lease.released_at).is_(None))).all()
+            )
+        orphans = leased - alive
+        self.orphan_ticks = {job: self.orphan_ticks.get(job, 0) + 1 for job in orphans}
+        self.stranded |= {job for job, ticks in self.orphan_ticks.items() if ticks > STRANDED_TICKS}
+
     def audit(self) -> tuple[int, int, int]:
-        """(jobs not finished, jobs whose hold closed twice, credits unaccounted for)."""
+        """(jobs not finished, jobs whose hold closed twice or never, credits unaccounted)."""
         from core.models import CreditEntry, GenerationJob, JobStatus
 
         with read_scope(self.harness.engine) as session:
@@ -242,20 +325,29 @@ class JobLoad:
 
 
 def run_campaign(
-    harness: PoolHarness, seed: int, *, steps: int = 40, with_jobs: bool = False
+    harness: PoolHarness,
+    seed: int,
+    *,
+    steps: int = 40,
+    with_jobs: bool = False,
+    db_faults: bool = False,
 ) -> CampaignResult:
     """Random faults, demand, operator actions and restarts; then calm and converge.
 
     Returns the leak figures after convergence: every alive labelled instance must belong to
-    a live row, and no two alive instances may share a label (a double rental).
+    a live row, and no two alive instances may share a label (a double rental). With
+    `db_faults`, a step in five also suffers a database fault (`DatabaseFaults`).
     """
     import random
 
     rng = random.Random(seed)
     harness.configure(max_instances=3, desired_size=1)
     load = JobLoad(harness, rng) if with_jobs else None
+    faults = DatabaseFaults(harness.engine, rng)
     max_alive = 0
     for _ in range(steps):
+        if db_faults and rng.random() < 0.2:
+            faults.start(rng.choice(DatabaseFaults.KINDS))
         if load is not None:
             if rng.random() < 0.4:
                 load.submit()
@@ -285,6 +377,11 @@ def run_campaign(
         elif move < 0.72:
             harness.manager = harness.new_manager()  # a scheduler restart
         harness.tick(rng.choice([5, 30, 30, 30, 120, 600]))
+        if load is not None:
+            load.recover()
+        faults.stop()
+        if load is not None:
+            load.note_stranded()
         max_alive = max(max_alive, len(harness.sim.alive()))
     harness.sim.faults(**CALM)
     harness.configure(safe_mode=False)
@@ -293,6 +390,8 @@ def run_campaign(
         for _ in range(150):  # drain: every job must finish or fail with a refund
             load.dispatch_and_finish()
             harness.tick(30)
+            load.recover()
+            load.note_stranded()
             if load.audit()[0] == 0:
                 break
         lost, double, drift = load.audit()
@@ -313,4 +412,6 @@ def run_campaign(
         jobs_lost=lost,
         double_settlements=double,
         ledger_drift=drift,
+        stranded=len(load.stranded) if load else 0,
+        db_faults=faults.started,
     )
