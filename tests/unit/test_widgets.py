@@ -33,6 +33,8 @@ def test_admin_pages_are_only_offered_to_admins():
 
 
 def test_the_share_page_is_reachable_by_link_but_never_listed():
-    create = pages_for(is_admin=False)["Create"]
-    assert [page.visibility for page in create] == ["visible"] * 4 + ["hidden"]
+    without_link = pages_for(is_admin=False)["Create"]
+    with_link = pages_for(is_admin=False, share_link=True)["Create"]
+    assert [page.visibility for page in without_link] == ["visible"] * 4
+    assert [page.visibility for page in with_link] == ["visible"] * 4 + ["hidden"]
     assert share_page().visibility == "hidden"
