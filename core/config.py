@@ -23,6 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # key the audit chain of the simulator setup (`make run`), never of a real pool.
 DEV_AUDIT_HMAC_SECRET = "dev-audit-secret-change-me"
 DEV_COOKIE_KEY = "dev-cookie-key-change-me"
+DEFAULT_SENDER = "AI KINGS <no-reply@localhost>"
 
 
 class ProviderKind(StrEnum):
@@ -38,6 +39,14 @@ class OutputScreenerKind(StrEnum):
 
     NUDENET = "nudenet"
     PENDING = "pending"
+
+
+class SmtpSecurity(StrEnum):
+    """How mail reaches the SMTP relay: STARTTLS upgrade, TLS from the first byte, or plain."""
+
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
 
 
 class Settings(BaseSettings):
@@ -79,6 +88,15 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=40_000_000, ge=1_000_000)
     alert_webhook_url: str | None = None
+    smtp_host: str | None = None
+    """The mail relay; without it mail is written to `<DATA_DIR>/outbox` as .eml files."""
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    """Default: 587 for STARTTLS, 465 for TLS, 25 for none."""
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = DEFAULT_SENDER
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_timeout_s: float = Field(default=20.0, gt=0, le=300)
     # nudenet: every output is screened by the packaged detector; pending: no detector,
     # every output waits for a moderator (either way, nothing is public unreviewed).
     output_screener: OutputScreenerKind = OutputScreenerKind.NUDENET
@@ -163,6 +181,8 @@ class Settings(BaseSettings):
             raise ValueError("PROVIDER=vast needs VAST_API_KEY")
         if self.provider is ProviderKind.STATIC and not self.static_comfy_urls:
             raise ValueError("PROVIDER=static needs STATIC_COMFY_URLS (comma-separated)")
+        if (self.smtp_user is None) != (self.smtp_password is None):
+            raise ValueError("SMTP_USER and SMTP_PASSWORD go together: set both or neither")
         if self.pool_desired_size > self.pool_max_instances:
             raise ValueError("POOL_DESIRED_SIZE cannot exceed POOL_MAX_INSTANCES")
         if self.provider is not ProviderKind.SIM:

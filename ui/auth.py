@@ -34,7 +34,7 @@ import streamlit_authenticator as stauth
 from core.accounts import sessions, users
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
-from core.mail import write_outbox
+from core.mail import send_mail
 from core.models import Role, User
 from ui import cookies, legal, resources
 from ui.widgets import client_ip
@@ -222,8 +222,8 @@ class _CoreAccounts:
             resources.engine(), login=username, now=now, ip=client_ip()
         )
         if request is not None:
-            write_outbox(
-                resources.settings().data_dir / "outbox",
+            send_mail(
+                resources.settings(),
                 to=request.email,
                 subject="Your AI KINGS password reset code",
                 body=f"Your reset code is {request.token}\nIt works once, within one hour.",

@@ -1,8 +1,8 @@
 """Home's visitor path through streamlit-authenticator's widgets, over our accounts.
 
 Register, sign in, wrong passwords and lockout, the enumeration-safe reset request, the
-mailed reset code; then the Account page's change-password and sign-out widgets, which
-revoke server-side sessions.
+mailed reset code (to the outbox, and through an SMTP relay on loopback); then the Account
+page's change-password and sign-out widgets, which revoke server-side sessions.
 """
 
 import json
@@ -18,6 +18,7 @@ from core.accounts import ledger, legal, sessions, users
 from core.db import read_scope, session_scope
 from core.models import AuditEntry, AuthSession, User
 from tests.pages.conftest import ROOT
+from tests.smtp import smtp_server
 from ui import auth, cookies
 
 PASSWORD = "a long enough secret"
@@ -288,3 +289,31 @@ def test_someone_who_does_not_accept_the_new_terms_can_sign_out(home, ava, web_e
     assert ("DELETE", cookies.SESSION_PATH, {}) in cookie_calls(app)
     with read_scope(web_engine) as session:
         assert sessions.resolve(session, session_id=session_id, now=datetime.now(UTC)) is None
+
+
+@pytest.fixture
+def relay(monkeypatch):
+    """A plain SMTP relay on loopback the app is configured to use (SMTP_HOST...)."""
+    with smtp_server() as (port, inbox):
+        monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("SMTP_PORT", str(port))
+        monkeypatch.setenv("SMTP_SECURITY", "none")
+        monkeypatch.setenv("SMTP_SENDER", "Studio <mail@studio.example.test>")
+        yield inbox
+
+
+def test_the_reset_code_is_sent_through_the_relay_and_works(relay, home, ava, outbox):
+    app = home()
+    field(app, "Username or email").input("ava")
+    app = submit(app, "Send reset code")
+    assert shown(app) == [auth.RESET_SENT]
+    [message] = relay.messages
+    assert message["To"] == "ava@example.test"
+    assert message["From"] == "Studio <mail@studio.example.test>"
+    assert not outbox.exists()  # delivered, not parked
+    code = message.get_payload(decode=True).decode().split("reset code is ")[1].split()[0]
+    app = home()
+    app.text_input(key="reset_token").input(code)
+    app.text_input(key="reset_new").input("a brand new passphrase")
+    app = submit(app, "Set new password")
+    assert "Your password was changed" in " ".join(shown(app))
