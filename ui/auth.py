@@ -37,6 +37,7 @@ from core.errors import ValidationFailed
 from core.mail import send_mail
 from core.models import Role, User
 from ui import cookies, legal, resources
+from ui.verification import mail_link as verification_mail
 from ui.widgets import client_ip
 
 SESSION_KEY = "auth_session_id"
@@ -191,6 +192,7 @@ class _CoreAccounts:
             ip=client_ip(),
         )
         _start_session(user.id or 0)
+        verification_mail(user.id or 0)
         return user.email, user.username, user.display_name
 
     def reset_password(

@@ -13,6 +13,7 @@ from core.links import page_url
 from ui import db, resources
 from ui.api_tokens import render_api_tokens
 from ui.auth import render_account_security, require_user
+from ui.verification import render_email_status
 from ui.webhooks import render_webhooks
 from ui.widgets import TIME_COLUMN, format_usd
 
@@ -22,6 +23,7 @@ settings = resources.settings()
 
 st.title("Account")
 st.write(f"Signed in as **{user.display_name}** (`{user.username}`, {user.role})")
+render_email_status(user)
 
 with db.reading() as session:
     balance = ledger.balance(session, user_id)
