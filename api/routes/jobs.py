@@ -181,7 +181,8 @@ def job_outputs(
     job_id: RowId,
 ) -> list[AssetOut]:
     """The job's stored outputs (those held for review are not listed)."""
-    _job_out(svc, who, job_id)
+    if history.job_for_user(svc.engine, job_id=job_id, user_id=who.user.id or 0) is None:
+        raise NotFound("No such job.")
     with read_scope(svc.engine) as session:
         assets = history.job_assets(session, job_id=job_id, user_id=who.user.id or 0)
     return [AssetOut.of(asset) for asset in assets]
