@@ -20,6 +20,8 @@ from core.errors import NotFound
 from core.gallery.listing import owned_asset
 from core.models import Asset, Screening, ShareLink, Visibility
 
+SHARE_PAGE = "/share"
+"""The web app's page that opens a share link (`?token=<link>`)."""
 SHARE_KEY_SALT = b"aikings/gallery/share-link/v1"
 """Domain separation: the sharing key is HMAC(secret, this salt), so it is not the secret."""
 
@@ -48,6 +50,16 @@ class ShareSigner:
 
     def _mac(self, token: str) -> str:
         return hmac.new(self.key, token.encode(), hashlib.sha256).hexdigest()
+
+
+def share_path(link: str) -> str:
+    """Where the web app opens `link`, relative to its address."""
+    return f"{SHARE_PAGE}?token={link}"
+
+
+def share_url(link: str, *, web_port: int) -> str:
+    """The address to hand out for `link` on this host's web app."""
+    return f"http://localhost:{web_port}{share_path(link)}"
 
 
 def _token_hash(token: str) -> str:
