@@ -257,7 +257,9 @@ def test_the_openapi_document_lists_every_route(api: Api) -> None:
     with httpx.Client(base_url=api.url) as client:
         paths = set(client.get("/openapi.json").json()["paths"])
     assert {"/v1/account", "/v1/jobs", "/v1/jobs/{job_id}/events", "/v1/gallery",
-            "/v1/muses", "/v1/assets/{asset_id}/content", "/v1/estimate"} <= paths  # fmt: skip
+            "/v1/muses", "/v1/assets/{asset_id}/content", "/v1/estimate",
+            "/v1/muses/{muse_id}", "/v1/muses/import", "/v1/muses/{muse_id}/card",
+            "/v1/assets/{asset_id}/rating", "/v1/assets/{asset_id}/share"} <= paths  # fmt: skip
 
 
 def test_a_resent_idempotency_key_is_the_first_job_and_holds_once(api: Api) -> None:
