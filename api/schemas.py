@@ -276,10 +276,8 @@ class ShareOut(BaseModel):
     `token` is the link's value, shown once (only its hash is kept)."""
 
     token: str
-    path: str
-    """The web app's share page for this token, relative to the web app's address."""
     url: str
-    """The same page under the web app's configured address."""
+    """The web app's share page for this link, under its public address (`PUBLIC_BASE_URL`)."""
 
 
 class RevokedOut(BaseModel):

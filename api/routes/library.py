@@ -116,11 +116,7 @@ def share_asset(who: Generator, svc: Svc, asset_id: RowId) -> ShareOut:
             signer=svc.share_signer,
             now=svc.clock.now(),
         )
-    return ShareOut(
-        token=link,
-        path=sharing.share_path(link),
-        url=sharing.share_url(link, web_port=svc.settings.web_port),
-    )
+    return ShareOut(token=link, url=sharing.share_url(svc.settings.base_url, link))
 
 
 @router.delete("/assets/{asset_id}/share")
