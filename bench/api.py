@@ -2,8 +2,9 @@
 
 The real API process (`python -m api`, what `aikings-api` runs) listens on loopback over a
 scratch database; beside it runs the real dispatch path of P1: a warm simulated Vast instance
-serving the simulated ComfyUI (zero compute) and the scheduler's Runtime dispatching, so the
-jobs submitted over HTTP really run, and the status reads happen while they do.
+serving the simulated ComfyUI (zero compute) and the scheduler's Runtime dispatching at the
+scheduler's own 1 s interval, so the jobs submitted over HTTP really run, and the status
+reads happen while they do.
 
 - submit->status: a client's `POST /v1/jobs` (screening, credit hold, queue) then its first
   `GET /v1/jobs/{id}` (the job with its queue place and outlook): the two calls' wall time,
@@ -35,7 +36,8 @@ SUBMIT_STATUS_P50_GOAL_MS = 100.0
 SUBMIT_STATUS_P95_GOAL_MS = 250.0  # both well under 1 % of a ~30 s warm generation
 READS_PER_S_GOAL = 100.0  # a hundred clients polling once a second, from one API process
 READ_CLIENTS = 8
-DISPATCH_EVERY_S = 0.005
+DISPATCH_EVERY_S = 1.0
+"""The scheduler's own dispatch interval (scheduler/main.py)."""
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
