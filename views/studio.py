@@ -7,6 +7,7 @@ import streamlit as st
 from core import safety
 from core.accounts import ledger
 from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
+from core.comfy.tools import Tools
 from core.errors import CoreError, PolicyRefusal
 from core.gallery import library
 from core.models import GenerationJob, JobStatus, MediaKind, Visibility
@@ -21,6 +22,7 @@ from ui import db, media, resources
 from ui.auth import require_user
 from ui.references import upload_reference
 from ui.widgets import format_duration
+from views.studio_tools import tool_controls
 
 user = require_user()
 user_id = user.id or 0
@@ -91,6 +93,11 @@ with form:
         uploaded_refs = tuple(st.session_state.get("studio_uploaded_refs", []))
         if uploaded_refs:
             st.caption(f"{len(uploaded_refs)} reference image(s) will guide this picture.")
+    tools, mask = (
+        tool_controls(presets=presets, user_id=user_id, model=model, preset=preset)
+        if kind is MediaKind.IMAGE
+        else (Tools(), None)
+    )
 
 form_request = StudioRequest(
     prompt=prompt,
@@ -104,6 +111,8 @@ form_request = StudioRequest(
     variation_id=variation_id,
     nsfw=explicit,
     reference_images=uploaded_refs,
+    tools=tools,
+    mask_png=mask,
 )
 request = form_request
 try:
@@ -142,7 +151,7 @@ with side:
         "Generate",
         type="primary",
         key="studio_generate",
-        disabled=short or not prompt.strip(),
+        disabled=short or not (prompt.strip() or request.tools.mode == "upscale"),
     ):
         try:
             job = submit(
@@ -153,6 +162,7 @@ with side:
                 presets=presets,
                 pricing=pricing,
                 pool=settings.pool_name,
+                max_pixels=settings.max_image_pixels,
             )
         except PolicyRefusal as refusal:
             st.error(f"Refused: {refusal}")

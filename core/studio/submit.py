@@ -6,6 +6,7 @@ one unit of work, so there is never a job without its hold or a hold without its
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 
@@ -24,6 +25,9 @@ from core.pool import leases
 from core.refusals import audited_refusals
 from core.studio.compose import StudioRequest, validate
 from core.studio.pricing import Pricing, estimate, hold_for
+from core.studio.sources import resolve_source
+
+DEFAULT_MAX_PIXELS = 40_000_000
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +71,15 @@ def submit(
     pricing: Pricing,
     pool: str,
     ip: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> GenerationJob:
     """Queue a job and hold its credits, or refuse with a clear message.
 
-    Content policy runs first (the prompts, and the muse, variation and references named),
-    before any credit hold or GPU work; a refusal is audited in its own unit of work so the
-    record survives the refusal.
+    Content policy runs first (the prompts, and the muse, variation, references and source
+    picture named), before any credit hold or GPU work; a refusal is audited in its own unit
+    of work so the record survives the refusal. The source's size comes from our own
+    records, and the tools are checked again with it (an oversized source, a mask of the
+    wrong size) before any credit is held.
     """
     validate(request, presets)
     actor = f"user:{user_id}"
@@ -80,10 +87,14 @@ def submit(
     with audited_refusals(engine, actor=actor, target="studio.submit", clock=clock, ip=ip):
         with read_scope(engine) as session:
             check_sources(session, user_id=user_id, request=request, year=year)
+            request = resolve_source(
+                session, user_id=user_id, request=request, max_pixels=max_pixels
+            )
         safety.screen_prompt(request.prompt, nsfw=request.nsfw, year=year)
         safety.screen_prompt(
             request.negative_prompt, nsfw=False, field="negative prompt", year=year, negative=True
         )
+    validate(request, presets)
     now = clock.now()
     with session_scope(engine) as session:
         quote = estimate(session, request, presets=presets, pricing=pricing, pool=pool)
@@ -103,6 +114,10 @@ def submit(
                 "reference_images": list(request.reference_images),
                 "reference_weight": request.reference_weight,
                 "nsfw": request.nsfw,
+                "tools": request.tools.to_json(),
+                "mask_png": base64.b64encode(request.mask_png).decode()
+                if request.mask_png
+                else None,
             },
             estimated_credits=hold,
             created_at=now,
