@@ -89,6 +89,7 @@ def post_job(
         pricing=svc.pricing,
         pool=svc.settings.pool_name,
         idempotency_key=idempotency_key,
+        max_pixels=svc.settings.max_image_pixels,
     )
     return JobOut.of(job)
 
