@@ -123,3 +123,32 @@ def _own_picture_size(session: Session, *, user_id: int, sha: str) -> tuple[int,
         )
     ).first()
     return None if asset is None else (asset.width, asset.height)
+
+
+def with_own_source(
+    session: Session,
+    *,
+    user_id: int,
+    request: StudioRequest,
+    asset_id: int,
+    mask: bytes | None,
+    max_pixels: int,
+) -> StudioRequest:
+    """`request` working on the user's own picture `asset_id` (a generated picture: any
+    mode), with `mask` (an uploaded PNG, JPEG or WebP of the picture's size) made the
+    single-channel mask the inpaint graph reads; NotFound for a picture the user does not
+    own (another user's is missing to them), ValidationFailed for a mask that does not fit."""
+    asset = session.get(Asset, asset_id)
+    if (
+        asset is None
+        or asset.owner_id != user_id
+        or asset.kind is not MediaKind.IMAGE
+        or asset.hidden
+    ):
+        raise NotFound("No such source picture.")
+    request = replace(request, tools=replace(request.tools, source=asset.sha256), mask_png=mask)
+    request = resolve_source(session, user_id=user_id, request=request, max_pixels=max_pixels)
+    size = request.tools.source_size
+    if mask is not None and size is not None:
+        request = replace(request, mask_png=mask_png(mask, size=size, max_pixels=max_pixels))
+    return request
