@@ -8,10 +8,11 @@ ComfyUI reopens the graph; A1111-style readers (and most galleries) read `parame
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from core.comfy.presets import Presets
-from core.comfy.tools import Tools, final_size, tuned
+from core.comfy.tools import Tools, final_size, output_size, tuned
 from core.models import GenerationJob
 
 # Output slot types of the node classes our workflows use (ComfyUI's RETURN_TYPES).
@@ -88,7 +89,8 @@ def _stem(name: str) -> str:
 def a1111_parameters(job: GenerationJob, presets: Presets, index: int) -> str:
     """AUTOMATIC1111's `parameters` text for output `index`: the prompt with its LoRAs as
     `<lora:name:weight>`, the negative prompt, then the settings line (steps, sampler, CFG,
-    seed, size, model, denoise and hires settings, clip skip; an upscale's upscaler)."""
+    seed, size (the first pass's, as A1111 writes it), model, denoise and hires settings,
+    clip skip; an upscale's upscaler)."""
     tools = Tools.from_json(job.request.get("tools"))
     preset = tuned(presets.preset(job.preset, job.kind.value), tools)
     width, height = final_size(tools, preset, presets.catalogue)
@@ -98,6 +100,9 @@ def a1111_parameters(job: GenerationJob, presets: Presets, index: int) -> str:
             f"Postprocess upscaler: {_stem(tools.upscaler or '')}, Version: AI KINGS"
         )
     loras = "".join(f" <lora:{_stem(lora.name)}:{lora.weight:g}>" for lora in tools.loras)
+    if tools.hires is not None:
+        # A1111's Size is the first pass's; "Hires upscale" says how much the second enlarges.
+        width, height = output_size(replace(tools, hires=None), (preset.width, preset.height))
     settings = [
         f"Steps: {preset.steps}",
         f"Sampler: {preset.sampler_name}",

@@ -79,7 +79,7 @@ def test_lora_hires_img2img_inpaint_and_upscale_jobs_run_and_say_how(engine, sta
     assert (first.width, first.height) == (1536, 1536)
     parameters = text["parameters"]
     assert parameters.startswith("a lighthouse at dusk <lora:sd_xl_offset_example-lora_1.0:0.7>\n")
-    for part in ("Size: 1536x1536", "Hires upscale: 1.5", "Hires upscaler: Latent", "Seed: 3"):
+    for part in ("Size: 1024x1024", "Hires upscale: 1.5", "Hires upscaler: Latent", "Seed: 3"):
         assert part in parameters
     graph = json.loads(text["prompt"])
     assert {"LoraLoader", "LatentUpscaleBy"} <= {n["class_type"] for n in graph.values()}
