@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     """Sent by rented instances to huggingface.co for gated models (a read-only token)."""
     civitai_token: SecretStr | None = None
     """Sent by rented instances to civitai.com for community models."""
+    civitai_api_url: str = "https://civitai.com"
+    """Where the Models page reads a Civitai model version's metadata."""
+    huggingface_api_url: str = "https://huggingface.co"
+    """Where the Models page reads a Hugging Face file's metadata."""
 
     admin_api_key: SecretStr | None = None
     audit_hmac_secret: SecretStr = SecretStr(DEV_AUDIT_HMAC_SECRET)

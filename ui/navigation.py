@@ -22,6 +22,7 @@ ADMIN_PAGES = [
     ("views/admin_audit.py", "Audit log", ":material/policy:"),
     ("views/admin_moderation.py", "Moderation", ":material/flag:"),
     ("views/admin_users.py", "Users", ":material/group:"),
+    ("views/admin_models.py", "Models", ":material/model_training:"),
 ]
 
 

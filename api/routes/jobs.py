@@ -18,12 +18,13 @@ from api.deps import Generator, Reader, Services, Svc
 from api.schemas import AssetOut, CancelOut, EstimateOut, GenerateIn, JobOut, RowId
 from core.accounts.api_tokens import Principal
 from core.db import read_scope
-from core.errors import NotFound
+from core.errors import NotFound, ValidationFailed
 from core.models import GenerationJob
 from core.studio import history, progress
-from core.studio.compose import StudioRequest, compose
+from core.studio.compose import StudioRequest, compose, validate
 from core.studio.outcomes import TERMINAL, Cancel, cancel
 from core.studio.pricing import estimate, hold_for
+from core.studio.sources import with_own_source
 from core.studio.submit import MAX_KEY_LENGTH, submit
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -35,8 +36,26 @@ EVENT_KEEPALIVE_S = 15.0
 
 
 def _composed(svc: Services, who: Principal, body: GenerateIn) -> StudioRequest:
+    """The core request for `body`, validated: its source picture looked up among the token
+    owner's own (its size from our records, the mask fitted to it), then a muse composed in."""
+    user_id = who.user.id or 0
+    request = body.to_request()
     with read_scope(svc.engine) as session:
-        return compose(session, body.to_request(), user_id=who.user.id or 0)
+        tools = body.tools
+        if tools is not None and tools.source_asset_id is not None:
+            request = with_own_source(
+                session,
+                user_id=user_id,
+                request=request,
+                asset_id=tools.source_asset_id,
+                mask=tools.mask_bytes(),
+                max_pixels=svc.settings.max_image_pixels,
+            )
+        elif tools is not None and tools.mask_png is not None:
+            raise ValidationFailed("A mask needs a source picture (source_asset_id).")
+        request = compose(session, request, user_id=user_id)
+    validate(request, svc.presets)  # an estimate refuses what the submit would
+    return request
 
 
 @router.post("/estimate")
@@ -89,6 +108,7 @@ def post_job(
         pricing=svc.pricing,
         pool=svc.settings.pool_name,
         idempotency_key=idempotency_key,
+        max_pixels=svc.settings.max_image_pixels,
     )
     return JobOut.of(job)
 

@@ -6,11 +6,13 @@ muse's reference images when asked, and takes the muse's IP-Adapter weight.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import base64
+from dataclasses import dataclass, field, replace
 
 from sqlmodel import Session
 
 from core.comfy.presets import Presets
+from core.comfy.tools import Tools, validate_tools
 from core.errors import ValidationFailed
 from core.models import GenerationJob, MediaKind
 from core.muses import service as muses
@@ -35,6 +37,11 @@ class StudioRequest:
     nsfw: bool = False
     reference_images: tuple[str, ...] = ()
     reference_weight: float = DEFAULT_REFERENCE_WEIGHT
+    tools: Tools = field(default_factory=Tools)
+    """The creative tools; `tools.source` is a media sha256 (the user's own picture or
+    consented upload), `tools.mask` unused: the mask travels as `mask_png`."""
+    mask_png: bytes | None = None
+    """The inpaint mask as a single-channel PNG (white = repaint), from `core.studio.sources`."""
 
     def __post_init__(self) -> None:
         # One image guides once: the same upload added twice is one reference, in order.
@@ -90,12 +97,28 @@ def request_of(job: GenerationJob) -> StudioRequest:
         nsfw=bool(job.request.get("nsfw")),
         reference_images=tuple(job.request.get("reference_images", ())),
         reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
+        tools=Tools.from_json(job.request.get("tools")),
+        mask_png=mask_of(job),
     )
 
 
+def mask_of(job: GenerationJob) -> bytes | None:
+    """The inpaint mask `job` was submitted with, if any."""
+    encoded = job.request.get("mask_png")
+    return base64.b64decode(encoded) if encoded else None
+
+
+def graph_tools(request: StudioRequest) -> Tools:
+    """The tools as the graph sees them: a mask is named when the request carries one."""
+    return replace(request.tools, mask="mask.png" if request.mask_png else None)
+
+
 def validate(request: StudioRequest, presets: Presets) -> None:
-    """Refuse a malformed request with a message fit to show (before any policy or money)."""
-    if not request.prompt.strip():
+    """Refuse a malformed request with a message fit to show (before any policy or money):
+    the prompt (not needed to upscale), batch, preset, model, references and every tool
+    (a LoRA of another family, an unknown model, an oversized size, a missing mask...)."""
+    upscaling = request.tools.mode == "upscale"
+    if not upscaling and not request.prompt.strip():
         raise ValidationFailed("Write a prompt first.")
     if not 1 <= request.batch_size <= MAX_BATCH:
         raise ValidationFailed(f"Batch size must be between 1 and {MAX_BATCH}.")
@@ -104,3 +127,14 @@ def validate(request: StudioRequest, presets: Presets) -> None:
         raise ValidationFailed(f"Unknown model {request.model!r}.")
     if request.reference_images and request.kind is MediaKind.VIDEO:
         raise ValidationFailed("Reference images work with image generation only.")
+    if request.kind is MediaKind.VIDEO:
+        if request.tools != Tools() or request.mask_png:
+            raise ValidationFailed("LoRAs, sizes and image tools work with image generation only.")
+        return
+    if request.reference_images and upscaling:
+        raise ValidationFailed("Reference images do not apply to an upscale.")
+    validate_tools(
+        graph_tools(request),
+        checkpoint=request.model or presets.default_model(request.kind),
+        catalogue=presets.catalogue,
+    )

@@ -6,6 +6,7 @@ it hands every ending to `core.studio.outcomes`, and only while it still holds t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from core.clock import Clock
 from core.comfy.client import ComfyClient
 from core.comfy.events import OutputRef, Preview, Progress
 from core.comfy.presets import Presets
+from core.comfy.tools import Tools
 from core.comfy.workflows import GenerationRequest, Graph, build_graph
 from core.db import read_scope, run_transaction, session_scope
 from core.errors import ComfyUnavailable, CoreError, ExecutionFailed
@@ -32,7 +34,7 @@ from core.pool import costs, leases
 from core.pool.leases import Claim
 from core.safety import OutputScreener, shared_screener
 from core.studio import outcomes
-from core.studio.compose import DEFAULT_REFERENCE_WEIGHT
+from core.studio.compose import DEFAULT_REFERENCE_WEIGHT, mask_of
 from core.studio.metadata import generation_metadata
 from core.studio.pricing import Pricing
 
@@ -134,6 +136,7 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
             for sha in job.request.get("reference_images", [])
         )
         request = GenerationRequest(
+            tools=_upload_sources(ctx, client, job),
             positive=job.prompt,
             negative=job.negative_prompt,
             model=job.model,
@@ -168,6 +171,19 @@ def _start(session: Session, *, job_id: int, started: datetime) -> GenerationJob
     job.updated_at = started
     session.add(job)
     return job
+
+
+def _upload_sources(ctx: RunContext, client: ComfyClient, job: GenerationJob) -> Tools:
+    """The job's tools naming its source picture and mask as uploaded to this instance."""
+    tools = Tools.from_json(job.request.get("tools"))
+    source = tools.source and client.upload_image(
+        store.read(ctx.media_root, tools.source), f"{tools.source}.png"
+    )
+    mask_bytes = mask_of(job)
+    mask = None
+    if mask_bytes is not None:
+        mask = client.upload_image(mask_bytes, f"mask-{hashlib.sha256(mask_bytes).hexdigest()}.png")
+    return tools.with_images(source or None, mask)
 
 
 class _ProgressWriter:
