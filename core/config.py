@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
 
     web_port: int = Field(default=8501, ge=1, le=65535)
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """Where people reach the web app (e.g. https://studio.example.com); share and board
+    links are built from it. Unset: http://localhost:<web_port>, for one machine."""
+
+    def public_url(self, path: str) -> str:
+        """The address of `path` (starting with /) under the public base URL."""
+        base = self.public_base_url or f"http://localhost:{self.web_port}"
+        return base.rstrip("/") + path
 
     @field_validator("static_comfy_urls", mode="before")
     @classmethod

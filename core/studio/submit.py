@@ -103,6 +103,8 @@ def submit(
                 "reference_images": list(request.reference_images),
                 "reference_weight": request.reference_weight,
                 "nsfw": request.nsfw,
+                "category": request.category,
+                "tags": list(request.tags),
             },
             estimated_credits=hold,
             created_at=now,
