@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     """The HTTP API's port (`aikings-api`); 0 leaves it out of `make run`."""
     api_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
     """Requests a minute one API token may make (bursts up to the same number)."""
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """Where people reach the web app (e.g. https://studio.example.com); share and board
+    links are built from it. Unset: http://localhost:<web_port>, for one machine."""
+
+    def public_url(self, path: str) -> str:
+        """The address of `path` (starting with /) under the public base URL."""
+        base = self.public_base_url or f"http://localhost:{self.web_port}"
+        return base.rstrip("/") + path
 
     @field_validator("static_comfy_urls", mode="before")
     @classmethod

@@ -55,8 +55,8 @@ else:
                 api_key=settings.stripe_api_key.get_secret_value(),
                 user_id=user_id,
                 pack_id=packs[chosen].id,
-                success_url=f"http://localhost:{settings.web_port}/account?paid=1",
-                cancel_url=f"http://localhost:{settings.web_port}/account",
+                success_url=settings.public_url("/account?paid=1"),
+                cancel_url=settings.public_url("/account"),
             )
         except CoreError as exc:  # an unknown pack, or Stripe refused or is unreachable
             st.error(str(exc))

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
 from core.gallery.listing import get_asset
 from core.models import Asset, AssetView, Rating
@@ -17,6 +18,7 @@ TRENDING_WINDOW = timedelta(days=7)
 TRENDING_VIEW_WEIGHTS = ((timedelta(days=1), 4), (timedelta(days=3), 2))
 TRENDING_POINTS_PER_STAR = 2
 VIEW_DEDUPE = timedelta(hours=1)
+TRENDING_BATCH_ROWS = 5_000  # 10,000 bound values: under SQLite's 32,766
 
 
 def record_view(session: Session, *, asset_id: int, viewer_id: int | None, now: datetime) -> bool:
@@ -87,7 +89,7 @@ def _trending_scores(session: Session, now: datetime) -> dict[int, int]:
     return {int(asset_id): int(score) for asset_id, score in rows}
 
 
-def refresh_trending(session: Session, *, now: datetime) -> int:
+def refresh_trending(engine: sa.Engine, *, now: datetime) -> int:
     """Store every asset's trending score as of `now`; return how many scores changed.
 
     The score weighs the last 7 days' views (x4 within a day, x2 within three, else x1) and
@@ -95,18 +97,44 @@ def refresh_trending(session: Session, *, now: datetime) -> int:
     window's activity: it reads the window's views and ratings and the assets now scored
     above zero (both indexed), and writes only the rows whose score changes, including those
     whose activity left the window (back to 0). Run on an interval by the scheduler.
+
+    The reading runs in a read-only transaction, so on SQLite it never holds the write lock;
+    the changes are then written in batches of `TRENDING_BATCH_ROWS`, one short write
+    transaction and one UPDATE statement each, so a writer (a rating, a finished job) waits
+    at most one batch. A score is a snapshot recomputed on every run: a batch written after
+    a newer view is corrected by the next run.
     """
+    with read_scope(engine) as session:
+        changes = _score_changes(session, now)
+    for start in range(0, len(changes), TRENDING_BATCH_ROWS):
+        with session_scope(engine) as session:
+            _write_scores(session, changes[start : start + TRENDING_BATCH_ROWS])
+    return len(changes)
+
+
+def _score_changes(session: Session, now: datetime) -> list[tuple[int, int]]:
+    """(asset id, new score) of every asset whose stored trending score differs from now's."""
     fresh = _trending_scores(session, now)
     scored = session.exec(
         select(col(Asset.id), col(Asset.trending_score)).where(col(Asset.trending_score) > 0)
     ).all()
     stored = {int(asset_id or 0): score for asset_id, score in scored}
     changes = [
-        {"id": asset_id, "trending_score": score}
-        for asset_id, score in fresh.items()
-        if stored.get(asset_id) != score
+        (asset_id, score) for asset_id, score in fresh.items() if stored.get(asset_id) != score
     ]
-    changes += [{"id": asset_id, "trending_score": 0} for asset_id in stored.keys() - fresh.keys()]
-    if changes:
-        session.execute(sa.update(Asset), changes)
-    return len(changes)
+    return changes + [(asset_id, 0) for asset_id in sorted(stored.keys() - fresh.keys())]
+
+
+def _write_scores(session: Session, scores: list[tuple[int, int]]) -> None:
+    """One UPDATE … FROM (VALUES …) setting each (id, score) (SQLite 3.33+ and PostgreSQL)."""
+    new = (
+        sa.values(sa.column("id", sa.Integer), sa.column("score", sa.Integer), name="new")
+        .data(scores)
+        .cte("new")
+    )
+    session.execute(
+        sa.update(Asset)
+        .where(col(Asset.id) == new.c.id)
+        .values(trending_score=new.c.score)
+        .execution_options(synchronize_session=False)
+    )

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from core.comfy.presets import Presets
 from core.errors import ValidationFailed
+from core.gallery.taxonomy import normalize_tags
 from core.models import GenerationJob, MediaKind
 from core.muses import service as muses
 
@@ -35,10 +36,15 @@ class StudioRequest:
     nsfw: bool = False
     reference_images: tuple[str, ...] = ()
     reference_weight: float = DEFAULT_REFERENCE_WEIGHT
+    category: str | None = None  # the gallery category and tags the outputs are filed under
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # One image guides once: the same upload added twice is one reference, in order.
         object.__setattr__(self, "reference_images", tuple(dict.fromkeys(self.reference_images)))
+        object.__setattr__(self, "tags", tuple(normalize_tags(self.tags)))
+        category = normalize_tags([self.category or ""])
+        object.__setattr__(self, "category", category[0] if category else None)
 
 
 def compose(

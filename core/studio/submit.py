@@ -122,6 +122,8 @@ def submit(
                 "reference_images": list(request.reference_images),
                 "reference_weight": request.reference_weight,
                 "nsfw": request.nsfw,
+                "category": request.category,
+                "tags": list(request.tags),
             },
             estimated_credits=hold,
             idempotency_key=idempotency_key,

@@ -128,3 +128,13 @@ def test_a_real_provider_starts_with_its_own_secrets_and_the_simulator_with_the_
     monkeypatch.delenv("AUDIT_HMAC_SECRET")
     monkeypatch.setenv("PROVIDER", "sim")
     assert load_settings().provider is ProviderKind.SIM
+
+
+def test_public_links_use_the_public_base_url_else_localhost(monkeypatch):
+    assert load_settings().public_url("/share?token=t") == "http://localhost:8501/share?token=t"
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://studio.example.com/aik/")
+    settings = load_settings()
+    assert settings.public_url("/share?token=t") == "https://studio.example.com/aik/share?token=t"
+    monkeypatch.setenv("PUBLIC_BASE_URL", "javascript:alert(1)")
+    with pytest.raises(ConfigError):
+        load_settings()
