@@ -102,18 +102,25 @@ def test_trending_is_written_in_batches_and_matches_a_single_pass(engine, monkey
             for day in range(n):
                 session.add(AssetView(asset_id=asset.id, at=NOW - timedelta(days=day)))
     statements = []
+    commits = []
 
     def seen(_connection, _cursor, statement, *_rest):
         statements.append(statement)
 
+    def committed(_connection):
+        commits.append(len(statements))
+
     sa.event.listen(engine, "before_cursor_execute", seen)
+    sa.event.listen(engine, "commit", committed)
     monkeypatch.setattr(engagement, "TRENDING_BATCH_ROWS", 2)
     try:
         assert engagement.refresh_trending(engine, now=NOW) == 6
     finally:
         sa.event.remove(engine, "before_cursor_execute", seen)
+        sa.event.remove(engine, "commit", committed)
     updates = [s for s in statements if s.lstrip().upper().startswith(("WITH", "UPDATE"))]
     assert len(updates) == 3  # 6 changes in batches of 2: one statement each
+    assert len(commits) == 3  # each batch its own write transaction (the reading commits none)
     with read_scope(engine) as session:
         scores = dict(session.execute(sa.select(Asset.id, Asset.trending_score)).all())
     assert [scores[a.id] for a in assets] == [0, 4, 8, 10, 12, 13, 14]  # x4, x4, x2, x2, x1…
