@@ -14,7 +14,7 @@ them there (`create_sqlite_search()` below). tests/integration/test_gallery_sear
 if they are missing at head.
 
 Revision ID: gallery22_01
-Revises: mail23_01
+Revises: cancel20_01
 Create Date: 2026-12-02 04:00:00.000000
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "gallery22_01"
-down_revision: str | None = "mail23_01"
+down_revision: str | None = "cancel20_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
