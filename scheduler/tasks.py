@@ -202,8 +202,7 @@ class Runtime:
         """Recompute the gallery's trending scores (leader only); return how many changed."""
         if not self.leader.is_leader:
             return 0
-        with session_scope(self.engine) as session:
-            changed = engagement.refresh_trending(session, now=self.clock.now())
+        changed = engagement.refresh_trending(self.engine, now=self.clock.now())
         log.info("gallery.trending_refreshed", extra={"changed": changed})
         return changed
 

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from core.comfy.presets import Presets
 from core.comfy.tools import Tools, validate_tools
 from core.errors import ValidationFailed
+from core.gallery.taxonomy import normalize_tags
 from core.models import GenerationJob, MediaKind
 from core.muses import service as muses
 
@@ -42,10 +43,15 @@ class StudioRequest:
     consented upload), `tools.mask` unused: the mask travels as `mask_png`."""
     mask_png: bytes | None = None
     """The inpaint mask as a single-channel PNG (white = repaint), from `core.studio.sources`."""
+    category: str | None = None  # the gallery category and tags the outputs are filed under
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # One image guides once: the same upload added twice is one reference, in order.
         object.__setattr__(self, "reference_images", tuple(dict.fromkeys(self.reference_images)))
+        object.__setattr__(self, "tags", tuple(normalize_tags(self.tags)))
+        category = normalize_tags([self.category or ""])
+        object.__setattr__(self, "category", category[0] if category else None)
 
 
 def compose(
@@ -99,6 +105,8 @@ def request_of(job: GenerationJob) -> StudioRequest:
         reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
         tools=Tools.from_json(job.request.get("tools")),
         mask_png=mask_of(job),
+        category=job.request.get("category"),
+        tags=tuple(job.request.get("tags", ())),
     )
 
 

@@ -280,6 +280,8 @@ def _finish(
                 title=f"{job.prompt[:60]} #{index + 1}",
                 now=now,
                 metadata=generation_metadata(job, ctx.presets, graph, index),
+                category=job.request.get("category"),
+                tags=job.request.get("tags", ()),
             )
             # Screened before this unit of work commits: no output is ever seen unscreened.
             screening.screen_output(

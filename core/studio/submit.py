@@ -137,6 +137,8 @@ def submit(
                 "mask_png": base64.b64encode(request.mask_png).decode()
                 if request.mask_png
                 else None,
+                "category": request.category,
+                "tags": list(request.tags),
             },
             estimated_credits=hold,
             idempotency_key=idempotency_key,

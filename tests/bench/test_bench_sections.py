@@ -69,19 +69,24 @@ def test_reconcile_counts_one_list_page_per_25_instances_once_the_pool_is_steady
 def test_page_queries_time_a_first_and_a_truly_deep_page_of_every_query():
     result = gallery.page_queries(1000, repeats=3)
     assert [page.query for page in result.pages] == [
-        *(f"gallery {sort}" for sort in gallery.SORTS),
+        *(name for name, _sort, _filters in gallery.QUERIES),
         "audit log",
         "audit log, action filter",
     ]
-    for page in result.pages:
+    unfiltered = [p for p in result.pages if p.query.split()[-1] in gallery.SORTS]
+    assert len(unfiltered) == 8
+    for page in unfiltered:
         assert page.depth == 900
-        assert page.deep_items > 0
+        assert page.deep_items == gallery.PAGE_SIZE
+    for page in result.pages:
         _ordered(page.first_ms)
         _ordered(page.deep_ms)
         assert page.depth_ratio > 0
-    assert all(page.deep_items == gallery.PAGE_SIZE for page in result.pages[:4])
+    searched = {p.query: p for p in result.pages}["mine newest, search 1 in 10"]
+    assert 90 <= searched.depth < 100  # one title in ten starts with the common word
     assert result.seed_s > 0
-    assert len(result.figures()) == len(result.pages) + 2
+    assert result.writer_wait_ms > 0
+    assert len(result.figures()) == len(result.pages) + 3
 
 
 def test_studio_render_shows_the_page_without_exceptions():

@@ -19,7 +19,7 @@ from core.comfy.presets import Presets
 from core.config import load_settings
 from core.db import read_scope, session_scope
 from core.errors import InsufficientCredits, PolicyRefusal
-from core.gallery import store
+from core.gallery import library, listing, store
 from core.models import (
     Asset,
     AuditEntry,
@@ -145,6 +145,25 @@ def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
     )
     # The pool woke exactly one instance for it (desired_size 0: it is released after).
     assert len(vast.dump()["instances"]) == 1
+
+
+def test_a_generated_picture_carries_the_chosen_category_and_tags_and_each_filter_finds_it(
+    engine, stack
+):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user, category="Cinematic", tags=("Golden hour", "neon", "neon"))
+    done = _drive(runtime, job.id)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    with read_scope(engine) as session:
+        [asset] = session.exec(select(Asset).where(Asset.job_id == job.id)).all()
+        assert asset.category == "cinematic"
+        assert library.tags_of(session, asset_id=asset.id) == ["golden-hour", "neon"]
+        for filters in ({"category": "cinematic"}, {"tag": "golden-hour"}, {"tag": "neon"}):
+            page = listing.list_assets(session, viewer_id=user.id, scope="mine", **filters)
+            assert [a.id for a in page.items] == [asset.id]
+        assert not listing.list_assets(session, viewer_id=user.id, scope="mine", tag="moody").items
 
 
 def test_a_generation_error_refunds_and_says_why(engine, stack):
