@@ -308,3 +308,30 @@ def test_the_same_event_delivered_many_times_at_once_applies_once(engine, stripe
 def test_webhook_server_refuses_to_start_without_a_secret(monkeypatch):
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
     assert stripe_webhook.main(["--port", "0"]) == 2
+
+
+def test_the_scheduler_polls_stripe_as_leader_and_counts_credit_moves(
+    engine, stripe_fake, tmp_path
+):
+    from core.config import load_settings
+    from scheduler.tasks import Runtime
+
+    user = make_user(engine)
+    bought = checkout(stripe_fake, user, "creator")
+    stripe_fake.pay(bought)
+    stripe_fake.refund(bought, 500)
+    settings = load_settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        backup_dir=tmp_path / "backups",
+        stripe_api_key=stripe_fake.api_key,
+        stripe_api_url=stripe_fake.url,
+    )
+    runtime = Runtime(settings, FakeClock(NOW))
+    try:
+        assert runtime.sync_payments() == 0  # not the leader: standbys leave Stripe alone
+        assert runtime.leader.acquire_or_renew()
+        assert runtime.sync_payments() == 2  # the grant and the refund's take-back
+        assert runtime.sync_payments() == 0  # the next poll sees only duplicates
+    finally:
+        runtime.shutdown(grace_s=0)
+    assert balance(engine, user) == 1200 - 600
