@@ -3,7 +3,8 @@
 It serves `POST /v1/checkout/sessions` and `GET /v1/events` (filtered by `types[]` and
 `created[gte]`, newest first, paged with `limit` and `starting_after`) in Stripe's wire format,
 so the real `stripe` SDK talks to it. Helpers make the events Stripe would emit when a buyer
-pays (at once, or later by a delayed method), is refunded (in parts) or disputes, and sign a
+pays (at once, or later by a delayed method), is refunded (in parts) or disputes (and
+loses the dispute), and sign a
 webhook delivery the way Stripe does (HMAC-SHA256 of `<t>.<body>`, written out here rather
 than borrowed from the SDK under test).
 """
@@ -37,6 +38,7 @@ class FakeStripe:
         """Every Checkout creation's form, as the SDK encoded it (`metadata[pack_id]`, ...)."""
         self.checkouts: dict[str, dict[str, Any]] = {}
         self.events: list[Event] = []  # oldest first
+        self.disputes: dict[str, dict[str, Any]] = {}
         self.fail_status: int | None = None
         """When set, every API call is answered with this status (a Stripe-shaped error)."""
         self._refunded: dict[str, int] = {}
@@ -179,7 +181,15 @@ class FakeStripe:
             "amount": int(checkout["amount_total"]) if amount_cents is None else amount_cents,
             "status": "needs_response",
         }
+        self.disputes[str(dispute["id"])] = dispute
         return self._emit("charge.dispute.created", dispute)
+
+    def win_dispute(self, dispute_id: str) -> Event:
+        """The dispute was decided for the seller and the money returned:
+        `charge.dispute.funds_reinstated`."""
+        dispute = self.disputes[dispute_id]
+        dispute.update(status="won")
+        return self._emit("charge.dispute.funds_reinstated", dispute)
 
 
 def signed_delivery(

@@ -13,7 +13,8 @@ call `apply_event`, so running both is safe:
   (a delayed payment method sends `completed` unpaid, then `succeeded`) grant once.
 - **taken back**: `charge.refunded` takes back the share of the pack refunded so far and
   `charge.dispute.created` the disputed share, together never more than the pack granted.
-  The balance may go below zero; `ledger.hold_for_job` then refuses new jobs.
+  The balance may go below zero; `ledger.hold_for_job` then refuses new jobs. A dispute
+  won (`charge.dispute.funds_reinstated`: the money came back) gives its credits back.
 - **deferred**: a refund or dispute of a payment not credited yet (events out of order) is
   not claimed, so it is applied by a later poll, after the payment.
 
@@ -24,7 +25,7 @@ one bad event must not block the others of a polled batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,13 +42,14 @@ from core.accounts import ledger
 from core.db import run_transaction
 from core.errors import NotFound, PaymentError, PaymentUnavailable, ValidationFailed
 from core.locks import lock_user
-from core.models import CreditKind, StripeEvent, StripePayment
+from core.models import CreditEntry, CreditKind, StripeEvent, StripePayment
 
 TOLERANCE_S = 300
 PAID_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 REFUNDED = "charge.refunded"
 DISPUTED = "charge.dispute.created"
-HANDLED_EVENTS = (*PAID_EVENTS, REFUNDED, DISPUTED)
+REINSTATED = "charge.dispute.funds_reinstated"
+HANDLED_EVENTS = (*PAID_EVENTS, REFUNDED, DISPUTED, REINSTATED)
 POLL_WINDOW = timedelta(days=3)
 """How far back each poll looks: Stripe keeps events 30 days; an event is applied on the first
 poll that sees it, so the window only has to outlast an outage of the poller."""
@@ -60,6 +62,7 @@ class Applied(StrEnum):
     """What `apply_event` did with an event."""
 
     GRANTED = "granted"
+    """Credits added: a paid checkout, or a won dispute's credits given back."""
     TAKEN_BACK = "taken_back"
     IGNORED = "ignored"
     """Claimed, no credits moved: an unpaid checkout, a type we do not use, a bad event,
@@ -210,18 +213,18 @@ def fetch_events(client: stripe.StripeClient, *, now: datetime) -> list[dict[str
 
 
 def apply_events(
-    engine: Engine, events: list[dict[str, Any]], *, clock_now: Callable[[], datetime]
+    engine: Engine, events: Sequence[Mapping[str, Any]], *, clock_now: Callable[[], datetime]
 ) -> list[Applied]:
     """Apply each event in a unit of work of its own (retried on a deadlock or a dropped
     connection), so one event's failure never undoes another's credits."""
-    return [
-        run_transaction(
-            engine,
-            lambda session, event=event: apply_event(session, event, now=clock_now()),  # type: ignore[misc]
-            name="stripe.apply_event",
-        )
-        for event in events
-    ]
+    applied: list[Applied] = []
+    for event in events:
+
+        def work(session: Session, event: Mapping[str, Any] = event) -> Applied:
+            return apply_event(session, event, now=clock_now())
+
+        applied.append(run_transaction(engine, work, name="stripe.apply_event"))
+    return applied
 
 
 def apply_event(session: Session, event: Mapping[str, Any], *, now: datetime) -> Applied:
@@ -241,6 +244,8 @@ def apply_event(session: Session, event: Mapping[str, Any], *, now: datetime) ->
             outcome = _take_back_refund(session, obj, event_id=event_id, now=now)
         elif kind == DISPUTED:
             outcome = _take_back_dispute(session, obj, now=now)
+        elif kind == REINSTATED:
+            outcome = _give_back_dispute(session, obj, now=now)
         else:
             outcome = Applied.IGNORED
     except (ValidationFailed, NotFound, KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -416,6 +421,34 @@ def _take_back_dispute(session: Session, dispute: Mapping[str, Any], *, now: dat
     payment.disputed_credits += taken
     session.add(payment)
     return Applied.TAKEN_BACK
+
+
+def _give_back_dispute(session: Session, dispute: Mapping[str, Any], *, now: datetime) -> Applied:
+    # The dispute was won and Stripe returned the money: the credits it took come back.
+    payment = _locked_payment(session, _id_of(dispute.get("payment_intent")))
+    if payment is None:
+        return Applied.DEFERRED
+    dispute_id = str(dispute["id"])
+    taken = session.exec(
+        select(CreditEntry.credits).where(
+            CreditEntry.idempotency_key == f"stripe-dispute:{dispute_id}"
+        )
+    ).first()
+    if taken is None:  # its dispute.created not applied yet (out of order): later
+        return Applied.DEFERRED
+    if not ledger.grant(
+        session,
+        user_id=payment.user_id,
+        credits=-taken,
+        key=f"stripe-dispute-won:{dispute_id}",
+        note=f"dispute won: {payment.pack_id}",
+        now=now,
+        kind=CreditKind.RESTORE,
+    ):
+        return Applied.IGNORED
+    payment.disputed_credits -= -taken
+    session.add(payment)
+    return Applied.GRANTED
 
 
 def handle_webhook(

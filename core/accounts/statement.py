@@ -18,6 +18,7 @@ _PLAIN = {
     CreditKind.REFUND: "Refunded",
     CreditKind.REVERSAL: "Payment refunded: credits taken back",
     CreditKind.DISPUTE: "Payment disputed: credits taken back",
+    CreditKind.RESTORE: "Dispute won: credits given back",
 }
 
 

@@ -21,6 +21,7 @@ class CreditKind(StrEnum):
     # balance below zero). Values stay within 8 characters: the column is sized from them.
     REVERSAL = "reversal"
     DISPUTE = "dispute"
+    RESTORE = "restore"  # a won dispute's credits given back
 
 
 class JobStatus(StrEnum):

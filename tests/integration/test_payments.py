@@ -205,6 +205,24 @@ def test_a_dispute_takes_the_credits_back_once_and_a_later_refund_takes_nothing_
         assert ledger.history(session, user_id=user.id)[0].kind is CreditKind.DISPUTE
 
 
+def test_a_won_dispute_gives_its_credits_back_once(engine, stripe_fake):
+    user = make_user(engine)
+    bought = checkout(stripe_fake, user)
+    stripe_fake.pay(bought)
+    dispute = stripe_fake.dispute(bought, 250)  # half the price disputed
+    won = stripe_fake.win_dispute(dispute["data"]["object"]["id"])
+    assert poll(engine, stripe_fake) == [Applied.GRANTED, Applied.TAKEN_BACK, Applied.GRANTED]
+    with session_scope(engine) as session:
+        assert payments.apply_event(session, {**won, "id": "evt_again"}, now=NOW) is Applied.IGNORED
+    assert balance(engine, user) == 500
+    with read_scope(engine) as session:
+        kinds = [e.kind for e in ledger.history(session, user_id=user.id)]
+    assert kinds == [CreditKind.RESTORE, CreditKind.DISPUTE, CreditKind.PURCHASE]
+    stripe_fake.refund(bought)  # after the win the whole pack can still be refunded
+    assert poll(engine, stripe_fake)[-1] is Applied.TAKEN_BACK
+    assert balance(engine, user) == 0
+
+
 def test_a_refund_seen_before_its_payment_waits_for_it(engine, stripe_fake):
     user = make_user(engine)
     bought = checkout(stripe_fake, user)
