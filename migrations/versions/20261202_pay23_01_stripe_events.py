@@ -1,7 +1,7 @@
 """stripe payments and applied stripe events (refunds, disputes, once per event id)
 
 Revision ID: pay23_01
-Revises: mail23_01
+Revises: cancel20_01
 Create Date: 2026-12-02 07:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import core.models.types
 
 revision: str = "pay23_01"
-down_revision: str | None = "mail23_01"
+down_revision: str | None = "cancel20_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
