@@ -15,7 +15,9 @@ from ui.auth import (
 from ui.legal import require_current_acceptance
 from ui.navigation import TAKEDOWN_URL, pages_for, share_link_open, visitor_pages
 from ui.theme import apply_theme, close_sidebar_on_phone
+from ui.widgets import bind_client_ip
 
+bind_client_ip()  # every audit entry of this run names the visitor (through TRUSTED_PROXIES)
 apply_theme()
 user = current_user()
 # Declare the navigation before the gate: without it Streamlit falls back to listing a folder

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.client_ip import ClientIpMiddleware
 from api.deps import Services
 from api.routes import account, jobs, library, muses
 from api.routes.muses import CardTooLarge
@@ -55,6 +56,8 @@ def create_app(svc: Services) -> FastAPI:
         "(Authorization: Bearer aik_…), created on the Account page.",
     )
     app.state.services = svc
+    # Every audit entry a request writes names its client (through TRUSTED_PROXIES only).
+    app.add_middleware(ClientIpMiddleware, trusted=svc.settings.trusted_proxies)
     app.include_router(account.router)
     app.include_router(jobs.router)
     app.include_router(library.router)

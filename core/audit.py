@@ -6,6 +6,11 @@ at that row, and someone who can write to the database but does not hold the sec
 forge a consistent replacement. Retention removes old rows but records the last removed hash
 in an `AuditCheckpoint`, so what remains still verifies. (Cutting off the newest entries is
 not detectable from the table alone; the daily backups keep a copy of the head.)
+
+Every entry carries the client's IP when one is known: the edge that serves a request (a
+Streamlit script run, an API request) sets it once with `set_request_ip`, after resolving
+trusted proxies (`core.proxies`), and every `record` in that context uses it, so no audited
+action has to pass it along.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +31,24 @@ from core.models import AuditCheckpoint, AuditEntry, AuditOutcome
 
 GENESIS_HASH = "0" * 64
 _PG_CHAIN_LOCK = 7_351_001  # advisory lock id serialising appends on PostgreSQL
+_request_ip: ContextVar[str | None] = ContextVar("aikings_request_ip", default=None)
+
+
+def set_request_ip(ip: str | None) -> Token[str | None]:
+    """Make `ip` the client address of what this context serves (a thread's Streamlit run,
+    an API request's task and the threads it starts): `record` stores it on every entry
+    that names no `ip` itself. Returns the token that `reset_request_ip` undoes it with."""
+    return _request_ip.set(ip)
+
+
+def reset_request_ip(token: Token[str | None]) -> None:
+    """Undo `set_request_ip` (at the end of a request)."""
+    _request_ip.reset(token)
+
+
+def request_ip() -> str | None:
+    """The client address set for this context, if any."""
+    return _request_ip.get()
 
 
 def fingerprint(secret: str, key: str) -> str:
@@ -78,16 +102,19 @@ def record(
 ) -> AuditEntry:
     """Append one entry to the chain (flushed, not committed: it joins the caller's unit of work).
 
+    Without `ip`, the entry takes the request's client address (`set_request_ip`), if any.
+
     Appends are serialised: SQLite's write transactions already are (BEGIN IMMEDIATE), and on
     PostgreSQL a transaction-scoped advisory lock keeps two appends from sharing a parent.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_CHAIN_LOCK})
+    ip = ip if ip is not None else _request_ip.get()
     entry = AuditEntry(
         at=at,
         actor=actor,
         actor_fingerprint=actor_fingerprint,
-        ip=ip,
+        ip=ip[:64] if ip else None,
         action=action,
         target=target,
         outcome=outcome,

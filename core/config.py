@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.proxies import Network, parse_networks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Public development values: anyone can read them here, so they may only sign cookies and
@@ -133,12 +134,22 @@ class Settings(BaseSettings):
     """The HTTP API's port (`aikings-api`); 0 leaves it out of `make run`."""
     api_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
     """Requests a minute one API token may make (bursts up to the same number)."""
+    trusted_proxies: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    """Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For`
+    names the client for the audit; from any other peer the header is ignored."""
 
     @field_validator("static_comfy_urls", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):
             return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_networks(value)
         return value
 
     @field_validator("database_url")

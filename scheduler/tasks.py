@@ -207,15 +207,20 @@ class Runtime:
         return changed
 
     def sync_payments(self) -> int:
-        """Grant credits for paid Stripe checkouts (leader only; when Stripe is configured)."""
+        """Apply Stripe's recent payment events: credits for paid checkouts, taken back for
+        refunds and disputes (leader only; when Stripe is configured); how many moved credits."""
         key = self.settings.stripe_api_key
         if key is None or not self.leader.is_leader:
             return 0
-        events = payments.fetch_events(
-            api_url=self.settings.stripe_api_url, api_key=key.get_secret_value()
+        client = payments.stripe_client(
+            api_key=key.get_secret_value(), api_url=self.settings.stripe_api_url
         )
-        with session_scope(self.engine) as session:
-            return sum(payments.apply_event(session, e, now=self.clock.now()) for e in events)
+        events = payments.fetch_events(client, now=self.clock.now())
+        applied = payments.apply_events(self.engine, events, clock_now=self.clock.now)
+        return sum(
+            outcome in (payments.Applied.GRANTED, payments.Applied.TAKEN_BACK)
+            for outcome in applied
+        )
 
     def deliver_webhooks(self) -> int:
         """Queue events of jobs that ended and post the due ones (leader only); how many

@@ -17,7 +17,9 @@ class ServerThread:
     port. `stop()` asks uvicorn to exit and waits for the thread.
     """
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, *, proxy_headers: bool = True
+    ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted sockets inherit this: without it Nagle holds the body of a response whose
@@ -26,8 +28,15 @@ class ServerThread:
         self._sock.bind((host, port))
         self.host = host
         self.port: int = self._sock.getsockname()[1]
+        # proxy_headers=False serves like `aikings-api`: the peer stays the real connection
+        # (uvicorn otherwise rewrites it from a loopback peer's X-Forwarded-For).
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", ws="websockets-sansio", access_log=False
+            app,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets-sansio",
+            access_log=False,
+            proxy_headers=proxy_headers,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

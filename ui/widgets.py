@@ -11,8 +11,10 @@ from typing import Generic, TypeVar
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from core import audit, proxies
 from core.errors import CoreError
 from core.gallery.moderation import REPORT_REASONS
+from ui import resources
 
 Cursor = TypeVar("Cursor")
 _PENDING_CONFIRMATION = "confirm_pending"
@@ -66,13 +68,24 @@ def date_range(
 
 
 def client_ip() -> str | None:
-    """The visitor's IP address as Streamlit sees the connection, for the audit log.
+    """The visitor's IP address for the audit log: the connection's peer or, when that peer
+    is one of `TRUSTED_PROXIES`, the client it forwarded for (`core.proxies`).
 
-    None when unknown (a local connection, or a script run without a browser). Behind the
-    reverse proxy this is the proxy's address; it is a record, never a security decision.
+    None when unknown (a loopback connection without a proxy, a script run without a
+    browser). Streamlit's server (uvicorn) already reads `X-Forwarded-For` from loopback
+    peers itself, so a proxy on this host needs no setting; one elsewhere must be listed.
     """
-    ip = st.context.ip_address
-    return ip if isinstance(ip, str) else None
+    peer = st.context.ip_address
+    forwarded = st.context.headers.get_all("x-forwarded-for")
+    return proxies.client_ip(
+        peer if isinstance(peer, str) else None, forwarded, resources.settings().trusted_proxies
+    )
+
+
+def bind_client_ip() -> None:
+    """Make this run's visitor IP the one every audit entry of the run records (Home.py
+    calls it first, so no page or core call has to pass it along)."""
+    audit.set_request_ip(client_ip())
 
 
 class KeysetPager(Generic[Cursor]):

@@ -31,6 +31,11 @@ with db.reading() as session:
     entries = ledger.history(session, user_id=user_id, limit=50)
 
 st.metric("Credits", balance)
+if balance < 0:
+    st.warning(
+        "Your balance is below zero because a payment was refunded or disputed and the "
+        "credits it bought were taken back. New jobs start again once it is above zero."
+    )
 if entries:
     st.dataframe(
         [
@@ -53,9 +58,12 @@ else:
     chosen = st.radio("Pack", list(packs), key="account_pack")
     if st.button("Continue to payment", key="account_buy"):
         try:
-            url = payments.create_checkout_session(
-                api_url=settings.stripe_api_url,
+            client = payments.stripe_client(
                 api_key=settings.stripe_api_key.get_secret_value(),
+                api_url=settings.stripe_api_url,
+            )
+            url = payments.create_checkout_session(
+                client,
                 user_id=user_id,
                 pack_id=packs[chosen].id,
                 success_url=page_url(settings.base_url, "account", paid="1"),

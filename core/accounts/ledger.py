@@ -6,7 +6,12 @@ has a unique idempotency key, so a retried or raced call cannot write twice:
 - `hold:<job>`    minus the estimate, at submit;
 - `release:<job>` plus the hold back, when the job settles *or* is refunded: the shared key
   makes settle and refund mutually exclusive;
-- `charge:<job>`  minus what the job really cost (never more than was held).
+- `charge:<job>`  minus what the job really cost (never more than was held);
+- `stripe:<checkout>` a purchase, and `stripe-refund:<event>` / `stripe-dispute:<dispute>`
+  credits taken back when its payment is refunded or disputed (`core.accounts.payments`).
+
+Only `take_back` may take a balance below zero; a negative balance holds nothing, so it
+blocks new jobs until credits are bought or granted.
 
 Callers own the transaction. The user's row is locked (`FOR NO KEY UPDATE` on PostgreSQL;
 SQLite write transactions already hold the database lock), so concurrent holds cannot
@@ -85,6 +90,30 @@ def grant(
     return True
 
 
+def take_back(
+    session: Session,
+    *,
+    user_id: int,
+    credits: int,
+    key: str,
+    note: str,
+    now: datetime,
+    kind: CreditKind,
+) -> bool:
+    """Subtract credits once per `key`, even below zero; False if that key was already used.
+
+    For money that went back to the buyer (a refund, a dispute): the credits it bought leave
+    with it whether or not they were spent, or a refunded purchase would be free generation.
+    """
+    if credits <= 0:
+        raise ValueError("taking back removes a positive number of credits")
+    lock_user(session, user_id)
+    if _entry(session, key) is not None:
+        return False
+    _add(session, user_id=user_id, kind=kind, credits=-credits, key=key, now=now, note=note)
+    return True
+
+
 def hold_for_job(
     session: Session, *, user_id: int, job_id: int, credits: int, now: datetime
 ) -> None:
@@ -93,6 +122,12 @@ def hold_for_job(
     if _entry(session, f"hold:{job_id}") is not None:
         return
     available = balance(session, user_id)
+    if available < 0:
+        raise InsufficientCredits(
+            f"Your balance is {available} credits: a payment was refunded or disputed, so the "
+            "credits it bought were taken back. Buy credits (or ask the operator) to bring it "
+            "above zero before starting new jobs."
+        )
     if available < credits:
         raise InsufficientCredits(
             f"This needs {credits} credits and you have {available}. "

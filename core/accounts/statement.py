@@ -16,6 +16,9 @@ _PLAIN = {
     CreditKind.RELEASE: "Released",
     CreditKind.CHARGE: "Charged",
     CreditKind.REFUND: "Refunded",
+    CreditKind.REVERSAL: "Payment refunded: credits taken back",
+    CreditKind.DISPUTE: "Payment disputed: credits taken back",
+    CreditKind.RESTORE: "Dispute won: credits given back",
 }
 
 

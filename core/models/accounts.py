@@ -77,6 +77,35 @@ class CreditEntry(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class StripePayment(SQLModel, table=True):
+    """A paid Stripe Checkout that granted credits: what a later refund or dispute takes back.
+
+    `refunded_credits` and `disputed_credits` are what was taken back so far; together they
+    never exceed `credits`. Changed only under the buyer's row lock (`core.locks`).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkout_id: str = Field(max_length=255, unique=True)
+    payment_intent: str | None = Field(default=None, max_length=255, unique=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    pack_id: str = Field(max_length=32)
+    credits: int
+    amount_cents: int
+    refunded_credits: int = 0
+    disputed_credits: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class StripeEvent(SQLModel, table=True):
+    """A Stripe event already applied, by its id: the webhook and the poller both see every
+    event, and the second copy (even at the same moment) finds this row and does nothing."""
+
+    event_id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=64)
+    outcome: str = Field(max_length=32)
+    applied_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class PasswordReset(SQLModel, table=True):
     """A single-use password-reset token; only its hash is stored.
 

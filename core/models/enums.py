@@ -17,6 +17,11 @@ class CreditKind(StrEnum):
     RELEASE = "release"
     CHARGE = "charge"
     REFUND = "refund"
+    # Credits taken back from a purchase whose payment was refunded or disputed (may take a
+    # balance below zero). Values stay within 8 characters: the column is sized from them.
+    REVERSAL = "reversal"
+    DISPUTE = "dispute"
+    RESTORE = "restore"  # a won dispute's credits given back
 
 
 class JobStatus(StrEnum):
