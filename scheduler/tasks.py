@@ -27,8 +27,13 @@ from core.pool.service import ensure_pool
 from core.studio import outcomes, queue, runner
 from scheduler import wiring
 from scheduler.leader import LeaderLease
+from scheduler.waker import QueueWaker
 
 log = logging.getLogger(__name__)
+
+DISPATCH_BACKSTOP_S = 1.0
+"""The longest the dispatcher sleeps without a sign of work (what signals nothing: a lease
+expiring, an instance freed by another process)."""
 
 
 class Runtime:
@@ -55,6 +60,9 @@ class Runtime:
         )
         self._running: set[int] = set()
         self._lock = threading.Lock()
+        self._dispatching = threading.Lock()
+        self._stopping = False
+        self.waker = QueueWaker(self.engine, pool=settings.pool_name)
         self._led_before = False
         self.metrics = scheduler_metrics(self.engine, clock, pool=settings.pool_name)
 
@@ -69,6 +77,7 @@ class Runtime:
             self.recover_orphaned_jobs()
             self._led_before = True
         report = self.manager.reconcile()
+        self.dispatch()  # instances this tick made ready take queued work at once
         self.metrics.reconcile_ticks.inc()
         self.metrics.reconcile_errors.inc(len(report.errors))
         log.info(
@@ -80,10 +89,28 @@ class Runtime:
             },
         )
 
+    def dispatch_forever(self, stop: threading.Event) -> None:
+        """Dispatch whenever the waker sees work (a submit, a ready instance), at least every
+        DISPATCH_BACKSTOP_S, until `stop` is set."""
+        while not stop.is_set():
+            self.waker.wait(DISPATCH_BACKSTOP_S)
+            if stop.is_set():
+                return
+            try:
+                self.dispatch()
+            except Exception:  # noqa: BLE001 - the loop outlives one failed transaction
+                log.exception("dispatch.failed")
+                stop.wait(DISPATCH_BACKSTOP_S)
+
     def dispatch(self) -> int:
-        """Hand queued jobs to free ready instances; return how many started."""
+        """Hand queued jobs to free ready instances; return how many started. One caller at
+        a time in this process (the loop, a finishing job, a tick), so no job is claimed twice."""
         if not self.leader.is_leader:
             return 0
+        with self._dispatching:
+            return 0 if self._stopping else self._claim_all()
+
+    def _claim_all(self) -> int:
         started = 0
         while True:
             with session_scope(self.engine) as session:
@@ -104,6 +131,11 @@ class Runtime:
         finally:
             with self._lock:
                 self._running.discard(job_id)
+        # Work-conserving: the instance this job freed takes the next queued job now.
+        try:
+            self.dispatch()
+        except Exception:  # noqa: BLE001 - the dispatch loop retries; this job is settled
+            log.exception("dispatch.after_job_failed", extra={"job_id": job_id})
 
     def recover_orphaned_jobs(self) -> int:
         """Jobs holding leases that no worker of ours runs died with a previous leader:
@@ -180,6 +212,8 @@ class Runtime:
         Returns False if some were still running: their leases stay open and the next
         leader requeues them (`recover_orphaned_jobs`), so nothing is lost either way.
         """
+        with self._dispatching:  # no claim after this: nothing would run it
+            self._stopping = True
         self.workers.shutdown(wait=False, cancel_futures=True)
         deadline = self.clock.monotonic() + grace_s
         while self.clock.monotonic() < deadline:
@@ -191,5 +225,8 @@ class Runtime:
             clean = not self._running
         self.leader.step_down()
         self.manager.provider.close()
+        self.run_context.comfy.close()
+        self.run_context.after_job.shutdown(wait=True, cancel_futures=False)
+        self.waker.close()
         self.engine.dispose()
         return clean

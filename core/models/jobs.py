@@ -21,6 +21,11 @@ class GenerationJob(SQLModel, table=True):
         sa.Index("ix_job_user_created", "user_id", "created_at"),
         # The adaptive pool policy reads recent submission times across all users.
         sa.Index("ix_job_created", "created_at"),
+        # Estimates: the newest successes of one preset, model and kind (median_duration_s).
+        sa.Index("ix_job_estimate", "status", "preset", "model", "kind", "finished_at"),
+        # The fair queue counts queued users' jobs in flight; a user's history by newest id.
+        sa.Index("ix_job_status_user", "status", "user_id"),
+        sa.Index("ix_job_user_id", "user_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

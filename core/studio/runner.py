@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from core.clock import Clock
-from core.comfy.client import ComfyClient
+from core.comfy.clients import ComfyClients
 from core.comfy.events import OutputRef, Preview, Progress
 from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, Graph, build_graph
@@ -48,8 +49,13 @@ class RunContext:
     presets: Presets
     pricing: Pricing
     media_root: Path
-    comfy: Callable[[str], ComfyClient] = field(default=lambda url: ComfyClient(url))
+    comfy: ComfyClients = field(default_factory=ComfyClients)
+    """URL -> a shared, long-lived client for that ComfyUI (the runner never closes it)."""
     screener: OutputScreener = field(default_factory=shared_screener)
+    after_job: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="after-job")
+    )
+    """Runs what a user need not wait for once a job is recorded (thumbnails)."""
 
 
 def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> None:
@@ -104,28 +110,25 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> None:
         job.updated_at = started
         session.add(job)
     client = ctx.comfy(claim.comfy_url)
-    try:
-        uploaded = tuple(
-            client.upload_image(store.read(ctx.media_root, sha), f"{sha}.png")
-            for sha in job.request.get("reference_images", [])
-        )
-        request = GenerationRequest(
-            positive=job.prompt,
-            negative=job.negative_prompt,
-            model=job.model,
-            preset=job.preset,
-            seed=job.seed,
-            batch_size=job.batch_size,
-            kind=job.kind.value,
-            reference_images=uploaded,
-            reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
-        )
-        graph = build_graph(request, ctx.presets)
-        progress = _ProgressWriter(ctx, job_id)
-        result = client.run(graph, on_event=progress)
-        outputs = [(ref, client.view(ref)) for ref in result.outputs]
-    finally:
-        client.close()
+    uploaded = tuple(
+        client.upload_image(store.read(ctx.media_root, sha), f"{sha}.png")
+        for sha in job.request.get("reference_images", [])
+    )
+    request = GenerationRequest(
+        positive=job.prompt,
+        negative=job.negative_prompt,
+        model=job.model,
+        preset=job.preset,
+        seed=job.seed,
+        batch_size=job.batch_size,
+        kind=job.kind.value,
+        reference_images=uploaded,
+        reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
+    )
+    graph = build_graph(request, ctx.presets)
+    progress = _ProgressWriter(ctx, job_id)
+    result = client.run(graph, on_event=progress)
+    outputs = [(ref, client.view(ref)) for ref in result.outputs]
     _finish(ctx, claim, job_id, outputs, started, graph)
 
 
@@ -174,6 +177,7 @@ def _finish(
     graph: Graph,
 ) -> None:
     now = ctx.clock.now()
+    stored: list[int] = []
     with session_scope(ctx.engine) as session:
         if not leases.release(session, lease_id=claim.lease_id, now=now, outcome="succeeded"):
             log.warning("job.result_dropped", extra={"job_id": job_id})
@@ -195,7 +199,9 @@ def _finish(
                 title=f"{job.prompt[:60]} #{index + 1}",
                 now=now,
                 metadata=generation_metadata(job, ctx.presets, graph, index),
+                thumbnail=False,
             )
+            stored.append(asset.id or 0)
             # Screened before this unit of work commits: no output is ever seen unscreened.
             screening.screen_output(
                 session,
@@ -209,6 +215,18 @@ def _finish(
         cost = costs.cost_for(instance.price_per_hour_usd, seconds)
         charged = outcomes.succeed(session, job, cost_usd=cost, pricing=ctx.pricing, now=now)
     log.info("job.succeeded", extra={"job_id": job_id, "seconds": seconds, "credits": charged})
+    try:
+        ctx.after_job.submit(_add_thumbnails, ctx, stored)
+    except RuntimeError:  # shutting down: make them here rather than not at all
+        _add_thumbnails(ctx, stored)
+
+
+def _add_thumbnails(ctx: RunContext, asset_ids: list[int]) -> None:
+    try:
+        with session_scope(ctx.engine) as session:
+            store.add_thumbnails(session, media_root=ctx.media_root, asset_ids=asset_ids)
+    except Exception:  # noqa: BLE001 - pages fall back to the full file; the job is done
+        log.exception("job.thumbnails_failed", extra={"asset_ids": asset_ids})
 
 
 def _close(
