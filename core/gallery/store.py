@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlmodel import Session
 
 from core.errors import NotFound, ValidationFailed
-from core.gallery import fingerprints
+from core.gallery import fingerprints, pngchunks
 from core.models import Asset, AssetTag, MediaKind
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -129,14 +129,9 @@ def make_thumbnail(data: bytes, *, side: int = THUMB_SIDE) -> bytes:
 
 
 def embed_png_metadata(data: bytes, metadata: dict[str, str]) -> bytes:
-    """The PNG with `metadata` as text chunks (prompt, seed, model), like ComfyUI writes."""
-    image = Image.open(io.BytesIO(data), formats=["PNG"])
-    info = PngImagePlugin.PngInfo()
-    for key, value in metadata.items():
-        info.add_itxt(key, value)
-    out = io.BytesIO()
-    image.save(out, format="PNG", pnginfo=info)
-    return out.getvalue()
+    """The PNG with `metadata` as its only text chunks (prompt, seed, model), like ComfyUI
+    writes; spliced in without decoding the pixels (`pngchunks.with_text`)."""
+    return pngchunks.with_text(data, metadata)
 
 
 def read_png_metadata(data: bytes) -> dict[str, str]:
@@ -161,8 +156,10 @@ def save_output(
     category: str | None = None,
     tags: Sequence[str] = (),
     max_pixels: int = 64_000_000,
+    thumbnail: bool = True,
 ) -> Asset:
-    """Store one generated file and its thumbnail as a private, unscreened Asset."""
+    """Store one generated file as a private, unscreened Asset, with its thumbnail unless
+    `thumbnail=False` (the job path makes it after the job is recorded: `add_thumbnails`)."""
     image = open_image(
         data,
         max_bytes=256 * 1024 * 1024,
@@ -178,7 +175,7 @@ def save_output(
     if fingerprints.is_blocked(session, fingerprints.of_image(data, image)):
         raise ValidationFailed("This picture was taken down and cannot be stored again.")
     write(media_root, data)
-    thumb = write(media_root, make_thumbnail(data))
+    thumb = write(media_root, make_thumbnail(data)) if thumbnail else None
     asset = Asset(
         owner_id=owner_id,
         job_id=job_id,
@@ -199,3 +196,18 @@ def save_output(
     for tag in dict.fromkeys(tags):
         session.add(AssetTag(asset_id=asset.id or 0, tag=tag))
     return asset
+
+
+def add_thumbnails(session: Session, *, media_root: Path, asset_ids: Sequence[int]) -> int:
+    """Make the missing thumbnails of these assets from their stored files; how many were
+    made. Pages show the full file until an asset has one, so a thumbnail lost to a crash
+    costs bandwidth, never a picture."""
+    made = 0
+    for asset_id in asset_ids:
+        asset = session.get(Asset, asset_id)
+        if asset is None or asset.thumb_sha256 is not None:
+            continue
+        asset.thumb_sha256 = write(media_root, make_thumbnail(read(media_root, asset.sha256)))
+        session.add(asset)
+        made += 1
+    return made

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -20,7 +21,7 @@ from sqlmodel import Session, col
 
 from core import locks
 from core.clock import Clock
-from core.comfy.client import ComfyClient
+from core.comfy.clients import ComfyClients
 from core.comfy.events import OutputRef, Preview, Progress
 from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, Graph, build_graph
@@ -50,8 +51,13 @@ class RunContext:
     presets: Presets
     pricing: Pricing
     media_root: Path
-    comfy: Callable[[str], ComfyClient] = field(default=lambda url: ComfyClient(url))
+    comfy: ComfyClients = field(default_factory=ComfyClients)
+    """URL -> a shared, long-lived client for that ComfyUI (the runner never closes it)."""
     screener: OutputScreener = field(default_factory=shared_screener)
+    after_job: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="after-job")
+    )
+    """Runs what a user need not wait for once a job is recorded (thumbnails)."""
 
 
 Ending = Callable[[], None]
@@ -124,28 +130,25 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
     if job is None:
         return lambda: None  # requeued or settled meanwhile: nothing of ours to write
     client = ctx.comfy(claim.comfy_url)
-    try:
-        uploaded = tuple(
-            client.upload_image(store.read(ctx.media_root, sha), f"{sha}.png")
-            for sha in job.request.get("reference_images", [])
-        )
-        request = GenerationRequest(
-            positive=job.prompt,
-            negative=job.negative_prompt,
-            model=job.model,
-            preset=job.preset,
-            seed=job.seed,
-            batch_size=job.batch_size,
-            kind=job.kind.value,
-            reference_images=uploaded,
-            reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
-        )
-        graph = build_graph(request, ctx.presets)
-        progress = _ProgressWriter(ctx, job_id)
-        result = client.run(graph, on_event=progress)
-        outputs = [(ref, client.view(ref)) for ref in result.outputs]
-    finally:
-        client.close()
+    uploaded = tuple(
+        client.upload_image(store.read(ctx.media_root, sha), f"{sha}.png")
+        for sha in job.request.get("reference_images", [])
+    )
+    request = GenerationRequest(
+        positive=job.prompt,
+        negative=job.negative_prompt,
+        model=job.model,
+        preset=job.preset,
+        seed=job.seed,
+        batch_size=job.batch_size,
+        kind=job.kind.value,
+        reference_images=uploaded,
+        reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
+    )
+    graph = build_graph(request, ctx.presets)
+    progress = _ProgressWriter(ctx, job_id)
+    result = client.run(graph, on_event=progress)
+    outputs = [(ref, client.view(ref)) for ref in result.outputs]
     return partial(_finish, ctx, claim, job_id, outputs, started, graph)
 
 
@@ -207,7 +210,10 @@ def _finish(
 ) -> None:
     now = ctx.clock.now()
 
+    stored: list[int] = []
+
     def settle(session: Session) -> int | None:
+        stored.clear()  # a retried unit of work starts again from nothing
         # Lock order (core.locks): the user's balance and the job, then the lease.
         job = locks.lock_job(session, job_id)
         if not leases.release(session, lease_id=claim.lease_id, now=now, outcome="succeeded"):
@@ -228,7 +234,9 @@ def _finish(
                 title=f"{job.prompt[:60]} #{index + 1}",
                 now=now,
                 metadata=generation_metadata(job, ctx.presets, graph, index),
+                thumbnail=False,
             )
+            stored.append(asset.id or 0)
             # Screened before this unit of work commits: no output is ever seen unscreened.
             screening.screen_output(
                 session,
@@ -248,6 +256,18 @@ def _finish(
         return
     seconds = (now - started).total_seconds()
     log.info("job.succeeded", extra={"job_id": job_id, "seconds": seconds, "credits": charged})
+    try:
+        ctx.after_job.submit(_add_thumbnails, ctx, stored)
+    except RuntimeError:  # shutting down: make them here rather than not at all
+        _add_thumbnails(ctx, stored)
+
+
+def _add_thumbnails(ctx: RunContext, asset_ids: list[int]) -> None:
+    try:
+        with session_scope(ctx.engine) as session:
+            store.add_thumbnails(session, media_root=ctx.media_root, asset_ids=asset_ids)
+    except Exception:  # noqa: BLE001 - pages fall back to the full file; the job is done
+        log.exception("job.thumbnails_failed", extra={"asset_ids": asset_ids})
 
 
 def _close(
