@@ -44,6 +44,7 @@ P1_P95_GOAL_MS = 100.0
 THROUGHPUT_GOAL = 30.0
 OUTPUT_GRAIN = 32  # the simulator's 1024² PNGs then weigh 2–3 MB, as real ones do
 ROW_POLL_S = 0.002
+DIRECT_SEED_OFFSET = 1_000_000
 DONE = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
@@ -161,14 +162,16 @@ def _wait_done(engine: Engine, job_ids: list[int], timeout_s: float = 120.0) -> 
 
 
 def _straight_to_comfy_with(client: ComfyClient, presets: Presets, index: int) -> int:
-    """The graph `_submit(index)`'s job builds, sent with `client`, outputs downloaded; their
-    bytes."""
+    """The graph `_submit(index)`'s job builds but for its seed, sent with `client`, outputs
+    downloaded; their bytes. The seed differs so the simulated ComfyUI renders and saves the
+    picture again: the job's own graph would be answered from its cache (ComfyUI's caching
+    of an identical prompt), and the render time would count as orchestration."""
     request = GenerationRequest(
         positive=f"a lighthouse {index}",
         negative="",
         model=presets.default_model("image"),
         preset="low",
-        seed=index,
+        seed=index + DIRECT_SEED_OFFSET,
     )
     result = client.run(build_graph(request, presets))
     return sum(len(client.view(ref)) for ref in result.outputs)
