@@ -140,6 +140,44 @@ def read_png_metadata(data: bytes) -> dict[str, str]:
     return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
 
 
+@dataclass(frozen=True)
+class Output:
+    """A generated file checked and ready to store: its bytes (metadata spliced in), their
+    sha256, the image decoded once (for the fingerprints and the screener alike) and its
+    perceptual hash."""
+
+    data: bytes
+    sha256: str
+    image: Image.Image
+    mime: str
+    phash: str | None
+
+
+def prepare_output(
+    data: bytes,
+    *,
+    kind: MediaKind,
+    mime: str,
+    metadata: dict[str, str] | None = None,
+    max_pixels: int = 64_000_000,
+) -> Output:
+    """Decode a generated file with the upload checks, check it is what it claims to be and
+    splice `metadata` into a PNG; no database, so it may run outside a unit of work."""
+    image = open_image(
+        data,
+        max_bytes=256 * 1024 * 1024,
+        max_pixels=max_pixels,
+        allow_animation=kind is MediaKind.VIDEO,
+    )
+    actual = FORMATS.get(image.format or "")
+    if actual != mime:
+        raise ValidationFailed(f"The output is {actual or 'unknown'}, not {mime}.")
+    if metadata and mime == "image/png":
+        data = embed_png_metadata(data, metadata)
+    phash = fingerprints.perceptual_hash(image)
+    return Output(data, hashlib.sha256(data).hexdigest(), image, mime, phash)
+
+
 def save_output(
     session: Session,
     *,
@@ -157,22 +195,19 @@ def save_output(
     tags: Sequence[str] = (),
     max_pixels: int = 64_000_000,
     thumbnail: bool = True,
+    prepared: Output | None = None,
 ) -> Asset:
     """Store one generated file as a private, unscreened Asset, with its thumbnail unless
-    `thumbnail=False` (the job path makes it after the job is recorded: `add_thumbnails`)."""
-    image = open_image(
-        data,
-        max_bytes=256 * 1024 * 1024,
-        max_pixels=max_pixels,
-        allow_animation=kind is MediaKind.VIDEO,
-    )
-    actual = FORMATS.get(image.format or "")
-    if actual != mime:
-        raise ValidationFailed(f"The output is {actual or 'unknown'}, not {mime}.")
-    if metadata and mime == "image/png":
-        data = embed_png_metadata(data, metadata)
-    sha = hashlib.sha256(data).hexdigest()
-    if fingerprints.is_blocked(session, fingerprints.of_image(data, image)):
+    `thumbnail=False` (the job path makes it after the job is recorded: `add_thumbnails`).
+
+    `prepared` is `prepare_output(data, ...)` done already (the job path decodes outside its
+    unit of work); a copy of a taken-down picture is refused either way."""
+    if prepared is None:
+        prepared = prepare_output(
+            data, kind=kind, mime=mime, metadata=metadata, max_pixels=max_pixels
+        )
+    data, sha, image = prepared.data, prepared.sha256, prepared.image
+    if fingerprints.is_blocked_picture(session, sha256=sha, image=image, phash=prepared.phash):
         raise ValidationFailed("This picture was taken down and cannot be stored again.")
     write(media_root, data)
     thumb = write(media_root, make_thumbnail(data)) if thumbnail else None

@@ -31,7 +31,7 @@ from core.gallery import screening, store
 from core.models import GenerationJob, GpuInstance, JobStatus
 from core.pool import costs, leases
 from core.pool.leases import Claim
-from core.safety import OutputScreener, shared_screener
+from core.safety import OutputScreener, ScreeningResult, shared_screener
 from core.studio import outcomes
 from core.studio.compose import DEFAULT_REFERENCE_WEIGHT
 from core.studio.metadata import generation_metadata
@@ -149,7 +149,30 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
     progress = _ProgressWriter(ctx, job_id)
     result = client.run(graph, on_event=progress)
     outputs = [(ref, client.view(ref)) for ref in result.outputs]
-    return partial(_finish, ctx, claim, job_id, outputs, started, graph)
+    generated = ctx.clock.now()
+    # The CPU work on each output (decode, metadata, the screener's verdict) is done here,
+    # before the unit of work that stores it: no lock is held meanwhile, and a retried ending
+    # does not redo it. The verdict is recorded in the unit of work that creates the asset.
+    ready = [
+        _prepare(ctx, job, graph, index, ref, data) for index, (ref, data) in enumerate(outputs)
+    ]
+    return partial(_finish, ctx, claim, job_id, ready, started, generated)
+
+
+Ready = tuple[store.Output, ScreeningResult]
+"""A generated file decoded and checked, with the screener's verdict on it."""
+
+
+def _prepare(
+    ctx: RunContext, job: GenerationJob, graph: Graph, index: int, ref: OutputRef, data: bytes
+) -> Ready:
+    prepared = store.prepare_output(
+        data,
+        kind=job.kind,
+        mime=ref.mime,
+        metadata=generation_metadata(job, ctx.presets, graph, index),
+    )
+    return prepared, screening.judge(ctx.screener, data, ref.mime, image=prepared.image)
 
 
 def _start(session: Session, *, job_id: int, started: datetime) -> GenerationJob | None:
@@ -204,9 +227,9 @@ def _finish(
     ctx: RunContext,
     claim: Claim,
     job_id: int,
-    outputs: Sequence[tuple[OutputRef, bytes]],
+    outputs: Sequence[Ready],
     started: datetime,
-    graph: Graph,
+    generated: datetime,
 ) -> None:
     now = ctx.clock.now()
 
@@ -221,32 +244,35 @@ def _finish(
         instance = session.get(GpuInstance, claim.instance_id)
         if job is None or instance is None or job.status in outcomes.TERMINAL:
             return None
-        for index, (ref, data) in enumerate(outputs):
+        for index, (prepared, verdict) in enumerate(outputs):
             asset = store.save_output(
                 session,
                 media_root=ctx.media_root,
                 owner_id=job.user_id,
                 job_id=job_id,
                 muse_id=job.muse_id,
-                data=data,
+                data=prepared.data,
                 kind=job.kind,
-                mime=ref.mime,
+                mime=prepared.mime,
                 title=f"{job.prompt[:60]} #{index + 1}",
                 now=now,
-                metadata=generation_metadata(job, ctx.presets, graph, index),
                 thumbnail=False,
+                prepared=prepared,
             )
             stored.append(asset.id or 0)
-            # Screened before this unit of work commits: no output is ever seen unscreened.
+            # The verdict is recorded before this unit of work commits: no output is ever
+            # seen unscreened.
             screening.screen_output(
                 session,
                 asset=asset,
-                data=data,
+                data=prepared.data,
                 explicit_request=bool(job.request.get("nsfw")),
                 screener=ctx.screener,
                 now=now,
+                result=verdict,
             )
-        seconds = (now - started).total_seconds()
+        # GPU time is charged up to the outputs' download, as before they were prepared here.
+        seconds = (generated - started).total_seconds()
         cost = costs.cost_for(instance.price_per_hour_usd, seconds)
         return outcomes.succeed(session, job, cost_usd=cost, pricing=ctx.pricing, now=now)
 

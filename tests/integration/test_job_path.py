@@ -504,7 +504,9 @@ def test_a_finished_job_claims_the_next_queued_one_on_its_instance(engine, stack
     _fund(engine, user)
     _warm_instance(runtime, user)
     jobs = [_submit(runtime, user, seed=seed) for seed in (1, 2, 3)]
-    assert runtime.dispatch() == 1  # one warm instance: one claim; the rest follow by themselves
+    # One warm instance: at most one claim here (the warm job's worker, finishing, may have
+    # claimed the first already); the rest follow with no tick and no dispatch call.
+    assert runtime.dispatch() <= 1
     done = _wait_settled(engine, [job.id for job in jobs])
     assert [job.status for job in done] == [JobStatus.SUCCEEDED] * 3
     assert len({job.instance_id for job in done}) == 1
