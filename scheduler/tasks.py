@@ -160,10 +160,10 @@ class Runtime:
             else:
                 self._pending_endings[job_id] = (pending, tries)
 
-    def owes_ending(self, job_id: int) -> bool:
-        """Whether the job's ending failed to be written and is kept for `retry_endings`."""
+    def endings_owed(self) -> set[int]:
+        """The jobs whose ending this scheduler failed to write and still owes."""
         with self._lock:
-            return job_id in self._pending_endings
+            return set(self._pending_endings)
 
     def retry_endings(self) -> int:
         """Try again to write the job endings whose writing failed; how many are still owed.

@@ -15,10 +15,9 @@ from core.studio import history, progress
 from core.studio.compose import MAX_BATCH, StudioRequest, compose, request_of
 from core.studio.history import job_for_user
 from core.studio.labels import model_name, preset_summary
-from core.studio.outcomes import cancel
 from core.studio.pricing import estimate, hold_for, pricing_from
 from core.studio.submit import submit
-from ui import db, intent, media, resources, studio_prefill
+from ui import db, intent, job_queue, media, resources, studio_prefill
 from ui.auth import require_user
 from ui.muse_pin import pin_to_muse
 from ui.references import upload_reference
@@ -264,12 +263,21 @@ def _followed_job() -> GenerationJob | None:
     return job
 
 
+def _anything_open(job: GenerationJob | None) -> bool:
+    """Whether the followed job, or any other job of the user (the queue view), is unfinished."""
+    if job is not None and job.status in UNFINISHED:
+        return True
+    with db.reading() as session:
+        return history.unfinished_job(session, user_id=user_id) is not None
+
+
 @st.fragment(run_every=LIVE_POLL_S)
 def live_job() -> None:
-    """The followed job while it runs, reread every LIVE_POLL_S; once it has ended, the whole
-    page once (the balance and the history changed with it), which then stops polling."""
+    """The followed job (and the queue view) while a job is open, reread every LIVE_POLL_S;
+    once none is, the whole page once (the balance and the history changed), which then
+    stops polling."""
     job = _job_panel()
-    if job is None or job.status not in UNFINISHED:
+    if not _anything_open(job):
         st.rerun()
 
 
@@ -304,13 +312,12 @@ def _job_panel() -> GenerationJob | None:
                 st.warning(f"Cold start: {meets.reason}. {wait}.")
             else:
                 st.caption(f"{meets.reason.capitalize()}. {wait}.")
-        if st.button("Cancel", key="studio_cancel"):
-            cancel(engine, job_id=job.id or 0, user_id=user_id, clock=clock)
-            st.rerun()
+        job_queue.cancel_button(job, key="studio_cancel")
     elif job.status in (JobStatus.LEASED, JobStatus.RUNNING):
         st.progress(state.fraction, text=f"Generating: step {job.step} of {job.total_steps or '?'}")
         if job.preview:
             st.image(job.preview, caption="Live preview", width=256)
+        job_queue.cancel_button(job, key="studio_stop")
     elif job.status is JobStatus.SUCCEEDED:
         charged = job.charged_credits
         st.success(f"Done: {charged} credit{'' if charged == 1 else 's'} charged.")
@@ -319,13 +326,15 @@ def _job_panel() -> GenerationJob | None:
         _show_outputs(
             job, "active", assets.get(job.id or 0, []), held.get(job.id or 0, 0), full=True
         )
+    elif job.status is JobStatus.CANCELLED:
+        st.info(job.error or "Cancelled.")
     else:
         st.error(job.error or "The job did not finish.")
+    job_queue.render_queue(user_id, shown=job.id)
     return job
 
 
-_first_look = _followed_job()
-if _first_look is not None and _first_look.status in UNFINISHED:
+if _anything_open(_followed_job()):
     live_job()
 else:
     settled_job()

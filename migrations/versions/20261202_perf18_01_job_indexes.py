@@ -5,7 +5,7 @@ queue counts each queued user's leased/running jobs; the Studio lists a user's n
 id. Without these, each read scans a heavy user's (or everyone's) whole history.
 
 Revision ID: perf18_01
-Revises: ux14b_01
+Revises: cancel20_01
 Create Date: 2026-12-02 04:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "perf18_01"
-down_revision: str | None = "ux14b_01"
+down_revision: str | None = "cancel20_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
