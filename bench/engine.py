@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,13 +25,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bench.common import Figure, percentile, realistic_png, row, scratch_engine, timed_ms
-from core.accounts import sessions, users
-from core.clock import FakeClock
-from core.config import REPO_ROOT, get_settings
+from core.accounts import ledger, sessions, users
+from core.clock import FakeClock, SystemClock
+from core.config import REPO_ROOT, Settings, get_settings
 from core.db import session_scope
 from core.gallery import store
-from core.models import GenerationJob, JobStatus, MediaKind, Screening, User
+from core.models import GenerationJob, JobStatus, MediaKind, PoolConfig, Screening, User
 from core.pool.vast import PAGE_SIZE
+from scheduler.tasks import Runtime
 from testing.factories import make_rentable_pool
 from testing.pool_harness import PoolHarness
 from testing.sims import vast_sim
@@ -53,6 +54,24 @@ def _register(session: Session, *, starter_credits: int) -> User:
         now=datetime.now(UTC),
         starter_credits=starter_credits,
     )
+
+
+def _warm_runtime(engine: Engine, settings: Settings) -> tuple[Runtime, int]:
+    """A scheduler Runtime with one ready instance, and a user with plenty of credits (bench A)."""
+    runtime = Runtime(settings, SystemClock())
+    with session_scope(engine) as session:
+        config = session.get(PoolConfig, settings.pool_name)
+        assert config is not None  # Runtime() ensured the pool row
+        config.max_price_per_hour_usd, config.min_reliability = Decimal("5"), 0.9
+        config.min_vram_gb, config.prewarm_until = 8, datetime.now(UTC) + timedelta(hours=1)
+        session.add(config)
+        user = _register(session, starter_credits=0)
+        ledger.grant(
+            session, user_id=user.id or 0, credits=10**6, key="bench", note="", now=user.created_at
+        )
+    runtime.tick_pool()
+    runtime.tick_pool()  # the instance is created, then found healthy: ready
+    return runtime, user.id or 0
 
 
 # ---- P3 ------------------------------------------------------------------------------------
