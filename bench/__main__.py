@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from bench import (
     api,
     cold_start,
+    dispatch,
     engine,
     gallery,
     history,
@@ -113,8 +114,13 @@ def _pages(scale: Scale) -> list[Figure]:
 SECTIONS: tuple[Section, ...] = (
     Section(
         "P1",
-        "orchestration overhead",
-        lambda s: engine.orchestration_overhead(s.overhead_runs).figures(),
+        "orchestration overhead through the real scheduler process",
+        lambda s: dispatch.process_overhead(s.overhead_runs).figures(),
+    ),
+    Section(
+        "TP",
+        "throughput with 4 and 16 warm instances",
+        lambda s: dispatch.throughput_section(60 if s.quick else 300),
     ),
     Section("P2", "pool-policy replay", lambda s: pool_policy.main(quick=s.quick)),
     Section("T", "stopped tier vs fresh boots", lambda s: stopped_tier.main(quick=s.quick)),

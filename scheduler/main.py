@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from types import FrameType
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
@@ -50,7 +51,7 @@ def main() -> None:
     """Build the runtime and the scheduler, register the jobs, block until told to stop."""
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every 1 s dispatch
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every run of a job
     migrate(settings.database_url)
     runtime = Runtime(settings, SystemClock())
     scheduler = BlockingScheduler(timezone="UTC")
@@ -63,9 +64,6 @@ def main() -> None:
         id="tick_pool",
         misfire_grace_time=interval,
         **common,
-    )
-    scheduler.add_job(
-        runtime.dispatch, "interval", seconds=1, id="dispatch", misfire_grace_time=5, **common
     )
     scheduler.add_job(
         runtime.refresh_trending,
@@ -114,8 +112,15 @@ def main() -> None:
     log.info("scheduler.started", extra={"poll_interval_s": interval})
     runtime.tick_pool()
     runtime.refresh_trending()  # a new leader's gallery trends at once, not in 5 minutes
+    stop_dispatch = threading.Event()
+    dispatcher = threading.Thread(
+        target=runtime.dispatch_forever, args=(stop_dispatch,), name="dispatch", daemon=True
+    )
+    dispatcher.start()
     if not stop.requested:  # a Ctrl-C during the first tick: stop without starting
         scheduler.start()
+    stop_dispatch.set()
+    dispatcher.join(timeout=5)
     clean = runtime.shutdown()
     if metrics is not None:
         metrics.stop()

@@ -29,11 +29,16 @@ from core.pool.service import ensure_pool
 from core.studio import outcomes, queue, runner
 from scheduler import wiring
 from scheduler.leader import LeaderLease
+from scheduler.waker import QueueWaker
 
 log = logging.getLogger(__name__)
 
 ENDING_RETRIES = 2
 """Ticks a job ending that failed to be written is tried again before the job is recovered."""
+
+DISPATCH_BACKSTOP_S = 1.0
+"""The longest the dispatcher sleeps without a sign of work (what signals nothing: a lease
+expiring, an instance freed by another process)."""
 
 
 class Runtime:
@@ -64,6 +69,9 @@ class Runtime:
         # Held from claiming a job until it counts as running, and while recovering orphans:
         # a job just claimed is never mistaken for one whose worker died.
         self._claiming = threading.Lock()
+        self._dispatching = threading.Lock()
+        self._stopping = False
+        self.waker = QueueWaker(self.engine, pool=settings.pool_name)
         self._led_before = False
         self.webhook_client = httpx.Client()
         self.metrics = scheduler_metrics(self.engine, clock, pool=settings.pool_name)
@@ -81,6 +89,7 @@ class Runtime:
         self._led_before = True
         self.recover_orphaned_jobs()
         report = self.manager.reconcile()
+        self.dispatch()  # instances this tick made ready take queued work at once
         self.metrics.reconcile_ticks.inc()
         self.metrics.reconcile_errors.inc(len(report.errors))
         log.info(
@@ -92,10 +101,28 @@ class Runtime:
             },
         )
 
+    def dispatch_forever(self, stop: threading.Event) -> None:
+        """Dispatch whenever the waker sees work (a submit, a ready instance), at least every
+        DISPATCH_BACKSTOP_S, until `stop` is set."""
+        while not stop.is_set():
+            self.waker.wait(DISPATCH_BACKSTOP_S)
+            if stop.is_set():
+                return
+            try:
+                self.dispatch()
+            except Exception:  # noqa: BLE001 - the loop outlives one failed transaction
+                log.exception("dispatch.failed")
+                stop.wait(DISPATCH_BACKSTOP_S)
+
     def dispatch(self) -> int:
-        """Hand queued jobs to free ready instances; return how many started."""
+        """Hand queued jobs to free ready instances; return how many started. One caller at
+        a time in this process (the loop, a finishing job, a tick), so no job is claimed twice."""
         if not self.leader.is_leader:
             return 0
+        with self._dispatching:
+            return 0 if self._stopping else self._claim_all()
+
+    def _claim_all(self) -> int:
         started = 0
         while True:
             with self._claiming:
@@ -117,6 +144,11 @@ class Runtime:
             pending = runner.run_job(self.run_context, job_id=job_id, claim=claim)
         finally:
             self._settled(job_id, pending)
+        # Work-conserving: the instance this job freed takes the next queued job now.
+        try:
+            self.dispatch()
+        except Exception:  # noqa: BLE001 - the dispatch loop retries; this job is settled
+            log.exception("dispatch.after_job_failed", extra={"job_id": job_id})
 
     def _settled(self, job_id: int, pending: runner.Ending | None, tries: int = 0) -> None:
         """The job's worker is done: forget it, or keep it (and its lease) until the ending
@@ -242,6 +274,8 @@ class Runtime:
         Returns False if some were still running: their leases stay open and the next
         leader requeues them (`recover_orphaned_jobs`), so nothing is lost either way.
         """
+        with self._dispatching:  # no claim after this: nothing would run it
+            self._stopping = True
         self.workers.shutdown(wait=False, cancel_futures=True)
         deadline = self.clock.monotonic() + grace_s
         while self.clock.monotonic() < deadline:
@@ -254,5 +288,8 @@ class Runtime:
         self.leader.step_down()
         self.manager.provider.close()
         self.webhook_client.close()
+        self.run_context.comfy.close()
+        self.run_context.after_job.shutdown(wait=True, cancel_futures=False)
+        self.waker.close()
         self.engine.dispose()
         return clean

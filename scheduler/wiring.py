@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from core.alerts import Alerter
 from core.clock import Clock
 from core.comfy import health
-from core.comfy.client import ComfyClient
+from core.comfy.clients import ComfyClients
 from core.comfy.presets import Presets
 from core.comfy.workflows import CUSTOM_NODES
 from core.config import ProviderKind, Settings
@@ -102,5 +102,5 @@ def build_run_context(settings: Settings, engine: Engine, clock: Clock) -> RunCo
         presets=Presets.load(),
         pricing=pricing_from(settings),
         media_root=settings.media_root,
-        comfy=lambda url: ComfyClient(url, headers=headers(url)),
+        comfy=ComfyClients(headers),
     )

@@ -9,7 +9,7 @@ from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
 from core.comfy.tools import Tools
 from core.errors import CoreError, PolicyRefusal
 from core.gallery import library
-from core.models import GenerationJob, JobStatus, MediaKind, Visibility
+from core.models import Asset, GenerationJob, JobStatus, MediaKind, Visibility
 from core.muses import prompt as muse_prompt
 from core.muses import service as muses
 from core.studio import history, progress
@@ -221,15 +221,25 @@ with generate_slot:
         st.caption("Generate is off: not enough credits (see the estimate).")
 
 
-def _show_outputs(job: GenerationJob, where: str) -> None:
-    with db.reading() as session:
-        assets = history.job_assets(session, job_id=job.id or 0, user_id=user_id)
+def _show_outputs(
+    job: GenerationJob, where: str, assets: list[Asset], held: int, *, full: bool
+) -> None:
+    """The job's pictures: full size with a download button for the job just finished,
+    thumbnails in the history (a download there is prepared only when asked for)."""
     cols = st.columns(min(len(assets), 4) or 1)
     for index, asset in enumerate(assets):
-        data = media.read(asset.sha256)
         with cols[index % len(cols)]:
-            st.image(data, caption=asset.title, width="stretch")
-            media.download_button(asset, data, key=f"dl_{where}_{asset.id}")
+            if full:
+                data = media.read(asset.sha256)
+                st.image(data, caption=asset.title, width="stretch")
+                media.download_button(asset, data, key=f"dl_{where}_{asset.id}")
+            else:
+                thumb = media.read(asset.thumb_sha256 or asset.sha256)
+                st.image(thumb, caption=asset.title, width="stretch")
+                if st.button("Download…", key=f"prep_{where}_{asset.id}"):
+                    media.download_button(
+                        asset, media.read(asset.sha256), key=f"dl_{where}_{asset.id}"
+                    )
             pin_to_muse(asset, user_id=user_id, key=f"spin_{where}_{asset.id}")
             public = asset.visibility is Visibility.PUBLIC
             if not public and st.button("Share publicly", key=f"pub_{where}_{asset.id}"):
@@ -244,23 +254,55 @@ def _show_outputs(job: GenerationJob, where: str) -> None:
                 st.toast("Shared: it appears in the public gallery once a moderator approves it.")
     if assets:
         st.caption("Saved privately to your gallery.")
-    with db.reading() as session:
-        held = history.held_for_review(session, job_id=job.id or 0, user_id=user_id)
     if held:
         st.info(f"{held} picture(s) are held for a moderator's review before you can see them.")
 
 
-@st.fragment(run_every=2)
-def active_job() -> None:
-    """The job just submitted, or the newest unfinished one: polled from its row, so a
-    reload or another tab shows the same job."""
+UNFINISHED = (JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING)
+LIVE_POLL_S = 0.5
+"""How often the page rereads a job that has not ended; an ended one is not polled at all."""
+
+
+def _followed_job() -> GenerationJob | None:
+    """The job just submitted, or the newest unfinished one: read from its row, so a reload
+    or another tab shows the same job."""
     job_id = st.session_state.get("studio_active_job")
     job = job_for_user(engine, job_id=job_id, user_id=user_id) if job_id else None
     if job is None:
         with db.reading() as session:
             job = history.current_job(session, user_id=user_id, now=clock.now())
+    return job
+
+
+def _anything_open(job: GenerationJob | None) -> bool:
+    """Whether the followed job, or any other job of the user (the queue view), is unfinished."""
+    if job is not None and job.status in UNFINISHED:
+        return True
+    with db.reading() as session:
+        return history.unfinished_job(session, user_id=user_id) is not None
+
+
+@st.fragment(run_every=LIVE_POLL_S)
+def live_job() -> None:
+    """The followed job (and the queue view) while a job is open, reread every LIVE_POLL_S;
+    once none is, the whole page once (the balance and the history changed), which then
+    stops polling."""
+    job = _job_panel()
+    if not _anything_open(job):
+        st.rerun()
+
+
+@st.fragment
+def settled_job() -> None:
+    """The followed job once it has ended: drawn once, never polled."""
+    _job_panel()
+
+
+def _job_panel() -> GenerationJob | None:
+    """Draw the followed job's state; the job drawn (None: nothing to follow)."""
+    job = _followed_job()
     if job is None:
-        return
+        return None
     if status_changed(st.session_state, job):
         st.rerun()  # the whole page: the history, and the balance once it ends, follow the job
     with db.reading() as session:
@@ -290,15 +332,23 @@ def active_job() -> None:
     elif job.status is JobStatus.SUCCEEDED:
         charged = job.charged_credits
         st.success(f"Done: {charged} credit{'' if charged == 1 else 's'} charged.")
-        _show_outputs(job, "active")
+        with db.reading() as session:
+            assets, held = history.outputs_of_jobs(session, job_ids=[job.id or 0], user_id=user_id)
+        _show_outputs(
+            job, "active", assets.get(job.id or 0, []), held.get(job.id or 0, 0), full=True
+        )
     elif job.status is JobStatus.CANCELLED:
         st.info(job.error or "Cancelled.")
     else:
         st.error(job.error or "The job did not finish.")
     job_queue.render_queue(user_id, shown=job.id)
+    return job
 
 
-active_job()
+if _anything_open(_followed_job()):
+    live_job()
+else:
+    settled_job()
 
 st.subheader("History")
 filter_status, filter_kind = st.columns(2)
@@ -314,6 +364,11 @@ with db.reading() as session:
         status=None if status_choice == "all" else JobStatus(status_choice),
         kind=None if kind_choice == "all" else MediaKind(kind_choice),
     )
+    outputs, held_back = history.outputs_of_jobs(
+        session,
+        job_ids=[j.id or 0 for j in recent if j.status is JobStatus.SUCCEEDED],
+        user_id=user_id,
+    )
 if not recent:
     st.caption("Nothing generated yet.")
 for past in recent:
@@ -322,7 +377,10 @@ for past in recent:
         if past.error:
             st.error(past.error)
         if past.status is JobStatus.SUCCEEDED:
-            _show_outputs(past, "history")
+            past_id = past.id or 0
+            _show_outputs(
+                past, "history", outputs.get(past_id, []), held_back.get(past_id, 0), full=False
+            )
         if st.button("Re-run with the same seed", key=f"rerun_{past.id}"):
             try:
                 rerun = submit(

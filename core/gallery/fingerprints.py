@@ -32,19 +32,27 @@ class Fingerprint:
     phash: str | None
 
 
+def upright(image: Image.Image) -> Image.Image:
+    """The pixels both fingerprints are taken of: first frame, orientation applied, RGB(A)."""
+    image.seek(0)
+    return ImageOps.exif_transpose(image).convert("RGBA" if "A" in image.getbands() else "RGB")
+
+
 def canonical_png(image: Image.Image) -> bytes:
     """The picture re-encoded as a PNG of its pixels only (first frame, upright)."""
-    image.seek(0)
-    clean = ImageOps.exif_transpose(image).convert("RGBA" if "A" in image.getbands() else "RGB")
     out = io.BytesIO()
-    clean.save(out, format="PNG")  # no exif, no text chunks: only pixels survive
+    upright(image).save(out, format="PNG")  # no exif, no text chunks: only pixels survive
     return out.getvalue()
 
 
 def perceptual_hash(image: Image.Image) -> str | None:
-    """The pHash as 16 hex digits, or None for a picture with almost no detail."""
-    image.seek(0)
-    gray = image.convert("L")
+    """The pHash as 16 hex digits, or None for a picture with almost no detail.
+
+    Taken of the `upright` pixels, as the canonical re-encoding is: two pictures with the same
+    canonical sha256 have the same perceptual hash (what `is_blocked_picture` relies on). For
+    the files the store holds (uploads re-encoded upright, outputs as ComfyUI wrote them) this
+    is the hash of the decoded file as it was before orientation was applied here."""
+    gray = upright(image).convert("L")
     if ImageStat.Stat(gray).stddev[0] < MIN_DETAIL_STDDEV:
         return None
     return str(imagehash.phash(gray))
@@ -76,3 +84,31 @@ def is_blocked(session: Session, prints: Fingerprint) -> bool:
     return any(
         distance(prints.phash, other) <= PHASH_MAX_DISTANCE for other in blocked.all() if other
     )
+
+
+def is_blocked_picture(
+    session: Session, *, sha256: str, image: Image.Image, phash: str | None = None
+) -> bool:
+    """`is_blocked(session, of_image(data, image))` for a decoded file whose bytes hash to
+    `sha256`, making the canonical re-encoding (1.5 s of CPU for a 1024² output) only when
+    the perceptual hash cannot decide.
+
+    A blocked row of the canonical or stored sha256 of picture B carries B's perceptual hash.
+    A picture whose canonical sha256 matches it has B's upright pixels, so the same perceptual
+    hash, at distance 0: the perceptual check already blocks it. The canonical sha256 is
+    still compared when the picture is flat (no perceptual hash) or some blocked row has none
+    (a block by stored bytes alone, or of a flat picture). `phash` is
+    `perceptual_hash(image)` if the caller computed it already.
+    """
+    exact = session.exec(select(BlockedHash.sha256).where(col(BlockedHash.sha256) == sha256))
+    if exact.first() is not None:
+        return True
+    phash = phash or perceptual_hash(image)
+    blocked = session.exec(select(BlockedHash.phash)).all()
+    if phash is not None:
+        if any(other and distance(phash, other) <= PHASH_MAX_DISTANCE for other in blocked):
+            return True
+        if all(blocked):  # every blocked row has a perceptual hash: it decided
+            return False
+    canonical = hashlib.sha256(canonical_png(image)).hexdigest()
+    return session.get(BlockedHash, canonical) is not None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from PIL import Image
 from sqlmodel import Session, col, select
 
 from core import audit
@@ -58,6 +59,19 @@ def record(
     return asset
 
 
+def judge(
+    screener: OutputScreener, data: bytes, mime: str, *, image: Image.Image | None = None
+) -> ScreeningResult:
+    """The screener's verdict on one output (`image`: `data` decoded already, if it is);
+    SCREENER_FAILED if it crashed. No database: the job path runs it outside its unit of
+    work, and the verdict is `record`ed in the unit of work that stores the asset."""
+    try:
+        return screener.screen(data, mime, image=image)
+    except Exception:  # noqa: BLE001 - a detector's crash must hold the output, not lose the job
+        log.exception("screener.failed", extra={"mime": mime})
+        return SCREENER_FAILED
+
+
 def screen_output(
     session: Session,
     *,
@@ -66,13 +80,12 @@ def screen_output(
     explicit_request: bool,
     screener: OutputScreener,
     now: datetime,
+    result: ScreeningResult | None = None,
 ) -> ScreeningResult:
-    """Run `screener` on a just-stored output and `record` the verdict."""
-    try:
-        result = screener.screen(data, asset.mime)
-    except Exception:  # noqa: BLE001 - a detector's crash must hold the output, not lose the job
-        log.exception("screener.failed", extra={"asset_id": asset.id})
-        result = SCREENER_FAILED
+    """Run `screener` on a just-stored output (unless its verdict `result` was reached
+    already, by `judge`) and `record` the verdict."""
+    if result is None:
+        result = judge(screener, data, asset.mime)
     record(session, asset=asset, result=result, explicit_request=explicit_request, now=now)
     log.info(
         "output.screened",

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlmodel import Session
 
 from core.errors import NotFound, ValidationFailed
-from core.gallery import fingerprints
+from core.gallery import fingerprints, pngchunks
 from core.models import Asset, AssetTag, MediaKind
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -129,20 +129,53 @@ def make_thumbnail(data: bytes, *, side: int = THUMB_SIDE) -> bytes:
 
 
 def embed_png_metadata(data: bytes, metadata: dict[str, str]) -> bytes:
-    """The PNG with `metadata` as text chunks (prompt, seed, model), like ComfyUI writes."""
-    image = Image.open(io.BytesIO(data), formats=["PNG"])
-    info = PngImagePlugin.PngInfo()
-    for key, value in metadata.items():
-        info.add_itxt(key, value)
-    out = io.BytesIO()
-    image.save(out, format="PNG", pnginfo=info)
-    return out.getvalue()
+    """The PNG with `metadata` as its only text chunks (prompt, seed, model), like ComfyUI
+    writes; spliced in without decoding the pixels (`pngchunks.with_text`)."""
+    return pngchunks.with_text(data, metadata)
 
 
 def read_png_metadata(data: bytes) -> dict[str, str]:
     """The text chunks of a PNG."""
     image = Image.open(io.BytesIO(data), formats=["PNG"])
     return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
+
+
+@dataclass(frozen=True)
+class Output:
+    """A generated file checked and ready to store: its bytes (metadata spliced in), their
+    sha256, the image decoded once (for the fingerprints and the screener alike) and its
+    perceptual hash."""
+
+    data: bytes
+    sha256: str
+    image: Image.Image
+    mime: str
+    phash: str | None
+
+
+def prepare_output(
+    data: bytes,
+    *,
+    kind: MediaKind,
+    mime: str,
+    metadata: dict[str, str] | None = None,
+    max_pixels: int = 64_000_000,
+) -> Output:
+    """Decode a generated file with the upload checks, check it is what it claims to be and
+    splice `metadata` into a PNG; no database, so it may run outside a unit of work."""
+    image = open_image(
+        data,
+        max_bytes=256 * 1024 * 1024,
+        max_pixels=max_pixels,
+        allow_animation=kind is MediaKind.VIDEO,
+    )
+    actual = FORMATS.get(image.format or "")
+    if actual != mime:
+        raise ValidationFailed(f"The output is {actual or 'unknown'}, not {mime}.")
+    if metadata and mime == "image/png":
+        data = embed_png_metadata(data, metadata)
+    phash = fingerprints.perceptual_hash(image)
+    return Output(data, hashlib.sha256(data).hexdigest(), image, mime, phash)
 
 
 def save_output(
@@ -161,24 +194,23 @@ def save_output(
     category: str | None = None,
     tags: Sequence[str] = (),
     max_pixels: int = 64_000_000,
+    thumbnail: bool = True,
+    prepared: Output | None = None,
 ) -> Asset:
-    """Store one generated file and its thumbnail as a private, unscreened Asset."""
-    image = open_image(
-        data,
-        max_bytes=256 * 1024 * 1024,
-        max_pixels=max_pixels,
-        allow_animation=kind is MediaKind.VIDEO,
-    )
-    actual = FORMATS.get(image.format or "")
-    if actual != mime:
-        raise ValidationFailed(f"The output is {actual or 'unknown'}, not {mime}.")
-    if metadata and mime == "image/png":
-        data = embed_png_metadata(data, metadata)
-    sha = hashlib.sha256(data).hexdigest()
-    if fingerprints.is_blocked(session, fingerprints.of_image(data, image)):
+    """Store one generated file as a private, unscreened Asset, with its thumbnail unless
+    `thumbnail=False` (the job path makes it after the job is recorded: `add_thumbnails`).
+
+    `prepared` is `prepare_output(data, ...)` done already (the job path decodes outside its
+    unit of work); a copy of a taken-down picture is refused either way."""
+    if prepared is None:
+        prepared = prepare_output(
+            data, kind=kind, mime=mime, metadata=metadata, max_pixels=max_pixels
+        )
+    data, sha, image = prepared.data, prepared.sha256, prepared.image
+    if fingerprints.is_blocked_picture(session, sha256=sha, image=image, phash=prepared.phash):
         raise ValidationFailed("This picture was taken down and cannot be stored again.")
     write(media_root, data)
-    thumb = write(media_root, make_thumbnail(data))
+    thumb = write(media_root, make_thumbnail(data)) if thumbnail else None
     asset = Asset(
         owner_id=owner_id,
         job_id=job_id,
@@ -199,3 +231,18 @@ def save_output(
     for tag in dict.fromkeys(tags):
         session.add(AssetTag(asset_id=asset.id or 0, tag=tag))
     return asset
+
+
+def add_thumbnails(session: Session, *, media_root: Path, asset_ids: Sequence[int]) -> int:
+    """Make the missing thumbnails of these assets from their stored files; how many were
+    made. Pages show the full file until an asset has one, so a thumbnail lost to a crash
+    costs bandwidth, never a picture."""
+    made = 0
+    for asset_id in asset_ids:
+        asset = session.get(Asset, asset_id)
+        if asset is None or asset.thumb_sha256 is not None:
+            continue
+        asset.thumb_sha256 = write(media_root, make_thumbnail(read(media_root, asset.sha256)))
+        session.add(asset)
+        made += 1
+    return made

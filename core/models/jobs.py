@@ -23,6 +23,11 @@ class GenerationJob(SQLModel, table=True):
         sa.Index("ix_job_created", "created_at"),
         # A repeated submit (double-click, retried request) finds the user's first job.
         sa.Index("ux_job_user_idempotency", "user_id", "idempotency_key", unique=True),
+        # Estimates: the newest successes of one preset, model and kind (median_duration_s).
+        sa.Index("ix_job_estimate", "status", "preset", "model", "kind", "finished_at"),
+        # The fair queue counts queued users' jobs in flight; a user's history by newest id.
+        sa.Index("ix_job_status_user", "status", "user_id"),
+        sa.Index("ix_job_user_id", "user_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -85,22 +85,31 @@ class ScreeningResult:
 class OutputScreener(Protocol):
     """Judges a generated image or video before it may be shown or become public."""
 
-    def screen(self, data: bytes, mime: str) -> ScreeningResult:
-        """The verdict on one output (a still image, or an animation's sampled frames)."""
+    def screen(
+        self, data: bytes, mime: str, *, image: Image.Image | None = None
+    ) -> ScreeningResult:
+        """The verdict on one output (a still image, or an animation's sampled frames);
+        `image` is `data` decoded already, if the caller has it (not decoded twice)."""
         ...
 
 
 class PendingReviewScreener:
     """No detector: every output stays private until a moderator approves it."""
 
-    def screen(self, data: bytes, mime: str) -> ScreeningResult:
+    def screen(
+        self, data: bytes, mime: str, *, image: Image.Image | None = None
+    ) -> ScreeningResult:
         """Always `pending`: nothing becomes public unreviewed."""
         return ScreeningResult("pending", "awaiting moderator review (no detector configured)")
 
 
-def sample_frames(data: bytes, *, max_frames: int = MAX_VIDEO_FRAMES) -> list[Image.Image]:
-    """The image as RGB, or up to `max_frames` evenly spaced frames of an animation."""
-    image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG", "WEBP", "GIF"])
+def sample_frames(
+    data: bytes, *, max_frames: int = MAX_VIDEO_FRAMES, image: Image.Image | None = None
+) -> list[Image.Image]:
+    """The image as RGB, or up to `max_frames` evenly spaced frames of an animation (`image`:
+    `data` decoded already, if it is)."""
+    if image is None:
+        image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG", "WEBP", "GIF"])
     count = max(1, int(getattr(image, "n_frames", 1)))
     picks = sorted({round(i * (count - 1) / max(1, max_frames - 1)) for i in range(max_frames)})
     frames = []
@@ -145,10 +154,12 @@ class NudeNetScreener:
         best = rows.max(axis=1)
         return {label: float(score) for label, score in zip(NUDENET_LABELS, best, strict=True)}
 
-    def screen(self, data: bytes, mime: str) -> ScreeningResult:
+    def screen(
+        self, data: bytes, mime: str, *, image: Image.Image | None = None
+    ) -> ScreeningResult:
         """See `OutputScreener.screen`: the highest score of each label over the frames."""
         labels: dict[str, float] = dict.fromkeys(NUDENET_LABELS, 0.0)
-        for frame in sample_frames(data, max_frames=self.max_frames):
+        for frame in sample_frames(data, max_frames=self.max_frames, image=image):
             for label, score in self.scores(frame).items():
                 labels[label] = max(labels[label], score)
         explicit = sorted(k for k in EXPLICIT_LABELS if labels[k] >= self.threshold)

@@ -33,28 +33,41 @@ def job_assets(session: Session, *, job_id: int, user_id: int) -> list[Asset]:
     """The outputs of the user's job, in the order they were stored; [] for anyone else's.
 
     Outputs the screener flagged are held back until a moderator releases them."""
-    return list(
-        session.exec(
-            select(Asset)
-            .where(Asset.job_id == job_id, Asset.owner_id == user_id)
-            .where(col(Asset.screening) != Screening.FLAGGED)
-            .order_by(col(Asset.id))
-        ).all()
-    )
+    return outputs_of_jobs(session, job_ids=[job_id], user_id=user_id)[0].get(job_id, [])
+
+
+def outputs_of_jobs(
+    session: Session, *, job_ids: list[int], user_id: int
+) -> tuple[dict[int, list[Asset]], dict[int, int]]:
+    """For many of the user's jobs in two reads: each job's visible outputs in stored order
+    (as `job_assets`), and how many of its outputs are held for review (as `held_for_review`).
+    Jobs with neither are absent from the maps."""
+    if not job_ids:
+        return {}, {}
+    rows = session.exec(
+        select(Asset)
+        .where(col(Asset.job_id).in_(job_ids), Asset.owner_id == user_id)
+        .where(col(Asset.screening) != Screening.FLAGGED)
+        .order_by(col(Asset.id))
+    ).all()
+    visible: dict[int, list[Asset]] = {}
+    for asset in rows:
+        visible.setdefault(asset.job_id or 0, []).append(asset)
+    held = session.exec(
+        select(Asset.job_id, sa.func.count())
+        .where(
+            col(Asset.job_id).in_(job_ids),
+            Asset.owner_id == user_id,
+            col(Asset.screening) == Screening.FLAGGED,
+        )
+        .group_by(col(Asset.job_id))
+    ).all()
+    return visible, {job_id or 0: int(count) for job_id, count in held}
 
 
 def held_for_review(session: Session, *, job_id: int, user_id: int) -> int:
     """How many of the user's job outputs the screener flagged and holds for review."""
-    query = select(sa.func.count()).select_from(Asset)
-    return int(
-        session.exec(
-            query.where(
-                Asset.job_id == job_id,
-                Asset.owner_id == user_id,
-                col(Asset.screening) == Screening.FLAGGED,
-            )
-        ).one()
-    )
+    return outputs_of_jobs(session, job_ids=[job_id], user_id=user_id)[1].get(job_id, 0)
 
 
 OPEN_STATUSES = (JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING)

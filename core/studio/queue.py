@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import locks
-from core.models import GenerationJob, JobStatus, PoolConfig
+from core.models import GenerationJob, GpuInstance, InstanceState, JobStatus, PoolConfig
 from core.pool import leases
 from core.pool.leases import Claim
 
@@ -65,6 +65,35 @@ def queue_positions(session: Session) -> dict[int, int]:
     return {
         job.id or 0: place for place, job in enumerate(fair_queue(session, limit=1000), start=1)
     }
+
+
+QUEUE_CHANNEL = "aikings_queue"
+"""The PostgreSQL NOTIFY channel a submit signals on, so the dispatcher wakes at once."""
+
+
+def announce(session: Session) -> None:
+    """Signal a waiting dispatcher that a job joined the queue; on PostgreSQL a NOTIFY that
+    is delivered when this unit of work commits (never for one rolled back). On SQLite the
+    dispatcher polls `dispatchable` instead."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_notify(QUEUE_CHANNEL, "")))
+
+
+def dispatchable(session: Session, *, pool: str) -> bool:
+    """Whether `claim_next` could hand out work now: a queued job and a ready instance of
+    `pool`. Two indexed reads: cheap enough to ask every few milliseconds without a lock."""
+    queued = session.exec(
+        select(GenerationJob.id).where(GenerationJob.status == JobStatus.QUEUED).limit(1)
+    ).first()
+    if queued is None:
+        return False
+    ready = session.exec(
+        select(GpuInstance.id)
+        .where(GpuInstance.pool == pool, GpuInstance.state == InstanceState.READY)
+        .where(col(GpuInstance.comfy_url).is_not(None))
+        .limit(1)
+    ).first()
+    return ready is not None
 
 
 def count_queued(session: Session) -> int:

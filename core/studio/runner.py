@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -22,6 +23,7 @@ from sqlmodel import Session, col
 from core import locks
 from core.clock import Clock
 from core.comfy.client import ComfyClient
+from core.comfy.clients import ComfyClients
 from core.comfy.events import OutputRef, Preview, Progress
 from core.comfy.presets import Presets
 from core.comfy.tools import Tools
@@ -32,7 +34,7 @@ from core.gallery import screening, store
 from core.models import GenerationJob, GpuInstance, JobStatus
 from core.pool import costs, leases
 from core.pool.leases import Claim
-from core.safety import OutputScreener, shared_screener
+from core.safety import OutputScreener, ScreeningResult, shared_screener
 from core.studio import outcomes
 from core.studio.compose import DEFAULT_REFERENCE_WEIGHT, mask_of
 from core.studio.metadata import generation_metadata
@@ -54,8 +56,13 @@ class RunContext:
     presets: Presets
     pricing: Pricing
     media_root: Path
-    comfy: Callable[[str], ComfyClient] = field(default=lambda url: ComfyClient(url))
+    comfy: ComfyClients = field(default_factory=ComfyClients)
+    """URL -> a shared, long-lived client for that ComfyUI (the runner never closes it)."""
     screener: OutputScreener = field(default_factory=shared_screener)
+    after_job: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="after-job")
+    )
+    """Runs what a user need not wait for once a job is recorded (thumbnails)."""
 
 
 Ending = Callable[[], None]
@@ -130,35 +137,55 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
     if job.cancel_requested_at is not None:  # stopped before it began: nothing ran
         return partial(_stop, ctx, claim, job_id, None)
     client = ctx.comfy(claim.comfy_url)
+    uploaded = tuple(
+        client.upload_image(store.read(ctx.media_root, sha), f"{sha}.png")
+        for sha in job.request.get("reference_images", [])
+    )
+    request = GenerationRequest(
+        tools=_upload_sources(ctx, client, job),
+        positive=job.prompt,
+        negative=job.negative_prompt,
+        model=job.model,
+        preset=job.preset,
+        seed=job.seed,
+        batch_size=job.batch_size,
+        kind=job.kind.value,
+        reference_images=uploaded,
+        reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
+    )
+    graph = build_graph(request, ctx.presets)
+    progress = _ProgressWriter(ctx, job_id, client)
     try:
-        uploaded = tuple(
-            client.upload_image(store.read(ctx.media_root, sha), f"{sha}.png")
-            for sha in job.request.get("reference_images", [])
-        )
-        request = GenerationRequest(
-            tools=_upload_sources(ctx, client, job),
-            positive=job.prompt,
-            negative=job.negative_prompt,
-            model=job.model,
-            preset=job.preset,
-            seed=job.seed,
-            batch_size=job.batch_size,
-            kind=job.kind.value,
-            reference_images=uploaded,
-            reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
-        )
-        graph = build_graph(request, ctx.presets)
-        progress = _ProgressWriter(ctx, job_id, client)
-        try:
-            result = client.run(graph, on_event=progress, on_wait=progress.check_stop)
-        except ExecutionFailed:
-            if progress.stop_requested():
-                return partial(_stop, ctx, claim, job_id, started)
-            raise
-        outputs = [(ref, client.view(ref)) for ref in result.outputs]
-    finally:
-        client.close()
-    return partial(_finish, ctx, claim, job_id, outputs, started, graph)
+        result = client.run(graph, on_event=progress, on_wait=progress.check_stop)
+    except ExecutionFailed:
+        if progress.stop_requested():
+            return partial(_stop, ctx, claim, job_id, started)
+        raise
+    outputs = [(ref, client.view(ref)) for ref in result.outputs]
+    generated = ctx.clock.now()
+    # The CPU work on each output (decode, metadata, the screener's verdict) is done here,
+    # before the unit of work that stores it: no lock is held meanwhile, and a retried ending
+    # does not redo it. The verdict is recorded in the unit of work that creates the asset.
+    ready = [
+        _prepare(ctx, job, graph, index, ref, data) for index, (ref, data) in enumerate(outputs)
+    ]
+    return partial(_finish, ctx, claim, job_id, ready, started, generated)
+
+
+Ready = tuple[store.Output, ScreeningResult]
+"""A generated file decoded and checked, with the screener's verdict on it."""
+
+
+def _prepare(
+    ctx: RunContext, job: GenerationJob, graph: Graph, index: int, ref: OutputRef, data: bytes
+) -> Ready:
+    prepared = store.prepare_output(
+        data,
+        kind=job.kind,
+        mime=ref.mime,
+        metadata=generation_metadata(job, ctx.presets, graph, index),
+    )
+    return prepared, screening.judge(ctx.screener, data, ref.mime, image=prepared.image)
 
 
 def _start(session: Session, *, job_id: int, started: datetime) -> GenerationJob | None:
@@ -253,13 +280,16 @@ def _finish(
     ctx: RunContext,
     claim: Claim,
     job_id: int,
-    outputs: Sequence[tuple[OutputRef, bytes]],
+    outputs: Sequence[Ready],
     started: datetime,
-    graph: Graph,
+    generated: datetime,
 ) -> None:
     now = ctx.clock.now()
 
+    stored: list[int] = []
+
     def settle(session: Session) -> int | None:
+        stored.clear()  # a retried unit of work starts again from nothing
         # Lock order (core.locks): the user's balance and the job, then the lease.
         job = locks.lock_job(session, job_id)
         if not leases.release(session, lease_id=claim.lease_id, now=now, outcome="succeeded"):
@@ -267,32 +297,37 @@ def _finish(
         instance = session.get(GpuInstance, claim.instance_id)
         if job is None or instance is None or job.status in outcomes.TERMINAL:
             return None
-        for index, (ref, data) in enumerate(outputs):
+        for index, (prepared, verdict) in enumerate(outputs):
             asset = store.save_output(
                 session,
                 media_root=ctx.media_root,
                 owner_id=job.user_id,
                 job_id=job_id,
                 muse_id=job.muse_id,
-                data=data,
+                data=prepared.data,
                 kind=job.kind,
-                mime=ref.mime,
+                mime=prepared.mime,
                 title=f"{job.prompt[:60]} #{index + 1}",
                 now=now,
-                metadata=generation_metadata(job, ctx.presets, graph, index),
                 category=job.request.get("category"),
                 tags=job.request.get("tags", ()),
+                thumbnail=False,
+                prepared=prepared,
             )
-            # Screened before this unit of work commits: no output is ever seen unscreened.
+            stored.append(asset.id or 0)
+            # The verdict is recorded before this unit of work commits: no output is ever
+            # seen unscreened.
             screening.screen_output(
                 session,
                 asset=asset,
-                data=data,
+                data=prepared.data,
                 explicit_request=bool(job.request.get("nsfw")),
                 screener=ctx.screener,
                 now=now,
+                result=verdict,
             )
-        seconds = (now - started).total_seconds()
+        # GPU time is charged up to the outputs' download, as before they were prepared here.
+        seconds = (generated - started).total_seconds()
         cost = costs.cost_for(instance.price_per_hour_usd, seconds)
         return outcomes.succeed(session, job, cost_usd=cost, pricing=ctx.pricing, now=now)
 
@@ -302,6 +337,18 @@ def _finish(
         return
     seconds = (now - started).total_seconds()
     log.info("job.succeeded", extra={"job_id": job_id, "seconds": seconds, "credits": charged})
+    try:
+        ctx.after_job.submit(_add_thumbnails, ctx, stored)
+    except RuntimeError:  # shutting down: make them here rather than not at all
+        _add_thumbnails(ctx, stored)
+
+
+def _add_thumbnails(ctx: RunContext, asset_ids: list[int]) -> None:
+    try:
+        with session_scope(ctx.engine) as session:
+            store.add_thumbnails(session, media_root=ctx.media_root, asset_ids=asset_ids)
+    except Exception:  # noqa: BLE001 - pages fall back to the full file; the job is done
+        log.exception("job.thumbnails_failed", extra={"asset_ids": asset_ids})
 
 
 def _stop(ctx: RunContext, claim: Claim, job_id: int, started: datetime | None) -> None:

@@ -24,6 +24,7 @@ from core.muses import lookbook
 from core.muses import service as muses
 from core.pool import leases
 from core.refusals import audited_refusals
+from core.studio import queue
 from core.studio.compose import StudioRequest, validate
 from core.studio.pricing import Pricing, estimate, hold_for
 from core.studio.sources import resolve_source
@@ -151,6 +152,7 @@ def submit(
         # hold, no hold without its job.
         ledger.hold_for_job(session, user_id=user_id, job_id=job.id or 0, credits=hold, now=now)
         leases.note_demand(session, pool=pool, now=now)
+        queue.announce(session)
         return job, True
 
     job, created = run_transaction(engine, queue_job, name="studio.submit")

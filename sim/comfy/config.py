@@ -52,6 +52,9 @@ class ComfySimConfig:
     """The sampler raises at this step: `execution_error`, history status error."""
     hang: bool = False
     """A prompt starts and never finishes."""
+    output_grain: int = 0
+    """Per-pixel noise amplitude in saved PNGs: 0 gives ~10 KB gradients; ~24 gives the
+    2–3 MB a real 1024² picture weighs (what the benchmarks move and store)."""
     drop_ws: bool = False
     """Close every WebSocket right after the first progress event."""
     clock: Callable[[], float] = time.monotonic

@@ -530,7 +530,12 @@ class Run:
         for index in range(batch):
             name = f"{stem}_{counter + index:05}_.png"
             data = render.png(
-                size, seed + index, prompt, caption, extra if isinstance(extra, dict) else None
+                size,
+                seed + index,
+                prompt,
+                caption,
+                extra if isinstance(extra, dict) else None,
+                grain=self.server.config.output_grain,
             )
             self.server.files[(kind, subfolder, name)] = data
             images.append({"filename": name, "subfolder": subfolder, "type": kind})

@@ -9,6 +9,7 @@ becomes the subfolder, and a counter per prefix starts at 1 (`ComfyUI_00001_.png
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -16,7 +17,7 @@ import textwrap
 from collections.abc import Iterable
 from typing import Any
 
-from PIL import Image, ImageDraw, PngImagePlugin
+from PIL import Image, ImageChops, ImageDraw, PngImagePlugin
 
 EXIF_MODEL = 0x0110
 """The EXIF tag ComfyUI's SaveAnimatedWEBP writes `prompt:<graph JSON>` into."""
@@ -39,21 +40,31 @@ def png(
     graph: dict[str, Any],
     caption: str,
     extra_pnginfo: dict[str, Any] | None = None,
+    grain: int = 0,
 ) -> bytes:
-    """A PNG for one image of a batch, with the graph in its `prompt` chunk."""
+    """A PNG for one image of a batch, with the graph in its `prompt` chunk; `grain` > 0
+    adds per-pixel noise so the file weighs what a real picture does."""
     info = PngImagePlugin.PngInfo()
     text = json.dumps(graph)
     info.add_text("prompt", text)
     for key, value in (extra_pnginfo or {}).items():
         info.add_text(key, json.dumps(value))
     image = _frame(size, seed, text)
+    if grain > 0:
+        image = ImageChops.add(image, _grain(size, grain), offset=-grain)
     draw = ImageDraw.Draw(image)
     lines = ["SIMULATED", f"seed {seed}", *textwrap.wrap(caption, 48)[:6]]
     for index, line in enumerate(lines):
         draw.text((16, 16 + 14 * index), line, fill=(255, 255, 255))
     out = io.BytesIO()
-    image.save(out, format="PNG", pnginfo=info)
+    image.save(out, format="PNG", pnginfo=info, compress_level=1 if grain > 0 else 6)
     return out.getvalue()
+
+
+@functools.lru_cache(maxsize=4)
+def _grain(size: tuple[int, int], amplitude: int) -> Image.Image:
+    """One noise layer per size, reused: the noise costs the simulator nothing per image."""
+    return Image.effect_noise(size, amplitude).convert("RGB")
 
 
 def animated_webp(

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
-from bench import api, engine, gallery, pool, pool_policy, stopped_tier
+from bench import api, dispatch, engine, gallery, pool, pool_policy, stopped_tier
 from bench.__main__ import SECTIONS, main
 from bench.common import Figure, parallel_map, percentile
 from core.models import PoolConfig
@@ -34,9 +34,10 @@ def test_a_figure_meets_its_goal_only_on_the_right_side_of_the_limit(op, value, 
     assert figure.goal.endswith("5 ms")
 
 
-def test_overhead_runs_every_job_through_the_system_and_times_both_paths():
-    result = engine.orchestration_overhead(runs=2)
+def test_overhead_runs_every_job_through_the_scheduler_process_and_times_both_paths():
+    result = dispatch.process_overhead(runs=2)
     assert result.succeeded == 2
+    assert 2_000_000 <= result.output_bytes <= 3_000_000  # a real 1024² picture's weight
     _ordered(result.through_ms)
     _ordered(result.direct_ms)
     assert len(result.overhead_ms) == 2
@@ -90,7 +91,7 @@ def test_page_queries_time_a_first_and_a_truly_deep_page_of_every_query():
 
 
 def test_studio_render_shows_the_page_without_exceptions():
-    result = engine.studio_render(renders=2)
+    result = engine.studio_render(renders=2, finished_jobs=2)
     assert result.exceptions == 0
     assert result.title
     _ordered(result.render_ms)
@@ -173,6 +174,7 @@ def test_cli_runs_the_chosen_section_and_prints_the_summary_table(capsys):
         "P1",
         "P2",
         "T",
+        "TP",
         "P3",
         "P4",
         "P5",

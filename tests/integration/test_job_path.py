@@ -6,11 +6,14 @@ ComfyUI simulator over HTTP and WebSocket, the database (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+import io
 import json
+import threading
 import time
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 from sqlmodel import select
 
 from core.accounts import ledger
@@ -27,6 +30,7 @@ from core.models import (
     CreditEntry,
     CreditKind,
     GenerationJob,
+    GpuInstance,
     JobStatus,
     Lease,
     PoolConfig,
@@ -114,6 +118,20 @@ def _drive(runtime, job_id, *, until=(JobStatus.SUCCEEDED, JobStatus.FAILED), ti
     raise AssertionError(f"job {job_id} stuck in {job.status}")
 
 
+def test_jobs_on_one_instance_reuse_one_comfy_client(engine, stack):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    jobs = [_submit(runtime, user, seed=seed) for seed in (1, 2, 3)]
+    for job in jobs:
+        done = _drive(runtime, job.id)
+        assert done.status is JobStatus.SUCCEEDED, done.error
+    with read_scope(engine) as session:
+        servers = {i.comfy_url for i in session.exec(select(GpuInstance)).all() if i.comfy_url}
+    # One client per ComfyUI server (the simulator serves every instance), not one per job.
+    assert len(runtime.run_context.comfy._clients) == len(servers) == 1
+
+
 def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
     runtime, vast, _comfy = stack
     user = make_user(engine)
@@ -134,6 +152,13 @@ def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
         for a in assets
     )
     assert balance == 500 - done.charged_credits
+    runtime.run_context.after_job.shutdown(wait=True)  # thumbnails come after the job is done
+    with read_scope(engine) as session:
+        thumbs = [session.get(Asset, a.id).thumb_sha256 for a in assets]
+    assert all(
+        Image.open(io.BytesIO(store.read(runtime.settings.media_root, t))).format == "WEBP"
+        for t in thumbs
+    )
     text = store.read_png_metadata(store.read(runtime.settings.media_root, assets[0].sha256))
     assert text["parameters"].startswith("a lighthouse at dusk\nNegative prompt:")
     assert json.loads(text["prompt"]) and json.loads(text["workflow"])["nodes"]
@@ -412,11 +437,15 @@ def test_a_close_that_cannot_be_written_is_recovered_within_two_ticks(engine, st
         _drive(runtime, job.id, until=(JobStatus.RUNNING,))
         wait_until(lambda: any(r.message == "job.close_failed" for r in caplog.records))
         wait_until(lambda: job.id in runtime.endings_owed())
+        [orphaned] = closes_of(engine, job.id)[2]
         runtime.tick_pool()
         runtime.tick_pool()
-        recovered, kinds, open_leases = closes_of(engine, job.id)
-    assert recovered.status is JobStatus.QUEUED and open_leases == []
-    assert kinds == ["hold"]
+        recovered, kinds, _ = closes_of(engine, job.id)
+    # Requeued (and, the tick being work-conserving, possibly claimed again at once): the
+    # orphaned lease is released, the hold kept, nothing charged or refunded.
+    assert _released(engine, orphaned.id) == "recovered"
+    assert recovered.requeue_note is not None  # requeued, the user told why
+    assert recovered.status is not JobStatus.FAILED and kinds == ["hold"]
     done = _drive(runtime, job.id)
     _, kinds, _ = closes_of(engine, job.id)
     assert done.status is JobStatus.SUCCEEDED and kinds == ["charge", "hold", "release"]
@@ -431,12 +460,78 @@ def test_a_job_whose_worker_died_is_recovered_at_the_next_tick_of_a_sitting_lead
     make_instance(engine, state="ready", comfy_url="http://gpu.invalid")
     with session_scope(engine) as session:
         assert queue.claim_next(session, pool="default", now=runtime.clock.now()) is not None
+    [orphaned] = closes_of(engine, job.id)[2]
     runtime.tick_pool()
-    recovered, kinds, open_leases = closes_of(engine, job.id)
-    assert recovered.status is JobStatus.QUEUED and open_leases == [] and kinds == ["hold"]
+    recovered, kinds, _ = closes_of(engine, job.id)
+    # Requeued within the tick (which may claim it again at once): lease released, hold kept.
+    assert _released(engine, orphaned.id) == "recovered"
+    assert recovered.requeue_note is not None  # requeued, the user told why
+    assert recovered.status is not JobStatus.FAILED and kinds == ["hold"]
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == 500 - job.estimated_credits
         assert all(e.kind is not CreditKind.REFUND for e in session.exec(select(CreditEntry)))
+
+
+def _released(engine, lease_id):
+    """How the lease ended (None: it is still open)."""
+    with read_scope(engine) as session:
+        lease = session.get(Lease, lease_id)
+    return lease.outcome if lease.released_at is not None else None
+
+
+def _warm_instance(runtime, user):
+    """A pool kept one instance warm, and one job run to the end on it: it is ready, idle."""
+    with session_scope(runtime.engine) as session:
+        config = session.get(PoolConfig, runtime.settings.pool_name)
+        config.desired_size = 1
+        session.add(config)
+    done = _drive(runtime, _submit(runtime, user, seed=100).id)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+
+
+def _wait_settled(engine, job_ids, timeout_s=30):
+    """Watch the rows only (no tick, no dispatch call) until every job has ended."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with read_scope(engine) as session:
+            jobs = [session.get(GenerationJob, job_id) for job_id in job_ids]
+        if all(job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED) for job in jobs):
+            return jobs
+        time.sleep(0.05)
+    with read_scope(engine) as session:
+        states = [(i.state, i.comfy_url) for i in session.exec(select(GpuInstance)).all()]
+    raise AssertionError(f"not settled: {[(j.id, j.status) for j in jobs]} {states}")
+
+
+def test_a_submit_wakes_the_dispatcher_with_no_tick_or_dispatch_call(engine, stack):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    _warm_instance(runtime, user)
+    stop = threading.Event()
+    loop = threading.Thread(target=runtime.dispatch_forever, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        job = _submit(runtime, user, seed=7)
+        [done] = _wait_settled(engine, [job.id])
+    finally:
+        stop.set()
+        loop.join(timeout=5)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+
+
+def test_a_finished_job_claims_the_next_queued_one_on_its_instance(engine, stack):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    _warm_instance(runtime, user)
+    jobs = [_submit(runtime, user, seed=seed) for seed in (1, 2, 3)]
+    # One warm instance: at most one claim here (the warm job's worker, finishing, may have
+    # claimed the first already); the rest follow with no tick and no dispatch call.
+    assert runtime.dispatch() <= 1
+    done = _wait_settled(engine, [job.id for job in jobs])
+    assert [job.status for job in done] == [JobStatus.SUCCEEDED] * 3
+    assert len({job.instance_id for job in done}) == 1
 
 
 def _drive_until(runtime, job_id, reached, timeout_s=60):

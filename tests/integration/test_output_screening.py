@@ -40,14 +40,14 @@ def nudenet():
 class Flagging:
     """A stub detector at the edge: calls everything explicit."""
 
-    def screen(self, data: bytes, mime: str) -> ScreeningResult:
+    def screen(self, data: bytes, mime: str, *, image=None) -> ScreeningResult:
         return ScreeningResult("flagged", "explicit: FEMALE_BREAST_EXPOSED", {"X": 0.9}, "stub")
 
 
 class Crashing:
     """A detector that fails."""
 
-    def screen(self, data: bytes, mime: str) -> ScreeningResult:
+    def screen(self, data: bytes, mime: str, *, image=None) -> ScreeningResult:
         raise RuntimeError("model file unreadable")
 
 
@@ -204,3 +204,27 @@ def test_the_job_path_runs_the_real_detector_by_default(engine, stack, nudenet):
     assert asset.screen_model.startswith("nudenet") and set(asset.screen_labels) == set(
         NUDENET_LABELS
     )
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in IMAGES.iterdir()))
+def test_the_detector_judges_a_decoded_image_as_it_judges_the_file(nudenet, name):
+    """The job path hands the screener the image it decoded once; the verdict is the same."""
+    data = (IMAGES / name).read_bytes()
+    kind = MediaKind.VIDEO if name.endswith(".webp") else MediaKind.IMAGE
+    mime = "image/webp" if name.endswith(".webp") else "image/png"
+    prepared = store.prepare_output(data, kind=kind, mime=mime)
+    assert nudenet.screen(data, mime, image=prepared.image) == nudenet.screen(data, mime)
+
+
+def test_a_detector_that_fails_on_the_job_path_holds_the_output(engine, stack):
+    """The verdict reached before the unit of work (outside the database) still fails closed."""
+    runtime, _vast, _comfy = stack
+    runtime.run_context = dataclasses.replace(runtime.run_context, screener=Crashing())
+    user = make_user(engine)
+    job_path._fund(engine, user)
+    done = job_path._drive(runtime, job_path._submit(runtime, user, seed=5).id)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    with read_scope(engine) as session:
+        (asset,) = session.exec(select(Asset).where(Asset.job_id == done.id)).all()
+        shown = history.job_assets(session, job_id=done.id, user_id=user.id)
+    assert (asset.screening, asset.hidden, shown) == (Screening.FLAGGED, True, [])

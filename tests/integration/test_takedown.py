@@ -272,3 +272,51 @@ def test_a_rejected_request_shows_the_picture_again(engine, tmp_path, fake_clock
     with read_scope(engine) as session:
         assert not session.get(Asset, asset.id).hidden
         assert session.exec(select(BlockedHash)).all() == []
+
+
+def same_pixels_other_bytes(data):
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(out, format="PNG", compress_level=1)
+    assert out.getvalue() != data
+    return out.getvalue()
+
+
+def no_re_encoding(*_args):
+    raise AssertionError("the canonical re-encoding was made though the perceptual hash decides")
+
+
+def test_an_output_with_a_taken_down_pictures_pixels_is_refused_without_re_encoding(
+    engine, tmp_path, monkeypatch
+):
+    owner, other, admin = make_user(engine), make_user(engine), make_user(engine, role=Role.ADMIN)
+    data = (IMAGES / "landscape_hills.png").read_bytes()
+    take_down_by_report(engine, tmp_path, stored(engine, tmp_path, owner, data), admin)
+    monkeypatch.setattr(fingerprints, "canonical_png", no_re_encoding)
+    with pytest.raises(ValidationFailed, match="taken down"):
+        stored(engine, tmp_path, other, same_pixels_other_bytes(data))
+    assert stored(engine, tmp_path, other, (IMAGES / "city_night.png").read_bytes()).id
+
+
+def test_a_block_by_bytes_alone_still_refuses_an_output_of_the_same_pixels(engine, tmp_path):
+    """A row with no perceptual hash (a report taken down where no file could be read): the
+    output's canonical re-encoding is still compared with it."""
+    owner, other = make_user(engine), make_user(engine)
+    data = (IMAGES / "landscape_dusk.png").read_bytes()
+    upload = upload_reference(engine, tmp_path, owner, data)  # stored canonically
+    with session_scope(engine) as session:
+        session.add(
+            BlockedHash(sha256=upload.sha256, reason="by bytes", created_at=owner.created_at)
+        )
+    with pytest.raises(ValidationFailed, match="taken down"):
+        stored(engine, tmp_path, other, data)
+
+
+def test_a_taken_down_flat_picture_is_refused_by_its_canonical_re_encoding(engine, tmp_path):
+    owner, other, admin = make_user(engine), make_user(engine), make_user(engine, role=Role.ADMIN)
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "teal").save(out, format="PNG")
+    take_down_by_report(engine, tmp_path, stored(engine, tmp_path, owner, out.getvalue()), admin)
+    with read_scope(engine) as session:
+        assert all(row.phash is None for row in session.exec(select(BlockedHash)))
+    with pytest.raises(ValidationFailed, match="taken down"):
+        stored(engine, tmp_path, other, same_pixels_other_bytes(out.getvalue()))

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import get_settings
 from core.db import read_scope, session_scope
+from core.gallery import store
 from core.models import (
     Asset,
     AuditEntry,
@@ -330,6 +331,50 @@ def the_user_balance(engine):
 
     with read_scope(engine) as session:
         return ledger.balance(session, the_user(engine).id)
+
+
+def test_history_shows_thumbnails_and_prepares_a_download_only_when_asked(signed_in, web_engine):
+    app = signed_in("views/studio.py")
+    owner = the_user(web_engine)
+    media_root = get_settings().media_root
+    with session_scope(web_engine) as session:
+        job = GenerationJob(
+            user_id=owner.id,
+            prompt="an old teal square",
+            model="sdxl_base_1.0.safetensors",
+            preset="low",
+            seed=4,
+            status=JobStatus.SUCCEEDED,
+        )
+        session.add(job)
+        session.flush()
+        asset = store_png(
+            session,
+            media_root=media_root,
+            owner_id=owner.id,
+            job_id=job.id,
+            title="an old teal square #1",
+            now=owner.created_at,
+        )
+        full = store.path_of(media_root, asset.sha256)
+    kept = full.read_bytes()
+    full.unlink()  # a page that read the full picture would fail now
+    app.run()
+    assert not app.exception
+    assert [i.proto.imgs[0].caption for i in _walk(app._tree) if i.type == "image"] == [
+        "an old teal square #1"
+    ]
+    assert not app.get("download_button")
+    full.write_bytes(kept)
+    [b for b in app.button if b.label == "Download…"][0].click().run()
+    assert not app.exception
+    assert [d.proto.label for d in app.get("download_button")] == ["Download"]
+
+
+def _walk(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
 
 
 def test_the_queue_view_lists_open_jobs_and_stops_or_cancels_each(signed_in, web_engine, texts):

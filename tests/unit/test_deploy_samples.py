@@ -20,6 +20,7 @@ def _unit(name):
 
 
 def _runs_something_that_exists(command):
+    command = command.removeprefix("env MALLOC_ARENA_MAX=2 ")
     program = Path(command.split()[0]).name
     if program in SCRIPTS:  # one of our [project.scripts]: its function must be importable
         module, _, function = SCRIPTS[program].partition(":")
@@ -42,6 +43,7 @@ def test_systemd_units_start_the_web_and_scheduler_entry_points():
         assert _runs_something_that_exists(unit["Service"]["ExecStart"])
         assert unit["Service"]["EnvironmentFile"] == "/etc/aikings.env"
         assert unit["Service"]["Restart"] == "on-failure"
+        assert unit["Service"]["Environment"] == "MALLOC_ARENA_MAX=2"
     assert scheduler["Service"]["KillSignal"] == "SIGTERM"  # graceful: jobs finish, lease handed
 
 
@@ -50,6 +52,7 @@ def test_the_api_unit_starts_the_api_entry_point():
     assert api["Service"]["ExecStart"].endswith("/.venv/bin/aikings-api")
     assert _runs_something_that_exists(api["Service"]["ExecStart"])
     assert api["Service"]["EnvironmentFile"] == "/etc/aikings.env"
+    assert api["Service"]["Environment"] == "MALLOC_ARENA_MAX=2"
 
 
 def test_procfile_runs_every_process():
@@ -57,6 +60,7 @@ def test_procfile_runs_every_process():
         line.split(": ", 1) for line in (DEPLOY / "Procfile").read_text().splitlines() if line
     )
     assert set(entries) == {"web", "scheduler", "api"}
+    assert all(command.startswith("env MALLOC_ARENA_MAX=2 ") for command in entries.values())
     assert all(_runs_something_that_exists(command) for command in entries.values())
 
 

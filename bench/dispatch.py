@@ -1,0 +1,289 @@
+"""P1 and T through the real processes: `python -m sim` and `python -m scheduler`, as in
+production, sharing one SQLite database with this process (which submits as the Studio does).
+
+P1: one warm instance, zero GPU time, 2–3 MB outputs; per run, submit -> the job row says
+succeeded (its picture stored), against the same graph sent straight to the simulated ComfyUI
+with one reused client. The difference is what orchestration costs.
+T: jobs/s with 4 and 16 warm instances at zero GPU time, a burst of jobs submitted at once.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from bench.common import Figure, percentile, row, scratch_engine
+from bench.engine import _register
+from core.accounts import ledger
+from core.clock import SystemClock
+from core.comfy.client import ComfyClient
+from core.comfy.presets import Presets
+from core.comfy.workflows import GenerationRequest, build_graph
+from core.config import REPO_ROOT, load_settings
+from core.db import read_scope, session_scope
+from core.models import GenerationJob, GpuInstance, InstanceState, JobStatus
+from core.pool.service import ensure_pool
+from core.studio.compose import StudioRequest
+from core.studio.pricing import pricing_from
+from core.studio.submit import submit
+from testing.processes import free_port, python_module
+
+P1_P50_GOAL_MS = 50.0
+P1_P95_GOAL_MS = 100.0
+THROUGHPUT_GOAL = 30.0
+OUTPUT_GRAIN = 32  # the simulator's 1024² PNGs then weigh 2–3 MB, as real ones do
+ROW_POLL_S = 0.002
+DIRECT_SEED_OFFSET = 1_000_000
+DONE = (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+@dataclass
+class Stack:
+    """The two processes, the shared database, and a funded user."""
+
+    engine: Engine
+    comfy_url: str
+    user_id: int
+    pool: str
+    settings_env: dict[str, str]
+
+
+@contextmanager
+def _stack(instances: int, *, grain: int) -> Iterator[Stack]:
+    """`python -m sim` and `python -m scheduler` with `instances` warm instances ready."""
+    with ExitStack() as stack:
+        engine = stack.enter_context(scratch_engine())
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aikings-p1-")))
+        vast_port, comfy_port = free_port(), free_port()
+        sim_env = {
+            "SIM_VAST_PORT": str(vast_port),
+            "SIM_COMFY_PORT": str(comfy_port),
+            "SIM_STEP_DELAY_S": "0",
+            "SIM_COMFY_FAULTS": json.dumps({"output_grain": grain}),
+            "SIM_VAST_TIMINGS": json.dumps({"null_s": 0.2, "created_s": 0.2, "loading_s": 0.2}),
+        }
+        stack.enter_context(python_module("sim", env=sim_env, cwd=REPO_ROOT))
+        env = {
+            "DATABASE_URL": str(engine.url),
+            "SIM_VAST_URL": f"http://127.0.0.1:{vast_port}",
+            "MEDIA_ROOT": str(folder / "media"),
+            "BACKUP_DIR": str(folder / "backups"),
+            "POOL_DESIRED_SIZE": str(instances),
+            "POOL_MAX_INSTANCES": str(instances),
+            "POOL_POLL_INTERVAL_S": "1",
+            "METRICS_PORT": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        settings = load_settings(
+            database_url=env["DATABASE_URL"],
+            sim_vast_url=env["SIM_VAST_URL"],
+            media_root=folder / "media",
+            backup_dir=folder / "backups",
+            pool_desired_size=instances,
+            pool_max_instances=instances,
+        )
+        with session_scope(engine) as session:
+            config = ensure_pool(session, settings)
+            config.max_price_per_hour_usd, config.min_reliability = Decimal("5"), 0.9
+            config.min_vram_gb, config.prewarm_until = 8, datetime.now(UTC) + timedelta(hours=1)
+            session.add(config)
+            user = _register(session, starter_credits=0)
+            ledger.grant(
+                session,
+                user_id=user.id or 0,
+                credits=10**7,
+                key="bench",
+                note="",
+                now=user.created_at,
+            )
+        stack.enter_context(python_module("scheduler", env=env, cwd=REPO_ROOT))
+        _wait_ready(engine, instances)
+        yield Stack(engine, f"http://127.0.0.1:{comfy_port}", user.id or 0, settings.pool_name, env)
+
+
+def _wait_ready(engine: Engine, instances: int, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with read_scope(engine) as session:
+            ready = session.exec(
+                select(sa.func.count())
+                .select_from(GpuInstance)
+                .where(col(GpuInstance.state) == InstanceState.READY)
+            ).one()
+        if ready >= instances:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"fewer than {instances} instances became ready")
+
+
+def _submit(stack: Stack, presets: Presets, index: int) -> int:
+    settings = load_settings(database_url=stack.settings_env["DATABASE_URL"])
+    job = submit(
+        stack.engine,
+        user_id=stack.user_id,
+        request=StudioRequest(prompt=f"a lighthouse {index}", preset="low", seed=index),
+        clock=SystemClock(),
+        presets=presets,
+        pricing=pricing_from(settings),
+        pool=stack.pool,
+    )
+    return job.id or 0
+
+
+def _statuses(engine: Engine, job_ids: list[int]) -> list[JobStatus]:
+    with read_scope(engine) as session:
+        return list(
+            session.exec(
+                select(GenerationJob.status).where(col(GenerationJob.id).in_(job_ids))
+            ).all()
+        )
+
+
+def _wait_done(engine: Engine, job_ids: list[int], timeout_s: float = 120.0) -> int:
+    """Poll the rows until every job has ended; how many succeeded."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        statuses = _statuses(engine, job_ids)
+        if len(statuses) == len(job_ids) and all(s in DONE for s in statuses):
+            return sum(s is JobStatus.SUCCEEDED for s in statuses)
+        time.sleep(ROW_POLL_S)
+    return sum(s is JobStatus.SUCCEEDED for s in _statuses(engine, job_ids))
+
+
+def _straight_to_comfy_with(client: ComfyClient, presets: Presets, index: int) -> int:
+    """The graph `_submit(index)`'s job builds but for its seed, sent with `client`, outputs
+    downloaded; their bytes. The seed differs so the simulated ComfyUI renders and saves the
+    picture again: the job's own graph would be answered from its cache (ComfyUI's caching
+    of an identical prompt), and the render time would count as orchestration."""
+    request = GenerationRequest(
+        positive=f"a lighthouse {index}",
+        negative="",
+        model=presets.default_model("image"),
+        preset="low",
+        seed=index + DIRECT_SEED_OFFSET,
+    )
+    result = client.run(build_graph(request, presets))
+    return sum(len(client.view(ref)) for ref in result.outputs)
+
+
+@dataclass(frozen=True)
+class ProcessOverhead:
+    """P1 samples in milliseconds, and the stored output's size."""
+
+    through_ms: list[float]
+    direct_ms: list[float]
+    succeeded: int
+    output_bytes: int
+
+    @property
+    def overhead_ms(self) -> list[float]:
+        """Per run, what the orchestration added over the bare round trip of the same graph."""
+        return [t - d for t, d in zip(self.through_ms, self.direct_ms, strict=True)]
+
+    def figures(self) -> list[Figure]:
+        """Overhead p50 and p95 against their goals; jobs that did not succeed."""
+        overhead = self.overhead_ms
+        return [
+            Figure(
+                "P1",
+                "overhead p50, real scheduler process",
+                percentile(overhead, 50),
+                "ms",
+                "<=",
+                P1_P50_GOAL_MS,
+            ),
+            Figure(
+                "P1",
+                "overhead p95, real scheduler process",
+                percentile(overhead, 95),
+                "ms",
+                "<=",
+                P1_P95_GOAL_MS,
+            ),
+            Figure("P1", "jobs not succeeded", len(self.through_ms) - self.succeeded, "", "==", 0),
+        ]
+
+
+def process_overhead(runs: int = 50) -> ProcessOverhead:
+    """P1: submit -> stored through the real scheduler process vs straight to ComfyUI."""
+    presets = Presets.load()
+    through: list[float] = []
+    direct: list[float] = []
+    succeeded = 0
+    with _stack(1, grain=OUTPUT_GRAIN) as stack, ComfyClient(stack.comfy_url) as client:
+        for warm in range(2):  # first jobs load the screener and fill caches
+            _wait_done(stack.engine, [_submit(stack, presets, 10_000 + warm)])
+            _straight_to_comfy_with(client, presets, 10_000 + warm)
+        for index in range(runs):
+            started = time.perf_counter()
+            succeeded += _wait_done(stack.engine, [_submit(stack, presets, index)])
+            through.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            size = _straight_to_comfy_with(client, presets, index)
+            direct.append((time.perf_counter() - started) * 1000)
+    result = ProcessOverhead(through, direct, succeeded, size)
+    print(
+        f"\n== P1 overhead through the real scheduler process: 1 warm instance, zero GPU "
+        f"time, {size / 1e6:.1f} MB outputs, {runs} runs =="
+    )
+    print(row("path", "p50 ms", "p95 ms"))
+    for name, samples in (
+        ("submit -> stored (job row)", through),
+        ("graph straight to ComfyUI", direct),
+        ("overhead (per-run difference)", result.overhead_ms),
+    ):
+        print(row(name, f"{percentile(samples, 50):.0f}", f"{percentile(samples, 95):.0f}"))
+    return result
+
+
+def throughput(instances: int, jobs: int) -> tuple[Figure, Figure]:
+    """T: a burst of `jobs` submitted at once over `instances` warm instances, zero GPU time
+    (the simulator's small outputs): jobs/s from the first submit to the last success."""
+    presets = Presets.load()
+    with _stack(instances, grain=0) as stack:
+        _wait_done(stack.engine, [_submit(stack, presets, 20_000)])  # warm the screener
+        started = time.perf_counter()
+        ids = [_submit(stack, presets, index) for index in range(jobs)]
+        submitted_s = time.perf_counter() - started
+        succeeded = _wait_done(stack.engine, ids, timeout_s=300)
+        elapsed_s = time.perf_counter() - started
+    rate = succeeded / elapsed_s
+    print(
+        row(
+            f"{instances} instances, {jobs} jobs",
+            f"{rate:.1f} jobs/s",
+            f"{elapsed_s:.1f} s",
+            f"{submitted_s:.1f} s",
+            f"{succeeded}",
+            widths=(28, 14, 10, 12, 10),
+        )
+    )
+    return (
+        Figure(
+            "TP",
+            f"jobs/s, {instances} warm instances, zero GPU time",
+            rate,
+            "jobs/s",
+            ">=",
+            THROUGHPUT_GOAL,
+        ),
+        Figure("TP", f"jobs not succeeded ({instances} instances)", jobs - succeeded, "", "==", 0),
+    )
+
+
+def throughput_section(jobs: int) -> list[Figure]:
+    """T at 4 and 16 warm instances."""
+    print(f"\n== T throughput through the real scheduler process, {jobs}-job bursts ==")
+    print(row("run", "rate", "elapsed", "submitting", "succeeded", widths=(28, 14, 10, 12, 10)))
+    return [figure for n in (4, 16) for figure in throughput(n, jobs)]

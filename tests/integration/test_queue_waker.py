@@ -1,0 +1,47 @@
+"""The dispatcher's waker: a submit wakes it (NOTIFY on PostgreSQL, a read on SQLite); with
+nothing claimable it sleeps its whole timeout."""
+
+from __future__ import annotations
+
+import threading
+
+from core.db import session_scope
+from core.models import GenerationJob, InstanceState
+from core.studio import queue
+from scheduler.waker import QueueWaker
+from testing.factories import make_instance, make_user
+
+
+def _submit_like_the_studio(engine, user) -> None:
+    """A queued job committed together with its announcement, as `submit` does."""
+    with session_scope(engine) as session:
+        session.add(GenerationJob(user_id=user.id, prompt="p", model="m", preset="low", seed=1))
+        queue.announce(session)
+
+
+def test_with_nothing_claimable_it_sleeps_its_timeout(engine):
+    make_instance(engine, state=InstanceState.READY, comfy_url="http://gpu:8188")
+    waker = QueueWaker(engine, pool="default")
+    try:
+        assert waker.wait(0.2) is False
+    finally:
+        waker.close()
+
+
+def test_a_submit_wakes_it_before_its_timeout(engine):
+    make_instance(engine, state=InstanceState.READY, comfy_url="http://gpu:8188")
+    user = make_user(engine)
+    waker = QueueWaker(engine, pool="default")
+    waker.wait(0.01)  # listening (PostgreSQL) before the submit, as the dispatch loop is
+    submitter = threading.Timer(0.2, _submit_like_the_studio, args=(engine, user))
+    submitter.start()
+    try:
+        assert waker.wait(30.0) is True
+    finally:
+        submitter.join()
+        waker.close()
+
+
+def test_on_sqlite_a_queued_job_without_a_ready_instance_wakes_nothing(sqlite_engine):
+    _submit_like_the_studio(sqlite_engine, make_user(sqlite_engine))
+    assert QueueWaker(sqlite_engine, pool="default").wait(0.2) is False
