@@ -235,7 +235,12 @@ class CampaignScheduler:
     the database."""
 
     def __init__(self, harness: PoolHarness, rng: Any, url: str, folder: Path) -> None:
+        from core.studio import outcomes, queue
+
         self.harness, self.rng, self.folder = harness, rng, folder
+        # The studio's outcomes: a job whose instance goes away is requeued or refunded.
+        harness.hooks = outcomes.OUTCOMES
+        harness.queued_jobs = queue.count_queued
         if url.startswith("postgresql"):
             named = sa.make_url(url).update_query_dict({"application_name": SCHEDULER_APP})
             url = named.render_as_string(hide_password=False)
