@@ -236,6 +236,7 @@ COUNTERS = (
     ("stranded", f"jobs stranded > {STRANDED_TICKS} ticks after faults"),
     ("double_settlements", "credit holds closed twice or never"),
     ("ledger_drift", "credits unaccounted for"),
+    ("internal_errors", 'jobs failed "internal error"'),
     ("errors_after_faults", "scheduler errors outside faults"),
 )
 
@@ -298,6 +299,7 @@ class CampaignSummary:
             f"stranded > {STRANDED_TICKS} ticks after faults: {self.total('stranded')}   "
             f"holds closed twice or never: {self.total('double_settlements')}   "
             f"credits unaccounted: {self.total('ledger_drift')}   "
+            f"failed as internal errors: {self.total('internal_errors')}   "
             f"errors outside faults: {self.total('errors_after_faults')}"
         )
         converge = self.converge_ticks

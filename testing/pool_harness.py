@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from core.clock import FakeClock
 from core.comfy.client import ComfyClient, RunResult
-from core.comfy.events import Event
+from core.comfy.events import Event, Progress
 from core.config import load_settings
 from core.db import read_scope, session_scope
 from core.errors import ComfyUnavailable, ExecutionFailed
@@ -166,6 +166,7 @@ class CampaignResult:
     db_faults: int = 0
     mid_close_kills: int = 0
     errors_after_faults: int = 0
+    internal_errors: int = 0
     drain_ticks: int = 0
     database: str = "sqlite"
 
@@ -201,6 +202,9 @@ class CampaignComfy(ComfyClient):
             raise ComfyUnavailable("campaign: the GPU stopped answering")
         if roll < 0.08:
             raise ExecutionFailed("campaign: the sampler failed")
+        for step in range(1, 5):  # the sampler's steps, as ComfyUI reports them
+            if on_event is not None:
+                on_event(Progress(prompt_id="campaign", node="3", value=step, max=4))
         return RunResult(prompt_id="campaign", outputs=[])
 
 
@@ -375,6 +379,17 @@ class JobLoad:
         }
         self.stranded |= {job for job, ticks in self.orphan_ticks.items() if ticks > STRANDED_TICKS}
 
+    def internal_errors(self) -> int:
+        """Jobs failed "because of an internal error": a generation thrown away, and refunded,
+        for no fault of its own (a database blip is not one)."""
+        from core.models import GenerationJob, JobStatus
+
+        with read_scope(self.harness.engine) as session:
+            failed = session.exec(
+                select(GenerationJob.error).where(GenerationJob.status == JobStatus.FAILED)
+            ).all()
+        return sum(1 for error in failed if error and "internal error" in error)
+
     def audit(self) -> tuple[int, int, int]:
         """(jobs not finished, holds closed twice or never, credits unaccounted): the balance
         (the sum of the append-only ledger) against what the job rows say was charged."""
@@ -502,7 +517,7 @@ def run_campaign(
         faults.stop()
     harness.sim.faults(**CALM)
     harness.configure(safe_mode=False)
-    lost = double = drift = drained = 0
+    lost = double = drift = drained = internal = 0
     if scheduler is not None and load is not None:
         while drained < 150:  # drain: every job must finish or fail with a refund
             drained += 1
@@ -515,6 +530,7 @@ def run_campaign(
             if load.audit()[0] == 0 and not scheduler.live_jobs():
                 break
         lost, double, drift = load.audit()
+        internal = load.internal_errors()
         harness.manager = scheduler.runtime.manager
     converge = 0
     while converge < 30 and (converge == 0 or harness.leaked() or harness.ghosts()):
@@ -540,6 +556,7 @@ def run_campaign(
         db_faults=faults.started,
         mid_close_kills=kills,
         errors_after_faults=len(errors),
+        internal_errors=internal,
         drain_ticks=drained,
         database=harness.engine.dialect.name,
     )

@@ -75,6 +75,7 @@ def _assert_nothing_lost(result):
     assert result.stranded == 0, f"seed {seed}: jobs stranded past two ticks"
     assert result.double_settlements == 0, f"seed {seed}: a hold closed twice or never"
     assert result.ledger_drift == 0, f"seed {seed}: credits unaccounted for"
+    assert result.internal_errors == 0, f"seed {seed}: a generation lost to a database blip"
     assert result.errors_after_faults == 0, f"seed {seed}: the scheduler raised outside faults"
 
 
