@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
@@ -195,9 +195,13 @@ class ErrorOut(BaseModel):
 
 
 class CancelOut(BaseModel):
-    """Whether the job was cancelled (and refunded), or was too far along."""
+    """What cancelling did: `cancelled` (it was queued: ended and refunded now), `stopping`
+    (it had started: it is interrupted, the GPU time used is charged and the rest refunded;
+    follow the job for its end) or `too_late` (it had already ended)."""
 
+    outcome: Literal["cancelled", "stopping", "too_late"]
     cancelled: bool
+    """True when the job ended now (queued): kept for clients that read only this."""
 
 
 class GalleryPageOut(BaseModel):

@@ -128,6 +128,11 @@ class Runtime:
             else:
                 self._pending_endings[job_id] = (pending, tries)
 
+    def endings_owed(self) -> set[int]:
+        """The jobs whose ending this scheduler failed to write and still owes."""
+        with self._lock:
+            return set(self._pending_endings)
+
     def retry_endings(self) -> int:
         """Try again to write the job endings whose writing failed; how many are still owed.
 

@@ -195,6 +195,7 @@ class CampaignComfy(ComfyClient):
         graph: dict[str, Any],
         *,
         on_event: Callable[[Event], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
         timeout_s: float = 1800.0,
     ) -> RunResult:
         roll = self.rng.random()

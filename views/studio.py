@@ -15,10 +15,9 @@ from core.studio import history, progress
 from core.studio.compose import MAX_BATCH, StudioRequest, compose, request_of
 from core.studio.history import job_for_user
 from core.studio.labels import model_name, preset_summary
-from core.studio.outcomes import cancel
 from core.studio.pricing import estimate, hold_for, pricing_from
 from core.studio.submit import submit
-from ui import db, intent, media, resources, studio_prefill
+from ui import db, intent, job_queue, media, resources, studio_prefill
 from ui.auth import require_user
 from ui.muse_pin import pin_to_muse
 from ui.references import upload_reference
@@ -271,19 +270,21 @@ def active_job() -> None:
                 st.warning(f"Cold start: {meets.reason}. {wait}.")
             else:
                 st.caption(f"{meets.reason.capitalize()}. {wait}.")
-        if st.button("Cancel", key="studio_cancel"):
-            cancel(engine, job_id=job.id or 0, user_id=user_id, clock=clock)
-            st.rerun()
+        job_queue.cancel_button(job, key="studio_cancel")
     elif job.status in (JobStatus.LEASED, JobStatus.RUNNING):
         st.progress(state.fraction, text=f"Generating: step {job.step} of {job.total_steps or '?'}")
         if job.preview:
             st.image(job.preview, caption="Live preview", width=256)
+        job_queue.cancel_button(job, key="studio_stop")
     elif job.status is JobStatus.SUCCEEDED:
         charged = job.charged_credits
         st.success(f"Done: {charged} credit{'' if charged == 1 else 's'} charged.")
         _show_outputs(job, "active")
+    elif job.status is JobStatus.CANCELLED:
+        st.info(job.error or "Cancelled.")
     else:
         st.error(job.error or "The job did not finish.")
+    job_queue.render_queue(user_id, shown=job.id)
 
 
 active_job()

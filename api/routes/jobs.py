@@ -22,7 +22,7 @@ from core.errors import NotFound
 from core.models import GenerationJob
 from core.studio import history, progress
 from core.studio.compose import StudioRequest, compose
-from core.studio.outcomes import TERMINAL, cancel
+from core.studio.outcomes import TERMINAL, Cancel, cancel
 from core.studio.pricing import estimate, hold_for
 from core.studio.submit import MAX_KEY_LENGTH, submit
 
@@ -168,10 +168,10 @@ def cancel_job(
     svc: Svc,
     job_id: RowId,
 ) -> CancelOut:
-    """Cancel a queued job and refund it; `cancelled: false` once it has started."""
-    return CancelOut(
-        cancelled=cancel(svc.engine, job_id=job_id, user_id=who.user.id or 0, clock=svc.clock)
-    )
+    """Cancel a queued job (refunded now), or stop a started one (interrupted on its GPU, the
+    GPU time used charged, the rest refunded)."""
+    outcome = cancel(svc.engine, job_id=job_id, user_id=who.user.id or 0, clock=svc.clock)
+    return CancelOut(outcome=outcome.value, cancelled=outcome is Cancel.CANCELLED)
 
 
 @router.get("/jobs/{job_id}/outputs")

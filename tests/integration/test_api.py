@@ -168,6 +168,25 @@ def test_submit_holds_credits_and_the_job_is_followed_to_its_end(api: Api) -> No
     assert _balance(api.engine, user) == 100
 
 
+def test_cancel_says_whether_the_job_ended_or_is_being_stopped(api: Api) -> None:
+    _user, token = api.user_with_token()
+    with api.client(token) as client:
+        queued = client.post("/v1/jobs", json={"prompt": "a lighthouse at dusk"}).json()
+        started = client.post("/v1/jobs", json={"prompt": "a harbour at noon"}).json()
+        with session_scope(api.engine) as session:  # a worker has started the second one
+            row = session.get(GenerationJob, started["id"])
+            row.status = JobStatus.RUNNING
+            session.add(row)
+        first = client.post(f"/v1/jobs/{queued['id']}/cancel").json()
+        second = client.post(f"/v1/jobs/{started['id']}/cancel").json()
+        again = client.post(f"/v1/jobs/{queued['id']}/cancel").json()
+    assert first == {"outcome": "cancelled", "cancelled": True}
+    assert second == {"outcome": "stopping", "cancelled": False}
+    assert again == {"outcome": "too_late", "cancelled": False}
+    with read_scope(api.engine) as session:
+        assert session.get(GenerationJob, started["id"]).cancel_requested_at is not None
+
+
 def test_a_refused_prompt_holds_nothing_and_is_audited(api: Api) -> None:
     user, token = api.user_with_token()
     with api.client(token) as client:
