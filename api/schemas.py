@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import Asset, CreditEntry, GenerationJob, JobStatus, MediaKind, Muse
+from core.models import (
+    Asset,
+    CreditEntry,
+    GenerationJob,
+    JobStatus,
+    MediaKind,
+    Muse,
+    MuseVariation,
+    Visibility,
+)
+from core.muses import cards
+from core.muses.schema import MuseProfile
 from core.studio.compose import MAX_BATCH, StudioRequest
 from core.studio.progress import JobProgress
 
@@ -122,6 +133,10 @@ class AssetOut(BaseModel):
     job_id: int | None
     created_at: datetime
     content_url: str
+    visibility: Visibility
+    rating_count: int
+    rating_average: float | None
+    """Mean stars (null before the first rating)."""
 
     @classmethod
     def of(cls, asset: Asset) -> AssetOut:
@@ -137,6 +152,11 @@ class AssetOut(BaseModel):
             job_id=asset.job_id,
             created_at=asset.created_at,
             content_url=f"/v1/assets/{asset.id}/content",
+            visibility=asset.visibility,
+            rating_count=asset.rating_count,
+            rating_average=round(asset.rating_sum / asset.rating_count, 2)
+            if asset.rating_count
+            else None,
         )
 
 
@@ -185,6 +205,85 @@ class MuseOut(BaseModel):
     def of(cls, muse: Muse) -> MuseOut:
         """The body for `muse`."""
         return cls(id=muse.id or 0, name=muse.name, tags=list(muse.tags), explicit=muse.nsfw)
+
+
+Tag = Annotated[str, Field(max_length=32)]
+
+
+class MuseIn(BaseModel):
+    """A muse to create or the whole of its new state: the `profile` and `tags` an exported
+    card carries (`GET /v1/muses/{muse_id}` shows the profile's fields).
+
+    The profile is checked by the Muses page's own rules: every field its type and limit,
+    unknown fields refused, 18 or older, and every text screened; a refusal is 422 and is
+    audited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: dict[str, Any] = Field(
+        description="The muse profile: sections basic (name and age required), body, face, "
+        "eyes, hair, lips, nose, skin, fashion, personality, ai, and notes."
+    )
+    tags: list[Tag] = Field(default_factory=list, max_length=cards.MAX_TAGS)
+
+
+class VariationOut(BaseModel):
+    """An outfit or scenario override of a muse."""
+
+    id: int
+    name: str
+    overrides: dict[str, str]
+
+    @classmethod
+    def of(cls, variation: MuseVariation) -> VariationOut:
+        """The body for `variation`."""
+        return cls(id=variation.id or 0, name=variation.name, overrides=dict(variation.overrides))
+
+
+class MuseDetailOut(MuseOut):
+    """A muse with its whole profile and its variations."""
+
+    profile: MuseProfile
+    variations: list[VariationOut]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def full(
+        cls, muse: Muse, profile: MuseProfile, variations: list[MuseVariation]
+    ) -> MuseDetailOut:
+        """The body for `muse` with its validated `profile` and `variations`."""
+        return cls(
+            **MuseOut.of(muse).model_dump(),
+            profile=profile,
+            variations=[VariationOut.of(v) for v in variations],
+            created_at=muse.created_at,
+            updated_at=muse.updated_at,
+        )
+
+
+class RatingIn(BaseModel):
+    """A star rating of a picture."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stars: int = Field(ge=1, le=5)
+
+
+class ShareOut(BaseModel):
+    """A new share link: `url` opens the picture for anyone holding it, until revoked.
+
+    `token` is the link's value, shown once (only its hash is kept)."""
+
+    token: str
+    url: str
+    """The web app's share page for this link, under its public address (`PUBLIC_BASE_URL`)."""
+
+
+class RevokedOut(BaseModel):
+    """How many share links were revoked."""
+
+    revoked: int
 
 
 class ErrorOut(BaseModel):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench import (
+    api,
     cold_start,
     engine,
     gallery,
@@ -129,6 +130,11 @@ SECTIONS: tuple[Section, ...] = (
         lambda s: pool.fault_campaigns(s.campaign_runs, s.workers),
     ),
     Section("S", "content safety", lambda s: safety.main(quick=s.quick).figures()),
+    Section(
+        "A",
+        "HTTP API submit->status and sustained reads",
+        lambda s: api.api_under_load(s.overhead_runs, 2.0 if s.quick else 10.0).figures(),
+    ),
 )
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
-from bench import engine, gallery, pool, pool_policy, stopped_tier
+from bench import api, engine, gallery, pool, pool_policy, stopped_tier
 from bench.__main__ import SECTIONS, main
 from bench.common import Figure, parallel_map, percentile
 from core.models import PoolConfig
@@ -41,6 +41,17 @@ def test_overhead_runs_every_job_through_the_system_and_times_both_paths():
     _ordered(result.direct_ms)
     assert len(result.overhead_ms) == 2
     assert {figure.id for figure in result.figures()} == {"P1"}
+
+
+def test_api_section_runs_jobs_through_the_real_api_process_and_counts_its_reads():
+    result = api.api_under_load(runs=2, read_seconds=0.5)
+    assert result.succeeded == 2
+    _ordered(result.submit_ms)
+    _ordered(result.status_ms)
+    _ordered(result.done_ms)
+    assert result.reads > 0 and result.failed_reads == 0
+    assert result.reads_per_s > 0
+    assert {figure.id for figure in result.figures()} == {"A"}
 
 
 def test_reconcile_counts_one_list_page_per_25_instances_once_the_pool_is_steady():
@@ -188,6 +199,7 @@ def test_cli_runs_the_chosen_section_and_prints_the_summary_table(capsys):
         "F",
         "L",
         "S",
+        "A",
     }
 
 
