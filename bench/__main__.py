@@ -136,7 +136,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "F",
         "fault campaign",
-        lambda s: pool.fault_campaign(s.campaign_runs, s.workers).figures(),
+        lambda s: pool.fault_campaigns(s.campaign_runs, s.workers),
     ),
     Section("S", "content safety", lambda s: safety.main(quick=s.quick).figures()),
     Section(

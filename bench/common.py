@@ -20,7 +20,7 @@ from typing import Literal, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from core.db import make_engine, migrate
+from core.db import make_engine, migrate, normalize_url
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -125,6 +125,69 @@ def scratch_engine() -> Iterator[Engine]:
     finally:
         engine.dispose()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+POSTGRES_URL_ENVS = ("BENCH_DATABASE_URL", "TEST_DATABASE_URL")
+"""Where the PostgreSQL benchmarks make their scratch databases (a server and a user allowed
+to create databases; the database named is only connected to)."""
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL server to benchmark on, from the first of POSTGRES_URL_ENVS set."""
+    import os
+
+    for name in POSTGRES_URL_ENVS:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+def _admin(base_url: str, statement: str) -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(normalize_url(base_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(statement))
+    finally:
+        admin.dispose()
+
+
+def _database_url(base_url: str, name: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+@functools.cache
+def _postgres_template(base_url: str) -> str:
+    """A database migrated to head once per process (dropped at exit); scratch ones copy it."""
+    import os
+
+    name = f"aikings_bench_template_{os.getpid()}"
+    _admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(base_url, f'CREATE DATABASE "{name}"')
+    atexit.register(_admin, base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    migrate(_database_url(base_url, name))
+    return name
+
+
+@contextmanager
+def scratch_postgres(base_url: str) -> Iterator[Engine]:
+    """A freshly migrated PostgreSQL database of its own on `base_url`'s server, dropped
+    afterwards (a copy of the process's migrated template)."""
+    import os
+    import uuid
+
+    template = _postgres_template(base_url)
+    name = f"aikings_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    _admin(base_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    engine = make_engine(_database_url(base_url, name))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        _admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def row(*cells: object, widths: Sequence[int] = (34, 12, 12, 12, 12)) -> str:

@@ -3,9 +3,13 @@
 1. Warm vs cold: the same seeded day of Poisson demand served by a pool kept at
    `desired_size` 0 (every burst waits for a cold boot) and 1 (one GPU kept warm, asleep after
    15 idle minutes). Prints wait-to-start percentiles and GPU cost, and their ratios.
-2. Fault campaign (issue 5): N seeded runs of faults, restarts, operator actions and jobs,
-   spread over worker processes; sums instances leaked, double rentals, jobs lost, holds
-   closed twice or never, and the ticks to converge.
+2. Fault campaign (issues 5 and 13): N seeded runs of provider faults, restarts, operator
+   actions and jobs run by the real scheduler, with database faults (dropped statements,
+   PostgreSQL connection kills of the scheduler's backends, lock storms on the balance, job
+   and instance rows, the scheduler SIGKILLed mid-close), on SQLite and on PostgreSQL, spread
+   over worker processes; sums instances leaked, double rentals, jobs lost, jobs stranded
+   past two ticks once the faults stop, holds closed twice or never, credits unaccounted, and
+   the ticks to converge.
 """
 
 from __future__ import annotations
@@ -16,13 +20,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from bench.common import Figure, parallel_map, percentile, row, scratch_engine
+from bench.common import (
+    Figure,
+    parallel_map,
+    percentile,
+    postgres_url,
+    row,
+    scratch_engine,
+    scratch_postgres,
+)
 from core.clock import FakeClock
 from core.db import read_scope, session_scope
 from core.pool import costs, leases
 from sim.vast import Timings
 from testing.factories import make_job, make_rentable_pool, make_user
-from testing.pool_harness import CampaignResult, PoolHarness, run_campaign
+from testing.pool_harness import STRANDED_TICKS, CampaignResult, PoolHarness, run_campaign
 from testing.sims import vast_sim
 
 TICK_S = 30
@@ -190,9 +202,20 @@ def warm_vs_cold(
     return result
 
 
-def campaign_run(seed: int) -> CampaignResult:
-    """One seeded fault campaign with jobs on its own database and simulator."""
-    with scratch_engine() as engine:
+DATABASES = ("sqlite", "postgresql")
+
+
+def campaign_run(plan: tuple[str, int]) -> CampaignResult:
+    """One seeded fault campaign with jobs and database faults on its own database (SQLite,
+    or PostgreSQL on `postgres_url()`) and simulator."""
+    database, seed = plan
+    if database == "sqlite":
+        scratch = scratch_engine()
+    else:
+        url = postgres_url()
+        assert url is not None, "a PostgreSQL run needs BENCH_DATABASE_URL or TEST_DATABASE_URL"
+        scratch = scratch_postgres(url)
+    with scratch as engine:
         make_rentable_pool(
             engine,
             boot_timeout_s=600,
@@ -200,17 +223,31 @@ def campaign_run(seed: int) -> CampaignResult:
         with vast_sim(seed=seed) as sim:
             harness = PoolHarness(engine, sim, FakeClock())
             try:
-                return run_campaign(harness, seed, with_jobs=True)
+                return run_campaign(harness, seed, with_jobs=True, db_faults=True)
             finally:
                 harness.close()
 
 
+COUNTERS = (
+    ("leaked", "instances leaked"),
+    ("duplicate_labels", "instances rented twice"),
+    ("ghosts", "rows for instances that are gone"),
+    ("jobs_lost", "jobs neither finished nor refunded"),
+    ("stranded", f"jobs stranded > {STRANDED_TICKS} ticks after faults"),
+    ("double_settlements", "credit holds closed twice or never"),
+    ("ledger_drift", "credits unaccounted for"),
+    ("internal_errors", 'jobs failed "internal error"'),
+    ("errors_after_faults", "scheduler errors outside faults"),
+)
+
+
 @dataclass(frozen=True)
 class CampaignSummary:
-    """What `runs` seeded fault campaigns ended with, summed."""
+    """What `runs` seeded fault campaigns ended with, summed, on one database."""
 
     results: list[CampaignResult]
     elapsed_s: float
+    database: str = "sqlite"
 
     def total(self, field_name: str) -> int:
         """The sum of one CampaignResult counter over every run."""
@@ -224,22 +261,16 @@ class CampaignSummary:
     def figures(self) -> list[Figure]:
         """Every money-safety counter against zero, and convergence against its goal."""
         runs = len(self.results)
-        counters = [
-            ("leaked", "instances leaked"),
-            ("duplicate_labels", "instances rented twice"),
-            ("ghosts", "rows for instances that are gone"),
-            ("jobs_lost", "jobs neither finished nor refunded"),
-            ("double_settlements", "credit holds closed twice or never"),
-            ("ledger_drift", "credits unaccounted for"),
-        ]
         return [
             *(
-                Figure("F", f"{what} ({runs:,} runs)", self.total(name), "", "==", 0)
-                for name, what in counters
+                Figure(
+                    "F", f"{self.database}: {what} ({runs:,} runs)", self.total(name), "", "==", 0
+                )
+                for name, what in COUNTERS
             ),
             Figure(
                 "F",
-                f"ticks to converge after calm, p95 ({self.total('jobs'):,} jobs)",
+                f"{self.database}: ticks to converge after calm, p95 ({self.total('jobs'):,} jobs)",
                 percentile(self.converge_ticks, 95),
                 "ticks",
                 "<=",
@@ -247,29 +278,58 @@ class CampaignSummary:
             ),
         ]
 
+    def print(self, workers: int) -> None:
+        """The section's detail lines for this database."""
+        runs = len(self.results)
+        print(
+            f"\n== Fault campaign on {self.database}: {runs:,} seeded runs x 40 steps with jobs "
+            f"and database faults ({workers} worker(s), {self.elapsed_s:.0f} s) =="
+        )
+        print(
+            f"database faults: {self.total('db_faults')} (dropped statements, connection kills, "
+            f"lock storms)   scheduler SIGKILLed mid-close: {self.total('mid_close_kills')}"
+        )
+        print(
+            f"instances leaked: {self.total('leaked')}   "
+            f"double rentals: {self.total('duplicate_labels')}   "
+            f"ghost rows: {self.total('ghosts')}"
+        )
+        print(
+            f"jobs: {self.total('jobs')}   lost: {self.total('jobs_lost')}   "
+            f"stranded > {STRANDED_TICKS} ticks after faults: {self.total('stranded')}   "
+            f"holds closed twice or never: {self.total('double_settlements')}   "
+            f"credits unaccounted: {self.total('ledger_drift')}   "
+            f"failed as internal errors: {self.total('internal_errors')}   "
+            f"errors outside faults: {self.total('errors_after_faults')}"
+        )
+        converge = self.converge_ticks
+        print(
+            f"ticks to converge after calm: p50 {percentile(converge, 50):.0f}, "
+            f"p95 {percentile(converge, 95):.0f}, max {max(converge, default=0)}"
+        )
+        bad = [r.seed for r in self.results if any(getattr(r, n) for n, _w in COUNTERS)]
+        if bad:
+            print(f"seeds with a nonzero counter: {bad[:20]}")
 
-def fault_campaign(runs: int = 1000, workers: int = 1) -> CampaignSummary:
-    """Run `runs` seeded fault campaigns over `workers` processes; print and return the sums."""
+
+def fault_campaign(runs: int = 1000, workers: int = 1, database: str = "sqlite") -> CampaignSummary:
+    """Run `runs` seeded fault campaigns on `database` over `workers` processes; print and
+    return the sums."""
     started = time.perf_counter()
-    results = parallel_map(campaign_run, range(runs), workers)
-    summary = CampaignSummary(results=results, elapsed_s=time.perf_counter() - started)
-    print(
-        f"\n== Fault campaign: {runs:,} seeded runs x 40 steps with jobs "
-        f"({workers} worker(s), {summary.elapsed_s:.0f} s) =="
-    )
-    print(
-        f"instances leaked: {summary.total('leaked')}   "
-        f"double rentals: {summary.total('duplicate_labels')}   "
-        f"ghost rows: {summary.total('ghosts')}"
-    )
-    print(
-        f"jobs: {summary.total('jobs')}   lost: {summary.total('jobs_lost')}   "
-        f"holds closed twice or never: {summary.total('double_settlements')}   "
-        f"credits unaccounted: {summary.total('ledger_drift')}"
-    )
-    converge = summary.converge_ticks
-    print(
-        f"ticks to converge after calm: p50 {percentile(converge, 50):.0f}, "
-        f"p95 {percentile(converge, 95):.0f}, max {max(converge, default=0)}"
-    )
+    results = parallel_map(campaign_run, [(database, seed) for seed in range(runs)], workers)
+    summary = CampaignSummary(results, time.perf_counter() - started, database)
+    summary.print(workers)
     return summary
+
+
+def fault_campaigns(runs: int, workers: int) -> list[Figure]:
+    """The fault campaign on SQLite and on PostgreSQL (when `postgres_url()` names a server;
+    else a line saying how to include it, and a figure that is not met)."""
+    figures = fault_campaign(runs, workers, "sqlite").figures()
+    if postgres_url() is None:
+        print(
+            "\n== Fault campaign on postgresql: not run (set BENCH_DATABASE_URL or "
+            "TEST_DATABASE_URL to a server where databases may be created) =="
+        )
+        return [*figures, Figure("F", "postgresql: campaign runs", 0, "", ">=", 1)]
+    return [*figures, *fault_campaign(runs, workers, "postgresql").figures()]

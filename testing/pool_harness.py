@@ -5,17 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.clock import FakeClock
+from core.comfy.client import ComfyClient, RunResult
+from core.comfy.events import Event, Progress
+from core.config import load_settings
 from core.db import read_scope, session_scope
+from core.errors import ComfyUnavailable, ExecutionFailed
 from core.models import LIVE_INSTANCE_STATES, GpuInstance, InstanceState, PoolConfig
 from core.pool.manager import PoolManager, TickReport
 from core.pool.provider import LaunchSpec
 from core.pool.vast import VastClient, VastProvider
+from scheduler.tasks import Runtime
+from testing.db_faults import DatabaseFaults, SchedulerKilled, killed_mid_transaction
 from testing.sims import SIM_KEY, VastSim
 
 
@@ -51,10 +60,13 @@ class PoolHarness:
         )
         self.manager = self.new_manager()
 
-    def new_manager(self) -> PoolManager:
-        """A fresh manager, as after a scheduler restart (no state but the database)."""
+    def new_manager(
+        self, engine: Engine | None = None, *, still_leading: Callable[[], bool] | None = None
+    ) -> PoolManager:
+        """A fresh manager, as after a scheduler restart (no state but the database), on
+        `engine` (default: the harness's), acting while `still_leading()` (default: always)."""
         return PoolManager(
-            self.engine,
+            engine or self.engine,
             VastProvider(self.client),
             self.clock,
             pool="default",
@@ -62,6 +74,7 @@ class PoolHarness:
             job_hooks=self.hooks,
             launch=lambda config, _nonce: LaunchSpec(image=config.image, disk_gb=config.disk_gb),
             queued_jobs=self.queued_jobs or (lambda _session: self.queued),
+            still_leading=still_leading or (lambda: True),
         )
 
     def health(self, url: str) -> str | None:
@@ -149,21 +162,162 @@ class CampaignResult:
     jobs_lost: int = 0
     double_settlements: int = 0
     ledger_drift: int = 0
+    stranded: int = 0
+    db_faults: int = 0
+    mid_close_kills: int = 0
+    errors_after_faults: int = 0
+    internal_errors: int = 0
+    drain_ticks: int = 0
+    database: str = "sqlite"
+
+
+STRANDED_TICKS = 2
+"""Leader ticks, with no database fault on, that a job may sit leased or running with no live
+worker (its worker died with a scheduler, or its ending could not be written) before it
+counts as stranded: issue 13 asks every such job to end, or be requeued, within two."""
+
+SCHEDULER_APP = "aik-campaign-scheduler"
+"""The campaign scheduler's PostgreSQL `application_name`: the connections a kill storm kills."""
+
+
+class CampaignComfy(ComfyClient):
+    """A ComfyUI that answers at once (generation time passes in `SimulatedWorkers`): mostly a
+    finished run without files, sometimes an unreachable GPU or a failed execution."""
+
+    def __init__(self, rng: Any) -> None:  # no HTTP client: nothing is sent anywhere
+        self.base_url, self.rng = "http://campaign.invalid", rng
+
+    def close(self) -> None:
+        pass
+
+    def run(
+        self,
+        graph: dict[str, Any],
+        *,
+        on_event: Callable[[Event], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
+        timeout_s: float = 1800.0,
+    ) -> RunResult:
+        roll = self.rng.random()
+        if roll < 0.05:
+            raise ComfyUnavailable("campaign: the GPU stopped answering")
+        if roll < 0.08:
+            raise ExecutionFailed("campaign: the sampler failed")
+        for step in range(1, 5):  # the sampler's steps, as ComfyUI reports them
+            if on_event is not None:
+                on_event(Progress(prompt_id="campaign", node="3", value=step, max=4))
+        return RunResult(prompt_id="campaign", outputs=[])
+
+
+class SimulatedWorkers:
+    """Stands in for the Runtime's thread pool: a submitted run is run, start to end, once its
+    simulated generation time has passed on the fake clock (`finish_due`)."""
+
+    def __init__(self, clock: FakeClock, rng: Any) -> None:
+        self.clock, self.rng = clock, rng
+        self.runs: list[tuple[datetime, int, Callable[..., None], tuple[Any, ...]]] = []
+
+    def submit(self, fn: Callable[..., None], job_id: int, *args: Any) -> None:
+        duration = timedelta(seconds=self.rng.choice([20, 60, 200]))
+        self.runs.append((self.clock.now() + duration, job_id, fn, (job_id, *args)))
+
+    def due(self) -> list[tuple[int, Callable[..., None], tuple[Any, ...]]]:
+        """The runs whose generation time has passed, taken off the list."""
+        now = self.clock.now()
+        done = [(job_id, fn, args) for at, job_id, fn, args in self.runs if at <= now]
+        self.runs = [run for run in self.runs if run[0] > now]
+        return done
+
+    def jobs(self) -> set[int]:
+        """The jobs a worker is still generating."""
+        return {job_id for _at, job_id, _fn, _args in self.runs}
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.runs.clear()
+
+
+class CampaignScheduler:
+    """The real scheduler (`scheduler.tasks.Runtime`: endings retried, orphans recovered every
+    tick, leader lease, dispatch) on the campaign's fake clock, simulator and workers; each
+    `restart` is a SIGKILL: its connections drop and a new process starts with nothing but
+    the database."""
+
+    def __init__(self, harness: PoolHarness, rng: Any, url: str, folder: Path) -> None:
+        from core.studio import outcomes, queue
+
+        self.harness, self.rng, self.folder = harness, rng, folder
+        # The studio's outcomes: a job whose instance goes away is requeued or refunded.
+        harness.hooks = outcomes.OUTCOMES
+        harness.queued_jobs = queue.count_queued
+        if url.startswith("postgresql"):
+            named = sa.make_url(url).update_query_dict({"application_name": SCHEDULER_APP})
+            url = named.render_as_string(hide_password=False)
+        self.url = url
+        self.runtime = self._start()
+
+    def _start(self) -> Runtime:
+        settings = load_settings(
+            database_url=self.url,
+            sim_vast_url=self.harness.sim.url,
+            media_root=self.folder / "media",
+            backup_dir=self.folder / "backups",
+            pool_max_instances=3,
+        )
+        runtime = Runtime(settings, self.harness.clock)
+        runtime.workers.shutdown(wait=False)
+        runtime.workers = SimulatedWorkers(self.harness.clock, self.rng)  # type: ignore[assignment]
+        runtime.manager.provider.close()
+        runtime.manager = self.harness.new_manager(
+            runtime.engine, still_leading=runtime.leader.holds
+        )
+        # a stand-in ComfyUI per call; the shared clients are only closed at shutdown
+        runtime.run_context.comfy = lambda _url: CampaignComfy(self.rng)  # type: ignore[assignment]
+        return runtime
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    @property
+    def workers(self) -> SimulatedWorkers:
+        return self.runtime.workers  # type: ignore[return-value]
+
+    def restart(self) -> None:
+        """SIGKILL and start again: no step-down, no grace; running jobs are abandoned."""
+        self.runtime.webhook_client.close()
+        self.runtime.engine.dispose()
+        self.runtime = self._start()
+
+    def finish_due(self) -> None:
+        """The workers whose generation time has passed run their job to its end."""
+        for _job_id, fn, args in self.workers.due():
+            fn(*args)
+
+    def live_jobs(self) -> set[int]:
+        """Jobs a live worker of this scheduler still runs."""
+        return self.workers.jobs()
+
+    def close(self) -> None:
+        self.runtime.webhook_client.close()
+        self.runtime.engine.dispose()
 
 
 class JobLoad:
-    """Jobs through the real studio code paths: holds, fair dispatch, settle or refund.
+    """Jobs through the real code paths: the studio's submit (holds, idempotency keys), the
+    scheduler's dispatch, the runner's start, finish and close, endings retried and orphans
+    recovered each tick, refunds on failure.
 
-    Generations are simulated by time (the ComfyUI side has its own tests); a worker that
-    "dies" simply never finishes, and the lease expiry must take its instance and job back.
+    Generations take simulated time; the ComfyUI side answers at once (it has its own tests).
     """
 
-    def __init__(self, harness: PoolHarness, rng: Any) -> None:
+    def __init__(self, harness: PoolHarness, rng: Any, scheduler: CampaignScheduler) -> None:
         from core.accounts import ledger
+        from core.comfy.presets import Presets
         from core.studio import outcomes, queue
         from testing.factories import make_user
 
-        self.harness, self.rng, self.ledger, self.queue = harness, rng, ledger, queue
+        self.harness, self.rng, self.ledger, self.scheduler = harness, rng, ledger, scheduler
+        self.presets = Presets.load()
         self.user = make_user(harness.engine)
         with session_scope(harness.engine) as session:
             ledger.grant(
@@ -174,132 +328,219 @@ class JobLoad:
                 note="campaign",
                 now=harness.clock.now(),
             )
-        self.running: list[tuple[int, int, datetime]] = []
-        self.submitted: list[int] = []
+        self.submitted: set[int] = set()
+        self.keys = 0
+        self.orphan_ticks: dict[int, int] = {}
+        self.stranded: set[int] = set()
         harness.hooks = outcomes.OUTCOMES
         harness.queued_jobs = queue.count_queued
         harness.manager = harness.new_manager()
 
     def submit(self) -> None:
-        from testing.factories import make_job
+        """One visitor's submit; sometimes the same form twice (a double-click)."""
+        from core.studio.compose import StudioRequest
+        from core.studio.pricing import pricing_from
+        from core.studio.submit import submit
 
-        job = make_job(self.harness.engine, self.user)
-        with session_scope(self.harness.engine) as session:
-            self.ledger.hold_for_job(
-                session,
-                user_id=self.user.id or 0,
-                job_id=job.id or 0,
-                credits=10,
-                now=self.harness.clock.now(),
+        self.keys += 1
+        key = f"campaign-{self.keys}"
+        runtime = self.scheduler.runtime
+        for _ in range(2 if self.rng.random() < 0.2 else 1):
+            try:
+                job = submit(
+                    self.harness.engine,
+                    user_id=self.user.id or 0,
+                    request=StudioRequest(prompt="a lighthouse at dusk", preset="low"),
+                    clock=self.harness.clock,
+                    presets=self.presets,
+                    pricing=pricing_from(runtime.settings),
+                    pool="default",
+                    idempotency_key=key,
+                )
+            except sa.exc.DBAPIError:
+                continue  # the visitor saw an error; nothing was written
+            self.submitted.add(job.id or 0)
+
+    def note_stranded(self, *, counting: bool) -> None:
+        """Per job: the ticks it has sat leased or running with no live worker; only ticks
+        that are `counting` (a leader ticked, no database fault was on) add up."""
+        from core.models import GenerationJob, JobStatus, Lease
+
+        with read_scope(self.harness.engine) as session:
+            held = set(
+                session.exec(select(Lease.job_id).where(col(Lease.released_at).is_(None))).all()
             )
-        self.submitted.append(job.id or 0)
+            taken = session.exec(
+                select(GenerationJob.id).where(
+                    col(GenerationJob.status).in_((JobStatus.LEASED, JobStatus.RUNNING))
+                )
+            ).all()
+        orphans = (held | {job_id or 0 for job_id in taken}) - self.scheduler.live_jobs()
+        self.orphan_ticks = {
+            job: self.orphan_ticks.get(job, 0) + (1 if counting else 0) for job in orphans
+        }
+        self.stranded |= {job for job, ticks in self.orphan_ticks.items() if ticks > STRANDED_TICKS}
 
-    def dispatch_and_finish(self) -> None:
+    def internal_errors(self) -> int:
+        """Jobs failed "because of an internal error": a generation thrown away, and refunded,
+        for no fault of its own (a database blip is not one)."""
         from core.models import GenerationJob, JobStatus
-        from core.pool import leases
 
-        now = self.harness.clock.now()
-        for job_id, lease_id, finish in list(self.running):
-            if finish > now:
-                continue
-            self.running.remove((job_id, lease_id, finish))
-            with session_scope(self.harness.engine) as session:
-                if leases.release(session, lease_id=lease_id, now=now, outcome="succeeded"):
-                    job = session.get(GenerationJob, job_id)
-                    if job is not None and job.status is JobStatus.LEASED:
-                        self.ledger.settle_job(session, job_id=job_id, charged_credits=4, now=now)
-                        job.status, job.finished_at = JobStatus.SUCCEEDED, now
-                        session.add(job)
-        while True:
-            with session_scope(self.harness.engine) as session:
-                claimed = self.queue.claim_next(session, pool="default", now=now)
-            if claimed is None:
-                return
-            job_id, claim = claimed
-            if self.rng.random() < 0.05:
-                continue  # the worker died: only the lease expiry can recover this job
-            duration = timedelta(seconds=self.rng.choice([20, 60, 200]))
-            self.running.append((job_id, claim.lease_id, now + duration))
+        with read_scope(self.harness.engine) as session:
+            failed = session.exec(
+                select(GenerationJob.error).where(GenerationJob.status == JobStatus.FAILED)
+            ).all()
+        return sum(1 for error in failed if error and "internal error" in error)
 
     def audit(self) -> tuple[int, int, int]:
-        """(jobs not finished, jobs whose hold closed twice, credits unaccounted for)."""
-        from core.models import CreditEntry, GenerationJob, JobStatus
+        """(jobs not finished, holds closed twice or never, credits unaccounted): the balance
+        (the sum of the append-only ledger) against what the job rows say was charged."""
+        from core.models import CreditEntry, CreditKind, GenerationJob, JobStatus
 
         with read_scope(self.harness.engine) as session:
             rows = session.exec(select(GenerationJob)).all()
             entries = session.exec(select(CreditEntry)).all()
             balance = self.ledger.balance(session, self.user.id or 0)
-        done = {JobStatus.SUCCEEDED, JobStatus.FAILED}
+        done = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
         lost = sum(1 for job in rows if job.status not in done)
-        closes = [e.idempotency_key for e in entries if e.idempotency_key.startswith("release:")]
+        keys = [e.idempotency_key for e in entries]
         double = (
-            len(closes)
-            - len(set(closes))
-            + sum(1 for job in rows if job.status in done and f"release:{job.id}" not in closes)
+            len(keys)
+            - len(set(keys))
+            + sum(1 for job in rows if job.status in done and f"release:{job.id}" not in keys)
         )
-        charged = sum(-e.credits for e in entries if e.kind.value == "charge")
-        return lost, double, 1_000_000 - charged - balance
+        double += sum(
+            1
+            for job in rows
+            if job.status is not JobStatus.SUCCEEDED and f"charge:{job.id}" in keys
+        )
+        charged = sum(job.charged_credits or 0 for job in rows if job.status is JobStatus.SUCCEEDED)
+        held = sum(job.estimated_credits for job in rows if job.status not in done)
+        in_ledger = sum(-e.credits for e in entries if e.kind is CreditKind.CHARGE)
+        drift = abs(1_000_000 - charged - held - balance) + abs(charged - in_ledger)
+        return lost, double, drift
+
+
+def _guarded(work: Callable[[], object], *, faulty: bool, errors: list[str]) -> None:
+    """Run a scheduler task as APScheduler does: an exception is logged and the task runs
+    again at its next time. Outside database faults, any exception is counted."""
+    try:
+        work()
+    except Exception as exc:  # noqa: BLE001 - the scheduler logs it and ticks on
+        if not faulty or not isinstance(exc, sa.exc.SQLAlchemyError):
+            errors.append(f"{type(exc).__name__}: {exc}"[:300])
 
 
 def run_campaign(
-    harness: PoolHarness, seed: int, *, steps: int = 40, with_jobs: bool = False
+    harness: PoolHarness,
+    seed: int,
+    *,
+    steps: int = 40,
+    with_jobs: bool = False,
+    db_faults: bool = False,
 ) -> CampaignResult:
     """Random faults, demand, operator actions and restarts; then calm and converge.
 
     Returns the leak figures after convergence: every alive labelled instance must belong to
-    a live row, and no two alive instances may share a label (a double rental).
+    a live row, and no two alive instances may share a label (a double rental). `with_jobs`
+    adds jobs run by the real scheduler (`CampaignScheduler`); `db_faults` makes one step in
+    four suffer a database fault (`DatabaseFaults`: dropped statements, PostgreSQL connection
+    kills, lock storms) and some job endings a SIGKILL of the scheduler mid-close.
     """
     import random
+    import shutil
+    import tempfile
 
+    if db_faults and not with_jobs:
+        raise ValueError("database faults hit the scheduler's jobs: pass with_jobs=True")
     rng = random.Random(seed)
     harness.configure(max_instances=3, desired_size=1)
-    load = JobLoad(harness, rng) if with_jobs else None
+    folder = Path(tempfile.mkdtemp(prefix="aikings-campaign-"))
+    scheduler = load = None
+    if with_jobs:
+        url = harness.engine.url.render_as_string(hide_password=False)
+        scheduler = CampaignScheduler(harness, rng, url, folder)
+        load = JobLoad(harness, rng, scheduler)
+    faults = DatabaseFaults(
+        scheduler.engine if scheduler else harness.engine, rng, application_name=SCHEDULER_APP
+    )
+    errors: list[str] = []
+    kills = 0
     max_alive = 0
-    for _ in range(steps):
-        if load is not None:
-            if rng.random() < 0.4:
+    try:
+        for _ in range(steps):
+            move = rng.random()
+            if move < 0.25:
+                harness.sim.faults(**rng.choice(FAULT_MENU))
+            elif move < 0.35:
+                harness.sim.faults(**CALM)
+            elif move < 0.45:
+                harness.configure(
+                    prewarm_until=harness.clock.now() + timedelta(minutes=rng.randint(1, 60))
+                )
+            elif move < 0.5:
+                harness.configure(desired_size=rng.randint(0, 3))
+            elif move < 0.55:
+                harness.configure(safe_mode=rng.random() < 0.5)
+            elif move < 0.62:
+                alive = harness.sim.alive()
+                if alive:
+                    victim = rng.choice(alive)
+                    # "stopped": Vast stopped it (no credit, outbid); its disk bills on.
+                    action = rng.choice(["vanish", "exited", "offline", "stopped"])
+                    harness.sim.operate(victim["id"], action)
+            elif move < 0.66:
+                harness.sim.seed(f"aik-default-{rng.randint(10_000, 99_999)}")
+            elif move < 0.72:
+                if scheduler is not None:
+                    scheduler.restart()
+                else:
+                    harness.manager = harness.new_manager()  # a scheduler restart
+            if load is not None and rng.random() < 0.4:
                 load.submit()
-            load.dispatch_and_finish()
-        move = rng.random()
-        if move < 0.25:
-            harness.sim.faults(**rng.choice(FAULT_MENU))
-        elif move < 0.35:
-            harness.sim.faults(**CALM)
-        elif move < 0.45:
-            harness.configure(
-                prewarm_until=harness.clock.now() + timedelta(minutes=rng.randint(1, 60))
-            )
-        elif move < 0.5:
-            harness.configure(desired_size=rng.randint(0, 3))
-        elif move < 0.55:
-            harness.configure(safe_mode=rng.random() < 0.5)
-        elif move < 0.62:
-            alive = harness.sim.alive()
-            if alive:
-                victim = rng.choice(alive)
-                # "stopped": Vast stopped it (no credit, outbid); its disk bills until destroyed.
-                action = rng.choice(["vanish", "exited", "offline", "stopped"])
-                harness.sim.operate(victim["id"], action)
-        elif move < 0.66:
-            harness.sim.seed(f"aik-default-{rng.randint(10_000, 99_999)}")
-        elif move < 0.72:
-            harness.manager = harness.new_manager()  # a scheduler restart
-        harness.tick(rng.choice([5, 30, 30, 30, 120, 600]))
-        max_alive = max(max_alive, len(harness.sim.alive()))
+            if db_faults and rng.random() < 0.25:
+                faults.start(rng.choice(DatabaseFaults.KINDS))
+            if scheduler is not None and load is not None:
+                killed = _finish_jobs(scheduler, rng, mid_close_kills=db_faults, errors=errors,
+                                      faulty=faults.active)  # fmt: skip
+                kills += killed
+                harness.clock.advance(seconds := rng.choice([5, 30, 30, 30, 120, 600]))
+                harness.sim.advance(seconds)
+                faulty = faults.active
+                _guarded(scheduler.runtime.tick_pool, faulty=faulty, errors=errors)
+                _guarded(scheduler.runtime.dispatch, faulty=faulty, errors=errors)
+                faults.stop()
+                load.note_stranded(counting=not faulty and scheduler.runtime.leader.is_leader)
+            else:
+                harness.tick(rng.choice([5, 30, 30, 30, 120, 600]))
+                faults.stop()
+            max_alive = max(max_alive, len(harness.sim.alive()))
+    finally:
+        faults.stop()
     harness.sim.faults(**CALM)
     harness.configure(safe_mode=False)
-    lost = double = drift = 0
-    if load is not None:
-        for _ in range(150):  # drain: every job must finish or fail with a refund
-            load.dispatch_and_finish()
-            harness.tick(30)
-            if load.audit()[0] == 0:
+    lost = double = drift = drained = internal = 0
+    if scheduler is not None and load is not None:
+        while drained < 150:  # drain: every job must finish or fail with a refund
+            drained += 1
+            _finish_jobs(scheduler, rng, mid_close_kills=False, errors=errors, faulty=False)
+            harness.clock.advance(30)
+            harness.sim.advance(30)
+            _guarded(scheduler.runtime.tick_pool, faulty=False, errors=errors)
+            _guarded(scheduler.runtime.dispatch, faulty=False, errors=errors)
+            load.note_stranded(counting=scheduler.runtime.leader.is_leader)
+            if load.audit()[0] == 0 and not scheduler.live_jobs():
                 break
         lost, double, drift = load.audit()
+        internal = load.internal_errors()
+        harness.manager = scheduler.runtime.manager
     converge = 0
     while converge < 30 and (converge == 0 or harness.leaked() or harness.ghosts()):
         harness.tick(30)
         converge += 1
+    if scheduler is not None:
+        scheduler.close()
+    shutil.rmtree(folder, ignore_errors=True)
     labels = [inst["label"] for inst in harness.sim.alive()]
     return CampaignResult(
         seed=seed,
@@ -313,4 +554,39 @@ def run_campaign(
         jobs_lost=lost,
         double_settlements=double,
         ledger_drift=drift,
+        stranded=len(load.stranded) if load else 0,
+        db_faults=faults.started,
+        mid_close_kills=kills,
+        errors_after_faults=len(errors),
+        internal_errors=internal,
+        drain_ticks=drained,
+        database=harness.engine.dialect.name,
     )
+
+
+def _finish_jobs(
+    scheduler: CampaignScheduler,
+    rng: Any,
+    *,
+    mid_close_kills: bool,
+    errors: list[str],
+    faulty: bool,
+) -> int:
+    """Run the due workers to their end; with `mid_close_kills`, now and then the scheduler is
+    SIGKILLed in the middle of writing a job's ending (then restarted). How many kills."""
+    kills = 0
+    for _job_id, fn, args in scheduler.workers.due():
+        if mid_close_kills and rng.random() < 0.1:
+            # The run's start writes once; the kill comes at one of the close's first writes.
+            after = rng.randint(1, 3)
+            with killed_mid_transaction(scheduler.engine, r"^(UPDATE|INSERT)", after=after):
+                try:
+                    fn(*args)
+                except SchedulerKilled:
+                    kills += 1
+                    # The process is gone: its other workers with it.
+                    scheduler.restart()
+                    return kills
+            continue
+        _guarded(partial(fn, *args), faulty=faulty, errors=errors)
+    return kills

@@ -93,6 +93,19 @@ def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> Ending | None:
             reason=f"The GPU stopped answering ({exc}); your job was put back in the queue.",
             replace_instance=True,
         )
+    except sa.exc.DBAPIError as exc:
+        # The database, not the job, failed (past run_transaction's retries): the job goes
+        # back to the queue, its credits still held, instead of failing as an internal error.
+        log.warning("job.database_unreachable", extra={"job_id": job_id, "error": str(exc)[:200]})
+        ending = partial(
+            _close,
+            ctx,
+            claim,
+            job_id,
+            outcome="database_error",
+            retry=True,
+            reason="The database was briefly unreachable; your job was put back in the queue.",
+        )
     except CoreError as exc:
         ending = partial(
             _close,
@@ -217,7 +230,8 @@ class _ProgressWriter:
     """Follows a run's events: writes sampler progress, with the latest preview frame, to the
     job row at most every PROGRESS_WRITE_INTERVAL_S (and always on the last step), and
     interrupts the prompt once its user asked to stop it (looked up every
-    STOP_CHECK_INTERVAL_S)."""
+    STOP_CHECK_INTERVAL_S). A write or look-up the database refuses is logged and skipped,
+    never fatal to the generation."""
 
     def __init__(self, ctx: RunContext, job_id: int, client: ComfyClient) -> None:
         self.ctx, self.job_id, self.client = ctx, job_id, client
@@ -257,23 +271,38 @@ class _ProgressWriter:
         }
         if self.preview is not None:
             values |= {"preview": self.preview.data, "preview_mime": self.preview.mime}
-        with session_scope(self.ctx.engine) as session:
-            session.execute(
-                sa.update(GenerationJob)
-                .where(
-                    col(GenerationJob.id) == self.job_id,
-                    col(GenerationJob.status) == JobStatus.RUNNING,
+        try:
+            with session_scope(self.ctx.engine) as session:
+                session.execute(
+                    sa.update(GenerationJob)
+                    .where(
+                        col(GenerationJob.id) == self.job_id,
+                        col(GenerationJob.status) == JobStatus.RUNNING,
+                    )
+                    .values(**values)
                 )
-                .values(**values)
+        except sa.exc.DBAPIError as exc:
+            # Progress is a courtesy: a database blip must not throw the generation away.
+            # The next event writes again; the result is written (and retried) at the end.
+            self.last_write = 0.0
+            log.warning(
+                "job.progress_write_failed", extra={"job_id": self.job_id, "error": str(exc)[:200]}
             )
 
     def stop_requested(self) -> bool:
-        """Whether the job's user asked to stop it."""
-        with read_scope(self.ctx.engine) as session:
-            query = sa.select(col(GenerationJob.cancel_requested_at)).where(
-                col(GenerationJob.id) == self.job_id
+        """Whether the job's user asked to stop it (False while the database cannot say:
+        asked again at the next check)."""
+        try:
+            with read_scope(self.ctx.engine) as session:
+                query = sa.select(col(GenerationJob.cancel_requested_at)).where(
+                    col(GenerationJob.id) == self.job_id
+                )
+                return session.execute(query).scalar() is not None
+        except sa.exc.DBAPIError as exc:
+            log.warning(
+                "job.stop_check_failed", extra={"job_id": self.job_id, "error": str(exc)[:200]}
             )
-            return session.execute(query).scalar() is not None
+            return False
 
 
 def _finish(

@@ -110,9 +110,33 @@ def test_warm_and_cold_pools_serve_the_same_demand_and_both_spend():
 def test_fault_campaign_sums_its_runs_and_finds_nothing_leaked():
     summary = pool.fault_campaign(runs=1, workers=1)
     assert [result.seed for result in summary.results] == [0]
-    assert summary.total("jobs") > 0
+    assert summary.total("jobs") > 0 and summary.total("db_faults") > 0
     assert all(figure.met for figure in summary.figures() if figure.op == "==")
+    assert all(figure.what.startswith("sqlite: ") for figure in summary.figures())
     assert summary.converge_ticks[0] >= 1
+
+
+def test_fault_campaigns_cover_both_databases_and_say_when_postgresql_is_missing(
+    monkeypatch, capsys
+):
+    ran = []
+
+    def campaign(runs, workers, database):
+        ran.append(database)
+        return pool.CampaignSummary([], 0.0, database)
+
+    monkeypatch.setattr(pool, "fault_campaign", campaign)
+    monkeypatch.setenv("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/x")
+    both = pool.fault_campaigns(1, 1)
+    assert ran == ["sqlite", "postgresql"]
+    assert {figure.what.split(":")[0] for figure in both} == {"sqlite", "postgresql"}
+    ran.clear()
+    monkeypatch.delenv("TEST_DATABASE_URL")
+    monkeypatch.delenv("BENCH_DATABASE_URL", raising=False)
+    alone = pool.fault_campaigns(1, 1)
+    assert ran == ["sqlite"]
+    assert [f for f in alone if f.what.startswith("postgresql")][0].met is False
+    assert "Fault campaign on postgresql: not run" in capsys.readouterr().out
 
 
 def test_policy_replay_reports_adaptive_against_the_optimum_for_every_trace(capsys):

@@ -624,3 +624,48 @@ def test_a_stopped_job_whose_worker_died_ends_cancelled_not_requeued(engine, sta
     recovered, kinds, open_leases = closes_of(engine, job.id)
     assert recovered.status is JobStatus.CANCELLED and open_leases == []
     assert kinds == ["hold", "refund"]
+
+
+def test_a_progress_write_the_database_refuses_does_not_throw_the_generation_away(
+    engine, stack, caplog
+):
+    # Issue 13: a database blip mid-run failed finished generations as "internal error".
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+    with failing_statements(runtime.engine, r"^UPDATE generationjob SET .*total_steps") as fault:
+        done = _drive(runtime, job.id)
+    assert fault.failed >= 1
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    _, kinds, open_leases = closes_of(engine, job.id)
+    assert kinds == ["charge", "hold", "release"] and open_leases == []
+    assert any(r.message == "job.progress_write_failed" for r in caplog.records)
+
+
+def test_a_job_whose_start_the_database_refuses_goes_back_to_the_queue_not_refunded(
+    engine, stack, caplog
+):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+
+    def status():
+        with read_scope(engine) as session:
+            return session.get(GenerationJob, job.id).status
+
+    with failing_statements(runtime.engine, r"^UPDATE generationjob SET status.*started_at"):
+        deadline = time.monotonic() + 60
+        while not any(r.message == "job.database_unreachable" for r in caplog.records):
+            assert time.monotonic() < deadline, "the job never started"
+            runtime.tick_pool()
+            runtime.dispatch()
+            time.sleep(0.2)
+        wait_until(lambda: status() is JobStatus.QUEUED)
+    requeued, kinds, open_leases = closes_of(engine, job.id)
+    assert kinds == ["hold"] and open_leases == [] and requeued.attempts == 0
+    assert "database was briefly unreachable" in requeued.requeue_note
+    done = _drive(runtime, job.id)
+    _, kinds, _ = closes_of(engine, job.id)
+    assert done.status is JobStatus.SUCCEEDED and kinds == ["charge", "hold", "release"]
