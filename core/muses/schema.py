@@ -12,8 +12,17 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
+from core.accounts.inputs import has_control_characters
 from core.config import REPO_ROOT
 from core.errors import ConfigError, PolicyRefusal, ValidationFailed
 from core.safety import MINOR_MESSAGE
@@ -49,6 +58,15 @@ def _one_of(list_name: str) -> AfterValidator:
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        """No NUL or other control character (line breaks aside) in any text of a profile."""
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and has_control_characters(t, multiline=True) for t in texts):
+            raise ValueError("contains control characters; remove them")
+        return value
 
 
 class Basic(_Section):

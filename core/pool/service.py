@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import audit
+from core.accounts.inputs import require_int, require_plain
 from core.config import Settings
 from core.errors import NotFound, ValidationFailed
 from core.models import (
@@ -32,6 +33,7 @@ from core.pool import billing, costs
 
 MAX_PREWARM_MIN = 12 * 60
 MAX_WAIT_VALUE_USD = Decimal(1000)
+MAX_BUDGET_USD = Decimal(1_000_000)  # stored as micro-dollars in a BIGINT
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,7 @@ def set_safe_mode(
     session: Session, *, pool: str, on: bool, reason: str, actor: Actor, now: datetime
 ) -> PoolConfig:
     """Safe mode on: rent nothing, terminate everything at the next tick. Off: normal service."""
+    require_plain({"reason": reason})
     config = _config(session, pool)
     config.safe_mode = on
     config.safe_mode_reason = reason if on else None
@@ -227,8 +230,12 @@ def set_budget(
     """Change the daily and/or monthly spend caps (reaching one switches safe mode on)."""
     config = _config(session, pool)
     for value in (daily_usd, monthly_usd):
+        if value is not None and not value.is_finite():
+            raise ValidationFailed(f"a budget is an amount of dollars, not {value}")
         if value is not None and value < 0:
             raise ValidationFailed("a budget cannot be negative")
+        if value is not None and value > MAX_BUDGET_USD:
+            raise ValidationFailed(f"a budget is at most {MAX_BUDGET_USD} USD")
     if daily_usd is not None:
         config.daily_budget_usd = daily_usd
     if monthly_usd is not None:
@@ -265,12 +272,14 @@ def update_settings(
     config = _config(session, pool)
     changes: dict[str, object] = {}
     if gpu_names is not None:
+        require_plain({f"GPU name {n + 1}": name for n, name in enumerate(gpu_names)})
         changes["gpu_names"] = [name.strip() for name in gpu_names if name.strip()]
     for name, value in limits.items():
         if name not in SETTING_LIMITS:
             raise ValidationFailed(f"{name} cannot be changed here")
         low, high = SETTING_LIMITS[name]
-        if not low <= Decimal(str(value)) <= high:
+        number = Decimal(str(value))
+        if not (number.is_finite() and low <= number <= high):
             raise ValidationFailed(f"{name} must be between {low} and {high}")
         changes[name] = value
     if int(limits.get("max_instances", config.max_instances)) < config.desired_size:
@@ -290,6 +299,7 @@ def request_terminate(
         col(GpuInstance.state).in_(LIVE_INSTANCE_STATES - {InstanceState.TERMINATING}),
     )
     if instance_id is not None:
+        require_int(instance_id, field="instance id", low=1, high=2**63 - 1)
         query = query.where(GpuInstance.id == instance_id)
     rows = session.exec(query).all()
     if instance_id is not None and not rows:
