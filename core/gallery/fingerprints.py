@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass
 
 import imagehash
-from PIL import Image, ImageOps, ImageStat
+from PIL import ExifTags, Image, ImageOps, ImageStat
 from sqlmodel import Session, col, select
 
 from core.models import BlockedHash
@@ -35,10 +35,24 @@ class Fingerprint:
 def canonical_png(image: Image.Image) -> bytes:
     """The picture re-encoded as a PNG of its pixels only (first frame, upright)."""
     image.seek(0)
-    clean = ImageOps.exif_transpose(image).convert("RGBA" if "A" in image.getbands() else "RGB")
+    # At most one working copy: an upright RGB(A) picture is saved as it is, not copied first.
+    clean = image if _orientation(image) == 1 else ImageOps.exif_transpose(image)
+    mode = "RGBA" if "A" in image.getbands() else "RGB"
+    if clean.mode != mode:
+        clean = clean.convert(mode)
     out = io.BytesIO()
     clean.save(out, format="PNG")  # no exif, no text chunks: only pixels survive
     return out.getvalue()
+
+
+def _orientation(image: Image.Image) -> int:
+    return int(image.getexif().get(ExifTags.Base.Orientation) or 1)
+
+
+def upright_size(image: Image.Image) -> tuple[int, int]:
+    """Width and height once the EXIF orientation is applied (no pixels are copied)."""
+    width, height = image.size
+    return (height, width) if _orientation(image) in (5, 6, 7, 8) else (width, height)
 
 
 def perceptual_hash(image: Image.Image) -> str | None:

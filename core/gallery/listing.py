@@ -16,6 +16,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
 from core.models import Asset, AssetTag, MediaKind, Screening, Visibility
 
@@ -102,6 +103,7 @@ def list_assets(
     gallery a page at any depth reads ranges of the index (visibility, key, id): as fast
     deep as shallow.
     """
+    require_plain({"search": search})
     key = sort_column(sort)
     query = select(Asset)
     if scope == "mine":

@@ -10,12 +10,14 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
+from core.accounts.inputs import require_int, require_plain
 from core.comfy.presets import Presets
 from core.errors import ValidationFailed
 from core.models import GenerationJob, MediaKind
 from core.muses import service as muses
 
 MAX_BATCH = 8
+MAX_SEED = 2**48  # what the form offers; ComfyUI's seeds are 64-bit
 DEFAULT_REFERENCE_WEIGHT = 0.8
 
 
@@ -95,8 +97,14 @@ def request_of(job: GenerationJob) -> StudioRequest:
 
 def validate(request: StudioRequest, presets: Presets) -> None:
     """Refuse a malformed request with a message fit to show (before any policy or money)."""
+    require_plain(
+        {"prompt": request.prompt, "negative prompt": request.negative_prompt}, multiline=True
+    )
     if not request.prompt.strip():
         raise ValidationFailed("Write a prompt first.")
+    if request.seed is not None:
+        require_int(request.seed, field="seed", low=0, high=MAX_SEED)
+    require_int(request.batch_size, field="batch size", low=1, high=MAX_BATCH)
     if not 1 <= request.batch_size <= MAX_BATCH:
         raise ValidationFailed(f"Batch size must be between 1 and {MAX_BATCH}.")
     presets.preset(request.preset, request.kind)  # raises ValidationFailed for an unknown one

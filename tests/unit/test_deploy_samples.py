@@ -35,6 +35,7 @@ def test_systemd_units_start_the_web_and_scheduler_entry_points():
     web, scheduler = _unit("aikings-web.service"), _unit("aikings-scheduler.service")
     assert "streamlit run web.py" in web["Service"]["ExecStart"]
     assert "--server.address 127.0.0.1" in web["Service"]["ExecStart"]  # only the proxy is public
+    assert "--client.showErrorDetails none" in web["Service"]["ExecStart"]  # no trace shown
     assert web["Service"]["ExecStartPre"].endswith("/.venv/bin/aikings migrate")
     assert scheduler["Service"]["ExecStart"].endswith("/.venv/bin/aikings-scheduler")
     assert _runs_something_that_exists(web["Service"]["ExecStartPre"])
@@ -57,6 +58,7 @@ def test_procfile_runs_every_process():
         line.split(": ", 1) for line in (DEPLOY / "Procfile").read_text().splitlines() if line
     )
     assert set(entries) == {"web", "scheduler", "api"}
+    assert "--client.showErrorDetails none" in entries["web"]
     assert all(_runs_something_that_exists(command) for command in entries.values())
 
 
