@@ -21,7 +21,7 @@ from core.db import read_scope
 from core.errors import NotFound
 from core.models import GenerationJob
 from core.studio import history, progress
-from core.studio.compose import StudioRequest, compose
+from core.studio.compose import StudioRequest, compose, validate
 from core.studio.outcomes import TERMINAL, cancel
 from core.studio.pricing import estimate, hold_for
 from core.studio.submit import MAX_KEY_LENGTH, submit
@@ -45,8 +45,11 @@ def post_estimate(
     svc: Svc,
     body: GenerateIn,
 ) -> EstimateOut:
-    """What generating `body` should cost and how long it should take; nothing is held."""
+    """What generating `body` should cost and how long it should take; nothing is held.
+
+    A request `POST /v1/jobs` would refuse as malformed is refused here too (422)."""
     request = _composed(svc, who, body)
+    validate(request, svc.presets)
     with read_scope(svc.engine) as session:
         quote = estimate(
             session, request, presets=svc.presets, pricing=svc.pricing, pool=svc.settings.pool_name

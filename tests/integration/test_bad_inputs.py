@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
+from api.app import create_app
+from api.limits import RateLimiter
+from api.main import services_from
 from cli import muses as muses_cli
 from cli import ops as ops_cli
-from core.accounts import inputs
+from core.accounts import inputs, ledger
+from core.accounts.api_tokens import Scope, create_token
 from core.clock import FakeClock
 from core.comfy.presets import Presets
 from core.config import get_settings
@@ -30,6 +36,7 @@ from core.muses import service
 from core.studio.compose import StudioRequest
 from core.studio.pricing import pricing_from
 from core.studio.submit import submit
+from sim.server import ServerThread
 from testing.factories import make_user
 
 KEY = "correct-horse-admin-key"
@@ -198,4 +205,110 @@ def test_line_breaks_pass_in_multi_line_fields_and_nothing_else_does():
 def test_the_tables_hold_at_least_150_bad_inputs():
     from tests.pages.test_bad_inputs import CASES
 
-    assert len(CASES) + len(CARDS) + len(COMMANDS) + len(STUDIO) >= 150
+    assert len(CASES) + len(CARDS) + len(COMMANDS) + len(STUDIO) + len(API) >= 150
+
+
+# The HTTP API (api/): every body field, query and path parameter given text it cannot store,
+# numbers past its columns, and values of the wrong type. Each is a 4xx with a message.
+GOOD_BODY: dict[str, Any] = {"prompt": "a portrait in soft light"}
+SENDABLE = [bad for bad in BAD_TEXT if bad != "\ud800"]
+"""What HTTP can carry as UTF-8 (a lone surrogate goes as a JSON escape: RAW_BODIES)."""
+BODY_CHANGES: list[dict[str, Any]] = [
+    *({"prompt": f"a portrait{bad}"} for bad in SENDABLE if bad != "tab\there"),
+    *({"negative_prompt": f"blur{bad}"} for bad in SENDABLE if bad != "tab\there"),
+    *({"model": f"sdxl{bad}"} for bad in SENDABLE),
+    *({"preset": f"medium{bad}"} for bad in ("\x00", "\x1b[2J")),
+    *({"seed": n} for n in (2**70, 2**63, 2**49, -1, True, "1", 1.5, [1], {"a": 1})),
+    *({"batch_size": n} for n in (2**70, 0, -1, 9, True, "2", None)),
+    *({"muse_id": n} for n in (2**70, 2**31, 0, -1, "x", True)),
+    *({"variation_id": n} for n in (2**70, 0, "x")),
+    *({"kind": value} for value in ("gif", 1, None)),
+    *({"explicit": value} for value in ("maybe", 2, [True])),
+    *({"prompt": value} for value in (123, None, [], {"text": "x"}, "", "x" * 3001)),
+    {"unknown_field": 1},
+]
+RAW_BODIES: list[bytes] = [
+    raw(json.dumps(GOOD_BODY).replace("}", f', "seed": {"9" * 5000}}}')),
+    raw(json.dumps(GOOD_BODY).replace("}", ', "seed": 1e400}')),
+    raw(json.dumps(GOOD_BODY).replace("}", ', "batch_size": NaN}')),
+    raw(json.dumps({"prompt": "a\ud800b"})),  # a lone surrogate, escaped as JSON allows
+    b"",
+    b"[]",
+    b'"a portrait"',
+    b"null",
+    b"{",
+    b"\xff\xfe not utf-8",
+    b"[" * 10_000,
+    b'{"prompt": "a\x00b"}',  # a raw NUL inside a JSON string
+]
+IDS = [str(2**70), str(2**31), "0", "-1", "abc", "1.5", "%00", "9" * 5000]
+PAGING = ["0", "-1", str(2**70), "9" * 5000, "x", "1e400", "\x00"]
+API: list[tuple[str, str, dict[str, Any]]] = [
+    *(
+        ("POST", path, {"json": {**GOOD_BODY, **change}})
+        for change in BODY_CHANGES
+        for path in ("/v1/jobs", "/v1/estimate")
+    ),  # fmt: skip
+    *(
+        ("POST", path, {"content": body})
+        for body in RAW_BODIES
+        for path in ("/v1/jobs", "/v1/estimate")
+    ),  # fmt: skip
+    ("POST", "/v1/jobs", {"json": GOOD_BODY, "headers": {"Idempotency-Key": "k" * 10_000}}),
+    *(("GET", f"/v1/jobs/{n}", {}) for n in IDS),
+    *(("GET", f"/v1/jobs/{n}/outputs", {}) for n in IDS),
+    *(("POST", f"/v1/jobs/{n}/cancel", {}) for n in IDS),
+    *(("GET", f"/v1/assets/{n}/content", {}) for n in IDS),
+    *(("GET", "/v1/jobs", {"params": {"limit": n}}) for n in PAGING),
+    *(("GET", "/v1/account/ledger", {"params": {"limit": n}}) for n in PAGING),
+    *(("GET", "/v1/account/ledger", {"params": {"before_id": n}}) for n in PAGING),
+    *(("GET", "/v1/gallery", {"params": {"limit": n}}) for n in PAGING),
+    *(("GET", "/v1/gallery", {"params": {"cursor": bad}}) for bad in [*SENDABLE, "bm90IG91cnM="]),
+    *(("GET", "/v1/gallery", {"params": {"sort": bad}}) for bad in ("oldest", "\x00", "1")),
+    *(("GET", "/v1/gallery", {"params": {"scope": bad}}) for bad in ("everyone", "\x00")),
+    *(("GET", "/v1/muses", {"params": {"search": bad}}) for bad in SENDABLE),
+]
+
+
+@pytest.fixture
+def api_client(engine):
+    """The API over loopback on this test's database, with a token holding every user scope."""
+    user = make_user(engine)
+    with session_scope(engine) as session:
+        ledger.grant(session, user_id=user.id, credits=1000, key="bad-api", note="", now=NOW)
+        token = create_token(
+            session,
+            user_id=user.id,
+            name="bad inputs",
+            scopes=frozenset({Scope.READ, Scope.GENERATE, Scope.MUSES}),
+            now=NOW,
+        ).secret
+    base = services_from(get_settings())
+    base.engine.dispose()  # the deployment's engine: the API runs on the test's
+    services = replace(base, engine=engine, limiter=RateLimiter(1_000_000))
+    headers = {"Authorization": f"Bearer {token}"}
+    with (
+        ServerThread(create_app(services)) as server,
+        httpx.Client(base_url=server.url, headers=headers, timeout=30) as client,
+    ):
+        yield client
+
+
+def test_every_bad_api_request_is_a_4xx_with_a_message_and_nothing_is_written(engine, api_client):
+    wrong = []
+    for n, (method, path, sent) in enumerate(API):
+        before = row_counts(engine)
+        reply = api_client.request(method, path, **sent)
+        try:
+            body = reply.json()
+        except ValueError:
+            body = {}
+        if not (
+            400 <= reply.status_code < 500
+            and isinstance(body.get("error"), str)
+            and body["error"]
+            and "error_id" not in body
+            and row_counts(engine) == before
+        ):
+            wrong.append((n, method, path, str(sent)[:120], reply.status_code, reply.text[:200]))
+    assert not wrong, "\n".join(map(str, wrong))

@@ -27,7 +27,7 @@ from core.accounts import legal, sessions, users
 from core.db import session_scope
 from core.gallery import listing
 from core.models import Muse, Role, metadata
-from core.muses import schema, service
+from core.muses import fields, schema, service
 from tests.pages.conftest import ROOT
 from ui import auth, muse_page, resources
 from ui.errors import FRIENDLY
@@ -50,6 +50,15 @@ GOOD_FAITH = (
     "person shown."
 )
 UNEXPECTED = FRIENDLY.split("{")[0][:40]
+FEW_BAD_TEXT = ["ava\x00", "bell\x07"]
+"""For the fields the muse form generates from the schema: one NUL, one other control."""
+MUSE_TEXT_FIELDS = [
+    spec.label
+    for spec in fields.form_fields()
+    if spec.widget in ("text", "area")
+    and spec.label not in ("Name", "Nationality", "Ethnicity", "Occupation", "Notes")
+]
+"""Every free-text field of the muse form (muse21), as `core.muses.fields` lays it out."""
 
 
 @dataclass(frozen=True)
@@ -108,14 +117,29 @@ FORMS = {
         "Create muse",
         good={"Name": "Nova"},
         view="new",
-        bad=texts("Name", "Nationality", "Ethnicity", "Occupation", "Notes"),
+        bad={
+            **texts("Name", "Nationality", "Ethnicity", "Occupation", "Notes"),
+            **dict.fromkeys(MUSE_TEXT_FIELDS, FEW_BAD_TEXT),
+        },  # tags are not refused: normalize_tags keeps only slug characters
+    ),
+    "edit muse": Form(
+        "views/muses.py",
+        "Save changes",
+        view="muse",
+        bad=texts("Name", "Signature outfit", "Prompt template (use {muse} and {scene})"),
     ),
     "variation": Form(
         "views/muses.py",
         "Add variation",
         good={"Variation name": "beach day"},
         view="muse",
-        bad=texts("Variation name", "Outfit (blank keeps the muse's)"),
+        bad={
+            **dict.fromkeys(
+                [f"{name.title()} (blank keeps the muse's)" for name in schema.VARIATION_FIELDS],
+                FEW_BAD_TEXT,
+            ),
+            **texts("Variation name", "Outfit (blank keeps the muse's)"),
+        },
     ),
     "muse search": Form(
         "views/muses.py", "", bad=texts("Search (name, tag, or anything in the profile)")
