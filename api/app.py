@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import Services
-from api.routes import account, jobs, library
+from api.routes import account, jobs, library, muses
+from api.routes.muses import CardTooLarge
 from core.errors import (
     ConfigError,
     CoreError,
@@ -25,11 +26,14 @@ from core.errors import (
     RemoteError,
     ValidationFailed,
 )
+from core.muses.service import DuplicateName
 
 log = logging.getLogger(__name__)
 
 _STATUS_OF: tuple[tuple[type[CoreError], int], ...] = (
     (NotFound, 404),
+    (DuplicateName, 409),
+    (CardTooLarge, 413),
     (InsufficientCredits, 402),
     (ValidationFailed, 422),  # PolicyRefusal included: the message says what to change
     (RemoteError, 503),
@@ -54,6 +58,7 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(account.router)
     app.include_router(jobs.router)
     app.include_router(library.router)
+    app.include_router(muses.router)
 
     @app.exception_handler(CoreError)
     async def _core(_request: Request, error: CoreError) -> JSONResponse:

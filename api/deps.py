@@ -15,6 +15,7 @@ from core.clock import Clock
 from core.comfy.presets import Presets
 from core.config import Settings
 from core.db import session_scope
+from core.gallery.sharing import ShareSigner
 from core.studio.pricing import Pricing
 
 
@@ -28,6 +29,11 @@ class Services:
     pricing: Pricing
     clock: Clock
     limiter: RateLimiter
+
+    @property
+    def share_signer(self) -> ShareSigner:
+        """Signs share links with the key the web app's share page checks them with."""
+        return ShareSigner.from_secret(self.settings.cookie_key.get_secret_value())
 
 
 def services(request: Request) -> Services:
@@ -73,4 +79,6 @@ Svc = Annotated[Services, Depends(services)]
 Reader = Annotated[Principal, Depends(needs(Scope.READ))]
 """A principal whose token may read."""
 Generator = Annotated[Principal, Depends(needs(Scope.GENERATE))]
-"""A principal whose token may generate (spend credits)."""
+"""A principal whose token may generate (spend credits) and act on its pictures."""
+MuseWriter = Annotated[Principal, Depends(needs(Scope.MUSES))]
+"""A principal whose token may create, change, import and export muses."""

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
-from core.models import Asset, CreditEntry, GenerationJob, JobStatus, MediaKind, Muse
+from core.comfy import tools as comfy_tools
+from core.comfy.catalogue import MAX_SIDE, MIN_SIDE
+from core.comfy.tools import Hires, Lora, Tools
+from core.models import (
+    Asset,
+    CreditEntry,
+    GenerationJob,
+    JobStatus,
+    MediaKind,
+    Muse,
+    MuseVariation,
+    Visibility,
+)
+from core.muses import cards
+from core.muses.schema import MuseProfile
 from core.studio.compose import MAX_BATCH, MAX_SEED, StudioRequest
 from core.studio.progress import JobProgress
+from core.studio.sources import MAX_MASK_BYTES
 
 MAX_PROMPT_CHARS = 3000
 MAX_ID = 2**31 - 1
@@ -18,14 +43,127 @@ MAX_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="A row id.")]
 
 
-class GenerateIn(BaseModel):
-    """What to generate; the same fields, limits and policy as the Studio form.
+Side = Annotated[int, Field(ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8)]
+Mode = Literal["txt2img", "img2img", "inpaint", "upscale"]
+InpaintMethod = Literal["noise_mask", "vae_inpaint"]
+LatentUpscaleMethod = Literal["nearest-exact", "bilinear", "area", "bicubic", "bislerp"]
+MAX_MASK_BASE64 = (MAX_MASK_BYTES + 2) // 3 * 4
 
-    Numbers and flags are strict: "2" or true is not a batch size, 1 is not a flag."""
+
+class LoraIn(BaseModel):
+    """A LoRA of the checkpoint's family (see the Models catalogue) at a weight."""
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    name: str = Field(min_length=1, max_length=200)
+    weight: float = Field(
+        default=1.0,
+        ge=-comfy_tools.MAX_LORA_WEIGHT,
+        le=comfy_tools.MAX_LORA_WEIGHT,
+        allow_inf_nan=False,
+    )
+
+
+class HiresIn(BaseModel):
+    """A hires fix: enlarge the first pass by `scale` (in latent space, or with the upscale
+    model `upscaler`), then a second pass of `steps` at `denoise`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scale: float = Field(
+        default=1.5, ge=comfy_tools.HIRES_SCALE[0], le=comfy_tools.HIRES_SCALE[1],
+        allow_inf_nan=False,
+    )  # fmt: skip
+    denoise: float = Field(default=0.4, ge=0.05, le=1.0, allow_inf_nan=False)
+    steps: int = Field(default=15, ge=1, le=comfy_tools.HIRES_MAX_STEPS)
+    upscaler: str | None = Field(default=None, min_length=1, max_length=200)
+    method: LatentUpscaleMethod = "nearest-exact"
+
+
+class ToolsIn(BaseModel):
+    """The Studio's creative tools. img2img, inpaint and upscale work on `source_asset_id`,
+    one of the token owner's own pictures (any mode); inpaint repaints where `mask_png` (a
+    base64 PNG, JPEG or WebP of the picture's size, white or opaque = repaint) covers it.
+    Every value is checked as the Studio checks it, against ComfyUI's own lists and ranges."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Mode = "txt2img"
+    width: Side | None = None
+    height: Side | None = None
+    loras: list[LoraIn] = Field(default_factory=list, max_length=comfy_tools.MAX_LORAS)
+    steps: int | None = Field(default=None, ge=1, le=comfy_tools.MAX_STEPS)
+    cfg: float | None = Field(default=None, ge=0, le=comfy_tools.MAX_CFG, allow_inf_nan=False)
+    sampler: str | None = Field(
+        default=None, max_length=64, json_schema_extra={"enum": list(comfy_tools.SAMPLERS)}
+    )
+    scheduler: str | None = Field(
+        default=None, max_length=64, json_schema_extra={"enum": list(comfy_tools.SCHEDULERS)}
+    )
+    clip_skip: int | None = Field(default=None, ge=1, le=24)
+    source_asset_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    mask_png: str | None = Field(default=None, min_length=4, max_length=MAX_MASK_BASE64)
+    denoise: float = Field(default=0.6, ge=0.05, le=1.0, allow_inf_nan=False)
+    mask_grow: int = Field(default=6, ge=0, le=comfy_tools.MAX_GROW)
+    mask_feather: int = Field(default=0, ge=0, le=comfy_tools.MAX_FEATHER)
+    inpaint_method: InpaintMethod = "noise_mask"
+    hires: HiresIn | None = None
+    upscaler: str | None = Field(default=None, min_length=1, max_length=200)
+    upscale_by: float | None = Field(default=None, ge=1.0, le=8.0, allow_inf_nan=False)
+
+    @field_validator("mask_png")
+    @classmethod
+    def _is_base64(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("mask_png must be base64 (a PNG, JPEG or WebP)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _mask_is_for_inpaint(self) -> ToolsIn:
+        if self.mask_png is not None and self.mode != "inpaint":
+            raise ValueError("mask_png is for mode inpaint only")
+        return self
+
+    def mask_bytes(self) -> bytes | None:
+        """The uploaded mask's bytes, if one was sent."""
+        return base64.b64decode(self.mask_png) if self.mask_png else None
+
+    def to_tools(self) -> Tools:
+        """The core tools (without their source: the route looks the picture up)."""
+        hires = self.hires
+        return Tools(
+            mode=self.mode,
+            width=self.width,
+            height=self.height,
+            loras=tuple(Lora(lora.name, lora.weight) for lora in self.loras),
+            steps=self.steps,
+            cfg=self.cfg,
+            sampler_name=self.sampler,
+            scheduler=self.scheduler,
+            clip_skip=self.clip_skip,
+            denoise=self.denoise,
+            mask_grow=self.mask_grow,
+            mask_feather=self.mask_feather,
+            inpaint_method=self.inpaint_method,
+            hires=None
+            if hires is None
+            else Hires(hires.scale, hires.denoise, hires.steps, hires.upscaler, hires.method),
+            upscaler=self.upscaler,
+            upscale_by=self.upscale_by,
+        )
+
+
+class GenerateIn(BaseModel):
+    """What to generate; the same fields, limits and policy as the Studio form. The prompt
+    is needed except for a standalone upscale. Numbers and flags are strict: "2" or true is
+    not a batch size, 1 is not a flag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
     negative_prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
     model: str = Field(default="", max_length=200)
     preset: str = Field(default="medium", max_length=32)
@@ -35,9 +173,10 @@ class GenerateIn(BaseModel):
     muse_id: StrictInt | None = Field(default=None, ge=1, le=MAX_ID)
     variation_id: StrictInt | None = Field(default=None, ge=1, le=MAX_ID)
     explicit: StrictBool = False
+    tools: ToolsIn | None = None
 
     def to_request(self) -> StudioRequest:
-        """The core request these fields describe."""
+        """The core request these fields describe (a source picture not yet looked up)."""
         return StudioRequest(
             prompt=self.prompt,
             negative_prompt=self.negative_prompt,
@@ -49,6 +188,7 @@ class GenerateIn(BaseModel):
             muse_id=self.muse_id,
             variation_id=self.variation_id,
             nsfw=self.explicit,
+            tools=self.tools.to_tools() if self.tools else Tools(),
         )
 
 
@@ -123,6 +263,10 @@ class AssetOut(BaseModel):
     job_id: int | None
     created_at: datetime
     content_url: str
+    visibility: Visibility
+    rating_count: int
+    rating_average: float | None
+    """Mean stars (null before the first rating)."""
 
     @classmethod
     def of(cls, asset: Asset) -> AssetOut:
@@ -138,6 +282,11 @@ class AssetOut(BaseModel):
             job_id=asset.job_id,
             created_at=asset.created_at,
             content_url=f"/v1/assets/{asset.id}/content",
+            visibility=asset.visibility,
+            rating_count=asset.rating_count,
+            rating_average=round(asset.rating_sum / asset.rating_count, 2)
+            if asset.rating_count
+            else None,
         )
 
 
@@ -188,6 +337,85 @@ class MuseOut(BaseModel):
         return cls(id=muse.id or 0, name=muse.name, tags=list(muse.tags), explicit=muse.nsfw)
 
 
+Tag = Annotated[str, Field(max_length=32)]
+
+
+class MuseIn(BaseModel):
+    """A muse to create or the whole of its new state: the `profile` and `tags` an exported
+    card carries (`GET /v1/muses/{muse_id}` shows the profile's fields).
+
+    The profile is checked by the Muses page's own rules: every field its type and limit,
+    unknown fields refused, 18 or older, and every text screened; a refusal is 422 and is
+    audited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: dict[str, Any] = Field(
+        description="The muse profile: sections basic (name and age required), body, face, "
+        "eyes, hair, lips, nose, skin, fashion, personality, ai, and notes."
+    )
+    tags: list[Tag] = Field(default_factory=list, max_length=cards.MAX_TAGS)
+
+
+class VariationOut(BaseModel):
+    """An outfit or scenario override of a muse."""
+
+    id: int
+    name: str
+    overrides: dict[str, str]
+
+    @classmethod
+    def of(cls, variation: MuseVariation) -> VariationOut:
+        """The body for `variation`."""
+        return cls(id=variation.id or 0, name=variation.name, overrides=dict(variation.overrides))
+
+
+class MuseDetailOut(MuseOut):
+    """A muse with its whole profile and its variations."""
+
+    profile: MuseProfile
+    variations: list[VariationOut]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def full(
+        cls, muse: Muse, profile: MuseProfile, variations: list[MuseVariation]
+    ) -> MuseDetailOut:
+        """The body for `muse` with its validated `profile` and `variations`."""
+        return cls(
+            **MuseOut.of(muse).model_dump(),
+            profile=profile,
+            variations=[VariationOut.of(v) for v in variations],
+            created_at=muse.created_at,
+            updated_at=muse.updated_at,
+        )
+
+
+class RatingIn(BaseModel):
+    """A star rating of a picture."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stars: int = Field(ge=1, le=5)
+
+
+class ShareOut(BaseModel):
+    """A new share link: `url` opens the picture for anyone holding it, until revoked.
+
+    `token` is the link's value, shown once (only its hash is kept)."""
+
+    token: str
+    url: str
+    """The web app's share page for this link, under its public address (`PUBLIC_BASE_URL`)."""
+
+
+class RevokedOut(BaseModel):
+    """How many share links were revoked."""
+
+    revoked: int
+
+
 class ErrorOut(BaseModel):
     """Every refusal: a message for a person, and an id to quote for a server error."""
 
@@ -196,9 +424,13 @@ class ErrorOut(BaseModel):
 
 
 class CancelOut(BaseModel):
-    """Whether the job was cancelled (and refunded), or was too far along."""
+    """What cancelling did: `cancelled` (it was queued: ended and refunded now), `stopping`
+    (it had started: it is interrupted, the GPU time used is charged and the rest refunded;
+    follow the job for its end) or `too_late` (it had already ended)."""
 
+    outcome: Literal["cancelled", "stopping", "too_late"]
     cancelled: bool
+    """True when the job ended now (queued): kept for clients that read only this."""
 
 
 class GalleryPageOut(BaseModel):

@@ -8,6 +8,7 @@ None (one that prints its own table only) gets a line pointing above.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench import (
+    api,
     cold_start,
     engine,
     gallery,
@@ -44,6 +46,7 @@ class Scale:
     day_hours: float
     sign_in_submits: int
     sign_in_samples: int
+    postgres_url: str | None = None
 
     @classmethod
     def of(cls, *, quick: bool, runs: int | None, workers: int) -> Scale:
@@ -102,7 +105,8 @@ def _pages(scale: Scale) -> list[Figure]:
     return [
         figure
         for rows in scale.page_rows
-        for figure in gallery.page_queries(rows, scale.page_repeats(rows)).figures()
+        for url in (None, *filter(None, [scale.postgres_url]))
+        for figure in gallery.page_queries(rows, scale.page_repeats(rows), url).figures()
     ]
 
 
@@ -129,6 +133,11 @@ SECTIONS: tuple[Section, ...] = (
         lambda s: pool.fault_campaign(s.campaign_runs, s.workers).figures(),
     ),
     Section("S", "content safety", lambda s: safety.main(quick=s.quick).figures()),
+    Section(
+        "A",
+        "HTTP API submit->status and sustained reads",
+        lambda s: api.api_under_load(s.overhead_runs, 2.0 if s.quick else 10.0).figures(),
+    ),
 )
 
 
@@ -174,11 +183,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=os.cpu_count() or 1,
         help="processes for the fault campaign and the simulated days (default: CPU count)",
     )
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        metavar="URL",
+        help="also run P4 on PostgreSQL, in databases made beside this URL's (cached there)",
+    )
     args = parser.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         parser.error("--runs must be at least 1")
     sections = _chosen(args.only, parser)
-    scale = Scale.of(quick=args.quick, runs=args.runs, workers=max(1, args.workers))
+    scale = dataclasses.replace(
+        Scale.of(quick=args.quick, runs=args.runs, workers=max(1, args.workers)),
+        postgres_url=args.postgres,
+    )
     logging.disable(logging.CRITICAL)  # alerts and pool events would drown the tables
     started = time.perf_counter()
     try:

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from core.config import get_settings
 from core.db import make_engine, normalize_url
+from core.gallery.search import is_modelled
 from core.models import metadata
 
 config = context.config
@@ -43,6 +44,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=True,
             compare_type=True,
+            include_name=is_modelled,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -128,6 +128,11 @@ class Runtime:
             else:
                 self._pending_endings[job_id] = (pending, tries)
 
+    def endings_owed(self) -> set[int]:
+        """The jobs whose ending this scheduler failed to write and still owes."""
+        with self._lock:
+            return set(self._pending_endings)
+
     def retry_endings(self) -> int:
         """Try again to write the job endings whose writing failed; how many are still owed.
 
@@ -197,8 +202,7 @@ class Runtime:
         """Recompute the gallery's trending scores (leader only); return how many changed."""
         if not self.leader.is_leader:
             return 0
-        with session_scope(self.engine) as session:
-            changed = engagement.refresh_trending(session, now=self.clock.now())
+        changed = engagement.refresh_trending(self.engine, now=self.clock.now())
         log.info("gallery.trending_refreshed", extra={"changed": changed})
         return changed
 

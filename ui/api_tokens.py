@@ -13,8 +13,8 @@ from ui.widgets import TIME_COLUMN
 
 _SCOPE_LABELS = {
     Scope.READ: "read: account, jobs, pictures, muses",
-    Scope.GENERATE: "generate: spend credits on jobs",
-    Scope.MUSES: "muses: create and change muses",
+    Scope.GENERATE: "generate: spend credits on jobs; rate and share pictures",
+    Scope.MUSES: "muses: create, change, import and export muses",
     Scope.ADMIN: "admin",
 }
 _SHOWN_ONCE = "api_token_shown_once"

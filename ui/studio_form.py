@@ -31,13 +31,14 @@ def too_long_note(text: str, field: str) -> None:
         st.error(message)
 
 
-def generate_blocker(prompt: str) -> str | None:
-    """Why Generate cannot submit now, as a sentence (None when it can).
+def generate_blocker(prompt: str, *, needs_prompt: bool = True) -> str | None:
+    """Why Generate cannot submit now, as a sentence (None when it can); a tool working on a
+    picture as it is (a standalone upscale) does not `need_prompt`.
 
     Generate stays clickable while the prompt is empty: a text box commits its value when it
     loses focus, so a button that enabled only then would swallow the first click after typing.
     """
-    if not prompt.strip():
+    if needs_prompt and not prompt.strip():
         return "Write a prompt first: describe the picture you want."
     return too_long_message(prompt, "prompt")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 from decimal import Decimal
@@ -15,6 +16,7 @@ from core.gallery.moderation import REPORT_REASONS
 
 Cursor = TypeVar("Cursor")
 _PENDING_CONFIRMATION = "confirm_pending"
+_MARKDOWN_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
 
 TIME_COLUMN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")
 """A timestamp column: sorts by time, shown to the second."""
@@ -102,15 +104,25 @@ class KeysetPager(Generic[Cursor]):
 def report_picture(key: str, send: Callable[[str, str], object]) -> None:
     """The "Report this picture" form: `send(reason, details)` files it; a refusal is shown."""
     with st.expander("Report this picture"):
-        reason = st.selectbox("Reason", REPORT_REASONS, key=f"{key}_reason")
+        # No reason is preselected: the gravest one as a default filed grave reports by accident.
+        reason = st.selectbox(
+            "Reason", REPORT_REASONS, index=None, placeholder="Choose a reason", key=f"{key}_reason"
+        )
         details = st.text_area("Details (optional)", max_chars=2000, key=f"{key}_details")
-        if st.button("Report", key=f"{key}_send"):
+        if st.button("Report", key=f"{key}_send", disabled=reason is None) and reason:
             try:
                 send(reason, details)
             except CoreError as exc:
                 st.error(str(exc))
             else:
                 st.success("Reported. The picture is hidden until a moderator reviews it.")
+
+
+def md_literal(text: str) -> str:
+    """`text` escaped for Streamlit's markdown (captions, labels): every ASCII punctuation
+    character backslash-escaped, so another user's title shows as typed and never becomes an
+    image fetched by every viewer's browser, a link, a colour directive or LaTeX."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\g<0>", " ".join(text.split()))
 
 
 def ask_to_confirm(key: str) -> None:

@@ -7,13 +7,14 @@ from typing import Literal
 import streamlit as st
 
 from core.errors import CoreError
-from core.gallery import engagement, library, listing, moderation, sharing
+from core.gallery import details, engagement, library, listing, moderation, sharing
+from core.gallery.taxonomy import normalize_tags
 from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
 from ui import db, media, resources
 from ui.auth import is_admin, require_user
 from ui.muse_pin import pin_to_muse
-from ui.widgets import KeysetPager, date_range, report_picture
+from ui.widgets import KeysetPager, date_range, md_literal, report_picture
 
 SCOPES: list[Literal["mine", "public"]] = ["mine", "public"]
 SORTS: list[listing.Sort] = ["newest", "top_rated", "trending", "most_viewed"]
@@ -30,11 +31,12 @@ with db.reading() as session:
 if featured:
     st.subheader("Featured")
     for column, asset in zip(st.columns(4), featured, strict=False):
-        column.image(
-            media.read(asset.thumb_sha256 or asset.sha256), caption=asset.title, width="stretch"
-        )
+        column.image(media.read(asset.thumb_sha256 or asset.sha256), width="stretch")
+        column.caption(md_literal(asset.title or "Untitled"))
 
-filters = st.columns([2, 2, 2, 2, 3])
+# Only what most visits change sits above the pictures; the rest folds away (on a phone the
+# full filter set was 1,550 px tall before the first picture).
+filters = st.columns([2, 2, 3])
 scope = filters[0].segmented_control("Show", SCOPES, default="mine", key="g_scope")
 sort = filters[1].selectbox(
     "Sort",
@@ -42,19 +44,25 @@ sort = filters[1].selectbox(
     format_func=lambda s: s.replace("_", " "),
     key="g_sort",
 )
-categories = {"All": None} | {c.label: c.slug for c in taxonomy.categories}
-category = categories[filters[2].selectbox("Category", list(categories), key="g_category")]
-kinds = {"All": None, "Images": MediaKind.IMAGE, "Videos": MediaKind.VIDEO}
-kind = kinds[filters[3].selectbox("Type", list(kinds), key="g_kind")]
-search = filters[4].text_input("Search titles and tags", key="g_search", max_chars=100)
-tag = st.pills("Tag", taxonomy.tags, key="g_tag")
-more = st.columns([2, 3])
-with db.reading() as session:
-    my_muses = {"Any muse": None} | {
-        m.name: m.id for m in muses.list_muses(session, owner_id=user_id, limit=200)
-    }
-muse_id = my_muses[more[0].selectbox("Muse", list(my_muses), key="g_muse")]
-since, until = date_range("Created between", key="g_dates", where=more[1])
+search = filters[2].text_input(
+    "Search titles and tags",
+    key="g_search",
+    max_chars=100,
+    help="Titles need 3 characters or more; a shorter word matches tags only.",
+)
+with st.expander("More filters"):
+    more = st.columns(3)
+    categories = {"All": None} | {c.label: c.slug for c in taxonomy.categories}
+    category = categories[more[0].selectbox("Category", list(categories), key="g_category")]
+    kinds = {"All": None, "Images": MediaKind.IMAGE, "Videos": MediaKind.VIDEO}
+    kind = kinds[more[1].selectbox("Type", list(kinds), key="g_kind")]
+    with db.reading() as session:
+        my_muses = {"Any muse": None} | {
+            m.name: m.id for m in muses.list_muses(session, owner_id=user_id, limit=200)
+        }
+    muse_id = my_muses[more[2].selectbox("Muse", list(my_muses), key="g_muse")]
+    since, until = date_range("Created between", key="g_dates")
+    tag = st.pills("Tag", taxonomy.tags, key="g_tag")
 
 pager: KeysetPager[str] = KeysetPager(
     f"g_cursors:{scope}:{sort}:{category}:{kind}:{search}:{tag}:{muse_id}:{since}:{until}"
@@ -64,8 +72,8 @@ with db.reading() as session:
         session,
         viewer_id=user_id,
         scope=scope or "mine",
-        category=category,
-        tag=tag,
+        category=taxonomy.category_names(category) if category else None,
+        tag=taxonomy.tag_names(tag) if tag else None,
         kind=kind,
         muse_id=muse_id,
         since=since,
@@ -84,9 +92,13 @@ def _asset_card(asset: Asset) -> None:
     st.image(media.read(asset.thumb_sha256 or asset.sha256), width="stretch")
     stars = f"{asset.rating_sum / asset.rating_count:.1f}★" if asset.rating_count else "unrated"
     video = "▶ video · " if asset.kind is MediaKind.VIDEO else ""
-    st.caption(f"{video}{asset.title or 'Untitled'} · {stars} · {asset.view_count} views")
+    st.caption(
+        f"{video}{md_literal(asset.title or 'Untitled')} · {stars} · {asset.view_count} views"
+    )
     if st.button("Open", key=f"open_{asset.id}"):
         st.session_state["g_open"] = asset.id
+    if scope == "mine":
+        st.checkbox("Select", key=f"sel_{asset.id}")
 
 
 for row_start in range(0, len(page.items), 4):
@@ -97,8 +109,69 @@ for row_start in range(0, len(page.items), 4):
 pager.controls(page.next_cursor, key="g", back="← Back", forward="More →")
 
 
+def _bulk_actions(selected: list[int]) -> None:
+    """Visibility, category and tags, or deletion for every selected picture at once."""
+    with st.expander(f"{len(selected)} selected", expanded=True):
+        left, right = st.columns(2)
+        visibility = left.segmented_control(
+            "Visibility", [v.value for v in Visibility], key="bulk_vis"
+        )
+        if left.button("Set visibility", key="bulk_vis_go", disabled=not visibility) and visibility:
+            with db.writing() as (session, now):
+                library.set_visibility_many(
+                    session,
+                    owner_id=user_id,
+                    asset_ids=selected,
+                    visibility=Visibility(visibility),
+                    now=now,
+                )
+            st.toast(f"Saved {len(selected)} pictures.")
+        labels = {c.slug: c.label for c in taxonomy.categories}
+        category = right.selectbox(
+            "Category",
+            list(labels),
+            format_func=lambda slug: labels[slug],
+            index=None,
+            key="bulk_category",
+        )
+        tags = right.multiselect("Add tags", taxonomy.tags, key="bulk_tags")
+        if right.button("File them", key="bulk_file", disabled=not (category or tags)):
+            with db.writing() as (session, _now):
+                library.set_category_tags_many(
+                    session, owner_id=user_id, asset_ids=selected, category=category, add_tags=tags
+                )
+            st.toast(f"Filed {len(selected)} pictures.")
+        if st.button("Delete selected", key="bulk_delete"):
+            st.session_state["bulk_deleting"] = True
+        if st.session_state.get("bulk_deleting"):
+            st.warning(f"Delete {len(selected)} pictures for good?")
+            if st.button("Yes, delete them", type="primary", key="bulk_delete_yes"):
+                st.session_state.pop("bulk_deleting", None)
+                try:
+                    with db.writing() as (session, _now):
+                        library.delete_many(
+                            session,
+                            owner_id=user_id,
+                            asset_ids=selected,
+                            media_root=settings.media_root,
+                        )
+                except CoreError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
+            if st.button("Keep them", key="bulk_delete_no"):
+                st.session_state.pop("bulk_deleting", None)
+                st.rerun()
+
+
+chosen = [a.id or 0 for a in page.items if st.session_state.get(f"sel_{a.id}")]
+if scope == "mine" and chosen:
+    _bulk_actions(chosen)
+
+
 def _close_asset() -> None:
     st.session_state.pop("g_open", None)
+    st.session_state.pop("g_deleting", None)
 
 
 # The open picture stays in session state until the dialog is dismissed, so a click inside
@@ -110,13 +183,19 @@ def open_asset(asset_id: int) -> None:
         with db.writing() as (session, now):
             asset = listing.get_asset(session, viewer_id=user_id, asset_id=asset_id)
             engagement.record_view(session, asset_id=asset_id, viewer_id=user_id, now=now)
+            made = details.made_with(
+                session, viewer_id=user_id, asset=asset, presets=resources.presets()
+            )
     except CoreError as exc:
         st.error(str(exc))
         return
     data = media.read(asset.sha256)
     # Videos are animated WebP (ComfyUI's SaveAnimatedWEBP): the browser plays them in place.
-    st.image(data, caption=asset.title, width="stretch")
+    st.image(data, width="stretch")
+    st.caption(md_literal(asset.title or "Untitled"))
     media.download_button(asset, data)
+    if made is not None:
+        _made_with(made)
     stars = st.feedback("stars", key=f"rate_{asset.id}")
     if stars is not None:
         with db.writing() as (session, now):
@@ -154,7 +233,57 @@ def open_asset(asset_id: int) -> None:
     report_picture("report", send_report)
 
 
+def _made_with(made: details.MadeWith) -> None:
+    """Model, quality, seed and settings; the prompts for the owner, as plain text."""
+    with st.expander("How it was made", expanded=True):
+        facts = {"Model": made.model, "Quality": made.preset, "Seed": str(made.seed)}
+        st.caption(
+            " · ".join(
+                f"{name}: {md_literal(value)}" for name, value in (facts | made.settings).items()
+            )
+        )
+        if made.prompt is not None:
+            st.text_area("Prompt", made.prompt, disabled=True, key="g_made_prompt")
+        if made.negative_prompt is not None:
+            st.text_area("Negative prompt", made.negative_prompt, disabled=True, key="g_made_neg")
+
+
+def _edit_form(asset: Asset) -> None:
+    """Title, category and tags of one picture (free tags allowed, cleaned on save)."""
+    with db.reading() as session:
+        current = library.tags_of(session, asset_id=asset.id or 0)
+    labels = {c.slug: c.label for c in taxonomy.categories}
+    with st.form(f"edit_{asset.id}"):
+        title = st.text_input("Title", asset.title, max_chars=200)
+        slugs = list(labels)
+        category = st.selectbox(
+            "Category",
+            slugs,
+            index=slugs.index(asset.category) if asset.category in labels else None,
+            format_func=lambda slug: labels[slug],
+        )
+        tags = st.multiselect(
+            "Tags",
+            list(dict.fromkeys([*taxonomy.tags, *current])),
+            default=current,
+            accept_new_options=True,
+            max_selections=20,
+        )
+        if st.form_submit_button("Save"):
+            with db.writing() as (session, _now):
+                library.set_title_tags(
+                    session,
+                    owner_id=user_id,
+                    asset_id=asset.id or 0,
+                    title=title,
+                    tags=normalize_tags(tags),
+                    category=category,
+                )
+            st.toast("Saved.")
+
+
 def _owner_controls(asset: Asset) -> None:
+    _edit_form(asset)
     visibility = st.segmented_control(
         "Visibility",
         [v.value for v in Visibility],
@@ -180,7 +309,7 @@ def _owner_controls(asset: Asset) -> None:
                 signer=resources.share_signer(),
                 now=now,
             )
-        st.code(f"http://localhost:{settings.web_port}/share?token={token}")
+        st.code(sharing.share_url(settings.base_url, token))
         st.caption("Anyone with this link can see the picture once it passed review.")
     if st.button("Revoke share links", key=f"unshare_{asset.id}"):
         with db.writing() as (session, now):
@@ -188,13 +317,26 @@ def _owner_controls(asset: Asset) -> None:
                 session, owner_id=user_id, asset_id=asset.id or 0, now=now
             )
         st.toast(f"Revoked {revoked} link(s).")
+    # Two steps: a dialog cannot open a confirmation dialog of its own.
     if st.button("Delete", key=f"delete_{asset.id}"):
-        with db.writing() as (session, _now):
-            library.delete_asset(
-                session, owner_id=user_id, asset_id=asset.id or 0, media_root=settings.media_root
-            )
-        st.session_state.pop("g_open", None)
-        st.rerun()
+        st.session_state["g_deleting"] = asset.id
+    if st.session_state.get("g_deleting") == asset.id:
+        st.warning("Delete this picture for good? Its share links stop working.")
+        yes, no = st.columns(2)
+        if yes.button("Yes, delete it", type="primary", key=f"delete_yes_{asset.id}"):
+            with db.writing() as (session, _now):
+                library.delete_asset(
+                    session,
+                    owner_id=user_id,
+                    asset_id=asset.id or 0,
+                    media_root=settings.media_root,
+                )
+            st.session_state.pop("g_deleting", None)
+            st.session_state.pop("g_open", None)
+            st.rerun()
+        if no.button("Keep it", key=f"delete_no_{asset.id}"):
+            st.session_state.pop("g_deleting", None)
+            st.rerun()
 
 
 if "g_open" in st.session_state:

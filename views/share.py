@@ -7,7 +7,7 @@ import streamlit as st
 from core.errors import NotFound
 from core.gallery import moderation, sharing
 from ui import db, media, resources
-from ui.widgets import report_picture
+from ui.widgets import md_literal, report_picture
 
 signer = resources.share_signer()
 
@@ -20,7 +20,8 @@ except NotFound as exc:
     st.error(str(exc))
     st.stop()
 # Videos are animated WebP: the browser plays them in place.
-st.image(media.read(asset.sha256), caption=asset.title)
+st.image(media.read(asset.sha256))
+st.caption(md_literal(asset.title or "Untitled"))
 
 
 def send_report(reason: str, details: str) -> None:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.accounts import ledger
 from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
+from core.comfy.tools import Tools
 from core.errors import CoreError, PolicyRefusal
 from core.gallery import library
 from core.models import GenerationJob, JobStatus, MediaKind, Visibility
@@ -15,15 +16,15 @@ from core.studio import history, progress
 from core.studio.compose import MAX_BATCH, StudioRequest, compose, request_of
 from core.studio.history import job_for_user
 from core.studio.labels import model_name, preset_summary
-from core.studio.outcomes import cancel
 from core.studio.pricing import estimate, hold_for, pricing_from
 from core.studio.submit import submit
-from ui import db, intent, media, resources, studio_prefill
+from ui import db, intent, job_queue, media, resources, studio_prefill
 from ui.auth import require_user
 from ui.muse_pin import pin_to_muse
 from ui.references import upload_reference
 from ui.studio_form import generate_blocker, status_changed, too_long_note
 from ui.widgets import format_duration
+from views.studio_tools import tool_controls
 
 user = require_user()
 user_id = user.id or 0
@@ -117,6 +118,11 @@ with form:
         uploaded_refs = tuple(st.session_state.get("studio_uploaded_refs", []))
         if uploaded_refs:
             st.caption(f"{len(uploaded_refs)} reference image(s) will guide this picture.")
+    tools, mask = (
+        tool_controls(presets=presets, user_id=user_id, model=model, preset=preset)
+        if kind is MediaKind.IMAGE
+        else (Tools(), None)
+    )
 
 form_request = StudioRequest(
     prompt=prompt,
@@ -130,6 +136,8 @@ form_request = StudioRequest(
     variation_id=variation_id,
     nsfw=explicit,
     reference_images=uploaded_refs,
+    tools=tools,
+    mask_png=mask,
 )
 request = form_request
 try:
@@ -184,7 +192,8 @@ with generate_slot:
         disabled=short,
         help="Not enough credits for this request: see the estimate." if short else None,
     )
-    blocker = generate_blocker(prompt)
+    # A standalone upscale enlarges a picture as it is: it needs no prompt.
+    blocker = generate_blocker(prompt, needs_prompt=request.tools.mode != "upscale")
     if clicked and blocker:
         st.warning(blocker)
     elif clicked:
@@ -198,6 +207,7 @@ with generate_slot:
                 pricing=pricing,
                 pool=settings.pool_name,
                 idempotency_key=intent.key("studio_generate"),
+                max_pixels=settings.max_image_pixels,
             )
         except PolicyRefusal as refusal:
             st.error(f"Refused: {refusal}")
@@ -271,19 +281,21 @@ def active_job() -> None:
                 st.warning(f"Cold start: {meets.reason}. {wait}.")
             else:
                 st.caption(f"{meets.reason.capitalize()}. {wait}.")
-        if st.button("Cancel", key="studio_cancel"):
-            cancel(engine, job_id=job.id or 0, user_id=user_id, clock=clock)
-            st.rerun()
+        job_queue.cancel_button(job, key="studio_cancel")
     elif job.status in (JobStatus.LEASED, JobStatus.RUNNING):
         st.progress(state.fraction, text=f"Generating: step {job.step} of {job.total_steps or '?'}")
         if job.preview:
             st.image(job.preview, caption="Live preview", width=256)
+        job_queue.cancel_button(job, key="studio_stop")
     elif job.status is JobStatus.SUCCEEDED:
         charged = job.charged_credits
         st.success(f"Done: {charged} credit{'' if charged == 1 else 's'} charged.")
         _show_outputs(job, "active")
+    elif job.status is JobStatus.CANCELLED:
+        st.info(job.error or "Cancelled.")
     else:
         st.error(job.error or "The job did not finish.")
+    job_queue.render_queue(user_id, shown=job.id)
 
 
 active_job()
@@ -322,6 +334,7 @@ for past in recent:
                     pricing=pricing,
                     pool=settings.pool_name,
                     idempotency_key=intent.key(f"rerun_{past.id}"),
+                    max_pixels=settings.max_image_pixels,
                 )
             except CoreError as exc:
                 st.error(str(exc))

@@ -18,12 +18,13 @@ from api.deps import Generator, Reader, Services, Svc
 from api.schemas import AssetOut, CancelOut, EstimateOut, GenerateIn, JobOut, RowId
 from core.accounts.api_tokens import Principal
 from core.db import read_scope
-from core.errors import NotFound
+from core.errors import NotFound, ValidationFailed
 from core.models import GenerationJob
 from core.studio import history, progress
 from core.studio.compose import StudioRequest, compose, validate
-from core.studio.outcomes import TERMINAL, cancel
+from core.studio.outcomes import TERMINAL, Cancel, cancel
 from core.studio.pricing import estimate, hold_for
+from core.studio.sources import with_own_source
 from core.studio.submit import MAX_KEY_LENGTH, submit
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -35,8 +36,26 @@ EVENT_KEEPALIVE_S = 15.0
 
 
 def _composed(svc: Services, who: Principal, body: GenerateIn) -> StudioRequest:
+    """The core request for `body`, validated: its source picture looked up among the token
+    owner's own (its size from our records, the mask fitted to it), then a muse composed in."""
+    user_id = who.user.id or 0
+    request = body.to_request()
     with read_scope(svc.engine) as session:
-        return compose(session, body.to_request(), user_id=who.user.id or 0)
+        tools = body.tools
+        if tools is not None and tools.source_asset_id is not None:
+            request = with_own_source(
+                session,
+                user_id=user_id,
+                request=request,
+                asset_id=tools.source_asset_id,
+                mask=tools.mask_bytes(),
+                max_pixels=svc.settings.max_image_pixels,
+            )
+        elif tools is not None and tools.mask_png is not None:
+            raise ValidationFailed("A mask needs a source picture (source_asset_id).")
+        request = compose(session, request, user_id=user_id)
+    validate(request, svc.presets)  # an estimate refuses what the submit would
+    return request
 
 
 @router.post("/estimate")
@@ -45,11 +64,8 @@ def post_estimate(
     svc: Svc,
     body: GenerateIn,
 ) -> EstimateOut:
-    """What generating `body` should cost and how long it should take; nothing is held.
-
-    A request `POST /v1/jobs` would refuse as malformed is refused here too (422)."""
+    """What generating `body` should cost and how long it should take; nothing is held."""
     request = _composed(svc, who, body)
-    validate(request, svc.presets)
     with read_scope(svc.engine) as session:
         quote = estimate(
             session, request, presets=svc.presets, pricing=svc.pricing, pool=svc.settings.pool_name
@@ -92,6 +108,7 @@ def post_job(
         pricing=svc.pricing,
         pool=svc.settings.pool_name,
         idempotency_key=idempotency_key,
+        max_pixels=svc.settings.max_image_pixels,
     )
     return JobOut.of(job)
 
@@ -171,10 +188,10 @@ def cancel_job(
     svc: Svc,
     job_id: RowId,
 ) -> CancelOut:
-    """Cancel a queued job and refund it; `cancelled: false` once it has started."""
-    return CancelOut(
-        cancelled=cancel(svc.engine, job_id=job_id, user_id=who.user.id or 0, clock=svc.clock)
-    )
+    """Cancel a queued job (refunded now), or stop a started one (interrupted on its GPU, the
+    GPU time used charged, the rest refunded)."""
+    outcome = cancel(svc.engine, job_id=job_id, user_id=who.user.id or 0, clock=svc.clock)
+    return CancelOut(outcome=outcome.value, cancelled=outcome is Cancel.CANCELLED)
 
 
 @router.get("/jobs/{job_id}/outputs")

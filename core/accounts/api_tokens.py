@@ -32,7 +32,7 @@ class Scope(StrEnum):
     READ = "read"
     """See the account, jobs, outputs, muses and gallery."""
     GENERATE = "generate"
-    """Estimate, submit and cancel jobs (spends credits)."""
+    """Estimate, submit and cancel jobs (spends credits); rate pictures, share one's own."""
     MUSES = "muses"
     """Create, change, import and export muses."""
     ADMIN = "admin"

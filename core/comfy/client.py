@@ -32,6 +32,8 @@ from core.comfy.events import (
 from core.errors import ComfyError, ComfyUnavailable, ExecutionFailed, GraphInvalid
 
 HISTORY_POLL_S = 1.0
+WAIT_CALLBACK_S = 1.0
+"""The longest a run waits on a silent server before calling its `on_wait` again."""
 AUTH_REFUSED = (401, 403)
 
 
@@ -123,14 +125,20 @@ class ComfyClient:
         graph: dict[str, Any],
         *,
         on_event: Callable[[Event], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
         timeout_s: float = 1800.0,
     ) -> RunResult:
-        """Submit `graph` and wait for it: its outputs, or ExecutionFailed with ComfyUI's reason."""
+        """Submit `graph` and wait for it: its outputs, or ExecutionFailed with ComfyUI's reason.
+
+        `on_event` sees every event of this prompt; `on_wait(prompt_id)` is called at least
+        every WAIT_CALLBACK_S while nothing arrives (a long node, a quiet server), so a caller
+        can interrupt a run that sends no events.
+        """
         deadline = time.monotonic() + timeout_s
         with self._open_socket() as socket:
             prompt_id = self.submit(graph)
-            finished = self._follow(socket, prompt_id, on_event, deadline)
-        return finished or self._poll_history(prompt_id, deadline)
+            finished = self._follow(socket, prompt_id, on_event, on_wait, deadline)
+        return finished or self._poll_history(prompt_id, on_wait, deadline)
 
     def _open_socket(self) -> ClientConnection:
         parts = urlsplit(self.base_url)
@@ -148,14 +156,18 @@ class ComfyClient:
         socket: ClientConnection,
         prompt_id: str,
         on_event: Callable[[Event], None] | None,
+        on_wait: Callable[[str], None] | None,
         deadline: float,
     ) -> RunResult | None:
         """Events until the prompt ends; None if the socket dropped first."""
         outputs: list[OutputRef] = []
+        wait_s = WAIT_CALLBACK_S if on_wait is not None else 30.0
         while time.monotonic() < deadline:
             try:
-                message = socket.recv(timeout=max(0.1, min(30.0, deadline - time.monotonic())))
+                message = socket.recv(timeout=max(0.1, min(wait_s, deadline - time.monotonic())))
             except TimeoutError:
+                if on_wait is not None:
+                    on_wait(prompt_id)
                 continue
             except ConnectionClosed:
                 return None
@@ -175,8 +187,12 @@ class ComfyClient:
                     raise ExecutionFailed("the generation was interrupted")
         raise ExecutionFailed("the generation did not finish in time")
 
-    def _poll_history(self, prompt_id: str, deadline: float) -> RunResult:
+    def _poll_history(
+        self, prompt_id: str, on_wait: Callable[[str], None] | None, deadline: float
+    ) -> RunResult:
         while time.monotonic() < deadline:
+            if on_wait is not None:
+                on_wait(prompt_id)
             entry = self.history(prompt_id)
             status = entry.get("status") or {}
             if status.get("completed"):

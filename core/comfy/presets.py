@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.comfy.catalogue import Catalogue, CatalogueSpec
 from core.config import REPO_ROOT
 from core.errors import ConfigError, ValidationFailed
 
@@ -95,6 +96,7 @@ class _File(_Strict):
     video: _VideoKind
     custom_nodes: dict[str, str] = Field(default_factory=dict)
     downloads: dict[str, str | _Download] = Field(default_factory=dict)
+    catalogue: CatalogueSpec
 
     @model_validator(mode="after")
     def _downloads_name_a_folder_and_a_url(self) -> _File:
@@ -125,6 +127,7 @@ class Presets:
     def __init__(self, spec: _File) -> None:
         self._spec = spec
         self._models: dict[str, _Models] = {"image": spec.image, "video": spec.video}
+        self.catalogue = Catalogue(spec.catalogue)
         self._presets: dict[str, dict[str, Preset]] = {
             "image": {
                 name: Preset(name=name, kind="image", length=1, fps=None, **p.model_dump())
@@ -223,7 +226,8 @@ class Presets:
     def required_models(self) -> dict[str, set[str]]:
         """ComfyUI model folder -> files that must be present before an instance takes jobs.
 
-        Every offered model is required, since any queued job may ask for any of them.
+        Every offered model (LoRAs and upscalers included) is required, since any queued job
+        may ask for any of them.
         """
         return {
             "checkpoints": set(self._spec.image.models),
@@ -232,6 +236,7 @@ class Presets:
             "vae": {self._spec.video.vae},
             "ipadapter": {self._spec.image.ipadapter_model},
             "clip_vision": {self._spec.image.clip_vision_model},
+            **self.catalogue.files(),
         }
 
     def custom_nodes(self) -> dict[str, str]:

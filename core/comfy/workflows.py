@@ -1,4 +1,9 @@
-"""GenerationRequest -> ComfyUI API-format graph (txt2img, with reference images, video); pure.
+"""GenerationRequest -> ComfyUI API-format graph; pure.
+
+Image graphs: txt2img, img2img, inpaint (SetLatentNoiseMask or VAEEncodeForInpaint, the
+result composited back onto the source outside the mask), each with LoRAs, CLIP skip,
+IP-Adapter reference images and an optional hires fix (latent or model upscale, then a
+second low-denoise pass); a standalone model upscale; Wan 2.1 text-to-video.
 
 A graph is `{"<node id>": {"class_type": ..., "inputs": {...}}}`; an input linked to another
 node's output is `["<node id>", output_index]`. Every graph has exactly one output node:
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.comfy.presets import Preset, Presets
+from core.comfy.tools import Hires, Lora, Tools, hires_size, tuned, validate_tools
 from core.errors import ValidationFailed
 
 MAX_SEED = 2**63 - 1  # ComfyUI takes 0..2**64-1; our database column is a signed 64-bit integer
@@ -43,6 +49,7 @@ class GenerationRequest:
     kind: str = "image"
     reference_images: tuple[str, ...] = ()
     reference_weight: float = 0.8
+    tools: Tools = field(default_factory=Tools)
 
 
 @dataclass
@@ -62,14 +69,18 @@ def _out(node_id: str, index: int = 0) -> Link:
 
 
 def validate(request: GenerationRequest, presets: Presets) -> Preset:
-    """Check the request against the presets; return its preset or raise ValidationFailed."""
+    """Check the request against the presets; return its preset (with the tools' sampler
+    controls and size applied) or raise ValidationFailed."""
     preset = presets.preset(request.preset, request.kind)
+    if request.kind == "video" and request.tools != Tools():
+        raise ValidationFailed("LoRAs, sizes and image tools work with image generation only.")
+    upscaling = request.tools.mode == "upscale"
     if request.model not in presets.models(request.kind):
         raise ValidationFailed(
             f"Model {request.model!r} is not offered for {request.kind}; "
             f"choose one of: {', '.join(presets.models(request.kind))}."
         )
-    if not request.positive.strip():
+    if not upscaling and not request.positive.strip():
         raise ValidationFailed("The prompt is empty.")
     if not 0 <= request.seed <= MAX_SEED:
         raise ValidationFailed(f"The seed must be between 0 and {MAX_SEED}.")
@@ -79,7 +90,9 @@ def validate(request: GenerationRequest, presets: Presets) -> Preset:
         raise ValidationFailed("Video makes one clip at a time: use a batch size of 1.")
     if request.reference_images:
         _validate_references(request)
-    return preset
+    if request.kind == "image":
+        validate_tools(request.tools, checkpoint=request.model, catalogue=presets.catalogue)
+    return tuned(preset, request.tools)
 
 
 def _validate_references(request: GenerationRequest) -> None:
@@ -109,20 +122,196 @@ def build_graph(request: GenerationRequest, presets: Presets) -> Graph:
 
 
 def _image(request: GenerationRequest, preset: Preset, presets: Presets) -> Graph:
+    tools = request.tools
     g = _Builder()
+    if tools.mode == "upscale":
+        _upscale(g, tools, presets)
+        return g.nodes
     ckpt = g.add("CheckpointLoaderSimple", ckpt_name=request.model)
-    model = _out(ckpt, 0)
+    model, clip, vae = _loras(g, _out(ckpt, 0), _out(ckpt, 1), tools.loras)
+    clip_skip = tools.clip_skip or presets.catalogue.family_of(request.model).clip_skip
+    if clip_skip > 1:
+        clip = _out(g.add("CLIPSetLastLayer", clip=clip, stop_at_clip_layer=-clip_skip))
     if request.reference_images:
         model = _ipadapter(g, model, request, presets)
-    latent = g.add(
-        "EmptyLatentImage",
-        width=preset.width,
-        height=preset.height,
-        batch_size=request.batch_size,
-    )
-    images = _sample_and_decode(g, request, preset, model, _out(ckpt, 1), latent, _out(ckpt, 2))
+    positive = _out(g.add("CLIPTextEncode", text=request.positive, clip=clip))
+    negative = _out(g.add("CLIPTextEncode", text=request.negative, clip=clip))
+    sample = _Sampling(g, request, preset, model, positive, negative)
+    source = _out(g.add("LoadImage", image=tools.source)) if tools.source else None
+    mask: Link | None = None
+    if tools.mode == "txt2img" or source is None:
+        latent = _out(
+            g.add(
+                "EmptyLatentImage",
+                width=preset.width,
+                height=preset.height,
+                batch_size=request.batch_size,
+            )
+        )
+        samples = sample(latent, denoise=1.0)
+    elif tools.mode == "img2img":
+        latent = _batched(g, _out(g.add("VAEEncode", pixels=source, vae=vae)), request)
+        samples = sample(latent, denoise=tools.denoise)
+    else:
+        mask = _mask(g, tools)
+        samples = _inpaint(g, tools, request, sample, source, mask, vae)
+    if tools.hires is not None:
+        samples = _hires(g, tools.hires, sample, samples, vae, preset)
+    images = _out(g.add("VAEDecode", samples=samples, vae=vae))
+    if mask is not None and source is not None:
+        images = _composite(g, source, images, mask)
     g.add("SaveImage", images=images, filename_prefix=FILENAME_PREFIX)
     return g.nodes
+
+
+def _loras(
+    g: _Builder, model: Link, clip: Link, loras: tuple[Lora, ...]
+) -> tuple[Link, Link, Link]:
+    """Chain one LoraLoader per LoRA (model and CLIP at its weight); return (model, clip,
+    vae), the VAE being the checkpoint's (slot 2 of the loader `model` comes from)."""
+    vae = [model[0], 2]
+    for lora in loras:
+        node = g.add(
+            "LoraLoader",
+            model=model,
+            clip=clip,
+            lora_name=lora.name,
+            strength_model=lora.weight,
+            strength_clip=lora.weight,
+        )
+        model, clip = _out(node, 0), _out(node, 1)
+    return model, clip, vae
+
+
+@dataclass
+class _Sampling:
+    """Adds a KSampler with the request's seed and the (tuned) preset's settings."""
+
+    g: _Builder
+    request: GenerationRequest
+    preset: Preset
+    model: Link
+    positive: Link
+    negative: Link
+
+    def __call__(self, latent: Link, *, denoise: float, steps: int | None = None) -> Link:
+        node = self.g.add(
+            "KSampler",
+            model=self.model,
+            seed=self.request.seed,
+            steps=steps or self.preset.steps,
+            cfg=self.preset.cfg,
+            sampler_name=self.preset.sampler_name,
+            scheduler=self.preset.scheduler,
+            positive=self.positive,
+            negative=self.negative,
+            latent_image=latent,
+            denoise=denoise,
+        )
+        return _out(node)
+
+
+def _batched(g: _Builder, latent: Link, request: GenerationRequest) -> Link:
+    """One encoded source repeated into a batch (each item gets its own noise)."""
+    if request.batch_size == 1:
+        return latent
+    return _out(g.add("RepeatLatentBatch", samples=latent, amount=request.batch_size))
+
+
+def _mask(g: _Builder, tools: Tools) -> Link:
+    """The mask (white = repaint, read from the red channel), grown and feathered."""
+    mask = _out(g.add("LoadImageMask", image=tools.mask, channel="red"))
+    if tools.inpaint_method == "noise_mask" and tools.mask_grow:
+        mask = _out(g.add("GrowMask", mask=mask, expand=tools.mask_grow, tapered_corners=True))
+    if tools.mask_feather:
+        side = tools.mask_feather
+        mask = _out(g.add("FeatherMask", mask=mask, left=side, top=side, right=side, bottom=side))
+    return mask
+
+
+def _inpaint(
+    g: _Builder,
+    tools: Tools,
+    request: GenerationRequest,
+    sample: _Sampling,
+    source: Link,
+    mask: Link,
+    vae: Link,
+) -> Link:
+    if tools.inpaint_method == "vae_inpaint":
+        # VAEEncodeForInpaint greys out the masked area: only a full denoise repaints it.
+        greyed = g.add(
+            "VAEEncodeForInpaint",
+            pixels=source,
+            vae=vae,
+            mask=mask,
+            grow_mask_by=tools.mask_grow,
+        )
+        return sample(_batched(g, _out(greyed), request), denoise=1.0)
+    encoded = _out(g.add("VAEEncode", pixels=source, vae=vae))
+    latent = _out(g.add("SetLatentNoiseMask", samples=encoded, mask=mask))
+    return sample(_batched(g, latent, request), denoise=tools.denoise)
+
+
+def _composite(g: _Builder, source: Link, images: Link, mask: Link) -> Link:
+    """The generated pixels inside the mask over the untouched source outside it."""
+    node = g.add(
+        "ImageCompositeMasked",
+        destination=source,
+        source=images,
+        x=0,
+        y=0,
+        resize_source=False,
+        mask=mask,
+    )
+    return _out(node)
+
+
+def _hires(
+    g: _Builder, hires: Hires, sample: _Sampling, samples: Link, vae: Link, preset: Preset
+) -> Link:
+    """Enlarge the first pass (in latent space, or decoded, through the upscale model and
+    scaled to the target size, then encoded again) and sample it again at low denoise."""
+    if hires.upscaler is None:
+        node = g.add(
+            "LatentUpscaleBy", samples=samples, upscale_method=hires.method, scale_by=hires.scale
+        )
+        return sample(_out(node), denoise=hires.denoise, steps=hires.steps)
+    width, height = hires_size(preset.width, preset.height, hires.scale)
+    decoded = _out(g.add("VAEDecode", samples=samples, vae=vae))
+    enlarged = _model_upscale(g, hires.upscaler, decoded)
+    scaled = g.add(
+        "ImageScale",
+        image=enlarged,
+        upscale_method="lanczos",
+        width=width,
+        height=height,
+        crop="disabled",
+    )
+    encoded = g.add("VAEEncode", pixels=_out(scaled), vae=vae)
+    return sample(_out(encoded), denoise=hires.denoise, steps=hires.steps)
+
+
+def _model_upscale(g: _Builder, upscaler: str, image: Link) -> Link:
+    loader = g.add("UpscaleModelLoader", model_name=upscaler)
+    return _out(g.add("ImageUpscaleWithModel", upscale_model=_out(loader), image=image))
+
+
+def _upscale(g: _Builder, tools: Tools, presets: Presets) -> None:
+    """A source picture through an upscale model (then scaled to `upscale_by` when that
+    differs from the model's own factor), saved."""
+    assert tools.upscaler is not None  # validate_tools refuses an upscale without one
+    image = _model_upscale(g, tools.upscaler, _out(g.add("LoadImage", image=tools.source)))
+    factor = presets.catalogue.upscaler(tools.upscaler).scale
+    if tools.upscale_by is not None and tools.upscale_by != factor:
+        node = g.add(
+            "ImageScaleBy",
+            image=image,
+            upscale_method="lanczos",
+            scale_by=tools.upscale_by / factor,
+        )
+        image = _out(node)
+    g.add("SaveImage", images=image, filename_prefix=FILENAME_PREFIX)
 
 
 def _ipadapter(g: _Builder, model: Link, request: GenerationRequest, presets: Presets) -> Link:
@@ -170,7 +359,11 @@ def _video(request: GenerationRequest, preset: Preset, presets: Presets) -> Grap
         batch_size=1,
     )
     model = g.add("ModelSamplingSD3", model=_out(unet), shift=WAN_SHIFT)
-    images = _sample_and_decode(g, request, preset, _out(model), _out(clip), latent, _out(vae))
+    positive = _out(g.add("CLIPTextEncode", text=request.positive, clip=_out(clip)))
+    negative = _out(g.add("CLIPTextEncode", text=request.negative, clip=_out(clip)))
+    sample = _Sampling(g, request, preset, _out(model), positive, negative)
+    samples = sample(_out(latent), denoise=1.0)
+    images = _out(g.add("VAEDecode", samples=samples, vae=_out(vae)))
     g.add(
         "SaveAnimatedWEBP",
         images=images,
@@ -181,31 +374,3 @@ def _video(request: GenerationRequest, preset: Preset, presets: Presets) -> Grap
         method="default",
     )
     return g.nodes
-
-
-def _sample_and_decode(
-    g: _Builder,
-    request: GenerationRequest,
-    preset: Preset,
-    model: Link,
-    clip: Link,
-    latent: str,
-    vae: Link,
-) -> Link:
-    """Prompts -> KSampler -> VAEDecode; return the decoded images link."""
-    positive = g.add("CLIPTextEncode", text=request.positive, clip=clip)
-    negative = g.add("CLIPTextEncode", text=request.negative, clip=clip)
-    sampler = g.add(
-        "KSampler",
-        model=model,
-        seed=request.seed,
-        steps=preset.steps,
-        cfg=preset.cfg,
-        sampler_name=preset.sampler_name,
-        scheduler=preset.scheduler,
-        positive=_out(positive),
-        negative=_out(negative),
-        latent_image=_out(latent),
-        denoise=1.0,
-    )
-    return _out(g.add("VAEDecode", samples=_out(sampler), vae=vae))

@@ -1,7 +1,9 @@
-"""What an owner does to their own pictures: visibility, title and tags, deletion."""
+"""What an owner does to their own pictures, one or many at once: visibility, title,
+category and tags, deletion."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from core.accounts.inputs import require_plain
 from core.errors import ValidationFailed
 from core.gallery import store
 from core.gallery.listing import owned_asset
+from core.gallery.taxonomy import normalize_tags
 from core.models import Asset, AssetTag, AssetView, Rating, Report, ShareLink, Visibility
 
 
@@ -66,3 +69,65 @@ def delete_asset(session: Session, *, owner_id: int, asset_id: int, media_root: 
         ).first()
         if still_used is None:
             store.delete(media_root, sha)
+
+
+def _owned_all(session: Session, *, owner_id: int, asset_ids: Sequence[int]) -> list[Asset]:
+    """Every asset of `asset_ids`, all the owner's; NotFound (nothing done) if any is not."""
+    return [owned_asset(session, owner_id=owner_id, asset_id=i) for i in dict.fromkeys(asset_ids)]
+
+
+def set_visibility_many(
+    session: Session,
+    *,
+    owner_id: int,
+    asset_ids: Sequence[int],
+    visibility: Visibility,
+    now: datetime,
+) -> int:
+    """`set_visibility` for each selected picture, all or none; how many were set."""
+    assets = _owned_all(session, owner_id=owner_id, asset_ids=asset_ids)
+    for asset in assets:
+        set_visibility(
+            session, owner_id=owner_id, asset_id=asset.id or 0, visibility=visibility, now=now
+        )
+    return len(assets)
+
+
+def set_category_tags_many(
+    session: Session,
+    *,
+    owner_id: int,
+    asset_ids: Sequence[int],
+    category: str | None,
+    add_tags: Sequence[str] = (),
+) -> int:
+    """File each selected picture under `category` and add `add_tags` to its own tags (its
+    title kept), all or none; how many were changed."""
+    assets = _owned_all(session, owner_id=owner_id, asset_ids=asset_ids)
+    for asset in assets:
+        kept = session.exec(select(AssetTag.tag).where(AssetTag.asset_id == asset.id)).all()
+        set_title_tags(
+            session,
+            owner_id=owner_id,
+            asset_id=asset.id or 0,
+            title=asset.title,
+            tags=normalize_tags([*kept, *add_tags]),
+            category=category,
+        )
+    return len(assets)
+
+
+def delete_many(
+    session: Session, *, owner_id: int, asset_ids: Sequence[int], media_root: Path
+) -> int:
+    """`delete_asset` for each selected picture, all or none (a reported one refuses the
+    lot); how many were deleted."""
+    assets = _owned_all(session, owner_id=owner_id, asset_ids=asset_ids)
+    for asset in assets:
+        delete_asset(session, owner_id=owner_id, asset_id=asset.id or 0, media_root=media_root)
+    return len(assets)
+
+
+def tags_of(session: Session, *, asset_id: int) -> list[str]:
+    """The asset's tags, alphabetically (the caller has checked the viewer may see it)."""
+    return sorted(session.exec(select(AssetTag.tag).where(AssetTag.asset_id == asset_id)).all())

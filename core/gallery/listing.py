@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
+from core.gallery.search import matching
 from core.models import Asset, AssetTag, MediaKind, Screening, Visibility
 
 Sort = Literal["newest", "top_rated", "trending", "most_viewed"]
@@ -80,31 +82,25 @@ def _decode(cursor: str, sort: Sort) -> tuple[Any, int]:
     return key, asset_id
 
 
-def list_assets(
+def filtered(
     session: Session,
     *,
     viewer_id: int | None,
     scope: Literal["mine", "public"] = "public",
-    category: str | None = None,
-    tag: str | None = None,
+    category: str | Sequence[str] | None = None,
+    tag: str | Sequence[str] | None = None,
     kind: MediaKind | None = None,
     search: str | None = None,
     muse_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    sort: Sort = "newest",
-    cursor: str | None = None,
-    limit: int = 24,
-) -> Page:
-    """One page of the gallery, newest/top-rated/trending/most-viewed first, ties by id.
+) -> Any:
+    """SELECT of the assets the viewer may see in `scope` that pass every given filter,
+    unordered (`list_assets` pages it; the benchmark finds deep cursors with it).
 
-    Each sort reads a stored key (`engagement.refresh_trending` keeps trending's,
-    `engagement.rate` top-rated's) and the cursor holds the last (key, id), so in the public
-    gallery a page at any depth reads ranges of the index (visibility, key, id): as fast
-    deep as shallow.
-    """
+    A category or tag may be given with its old names (`Taxonomy.category_names`): a picture
+    carrying any of them matches."""
     require_plain({"search": search})
-    key = sort_column(sort)
     query = select(Asset)
     if scope == "mine":
         # flagged outputs are held back from their owner until reviewed
@@ -112,7 +108,7 @@ def list_assets(
     else:
         query = query.where(publicly_visible())
     if category:
-        query = query.where(Asset.category == category)
+        query = query.where(_one_of(col(Asset.category), category))
     if kind is not None:
         query = query.where(col(Asset.kind) == kind)
     if muse_id is not None:
@@ -123,19 +119,39 @@ def list_assets(
         query = query.where(col(Asset.created_at) <= until)
     if tag:
         query = query.where(
-            sa.exists().where(col(AssetTag.asset_id) == Asset.id, col(AssetTag.tag) == tag)
+            sa.exists().where(col(AssetTag.asset_id) == Asset.id, _one_of(col(AssetTag.tag), tag))
         )
     if search:
-        needle = f"%{search.strip().lower()[:100]}%"
-        query = query.where(
-            sa.or_(
-                sa.func.lower(Asset.title).like(needle),
-                sa.exists().where(
-                    col(AssetTag.asset_id) == Asset.id, col(AssetTag.tag).like(needle)
-                ),
-            )
-        )
-    by_key = query.order_by(key.desc(), col(Asset.id).desc())
+        found = matching(session.get_bind().dialect.name, search)
+        if found is not None:
+            query = query.where(found)
+    return query
+
+
+def _one_of(column: Any, names: str | Sequence[str]) -> Any:
+    """`column = name` for one name (an index range in key order), IN for several."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    return column == names[0] if len(names) == 1 else column.in_(names)
+
+
+def list_assets(
+    session: Session,
+    *,
+    sort: Sort = "newest",
+    cursor: str | None = None,
+    limit: int = 24,
+    **filters: Any,
+) -> Page:
+    """One page of the gallery, newest/top-rated/trending/most-viewed first, ties by id;
+    `filters` are those of `filtered` (viewer_id, scope, category, tag, kind, search, …).
+
+    Each sort reads a stored key (`engagement.refresh_trending` keeps trending's,
+    `engagement.rate` top-rated's) and the cursor holds the last (key, id), so a page at any
+    depth reads ranges of an index (visibility, key, id) in public, (owner_id, key, id) in
+    "mine": as fast deep as shallow. Search reads the title index (core/gallery/search.py).
+    """
+    key = sort_column(sort)
+    by_key = filtered(session, **filters).order_by(key.desc(), col(Asset.id).desc())
     if cursor:
         after, after_id = _decode(cursor, sort)
         rows = _rows_after(session, by_key, key, after, after_id, limit + 1)

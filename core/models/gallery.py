@@ -27,7 +27,9 @@ class Asset(SQLModel, table=True):
     """One image or video in the media store, owned by a user.
 
     Every gallery sort has a stored key and an index (visibility, key, id), so a page of the
-    public gallery, at any depth, is one index range (core/gallery/listing.py).
+    public gallery, at any depth, is one index range (core/gallery/listing.py); the same per
+    owner (owner_id, key, id) for "mine". Title search has an index outside the models
+    (core/gallery/search.py).
     """
 
     __table_args__ = (
@@ -38,6 +40,9 @@ class Asset(SQLModel, table=True):
         # refresh_trending finds the assets whose trending score is not zero through it
         sa.Index("ix_asset_trending", "trending_score"),
         sa.Index("ix_asset_owner_created", "owner_id", "created_at", "id"),
+        sa.Index("ix_asset_owner_rating", "owner_id", "rating_score", "id"),
+        sa.Index("ix_asset_owner_trending", "owner_id", "trending_score", "id"),
+        sa.Index("ix_asset_owner_views", "owner_id", "view_count", "id"),
         sa.Index("ix_asset_category_created", "category", "created_at", "id"),
     )
 

@@ -51,6 +51,9 @@ class GenerationJob(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=2000)
     # Why a job that had started is back in the queue, in words the user reads (None otherwise).
     requeue_note: str | None = Field(default=None, max_length=500)
+    cancel_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the user asked to stop the job after it had left the queue: its worker interrupts
+    the run, charges the GPU time used and refunds the rest."""
     estimated_credits: int = 0
     charged_credits: int | None = None
     cost_usd: Decimal | None = Field(default=None, sa_type=Money)

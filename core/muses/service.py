@@ -15,6 +15,7 @@ from core.errors import NotFound, ValidationFailed
 from core.gallery import store, takedown
 from core.gallery.taxonomy import normalize_tags
 from core.models import Asset, AuditOutcome, GenerationJob, Muse, MuseVariation, ReferenceImage
+from core.muses import cards
 from core.muses.cards import CardData, parse_card
 from core.muses.prompt import ComposedPrompt, compose
 from core.muses.schema import VARIATION_FIELDS, MuseProfile, validate_profile
@@ -338,6 +339,21 @@ def export_card(session: Session, *, owner_id: int, muse_id: int) -> CardData:
         ],
         references=[ref.sha256 for ref in references(session, owner_id=owner_id, muse_id=muse_id)],
     )
+
+
+def card_file(
+    session: Session, *, owner_id: int, muse_id: int, png: bool, media_root: Path
+) -> bytes:
+    """The owner's muse as a card file: the JSON envelope, or a PNG of its portrait (a plain
+    placeholder without one) carrying that JSON, as the Muses page exports them."""
+    from core.muses import lookbook  # the look-book builds on this module
+
+    card = export_card(session, owner_id=owner_id, muse_id=muse_id)
+    if not png:
+        return cards.export_json(card)
+    shown = lookbook.portraits(session, owner_id=owner_id, muse_ids=[muse_id])
+    portrait = store.read(media_root, shown[muse_id]) if muse_id in shown else None
+    return cards.export_png(card, portrait)
 
 
 def attach_reference(

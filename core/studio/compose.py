@@ -6,13 +6,16 @@ muse's reference images when asked, and takes the muse's IP-Adapter weight.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import base64
+from dataclasses import dataclass, field, replace
 
 from sqlmodel import Session
 
 from core.accounts.inputs import require_int, require_plain
 from core.comfy.presets import Presets
+from core.comfy.tools import Tools, validate_tools
 from core.errors import ValidationFailed
+from core.gallery.taxonomy import normalize_tags
 from core.models import GenerationJob, MediaKind
 from core.muses import service as muses
 
@@ -37,10 +40,20 @@ class StudioRequest:
     nsfw: bool = False
     reference_images: tuple[str, ...] = ()
     reference_weight: float = DEFAULT_REFERENCE_WEIGHT
+    tools: Tools = field(default_factory=Tools)
+    """The creative tools; `tools.source` is a media sha256 (the user's own picture or
+    consented upload), `tools.mask` unused: the mask travels as `mask_png`."""
+    mask_png: bytes | None = None
+    """The inpaint mask as a single-channel PNG (white = repaint), from `core.studio.sources`."""
+    category: str | None = None  # the gallery category and tags the outputs are filed under
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # One image guides once: the same upload added twice is one reference, in order.
         object.__setattr__(self, "reference_images", tuple(dict.fromkeys(self.reference_images)))
+        object.__setattr__(self, "tags", tuple(normalize_tags(self.tags)))
+        category = normalize_tags([self.category or ""])
+        object.__setattr__(self, "category", category[0] if category else None)
 
 
 def compose(
@@ -92,15 +105,33 @@ def request_of(job: GenerationJob) -> StudioRequest:
         nsfw=bool(job.request.get("nsfw")),
         reference_images=tuple(job.request.get("reference_images", ())),
         reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
+        tools=Tools.from_json(job.request.get("tools")),
+        mask_png=mask_of(job),
+        category=job.request.get("category"),
+        tags=tuple(job.request.get("tags", ())),
     )
+
+
+def mask_of(job: GenerationJob) -> bytes | None:
+    """The inpaint mask `job` was submitted with, if any."""
+    encoded = job.request.get("mask_png")
+    return base64.b64decode(encoded) if encoded else None
+
+
+def graph_tools(request: StudioRequest) -> Tools:
+    """The tools as the graph sees them: a mask is named when the request carries one."""
+    return replace(request.tools, mask="mask.png" if request.mask_png else None)
 
 
 def validate(request: StudioRequest, presets: Presets) -> None:
-    """Refuse a malformed request with a message fit to show (before any policy or money)."""
+    """Refuse a malformed request with a message fit to show (before any policy or money):
+    the prompt (not needed to upscale), batch, preset, model, references and every tool
+    (a LoRA of another family, an unknown model, an oversized size, a missing mask...)."""
     require_plain(
         {"prompt": request.prompt, "negative prompt": request.negative_prompt}, multiline=True
     )
-    if not request.prompt.strip():
+    upscaling = request.tools.mode == "upscale"
+    if not upscaling and not request.prompt.strip():
         raise ValidationFailed("Write a prompt first.")
     if request.seed is not None:
         require_int(request.seed, field="seed", low=0, high=MAX_SEED)
@@ -112,3 +143,14 @@ def validate(request: StudioRequest, presets: Presets) -> None:
         raise ValidationFailed(f"Unknown model {request.model!r}.")
     if request.reference_images and request.kind is MediaKind.VIDEO:
         raise ValidationFailed("Reference images work with image generation only.")
+    if request.kind is MediaKind.VIDEO:
+        if request.tools != Tools() or request.mask_png:
+            raise ValidationFailed("LoRAs, sizes and image tools work with image generation only.")
+        return
+    if request.reference_images and upscaling:
+        raise ValidationFailed("Reference images do not apply to an upscale.")
+    validate_tools(
+        graph_tools(request),
+        checkpoint=request.model or presets.default_model(request.kind),
+        catalogue=presets.catalogue,
+    )

@@ -57,13 +57,28 @@ def held_for_review(session: Session, *, job_id: int, user_id: int) -> int:
     )
 
 
+OPEN_STATUSES = (JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING)
+
+
+def open_jobs(session: Session, *, user_id: int, limit: int = 50) -> list[GenerationJob]:
+    """The user's jobs still queued or running, oldest first (the queue view)."""
+    return list(
+        session.exec(
+            select(GenerationJob)
+            .where(GenerationJob.user_id == user_id, col(GenerationJob.status).in_(OPEN_STATUSES))
+            .order_by(col(GenerationJob.id))
+            .limit(limit)
+        ).all()
+    )
+
+
 def unfinished_job(session: Session, *, user_id: int) -> GenerationJob | None:
     """The user's newest job still queued or running: what any tab or a reload follows."""
     return session.exec(
         select(GenerationJob)
         .where(
             GenerationJob.user_id == user_id,
-            col(GenerationJob.status).in_([JobStatus.QUEUED, JobStatus.LEASED, JobStatus.RUNNING]),
+            col(GenerationJob.status).in_(OPEN_STATUSES),
         )
         .order_by(col(GenerationJob.id).desc())
         .limit(1)

@@ -8,9 +8,11 @@ ComfyUI reopens the graph; A1111-style readers (and most galleries) read `parame
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from core.comfy.presets import Presets
+from core.comfy.tools import Tools, final_size, output_size, tuned
 from core.models import GenerationJob
 
 # Output slot types of the node classes our workflows use (ComfyUI's RETURN_TYPES).
@@ -31,6 +33,21 @@ OUTPUT_TYPES: dict[str, tuple[str, ...]] = {
     "ModelSamplingSD3": ("MODEL",),
     "SaveImage": (),
     "SaveAnimatedWEBP": (),
+    "LoraLoader": ("MODEL", "CLIP"),
+    "CLIPSetLastLayer": ("CLIP",),
+    "VAEEncode": ("LATENT",),
+    "VAEEncodeForInpaint": ("LATENT",),
+    "SetLatentNoiseMask": ("LATENT",),
+    "RepeatLatentBatch": ("LATENT",),
+    "LatentUpscaleBy": ("LATENT",),
+    "LoadImageMask": ("MASK",),
+    "GrowMask": ("MASK",),
+    "FeatherMask": ("MASK",),
+    "UpscaleModelLoader": ("UPSCALE_MODEL",),
+    "ImageUpscaleWithModel": ("IMAGE",),
+    "ImageScale": ("IMAGE",),
+    "ImageScaleBy": ("IMAGE",),
+    "ImageCompositeMasked": ("IMAGE",),
 }
 # Widget order where the editor's differs from the order our builder passes inputs in
 # (ComfyUI_IPAdapter_plus declares combine_embeds before start_at).
@@ -49,6 +66,7 @@ WIDGET_ORDER: dict[str, tuple[str, ...]] = {
 EXTRA_WIDGETS: dict[tuple[str, str], Any] = {
     ("KSampler", "seed"): "fixed",
     ("LoadImage", "image"): "image",
+    ("LoadImageMask", "image"): "image",
 }
 _COLUMN_WIDTH = 360
 
@@ -57,18 +75,60 @@ def generation_metadata(
     job: GenerationJob, presets: Presets, graph: dict[str, Any], index: int
 ) -> dict[str, str]:
     """PNG text chunks for output `index` of `job`: `parameters`, `prompt` and `workflow`."""
-    preset = presets.preset(job.preset, job.kind.value)
-    parameters = (
-        f"{job.prompt}\nNegative prompt: {job.negative_prompt}\n"
-        f"Steps: {preset.steps}, Sampler: {preset.sampler_name}, Schedule type: "
-        f"{preset.scheduler}, CFG scale: {preset.cfg}, Seed: {job.seed + index}, "
-        f"Size: {preset.width}x{preset.height}, Model: {job.model}, Version: AI KINGS"
-    )
     return {
-        "parameters": parameters,
+        "parameters": a1111_parameters(job, presets, index),
         "prompt": json.dumps(graph),
         "workflow": json.dumps(editor_workflow(graph)),
     }
+
+
+def _stem(name: str) -> str:
+    return name.rsplit(".", 1)[0]
+
+
+def a1111_parameters(job: GenerationJob, presets: Presets, index: int) -> str:
+    """AUTOMATIC1111's `parameters` text for output `index`: the prompt with its LoRAs as
+    `<lora:name:weight>`, the negative prompt, then the settings line (steps, sampler, CFG,
+    seed, size (the first pass's, as A1111 writes it), model, denoise and hires settings,
+    clip skip; an upscale's upscaler)."""
+    tools = Tools.from_json(job.request.get("tools"))
+    preset = tuned(presets.preset(job.preset, job.kind.value), tools)
+    width, height = final_size(tools, preset, presets.catalogue)
+    if tools.mode == "upscale":
+        return (
+            f"Postprocess upscale to: {width}x{height}, "
+            f"Postprocess upscaler: {_stem(tools.upscaler or '')}, Version: AI KINGS"
+        )
+    loras = "".join(f" <lora:{_stem(lora.name)}:{lora.weight:g}>" for lora in tools.loras)
+    if tools.hires is not None:
+        # A1111's Size is the first pass's; "Hires upscale" says how much the second enlarges.
+        width, height = output_size(replace(tools, hires=None), (preset.width, preset.height))
+    settings = [
+        f"Steps: {preset.steps}",
+        f"Sampler: {preset.sampler_name}",
+        f"Schedule type: {preset.scheduler}",
+        f"CFG scale: {preset.cfg}",
+        f"Seed: {job.seed + index}",
+        f"Size: {width}x{height}",
+        f"Model: {job.model}",
+    ]
+    if tools.mode in ("img2img", "inpaint"):
+        settings.append(f"Denoising strength: {tools.denoise:g}")
+    if tools.mode == "inpaint":
+        settings.append(f"Mask blur: {tools.mask_feather}")
+    if tools.clip_skip:
+        settings.append(f"Clip skip: {tools.clip_skip}")
+    if tools.hires is not None:
+        hires = tools.hires
+        settings += [
+            f"Hires upscale: {hires.scale:g}",
+            f"Hires steps: {hires.steps}",
+            f"Hires upscaler: {_stem(hires.upscaler) if hires.upscaler else 'Latent'}",
+        ]
+        if tools.mode == "txt2img":
+            settings.append(f"Denoising strength: {hires.denoise:g}")
+    settings.append("Version: AI KINGS")
+    return f"{job.prompt}{loras}\nNegative prompt: {job.negative_prompt}\n" + ", ".join(settings)
 
 
 def _is_link(value: Any) -> bool:

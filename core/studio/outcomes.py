@@ -1,4 +1,5 @@
-"""How a job ends: succeed and charge, fail and refund, requeue, cancel, recover after a crash.
+"""How a job ends: succeed and charge, fail and refund, requeue, cancel or stop, recover after a
+crash.
 
 Every path that closes a job's credit hold is here, so the refund path has one home. A hold is
 closed exactly once: charged on success, refunded on failure or cancel (the ledger's shared
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from functools import partial
 
 from sqlalchemy.engine import Engine
@@ -29,6 +31,7 @@ from core.studio.pricing import Pricing, charge_for
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+CANCELLED_QUEUED = "Cancelled by you. Your credits were refunded."
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 RESTART_REASON = "the scheduler restarted"
 
@@ -48,9 +51,15 @@ class JobOutcomes:
     """How jobs end when their instance goes away; the pool manager calls these."""
 
     def requeue_or_fail(self, session: Session, *, job_id: int, reason: str, now: datetime) -> None:
-        """Back to the queue (hold kept) while attempts remain, else fail and refund."""
+        """Back to the queue (hold kept) while attempts remain, else fail and refund. A job its
+        user asked to stop is not run again: it ends cancelled and refunded."""
         job = session.get(GenerationJob, job_id)
         if job is None or job.status in TERMINAL:
+            return
+        if job.cancel_requested_at is not None:
+            _end_cancelled(
+                session, job, charged=0, cost_usd=None, message=CANCELLED_QUEUED, now=now
+            )
             return
         if job.attempts >= MAX_ATTEMPTS:
             self.fail(session, job_id=job_id, reason=reason, now=now)
@@ -128,22 +137,83 @@ def close_lease(
         OUTCOMES.fail(session, job_id=job_id, reason=reason, now=now)
 
 
-def cancel(engine: Engine, *, job_id: int, user_id: int, clock: Clock) -> bool:
-    """Cancel the user's job while it is still queued and refund it; False if too late."""
+class Cancel(StrEnum):
+    """What asking to cancel a job did."""
+
+    CANCELLED = "cancelled"
+    """It was still queued: it ended now and its credits were refunded."""
+    STOPPING = "stopping"
+    """It had started: its worker interrupts it, charges the GPU time used, refunds the rest."""
+    TOO_LATE = "too_late"
+    """It had already ended."""
+
+
+def cancel(engine: Engine, *, job_id: int, user_id: int, clock: Clock) -> Cancel:
+    """Cancel the user's job: a queued one ends now, refunded; a started one is asked to stop
+    (`cancel_requested_at`), which its worker carries out. NotFound if not the user's."""
     now = clock.now()
     with session_scope(engine) as session:
         job = locks.lock_job(session, job_id)
         if job is None or job.user_id != user_id:
             raise NotFound("No such job.")
-        if job.status is not JobStatus.QUEUED:
-            return False
-        job.status = JobStatus.CANCELLED
-        job.error = "Cancelled by you. Your credits were refunded."
-        job.finished_at = now
-        job.updated_at = now
-        session.add(job)
-        ledger.refund_job(session, job_id=job_id, now=now, reason="cancelled")
-    return True
+        if job.status is JobStatus.QUEUED:
+            _end_cancelled(
+                session, job, charged=0, cost_usd=None, message=CANCELLED_QUEUED, now=now
+            )
+            return Cancel.CANCELLED
+        if job.status in TERMINAL:
+            return Cancel.TOO_LATE
+        if job.cancel_requested_at is None:
+            job.cancel_requested_at = now
+            job.updated_at = now
+            session.add(job)
+            log.info("job.stop_requested", extra={"job_id": job_id})
+        return Cancel.STOPPING
+
+
+def stopped(
+    session: Session,
+    job: GenerationJob,
+    *,
+    cost_usd: Decimal | None,
+    pricing: Pricing,
+    now: datetime,
+) -> int:
+    """End `job`, stopped by its user: charge the GPU time it used (`cost_usd`, never more than
+    held; None if it never ran) and refund the rest; the credits charged. The caller holds the
+    job's lease in the same unit of work, as for `succeed`."""
+    if cost_usd is None:
+        _end_cancelled(session, job, charged=0, cost_usd=None, message=CANCELLED_QUEUED, now=now)
+        return 0
+    charged = charge_for(cost_usd, pricing=pricing, held=job.estimated_credits)
+    credits = f"{charged} credit{'' if charged == 1 else 's'}"
+    message = f"Stopped by you: {credits} charged for the GPU time used, the rest refunded."
+    _end_cancelled(session, job, charged=charged, cost_usd=cost_usd, message=message, now=now)
+    return charged
+
+
+def _end_cancelled(
+    session: Session,
+    job: GenerationJob,
+    *,
+    charged: int,
+    cost_usd: Decimal | None,
+    message: str,
+    now: datetime,
+) -> None:
+    if charged:
+        ledger.settle_job(session, job_id=job.id or 0, charged_credits=charged, now=now)
+    else:
+        ledger.refund_job(session, job_id=job.id or 0, now=now, reason="cancelled")
+    job.status = JobStatus.CANCELLED
+    job.error = message
+    if cost_usd is not None:  # it ran: what its GPU time cost and what that charged
+        job.charged_credits, job.cost_usd = charged, cost_usd
+    job.preview = job.preview_mime = None
+    job.finished_at = now
+    job.updated_at = now
+    session.add(job)
+    log.info("job.cancelled", extra={"job_id": job.id, "credits": charged})
 
 
 def recover_orphaned_jobs(

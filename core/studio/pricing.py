@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlmodel import Session
 
-from core.comfy.presets import Presets
+from core.comfy.presets import Preset, Presets
+from core.comfy.tools import Tools, final_size, output_size, tuned
 from core.config import Settings
 from core.pool import costs
 from core.studio.compose import StudioRequest
 
 HOLD_MARGIN = Decimal("1.5")
+UPSCALE_S_PER_MEGAPIXEL = 0.6
+"""GPU seconds an ESRGAN-class 4x model takes per output megapixel on an RTX 4090 (an
+estimate to calibrate, like the presets' `expected_seconds`)."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,9 @@ def pricing_from(settings: Settings) -> Pricing:
 def estimate(
     session: Session, request: StudioRequest, *, presets: Presets, pricing: Pricing, pool: str
 ) -> Estimate:
-    """Credits and GPU time for `request` on `pool`: measured medians per preset/model, else
-    preset defaults (every pool is priced at the reference price today)."""
+    """Credits and GPU time for `request` on `pool`: measured medians per preset/model (else
+    the preset's expected seconds), scaled by the tools' workload (size, steps, hires,
+    upscale); every pool is priced at the reference price today."""
     preset = presets.preset(request.preset, request.kind)
     per_item_s = costs.median_duration_s(
         session,
@@ -61,13 +66,34 @@ def estimate(
         kind=request.kind.value,
         default_s=preset.expected_seconds,
     )
-    gpu_s = per_item_s * request.batch_size
+    gpu_s = workload_s(per_item_s, preset, request.tools, presets) * request.batch_size
     cost = costs.cost_for(pricing.reference_price_per_hour_usd, gpu_s)
     return Estimate(
         credits=costs.credits_for_cost(cost, pricing.credit_price_usd),
         gpu_seconds=gpu_s,
         cost_usd=cost,
     )
+
+
+def workload_s(per_item_s: float, preset: Preset, tools: Tools, presets: Presets) -> float:
+    """GPU seconds for one item with `tools`, `per_item_s` being what one plain item of
+    `preset` takes: sampling scales with pixels times steps, a hires fix adds its second
+    pass at the enlarged size (and the upscale model's pass), a standalone upscale is
+    priced by its output megapixels only."""
+    if tools.mode == "upscale":
+        width, height = final_size(tools, preset, presets.catalogue)
+        return UPSCALE_S_PER_MEGAPIXEL * width * height / 1e6
+    plain = preset.width * preset.height * preset.steps
+    sized = tuned(preset, tools)
+    first = output_size(replace(tools, hires=None), (sized.width, sized.height))
+    units = first[0] * first[1] * sized.steps / plain
+    seconds = per_item_s * units
+    if tools.hires is not None:
+        width, height = final_size(tools, preset, presets.catalogue)
+        seconds += per_item_s * width * height * tools.hires.steps / plain
+        if tools.hires.upscaler is not None:
+            seconds += UPSCALE_S_PER_MEGAPIXEL * width * height / 1e6
+    return seconds
 
 
 def hold_for(quote: Estimate) -> int:

@@ -57,10 +57,14 @@ def fair_queue(session: Session, *, limit: int = 100) -> list[GenerationJob]:
 
 def queue_position(session: Session, job_id: int) -> int | None:
     """1-based place of a queued job in dispatch order, or None if it is not queued."""
-    for place, job in enumerate(fair_queue(session, limit=1000), start=1):
-        if job.id == job_id:
-            return place
-    return None
+    return queue_positions(session).get(job_id)
+
+
+def queue_positions(session: Session) -> dict[int, int]:
+    """Each queued job's 1-based place in dispatch order (the first 1,000)."""
+    return {
+        job.id or 0: place for place, job in enumerate(fair_queue(session, limit=1000), start=1)
+    }
 
 
 def count_queued(session: Session) -> int:

@@ -6,6 +6,7 @@ it hands every ending to `core.studio.outcomes`, and only while it still holds t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,22 +24,25 @@ from core.clock import Clock
 from core.comfy.client import ComfyClient
 from core.comfy.events import OutputRef, Preview, Progress
 from core.comfy.presets import Presets
+from core.comfy.tools import Tools
 from core.comfy.workflows import GenerationRequest, Graph, build_graph
-from core.db import run_transaction, session_scope
-from core.errors import ComfyUnavailable, CoreError
+from core.db import read_scope, run_transaction, session_scope
+from core.errors import ComfyUnavailable, CoreError, ExecutionFailed
 from core.gallery import screening, store
 from core.models import GenerationJob, GpuInstance, JobStatus
 from core.pool import costs, leases
 from core.pool.leases import Claim
 from core.safety import OutputScreener, shared_screener
 from core.studio import outcomes
-from core.studio.compose import DEFAULT_REFERENCE_WEIGHT
+from core.studio.compose import DEFAULT_REFERENCE_WEIGHT, mask_of
 from core.studio.metadata import generation_metadata
 from core.studio.pricing import Pricing
 
 log = logging.getLogger(__name__)
 
 PROGRESS_WRITE_INTERVAL_S = 0.5
+STOP_CHECK_INTERVAL_S = 0.5
+"""How often a running job's worker looks whether its user asked to stop it."""
 
 
 @dataclass
@@ -123,6 +127,8 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
     )
     if job is None:
         return lambda: None  # requeued or settled meanwhile: nothing of ours to write
+    if job.cancel_requested_at is not None:  # stopped before it began: nothing ran
+        return partial(_stop, ctx, claim, job_id, None)
     client = ctx.comfy(claim.comfy_url)
     try:
         uploaded = tuple(
@@ -130,6 +136,7 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
             for sha in job.request.get("reference_images", [])
         )
         request = GenerationRequest(
+            tools=_upload_sources(ctx, client, job),
             positive=job.prompt,
             negative=job.negative_prompt,
             model=job.model,
@@ -141,8 +148,13 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
             reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
         )
         graph = build_graph(request, ctx.presets)
-        progress = _ProgressWriter(ctx, job_id)
-        result = client.run(graph, on_event=progress)
+        progress = _ProgressWriter(ctx, job_id, client)
+        try:
+            result = client.run(graph, on_event=progress, on_wait=progress.check_stop)
+        except ExecutionFailed:
+            if progress.stop_requested():
+                return partial(_stop, ctx, claim, job_id, started)
+            raise
         outputs = [(ref, client.view(ref)) for ref in result.outputs]
     finally:
         client.close()
@@ -161,21 +173,53 @@ def _start(session: Session, *, job_id: int, started: datetime) -> GenerationJob
     return job
 
 
-class _ProgressWriter:
-    """Writes sampler progress, with the latest preview frame, to the job row at most every
-    PROGRESS_WRITE_INTERVAL_S (and always on the last step)."""
+def _upload_sources(ctx: RunContext, client: ComfyClient, job: GenerationJob) -> Tools:
+    """The job's tools naming its source picture and mask as uploaded to this instance."""
+    tools = Tools.from_json(job.request.get("tools"))
+    source = tools.source and client.upload_image(
+        store.read(ctx.media_root, tools.source), f"{tools.source}.png"
+    )
+    mask_bytes = mask_of(job)
+    mask = None
+    if mask_bytes is not None:
+        mask = client.upload_image(mask_bytes, f"mask-{hashlib.sha256(mask_bytes).hexdigest()}.png")
+    return tools.with_images(source or None, mask)
 
-    def __init__(self, ctx: RunContext, job_id: int) -> None:
-        self.ctx, self.job_id, self.last_write = ctx, job_id, 0.0
+
+class _ProgressWriter:
+    """Follows a run's events: writes sampler progress, with the latest preview frame, to the
+    job row at most every PROGRESS_WRITE_INTERVAL_S (and always on the last step), and
+    interrupts the prompt once its user asked to stop it (looked up every
+    STOP_CHECK_INTERVAL_S)."""
+
+    def __init__(self, ctx: RunContext, job_id: int, client: ComfyClient) -> None:
+        self.ctx, self.job_id, self.client = ctx, job_id, client
+        self.last_write = self.last_stop_check = 0.0
         self.preview: Preview | None = None
+        self.prompt_id: str | None = None
+        self.interrupted = False
+
+    def check_stop(self, prompt_id: str | None = None) -> None:
+        """Interrupt the run (once) if its user asked to stop it; looks at most every
+        STOP_CHECK_INTERVAL_S."""
+        self.prompt_id = prompt_id or self.prompt_id
+        moment = time.monotonic()
+        if self.interrupted or moment - self.last_stop_check < STOP_CHECK_INTERVAL_S:
+            return
+        self.last_stop_check = moment
+        if self.stop_requested():
+            self.interrupted = True
+            self.client.interrupt(self.prompt_id)
+            log.info("job.interrupted", extra={"job_id": self.job_id})
 
     def __call__(self, event: object) -> None:
+        self.check_stop(getattr(event, "prompt_id", None))
+        moment = time.monotonic()
         if isinstance(event, Preview):
             self.preview = event
             return
         if not isinstance(event, Progress):
             return
-        moment = time.monotonic()
         if moment - self.last_write < PROGRESS_WRITE_INTERVAL_S and event.value < event.max:
             return
         self.last_write = moment
@@ -195,6 +239,14 @@ class _ProgressWriter:
                 )
                 .values(**values)
             )
+
+    def stop_requested(self) -> bool:
+        """Whether the job's user asked to stop it."""
+        with read_scope(self.ctx.engine) as session:
+            query = sa.select(col(GenerationJob.cancel_requested_at)).where(
+                col(GenerationJob.id) == self.job_id
+            )
+            return session.execute(query).scalar() is not None
 
 
 def _finish(
@@ -228,6 +280,8 @@ def _finish(
                 title=f"{job.prompt[:60]} #{index + 1}",
                 now=now,
                 metadata=generation_metadata(job, ctx.presets, graph, index),
+                category=job.request.get("category"),
+                tags=job.request.get("tags", ()),
             )
             # Screened before this unit of work commits: no output is ever seen unscreened.
             screening.screen_output(
@@ -248,6 +302,30 @@ def _finish(
         return
     seconds = (now - started).total_seconds()
     log.info("job.succeeded", extra={"job_id": job_id, "seconds": seconds, "credits": charged})
+
+
+def _stop(ctx: RunContext, claim: Claim, job_id: int, started: datetime | None) -> None:
+    """End a job its user stopped: release the lease (the instance goes back to the pool, as
+    after any job), charge the GPU time used since `started` (None: it never ran), refund the
+    rest. Nothing of the interrupted run is stored."""
+    now = ctx.clock.now()
+
+    def settle(session: Session) -> int | None:
+        job = locks.lock_job(session, job_id)
+        if not leases.release(session, lease_id=claim.lease_id, now=now, outcome="cancelled"):
+            return None
+        instance = session.get(GpuInstance, claim.instance_id)
+        if job is None or instance is None or job.status in outcomes.TERMINAL:
+            return None
+        cost = (
+            None
+            if started is None
+            else costs.cost_for(instance.price_per_hour_usd, (now - started).total_seconds())
+        )
+        return outcomes.stopped(session, job, cost_usd=cost, pricing=ctx.pricing, now=now)
+
+    charged = run_transaction(ctx.engine, settle, name="studio.stop")
+    log.info("job.stopped", extra={"job_id": job_id, "credits": charged})
 
 
 def _close(

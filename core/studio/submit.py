@@ -6,6 +6,7 @@ one unit of work, so there is never a job without its hold or a hold without its
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 
@@ -25,6 +26,9 @@ from core.pool import leases
 from core.refusals import audited_refusals
 from core.studio.compose import StudioRequest, validate
 from core.studio.pricing import Pricing, estimate, hold_for
+from core.studio.sources import resolve_source
+
+DEFAULT_MAX_PIXELS = 40_000_000
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +73,18 @@ def submit(
     pool: str,
     ip: str | None = None,
     idempotency_key: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> GenerationJob:
     """Queue a job and hold its credits, or refuse with a clear message.
 
     A submit carrying the `idempotency_key` of one of the user's jobs is that job: it is
     returned as it is and nothing more is held (a double-click, a resent form).
 
-    Content policy runs first (the prompts, and the muse, variation and references named),
-    before any credit hold or GPU work; a refusal is audited in its own unit of work so the
-    record survives the refusal.
+    Content policy runs first (the prompts, and the muse, variation, references and source
+    picture named), before any credit hold or GPU work; a refusal is audited in its own unit
+    of work so the record survives the refusal. The source's size comes from our own
+    records, and the tools are checked again with it (an oversized source, a mask of the
+    wrong size) before any credit is held.
     """
     validate(request, presets)
     _check_key(idempotency_key)
@@ -86,10 +93,14 @@ def submit(
     with audited_refusals(engine, actor=actor, target="studio.submit", clock=clock, ip=ip):
         with read_scope(engine) as session:
             check_sources(session, user_id=user_id, request=request, year=year)
+            request = resolve_source(
+                session, user_id=user_id, request=request, max_pixels=max_pixels
+            )
         safety.screen_prompt(request.prompt, nsfw=request.nsfw, year=year)
         safety.screen_prompt(
             request.negative_prompt, nsfw=False, field="negative prompt", year=year, negative=True
         )
+    validate(request, presets)
     now = clock.now()
 
     def queue_job(session: Session) -> tuple[GenerationJob, bool]:
@@ -122,6 +133,12 @@ def submit(
                 "reference_images": list(request.reference_images),
                 "reference_weight": request.reference_weight,
                 "nsfw": request.nsfw,
+                "tools": request.tools.to_json(),
+                "mask_png": base64.b64encode(request.mask_png).decode()
+                if request.mask_png
+                else None,
+                "category": request.category,
+                "tags": list(request.tags),
             },
             estimated_credits=hold,
             idempotency_key=idempotency_key,

@@ -29,7 +29,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from sim.comfy import render
+from sim.comfy import render, sizes
 from sim.comfy.config import ComfySimConfig
 from sim.comfy.provision import REPORT_NAME, ModelFile, report_bytes, true_file
 from sim.comfy.schema import FILE_INPUTS, classes
@@ -494,16 +494,16 @@ class Run:
             if config.drop_ws and step == 1:
                 await server.sockets.close(self.client)
 
+    def _upload(self, name: str) -> bytes | None:
+        subfolder, _, file_name = name.rpartition("/")
+        return self.server.files.get(("input", subfolder, file_name))
+
     def _save(self, node_id: str, class_type: str, inputs: dict[str, Any]) -> dict[str, Any]:
         """Write the node's files; its UI output (`images`, plus `animated` for a WebP)."""
         prompt = self.item.prompt
         latent = _find_upstream(prompt, node_id, LATENTS)
         sampler = _find_upstream(prompt, node_id, tuple(SAMPLERS))
-        size = (
-            (int(latent["inputs"]["width"]), int(latent["inputs"]["height"]))
-            if latent
-            else (512, 512)
-        )
+        size = sizes.output_size(prompt, node_id, self._upload)
         seed = int((sampler or {}).get("inputs", {}).get("seed", 0))
         kind = "temp" if class_type == "PreviewImage" else "output"
         prefix = str(inputs.get("filename_prefix", "ComfyUI"))
@@ -520,7 +520,10 @@ class Run:
                 "images": [{"filename": name, "subfolder": subfolder, "type": kind}],
                 "animated": [True],
             }
+        repeat = _find_upstream(prompt, node_id, ("RepeatLatentBatch",))
         batch = int(latent["inputs"].get("batch_size", 1)) if latent else 1
+        if repeat is not None:
+            batch = int(repeat["inputs"].get("amount", 1))
         caption = _positive_text(prompt, sampler)
         extra = self.item.extra_data.get("extra_pnginfo")
         images = []

@@ -34,6 +34,9 @@ SHIPPED_FILES: dict[str, tuple[int, str | None]] = {
     "diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors": (2_838_000_000, None),
     "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors": (6_736_000_000, None),
     "vae/wan_2.1_vae.safetensors": (253_815_318, None),
+    "loras/sd_xl_offset_example-lora_1.0.safetensors": (49_600_000, None),
+    "upscale_models/RealESRGAN_x4plus.pth": (67_040_989, None),
+    "upscale_models/4x-UltraSharp.pth": (66_961_958, None),
 }
 """The model files the studio ships, as the simulator knows them: bytes (exact where the
 sha256 is given, else rounded from the model pages, for timing only) and the true sha256

@@ -39,10 +39,14 @@ FILE_INPUTS: dict[tuple[str, str], str] = {
     ("StyleModelLoader", "style_model_name"): "style_models",
     ("GLIGENLoader", "gligen_name"): "gligen",
     ("HypernetworkLoader", "hypernetwork_name"): "hypernetworks",
+    ("UpscaleModelLoader", "model_name"): "upscale_models",
 }
 """(class, input) -> the models folder whose files the input's list shows."""
 
-UPLOAD_INPUTS: dict[tuple[str, str], str] = {("LoadImage", "image"): "input"}
+UPLOAD_INPUTS: dict[tuple[str, str], str] = {
+    ("LoadImage", "image"): "input",
+    ("LoadImageMask", "image"): "input",
+}
 """(class, input) -> the directory of uploaded files the input names. These nodes check the
 value in their own `VALIDATE_INPUTS` ("Invalid image file: ..."), not against the list."""
 
@@ -129,10 +133,17 @@ def object_info(
     for section in ("required", "optional"):
         for input_name, raw in (info["input"].get(section) or {}).items():
             folder = FILE_INPUTS.get((name, input_name))
-            if folder is not None:
-                raw[0] = sorted(installed.get(folder, []))
-            elif (name, input_name) in UPLOAD_INPUTS:
-                raw[0] = sorted(uploads)
+            files = (
+                sorted(installed.get(folder, []))
+                if folder is not None
+                else sorted(uploads)
+                if (name, input_name) in UPLOAD_INPUTS
+                else None
+            )
+            if files is not None and raw[0] == "COMBO":  # the newer declaration: options
+                raw[1]["options"] = files
+            elif files is not None:
+                raw[0] = files
     return info
 
 

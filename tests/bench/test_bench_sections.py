@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
-from bench import engine, gallery, pool, pool_policy, stopped_tier
+from bench import api, engine, gallery, pool, pool_policy, stopped_tier
 from bench.__main__ import SECTIONS, main
 from bench.common import Figure, parallel_map, percentile
 from core.models import PoolConfig
@@ -43,6 +43,17 @@ def test_overhead_runs_every_job_through_the_system_and_times_both_paths():
     assert {figure.id for figure in result.figures()} == {"P1"}
 
 
+def test_api_section_runs_jobs_through_the_real_api_process_and_counts_its_reads():
+    result = api.api_under_load(runs=2, read_seconds=0.5)
+    assert result.succeeded == 2
+    _ordered(result.submit_ms)
+    _ordered(result.status_ms)
+    _ordered(result.done_ms)
+    assert result.reads > 0 and result.failed_reads == 0
+    assert result.reads_per_s > 0
+    assert {figure.id for figure in result.figures()} == {"A"}
+
+
 def test_reconcile_counts_one_list_page_per_25_instances_once_the_pool_is_steady():
     result = engine.reconcile_at_scale(30, steady_ticks=3)
     calls = result.scale_up_calls
@@ -58,19 +69,24 @@ def test_reconcile_counts_one_list_page_per_25_instances_once_the_pool_is_steady
 def test_page_queries_time_a_first_and_a_truly_deep_page_of_every_query():
     result = gallery.page_queries(1000, repeats=3)
     assert [page.query for page in result.pages] == [
-        *(f"gallery {sort}" for sort in gallery.SORTS),
+        *(name for name, _sort, _filters in gallery.QUERIES),
         "audit log",
         "audit log, action filter",
     ]
-    for page in result.pages:
+    unfiltered = [p for p in result.pages if p.query.split()[-1] in gallery.SORTS]
+    assert len(unfiltered) == 8
+    for page in unfiltered:
         assert page.depth == 900
-        assert page.deep_items > 0
+        assert page.deep_items == gallery.PAGE_SIZE
+    for page in result.pages:
         _ordered(page.first_ms)
         _ordered(page.deep_ms)
         assert page.depth_ratio > 0
-    assert all(page.deep_items == gallery.PAGE_SIZE for page in result.pages[:4])
+    searched = {p.query: p for p in result.pages}["mine newest, search 1 in 10"]
+    assert 90 <= searched.depth < 100  # one title in ten starts with the common word
     assert result.seed_s > 0
-    assert len(result.figures()) == len(result.pages) + 2
+    assert result.writer_wait_ms > 0
+    assert len(result.figures()) == len(result.pages) + 3
 
 
 def test_studio_render_shows_the_page_without_exceptions():
@@ -164,6 +180,7 @@ def test_cli_runs_the_chosen_section_and_prints_the_summary_table(capsys):
         "F",
         "L",
         "S",
+        "A",
     }
 
 

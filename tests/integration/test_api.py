@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -17,11 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from api.app import create_app
-from api.deps import Services
-from api.limits import RateLimiter
 from api.main import services_from
 from core.accounts import ledger
-from core.accounts.api_tokens import Scope, create_token, revoke_token
+from core.accounts.api_tokens import Scope, revoke_token
 from core.clock import SystemClock
 from core.config import get_settings
 from core.db import read_scope, session_scope
@@ -36,53 +33,13 @@ from core.models import (
     Visibility,
 )
 from sim.server import ServerThread
-from testing.factories import make_user, store_png
-
-ALL_USER_SCOPES = frozenset({Scope.READ, Scope.GENERATE, Scope.MUSES})
-
-
-@dataclass
-class Api:
-    """A running API and a helper to mint tokens."""
-
-    url: str
-    engine: Engine
-
-    def client(self, token: str | None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
-
-    def user_with_token(
-        self, scopes: frozenset[Scope] = ALL_USER_SCOPES, credits: int = 100, **fields: object
-    ) -> tuple[User, str]:
-        user = make_user(self.engine, **fields)
-        with session_scope(self.engine) as session:
-            now = SystemClock().now()
-            if credits:
-                ledger.grant(
-                    session,
-                    user_id=user.id or 0,
-                    credits=credits,
-                    key=f"test-grant-{user.id}",
-                    note="test",
-                    now=now,
-                )
-            made = create_token(session, user_id=user.id or 0, name="bot", scopes=scopes, now=now)
-        return user, made.secret
+from testing.api import ALL_USER_SCOPES, Api, api_thread
+from testing.factories import store_png
 
 
 def _serve(engine: Engine, *, per_minute: int = 10_000) -> Iterator[Api]:
-    base = services_from(get_settings())
-    svc = Services(
-        engine=engine,
-        settings=base.settings,
-        presets=base.presets,
-        pricing=base.pricing,
-        clock=base.clock,
-        limiter=RateLimiter(per_minute),
-    )
-    with ServerThread(create_app(svc)) as server:
-        yield Api(server.url, engine)
+    with api_thread(engine, per_minute=per_minute) as api:
+        yield api
 
 
 @pytest.fixture
@@ -166,6 +123,25 @@ def test_submit_holds_credits_and_the_job_is_followed_to_its_end(api: Api) -> No
     assert '"status":"queued"' in events[0]
     assert '"status":"cancelled"' in events[-1]
     assert _balance(api.engine, user) == 100
+
+
+def test_cancel_says_whether_the_job_ended_or_is_being_stopped(api: Api) -> None:
+    _user, token = api.user_with_token()
+    with api.client(token) as client:
+        queued = client.post("/v1/jobs", json={"prompt": "a lighthouse at dusk"}).json()
+        started = client.post("/v1/jobs", json={"prompt": "a harbour at noon"}).json()
+        with session_scope(api.engine) as session:  # a worker has started the second one
+            row = session.get(GenerationJob, started["id"])
+            row.status = JobStatus.RUNNING
+            session.add(row)
+        first = client.post(f"/v1/jobs/{queued['id']}/cancel").json()
+        second = client.post(f"/v1/jobs/{started['id']}/cancel").json()
+        again = client.post(f"/v1/jobs/{queued['id']}/cancel").json()
+    assert first == {"outcome": "cancelled", "cancelled": True}
+    assert second == {"outcome": "stopping", "cancelled": False}
+    assert again == {"outcome": "too_late", "cancelled": False}
+    with read_scope(api.engine) as session:
+        assert session.get(GenerationJob, started["id"]).cancel_requested_at is not None
 
 
 def test_a_refused_prompt_holds_nothing_and_is_audited(api: Api) -> None:
@@ -300,7 +276,9 @@ def test_the_openapi_document_lists_every_route(api: Api) -> None:
     with httpx.Client(base_url=api.url) as client:
         paths = set(client.get("/openapi.json").json()["paths"])
     assert {"/v1/account", "/v1/jobs", "/v1/jobs/{job_id}/events", "/v1/gallery",
-            "/v1/muses", "/v1/assets/{asset_id}/content", "/v1/estimate"} <= paths  # fmt: skip
+            "/v1/muses", "/v1/assets/{asset_id}/content", "/v1/estimate",
+            "/v1/muses/{muse_id}", "/v1/muses/import", "/v1/muses/{muse_id}/card",
+            "/v1/assets/{asset_id}/rating", "/v1/assets/{asset_id}/share"} <= paths  # fmt: skip
 
 
 def test_a_resent_idempotency_key_is_the_first_job_and_holds_once(api: Api) -> None:

@@ -61,8 +61,7 @@ def public(asset):
 
 
 def refresh(engine, now):
-    with session_scope(engine) as session:
-        return engagement.refresh_trending(session, now=now)
+    return engagement.refresh_trending(engine, now=now)
 
 
 @pytest.fixture

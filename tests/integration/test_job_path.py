@@ -19,7 +19,7 @@ from core.comfy.presets import Presets
 from core.config import load_settings
 from core.db import read_scope, session_scope
 from core.errors import InsufficientCredits, PolicyRefusal
-from core.gallery import store
+from core.gallery import library, listing, store
 from core.models import (
     Asset,
     AuditEntry,
@@ -36,8 +36,9 @@ from core.muses import service as muses
 from core.muses.schema import validate_profile
 from core.studio import queue
 from core.studio.compose import StudioRequest, compose
-from core.studio.outcomes import cancel
+from core.studio.outcomes import TERMINAL, Cancel, cancel
 from core.studio.pricing import pricing_from
+from core.studio.runner import run_job
 from core.studio.submit import submit
 from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
@@ -146,6 +147,25 @@ def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
     assert len(vast.dump()["instances"]) == 1
 
 
+def test_a_generated_picture_carries_the_chosen_category_and_tags_and_each_filter_finds_it(
+    engine, stack
+):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user, category="Cinematic", tags=("Golden hour", "neon", "neon"))
+    done = _drive(runtime, job.id)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    with read_scope(engine) as session:
+        [asset] = session.exec(select(Asset).where(Asset.job_id == job.id)).all()
+        assert asset.category == "cinematic"
+        assert library.tags_of(session, asset_id=asset.id) == ["golden-hour", "neon"]
+        for filters in ({"category": "cinematic"}, {"tag": "golden-hour"}, {"tag": "neon"}):
+            page = listing.list_assets(session, viewer_id=user.id, scope="mine", **filters)
+            assert [a.id for a in page.items] == [asset.id]
+        assert not listing.list_assets(session, viewer_id=user.id, scope="mine", tag="moody").items
+
+
 def test_a_generation_error_refunds_and_says_why(engine, stack):
     runtime, _vast, comfy = stack
     comfy.state.config.fail_at_step = 2
@@ -190,7 +210,7 @@ def test_cancel_while_queued_refunds(engine, stack):
     user = make_user(engine)
     _fund(engine, user)
     job = _submit(runtime, user)
-    assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is True
+    assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is Cancel.CANCELLED
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == 500
         kinds = [e.kind for e in ledger.history(session, user_id=user.id, limit=10)]
@@ -374,6 +394,7 @@ def test_a_close_that_fails_is_logged_and_written_at_the_next_tick(engine, stack
     with failing_statements(runtime.engine, r"^UPDATE lease") as fault:
         _drive(runtime, job.id, until=(JobStatus.RUNNING,))
         wait_until(lambda: any(r.message == "job.close_failed" for r in caplog.records))
+        wait_until(lambda: job.id in runtime.endings_owed())  # its worker handed it back
         fault.on = False
         runtime.tick_pool()
     done, kinds, open_leases = closes_of(engine, job.id)
@@ -390,6 +411,7 @@ def test_a_close_that_cannot_be_written_is_recovered_within_two_ticks(engine, st
     with failing_statements(runtime.engine, r"^INSERT INTO asset"):
         _drive(runtime, job.id, until=(JobStatus.RUNNING,))
         wait_until(lambda: any(r.message == "job.close_failed" for r in caplog.records))
+        wait_until(lambda: job.id in runtime.endings_owed())
         runtime.tick_pool()
         runtime.tick_pool()
         recovered, kinds, open_leases = closes_of(engine, job.id)
@@ -415,3 +437,95 @@ def test_a_job_whose_worker_died_is_recovered_at_the_next_tick_of_a_sitting_lead
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == 500 - job.estimated_credits
         assert all(e.kind is not CreditKind.REFUND for e in session.exec(select(CreditEntry)))
+
+
+def _drive_until(runtime, job_id, reached, timeout_s=60):
+    """Tick and dispatch until `reached(job)`; the job row then."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runtime.tick_pool()
+        runtime.dispatch()
+        with read_scope(runtime.engine) as session:
+            job = session.get(GenerationJob, job_id)
+        if reached(job):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never got there: {job.status}, step {job.step}")
+
+
+@pytest.mark.parametrize("comfy_config", [ComfySimConfig(step_delay_s=0.4)])
+def test_stopping_a_running_job_interrupts_it_charges_the_gpu_time_and_frees_the_gpu(engine, stack):
+    runtime, _vast, comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user, preset="high")
+    running = _drive_until(runtime, job.id, lambda j: j.status is JobStatus.RUNNING and j.step)
+    assert running.step < running.total_steps
+
+    assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is Cancel.STOPPING
+    assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is Cancel.STOPPING
+    stopped = _drive_until(runtime, job.id, lambda j: j.status in TERMINAL)
+
+    assert stopped.status is JobStatus.CANCELLED, stopped.error
+    assert stopped.error.startswith("Stopped by you")
+    assert 0 <= stopped.charged_credits <= stopped.estimated_credits
+    assert stopped.step < stopped.total_steps  # it did not run to the end
+    _, kinds, open_leases = closes_of(engine, job.id)
+    assert open_leases == []
+    assert kinds == sorted(["hold", "release", "charge"])  # closed once
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 500 - stopped.charged_credits
+        assert session.exec(select(Asset).where(Asset.job_id == job.id)).all() == []
+        lease = session.exec(select(Lease).where(Lease.job_id == job.id)).one()
+    assert lease.outcome == "cancelled"
+    assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is Cancel.TOO_LATE
+    # the GPU went back to the pool: the next job runs on the same instance
+    after = _submit(runtime, user, preset="low")
+    done = _drive(runtime, after.id)
+    assert done.status is JobStatus.SUCCEEDED and done.instance_id == stopped.instance_id
+
+
+@pytest.mark.parametrize("comfy_config", [ComfySimConfig(hang=True)])
+def test_a_job_stuck_in_a_silent_node_is_still_stopped(engine, stack):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+    _drive_until(runtime, job.id, lambda j: j.status is JobStatus.RUNNING)
+    assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is Cancel.STOPPING
+    stopped = _drive_until(runtime, job.id, lambda j: j.status in TERMINAL)
+    assert stopped.status is JobStatus.CANCELLED and stopped.error.startswith("Stopped by you")
+
+
+def test_a_job_stopped_before_its_worker_began_is_refunded_in_full(engine, stack):
+    runtime, _vast, _comfy = stack
+    runtime.tick_pool()
+    user = make_user(engine)
+    _fund(engine, user)
+    _submit(runtime, user)
+    make_instance(engine, state="ready", comfy_url="http://gpu.invalid")
+    with session_scope(engine) as session:
+        job_id, claim = queue.claim_next(session, pool="default", now=runtime.clock.now())
+    assert cancel(engine, job_id=job_id, user_id=user.id, clock=runtime.clock) is Cancel.STOPPING
+    assert run_job(runtime.run_context, job_id=job_id, claim=claim) is None  # no GPU called
+    stopped, kinds, open_leases = closes_of(engine, job_id)
+    assert stopped.status is JobStatus.CANCELLED and open_leases == []
+    assert kinds == ["hold", "refund"] and stopped.charged_credits is None
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 500
+
+
+def test_a_stopped_job_whose_worker_died_ends_cancelled_not_requeued(engine, stack):
+    runtime, _vast, _comfy = stack
+    runtime.tick_pool()
+    user = make_user(engine)
+    _fund(engine, user)
+    job = _submit(runtime, user)
+    make_instance(engine, state="ready", comfy_url="http://gpu.invalid")
+    with session_scope(engine) as session:
+        assert queue.claim_next(session, pool="default", now=runtime.clock.now()) is not None
+    assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is Cancel.STOPPING
+    runtime.tick_pool()  # recovery: the worker is gone
+    recovered, kinds, open_leases = closes_of(engine, job.id)
+    assert recovered.status is JobStatus.CANCELLED and open_leases == []
+    assert kinds == ["hold", "refund"]

@@ -5,12 +5,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from core.comfy.presets import Presets
 from core.config import get_settings
 from core.db import read_scope, session_scope
-from core.gallery import moderation, sharing
+from core.errors import NotFound
+from core.gallery import details, library, listing, moderation, sharing
 from core.gallery.sharing import ShareSigner
-from core.models import Asset, Report, Role, Screening, Visibility
-from testing.factories import make_user
+from core.models import Asset, Report, Role, Screening, User, Visibility
+from testing.factories import make_job, make_user
 from tests.pages.conftest import ROOT, store_picture
 
 
@@ -91,6 +93,21 @@ def test_owner_shares_a_picture_and_the_link_opens_it_after_review(signed_in, we
     assert share.title[0].value == "Shared picture"
 
 
+def test_a_share_link_starts_with_the_public_base_url(signed_in, web_engine, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://studio.example.test")
+    app = signed_in("views/gallery.py")
+    picture(web_engine, "Harbour at dawn")
+    app.run()
+    app = click(open_first(app), "Create share link")
+    link = app.code[0].value
+    assert link.startswith("https://studio.example.test/share?token=")
+    token = link.split("token=")[1]
+    with read_scope(web_engine) as session:
+        signer = ShareSigner.from_secret(get_settings().cookie_key.get_secret_value())
+        with pytest.raises(NotFound, match="waiting for review"):  # the link is ours and live
+            sharing.resolve_share(session, token=token, signer=signer)
+
+
 def share_page(token):
     from streamlit.testing.v1 import AppTest
 
@@ -119,7 +136,7 @@ def test_a_share_link_visitor_reports_and_the_picture_is_hidden(signed_in, web_e
             now=datetime.now(UTC),
         )
     app = share_page(token).run()
-    app.selectbox(key="share_report_reason").select("non-consensual or real person")
+    app.selectbox(key="share_report_reason").select("non-consensual or real person").run()
     app = click(app, "Report")
     assert "Reported." in app.success[0].value
     with read_scope(web_engine) as session:
@@ -135,6 +152,12 @@ def test_owner_makes_a_picture_public_and_deletes_another(signed_in, web_engine)
     app.run()
     app = open_first(app)  # newest first: "Drop me"
     app = click(app, "Delete")
+    app = click(app, "Keep it")  # asked first; nothing deleted
+    with read_scope(web_engine) as session:
+        assert session.get(Asset, drop) is not None
+    app = click(app, "Delete")
+    assert "for good" in app.warning[0].value
+    app = click(app, "Yes, delete it")
     assert not app.exception
     app = open_first(app)  # now "Keep me"
     app.segmented_control(key=f"vis_{keep}").set_value("public").run()
@@ -149,7 +172,107 @@ def test_a_viewer_reports_a_public_picture_from_the_gallery(signed_in, web_engin
     asset_id = picture(web_engine, "Public harbour", public=True)
     app.run()
     app = open_first(app)
+    report = [b for b in app.button if b.label == "Report"][0]
+    assert report.disabled  # no reason is chosen for the viewer, least of all the gravest
+    assert app.selectbox(key="report_reason").value is None
+    app.selectbox(key="report_reason").select("spam").run()
     app = click(app, "Report")
     assert not app.exception
     with read_scope(web_engine) as session:
         assert session.get(Asset, asset_id).hidden is True
+        assert session.exec(select(Report)).one().reason == "spam"
+
+
+def test_a_markdown_title_is_shown_literally_everywhere(signed_in, web_engine):
+    app = signed_in("views/gallery.py")
+    title = "![x](http://203.0.113.9/pixel.png) **bold** :red[red] $x$"
+    picture(web_engine, title)
+    app.run()
+    caption = [c for c in captions(app) if "·" in c][0]
+    # every punctuation mark is escaped, so the markdown renderer shows the characters
+    assert caption.startswith(r"\!\[x\]\(http\:\/\/203\.0\.113\.9\/pixel\.png\) \*\*bold\*\*")
+    assert r"\:red\[red\] \$x\$" in caption
+    app = open_first(app)
+    assert not app.exception
+    assert any(c.startswith(r"\!\[x\]") for c in captions(app) if "·" not in c)
+
+
+def test_the_viewer_shows_how_a_picture_was_made_and_the_prompt_to_its_owner_only(
+    signed_in, web_engine
+):
+    app = signed_in("views/gallery.py")
+    with session_scope(web_engine) as session:
+        owner = session.exec(select(User)).one()
+    job = make_job(web_engine, owner, prompt="a lighthouse at dusk", seed=424242, preset="low")
+    asset_id = picture(web_engine, "Lighthouse", public=True)
+    with session_scope(web_engine) as session:
+        asset = session.get(Asset, asset_id)
+        asset.job_id = job.id
+        session.add(asset)
+    app.run()
+    app = open_first(app)
+    assert not app.exception
+    facts = [c for c in captions(app) if "Seed" in c][0]
+    assert "Seed: 424242" in facts and "Steps: " in facts and "Model: sdxl" in facts
+    assert app.text_area(key="g_made_prompt").value == "a lighthouse at dusk"
+
+    stranger = make_user(web_engine)
+    with read_scope(web_engine) as session:
+        assert (
+            details.made_with(
+                session,
+                viewer_id=stranger.id,
+                asset=session.get(Asset, asset_id),
+                presets=Presets.load(),
+            ).prompt
+            is None
+        )
+
+
+def test_filters_beyond_show_sort_and_search_are_folded_away(signed_in, web_engine):
+    app = signed_in("views/gallery.py")
+    app.run()
+    assert [e.label for e in app.expander][:1] == ["More filters"]
+    assert app.selectbox(key="g_category") in app.expander[0].selectbox
+
+
+def test_owner_edits_title_category_and_tags_and_each_filter_finds_it(signed_in, web_engine):
+    app = signed_in("views/gallery.py")
+    asset_id = picture(web_engine, "Untitled draft")
+    app.run()
+    app = open_first(app)
+    form = [t for t in app.text_input if t.label == "Title"][0]
+    form.input("Harbour lights")
+    [s for s in app.selectbox if s.label == "Category"][-1].select("cinematic")
+    [m for m in app.multiselect if m.label == "Tags"][0].select("neon").select("golden-hour")
+    app = [b for b in app.button if b.label == "Save"][0].click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        asset = session.get(Asset, asset_id)
+        assert (asset.title, asset.category) == ("Harbour lights", "cinematic")
+        assert library.tags_of(session, asset_id=asset_id) == ["golden-hour", "neon"]
+        for filters in ({"category": "cinematic"}, {"tag": "neon"}, {"search": "harbour"}):
+            page = listing.list_assets(session, viewer_id=asset.owner_id, scope="mine", **filters)
+            assert [a.id for a in page.items] == [asset_id]
+
+
+def test_owner_selects_pictures_and_files_them_in_bulk(signed_in, web_engine):
+    app = signed_in("views/gallery.py")
+    ids = [picture(web_engine, f"bulk {n}", colour=n, minutes=n) for n in range(3)]
+    app.run()
+    for asset_id in ids[:2]:
+        app.checkbox(key=f"sel_{asset_id}").check()
+    app.run()
+    assert "2 selected" in [e.label for e in app.expander]
+    app.selectbox(key="bulk_category").select("portrait")
+    app.multiselect(key="bulk_tags").select("moody")
+    app = app.run().button(key="bulk_file").click().run()
+    assert not app.exception
+    with read_scope(web_engine) as session:
+        owner = session.get(Asset, ids[0]).owner_id
+        page = listing.list_assets(session, viewer_id=owner, scope="mine", tag="moody")
+        assert {a.id for a in page.items} == set(ids[:2])
+    app = app.button(key="bulk_delete").click().run()
+    app = app.button(key="bulk_delete_yes").click().run()
+    with read_scope(web_engine) as session:
+        assert [session.get(Asset, i) is None for i in ids] == [True, True, False]

@@ -330,3 +330,34 @@ def the_user_balance(engine):
 
     with read_scope(engine) as session:
         return ledger.balance(session, the_user(engine).id)
+
+
+def test_the_queue_view_lists_open_jobs_and_stops_or_cancels_each(signed_in, web_engine, texts):
+    app = signed_in("views/studio.py").run()
+    for prompt in ("a harbour at noon", "a lighthouse at dusk"):
+        app.text_area(key="studio_prompt").input(prompt).run()
+        app.button(key="studio_generate").click().run()
+    with session_scope(web_engine) as session:
+        first, second = session.exec(select(GenerationJob).order_by(GenerationJob.id)).all()
+        first.status, first.step, first.total_steps = JobStatus.RUNNING, 3, 20
+        session.add(first)
+    app.run()
+    assert not app.exception
+    page = texts(app)
+    assert "Your queue (2 jobs)" in [expander.label for expander in app.expander]
+    assert f"#{first.id}" in page and "generating, step 3 of 20" in page
+    assert f"#{second.id}" in page and "place 1 in the queue" in page
+
+    app.button(key=f"queue_cancel_{second.id}").click().run()
+    assert "Your queue (1 job)" in [expander.label for expander in app.expander]
+    with read_scope(web_engine) as session:
+        ended = session.get(GenerationJob, second.id)
+        running = session.get(GenerationJob, first.id)
+    assert ended.status is JobStatus.CANCELLED and "refunded" in ended.error
+    assert running.status is JobStatus.RUNNING and running.cancel_requested_at is None
+    app.button(key=f"queue_cancel_{first.id}").click().run()  # Stop: it is running
+    with read_scope(web_engine) as session:
+        running = session.get(GenerationJob, first.id)
+    assert running.cancel_requested_at is not None
+    app.run()
+    assert "Stopping…" in texts(app)

@@ -10,6 +10,7 @@ from PIL import Image
 from core.errors import ConfigError, NotFound, ValidationFailed
 from core.gallery import store
 from core.gallery.taxonomy import Taxonomy, normalize_tags
+from core.gallery.taxonomy import suggest as taxonomy_suggest
 
 LIMITS = {"max_bytes": 5 * 1024 * 1024, "max_pixels": 40_000_000}
 
@@ -113,3 +114,63 @@ def test_taxonomy_loads_and_tags_are_cleaned(tmp_path):
         Taxonomy.load(bad)
     with pytest.raises(ConfigError, match="missing"):
         Taxonomy.load(tmp_path / "none.toml")
+
+
+def test_the_shipped_taxonomy_is_large_grouped_and_coloured():
+    taxonomy = Taxonomy.load()
+    assert len(taxonomy.categories) >= 50 and len(taxonomy.tags) >= 80
+    assert len(set(taxonomy.tags)) == len(taxonomy.tags)
+    assert all(c.group in taxonomy.groups and c.description for c in taxonomy.categories)
+    assert all(taxonomy.colour_of(c.slug) for c in taxonomy.categories)
+    assert all(taxonomy.colour_of(t) for t in taxonomy.tags)
+    assert all(g.description for g in taxonomy.tag_facets.values())
+
+
+RENAMED = """
+[category_groups.art]
+label = "Art"
+colour = "#61afef"
+
+[[categories]]
+slug = "painting"
+label = "Painting"
+group = "art"
+
+[tag_groups.light]
+label = "Light"
+colour = "#ffd966"
+tags = ["neon-light"]
+
+[renames.categories]
+artistic = "painting"
+
+[renames.tags]
+neon = "neon-light"
+"""
+
+
+def test_renames_map_old_names_to_new_and_are_checked(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text(RENAMED)
+    taxonomy = Taxonomy.load(path)
+    assert taxonomy.category_names("painting") == ("painting", "artistic")
+    assert taxonomy.category("artistic").slug == "painting"
+    assert taxonomy.tag_names("neon-light") == ("neon-light", "neon")
+    assert taxonomy.colour_of("neon") == "#ffd966"
+    path.write_text(RENAMED.replace('artistic = "painting"', 'artistic = "gone"'))
+    with pytest.raises(ConfigError, match="gone is not a category"):
+        Taxonomy.load(path)
+    path.write_text(RENAMED.replace('colour = "#61afef"', 'colour = "blue"'))
+    with pytest.raises(ConfigError, match="colour"):
+        Taxonomy.load(path)
+
+
+def test_suggestions_come_from_the_muses_tags_and_taxonomy_words_in_the_prompt():
+    taxonomy = Taxonomy.load()
+    category, tags = taxonomy_suggest(
+        taxonomy, "Cinematic close-up of a woman at golden hour, neon signs", ["Moody", "made-up"]
+    )
+    assert category == "cinematic"
+    assert tags[0] == "moody" and {"close-up", "golden-hour", "neon"} <= set(tags)
+    assert "made-up" not in tags
+    assert taxonomy_suggest(taxonomy, "a cat", []) == (None, [])

@@ -88,6 +88,8 @@ def test_required_models_cover_every_offered_file_by_comfy_folder(presets: Prese
         "vae": {video["vae"]},
         "ipadapter": {image["ipadapter_model"]},
         "clip_vision": {image["clip_vision_model"]},
+        "loras": set(SHIPPED_RAW["catalogue"]["loras"]),
+        "upscale_models": set(SHIPPED_RAW["catalogue"]["upscalers"]),
     }
     assert presets.video_text_encoder == "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
     assert presets.video_vae == "wan_2.1_vae.safetensors"

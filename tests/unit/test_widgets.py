@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from ui.navigation import pages_for, share_page
-from ui.widgets import format_duration, format_usd
+from ui.widgets import format_duration, format_usd, md_literal
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,16 @@ def test_the_share_page_is_reachable_by_link_but_never_listed():
     assert [page.visibility for page in without_link] == ["visible"] * 4
     assert [page.visibility for page in with_link] == ["visible"] * 4 + ["hidden"]
     assert share_page().visibility == "hidden"
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("Harbour at dawn", "Harbour at dawn"),
+        ("![x](http://e.test/p.png)", r"\!\[x\]\(http\:\/\/e\.test\/p\.png\)"),
+        (":red[alert] $x$ <b>", r"\:red\[alert\] \$x\$ \<b\>"),
+        ("line\nbreak\t# heading", r"line break \# heading"),
+    ],
+)
+def test_md_literal_escapes_every_markdown_mark(title, shown):
+    assert md_literal(title) == shown

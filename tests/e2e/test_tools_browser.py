@@ -1,0 +1,104 @@
+"""The creative tools in a real browser: a picture generated, upscaled, then inpainted with
+a mask painted on the canvas over it; each lands in the gallery at the size it should.
+
+Runs the whole system as `make run` starts it, with Debian's headless Chromium.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.browser import (
+    JOB_TIMEOUT_MS,
+    STEP_TIMEOUT_MS,
+    Screenshots,
+    chromium_present,
+    confirm_age,
+    fill_registration,
+    open_page,
+    open_site,
+    submit_registration,
+    wait_idle,
+)
+from tests.e2e.system import System
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not chromium_present(), reason="needs Debian's chromium"),
+]
+
+
+def _choose(page: Page, label: str, option: str | re.Pattern[str]) -> None:
+    page.get_by_label(label, exact=True).click()
+    page.get_by_role("option", name=option).click()
+    wait_idle(page)
+
+
+def _generate_and_wait(page: Page, shots: Screenshots, step: str) -> None:
+    page.get_by_role("button", name="Generate").click()
+    done = page.get_by_text(re.compile(r"Done: \d+ credits? charged"))
+    expect(done).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    shots.take(page, step, focus=done)
+
+
+def _tool(page: Page, name: str) -> None:
+    page.get_by_test_id("stRadio").filter(has_text="Text to image").get_by_text(
+        name, exact=True
+    ).click()
+    wait_idle(page)
+
+
+def _paint(page: Page) -> None:
+    """Drag the mouse across the canvas, as a person painting the mask would."""
+    canvas = page.locator("canvas.upper-canvas").first
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(x + step * 15, y + step * 10)
+    page.mouse.up()
+    wait_idle(page)
+
+
+def test_a_picture_is_upscaled_and_inpainted_with_a_painted_mask(
+    system: System, browser: Browser, screenshots: Screenshots
+) -> None:
+    page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    open_site(page, system.url)
+    confirm_age(page)
+    submit_registration(fill_registration(page, "ines", ("1991", "05", "06")))
+    open_page(page, "Studio")
+    _choose(page, "Quality", "low")
+    prompt = page.get_by_label("Prompt", exact=True)
+    prompt.fill("a lighthouse at dusk")
+    prompt.press("Control+Enter")
+    wait_idle(page)
+    _generate_and_wait(page, screenshots, "first_picture")
+
+    _tool(page, "Upscale")
+    expect(page.get_by_label("Upscale model", exact=True)).to_be_visible()
+    screenshots.take(page, "upscale_ready")
+    _generate_and_wait(page, screenshots, "upscaled")
+
+    _tool(page, "Inpaint")
+    _choose(page, "Picture", re.compile(r"1024x1024"))
+    expect(page.get_by_text("Paint over the area to change.")).to_be_visible()
+    _paint(page)
+    expect(page.get_by_text("Paint over the area to change.")).to_have_count(0)
+    screenshots.take(page, "mask_painted")
+    prompt.fill("a red door")
+    prompt.press("Control+Enter")
+    wait_idle(page)
+    _generate_and_wait(page, screenshots, "inpainted")
+
+    open_page(page, "Gallery")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_test_id("stImage")).to_have_count(3)
+    screenshots.take(page, "gallery")
