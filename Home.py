@@ -12,6 +12,7 @@ from ui.auth import (
     sign_out,
     signed_out_just_now,
 )
+from ui.errors import boundary
 from ui.legal import require_current_acceptance
 from ui.navigation import TAKEDOWN_URL, pages_for, share_link_open, visitor_pages
 from ui.theme import apply_theme, close_sidebar_on_phone
@@ -41,4 +42,5 @@ cookies.render_pending()
 if user is not None:  # terms or privacy notice changed since this account accepted them
     require_current_acceptance(user, sign_out)
 close_sidebar_on_phone(navigation.url_path)
-navigation.run()
+with boundary(navigation.url_path or "home"):  # a friendly message with an id, never a trace
+    navigation.run()

@@ -11,11 +11,13 @@ from streamlit.starlette import App
 
 from core.config import get_settings
 from core.errors import ConfigError
+from core.logs import configure_logging
 from ui import cookies
 
 try:
-    get_settings()
+    settings = get_settings()
 except ConfigError as exc:
     sys.exit(f"web: {exc}")
+configure_logging(settings.log_level, as_json=settings.log_json)  # page errors, with their ids
 
 app = App("Home.py", routes=cookies.routes())

@@ -8,7 +8,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from core.comfy import tools as comfy_tools
 from core.comfy.catalogue import MAX_SIDE, MIN_SIDE
@@ -25,12 +33,11 @@ from core.models import (
 )
 from core.muses import cards
 from core.muses.schema import MuseProfile
-from core.studio.compose import MAX_BATCH, StudioRequest
+from core.studio.compose import MAX_BATCH, MAX_SEED, StudioRequest
 from core.studio.progress import JobProgress
 from core.studio.sources import MAX_MASK_BYTES
 
 MAX_PROMPT_CHARS = 3000
-MAX_SEED = 2**63 - 1
 MAX_ID = 2**31 - 1
 """Row ids are 32-bit integers on PostgreSQL: a larger one names nothing."""
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="A row id.")]
@@ -151,7 +158,8 @@ class ToolsIn(BaseModel):
 
 class GenerateIn(BaseModel):
     """What to generate; the same fields, limits and policy as the Studio form. The prompt
-    is needed except for a standalone upscale."""
+    is needed except for a standalone upscale. Numbers and flags are strict: "2" or true is
+    not a batch size, 1 is not a flag."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -160,11 +168,11 @@ class GenerateIn(BaseModel):
     model: str = Field(default="", max_length=200)
     preset: str = Field(default="medium", max_length=32)
     kind: MediaKind = MediaKind.IMAGE
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
-    batch_size: int = Field(default=1, ge=1, le=MAX_BATCH)
-    muse_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    variation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    explicit: bool = False
+    seed: StrictInt | None = Field(default=None, ge=0, le=MAX_SEED)
+    batch_size: StrictInt = Field(default=1, ge=1, le=MAX_BATCH)
+    muse_id: StrictInt | None = Field(default=None, ge=1, le=MAX_ID)
+    variation_id: StrictInt | None = Field(default=None, ge=1, le=MAX_ID)
+    explicit: StrictBool = False
     tools: ToolsIn | None = None
 
     def to_request(self) -> StudioRequest:

@@ -21,6 +21,7 @@ from typing import TextIO
 from sqlmodel import select
 
 from cli.admin_key import authenticate, read_admin_key
+from core.accounts.inputs import require_int, require_plain
 from core.clock import SystemClock
 from core.config import get_settings
 from core.db import make_engine, session_scope
@@ -69,6 +70,9 @@ def main(
     clock = SystemClock()
     try:
         actor = authenticate(settings, read_admin_key(stdin or sys.stdin))
+        require_plain({"owner": args.owner})
+        if args.verb == "export":
+            require_int(args.muse_id, field="muse id", low=1, high=2**63 - 1)
         with session_scope(engine) as session:
             owner = session.exec(select(User).where(User.username == args.owner.lower())).first()
             if owner is None:

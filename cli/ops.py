@@ -22,6 +22,7 @@ from sqlmodel import select
 
 from cli.admin_key import authenticate, read_admin_key
 from core import audit
+from core.accounts.inputs import printable, require_plain
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.db import downgrade, make_engine, migrate, read_scope, session_scope
@@ -31,6 +32,8 @@ from core.models import Role, User
 from core.ops import backup, retention
 from core.pool import service
 from core.pool.service import Actor
+
+MAX_ID_DIGITS = 18  # every id fits a signed 64-bit integer
 
 
 def _usd(text: str) -> Decimal:
@@ -167,6 +170,7 @@ def set_user_role(settings: Settings, actor: Actor, username: str, role: Role, o
     engine = make_engine(settings.database_url)
     now = SystemClock().now()
     try:
+        require_plain({"username": username})
         with session_scope(engine) as session:
             user = session.exec(select(User).where(User.username == username.lower())).first()
             if user is None:
@@ -199,7 +203,9 @@ def run_ops_command(args: argparse.Namespace, settings: Settings, out: TextIO) -
         elif args.command == "retention":
             with session_scope(engine) as session:
                 report = retention.apply_retention(
-                    session, now=now, days=args.days or settings.retention_days
+                    session,
+                    now=now,
+                    days=settings.retention_days if args.days is None else args.days,
                 )
             out.write("".join(f"{table}: {n}\n" for table, n in sorted(report.removed.items())))
         else:
@@ -239,8 +245,8 @@ def restore_backup(settings: Settings, backup_file: Path, *, confirmed: bool, ou
 
 
 def _instance_id(text: str) -> int:
-    if not text.isdigit():
-        raise ValidationFailed(f"instance id must be a number or 'all', not {text!r}")
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_ID_DIGITS:
+        raise ValidationFailed(f"instance id must be a number or 'all', not {printable(text)!r}")
     return int(text)
 
 

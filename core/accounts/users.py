@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from core import audit
 from core.accounts import ledger, legal, passwords, sessions, throttle
-from core.accounts.inputs import has_control_characters, printable
+from core.accounts.inputs import has_control_characters, printable, require_plain
 from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
 from core.models import AuditOutcome, PasswordReset, Role, User
@@ -440,7 +440,8 @@ def grant_credits(
     """An admin gives a user credits, audited, once per `request_key` (one per form shown,
     so a double submit grants once); False if that request was already granted."""
     actor = require_admin(session, actor_id, doing="grant credits")
-    if not 1 <= credits <= 1_000_000:
+    require_plain({"note": note})
+    if isinstance(credits, bool) or not 1 <= credits <= 1_000_000:
         raise ValidationFailed("Grant between 1 and 1,000,000 credits.")
     get_user(session, user_id)
     granted = ledger.grant(

@@ -26,7 +26,12 @@ pictures (5,000 held SQLite's write lock for seconds)."""
 
 
 def record_view(session: Session, *, asset_id: int, viewer_id: int | None, now: datetime) -> bool:
-    """Count a view, at most one per viewer per hour; True if counted."""
+    """Count a view, at most one per viewer per hour; True if counted.
+
+    Only a picture the viewer may see is counted (NotFound otherwise, as for a missing id):
+    nobody bumps the count of someone else's private picture.
+    """
+    get_asset(session, viewer_id=viewer_id, asset_id=asset_id)
     if viewer_id is not None:
         recent = session.exec(
             select(AssetView.id).where(

@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass
 
 import imagehash
-from PIL import Image, ImageOps, ImageStat
+from PIL import ExifTags, Image, ImageOps, ImageStat
 from sqlmodel import Session, col, select
 
 from core.models import BlockedHash
@@ -35,7 +35,10 @@ class Fingerprint:
 def upright(image: Image.Image) -> Image.Image:
     """The pixels both fingerprints are taken of: first frame, orientation applied, RGB(A)."""
     image.seek(0)
-    return ImageOps.exif_transpose(image).convert("RGBA" if "A" in image.getbands() else "RGB")
+    # At most one working copy: an upright RGB(A) picture is used as it is, not copied first.
+    clean = image if _orientation(image) == 1 else ImageOps.exif_transpose(image)
+    mode = "RGBA" if "A" in image.getbands() else "RGB"
+    return clean if clean.mode == mode else clean.convert(mode)
 
 
 def canonical_png(image: Image.Image) -> bytes:
@@ -43,6 +46,16 @@ def canonical_png(image: Image.Image) -> bytes:
     out = io.BytesIO()
     upright(image).save(out, format="PNG")  # no exif, no text chunks: only pixels survive
     return out.getvalue()
+
+
+def _orientation(image: Image.Image) -> int:
+    return int(image.getexif().get(ExifTags.Base.Orientation) or 1)
+
+
+def upright_size(image: Image.Image) -> tuple[int, int]:
+    """Width and height once the EXIF orientation is applied (no pixels are copied)."""
+    width, height = image.size
+    return (height, width) if _orientation(image) in (5, 6, 7, 8) else (width, height)
 
 
 def perceptual_hash(image: Image.Image) -> str | None:

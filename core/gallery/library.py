@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.accounts.inputs import require_plain
 from core.errors import ValidationFailed
 from core.gallery import store
 from core.gallery.listing import owned_asset
@@ -37,6 +38,8 @@ def set_title_tags(
     category: str | None,
 ) -> Asset:
     """Rename, re-tag and re-categorise the owner's asset (stored literally, never rendered raw)."""
+    tag_labels = {f"tag {n + 1}": tag for n, tag in enumerate(tags)}
+    require_plain({"title": title, "category": category, **tag_labels})
     asset = owned_asset(session, owner_id=owner_id, asset_id=asset_id)
     asset.title = title.strip()[:200]
     asset.category = category

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
 from core.gallery.search import matching
 from core.models import Asset, AssetTag, MediaKind, Screening, Visibility
@@ -99,6 +100,7 @@ def filtered(
 
     A category or tag may be given with its old names (`Taxonomy.category_names`): a picture
     carrying any of them matches."""
+    require_plain({"search": search})
     query = select(Asset)
     if scope == "mine":
         # flagged outputs are held back from their owner until reviewed

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from core import audit
 from core.accounts import users
+from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
 from core.gallery import takedown
 from core.gallery.listing import get_asset
@@ -62,6 +63,8 @@ def report_asset(
     hides someone else's private picture by guessing its id. `reporter_id=None` is for
     trusted callers that checked access another way (a share link, an operator's form).
     """
+    require_plain({"reason": reason})
+    require_plain({"details": details}, multiline=True)
     asset: Asset | None
     if reporter_id is not None:
         asset = get_asset(session, viewer_id=reporter_id, asset_id=asset_id)

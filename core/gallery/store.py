@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from sqlmodel import Session
 
 from core.errors import NotFound, ValidationFailed
@@ -29,6 +29,20 @@ from core.models import Asset, AssetTag, MediaKind
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 THUMB_SIDE = 384
+UPLOAD_DECODED_BYTES = 80 * 1024 * 1024
+"""The most memory an upload may take once decoded, its RGB(A) working copy included: with
+the upload path's smaller copies (grey for the perceptual hash, a turned copy for an EXIF
+orientation) no accepted upload costs the process more than ~300 MB (tests measure it)."""
+_WORKING_COPY = frozenset({"RGB", "RGBA"})  # modes worked on as they are, without converting
+_SMALL_PIXELS = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}  # else 4 bytes
+
+
+def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
+    """The memory Pillow takes for a decoded image of `mode` and `size` (4 bytes a pixel for
+    RGB, RGBA and the wide modes), plus the RGB(A) copy a mode of any other kind is turned
+    into before it is encoded again."""
+    held = _SMALL_PIXELS.get(mode, 4) + (0 if mode in _WORKING_COPY else 4)
+    return size[0] * size[1] * held
 
 
 @dataclass(frozen=True)
@@ -76,9 +90,19 @@ def delete(media_root: Path, sha256: str) -> None:
 
 
 def open_image(
-    data: bytes, *, max_bytes: int, max_pixels: int, allow_animation: bool = False
+    data: bytes,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    allow_animation: bool = False,
+    max_decoded_bytes: int | None = UPLOAD_DECODED_BYTES,
 ) -> Image.Image:
-    """A decoded Pillow image, or ValidationFailed with a specific reason."""
+    """A decoded Pillow image, or ValidationFailed with a specific reason.
+
+    The file size, the pixel count and the memory the decoded picture takes
+    (`decoded_bytes`, checked when `max_decoded_bytes` is set) are all read from the header
+    and checked before anything is decoded.
+    """
     if not data:
         raise ValidationFailed("The file is empty.")
     if len(data) > max_bytes:
@@ -94,6 +118,12 @@ def open_image(
                 raise ValidationFailed(
                     f"The image is {width}x{height} pixels; the limit is "
                     f"{max_pixels // 1_000_000} megapixels."
+                )
+            cost = decoded_bytes(image.mode, image.size)
+            if max_decoded_bytes is not None and cost > max_decoded_bytes:
+                raise ValidationFailed(
+                    f"The image would take {cost // (1024 * 1024)} MB of memory to open; the "
+                    f"limit is {max_decoded_bytes // (1024 * 1024)} MB. Choose a smaller one."
                 )
             if getattr(image, "n_frames", 1) > 1 and not allow_animation:
                 raise ValidationFailed("Animated images are not accepted here.")
@@ -113,7 +143,7 @@ def ingest_image(data: bytes, *, media_root: Path, max_bytes: int, max_pixels: i
     """Validate an uploaded image, apply its orientation, strip metadata, store it as PNG."""
     image = open_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
     encoded = fingerprints.canonical_png(image)  # only pixels survive: no exif, no text
-    width, height = ImageOps.exif_transpose(image).size
+    width, height = fingerprints.upright_size(image)
     return StoredImage(write(media_root, encoded), "image/png", width, height)
 
 
@@ -168,6 +198,7 @@ def prepare_output(
         max_bytes=256 * 1024 * 1024,
         max_pixels=max_pixels,
         allow_animation=kind is MediaKind.VIDEO,
+        max_decoded_bytes=None,  # our own GPU's output, bounded by its pixel cap
     )
     actual = FORMATS.get(image.format or "")
     if actual != mime:

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from core import audit
 from core.accounts import users
+from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
 from core.gallery import fingerprints, sharing, store
 from core.gallery.fingerprints import Fingerprint
@@ -43,9 +44,21 @@ _ASSET_REF = re.compile(r"(?:asset[=:/#\s]{1,3}|#)(\d{1,12})\b", re.IGNORECASE)
 _SHARE_TOKEN = re.compile(r"token=([A-Za-z0-9._~\-]{10,400})")
 
 
-def fingerprint(data: bytes, *, max_bytes: int, max_pixels: int) -> Fingerprint:
+def fingerprint(
+    data: bytes,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    max_decoded_bytes: int | None = store.UPLOAD_DECODED_BYTES,
+) -> Fingerprint:
     """The fingerprints of an image file (opened with the upload checks)."""
-    image = store.open_image(data, max_bytes=max_bytes, max_pixels=max_pixels, allow_animation=True)
+    image = store.open_image(
+        data,
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+        allow_animation=True,
+        max_decoded_bytes=max_decoded_bytes,
+    )
     return fingerprints.of_image(data, image)
 
 
@@ -69,7 +82,12 @@ def block_copies(
     """Block the asset's picture by all its fingerprints, and hide every stored asset with
     the same bytes (identical copies other users hold)."""
     data = store.read(media_root, asset.sha256)
-    prints = fingerprint(data, max_bytes=len(data) + 1, max_pixels=asset.width * asset.height + 1)
+    prints = fingerprint(
+        data,
+        max_bytes=len(data) + 1,
+        max_pixels=asset.width * asset.height + 1,
+        max_decoded_bytes=None,  # a stored picture, already accepted
+    )
     for sha in dict.fromkeys((prints.sha256, prints.canonical_sha256)):
         if session.get(BlockedHash, sha) is None:
             session.add(
@@ -123,6 +141,8 @@ def file_request(
     reach the requester, a statement that it was shared without consent, and a signature.
     Only the request id reaches the audit log, never the requester's details."""
     fields = {"where the picture is": location, "your name": requester_name, "signature": signature}
+    require_plain({**fields, "email": requester_email, "relationship": relationship})
+    require_plain({"description": description}, multiline=True)
     missing = [name for name, value in fields.items() if not value.strip()]
     if missing:
         raise ValidationFailed("Please fill in " + ", ".join(missing) + ".")
@@ -199,6 +219,7 @@ def resolve_request(
 ) -> TakedownRequest:
     """An administrator removes the picture (hidden, private, copies blocked) or rejects the
     request (the picture shown again). `asset_id` names the picture when the request did not."""
+    require_plain({"note": note})
     users.require_admin(session, moderator_id, doing="resolve takedown requests")
     request = session.get(TakedownRequest, request_id)
     if request is None or request.status is not TakedownStatus.OPEN:

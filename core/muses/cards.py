@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from PIL import Image, PngImagePlugin
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from core.accounts.inputs import require_plain
 from core.errors import ValidationFailed
 from core.gallery import store
 from core.muses.schema import MuseProfile, validate_profile
@@ -194,12 +195,18 @@ def _parse_envelope(text: str) -> CardData:
         raw: Any = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise ValidationFailed(f"The card is not valid JSON (line {exc.lineno}).") from exc
+    except ValueError:  # a number of more than 4300 digits: Python refuses to convert it
+        raise ValidationFailed("The card holds a number too long to be one.") from None
     try:
         envelope = CardEnvelope.model_validate(raw)
     except ValidationError as exc:
         raise ValidationFailed(_problem(exc, raw)) from None
     if envelope.version != VERSION:
         raise ValidationFailed(f"Card version {envelope.version!r} is not supported.")
+    require_plain({f"tag {n + 1}": tag for n, tag in enumerate(envelope.tags)})
+    for n, variation in enumerate(envelope.variations):
+        for text in (variation.name, *variation.overrides.values()):
+            require_plain({f"variation {n + 1}": text})
     return CardData(
         validate_profile(envelope.profile),
         envelope.tags[:MAX_TAGS],

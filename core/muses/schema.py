@@ -20,9 +20,11 @@ from pydantic import (
     GetCoreSchemaHandler,
     StrictInt,
     ValidationError,
+    field_validator,
 )
 from pydantic_core import core_schema
 
+from core.accounts.inputs import has_control_characters
 from core.config import REPO_ROOT
 from core.errors import ConfigError, PolicyRefusal, ValidationFailed
 from core.safety import MINOR_MESSAGE
@@ -79,6 +81,15 @@ def _one_of(list_name: str) -> OneOf:
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        """No NUL or other control character (line breaks aside) in any text of a profile."""
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and has_control_characters(t, multiline=True) for t in texts):
+            raise ValueError("contains control characters; remove them")
+        return value
 
 
 class Basic(_Section):

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import audit, safety
+from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
 from core.gallery import store, takedown
 from core.gallery.taxonomy import normalize_tags
@@ -164,6 +165,7 @@ def list_muses(
 ) -> list[Muse]:
     """The owner's muses by name, filtered by search text (name, tags, and any text of the
     profile: occupation, hair, traits, notes...), tags and explicit flag."""
+    require_plain({"search": search, **{f"tag {n + 1}": tag for n, tag in enumerate(tags)}})
     query = select(Muse).where(Muse.owner_id == owner_id)
     if nsfw is not None:
         query = query.where(Muse.nsfw == nsfw)
@@ -212,6 +214,7 @@ def add_variation(
         raise ValidationFailed(f"Variations may change only: {', '.join(VARIATION_FIELDS)}.")
     if not all(isinstance(v, str) and len(v) <= 400 for v in overrides.values()):
         raise ValidationFailed("Variation overrides must be text of up to 400 characters.")
+    require_plain({"variation name": name, **overrides})
     screen_overrides(muse, overrides, year=now.year)
     variation = MuseVariation(
         muse_id=muse_id, name=name.strip(), overrides=overrides, created_at=now

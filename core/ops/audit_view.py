@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from core.accounts.inputs import require_plain
 from core.models import AuditEntry, AuditOutcome, User
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -40,6 +41,7 @@ def page_audit(
     session: Session, *, filter: AuditFilter, cursor: int | None = None, limit: int = 50
 ) -> AuditPage:
     """One page of matching entries, keyset-paged by id (newest first)."""
+    require_plain({"actor": filter.actor, "action": filter.action, "target": filter.target})
     query = select(AuditEntry)
     if filter.actor:
         query = query.where(col(AuditEntry.actor).contains(filter.actor, autoescape=True))

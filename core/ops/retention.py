@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import audit
+from core.accounts.inputs import require_int
 from core.models import (
     Asset,
     AssetView,
@@ -27,6 +28,8 @@ from core.models import (
 )
 from core.pool.costs import month_start
 
+MAX_RETENTION_DAYS = 36_500
+
 
 @dataclass
 class RetentionReport:
@@ -38,6 +41,7 @@ class RetentionReport:
 def apply_retention(session: Session, *, now: datetime, days: int = 90) -> RetentionReport:
     """Delete what is older than `days` and not needed any more; the audit chain is pruned
     with a checkpoint so it still verifies."""
+    require_int(days, field="retention window in days", low=1, high=MAX_RETENTION_DAYS)
     cutoff = now - timedelta(days=days)
     usage_cutoff = min(cutoff, month_start(now))
     report = RetentionReport()

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from core import audit
 from core.accounts import users
+from core.accounts.inputs import require_int, require_plain
 from core.config import Settings
 from core.errors import NotFound, ValidationFailed
 from core.models import (
@@ -39,6 +40,7 @@ MAX_PREWARM_MIN = 12 * 60
 STARTING_STATES = frozenset({InstanceState.REQUESTED, InstanceState.BOOTING})
 """States of an instance that is on its way to ready."""
 MAX_WAIT_VALUE_USD = Decimal(1000)
+MAX_BUDGET_USD = Decimal(1_000_000)  # stored as micro-dollars in a BIGINT
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ def set_safe_mode(
 
     Turning it on takes a reason (shown on the pool page and to users waiting for a GPU)."""
     authorize(session, actor, doing="switch safe mode")
+    require_plain({"reason": reason})
     reason = reason.strip()
     if on and not reason:
         raise ValidationFailed("say why safe mode goes on: the reason is shown to operators")
@@ -258,8 +261,12 @@ def set_budget(
     authorize(session, actor, doing="change the budget")
     config = _config(session, pool)
     for value in (daily_usd, monthly_usd):
+        if value is not None and not value.is_finite():
+            raise ValidationFailed(f"a budget is an amount of dollars, not {value}")
         if value is not None and value < 0:
             raise ValidationFailed("a budget cannot be negative")
+        if value is not None and value > MAX_BUDGET_USD:
+            raise ValidationFailed(f"a budget is at most {MAX_BUDGET_USD} USD")
     if daily_usd is not None:
         config.daily_budget_usd = daily_usd
     if monthly_usd is not None:
@@ -297,12 +304,14 @@ def update_settings(
     config = _config(session, pool)
     changes: dict[str, object] = {}
     if gpu_names is not None:
+        require_plain({f"GPU name {n + 1}": name for n, name in enumerate(gpu_names)})
         changes["gpu_names"] = [name.strip() for name in gpu_names if name.strip()]
     for name, value in limits.items():
         if name not in SETTING_LIMITS:
             raise ValidationFailed(f"{name} cannot be changed here")
         low, high = SETTING_LIMITS[name]
-        if not low <= Decimal(str(value)) <= high:
+        number = Decimal(str(value))
+        if not (number.is_finite() and low <= number <= high):
             raise ValidationFailed(f"{name} must be between {low} and {high}")
         changes[name] = value
     if int(limits.get("max_instances", config.max_instances)) < config.desired_size:
@@ -323,6 +332,7 @@ def request_terminate(
         col(GpuInstance.state).in_(LIVE_INSTANCE_STATES - {InstanceState.TERMINATING}),
     )
     if instance_id is not None:
+        require_int(instance_id, field="instance id", low=1, high=2**63 - 1)
         query = query.where(GpuInstance.id == instance_id)
     rows = session.exec(query).all()
     if instance_id is not None and not rows:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlmodel import Session
 
+from core.accounts.inputs import require_int, require_plain
 from core.comfy.presets import Presets
 from core.comfy.tools import Tools, validate_tools
 from core.errors import ValidationFailed
@@ -19,6 +20,7 @@ from core.models import GenerationJob, MediaKind
 from core.muses import service as muses
 
 MAX_BATCH = 8
+MAX_SEED = 2**48  # what the form offers; ComfyUI's seeds are 64-bit
 DEFAULT_REFERENCE_WEIGHT = 0.8
 
 
@@ -125,9 +127,15 @@ def validate(request: StudioRequest, presets: Presets) -> None:
     """Refuse a malformed request with a message fit to show (before any policy or money):
     the prompt (not needed to upscale), batch, preset, model, references and every tool
     (a LoRA of another family, an unknown model, an oversized size, a missing mask...)."""
+    require_plain(
+        {"prompt": request.prompt, "negative prompt": request.negative_prompt}, multiline=True
+    )
     upscaling = request.tools.mode == "upscale"
     if not upscaling and not request.prompt.strip():
         raise ValidationFailed("Write a prompt first.")
+    if request.seed is not None:
+        require_int(request.seed, field="seed", low=0, high=MAX_SEED)
+    require_int(request.batch_size, field="batch size", low=1, high=MAX_BATCH)
     if not 1 <= request.batch_size <= MAX_BATCH:
         raise ValidationFailed(f"Batch size must be between 1 and {MAX_BATCH}.")
     presets.preset(request.preset, request.kind)  # raises ValidationFailed for an unknown one

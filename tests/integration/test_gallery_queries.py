@@ -3,13 +3,14 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
 from core.accounts import sessions
 from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
 from core.gallery import engagement, library, listing, moderation, sharing, store
 from core.gallery.sharing import ShareSigner
-from core.models import Asset, MediaKind, Role, Screening, Visibility
+from core.models import Asset, AssetView, MediaKind, Role, Screening, Visibility
 from testing.factories import make_user, store_png
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -112,6 +113,19 @@ def test_ratings_stay_consistent_and_views_are_deduplicated(engine, media):
     with read_scope(engine) as session:
         stored = session.get(Asset, asset.id)
     assert (stored.rating_sum, stored.rating_count, stored.view_count) == (6, 2, 2)
+
+
+def test_views_of_a_picture_the_viewer_may_not_see_are_refused_and_not_counted(engine, media):
+    owner, stranger = make_user(engine), make_user(engine)
+    private = add(engine, media, owner, 1, public=False)
+    for viewer_id in (stranger.id, None):
+        with session_scope(engine) as session, pytest.raises(NotFound):
+            engagement.record_view(session, asset_id=private.id, viewer_id=viewer_id, now=NOW)
+    with session_scope(engine) as session:
+        assert engagement.record_view(session, asset_id=private.id, viewer_id=owner.id, now=NOW)
+    with read_scope(engine) as session:
+        assert session.get(Asset, private.id).view_count == 1
+        assert len(session.exec(select(AssetView)).all()) == 1
 
 
 def test_share_links_are_signed_screened_and_revocable(engine, media):

@@ -36,6 +36,7 @@ def test_systemd_units_start_the_web_and_scheduler_entry_points():
     web, scheduler = _unit("aikings-web.service"), _unit("aikings-scheduler.service")
     assert "streamlit run web.py" in web["Service"]["ExecStart"]
     assert "--server.address 127.0.0.1" in web["Service"]["ExecStart"]  # only the proxy is public
+    assert "--client.showErrorDetails none" in web["Service"]["ExecStart"]  # no trace shown
     assert web["Service"]["ExecStartPre"].endswith("/.venv/bin/aikings migrate")
     assert scheduler["Service"]["ExecStart"].endswith("/.venv/bin/aikings-scheduler")
     assert _runs_something_that_exists(web["Service"]["ExecStartPre"])
@@ -61,6 +62,7 @@ def test_procfile_runs_every_process():
     )
     assert set(entries) == {"web", "scheduler", "api"}
     assert all(command.startswith("env MALLOC_ARENA_MAX=2 ") for command in entries.values())
+    assert "--client.showErrorDetails none" in entries["web"]
     assert all(_runs_something_that_exists(command) for command in entries.values())
 
 
