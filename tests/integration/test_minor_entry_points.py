@@ -3,7 +3,8 @@
 
 Entry points: the studio prompt, a muse's scene (composed into the prompt), a stored muse or
 variation whose text the policy now refuses (screened again at submit), a new muse, a
-variation, a card import (web path and `aikings-muses`). The pages' own wiring of
+variation, a card import (web path and `aikings-muses`), the ComfyUI try-out
+(`aikings-comfy-try`); the HTTP API's in tests/integration/test_api.py. The pages' own wiring of
 these is driven with AppTest in tests/pages/test_minor_entry_points_pages.py.
 """
 
@@ -13,6 +14,7 @@ import json
 import pytest
 from sqlmodel import select
 
+from cli import comfy_try
 from cli import muses as muse_cli
 from core.accounts import ledger
 from core.config import get_settings
@@ -209,3 +211,19 @@ def test_a_card_import_on_the_command_line(cli_db, tmp_path, capsys, text, rule)
         {"rule": rule},
     )
     assert counts(cli_db) == before
+
+
+@pytest.mark.parametrize(("text", "rule"), MINORS)
+def test_the_comfy_try_out_on_the_command_line(cli_db, tmp_path, text, rule):
+    """Refused before ComfyUI is reached: the URL here answers nothing, which would be 1."""
+    out = io.StringIO()
+    target = tmp_path / "out"
+    status = comfy_try.main(["http://127.0.0.1:9", "--prompt", text, "--out", str(target)], out=out)
+    assert status == 2 and MINOR_MESSAGE in out.getvalue()
+    assert "health:" not in out.getvalue() and not target.exists()
+    assert last_audit(cli_db) == (
+        "policy.refused",
+        AuditOutcome.DENIED,
+        "cli.comfy.try",
+        {"rule": rule},
+    )
