@@ -20,7 +20,7 @@ from api.app import create_app
 from api.deps import Services
 from api.limits import RateLimiter
 from api.main import services_from
-from core.accounts import ledger
+from core.accounts import ledger, legal
 from core.accounts.api_tokens import Scope, create_token, revoke_token
 from core.clock import SystemClock
 from core.config import get_settings
@@ -39,6 +39,9 @@ from sim.server import ServerThread
 from testing.factories import make_user, store_png
 
 ALL_USER_SCOPES = frozenset({Scope.READ, Scope.GENERATE, Scope.MUSES})
+_TEXTS = legal.load()
+ACCEPTED = {"terms_version": _TEXTS.terms.version, "privacy_version": _TEXTS.privacy.version}
+"""A user who accepted the legal texts in force (registration records them)."""
 
 
 @dataclass
@@ -55,7 +58,7 @@ class Api:
     def user_with_token(
         self, scopes: frozenset[Scope] = ALL_USER_SCOPES, credits: int = 100, **fields: object
     ) -> tuple[User, str]:
-        user = make_user(self.engine, **fields)
+        user = make_user(self.engine, **{**ACCEPTED, **fields})
         with session_scope(self.engine) as session:
             now = SystemClock().now()
             if credits:
@@ -321,3 +324,18 @@ def test_a_resent_idempotency_key_is_the_first_job_and_holds_once(api: Api) -> N
     with api.client(token) as client:
         damaged = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "x" * 500})
     assert damaged.status_code == 422 and damaged.json()["error"]
+
+
+def test_a_token_waits_until_its_user_accepts_changed_terms(api: Api) -> None:
+    user, token = api.user_with_token(terms_version="2020-01-01")  # an older version
+    with api.client(token) as client:
+        for reply in (
+            client.get("/v1/account"),
+            client.post("/v1/jobs", json={"prompt": "a lighthouse at dusk"}),
+        ):
+            assert reply.status_code == 403
+            assert "terms of service or the privacy notice changed" in reply.json()["error"]
+        assert _balance(api.engine, user) == 100
+        with session_scope(api.engine) as session:
+            legal.accept(session, user_id=user.id or 0, texts=_TEXTS, now=SystemClock().now())
+        assert client.get("/v1/account").status_code == 200
