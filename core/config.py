@@ -11,6 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -22,6 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # key the audit chain of the simulator setup (`make run`), never of a real pool.
 DEV_AUDIT_HMAC_SECRET = "dev-audit-secret-change-me"
 DEV_COOKIE_KEY = "dev-cookie-key-change-me"
+DEFAULT_SENDER = "AI KINGS <no-reply@localhost>"
 
 
 class ProviderKind(StrEnum):
@@ -37,6 +39,14 @@ class OutputScreenerKind(StrEnum):
 
     NUDENET = "nudenet"
     PENDING = "pending"
+
+
+class SmtpSecurity(StrEnum):
+    """How mail reaches the SMTP relay: STARTTLS upgrade, TLS from the first byte, or plain."""
+
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
 
 
 class Settings(BaseSettings):
@@ -78,6 +88,15 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=40_000_000, ge=1_000_000)
     alert_webhook_url: str | None = None
+    smtp_host: str | None = None
+    """The mail relay; without it mail is written to `<DATA_DIR>/outbox` as .eml files."""
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    """Default: 587 for STARTTLS, 465 for TLS, 25 for none."""
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = DEFAULT_SENDER
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_timeout_s: float = Field(default=20.0, gt=0, le=300)
     # nudenet: every output is screened by the packaged detector; pending: no detector,
     # every output waits for a moderator (either way, nothing is public unreviewed).
     output_screener: OutputScreenerKind = OutputScreenerKind.NUDENET
@@ -99,6 +118,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
 
     web_port: int = Field(default=8501, ge=1, le=65535)
+    public_base_url: str | None = None
+    """Where browsers reach the web app (`https://studio.example.com`): every link the app
+    hands out (share links, Stripe returns, mail) starts with it. Default: `base_url`."""
     webhook_allow_private: bool = False
     """Let webhooks point at loopback or private addresses (tests, a closed network)."""
     api_host: str = "127.0.0.1"
@@ -122,6 +144,29 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite://, postgresql:// or postgresql+psycopg://")
         return value
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - parsing the port is the check: ValueError when bad
+        except ValueError:
+            raise ValueError("must be a URL such as https://studio.example.com") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must start with http:// or https:// and name a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not carry a user name or password")
+        if parts.path not in ("", "/") or "?" in value or "#" in value:
+            raise ValueError("must be scheme and host (and port) only: no path, query or fragment")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def base_url(self) -> str:
+        """Where links point: `PUBLIC_BASE_URL`, or `http://localhost:<WEB_PORT>` without it."""
+        return self.public_base_url or f"http://localhost:{self.web_port}"
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -136,6 +181,8 @@ class Settings(BaseSettings):
             raise ValueError("PROVIDER=vast needs VAST_API_KEY")
         if self.provider is ProviderKind.STATIC and not self.static_comfy_urls:
             raise ValueError("PROVIDER=static needs STATIC_COMFY_URLS (comma-separated)")
+        if (self.smtp_user is None) != (self.smtp_password is None):
+            raise ValueError("SMTP_USER and SMTP_PASSWORD go together: set both or neither")
         if self.pool_desired_size > self.pool_max_instances:
             raise ValueError("POOL_DESIRED_SIZE cannot exceed POOL_MAX_INSTANCES")
         if self.provider is not ProviderKind.SIM:

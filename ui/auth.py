@@ -34,9 +34,10 @@ import streamlit_authenticator as stauth
 from core.accounts import sessions, users
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
-from core.mail import write_outbox
+from core.mail import send_mail
 from core.models import Role, User
 from ui import cookies, legal, resources
+from ui.verification import mail_link as verification_mail
 from ui.widgets import client_ip
 
 SESSION_KEY = "auth_session_id"
@@ -191,6 +192,7 @@ class _CoreAccounts:
             ip=client_ip(),
         )
         _start_session(user.id or 0)
+        verification_mail(user.id or 0)
         return user.email, user.username, user.display_name
 
     def reset_password(
@@ -222,8 +224,8 @@ class _CoreAccounts:
             resources.engine(), login=username, now=now, ip=client_ip()
         )
         if request is not None:
-            write_outbox(
-                resources.settings().data_dir / "outbox",
+            send_mail(
+                resources.settings(),
                 to=request.email,
                 subject="Your AI KINGS password reset code",
                 body=f"Your reset code is {request.token}\nIt works once, within one hour.",

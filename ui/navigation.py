@@ -7,6 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.accounts.verification import VERIFY_PAGE
+from core.gallery.sharing import SHARE_PAGE
+
 USER_PAGES = [
     ("views/studio.py", "Studio", ":material/auto_awesome:"),
     ("views/muses.py", "Muses", ":material/face:"),
@@ -27,12 +30,21 @@ TAKEDOWN_URL = "takedown"
 
 def share_page() -> st.Page:
     """The page a share link (`/share?token=...`) opens; never listed, only linked to."""
-    return st.Page("views/share.py", title="Shared picture", url_path="share", visibility="hidden")
+    return st.Page(
+        "views/share.py", title="Shared picture", url_path=SHARE_PAGE, visibility="hidden"
+    )
+
+
+def verify_page() -> st.Page:
+    """The page an email verification link (`/verify?token=...`) opens; only linked to."""
+    return st.Page(
+        "views/verify.py", title="Email verification", url_path=VERIFY_PAGE, visibility="hidden"
+    )
 
 
 def visitor_pages(sign_in: Callable[[], None]) -> list[st.Page]:
     """A visitor's pages: the sign-in form at `/` and at each user page's own path, and the
-    share page, and the removal request form.
+    share and email verification pages, and the removal request form.
 
     A deep link such as `/gallery` shows the sign-in form there; signing in reruns the same
     path, which is then the real page, so the visitor lands where the link pointed.
@@ -44,6 +56,7 @@ def visitor_pages(sign_in: Callable[[], None]) -> list[st.Page]:
         st.Page(sign_in, title="Sign in", default=True),
         *at_user_paths,
         share_page(),
+        verify_page(),
         takedown_page(),
     ]
 
@@ -71,7 +84,8 @@ def pages_for(is_admin: bool, *, share_link: bool = False) -> dict[str, list[st.
     link it led to "This link is not valid".
     """
     create = [st.Page(path, title=title, icon=icon) for path, title, icon in USER_PAGES]
-    sections = {"Create": [*create, share_page()] if share_link else create}
+    shared = [share_page()] if share_link else []
+    sections = {"Create": [*create, *shared, verify_page()]}  # verify: hidden, opened by links
     if is_admin:
         sections["Admin"] = [
             st.Page(path, title=title, icon=icon) for path, title, icon in ADMIN_PAGES

@@ -10,9 +10,11 @@ import streamlit as st
 from core.accounts import ledger, payments, users
 from core.accounts.statement import statement
 from core.errors import CoreError, ValidationFailed
+from core.links import page_url
 from ui import db, resources
 from ui.api_tokens import render_api_tokens
 from ui.auth import render_account_security, require_user
+from ui.verification import render_email_status
 from ui.webhooks import render_webhooks
 from ui.widgets import TIME_COLUMN, format_usd
 
@@ -22,6 +24,7 @@ settings = resources.settings()
 
 st.title("Account")
 st.write(f"Signed in as **{user.display_name}** (`{user.username}`, {user.role})")
+render_email_status(user)
 
 with db.reading() as session:
     balance = ledger.balance(session, user_id)
@@ -55,8 +58,8 @@ else:
                 api_key=settings.stripe_api_key.get_secret_value(),
                 user_id=user_id,
                 pack_id=packs[chosen].id,
-                success_url=f"http://localhost:{settings.web_port}/account?paid=1",
-                cancel_url=f"http://localhost:{settings.web_port}/account",
+                success_url=page_url(settings.base_url, "account", paid="1"),
+                cancel_url=page_url(settings.base_url, "account"),
             )
         except CoreError as exc:  # an unknown pack, or Stripe refused or is unreachable
             st.error(str(exc))

@@ -180,7 +180,7 @@ def _owner_controls(asset: Asset) -> None:
                 signer=resources.share_signer(),
                 now=now,
             )
-        st.code(f"http://localhost:{settings.web_port}/share?token={token}")
+        st.code(sharing.share_url(settings.base_url, token))
         st.caption("Anyone with this link can see the picture once it passed review.")
     if st.button("Revoke share links", key=f"unshare_{asset.id}"):
         with db.writing() as (session, now):

@@ -253,7 +253,8 @@ def _locked_message(locked_until: datetime, now: datetime) -> str:
 def update_details(
     session: Session, *, user_id: int, display_name: str, email: str, now: datetime
 ) -> User:
-    """Change the display name and email (the email stays unique; audited)."""
+    """Change the display name and email (the email stays unique; audited). A changed
+    email is no longer verified (core.accounts.verification)."""
     user = get_user(session, user_id)
     email = email.strip().lower()
     if has_control_characters(display_name) or has_control_characters(email):
@@ -264,6 +265,8 @@ def update_details(
     if taken is not None:
         raise ValidationFailed("We could not use this email address.")
     user.display_name = display_name.strip()[:120] or user.username
+    if email != user.email:  # a new address is unproven; its own link may go out at once
+        user.verified_at = user.verification_sent_at = None
     user.email = email
     session.add(user)
     _audit(session, now, f"user:{user.username}", "account.details", f"user:{user.id}")

@@ -18,8 +18,11 @@ from sqlmodel import Session, col, select
 
 from core.errors import NotFound
 from core.gallery.listing import owned_asset
+from core.links import page_url
 from core.models import Asset, Screening, ShareLink, Visibility
 
+SHARE_PAGE = "share"
+"""The web page's url path a share link opens (ui/navigation.py serves it there)."""
 SHARE_KEY_SALT = b"aikings/gallery/share-link/v1"
 """Domain separation: the sharing key is HMAC(secret, this salt), so it is not the secret."""
 
@@ -77,6 +80,11 @@ def create_share_link(
         )
     )
     return signer.sign(token)
+
+
+def share_url(base_url: str, link: str) -> str:
+    """The address that opens the picture behind `link` (what `create_share_link` returned)."""
+    return page_url(base_url, SHARE_PAGE, token=link)
 
 
 def resolve_share(session: Session, *, token: str, signer: ShareSigner) -> Asset:

@@ -26,6 +26,10 @@ class User(SQLModel, table=True):
     legal_accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     disabled: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # When the current email address was proved by its verification link (None: not yet), and
+    # when a link was last mailed (rate-limits "send again"); core.accounts.verification.
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    verification_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AuthSession(SQLModel, table=True):

@@ -29,6 +29,7 @@ def test_buying_a_pack_opens_stripe_checkout_for_this_user(signed_in, monkeypatc
     with ServerThread(fake_stripe(seen)) as stripe:
         monkeypatch.setenv("STRIPE_API_KEY", "sk_test_page")
         monkeypatch.setenv("STRIPE_API_URL", stripe.url)
+        monkeypatch.setenv("PUBLIC_BASE_URL", "https://studio.example.test/")
         app = signed_in("views/account.py").run()
         app.radio(key="account_pack").set_value(app.radio(key="account_pack").options[1]).run()
         [b for b in app.button if b.label == "Continue to payment"][0].click()
@@ -36,5 +37,8 @@ def test_buying_a_pack_opens_stripe_checkout_for_this_user(signed_in, monkeypatc
     assert not app.exception
     [form] = seen
     assert form["metadata[pack_id]"] == "creator" and form["metadata[user_id]"] == "1"
+    # Stripe sends the buyer back to the studio's public address, not to localhost.
+    assert form["success_url"] == "https://studio.example.test/account?paid=1"
+    assert form["cancel_url"] == "https://studio.example.test/account"
     links = app.get("link_button")
     assert links and links[0].proto.url == "https://checkout.stripe.test/cs_page"

@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from core.config import get_settings
 from core.db import read_scope, session_scope
+from core.errors import NotFound
 from core.gallery import moderation, sharing
 from core.gallery.sharing import ShareSigner
 from core.models import Asset, Report, Role, Screening, Visibility
@@ -89,6 +90,21 @@ def test_owner_shares_a_picture_and_the_link_opens_it_after_review(signed_in, we
     share = share_page(token).run()
     assert not share.exception and not share.error
     assert share.title[0].value == "Shared picture"
+
+
+def test_a_share_link_starts_with_the_public_base_url(signed_in, web_engine, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://studio.example.test")
+    app = signed_in("views/gallery.py")
+    picture(web_engine, "Harbour at dawn")
+    app.run()
+    app = click(open_first(app), "Create share link")
+    link = app.code[0].value
+    assert link.startswith("https://studio.example.test/share?token=")
+    token = link.split("token=")[1]
+    with read_scope(web_engine) as session:
+        signer = ShareSigner.from_secret(get_settings().cookie_key.get_secret_value())
+        with pytest.raises(NotFound, match="waiting for review"):  # the link is ours and live
+            sharing.resolve_share(session, token=token, signer=signer)
 
 
 def share_page(token):

@@ -1,13 +1,13 @@
 """Home's visitor path through streamlit-authenticator's widgets, over our accounts.
 
 Register, sign in, wrong passwords and lockout, the enumeration-safe reset request, the
-mailed reset code; then the Account page's change-password and sign-out widgets, which
-revoke server-side sessions.
+mailed reset code (to the outbox, and through an SMTP relay on loopback); then the Account
+page's change-password and sign-out widgets, which revoke server-side sessions.
 """
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from core.accounts import ledger, legal, sessions, users
 from core.db import read_scope, session_scope
 from core.models import AuditEntry, AuthSession, User
 from tests.pages.conftest import ROOT
+from tests.smtp import smtp_server
 from ui import auth, cookies
 
 PASSWORD = "a long enough secret"
@@ -288,3 +289,97 @@ def test_someone_who_does_not_accept_the_new_terms_can_sign_out(home, ava, web_e
     assert ("DELETE", cookies.SESSION_PATH, {}) in cookie_calls(app)
     with read_scope(web_engine) as session:
         assert sessions.resolve(session, session_id=session_id, now=datetime.now(UTC)) is None
+
+
+@pytest.fixture
+def relay(monkeypatch):
+    """A plain SMTP relay on loopback the app is configured to use (SMTP_HOST...)."""
+    with smtp_server() as (port, inbox):
+        monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("SMTP_PORT", str(port))
+        monkeypatch.setenv("SMTP_SECURITY", "none")
+        monkeypatch.setenv("SMTP_SENDER", "Studio <mail@studio.example.test>")
+        yield inbox
+
+
+def test_the_reset_code_is_sent_through_the_relay_and_works(relay, home, ava, outbox):
+    app = home()
+    field(app, "Username or email").input("ava")
+    app = submit(app, "Send reset code")
+    assert shown(app) == [auth.RESET_SENT]
+    [message] = relay.messages
+    assert message["To"] == "ava@example.test"
+    assert message["From"] == "Studio <mail@studio.example.test>"
+    assert not outbox.exists()  # delivered, not parked
+    code = message.get_payload(decode=True).decode().split("reset code is ")[1].split()[0]
+    app = home()
+    app.text_input(key="reset_token").input(code)
+    app.text_input(key="reset_new").input("a brand new passphrase")
+    app = submit(app, "Set new password")
+    assert "Your password was changed" in " ".join(shown(app))
+
+
+def test_registering_mails_a_verification_link_that_the_verify_page_accepts_once(
+    relay, home, web_engine
+):
+    app = home()
+    app.date_input(key="register_dob").set_value(date(1995, 6, 1))
+    app.checkbox(key="register_accepts_legal").check()
+    field(app, "Display name").input("Zoe")
+    field(app, "Email").input("zoe@example.test")
+    field(app, "Username", 1).input("zoe")
+    field(app, "Password (12+ characters)").input("another long secret")
+    field(app, "Repeat password").input("another long secret")
+    app = submit(app, "Create account")
+    assert app.title[0].value == "Studio"  # signed in at once: verifying blocks nothing
+    [message] = relay.messages
+    assert message["To"] == "zoe@example.test"
+    body = message.get_payload(decode=True).decode()
+    link = next(word for word in body.split() if "/verify?token=" in word)
+    assert link.startswith("http://localhost:8501/verify?token=")  # PUBLIC_BASE_URL unset
+    token = link.split("token=")[1]
+
+    page = verify_page(token).run()
+    assert page.success[0].value == "Thank you: your email address is verified."
+    assert "verified already" in verify_page(token).run().info[0].value
+    with read_scope(web_engine) as session:
+        user = session.exec(select(User).where(User.username == "zoe")).one()
+        assert user.verified_at is not None
+
+
+def verify_page(token):
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "views/verify.py"), default_timeout=30)
+    app.query_params["token"] = token
+    return app
+
+
+def test_the_verify_page_explains_an_invalid_or_expired_link(web_engine, ava):
+    from core.accounts import verification
+    from core.config import get_settings
+
+    assert "not valid" in verify_page("1.2.forged").run().error[0].value
+    secret = get_settings().cookie_key.get_secret_value()
+    with read_scope(web_engine) as session:
+        email = session.get(User, ava).email
+    stale = verification.make_token(
+        secret, user_id=ava, email=email, now=datetime.now(UTC) - timedelta(days=3)
+    )
+    assert verify_page(stale).run().error[0].value == verification.LINK_EXPIRED
+
+
+def test_the_account_page_shows_an_unverified_address_and_sends_again_once(
+    signed_in, relay, web_engine
+):
+    app = signed_in("views/account.py").run()
+    assert "is not verified yet" in app.warning[0].value
+    app = submit(app, "Send the link again")
+    assert "on its way to user@example.test" in app.success[0].value
+    app = submit(app, "Send the link again")
+    assert "a moment ago" in app.info[0].value
+    assert len(relay.messages) == 1
+    token = relay.messages[0].get_payload(decode=True).decode().split("token=")[1].split()[0]
+    verify_page(token).run()
+    app = app.run()  # the next run reads the account afresh
+    assert not app.warning and "is verified" in " ".join(c.value for c in app.caption)

@@ -130,3 +130,41 @@ def test_a_real_provider_starts_with_its_own_secrets_and_the_simulator_with_the_
     monkeypatch.delenv("AUDIT_HMAC_SECRET")
     monkeypatch.setenv("PROVIDER", "sim")
     assert load_settings().provider is ProviderKind.SIM
+
+
+def test_links_default_to_localhost_on_the_web_port(monkeypatch):
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setenv("WEB_PORT", "8601")
+    assert load_settings().base_url == "http://localhost:8601"
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://studio.example.com", "https://studio.example.com"),
+        ("https://studio.example.com/", "https://studio.example.com"),
+        ("http://10.0.0.5:8501", "http://10.0.0.5:8501"),
+    ],
+)
+def test_public_base_url_is_kept_as_an_origin(monkeypatch, given, kept):
+    monkeypatch.setenv("PUBLIC_BASE_URL", given)
+    assert load_settings().base_url == kept
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "studio.example.com",
+        "ftp://studio.example.com",
+        "https://",
+        "https://studio.example.com/studio",
+        "https://studio.example.com/?a=1",
+        "https://studio.example.com#top",
+        "https://user:pw@studio.example.com",
+        "https://studio.example.com:99999",
+    ],
+)
+def test_public_base_url_refuses_anything_but_an_origin(monkeypatch, bad):
+    monkeypatch.setenv("PUBLIC_BASE_URL", bad)
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_settings()
