@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.engine import Engine
 
 from api.limits import RateLimiter
+from core.accounts import legal
 from core.accounts.api_tokens import Principal, Scope, resolve_token
 from core.clock import Clock
 from core.comfy.presets import Presets
@@ -29,11 +30,19 @@ class Services:
     pricing: Pricing
     clock: Clock
     limiter: RateLimiter
+    legal_texts: legal.LegalTexts = field(default_factory=legal.load)
+    """The terms of service and privacy notice in force (`data/legal/`)."""
 
     @property
     def share_signer(self) -> ShareSigner:
         """Signs share links with the key the web app's share page checks them with."""
         return ShareSigner.from_secret(self.settings.cookie_key.get_secret_value())
+
+
+TERMS_CHANGED = (
+    "The terms of service or the privacy notice changed since you accepted them: sign in on "
+    "the website and accept them, then use this token again."
+)
 
 
 def services(request: Request) -> Services:
@@ -45,7 +54,9 @@ def services(request: Request) -> Services:
 def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
     """The principal of the request's `Authorization: Bearer <token>`, rate-limited per token.
 
-    401 without a valid token, 429 with `Retry-After` once the token's rate is spent.
+    401 without a valid token, 403 until its user accepted the legal texts in force (the web
+    asks again whenever their version changes), 429 with `Retry-After` once the token's rate
+    is spent.
     """
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
@@ -54,6 +65,8 @@ def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> 
         found = resolve_token(session, secret=secret.strip(), now=svc.clock.now())
     if found is None:
         raise HTTPException(401, "This API token is not valid (unknown, revoked or disabled).")
+    if legal.needs_acceptance(found.user, svc.legal_texts):
+        raise HTTPException(403, TERMS_CHANGED)
     wait_s = svc.limiter.take(found.token_id, now=svc.clock.monotonic())
     if wait_s is not None:
         raise HTTPException(

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from api.app import create_app
 from api.limits import RateLimiter
 from api.main import services_from
-from core.accounts import ledger
+from core.accounts import ledger, legal
 from core.accounts.api_tokens import Scope, create_token
 from core.clock import SystemClock
 from core.config import get_settings
@@ -26,6 +26,9 @@ from testing.factories import make_user
 from testing.processes import free_port, python_module, stop
 
 ALL_USER_SCOPES = frozenset({Scope.READ, Scope.GENERATE, Scope.MUSES})
+_TEXTS = legal.load()
+ACCEPTED = {"terms_version": _TEXTS.terms.version, "privacy_version": _TEXTS.privacy.version}
+"""A user who accepted the legal texts in force (registration records them)."""
 READY_TIMEOUT_S = 60.0
 
 
@@ -45,7 +48,7 @@ class Api:
         self, scopes: frozenset[Scope] = ALL_USER_SCOPES, credits: int = 100, **fields: object
     ) -> tuple[User, str]:
         """A new user granted `credits`, and the secret of a token with `scopes`."""
-        user = make_user(self.engine, **fields)
+        user = make_user(self.engine, **{**ACCEPTED, **fields})
         return user, token_for(self.engine, user, scopes=scopes, credits=credits)
 
 

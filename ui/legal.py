@@ -8,9 +8,8 @@ from collections.abc import Callable
 import streamlit as st
 
 from core.accounts import legal
-from core.db import session_scope
 from core.models import User
-from ui import resources
+from ui import db
 from ui.widgets import client_ip
 
 ACCEPT_KEY = "register_accepts_legal"
@@ -56,14 +55,8 @@ def require_current_acceptance(user: User, sign_out: Callable[[], None]) -> None
     show_texts()
     accept, leave = st.columns(2)
     if accept.button("I accept", type="primary", key="legal_accept"):
-        with session_scope(resources.engine()) as session:
-            legal.accept(
-                session,
-                user_id=user.id or 0,
-                texts=current,
-                now=resources.clock().now(),
-                ip=client_ip(),
-            )
+        with db.writing() as (session, now):
+            legal.accept(session, user_id=user.id or 0, texts=current, now=now, ip=client_ip())
         st.rerun()
     if leave.button("Sign out", key="legal_sign_out"):
         sign_out()

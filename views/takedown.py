@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import session_scope
 from core.errors import CoreError
 from core.gallery import takedown
-from ui import resources
-
-clock = resources.clock()
+from ui import db, resources
 
 st.title("Request removal of an intimate image")
 st.write(
@@ -42,7 +39,7 @@ with st.form("takedown_form"):
 
 if sent:
     try:
-        with session_scope(resources.engine()) as session:
+        with db.writing() as (session, now):
             request = takedown.file_request(
                 session,
                 location=location,
@@ -53,7 +50,7 @@ if sent:
                 signature=signature,
                 good_faith=good_faith,
                 signer=resources.share_signer(),
-                now=clock.now(),
+                now=now,
             )
     except CoreError as exc:
         st.error(str(exc))

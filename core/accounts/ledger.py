@@ -145,13 +145,22 @@ def hold_for_job(
     )
 
 
-def settle_job(session: Session, *, job_id: int, charged_credits: int, now: datetime) -> bool:
-    """Release the job's hold and charge what it cost (at most the hold); once. True if done."""
+def _open_hold(session: Session, job_id: int) -> CreditEntry | None:
+    """The job's hold, under its user's lock, if it was never released (settled or refunded);
+    None for a job without a hold or one already released."""
     hold = _entry(session, f"hold:{job_id}")
     if hold is None:
-        return False
+        return None
     lock_user(session, hold.user_id)
     if _entry(session, f"release:{job_id}") is not None:
+        return None
+    return hold
+
+
+def settle_job(session: Session, *, job_id: int, charged_credits: int, now: datetime) -> bool:
+    """Release the job's hold and charge what it cost (at most the hold); once. True if done."""
+    hold = _open_hold(session, job_id)
+    if hold is None:
         return False
     held = -hold.credits
     charged = max(0, min(charged_credits, held))
@@ -180,11 +189,8 @@ def settle_job(session: Session, *, job_id: int, charged_credits: int, now: date
 
 def refund_job(session: Session, *, job_id: int, now: datetime, reason: str) -> bool:
     """Give the job's hold back; once, and never after a settlement. True if refunded now."""
-    hold = _entry(session, f"hold:{job_id}")
+    hold = _open_hold(session, job_id)
     if hold is None:
-        return False
-    lock_user(session, hold.user_id)
-    if _entry(session, f"release:{job_id}") is not None:
         return False
     _add(
         session,

@@ -5,7 +5,7 @@ work, so no output is ever visible unscreened. The detector's labels are kept on
 An explicit output of a non-explicit request is flagged and hidden (from its owner too)
 until a moderator releases or removes it; a screener that fails holds the output the same
 way (fail closed). Nothing is ever made public by a detector: `Asset.screening` stays
-`pending` until a moderator approves (`queries.approve_asset`).
+`pending` until a moderator approves (`moderation.approve_asset`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from api.app import create_app
 from api.main import services_from
-from core.accounts import ledger
+from core.accounts import ledger, legal
 from core.accounts.api_tokens import Scope, revoke_token
 from core.clock import SystemClock
 from core.config import get_settings
@@ -35,6 +35,8 @@ from core.models import (
 from sim.server import ServerThread
 from testing.api import ALL_USER_SCOPES, Api, api_thread
 from testing.factories import store_png
+
+_TEXTS = legal.load()
 
 
 def _serve(engine: Engine, *, per_minute: int = 10_000) -> Iterator[Api]:
@@ -299,3 +301,18 @@ def test_a_resent_idempotency_key_is_the_first_job_and_holds_once(api: Api) -> N
     with api.client(token) as client:
         damaged = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "x" * 500})
     assert damaged.status_code == 422 and damaged.json()["error"]
+
+
+def test_a_token_waits_until_its_user_accepts_changed_terms(api: Api) -> None:
+    user, token = api.user_with_token(terms_version="2020-01-01")  # an older version
+    with api.client(token) as client:
+        for reply in (
+            client.get("/v1/account"),
+            client.post("/v1/jobs", json={"prompt": "a lighthouse at dusk"}),
+        ):
+            assert reply.status_code == 403
+            assert "terms of service or the privacy notice changed" in reply.json()["error"]
+        assert _balance(api.engine, user) == 100
+        with session_scope(api.engine) as session:
+            legal.accept(session, user_id=user.id or 0, texts=_TEXTS, now=SystemClock().now())
+        assert client.get("/v1/account").status_code == 200

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from api.app import create_app
 from api.main import services_from
-from core.accounts import ledger
+from core.accounts import ledger, legal
 from core.accounts.api_tokens import Scope, create_token
 from core.config import get_settings
 from core.db import session_scope
@@ -30,7 +30,10 @@ EXAMPLES_PER_OPERATION = 20
 
 @pytest.fixture
 def served(engine: Engine, fake_clock: Any) -> Iterator[tuple[str, str]]:
-    user = make_user(engine)
+    texts = legal.load()
+    user = make_user(
+        engine, terms_version=texts.terms.version, privacy_version=texts.privacy.version
+    )
     with session_scope(engine) as session:
         ledger.grant(session, user_id=user.id or 0, credits=10_000, key="schema-grant",
                      note="test", now=fake_clock.now())  # fmt: skip

@@ -3,8 +3,9 @@
 
 Entry points: the studio prompt, a muse's scene (composed into the prompt), a stored muse or
 variation whose text the policy now refuses (screened again at submit), a new muse, a
-variation, a card import (web path and `aikings-muses`). The pages' own wiring of
-these is driven with AppTest in tests/pages/test_minor_entry_points_pages.py.
+variation, a card import (web path and `aikings-muses`), the ComfyUI try-out
+(`aikings-comfy-try`), and the HTTP API (`POST /v1/jobs`, a prompt or a muse's scene). The
+pages' own wiring of these is driven with AppTest in tests/pages/test_minor_entry_points_pages.py.
 """
 
 import io
@@ -13,6 +14,7 @@ import json
 import pytest
 from sqlmodel import select
 
+from cli import comfy_try
 from cli import muses as muse_cli
 from core.accounts import ledger
 from core.config import get_settings
@@ -24,6 +26,7 @@ from core.muses.schema import validate_profile
 from core.refusals import audited_refusals
 from core.safety import MINOR_MESSAGE
 from testing.factories import make_user
+from tests.integration.test_api import _serve
 from tests.integration.test_studio_submit import submit
 
 KEY = "a-test-admin-key"
@@ -209,3 +212,45 @@ def test_a_card_import_on_the_command_line(cli_db, tmp_path, capsys, text, rule)
         {"rule": rule},
     )
     assert counts(cli_db) == before
+
+
+@pytest.mark.parametrize(("text", "rule"), MINORS)
+def test_the_comfy_try_out_on_the_command_line(cli_db, tmp_path, text, rule):
+    """Refused before ComfyUI is reached: the URL here answers nothing, which would be 1."""
+    out = io.StringIO()
+    target = tmp_path / "out"
+    status = comfy_try.main(["http://127.0.0.1:9", "--prompt", text, "--out", str(target)], out=out)
+    assert status == 2 and MINOR_MESSAGE in out.getvalue()
+    assert "health:" not in out.getvalue() and not target.exists()
+    assert last_audit(cli_db) == (
+        "policy.refused",
+        AuditOutcome.DENIED,
+        "cli.comfy.try",
+        {"rule": rule},
+    )
+
+
+@pytest.fixture
+def api(engine):
+    yield from _serve(engine)
+
+
+def test_the_http_api_a_prompt_or_a_muse_scene_in_either_mode(api, engine, fake_clock):
+    user, token = api.user_with_token()
+    muse = a_muse(engine, user, fake_clock)
+    before = counts(engine)
+    with api.client(token) as client:
+        for text, rule in MINORS:
+            for extra in ({}, {"muse_id": muse.id}, {"explicit": True}):
+                reply = client.post("/v1/jobs", json={"prompt": text, **extra})
+                assert reply.status_code == 422, (text, extra)
+                assert reply.json() == {"error": MINOR_MESSAGE}
+                assert last_audit(engine) == (
+                    "policy.refused",
+                    AuditOutcome.DENIED,
+                    "studio.submit",
+                    {"rule": rule},
+                )
+    assert counts(engine) == before
+    with read_scope(engine) as session:
+        assert ledger.balance(session, user.id) == 100  # no hold was taken

@@ -12,10 +12,6 @@ from core.muses.schema import validate_profile
 from core.safety import MINOR_MESSAGE
 
 
-def shown(app):
-    return " ".join(str(e.value) for e in [*app.error, *app.markdown, *app.caption])
-
-
 def last_refusal(engine):
     with read_scope(engine) as session:
         entry = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
@@ -34,13 +30,13 @@ def seed_muse(engine):
         )
 
 
-def test_the_studio_prompt_and_a_muse_scene(signed_in, web_engine):
+def test_the_studio_prompt_and_a_muse_scene(signed_in, web_engine, texts):
     app = signed_in("views/studio.py")
     muse = seed_muse(web_engine)
     app.run()
     app.text_area(key="studio_prompt").input("her cousin, 10, at the lake").run()
     app.button(key="studio_generate").click().run()
-    assert MINOR_MESSAGE in shown(app)
+    assert MINOR_MESSAGE in texts(app)
     assert last_refusal(web_engine) == (
         ("policy.refused", "studio.submit", {"rule": "minor_age"}),
         [0, 0],
@@ -48,14 +44,14 @@ def test_the_studio_prompt_and_a_muse_scene(signed_in, web_engine):
     app.selectbox(key="studio_muse").select(f"Ava (#{muse.id})").run()
     app.text_area(key="studio_prompt").input("with a toddler on her lap").run()
     app.button(key="studio_generate").click().run()
-    assert MINOR_MESSAGE in shown(app)
+    assert MINOR_MESSAGE in texts(app)
     assert last_refusal(web_engine) == (
         ("policy.refused", "studio.submit", {"rule": "minor_youth"}),
         [0, 0],
     )
 
 
-def test_the_muse_form_and_the_variation_form(signed_in, web_engine):
+def test_the_muse_form_and_the_variation_form(signed_in, web_engine, texts):
     app = signed_in("views/muses.py")
     muse = seed_muse(web_engine)
     app.run()
@@ -63,7 +59,7 @@ def test_the_muse_form_and_the_variation_form(signed_in, web_engine):
     app.text_input(key="new_0_basic.name").input("Bea")
     app.text_area(key="new_0_notes").input("born in 2015")
     [b for b in app.button if b.label == "Create muse"][0].click().run()
-    assert MINOR_MESSAGE in shown(app)
+    assert MINOR_MESSAGE in texts(app)
     assert last_refusal(web_engine) == (
         ("policy.refused", "muse.save", {"rule": "minor_birth_year"}),
         [0, 0],
@@ -75,7 +71,7 @@ def test_the_muse_form_and_the_variation_form(signed_in, web_engine):
     [t for t in app.text_input if t.label == "Variation name"][0].input("Park")
     [t for t in app.text_input if t.label.startswith("Scenario")][0].input("mit einem Kleinkind")
     [b for b in app.button if b.label == "Add variation"][0].click().run()
-    assert MINOR_MESSAGE in shown(app)
+    assert MINOR_MESSAGE in texts(app)
     assert last_refusal(web_engine) == (
         ("policy.refused", "muse.variation", {"rule": "minor_youth"}),
         [0, 0],

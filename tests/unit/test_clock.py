@@ -1,3 +1,5 @@
+"""The clocks: the fake one moves only when told (never back); the system one is aware UTC."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest

@@ -1,3 +1,5 @@
+"""Settings from the environment: defaults, validation, and secrets a real provider needs."""
+
 from decimal import Decimal
 
 import pytest

@@ -1,3 +1,5 @@
+"""Structured logs: the event name plus fields, as text or JSON lines, exceptions rendered."""
+
 import json
 import logging
 

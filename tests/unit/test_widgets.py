@@ -1,3 +1,5 @@
+"""The pages' small helpers: money and duration formats, and who sees which page."""
+
 from decimal import Decimal
 
 import pytest
