@@ -28,6 +28,7 @@ from typing import Any
 
 from PIL import Image
 
+from core.comfy.tools import SAMPLERS, SCHEDULERS
 from core.errors import ValidationFailed
 from core.gallery import pngchunks
 
@@ -418,14 +419,13 @@ def _a1111_sampler(
         if name.endswith(" " + suffix) and name not in A1111_SAMPLERS:
             name, schedule = name.removesuffix(" " + suffix), schedule or suffix
     # the studio's own files (and some A1111 forks) write ComfyUI's names as they are
-    sampler = A1111_SAMPLERS.get(name) or (name if name in A1111_SAMPLERS.values() else None)
+    sampler = A1111_SAMPLERS.get(name) or (name if name in SAMPLERS else None)
     unsupported = [] if sampler else [f"Sampler: {label}"]
     scheduler = None
     if schedule is not None:
         key = schedule.strip().lower()
-        known = set(A1111_SCHEDULES.values())
-        scheduler = A1111_SCHEDULES.get(key) or (key if key in known else None)
-        if key not in A1111_SCHEDULES and key not in known:
+        scheduler = A1111_SCHEDULES.get(key) or (key if key in SCHEDULERS else None)
+        if key not in A1111_SCHEDULES and key not in SCHEDULERS:
             unsupported.append(f"Schedule type: {schedule}")
     return sampler, scheduler, unsupported
 

@@ -70,6 +70,13 @@ def test_an_old_automatic1111_label_carries_its_schedule_and_an_unknown_sampler_
     assert settings.sampler is None and "Sampler: Restart" in settings.unsupported
 
 
+def test_comfyui_sampler_names_written_as_they_are_are_read():
+    text = "a pier\nSteps: 9, Sampler: dpmpp_2m_sde_gpu, Schedule type: kl_optimal, Seed: 3"
+    settings = read_settings(png_with({"parameters": text}))
+    assert (settings.sampler, settings.scheduler) == ("dpmpp_2m_sde_gpu", "kl_optimal")
+    assert settings.unsupported == ()
+
+
 def test_a_prompt_without_a_settings_line_is_all_prompt():
     settings = read_settings(png_with({"parameters": "just words, Steps are not here"}))
     assert settings.prompt == "just words, Steps are not here" and settings.steps is None
