@@ -26,8 +26,10 @@ import httpx
 
 from bench.common import Figure, percentile, row, scratch_engine
 from bench.engine import JOB_TIMEOUT_S, _warm_runtime
+from core.accounts import legal
+from core.clock import SystemClock
 from core.config import load_settings
-from core.db import read_scope
+from core.db import read_scope, session_scope
 from core.models import User
 from testing.api import Api, api_process, token_for
 from testing.sims import comfy_behind_vast
@@ -174,6 +176,8 @@ def api_under_load(runs: int = 50, read_seconds: float = 10.0) -> ApiResult:
             pool_desired_size=1,
         )
         runtime, user_id = _warm_runtime(engine, settings)
+        with session_scope(engine) as session:  # a token works once its user accepted the terms
+            legal.accept(session, user_id=user_id, texts=legal.load(), now=SystemClock().now())
         with read_scope(engine) as session:
             user = session.get(User, user_id)
         assert user is not None

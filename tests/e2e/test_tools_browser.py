@@ -38,7 +38,12 @@ def _choose(page: Page, label: str, option: str | re.Pattern[str]) -> None:
 
 
 def _generate_and_wait(page: Page, shots: Screenshots, step: str) -> None:
+    # the previous job's "Done" stays on screen until the new job replaces it: wait for one
+    # more succeeded row in the history, then for the panel to say so
+    succeeded = page.get_by_text(re.compile(r"^#\d+ · succeeded"))
+    before = succeeded.count()
     page.get_by_role("button", name="Generate").click()
+    expect(succeeded).to_have_count(before + 1, timeout=JOB_TIMEOUT_MS)
     done = page.get_by_text(re.compile(r"Done: \d+ credits? charged"))
     expect(done).to_be_visible(timeout=JOB_TIMEOUT_MS)
     shots.take(page, step, focus=done)

@@ -16,6 +16,7 @@ from core.config import load_settings
 from core.db import read_scope, session_scope
 from core.models import AuditEntry
 from sim.server import ServerThread
+from testing.api import ACCEPTED
 from testing.factories import make_user
 
 REFUSED = {"prompt": "a portrait of a 15 year old"}  # audited as policy.refused
@@ -23,7 +24,7 @@ REFUSED = {"prompt": "a portrait of a 15 year old"}  # audited as policy.refused
 
 def refused_ip(engine, trusted: str, headers: dict[str, str]) -> str | None:
     """Send a refused prompt to the API (served like `aikings-api`) and return the audit IP."""
-    user = make_user(engine)
+    user = make_user(engine, **ACCEPTED)
     with session_scope(engine) as session:
         token = create_token(
             session, user_id=user.id, name="bot", scopes=frozenset({Scope.GENERATE}),
