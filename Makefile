@@ -24,7 +24,7 @@ run: $(STAMP)
 
 ## Set up, lint, and run the whole test suite with the coverage gate.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --cov --cov-report=term --cov-report=json:coverage.json -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report=term --cov-report=json:coverage.json -p no:cacheprovider $(PYTEST_ARGS)
 	$(BIN)/python tools/coverage_gate.py coverage.json --lines 85 --branches 75
 
 lint: $(STAMP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -16,6 +17,7 @@ from core.clock import Clock
 from core.comfy.presets import Presets
 from core.config import Settings
 from core.db import session_scope
+from core.gallery.media import MediaStore, open_media_store
 from core.gallery.sharing import ShareSigner
 from core.studio.pricing import Pricing
 
@@ -32,6 +34,11 @@ class Services:
     limiter: RateLimiter
     legal_texts: legal.LegalTexts = field(default_factory=legal.load)
     """The terms of service and privacy notice in force (`data/legal/`)."""
+
+    @cached_property
+    def media(self) -> MediaStore:
+        """The media store `MEDIA_STORE` names (built once)."""
+        return open_media_store(self.settings)
 
     @property
     def share_signer(self) -> ShareSigner:

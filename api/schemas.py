@@ -20,7 +20,7 @@ from pydantic import (
 
 from core.comfy import tools as comfy_tools
 from core.comfy.catalogue import MAX_SIDE, MIN_SIDE
-from core.comfy.tools import Hires, Lora, Tools
+from core.comfy.tools import FaceFix, Hires, Lora, Tools
 from core.models import (
     Asset,
     CreditEntry,
@@ -44,7 +44,8 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="A row id.")]
 
 
 Side = Annotated[int, Field(ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8)]
-Mode = Literal["txt2img", "img2img", "inpaint", "upscale"]
+Mode = Literal["txt2img", "img2img", "inpaint", "upscale", "facefix", "img2video"]
+VideoFormat = Literal["mp4", "webp"]
 InpaintMethod = Literal["noise_mask", "vae_inpaint"]
 LatentUpscaleMethod = Literal["nearest-exact", "bilinear", "area", "bicubic", "bislerp"]
 MAX_MASK_BASE64 = (MAX_MASK_BYTES + 2) // 3 * 4
@@ -80,10 +81,28 @@ class HiresIn(BaseModel):
     method: LatentUpscaleMethod = "nearest-exact"
 
 
+class FaceFixIn(BaseModel):
+    """A face fix: each face detected above `confidence` sampled again at `denoise` for
+    `steps` (default: the preset's) and pasted back (the Impact Pack's FaceDetailer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    denoise: float = Field(
+        default=0.4, ge=comfy_tools.FACE_FIX_DENOISE[0], le=comfy_tools.FACE_FIX_DENOISE[1],
+        allow_inf_nan=False,
+    )  # fmt: skip
+    confidence: float = Field(default=0.5, ge=0.05, le=1.0, allow_inf_nan=False)
+    steps: int | None = Field(default=None, ge=1, le=comfy_tools.FACE_FIX_MAX_STEPS)
+
+
 class ToolsIn(BaseModel):
-    """The Studio's creative tools. img2img, inpaint and upscale work on `source_asset_id`,
+    """The Studio's creative tools. img2img, inpaint, upscale and facefix (the face fix
+    alone, with `face_fix`'s settings) work on `source_asset_id`,
     one of the token owner's own pictures (any mode); inpaint repaints where `mask_png` (a
     base64 PNG, JPEG or WebP of the picture's size, white or opaque = repaint) covers it.
+    For `kind` video: mode txt2img (from the prompt) or img2video (animating
+    `source_asset_id`), `length` (4n+1 frames), `fps` and `video_format` (H.264 MP4 or an
+    animated WebP); the image tools stay at their defaults.
     Every value is checked as the Studio checks it, against ComfyUI's own lists and ranges."""
 
     model_config = ConfigDict(extra="forbid")
@@ -108,8 +127,12 @@ class ToolsIn(BaseModel):
     mask_feather: int = Field(default=0, ge=0, le=comfy_tools.MAX_FEATHER)
     inpaint_method: InpaintMethod = "noise_mask"
     hires: HiresIn | None = None
+    face_fix: FaceFixIn | None = None
     upscaler: str | None = Field(default=None, min_length=1, max_length=200)
     upscale_by: float | None = Field(default=None, ge=1.0, le=8.0, allow_inf_nan=False)
+    length: StrictInt | None = Field(default=None, ge=5, le=comfy_tools.MAX_VIDEO_LENGTH)
+    fps: float | None = Field(default=None, ge=1.0, le=60.0, allow_inf_nan=False)
+    video_format: VideoFormat = "mp4"
 
     @field_validator("mask_png")
     @classmethod
@@ -151,8 +174,14 @@ class ToolsIn(BaseModel):
             hires=None
             if hires is None
             else Hires(hires.scale, hires.denoise, hires.steps, hires.upscaler, hires.method),
+            face_fix=None
+            if self.face_fix is None
+            else FaceFix(self.face_fix.denoise, self.face_fix.confidence, self.face_fix.steps),
             upscaler=self.upscaler,
             upscale_by=self.upscale_by,
+            length=self.length,
+            fps=self.fps,
+            video_format=self.video_format,
         )
 
 

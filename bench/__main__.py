@@ -21,10 +21,12 @@ from bench import (
     dispatch,
     engine,
     gallery,
+    grid,
     history,
     pool,
     pool_policy,
     safety,
+    scale_out,
     sign_in,
     stopped_tier,
 )
@@ -103,12 +105,13 @@ def _ticks(scale: Scale) -> list[Figure]:
 
 
 def _pages(scale: Scale) -> list[Figure]:
-    return [
+    pages = [
         figure
         for rows in scale.page_rows
         for url in (None, *filter(None, [scale.postgres_url]))
         for figure in gallery.page_queries(rows, scale.page_repeats(rows), url).figures()
     ]
+    return [*pages, *grid.grid_render(3 if scale.quick else 10).figures()]
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -137,6 +140,11 @@ SECTIONS: tuple[Section, ...] = (
         "F",
         "fault campaign",
         lambda s: pool.fault_campaigns(s.campaign_runs, s.workers),
+    ),
+    Section(
+        "WK",
+        "jobs/hour with 1, 2 and 4 worker processes (PostgreSQL)",
+        lambda s: scale_out.workers_section(32 if s.quick else 200),
     ),
     Section("S", "content safety", lambda s: safety.main(quick=s.quick).figures()),
     Section(

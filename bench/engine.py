@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,15 +25,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bench.common import Figure, percentile, realistic_png, row, scratch_engine, timed_ms
-from core.accounts import ledger, sessions, users
+from core.accounts import ledger, sessions
 from core.clock import FakeClock, SystemClock
 from core.config import REPO_ROOT, Settings, get_settings
 from core.db import session_scope
 from core.gallery import store
-from core.models import GenerationJob, JobStatus, MediaKind, PoolConfig, Screening, User
+from core.models import MediaKind, PoolConfig, Screening, User
 from core.pool.vast import PAGE_SIZE
 from scheduler.tasks import Runtime
-from testing.factories import make_rentable_pool
+from testing.factories import add_finished_job, make_rentable_pool, register_user
 from testing.pool_harness import PoolHarness
 from testing.sims import vast_sim
 
@@ -44,13 +44,10 @@ OFFERS_PER_SEARCH = 10  # the fewest matching offers one search should bring (th
 
 
 def _register(session: Session, *, starter_credits: int) -> User:
-    return users.register(
+    return register_user(
         session,
-        username="bench",
-        email="b@example.test",
-        display_name="B",
+        "bench",
         password="a long enough secret",
-        date_of_birth=date(1990, 1, 1),
         now=datetime.now(UTC),
         starter_credits=starter_credits,
     )
@@ -271,20 +268,11 @@ def _finished_jobs(session: Session, user: User, media_root: Path, count: int) -
     """`count` succeeded jobs of `user`, each with one real-size (2–3 MB) picture and its
     thumbnail in the media store, as the job path leaves them."""
     for index in range(count):
-        job = GenerationJob(
-            user_id=user.id or 0,
-            prompt=f"a lighthouse at dusk, take {index}",
-            model="sdxl_base_1.0.safetensors",
-            preset="low",
-            seed=index,
-            status=JobStatus.SUCCEEDED,
-            charged_credits=3,
-        )
-        session.add(job)
-        session.flush()
+        prompt = f"a lighthouse at dusk, take {index}"
+        job = add_finished_job(session, user, prompt, seed=index, charged_credits=3)
         asset = store.save_output(
             session,
-            media_root=media_root,
+            media=media_root,
             owner_id=user.id or 0,
             job_id=job.id,
             muse_id=None,

@@ -22,8 +22,8 @@ from sqlmodel import Session, col
 from bench.common import Figure, percentile, row, timed_ms
 from bench.gallery_seed import CATEGORIES, COMMON_WORD, RARE_PHRASE, SEEDED_AT, TAGS, seeded
 from core.db import read_scope, session_scope
-from core.gallery import engagement, listing
-from core.models import Asset, User
+from core.gallery import boards, engagement, listing
+from core.models import Asset, Board, BoardItem, User
 from core.ops import audit_view
 
 SORTS: tuple[listing.Sort, ...] = ("newest", "top_rated", "trending", "most_viewed")
@@ -179,6 +179,50 @@ def _gallery_timings(session: Session, viewer: int, repeats: int) -> list[PageTi
     return timings
 
 
+def _board_deep_cursor(session: Session, board_id: int) -> tuple[int, str | None]:
+    """(depth, cursor) of a visitor who paged ~90 % into the board."""
+    on_board = col(BoardItem.board_id) == board_id
+    count = session.execute(sa.select(sa.func.count()).where(on_board)).scalar_one()
+    depth = int(count * DEEP_FRACTION)
+    if depth == 0:
+        return 0, None
+    added_at, asset_id = session.execute(
+        sa.select(col(BoardItem.added_at), col(BoardItem.asset_id))
+        .where(on_board)
+        .order_by(col(BoardItem.added_at).desc(), col(BoardItem.asset_id).desc())
+        .offset(depth - 1)
+        .limit(1)
+    ).one()
+    return depth, boards.encode_cursor(added_at, asset_id)
+
+
+def _board_timings(session: Session, viewer: int, repeats: int) -> list[PageTiming]:
+    """The owner's board page and the same board opened by its link, first and deep."""
+    board = session.execute(
+        sa.select(Board).where(col(Board.owner_id) == viewer).order_by(col(Board.id)).limit(1)
+    ).scalar_one()
+    depth, cursor = _board_deep_cursor(session, board.id or 0)
+
+    def owners(cursor: str | None) -> boards.BoardPage:
+        return boards.board_pictures(
+            session, owner_id=viewer, board_id=board.id or 0, cursor=cursor, limit=PAGE_SIZE
+        )
+
+    def by_link(cursor: str | None) -> boards.BoardPage:
+        return boards.shared_pictures(session, board=board, cursor=cursor, limit=PAGE_SIZE)
+
+    return [
+        PageTiming(
+            query=name,
+            depth=depth,
+            first_ms=timed_ms(lambda page=page: page(None), repeats),
+            deep_ms=timed_ms(lambda page=page: page(cursor), repeats),
+            deep_items=len(page(cursor).items),
+        )
+        for name, page in (("board page", owners), ("board page by link", by_link))
+    ]
+
+
 def _audit_timings(session: Session, count: int, repeats: int) -> list[PageTiming]:
     cursor = max(2, count - int(count * DEEP_FRACTION))  # ids run newest first
     timings = []
@@ -244,6 +288,7 @@ def page_queries(
         fill_ms, rerun_ms, wait_ms = _refresh_with_a_writer(gallery.engine, gallery.owner_id)
         with read_scope(gallery.engine) as session:
             pages = _gallery_timings(session, gallery.owner_id, repeats)
+            pages += _board_timings(session, gallery.owner_id, repeats)
             pages += _audit_timings(session, count, repeats)
         backend = gallery.engine.dialect.name
     result = PagesResult(count, backend, gallery.seed_s, fill_ms, rerun_ms, wait_ms, pages)

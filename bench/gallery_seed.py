@@ -1,5 +1,5 @@
 """P4's databases: a gallery of one owner's public pictures with titles, tags, categories,
-views and audit entries, seeded once per size and kept in a cache for the next run.
+boards, views and audit entries, seeded once per size and kept in a cache for the next run.
 
 Rows go in by bulk insert (COPY on PostgreSQL), no files: the queries never read media. The
 seeded database is the cache; each run works on a copy (a file copy on SQLite, a
@@ -25,16 +25,18 @@ from sqlmodel import col
 
 from bench.common import scratch_engine
 from core.db import make_engine, migrate, normalize_url
-from core.models import Asset, AssetTag, AssetView, AuditEntry, User
+from core.models import Asset, AssetTag, AssetView, AuditEntry, Board, BoardItem, User
 from core.models.gallery import bayesian_rating_milli
 
-SEED_VERSION = 2  # bump when the seeded rows change: older caches are then rebuilt
+SEED_VERSION = 4  # bump when the seeded rows or the schema change: older caches are rebuilt
 CACHE_MIN_ROWS = 100_000  # smaller galleries are seeded afresh, in a scratch database
 CACHE_DIR = Path.home() / ".cache" / "aikings-bench"
 CHUNK_ROWS = 20_000
 SEEDED_AT = datetime(2026, 12, 1, tzinfo=UTC)  # views fall in the week before it
 CATEGORIES = tuple(f"category-{n:02d}" for n in range(50))
 TAGS = tuple(f"tag-{n:02d}" for n in range(80))
+BOARDS = 100
+"""The owner's boards; picture i is on board i % 100 (10,000 a board at a million)."""
 _SYLLABLES = ("ka", "lo", "mi", "ren", "su", "ta", "vel", "zo", "ni", "qua")
 WORDS = tuple(
     "".join(parts) for parts in itertools.islice(itertools.product(_SYLLABLES, repeat=3), 500)
@@ -130,7 +132,8 @@ def _insert_chunks(
 
 def seed(engine: sa.Engine, count: int) -> int:
     """Insert `count` public pictures of one owner (titles, one of 50 categories, one of 80
-    tags), `count` audit entries and `count // 10` views in the week before SEEDED_AT.
+    tags, each on one of the owner's 100 boards), `count` audit entries and `count // 10`
+    views in the week before SEEDED_AT.
 
     Returns the owner's id. One transaction.
     """
@@ -184,6 +187,23 @@ def seed(engine: sa.Engine, count: int) -> int:
             ("asset_id", "tag"),
             count,
             lambda i: (first_id + i, TAGS[(i * 7) % len(TAGS)]),
+        )
+        first_board = 1 + int(
+            connection.execute(sa.select(sa.func.count()).select_from(Board)).scalar_one()
+        )
+        _insert_chunks(
+            connection,
+            Board,
+            ("owner_id", "name", "created_at"),
+            BOARDS,
+            lambda b: (owner, f"board {b:03d}", start),
+        )
+        _insert_chunks(
+            connection,
+            BoardItem,
+            ("board_id", "asset_id", "added_at"),
+            count,
+            lambda i: (first_board + i % BOARDS, first_id + i, start + i * second),
         )
         _insert_chunks(
             connection,

@@ -11,12 +11,12 @@ Four traces: office-hours bursts, sparse evening use, steady load, and a daily c
 day-to-day noise and heavy-tailed gaps. Strategies: always-on, the old fixed 15-minute idle
 timeout, a short 3-minute one, the deterministic break-even rule (idle as long as a cold start
 costs), the best fixed timeout in hindsight (the cheapest of `FIXED_GRID_S` on the reported
-window, GPU plus waiting), the adaptive policy (`core.pool.adaptive`, learning from every
-submission before the tick, the profile relearnt hourly), and two optima that know every
-arrival: without prewarm (per gap, idle through it or pay a cold start) and with foresight
-(no waits, `min(gap, BOOT_S)` per gap on each level of concurrency). Only the last week (two
-days with `quick`) is reported; the weeks before are the history the adaptive policy learns
-from.
+window, GPU plus waiting), the adaptive policy (`core.pool.adaptive.advise`, learning from
+every submission before the tick, the profile relearnt hourly as the manager does), and two
+optima that know every arrival: without prewarm (per gap, idle through it or pay a cold
+start) and with foresight (no waits, `min(gap, BOOT_S)` per gap on each level of concurrency).
+Only the last week (two days with `quick`) is reported; the weeks before are the history the
+adaptive policy learns from, and are not charged to it.
 """
 
 from __future__ import annotations
@@ -193,31 +193,18 @@ def always_on(_now: datetime, _last: datetime | None) -> tuple[int, datetime | N
 
 
 def adaptive_knobs(trace: Trace, costs: adaptive.Costs, fallback_idle_s: int) -> Knobs:
-    """`core.pool.adaptive` on every submission before now, relearnt every `RELEARN`.
-
-    The manager asks `adaptive.advise` every tick; here its two halves are called directly so
-    the timeout (which depends only on the profile and the last demand) is computed once per
-    demand, which keeps a month of 30 s ticks fast. The answers are the same.
-    """
+    """`core.pool.adaptive.advise` on every submission before now, relearnt every `RELEARN`
+    as the manager does: it never sees an arrival at or after `now`."""
     arrivals = [job.at for job in trace.jobs]
-    state: dict[str, object] = {}
+    learnt: list[tuple[datetime, adaptive.DemandProfile | None]] = []
 
     def knobs(now: datetime, last: datetime | None) -> tuple[int, datetime | None]:
-        learnt_at = state.get("learnt_at")
-        if not isinstance(learnt_at, datetime) or now - learnt_at >= RELEARN:
-            state.clear()
-            state["learnt_at"] = now
-            state["profile"] = adaptive.learn(arrivals[: bisect_left(arrivals, now)], now, costs)
-        profile = state["profile"]
-        if not isinstance(profile, adaptive.DemandProfile):
-            return fallback_idle_s, None
-        anchor = last or now
-        if state.get("anchor") != anchor:
-            state["anchor"] = anchor
-            state["idle_s"] = adaptive.idle_timeout_s(profile, costs, anchor)
-        idle_s = state["idle_s"]
-        assert isinstance(idle_s, int)
-        return idle_s, adaptive.prewarm_until(profile, costs, now)
+        if not learnt or now - learnt[0][0] >= RELEARN:
+            learnt[:] = [(now, adaptive.learn(arrivals[: bisect_left(arrivals, now)], now, costs))]
+        advice = adaptive.advise(
+            learnt[0][1], costs, now=now, last_demand_at=last, fallback_idle_s=fallback_idle_s
+        )
+        return advice.idle_timeout_s, advice.prewarm_until
 
     return knobs
 
@@ -492,8 +479,9 @@ def sim_price_per_hour_usd(seed: int = 0) -> Decimal:
     )
 
 
-FIXED_GRID_S = (60, 120, 180, 300, 420, 600, 900, 1200, 1800, 2700, 3600, 7200)
-"""The fixed idle timeouts searched for the best one in hindsight."""
+FIXED_GRID_S = adaptive.FIXED_CANDIDATES_S
+"""The fixed idle timeouts searched for the best one in hindsight: every one the adaptive
+policy's best-fixed fallback picks among, so the hindsight choice has no coarser grid."""
 
 
 def break_even_s(costs: adaptive.Costs) -> int:

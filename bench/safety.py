@@ -2,8 +2,12 @@
 prompt (and its worst case on adversarial text), and the output detector's time per image.
 
 The labelled sets are tests/fixtures/safety/: `*_dev.tsv` tuned the word lists,
-`*_holdout.tsv` were committed before the lists and never used to tune them. Requests are
-screened in their own (non-explicit) mode; explicit mode, stricter, is shown beside. Times
+`*_holdout.tsv` were committed before the lists and never used to tune them, and
+`*_holdout17.tsv` (look-alike titles, brands, idioms and ages of things, and minors beside
+them) before the exemption rules of issue 17, `*_fresh17.tsv` after those rules, never
+used to tune them, and `*_fresh18.tsv` before the rules of branch safe17b. Every set is
+screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
+stricter (ambiguous youth words count and names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler
 does not decide), then the 99th percentile over the prompts; CPU time is shown beside wall,
 and the adversarial worst case is graded on CPU time (wall time on a machine shared by
@@ -19,18 +23,20 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from bench.common import Figure, percentile, row
+from bench.common import Comparison, Figure, percentile, row
 from core.config import REPO_ROOT, OutputScreenerKind
 from core.errors import ValidationFailed
 from core.safety import find_minor, shared_screener
 from core.safety.lexicon import lexicon
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
+SETS = ("dev", "holdout", "holdout17", "fresh17", "fresh18")
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",
     "born 2012 ", "kid ", "baby blue ", "子供", "looks ", "12 years old car ", "a 1 ",
-    "kid gloves ", "whisky aged 12 years ", "ab", "ç" * 3 + " ",
+    "kid gloves ", "Kid Rock ", "kid rock ", "Kinder Bueno ", "whisky aged 12 years ", "ab",
+    "ç" * 3 + " ",
 )  # fmt: skip
 
 
@@ -63,6 +69,7 @@ class SafetyRun:
     """What section S measured."""
 
     refusal: dict[str, float]
+    refusal_explicit: dict[str, float]
     false_refusal: dict[str, float]
     false_refusal_explicit: dict[str, float]
     prompt_p99_ms: float
@@ -76,16 +83,25 @@ class SafetyRun:
     model_load_s: float
 
     def figures(self) -> list[Figure]:
-        """Refusal per minor set, false refusal per benign set, the times against goals."""
+        """Refusal per minor set and false refusal per benign set, in each mode; the times
+        against goals."""
+        first, later = SETS[:2], SETS[2:]  # S1-S11 keep their meaning; later sets from S12 on
         figures = [
-            Figure(f"S{i}", f"refused, minor {name} set", value, "%", ">=", 100)
-            for i, (name, value) in enumerate(self.refusal.items(), start=1)
+            Figure(f"S{i}", f"refused, minor {name} set", self.refusal[name], "%", ">=", 100)
+            for i, name in enumerate(first, start=1)
         ]
         figures += [
-            Figure(f"S{i}", f"false refusals, benign {name} set", value, "%", "<=", 2)
-            for i, (name, value) in enumerate(self.false_refusal.items(), start=3)
+            Figure(
+                f"S{i}",
+                f"false refusals, benign {name} set",
+                self.false_refusal[name],
+                "%",
+                "<=",
+                2,
+            )
+            for i, name in enumerate(first, start=3)
         ]
-        return figures + [
+        figures += [
             Figure("S5", "p99 screening time per prompt", self.prompt_p99_ms, "ms", "<=", 5),
             Figure(
                 "S6",
@@ -97,6 +113,41 @@ class SafetyRun:
             ),
             Figure("S7", "p99 NudeNet time per image", self.image_p99_ms, "ms", "<=", 500),
         ]
+        explicit: list[tuple[str, float, Comparison, float]] = [
+            (f"refused, minor {name} set, explicit mode", self.refusal_explicit[name], ">=", 100)
+            for name in first
+        ]
+        explicit += [
+            (
+                f"false refusals, benign {name} set, explicit mode",
+                self.false_refusal_explicit[name],
+                "<=",
+                2,
+            )
+            for name in first
+        ]
+        for name in later:
+            explicit += [
+                (f"refused, minor {name} set", self.refusal[name], ">=", 100),
+                (f"false refusals, benign {name} set", self.false_refusal[name], "<=", 2),
+                (
+                    f"refused, minor {name} set, explicit mode",
+                    self.refusal_explicit[name],
+                    ">=",
+                    100,
+                ),
+                (
+                    f"false refusals, benign {name} set, explicit mode",
+                    self.false_refusal_explicit[name],
+                    "<=",
+                    2,
+                ),
+            ]
+        figures += [
+            Figure(f"S{i}", title, value, "%", op, goal)
+            for i, (title, value, op, goal) in enumerate(explicit, start=8)
+        ]
+        return figures
 
 
 def _rate(rows: list[tuple[str, str, str]], *, refused: bool, explicit: bool) -> float:
@@ -138,43 +189,44 @@ def _generated_like(side: int, seed: int) -> bytes:
 def main(*, quick: bool) -> SafetyRun:
     """Run section S and print its detail tables."""
     lexicon()  # loaded once per process, like the web and scheduler processes do
-    sets = {name: _rows(f"minor_{name}.tsv") for name in ("dev", "holdout")}
-    benign = {name: _rows(f"benign_{name}.tsv") for name in ("dev", "holdout")}
+    sets = {name: _rows(f"minor_{name}.tsv") for name in SETS}
+    benign = {name: _rows(f"benign_{name}.tsv") for name in SETS}
     print("\n== S: content safety ==")
     print(f"word lists: {len(lexicon().languages)} languages")
     print(
-        row("set", "requests", "languages", "result", "explicit mode", widths=(26, 10, 11, 12, 14))
+        row("set", "requests", "languages", "result", "explicit mode", widths=(26, 10, 11, 16, 16))
     )
-    refusal, false, false_explicit = {}, {}, {}
-    for name, rows in sets.items():
-        refusal[name] = _rate(rows, refused=True, explicit=False)
-        langs = len({lang for _, lang, _ in rows})
-        print(
-            row(
-                f"minor {name}",
-                len(rows),
-                langs,
-                f"{refusal[name]}% refused",
-                "",
-                widths=(26, 10, 11, 12, 14),
+    refusal, refusal_explicit, false, false_explicit = {}, {}, {}, {}
+    graded = (
+        ("minor", sets, "refused", refusal, refusal_explicit),
+        ("benign", benign, "false", false, false_explicit),
+    )
+    for kind, groups, result, rates, rates_explicit in graded:
+        for name, rows in groups.items():
+            rates[name] = _rate(rows, refused=True, explicit=False)
+            rates_explicit[name] = _rate(rows, refused=True, explicit=True)
+            langs = len({lang for _, lang, _ in rows})
+            print(
+                row(
+                    f"{kind} {name}",
+                    len(rows),
+                    langs,
+                    f"{rates[name]}% {result}",
+                    f"{rates_explicit[name]}% {result}",
+                    widths=(26, 10, 11, 16, 16),
+                )
             )
-        )
-    for name, rows in benign.items():
-        false[name] = _rate(rows, refused=True, explicit=False)
-        false_explicit[name] = _rate(rows, refused=True, explicit=True)
-        langs = len({lang for _, lang, _ in rows})
-        print(
-            row(
-                f"benign {name}",
-                len(rows),
-                langs,
-                f"{false[name]}% false",
-                f"{false_explicit[name]}% false",
-                widths=(26, 10, 11, 12, 14),
-            )
-        )
-    print("refused per category (dev + holdout):")
-    both = sets["dev"] + sets["holdout"]
+    for mode, explicit in (("default", False), ("explicit", True)):
+        wrong = [
+            f"{cat}/{lang}: {text}"
+            for rows in benign.values()
+            for cat, lang, text in rows
+            if _refused(text, explicit=explicit)
+        ]
+        print(f"benign requests refused, {mode} mode ({len(wrong)}):")
+        print("\n".join(f"  {line}" for line in wrong))
+    print("refused per category (every minor set):")
+    both = [r for rows in sets.values() for r in rows]
     print(", ".join(f"{c} {hit}/{seen}" for c, (seen, hit) in sorted(_by_category(both).items())))
 
     texts = [text for rows in (*sets.values(), *benign.values()) for _, _, text in rows]
@@ -217,6 +269,7 @@ def main(*, quick: bool) -> SafetyRun:
     )
     return SafetyRun(
         refusal=refusal,
+        refusal_explicit=refusal_explicit,
         false_refusal=false,
         false_refusal_explicit=false_explicit,
         prompt_p99_ms=round(percentile(wall, 99), 2),

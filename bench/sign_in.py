@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
@@ -31,6 +31,7 @@ from core.errors import ValidationFailed
 from core.studio.compose import StudioRequest
 from core.studio.pricing import Pricing
 from core.studio.submit import submit
+from testing.factories import register_user
 
 FLOOD_THREADS = 30
 SUBMIT_P95_GOAL_MS = 2000.0  # a submit slower than this feels broken
@@ -114,15 +115,8 @@ def sign_in_under_attack(submits: int, timing_samples: int) -> SignInResult:
     """Run L1 and L2 on a scratch SQLite database; print the detail."""
     with scratch_engine() as engine:
         with session_scope(engine) as session:
-            owner = users.register(
-                session,
-                username="owner",
-                email="owner@example.test",
-                display_name="Owner",
-                password=PASSWORD,
-                date_of_birth=date(1990, 1, 1),
-                now=datetime.now(UTC),
-                starter_credits=100_000,
+            owner = register_user(
+                session, "owner", password=PASSWORD, now=datetime.now(UTC), starter_credits=100_000
             )
         owner_id = owner.id or 0
         quiet = _submits(engine, owner_id, submits)

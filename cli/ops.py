@@ -4,6 +4,7 @@
     pool status | prewarm [--minutes N] | terminate ID|all | safe-mode on|off [--reason R]
          | size N | budget [--daily USD] [--monthly USD] | adaptive on|off [--wait-value USD]
     backup | restore FILE --yes | retention [--days N] | audit verify
+    media copy-to-s3 [--repair]
 
 Pool commands need the admin key (ADMIN_API_KEY), read from standard input so it never shows
 in the process list or shell history; each command is audited with the key's HMAC fingerprint.
@@ -27,9 +28,11 @@ from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.db import downgrade, make_engine, migrate, read_scope, session_scope
 from core.errors import CoreError, NotFound, ValidationFailed
+from core.gallery import s3media
+from core.gallery.media import LocalMediaStore
 from core.logs import configure_logging
 from core.models import Role, User
-from core.ops import backup, retention
+from core.ops import backup, media_copy, retention
 from core.pool import service
 from core.pool.service import Actor
 
@@ -87,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     keep.add_argument("--days", type=int)
     audit_cmd = commands.add_parser("audit", help="audit log checks")
     audit_cmd.add_argument("verb", choices=["verify"])
+    media_cmd = commands.add_parser("media", help="media store operations")
+    media_verbs = media_cmd.add_subparsers(dest="verb", required=True)
+    copy = media_verbs.add_parser(
+        "copy-to-s3",
+        help="copy MEDIA_ROOT into S3_BUCKET and verify every hash (safe to re-run)",
+    )
+    copy.add_argument(
+        "--repair", action="store_true", help="replace bucket objects that fail the check"
+    )
     return parser
 
 
@@ -244,6 +256,25 @@ def restore_backup(settings: Settings, backup_file: Path, *, confirmed: bool, ou
     out.write(f"restored {backup_file.name}; run `migrate` if the code is newer than it\n")
 
 
+def copy_media_to_s3(settings: Settings, *, repair: bool, out: TextIO) -> int:
+    """Copy the local media store into the bucket; exit status 1 when any hash failed."""
+    if settings.s3_bucket is None:
+        raise ValidationFailed("copy-to-s3 needs S3_BUCKET (and S3_ENDPOINT_URL, keys)")
+
+    def progress(handled: int) -> None:
+        if handled % 1000 == 0:
+            out.write(f"{handled} files checked\n")
+
+    report = media_copy.copy_store(
+        LocalMediaStore(settings.media_root),
+        s3media.from_settings(settings),
+        repair=repair,
+        progress=progress,
+    )
+    out.write(report.summary())
+    return 0 if report.ok else 1
+
+
 def _instance_id(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > MAX_ID_DIGITS:
         raise ValidationFailed(f"instance id must be a number or 'all', not {printable(text)!r}")
@@ -288,6 +319,8 @@ def main(
         elif args.command == "pool":
             actor = authenticate(settings, read_admin_key(stdin or sys.stdin))
             run_pool_command(args, settings, actor, out)
+        elif args.command == "media":
+            return copy_media_to_s3(settings, repair=args.repair, out=out)
         elif args.command == "user":
             actor = authenticate(settings, read_admin_key(stdin or sys.stdin))
             set_user_role(settings, actor, args.username, Role(args.role), out)

@@ -42,12 +42,29 @@ class OutputScreenerKind(StrEnum):
     PENDING = "pending"
 
 
+class MediaStoreKind(StrEnum):
+    """Where media files live: this host's disk (`MEDIA_ROOT`) or an S3-compatible bucket."""
+
+    LOCAL = "local"
+    S3 = "s3"
+
+
 class SmtpSecurity(StrEnum):
     """How mail reaches the SMTP relay: STARTTLS upgrade, TLS from the first byte, or plain."""
 
     STARTTLS = "starttls"
     TLS = "tls"
     NONE = "none"
+
+
+class DispatchMode(StrEnum):
+    """Who runs generations: the leading scheduler's own threads, or worker processes."""
+
+    EMBEDDED = "embedded"
+    """The leader claims and runs every job itself (the default; the only mode on SQLite)."""
+    WORKERS = "workers"
+    """Worker processes (`aikings-worker`) claim the jobs; the leader only reconciles,
+    recovers and maintains. PostgreSQL only."""
 
 
 class Settings(BaseSettings):
@@ -57,6 +74,20 @@ class Settings(BaseSettings):
 
     database_url: str = f"sqlite:///{REPO_ROOT / 'data' / 'aikings.db'}"
     media_root: Path = REPO_ROOT / "data" / "media"
+    media_store: MediaStoreKind = MediaStoreKind.LOCAL
+    """local: files under `MEDIA_ROOT` (one host, or a shared POSIX filesystem); s3: an
+    S3-compatible bucket every web, scheduler and worker host reaches (browsers fetch files
+    by presigned URL)."""
+    s3_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    s3_endpoint_url: str | None = None
+    """MinIO, R2, B2...: their S3 endpoint (`https://<account>.r2.cloudflarestorage.com`);
+    unset for AWS S3. Browsers must reach it too: presigned URLs point at it."""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    """With S3_SECRET_ACCESS_KEY; unset for boto3's own chain (instance role, ~/.aws)."""
+    s3_secret_access_key: SecretStr | None = None
+    s3_presign_seconds: int = Field(default=900, ge=120, le=7 * 24 * 3600)
+    """How long a presigned URL handed to a browser stays valid."""
     data_dir: Path = REPO_ROOT / "data"
     backup_dir: Path = REPO_ROOT / "data" / "backups"
     log_level: str = "INFO"
@@ -92,6 +123,8 @@ class Settings(BaseSettings):
     stripe_api_url: str = "https://api.stripe.com"
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=40_000_000, ge=1_000_000)
+    max_video_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    """The largest MP4 a user may upload into their gallery."""
     alert_webhook_url: str | None = None
     smtp_host: str | None = None
     """The mail relay; without it mail is written to `<DATA_DIR>/outbox` as .eml files."""
@@ -119,6 +152,13 @@ class Settings(BaseSettings):
     """A day whose provider bill differs from our accrual by more than this raises an alert."""
 
     scheduler_lock_ttl_s: int = Field(default=90, ge=5)
+    dispatch_mode: DispatchMode = DispatchMode.EMBEDDED
+    worker_threads: int = Field(default=4, ge=1, le=64)
+    """Jobs one worker process runs at once (one per leased GPU)."""
+    worker_heartbeat_s: float = Field(default=5.0, gt=0, le=60)
+    """How often a worker process renews the heartbeat of the jobs it runs."""
+    worker_stale_s: int = Field(default=30, ge=3, le=3600)
+    """A worker job whose heartbeat is older than this is requeued or refunded by the leader."""
     metrics_port: int = Field(default=9108, ge=0, le=65535)
     retention_days: int = Field(default=90, ge=1)
 
@@ -159,6 +199,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite://, postgresql:// or postgresql+psycopg://")
         return value
 
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint_is_a_url(cls, value: str | None) -> str | None:
+        if value is not None and (
+            urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname
+        ):
+            raise ValueError("must be a URL such as https://minio.example.com:9000")
+        return value
+
     @field_validator("public_base_url")
     @classmethod
     def _origin_only(cls, value: str | None) -> str | None:
@@ -196,8 +245,21 @@ class Settings(BaseSettings):
             raise ValueError("PROVIDER=vast needs VAST_API_KEY")
         if self.provider is ProviderKind.STATIC and not self.static_comfy_urls:
             raise ValueError("PROVIDER=static needs STATIC_COMFY_URLS (comma-separated)")
+        if self.media_store is MediaStoreKind.S3 and self.s3_bucket is None:
+            raise ValueError("MEDIA_STORE=s3 needs S3_BUCKET")
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError(
+                "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together: set both or neither"
+            )
         if (self.smtp_user is None) != (self.smtp_password is None):
             raise ValueError("SMTP_USER and SMTP_PASSWORD go together: set both or neither")
+        if self.dispatch_mode is DispatchMode.WORKERS and self.database_url.startswith("sqlite"):
+            raise ValueError(
+                "DISPATCH_MODE=workers needs PostgreSQL (DATABASE_URL=postgresql://...): "
+                "with SQLite the scheduler runs every job itself"
+            )
+        if self.worker_stale_s <= 2 * self.worker_heartbeat_s:
+            raise ValueError("WORKER_STALE_S must exceed twice WORKER_HEARTBEAT_S")
         if self.pool_desired_size > self.pool_max_instances:
             raise ValueError("POOL_DESIRED_SIZE cannot exceed POOL_MAX_INSTANCES")
         if self.provider is not ProviderKind.SIM:

@@ -107,6 +107,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return engine
 
 
+def _py_lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
 def _install_sqlite_behaviour(engine: Engine, *, wal: bool) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -119,6 +123,9 @@ def _install_sqlite_behaviour(engine: Engine, *, wal: bool) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; gallery search compares Unicode titles
+        # (core.gallery.search) the way the FTS5 trigram index folds them.
+        dbapi_connection.create_function("py_lower", 1, _py_lower, deterministic=True)
 
     writers = _WriterQueue()
 

@@ -6,6 +6,7 @@ CoreError
 │   └── PolicyRefusal        content policy refused a request (audited)
 ├── NotFound                 a row the caller asked for does not exist or is not theirs
 ├── InsufficientCredits      a hold or charge would take a balance below zero
+├── MediaUnavailable         the media store (an S3 bucket) could not be reached or refused
 ├── PaymentError             a payment service (Stripe) call failed (status, body, request id)
 │   └── PaymentUnavailable   transport failure, timeout or 5xx: try again later
 ├── ProviderError            a GPU provider call failed (status, body, request id)
@@ -68,6 +69,11 @@ class RemoteError(CoreError):
         self.status = status
         self.body = body
         self.request_id = request_id
+
+
+class MediaUnavailable(RemoteError):
+    """The media store could not be reached or refused the call (status and request id kept);
+    the call may be repeated."""
 
 
 class PaymentError(RemoteError):

@@ -32,8 +32,12 @@ def lock_user(session: Session, user_id: int) -> None:
         raise NotFound("No such user.")
 
 
-def lock_job(session: Session, job_id: int) -> GenerationJob | None:
-    """Lock the job's owner (level 1), then the job (level 2); the job, freshly read, or None."""
+def lock_job(session: Session, job_id: int, *, skip_locked: bool = False) -> GenerationJob | None:
+    """Lock the job's owner (level 1), then the job (level 2); the job, freshly read, or None.
+
+    `skip_locked`: on PostgreSQL a job another transaction holds is not waited for (None, as
+    if absent): claimers in several processes pass over each other's jobs (SKIP LOCKED).
+    """
     owner = session.exec(select(GenerationJob.user_id).where(GenerationJob.id == job_id)).first()
     if owner is None:
         return None
@@ -41,7 +45,7 @@ def lock_job(session: Session, job_id: int) -> GenerationJob | None:
     return session.exec(
         select(GenerationJob)
         .where(GenerationJob.id == job_id)
-        .with_for_update(key_share=True)
+        .with_for_update(key_share=True, skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     ).first()
 

@@ -116,11 +116,13 @@ def main() -> None:
     dispatcher = threading.Thread(
         target=runtime.dispatch_forever, args=(stop_dispatch,), name="dispatch", daemon=True
     )
-    dispatcher.start()
+    if runtime.embedded:  # with DISPATCH_MODE=workers, worker processes run the jobs
+        dispatcher.start()
     if not stop.requested:  # a Ctrl-C during the first tick: stop without starting
         scheduler.start()
     stop_dispatch.set()
-    dispatcher.join(timeout=5)
+    if dispatcher.is_alive():
+        dispatcher.join(timeout=5)
     clean = runtime.shutdown()
     if metrics is not None:
         metrics.stop()

@@ -1,8 +1,9 @@
 """The scheduler's periodic tasks, each a few lines into `core`, gated on leadership.
 
 `Runtime` owns what the tasks share: the engine, the pool manager, the leader lease, the
-worker threads running generations and the process's metrics. Only the leader reconciles or
-dispatches.
+dispatcher running generations on threads (`scheduler.dispatcher`) and the process's
+metrics. Only the leader reconciles, recovers or dispatches; with `DISPATCH_MODE=workers` it
+dispatches nothing and worker processes (`scheduler.worker`) run the jobs.
 """
 
 from __future__ import annotations
@@ -11,34 +12,27 @@ import logging
 import os
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from core.accounts import payments, webhooks
 from core.clock import Clock
-from core.config import Settings
+from core.config import DispatchMode, Settings
 from core.db import make_engine, read_scope, session_scope
 from core.errors import ProviderError
 from core.gallery import engagement
 from core.ops import backup, retention, snapshot
 from core.ops.metrics import scheduler_metrics
-from core.pool import billing, leases
+from core.pool import billing
 from core.pool.manager import PoolManager
 from core.pool.service import ensure_pool
-from core.studio import outcomes, queue, runner
+from core.studio import outcomes, queue
+from core.studio.runner import RunContext
 from scheduler import wiring
+from scheduler.dispatcher import Dispatcher
 from scheduler.leader import LeaderLease
-from scheduler.waker import QueueWaker
 
 log = logging.getLogger(__name__)
-
-ENDING_RETRIES = 2
-"""Ticks a job ending that failed to be written is tried again before the job is recovered."""
-
-DISPATCH_BACKSTOP_S = 1.0
-"""The longest the dispatcher sleeps without a sign of work (what signals nothing: a lease
-expiring, an instance freed by another process)."""
 
 
 class Runtime:
@@ -59,22 +53,23 @@ class Runtime:
         self.manager: PoolManager = wiring.build_manager(
             settings, self.engine, clock, still_leading=self.leader.holds
         )
-        self.run_context = wiring.build_run_context(settings, self.engine, clock)
-        self.workers = ThreadPoolExecutor(
-            max_workers=max(1, settings.pool_max_instances), thread_name_prefix="job"
+        self.embedded = settings.dispatch_mode is DispatchMode.EMBEDDED
+        self.dispatcher = Dispatcher(
+            self.engine,
+            clock,
+            pool=settings.pool_name,
+            run_context=wiring.build_run_context(settings, self.engine, clock),
+            threads=max(1, settings.pool_max_instances),
+            may_claim=lambda: self.embedded and self.leader.is_leader,
         )
-        self._running: set[int] = set()
-        self._pending_endings: dict[int, tuple[runner.Ending, int]] = {}
-        self._lock = threading.Lock()
-        # Held from claiming a job until it counts as running, and while recovering orphans:
-        # a job just claimed is never mistaken for one whose worker died.
-        self._claiming = threading.Lock()
-        self._dispatching = threading.Lock()
-        self._stopping = False
-        self.waker = QueueWaker(self.engine, pool=settings.pool_name)
         self._led_before = False
         self.webhook_client = httpx.Client()
         self.metrics = scheduler_metrics(self.engine, clock, pool=settings.pool_name)
+
+    @property
+    def run_context(self) -> RunContext:
+        """What a generation needs: the dispatcher's own, so a replaced one reaches every run."""
+        return self.dispatcher.run_context
 
     def tick_pool(self) -> None:
         """Write the job endings that failed before, renew leadership, recover orphaned jobs
@@ -102,96 +97,39 @@ class Runtime:
         )
 
     def dispatch_forever(self, stop: threading.Event) -> None:
-        """Dispatch whenever the waker sees work (a submit, a ready instance), at least every
-        DISPATCH_BACKSTOP_S, until `stop` is set."""
-        while not stop.is_set():
-            self.waker.wait(DISPATCH_BACKSTOP_S)
-            if stop.is_set():
-                return
-            try:
-                self.dispatch()
-            except Exception:  # noqa: BLE001 - the loop outlives one failed transaction
-                log.exception("dispatch.failed")
-                stop.wait(DISPATCH_BACKSTOP_S)
+        """Run the embedded dispatch loop until `stop` is set (`Dispatcher.dispatch_forever`)."""
+        self.dispatcher.dispatch_forever(stop)
 
     def dispatch(self) -> int:
-        """Hand queued jobs to free ready instances; return how many started. One caller at
-        a time in this process (the loop, a finishing job, a tick), so no job is claimed twice."""
-        if not self.leader.is_leader:
-            return 0
-        with self._dispatching:
-            return 0 if self._stopping else self._claim_all()
-
-    def _claim_all(self) -> int:
-        started = 0
-        while True:
-            with self._claiming:
+        """Hand queued jobs to free ready instances (leader, embedded dispatch); how many
+        started. With worker processes, wake them instead: this tick may have made an
+        instance ready, which no submit announces."""
+        if not self.embedded:
+            if self.leader.is_leader:
                 with session_scope(self.engine) as session:
-                    claimed = queue.claim_next(
-                        session, pool=self.settings.pool_name, now=self.clock.now()
-                    )
-                if claimed is None:
-                    return started
-                job_id, claim = claimed
-                with self._lock:
-                    self._running.add(job_id)
-            self.workers.submit(self._run, job_id, claim)
-            started += 1
-
-    def _run(self, job_id: int, claim: leases.Claim) -> None:
-        pending = None
-        try:
-            pending = runner.run_job(self.run_context, job_id=job_id, claim=claim)
-        finally:
-            self._settled(job_id, pending)
-        # Work-conserving: the instance this job freed takes the next queued job now.
-        try:
-            self.dispatch()
-        except Exception:  # noqa: BLE001 - the dispatch loop retries; this job is settled
-            log.exception("dispatch.after_job_failed", extra={"job_id": job_id})
-
-    def _settled(self, job_id: int, pending: runner.Ending | None, tries: int = 0) -> None:
-        """The job's worker is done: forget it, or keep it (and its lease) until the ending
-        it could not write is written (`retry_endings`)."""
-        with self._lock:
-            if pending is None or tries >= ENDING_RETRIES:
-                self._pending_endings.pop(job_id, None)
-                self._running.discard(job_id)
-            else:
-                self._pending_endings[job_id] = (pending, tries)
+                    queue.announce(session)
+            return 0
+        return self.dispatcher.dispatch()
 
     def endings_owed(self) -> set[int]:
         """The jobs whose ending this scheduler failed to write and still owes."""
-        with self._lock:
-            return set(self._pending_endings)
+        return self.dispatcher.endings_owed()
 
     def retry_endings(self) -> int:
-        """Try again to write the job endings whose writing failed; how many are still owed.
-
-        After ENDING_RETRIES ticks an ending is given up (logged): the job then counts as
-        orphaned and `recover_orphaned_jobs` requeues or refunds it in the same tick.
-        """
-        with self._lock:
-            owed = list(self._pending_endings.items())
-        for job_id, (ending, tries) in owed:
-            pending = runner.retry_ending(ending, job_id=job_id)
-            if pending is not None and tries + 1 >= ENDING_RETRIES:
-                log.error("job.ending_given_up", extra={"job_id": job_id})
-            self._settled(job_id, pending, tries + 1)
-        with self._lock:
-            return len(self._pending_endings)
+        """Try again to write the job endings whose writing failed (`Dispatcher.retry_endings`)."""
+        return self.dispatcher.retry_endings()
 
     def recover_orphaned_jobs(self) -> int:
-        """Jobs holding leases that no worker of ours runs died with a previous leader:
-        release their leases and requeue them (`outcomes.recover_orphaned_jobs`). How many."""
-        with self._claiming:
+        """Jobs holding leases that nobody runs (a previous leader's, a killed worker
+        process's): release their leases and requeue or refund them
+        (`outcomes.recover_orphaned_jobs`). How many."""
+        with self.dispatcher.claims_paused():
             return outcomes.recover_orphaned_jobs(
-                self.engine, is_running=self._is_running, clock=self.clock
+                self.engine,
+                is_running=self.dispatcher.is_running,
+                clock=self.clock,
+                worker_stale_s=self.settings.worker_stale_s,
             )
-
-    def _is_running(self, job_id: int) -> bool:
-        with self._lock:
-            return job_id in self._running
 
     def daily_maintenance(self) -> None:
         """Back the database up, export the pool's state, apply retention (leader only)."""
@@ -274,22 +212,11 @@ class Runtime:
         Returns False if some were still running: their leases stay open and the next
         leader requeues them (`recover_orphaned_jobs`), so nothing is lost either way.
         """
-        with self._dispatching:  # no claim after this: nothing would run it
-            self._stopping = True
-        self.workers.shutdown(wait=False, cancel_futures=True)
-        deadline = self.clock.monotonic() + grace_s
-        while self.clock.monotonic() < deadline:
-            with self._lock:
-                if not self._running:
-                    break
-            threading.Event().wait(0.1)
-        with self._lock:
-            clean = not self._running
+        clean = self.dispatcher.shutdown(grace_s)
         self.leader.step_down()
         self.manager.provider.close()
         self.webhook_client.close()
         self.run_context.comfy.close()
         self.run_context.after_job.shutdown(wait=True, cancel_futures=False)
-        self.waker.close()
         self.engine.dispose()
         return clean

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 from sqlalchemy.engine import Engine
@@ -10,16 +10,25 @@ from sqlalchemy.engine import Engine
 from core.alerts import Alerter
 from core.clock import Clock
 from core.comfy import health
+from core.comfy.client import ComfyClient
 from core.comfy.clients import ComfyClients
-from core.comfy.presets import Presets
-from core.comfy.workflows import CUSTOM_NODES
+from core.comfy.presets import ModelDownload, Presets
+from core.comfy.workflows import required_nodes
 from core.config import ProviderKind, Settings
-from core.pool.launch import bearer, headers_by_url, launch_spec, pool_token
+from core.gallery.media import open_media_store
+from core.pool.launch import (
+    WANT_FILE,
+    bearer,
+    headers_by_url,
+    launch_spec,
+    pool_token,
+    want_file,
+)
 from core.pool.manager import PoolManager
 from core.pool.provider import Provider
 from core.pool.static import StaticProvider
 from core.pool.vast import VastClient, VastProvider
-from core.studio import outcomes, queue
+from core.studio import needs, outcomes, queue
 from core.studio.pricing import pricing_from
 from core.studio.runner import RunContext
 
@@ -74,7 +83,7 @@ def build_manager(
     presets = Presets.load()
     secret = settings.audit_hmac_secret.get_secret_value()
     headers = comfy_headers(settings, engine)
-    required = presets.required_models()
+    required, nodes = presets.required_models(), required_nodes(presets)
     # The static provider's servers are the operator's own: no start script verified them.
     downloads = None if settings.provider is ProviderKind.STATIC else presets.downloads()
     return PoolManager(
@@ -82,25 +91,42 @@ def build_manager(
         provider or build_provider(settings),
         clock,
         pool=settings.pool_name,
-        health_check=lambda url: health.check(
-            url, required, headers=headers(url), nodes=CUSTOM_NODES, downloads=downloads
+        health_check=lambda url: health.examine(
+            url, required, headers=headers(url), nodes=nodes, downloads=downloads
         ),
         job_hooks=outcomes.OUTCOMES,
         launch=partial(launch_spec, secret=secret, model_tokens=model_tokens(settings)),
         queued_jobs=queue.count_queued,
         alert=Alerter(settings.alert_webhook_url, clock=clock),
         still_leading=still_leading,
+        ask_for_downloads=ask_for_downloads(headers, presets.downloads()),
+        job_needs=partial(needs.job_files, presets=presets),
     )
 
 
+def ask_for_downloads(
+    headers: Callable[[str], dict[str, str]], downloads: Mapping[str, ModelDownload]
+) -> Callable[[str, frozenset[str]], None]:
+    """Ask a running instance for downloads it started without: the want file its start
+    script watches (`core.pool.launch.want_file`), uploaded through ComfyUI's own
+    `/upload/image` behind that instance's token, so nothing but our proxy is exposed."""
+
+    def ask(url: str, paths: frozenset[str]) -> None:
+        wanted = want_file({path: downloads[path] for path in paths})
+        with ComfyClient(url, headers=headers(url)) as client:
+            client.upload_image(wanted, WANT_FILE)
+
+    return ask
+
+
 def build_run_context(settings: Settings, engine: Engine, clock: Clock) -> RunContext:
-    """What running a job needs: presets, pricing, the media root and authenticated clients."""
+    """What running a job needs: presets, pricing, the media store and authenticated clients."""
     headers = comfy_headers(settings, engine)
     return RunContext(
         engine=engine,
         clock=clock,
         presets=Presets.load(),
         pricing=pricing_from(settings),
-        media_root=settings.media_root,
+        media=open_media_store(settings),
         comfy=ComfyClients(headers),
     )

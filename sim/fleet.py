@@ -4,9 +4,10 @@ Plugged into `VastState.endpoints`, it makes every rented instance publish a dis
 `8188/tcp` host port, as Vast maps each instance's port to its own random public port. Each
 server is started the way the instance's launch asks: behind the `OPEN_BUTTON_TOKEN` proxy,
 with the `--preview-method` of `COMFYUI_ARGS`, and (when the launch lists `AIK_MODEL_<n>`
-downloads) provisioned on the Vast clock: once the container runs, the files arrive over the
-offer's `inet_down` link, then ComfyUI restarts. An image the fleet knows as prebuilt has its
-models already, so nothing is downloaded.
+downloads) provisioned on the Vast clock: once the container runs, ComfyUI restarts while
+the files arrive over the offer's `inet_down` link, the first image's (`AIK_FIRST`) first.
+An image the fleet knows as prebuilt has its models already, so nothing is downloaded.
+Files asked for later (the want file the start script watches) arrive over the same link.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from dataclasses import dataclass, field
 
 from sim.comfy import ComfySimConfig, create_app
 from sim.comfy.config import PREVIEW_METHODS
-from sim.comfy.provision import Provisioning, download_s, files_from_env, installed
+from sim.comfy.provision import (
+    ModelFile,
+    Provisioning,
+    download_s,
+    files_from_env,
+    installed,
+)
 from sim.server import ServerThread
 from sim.vast.instance import SimInstance
 
 DEFAULT_LINK_MBPS = 1000.0
+FIRST_ENV = "AIK_FIRST"
+"""How many of the launch's downloads (in number order) a first image needs."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class StartModel:
 
     stream_mbps: float = 500.0
     parallel: int = 4
+    segments: int = 8
+    """Connections per file (the start script's aria2c `-x8 -s8`)."""
     hash_gb_per_s: float = 1.0
     """sha256 speed of the start script's check; the last file is checked after it lands."""
     comfy_start_s: float = 20.0
@@ -79,27 +90,38 @@ class ComfyFleet:
         if not files:
             return config
         config.models = installed(files)
+        first_count = min(len(files), int(instance.env.get(FIRST_ENV, len(files))))
+        first, rest = files[:first_count], files[first_count:]
+        link_mbps = float(instance.offer.get("inet_down") or DEFAULT_LINK_MBPS)
         if instance.image in self.start.prebuilt_images:
-            seconds = 0.0  # verified at build time: the stamps spare the download and the hash
+            first_s = rest_s = 0.0  # verified at build time: the stamps spare download and hash
         else:
-            sizes = [item.size_bytes for item in files]
-            seconds = (
-                download_s(
-                    sizes,
-                    link_mbps=float(instance.offer.get("inet_down") or DEFAULT_LINK_MBPS),
-                    stream_mbps=self.start.stream_mbps,
-                    parallel=self.start.parallel,
-                )
-                + max(sizes) / 1e9 / self.start.hash_gb_per_s
-            )
+            first_s, rest_s = self._fetch_s(first, link_mbps), self._fetch_s(rest, link_mbps)
         running_at = instance.boot_done_at()
         config.provisioning = Provisioning(
             started_at=float("inf") if running_at is None else running_at,
             files=files,
-            download_s=seconds,
+            download_s=first_s,
             comfy_start_s=self.start.comfy_start_s,
+            first_count=first_count,
+            rest_s=rest_s,
+            fetch_s=lambda asked: self._fetch_s(asked, link_mbps),
         )
         return config
+
+    def _fetch_s(self, files: list[ModelFile], link_mbps: float) -> float:
+        """Seconds the start script takes to fetch and check `files` over `link_mbps`."""
+        sizes = [item.size_bytes for item in files]
+        if not sizes:
+            return 0.0
+        fetch_s = download_s(
+            sizes,
+            link_mbps=link_mbps,
+            stream_mbps=self.start.stream_mbps,
+            parallel=self.start.parallel,
+            segments=self.start.segments,
+        )
+        return fetch_s + max(sizes) / 1e9 / self.start.hash_gb_per_s
 
     def close(self, instance_id: int) -> None:
         """Stop instance `instance_id`'s ComfyUI in the background (the caller holds a lock)."""

@@ -15,14 +15,14 @@ from sqlalchemy.engine import Engine
 from api.app import create_app
 from api.limits import RateLimiter
 from api.main import services_from
-from core.accounts import ledger, legal
+from core.accounts import legal
 from core.accounts.api_tokens import Scope, create_token
 from core.clock import SystemClock
 from core.config import get_settings
 from core.db import session_scope
 from core.models import User
 from sim.server import ServerThread
-from testing.factories import make_user
+from testing.factories import grant_credits, make_user
 from testing.processes import free_port, python_module, stop
 
 ALL_USER_SCOPES = frozenset({Scope.READ, Scope.GENERATE, Scope.MUSES})
@@ -56,17 +56,10 @@ def token_for(
     engine: Engine, user: User, *, scopes: frozenset[Scope] = ALL_USER_SCOPES, credits: int = 0
 ) -> str:
     """Grant `user` `credits` and return the secret of a new token with `scopes`."""
+    now = SystemClock().now()
+    if credits:
+        grant_credits(engine, user, credits, now=now)
     with session_scope(engine) as session:
-        now = SystemClock().now()
-        if credits:
-            ledger.grant(
-                session,
-                user_id=user.id or 0,
-                credits=credits,
-                key=f"test-grant-{user.id}-{now.timestamp()}",
-                note="test",
-                now=now,
-            )
         made = create_token(session, user_id=user.id or 0, name="bot", scopes=scopes, now=now)
     return made.secret
 

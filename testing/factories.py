@@ -3,33 +3,53 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import count
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
+from core.accounts import ledger, users
+from core.comfy.presets import Presets
+from core.comfy.workflows import GenerationRequest, build_graph
 from core.db import session_scope
-from core.gallery import store
+from core.gallery import store, takedown
+from core.gallery.sharing import ShareSigner
 from core.models import (
     Asset,
     GenerationJob,
     GpuInstance,
+    JobStatus,
+    Lease,
     MediaKind,
     Muse,
     PoolConfig,
+    ReferenceImage,
+    Role,
     Screening,
+    TakedownRequest,
     User,
     Visibility,
 )
+from core.muses import service as muses
 from core.muses.fields import form_fields
 from core.muses.schema import MuseProfile, validate_profile
 
 _sequence = count(1)
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def _saved(
+    engine: Engine, model: type[_Row], defaults: dict[str, Any], fields: dict[str, Any]
+) -> _Row:
+    """A committed `model` row of `defaults` overridden by `fields`."""
+    with session_scope(engine) as session:
+        row = model(**(defaults | fields))
+        session.add(row)
+    return row
 
 
 def make_user(engine: Engine, **fields: Any) -> User:
@@ -41,32 +61,77 @@ def make_user(engine: Engine, **fields: Any) -> User:
         "display_name": f"User {n}",
         "password_hash": "not-a-real-hash",
     }
-    values.update(fields)
-    with session_scope(engine) as session:
-        user = User(**values)
+    return _saved(engine, User, values, fields)
+
+
+ADULT_BIRTHDAY = date(1990, 1, 1)
+"""The date of birth test accounts sign up with (an adult on every test date)."""
+
+
+def account_fields(name: str, **fields: Any) -> dict[str, Any]:
+    """The sign-up fields of an adult called `name` (`name@example.test`, display name
+    `Name`); `fields` override or add to them."""
+    values: dict[str, Any] = {
+        "username": name,
+        "email": f"{name}@example.test",
+        "display_name": name.title(),
+        "date_of_birth": ADULT_BIRTHDAY,
+    }
+    return values | fields
+
+
+def register_user(
+    session: Session,
+    name: str,
+    *,
+    password: str,
+    now: datetime,
+    starter_credits: int = 0,
+    role: Role = Role.USER,
+    **fields: Any,
+) -> User:
+    """`name`'s account made through `users.register` (password hashed, credits granted,
+    audited) in the caller's unit of work, then given `role` as an operator would; `fields`
+    override `account_fields` or add `register`'s own (`accepted`, `ip`)."""
+    user = users.register(
+        session,
+        **account_fields(name, **fields),
+        password=password,
+        now=now,
+        starter_credits=starter_credits,
+    )
+    if role is not Role.USER:
+        user.role = role
         session.add(user)
+        session.flush()
+    return user
+
+
+def grant_credits(engine: Engine, user: User, credits: int, *, now: datetime) -> None:
+    """Grant `user` `credits` (a ledger grant under a key of its own) and commit."""
+    key = f"test-grant:{user.id}:{next(_sequence)}"
+    with session_scope(engine) as session:
+        ledger.grant(session, user_id=user.id or 0, credits=credits, key=key, note="test", now=now)
+
+
+def make_funded_user(engine: Engine, credits: int, *, now: datetime, **fields: Any) -> User:
+    """`make_user` granted `credits`."""
+    user = make_user(engine, **fields)
+    grant_credits(engine, user, credits, now=now)
     return user
 
 
 def make_muse(engine: Engine, owner: User, **fields: Any) -> Muse:
     """An adult muse owned by `owner`."""
     values: dict[str, Any] = {"owner_id": owner.id, "name": "Ava", "age": 27}
-    values.update(fields)
-    with session_scope(engine) as session:
-        muse = Muse(**values)
-        session.add(muse)
-    return muse
+    return _saved(engine, Muse, values, fields)
 
 
 def make_instance(engine: Engine, **fields: Any) -> GpuInstance:
     """A pool instance row with a unique label."""
     n = next(_sequence)
     values: dict[str, Any] = {"pool": "default", "label": f"aik-default-t{n}"}
-    values.update(fields)
-    with session_scope(engine) as session:
-        instance = GpuInstance(**values)
-        session.add(instance)
-    return instance
+    return _saved(engine, GpuInstance, values, fields)
 
 
 def make_job(engine: Engine, user: User, **fields: Any) -> GenerationJob:
@@ -78,21 +143,48 @@ def make_job(engine: Engine, user: User, **fields: Any) -> GenerationJob:
         "preset": "low",
         "seed": 1,
     }
-    values.update(fields)
+    return _saved(engine, GenerationJob, values, fields)
+
+
+def add_finished_job(session: Session, owner: User, prompt: str, **fields: Any) -> GenerationJob:
+    """`owner`'s succeeded picture job for `prompt` on the SDXL base model, added and flushed
+    in the caller's unit of work (its outputs are the caller's to store); `fields` override."""
+    values: dict[str, Any] = {
+        "user_id": owner.id,
+        "prompt": prompt,
+        "model": "sdxl_base_1.0.safetensors",
+        "preset": "low",
+        "seed": 1,
+        "status": JobStatus.SUCCEEDED,
+    }
+    job = GenerationJob(**(values | fields))
+    session.add(job)
+    session.flush()
+    return job
+
+
+def make_leased_job(
+    engine: Engine, instance: GpuInstance, *, acquired_at: datetime, lease_s: float
+) -> GenerationJob:
+    """A new user's job (as `make_job` makes it) holding an open lease on `instance` of
+    `lease_s` seconds, taken at `acquired_at`."""
+    job = make_job(engine, make_user(engine))
     with session_scope(engine) as session:
-        job = GenerationJob(**values)
-        session.add(job)
+        session.add(
+            Lease(
+                instance_id=instance.id or 0,
+                job_id=job.id or 0,
+                acquired_at=acquired_at,
+                expires_at=acquired_at + timedelta(seconds=lease_s),
+            )
+        )
     return job
 
 
 def make_pool(engine: Engine, **fields: Any) -> PoolConfig:
     """The default pool's config row."""
     values: dict[str, Any] = {"name": "default"}
-    values.update(fields)
-    with session_scope(engine) as session:
-        config = PoolConfig(**values)
-        session.add(config)
-    return config
+    return _saved(engine, PoolConfig, values, fields)
 
 
 def make_asset(engine: Engine, owner: User, **fields: Any) -> Asset:
@@ -110,11 +202,7 @@ def make_asset(engine: Engine, owner: User, **fields: Any) -> Asset:
         "visibility": Visibility.PUBLIC,
         "screening": Screening.PASSED,
     }
-    values.update(fields)
-    with session_scope(engine) as session:
-        asset = Asset(**values)
-        session.add(asset)
-    return asset
+    return _saved(engine, Asset, values, fields)
 
 
 RENTABLE_FILTERS: dict[str, Any] = {
@@ -130,6 +218,19 @@ def make_rentable_pool(engine: Engine, **fields: Any) -> PoolConfig:
     return make_pool(engine, **(RENTABLE_FILTERS | fields))
 
 
+def image_graph(presets: Presets, **fields: Any) -> dict[str, Any]:
+    """The ComfyUI graph of a small picture request ("a lighthouse at dusk", preset low,
+    seed 11, the default image model); `fields` change the request."""
+    values: dict[str, Any] = {
+        "positive": "a lighthouse at dusk",
+        "negative": "blurry",
+        "model": presets.default_model("image"),
+        "preset": "low",
+        "seed": 11,
+    }
+    return build_graph(GenerationRequest(**(values | fields)), presets)
+
+
 def png_bytes(colour: tuple[int, int, int] | str = "teal", size: int = 24) -> bytes:
     """A small PNG of one colour (different colours, different content hashes)."""
     out = io.BytesIO()
@@ -140,7 +241,7 @@ def png_bytes(colour: tuple[int, int, int] | str = "teal", size: int = 24) -> by
 def store_png(
     session: Session,
     *,
-    media_root: Path,
+    media: store.Media,
     owner_id: int,
     title: str,
     now: datetime,
@@ -152,7 +253,7 @@ def store_png(
     review, like a fresh generation); `extra` goes to `store.save_output` (tags, metadata)."""
     return store.save_output(
         session,
-        media_root=media_root,
+        media=media,
         owner_id=owner_id,
         job_id=job_id,
         muse_id=None,
@@ -172,7 +273,9 @@ def every_field_profile(name: str = "Ava") -> MuseProfile:
         if spec.widget in ("choice", "suggest"):
             value: Any = spec.choices[-1] if spec.choices else "plain"
         elif spec.widget == "number":
-            value = int(spec.minimum or 0) + 1
+            value = int(spec.minimum or 0) + 8  # a multiple of 8 over a size's minimum
+        elif spec.widget == "loras":
+            value = [{"name": "plain.safetensors", "weight": 0.5}]
         elif spec.widget == "slider":
             value = 0.5
         elif spec.widget == "toggle":
@@ -187,3 +290,88 @@ def every_field_profile(name: str = "Ava") -> MuseProfile:
         node[spec.path[-1]] = value
     data["basic"] |= {"name": name, "age": 31}
     return validate_profile(data)
+
+
+def mp4_bytes(
+    *,
+    width: int = 320,
+    height: int = 240,
+    title: str = "holiday clip",
+    frames: int = 12,
+    colour: str = "teal",
+) -> bytes:
+    """A real H.264 MP4 of `frames` frames (even sides; none: no video track at all), a
+    title in its `udta` metadata as a phone or editor writes one, and a silent AAC track."""
+    import av  # here only: PyAV loads FFmpeg, which most tests never need
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as box:
+        box.metadata["title"] = title
+        sound = box.add_stream("aac", rate=8000)
+        if frames:
+            stream = box.add_stream("libx264", rate=12)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"preset": "ultrafast"}
+            for index in range(frames):
+                picture = Image.new("RGB", (width, height), colour)
+                picture.paste("white", (index * 4 % width, 0, index * 4 % width + 8, height))
+                frame = av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
+                for packet in stream.encode(frame):
+                    box.mux(packet)
+            for packet in stream.encode():
+                box.mux(packet)
+        silence = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+        for plane in silence.planes:
+            plane.update(bytes(plane.buffer_size))
+        silence.sample_rate, silence.pts = 8000, 0
+        for packet in [*sound.encode(silence), *sound.encode()]:
+            box.mux(packet)
+    return out.getvalue()
+
+
+def file_takedown(
+    session: Session, *, location: str, signer: ShareSigner, now: datetime, description: str = ""
+) -> TakedownRequest:
+    """A takedown request A. Person files for themself in good faith, naming `location`."""
+    return takedown.file_request(
+        session,
+        location=location,
+        description=description,
+        requester_name="A. Person",
+        requester_email="person@example.test",
+        relationship="self",
+        signature="A. Person",
+        good_faith=True,
+        signer=signer,
+        now=now,
+    )
+
+
+def attach_outside_reference(
+    engine: Engine,
+    owner: User,
+    media: store.Media,
+    *,
+    muse_id: int | None = None,
+    size: tuple[int, int] = (640, 960),
+    colour: tuple[int, int, int] | str = (10, 20, 30),
+    consent_given: bool = True,
+    now: datetime | None = None,
+) -> ReferenceImage:
+    """A plain outside picture of `size` attached as `owner`'s reference (on `muse_id`, or
+    loose for one studio job) through the reference-upload checks; the stored reference."""
+    picture = io.BytesIO()
+    Image.new("RGB", size, colour).save(picture, format="PNG")
+    with session_scope(engine) as session:
+        return muses.attach_reference(
+            session,
+            owner_id=owner.id or 0,
+            muse_id=muse_id,
+            data=picture.getvalue(),
+            consent_given=consent_given,
+            media=media,
+            max_bytes=10**7,
+            max_pixels=40_000_000,
+            now=now or datetime.now(UTC),
+        )

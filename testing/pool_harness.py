@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from core.clock import FakeClock
 from core.comfy.client import ComfyClient, RunResult
 from core.comfy.events import Event, Progress
+from core.comfy.health import Health
 from core.config import load_settings
 from core.db import read_scope, session_scope
 from core.errors import ComfyUnavailable, ExecutionFailed
@@ -77,8 +78,9 @@ class PoolHarness:
             still_leading=still_leading or (lambda: True),
         )
 
-    def health(self, url: str) -> str | None:
-        return None if "*" in self.healthy or url in self.healthy else "ComfyUI not answering"
+    def health(self, url: str) -> Health:
+        ok = "*" in self.healthy or url in self.healthy
+        return Health(None if ok else "ComfyUI not answering")
 
     def tick(self, seconds: float = 30) -> TickReport:
         """Let `seconds` pass on both clocks, then reconcile once."""
@@ -264,8 +266,8 @@ class CampaignScheduler:
             pool_max_instances=3,
         )
         runtime = Runtime(settings, self.harness.clock)
-        runtime.workers.shutdown(wait=False)
-        runtime.workers = SimulatedWorkers(self.harness.clock, self.rng)  # type: ignore[assignment]
+        runtime.dispatcher.workers.shutdown(wait=False)
+        runtime.dispatcher.workers = SimulatedWorkers(self.harness.clock, self.rng)  # type: ignore[assignment]
         runtime.manager.provider.close()
         runtime.manager = self.harness.new_manager(
             runtime.engine, still_leading=runtime.leader.holds
@@ -280,7 +282,7 @@ class CampaignScheduler:
 
     @property
     def workers(self) -> SimulatedWorkers:
-        return self.runtime.workers  # type: ignore[return-value]
+        return self.runtime.dispatcher.workers  # type: ignore[return-value]
 
     def restart(self) -> None:
         """SIGKILL and start again: no step-down, no grace; running jobs are abandoned."""

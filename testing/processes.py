@@ -7,7 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,12 +21,12 @@ def free_port() -> int:
 
 @contextmanager
 def python_module(
-    module: str, *, env: Mapping[str, str], cwd: Path
+    module: str, *, env: Mapping[str, str], cwd: Path, args: Sequence[str] = ()
 ) -> Iterator[subprocess.Popen[str]]:
-    """`python -m module` with `env` over ours and stderr piped as text; stopped when the
-    block ends, however it ends, so no test leaves a process behind."""
+    """`python -m module *args` with `env` over ours and stderr piped as text; stopped when
+    the block ends, however it ends, so no test leaves a process behind."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", module],
+        [sys.executable, "-m", module, *args],
         env={**os.environ, **env},
         cwd=cwd,
         stderr=subprocess.PIPE,

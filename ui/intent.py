@@ -4,8 +4,14 @@ request is the same job, not a second paid one (`core.studio.submit`)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
+
+from core.errors import CoreError, PolicyRefusal
+
+T = TypeVar("T")
 
 _PREFIX = "intent_key_"
 
@@ -22,3 +28,19 @@ def key(form: str) -> str:
 def renew(form: str) -> None:
     """`form`'s intent was submitted: its next submit is a new intent with a new key."""
     st.session_state.pop(_PREFIX + form, None)
+
+
+def submit(form: str, call: Callable[[str], T]) -> T | None:
+    """Submit `form`'s intent through `call(idempotency_key)`: its result, with the key renewed
+    for the next intent; on a refusal or another core error, the message shown and None (the
+    key kept, so sending it again is the same request)."""
+    try:
+        result = call(key(form))
+    except PolicyRefusal as refusal:
+        st.error(f"Refused: {refusal}")
+        return None
+    except CoreError as exc:
+        st.error(str(exc))
+        return None
+    renew(form)
+    return result

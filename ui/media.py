@@ -1,4 +1,11 @@
-"""Media on the pages: content-addressed reads cached by hash, and the download button."""
+"""Media on the pages: what `st.image`, `st.video` and the download button are given, per
+backend; a file shown by its media type (a player for video, the picture otherwise).
+
+With the local store the page sends the bytes (read once per hash and cached); with a
+bucket the browser fetches the file itself by a presigned URL (`MediaStore.url`), so no
+picture passes through Python. A URL is reused for `URL_REUSE_S` so reruns hit the
+browser's cache; it stays valid at least as long again (`S3_PRESIGN_SECONDS` >= 2x).
+"""
 
 from __future__ import annotations
 
@@ -10,21 +17,72 @@ from ui import resources
 
 CACHED_FILES = 128
 """Files kept in memory per server: thumbnails mostly, a few full pictures."""
+URL_REUSE_S = 60
+THUMB_MIME = "image/webp"  # store.make_thumbnail
 
 
 @st.cache_data(max_entries=CACHED_FILES, show_spinner=False)
 def read(sha256: str) -> bytes:
     """The stored file with this hash. Cached by the hash alone: a content-addressed file
     never changes, so a cached copy is never stale."""
-    return store.read(resources.settings().media_root, sha256)
+    return store.read(resources.media_store(), sha256)
 
 
-def download_button(asset: Asset, data: bytes, *, key: str | None = None) -> None:
-    """Download `asset`'s file as `aikings-<id>.<type>`."""
-    st.download_button(
-        "Download",
-        data,
-        file_name=f"aikings-{asset.id}.{asset.mime.split('/')[-1]}",
-        mime=asset.mime,
-        key=key,
-    )
+@st.cache_data(ttl=URL_REUSE_S, max_entries=4096, show_spinner=False)
+def _url(sha256: str, mime: str, filename: str | None) -> str | None:
+    return resources.media_store().url(sha256, mime=mime, filename=filename)
+
+
+def source(sha256: str, mime: str = "image/png") -> bytes | str:
+    """What `st.image` shows this file from: its presigned URL when the store gives one,
+    else its bytes."""
+    return _url(sha256, mime, None) or read(sha256)
+
+
+def thumbnail(asset: Asset) -> bytes | str:
+    """The asset's thumbnail to show (its full file until the thumbnail is made)."""
+    if asset.thumb_sha256 is not None:
+        return source(asset.thumb_sha256, THUMB_MIME)
+    return source(asset.sha256, asset.mime)
+
+
+def full(asset: Asset) -> bytes | str:
+    """The asset's full file to show or play."""
+    return source(asset.sha256, asset.mime)
+
+
+def download_button(asset: Asset, *, key: str | None = None) -> None:
+    """Download `asset`'s file as `aikings-<id>.<type>`: a link to a presigned URL that
+    asks the browser to save it, or a button carrying the bytes."""
+    name = f"aikings-{asset.id}.{asset.mime.split('/')[-1]}"
+    url = _url(asset.sha256, asset.mime, name)
+    if url is not None:
+        st.link_button("Download", url, key=key)
+        return
+    st.download_button("Download", read(asset.sha256), file_name=name, mime=asset.mime, key=key)
+
+
+def is_video_file(asset: Asset) -> bool:
+    """Whether `asset`'s file is a video container (an MP4), played rather than shown; an
+    animated WebP is a picture the browser animates in place."""
+    return asset.mime.startswith("video/")
+
+
+def show(asset: Asset, *, caption: str | None = None) -> None:
+    """`asset`'s file: an MP4 in the video player (`st.video`, seekable), any picture
+    (animated WebP included) as an image; with `caption` under it."""
+    if is_video_file(asset):
+        st.video(full(asset), format=asset.mime)
+        if caption:
+            st.caption(caption)
+    else:
+        st.image(full(asset), caption=caption, width="stretch")
+
+
+def show_preview(asset: Asset) -> None:
+    """`asset` in a list: a video played from its file (its grid thumbnail is the poster
+    frame), a picture by its thumbnail."""
+    if is_video_file(asset):
+        show(asset, caption=asset.title)
+    else:
+        st.image(thumbnail(asset), caption=asset.title, width="stretch")

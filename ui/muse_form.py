@@ -7,19 +7,31 @@ saving an unchanged form never changes the muse.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
+from core.comfy.presets import Presets
+from core.comfy.tools import MAX_LORA_WEIGHT
 from core.muses.fields import SECTION_TITLES, FieldSpec, build_profile, form_fields, value_at
 from core.muses.schema import Basic, MuseProfile
 
 COLUMNS = 3
-WIDE = ("area", "tags")
+WIDE = ("area", "tags", "loras")
 """Widgets given the form's whole width, after the section's short fields."""
 NEW_PROFILE = MuseProfile(basic=Basic(name="-", age=25)).model_dump()
 NEW_PROFILE["basic"]["name"] = ""
 """What a new muse's form starts from (every default; the name is to be written)."""
+
+
+def offered_choices(presets: Presets) -> dict[str, tuple[str, ...]]:
+    """What the studio offers now, by the schema's `Offered` list names."""
+    return {
+        "models": tuple(presets.models("image")),
+        "loras": tuple(lora.name for lora in presets.catalogue.loras()),
+        "reference_presets": tuple(presets.reference_preset_names()),
+    }
 
 
 def _with_current(choices: tuple[str, ...], current: Any, *, blank: bool) -> list[str]:
@@ -32,6 +44,8 @@ def _with_current(choices: tuple[str, ...], current: Any, *, blank: bool) -> lis
 def _widget(spec: FieldSpec, current: Any, key: str, choices: tuple[str, ...]) -> Any:
     """The widget for one field, showing `current`; returns what the user left in it."""
     label, wkey = spec.label, f"{key}_{spec.key}"
+    if spec.widget == "loras":
+        return _lora_rows(spec, list(current or []), wkey, choices)
     if spec.widget in ("choice", "suggest"):
         values = _with_current(choices, current, blank=spec.key != "ai.preset")
         return st.selectbox(
@@ -70,6 +84,32 @@ def _widget(spec: FieldSpec, current: Any, key: str, choices: tuple[str, ...]) -
     return st.text_input(label, current or "", max_chars=spec.max_chars, key=wkey)
 
 
+def _lora_rows(
+    spec: FieldSpec, current: list[dict[str, Any]], key: str, choices: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """One (LoRA, weight) row per allowed LoRA; a row left on "" is no LoRA."""
+    st.caption(spec.label)
+    rows = []
+    for index in range(spec.max_items or 1):
+        saved = current[index] if index < len(current) else {}
+        saved_name, saved_weight = str(saved.get("name") or ""), float(saved.get("weight", 1.0))
+        names = _with_current(choices, saved_name, blank=True)
+        name_col, weight_col = st.columns([3, 1])
+        name = name_col.selectbox(
+            f"LoRA {index + 1}", names, index=names.index(saved_name), key=f"{key}_{index}"
+        )
+        weight = weight_col.number_input(
+            f"Weight {index + 1}",
+            -MAX_LORA_WEIGHT,
+            MAX_LORA_WEIGHT,
+            saved_weight,
+            0.05,
+            key=f"{key}_{index}_weight",
+        )
+        rows.append({"name": name, "weight": float(weight)})
+    return rows
+
+
 def _sections() -> dict[str, list[FieldSpec]]:
     grouped: dict[str, list[FieldSpec]] = {}
     for spec in form_fields():
@@ -82,15 +122,18 @@ def profile_form(
     tags: list[str],
     *,
     key: str,
-    models: tuple[str, ...],
+    offered: Mapping[str, tuple[str, ...]],
     submit_label: str,
 ) -> dict[str, Any] | None:
     """The whole profile as one form (sections in schema order, all open); on submit, the raw
-    `{"profile": ..., "tags": [...]}` to validate, else None. `models` are the preferred-model
-    choices."""
+    `{"profile": ..., "tags": [...]}` to validate, else None. `offered` are the studio's
+    current choices by list name (`offered_choices`): models, LoRAs, IP-Adapter presets."""
     current = existing.model_dump() if existing is not None else NEW_PROFILE
-    extra_choices = {"ai.model": models}
     values: dict[str, Any] = {}
+
+    def choices(spec: FieldSpec) -> tuple[str, ...]:
+        return tuple(offered.get(spec.offered, ())) if spec.offered else spec.choices
+
     with st.form(key):
         for section, specs in _sections().items():
             st.markdown(f"**{SECTION_TITLES.get(section, section.title())}**")
@@ -99,10 +142,11 @@ def profile_form(
                 row = short[start : start + COLUMNS]
                 for spec, column in zip(row, st.columns(COLUMNS), strict=False):
                     with column:
-                        choices = extra_choices.get(spec.key, spec.choices)
-                        values[spec.key] = _widget(spec, value_at(current, spec), key, choices)
+                        values[spec.key] = _widget(
+                            spec, value_at(current, spec), key, choices(spec)
+                        )
             for spec in (spec for spec in specs if spec.widget in WIDE):
-                values[spec.key] = _widget(spec, value_at(current, spec), key, spec.choices)
+                values[spec.key] = _widget(spec, value_at(current, spec), key, choices(spec))
         tag_text = st.text_input(
             "Tags (comma-separated)", ", ".join(tags), max_chars=400, key=f"{key}_tags"
         )

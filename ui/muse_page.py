@@ -9,19 +9,22 @@ from typing import Any
 
 import streamlit as st
 
+from core.comfy.presets import Presets
 from core.errors import CoreError, NotFound
 from core.models import Asset, GenerationJob, Muse, ReferenceImage
 from core.muses import cards, lookbook, prompt, service
 from core.muses.schema import VARIATION_FIELDS, MuseProfile, validate_profile
-from ui import db, media, studio_prefill, widgets
-from ui.muse_form import profile_form
+from core.studio import remix
+from core.studio.compose import scene_of
+from ui import db, media, resources, studio_prefill, widgets
+from ui.muse_form import offered_choices, profile_form
 from ui.references import upload_reference
 
 VIEW = "m_view"
 """What the Muses page shows: None (the grid), "new", "import", or a muse id."""
 _NOTICES = "m_notices"
 THUMB_COLUMNS = 4
-STUDIO_PAGE = "views/studio.py"
+STUDIO_PAGE = studio_prefill.STUDIO_PAGE
 
 
 def open_view(view: int | str | None) -> None:
@@ -67,7 +70,18 @@ def _act(
         st.rerun()
 
 
-def detail_view(user_id: int, muse_id: int, *, models: tuple[str, ...]) -> None:
+def studio_values(muse: Muse, profile: MuseProfile, presets: Presets) -> dict[str, object]:
+    """The Studio widget values that choose `muse` with its AI settings (and say which
+    saved settings could not apply)."""
+    defaults = prompt.studio_defaults(profile, presets, model=presets.default_model("image"))
+    return {
+        **studio_prefill.from_muse(defaults),
+        "studio_muse": studio_label(muse),
+        "studio_left_out": defaults.left_out,
+    }
+
+
+def detail_view(user_id: int, muse_id: int, *, presets: Presets) -> None:
     """The muse's page, or "No such muse" for one that is not the user's."""
     if st.button("← All muses", key="m_back"):
         open_view(None)
@@ -82,11 +96,11 @@ def detail_view(user_id: int, muse_id: int, *, models: tuple[str, ...]) -> None:
         st.error("No such muse.")
         return
     portrait = media.read(shown[muse_id]) if muse_id in shown else None
-    _header(user_id, muse, profile, portrait, card, models)
+    _header(user_id, muse, profile, portrait, card, presets)
     alerts = st.container()
     tabs = st.tabs(["Profile", "Look-book", "Pictures", "Variations", "History"])
     with tabs[0]:
-        _profile_tab(alerts, user_id, muse, profile, models)
+        _profile_tab(alerts, user_id, muse, profile, presets)
     with tabs[1]:
         _lookbook_tab(alerts, user_id, muse, refs)
     with tabs[2]:
@@ -94,7 +108,7 @@ def detail_view(user_id: int, muse_id: int, *, models: tuple[str, ...]) -> None:
     with tabs[3]:
         _variations_tab(alerts, user_id, muse)
     with tabs[4]:
-        _history_tab(user_id, muse, profile, models)
+        _history_tab(user_id, muse)
 
 
 def _header(
@@ -103,7 +117,7 @@ def _header(
     profile: MuseProfile,
     portrait: bytes | None,
     card: cards.CardData,
-    models: tuple[str, ...],
+    presets: Presets,
 ) -> None:
     mid = muse.id or 0
     left, right = st.columns([1, 3])
@@ -118,10 +132,7 @@ def _header(
         st.caption(" · ".join([f for f in facts if f] + list(muse.tags)))
         studio, dup, delete = st.columns(3)
         if studio.button("Use in the Studio", type="primary", key=f"studio_{mid}"):
-            defaults = prompt.studio_defaults(profile, models=models)
-            studio_prefill.request(
-                {"studio_muse": studio_label(muse), **studio_prefill.from_muse(defaults)}
-            )
+            studio_prefill.request(studio_values(muse, profile, presets))
             st.switch_page(STUDIO_PAGE)
         if dup.button("Duplicate", key=f"dup_{mid}"):
             with db.writing() as (session, now):
@@ -151,11 +162,15 @@ def _header(
 
 
 def _profile_tab(
-    alerts: Any, user_id: int, muse: Muse, profile: MuseProfile, models: tuple[str, ...]
+    alerts: Any, user_id: int, muse: Muse, profile: MuseProfile, presets: Presets
 ) -> None:
     mid = muse.id or 0
     raw = profile_form(
-        profile, list(muse.tags), key=f"edit_{mid}", models=models, submit_label="Save changes"
+        profile,
+        list(muse.tags),
+        key=f"edit_{mid}",
+        offered=offered_choices(presets),
+        submit_label="Save changes",
     )
     if raw is None:
         return
@@ -190,7 +205,7 @@ def _lookbook_tab(alerts: Any, user_id: int, muse: Muse, refs: list[ReferenceIma
         st.caption("None yet: pin one of your pictures below, or upload one.")
     for ref, column in _thumb_grid(refs):
         with column.container(border=True):
-            st.image(media.read(ref.sha256), width="stretch")
+            st.image(media.source(ref.sha256), width="stretch")
             is_portrait = muse.portrait_sha256 == ref.sha256
             source = "your picture" if ref.asset_id is not None else "upload (consent given)"
             st.caption(("portrait · " if is_portrait else "") + source)
@@ -233,7 +248,7 @@ def _lookbook_tab(alerts: Any, user_id: int, muse: Muse, refs: list[ReferenceIma
 
 
 def _pin_button(alerts: Any, user_id: int, muse_id: int, asset: Asset) -> None:
-    st.image(media.read(asset.thumb_sha256 or asset.sha256), width="stretch")
+    st.image(media.thumbnail(asset), width="stretch")
     if st.button("Pin", key=f"pin_{asset.id}"):
 
         def pin() -> None:
@@ -255,7 +270,7 @@ def _pictures_tab(alerts: Any, user_id: int, muse: Muse, refs: list[ReferenceIma
     for asset, column in _thumb_grid(pictures):
         with column:
             if asset.sha256 in pinned:
-                st.image(media.read(asset.thumb_sha256 or asset.sha256), width="stretch")
+                st.image(media.thumbnail(asset), width="stretch")
                 st.caption("in the look-book")
             else:
                 _pin_button(alerts, user_id, mid, asset)
@@ -301,7 +316,7 @@ def _variations_tab(alerts: Any, user_id: int, muse: Muse) -> None:
     )
 
 
-def _history_tab(user_id: int, muse: Muse, profile: MuseProfile, models: tuple[str, ...]) -> None:
+def _history_tab(user_id: int, muse: Muse) -> None:
     mid = muse.id or 0
     with db.reading() as session:
         past = service.muse_history(session, owner_id=user_id, muse_id=mid, limit=20)
@@ -310,21 +325,14 @@ def _history_tab(user_id: int, muse: Muse, profile: MuseProfile, models: tuple[s
     for job in past:
         st.caption(_job_line(job))
         if st.button("Remix", key=f"remix_{job.id}"):
-            defaults = prompt.studio_defaults(profile, models=models)
-            studio_prefill.request(
-                {
-                    **studio_prefill.from_muse(defaults),
-                    "studio_muse": studio_label(muse),
-                    "studio_model": job.model,
-                    "studio_preset": job.preset,
-                    "studio_random_seed": False,
-                    "studio_seed": job.seed,
-                    "studio_nsfw": bool(job.request.get("nsfw", muse.nsfw)),
-                }
+            studio_prefill.load_remix(
+                remix.of_job(job),
+                user_id=user_id,
+                presets=resources.presets(),
+                origin=f"job #{job.id}",
             )
-            st.switch_page(STUDIO_PAGE)
 
 
 def _job_line(job: GenerationJob) -> str:
     settings = f"{job.model} · {job.preset} · seed {job.seed} · batch {job.batch_size}"
-    return f"#{job.id} · {job.status} · {settings} · {job.prompt[:160]}"
+    return f"#{job.id} · {job.status} · {settings} · {scene_of(job)[:160]}"

@@ -8,12 +8,15 @@ from pathlib import Path
 import streamlit as st
 
 from core.accounts.verification import VERIFY_PAGE
+from core.gallery.boards import BOARD_PAGE
 from core.gallery.sharing import SHARE_PAGE
 
 USER_PAGES = [
     ("views/studio.py", "Studio", ":material/auto_awesome:"),
     ("views/muses.py", "Muses", ":material/face:"),
     ("views/gallery.py", "Gallery", ":material/photo_library:"),
+    ("views/reader.py", "Settings reader", ":material/manage_search:"),
+    ("views/boards.py", "Boards", ":material/collections_bookmark:"),
     ("views/account.py", "Account", ":material/person:"),
 ]
 ADMIN_PAGES = [
@@ -34,6 +37,11 @@ def share_page() -> st.Page:
     return st.Page(
         "views/share.py", title="Shared picture", url_path=SHARE_PAGE, visibility="hidden"
     )
+
+
+def board_page() -> st.Page:
+    """The page a board link (`/board?token=...`) opens; never listed, only linked to."""
+    return st.Page("views/board.py", title="Shared board", url_path=BOARD_PAGE, visibility="hidden")
 
 
 def verify_page() -> st.Page:
@@ -57,6 +65,7 @@ def visitor_pages(sign_in: Callable[[], None]) -> list[st.Page]:
         st.Page(sign_in, title="Sign in", default=True),
         *at_user_paths,
         share_page(),
+        board_page(),
         verify_page(),
         takedown_page(),
     ]
@@ -73,19 +82,19 @@ def takedown_page() -> st.Page:
 
 
 def share_link_open(query: Mapping[str, str]) -> bool:
-    """Whether the address is a share link (`/share?token=...`): the only time the share page
-    belongs in a signed-in visitor's navigation."""
+    """Whether the address is a share or board link (`/share?token=...`, `/board?token=...`):
+    the only time those pages belong in a signed-in visitor's navigation."""
     return bool(query.get("token"))
 
 
 def pages_for(is_admin: bool, *, share_link: bool = False) -> dict[str, list[st.Page]]:
     """The navigation sections for a signed-in visitor; admin pages only for admins.
 
-    The share page is there only while a share link is open (`share_link`): listed without a
-    link it led to "This link is not valid".
+    The share and board pages are there only while such a link is open (`share_link`):
+    listed without a link they led to "This link is not valid".
     """
     create = [st.Page(path, title=title, icon=icon) for path, title, icon in USER_PAGES]
-    shared = [share_page()] if share_link else []
+    shared = [share_page(), board_page()] if share_link else []
     sections = {"Create": [*create, *shared, verify_page()]}  # verify: hidden, opened by links
     if is_admin:
         sections["Admin"] = [

@@ -29,7 +29,7 @@ def attach(
                 muse_id=muse_id,
                 data=data,
                 consent_given=consent_given,
-                media_root=settings.media_root,
+                media=resources.media_store(),
                 max_bytes=settings.max_upload_bytes,
                 max_pixels=settings.max_image_pixels,
                 now=now,

@@ -1,4 +1,5 @@
-"""Process-wide resources for the web app: settings, engine, clock, presets, signer, taxonomy.
+"""Process-wide resources for the web app: settings, engine, media store, clock, presets,
+signer, taxonomy, screener.
 
 Each is built once per server (`st.cache_resource`); the editable taxonomy is re-read at most
 once a minute (`st.cache_data`).
@@ -13,8 +14,10 @@ from core.clock import Clock, SystemClock
 from core.comfy.presets import Presets
 from core.config import Settings, get_settings
 from core.db import make_engine
+from core.gallery.media import MediaStore, open_media_store
 from core.gallery.sharing import ShareSigner
 from core.gallery.taxonomy import Taxonomy
+from core.safety import OutputScreener, shared_screener
 
 TAXONOMY_TTL_S = 60
 
@@ -29,6 +32,12 @@ def settings() -> Settings:
 def engine() -> Engine:
     """The database engine for `DATABASE_URL`."""
     return make_engine(settings().database_url)
+
+
+@st.cache_resource
+def media_store() -> MediaStore:
+    """The media store `MEDIA_STORE` names: the local folder or the S3 bucket."""
+    return open_media_store(settings())
 
 
 @st.cache_resource
@@ -53,3 +62,8 @@ def share_signer() -> ShareSigner:
 def taxonomy() -> Taxonomy:
     """The gallery's categories and tags (data/taxonomy.toml); an edit shows within a minute."""
     return Taxonomy.load()
+
+
+def screener() -> OutputScreener:
+    """The process's output screener (the OUTPUT_SCREENER setting), built once."""
+    return shared_screener(settings().output_screener)

@@ -4,7 +4,6 @@ outputs the screener flagged. Rendered by views/admin_moderation.py."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -13,9 +12,11 @@ from core.clock import Clock
 from core.db import read_scope, session_scope
 from core.errors import CoreError
 from core.gallery import screening, store, takedown
+from ui.media import thumbnail
+from ui.widgets import either
 
 
-def takedown_requests(engine: Engine, clock: Clock, *, admin_id: int, media_root: Path) -> None:
+def takedown_requests(engine: Engine, clock: Clock, *, admin_id: int, media: store.Media) -> None:
     """Open removal requests, most urgent first, each with the time left of its 48 hours."""
     now = clock.now()
     with read_scope(engine) as session:
@@ -48,12 +49,12 @@ def takedown_requests(engine: Engine, clock: Clock, *, admin_id: int, media_root
                 key=f"tk_asset_{request.id}",
             )
             note = st.text_input("Note", key=f"tk_note_{request.id}", max_chars=500)
-            remove, reject = st.columns(2)
-            decision = None
-            if remove.button("Remove and block copies", key=f"tk_remove_{request.id}"):
-                decision = True
-            if reject.button("Reject (show it again)", key=f"tk_reject_{request.id}"):
-                decision = False
+            decision = either(
+                st.container(),
+                "Remove and block copies",
+                "Reject (show it again)",
+                key=f"tk_decide_{request.id}",
+            )
             if decision is not None:
                 try:
                     with session_scope(engine) as session:
@@ -63,7 +64,7 @@ def takedown_requests(engine: Engine, clock: Clock, *, admin_id: int, media_root
                             moderator_id=admin_id,
                             remove=decision,
                             note=note,
-                            media_root=media_root,
+                            media=media,
                             now=clock.now(),
                             asset_id=int(asset_id) or None,
                         )
@@ -73,7 +74,7 @@ def takedown_requests(engine: Engine, clock: Clock, *, admin_id: int, media_root
                     st.rerun()
 
 
-def flagged_outputs(engine: Engine, clock: Clock, *, admin_id: int, media_root: Path) -> None:
+def flagged_outputs(engine: Engine, clock: Clock, *, admin_id: int, media: store.Media) -> None:
     """Outputs the screener flagged (explicit from a non-explicit request, or unjudged)."""
     with read_scope(engine) as session:
         flagged = screening.flagged_outputs(session)
@@ -83,16 +84,11 @@ def flagged_outputs(engine: Engine, clock: Clock, *, admin_id: int, media_root: 
     for asset in flagged:
         with st.container(border=True):
             left, right = st.columns([1, 2])
-            left.image(store.read(media_root, asset.thumb_sha256 or asset.sha256))
+            left.image(thumbnail(asset))
             top = sorted(asset.screen_labels.items(), key=lambda item: -item[1])[:3]
             right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.screen_model}")
             right.caption(", ".join(f"{label} {score:.2f}" for label, score in top))
-            release, remove = right.columns(2)
-            decision = None
-            if release.button("Release to its owner", key=f"fl_release_{asset.id}"):
-                decision = True
-            if remove.button("Remove", key=f"fl_remove_{asset.id}"):
-                decision = False
+            decision = either(right, "Release to its owner", "Remove", key=f"fl_{asset.id}")
             if decision is not None:
                 with session_scope(engine) as session:
                     screening.decide_flagged(

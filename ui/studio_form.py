@@ -1,5 +1,6 @@
 """Studio form checks that speak to the user (a prompt past the limit, a Generate that cannot
-go) and the watch that keeps the page in step with the job it follows."""
+go), what is sent chunk by chunk, and the watch that keeps the page in step with the job it
+follows."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.comfy.tokens import CLIP_WINDOW, prompt_chunks
 from core.models import GenerationJob
 from core.safety import MAX_PROMPT_CHARS
 
@@ -41,6 +43,20 @@ def generate_blocker(prompt: str, *, needs_prompt: bool = True) -> str | None:
     if needs_prompt and not prompt.strip():
         return "Write a prompt first: describe the picture you want."
     return too_long_message(prompt, "prompt")
+
+
+def show_sent(prompt: str, negative: str, *, composed: bool) -> None:
+    """Exactly what the graph encodes, chunk by chunk with each chunk's estimated tokens: for
+    a muse's composed prompt always, for another prompt once it needs more than one chunk."""
+    if not prompt or not (composed or len(prompt_chunks(prompt)) > 1):
+        return
+    with st.expander("Composed prompt (exactly what is sent)" if composed else "What is sent"):
+        for label, text in (("Prompt", prompt), ("Negative", negative)):
+            chunks = prompt_chunks(text)
+            for number, chunk in enumerate(chunks, 1):
+                part = f", chunk {number} of {len(chunks)}" if len(chunks) > 1 else ""
+                st.caption(f"{label}{part}: ≈ {chunk.tokens} of {CLIP_WINDOW} tokens")
+                st.text(chunk.text if len(chunks) > 1 else text)
 
 
 _SEEN = "studio_seen_status"

@@ -138,6 +138,17 @@ def md_literal(text: str) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\g<0>", " ".join(text.split()))
 
 
+def either(where: DeltaGenerator, yes: str, no: str, *, key: str) -> bool | None:
+    """Two buttons side by side in `where`: True when `yes` was pressed on this run, False
+    for `no`, None for neither."""
+    left, right = where.columns(2)
+    if left.button(yes, key=f"{key}_yes"):
+        return True
+    if right.button(no, key=f"{key}_no"):
+        return False
+    return None
+
+
 def ask_to_confirm(key: str) -> None:
     """Open the confirmation dialog `key` (shown by `confirmation(key, ...)` on this and later
     runs until answered or dismissed); only one is open at a time."""

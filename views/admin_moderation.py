@@ -19,7 +19,7 @@ admin = require_admin()
 admin_id = admin.id or 0
 engine = resources.engine()
 clock = resources.clock()
-media_root = resources.settings().media_root
+media_store = resources.media_store()
 
 st.title("Moderation")
 st.caption(
@@ -27,8 +27,8 @@ st.caption(
     "imagery within 48 hours. A takedown also blocks identical copies."
 )
 
-review_queues.takedown_requests(engine, clock, admin_id=admin_id, media_root=media_root)
-review_queues.flagged_outputs(engine, clock, admin_id=admin_id, media_root=media_root)
+review_queues.takedown_requests(engine, clock, admin_id=admin_id, media=media_store)
+review_queues.flagged_outputs(engine, clock, admin_id=admin_id, media=media_store)
 
 with db.reading() as session:
     queue = moderation.moderation_queue(session, limit=20, offset=0)
@@ -39,7 +39,7 @@ if not queue.reports and not queue.pending_assets:
 for report, asset in queue.reports:
     with st.container(border=True):
         left, right = st.columns([1, 2])
-        left.image(media.read(asset.thumb_sha256 or asset.sha256))
+        left.image(media.thumbnail(asset))
         right.write(
             f"**Report #{report.id}** · {report.reason} · {report.created_at:%Y-%m-%d %H:%M}"
         )
@@ -61,7 +61,7 @@ for report, asset in queue.reports:
                         moderator_id=admin_id,
                         action=choice,
                         now=now,
-                        media_root=media_root,
+                        media=media_store,
                     )
             except CoreError as exc:
                 right.error(str(exc))
@@ -73,7 +73,7 @@ if queue.pending_assets:
     for asset in queue.pending_assets:
         with st.container(border=True):
             left, right = st.columns([1, 2])
-            left.image(media.read(asset.thumb_sha256 or asset.sha256))
+            left.image(media.thumbnail(asset))
             right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.title}")
             if right.button("Approve", key=f"m_ok_{asset.id}"):
                 with db.writing() as (session, now):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import streamlit as st
 
 from core.errors import CoreError
-from core.gallery import details, engagement, library, listing, moderation, sharing
+from core.gallery import boards, engagement, library, listing, moderation, sharing
 from core.gallery.taxonomy import normalize_tags
 from core.models import Asset, MediaKind, Visibility
 from core.muses import service as muses
-from ui import db, media, resources
+from ui import db, media, recipe, resources
+from ui import facets as facet_cache
 from ui.auth import is_admin, require_user
+from ui.gallery_upload import upload_form
 from ui.muse_pin import pin_to_muse
 from ui.widgets import KeysetPager, date_range, md_literal, report_picture
 
@@ -31,7 +33,7 @@ with db.reading() as session:
 if featured:
     st.subheader("Featured")
     for column, asset in zip(st.columns(4), featured, strict=False):
-        column.image(media.read(asset.thumb_sha256 or asset.sha256), width="stretch")
+        column.image(media.thumbnail(asset), width="stretch")
         column.caption(md_literal(asset.title or "Untitled"))
 
 # Only what most visits change sits above the pictures; the rest folds away (on a phone the
@@ -50,10 +52,26 @@ search = filters[2].text_input(
     max_chars=100,
     help="Titles need 3 characters or more; a shorter word matches tags only.",
 )
+
+
+def chosen_filters(category: str | None, tag: str | None) -> dict[str, Any]:
+    """The listing's filters as the listing and its facet counts take them: `category` and
+    `tag` as given, the others as chosen on this run."""
+    return {
+        "viewer_id": user_id,
+        "scope": scope or "mine",
+        "category": taxonomy.category_names(category) if category else None,
+        "tag": taxonomy.tag_names(tag) if tag else None,
+        "kind": kind,
+        "muse_id": muse_id,
+        "since": since,
+        "until": until,
+        "search": search or None,
+    }
+
+
 with st.expander("More filters"):
     more = st.columns(3)
-    categories = {"All": None} | {c.label: c.slug for c in taxonomy.categories}
-    category = categories[more[0].selectbox("Category", list(categories), key="g_category")]
     kinds = {"All": None, "Images": MediaKind.IMAGE, "Videos": MediaKind.VIDEO}
     kind = kinds[more[1].selectbox("Type", list(kinds), key="g_kind")]
     with db.reading() as session:
@@ -62,26 +80,37 @@ with st.expander("More filters"):
         }
     muse_id = my_muses[more[2].selectbox("Muse", list(my_muses), key="g_muse")]
     since, until = date_range("Created between", key="g_dates")
-    tag = st.pills("Tag", taxonomy.tags, key="g_tag")
+    # The counts beside each category and tag: what choosing it would show, the other
+    # filters as they are (the other facet's choice read from this run's state).
+    categories = {"All": None} | {c.label: c.slug for c in taxonomy.categories}
+    chosen_category = categories.get(st.session_state.get("g_category", "All"))
+    chosen_tag = st.session_state.get("g_tag")
+    facets = facet_cache.counts(**chosen_filters(chosen_category, chosen_tag))
+    category = categories[
+        more[0].selectbox(
+            "Category",
+            list(categories),
+            format_func=lambda label: (
+                label
+                if categories[label] is None
+                else f"{label} ({facets.categories.get(categories[label] or '', 0)})"
+            ),
+            key="g_category",
+        )
+    ]
+    tag = st.pills(
+        "Tag",
+        taxonomy.tags,
+        format_func=lambda name: f"{name} ({facets.tags.get(name, 0)})",
+        key="g_tag",
+    )
 
 pager: KeysetPager[str] = KeysetPager(
     f"g_cursors:{scope}:{sort}:{category}:{kind}:{search}:{tag}:{muse_id}:{since}:{until}"
 )
 with db.reading() as session:
     page = listing.list_assets(
-        session,
-        viewer_id=user_id,
-        scope=scope or "mine",
-        category=taxonomy.category_names(category) if category else None,
-        tag=taxonomy.tag_names(tag) if tag else None,
-        kind=kind,
-        muse_id=muse_id,
-        since=since,
-        until=until,
-        search=search or None,
-        sort=sort,
-        cursor=pager.cursor,
-        limit=12,
+        session, sort=sort, cursor=pager.cursor, limit=12, **chosen_filters(category, tag)
     )
 
 if not page.items:
@@ -89,7 +118,7 @@ if not page.items:
 
 
 def _asset_card(asset: Asset) -> None:
-    st.image(media.read(asset.thumb_sha256 or asset.sha256), width="stretch")
+    st.image(media.thumbnail(asset), width="stretch")
     stars = f"{asset.rating_sum / asset.rating_count:.1f}★" if asset.rating_count else "unrated"
     video = "▶ video · " if asset.kind is MediaKind.VIDEO else ""
     st.caption(
@@ -107,6 +136,43 @@ for row_start in range(0, len(page.items), 4):
             _asset_card(asset)
 
 pager.controls(page.next_cursor, key="g", back="← Back", forward="More →")
+with st.expander("Upload pictures or videos"):
+    upload_form(user_id=user_id, key="g_upload")
+
+
+def _my_boards() -> dict[int, str]:
+    with db.reading() as session:
+        return {
+            s.board.id or 0: s.board.name for s in boards.list_boards(session, owner_id=user_id)
+        }
+
+
+def _move_to_board(selected: list[int]) -> None:
+    """Put every selected picture on one of the viewer's boards."""
+    names = _my_boards()
+    target = st.selectbox(
+        "Move to a board",
+        list(names),
+        format_func=lambda board_id: names[board_id],
+        index=None,
+        placeholder="Choose a board (make boards on the Boards page)",
+        key="bulk_board",
+    )
+    if st.button("Move to board", key="bulk_board_go", disabled=target is None) and target:
+        try:
+            with db.writing() as (session, now):
+                added = boards.move_pictures(
+                    session,
+                    owner_id=user_id,
+                    asset_ids=selected,
+                    to_board_id=target,
+                    from_board_id=None,
+                    now=now,
+                )
+        except CoreError as exc:
+            st.error(str(exc))
+        else:
+            st.toast(f"Put {added} pictures on {names[target]}.")
 
 
 def _bulk_actions(selected: list[int]) -> None:
@@ -141,6 +207,7 @@ def _bulk_actions(selected: list[int]) -> None:
                     session, owner_id=user_id, asset_ids=selected, category=category, add_tags=tags
                 )
             st.toast(f"Filed {len(selected)} pictures.")
+        _move_to_board(selected)
         if st.button("Delete selected", key="bulk_delete"):
             st.session_state["bulk_deleting"] = True
         if st.session_state.get("bulk_deleting"):
@@ -153,7 +220,7 @@ def _bulk_actions(selected: list[int]) -> None:
                             session,
                             owner_id=user_id,
                             asset_ids=selected,
-                            media_root=settings.media_root,
+                            media=resources.media_store(),
                         )
                 except CoreError as exc:
                     st.error(str(exc))
@@ -183,19 +250,14 @@ def open_asset(asset_id: int) -> None:
         with db.writing() as (session, now):
             asset = listing.get_asset(session, viewer_id=user_id, asset_id=asset_id)
             engagement.record_view(session, asset_id=asset_id, viewer_id=user_id, now=now)
-            made = details.made_with(
-                session, viewer_id=user_id, asset=asset, presets=resources.presets()
-            )
     except CoreError as exc:
         st.error(str(exc))
         return
-    data = media.read(asset.sha256)
-    # Videos are animated WebP (ComfyUI's SaveAnimatedWEBP): the browser plays them in place.
-    st.image(data, width="stretch")
+    media.show(asset)  # an MP4 in the player; an animated WebP animates in place
     st.caption(md_literal(asset.title or "Untitled"))
-    media.download_button(asset, data)
-    if made is not None:
-        _made_with(made)
+    media.download_button(asset)
+    recipe.made_with(user_id, asset, key="g_made")
+    _board_controls(asset)
     stars = st.feedback("stars", key=f"rate_{asset.id}")
     if stars is not None:
         with db.writing() as (session, now):
@@ -233,19 +295,30 @@ def open_asset(asset_id: int) -> None:
     report_picture("report", send_report)
 
 
-def _made_with(made: details.MadeWith) -> None:
-    """Model, quality, seed and settings; the prompts for the owner, as plain text."""
-    with st.expander("How it was made", expanded=True):
-        facts = {"Model": made.model, "Quality": made.preset, "Seed": str(made.seed)}
-        st.caption(
-            " · ".join(
-                f"{name}: {md_literal(value)}" for name, value in (facts | made.settings).items()
+def _board_controls(asset: Asset) -> None:
+    """Which of the viewer's boards hold the picture, and putting it on another."""
+    names = _my_boards()
+    with db.reading() as session:
+        holding = boards.boards_holding(session, owner_id=user_id, asset_id=asset.id or 0)
+    if holding:
+        st.caption("On your boards: " + ", ".join(md_literal(names[i]) for i in holding))
+    others = [board_id for board_id in names if board_id not in holding]
+    if not others:
+        return
+    left, right = st.columns([3, 1])
+    target = left.selectbox(
+        "Add to a board",
+        others,
+        format_func=lambda board_id: names[board_id],
+        index=None,
+        key=f"board_add_{asset.id}",
+    )
+    if right.button("Add", key=f"board_add_go_{asset.id}", disabled=target is None) and target:
+        with db.writing() as (session, now):
+            boards.add_pictures(
+                session, owner_id=user_id, board_id=target, asset_ids=[asset.id or 0], now=now
             )
-        )
-        if made.prompt is not None:
-            st.text_area("Prompt", made.prompt, disabled=True, key="g_made_prompt")
-        if made.negative_prompt is not None:
-            st.text_area("Negative prompt", made.negative_prompt, disabled=True, key="g_made_neg")
+        st.toast(f"Added to {names[target]}.")
 
 
 def _edit_form(asset: Asset) -> None:
@@ -300,6 +373,17 @@ def _owner_controls(asset: Asset) -> None:
                 now=now,
             )
         st.toast("Public pictures appear after screening." if visibility == "public" else "Saved.")
+    shared_recipe = st.toggle(
+        "Let others see how it was made (prompts and settings) and remix it",
+        value=asset.recipe_public,
+        key=f"recipe_{asset.id}",
+    )
+    if shared_recipe != asset.recipe_public:
+        with db.writing() as (session, _now):
+            library.set_recipe_public(
+                session, owner_id=user_id, asset_id=asset.id or 0, public=shared_recipe
+            )
+        st.toast("Saved.")
     if st.button("Create share link", key=f"share_{asset.id}"):
         with db.writing() as (session, now):
             token = sharing.create_share_link(
@@ -329,7 +413,7 @@ def _owner_controls(asset: Asset) -> None:
                     session,
                     owner_id=user_id,
                     asset_id=asset.id or 0,
-                    media_root=settings.media_root,
+                    media=resources.media_store(),
                 )
             st.session_state.pop("g_deleting", None)
             st.session_state.pop("g_open", None)

@@ -10,12 +10,12 @@ from core.muses import lookbook, service
 from core.muses.schema import validate_profile
 from ui import db, media, muse_page, resources
 from ui.auth import require_user
-from ui.muse_form import profile_form
+from ui.muse_form import offered_choices, profile_form
 from ui.muse_page import VIEW, notify, open_view
 
 user = require_user()
 user_id = user.id or 0
-models = tuple(resources.presets().models("image"))
+presets = resources.presets()
 GRID_COLUMNS = 3
 _FORM_ROUND = "m_new_round"
 """Bumped after each created muse, so the next "New muse" form starts empty."""
@@ -34,7 +34,13 @@ def new_muse_view() -> None:
     if st.button("← All muses", key="m_back_new"):
         open_view(None)
     round_ = st.session_state.setdefault(_FORM_ROUND, 0)
-    raw = profile_form(None, [], key=f"new_{round_}", models=models, submit_label="Create muse")
+    raw = profile_form(
+        None,
+        [],
+        key=f"new_{round_}",
+        offered=offered_choices(presets),
+        submit_label="Create muse",
+    )
     if raw is None:
         return
     try:
@@ -121,7 +127,7 @@ def grid_view() -> None:
             with column.container(border=True):
                 mid = muse.id or 0
                 if mid in shown:
-                    st.image(media.read(shown[mid]), width="stretch")
+                    st.image(media.source(shown[mid]), width="stretch")
                 else:
                     st.caption("No portrait yet: pin a picture on the muse's page.")
                 st.markdown(f"**{muse.name}** · {muse.age}")
@@ -138,6 +144,6 @@ if view == "new":
 elif view == "import":
     import_view()
 elif isinstance(view, int):
-    muse_page.detail_view(user_id, view, models=models)
+    muse_page.detail_view(user_id, view, presets=presets)
 else:
     grid_view()

@@ -6,7 +6,8 @@ import streamlit as st
 
 from core.errors import NotFound
 from core.gallery import moderation, sharing
-from ui import db, media, resources
+from ui import db, media, recipe, resources
+from ui.auth import current_user
 from ui.widgets import md_literal, report_picture
 
 signer = resources.share_signer()
@@ -19,9 +20,10 @@ try:
 except NotFound as exc:
     st.error(str(exc))
     st.stop()
-# Videos are animated WebP: the browser plays them in place.
-st.image(media.read(asset.sha256))
+media.show(asset)  # an MP4 in the player; a WebP animates in place
 st.caption(md_literal(asset.title or "Untitled"))
+viewer = current_user()
+recipe.made_with(viewer.id if viewer else None, asset, key="share_made")
 
 
 def send_report(reason: str, details: str) -> None:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import streamlit as st
 
 from core.accounts import ledger
-from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
-from core.comfy.tools import Tools
-from core.errors import CoreError, PolicyRefusal
+from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, prompt_chunks
+from core.errors import CoreError
 from core.gallery import library
 from core.models import Asset, GenerationJob, JobStatus, MediaKind, Visibility
 from core.muses import prompt as muse_prompt
 from core.muses import service as muses
-from core.studio import history, progress
-from core.studio.compose import MAX_BATCH, StudioRequest, compose, request_of
+from core.studio import history, progress, remix
+from core.studio.compose import (
+    DEFAULT_REFERENCE_WEIGHT,
+    MAX_BATCH,
+    StudioRequest,
+    compose,
+    request_of,
+)
 from core.studio.history import job_for_user
 from core.studio.labels import model_name, preset_summary
 from core.studio.pricing import estimate, hold_for, pricing_from
@@ -22,9 +27,10 @@ from ui import db, intent, job_queue, media, resources, studio_prefill
 from ui.auth import require_user
 from ui.muse_pin import pin_to_muse
 from ui.references import upload_reference
-from ui.studio_form import generate_blocker, status_changed, too_long_note
+from ui.studio_form import generate_blocker, show_sent, status_changed, too_long_note
+from ui.variations import ACTIVE_JOB, more_like_this, variation_grid
 from ui.widgets import format_duration
-from views.studio_tools import tool_controls
+from views.studio_tools import tool_controls, video_controls
 
 user = require_user()
 user_id = user.id or 0
@@ -36,6 +42,7 @@ clock = resources.clock()
 
 st.title("Studio")
 studio_prefill.apply()  # a muse's settings or a remix, asked for by another page
+studio_prefill.show_note()
 
 with db.reading() as session:
     balance = ledger.balance(session, user_id)
@@ -51,10 +58,11 @@ with form:
         """The chosen muse's AI settings fill the form (the user may still change them)."""
         chosen = muse_names.get(st.session_state.get("studio_muse", ""))
         if chosen is not None:
-            offered = tuple(presets.models("image"))
-            defaults = muse_prompt.studio_defaults(muses.profile_of(chosen), models=offered)
+            current = st.session_state.get("studio_model") or presets.default_model("image")
+            defaults = muse_prompt.studio_defaults(muses.profile_of(chosen), presets, model=current)
             studio_prefill.request(studio_prefill.from_muse(defaults))
             studio_prefill.apply()
+            st.session_state["studio_left_out"] = defaults.left_out
 
     muse = muse_names[
         st.selectbox(
@@ -62,6 +70,8 @@ with form:
         )
     ]
     muse_id = muse.id if muse else None
+    for reason in st.session_state.get("studio_left_out", ()) if muse else ():
+        st.caption(f"Not applied from the muse: {reason}.")
     variation_id = None
     if muse is not None:
         with db.reading() as session:
@@ -78,10 +88,11 @@ with form:
     )
     too_long_note(prompt, "prompt")
     st.caption(f"≈ {estimate_clip_tokens(prompt)} of {CLIP_WINDOW} CLIP tokens (77 with start/end)")
-    if over_window(prompt):
-        st.warning(
+    if len(typed_chunks := prompt_chunks(prompt)) > 1:
+        st.info(
             "This prompt is past CLIP's 75-token window (77 with its start and end tokens): "
-            "its end will carry little weight."
+            f"it is sent in {len(typed_chunks)} chunks of up to {CLIP_WINDOW} tokens, each "
+            "read in full (cut at commas, see what is sent)."
         )
     generate_slot = st.container()  # Generate sits under the prompt, not under every control
     negative = st.text_area(
@@ -118,16 +129,32 @@ with form:
         uploaded_refs = tuple(st.session_state.get("studio_uploaded_refs", []))
         if uploaded_refs:
             st.caption(f"{len(uploaded_refs)} reference image(s) will guide this picture.")
+        ref_left, ref_right = st.columns(2)
+        reference_preset = ref_left.selectbox(
+            "How the references guide (IP-Adapter preset)",
+            presets.reference_preset_names(),
+            index=presets.reference_preset_names().index(presets.default_reference_preset),
+            key="studio_ref_preset",
+            format_func=lambda name: presets.reference_preset(name).label,
+        )
+        reference_weight = ref_right.slider(
+            "Reference strength (IP-Adapter weight)",
+            0.0,
+            1.5,
+            DEFAULT_REFERENCE_WEIGHT,
+            0.05,
+            key="studio_ref_weight",
+        )
     tools, mask = (
         tool_controls(presets=presets, user_id=user_id, model=model, preset=preset)
         if kind is MediaKind.IMAGE
-        else (Tools(), None)
+        else (video_controls(presets=presets, user_id=user_id, preset=preset), None)
     )
 
 form_request = StudioRequest(
     prompt=prompt,
     negative_prompt=negative,
-    model=model,
+    model="" if tools.mode == "img2video" else model,  # animating a still has its own model
     preset=preset,
     kind=kind,
     seed=None if random_seed else int(seed),
@@ -136,13 +163,21 @@ form_request = StudioRequest(
     variation_id=variation_id,
     nsfw=explicit,
     reference_images=uploaded_refs,
+    reference_weight=float(reference_weight),
+    reference_preset=reference_preset,
     tools=tools,
     mask_png=mask,
 )
 request = form_request
 try:
     with db.reading() as session:
-        request = compose(session, form_request, user_id=user_id, use_muse_references=use_refs)
+        request = compose(
+            session,
+            form_request,
+            user_id=user_id,
+            use_muse_references=use_refs,
+            muse_reference_settings=False,  # the controls above start from the muse's
+        )
 except CoreError as exc:
     st.error(str(exc))
 
@@ -179,11 +214,7 @@ with side:
                 f"Not enough credits: this needs {held} and you have {balance}. "
                 "Choose a lower quality or batch, or buy credits on the Account page."
             )
-    if muse_id and request.prompt:
-        with st.expander("Composed prompt (exactly what is sent)"):
-            st.text(request.prompt)
-            for number, chunk in enumerate(muse_prompt.prompt_chunks(request.prompt), 1):
-                st.caption(f"Chunk {number}: ≈ {chunk.tokens} of {CLIP_WINDOW} tokens")
+    show_sent(request.prompt, request.negative_prompt, composed=bool(muse_id))
 with generate_slot:
     clicked = st.button(
         "Generate",
@@ -197,8 +228,9 @@ with generate_slot:
     if clicked and blocker:
         st.warning(blocker)
     elif clicked:
-        try:
-            job = submit(
+        job = intent.submit(
+            "studio_generate",
+            lambda idempotency_key: submit(
                 engine,
                 user_id=user_id,
                 request=request,
@@ -206,16 +238,12 @@ with generate_slot:
                 presets=presets,
                 pricing=pricing,
                 pool=settings.pool_name,
-                idempotency_key=intent.key("studio_generate"),
+                idempotency_key=idempotency_key,
                 max_pixels=settings.max_image_pixels,
-            )
-        except PolicyRefusal as refusal:
-            st.error(f"Refused: {refusal}")
-        except CoreError as exc:
-            st.error(str(exc))
-        else:
-            intent.renew("studio_generate")
-            st.session_state["studio_active_job"] = job.id
+            ),
+        )
+        if job is not None:
+            st.session_state[ACTIVE_JOB] = job.id
             st.toast("Queued. You can leave this page; the job keeps running.")
     elif short:
         st.caption("Generate is off: not enough credits (see the estimate).")
@@ -230,16 +258,12 @@ def _show_outputs(
     for index, asset in enumerate(assets):
         with cols[index % len(cols)]:
             if full:
-                data = media.read(asset.sha256)
-                st.image(data, caption=asset.title, width="stretch")
-                media.download_button(asset, data, key=f"dl_{where}_{asset.id}")
+                media.show(asset, caption=asset.title)
+                media.download_button(asset, key=f"dl_{where}_{asset.id}")
             else:
-                thumb = media.read(asset.thumb_sha256 or asset.sha256)
-                st.image(thumb, caption=asset.title, width="stretch")
+                media.show_preview(asset)
                 if st.button("Download…", key=f"prep_{where}_{asset.id}"):
-                    media.download_button(
-                        asset, media.read(asset.sha256), key=f"dl_{where}_{asset.id}"
-                    )
+                    media.download_button(asset, key=f"dl_{where}_{asset.id}")
             pin_to_muse(asset, user_id=user_id, key=f"spin_{where}_{asset.id}")
             public = asset.visibility is Visibility.PUBLIC
             if not public and st.button("Share publicly", key=f"pub_{where}_{asset.id}"):
@@ -266,7 +290,7 @@ LIVE_POLL_S = 0.5
 def _followed_job() -> GenerationJob | None:
     """The job just submitted, or the newest unfinished one: read from its row, so a reload
     or another tab shows the same job."""
-    job_id = st.session_state.get("studio_active_job")
+    job_id = st.session_state.get(ACTIVE_JOB)
     job = job_for_user(engine, job_id=job_id, user_id=user_id) if job_id else None
     if job is None:
         with db.reading() as session:
@@ -337,10 +361,12 @@ def _job_panel() -> GenerationJob | None:
         _show_outputs(
             job, "active", assets.get(job.id or 0, []), held.get(job.id or 0, 0), full=True
         )
+        more_like_this(job, user_id=user_id, key=f"more_active_{job.id}")
     elif job.status is JobStatus.CANCELLED:
         st.info(job.error or "Cancelled.")
     else:
         st.error(job.error or "The job did not finish.")
+    variation_grid(job, user_id=user_id)
     job_queue.render_queue(user_id, shown=job.id)
     return job
 
@@ -381,7 +407,18 @@ for past in recent:
             _show_outputs(
                 past, "history", outputs.get(past_id, []), held_back.get(past_id, 0), full=False
             )
-        if st.button("Re-run with the same seed", key=f"rerun_{past.id}"):
+        rerun_col, remix_col = st.columns(2)
+        if remix_col.button(
+            "Remix", key=f"remix_{past.id}", help="Load every setting into the form to change."
+        ):
+            studio_prefill.load_remix(
+                remix.of_job(past),
+                user_id=user_id,
+                presets=presets,
+                origin=f"job #{past.id}",
+                on_studio=True,
+            )
+        if rerun_col.button("Re-run with the same seed", key=f"rerun_{past.id}"):
             try:
                 rerun = submit(
                     engine,
@@ -398,5 +435,5 @@ for past in recent:
                 st.error(str(exc))
             else:
                 intent.renew(f"rerun_{past.id}")
-                st.session_state["studio_active_job"] = rerun.id
+                st.session_state[ACTIVE_JOB] = rerun.id
                 st.rerun()

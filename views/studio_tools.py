@@ -1,5 +1,7 @@
 """The Studio's creative controls: tool (txt2img, img2img, inpaint, upscale), source picture
-and mask, size, LoRAs, sampler controls and hires fix; `tool_controls` returns what they hold.
+and mask, size, LoRAs, sampler controls, hires fix and face fix; `tool_controls` returns what
+they hold.
+For video, `video_controls`: text- or image-to-video, clip length, frame rate and format.
 
 Every choice is offered from the catalogue and the real enum lists (core.comfy.tools), so
 the page cannot build a request ComfyUI would refuse; the request is validated again in core.
@@ -7,7 +9,7 @@ the page cannot build a request ComfyUI would refuse; the request is validated a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import streamlit as st
 from PIL import Image
@@ -16,6 +18,7 @@ from streamlit_drawable_canvas import st_canvas
 from core.comfy.catalogue import MAX_SIDE, MIN_SIDE
 from core.comfy.presets import Presets
 from core.comfy.tools import (
+    FACE_FIX_DENOISE,
     HIRES_MAX_STEPS,
     INPAINT_METHODS,
     MAX_CFG,
@@ -24,6 +27,9 @@ from core.comfy.tools import (
     MAX_STEPS,
     SAMPLERS,
     SCHEDULERS,
+    VIDEO_FPS,
+    VIDEO_LENGTHS,
+    FaceFix,
     Hires,
     Lora,
     Tools,
@@ -32,29 +38,25 @@ from core.errors import CoreError
 from core.studio import sources
 from ui import db, media, resources
 from ui.references import upload_reference
+from ui.studio_prefill import (
+    CUSTOM_SIZE,
+    MY_PICTURES,
+    PRESET_SIZE,
+    REMIX_MASK,
+    REMIX_SOURCE,
+    REMIXED_MASK,
+    TOOLS,
+    UPLOADED,
+    Source,
+    picture_label,
+    size_label,
+)
 
-TOOLS = {
-    "Text to image": "txt2img",
-    "Image to image": "img2img",
-    "Inpaint": "inpaint",
-    "Upscale": "upscale",
-}
 CANVAS_WIDTH = 512
-PRESET_SIZE = "Preset size"
-CUSTOM_SIZE = "Custom size"
 METHOD_LABELS = {
     "noise_mask": "Keep the picture under the mask as a start (any strength)",
     "vae_inpaint": "Fill the mask from scratch (VAEEncodeForInpaint)",
 }
-
-
-@dataclass(frozen=True)
-class Source:
-    """A picture chosen as the source: its media hash and size."""
-
-    sha256: str
-    width: int
-    height: int
 
 
 def tool_controls(
@@ -63,7 +65,8 @@ def tool_controls(
     """Draw the creative controls for an image request on `model` with quality `preset`;
     return the tools they hold and the inpaint mask (a PNG) when one is drawn or uploaded.
     A problem with a mask is shown where it was made, and the mask left out."""
-    mode = TOOLS[st.radio("Tool", list(TOOLS), horizontal=True, key="tools_mode")]
+    offered = [label for label, name in TOOLS.items() if name != "facefix" or presets.face_detector]
+    mode = TOOLS[st.radio("Tool", offered, horizontal=True, key="tools_mode")]
     source = _source_picker(user_id) if mode != "txt2img" else None
     tools = Tools(mode=mode)
     if source is not None:
@@ -81,18 +84,51 @@ def tool_controls(
         tools = _size_controls(presets, tools, model, preset)
     tools = _lora_controls(presets, tools, model)
     tools = _advanced_controls(presets, tools, model, preset)
-    if mode != "inpaint":
+    if mode not in ("inpaint", "facefix"):
         tools = _hires_controls(presets, tools)
+    if presets.face_detector is not None:
+        tools = _face_fix_controls(tools, alone=mode == "facefix")
     return tools, mask
+
+
+VIDEO_MODES = {"From the prompt": "txt2img", "Animate a picture": "img2video"}
+FORMAT_LABELS = {"mp4": "MP4 (H.264)", "webp": "Animated WebP"}
+
+
+def video_controls(*, presets: Presets, user_id: int, preset: str) -> Tools:
+    """Draw the video controls for quality `preset`: from the prompt or animating one of
+    the user's pictures (or a consented upload), clip length and frame rate presets, and
+    the file format; return the tools they hold."""
+    offered = VIDEO_MODES if presets.i2v_model else {"From the prompt": "txt2img"}
+    mode = offered[st.radio("Video", list(offered), horizontal=True, key="video_mode")]
+    tools = Tools(mode=mode)
+    if mode == "img2video":
+        source = _source_picker(user_id)
+        if source is not None:
+            size = (source.width, source.height)
+            tools = Tools(mode=mode, source=source.sha256, source_size=size)
+    base = presets.preset(preset, "video")
+    lengths = sorted({*VIDEO_LENGTHS, base.length})
+    rates = sorted({*VIDEO_FPS, int(base.fps or 16)})
+    left, right = st.columns(2)
+    length = left.select_slider("Length (frames)", lengths, value=base.length, key="video_length")
+    fps = right.select_slider(
+        "Frames per second", rates, value=int(base.fps or 16), key="video_fps"
+    )
+    left.caption(f"≈ {length / fps:.1f} s of video")
+    video_format = right.radio(
+        "Format", list(FORMAT_LABELS), format_func=FORMAT_LABELS.__getitem__, key="video_format"
+    )
+    return replace(tools, length=int(length), fps=float(fps), video_format=str(video_format))
 
 
 def _source_picker(user_id: int) -> Source | None:
     """The source: one of the user's own pictures (any mode) or an upload with the consent
     statement (never explicit mode)."""
     origin = st.radio(
-        "Source picture", ["From my pictures", "Upload"], horizontal=True, key="tools_origin"
+        "Source picture", [MY_PICTURES, UPLOADED], horizontal=True, key="tools_origin"
     )
-    if origin == "Upload":
+    if origin == UPLOADED:
         added = upload_reference(
             user_id=user_id, muse_id=None, target="studio.source", key="tools_upload"
         )
@@ -100,29 +136,28 @@ def _source_picker(user_id: int) -> Source | None:
             st.session_state["tools_uploaded"] = Source(added.sha256, added.width, added.height)
         uploaded: Source | None = st.session_state.get("tools_uploaded")
         if uploaded is not None:
-            st.image(media.read(uploaded.sha256), width=192, caption="Uploaded source")
+            st.image(media.source(uploaded.sha256), width=192, caption="Uploaded source")
             st.caption(
                 "Uploaded pictures cannot be used in explicit mode: they may show real people."
             )
         return uploaded
     with db.reading() as session:
-        pictures = sources.own_pictures(session, user_id=user_id)
+        pictures = sources.own_pictures(
+            session, user_id=user_id, also=st.session_state.get(REMIX_SOURCE)
+        )
     if not pictures:
         st.caption("No pictures of yours yet: generate one, or upload a picture.")
         return None
-    labels = {f"#{p.id} · {p.title or 'untitled'} ({p.width}x{p.height})": p for p in pictures}
+    labels = {picture_label(p): p for p in pictures}
     picked = labels[st.selectbox("Picture", list(labels), key="tools_picture")]
-    st.image(media.read(picked.sha256), width=192)
+    st.image(media.source(picked.sha256), width=192)
     return Source(picked.sha256, picked.width, picked.height)
 
 
 def _size_controls(presets: Presets, tools: Tools, model: str, preset: str) -> Tools:
     family = presets.catalogue.family_of(model)
     default = presets.preset(preset, "image")
-    buckets = {
-        f"{w}x{h}" + (" (square)" if w == h else " (portrait)" if h > w else " (landscape)"): (w, h)
-        for w, h in family.sizes
-    }
+    buckets = {size_label(w, h): (w, h) for w, h in family.sizes}
     choice = st.selectbox(
         f"Size ({family.label} native sizes)",
         [PRESET_SIZE, *buckets, CUSTOM_SIZE],
@@ -219,6 +254,23 @@ def _hires_controls(presets: Presets, tools: Tools) -> Tools:
     )
 
 
+def _face_fix_controls(tools: Tools, *, alone: bool) -> Tools:
+    """The face fix's settings: an option after generating, or the tool itself (`alone`)."""
+    with st.expander("Face fix", expanded=alone):
+        if not alone and not st.checkbox(
+            "Face fix (redraw each detected face in detail)", key="tools_face_fix"
+        ):
+            return tools
+        left, right = st.columns(2)
+        denoise = left.slider(
+            "Face denoise", *FACE_FIX_DENOISE, 0.4, 0.05, key="tools_face_fix_denoise"
+        )
+        confidence = right.slider(
+            "Detection confidence", 0.05, 1.0, 0.5, 0.05, key="tools_face_fix_confidence"
+        )
+    return replace(tools, face_fix=FaceFix(denoise=float(denoise), confidence=float(confidence)))
+
+
 def _upscale_controls(presets: Presets, tools: Tools) -> Tools:
     upscalers = {u.label: u for u in presets.catalogue.upscalers()}
     upscaler = upscalers[st.selectbox("Upscale model", list(upscalers), key="tools_upscaler")]
@@ -245,8 +297,12 @@ def _inpaint_controls(tools: Tools, source: Source) -> tuple[Tools, bytes | None
     tools = replace(
         tools, inpaint_method=method, mask_grow=grow, mask_feather=feather, denoise=denoise
     )
-    how = st.radio("Mask", ["Draw", "Upload"], horizontal=True, key="tools_mask_origin")
+    remixed: bytes | None = st.session_state.get(REMIX_MASK)
+    choices = ["Draw", "Upload", *([REMIXED_MASK] if remixed else [])]
+    how = st.radio("Mask", choices, horizontal=True, key="tools_mask_origin")
     try:
+        if how == REMIXED_MASK and remixed is not None:
+            return tools, sources.mask_png(remixed, size=size, max_pixels=settings.max_image_pixels)
         if how == "Upload":
             upload = st.file_uploader(
                 "Mask (white = repaint, black = keep; the picture's size)",

@@ -37,7 +37,7 @@ def asset_content(
     """The file of a picture the token's owner may see (their own, or public and screened)."""
     with read_scope(svc.engine) as session:
         asset = listing.get_asset(session, viewer_id=who.user.id, asset_id=asset_id)
-    data = store.read(svc.settings.media_root, asset.sha256)
+    data = store.read(svc.media, asset.sha256)
     return Response(
         data,
         media_type=asset.mime,

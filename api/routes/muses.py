@@ -178,7 +178,7 @@ def export_card(
             owner_id=who.user.id or 0,
             muse_id=muse_id,
             png=format == "png",
-            media_root=svc.settings.media_root,
+            media=svc.media,
         )
     return Response(
         data,

@@ -382,43 +382,52 @@ def _take_back_refund(
 ) -> Applied:
     # `amount_refunded` is the running total of every refund of the charge, so each event
     # takes only what the total adds to what earlier refunds already took.
-    payment = _locked_payment(session, _id_of(charge.get("payment_intent")))
-    if payment is None:
-        return Applied.DEFERRED
-    target = _share(payment.credits, int(charge["amount_refunded"]), int(charge["amount"]))
-    taken = _take(
+    return _take_back(
         session,
-        payment,
-        target - payment.refunded_credits,
+        charge,
+        lambda payment: (
+            _share(payment.credits, int(charge["amount_refunded"]), int(charge["amount"]))
+            - payment.refunded_credits
+        ),
         key=f"stripe-refund:{event_id}",
         kind=CreditKind.REVERSAL,
         now=now,
     )
-    if taken == 0:
-        return Applied.IGNORED
-    payment.refunded_credits += taken
-    session.add(payment)
-    return Applied.TAKEN_BACK
 
 
 def _take_back_dispute(session: Session, dispute: Mapping[str, Any], *, now: datetime) -> Applied:
     # A dispute moves the disputed amount back to the buyer at once (Stripe withdraws it
     # from the balance when the dispute opens), so its credits go back now too.
-    payment = _locked_payment(session, _id_of(dispute.get("payment_intent")))
-    if payment is None:
-        return Applied.DEFERRED
-    wanted = _share(payment.credits, int(dispute["amount"]), payment.amount_cents)
-    taken = _take(
+    return _take_back(
         session,
-        payment,
-        wanted,
+        dispute,
+        lambda payment: _share(payment.credits, int(dispute["amount"]), payment.amount_cents),
         key=f"stripe-dispute:{dispute['id']}",
         kind=CreditKind.DISPUTE,
         now=now,
     )
+
+
+def _take_back(
+    session: Session,
+    stripe_object: Mapping[str, Any],
+    wanted: Callable[[StripePayment], int],
+    *,
+    key: str,
+    kind: CreditKind,
+    now: datetime,
+) -> Applied:
+    """Take `wanted(payment)` credits back from the payment of `stripe_object`, once per `key`."""
+    payment = _locked_payment(session, _id_of(stripe_object.get("payment_intent")))
+    if payment is None:
+        return Applied.DEFERRED
+    taken = _take(session, payment, wanted(payment), key=key, kind=kind, now=now)
     if taken == 0:
         return Applied.IGNORED
-    payment.disputed_credits += taken
+    if kind is CreditKind.DISPUTE:
+        payment.disputed_credits += taken
+    else:
+        payment.refunded_credits += taken
     session.add(payment)
     return Applied.TAKEN_BACK
 

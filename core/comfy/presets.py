@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,10 +12,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.comfy.catalogue import Catalogue, CatalogueSpec
+from core.comfy.ipadapter import IpAdapterPreset, check_preset
 from core.config import REPO_ROOT
 from core.errors import ConfigError, ValidationFailed
 
 DEFAULT_PATH = REPO_ROOT / "data" / "presets.toml"
+IMAGE_FOLDERS = frozenset(
+    {"checkpoints", "ipadapter", "clip_vision", "loras", "upscale_models", "ultralytics"}
+)
+"""ComfyUI model folders image graphs load from (fetched before the video models)."""
+FACE_DETECTOR_FOLDER = "ultralytics"
+"""The models folder the Impact Subpack lists face detectors from (`bbox/<file>`)."""
+PINNED_REPO = re.compile(r"^https://[^\s@]+@[0-9a-f]{40}$")
+"""A custom node pack's source: an https git URL and the full commit an instance checks out."""
+NODE_FOLDER = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
 @dataclass(frozen=True)
@@ -72,16 +83,65 @@ class _Models(_Strict):
         return self
 
 
+class _ReferencePreset(_Strict):
+    label: str = Field(min_length=1, max_length=80)
+    ipadapter_model: str | None = Field(default=None, min_length=1)
+    weight_type: str = "linear"
+    embeds_scaling: str = "V only"
+    start_at: float = 0.0
+    end_at: float = 1.0
+
+
 class _ImageKind(_Models):
     ipadapter_model: str = Field(min_length=1)
     clip_vision_model: str = Field(min_length=1)
+    reference_presets: dict[str, _ReferencePreset] = Field(
+        default_factory=lambda: {"likeness": _ReferencePreset(label="Likeness")}
+    )
+    default_reference_preset: str = "likeness"
+    face_detector: str | None = Field(default=None, min_length=1)
+    """The face fix's bbox model as UltralyticsDetectorProvider lists it (`bbox/<file>` of
+    models/ultralytics); none: no face fix."""
     presets: dict[str, _ImagePreset] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _reference_presets_run(self) -> _ImageKind:
+        if self.default_reference_preset not in self.reference_presets:
+            raise ValueError(
+                f"default_reference_preset {self.default_reference_preset!r} "
+                "is not in reference_presets"
+            )
+        for name in self.reference_presets:
+            check_preset(self.reference_preset(name))
+        return self
+
+    def reference_preset(self, name: str) -> IpAdapterPreset:
+        spec = self.reference_presets[name]
+        return IpAdapterPreset(
+            name=name,
+            label=spec.label,
+            model=spec.ipadapter_model or self.ipadapter_model,
+            weight_type=spec.weight_type,
+            embeds_scaling=spec.embeds_scaling,
+            start_at=spec.start_at,
+            end_at=spec.end_at,
+        )
 
 
 class _VideoKind(_Models):
     text_encoder: str = Field(min_length=1)
     vae: str = Field(min_length=1)
     presets: dict[str, _VideoPreset] = Field(min_length=1)
+    i2v_model: str | None = Field(default=None, min_length=1)
+    """The image-to-video diffusion model (models/diffusion_models); none: no image-to-video."""
+    clip_vision: str | None = Field(default=None, min_length=1)
+    """The CLIP vision encoder (models/clip_vision) image-to-video graphs load."""
+
+    @model_validator(mode="after")
+    def _i2v_names_both_files(self) -> _VideoKind:
+        if (self.i2v_model is None) != (self.clip_vision is None):
+            raise ValueError("image-to-video needs both i2v_model and clip_vision, or neither")
+        return self
 
 
 class _Download(_Strict):
@@ -102,8 +162,22 @@ class _File(_Strict):
     def _downloads_name_a_folder_and_a_url(self) -> _File:
         for target, entry in self.downloads.items():
             url = entry if isinstance(entry, str) else entry.url
-            if target.count("/") != 1 or not url.startswith("https://"):
+            parts = target.split("/")  # `folder/file`, or `folder/sub/file` (ultralytics/bbox)
+            bad_part = {"", ".", ".."} & set(parts)
+            if len(parts) < 2 or bad_part or not url.startswith("https://"):
                 raise ValueError(f"downloads: {target!r} needs `folder/file` = an https URL")
+        return self
+
+    @model_validator(mode="after")
+    def _custom_nodes_are_pinned(self) -> _File:
+        for folder, source in self.custom_nodes.items():
+            if not NODE_FOLDER.match(folder) or ".." in folder.split("/"):
+                raise ValueError(f"custom_nodes: {folder!r} is not a folder name")
+            if not PINNED_REPO.match(source):
+                raise ValueError(
+                    f"custom_nodes: {folder!r} needs an https git URL pinned to a full commit "
+                    "(https://...@<40 hex digits>)"
+                )
         return self
 
 
@@ -208,6 +282,27 @@ class Presets:
         """The IP-Adapter file (models/ipadapter) reference-image graphs load."""
         return self._spec.image.ipadapter_model
 
+    def reference_preset_names(self) -> list[str]:
+        """The IP-Adapter presets' names in file order (the default first in the Studio)."""
+        return list(self._spec.image.reference_presets)
+
+    @property
+    def default_reference_preset(self) -> str:
+        """The IP-Adapter preset a request naming none uses."""
+        return self._spec.image.default_reference_preset
+
+    def reference_preset(self, name: str = "") -> IpAdapterPreset:
+        """The IP-Adapter preset `name` ("" for the default); ValidationFailed listing the
+        names if unknown."""
+        image = self._spec.image
+        chosen = name or image.default_reference_preset
+        if chosen not in image.reference_presets:
+            raise ValidationFailed(
+                f"Unknown reference preset {chosen!r}; choose one of: "
+                f"{', '.join(image.reference_presets)}."
+            )
+        return image.reference_preset(chosen)
+
     @property
     def clip_vision_model(self) -> str:
         """The CLIP vision encoder file (models/clip_vision) reference-image graphs load."""
@@ -223,25 +318,67 @@ class Presets:
         """The VAE file (models/vae) every video graph loads."""
         return self._spec.video.vae
 
+    @property
+    def i2v_model(self) -> str | None:
+        """The image-to-video model file (models/diffusion_models); None if not offered."""
+        return self._spec.video.i2v_model
+
+    @property
+    def i2v_clip_vision(self) -> str | None:
+        """The CLIP vision file (models/clip_vision) image-to-video graphs load."""
+        return self._spec.video.clip_vision
+
+    @property
+    def face_detector(self) -> str | None:
+        """The face fix's detector (`bbox/<file>` of models/ultralytics), None if not offered."""
+        return self._spec.image.face_detector
+
     def required_models(self) -> dict[str, set[str]]:
         """ComfyUI model folder -> files that must be present before an instance takes jobs.
 
         Every offered model (LoRAs and upscalers included) is required, since any queued job
         may ask for any of them.
         """
+        video = self._spec.video
+        i2v = {video.i2v_model} if video.i2v_model else set()
+        i2v_vision = {video.clip_vision} if video.clip_vision else set()
         return {
             "checkpoints": set(self._spec.image.models),
-            "diffusion_models": set(self._spec.video.models),
-            "text_encoders": {self._spec.video.text_encoder},
-            "vae": {self._spec.video.vae},
-            "ipadapter": {self._spec.image.ipadapter_model},
-            "clip_vision": {self._spec.image.clip_vision_model},
+            "diffusion_models": set(video.models) | i2v,
+            "text_encoders": {video.text_encoder},
+            "vae": {video.vae},
+            "ipadapter": {
+                self._spec.image.ipadapter_model,
+                *(self.reference_preset(name).model for name in self.reference_preset_names()),
+            },
+            "clip_vision": {self._spec.image.clip_vision_model} | i2v_vision,
             **self.catalogue.files(),
+            **({FACE_DETECTOR_FOLDER: {self.face_detector}} if self.face_detector else {}),
         }
 
     def custom_nodes(self) -> dict[str, str]:
-        """Custom node packs the graphs need: name -> git URL an instance installs them from."""
+        """Custom node packs the graphs need: folder under custom_nodes -> `git URL@commit`
+        an instance installs them from."""
         return dict(self._spec.custom_nodes)
+
+    def first_image_files(self) -> frozenset[str]:
+        """The downloads (`folder/file`) a first image needs: the default image checkpoint.
+
+        An instance is ready once these are verified; the rest arrive in the background."""
+        default = f"checkpoints/{self._spec.image.default_model}"
+        return frozenset({default} & set(self._spec.downloads))
+
+    def download_order(self) -> list[str]:
+        """Every download, in the order a new instance fetches them: the first image's files,
+        then the other image models and tools, then the rest (video)."""
+        first = self.first_image_files()
+
+        def rank(path: str) -> tuple[int, str]:
+            if path in first:
+                return 0, path
+            return (1 if path.partition("/")[0] in IMAGE_FOLDERS else 2), path
+
+        return sorted(self._spec.downloads, key=rank)
 
     def downloads(self) -> dict[str, ModelDownload]:
         """`folder/file` -> where an instance fetches that model file at start, and its

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -15,7 +14,16 @@ from core.errors import ValidationFailed
 from core.gallery import store
 from core.gallery.listing import owned_asset
 from core.gallery.taxonomy import normalize_tags
-from core.models import Asset, AssetTag, AssetView, Rating, Report, ShareLink, Visibility
+from core.models import (
+    Asset,
+    AssetTag,
+    AssetView,
+    BoardItem,
+    Rating,
+    Report,
+    ShareLink,
+    Visibility,
+)
 
 
 def set_visibility(
@@ -24,6 +32,15 @@ def set_visibility(
     """Private, unlisted or public (public shows only once screening passed)."""
     asset = owned_asset(session, owner_id=owner_id, asset_id=asset_id)
     asset.visibility = visibility
+    session.add(asset)
+    return asset
+
+
+def set_recipe_public(session: Session, *, owner_id: int, asset_id: int, public: bool) -> Asset:
+    """Whether other viewers of the owner's picture see how it was made (its prompts and
+    settings) and may remix it; off unless the owner turns it on."""
+    asset = owned_asset(session, owner_id=owner_id, asset_id=asset_id)
+    asset.recipe_public = public
     session.add(asset)
     return asset
 
@@ -52,15 +69,17 @@ def set_title_tags(
     return asset
 
 
-def delete_asset(session: Session, *, owner_id: int, asset_id: int, media_root: Path) -> None:
-    """Delete the owner's asset and its files when nothing else references them."""
+def delete_asset(session: Session, *, owner_id: int, asset_id: int, media: store.Media) -> None:
+    """Delete the owner's asset (off every board too) and its files when nothing else
+    references them."""
     asset = owned_asset(session, owner_id=owner_id, asset_id=asset_id)
     if session.exec(select(Report.id).where(Report.asset_id == asset_id)).first() is not None:
         raise ValidationFailed("A reported picture is kept for the moderators' records.")
     files = [asset.sha256, asset.thumb_sha256]
-    for model in (AssetTag, Rating, AssetView, ShareLink):
+    for model in (AssetTag, Rating, AssetView, ShareLink, BoardItem):
         for row in session.exec(select(model).where(model.asset_id == asset_id)).all():
             session.delete(row)
+    session.flush()  # the rows pointing at the asset go first (no ORM relationships order them)
     session.delete(asset)
     session.flush()
     for sha in filter(None, files):
@@ -68,7 +87,7 @@ def delete_asset(session: Session, *, owner_id: int, asset_id: int, media_root: 
             select(Asset.id).where(sa.or_(col(Asset.sha256) == sha, col(Asset.thumb_sha256) == sha))
         ).first()
         if still_used is None:
-            store.delete(media_root, sha)
+            store.delete(media, sha)
 
 
 def _owned_all(session: Session, *, owner_id: int, asset_ids: Sequence[int]) -> list[Asset]:
@@ -118,13 +137,13 @@ def set_category_tags_many(
 
 
 def delete_many(
-    session: Session, *, owner_id: int, asset_ids: Sequence[int], media_root: Path
+    session: Session, *, owner_id: int, asset_ids: Sequence[int], media: store.Media
 ) -> int:
     """`delete_asset` for each selected picture, all or none (a reported one refuses the
     lot); how many were deleted."""
     assets = _owned_all(session, owner_id=owner_id, asset_ids=asset_ids)
     for asset in assets:
-        delete_asset(session, owner_id=owner_id, asset_id=asset.id or 0, media_root=media_root)
+        delete_asset(session, owner_id=owner_id, asset_id=asset.id or 0, media=media)
     return len(assets)
 
 

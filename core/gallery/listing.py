@@ -101,12 +101,17 @@ def filtered(
     A category or tag may be given with its old names (`Taxonomy.category_names`): a picture
     carrying any of them matches."""
     require_plain({"search": search})
+    found = matching(session, search) if search else None
     query = select(Asset)
+    if found is not None:
+        query = query.where(found.condition)
+    broad = found is not None and found.by_id
     if scope == "mine":
         # flagged outputs are held back from their owner until reviewed
-        query = query.where(Asset.owner_id == (viewer_id or -1), _not_flagged())
+        mine = col(Asset.owner_id) == (viewer_id or -1)
+        query = query.where(_broad(session, mine) if broad else mine, _not_flagged())
     else:
-        query = query.where(publicly_visible())
+        query = query.where(_broad(session, publicly_visible()) if broad else publicly_visible())
     if category:
         query = query.where(_one_of(col(Asset.category), category))
     if kind is not None:
@@ -121,11 +126,18 @@ def filtered(
         query = query.where(
             sa.exists().where(col(AssetTag.asset_id) == Asset.id, _one_of(col(AssetTag.tag), tag))
         )
-    if search:
-        found = matching(session.get_bind().dialect.name, search)
-        if found is not None:
-            query = query.where(found)
     return query
+
+
+def _broad(session: Session, scope: Any) -> Any:
+    """The scope's terms marked on SQLite as true of most rows (`likely`), for a search read
+    as a few ids: without statistics SQLite takes an equality on an index for ~10 rows, so
+    it walked the whole scope in sort order rather than look the ids up (190 ms for 38
+    matches at 200,000 rows; 0.2 ms looked up)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return scope
+    terms = scope.clauses if isinstance(scope, sa.BooleanClauseList) else [scope]
+    return sa.and_(*(sa.func.likely(term) for term in terms))
 
 
 def _one_of(column: Any, names: str | Sequence[str]) -> Any:
@@ -154,7 +166,7 @@ def list_assets(
     by_key = filtered(session, **filters).order_by(key.desc(), col(Asset.id).desc())
     if cursor:
         after, after_id = _decode(cursor, sort)
-        rows = _rows_after(session, by_key, key, after, after_id, limit + 1)
+        rows = rows_after(session, by_key, key, after, after_id, limit + 1)
     else:
         rows = list(session.exec(by_key.limit(limit + 1)).all())
     items = rows[:limit]
@@ -164,10 +176,17 @@ def list_assets(
     return Page(items, encode_cursor(sort, getattr(last, key.key), last.id or 0))
 
 
-def _rows_after(
-    session: Session, by_key: Any, key: Any, after: Any, after_id: int, count: int
-) -> list[Asset]:
-    """Up to `count` rows of `by_key` (ordered by key, id descending) after (after, after_id).
+def rows_after(
+    session: Session,
+    by_key: Any,
+    key: Any,
+    after: Any,
+    after_id: int,
+    count: int,
+    id_column: Any = None,
+) -> list[Any]:
+    """Up to `count` rows of `by_key` (ordered by key, id descending) after (after, after_id);
+    the id is `Asset.id` unless `id_column` names another (a board's `BoardItem.asset_id`).
 
     Never `key < a OR (key = a AND id < b)`, which is read from the top of the index. On
     PostgreSQL the row value `(key, id) < (a, b)` is one range of the index (visibility, key,
@@ -176,12 +195,11 @@ def _rows_after(
     ranges read in order: the rest of the cursor's key (`key = a AND id < b`), then the
     lower keys (`key < a`).
     """
+    ids = col(Asset.id) if id_column is None else id_column
     if session.get_bind().dialect.name != "sqlite":
         bound = sa.tuple_(sa.literal(after, key.type), sa.literal(after_id, sa.Integer()))
-        return list(session.exec(by_key.where(sa.tuple_(key, col(Asset.id)) < bound).limit(count)))
-    tied = list(
-        session.exec(by_key.where(key == after, col(Asset.id) < after_id).limit(count)).all()
-    )
+        return list(session.exec(by_key.where(sa.tuple_(key, ids) < bound).limit(count)))
+    tied = list(session.exec(by_key.where(key == after, ids < after_id).limit(count)).all())
     if len(tied) == count:
         return tied
     lower = session.exec(by_key.where(key < after).limit(count - len(tied))).all()

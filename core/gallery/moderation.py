@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
 from sqlmodel import Session, col, select
@@ -16,7 +15,7 @@ from core import audit
 from core.accounts import users
 from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
-from core.gallery import takedown
+from core.gallery import store, takedown
 from core.gallery.listing import get_asset
 from core.gallery.sharing import ShareSigner, resolve_share
 from core.models import (
@@ -134,10 +133,10 @@ def resolve_report(
     moderator_id: int,
     action: Decision,
     now: datetime,
-    media_root: Path | None = None,
+    media: store.Media | None = None,
 ) -> Report:
     """Restore the asset, remove it, or take it down (removal + copies blocked: by hash only,
-    or by every fingerprint when `media_root` is given). Only an administrator may."""
+    or by every fingerprint when `media` is given). Only an administrator may."""
     users.require_admin(session, moderator_id, doing="resolve reports")
     report = session.get(Report, report_id)
     if report is None or report.status is not ReportStatus.OPEN:
@@ -151,11 +150,11 @@ def resolve_report(
         asset.hidden = True
         asset.visibility = Visibility.PRIVATE
         report.status = ReportStatus.DELETED
-        if action == "takedown" and media_root is not None:
+        if action == "takedown" and media is not None:
             takedown.block_copies(
                 session,
                 asset=asset,
-                media_root=media_root,
+                media=media,
                 reason=report.reason,
                 now=now,
                 report_id=report.id,

@@ -57,6 +57,19 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_link(signer: ShareSigner) -> tuple[str, str]:
+    """A fresh random link: (the signed value handed out, the hash to store)."""
+    token = secrets.token_urlsafe(18)
+    return signer.sign(token), _token_hash(token)
+
+
+def link_hash(signer: ShareSigner, value: str) -> str | None:
+    """The stored hash of the token inside a link we signed; None for a forged or garbled
+    link (so it costs no database lookup)."""
+    raw = signer.read(value)
+    return None if raw is None else _token_hash(raw)
+
+
 def create_share_link(
     session: Session, *, owner_id: int, asset_id: int, signer: ShareSigner, now: datetime
 ) -> str:
@@ -70,16 +83,11 @@ def create_share_link(
     if asset.visibility is Visibility.PRIVATE:
         asset.visibility = Visibility.UNLISTED
         session.add(asset)
-    token = secrets.token_urlsafe(18)
+    link, token_sha256 = new_link(signer)
     session.add(
-        ShareLink(
-            asset_id=asset_id,
-            token_sha256=_token_hash(token),
-            created_by=owner_id,
-            created_at=now,
-        )
+        ShareLink(asset_id=asset_id, token_sha256=token_sha256, created_by=owner_id, created_at=now)
     )
-    return signer.sign(token)
+    return link
 
 
 def share_url(base_url: str, link: str) -> str:
@@ -89,10 +97,10 @@ def share_url(base_url: str, link: str) -> str:
 
 def resolve_share(session: Session, *, token: str, signer: ShareSigner) -> Asset:
     """The shared asset; NotFound for forged, unknown, revoked, private or hidden links."""
-    raw = signer.read(token)
-    if raw is None:  # not signed by us: no database lookup at all
+    token_sha256 = link_hash(signer, token)
+    if token_sha256 is None:  # not signed by us: no database lookup at all
         raise NotFound("This link is not valid.")
-    link = session.exec(select(ShareLink).where(ShareLink.token_sha256 == _token_hash(raw))).first()
+    link = session.exec(select(ShareLink).where(ShareLink.token_sha256 == token_sha256)).first()
     if link is None or link.revoked_at is not None:
         raise NotFound("This link is not valid.")
     asset = session.get(Asset, link.asset_id)

@@ -1,18 +1,17 @@
 """Content-addressed media: files named by their sha256, opened safely, thumbnailed.
 
-Paths are built from a validated hash only (`<root>/ab/cd/<sha256>`), never from a name a
-user supplied. Writes are atomic (temp file + rename). Images are opened with an explicit
-format list, the decompression-bomb warning is an error, our own pixel cap is checked on the
-header before decoding, and uploads are re-encoded without EXIF/XMP/text (SECURITY.md 8).
+The bytes live in a `MediaStore` (`core.gallery.media`: this host's disk, or an S3 bucket);
+a plain folder `Path` stands for the local store at that folder. Names are built from a
+validated hash only (`ab/cd/<sha256>`), never from a name a user supplied. Images are
+opened with an explicit format list, the decompression-bomb warning is an error, our own
+pixel cap is checked on the header before decoding, and uploads are re-encoded without
+EXIF/XMP/text (SECURITY.md 8).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
-import re
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,13 +21,15 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from sqlmodel import Session
 
-from core.errors import NotFound, ValidationFailed
+from core.errors import ValidationFailed
 from core.gallery import fingerprints, pngchunks
+from core.gallery.media import LocalMediaStore, MediaStore
+from core.mediatype import MP4, is_video_mime, sniff_mime
 from core.models import Asset, AssetTag, MediaKind
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 THUMB_SIDE = 384
+OUTPUT_MAX_PIXELS = 64_000_000
 UPLOAD_DECODED_BYTES = 80 * 1024 * 1024
 """The most memory an upload may take once decoded, its RGB(A) working copy included: with
 the upload path's smaller copies (grey for the perceptual hash, a turned copy for an EXIF
@@ -55,38 +56,46 @@ class StoredImage:
     height: int
 
 
+Media = MediaStore | Path
+"""A media store, or the folder of a local one."""
+
+
+def as_store(media: Media) -> MediaStore:
+    """The store itself, or the local store at a folder."""
+    return LocalMediaStore(media) if isinstance(media, Path) else media
+
+
 def path_of(media_root: Path, sha256: str) -> Path:
-    """Where the file with this hash lives; ValidationFailed for anything but a sha256."""
-    if not SHA256.match(sha256):
-        raise ValidationFailed("Not a media reference.")
-    return media_root / sha256[:2] / sha256[2:4] / sha256
+    """Where the file with this hash lives on a local disk; ValidationFailed for anything
+    but a sha256."""
+    return LocalMediaStore(media_root).path(sha256)
 
 
-def write(media_root: Path, data: bytes) -> str:
+def write(media: Media, data: bytes) -> str:
     """Store `data` (idempotent) and return its sha256."""
     sha = hashlib.sha256(data).hexdigest()
-    target = path_of(media_root, sha)
-    if target.exists():
-        return sha
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(temp, target)
+    as_store(media).put(sha, data)
     return sha
 
 
-def read(media_root: Path, sha256: str) -> bytes:
+def read(media: Media, sha256: str) -> bytes:
     """The stored bytes; NotFound if absent."""
-    try:
-        return path_of(media_root, sha256).read_bytes()
-    except FileNotFoundError as exc:
-        raise NotFound("That file is not in the media store.") from exc
+    return as_store(media).get(sha256)
 
 
-def delete(media_root: Path, sha256: str) -> None:
+def delete(media: Media, sha256: str) -> None:
     """Remove a file (the caller checked no row still references it)."""
-    path_of(media_root, sha256).unlink(missing_ok=True)
+    as_store(media).remove(sha256)
+
+
+def check_upload_size(data: bytes, *, max_bytes: int) -> None:
+    """ValidationFailed for an empty file or one larger than `max_bytes`."""
+    if not data:
+        raise ValidationFailed("The file is empty.")
+    if len(data) > max_bytes:
+        raise ValidationFailed(
+            f"The file is larger than {max_bytes // (1024 * 1024)} MB; choose a smaller one."
+        )
 
 
 def open_image(
@@ -103,12 +112,7 @@ def open_image(
     (`decoded_bytes`, checked when `max_decoded_bytes` is set) are all read from the header
     and checked before anything is decoded.
     """
-    if not data:
-        raise ValidationFailed("The file is empty.")
-    if len(data) > max_bytes:
-        raise ValidationFailed(
-            f"The file is larger than {max_bytes // (1024 * 1024)} MB; choose a smaller one."
-        )
+    check_upload_size(data, max_bytes=max_bytes)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -139,19 +143,25 @@ def open_image(
     return image
 
 
-def ingest_image(data: bytes, *, media_root: Path, max_bytes: int, max_pixels: int) -> StoredImage:
+def ingest_image(data: bytes, *, media: Media, max_bytes: int, max_pixels: int) -> StoredImage:
     """Validate an uploaded image, apply its orientation, strip metadata, store it as PNG."""
     image = open_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
     encoded = fingerprints.canonical_png(image)  # only pixels survive: no exif, no text
     width, height = fingerprints.upright_size(image)
-    return StoredImage(write(media_root, encoded), "image/png", width, height)
+    return StoredImage(write(media, encoded), "image/png", width, height)
 
 
 def make_thumbnail(data: bytes, *, side: int = THUMB_SIDE) -> bytes:
-    """A WebP thumbnail (first frame of an animation) no larger than `side` pixels."""
-    image = Image.open(io.BytesIO(data), formats=list(FORMATS))
-    image.seek(0)
-    frame = image.convert("RGB")
+    """A WebP thumbnail (first frame of an animation, an MP4's poster frame) no larger than
+    `side` pixels."""
+    if sniff_mime(data) == MP4:
+        from core import video  # here only: PyAV loads FFmpeg, which an image never needs
+
+        frame = video.mp4_poster(data, max_pixels=OUTPUT_MAX_PIXELS)
+    else:
+        image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+        image.seek(0)
+        frame = image.convert("RGB")
     frame.thumbnail((side, side))
     out = io.BytesIO()
     frame.save(out, format="WEBP", quality=80)
@@ -173,14 +183,15 @@ def read_png_metadata(data: bytes) -> dict[str, str]:
 @dataclass(frozen=True)
 class Output:
     """A generated file checked and ready to store: its bytes (metadata spliced in), their
-    sha256, the image decoded once (for the fingerprints and the screener alike) and its
-    perceptual hash."""
+    sha256, the image decoded once (for the fingerprints and the screener alike; an MP4's
+    poster frame), its perceptual hash, and its media type and kind as its bytes say."""
 
     data: bytes
     sha256: str
     image: Image.Image
     mime: str
     phash: str | None
+    kind: MediaKind = MediaKind.IMAGE
 
 
 def prepare_output(
@@ -189,10 +200,25 @@ def prepare_output(
     kind: MediaKind,
     mime: str,
     metadata: dict[str, str] | None = None,
-    max_pixels: int = 64_000_000,
+    max_pixels: int = OUTPUT_MAX_PIXELS,
 ) -> Output:
-    """Decode a generated file with the upload checks, check it is what it claims to be and
-    splice `metadata` into a PNG; no database, so it may run outside a unit of work."""
+    """Decode a generated file with the upload checks, check its bytes are the `mime` its
+    name claims (refused otherwise) and put `metadata` in a PNG's text chunks or an MP4's
+    `mdta` items; no database, so it may run outside a unit of work. Animations and videos
+    are accepted for a `kind` VIDEO request only; the Output's kind follows the file (an
+    MP4 or an animation is a video, a still an image)."""
+    actual = sniff_mime(data)
+    if actual != mime:
+        raise ValidationFailed(f"The output is {actual}, not {mime}.")
+    if is_video_mime(actual):
+        if kind is not MediaKind.VIDEO or actual != MP4:
+            raise ValidationFailed(f"A {actual} output is not accepted here.")
+        from core import video  # here only: PyAV loads FFmpeg, which an image never needs
+
+        image = video.mp4_poster(data, max_pixels=max_pixels)
+        if metadata:
+            data = video.mp4_with_metadata(data, metadata)
+        return _output(data, image, actual, MediaKind.VIDEO)
     image = open_image(
         data,
         max_bytes=256 * 1024 * 1024,
@@ -200,19 +226,23 @@ def prepare_output(
         allow_animation=kind is MediaKind.VIDEO,
         max_decoded_bytes=None,  # our own GPU's output, bounded by its pixel cap
     )
-    actual = FORMATS.get(image.format or "")
-    if actual != mime:
-        raise ValidationFailed(f"The output is {actual or 'unknown'}, not {mime}.")
+    if FORMATS.get(image.format or "") != mime:
+        raise ValidationFailed(f"The output is {image.format or 'unknown'}, not {mime}.")
     if metadata and mime == "image/png":
         data = embed_png_metadata(data, metadata)
+    animated = getattr(image, "n_frames", 1) > 1
+    return _output(data, image, mime, MediaKind.VIDEO if animated else MediaKind.IMAGE)
+
+
+def _output(data: bytes, image: Image.Image, mime: str, kind: MediaKind) -> Output:
     phash = fingerprints.perceptual_hash(image)
-    return Output(data, hashlib.sha256(data).hexdigest(), image, mime, phash)
+    return Output(data, hashlib.sha256(data).hexdigest(), image, mime, phash, kind)
 
 
 def save_output(
     session: Session,
     *,
-    media_root: Path,
+    media: Media,
     owner_id: int,
     job_id: int | None,
     muse_id: int | None,
@@ -224,11 +254,12 @@ def save_output(
     metadata: dict[str, str] | None = None,
     category: str | None = None,
     tags: Sequence[str] = (),
-    max_pixels: int = 64_000_000,
+    max_pixels: int = OUTPUT_MAX_PIXELS,
     thumbnail: bool = True,
     prepared: Output | None = None,
 ) -> Asset:
-    """Store one generated file as a private, unscreened Asset, with its thumbnail unless
+    """Store one generated file as a private, unscreened Asset (of the kind and media type
+    its bytes say, `prepare_output`), with its thumbnail unless
     `thumbnail=False` (the job path makes it after the job is recorded: `add_thumbnails`).
 
     `prepared` is `prepare_output(data, ...)` done already (the job path decodes outside its
@@ -240,16 +271,16 @@ def save_output(
     data, sha, image = prepared.data, prepared.sha256, prepared.image
     if fingerprints.is_blocked_picture(session, sha256=sha, image=image, phash=prepared.phash):
         raise ValidationFailed("This picture was taken down and cannot be stored again.")
-    write(media_root, data)
-    thumb = write(media_root, make_thumbnail(data)) if thumbnail else None
+    write(media, data)
+    thumb = write(media, make_thumbnail(data)) if thumbnail else None
     asset = Asset(
         owner_id=owner_id,
         job_id=job_id,
         muse_id=muse_id,
         sha256=sha,
         thumb_sha256=thumb,
-        kind=kind,
-        mime=mime,
+        kind=prepared.kind,
+        mime=prepared.mime,
         width=image.width,
         height=image.height,
         size_bytes=len(data),
@@ -264,7 +295,7 @@ def save_output(
     return asset
 
 
-def add_thumbnails(session: Session, *, media_root: Path, asset_ids: Sequence[int]) -> int:
+def add_thumbnails(session: Session, *, media: Media, asset_ids: Sequence[int]) -> int:
     """Make the missing thumbnails of these assets from their stored files; how many were
     made. Pages show the full file until an asset has one, so a thumbnail lost to a crash
     costs bandwidth, never a picture."""
@@ -273,7 +304,7 @@ def add_thumbnails(session: Session, *, media_root: Path, asset_ids: Sequence[in
         asset = session.get(Asset, asset_id)
         if asset is None or asset.thumb_sha256 is not None:
             continue
-        asset.thumb_sha256 = write(media_root, make_thumbnail(read(media_root, asset.sha256)))
+        asset.thumb_sha256 = write(media, make_thumbnail(read(media, asset.sha256)))
         session.add(asset)
         made += 1
     return made

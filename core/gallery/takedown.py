@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlmodel import Session, col, select
 
@@ -73,7 +72,7 @@ def block_copies(
     session: Session,
     *,
     asset: Asset,
-    media_root: Path,
+    media: store.Media,
     reason: str,
     now: datetime,
     report_id: int | None = None,
@@ -81,7 +80,7 @@ def block_copies(
 ) -> Fingerprint:
     """Block the asset's picture by all its fingerprints, and hide every stored asset with
     the same bytes (identical copies other users hold)."""
-    data = store.read(media_root, asset.sha256)
+    data = store.read(media, asset.sha256)
     prints = fingerprint(
         data,
         max_bytes=len(data) + 1,
@@ -213,7 +212,7 @@ def resolve_request(
     moderator_id: int,
     remove: bool,
     note: str,
-    media_root: Path,
+    media: store.Media,
     now: datetime,
     asset_id: int | None = None,
 ) -> TakedownRequest:
@@ -233,7 +232,7 @@ def resolve_request(
         block_copies(
             session,
             asset=asset,
-            media_root=media_root,
+            media=media,
             reason="takedown request (non-consensual imagery)",
             now=now,
             takedown_id=request.id,

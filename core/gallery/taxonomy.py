@@ -148,6 +148,17 @@ def suggest(
     return category, tags[:MAX_TAGS]
 
 
+def _group(slug: object, table: dict[str, Any], members: tuple[str, ...]) -> Group:
+    """The group `slug` of the file's `table` (label, colour, description), of `members`."""
+    return Group(
+        str(slug),
+        str(table["label"]),
+        str(table.get("colour", "#888888")),
+        str(table.get("description", "")),
+        members,
+    )
+
+
 def _parse(raw: dict[str, Any]) -> Taxonomy:
     """A Taxonomy from the file's tables (KeyError or TypeError when a table is malformed)."""
     categories = tuple(
@@ -157,23 +168,11 @@ def _parse(raw: dict[str, Any]) -> Taxonomy:
         for c in raw["categories"]
     )
     groups = {
-        str(slug): Group(
-            str(slug),
-            str(g["label"]),
-            str(g.get("colour", "#888888")),
-            str(g.get("description", "")),
-            tuple(c.slug for c in categories if c.group == slug),
-        )
+        str(slug): _group(slug, g, tuple(c.slug for c in categories if c.group == slug))
         for slug, g in raw.get("category_groups", {}).items()
     }
     facets = {
-        str(slug): Group(
-            str(slug),
-            str(g["label"]),
-            str(g.get("colour", "#888888")),
-            str(g.get("description", "")),
-            tuple(str(t) for t in g["tags"]),
-        )
+        str(slug): _group(slug, g, tuple(str(t) for t in g["tags"]))
         for slug, g in raw.get("tag_groups", {}).items()
     }
     renames = raw.get("renames", {})

@@ -1,4 +1,4 @@
-"""Stored outputs and what people do with them: tags, ratings, views, shares, reports."""
+"""Stored outputs and what people do with them: tags, boards, ratings, views, shares, reports."""
 
 from __future__ import annotations
 
@@ -67,6 +67,8 @@ class Asset(SQLModel, table=True):
     screened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     flag_decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     hidden: bool = False
+    recipe_public: bool = False
+    """The owner lets other viewers see how it was made (prompts, settings) and remix it."""
     featured: bool = False
     view_count: int = 0
     rating_sum: int = 0
@@ -111,6 +113,43 @@ class ShareLink(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     asset_id: int = Field(foreign_key="asset.id", index=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Board(SQLModel, table=True):
+    """A user's named collection of pictures (core/gallery/boards.py); private to its owner
+    unless shared by a link (`BoardShareLink`)."""
+
+    __table_args__ = (sa.Index("ix_board_owner_name", "owner_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id")
+    name: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class BoardItem(SQLModel, table=True):
+    """A picture on a board; newest additions first (board_id, added_at, asset_id)."""
+
+    __table_args__ = (
+        sa.Index("ix_boarditem_board_added", "board_id", "added_at", "asset_id"),
+        sa.Index("ix_boarditem_asset", "asset_id"),
+    )
+
+    board_id: int = Field(foreign_key="board.id", primary_key=True)
+    asset_id: int = Field(foreign_key="asset.id", primary_key=True)
+    added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class BoardShareLink(SQLModel, table=True):
+    """A revocable link to a board; like `ShareLink`, the URL carries a signed token and we
+    keep its hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    board_id: int = Field(foreign_key="board.id", index=True)
     token_sha256: str = Field(max_length=64, unique=True)
     created_by: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

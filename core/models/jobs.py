@@ -28,12 +28,16 @@ class GenerationJob(SQLModel, table=True):
         # The fair queue counts queued users' jobs in flight; a user's history by newest id.
         sa.Index("ix_job_status_user", "status", "user_id"),
         sa.Index("ix_job_user_id", "user_id", "id"),
+        # A worker process renews the heartbeat of the jobs it runs.
+        sa.Index("ix_job_worker_status", "worker_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id")
     muse_id: int | None = Field(default=None, foreign_key="muse.id", index=True)
     variation_id: int | None = Field(default=None, foreign_key="musevariation.id")
+    variation_of: int | None = Field(default=None, foreign_key="generationjob.id", index=True)
+    """The job this one is a "more like this" variation of; its siblings share it."""
     status: JobStatus = Field(default=JobStatus.QUEUED, sa_type=text_enum(JobStatus))
     kind: MediaKind = Field(default=MediaKind.IMAGE, sa_type=text_enum(MediaKind))
     prompt: str = Field(sa_type=sa.Text)
@@ -59,6 +63,11 @@ class GenerationJob(SQLModel, table=True):
     cancel_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     """When the user asked to stop the job after it had left the queue: its worker interrupts
     the run, charges the GPU time used and refunds the rest."""
+    worker_id: str | None = Field(default=None, max_length=120)
+    """The worker process (`host:pid`) that claimed the job; None when the leader's own
+    dispatcher did (SQLite, or PostgreSQL without worker processes)."""
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the job's worker process last said it still runs it; stale -> the leader recovers it."""
     estimated_credits: int = 0
     charged_credits: int | None = None
     cost_usd: Decimal | None = Field(default=None, sa_type=Money)

@@ -30,6 +30,8 @@ class PoolConfig(SQLModel, table=True):
     min_reliability: float = 0.98
     image: str = Field(default="vastai/comfy:latest", max_length=300)
     disk_gb: int = 40
+    min_inet_down_mbps: int = 0
+    """Vast's measured download speed (Mbit/s) an offer must have; 0 takes any."""
     daily_budget_usd: Decimal = Field(default=Decimal("25"), sa_type=Money)
     monthly_budget_usd: Decimal = Field(default=Decimal("300"), sa_type=Money)
     last_demand_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -62,6 +64,9 @@ class GpuInstance(SQLModel, table=True):
     deployment secret (core.pool.launch), so the database never holds the token itself."""
     status_message: str | None = Field(default=None, max_length=500)
     health_reason: str | None = Field(default=None, max_length=500)
+    models_pending: list[str] = Field(default_factory=list, sa_type=json_column())
+    """Downloads (`folder/file`) its start script has still to fetch: a job needing one of
+    them waits for an instance that has it (empty: every model is in place)."""
     missing_ticks: int = 0
     cost_accrued_usd: Decimal = Field(default=Decimal(0), sa_type=Money)
     accrued_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

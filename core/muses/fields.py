@@ -17,9 +17,9 @@ from annotated_types import Ge, Le, MaxLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from core.muses.schema import MuseProfile, OneOf, Suggest, options
+from core.muses.schema import MuseProfile, Offered, OneOf, Suggest, options
 
-Widget = Literal["text", "area", "choice", "suggest", "tags", "number", "slider", "toggle"]
+Widget = Literal["text", "area", "choice", "suggest", "tags", "number", "slider", "toggle", "loras"]
 
 SECTION_TITLES = {
     "basic": "Basics",
@@ -60,6 +60,10 @@ LABELS = {
     "fashion.outfit": "Signature outfit",
     "personality.traits": "Personality traits",
     "ai.model": "Preferred model",
+    "ai.loras": "LoRAs (for models of their family)",
+    "ai.width": "Width (empty: the quality's)",
+    "ai.height": "Height (empty: the quality's)",
+    "ai.reference_preset": "IP-Adapter preset (how the look-book guides)",
     "ai.prompt_template": "Prompt template (use {muse} and {scene})",
     "ai.preset": "Quality",
     "ai.negative_prompt": "Negative prompt",
@@ -88,6 +92,8 @@ class FieldSpec:
     optional: bool = False
     """The value may be None (an unset number)."""
     max_items: int | None = None
+    offered: str | None = None
+    """The choices are what the studio offers now under this name (the page passes them)."""
 
     @property
     def key(self) -> str:
@@ -121,7 +127,7 @@ def _bounds(metadata: list[Any]) -> dict[str, Any]:
             found["minimum"] = meta.ge
         elif isinstance(meta, Le):
             found["maximum"] = meta.le
-        elif isinstance(meta, OneOf | Suggest):
+        elif isinstance(meta, OneOf | Suggest | Offered):
             found["marker"] = meta
     return found
 
@@ -141,6 +147,11 @@ def _spec(path: tuple[str, ...], info: FieldInfo) -> FieldSpec:
     label = LABELS.get(".".join(path), path[-1].replace("_", " ").capitalize())
     common: dict[str, Any] = {"path": path, "label": label, "optional": optional}
     origin = get_origin(annotation)
+    offered = marker.list_name if isinstance(marker, Offered) else None
+    if origin is list and offered is not None:
+        return FieldSpec(**common, widget="loras", offered=offered, max_items=bounds.get("max_len"))
+    if offered is not None:
+        return FieldSpec(**common, widget="choice", offered=offered)
     if origin is list:
         (item,) = get_args(annotation)
         item_max = _bounds(_flatten(item, [])[1]).get("max_len")
@@ -194,12 +205,15 @@ def value_at(data: dict[str, Any], spec: FieldSpec) -> Any:
 def build_profile(values: dict[str, Any]) -> dict[str, Any]:
     """Raw profile data from form values keyed by `FieldSpec.key` (validate it next).
 
-    Text is stripped; an optional field left empty is None; a tag list drops empty entries."""
+    Text is stripped; an optional field left empty is None; a tag list drops empty entries,
+    a LoRA list the rows without a name."""
     data: dict[str, Any] = {}
     for spec in form_fields():
         value = values.get(spec.key)
         if isinstance(value, str):
             value = value.strip()
+        elif spec.widget == "loras":
+            value = [dict(row) for row in value or () if str(row.get("name") or "").strip()]
         elif isinstance(value, list):
             value = [str(v).strip() for v in value if str(v).strip()]
         if spec.optional and value in (None, ""):

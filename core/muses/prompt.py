@@ -1,9 +1,9 @@
 """A muse and a scene, composed into the positive and negative prompt; pure.
 
-Nothing is dropped: the text encoder reads a long prompt in 75-token chunks, so `compose`
-keeps every trait (identity first, so the first chunk carries who the person is) and
-`prompt_chunks` says how the text falls into chunks. `studio_defaults` is what the muse's AI
-settings put into the Studio form.
+Nothing is dropped: the graph encodes a long prompt in 75-token chunks
+(`core.comfy.tokens.prompt_chunks`), so `compose` keeps every trait, identity first so the first
+chunk carries who the person is. `studio_defaults` is what the muse's AI settings put into the
+Studio form.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens
+from core.comfy.catalogue import LoraInfo
+from core.comfy.presets import Presets
+from core.errors import ValidationFailed
 from core.muses.schema import MuseProfile
 
 ADULT_NEGATIVE = "child, teen, minor, young-looking, childlike, school uniform"
@@ -27,24 +29,22 @@ class ComposedPrompt:
 
 
 @dataclass(frozen=True)
-class PromptChunk:
-    """One encoder window of a prompt: its text and its estimated CLIP tokens."""
-
-    text: str
-    tokens: int
-
-
-@dataclass(frozen=True)
 class StudioDefaults:
     """The muse's AI settings as Studio form values (None: leave the form's own value)."""
 
     model: str | None
-    preset: str
+    loras: tuple[tuple[LoraInfo, float], ...]
+    """The muse's LoRAs that fit the model in effect, with their weights."""
+    preset: str | None
+    size: tuple[int, int] | None
     seed: int | None
     """A fixed seed, or None for a random one."""
     negative_prompt: str | None
     reference_weight: float
+    reference_preset: str | None
     explicit: bool
+    left_out: tuple[str, ...] = ()
+    """Why a saved setting is not applied (a model or LoRA no longer offered, say)."""
 
 
 def compose(
@@ -75,50 +75,38 @@ def compose(
     return ComposedPrompt(positive, negative)
 
 
-def prompt_chunks(text: str, *, window: int = CLIP_WINDOW) -> tuple[PromptChunk, ...]:
-    """`text` cut at its commas into chunks of at most `window` estimated CLIP tokens.
-
-    A phrase is never split across chunks unless it alone is longer than a window (then it
-    is cut between words). Joining the chunks' texts with ", " gives `text` back (up to
-    spaces around commas), so a graph may encode each chunk and concatenate the
-    conditionings without losing a word."""
-    chunks: list[list[str]] = []
-    for phrase in (p.strip() for p in text.split(",")):
-        if not phrase:
-            continue
-        for piece in _word_pieces(phrase, window):
-            if chunks and estimate_clip_tokens(", ".join([*chunks[-1], piece])) <= window:
-                chunks[-1].append(piece)
-            else:
-                chunks.append([piece])
-    joined = (", ".join(parts) for parts in chunks)
-    return tuple(PromptChunk(part, estimate_clip_tokens(part)) for part in joined)
-
-
-def _word_pieces(phrase: str, window: int) -> list[str]:
-    """The phrase, or its words grouped into pieces of at most `window` tokens."""
-    if estimate_clip_tokens(phrase) <= window:
-        return [phrase]
-    pieces: list[str] = []
-    for word in phrase.split():
-        if pieces and estimate_clip_tokens(f"{pieces[-1]} {word}") <= window:
-            pieces[-1] = f"{pieces[-1]} {word}"
-        else:
-            pieces.append(word)
-    return pieces
-
-
-def studio_defaults(profile: MuseProfile, *, models: tuple[str, ...]) -> StudioDefaults:
-    """What choosing this muse sets in the Studio: its model (when still offered), quality,
-    seed policy, negative prompt, IP-Adapter weight and mode."""
+def studio_defaults(profile: MuseProfile, presets: Presets, *, model: str) -> StudioDefaults:
+    """What choosing this muse sets in the Studio: its model (when still offered, else the
+    form's `model` stays), the LoRAs that fit that model's family, quality, size, seed
+    policy, negative prompt, IP-Adapter weight and preset, and mode. Each saved setting that
+    cannot apply is named in `left_out`, never silently dropped."""
     ai = profile.ai
+    offered = presets.models("image")
+    left_out: list[str] = []
+    if ai.model and ai.model not in offered:
+        left_out.append(f"the model {ai.model!r} is no longer offered")
+    chosen = ai.model if ai.model in offered else model
+    loras: list[tuple[LoraInfo, float]] = []
+    for lora in ai.loras:
+        try:
+            loras.append((presets.catalogue.lora(lora.name, checkpoint=chosen), lora.weight))
+        except ValidationFailed as exc:
+            left_out.append(str(exc).rstrip("."))
+    reference_preset = ai.reference_preset or None
+    if reference_preset is not None and reference_preset not in presets.reference_preset_names():
+        left_out.append(f"the IP-Adapter preset {reference_preset!r} is no longer offered")
+        reference_preset = None
     return StudioDefaults(
-        model=ai.model if ai.model in models else None,
-        preset=ai.preset,
+        model=ai.model if ai.model in offered else None,
+        loras=tuple(loras),
+        preset=ai.preset if ai.preset in presets.names("image") else None,
+        size=(ai.width, ai.height) if ai.width and ai.height else None,
         seed=ai.seed,
         negative_prompt=ai.negative_prompt or None,
         reference_weight=ai.reference_weight,
+        reference_preset=reference_preset,
         explicit=ai.nsfw,
+        left_out=tuple(left_out),
     )
 
 

@@ -21,10 +21,13 @@ from pydantic import (
     StrictInt,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import core_schema
 
 from core.accounts.inputs import has_control_characters
+from core.comfy.catalogue import MAX_SIDE, MIN_SIDE
+from core.comfy.tools import MAX_LORA_WEIGHT, MAX_LORAS
 from core.config import REPO_ROOT
 from core.errors import ConfigError, PolicyRefusal, ValidationFailed
 from core.safety import MINOR_MESSAGE
@@ -71,6 +74,15 @@ class OneOf:
 @dataclass(frozen=True)
 class Suggest:
     """Field metadata: the form suggests the `list_name` options; any other text is allowed."""
+
+    list_name: str
+
+
+@dataclass(frozen=True)
+class Offered:
+    """Field metadata: the form offers what the studio offers now under `list_name`
+    ("models", "loras", "reference_presets"). Any short value is stored (a card from another
+    install keeps its settings); what is no longer offered is left out when the muse is used."""
 
     list_name: str
 
@@ -160,15 +172,40 @@ class Personality(_Section):
     expression: Short = ""
 
 
+class LoraSetting(_Section):
+    """One LoRA the muse is drawn with, at `weight` (model and CLIP)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    weight: Annotated[float, Field(ge=-MAX_LORA_WEIGHT, le=MAX_LORA_WEIGHT)] = 1.0
+
+
+Side = Annotated[StrictInt, Field(ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8)]
+
+
 class AiSettings(_Section):
-    model: Short = ""
+    model: Annotated[Short, Offered("models")] = ""
+    loras: Annotated[list[LoraSetting], Field(max_length=MAX_LORAS), Offered("loras")] = []
+    """Applied when the muse is used with a checkpoint of the LoRA's family."""
     prompt_template: Annotated[str, Field(max_length=400)] = ""
     """Optional: how `{muse}` (the traits) and `{scene}` are combined, e.g. "{scene}, {muse}"."""
     preset: Literal["low", "medium", "high", "ultra"] = "medium"
     negative_prompt: Text = ""
     seed: Annotated[StrictInt, Field(ge=0, le=2**48)] | None = None
+    width: Side | None = None
+    """With `height`, the picture size (empty: the quality preset's)."""
+    height: Side | None = None
     reference_weight: Annotated[float, Field(ge=0.0, le=1.5)] = 0.8
+    reference_preset: Annotated[Short, Offered("reference_presets")] = ""
+    """How the look-book guides (an IP-Adapter preset; empty: the studio's default)."""
     nsfw: bool = False
+
+    @model_validator(mode="after")
+    def _both_sides(self) -> AiSettings:
+        if (self.width is None) != (self.height is None):
+            raise ValueError("give both a width and a height, or neither")
+        if len({lora.name for lora in self.loras}) != len(self.loras):
+            raise ValueError("each LoRA can be used once")
+        return self
 
 
 class MuseProfile(_Section):
@@ -201,7 +238,8 @@ class MuseProfile(_Section):
                 for key, item in value.items():
                     walk(f"{prefix}.{key}" if prefix else key, item)
 
-        walk("", self.model_dump(exclude={"ai": {"model", "preset"}}))
+        settings = {"model", "preset", "loras", "reference_preset"}  # names of files and lists
+        walk("", self.model_dump(exclude={"ai": settings}))
         return found
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -342,7 +341,7 @@ def export_card(session: Session, *, owner_id: int, muse_id: int) -> CardData:
 
 
 def card_file(
-    session: Session, *, owner_id: int, muse_id: int, png: bool, media_root: Path
+    session: Session, *, owner_id: int, muse_id: int, png: bool, media: store.Media
 ) -> bytes:
     """The owner's muse as a card file: the JSON envelope, or a PNG of its portrait (a plain
     placeholder without one) carrying that JSON, as the Muses page exports them."""
@@ -352,7 +351,7 @@ def card_file(
     if not png:
         return cards.export_json(card)
     shown = lookbook.portraits(session, owner_id=owner_id, muse_ids=[muse_id])
-    portrait = store.read(media_root, shown[muse_id]) if muse_id in shown else None
+    portrait = store.read(media, shown[muse_id]) if muse_id in shown else None
     return cards.export_png(card, portrait)
 
 
@@ -363,7 +362,7 @@ def attach_reference(
     muse_id: int | None,
     data: bytes,
     consent_given: bool,
-    media_root: Path,
+    media: store.Media,
     max_bytes: int,
     max_pixels: int,
     now: datetime,
@@ -386,9 +385,7 @@ def attach_reference(
     safety.screen_reference_use(consent_given=consent_given, explicit=explicit)
     # The uploaded bytes, their re-encoding and their perceptual hash, before anything is kept.
     takedown.refuse_copies(session, data, max_bytes=max_bytes, max_pixels=max_pixels)
-    stored = store.ingest_image(
-        data, media_root=media_root, max_bytes=max_bytes, max_pixels=max_pixels
-    )
+    stored = store.ingest_image(data, media=media, max_bytes=max_bytes, max_pixels=max_pixels)
     reference = ReferenceImage(
         owner_id=owner_id,
         muse_id=muse_id,

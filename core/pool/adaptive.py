@@ -10,22 +10,22 @@ The reasoning, in the policy's own currency:
   asked again costs a cold start: the replacement bills `boot_s` before it serves anyone, and
   the user waits `boot_s`, valued at the operator's `wait_value_per_hour_usd`. So one cold
   start costs `C = boot_s * (p + w)`. (With `w = 0`, idling longer than `boot_s` never pays.)
-- **Idle timeout (ski rental with a forecast).** After the last demand, the next arrival comes
-  after `t` seconds with survival `S(t)`. Idling until `T` then sleeping costs
-  `p * integral_0^T S(t) dt + C * (S(T) - S(cap))`: we pay for idle seconds until the next job
-  or `T`, and a cold start if the job lands between `T` and the cap (arrivals past the cap are
-  cold whatever `T` is, so they do not move the choice). `T` is the grid point minimising that,
-  clamped to `[MIN_IDLE_S, MAX_IDLE_S]`. `S` multiplies two forecasts: the empirical
-  distribution of gaps between recent submissions (users submit in sessions: short gaps follow
-  a job) and the learned rate of session starts in the coming slots (a busy hour ahead is worth
-  bridging). Without history the classic break-even `C / p` is the deterministic
-  2-competitive choice; with history we do better by minimising the expected cost instead.
+- **Idle timeout (ski rental with a learnt distribution).** The fallback is the best fixed
+  timeout so far: each of `FIXED_CANDIDATES_S` is replayed on the last `FIXED_DAYS` of
+  submissions (`core.pool.hindsight`: boots, ticks, queues, the cap) and the cheapest in GPU
+  plus waiting wins. The model is the history's idle gaps per level of concurrency
+  (`core.pool.gaps`: within-sitting and between-sitting gaps as they occurred), by hour of the
+  day and kind of day: per hour, the timeout minimising `p * min(gap, T) + C * [gap > T]` over
+  the hour's gaps, shrunk toward all gaps. The per-hour table is used only if, learnt before
+  the last `HOLDOUT_DAYS`, it cost less on those days than the best fixed timeout chosen on
+  them in hindsight; unsure, every hour gets the fallback, so the policy cannot lose much to
+  the best fixed rule of the recent past.
 - **Prewarm (per 15-minute slot of the week).** Asleep through a slot with `r` expected cold
   arrivals costs `r * C`; awake through it costs `p * SLOT_S`. A slot with `r * C >= p * SLOT_S`
   is a warm slot: the pool is woken `boot_s` before it so the first user finds a ready GPU, and
   kept awake to the end of the run of warm slots.
-- **The profile.** A cold arrival is a submission after a gap longer than the history's own
-  break-even timeout (it starts a session). Its rate per slot of the week is counted over the
+- **The profile.** A cold arrival is a submission the first GPU would have met asleep under
+  the chosen timeouts (it starts a session). Its rate per slot of the week is counted over the
   last `WINDOW_DAYS`, at most `DAY_SLOT_CAP` per day and slot, and shrunk toward the same slot
   on days of the same kind (weekday / weekend) with a prior worth `SHRINK_DAYS` days, so one
   odd day cannot make a warm slot on its own and a young install borrows from similar days.
@@ -36,24 +36,32 @@ Money here is a forecast, not a ledger, so it is computed in floats from Decimal
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import pairwise
+
+from core.pool import gaps, hindsight
 
 SLOT_S = 900
 SLOTS_PER_DAY = 86_400 // SLOT_S
 SLOTS_PER_WEEK = 7 * SLOTS_PER_DAY
 WINDOW_DAYS = 28
 MIN_ARRIVALS = 20
-MIN_IDLE_S = 60
-MAX_IDLE_S = 2 * 3600
-GRID_S = 30
-GRID_STEPS = MAX_IDLE_S // GRID_S
+TICK_S = 30.0
+"""The reconcile interval assumed when ranking timeouts on the past."""
+FIXED_DAYS = 7
+"""The recent days on which the best fixed timeout so far is chosen."""
+HOLDOUT_DAYS = 7
+REPLAY_MAX_ARRIVALS = 5_000
+"""The most submissions one hindsight replay walks (the latest of its days): a replay costs
+submissions x instances up, so a busy pool's week would keep the scheduler's tick busy for
+a minute each relearning, and its latest few thousand submissions rank timeouts alike."""
+FIXED_CANDIDATES_S = (60, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200)
+"""The fixed timeouts the best one so far is chosen among."""
+JOB_S = 45.0
+"""The GPU time a job is taken to hold when only submission times are known."""
 DAY_SLOT_CAP = 3
 SHRINK_DAYS = 7.0
 DEFAULT_BOOT_S = 240.0
@@ -80,20 +88,27 @@ class Costs:
 
 
 @dataclass(frozen=True)
-class DemandProfile:
-    """What the recent submissions taught: gaps between them and session starts per slot."""
+class Choice:
+    """The idle timeout for each time-of-day group, and how it was chosen."""
 
-    gap_survival: tuple[float, ...]
-    """Share of gaps between consecutive submissions longer than each grid time (0, 30 s, ...)."""
-    session_gap_s: float
-    """The break-even timeout of the gaps alone; a longer gap starts a (cold) session."""
+    timeouts_s: tuple[int, ...]
+    best_fixed_s: int
+    """The fixed timeout that would have cost least on the last `FIXED_DAYS`."""
+    per_hour: bool
+    """Whether the per-hour table beat that on held-out days (else every group has it)."""
+
+
+@dataclass(frozen=True)
+class DemandProfile:
+    """What the recent submissions taught: idle timeouts per hour and session starts per slot."""
+
+    choice: Choice
+    """The idle timeout per time-of-day group (`core.pool.gaps.group_of`)."""
     waiting_boots: float
     """Boots' worth of waiting one cold start causes: its first user waits a whole boot, and
     whoever submits during the boot waits for the rest of it."""
     cold_per_slot: tuple[float, ...]
     """Expected session starts in each 15-minute slot of the week (Monday 00:00 UTC first)."""
-    step_decay: tuple[float, ...]
-    """Per slot of the week: the chance of no session start during one grid step."""
 
 
 @dataclass(frozen=True)
@@ -112,9 +127,18 @@ def slot_of_week(at: datetime) -> int:
 
 
 def learn(
-    arrivals: Sequence[datetime], now: datetime, costs: Costs, *, window_days: int = WINDOW_DAYS
+    arrivals: Sequence[datetime],
+    now: datetime,
+    costs: Costs,
+    *,
+    window_days: int = WINDOW_DAYS,
+    job_s: float = JOB_S,
+    tick_s: float = TICK_S,
+    max_instances: int = 4,
 ) -> DemandProfile | None:
-    """The demand profile of the submissions in the last `window_days` before `now`.
+    """The demand profile of the submissions in the last `window_days` before `now`, each
+    taken to hold a GPU for `job_s`, for a pool of at most `max_instances` reconciled every
+    `tick_s`.
 
     None when there are fewer than `MIN_ARRIVALS` of them: too little to learn from.
     """
@@ -122,23 +146,24 @@ def learn(
     times = sorted(t for t in arrivals if since <= t < now)
     if len(times) < MIN_ARRIVALS:
         return None
-    gaps = sorted((later - earlier).total_seconds() for earlier, later in pairwise(times))
-    gap_survival = tuple(
-        (len(gaps) - bisect_right(gaps, step * GRID_S)) / len(gaps)
-        for step in range(GRID_STEPS + 1)
+    used = gaps.uses(times, job_s)
+    idle_gaps = [(u.idle_from, u.gap_s) for u in used if u.idle_from is not None]
+    model = hindsight.PoolModel(
+        boot_s=costs.boot_s,
+        tick_s=tick_s,
+        job_s=job_s,
+        max_instances=max_instances,
+        idle=costs.idle_usd_per_s,
+        wait=float(costs.wait_value_per_hour_usd) / 3600,
     )
-    guess_s = _best_timeout(gap_survival, costs.idle_usd_per_s, costs.cold_start_usd(), ())
-    waiting_boots = _waiting_boots(times, _session_starts(times, guess_s), costs.boot_s)
-    cold_usd = costs.cold_start_usd(waiting_boots)
-    session_gap_s = _best_timeout(gap_survival, costs.idle_usd_per_s, cold_usd, ())
-    starts = [times[i] for i in _session_starts(times, session_gap_s)]
-    cold_per_slot = _slot_rates(starts, first=times[0], now=now)
+    guess = _choose(times, idle_gaps, now, costs.cold_start_usd(), model)
+    waiting_boots = _waiting_boots(times, _cold_starts(used, guess), costs.boot_s)
+    choice = _choose(times, idle_gaps, now, costs.cold_start_usd(waiting_boots), model)
+    starts = [times[i] for i in _cold_starts(used, choice)]
     return DemandProfile(
-        gap_survival=gap_survival,
-        session_gap_s=float(session_gap_s),
+        choice=choice,
         waiting_boots=waiting_boots,
-        cold_per_slot=cold_per_slot,
-        step_decay=tuple(math.exp(-rate * GRID_S / SLOT_S) for rate in cold_per_slot),
+        cold_per_slot=_slot_rates(starts, first=times[0], now=now),
     )
 
 
@@ -157,19 +182,19 @@ def advise(
     """
     if profile is None:
         return Advice(fallback_idle_s, None, "too little demand history: configured idle timeout")
-    idle_s = idle_timeout_s(profile, costs, last_demand_at or now)
+    idle_s = idle_timeout_s(profile, last_demand_at or now)
     warm_until = prewarm_until(profile, costs, now)
-    reason = f"idle {idle_s} s (break-even with a {costs.boot_s:.0f} s boot)"
+    how = "this hour's learnt gaps" if profile.choice.per_hour else "best fixed so far"
+    reason = f"idle {idle_s} s ({how}, a {costs.boot_s:.0f} s boot)"
     if warm_until is not None:
         reason += f"; warm until {warm_until:%a %H:%M} for expected demand"
     return Advice(idle_s, warm_until, reason)
 
 
-def idle_timeout_s(profile: DemandProfile, costs: Costs, last_demand_at: datetime) -> int:
-    """The idle timeout, counted from `last_demand_at`, in `[MIN_IDLE_S, MAX_IDLE_S]`."""
-    cold_usd = costs.cold_start_usd(profile.waiting_boots)
-    decay = _session_decay(profile, last_demand_at)
-    return _best_timeout(profile.gap_survival, costs.idle_usd_per_s, cold_usd, decay)
+def idle_timeout_s(profile: DemandProfile, last_demand_at: datetime) -> int:
+    """The idle timeout for an idle period starting at `last_demand_at`, in
+    `[MIN_IDLE_S, MAX_IDLE_S]`: a table look-up, the learning done in `learn`."""
+    return profile.choice.timeouts_s[gaps.group_of(last_demand_at)]
 
 
 def prewarm_until(profile: DemandProfile, costs: Costs, now: datetime) -> datetime | None:
@@ -189,47 +214,49 @@ def prewarm_until(profile: DemandProfile, costs: Costs, now: datetime) -> dateti
     return None
 
 
-def _best_timeout(
-    gap_survival: Sequence[float], idle: float, cold: float, decay: Sequence[float]
-) -> int:
-    """The grid timeout minimising idle cost plus expected cold-start cost (module docstring).
+def _choose(
+    times: Sequence[datetime],
+    idle_gaps: Sequence[tuple[datetime, float]],
+    now: datetime,
+    cold_usd: float,
+    model: hindsight.PoolModel,
+) -> Choice:
+    """The best fixed timeout of the last `FIXED_DAYS`, and the per-hour table of the gaps if,
+    learnt on the gaps before the last `HOLDOUT_DAYS`, it cost less on those days than the best
+    fixed timeout chosen on them (a test it can only pass by a real margin)."""
+    recent = [t for t in times if t >= now - timedelta(days=FIXED_DAYS)][-REPLAY_MAX_ARRIVALS:]
+    costs = {t: hindsight.cost_usd(recent, _fixed(t), model) for t in FIXED_CANDIDATES_S}
+    best_fixed = min(FIXED_CANDIDATES_S, key=lambda t: (costs[t], t))
+    fixed = Choice((best_fixed,) * gaps.GROUPS, best_fixed, False)
+    holdout_from = now - timedelta(days=HOLDOUT_DAYS)
+    learnt = [(at, g) for at, g in idle_gaps if at < holdout_from]
+    held = [t for t in times if t >= holdout_from][-REPLAY_MAX_ARRIVALS:]
+    if len(learnt) < MIN_ARRIVALS or len(held) < MIN_ARRIVALS:
+        return fixed
+    trial = gaps.per_group(learnt, model.idle, cold_usd)
+    origin = held[0]
 
-    `idle` is dollars per idle second, `cold` dollars per cold start, and `decay[i]` the
-    chance that no session starts during grid step `i` (none given: gaps alone).
-    """
-    survivals, no_start = [], 1.0
-    for index, gaps_left in enumerate(gap_survival):
-        survivals.append(gaps_left * no_start)
-        if index < len(decay):
-            no_start *= decay[index]
-    tail = survivals[-1]
-    best_s, best_cost, idle_area = MIN_IDLE_S, math.inf, 0.0
-    for index, survival in enumerate(survivals):
-        if index:
-            idle_area += (survivals[index - 1] + survival) / 2 * GRID_S
-        t = index * GRID_S
-        cost = idle * idle_area + cold * (survival - tail)
-        if t >= MIN_IDLE_S and cost < best_cost - 1e-12:
-            best_s, best_cost = t, cost
-    return best_s
+    def trial_of(at_s: float) -> float:
+        return trial[gaps.group_of(origin + timedelta(seconds=at_s))]
+
+    held_fixed = min(hindsight.cost_usd(held, _fixed(t), model) for t in FIXED_CANDIDATES_S)
+    if hindsight.cost_usd(held, trial_of, model) >= held_fixed:
+        return fixed
+    return Choice(gaps.per_group(idle_gaps, model.idle, cold_usd), best_fixed, True)
 
 
-def _session_decay(profile: DemandProfile, anchor: datetime) -> list[float]:
-    """Per grid step after `anchor`: the chance that no session starts (from the slot rates)."""
-    into_week_s = (anchor - _week_start(anchor)).total_seconds()
-    per_slot = profile.step_decay
+def _fixed(timeout_s: int) -> Callable[[float], float]:
+    """The rule idling `timeout_s` after every job."""
+    return lambda _idle_from_s: timeout_s
+
+
+def _cold_starts(used: Sequence[gaps.Use], choice: Choice) -> list[int]:
+    """Indexes of the submissions the first GPU would meet cold under `choice`."""
     return [
-        per_slot[int((into_week_s + step * GRID_S) // SLOT_S) % SLOTS_PER_WEEK]
-        for step in range(GRID_STEPS)
-    ]
-
-
-def _session_starts(times: Sequence[datetime], gap_s: float) -> list[int]:
-    """Indexes of the submissions that follow a gap longer than `gap_s` (and the first)."""
-    return [0] + [
-        index
-        for index in range(1, len(times))
-        if (times[index] - times[index - 1]).total_seconds() > gap_s
+        u.index
+        for u in used
+        if u.level == 1
+        and (u.idle_from is None or u.gap_s > choice.timeouts_s[gaps.group_of(u.idle_from)])
     ]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_CEILING, Decimal
 
@@ -46,38 +47,65 @@ def accrue(session: Session, *, instance: GpuInstance, now: datetime) -> Decimal
 def accrue_all(session: Session, *, instances: Sequence[GpuInstance], now: datetime) -> Decimal:
     """`accrue` for each of `instances`: their accrual events inserted in one batch and their
     pools' day totals updated once; the sum."""
-    by_pool: dict[str, Decimal] = {}
-    events: list[dict[str, object]] = []
+    accruals: list[Accrual] = []
     for instance in instances:
-        amount, seconds = _accrue_one(session, instance, now)
+        amount, seconds = accrual_due(
+            provider_id=instance.provider_id,
+            price_per_hour_usd=instance.price_per_hour_usd,
+            since=instance.accrued_until or instance.created_at,
+            now=now,
+        )
         if amount > 0:
-            by_pool[instance.pool] = by_pool.get(instance.pool, Decimal(0)) + amount
-            events.append(
-                {"at": now, "pool": instance.pool, "kind": ACCRUAL_EVENT,
-                 "instance_id": instance.id, "job_id": None, "cost_usd": amount,
-                 "duration_s": seconds, "details": {}}
-            )  # fmt: skip
-    if events:
-        session.flush()  # the instances' rows first: the events refer to them
-        session.execute(sa.insert(UsageEvent), events)
-    for pool, amount in by_pool.items():
-        add_spend(session, pool=pool, day=now.date(), amount_usd=amount)
-    return sum(by_pool.values(), Decimal(0))
+            instance.cost_accrued_usd += amount
+            instance.accrued_until = now
+            session.add(instance)
+            accruals.append(Accrual(instance.pool, instance.id or 0, amount, seconds))
+    session.flush()  # the instances' rows first: the events refer to them
+    return record_accruals(session, accruals=accruals, now=now)
 
 
-def _accrue_one(session: Session, instance: GpuInstance, now: datetime) -> tuple[Decimal, float]:
-    """Move `instance`'s accrual forward to `now`: (the amount, the seconds it covers)."""
-    if instance.provider_id is None:
+@dataclass(frozen=True)
+class Accrual:
+    """What one instance accrued in one step: its pool, its row, the amount and the seconds."""
+
+    pool: str
+    instance_id: int
+    amount_usd: Decimal
+    seconds: float
+
+
+def accrual_due(
+    *, provider_id: str | None, price_per_hour_usd: Decimal, since: datetime, now: datetime
+) -> tuple[Decimal, float]:
+    """What an instance accrued from `since` (its last accrual, else its creation) to `now`:
+    (the amount, the seconds it covers). Only instances the provider created (they have a
+    provider id) cost money."""
+    if provider_id is None:
         return Decimal(0), 0.0
-    since = instance.accrued_until or instance.created_at
     seconds = (now - since).total_seconds()
     if seconds <= 0:
         return Decimal(0), 0.0
-    amount = cost_for(instance.price_per_hour_usd, seconds)
-    instance.cost_accrued_usd += amount
-    instance.accrued_until = now
-    session.add(instance)
-    return amount, seconds
+    return cost_for(price_per_hour_usd, seconds), seconds
+
+
+def record_accruals(session: Session, *, accruals: Sequence[Accrual], now: datetime) -> Decimal:
+    """Insert `accruals` as accrual events in one batch and add them to their pools' day
+    totals, once per pool (the instances' own running sums are the caller's); the sum."""
+    if accruals:
+        session.execute(
+            sa.insert(UsageEvent),
+            [
+                {"at": now, "pool": a.pool, "kind": ACCRUAL_EVENT, "instance_id": a.instance_id,
+                 "job_id": None, "cost_usd": a.amount_usd, "duration_s": a.seconds, "details": {}}
+                for a in accruals
+            ],
+        )  # fmt: skip
+    by_pool: dict[str, Decimal] = {}
+    for accrual in accruals:
+        by_pool[accrual.pool] = by_pool.get(accrual.pool, Decimal(0)) + accrual.amount_usd
+    for pool, amount in by_pool.items():
+        add_spend(session, pool=pool, day=now.date(), amount_usd=amount)
+    return sum(by_pool.values(), Decimal(0))
 
 
 def add_spend(session: Session, *, pool: str, day: date, amount_usd: Decimal) -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -39,17 +40,57 @@ COMFY_ARGS = (
 MODEL_URL_ENV = "AIK_MODEL_"
 """Env var prefix on the instance: `AIK_MODEL_<n>=folder/file=url`, one per download (presets
 `[downloads]`); one variable each because Vast refuses env values over 256 characters."""
+FIRST_FILES_ENV = "AIK_FIRST"
+"""How many of the numbered downloads (the lowest numbers) a first image needs: the start
+script fetches and verifies them first, reports, then fetches the others in the background."""
 MODEL_CHECK_ENV = "AIK_CHECK_"
 """`AIK_CHECK_<n>=<sha256>:<bytes>`: what download n must be, where the presets pin it
 (either part may be empty)."""
-CUSTOM_NODES_ENV = "AIK_CUSTOM_NODES"
-"""Env var on the instance: space-separated git URLs of custom node packs (`[custom_nodes]`)."""
+CUSTOM_NODE_ENV = "AIK_NODE_"
+"""Env var prefix on the instance: `AIK_NODE_<n>=folder=git URL@commit`, one per custom node
+pack (`[custom_nodes]`), parents before the folders inside them (one variable each: Vast
+refuses env values over 256 characters)."""
 MODEL_TOKEN_ENVS = ("HF_TOKEN", "CIVITAI_TOKEN")
 """Download tokens the start script sends to huggingface.co and civitai.com respectively."""
+WANT_FILE = "aikings-want.tsv"
+"""Downloads asked for after the start (a model added to the catalogue since): uploaded into
+ComfyUI's input folder through its own `/upload/image` route, behind the instance's token,
+and picked up by the start script's watcher (`want_file` says what it holds).
+
+Why this way: a rented instance exposes only the ports we map (ComfyUI behind Caddy and the
+instance's token); Vast's own remote `execute` is not a general shell, and SSH would mean
+keeping keys. ComfyUI's upload route is real and already authenticated, and the file is
+data the script validates (`WANT_PATH`, https only), never shell it runs. Waiting for or
+waking a fresh instance instead would cost a whole cold boot (~27 GB, minutes) and a second
+rental for a LoRA of a few hundred MB; the price here is the watcher's 10 s poll and the
+start script's 4096-character budget. An instance started by an older script, without a
+watcher, is replaced after `core.pool.manager.ASK_TIMEOUT`."""
+WANT_PATH = re.compile(r"^[a-z_/]+/[A-Za-z0-9._-]+$")
+"""The `folder/file` the watcher accepts (anything else could leave the models folder)."""
 MAX_ENV_VALUE_CHARS = 256
 MAX_ONSTART_CHARS = 4096
 ONSTART_TEMPLATE = Path(__file__).with_name("onstart.sh")
-"""The start script every instance runs: installs ComfyUI, custom nodes and models, restarts."""
+"""The start script every instance runs (its text must fit Vast's 4096 characters):
+
+1. installs ComfyUI if the image has none, and each custom node pack `AIK_NODE_<nn>` at its
+   pinned commit (fetched by that commit, so git's own hashes verify it; a folder at
+   another commit is replaced) with its requirements, then
+   restarts ComfyUI with `COMFYUI_ARGS` (`--preview-method ...`) through the image's
+   supervisor (:18188 behind Caddy :8188, token `OPEN_BUTTON_TOKEN`), else on localhost
+   only. ComfyUI lists model files as they land, so it starts while they download;
+2. fetches each `AIK_MODEL_<nn>` in number order, the first `AIK_FIRST` (a first image's)
+   before the rest, `AIK_PARALLEL` (4) at a time, each over 8 connections (aria2c, installed
+   if missing; else curl), resuming partial files; checks each against `AIK_CHECK_<nn>` or
+   the source's metadata (Hugging Face X-Linked-Etag/Size) and fetches a bad file once more;
+3. after the first files, and again at the end, writes every verdict and the files still
+   `pending` to `input/aikings-provision.json`, which the health check reads. A file
+   verified before (a prebuilt image) is neither fetched nor hashed again.
+4. then watches for `input/aikings-want.tsv` (`WANT_FILE`, every `AIK_WATCH_S`, 10 s): the
+   downloads asked for since (`want_file`), fetched and checked the same way and added to
+   the report. Lines naming a path outside `folder[/sub]/file` or a URL not https are ignored.
+
+`HF_TOKEN` / `CIVITAI_TOKEN` reach curl or aria2c on stdin, never a command line or the log.
+"""
 
 
 def comfy_token(secret: str, nonce: str) -> str:
@@ -95,29 +136,38 @@ def launch_spec(
     downloads: Mapping[str, ModelDownload] | None = None,
     custom_nodes: Mapping[str, str] | None = None,
     model_tokens: Mapping[str, str] | None = None,
+    first_files: Collection[str] | None = None,
 ) -> LaunchSpec:
     """The launch of one instance of `config`'s pool: image, disk, port, token, start script.
 
     Models and custom nodes default to those `data/presets.toml` lists, so an instance
-    fetches exactly what the health check will ask it for. `model_tokens` (`HF_TOKEN`,
-    `CIVITAI_TOKEN`) go to the instance's environment only, never into its label.
+    fetches exactly what the health check will ask it for, numbered in the order it fetches
+    them: `first_files` (default: the first image's, `Presets.first_image_files`) first,
+    the rest in `downloads`' order (default `Presets.download_order`) after them.
+    `model_tokens` (`HF_TOKEN`, `CIVITAI_TOKEN`) go to the instance's environment only,
+    never into its label.
     """
-    if downloads is None or custom_nodes is None:
+    if downloads is None or custom_nodes is None or first_files is None:
         presets = Presets.load()
-        downloads = presets.downloads() if downloads is None else downloads
+        if downloads is None:
+            downloads = {path: presets.downloads()[path] for path in presets.download_order()}
         custom_nodes = presets.custom_nodes() if custom_nodes is None else custom_nodes
+        first_files = presets.first_image_files() if first_files is None else first_files
     env = {
         f"-p {COMFY_PORT}:{COMFY_PORT}": "1",
         "OPEN_BUTTON_TOKEN": comfy_token(secret, token_nonce),
         "COMFYUI_ARGS": COMFY_ARGS,
     }
-    for index, (path, download) in enumerate(sorted(downloads.items()), start=1):
-        env[f"{MODEL_URL_ENV}{index}"] = f"{path}={download.url}"
+    order = sorted(downloads, key=lambda path: path not in first_files)  # stable
+    for index, path in enumerate(order, start=1):
+        download = downloads[path]
+        env[f"{MODEL_URL_ENV}{index:02d}"] = f"{path}={download.url}"
         if download.sha256 is not None or download.size_bytes is not None:
             size = "" if download.size_bytes is None else str(download.size_bytes)
-            env[f"{MODEL_CHECK_ENV}{index}"] = f"{download.sha256 or ''}:{size}"
-    if custom_nodes:
-        env[CUSTOM_NODES_ENV] = " ".join(url for _name, url in sorted(custom_nodes.items()))
+            env[f"{MODEL_CHECK_ENV}{index:02d}"] = f"{download.sha256 or ''}:{size}"
+    env[FIRST_FILES_ENV] = str(sum(path in first_files for path in order))
+    for index, (folder, source) in enumerate(sorted(custom_nodes.items()), start=1):
+        env[f"{CUSTOM_NODE_ENV}{index:02d}"] = f"{folder}={source}"
     for name, value in sorted((model_tokens or {}).items()):
         if name not in MODEL_TOKEN_ENVS:
             raise ConfigError(f"unknown model download token {name}")
@@ -127,6 +177,27 @@ def launch_spec(
     return LaunchSpec(
         image=config.image, disk_gb=config.disk_gb, env=env, onstart=onstart, comfy_port=COMFY_PORT
     )
+
+
+def want_file(downloads: Mapping[str, ModelDownload]) -> bytes:
+    """The file asking a running instance for `downloads`: one line per file, `<n>`, TAB,
+    `folder/file=url`, TAB, `<sha256>:<bytes>` (what `AIK_CHECK_<n>` says at a start), and a
+    last line `.` so a half-written file is never read. The watcher checks each file as the
+    start does (the pinned size and sha256, else the source's metadata; one download more
+    for a bad file), reports it in the verification report (listed `pending` meanwhile), and
+    skips a file it verified before. ConfigError for a path or URL it would refuse."""
+    lines = []
+    for index, (path, download) in enumerate(sorted(downloads.items()), start=1):
+        name = path.rpartition("/")[2]
+        if (
+            not WANT_PATH.match(path)
+            or name in (".", "..")
+            or not download.url.startswith("https://")
+        ):
+            raise ConfigError(f"{path} cannot be fetched on a running instance ({download.url})")
+        size = "" if download.size_bytes is None else str(download.size_bytes)
+        lines.append(f"{index}\t{path}={download.url}\t{download.sha256 or ''}:{size}\n")
+    return ("".join(lines) + ".\n").encode()
 
 
 def _check_vast_limits(env: Mapping[str, str], onstart: str) -> None:

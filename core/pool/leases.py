@@ -7,6 +7,7 @@ dispatchers can never put two jobs on one instance.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,9 +27,16 @@ class Claim:
 
 
 def acquire(
-    session: Session, *, pool: str, job_id: int, now: datetime, lease_max_s: int
+    session: Session,
+    *,
+    pool: str,
+    job_id: int,
+    now: datetime,
+    lease_max_s: int,
+    needs: Collection[str] = (),
 ) -> Claim | None:
-    """Claim a ready instance of `pool` for `job_id`, or None if none is free.
+    """Claim a ready instance of `pool` for `job_id`, or None if none is free; only one
+    whose pending downloads include none of the model files the job `needs`.
 
     The warmest instance (most recently used) goes first, so idle ones age out.
     """
@@ -39,6 +47,8 @@ def acquire(
         .order_by(col(GpuInstance.last_used_at).desc(), col(GpuInstance.id))
     ).all()
     for instance in candidates:
+        if needs and not set(needs).isdisjoint(instance.models_pending):
+            continue  # still downloading a model this job loads
         won = session.execute(
             sa.update(GpuInstance)
             .where(col(GpuInstance.id) == instance.id)

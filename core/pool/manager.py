@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,8 +23,9 @@ from sqlmodel import Session, col, select
 from core import audit, locks
 from core.alerts import no_alerts
 from core.clock import Clock
+from core.comfy.health import Health
 from core.db import read_scope, session_scope
-from core.errors import OfferUnavailable, ProviderError, ProviderUnavailable
+from core.errors import CoreError, OfferUnavailable, ProviderError, ProviderUnavailable
 from core.models import (
     LIVE_INSTANCE_STATES,
     AuditOutcome,
@@ -32,6 +33,7 @@ from core.models import (
     GenerationJob,
     GpuInstance,
     InstanceState,
+    JobStatus,
     Lease,
     PoolConfig,
     UsageEvent,
@@ -57,9 +59,23 @@ from core.pool.provider import LaunchSpec, Offer, OfferFilter, Provider, RemoteI
 log = logging.getLogger(__name__)
 
 BAD_MACHINE_TTL = timedelta(hours=24)
+ASK_TIMEOUT = timedelta(minutes=2)
+"""How long an instance done with its start's downloads may leave files asked for unread
+(its start script's watcher looks every 10 s) before it is replaced: one started by an
+older script has no watcher, and jobs needing the files must not wait on it for ever."""
+FAILED_FILE_MACHINES = 2
+"""Machines a model file must fail its check on before the jobs loading it are failed: one
+failure may be the machine's (its disk, its link), and it is replaced and avoided."""
 OFFERS_TRIED_PER_RENT = 3
-HealthCheck = Callable[[str], str | None]
-"""Given a ComfyUI URL, None when healthy, else the reason it is not."""
+HealthCheck = Callable[[str], Health]
+"""Given a ComfyUI URL, its health: why it cannot take jobs (None when it can), the model
+files still downloading, those that failed their check and those it was never asked for."""
+AskForDownloads = Callable[[str, frozenset[str]], None]
+"""Ask the instance at a ComfyUI URL to fetch downloads (`folder/file`) it started without."""
+
+
+def _never_asks(url: str, paths: frozenset[str]) -> None:
+    raise ProviderError(f"this pool cannot ask {url} for downloads ({', '.join(sorted(paths))})")
 
 
 class JobHooks(Protocol):
@@ -106,6 +122,71 @@ def label_prefix(pool: str) -> str:
     return f"aik-{pool}-"
 
 
+_SYNC_COLUMNS = (
+    col(GpuInstance.id),
+    col(GpuInstance.label),
+    col(GpuInstance.state),
+    col(GpuInstance.provider_id),
+    col(GpuInstance.models_pending),
+    col(GpuInstance.comfy_url),
+    col(GpuInstance.status_message),
+    col(GpuInstance.gpu_name),
+    col(GpuInstance.machine_id),
+    col(GpuInstance.price_per_hour_usd),
+    col(GpuInstance.missing_ticks),
+    col(GpuInstance.cost_accrued_usd),
+    col(GpuInstance.accrued_until),
+    col(GpuInstance.created_at),
+)
+"""What a tick reads of each live row to sync and accrue it (plain columns: a tick at 1,000
+instances must not pay the ORM's per-object bookkeeping 1,000 times)."""
+_VIEW_COLUMNS = tuple(
+    col(getattr(GpuInstance, name))
+    for name in ("id", "label", "state", "created_at", "provider_id", "machine_id",
+                 "last_used_at", "ready_at", "missing_ticks", "terminate_requested_at",
+                 "create_sent_at")
+)  # fmt: skip
+"""What the plan's view of each live row is made of."""
+
+
+def _listed_as_ours(row: sa.Row[Any], remote: RemoteInstance | None) -> RemoteInstance | None:
+    """`remote` (listed under the row's label) if it is the instance the row rented."""
+    return remote if remote is not None and row.provider_id in (None, remote.id) else None
+
+
+_SYNCED = ("comfy_url", "status_message", "gpu_name", "machine_id", "price_per_hour_usd",
+           "missing_ticks")  # fmt: skip
+"""The columns a tick copies from the provider's listing."""
+
+
+def _synced(row: sa.Row[Any], remote: RemoteInstance | None) -> dict[str, object]:
+    """The `_SYNCED` columns as they should be now, from the row's listed instance `remote`
+    (the row's own values where the provider says nothing, all of them when not listed)."""
+    if remote is None:
+        return {name: getattr(row, name) for name in _SYNCED}
+    return {
+        "comfy_url": remote.comfy_url,
+        "status_message": remote.status_message,
+        "gpu_name": remote.gpu_name or row.gpu_name,
+        "machine_id": remote.machine_id or row.machine_id,
+        "price_per_hour_usd": remote.price_per_hour_usd or row.price_per_hour_usd,
+        "missing_ticks": 0,
+    }
+
+
+def _to_check(row: sa.Row[Any], remote: RemoteInstance | None, *, examined: bool) -> str | None:
+    """The ComfyUI URL to health-check for the row (`remote`: its listed instance): booting,
+    or ready with downloads pending or not yet `examined` since this manager started, and its
+    instance running; else None."""
+    if remote is None:
+        return None
+    provisioning = row.state is InstanceState.READY and (bool(row.models_pending) or not examined)
+    booting = row.state is InstanceState.BOOTING or provisioning
+    if booting and remote.state is RemoteState.RUNNING and remote.comfy_url:
+        return remote.comfy_url
+    return None
+
+
 class PoolManager:
     """Reconciles one pool's rows with what its provider really runs."""
 
@@ -122,6 +203,8 @@ class PoolManager:
         queued_jobs: Callable[[Session], int],
         alert: Callable[..., None] = no_alerts,
         still_leading: Callable[[], bool] = lambda: True,
+        ask_for_downloads: AskForDownloads = _never_asks,
+        job_needs: Callable[[GenerationJob], Collection[str]] = lambda _job: (),
     ) -> None:
         self.engine = engine
         self.provider = provider
@@ -134,7 +217,16 @@ class PoolManager:
         self.queued_jobs = queued_jobs
         self.alert = alert
         self.still_leading = still_leading
+        self.ask_for_downloads = ask_for_downloads
+        self.job_needs = job_needs
         self._learnt: _Learnt | None = None
+        self._failed_on: dict[str, set[str]] = {}
+        """Model file -> the machines it failed its check on (since this manager started)."""
+        self._asked_at: dict[int, datetime] = {}
+        """Instance -> since when it leaves files asked for unread, its start's downloads done."""
+        self._examined: set[int] = set()
+        """Ready instances this manager checked once: the catalogue may have grown since the
+        one before it (a restarted scheduler) checked them."""
 
     # ---- the tick -------------------------------------------------------------------------
 
@@ -178,9 +270,10 @@ class PoolManager:
     ) -> tuple[PoolSettings, PoolView, adaptive.Advice | None]:
         config = self._config(session)
         advice = self._advice(session, config, now) if config.adaptive else None
-        rows = session.exec(
-            select(GpuInstance).where(
-                GpuInstance.pool == self.pool, col(GpuInstance.state).in_(LIVE_INSTANCE_STATES)
+        rows = session.execute(
+            sa.select(*_VIEW_COLUMNS).where(
+                col(GpuInstance.pool) == self.pool,
+                col(GpuInstance.state).in_(LIVE_INSTANCE_STATES),
             )
         ).all()
         settings = PoolSettings(
@@ -197,7 +290,7 @@ class PoolManager:
             label_prefix=self.prefix,
             instances=[
                 InstanceView(
-                    id=row.id or 0,
+                    id=row.id,
                     label=row.label,
                     state=row.state,
                     created_at=row.created_at,
@@ -245,7 +338,7 @@ class PoolManager:
             wait_value_per_hour_usd=config.wait_value_per_hour_usd,
         )
         advice = adaptive.advise(
-            self._profile(session, pool_costs, now),
+            self._profile(session, pool_costs, now, config.max_instances),
             pool_costs,
             now=now,
             last_demand_at=config.last_demand_at,
@@ -255,12 +348,12 @@ class PoolManager:
         return advice
 
     def _profile(
-        self, session: Session, pool_costs: adaptive.Costs, now: datetime
+        self, session: Session, pool_costs: adaptive.Costs, now: datetime, max_instances: int
     ) -> adaptive.DemandProfile | None:
         """The demand profile, relearnt from the window's submissions at most every
         `RELEARN_EVERY`, never every tick: a month of submissions is hundreds of thousands of
-        rows. Costs that changed meanwhile (a new boot measured) are used by the advice at
-        once and by the profile from its next relearning."""
+        rows. Costs that changed meanwhile (a new boot measured) are used by the prewarm at
+        once and by the learnt idle timeouts from the next relearning."""
         learnt = self._learnt
         if learnt is not None and timedelta(0) <= now - learnt.at < RELEARN_EVERY:
             return learnt.profile
@@ -268,7 +361,7 @@ class PoolManager:
         arrivals = session.exec(
             select(GenerationJob.created_at).where(GenerationJob.created_at >= since)
         ).all()
-        profile = adaptive.learn(arrivals, now, pool_costs)
+        profile = adaptive.learn(arrivals, now, pool_costs, max_instances=max_instances)
         self._learnt = _Learnt(now, profile)
         return profile
 
@@ -280,43 +373,167 @@ class PoolManager:
 
     def _sync_and_check(self, observed: Sequence[RemoteInstance], now: datetime) -> dict[int, bool]:
         """Copy what the provider says onto our rows, accrue cost, health-check booting ones."""
+        found: dict[int, Health] = {}
+        for instance_id, url in self._sync(observed, now).items():
+            found[instance_id] = result = self.health_check(url)
+            if result.absent:
+                self._ask_for(instance_id, url, result.absent)
+            self._examined.add(instance_id)
+        health = self._record_health(found) if found else {}
+        for instance_id, result in found.items():
+            self._check_asked(instance_id, result, now)
+            given_up = self._note_failed(instance_id, result.failed)
+            if given_up:  # its own unit of work: jobs are locked before instances
+                with session_scope(self.engine) as session:
+                    self._fail_jobs_needing(session, given_up, now)
+                self.alert(
+                    "model_file_failed",
+                    f"{', '.join(sorted(given_up))} failed its check on "
+                    f"{FAILED_FILE_MACHINES} machines: check its catalogue entry",
+                )
+        return health
+
+    def _sync(self, observed: Sequence[RemoteInstance], now: datetime) -> dict[int, str]:
+        """One transaction for every live row: what the provider says copied on, the cost
+        since the last tick accrued (rows, events and the day's total); the ComfyUI URL of
+        each row to health-check (booting, or ready with downloads pending). The rows are
+        read as plain columns and written in one batched UPDATE."""
         by_label = {remote.label: remote for remote in observed if remote.label}
         to_check: dict[int, str] = {}
+        updates: list[dict[str, object]] = []
+        accruals: list[costs.Accrual] = []
         with session_scope(self.engine) as session:
-            rows = session.exec(
-                select(GpuInstance).where(
-                    GpuInstance.pool == self.pool,
+            rows = session.execute(
+                sa.select(*_SYNC_COLUMNS).where(
+                    col(GpuInstance.pool) == self.pool,
                     col(GpuInstance.state).in_(LIVE_INSTANCE_STATES),
                 )
             ).all()
             for row in rows:
-                remote = by_label.get(row.label)
-                if remote is not None and row.provider_id in (None, remote.id):
-                    row.comfy_url = remote.comfy_url
-                    row.status_message = remote.status_message
-                    row.gpu_name = remote.gpu_name or row.gpu_name
-                    row.machine_id = remote.machine_id or row.machine_id
-                    if remote.price_per_hour_usd:
-                        row.price_per_hour_usd = remote.price_per_hour_usd
-                    row.missing_ticks = 0
-                    session.add(row)
-                    if (
-                        row.state is InstanceState.BOOTING
-                        and remote.state is RemoteState.RUNNING
-                        and remote.comfy_url
-                    ):
-                        to_check[row.id or 0] = remote.comfy_url
-            costs.accrue_all(session, instances=rows, now=now)
+                remote = _listed_as_ours(row, by_label.get(row.label))
+                synced = _synced(row, remote)
+                price = remote.price_per_hour_usd if remote else None
+                amount, seconds = costs.accrual_due(
+                    provider_id=row.provider_id,
+                    price_per_hour_usd=price or row.price_per_hour_usd,
+                    since=row.accrued_until or row.created_at,
+                    now=now,
+                )
+                accrued = {
+                    "cost_accrued_usd": row.cost_accrued_usd,
+                    "accrued_until": row.accrued_until,
+                }
+                if amount > 0:
+                    accrued = {
+                        "cost_accrued_usd": row.cost_accrued_usd + amount,
+                        "accrued_until": now,
+                    }
+                    accruals.append(costs.Accrual(self.pool, row.id, amount, seconds))
+                values = synced | accrued
+                if any(getattr(row, name) != value for name, value in values.items()):
+                    updates.append({"id": row.id, **values})
+                url = _to_check(row, remote, examined=row.id in self._examined)
+                if url is not None:
+                    to_check[row.id] = url
+            if updates:
+                # Money path: an accrual is written on its row and as its event in one unit
+                # of work, so a crash between them can neither charge twice nor lose one.
+                session.execute(sa.update(GpuInstance), updates)
+            costs.record_accruals(session, accruals=accruals, now=now)
+        return to_check
+
+    def _record_health(self, found: dict[int, Health]) -> dict[int, bool]:
+        """Write the health checks' findings in one transaction; per instance, whether the
+        plan should count it healthy (booting) or replace it (ready, a model it can never
+        have)."""
         health: dict[int, bool] = {}
-        for instance_id, url in to_check.items():
-            reason = self.health_check(url)
-            health[instance_id] = reason is None
-            with session_scope(self.engine) as session:
+        with session_scope(self.engine) as session:
+            for instance_id, result in found.items():
                 instance = session.get(GpuInstance, instance_id)
-                if instance is not None:
-                    instance.health_reason = reason
-                    session.add(instance)
+                if instance is None:
+                    continue
+                if instance.state is InstanceState.BOOTING:
+                    health[instance_id] = result.reason is None
+                    instance.models_pending = sorted(result.pending)
+                elif result.failed:  # ready with a model it can never have: replace it
+                    health[instance_id] = False
+                elif result.reason is None or result.absent:  # a download landed, or asked for
+                    instance.models_pending = sorted(result.pending)
+                instance.health_reason = result.reason
+                session.add(instance)
         return health
+
+    def _check_asked(self, instance_id: int, found: Health, now: datetime) -> None:
+        """Replace a ready instance that has left files asked for unread for ASK_TIMEOUT
+        since its start's own downloads were done."""
+        if not found.absent or found.pending - found.absent:
+            self._asked_at.pop(instance_id, None)  # nothing asked, or its watcher not begun
+            return
+        since = self._asked_at.setdefault(instance_id, now)
+        if now - since < ASK_TIMEOUT:
+            return
+        with session_scope(self.engine) as session:
+            row = session.get(GpuInstance, instance_id)
+            if row is None or row.state is not InstanceState.READY:
+                return
+            row.terminate_requested_at = row.terminate_requested_at or now
+            row.health_reason = (
+                f"did not fetch {', '.join(sorted(found.absent))} when asked (started by an "
+                "older start script?): replaced by one launched with it"
+            )[:500]
+            session.add(row)
+        self._asked_at.pop(instance_id, None)
+        log.warning("pool.asked_files_unread", extra={"instance_id": instance_id})
+
+    def _ask_for(self, instance_id: int, url: str, paths: frozenset[str]) -> None:
+        """Ask instance `instance_id` for the downloads it started without (asked again each
+        tick until its report lists them: asking twice fetches nothing twice)."""
+        try:
+            self.ask_for_downloads(url, paths)
+        except CoreError as exc:
+            log.warning(
+                "pool.ask_for_downloads_failed",
+                extra={"instance_id": instance_id, "error": str(exc)},
+            )
+            return
+        log.info(
+            "pool.downloads_asked",
+            extra={"instance_id": instance_id, "paths": sorted(paths)},
+        )
+
+    def _note_failed(self, instance_id: int, failed: Sequence[str]) -> set[str]:
+        """Record the files that failed their check on this instance's machine; those that
+        now failed on FAILED_FILE_MACHINES machines (the file, not a machine, is bad)."""
+        if not failed:
+            return set()
+        with read_scope(self.engine) as session:
+            row = session.get(GpuInstance, instance_id)
+            machine = (row.machine_id if row else None) or f"instance-{instance_id}"
+        for path in failed:
+            self._failed_on.setdefault(path, set()).add(machine)
+        return {path for path in failed if len(self._failed_on[path]) >= FAILED_FILE_MACHINES}
+
+    def _fail_jobs_needing(self, session: Session, failed: set[str], now: datetime) -> None:
+        """Fail and refund the queued jobs that load a file which failed its check on several
+        machines: every instance fetches the same file, so they would wait for ever."""
+        queued = session.exec(
+            select(GenerationJob).where(GenerationJob.status == JobStatus.QUEUED)
+        ).all()
+        for job in queued:
+            bad = sorted(failed & set(self.job_needs(job)))
+            locked = locks.lock_job(session, job.id or 0) if bad else None
+            if locked is None or locked.status is not JobStatus.QUEUED:
+                continue
+            self.job_hooks.fail(
+                session,
+                job_id=job.id or 0,
+                reason=(
+                    f"The model file {', '.join(bad)} failed its size and sha256 check on "
+                    f"{FAILED_FILE_MACHINES} GPUs (the catalogue's entry may be wrong; an "
+                    "operator has been alerted). Your credits were refunded."
+                ),
+                now=now,
+            )
 
     # ---- executing actions ----------------------------------------------------------------
 
@@ -370,6 +587,7 @@ class PoolManager:
                 min_reliability=config.min_reliability,
                 min_disk_gb=config.disk_gb,
                 excluded_machine_ids=tuple(bad),
+                min_inet_down_mbps=config.min_inet_down_mbps,
             )
             # Bound to the config as read now; each rental adds its own ComfyUI token nonce.
             launch = partial(self.launch, config)
@@ -484,15 +702,7 @@ class PoolManager:
             row.ready_at = now
             boot_s = (now - row.created_at).total_seconds()
             session.add(row)
-            session.add(
-                UsageEvent(
-                    at=now,
-                    pool=self.pool,
-                    kind="instance_ready",
-                    instance_id=instance_id,
-                    duration_s=boot_s,
-                )
-            )
+            session.add(self._usage("instance_ready", instance_id, now, duration_s=boot_s))
 
     def _terminate(self, action: Terminate) -> None:
         now = self.clock.now()
@@ -513,11 +723,10 @@ class PoolManager:
                 session.add(machine)
             self._fail_jobs_on(session, action.instance_id, action.reason, now)
             session.add(
-                UsageEvent(
-                    at=now,
-                    pool=self.pool,
-                    kind="instance_terminating",
-                    instance_id=action.instance_id,
+                self._usage(
+                    "instance_terminating",
+                    action.instance_id,
+                    now,
                     details={"reason": action.reason},
                 )
             )
@@ -551,11 +760,10 @@ class PoolManager:
             row.terminate_reason = row.terminate_reason or reason
             session.add(row)
             session.add(
-                UsageEvent(
-                    at=now,
-                    pool=self.pool,
-                    kind="instance_terminated",
-                    instance_id=instance_id,
+                self._usage(
+                    "instance_terminated",
+                    instance_id,
+                    now,
                     cost_usd=Decimal(0),
                     duration_s=(now - row.created_at).total_seconds(),
                     details={"reason": row.terminate_reason, "cost_usd": str(row.cost_accrued_usd)},
@@ -572,15 +780,7 @@ class PoolManager:
             row.terminate_reason = reason
             session.add(row)
             self._fail_jobs_on(session, instance_id, reason, now)
-            session.add(
-                UsageEvent(
-                    at=now,
-                    pool=self.pool,
-                    kind="instance_lost",
-                    instance_id=instance_id,
-                    details={"reason": reason},
-                )
-            )
+            session.add(self._usage("instance_lost", instance_id, now, details={"reason": reason}))
         self.alert("instance_lost", f"instance {instance_id} {reason}", instance_id=instance_id)
 
     def _expire_lease(self, lease_id: int, job_id: int) -> None:
@@ -628,14 +828,10 @@ class PoolManager:
                 setattr(row, name, value)
             session.add(row)
 
+    def _usage(self, kind: str, instance_id: int | None, at: datetime, **fields: Any) -> UsageEvent:
+        """A usage event of this pool's (`fields`: duration_s, cost_usd, details)."""
+        return UsageEvent(at=at, pool=self.pool, kind=kind, instance_id=instance_id, **fields)
+
     def _event(self, kind: str, instance_id: int | None, **details: object) -> None:
         with session_scope(self.engine) as session:
-            session.add(
-                UsageEvent(
-                    at=self.clock.now(),
-                    pool=self.pool,
-                    kind=kind,
-                    instance_id=instance_id,
-                    details=dict(details),
-                )
-            )
+            session.add(self._usage(kind, instance_id, self.clock.now(), details=dict(details)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import statistics
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -45,6 +46,8 @@ class Meets(StrEnum):
     COLD = "cold"
     QUEUED = "queued"
     SAFE_MODE = "safe_mode"
+    DOWNLOADING = "downloading"
+    """Every up GPU still fetches a model file the job loads (one added since it started)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,54 @@ _REASONS = {
     Meets.QUEUED: "{ahead} job(s) ahead, every GPU busy",
     Meets.SAFE_MODE: "",
 }
+
+
+ASSUMED_LINK_MBPS = 500.0
+"""The download speed a wait is estimated at when the pool sets no floor (min_inet_down_mbps)."""
+UNKNOWN_FILE_BYTES = 2_000_000_000
+"""What a file of unknown size is estimated at (a typical SDXL-era model file is 0.2-7 GB)."""
+WATCH_S = 10.0
+"""How long an instance's start script may take to notice it was asked for a file."""
+
+
+def waiting_for_downloads(
+    session: Session, *, pool: str, needs: Collection[str], sizes_bytes: Mapping[str, int | None]
+) -> Outlook | None:
+    """When every up GPU of `pool` still fetches a file of `needs` (the job's model files):
+    which files (those of the GPU with the least to fetch) and about how long, at the pool's
+    download floor (else ASSUMED_LINK_MBPS); None when one up GPU has them all, or none is up.
+    The estimate counts each whole file: it is an upper figure, not a countdown."""
+    config = session.get(PoolConfig, pool)
+    pending = session.exec(
+        select(GpuInstance.models_pending).where(
+            GpuInstance.pool == pool,
+            col(GpuInstance.state).in_((InstanceState.READY, InstanceState.BUSY)),
+        )
+    ).all()
+    waiting = [sorted(set(needs) & set(files)) for files in pending]
+    if not waiting or not all(waiting):
+        return None
+
+    def size(path: str) -> int:
+        return sizes_bytes.get(path) or UNKNOWN_FILE_BYTES
+
+    fewest = min(waiting, key=lambda files: sum(size(path) for path in files))
+    link_mbps = float(config.min_inet_down_mbps) if config and config.min_inet_down_mbps else 0
+    link_mbps = link_mbps or ASSUMED_LINK_MBPS
+    seconds = WATCH_S + sum(size(path) for path in fewest) * 8 / 1e6 / link_mbps
+
+    def shown(path: str) -> str:
+        known = sizes_bytes.get(path)
+        return (
+            f"{path.rpartition('/')[2]} ({f'{known / 1e6:,.0f} MB' if known else 'unknown size'})"
+        )
+
+    named = ", ".join(shown(path) for path in fewest)
+    return Outlook(
+        Meets.DOWNLOADING,
+        seconds,
+        f"the GPU is downloading the model file this job loads, new since it started: {named}",
+    )
 
 
 def snapshot(

@@ -180,7 +180,8 @@ def plan(
     health: Mapping[int, bool] | None = None,
 ) -> list[Action]:
     """Decide this tick's actions. `observed` is None when the provider could not be asked;
-    `health` holds this tick's ComfyUI health results for booting instances."""
+    `health` holds this tick's ComfyUI health results for booting instances, and False for
+    a ready instance one of whose background downloads failed its check."""
     actions: list[Action] = []
     expiring = _expired_leases(pool, now)
     actions.extend(expiring)
@@ -269,6 +270,11 @@ def _decide_row(
         reason = f"provider reports failure: {remote.status_message or 'no detail'}"
         return [Terminate(row.id, reason, provider_id=remote.id, bad_machine=bad)]
 
+    if row.state is InstanceState.READY and health.get(row.id) is False:
+        # Only a model file that failed its check after the start script's retry: the
+        # instance can never run the jobs needing it, so a whole one replaces it.
+        reason = "a model file failed its check"
+        return [Terminate(row.id, reason, provider_id=remote.id, bad_machine=row.machine_id)]
     if row.state is InstanceState.BOOTING:
         if remote.state is RemoteState.RUNNING and health.get(row.id):
             return [MarkReady(row.id)]

@@ -42,6 +42,9 @@ class OfferFilter:
     min_reliability: float = 0.98
     min_disk_gb: int = 40
     excluded_machine_ids: tuple[str, ...] = ()
+    min_inet_down_mbps: float = 0.0
+    """The provider's measured download speed a machine must reach (0: any): a cold start
+    spends most of its time downloading models."""
 
 
 @dataclass(frozen=True)

@@ -339,6 +339,8 @@ class VastProvider:
             "allocated_storage": offer_filter.min_disk_gb,
             "limit": 20,
         }
+        if offer_filter.min_inet_down_mbps > 0:
+            query["inet_down"] = {"gte": offer_filter.min_inet_down_mbps}
         if offer_filter.gpu_names:
             query["gpu_name"] = {"in": list(offer_filter.gpu_names)}
         if offer_filter.excluded_machine_ids:

@@ -5,10 +5,11 @@ around it, never further than `WINDOW` tokens, so the cost is linear in the requ
 
 - a unit after it: "12 years old", "12yo", "12 ans", "12歳"; months/weeks old is an infant;
 - a word before it: "aged 12", "age of 12"; "under 18", "younger than 16", "18歳未満";
-- an apparent age: "looks about 12", "appears to be 10";
+- an apparent age: "looks about 12", "appears to be 10", "выглядит на 14 лет", "wie 13 aussieht";
 - a year of birth that makes the person a minor in the Clock's year: "born in 2014";
 - a bare number after a person or relative: "her cousin, 10", "she is 12";
-- school grades: "7th grade", "grade 4", "year 9 student"; "her 10th birthday".
+- school grades: "7th grade", "grade 4", "year 9 student"; "her 10th birthday";
+- a class graduating five or more years ahead: "class of 2031" in 2026.
 
 Context keeps ages of things and spans of time apart: "whisky aged 12 years", "a 10-year-old
 car", "married for 12 years", "a man 6 feet tall", "10 years younger".
@@ -22,22 +23,33 @@ from dataclasses import dataclass
 
 from core.errors import ValidationFailed
 from core.safety.lexicon import ADULT_AGE, Lexicon
+from core.safety.normalization import INDIC_MARKS
 from core.safety.phrases import PhraseSet
 
 WINDOW = 3
 # Real prompts hold a few dozen numbers at most (weights such as "(x:1.2)" are dropped
 # first); past this the text is refused as unreadable, so the work stays bounded.
 MAX_NUMBERS = 300
-_DIGIT_TOKENS = re.compile(r"\d+|[^\W\d_]+")
+_DIGIT_TOKENS = re.compile(r"\d+|(?:[^\W\d_]|[" + INDIC_MARKS + r"])+")
 _CONNECTORS = frozenset({"and", "et", "y", "und", "e", "i", "и", "en", "och"})
 _ORDINAL_ENDINGS = frozenset({"th", "st", "nd", "rd", "e", "er", "eme", "o", "a", "te", "ste"})
+_SPACED_ORDINAL_ENDINGS = frozenset({"th", "st", "nd", "rd", "eme"})
 _KANJI_DIGITS = {
     "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4,
     "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
 }  # fmt: skip
 _KANJI_AGE = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[歳岁歲才])")
 BIRTH_YEARS = range(1900, 2200)
+# A university class graduates at about 22 after 4 years: one graduating 5 or more years
+# ahead has members 17 or younger now (a school class, younger still).
+GRADUATION_LEAD = 5
 SCHOOL_GRADES = range(0, 13)
+# After an age, a word like these is a verb, not an adjective of the thing ("a 12 year old
+# eating cheese", "a 7 year old bakes bread"; but "a 10 year old red car").
+_VERB_LIKE = re.compile(r"^(?:\w{2,}ing|\w{3,}ed|\w{2,}[^s\W]s)$")
+_ARTICLES = frozenset({"a", "an", "the", "her", "his", "their", "my", "your", "some"})
+# Particles between a Chinese/Japanese age and the noun it describes ("3歳の猫", "3岁的猫").
+_UNSPACED_PARTICLES = ("の", "的", "な")
 
 
 @dataclass(frozen=True)
@@ -56,14 +68,32 @@ def digit_tokens(digits_form: str) -> list[str]:
     return _DIGIT_TOKENS.findall(digits_form)
 
 
-def numbers_in(toks: Sequence[str], lex: Lexicon) -> list[Number]:
-    """Every number: digit runs one by one, runs of number words summed ("dix sept" = 17)."""
+def glued_digits(digits_form: str) -> frozenset[int]:
+    """Indices of the digit tokens written glued to the letters after them ("7e", "1a")."""
+    found = list(_DIGIT_TOKENS.finditer(digits_form))
+    return frozenset(
+        index
+        for index, (this, after) in enumerate(zip(found, found[1:], strict=False))
+        if this.group(0).isdecimal() and this.end() == after.start()
+    )
+
+
+def numbers_in(
+    toks: Sequence[str], lex: Lexicon, glued: frozenset[int] | None = None
+) -> list[Number]:
+    """Every number: digit runs one by one, runs of number words summed ("dix sept" = 17).
+
+    An ending of one letter makes an ordinal only glued to its digits (`glued`): "7e
+    classe" is one, "mon fils, 12, à la plage" is not."""
     found: list[Number] = []
     index = 0
     while index < len(toks):
         token = toks[index]
-        if token.isdigit() and len(token) <= 4:
-            ordinal = index + 1 < len(toks) and toks[index + 1] in _ORDINAL_ENDINGS
+        if token.isdecimal() and len(token) <= 4:
+            ending = toks[index + 1] if index + 1 < len(toks) else ""
+            ordinal = ending in _ORDINAL_ENDINGS and (
+                glued is None or index in glued or ending in _SPACED_ORDINAL_ENDINGS
+            )
             found.append(Number(index, index + 1, int(token), True, ordinal))
             index += 1
             continue
@@ -95,12 +125,14 @@ def _after_fillers(fillers: frozenset[str], toks: Sequence[str], index: int) -> 
     return start
 
 
-class _Reader:
+class Reader:
     """The age rules over one request's tokens; list lookups are memoised per token, so
     every rule costs a bounded number of dict reads whatever the request holds."""
 
-    def __init__(self, toks: Sequence[str], lex: Lexicon, year: int) -> None:
-        self.toks, self.lex, self.year = toks, lex, year
+    def __init__(
+        self, toks: Sequence[str], lex: Lexicon, year: int, glued: frozenset[int] = frozenset()
+    ) -> None:
+        self.toks, self.lex, self.year, self.glued = toks, lex, year, glued
         self._ends: dict[tuple[str, int], int] = {}
 
     def phrase(self, name: str) -> PhraseSet:
@@ -148,9 +180,12 @@ class _Reader:
         stop word such as "with"), is one of `kinds` (a thing, an animal, a measure), not a
         person."""
         stops, fillers = self.lex.age_words["stops"], self.lex.age_words["fillers"]
+        forward = indices.step > 0
         for index in indices:
             if not 0 <= index < len(self.toks):
                 return False
+            if forward and index > indices.start and _VERB_LIKE.search(self.toks[index - 1]):
+                return False  # "a 12 year old eating cheese": a verb ends the noun phrase
             if self.toks[index] in stops:  # "with", and articles: "a photo of a 15yo"
                 return False
             if self.toks[index] in fillers:  # "un vino de 12 años", "a girl of 12 years"
@@ -158,14 +193,18 @@ class _Reader:
             if self._is(("persons", "relations"), index):
                 return False
             if self._is(kinds, index):
-                return True
+                # "a 13-year-old painting a mural": a verb, not "a 13-year-old painting"
+                verb = forward and _VERB_LIKE.search(self.toks[index]) is not None
+                return not (
+                    verb and index + 1 < len(self.toks) and self.toks[index + 1] in _ARTICLES
+                )
         return False
 
     def not_an_age_after(self, index: int) -> bool:
         """The word after a bare number makes it a measure, a time, a thing or a count."""
         if index >= len(self.toks) or self._is(("age_units",), index):
             return False
-        return self.toks[index].isdigit() or self._is(("objects", "ago", "measures"), index)
+        return self.toks[index].isdecimal() or self._is(("objects", "ago", "measures"), index)
 
     def with_unit(self, number: Number) -> str | None:
         """ "12 years old", "6 months old", "18歳未満"; not "a 10-year-old car", "for 12 years"."""
@@ -177,7 +216,9 @@ class _Reader:
             return None
         # "hace 12 años", "12 anni fa" are spans of time; "12 years old" never is.
         bare = self.end_of("bare_units", number.end) == unit_end and not infant_end
-        span_of_time = self.ends_before("durations", number.start, gap=1) >= 0
+        # "выглядит на 14 лет", "wygląda na 13 lat": after "looks", "на" is no span of time.
+        looks = self.ends_before("apparent", number.start, gap=2) >= 0
+        span_of_time = not looks and self._span_word_before(number.start)
         if bare and (span_of_time or self._is(("ago",), end)):
             return None
         # With its unit said, the number is an age; only a thing can still own it ("a 10
@@ -186,11 +227,40 @@ class _Reader:
         behind = range(number.start - 1, number.start - 1 - WINDOW, -1)
         if self.head_is_thing(ahead, ("objects",)) or self.head_is_thing(behind, ("objects",)):
             return None
+        if self.unspaced_thing_after_unit(number.end):  # "3歳の猫", "3岁的猫"
+            return None
         under = bool(self.end_of("under_after", end)) or self.phrase("under_after").in_unspaced(
             toks[end - 1]
         )
         limit = ADULT_AGE + 1 if under else ADULT_AGE
         return "minor_age" if infant_end or number.value < limit else None
+
+    def _span_word_before(self, index: int) -> bool:
+        """A `durations` word just before token `index` ("for 12 years", "i 12 år"), not one
+        that only ends another language's `under` phrase ("sotto i 14 anni": Swedish "i")."""
+        during = self.ends_before("durations", index, gap=1)
+        if during < 0:
+            return False
+        under = self.ends_before("under", index)
+        return not 0 <= under < during
+
+    def unspaced_thing_after_unit(self, index: int) -> bool:
+        """Whether a Chinese/Japanese unit glued to its noun ("歳の猫") names a thing's age."""
+        if index >= len(self.toks):
+            return False
+        token = self.toks[index]
+        unit = self.phrase("age_units").unspaced_prefix(token)
+        if not unit:
+            return False
+        rest = token[len(unit) :]
+        for particle in _UNSPACED_PARTICLES:
+            rest = rest.removeprefix(particle)
+        objects = self.phrase("objects")
+        return (
+            bool(rest)
+            and objects.starts_unspaced(rest)
+            and not self.phrase("persons").starts_unspaced(rest)
+        )
 
     def with_word_before(self, number: Number) -> str | None:
         """ "aged 12", "under 16", "looks about 12", "her cousin, 10", "she is 12"."""
@@ -209,7 +279,31 @@ class _Reader:
         for name in ("apparent", "persons", "relations"):
             if self.ends_before(name, reach) >= 0:
                 return "minor_age"
+        if self.end_of("apparent_after", number.end):  # "eine Person, die wie 13 aussieht"
+            return "minor_age"
         return None
+
+    def bare_minor_after(self, index: int) -> bool:
+        """Whether a bare number under 18 follows token `index` (after filler words): "Kid
+        Rock, 10", "a big kid (9)". Not a measure, a count or a time ("Kid Rock, 10 pm")."""
+        fillers = self.lex.age_words["fillers"]
+        end = index
+        while end < len(self.toks) and end - index < WINDOW and self.toks[end] in fillers:
+            end += 1
+        if end >= len(self.toks):
+            return False
+        glued = frozenset(i - end for i in self.glued if end <= i < end + 3)
+        found = numbers_in(self.toks[end : end + 3], self.lex, glued)
+        if not found or found[0].start != 0 or found[0].ordinal:
+            return False
+        number = found[0]
+        after = end + number.end
+        if number.value >= ADULT_AGE or self.not_an_age_after(after):
+            return False
+        if self.end_of("age_units", after):
+            return True
+        # "Baby Mama, two women laughing", "Kid Rock, 3 guitars": a count of people or things.
+        return not (self._is(("persons",), after) or self.counted_things(after))
 
     def counted_things(self, index: int) -> bool:
         """ "under 12 umbrellas": a plural word after the number counts things, not years."""
@@ -233,12 +327,21 @@ class _Reader:
             if not self.head_is_thing(range(end, end + 1)):  # "a grade 8 bolt"
                 return "minor_age"
         if self.ends_before("school_years", number.start) >= 0 and self.near(
-            "grade_words", number.end, number.end + 2
+            "grade_words", number.end, number.end + WINDOW + 1
         ):
             return "minor_age" if number.value in SCHOOL_GRADES else None
         if number.ordinal and number.value < ADULT_AGE and self.end_of("birthdays", after):
             return "minor_age"
         return None
+
+    def class_of(self, number: Number) -> str | None:
+        """A class graduating `GRADUATION_LEAD` or more years after the Clock's year ("class
+        of 2031" in 2026): even a university class that far ahead has not started yet."""
+        if not number.digits or number.value not in BIRTH_YEARS:
+            return None
+        if self.ends_before("class_of", number.start) < 0:
+            return None
+        return "minor_age" if number.value - self.year >= GRADUATION_LEAD else None
 
     def birth_year(self, number: Number) -> str | None:
         """A year of birth that makes the person under 18 in the Clock's year."""
@@ -269,10 +372,11 @@ def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
         if _kanji_value(found.group(1)) < ADULT_AGE:
             return "minor_age"
     toks = digit_tokens(digits_form)
+    glued = glued_digits(digits_form)
     if lex.compounds.first(toks) is not None:
         return "minor_age"
-    reader = _Reader(toks, lex, year)
-    numbers = numbers_in(toks, lex)
+    reader = Reader(toks, lex, year, glued)
+    numbers = numbers_in(toks, lex, glued)
     if len(numbers) > MAX_NUMBERS:
         raise ValidationFailed(
             f"This text holds more than {MAX_NUMBERS} numbers, too many to screen; shorten it."
@@ -281,11 +385,21 @@ def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
         adult = number.value > ADULT_AGE and number.value not in BIRTH_YEARS
         if adult and not reader.end_of("infant_units", number.end):
             continue  # "a 25 year old", "a 200-year-old tree": no rule can make it a minor
+        # A number with its unit ("her 10-year-old cat") was judged by `with_unit`; a
+        # person word before it does not make it a bare age again.
+        bare = not (
+            reader.end_of("age_units", number.end) or reader.end_of("infant_units", number.end)
+        )
         rule = (
             reader.birth_year(number)
+            or reader.class_of(number)
             or reader.with_unit(number)
             or reader.school_grade(number)
-            or (None if number.value in BIRTH_YEARS else reader.with_word_before(number))
+            or (
+                reader.with_word_before(number)
+                if bare and number.value not in BIRTH_YEARS
+                else None
+            )
         )
         if rule is not None:
             return rule

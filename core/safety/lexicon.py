@@ -11,8 +11,33 @@ Terms (matched on the letters form, digits read as look-alike letters):
   youth_accented youth words an accent tells apart from a name ("niña"); matched with accents
   always         refused in any request; nothing exempts them
   exempt         phrases with a youth word that describe no person ("kid gloves", "canteen")
-  exempt_names   names with a youth word (brands, titles); exempt only without sexual context
+  exempt_brands  proper nouns exempt in every mode, explicit included: products and adults'
+                 stage names whose other word has no ordinary meaning, so the phrase can only
+                 be the name and never describes a young person ("kinder bueno", "kid cudi")
+  exempt_names   names with a youth word (brands, titles) whose words could also describe a
+                 young person ("kid rock", "karate kid") or whose characters are young ("teen
+                 titans"): exempt only without sexual context, and only written as a name
+                 (capitalised: "Kid Rock", never "a kid rock climbing")
+  exempt_young_titles  like exempt_names, but works whose characters are young ("teen
+                 titans", "karate kid"): in every mode exempt only as a thing, next to
+                 an `artifacts` word ("a Teen Titans logo", "a poster for Karate Kid")
+  exempt_titles  titles whose words describe no person at all ("teenage mutant ninja
+                 turtles"), their characters young: any casing without sexual context, and
+                 in explicit mode only as a thing, like exempt_young_titles
   sexual         words of sexual context
+  youth_context  a child's world ("playground", "cradle", "lunchbox"): with one in the
+                 request no name, title or phrase exemption holds ("a big kid in a cradle")
+  artifacts      things a title names ("poster", "logo", "t-shirt", "concert", "magazine")
+  youth_modifiers  youth words that also name the young or small of a thing ("baby", "bébé")
+  young_things   what such a word may describe, placed right after it: animals, plants and
+                 foods, and the "boom" of a generation ("a baby koala", "baby spinach", "the
+                 Baby Boom"); the pair describes no person, unless a `worn` or `persons` word
+                 follows ("a baby bear costume", "a baby fox girl"), a child's world is
+                 named, or a bare number under 18 is in the request
+  worn           what a person wears or plays as ("costume", "onesie", "outfit")
+
+No exemption holds for a phrase followed by a bare number under 18 ("Kid Rock, 10", "a big
+kid, 9"): then the number is the age of whoever the phrase describes.
 
 Ages (matched on the digits form):
   numbers, ordinals   number words (tens too: "twenty one" is summed) and ordinal words
@@ -21,8 +46,10 @@ Ages (matched on the digits form):
                       with these do `durations` and `ago` words make it no age
   age_before          before a number: "aged", "age of"
   under               before a number: "under", "younger than"; under_after: after ("未満")
-  apparent            before a number: "looks", "appears to be"
+  apparent            before a number: "looks", "appears to be"; apparent_after: after a
+                      bare number ("die wie 13 aussieht")
   born                near a year: "born", "geboren"
+  class_of            before a graduation year: "class of" (five or more years ahead: a minor)
   persons, relations  a person ("girl", "she") or a relative ("cousin") before a bare number
   fillers             words allowed between those and the number ("is", "only", "about")
   stops               words that end the noun an age describes ("with", "at", "and")
@@ -59,9 +86,19 @@ TERM_KEYS = (
     "youth_accented",
     "always",
     "exempt",
+    "exempt_brands",
     "exempt_names",
+    "exempt_young_titles",
+    "exempt_titles",
     "sexual",
+    "youth_context",
+    "artifacts",
+    "youth_modifiers",
+    "young_things",
+    "worn",
 )
+MODIFIER_KEYS = ("youth_modifiers", "young_things", "worn")
+EXEMPT_KEYS = ("exempt", "exempt_brands", "exempt_names", "exempt_young_titles", "exempt_titles")
 AGE_PHRASE_KEYS = (
     "age_units",
     "bare_units",
@@ -70,7 +107,9 @@ AGE_PHRASE_KEYS = (
     "under",
     "under_after",
     "apparent",
+    "apparent_after",
     "born",
+    "class_of",
     "persons",
     "relations",
     "grades",
@@ -97,10 +136,25 @@ class Lexicon:
     numbers: Mapping[str, int]
     ordinals: Mapping[str, int]
     compounds: PhraseSet
+    exempt_digits: Mapping[str, PhraseSet]
+    exempt_accents: Mapping[str, PhraseSet]
+    modifiers_accents: Mapping[str, PhraseSet]
 
     def term(self, name: str) -> PhraseSet:
         """The merged list `name` (one of TERM_KEYS)."""
         return self.terms[name]
+
+    def exempt_in(self, name: str, form: str) -> PhraseSet:
+        """Exemption list `name` (one of EXEMPT_KEYS) normalised for `form`: "letters" (the
+        terms), "digits" (read beside the age rules) or "accents" (beside youth_accented)."""
+        if form == "digits":
+            return self.exempt_digits[name]
+        return self.exempt_accents[name] if form == "accents" else self.terms[name]
+
+    def modifier_in(self, name: str, form: str) -> PhraseSet:
+        """Modifier list `name` (one of MODIFIER_KEYS) normalised for `form`: "letters" or
+        "accents"."""
+        return self.modifiers_accents[name] if form == "accents" else self.terms[name]
 
     def phrase(self, name: str) -> PhraseSet:
         """The merged age list `name` (one of AGE_PHRASE_KEYS)."""
@@ -170,6 +224,9 @@ def load(directory: Path = LEXICON_DIR) -> Lexicon:
         numbers=tables["numbers"],
         ordinals=tables["ordinals"],
         compounds=PhraseSet(compounds, form="digits"),
+        exempt_digits={key: PhraseSet(lists[key], form="digits") for key in EXEMPT_KEYS},
+        exempt_accents={key: PhraseSet(lists[key], form="accents") for key in EXEMPT_KEYS},
+        modifiers_accents={key: PhraseSet(lists[key], form="accents") for key in MODIFIER_KEYS},
     )
 
 

@@ -36,13 +36,19 @@ DIGIT_LOOKALIKES = str.maketrans(
 _INWORD_PUNCTUATION = re.compile(
     r"(?<=[^\W\d_])[.*|~+/\\^:]+(?=\w)|(?<=\w)[.*|~+/\\^:]+(?=[^\W\d_])"
 )
+_BANG_IN_WORD = re.compile(r"(?<=[^\W\d_])!(?=[^\W\d_])")
 _SEPARATED = re.compile(r"(?<![a-z])(?:[a-z][ ._*\-+~|/\\'’]){2,}[a-z](?![a-z])")
 _REPEATED = re.compile(r"([a-z])\1{2,}")
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _SPACES = re.compile(r" {2,}")
 # Marks that change an Indic letter or a kana's sound (こども "child" is not ことも): kept.
 _KEPT_MARKS = re.compile(r"[\u0900-\u0dff\u3099\u309a]")
-TOKEN = re.compile(r"[^\W_]+")
+# Indic vowel signs and viramas are marks, not word characters to `re`: kept inside a word
+# ("बारह" is one word, not "ब" and "रह"), so a number word is one token like in other scripts.
+INDIC_MARKS = "".join(
+    chr(c) for c in range(0x0900, 0x0E00) if unicodedata.category(chr(c)).startswith("M")
+)
+TOKEN = re.compile(r"(?:[^\W_]|[" + INDIC_MARKS + r"])+")
 # Scripts written without spaces between words: their terms are found inside longer runs.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 
@@ -51,14 +57,18 @@ def fold(text: str, *, lookalikes: bool = True) -> str:
     """Case, width and accents folded; look-alike letters (and digits, if asked) mapped."""
     text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
     if not text.isascii():  # ASCII has no accent to strip and no look-alike letter
-        stripped = "".join(
-            ch
-            for ch in unicodedata.normalize("NFKD", text)
-            if not unicodedata.combining(ch) or _KEPT_MARKS.match(ch)
-        )
-        # NFC recomposes what NFKD split with no accent to drop (Hangul, kana voicing).
-        text = unicodedata.normalize("NFC", stripped).translate(_LETTER_FOLDS)
+        text = _without_accents(text).translate(_LETTER_FOLDS)
     return text.translate(DIGIT_LOOKALIKES) if lookalikes else text
+
+
+def _without_accents(text: str) -> str:
+    stripped = "".join(
+        ch
+        for ch in unicodedata.normalize("NFKD", text)
+        if not unicodedata.combining(ch) or _KEPT_MARKS.match(ch)
+    )
+    # NFC recomposes what NFKD split with no accent to drop (Hangul, kana voicing).
+    return unicodedata.normalize("NFC", stripped)
 
 
 def _join_letters(match: re.Match[str]) -> str:
@@ -75,6 +85,8 @@ def normalize(text: str, *, lookalikes: bool = True) -> str:
     ("teeeen" -> "teen"). With `lookalikes=False` digits stay digits (for reading ages).
     """
     folded = _SEPARATORS.sub(" ", fold(text, lookalikes=lookalikes))
+    if lookalikes:  # "ch!ld": an exclamation mark inside a word reads as an "i"
+        folded = _BANG_IN_WORD.sub("i", folded)
     folded = _INWORD_PUNCTUATION.sub("", folded)
     folded = _SEPARATED.sub(_join_letters, folded)
     folded = _REPEATED.sub(r"\1\1", folded)
@@ -86,6 +98,13 @@ def accented(text: str) -> str:
     ("niña" is a girl, "Nina" a name)."""
     text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
     return _SPACES.sub(" ", _INWORD_PUNCTUATION.sub("", _SEPARATORS.sub(" ", text))).strip()
+
+
+def cased(text: str) -> str:
+    """Folded like `fold` but keeping capitals (and digits), for telling a name ("Kid Rock")
+    from the same words in a description ("a kid rock climbing")."""
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+    return text if text.isascii() else _without_accents(text)
 
 
 def tokens(normalized: str) -> list[str]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from PIL import Image
 
 from core.config import OutputScreenerKind, get_settings
+from core.mediatype import MP4, sniff_mime
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,6 +67,8 @@ EXPLICIT_LABELS = frozenset(
 EXPLICIT_THRESHOLD = 0.4
 INPUT_SIDE = 320
 MAX_VIDEO_FRAMES = 8
+MAX_SCREEN_PIXELS = 64_000_000
+"""The largest video frame decoded for screening (the store's own output cap)."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,12 @@ class PendingReviewScreener:
 def sample_frames(
     data: bytes, *, max_frames: int = MAX_VIDEO_FRAMES, image: Image.Image | None = None
 ) -> list[Image.Image]:
-    """The image as RGB, or up to `max_frames` evenly spaced frames of an animation (`image`:
-    `data` decoded already, if it is)."""
+    """The image as RGB, or up to `max_frames` evenly spaced frames of an animation or an
+    MP4 (`image`: `data` decoded already, if it is a still or an animation)."""
+    if sniff_mime(data) == MP4:
+        from core import video  # here only: PyAV loads FFmpeg, which an image never needs
+
+        return video.mp4_frames(data, max_frames=max_frames, max_pixels=MAX_SCREEN_PIXELS)
     if image is None:
         image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG", "WEBP", "GIF"])
     count = max(1, int(getattr(image, "n_frames", 1)))

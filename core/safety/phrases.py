@@ -223,6 +223,11 @@ class PhraseSet:
         """Whether a Chinese/Japanese term begins `token` ("歳の女の子" begins with "歳")."""
         return self._unspaced is not None and self._unspaced.match(token) is not None
 
+    def unspaced_prefix(self, token: str) -> str:
+        """The Chinese/Japanese term that begins `token` ("歳" of "歳の猫"), or ""."""
+        found = self._unspaced.match(token) if self._unspaced is not None else None
+        return found.group(0) if found is not None else ""
+
     def in_unspaced(self, token: str) -> bool:
         """Whether a Chinese/Japanese term occurs anywhere in `token`."""
         return self._unspaced is not None and self._unspaced.search(token) is not None

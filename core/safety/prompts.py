@@ -12,14 +12,14 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from core.config import REPO_ROOT
 from core.errors import PolicyRefusal, ValidationFailed
 from core.safety import ages
-from core.safety.lexicon import ADULT_AGE, Lexicon, lexicon
-from core.safety.normalization import accented, normalize, tokens
-from core.safety.phrases import Match, PhraseSet
+from core.safety.lexicon import ADULT_AGE, EXEMPT_KEYS, Lexicon, lexicon
+from core.safety.normalization import TOKEN, accented, cased, normalize, tokens
+from core.safety.phrases import Match, PhraseSet, Term
 
 MAX_PROMPT_CHARS = 4000
 
@@ -70,13 +70,184 @@ class _Exemptions:
     spans: list[tuple[int, int]]
 
 
-def _exempt(letters: str, toks: list[str], lex: Lexicon, *, sexual: bool) -> _Exemptions:
-    lists = [lex.term("exempt")] + ([] if sexual else [lex.term("exempt_names")])
-    indices = frozenset(
-        index for p in lists for m in p.matches(toks) for index in range(m.start, m.end)
+# Short words a title leaves in lower case ("Billy the Kid", "Sweet Child o' Mine").
+# Also a possessive "s" ("Destiny's Child") and the small words of other languages' titles
+# ("Les Enfants du Paradis", "El Niño").
+_TITLE_SMALL_WORDS = frozenset(
+    {"the", "of", "o", "n", "in", "a", "an", "by", "me", "on", "and", "s", "r", "du", "de",
+     "des", "la", "le", "les", "el", "los", "las", "di", "del", "der", "die", "das", "von",
+     "van", "y", "et", "e", "und"}
+)  # fmt: skip
+
+
+@lru_cache(maxsize=512)
+def _as_name(source: str) -> re.Pattern[str] | None:
+    """A pattern finding list entry `source` written as a name: each word capitalised
+    (small words aside), words apart by a few non-letters; None for a script without
+    capitals (there the entry is taken as written). Literals only: nothing backtracks."""
+    stem = source.endswith("*")
+    words = re.findall(r"[^\W\d_]+", cased(source.strip("*")))  # accents as `cased` drops them
+    if not words or all(w.upper() == w.lower() for w in words):
+        return None
+    parts = []
+    for word in words:
+        rest = "(?i:" + re.escape(word[1:]) + ")"
+        if word in _TITLE_SMALL_WORDS:
+            parts.append("(?i:" + re.escape(word) + ")")
+        else:
+            parts.append(re.escape(word[0].upper()) + rest)
+    ending = r"\w{0,20}" if stem else "(?:e?s)?"
+    return re.compile(r"(?<!\w)" + r"[\W_]{1,3}".join(parts) + ending + r"(?!\w)")
+
+
+def _written_as_names(names: PhraseSet, toks: list[str], text: str) -> list[Match]:
+    """The name matches in `toks` whose entry appears in `text` written as a name at least
+    as many times as it matched: "Kid Rock" is the singer, "a kid rock climbing" is a kid,
+    and "Kid Rock and a kid rock climbing" exempts neither."""
+    by_term: dict[Term, list[Match]] = {}
+    for match in names.matches(toks):
+        by_term.setdefault(match.term, []).append(match)
+    original = cased(text) if by_term else ""
+    kept = []
+    for term, found in by_term.items():
+        pattern = _as_name(term.source)
+        if pattern is None or sum(1 for _ in pattern.finditer(original)) >= len(found):
+            kept += found
+    return kept
+
+
+_NAME_KEYS = ("exempt_names", "exempt_young_titles", "exempt_titles")
+_AS_THING_KEYS = ("exempt_young_titles", "exempt_titles")
+
+
+class _Context:
+    """What every exemption of one request is read against; the guards are read only once
+    some exemption matched (most requests have none)."""
+
+    def __init__(self, text: str, lex: Lexicon, *, explicit: bool, letters: str) -> None:
+        self.text, self.lex, self.explicit, self.letters = text, lex, explicit, letters
+        self.toks = tokens(letters)
+        self.sexual_words = _first(lex.term("sexual"), letters, self.toks, _NOTHING) is not None
+
+    @cached_property
+    def youth_context(self) -> bool:
+        """A child's world is named: no phrase or name exemption holds."""
+        found = _first(self.lex.term("youth_context"), self.letters, self.toks, _NOTHING)
+        return found is not None
+
+    @cached_property
+    def numbered(self) -> frozenset[str]:
+        """Entries followed by a bare number under 18: none of them holds."""
+        return _numbered_entries(self.text, self.lex)
+
+    @cached_property
+    def bare_minor(self) -> bool:
+        """Whether a bare number under 18 follows any word of the request ("a baby goat, 9")."""
+        digits_form = normalize(self.text, lookalikes=False)
+        toks = ages.digit_tokens(digits_form)
+        reader = ages.Reader(toks, self.lex, year=0, glued=ages.glued_digits(digits_form))
+        return any(reader.bare_minor_after(i) for i, t in enumerate(toks) if t.isdecimal())
+
+
+def _numbered_entries(text: str, lex: Lexicon) -> frozenset[str]:
+    """The exemption entries that a bare number under 18 follows ("Kid Rock, 10"), read
+    in the digits form; for Chinese/Japanese entries, any such number in the text."""
+    digits_form = normalize(text, lookalikes=False)
+    toks = ages.digit_tokens(digits_form)
+    reader = ages.Reader(toks, lex, year=0, glued=ages.glued_digits(digits_form))
+    found: set[str] = set()
+    joined = " ".join(toks)
+    any_bare: bool | None = None
+    for key in EXEMPT_KEYS:
+        phrases = lex.exempt_in(key, "digits")
+        found |= {m.term.source for m in phrases.matches(toks) if reader.bare_minor_after(m.end)}
+        unspaced = {m.term.source for m in phrases.unspaced_matches(joined)}
+        if unspaced and any_bare is None:
+            any_bare = any(reader.bare_minor_after(i) for i, t in enumerate(toks) if t.isdecimal())
+        if unspaced and any_bare:
+            found |= unspaced
+    return frozenset(found)
+
+
+def _as_thing(match: Match, toks: list[str], lex: Lexicon) -> bool:
+    """Whether a title names a thing: an `artifacts` word just after it or just before it
+    ("a Teen Titans logo", "a poster for Karate Kid"), not the characters themselves."""
+    artifacts = lex.term("artifacts")
+    ahead = range(match.end, min(len(toks), match.end + 2))
+    behind = range(max(0, match.start - 3), match.start)
+    return any(artifacts.end_at(toks, index) for index in (*ahead, *behind))
+
+
+def _unspaced_as_thing(match: Match, letters: str, lex: Lexicon) -> bool:
+    """`_as_thing` for a Chinese/Japanese title: an artifact right after it ("のポスター")."""
+    rest = letters[match.end : match.end + 12].lstrip()
+    rest = rest.removeprefix("の").removeprefix("的").lstrip()
+    artifacts = lex.term("artifacts")
+    return any(found.start == 0 for found in artifacts.unspaced_matches(rest)) or bool(
+        artifacts.first(tokens(rest)[:1])
     )
-    spans = [(m.start, m.end) for p in lists for m in p.unspaced_matches(letters)]
-    return _Exemptions(indices, spans)
+
+
+def _holds(key: str, match: Match, ctx: _Context) -> bool:
+    """Whether one exemption match holds under the context guards."""
+    if match.term.source in ctx.numbered:
+        return False
+    word_level = key in ("exempt", "exempt_brands") and len(match.term.words) == 1
+    return word_level or not ctx.youth_context
+
+
+def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: str) -> _Exemptions:
+    """What the exemption lists cover in one form of the request.
+
+    Brands and phrases hold in every mode; names and titles only without sexual words;
+    titles of young characters only as things (a poster, never the characters: the studio
+    makes no picture of a minor in any mode), other titles so in explicit mode. None holds
+    beside a bare number under 18 or in a child's world (see `_Context`)."""
+    keys = ["exempt", "exempt_brands"]
+    if not ctx.sexual_words:
+        keys += list(_NAME_KEYS)
+    indices: set[int] = set()
+    spans: list[tuple[int, int]] = []
+    for key in keys:
+        phrases = lex.exempt_in(key, form)
+        if key == "exempt_names" or key == "exempt_young_titles":
+            found = _written_as_names(phrases, toks, ctx.text)
+        else:
+            found = list(phrases.matches(toks))
+        unspaced = list(phrases.unspaced_matches(letters))
+        if key == "exempt_young_titles" or (ctx.explicit and key in _AS_THING_KEYS):
+            found = [m for m in found if _as_thing(m, toks, lex)]
+            unspaced = [m for m in unspaced if _unspaced_as_thing(m, letters, lex)]
+        indices |= {i for m in found if _holds(key, m, ctx) for i in range(m.start, m.end)}
+        spans += [(m.start, m.end) for m in unspaced if _holds(key, m, ctx)]
+    return _Exemptions(frozenset(indices | _modifying(letters, toks, ctx, form)), spans)
+
+
+def _modifying(letters: str, toks: list[str], ctx: _Context, form: str) -> set[int]:
+    """The tokens of `youth_modifiers` words that describe the thing right after them ("a
+    baby koala", "the Baby Boom"): a `young_things` word next to it (a space or hyphen apart,
+    no comma), and after that no `worn` or person word ("a baby bear costume", "a baby fox
+    girl"). None holds in a child's world or with a bare number under 18 in the request
+    (read as a person's age)."""
+    modifiers = ctx.lex.modifier_in("youth_modifiers", form)
+    found = [m for m in modifiers.matches(toks) if m.end < len(toks)]
+    if not found or ctx.youth_context or ctx.bare_minor:
+        return set()
+    things, worn = (ctx.lex.modifier_in(k, form) for k in ("young_things", "worn"))
+    spans = [m.span() for m in TOKEN.finditer(letters)]
+    held: set[int] = set()
+    for match in found:
+        head_end = things.end_at(toks, match.end)
+        adjacent = letters[spans[match.end - 1][1] : spans[match.end][0]].strip() == ""
+        if not head_end or not adjacent:
+            continue
+        after = head_end < len(toks) and (
+            worn.end_at(toks, head_end) or ctx.lex.phrase("persons").end_at(toks, head_end)
+        )
+        if after:  # "a baby bear costume", "a baby fox girl": someone young
+            continue
+        held |= set(range(match.start, match.end))
+    return held
 
 
 def _first(phrases: PhraseSet, letters: str, toks: list[str], exempt: _Exemptions) -> Match | None:
@@ -98,18 +269,23 @@ def lex_always() -> PhraseSet:
     return lexicon().term("always")
 
 
-def _term_finding(letters: str, lex: Lexicon, *, explicit: bool) -> Finding | None:
-    """The youth, always or (with sexual context) ambiguous term in one letters form."""
+def _term_finding(letters: str, lex: Lexicon, ctx: _Context) -> Finding | None:
+    """The youth, always or (with sexual context) ambiguous term in one letters form of
+    the request."""
     toks = tokens(letters)
     found = _first(lex.term("always"), letters, toks, _NOTHING)
     if found is not None:
         return Finding("minor_term", found.term.source)
-    sexual = explicit or _first(lex.term("sexual"), letters, toks, _NOTHING) is not None
-    found = _first(lex.term("youth"), letters, toks, _exempt(letters, toks, lex, sexual=sexual))
+    ambiguous = ctx.explicit or ctx.sexual_words
+    if _first(lex.term("youth"), letters, toks, _NOTHING) is None and (
+        not ambiguous or _first(lex.term("youth_sexual"), letters, toks, _NOTHING) is None
+    ):
+        return None  # no youth word at all: no exemption to read
+    exempt = _exempt(letters, toks, lex, ctx, "letters")
+    found = _first(lex.term("youth"), letters, toks, exempt)
     if found is not None:
         return Finding("minor_youth", found.term.source)
-    if sexual:
-        exempt = _exempt(letters, toks, lex, sexual=True)
+    if ambiguous:
         found = _first(lex.term("youth_sexual"), letters, toks, exempt)
         if found is not None:
             return Finding("minor_sexual", found.term.source)
@@ -125,11 +301,18 @@ def find_minor(
     `youth_sexual` words count too. `year` is the Clock's year, for years of birth.
     """
     lex = lex or lexicon()
-    for letters in letter_forms(text):
-        finding = _term_finding(letters, lex, explicit=explicit)
+    forms = letter_forms(text)
+    ctx = _Context(text, lex, explicit=explicit, letters=forms[0])
+    for letters in forms:
+        finding = _term_finding(letters, lex, ctx)
         if finding is not None:
             return finding
-    accented_term = lex.term("youth_accented").first(tokens(accented(text)))
+    accents = accented(text)
+    accent_toks = tokens(accents)
+    accented_term = lex.term("youth_accented").first(accent_toks)
+    if accented_term is not None:  # "niña" is a girl, unless a name holds it ("La Niña")
+        exempt = _exempt(accents, accent_toks, lex, ctx, "accents")
+        accented_term = lex.term("youth_accented").first(accent_toks, exempt.tokens)
     if accented_term is not None:
         return Finding("minor_youth", accented_term.term.source)
     rule = ages.minor_age(normalize(_WEIGHT.sub("", text), lookalikes=False), lex, year=year)

@@ -127,3 +127,14 @@ def job_for_user(engine: Engine, *, job_id: int, user_id: int) -> GenerationJob 
     with read_scope(engine) as session:
         job = session.get(GenerationJob, job_id)
         return job if job is not None and job.user_id == user_id else None
+
+
+def variations_of(session: Session, *, user_id: int, job_id: int) -> list[GenerationJob]:
+    """The user's "more like this" variations of their job `job_id`, in the order made."""
+    return list(
+        session.exec(
+            select(GenerationJob)
+            .where(GenerationJob.user_id == user_id, GenerationJob.variation_of == job_id)
+            .order_by(col(GenerationJob.id))
+        ).all()
+    )

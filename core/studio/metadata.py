@@ -12,13 +12,21 @@ from dataclasses import replace
 from typing import Any
 
 from core.comfy.presets import Presets
-from core.comfy.tools import Tools, final_size, output_size, tuned
+from core.comfy.tools import (
+    FACE_DILATION,
+    FACE_FEATHER,
+    Tools,
+    final_size,
+    output_size,
+    tuned,
+)
 from core.models import GenerationJob
 
 # Output slot types of the node classes our workflows use (ComfyUI's RETURN_TYPES).
 OUTPUT_TYPES: dict[str, tuple[str, ...]] = {
     "CheckpointLoaderSimple": ("MODEL", "CLIP", "VAE"),
     "CLIPTextEncode": ("CONDITIONING",),
+    "ConditioningConcat": ("CONDITIONING",),
     "EmptyLatentImage": ("LATENT",),
     "EmptyHunyuanLatentVideo": ("LATENT",),
     "KSampler": ("LATENT",),
@@ -33,12 +41,17 @@ OUTPUT_TYPES: dict[str, tuple[str, ...]] = {
     "ModelSamplingSD3": ("MODEL",),
     "SaveImage": (),
     "SaveAnimatedWEBP": (),
+    "CLIPVisionEncode": ("CLIP_VISION_OUTPUT",),
+    "WanImageToVideo": ("CONDITIONING", "CONDITIONING", "LATENT"),
+    "CreateVideo": ("VIDEO",),
+    "SaveVideo": (),
     "LoraLoader": ("MODEL", "CLIP"),
     "CLIPSetLastLayer": ("CLIP",),
     "VAEEncode": ("LATENT",),
     "VAEEncodeForInpaint": ("LATENT",),
     "SetLatentNoiseMask": ("LATENT",),
     "RepeatLatentBatch": ("LATENT",),
+    "RepeatImageBatch": ("IMAGE",),
     "LatentUpscaleBy": ("LATENT",),
     "LoadImageMask": ("MASK",),
     "GrowMask": ("MASK",),
@@ -48,6 +61,8 @@ OUTPUT_TYPES: dict[str, tuple[str, ...]] = {
     "ImageScale": ("IMAGE",),
     "ImageScaleBy": ("IMAGE",),
     "ImageCompositeMasked": ("IMAGE",),
+    "UltralyticsDetectorProvider": ("BBOX_DETECTOR", "SEGM_DETECTOR"),
+    "FaceDetailer": ("IMAGE", "IMAGE", "IMAGE", "MASK", "DETAILER_PIPE", "IMAGE"),
 }
 # Widget order where the editor's differs from the order our builder passes inputs in
 # (ComfyUI_IPAdapter_plus declares combine_embeds before start_at).
@@ -65,6 +80,7 @@ WIDGET_ORDER: dict[str, tuple[str, ...]] = {
 # (fixed: re-running the PNG's workflow repeats the picture) and LoadImage's upload button.
 EXTRA_WIDGETS: dict[tuple[str, str], Any] = {
     ("KSampler", "seed"): "fixed",
+    ("FaceDetailer", "seed"): "fixed",
     ("LoadImage", "image"): "image",
     ("LoadImageMask", "image"): "image",
 }
@@ -90,7 +106,7 @@ def a1111_parameters(job: GenerationJob, presets: Presets, index: int) -> str:
     """AUTOMATIC1111's `parameters` text for output `index`: the prompt with its LoRAs as
     `<lora:name:weight>`, the negative prompt, then the settings line (steps, sampler, CFG,
     seed, size (the first pass's, as A1111 writes it), model, denoise and hires settings,
-    clip skip; an upscale's upscaler)."""
+    clip skip; the face fix as ADetailer writes its own pass; an upscale's upscaler)."""
     tools = Tools.from_json(job.request.get("tools"))
     preset = tuned(presets.preset(job.preset, job.kind.value), tools)
     width, height = final_size(tools, preset, presets.catalogue)
@@ -112,6 +128,8 @@ def a1111_parameters(job: GenerationJob, presets: Presets, index: int) -> str:
         f"Size: {width}x{height}",
         f"Model: {job.model}",
     ]
+    if job.kind.value == "video":
+        settings += [f"Frames: {preset.length}", f"FPS: {preset.fps:g}"]
     if tools.mode in ("img2img", "inpaint"):
         settings.append(f"Denoising strength: {tools.denoise:g}")
     if tools.mode == "inpaint":
@@ -127,8 +145,30 @@ def a1111_parameters(job: GenerationJob, presets: Presets, index: int) -> str:
         ]
         if tools.mode == "txt2img":
             settings.append(f"Denoising strength: {hires.denoise:g}")
+    if tools.face_fix is not None:
+        settings += _adetailer_settings(tools, presets)
     settings.append("Version: AI KINGS")
     return f"{job.prompt}{loras}\nNegative prompt: {job.negative_prompt}\n" + ", ".join(settings)
+
+
+def _adetailer_settings(tools: Tools, presets: Presets) -> list[str]:
+    """The face fix in ADetailer's own infotext keys (its `adetailer/args.py` names), so
+    readers that know ADetailer show it: the detector file, its confidence, how far each
+    face box grows, the edge blur, the denoise; steps only when the pass has its own."""
+    face_fix = tools.face_fix
+    assert face_fix is not None  # called only for a request with a face fix
+    detector = (presets.face_detector or "").rpartition("/")[2]
+    settings = [
+        f"ADetailer model: {detector}",
+        f"ADetailer confidence: {face_fix.confidence:g}",
+        f"ADetailer dilate erode: {FACE_DILATION}",
+        f"ADetailer mask blur: {FACE_FEATHER}",
+        f"ADetailer denoising strength: {face_fix.denoise:g}",
+        "ADetailer inpaint only masked: True",
+    ]
+    if face_fix.steps is not None:
+        settings += ["ADetailer use separate steps: True", f"ADetailer steps: {face_fix.steps}"]
+    return settings
 
 
 def _is_link(value: Any) -> bool:

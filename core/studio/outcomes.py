@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import partial
@@ -34,6 +34,7 @@ MAX_ATTEMPTS = 3
 CANCELLED_QUEUED = "Cancelled by you. Your credits were refunded."
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 RESTART_REASON = "the scheduler restarted"
+WORKER_LOST_REASON = "the worker running it stopped answering"
 
 
 def requeue_note(job: GenerationJob, reason: str) -> str:
@@ -67,6 +68,7 @@ class JobOutcomes:
         job.requeue_note = requeue_note(job, reason)
         job.status = JobStatus.QUEUED
         job.instance_id = None
+        job.worker_id = job.heartbeat_at = None
         job.step = 0
         job.error = None
         job.preview = job.preview_mime = None
@@ -216,17 +218,32 @@ def _end_cancelled(
     log.info("job.cancelled", extra={"job_id": job.id, "credits": charged})
 
 
-def recover_orphaned_jobs(
-    engine: Engine, *, is_running: Callable[[int], bool], clock: Clock
-) -> int:
-    """Requeue the jobs no worker of ours runs any more; how many.
+WORKER_STALE_S = 30
+"""The default age past which a worker process's heartbeat says it died (`worker_stale_s`)."""
 
-    A job holding an open lease that no worker of ours runs (`is_running(job_id)` is False)
-    died with its worker (a previous leader, a close that kept failing): its lease is released
-    and the job requeued (or failed and refunded once out of attempts). So is a job marked
-    leased whose lease is gone. Each job is recovered in a unit of work of its own, retried
-    (`run_transaction`), so one that cannot be closed now does not hold up the others.
+
+def recover_orphaned_jobs(
+    engine: Engine,
+    *,
+    is_running: Callable[[int], bool],
+    clock: Clock,
+    worker_stale_s: float = WORKER_STALE_S,
+) -> int:
+    """Requeue the jobs nobody runs any more; how many.
+
+    A job holding an open lease is orphaned when its runner is gone: for a job the leader's
+    own dispatcher claimed (no `worker_id`), when no worker thread of ours runs it
+    (`is_running(job_id)` is False: it died with a previous leader, or its close kept
+    failing); for a job a worker process claimed, when that worker's heartbeat is older than
+    `worker_stale_s` (the worker was killed, its host lost). Its lease is released (the
+    instance goes back to the pool) and the job requeued, or failed and refunded once out of
+    attempts. So is a job marked leased whose lease is gone. Each job is recovered in a unit
+    of work of its own, retried (`run_transaction`), which releases the lease only if still
+    open and re-reads the heartbeat under the job's lock: a job is recovered exactly once, and
+    never while its worker still beats.
     """
+    now = clock.now()
+    stale_before = now - timedelta(seconds=worker_stale_s)
     with read_scope(engine) as session:
         open_leases = session.exec(
             select(Lease.id, Lease.job_id).where(col(Lease.released_at).is_(None))
@@ -234,33 +251,65 @@ def recover_orphaned_jobs(
         leased = session.exec(
             select(GenerationJob.id).where(GenerationJob.status == JobStatus.LEASED)
         ).all()
+        ids = {job_id for _lease_id, job_id in open_leases} | {job_id or 0 for job_id in leased}
+        claimed = {
+            job_id or 0: (worker_id, heartbeat_at)
+            for job_id, worker_id, heartbeat_at in session.exec(
+                select(GenerationJob.id, GenerationJob.worker_id, GenerationJob.heartbeat_at).where(
+                    col(GenerationJob.id).in_(ids)
+                )
+            ).all()
+        }
+
+    def orphaned(job_id: int) -> bool:
+        worker_id, heartbeat_at = claimed.get(job_id, (None, None))
+        if worker_id is None:
+            return not is_running(job_id)
+        return heartbeat_at is None or heartbeat_at < stale_before
+
     with_lease = {job_id for _lease_id, job_id in open_leases}
     orphans: list[tuple[int, int | None]] = [
-        (job_id, lease_id or 0) for lease_id, job_id in open_leases if not is_running(job_id)
+        (job_id, lease_id or 0) for lease_id, job_id in open_leases if orphaned(job_id)
     ]
     orphans += [
         (job_id or 0, None)
         for job_id in leased
-        if job_id not in with_lease and not is_running(job_id or 0)
+        if job_id not in with_lease and orphaned(job_id or 0)
     ]
     recovered = 0
     for job_id, lease_id in orphans:
-        recover = partial(_recover, job_id=job_id, lease_id=lease_id, now=clock.now())
+        recover = partial(
+            _recover, job_id=job_id, lease_id=lease_id, now=now, stale_before=stale_before
+        )
         recovered += run_transaction(engine, recover, name="studio.recover_orphan")
     if recovered:
         log.warning("scheduler.recovered_jobs", extra={"count": recovered})
     return recovered
 
 
-def _recover(session: Session, *, job_id: int, lease_id: int | None, now: datetime) -> int:
+def _recover(
+    session: Session,
+    *,
+    job_id: int,
+    lease_id: int | None,
+    now: datetime,
+    stale_before: datetime,
+) -> int:
     job = locks.lock_job(session, job_id)
+    if job is not None and job.worker_id is not None and _beats(job, stale_before):
+        return 0  # its worker renewed the heartbeat meanwhile: it still runs the job
     if lease_id is not None:
         if not leases.release(session, lease_id=lease_id, now=now, outcome="recovered"):
             return 0  # its worker closed it meanwhile
     elif job is None or job.status is not JobStatus.LEASED or _has_open_lease(session, job_id):
         return 0
-    OUTCOMES.requeue_or_fail(session, job_id=job_id, reason=RESTART_REASON, now=now)
+    reason = RESTART_REASON if job is None or job.worker_id is None else WORKER_LOST_REASON
+    OUTCOMES.requeue_or_fail(session, job_id=job_id, reason=reason, now=now)
     return 1
+
+
+def _beats(job: GenerationJob, stale_before: datetime) -> bool:
+    return job.heartbeat_at is not None and job.heartbeat_at >= stale_before
 
 
 def _has_open_lease(session: Session, job_id: int) -> bool:

@@ -8,10 +8,10 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from core.comfy.presets import Preset, Presets
-from core.comfy.tools import Tools, final_size, output_size, tuned
+from core.comfy.tools import FACE_GUIDE_SIZE, Tools, final_size, output_size, tuned
 from core.config import Settings
 from core.pool import costs
-from core.studio.compose import StudioRequest
+from core.studio.compose import StudioRequest, model_of
 
 HOLD_MARGIN = Decimal("1.5")
 UPSCALE_S_PER_MEGAPIXEL = 0.6
@@ -62,7 +62,7 @@ def estimate(
     per_item_s = costs.median_duration_s(
         session,
         preset=request.preset,
-        model=request.model or presets.default_model(request.kind),
+        model=model_of(request, presets),
         kind=request.kind.value,
         default_s=preset.expected_seconds,
     )
@@ -77,17 +77,25 @@ def estimate(
 
 def workload_s(per_item_s: float, preset: Preset, tools: Tools, presets: Presets) -> float:
     """GPU seconds for one item with `tools`, `per_item_s` being what one plain item of
-    `preset` takes: sampling scales with pixels times steps, a hires fix adds its second
-    pass at the enlarged size (and the upscale model's pass), a standalone upscale is
-    priced by its output megapixels only."""
+    `preset` takes: sampling scales with pixels times steps (times frames, for a clip
+    longer or shorter than the preset's), a hires fix adds its second
+    pass at the enlarged size (and the upscale model's pass), a face fix one face crop's
+    pass at FaceDetailer's guide size (a standalone face fix that pass only), a standalone
+    upscale is priced by its output megapixels only."""
     if tools.mode == "upscale":
         width, height = final_size(tools, preset, presets.catalogue)
         return UPSCALE_S_PER_MEGAPIXEL * width * height / 1e6
     plain = preset.width * preset.height * preset.steps
     sized = tuned(preset, tools)
+    # One face per picture, its crop sampled at up to the guide size on each side.
+    face_units = 0.0
+    if tools.face_fix is not None:
+        face_units = FACE_GUIDE_SIZE**2 * (tools.face_fix.steps or sized.steps) / plain
+    if tools.mode == "facefix":
+        return per_item_s * face_units
     first = output_size(replace(tools, hires=None), (sized.width, sized.height))
-    units = first[0] * first[1] * sized.steps / plain
-    seconds = per_item_s * units
+    units = first[0] * first[1] * sized.steps / plain * sized.length / preset.length
+    seconds = per_item_s * (units + face_units)
     if tools.hires is not None:
         width, height = final_size(tools, preset, presets.catalogue)
         seconds += per_item_s * width * height * tools.hires.steps / plain

@@ -5,6 +5,7 @@ The queue only orders and claims; running a claimed job is the runner's (`core.s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -102,24 +103,70 @@ def count_queued(session: Session) -> int:
     return int(session.exec(query.where(GenerationJob.status == JobStatus.QUEUED)).one())
 
 
-def claim_next(session: Session, *, pool: str, now: datetime) -> tuple[int, Claim] | None:
-    """Give the first job in fair order a ready instance; None when no job or no instance."""
+CLAIM_CANDIDATES = 8
+"""Queued jobs, in fair order, one claim looks at: enough to pass over the few that other
+claimers hold at this moment, or that wait for a model the free instance still downloads."""
+
+
+def claim_next(
+    session: Session,
+    *,
+    pool: str,
+    now: datetime,
+    worker_id: str | None = None,
+    needs: Callable[[GenerationJob], Collection[str]] | None = None,
+) -> tuple[int, Claim] | None:
+    """Give the first claimable job in fair order a ready instance; None when no job or no
+    instance.
+
+    Several claimers (the leader's dispatcher, worker processes on other hosts) may run this
+    at once on PostgreSQL: a job another claimer holds is skipped (`FOR UPDATE SKIP LOCKED`)
+    and the next in fair order is tried, and the instance is won by a conditional UPDATE, so
+    no job is claimed twice and no instance taken twice. `worker_id` names the worker
+    process claiming (stamped on the job with a first heartbeat); None for the leader's own.
+    With `needs` (a job -> the model files it loads), an instance still downloading one of
+    them is not given that job; a later job in fair order may take it instead, so a job
+    waiting for a model does not hold back those that can run.
+    """
     config = session.get(PoolConfig, pool)
     lease_max_s = config.lease_max_s if config else 1800
-    for candidate in fair_queue(session, limit=1):
-        # Lock order (core.locks): the job before the instance; a job cancelled meanwhile
-        # is left alone.
-        job = locks.lock_job(session, candidate.id or 0)
+    for candidate in fair_queue(session, limit=CLAIM_CANDIDATES):
+        # Lock order (core.locks): the job before the instance; a job cancelled or claimed
+        # meanwhile is passed over.
+        job = locks.lock_job(session, candidate.id or 0, skip_locked=True)
         if job is None or job.status is not JobStatus.QUEUED:
-            return None
+            continue
         claim = leases.acquire(
-            session, pool=pool, job_id=job.id or 0, now=now, lease_max_s=lease_max_s
+            session,
+            pool=pool,
+            job_id=job.id or 0,
+            now=now,
+            lease_max_s=lease_max_s,
+            needs=needs(job) if needs is not None else (),
         )
+        if claim is None and needs is not None:
+            continue
         if claim is None:
             return None
         job.status = JobStatus.LEASED
         job.instance_id = claim.instance_id
+        job.worker_id = worker_id
+        job.heartbeat_at = now if worker_id is not None else None
         job.updated_at = now
         session.add(job)
         return job.id or 0, claim
     return None
+
+
+def heartbeat(session: Session, *, worker_id: str, now: datetime) -> int:
+    """Renew the heartbeat of every job `worker_id` has claimed and not ended; how many."""
+    renewed = session.execute(
+        sa.update(GenerationJob)
+        .where(
+            col(GenerationJob.worker_id) == worker_id,
+            col(GenerationJob.status).in_((JobStatus.LEASED, JobStatus.RUNNING)),
+        )
+        .values(heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(renewed.rowcount)  # type: ignore[attr-defined]

@@ -7,7 +7,8 @@ Reads the metadata four tools write, without decoding a single pixel:
   quoted); LoRAs ride in the prompt as `<lora:name:weight>`.
 - ComfyUI: the API graph it ran as a `prompt` text chunk (PNG), as EXIF tag 0x0110
   `prompt:{...}` (animated WebP, `SaveAnimatedWEBP`), or as an MP4 `prompt` metadata item
-  (`SaveVideo` writes QuickTime `mdta` keys: moov/udta/meta/keys + ilst).
+  (`SaveVideo` writes QuickTime `mdta` keys: moov/udta/meta/keys + ilst), read through
+  `core.video`, the studio's one MP4 reader.
 - Fooocus: a `parameters` text chunk holding JSON, with `fooocus_scheme` = "fooocus" (its
   "a1111" scheme is plain `parameters` text).
 
@@ -30,7 +31,7 @@ from PIL import Image
 
 from core.comfy.tools import SAMPLERS, SCHEDULERS
 from core.errors import ValidationFailed
-from core.gallery import pngchunks
+from core.gallery import pngchunks, store
 
 STUDIO = "AI KINGS"  # the `Version` our own `parameters` text ends with
 MAX_TEXT = 512 * 1024  # one metadata text, decompressed (a big ComfyUI workflow is ~100 KB)
@@ -38,7 +39,6 @@ MAX_NODES = 2_000
 MAX_JSON_DEPTH = 64
 MAX_SEED = 2**64 - 1  # KSampler's range
 WEBP_EXIF_PROMPT = 0x0110  # ComfyUI puts `prompt:{graph}` in the EXIF "Model" tag
-MP4_CONTAINERS = {b"moov", b"udta", b"meta"}
 
 # AUTOMATIC1111's sampler labels (with their schedule suffixes) as ComfyUI names.
 A1111_SAMPLERS = {
@@ -94,6 +94,7 @@ COMFY_READ = {
     "KSampler",
     "KSamplerAdvanced",
     "CLIPTextEncode",
+    "ConditioningConcat",
     "CheckpointLoaderSimple",
     "EmptyLatentImage",
     "EmptySD3LatentImage",
@@ -164,6 +165,17 @@ def read_settings(data: bytes) -> ReadSettings:
         "This file carries no generation settings (no AUTOMATIC1111, ComfyUI or Fooocus "
         "metadata); it may have been re-saved by a program that strips it."
     )
+
+
+def read_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> ReadSettings:
+    """`read_settings` for an uploaded file, after the upload checks every upload passes: a
+    PNG or WebP must open as one within the size, pixel and decoded-memory limits
+    (`core.gallery.store.open_image`), an MP4 must be within the size limit."""
+    if data[4:8] == b"ftyp":
+        store.check_upload_size(data, max_bytes=max_bytes)
+    else:
+        store.open_image(data, max_bytes=max_bytes, max_pixels=max_pixels, allow_animation=True)
+    return read_settings(data)
 
 
 def _metadata_texts(data: bytes) -> dict[str, str]:
@@ -262,68 +274,13 @@ def _webp_texts(data: bytes) -> dict[str, str]:
     return {}
 
 
-def _mp4_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """Each box's (type, body start, body end) between `start` and `end`."""
-    offset = start
-    while offset + 8 <= end:
-        (size,) = struct.unpack(">I", data[offset : offset + 4])
-        kind = data[offset + 4 : offset + 8]
-        header = 8
-        if size == 1:
-            if offset + 16 > end:
-                raise ValidationFailed("The MP4 file is truncated.")
-            (size,) = struct.unpack(">Q", data[offset + 8 : offset + 16])
-            header = 16
-        elif size == 0:
-            size = end - offset
-        if size < header or offset + size > end:
-            raise ValidationFailed("The MP4 file is truncated or malformed.")
-        yield kind, offset + header, offset + size
-        offset += size
-
-
 def _mp4_texts(data: bytes) -> dict[str, str]:
-    meta = _mp4_find(data, 0, len(data), (b"moov", b"udta", b"meta"))
-    if meta is None:
-        return {}
-    start, end = meta
-    if data[start + 4 : start + 8] != b"hdlr":  # ffmpeg writes meta as a full box
-        start += 4
-    keys: list[str] = []
-    items: dict[int, str] = {}
-    for kind, body, stop in _mp4_boxes(data, start, end):
-        if kind == b"keys":
-            keys = _mp4_keys(data, body, stop)
-        elif kind == b"ilst":
-            for index, item, item_end in _mp4_boxes(data, body, stop):
-                for dkind, dbody, dstop in _mp4_boxes(data, item, item_end):
-                    if dkind == b"data" and dstop - dbody >= 8:
-                        items[int.from_bytes(index, "big")] = _utf8(
-                            _limited(data[dbody + 8 : dstop])
-                        )
-    return {keys[i - 1]: text for i, text in items.items() if 1 <= i <= len(keys)}
+    from core import video  # here only: PyAV loads FFmpeg, which a picture never needs
 
-
-def _mp4_find(data: bytes, start: int, end: int, path: tuple[bytes, ...]) -> tuple[int, int] | None:
-    for kind, body, stop in _mp4_boxes(data, start, end):
-        if kind == path[0]:
-            if len(path) == 1:
-                return body, stop
-            return _mp4_find(data, body, stop, path[1:])
-    return None
-
-
-def _mp4_keys(data: bytes, start: int, end: int) -> list[str]:
-    if end - start < 8:
-        raise ValidationFailed("The MP4 file has a malformed metadata key table.")
-    (count,) = struct.unpack(">I", data[start + 4 : start + 8])
-    keys = [
-        _utf8(data[body:stop])  # each entry: size, namespace ("mdta"), name
-        for _, body, stop in _mp4_boxes(data, start + 8, end)
-    ]
-    if len(keys) != count:
-        raise ValidationFailed("The MP4 file has a malformed metadata key table.")
-    return keys
+    texts = video.mp4_metadata(data)
+    for text in texts.values():
+        _limited(text.encode())  # as every other metadata text: at most MAX_TEXT
+    return texts
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
@@ -503,12 +460,37 @@ def _follow(nodes: Mapping[str, Any], link: Any, through: str) -> Iterator[dict[
         node = _upstream(nodes, node.get("inputs", {}).get(through))
 
 
-def _comfy_text(nodes: Mapping[str, Any], link: Any) -> str:
+MAX_CHUNKS = 64
+"""How many ConditioningConcat chunks of a prompt are read (a looped graph stops there)."""
+
+
+def _encoder(nodes: Mapping[str, Any], link: Any, *, concat: bool) -> dict[str, Any] | None:
+    """The first CLIPTextEncode (or, with `concat`, ConditioningConcat) up from `link`."""
     for node in _follow(nodes, link, "conditioning"):
-        text = node.get("inputs", {}).get("text")
-        if node.get("class_type") == "CLIPTextEncode" and isinstance(text, str):
-            return _limited(text.encode()).decode()
-    return ""
+        kind = node.get("class_type")
+        if kind == "CLIPTextEncode" and isinstance(node.get("inputs", {}).get("text"), str):
+            return node
+        if concat and kind == "ConditioningConcat":
+            return node
+    return None
+
+
+def _comfy_text(nodes: Mapping[str, Any], link: Any) -> str:
+    """The prompt encoded upstream of `link`; the chunks a chain of ConditioningConcat joins
+    (as the studio encodes long prompts) are read first chunk first, joined with ", "."""
+    texts: list[str] = []
+    for _ in range(MAX_CHUNKS):
+        node = _encoder(nodes, link, concat=True)
+        if node is None:
+            break
+        inputs = node.get("inputs", {})
+        if node.get("class_type") == "CLIPTextEncode":
+            texts.append(inputs["text"])
+            break
+        tail = _encoder(nodes, inputs.get("conditioning_from"), concat=False)
+        texts.append(tail.get("inputs", {})["text"] if tail is not None else "")
+        link = inputs.get("conditioning_to")
+    return _limited(", ".join(t for t in reversed(texts) if t).encode()).decode()
 
 
 def _comfy_size(nodes: Mapping[str, Any], link: Any) -> tuple[int | None, int | None]:

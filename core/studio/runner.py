@@ -14,7 +14,6 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -27,17 +26,18 @@ from core.comfy.clients import ComfyClients
 from core.comfy.events import OutputRef, Preview, Progress
 from core.comfy.presets import Presets
 from core.comfy.tools import Tools
-from core.comfy.workflows import GenerationRequest, Graph, build_graph
+from core.comfy.workflows import Graph, build_graph
 from core.db import read_scope, run_transaction, session_scope
-from core.errors import ComfyUnavailable, CoreError, ExecutionFailed
+from core.errors import ComfyUnavailable, CoreError, ExecutionFailed, GraphInvalid
 from core.gallery import screening, store
 from core.models import GenerationJob, GpuInstance, JobStatus
 from core.pool import costs, leases
 from core.pool.leases import Claim
 from core.safety import OutputScreener, ScreeningResult, shared_screener
-from core.studio import outcomes
-from core.studio.compose import DEFAULT_REFERENCE_WEIGHT, mask_of
+from core.studio import needs, outcomes
+from core.studio.compose import mask_of
 from core.studio.metadata import generation_metadata
+from core.studio.needs import request_of
 from core.studio.pricing import Pricing
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class RunContext:
     clock: Clock
     presets: Presets
     pricing: Pricing
-    media_root: Path
+    media: store.Media
     comfy: ComfyClients = field(default_factory=ComfyClients)
     """URL -> a shared, long-lived client for that ComfyUI (the runner never closes it)."""
     screener: OutputScreener = field(default_factory=shared_screener)
@@ -80,14 +80,21 @@ def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> Ending | None:
     again with `retry_ending` while it keeps the job; the lease stays open meanwhile.
     """
     ending: Ending
+    close = partial(_close, ctx, claim, job_id)
     try:
         ending = _run(ctx, job_id, claim)
+    except _Lacking as exc:
+        files = ", ".join(path.rpartition("/")[2] for path in sorted(exc.paths))
+        ending = partial(
+            close,
+            outcome="models_missing",
+            retry=True,
+            reason=f"the GPU did not have {files} yet; it is fetching it and the job waits",
+            lacking=exc.paths,
+        )
     except ComfyUnavailable as exc:
         ending = partial(
-            _close,
-            ctx,
-            claim,
-            job_id,
+            close,
             outcome="instance_error",
             retry=True,
             reason=f"The GPU stopped answering ({exc}); your job was put back in the queue.",
@@ -98,20 +105,14 @@ def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> Ending | None:
         # back to the queue, its credits still held, instead of failing as an internal error.
         log.warning("job.database_unreachable", extra={"job_id": job_id, "error": str(exc)[:200]})
         ending = partial(
-            _close,
-            ctx,
-            claim,
-            job_id,
+            close,
             outcome="database_error",
             retry=True,
             reason="The database was briefly unreachable; your job was put back in the queue.",
         )
     except CoreError as exc:
         ending = partial(
-            _close,
-            ctx,
-            claim,
-            job_id,
+            close,
             outcome="failed",
             retry=False,
             reason=f"Generation failed: {exc}. Your credits were refunded.",
@@ -119,10 +120,7 @@ def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> Ending | None:
     except Exception:  # noqa: BLE001 - a worker must always settle its job
         log.exception("job.crashed", extra={"job_id": job_id})
         ending = partial(
-            _close,
-            ctx,
-            claim,
-            job_id,
+            close,
             outcome="failed",
             retry=False,
             reason="Generation failed because of an internal error. Your credits were refunded.",
@@ -151,21 +149,10 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
         return partial(_stop, ctx, claim, job_id, None)
     client = ctx.comfy(claim.comfy_url)
     uploaded = tuple(
-        client.upload_image(store.read(ctx.media_root, sha), f"{sha}.png")
+        client.upload_image(store.read(ctx.media, sha), f"{sha}.png")
         for sha in job.request.get("reference_images", [])
     )
-    request = GenerationRequest(
-        tools=_upload_sources(ctx, client, job),
-        positive=job.prompt,
-        negative=job.negative_prompt,
-        model=job.model,
-        preset=job.preset,
-        seed=job.seed,
-        batch_size=job.batch_size,
-        kind=job.kind.value,
-        reference_images=uploaded,
-        reference_weight=float(job.request.get("reference_weight", DEFAULT_REFERENCE_WEIGHT)),
-    )
+    request = request_of(job, tools=_upload_sources(ctx, client, job), reference_images=uploaded)
     graph = build_graph(request, ctx.presets)
     progress = _ProgressWriter(ctx, job_id, client)
     try:
@@ -173,6 +160,11 @@ def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
     except ExecutionFailed:
         if progress.stop_requested():
             return partial(_stop, ctx, claim, job_id, started)
+        raise
+    except GraphInvalid as exc:
+        missing = needs.lacking(exc, graph, ctx.presets)
+        if missing:
+            raise _Lacking(missing) from exc
         raise
     outputs = [(ref, client.view(ref)) for ref in result.outputs]
     generated = ctx.clock.now()
@@ -198,7 +190,11 @@ def _prepare(
         mime=ref.mime,
         metadata=generation_metadata(job, ctx.presets, graph, index),
     )
-    return prepared, screening.judge(ctx.screener, data, ref.mime, image=prepared.image)
+    # The extension's media type must be what the bytes are (prepare_output refuses a
+    # mismatch); the screener judges the prepared file (an MP4: its sampled frames).
+    return prepared, screening.judge(
+        ctx.screener, prepared.data, prepared.mime, image=prepared.image
+    )
 
 
 def _start(session: Session, *, job_id: int, started: datetime) -> GenerationJob | None:
@@ -217,7 +213,7 @@ def _upload_sources(ctx: RunContext, client: ComfyClient, job: GenerationJob) ->
     """The job's tools naming its source picture and mask as uploaded to this instance."""
     tools = Tools.from_json(job.request.get("tools"))
     source = tools.source and client.upload_image(
-        store.read(ctx.media_root, tools.source), f"{tools.source}.png"
+        store.read(ctx.media, tools.source), f"{tools.source}.png"
     )
     mask_bytes = mask_of(job)
     mask = None
@@ -228,14 +224,20 @@ def _upload_sources(ctx: RunContext, client: ComfyClient, job: GenerationJob) ->
 
 class _ProgressWriter:
     """Follows a run's events: writes sampler progress, with the latest preview frame, to the
-    job row at most every PROGRESS_WRITE_INTERVAL_S (and always on the last step), and
-    interrupts the prompt once its user asked to stop it (looked up every
-    STOP_CHECK_INTERVAL_S). A write or look-up the database refuses is logged and skipped,
-    never fatal to the generation."""
+    job row at most every PROGRESS_WRITE_INTERVAL_S (and on the last step), and interrupts
+    the prompt once its user asked to stop it (looked up every STOP_CHECK_INTERVAL_S). A
+    write or look-up the database refuses is logged and skipped, never fatal to the
+    generation.
+
+    A run is first written once it has lasted PROGRESS_WRITE_INTERVAL_S: a shorter one ends
+    before the Studio (following at that interval) would show its bar, and its progress
+    writes would only queue for the database's write lock ahead of other jobs' endings."""
 
     def __init__(self, ctx: RunContext, job_id: int, client: ComfyClient) -> None:
         self.ctx, self.job_id, self.client = ctx, job_id, client
-        self.last_write = self.last_stop_check = 0.0
+        self.last_write = time.monotonic()
+        self.last_stop_check = 0.0
+        self.wrote = False
         self.preview: Preview | None = None
         self.prompt_id: str | None = None
         self.interrupted = False
@@ -261,8 +263,10 @@ class _ProgressWriter:
             return
         if not isinstance(event, Progress):
             return
-        if moment - self.last_write < PROGRESS_WRITE_INTERVAL_S and event.value < event.max:
+        since_write = moment - self.last_write
+        if since_write < PROGRESS_WRITE_INTERVAL_S and (event.value < event.max or not self.wrote):
             return
+        self.wrote = True
         self.last_write = moment
         values: dict[str, object] = {
             "step": event.value,
@@ -329,7 +333,7 @@ def _finish(
         for index, (prepared, verdict) in enumerate(outputs):
             asset = store.save_output(
                 session,
-                media_root=ctx.media_root,
+                media=ctx.media,
                 owner_id=job.user_id,
                 job_id=job_id,
                 muse_id=job.muse_id,
@@ -375,7 +379,7 @@ def _finish(
 def _add_thumbnails(ctx: RunContext, asset_ids: list[int]) -> None:
     try:
         with session_scope(ctx.engine) as session:
-            store.add_thumbnails(session, media_root=ctx.media_root, asset_ids=asset_ids)
+            store.add_thumbnails(session, media=ctx.media, asset_ids=asset_ids)
     except Exception:  # noqa: BLE001 - pages fall back to the full file; the job is done
         log.exception("job.thumbnails_failed", extra={"asset_ids": asset_ids})
 
@@ -413,6 +417,7 @@ def _close(
     retry: bool,
     reason: str,
     replace_instance: bool = False,
+    lacking: frozenset[str] = frozenset(),
 ) -> None:
     now = ctx.clock.now()
     run_transaction(
@@ -430,6 +435,29 @@ def _close(
     )
     if replace_instance:
         _request_replacement(ctx, claim.instance_id)
+    if lacking:
+        _note_lacking(ctx, claim.instance_id, lacking)
+
+
+class _Lacking(Exception):
+    """ComfyUI refused the graph for model files its instance does not have (yet)."""
+
+    def __init__(self, paths: frozenset[str]) -> None:
+        super().__init__(", ".join(sorted(paths)))
+        self.paths = paths
+
+
+def _note_lacking(ctx: RunContext, instance_id: int, paths: frozenset[str]) -> None:
+    """Count `paths` as still to come on the instance: no job loading them is leased to it,
+    and the pool's next tick asks it for them (`core.pool.manager`)."""
+
+    def mark(session: Session) -> None:
+        instance = session.get(GpuInstance, instance_id)
+        if instance is not None:
+            instance.models_pending = sorted(set(instance.models_pending) | paths)
+            session.add(instance)
+
+    run_transaction(ctx.engine, mark, name="studio.note_lacking")
 
 
 def _request_replacement(ctx: RunContext, instance_id: int) -> None:

@@ -65,9 +65,12 @@ def drawn_mask_png(rgba: Image.Image, *, size: tuple[int, int], max_pixels: int)
     return mask_png(out.getvalue(), size=size, max_pixels=max_pixels)
 
 
-def own_pictures(session: Session, *, user_id: int, limit: int = 24) -> list[Asset]:
-    """The user's newest visible generated pictures: the sources offered in every mode."""
-    return list(
+def own_pictures(
+    session: Session, *, user_id: int, limit: int = 24, also: str | None = None
+) -> list[Asset]:
+    """The user's newest visible generated pictures: the sources offered in every mode; the
+    user's picture with hash `also` (a remixed job's source) comes first even when older."""
+    newest = list(
         session.exec(
             select(Asset)
             .where(
@@ -79,6 +82,30 @@ def own_pictures(session: Session, *, user_id: int, limit: int = 24) -> list[Ass
             .limit(limit)
         ).all()
     )
+    pinned = own_source(session, user_id=user_id, sha=also) if also else None
+    if isinstance(pinned, Asset) and pinned.id not in {a.id for a in newest}:
+        return [pinned, *newest]
+    return newest
+
+
+def own_source(session: Session, *, user_id: int, sha: str) -> Asset | ReferenceImage | None:
+    """What the hash `sha` is among the user's possible sources: their own visible generated
+    picture, else their own upload, else None."""
+    asset = session.exec(
+        select(Asset).where(
+            Asset.owner_id == user_id,
+            Asset.sha256 == sha,
+            col(Asset.kind) == MediaKind.IMAGE,
+            col(Asset.hidden).is_(False),
+        )
+    ).first()
+    if asset is not None:
+        return asset
+    return session.exec(
+        select(ReferenceImage).where(
+            ReferenceImage.owner_id == user_id, ReferenceImage.sha256 == sha
+        )
+    ).first()
 
 
 def resolve_source(
@@ -95,34 +122,17 @@ def resolve_source(
         if request.mask_png is not None:
             raise ValidationFailed("A mask needs a source picture.")
         return request
-    size = _own_picture_size(session, user_id=user_id, sha=sha)
-    if size is None:
-        upload = session.exec(
-            select(ReferenceImage).where(
-                ReferenceImage.owner_id == user_id, ReferenceImage.sha256 == sha
-            )
-        ).first()
-        if upload is None:
-            raise NotFound("No such source picture.")
+    found = own_source(session, user_id=user_id, sha=sha)
+    if found is None:
+        raise NotFound("No such source picture.")
+    if isinstance(found, ReferenceImage):
         safety.screen_reference_use(
-            consent_given=bool(upload.consent_statement), explicit=request.nsfw
+            consent_given=bool(found.consent_statement), explicit=request.nsfw
         )
-        size = (upload.width, upload.height)
+    size = (found.width, found.height)
     if request.mask_png is not None:
         mask_png(request.mask_png, size=size, max_pixels=max_pixels)
     return replace(request, tools=replace(request.tools, source_size=size))
-
-
-def _own_picture_size(session: Session, *, user_id: int, sha: str) -> tuple[int, int] | None:
-    asset = session.exec(
-        select(Asset).where(
-            Asset.owner_id == user_id,
-            Asset.sha256 == sha,
-            col(Asset.kind) == MediaKind.IMAGE,
-            col(Asset.hidden).is_(False),
-        )
-    ).first()
-    return None if asset is None else (asset.width, asset.height)
 
 
 def with_own_source(

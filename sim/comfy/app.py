@@ -56,8 +56,12 @@ MODEL_FOLDERS = (
     "model_patches",
     "audio_encoders",
     "ipadapter",
+    "ultralytics_bbox",
+    "ultralytics_segm",
+    "ultralytics",
 )
-"""The folders ComfyUI (with ComfyUI_IPAdapter_plus) registers, in its order."""
+"""The folders ComfyUI (with ComfyUI_IPAdapter_plus, then the Impact Subpack) registers, in
+its order."""
 
 
 def _server(request: Request | WebSocket) -> ComfyServer:
@@ -343,7 +347,7 @@ async def upload_image(request: Request) -> Response:
         return Response(status_code=400)
     if str(form.get("overwrite") or "") not in ("true", "1"):
         name = _free_name(server, kind, subfolder, name, data)
-    server.files[(kind, subfolder, name)] = data
+    server.upload((kind, subfolder, name), data)
     return JSONResponse({"name": name, "subfolder": subfolder, "type": kind})
 
 

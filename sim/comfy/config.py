@@ -55,6 +55,9 @@ class ComfySimConfig:
     output_grain: int = 0
     """Per-pixel noise amplitude in saved PNGs: 0 gives ~10 KB gradients; ~24 gives the
     2–3 MB a real 1024² picture weighs (what the benchmarks move and store)."""
+    watches_for_downloads: bool = True
+    """Whether its start script watches for downloads asked for later (False: an instance
+    started by an older script, which never picks a want file up)."""
     drop_ws: bool = False
     """Close every WebSocket right after the first progress event."""
     clock: Callable[[], float] = time.monotonic

@@ -31,7 +31,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sim.comfy import render, sizes
 from sim.comfy.config import ComfySimConfig
-from sim.comfy.provision import REPORT_NAME, ModelFile, report_bytes, true_file
+from sim.comfy.provision import (
+    REPORT_NAME,
+    WANT_NAME,
+    ModelFile,
+    Provisioning,
+    report_bytes,
+    true_file,
+    want_files,
+)
+from sim.comfy.provision import installed as folders_of
 from sim.comfy.schema import FILE_INPUTS, classes
 
 PREVIEW_IMAGE = 1
@@ -39,7 +48,10 @@ PREVIEW_IMAGE = 1
 PREVIEW_JPEG = 1
 MAXIMUM_HISTORY_SIZE = 10_000
 SAMPLERS = {"KSampler", "KSamplerAdvanced"}
-LATENTS = ("EmptyLatentImage", "EmptyHunyuanLatentVideo", "EmptySD3LatentImage")
+DETAILERS = {"FaceDetailer"}
+"""Nodes that sample inside (the Impact Pack's detailers: one KSampler run per detected face
+and cycle); the simulator finds one face per picture, so the picture keeps its size."""
+LATENTS = ("EmptyLatentImage", "EmptyHunyuanLatentVideo", "EmptySD3LatentImage", "WanImageToVideo")
 LOADER_CLASSES = {node for node, _input in FILE_INPUTS}
 OOM_MESSAGE = (
     "CUDA out of memory. Tried to allocate 2.00 GiB\n"
@@ -148,6 +160,10 @@ class ComfyServer:
         self.cache: dict[str, dict[str, Any] | None] = {}
         """Input signature -> the UI output of the node that ran with it (ComfyUI's cache)."""
         self.last_node_id: str | None = None
+        self.later: list[tuple[ModelFile, float]] = []
+        """Files the start script's watcher was asked for, each with when it is checked."""
+        self.asked_at = 0.0
+        """When the last want file was uploaded (the watcher looks every few seconds)."""
         self._wake: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
 
@@ -167,15 +183,16 @@ class ComfyServer:
     def installed(self) -> dict[str, list[str]]:
         """Models folder -> files on disk now (nothing until a start's downloads are done)."""
         provisioning = self.config.provisioning
-        if provisioning is not None and self.now() < provisioning.downloaded_at:
-            return {}
+        if provisioning is not None:
+            return folders_of(self._landed(provisioning))
         return self.config.models
 
     def model_files(self) -> list[ModelFile]:
         """The model files on disk, with what the start script knows of each."""
         provisioning = self.config.provisioning
         if provisioning is not None:
-            return provisioning.files
+            self._watch(provisioning)
+            return provisioning.files + [item for item, _done in self.later]
         return [
             ModelFile(f"{folder}/{name}", *true_file(f"{folder}/{name}"), pinned=False)
             for folder, names in sorted(self.config.models.items())
@@ -186,10 +203,47 @@ class ComfyServer:
         """A file `/view` can serve: outputs, uploads, and the start script's report."""
         if (kind, subfolder, name) == ("input", "", REPORT_NAME):
             provisioning = self.config.provisioning
-            if provisioning is not None and self.now() < provisioning.downloaded_at:
+            if provisioning is None:
+                return report_bytes(self.model_files(), self.config.bad_files)
+            if self.now() < provisioning.downloaded_at:
                 return None
-            return report_bytes(self.model_files(), self.config.bad_files)
+            landed = self._landed(provisioning)
+            pending = provisioning.pending(self.now())
+            pending += [item.path for item, done in self.later if done > self.now()]
+            return report_bytes(landed, self.config.bad_files, pending)
+        if provisioning := self.config.provisioning:
+            self._watch(provisioning)
         return self.files.get((kind, subfolder, name))
+
+    def upload(self, key: tuple[str, str, str], data: bytes) -> None:
+        """Store an uploaded input file (a want file is then seen by the watcher)."""
+        self.files[key] = data
+        if key == ("input", "", WANT_NAME):
+            self.asked_at = self.now()
+
+    def _landed(self, provisioning: Provisioning) -> list[ModelFile]:
+        """The files in place and checked now: the start's, then those asked for later."""
+        self._watch(provisioning)
+        now = self.now()
+        later = [item for item, done in self.later if done <= now]
+        return provisioning.landed(now) + later
+
+    def _watch(self, provisioning: Provisioning) -> None:
+        """The start script's watcher, which begins once the start's downloads are done: it
+        takes a complete want file away and fetches its files (one batch after another; a
+        file it verified before takes no time)."""
+        data = self.files.get(("input", "", WANT_NAME))
+        now = self.now()
+        watching = self.config.watches_for_downloads and now >= provisioning.done_at
+        asked = want_files(data) if data is not None and watching else None
+        if asked is None:
+            return
+        del self.files[("input", "", WANT_NAME)]
+        have = {item.path for item in provisioning.files} | {i.path for i, _d in self.later}
+        new = [item for item in asked if item.path not in have]
+        start = max([self.asked_at, provisioning.done_at, *(done for _i, done in self.later)])
+        done = start + provisioning.fetch_s(new)
+        self.later += [(item, done) for item in new]
 
     def uploads(self) -> set[str]:
         """Names graphs may give LoadImage: `name` or `subfolder/name` of each input file."""
@@ -434,7 +488,9 @@ class Run:
             self._check_clip_vision(inputs)
         elif class_type in SAMPLERS:
             await self._sample(node_id, inputs)
-        elif class_type in ("SaveImage", "PreviewImage", "SaveAnimatedWEBP"):
+        elif class_type in DETAILERS:
+            await self._sample(node_id, inputs, cycles=int(inputs.get("cycle", 1)))
+        elif class_type in ("SaveImage", "PreviewImage", "SaveAnimatedWEBP", "SaveVideo"):
             return self._save(node_id, class_type, inputs)
         elif classes()[class_type].output_node:
             raise NodeFailure(
@@ -472,10 +528,11 @@ class Run:
         if source != "IPAdapterUnifiedLoader" and "clip_vision" not in inputs:
             raise NodeFailure("Exception", "Missing CLIPVision model.")
 
-    async def _sample(self, node_id: str, inputs: dict[str, Any]) -> None:
-        """Stream the steps (and previews); raise on interrupt or the failure fault."""
+    async def _sample(self, node_id: str, inputs: dict[str, Any], *, cycles: int = 1) -> None:
+        """Stream the steps (`cycles` runs of them, counted as one; and previews); raise on
+        interrupt or the failure fault."""
         server, config, pid = self.server, self.server.config, self.item.prompt_id
-        steps = int(inputs.get("steps", 1))
+        steps = int(inputs.get("steps", 1)) * cycles
         seed = int(inputs.get("seed", inputs.get("noise_seed", 0)))
         for step in range(1, steps + 1):
             while config.hang and pid not in server.interrupted:
@@ -499,7 +556,9 @@ class Run:
         return self.server.files.get(("input", subfolder, file_name))
 
     def _save(self, node_id: str, class_type: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Write the node's files; its UI output (`images`, plus `animated` for a WebP)."""
+        """Write the node's files; its UI output (`images`, plus `animated` for a WebP or a
+        video: core SaveVideo reports its MP4 under `images` too, as ComfyUI's PreviewVideo
+        does)."""
         prompt = self.item.prompt
         latent = _find_upstream(prompt, node_id, LATENTS)
         sampler = _find_upstream(prompt, node_id, tuple(SAMPLERS))
@@ -511,16 +570,21 @@ class Run:
             prefix = "ComfyUI_temp_" + "".join(random.choices(string.ascii_lowercase, k=5))
         existing = [(sub, name) for (folder, sub, name) in self.server.files if folder == kind]
         subfolder, stem, counter = render.save_path(prefix, existing)
-        if class_type == "SaveAnimatedWEBP":
+        if class_type in ("SaveAnimatedWEBP", "SaveVideo"):
             frames = int(latent["inputs"].get("length", 8)) if latent else 8
-            name = f"{stem}_{counter:05}_.webp"
-            data = render.animated_webp(size, seed, prompt, frames, float(inputs.get("fps", 6)))
+            if class_type == "SaveVideo":
+                name = f"{stem}_{counter:05}_.mp4"
+                data = self._mp4(node_id, size, seed, frames)
+            else:
+                name = f"{stem}_{counter:05}_.webp"
+                fps = float(inputs.get("fps", 6))
+                data = render.animated_webp(size, seed, prompt, frames, fps)
             self.server.files[(kind, subfolder, name)] = data
             return {
                 "images": [{"filename": name, "subfolder": subfolder, "type": kind}],
                 "animated": [True],
             }
-        repeat = _find_upstream(prompt, node_id, ("RepeatLatentBatch",))
+        repeat = _find_upstream(prompt, node_id, ("RepeatLatentBatch", "RepeatImageBatch"))
         batch = int(latent["inputs"].get("batch_size", 1)) if latent else 1
         if repeat is not None:
             batch = int(repeat["inputs"].get("amount", 1))
@@ -540,6 +604,17 @@ class Run:
             self.server.files[(kind, subfolder, name)] = data
             images.append({"filename": name, "subfolder": subfolder, "type": kind})
         return {"images": images}
+
+    def _mp4(self, node_id: str, size: tuple[int, int], seed: int, frames: int) -> bytes:
+        """SaveVideo's H.264 MP4 at its CreateVideo's frame rate, with `prompt` and every
+        `extra_pnginfo` key as metadata items (SaveVideo's `saved_metadata`)."""
+        prompt = self.item.prompt
+        create = _find_upstream(prompt, node_id, ("CreateVideo",))
+        fps = float((create or {}).get("inputs", {}).get("fps", 30.0))
+        extra = self.item.extra_data.get("extra_pnginfo")
+        metadata = dict(extra) if isinstance(extra, dict) else {}
+        metadata["prompt"] = prompt
+        return render.mp4(size, seed, metadata, frames, fps)
 
 
 @dataclass

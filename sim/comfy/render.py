@@ -1,10 +1,14 @@
-"""The files a simulated ComfyUI writes: PNGs, animated WebPs and latent previews.
+"""The files a simulated ComfyUI writes: PNGs, animated WebPs, H.264 MP4s and previews.
 
 Pictures are gradients whose colours depend on the seed and the graph, so two prompts that
 differ give different files, and they carry the graph where ComfyUI puts it: a PNG's `prompt`
 text chunk (plus one chunk per `extra_pnginfo` key), an animated WebP's EXIF tag 0x0110 as
-`prompt:<graph JSON>`. Names follow ComfyUI's `get_save_image_path`: the prefix's folder part
-becomes the subfolder, and a counter per prefix starts at 1 (`ComfyUI_00001_.png`).
+`prompt:<graph JSON>`, an MP4's QuickTime `mdta` metadata items (one JSON value per key,
+as SaveVideo's PyAV container writes them with `movflags=use_metadata_tags`). MP4s are
+encoded for real with PyAV's bundled FFmpeg and libx264, the library ComfyUI itself saves
+video with, so players, decoders and metadata readers see a true file. Names follow
+ComfyUI's `get_save_image_path`: the prefix's folder part becomes the subfolder, and a
+counter per prefix starts at 1 (`ComfyUI_00001_.png`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ import io
 import json
 import textwrap
 from collections.abc import Iterable
+from fractions import Fraction
 from typing import Any
 
+import av
+import numpy as np
 from PIL import Image, ImageChops, ImageDraw, PngImagePlugin
 
 EXIF_MODEL = 0x0110
@@ -86,6 +93,30 @@ def animated_webp(
         quality=60,
         method=0,
     )
+    return out.getvalue()
+
+
+def mp4(
+    size: tuple[int, int], seed: int, metadata: dict[str, Any], frames: int, fps: float
+) -> bytes:
+    """An H.264 MP4 (yuv420p) of `frames` frames at `fps`, `metadata` as JSON-valued
+    `mdta` items, as SaveVideo writes it. Odd sides are cut to even ones, as yuv420p needs."""
+    width, height = size[0] // 2 * 2 or 2, size[1] // 2 * 2 or 2
+    text = json.dumps(metadata.get("prompt", {}))
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4", options={"movflags": "use_metadata_tags"}) as box:
+        for key, value in metadata.items():
+            box.metadata[key] = json.dumps(value)
+        stream = box.add_stream("libx264", rate=Fraction(round(fps * 1000), 1000))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "30"}
+        for index in range(max(frames, 1)):
+            picture = _frame((width, height), seed, text, shift=index * 15)
+            frame = av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
+            for packet in stream.encode(frame):
+                box.mux(packet)
+        for packet in stream.encode():
+            box.mux(packet)
     return out.getvalue()
 
 

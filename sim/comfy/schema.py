@@ -1,8 +1,11 @@
 """The node classes a real ComfyUI knows, as facts: what v0.3.64 answered on `GET /object_info`.
 
 `object_info.json` beside this module is that answer, verbatim (515 classes, core nodes plus
-ComfyUI_IPAdapter_plus, on a server whose model folders were empty). Every input's type, enum
-values and range come from it; nothing here restates them. What the answer cannot say is
+ComfyUI_IPAdapter_plus, on a server whose model folders were empty). The face fix's nodes
+(FaceDetailer, UltralyticsDetectorProvider) come from `object_info_impact_pack.json`: the
+same shape, written from the Impact Pack's and Subpack's source at the commits it records,
+since the server that answered had no face detector. Every input's type, enum values and
+range come from these files; nothing here restates them. What the answer cannot say is
 which models folder a file input lists, since the real server fills those lists from disk:
 `FILE_INPUTS` names the folder for each such input, and the simulator fills the list from
 the files it has installed, as ComfyUI's `folder_paths.get_filename_list` does.
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 FACTS_PATH = Path(__file__).with_name("object_info.json")
+PACK_FACTS_PATH = Path(__file__).with_name("object_info_impact_pack.json")
 
 FILE_INPUTS: dict[tuple[str, str], str] = {
     ("CheckpointLoaderSimple", "ckpt_name"): "checkpoints",
@@ -40,8 +44,11 @@ FILE_INPUTS: dict[tuple[str, str], str] = {
     ("GLIGENLoader", "gligen_name"): "gligen",
     ("HypernetworkLoader", "hypernetwork_name"): "hypernetworks",
     ("UpscaleModelLoader", "model_name"): "upscale_models",
+    ("UltralyticsDetectorProvider", "model_name"): "ultralytics",
 }
-"""(class, input) -> the models folder whose files the input's list shows."""
+"""(class, input) -> the models folder whose files the input's list shows. The Subpack lists
+`bbox/<file>` of models/ultralytics/bbox, then `segm/<file>` of models/ultralytics/segm:
+the files under models/ultralytics by their path inside it, as this folder's list is."""
 
 UPLOAD_INPUTS: dict[tuple[str, str], str] = {
     ("LoadImage", "image"): "input",
@@ -94,9 +101,11 @@ class NodeClass:
 
 @functools.cache
 def facts() -> dict[str, Any]:
-    """The raw `/object_info` answer (read once; callers must not mutate it)."""
+    """The raw `/object_info` answer, the Impact Pack's classes included (read once; callers
+    must not mutate it)."""
     loaded: dict[str, Any] = json.loads(FACTS_PATH.read_text(encoding="utf-8"))
-    return loaded
+    pack: dict[str, Any] = json.loads(PACK_FACTS_PATH.read_text(encoding="utf-8"))
+    return {**loaded, **pack["nodes"]}
 
 
 @functools.cache

@@ -16,9 +16,23 @@ from typing import Any
 from PIL import Image
 
 DEFAULT_SIZE = (512, 512)
-SIZED = ("EmptyLatentImage", "EmptyHunyuanLatentVideo", "EmptySD3LatentImage", "ImageScale")
+SIZED = (
+    "EmptyLatentImage",
+    "EmptyHunyuanLatentVideo",
+    "EmptySD3LatentImage",
+    "ImageScale",
+    "WanImageToVideo",
+)
 SCALED = ("LatentUpscaleBy", "ImageScaleBy")
-PIXEL_INPUTS = ("destination", "images", "image", "pixels", "samples", "latent_image")
+PIXEL_INPUTS = (
+    "destination",
+    "images",
+    "image",
+    "pixels",
+    "samples",
+    "latent_image",
+    "video",
+)
 """The inputs that carry the pictures (or latents) a node passes on, by preference."""
 MODEL_FACTOR = re.compile(r"(?:^|[^0-9])([1-8])x|x([1-8])(?:[^0-9]|$)", re.IGNORECASE)
 """An upscale model's factor from its file name (4x-UltraSharp, RealESRGAN_x4plus), as the

@@ -113,23 +113,26 @@ async def list_instances(request: Request) -> Response:
     limit = 5 if limit <= 0 else min(limit, MAX_PAGE)
     with state.lock:
         now = state.now()
-        rows = [state.render(inst, now) for inst in state.listed(now)]
-    try:
-        rows = [row for row in rows if matches_all(row, filters)]
-    except (ValueError, TypeError) as exc:
-        return error(400, "invalid_args", f"Error in query parameters: {exc}")
+        listed = state.listed(now)
+        try:
+            if filters:
+                listed = [i for i in listed if matches_all(state.render(i, now), filters)]
+        except (ValueError, TypeError) as exc:
+            return error(400, "invalid_args", f"Error in query parameters: {exc}")
+        remaining = [inst for inst in listed if inst.id > after]
+        # Only the page is rendered, as Vast pages in its database: listing many instances
+        # costs each page its own rows, not the whole account's.
+        page = [state.render(inst, now) for inst in remaining[:limit]]
     label_counts: dict[str, int] = {}
-    for row in rows:
-        label_counts[row["label"] or ""] = label_counts.get(row["label"] or "", 0) + 1
-    remaining = [row for row in rows if row["id"] > after]
-    page = remaining[:limit]
+    for inst in listed:
+        label_counts[inst.label or ""] = label_counts.get(inst.label or "", 0) + 1
     more = len(remaining) > limit
     next_token = base64.b64encode(str(page[-1]["id"]).encode()).decode() if more else None
     return JSONResponse(
         {
             "success": True,
             "instances_found": len(page),
-            "total_instances": len(rows),
+            "total_instances": len(listed),
             "label_counts": label_counts,
             "next_token": next_token,
             "instances": page,

@@ -10,7 +10,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Locator, Page, expect
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,6 +34,24 @@ PASSWORD = "correct horse battery staple"
 def chromium_present() -> bool:
     """Whether the Debian `chromium` package is installed."""
     return Path(CHROMIUM).is_file()
+
+
+BROWSER_TEST = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not chromium_present(),
+        reason="needs Debian's chromium (apt-get install chromium chromium-driver); "
+        ".ci/run installs it",
+    ),
+]
+"""The marks of every browser test module: `pytestmark = BROWSER_TEST`."""
+
+
+def new_context(browser: Browser, width: int, height: int, **options: bool) -> BrowserContext:
+    """A fresh browser profile with a `width` × `height` viewport and the step timeout."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    return context
 
 
 def wait_idle(page: Page) -> None:
@@ -94,6 +113,19 @@ def submit_registration(tab: Locator) -> None:
     wait_idle(tab.page)
 
 
+def signed_up(page: Page, url: str, username: str, birth: tuple[str, str, str]) -> None:
+    """A newcomer's first visit to `url`: the age gate confirmed, an account for `username`
+    (born `birth`: year, month, day) created, the signed-in Studio shown."""
+    open_site(page, url)
+    registered(page, username, birth)
+
+
+def registered(page: Page, username: str, birth: tuple[str, str, str]) -> None:
+    """`signed_up` once the site is open (the age gate showing)."""
+    confirm_age(page)
+    submit_registration(fill_registration(page, username, birth))
+
+
 def sign_out(page: Page) -> None:
     """Sign out from the Account page and wait for the sign-in forms."""
     open_page(page, "Account")
@@ -116,6 +148,12 @@ def submit_sign_in(tab: Locator) -> None:
     tab.get_by_role("button", name="Sign in").click()
     expect(tab.page.get_by_role("heading", name="Studio", exact=True)).to_be_visible()
     wait_idle(tab.page)
+
+
+def signed_in_again(page: Page, username: str) -> None:
+    """Sign out and in again as `username` (a new role shows once signed in anew)."""
+    sign_out(page)
+    submit_sign_in(fill_sign_in(page, username))
 
 
 @dataclass

@@ -10,46 +10,32 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import (
+    BROWSER_TEST,
     JOB_TIMEOUT_MS,
-    STEP_TIMEOUT_MS,
     Screenshots,
-    chromium_present,
     confirm_age,
     fill_registration,
     fill_sign_in,
+    new_context,
     open_page,
     open_site,
+    registered,
     sign_out,
+    signed_in_again,
     submit_registration,
     submit_sign_in,
     wait_idle,
 )
 from tests.e2e.system import ADMIN_KEY, STARTER_CREDITS, System
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not chromium_present(),
-        reason="needs Debian's chromium (apt-get install chromium chromium-driver); "
-        ".ci/run installs it",
-    ),
-]
+pytestmark = BROWSER_TEST
 
-VIEWPORT = {"width": 1400, "height": 1300}
 MUSE = "Nova"
 SCENE = "reading on a sunlit balcony"
-
-
-def _new_page(browser: Browser) -> Page:
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)  # type: ignore[arg-type]
-    page = context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    return page
 
 
 def _create_muse(page: Page, shots: Screenshots) -> None:
@@ -113,17 +99,15 @@ def _download_from_gallery(page: Page, shots: Screenshots, into: Path) -> Path:
 
 
 def _sign_in_as_admin(browser: Browser, system: System, shots: Screenshots) -> Page:
-    page = _new_page(browser)
+    page = new_context(browser, 1400, 1300, accept_downloads=True).new_page()
     open_site(page, f"{system.url}/admin_pool")  # a deep link meets the gate too,
     not_found = page.get_by_role("dialog").filter(has_text="Page not found")
     expect(not_found).to_be_visible()  # as admin pages do not exist for visitors
     page.keyboard.press("Escape")
     expect(not_found).to_have_count(0)
-    confirm_age(page)
-    submit_registration(fill_registration(page, "root", ("1980", "02", "03")))
+    registered(page, "root", ("1980", "02", "03"))
     system.cli("user", "role", "root", "admin", stdin=f"{ADMIN_KEY}\n")
-    sign_out(page)
-    submit_sign_in(fill_sign_in(page, "root"))
+    signed_in_again(page, "root")
     admin_link = page.get_by_test_id("stSidebarNav").get_by_role("link", name="Warm pool")
     expect(admin_link).to_be_visible()
     shots.take(page, "admin_signed_in")
@@ -133,11 +117,11 @@ def _sign_in_as_admin(browser: Browser, system: System, shots: Screenshots) -> P
 def test_newcomer_creates_a_muse_generates_and_downloads_and_the_admin_sees_pool_and_spend(
     system: System, browser: Browser, screenshots: Screenshots, tmp_path: Path
 ) -> None:
-    page = _new_page(browser)
+    page = new_context(browser, 1400, 1300, accept_downloads=True).new_page()
     open_site(page, system.url)
     expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)  # the gate lists no pages
     screenshots.take(page, "age_gate")
-    confirm_age(page)
+    confirm_age(page)  # step by step, not `signed_up`: each step is photographed
     registration = fill_registration(page, "maya", ("1990", "01", "15"))
     screenshots.take(page, "register")
     submit_registration(registration)

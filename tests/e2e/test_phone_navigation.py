@@ -3,31 +3,18 @@ the visitor asked for is what they see (issue 14, "the sidebar stays open after 
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import (
-    STEP_TIMEOUT_MS,
+    BROWSER_TEST,
     Screenshots,
-    chromium_present,
-    confirm_age,
-    fill_registration,
-    open_site,
-    submit_registration,
+    new_context,
+    signed_up,
     wait_idle,
 )
 from tests.e2e.system import System
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not chromium_present(),
-        reason="needs Debian's chromium (apt-get install chromium chromium-driver); "
-        ".ci/run installs it",
-    ),
-]
-
-PHONE = {"width": 390, "height": 844}
+pytestmark = BROWSER_TEST
 
 
 def sidebar_open(page: Page) -> bool:
@@ -44,12 +31,8 @@ def open_sidebar(page: Page) -> None:
 def test_a_link_followed_in_the_phone_sidebar_closes_it(
     system: System, browser: Browser, screenshots: Screenshots
 ) -> None:
-    context = browser.new_context(viewport=PHONE)  # type: ignore[arg-type]
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    page = context.new_page()
-    open_site(page, system.url)
-    confirm_age(page)
-    submit_registration(fill_registration(page, "walker", ("1990", "04", "05")))
+    page = new_context(browser, 390, 844).new_page()
+    signed_up(page, system.url, "walker", ("1990", "04", "05"))
     for title in ("Gallery", "Muses", "Account", "Studio"):
         open_sidebar(page)
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()

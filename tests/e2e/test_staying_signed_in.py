@@ -9,39 +9,24 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.browser import (
+    BROWSER_TEST,
     STEP_TIMEOUT_MS,
     Screenshots,
-    chromium_present,
     confirm_age,
-    fill_registration,
     fill_sign_in,
+    new_context,
     open_site,
-    submit_registration,
+    signed_up,
     wait_idle,
 )
 from tests.e2e.system import System
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not chromium_present(),
-        reason="needs Debian's chromium (apt-get install chromium chromium-driver); "
-        ".ci/run installs it",
-    ),
-]
+pytestmark = BROWSER_TEST
 
-VIEWPORT = {"width": 1400, "height": 1000}
 SESSION_COOKIE = "aikings_session"
-
-
-def _context(browser: Browser) -> BrowserContext:
-    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    return context
 
 
 def _session_cookie(context: BrowserContext) -> dict[str, object]:
@@ -66,11 +51,9 @@ def _signed_in_on(page: Page, title: str) -> None:
 def test_a_reload_a_second_tab_a_deep_link_and_a_restart_keep_the_session(
     system: System, browser: Browser, screenshots: Screenshots
 ) -> None:
-    context = _context(browser)
+    context = new_context(browser, 1400, 1000)
     page = context.new_page()
-    open_site(page, system.url)
-    confirm_age(page)
-    submit_registration(fill_registration(page, "lena", ("1991", "03", "09")))
+    signed_up(page, system.url, "lena", ("1991", "03", "09"))
     cookie = _session_cookie(context)
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict", cookie
     nav = page.get_by_test_id("stSidebarNav")
@@ -89,7 +72,7 @@ def test_a_reload_a_second_tab_a_deep_link_and_a_restart_keep_the_session(
 
     # Another browser: the deep link meets the gate, which is remembered across a reload,
     # then the sign-in form, then the page the link named.
-    stranger = _context(browser).new_page()
+    stranger = new_context(browser, 1400, 1000).new_page()
     open_site(stranger, f"{system.url}/gallery")
     confirm_age(stranger)
     stranger.reload()

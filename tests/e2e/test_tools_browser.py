@@ -8,27 +8,20 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import (
+    BROWSER_TEST,
     JOB_TIMEOUT_MS,
-    STEP_TIMEOUT_MS,
     Screenshots,
-    chromium_present,
-    confirm_age,
-    fill_registration,
+    new_context,
     open_page,
-    open_site,
-    submit_registration,
+    signed_up,
     wait_idle,
 )
 from tests.e2e.system import System
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not chromium_present(), reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_TEST
 
 
 def _choose(page: Page, label: str, option: str | re.Pattern[str]) -> None:
@@ -74,11 +67,8 @@ def _paint(page: Page) -> None:
 def test_a_picture_is_upscaled_and_inpainted_with_a_painted_mask(
     system: System, browser: Browser, screenshots: Screenshots
 ) -> None:
-    page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    open_site(page, system.url)
-    confirm_age(page)
-    submit_registration(fill_registration(page, "ines", ("1991", "05", "06")))
+    page = new_context(browser, 1400, 1600).new_page()
+    signed_up(page, system.url, "ines", ("1991", "05", "06"))
     open_page(page, "Studio")
     _choose(page, "Quality", "low")
     prompt = page.get_by_label("Prompt", exact=True)

@@ -17,25 +17,17 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import (
+    BROWSER_TEST,
     JOB_TIMEOUT_MS,
-    STEP_TIMEOUT_MS,
     Screenshots,
-    chromium_present,
-    confirm_age,
-    fill_registration,
-    fill_sign_in,
-    open_site,
-    sign_out,
-    submit_registration,
-    submit_sign_in,
+    new_context,
+    signed_in_again,
+    signed_up,
     wait_idle,
 )
 from tests.e2e.system import ADMIN_KEY, System, running_system
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not chromium_present(), reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_TEST
 
 DESKTOP = {"width": 1400, "height": 1000}
 PHONE = {"width": 390, "height": 844}
@@ -48,6 +40,7 @@ PAGES = {
     "": "Studio",  # the default page lives at /
     "muses": "Muses",
     "gallery": "Gallery",
+    "reader": "Settings reader",
     "account": "Account",
     "admin_pool": "Warm pool",
     "admin_costs": "Spend & usage",
@@ -69,15 +62,10 @@ def cold_default_system(tmp_path: Path, screenshots: Screenshots) -> Iterator[Sy
 
 
 def _admin(browser: Browser, system: System) -> Page:
-    context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    page = context.new_page()
-    open_site(page, system.url)
-    confirm_age(page)
-    submit_registration(fill_registration(page, "root", ("1980", "02", "03")))
+    page = new_context(browser, DESKTOP["width"], DESKTOP["height"]).new_page()
+    signed_up(page, system.url, "root", ("1980", "02", "03"))
     system.cli("user", "role", "root", "admin", stdin=f"{ADMIN_KEY}\n")
-    sign_out(page)
-    submit_sign_in(fill_sign_in(page, "root"))
+    signed_in_again(page, "root")
     return page
 
 

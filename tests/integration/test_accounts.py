@@ -9,7 +9,7 @@ from core.accounts import ledger, sessions, users
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
 from core.models import AuditEntry, Role
-from testing.factories import make_user
+from testing.factories import make_user, register_user
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -17,15 +17,8 @@ PASSWORD = "correct horse battery"
 
 def register(engine, name="ava", *, born=date(1990, 5, 1), password=PASSWORD, now=NOW):
     with session_scope(engine) as session:
-        return users.register(
-            session,
-            username=name,
-            email=f"{name}@example.test",
-            display_name=name.title(),
-            password=password,
-            date_of_birth=born,
-            now=now,
-            starter_credits=100,
+        return register_user(
+            session, name, password=password, now=now, starter_credits=100, date_of_birth=born
         )
 
 
@@ -73,16 +66,7 @@ def test_duplicates_are_refused_without_naming_the_email(engine):
     with pytest.raises(ValidationFailed, match="taken"):
         register(engine)
     with session_scope(engine) as session, pytest.raises(ValidationFailed, match="could not"):
-        users.register(
-            session,
-            username="other",
-            email="ava@example.test",
-            display_name="O",
-            password=PASSWORD,
-            date_of_birth=date(1990, 1, 1),
-            now=NOW,
-            starter_credits=0,
-        )
+        register_user(session, "other", email="ava@example.test", password=PASSWORD, now=NOW)
 
 
 def test_long_unicode_passwords_work():

@@ -176,7 +176,7 @@ def test_no_token_reaches_another_user_s_jobs_outputs_or_pictures(api: Api) -> N
     with session_scope(api.engine) as session:
         asset = store_png(
             session,
-            media_root=get_settings().media_root,
+            media=get_settings().media_root,
             owner_id=owner.id or 0,
             title="mine",
             now=SystemClock().now(),

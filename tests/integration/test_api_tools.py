@@ -18,12 +18,13 @@ from core.clock import SystemClock
 from core.comfy import tools as comfy_tools
 from core.comfy.presets import Presets
 from core.comfy.tools import Tools
-from core.comfy.workflows import GenerationRequest, build_graph
+from core.comfy.workflows import build_graph
 from core.config import get_settings
 from core.db import read_scope, session_scope
 from core.gallery import store
 from core.models import Asset, GenerationJob, MediaKind, User
 from core.studio.compose import mask_of
+from core.studio.needs import request_of
 from core.studio.pricing import UPSCALE_S_PER_MEGAPIXEL
 from tests.integration import test_api
 from tests.unit.test_workflows import assert_well_formed, only
@@ -48,7 +49,7 @@ def own_picture(api: Api, user: User, colour: str = "teal") -> Asset:
     with session_scope(api.engine) as session:
         return store.save_output(
             session,
-            media_root=get_settings().media_root,
+            media=get_settings().media_root,
             owner_id=user.id or 0,
             job_id=None,
             muse_id=None,
@@ -80,24 +81,58 @@ def graph_of(job: GenerationJob) -> tuple[dict[str, Any], tuple[str, ...]]:
     source = "source.png" if tools.source else None
     mask = "mask.png" if mask_of(job) else None
     graph = build_graph(
-        GenerationRequest(
-            positive=job.prompt,
-            negative=job.negative_prompt,
-            model=job.model,
-            preset=job.preset,
-            seed=job.seed,
-            batch_size=job.batch_size,
-            tools=tools.with_images(source, mask),
-        ),
-        PRESETS,
+        request_of(job, tools=tools.with_images(source, mask), reference_images=()), PRESETS
     )
     return graph, tuple(name for name in (source, mask) if name)
 
 
+def submitted_with_tools(
+    api: Api, token: str, body: dict[str, Any], tools: dict[str, Any]
+) -> tuple[GenerationJob, dict[str, Any]]:
+    """Submit `body` with `tools` over the API; the job and its quote, which must price the
+    tools above the same request without them."""
+    with api.client(token) as client:
+        plain = client.post("/v1/estimate", json=body).json()
+        quote = client.post("/v1/estimate", json=body | {"tools": tools}).json()
+        created = client.post("/v1/jobs", json=body | {"tools": tools})
+    assert created.status_code == 201, created.text
+    assert quote["gpu_seconds"] > plain["gpu_seconds"]
+    return the_job(api), quote
+
+
 def test_the_api_s_lists_are_the_tools_own() -> None:
-    assert get_args(schemas.Mode) == comfy_tools.MODES
+    assert get_args(schemas.Mode) == (*comfy_tools.MODES, "img2video")
+    assert "img2video" in comfy_tools.VIDEO_MODES
+    assert get_args(schemas.VideoFormat) == comfy_tools.VIDEO_FORMATS
     assert get_args(schemas.InpaintMethod) == comfy_tools.INPAINT_METHODS
     assert get_args(schemas.LatentUpscaleMethod) == comfy_tools.LATENT_UPSCALE_METHODS
+
+
+def test_a_users_picture_is_animated_into_an_mp4_through_the_api(api: Api) -> None:
+    user, token = api.user_with_token(credits=5000)
+    picture = own_picture(api, user)
+    body = {"prompt": "the harbour waves gently", "preset": "low", "kind": "video"}
+    tools = {"mode": "img2video", "source_asset_id": picture.id, "length": 49, "fps": 24}
+    with api.client(token) as client:
+        plain = client.post("/v1/estimate", json=body).json()
+        quote = client.post("/v1/estimate", json=body | {"tools": tools})
+        created = client.post("/v1/jobs", json=body | {"tools": tools})
+    assert quote.status_code == 200, quote.text
+    assert created.status_code == 201, created.text
+    assert quote.json()["gpu_seconds"] > plain["gpu_seconds"]  # 49 frames, not 33
+    job = the_job(api)
+    stored = Tools.from_json(job.request["tools"])
+    assert (job.kind, job.model) == (MediaKind.VIDEO, PRESETS.i2v_model)
+    assert (stored.source, stored.source_size, stored.length, stored.fps) == (
+        picture.sha256,
+        SIZE,
+        49,
+        24.0,
+    )
+    graph, uploads = graph_of(job)
+    assert_well_formed(graph, uploads)
+    assert only(graph, "SaveVideo")["format"] == "mp4"
+    assert only(graph, "WanImageToVideo")["length"] == 49
 
 
 def test_loras_sizes_sampler_controls_and_hires_fix_through_the_api(api: Api) -> None:
@@ -113,13 +148,7 @@ def test_loras_sizes_sampler_controls_and_hires_fix_through_the_api(api: Api) ->
         "scheduler": "beta",
         "hires": {"scale": 1.5, "denoise": 0.35, "steps": 10, "upscaler": UPSCALER},
     }
-    with api.client(token) as client:
-        plain = client.post("/v1/estimate", json=body).json()
-        quote = client.post("/v1/estimate", json=body | {"tools": tools}).json()
-        created = client.post("/v1/jobs", json=body | {"tools": tools})
-    assert created.status_code == 201, created.text
-    assert quote["gpu_seconds"] > plain["gpu_seconds"]
-    job = the_job(api)
+    job, quote = submitted_with_tools(api, token, body, tools)
     assert job.estimated_credits == quote["credits_held"]
     assert _balance(api.engine, user) == 1000 - quote["credits_held"]
     graph, uploads = graph_of(job)
@@ -133,6 +162,17 @@ def test_loras_sizes_sampler_controls_and_hires_fix_through_the_api(api: Api) ->
         (22, "euler", "beta"),
         (10, "euler", "beta"),
     ]
+
+
+def test_a_face_fix_through_the_api_is_priced_and_reaches_the_graph(api: Api) -> None:
+    _user, token = api.user_with_token(credits=1000)
+    body = {"prompt": "a portrait in a garden", "preset": "low"}
+    tools = {"face_fix": {"denoise": 0.3, "confidence": 0.6, "steps": 8}}
+    job, _quote = submitted_with_tools(api, token, body, tools)
+    graph, uploads = graph_of(job)
+    assert_well_formed(graph, uploads)
+    face = only(graph, "FaceDetailer")
+    assert (face["denoise"], face["bbox_threshold"], face["steps"]) == (0.3, 0.6, 8)
 
 
 def test_an_own_picture_is_upscaled_without_a_prompt_priced_by_its_output(api: Api) -> None:
@@ -199,6 +239,9 @@ def test_inpaint_with_an_uploaded_mask_fits_it_to_the_picture(api: Api) -> None:
         ({"mode": "upscale", "upscaler": "nonesuch.pth"}, 422, "upscale"),
         ({"mode": "inpaint", "mask_png": drawn_mask(), "hires": {}}, 422, "Hires"),
         ({"mode": "hologram"}, 422, "mode"),
+        ({"face_fix": {"denoise": 1.5}}, 422, "denoise"),
+        ({"face_fix": {"denoise": 0}}, 422, "denoise"),
+        ({"mode": "upscale", "upscaler": UPSCALER, "face_fix": {}}, 422, "not with upscale"),
     ],
 )
 def test_bad_tools_are_refused_before_any_credit_is_held(

@@ -31,12 +31,12 @@ from core.comfy.presets import Presets
 from core.config import get_settings
 from core.db import session_scope
 from core.errors import ValidationFailed
-from core.models import metadata
 from core.muses import service
 from core.studio.compose import StudioRequest
 from core.studio.pricing import pricing_from
 from core.studio.submit import submit
 from sim.server import ServerThread
+from testing import rows
 from testing.factories import make_user
 
 KEY = "correct-horse-admin-key"
@@ -106,14 +106,7 @@ CARDS: list[bytes] = [
 
 
 def row_counts(engine: sa.Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {
-            table.name: connection.execute(
-                sa.select(sa.func.count()).select_from(table)
-            ).scalar_one()
-            for table in metadata.sorted_tables
-            if table.name not in RECORDS
-        }
+    return rows.row_counts(engine, skip=RECORDS)
 
 
 @pytest.mark.parametrize("data", CARDS, ids=range(len(CARDS)))

@@ -10,24 +10,20 @@ from core.comfy import health
 from core.comfy.client import ComfyClient
 from core.comfy.events import Executing, Progress
 from core.comfy.presets import Presets
-from core.comfy.workflows import GenerationRequest, build_graph
+from core.comfy.tools import Tools
 from core.errors import ComfyUnavailable, ExecutionFailed, GraphInvalid
 from sim.comfy import ComfySimConfig
+from testing.factories import image_graph
 from testing.sims import comfy_sim
 
 PRESETS = Presets.load()
 
+WEBP_CLIP = Tools(video_format="webp")
+"""Video as an animated WebP (the option beside the default MP4)."""
+
 
 def graph(**fields):
-    values = {
-        "positive": "a lighthouse at dusk",
-        "negative": "blurry",
-        "model": PRESETS.default_model("image"),
-        "preset": "low",
-        "seed": 11,
-    }
-    values.update(fields)
-    return build_graph(GenerationRequest(**values), PRESETS)
+    return image_graph(PRESETS, **fields)
 
 
 @pytest.fixture
@@ -55,7 +51,7 @@ def test_different_seeds_give_different_pictures(client):
 
 
 def test_video_graph_runs_to_an_animated_webp(client):
-    video = graph(kind="video", model=PRESETS.default_model("video"), preset="low")
+    video = graph(kind="video", model=PRESETS.default_model("video"), preset="low", tools=WEBP_CLIP)
     (ref,) = client.run(video, timeout_s=60).outputs
     image = Image.open(io.BytesIO(client.view(ref)))
     assert image.format == "WEBP" and image.n_frames == PRESETS.preset("low", "video").length
@@ -174,6 +170,10 @@ def test_health_waits_for_the_report_and_refuses_a_file_that_is_not_the_pinned_o
     sdxl_only = {"checkpoints": {"sdxl_base_1.0.safetensors"}}
     downloads = {SDXL: PRESETS.downloads()[SDXL]}
     with comfy_sim(config) as sim:
+        assert health.check(sim.url, sdxl_only, downloads=downloads).startswith(
+            "ComfyUI not ready: /system_stats answered 502"  # restarting while it downloads
+        )
+        now[0] = 15.0
         assert health.check(sim.url, sdxl_only, downloads=downloads) == (
             "provisioning: model files not verified yet"
         )
@@ -277,7 +277,9 @@ def test_outputs_carry_comfys_prompt_metadata(client):
     for ref in refs:
         with Image.open(io.BytesIO(client.view(ref))) as image:
             assert json.loads(image.text["prompt"]) == image_graph
-    video_graph = graph(kind="video", model=PRESETS.default_model("video"), preset="low")
+    video_graph = graph(
+        kind="video", model=PRESETS.default_model("video"), preset="low", tools=WEBP_CLIP
+    )
     (clip,) = client.run(video_graph, timeout_s=60).outputs
     with Image.open(io.BytesIO(client.view(clip))) as webp:
         tag = webp.getexif()[0x0110]
@@ -362,7 +364,10 @@ def test_missing_ipadapter_files_refuse_the_graph_and_fail_the_health_check():
         with pytest.raises(GraphInvalid, match=r"CLIPVisionLoader #3 input 'clip_name'"):
             client.run(graph(reference_images=(name,)), timeout_s=30)
         reason = health.check(sim.url, PRESETS.required_models())
-    assert reason == "missing: clip_vision/CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors"
+    assert reason == (
+        "missing: clip_vision/CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors, "
+        "clip_vision/clip_vision_h.safetensors"
+    )
 
 
 def test_dropped_socket_stops_events_and_history_finishes_the_run():

@@ -22,7 +22,7 @@ from core.studio import outcomes, queue
 from core.studio.compose import StudioRequest
 from core.studio.pricing import Pricing
 from core.studio.submit import submit
-from testing.factories import make_instance, make_pool, make_user
+from testing.factories import make_funded_user, make_instance, make_pool
 
 PRESETS = Presets.load()
 PRICING = Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
@@ -30,17 +30,7 @@ GRANT = 1_000_000
 
 
 def funded_user(engine, clock):
-    user = make_user(engine)
-    with session_scope(engine) as session:
-        ledger.grant(
-            session,
-            user_id=user.id,
-            credits=GRANT,
-            key=f"grant:{user.id}",
-            note="t",
-            now=clock.now(),
-        )
-    return user
+    return make_funded_user(engine, GRANT, now=clock.now())
 
 
 def submit_one(engine, user, clock, **fields):

@@ -4,17 +4,18 @@ refused."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from core.accounts import sessions, users
+from core.accounts import sessions
 from core.clock import FakeClock
 from core.config import load_settings
 from core.db import read_scope, session_scope
 from sim.server import ServerThread
+from testing.factories import register_user
 from ui import cookies
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -49,16 +50,7 @@ def same_site(server):
 @pytest.fixture
 def started(engine):
     with session_scope(engine) as session:
-        user = users.register(
-            session,
-            username="ava",
-            email="ava@example.test",
-            display_name="Ava",
-            password="correct horse battery",
-            date_of_birth=date(1990, 5, 1),
-            now=NOW,
-            starter_credits=0,
-        )
+        user = register_user(session, "ava", password="correct horse battery", now=NOW)
         return sessions.start_browser_session(session, user_id=user.id, now=NOW, ttl_s=7200)
 
 

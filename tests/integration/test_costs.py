@@ -20,14 +20,27 @@ def test_cost_is_exact_to_the_micro_dollar():
     assert costs.cost_for(Decimal("1.234567"), 1) == Decimal("0.000343")
 
 
-def test_accrual_runs_from_creation_and_is_recorded_per_interval(engine, fake_clock):
-    row = make_instance(
-        engine, provider_id="v1", price_per_hour_usd=Decimal("0.72"), created_at=fake_clock.now()
+def priced_instance(engine, clock, price_per_hour):
+    """A rented instance `v1` at `price_per_hour` dollars, created now."""
+    return make_instance(
+        engine,
+        provider_id="v1",
+        price_per_hour_usd=Decimal(price_per_hour),
+        created_at=clock.now(),
     )
-    for _ in range(4):
-        fake_clock.advance(30)
+
+
+def accrue_after(engine, clock, row, steps_s):
+    """Accrue `row`'s cost after each step of the clock, each in a unit of work of its own."""
+    for step in steps_s:
+        clock.advance(step)
         with session_scope(engine) as session:
-            costs.accrue(session, instance=session.get(GpuInstance, row.id), now=fake_clock.now())
+            costs.accrue(session, instance=session.get(GpuInstance, row.id), now=clock.now())
+
+
+def test_accrual_runs_from_creation_and_is_recorded_per_interval(engine, fake_clock):
+    row = priced_instance(engine, fake_clock, "0.72")
+    accrue_after(engine, fake_clock, row, [30] * 4)
     with read_scope(engine) as session:
         stored = session.get(GpuInstance, row.id)
         spent = costs.spend_since(
@@ -104,14 +117,9 @@ def test_estimate_is_per_batch_item(engine, fake_clock):
 
 
 def test_spend_per_day_sums_accruals_per_utc_day_exactly(engine, fake_clock):
-    row = make_instance(
-        engine, provider_id="v1", price_per_hour_usd=Decimal("3.60"), created_at=fake_clock.now()
-    )
+    row = priced_instance(engine, fake_clock, "3.60")
     start = fake_clock.now()
-    for step in (600, 600, 86400):  # two accruals today, one the next day
-        fake_clock.advance(step)
-        with session_scope(engine) as session:
-            costs.accrue(session, instance=session.get(GpuInstance, row.id), now=fake_clock.now())
+    accrue_after(engine, fake_clock, row, [600, 600, 86400])  # two today, one the next day
     with read_scope(engine) as session:
         per_day = reports.spend_per_day(session, pool="default", since=start)
         other = reports.spend_per_day(session, pool="other", since=start)
@@ -148,9 +156,7 @@ def test_utilisation_splits_rented_hours_into_busy_and_idle(engine, fake_clock):
 
     user = make_user(engine)
     job = make_job(engine, user)
-    row = make_instance(
-        engine, provider_id="v1", price_per_hour_usd=Decimal("1"), created_at=fake_clock.now()
-    )
+    row = priced_instance(engine, fake_clock, "1")
     start = fake_clock.now()
     fake_clock.advance(3 * 3600)
     with session_scope(engine) as session:
@@ -221,13 +227,8 @@ def test_month_budget_runs_the_month_to_date_beside_both_caps(engine):
 
 def test_spend_is_a_running_sum_per_day_not_a_sum_over_history(engine, fake_clock):
     """Budgets read the day rows: the accrual events can be archived without changing them."""
-    row = make_instance(
-        engine, provider_id="v1", price_per_hour_usd=Decimal("0.36"), created_at=fake_clock.now()
-    )
-    for _ in range(3):
-        fake_clock.advance(3600)
-        with session_scope(engine) as session:
-            costs.accrue(session, instance=session.get(GpuInstance, row.id), now=fake_clock.now())
+    row = priced_instance(engine, fake_clock, "0.36")
+    accrue_after(engine, fake_clock, row, [3600] * 3)
     with session_scope(engine) as session:
         session.exec(delete(UsageEvent))  # archived: the per-tick path must not need them
     with read_scope(engine) as session:

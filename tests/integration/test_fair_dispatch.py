@@ -1,7 +1,11 @@
 """More jobs than GPUs: FIFO for each user, round-robin between users."""
 
+from functools import partial
+
+from core.comfy.presets import Presets
 from core.db import read_scope, session_scope
-from core.models import InstanceState, JobStatus
+from core.models import GenerationJob, InstanceState, JobStatus, MediaKind
+from core.studio.needs import job_files
 from core.studio.queue import claim_next, fair_queue, queue_position
 from testing.factories import make_instance, make_job, make_pool, make_user
 
@@ -66,3 +70,60 @@ def test_queue_position_follows_the_fair_order(engine, fake_clock):
     with read_scope(engine) as session:
         assert queue_position(session, b1) == 2
         assert queue_position(session, a2) == 3
+
+
+REALVIS = "checkpoints/realvis_xl_4.0.safetensors"
+SDXL = "checkpoints/sdxl_base_1.0.safetensors"
+
+
+def test_a_job_needing_a_model_still_downloading_waits_and_the_next_one_runs(engine, fake_clock):
+    presets = Presets.load()
+    needs = partial(job_files, presets=presets)
+    make_pool(engine)
+    alice, bob = make_user(engine), make_user(engine)
+    still_coming = sorted(set(presets.downloads()) - {SDXL})
+    partly = make_instance(
+        engine,
+        state=InstanceState.READY,
+        comfy_url="http://127.0.0.1:9100",
+        models_pending=still_coming,
+    )
+    (waits,) = _submit(engine, fake_clock, alice, 1, model="realvis_xl_4.0.safetensors")
+    (runs,) = _submit(engine, fake_clock, bob, 1, model="sdxl_base_1.0.safetensors")
+    with session_scope(engine) as session:
+        job_id, claim = claim_next(session, pool="default", now=fake_clock.now(), needs=needs)
+    assert (job_id, claim.instance_id) == (runs, partly.id)
+    with session_scope(engine) as session:
+        assert claim_next(session, pool="default", now=fake_clock.now(), needs=needs) is None
+    whole = make_instance(engine, state=InstanceState.READY, comfy_url="http://127.0.0.1:9101")
+    with session_scope(engine) as session:
+        job_id, claim = claim_next(session, pool="default", now=fake_clock.now(), needs=needs)
+    assert (job_id, claim.instance_id) == (waits, whole.id)
+    with read_scope(engine) as session:
+        assert session.get(GenerationJob, waits).status is JobStatus.LEASED
+
+
+def test_a_job_needs_the_files_its_own_graph_loads(engine):
+    presets = Presets.load()
+    user = make_user(engine)
+    image = make_job(engine, user, model="sdxl_base_1.0.safetensors")
+    video = make_job(engine, user, kind=MediaKind.VIDEO, model="wan2.1_t2v_1.3B_fp16.safetensors")
+    styled = make_job(
+        engine,
+        user,
+        model="realvis_xl_4.0.safetensors",
+        request={"reference_images": ["ab" * 32]},
+    )
+    assert job_files(image, presets) == {SDXL}
+    assert job_files(video, presets) == {
+        "diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors",
+        "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+        "vae/wan_2.1_vae.safetensors",
+    }
+    assert job_files(styled, presets) == {
+        REALVIS,
+        "ipadapter/ip-adapter-plus_sdxl_vit-h.safetensors",
+        "clip_vision/CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors",
+    }
+    unknown = make_job(engine, user, model="not-offered.safetensors")
+    assert job_files(unknown, presets) == set(presets.downloads())

@@ -38,16 +38,7 @@ SEEDS = range(6)  # the long campaign, hundreds of seeds: python -m bench --only
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_no_instance_is_leaked_or_rented_twice(engine, fake_clock, seed):
-    make_rentable_pool(
-        engine,
-        boot_timeout_s=600,
-    )
-    with vast_sim(seed=seed) as sim:
-        harness = PoolHarness(engine, sim, fake_clock)
-        try:
-            result = run_campaign(harness, seed)
-        finally:
-            harness.close()
+    result = _campaign(engine, fake_clock, seed)
     assert result.leaked == 0, f"seed {seed}: leaked instances"
     assert result.duplicate_labels == 0, f"seed {seed}: an instance rented twice"
     assert result.ghosts == 0, f"seed {seed}: rows for instances that are gone"
@@ -55,14 +46,12 @@ def test_no_instance_is_leaked_or_rented_twice(engine, fake_clock, seed):
 
 
 def _campaign(engine, fake_clock, seed, **options):
-    make_rentable_pool(
-        engine,
-        boot_timeout_s=600,
-    )
+    """One campaign of `seed` against a rentable pool on a simulated Vast."""
+    make_rentable_pool(engine, boot_timeout_s=600)
     with vast_sim(seed=seed) as sim:
         harness = PoolHarness(engine, sim, fake_clock)
         try:
-            return run_campaign(harness, seed, with_jobs=True, steps=15, **options)
+            return run_campaign(harness, seed, **options)
         finally:
             harness.close()
 
@@ -83,20 +72,14 @@ def _assert_nothing_lost(result):
 def test_under_database_faults_no_job_is_lost_or_stranded_and_every_credit_is_accounted(
     engine, fake_clock, seed
 ):
-    result = _campaign(engine, fake_clock, seed, db_faults=True)
+    result = _campaign(engine, fake_clock, seed, with_jobs=True, steps=15, db_faults=True)
     assert result.db_faults > 0
     _assert_nothing_lost(result)
 
 
 def test_the_campaign_refuses_database_faults_without_the_scheduler(engine, fake_clock):
-    make_rentable_pool(engine)
-    with vast_sim() as sim:
-        harness = PoolHarness(engine, sim, fake_clock)
-        try:
-            with pytest.raises(ValueError, match="with_jobs"):
-                run_campaign(harness, 1, db_faults=True)
-        finally:
-            harness.close()
+    with pytest.raises(ValueError, match="with_jobs"):
+        _campaign(engine, fake_clock, 1, db_faults=True)
 
 
 # ---- the faults are real -----------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_a_bulk_action_with_another_owners_picture_does_nothing(engine, tmp_path
             now=NOW,
         ),
         lambda s: library.delete_many(
-            s, owner_id=owner.id, asset_ids=[own.id, theirs.id], media_root=tmp_path
+            s, owner_id=owner.id, asset_ids=[own.id, theirs.id], media=tmp_path
         ),
     ):
         with pytest.raises(NotFound), session_scope(engine) as session:
@@ -73,12 +73,12 @@ def test_bulk_delete_removes_all_or_refuses_all_when_one_is_reported(engine, tmp
     with session_scope(engine) as session:
         session.add(Report(asset_id=c.id, reporter_id=reporter.id, reason="spam"))
     with pytest.raises(ValidationFailed), session_scope(engine) as session:
-        library.delete_many(session, owner_id=owner.id, asset_ids=[a.id, c.id], media_root=tmp_path)
+        library.delete_many(session, owner_id=owner.id, asset_ids=[a.id, c.id], media=tmp_path)
     assert mine(engine, owner) == {a.id, b.id, c.id}
     with session_scope(engine) as session:
         assert (
             library.delete_many(
-                session, owner_id=owner.id, asset_ids=[a.id, b.id, a.id], media_root=tmp_path
+                session, owner_id=owner.id, asset_ids=[a.id, b.id, a.id], media=tmp_path
             )
             == 2
         )

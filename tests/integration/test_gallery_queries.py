@@ -26,7 +26,7 @@ def add(engine, media, owner, seed, *, public=True, title=None, tags=(), minutes
     with session_scope(engine) as session:
         asset = store_png(
             session,
-            media_root=media,
+            media=media,
             owner_id=owner.id,
             title=title or f"picture {seed}",
             now=NOW + timedelta(minutes=minutes),
@@ -266,7 +266,7 @@ def test_delete_removes_files_no_longer_referenced(engine, media):
             category=None,
         )
     with session_scope(engine) as session:
-        library.delete_asset(session, owner_id=owner.id, asset_id=asset.id, media_root=media)
+        library.delete_asset(session, owner_id=owner.id, asset_id=asset.id, media=media)
     with pytest.raises(NotFound):
         store.read(media, asset.sha256)
 

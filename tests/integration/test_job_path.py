@@ -10,6 +10,7 @@ import io
 import json
 import threading
 import time
+from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
@@ -23,6 +24,7 @@ from core.config import load_settings
 from core.db import read_scope, session_scope
 from core.errors import InsufficientCredits, PolicyRefusal
 from core.gallery import library, listing, store
+from core.gallery.media import open_media_store
 from core.models import (
     Asset,
     AuditEntry,
@@ -47,7 +49,13 @@ from core.studio.submit import submit
 from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
 from testing.db_faults import failing_statements
-from testing.factories import RENTABLE_FILTERS, make_instance, make_user, png_bytes
+from testing.factories import (
+    RENTABLE_FILTERS,
+    grant_credits,
+    make_instance,
+    make_user,
+    png_bytes,
+)
 from testing.sims import comfy_behind_vast
 
 PRESETS = Presets.load()
@@ -81,15 +89,7 @@ def stack(engine, tmp_path, comfy_config):
 
 
 def _fund(engine, user, credits=500):
-    with session_scope(engine) as session:
-        ledger.grant(
-            session,
-            user_id=user.id,
-            credits=credits,
-            key=f"test:{user.id}",
-            note="test",
-            now=SystemClock().now(),
-        )
+    grant_credits(engine, user, credits, now=SystemClock().now())
 
 
 def _submit(runtime, user, **fields):
@@ -105,17 +105,26 @@ def _submit(runtime, user, **fields):
     )
 
 
+def _funded_job(engine, runtime, **fields):
+    """A new user with 500 credits and one submitted job: (user, job)."""
+    user = make_user(engine)
+    _fund(engine, user)
+    return user, _submit(runtime, user, **fields)
+
+
+def _claimed_by_an_absent_worker(engine, runtime):
+    """A funded job claimed on a ready instance whose worker never runs it: user, job id, claim."""
+    runtime.tick_pool()
+    user, _job = _funded_job(engine, runtime)
+    make_instance(engine, state="ready", comfy_url="http://gpu.invalid")
+    with session_scope(engine) as session:
+        job_id, claim = queue.claim_next(session, pool="default", now=runtime.clock.now())
+    return user, job_id, claim
+
+
 def _drive(runtime, job_id, *, until=(JobStatus.SUCCEEDED, JobStatus.FAILED), timeout_s=60):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        runtime.tick_pool()
-        runtime.dispatch()
-        with read_scope(runtime.engine) as session:
-            job = session.get(GenerationJob, job_id)
-        if job.status in until:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} stuck in {job.status}")
+    """Tick and dispatch until the job's status is one of `until`; the job row then."""
+    return _drive_until(runtime, job_id, lambda job: job.status in until, timeout_s)
 
 
 def test_jobs_on_one_instance_reuse_one_comfy_client(engine, stack):
@@ -134,9 +143,7 @@ def test_jobs_on_one_instance_reuse_one_comfy_client(engine, stack):
 
 def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
     runtime, vast, _comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user, batch_size=2, seed=5)
+    user, job = _funded_job(engine, runtime, batch_size=2, seed=5)
     with read_scope(engine) as session:
         held = ledger.balance(session, user.id)
     assert held == 500 - job.estimated_credits
@@ -172,13 +179,29 @@ def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
     assert len(vast.dump()["instances"]) == 1
 
 
+def test_a_job_with_media_store_s3_stores_its_output_in_the_bucket(s3_env, engine, stack):
+    runtime, _vast, _comfy = stack
+    assert runtime.settings.media_store.value == "s3"
+    user = make_user(engine)
+    _fund(engine, user)
+    done = _drive(runtime, _submit(runtime, user, seed=3).id)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    runtime.run_context.after_job.shutdown(wait=True)  # thumbnails come after the job is done
+    with read_scope(engine) as session:
+        asset = session.exec(select(Asset).where(Asset.job_id == done.id)).one()
+    bucket = open_media_store(runtime.settings)
+    assert bucket.get(asset.sha256)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert bucket.has(asset.thumb_sha256)
+    assert not runtime.settings.media_root.exists()  # nothing on this host's disk
+
+
 def test_a_generated_picture_carries_the_chosen_category_and_tags_and_each_filter_finds_it(
     engine, stack
 ):
     runtime, _vast, _comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user, category="Cinematic", tags=("Golden hour", "neon", "neon"))
+    user, job = _funded_job(
+        engine, runtime, category="Cinematic", tags=("Golden hour", "neon", "neon")
+    )
     done = _drive(runtime, job.id)
     assert done.status is JobStatus.SUCCEEDED, done.error
     with read_scope(engine) as session:
@@ -194,9 +217,7 @@ def test_a_generated_picture_carries_the_chosen_category_and_tags_and_each_filte
 def test_a_generation_error_refunds_and_says_why(engine, stack):
     runtime, _vast, comfy = stack
     comfy.state.config.fail_at_step = 2
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
+    user, job = _funded_job(engine, runtime)
     failed = _drive(runtime, job.id)
     assert failed.status is JobStatus.FAILED
     assert "CUDA out of memory" in failed.error and "refunded" in failed.error
@@ -232,9 +253,7 @@ def test_insufficient_credits_are_refused_before_queueing(engine, stack):
 
 def test_cancel_while_queued_refunds(engine, stack):
     runtime, _vast, _comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
+    user, job = _funded_job(engine, runtime)
     assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is Cancel.CANCELLED
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == 500
@@ -244,9 +263,7 @@ def test_cancel_while_queued_refunds(engine, stack):
 
 def test_a_restarted_scheduler_requeues_what_its_predecessor_was_running(engine, stack):
     runtime, _vast, _comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
+    user, job = _funded_job(engine, runtime)
     with session_scope(engine) as session:
         row = session.get(GenerationJob, job.id)
         row.status = JobStatus.LEASED
@@ -324,9 +341,7 @@ def test_history_filters_by_status_and_kind(engine):
 @pytest.mark.parametrize("comfy_config", [ComfySimConfig(step_delay_s=0.15, preview_method="auto")])
 def test_the_job_row_carries_live_previews_while_running_and_drops_them_after(engine, stack):
     runtime, _vast, _comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
+    user, job = _funded_job(engine, runtime)
     previews = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -355,7 +370,14 @@ def test_an_explicit_muse_job_is_guided_by_its_look_book_but_not_by_an_outside_u
     now = SystemClock().now()
     with session_scope(engine) as session:
         (picture,) = session.exec(select(Asset).where(Asset.job_id == first.id)).all()
-        profile = validate_profile({"basic": {"name": "Ava", "age": 30}, "ai": {"nsfw": True}})
+        profile = validate_profile(
+            {
+                "basic": {"name": "Ava", "age": 30, "occupation": "violinist"},
+                "body": {"details": "long elegant limbs and a dancer's posture " * 6},
+                "fashion": {"outfit": "a red bikini", "footwear": "sandals"},
+                "ai": {"nsfw": True, "reference_preset": "face", "reference_weight": 0.7},
+            }
+        )
         muse = muses.create_muse(session, owner_id=user.id, profile=profile, tags=(), now=now)
         lookbook.pin_picture(
             session, owner_id=user.id, muse_id=muse.id, asset_id=picture.id, now=now
@@ -366,12 +388,21 @@ def test_an_explicit_muse_job_is_guided_by_its_look_book_but_not_by_an_outside_u
     assert request.reference_images == (picture.sha256,)
     guided = _drive(runtime, _submit(runtime, user, **vars(request)).id)
     assert guided.status is JobStatus.SUCCEEDED, guided.error
+    assert guided.request["written"]["prompt"] == "on a balcony"
     with read_scope(engine) as session:
         (result,) = session.exec(select(Asset).where(Asset.job_id == guided.id)).all()
     graph = json.loads(
         store.read_png_metadata(store.read(runtime.settings.media_root, result.sha256))["prompt"]
     )
-    assert {"IPAdapterAdvanced", "LoadImage"} <= {node["class_type"] for node in graph.values()}
+    ran = [node["class_type"] for node in graph.values()]
+    assert {"IPAdapterAdvanced", "LoadImage", "ConditioningConcat"} <= set(ran)
+    (loader,) = [n["inputs"] for n in graph.values() if n["class_type"] == "IPAdapterModelLoader"]
+    assert loader["ipadapter_file"] == PRESETS.reference_preset("face").model
+    encoded = " ".join(
+        n["inputs"]["text"] for n in graph.values() if n["class_type"] == "CLIPTextEncode"
+    )
+    for trait in ("a red bikini", "sandals", "violinist", "on a balcony"):
+        assert trait in encoded  # past the first 75 tokens, still sent
     with session_scope(engine) as session:
         outside = muses.attach_reference(
             session,
@@ -379,7 +410,7 @@ def test_an_explicit_muse_job_is_guided_by_its_look_book_but_not_by_an_outside_u
             muse_id=None,
             data=png_bytes("navy", 32),
             consent_given=True,
-            media_root=runtime.settings.media_root,
+            media=runtime.settings.media_root,
             max_bytes=1_000_000,
             max_pixels=1_000_000,
             now=now,
@@ -413,9 +444,7 @@ def closes_of(engine, job_id):
 
 def test_a_close_that_fails_is_logged_and_written_at_the_next_tick(engine, stack, caplog):
     runtime, _vast, _comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
+    user, job = _funded_job(engine, runtime)
     with failing_statements(runtime.engine, r"^UPDATE lease") as fault:
         _drive(runtime, job.id, until=(JobStatus.RUNNING,))
         wait_until(lambda: any(r.message == "job.close_failed" for r in caplog.records))
@@ -430,9 +459,7 @@ def test_a_close_that_fails_is_logged_and_written_at_the_next_tick(engine, stack
 
 def test_a_close_that_cannot_be_written_is_recovered_within_two_ticks(engine, stack, caplog):
     runtime, _vast, _comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
+    user, job = _funded_job(engine, runtime)
     with failing_statements(runtime.engine, r"^INSERT INTO asset"):
         _drive(runtime, job.id, until=(JobStatus.RUNNING,))
         wait_until(lambda: any(r.message == "job.close_failed" for r in caplog.records))
@@ -454,9 +481,7 @@ def test_a_close_that_cannot_be_written_is_recovered_within_two_ticks(engine, st
 def test_a_job_whose_worker_died_is_recovered_at_the_next_tick_of_a_sitting_leader(engine, stack):
     runtime, _vast, _comfy = stack
     runtime.tick_pool()  # leading already: recovery is not only for a new leader
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
+    user, job = _funded_job(engine, runtime)
     make_instance(engine, state="ready", comfy_url="http://gpu.invalid")
     with session_scope(engine) as session:
         assert queue.claim_next(session, pool="default", now=runtime.clock.now()) is not None
@@ -551,9 +576,7 @@ def _drive_until(runtime, job_id, reached, timeout_s=60):
 @pytest.mark.parametrize("comfy_config", [ComfySimConfig(step_delay_s=0.4)])
 def test_stopping_a_running_job_interrupts_it_charges_the_gpu_time_and_frees_the_gpu(engine, stack):
     runtime, _vast, comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user, preset="high")
+    user, job = _funded_job(engine, runtime, preset="high")
     running = _drive_until(runtime, job.id, lambda j: j.status is JobStatus.RUNNING and j.step)
     assert running.step < running.total_steps
 
@@ -583,9 +606,7 @@ def test_stopping_a_running_job_interrupts_it_charges_the_gpu_time_and_frees_the
 @pytest.mark.parametrize("comfy_config", [ComfySimConfig(hang=True)])
 def test_a_job_stuck_in_a_silent_node_is_still_stopped(engine, stack):
     runtime, _vast, _comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
+    user, job = _funded_job(engine, runtime)
     _drive_until(runtime, job.id, lambda j: j.status is JobStatus.RUNNING)
     assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is Cancel.STOPPING
     stopped = _drive_until(runtime, job.id, lambda j: j.status in TERMINAL)
@@ -594,13 +615,7 @@ def test_a_job_stuck_in_a_silent_node_is_still_stopped(engine, stack):
 
 def test_a_job_stopped_before_its_worker_began_is_refunded_in_full(engine, stack):
     runtime, _vast, _comfy = stack
-    runtime.tick_pool()
-    user = make_user(engine)
-    _fund(engine, user)
-    _submit(runtime, user)
-    make_instance(engine, state="ready", comfy_url="http://gpu.invalid")
-    with session_scope(engine) as session:
-        job_id, claim = queue.claim_next(session, pool="default", now=runtime.clock.now())
+    user, job_id, claim = _claimed_by_an_absent_worker(engine, runtime)
     assert cancel(engine, job_id=job_id, user_id=user.id, clock=runtime.clock) is Cancel.STOPPING
     assert run_job(runtime.run_context, job_id=job_id, claim=claim) is None  # no GPU called
     stopped, kinds, open_leases = closes_of(engine, job_id)
@@ -612,28 +627,22 @@ def test_a_job_stopped_before_its_worker_began_is_refunded_in_full(engine, stack
 
 def test_a_stopped_job_whose_worker_died_ends_cancelled_not_requeued(engine, stack):
     runtime, _vast, _comfy = stack
-    runtime.tick_pool()
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
-    make_instance(engine, state="ready", comfy_url="http://gpu.invalid")
-    with session_scope(engine) as session:
-        assert queue.claim_next(session, pool="default", now=runtime.clock.now()) is not None
-    assert cancel(engine, job_id=job.id, user_id=user.id, clock=runtime.clock) is Cancel.STOPPING
+    user, job_id, _claim = _claimed_by_an_absent_worker(engine, runtime)
+    assert cancel(engine, job_id=job_id, user_id=user.id, clock=runtime.clock) is Cancel.STOPPING
     runtime.tick_pool()  # recovery: the worker is gone
-    recovered, kinds, open_leases = closes_of(engine, job.id)
+    recovered, kinds, open_leases = closes_of(engine, job_id)
     assert recovered.status is JobStatus.CANCELLED and open_leases == []
     assert kinds == ["hold", "refund"]
 
 
+# Steps slow enough that the run outlasts the progress interval: a shorter one writes none.
+@pytest.mark.parametrize("comfy_config", [ComfySimConfig(step_delay_s=0.08)])
 def test_a_progress_write_the_database_refuses_does_not_throw_the_generation_away(
     engine, stack, caplog
 ):
     # Issue 13: a database blip mid-run failed finished generations as "internal error".
     runtime, _vast, _comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
+    user, job = _funded_job(engine, runtime)
     with failing_statements(runtime.engine, r"^UPDATE generationjob SET .*total_steps") as fault:
         done = _drive(runtime, job.id)
     assert fault.failed >= 1
@@ -643,29 +652,42 @@ def test_a_progress_write_the_database_refuses_does_not_throw_the_generation_awa
     assert any(r.message == "job.progress_write_failed" for r in caplog.records)
 
 
+def test_a_run_shorter_than_the_progress_interval_writes_no_progress(engine, stack):
+    # At zero GPU time every step arrives at once: writing them would only queue for the
+    # write lock ahead of other jobs' endings.
+    runtime, _vast, _comfy = stack
+    user, job = _funded_job(engine, runtime)
+    with failing_statements(runtime.engine, r"^UPDATE generationjob SET .*total_steps") as fault:
+        done = _drive(runtime, job.id)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    assert fault.failed == 0
+
+
 def test_a_job_whose_start_the_database_refuses_goes_back_to_the_queue_not_refunded(
     engine, stack, caplog
 ):
     runtime, _vast, _comfy = stack
-    user = make_user(engine)
-    _fund(engine, user)
-    job = _submit(runtime, user)
+    user, job = _funded_job(engine, runtime)
 
     def status():
         with read_scope(engine) as session:
             return session.get(GenerationJob, job.id).status
 
-    with failing_statements(runtime.engine, r"^UPDATE generationjob SET status.*started_at"):
-        deadline = time.monotonic() + 60
-        while not any(r.message == "job.database_unreachable" for r in caplog.records):
-            assert time.monotonic() < deadline, "the job never started"
-            runtime.tick_pool()
-            runtime.dispatch()
-            time.sleep(0.2)
-        wait_until(lambda: status() is JobStatus.QUEUED)
-    requeued, kinds, open_leases = closes_of(engine, job.id)
-    assert kinds == ["hold"] and open_leases == [] and requeued.attempts == 0
-    assert "database was briefly unreachable" in requeued.requeue_note
+    with ExitStack() as paused:
+        with failing_statements(runtime.engine, r"^UPDATE generationjob SET status.*started_at"):
+            deadline = time.monotonic() + 60
+            while not any(r.message == "job.database_unreachable" for r in caplog.records):
+                assert time.monotonic() < deadline, "the job never started"
+                runtime.tick_pool()
+                runtime.dispatch()
+                time.sleep(0.2)
+            # The freed instance claims the requeued job again at once (work-conserving):
+            # hold claims while the requeue is looked at.
+            paused.enter_context(runtime.dispatcher.claims_paused())
+            wait_until(lambda: status() is JobStatus.QUEUED and closes_of(engine, job.id)[2] == [])
+        requeued, kinds, open_leases = closes_of(engine, job.id)
+        assert kinds == ["hold"] and open_leases == [] and requeued.attempts == 0
+        assert "database was briefly unreachable" in requeued.requeue_note
     done = _drive(runtime, job.id)
     _, kinds, _ = closes_of(engine, job.id)
     assert done.status is JobStatus.SUCCEEDED and kinds == ["charge", "hold", "release"]

@@ -7,13 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlmodel import select
 
-from core.accounts import ledger, users
+from core.accounts import ledger
 from core.clock import SystemClock
 from core.comfy.presets import Presets
 from core.db import read_scope, session_scope
@@ -22,21 +22,18 @@ from core.studio.compose import StudioRequest
 from core.studio.pricing import Pricing
 from core.studio.submit import submit
 from sim.comfy import ComfySimConfig
-from testing.factories import make_rentable_pool
+from testing.factories import make_rentable_pool, register_user
 from testing.sims import comfy_behind_vast
+from testing.worker_stack import leader_settings
 
 
 def _scheduler(engine, vast, tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        "SIM_VAST_URL": vast.url,
-        "POOL_POLL_INTERVAL_S": "1",
-        "SCHEDULER_LOCK_TTL_S": "5",
-        "METRICS_PORT": "0",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "BACKUP_DIR": str(tmp_path / "backups"),
-    }
+    env = os.environ | leader_settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        vast_url=vast.url,
+        folder=tmp_path,
+    )
+    env["SCHEDULER_LOCK_TTL_S"] = "5"
     return subprocess.Popen(
         [sys.executable, "-m", "scheduler"], env=env, cwd=tmp_path, stderr=subprocess.DEVNULL
     )
@@ -98,15 +95,8 @@ def test_killed_mid_job_the_job_is_retried_and_charged_once(engine, stack, tmp_p
     vast = stack
     now = datetime.now(UTC)
     with session_scope(engine) as session:
-        user = users.register(
-            session,
-            username="ava",
-            email="ava@example.test",
-            display_name="A",
-            password="a long enough secret",
-            date_of_birth=date(1990, 1, 1),
-            now=now,
-            starter_credits=500,
+        user = register_user(
+            session, "ava", password="a long enough secret", now=now, starter_credits=500
         )
     presets = Presets.load()
     job = submit(

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -24,6 +24,7 @@ from core.models import AuditEntry, GenerationJob
 from core.studio.compose import StudioRequest
 from core.studio.pricing import Pricing
 from core.studio.submit import submit
+from testing.factories import account_fields, register_user
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -34,16 +35,7 @@ HONEST_SUBMITS = 3
 
 def register(engine, name="ava", credits=0):
     with session_scope(engine) as session:
-        return users.register(
-            session,
-            username=name,
-            email=f"{name}@example.test",
-            display_name=name.title(),
-            password=PASSWORD,
-            date_of_birth=date(1990, 5, 1),
-            now=NOW,
-            starter_credits=credits,
-        )
+        return register_user(session, name, password=PASSWORD, now=NOW, starter_credits=credits)
 
 
 def guess(engine, name, password, *, max_failures=5):
@@ -147,11 +139,8 @@ def test_no_password_is_hashed_or_verified_inside_a_transaction(engine, monkeypa
     probe.wrap(monkeypatch)
     user = users.sign_up(
         engine,
-        username="ava",
-        email="ava@example.test",
-        display_name="Ava",
+        **account_fields("ava"),
         password=PASSWORD,
-        date_of_birth=date(1990, 5, 1),
         now=NOW,
         starter_credits=5,
         accepted=legal.load(),

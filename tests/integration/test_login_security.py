@@ -12,6 +12,7 @@ from core.accounts import legal, users
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
 from core.models import AuditEntry, PasswordReset, User
+from testing.factories import account_fields, register_user
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -21,16 +22,7 @@ LEGAL = legal.load()
 @pytest.fixture
 def ava(engine):
     with session_scope(engine) as session:
-        return users.register(
-            session,
-            username="ava",
-            email="ava@example.test",
-            display_name="Ava",
-            password=PASSWORD,
-            date_of_birth=date(1990, 5, 1),
-            now=NOW,
-            starter_credits=0,
-        )
+        return register_user(session, "ava", password=PASSWORD, now=NOW)
 
 
 def attempt(engine, name, password, now, *, max_failures=5, lockout_s=900):
@@ -159,14 +151,7 @@ def test_control_characters_at_sign_in_get_a_message_and_are_audited(
     ],
 )
 def test_refused_registrations_get_a_message_and_are_audited(engine, fields):
-    details = {
-        "accepted": LEGAL,
-        "username": "zoe",
-        "email": "zoe@example.test",
-        "display_name": "Zoe",
-        "password": PASSWORD,
-        "date_of_birth": date(1990, 5, 1),
-    } | fields
+    details = account_fields("zoe", accepted=LEGAL, password=PASSWORD) | fields
     with pytest.raises(ValidationFailed):
         users.sign_up(engine, **details, now=NOW, starter_credits=10, ip="203.0.113.9")
     with read_scope(engine) as session:
@@ -189,7 +174,8 @@ def test_sign_in_audit_rows_carry_the_client_ip(engine, ava):
     attempt(engine, "ava", "wrong password!!", NOW)
     users.authenticate(engine, username="ava", password=PASSWORD, now=NOW, ip="198.51.100.4")
     with read_scope(engine) as session:
-        rows = session.exec(select(AuditEntry).where(AuditEntry.action.startswith("login."))).all()
+        login = select(AuditEntry).where(AuditEntry.action.startswith("login."))
+        rows = session.exec(login.order_by(AuditEntry.id)).all()
     assert [(row.action, row.ip) for row in rows] == [
         ("login.failed", None),
         ("login.ok", "198.51.100.4"),
@@ -199,11 +185,8 @@ def test_sign_in_audit_rows_carry_the_client_ip(engine, ava):
 def test_a_registration_records_the_legal_versions_accepted_and_audits_it(engine):
     user = users.sign_up(
         engine,
-        username="zoe",
-        email="zoe@example.test",
-        display_name="Zoe",
+        **account_fields("zoe"),
         password=PASSWORD,
-        date_of_birth=date(1990, 5, 1),
         now=NOW,
         starter_credits=0,
         accepted=LEGAL,

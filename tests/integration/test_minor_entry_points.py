@@ -17,19 +17,18 @@ from sqlmodel import select
 from cli import comfy_try
 from cli import muses as muse_cli
 from core.accounts import ledger
-from core.config import get_settings
-from core.db import make_engine, migrate, read_scope, session_scope
+from core.db import read_scope, session_scope
 from core.errors import PolicyRefusal
 from core.models import AuditEntry, AuditOutcome, GenerationJob, Muse, MuseVariation
 from core.muses import service
 from core.muses.schema import validate_profile
 from core.refusals import audited_refusals
 from core.safety import MINOR_MESSAGE
-from testing.factories import make_user
+from testing.factories import make_funded_user, make_user
+from tests.integration.conftest import ADMIN_KEY
 from tests.integration.test_api import _serve
 from tests.integration.test_studio_submit import submit
 
-KEY = "a-test-admin-key"
 # One per kind of rule, several languages; the fake clock's year is 2026.
 MINORS = [
     ("a toddler in a sandbox", "minor_youth"),
@@ -37,6 +36,7 @@ MINORS = [
     ("a girl born in 2015, on a swing", "minor_birth_year"),
     ("her cousin, 10, at the lake", "minor_age"),
     ("子供が公園で遊ぶ", "minor_youth"),
+    ("a kid rock climbing at camp", "minor_youth"),  # a name's words, not written as the name
 ]
 
 
@@ -54,10 +54,7 @@ def counts(engine):
 
 
 def funded_user(engine, clock):
-    user = make_user(engine)
-    with session_scope(engine) as session:
-        ledger.grant(session, user_id=user.id, credits=100, key="t", note="t", now=clock.now())
-    return user
+    return make_funded_user(engine, 100, now=clock.now())
 
 
 def a_muse(engine, user, clock):
@@ -184,45 +181,36 @@ def test_a_card_import_on_the_web_path(engine, fake_clock, text, rule):
     assert_refused_the_same_way(info, engine, target="muse.import", rule=rule, before=before)
 
 
-@pytest.fixture
-def cli_db(monkeypatch):
-    monkeypatch.setenv("ADMIN_API_KEY", KEY)
-    get_settings.cache_clear()
-    url = get_settings().database_url
-    migrate(url)
-    engine = make_engine(url)
-    make_user(engine, username="ava_owner")
-    yield engine
-    engine.dispose()
-    get_settings.cache_clear()
-
-
 @pytest.mark.parametrize(("text", "rule"), [*MINORS[:3], (17, "minor_age")])
 def test_a_card_import_on_the_command_line(cli_db, tmp_path, capsys, text, rule):
+    engine, _ = cli_db
     data = card(notes=text) if isinstance(text, str) else card(basic={"name": "A", "age": text})
     path = tmp_path / "card.json"
     path.write_text(json.dumps(data), encoding="utf-8")
-    before = counts(cli_db)
-    status = muse_cli.main(["import", "--owner", "ava_owner", str(path)], stdin=io.StringIO(KEY))
+    before = counts(engine)
+    status = muse_cli.main(
+        ["import", "--owner", "ava_owner", str(path)], stdin=io.StringIO(ADMIN_KEY)
+    )
     assert status == 2 and MINOR_MESSAGE in capsys.readouterr().err
-    assert last_audit(cli_db) == (
+    assert last_audit(engine) == (
         "policy.refused",
         AuditOutcome.DENIED,
         "cli.muse.import",
         {"rule": rule},
     )
-    assert counts(cli_db) == before
+    assert counts(engine) == before
 
 
 @pytest.mark.parametrize(("text", "rule"), MINORS)
 def test_the_comfy_try_out_on_the_command_line(cli_db, tmp_path, text, rule):
     """Refused before ComfyUI is reached: the URL here answers nothing, which would be 1."""
+    engine, _ = cli_db
     out = io.StringIO()
     target = tmp_path / "out"
     status = comfy_try.main(["http://127.0.0.1:9", "--prompt", text, "--out", str(target)], out=out)
     assert status == 2 and MINOR_MESSAGE in out.getvalue()
     assert "health:" not in out.getvalue() and not target.exists()
-    assert last_audit(cli_db) == (
+    assert last_audit(engine) == (
         "policy.refused",
         AuditOutcome.DENIED,
         "cli.comfy.try",

@@ -161,7 +161,7 @@ def test_reference_images_need_consent_and_are_audited(engine, tmp_path):
             muse_id=muse.id,
             data=png(),
             consent_given=False,
-            media_root=tmp_path,
+            media=tmp_path,
             now=NOW,
             **LIMITS,
         )
@@ -172,7 +172,7 @@ def test_reference_images_need_consent_and_are_audited(engine, tmp_path):
             muse_id=muse.id,
             data=png(),
             consent_given=True,
-            media_root=tmp_path,
+            media=tmp_path,
             now=NOW,
             **LIMITS,
         )

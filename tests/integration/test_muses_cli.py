@@ -7,12 +7,10 @@ import pytest
 from sqlmodel import select
 
 from cli import muses as cli
-from core.config import get_settings
-from core.db import make_engine, migrate, read_scope, session_scope
+from core.db import read_scope, session_scope
 from core.models import AuditEntry, Muse, User
-from testing.factories import make_user
+from tests.integration.conftest import ADMIN_KEY
 
-KEY = "a-test-admin-key"
 CARD = {
     "format": "aikings.muse",
     "version": 1,
@@ -22,19 +20,7 @@ CARD = {
 }
 
 
-@pytest.fixture
-def db(monkeypatch):
-    monkeypatch.setenv("ADMIN_API_KEY", KEY)
-    get_settings.cache_clear()
-    url = get_settings().database_url
-    migrate(url)
-    engine = make_engine(url)
-    owner = make_user(engine, username="ava_owner")
-    yield engine, owner
-    engine.dispose()
-
-
-def run(args, key=KEY):
+def run(args, key=ADMIN_KEY):
     out = io.StringIO()
     return cli.main(args, stdin=io.StringIO(key + "\n"), stdout=out), out.getvalue()
 
@@ -50,8 +36,8 @@ def muses(engine):
         return session.exec(select(Muse)).all()
 
 
-def test_import_creates_the_muse_and_export_prints_its_card(db, tmp_path):
-    engine, owner = db
+def test_import_creates_the_muse_and_export_prints_its_card(cli_db, tmp_path):
+    engine, owner = cli_db
     status, out = run(["import", "--owner", "ava_owner", str(write(tmp_path, "a.json", CARD))])
     assert status == 0 and "imported muse" in out
     (muse,) = muses(engine)
@@ -63,8 +49,8 @@ def test_import_creates_the_muse_and_export_prints_its_card(db, tmp_path):
 @pytest.mark.parametrize(
     ("age", "message"), [(17, "18 or older"), ("18 ", "18 or older"), (None, "18 or older")]
 )
-def test_underage_or_malformed_ages_are_refused_on_the_cli(db, tmp_path, capsys, age, message):
-    engine, _ = db
+def test_underage_or_malformed_ages_are_refused_on_the_cli(cli_db, tmp_path, capsys, age, message):
+    engine, _ = cli_db
     card = json.loads(json.dumps(CARD))
     card["profile"]["basic"]["age"] = age
     status, _ = run(["import", "--owner", "ava_owner", str(write(tmp_path, "a.json", card))])
@@ -72,8 +58,8 @@ def test_underage_or_malformed_ages_are_refused_on_the_cli(db, tmp_path, capsys,
     assert muses(engine) == []
 
 
-def test_a_policy_refusal_on_the_cli_is_audited_and_writes_nothing(db, tmp_path, capsys):
-    engine, _ = db
+def test_a_policy_refusal_on_the_cli_is_audited_and_writes_nothing(cli_db, tmp_path, capsys):
+    engine, _ = cli_db
     card = json.loads(json.dumps(CARD))
     card["profile"]["notes"] = "dressed as a schoolgirl"
     card["profile"]["ai"] = {"nsfw": True}
@@ -89,8 +75,8 @@ def test_a_policy_refusal_on_the_cli_is_audited_and_writes_nothing(db, tmp_path,
     )
 
 
-def test_the_cli_needs_the_admin_key_and_an_existing_owner(db, tmp_path, capsys):
-    engine, _ = db
+def test_the_cli_needs_the_admin_key_and_an_existing_owner(cli_db, tmp_path, capsys):
+    engine, _ = cli_db
     path = write(tmp_path, "a.json", CARD)
     assert run(["import", "--owner", "ava_owner", str(path)], key="wrong")[0] == 2
     assert run(["import", "--owner", "nobody", str(path)])[0] == 2
@@ -101,8 +87,8 @@ def test_the_cli_needs_the_admin_key_and_an_existing_owner(db, tmp_path, capsys)
         assert session.exec(select(User)).one().username == "ava_owner"
 
 
-def test_a_second_import_of_a_name_is_refused_unless_as_copy(db, tmp_path, capsys):
-    engine, _owner = db
+def test_a_second_import_of_a_name_is_refused_unless_as_copy(cli_db, tmp_path, capsys):
+    engine, _owner = cli_db
     card = str(write(tmp_path, "a.json", CARD))
     assert run(["import", "--owner", "ava_owner", card])[0] == 0
     assert run(["import", "--owner", "ava_owner", card])[0] == 2

@@ -9,9 +9,13 @@ Pillow). The flagging path uses a stub detector at the edge: no explicit image i
 from __future__ import annotations
 
 import dataclasses
+import io
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
+from PIL import Image, ImageStat
 from sqlmodel import select
 
 from core.config import REPO_ROOT, OutputScreenerKind
@@ -59,7 +63,7 @@ def stored_output(
         kind = MediaKind.VIDEO if mime == "image/webp" else MediaKind.IMAGE
         asset = store.save_output(
             session,
-            media_root=media,
+            media=media,
             owner_id=owner.id,
             job_id=job_id,
             muse_id=None,
@@ -98,6 +102,38 @@ def test_a_video_is_screened_on_sampled_frames():
     frames = sample_frames((IMAGES / "sunrise_animation.webp").read_bytes(), max_frames=3)
     assert [frame.size for frame in frames] == [(160, 120)] * 3
     assert frames[0].getpixel((150, 5)) != frames[-1].getpixel((150, 5))  # first and last
+
+
+def test_an_mp4_is_screened_by_nudenet_on_frames_spread_over_the_clip(nudenet):
+    frames = [Image.open(IMAGES / name).convert("RGB").resize((160, 128)) for name in SCENES]
+    data = mp4_of(frames)
+    sampled = sample_frames(data, max_frames=3)
+    assert [frame.size for frame in sampled] == [(160, 128)] * 3
+    # The first, middle and last scenes are the ones judged (lossy: compared by colour).
+    for got, want in zip(sampled, (frames[0], frames[len(frames) // 2], frames[-1]), strict=True):
+        assert _mean(got) == pytest.approx(_mean(want), abs=12)
+    verdict = nudenet.screen(data, "video/mp4")
+    assert verdict.verdict == "passed" and set(verdict.labels) == set(NUDENET_LABELS)
+
+
+SCENES = sorted(p.name for p in IMAGES.iterdir() if p.suffix == ".png")
+
+
+def _mean(image: Image.Image) -> tuple[float, ...]:
+    return tuple(ImageStat.Stat(image).mean)
+
+
+def mp4_of(frames: list[Image.Image]) -> bytes:
+    """An H.264 MP4 of `frames`, one frame each, as a video output would be."""
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as box:
+        stream = box.add_stream("libx264", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 160, 128, "yuv420p"
+        for picture in frames:
+            frame = av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
+            box.mux(stream.encode(frame))
+        box.mux(stream.encode())
+    return out.getvalue()
 
 
 def test_an_explicit_output_of_a_non_explicit_request_is_hidden_and_queued(engine, tmp_path):
@@ -171,7 +207,7 @@ def test_the_job_path_screens_each_output_and_holds_a_flagged_one(engine, stack)
     """A non-explicit studio job on the simulators, with the stub detector at the edge:
     the job succeeds and is charged, its output is hidden from the owner and queued."""
     runtime, _vast, _comfy = stack
-    runtime.run_context = dataclasses.replace(runtime.run_context, screener=Flagging())
+    runtime.dispatcher.run_context = dataclasses.replace(runtime.run_context, screener=Flagging())
     user = make_user(engine)
     job_path._fund(engine, user)
     job = job_path._submit(runtime, user, seed=3)
@@ -192,15 +228,22 @@ def test_the_job_path_screens_each_output_and_holds_a_flagged_one(engine, stack)
     assert done.charged_credits >= 1
 
 
-def test_the_job_path_runs_the_real_detector_by_default(engine, stack, nudenet):
-    runtime, _vast, _comfy = stack
-    assert runtime.run_context.screener is nudenet  # one detector per process
+def generated_output(engine, runtime, *, seed):
+    """A new funded user's picture job run to success on the job path: the user, the job,
+    and its one output."""
     user = make_user(engine)
     job_path._fund(engine, user)
-    done = job_path._drive(runtime, job_path._submit(runtime, user, seed=4).id)
+    done = job_path._drive(runtime, job_path._submit(runtime, user, seed=seed).id)
     assert done.status is JobStatus.SUCCEEDED, done.error
     with read_scope(engine) as session:
         (asset,) = session.exec(select(Asset).where(Asset.job_id == done.id)).all()
+    return user, done, asset
+
+
+def test_the_job_path_runs_the_real_detector_by_default(engine, stack, nudenet):
+    runtime, _vast, _comfy = stack
+    assert runtime.run_context.screener is nudenet  # one detector per process
+    _user, _done, asset = generated_output(engine, runtime, seed=4)
     assert asset.screen_model.startswith("nudenet") and set(asset.screen_labels) == set(
         NUDENET_LABELS
     )
@@ -219,12 +262,8 @@ def test_the_detector_judges_a_decoded_image_as_it_judges_the_file(nudenet, name
 def test_a_detector_that_fails_on_the_job_path_holds_the_output(engine, stack):
     """The verdict reached before the unit of work (outside the database) still fails closed."""
     runtime, _vast, _comfy = stack
-    runtime.run_context = dataclasses.replace(runtime.run_context, screener=Crashing())
-    user = make_user(engine)
-    job_path._fund(engine, user)
-    done = job_path._drive(runtime, job_path._submit(runtime, user, seed=5).id)
-    assert done.status is JobStatus.SUCCEEDED, done.error
+    runtime.dispatcher.run_context = dataclasses.replace(runtime.run_context, screener=Crashing())
+    user, done, asset = generated_output(engine, runtime, seed=5)
     with read_scope(engine) as session:
-        (asset,) = session.exec(select(Asset).where(Asset.job_id == done.id)).all()
         shown = history.job_assets(session, job_id=done.id, user_id=user.id)
     assert (asset.screening, asset.hidden, shown) == (Screening.FLAGGED, True, [])

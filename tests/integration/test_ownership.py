@@ -24,7 +24,7 @@ def alice_private(engine, tmp_path):
     alice, bob = make_user(engine), make_user(engine)
     with session_scope(engine) as session:
         asset = store_png(
-            session, media_root=tmp_path, owner_id=alice.id, title="private", now=NOW, colour="navy"
+            session, media=tmp_path, owner_id=alice.id, title="private", now=NOW, colour="navy"
         )
     return alice, bob, asset.id, make_job(engine, alice).id, make_muse(engine, alice).id
 
@@ -58,7 +58,7 @@ def test_another_users_job_and_muse_are_invisible(engine, alice_private):
         lambda s, bob, a: moderation.report_asset(
             s, asset_id=a, reporter_id=bob, reason="spam", details="", now=NOW
         ),
-        lambda s, bob, a: library.delete_asset(s, owner_id=bob, asset_id=a, media_root=None),
+        lambda s, bob, a: library.delete_asset(s, owner_id=bob, asset_id=a, media=None),
     ],
     ids=["read", "rate", "visibility", "retitle", "share", "unshare", "report", "delete"],
 )

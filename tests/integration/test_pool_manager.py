@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 
 from core.db import session_scope
-from core.models import BadMachine, InstanceState, Lease
+from core.models import BadMachine, InstanceState
 from core.pool.actions import Adopt, DestroyOrphan, EnterSafeMode, MarkLost, Rent
 from scheduler.leader import LeaderLease
-from testing.factories import make_job, make_rentable_pool, make_user
+from testing.factories import make_job, make_leased_job, make_rentable_pool, make_user
 from testing.pool_harness import PoolHarness
 
 READY, BOOTING, TERMINATING = InstanceState.READY, InstanceState.BOOTING, InstanceState.TERMINATING
@@ -127,16 +127,7 @@ def test_vanished_instance_is_lost_its_job_requeued_and_replaced(pool, vast, eng
     pool.tick()
     pool.tick()
     (row,) = pool.rows(READY)
-    job = make_job(engine, make_user(engine))
-    with session_scope(engine) as session:
-        session.add(
-            Lease(
-                instance_id=row.id,
-                job_id=job.id,
-                acquired_at=pool.clock.now(),
-                expires_at=pool.clock.now() + timedelta(minutes=30),
-            )
-        )
+    job = make_leased_job(engine, row, acquired_at=pool.clock.now(), lease_s=30 * 60)
     vast.operate(row.provider_id, "vanish")
     for _ in range(3):  # absent on two ticks and past the listing grace period
         pool.tick()

@@ -39,9 +39,9 @@ DOWNLOADS_DONE_S = 3000  # the shipped ~27 GB at the slowest simulated offer (20
 class Stack:
     """The wired manager on a fake clock that moves with the Vast simulator's."""
 
-    def __init__(self, engine, sim, tmp_path) -> None:
+    def __init__(self, engine, sim, tmp_path, clock: FakeClock | None = None) -> None:
         self.sim = sim
-        self.clock = FakeClock(datetime.now(UTC))
+        self.clock = clock or FakeClock(datetime.now(UTC))
         self.settings = load_settings(
             database_url=engine.url.render_as_string(hide_password=False),
             sim_vast_url=sim.url,
@@ -150,6 +150,61 @@ def test_an_instance_whose_file_fails_its_check_is_replaced_and_its_machine_avoi
                 avoided = session.exec(select(BadMachine.machine_id)).all()
             assert avoided == [first.machine_id]
             assert replacements[0].machine_id != first.machine_id
+        finally:
+            stack.client.close()
+    fleet.close_all()
+
+
+VIDEO_VAE = "vae/wan_2.1_vae.safetensors"
+
+
+def _at_link(sim, mbps: float) -> None:
+    for offer in sim.state.offers.values():
+        offer["inet_down"] = mbps
+
+
+def test_an_instance_serves_a_first_image_while_its_other_models_still_download(engine, tmp_path):
+    _pool(engine)
+    fleet = ComfyFleet()
+    with vast_sim(endpoints=fleet, timings=Timings(0, 0, 0)) as sim:
+        _at_link(sim, 1000.0)
+        stack = Stack(engine, sim, tmp_path)
+        try:
+            stack.tick()  # rents
+            stack.tick(90)  # the first image's checkpoint: ~56 s at 1 Gbit/s, then its hash
+            (row,) = stack.rows()
+            assert row.state is InstanceState.READY
+            assert row.models_pending == sorted(set(PRESETS.downloads()) - {SDXL})
+            url = row.comfy_url or ""
+            with ComfyClient(url, headers=stack.headers(url)) as client:
+                assert client.run(_graph(), timeout_s=30).outputs
+                assert "realvis_xl_4.0.safetensors" not in client.models("checkpoints")
+            stack.tick(300)  # the other ~20 GB
+            (row,) = stack.rows()
+            assert (row.state, row.models_pending) == (InstanceState.READY, [])
+        finally:
+            stack.client.close()
+    fleet.close_all()
+
+
+def test_a_background_file_that_fails_its_check_has_the_ready_instance_replaced(engine, tmp_path):
+    _pool(engine)
+    fleet = ComfyFleet(lambda: ComfySimConfig(bad_files={VIDEO_VAE: "short"}))
+    with vast_sim(endpoints=fleet, timings=Timings(0, 0, 0)) as sim:
+        _at_link(sim, 1000.0)
+        stack = Stack(engine, sim, tmp_path)
+        try:
+            stack.tick()
+            stack.tick(90)
+            assert [row.state for row in stack.rows()] == [InstanceState.READY]
+            stack.tick(300)  # the report now says the video VAE failed after its retry
+            first, *replacements = stack.rows()
+            assert first.state in (InstanceState.TERMINATING, InstanceState.TERMINATED)
+            assert first.terminate_reason == "a model file failed its check"
+            assert VIDEO_VAE in (first.health_reason or "")
+            assert [r.state for r in replacements] == [InstanceState.BOOTING]
+            with read_scope(engine) as session:
+                assert session.exec(select(BadMachine.machine_id)).all() == [first.machine_id]
         finally:
             stack.client.close()
     fleet.close_all()

@@ -6,14 +6,19 @@ import time
 from testing.processes import python_module, stop
 
 
-def test_scheduler_ticks_and_stops_cleanly_on_sigterm(tmp_path):
+def scheduler(tmp_path):
+    """The scheduler process on a fresh SQLite database in `tmp_path`, ticking every second."""
     env = {
         "POOL_POLL_INTERVAL_S": "1",
         "DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
         "METRICS_PORT": "0",
     }
-    with python_module("scheduler", env=env, cwd=tmp_path) as proc:
-        deadline = time.monotonic() + 20
+    return python_module("scheduler", env=env, cwd=tmp_path)
+
+
+def test_scheduler_ticks_and_stops_cleanly_on_sigterm(tmp_path):
+    with scheduler(tmp_path) as proc:
+        deadline = time.monotonic() + 60  # a busy CI machine: NudeNet and migrations load first
         lines: list[str] = []
         while time.monotonic() < deadline and sum("pool.tick" in line for line in lines) < 2:
             lines.append(proc.stderr.readline())
@@ -24,13 +29,8 @@ def test_scheduler_ticks_and_stops_cleanly_on_sigterm(tmp_path):
 
 
 def test_ctrl_c_twice_stops_cleanly_without_a_traceback(tmp_path):
-    env = {
-        "POOL_POLL_INTERVAL_S": "1",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
-        "METRICS_PORT": "0",
-    }
-    with python_module("scheduler", env=env, cwd=tmp_path) as proc:
-        deadline = time.monotonic() + 20
+    with scheduler(tmp_path) as proc:
+        deadline = time.monotonic() + 60  # a busy CI machine: NudeNet and migrations load first
         line = ""
         while time.monotonic() < deadline and "scheduler.started" not in line:
             line = proc.stderr.readline()

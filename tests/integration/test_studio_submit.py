@@ -4,13 +4,11 @@ Every refusal happens before any credit hold: the balance is untouched, no job r
 and the refusal is in the audit log.
 """
 
-import io
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from PIL import Image
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core.accounts import ledger
 from core.comfy.presets import Presets
@@ -21,21 +19,25 @@ from core.muses import service
 from core.muses.schema import validate_profile
 from core.pool.outlook import Meets
 from core.studio import history, progress
-from core.studio.compose import StudioRequest, compose, request_of
+from core.studio.compose import StudioRequest, compose, request_of, scene_of
 from core.studio.outcomes import OUTCOMES
 from core.studio.pricing import Pricing, estimate, hold_for
 from core.studio.submit import submit as submit_job
-from testing.factories import make_instance, make_job, make_pool, make_user
+from testing.factories import (
+    attach_outside_reference,
+    grant_credits,
+    make_instance,
+    make_job,
+    make_pool,
+    make_user,
+)
 
 PRESETS = Presets.load()
 PRICING = Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
 
 
 def fund(engine, user, credits, clock):
-    with session_scope(engine) as session:
-        ledger.grant(
-            session, user_id=user.id, credits=credits, key=f"t:{user.id}", note="t", now=clock.now()
-        )
+    grant_credits(engine, user, credits, now=clock.now())
 
 
 def submit(engine, user, clock, **fields):
@@ -56,7 +58,10 @@ def state(engine, user):
         return (
             ledger.balance(session, user.id),
             session.exec(select(GenerationJob)).all(),
-            [(e.action, e.target, e.details) for e in session.exec(select(AuditEntry)).all()],
+            [
+                (e.action, e.target, e.details)
+                for e in session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
+            ],
         )
 
 
@@ -65,23 +70,6 @@ def muse_for(engine, owner, clock, **ai):
     with session_scope(engine) as session:
         return service.create_muse(
             session, owner_id=owner.id, profile=profile, tags=(), now=clock.now()
-        )
-
-
-def reference_for(engine, owner, clock, tmp_path, *, muse_id=None, colour="teal"):
-    out = io.BytesIO()
-    Image.new("RGB", (32, 32), colour).save(out, format="PNG")
-    with session_scope(engine) as session:
-        return service.attach_reference(
-            session,
-            owner_id=owner.id,
-            muse_id=muse_id,
-            data=out.getvalue(),
-            consent_given=True,
-            media_root=tmp_path,
-            max_bytes=1_000_000,
-            max_pixels=1_000_000,
-            now=clock.now(),
         )
 
 
@@ -128,7 +116,9 @@ def test_held_credits_match_the_estimate_shown(engine, fake_clock):
 def test_references_never_go_with_explicit_mode(engine, fake_clock, tmp_path):
     user = make_user(engine)
     fund(engine, user, 100, fake_clock)
-    ref = reference_for(engine, user, fake_clock, tmp_path)
+    ref = attach_outside_reference(
+        engine, user, tmp_path, size=(32, 32), colour="teal", now=fake_clock.now()
+    )
     with pytest.raises(PolicyRefusal) as info:
         submit(engine, user, fake_clock, reference_images=(ref.sha256,), nsfw=True)
     assert info.value.rule == "reference_explicit"
@@ -142,8 +132,12 @@ def test_compose_turns_a_scene_into_the_muses_prompt_with_its_references_and_wei
 ):
     user = make_user(engine)
     muse = muse_for(engine, user, fake_clock, reference_weight=0.55, negative_prompt="blurry")
-    loose = reference_for(engine, user, fake_clock, tmp_path)
-    on_muse = reference_for(engine, user, fake_clock, tmp_path, muse_id=muse.id, colour="navy")
+    loose = attach_outside_reference(
+        engine, user, tmp_path, size=(32, 32), colour="teal", now=fake_clock.now()
+    )
+    on_muse = attach_outside_reference(
+        engine, user, tmp_path, muse_id=muse.id, size=(32, 32), colour="navy", now=fake_clock.now()
+    )
     form = StudioRequest(
         prompt="reading in a cafe",
         negative_prompt="text",
@@ -162,11 +156,62 @@ def test_compose_turns_a_scene_into_the_muses_prompt_with_its_references_and_wei
     assert composed.reference_weight == 0.55
 
 
+def test_a_muse_job_keeps_its_scene_and_ip_adapter_preset_apart_from_the_composed_prompt(
+    engine, fake_clock
+):
+    user = make_user(engine)
+    fund(engine, user, 100, fake_clock)
+    muse = muse_for(engine, user, fake_clock, reference_weight=0.6, reference_preset="face")
+    with session_scope(engine) as session:
+        look = service.add_variation(
+            session,
+            owner_id=user.id,
+            muse_id=muse.id,
+            name="Gala",
+            overrides={"outfit": "a velvet gown"},
+            now=fake_clock.now(),
+        )
+    form = StudioRequest(
+        prompt="on a balcony", preset="low", muse_id=muse.id, variation_id=look.id,
+        reference_weight=1.1, reference_preset="style",
+    )  # fmt: skip
+    with read_scope(engine) as session:
+        from_muse = compose(session, form, user_id=user.id)
+        from_form = compose(session, form, user_id=user.id, muse_reference_settings=False)
+    assert (from_muse.reference_weight, from_muse.reference_preset) == (0.6, "face")
+    assert (from_form.reference_weight, from_form.reference_preset) == (1.1, "style")
+    assert "a velvet gown" in from_muse.prompt and from_muse.written.prompt == "on a balcony"
+    job = submit_job(
+        engine, user_id=user.id, request=from_form, clock=fake_clock, presets=PRESETS,
+        pricing=PRICING, pool="default",
+    )  # fmt: skip
+    again = request_of(job)
+    assert (again.written.prompt, again.muse_id, again.variation_id) == (
+        "on a balcony",
+        muse.id,
+        look.id,
+    )
+    assert again.prompt == from_form.prompt and again.reference_preset == "style"
+    assert scene_of(job) == "on a balcony"
+    plain = submit(engine, user, fake_clock, prompt="a harbour")
+    assert (request_of(plain).written, scene_of(plain)) == (None, "a harbour")
+
+
+def test_an_unknown_reference_preset_is_refused_before_any_hold(engine, fake_clock):
+    user = make_user(engine)
+    fund(engine, user, 100, fake_clock)
+    with pytest.raises(ValidationFailed, match="Unknown reference preset 'faces'"):
+        submit(engine, user, fake_clock, reference_preset="faces")
+    assert state(engine, user)[0] == 100
+
+
 def test_other_users_muses_variations_and_references_are_not_found(engine, fake_clock, tmp_path):
     alice, bob = make_user(engine), make_user(engine)
     fund(engine, bob, 100, fake_clock)
     muse = muse_for(engine, alice, fake_clock)
-    ref = reference_for(engine, alice, fake_clock, tmp_path)
+    ref = attach_outside_reference(
+        engine, alice, tmp_path, size=(32, 32), colour="teal", now=fake_clock.now()
+    )
     with session_scope(engine) as session:
         look = service.add_variation(
             session,

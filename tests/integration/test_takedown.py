@@ -27,7 +27,7 @@ from core.models import (
     Visibility,
 )
 from core.muses import service
-from testing.factories import make_user
+from testing.factories import file_takedown, make_user
 
 IMAGES = REPO_ROOT / "tests" / "fixtures" / "safety" / "images"
 PICTURES = sorted(IMAGES.glob("*.png"))
@@ -78,7 +78,7 @@ def stored(engine, media, owner, data, *, mime="image/png", public=True):
     with session_scope(engine) as session:
         asset = store.save_output(
             session,
-            media_root=media,
+            media=media,
             owner_id=owner.id,
             job_id=None,
             muse_id=None,
@@ -110,7 +110,7 @@ def take_down_by_report(engine, media, asset, admin):
             moderator_id=admin.id,
             action="takedown",
             now=admin.created_at,
-            media_root=media,
+            media=media,
         )
 
 
@@ -122,7 +122,7 @@ def upload_reference(engine, media, owner, data):
             muse_id=None,
             data=data,
             consent_given=True,
-            media_root=media,
+            media=media,
             now=owner.created_at,
             **LIMITS,
         )
@@ -152,15 +152,10 @@ def test_anyone_files_a_request_and_the_picture_hides_at_once(engine, tmp_path, 
         token = sharing.create_share_link(
             session, owner_id=owner.id, asset_id=asset.id, signer=SIGNER, now=fake_clock.now()
         )
-        request = takedown.file_request(
+        request = file_takedown(
             session,
             location=f"https://studio.example/share?token={token}",
             description="This is me; I never agreed to it.",
-            requester_name="A. Person",
-            requester_email="person@example.test",
-            relationship="self",
-            signature="A. Person",
-            good_faith=True,
             signer=SIGNER,
             now=fake_clock.now(),
         )
@@ -208,18 +203,8 @@ def test_an_incomplete_request_gets_a_clear_message(engine, fake_clock, change, 
 
 def file_for(engine, asset_number, clock):
     with session_scope(engine) as session:
-        return takedown.file_request(
-            session,
-            location=f"asset #{asset_number}" if asset_number else "somewhere on your site",
-            description="",
-            requester_name="A. Person",
-            requester_email="person@example.test",
-            relationship="self",
-            signature="A. Person",
-            good_faith=True,
-            signer=SIGNER,
-            now=clock.now(),
-        )
+        location = f"asset #{asset_number}" if asset_number else "somewhere on your site"
+        return file_takedown(session, location=location, signer=SIGNER, now=clock.now())
 
 
 def resolve(engine, request, moderator, clock, media, *, remove, asset_id=None):
@@ -230,7 +215,7 @@ def resolve(engine, request, moderator, clock, media, *, remove, asset_id=None):
             moderator_id=moderator.id,
             remove=remove,
             note="",
-            media_root=media,
+            media=media,
             now=clock.now(),
             asset_id=asset_id,
         )

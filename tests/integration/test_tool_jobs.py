@@ -16,17 +16,16 @@ from core.accounts import ledger
 from core.clock import SystemClock
 from core.comfy.catalogue import MAX_SIDE
 from core.comfy.presets import Presets
-from core.comfy.tools import Hires, Lora, Tools
-from core.db import read_scope, session_scope
+from core.comfy.tools import FaceFix, Hires, Lora, Tools
+from core.db import read_scope
 from core.errors import CoreError, NotFound, PolicyRefusal, ValidationFailed
 from core.gallery import store
 from core.models import Asset, GenerationJob, JobStatus
-from core.muses import service as muses
 from core.studio.compose import StudioRequest, request_of
 from core.studio.pricing import Pricing, estimate
 from core.studio.sources import mask_png
 from core.studio.submit import submit
-from testing.factories import make_asset, make_user
+from testing.factories import attach_outside_reference, make_asset, make_user
 from tests.integration import test_job_path as job_path
 
 comfy_config, stack = job_path.comfy_config, job_path.stack  # the job path's simulated stack
@@ -38,22 +37,37 @@ UPSCALER = "RealESRGAN_x4plus.pth"
 PRICING = Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("0.5"))
 
 
-def _run(runtime, user, **fields):
-    request = StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
-    job = submit(
-        runtime.engine,
+def submitted(engine, user, request: StudioRequest, *, clock=None, pool="default", **extra):
+    """`request` submitted for `user` as the Studio does (this module's presets and
+    pricing; the system clock unless `clock`); the queued job."""
+    return submit(
+        engine,
         user_id=user.id,
         request=request,
-        clock=runtime.clock,
+        clock=clock or SystemClock(),
         presets=PRESETS,
         pricing=PRICING,
-        pool=runtime.settings.pool_name,
+        pool=pool,
+        **extra,
+    )
+
+
+def finished_job(runtime, user, **fields) -> tuple[GenerationJob, Asset, bytes]:
+    """Submit a low-quality request with `fields`, drive it to success on the simulated
+    stack; the job, its one output and the output's stored bytes."""
+    request = StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
+    job = submitted(
+        runtime.engine, user, request, clock=runtime.clock, pool=runtime.settings.pool_name
     )
     done = _drive(runtime, job.id)
     assert done.status is JobStatus.SUCCEEDED, done.error
     with read_scope(runtime.engine) as session:
         (asset,) = session.exec(select(Asset).where(Asset.job_id == job.id)).all()
-    data = store.read(runtime.settings.media_root, asset.sha256)
+    return done, asset, store.read(runtime.settings.media_root, asset.sha256)
+
+
+def _run(runtime, user, **fields):
+    _job, asset, data = finished_job(runtime, user, **fields)
     with Image.open(io.BytesIO(data)) as image:
         assert image.size == (asset.width, asset.height)
     return asset, store.read_png_metadata(data)
@@ -112,20 +126,44 @@ def test_lora_hires_img2img_inpaint_and_upscale_jobs_run_and_say_how(engine, sta
     assert text["parameters"].startswith("Postprocess upscale to: 2304x2304")
 
 
+def test_a_face_fix_job_runs_on_the_simulator_and_says_so(engine, stack):
+    runtime, _vast, _comfy = stack
+    user = make_user(engine)
+    _fund(engine, user, credits=5000)
+    fixed, text = _run(runtime, user, seed=4, tools=Tools(face_fix=FaceFix(denoise=0.35)))
+    assert (fixed.width, fixed.height) == (1024, 1024)  # a face pass keeps the size
+    for part in (
+        "ADetailer model: face_yolov8m.pt",
+        "ADetailer confidence: 0.5",
+        "ADetailer denoising strength: 0.35",
+        "Size: 1024x1024",
+        "Seed: 4",
+    ):
+        assert part in text["parameters"]
+    graph = json.loads(text["prompt"])
+    (face,) = [n["inputs"] for n in graph.values() if n["class_type"] == "FaceDetailer"]
+    assert face["denoise"] == 0.35
+    save = next(n["inputs"] for n in graph.values() if n["class_type"] == "SaveImage")
+    assert graph[save["images"][0]]["class_type"] == "FaceDetailer"
+    editor = json.loads(text["workflow"])
+    assert "FaceDetailer" in {node["type"] for node in editor["nodes"]}
+
+    alone, text = _run(
+        runtime,
+        user,
+        tools=Tools(mode="facefix", source=fixed.sha256, face_fix=FaceFix(denoise=0.5)),
+    )
+    assert (alone.width, alone.height) == (1024, 1024)
+    assert "ADetailer denoising strength: 0.5" in text["parameters"]
+    assert '"KSampler"' not in text["prompt"]
+
+
 def _refused(engine, user, error, match, **fields):
     with read_scope(engine) as session:
         before = ledger.balance(session, user.id)
     request = StudioRequest(**({"prompt": "a lighthouse at dusk", "preset": "low"} | fields))
     with pytest.raises(error, match=match):
-        submit(
-            engine,
-            user_id=user.id,
-            request=request,
-            clock=SystemClock(),
-            presets=PRESETS,
-            pricing=PRICING,
-            pool="default",
-        )
+        submitted(engine, user, request)
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == before
         assert not session.exec(select(GenerationJob).where(GenerationJob.user_id == user.id)).all()
@@ -139,6 +177,8 @@ def _refused(engine, user, error, match, **fields):
         ({"tools": Tools(width=2048, height=2560)}, "megapixels"),
         ({"tools": Tools(width=MAX_SIDE + 8, height=1024)}, f"256 to {MAX_SIDE} pixels"),
         ({"tools": Tools(mode="inpaint", source="a" * 64)}, "mask"),
+        ({"tools": Tools(face_fix=FaceFix(denoise=1.5))}, "face fix denoise must be between"),
+        ({"tools": Tools(face_fix=FaceFix(denoise=0.0))}, "face fix denoise must be between"),
     ],
 )
 def test_bad_tool_requests_are_refused_before_any_credit_is_held(engine, fields, match):
@@ -167,33 +207,9 @@ def test_someone_elses_picture_is_no_source(engine):
 def test_an_outside_upload_needs_consent_and_never_goes_explicit(engine, tmp_path):
     user = make_user(engine)
     _fund(engine, user)
-    picture = io.BytesIO()
-    Image.new("RGB", (640, 960), (10, 20, 30)).save(picture, format="PNG")
     with pytest.raises(PolicyRefusal, match="statement"):
-        with session_scope(engine) as session:
-            muses.attach_reference(
-                session,
-                owner_id=user.id,
-                muse_id=None,
-                data=picture.getvalue(),
-                consent_given=False,
-                media_root=tmp_path,
-                max_bytes=10**7,
-                max_pixels=40_000_000,
-                now=SystemClock().now(),
-            )
-    with session_scope(engine) as session:
-        upload = muses.attach_reference(
-            session,
-            owner_id=user.id,
-            muse_id=None,
-            data=picture.getvalue(),
-            consent_given=True,
-            media_root=tmp_path,
-            max_bytes=10**7,
-            max_pixels=40_000_000,
-            now=SystemClock().now(),
-        )
+        attach_outside_reference(engine, user, tmp_path, consent_given=False)
+    upload = attach_outside_reference(engine, user, tmp_path)
     tools = Tools(mode="img2img", source=upload.sha256)
     _refused(engine, user, PolicyRefusal, "explicit mode", tools=tools, nsfw=True)
 
@@ -208,15 +224,7 @@ def test_own_generated_pictures_are_sources_in_explicit_mode(engine):
         nsfw=True,
         tools=Tools(mode="img2img", source=asset.sha256),
     )
-    job = submit(
-        engine,
-        user_id=user.id,
-        request=request,
-        clock=SystemClock(),
-        presets=PRESETS,
-        pricing=PRICING,
-        pool="default",
-    )
+    job = submitted(engine, user, request)
     stored = Tools.from_json(job.request["tools"])
     assert stored.source_size == (832, 1216)
     assert request_of(job).tools == stored  # a re-run repeats the same tools

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sim.vast import Timings
 from testing.factories import make_rentable_pool
 from testing.sims import comfy_behind_vast
+from testing.worker_stack import leader_settings
 
 
 def test_two_schedulers_rent_the_pool_once(engine, tmp_path):
@@ -20,16 +21,12 @@ def test_two_schedulers_rent_the_pool_once(engine, tmp_path):
         prewarm_until=datetime.now(UTC) + timedelta(hours=1),
     )
     with comfy_behind_vast(timings=Timings(null_s=0, created_s=0, loading_s=1)) as (_, vast):
-        env = {
-            **os.environ,
-            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-            "SIM_VAST_URL": vast.url,
-            "POOL_POLL_INTERVAL_S": "1",
-            "SCHEDULER_LOCK_TTL_S": "5",
-            "METRICS_PORT": "0",
-            "MEDIA_ROOT": str(tmp_path / "media"),
-            "BACKUP_DIR": str(tmp_path / "backups"),
-        }
+        env = os.environ | leader_settings(
+            database_url=engine.url.render_as_string(hide_password=False),
+            vast_url=vast.url,
+            folder=tmp_path,
+        )
+        env["SCHEDULER_LOCK_TTL_S"] = "5"
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "scheduler"],

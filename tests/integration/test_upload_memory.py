@@ -32,7 +32,7 @@ from core.gallery import store, takedown
 data = Path(sys.argv[1]).read_bytes()
 limits = {"max_bytes": 20 * 1024 * 1024, "max_pixels": 40_000_000}
 takedown.fingerprint(data, **limits)
-store.ingest_image(data, media_root=Path(sys.argv[2]), **limits)
+store.ingest_image(data, media=Path(sys.argv[2]), **limits)
 status = Path("/proc/self/status").read_text()
 peak = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
 print(int(peak.split()[1]) // 1024)
@@ -95,3 +95,13 @@ def test_a_small_file_declaring_40_mp_of_rgba_is_refused_before_decoding():
     assert len(data) < 400 * 1024 and 6320 * 6320 < UPLOAD["max_pixels"]
     with pytest.raises(ValidationFailed, match="152 MB of memory"):
         store.open_image(data, **UPLOAD)
+
+
+def test_the_picture_path_never_loads_pyav():
+    """PyAV loads FFmpeg's libraries and numpy (~40 MB resident, the margin of the bound
+    above): only a video branch imports `core.video`."""
+    picture_path = "core.gallery.store, core.gallery.takedown, core.gallery.uploads"
+    child = f"import sys\nimport {picture_path}, core.safety.outputs, core.studio.reader\n"
+    child += "print(sorted({'av', 'core.video'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

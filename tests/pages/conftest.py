@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,11 +12,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from core.accounts import legal, sessions, users
+from core.accounts import legal, sessions
 from core.config import get_settings
 from core.db import make_engine, migrate, session_scope
+from core.gallery.media import open_media_store
 from core.models import Asset, Role, User
-from testing.factories import store_png
+from testing.factories import register_user, store_png
 from ui import auth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,20 +45,15 @@ def signed_in(web_engine: Engine) -> Callable[..., AppTest]:
     def open_page(page: str, *, role: Role = Role.USER, credits: int = 500) -> AppTest:
         now = datetime.now(UTC)
         with session_scope(web_engine) as session:
-            user = users.register(
+            user = register_user(
                 session,
-                username=f"{role.value}1",
-                email=f"{role.value}@example.test",
-                display_name=role.value.title(),
+                f"{role.value}1",
                 password="a long enough secret",
-                date_of_birth=date(1990, 1, 1),
                 now=now,
                 starter_credits=credits,
+                role=role,
                 accepted=legal.load(),
             )
-            user.role = role
-            session.add(user)
-            session.flush()
             started = sessions.start_browser_session(
                 session, user_id=user.id or 0, now=now, ttl_s=3600
             )
@@ -93,7 +89,7 @@ def store_picture(
     assert owner is not None, "sign a user in first"
     return store_png(
         session,
-        media_root=get_settings().media_root,
+        media=open_media_store(get_settings()),
         owner_id=owner.id or 0,
         title=title,
         now=at or owner.created_at,

@@ -5,14 +5,11 @@ from sqlmodel import Session, select
 from core.accounts.api_tokens import resolve_token
 from core.clock import SystemClock
 from core.models import ApiToken, Role
+from tests.pages.actions import fill_and_click
 
 
 def _create(app, name):
-    [field] = [t for t in app.text_input if t.label == "Token name"]
-    field.input(name)
-    [button] = [b for b in app.button if b.label == "Create token"]
-    button.click()
-    return app.run()
+    return fill_and_click(app, {"Token name": name}, "Create token")
 
 
 def test_a_created_token_is_shown_once_and_works_until_revoked(signed_in, web_engine):

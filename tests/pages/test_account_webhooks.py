@@ -4,14 +4,11 @@ and deleted."""
 from sqlmodel import Session, select
 
 from core.models import Webhook
+from tests.pages.actions import fill_and_click
 
 
 def _add(app, url):
-    [field] = [t for t in app.text_input if t.label == "Endpoint URL"]
-    field.input(url)
-    [button] = [b for b in app.button if b.label == "Add webhook"]
-    button.click()
-    return app.run()
+    return fill_and_click(app, {"Endpoint URL": url}, "Add webhook")
 
 
 def test_a_webhook_is_added_shown_with_its_secret_and_deleted(signed_in, web_engine):

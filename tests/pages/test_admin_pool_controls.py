@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from sqlmodel import col, select
 
-from core.db import read_scope, session_scope
-from core.models import AuditEntry, GpuInstance, InstanceState, Lease, PoolConfig, Role
-from testing.factories import make_instance, make_job, make_pool, make_user
+from core.db import read_scope
+from core.models import AuditEntry, GpuInstance, InstanceState, PoolConfig, Role
+from testing.factories import make_instance, make_leased_job, make_pool
 
 PAGE = "views/admin_pool.py"
 
@@ -44,16 +44,7 @@ def pool_page(signed_in, web_engine):
         health_reason="checkpoint sdxl-base missing",
         created_at=now - timedelta(minutes=4),
     )
-    job = make_job(web_engine, make_user(web_engine))
-    with session_scope(web_engine) as session:
-        session.add(
-            Lease(
-                instance_id=busy.id,
-                job_id=job.id,
-                acquired_at=now - timedelta(minutes=1),
-                expires_at=now + timedelta(minutes=29),
-            )
-        )
+    job = make_leased_job(web_engine, busy, acquired_at=now - timedelta(minutes=1), lease_s=1800)
     app = signed_in(PAGE, role=Role.ADMIN).run()
     assert not app.exception, app.exception
     return app, {"ready": ready, "busy": busy, "booting": booting, "job": job}

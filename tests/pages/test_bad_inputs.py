@@ -13,21 +13,22 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from core.accounts import legal, sessions, users
+from core.accounts import legal, sessions
 from core.db import session_scope
 from core.gallery import listing
-from core.models import Muse, Role, metadata
+from core.models import Muse, Role
 from core.muses import fields, schema, service
+from testing import rows
+from testing.factories import register_user
 from tests.pages.conftest import ROOT
 from ui import auth, muse_page, resources
 from ui.errors import FRIENDLY
@@ -214,14 +215,7 @@ def web_engine(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engi
 
 
 def row_counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {
-            table.name: connection.execute(
-                sa.select(sa.func.count()).select_from(table)
-            ).scalar_one()
-            for table in metadata.sorted_tables
-            if table.name not in RECORDS
-        }
+    return rows.row_counts(engine, skip=RECORDS)
 
 
 def widget(app: AppTest, label: str) -> Any:
@@ -262,20 +256,15 @@ def open_form(web_engine: Engine) -> Callable[[Form], AppTest]:
 
 
 def register(session: Session, role: Role, now: datetime) -> int:
-    user = users.register(
+    user = register_user(
         session,
-        username=f"{role.value}1",
-        email=f"{role.value}@example.test",
-        display_name=role.value.title(),
+        f"{role.value}1",
         password="a long enough secret",
-        date_of_birth=date(1990, 1, 1),
         now=now,
         starter_credits=500,
+        role=role,
         accepted=legal.load(),
     )
-    user.role = role
-    session.add(user)
-    session.flush()
     profile = schema.validate_profile({"basic": {"name": "Ava", "age": 30}})
     service.create_muse(session, owner_id=user.id or 0, profile=profile, tags=[], now=now)
     return user.id or 0

@@ -1,7 +1,7 @@
 """The web's audit entries (sign-in included) name the client: X-Forwarded-For only from a
 trusted proxy (`TRUSTED_PROXIES`), else the connection's peer (issue 23)."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from unittest.mock import PropertyMock
 
 import pytest
@@ -9,9 +9,11 @@ import streamlit as st
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from core.accounts import legal, users
+from core.accounts import legal
 from core.db import read_scope, session_scope
 from core.models import AuditEntry
+from testing.factories import register_user
+from tests.pages.actions import sign_in
 from tests.pages.conftest import ROOT
 
 
@@ -21,13 +23,6 @@ class _Headers:
 
     def get_all(self, key: str) -> list[str]:
         return self.forwarded if key.lower() == "x-forwarded-for" else []
-
-
-def sign_in(app: AppTest, username: str, password: str) -> AppTest:
-    [t for t in app.text_input if t.label == "Username"][0].input(username)
-    [t for t in app.text_input if t.label == "Password"][0].input(password)
-    [b for b in app.button if b.label == "Sign in"][0].click()
-    return app.run()
 
 
 @pytest.mark.parametrize(
@@ -48,10 +43,9 @@ def test_a_web_sign_in_is_audited_with_the_client_behind_a_trusted_proxy_only(
         context, "headers", new_callable=PropertyMock, return_value=_Headers(["203.0.113.9"])
     )
     with session_scope(web_engine) as session:
-        users.register(
-            session, username="ava", email="ava@example.test", display_name="Ava",
-            password="a long enough secret", date_of_birth=date(1990, 1, 1),
-            now=datetime.now(UTC), starter_credits=0, accepted=legal.load(),
+        register_user(
+            session, "ava", password="a long enough secret", now=datetime.now(UTC),
+            accepted=legal.load(),
         )  # fmt: skip
     app = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
     app.session_state["age_confirmed"] = True

@@ -1,7 +1,9 @@
 """The Gallery and Share pages through their widgets: paging, owner controls, share, report."""
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlmodel import select
 
@@ -13,6 +15,7 @@ from core.gallery import details, library, listing, moderation, sharing
 from core.gallery.sharing import ShareSigner
 from core.models import Asset, Report, Role, Screening, User, Visibility
 from testing.factories import make_job, make_user
+from tests.pages.actions import click
 from tests.pages.conftest import ROOT, store_picture
 
 
@@ -33,11 +36,6 @@ def picture(engine, title, *, colour=0, public=False, minutes=0):
 
 def captions(app):
     return [c.value for c in app.caption]
-
-
-def click(app, label):
-    [b for b in app.button if b.label == label][0].click()
-    return app.run()
 
 
 def open_first(app):
@@ -197,7 +195,7 @@ def test_a_markdown_title_is_shown_literally_everywhere(signed_in, web_engine):
     assert any(c.startswith(r"\!\[x\]") for c in captions(app) if "·" not in c)
 
 
-def test_the_viewer_shows_how_a_picture_was_made_and_the_prompt_to_its_owner_only(
+def test_the_viewer_shows_how_a_picture_was_made_to_its_owner_and_others_only_if_allowed(
     signed_in, web_engine
 ):
     app = signed_in("views/gallery.py")
@@ -217,16 +215,20 @@ def test_the_viewer_shows_how_a_picture_was_made_and_the_prompt_to_its_owner_onl
     assert app.text_area(key="g_made_prompt").value == "a lighthouse at dusk"
 
     stranger = make_user(web_engine)
-    with read_scope(web_engine) as session:
-        assert (
-            details.made_with(
+
+    def seen_by_stranger():
+        with read_scope(web_engine) as session:
+            return details.made_with(
                 session,
                 viewer_id=stranger.id,
                 asset=session.get(Asset, asset_id),
                 presets=Presets.load(),
-            ).prompt
-            is None
-        )
+            )
+
+    assert seen_by_stranger() is None  # until the owner allows it
+    with session_scope(web_engine) as session:
+        library.set_recipe_public(session, owner_id=owner.id, asset_id=asset_id, public=True)
+    assert seen_by_stranger().prompt == "a lighthouse at dusk"
 
 
 def test_filters_beyond_show_sort_and_search_are_folded_away(signed_in, web_engine):
@@ -276,3 +278,40 @@ def test_owner_selects_pictures_and_files_them_in_bulk(signed_in, web_engine):
     app = app.button(key="bulk_delete_yes").click().run()
     with read_scope(web_engine) as session:
         assert [session.get(Asset, i) is None for i in ids] == [True, True, False]
+
+
+def _image_urls(app):
+    return [image.proto.imgs[0].url for image in app.get("image")]
+
+
+def test_with_media_store_s3_the_gallery_shows_pictures_by_presigned_url(
+    s3_env, signed_in, web_engine
+):
+    app = signed_in("views/gallery.py")
+    asset_id = picture(web_engine, "From the bucket")
+    app.run()
+    assert not app.exception
+    [thumb] = _image_urls(app)
+    assert thumb.startswith(s3_env.endpoint_url) and "X-Amz-Signature=" in thumb
+    with read_scope(web_engine) as session:
+        asset = session.get(Asset, asset_id)
+    answer = httpx.get(thumb)
+    assert answer.status_code == 200
+    assert hashlib.sha256(answer.content).hexdigest() == asset.thumb_sha256
+    app = open_first(app)
+    assert not app.exception
+    full = [url for url in _image_urls(app) if asset.sha256 in url]
+    assert full and httpx.get(full[0]).content[:8] == b"\x89PNG\r\n\x1a\n"
+    [download] = app.get("link_button")
+    assert "response-content-disposition=attachment" in download.proto.url
+
+
+def test_with_the_local_store_the_gallery_sends_the_bytes(signed_in, web_engine):
+    app = signed_in("views/gallery.py")
+    picture(web_engine, "From the disk")
+    app.run()
+    app = open_first(app)
+    assert not app.exception
+    urls = _image_urls(app)  # the bytes, served by Streamlit itself (its media endpoint)
+    assert urls and all("/media/" in url and "X-Amz" not in url for url in urls)
+    assert not app.get("link_button") and app.get("download_button")

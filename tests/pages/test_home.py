@@ -42,10 +42,10 @@ def test_a_signed_in_adult_account_skips_the_age_gate(signed_in):
 def test_the_share_page_is_listed_only_while_a_share_link_is_open():
     assert share_link_open({"token": "abc"}) and not share_link_open({"token": ""})
 
-    def hidden(share_link: bool) -> int:  # the share and verification pages are never shown
+    def hidden(share_link: bool) -> int:  # share, board and verification pages: never shown
         sections = pages_for(False, share_link=share_link)
         return sum(page.visibility == "hidden" for pages in sections.values() for page in pages)
 
     # the verification page is always routable (its links open signed in or not)
     assert hidden(share_link=False) == 1
-    assert hidden(share_link=True) == 2
+    assert hidden(share_link=True) == 3  # the share and the board page

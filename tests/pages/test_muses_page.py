@@ -209,14 +209,40 @@ def test_history_lists_settings_and_remix_fills_the_studio(signed_in, web_engine
     muse = seed_muse(web_engine, "Ava", ai={"preset": "high"})
     with session_scope(web_engine) as session:
         owner = session.exec(select(User)).one()
-    job = make_job(web_engine, owner, muse_id=muse.id, seed=4242, model=MODEL, preset="low")
+        look = service.add_variation(
+            session,
+            owner_id=owner.id,
+            muse_id=muse.id,
+            name="Gala",
+            overrides={"outfit": "a velvet gown"},
+            now=owner.created_at,
+        )
+    job = make_job(
+        web_engine, owner, muse_id=muse.id, variation_id=look.id, seed=4242, model=MODEL,
+        preset="low", prompt="portrait of Ava, a 30-year-old adult woman, on a balcony, ...",
+        request={
+            "written": {"prompt": "on a balcony"},
+            "reference_preset": "style",
+            "reference_weight": 0.9,
+        },
+    )  # fmt: skip
     app.switch_page("views/muses.py").run()
     app.session_state[VIEW] = muse.id
     app.run()
-    assert f"#{job.id} · queued · {MODEL} · low · seed 4242" in texts(app)
+    assert f"#{job.id} · queued · {MODEL} · low · seed 4242 · batch 1 · on a balcony" in texts(app)
     app.button(key=f"remix_{job.id}").click().run()
     assert not app.exception
     assert app.selectbox(key="studio_muse").value == f"Ava (#{muse.id})"
+    # The scene, not the prompt composed from it: the Studio composes the muse again.
+    assert app.text_area(key="studio_prompt").value == "on a balcony"
+    assert app.selectbox(key="studio_variation").value == "Gala"
+    assert (
+        app.selectbox(key="studio_ref_preset").value,
+        app.slider(key="studio_ref_weight").value,
+    ) == (
+        "style",
+        0.9,
+    )
     assert (
         app.number_input(key="studio_seed").value,
         app.checkbox(key="studio_random_seed").value,
@@ -243,6 +269,58 @@ def test_choosing_a_muse_in_the_studio_takes_its_ai_settings(signed_in, web_engi
         app.number_input(key="studio_seed").value,
     ) == (False, 99)
     assert app.text_area(key="studio_negative").value == "blurry"
+
+
+def test_a_muses_loras_size_and_ip_adapter_settings_fill_the_studio(signed_in, web_engine, texts):
+    lora = "sd_xl_offset_example-lora_1.0.safetensors"
+    app = signed_in("views/studio.py")
+    muse = seed_muse(
+        web_engine,
+        "Ava",
+        ai={
+            "model": MODEL,
+            "loras": [{"name": lora, "weight": 0.35}, {"name": "gone.safetensors"}],
+            "width": 832,
+            "height": 1216,
+            "reference_weight": 0.6,
+            "reference_preset": "face",
+        },
+    )
+    app.run()
+    app.selectbox(key="studio_muse").select(f"Ava (#{muse.id})").run()
+    assert not app.exception
+    assert app.multiselect(key="tools_loras").value == ["SDXL offset noise (deeper contrast)"]
+    assert app.slider(key=f"tools_lora_weight_{lora}").value == 0.35
+    assert app.selectbox(key="tools_size").value == "Custom size"
+    assert (
+        app.number_input(key="tools_width").value,
+        app.number_input(key="tools_height").value,
+    ) == (
+        832,
+        1216,
+    )
+    assert app.selectbox(key="studio_ref_preset").value == "face"
+    assert app.slider(key="studio_ref_weight").value == 0.6
+    assert "Not applied from the muse: Unknown LoRA 'gone.safetensors'." in texts(app)
+
+
+def test_the_studio_shows_each_chunk_of_a_long_muse_prompt_as_sent(signed_in, web_engine, texts):
+    app = signed_in("views/studio.py")
+    muse = seed_muse(
+        web_engine,
+        "Ava",
+        body={"details": "long elegant limbs " * 21},
+        skin={"details": "a small scar above the left eyebrow " * 11},
+    )
+    app.run()
+    app.selectbox(key="studio_muse").select(f"Ava (#{muse.id})").run()
+    app.text_area(key="studio_prompt").input("on a balcony").run()
+    assert not app.exception
+    shown = [caption.value for caption in app.caption]
+    assert any(t.startswith("Prompt, chunk 1 of ") and "of 75 tokens" in t for t in shown)
+    assert any(t.startswith("Prompt, chunk 2 of ") for t in shown)
+    sent = [t.value for t in app.text]
+    assert sent[0].startswith("portrait of Ava, a 30-year-old adult woman, on a balcony")
 
 
 def test_another_users_muse_is_not_found(signed_in, web_engine, texts):

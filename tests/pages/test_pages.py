@@ -91,7 +91,7 @@ def test_account_page_shows_the_ledger(signed_in):
 def test_studio_counts_tokens_and_reruns_with_the_same_seed(signed_in, web_engine):
     app = signed_in("views/studio.py").run()
     app.text_area(key="studio_prompt").input("word " * 80).run()
-    assert any("75-token window" in w.value for w in app.warning)
+    assert any("75-token window" in i.value and "chunks" in i.value for i in app.info)
     app.text_area(key="studio_prompt").input("a quiet harbour").run()
     app.checkbox(key="studio_random_seed").uncheck().run()
     app.number_input(key="studio_seed").set_value(1234).run()

@@ -17,6 +17,8 @@ from sqlmodel import select
 from core.accounts import ledger, legal, sessions, users
 from core.db import read_scope, session_scope
 from core.models import AuditEntry, AuthSession, User
+from testing.factories import register_user
+from tests.pages.actions import click, sign_in
 from tests.pages.conftest import ROOT
 from tests.smtp import smtp_server
 from ui import auth, cookies
@@ -47,16 +49,8 @@ def home(web_engine, outbox):
 @pytest.fixture
 def ava(web_engine):
     with session_scope(web_engine) as session:
-        user = users.register(
-            session,
-            username="ava",
-            email="ava@example.test",
-            display_name="Ava",
-            password=PASSWORD,
-            date_of_birth=date(1990, 1, 1),
-            now=datetime.now(UTC),
-            starter_credits=0,
-            accepted=legal.load(),
+        user = register_user(
+            session, "ava", password=PASSWORD, now=datetime.now(UTC), accepted=legal.load()
         )
         return user.id
 
@@ -65,15 +59,12 @@ def field(app, label, nth=0):
     return [t for t in app.text_input if t.label == label][nth]
 
 
-def submit(app, label):
-    [b for b in app.button if b.label == label][0].click()
-    return app.run()
-
-
-def sign_in(app, username, password):
-    field(app, "Username").input(username)
-    field(app, "Password").input(password)
-    return submit(app, "Sign in")
+def fill_sign_up(app, username, email):
+    """Type `username`, `email` and a matching pair of passwords into the registration form."""
+    field(app, "Email").input(email)
+    field(app, "Username", 1).input(username)  # the first is the sign-in form's
+    field(app, "Password (12+ characters)").input("another long secret")
+    field(app, "Repeat password").input("another long secret")
 
 
 def shown(app):
@@ -87,14 +78,11 @@ def test_registering_through_the_widget_creates_an_adult_account_and_signs_in(ho
     app.date_input(key="register_dob").set_value(date(1995, 6, 1))
     field(app, "Display name").input("Zoe")
     field(app, "Last name (optional)").input("Quinn")
-    field(app, "Email").input("zoe@example.test")
-    field(app, "Username", 1).input("zoe")
-    field(app, "Password (12+ characters)").input("another long secret")
-    field(app, "Repeat password").input("another long secret")
-    app = submit(app, "Create account")
+    fill_sign_up(app, "zoe", "zoe@example.test")
+    app = click(app, "Create account")
     assert "Accept the terms of service and the privacy notice" in " ".join(shown(app))
     app.checkbox(key="register_accepts_legal").check()
-    app = submit(app, "Create account")
+    app = click(app, "Create account")
     assert not app.exception, app.exception
     assert app.title[0].value == "Studio"
     with read_scope(web_engine) as session:
@@ -118,11 +106,8 @@ def test_registration_needs_an_adult_date_of_birth(home, web_engine, born, messa
     if born:
         app.date_input(key="register_dob").set_value(born)
     app.checkbox(key="register_accepts_legal").check()
-    field(app, "Email").input("kid@example.test")
-    field(app, "Username", 1).input("kid")
-    field(app, "Password (12+ characters)").input("another long secret")
-    field(app, "Repeat password").input("another long secret")
-    app = submit(app, "Create account")
+    fill_sign_up(app, "kid", "kid@example.test")
+    app = click(app, "Create account")
     assert not app.exception
     assert any(message in text for text in shown(app))
     with read_scope(web_engine) as session:
@@ -154,7 +139,7 @@ def test_reset_request_answers_the_same_for_everyone_and_mails_only_the_account(
     def request(login):
         app = home()
         field(app, "Username or email").input(login)
-        return submit(app, "Send reset code")
+        return click(app, "Send reset code")
 
     unknown, known = request("nobody@example.test"), request("ava")
     assert shown(unknown) == shown(known) == [auth.RESET_SENT]
@@ -166,7 +151,7 @@ def test_reset_request_answers_the_same_for_everyone_and_mails_only_the_account(
     app = home()
     app.text_input(key="reset_token").input(code)
     app.text_input(key="reset_new").input("a brand new passphrase")
-    app = submit(app, "Set new password")
+    app = click(app, "Set new password")
     assert "Your password was changed" in " ".join(shown(app))
     assert sign_in(home(), "ava", "a brand new passphrase").title[0].value == "Studio"
 
@@ -180,10 +165,10 @@ def test_change_password_widget_revokes_other_sessions_and_keeps_this_one(signed
     field(app, "Current password").input("wrong current password")
     field(app, "New password").input("the next long secret")
     field(app, "Repeat new password").input("the next long secret")
-    app = submit(app, "Change password")
+    app = click(app, "Change password")
     assert "The current password is wrong." in shown(app)
     field(app, "Current password").input(PASSWORD)
-    app = submit(app, "Change password")
+    app = click(app, "Change password")
     assert not app.exception
     assert "Password changed. Every other session was signed out." in shown(app)
     assert app.title[0].value == "Account"  # this browser got a fresh session
@@ -200,7 +185,7 @@ def test_change_password_widget_revokes_other_sessions_and_keeps_this_one(signed
 def test_sign_out_revokes_the_session_on_the_server(signed_in, web_engine):
     app = signed_in("views/account.py").run()
     session_id = app.session_state[auth.SESSION_KEY]
-    app = submit(app, "Sign out")
+    app = click(app, "Sign out")
     assert not app.exception
     assert app.title[0].value == "Welcome to AI KINGS"
     with read_scope(web_engine) as session:
@@ -211,7 +196,7 @@ def test_account_details_are_saved(signed_in, web_engine):
     app = signed_in("views/account.py").run()
     field(app, "Display name").input("Ava Rose")
     field(app, "Email").input("rose@example.test")
-    app = submit(app, "Save details")
+    app = click(app, "Save details")
     assert "Saved." in shown(app)
     with read_scope(web_engine) as session:
         user = users.get_user(session, 1)
@@ -253,7 +238,7 @@ def test_signing_in_has_the_page_fetch_the_cookie_of_this_tabs_session_until_it_
 def test_signing_out_has_the_page_clear_the_cookie(signed_in):
     app = signed_in("Home.py").run()
     app.switch_page("views/account.py").run()
-    app = submit(app, "Sign out")
+    app = click(app, "Sign out")
     assert ("DELETE", cookies.SESSION_PATH, {}) in cookie_calls(app)
     assert app.title[0].value == "Welcome to AI KINGS"
 
@@ -305,7 +290,7 @@ def relay(monkeypatch):
 def test_the_reset_code_is_sent_through_the_relay_and_works(relay, home, ava, outbox):
     app = home()
     field(app, "Username or email").input("ava")
-    app = submit(app, "Send reset code")
+    app = click(app, "Send reset code")
     assert shown(app) == [auth.RESET_SENT]
     [message] = relay.messages
     assert message["To"] == "ava@example.test"
@@ -315,7 +300,7 @@ def test_the_reset_code_is_sent_through_the_relay_and_works(relay, home, ava, ou
     app = home()
     app.text_input(key="reset_token").input(code)
     app.text_input(key="reset_new").input("a brand new passphrase")
-    app = submit(app, "Set new password")
+    app = click(app, "Set new password")
     assert "Your password was changed" in " ".join(shown(app))
 
 
@@ -326,11 +311,8 @@ def test_registering_mails_a_verification_link_that_the_verify_page_accepts_once
     app.date_input(key="register_dob").set_value(date(1995, 6, 1))
     app.checkbox(key="register_accepts_legal").check()
     field(app, "Display name").input("Zoe")
-    field(app, "Email").input("zoe@example.test")
-    field(app, "Username", 1).input("zoe")
-    field(app, "Password (12+ characters)").input("another long secret")
-    field(app, "Repeat password").input("another long secret")
-    app = submit(app, "Create account")
+    fill_sign_up(app, "zoe", "zoe@example.test")
+    app = click(app, "Create account")
     assert app.title[0].value == "Studio"  # signed in at once: verifying blocks nothing
     [message] = relay.messages
     assert message["To"] == "zoe@example.test"
@@ -374,9 +356,9 @@ def test_the_account_page_shows_an_unverified_address_and_sends_again_once(
 ):
     app = signed_in("views/account.py").run()
     assert "is not verified yet" in app.warning[0].value
-    app = submit(app, "Send the link again")
-    assert "on its way to user@example.test" in app.success[0].value
-    app = submit(app, "Send the link again")
+    app = click(app, "Send the link again")
+    assert "on its way to user1@example.test" in app.success[0].value
+    app = click(app, "Send the link again")
     assert "a moment ago" in app.info[0].value
     assert len(relay.messages) == 1
     token = relay.messages[0].get_payload(decode=True).decode().split("token=")[1].split()[0]

@@ -23,7 +23,7 @@ from core.models import (
 )
 from core.muses import service
 from core.muses.schema import validate_profile
-from testing.factories import make_instance, make_pool, store_png
+from testing.factories import add_finished_job, make_instance, make_pool, store_png
 from tests.pages.conftest import ROOT
 from ui import auth
 
@@ -31,6 +31,14 @@ from ui import auth
 def the_user(engine):
     with read_scope(engine) as session:
         return session.exec(select(User)).one()
+
+
+def generated(signed_in, prompt):
+    """The Studio page of a new user who just pressed Generate for `prompt`."""
+    app = signed_in("views/studio.py").run()
+    app.text_area(key="studio_prompt").input(prompt).run()
+    app.button(key="studio_generate").click().run()
+    return app
 
 
 def test_submit_shows_the_seed_queue_place_and_cold_start_wait(signed_in, web_engine, texts):
@@ -62,9 +70,7 @@ def test_the_estimate_says_a_warm_gpu_or_safe_mode_as_it_is(signed_in, web_engin
 
 
 def test_a_reload_or_another_tab_follows_the_same_job(signed_in, web_engine, texts):
-    first = signed_in("views/studio.py").run()
-    first.text_area(key="studio_prompt").input("a harbour at noon").run()
-    first.button(key="studio_generate").click().run()
+    first = generated(signed_in, "a harbour at noon")
     with read_scope(web_engine) as session:
         (job,) = session.exec(select(GenerationJob)).all()
     # Another tab (or a reload): a fresh session that only knows who is signed in.
@@ -77,9 +83,7 @@ def test_a_reload_or_another_tab_follows_the_same_job(signed_in, web_engine, tex
 
 
 def test_a_running_job_shows_its_step_and_live_preview(signed_in, web_engine):
-    app = signed_in("views/studio.py").run()
-    app.text_area(key="studio_prompt").input("a harbour at noon").run()
-    app.button(key="studio_generate").click().run()
+    app = generated(signed_in, "a harbour at noon")
     frame = io.BytesIO()
     Image.new("RGB", (8, 8), "purple").save(frame, format="JPEG")
     with session_scope(web_engine) as session:
@@ -178,20 +182,10 @@ def test_results_can_be_viewed_downloaded_and_shared(signed_in, web_engine, text
     app = signed_in("views/studio.py")
     owner = the_user(web_engine)
     with session_scope(web_engine) as session:
-        job = GenerationJob(
-            user_id=owner.id,
-            prompt="a teal square",
-            model="sdxl_base_1.0.safetensors",
-            preset="low",
-            seed=9,
-            status=JobStatus.SUCCEEDED,
-            charged_credits=3,
-        )
-        session.add(job)
-        session.flush()
+        job = add_finished_job(session, owner, "a teal square", seed=9, charged_credits=3)
         store_png(
             session,
-            media_root=get_settings().media_root,
+            media=get_settings().media_root,
             owner_id=owner.id,
             job_id=job.id,
             title="a teal square #1",
@@ -266,9 +260,7 @@ def test_a_refusal_on_the_page_is_audited_and_holds_nothing(signed_in, web_engin
 
 
 def test_the_form_sends_one_key_per_intent_and_a_new_one_after_it_is_queued(signed_in, web_engine):
-    app = signed_in("views/studio.py").run()
-    app.text_area(key="studio_prompt").input("a harbour at noon").run()
-    app.button(key="studio_generate").click().run()
+    app = generated(signed_in, "a harbour at noon")
     app.button(key="studio_generate").click().run()
     # The same intent sent again (a click that raced the first one's reply) is the same job.
     app.session_state["intent_key_studio_generate"] = "resent"
@@ -282,9 +274,7 @@ def test_the_form_sends_one_key_per_intent_and_a_new_one_after_it_is_queued(sign
 
 
 def test_a_finished_result_is_still_there_after_a_reload(signed_in, web_engine, texts):
-    first = signed_in("views/studio.py").run()
-    first.text_area(key="studio_prompt").input("a harbour at noon").run()
-    first.button(key="studio_generate").click().run()
+    first = generated(signed_in, "a harbour at noon")
     with session_scope(web_engine) as session:
         job = session.exec(select(GenerationJob)).one()
         job.status, job.charged_credits = JobStatus.SUCCEEDED, 1
@@ -299,9 +289,7 @@ def test_a_finished_result_is_still_there_after_a_reload(signed_in, web_engine, 
 
 
 def test_a_requeued_job_shows_why_it_is_waiting_again(signed_in, web_engine, texts):
-    app = signed_in("views/studio.py").run()
-    app.text_area(key="studio_prompt").input("a harbour at noon").run()
-    app.button(key="studio_generate").click().run()
+    app = generated(signed_in, "a harbour at noon")
     with session_scope(web_engine) as session:
         job = session.exec(select(GenerationJob)).one()
         job.requeue_note = "Back in the queue at step 5 of 28: GPU instance stopped: lost."
@@ -338,19 +326,10 @@ def test_history_shows_thumbnails_and_prepares_a_download_only_when_asked(signed
     owner = the_user(web_engine)
     media_root = get_settings().media_root
     with session_scope(web_engine) as session:
-        job = GenerationJob(
-            user_id=owner.id,
-            prompt="an old teal square",
-            model="sdxl_base_1.0.safetensors",
-            preset="low",
-            seed=4,
-            status=JobStatus.SUCCEEDED,
-        )
-        session.add(job)
-        session.flush()
+        job = add_finished_job(session, owner, "an old teal square", seed=4)
         asset = store_png(
             session,
-            media_root=media_root,
+            media=media_root,
             owner_id=owner.id,
             job_id=job.id,
             title="an old teal square #1",

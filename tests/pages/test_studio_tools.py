@@ -49,7 +49,7 @@ def own_picture(engine) -> Any:
         user = session.exec(select(User)).one()
         return store.save_output(
             session,
-            media_root=get_settings().media_root,
+            media=get_settings().media_root,
             owner_id=user.id,
             job_id=None,
             muse_id=None,
@@ -116,6 +116,40 @@ def test_hires_fix_is_priced_and_submitted(signed_in, web_engine):
     generate(app)
     hires = tools_of(web_engine).hires
     assert hires is not None and (hires.scale, hires.upscaler) == (2.0, "RealESRGAN_x4plus.pth")
+
+
+def test_face_fix_is_priced_and_submitted_at_its_strength(signed_in, web_engine):
+    app = signed_in("views/studio.py").run()
+    plain = wait(app)
+    assert not app.checkbox(key="tools_face_fix").value
+    app.checkbox(key="tools_face_fix").check().run()
+    app.slider(key="tools_face_fix_denoise").set_value(0.3).run()
+    app.slider(key="tools_face_fix_confidence").set_value(0.6).run()
+    assert wait(app) != plain
+    generate(app)
+    face_fix = tools_of(web_engine).face_fix
+    assert face_fix is not None and (face_fix.denoise, face_fix.confidence) == (0.3, 0.6)
+
+
+def test_a_face_fix_alone_of_an_own_picture(signed_in, web_engine):
+    app = signed_in("views/studio.py")
+    picture = own_picture(web_engine)
+    app.run()
+    app.radio(key="tools_mode").set_value("Face fix").run()
+    # The tool is the face fix: no box to tick.
+    assert "tools_face_fix" not in [box.key for box in app.checkbox]
+    app.slider(key="tools_face_fix_denoise").set_value(0.55).run()
+    generate(app, "a portrait in a garden")
+    tools = tools_of(web_engine)
+    assert (tools.mode, tools.source) == ("facefix", picture.sha256)
+    assert tools.face_fix is not None and tools.face_fix.denoise == 0.55
+    assert tools.hires is None
+
+
+def test_without_the_face_fix_box_the_job_has_none(signed_in, web_engine):
+    app = signed_in("views/studio.py").run()
+    generate(app)
+    assert tools_of(web_engine).face_fix is None
 
 
 def test_img2img_from_an_own_picture_at_a_strength(signed_in, web_engine):

@@ -7,9 +7,9 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from core.db import read_scope, session_scope
-from core.gallery import takedown
 from core.gallery.sharing import ShareSigner
 from core.models import Asset, BlockedHash, Role, TakedownRequest, TakedownStatus, Visibility
+from testing.factories import file_takedown
 from tests.pages.conftest import store_picture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,15 +54,9 @@ def test_the_queue_shows_the_48_hour_clock_and_removal_blocks_copies(signed_in, 
         asset.visibility = Visibility.PUBLIC
         session.add(asset)
         session.flush()
-        request = takedown.file_request(
+        request = file_takedown(
             session,
             location=f"#{asset.id}",
-            description="",
-            requester_name="A. Person",
-            requester_email="person@example.test",
-            relationship="self",
-            signature="A. Person",
-            good_faith=True,
             signer=ShareSigner.from_secret("unused"),
             now=asset.created_at,
         )
@@ -70,7 +64,7 @@ def test_the_queue_shows_the_48_hour_clock_and_removal_blocks_copies(signed_in, 
     assert not app.exception
     clock_lines = [e.value for e in [*app.info, *app.warning, *app.error] if "Request #" in e.value]
     assert clock_lines and ("left" in clock_lines[0] or "overdue" in clock_lines[0])
-    app.button(key=f"tk_remove_{request.id}").click().run()
+    app.button(key=f"tk_decide_{request.id}_yes").click().run()
     assert not app.exception
     with read_scope(web_engine) as session:
         done = session.get(TakedownRequest, request.id)

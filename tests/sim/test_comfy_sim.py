@@ -20,10 +20,10 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from core.comfy.presets import Presets
-from core.comfy.workflows import GenerationRequest, build_graph
 from sim.comfy import ComfySimConfig
 from sim.comfy.provision import REPORT_NAME, ModelFile, Provisioning, true_file
 from sim.comfy.schema import facts
+from testing import factories
 from testing.sims import ComfySim, comfy_sim
 
 PRESETS = Presets.load()
@@ -32,15 +32,7 @@ SDXL_PATH = "checkpoints/sdxl_base_1.0.safetensors"
 
 
 def image_graph(**fields: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "positive": "a lighthouse at dusk",
-        "negative": "blurry",
-        "model": PRESETS.default_model("image"),
-        "preset": "low",
-        "seed": 11,
-    }
-    values.update(fields)
-    return build_graph(GenerationRequest(**values), PRESETS)
+    return factories.image_graph(PRESETS, **fields)
 
 
 def node_of(graph: dict[str, Any], class_type: str) -> str:
@@ -313,7 +305,10 @@ def test_an_image_never_uploaded_fails_load_images_own_check(comfy):
 
 def test_object_info_serves_every_real_class_with_files_from_disk(comfy):
     everything = httpx.get(f"{comfy.url}/object_info").json()
-    assert set(everything) == set(facts()) and len(everything) == 515
+    # The real server's 515 classes, plus the Impact Pack's two the face fix uses.
+    assert set(everything) == set(facts()) and len(everything) == 515 + 2
+    detector = everything["UltralyticsDetectorProvider"]["input"]["required"]["model_name"]
+    assert detector == [["bbox/face_yolov8m.pt"]]  # what models/ultralytics/bbox holds
     one = httpx.get(f"{comfy.url}/object_info/CheckpointLoaderSimple").json()
     files = one["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0]
     assert files == sorted(comfy.state.config.models["checkpoints"])
@@ -494,7 +489,7 @@ class Clock:
         return self.now
 
 
-def test_a_start_lists_no_models_until_downloaded_then_restarts_then_reports():
+def test_a_start_restarts_comfyui_at_once_and_lists_no_models_until_downloaded():
     clock = Clock()
     path = "checkpoints/sdxl_base_1.0.safetensors"
     files = [ModelFile(path, *true_file(path), pinned=True)]
@@ -505,11 +500,12 @@ def test_a_start_lists_no_models_until_downloaded_then_restarts_then_reports():
     )
     report = {"filename": REPORT_NAME, "type": "input"}
     with comfy_sim(config) as sim:
+        assert httpx.get(f"{sim.url}/system_stats").status_code == 502  # restarting
+        clock.now = 1030.0
+        assert httpx.get(f"{sim.url}/system_stats").status_code == 200
         assert httpx.get(f"{sim.url}/models/checkpoints").json() == []
         assert httpx.get(f"{sim.url}/view", params=report).status_code == 404
-        clock.now = 1065.0
-        assert httpx.get(f"{sim.url}/system_stats").status_code == 502  # restarting
-        clock.now = 1080.0
+        clock.now = 1060.0
         assert httpx.get(f"{sim.url}/models/checkpoints").json() == ["sdxl_base_1.0.safetensors"]
         entry = httpx.get(f"{sim.url}/view", params=report).json()["files"][path]
     assert entry == {
@@ -586,8 +582,8 @@ def test_the_fleet_starts_each_comfyui_as_its_launch_asks():
     assert (stock.token, stock.preview_method) == ("tok", "auto")
     assert stock.models == {"checkpoints": ["sdxl_base_1.0.safetensors"]}
     assert stock.provisioning is not None and stock.provisioning.started_at == 106.0
-    # one 1 GB file over an 800 Mbit/s link, one stream capped at 500 Mbit/s, then its hash
-    assert stock.provisioning.download_s == pytest.approx(8000 / 500 + 1.0)
+    # one 1 GB file over an 800 Mbit/s link (8 connections of 500 Mbit/s), then its hash
+    assert stock.provisioning.download_s == pytest.approx(8000 / 800 + 1.0)
     assert stock.provisioning.files[0].sha256 == "a" * 64
     prebuilt = fleet.configure(instance("pre", 800.0), clock=lambda: 0.0)
     assert prebuilt.provisioning is not None and prebuilt.provisioning.download_s == 0.0

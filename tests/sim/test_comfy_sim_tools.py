@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from core.comfy.client import ComfyClient, GraphInvalid
+from core.comfy.events import Progress
 from core.comfy.presets import Presets
-from core.comfy.tools import Hires, Lora, Tools
+from core.comfy.tools import FaceFix, Hires, Lora, Tools
 from core.comfy.workflows import GenerationRequest, build_graph
 from sim.comfy import ComfySimConfig
 from sim.comfy.config import shipped_models
@@ -99,3 +100,46 @@ def test_a_lora_missing_from_the_instance_is_refused_by_the_server() -> None:
     with comfy_sim(ComfySimConfig(models=models)) as sim, ComfyClient(sim.url) as client:
         with pytest.raises(GraphInvalid, match="lora_name"):
             run(client, loras=(Lora(LORA),))
+
+
+@pytest.mark.parametrize(
+    ("tools", "size"),
+    [
+        ({"face_fix": FaceFix()}, (1024, 1024)),
+        ({"mode": "img2img", "source": True, "face_fix": FaceFix(denoise=0.3)}, (640, 960)),
+        ({"hires": Hires(scale=1.5), "face_fix": FaceFix()}, (1536, 1536)),
+        ({"mode": "facefix", "source": True, "face_fix": FaceFix()}, (640, 960)),
+    ],
+)
+def test_a_face_fix_keeps_the_pictures_size(
+    comfy: ComfyClient, tools: dict[str, Any], size: tuple[int, int]
+) -> None:
+    assert run(comfy, batch=2, **tools) == [size] * 2
+
+
+def test_a_face_fix_streams_its_own_sampling_steps(comfy: ComfyClient) -> None:
+    request = GenerationRequest(
+        positive="a portrait in a garden",
+        negative="blurry",
+        model=SDXL,
+        preset="low",
+        seed=5,
+        tools=Tools(face_fix=FaceFix(steps=7)),
+    )
+    graph = build_graph(request, PRESETS)
+    face_id = next(key for key, node in graph.items() if node["class_type"] == "FaceDetailer")
+    seen: list[tuple[str | None, int]] = []
+
+    def note(event: Any) -> None:
+        if isinstance(event, Progress):
+            seen.append((event.node, event.max))
+
+    comfy.run(graph, timeout_s=30, on_event=note)
+    assert (face_id, 7) in seen
+
+
+def test_a_face_detector_missing_from_the_instance_is_refused_by_the_server() -> None:
+    models = {k: v for k, v in shipped_models().items() if k != "ultralytics"}
+    with comfy_sim(ComfySimConfig(models=models)) as sim, ComfyClient(sim.url) as client:
+        with pytest.raises(GraphInvalid, match="model_name"):
+            run(client, face_fix=FaceFix())

@@ -8,16 +8,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.pool import hindsight
 from core.pool.adaptive import (
-    MAX_IDLE_S,
     MIN_ARRIVALS,
-    MIN_IDLE_S,
+    REPLAY_MAX_ARRIVALS,
     SLOT_S,
     Costs,
     advise,
     learn,
     slot_of_week,
 )
+from core.pool.gaps import MAX_IDLE_S, MIN_IDLE_S
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 NOW = MONDAY + timedelta(days=21)
@@ -159,3 +160,51 @@ def test_advice_stays_within_floor_and_cap_and_never_prewarms_into_the_past(
         last_demand_at=NOW - timedelta(seconds=since_demand_s),
         fallback_idle_s=900,
     )
+
+
+def two_kinds_of_hour(days: int = 21) -> list:
+    """Mornings with 20-minute pauses (worth bridging), evenings with 50-minute ones (not)."""
+    return [
+        MONDAY + timedelta(days=day, hours=hour, minutes=pause * k)
+        for day in range(days)
+        for hour, pause, jobs in ((9, 21, 4), (20, 51, 3))
+        for k in range(jobs)
+    ]
+
+
+def test_hours_with_different_gaps_get_their_own_timeouts_when_that_beats_any_fixed_one():
+    profile = learn(two_kinds_of_hour(), NOW, COSTS)
+    assert profile is not None and profile.choice.per_hour
+    morning = advise(
+        profile, COSTS, now=NOW, last_demand_at=NOW + timedelta(hours=9), fallback_idle_s=900
+    )
+    evening = advise(
+        profile, COSTS, now=NOW, last_demand_at=NOW + timedelta(hours=20), fallback_idle_s=900
+    )
+    assert morning.idle_timeout_s >= 21 * 60 - 45
+    assert evening.idle_timeout_s == MIN_IDLE_S
+    assert profile.choice.best_fixed_s < morning.idle_timeout_s
+
+
+def test_without_a_pattern_by_hour_every_hour_falls_back_to_the_best_fixed_timeout_so_far():
+    rng = random.Random(3)
+    arrivals, at = [], MONDAY
+    while (at := at + timedelta(seconds=rng.expovariate(1 / 900))) < NOW:
+        arrivals.append(at)
+    profile = learn(arrivals, NOW, COSTS)
+    assert profile is not None and not profile.choice.per_hour
+    assert set(profile.choice.timeouts_s) == {profile.choice.best_fixed_s}
+
+
+def test_a_busy_pools_relearning_replays_only_its_latest_submissions(monkeypatch):
+    walked: list[int] = []
+    replay = hindsight.cost_usd
+
+    def counted(times, timeout_of, model):
+        walked.append(len(times))
+        return replay(times, timeout_of, model)
+
+    monkeypatch.setattr(hindsight, "cost_usd", counted)
+    busy = [NOW - timedelta(seconds=20 * k) for k in range(1, 3 * REPLAY_MAX_ARRIVALS)]
+    assert learn(busy, NOW, COSTS) is not None
+    assert walked and max(walked) == REPLAY_MAX_ARRIVALS

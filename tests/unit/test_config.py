@@ -168,3 +168,31 @@ def test_public_base_url_refuses_anything_but_an_origin(monkeypatch, bad):
     monkeypatch.setenv("PUBLIC_BASE_URL", bad)
     with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
         load_settings()
+
+
+def test_the_s3_media_store_needs_a_bucket(monkeypatch):
+    monkeypatch.setenv("MEDIA_STORE", "s3")
+    with pytest.raises(ConfigError, match="S3_BUCKET"):
+        load_settings()
+
+
+def test_s3_keys_go_together_and_never_show(monkeypatch):
+    monkeypatch.setenv("S3_SECRET_ACCESS_KEY", "very-secret-s3-key")
+    with pytest.raises(ConfigError, match="S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY") as caught:
+        load_settings()
+    assert "very-secret-s3-key" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("S3_ENDPOINT_URL", "minio:9000"),
+        ("S3_BUCKET", "Not_A_Bucket"),
+        ("S3_PRESIGN_SECONDS", "30"),
+        ("MEDIA_STORE", "nfs"),
+    ],
+)
+def test_bad_s3_settings_name_their_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_settings()

@@ -9,13 +9,14 @@ from core.comfy.presets import ModelDownload, Presets
 from core.errors import ConfigError
 from core.models import PoolConfig
 from core.pool.launch import (
-    CUSTOM_NODES_ENV,
+    CUSTOM_NODE_ENV,
     MAX_ENV_VALUE_CHARS,
     MAX_ONSTART_CHARS,
     ONSTART_TEMPLATE,
     comfy_token,
     launch_spec,
     pool_token,
+    want_file,
 )
 
 CONFIG = PoolConfig(name="main", image="vastai/comfy:latest", disk_gb=60)
@@ -31,7 +32,10 @@ def test_launch_fetches_every_required_model_and_the_custom_nodes():
         f"{folder}/{n}" for folder, names in presets.required_models().items() for n in names
     }
     assert required <= fetched
-    assert spec.env[CUSTOM_NODES_ENV] == "https://github.com/cubiq/ComfyUI_IPAdapter_plus"
+    packs = {value for key, value in spec.env.items() if key.startswith(CUSTOM_NODE_ENV)}
+    assert packs == {f"{folder}={source}" for folder, source in presets.custom_nodes().items()}
+    assert spec.env[f"{CUSTOM_NODE_ENV}01"].startswith("ComfyUI-Impact-Pack=https://")
+    assert spec.env[f"{CUSTOM_NODE_ENV}02"].startswith("ComfyUI-Impact-Pack/impact_subpack=")
     assert all(len(value) <= MAX_ENV_VALUE_CHARS for value in spec.env.values())
     assert spec.onstart == ONSTART_TEMPLATE.read_text() and len(spec.onstart) <= MAX_ONSTART_CHARS
     assert (spec.image, spec.disk_gb, spec.env["-p 8188:8188"]) == ("vastai/comfy:latest", 60, "1")
@@ -90,3 +94,47 @@ def test_a_model_url_vast_would_refuse_stops_the_launch_before_renting():
 def test_onstart_template_is_valid_bash_and_writes_the_report_the_health_check_reads():
     assert subprocess.run(["bash", "-n", str(ONSTART_TEMPLATE)], check=False).returncode == 0
     assert f"input/{PROVISION_REPORT}" in ONSTART_TEMPLATE.read_text()
+
+
+def test_downloads_are_numbered_in_fetch_order_the_first_images_checkpoint_first():
+    presets = Presets.load()
+    spec = launch_spec(CONFIG, "n", secret="s")
+    numbered = sorted(key for key in spec.env if key.startswith("AIK_MODEL_"))
+    order = [spec.env[key].split("=", 1)[0] for key in numbered]
+    assert order == presets.download_order()
+    assert order[0] == f"checkpoints/{presets.default_model('image')}"
+    assert spec.env["AIK_FIRST"] == "1"
+    video = [i for i, path in enumerate(order) if path.startswith(("diffusion_models/", "vae/"))]
+    image = [i for i, path in enumerate(order) if path.startswith(("loras/", "ipadapter/"))]
+    assert max(image) < min(video)  # the video models come last
+
+
+def test_the_want_file_pins_each_download_and_ends_with_its_marker():
+    wanted = want_file(
+        {
+            "loras/style.safetensors": ModelDownload(
+                "https://civitai.com/api/download/models/1", "ab" * 32, 42
+            ),
+            "upscale_models/x.pth": ModelDownload("https://huggingface.co/a/b/resolve/main/x.pth"),
+        }
+    )
+    assert wanted.decode().split("\n") == [
+        f"1\tloras/style.safetensors=https://civitai.com/api/download/models/1\t{'ab' * 32}:42",
+        "2\tupscale_models/x.pth=https://huggingface.co/a/b/resolve/main/x.pth\t:",
+        ".",
+        "",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        ("loras/../../etc/x", "https://civitai.com/x"),
+        ("loras/..", "https://civitai.com/x"),
+        ("Loras/x.safetensors", "https://civitai.com/x"),
+        ("loras/x.safetensors", "http://civitai.com/x"),
+    ],
+)
+def test_the_want_file_refuses_what_the_watcher_would_ignore(path, url):
+    with pytest.raises(ConfigError, match="cannot be fetched on a running instance"):
+        want_file({path: ModelDownload(url)})

@@ -1,4 +1,4 @@
-"""Safe image ingestion and the content-addressed store."""
+"""Safe image ingestion and the content-addressed store, on the local disk and on S3."""
 
 import io
 import struct
@@ -7,8 +7,10 @@ import zlib
 import pytest
 from PIL import Image
 
+from core.config import get_settings
 from core.errors import ConfigError, NotFound, ValidationFailed
 from core.gallery import store
+from core.gallery.media import LocalMediaStore, open_media_store
 from core.gallery.taxonomy import Taxonomy, normalize_tags
 from core.gallery.taxonomy import suggest as taxonomy_suggest
 
@@ -41,20 +43,52 @@ def jpeg_with_exif():
     return out.getvalue()
 
 
-def test_round_trip_and_idempotent_write(tmp_path):
-    sha = store.write(tmp_path, b"hello")
-    assert store.write(tmp_path, b"hello") == sha
-    assert store.read(tmp_path, sha) == b"hello"
-    assert store.path_of(tmp_path, sha).parent.parent.name == sha[:2]
-    store.delete(tmp_path, sha)
+@pytest.fixture(params=["local", "s3"])
+def media(request, tmp_path):
+    """The media store on each backend: a local folder, a fresh bucket on loopback S3."""
+    if request.param == "local":
+        return LocalMediaStore(tmp_path / "media")
+    request.getfixturevalue("s3_env")
+    return open_media_store(get_settings())
+
+
+def test_round_trip_and_idempotent_write(media):
+    sha = store.write(media, b"hello")
+    assert store.write(media, b"hello") == sha
+    assert store.read(media, sha) == b"hello"
+    assert media.has(sha)
+    assert list(media.hashes()) == [sha]
+    store.delete(media, sha)
     with pytest.raises(NotFound):
-        store.read(tmp_path, sha)
+        store.read(media, sha)
+    assert not media.has(sha)
+    assert list(media.hashes()) == []
+
+
+def test_local_files_are_laid_out_by_hash(tmp_path):
+    sha = store.write(tmp_path, b"hello")
+    assert store.path_of(tmp_path, sha).parent.parent.name == sha[:2]
+    assert store.path_of(tmp_path, sha).parent.name == sha[2:4]
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "a" * 64 + "/x", "", "\x00" * 64, "A" * 64])
-def test_only_hashes_reach_the_filesystem(tmp_path, name):
+@pytest.mark.parametrize("verb", ["get", "has", "remove", "url"])
+def test_only_hashes_reach_the_store(media, name, verb):
+    call = {
+        "get": lambda: media.get(name),
+        "has": lambda: media.has(name),
+        "remove": lambda: media.remove(name),
+        "url": lambda: media.url(name, mime="image/png"),
+    }[verb]
     with pytest.raises(ValidationFailed):
-        store.read(tmp_path, name)
+        call()
+
+
+def test_uploads_are_stripped_and_stored_on_either_backend(media):
+    stored = store.ingest_image(jpeg_with_exif(), media=media, **LIMITS)
+    image = Image.open(io.BytesIO(store.read(media, stored.sha256)))
+    assert image.format == "PNG" and image.size == (20, 40)
+    assert "exif" not in image.info
 
 
 @pytest.mark.parametrize(
@@ -73,7 +107,7 @@ def test_only_hashes_reach_the_filesystem(tmp_path, name):
 )
 def test_bad_uploads_are_refused_with_a_specific_message(tmp_path, data, message):
     with pytest.raises(ValidationFailed, match=message):
-        store.ingest_image(data, media_root=tmp_path, **LIMITS)
+        store.ingest_image(data, media=tmp_path, **LIMITS)
     assert not any(tmp_path.rglob("*"))
 
 
@@ -82,11 +116,11 @@ def test_animated_upload_is_refused(tmp_path):
     out = io.BytesIO()
     frames[0].save(out, format="WEBP", save_all=True, append_images=frames[1:])
     with pytest.raises(ValidationFailed, match="Animated"):
-        store.ingest_image(out.getvalue(), media_root=tmp_path, **LIMITS)
+        store.ingest_image(out.getvalue(), media=tmp_path, **LIMITS)
 
 
 def test_exif_is_stripped_and_orientation_applied(tmp_path):
-    stored = store.ingest_image(jpeg_with_exif(), media_root=tmp_path, **LIMITS)
+    stored = store.ingest_image(jpeg_with_exif(), media=tmp_path, **LIMITS)
     image = Image.open(io.BytesIO(store.read(tmp_path, stored.sha256)))
     assert (stored.mime, image.size) == ("image/png", (20, 40))
     assert not image.getexif() and not getattr(image, "text", {})

@@ -127,6 +127,11 @@ def envelope(**changes):
             "twice",
         ),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "PNG card cannot be opened"),
+        # The AI settings are checked as strictly as the form checks them:
+        (envelope(profile={**BASE, "ai": {"loras": [{"name": "a", "weight": 9}]}}), "ai.loras"),
+        (envelope(profile={**BASE, "ai": {"loras": [{"name": "a", "path": "../x"}]}}), "path"),
+        (envelope(profile={**BASE, "ai": {"width": 832}}), "both a width and a height"),
+        (envelope(profile={**BASE, "ai": {"reference_preset": "x" * 81}}), "reference_preset"),
     ],
 )
 def test_malformed_cards_are_refused_with_a_message(data, message):

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 from core.comfy.presets import DEFAULT_PATH, Presets
+from core.comfy.tools import Tools
+from core.comfy.workflows import offered_models
 from core.config import REPO_ROOT
 from core.errors import ConfigError, ValidationFailed
 from core.models import MediaKind
+from core.studio.compose import StudioRequest, validate
 
 KINDS = ("image", "video")
 SHIPPED_TEXT = (REPO_ROOT / "data" / "presets.toml").read_text(encoding="utf-8")
@@ -83,13 +86,21 @@ def test_required_models_cover_every_offered_file_by_comfy_folder(presets: Prese
     video, image = SHIPPED_RAW["video"], SHIPPED_RAW["image"]
     assert presets.required_models() == {
         "checkpoints": set(image["models"]),
-        "diffusion_models": set(video["models"]),
+        "diffusion_models": {*video["models"], video["i2v_model"]},
         "text_encoders": {video["text_encoder"]},
         "vae": {video["vae"]},
-        "ipadapter": {image["ipadapter_model"]},
-        "clip_vision": {image["clip_vision_model"]},
+        "ipadapter": {
+            image["ipadapter_model"],
+            *(
+                p["ipadapter_model"]
+                for p in image["reference_presets"].values()
+                if "ipadapter_model" in p
+            ),
+        },
+        "clip_vision": {image["clip_vision_model"], video["clip_vision"]},
         "loras": set(SHIPPED_RAW["catalogue"]["loras"]),
         "upscale_models": set(SHIPPED_RAW["catalogue"]["upscalers"]),
+        "ultralytics": {image["face_detector"]},
     }
     assert presets.video_text_encoder == "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
     assert presets.video_vae == "wan_2.1_vae.safetensors"
@@ -127,9 +138,36 @@ def test_a_bad_pinned_download_is_refused_naming_the_field(entry: dict, problem:
         Presets.from_mapping(raw)
 
 
-def test_a_download_without_a_folder_is_refused() -> None:
-    raw = {**SHIPPED_RAW, "downloads": {"model.safetensors": "https://example.test/m"}}
+@pytest.mark.parametrize(
+    "target", ["model.safetensors", "loras/../../etc/x", "loras//x", "/loras/x", "loras/"]
+)
+def test_a_download_without_a_folder_or_leaving_it_is_refused(target: str) -> None:
+    raw = {**SHIPPED_RAW, "downloads": {target: "https://example.test/m"}}
     with pytest.raises(ConfigError, match="folder/file"):
+        Presets.from_mapping(raw)
+
+
+def test_a_download_may_sit_in_a_subfolder_of_its_models_folder(presets: Presets) -> None:
+    detector = presets.downloads()["ultralytics/bbox/face_yolov8m.pt"]
+    assert detector.sha256 == "f02b8a23e6f12bd2c1b1f6714f66f984c728fa41ed749d033e7d6dea511ef70c"
+    assert presets.face_detector == "bbox/face_yolov8m.pt"
+
+
+@pytest.mark.parametrize(
+    ("folder", "source", "problem"),
+    [
+        ("Pack", "https://github.com/o/pack", "pinned to a full commit"),
+        ("Pack", "https://github.com/o/pack@main", "pinned to a full commit"),
+        ("Pack", "http://github.com/o/pack@" + "a" * 40, "pinned to a full commit"),
+        ("../Pack", "https://github.com/o/pack@" + "a" * 40, "not a folder name"),
+        ("Pack/../..", "https://github.com/o/pack@" + "a" * 40, "not a folder name"),
+    ],
+)
+def test_a_custom_node_pack_not_pinned_to_a_commit_is_refused(
+    folder: str, source: str, problem: str
+) -> None:
+    raw = {**SHIPPED_RAW, "custom_nodes": {folder: source}}
+    with pytest.raises(ConfigError, match=problem):
         Presets.from_mapping(raw)
 
 
@@ -191,6 +229,11 @@ MALFORMED = [
     ),
     ("no models", _first('models = ["wan2.1_t2v_1.3B_fp16.safetensors"]', "models = []"), "video"),
     ("no vae", _first('vae = "wan_2.1_vae.safetensors"\n', ""), "video.vae: Field required"),
+    (
+        "i2v model without its clip vision",
+        _first('clip_vision = "clip_vision_h.safetensors"\n', ""),
+        "needs both i2v_model and clip_vision",
+    ),
     ("no presets", lambda text: text.split("[image.presets.low]")[0], "image.presets"),
     ("invalid toml", _append("\nsteps = = 3\n"), "not valid TOML"),
     ("duplicate table", _append("\n[image.presets.low]\nsteps = 3\n"), "not valid TOML"),
@@ -244,3 +287,24 @@ def test_an_edited_file_changes_what_is_offered(tmp_path: Path) -> None:
     assert presets.default_model("image") == "mine.safetensors"
     assert presets.preset("low", "image").steps == 7
     assert "mine.safetensors" in presets.required_models()["checkpoints"]
+
+
+def test_presets_without_image_to_video_offer_text_to_video_only() -> None:
+    raw = tomllib.loads(SHIPPED_TEXT)
+    i2v_model = raw["video"].pop("i2v_model")
+    clip_vision = raw["video"].pop("clip_vision")
+    presets = Presets.from_mapping(raw)
+    assert (presets.i2v_model, presets.i2v_clip_vision) == (None, None)
+    required = presets.required_models()
+    assert i2v_model not in required["diffusion_models"]
+    assert clip_vision not in required["clip_vision"]
+    assert offered_models(presets, "video", "img2video") == []
+    assert offered_models(presets, "video", "txt2img") == presets.models("video")
+    animate = StudioRequest(
+        prompt="x",
+        kind=MediaKind.VIDEO,
+        preset="low",
+        tools=Tools(mode="img2video", source="a" * 64),
+    )
+    with pytest.raises(ValidationFailed, match="Image-to-video is not offered"):
+        validate(animate, presets)

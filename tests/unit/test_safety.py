@@ -55,9 +55,10 @@ def test_the_labelled_sets_cover_every_category_in_at_least_ten_languages():
     assert not {text for *_, text in minors} & {text for *_, text in benign}
 
 
+@pytest.mark.parametrize("nsfw", [False, True])
 @pytest.mark.parametrize("name", ["minor_dev.tsv", "minor_holdout.tsv"])
-def test_every_minor_indicating_request_is_refused(name):
-    missed = [text for _, _, text in rows(name) if not refused(text)]
+def test_every_minor_indicating_request_is_refused_in_either_mode(name, nsfw):
+    missed = [text for _, _, text in rows(name) if not refused(text, nsfw=nsfw)]
     assert missed == []
 
 
@@ -188,12 +189,14 @@ def test_exemptions_cover_their_own_words_only():
     assert refused("a kid wearing kid gloves")
     assert not refused("a teenage mutant ninja turtles poster")
     assert refused("a teenage boy with a ninja turtles poster")
-    assert not refused("sweet child o' mine, a rock star on stage")
+    assert not refused("Sweet Child o' Mine, a rock star on stage")
+    assert refused("my sweet child o' mine asleep")
 
 
-def test_names_with_youth_words_are_exempt_only_without_sexual_context():
+def test_names_with_youth_words_are_exempt_only_without_sexual_words():
     assert not refused("a Teen Titans logo on a t-shirt")
-    assert refused("a Teen Titans logo on a t-shirt", nsfw=True)
+    assert not refused("a Teen Titans logo on a t-shirt", nsfw=True)  # a thing: see issue 17
+    assert refused("Teen Titans fan art, Raven and Starfire", nsfw=True)
     assert refused("Teen Titans, lingerie")
 
 
@@ -319,6 +322,7 @@ def test_the_hand_written_patterns_have_no_nested_quantifier():
         normalize_module._INWORD_PUNCTUATION,
         normalize_module._REPEATED,
         normalize_module._SEPARATORS,
+        *(prompts._as_name(entry) for entry in ("kid rock", "billy the kid", "kinder bueno*")),
     ]
     quantified_group = re.compile(r"\(([^()]*)\)(?:[*+]|\{\d*,?\d*\})")
     for pattern in hand_written:
@@ -340,7 +344,9 @@ PRINTABLE = st.characters(blacklist_categories=("Cc", "Cs"))
 
 @given(prefix=st.text(PRINTABLE, max_size=40), suffix=st.text(PRINTABLE, max_size=40))
 def test_stated_minor_age_is_found_whatever_surrounds_it(prefix, suffix):
-    assert refused(f"{prefix} a 16 year old {suffix}")
+    # "with" ends the noun the age describes: a suffix right after the age could name a
+    # thing whose age it is ("a 16 year old EV", NFKC of "㋎"), which is by design no person.
+    assert refused(f"{prefix} a 16 year old with {suffix}")
 
 
 @pytest.mark.parametrize(
@@ -373,3 +379,51 @@ def test_a_negative_prompt_may_name_what_to_keep_out_but_not_the_always_terms():
     with pytest.raises(PolicyRefusal) as info:
         safety.screen_prompt("l0li", negative=True, year=YEAR)
     assert info.value.rule == "minor_term"
+
+
+def test_a_brand_that_can_only_be_its_name_is_exempt_in_every_mode():
+    assert not refused("a Kinder Bueno wrapper on the nightstand, lingerie", nsfw=True)
+    assert not refused("ein Kinder Bueno auf dem Nachttisch", nsfw=True)
+    assert not refused("a Kid Cudi poster in a boudoir", nsfw=True)
+    assert refused("a kinder bueno and a kid in lingerie", nsfw=True)
+
+
+def test_a_name_whose_words_could_describe_a_kid_must_be_written_as_a_name():
+    assert not refused("a Kid Rock concert poster")
+    assert not refused("Billy the Kid, an outlaw in a saloon")
+    assert refused("a kid rock climbing at a summer camp")
+    assert refused("a Kid Rock poster and a kid rock climbing")
+    assert refused("a Kid Rock concert poster, lingerie", nsfw=True)
+
+
+def test_a_title_whose_words_describe_no_person_is_exempt_in_any_casing_without_sexual_context():
+    assert not refused("a teenage mutant ninja turtles poster")
+    assert not refused("a teenage mutant ninja turtles poster", nsfw=True)  # as a thing
+    assert refused("teenage mutant ninja turtles cosplay on a beach", nsfw=True)
+    assert refused("a teenage mutant ninja turtles poster, lingerie", nsfw=True)
+
+
+def test_an_ambiguous_relative_said_to_be_adult_is_no_minor():
+    assert not refused("a mother and her adult daughter, 30, hiking", nsfw=True)
+    assert refused("a mother and her daughter hiking", nsfw=True)
+    assert refused("her adult daughter and her niece in lingerie")
+
+
+def test_an_age_given_with_its_unit_to_a_thing_stays_the_things_age():
+    assert not refused("a nude adult woman reading, her 10-year-old cat asleep")
+    assert refused("a woman reading, her 10-year-old asleep")
+    assert refused("her 10-year-old cat and her son, 10")
+    assert not refused("란제리를 입은 성인 여성과 12년산 위스키")
+
+
+def test_glued_italian_ages_are_ages_but_decades_are_not():
+    assert refused("una dodicenne con lo zaino")
+    assert refused("due quattordicenni al parco")
+    assert not refused("i decenni passati, una piazza a Roma")
+    assert not refused("una donna, 30, festeggia il quindicennale del suo negozio")
+
+
+def test_a_french_gamine_is_a_kid_but_the_english_style_needs_sexual_context():
+    assert refused("une gamine sur un vélo")
+    assert not refused("an adult woman with a gamine pixie cut")
+    assert refused("an adult woman with a gamine look in lingerie")

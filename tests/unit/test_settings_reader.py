@@ -12,11 +12,13 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from core.comfy.presets import Presets
+from core.comfy.tools import Tools
 from core.comfy.workflows import GenerationRequest, build_graph
 from core.errors import ValidationFailed
 from core.gallery import store
 from core.models import GenerationJob, MediaKind
 from core.studio import metadata
+from core.studio.needs import request_of
 from core.studio.reader import MAX_NODES, MAX_TEXT, read_settings
 from sim.comfy import render
 
@@ -93,14 +95,7 @@ def test_the_studios_own_png_reads_back_as_the_job_that_made_it():
         seed=4242,
         kind=MediaKind.IMAGE,
     )
-    request = GenerationRequest(
-        positive=job.prompt,
-        negative=job.negative_prompt,
-        model=job.model,
-        preset=job.preset,
-        seed=job.seed,
-    )
-    graph = build_graph(request, presets)
+    graph = build_graph(request_of(job, tools=Tools(), reference_images=()), presets)
     picture = render.png((64, 64), job.seed, graph, job.prompt)
     data = store.embed_png_metadata(picture, metadata.generation_metadata(job, presets, graph, 0))
 
@@ -146,6 +141,27 @@ def test_a_comfyui_png_gives_the_graphs_sampler_prompts_model_and_size():
     assert settings.model == presets.default_model("image")
     assert (settings.width, settings.height) == (preset.width, preset.height)
     assert settings.unsupported == ()
+
+
+def test_a_long_prompt_encoded_in_chunks_reads_back_whole():
+    presets = Presets.load()
+    long = ", ".join(f"detail number {n} in soft light" for n in range(30))
+    request = GenerationRequest(long, "text", presets.default_model("image"), "medium", 5)
+    graph = build_graph(request, presets)
+    assert "ConditioningConcat" in {node["class_type"] for node in graph.values()}
+    settings = read_settings(render.png((64, 64), 1, graph, "x"))
+    assert settings.prompt == long and settings.unsupported == ()
+
+
+def test_a_looped_concat_chain_is_read_without_hanging():
+    graph = {
+        "1": {"class_type": "ConditioningConcat",
+              "inputs": {"conditioning_to": ["1", 0], "conditioning_from": ["2", 0]}},
+        "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a bridge"}},
+        "3": {"class_type": "KSampler", "inputs": {"positive": ["1", 0], "steps": 4}},
+    }  # fmt: skip
+    settings = read_settings(png_with({"prompt": json.dumps(graph)}))
+    assert settings.steps == 4 and settings.prompt.startswith("a bridge, a bridge")
 
 
 def test_a_comfyui_animated_webp_is_read_from_its_exif():
@@ -295,7 +311,10 @@ def deep(levels: int) -> str:
         ),
         (png_with({"parameters": "x" * (MAX_TEXT + 1)}), "larger than"),
         (b"RIFF\x20\0\0\0WEBPEXIF\xff\0\0\0", "truncated"),
-        (b"\0\0\0\x18ftypisom" + b"\0" * 12 + b"\0\0\0\x30moov", "MP4"),
+        # FFmpeg reads past a moov cut short, finding no metadata in it
+        (b"\0\0\0\x18ftypisom" + b"\0" * 12 + b"\0\0\0\x30moov", "no generation settings"),
+        (b"\0\0\0\x18ftypisom" + b"\0" * 12, "MP4 file is damaged"),
+        (mp4_with({"prompt": "x" * (MAX_TEXT + 1)}), "larger than"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )

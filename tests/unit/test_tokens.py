@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, over_window
+from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, prompt_chunks
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,6 @@ def test_estimate(text, tokens):
     assert estimate_clip_tokens(text) == tokens
 
 
-def test_window_warning():
-    assert not over_window("a lighthouse at dusk, oil painting")
-    assert over_window("word " * (CLIP_WINDOW + 1))
+def test_a_prompt_past_one_window_falls_into_chunks():
+    assert len(prompt_chunks("a lighthouse at dusk, oil painting")) == 1
+    assert len(prompt_chunks("word " * (CLIP_WINDOW + 1))) == 2

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from core.comfy.presets import Presets
-from core.comfy.tools import Hires, Lora, Tools
-from core.comfy.workflows import GenerationRequest, build_graph
+from core.comfy.tools import FaceFix, Hires, Lora, Tools
+from core.comfy.workflows import build_graph
 from core.gallery import store
 from core.models import GenerationJob, MediaKind
 from core.studio import metadata
+from core.studio.needs import request_of
 from core.studio.reader import read_settings
 from sim.comfy import render
 
@@ -32,16 +33,9 @@ def read_back(tools: Tools) -> Any:
         kind=MediaKind.IMAGE,
         request={"tools": tools.to_json()},
     )
+    source = "source.png" if tools.source else None
     graph = build_graph(
-        GenerationRequest(
-            positive=job.prompt,
-            negative=job.negative_prompt,
-            model=job.model,
-            preset=job.preset,
-            seed=job.seed,
-            tools=tools.with_images("source.png" if tools.source else None, None),
-        ),
-        PRESETS,
+        request_of(job, tools=tools.with_images(source, None), reference_images=()), PRESETS
     )
     picture = render.png((64, 64), job.seed, graph, job.prompt)
     return read_settings(
@@ -75,3 +69,11 @@ def test_an_img2img_job_reads_back_its_strength_and_the_source_s_size() -> None:
     settings = read_back(tools)
     assert settings.denoise == 0.45
     assert (settings.width, settings.height) == (640, 512)
+
+
+def test_a_face_fix_job_reads_back_as_its_picture_not_its_face_pass() -> None:
+    settings = read_back(Tools(face_fix=FaceFix(denoise=0.45, steps=9)))
+    assert settings.prompt == "a lighthouse at dusk"
+    assert settings.steps == PRESETS.preset("medium", "image").steps  # not the face pass's 9
+    assert settings.denoise is None  # ADetailer's denoise is not the picture's
+    assert (settings.width, settings.height) == (1024, 1024)

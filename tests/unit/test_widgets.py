@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from ui.navigation import pages_for, share_page
+from ui.navigation import board_page, pages_for, share_page
 from ui.widgets import format_duration, format_usd, md_literal
 
 
@@ -38,9 +38,9 @@ def test_the_share_page_is_reachable_by_link_but_never_listed():
     without_link = pages_for(is_admin=False)["Create"]
     with_link = pages_for(is_admin=False, share_link=True)["Create"]
     # the email verification page is always routable (its links open signed in), never listed
-    assert [page.visibility for page in without_link] == ["visible"] * 4 + ["hidden"]
-    assert [page.visibility for page in with_link] == ["visible"] * 4 + ["hidden"] * 2
-    assert share_page().visibility == "hidden"
+    assert [page.visibility for page in without_link] == ["visible"] * 6 + ["hidden"]
+    assert [page.visibility for page in with_link] == ["visible"] * 6 + ["hidden"] * 3
+    assert share_page().visibility == board_page().visibility == "hidden"
 
 
 @pytest.mark.parametrize(

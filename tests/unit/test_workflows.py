@@ -13,7 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.comfy.ipadapter import EMBEDS_SCALING, WEIGHT_TYPES
 from core.comfy.presets import DEFAULT_PATH, Presets
+from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, prompt_chunks
+from core.comfy.tools import Tools
 from core.comfy.workflows import (
     MAX_BATCH,
     MAX_REFERENCE_IMAGES,
@@ -21,12 +24,12 @@ from core.comfy.workflows import (
     GenerationRequest,
     build_graph,
 )
-from core.errors import ValidationFailed
-from sim.comfy.schema import classes
+from core.errors import ConfigError, ValidationFailed
+from sim.comfy.schema import classes, facts
 from sim.comfy.validate import validate_prompt
 
 PRESETS = Presets.load()
-OUTPUT_KINDS = {"SaveImage": "image", "SaveAnimatedWEBP": "video"}
+OUTPUT_KINDS = {"SaveImage": "image", "SaveAnimatedWEBP": "video", "SaveVideo": "video"}
 
 
 def output_kind(graph: dict[str, Any]) -> str:
@@ -199,7 +202,10 @@ def test_a_preset_typo_is_what_the_real_server_refuses(
 
 def test_video_graph_is_wan_with_shifted_sampling_and_animated_webp() -> None:
     preset = PRESETS.preset("high", "video")
-    graph = build_graph(request(kind="video", model=VIDEO_MODEL, preset="high"), PRESETS)
+    webp = Tools(video_format="webp")
+    graph = build_graph(
+        request(kind="video", model=VIDEO_MODEL, preset="high", tools=webp), PRESETS
+    )
     assert only(graph, "UNETLoader") == {"unet_name": VIDEO_MODEL, "weight_dtype": "default"}
     assert only(graph, "CLIPLoader") == {"clip_name": PRESETS.video_text_encoder, "type": "wan"}
     assert only(graph, "VAELoader") == {"vae_name": PRESETS.video_vae}
@@ -213,6 +219,56 @@ def test_video_graph_is_wan_with_shifted_sampling_and_animated_webp() -> None:
     assert save["fps"] == preset.fps
     assert (save["lossless"], save["quality"], save["method"]) == (False, 90, "default")
     assert "CheckpointLoaderSimple" not in {n["class_type"] for n in graph.values()}
+
+
+def test_video_is_an_h264_mp4_by_default_at_the_chosen_length_and_rate() -> None:
+    tools = Tools(length=49, fps=24.0)
+    graph = build_graph(request(kind="video", model=VIDEO_MODEL, tools=tools), PRESETS)
+    assert_well_formed(graph)
+    assert only(graph, "EmptyHunyuanLatentVideo")["length"] == 49
+    save = only(graph, "SaveVideo")
+    assert (save["format"], save["codec"]) == ("mp4", "h264")
+    create = source(graph, save["video"])
+    assert create["class_type"] == "CreateVideo"
+    assert create["inputs"]["fps"] == 24.0
+    assert source(graph, create["inputs"]["images"])["class_type"] == "VAEDecode"
+    assert "SaveAnimatedWEBP" not in {n["class_type"] for n in graph.values()}
+
+
+@pytest.mark.parametrize("video_format", ["mp4", "webp"])
+def test_image_to_video_conditions_wan_on_the_still_and_its_clip_vision(
+    video_format: str,
+) -> None:
+    assert PRESETS.i2v_model is not None
+    preset = PRESETS.preset("low", "video")
+    tools = Tools(
+        mode="img2video", source="still.png", source_size=(768, 1152), video_format=video_format
+    )
+    req = request(kind="video", model=PRESETS.i2v_model, preset="low", tools=tools)
+    graph = build_graph(req, PRESETS)
+    assert_well_formed(graph, ("still.png",))
+    assert output_kind(graph) == "video"
+    assert only(graph, "UNETLoader")["unet_name"] == PRESETS.i2v_model
+    wan = only(graph, "WanImageToVideo")
+    assert source(graph, wan["start_image"])["inputs"] == {"image": "still.png"}
+    vision = source(graph, wan["clip_vision_output"])
+    assert vision["class_type"] == "CLIPVisionEncode"
+    assert vision["inputs"]["image"] == wan["start_image"]
+    loader = source(graph, vision["inputs"]["clip_vision"])["inputs"]
+    assert loader == {"clip_name": PRESETS.i2v_clip_vision}
+    # The still's shape at about the preset's pixels, sides in WanImageToVideo's steps of 16.
+    assert (wan["width"] % 16, wan["height"] % 16) == (0, 0)
+    assert wan["width"] / wan["height"] == pytest.approx(768 / 1152, rel=0.05)
+    assert wan["width"] * wan["height"] == pytest.approx(preset.width * preset.height, rel=0.1)
+    assert wan["length"] == preset.length
+    sampler = only(graph, "KSampler")
+    assert sampler["latent_image"] == [next(k for k, n in graph.items() if n["inputs"] is wan), 2]
+    assert [source(graph, sampler[k])["class_type"] for k in ("positive", "negative")] == [
+        "WanImageToVideo",
+        "WanImageToVideo",
+    ]
+    assert (sampler["positive"][1], sampler["negative"][1]) == (0, 1)
+    assert "EmptyHunyuanLatentVideo" not in {n["class_type"] for n in graph.values()}
 
 
 def test_media_kind_enum_works_as_request_kind() -> None:
@@ -235,6 +291,32 @@ INVALID = [
     ("batch zero", {"batch_size": 0}, "batch size"),
     ("batch too large", {"batch_size": MAX_BATCH + 1}, "batch size"),
     ("video batch", {"kind": "video", "model": VIDEO_MODEL, "batch_size": 2}, "one clip"),
+    (
+        "t2v model animating a still",
+        {"kind": "video", "model": VIDEO_MODEL, "tools": Tools(mode="img2video", source="a.png")},
+        "not offered for video",
+    ),
+    (
+        "animating nothing",
+        {"kind": "video", "model": PRESETS.i2v_model, "tools": Tools(mode="img2video")},
+        "source picture",
+    ),
+    (
+        "length not 4n+1",
+        {"kind": "video", "model": VIDEO_MODEL, "tools": Tools(length=50)},
+        "4n\\+1",
+    ),
+    (
+        "unknown video format",
+        {"kind": "video", "model": VIDEO_MODEL, "tools": Tools(video_format="gif")},
+        "Unknown video format",
+    ),
+    (
+        "image tool on video",
+        {"kind": "video", "model": VIDEO_MODEL, "tools": Tools(steps=5)},
+        "image generation only",
+    ),
+    ("clip length on an image", {"tools": Tools(length=33)}, "video only"),
     (
         "references on video",
         {"kind": "video", "model": VIDEO_MODEL, "reference_images": ("a.png",)},
@@ -306,3 +388,101 @@ def test_any_valid_request_yields_one_output_and_no_dangling_links(
     adapters = [n for n in graph.values() if n["class_type"] == "IPAdapterAdvanced"]
     assert len(adapters) == len(req.reference_images)
     assert json.loads(json.dumps(graph)) == graph
+
+
+# ---- long prompts in 75-token chunks; IP-Adapter presets (issue 21) ----------------------
+
+
+def conditioning_texts(graph: dict[str, dict[str, Any]], link: list[Any]) -> list[str]:
+    """The CLIPTextEncode texts feeding `link`, in the order ConditioningConcat joins them."""
+    node = source(graph, link)
+    if node["class_type"] == "CLIPTextEncode":
+        return [node["inputs"]["text"]]
+    assert node["class_type"] == "ConditioningConcat"
+    inputs = node["inputs"]
+    return conditioning_texts(graph, inputs["conditioning_to"]) + conditioning_texts(
+        graph, inputs["conditioning_from"]
+    )
+
+
+def test_a_short_prompt_is_one_encode_of_the_text_as_written() -> None:
+    graph = build_graph(request(positive="a lighthouse,at dusk"), PRESETS)
+    sampler = only(graph, "KSampler")
+    assert conditioning_texts(graph, sampler["positive"]) == ["a lighthouse,at dusk"]
+    assert "ConditioningConcat" not in {n["class_type"] for n in graph.values()}
+
+
+def test_a_long_prompt_is_encoded_in_chunks_joined_in_order_as_the_real_server_takes() -> None:
+    phrases = [f"detail number {n} in soft light" for n in range(40)]
+    graph = build_graph(request(positive=", ".join(phrases), negative="blurry, " * 60), PRESETS)
+    assert_well_formed(graph)
+    sampler = only(graph, "KSampler")
+    texts = conditioning_texts(graph, sampler["positive"])
+    assert len(texts) >= 3 and all(estimate_clip_tokens(t) <= CLIP_WINDOW for t in texts)
+    assert [p for text in texts for p in text.split(", ")] == phrases  # none cut or lost
+    assert len(conditioning_texts(graph, sampler["negative"])) >= 2
+
+
+def test_weights_in_brackets_stay_in_one_chunk() -> None:
+    weighted = "(red silk dress, lace trim:1.2)"
+    text = ", ".join([*(f"phrase {n} of the scene" for n in range(14)), weighted])
+    chunks = prompt_chunks(text)
+    assert len(chunks) >= 2 and any(weighted in chunk.text for chunk in chunks)
+
+
+def test_video_prompts_are_not_cut_the_text_encoder_reads_them_whole() -> None:
+    long = ", ".join(f"detail {n}" for n in range(80))
+    graph = build_graph(
+        request(kind="video", model=VIDEO_MODEL, preset="low", positive=long), PRESETS
+    )
+    texts = [n["inputs"]["text"] for n in graph.values() if n["class_type"] == "CLIPTextEncode"]
+    assert long in texts
+
+
+def test_the_ipadapter_lists_are_the_real_servers() -> None:
+    required = facts()["IPAdapterAdvanced"]["input"]["required"]
+    assert WEIGHT_TYPES == tuple(required["weight_type"][0])
+    assert EMBEDS_SCALING == tuple(required["embeds_scaling"][0])
+
+
+@pytest.mark.parametrize("name", PRESETS.reference_preset_names())
+def test_every_reference_preset_builds_a_graph_the_real_server_takes(name: str) -> None:
+    chosen = PRESETS.reference_preset(name)
+    graph = build_graph(request(reference_images=("a.png",), reference_preset=name), PRESETS)
+    assert_well_formed(graph, uploads=("a.png",))
+    adapter = only(graph, "IPAdapterAdvanced")
+    assert only(graph, "IPAdapterModelLoader") == {"ipadapter_file": chosen.model}
+    assert (adapter["weight_type"], adapter["embeds_scaling"]) == (
+        chosen.weight_type,
+        chosen.embeds_scaling,
+    )
+    assert chosen.model in PRESETS.required_models()["ipadapter"]  # the health check's files
+
+
+def test_the_face_preset_loads_the_face_adapter_and_the_style_preset_transfers_style() -> None:
+    face = build_graph(request(reference_images=("a.png",), reference_preset="face"), PRESETS)
+    assert "face" in only(face, "IPAdapterModelLoader")["ipadapter_file"]
+    style = build_graph(request(reference_images=("a.png",), reference_preset="style"), PRESETS)
+    assert only(style, "IPAdapterAdvanced")["weight_type"] == "style transfer"
+
+
+def test_an_unknown_reference_preset_is_refused_with_the_names() -> None:
+    with pytest.raises(ValidationFailed, match="Unknown reference preset 'faces'; choose one of"):
+        build_graph(request(reference_images=("a.png",), reference_preset="faces"), PRESETS)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("weight_type", "Linear", "weight_type 'Linear' is not one of"),
+        ("embeds_scaling", "V", "embeds_scaling 'V' is not one of"),
+        ("end_at", 0.0, "start_at and end_at"),
+    ],
+)
+def test_a_reference_preset_typo_is_refused_when_the_presets_load(
+    field: str, value: Any, message: str
+) -> None:
+    raw = tomllib.loads(DEFAULT_PATH.read_text())
+    raw["image"]["reference_presets"]["style"][field] = value
+    with pytest.raises(ConfigError, match=message):
+        Presets.from_mapping(raw)

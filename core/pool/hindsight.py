@@ -1,0 +1,99 @@
+"""What an idle-timeout rule would have cost on past submissions: the pool replayed in brief.
+
+Pure and fast: `cost_usd` walks the submissions once with at most `max_instances` instances,
+following the rules of `core.pool.policy` closely enough to rank timeouts:
+
+- A job takes a free ready instance at once (the most recently used). Without one, it is
+  served by whichever instance frees first, and a new instance is rented when the jobs
+  waiting outnumber the instances still booting (target = busy + queued), up to the cap.
+  A rental becomes ready a boot after the next tick, seen at the tick after that.
+- An instance is let go `timeout` seconds after its last job ends (the timeout chosen for an
+  idle period starting then); one rented for a queue that another instance served first is
+  let go as soon as it is ready. Each bills from its rental to its release.
+- GPU seconds cost `idle` dollars each; each second a job waits for a GPU costs `wait`.
+
+It is a ranking model, not a ledger: what it cannot see (health checks, provider lag, the
+minimum of `desired_size` warm) shifts every timeout alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass
+class _Instance:
+    rented_s: float
+    ready_s: float
+    free_s: float
+    """When it can take its next job (its ready time until it has served one)."""
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class PoolModel:
+    """The pool's physics: boot, tick, cap, a job's GPU time, and the two prices."""
+
+    boot_s: float
+    tick_s: float
+    job_s: float
+    max_instances: int
+    idle: float
+    """Dollars per GPU second."""
+    wait: float
+    """Dollars per second a job waits."""
+
+
+def cost_usd(
+    times: Sequence[datetime], timeout_of: Callable[[float], float], model: PoolModel
+) -> float:
+    """GPU plus waiting dollars of serving the sorted `times` with `timeout_of(idle_start_s)`
+    seconds of idling after each job (seconds counted from `times[0]`), up to the last
+    submission's end."""
+    if not times:
+        return 0.0
+    origin = times[0]
+    up: list[_Instance] = []
+    billed_s = waited_s = 0.0
+    queue_ends: list[float] = []  # start times of jobs not yet started, as seen at arrivals
+
+    def release(instance: _Instance, at_s: float) -> None:
+        nonlocal billed_s
+        billed_s += max(0.0, at_s - instance.rented_s)
+        up.remove(instance)
+
+    for when in times:
+        at_s = (when - origin).total_seconds()
+        for instance in list(up):
+            end_s = _release_s(instance, timeout_of)
+            if end_s <= at_s:
+                release(instance, end_s)
+        free = [i for i in up if i.free_s <= at_s]
+        if free:
+            chosen = max(free, key=lambda i: i.free_s)
+            start_s = at_s
+        else:
+            queue_ends = [s for s in queue_ends if s > at_s]
+            booting = sum(1 for i in up if i.ready_s > at_s)
+            if len(queue_ends) + 1 > booting and len(up) < model.max_instances:
+                rent_s = at_s + model.tick_s / 2
+                ready_s = rent_s + model.boot_s + model.tick_s / 2
+                up.append(_Instance(rent_s, ready_s, ready_s))
+            chosen = min(up, key=lambda i: i.free_s)
+            start_s = max(at_s, chosen.free_s)
+            queue_ends.append(start_s)
+        waited_s += start_s - at_s
+        chosen.free_s = start_s + model.job_s
+        chosen.used = True
+    last_s = (times[-1] - origin).total_seconds() + model.job_s
+    for instance in list(up):
+        release(instance, min(_release_s(instance, timeout_of), max(last_s, instance.free_s)))
+    return billed_s * model.idle + waited_s * model.wait
+
+
+def _release_s(instance: _Instance, timeout_of: Callable[[float], float]) -> float:
+    if not instance.used:
+        return instance.ready_s
+    return instance.free_s + timeout_of(instance.free_s)
