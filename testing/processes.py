@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -11,12 +12,27 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+_BELOW_EPHEMERAL = range(20_000, 32_768)  # Linux hands out 32768-60999 as source ports
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nobody is bound to right now, not handed out before by this process.
+
+    It is taken below the kernel's ephemeral range: a port the kernel picked (bind to 0) is
+    free only until the next outgoing connection on a busy machine takes it as its source
+    port, and then the server started on it cannot bind."""
+    while True:
+        port = random.choice(_BELOW_EPHEMERAL)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 @contextmanager

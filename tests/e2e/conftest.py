@@ -14,16 +14,22 @@ from tests.e2e.system import ROOT, System, running_system
 
 SCREENSHOT_DIR = ROOT / "e2e-screenshots"
 _CALL_FAILED = pytest.StashKey[bool]()
+SYSTEM_LOG_TAIL_CHARS = 6000
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Iterator[pytest.TestReport]:
-    """Remember whether the test body failed, so the browser fixture can photograph it."""
+    """Remember whether the test body failed, so the browser fixture can photograph it; a
+    failure's report carries the end of the system's log, whichever phase failed."""
     report: pytest.TestReport = yield
     if report.when == "call":
         item.stash[_CALL_FAILED] = report.failed
+    log = SCREENSHOT_DIR / item.name / "system.log"
+    if report.failed and log.exists():
+        tail = log.read_text(errors="replace")[-SYSTEM_LOG_TAIL_CHARS:]
+        report.sections.append((f"system log (last {SYSTEM_LOG_TAIL_CHARS} characters)", tail))
     return report
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,14 @@ from pathlib import Path
 
 import httpx
 
+from testing.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "e2e-admin-key"
 STARTER_CREDITS = 100
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 25.0
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+START_ATTEMPTS = 3  # new ports each time, only when a port was taken while starting
 
 
 @dataclass(frozen=True)
@@ -102,9 +97,14 @@ def _wait_until_up(proc: subprocess.Popen[bytes], system: System) -> None:
         f"{system.url}/_stcore/health",
         f"http://127.0.0.1:{system.env['SIM_COMFY_PORT']}/system_stats",
     ]
+    if system.env.get("API_PORT", "0") != "0":
+        probes.append(f"http://127.0.0.1:{system.env['API_PORT']}/openapi.json")
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"the system exited while starting:\n{system.log_tail()}")
+            tail = system.log_tail()
+            taken = "address already in use" in tail.lower()
+            error = PortTaken if taken else AssertionError
+            raise error(f"the system exited while starting:\n{tail}")
         try:
             if all(httpx.get(url, timeout=2).status_code == 200 for url in probes):
                 return
@@ -112,6 +112,10 @@ def _wait_until_up(proc: subprocess.Popen[bytes], system: System) -> None:
             pass
         time.sleep(0.3)
     raise AssertionError(f"the system did not answer in {START_TIMEOUT_S} s:\n{system.log_tail()}")
+
+
+class PortTaken(AssertionError):
+    """The system exited while starting because one of its ports was taken meanwhile."""
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -163,15 +167,26 @@ def running_system(
 
     `overrides` replace settings of `system_env` (e.g. the warm pool's desired size)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = system_env(workdir) | (overrides or {})
     supervisor = _Supervisor()
-    system = System(
-        url=f"http://127.0.0.1:{env['WEB_PORT']}", env=env, log_path=log_path, supervisor=supervisor
-    )
-    system.cli("migrate")
-    log_path.write_bytes(b"")
     try:
-        supervisor.start(system)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            env = system_env(workdir) | (overrides or {})
+            system = System(
+                url=f"http://127.0.0.1:{env['WEB_PORT']}",
+                env=env,
+                log_path=log_path,
+                supervisor=supervisor,
+            )
+            if attempt == 1:
+                system.cli("migrate")
+            log_path.write_bytes(b"")
+            try:
+                supervisor.start(system)
+                break
+            except PortTaken:
+                supervisor.stop()
+                if attempt == START_ATTEMPTS:
+                    raise
         yield system
     finally:
         supervisor.stop()

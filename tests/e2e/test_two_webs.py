@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
-from testing.processes import stop
+from testing.processes import free_port, stop
 from tests.e2e.browser import (
     BROWSER_TEST,
     JOB_TIMEOUT_MS,
@@ -34,7 +34,7 @@ from tests.e2e.browser import (
     signed_up,
     wait_idle,
 )
-from tests.e2e.system import ROOT, START_TIMEOUT_S, System, free_port, running_system
+from tests.e2e.system import ROOT, START_TIMEOUT_S, System, running_system
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 

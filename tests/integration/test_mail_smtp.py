@@ -7,7 +7,8 @@ import pytest
 
 from core.config import load_settings
 from core.mail import send_mail
-from tests.smtp import free_port, self_signed, smtp_server
+from testing.processes import free_port
+from tests.smtp import self_signed, smtp_server
 
 NOW = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 
