@@ -26,6 +26,7 @@ from core.models import (
     Lease,
     MediaKind,
     Muse,
+    MuseVariation,
     PoolConfig,
     ReferenceImage,
     Role,
@@ -127,6 +128,28 @@ def make_muse(engine: Engine, owner: User, **fields: Any) -> Muse:
     return _saved(engine, Muse, values, fields)
 
 
+def make_variation(
+    engine: Engine,
+    owner: User,
+    muse: Muse,
+    name: str,
+    overrides: dict[str, str],
+    *,
+    now: datetime | None = None,
+) -> MuseVariation:
+    """`owner`'s variation `name` of `muse`, through the variation checks
+    (`add_variation`), made at `now` (the owner's creation time unless given)."""
+    with session_scope(engine) as session:
+        return muses.add_variation(
+            session,
+            owner_id=owner.id or 0,
+            muse_id=muse.id or 0,
+            name=name,
+            overrides=overrides,
+            now=now or owner.created_at,
+        )
+
+
 def make_instance(engine: Engine, **fields: Any) -> GpuInstance:
     """A pool instance row with a unique label."""
     n = next(_sequence)
@@ -218,9 +241,9 @@ def make_rentable_pool(engine: Engine, **fields: Any) -> PoolConfig:
     return make_pool(engine, **(RENTABLE_FILTERS | fields))
 
 
-def image_graph(presets: Presets, **fields: Any) -> dict[str, Any]:
-    """The ComfyUI graph of a small picture request ("a lighthouse at dusk", preset low,
-    seed 11, the default image model); `fields` change the request."""
+def generation_request(presets: Presets, **fields: Any) -> GenerationRequest:
+    """A small picture request ("a lighthouse at dusk", negative "blurry", preset low, seed 11,
+    the default image model); `fields` change it."""
     values: dict[str, Any] = {
         "positive": "a lighthouse at dusk",
         "negative": "blurry",
@@ -228,7 +251,12 @@ def image_graph(presets: Presets, **fields: Any) -> dict[str, Any]:
         "preset": "low",
         "seed": 11,
     }
-    return build_graph(GenerationRequest(**(values | fields)), presets)
+    return GenerationRequest(**(values | fields))
+
+
+def image_graph(presets: Presets, **fields: Any) -> dict[str, Any]:
+    """The ComfyUI graph of `generation_request(presets, **fields)`."""
+    return build_graph(generation_request(presets, **fields), presets)
 
 
 def png_bytes(colour: tuple[int, int, int] | str = "teal", size: int = 24) -> bytes:

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core import audit, safety
 from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
 from core.gallery import store, takedown
 from core.gallery.taxonomy import normalize_tags
-from core.models import Asset, AuditOutcome, GenerationJob, Muse, MuseVariation, ReferenceImage
+from core.models import Asset, GenerationJob, Muse, MuseVariation, ReferenceImage
 from core.muses import cards
 from core.muses.cards import CardData, parse_card
 from core.muses.prompt import ComposedPrompt, compose
 from core.muses.schema import VARIATION_FIELDS, MuseProfile, validate_profile
 
 MAX_REFERENCES = 4
+Row = TypeVar("Row")
+"""What a muse-scoped listing returns (a table row)."""
 
 
 class DuplicateName(ValidationFailed):
@@ -223,15 +227,24 @@ def add_variation(
     return variation
 
 
+def rows_of_muse(
+    session: Session, statement: SelectOfScalar[Row], *, owner_id: int, muse_id: int
+) -> list[Row]:
+    """The rows `statement` selects, once the muse is found to be the owner's (`get_muse`:
+    NotFound for anyone else's, so no list leaks another owner's muse)."""
+    get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    return list(session.exec(statement).all())
+
+
 def variations(session: Session, *, owner_id: int, muse_id: int) -> list[MuseVariation]:
     """The muse's variations by name."""
-    get_muse(session, owner_id=owner_id, muse_id=muse_id)
-    return list(
-        session.exec(
-            select(MuseVariation)
-            .where(MuseVariation.muse_id == muse_id)
-            .order_by(col(MuseVariation.name))
-        ).all()
+    return rows_of_muse(
+        session,
+        select(MuseVariation)
+        .where(MuseVariation.muse_id == muse_id)
+        .order_by(col(MuseVariation.name)),
+        owner_id=owner_id,
+        muse_id=muse_id,
     )
 
 
@@ -399,13 +412,12 @@ def attach_reference(
     )
     session.add(reference)
     session.flush()
-    audit.record(
+    audit.by_user(
         session,
+        owner_id,
+        "reference.consent",
+        f"muse:{muse_id}" if muse_id is not None else "studio",
         at=now,
-        actor=f"user:{owner_id}",
-        action="reference.consent",
-        target=f"muse:{muse_id}" if muse_id is not None else "studio",
-        outcome=AuditOutcome.OK,
         details={"reference": reference.id, "sha256": stored.sha256},
     )
     return reference
@@ -413,13 +425,13 @@ def attach_reference(
 
 def references(session: Session, *, owner_id: int, muse_id: int) -> list[ReferenceImage]:
     """The reference images attached to the owner's muse, oldest first."""
-    get_muse(session, owner_id=owner_id, muse_id=muse_id)
-    return list(
-        session.exec(
-            select(ReferenceImage)
-            .where(ReferenceImage.muse_id == muse_id, ReferenceImage.owner_id == owner_id)
-            .order_by(col(ReferenceImage.id))
-        ).all()
+    return rows_of_muse(
+        session,
+        select(ReferenceImage)
+        .where(ReferenceImage.muse_id == muse_id, ReferenceImage.owner_id == owner_id)
+        .order_by(col(ReferenceImage.id)),
+        owner_id=owner_id,
+        muse_id=muse_id,
     )
 
 
@@ -427,14 +439,14 @@ def muse_history(
     session: Session, *, owner_id: int, muse_id: int, limit: int = 50
 ) -> list[GenerationJob]:
     """The owner's jobs made with this muse, newest first."""
-    get_muse(session, owner_id=owner_id, muse_id=muse_id)
-    return list(
-        session.exec(
-            select(GenerationJob)
-            .where(GenerationJob.muse_id == muse_id, GenerationJob.user_id == owner_id)
-            .order_by(col(GenerationJob.id).desc())
-            .limit(limit)
-        ).all()
+    return rows_of_muse(
+        session,
+        select(GenerationJob)
+        .where(GenerationJob.muse_id == muse_id, GenerationJob.user_id == owner_id)
+        .order_by(col(GenerationJob.id).desc())
+        .limit(limit),
+        owner_id=owner_id,
+        muse_id=muse_id,
     )
 
 

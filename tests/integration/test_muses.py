@@ -14,7 +14,7 @@ from core.errors import NotFound, PolicyRefusal, ValidationFailed
 from core.models import AuditEntry, Muse
 from core.muses import cards, service
 from core.muses.schema import validate_profile
-from testing.factories import make_job, make_user
+from testing.factories import make_job, make_user, make_variation
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 PROFILE = {"basic": {"name": "Ava", "age": 27}, "fashion": {"outfit": "a red coat"}}
@@ -107,15 +107,8 @@ def test_list_search_filter_update_and_history(engine):
 def test_variations_compose_and_delete(engine):
     owner = make_user(engine)
     muse = create(engine, owner)
+    variation = make_variation(engine, owner, muse, "Gala", {"outfit": "a silver gown"}, now=NOW)
     with session_scope(engine) as session:
-        variation = service.add_variation(
-            session,
-            owner_id=owner.id,
-            muse_id=muse.id,
-            name="Gala",
-            overrides={"outfit": "a silver gown"},
-            now=NOW,
-        )
         with pytest.raises(ValidationFailed, match="only"):
             service.add_variation(
                 session,

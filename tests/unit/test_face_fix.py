@@ -17,6 +17,7 @@ from core.errors import ValidationFailed
 from core.models import GenerationJob, MediaKind
 from core.studio import metadata, needs, pricing
 from sim.comfy.schema import classes, facts
+from testing.factories import generation_request
 from tests.unit.test_workflows import assert_well_formed, only, refusal
 
 PRESETS = Presets.load()
@@ -27,13 +28,9 @@ DETECTOR_DOWNLOAD = "ultralytics/bbox/face_yolov8m.pt"
 
 
 def request(**tools: Any) -> GenerationRequest:
-    return GenerationRequest(
-        positive="a portrait of a woman in a garden, 30 years old",
-        negative="blurry",
-        model=SDXL,
-        preset="medium",
-        seed=11,
-        tools=Tools(**tools),
+    portrait = "a portrait of a woman in a garden, 30 years old"
+    return generation_request(
+        PRESETS, positive=portrait, model=SDXL, preset="medium", tools=Tools(**tools)
     )
 
 
