@@ -279,15 +279,42 @@ def store_png(
 ) -> Asset:
     """A small PNG stored as `owner_id`'s output through the media store (private, pending
     review, like a fresh generation); `extra` goes to `store.save_output` (tags, metadata)."""
+    return store_output(
+        session,
+        media=media,
+        owner_id=owner_id,
+        data=png_bytes(colour),
+        title=title,
+        now=now,
+        job_id=job_id,
+        **extra,
+    )
+
+
+def store_output(
+    session: Session,
+    *,
+    media: store.Media,
+    owner_id: int,
+    data: bytes,
+    title: str,
+    now: datetime,
+    mime: str = "image/png",
+    kind: MediaKind = MediaKind.IMAGE,
+    job_id: int | None = None,
+    **extra: Any,
+) -> Asset:
+    """`data` stored as `owner_id`'s output of `job_id` (no muse) through the media store
+    (private, pending review, like a fresh generation); `extra` goes to `store.save_output`."""
     return store.save_output(
         session,
         media=media,
         owner_id=owner_id,
         job_id=job_id,
         muse_id=None,
-        data=png_bytes(colour),
-        kind=MediaKind.IMAGE,
-        mime="image/png",
+        data=data,
+        kind=kind,
+        mime=mime,
         title=title,
         now=now,
         **extra,

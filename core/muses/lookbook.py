@@ -123,15 +123,9 @@ def portraits(session: Session, *, owner_id: int, muse_ids: Sequence[int]) -> di
 
 def muse_pictures(session: Session, *, owner_id: int, muse_id: int, limit: int = 24) -> list[Asset]:
     """The owner's pictures made with this muse, newest first."""
-    return rows_of_muse(
-        session,
-        select(Asset)
-        .where(Asset.owner_id == owner_id, Asset.muse_id == muse_id)
-        .order_by(col(Asset.id).desc())
-        .limit(limit),
-        owner_id=owner_id,
-        muse_id=muse_id,
-    )
+    mine = select(Asset).where(Asset.owner_id == owner_id, Asset.muse_id == muse_id)
+    newest = mine.order_by(col(Asset.id).desc()).limit(limit)
+    return rows_of_muse(session, owner_id, muse_id, newest)
 
 
 def check_reference_use(

@@ -228,7 +228,7 @@ def add_variation(
 
 
 def rows_of_muse(
-    session: Session, statement: SelectOfScalar[Row], *, owner_id: int, muse_id: int
+    session: Session, owner_id: int, muse_id: int, statement: SelectOfScalar[Row]
 ) -> list[Row]:
     """The rows `statement` selects, once the muse is found to be the owner's (`get_muse`:
     NotFound for anyone else's, so no list leaks another owner's muse)."""
@@ -238,14 +238,12 @@ def rows_of_muse(
 
 def variations(session: Session, *, owner_id: int, muse_id: int) -> list[MuseVariation]:
     """The muse's variations by name."""
-    return rows_of_muse(
-        session,
+    by_name = (
         select(MuseVariation)
         .where(MuseVariation.muse_id == muse_id)
-        .order_by(col(MuseVariation.name)),
-        owner_id=owner_id,
-        muse_id=muse_id,
+        .order_by(col(MuseVariation.name))
     )
+    return rows_of_muse(session, owner_id, muse_id, by_name)
 
 
 def delete_variation(session: Session, *, owner_id: int, variation_id: int) -> None:
@@ -425,29 +423,21 @@ def attach_reference(
 
 def references(session: Session, *, owner_id: int, muse_id: int) -> list[ReferenceImage]:
     """The reference images attached to the owner's muse, oldest first."""
-    return rows_of_muse(
-        session,
-        select(ReferenceImage)
-        .where(ReferenceImage.muse_id == muse_id, ReferenceImage.owner_id == owner_id)
-        .order_by(col(ReferenceImage.id)),
-        owner_id=owner_id,
-        muse_id=muse_id,
+    attached = select(ReferenceImage).where(
+        ReferenceImage.muse_id == muse_id, ReferenceImage.owner_id == owner_id
     )
+    return rows_of_muse(session, owner_id, muse_id, attached.order_by(col(ReferenceImage.id)))
 
 
 def muse_history(
     session: Session, *, owner_id: int, muse_id: int, limit: int = 50
 ) -> list[GenerationJob]:
     """The owner's jobs made with this muse, newest first."""
-    return rows_of_muse(
-        session,
-        select(GenerationJob)
-        .where(GenerationJob.muse_id == muse_id, GenerationJob.user_id == owner_id)
-        .order_by(col(GenerationJob.id).desc())
-        .limit(limit),
-        owner_id=owner_id,
-        muse_id=muse_id,
+    jobs = select(GenerationJob).where(
+        GenerationJob.muse_id == muse_id, GenerationJob.user_id == owner_id
     )
+    newest = jobs.order_by(col(GenerationJob.id).desc()).limit(limit)
+    return rows_of_muse(session, owner_id, muse_id, newest)
 
 
 def prompt_for(

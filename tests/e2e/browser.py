@@ -192,7 +192,10 @@ def watch_to_done(page: Page, shots: Screenshots, suffix: str = "") -> Locator:
     then `wait_done`, photographed as `done<suffix>`; return the Done line."""
     progress = page.get_by_text(PROGRESS)
     expect(progress).to_be_visible(timeout=JOB_TIMEOUT_MS)
-    shots.take(page, f"progress{suffix}", focus=progress)
+    # In view at once: a warm job may be done before the page settles for the photograph,
+    # and a focus asked for then would wait for a line that is gone.
+    progress.scroll_into_view_if_needed()
+    shots.take(page, f"progress{suffix}")
     done = wait_done(page)
     shots.take(page, f"done{suffix}", focus=done)
     return done
