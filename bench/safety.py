@@ -39,7 +39,8 @@ ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",
     "born 2012 ", "kid ", "baby blue ", "子供", "looks ", "12 years old car ", "a 1 ",
     "kid gloves ", "Kid Rock ", "kid rock ", "Kinder Bueno ", "whisky aged 12 years ", "ab",
-    "ç" * 3 + " ",
+    "ç" * 3 + " ", "'baby' ", "like a child ", "calls her baby ", "kindergarten teacher ",
+    "her daughter, 30 ", "子供のように",
 )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from core.safety import ages
 from core.safety.lexicon import ADULT_AGE, Lexicon
@@ -34,6 +35,8 @@ _CALL_GAP = 4
 # How far an apposition may carry an adult age ("the boys from the pub, all in their 40s").
 _APPOSITION = 6
 OLDEST_AGE = 120
+# Quotations read per request: a few say an endearment; more is no prompt (work stays bounded).
+_MAX_QUOTATIONS = 20
 _QUOTES = '"“”„«»「」『』'
 _QUOTED = re.compile(
     "[" + _QUOTES + "]([^" + _QUOTES + "]{1,60})[" + _QUOTES + r"]|(?<!\w)'([^']{1,60})'(?!\w)"
@@ -77,6 +80,37 @@ class ContextRules:
     def __init__(self, text: str, lex: Lexicon) -> None:
         self.text, self.lex = text, lex
         self._adult: bool | None = None
+        self._quotes: dict[str, list[tuple[int, list[str]]]] = {}
+
+    @cached_property
+    def digits(self) -> list[str]:
+        """The tokens of the digits form (numbers kept), read once per request."""
+        return tokens(normalize(self.text, lookalikes=False))
+
+    @cached_property
+    def thing_named(self) -> bool:
+        """Whether the request names a thing (an `objects` word of the age rules)."""
+        found = ages.digit_tokens(normalize(self.text, lookalikes=False))
+        objects = self.lex.phrase("objects")
+        return any(objects.end_at(found, index) for index in range(len(found)))
+
+    def quotations(self, form: str) -> list[tuple[int, list[str]]]:
+        """The short quotations of the request: the index of their first token, and their
+        tokens, in `form` (read once per form)."""
+        if form not in self._quotes:
+            as_form: Form = "accents" if form == "accents" else "letters"
+            found: list[tuple[int, list[str]]] = []
+            counted, position = 0, 0  # tokens before `position`, counted piece by piece
+            for quoted in _QUOTED.finditer(self.text):
+                if len(found) == _MAX_QUOTATIONS:
+                    break
+                group = 1 if quoted.group(1) is not None else 2
+                counted += len(tokens(in_form(self.text[position : quoted.start(group)], as_form)))
+                inner = tokens(in_form(quoted.group(group), as_form))
+                found.append((counted, inner))
+                counted, position = counted + len(inner), quoted.end(group)
+            self._quotes[form] = found
+        return self._quotes[form]
 
     def list_in(self, name: str, form: str) -> PhraseSet:
         return self.lex.context_in(name, form)
@@ -108,9 +142,16 @@ class ContextRules:
             for found in ages.KANJI_AGE.finditer(digits_form)
         )
 
-    def held(self, letters: str, toks: list[str], form: str) -> Held:
-        """Every youth word of one form of the request that a context rule holds."""
-        found = _youth_matches(self.lex, toks, form)
+    def held(
+        self, letters: str, toks: list[str], form: str, covered: frozenset[int] = frozenset()
+    ) -> Held:
+        """Every youth word of one form of the request that a context rule holds; words
+        already `covered` by an exemption are not read again."""
+        found = [
+            m
+            for m in _youth_matches(self.lex, toks, form)
+            if not covered.issuperset(range(m.start, m.end))
+        ]
         unspaced = _unspaced_youth(self.lex, letters, form)
         if not found and not unspaced:
             return Held(frozenset(), ())
@@ -170,25 +211,15 @@ class ContextRules:
             # "calls (out to) her baby" may be a mother calling her child: only "the app
             # she calls her baby", a thing named and its owner the subject, holds.
             subject = _ends_before(self.list_in("call_subjects", form), toks, index) >= 0
-            if subject and self._thing_named():
+            if subject and self.thing_named:
                 return True
             break
         return self._quoted(match, toks, form)
 
-    def _thing_named(self) -> bool:
-        """Whether the request names a thing (an `objects` word of the age rules)."""
-        digits = ages.digit_tokens(normalize(self.text, lookalikes=False))
-        objects = self.lex.phrase("objects")
-        return any(objects.end_at(digits, index) for index in range(len(digits)))
-
     def _quoted(self, match: Match, toks: list[str], form: str) -> bool:
         """Whether the word at `match` lies inside a short quotation in the original text
         (its place found by counting tokens before the quotation; a miscount holds nothing)."""
-        as_form: Form = "accents" if form == "accents" else "letters"
-        for found in _QUOTED.finditer(self.text):
-            group = 1 if found.group(1) is not None else 2
-            first = len(tokens(in_form(self.text[: found.start(group)], as_form)))
-            inner = tokens(in_form(found.group(group), as_form))
+        for first, inner in self.quotations(form):
             if first <= match.start and match.end <= first + len(inner):
                 said = inner[match.start - first : match.end - first]
                 return toks[match.start : match.end] == said
@@ -256,7 +287,7 @@ class ContextRules:
         group = not relative and self._listed("adult_groups", match, toks, form)
         if not relative and not group:
             return False
-        digits = tokens(normalize(self.text, lookalikes=False))
+        digits = self.digits
         if len(digits) != len(toks):
             return False  # the forms do not line up: hold nothing
         reader = ages.Reader(digits, self.lex, year=0)

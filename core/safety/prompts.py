@@ -230,7 +230,7 @@ def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: st
         spans += [(m.start, m.end) for m in unspaced if _holds(key, m, ctx)]
     indices |= _modifying(letters, toks, ctx, form)
     if not ctx.youth_context and not ctx.bare_minor:
-        held = ctx.rules.held(letters, toks, form)
+        held = ctx.rules.held(letters, toks, form, frozenset(indices))
         indices |= held.tokens
         spans += held.spans
     return _Exemptions(frozenset(indices), spans)
