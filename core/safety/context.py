@@ -174,7 +174,10 @@ class ContextRules:
 
     # -- similes -------------------------------------------------------------------------
     def _simile(self, match: Match, toks: list[str], form: str) -> bool:
-        """ "like a (little) child", "wie ein kleines Kind", "çocuk gibi", "बच्चे की तरह"."""
+        """ "like a (little) child", "wie ein kleines Kind", "çocuk gibi", "बच्चे की तरह": only
+        the generic words of `simile_words` ("like a schoolgirl" is a role, never held)."""
+        if not self._listed("simile_words", match, toks, form):
+            return False
         before, skip = self.list_in("simile_before", form), self.list_in("simile_skip", form)
         for gap in range(_GAP + 1):
             end = match.start - gap
@@ -251,22 +254,26 @@ class ContextRules:
     def _holds_unspaced(self, match: Match, letters: str) -> bool:
         """The Chinese/Japanese forms: "小学校の先生", "中学老师", "子供のように", "像孩子一样",
         "四十岁的大男孩"."""
+        word = letters[match.start : match.end]
         rest = letters[match.end : match.end + 8].lstrip()
         for particle in ("校", "の", "的"):
             rest = rest.removeprefix(particle)
         staff = self.list_in("staff", "letters")
-        if any(m.start == 0 for m in staff.unspaced_matches(rest)):
+        if self._unspaced_in("institutions", word) and any(
+            m.start == 0 for m in staff.unspaced_matches(rest)
+        ):
             return True
         before = letters[max(0, match.start - 8) : match.start].rstrip()
         aged = _UNSPACED_AGE.search(before)
         if aged is not None and _kanji_or_digits(aged.group(1)) >= ADULT_AGE:
-            return True
-        if before.removesuffix("の") != before or before.endswith("的"):
-            before_noun = before[:-1]
-        else:
-            before_noun = before
-        if self.lex.term("young_things").ends_unspaced(before_noun):
+            if self._unspaced_in("adult_by_age", word) or self._unspaced_in("adult_groups", word):
+                return True
+        before_noun = before[:-1] if before.endswith(("の", "的")) else before
+        young = self.lex.term("youth_modifiers").in_unspaced(word)
+        if young and self.lex.term("young_things").ends_unspaced(before_noun):
             return True  # "パンダの赤ちゃん", "熊猫宝宝": the young of an animal
+        if not self._unspaced_in("simile_words", word):
+            return False
         simile = self.list_in("simile_after", "letters")
         tail = letters[match.end : match.end + 8]
         like = any(m.start == 0 for m in simile.unspaced_matches(tail)) or (
@@ -276,6 +283,10 @@ class ContextRules:
         appearance = self.list_in("appearance", "letters")
         looks = any(True for _ in appearance.unspaced_matches(before + tail))
         return like and not looks and self.adult_named
+
+    def _unspaced_in(self, name: str, word: str) -> bool:
+        """Whether a Chinese/Japanese entry of context list `name` is in `word`."""
+        return self.list_in(name, "letters").in_unspaced(word)
 
     # -- adult ages ----------------------------------------------------------------------
     def _adult_age_attached(self, match: Match, toks: list[str], form: str) -> bool:

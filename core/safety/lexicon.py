@@ -39,6 +39,7 @@ Terms (matched on the letters form, digits read as look-alike letters):
 Context rules (`core.safety.context`; matched in the letters and the accents form):
   simile_before / simile_skip / simile_after   "like a", "wie ein" (then "little",
                  "kleines") before a youth word; "gibi", "のように" after it
+  simile_words   the generic youth words a simile may hold ("child", "Kind", "子供")
   appearance     words that make a simile a look ("looks", "dressed"): then none holds
   adults         words naming an adult ("man", "wife", "retired"), which similes and
                  endearments need somewhere in the request
@@ -46,10 +47,12 @@ Context rules (`core.safety.context`; matched in the letters and the accents for
                  right after a `possessives` word ("calls her baby") only when a
                  `call_subjects` word comes before the calling word ("the app she calls her
                  baby") and the request names a thing
-  institutions   the school and child-care words the `staff` rule reads
+  institutions   the school and child-care words the `staff` rule reads (Chinese and
+                 Japanese: the words a staff word may follow, "小学校の先生")
   staff / staff_links / staff_glued   "teacher" after a school word, or before it with
                  "of", "de"; glued inside one word ("grundschullehrerin")
-  adult_by_age   relatives an adult age right after makes adults ("her daughter, 30")
+  adult_by_age   relatives an adult age right after makes adults ("her daughter, 30");
+                 Chinese/Japanese ones (and groups) an adult age before ("三十岁的女儿")
   adult_groups / adult_age_leads / apposition_stops / adult_decades   groups ("the boys")
                  an adult age in the same phrase makes adults: a number with its unit or
                  after a lead ("all over 70", "um die 60"), or a decade ("in their forties");
@@ -122,6 +125,7 @@ CONTEXT_KEYS = (
     "simile_before",
     "simile_skip",
     "simile_after",
+    "simile_words",
     "appearance",
     "adults",
     "endearments",

@@ -53,6 +53,8 @@ def test_an_adult_compared_to_a_child_passes(prompt):
         "çocuk gibi görünen 30 yaşında bir kadın",
         "a man, 40, with a child like an angel",
         "a man, 40, laughing like a kid, with his son, 8",
+        "a woman, 30, like a schoolgirl",  # a role, not a simile: only generic words hold
+        "30歳の女性、女子高生のように",
     ],
 )
 def test_a_look_or_a_child_beside_the_simile_is_refused(prompt):
@@ -113,6 +115,7 @@ def test_a_school_word_naming_where_an_adult_works_passes(prompt):
         "kids cook pancakes",
         "a kindergarten teacher in a playground with a toddler",
         "小学校の先生と小学生",
+        "女子高生の先生",  # only school words name a workplace
     ],
 )
 def test_a_pupil_beside_the_teacher_is_refused(prompt):
@@ -143,6 +146,8 @@ def test_a_relative_or_group_with_an_adult_age_passes_in_explicit_mode(prompt):
         "the kids, 30 of them, in a hall",  # a count, not an age
         "the boys, all in their forties, with a kid",
         "as meninas brincando com mulheres de 35 anos",
+        "30歳の女子高生",  # an adult age makes only relatives and groups adults
+        "熊猫女孩",  # only "baby" words name the young of an animal
     ],
 )
 def test_a_count_a_time_or_a_minor_beside_them_stays_refused_in_explicit_mode(prompt):
