@@ -113,6 +113,7 @@ class ContextRules:
         return self._quotes[form]
 
     def list_in(self, name: str, form: str) -> PhraseSet:
+        """Context list `name` in `form` (see `Lexicon.context_in`)."""
         return self.lex.context_in(name, form)
 
     @property
