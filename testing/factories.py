@@ -254,6 +254,22 @@ def generation_request(presets: Presets, **fields: Any) -> GenerationRequest:
     return GenerationRequest(**(values | fields))
 
 
+def unsaved_job(presets: Presets, **fields: Any) -> GenerationJob:
+    """A picture job row that is not stored (user 1, "a lighthouse at dusk", negative
+    "blurry", preset medium, seed 77, the default image model), for reading its settings
+    back; `fields` change it."""
+    values: dict[str, Any] = {
+        "user_id": 1,
+        "prompt": "a lighthouse at dusk",
+        "negative_prompt": "blurry",
+        "model": presets.default_model("image"),
+        "preset": "medium",
+        "seed": 77,
+        "kind": MediaKind.IMAGE,
+    }
+    return GenerationJob(**(values | fields))
+
+
 def image_graph(presets: Presets, **fields: Any) -> dict[str, Any]:
     """The ComfyUI graph of `generation_request(presets, **fields)`."""
     return build_graph(generation_request(presets, **fields), presets)
