@@ -117,7 +117,7 @@ def test_a_job_submitted_on_one_web_process_is_followed_on_the_other(
         ["-m", "streamlit", "run", "web.py", "--server.port", port_b, "--server.headless", "true"],
         WEB_PORT=port_b,
     )
-    worker = _process(layout, ["-m", "scheduler", "worker"])
+    worker: subprocess.Popen[str] | None = None
     try:
         url_b = f"http://127.0.0.1:{port_b}"
         _wait_healthy(url_b, web_b)
@@ -130,10 +130,15 @@ def test_a_job_submitted_on_one_web_process_is_followed_on_the_other(
         on_b = context.new_page()  # the same browser, the other web process
         on_b.goto(f"{url_b}/studio")
         expect(on_b.get_by_role("heading", name="Studio", exact=True).first).to_be_visible()
+        # Web B finds the queued job in the database before anything runs it: only then does
+        # the worker start, so B follows the whole run however slowly the machine opens B.
+        expect(on_b.get_by_text("Waiting for a GPU")).to_be_visible()
+        worker = _process(layout, ["-m", "scheduler", "worker"])
         watch_to_done(on_b, screenshots, suffix="_on_b")
         # Web A reads the same row: the job it took is done there too.
         on_a.reload()
         expect(on_a.get_by_text(re.compile(r"#\d+ · succeeded · a lighthouse"))).to_be_visible()
     finally:
-        stop(worker)
+        if worker is not None:
+            stop(worker)
         stop(web_b)
