@@ -101,9 +101,7 @@ def _statements(engine, owner, text, scope="mine"):
         sa.event.remove(engine, "before_cursor_execute", capture)
     # PostgreSQL first looks for a full page in a bounded walk (listing._window_page), which
     # reads no title index; the statements kept are those that may
-    return [
-        (s, p) for s, p in statements if ("title" in s or "MATCH" in s) and "walked" not in s
-    ]
+    return [(s, p) for s, p in statements if ("title" in s or "MATCH" in s) and "walked" not in s]
 
 
 def test_a_phrase_reads_the_word_index_and_one_word_the_trigram_index(engine, worded):
