@@ -137,15 +137,11 @@ def _few_ids(session: Session, sources: list[Any]) -> list[int] | None:
     """Every id the sources match when they are at most FEW_MATCHES, else None (a common
     search: reading its matches would cost more than walking the sort index).
 
-    Each source is counted by the database first (up to FEW_MATCHES + 1), and its ids are
-    fetched only when few: fetching 2,001 ids row by row into Python cost ~10 ms."""
+    Each source's ids (up to FEW_MATCHES + 1) are fetched in one batch: fetched row by row
+    into Python, 2,001 ids cost ~10 ms."""
     ids: set[int] = set()
     for source in sources:
-        bounded = source.limit(FEW_MATCHES + 1)
-        counted = sa.select(sa.func.count()).select_from(bounded.subquery())
-        if session.execute(counted).scalar_one() > FEW_MATCHES:
-            return None
-        ids.update(session.execute(bounded).scalars())
+        ids.update(session.execute(source.limit(FEW_MATCHES + 1)).scalars().all())
         if len(ids) > FEW_MATCHES:
             return None
     return sorted(ids)
