@@ -382,9 +382,7 @@ def _add_thumbnails(ctx: RunContext, decoded: dict[int, Image.Image]) -> None:
     stored files are not read or decoded again)."""
     try:
         with session_scope(ctx.engine) as session:
-            store.add_thumbnails(
-                session, media=ctx.media, asset_ids=list(decoded), decoded=decoded
-            )
+            store.add_thumbnails(session, media=ctx.media, asset_ids=list(decoded), decoded=decoded)
     except Exception:  # noqa: BLE001 - pages fall back to the full file; the job is done
         log.exception("job.thumbnails_failed", extra={"asset_ids": list(decoded)})
 
