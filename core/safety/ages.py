@@ -231,8 +231,11 @@ class Reader:
             return None
         if self.unspaced_thing_after_unit(number.end):  # "3歳の猫", "3岁的猫"
             return None
-        under = bool(self.end_of("under_after", end)) or self.phrase("under_after").in_unspaced(
-            toks[end - 1]
+        # "under 18 years old", "de moins de 18 ans": an `under` word before counts as well.
+        under = (
+            bool(self.end_of("under_after", end))
+            or self.phrase("under_after").in_unspaced(toks[end - 1])
+            or self.ends_before("under", number.start) >= 0
         )
         limit = ADULT_AGE + 1 if under else ADULT_AGE
         return "minor_age" if infant_end or number.value < limit else None

@@ -84,6 +84,11 @@ Ages (matched on the digits form):
                       "ago", "later")
   measures            units that make a number no age ("feet", "minutes", "dollars")
   [compounds]         numbers = {stem = value}, units = ["jährig*"]: glued ages ("zwölfjährig")
+
+Glued words (German, Dutch, Swedish and English run nouns together):
+  [glued]             firsts = ["kinder"], seconds = ["portrat*", "model*"]: every first
+                      glued to every second is a youth entry ("Kinderporträt", "barnmodell"):
+                      a child-word first names who the picture, model or photo is of
 """
 
 from __future__ import annotations
@@ -246,6 +251,15 @@ def _compound_stems(raw: Mapping[str, Any], path: Path) -> list[str]:
     ]
 
 
+def _glued_youth(raw: Mapping[str, Any], path: Path) -> list[str]:
+    """Youth entries from [glued] firsts x seconds ("kinder" + "portrat*")."""
+    section = raw.get("glued", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path.name}: [glued] must be a table")
+    firsts, seconds = _strings(section, "firsts", path), _strings(section, "seconds", path)
+    return [first + second for first in firsts for second in seconds]
+
+
 def load(directory: Path = LEXICON_DIR) -> Lexicon:
     """Read and merge every `*.toml` in `directory`; ConfigError names a broken file."""
     files = sorted(directory.glob("*.toml"))
@@ -269,6 +283,7 @@ def load(directory: Path = LEXICON_DIR) -> Lexicon:
         for key in tables:
             tables[key] |= _table(raw, key, path)
         compounds += _compound_stems(raw, path)
+        lists["youth"] += _glued_youth(raw, path)
     return Lexicon(
         languages=tuple(languages),
         terms={

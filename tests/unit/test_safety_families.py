@@ -1,0 +1,88 @@
+"""Word families and rules of branch safe17d (issue 17), each tested both ways: the minor
+form is refused, and its adult or object look-alike is not."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.safety import find_minor
+from core.safety.lexicon import lexicon, load
+from core.safety.normalization import normalize, tokens
+
+
+def _refused(text: str, *, explicit: bool = False) -> bool:
+    return find_minor(text, explicit=explicit, year=2026) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a girl under 18 years old",  # an `under` word before a number with its unit
+        "un garçon de moins de 18 ans",
+        "eine Person unter 16 Jahren",
+        "Kinderporträt im Studio",  # [glued] child-word first
+        "kindermodel in een studio",
+        "barnmodell i en fotostudio",
+        "a childmodel casting",
+        "parkta küçük bir kız",  # Turkish small girl / boy
+        "küçük bir erkek çocuk",
+        "صبي صغير",  # Arabic small boy / girl
+        "فتاة صغيرة",
+        "公園で遊ぶ小さな女の子",
+        "一个小女孩",
+        "девчушка в сарафане",
+        "ученик седьмого класса",  # Russian / Ukrainian ordinal grades
+        "учениця п'ятого класу",  # the Ukrainian apostrophe is inside the word
+        "uma estudante do sétimo ano",
+        "열세 살 여자",  # Korean native numbers
+        "dziewczyna wyglądająca na 13 lat",
+        "chłopak z rocznika 2010",
+        "niepełnoletnia dziewczyna",
+        "a woman below the legal age",
+        "su hermano pequeño, 10",
+        "a to-ddl-er on a rug",  # a word cut by hyphens into short pieces
+    ],
+)
+def test_the_new_word_families_refuse_minors_in_every_mode(text):
+    assert _refused(text)
+    assert _refused(text, explicit=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a woman over 18 years old",
+        "un homme de plus de 40 ans",
+        "un whisky de 12 años",  # "ano" is no grade word by itself
+        "durante 12 anos viveu no Porto",
+        "a kindergarten teacher, 40, at her desk",
+        "Kinderarzt in seiner Praxis",  # a child-word compound naming no picture
+        "küçük bir kafe",
+        "منزل صغير",
+        "a 2-year-old racehorse at the track",
+        "ein zehnjähriges Firmenjubiläum im Büro",
+        "a landscape in the style of the Kid A album cover",
+        "pan Bimbo en la mesa",
+        "an x-ray of a knee, 40",
+        "a t-shirt on a hanger",
+        "12歳の柴犬",
+    ],
+)
+def test_their_adult_and_object_look_alikes_are_not_refused(text):
+    assert not _refused(text)
+
+
+def test_glued_section_makes_every_pair_a_youth_entry(tmp_path):
+    (tmp_path / "xx.toml").write_text(
+        '[glued]\nfirsts = ["kinder", "baby"]\nseconds = ["foto*", "bild*"]\n', encoding="utf-8"
+    )
+    youth = load(tmp_path).term("youth")
+    for word in ("kinderfotos", "kinderbild", "babyfoto", "babybilder"):
+        assert youth.first([word]) is not None
+    assert youth.first(["kinderarzt"]) is None and youth.first(["fotokinder"]) is None
+
+
+def test_a_cyrillic_apostrophe_joins_the_word_but_a_latin_one_still_splits():
+    assert normalize("п'ятого", lookalikes=False) == normalize("пятого", lookalikes=False)
+    assert tokens(normalize("l'enfant")) == ["l", "enfant"]
+    assert lexicon().ordinals[normalize("п'ятого", lookalikes=False)] == 5
