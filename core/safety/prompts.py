@@ -54,7 +54,7 @@ _WEIGHT = re.compile(r":\s{0,3}\d{1,3}(?:\.\d{1,4})?\s{0,3}(?=[)\]])")
 _ONE_IN_A_WORD = re.compile(r"[^\W\d_]1|1[^\W\d_]")
 # A word cut into short pieces by hyphens ("to-ddl-er", "ba-by"): pieces of one to three
 # letters, at least two of them; longer pieces are words of their own ("kid-friendly").
-_CUT_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{1,3}(?:-[^\W\d_]{1,3})+(?![^\W\d_-])")
+_CUT_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{1,3}(?:-[^\W\d_]{1,3})+(?![^\W\d_])")
 
 
 def letter_forms(text: str) -> list[str]:

@@ -41,6 +41,15 @@ def _refused(text: str, *, explicit: bool = False) -> bool:
         "a woman below the legal age",
         "su hermano pequeño, 10",
         "a to-ddl-er on a rug",  # a word cut by hyphens into short pieces
+        "my nephew (9) building with blocks",  # an age in brackets, whatever follows
+        "une élève de maternelle",
+        "mon bébé dit bonjour",  # no speech tag, no adult named
+        "mon bébé, dit-elle",  # a speech tag, but no adult named
+        "dört yaşında bir kız",  # a unit-only number word still reads with its unit
+        "बारह साल की लड़की",
+        "娘（12歳）",
+        "a woman, 30, and her baby sister, 9",
+        "كالطفل يبدو",  # a glued simile followed by a look word
     ],
 )
 def test_the_new_word_families_refuse_minors_in_every_mode(text):
@@ -66,10 +75,25 @@ def test_the_new_word_families_refuse_minors_in_every_mode(text):
         "an x-ray of a knee, 40",
         "a t-shirt on a hanger",
         "12歳の柴犬",
+        "a woman (35) building a house",
+        "apples (9) in a bowl",
+        "une institutrice de maternelle, 35 ans",
+        "mon bébé, dit-elle à son mari de 45 ans",  # speech tag after a vocative
+        "mi niña, le dice el abuelo a su esposa de 75 años",
+        "elle dort comme un bébé, une femme de 40 ans",  # "un"/"une" and "dort" no ages
+        "رجل في الخمسين يضحك كالطفل",  # glued Arabic simile
+        "two retirees squabbling like schoolchildren on a bench",
+        "my baby sister, 27, at her graduation",  # the relative runs past the youth word
+        "娘（30歳）がオフィスで",  # an adult age right after a relative, digits read back
+        "我的女儿，三十岁，在办公室",
+        "पच्चीस साल की लड़की",  # an adult age with its unit right before
+        "12 lat po ślubie, para po czterdziestce",
+        "زوجان يحتفلان بمرور 12 عاما على زواجهما",
     ],
 )
 def test_their_adult_and_object_look_alikes_are_not_refused(text):
     assert not _refused(text)
+    assert not _refused(text, explicit=True)
 
 
 def test_glued_section_makes_every_pair_a_youth_entry(tmp_path):
