@@ -38,7 +38,12 @@ def _refused(text: str, *, explicit: bool = False) -> bool:
         "dziewczyna wyglądająca na 13 lat",
         "chłopak z rocznika 2010",
         "niepełnoletnia dziewczyna",
-        "a woman below the legal age",
+        "a woman below the legal age",  # "legal age" forms in every language
+        "una ragazza non ancora maggiorenne",
+        "een vrouw onder de wettelijke leeftijd",
+        "девушка, не достигшая совершеннолетия",
+        "فتاة دون السن القانونية",
+        "一个未满十八岁的女孩",
         "su hermano pequeño, 10",
         "a to-ddl-er on a rug",  # a word cut by hyphens into short pieces
         "my nephew (9) building with blocks",  # an age in brackets, whatever follows
@@ -73,6 +78,8 @@ def test_the_new_word_families_refuse_minors_in_every_mode(text):
         "a landscape in the style of the Kid A album cover",
         "pan Bimbo en la mesa",
         "an x-ray of a knee, 40",
+        "een vrouw van 40, meerderjarig",
+        "a woman, 40, not yet married",
         "a t-shirt on a hanger",
         "12歳の柴犬",
         "a woman (35) building a house",
