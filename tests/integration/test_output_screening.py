@@ -26,7 +26,7 @@ from core.models import Asset, AuditEntry, JobStatus, MediaKind, Role, Screening
 from core.safety import ScreeningResult, shared_screener
 from core.safety.outputs import EXPLICIT_LABELS, NUDENET_LABELS, sample_frames
 from core.studio import history
-from testing.factories import make_user
+from testing.factories import make_user, store_output
 from tests.integration import test_job_path as job_path
 
 # The job path's simulator stack, shared as fixtures.
@@ -61,17 +61,16 @@ def stored_output(
     with session_scope(engine) as session:
         mime = "image/webp" if data[8:12] == b"WEBP" else "image/png"
         kind = MediaKind.VIDEO if mime == "image/webp" else MediaKind.IMAGE
-        asset = store.save_output(
+        asset = store_output(
             session,
             media=media,
             owner_id=owner.id,
-            job_id=job_id,
-            muse_id=None,
             data=data,
-            kind=kind,
-            mime=mime,
             title="output",
             now=owner.created_at,
+            mime=mime,
+            kind=kind,
+            job_id=job_id,
         )
         screening.screen_output(
             session,

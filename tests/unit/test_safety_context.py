@@ -4,26 +4,7 @@ words about a young person are refused (a missed minor is far worse than a false
 
 import pytest
 
-from core import safety
-from core.config import REPO_ROOT
-from core.errors import PolicyRefusal
-
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
-YEAR = 2026
-
-
-def refused(prompt, *, nsfw=False):
-    try:
-        safety.screen_prompt(prompt, nsfw=nsfw, year=YEAR)
-    except PolicyRefusal:
-        return True
-    return False
-
-
-def rows(name):
-    text = (FIXTURES / name).read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return [tuple(line.split("\t")) for line in lines]
+from testing.safety import refused, rows
 
 
 @pytest.mark.parametrize("nsfw", [False, True])

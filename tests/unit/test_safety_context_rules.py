@@ -5,18 +5,7 @@ refused (in either mode: the studio depicts no minor at all).
 
 import pytest
 
-from core import safety
-from core.errors import PolicyRefusal
-
-YEAR = 2026
-
-
-def refused(prompt, *, nsfw=False):
-    try:
-        safety.screen_prompt(prompt, nsfw=nsfw, year=YEAR)
-    except PolicyRefusal:
-        return True
-    return False
+from testing.safety import refused
 
 
 def both_modes(prompt):
