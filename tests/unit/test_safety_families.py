@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.safety import find_minor
 from core.safety.lexicon import lexicon, load
 from core.safety.normalization import normalize, tokens
-
-
-def _refused(text: str, *, explicit: bool = False) -> bool:
-    return find_minor(text, explicit=explicit, year=2026) is not None
+from testing.safety import refused
 
 
 @pytest.mark.parametrize(
@@ -58,8 +54,8 @@ def _refused(text: str, *, explicit: bool = False) -> bool:
     ],
 )
 def test_the_new_word_families_refuse_minors_in_every_mode(text):
-    assert _refused(text)
-    assert _refused(text, explicit=True)
+    assert refused(text)
+    assert refused(text, nsfw=True)
 
 
 @pytest.mark.parametrize(
@@ -99,8 +95,8 @@ def test_the_new_word_families_refuse_minors_in_every_mode(text):
     ],
 )
 def test_their_adult_and_object_look_alikes_are_not_refused(text):
-    assert not _refused(text)
-    assert not _refused(text, explicit=True)
+    assert not refused(text)
+    assert not refused(text, nsfw=True)
 
 
 def test_glued_section_makes_every_pair_a_youth_entry(tmp_path):
