@@ -5,9 +5,10 @@ The labelled sets are tests/fixtures/safety/: `*_dev.tsv` tuned the word lists,
 `*_holdout.tsv` were committed before the lists and never used to tune them, and
 `*_holdout17.tsv` (look-alike titles, brands, idioms and ages of things, and minors beside
 them) before the exemption rules of issue 17, `*_fresh17.tsv` after those rules, never
-used to tune them, `*_fresh18.tsv` before the rules of branch safe17b, and `*_fresh19.tsv`
-before the context rules of branch safe17c (held out: never used to tune them; its rows are
-marked so in the figures). Every set is
+used to tune them, `*_fresh18.tsv` before the rules of branch safe17b, `*_fresh19.tsv`
+before the context rules of branch safe17c, and `*_fresh20.tsv` before the word families of
+branch safe17d (held out: never used to tune them; its rows are marked so in the figures,
+S28-S31). Every set is
 screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
 stricter (ambiguous youth words count and names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler
@@ -18,6 +19,7 @@ several processes measures the others too).
 
 from __future__ import annotations
 
+import gc
 import io
 import time
 from collections.abc import Callable
@@ -32,8 +34,8 @@ from core.safety import find_minor, shared_screener
 from core.safety.lexicon import lexicon
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
-SETS = ("dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19")
-HELD_OUT = ("fresh19",)  # written before the rules now in force; measured, never tuned on
+SETS = ("dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20")
+HELD_OUT = ("fresh20",)  # written before the rules now in force; measured, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",
@@ -55,16 +57,23 @@ def _refused(text: str, *, explicit: bool) -> bool:
 
 
 def _best_ms(action: Callable[[], object], repeats: int = 3) -> tuple[float, float]:
-    """The best wall and CPU milliseconds of `repeats` runs."""
+    """The best wall and CPU milliseconds of `repeats` runs, the garbage collector paused
+    while timing (as `timeit` does): a full collection of the whole bench process's heap
+    would otherwise land on whichever prompt happens to run then (~120 ms here)."""
     wall = cpu = float("inf")
+    collecting = gc.isenabled()
     for _ in range(repeats):
+        gc.disable()
         started, started_cpu = time.perf_counter(), time.process_time()
         try:
             action()
         except ValidationFailed:
             pass
-        wall = min(wall, (time.perf_counter() - started) * 1000)
-        cpu = min(cpu, (time.process_time() - started_cpu) * 1000)
+        finally:
+            wall = min(wall, (time.perf_counter() - started) * 1000)
+            cpu = min(cpu, (time.process_time() - started_cpu) * 1000)
+            if collecting:
+                gc.enable()
     return wall, cpu
 
 

@@ -125,14 +125,33 @@ def _after_fillers(fillers: frozenset[str], toks: Sequence[str], index: int) -> 
     return start
 
 
+def bracketed_digits(digits_form: str) -> frozenset[int]:
+    """Indices of the digit tokens written alone in brackets ("my nephew (9)"): the way an
+    age is noted after a person, whatever word follows the bracket."""
+    found = list(_DIGIT_TOKENS.finditer(digits_form))
+    return frozenset(
+        index
+        for index, match in enumerate(found)
+        if match.group(0).isdecimal()
+        and digits_form[max(0, match.start() - 1) : match.start()] in ("(", "[")
+        and digits_form[match.end() : match.end() + 1] in (")", "]")
+    )
+
+
 class Reader:
     """The age rules over one request's tokens; list lookups are memoised per token, so
     every rule costs a bounded number of dict reads whatever the request holds."""
 
     def __init__(
-        self, toks: Sequence[str], lex: Lexicon, year: int, glued: frozenset[int] = frozenset()
+        self,
+        toks: Sequence[str],
+        lex: Lexicon,
+        year: int,
+        glued: frozenset[int] = frozenset(),
+        bracketed: frozenset[int] = frozenset(),
     ) -> None:
         self.toks, self.lex, self.year, self.glued = toks, lex, year, glued
+        self.bracketed = bracketed
         self._ends: dict[tuple[str, int], int] = {}
 
     def phrase(self, name: str) -> PhraseSet:
@@ -231,8 +250,11 @@ class Reader:
             return None
         if self.unspaced_thing_after_unit(number.end):  # "3歳の猫", "3岁的猫"
             return None
-        under = bool(self.end_of("under_after", end)) or self.phrase("under_after").in_unspaced(
-            toks[end - 1]
+        # "under 18 years old", "de moins de 18 ans": an `under` word before counts as well.
+        under = (
+            bool(self.end_of("under_after", end))
+            or self.phrase("under_after").in_unspaced(toks[end - 1])
+            or self.ends_before("under", number.start) >= 0
         )
         limit = ADULT_AGE + 1 if under else ADULT_AGE
         return "minor_age" if infant_end or number.value < limit else None
@@ -275,8 +297,14 @@ class Reader:
         if self.ends_before("under", start) >= 0 and number.value <= ADULT_AGE:
             if not self.not_an_age_after(number.end) and not self.counted_things(number.end):
                 return "minor_age"
-        if number.ordinal or number.value >= ADULT_AGE or self.not_an_age_after(number.end):
+        if number.ordinal or number.value >= ADULT_AGE:
             return None
+        if not number.digits and (
+            number.value == 1 or toks[start] in self.lex.age_words["unit_only"]
+        ):
+            return None  # "un", "une", "ein": an article; "elle dort": "sleeps", not "four"
+        if number.start not in self.bracketed and self.not_an_age_after(number.end):
+            return None  # "her cousin, 10 dollars"; "my nephew (9) building" is an age
         reach = _after_fillers(self.lex.age_words["fillers"], toks, start)
         for name in ("apparent", "persons", "relations"):
             if self.ends_before(name, reach) >= 0:
@@ -396,7 +424,7 @@ def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
                 return "minor_age"
     toks = digit_tokens(digits_form)
     glued = glued_digits(digits_form)
-    reader = Reader(toks, lex, year, glued)
+    reader = Reader(toks, lex, year, glued, bracketed_digits(digits_form))
     for compound in lex.compounds.matches(toks):  # "zwölfjährig", unless "ein zehnjähriger Golf"
         if not reader.head_is_thing(range(compound.end, compound.end + WINDOW), ("objects",)):
             return "minor_age"

@@ -41,7 +41,9 @@ _QUOTES = '"“”„«»「」『』'
 _QUOTED = re.compile(
     "[" + _QUOTES + "]([^" + _QUOTES + "]{1,60})[" + _QUOTES + r"]|(?<!\w)'([^']{1,60})'(?!\w)"
 )
-_UNSPACED_AGE = re.compile(r"(\d{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲](?:的|の)?大?$")
+# Ages in the letters form, where digits read as look-alike letters ("30歳" is "eo歳").
+_UNSPACED_AGE = re.compile(r"([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲](?:的|の)?大?$")
+_AS_DIGITS = str.maketrans("oieast", "013457")
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,10 @@ class ContextRules:
     def _simile(self, match: Match, toks: list[str], form: str) -> bool:
         """ "like a (little) child", "wie ein kleines Kind", "çocuk gibi", "बच्चे की तरह": only
         the generic words of `simile_words` ("like a schoolgirl" is a role, never held)."""
+        if self._listed("simile_glued", match, toks, form):  # Arabic "كالطفل": "like the child"
+            later = range(match.end, min(len(toks), match.end + _GAP))
+            appearance = self.list_in("appearance", form)
+            return not any(appearance.end_at(toks, index) for index in later)
         if not self._listed("simile_words", match, toks, form):
             return False
         before, skip = self.list_in("simile_before", form), self.list_in("simile_skip", form)
@@ -204,6 +210,9 @@ class ContextRules:
         endearments = self.list_in("endearments", form)
         if endearments.end_at(toks, match.start) != match.end:
             return False
+        tags = self.list_in("speech_tags", form)
+        if match.start <= 1 and match.end < len(toks) and tags.end_at(toks, match.end):
+            return True  # "mon bébé, dit-elle à son mari": said to someone, who is named
         calls = self.list_in("calls", form)
         possessed = _ends_before(self.list_in("possessives", form), toks, match.start) >= 0
         for index in range(max(0, match.start - _CALL_GAP - 1), match.start):
@@ -269,6 +278,8 @@ class ContextRules:
         if aged is not None and _kanji_or_digits(aged.group(1)) >= ADULT_AGE:
             if self._unspaced_in("adult_by_age", word) or self._unspaced_in("adult_groups", word):
                 return True
+        if self._unspaced_in("adult_by_age", word) and _adult_unspaced_after(rest):
+            return True  # "娘（30歳）", "我的女儿，三十岁": the age right after the relative
         before_noun = before[:-1] if before.endswith(("の", "的")) else before
         young = self.lex.term("youth_modifiers").in_unspaced(word)
         if young and self.lex.term("young_things").ends_unspaced(before_noun):
@@ -295,7 +306,10 @@ class ContextRules:
         años"), or a group ("the boys", "as meninas") given one in its phrase as an age, not
         a count: "the boys, all in their forties", "as meninas do escritório, mulheres de 35
         anos", "the pupils all over 70" (never "the kids, 30 of them")."""
-        relative = self._listed("adult_by_age", match, toks, form)
+        # The relative may run past the youth word: "my baby sister, 27" ("baby").
+        relatives = self.list_in("adult_by_age", form).matches_at(toks, match.start)
+        relative_end = max((m.end for m in relatives if m.end >= match.end), default=0)
+        relative = relative_end > 0
         group = not relative and self._listed("adult_groups", match, toks, form)
         if not relative and not group:
             return False
@@ -303,9 +317,11 @@ class ContextRules:
         if len(digits) != len(toks):
             return False  # the forms do not line up: hold nothing
         reader = ages.Reader(digits, self.lex, year=0)
+        if relative and self._adult_age_before(reader, digits, match.start):
+            return True  # "पच्चीस साल की लड़की", "a 30-year-old daughter"
         if relative:
-            index = match.end
-            while index < len(digits) and index - match.end < 2 and self._filler(digits[index]):
+            index = relative_end
+            while index < len(digits) and index - relative_end < 2 and self._filler(digits[index]):
                 index += 1
             return self._adult_number_at(reader, digits, index) is not None
         stops, decades = (self.list_in(k, form) for k in ("apposition_stops", "adult_decades"))
@@ -321,6 +337,19 @@ class ContextRules:
                     _ends_before(leads, toks, i) >= 0 for i in range(max(0, index - 1), index + 1)
                 )
                 return led or bool(reader.end_of("age_units", after))
+        return False
+
+    def _adult_age_before(self, reader: ages.Reader, digits: list[str], start: int) -> bool:
+        """Whether an adult age with its unit ends just before token `start`, one filler
+        word ("की", "of") apart at most."""
+        window = max(0, start - 6)
+        for number in ages.numbers_in(digits[window:start], self.lex):
+            if not ADULT_AGE <= number.value < OLDEST_AGE:
+                continue
+            unit_end = reader.end_of("age_units", window + number.end)
+            gap = digits[unit_end:start] if unit_end else ["-"] * 9
+            if unit_end and len(gap) <= 1 and all(self._filler(t) for t in gap):
+                return True
         return False
 
     def _listed(self, name: str, match: Match, toks: list[str], form: str) -> bool:
@@ -341,5 +370,17 @@ class ContextRules:
         return None
 
 
+_UNSPACED_AGE_AFTER = re.compile(
+    r"^[\s(（,，、:：]{0,3}([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲]"
+)
+
+
+def _adult_unspaced_after(rest: str) -> bool:
+    """Whether `rest` opens with an adult age ("（30歳）", "，三十岁")."""
+    found = _UNSPACED_AGE_AFTER.match(rest)
+    return found is not None and ADULT_AGE <= _kanji_or_digits(found.group(1)) < OLDEST_AGE
+
+
 def _kanji_or_digits(numeral: str) -> int:
-    return int(numeral) if numeral.isdecimal() else ages.kanji_value(numeral)
+    as_digits = numeral.translate(_AS_DIGITS)
+    return int(as_digits) if as_digits.isdecimal() else ages.kanji_value(numeral)

@@ -40,6 +40,7 @@ Context rules (`core.safety.context`; matched in the letters and the accents for
   simile_before / simile_skip / simile_after   "like a", "wie ein" (then "little",
                  "kleines") before a youth word; "gibi", "のように" after it
   simile_words   the generic youth words a simile may hold ("child", "Kind", "子供")
+  simile_glued   a simile and its youth word in one word (Arabic "كالطفل", "like the child")
   appearance     words that make a simile a look ("looks", "dressed"): then none holds
   adults         words naming an adult ("man", "wife", "retired"), which similes and
                  endearments need somewhere in the request
@@ -47,6 +48,8 @@ Context rules (`core.safety.context`; matched in the letters and the accents for
                  right after a `possessives` word ("calls her baby") only when a
                  `call_subjects` word comes before the calling word ("the app she calls her
                  baby") and the request names a thing
+  speech_tags    said after an endearment that opens the request ("mon bébé, dit-elle",
+                 "mi niña, le dice"): the word is said to someone, held if an adult is named
   institutions   the school and child-care words the `staff` rule reads (Chinese and
                  Japanese: the words a staff word may follow, "小学校の先生")
   staff / staff_links / staff_glued   "teacher" after a school word, or before it with
@@ -75,6 +78,8 @@ Ages (matched on the digits form):
   persons, relations  a person ("girl", "she") or a relative ("cousin") before a bare number
   fillers             words allowed between those and the number ("is", "only", "about")
   stops               words that end the noun an age describes ("with", "at", "and")
+  unit_only           number words that are common words of another language (Turkish
+                      "dört" is French "dort", "sleeps"): an age only with a unit after them
   grades              "grade"/"klasse" next to a number ("7th grade", "klasse 7")
   school_years, grade_words   "year" before and "student" after a number ("year 9 student")
   birthdays           after an ordinal: "birthday"
@@ -84,6 +89,11 @@ Ages (matched on the digits form):
                       "ago", "later")
   measures            units that make a number no age ("feet", "minutes", "dollars")
   [compounds]         numbers = {stem = value}, units = ["jährig*"]: glued ages ("zwölfjährig")
+
+Glued words (German, Dutch, Swedish and English run nouns together):
+  [glued]             firsts = ["kinder"], seconds = ["portrat*", "model*"]: every first
+                      glued to every second is a youth entry ("Kinderporträt", "barnmodell"):
+                      a child-word first names who the picture, model or photo is of
 """
 
 from __future__ import annotations
@@ -126,10 +136,12 @@ CONTEXT_KEYS = (
     "simile_skip",
     "simile_after",
     "simile_words",
+    "simile_glued",
     "appearance",
     "adults",
     "endearments",
     "calls",
+    "speech_tags",
     "call_subjects",
     "possessives",
     "institutions",
@@ -166,7 +178,7 @@ AGE_PHRASE_KEYS = (
     "ago",
     "measures",
 )
-AGE_WORD_KEYS = ("fillers", "stops", *CONTEXT_WORD_KEYS)
+AGE_WORD_KEYS = ("fillers", "stops", "unit_only", *CONTEXT_WORD_KEYS)
 TABLE_KEYS = ("numbers", "ordinals")
 
 
@@ -246,6 +258,15 @@ def _compound_stems(raw: Mapping[str, Any], path: Path) -> list[str]:
     ]
 
 
+def _glued_youth(raw: Mapping[str, Any], path: Path) -> list[str]:
+    """Youth entries from [glued] firsts x seconds ("kinder" + "portrat*")."""
+    section = raw.get("glued", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path.name}: [glued] must be a table")
+    firsts, seconds = _strings(section, "firsts", path), _strings(section, "seconds", path)
+    return [first + second for first in firsts for second in seconds]
+
+
 def load(directory: Path = LEXICON_DIR) -> Lexicon:
     """Read and merge every `*.toml` in `directory`; ConfigError names a broken file."""
     files = sorted(directory.glob("*.toml"))
@@ -269,6 +290,7 @@ def load(directory: Path = LEXICON_DIR) -> Lexicon:
         for key in tables:
             tables[key] |= _table(raw, key, path)
         compounds += _compound_stems(raw, path)
+        lists["youth"] += _glued_youth(raw, path)
     return Lexicon(
         languages=tuple(languages),
         terms={

@@ -52,14 +52,21 @@ _WEIGHT = re.compile(r":\s{0,3}\d{1,3}(?:\.\d{1,4})?\s{0,3}(?=[)\]])")
 
 
 _ONE_IN_A_WORD = re.compile(r"[^\W\d_]1|1[^\W\d_]")
+# A word cut into short pieces by hyphens ("to-ddl-er", "ba-by"): pieces of one to three
+# letters, at least two of them; longer pieces are words of their own ("kid-friendly").
+_CUT_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{1,3}(?:-[^\W\d_]{1,3})+(?![^\W\d_])")
 
 
 def letter_forms(text: str) -> list[str]:
     """The letters forms of `text`: "1" reads as "i" ("k1d"), and inside a word also as "l"
-    ("todd1er")."""
+    ("todd1er"); a word cut by hyphens into short pieces reads joined ("to-ddl-er")."""
     forms = [normalize(text)]
     if _ONE_IN_A_WORD.search(text):
         forms.append(normalize(text.replace("1", "l")))
+    if "-" in text:
+        joined = _CUT_WORD.sub(lambda found: found.group(0).replace("-", ""), text)
+        if joined != text:
+            forms.append(normalize(joined))
     return forms
 
 
