@@ -208,3 +208,54 @@ def test_a_busy_pools_relearning_replays_only_its_latest_submissions(monkeypatch
     busy = [NOW - timedelta(seconds=20 * k) for k in range(1, 3 * REPLAY_MAX_ARRIVALS)]
     assert learn(busy, NOW, COSTS) is not None
     assert walked and max(walked) == REPLAY_MAX_ARRIVALS
+
+
+def evening_sittings(paused_days: range, *, days: int = 28, pause_s: int = 900) -> list:
+    """A sitting of six submissions a minute apart every evening of the `days` before
+    NOW + 7 days; on `paused_days` the user pauses `pause_s` after the third submission."""
+    start = NOW + timedelta(days=7 - days)
+    arrivals = []
+    for day in range(days):
+        at = start + timedelta(days=day, hours=20)
+        for k in range(6):
+            arrivals.append(at)
+            at += timedelta(seconds=60 + (pause_s if k == 2 and day in paused_days else 0))
+    return arrivals
+
+
+def best_fixed_s(arrivals: list, now: datetime) -> int:
+    profile = learn(arrivals, now, COSTS)
+    assert profile is not None
+    return profile.choice.best_fixed_s
+
+
+def test_a_last_week_without_pauses_does_not_undo_three_weeks_that_had_them():
+    later = NOW + timedelta(days=7)
+    arrivals = evening_sittings(range(21))  # the last 7 evenings have no pause
+    last_week = [t for t in arrivals if t >= later - timedelta(days=7)]
+    # That week alone would sleep at once; the month bridges the pause it saw on 21 evenings.
+    assert best_fixed_s(arrivals, later) > best_fixed_s(last_week, later) == MIN_IDLE_S
+
+
+def test_three_paused_evenings_in_a_month_do_not_buy_a_long_timeout_for_every_evening():
+    later = NOW + timedelta(days=7)
+    arrivals = evening_sittings(range(25, 28))  # only the last three evenings pause
+    last_week = [t for t in arrivals if t >= later - timedelta(days=7)]
+    # That week alone would bridge the pause; over the month it is cheaper to start cold.
+    assert best_fixed_s(arrivals, later) == MIN_IDLE_S < best_fixed_s(last_week, later)
+
+
+def test_three_sessions_on_one_night_do_not_make_a_warm_slot_one_every_week_does():
+    # Asleep through a slot costs one cold start if any session starts in it: its worth is
+    # the chance of a start, not how many a single busy night had.
+    usual = daily_sessions(20, jobs=3)
+    start = NOW + timedelta(hours=2)
+
+    def night_sessions(day: int, count: int) -> list:
+        return [MONDAY + timedelta(days=day, hours=3, minutes=5 * k) for k in range(count)]
+
+    once, _ = first_prewarm(usual + night_sessions(14, 3), COSTS, start, start + timedelta(hours=2))
+    weekly = usual + night_sessions(0, 1) + night_sessions(7, 1) + night_sessions(14, 1)
+    every_week, _ = first_prewarm(weekly, COSTS, start, start + timedelta(hours=2))
+    assert once is None
+    assert every_week is not None
