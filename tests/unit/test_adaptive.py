@@ -259,3 +259,10 @@ def test_three_sessions_on_one_night_do_not_make_a_warm_slot_one_every_week_does
     every_week, _ = first_prewarm(weekly, COSTS, start, start + timedelta(hours=2))
     assert once is None
     assert every_week is not None
+
+
+def test_what_is_learnt_at_now_never_depends_on_submissions_at_or_after_now():
+    past = two_kinds_of_hour()
+    future = [NOW + timedelta(minutes=7 * k) for k in range(2_000)]  # a busy week to come
+    assert learn(past + future, NOW, COSTS) == learn(past, NOW, COSTS)
+    assert learn(past + future, NOW, COSTS) != learn(past + future, NOW + timedelta(days=7), COSTS)
