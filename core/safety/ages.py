@@ -38,7 +38,7 @@ _KANJI_DIGITS = {
     "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4,
     "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
 }  # fmt: skip
-_KANJI_AGE = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[歳岁歲才])")
+KANJI_AGE = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[歳岁歲才])")
 BIRTH_YEARS = range(1900, 2200)
 # A university class graduates at about 22 after 4 years: one graduating 5 or more years
 # ahead has members 17 or younger now (a school class, younger still).
@@ -193,6 +193,8 @@ class Reader:
             if self._is(("persons", "relations"), index):
                 return False
             if self._is(kinds, index):
+                if self._is(("agents",), index + 1):  # "a 16 year old whisky drinker"
+                    return False
                 # "a 13-year-old painting a mural": a verb, not "a 13-year-old painting"
                 verb = forward and _VERB_LIKE.search(self.toks[index]) is not None
                 return not (
@@ -356,7 +358,7 @@ class Reader:
         return None
 
 
-def _kanji_value(numeral: str) -> int:
+def kanji_value(numeral: str) -> int:
     """A kanji numeral up to 99 ("十四" = 14, "二十" = 20)."""
     if "十" not in numeral:
         return int("".join(str(_KANJI_DIGITS[ch]) for ch in numeral) or "0")
@@ -366,16 +368,38 @@ def _kanji_value(numeral: str) -> int:
     )
 
 
+_IN_WORD_DIGIT = re.compile(r"(?<=[a-z])[0-9](?=[a-z])")
+_IN_WORD_LETTERS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
+_KANJI_THING_PREFIXES = ("的", "の", "老", "小", "大")
+
+
+def _digit_as_letter(found: re.Match[str]) -> str:
+    return _IN_WORD_LETTERS.get(found.group(0), found.group(0))
+
+
+def _kanji_thing(text: str, found: re.Match[str], objects: PhraseSet) -> bool:
+    """Whether a kanji age names a thing's age ("十岁的老狗", "十年の猫"): after its unit, a
+    particle or "old", then an `objects` word."""
+    rest = text[found.end() + 1 : found.end() + 12]
+    for prefix in _KANJI_THING_PREFIXES:
+        rest = rest.removeprefix(prefix)
+    return objects.starts_unspaced(rest)
+
+
 def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
     """The rule id ("minor_age", "minor_birth_year") of an age under 18 in the text, or None."""
-    for found in _KANJI_AGE.finditer(digits_form):
-        if _kanji_value(found.group(1)) < ADULT_AGE:
-            return "minor_age"
+    digits_form = _IN_WORD_DIGIT.sub(_digit_as_letter, digits_form)  # "tw3lve" is "twelve"
+    objects = lex.phrase("objects")
+    for found in KANJI_AGE.finditer(digits_form):
+        if kanji_value(found.group(1)) < ADULT_AGE:
+            if not _kanji_thing(digits_form, found, objects):
+                return "minor_age"
     toks = digit_tokens(digits_form)
     glued = glued_digits(digits_form)
-    if lex.compounds.first(toks) is not None:
-        return "minor_age"
     reader = Reader(toks, lex, year, glued)
+    for compound in lex.compounds.matches(toks):  # "zwölfjährig", unless "ein zehnjähriger Golf"
+        if not reader.head_is_thing(range(compound.end, compound.end + WINDOW), ("objects",)):
+            return "minor_age"
     numbers = numbers_in(toks, lex, glued)
     if len(numbers) > MAX_NUMBERS:
         raise ValidationFailed(

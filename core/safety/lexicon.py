@@ -36,6 +36,28 @@ Terms (matched on the letters form, digits read as look-alike letters):
                  named, or a bare number under 18 is in the request
   worn           what a person wears or plays as ("costume", "onesie", "outfit")
 
+Context rules (`core.safety.context`; matched in the letters and the accents form):
+  simile_before / simile_skip / simile_after   "like a", "wie ein" (then "little",
+                 "kleines") before a youth word; "gibi", "のように" after it
+  simile_words   the generic youth words a simile may hold ("child", "Kind", "子供")
+  appearance     words that make a simile a look ("looks", "dressed"): then none holds
+  adults         words naming an adult ("man", "wife", "retired"), which similes and
+                 endearments need somewhere in the request
+  endearments / calls   "baby" said to an adult, after a calling word ("calls", "nennt");
+                 right after a `possessives` word ("calls her baby") only when a
+                 `call_subjects` word comes before the calling word ("the app she calls her
+                 baby") and the request names a thing
+  institutions   the school and child-care words the `staff` rule reads (Chinese and
+                 Japanese: the words a staff word may follow, "小学校の先生")
+  staff / staff_links / staff_glued   "teacher" after a school word, or before it with
+                 "of", "de"; glued inside one word ("grundschullehrerin")
+  adult_by_age   relatives an adult age right after makes adults ("her daughter, 30");
+                 Chinese/Japanese ones (and groups) an adult age before ("三十岁的女儿")
+  adult_groups / adult_age_leads / apposition_stops / adult_decades   groups ("the boys")
+                 an adult age in the same phrase makes adults: a number with its unit or
+                 after a lead ("all over 70", "um die 60"), or a decade ("in their forties");
+                 "with", "and" end that phrase
+
 No exemption holds for a phrase followed by a bare number under 18 ("Kid Rock, 10", "a big
 kid, 9"): then the number is the age of whoever the phrase describes.
 
@@ -57,6 +79,7 @@ Ages (matched on the digits form):
   school_years, grade_words   "year" before and "student" after a number ("year 9 student")
   birthdays           after an ordinal: "birthday"
   objects             things whose age is no person's ("whisky", "car", "dog")
+  agents              after such a thing, a person again ("a 16 year old whisky drinker")
   durations, ago      before / after a number of years, make it a span of time ("for" /
                       "ago", "later")
   measures            units that make a number no age ("feet", "minutes", "dollars")
@@ -98,6 +121,27 @@ TERM_KEYS = (
     "worn",
 )
 MODIFIER_KEYS = ("youth_modifiers", "young_things", "worn")
+CONTEXT_KEYS = (
+    "simile_before",
+    "simile_skip",
+    "simile_after",
+    "simile_words",
+    "appearance",
+    "adults",
+    "endearments",
+    "calls",
+    "call_subjects",
+    "possessives",
+    "institutions",
+    "staff",
+    "staff_links",
+    "adult_by_age",
+    "adult_groups",
+    "adult_age_leads",
+    "apposition_stops",
+    "adult_decades",
+)
+CONTEXT_WORD_KEYS = ("staff_glued",)
 EXEMPT_KEYS = ("exempt", "exempt_brands", "exempt_names", "exempt_young_titles", "exempt_titles")
 AGE_PHRASE_KEYS = (
     "age_units",
@@ -117,11 +161,12 @@ AGE_PHRASE_KEYS = (
     "grade_words",
     "birthdays",
     "objects",
+    "agents",
     "durations",
     "ago",
     "measures",
 )
-AGE_WORD_KEYS = ("fillers", "stops")
+AGE_WORD_KEYS = ("fillers", "stops", *CONTEXT_WORD_KEYS)
 TABLE_KEYS = ("numbers", "ordinals")
 
 
@@ -139,6 +184,8 @@ class Lexicon:
     exempt_digits: Mapping[str, PhraseSet]
     exempt_accents: Mapping[str, PhraseSet]
     modifiers_accents: Mapping[str, PhraseSet]
+    context_letters: Mapping[str, PhraseSet]
+    context_accents: Mapping[str, PhraseSet]
 
     def term(self, name: str) -> PhraseSet:
         """The merged list `name` (one of TERM_KEYS)."""
@@ -155,6 +202,15 @@ class Lexicon:
         """Modifier list `name` (one of MODIFIER_KEYS) normalised for `form`: "letters" or
         "accents"."""
         return self.modifiers_accents[name] if form == "accents" else self.terms[name]
+
+    def context_in(self, name: str, form: str) -> PhraseSet:
+        """Context list `name` (one of CONTEXT_KEYS) normalised for `form`: "letters" or
+        "accents"."""
+        return (self.context_accents if form == "accents" else self.context_letters)[name]
+
+    def context_words(self, name: str) -> frozenset[str]:
+        """A plain word list of the context rules (one of CONTEXT_WORD_KEYS)."""
+        return self.age_words[name]
 
     def phrase(self, name: str) -> PhraseSet:
         """The merged age list `name` (one of AGE_PHRASE_KEYS)."""
@@ -195,7 +251,7 @@ def load(directory: Path = LEXICON_DIR) -> Lexicon:
     files = sorted(directory.glob("*.toml"))
     if not files:
         raise ConfigError(f"no word lists in {directory}")
-    lists: dict[str, list[str]] = {key: [] for key in (*TERM_KEYS, *AGE_PHRASE_KEYS)}
+    lists: dict[str, list[str]] = {key: [] for key in (*TERM_KEYS, *AGE_PHRASE_KEYS, *CONTEXT_KEYS)}
     words: dict[str, set[str]] = {key: set() for key in AGE_WORD_KEYS}
     tables: dict[str, dict[str, int]] = {key: {} for key in TABLE_KEYS}
     compounds: list[str] = []
@@ -227,6 +283,8 @@ def load(directory: Path = LEXICON_DIR) -> Lexicon:
         exempt_digits={key: PhraseSet(lists[key], form="digits") for key in EXEMPT_KEYS},
         exempt_accents={key: PhraseSet(lists[key], form="accents") for key in EXEMPT_KEYS},
         modifiers_accents={key: PhraseSet(lists[key], form="accents") for key in MODIFIER_KEYS},
+        context_letters={key: PhraseSet(lists[key]) for key in CONTEXT_KEYS},
+        context_accents={key: PhraseSet(lists[key], form="accents") for key in CONTEXT_KEYS},
     )
 
 

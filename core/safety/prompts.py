@@ -17,6 +17,7 @@ from functools import cached_property, lru_cache
 from core.config import REPO_ROOT
 from core.errors import PolicyRefusal, ValidationFailed
 from core.safety import ages
+from core.safety.context import ContextRules
 from core.safety.lexicon import ADULT_AGE, EXEMPT_KEYS, Lexicon, lexicon
 from core.safety.normalization import TOKEN, accented, cased, normalize, tokens
 from core.safety.phrases import Match, PhraseSet, Term
@@ -136,6 +137,11 @@ class _Context:
         return found is not None
 
     @cached_property
+    def rules(self) -> ContextRules:
+        """The context rules (similes, endearments, professions, adult ages) of the request."""
+        return ContextRules(self.text, self.lex)
+
+    @cached_property
     def numbered(self) -> frozenset[str]:
         """Entries followed by a bare number under 18: none of them holds."""
         return _numbered_entries(self.text, self.lex)
@@ -201,8 +207,10 @@ def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: st
 
     Brands and phrases hold in every mode; names and titles only without sexual words;
     titles of young characters only as things (a poster, never the characters: the studio
-    makes no picture of a minor in any mode), other titles so in explicit mode. None holds
-    beside a bare number under 18 or in a child's world (see `_Context`)."""
+    makes no picture of a minor in any mode), other titles so in explicit mode. The context
+    rules (`core.safety.context`) add the youth words a simile, endearment, profession or
+    adult age holds. None holds beside a bare number under 18 or in a child's world (see
+    `_Context`)."""
     keys = ["exempt", "exempt_brands"]
     if not ctx.sexual_words:
         keys += list(_NAME_KEYS)
@@ -220,7 +228,12 @@ def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: st
             unspaced = [m for m in unspaced if _unspaced_as_thing(m, letters, lex)]
         indices |= {i for m in found if _holds(key, m, ctx) for i in range(m.start, m.end)}
         spans += [(m.start, m.end) for m in unspaced if _holds(key, m, ctx)]
-    return _Exemptions(frozenset(indices | _modifying(letters, toks, ctx, form)), spans)
+    indices |= _modifying(letters, toks, ctx, form)
+    if not ctx.youth_context and not ctx.bare_minor:
+        held = ctx.rules.held(letters, toks, form, frozenset(indices))
+        indices |= held.tokens
+        spans += held.spans
+    return _Exemptions(frozenset(indices), spans)
 
 
 def _modifying(letters: str, toks: list[str], ctx: _Context, form: str) -> set[int]:

@@ -27,13 +27,16 @@ def rows(name):
 
 
 @pytest.mark.parametrize("nsfw", [False, True])
-@pytest.mark.parametrize("name", ["minor_holdout17.tsv", "minor_fresh17.tsv"])
+@pytest.mark.parametrize("name", ["minor_holdout17.tsv", "minor_fresh17.tsv", "minor_fresh18.tsv"])
 def test_every_new_minor_request_is_refused_in_either_mode(name, nsfw):
     assert [text for _, _, text in rows(name) if not refused(text, nsfw=nsfw)] == []
 
 
 @pytest.mark.parametrize("nsfw", [False, True])
-@pytest.mark.parametrize("name", ["benign_dev.tsv", "benign_holdout.tsv", "benign_holdout17.tsv"])
+@pytest.mark.parametrize(
+    "name",
+    ["benign_dev.tsv", "benign_holdout.tsv", "benign_holdout17.tsv", "benign_fresh18.tsv"],
+)
 def test_false_refusals_stay_under_two_percent_in_either_mode(name, nsfw):
     benign = [text for _, _, text in rows(name)]
     false = [text for text in benign if refused(text, nsfw=nsfw)]
