@@ -24,19 +24,15 @@ The reasoning, in the policy's own currency:
   table is used only if, learnt before the last `HOLDOUT_DAYS`, it cost less on those days than
   the best fixed timeout chosen on them in hindsight; unsure, every hour gets the fallback, so
   the policy cannot lose much to the best fixed rule of the past.
-- **Prewarm (per 15-minute slot of the week).** Asleep through a slot costs one cold start if
-  a session starts in it (its first submission meets the GPU asleep; the ones after find the
-  GPU it woke), so `P * C` with `P` the chance that a session starts in the slot; awake through
-  it costs `p * SLOT_S`. A slot with `P * C >= p * SLOT_S` is a warm slot: the pool is woken
-  `boot_s` before it so the first user finds a ready GPU, and kept awake to the end of the run
-  of warm slots. (Counting every session start of a slot instead of the chance of one made
-  busy days' second and third starts pay for prewarms no one used: on bench P2's noisy trace
-  4 of 9 prewarms went unused, and prewarming billed more than the waits it saved.)
-- **The profile.** A session start is a submission the first GPU would have met asleep under
-  the chosen timeouts. A slot's chance of one is the share of the last `WINDOW_DAYS` days with
-  a session start in that slot of the week, shrunk toward the same slot on days of the same
-  kind (weekday / weekend) with a prior worth `SHRINK_DAYS` days, so one odd day cannot make a
-  warm slot on its own and a young install borrows from similar days.
+- **Prewarm (per 15-minute slot of the week).** Asleep through a slot with `r` expected cold
+  arrivals costs `r * C`; awake through it costs `p * SLOT_S`. A slot with `r * C >= p * SLOT_S`
+  is a warm slot: the pool is woken `boot_s` before it so the first user finds a ready GPU, and
+  kept awake to the end of the run of warm slots.
+- **The profile.** A cold arrival is a submission the first GPU would have met asleep under
+  the chosen timeouts (it starts a session). Its rate per slot of the week is counted over the
+  last `WINDOW_DAYS`, at most `DAY_SLOT_CAP` per day and slot, and shrunk toward the same slot
+  on days of the same kind (weekday / weekend) with a prior worth `SHRINK_DAYS` days, so one
+  odd day cannot make a warm slot on its own and a young install borrows from similar days.
 - Fewer than `MIN_ARRIVALS` submissions in the window: no advice, the configured idle timeout.
 
 Money here is a forecast, not a ledger, so it is computed in floats from Decimal inputs.
@@ -68,6 +64,7 @@ FIXED_CANDIDATES_S = (60, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 2700, 3
 """The fixed timeouts the best one so far is chosen among."""
 JOB_S = 45.0
 """The GPU time a job is taken to hold when only submission times are known."""
+DAY_SLOT_CAP = 3
 SHRINK_DAYS = 7.0
 DEFAULT_BOOT_S = 240.0
 """A cold boot before anything was measured: image pull and model load take 3-5 minutes."""
@@ -113,8 +110,7 @@ class DemandProfile:
     """Boots' worth of waiting one cold start causes: its first user waits a whole boot, and
     whoever submits during the boot waits for the rest of it."""
     cold_per_slot: tuple[float, ...]
-    """The chance that a session starts in each 15-minute slot of the week (Monday 00:00 UTC
-    first)."""
+    """Expected session starts in each 15-minute slot of the week (Monday 00:00 UTC first)."""
 
 
 @dataclass(frozen=True)
@@ -282,14 +278,13 @@ def _waiting_boots(times: Sequence[datetime], starts: Sequence[int], boot_s: flo
 
 
 def _slot_rates(starts: Sequence[datetime], *, first: datetime, now: datetime) -> tuple[float, ...]:
-    """Per slot of the week, the share of days with a session start in it, shrunk toward
-    similar days: a chance, however many sessions a busy day started there."""
-    day_slots = {(s.date(), slot_of_week(s)) for s in starts}
+    """Session starts per slot of the week, capped per day and shrunk toward similar days."""
+    per_day_slot = Counter((s.date(), slot_of_week(s)) for s in starts)
     days = [first.date() + timedelta(days=n) for n in range((now.date() - first.date()).days + 1)]
     days_per_weekday = Counter(day.weekday() for day in days)
     hits = [0.0] * SLOTS_PER_WEEK
-    for _day, slot in day_slots:
-        hits[slot] += 1
+    for (_day, slot), n in per_day_slot.items():
+        hits[slot] += min(n, DAY_SLOT_CAP)
     rates = []
     for slot in range(SLOTS_PER_WEEK):
         weekday, of_day = divmod(slot, SLOTS_PER_DAY)

@@ -245,22 +245,6 @@ def test_three_paused_evenings_in_a_month_do_not_buy_a_long_timeout_for_every_ev
     assert best_fixed_s(arrivals, later) == MIN_IDLE_S < best_fixed_s(last_week, later)
 
 
-def test_three_sessions_on_one_night_do_not_make_a_warm_slot_one_every_week_does():
-    # Asleep through a slot costs one cold start if any session starts in it: its worth is
-    # the chance of a start, not how many a single busy night had.
-    usual = daily_sessions(20, jobs=3)
-    start = NOW + timedelta(hours=2)
-
-    def night_sessions(day: int, count: int) -> list:
-        return [MONDAY + timedelta(days=day, hours=3, minutes=5 * k) for k in range(count)]
-
-    once, _ = first_prewarm(usual + night_sessions(14, 3), COSTS, start, start + timedelta(hours=2))
-    weekly = usual + night_sessions(0, 1) + night_sessions(7, 1) + night_sessions(14, 1)
-    every_week, _ = first_prewarm(weekly, COSTS, start, start + timedelta(hours=2))
-    assert once is None
-    assert every_week is not None
-
-
 def test_what_is_learnt_at_now_never_depends_on_submissions_at_or_after_now():
     past = two_kinds_of_hour()
     future = [NOW + timedelta(minutes=7 * k) for k in range(2_000)]  # a busy week to come
