@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlmodel import SQLModel
 
 from core.comfy import tools as comfy_tools
 from core.comfy.catalogue import MAX_SIDE, MIN_SIDE
@@ -49,6 +50,13 @@ VideoFormat = Literal["mp4", "webp"]
 InpaintMethod = Literal["noise_mask", "vae_inpaint"]
 LatentUpscaleMethod = Literal["nearest-exact", "bilinear", "area", "bicubic", "bislerp"]
 MAX_MASK_BASE64 = (MAX_MASK_BYTES + 2) // 3 * 4
+
+
+def _columns(row: SQLModel, body: type[BaseModel], **computed: Any) -> dict[str, Any]:
+    """The fields of `body`, read from `row`'s attributes of the same names, with `computed`
+    (the fields that are not a plain column) over them: a response copies each column once."""
+    copied = {name: getattr(row, name) for name in body.model_fields if name not in computed}
+    return copied | computed
 
 
 class LoraIn(BaseModel):
@@ -258,24 +266,15 @@ class JobOut(BaseModel):
     @classmethod
     def of(cls, job: GenerationJob, progress: JobProgress | None = None) -> JobOut:
         """The body for `job`, with its queue place and boot wait when `progress` is given."""
+        outlook = progress.outlook if progress else None
         return cls(
-            id=job.id or 0,
-            status=job.status,
-            kind=job.kind,
-            prompt=job.prompt,
-            model=job.model,
-            preset=job.preset,
-            seed=job.seed,
-            batch_size=job.batch_size,
-            step=job.step,
-            total_steps=job.total_steps,
-            queue_position=progress.queue_position if progress else None,
-            start_in_seconds=progress.outlook.start_in_s if progress and progress.outlook else None,
-            estimated_credits=job.estimated_credits,
-            charged_credits=job.charged_credits,
-            error=job.error,
-            created_at=job.created_at,
-            finished_at=job.finished_at,
+            **_columns(
+                job,
+                cls,
+                id=job.id or 0,
+                queue_position=progress.queue_position if progress else None,
+                start_in_seconds=outlook.start_in_s if outlook else None,
+            )
         )
 
 
@@ -300,22 +299,15 @@ class AssetOut(BaseModel):
     @classmethod
     def of(cls, asset: Asset) -> AssetOut:
         """The body for `asset`."""
+        average = round(asset.rating_sum / asset.rating_count, 2) if asset.rating_count else None
         return cls(
-            id=asset.id or 0,
-            kind=asset.kind,
-            mime=asset.mime,
-            width=asset.width,
-            height=asset.height,
-            size_bytes=asset.size_bytes,
-            title=asset.title,
-            job_id=asset.job_id,
-            created_at=asset.created_at,
-            content_url=f"/v1/assets/{asset.id}/content",
-            visibility=asset.visibility,
-            rating_count=asset.rating_count,
-            rating_average=round(asset.rating_sum / asset.rating_count, 2)
-            if asset.rating_count
-            else None,
+            **_columns(
+                asset,
+                cls,
+                id=asset.id or 0,
+                content_url=f"/v1/assets/{asset.id}/content",
+                rating_average=average,
+            )
         )
 
 
@@ -342,14 +334,7 @@ class LedgerLineOut(BaseModel):
     @classmethod
     def of(cls, entry: CreditEntry) -> LedgerLineOut:
         """The body for `entry`."""
-        return cls(
-            id=entry.id or 0,
-            kind=entry.kind.value,
-            credits=entry.credits,
-            job_id=entry.job_id,
-            note=entry.note,
-            created_at=entry.created_at,
-        )
+        return cls(**_columns(entry, cls, id=entry.id or 0, kind=entry.kind.value))
 
 
 class MuseOut(BaseModel):

@@ -181,6 +181,16 @@ def _chosen(only: str | None, parser: argparse.ArgumentParser) -> list[Section]:
     return [section for section in SECTIONS if section.id in wanted]
 
 
+def _page_rows(text: str, parser: argparse.ArgumentParser) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(size.replace("_", "")) for size in text.split(",") if size.strip())
+    except ValueError:
+        parser.error(f"--page-rows takes whole numbers separated by commas, not {text!r}")
+    if not sizes or min(sizes) < 1:
+        parser.error("--page-rows needs at least one size of 1 row or more")
+    return sizes
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse flags, run the chosen sections and print the consolidated table."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -198,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="processes for the fault campaign and the simulated days (default: CPU count)",
     )
     parser.add_argument(
+        "--page-rows",
+        default=None,
+        metavar="N[,N]",
+        help="P4's gallery sizes, e.g. 200000,1000000 (default 10,000 quick; 100,000 and 1M)",
+    )
+    parser.add_argument(
         "--postgres",
         default=None,
         metavar="URL",
@@ -211,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         Scale.of(quick=args.quick, runs=args.runs, workers=max(1, args.workers)),
         postgres_url=args.postgres,
     )
+    if args.page_rows:
+        scale = dataclasses.replace(scale, page_rows=_page_rows(args.page_rows, parser))
     logging.disable(logging.CRITICAL)  # alerts and pool events would drown the tables
     started = time.perf_counter()
     try:

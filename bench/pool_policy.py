@@ -301,6 +301,17 @@ class _Replay:
             status_message=None,
         )
 
+    def _boot(self, instance_id: int, now: datetime) -> None:
+        """The instance is rented (or started again) at `now`: its row boots from then."""
+        self.rows[instance_id] = InstanceView(
+            id=instance_id,
+            label=f"{PREFIX}{instance_id}",
+            state=InstanceState.BOOTING,
+            created_at=now,
+            provider_id=f"p{instance_id}",
+        )
+        self.rented_at[instance_id] = now
+
     def _booted(self, instance_id: int, now: datetime) -> bool:
         """Whether the instance runs (its cold boot is over) at `now`."""
         return now >= self.rented_at[instance_id] + _boot()
@@ -310,14 +321,7 @@ class _Replay:
             case Rent(count=count):
                 for _ in range(count):
                     instance_id, self.next_id = self.next_id, self.next_id + 1
-                    self.rows[instance_id] = InstanceView(
-                        id=instance_id,
-                        label=f"{PREFIX}{instance_id}",
-                        state=InstanceState.BOOTING,
-                        created_at=now,
-                        provider_id=f"p{instance_id}",
-                    )
-                    self.rented_at[instance_id] = now
+                    self._boot(instance_id, now)
             case MarkReady(instance_id=instance_id):
                 self.rows[instance_id] = replace(
                     self.rows[instance_id], state=InstanceState.READY, ready_at=now

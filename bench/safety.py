@@ -5,7 +5,10 @@ The labelled sets are tests/fixtures/safety/: `*_dev.tsv` tuned the word lists,
 `*_holdout.tsv` were committed before the lists and never used to tune them, and
 `*_holdout17.tsv` (look-alike titles, brands, idioms and ages of things, and minors beside
 them) before the exemption rules of issue 17, `*_fresh17.tsv` after those rules, never
-used to tune them, and `*_fresh18.tsv` before the rules of branch safe17b. Every set is
+used to tune them, `*_fresh18.tsv` before the rules of branch safe17b, `*_fresh19.tsv`
+before the context rules of branch safe17c, and `*_fresh20.tsv` before the word families of
+branch safe17d (held out: never used to tune them; its rows are marked so in the figures,
+S28-S31). Every set is
 screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
 stricter (ambiguous youth words count and names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler
@@ -16,6 +19,7 @@ several processes measures the others too).
 
 from __future__ import annotations
 
+import gc
 import io
 import time
 from collections.abc import Callable
@@ -30,13 +34,15 @@ from core.safety import find_minor, shared_screener
 from core.safety.lexicon import lexicon
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
-SETS = ("dev", "holdout", "holdout17", "fresh17", "fresh18")
+SETS = ("dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20")
+HELD_OUT = ("fresh20",)  # written before the rules now in force; measured, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",
     "born 2012 ", "kid ", "baby blue ", "子供", "looks ", "12 years old car ", "a 1 ",
     "kid gloves ", "Kid Rock ", "kid rock ", "Kinder Bueno ", "whisky aged 12 years ", "ab",
-    "ç" * 3 + " ",
+    "ç" * 3 + " ", "'baby' ", "like a child ", "calls her baby ", "kindergarten teacher ",
+    "her daughter, 30 ", "子供のように",
 )  # fmt: skip
 
 
@@ -51,16 +57,23 @@ def _refused(text: str, *, explicit: bool) -> bool:
 
 
 def _best_ms(action: Callable[[], object], repeats: int = 3) -> tuple[float, float]:
-    """The best wall and CPU milliseconds of `repeats` runs."""
+    """The best wall and CPU milliseconds of `repeats` runs, the garbage collector paused
+    while timing (as `timeit` does): a full collection of the whole bench process's heap
+    would otherwise land on whichever prompt happens to run then (~120 ms here)."""
     wall = cpu = float("inf")
+    collecting = gc.isenabled()
     for _ in range(repeats):
+        gc.disable()
         started, started_cpu = time.perf_counter(), time.process_time()
         try:
             action()
         except ValidationFailed:
             pass
-        wall = min(wall, (time.perf_counter() - started) * 1000)
-        cpu = min(cpu, (time.process_time() - started_cpu) * 1000)
+        finally:
+            wall = min(wall, (time.perf_counter() - started) * 1000)
+            cpu = min(cpu, (time.process_time() - started_cpu) * 1000)
+            if collecting:
+                gc.enable()
     return wall, cpu
 
 
@@ -127,17 +140,18 @@ class SafetyRun:
             for name in first
         ]
         for name in later:
+            held = " (held out)" if name in HELD_OUT else ""
             explicit += [
-                (f"refused, minor {name} set", self.refusal[name], ">=", 100),
-                (f"false refusals, benign {name} set", self.false_refusal[name], "<=", 2),
+                (f"refused, minor {name} set{held}", self.refusal[name], ">=", 100),
+                (f"false refusals, benign {name} set{held}", self.false_refusal[name], "<=", 2),
                 (
-                    f"refused, minor {name} set, explicit mode",
+                    f"refused, minor {name} set{held}, explicit mode",
                     self.refusal_explicit[name],
                     ">=",
                     100,
                 ),
                 (
-                    f"false refusals, benign {name} set, explicit mode",
+                    f"false refusals, benign {name} set{held}, explicit mode",
                     self.false_refusal_explicit[name],
                     "<=",
                     2,
@@ -219,14 +233,15 @@ def main(*, quick: bool) -> SafetyRun:
     for mode, explicit in (("default", False), ("explicit", True)):
         wrong = [
             f"{cat}/{lang}: {text}"
-            for rows in benign.values()
+            for name, rows in benign.items()
+            if name not in HELD_OUT
             for cat, lang, text in rows
             if _refused(text, explicit=explicit)
         ]
-        print(f"benign requests refused, {mode} mode ({len(wrong)}):")
+        print(f"benign requests refused, {mode} mode, sets not held out ({len(wrong)}):")
         print("\n".join(f"  {line}" for line in wrong))
-    print("refused per category (every minor set):")
-    both = [r for rows in sets.values() for r in rows]
+    print("refused per category (every minor set not held out; held-out sets show figures only):")
+    both = [r for name, rows in sets.items() if name not in HELD_OUT for r in rows]
     print(", ".join(f"{c} {hit}/{seen}" for c, (seen, hit) in sorted(_by_category(both).items())))
 
     texts = [text for rows in (*sets.values(), *benign.values()) for _, _, text in rows]

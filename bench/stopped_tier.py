@@ -49,7 +49,6 @@ from bench.pool_policy import (
 from core.models import InstanceState, PoolConfig
 from core.pool import adaptive
 from core.pool.actions import Rent, Terminate
-from core.pool.policy import InstanceView
 from sim.vast import Timings, VastState
 from sim.vast.instance import gpu_taken_probability
 from sim.vast.market import HOURS_PER_MONTH
@@ -186,14 +185,7 @@ class TierReplay(_Replay):
         taken = self.rng.random() < gpu_taken_probability(stopped_s, self.tier.half_life_s)
         running_at = None if taken else now + timedelta(seconds=self.tier.restart_s)
         self.starts[instance_id] = _Start(now, running_at)
-        self.rows[instance_id] = InstanceView(
-            id=instance_id,
-            label=f"aik-bench-{instance_id}",
-            state=InstanceState.BOOTING,
-            created_at=now,
-            provider_id=f"p{instance_id}",
-        )
-        self.rented_at[instance_id] = now
+        self._boot(instance_id, now)
         self.resumed += 0 if taken else 1
 
     def _bill_storage(self, start: datetime, end: datetime) -> None:

@@ -114,14 +114,7 @@ def run_pool_command(
             service.ensure_pool(session, settings)
         if args.verb == "status":
             with session_scope(engine) as session:
-                audit.record(
-                    session,
-                    at=now,
-                    actor=actor.name,
-                    actor_fingerprint=actor.fingerprint,
-                    action="pool.status",
-                    target=f"pool:{pool}",
-                )
+                service.audit_action(session, actor, now, "pool.status", f"pool:{pool}")
             with read_scope(engine) as session:
                 out.write(format_status(service.status(session, pool=pool, now=now)))
             return
@@ -189,15 +182,8 @@ def set_user_role(settings: Settings, actor: Actor, username: str, role: Role, o
                 raise NotFound(f"no user named {username!r}")
             user.role = role
             session.add(user)
-            audit.record(
-                session,
-                at=now,
-                actor=actor.name,
-                actor_fingerprint=actor.fingerprint,
-                action="account.role",
-                target=f"user:{user.id}",
-                details={"role": role.value},
-            )
+            details: dict[str, object] = {"role": role.value}
+            service.audit_action(session, actor, now, "account.role", f"user:{user.id}", details)
         out.write(f"{username} is now {role.value}\n")
     finally:
         engine.dispose()

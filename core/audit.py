@@ -128,6 +128,23 @@ def record(
     return entry
 
 
+def by_user(
+    session: Session,
+    user: int | str,
+    action: str,
+    target: str,
+    *,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEntry:
+    """`record` that `user` (a user id, or a username where the id is not known yet) did
+    `action` to `target`: actor `user:<user>`, outcome OK."""
+    return record(
+        session, at=at, actor=f"user:{user}", action=action, target=target, details=details, ip=ip
+    )
+
+
 @dataclass(frozen=True)
 class ChainReport:
     """The result of verifying the chain: `broken_at` is the first bad entry id, if any."""

@@ -26,6 +26,7 @@ from core.models import (
     Lease,
     MediaKind,
     Muse,
+    MuseVariation,
     PoolConfig,
     ReferenceImage,
     Role,
@@ -127,6 +128,28 @@ def make_muse(engine: Engine, owner: User, **fields: Any) -> Muse:
     return _saved(engine, Muse, values, fields)
 
 
+def make_variation(
+    engine: Engine,
+    owner: User,
+    muse: Muse,
+    name: str,
+    overrides: dict[str, str],
+    *,
+    now: datetime | None = None,
+) -> MuseVariation:
+    """`owner`'s variation `name` of `muse`, through the variation checks
+    (`add_variation`), made at `now` (the owner's creation time unless given)."""
+    with session_scope(engine) as session:
+        return muses.add_variation(
+            session,
+            owner_id=owner.id or 0,
+            muse_id=muse.id or 0,
+            name=name,
+            overrides=overrides,
+            now=now or owner.created_at,
+        )
+
+
 def make_instance(engine: Engine, **fields: Any) -> GpuInstance:
     """A pool instance row with a unique label."""
     n = next(_sequence)
@@ -218,9 +241,9 @@ def make_rentable_pool(engine: Engine, **fields: Any) -> PoolConfig:
     return make_pool(engine, **(RENTABLE_FILTERS | fields))
 
 
-def image_graph(presets: Presets, **fields: Any) -> dict[str, Any]:
-    """The ComfyUI graph of a small picture request ("a lighthouse at dusk", preset low,
-    seed 11, the default image model); `fields` change the request."""
+def generation_request(presets: Presets, **fields: Any) -> GenerationRequest:
+    """A small picture request ("a lighthouse at dusk", negative "blurry", preset low, seed 11,
+    the default image model); `fields` change it."""
     values: dict[str, Any] = {
         "positive": "a lighthouse at dusk",
         "negative": "blurry",
@@ -228,7 +251,28 @@ def image_graph(presets: Presets, **fields: Any) -> dict[str, Any]:
         "preset": "low",
         "seed": 11,
     }
-    return build_graph(GenerationRequest(**(values | fields)), presets)
+    return GenerationRequest(**(values | fields))
+
+
+def unsaved_job(presets: Presets, **fields: Any) -> GenerationJob:
+    """A picture job row that is not stored (user 1, "a lighthouse at dusk", negative
+    "blurry", preset medium, seed 77, the default image model), for reading its settings
+    back; `fields` change it."""
+    values: dict[str, Any] = {
+        "user_id": 1,
+        "prompt": "a lighthouse at dusk",
+        "negative_prompt": "blurry",
+        "model": presets.default_model("image"),
+        "preset": "medium",
+        "seed": 77,
+        "kind": MediaKind.IMAGE,
+    }
+    return GenerationJob(**(values | fields))
+
+
+def image_graph(presets: Presets, **fields: Any) -> dict[str, Any]:
+    """The ComfyUI graph of `generation_request(presets, **fields)`."""
+    return build_graph(generation_request(presets, **fields), presets)
 
 
 def png_bytes(colour: tuple[int, int, int] | str = "teal", size: int = 24) -> bytes:
@@ -251,15 +295,42 @@ def store_png(
 ) -> Asset:
     """A small PNG stored as `owner_id`'s output through the media store (private, pending
     review, like a fresh generation); `extra` goes to `store.save_output` (tags, metadata)."""
+    return store_output(
+        session,
+        media=media,
+        owner_id=owner_id,
+        data=png_bytes(colour),
+        title=title,
+        now=now,
+        job_id=job_id,
+        **extra,
+    )
+
+
+def store_output(
+    session: Session,
+    *,
+    media: store.Media,
+    owner_id: int,
+    data: bytes,
+    title: str,
+    now: datetime,
+    mime: str = "image/png",
+    kind: MediaKind = MediaKind.IMAGE,
+    job_id: int | None = None,
+    **extra: Any,
+) -> Asset:
+    """`data` stored as `owner_id`'s output of `job_id` (no muse) through the media store
+    (private, pending review, like a fresh generation); `extra` goes to `store.save_output`."""
     return store.save_output(
         session,
         media=media,
         owner_id=owner_id,
         job_id=job_id,
         muse_id=None,
-        data=png_bytes(colour),
-        kind=MediaKind.IMAGE,
-        mime="image/png",
+        data=data,
+        kind=kind,
+        mime=mime,
         title=title,
         now=now,
         **extra,

@@ -8,7 +8,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -65,3 +66,14 @@ def stop(proc: subprocess.Popen[str], timeout_s: float = 30) -> str:
         proc.kill()
         _, rest = proc.communicate()
     return rest or ""
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float = 60.0, poll_s: float = 0.1) -> bool:
+    """Ask `predicate` every `poll_s` seconds until it is truthy or `timeout_s` has passed;
+    whether it became truthy (for another process to have done something)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll_s)
+    return False

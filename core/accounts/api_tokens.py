@@ -94,12 +94,12 @@ def create_token(
     )
     session.add(token)
     session.flush()
-    audit.record(
+    audit.by_user(
         session,
+        user_id,
+        "api_token.create",
+        f"api_token:{token.id}",
         at=now,
-        actor=f"user:{user_id}",
-        action="api_token.create",
-        target=f"api_token:{token.id}",
         details={"name": label, "scopes": token.scopes},
     )
     return NewToken(token, secret)
@@ -122,13 +122,7 @@ def revoke_token(session: Session, *, user_id: int, token_id: int, now: datetime
     if token.revoked_at is None:
         token.revoked_at = now
         session.add(token)
-        audit.record(
-            session,
-            at=now,
-            actor=f"user:{user_id}",
-            action="api_token.revoke",
-            target=f"api_token:{token.id}",
-        )
+        audit.by_user(session, user_id, "api_token.revoke", f"api_token:{token.id}", at=now)
 
 
 def resolve_token(session: Session, *, secret: str, now: datetime) -> Principal | None:

@@ -83,11 +83,9 @@ def grant(
     """Add credits once per `key`; False if that key was already used."""
     if credits <= 0:
         raise ValueError("a grant adds a positive number of credits")
-    lock_user(session, user_id)
-    if _entry(session, key) is not None:
-        return False
-    _add(session, user_id=user_id, kind=kind, credits=credits, key=key, now=now, note=note)
-    return True
+    return _book_once(
+        session, user_id=user_id, kind=kind, credits=credits, key=key, note=note, now=now
+    )
 
 
 def take_back(
@@ -107,10 +105,29 @@ def take_back(
     """
     if credits <= 0:
         raise ValueError("taking back removes a positive number of credits")
+    return _book_once(
+        session, user_id=user_id, kind=kind, credits=-credits, key=key, note=note, now=now
+    )
+
+
+def _book_once(
+    session: Session,
+    *,
+    user_id: int,
+    kind: CreditKind,
+    credits: int,
+    key: str,
+    note: str,
+    now: datetime,
+) -> bool:
+    """Book `credits` (signed) under `key` unless that key was booked before; False then.
+
+    The user's row is locked first, so two bookings under one key cannot both pass the check
+    (a grant or a take-back counted twice)."""
     lock_user(session, user_id)
     if _entry(session, key) is not None:
         return False
-    _add(session, user_id=user_id, kind=kind, credits=-credits, key=key, now=now, note=note)
+    _add(session, user_id=user_id, kind=kind, credits=credits, key=key, now=now, note=note)
     return True
 
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from core import audit
 from core.config import REPO_ROOT
 from core.errors import ConfigError, NotFound
-from core.models import AuditOutcome, User
+from core.models import User
 
 LEGAL_DIR = REPO_ROOT / "data" / "legal"
 _VERSION_PREFIX = "Version:"
@@ -72,15 +72,14 @@ def record_acceptance(
     user.privacy_version = texts.privacy.version
     user.legal_accepted_at = now
     session.add(user)
-    audit.record(
+    audit.by_user(
         session,
+        user.username,
+        "legal.accepted",
+        f"user:{user.id}",
         at=now,
-        actor=f"user:{user.username}",
-        action="legal.accepted",
-        target=f"user:{user.id}",
-        outcome=AuditOutcome.OK,
-        ip=ip,
         details={"terms": texts.terms.version, "privacy": texts.privacy.version},
+        ip=ip,
     )
 
 

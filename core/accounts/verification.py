@@ -108,13 +108,7 @@ def confirm(engine: Engine, secret: str, *, token: str, now: datetime) -> Confir
         )
         if verified.rowcount != 1:  # type: ignore[attr-defined]
             return Confirmed.ALREADY
-        audit.record(
-            session,
-            at=now,
-            actor=f"user:{user.username}",
-            action="account.email_verified",
-            target=f"user:{user_id}",
-        )
+        audit.by_user(session, user.username, "account.email_verified", f"user:{user_id}", at=now)
     return Confirmed.VERIFIED
 
 

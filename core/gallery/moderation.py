@@ -170,13 +170,12 @@ def resolve_report(
     report.resolved_at = now
     report.resolved_by = moderator_id
     session.add_all([report, asset])
-    audit.record(
+    audit.by_user(
         session,
+        moderator_id,
+        f"moderation.{action}",
+        f"asset:{asset.id}",
         at=now,
-        actor=f"user:{moderator_id}",
-        action=f"moderation.{action}",
-        target=f"asset:{asset.id}",
-        outcome=AuditOutcome.OK,
         details={"report": report.id},
     )
     return report
@@ -186,39 +185,33 @@ def set_featured(
     session: Session, *, asset_id: int, featured: bool, moderator_id: int, now: datetime
 ) -> Asset:
     """An admin features a public asset on the gallery's front row, or stops featuring it."""
-    users.require_admin(session, moderator_id, doing="feature pictures")
-    asset = session.get(Asset, asset_id)
-    if asset is None:
-        raise NotFound("No such picture.")
+    asset = _asset_for_admin(session, moderator_id, asset_id, doing="feature pictures")
     asset.featured = featured
     session.add(asset)
-    audit.record(
+    audit.by_user(
         session,
+        moderator_id,
+        "gallery.feature" if featured else "gallery.unfeature",
+        f"asset:{asset_id}",
         at=now,
-        actor=f"user:{moderator_id}",
-        action="gallery.feature" if featured else "gallery.unfeature",
-        target=f"asset:{asset_id}",
-        outcome=AuditOutcome.OK,
-        details={},
     )
     return asset
 
 
 def approve_asset(session: Session, *, asset_id: int, moderator_id: int, now: datetime) -> Asset:
     """An administrator passes an output's screening, so it may be public."""
-    users.require_admin(session, moderator_id, doing="approve pictures")
+    asset = _asset_for_admin(session, moderator_id, asset_id, doing="approve pictures")
+    asset.screening = Screening.PASSED
+    session.add(asset)
+    audit.by_user(session, moderator_id, "moderation.approve", f"asset:{asset_id}", at=now)
+    return asset
+
+
+def _asset_for_admin(session: Session, moderator_id: int, asset_id: int, *, doing: str) -> Asset:
+    """The asset an admin acts on: ValidationFailed unless `moderator_id` is an admin (the
+    message says what they were `doing`), NotFound if there is no such asset."""
+    users.require_admin(session, moderator_id, doing=doing)
     asset = session.get(Asset, asset_id)
     if asset is None:
         raise NotFound("No such picture.")
-    asset.screening = Screening.PASSED
-    session.add(asset)
-    audit.record(
-        session,
-        at=now,
-        actor=f"user:{moderator_id}",
-        action="moderation.approve",
-        target=f"asset:{asset_id}",
-        outcome=AuditOutcome.OK,
-        details={},
-    )
     return asset

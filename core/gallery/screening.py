@@ -126,13 +126,11 @@ def decide_flagged(
     else:
         asset.visibility = Visibility.PRIVATE
     session.add(asset)
-    audit.record(
+    audit.by_user(
         session,
+        moderator_id,
+        "moderation.release_output" if release else "moderation.remove_output",
+        f"asset:{asset_id}",
         at=now,
-        actor=f"user:{moderator_id}",
-        action="moderation.release_output" if release else "moderation.remove_output",
-        target=f"asset:{asset_id}",
-        outcome=AuditOutcome.OK,
-        details={},
     )
     return asset

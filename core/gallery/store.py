@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -157,11 +157,15 @@ def make_thumbnail(data: bytes, *, side: int = THUMB_SIDE) -> bytes:
     if sniff_mime(data) == MP4:
         from core import video  # here only: PyAV loads FFmpeg, which an image never needs
 
-        frame = video.mp4_poster(data, max_pixels=OUTPUT_MAX_PIXELS)
-    else:
-        image = Image.open(io.BytesIO(data), formats=list(FORMATS))
-        image.seek(0)
-        frame = image.convert("RGB")
+        return thumbnail_of(video.mp4_poster(data, max_pixels=OUTPUT_MAX_PIXELS), side=side)
+    return thumbnail_of(Image.open(io.BytesIO(data), formats=list(FORMATS)), side=side)
+
+
+def thumbnail_of(image: Image.Image, *, side: int = THUMB_SIDE) -> bytes:
+    """`make_thumbnail` of a file decoded already (`Output.image`): its first frame, no larger
+    than `side` pixels, as WebP. `image` itself is left as it was (the frame is a copy)."""
+    image.seek(0)
+    frame = image.convert("RGB")
     frame.thumbnail((side, side))
     out = io.BytesIO()
     frame.save(out, format="WEBP", quality=80)
@@ -272,7 +276,7 @@ def save_output(
     if fingerprints.is_blocked_picture(session, sha256=sha, image=image, phash=prepared.phash):
         raise ValidationFailed("This picture was taken down and cannot be stored again.")
     write(media, data)
-    thumb = write(media, make_thumbnail(data)) if thumbnail else None
+    thumb = write(media, thumbnail_of(image)) if thumbnail else None
     asset = Asset(
         owner_id=owner_id,
         job_id=job_id,
@@ -295,16 +299,25 @@ def save_output(
     return asset
 
 
-def add_thumbnails(session: Session, *, media: Media, asset_ids: Sequence[int]) -> int:
-    """Make the missing thumbnails of these assets from their stored files; how many were
-    made. Pages show the full file until an asset has one, so a thumbnail lost to a crash
-    costs bandwidth, never a picture."""
+def add_thumbnails(
+    session: Session,
+    *,
+    media: Media,
+    asset_ids: Sequence[int],
+    decoded: Mapping[int, Image.Image] | None = None,
+) -> int:
+    """Make the missing thumbnails of these assets from their stored files (or from
+    `decoded`: asset id -> its file as `prepare_output` decoded it, not decoded again); how
+    many were made. Pages show the full file until an asset has one, so a thumbnail lost to
+    a crash costs bandwidth, never a picture."""
     made = 0
     for asset_id in asset_ids:
         asset = session.get(Asset, asset_id)
         if asset is None or asset.thumb_sha256 is not None:
             continue
-        asset.thumb_sha256 = write(media, make_thumbnail(read(media, asset.sha256)))
+        image = (decoded or {}).get(asset_id)
+        thumb = make_thumbnail(read(media, asset.sha256)) if image is None else thumbnail_of(image)
+        asset.thumb_sha256 = write(media, thumb)
         session.add(asset)
         made += 1
     return made

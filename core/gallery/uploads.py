@@ -23,7 +23,7 @@ from core.accounts.inputs import require_plain
 from core.errors import PolicyRefusal, ValidationFailed
 from core.gallery import fingerprints, screening, store, takedown
 from core.mediatype import MP4, is_video_mime, sniff_mime
-from core.models import Asset, AuditOutcome, BlockedHash, MediaKind
+from core.models import Asset, BlockedHash, MediaKind
 from core.safety import OutputScreener
 
 
@@ -65,13 +65,12 @@ def upload_to_gallery(
         media=media,
         now=now,
     )
-    audit.record(
+    audit.by_user(
         session,
+        owner_id,
+        "gallery.upload",
+        f"asset:{asset.id}",
         at=now,
-        actor=f"user:{owner_id}",
-        action="gallery.upload",
-        target=f"asset:{asset.id}",
-        outcome=AuditOutcome.OK,
         details={"sha256": asset.sha256, "mime": asset.mime},
     )
     return asset

@@ -79,8 +79,12 @@ class Asset(SQLModel, table=True):
 
 
 class AssetTag(SQLModel, table=True):
+    """One tag of a picture. A tag's pictures are read from (tag, asset_id) alone."""
+
+    __table_args__ = (sa.Index("ix_assettag_tag_asset", "tag", "asset_id"),)
+
     asset_id: int = Field(foreign_key="asset.id", primary_key=True)
-    tag: str = Field(max_length=64, primary_key=True, index=True)
+    tag: str = Field(max_length=64, primary_key=True)
 
 
 class Rating(SQLModel, table=True):

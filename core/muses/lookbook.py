@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 
 from core import audit, safety
 from core.errors import NotFound, ValidationFailed
-from core.models import Asset, AuditOutcome, GenerationJob, MediaKind, Muse, ReferenceImage
+from core.models import Asset, GenerationJob, MediaKind, Muse, ReferenceImage
 from core.models.enums import Screening
-from core.muses.service import MAX_REFERENCES, get_muse, references
+from core.muses.service import MAX_REFERENCES, get_muse, references, rows_of_muse
 
 
 def _own_generated_picture(session: Session, *, owner_id: int, asset_id: int) -> Asset:
@@ -62,13 +62,12 @@ def pin_picture(
     )
     session.add(reference)
     session.flush()
-    audit.record(
+    audit.by_user(
         session,
+        owner_id,
+        "reference.pin",
+        f"muse:{muse_id}",
         at=now,
-        actor=f"user:{owner_id}",
-        action="reference.pin",
-        target=f"muse:{muse_id}",
-        outcome=AuditOutcome.OK,
         details={"reference": reference.id, "asset": asset.id},
     )
     return reference
@@ -124,15 +123,9 @@ def portraits(session: Session, *, owner_id: int, muse_ids: Sequence[int]) -> di
 
 def muse_pictures(session: Session, *, owner_id: int, muse_id: int, limit: int = 24) -> list[Asset]:
     """The owner's pictures made with this muse, newest first."""
-    get_muse(session, owner_id=owner_id, muse_id=muse_id)
-    return list(
-        session.exec(
-            select(Asset)
-            .where(Asset.owner_id == owner_id, Asset.muse_id == muse_id)
-            .order_by(col(Asset.id).desc())
-            .limit(limit)
-        ).all()
-    )
+    mine = select(Asset).where(Asset.owner_id == owner_id, Asset.muse_id == muse_id)
+    newest = mine.order_by(col(Asset.id).desc()).limit(limit)
+    return rows_of_muse(session, owner_id, muse_id, newest)
 
 
 def check_reference_use(

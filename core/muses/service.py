@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core import audit, safety
 from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
 from core.gallery import store, takedown
 from core.gallery.taxonomy import normalize_tags
-from core.models import Asset, AuditOutcome, GenerationJob, Muse, MuseVariation, ReferenceImage
+from core.models import Asset, GenerationJob, Muse, MuseVariation, ReferenceImage
 from core.muses import cards
 from core.muses.cards import CardData, parse_card
 from core.muses.prompt import ComposedPrompt, compose
 from core.muses.schema import VARIATION_FIELDS, MuseProfile, validate_profile
 
 MAX_REFERENCES = 4
+Row = TypeVar("Row")
+"""What a muse-scoped listing returns (a table row)."""
 
 
 class DuplicateName(ValidationFailed):
@@ -223,16 +227,23 @@ def add_variation(
     return variation
 
 
+def rows_of_muse(
+    session: Session, owner_id: int, muse_id: int, statement: SelectOfScalar[Row]
+) -> list[Row]:
+    """The rows `statement` selects, once the muse is found to be the owner's (`get_muse`:
+    NotFound for anyone else's, so no list leaks another owner's muse)."""
+    get_muse(session, owner_id=owner_id, muse_id=muse_id)
+    return list(session.exec(statement).all())
+
+
 def variations(session: Session, *, owner_id: int, muse_id: int) -> list[MuseVariation]:
     """The muse's variations by name."""
-    get_muse(session, owner_id=owner_id, muse_id=muse_id)
-    return list(
-        session.exec(
-            select(MuseVariation)
-            .where(MuseVariation.muse_id == muse_id)
-            .order_by(col(MuseVariation.name))
-        ).all()
+    by_name = (
+        select(MuseVariation)
+        .where(MuseVariation.muse_id == muse_id)
+        .order_by(col(MuseVariation.name))
     )
+    return rows_of_muse(session, owner_id, muse_id, by_name)
 
 
 def delete_variation(session: Session, *, owner_id: int, variation_id: int) -> None:
@@ -399,13 +410,12 @@ def attach_reference(
     )
     session.add(reference)
     session.flush()
-    audit.record(
+    audit.by_user(
         session,
+        owner_id,
+        "reference.consent",
+        f"muse:{muse_id}" if muse_id is not None else "studio",
         at=now,
-        actor=f"user:{owner_id}",
-        action="reference.consent",
-        target=f"muse:{muse_id}" if muse_id is not None else "studio",
-        outcome=AuditOutcome.OK,
         details={"reference": reference.id, "sha256": stored.sha256},
     )
     return reference
@@ -413,29 +423,21 @@ def attach_reference(
 
 def references(session: Session, *, owner_id: int, muse_id: int) -> list[ReferenceImage]:
     """The reference images attached to the owner's muse, oldest first."""
-    get_muse(session, owner_id=owner_id, muse_id=muse_id)
-    return list(
-        session.exec(
-            select(ReferenceImage)
-            .where(ReferenceImage.muse_id == muse_id, ReferenceImage.owner_id == owner_id)
-            .order_by(col(ReferenceImage.id))
-        ).all()
+    attached = select(ReferenceImage).where(
+        ReferenceImage.muse_id == muse_id, ReferenceImage.owner_id == owner_id
     )
+    return rows_of_muse(session, owner_id, muse_id, attached.order_by(col(ReferenceImage.id)))
 
 
 def muse_history(
     session: Session, *, owner_id: int, muse_id: int, limit: int = 50
 ) -> list[GenerationJob]:
     """The owner's jobs made with this muse, newest first."""
-    get_muse(session, owner_id=owner_id, muse_id=muse_id)
-    return list(
-        session.exec(
-            select(GenerationJob)
-            .where(GenerationJob.muse_id == muse_id, GenerationJob.user_id == owner_id)
-            .order_by(col(GenerationJob.id).desc())
-            .limit(limit)
-        ).all()
+    jobs = select(GenerationJob).where(
+        GenerationJob.muse_id == muse_id, GenerationJob.user_id == owner_id
     )
+    newest = jobs.order_by(col(GenerationJob.id).desc()).limit(limit)
+    return rows_of_muse(session, owner_id, muse_id, newest)
 
 
 def prompt_for(

@@ -11,15 +11,19 @@ The reasoning, in the policy's own currency:
   the user waits `boot_s`, valued at the operator's `wait_value_per_hour_usd`. So one cold
   start costs `C = boot_s * (p + w)`. (With `w = 0`, idling longer than `boot_s` never pays.)
 - **Idle timeout (ski rental with a learnt distribution).** The fallback is the best fixed
-  timeout so far: each of `FIXED_CANDIDATES_S` is replayed on the last `FIXED_DAYS` of
-  submissions (`core.pool.hindsight`: boots, ticks, queues, the cap) and the cheapest in GPU
-  plus waiting wins. The model is the history's idle gaps per level of concurrency
-  (`core.pool.gaps`: within-sitting and between-sitting gaps as they occurred), by hour of the
-  day and kind of day: per hour, the timeout minimising `p * min(gap, T) + C * [gap > T]` over
-  the hour's gaps, shrunk toward all gaps. The per-hour table is used only if, learnt before
-  the last `HOLDOUT_DAYS`, it cost less on those days than the best fixed timeout chosen on
-  them in hindsight; unsure, every hour gets the fallback, so the policy cannot lose much to
-  the best fixed rule of the recent past.
+  timeout so far: each of `FIXED_CANDIDATES_S` is replayed on the window's submissions (the
+  latest `REPLAY_MAX_ARRIVALS` of them; `core.pool.hindsight`: boots, ticks, queues, the cap)
+  and the cheapest in GPU plus waiting wins. The whole window, not its last week: a quiet pool
+  has a few sittings a week, and the best timeout of so few swings from week to week with the
+  luck of which pauses happened (on bench P2's sparse trace the weekly winner was 600, 300,
+  600, 420 s in turn, while 600 s cost least over the four weeks); a busy pool reaches the
+  replay's cap within days, so it still follows its recent past. The model is the history's
+  idle gaps per level of concurrency (`core.pool.gaps`: within-sitting and between-sitting gaps
+  as they occurred), by hour of the day and kind of day: per hour, the timeout minimising
+  `p * min(gap, T) + C * [gap > T]` over the hour's gaps, shrunk toward all gaps. The per-hour
+  table is used only if, learnt before the last `HOLDOUT_DAYS`, it cost less on those days than
+  the best fixed timeout chosen on them in hindsight; unsure, every hour gets the fallback, so
+  the policy cannot lose much to the best fixed rule of the past.
 - **Prewarm (per 15-minute slot of the week).** Asleep through a slot with `r` expected cold
   arrivals costs `r * C`; awake through it costs `p * SLOT_S`. A slot with `r * C >= p * SLOT_S`
   is a warm slot: the pool is woken `boot_s` before it so the first user finds a ready GPU, and
@@ -51,8 +55,6 @@ WINDOW_DAYS = 28
 MIN_ARRIVALS = 20
 TICK_S = 30.0
 """The reconcile interval assumed when ranking timeouts on the past."""
-FIXED_DAYS = 7
-"""The recent days on which the best fixed timeout so far is chosen."""
 HOLDOUT_DAYS = 7
 REPLAY_MAX_ARRIVALS = 5_000
 """The most submissions one hindsight replay walks (the latest of its days): a replay costs
@@ -93,7 +95,7 @@ class Choice:
 
     timeouts_s: tuple[int, ...]
     best_fixed_s: int
-    """The fixed timeout that would have cost least on the last `FIXED_DAYS`."""
+    """The fixed timeout that would have cost least on the window's submissions."""
     per_hour: bool
     """Whether the per-hour table beat that on held-out days (else every group has it)."""
 
@@ -221,10 +223,11 @@ def _choose(
     cold_usd: float,
     model: hindsight.PoolModel,
 ) -> Choice:
-    """The best fixed timeout of the last `FIXED_DAYS`, and the per-hour table of the gaps if,
-    learnt on the gaps before the last `HOLDOUT_DAYS`, it cost less on those days than the best
-    fixed timeout chosen on them (a test it can only pass by a real margin)."""
-    recent = [t for t in times if t >= now - timedelta(days=FIXED_DAYS)][-REPLAY_MAX_ARRIVALS:]
+    """The best fixed timeout of the window (its latest `REPLAY_MAX_ARRIVALS` submissions), and
+    the per-hour table of the gaps if, learnt on the gaps before the last `HOLDOUT_DAYS`, it
+    cost less on those days than the best fixed timeout chosen on them (a test it can only pass
+    by a real margin)."""
+    recent = times[-REPLAY_MAX_ARRIVALS:]
     costs = {t: hindsight.cost_usd(recent, _fixed(t), model) for t in FIXED_CANDIDATES_S}
     best_fixed = min(FIXED_CANDIDATES_S, key=lambda t: (costs[t], t))
     fixed = Choice((best_fixed,) * gaps.GROUPS, best_fixed, False)

@@ -7,7 +7,7 @@ dispatchers can never put two jobs on one instance.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +26,24 @@ class Claim:
     comfy_url: str
 
 
+def ready_instances(session: Session, *, pool: str) -> list[GpuInstance]:
+    """`pool`'s ready instances with a ComfyUI address, the warmest (most recently used)
+    first: the ones `acquire` may take, in the order it tries them."""
+    return list(
+        session.exec(
+            select(GpuInstance)
+            .where(GpuInstance.pool == pool, GpuInstance.state == InstanceState.READY)
+            .where(col(GpuInstance.comfy_url).is_not(None))
+            .order_by(col(GpuInstance.last_used_at).desc(), col(GpuInstance.id))
+        ).all()
+    )
+
+
+def can_take(instance: GpuInstance, needs: Collection[str]) -> bool:
+    """Whether `instance` may run a job loading `needs`: it downloads none of them still."""
+    return not needs or set(needs).isdisjoint(instance.models_pending)
+
+
 def acquire(
     session: Session,
     *,
@@ -34,20 +52,19 @@ def acquire(
     now: datetime,
     lease_max_s: int,
     needs: Collection[str] = (),
+    candidates: Sequence[GpuInstance] | None = None,
 ) -> Claim | None:
     """Claim a ready instance of `pool` for `job_id`, or None if none is free; only one
     whose pending downloads include none of the model files the job `needs`.
 
     The warmest instance (most recently used) goes first, so idle ones age out.
+    `candidates` is `ready_instances(session, pool=pool)` read already in this unit of work
+    (each is still won by the conditional UPDATE, so a stale one is only passed over).
     """
-    candidates = session.exec(
-        select(GpuInstance)
-        .where(GpuInstance.pool == pool, GpuInstance.state == InstanceState.READY)
-        .where(col(GpuInstance.comfy_url).is_not(None))
-        .order_by(col(GpuInstance.last_used_at).desc(), col(GpuInstance.id))
-    ).all()
+    if candidates is None:
+        candidates = ready_instances(session, pool=pool)
     for instance in candidates:
-        if needs and not set(needs).isdisjoint(instance.models_pending):
+        if not can_take(instance, needs):
             continue  # still downloading a model this job loads
         won = session.execute(
             sa.update(GpuInstance)

@@ -341,7 +341,7 @@ def request_terminate(
         row.terminate_requested_at = now
         session.add(row)
     target = f"instance:{instance_id}" if instance_id is not None else f"pool:{pool}"
-    _audit(session, actor, now, "pool.terminate", target, {"count": len(rows)})
+    audit_action(session, actor, now, "pool.terminate", target, {"count": len(rows)})
     return len(rows)
 
 
@@ -367,18 +367,19 @@ def _save(
 ) -> PoolConfig:
     config.updated_at = now
     session.add(config)
-    _audit(session, actor, now, action, f"pool:{config.name}", details)
+    audit_action(session, actor, now, action, f"pool:{config.name}", details)
     return config
 
 
-def _audit(
+def audit_action(
     session: Session,
     actor: Actor,
     now: datetime,
     action: str,
     target: str,
-    details: dict[str, object],
+    details: dict[str, object] | None = None,
 ) -> None:
+    """Record that `actor` (its name, key fingerprint and address) did `action` to `target`."""
     audit.record(
         session,
         at=now,

@@ -3,6 +3,8 @@
 - `prompts`: the text screen every entry point calls (studio, muses, cards, variations, CLI);
 - `lexicon`: the per-language word lists in `data/safety/lexicon/`, normalised like requests;
 - `ages`: ages said any way ("12yo", "born in 2014", "her cousin, 10", "7th grade");
+- `context`: youth words that describe no minor where they stand (similes, endearments,
+  professions, relatives with an adult age);
 - `outputs`: the `OutputScreener` protocol and the NudeNet detector behind it.
 
 Stated age >= 18 is necessary, not sufficient (SECURITY.md decision 9): outputs also pass an

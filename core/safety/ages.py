@@ -38,7 +38,7 @@ _KANJI_DIGITS = {
     "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4,
     "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
 }  # fmt: skip
-_KANJI_AGE = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[歳岁歲才])")
+KANJI_AGE = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[歳岁歲才])")
 BIRTH_YEARS = range(1900, 2200)
 # A university class graduates at about 22 after 4 years: one graduating 5 or more years
 # ahead has members 17 or younger now (a school class, younger still).
@@ -125,14 +125,33 @@ def _after_fillers(fillers: frozenset[str], toks: Sequence[str], index: int) -> 
     return start
 
 
+def bracketed_digits(digits_form: str) -> frozenset[int]:
+    """Indices of the digit tokens written alone in brackets ("my nephew (9)"): the way an
+    age is noted after a person, whatever word follows the bracket."""
+    found = list(_DIGIT_TOKENS.finditer(digits_form))
+    return frozenset(
+        index
+        for index, match in enumerate(found)
+        if match.group(0).isdecimal()
+        and digits_form[max(0, match.start() - 1) : match.start()] in ("(", "[")
+        and digits_form[match.end() : match.end() + 1] in (")", "]")
+    )
+
+
 class Reader:
     """The age rules over one request's tokens; list lookups are memoised per token, so
     every rule costs a bounded number of dict reads whatever the request holds."""
 
     def __init__(
-        self, toks: Sequence[str], lex: Lexicon, year: int, glued: frozenset[int] = frozenset()
+        self,
+        toks: Sequence[str],
+        lex: Lexicon,
+        year: int,
+        glued: frozenset[int] = frozenset(),
+        bracketed: frozenset[int] = frozenset(),
     ) -> None:
         self.toks, self.lex, self.year, self.glued = toks, lex, year, glued
+        self.bracketed = bracketed
         self._ends: dict[tuple[str, int], int] = {}
 
     def phrase(self, name: str) -> PhraseSet:
@@ -193,6 +212,8 @@ class Reader:
             if self._is(("persons", "relations"), index):
                 return False
             if self._is(kinds, index):
+                if self._is(("agents",), index + 1):  # "a 16 year old whisky drinker"
+                    return False
                 # "a 13-year-old painting a mural": a verb, not "a 13-year-old painting"
                 verb = forward and _VERB_LIKE.search(self.toks[index]) is not None
                 return not (
@@ -229,8 +250,11 @@ class Reader:
             return None
         if self.unspaced_thing_after_unit(number.end):  # "3歳の猫", "3岁的猫"
             return None
-        under = bool(self.end_of("under_after", end)) or self.phrase("under_after").in_unspaced(
-            toks[end - 1]
+        # "under 18 years old", "de moins de 18 ans": an `under` word before counts as well.
+        under = (
+            bool(self.end_of("under_after", end))
+            or self.phrase("under_after").in_unspaced(toks[end - 1])
+            or self.ends_before("under", number.start) >= 0
         )
         limit = ADULT_AGE + 1 if under else ADULT_AGE
         return "minor_age" if infant_end or number.value < limit else None
@@ -273,8 +297,14 @@ class Reader:
         if self.ends_before("under", start) >= 0 and number.value <= ADULT_AGE:
             if not self.not_an_age_after(number.end) and not self.counted_things(number.end):
                 return "minor_age"
-        if number.ordinal or number.value >= ADULT_AGE or self.not_an_age_after(number.end):
+        if number.ordinal or number.value >= ADULT_AGE:
             return None
+        if not number.digits and (
+            number.value == 1 or toks[start] in self.lex.age_words["unit_only"]
+        ):
+            return None  # "un", "une", "ein": an article; "elle dort": "sleeps", not "four"
+        if number.start not in self.bracketed and self.not_an_age_after(number.end):
+            return None  # "her cousin, 10 dollars"; "my nephew (9) building" is an age
         reach = _after_fillers(self.lex.age_words["fillers"], toks, start)
         for name in ("apparent", "persons", "relations"):
             if self.ends_before(name, reach) >= 0:
@@ -356,7 +386,7 @@ class Reader:
         return None
 
 
-def _kanji_value(numeral: str) -> int:
+def kanji_value(numeral: str) -> int:
     """A kanji numeral up to 99 ("十四" = 14, "二十" = 20)."""
     if "十" not in numeral:
         return int("".join(str(_KANJI_DIGITS[ch]) for ch in numeral) or "0")
@@ -366,16 +396,38 @@ def _kanji_value(numeral: str) -> int:
     )
 
 
+_IN_WORD_DIGIT = re.compile(r"(?<=[a-z])[0-9](?=[a-z])")
+_IN_WORD_LETTERS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
+_KANJI_THING_PREFIXES = ("的", "の", "老", "小", "大")
+
+
+def _digit_as_letter(found: re.Match[str]) -> str:
+    return _IN_WORD_LETTERS.get(found.group(0), found.group(0))
+
+
+def _kanji_thing(text: str, found: re.Match[str], objects: PhraseSet) -> bool:
+    """Whether a kanji age names a thing's age ("十岁的老狗", "十年の猫"): after its unit, a
+    particle or "old", then an `objects` word."""
+    rest = text[found.end() + 1 : found.end() + 12]
+    for prefix in _KANJI_THING_PREFIXES:
+        rest = rest.removeprefix(prefix)
+    return objects.starts_unspaced(rest)
+
+
 def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
     """The rule id ("minor_age", "minor_birth_year") of an age under 18 in the text, or None."""
-    for found in _KANJI_AGE.finditer(digits_form):
-        if _kanji_value(found.group(1)) < ADULT_AGE:
-            return "minor_age"
+    digits_form = _IN_WORD_DIGIT.sub(_digit_as_letter, digits_form)  # "tw3lve" is "twelve"
+    objects = lex.phrase("objects")
+    for found in KANJI_AGE.finditer(digits_form):
+        if kanji_value(found.group(1)) < ADULT_AGE:
+            if not _kanji_thing(digits_form, found, objects):
+                return "minor_age"
     toks = digit_tokens(digits_form)
     glued = glued_digits(digits_form)
-    if lex.compounds.first(toks) is not None:
-        return "minor_age"
-    reader = Reader(toks, lex, year, glued)
+    reader = Reader(toks, lex, year, glued, bracketed_digits(digits_form))
+    for compound in lex.compounds.matches(toks):  # "zwölfjährig", unless "ein zehnjähriger Golf"
+        if not reader.head_is_thing(range(compound.end, compound.end + WINDOW), ("objects",)):
+            return "minor_age"
     numbers = numbers_in(toks, lex, glued)
     if len(numbers) > MAX_NUMBERS:
         raise ValidationFailed(

@@ -36,6 +36,31 @@ Terms (matched on the letters form, digits read as look-alike letters):
                  named, or a bare number under 18 is in the request
   worn           what a person wears or plays as ("costume", "onesie", "outfit")
 
+Context rules (`core.safety.context`; matched in the letters and the accents form):
+  simile_before / simile_skip / simile_after   "like a", "wie ein" (then "little",
+                 "kleines") before a youth word; "gibi", "のように" after it
+  simile_words   the generic youth words a simile may hold ("child", "Kind", "子供")
+  simile_glued   a simile and its youth word in one word (Arabic "كالطفل", "like the child")
+  appearance     words that make a simile a look ("looks", "dressed"): then none holds
+  adults         words naming an adult ("man", "wife", "retired"), which similes and
+                 endearments need somewhere in the request
+  endearments / calls   "baby" said to an adult, after a calling word ("calls", "nennt");
+                 right after a `possessives` word ("calls her baby") only when a
+                 `call_subjects` word comes before the calling word ("the app she calls her
+                 baby") and the request names a thing
+  speech_tags    said after an endearment that opens the request ("mon bébé, dit-elle",
+                 "mi niña, le dice"): the word is said to someone, held if an adult is named
+  institutions   the school and child-care words the `staff` rule reads (Chinese and
+                 Japanese: the words a staff word may follow, "小学校の先生")
+  staff / staff_links / staff_glued   "teacher" after a school word, or before it with
+                 "of", "de"; glued inside one word ("grundschullehrerin")
+  adult_by_age   relatives an adult age right after makes adults ("her daughter, 30");
+                 Chinese/Japanese ones (and groups) an adult age before ("三十岁的女儿")
+  adult_groups / adult_age_leads / apposition_stops / adult_decades   groups ("the boys")
+                 an adult age in the same phrase makes adults: a number with its unit or
+                 after a lead ("all over 70", "um die 60"), or a decade ("in their forties");
+                 "with", "and" end that phrase
+
 No exemption holds for a phrase followed by a bare number under 18 ("Kid Rock, 10", "a big
 kid, 9"): then the number is the age of whoever the phrase describes.
 
@@ -53,14 +78,22 @@ Ages (matched on the digits form):
   persons, relations  a person ("girl", "she") or a relative ("cousin") before a bare number
   fillers             words allowed between those and the number ("is", "only", "about")
   stops               words that end the noun an age describes ("with", "at", "and")
+  unit_only           number words that are common words of another language (Turkish
+                      "dört" is French "dort", "sleeps"): an age only with a unit after them
   grades              "grade"/"klasse" next to a number ("7th grade", "klasse 7")
   school_years, grade_words   "year" before and "student" after a number ("year 9 student")
   birthdays           after an ordinal: "birthday"
   objects             things whose age is no person's ("whisky", "car", "dog")
+  agents              after such a thing, a person again ("a 16 year old whisky drinker")
   durations, ago      before / after a number of years, make it a span of time ("for" /
                       "ago", "later")
   measures            units that make a number no age ("feet", "minutes", "dollars")
   [compounds]         numbers = {stem = value}, units = ["jährig*"]: glued ages ("zwölfjährig")
+
+Glued words (German, Dutch, Swedish and English run nouns together):
+  [glued]             firsts = ["kinder"], seconds = ["portrat*", "model*"]: every first
+                      glued to every second is a youth entry ("Kinderporträt", "barnmodell"):
+                      a child-word first names who the picture, model or photo is of
 """
 
 from __future__ import annotations
@@ -98,6 +131,29 @@ TERM_KEYS = (
     "worn",
 )
 MODIFIER_KEYS = ("youth_modifiers", "young_things", "worn")
+CONTEXT_KEYS = (
+    "simile_before",
+    "simile_skip",
+    "simile_after",
+    "simile_words",
+    "simile_glued",
+    "appearance",
+    "adults",
+    "endearments",
+    "calls",
+    "speech_tags",
+    "call_subjects",
+    "possessives",
+    "institutions",
+    "staff",
+    "staff_links",
+    "adult_by_age",
+    "adult_groups",
+    "adult_age_leads",
+    "apposition_stops",
+    "adult_decades",
+)
+CONTEXT_WORD_KEYS = ("staff_glued",)
 EXEMPT_KEYS = ("exempt", "exempt_brands", "exempt_names", "exempt_young_titles", "exempt_titles")
 AGE_PHRASE_KEYS = (
     "age_units",
@@ -117,11 +173,12 @@ AGE_PHRASE_KEYS = (
     "grade_words",
     "birthdays",
     "objects",
+    "agents",
     "durations",
     "ago",
     "measures",
 )
-AGE_WORD_KEYS = ("fillers", "stops")
+AGE_WORD_KEYS = ("fillers", "stops", "unit_only", *CONTEXT_WORD_KEYS)
 TABLE_KEYS = ("numbers", "ordinals")
 
 
@@ -139,6 +196,8 @@ class Lexicon:
     exempt_digits: Mapping[str, PhraseSet]
     exempt_accents: Mapping[str, PhraseSet]
     modifiers_accents: Mapping[str, PhraseSet]
+    context_letters: Mapping[str, PhraseSet]
+    context_accents: Mapping[str, PhraseSet]
 
     def term(self, name: str) -> PhraseSet:
         """The merged list `name` (one of TERM_KEYS)."""
@@ -155,6 +214,15 @@ class Lexicon:
         """Modifier list `name` (one of MODIFIER_KEYS) normalised for `form`: "letters" or
         "accents"."""
         return self.modifiers_accents[name] if form == "accents" else self.terms[name]
+
+    def context_in(self, name: str, form: str) -> PhraseSet:
+        """Context list `name` (one of CONTEXT_KEYS) normalised for `form`: "letters" or
+        "accents"."""
+        return (self.context_accents if form == "accents" else self.context_letters)[name]
+
+    def context_words(self, name: str) -> frozenset[str]:
+        """A plain word list of the context rules (one of CONTEXT_WORD_KEYS)."""
+        return self.age_words[name]
 
     def phrase(self, name: str) -> PhraseSet:
         """The merged age list `name` (one of AGE_PHRASE_KEYS)."""
@@ -190,12 +258,21 @@ def _compound_stems(raw: Mapping[str, Any], path: Path) -> list[str]:
     ]
 
 
+def _glued_youth(raw: Mapping[str, Any], path: Path) -> list[str]:
+    """Youth entries from [glued] firsts x seconds ("kinder" + "portrat*")."""
+    section = raw.get("glued", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path.name}: [glued] must be a table")
+    firsts, seconds = _strings(section, "firsts", path), _strings(section, "seconds", path)
+    return [first + second for first in firsts for second in seconds]
+
+
 def load(directory: Path = LEXICON_DIR) -> Lexicon:
     """Read and merge every `*.toml` in `directory`; ConfigError names a broken file."""
     files = sorted(directory.glob("*.toml"))
     if not files:
         raise ConfigError(f"no word lists in {directory}")
-    lists: dict[str, list[str]] = {key: [] for key in (*TERM_KEYS, *AGE_PHRASE_KEYS)}
+    lists: dict[str, list[str]] = {key: [] for key in (*TERM_KEYS, *AGE_PHRASE_KEYS, *CONTEXT_KEYS)}
     words: dict[str, set[str]] = {key: set() for key in AGE_WORD_KEYS}
     tables: dict[str, dict[str, int]] = {key: {} for key in TABLE_KEYS}
     compounds: list[str] = []
@@ -213,6 +290,7 @@ def load(directory: Path = LEXICON_DIR) -> Lexicon:
         for key in tables:
             tables[key] |= _table(raw, key, path)
         compounds += _compound_stems(raw, path)
+        lists["youth"] += _glued_youth(raw, path)
     return Lexicon(
         languages=tuple(languages),
         terms={
@@ -227,6 +305,8 @@ def load(directory: Path = LEXICON_DIR) -> Lexicon:
         exempt_digits={key: PhraseSet(lists[key], form="digits") for key in EXEMPT_KEYS},
         exempt_accents={key: PhraseSet(lists[key], form="accents") for key in EXEMPT_KEYS},
         modifiers_accents={key: PhraseSet(lists[key], form="accents") for key in MODIFIER_KEYS},
+        context_letters={key: PhraseSet(lists[key]) for key in CONTEXT_KEYS},
+        context_accents={key: PhraseSet(lists[key], form="accents") for key in CONTEXT_KEYS},
     )
 
 

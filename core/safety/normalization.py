@@ -40,6 +40,8 @@ _BANG_IN_WORD = re.compile(r"(?<=[^\W\d_])!(?=[^\W\d_])")
 _SEPARATED = re.compile(r"(?<![a-z])(?:[a-z][ ._*\-+~|/\\'’]){2,}[a-z](?![a-z])")
 _REPEATED = re.compile(r"([a-z])\1{2,}")
 _SEPARATORS = re.compile(r"[\s_\-]+")
+# An apostrophe between Cyrillic letters is part of the word (Ukrainian "п'ятий", "дев'ять").
+_CYRILLIC_APOSTROPHE = re.compile(r"(?<=[\u0400-\u04ff])['’ʼ](?=[\u0400-\u04ff])")
 _SPACES = re.compile(r" {2,}")
 # Marks that change an Indic letter or a kana's sound (こども "child" is not ことも): kept.
 _KEPT_MARKS = re.compile(r"[\u0900-\u0dff\u3099\u309a]")
@@ -56,6 +58,7 @@ _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u
 def fold(text: str, *, lookalikes: bool = True) -> str:
     """Case, width and accents folded; look-alike letters (and digits, if asked) mapped."""
     text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+    text = _CYRILLIC_APOSTROPHE.sub("", text)
     if not text.isascii():  # ASCII has no accent to strip and no look-alike letter
         text = _without_accents(text).translate(_LETTER_FOLDS)
     return text.translate(DIGIT_LOOKALIKES) if lookalikes else text

@@ -185,8 +185,10 @@ def _input_blob(frame: Image.Image) -> Any:
     import numpy as np
 
     side = max(frame.size)
-    square = Image.new("RGB", (side, side))
-    square.paste(frame, (0, 0))
+    square = frame  # a square frame needs no padding: resized as it is, not copied first
+    if frame.size != (side, side):
+        square = Image.new("RGB", (side, side))
+        square.paste(frame, (0, 0))
     resized = square.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR)
     array = np.asarray(resized, dtype=np.float32)[:, :, ::-1] / 255.0
     return np.ascontiguousarray(array.transpose(2, 0, 1)[np.newaxis])

@@ -17,6 +17,7 @@ from functools import cached_property, lru_cache
 from core.config import REPO_ROOT
 from core.errors import PolicyRefusal, ValidationFailed
 from core.safety import ages
+from core.safety.context import ContextRules
 from core.safety.lexicon import ADULT_AGE, EXEMPT_KEYS, Lexicon, lexicon
 from core.safety.normalization import TOKEN, accented, cased, normalize, tokens
 from core.safety.phrases import Match, PhraseSet, Term
@@ -51,14 +52,21 @@ _WEIGHT = re.compile(r":\s{0,3}\d{1,3}(?:\.\d{1,4})?\s{0,3}(?=[)\]])")
 
 
 _ONE_IN_A_WORD = re.compile(r"[^\W\d_]1|1[^\W\d_]")
+# A word cut into short pieces by hyphens ("to-ddl-er", "ba-by"): pieces of one to three
+# letters, at least two of them; longer pieces are words of their own ("kid-friendly").
+_CUT_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{1,3}(?:-[^\W\d_]{1,3})+(?![^\W\d_])")
 
 
 def letter_forms(text: str) -> list[str]:
     """The letters forms of `text`: "1" reads as "i" ("k1d"), and inside a word also as "l"
-    ("todd1er")."""
+    ("todd1er"); a word cut by hyphens into short pieces reads joined ("to-ddl-er")."""
     forms = [normalize(text)]
     if _ONE_IN_A_WORD.search(text):
         forms.append(normalize(text.replace("1", "l")))
+    if "-" in text:
+        joined = _CUT_WORD.sub(lambda found: found.group(0).replace("-", ""), text)
+        if joined != text:
+            forms.append(normalize(joined))
     return forms
 
 
@@ -136,6 +144,11 @@ class _Context:
         return found is not None
 
     @cached_property
+    def rules(self) -> ContextRules:
+        """The context rules (similes, endearments, professions, adult ages) of the request."""
+        return ContextRules(self.text, self.lex)
+
+    @cached_property
     def numbered(self) -> frozenset[str]:
         """Entries followed by a bare number under 18: none of them holds."""
         return _numbered_entries(self.text, self.lex)
@@ -201,8 +214,10 @@ def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: st
 
     Brands and phrases hold in every mode; names and titles only without sexual words;
     titles of young characters only as things (a poster, never the characters: the studio
-    makes no picture of a minor in any mode), other titles so in explicit mode. None holds
-    beside a bare number under 18 or in a child's world (see `_Context`)."""
+    makes no picture of a minor in any mode), other titles so in explicit mode. The context
+    rules (`core.safety.context`) add the youth words a simile, endearment, profession or
+    adult age holds. None holds beside a bare number under 18 or in a child's world (see
+    `_Context`)."""
     keys = ["exempt", "exempt_brands"]
     if not ctx.sexual_words:
         keys += list(_NAME_KEYS)
@@ -220,7 +235,12 @@ def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: st
             unspaced = [m for m in unspaced if _unspaced_as_thing(m, letters, lex)]
         indices |= {i for m in found if _holds(key, m, ctx) for i in range(m.start, m.end)}
         spans += [(m.start, m.end) for m in unspaced if _holds(key, m, ctx)]
-    return _Exemptions(frozenset(indices | _modifying(letters, toks, ctx, form)), spans)
+    indices |= _modifying(letters, toks, ctx, form)
+    if not ctx.youth_context and not ctx.bare_minor:
+        held = ctx.rules.held(letters, toks, form, frozenset(indices))
+        indices |= held.tokens
+        spans += held.spans
+    return _Exemptions(frozenset(indices), spans)
 
 
 def _modifying(letters: str, toks: list[str], ctx: _Context, form: str) -> set[int]:

@@ -128,9 +128,16 @@ def claim_next(
     them is not given that job; a later job in fair order may take it instead, so a job
     waiting for a model does not hold back those that can run.
     """
+    ready = leases.ready_instances(session, pool=pool)
+    if not ready:  # nothing to hand out: no job is read or locked
+        return None
     config = session.get(PoolConfig, pool)
     lease_max_s = config.lease_max_s if config else 1800
     for candidate in fair_queue(session, limit=CLAIM_CANDIDATES):
+        wanted = needs(candidate) if needs is not None else ()
+        fits = [instance for instance in ready if leases.can_take(instance, wanted)]
+        if not fits:
+            continue  # every free instance still downloads a model this job loads
         # Lock order (core.locks): the job before the instance; a job cancelled or claimed
         # meanwhile is passed over.
         job = locks.lock_job(session, candidate.id or 0, skip_locked=True)
@@ -142,12 +149,14 @@ def claim_next(
             job_id=job.id or 0,
             now=now,
             lease_max_s=lease_max_s,
-            needs=needs(job) if needs is not None else (),
+            needs=wanted,
+            candidates=fits,
         )
-        if claim is None and needs is not None:
+        if claim is None:  # another claimer took them meanwhile: what is still free?
+            ready = leases.ready_instances(session, pool=pool)
+            if not ready:
+                return None
             continue
-        if claim is None:
-            return None
         job.status = JobStatus.LEASED
         job.instance_id = claim.instance_id
         job.worker_id = worker_id

@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import partial
 
 import sqlalchemy as sa
+from PIL import Image
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -319,7 +320,7 @@ def _finish(
 ) -> None:
     now = ctx.clock.now()
 
-    stored: list[int] = []
+    stored: dict[int, Image.Image] = {}  # asset id -> its decoded file, for its thumbnail
 
     def settle(session: Session) -> int | None:
         stored.clear()  # a retried unit of work starts again from nothing
@@ -347,7 +348,7 @@ def _finish(
                 thumbnail=False,
                 prepared=prepared,
             )
-            stored.append(asset.id or 0)
+            stored[asset.id or 0] = prepared.image
             # The verdict is recorded before this unit of work commits: no output is ever
             # seen unscreened.
             screening.screen_output(
@@ -376,12 +377,14 @@ def _finish(
         _add_thumbnails(ctx, stored)
 
 
-def _add_thumbnails(ctx: RunContext, asset_ids: list[int]) -> None:
+def _add_thumbnails(ctx: RunContext, decoded: dict[int, Image.Image]) -> None:
+    """The thumbnails of the assets in `decoded`, from the images decoded for the job (the
+    stored files are not read or decoded again)."""
     try:
         with session_scope(ctx.engine) as session:
-            store.add_thumbnails(session, media=ctx.media, asset_ids=asset_ids)
+            store.add_thumbnails(session, media=ctx.media, asset_ids=list(decoded), decoded=decoded)
     except Exception:  # noqa: BLE001 - pages fall back to the full file; the job is done
-        log.exception("job.thumbnails_failed", extra={"asset_ids": asset_ids})
+        log.exception("job.thumbnails_failed", extra={"asset_ids": list(decoded)})
 
 
 def _stop(ctx: RunContext, claim: Claim, job_id: int, started: datetime | None) -> None:

@@ -6,6 +6,7 @@ closed network needs (without them Chromium stalls on update and sync requests).
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,10 @@ STEP_TIMEOUT_MS = 30_000
 JOB_TIMEOUT_MS = 90_000
 """From submit to a stored picture on a cold (simulated) pool."""
 PASSWORD = "correct horse battery staple"
+PROGRESS = re.compile(r"Generating: step \d+ of \d+")
+"""The Studio's line while a job runs."""
+DONE = re.compile(r"Done: \d+ credits? charged")
+"""The Studio's line once a job succeeded."""
 
 
 def chromium_present() -> bool:
@@ -120,6 +125,15 @@ def signed_up(page: Page, url: str, username: str, birth: tuple[str, str, str]) 
     registered(page, username, birth)
 
 
+def signed_up_page(
+    browser: Browser, url: str, username: str, birth: tuple[str, str, str], height: int = 1400
+) -> Page:
+    """A new 1400 px wide profile's page, `signed_up` as `username` (the Studio showing)."""
+    page = new_context(browser, 1400, height).new_page()
+    signed_up(page, url, username, birth)
+    return page
+
+
 def registered(page: Page, username: str, birth: tuple[str, str, str]) -> None:
     """`signed_up` once the site is open (the age gate showing)."""
     confirm_age(page)
@@ -154,6 +168,37 @@ def signed_in_again(page: Page, username: str) -> None:
     """Sign out and in again as `username` (a new role shows once signed in anew)."""
     sign_out(page)
     submit_sign_in(fill_sign_in(page, username))
+
+
+def enter_prompt(page: Page, prompt: str) -> None:
+    """Type `prompt` into the Studio's prompt and send it (Ctrl+Enter), then wait for the rerun."""
+    field = page.get_by_label("Prompt", exact=True)
+    field.fill(prompt)
+    field.press("Control+Enter")  # a text area sends its value on Ctrl+Enter or blur
+    wait_idle(page)
+
+
+def wait_done(page: Page, timeout_ms: float = JOB_TIMEOUT_MS) -> Locator:
+    """Wait for the Studio's Done line and the note that the picture is in the gallery;
+    return the Done line."""
+    done = page.get_by_text(DONE)
+    expect(done).to_be_visible(timeout=timeout_ms)
+    expect(page.get_by_text("Saved privately to your gallery.").first).to_be_visible()
+    return done
+
+
+def watch_to_done(page: Page, shots: Screenshots, suffix: str = "") -> Locator:
+    """Follow the running job on `page`: its progress line photographed as `progress<suffix>`,
+    then `wait_done`, photographed as `done<suffix>`; return the Done line."""
+    progress = page.get_by_text(PROGRESS)
+    expect(progress).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    # In view at once: a warm job may be done before the page settles for the photograph,
+    # and a focus asked for then would wait for a line that is gone.
+    progress.scroll_into_view_if_needed()
+    shots.take(page, f"progress{suffix}")
+    done = wait_done(page)
+    shots.take(page, f"done{suffix}", focus=done)
+    return done
 
 
 @dataclass

@@ -55,7 +55,7 @@ def screenshots(request: pytest.FixtureRequest) -> Screenshots:
 @pytest.fixture
 def system(tmp_path: Path, screenshots: Screenshots) -> Iterator[System]:
     """Simulator, scheduler and web on a fresh database; stopped (all of it) afterwards."""
-    with running_system(tmp_path / "system", screenshots.folder / "system.log") as running:
+    with running_system(tmp_path, screenshots.folder) as running:
         yield running
 
 

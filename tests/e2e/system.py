@@ -161,11 +161,15 @@ class _Supervisor:
 
 @contextmanager
 def running_system(
-    workdir: Path, log_path: Path, overrides: dict[str, str] | None = None
+    tmp_path: Path, shots_folder: Path, overrides: dict[str, str] | None = None
 ) -> Iterator[System]:
     """Migrate a fresh database, start tools/run_all.py, wait until it answers, stop it after.
 
-    `overrides` replace settings of `system_env` (e.g. the warm pool's desired size)."""
+    Its files live in `tmp_path/system`, its log is `shots_folder/system.log` (next to the
+    test's screenshots, where a failed test's report reads it); `overrides` replace settings
+    of `system_env` (e.g. the warm pool's desired size)."""
+    workdir = tmp_path / "system"
+    log_path = shots_folder / "system.log"
     workdir.mkdir(parents=True, exist_ok=True)
     supervisor = _Supervisor()
     try:

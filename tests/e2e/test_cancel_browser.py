@@ -17,9 +17,8 @@ from tests.e2e.browser import (
     BROWSER_TEST,
     JOB_TIMEOUT_MS,
     Screenshots,
-    new_context,
-    signed_up,
-    wait_idle,
+    enter_prompt,
+    signed_up_page,
 )
 from tests.e2e.system import STARTER_CREDITS, System, running_system
 
@@ -29,21 +28,15 @@ pytestmark = BROWSER_TEST
 @pytest.fixture
 def slow_system(tmp_path: Path, screenshots: Screenshots) -> Iterator[System]:
     """The system with a sampler slow enough (2 s a step) to press Stop mid-run."""
-    with running_system(
-        tmp_path / "system", screenshots.folder / "system.log", {"SIM_STEP_DELAY_S": "2"}
-    ) as running:
+    with running_system(tmp_path, screenshots.folder, {"SIM_STEP_DELAY_S": "2"}) as running:
         yield running
 
 
 def test_a_running_job_is_stopped_and_what_it_did_not_use_refunded(
     slow_system: System, browser: Browser, screenshots: Screenshots
 ) -> None:
-    page = new_context(browser, 1400, 1400).new_page()
-    signed_up(page, slow_system.url, "nora", ("1990", "03", "04"))
-    prompt = page.get_by_label("Prompt", exact=True)
-    prompt.fill("a lighthouse at dusk")
-    prompt.press("Control+Enter")
-    wait_idle(page)
+    page = signed_up_page(browser, slow_system.url, "nora", ("1990", "03", "04"))
+    enter_prompt(page, "a lighthouse at dusk")
     hold = int(page.get_by_test_id("stMetricValue").first.inner_text())
     page.get_by_role("button", name="Generate").click()
     expect(page.get_by_text(re.compile(r"Generating: step [1-9]\d* of"))).to_be_visible(

@@ -15,7 +15,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import (
     BROWSER_TEST,
-    JOB_TIMEOUT_MS,
     Screenshots,
     confirm_age,
     fill_registration,
@@ -29,6 +28,7 @@ from tests.e2e.browser import (
     submit_registration,
     submit_sign_in,
     wait_idle,
+    watch_to_done,
 )
 from tests.e2e.system import ADMIN_KEY, STARTER_CREDITS, System
 
@@ -67,13 +67,7 @@ def _generate_with_muse(page: Page, shots: Screenshots) -> None:
     page.get_by_role("button", name="Generate").click()
     expect(page.get_by_text("Waiting for a GPU")).to_be_visible()
     shots.take(page, "queued", focus=page.get_by_text("Waiting for a GPU"))
-    progress = page.get_by_text(re.compile(r"Generating: step \d+ of \d+"))
-    expect(progress).to_be_visible(timeout=JOB_TIMEOUT_MS)
-    shots.take(page, "progress", focus=progress)
-    done = page.get_by_text(re.compile(r"Done: \d+ credits? charged"))
-    expect(done).to_be_visible(timeout=JOB_TIMEOUT_MS)
-    expect(page.get_by_text("Saved privately to your gallery.").first).to_be_visible()
-    shots.take(page, "done", focus=done)
+    done = watch_to_done(page, shots)
     charged = re.search(r"Done: (\d+)", done.inner_text())
     assert charged is not None
     balance = f"Balance: {STARTER_CREDITS - int(charged.group(1))} credits"

@@ -12,11 +12,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import (
     BROWSER_TEST,
+    DONE,
     JOB_TIMEOUT_MS,
     Screenshots,
-    new_context,
+    enter_prompt,
     open_page,
-    signed_up,
+    signed_up_page,
     wait_idle,
 )
 from tests.e2e.system import System
@@ -37,7 +38,7 @@ def _generate_and_wait(page: Page, shots: Screenshots, step: str) -> None:
     before = succeeded.count()
     page.get_by_role("button", name="Generate").click()
     expect(succeeded).to_have_count(before + 1, timeout=JOB_TIMEOUT_MS)
-    done = page.get_by_text(re.compile(r"Done: \d+ credits? charged"))
+    done = page.get_by_text(DONE)
     expect(done).to_be_visible(timeout=JOB_TIMEOUT_MS)
     shots.take(page, step, focus=done)
 
@@ -67,14 +68,10 @@ def _paint(page: Page) -> None:
 def test_a_picture_is_upscaled_and_inpainted_with_a_painted_mask(
     system: System, browser: Browser, screenshots: Screenshots
 ) -> None:
-    page = new_context(browser, 1400, 1600).new_page()
-    signed_up(page, system.url, "ines", ("1991", "05", "06"))
+    page = signed_up_page(browser, system.url, "ines", ("1991", "05", "06"), height=1600)
     open_page(page, "Studio")
     _choose(page, "Quality", "low")
-    prompt = page.get_by_label("Prompt", exact=True)
-    prompt.fill("a lighthouse at dusk")
-    prompt.press("Control+Enter")
-    wait_idle(page)
+    enter_prompt(page, "a lighthouse at dusk")
     _generate_and_wait(page, screenshots, "first_picture")
 
     _tool(page, "Upscale")
@@ -88,9 +85,7 @@ def test_a_picture_is_upscaled_and_inpainted_with_a_painted_mask(
     _paint(page)
     expect(page.get_by_text("Paint over the area to change.")).to_have_count(0)
     screenshots.take(page, "mask_painted")
-    prompt.fill("a red door")
-    prompt.press("Control+Enter")
-    wait_idle(page)
+    enter_prompt(page, "a red door")
     _generate_and_wait(page, screenshots, "inpainted")
 
     open_page(page, "Gallery")

@@ -27,12 +27,12 @@ from playwright.sync_api import Browser, Page, expect
 from testing.processes import free_port, stop
 from tests.e2e.browser import (
     BROWSER_TEST,
-    JOB_TIMEOUT_MS,
     Screenshots,
+    enter_prompt,
     new_context,
     open_page,
     signed_up,
-    wait_idle,
+    watch_to_done,
 )
 from tests.e2e.system import ROOT, START_TIMEOUT_S, System, running_system
 
@@ -74,8 +74,7 @@ def database() -> Iterator[str]:
 def layout(tmp_path: Path, screenshots: Screenshots, database: str) -> Iterator[System]:
     """Simulator, leader (workers mode) and web A as `make run` starts them, on PostgreSQL."""
     overrides = {"DATABASE_URL": database, "DISPATCH_MODE": "workers"}
-    log = screenshots.folder / "system.log"
-    with running_system(tmp_path / "system", log, overrides) as running:
+    with running_system(tmp_path, screenshots.folder, overrides) as running:
         yield running
 
 
@@ -104,10 +103,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
 
 def _submit(page: Page, prompt: str) -> None:
     open_page(page, "Studio")
-    field = page.get_by_label("Prompt", exact=True)
-    field.fill(prompt)
-    field.press("Control+Enter")
-    wait_idle(page)
+    enter_prompt(page, prompt)
     page.get_by_role("button", name="Generate").click()
     expect(page.get_by_text("Waiting for a GPU")).to_be_visible()
 
@@ -121,7 +117,7 @@ def test_a_job_submitted_on_one_web_process_is_followed_on_the_other(
         ["-m", "streamlit", "run", "web.py", "--server.port", port_b, "--server.headless", "true"],
         WEB_PORT=port_b,
     )
-    worker = _process(layout, ["-m", "scheduler", "worker"])
+    worker: subprocess.Popen[str] | None = None
     try:
         url_b = f"http://127.0.0.1:{port_b}"
         _wait_healthy(url_b, web_b)
@@ -134,16 +130,15 @@ def test_a_job_submitted_on_one_web_process_is_followed_on_the_other(
         on_b = context.new_page()  # the same browser, the other web process
         on_b.goto(f"{url_b}/studio")
         expect(on_b.get_by_role("heading", name="Studio", exact=True).first).to_be_visible()
-        progress = on_b.get_by_text(re.compile(r"Generating: step \d+ of \d+"))
-        expect(progress).to_be_visible(timeout=JOB_TIMEOUT_MS)
-        screenshots.take(on_b, "progress_on_b", focus=progress)
-        done = on_b.get_by_text(re.compile(r"Done: \d+ credits? charged"))
-        expect(done).to_be_visible(timeout=JOB_TIMEOUT_MS)
-        expect(on_b.get_by_text("Saved privately to your gallery.").first).to_be_visible()
-        screenshots.take(on_b, "done_on_b", focus=done)
+        # Web B finds the queued job in the database before anything runs it: only then does
+        # the worker start, so B follows the whole run however slowly the machine opens B.
+        expect(on_b.get_by_text("Waiting for a GPU")).to_be_visible()
+        worker = _process(layout, ["-m", "scheduler", "worker"])
+        watch_to_done(on_b, screenshots, suffix="_on_b")
         # Web A reads the same row: the job it took is done there too.
         on_a.reload()
         expect(on_a.get_by_text(re.compile(r"#\d+ · succeeded · a lighthouse"))).to_be_visible()
     finally:
-        stop(worker)
+        if worker is not None:
+            stop(worker)
         stop(web_b)

@@ -18,11 +18,13 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import (
     BROWSER_TEST,
+    DONE,
     JOB_TIMEOUT_MS,
     Screenshots,
-    new_context,
+    enter_prompt,
     signed_in_again,
-    signed_up,
+    signed_up_page,
+    wait_done,
     wait_idle,
 )
 from tests.e2e.system import ADMIN_KEY, System, running_system
@@ -55,15 +57,12 @@ PAGES = {
 @pytest.fixture
 def cold_default_system(tmp_path: Path, screenshots: Screenshots) -> Iterator[System]:
     """The system at the default desired size 0: nothing warm until a job wakes the pool."""
-    with running_system(
-        tmp_path / "system", screenshots.folder / "system.log", {"POOL_DESIRED_SIZE": "0"}
-    ) as running:
+    with running_system(tmp_path, screenshots.folder, {"POOL_DESIRED_SIZE": "0"}) as running:
         yield running
 
 
 def _admin(browser: Browser, system: System) -> Page:
-    page = new_context(browser, DESKTOP["width"], DESKTOP["height"]).new_page()
-    signed_up(page, system.url, "root", ("1980", "02", "03"))
+    page = signed_up_page(browser, system.url, "root", ("1980", "02", "03"), DESKTOP["height"])
     system.cli("user", "role", "root", "admin", stdin=f"{ADMIN_KEY}\n")
     signed_in_again(page, "root")
     return page
@@ -74,9 +73,7 @@ def _generate(page: Page, prompt: str, timeout_ms: float) -> None:
     after typing must count), then wait for the result."""
     page.get_by_label("Prompt", exact=True).fill(prompt)
     page.get_by_role("button", name="Generate").click()
-    done = page.get_by_text(re.compile(r"Done: \d+ credits? charged"))
-    expect(done).to_be_visible(timeout=timeout_ms)
-    expect(page.get_by_text("Saved privately to your gallery.").first).to_be_visible()
+    wait_done(page, timeout_ms)
 
 
 def _log(system: System) -> list[str]:
@@ -102,7 +99,7 @@ def test_the_second_job_a_minute_later_is_served_warm_and_every_page_is_photogra
     screenshots.take(page, "first_done")
 
     page.reload()  # the result is still on the Studio, not only on another page
-    expect(page.get_by_text(re.compile(r"Done: \d+ credits? charged"))).to_be_visible()
+    expect(page.get_by_text(DONE)).to_be_visible()
     screenshots.take(page, "first_done_after_reload")
 
     _photograph_every_page(page, system, screenshots, "desktop")  # meanwhile the minute runs
@@ -117,9 +114,7 @@ def test_the_second_job_a_minute_later_is_served_warm_and_every_page_is_photogra
     time.sleep(max(0.0, GAP_S - (time.monotonic() - finished)))
     page.reload()
     wait_idle(page)
-    page.get_by_label("Prompt", exact=True).fill("a harbour at noon")
-    page.get_by_label("Prompt", exact=True).press("Control+Enter")
-    wait_idle(page)
+    enter_prompt(page, "a harbour at noon")
     # Depends on the pool fix (issue 14 item 2): the GPU the first job used is still ready.
     expect(page.get_by_test_id("stMain").get_by_text(re.compile(r"GPU is warm"))).to_be_visible()
     screenshots.take(page, "second_estimate_warm")

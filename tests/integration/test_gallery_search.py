@@ -99,7 +99,9 @@ def _statements(engine, owner, text, scope="mine"):
         found(engine, owner, text, scope=scope)
     finally:
         sa.event.remove(engine, "before_cursor_execute", capture)
-    return [(s, p) for s, p in statements if "title" in s or "MATCH" in s]
+    # PostgreSQL first looks for a full page in a bounded walk (listing._window_page), which
+    # reads no title index; the statements kept are those that may
+    return [(s, p) for s, p in statements if ("title" in s or "MATCH" in s) and "walked" not in s]
 
 
 def test_a_phrase_reads_the_word_index_and_one_word_the_trigram_index(engine, worded):

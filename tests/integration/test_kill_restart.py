@@ -6,9 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from sqlmodel import select
@@ -23,6 +23,7 @@ from core.studio.pricing import Pricing
 from core.studio.submit import submit
 from sim.comfy import ComfySimConfig
 from testing.factories import make_rentable_pool, register_user
+from testing.processes import wait_for
 from testing.sims import comfy_behind_vast
 from testing.worker_stack import leader_settings
 
@@ -39,13 +40,7 @@ def _scheduler(engine, vast, tmp_path):
     )
 
 
-def _wait(predicate, timeout_s=30):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
+_wait = partial(wait_for, timeout_s=30, poll_s=0.2)
 
 
 def _live_labels(engine):

@@ -14,7 +14,14 @@ from core.models import AuditEntry, ReferenceImage
 from core.models.enums import Screening
 from core.muses import cards, lookbook, service
 from core.muses.schema import validate_profile
-from testing.factories import every_field_profile, make_asset, make_job, make_user, png_bytes
+from testing.factories import (
+    every_field_profile,
+    make_asset,
+    make_job,
+    make_user,
+    make_variation,
+    png_bytes,
+)
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -213,14 +220,7 @@ def test_a_card_export_then_import_keeps_every_field_and_the_look_book(engine):
         muse = service.create_muse(
             session, owner_id=owner.id, profile=profile, tags=("fantasy",), now=NOW
         )
-        service.add_variation(
-            session,
-            owner_id=owner.id,
-            muse_id=muse.id,
-            name="gala",
-            overrides={"outfit": "gown"},
-            now=NOW,
-        )
+    make_variation(engine, owner, muse, "gala", {"outfit": "gown"}, now=NOW)
     picture = generated(engine, owner)
     pin(engine, owner, muse, picture)
     with read_scope(engine) as session:

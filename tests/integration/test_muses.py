@@ -1,11 +1,9 @@
 """Muse use cases on SQLite and PostgreSQL: screening, ownership, import, references."""
 
-import io
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -14,11 +12,10 @@ from core.errors import NotFound, PolicyRefusal, ValidationFailed
 from core.models import AuditEntry, Muse
 from core.muses import cards, service
 from core.muses.schema import validate_profile
-from testing.factories import make_job, make_user
+from testing.factories import attach_outside_reference, make_job, make_user, make_variation
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 PROFILE = {"basic": {"name": "Ava", "age": 27}, "fashion": {"outfit": "a red coat"}}
-LIMITS = {"max_bytes": 5_000_000, "max_pixels": 40_000_000}
 
 
 def create(engine, owner, data=None, tags=("fantasy",)):
@@ -30,12 +27,6 @@ def create(engine, owner, data=None, tags=("fantasy",)):
             tags=tags,
             now=NOW,
         )
-
-
-def png():
-    out = io.BytesIO()
-    Image.new("RGB", (64, 64), "navy").save(out, format="PNG")
-    return out.getvalue()
 
 
 def test_database_refuses_an_underage_row_even_past_the_code(engine):
@@ -107,24 +98,9 @@ def test_list_search_filter_update_and_history(engine):
 def test_variations_compose_and_delete(engine):
     owner = make_user(engine)
     muse = create(engine, owner)
-    with session_scope(engine) as session:
-        variation = service.add_variation(
-            session,
-            owner_id=owner.id,
-            muse_id=muse.id,
-            name="Gala",
-            overrides={"outfit": "a silver gown"},
-            now=NOW,
-        )
-        with pytest.raises(ValidationFailed, match="only"):
-            service.add_variation(
-                session,
-                owner_id=owner.id,
-                muse_id=muse.id,
-                name="x",
-                overrides={"age": "12"},
-                now=NOW,
-            )
+    variation = make_variation(engine, owner, muse, "Gala", {"outfit": "a silver gown"}, now=NOW)
+    with pytest.raises(ValidationFailed, match="only"):
+        make_variation(engine, owner, muse, "x", {"age": "12"}, now=NOW)
     with read_scope(engine) as session:
         prompt = service.prompt_for(
             session, owner_id=owner.id, muse_id=muse.id, scene="a ball", variation_id=variation.id
@@ -154,28 +130,11 @@ def test_import_is_all_or_nothing(engine):
 def test_reference_images_need_consent_and_are_audited(engine, tmp_path):
     owner = make_user(engine)
     muse = create(engine, owner)
-    with session_scope(engine) as session, pytest.raises(PolicyRefusal, match="statement"):
-        service.attach_reference(
-            session,
-            owner_id=owner.id,
-            muse_id=muse.id,
-            data=png(),
-            consent_given=False,
-            media=tmp_path,
-            now=NOW,
-            **LIMITS,
+    with pytest.raises(PolicyRefusal, match="statement"):
+        attach_outside_reference(
+            engine, owner, tmp_path, muse_id=muse.id, consent_given=False, now=NOW
         )
-    with session_scope(engine) as session:
-        ref = service.attach_reference(
-            session,
-            owner_id=owner.id,
-            muse_id=muse.id,
-            data=png(),
-            consent_given=True,
-            media=tmp_path,
-            now=NOW,
-            **LIMITS,
-        )
+    ref = attach_outside_reference(engine, owner, tmp_path, muse_id=muse.id, now=NOW)
     with read_scope(engine) as session:
         actions = [e.action for e in session.exec(select(AuditEntry)).all()]
     assert ref.consent_statement and "reference.consent" in actions
@@ -203,15 +162,7 @@ def test_delete_keeps_jobs_but_unlinks_them(engine):
 def test_duplicate_copies_profile_tags_and_variations(engine):
     owner = make_user(engine)
     muse = create(engine, owner)
-    with session_scope(engine) as session:
-        service.add_variation(
-            session,
-            owner_id=owner.id,
-            muse_id=muse.id,
-            name="Gala",
-            overrides={"outfit": "a gown"},
-            now=NOW,
-        )
+    make_variation(engine, owner, muse, "Gala", {"outfit": "a gown"}, now=NOW)
     with session_scope(engine) as session:
         copy = service.duplicate_muse(session, owner_id=owner.id, muse_id=muse.id, now=NOW)
     with read_scope(engine) as session:

@@ -24,9 +24,15 @@ from core.errors import NotFound, ValidationFailed
 from core.gallery import listing, screening, store
 from core.models import Asset, AuditEntry, JobStatus, MediaKind, Role, Screening, Visibility
 from core.safety import ScreeningResult, shared_screener
-from core.safety.outputs import EXPLICIT_LABELS, NUDENET_LABELS, sample_frames
+from core.safety.outputs import (
+    EXPLICIT_LABELS,
+    INPUT_SIDE,
+    NUDENET_LABELS,
+    _input_blob,
+    sample_frames,
+)
 from core.studio import history
-from testing.factories import make_user
+from testing.factories import make_user, store_output
 from tests.integration import test_job_path as job_path
 
 # The job path's simulator stack, shared as fixtures.
@@ -61,17 +67,16 @@ def stored_output(
     with session_scope(engine) as session:
         mime = "image/webp" if data[8:12] == b"WEBP" else "image/png"
         kind = MediaKind.VIDEO if mime == "image/webp" else MediaKind.IMAGE
-        asset = store.save_output(
+        asset = store_output(
             session,
             media=media,
             owner_id=owner.id,
-            job_id=job_id,
-            muse_id=None,
             data=data,
-            kind=kind,
-            mime=mime,
             title="output",
             now=owner.created_at,
+            mime=mime,
+            kind=kind,
+            job_id=job_id,
         )
         screening.screen_output(
             session,
@@ -267,3 +272,16 @@ def test_a_detector_that_fails_on_the_job_path_holds_the_output(engine, stack):
     with read_scope(engine) as session:
         shown = history.job_assets(session, job_id=done.id, user_id=user.id)
     assert (asset.screening, asset.hidden, shown) == (Screening.FLAGGED, True, [])
+
+
+@pytest.mark.parametrize("size", [(320, 240), (240, 320), (256, 256)])
+def test_the_detector_input_is_the_frame_padded_square_bottom_right(size):
+    """A square frame is resized as it is; any other is padded (black, bottom/right) first:
+    either way the tensor is that of the frame on a black square of its longest side."""
+    frame = Image.open(IMAGES / "landscape_dusk.png").convert("RGB").resize(size)
+    square = Image.new("RGB", (max(size), max(size)))
+    square.paste(frame, (0, 0))
+    expected = np.asarray(square.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR))
+    blob = _input_blob(frame)
+    assert blob.shape == (1, 3, INPUT_SIDE, INPUT_SIDE)
+    assert np.array_equal(blob[0].transpose(1, 2, 0)[:, :, ::-1], expected / np.float32(255))

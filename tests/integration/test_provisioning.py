@@ -17,7 +17,6 @@ from sqlmodel import select
 from core.clock import FakeClock
 from core.comfy.client import ComfyClient
 from core.comfy.presets import Presets
-from core.comfy.workflows import GenerationRequest, build_graph
 from core.config import load_settings
 from core.db import read_scope
 from core.errors import ComfyUnavailable
@@ -28,7 +27,7 @@ from scheduler.wiring import build_manager, comfy_headers
 from sim.comfy import ComfySimConfig
 from sim.fleet import ComfyFleet
 from sim.vast import Timings
-from testing.factories import make_pool
+from testing.factories import image_graph, make_pool
 from testing.sims import SIM_KEY, vast_sim
 
 PRESETS = Presets.load()
@@ -80,14 +79,7 @@ def _pool(engine, **fields) -> None:
 
 
 def _graph() -> dict:
-    request = GenerationRequest(
-        positive="a lighthouse at dusk",
-        negative="",
-        model=PRESETS.default_model("image"),
-        preset="low",
-        seed=3,
-    )
-    return build_graph(request, PRESETS)
+    return image_graph(PRESETS, negative="", seed=3)
 
 
 def test_each_instance_has_its_own_token_and_is_ready_only_once_its_files_verify(engine, tmp_path):

@@ -45,3 +45,19 @@ def test_a_submit_wakes_it_before_its_timeout(engine):
 def test_on_sqlite_a_queued_job_without_a_ready_instance_wakes_nothing(sqlite_engine):
     _submit_like_the_studio(sqlite_engine, make_user(sqlite_engine))
     assert QueueWaker(sqlite_engine, pool="default").wait(0.2) is False
+
+
+def test_on_sqlite_a_commit_after_it_began_waiting_wakes_it(sqlite_engine):
+    """Between commits it reads only SQLite's data version; a commit (the submit) makes it
+    ask again, and it wakes."""
+    make_instance(sqlite_engine, state=InstanceState.READY, comfy_url="http://gpu:8188")
+    user = make_user(sqlite_engine)
+    waker = QueueWaker(sqlite_engine, pool="default")
+    assert waker.wait(0.05) is False  # nothing queued: it asked once, then watched
+    submitter = threading.Timer(0.2, _submit_like_the_studio, args=(sqlite_engine, user))
+    submitter.start()
+    try:
+        assert waker.wait(30.0) is True
+    finally:
+        submitter.join()
+        waker.close()

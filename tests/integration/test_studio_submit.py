@@ -30,6 +30,7 @@ from testing.factories import (
     make_job,
     make_pool,
     make_user,
+    make_variation,
 )
 
 PRESETS = Presets.load()
@@ -162,15 +163,9 @@ def test_a_muse_job_keeps_its_scene_and_ip_adapter_preset_apart_from_the_compose
     user = make_user(engine)
     fund(engine, user, 100, fake_clock)
     muse = muse_for(engine, user, fake_clock, reference_weight=0.6, reference_preset="face")
-    with session_scope(engine) as session:
-        look = service.add_variation(
-            session,
-            owner_id=user.id,
-            muse_id=muse.id,
-            name="Gala",
-            overrides={"outfit": "a velvet gown"},
-            now=fake_clock.now(),
-        )
+    look = make_variation(
+        engine, user, muse, "Gala", {"outfit": "a velvet gown"}, now=fake_clock.now()
+    )
     form = StudioRequest(
         prompt="on a balcony", preset="low", muse_id=muse.id, variation_id=look.id,
         reference_weight=1.1, reference_preset="style",

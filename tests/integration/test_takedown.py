@@ -20,14 +20,13 @@ from core.models import (
     Asset,
     AuditEntry,
     BlockedHash,
-    MediaKind,
     Role,
     Screening,
     TakedownStatus,
     Visibility,
 )
 from core.muses import service
-from testing.factories import file_takedown, make_user
+from testing.factories import file_takedown, make_user, store_output
 
 IMAGES = REPO_ROOT / "tests" / "fixtures" / "safety" / "images"
 PICTURES = sorted(IMAGES.glob("*.png"))
@@ -76,17 +75,14 @@ def test_flat_pictures_get_no_perceptual_hash():
 
 def stored(engine, media, owner, data, *, mime="image/png", public=True):
     with session_scope(engine) as session:
-        asset = store.save_output(
+        asset = store_output(
             session,
             media=media,
             owner_id=owner.id,
-            job_id=None,
-            muse_id=None,
             data=data,
-            kind=MediaKind.IMAGE,
-            mime=mime,
             title="a picture",
             now=owner.created_at,
+            mime=mime,
         )
         if public:
             asset.visibility, asset.screening = Visibility.PUBLIC, Screening.PASSED

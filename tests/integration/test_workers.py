@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
@@ -25,6 +24,7 @@ from core.models import (
 from core.pool import leases
 from core.studio import outcomes, queue
 from testing.factories import make_instance, make_job, make_pool, make_user
+from testing.processes import wait_for
 from testing.worker_stack import worker_stack
 
 pytestmark = pytest.mark.slow
@@ -38,15 +38,6 @@ def _jobs(engine, job_ids):
 def _entries(engine, job_ids):
     with read_scope(engine) as session:
         return session.exec(select(CreditEntry).where(col(CreditEntry.job_id).in_(job_ids))).all()
-
-
-def _wait(predicate, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.postgresql_only
@@ -82,10 +73,10 @@ def test_a_worker_killed_mid_job_is_recovered_once_and_its_lease_freed(engine):
         user = stack.funded_user(credits=500)
         doomed = stack.start_worker(**stale)
         job_id = stack.submit(user, 1)
-        assert _wait(lambda: _jobs(engine, [job_id])[0].status is JobStatus.RUNNING)
+        assert wait_for(lambda: _jobs(engine, [job_id])[0].status is JobStatus.RUNNING)
         stack.kill(doomed)
         # The leader sees the heartbeat go stale, frees the instance and requeues the job.
-        assert _wait(lambda: _jobs(engine, [job_id])[0].status is JobStatus.QUEUED, 30)
+        assert wait_for(lambda: _jobs(engine, [job_id])[0].status is JobStatus.QUEUED, 30)
         with read_scope(engine) as session:
             lease = session.exec(select(Lease).where(Lease.job_id == job_id)).one()
             assert lease.outcome == "recovered"

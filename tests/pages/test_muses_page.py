@@ -10,7 +10,7 @@ from core.db import read_scope, session_scope
 from core.models import AuditEntry, JobStatus, Muse, MuseVariation, ReferenceImage, User
 from core.muses import lookbook, service
 from core.muses.schema import validate_profile
-from testing.factories import every_field_profile, make_job
+from testing.factories import every_field_profile, make_job, make_variation
 from tests.pages.conftest import ROOT, store_picture
 from ui import auth
 from ui.muse_page import VIEW
@@ -207,16 +207,9 @@ def test_duplicate_opens_the_copy_and_delete_asks_first(signed_in, web_engine):
 def test_history_lists_settings_and_remix_fills_the_studio(signed_in, web_engine, texts):
     app = signed_in("Home.py").run()
     muse = seed_muse(web_engine, "Ava", ai={"preset": "high"})
-    with session_scope(web_engine) as session:
+    with read_scope(web_engine) as session:
         owner = session.exec(select(User)).one()
-        look = service.add_variation(
-            session,
-            owner_id=owner.id,
-            muse_id=muse.id,
-            name="Gala",
-            overrides={"outfit": "a velvet gown"},
-            now=owner.created_at,
-        )
+    look = make_variation(web_engine, owner, muse, "Gala", {"outfit": "a velvet gown"})
     job = make_job(
         web_engine, owner, muse_id=muse.id, variation_id=look.id, seed=4242, model=MODEL,
         preset="low", prompt="portrait of Ava, a 30-year-old adult woman, on a balcony, ...",

@@ -23,7 +23,7 @@ from core.models import (
 )
 from core.muses import service
 from core.muses.schema import validate_profile
-from testing.factories import add_finished_job, make_instance, make_pool, store_png
+from testing.factories import add_finished_job, make_instance, make_pool, make_variation, store_png
 from tests.pages.conftest import ROOT
 from ui import auth
 
@@ -157,14 +157,7 @@ def test_a_muse_and_variation_compose_the_prompt_that_is_submitted(signed_in, we
         muse = service.create_muse(
             session, owner_id=owner.id, profile=profile, tags=(), now=owner.created_at
         )
-        look = service.add_variation(
-            session,
-            owner_id=owner.id,
-            muse_id=muse.id,
-            name="Jazz",
-            overrides={"scenario": "at a jazz club"},
-            now=owner.created_at,
-        )
+    look = make_variation(web_engine, owner, muse, "Jazz", {"scenario": "at a jazz club"})
     app.run()
     app.selectbox(key="studio_muse").select(f"Ava (#{muse.id})").run()
     app.selectbox(key="studio_variation").select("Jazz").run()

@@ -14,9 +14,10 @@ from core.comfy.client import ComfyClient, GraphInvalid
 from core.comfy.events import Progress
 from core.comfy.presets import Presets
 from core.comfy.tools import FaceFix, Hires, Lora, Tools
-from core.comfy.workflows import GenerationRequest, build_graph
+from core.comfy.workflows import build_graph
 from sim.comfy import ComfySimConfig
 from sim.comfy.config import shipped_models
+from testing.factories import generation_request
 from testing.sims import comfy_sim
 
 PRESETS = Presets.load()
@@ -44,14 +45,8 @@ def run(client: ComfyClient, *, batch: int = 1, **tools: Any) -> list[tuple[int,
         tools["source"] = client.upload_image(png((640, 960)), "source.png")
     if tools.get("mask"):
         tools["mask"] = client.upload_image(png((640, 960), "L", 0), "mask.png")
-    request = GenerationRequest(
-        positive="a lighthouse at dusk",
-        negative="blurry",
-        model=SDXL,
-        preset="low",
-        seed=5,
-        batch_size=batch,
-        tools=Tools(**tools),
+    request = generation_request(
+        PRESETS, model=SDXL, seed=5, batch_size=batch, tools=Tools(**tools)
     )
     result = client.run(build_graph(request, PRESETS), timeout_s=30)
     sizes = []
@@ -118,11 +113,10 @@ def test_a_face_fix_keeps_the_pictures_size(
 
 
 def test_a_face_fix_streams_its_own_sampling_steps(comfy: ComfyClient) -> None:
-    request = GenerationRequest(
+    request = generation_request(
+        PRESETS,
         positive="a portrait in a garden",
-        negative="blurry",
         model=SDXL,
-        preset="low",
         seed=5,
         tools=Tools(face_fix=FaceFix(steps=7)),
     )

@@ -208,3 +208,45 @@ def test_a_busy_pools_relearning_replays_only_its_latest_submissions(monkeypatch
     busy = [NOW - timedelta(seconds=20 * k) for k in range(1, 3 * REPLAY_MAX_ARRIVALS)]
     assert learn(busy, NOW, COSTS) is not None
     assert walked and max(walked) == REPLAY_MAX_ARRIVALS
+
+
+def evening_sittings(paused_days: range, *, days: int = 28, pause_s: int = 900) -> list:
+    """A sitting of six submissions a minute apart every evening of the `days` before
+    NOW + 7 days; on `paused_days` the user pauses `pause_s` after the third submission."""
+    start = NOW + timedelta(days=7 - days)
+    arrivals = []
+    for day in range(days):
+        at = start + timedelta(days=day, hours=20)
+        for k in range(6):
+            arrivals.append(at)
+            at += timedelta(seconds=60 + (pause_s if k == 2 and day in paused_days else 0))
+    return arrivals
+
+
+def best_fixed_s(arrivals: list, now: datetime) -> int:
+    profile = learn(arrivals, now, COSTS)
+    assert profile is not None
+    return profile.choice.best_fixed_s
+
+
+def test_a_last_week_without_pauses_does_not_undo_three_weeks_that_had_them():
+    later = NOW + timedelta(days=7)
+    arrivals = evening_sittings(range(21))  # the last 7 evenings have no pause
+    last_week = [t for t in arrivals if t >= later - timedelta(days=7)]
+    # That week alone would sleep at once; the month bridges the pause it saw on 21 evenings.
+    assert best_fixed_s(arrivals, later) > best_fixed_s(last_week, later) == MIN_IDLE_S
+
+
+def test_three_paused_evenings_in_a_month_do_not_buy_a_long_timeout_for_every_evening():
+    later = NOW + timedelta(days=7)
+    arrivals = evening_sittings(range(25, 28))  # only the last three evenings pause
+    last_week = [t for t in arrivals if t >= later - timedelta(days=7)]
+    # That week alone would bridge the pause; over the month it is cheaper to start cold.
+    assert best_fixed_s(arrivals, later) == MIN_IDLE_S < best_fixed_s(last_week, later)
+
+
+def test_what_is_learnt_at_now_never_depends_on_submissions_at_or_after_now():
+    past = two_kinds_of_hour()
+    future = [NOW + timedelta(minutes=7 * k) for k in range(2_000)]  # a busy week to come
+    assert learn(past + future, NOW, COSTS) == learn(past, NOW, COSTS)
+    assert learn(past + future, NOW, COSTS) != learn(past + future, NOW + timedelta(days=7), COSTS)

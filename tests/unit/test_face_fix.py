@@ -14,9 +14,10 @@ from core.comfy.presets import Presets
 from core.comfy.tools import SAMPLERS, SCHEDULERS, FaceFix, Hires, Tools, output_size
 from core.comfy.workflows import GenerationRequest, build_graph, required_nodes
 from core.errors import ValidationFailed
-from core.models import GenerationJob, MediaKind
+from core.models import GenerationJob
 from core.studio import metadata, needs, pricing
 from sim.comfy.schema import classes, facts
+from testing.factories import generation_request, unsaved_job
 from tests.unit.test_workflows import assert_well_formed, only, refusal
 
 PRESETS = Presets.load()
@@ -27,13 +28,9 @@ DETECTOR_DOWNLOAD = "ultralytics/bbox/face_yolov8m.pt"
 
 
 def request(**tools: Any) -> GenerationRequest:
-    return GenerationRequest(
-        positive="a portrait of a woman in a garden, 30 years old",
-        negative="blurry",
-        model=SDXL,
-        preset="medium",
-        seed=11,
-        tools=Tools(**tools),
+    portrait = "a portrait of a woman in a garden, 30 years old"
+    return generation_request(
+        PRESETS, positive=portrait, model=SDXL, preset="medium", tools=Tools(**tools)
     )
 
 
@@ -191,15 +188,9 @@ def test_without_a_face_detector_in_the_presets_no_face_fix_is_offered() -> None
 
 
 def _job(tools: Tools) -> GenerationJob:
-    return GenerationJob(
-        user_id=1,
-        prompt="a portrait of a woman in a garden, 30 years old",
-        negative_prompt="blurry",
-        model=SDXL,
-        preset="medium",
-        seed=5,
-        kind=MediaKind.IMAGE,
-        request={"tools": tools.to_json()},
+    portrait = "a portrait of a woman in a garden, 30 years old"
+    return unsaved_job(
+        PRESETS, prompt=portrait, model=SDXL, seed=5, request={"tools": tools.to_json()}
     )
 
 

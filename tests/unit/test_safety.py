@@ -13,36 +13,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core import safety
-from core.config import REPO_ROOT
 from core.errors import ConfigError, PolicyRefusal, ValidationFailed
-from core.safety import ages, lexicon, normalize, prompts
+from core.safety import ages, context, lexicon, normalize, prompts
 from core.safety import normalization as normalize_module
+from testing.safety import FIXTURES, YEAR, refused, rows
 
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
-YEAR = 2026  # the fixture sets' birth years are judged against this year
 MINOR_CATEGORIES = {
     "youth_term", "plural", "diminutive", "glued", "obfuscated", "stated_age", "age_words",
     "apparent_age", "birth_year", "under_18", "relation_number", "school", "infant", "always",
 }  # fmt: skip
 
 
-def rows(name):
-    text = (FIXTURES / name).read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return [tuple(line.split("\t")) for line in lines]
-
-
 def lines(name):
     text = (FIXTURES / name).read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-
-
-def refused(prompt, *, nsfw=False, year=YEAR):
-    try:
-        safety.screen_prompt(prompt, nsfw=nsfw, year=year)
-    except PolicyRefusal:
-        return True
-    return False
 
 
 def test_the_labelled_sets_cover_every_category_in_at_least_ten_languages():
@@ -304,7 +288,13 @@ def test_list_patterns_are_tries_of_literals_with_nothing_to_backtrack():
     """ReDoS by construction: strip escaped characters and the trie's own syntax; no
     quantifier may remain (10k-char adversarial timings are bench section S)."""
     lex = lexicon.lexicon()
-    sets = [*lex.terms.values(), *lex.age_phrases.values(), lex.compounds]
+    sets = [
+        *lex.terms.values(),
+        *lex.age_phrases.values(),
+        lex.compounds,
+        *lex.context_letters.values(),
+        *lex.context_accents.values(),
+    ]
     compiled = [pattern for phrase_set in sets for pattern in _patterns_of(phrase_set)]
     assert compiled
     for pattern in compiled:
@@ -316,8 +306,11 @@ def test_the_hand_written_patterns_have_no_nested_quantifier():
     """A quantified group must not hold a quantifier itself (the shape behind ReDoS)."""
     hand_written = [
         prompts._WEIGHT,
-        ages._KANJI_AGE,
+        ages.KANJI_AGE,
         ages._DIGIT_TOKENS,
+        ages._IN_WORD_DIGIT,
+        context._QUOTED,
+        context._UNSPACED_AGE,
         normalize_module._SEPARATED,
         normalize_module._INWORD_PUNCTUATION,
         normalize_module._REPEATED,

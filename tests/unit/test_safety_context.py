@@ -4,36 +4,20 @@ words about a young person are refused (a missed minor is far worse than a false
 
 import pytest
 
-from core import safety
-from core.config import REPO_ROOT
-from core.errors import PolicyRefusal
-
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
-YEAR = 2026
-
-
-def refused(prompt, *, nsfw=False):
-    try:
-        safety.screen_prompt(prompt, nsfw=nsfw, year=YEAR)
-    except PolicyRefusal:
-        return True
-    return False
-
-
-def rows(name):
-    text = (FIXTURES / name).read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return [tuple(line.split("\t")) for line in lines]
+from testing.safety import refused, rows
 
 
 @pytest.mark.parametrize("nsfw", [False, True])
-@pytest.mark.parametrize("name", ["minor_holdout17.tsv", "minor_fresh17.tsv"])
+@pytest.mark.parametrize("name", ["minor_holdout17.tsv", "minor_fresh17.tsv", "minor_fresh18.tsv"])
 def test_every_new_minor_request_is_refused_in_either_mode(name, nsfw):
     assert [text for _, _, text in rows(name) if not refused(text, nsfw=nsfw)] == []
 
 
 @pytest.mark.parametrize("nsfw", [False, True])
-@pytest.mark.parametrize("name", ["benign_dev.tsv", "benign_holdout.tsv", "benign_holdout17.tsv"])
+@pytest.mark.parametrize(
+    "name",
+    ["benign_dev.tsv", "benign_holdout.tsv", "benign_holdout17.tsv", "benign_fresh18.tsv"],
+)
 def test_false_refusals_stay_under_two_percent_in_either_mode(name, nsfw):
     benign = [text for _, _, text in rows(name)]
     false = [text for text in benign if refused(text, nsfw=nsfw)]

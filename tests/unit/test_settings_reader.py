@@ -16,11 +16,11 @@ from core.comfy.tools import Tools
 from core.comfy.workflows import GenerationRequest, build_graph
 from core.errors import ValidationFailed
 from core.gallery import store
-from core.models import GenerationJob, MediaKind
 from core.studio import metadata
 from core.studio.needs import request_of
 from core.studio.reader import MAX_NODES, MAX_TEXT, read_settings
 from sim.comfy import render
+from testing.factories import unsaved_job
 
 
 def png_with(texts: dict[str, str], *, compressed: bool = False) -> bytes:
@@ -86,15 +86,7 @@ def test_a_prompt_without_a_settings_line_is_all_prompt():
 
 def test_the_studios_own_png_reads_back_as_the_job_that_made_it():
     presets = Presets.load()
-    job = GenerationJob(
-        user_id=1,
-        prompt="a red bicycle by a canal",
-        negative_prompt="blurry",
-        model=presets.default_model("image"),
-        preset="medium",
-        seed=4242,
-        kind=MediaKind.IMAGE,
-    )
+    job = unsaved_job(presets, prompt="a red bicycle by a canal", seed=4242)
     graph = build_graph(request_of(job, tools=Tools(), reference_images=()), presets)
     picture = render.png((64, 64), job.seed, graph, job.prompt)
     data = store.embed_png_metadata(picture, metadata.generation_metadata(job, presets, graph, 0))

@@ -6,8 +6,8 @@ import pytest
 
 from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, build_graph
-from core.models import GenerationJob, MediaKind
 from core.studio.metadata import EXTRA_WIDGETS, WIDGET_ORDER, editor_workflow, generation_metadata
+from testing.factories import unsaved_job
 
 PRESETS = Presets.load()
 
@@ -83,15 +83,7 @@ def test_ksampler_keeps_its_seed_fixed_and_ipadapter_uses_the_plugins_order():
 
 
 def test_metadata_carries_parameters_prompt_and_workflow():
-    job = GenerationJob(
-        user_id=1,
-        prompt="a lighthouse at dusk",
-        negative_prompt="blurry",
-        model=PRESETS.default_model("image"),
-        preset="low",
-        seed=41,
-        kind=MediaKind.IMAGE,
-    )
+    job = unsaved_job(PRESETS, preset="low", seed=41)
     graph = SHAPES["txt2img"]
     text = generation_metadata(job, PRESETS, graph, index=1)
     assert text["parameters"].startswith("a lighthouse at dusk\nNegative prompt: blurry\nSteps:")

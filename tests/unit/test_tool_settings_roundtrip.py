@@ -12,27 +12,18 @@ from core.comfy.presets import Presets
 from core.comfy.tools import FaceFix, Hires, Lora, Tools
 from core.comfy.workflows import build_graph
 from core.gallery import store
-from core.models import GenerationJob, MediaKind
 from core.studio import metadata
 from core.studio.needs import request_of
 from core.studio.reader import read_settings
 from sim.comfy import render
+from testing.factories import unsaved_job
 
 PRESETS = Presets.load()
 LORA = "sd_xl_offset_example-lora_1.0.safetensors"
 
 
 def read_back(tools: Tools) -> Any:
-    job = GenerationJob(
-        user_id=1,
-        prompt="a lighthouse at dusk",
-        negative_prompt="blurry",
-        model=PRESETS.default_model("image"),
-        preset="medium",
-        seed=77,
-        kind=MediaKind.IMAGE,
-        request={"tools": tools.to_json()},
-    )
+    job = unsaved_job(PRESETS, request={"tools": tools.to_json()})
     source = "source.png" if tools.source else None
     graph = build_graph(
         request_of(job, tools=tools.with_images(source, None), reference_images=()), PRESETS

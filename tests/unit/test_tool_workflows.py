@@ -22,6 +22,7 @@ from core.comfy.tools import (
 from core.comfy.workflows import GenerationRequest, build_graph
 from core.errors import ValidationFailed
 from sim.comfy.schema import facts
+from testing.factories import generation_request
 from tests.unit.test_workflows import assert_well_formed, only
 
 PRESETS = Presets.load()
@@ -33,14 +34,7 @@ UPLOADS = (SOURCE, MASK)
 
 
 def request(**tools: Any) -> GenerationRequest:
-    return GenerationRequest(
-        positive="a lighthouse at dusk",
-        negative="blurry",
-        model=SDXL,
-        preset="medium",
-        seed=7,
-        tools=Tools(**tools),
-    )
+    return generation_request(PRESETS, model=SDXL, preset="medium", seed=7, tools=Tools(**tools))
 
 
 def classes_in(graph: dict[str, Any]) -> list[str]:
@@ -282,11 +276,11 @@ def test_a_lora_of_another_family_names_both_families() -> None:
 
 
 def test_video_refuses_image_tools() -> None:
-    video = GenerationRequest(
+    video = generation_request(
+        PRESETS,
         positive="waves",
         negative="",
         model=PRESETS.default_model("video"),
-        preset="low",
         seed=1,
         kind="video",
         tools=Tools(loras=(Lora(LORA),)),

@@ -27,6 +27,7 @@ from core.comfy.workflows import (
 from core.errors import ConfigError, ValidationFailed
 from sim.comfy.schema import classes, facts
 from sim.comfy.validate import validate_prompt
+from testing.factories import generation_request
 
 PRESETS = Presets.load()
 OUTPUT_KINDS = {"SaveImage": "image", "SaveAnimatedWEBP": "video", "SaveVideo": "video"}
@@ -85,9 +86,9 @@ def source(graph: dict[str, dict[str, Any]], link: list[Any]) -> dict[str, Any]:
 
 
 def request(**changes: Any) -> GenerationRequest:
-    base = GenerationRequest(
+    base = generation_request(
+        PRESETS,
         positive="a lighthouse at dusk, film grain",
-        negative="blurry",
         model=IMAGE_MODEL,
         preset="medium",
         seed=1234,

@@ -1,0 +1,386 @@
+"""Context rules: a youth word that, where it stands, describes no person under 18.
+
+Each rule names the youth words it holds for (token indices, or character spans of
+Chinese/Japanese text); `core.safety.prompts` treats them like the phrase exemptions, so
+none holds in a child's world or beside a bare number under 18. The rules:
+
+- a simile: the youth word is what an adult is compared to ("a man of 60 laughing like a
+  child", "wie ein kleines Kind", "子供のように"); never after a look or dress word ("looks
+  like a child", "dressed like a schoolgirl") and only when the request names an adult;
+- an endearment: "baby" and its kin said to an adult, after a calling word ("calls his
+  wife baby", "nennt seine Frau Baby") or quoted ("'my baby'"), with an adult named;
+- a profession: a school or child-care word naming where an adult works ("a kindergarten
+  teacher", "maestra de primaria", "Grundschullehrerin", "小学校の先生");
+- an adult age attached: a relative or "the boys" given an adult age ("her daughter, 30",
+  "mi hija de 27 años", "the boys, all in their forties", "四十岁的大男孩").
+
+Every look is a few tokens wide and made of list lookups, so the cost stays linear.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from core.safety import ages
+from core.safety.lexicon import ADULT_AGE, Lexicon
+from core.safety.normalization import normalize, tokens
+from core.safety.phrases import Form, Match, PhraseSet, in_form
+
+# Words that may stand between a simile word and the youth word ("like a little child").
+_GAP = 2
+# Tokens between a calling word and the endearment ("calls his wife baby").
+_CALL_GAP = 4
+# How far an apposition may carry an adult age ("the boys from the pub, all in their 40s").
+_APPOSITION = 6
+OLDEST_AGE = 120
+# Quotations read per request: a few say an endearment; more is no prompt (work stays bounded).
+_MAX_QUOTATIONS = 20
+_QUOTES = '"“”„«»「」『』'
+_QUOTED = re.compile(
+    "[" + _QUOTES + "]([^" + _QUOTES + "]{1,60})[" + _QUOTES + r"]|(?<!\w)'([^']{1,60})'(?!\w)"
+)
+# Ages in the letters form, where digits read as look-alike letters ("30歳" is "eo歳").
+_UNSPACED_AGE = re.compile(r"([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲](?:的|の)?大?$")
+_AS_DIGITS = str.maketrans("oieast", "013457")
+
+
+@dataclass(frozen=True)
+class Held:
+    """What the context rules hold in one form: token indices and unspaced spans."""
+
+    tokens: frozenset[int]
+    spans: tuple[tuple[int, int], ...]
+
+
+def _youth_matches(lex: Lexicon, toks: list[str], form: str) -> list[Match]:
+    names = ("youth_accented",) if form == "accents" else ("youth", "youth_sexual")
+    return [m for name in names for m in lex.term(name).matches(toks)]
+
+
+def _unspaced_youth(lex: Lexicon, letters: str, form: str) -> list[Match]:
+    if form == "accents":
+        return []
+    names = ("youth", "youth_sexual")
+    return [m for name in names for m in lex.term(name).unspaced_matches(letters)]
+
+
+def _ends_before(phrases: PhraseSet, toks: list[str], index: int) -> int:
+    """The start of a phrase of `phrases` ending right before token `index`, or -1."""
+    for start in range(max(0, index - phrases.max_words), index):
+        if phrases.end_at(toks, start) and any(
+            m.end == index for m in phrases.matches_at(toks, start)
+        ):
+            return start
+    return -1
+
+
+class ContextRules:
+    """The context rules over one request; `adult_named` is read once, when needed."""
+
+    def __init__(self, text: str, lex: Lexicon) -> None:
+        self.text, self.lex = text, lex
+        self._adult: bool | None = None
+        self._quotes: dict[str, list[tuple[int, list[str]]]] = {}
+
+    @cached_property
+    def digits(self) -> list[str]:
+        """The tokens of the digits form (numbers kept), read once per request."""
+        return tokens(normalize(self.text, lookalikes=False))
+
+    @cached_property
+    def thing_named(self) -> bool:
+        """Whether the request names a thing (an `objects` word of the age rules)."""
+        found = ages.digit_tokens(normalize(self.text, lookalikes=False))
+        objects = self.lex.phrase("objects")
+        return any(objects.end_at(found, index) for index in range(len(found)))
+
+    def quotations(self, form: str) -> list[tuple[int, list[str]]]:
+        """The short quotations of the request: the index of their first token, and their
+        tokens, in `form` (read once per form)."""
+        if form not in self._quotes:
+            as_form: Form = "accents" if form == "accents" else "letters"
+            found: list[tuple[int, list[str]]] = []
+            counted, position = 0, 0  # tokens before `position`, counted piece by piece
+            for quoted in _QUOTED.finditer(self.text):
+                if len(found) == _MAX_QUOTATIONS:
+                    break
+                group = 1 if quoted.group(1) is not None else 2
+                counted += len(tokens(in_form(self.text[position : quoted.start(group)], as_form)))
+                inner = tokens(in_form(quoted.group(group), as_form))
+                found.append((counted, inner))
+                counted, position = counted + len(inner), quoted.end(group)
+            self._quotes[form] = found
+        return self._quotes[form]
+
+    def list_in(self, name: str, form: str) -> PhraseSet:
+        """Context list `name` in `form` (see `Lexicon.context_in`)."""
+        return self.lex.context_in(name, form)
+
+    @property
+    def adult_named(self) -> bool:
+        """Whether the request names an adult: an `adults` word or an adult age."""
+        if self._adult is None:
+            self._adult = self._adult_word() or self._adult_number()
+        return self._adult
+
+    def _adult_word(self) -> bool:
+        letters = normalize(self.text)
+        adults = self.list_in("adults", "letters")
+        return (
+            adults.first(tokens(letters)) is not None
+            or next(adults.unspaced_matches(letters), None) is not None
+        )
+
+    def _adult_number(self) -> bool:
+        digits_form = normalize(self.text, lookalikes=False)
+        toks = ages.digit_tokens(digits_form)
+        reader = ages.Reader(toks, self.lex, year=0, glued=ages.glued_digits(digits_form))
+        return any(
+            ADULT_AGE <= n.value < OLDEST_AGE and not reader.not_an_age_after(n.end)
+            for n in ages.numbers_in(toks, self.lex)
+        ) or any(
+            ages.kanji_value(found.group(1)) >= ADULT_AGE
+            for found in ages.KANJI_AGE.finditer(digits_form)
+        )
+
+    def held(
+        self, letters: str, toks: list[str], form: str, covered: frozenset[int] = frozenset()
+    ) -> Held:
+        """Every youth word of one form of the request that a context rule holds; words
+        already `covered` by an exemption are not read again."""
+        found = [
+            m
+            for m in _youth_matches(self.lex, toks, form)
+            if not covered.issuperset(range(m.start, m.end))
+        ]
+        unspaced = _unspaced_youth(self.lex, letters, form)
+        if not found and not unspaced:
+            return Held(frozenset(), ())
+        indices: set[int] = set()
+        for match in found:
+            if self._holds(match, toks, form):
+                indices |= set(range(match.start, match.end))
+        spans = tuple((m.start, m.end) for m in unspaced if self._holds_unspaced(m, letters))
+        return Held(frozenset(indices), spans)
+
+    def _holds(self, match: Match, toks: list[str], form: str) -> bool:
+        return (
+            self._profession(match, toks, form)
+            or self._adult_age_attached(match, toks, form)
+            or (
+                (self._simile(match, toks, form) or self._endearment(match, toks, form))
+                and self.adult_named
+            )
+        )
+
+    # -- similes -------------------------------------------------------------------------
+    def _simile(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "like a (little) child", "wie ein kleines Kind", "çocuk gibi", "बच्चे की तरह": only
+        the generic words of `simile_words` ("like a schoolgirl" is a role, never held)."""
+        if self._listed("simile_glued", match, toks, form):  # Arabic "كالطفل": "like the child"
+            later = range(match.end, min(len(toks), match.end + _GAP))
+            appearance = self.list_in("appearance", form)
+            return not any(appearance.end_at(toks, index) for index in later)
+        if not self._listed("simile_words", match, toks, form):
+            return False
+        before, skip = self.list_in("simile_before", form), self.list_in("simile_skip", form)
+        for gap in range(_GAP + 1):
+            end = match.start - gap
+            if end < 1 or any(not skip.end_at(toks, i) for i in range(end, match.start)):
+                break
+            start = _ends_before(before, toks, end)
+            if start >= 0:  # "looks like a child", "die wie ein Kind aussieht": a look
+                appearance = self.list_in("appearance", form)
+                later = range(match.end, min(len(toks), match.end + _GAP))
+                return _ends_before(appearance, toks, start) < 0 and not any(
+                    appearance.end_at(toks, index) for index in later
+                )
+        after = self.list_in("simile_after", form)
+        end = after.end_at(toks, match.end) if match.end < len(toks) else 0
+        if not end:
+            return False
+        # "çocuk gibi görünen", "बच्चे की तरह दिखती": a look word after it
+        return end >= len(toks) or not self.list_in("appearance", form).end_at(toks, end)
+
+    # -- endearments ---------------------------------------------------------------------
+    def _endearment(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "calls his wife baby", "er nennt sie Baby", or the word quoted ("'my baby'")."""
+        endearments = self.list_in("endearments", form)
+        if endearments.end_at(toks, match.start) != match.end:
+            return False
+        tags = self.list_in("speech_tags", form)
+        if match.start <= 1 and match.end < len(toks) and tags.end_at(toks, match.end):
+            return True  # "mon bébé, dit-elle à son mari": said to someone, who is named
+        calls = self.list_in("calls", form)
+        possessed = _ends_before(self.list_in("possessives", form), toks, match.start) >= 0
+        for index in range(max(0, match.start - _CALL_GAP - 1), match.start):
+            end = calls.end_at(toks, index)
+            if not end:
+                continue
+            if not possessed:
+                return True  # "calls his wife baby": someone else is the one called
+            # "calls (out to) her baby" may be a mother calling her child: only "the app
+            # she calls her baby", a thing named and its owner the subject, holds.
+            subject = _ends_before(self.list_in("call_subjects", form), toks, index) >= 0
+            if subject and self.thing_named:
+                return True
+            break
+        return self._quoted(match, toks, form)
+
+    def _quoted(self, match: Match, toks: list[str], form: str) -> bool:
+        """Whether the word at `match` lies inside a short quotation in the original text
+        (its place found by counting tokens before the quotation; a miscount holds nothing)."""
+        for first, inner in self.quotations(form):
+            if first <= match.start and match.end <= first + len(inner):
+                said = inner[match.start - first : match.end - first]
+                return toks[match.start : match.end] == said
+        return False
+
+    # -- professions ---------------------------------------------------------------------
+    def _profession(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "kindergarten (math) teacher", "maestra de primaria", "Grundschullehrerin": only
+        for school and child-care words (`institutions`), never "a child chef"."""
+        if not self.list_in("institutions", form).end_at(toks, match.start):
+            return False
+        staff = self.list_in("staff", form)
+        youth = [self.lex.term(n) for n in ("youth", "youth_sexual")]
+        for index in range(match.end, min(len(toks), match.end + 3)):
+            if staff.end_at(toks, index):
+                return True
+            if any(y.end_at(toks, index) for y in youth):
+                break
+        links = self.list_in("staff_links", form)
+        index = match.start
+        while index > 0 and match.start - index < 3 and links.end_at(toks, index - 1):
+            index -= 1
+        if index > 0 and _ends_before(staff, toks, index) >= 0:
+            return True
+        glued = self.lex.context_words("staff_glued")
+        token = toks[match.start] if match.end - match.start == 1 else ""
+        return any(word in token[3:] for word in glued)
+
+    def _holds_unspaced(self, match: Match, letters: str) -> bool:
+        """The Chinese/Japanese forms: "小学校の先生", "中学老师", "子供のように", "像孩子一样",
+        "四十岁的大男孩"."""
+        word = letters[match.start : match.end]
+        rest = letters[match.end : match.end + 8].lstrip()
+        for particle in ("校", "の", "的"):
+            rest = rest.removeprefix(particle)
+        staff = self.list_in("staff", "letters")
+        if self._unspaced_in("institutions", word) and any(
+            m.start == 0 for m in staff.unspaced_matches(rest)
+        ):
+            return True
+        before = letters[max(0, match.start - 8) : match.start].rstrip()
+        aged = _UNSPACED_AGE.search(before)
+        if aged is not None and _kanji_or_digits(aged.group(1)) >= ADULT_AGE:
+            if self._unspaced_in("adult_by_age", word) or self._unspaced_in("adult_groups", word):
+                return True
+        if self._unspaced_in("adult_by_age", word) and _adult_unspaced_after(rest):
+            return True  # "娘（30歳）", "我的女儿，三十岁": the age right after the relative
+        before_noun = before[:-1] if before.endswith(("の", "的")) else before
+        young = self.lex.term("youth_modifiers").in_unspaced(word)
+        if young and self.lex.term("young_things").ends_unspaced(before_noun):
+            return True  # "パンダの赤ちゃん", "熊猫宝宝": the young of an animal
+        if not self._unspaced_in("simile_words", word):
+            return False
+        simile = self.list_in("simile_after", "letters")
+        tail = letters[match.end : match.end + 8]
+        like = any(m.start == 0 for m in simile.unspaced_matches(tail)) or (
+            before.endswith("像") and any(True for _ in simile.unspaced_matches(tail[:4]))
+        )
+        # "子供のように見える", "看起来像孩子一样": a look, not a simile
+        appearance = self.list_in("appearance", "letters")
+        looks = any(True for _ in appearance.unspaced_matches(before + tail))
+        return like and not looks and self.adult_named
+
+    def _unspaced_in(self, name: str, word: str) -> bool:
+        """Whether a Chinese/Japanese entry of context list `name` is in `word`."""
+        return self.list_in(name, "letters").in_unspaced(word)
+
+    # -- adult ages ----------------------------------------------------------------------
+    def _adult_age_attached(self, match: Match, toks: list[str], form: str) -> bool:
+        """A relative given an adult age right after it ("her daughter, 30", "mi hija de 27
+        años"), or a group ("the boys", "as meninas") given one in its phrase as an age, not
+        a count: "the boys, all in their forties", "as meninas do escritório, mulheres de 35
+        anos", "the pupils all over 70" (never "the kids, 30 of them")."""
+        # The relative may run past the youth word: "my baby sister, 27" ("baby").
+        relatives = self.list_in("adult_by_age", form).matches_at(toks, match.start)
+        relative_end = max((m.end for m in relatives if m.end >= match.end), default=0)
+        relative = relative_end > 0
+        group = not relative and self._listed("adult_groups", match, toks, form)
+        if not relative and not group:
+            return False
+        digits = self.digits
+        if len(digits) != len(toks):
+            return False  # the forms do not line up: hold nothing
+        reader = ages.Reader(digits, self.lex, year=0)
+        if relative and self._adult_age_before(reader, digits, match.start):
+            return True  # "पच्चीस साल की लड़की", "a 30-year-old daughter"
+        if relative:
+            index = relative_end
+            while index < len(digits) and index - relative_end < 2 and self._filler(digits[index]):
+                index += 1
+            return self._adult_number_at(reader, digits, index) is not None
+        stops, decades = (self.list_in(k, form) for k in ("apposition_stops", "adult_decades"))
+        leads = self.list_in("adult_age_leads", form)
+        for index in range(match.end, min(len(toks), match.end + _APPOSITION)):
+            if stops.end_at(toks, index):
+                return False
+            if decades.end_at(toks, index):
+                return True
+            after = self._adult_number_at(reader, digits, index)
+            if after is not None:
+                led = any(
+                    _ends_before(leads, toks, i) >= 0 for i in range(max(0, index - 1), index + 1)
+                )
+                return led or bool(reader.end_of("age_units", after))
+        return False
+
+    def _adult_age_before(self, reader: ages.Reader, digits: list[str], start: int) -> bool:
+        """Whether an adult age with its unit ends just before token `start`, one filler
+        word ("की", "of") apart at most."""
+        window = max(0, start - 6)
+        for number in ages.numbers_in(digits[window:start], self.lex):
+            if not ADULT_AGE <= number.value < OLDEST_AGE:
+                continue
+            unit_end = reader.end_of("age_units", window + number.end)
+            gap = digits[unit_end:start] if unit_end else ["-"] * 9
+            if unit_end and len(gap) <= 1 and all(self._filler(t) for t in gap):
+                return True
+        return False
+
+    def _listed(self, name: str, match: Match, toks: list[str], form: str) -> bool:
+        listed = self.list_in(name, form).matches_at(toks, match.start)
+        return any(m.end == match.end for m in listed)
+
+    def _filler(self, token: str) -> bool:
+        return token in self.lex.age_words["fillers"]
+
+    def _adult_number_at(self, reader: ages.Reader, digits: list[str], index: int) -> int | None:
+        """Where an adult age (18-119, no measure after it) starting at `index` ends."""
+        numbers = ages.numbers_in(digits[index : index + 3], self.lex)
+        if not numbers or numbers[0].start != 0:
+            return None
+        value, after = numbers[0].value, index + numbers[0].end
+        if ADULT_AGE <= value < OLDEST_AGE and not reader.not_an_age_after(after):
+            return after
+        return None
+
+
+_UNSPACED_AGE_AFTER = re.compile(
+    r"^[\s(（,，、:：]{0,3}([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲]"
+)
+
+
+def _adult_unspaced_after(rest: str) -> bool:
+    """Whether `rest` opens with an adult age ("（30歳）", "，三十岁")."""
+    found = _UNSPACED_AGE_AFTER.match(rest)
+    return found is not None and ADULT_AGE <= _kanji_or_digits(found.group(1)) < OLDEST_AGE
+
+
+def _kanji_or_digits(numeral: str) -> int:
+    as_digits = numeral.translate(_AS_DIGITS)
+    return int(as_digits) if as_digits.isdecimal() else ages.kanji_value(numeral)
