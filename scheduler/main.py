@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import UTC, datetime
 from types import FrameType
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
@@ -15,9 +16,10 @@ from apscheduler.schedulers.base import STATE_RUNNING, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from core.clock import SystemClock
-from core.config import get_settings
+from core.config import Settings, get_settings
 from core.db import migrate
 from core.logs import configure_logging
+from core.pool.manager import RELEARN_EVERY
 from scheduler.metrics_server import MetricsServer
 from scheduler.tasks import Runtime
 
@@ -47,14 +49,13 @@ class Stopper:
             self.scheduler.shutdown(wait=True)
 
 
-def main() -> None:
-    """Build the runtime and the scheduler, register the jobs, block until told to stop."""
-    settings = get_settings()
-    configure_logging(settings.log_level, as_json=settings.log_json)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every run of a job
-    migrate(settings.database_url)
-    runtime = Runtime(settings, SystemClock())
-    scheduler = BlockingScheduler(timezone="UTC")
+def add_jobs(scheduler: BaseScheduler, runtime: Runtime, settings: Settings) -> None:
+    """Register the scheduler's periodic jobs, each under its own id, on `runtime`.
+
+    The demand profile's learning is a job of its own, first run as soon as the scheduler
+    starts and hourly after: the ticks only read what it learnt, so the first tick after a
+    start plans with the configured idle timeout instead of waiting seconds for a month of
+    submissions to be learnt."""
     common = {"replace_existing": True, "coalesce": True, "max_instances": 1}
     interval = settings.pool_poll_interval_s
     scheduler.add_job(
@@ -94,6 +95,27 @@ def main() -> None:
         misfire_grace_time=3600,
         **common,
     )
+    learn_s = int(RELEARN_EVERY.total_seconds())
+    scheduler.add_job(
+        runtime.relearn_demand,
+        "interval",
+        seconds=learn_s,
+        id="relearn_demand",
+        next_run_time=datetime.now(UTC),
+        misfire_grace_time=learn_s,
+        **common,
+    )
+
+
+def main() -> None:
+    """Build the runtime and the scheduler, register the jobs, block until told to stop."""
+    settings = get_settings()
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every run of a job
+    migrate(settings.database_url)
+    runtime = Runtime(settings, SystemClock())
+    scheduler = BlockingScheduler(timezone="UTC")
+    add_jobs(scheduler, runtime, settings)
 
     def _on_error(event: JobExecutionEvent) -> None:
         log.error(
@@ -109,7 +131,7 @@ def main() -> None:
     if settings.metrics_port:  # METRICS_PORT=0 turns them off
         metrics = MetricsServer(runtime.metrics.registry, settings.metrics_port).start()
         log.info("scheduler.metrics", extra={"url": f"http://127.0.0.1:{metrics.port}/metrics"})
-    log.info("scheduler.started", extra={"poll_interval_s": interval})
+    log.info("scheduler.started", extra={"poll_interval_s": settings.pool_poll_interval_s})
     runtime.tick_pool()
     runtime.refresh_trending()  # a new leader's gallery trends at once, not in 5 minutes
     stop_dispatch = threading.Event()

@@ -96,6 +96,12 @@ class Runtime:
             },
         )
 
+    def relearn_demand(self) -> None:
+        """Learn the pool's demand profile again for the ticks to read (`PoolManager.relearn`),
+        on every scheduler, leader or not: a standby that takes over plans with a current
+        profile at once."""
+        self.manager.relearn()
+
     def dispatch_forever(self, stop: threading.Event) -> None:
         """Run the embedded dispatch loop until `stop` is set (`Dispatcher.dispatch_forever`)."""
         self.dispatcher.dispatch_forever(stop)

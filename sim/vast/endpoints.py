@@ -7,7 +7,9 @@ and injected faults happen around them (`sim.vast.middleware`).
 from __future__ import annotations
 
 import base64
+import bisect
 import json
+from collections import Counter
 from typing import Any
 
 from starlette.requests import Request
@@ -94,7 +96,8 @@ async def create_instance(request: Request) -> Response:
 
 
 async def list_instances(request: Request) -> Response:
-    """`GET /api/v1/instances/`: the account's instances, filtered, 25 a page by `next_token`."""
+    """`GET /api/v1/instances/`: the account's instances, filtered, 25 a page by `next_token`,
+    with the columns `select_cols` names (default every one)."""
     state = account_of(request.app)
     try:
         filters = json.loads(request.query_params.get("select_filters") or "{}")
@@ -104,6 +107,9 @@ async def list_instances(request: Request) -> Response:
             raise ValueError("order_by must be a list")
         token = request.query_params.get("after_token")
         after = int(base64.b64decode(token).decode()) if token else 0
+        columns = json.loads(request.query_params.get("select_cols") or '["*"]')
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise ValueError("select_cols must be a list of column names")
     except (ValueError, json.JSONDecodeError):
         return error(400, "invalid_args", "Error in query parameters")
     for column in filters:
@@ -119,25 +125,32 @@ async def list_instances(request: Request) -> Response:
                 listed = [i for i in listed if matches_all(state.render(i, now), filters)]
         except (ValueError, TypeError) as exc:
             return error(400, "invalid_args", f"Error in query parameters: {exc}")
-        remaining = [inst for inst in listed if inst.id > after]
-        # Only the page is rendered, as Vast pages in its database: listing many instances
-        # costs each page its own rows, not the whole account's.
-        page = [state.render(inst, now) for inst in remaining[:limit]]
-    label_counts: dict[str, int] = {}
-    for inst in listed:
-        label_counts[inst.label or ""] = label_counts.get(inst.label or "", 0) + 1
-    more = len(remaining) > limit
-    next_token = base64.b64encode(str(page[-1]["id"]).encode()).decode() if more else None
+        # Keyset paging on the id order: only the page is rendered, as Vast pages in its
+        # database, so listing many instances costs each page its own rows.
+        start = bisect.bisect_right(listed, after, key=lambda inst: inst.id)
+        page = listed[start : start + limit]
+        rows = [_selected(state.render(inst, now), columns) for inst in page]
+    label_counts = Counter(inst.label or "" for inst in listed)
+    more = len(listed) > start + limit
+    next_token = base64.b64encode(str(page[-1].id).encode()).decode() if more else None
     return JSONResponse(
         {
             "success": True,
-            "instances_found": len(page),
+            "instances_found": len(rows),
             "total_instances": len(listed),
             "label_counts": label_counts,
             "next_token": next_token,
-            "instances": page,
+            "instances": rows,
         }
     )
+
+
+def _selected(row: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+    """`row` cut to `select_cols` as Vast answers it: `*` is every column, and a column it
+    does not know comes back null."""
+    if "*" in columns:
+        return row
+    return {column: row.get(column) for column in columns}
 
 
 async def legacy_list(_request: Request) -> Response:

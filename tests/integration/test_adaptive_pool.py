@@ -9,6 +9,7 @@ from sqlmodel import select
 from core.clock import FakeClock
 from core.db import read_scope
 from core.models import AuditEntry, InstanceState, JobStatus, PoolConfig
+from core.pool import adaptive
 from core.pool.actions import Rent
 from core.pool.adaptive import DEFAULT_BOOT_S
 from testing.factories import make_job, make_rentable_pool, make_user
@@ -41,6 +42,7 @@ def pool(engine, vast):
     )
     _noon_history(engine)
     harness = PoolHarness(engine, vast, clock)
+    harness.manager.relearn()  # the scheduler's learning job, run as it starts
     yield harness
     harness.close()
 
@@ -81,18 +83,46 @@ def test_cli_turns_adaptive_off_sets_the_wait_value_and_audits_it(cli_db):  # no
     assert run("pool", "adaptive", "on", "--wait-value", "-1")[0] != 0
 
 
-def test_the_profile_is_relearnt_hourly_not_every_tick(engine, vast):
-    """Submissions that arrive after a learning change the advice only at the next hourly
-    relearning: a tick never rereads the month of submissions."""
+def test_a_tick_never_learns_and_reads_what_the_learning_job_kept(engine, vast, monkeypatch):
+    """The ticks plan with the profile the scheduler's learning job kept, whatever the time
+    since: submissions arriving after a learning change the advice only once the job learns
+    again, and no tick (the first after a start included) ever runs the learner."""
+    learnt: list[datetime] = []
+    learn = adaptive.learn
+
+    def counted(arrivals, now, *args, **kwargs):
+        learnt.append(now)
+        return learn(arrivals, now, *args, **kwargs)
+
+    monkeypatch.setattr(adaptive, "learn", counted)
+    make_rentable_pool(engine, desired_size=1, max_instances=2)
+    _noon_history(engine)
+    harness = PoolHarness(engine, vast, FakeClock(BURST - timedelta(hours=3)))
+    try:
+        first = harness.tick()  # before any learning: the configured timeout, no waiting
+        assert first.advice is not None and "too little demand history" in first.advice.reason
+        later = [harness.tick(31 * 60) for _ in range(3)]  # past the hour: still no learning
+        assert all("too little demand history" in r.advice.reason for r in later if r.advice)
+        assert learnt == []
+        harness.manager.relearn()
+        assert learnt == [harness.clock.now()]
+        relearnt = harness.tick()
+        assert relearnt.advice is not None and relearnt.advice.reason.startswith("idle ")
+        assert len(learnt) == 1
+    finally:
+        harness.close()
+
+
+def test_each_learning_replaces_the_profile_the_ticks_read(engine, vast):
     make_rentable_pool(engine, desired_size=1, max_instances=2)
     harness = PoolHarness(engine, vast, FakeClock(BURST - timedelta(hours=3)))
     try:
-        first = harness.tick()
-        assert first.advice is not None and "too little demand history" in first.advice.reason
+        assert harness.manager.relearn() is None  # no submissions yet: nothing to learn from
+        assert "too little demand history" in harness.tick().advice.reason
         _noon_history(engine)
-        cached = harness.tick(30 * 60)
-        assert cached.advice is not None and "too little demand history" in cached.advice.reason
-        relearnt = harness.tick(31 * 60)
-        assert relearnt.advice is not None and relearnt.advice.reason.startswith("idle ")
+        assert harness.manager.relearn() is not None
+        assert harness.tick().advice.reason.startswith("idle ")
+        harness.configure(adaptive=False)
+        assert harness.manager.relearn() is None and harness.tick().advice is None
     finally:
         harness.close()

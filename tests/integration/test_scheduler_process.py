@@ -16,13 +16,20 @@ def scheduler(tmp_path):
     return python_module("scheduler", env=env, cwd=tmp_path)
 
 
-def test_scheduler_ticks_and_stops_cleanly_on_sigterm(tmp_path):
+def test_scheduler_ticks_learns_demand_in_its_own_job_and_stops_cleanly_on_sigterm(tmp_path):
     with scheduler(tmp_path) as proc:
         deadline = time.monotonic() + 60  # a busy CI machine: NudeNet and migrations load first
         lines: list[str] = []
-        while time.monotonic() < deadline and sum("pool.tick" in line for line in lines) < 2:
+
+        def seen(event: str) -> int:
+            return sum(event in line for line in lines)
+
+        while time.monotonic() < deadline and (seen("pool.tick") < 2 or not seen("demand_learnt")):
             lines.append(proc.stderr.readline())
-        assert sum("pool.tick" in line for line in lines) >= 2
+        assert seen("pool.tick") >= 2
+        first_tick = next(i for i, line in enumerate(lines) if "pool.tick" in line)
+        learnt = next(i for i, line in enumerate(lines) if "pool.demand_learnt" in line)
+        assert first_tick < learnt  # the first tick did not wait for a learning
         rest = stop(proc, timeout_s=20)
     assert proc.returncode == 0
     assert "scheduler.stopped" in rest

@@ -1,5 +1,6 @@
 """VastClient against the simulator: error mapping, retries, and the traps it must avoid."""
 
+import json
 from decimal import Decimal
 
 import httpx
@@ -13,7 +14,14 @@ from core.errors import (
     RateLimited,
 )
 from core.pool.provider import LaunchSpec, OfferFilter, RemoteState
-from core.pool.vast import VastClient, VastProvider, comfy_url, map_status
+from core.pool.vast import (
+    LISTED_COLUMNS,
+    VastClient,
+    VastProvider,
+    _remote,
+    comfy_url,
+    map_status,
+)
 from testing.factories import RENTABLE_FILTERS
 from testing.sims import SIM_KEY
 
@@ -331,3 +339,26 @@ def test_a_rate_limited_state_change_is_retried(vast, client, sleeps):
         provider.stop(provider_id)
     assert [c[2] for c in vast.state.calls if c[1] == "manage"] == [429, 429, 429]
     assert sleeps == [1.0, 1.0]
+
+
+def test_the_provider_lists_only_the_columns_it_reads_and_misses_none(vast, client):
+    """Every page asks Vast for `LISTED_COLUMNS` only (a full row carries the onstart script
+    and the environment), and what comes back is the same instance a full row gives."""
+    vast.seed("aik-x-20")
+    asked: list[list[str] | None] = []
+    with httpx.Client(base_url=vast.url) as forward:
+
+        def spy(request: httpx.Request) -> httpx.Response:
+            columns = request.url.params.get("select_cols")
+            asked.append(json.loads(columns) if columns is not None else None)
+            reply = forward.send(request)
+            return httpx.Response(reply.status_code, headers=reply.headers, content=reply.content)
+
+        with VastClient(
+            base_url=vast.url, api_key=SIM_KEY, transport=httpx.MockTransport(spy)
+        ) as narrow:
+            (listed,) = VastProvider(narrow).list_instances("aik-x-20")
+    assert asked == [list(LISTED_COLUMNS)]
+    (full,) = [raw for raw in client.list_instances() if raw["label"] == "aik-x-20"]
+    assert listed == _remote(full, 8188)
+    assert listed.comfy_url and listed.state is RemoteState.RUNNING

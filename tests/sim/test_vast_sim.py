@@ -82,6 +82,25 @@ def test_list_pages_by_25_with_next_token_and_filters_by_label(http, vast):
     assert bad.status_code == 400 and "not a valid search key" in bad.json()["msg"]
 
 
+def test_list_answers_the_columns_select_cols_names_unknown_ones_null(http, vast):
+    for n in range(27):
+        vast.seed(f"aik-c-{n}")
+    columns = json.dumps(["id", "label", "no_such_column"])
+    first = http.get("/api/v1/instances/", params={"select_cols": columns}).json()
+    assert [set(row) for row in first["instances"]] == [{"id", "label", "no_such_column"}] * 25
+    assert all(row["no_such_column"] is None for row in first["instances"])
+    rest = http.get(
+        "/api/v1/instances/",
+        params={"select_cols": columns, "after_token": first["next_token"]},
+    ).json()
+    listed = [row["label"] for row in first["instances"] + rest["instances"]]
+    assert listed == [f"aik-c-{n}" for n in range(27)] and rest["next_token"] is None
+    full = http.get("/api/v1/instances/", params={"select_cols": '["*"]'}).json()["instances"]
+    assert full[0]["onstart"] is None and "extra_env" in full[0]
+    bad = http.get("/api/v1/instances/", params={"select_cols": '{"id": 1}'})
+    assert bad.status_code == 400
+
+
 def test_legacy_list_is_gone_with_410(http):
     reply = http.get("/api/v0/instances/")
     assert reply.status_code == 410 and reply.json()["error"] == "deprecated_endpoint"
