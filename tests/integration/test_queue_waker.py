@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 
+from sqlalchemy.engine import Engine
+
 from core.db import session_scope
-from core.models import GenerationJob, InstanceState
+from core.models import GenerationJob, InstanceState, User
 from core.studio import queue
 from scheduler.waker import QueueWaker
 from testing.factories import make_instance, make_user
@@ -28,18 +30,23 @@ def test_with_nothing_claimable_it_sleeps_its_timeout(engine):
         waker.close()
 
 
+def _woken_by_a_submit(waker: QueueWaker, engine: Engine, user: User) -> bool:
+    """Whether `waker` wakes (within 30 s) for a submit made 0.2 s into its wait; closed after."""
+    submitter = threading.Timer(0.2, _submit_like_the_studio, args=(engine, user))
+    submitter.start()
+    try:
+        return waker.wait(30.0)
+    finally:
+        submitter.join()
+        waker.close()
+
+
 def test_a_submit_wakes_it_before_its_timeout(engine):
     make_instance(engine, state=InstanceState.READY, comfy_url="http://gpu:8188")
     user = make_user(engine)
     waker = QueueWaker(engine, pool="default")
     waker.wait(0.01)  # listening (PostgreSQL) before the submit, as the dispatch loop is
-    submitter = threading.Timer(0.2, _submit_like_the_studio, args=(engine, user))
-    submitter.start()
-    try:
-        assert waker.wait(30.0) is True
-    finally:
-        submitter.join()
-        waker.close()
+    assert _woken_by_a_submit(waker, engine, user)
 
 
 def test_on_sqlite_a_queued_job_without_a_ready_instance_wakes_nothing(sqlite_engine):
@@ -54,10 +61,4 @@ def test_on_sqlite_a_commit_after_it_began_waiting_wakes_it(sqlite_engine):
     user = make_user(sqlite_engine)
     waker = QueueWaker(sqlite_engine, pool="default")
     assert waker.wait(0.05) is False  # nothing queued: it asked once, then watched
-    submitter = threading.Timer(0.2, _submit_like_the_studio, args=(sqlite_engine, user))
-    submitter.start()
-    try:
-        assert waker.wait(30.0) is True
-    finally:
-        submitter.join()
-        waker.close()
+    assert _woken_by_a_submit(waker, sqlite_engine, user)
