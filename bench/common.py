@@ -143,14 +143,22 @@ def postgres_url() -> str | None:
 
 
 def _admin(base_url: str, statement: str) -> None:
+    """Run a CREATE/DROP DATABASE on `base_url`'s server: connected to the database named, or,
+    once that is gone (a test run drops its own at the end, before this process's exit hooks
+    drop the template), to the server's `postgres` database."""
     import sqlalchemy as sa
 
-    admin = sa.create_engine(normalize_url(base_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(statement))
-    finally:
-        admin.dispose()
+    for url in (base_url, _database_url(base_url, "postgres")):
+        admin = sa.create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(sa.text(statement))
+            return
+        except sa.exc.OperationalError:
+            if url != base_url:
+                raise
+        finally:
+            admin.dispose()
 
 
 def _database_url(base_url: str, name: str) -> str:
