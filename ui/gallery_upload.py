@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core import safety
-from core.errors import CoreError
 from core.gallery import uploads
 from core.models import Asset
 from ui import db, resources
@@ -47,12 +46,12 @@ def upload_form(*, user_id: int, key: str) -> Asset | None:
         sent = st.form_submit_button("Upload")
     if not sent or file is None:
         return None
-    try:
-        asset = store_upload(
+    stored = db.shown(
+        lambda: store_upload(
             user_id=user_id, data=file.getvalue(), title=title, consent_given=consent
         )
-    except CoreError as exc:
-        st.error(str(exc))
+    )
+    if not stored:
         return None
     st.success("Uploaded. It stays private until a moderator has reviewed it.")
-    return asset
+    return stored.value

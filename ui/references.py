@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core import safety
-from core.errors import CoreError
 from core.models import ReferenceImage
 from core.muses import service
 from ui import db, resources
@@ -49,14 +48,13 @@ def upload_reference(
         added = st.form_submit_button("Add reference")
     if not added or picture is None:
         return None
-    try:
-        return attach(
+    added_reference = db.shown(
+        lambda: attach(
             user_id=user_id,
             muse_id=muse_id,
             data=picture.getvalue(),
             consent_given=consent,
             target=target,
         )
-    except CoreError as exc:
-        st.error(str(exc))
-        return None
+    )
+    return added_reference.value if added_reference else None
