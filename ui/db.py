@@ -87,19 +87,21 @@ def attempt(
     None, worded by `say` as in `shown`) and gives None. With `audited` (actor, target), a
     content-policy refusal is also audited in its own unit of work (`refusals_audited`)."""
 
-    def unit() -> T:
+    actor, target = audited or (None, "")
+    return shown(lambda: written(action, actor=actor, target=target), alerts=alerts, say=say)
+
+
+def written(
+    action: Callable[[Session, datetime], T], *, actor: str | None = None, target: str = ""
+) -> T:
+    """What `action(session, now)` returns, run as one unit of work (`writing`); what it
+    raises rolls the unit back and is raised. With an `actor`, a content-policy refusal is
+    audited first under `target`, in its own unit of work (`refusals_audited`)."""
+    if actor is None:
         with writing() as (session, now):
             return action(session, now)
-
-    if audited is None:
-        return shown(unit, alerts=alerts, say=say)
-    actor, target = audited
-
-    def audited_unit() -> T:
-        with refusals_audited(actor=actor, target=target):
-            return unit()
-
-    return shown(audited_unit, alerts=alerts, say=say)
+    with refusals_audited(actor=actor, target=target), writing() as (session, now):
+        return action(session, now)
 
 
 def attempt_read(

@@ -19,21 +19,23 @@ def store_upload(*, user_id: int, data: bytes, title: str, consent_given: bool) 
 
     Raises the CoreError the page shows; a content-policy refusal is audited."""
     settings = resources.settings()
-    with db.refusals_audited(actor=f"user:{user_id}", target="gallery.upload"):
-        with db.writing() as (session, now):
-            return uploads.upload_to_gallery(
-                session,
-                owner_id=user_id,
-                data=data,
-                title=title,
-                consent_given=consent_given,
-                screener=resources.screener(),
-                media=resources.media_store(),
-                max_image_bytes=settings.max_upload_bytes,
-                max_video_bytes=settings.max_video_upload_bytes,
-                max_pixels=settings.max_image_pixels,
-                now=now,
-            )
+    return db.written(
+        lambda session, now: uploads.upload_to_gallery(
+            session,
+            owner_id=user_id,
+            data=data,
+            title=title,
+            consent_given=consent_given,
+            screener=resources.screener(),
+            media=resources.media_store(),
+            max_image_bytes=settings.max_upload_bytes,
+            max_video_bytes=settings.max_video_upload_bytes,
+            max_pixels=settings.max_image_pixels,
+            now=now,
+        ),
+        actor=f"user:{user_id}",
+        target="gallery.upload",
+    )
 
 
 def upload_form(*, user_id: int, key: str) -> Asset | None:

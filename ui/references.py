@@ -20,19 +20,21 @@ def attach(
     Raises the CoreError the page shows; a content-policy refusal is audited under `target`.
     """
     settings = resources.settings()
-    with db.refusals_audited(actor=f"user:{user_id}", target=target):
-        with db.writing() as (session, now):
-            return service.attach_reference(
-                session,
-                owner_id=user_id,
-                muse_id=muse_id,
-                data=data,
-                consent_given=consent_given,
-                media=resources.media_store(),
-                max_bytes=settings.max_upload_bytes,
-                max_pixels=settings.max_image_pixels,
-                now=now,
-            )
+    return db.written(
+        lambda session, now: service.attach_reference(
+            session,
+            owner_id=user_id,
+            muse_id=muse_id,
+            data=data,
+            consent_given=consent_given,
+            media=resources.media_store(),
+            max_bytes=settings.max_upload_bytes,
+            max_pixels=settings.max_image_pixels,
+            now=now,
+        ),
+        actor=f"user:{user_id}",
+        target=target,
+    )
 
 
 def upload_reference(

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.gallery import screening, store, takedown
 from ui import db, resources
-from ui.media import thumbnail
+from ui.media import review_card
 from ui.widgets import either
 
 
@@ -96,9 +96,7 @@ def flagged_outputs(*, admin_id: int, media: store.Media) -> None:
         return
     st.subheader("Held by the output screener")
     for asset in flagged:
-        with st.container(border=True):
-            left, right = st.columns([1, 2])
-            left.image(thumbnail(asset))
+        with review_card(asset) as right:
             top = sorted(asset.screen_labels.items(), key=lambda item: -item[1])[:3]
             right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.screen_model}")
             right.caption(", ".join(f"{label} {score:.2f}" for label, score in top))

@@ -52,9 +52,7 @@ def _resolve(report_id: int, action: moderation.Decision, *, alerts: DeltaGenera
 
 
 for report, asset in queue.reports:
-    with st.container(border=True):
-        left, right = st.columns([1, 2])
-        left.image(media.thumbnail(asset))
+    with media.review_card(asset) as right:
         right.write(
             f"**Report #{report.id}** · {report.reason} · {report.created_at:%Y-%m-%d %H:%M}"
         )
@@ -73,9 +71,7 @@ for report, asset in queue.reports:
 if queue.pending_assets:
     st.subheader("Awaiting screening before they can be public")
     for asset in queue.pending_assets:
-        with st.container(border=True):
-            left, right = st.columns([1, 2])
-            left.image(media.thumbnail(asset))
+        with media.review_card(asset) as right:
             right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.title}")
             if right.button("Approve", key=f"m_ok_{asset.id}"):
                 with db.writing() as (session, now):
