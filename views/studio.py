@@ -215,6 +215,21 @@ with side:
                 "Choose a lower quality or batch, or buy credits on the Account page."
             )
     show_sent(request.prompt, request.negative_prompt, composed=bool(muse_id))
+
+
+def _submitted(form: str, to_submit: StudioRequest) -> GenerationJob | None:
+    """Submit `to_submit` as `form`'s intent (`ui.intent`) and follow the new job: the job,
+    or None when it was refused (the refusal shown)."""
+    job = intent.submit_jobs(
+        form,
+        user_id=user_id,
+        queue=lambda options: submit(engine, request=to_submit, **options),
+    )
+    if job is not None:
+        st.session_state[ACTIVE_JOB] = job.id
+    return job
+
+
 with generate_slot:
     clicked = st.button(
         "Generate",
@@ -228,22 +243,7 @@ with generate_slot:
     if clicked and blocker:
         st.warning(blocker)
     elif clicked:
-        job = intent.submit(
-            "studio_generate",
-            lambda idempotency_key: submit(
-                engine,
-                user_id=user_id,
-                request=request,
-                clock=clock,
-                presets=presets,
-                pricing=pricing,
-                pool=settings.pool_name,
-                idempotency_key=idempotency_key,
-                max_pixels=settings.max_image_pixels,
-            ),
-        )
-        if job is not None:
-            st.session_state[ACTIVE_JOB] = job.id
+        if _submitted("studio_generate", request):
             st.toast("Queued. You can leave this page; the job keeps running.")
     elif short:
         st.caption("Generate is off: not enough credits (see the estimate).")
@@ -397,27 +397,6 @@ with db.reading() as session:
     )
 
 
-def _rerun(past: GenerationJob) -> None:
-    """Submit `past`'s request again (its seed too) and follow the new job."""
-    rerun = intent.submit(
-        f"rerun_{past.id}",
-        lambda key: submit(
-            engine,
-            user_id=user_id,
-            request=request_of(past),
-            clock=clock,
-            presets=presets,
-            pricing=pricing,
-            pool=settings.pool_name,
-            idempotency_key=key,
-            max_pixels=settings.max_image_pixels,
-        ),
-    )
-    if rerun is not None:
-        st.session_state[ACTIVE_JOB] = rerun.id
-        st.rerun()
-
-
 if not recent:
     st.caption("Nothing generated yet.")
 for past in recent:
@@ -442,4 +421,5 @@ for past in recent:
                 on_studio=True,
             )
         if rerun_col.button("Re-run with the same seed", key=f"rerun_{past.id}"):
-            _rerun(past)
+            if _submitted(f"rerun_{past.id}", request_of(past)):  # the same seed too
+                st.rerun()
