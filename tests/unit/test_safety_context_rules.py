@@ -216,6 +216,13 @@ def test_the_words_they_hide_are_still_refused(prompt):
         "мужчина на 12-м этаже",
         "a juvenile heron on a rock",
         "mi hermanito, que ya tiene 31",
+        # look-alikes of the new word families
+        "without further ado, a chef, 40, serves dinner",
+        "eu crio um personagem adulto de 30 anos",  # Portuguese "I create", not "crío"
+        "身高一米七的女人",  # "height 1.7 m" holds 高一 ("first year of senior high")
+        "miúdos de frango na grelha",
+        "a college student eating a Kinder Bueno",
+        "pracuje od 5 lat jako kierowca, kobieta, lat 35",
     ],
 )
 def test_adults_and_places_the_new_rules_hold_pass(prompt):
