@@ -17,10 +17,15 @@ fails for a reason unrelated to the work (a dropped connection) is retried by
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core.errors import NotFound
 from core.models import GenerationJob, Lease, User
+
+Row = TypeVar("Row")
 
 
 def lock_user(session: Session, user_id: int) -> None:
@@ -38,16 +43,26 @@ def lock_job(session: Session, job_id: int, *, skip_locked: bool = False) -> Gen
     `skip_locked`: on PostgreSQL a job another transaction holds is not waited for (None, as
     if absent): claimers in several processes pass over each other's jobs (SKIP LOCKED).
     """
-    owner = session.exec(select(GenerationJob.user_id).where(GenerationJob.id == job_id)).first()
-    if owner is None:
-        return None
-    lock_user(session, owner)
-    return session.exec(
-        select(GenerationJob)
+    return read_after_owner(
+        session,
+        owner=select(GenerationJob.user_id).where(GenerationJob.id == job_id),
+        row=select(GenerationJob)
         .where(GenerationJob.id == job_id)
-        .with_for_update(key_share=True, skip_locked=skip_locked)
-        .execution_options(populate_existing=True)
-    ).first()
+        .with_for_update(key_share=True, skip_locked=skip_locked),
+    )
+
+
+def read_after_owner(
+    session: Session, *, owner: SelectOfScalar[int], row: SelectOfScalar[Row]
+) -> Row | None:
+    """The first row of `row`, read fresh (not from the session's cache) after the user
+    `owner` selects is locked (level 1); None when `owner` finds nobody. A lock `row` takes
+    comes second, in the lock order."""
+    owner_id = session.exec(owner).first()
+    if owner_id is None:
+        return None
+    lock_user(session, owner_id)
+    return session.exec(row.execution_options(populate_existing=True)).first()
 
 
 def lock_jobs_on_instance(session: Session, instance_id: int) -> None:

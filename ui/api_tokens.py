@@ -6,7 +6,6 @@ import streamlit as st
 
 from core.accounts import api_tokens
 from core.accounts.api_tokens import Scope
-from core.errors import CoreError
 from core.models import Role, User
 from ui import db, resources
 from ui.widgets import TIME_COLUMN
@@ -38,19 +37,13 @@ def render_api_tokens(user: User) -> None:
             format_func=lambda scope: _SCOPE_LABELS[scope],
         )
         if st.form_submit_button("Create token"):
-            try:
-                with db.writing() as (session, now):
-                    made = api_tokens.create_token(
-                        session,
-                        user_id=user.id or 0,
-                        name=name,
-                        scopes=frozenset(chosen),
-                        now=now,
-                    )
-            except CoreError as exc:
-                st.error(str(exc))
-            else:
-                st.session_state[_SHOWN_ONCE] = made.secret
+            made = db.attempt(
+                lambda session, now: api_tokens.create_token(
+                    session, user_id=user.id or 0, name=name, scopes=frozenset(chosen), now=now
+                )
+            )
+            if made:
+                st.session_state[_SHOWN_ONCE] = made.value.secret
     secret = st.session_state.pop(_SHOWN_ONCE, None)
     if secret:
         st.success("Copy this token now; it is not shown again.")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core import safety
-from core.errors import CoreError
 from core.gallery import uploads
 from core.models import Asset
 from ui import db, resources
@@ -20,21 +19,23 @@ def store_upload(*, user_id: int, data: bytes, title: str, consent_given: bool) 
 
     Raises the CoreError the page shows; a content-policy refusal is audited."""
     settings = resources.settings()
-    with db.refusals_audited(actor=f"user:{user_id}", target="gallery.upload"):
-        with db.writing() as (session, now):
-            return uploads.upload_to_gallery(
-                session,
-                owner_id=user_id,
-                data=data,
-                title=title,
-                consent_given=consent_given,
-                screener=resources.screener(),
-                media=resources.media_store(),
-                max_image_bytes=settings.max_upload_bytes,
-                max_video_bytes=settings.max_video_upload_bytes,
-                max_pixels=settings.max_image_pixels,
-                now=now,
-            )
+    return db.written(
+        lambda session, now: uploads.upload_to_gallery(
+            session,
+            owner_id=user_id,
+            data=data,
+            title=title,
+            consent_given=consent_given,
+            screener=resources.screener(),
+            media=resources.media_store(),
+            max_image_bytes=settings.max_upload_bytes,
+            max_video_bytes=settings.max_video_upload_bytes,
+            max_pixels=settings.max_image_pixels,
+            now=now,
+        ),
+        actor=f"user:{user_id}",
+        target="gallery.upload",
+    )
 
 
 def upload_form(*, user_id: int, key: str) -> Asset | None:
@@ -47,12 +48,12 @@ def upload_form(*, user_id: int, key: str) -> Asset | None:
         sent = st.form_submit_button("Upload")
     if not sent or file is None:
         return None
-    try:
-        asset = store_upload(
+    stored = db.shown(
+        lambda: store_upload(
             user_id=user_id, data=file.getvalue(), title=title, consent_given=consent
         )
-    except CoreError as exc:
-        st.error(str(exc))
+    )
+    if not stored:
         return None
     st.success("Uploaded. It stays private until a moderator has reviewed it.")
-    return asset
+    return stored.value

@@ -10,6 +10,9 @@ from typing import TypeVar
 import streamlit as st
 
 from core.errors import CoreError, PolicyRefusal
+from core.studio.pricing import pricing_from
+from core.studio.submit import SubmitOptions
+from ui import resources
 
 T = TypeVar("T")
 
@@ -44,3 +47,25 @@ def submit(form: str, call: Callable[[str], T]) -> T | None:
         return None
     renew(form)
     return result
+
+
+def submit_jobs(form: str, *, user_id: int, queue: Callable[[SubmitOptions], T]) -> T | None:
+    """`submit` of `form`'s intent through `queue(options)`: the options those the web app
+    submits with (its clock, presets, pricing, pool and picture limit), for `user_id`, with
+    the intent's idempotency key."""
+    settings = resources.settings()
+
+    def with_options(idempotency_key: str) -> T:
+        return queue(
+            SubmitOptions(
+                user_id=user_id,
+                clock=resources.clock(),
+                presets=resources.presets(),
+                pricing=pricing_from(settings),
+                pool=settings.pool_name,
+                idempotency_key=idempotency_key,
+                max_pixels=settings.max_image_pixels,
+            )
+        )
+
+    return submit(form, with_options)

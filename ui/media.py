@@ -9,7 +9,11 @@ browser's cache; it stays valid at least as long again (`S3_PRESIGN_SECONDS` >= 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from core.gallery import store
 from core.models import Asset
@@ -86,3 +90,13 @@ def show_preview(asset: Asset) -> None:
         show(asset, caption=asset.title)
     else:
         st.image(thumbnail(asset), caption=asset.title, width="stretch")
+
+
+@contextmanager
+def review_card(asset: Asset) -> Iterator[DeltaGenerator]:
+    """A bordered card for the moderators' queues: the asset's thumbnail on the left; yields
+    the column on its right for what is said and decided about it."""
+    with st.container(border=True):
+        left, right = st.columns([1, 2])
+        left.image(thumbnail(asset))
+        yield right

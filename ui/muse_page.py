@@ -4,13 +4,14 @@ variations and history. Alerts go above the tabs, so no refusal is hidden in one
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import streamlit as st
+from sqlmodel import Session
 
 from core.comfy.presets import Presets
-from core.errors import CoreError, NotFound
+from core.errors import NotFound
 from core.models import Asset, GenerationJob, Muse, ReferenceImage
 from core.muses import cards, lookbook, prompt, service
 from core.muses.schema import VARIATION_FIELDS, MuseProfile, validate_profile
@@ -44,28 +45,22 @@ def show_notices() -> None:
         st.success(message)
 
 
-@contextmanager
-def refusals_audited(user_id: int, target: str) -> Iterator[None]:
-    """Audit a content-policy refusal raised by the muse use case `target`."""
-    with db.refusals_audited(actor=f"user:{user_id}", target=target):
-        yield
-
-
 def studio_label(muse: Muse) -> str:
     """The muse's entry in the Studio's muse list."""
     return f"{muse.name} (#{muse.id})"
 
 
 def _act(
-    alerts: Any, action: Callable[[], object], done: str, *, target: str, user_id: int
+    alerts: Any,
+    action: Callable[[Session, datetime], object],
+    done: str,
+    *,
+    target: str,
+    user_id: int,
 ) -> None:
-    """Run a muse use case; on success confirm and rerun, on refusal explain above the tabs."""
-    try:
-        with refusals_audited(user_id, target):
-            action()
-    except CoreError as exc:
-        alerts.error(str(exc))
-    else:
+    """Run a muse use case, `action(session, now)`, as one unit of work; on success confirm
+    and rerun, on refusal explain above the tabs (a content-policy one audited as `target`)."""
+    if db.attempt(action, alerts=alerts, audited=(f"user:{user_id}", target)):
         notify(done)
         st.rerun()
 
@@ -175,12 +170,11 @@ def _profile_tab(
     if raw is None:
         return
 
-    def save() -> None:
+    def save(session: Session, now: datetime) -> None:
         edited = validate_profile(raw["profile"])
-        with db.writing() as (session, now):
-            service.update_muse(
-                session, owner_id=user_id, muse_id=mid, profile=edited, tags=raw["tags"], now=now
-            )
+        service.update_muse(
+            session, owner_id=user_id, muse_id=mid, profile=edited, tags=raw["tags"], now=now
+        )
 
     _act(
         alerts,
@@ -211,20 +205,20 @@ def _lookbook_tab(alerts: Any, user_id: int, muse: Muse, refs: list[ReferenceIma
             st.caption(("portrait · " if is_portrait else "") + source)
             if not is_portrait and st.button("Make portrait", key=f"portrait_{ref.id}"):
 
-                def make_portrait(ref_id: int = ref.id or 0) -> None:
-                    with db.writing() as (session, _now):
-                        lookbook.set_portrait(
-                            session, owner_id=user_id, muse_id=mid, reference_id=ref_id
-                        )
+                def make_portrait(
+                    session: Session, _now: datetime, ref_id: int = ref.id or 0
+                ) -> None:
+                    lookbook.set_portrait(
+                        session, owner_id=user_id, muse_id=mid, reference_id=ref_id
+                    )
 
                 _act(
                     alerts, make_portrait, "Portrait set.", target="muse.portrait", user_id=user_id
                 )
             if st.button("Remove", key=f"unpin_{ref.id}"):
 
-                def remove(ref_id: int = ref.id or 0) -> None:
-                    with db.writing() as (session, _now):
-                        lookbook.remove_reference(session, owner_id=user_id, reference_id=ref_id)
+                def remove(session: Session, _now: datetime, ref_id: int = ref.id or 0) -> None:
+                    lookbook.remove_reference(session, owner_id=user_id, reference_id=ref_id)
 
                 _act(alerts, remove, "Reference removed.", target="muse.reference", user_id=user_id)
     st.markdown("**Pin one of your pictures** (allowed in every mode: it shows no real person)")
@@ -251,11 +245,10 @@ def _pin_button(alerts: Any, user_id: int, muse_id: int, asset: Asset) -> None:
     st.image(media.thumbnail(asset), width="stretch")
     if st.button("Pin", key=f"pin_{asset.id}"):
 
-        def pin() -> None:
-            with db.writing() as (session, now):
-                lookbook.pin_picture(
-                    session, owner_id=user_id, muse_id=muse_id, asset_id=asset.id or 0, now=now
-                )
+        def pin(session: Session, now: datetime) -> None:
+            lookbook.pin_picture(
+                session, owner_id=user_id, muse_id=muse_id, asset_id=asset.id or 0, now=now
+            )
 
         _act(alerts, pin, "Pinned to the look-book.", target="muse.pin", user_id=user_id)
 
@@ -296,16 +289,15 @@ def _variations_tab(alerts: Any, user_id: int, muse: Muse) -> None:
         if not st.form_submit_button("Add variation"):
             return
 
-    def add() -> None:
-        with db.writing() as (session, now):
-            service.add_variation(
-                session,
-                owner_id=user_id,
-                muse_id=mid,
-                name=name,
-                overrides={k: v.strip() for k, v in overrides.items() if v.strip()},
-                now=now,
-            )
+    def add(session: Session, now: datetime) -> None:
+        service.add_variation(
+            session,
+            owner_id=user_id,
+            muse_id=mid,
+            name=name,
+            overrides={k: v.strip() for k, v in overrides.items() if v.strip()},
+            now=now,
+        )
 
     _act(
         alerts,

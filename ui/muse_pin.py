@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import CoreError
 from core.models import Asset, MediaKind
 from core.muses import lookbook, service
 from ui import db
@@ -24,16 +23,9 @@ def pin_to_muse(asset: Asset, *, user_id: int, key: str) -> None:
     first = ids.index(asset.muse_id) if asset.muse_id in ids else 0
     choice = st.selectbox("Muse", list(labels), index=first, key=f"{key}_muse")
     if st.button("Pin to muse", key=f"{key}_pin"):
-        try:
-            with db.writing() as (session, now):
-                lookbook.pin_picture(
-                    session,
-                    owner_id=user_id,
-                    muse_id=labels[choice],
-                    asset_id=asset.id or 0,
-                    now=now,
-                )
-        except CoreError as exc:
-            st.error(str(exc))
-        else:
+        if db.attempt(
+            lambda session, now: lookbook.pin_picture(
+                session, owner_id=user_id, muse_id=labels[choice], asset_id=asset.id or 0, now=now
+            )
+        ):
             st.success(f"Pinned to {choice.rsplit(' (#', 1)[0]}'s look-book.")

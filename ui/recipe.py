@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import CoreError
 from core.gallery import details
 from core.models import Asset
 from core.studio import remix
@@ -40,12 +39,11 @@ def made_with(viewer_id: int | None, asset: Asset, *, key: str) -> None:
 
 def _remix(viewer_id: int, asset: Asset) -> None:
     """Open the Studio with the picture's settings (what is the owner's alone left out)."""
-    try:
-        with db.reading() as session:
-            loaded = remix.of_asset(session, viewer_id=viewer_id, asset=asset)
-    except CoreError as exc:
-        st.error(str(exc))
+    loaded = db.attempt_read(
+        lambda session: remix.of_asset(session, viewer_id=viewer_id, asset=asset)
+    )
+    if not loaded:
         return
     studio_prefill.load_remix(
-        loaded, user_id=viewer_id, presets=resources.presets(), origin=f"picture #{asset.id}"
+        loaded.value, user_id=viewer_id, presets=resources.presets(), origin=f"picture #{asset.id}"
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core import safety
-from core.errors import CoreError
 from core.models import ReferenceImage
 from core.muses import service
 from ui import db, resources
@@ -21,19 +20,21 @@ def attach(
     Raises the CoreError the page shows; a content-policy refusal is audited under `target`.
     """
     settings = resources.settings()
-    with db.refusals_audited(actor=f"user:{user_id}", target=target):
-        with db.writing() as (session, now):
-            return service.attach_reference(
-                session,
-                owner_id=user_id,
-                muse_id=muse_id,
-                data=data,
-                consent_given=consent_given,
-                media=resources.media_store(),
-                max_bytes=settings.max_upload_bytes,
-                max_pixels=settings.max_image_pixels,
-                now=now,
-            )
+    return db.written(
+        lambda session, now: service.attach_reference(
+            session,
+            owner_id=user_id,
+            muse_id=muse_id,
+            data=data,
+            consent_given=consent_given,
+            media=resources.media_store(),
+            max_bytes=settings.max_upload_bytes,
+            max_pixels=settings.max_image_pixels,
+            now=now,
+        ),
+        actor=f"user:{user_id}",
+        target=target,
+    )
 
 
 def upload_reference(
@@ -49,14 +50,13 @@ def upload_reference(
         added = st.form_submit_button("Add reference")
     if not added or picture is None:
         return None
-    try:
-        return attach(
+    added_reference = db.shown(
+        lambda: attach(
             user_id=user_id,
             muse_id=muse_id,
             data=picture.getvalue(),
             consent_given=consent,
             target=target,
         )
-    except CoreError as exc:
-        st.error(str(exc))
-        return None
+    )
+    return added_reference.value if added_reference else None

@@ -6,20 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import streamlit as st
-from sqlalchemy.engine import Engine
 
-from core.clock import Clock
-from core.db import read_scope, session_scope
-from core.errors import CoreError
 from core.gallery import screening, store, takedown
-from ui.media import thumbnail
+from ui import db, resources
+from ui.media import review_card
 from ui.widgets import either
 
 
-def takedown_requests(engine: Engine, clock: Clock, *, admin_id: int, media: store.Media) -> None:
+def takedown_requests(*, admin_id: int, media: store.Media) -> None:
     """Open removal requests, most urgent first, each with the time left of its 48 hours."""
-    now = clock.now()
-    with read_scope(engine) as session:
+    now = resources.clock().now()
+    with db.reading() as session:
         requests = takedown.open_requests(session)
     st.subheader(f"Takedown requests ({len(requests)} open)")
     if not requests:
@@ -56,46 +53,61 @@ def takedown_requests(engine: Engine, clock: Clock, *, admin_id: int, media: sto
                 key=f"tk_decide_{request.id}",
             )
             if decision is not None:
-                try:
-                    with session_scope(engine) as session:
-                        takedown.resolve_request(
-                            session,
-                            request_id=request.id or 0,
-                            moderator_id=admin_id,
-                            remove=decision,
-                            note=note,
-                            media=media,
-                            now=clock.now(),
-                            asset_id=int(asset_id) or None,
-                        )
-                except CoreError as exc:
-                    st.error(str(exc))
-                else:
-                    st.rerun()
+                _resolve_request(
+                    request.id or 0,
+                    remove=decision,
+                    note=note,
+                    asset_id=int(asset_id) or None,
+                    admin_id=admin_id,
+                    media=media,
+                )
 
 
-def flagged_outputs(engine: Engine, clock: Clock, *, admin_id: int, media: store.Media) -> None:
+def _resolve_request(
+    request_id: int,
+    *,
+    remove: bool,
+    note: str,
+    asset_id: int | None,
+    admin_id: int,
+    media: store.Media,
+) -> None:
+    """Decide a takedown request (remove the picture or show it again); a refusal is shown."""
+    if db.attempt(
+        lambda session, now: takedown.resolve_request(
+            session,
+            request_id=request_id,
+            moderator_id=admin_id,
+            remove=remove,
+            note=note,
+            media=media,
+            now=now,
+            asset_id=asset_id,
+        )
+    ):
+        st.rerun()
+
+
+def flagged_outputs(*, admin_id: int, media: store.Media) -> None:
     """Outputs the screener flagged (explicit from a non-explicit request, or unjudged)."""
-    with read_scope(engine) as session:
+    with db.reading() as session:
         flagged = screening.flagged_outputs(session)
     if not flagged:
         return
     st.subheader("Held by the output screener")
     for asset in flagged:
-        with st.container(border=True):
-            left, right = st.columns([1, 2])
-            left.image(thumbnail(asset))
+        with review_card(asset) as right:
             top = sorted(asset.screen_labels.items(), key=lambda item: -item[1])[:3]
             right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.screen_model}")
             right.caption(", ".join(f"{label} {score:.2f}" for label, score in top))
             decision = either(right, "Release to its owner", "Remove", key=f"fl_{asset.id}")
             if decision is not None:
-                with session_scope(engine) as session:
+                with db.writing() as (session, now):
                     screening.decide_flagged(
                         session,
                         asset_id=asset.id or 0,
                         moderator_id=admin_id,
                         release=decision,
-                        now=clock.now(),
+                        now=now,
                     )
                 st.rerun()

@@ -46,19 +46,11 @@ def more_like_this(job: GenerationJob, *, user_id: int, key: str) -> None:
     label = f"More like this: {count} at nearby seeds ({held} credits held)"
     if not right.button(label, key=key, help="Each variation is a job of its own, priced alike."):
         return
-    jobs = intent.submit(
+    jobs = intent.submit_jobs(
         key,
-        lambda idempotency_key: submit_variations(
-            resources.engine(),
-            user_id=user_id,
-            job_id=job.id or 0,
-            count=count,
-            clock=resources.clock(),
-            presets=presets,
-            pricing=pricing,
-            pool=settings.pool_name,
-            idempotency_key=idempotency_key,
-            max_pixels=settings.max_image_pixels,
+        user_id=user_id,
+        queue=lambda options: submit_variations(
+            resources.engine(), job_id=job.id or 0, count=count, **options
         ),
     )
     if jobs is not None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core.accounts import webhooks
-from core.errors import CoreError
 from core.models import User
 from ui import db, resources
 from ui.widgets import TIME_COLUMN
@@ -25,17 +24,15 @@ def render_webhooks(user: User) -> None:
     with st.form("webhook_new", clear_on_submit=True):
         url = st.text_input("Endpoint URL", max_chars=500, placeholder="https://example.com/hook")
         if st.form_submit_button("Add webhook"):
-            try:
-                with db.writing() as (session, now):
-                    webhooks.add_webhook(
-                        session,
-                        user_id=user_id,
-                        url=url,
-                        now=now,
-                        allow_private=resources.settings().webhook_allow_private,
-                    )
-            except CoreError as exc:
-                st.error(str(exc))
+            db.attempt(
+                lambda session, now: webhooks.add_webhook(
+                    session,
+                    user_id=user_id,
+                    url=url,
+                    now=now,
+                    allow_private=resources.settings().webhook_allow_private,
+                )
+            )
     with db.reading() as session:
         hooks = webhooks.live_webhooks(session, user_id=user_id)
         log = webhooks.recent_deliveries(session, user_id=user_id)

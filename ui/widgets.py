@@ -9,12 +9,12 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 
 import streamlit as st
+from sqlmodel import Session
 from streamlit.delta_generator import DeltaGenerator
 
 from core import audit, proxies
-from core.errors import CoreError
 from core.gallery.moderation import REPORT_REASONS
-from ui import resources
+from ui import db, resources
 
 Cursor = TypeVar("Cursor")
 _PENDING_CONFIRMATION = "confirm_pending"
@@ -114,8 +114,9 @@ class KeysetPager(Generic[Cursor]):
             st.rerun()
 
 
-def report_picture(key: str, send: Callable[[str, str], object]) -> None:
-    """The "Report this picture" form: `send(reason, details)` files it; a refusal is shown."""
+def report_picture(key: str, send: Callable[[Session, datetime, str, str], object]) -> None:
+    """The "Report this picture" form: `send(session, now, reason, details)` files it in one
+    unit of work; a refusal is shown."""
     with st.expander("Report this picture"):
         # No reason is preselected: the gravest one as a default filed grave reports by accident.
         reason = st.selectbox(
@@ -123,11 +124,7 @@ def report_picture(key: str, send: Callable[[str, str], object]) -> None:
         )
         details = st.text_area("Details (optional)", max_chars=2000, key=f"{key}_details")
         if st.button("Report", key=f"{key}_send", disabled=reason is None) and reason:
-            try:
-                send(reason, details)
-            except CoreError as exc:
-                st.error(str(exc))
-            else:
+            if db.attempt(lambda session, now: send(session, now, reason, details)):
                 st.success("Reported. The picture is hidden until a moderator reviews it.")
 
 

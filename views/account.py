@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.accounts import ledger, payments, users
 from core.accounts.statement import statement
-from core.errors import CoreError, ValidationFailed
+from core.errors import ValidationFailed
 from core.links import page_url
 from ui import db, resources
 from ui.api_tokens import render_api_tokens
@@ -57,22 +57,18 @@ else:
     }
     chosen = st.radio("Pack", list(packs), key="account_pack")
     if st.button("Continue to payment", key="account_buy"):
-        try:
-            client = payments.stripe_client(
-                api_key=settings.stripe_api_key.get_secret_value(),
-                api_url=settings.stripe_api_url,
-            )
-            url = payments.create_checkout_session(
-                client,
+        stripe_key = settings.stripe_api_key.get_secret_value()
+        checkout = db.shown(  # refused: an unknown pack, or Stripe refused or is unreachable
+            lambda: payments.create_checkout_session(
+                payments.stripe_client(api_key=stripe_key, api_url=settings.stripe_api_url),
                 user_id=user_id,
                 pack_id=packs[chosen].id,
                 success_url=page_url(settings.base_url, "account", paid="1"),
                 cancel_url=page_url(settings.base_url, "account"),
             )
-        except CoreError as exc:  # an unknown pack, or Stripe refused or is unreachable
-            st.error(str(exc))
-        else:
-            st.link_button("Pay with Stripe", url, type="primary")
+        )
+        if checkout:
+            st.link_button("Pay with Stripe", checkout.value, type="primary")
 
 st.subheader("Your details")
 with st.form("details"):

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import CoreError
 from core.hub import HubClient, ModelInfo, catalogue_toml
-from ui import resources
+from ui import db, resources
 from ui.auth import require_admin
 
 require_admin()
@@ -71,11 +70,9 @@ def _look_up(source: str, reference: str) -> ModelInfo:
 
 
 if looked_up and reference.strip():
-    try:
-        info = _look_up(source, reference)
-    except CoreError as exc:
-        st.error(str(exc))
-    else:
+    found = db.shown(lambda: _look_up(source, reference))
+    if found:
+        info = found.value
         st.write(f"**{info.name}** · {info.folder} · base model {info.base_model or 'unknown'}")
         size_mb = info.size_bytes / 1_000_000
         st.write(f"`{info.file_name}` · {size_mb:,.1f} MB · sha256 `{info.sha256 or 'not given'}`")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from core.errors import CoreError
 from core.gallery import moderation
 from ui import db, media, resources, review_queues
 from ui.auth import require_admin
@@ -17,8 +17,6 @@ DECISIONS: dict[moderation.Decision, str] = {
 
 admin = require_admin()
 admin_id = admin.id or 0
-engine = resources.engine()
-clock = resources.clock()
 media_store = resources.media_store()
 
 st.title("Moderation")
@@ -27,8 +25,8 @@ st.caption(
     "imagery within 48 hours. A takedown also blocks identical copies."
 )
 
-review_queues.takedown_requests(engine, clock, admin_id=admin_id, media=media_store)
-review_queues.flagged_outputs(engine, clock, admin_id=admin_id, media=media_store)
+review_queues.takedown_requests(admin_id=admin_id, media=media_store)
+review_queues.flagged_outputs(admin_id=admin_id, media=media_store)
 
 with db.reading() as session:
     queue = moderation.moderation_queue(session, limit=20, offset=0)
@@ -36,10 +34,25 @@ with db.reading() as session:
 if not queue.reports and not queue.pending_assets:
     st.success("Nothing waits for review.")
 
+
+def _resolve(report_id: int, action: moderation.Decision, *, alerts: DeltaGenerator) -> None:
+    """Apply the moderator's decision on a report; a refusal is shown in `alerts`."""
+    if db.attempt(
+        lambda session, now: moderation.resolve_report(
+            session,
+            report_id=report_id,
+            moderator_id=admin_id,
+            action=action,
+            now=now,
+            media=media_store,
+        ),
+        alerts=alerts,
+    ):
+        st.rerun()
+
+
 for report, asset in queue.reports:
-    with st.container(border=True):
-        left, right = st.columns([1, 2])
-        left.image(media.thumbnail(asset))
+    with media.review_card(asset) as right:
         right.write(
             f"**Report #{report.id}** · {report.reason} · {report.created_at:%Y-%m-%d %H:%M}"
         )
@@ -53,27 +66,12 @@ for report, asset in queue.reports:
             key=f"m_choice_{report.id}",
         )
         if choice and right.button("Apply", key=f"m_apply_{report.id}"):
-            try:
-                with db.writing() as (session, now):
-                    moderation.resolve_report(
-                        session,
-                        report_id=report.id or 0,
-                        moderator_id=admin_id,
-                        action=choice,
-                        now=now,
-                        media=media_store,
-                    )
-            except CoreError as exc:
-                right.error(str(exc))
-            else:
-                st.rerun()
+            _resolve(report.id or 0, choice, alerts=right)
 
 if queue.pending_assets:
     st.subheader("Awaiting screening before they can be public")
     for asset in queue.pending_assets:
-        with st.container(border=True):
-            left, right = st.columns([1, 2])
-            left.image(media.thumbnail(asset))
+        with media.review_card(asset) as right:
             right.write(f"Asset #{asset.id} · owner #{asset.owner_id} · {asset.title}")
             if right.button("Approve", key=f"m_ok_{asset.id}"):
                 with db.writing() as (session, now):

@@ -9,7 +9,6 @@ from decimal import Decimal
 import streamlit as st
 from sqlmodel import Session
 
-from core.errors import CoreError
 from core.pool import service
 from ui import db, resources
 from ui.auth import require_admin
@@ -99,12 +98,7 @@ def live_status() -> None:
 
 def _apply(change: str, action: Callable[[Session, datetime], object]) -> None:
     """Run one audited change, `action(session, now)`; on success say so above the controls."""
-    try:
-        with db.writing() as (session, now):
-            action(session, now)
-    except CoreError as exc:
-        st.error(str(exc))
-    else:
+    if db.attempt(action):
         st.session_state["pool_flash"] = f"{change}. The scheduler applies it at its next tick."
         st.rerun()  # so the status above shows the change at once
 

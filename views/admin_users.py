@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 import streamlit as st
+from sqlmodel import Session
 
 from core.accounts import ledger, users
-from core.errors import CoreError
 from core.models import Role
 from ui import db
 from ui.auth import require_admin
@@ -48,36 +49,35 @@ with st.form("user_admin"):
     disabled = st.checkbox("Disabled")
     if st.form_submit_button("Apply", type="primary") and name:
         target = by_name[name]
-        try:
-            with db.writing() as (session, now):
-                if credits:
-                    users.grant_credits(
-                        session,
-                        actor_id=admin.id or 0,
-                        user_id=target.id or 0,
-                        credits=int(credits),
-                        note=note,
-                        now=now,
-                        request_key=grant_key,
-                    )
-                if role != target.role.value:
-                    users.set_role(
-                        session,
-                        actor_id=admin.id or 0,
-                        user_id=target.id or 0,
-                        role=Role(role),
-                        now=now,
-                    )
-                if disabled != target.disabled:
-                    users.set_disabled(
-                        session,
-                        actor_id=admin.id or 0,
-                        user_id=target.id or 0,
-                        disabled=disabled,
-                        now=now,
-                    )
-        except CoreError as exc:
-            st.error(str(exc))
-        else:
+
+        def apply(session: Session, now: datetime) -> None:
+            if credits:
+                users.grant_credits(
+                    session,
+                    actor_id=admin.id or 0,
+                    user_id=target.id or 0,
+                    credits=int(credits),
+                    note=note,
+                    now=now,
+                    request_key=grant_key,
+                )
+            if role != target.role.value:
+                users.set_role(
+                    session,
+                    actor_id=admin.id or 0,
+                    user_id=target.id or 0,
+                    role=Role(role),
+                    now=now,
+                )
+            if disabled != target.disabled:
+                users.set_disabled(
+                    session,
+                    actor_id=admin.id or 0,
+                    user_id=target.id or 0,
+                    disabled=disabled,
+                    now=now,
+                )
+
+        if db.attempt(apply):
             del st.session_state["grant_request_key"]
             st.success(f"Saved changes to {name}.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import CoreError
 from core.gallery import boards
 from ui import db, media, resources
 from ui.auth import require_user
@@ -20,12 +19,9 @@ st.title("Boards")
 with st.form("board_new", clear_on_submit=True):
     name = st.text_input("New board", max_chars=boards.MAX_NAME_CHARS, key="board_new_name")
     if st.form_submit_button("Create board"):
-        try:
-            with db.writing() as (session, now):
-                boards.create_board(session, owner_id=user_id, name=name, now=now)
-        except CoreError as exc:
-            st.error(str(exc))
-        else:
+        if db.attempt(
+            lambda session, now: boards.create_board(session, owner_id=user_id, name=name, now=now)
+        ):
             st.toast("Board created.")
 
 with db.reading() as session:
@@ -52,12 +48,11 @@ def _manage() -> None:
             "Name", board.name, max_chars=boards.MAX_NAME_CHARS, key=f"board_name_{board_id}"
         )
         if st.button("Rename", key="board_rename"):
-            try:
-                with db.writing() as (session, _now):
-                    boards.rename_board(session, owner_id=user_id, board_id=board_id, name=new_name)
-            except CoreError as exc:
-                st.error(str(exc))
-            else:
+            if db.attempt(
+                lambda session, _now: boards.rename_board(
+                    session, owner_id=user_id, board_id=board_id, name=new_name
+                )
+            ):
                 st.rerun()
         if st.button("Create board link", key="board_share"):
             with db.writing() as (session, now):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 import streamlit as st
+from sqlmodel import Session
 
-from core.errors import CoreError
 from core.gallery import boards, engagement, library, listing, moderation, sharing
 from core.gallery.taxonomy import normalize_tags
 from core.models import Asset, MediaKind, Visibility
@@ -159,20 +160,18 @@ def _move_to_board(selected: list[int]) -> None:
         key="bulk_board",
     )
     if st.button("Move to board", key="bulk_board_go", disabled=target is None) and target:
-        try:
-            with db.writing() as (session, now):
-                added = boards.move_pictures(
-                    session,
-                    owner_id=user_id,
-                    asset_ids=selected,
-                    to_board_id=target,
-                    from_board_id=None,
-                    now=now,
-                )
-        except CoreError as exc:
-            st.error(str(exc))
-        else:
-            st.toast(f"Put {added} pictures on {names[target]}.")
+        moved = db.attempt(
+            lambda session, now: boards.move_pictures(
+                session,
+                owner_id=user_id,
+                asset_ids=selected,
+                to_board_id=target,
+                from_board_id=None,
+                now=now,
+            )
+        )
+        if moved:
+            st.toast(f"Put {moved.value} pictures on {names[target]}.")
 
 
 def _bulk_actions(selected: list[int]) -> None:
@@ -214,17 +213,11 @@ def _bulk_actions(selected: list[int]) -> None:
             st.warning(f"Delete {len(selected)} pictures for good?")
             if st.button("Yes, delete them", type="primary", key="bulk_delete_yes"):
                 st.session_state.pop("bulk_deleting", None)
-                try:
-                    with db.writing() as (session, _now):
-                        library.delete_many(
-                            session,
-                            owner_id=user_id,
-                            asset_ids=selected,
-                            media=resources.media_store(),
-                        )
-                except CoreError as exc:
-                    st.error(str(exc))
-                else:
+                if db.attempt(
+                    lambda session, _now: library.delete_many(
+                        session, owner_id=user_id, asset_ids=selected, media=resources.media_store()
+                    )
+                ):
                     st.rerun()
             if st.button("Keep them", key="bulk_delete_no"):
                 st.session_state.pop("bulk_deleting", None)
@@ -241,18 +234,22 @@ def _close_asset() -> None:
     st.session_state.pop("g_deleting", None)
 
 
+def _viewed(session: Session, asset_id: int, now: datetime) -> Asset:
+    """The asset the viewer may see, its view counted."""
+    asset = listing.get_asset(session, viewer_id=user_id, asset_id=asset_id)
+    engagement.record_view(session, asset_id=asset_id, viewer_id=user_id, now=now)
+    return asset
+
+
 # The open picture stays in session state until the dialog is dismissed, so a click inside
 # the dialog (rate, share, delete, report) finds it again on the next run.
 @st.dialog("Picture", width="large", on_dismiss=_close_asset)
 def open_asset(asset_id: int) -> None:
     """One asset: full size or video, rating, sharing, reporting, and owner controls."""
-    try:
-        with db.writing() as (session, now):
-            asset = listing.get_asset(session, viewer_id=user_id, asset_id=asset_id)
-            engagement.record_view(session, asset_id=asset_id, viewer_id=user_id, now=now)
-    except CoreError as exc:
-        st.error(str(exc))
+    viewed = db.attempt(lambda session, now: _viewed(session, asset_id, now))
+    if not viewed:
         return
+    asset = viewed.value
     media.show(asset)  # an MP4 in the player; an animated WebP animates in place
     st.caption(md_literal(asset.title or "Untitled"))
     media.download_button(asset)
@@ -281,16 +278,15 @@ def open_asset(asset_id: int) -> None:
             )
         st.toast("Saved.")
 
-    def send_report(reason: str, details: str) -> None:
-        with db.writing() as (session, now):
-            moderation.report_asset(
-                session,
-                asset_id=asset.id or 0,
-                reporter_id=user_id,
-                reason=reason,
-                details=details,
-                now=now,
-            )
+    def send_report(session: Session, now: datetime, reason: str, details: str) -> None:
+        moderation.report_asset(
+            session,
+            asset_id=asset.id or 0,
+            reporter_id=user_id,
+            reason=reason,
+            details=details,
+            now=now,
+        )
 
     report_picture("report", send_report)
 

@@ -3,9 +3,12 @@ for a new one, and card import."""
 
 from __future__ import annotations
 
-import streamlit as st
+from datetime import datetime
 
-from core.errors import CoreError
+import streamlit as st
+from sqlmodel import Session
+
+from core.models import Muse
 from core.muses import lookbook, service
 from core.muses.schema import validate_profile
 from ui import db, media, muse_page, resources
@@ -43,15 +46,18 @@ def new_muse_view() -> None:
     )
     if raw is None:
         return
-    try:
-        profile = validate_profile(raw["profile"])
-        with muse_page.refusals_audited(user_id, "muse.save"), db.writing() as (session, now):
-            muse = service.create_muse(
-                session, owner_id=user_id, profile=profile, tags=raw["tags"], now=now
-            )
-    except CoreError as exc:
-        st.error(str(exc))
+    profile = db.shown(lambda: validate_profile(raw["profile"]))
+    if not profile:
         return
+    created = db.attempt(
+        lambda session, now: service.create_muse(
+            session, owner_id=user_id, profile=profile.value, tags=raw["tags"], now=now
+        ),
+        audited=(f"user:{user_id}", "muse.save"),
+    )
+    if not created:
+        return
+    muse = created.value
     st.session_state[_FORM_ROUND] = round_ + 1
     notify(f"Created {muse.name}.")
     open_view(muse.id)
@@ -71,9 +77,10 @@ def import_view() -> None:
         st.warning(asked[1])
     if not st.button("Import as a copy" if as_copy else "Import", key="m_import_go"):
         return
-    try:
-        with muse_page.refusals_audited(user_id, "muse.import"), db.writing() as (session, now):
-            muse = service.import_card(
+
+    def import_card(session: Session, now: datetime) -> Muse:
+        try:
+            return service.import_card(
                 session,
                 owner_id=user_id,
                 data=upload.getvalue(),
@@ -81,15 +88,17 @@ def import_view() -> None:
                 now=now,
                 as_copy=as_copy,
             )
-    except service.DuplicateName as exc:
-        st.session_state[_IMPORT_COPY] = (upload.name, str(exc))
-        st.rerun()
-    except CoreError as exc:
-        st.error(f"Import refused: {exc}")
-    else:
+        except service.DuplicateName as exc:  # asked about on the next run, not refused
+            st.session_state[_IMPORT_COPY] = (upload.name, str(exc))
+            st.rerun()
+
+    imported = db.attempt(
+        import_card, audited=(f"user:{user_id}", "muse.import"), say="Import refused: {}"
+    )
+    if imported:
         st.session_state.pop(_IMPORT_COPY, None)
-        notify(f"Imported {muse.name}.")
-        open_view(muse.id)
+        notify(f"Imported {imported.value.name}.")
+        open_view(imported.value.id)
 
 
 def grid_view() -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import CoreError
 from core.studio import reader, remix
-from ui import resources, studio_prefill
+from ui import db, resources, studio_prefill
 from ui.auth import require_user
 from ui.widgets import md_literal
 
@@ -23,15 +22,18 @@ st.caption(
 upload = st.file_uploader("A PNG, WebP or MP4 file", type=["png", "webp", "mp4"], key="reader_file")
 if upload is None:
     st.stop()
-try:
-    found = reader.read_upload(
-        upload.getvalue(),
+data = upload.getvalue()
+read = db.shown(
+    lambda: reader.read_upload(
+        data,
         max_bytes=settings.max_upload_bytes,
         max_pixels=settings.max_image_pixels,
-    )
-except CoreError as exc:
-    st.error(f"This file cannot be read: {exc}")
+    ),
+    say="This file cannot be read: {}",
+)
+if not read:
     st.stop()
+found = read.value
 
 loaded = remix.of_file(found, presets)
 st.subheader(f"Made with {found.source}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
+from sqlmodel import Session
 
 from core.errors import NotFound
 from core.gallery import moderation, sharing
@@ -26,12 +29,11 @@ viewer = current_user()
 recipe.made_with(viewer.id if viewer else None, asset, key="share_made")
 
 
-def send_report(reason: str, details: str) -> None:
+def send_report(session: Session, now: datetime, reason: str, details: str) -> None:
     try:
-        with db.writing() as (session, now):
-            moderation.report_shared(
-                session, token=token, signer=signer, reason=reason, details=details, now=now
-            )
+        moderation.report_shared(
+            session, token=token, signer=signer, reason=reason, details=details, now=now
+        )
     except NotFound:
         raise NotFound("This link is not valid any more.") from None
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import streamlit as st
+from sqlmodel import Session
 
 from core.accounts import ledger
 from core.comfy.tokens import CLIP_WINDOW, estimate_clip_tokens, prompt_chunks
-from core.errors import CoreError
 from core.gallery import library
 from core.models import Asset, GenerationJob, JobStatus, MediaKind, Visibility
 from core.muses import prompt as muse_prompt
 from core.muses import service as muses
+from core.pool.outlook import Outlook
 from core.studio import history, progress, remix
 from core.studio.compose import (
     DEFAULT_REFERENCE_WEIGHT,
@@ -21,7 +22,7 @@ from core.studio.compose import (
 )
 from core.studio.history import job_for_user
 from core.studio.labels import model_name, preset_summary
-from core.studio.pricing import estimate, hold_for, pricing_from
+from core.studio.pricing import Estimate, estimate, hold_for, pricing_from
 from core.studio.submit import submit
 from ui import db, intent, job_queue, media, resources, studio_prefill
 from ui.auth import require_user
@@ -168,34 +169,33 @@ form_request = StudioRequest(
     tools=tools,
     mask_png=mask,
 )
-request = form_request
-try:
-    with db.reading() as session:
-        request = compose(
-            session,
-            form_request,
-            user_id=user_id,
-            use_muse_references=use_refs,
-            muse_reference_settings=False,  # the controls above start from the muse's
-        )
-except CoreError as exc:
-    st.error(str(exc))
+composed = db.attempt_read(
+    lambda session: compose(
+        session,
+        form_request,
+        user_id=user_id,
+        use_muse_references=use_refs,
+        muse_reference_settings=False,  # the controls above start from the muse's
+    )
+)
+request = composed.value if composed else form_request
+
+
+def _quote(session: Session) -> tuple[Estimate, Outlook]:
+    """The request's estimate and how long it would wait for a GPU."""
+    quote = estimate(session, request, presets=presets, pricing=pricing, pool=settings.pool_name)
+    ahead = progress.request_outlook(
+        session, pool=settings.pool_name, gpu_s=quote.gpu_seconds, pricing=pricing, now=clock.now()
+    )
+    return quote, ahead
+
 
 with side:
     st.subheader("Estimate")
     short = False
-    try:
-        with db.reading() as session:
-            quote = estimate(
-                session, request, presets=presets, pricing=pricing, pool=settings.pool_name
-            )
-            ahead = progress.request_outlook(
-                session, pool=settings.pool_name, gpu_s=quote.gpu_seconds, pricing=pricing,
-                now=clock.now(),
-            )  # fmt: skip
-    except CoreError as exc:
-        st.error(str(exc))
-    else:
+    quoted = db.attempt_read(_quote)
+    if quoted:
+        quote, ahead = quoted.value
         held = hold_for(quote)
         st.metric("Credits held (the unused part is refunded)", held)
         st.caption(
@@ -215,6 +215,21 @@ with side:
                 "Choose a lower quality or batch, or buy credits on the Account page."
             )
     show_sent(request.prompt, request.negative_prompt, composed=bool(muse_id))
+
+
+def _submitted(form: str, to_submit: StudioRequest) -> GenerationJob | None:
+    """Submit `to_submit` as `form`'s intent (`ui.intent`) and follow the new job: the job,
+    or None when it was refused (the refusal shown)."""
+    job = intent.submit_jobs(
+        form,
+        user_id=user_id,
+        queue=lambda options: submit(engine, request=to_submit, **options),
+    )
+    if job is not None:
+        st.session_state[ACTIVE_JOB] = job.id
+    return job
+
+
 with generate_slot:
     clicked = st.button(
         "Generate",
@@ -228,22 +243,7 @@ with generate_slot:
     if clicked and blocker:
         st.warning(blocker)
     elif clicked:
-        job = intent.submit(
-            "studio_generate",
-            lambda idempotency_key: submit(
-                engine,
-                user_id=user_id,
-                request=request,
-                clock=clock,
-                presets=presets,
-                pricing=pricing,
-                pool=settings.pool_name,
-                idempotency_key=idempotency_key,
-                max_pixels=settings.max_image_pixels,
-            ),
-        )
-        if job is not None:
-            st.session_state[ACTIVE_JOB] = job.id
+        if _submitted("studio_generate", request):
             st.toast("Queued. You can leave this page; the job keeps running.")
     elif short:
         st.caption("Generate is off: not enough credits (see the estimate).")
@@ -395,6 +395,8 @@ with db.reading() as session:
         job_ids=[j.id or 0 for j in recent if j.status is JobStatus.SUCCEEDED],
         user_id=user_id,
     )
+
+
 if not recent:
     st.caption("Nothing generated yet.")
 for past in recent:
@@ -419,21 +421,5 @@ for past in recent:
                 on_studio=True,
             )
         if rerun_col.button("Re-run with the same seed", key=f"rerun_{past.id}"):
-            try:
-                rerun = submit(
-                    engine,
-                    user_id=user_id,
-                    request=request_of(past),
-                    clock=clock,
-                    presets=presets,
-                    pricing=pricing,
-                    pool=settings.pool_name,
-                    idempotency_key=intent.key(f"rerun_{past.id}"),
-                    max_pixels=settings.max_image_pixels,
-                )
-            except CoreError as exc:
-                st.error(str(exc))
-            else:
-                intent.renew(f"rerun_{past.id}")
-                st.session_state[ACTIVE_JOB] = rerun.id
+            if _submitted(f"rerun_{past.id}", request_of(past)):  # the same seed too
                 st.rerun()

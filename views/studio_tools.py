@@ -34,7 +34,6 @@ from core.comfy.tools import (
     Lora,
     Tools,
 )
-from core.errors import CoreError
 from core.studio import sources
 from ui import db, media, resources
 from ui.references import upload_reference
@@ -282,8 +281,6 @@ def _upscale_controls(presets: Presets, tools: Tools) -> Tools:
 
 def _inpaint_controls(tools: Tools, source: Source) -> tuple[Tools, bytes | None]:
     """The mask, drawn over the picture or uploaded, and how it is grown and feathered."""
-    settings = resources.settings()
-    size = (source.width, source.height)
     method = st.radio(
         "Inpaint",
         list(INPAINT_METHODS),
@@ -297,32 +294,33 @@ def _inpaint_controls(tools: Tools, source: Source) -> tuple[Tools, bytes | None
     tools = replace(
         tools, inpaint_method=method, mask_grow=grow, mask_feather=feather, denoise=denoise
     )
+    masked = db.shown(lambda: _mask(source))
+    return tools, masked.value if masked else None
+
+
+def _mask(source: Source) -> bytes | None:
+    """The mask as PNG bytes: the remixed one, an upload or the strokes drawn (None before
+    any); a file that is no mask of the picture's size raises its `CoreError`."""
+    settings = resources.settings()
+    size = (source.width, source.height)
     remixed: bytes | None = st.session_state.get(REMIX_MASK)
     choices = ["Draw", "Upload", *([REMIXED_MASK] if remixed else [])]
     how = st.radio("Mask", choices, horizontal=True, key="tools_mask_origin")
-    try:
-        if how == REMIXED_MASK and remixed is not None:
-            return tools, sources.mask_png(remixed, size=size, max_pixels=settings.max_image_pixels)
-        if how == "Upload":
-            upload = st.file_uploader(
-                "Mask (white = repaint, black = keep; the picture's size)",
-                type=["png", "webp"],
-                key="tools_mask_file",
-            )
-            if upload is None:
-                return tools, None
-            return tools, sources.mask_png(
-                upload.getvalue(), size=size, max_pixels=settings.max_image_pixels
-            )
-        drawing = _canvas(source)
-        if drawing is None:
-            return tools, None
-        return tools, sources.drawn_mask_png(
-            drawing, size=size, max_pixels=settings.max_image_pixels
+    if how == REMIXED_MASK and remixed is not None:
+        return sources.mask_png(remixed, size=size, max_pixels=settings.max_image_pixels)
+    if how == "Upload":
+        upload = st.file_uploader(
+            "Mask (white = repaint, black = keep; the picture's size)",
+            type=["png", "webp"],
+            key="tools_mask_file",
         )
-    except CoreError as exc:
-        st.error(str(exc))
-        return tools, None
+        if upload is None:
+            return None
+        return sources.mask_png(upload.getvalue(), size=size, max_pixels=settings.max_image_pixels)
+    drawing = _canvas(source)
+    if drawing is None:
+        return None
+    return sources.drawn_mask_png(drawing, size=size, max_pixels=settings.max_image_pixels)
 
 
 def _canvas(source: Source) -> Image.Image | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import CoreError
 from core.gallery import takedown
 from ui import db, resources
 
@@ -38,24 +37,22 @@ with st.form("takedown_form"):
     sent = st.form_submit_button("Send the request", type="primary")
 
 if sent:
-    try:
-        with db.writing() as (session, now):
-            request = takedown.file_request(
-                session,
-                location=location,
-                description=description,
-                requester_name=name,
-                requester_email=email,
-                relationship=relationship or "",
-                signature=signature,
-                good_faith=good_faith,
-                signer=resources.share_signer(),
-                now=now,
-            )
-    except CoreError as exc:
-        st.error(str(exc))
-    else:
+    filed = db.attempt(
+        lambda session, now: takedown.file_request(
+            session,
+            location=location,
+            description=description,
+            requester_name=name,
+            requester_email=email,
+            relationship=relationship or "",
+            signature=signature,
+            good_faith=good_faith,
+            signer=resources.share_signer(),
+            now=now,
+        )
+    )
+    if filed:
         st.success(
-            f"Request #{request.id} received. We will act on it by "
-            f"{request.due_at:%Y-%m-%d %H:%M} UTC and write to you."
+            f"Request #{filed.value.id} received. We will act on it by "
+            f"{filed.value.due_at:%Y-%m-%d %H:%M} UTC and write to you."
         )

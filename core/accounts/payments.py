@@ -41,7 +41,7 @@ from sqlmodel import Session, col, select
 from core.accounts import ledger
 from core.db import run_transaction
 from core.errors import NotFound, PaymentError, PaymentUnavailable, ValidationFailed
-from core.locks import lock_user
+from core.locks import read_after_owner
 from core.models import CreditEntry, CreditKind, StripeEvent, StripePayment
 
 TOLERANCE_S = 300
@@ -328,17 +328,11 @@ def _locked_payment(session: Session, payment_intent: str | None) -> StripePayme
     concurrent refunds and disputes of it take back in turn, from fresh totals."""
     if payment_intent is None:
         return None
-    buyer = session.exec(
-        select(StripePayment.user_id).where(StripePayment.payment_intent == payment_intent)
-    ).first()
-    if buyer is None:
-        return None
-    lock_user(session, buyer)
-    return session.exec(
-        select(StripePayment)
-        .where(StripePayment.payment_intent == payment_intent)
-        .execution_options(populate_existing=True)
-    ).one()
+    return read_after_owner(
+        session,
+        owner=select(StripePayment.user_id).where(StripePayment.payment_intent == payment_intent),
+        row=select(StripePayment).where(StripePayment.payment_intent == payment_intent),
+    )
 
 
 def _share(credits: int, part_cents: int, whole_cents: int) -> int:

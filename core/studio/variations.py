@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Unpack
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from core.accounts.inputs import require_int
-from core.clock import Clock
 from core.comfy.presets import Presets
 from core.db import read_scope
 from core.errors import NotFound
 from core.models import GenerationJob
 from core.studio.compose import MAX_SEED, StudioRequest, request_of
 from core.studio.pricing import Pricing, estimate, hold_for
-from core.studio.submit import DEFAULT_MAX_PIXELS, submit_all
+from core.studio.submit import SubmitOptions, submit_all
 
 MAX_VARIATIONS = 8
 DEFAULT_VARIATIONS = 4
@@ -60,30 +60,11 @@ def owned_job(session: Session, *, user_id: int, job_id: int) -> GenerationJob:
 
 
 def submit_variations(
-    engine: Engine,
-    *,
-    user_id: int,
-    job_id: int,
-    count: int,
-    clock: Clock,
-    presets: Presets,
-    pricing: Pricing,
-    pool: str,
-    idempotency_key: str | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    engine: Engine, *, job_id: int, count: int, **options: Unpack[SubmitOptions]
 ) -> list[GenerationJob]:
     """Queue `count` variations of the user's job `job_id` (see `variation_requests`), each
     screened, priced and held as `submit` does, all or none; NotFound for another's job."""
     with read_scope(engine) as session:
-        requests = variation_requests(owned_job(session, user_id=user_id, job_id=job_id), count)
-    return submit_all(
-        engine,
-        user_id=user_id,
-        requests=requests,
-        clock=clock,
-        presets=presets,
-        pricing=pricing,
-        pool=pool,
-        idempotency_key=idempotency_key,
-        max_pixels=max_pixels,
-    )
+        job = owned_job(session, user_id=options["user_id"], job_id=job_id)
+        requests = variation_requests(job, count)
+    return submit_all(engine, requests=requests, **options)

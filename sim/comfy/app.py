@@ -15,6 +15,7 @@ import hashlib
 import json
 import mimetypes
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -239,29 +240,36 @@ async def get_queue(request: Request) -> Response:
     )
 
 
-async def _clear_or_delete(request: Request) -> tuple[bool, set[str]] | None:
-    """A `{"clear": true}` / `{"delete": [ids]}` body as (clear, ids); None for bad JSON."""
-    try:
-        body = await _json_body(request)
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
-        return False, set()
-    return bool(body.get("clear")), {str(prompt_id) for prompt_id in body.get("delete", [])}
+def _clear_or_delete(
+    apply: Callable[[ComfyServer, bool, set[str]], Awaitable[None]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint taking a `{"clear": true}` / `{"delete": [ids]}` body: `apply(server,
+    clear, ids)`, then 200; bad JSON crashes as ComfyUI does, a body not an object clears
+    and deletes nothing."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+        except ValueError:
+            return _crash()
+        if not isinstance(body, dict):
+            body = {}
+        doomed = {str(prompt_id) for prompt_id in body.get("delete", [])}
+        await apply(_server(request), bool(body.get("clear")), doomed)
+        return Response(status_code=200)
+
+    return endpoint
 
 
-async def post_queue(request: Request) -> Response:
+async def _clear_queue(server: ComfyServer, clear: bool, doomed: set[str]) -> None:
     """`{"clear": true}` empties the pending queue; `{"delete": [ids]}` removes those."""
-    server = _server(request)
-    asked = await _clear_or_delete(request)
-    if asked is None:
-        return _crash()
-    clear, doomed = asked
     server.pending[:] = [
         item for item in server.pending if not clear and item.prompt_id not in doomed
     ]
     await server.broadcast_status()
-    return Response(status_code=200)
+
+
+post_queue = _clear_or_delete(_clear_queue)
 
 
 async def get_history(request: Request) -> Response:
@@ -295,16 +303,13 @@ async def get_history_entry(request: Request) -> Response:
     return JSONResponse({prompt_id: entry} if entry is not None else {})
 
 
-async def post_history(request: Request) -> Response:
+async def _clear_history(server: ComfyServer, clear: bool, doomed: set[str]) -> None:
     """`{"clear": true}` or `{"delete": [ids]}` on the history."""
-    server = _server(request)
-    asked = await _clear_or_delete(request)
-    if asked is None:
-        return _crash()
-    clear, doomed = asked
     for prompt_id in list(server.history) if clear else doomed:
         server.history.pop(prompt_id, None)
-    return Response(status_code=200)
+
+
+post_history = _clear_or_delete(_clear_history)
 
 
 async def view(request: Request) -> Response:
