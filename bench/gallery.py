@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from bench.common import Figure, percentile, row, timed_ms
+from bench.common import Figure, interleaved_ms, percentile, row
 from bench.gallery_seed import CATEGORIES, COMMON_WORD, RARE_PHRASE, SEEDED_AT, TAGS, seeded
 from core.db import read_scope, session_scope
 from core.gallery import boards, engagement, listing
@@ -31,7 +31,7 @@ PAGE_SIZE = 24
 DEEP_FRACTION = 0.9
 NOISE_FLOOR_MS = 1.0  # below a millisecond the timer and Python dominate any ratio
 DEPTH_RATIO_GOAL = 2.0
-PAGE_P95_GOAL_MS = 20.0  # issue 18: every gallery page at 1M rows
+PAGE_GOAL_MS = 20.0  # issue 18: every gallery page at 1M rows (its p50 and its p95)
 WRITER_WAIT_GOAL_MS = 250.0  # a rating or a finished job waits at most this for the refresh
 SEED_ROWS_PER_S_GOAL = 10_000.0
 QUERIES: tuple[tuple[str, listing.Sort, dict[str, Any]], ...] = (
@@ -57,16 +57,18 @@ class PageTiming:
     deep_ms: list[float]
     deep_items: int
 
-    @property
-    def worst_p95_ms(self) -> float:
-        """The slower of the first and the deep page, p95."""
-        return max(percentile(self.first_ms, 95), percentile(self.deep_ms, 95))
+    def worst_ms(self, q: float) -> float:
+        """The slower of the first and the deep page, q-th percentile."""
+        return max(percentile(self.first_ms, q), percentile(self.deep_ms, q))
 
     @property
     def depth_ratio(self) -> float:
-        """Deep-page p95 over first-page p95, each floored at `NOISE_FLOOR_MS`."""
-        deep = max(percentile(self.deep_ms, 95), NOISE_FLOOR_MS)
-        return deep / max(percentile(self.first_ms, 95), NOISE_FLOOR_MS)
+        """Deep-page median over first-page median, each floored at `NOISE_FLOOR_MS`.
+
+        Medians of interleaved samples (`interleaved_ms`): a burst of another process's
+        load lands on both pages alike, where a ratio of p95s was the ratio of two bursts."""
+        deep = max(percentile(self.deep_ms, 50), NOISE_FLOOR_MS)
+        return deep / max(percentile(self.first_ms, 50), NOISE_FLOOR_MS)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class PagesResult:
         figures = [
             Figure(
                 "P4",
-                f"{page.query}: deep/first page p95 at {label}",
+                f"{page.query}: deep/first page p50 at {label}",
                 page.depth_ratio,
                 "x",
                 "<=",
@@ -96,17 +98,18 @@ class PagesResult:
             for page in self.pages
         ]
         gallery_pages = [p for p in self.pages if not p.query.startswith("audit")]
-        slowest = max(gallery_pages, key=lambda p: p.worst_p95_ms)
-        figures.append(
-            Figure(
-                "P4",
-                f"slowest gallery page p95 at {label} ({slowest.query})",
-                slowest.worst_p95_ms,
-                "ms",
-                "<=",
-                PAGE_P95_GOAL_MS,
+        for q in (50, 95):
+            slowest = max(gallery_pages, key=lambda p, q=q: p.worst_ms(q))
+            figures.append(
+                Figure(
+                    "P4",
+                    f"slowest gallery page p{q} at {label} ({slowest.query})",
+                    slowest.worst_ms(q),
+                    "ms",
+                    "<=",
+                    PAGE_GOAL_MS,
+                )
             )
-        )
         figures.append(
             Figure(
                 "P4",
@@ -167,15 +170,10 @@ def _gallery_timings(session: Session, viewer: int, repeats: int) -> list[PageTi
                 session, viewer_id=viewer, sort=sort, cursor=cursor, limit=PAGE_SIZE, **filters
             )
 
-        timings.append(
-            PageTiming(
-                query=name,
-                depth=depth,
-                first_ms=timed_ms(lambda page=page: page(None), repeats),
-                deep_ms=timed_ms(lambda page=page, cursor=cursor: page(cursor), repeats),
-                deep_items=len(page(cursor).items),
-            )
+        first_ms, deep_ms = interleaved_ms(
+            lambda page=page: page(None), lambda page=page, cursor=cursor: page(cursor), repeats
         )
+        timings.append(PageTiming(name, depth, first_ms, deep_ms, len(page(cursor).items)))
     return timings
 
 
@@ -211,16 +209,13 @@ def _board_timings(session: Session, viewer: int, repeats: int) -> list[PageTimi
     def by_link(cursor: str | None) -> boards.BoardPage:
         return boards.shared_pictures(session, board=board, cursor=cursor, limit=PAGE_SIZE)
 
-    return [
-        PageTiming(
-            query=name,
-            depth=depth,
-            first_ms=timed_ms(lambda page=page: page(None), repeats),
-            deep_ms=timed_ms(lambda page=page: page(cursor), repeats),
-            deep_items=len(page(cursor).items),
+    timings = []
+    for name, page in (("board page", owners), ("board page by link", by_link)):
+        first_ms, deep_ms = interleaved_ms(
+            lambda page=page: page(None), lambda page=page: page(cursor), repeats
         )
-        for name, page in (("board page", owners), ("board page by link", by_link))
-    ]
+        timings.append(PageTiming(name, depth, first_ms, deep_ms, len(page(cursor).items)))
+    return timings
 
 
 def _audit_timings(session: Session, count: int, repeats: int) -> list[PageTiming]:
@@ -230,20 +225,13 @@ def _audit_timings(session: Session, count: int, repeats: int) -> list[PageTimin
         ("audit log", audit_view.AuditFilter()),
         ("audit log, action filter", audit_view.AuditFilter(action="login.failed")),
     ):
-        timings.append(
-            PageTiming(
-                query=name,
-                depth=count - cursor,
-                first_ms=timed_ms(
-                    lambda f=filter: audit_view.page_audit(session, filter=f), repeats
-                ),
-                deep_ms=timed_ms(
-                    lambda f=filter: audit_view.page_audit(session, filter=f, cursor=cursor),
-                    repeats,
-                ),
-                deep_items=len(audit_view.page_audit(session, filter=filter, cursor=cursor).rows),
-            )
+        first_ms, deep_ms = interleaved_ms(
+            lambda f=filter: audit_view.page_audit(session, filter=f),
+            lambda f=filter: audit_view.page_audit(session, filter=f, cursor=cursor),
+            repeats,
         )
+        deep_items = len(audit_view.page_audit(session, filter=filter, cursor=cursor).rows)
+        timings.append(PageTiming(name, count - cursor, first_ms, deep_ms, deep_items))
     return timings
 
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from core.accounts.inputs import require_plain
 from core.errors import NotFound, ValidationFailed
+from core.gallery.plan_sizes import remembered
 from core.gallery.search import (
     FEW_MATCHES,
     Match,
@@ -42,17 +43,19 @@ class Page:
     next_cursor: str | None
 
 
-def _not_flagged() -> Any:
-    return col(Asset.screening) != Screening.FLAGGED
+_NOT_FLAGGED = col(Asset.screening) != Screening.FLAGGED
+_PUBLICLY_VISIBLE = sa.and_(
+    col(Asset.visibility) == Visibility.PUBLIC,
+    col(Asset.screening) == Screening.PASSED,
+    col(Asset.hidden).is_(False),
+)
+"""Built once: SQL expressions are immutable, and building this one cost ~0.1-0.2 ms of a
+page's ~0.6 ms in Python (10,000 pictures)."""
 
 
 def publicly_visible() -> Any:
     """The SQL condition of an asset anyone may see: public, screened as passed, not hidden."""
-    return sa.and_(
-        col(Asset.visibility) == Visibility.PUBLIC,
-        col(Asset.screening) == Screening.PASSED,
-        col(Asset.hidden).is_(False),
-    )
+    return _PUBLICLY_VISIBLE
 
 
 def sort_column(sort: Sort) -> Any:
@@ -123,7 +126,7 @@ def filtered(
     if scope == "mine":
         # flagged outputs are held back from their owner until reviewed
         mine = col(Asset.owner_id) == (viewer_id or -1)
-        query = query.where(_broad(session, mine) if broad else mine, _not_flagged())
+        query = query.where(_broad(session, mine) if broad else mine, _NOT_FLAGGED)
     else:
         query = query.where(_broad(session, publicly_visible()) if broad else publicly_visible())
     if category:
@@ -147,7 +150,8 @@ are read from its index first (core.gallery.listing._tagged)."""
 
 def _tagged(session: Session, names: str | Sequence[str]) -> Match:
     """The condition of a picture carrying one of the tag `names`, in the form the tag's size
-    calls for (counted on the tag index, up to MANY_TAGGED + 1 entries):
+    calls for (counted on the tag index, up to MANY_TAGGED + 1 entries, and remembered a
+    minute: core.gallery.plan_sizes):
 
     - at most FEW_MATCHES pictures: their ids, looked up (then sorted: a few thousand rows);
     - up to MANY_TAGGED: the sort index walked, each row's id tested against the tag's ids,
@@ -161,7 +165,8 @@ def _tagged(session: Session, names: str | Sequence[str]) -> Match:
     tagged = select(col(AssetTag.asset_id)).where(_one_of(col(AssetTag.tag), names))
     entries = select(sa.literal(1)).where(_one_of(col(AssetTag.tag), names))
     counted = select(sa.func.count()).select_from(entries.limit(MANY_TAGGED + 1).subquery())
-    size = session.exec(counted).one()
+    key = ("tag", (names,) if isinstance(names, str) else tuple(names), MANY_TAGGED)
+    size = remembered(session, key, lambda: session.exec(counted).one())
     if size > MANY_TAGGED:
         exists = sa.exists().where(col(AssetTag.asset_id) == Asset.id)
         return Match(exists.where(_one_of(col(AssetTag.tag), names)), by_id=False)
