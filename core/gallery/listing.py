@@ -139,7 +139,12 @@ def filtered(
         query = query.where(col(Asset.created_at) >= since)
     if until is not None:
         query = query.where(col(Asset.created_at) <= until)
-    return query
+    return query.execution_options(**{LOOKED_UP: True}) if broad else query
+
+
+LOOKED_UP = "aik_looked_up"
+"""The execution option `filtered` sets on a query whose rows are a few looked up by id (a
+rare search or tag), then sorted, rather than read walking a sort index (`rows_after`)."""
 
 
 MANY_TAGGED = 20_000
@@ -292,10 +297,13 @@ def rows_after(
     id). SQLite (3.40) ranges that row value over `key` only, id being the rowid, then steps
     over every row tied on the key (most trending scores are tied at 0); there it is two
     ranges read in order: the rest of the cursor's key (`key = a AND id < b`), then the
-    lower keys (`key < a`).
+    lower keys (`key < a`). Rows looked up by id (`LOOKED_UP`) are sorted, not read from an
+    index range: there one statement, the row value, on both (a rare search's deep page ran
+    twice the Python of its first page for a second, empty statement).
     """
     ids = col(Asset.id) if id_column is None else id_column
-    if session.get_bind().dialect.name != "sqlite":
+    looked_up = by_key.get_execution_options().get(LOOKED_UP, False)
+    if looked_up or session.get_bind().dialect.name != "sqlite":
         return list(
             session.exec(by_key.where(_row_value_before(key, ids, after, after_id)).limit(count))
         )
