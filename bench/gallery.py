@@ -11,6 +11,7 @@ first page and a page ~90 % deep are timed for each query.
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ QUERIES: tuple[tuple[str, listing.Sort, dict[str, Any]], ...] = (
 
 @dataclass(frozen=True)
 class PageTiming:
-    """First-page and deep-page samples of one query."""
+    """First-page and deep-page samples of one query, taken in rounds (`interleaved_ms`):
+    sample i of each was taken in round i."""
 
     query: str
     depth: int
@@ -63,12 +65,16 @@ class PageTiming:
 
     @property
     def depth_ratio(self) -> float:
-        """Deep-page median over first-page median, each floored at `NOISE_FLOOR_MS`.
+        """The median over rounds of deep page over first page, each floored at
+        `NOISE_FLOOR_MS`.
 
-        Medians of interleaved samples (`interleaved_ms`): a burst of another process's
-        load lands on both pages alike, where a ratio of p95s was the ratio of two bursts."""
-        deep = max(percentile(self.deep_ms, 50), NOISE_FLOOR_MS)
-        return deep / max(percentile(self.first_ms, 50), NOISE_FLOOR_MS)
+        The samples are interleaved (`interleaved_ms`): a round's two calls run back to back,
+        so a burst of other processes' load falls on both; a ratio of p95s was the ratio of
+        two bursts, and even medians of each list swung 5x either way on a loaded machine."""
+        return statistics.median(
+            max(deep, NOISE_FLOOR_MS) / max(first, NOISE_FLOOR_MS)
+            for first, deep in zip(self.first_ms, self.deep_ms, strict=True)
+        )
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ class PagesResult:
         figures = [
             Figure(
                 "P4",
-                f"{page.query}: deep/first page p50 at {label}",
+                f"{page.query}: deep/first page, median of rounds, at {label}",
                 page.depth_ratio,
                 "x",
                 "<=",
