@@ -84,6 +84,24 @@ def timed_ms(action: Callable[[], object], repeats: int) -> list[float]:
     return samples
 
 
+def interleaved_ms(
+    first: Callable[[], object], second: Callable[[], object], repeats: int
+) -> tuple[list[float], list[float]]:
+    """Wall-clock milliseconds of `repeats` calls of each action, after one untimed call of
+    each, taken in alternating pairs (first then second, then second then first, …) so that
+    load from other processes and the caches' warmth fall on both alike."""
+    first()
+    second()
+    samples: tuple[list[float], list[float]] = ([], [])
+    actions = (first, second)
+    for round_ in range(repeats):
+        for which in (0, 1) if round_ % 2 == 0 else (1, 0):
+            started = time.perf_counter()
+            actions[which]()
+            samples[which].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
 def parallel_map(
     function: Callable[[Item], Result], items: Sequence[Item], workers: int
 ) -> list[Result]:

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.gallery.plan_sizes import remembered
 from core.gallery.taxonomy import normalize_tags
 from core.models import Asset, AssetTag
 
@@ -188,7 +189,8 @@ def matching(session: Session, text: str) -> Match | None:
     with at most FEW_MATCHES matches is their ids (read from the title indexes, then
     fetched by id), a commoner one a test of each row while the sort index is walked, which
     meets a page of matches within a few thousand rows (the same matches: titles lowercased
-    as the indexes fold them, the tag compared as it is stored).
+    as the indexes fold them, the tag compared as it is stored). That a search is common is
+    remembered a minute (core.gallery.plan_sizes); a rare one's ids are read every time.
     """
     needle = clean(text)
     if not needle:
@@ -197,7 +199,14 @@ def matching(session: Session, text: str) -> Match | None:
     sources = _sources(dialect, needle)
     if not sources:
         return Match(sa.false(), by_id=True)
-    few = _few_ids(session, sources)
+    read: list[list[int] | None] = []
+
+    def size() -> int:
+        read.append(_few_ids(session, sources))
+        return FEW_MATCHES + 1 if read[0] is None else len(read[0])
+
+    common = remembered(session, ("search", dialect, needle, FEW_MATCHES), size) > FEW_MATCHES
+    few = None if common else (read[0] if read else _few_ids(session, sources))
     if few is None:
         return Match(row_condition(dialect, needle), by_id=False)
     return Match(col(Asset.id).in_(few) if few else sa.false(), by_id=True)

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from bench import api, dispatch, engine, gallery, grid, pool, pool_policy, stopped_tier
 from bench.__main__ import SECTIONS, main
-from bench.common import Figure, parallel_map, percentile
+from bench.common import Figure, interleaved_ms, parallel_map, percentile
 from core.models import PoolConfig
 
 
@@ -92,7 +92,7 @@ def test_page_queries_time_a_first_and_a_truly_deep_page_of_every_query():
     assert 90 <= searched.depth < 100  # one title in ten starts with the common word
     assert result.seed_s > 0
     assert result.writer_wait_ms > 0
-    assert len(result.figures()) == len(result.pages) + 3
+    assert len(result.figures()) == len(result.pages) + 4  # + slowest p50 and p95
 
 
 def test_grid_render_shows_every_thumbnail_without_exceptions():
@@ -188,6 +188,20 @@ def test_safety_section_grades_every_set_and_time(capsys):
     assert run.refusal_explicit.keys() == run.false_refusal_explicit.keys() == sets
     assert run.image_p50_ms > 0 and run.prompt_p99_ms > 0
     assert "content safety" in capsys.readouterr().out
+
+
+def test_interleaved_timing_alternates_which_action_goes_first_after_one_untimed_call_each():
+    calls: list[str] = []
+    first, second = interleaved_ms(lambda: calls.append("a"), lambda: calls.append("b"), 4)
+    assert calls == ["a", "b", "a", "b", "b", "a", "a", "b", "b", "a"]
+    assert len(first) == len(second) == 4
+
+
+def test_a_depth_ratio_is_of_medians_so_one_slow_sample_of_either_page_does_not_move_it():
+    steady = [5.0] * 19
+    page = gallery.PageTiming("q", 900, [*steady, 50.0], [*steady, 5.0], 24)
+    assert page.depth_ratio == 1.0
+    assert page.worst_ms(50) == 5.0
 
 
 def test_parallel_map_keeps_the_order_of_items_across_spawned_workers():

@@ -4,6 +4,7 @@ revocable link that shows only pictures safe to show; never another user's board
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from core.db import read_scope, session_scope
@@ -221,3 +222,28 @@ def test_a_deleted_picture_leaves_every_board(engine, tmp_path):
     with session_scope(engine) as session:
         library.delete_asset(session, owner_id=owner.id, asset_id=asset.id, media=tmp_path)
     assert on_board(engine, owner, board_id) == []
+
+
+def test_a_deep_board_page_is_one_statement_across_ties_and_older_additions(engine):
+    owner = make_user(engine)
+    pictures = [make_asset(engine, owner) for _ in range(6)]
+    board_id = new_board(engine, owner)
+    add(engine, owner, board_id, [a.id for a in pictures[:3]])
+    add(engine, owner, board_id, [a.id for a in pictures[3:]], at=NOW + timedelta(minutes=1))
+    statements = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many):
+        if "FROM boarditem" in statement:
+            statements.append(statement)
+
+    with read_scope(engine) as session:
+        first = boards.board_pictures(session, owner_id=owner.id, board_id=board_id, limit=2)
+        sa.event.listen(engine, "before_cursor_execute", capture)
+        try:  # the cursor is inside the newer instant: its last tie, then the older ones
+            deep = boards.board_pictures(
+                session, owner_id=owner.id, board_id=board_id, cursor=first.next_cursor, limit=3
+            )
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", capture)
+    assert [a.id for a in first.items + deep.items] == [a.id for a in reversed(pictures)][:5]
+    assert len(statements) == 1

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.db import read_scope, session_scope
-from core.gallery import engagement, listing, search
+from core.gallery import engagement, listing, plan_sizes, search
 from core.models import Asset, AssetTag, Screening, Visibility
 from testing.factories import make_asset, make_user
 from tests.integration.test_gallery_sorting import SORTS, expected_order, page_through, public
@@ -64,10 +64,12 @@ def tagged_gallery(engine):
 
 
 def _choose(monkeypatch, plan):
-    """Set the sizes that choose the plan (FEW_MATCHES in both modules that read it)."""
+    """Set the sizes that choose the plan (FEW_MATCHES in both modules that read it), each
+    tag's and search's size counted afresh (not one another test's database remembered)."""
     for name, value in PLANS[plan].items():
         monkeypatch.setattr(listing, name, value)
     monkeypatch.setattr(search, "FEW_MATCHES", PLANS[plan]["FEW_MATCHES"])
+    monkeypatch.setattr(plan_sizes, "SIZE_TTL_S", 0.0)
 
 
 def _tags_of(engine):

@@ -335,3 +335,40 @@ def test_a_search_with_few_matches_looks_its_ids_up_instead_of_walking_the_sort_
                 for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
             ]
         assert plan[0] == "SEARCH asset USING INTEGER PRIMARY KEY (rowid=?)", plan
+
+
+def test_a_deep_page_of_a_rare_search_is_one_statement_in_sort_order(engine):
+    owner = make_user(engine)
+    rare = [make_asset(engine, owner, title=f"zuzu ropa {n}", view_count=n % 2) for n in range(5)]
+    make_asset(engine, owner, title="something else")
+    expected = sorted(rare, key=lambda asset: (asset.view_count, asset.id), reverse=True)
+    statements = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many):
+        if statement.startswith("SELECT asset.id, asset.owner_id"):  # a page's rows
+            statements.append(statement)
+
+    with read_scope(engine) as session:
+        first = listing.list_assets(
+            session,
+            viewer_id=owner.id,
+            scope="mine",
+            sort="most_viewed",
+            search="zuzu ropa",
+            limit=2,
+        )
+        sa.event.listen(engine, "before_cursor_execute", capture)
+        try:
+            deep = listing.list_assets(
+                session,
+                viewer_id=owner.id,
+                scope="mine",
+                sort="most_viewed",
+                search="zuzu ropa",
+                cursor=first.next_cursor,
+                limit=2,
+            )
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", capture)
+    assert [a.id for a in first.items + deep.items] == [a.id for a in expected[:4]]
+    assert len(statements) == 1
