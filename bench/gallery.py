@@ -293,13 +293,13 @@ def _refresh_with_a_writer(engine: sa.Engine, owner: int) -> tuple[float, float,
     While the first refresh runs, another thread writes (`_writes_during`) to pictures the
     refresh rewrites (each row locked while a batch holds it) and to another table; its
     longest write is how long the refresh held everybody else up. The same writer alone for
-    two seconds before is printed beside it: the host's own floor, never subtracted.
+    five seconds before is printed beside it: the host's own floor, never subtracted.
     """
     with read_scope(engine) as session:
         viewed = list(
             session.execute(sa.select(col(AssetView.asset_id)).distinct().limit(1000)).scalars()
         )
-    alone = _writes_during(engine, owner, viewed, lambda: time.sleep(2))
+    alone = _writes_during(engine, owner, viewed, lambda: time.sleep(5))
     started = time.perf_counter()
     waits = _writes_during(
         engine, owner, viewed, lambda: engagement.refresh_trending(engine, now=SEEDED_AT)
@@ -307,7 +307,7 @@ def _refresh_with_a_writer(engine: sa.Engine, owner: int) -> tuple[float, float,
     fill_ms = (time.perf_counter() - started) * 1000
     print(
         f"\n(trending refresh beside a writer: its longest write {max(waits, default=0):.0f} ms of "
-        f"{len(waits):,}; the same writer alone for 2 s: {max(alone, default=0):.0f} ms)"
+        f"{len(waits):,}; the same writer alone for 5 s: {max(alone, default=0):.0f} ms)"
     )
     started = time.perf_counter()
     engagement.refresh_trending(engine, now=SEEDED_AT)
