@@ -25,8 +25,5 @@ except CoreError as exc:
 st.title(md_literal(board.name))
 if not page.items:
     st.info("Nothing on this board can be shown yet.")
-for row_start in range(0, len(page.items), 4):
-    for column, asset in zip(st.columns(4), page.items[row_start : row_start + 4], strict=False):
-        column.image(media.read(asset.thumb_sha256 or asset.sha256), width="stretch")
-        column.caption(md_literal(asset.title or "Untitled"))
+media.thumbnail_grid(page.items)
 pager.controls(page.next_cursor, key="board", back="← Back", forward="More →")

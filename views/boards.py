@@ -94,7 +94,7 @@ if not page.items:
 for row_start in range(0, len(page.items), 4):
     for column, asset in zip(st.columns(4), page.items[row_start : row_start + 4], strict=False):
         with column:
-            st.image(media.read(asset.thumb_sha256 or asset.sha256), width="stretch")
+            st.image(media.thumbnail(asset), width="stretch")
             st.caption(md_literal(asset.title or "Untitled"))
             if st.button("Take off", key=f"board_off_{asset.id}"):
                 with db.writing() as (session, _now):

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
 from sqlmodel import Session
@@ -29,6 +30,9 @@ from core.models import Asset, AssetTag, MediaKind
 
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 THUMB_SIDE = 384
+ThumbFormat = Literal["WEBP", "JPEG"]
+THUMB_QUALITY: dict[ThumbFormat, int] = {"WEBP": 80, "JPEG": 90}
+"""WebP as stored; JPEG at the quality Streamlit re-encodes any other picture to."""
 OUTPUT_MAX_PIXELS = 64_000_000
 UPLOAD_DECODED_BYTES = 80 * 1024 * 1024
 """The most memory an upload may take once decoded, its RGB(A) working copy included: with
@@ -151,24 +155,28 @@ def ingest_image(data: bytes, *, media: Media, max_bytes: int, max_pixels: int) 
     return StoredImage(write(media, encoded), "image/png", width, height)
 
 
-def make_thumbnail(data: bytes, *, side: int = THUMB_SIDE) -> bytes:
-    """A WebP thumbnail (first frame of an animation, an MP4's poster frame) no larger than
-    `side` pixels."""
+def make_thumbnail(data: bytes, *, side: int = THUMB_SIDE, format: ThumbFormat = "WEBP") -> bytes:
+    """A thumbnail (first frame of an animation, an MP4's poster frame) no larger than `side`
+    pixels, as WebP (what the store keeps) or JPEG (what the pages show, `ui.media`)."""
     if sniff_mime(data) == MP4:
         from core import video  # here only: PyAV loads FFmpeg, which an image never needs
 
-        return thumbnail_of(video.mp4_poster(data, max_pixels=OUTPUT_MAX_PIXELS), side=side)
-    return thumbnail_of(Image.open(io.BytesIO(data), formats=list(FORMATS)), side=side)
+        poster = video.mp4_poster(data, max_pixels=OUTPUT_MAX_PIXELS)
+        return thumbnail_of(poster, side=side, format=format)
+    image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+    return thumbnail_of(image, side=side, format=format)
 
 
-def thumbnail_of(image: Image.Image, *, side: int = THUMB_SIDE) -> bytes:
+def thumbnail_of(
+    image: Image.Image, *, side: int = THUMB_SIDE, format: ThumbFormat = "WEBP"
+) -> bytes:
     """`make_thumbnail` of a file decoded already (`Output.image`): its first frame, no larger
-    than `side` pixels, as WebP. `image` itself is left as it was (the frame is a copy)."""
+    than `side` pixels, in `format`. `image` itself is left as it was (the frame is a copy)."""
     image.seek(0)
     frame = image.convert("RGB")
     frame.thumbnail((side, side))
     out = io.BytesIO()
-    frame.save(out, format="WEBP", quality=80)
+    frame.save(out, format=format, quality=THUMB_QUALITY[format])
     return out.getvalue()
 
 

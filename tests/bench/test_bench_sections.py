@@ -99,7 +99,8 @@ def test_grid_render_shows_every_thumbnail_without_exceptions():
     result = grid.grid_render(renders=2)
     assert (result.images, result.exceptions) == (grid.THUMBNAILS, 0)
     _ordered(result.warm_ms)
-    assert result.cold_ms > 0
+    _ordered(result.empty_warm_ms)
+    assert result.cold_ms > 0 and result.empty_cold_ms > 0
 
 
 def test_studio_render_shows_the_page_without_exceptions():

@@ -1,6 +1,7 @@
 """Gallery search through the title index (SQLite FTS5, PostgreSQL pg_trgm) and tags, and
 the trending refresh written in batches."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -240,6 +241,43 @@ def test_trending_is_written_in_batches_and_matches_a_single_pass(engine, monkey
         scores = dict(session.execute(sa.select(Asset.id, Asset.trending_score)).all())
     assert [scores[a.id] for a in assets] == [0, 4, 8, 10, 12, 13, 14]  # x4, x4, x2, x2, x1…
     assert engagement.refresh_trending(engine, now=NOW) == 0
+
+
+def test_views_counted_while_trending_is_written_are_all_kept_and_scored_next_run(
+    engine, monkeypatch
+):
+    owner = make_user(engine)
+    assets = [make_asset(engine, owner) for _ in range(30)]
+    with session_scope(engine) as session:
+        for asset in assets:
+            session.add(AssetView(asset_id=asset.id, at=NOW - timedelta(hours=1)))
+    monkeypatch.setattr(engagement, "TRENDING_BATCH_ROWS", 3)  # ten write transactions
+    writing = threading.Event()
+    write_scores = engagement._write_scores
+
+    def first_batch_lets_the_viewer_in(session, scores):
+        writing.set()
+        write_scores(session, scores)
+
+    monkeypatch.setattr(engagement, "_write_scores", first_batch_lets_the_viewer_in)
+    counted = []
+
+    def viewer():  # anonymous views: never deduplicated
+        writing.wait(10)
+        for n in range(90):
+            with session_scope(engine) as session:
+                engagement.record_view(session, asset_id=assets[n % 30].id, viewer_id=None, now=NOW)
+            counted.append(n)
+
+    thread = threading.Thread(target=viewer)
+    thread.start()
+    assert engagement.refresh_trending(engine, now=NOW) == 30
+    thread.join()
+    assert len(counted) == 90
+    engagement.refresh_trending(engine, now=NOW)
+    with read_scope(engine) as session:
+        rows = session.execute(sa.select(Asset.view_count, Asset.trending_score)).all()
+    assert set(rows) == {(3, 4 * 4)}  # no view lost; each of the 4 within a day weighs 4
 
 
 def test_a_renamed_category_or_tag_still_finds_the_pictures_filed_under_the_old_name(engine):

@@ -14,7 +14,7 @@ from core.models import Asset, AuditEntry, Board, Screening, User, Visibility
 from testing.factories import mp4_bytes, png_bytes
 from tests.pages.actions import click
 from tests.pages.conftest import ROOT, store_picture
-from ui import gallery_upload
+from ui import gallery_upload, resources
 
 
 def picture(engine, title, *, colour, visibility=Visibility.PUBLIC, screening=Screening.PASSED):
@@ -70,12 +70,45 @@ def test_boards_page_creates_renames_and_shares_a_board_that_opens_without_an_ac
     visitor = board_page(link.split("token=")[1]).run()  # no session: a visitor
     assert not visitor.exception
     assert visitor.title[0].value == "Ports"
-    captions = [c.value for c in visitor.caption]
-    assert captions == [r"\!\[x\]\(https\:\/\/tracker\.example\/p\.png\) harbour"]
-    assert len(visitor.get("image")) == 1
+    [grid] = visitor.get("image")
+    assert grid.captions == [r"\!\[x\]\(https\:\/\/tracker\.example\/p\.png\) harbour"]
     app = click(app, "Revoke board links")
     visitor = board_page(link.split("token=")[1]).run()
     assert visitor.error[0].value == "This link is not valid."
+
+
+def test_a_shared_board_shows_its_pictures_in_reading_order_one_image_list_a_column(
+    signed_in, web_engine
+):
+    signed_in("views/boards.py")
+    ids = [picture(web_engine, f"shot {n}", colour=(n, 9, 9)) for n in range(6)]
+    with session_scope(web_engine) as session:
+        owner_id = session.exec(select(User)).one().id
+        board = boards.create_board(session, owner_id=owner_id, name="Six", now=datetime.now(UTC))
+        for asset_id in ids:  # one at a time: the board lists the newest addition first
+            boards.add_pictures(
+                session,
+                owner_id=owner_id,
+                board_id=board.id,
+                asset_ids=[asset_id],
+                now=datetime.now(UTC),
+            )
+        link = boards.share_board(
+            session,
+            owner_id=owner_id,
+            board_id=board.id,
+            signer=resources.share_signer(),
+            now=datetime.now(UTC),
+        )
+    visitor = board_page(link).run()
+    assert not visitor.exception
+    # four columns, read row by row: the newest six are 5 4 3 2 / 1 0
+    assert [grid.captions for grid in visitor.get("image")] == [
+        ["shot 5", "shot 1"],
+        ["shot 4", "shot 0"],
+        ["shot 3"],
+        ["shot 2"],
+    ]
 
 
 @pytest.mark.parametrize("token", ["", "forged.0000", "x" * 300])

@@ -131,6 +131,8 @@ def test_thumbnail_and_png_metadata(tmp_path):
     assert store.read_png_metadata(data) == {"prompt": "a lighthouse", "seed": "7"}
     thumb = Image.open(io.BytesIO(store.make_thumbnail(data)))
     assert thumb.format == "WEBP" and max(thumb.size) == store.THUMB_SIDE
+    shown = Image.open(io.BytesIO(store.make_thumbnail(data, format="JPEG")))
+    assert (shown.format, shown.size) == ("JPEG", thumb.size)
 
 
 def test_taxonomy_loads_and_tags_are_cleaned(tmp_path):
