@@ -204,6 +204,22 @@ class Output:
     kind: MediaKind = MediaKind.IMAGE
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """A generated file checked and decoded (`decode_output`), not fingerprinted yet."""
+
+    data: bytes
+    image: Image.Image
+    mime: str
+    kind: MediaKind
+
+    @property
+    def still(self) -> bool:
+        """One picture (no animation): `image` is never seeked, so threads may read it at
+        once (an MP4's poster is a still of its own)."""
+        return self.mime == MP4 or getattr(self.image, "n_frames", 1) == 1
+
+
 def prepare_output(
     data: bytes,
     *,
@@ -212,11 +228,25 @@ def prepare_output(
     metadata: dict[str, str] | None = None,
     max_pixels: int = OUTPUT_MAX_PIXELS,
 ) -> Output:
+    """`fingerprinted(decode_output(...))`: a generated file checked, decoded and hashed."""
+    return fingerprinted(
+        decode_output(data, kind=kind, mime=mime, metadata=metadata, max_pixels=max_pixels)
+    )
+
+
+def decode_output(
+    data: bytes,
+    *,
+    kind: MediaKind,
+    mime: str,
+    metadata: dict[str, str] | None = None,
+    max_pixels: int = OUTPUT_MAX_PIXELS,
+) -> Decoded:
     """Decode a generated file with the upload checks, check its bytes are the `mime` its
     name claims (refused otherwise) and put `metadata` in a PNG's text chunks or an MP4's
     `mdta` items; no database, so it may run outside a unit of work. Animations and videos
-    are accepted for a `kind` VIDEO request only; the Output's kind follows the file (an
-    MP4 or an animation is a video, a still an image)."""
+    are accepted for a `kind` VIDEO request only; the kind follows the file (an MP4 or an
+    animation is a video, a still an image)."""
     actual = sniff_mime(data)
     if actual != mime:
         raise ValidationFailed(f"The output is {actual}, not {mime}.")
@@ -228,7 +258,7 @@ def prepare_output(
         image = video.mp4_poster(data, max_pixels=max_pixels)
         if metadata:
             data = video.mp4_with_metadata(data, metadata)
-        return _output(data, image, actual, MediaKind.VIDEO)
+        return Decoded(data, image, actual, MediaKind.VIDEO)
     image = open_image(
         data,
         max_bytes=256 * 1024 * 1024,
@@ -241,12 +271,16 @@ def prepare_output(
     if metadata and mime == "image/png":
         data = embed_png_metadata(data, metadata)
     animated = getattr(image, "n_frames", 1) > 1
-    return _output(data, image, mime, MediaKind.VIDEO if animated else MediaKind.IMAGE)
+    return Decoded(data, image, mime, MediaKind.VIDEO if animated else MediaKind.IMAGE)
 
 
-def _output(data: bytes, image: Image.Image, mime: str, kind: MediaKind) -> Output:
-    phash = fingerprints.perceptual_hash(image)
-    return Output(data, hashlib.sha256(data).hexdigest(), image, mime, phash, kind)
+def fingerprinted(decoded: Decoded) -> Output:
+    """The decoded file with its sha256 and perceptual hash: ready to store."""
+    phash = fingerprints.perceptual_hash(decoded.image)
+    data = decoded.data
+    return Output(
+        data, hashlib.sha256(data).hexdigest(), decoded.image, decoded.mime, phash, decoded.kind
+    )
 
 
 def save_output(
