@@ -253,7 +253,8 @@ class _ProgressWriter:
     def __init__(self, ctx: RunContext, job_id: int, client: ComfyClient) -> None:
         self.ctx, self.job_id, self.client = ctx, job_id, client
         self.last_write = time.monotonic()
-        self.last_stop_check = 0.0
+        # `_start` read the job's stop request just now: the first look is due in an interval.
+        self.last_stop_check = time.monotonic()
         self.wrote = False
         self.preview: Preview | None = None
         self.prompt_id: str | None = None
