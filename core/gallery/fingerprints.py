@@ -118,6 +118,8 @@ def is_blocked_picture(
         return True
     phash = phash or perceptual_hash(image)
     blocked = session.exec(select(BlockedHash.phash)).all()
+    if not blocked:  # nothing is blocked: no canonical sha256 can match either
+        return False
     if phash is not None:
         if any(other and distance(phash, other) <= PHASH_MAX_DISTANCE for other in blocked):
             return True

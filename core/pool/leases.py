@@ -93,30 +93,26 @@ def release(session: Session, *, lease_id: int, now: datetime, outcome: str) -> 
 
     An instance that left `busy` meanwhile (terminated, lost) keeps its new state.
     """
-    closed = session.execute(
+    instance_id = session.execute(
         sa.update(Lease)
         .where(col(Lease.id) == lease_id, col(Lease.released_at).is_(None))
         .values(released_at=now, outcome=outcome)
+        .returning(col(Lease.instance_id))
         .execution_options(synchronize_session=False)
-    )
-    if closed.rowcount != 1:  # type: ignore[attr-defined]
+    ).scalar()
+    if instance_id is None:
         return False
-    lease = session.get(Lease, lease_id)
-    assert lease is not None  # just updated it
+    state = col(GpuInstance.state)
     session.execute(
         sa.update(GpuInstance)
-        .where(col(GpuInstance.id) == lease.instance_id)
-        .where(col(GpuInstance.state) == InstanceState.BUSY)
-        .values(state=InstanceState.READY)
+        .where(col(GpuInstance.id) == instance_id)
+        .values(
+            state=sa.case((state == InstanceState.BUSY, InstanceState.READY), else_=state),
+            last_used_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
-    session.execute(
-        sa.update(GpuInstance)
-        .where(col(GpuInstance.id) == lease.instance_id)
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    instance = session.get(GpuInstance, lease.instance_id)
+    instance = session.get(GpuInstance, instance_id)
     if instance is not None:
         note_demand(session, pool=instance.pool, now=now)
     session.expire_all()

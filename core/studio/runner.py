@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -44,6 +45,8 @@ from core.studio.pricing import Pricing
 log = logging.getLogger(__name__)
 
 PROGRESS_WRITE_INTERVAL_S = 0.5
+SCREENING_THREADS = os.cpu_count() or 2
+"""At most one screener run per core at once: more would only share the cores."""
 STOP_CHECK_INTERVAL_S = 0.5
 """How often a running job's worker looks whether its user asked to stop it."""
 
@@ -60,6 +63,12 @@ class RunContext:
     comfy: ComfyClients = field(default_factory=ComfyClients)
     """URL -> a shared, long-lived client for that ComfyUI (the runner never closes it)."""
     screener: OutputScreener = field(default_factory=shared_screener)
+    screening: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(
+            SCREENING_THREADS, thread_name_prefix="screening"
+        )
+    )
+    """Judges outputs while the job's own thread fingerprints them (`_prepare`)."""
     after_job: Executor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="after-job")
     )
@@ -185,17 +194,24 @@ Ready = tuple[store.Output, ScreeningResult]
 def _prepare(
     ctx: RunContext, job: GenerationJob, graph: Graph, index: int, ref: OutputRef, data: bytes
 ) -> Ready:
-    prepared = store.prepare_output(
+    decoded = store.decode_output(
         data,
         kind=job.kind,
         mime=ref.mime,
         metadata=generation_metadata(job, ctx.presets, graph, index),
     )
-    # The extension's media type must be what the bytes are (prepare_output refuses a
-    # mismatch); the screener judges the prepared file (an MP4: its sampled frames).
-    return prepared, screening.judge(
-        ctx.screener, prepared.data, prepared.mime, image=prepared.image
-    )
+    # The extension's media type must be what the bytes are (decode_output refuses a
+    # mismatch); the screener judges the decoded file (an MP4: its sampled frames). A still
+    # is judged on a screening thread while this one takes its fingerprints (onnxruntime
+    # and Pillow release the GIL): the job waits for the longer of the two, not their sum.
+    judge = partial(screening.judge, ctx.screener, decoded.data, decoded.mime, image=decoded.image)
+    if not decoded.still:  # the screener seeks an animation's frames: one thread at a time
+        return store.fingerprinted(decoded), judge()
+    try:
+        verdict = ctx.screening.submit(judge)
+    except RuntimeError:  # the interpreter is shutting down: judge it here
+        return store.fingerprinted(decoded), judge()
+    return store.fingerprinted(decoded), verdict.result()
 
 
 def _start(session: Session, *, job_id: int, started: datetime) -> GenerationJob | None:
@@ -237,7 +253,8 @@ class _ProgressWriter:
     def __init__(self, ctx: RunContext, job_id: int, client: ComfyClient) -> None:
         self.ctx, self.job_id, self.client = ctx, job_id, client
         self.last_write = time.monotonic()
-        self.last_stop_check = 0.0
+        # `_start` read the job's stop request just now: the first look is due in an interval.
+        self.last_stop_check = time.monotonic()
         self.wrote = False
         self.preview: Preview | None = None
         self.prompt_id: str | None = None

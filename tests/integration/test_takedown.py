@@ -301,3 +301,12 @@ def test_a_taken_down_flat_picture_is_refused_by_its_canonical_re_encoding(engin
         assert all(row.phash is None for row in session.exec(select(BlockedHash)))
     with pytest.raises(ValidationFailed, match="taken down"):
         stored(engine, tmp_path, other, same_pixels_other_bytes(out.getvalue()))
+
+
+def test_a_flat_output_is_not_re_encoded_while_nothing_is_blocked(engine, tmp_path, monkeypatch):
+    """A flat picture has no perceptual hash; with no blocked row at all there is nothing its
+    canonical re-encoding (1.5 s of CPU at 1024²) could match, so none is made."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "teal").save(out, format="PNG")
+    monkeypatch.setattr(fingerprints, "canonical_png", no_re_encoding)
+    assert stored(engine, tmp_path, make_user(engine), out.getvalue()).id
