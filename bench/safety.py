@@ -6,9 +6,11 @@ The labelled sets are tests/fixtures/safety/: `*_dev.tsv` tuned the word lists,
 `*_holdout17.tsv` (look-alike titles, brands, idioms and ages of things, and minors beside
 them) before the exemption rules of issue 17, `*_fresh17.tsv` after those rules, never
 used to tune them, `*_fresh18.tsv` before the rules of branch safe17b, `*_fresh19.tsv`
-before the context rules of branch safe17c, and `*_fresh20.tsv` before the word families of
-branch safe17d (held out: never used to tune them; its rows are marked so in the figures,
-S28-S31). Every set is
+before the context rules of branch safe17c, `*_fresh20.tsv` before the word families of
+branch safe17d, and `*_fresh21.tsv` before the rules of branch safe17e. Each was held out
+until its first figure was recorded (fresh21: 92.45 % refused, 13.59 % false, in the commit
+that added it), then tuned on; none is held out now (a held-out set's rows would be marked
+so in the figures and its misses left unlisted). Every set is
 screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
 stricter (ambiguous youth words count and names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler
@@ -34,8 +36,10 @@ from core.safety import find_minor, shared_screener
 from core.safety.lexicon import lexicon
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
-SETS = ("dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20")
-HELD_OUT = ("fresh20",)  # written before the rules now in force; measured, never tuned on
+SETS = (
+    "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
+)  # fmt: skip
+HELD_OUT: tuple[str, ...] = ()  # sets written before the rules in force, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",

@@ -27,13 +27,17 @@ from core.safety.normalization import INDIC_MARKS
 from core.safety.phrases import PhraseSet
 
 WINDOW = 3
+# How far back an animal or thing may own an age in weeks or months ("a calf in a barn, 2
+# weeks old"); a person or relative word in between owns it instead.
+THING_REACH = 6
 # Real prompts hold a few dozen numbers at most (weights such as "(x:1.2)" are dropped
 # first); past this the text is refused as unreadable, so the work stays bounded.
 MAX_NUMBERS = 300
 _DIGIT_TOKENS = re.compile(r"\d+|(?:[^\W\d_]|[" + INDIC_MARKS + r"])+")
 _CONNECTORS = frozenset({"and", "et", "y", "und", "e", "i", "и", "en", "och"})
-_ORDINAL_ENDINGS = frozenset({"th", "st", "nd", "rd", "e", "er", "eme", "o", "a", "te", "ste"})
-_SPACED_ORDINAL_ENDINGS = frozenset({"th", "st", "nd", "rd", "eme"})
+_ORDINAL_ENDINGS = frozenset({"th", "st", "nd", "rd", "e", "er", "eme", "o", "a", "te", "ste", "m"})
+# "12-м этаже": Russian ordinal endings after a hyphen ("-м", folded to "m").
+_SPACED_ORDINAL_ENDINGS = frozenset({"th", "st", "nd", "rd", "eme", "m"})
 _KANJI_DIGITS = {
     "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4,
     "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
@@ -250,6 +254,8 @@ class Reader:
             return None
         if self.unspaced_thing_after_unit(number.end):  # "3歳の猫", "3岁的猫"
             return None
+        if infant_end and not unit_end and self._thing_before(number.start):
+            return None  # "a calf in a barn, 2 weeks old": an animal's weeks, no baby named
         # "under 18 years old", "de moins de 18 ans": an `under` word before counts as well.
         under = (
             bool(self.end_of("under_after", end))
@@ -354,15 +360,33 @@ class Reader:
         grade_before = self.ends_before("grades", number.start) >= 0
         if number.value in SCHOOL_GRADES and (grade_after or grade_before):
             end = grade_after or number.end
-            if not self.head_is_thing(range(end, end + 1)):  # "a grade 8 bolt"
+            # "a grade 8 bolt"; "a third-grade teacher": the grade names where an adult works
+            if not self.head_is_thing(range(end, end + 1)) and not self._staff_at(end):
                 return "minor_age"
-        if self.ends_before("school_years", number.start) >= 0 and self.near(
-            "grade_words", number.end, number.end + WINDOW + 1
+        school_year = self.ends_before("school_years", number.start)
+        if school_year >= 0 and (  # "year 9 student", "a pupil in year 8"
+            self.near("grade_words", number.end, number.end + WINDOW + 1)
+            or self.near("grade_words", school_year - WINDOW, school_year)
         ):
             return "minor_age" if number.value in SCHOOL_GRADES else None
         if number.ordinal and number.value < ADULT_AGE and self.end_of("birthdays", after):
             return "minor_age"
         return None
+
+    def _staff_at(self, index: int) -> bool:
+        """Whether a school `staff` word ("teacher", "Lehrerin") starts at token `index`."""
+        staff = self.lex.context_in("staff", "letters")
+        return 0 <= index < len(self.toks) and bool(staff.end_at(self.toks, index))
+
+    def _thing_before(self, index: int) -> bool:
+        """Whether an `objects` word (an animal, a thing) stands in the `THING_REACH` tokens
+        before `index` with no person or relative between: "a calf in a barn, 2 weeks old"."""
+        for at in range(index - 1, max(-1, index - 1 - THING_REACH), -1):
+            if self._is(("persons", "relations"), at):
+                return False
+            if self._is(("objects",), at):
+                return True
+        return False
 
     def class_of(self, number: Number) -> str | None:
         """A class graduating `GRADUATION_LEAD` or more years after the Clock's year ("class

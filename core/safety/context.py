@@ -12,7 +12,11 @@ none holds in a child's world or beside a bare number under 18. The rules:
 - a profession: a school or child-care word naming where an adult works ("a kindergarten
   teacher", "maestra de primaria", "Grundschullehrerin", "小学校の先生");
 - an adult age attached: a relative or "the boys" given an adult age ("her daughter, 30",
-  "mi hija de 27 años", "the boys, all in their forties", "四十岁的大男孩").
+  "mi hija de 27 años", "the boys, all in their forties", "四十岁的大男孩");
+- an empty place: a school or child-care word beside an `empty_words` word ("an empty
+  high school lab", "un jardin d'enfants vide", "誰もいない幼稚園"): the place, nobody in it;
+- a former youth: a `former` word right before the youth word ("a former child star, now
+  45", "une ancienne enfant star de 40 ans"), only when the request names an adult.
 
 Every look is a few tokens wide and made of list lookups, so the cost stays linear.
 """
@@ -168,22 +172,32 @@ class ContextRules:
     def _holds(self, match: Match, toks: list[str], form: str) -> bool:
         return (
             self._profession(match, toks, form)
+            or self._empty_place(match, toks, form)
             or self._adult_age_attached(match, toks, form)
             or (
-                (self._simile(match, toks, form) or self._endearment(match, toks, form))
+                (
+                    self._simile(match, toks, form)
+                    or self._endearment(match, toks, form)
+                    or self._former(match, toks, form)
+                )
                 and self.adult_named
             )
         )
 
     # -- similes -------------------------------------------------------------------------
     def _simile(self, match: Match, toks: list[str], form: str) -> bool:
-        """ "like a (little) child", "wie ein kleines Kind", "çocuk gibi", "बच्चे की तरह": only
-        the generic words of `simile_words` ("like a schoolgirl" is a role, never held)."""
+        """ "like a (little) child", "wie ein kleines Kind", "çocuk gibi", "बच्चे की तरह": the
+        generic words of `simile_words`; a role ("like a schoolgirl", `simile_roles`) only
+        after a behaviour ("giggling like a schoolgirl", "as giddy as a schoolboy") and
+        without sexual words."""
         if self._listed("simile_glued", match, toks, form):  # Arabic "كالطفل": "like the child"
             later = range(match.end, min(len(toks), match.end + _GAP))
             appearance = self.list_in("appearance", form)
             return not any(appearance.end_at(toks, index) for index in later)
-        if not self._listed("simile_words", match, toks, form):
+        role = self._listed("simile_roles", match, toks, form)
+        if not role and not self._listed("simile_words", match, toks, form):
+            return False
+        if role and self.sexual:
             return False
         before, skip = self.list_in("simile_before", form), self.list_in("simile_skip", form)
         for gap in range(_GAP + 1):
@@ -191,6 +205,8 @@ class ContextRules:
             if end < 1 or any(not skip.end_at(toks, i) for i in range(end, match.start)):
                 break
             start = _ends_before(before, toks, end)
+            if start >= 0 and role and not self._behaviour_at(toks, start, form):
+                return False  # "a woman, 30, like a schoolgirl": a role, not a behaviour
             if start >= 0:  # "looks like a child", "die wie ein Kind aussieht": a look
                 appearance = self.list_in("appearance", form)
                 later = range(match.end, min(len(toks), match.end + _GAP))
@@ -199,10 +215,49 @@ class ContextRules:
                 )
         after = self.list_in("simile_after", form)
         end = after.end_at(toks, match.end) if match.end < len(toks) else 0
-        if not end:
+        if not end or role:
             return False
         # "çocuk gibi görünen", "बच्चे की तरह दिखती": a look word after it
         return end >= len(toks) or not self.list_in("appearance", form).end_at(toks, end)
+
+    def _behaviour_at(self, toks: list[str], start: int, form: str) -> bool:
+        """Whether a `simile_behaviours` word opens the simile phrase starting at `start`
+        ("giddy as") or stands right before it ("giggling like")."""
+        behaviours = self.list_in("simile_behaviours", form)
+        return any(behaviours.end_at(toks, i) for i in (start - 1, start) if i >= 0)
+
+    @cached_property
+    def sexual(self) -> bool:
+        """Whether the request has words of sexual context."""
+        letters = normalize(self.text)
+        sexual = self.lex.term("sexual")
+        return sexual.first(tokens(letters)) is not None or any(
+            True for _ in sexual.unspaced_matches(letters)
+        )
+
+    # -- empty places --------------------------------------------------------------------
+    def _empty_place(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "an empty kindergarten", "un jardin d'enfants vide": a school or child-care word
+        (`institutions`) with an `empty_words` word at most `_GAP` tokens before or after."""
+        if not self.list_in("institutions", form).end_at(toks, match.start):
+            return False
+        empty = self.list_in("empty_words", form)
+        before = range(max(0, match.start - _GAP - 1), match.start)
+        after = range(match.end, min(len(toks), match.end + _GAP + 1))
+        return any(empty.end_at(toks, index) for index in (*before, *after))
+
+    # -- former youths -------------------------------------------------------------------
+    def _former(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "a former child star", "an ex-child actor", "ein ehemaliger Kinderstar": a
+        `former` word right before the youth word, and a word after it (the role); or "who
+        was a" (`former_was`) with a `former_roles` word after ("a child star")."""
+        if match.end >= len(toks):
+            return False
+        if _ends_before(self.list_in("former", form), toks, match.start) >= 0:
+            return True
+        # "an actress who was a child star": a past role, only with the role said after it
+        was = _ends_before(self.list_in("former_was", form), toks, match.start) >= 0
+        return was and bool(self.list_in("former_roles", form).end_at(toks, match.end))
 
     # -- endearments ---------------------------------------------------------------------
     def _endearment(self, match: Match, toks: list[str], form: str) -> bool:
@@ -274,6 +329,8 @@ class ContextRules:
         ):
             return True
         before = letters[max(0, match.start - 8) : match.start].rstrip()
+        if self._unspaced_in("institutions", word) and self._unspaced_in("empty_words", before):
+            return True  # "誰もいない幼稚園", "空荡荡的幼儿园": the place, nobody in it
         aged = _UNSPACED_AGE.search(before)
         if aged is not None and _kanji_or_digits(aged.group(1)) >= ADULT_AGE:
             if self._unspaced_in("adult_by_age", word) or self._unspaced_in("adult_groups", word):
@@ -321,7 +378,11 @@ class ContextRules:
             return True  # "पच्चीस साल की लड़की", "a 30-year-old daughter"
         if relative:
             index = relative_end
-            while index < len(digits) and index - relative_end < 2 and self._filler(digits[index]):
+            while (
+                index < len(digits)
+                and index - relative_end < ages.WINDOW
+                and self._filler(digits[index])
+            ):
                 index += 1
             return self._adult_number_at(reader, digits, index) is not None
         stops, decades = (self.list_in(k, form) for k in ("apposition_stops", "adult_decades"))
@@ -363,13 +424,18 @@ class ContextRules:
         """Where an adult age (18-119, no measure after it) starting at `index` ends."""
         numbers = ages.numbers_in(digits[index : index + 3], self.lex)
         if not numbers or numbers[0].start != 0:
-            return None
+            glued = _GLUED_AGE.match(digits[index]) if index < len(digits) else None
+            if glued is None or not ADULT_AGE <= int(glued.group(1)) < OLDEST_AGE:
+                return None
+            return index + 1  # "제 딸, 30살": Korean writes the unit glued to the number
         value, after = numbers[0].value, index + numbers[0].end
         if ADULT_AGE <= value < OLDEST_AGE and not reader.not_an_age_after(after):
             return after
         return None
 
 
+# An age written glued to its unit in one token ("30살", "30세"): the digits, then letters.
+_GLUED_AGE = re.compile(r"^(\d{1,3})[^\W\d_]")
 _UNSPACED_AGE_AFTER = re.compile(
     r"^[\s(（,，、:：]{0,3}([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲]"
 )

@@ -40,6 +40,9 @@ Context rules (`core.safety.context`; matched in the letters and the accents for
   simile_before / simile_skip / simile_after   "like a", "wie ein" (then "little",
                  "kleines") before a youth word; "gibi", "のように" after it
   simile_words   the generic youth words a simile may hold ("child", "Kind", "子供")
+  simile_roles / simile_behaviours   roles ("schoolgirl") a simile holds only after a
+                 behaviour ("giggling like a schoolgirl", "as giddy as a schoolboy"), never
+                 bare ("like a schoolgirl") or with sexual words
   simile_glued   a simile and its youth word in one word (Arabic "كالطفل", "like the child")
   appearance     words that make a simile a look ("looks", "dressed"): then none holds
   adults         words naming an adult ("man", "wife", "retired"), which similes and
@@ -60,6 +63,13 @@ Context rules (`core.safety.context`; matched in the letters and the accents for
                  an adult age in the same phrase makes adults: a number with its unit or
                  after a lead ("all over 70", "um die 60"), or a decade ("in their forties");
                  "with", "and" end that phrase
+  former         "former", "ex", "ehemalig", "ancienne" right before a youth word ("a former
+                 child star", "une ancienne enfant star"): someone who was young once, held
+                 only when the request names an adult ("now 45", "in her thirties");
+                 `former_was` ("who was a") only with a `former_roles` word after the
+                 youth word ("an actress who was a child star, now 40")
+  empty_words    "empty", "vide", "誰もいない" beside a school or child-care word
+                 (`institutions`): the place, with nobody in it ("an empty kindergarten")
 
 No exemption holds for a phrase followed by a bare number under 18 ("Kid Rock, 10", "a big
 kid, 9"): then the number is the age of whoever the phrase describes.
@@ -152,6 +162,12 @@ CONTEXT_KEYS = (
     "adult_age_leads",
     "apposition_stops",
     "adult_decades",
+    "former",
+    "former_was",
+    "former_roles",
+    "empty_words",
+    "simile_roles",
+    "simile_behaviours",
 )
 CONTEXT_WORD_KEYS = ("staff_glued",)
 EXEMPT_KEYS = ("exempt", "exempt_brands", "exempt_names", "exempt_young_titles", "exempt_titles")
