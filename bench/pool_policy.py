@@ -17,6 +17,10 @@ optima that know every arrival: without prewarm (per gap, idle through it or pay
 start) and with foresight (no waits, `min(gap, BOOT_S)` per gap on each level of concurrency).
 Only the last week (two days with `quick`) is reported; the weeks before are the history the
 adaptive policy learns from, and are not charged to it.
+
+The no-prewarm optimum bills a cold start's boot and the job's run after it, and a GPU rented
+for a job is ready a boot later: a job arriving meanwhile on its level waits for it (it was
+once taken to find that GPU warm at once, and the job after a boot to run unbilled).
 """
 
 from __future__ import annotations
@@ -442,34 +446,104 @@ def no_prewarm_optimum(
     trace: Trace, price_per_hour_usd: Decimal, wait_value_per_hour_usd: Decimal
 ) -> Outcome:
     """The cheapest schedule that cannot start a GPU before a job asks for it, knowing every
-    arrival: on each level of concurrency, per gap, idle through it (`p * gap`) or sleep and
-    pay a cold start (a boot billed and waited: `(p + w) * boot`), whichever costs less."""
+    arrival, on each level of concurrency (`_levels`): per gap, idle through it or let the
+    GPU go, and the next job pays a cold start (a boot billed and waited). A GPU rented for a
+    job is ready a boot later, so the jobs after a cold start on its level wait for it and
+    run later: `_level_optimum` chooses among every choice of gaps on the level."""
     price, wait = float(price_per_hour_usd) / 3600, float(wait_value_per_hour_usd) / 3600
-    edges: list[tuple[datetime, int]] = []
-    for job in trace.jobs:
-        if trace.report_from <= job.at < trace.report_until:
-            edges += [(job.at, 1), (job.at + timedelta(seconds=job.run_s), -1)]
-    edges.sort()
-    freed_at: dict[int, datetime] = {}
-    busy_from: dict[int, datetime] = {}
-    billed_s, level, waits = 0.0, 0, []
-    for at, step in edges:
-        if step == 1:
-            level += 1
-            last = freed_at.get(level)
-            gap_s = math.inf if last is None else (at - last).total_seconds()
-            if gap_s * price <= (price + wait) * BOOT_S:
-                billed_s, waited = billed_s + gap_s, 0.0
-            else:
-                billed_s, waited = billed_s + BOOT_S, float(BOOT_S)
-            waits.append(waited)
-            busy_from[level] = at + timedelta(seconds=waited)
-        else:
-            billed_s += max(0.0, (at - busy_from.pop(level)).total_seconds())
-            freed_at[level] = at
-            level -= 1
+    jobs = [j for j in trace.jobs if trace.report_from <= j.at < trace.report_until]
+    billed_s, waits = 0.0, [0.0] * len(jobs)
+    for level in _levels(jobs):
+        level_billed_s, level_waits = _level_optimum([jobs[i] for i in level], price, wait)
+        billed_s += level_billed_s
+        for index, waited in zip(level, level_waits, strict=True):
+            waits[index] = waited
     cost = Decimal(str(billed_s)) * price_per_hour_usd / 3600
     return Outcome("no-prewarm optimum", cost, sum(1 for w in waits if w), waits)
+
+
+def _levels(jobs: Sequence[Job]) -> list[list[int]]:
+    """The indexes of the time-ordered `jobs` on each level of concurrency: a job takes the
+    lowest level whose last job has ended when it arrives (ends as if it started at once)."""
+    edges = sorted(
+        [(j.at, 1, i) for i, j in enumerate(jobs)]
+        + [(j.at + timedelta(seconds=j.run_s), -1, i) for i, j in enumerate(jobs)]
+    )  # at equal times -1 sorts first: a GPU freed then is reused at once
+    levels: list[list[int]] = []
+    level_of: dict[int, int] = {}
+    free: list[int] = []  # a heap of free levels
+    for _at, step, index in edges:
+        if step == 1:
+            level = heapq.heappop(free) if free else len(levels)
+            if level == len(levels):
+                levels.append([])
+            levels[level].append(index)
+            level_of[index] = level
+        else:
+            heapq.heappush(free, level_of[index])
+    return levels
+
+
+_Waits = tuple[float, "_Waits"] | None
+"""The waits of a level's jobs so far, latest first, shared between the states."""
+
+
+def _level_optimum(jobs: Sequence[Job], price: float, wait: float) -> tuple[float, list[float]]:
+    """Billed seconds and each job's wait of the cheapest no-prewarm schedule of one level's
+    time-ordered `jobs` (GPU at `price`, waiting at `wait` dollars a second): its first job
+    starts cold; before each later one the GPU idles until the job comes (which waits while
+    the GPU is still busy or booting), or is let go once free and another is rented as the
+    job arrives. Exact: states are the GPU's free time after each choice, merged where they
+    coincide (a delay has been caught up)."""
+    # state: free time -> (cost, billed seconds, waits so far); the first job is cold.
+    first = jobs[0]
+    states: dict[datetime, tuple[float, float, _Waits]] = {
+        first.at + timedelta(seconds=BOOT_S + first.run_s): (
+            (price + wait) * BOOT_S + price * first.run_s,
+            BOOT_S + first.run_s,
+            (float(BOOT_S), None),
+        )
+    }
+    for job in jobs[1:]:
+        following: dict[datetime, tuple[float, float, _Waits]] = {}
+        for free_at, (cost, billed, so_far) in states.items():
+            gap_s = (job.at - free_at).total_seconds()
+            start = max(job.at, free_at)
+            waited = max(0.0, -gap_s)
+            idle = max(0.0, gap_s)
+            _keep(
+                following,
+                start + timedelta(seconds=job.run_s),
+                cost + price * (idle + job.run_s) + wait * waited,
+                billed + idle + job.run_s,
+                (waited, so_far),
+            )
+            _keep(  # let the GPU go once free: the job rents another as it arrives
+                following,
+                job.at + timedelta(seconds=BOOT_S + job.run_s),
+                cost + (price + wait) * BOOT_S + price * job.run_s,
+                billed + BOOT_S + job.run_s,
+                (float(BOOT_S), so_far),
+            )
+        states = following
+    _cost, billed_s, chain = min(states.values(), key=lambda state: state[0])
+    waits: list[float] = []
+    while chain is not None:
+        waited_s, chain = chain
+        waits.append(waited_s)
+    return billed_s, waits[::-1]
+
+
+def _keep(
+    states: dict[datetime, tuple[float, float, _Waits]],
+    free_at: datetime,
+    cost: float,
+    billed: float,
+    waits: _Waits,
+) -> None:
+    """Keep the cheaper of two schedules whose GPU is free at the same time."""
+    if free_at not in states or cost < states[free_at][0]:
+        states[free_at] = (cost, billed, waits)
 
 
 # ---- the table ------------------------------------------------------------------------------

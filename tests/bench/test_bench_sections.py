@@ -7,6 +7,7 @@ were deep, the page rendered, the campaign summed its runs, and the CLI wires it
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -177,6 +178,21 @@ def test_the_optima_are_lower_bounds_of_every_rule_on_a_trace():
 
     assert all(total(no_prewarm) <= total(o) + Decimal("0.01") for o in rules)
     assert total(foresight) <= total(no_prewarm)
+
+
+def test_the_no_prewarm_optimum_bills_a_boot_and_the_run_after_it_and_makes_later_jobs_wait():
+    start = datetime(2026, 1, 5, 20, tzinfo=UTC)
+    jobs = (pool_policy.Job(start, 50.0), pool_policy.Job(start + timedelta(seconds=100), 40.0))
+    trace = pool_policy.Trace("two", jobs, start, start + timedelta(hours=1))
+    optimum = pool_policy.no_prewarm_optimum(trace, Decimal("3.6"), Decimal("0"))
+    boot = pool_policy.BOOT_S
+    # The second job comes while the GPU rented for the first still boots: it waits for the
+    # boot and the first job's run, and every second of both runs is billed.
+    assert optimum.waits_s == [boot, boot + 50.0 - 100]
+    assert optimum.cost_usd == Decimal(str(float(boot + 50 + 40))) / 1000
+    price, no_wait = Decimal("3.6"), Decimal(0)
+    alone = pool_policy.no_prewarm_optimum(replace(trace, jobs=jobs[:1]), price, no_wait)
+    assert alone.cost_usd == Decimal(str(float(boot + 50))) / 1000
 
 
 def test_safety_section_grades_every_set_and_time(capsys):
