@@ -256,6 +256,8 @@ class Reader:
             return None
         if infant_end and not unit_end and self._thing_before(number.start):
             return None  # "a calf in a barn, 2 weeks old": an animal's weeks, no baby named
+        if infant_end and not unit_end and self.end_of("frequencies", infant_end):
+            return None  # "3 days a week", "2 dni w tygodniu": a rate, no baby's age
         # "under 18 years old", "de moins de 18 ans": an `under` word before counts as well.
         under = (
             bool(self.end_of("under_after", end))

@@ -35,7 +35,9 @@ from core.safety.phrases import Form, Match, PhraseSet, in_form
 # Words that may stand between a simile word and the youth word ("like a little child").
 _GAP = 2
 # Tokens between a calling word and the endearment ("calls his wife baby").
-_CALL_GAP = 4
+_CALL_GAP = 5
+# How far past a Chinese/Japanese youth word a place word may run ("幼儿" in "幼儿园").
+_PLACE_REACH = 2
 # How far an apposition may carry an adult age ("the boys from the pub, all in their 40s").
 _APPOSITION = 6
 OLDEST_AGE = 120
@@ -329,7 +331,7 @@ class ContextRules:
         ):
             return True
         before = letters[max(0, match.start - 8) : match.start].rstrip()
-        if self._unspaced_in("institutions", word) and self._unspaced_in("empty_words", before):
+        if self._place_at(letters, match) and self._unspaced_in("empty_words", before):
             return True  # "誰もいない幼稚園", "空荡荡的幼儿园": the place, nobody in it
         aged = _UNSPACED_AGE.search(before)
         if aged is not None and _kanji_or_digits(aged.group(1)) >= ADULT_AGE:
@@ -352,6 +354,13 @@ class ContextRules:
         appearance = self.list_in("appearance", "letters")
         looks = any(True for _ in appearance.unspaced_matches(before + tail))
         return like and not looks and self.adult_named
+
+    def _place_at(self, letters: str, match: Match) -> bool:
+        """Whether a Chinese/Japanese school or child-care word (`institutions`) starts at
+        the youth word and covers it, even running past it ("幼儿" of "幼儿园")."""
+        word = letters[match.start : match.end + _PLACE_REACH]
+        places = self.list_in("institutions", "letters").unspaced_matches(word)
+        return any(m.start == 0 and m.end >= match.end - match.start for m in places)
 
     def _unspaced_in(self, name: str, word: str) -> bool:
         """Whether a Chinese/Japanese entry of context list `name` is in `word`."""

@@ -98,6 +98,8 @@ Ages (matched on the digits form):
   durations, ago      before / after a number of years, make it a span of time ("for" /
                       "ago", "later")
   measures            units that make a number no age ("feet", "minutes", "dollars")
+  frequencies         after a number of days or weeks, make it a rate, no infant's age
+                      ("3 days a week", "2 dni w tygodniu", "4 Tage die Woche")
   [compounds]         numbers = {stem = value}, units = ["jährig*"]: glued ages ("zwölfjährig")
 
 Glued words (German, Dutch, Swedish and English run nouns together):
@@ -193,6 +195,7 @@ AGE_PHRASE_KEYS = (
     "durations",
     "ago",
     "measures",
+    "frequencies",
 )
 AGE_WORD_KEYS = ("fillers", "stops", "unit_only", *CONTEXT_WORD_KEYS)
 TABLE_KEYS = ("numbers", "ordinals")

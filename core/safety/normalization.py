@@ -37,6 +37,8 @@ _INWORD_PUNCTUATION = re.compile(
     r"(?<=[^\W\d_])[.*|~+/\\^:]+(?=\w)|(?<=\w)[.*|~+/\\^:]+(?=[^\W\d_])"
 )
 _BANG_IN_WORD = re.compile(r"(?<=[^\W\d_])!(?=[^\W\d_])")
+# A digit between two letters ("n1ña"): a look-alike letter even where accents are kept.
+_DIGIT_IN_WORD = re.compile(r"(?<=[^\W\d_])\d(?=[^\W\d_])")
 _SEPARATED = re.compile(r"(?<![a-z])(?:[a-z][ ._*\-+~|/\\'’]){2,}[a-z](?![a-z])")
 _REPEATED = re.compile(r"([a-z])\1{2,}")
 _SEPARATORS = re.compile(r"[\s_\-]+")
@@ -98,8 +100,10 @@ def normalize(text: str, *, lookalikes: bool = True) -> str:
 
 def accented(text: str) -> str:
     """Folded like `normalize` but keeping accents, for words an accent tells apart
-    ("niña" is a girl, "Nina" a name)."""
+    ("niña" is a girl, "Nina" a name); a digit inside a word reads as its look-alike letter
+    ("n1ña")."""
     text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+    text = _DIGIT_IN_WORD.sub(lambda found: found.group(0).translate(DIGIT_LOOKALIKES), text)
     return _SPACES.sub(" ", _INWORD_PUNCTUATION.sub("", _SEPARATORS.sub(" ", text))).strip()
 
 
