@@ -9,9 +9,9 @@ used to tune them, `*_fresh18.tsv` before the rules of branch safe17b, `*_fresh1
 before the context rules of branch safe17c, `*_fresh20.tsv` before the word families of
 branch safe17d, `*_fresh21.tsv` before the rules of branch safe17e, `*_fresh22.tsv`
 before the rules of branch safe17f, and `*_fresh23.tsv` before the rules of branch safe17g.
-Each was held out until its first figure was recorded (fresh22: 83.62 % refused, 14.01 %
-false, in the commit that added it), then tuned on; fresh23 is held out now (its rows are
-marked so in the figures and its misses left unlisted). Every set is
+Each was held out until its first figure was recorded (fresh23: 68.62 % refused, 7.04 %
+false, in the commit that added it), then tuned on; none is held out now (a held-out set's
+rows would be marked so in the figures and its misses left unlisted). Every set is
 screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
 stricter (ambiguous youth words count and names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler
@@ -41,7 +41,7 @@ SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
     "fresh22", "fresh23",
 )  # fmt: skip
-HELD_OUT: tuple[str, ...] = ("fresh23",)  # sets written before the rules in force, never tuned on
+HELD_OUT: tuple[str, ...] = ()  # sets written before the rules in force, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",
