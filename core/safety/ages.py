@@ -305,6 +305,9 @@ class Reader:
         if self.ends_before("under", start) >= 0 and number.value <= ADULT_AGE:
             if not self.not_an_age_after(number.end) and not self.counted_things(number.end):
                 return "minor_age"
+        if self.end_of("under_after", number.end) and number.value <= ADULT_AGE:
+            if not number.ordinal:  # "a 16-and-under swimmer", "ages 12 or younger"
+                return "minor_age"
         if number.ordinal or number.value >= ADULT_AGE:
             return None
         if not number.digits and (

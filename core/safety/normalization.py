@@ -40,6 +40,10 @@ _BANG_IN_WORD = re.compile(r"(?<=[^\W\d_])!(?=[^\W\d_])")
 # A digit between two letters ("n1ña"): a look-alike letter even where accents are kept.
 _DIGIT_IN_WORD = re.compile(r"(?<=[^\W\d_])\d(?=[^\W\d_])")
 _SEPARATED = re.compile(r"(?<![a-z])(?:[a-z][ ._*\-+~|/\\'’]){2,}[a-z](?![a-z])")
+# The same run of single letters, accented letters included ("n i ñ a"), for `accented`.
+_SEPARATED_ACCENTED = re.compile(
+    r"(?<![^\W\d_])(?:[^\W\d_][ ._*\-+~|/\\'’]){2,}[^\W\d_](?![^\W\d_])"
+)
 _REPEATED = re.compile(r"([a-z])\1{2,}")
 _SEPARATORS = re.compile(r"[\s_\-]+")
 # An apostrophe between Cyrillic letters is part of the word (Ukrainian "п'ятий", "дев'ять").
@@ -80,7 +84,7 @@ def _join_letters(match: re.Match[str]) -> str:
     run = match.group(0)
     # "a t e e n": the English word "a" (or "I") starts the run, it is not part of the word.
     keep = run[:2] if run[:2] in ("a ", "i ") else ""
-    return keep + re.sub(r"[^a-z]", "", run[len(keep) :])
+    return keep + re.sub(r"[\W\d_]", "", run[len(keep) :])
 
 
 def normalize(text: str, *, lookalikes: bool = True) -> str:
@@ -101,10 +105,11 @@ def normalize(text: str, *, lookalikes: bool = True) -> str:
 def accented(text: str) -> str:
     """Folded like `normalize` but keeping accents, for words an accent tells apart
     ("niña" is a girl, "Nina" a name); a digit inside a word reads as its look-alike letter
-    ("n1ña")."""
+    ("n1ña") and a run of single letters is one word ("n i ñ a")."""
     text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
     text = _DIGIT_IN_WORD.sub(lambda found: found.group(0).translate(DIGIT_LOOKALIKES), text)
-    return _SPACES.sub(" ", _INWORD_PUNCTUATION.sub("", _SEPARATORS.sub(" ", text))).strip()
+    text = _INWORD_PUNCTUATION.sub("", _SEPARATORS.sub(" ", text))
+    return _SPACES.sub(" ", _SEPARATED_ACCENTED.sub(_join_letters, text)).strip()
 
 
 def cased(text: str) -> str:

@@ -300,3 +300,49 @@ def test_frequencies_idioms_and_empty_places_of_safe17f_pass(prompt):
 )
 def test_the_minors_beside_the_rules_of_safe17f_are_refused(prompt):
     assert both_modes(prompt) == {True}
+
+
+# Branch safe17g: word lists for Danish, Norwegian, Romanian, Hungarian, Greek, Catalan,
+# Croatian and Vietnamese; Indonesian numbers; a bare number before "and under"; a spaced
+# accented word; their look-alikes (things' and animals' ages, idioms, adult relatives).
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "en fjorten år gammel bil på en parkeringsplads",
+        "o femeie de douăzeci și trei de ani la birou",
+        "fiul meu, 40, în grădină",
+        "egy Kinder tojás egy konyhapulton",
+        "a mérnök szerint ez gyerekjáték",
+        "ένα κρασί δεκαπέντε ετών στο τραπέζι",
+        "un gos de catorze anys al jardí",
+        "un bărbat care doarme, un pui de somn după prânz",
+        "seekor kucing berusia dua belas tahun di sofa",
+        "seorang pria berusia dua puluh tahun di kantor",
+        "con trai tôi, 35 tuổi, ở công ty",
+        "для неї це дитяча забава",
+        "um bebê panda no zoológico",
+    ],
+)
+def test_the_look_alikes_of_the_word_lists_of_safe17g_pass(prompt):
+    assert both_modes(prompt) == {False}
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "en knægt med en drage",
+        "en guttunge på en brygge",
+        "un puști pe bicicletă",
+        "egy tizenhárom éves lány a parkban",
+        "ένα πιτσιρίκι στην αυλή",
+        "una nena de deu anys al parc",
+        "klinac na biciklu",
+        "một cậu bé trên bãi biển",
+        "seorang gadis berusia tiga belas tahun",
+        "a 14-and-under tennis player on court",
+        "una n i ñ a en el jardín",
+        "een ukkie op de bank",
+    ],
+)
+def test_the_minors_of_the_word_lists_of_safe17g_are_refused(prompt):
+    assert both_modes(prompt) == {True}
