@@ -104,11 +104,14 @@ def test_grid_render_shows_every_thumbnail_without_exceptions():
     assert result.cold_ms > 0 and result.empty_cold_ms > 0
 
 
-def test_studio_render_shows_the_page_without_exceptions():
+def test_studio_render_times_a_sessions_reruns_with_every_finished_job_shown():
     result = engine.studio_render(renders=2, finished_jobs=2)
-    assert result.exceptions == 0
+    assert (result.images, result.exceptions) == (2, 0)
     assert result.title
-    _ordered(result.render_ms)
+    assert len(result.warm_ms) == len(result.empty_warm_ms) == 2
+    _ordered(result.warm_ms)
+    _ordered(result.empty_warm_ms)
+    assert result.cold_ms > 0 and result.empty_cold_ms > 0
 
 
 def test_warm_and_cold_pools_serve_the_same_demand_and_both_spend():
