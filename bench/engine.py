@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -36,6 +35,7 @@ from core.models import MediaKind, PoolConfig, Screening, User
 from core.pool.vast import PAGE_SIZE
 from scheduler.tasks import Runtime
 from testing.factories import add_finished_job, make_rentable_pool, register_user
+from testing.main_module import kept_main_module
 from testing.pool_harness import PoolHarness
 from testing.sims import vast_sim
 
@@ -254,19 +254,18 @@ def _web_database(engine: Engine, media_root: Path) -> Iterator[None]:
     """Point the page's settings (and its cached engine) at `engine` and `media_root`, then
     restore them.
 
-    Also restores `__main__`, which running a page script replaces (worker processes
-    spawned later would otherwise import the page as their main module).
+    Also restores `__main__`, which running a page script replaces (`kept_main_module`).
     """
     import streamlit as st
 
-    main_module = sys.modules["__main__"]
     pointed = {"DATABASE_URL": str(engine.url), "MEDIA_ROOT": str(media_root)}
     previous = {name: os.environ.get(name) for name in pointed}
     os.environ.update(pointed)  # the page builds its engine and media store from settings
     get_settings.cache_clear()
     st.cache_resource.clear()
     try:
-        yield
+        with kept_main_module():
+            yield
     finally:
         for name, value in previous.items():
             if value is None:
@@ -275,7 +274,6 @@ def _web_database(engine: Engine, media_root: Path) -> Iterator[None]:
                 os.environ[name] = value
         get_settings.cache_clear()
         st.cache_resource.clear()
-        sys.modules["__main__"] = main_module
 
 
 def session_runs(app: AppTest, renders: int) -> tuple[list[float], int]:

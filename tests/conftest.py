@@ -22,6 +22,7 @@ from core.clock import FakeClock
 from core.config import get_settings
 from core.db import make_engine, migrate
 from core.models import metadata
+from testing.main_module import kept_main_module
 from testing.sims import ComfySim, VastSim, comfy_sim, vast_sim
 from tests.s3 import S3Server, s3_server
 
@@ -87,6 +88,14 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _main_module_kept() -> Iterator[None]:
+    """A page run by AppTest stays `__main__` after the test: a later test's spawned worker
+    (bench.common.parallel_map) would import that page and die (`testing.main_module`)."""
+    with kept_main_module():
+        yield
 
 
 @pytest.fixture(scope="session")
