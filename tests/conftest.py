@@ -9,6 +9,7 @@ empty each other's tables.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from core.models import metadata
 from testing.main_module import kept_main_module
 from testing.sims import ComfySim, VastSim, comfy_sim, vast_sim
 from tests.s3 import S3Server, s3_server
+
+pytest_plugins = ("pytester",)
 
 PG_URL_ENV = "TEST_DATABASE_URL"
 _BASE_PG_URL = pytest.StashKey[str]()
@@ -88,6 +91,19 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_kept() -> Iterator[None]:
+    """The root logger's handlers and level, put back after each test. A program's `main()`
+    run in a test (`core.logs.configure_logging`) points the root logger at the test's
+    stderr, which capsys closes when the test ends; every later record in that process
+    (aiosmtpd's threads log each connection) would then print "Logging error"."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
