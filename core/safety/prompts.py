@@ -19,7 +19,16 @@ from core.errors import PolicyRefusal, ValidationFailed
 from core.safety import ages
 from core.safety.context import ContextRules
 from core.safety.lexicon import ADULT_AGE, EXEMPT_KEYS, Lexicon, lexicon
-from core.safety.normalization import TOKEN, accented, cased, normalize, tokens
+from core.safety.normalization import (
+    TOKEN,
+    accented,
+    cased,
+    is_unspaced,
+    join_first_letter,
+    join_letter_pairs,
+    normalize,
+    tokens,
+)
 from core.safety.phrases import Match, PhraseSet, Term
 
 MAX_PROMPT_CHARS = 4000
@@ -59,8 +68,14 @@ _CUT_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{1,3}(?:-[^\W\d_]{1,3})+(?![^\W\d_
 
 def letter_forms(text: str) -> list[str]:
     """The letters forms of `text`: "1" reads as "i" ("k1d"), and inside a word also as "l"
-    ("todd1er"); a word cut by hyphens into short pieces reads joined ("to-ddl-er")."""
+    ("todd1er"); a word cut by hyphens into short pieces reads joined ("to-ddl-er"); a run
+    of spaced letters read with its first letter the other way, joined or apart ("o f e t i
+    t a", "a d o l e s c e n t"); beside Chinese or Japanese text, two spaced Latin letters
+    joined ("Ｊ Ｃ")."""
     forms = [normalize(text)]
+    for variant in (join_first_letter(text), join_letter_pairs(text)):
+        if variant is not None and variant not in forms:
+            forms.append(variant)
     if _ONE_IN_A_WORD.search(text):
         forms.append(normalize(text.replace("1", "l")))
     if "-" in text:
@@ -297,14 +312,20 @@ def _term_finding(letters: str, lex: Lexicon, ctx: _Context) -> Finding | None:
     if found is not None:
         return Finding("minor_term", found.term.source)
     ambiguous = ctx.explicit or ctx.sexual_words
-    if _first(lex.term("youth"), letters, toks, _NOTHING) is None and (
-        not ambiguous or _first(lex.term("youth_sexual"), letters, toks, _NOTHING) is None
-    ):
-        return None  # no youth word at all: no exemption to read
+    youth = [lex.term("youth")]
+    if is_unspaced(ctx.text):  # "JC" beside Japanese text is a schoolgirl, not initials
+        youth.append(lex.term("youth_unspaced"))
+    if all(_first(y, letters, toks, _NOTHING) is None for y in youth):
+        # a common word ("girl", "pige") in a child's world ("a girl in a playground")
+        ambiguous = ambiguous or ctx.youth_context
+        if not ambiguous or _first(lex.term("youth_sexual"), letters, toks, _NOTHING) is None:
+            return None  # no youth word at all: no exemption to read
+    ambiguous = ambiguous or ctx.youth_context
     exempt = _exempt(letters, toks, lex, ctx, "letters")
-    found = _first(lex.term("youth"), letters, toks, exempt)
-    if found is not None:
-        return Finding("minor_youth", found.term.source)
+    for phrases in youth:
+        found = _first(phrases, letters, toks, exempt)
+        if found is not None:
+            return Finding("minor_youth", found.term.source)
     if ambiguous:
         found = _first(lex.term("youth_sexual"), letters, toks, exempt)
         if found is not None:
