@@ -132,12 +132,13 @@ _SCRIPT_EDGE = re.compile(
 
 
 def join_letter_pairs(text: str) -> str | None:
-    """`normalize` with spaced pairs of single Latin letters joined, for text holding
-    Chinese or Japanese; None for other text or if no pair is joined."""
+    """`normalize` for text holding Chinese or Japanese, Latin letters and digits read apart
+    from those scripts ("jkが": "jk", "が") and spaced pairs of single Latin letters joined
+    ("j c"); None for other text or if nothing changes."""
     if _UNSPACED.search(text) is None:
         return None
-    normal = _SCRIPT_EDGE.sub(" ", normalize(text))  # "いるj c": the pair starts a word
-    joined = _LETTER_PAIR.sub(r"\1\2", normal)
+    normal = normalize(text)
+    joined = _LETTER_PAIR.sub(r"\1\2", _SCRIPT_EDGE.sub(" ", normal))
     return joined if joined != normal else None
 
 

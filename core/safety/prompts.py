@@ -70,12 +70,11 @@ def letter_forms(text: str) -> list[str]:
     """The letters forms of `text`: "1" reads as "i" ("k1d"), and inside a word also as "l"
     ("todd1er"); a word cut by hyphens into short pieces reads joined ("to-ddl-er"); a run
     of spaced letters read with its first letter the other way, joined or apart ("o f e t i
-    t a", "a d o l e s c e n t"); beside Chinese or Japanese text, two spaced Latin letters
-    joined ("Ｊ Ｃ")."""
+    t a", "a d o l e s c e n t")."""
     forms = [normalize(text)]
-    for variant in (join_first_letter(text), join_letter_pairs(text)):
-        if variant is not None and variant not in forms:
-            forms.append(variant)
+    variant = join_first_letter(text)
+    if variant is not None and variant not in forms:
+        forms.append(variant)
     if _ONE_IN_A_WORD.search(text):
         forms.append(normalize(text.replace("1", "l")))
     if "-" in text:
@@ -311,21 +310,17 @@ def _term_finding(letters: str, lex: Lexicon, ctx: _Context) -> Finding | None:
     found = _first(lex.term("always"), letters, toks, _NOTHING)
     if found is not None:
         return Finding("minor_term", found.term.source)
-    ambiguous = ctx.explicit or ctx.sexual_words
-    youth = [lex.term("youth")]
-    if is_unspaced(ctx.text):  # "JC" beside Japanese text is a schoolgirl, not initials
-        youth.append(lex.term("youth_unspaced"))
-    if all(_first(y, letters, toks, _NOTHING) is None for y in youth):
-        # a common word ("girl", "pige") in a child's world ("a girl in a playground")
-        ambiguous = ambiguous or ctx.youth_context
+    youth = lex.term("youth")
+    if _first(youth, letters, toks, _NOTHING) is None:
+        # a common word ("pige", "jente") counts in a child's world ("hjem fra skole")
+        ambiguous = ctx.explicit or ctx.sexual_words or ctx.youth_context
         if not ambiguous or _first(lex.term("youth_sexual"), letters, toks, _NOTHING) is None:
             return None  # no youth word at all: no exemption to read
-    ambiguous = ambiguous or ctx.youth_context
+    ambiguous = ctx.explicit or ctx.sexual_words or ctx.youth_context
     exempt = _exempt(letters, toks, lex, ctx, "letters")
-    for phrases in youth:
-        found = _first(phrases, letters, toks, exempt)
-        if found is not None:
-            return Finding("minor_youth", found.term.source)
+    found = _first(youth, letters, toks, exempt)
+    if found is not None:
+        return Finding("minor_youth", found.term.source)
     if ambiguous:
         found = _first(lex.term("youth_sexual"), letters, toks, exempt)
         if found is not None:
@@ -348,6 +343,11 @@ def find_minor(
         finding = _term_finding(letters, lex, ctx)
         if finding is not None:
             return finding
+    beside_cjk = join_letter_pairs(text)  # "ＪＫが", "Ｊ Ｃ": Latin letters beside Japanese
+    if beside_cjk is not None or is_unspaced(text):
+        found = lex.term("youth_unspaced").first(tokens(beside_cjk or forms[0]))
+        if found is not None:  # "JC" beside Japanese text is a schoolgirl, not initials
+            return Finding("minor_youth", found.term.source)
     accents = accented(text)
     accent_toks = tokens(accents)
     accented_term = lex.term("youth_accented").first(accent_toks)

@@ -384,6 +384,7 @@ def test_the_look_alikes_of_the_rules_of_safe17h_pass(prompt):
         "o f e t i ț ă pe o bancă",
         "a d o l e s c e n t on a bench",
         "Ｊ Ｋ が駅にいる",
+        "ＪＳが公園にいる",
         "ei jente på vei hjem fra skolen",
         "فتى يبدو في الرابعة عشرة",
         "dječak od trinaest godina na rivi",
