@@ -223,7 +223,15 @@ def _holds(key: str, match: Match, ctx: _Context) -> bool:
     return word_level or not ctx.youth_context
 
 
-def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: str) -> _Exemptions:
+def _exempt(
+    letters: str,
+    toks: list[str],
+    lex: Lexicon,
+    ctx: _Context,
+    form: str,
+    *,
+    rules_in_child_world: bool = False,
+) -> _Exemptions:
     """What the exemption lists cover in one form of the request.
 
     Brands and phrases hold in every mode; names and titles only without sexual words;
@@ -231,7 +239,8 @@ def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: st
     makes no picture of a minor in any mode), other titles so in explicit mode. The context
     rules (`core.safety.context`) add the youth words a simile, endearment, profession or
     adult age holds. None holds beside a bare number under 18 or in a child's world (see
-    `_Context`)."""
+    `_Context`), except the context rules if `rules_in_child_world` (for the common words,
+    which count there only because of that world)."""
     keys = ["exempt", "exempt_brands"]
     if not ctx.sexual_words:
         keys += list(_NAME_KEYS)
@@ -250,7 +259,7 @@ def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: st
         indices |= {i for m in found if _holds(key, m, ctx) for i in range(m.start, m.end)}
         spans += [(m.start, m.end) for m in unspaced if _holds(key, m, ctx)]
     indices |= _modifying(letters, toks, ctx, form)
-    if not ctx.youth_context and not ctx.bare_minor:
+    if (rules_in_child_world or not ctx.youth_context) and not ctx.bare_minor:
         held = ctx.rules.held(letters, toks, form, frozenset(indices))
         indices |= held.tokens
         spans += held.spans
@@ -310,18 +319,22 @@ def _term_finding(letters: str, lex: Lexicon, ctx: _Context) -> Finding | None:
     found = _first(lex.term("always"), letters, toks, _NOTHING)
     if found is not None:
         return Finding("minor_term", found.term.source)
-    youth = lex.term("youth")
-    if _first(youth, letters, toks, _NOTHING) is None:
-        # a common word ("pige", "jente") counts in a child's world ("hjem fra skole")
-        ambiguous = ctx.explicit or ctx.sexual_words or ctx.youth_context
-        if not ambiguous or _first(lex.term("youth_sexual"), letters, toks, _NOTHING) is None:
-            return None  # no youth word at all: no exemption to read
-    ambiguous = ctx.explicit or ctx.sexual_words or ctx.youth_context
+    youth, ambiguous = lex.term("youth"), ctx.explicit or ctx.sexual_words
+    # A common word ("pige", "jente", "daughter") counts in a child's world too ("hjem fra
+    # skole"), unless a context rule holds it there ("my daughter, 35, with a stroller").
+    child_world = not ambiguous and ctx.youth_context
+    if _first(youth, letters, toks, _NOTHING) is None and (
+        not (ambiguous or child_world)
+        or _first(lex.term("youth_sexual"), letters, toks, _NOTHING) is None
+    ):
+        return None  # no youth word at all: no exemption to read
     exempt = _exempt(letters, toks, lex, ctx, "letters")
     found = _first(youth, letters, toks, exempt)
     if found is not None:
         return Finding("minor_youth", found.term.source)
-    if ambiguous:
+    if child_world:
+        exempt = _exempt(letters, toks, lex, ctx, "letters", rules_in_child_world=True)
+    if ambiguous or child_world:
         found = _first(lex.term("youth_sexual"), letters, toks, exempt)
         if found is not None:
             return Finding("minor_sexual", found.term.source)

@@ -394,3 +394,15 @@ def test_the_look_alikes_of_the_rules_of_safe17h_pass(prompt):
 )
 def test_the_minors_of_the_rules_of_safe17h_are_refused(prompt):
     assert both_modes(prompt) == {True}
+
+
+@pytest.mark.parametrize(
+    "prompt", ["her daughter in a sandbox", "en pige på vej hjem fra skole med en taske"]
+)
+def test_a_common_youth_word_in_a_childs_world_is_refused_in_every_mode(prompt):
+    assert both_modes(prompt) == {True}
+
+
+def test_an_adult_age_still_holds_a_common_word_in_a_childs_world():
+    assert not refused("her daughter, 35, pushing a stroller", nsfw=False)
+    assert refused("her daughter pushing a stroller", nsfw=False)
