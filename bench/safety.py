@@ -40,9 +40,9 @@ from core.safety.lexicon import lexicon
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
 SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
-    "fresh22", "fresh23", "fresh24",
+    "fresh22", "fresh23", "fresh24", "fresh25",
 )  # fmt: skip
-HELD_OUT: tuple[str, ...] = ()  # sets written before the rules in force, never tuned on
+HELD_OUT: tuple[str, ...] = ("fresh25",)  # sets written before the rules in force, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",
