@@ -15,6 +15,8 @@ none holds in a child's world or beside a bare number under 18. The rules:
   "mi hija de 27 años", "the boys, all in their forties", "四十岁的大男孩");
 - an empty place: a school or child-care word beside an `empty_words` word ("an empty
   high school lab", "un jardin d'enfants vide", "誰もいない幼稚園"): the place, nobody in it;
+- a milestone: a child's celebration an adult attends ("a guest of 30 at her niece's
+  quinceañera"), only when the request names an adult and never "her own";
 - a former youth: a `former` word right before the youth word ("a former child star, now
   45", "une ancienne enfant star de 40 ans"), only when the request names an adult.
 
@@ -181,6 +183,7 @@ class ContextRules:
                     self._simile(match, toks, form)
                     or self._endearment(match, toks, form)
                     or self._former(match, toks, form)
+                    or self._milestone(match, toks, form)
                 )
                 and self.adult_named
             )
@@ -262,6 +265,16 @@ class ContextRules:
         # "an actress who was a child star": a past role, only with the role said after it
         was = _ends_before(self.list_in("former_was", form), toks, match.start) >= 0
         return was and bool(self.list_in("former_roles", form).end_at(toks, match.end))
+
+    # -- milestones ----------------------------------------------------------------------
+    def _milestone(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "a guest of 30 at her niece's quinceañera": a child's celebration (`milestones`)
+        that an adult attends, held only when the request names an adult; never the
+        celebrant's own ("at her own sweet sixteen", "en su propia fiesta")."""
+        if not self.list_in("milestones", form).end_at(toks, match.start):
+            return False
+        own = self.list_in("own", form)
+        return not any(own.end_at(toks, i) for i in range(max(0, match.start - 3), match.start))
 
     # -- endearments ---------------------------------------------------------------------
     def _endearment(self, match: Match, toks: list[str], form: str) -> bool:
