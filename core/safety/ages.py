@@ -396,6 +396,8 @@ class Reader:
                 if not self._staff_before(number.start - (1 if grade_before else 0)):
                     return "minor_age"
         school_year = self.ends_before("school_years", number.start)
+        if school_year >= 0 and self._staff_before(school_year):
+            return None  # "guru kelas 8 SMP", "a teacher of year 9": the grade an adult teaches
         if school_year >= 0 and (  # "year 9 student", "a pupil in year 8"
             self.near("grade_words", number.end, number.end + WINDOW + 1)
             or self.near("grade_words", school_year - WINDOW, school_year)

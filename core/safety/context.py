@@ -390,9 +390,10 @@ class ContextRules:
     # -- adult ages ----------------------------------------------------------------------
     def _adult_age_attached(self, match: Match, toks: list[str], form: str) -> bool:
         """A relative given an adult age right after it ("her daughter, 30", "mi hija de 27
-        años"), or a group ("the boys", "as meninas") given one in its phrase as an age, not
-        a count: "the boys, all in their forties", "as meninas do escritório, mulheres de 35
-        anos", "the pupils all over 70" (never "the kids, 30 of them")."""
+        años") or an adulthood in words (an `adult_decades` word: "postala punoljetna"), or
+        a group ("the boys", "as meninas") given one in its phrase as an age, not a count:
+        "the boys, all in their forties", "as meninas do escritório, mulheres de 35 anos",
+        "the pupils all over 70" (never "the kids, 30 of them")."""
         # The relative may run past the youth word: "my baby sister, 27" ("baby").
         relatives = self.list_in("adult_by_age", form).matches_at(toks, match.start)
         relative_end = max((m.end for m in relatives if m.end >= match.end), default=0)
@@ -406,6 +407,7 @@ class ContextRules:
         reader = ages.Reader(digits, self.lex, year=0)
         if relative and self._adult_age_before(reader, digits, match.start):
             return True  # "पच्चीस साल की लड़की", "a 30-year-old daughter"
+        stops, decades = (self.list_in(k, form) for k in ("apposition_stops", "adult_decades"))
         if relative:
             index = relative_end
             while (
@@ -414,8 +416,10 @@ class ContextRules:
                 and self._filler(digits[index])
             ):
                 index += 1
-            return self._adult_number_at(reader, digits, index) is not None
-        stops, decades = (self.list_in(k, form) for k in ("apposition_stops", "adult_decades"))
+            # "djevojka koja je upravo postala punoljetna": an adulthood said in words
+            return self._adult_number_at(reader, digits, index) is not None or (
+                index < len(toks) and bool(decades.end_at(toks, index))
+            )
         leads = self.list_in("adult_age_leads", form)
         for index in range(match.end, min(len(toks), match.end + _APPOSITION)):
             if stops.end_at(toks, index):

@@ -319,3 +319,14 @@ def test_a_childs_milestone_an_adult_attends_is_held_but_never_her_own():
 def test_a_combining_mark_that_composes_with_nothing_does_not_hide_a_word():
     assert refused("una ni\u0307ña en la playa")
     assert not refused("Nina en la playa, 30 años")
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+def test_an_adulthood_said_in_words_after_a_relative_makes_an_adult(nsfw):
+    assert not refused("djevojka koja je upravo postala punoljetna, na plaži", nsfw=nsfw)
+    assert refused("djevojka koja je upravo postala punoljetna i sestra od 15 godina", nsfw=nsfw)
+
+
+def test_a_teacher_of_a_school_year_is_an_adult_at_work():
+    assert not refused("guru kelas 8 SMP di depan papan tulis")
+    assert refused("siswi kelas 8 SMP di lorong sekolah")
