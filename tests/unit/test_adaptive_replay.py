@@ -1,9 +1,20 @@
 """The pool-policy benchmark's replay on one reported day: what must hold between strategies."""
 
+from decimal import Decimal
+
 import pytest
 
 from bench.common import percentile
-from bench.pool_policy import TRACES, compare, make_trace, sim_price_per_hour_usd
+from bench.pool_policy import (
+    SPREAD_SEEDS,
+    TRACES,
+    Outcome,
+    compare,
+    make_trace,
+    ratios,
+    sim_price_per_hour_usd,
+    spread_seeds,
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +65,22 @@ def test_adaptive_idles_less_than_the_old_timeout_on_sparse_evenings(outcomes):
     _reported, by_strategy = outcomes["sparse evening use"]
     adaptive, fixed = by_strategy["adaptive"], by_strategy["fixed 15-min idle"]
     assert adaptive.cost_usd < fixed.cost_usd
+
+
+def test_the_spread_replays_seeds_the_bench_never_reports():
+    bench_seeds = set(range(len(TRACES)))
+    fresh = [s for seed in bench_seeds for s in spread_seeds(seed, SPREAD_SEEDS)]
+    assert len(set(fresh)) == len(fresh) == SPREAD_SEEDS * len(TRACES)
+    assert not bench_seeds & set(fresh)
+
+
+def test_ratios_compare_adaptive_with_waiting_valued():
+    wait_value = Decimal("36.00")  # a cent a second
+    outcomes = [
+        Outcome("adaptive", Decimal("2.00"), 1, [100.0]),
+        Outcome("best fixed (600 s, hindsight)", Decimal("1.00"), 2, [200.0]),
+        Outcome("no-prewarm optimum", Decimal("1.50"), 1, [50.0]),
+    ]
+    over_fixed, over_no_prewarm = ratios(outcomes, wait_value)
+    assert over_fixed == pytest.approx(3.00 / 3.00)
+    assert over_no_prewarm == pytest.approx(3.00 / 2.00)
