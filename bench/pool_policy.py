@@ -26,6 +26,7 @@ once taken to find that GPU warm at once, and the job after a boot to run unbill
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import math
 import random
@@ -642,9 +643,24 @@ def ratios(outcomes: Sequence[Outcome], wait_value: Decimal) -> tuple[float, flo
     )
 
 
-def spread_seeds(bench_seed: int, count: int) -> list[int]:
-    """`count` seeds other than the bench's own for a trace (`bench_seed` its index)."""
-    return [1000 * (k + 1) + bench_seed for k in range(count)]
+def spread_seeds(bench_seed: int) -> Iterator[int]:
+    """Seeds other than any trace's bench seed (`bench_seed` its index), unique per trace."""
+    return (1000 * k + bench_seed for k in itertools.count(1))
+
+
+def fresh_traces(
+    name: str, bench_seed: int, count: int, *, history_days: int, report_days: int
+) -> list[Trace]:
+    """`count` traces `name` on `spread_seeds`, skipping any with no job in its reported days
+    (a quiet trace may have none in the two days of a quick run: no ratio to take)."""
+    traces: list[Trace] = []
+    for seed in spread_seeds(bench_seed):
+        if len(traces) == count:
+            return traces
+        trace = make_trace(name, seed, history_days=history_days, report_days=report_days)
+        if any(trace.report_from <= job.at < trace.report_until for job in trace.jobs):
+            traces.append(trace)
+    raise AssertionError("unreachable: spread_seeds never ends")
 
 
 def main(quick: bool = False) -> list[Figure]:
@@ -689,10 +705,10 @@ def main(quick: bool = False) -> list[Figure]:
             f"${total(best_fixed):.2f}; {rule.strategy} ${total(rule):.2f}; no-prewarm optimum "
             f"${total(no_prewarm):.2f}; foresight optimum ${total(foresight):.2f}"
         )
-        fresh = [
-            make_trace(name, other, history_days=history_days, report_days=report_days)
-            for other in spread_seeds(seed, 1 if quick else SPREAD_SEEDS)
-        ]
+        fresh = fresh_traces(
+            name, seed, 1 if quick else SPREAD_SEEDS,
+            history_days=history_days, report_days=report_days,
+        )  # fmt: skip
         spread.append((name, [ratios(compare(t, price), wait_value) for t in fresh]))
     print("\nAdaptive beside the rules and the two optima (GPU cost plus waiting valued):")
     for line in summary:
