@@ -10,13 +10,12 @@ per server in production), so the cold figures include that scan and the warm on
 from __future__ import annotations
 
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import Figure, percentile, realistic_png, scratch_engine
-from bench.engine import _register, _web_database
+from bench.engine import _register, _web_database, session_runs
 from core.config import REPO_ROOT
 from core.db import session_scope
 from core.gallery import boards, store
@@ -60,20 +59,14 @@ class GridResult:
 def _cold_and_warm(
     page: Path, renders: int, token: str | None = None
 ) -> tuple[list[float], int, int]:
-    """A new AppTest session of `page` (with `?token=`): its first run, then `renders`
-    reruns. Returns their times in ms ([first, *reruns]), the pictures shown on the last
-    run and the exceptions shown over all of them."""
+    """A new AppTest session of `page` (with `?token=`) run by `session_runs`: its times in
+    ms ([first, *reruns]), the pictures shown on the last run and the exceptions shown."""
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(str(page), default_timeout=60)
     if token is not None:
         app.query_params["token"] = token
-    samples, exceptions = [], 0
-    for _ in range(1 + renders):
-        started = time.perf_counter()
-        app.run()
-        samples.append((time.perf_counter() - started) * 1000)
-        exceptions += len(app.exception)
+    samples, exceptions = session_runs(app, renders)
     return samples, sum(len(element.value) for element in app.get("image")), exceptions
 
 

@@ -8,12 +8,13 @@ them) before the exemption rules of issue 17, `*_fresh17.tsv` after those rules,
 used to tune them, `*_fresh18.tsv` before the rules of branch safe17b, `*_fresh19.tsv`
 before the context rules of branch safe17c, `*_fresh20.tsv` before the word families of
 branch safe17d, `*_fresh21.tsv` before the rules of branch safe17e, `*_fresh22.tsv`
-before the rules of branch safe17f, and `*_fresh23.tsv` before the rules of branch safe17g.
-Each was held out until its first figure was recorded (fresh23: 68.62 % refused, 7.04 %
-false, in the commit that added it), then tuned on; none is held out now (a held-out set's
-rows would be marked so in the figures and its misses left unlisted). Every set is
-screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
-stricter (ambiguous youth words count and names of young characters are no exemption). Times
+before the rules of branch safe17f, `*_fresh23.tsv` before the rules of branch safe17g,
+and `*_fresh24.tsv` before the rules of branch safe17h. Each was held out until its first
+figure was recorded (fresh24: 81.19 % refused, 8.48 % false, in the commit that added it),
+then tuned on; none is held out now (a held-out set's rows would be marked so in the
+figures and its misses left unlisted). Every set is screened in both modes, graded in both:
+the default (non-explicit) mode and explicit mode, stricter (ambiguous youth words count and
+names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler
 does not decide), then the 99th percentile over the prompts; CPU time is shown beside wall,
 and the adversarial worst case is graded on CPU time (wall time on a machine shared by
@@ -39,7 +40,7 @@ from core.safety.lexicon import lexicon
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
 SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
-    "fresh22", "fresh23",
+    "fresh22", "fresh23", "fresh24",
 )  # fmt: skip
 HELD_OUT: tuple[str, ...] = ()  # sets written before the rules in force, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year

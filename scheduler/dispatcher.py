@@ -68,6 +68,7 @@ class Dispatcher:
         # a job just claimed is never mistaken for one whose worker died.
         self._claiming = threading.Lock()
         self._dispatching = threading.Lock()
+        self._wanted = threading.Event()  # a claim round was asked for (`_claim_if_wanted`)
         self._stopping = False
 
     def dispatch_forever(self, stop: threading.Event) -> None:
@@ -93,7 +94,34 @@ class Dispatcher:
         if not self.may_claim():
             return 0
         with self._dispatching:
-            return 0 if self._stopping else self._claim_all()
+            started = self._claim_round()
+        return started + self._claim_if_wanted()
+
+    def _dispatch_after_job(self) -> None:
+        """Ask for a claim round, without waiting for one under way: with many instances,
+        finishing jobs' threads queued behind each other's rounds (~0.4 s each with 16
+        instances) instead of running the jobs those rounds had claimed."""
+        if self.may_claim():
+            self._wanted.set()
+            self._claim_if_wanted()
+
+    def _claim_if_wanted(self) -> int:
+        """Run the claim rounds asked for while another thread held `_dispatching`: whoever
+        asks sets `_wanted` before trying the lock, and whoever holds it looks at `_wanted`
+        after releasing it, so no request is left unserved."""
+        started = 0
+        while self._wanted.is_set() and self._dispatching.acquire(blocking=False):
+            try:
+                started += self._claim_round()
+            finally:
+                self._dispatching.release()
+        return started
+
+    def _claim_round(self) -> int:
+        """One claim round (the caller holds `_dispatching`); it serves every request made
+        before it starts."""
+        self._wanted.clear()
+        return 0 if self._stopping else self._claim_all()
 
     def _claim_all(self) -> int:
         started = 0
@@ -132,7 +160,7 @@ class Dispatcher:
             self._settled(job_id, pending)
         # Work-conserving: the instance this job freed takes the next queued job now.
         try:
-            self.dispatch()
+            self._dispatch_after_job()
         except Exception:  # noqa: BLE001 - the dispatch loop retries; this job is settled
             log.exception("dispatch.after_job_failed", extra={"job_id": job_id})
 

@@ -9,6 +9,7 @@ empty each other's tables.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -22,8 +23,11 @@ from core.clock import FakeClock
 from core.config import get_settings
 from core.db import make_engine, migrate
 from core.models import metadata
+from testing.main_module import kept_main_module
 from testing.sims import ComfySim, VastSim, comfy_sim, vast_sim
 from tests.s3 import S3Server, s3_server
+
+pytest_plugins = ("pytester",)
 
 PG_URL_ENV = "TEST_DATABASE_URL"
 _BASE_PG_URL = pytest.StashKey[str]()
@@ -87,6 +91,27 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_kept() -> Iterator[None]:
+    """The root logger's handlers and level, put back after each test. A program's `main()`
+    run in a test (`core.logs.configure_logging`) points the root logger at the test's
+    stderr, which capsys closes when the test ends; every later record in that process
+    (aiosmtpd's threads log each connection) would then print "Logging error"."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _main_module_kept() -> Iterator[None]:
+    """A page run by AppTest stays `__main__` after the test: a later test's spawned worker
+    (bench.common.parallel_map) would import that page and die (`testing.main_module`)."""
+    with kept_main_module():
+        yield
 
 
 @pytest.fixture(scope="session")

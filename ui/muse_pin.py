@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
-from core.models import Asset, MediaKind
+from core.models import Asset, MediaKind, Muse
 from core.muses import lookbook, service
 from ui import db
 
 
-def pin_to_muse(asset: Asset, *, user_id: int, key: str) -> None:
+def pin_to_muse(
+    asset: Asset, *, user_id: int, key: str, muses: Sequence[Muse] | None = None
+) -> None:
     """A muse choice and a "Pin to muse" button for the user's own generated still picture
-    (nothing for anything else); the outcome is shown in place."""
+    (nothing for anything else); the outcome is shown in place. `muses` are the user's
+    muses when the page has read them already (a list of pictures then reads them once, not
+    once a picture); otherwise they are read here."""
     if asset.owner_id != user_id or asset.job_id is None or asset.kind is not MediaKind.IMAGE:
         return
-    with db.reading() as session:
-        muses = service.list_muses(session, owner_id=user_id, limit=200)
+    if muses is None:
+        with db.reading() as session:
+            muses = service.list_muses(session, owner_id=user_id, limit=200)
     if not muses:
         return
     labels = {f"{m.name} (#{m.id})": m.id or 0 for m in muses}

@@ -264,7 +264,7 @@ def _show_outputs(
                 media.show_preview(asset)
                 if st.button("Download…", key=f"prep_{where}_{asset.id}"):
                     media.download_button(asset, key=f"dl_{where}_{asset.id}")
-            pin_to_muse(asset, user_id=user_id, key=f"spin_{where}_{asset.id}")
+            pin_to_muse(asset, user_id=user_id, key=f"spin_{where}_{asset.id}", muses=my_muses)
             public = asset.visibility is Visibility.PUBLIC
             if not public and st.button("Share publicly", key=f"pub_{where}_{asset.id}"):
                 with db.writing() as (session, now):

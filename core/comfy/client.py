@@ -2,7 +2,9 @@
 
 The WebSocket opens *before* the prompt is submitted (with our client id), so no event is
 missed. If the socket drops mid-run the client falls back to polling `/history/{id}`, which
-ComfyUI fills when the prompt ends; the run's outcome never depends on the socket.
+ComfyUI fills when the prompt ends; the run's outcome never depends on the socket. A socket
+whose run succeeded is kept for the client's next run (`IDLE_SOCKETS`): a job then opens no
+connection, and waits for no closing handshake.
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ HISTORY_POLL_S = 1.0
 WAIT_CALLBACK_S = 1.0
 """The longest a run waits on a silent server before calling its `on_wait` again."""
 AUTH_REFUSED = (401, 403)
+IDLE_SOCKETS = 16
+"""Sockets a client keeps open between runs: as many as runs it may have at once (a rented
+instance runs one job at a time, but one ComfyUI address may serve several instances'
+jobs: an operator's own GPU server, the simulator), within a bound."""
+WS_CLOSE_TIMEOUT_S = 0.05
+"""How long a run's socket waits for the server to finish the closing handshake before it
+drops the connection: the run's outcome is in hand by then. The library's default (10 s)
+held a finished job's thread, and so its instance, for the whole 10 s whenever a busy server
+left the handshake unanswered (1 run in 10 with 16 instances on the simulator)."""
 
 _ssl_lock = threading.Lock()
 _ssl_context: ssl.SSLContext | None = None
@@ -81,9 +92,15 @@ class ComfyClient:
             headers=self.headers,
             verify=shared_ssl_context(),
         )
+        self._idle: list[tuple[str, ClientConnection]] = []  # (client id, its socket)
+        self._idle_lock = threading.Lock()
 
     def close(self) -> None:
         """Release connections."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for _client_id, socket in idle:
+            socket.close()
         self._http.close()
 
     def __enter__(self) -> ComfyClient:
@@ -156,11 +173,38 @@ class ComfyClient:
         own, so a shared client never mixes two runs' event streams.
         """
         deadline = time.monotonic() + timeout_s
-        run_client_id = uuid.uuid4().hex
-        with self._open_socket(run_client_id) as socket:
+        run_client_id, socket = self._take_socket()
+        finished = None
+        try:
             prompt_id = self.submit(graph, client_id=run_client_id)
             finished = self._follow(socket, prompt_id, on_event, on_wait, deadline)
+        finally:
+            self._give_back(run_client_id, socket, reusable=finished is not None)
         return finished or self._poll_history(prompt_id, on_wait, deadline)
+
+    def _take_socket(self) -> tuple[str, ClientConnection]:
+        """An idle socket still open, its messages since its last run dropped, or a new one:
+        with its client id, which no other run uses meanwhile."""
+        while True:
+            with self._idle_lock:
+                if not self._idle:
+                    break
+                client_id, socket = self._idle.pop()
+            if _drained(socket):
+                return client_id, socket
+            socket.close()
+        client_id = uuid.uuid4().hex
+        return client_id, self._open_socket(client_id)
+
+    def _give_back(self, client_id: str, socket: ClientConnection, *, reusable: bool) -> None:
+        """Keep the socket of a run that succeeded for a next run; close any other (a run
+        that failed or dropped its socket may leave events behind)."""
+        if reusable:
+            with self._idle_lock:
+                if len(self._idle) < IDLE_SOCKETS:
+                    self._idle.append((client_id, socket))
+                    return
+        socket.close()
 
     def _open_socket(self, client_id: str) -> ClientConnection:
         parts = urlsplit(self.base_url)
@@ -172,6 +216,8 @@ class ComfyClient:
                 url,
                 additional_headers=self.headers,
                 open_timeout=self.timeout_s,
+                close_timeout=WS_CLOSE_TIMEOUT_S,
+                legacy=True,  # the socket outlives this call: kept between runs
                 ssl=shared_ssl_context() if secure else None,
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
@@ -248,6 +294,18 @@ class ComfyClient:
             return self._http.request(method, path, **kw)
         except httpx.HTTPError as exc:
             raise ComfyUnavailable(f"ComfyUI {method} {path} failed: {exc}") from exc
+
+
+def _drained(socket: ClientConnection) -> bool:
+    """Drop what arrived on an idle socket since its run ended (queue status broadcasts);
+    False if the server closed it meanwhile."""
+    try:
+        while True:
+            socket.recv(timeout=0)
+    except TimeoutError:
+        return True
+    except ConnectionClosed:
+        return False
 
 
 def _json_or_text(reply: httpx.Response) -> Any:

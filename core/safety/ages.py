@@ -102,6 +102,12 @@ def numbers_in(
             index += 1
             continue
         if token in lex.ordinals:
+            after = toks[index + 1] if index + 1 < len(toks) else ""
+            if lex.ordinals[token] < 10 and lex.numbers.get(after) == 10:
+                # Arabic "الثالثة عشرة" ("the third ten"): thirteen, as ages are said
+                found.append(Number(index, index + 2, lex.ordinals[token] + 10, False, False))
+                index += 2
+                continue
             found.append(Number(index, index + 1, lex.ordinals[token], False, True))
             index += 1
             continue
@@ -209,6 +215,10 @@ class Reader:
                 return False
             if forward and index > indices.start and _VERB_LIKE.search(self.toks[index - 1]):
                 return False  # "a 12 year old eating cheese": a verb ends the noun phrase
+            if not forward and any(
+                0 <= self.ends_before(kind, index + 1) < index for kind in kinds
+            ):
+                return True  # read back, a thing's name may hold a stop word: "con chó" (dog)
             if self.toks[index] in stops:  # "with", and articles: "a photo of a 15yo"
                 return False
             if self.toks[index] in fillers:  # "un vino de 12 años", "a girl of 12 years"
@@ -244,6 +254,8 @@ class Reader:
         # "выглядит на 14 лет", "wygląda na 13 lat": after "looks", "на" is no span of time.
         looks = self.ends_before("apparent", number.start, gap=2) >= 0
         span_of_time = not looks and self._span_word_before(number.start)
+        if span_of_time and self._person_before_span(number.start):
+            span_of_time = False  # "djevojka od 14 godina": "od" is "of" after a person
         if bare and (span_of_time or self._is(("ago",), end)):
             return None
         # With its unit said, the number is an age; only a thing can still own it ("a 10
@@ -275,6 +287,14 @@ class Reader:
             return False
         under = self.ends_before("under", index)
         return not 0 <= under < during
+
+    def _person_before_span(self, index: int) -> bool:
+        """Whether a person or relative word ends right before the `durations` word that
+        ends just before token `index`."""
+        during = self.ends_before("durations", index, gap=1)
+        return during > 0 and any(
+            self.ends_before(name, during) >= 0 for name in ("persons", "relations")
+        )
 
     def unspaced_thing_after_unit(self, index: int) -> bool:
         """Whether a Chinese/Japanese unit glued to its noun ("歳の猫") names a thing's age."""
@@ -316,9 +336,12 @@ class Reader:
             return None  # "un", "une", "ein": an article; "elle dort": "sleeps", not "four"
         if number.start not in self.bracketed and self.not_an_age_after(number.end):
             return None  # "her cousin, 10 dollars"; "my nephew (9) building" is an age
+        if self.end_of("grades", number.end) or self.ends_before("grades", start) >= 0:
+            return None  # a school grade ("i 7. klasse"): `school_grade` judged it
         reach = _after_fillers(self.lex.age_words["fillers"], toks, start)
         for name in ("apparent", "persons", "relations"):
-            if self.ends_before(name, reach) >= 0:
+            # a filler may end the phrase itself ("ser ut som 12": "som" is a filler too)
+            if any(self.ends_before(name, at) >= 0 for at in range(start, reach - 1, -1)):
                 return "minor_age"
         if self.end_of("apparent_after", number.end):  # "eine Person, die wie 13 aussieht"
             return "minor_age"
@@ -365,9 +388,12 @@ class Reader:
         grade_before = self.ends_before("grades", number.start) >= 0
         if number.value in SCHOOL_GRADES and (grade_after or grade_before):
             end = grade_after or number.end
-            # "a grade 8 bolt"; "a third-grade teacher": the grade names where an adult works
-            if not self.head_is_thing(range(end, end + 1)) and not self._staff_at(end):
-                return "minor_age"
+            # "a grade 8 bolt"; "a third-grade (math) teacher", "a teacher in 7th grade",
+            # "juf van groep 7": the grade names where an adult works
+            staff = self._staff_at(end) or self._staff_at(end + 1)
+            if not self.head_is_thing(range(end, end + 1)) and not staff:
+                if not self._staff_before(number.start - (1 if grade_before else 0)):
+                    return "minor_age"
         school_year = self.ends_before("school_years", number.start)
         if school_year >= 0 and (  # "year 9 student", "a pupil in year 8"
             self.near("grade_words", number.end, number.end + WINDOW + 1)
@@ -382,6 +408,16 @@ class Reader:
         """Whether a school `staff` word ("teacher", "Lehrerin") starts at token `index`."""
         staff = self.lex.context_in("staff", "letters")
         return 0 <= index < len(self.toks) and bool(staff.end_at(self.toks, index))
+
+    def _staff_before(self, index: int) -> bool:
+        """Whether a school `staff` word ends at most two link words ("in", "van") before
+        token `index`: "a teacher in 7th grade", "een juf van groep 7"."""
+        links = self.lex.context_in("staff_links", "letters")
+        at = index
+        while at > 0 and index - at < 2 and links.end_at(self.toks, at - 1):
+            at -= 1
+        staff = self.lex.context_in("staff", "letters")
+        return any(staff.end_at(self.toks, start) == at for start in range(max(0, at - 3), at))
 
     def _thing_before(self, index: int) -> bool:
         """Whether an `objects` word (an animal, a thing) stands in the `THING_REACH` tokens
@@ -443,9 +479,25 @@ def _kanji_thing(text: str, found: re.Match[str], objects: PhraseSet) -> bool:
     return objects.starts_unspaced(rest)
 
 
+# A year written with an apostrophe and two digits ("'11", "’09"), not a decade ("'90s").
+_SHORT_YEAR = re.compile(r"(?<![\w'’‘])['’‘`ʼ](\d\d)(?![\w'’‘])")
+# Two single digits one space apart, no other digit on either side ("1 2 3" is a count):
+# one number spaced out.
+_SPACED_DIGITS = re.compile(r"(?<![\d.,:/])(?<!\d )\b(\d) (\d)\b(?! ?[.,:/]?\d)")
+
+
+def _full_year(found: re.Match[str], year: int) -> str:
+    short = int(found.group(1))
+    century = year // 100 * 100
+    return str(century + short if century + short <= year else century - 100 + short)
+
+
 def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
     """The rule id ("minor_age", "minor_birth_year") of an age under 18 in the text, or None."""
     digits_form = _IN_WORD_DIGIT.sub(_digit_as_letter, digits_form)  # "tw3lve" is "twelve"
+    # "born in '11": a year written short is the latest year it can be up to the Clock's
+    digits_form = _SHORT_YEAR.sub(lambda found: _full_year(found, year), digits_form)
+    digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
     objects = lex.phrase("objects")
     for found in KANJI_AGE.finditer(digits_form):
         if kanji_value(found.group(1)) < ADULT_AGE:

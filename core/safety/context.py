@@ -207,7 +207,7 @@ class ContextRules:
             if end < 1 or any(not skip.end_at(toks, i) for i in range(end, match.start)):
                 break
             start = _ends_before(before, toks, end)
-            if start >= 0 and role and not self._behaviour_at(toks, start, form):
+            if start >= 0 and role and not self._behaviour_at(toks, start, form, match.end):
                 return False  # "a woman, 30, like a schoolgirl": a role, not a behaviour
             if start >= 0:  # "looks like a child", "die wie ein Kind aussieht": a look
                 appearance = self.list_in("appearance", form)
@@ -222,11 +222,13 @@ class ContextRules:
         # "çocuk gibi görünen", "बच्चे की तरह दिखती": a look word after it
         return end >= len(toks) or not self.list_in("appearance", form).end_at(toks, end)
 
-    def _behaviour_at(self, toks: list[str], start: int, form: str) -> bool:
+    def _behaviour_at(self, toks: list[str], start: int, form: str, after: int) -> bool:
         """Whether a `simile_behaviours` word opens the simile phrase starting at `start`
-        ("giddy as") or stands right before it ("giggling like")."""
+        ("giddy as"), stands right before it ("giggling like") or right after its role at
+        `after` (German puts the verb last: "der wie ein Schuljunge kichert")."""
         behaviours = self.list_in("simile_behaviours", form)
-        return any(behaviours.end_at(toks, i) for i in (start - 1, start) if i >= 0)
+        places = (start - 1, start, after)
+        return any(behaviours.end_at(toks, i) for i in places if 0 <= i < len(toks))
 
     @cached_property
     def sexual(self) -> bool:
@@ -322,11 +324,12 @@ class ContextRules:
         """The Chinese/Japanese forms: "小学校の先生", "中学老师", "子供のように", "像孩子一样",
         "四十岁的大男孩"."""
         word = letters[match.start : match.end]
-        rest = letters[match.end : match.end + 8].lstrip()
+        place_end = self._place_end(letters, match)  # "幼儿" of "幼儿园": the staff follow 园
+        rest = letters[max(match.end, place_end) : max(match.end, place_end) + 8].lstrip()
         for particle in ("校", "の", "的"):
             rest = rest.removeprefix(particle)
         staff = self.list_in("staff", "letters")
-        if self._unspaced_in("institutions", word) and any(
+        if (place_end or self._unspaced_in("institutions", word)) and any(
             m.start == 0 for m in staff.unspaced_matches(rest)
         ):
             return True
@@ -358,9 +361,14 @@ class ContextRules:
     def _place_at(self, letters: str, match: Match) -> bool:
         """Whether a Chinese/Japanese school or child-care word (`institutions`) starts at
         the youth word and covers it, even running past it ("幼儿" of "幼儿园")."""
+        return self._place_end(letters, match) > 0
+
+    def _place_end(self, letters: str, match: Match) -> int:
+        """Where in `letters` the longest such school or child-care word ends, or 0."""
         word = letters[match.start : match.end + _PLACE_REACH]
         places = self.list_in("institutions", "letters").unspaced_matches(word)
-        return any(m.start == 0 and m.end >= match.end - match.start for m in places)
+        ends = [m.end for m in places if m.start == 0 and m.end >= match.end - match.start]
+        return match.start + max(ends) if ends else 0
 
     def _unspaced_in(self, name: str, word: str) -> bool:
         """Whether a Chinese/Japanese entry of context list `name` is in `word`."""
@@ -447,13 +455,16 @@ class ContextRules:
 _GLUED_AGE = re.compile(r"^(\d{1,3})[^\W\d_]")
 _UNSPACED_AGE_AFTER = re.compile(
     r"^[\s(（,，、:：]{0,3}([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲]"
+    r"|^\s?[(（]([\doieast]{1,3})[)）]"  # "娘（34）": an age in brackets, its unit unsaid
 )
 
 
 def _adult_unspaced_after(rest: str) -> bool:
     """Whether `rest` opens with an adult age ("（30歳）", "，三十岁")."""
     found = _UNSPACED_AGE_AFTER.match(rest)
-    return found is not None and ADULT_AGE <= _kanji_or_digits(found.group(1)) < OLDEST_AGE
+    if found is None:
+        return False
+    return ADULT_AGE <= _kanji_or_digits(found.group(1) or found.group(2)) < OLDEST_AGE
 
 
 def _kanji_or_digits(numeral: str) -> int:

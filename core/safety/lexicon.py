@@ -9,6 +9,8 @@ Terms (matched on the letters form, digits read as look-alike letters):
   youth_sexual   youth words that are also common words elsewhere ("kind", "barn"); refused
                  only with sexual context or in explicit mode
   youth_accented youth words an accent tells apart from a name ("niña"); matched with accents
+  youth_unspaced youth words refused only beside Chinese or Japanese text, where they can
+                 only be the Japanese abbreviations ("JC" beside "公園" is a schoolgirl)
   always         refused in any request; nothing exempts them
   exempt         phrases with a youth word that describe no person ("kid gloves", "canteen")
   exempt_brands  proper nouns exempt in every mode, explicit included: products and adults'
@@ -129,6 +131,7 @@ TERM_KEYS = (
     "youth",
     "youth_sexual",
     "youth_accented",
+    "youth_unspaced",
     "always",
     "exempt",
     "exempt_brands",

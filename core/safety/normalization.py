@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 _ZERO_WIDTH = dict.fromkeys(
     map(
@@ -87,7 +88,9 @@ def _join_letters(match: re.Match[str]) -> str:
     return keep + re.sub(r"[\W\d_]", "", run[len(keep) :])
 
 
-def normalize(text: str, *, lookalikes: bool = True) -> str:
+def normalize(
+    text: str, *, lookalikes: bool = True, join: Callable[[re.Match[str]], str] | None = None
+) -> str:
     """The text as the policy reads it: folded, separators collapsed, single-spaced.
 
     "T.E.E.N", "t e e n" and "t33n" all read "teen"; runs of one letter are shortened to two
@@ -97,9 +100,46 @@ def normalize(text: str, *, lookalikes: bool = True) -> str:
     if lookalikes:  # "ch!ld": an exclamation mark inside a word reads as an "i"
         folded = _BANG_IN_WORD.sub("i", folded)
     folded = _INWORD_PUNCTUATION.sub("", folded)
-    folded = _SEPARATED.sub(_join_letters, folded)
+    folded = _SEPARATED.sub(join or _join_letters, folded)
     folded = _REPEATED.sub(r"\1\1", folded)
     return _SPACES.sub(" ", folded).strip()
+
+
+def join_first_letter(text: str) -> str | None:
+    """`normalize` with each run of spaced single letters read with its first letter the
+    other way: apart if the run is joined whole ("o f e t i t a": the article "o", then
+    "fetita"), joined if "a" or "i" is kept apart ("a d o l e s c e n t"); None if the text
+    holds no such run."""
+    folded = _SEPARATORS.sub(" ", fold(text))
+    if _SEPARATED.search(folded) is None:
+        return None
+    return normalize(text, join=_join_first_apart)
+
+
+def _join_first_apart(match: re.Match[str]) -> str:
+    run = match.group(0)
+    keep = run[:2] if run[1] == " " and run[:2] not in ("a ", "i ") else ""
+    return keep + re.sub(r"[\W\d_]", "", run[len(keep) :])
+
+
+# Two single Latin letters, spaced ("j c"), read as one word beside Chinese or Japanese
+# text, where such a pair is an abbreviation ("JC"), not initials.
+_LETTER_PAIR = re.compile(r"(?<![^\W\d_])([a-z]) ([a-z])(?![^\W\d_])")
+_SCRIPT_EDGE = re.compile(
+    r"(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff])(?=[a-z0-9])"
+    r"|(?<=[a-z0-9])(?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff])"
+)
+
+
+def join_letter_pairs(text: str) -> str | None:
+    """`normalize` for text holding Chinese or Japanese, Latin letters and digits read apart
+    from those scripts ("jkが": "jk", "が") and spaced pairs of single Latin letters joined
+    ("j c"); None for other text or if nothing changes."""
+    if _UNSPACED.search(text) is None:
+        return None
+    normal = normalize(text)
+    joined = _LETTER_PAIR.sub(r"\1\2", _SCRIPT_EDGE.sub(" ", normal))
+    return joined if joined != normal else None
 
 
 def accented(text: str) -> str:

@@ -19,7 +19,16 @@ from core.errors import PolicyRefusal, ValidationFailed
 from core.safety import ages
 from core.safety.context import ContextRules
 from core.safety.lexicon import ADULT_AGE, EXEMPT_KEYS, Lexicon, lexicon
-from core.safety.normalization import TOKEN, accented, cased, normalize, tokens
+from core.safety.normalization import (
+    TOKEN,
+    accented,
+    cased,
+    is_unspaced,
+    join_first_letter,
+    join_letter_pairs,
+    normalize,
+    tokens,
+)
 from core.safety.phrases import Match, PhraseSet, Term
 
 MAX_PROMPT_CHARS = 4000
@@ -59,8 +68,13 @@ _CUT_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{1,3}(?:-[^\W\d_]{1,3})+(?![^\W\d_
 
 def letter_forms(text: str) -> list[str]:
     """The letters forms of `text`: "1" reads as "i" ("k1d"), and inside a word also as "l"
-    ("todd1er"); a word cut by hyphens into short pieces reads joined ("to-ddl-er")."""
+    ("todd1er"); a word cut by hyphens into short pieces reads joined ("to-ddl-er"); a run
+    of spaced letters read with its first letter the other way, joined or apart ("o f e t i
+    t a", "a d o l e s c e n t")."""
     forms = [normalize(text)]
+    variant = join_first_letter(text)
+    if variant is not None and variant not in forms:
+        forms.append(variant)
     if _ONE_IN_A_WORD.search(text):
         forms.append(normalize(text.replace("1", "l")))
     if "-" in text:
@@ -209,7 +223,15 @@ def _holds(key: str, match: Match, ctx: _Context) -> bool:
     return word_level or not ctx.youth_context
 
 
-def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: str) -> _Exemptions:
+def _exempt(
+    letters: str,
+    toks: list[str],
+    lex: Lexicon,
+    ctx: _Context,
+    form: str,
+    *,
+    rules_in_child_world: bool = False,
+) -> _Exemptions:
     """What the exemption lists cover in one form of the request.
 
     Brands and phrases hold in every mode; names and titles only without sexual words;
@@ -217,7 +239,8 @@ def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: st
     makes no picture of a minor in any mode), other titles so in explicit mode. The context
     rules (`core.safety.context`) add the youth words a simile, endearment, profession or
     adult age holds. None holds beside a bare number under 18 or in a child's world (see
-    `_Context`)."""
+    `_Context`), except the context rules if `rules_in_child_world` (for the common words,
+    which count there only because of that world)."""
     keys = ["exempt", "exempt_brands"]
     if not ctx.sexual_words:
         keys += list(_NAME_KEYS)
@@ -236,7 +259,7 @@ def _exempt(letters: str, toks: list[str], lex: Lexicon, ctx: _Context, form: st
         indices |= {i for m in found if _holds(key, m, ctx) for i in range(m.start, m.end)}
         spans += [(m.start, m.end) for m in unspaced if _holds(key, m, ctx)]
     indices |= _modifying(letters, toks, ctx, form)
-    if not ctx.youth_context and not ctx.bare_minor:
+    if (rules_in_child_world or not ctx.youth_context) and not ctx.bare_minor:
         held = ctx.rules.held(letters, toks, form, frozenset(indices))
         indices |= held.tokens
         spans += held.spans
@@ -296,16 +319,22 @@ def _term_finding(letters: str, lex: Lexicon, ctx: _Context) -> Finding | None:
     found = _first(lex.term("always"), letters, toks, _NOTHING)
     if found is not None:
         return Finding("minor_term", found.term.source)
-    ambiguous = ctx.explicit or ctx.sexual_words
-    if _first(lex.term("youth"), letters, toks, _NOTHING) is None and (
-        not ambiguous or _first(lex.term("youth_sexual"), letters, toks, _NOTHING) is None
+    youth, ambiguous = lex.term("youth"), ctx.explicit or ctx.sexual_words
+    # A common word ("pige", "jente", "daughter") counts in a child's world too ("hjem fra
+    # skole"), unless a context rule holds it there ("my daughter, 35, with a stroller").
+    child_world = not ambiguous and ctx.youth_context
+    if _first(youth, letters, toks, _NOTHING) is None and (
+        not (ambiguous or child_world)
+        or _first(lex.term("youth_sexual"), letters, toks, _NOTHING) is None
     ):
         return None  # no youth word at all: no exemption to read
     exempt = _exempt(letters, toks, lex, ctx, "letters")
-    found = _first(lex.term("youth"), letters, toks, exempt)
+    found = _first(youth, letters, toks, exempt)
     if found is not None:
         return Finding("minor_youth", found.term.source)
-    if ambiguous:
+    if child_world:
+        exempt = _exempt(letters, toks, lex, ctx, "letters", rules_in_child_world=True)
+    if ambiguous or child_world:
         found = _first(lex.term("youth_sexual"), letters, toks, exempt)
         if found is not None:
             return Finding("minor_sexual", found.term.source)
@@ -327,6 +356,11 @@ def find_minor(
         finding = _term_finding(letters, lex, ctx)
         if finding is not None:
             return finding
+    beside_cjk = join_letter_pairs(text)  # "ＪＫが", "Ｊ Ｃ": Latin letters beside Japanese
+    if beside_cjk is not None or is_unspaced(text):
+        found = lex.term("youth_unspaced").first(tokens(beside_cjk or forms[0]))
+        if found is not None:  # "JC" beside Japanese text is a schoolgirl, not initials
+            return Finding("minor_youth", found.term.source)
     accents = accented(text)
     accent_toks = tokens(accents)
     accented_term = lex.term("youth_accented").first(accent_toks)

@@ -7,17 +7,20 @@ were deep, the page rendered, the campaign summed its runs, and the CLI wires it
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlmodel import select
+from streamlit.testing.v1 import AppTest
 
 from bench import api, dispatch, engine, gallery, grid, pool, pool_policy, stopped_tier
 from bench.__main__ import SECTIONS, main
 from bench.common import Figure, interleaved_ms, parallel_map, percentile
 from core.models import PoolConfig
+from testing.main_module import kept_main_module
 
 
 def _ordered(samples: list[float]) -> None:
@@ -104,11 +107,14 @@ def test_grid_render_shows_every_thumbnail_without_exceptions():
     assert result.cold_ms > 0 and result.empty_cold_ms > 0
 
 
-def test_studio_render_shows_the_page_without_exceptions():
+def test_studio_render_times_a_sessions_reruns_with_every_finished_job_shown():
     result = engine.studio_render(renders=2, finished_jobs=2)
-    assert result.exceptions == 0
+    assert (result.images, result.exceptions) == (2, 0)
     assert result.title
-    _ordered(result.render_ms)
+    assert len(result.warm_ms) == len(result.empty_warm_ms) == 2
+    _ordered(result.warm_ms)
+    _ordered(result.empty_warm_ms)
+    assert result.cold_ms > 0 and result.empty_cold_ms > 0
 
 
 def test_warm_and_cold_pools_serve_the_same_demand_and_both_spend():
@@ -199,9 +205,9 @@ def test_safety_section_grades_every_set_and_time(capsys):
     from bench import safety
 
     run = safety.main(quick=True)
-    assert [f.id for f in run.figures()] == [f"S{i}" for i in range(1, 44)]
+    assert [f.id for f in run.figures()] == [f"S{i}" for i in range(1, 48)]
     sets = {"dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21"}
-    sets |= {"fresh22", "fresh23"}
+    sets |= {"fresh22", "fresh23", "fresh24"}
     assert run.refusal.keys() == run.false_refusal.keys() == sets
     assert run.refusal_explicit.keys() == run.false_refusal_explicit.keys() == sets
     assert run.image_p50_ms > 0 and run.prompt_p99_ms > 0
@@ -224,6 +230,18 @@ def test_a_depth_ratio_is_of_medians_so_one_slow_sample_of_either_page_does_not_
 
 def test_parallel_map_keeps_the_order_of_items_across_spawned_workers():
     assert parallel_map(abs, [-3, 1, -2, 4, -5], workers=2) == [3, 1, 2, 4, 5]
+
+
+def test_spawned_workers_after_a_page_run_import_the_real_main_module_not_the_page(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text(
+        'import streamlit as st\n\nif __name__ == "__mp_main__":\n'
+        '    raise SystemExit("a spawned worker ran the page")\nst.title("A page")\n'
+    )
+    with kept_main_module():
+        AppTest.from_file(str(page)).run()
+        assert sys.modules["__main__"].__file__ == str(page)  # what the run leaves behind
+    assert parallel_map(abs, [-3, 1], workers=2) == [3, 1]
 
 
 def test_cli_rejects_an_unknown_section():

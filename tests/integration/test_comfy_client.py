@@ -380,3 +380,38 @@ def test_dropped_socket_stops_events_and_history_finishes_the_run():
     assert entry["status"]["completed"] and len(result.outputs) == 1
     kinds = [kind for kind, _data in entry["status"]["messages"]]
     assert kinds == ["execution_start", "execution_cached", "execution_success"]
+
+
+def _counting_opens(client, monkeypatch):
+    opened: list[str] = []
+    real = client._open_socket
+
+    def counted(client_id):
+        opened.append(client_id)
+        return real(client_id)
+
+    monkeypatch.setattr(client, "_open_socket", counted)
+    return opened
+
+
+def test_runs_after_a_success_reuse_its_socket(monkeypatch):
+    events = []
+    with comfy_sim(ComfySimConfig(step_delay_s=0)) as sim, ComfyClient(sim.url) as client:
+        opened = _counting_opens(client, monkeypatch)
+        first = client.run(graph(seed=1), timeout_s=30)
+        second = client.run(graph(seed=2), on_event=events.append, timeout_s=30)
+    assert len(opened) == 1
+    assert first.prompt_id != second.prompt_id and len(second.outputs) == 1
+    # The second run saw its own progress, none of the first's.
+    assert [e.value for e in events if isinstance(e, Progress)] == list(
+        range(1, PRESETS.preset("low", "image").steps + 1)
+    )
+
+
+def test_a_failed_run_does_not_hand_its_socket_on(monkeypatch):
+    with comfy_sim(ComfySimConfig(fail_at_step=2)) as sim, ComfyClient(sim.url) as client:
+        opened = _counting_opens(client, monkeypatch)
+        for _ in range(2):
+            with pytest.raises(ExecutionFailed):
+                client.run(graph(), timeout_s=30)
+    assert len(opened) == 2

@@ -3,8 +3,6 @@
 import json
 import logging
 
-import pytest
-
 from core.logs import EventFormatter, configure_logging
 
 
@@ -41,18 +39,31 @@ def test_exceptions_are_rendered_not_swallowed():
     assert "RuntimeError: boom" in json.loads(EventFormatter(as_json=True).format(record))["exc"]
 
 
-@pytest.fixture
-def restore_root_logger():
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    yield
-    root.handlers[:], level = saved
-    root.setLevel(level)
-
-
-def test_configure_logging_replaces_handlers(capsys, restore_root_logger):
+def test_configure_logging_replaces_handlers(capsys):
     configure_logging("WARNING")
     configure_logging("INFO")
     logging.getLogger("x").info("hello.event", extra={"n": 1})
     assert len(logging.getLogger().handlers) == 1
     assert "hello.event n=1" in capsys.readouterr().err
+
+
+LATER_TESTS = """
+import logging
+
+from core.logs import configure_logging
+
+
+def test_a_program_sets_up_its_logs_under_capsys(capsys):
+    configure_logging("INFO")
+
+
+def test_a_later_record_finds_an_open_stream(capsys):
+    logging.getLogger("mail.log").info("Peer: %r", ("127.0.0.1", 25))
+    assert "Logging error" not in capsys.readouterr().err
+"""
+
+
+def test_logs_set_up_in_one_test_do_not_outlive_its_closed_stderr(pytester):
+    pytester.makeconftest("from tests.conftest import _root_logger_kept  # noqa: F401\n")
+    pytester.makepyfile(test_later=LATER_TESTS)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -346,3 +346,63 @@ def test_the_look_alikes_of_the_word_lists_of_safe17g_pass(prompt):
 )
 def test_the_minors_of_the_word_lists_of_safe17g_are_refused(prompt):
     assert both_modes(prompt) == {True}
+
+
+# Branch safe17h: short years ("'11"), spaced digits, a spaced run after a one-letter word,
+# "JC" beside Japanese text, a common word in a child's world, the staff of a school grade,
+# the Arabic "third ten", a person before "od", a thing's name holding a stop word, a
+# German verb after a simile's role, a Chinese teacher of a nursery, a Japanese age in
+# brackets; and their look-alikes.
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a man born in '91 at a bus stop",
+        "a bottle of the '16 vintage on a table",
+        "a woman who graduated in '12 at her reunion",
+        "a teacher of 8th grade, 44, at her desk",
+        "een meester van groep 6, 41 jaar, in de gang",
+        "en lærer i 5. klasse, 39 år, i et tomt lokale",
+        "eine Frau um die vierzig, die wie ein Schulmädchen kichert",
+        "ένας καθηγητής δημοτικού 48 ετών στο γραφείο",
+        "办公室里的幼儿园老师",
+        "息子（41）が会社にいる",
+        "một con mèo 12 tuổi trên ghế",
+        "mačka stara trinaest godina na prozoru",
+        "tots els adults a la plaça",
+    ],
+)
+def test_the_look_alikes_of_the_rules_of_safe17h_pass(prompt):
+    assert both_modes(prompt) == {False}
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a boy born in '12 at a fair",
+        "a girl born in ’10 at a window",
+        "a boy of 1 2 on a bench",
+        "o f e t i ț ă pe o bancă",
+        "a d o l e s c e n t on a bench",
+        "Ｊ Ｋ が駅にいる",
+        "ＪＳが公園にいる",
+        "ei jente på vei hjem fra skolen",
+        "فتى يبدو في الرابعة عشرة",
+        "dječak od trinaest godina na rivi",
+        "ένα δεκάχρονο αγόρι στην αυλή",
+        "中2の男子が公園にいる",
+    ],
+)
+def test_the_minors_of_the_rules_of_safe17h_are_refused(prompt):
+    assert both_modes(prompt) == {True}
+
+
+@pytest.mark.parametrize(
+    "prompt", ["her daughter in a sandbox", "en pige på vej hjem fra skole med en taske"]
+)
+def test_a_common_youth_word_in_a_childs_world_is_refused_in_every_mode(prompt):
+    assert both_modes(prompt) == {True}
+
+
+def test_an_adult_age_still_holds_a_common_word_in_a_childs_world():
+    assert not refused("her daughter, 35, pushing a stroller", nsfw=False)
+    assert refused("her daughter pushing a stroller", nsfw=False)
