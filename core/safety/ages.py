@@ -365,6 +365,8 @@ class Reader:
         after = end + number.end
         if number.value >= ADULT_AGE or self.not_an_age_after(after):
             return False
+        if self.end_of("grades", after):
+            return False  # "중학교 2학년 담임": a grade, judged by `school_grade`
         if self.end_of("age_units", after):
             return True
         # "Baby Mama, two women laughing", "Kid Rock, 3 guitars": a count of people or things.

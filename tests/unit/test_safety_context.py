@@ -330,3 +330,8 @@ def test_an_adulthood_said_in_words_after_a_relative_makes_an_adult(nsfw):
 def test_a_teacher_of_a_school_year_is_an_adult_at_work():
     assert not refused("guru kelas 8 SMP di depan papan tulis")
     assert refused("siswi kelas 8 SMP di lorong sekolah")
+
+
+def test_a_grade_after_a_school_word_is_no_bare_age_that_blocks_the_staff_rule():
+    assert not refused("중학교 2학년 담임 선생님이 칠판 앞에 서 있다")
+    assert refused("중학교 2학년 여학생이 복도에 서 있다")
