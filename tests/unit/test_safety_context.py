@@ -335,3 +335,9 @@ def test_a_teacher_of_a_school_year_is_an_adult_at_work():
 def test_a_grade_after_a_school_word_is_no_bare_age_that_blocks_the_staff_rule():
     assert not refused("중학교 2학년 담임 선생님이 칠판 앞에 서 있다")
     assert refused("중학교 2학년 여학생이 복도에 서 있다")
+
+
+def test_a_birth_dated_by_an_event_under_18_years_ago_is_a_minors():
+    assert refused("a girl born the year Brexit was voted, sitting on a swing")
+    assert refused("ein Junge, im Lockdown geboren, auf einer Schaukel")
+    assert not refused("a woman who voted in the Brexit referendum, 50")
