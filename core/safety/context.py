@@ -278,15 +278,21 @@ class ContextRules:
 
     # -- endearments ---------------------------------------------------------------------
     def _endearment(self, match: Match, toks: list[str], form: str) -> bool:
-        """ "calls his wife baby", "er nennt sie Baby", or the word quoted ("'my baby'")."""
+        """ "calls his wife baby", "er nennt sie Baby", or the word quoted ("'my baby'"); the
+        endearment may run past the youth word ("kaller kona 'jenta mi'": "jenta", my girl)."""
         endearments = self.list_in("endearments", form)
-        if endearments.end_at(toks, match.start) != match.end:
+        phrase_end = endearments.end_at(toks, match.start)
+        if phrase_end < match.end:
             return False
         tags = self.list_in("speech_tags", form)
         if match.start <= 1 and match.end < len(toks) and tags.end_at(toks, match.end):
             return True  # "mon bébé, dit-elle à son mari": said to someone, who is named
         calls = self.list_in("calls", form)
-        possessed = _ends_before(self.list_in("possessives", form), toks, match.start) >= 0
+        possessives = self.list_in("possessives", form)
+        # "calls her baby", "kaller jenta mi": the possessive before it or inside the phrase
+        possessed = _ends_before(possessives, toks, match.start) >= 0 or any(
+            possessives.end_at(toks, index) for index in range(match.end, phrase_end)
+        )
         for index in range(max(0, match.start - _CALL_GAP - 1), match.start):
             end = calls.end_at(toks, index)
             if not end:

@@ -341,3 +341,13 @@ def test_a_birth_dated_by_an_event_under_18_years_ago_is_a_minors():
     assert refused("a girl born the year Brexit was voted, sitting on a swing")
     assert refused("ein Junge, im Lockdown geboren, auf einer Schaukel")
     assert not refused("a woman who voted in the Brexit referendum, 50")
+
+
+def test_an_endearment_may_run_past_its_youth_word_and_its_possessive_counts():
+    # "jenta mi" ("my girl"): the endearment phrase is longer than the youth word "jenta"
+    assert not refused("en mann som kaller kona 'jenta mi', begge sytti", nsfw=True)
+    assert not refused("a man who calls his wife 'my baby', both seventy", nsfw=True)
+    # unquoted, the possessive inside the phrase may be a parent's: "calls my girl"
+    assert refused("en mann som kaller jenta mi", nsfw=True)
+    assert refused("en mann som kaller på jenta si, 12", nsfw=True)
+    assert refused("en mann og jenta mi", nsfw=True)
