@@ -30,6 +30,8 @@ WINDOW = 3
 # How far back an animal or thing may own an age in weeks or months ("a calf in a barn, 2
 # weeks old"); a person or relative word in between owns it instead.
 THING_REACH = 6
+# How far before a possessive school year ("her year 9 class") its teacher may stand.
+OWNER_REACH = 12
 # Real prompts hold a few dozen numbers at most (weights such as "(x:1.2)" are dropped
 # first); past this the text is refused as unreadable, so the work stays bounded.
 MAX_NUMBERS = 300
@@ -400,6 +402,10 @@ class Reader:
         school_year = self.ends_before("school_years", number.start)
         if school_year >= 0 and self._staff_before(school_year):
             return None  # "guru kelas 8 SMP", "a teacher of year 9": the grade an adult teaches
+        if school_year >= 0 and self._staff_owns(school_year, number.end):
+            return (
+                None  # "a teacher ... marking papers for her year 9 class": the class she teaches
+            )
         if school_year >= 0 and (  # "year 9 student", "a pupil in year 8"
             self.near("grade_words", number.end, number.end + WINDOW + 1)
             or self.near("grade_words", school_year - WINDOW, school_year)
@@ -423,6 +429,59 @@ class Reader:
             at -= 1
         staff = self.lex.context_in("staff", "letters")
         return any(staff.end_at(self.toks, start) == at for start in range(max(0, at - 3), at))
+
+    def _staff_owns(self, year_at: int, after: int) -> bool:
+        """Whether the school year at token `year_at` (its number ending at `after`) is a
+        teacher's own class ("a teacher in her forties marking papers for her year 9
+        class"): a possessive right before it, a `staff` word at most `OWNER_REACH` tokens
+        before that with no `apposition_stops` word or other person between ("a teacher
+        with her year 9 class", "a teacher and a girl in her year 9 class"), a group word
+        naming no person after the number ("class", not "pupils"), and no other person
+        anywhere in the request ("... her year 9 class, a student beside her")."""
+        possessives = self.lex.context_in("possessives", "letters")
+        owner = next(
+            (
+                s
+                for s in range(max(0, year_at - 2), year_at)
+                if possessives.end_at(self.toks, s) == year_at
+            ),
+            -1,
+        )
+        if owner < 1 or not self._class_word_at(after):
+            return False
+        staff = self.lex.context_in("staff", "letters")
+        stops = self.lex.context_in("apposition_stops", "letters")
+        for start in range(owner - 1, max(-1, owner - 1 - OWNER_REACH), -1):
+            staff_end = staff.end_at(self.toks, start)
+            if staff_end and staff_end <= owner:
+                return not self._someone_else(start, staff_end)
+            if stops.end_at(self.toks, start):
+                return False
+        return False
+
+    def _class_word_at(self, index: int) -> bool:
+        """Whether a `grade_words` word that names no person ("class", "classroom") starts at
+        token `index` (not "pupils", "student", "girl")."""
+        if not self.end_of("grade_words", index) or self._is(("persons", "relations"), index):
+            return False
+        youth = (self.lex.term(name) for name in ("youth", "youth_sexual"))
+        return not any(term.end_at(self.toks, index) for term in youth)
+
+    def _someone_else(self, start: int, end: int) -> bool:
+        """Whether the request names a person outside tokens [start, end) other than an
+        adult or a pronoun: a `persons` or `relations` word, or a youth word."""
+        pronouns = self.lex.context_in("possessives", "letters")
+        subjects = self.lex.context_in("call_subjects", "letters")
+        adults = self.lex.context_in("adults", "letters")
+        youth = [self.lex.term(name) for name in ("youth", "youth_sexual")]
+        for index in (*range(start), *range(end, len(self.toks))):
+            if any(term.end_at(self.toks, index) for term in youth):
+                return True
+            if not self._is(("persons", "relations"), index):
+                continue
+            if not any(words.end_at(self.toks, index) for words in (pronouns, subjects, adults)):
+                return True
+        return False
 
     def _thing_before(self, index: int) -> bool:
         """Whether an `objects` word (an animal, a thing) stands in the `THING_REACH` tokens

@@ -351,3 +351,12 @@ def test_an_endearment_may_run_past_its_youth_word_and_its_possessive_counts():
     assert refused("en mann som kaller jenta mi", nsfw=True)
     assert refused("en mann som kaller på jenta si, 12", nsfw=True)
     assert refused("en mann og jenta mi", nsfw=True)
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+def test_a_teachers_own_school_year_is_her_workplace(nsfw):
+    assert not refused("a teacher in her forties marking papers for her year 9 class", nsfw=nsfw)
+    assert refused("a girl in her year 9 class", nsfw=nsfw)
+    assert refused("a teacher and a girl in her year 9 class", nsfw=nsfw)
+    assert refused("a teacher with her year 9 class on a trip", nsfw=nsfw)
+    assert refused("a teacher marking papers for her year 9 class, a student beside her", nsfw=nsfw)
