@@ -369,6 +369,8 @@ class Reader:
             return False
         if self.end_of("grades", after):
             return False  # "중학교 2학년 담임": a grade, judged by `school_grade`
+        if self.end_of("unspaced_grades", after) and self._school_before(end):
+            return False  # "中学2年生の担任": the school's grade, judged with its school word
         if self.end_of("age_units", after):
             return True
         # "Baby Mama, two women laughing", "Kid Rock, 3 guitars": a count of people or things.
@@ -482,6 +484,12 @@ class Reader:
             if not any(words.end_at(self.toks, index) for words in (pronouns, subjects, adults)):
                 return True
         return False
+
+    def _school_before(self, index: int) -> bool:
+        """Whether the token before `index` ends with a Chinese/Japanese school word
+        (`institutions`: "中学" of "中学2年生")."""
+        institutions = self.lex.context_in("institutions", "letters")
+        return index > 0 and institutions.ends_unspaced(self.toks[index - 1])
 
     def _thing_before(self, index: int) -> bool:
         """Whether an `objects` word (an animal, a thing) stands in the `THING_REACH` tokens

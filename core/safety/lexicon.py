@@ -98,6 +98,9 @@ Ages (matched on the digits form):
                       "dört" is French "dort", "sleeps"): an age only with a unit after them
   grades              "grade"/"klasse" next to a number ("7th grade", "klasse 7")
   school_years, grade_words   "year" before and "student" after a number ("year 9 student")
+  unspaced_grades     a Chinese/Japanese grade glued after its number ("2年生"): right after
+                      a school word ("中学2年生"), the number is that school's grade, no bare
+                      age, and the school word is judged by the context rules
   birthdays           after an ordinal: "birthday"
   objects             things whose age is no person's ("whisky", "car", "dog")
   agents              after such a thing, a person again ("a 16 year old whisky drinker")
@@ -199,6 +202,7 @@ AGE_PHRASE_KEYS = (
     "grades",
     "school_years",
     "grade_words",
+    "unspaced_grades",
     "birthdays",
     "objects",
     "agents",

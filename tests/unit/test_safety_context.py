@@ -360,3 +360,13 @@ def test_a_teachers_own_school_year_is_her_workplace(nsfw):
     assert refused("a teacher and a girl in her year 9 class", nsfw=nsfw)
     assert refused("a teacher with her year 9 class on a trip", nsfw=nsfw)
     assert refused("a teacher marking papers for her year 9 class, a student beside her", nsfw=nsfw)
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+def test_a_japanese_grade_between_the_school_and_its_teacher_is_skipped(nsfw):
+    assert not refused("中学2年生の担任の先生が黒板の前に立っている", nsfw=nsfw)
+    assert not refused("中学1年生の担任の先生", nsfw=nsfw)
+    assert refused("中学2年生の女の子", nsfw=nsfw)
+    assert refused("中学2年生が先生と話している", nsfw=nsfw)
+    assert refused("中学2年生の担任の先生と女子生徒", nsfw=nsfw)
+    assert refused("中学2年生の担任の先生、12歳", nsfw=nsfw)
