@@ -325,9 +325,11 @@ class Reader:
             # "whisky aged 12 years", "cheese aged 12 months": the thing comes before.
             if not self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1)):
                 return "minor_age"
-        if self.ends_before("under", start) >= 0 and number.value <= ADULT_AGE:
+        under = self.ends_before("under", start)
+        if under >= 0 and number.value <= ADULT_AGE:
             if not self.not_an_age_after(number.end) and not self.counted_things(number.end):
-                return "minor_age"
+                if not self._competition_named(under, number.end):
+                    return "minor_age"
         if self.end_of("under_after", number.end) and number.value <= ADULT_AGE:
             if not number.ordinal:  # "a 16-and-under swimmer", "ages 12 or younger"
                 return "minor_age"
@@ -460,6 +462,17 @@ class Reader:
             if stops.end_at(self.toks, start):
                 return False
         return False
+
+    def _competition_named(self, under: int, after: int) -> bool:
+        """Whether the `under` word at token `under` and its number (ending at `after`) name
+        a competition ("la final del campeonato sub-17", "the U-17 World Cup"): a
+        `competitions` word right before the `under` word or right after the number, and
+        no one in the request but adults ("un entrenador de 50 años"; not "the U-17
+        championship, the players celebrating": no `competitors` word)."""
+        named = self.ends_before("competitions", under) >= 0 or self.end_of("competitions", after)
+        if not named or self._someone_else(0, 0):
+            return False
+        return not self.near("competitors", 0, len(self.toks))
 
     def _class_word_at(self, index: int) -> bool:
         """Whether a `grade_words` word that names no person ("class", "classroom") starts at

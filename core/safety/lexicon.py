@@ -98,6 +98,11 @@ Ages (matched on the digits form):
                       "dört" is French "dort", "sleeps"): an age only with a unit after them
   grades              "grade"/"klasse" next to a number ("7th grade", "klasse 7")
   school_years, grade_words   "year" before and "student" after a number ("year 9 student")
+  competitions        before "sub"/"U" and its number or right after them ("campeonato sub-17",
+                      "U-17 World Cup"): the competition's age class, no person's age when
+                      no one but adults is named
+  competitors         who takes part in one ("players", "equipo"): with one named the age
+                      class is theirs, a minor's
   unspaced_grades     a Chinese/Japanese grade glued after its number ("2年生"): right after
                       a school word ("中学2年生"), the number is that school's grade, no bare
                       age, and the school word is judged by the context rules
@@ -203,6 +208,8 @@ AGE_PHRASE_KEYS = (
     "school_years",
     "grade_words",
     "unspaced_grades",
+    "competitions",
+    "competitors",
     "birthdays",
     "objects",
     "agents",

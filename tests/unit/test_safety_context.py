@@ -370,3 +370,14 @@ def test_a_japanese_grade_between_the_school_and_its_teacher_is_skipped(nsfw):
     assert refused("中学2年生が先生と話している", nsfw=nsfw)
     assert refused("中学2年生の担任の先生と女子生徒", nsfw=nsfw)
     assert refused("中学2年生の担任の先生、12歳", nsfw=nsfw)
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+def test_an_age_class_after_a_competition_word_names_the_competition(nsfw):
+    coach = "un entrenador de 50 años en la final del campeonato sub-17, solo en el banquillo"
+    assert not refused(coach, nsfw=nsfw)
+    assert not refused("a coach, 50, at the U-17 championship", nsfw=nsfw)
+    assert refused("un chico sub-17 en el campo", nsfw=nsfw)
+    assert refused("la final del campeonato sub-17, una chica celebrando", nsfw=nsfw)
+    assert refused("la final del campeonato sub-17, los jugadores celebrando", nsfw=nsfw)
+    assert refused("the U-17 World Cup final, the team celebrating", nsfw=nsfw)
