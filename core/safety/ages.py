@@ -401,7 +401,8 @@ class Reader:
             # "juf van groep 7": the grade names where an adult works
             staff = self._staff_at(end) or self._staff_at(end + 1)
             if not self.head_is_thing(range(end, end + 1)) and not staff:
-                if not self._staff_before(number.start - (1 if grade_before else 0)):
+                staff_before = self._staff_before(number.start - (1 if grade_before else 0))
+                if not staff_before and not self._adult_exam(end):
                     return "minor_age"
         school_year = self.ends_before("school_years", number.start)
         if school_year >= 0 and self._staff_before(school_year):
@@ -474,6 +475,19 @@ class Reader:
             return False
         return not self.near("competitors", 0, len(self.toks))
 
+    def _adult_exam(self, index: int) -> bool:
+        """Whether a grade's exam starts at token `index` and an adult sits it ("en mand på
+        45 der tager 9. klasses prøve på VUC"): a `grade_exams` word there, an
+        `adult_schools` word in the request, an adult named (an `adults` word: not "en elev
+        der tager ...", a pupil may be 16 there) and no one else."""
+        if not self.end_of("grade_exams", index):
+            return False
+        adults = self.lex.context_in("adults", "letters")
+        everywhere = range(len(self.toks))
+        adult = any(adults.end_at(self.toks, at) for at in everywhere)
+        adult_school = self.near("adult_schools", 0, len(self.toks))
+        return adult and adult_school and not self._someone_else(0, 0)
+
     def _class_word_at(self, index: int) -> bool:
         """Whether a `grade_words` word that names no person ("class", "classroom") starts at
         token `index` (not "pupils", "student", "girl")."""
@@ -483,8 +497,9 @@ class Reader:
         return not any(term.end_at(self.toks, index) for term in youth)
 
     def _someone_else(self, start: int, end: int) -> bool:
-        """Whether the request names a person outside tokens [start, end) other than an
-        adult or a pronoun: a `persons` or `relations` word, or a youth word."""
+        """Whether the request names a person outside tokens [start, end): a youth word, a
+        `relations` word (always: "son" is also French "his"), or a `persons` word that is
+        no adult or pronoun ("man", "her" are not; "girl", "student" are)."""
         pronouns = self.lex.context_in("possessives", "letters")
         subjects = self.lex.context_in("call_subjects", "letters")
         adults = self.lex.context_in("adults", "letters")
@@ -492,7 +507,9 @@ class Reader:
         for index in (*range(start), *range(end, len(self.toks))):
             if any(term.end_at(self.toks, index) for term in youth):
                 return True
-            if not self._is(("persons", "relations"), index):
+            if self._is(("relations",), index):
+                return True
+            if not self._is(("persons",), index):
                 continue
             if not any(words.end_at(self.toks, index) for words in (pronouns, subjects, adults)):
                 return True

@@ -103,6 +103,9 @@ Ages (matched on the digits form):
                       no one but adults is named
   competitors         who takes part in one ("players", "equipo"): with one named the age
                       class is theirs, a minor's
+  grade_exams / adult_schools   an exam right after a grade ("9. klasses prøve"), taken
+                      at an adult-education school named in the request ("på VUC"): the
+                      grade's exam an adult sits, no one else named
   unspaced_grades     a Chinese/Japanese grade glued after its number ("2年生"): right after
                       a school word ("中学2年生"), the number is that school's grade, no bare
                       age, and the school word is judged by the context rules
@@ -210,6 +213,8 @@ AGE_PHRASE_KEYS = (
     "unspaced_grades",
     "competitions",
     "competitors",
+    "grade_exams",
+    "adult_schools",
     "birthdays",
     "objects",
     "agents",
