@@ -12,7 +12,10 @@ around it, never further than `WINDOW` tokens, so the cost is linear in the requ
 - a class graduating five or more years ahead: "class of 2031" in 2026.
 
 Context keeps ages of things and spans of time apart: "whisky aged 12 years", "a 10-year-old
-car", "married for 12 years", "a man 6 feet tall", "10 years younger".
+car", "married for 12 years", "a man 6 feet tall", "10 years younger"; and, when no one
+but adults is named and no sexual word is said, a teacher's own class ("a teacher ...
+marking papers for her year 9 class"), a competition's age class ("campeonato sub-17") and
+a grade's exam an adult sits at an adult school ("9. klasses prøve på VUC").
 """
 
 from __future__ import annotations
@@ -459,7 +462,7 @@ class Reader:
         for start in range(owner - 1, max(-1, owner - 1 - OWNER_REACH), -1):
             staff_end = staff.end_at(self.toks, start)
             if staff_end and staff_end <= owner:
-                return not self._someone_else(start, staff_end)
+                return self._adults_only(start, staff_end)
             if stops.end_at(self.toks, start):
                 return False
         return False
@@ -471,7 +474,7 @@ class Reader:
         no one in the request but adults ("un entrenador de 50 años"; not "the U-17
         championship, the players celebrating": no `competitors` word)."""
         named = self.ends_before("competitions", under) >= 0 or self.end_of("competitions", after)
-        if not named or self._someone_else(0, 0):
+        if not named or not self._adults_only(0, 0):
             return False
         return not self.near("competitors", 0, len(self.toks))
 
@@ -486,7 +489,7 @@ class Reader:
         everywhere = range(len(self.toks))
         adult = any(adults.end_at(self.toks, at) for at in everywhere)
         adult_school = self.near("adult_schools", 0, len(self.toks))
-        return adult and adult_school and not self._someone_else(0, 0)
+        return adult and adult_school and self._adults_only(0, 0)
 
     def _class_word_at(self, index: int) -> bool:
         """Whether a `grade_words` word that names no person ("class", "classroom") starts at
@@ -495,6 +498,15 @@ class Reader:
             return False
         youth = (self.lex.term(name) for name in ("youth", "youth_sexual"))
         return not any(term.end_at(self.toks, index) for term in youth)
+
+    def _adults_only(self, start: int, end: int) -> bool:
+        """Whether the request, outside tokens [start, end), names no one but adults and
+        has no sexual words (with them, no reading of a grade or age class as a workplace
+        or a competition holds)."""
+        sexual = self.lex.term("sexual")
+        if any(sexual.end_at(self.toks, index) for index in range(len(self.toks))):
+            return False
+        return not self._someone_else(start, end)
 
     def _someone_else(self, start: int, end: int) -> bool:
         """Whether the request names a person outside tokens [start, end): a youth word, a

@@ -384,6 +384,7 @@ def test_an_age_class_after_a_competition_word_names_the_competition(nsfw):
     assert refused("la final del campeonato sub-17, una chica celebrando", nsfw=nsfw)
     assert refused("la final del campeonato sub-17, los jugadores celebrando", nsfw=nsfw)
     assert refused("the U-17 World Cup final, the team celebrating", nsfw=nsfw)
+    assert refused("the U-17 World Cup final, nude", nsfw=nsfw)
 
 
 @pytest.mark.parametrize("nsfw", [False, True])
