@@ -169,6 +169,7 @@ class Reader:
         self.toks, self.lex, self.year, self.glued = toks, lex, year, glued
         self.bracketed = bracketed
         self._ends: dict[tuple[str, int], int] = {}
+        self._people: tuple[bool, tuple[int, ...]] | None = None
 
     def phrase(self, name: str) -> PhraseSet:
         return self.lex.phrase(name)
@@ -474,9 +475,7 @@ class Reader:
         no one in the request but adults ("un entrenador de 50 años"; not "the U-17
         championship, the players celebrating": no `competitors` word)."""
         named = self.ends_before("competitions", under) >= 0 or self.end_of("competitions", after)
-        if not named or not self._adults_only(0, 0):
-            return False
-        return not self.near("competitors", 0, len(self.toks))
+        return bool(named) and self._adults_only(0, 0) and not self._said("competitors")
 
     def _adult_exam(self, index: int) -> bool:
         """Whether a grade's exam starts at token `index` and an adult sits it ("en mand på
@@ -485,11 +484,15 @@ class Reader:
         der tager ...", a pupil may be 16 there) and no one else."""
         if not self.end_of("grade_exams", index):
             return False
-        adults = self.lex.context_in("adults", "letters")
-        everywhere = range(len(self.toks))
-        adult = any(adults.end_at(self.toks, at) for at in everywhere)
-        adult_school = self.near("adult_schools", 0, len(self.toks))
-        return adult and adult_school and self._adults_only(0, 0)
+        adult = any(True for _ in self.lex.context_in("adults", "letters").matches(self.toks))
+        return adult and self._said("adult_schools") and self._adults_only(0, 0)
+
+    def _said(self, name: str) -> bool:
+        """Whether a phrase of age list `name` is anywhere in the request (read once)."""
+        key = (name, -1)
+        if key not in self._ends:
+            self._ends[key] = int(any(True for _ in self.phrase(name).matches(self.toks)))
+        return bool(self._ends[key])
 
     def _class_word_at(self, index: int) -> bool:
         """Whether a `grade_words` word that names no person ("class", "classroom") starts at
@@ -503,29 +506,35 @@ class Reader:
         """Whether the request, outside tokens [start, end), names no one but adults and
         has no sexual words (with them, no reading of a grade or age class as a workplace
         or a competition holds)."""
-        sexual = self.lex.term("sexual")
-        if any(sexual.end_at(self.toks, index) for index in range(len(self.toks))):
-            return False
-        return not self._someone_else(start, end)
+        if self._people is None:
+            self._people = self._people_named()
+        return self._people[0] and all(start <= index < end for index in self._people[1])
 
-    def _someone_else(self, start: int, end: int) -> bool:
-        """Whether the request names a person outside tokens [start, end): a youth word, a
-        `relations` word (always: "son" is also French "his"), or a `persons` word that is
-        no adult or pronoun ("man", "her" are not; "girl", "student" are)."""
+    def _people_named(self) -> tuple[bool, tuple[int, ...]]:
+        """Whether the request has no sexual words, and where it names someone other than
+        an adult: a youth word, a `relations` word (always: "son" is also French "his"), or
+        a `persons` word that is no adult or pronoun ("man", "her" are not; "girl",
+        "student" are). Read once per request; stops at the fourth such word (a staff
+        word the caller skips is at most three)."""
+        if any(True for _ in self.lex.term("sexual").matches(self.toks)):
+            return False, ()
         pronouns = self.lex.context_in("possessives", "letters")
         subjects = self.lex.context_in("call_subjects", "letters")
         adults = self.lex.context_in("adults", "letters")
         youth = [self.lex.term(name) for name in ("youth", "youth_sexual")]
-        for index in (*range(start), *range(end, len(self.toks))):
-            if any(term.end_at(self.toks, index) for term in youth):
-                return True
-            if self._is(("relations",), index):
-                return True
-            if not self._is(("persons",), index):
-                continue
-            if not any(words.end_at(self.toks, index) for words in (pronouns, subjects, adults)):
-                return True
-        return False
+        found: list[int] = []
+        for index in range(len(self.toks)):
+            if any(term.end_at(self.toks, index) for term in youth) or self._is(
+                ("relations",), index
+            ):
+                found.append(index)
+            elif self._is(("persons",), index) and not any(
+                words.end_at(self.toks, index) for words in (pronouns, subjects, adults)
+            ):
+                found.append(index)
+            if len(found) == 4:
+                break
+        return True, tuple(found)
 
     def _school_before(self, index: int) -> bool:
         """Whether the token before `index` ends with a Chinese/Japanese school word
