@@ -216,9 +216,11 @@ def reconcile_at_scale(
                 one_tick()  # the booted instances are found healthy: ready
                 steady = [one_tick() for _ in range(steady_ticks)]
                 sim.faults(min_intervals=True)
-                # The client as production builds it for Vast: paced, and really sleeping.
+                # The client as production builds it for Vast: paced, and really sleeping. Its
+                # pacing runs on the sim clock, which the 30 s between ticks moves as the wall
+                # clock would (ticks here run back to back in wall time).
                 harness.client.sleep = time.sleep
-                harness.client.pacer = Pacer(MIN_INTERVAL_S)
+                harness.client.pacer = Pacer(MIN_INTERVAL_S, clock=sim.state.now)
                 refused_before = sum(status == 429 for _m, _e, status in sim.state.calls)
                 limited = [one_tick() for _ in range(limited_ticks)]
                 refusals = sum(status == 429 for _m, _e, status in sim.state.calls)
