@@ -220,7 +220,7 @@ class TierOutcome:
 
     def total_usd(self, wait_value_per_hour_usd: Decimal) -> Decimal:
         """GPU and disk, plus the users' waiting valued as the adaptive policy values it."""
-        return self.outcome.cost_usd + self.outcome.wait_cost_usd(wait_value_per_hour_usd)
+        return self.outcome.total_usd(wait_value_per_hour_usd)
 
 
 def _hours(seconds: float) -> str:

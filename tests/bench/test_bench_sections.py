@@ -182,6 +182,9 @@ def test_policy_replay_reports_adaptive_against_the_optimum_for_every_trace(caps
     assert all(f.value > 0 for f in figures)
     out = capsys.readouterr().out
     assert "break-even" in out and "foresight optimum" in out
+    spread = out[out.index("The same ratios on fresh seeds") :].splitlines()[1:5]
+    assert [line.split(":")[0].strip() for line in spread] == list(pool_policy.TRACES)
+    assert all(line.count("/1 met)") == 2 for line in spread)
 
 
 def test_the_optima_are_lower_bounds_of_every_rule_on_a_trace():
@@ -193,11 +196,8 @@ def test_the_optima_are_lower_bounds_of_every_rule_on_a_trace():
     no_prewarm, foresight = outcomes[-2], outcomes[-1]
     rules = [o for o in outcomes[:-2] if o.strategy != "adaptive" and o.strategy != "always-on"]
 
-    def total(o):
-        return o.cost_usd + o.wait_cost_usd(wait)
-
-    assert all(total(no_prewarm) <= total(o) + Decimal("0.01") for o in rules)
-    assert total(foresight) <= total(no_prewarm)
+    assert all(no_prewarm.total_usd(wait) <= o.total_usd(wait) + Decimal("0.01") for o in rules)
+    assert foresight.total_usd(wait) <= no_prewarm.total_usd(wait)
 
 
 def test_the_no_prewarm_optimum_bills_a_boot_and_the_run_after_it_and_makes_later_jobs_wait():

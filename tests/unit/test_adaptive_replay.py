@@ -1,9 +1,21 @@
 """The pool-policy benchmark's replay on one reported day: what must hold between strategies."""
 
+from decimal import Decimal
+from itertools import islice
+
 import pytest
 
 from bench.common import percentile
-from bench.pool_policy import TRACES, compare, make_trace, sim_price_per_hour_usd
+from bench.pool_policy import (
+    TRACES,
+    Outcome,
+    compare,
+    fresh_traces,
+    make_trace,
+    ratios,
+    sim_price_per_hour_usd,
+    spread_seeds,
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +66,29 @@ def test_adaptive_idles_less_than_the_old_timeout_on_sparse_evenings(outcomes):
     _reported, by_strategy = outcomes["sparse evening use"]
     adaptive, fixed = by_strategy["adaptive"], by_strategy["fixed 15-min idle"]
     assert adaptive.cost_usd < fixed.cost_usd
+
+
+def test_the_spread_replays_seeds_the_bench_never_reports():
+    bench_seeds = set(range(len(TRACES)))
+    fresh = [s for seed in bench_seeds for s in islice(spread_seeds(seed), 50)]
+    assert len(set(fresh)) == len(fresh) == 50 * len(TRACES)
+    assert not bench_seeds & set(fresh)
+
+
+def test_the_spread_skips_a_seed_with_no_demand_in_its_reported_days():
+    # Sparse evenings reported over one day: 4001 (the fourth of its seeds) draws no sitting.
+    traces = fresh_traces("sparse evening use", 1, 5, history_days=1, report_days=1)
+    assert len(traces) == 5
+    assert all(any(t.report_from <= j.at < t.report_until for j in t.jobs) for t in traces)
+
+
+def test_ratios_compare_adaptive_with_waiting_valued():
+    wait_value = Decimal("36.00")  # a cent a second
+    outcomes = [
+        Outcome("adaptive", Decimal("2.00"), 1, [100.0]),
+        Outcome("best fixed (600 s, hindsight)", Decimal("1.00"), 2, [200.0]),
+        Outcome("no-prewarm optimum", Decimal("1.50"), 1, [50.0]),
+    ]
+    over_fixed, over_no_prewarm = ratios(outcomes, wait_value)
+    assert over_fixed == pytest.approx(3.00 / 3.00)
+    assert over_no_prewarm == pytest.approx(3.00 / 2.00)
