@@ -9,8 +9,10 @@ used to tune them, `*_fresh18.tsv` before the rules of branch safe17b, `*_fresh1
 before the context rules of branch safe17c, `*_fresh20.tsv` before the word families of
 branch safe17d, `*_fresh21.tsv` before the rules of branch safe17e, `*_fresh22.tsv`
 before the rules of branch safe17f, `*_fresh23.tsv` before the rules of branch safe17g,
-and `*_fresh24.tsv` before the rules of branch safe17h. Each was held out until its first
-figure was recorded (fresh24: 81.19 % refused, 8.48 % false, in the commit that added it),
+`*_fresh24.tsv` before the rules of branch safe17h, and `*_fresh25.tsv` (minors said
+indirectly: milestones, exams, rights not yet reached, other calendars, mixed scripts)
+before the rules of branch safe17i. Each was held out until its first figure was recorded
+(fresh25: 68.13 % refused, 11.34 % false, in the commit that added it),
 then tuned on; none is held out now (a held-out set's rows would be marked so in the
 figures and its misses left unlisted). Every set is screened in both modes, graded in both:
 the default (non-explicit) mode and explicit mode, stricter (ambiguous youth words count and
@@ -40,7 +42,7 @@ from core.safety.lexicon import lexicon
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
 SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
-    "fresh22", "fresh23", "fresh24",
+    "fresh22", "fresh23", "fresh24", "fresh25",
 )  # fmt: skip
 HELD_OUT: tuple[str, ...] = ()  # sets written before the rules in force, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year

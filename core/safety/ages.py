@@ -18,7 +18,7 @@ car", "married for 12 years", "a man 6 feet tall", "10 years younger".
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.errors import ValidationFailed
@@ -47,6 +47,7 @@ BIRTH_YEARS = range(1900, 2200)
 # A university class graduates at about 22 after 4 years: one graduating 5 or more years
 # ahead has members 17 or younger now (a school class, younger still).
 GRADUATION_LEAD = 5
+SCHOOL_GRADUATION_LEAD = 1
 SCHOOL_GRADES = range(0, 13)
 # After an age, a word like these is a verb, not an adjective of the thing ("a 12 year old
 # eating cheese", "a 7 year old bakes bread"; but "a 10 year old red car").
@@ -364,6 +365,8 @@ class Reader:
         after = end + number.end
         if number.value >= ADULT_AGE or self.not_an_age_after(after):
             return False
+        if self.end_of("grades", after):
+            return False  # "중학교 2학년 담임": a grade, judged by `school_grade`
         if self.end_of("age_units", after):
             return True
         # "Baby Mama, two women laughing", "Kid Rock, 3 guitars": a count of people or things.
@@ -395,6 +398,8 @@ class Reader:
                 if not self._staff_before(number.start - (1 if grade_before else 0)):
                     return "minor_age"
         school_year = self.ends_before("school_years", number.start)
+        if school_year >= 0 and self._staff_before(school_year):
+            return None  # "guru kelas 8 SMP", "a teacher of year 9": the grade an adult teaches
         if school_year >= 0 and (  # "year 9 student", "a pupil in year 8"
             self.near("grade_words", number.end, number.end + WINDOW + 1)
             or self.near("grade_words", school_year - WINDOW, school_year)
@@ -431,12 +436,17 @@ class Reader:
 
     def class_of(self, number: Number) -> str | None:
         """A class graduating `GRADUATION_LEAD` or more years after the Clock's year ("class
-        of 2031" in 2026): even a university class that far ahead has not started yet."""
+        of 2031" in 2026): even a university class that far ahead has not started yet; a
+        secondary school's class (`school_class` near) any year ahead."""
         if not number.digits or number.value not in BIRTH_YEARS:
             return None
         if self.ends_before("class_of", number.start) < 0:
             return None
-        return "minor_age" if number.value - self.year >= GRADUATION_LEAD else None
+        # A secondary school's class ("promo bac 2030", "la promoción de 2030 del instituto")
+        # graduates at 18: any class still to graduate is a minor's.
+        school = self.near("school_class", number.start - WINDOW, number.end + WINDOW)
+        lead = SCHOOL_GRADUATION_LEAD if school else GRADUATION_LEAD
+        return "minor_age" if number.value - self.year >= lead else None
 
     def birth_year(self, number: Number) -> str | None:
         """A year of birth that makes the person under 18 in the Clock's year."""
@@ -486,6 +496,46 @@ _SHORT_YEAR = re.compile(r"(?<![\w'’‘])['’‘`ʼ](\d\d)(?![\w'’‘])")
 _SPACED_DIGITS = re.compile(r"(?<![\d.,:/])(?<!\d )\b(\d) (\d)\b(?! ?[.,:/]?\d)")
 
 
+# Years of other calendars, read as the Gregorian year they fall in (most of it): the
+# Japanese eras (元 is an era's first year), the Republic of China's Minguo, the Buddhist
+# Era, the Hijri (lunar) and Persian (solar) years and the Hebrew year.
+_ERA_START = {
+    "reiwa": 2018, "令和": 2018, "heisei": 1988, "平成": 1988, "showa": 1925, "昭和": 1925,
+}  # fmt: skip
+_ERA_YEAR = re.compile(r"(reiwa|heisei|showa|令和|平成|昭和) ?(\d{1,2}|元)(?!\d)")
+_MINGUO_YEAR = re.compile(r"(?:minguo|民国|民國) ?(\d{1,3})(?!\d)")
+_BUDDHIST_YEAR = re.compile(r"buddhist era (\d{4})\b|\b(\d{4}) (?:be|buddhist era)\b")
+_HIJRI_YEAR = re.compile(r"\b(\d{4}) ?(?:ah|a h|hijri|هجري|هجرية|هـ)(?!\w)")
+_PERSIAN_YEAR = re.compile(
+    r"\b(\d{4}),? (?:in|by|of) the (?:persian|iranian|solar hijri|shamsi) calendar"
+    r"|(?:persian|solar hijri|shamsi) year (\d{4})\b"
+)
+_HEBREW_YEAR = re.compile(
+    r"\b(\d{4}),? (?:in|by|of) the (?:hebrew|jewish) calendar|(?:hebrew|jewish) year (\d{4})\b"
+)
+
+
+def _gregorian_years(digits_form: str) -> str:
+    """The text with years of the other calendars written as Gregorian years."""
+
+    def era(found: re.Match[str]) -> str:
+        number = 1 if found.group(2) == "元" else int(found.group(2))
+        return str(_ERA_START[found.group(1)] + number)
+
+    def shifted(offset: int) -> Callable[[re.Match[str]], str]:
+        return lambda found: str(int(found.group(1) or found.group(2)) + offset)
+
+    def hijri(found: re.Match[str]) -> str:
+        return str(round(int(found.group(1)) * 0.970229 + 621.5692))
+
+    digits_form = _ERA_YEAR.sub(era, digits_form)
+    digits_form = _MINGUO_YEAR.sub(shifted(1911), digits_form)
+    digits_form = _BUDDHIST_YEAR.sub(shifted(-543), digits_form)
+    digits_form = _PERSIAN_YEAR.sub(shifted(621), digits_form)
+    digits_form = _HEBREW_YEAR.sub(shifted(-3760), digits_form)
+    return _HIJRI_YEAR.sub(hijri, digits_form)
+
+
 def _full_year(found: re.Match[str], year: int) -> str:
     short = int(found.group(1))
     century = year // 100 * 100
@@ -498,6 +548,7 @@ def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
     # "born in '11": a year written short is the latest year it can be up to the Clock's
     digits_form = _SHORT_YEAR.sub(lambda found: _full_year(found, year), digits_form)
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
+    digits_form = _gregorian_years(digits_form)  # "born in Heisei 24", "1432 AH"
     objects = lex.phrase("objects")
     for found in KANJI_AGE.finditer(digits_form):
         if kanji_value(found.group(1)) < ADULT_AGE:

@@ -15,6 +15,8 @@ none holds in a child's world or beside a bare number under 18. The rules:
   "mi hija de 27 años", "the boys, all in their forties", "四十岁的大男孩");
 - an empty place: a school or child-care word beside an `empty_words` word ("an empty
   high school lab", "un jardin d'enfants vide", "誰もいない幼稚園"): the place, nobody in it;
+- a milestone: a child's celebration an adult attends ("a guest of 30 at her niece's
+  quinceañera"), only when the request names an adult and never "her own";
 - a former youth: a `former` word right before the youth word ("a former child star, now
   45", "une ancienne enfant star de 40 ans"), only when the request names an adult.
 
@@ -181,6 +183,7 @@ class ContextRules:
                     self._simile(match, toks, form)
                     or self._endearment(match, toks, form)
                     or self._former(match, toks, form)
+                    or self._milestone(match, toks, form)
                 )
                 and self.adult_named
             )
@@ -262,6 +265,16 @@ class ContextRules:
         # "an actress who was a child star": a past role, only with the role said after it
         was = _ends_before(self.list_in("former_was", form), toks, match.start) >= 0
         return was and bool(self.list_in("former_roles", form).end_at(toks, match.end))
+
+    # -- milestones ----------------------------------------------------------------------
+    def _milestone(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "a guest of 30 at her niece's quinceañera": a child's celebration (`milestones`)
+        that an adult attends, held only when the request names an adult; never the
+        celebrant's own ("at her own sweet sixteen", "en su propia fiesta")."""
+        if not self.list_in("milestones", form).end_at(toks, match.start):
+            return False
+        own = self.list_in("own", form)
+        return not any(own.end_at(toks, i) for i in range(max(0, match.start - 3), match.start))
 
     # -- endearments ---------------------------------------------------------------------
     def _endearment(self, match: Match, toks: list[str], form: str) -> bool:
@@ -377,9 +390,10 @@ class ContextRules:
     # -- adult ages ----------------------------------------------------------------------
     def _adult_age_attached(self, match: Match, toks: list[str], form: str) -> bool:
         """A relative given an adult age right after it ("her daughter, 30", "mi hija de 27
-        años"), or a group ("the boys", "as meninas") given one in its phrase as an age, not
-        a count: "the boys, all in their forties", "as meninas do escritório, mulheres de 35
-        anos", "the pupils all over 70" (never "the kids, 30 of them")."""
+        años") or an adulthood in words (an `adult_decades` word: "postala punoljetna"), or
+        a group ("the boys", "as meninas") given one in its phrase as an age, not a count:
+        "the boys, all in their forties", "as meninas do escritório, mulheres de 35 anos",
+        "the pupils all over 70" (never "the kids, 30 of them")."""
         # The relative may run past the youth word: "my baby sister, 27" ("baby").
         relatives = self.list_in("adult_by_age", form).matches_at(toks, match.start)
         relative_end = max((m.end for m in relatives if m.end >= match.end), default=0)
@@ -393,6 +407,7 @@ class ContextRules:
         reader = ages.Reader(digits, self.lex, year=0)
         if relative and self._adult_age_before(reader, digits, match.start):
             return True  # "पच्चीस साल की लड़की", "a 30-year-old daughter"
+        stops, decades = (self.list_in(k, form) for k in ("apposition_stops", "adult_decades"))
         if relative:
             index = relative_end
             while (
@@ -401,8 +416,10 @@ class ContextRules:
                 and self._filler(digits[index])
             ):
                 index += 1
-            return self._adult_number_at(reader, digits, index) is not None
-        stops, decades = (self.list_in(k, form) for k in ("apposition_stops", "adult_decades"))
+            # "djevojka koja je upravo postala punoljetna": an adulthood said in words
+            return self._adult_number_at(reader, digits, index) is not None or (
+                index < len(toks) and bool(decades.end_at(toks, index))
+            )
         leads = self.list_in("adult_age_leads", form)
         for index in range(match.end, min(len(toks), match.end + _APPOSITION)):
             if stops.end_at(toks, index):

@@ -70,6 +70,8 @@ Context rules (`core.safety.context`; matched in the letters and the accents for
                  only when the request names an adult ("now 45", "in her thirties");
                  `former_was` ("who was a") only with a `former_roles` word after the
                  youth word ("an actress who was a child star, now 40")
+  milestones / own   a child's celebration ("quinceañera", "first communion") an adult
+                 attends, held when an adult is named, never after `own` ("her own")
   empty_words    "empty", "vide", "誰もいない" beside a school or child-care word
                  (`institutions`): the place, with nobody in it ("an empty kindergarten")
 
@@ -87,6 +89,8 @@ Ages (matched on the digits form):
                       bare number ("die wie 13 aussieht")
   born                near a year: "born", "geboren"
   class_of            before a graduation year: "class of" (five or more years ahead: a minor)
+  school_class        a secondary school named beside a class year ("bac", "high school"): a
+                      class still to graduate from it is a minor's
   persons, relations  a person ("girl", "she") or a relative ("cousin") before a bare number
   fillers             words allowed between those and the number ("is", "only", "about")
   stops               words that end the noun an age describes ("with", "at", "and")
@@ -171,6 +175,8 @@ CONTEXT_KEYS = (
     "former_was",
     "former_roles",
     "empty_words",
+    "milestones",
+    "own",
     "simile_roles",
     "simile_behaviours",
 )
@@ -187,6 +193,7 @@ AGE_PHRASE_KEYS = (
     "apparent_after",
     "born",
     "class_of",
+    "school_class",
     "persons",
     "relations",
     "grades",

@@ -142,11 +142,16 @@ def join_letter_pairs(text: str) -> str | None:
     return joined if joined != normal else None
 
 
+# Combining marks left after NFKC on a Latin letter: they compose with nothing.
+_STRAY_MARKS = re.compile(r"(?<=[a-z\u00c0-\u024f])[\u0300-\u036f]+")
+
+
 def accented(text: str) -> str:
     """Folded like `normalize` but keeping accents, for words an accent tells apart
     ("niña" is a girl, "Nina" a name); a digit inside a word reads as its look-alike letter
     ("n1ña") and a run of single letters is one word ("n i ñ a")."""
     text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+    text = _STRAY_MARKS.sub("", text)  # "ni̇ña": a dot NFKC cannot compose onto its letter
     text = _DIGIT_IN_WORD.sub(lambda found: found.group(0).translate(DIGIT_LOOKALIKES), text)
     text = _INWORD_PUNCTUATION.sub("", _SEPARATORS.sub(" ", text))
     return _SPACES.sub(" ", _SEPARATED_ACCENTED.sub(_join_letters, text)).strip()

@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -19,7 +20,8 @@ from streamlit.testing.v1 import AppTest
 from bench import api, dispatch, engine, gallery, grid, pool, pool_policy, stopped_tier
 from bench.__main__ import SECTIONS, main
 from bench.common import Figure, interleaved_ms, parallel_map, percentile
-from core.models import PoolConfig
+from core.db import read_scope
+from core.models import GpuInstance, InstanceState, PoolConfig
 from testing.main_module import kept_main_module
 
 
@@ -46,6 +48,18 @@ def test_overhead_runs_every_job_through_the_scheduler_process_and_times_both_pa
     _ordered(result.direct_ms)
     assert len(result.overhead_ms) == 2
     assert {figure.id for figure in result.figures()} == {"P1"}
+
+
+def test_the_dispatch_stack_runs_as_deployed_each_instance_its_own_comfy_at_the_usual_tick():
+    with dispatch._stack(2, grain=0) as stack:
+        with read_scope(stack.engine) as session:
+            urls = session.exec(
+                select(GpuInstance.comfy_url).where(GpuInstance.state == InstanceState.READY)
+            ).all()
+        environ = Path(f"/proc/{stack.scheduler_pid}/environ").read_bytes().split(b"\0")
+    assert len(set(urls)) == 2  # not one ComfyUI serving every instance
+    # The measured scheduler is not the warm-up's (ticking every second): production's tick.
+    assert b"POOL_POLL_INTERVAL_S=1" not in environ
 
 
 def test_api_section_runs_jobs_through_the_real_api_process_and_counts_its_reads():
@@ -205,9 +219,9 @@ def test_safety_section_grades_every_set_and_time(capsys):
     from bench import safety
 
     run = safety.main(quick=True)
-    assert [f.id for f in run.figures()] == [f"S{i}" for i in range(1, 48)]
+    assert [f.id for f in run.figures()] == [f"S{i}" for i in range(1, 52)]
     sets = {"dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21"}
-    sets |= {"fresh22", "fresh23", "fresh24"}
+    sets |= {"fresh22", "fresh23", "fresh24", "fresh25"}
     assert run.refusal.keys() == run.false_refusal.keys() == sets
     assert run.refusal_explicit.keys() == run.false_refusal_explicit.keys() == sets
     assert run.image_p50_ms > 0 and run.prompt_p99_ms > 0

@@ -282,3 +282,62 @@ def test_a_numeral_that_is_no_decimal_digit_does_not_break_the_screen(numeral):
     # digits): the screen reads every one without raising
     assert refused(f"a 16 year old {numeral}")
     assert not refused(f"{numeral} a 30 year old woman")
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("a girl born in Heisei 24, in a garden", "a woman born in Showa 60, in a garden"),
+        ("令和2年生まれの子が公園にいる", "平成2年生まれの男性が公園にいる"),
+        ("a boy born in 1432 AH, at a market", "a man born in 1405 AH, at a market"),
+        ("民国100年出生的女孩在公园", "民国75年出生的男子在公园"),
+        ("a girl born in Buddhist Era 2556", "a man born in Buddhist Era 2528"),
+        ("a boy born in 1391 in the Persian calendar", "a man born 1365 in the Persian calendar"),
+        ("a girl born in 5772 by the Hebrew calendar", "a man born in 5745 by the Hebrew calendar"),
+    ],
+)
+def test_years_of_birth_in_other_calendars_are_read_as_gregorian_years(minor, adult, nsfw):
+    assert refused(minor, nsfw=nsfw)
+    assert not refused(adult, nsfw=nsfw)
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+def test_a_secondary_schools_class_still_to_graduate_is_a_minors(nsfw):
+    assert refused("une jeune fille de la promo bac 2030", nsfw=nsfw)
+    assert refused("una chica de la promoción de 2030 del instituto", nsfw=nsfw)
+    assert not refused("a woman of the class of 2028 at her university", nsfw=nsfw)
+
+
+def test_a_childs_milestone_an_adult_attends_is_held_but_never_her_own():
+    assert not refused("a woman of 34 photographing the cake at a sweet sixteen")
+    assert not refused("a priest, 70, at a first communion service, alone at the altar")
+    assert refused("a woman of 34 at her own sweet sixteen")
+    assert refused("portrait of the birthday girl at her quinceañera")
+
+
+def test_a_combining_mark_that_composes_with_nothing_does_not_hide_a_word():
+    assert refused("una ni\u0307ña en la playa")
+    assert not refused("Nina en la playa, 30 años")
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+def test_an_adulthood_said_in_words_after_a_relative_makes_an_adult(nsfw):
+    assert not refused("djevojka koja je upravo postala punoljetna, na plaži", nsfw=nsfw)
+    assert refused("djevojka koja je upravo postala punoljetna i sestra od 15 godina", nsfw=nsfw)
+
+
+def test_a_teacher_of_a_school_year_is_an_adult_at_work():
+    assert not refused("guru kelas 8 SMP di depan papan tulis")
+    assert refused("siswi kelas 8 SMP di lorong sekolah")
+
+
+def test_a_grade_after_a_school_word_is_no_bare_age_that_blocks_the_staff_rule():
+    assert not refused("중학교 2학년 담임 선생님이 칠판 앞에 서 있다")
+    assert refused("중학교 2학년 여학생이 복도에 서 있다")
+
+
+def test_a_birth_dated_by_an_event_under_18_years_ago_is_a_minors():
+    assert refused("a girl born the year Brexit was voted, sitting on a swing")
+    assert refused("ein Junge, im Lockdown geboren, auf einer Schaukel")
+    assert not refused("a woman who voted in the Brexit referendum, 50")
