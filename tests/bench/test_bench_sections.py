@@ -358,3 +358,11 @@ def test_the_seeded_history_day_totals_add_up_to_its_accruals():
     assert len(events) == 500 and len(jobs) == 300
     assert sum(d.accrued_usd for d in days) == sum(e.cost_usd for e in events)
     assert all(now - timedelta(days=history.DAYS) <= e.at < now for e in events)
+
+
+def test_reconcile_ticks_again_against_vasts_intervals_with_the_client_paced_as_for_vast():
+    result = engine.reconcile_at_scale(30, steady_ticks=1, limited_ticks=1)
+    assert (result.limited_blind, result.limited_refusals) == (0, 0)
+    limited = [f for f in result.figures(tick_interval_s=30) if "intervals on" in f.what]
+    assert [figure.op for figure in limited] == ["<=", "=="]
+    assert limited[1].value == 0 and limited[1].met
