@@ -1,5 +1,8 @@
 """P1 and T through the real processes: `python -m sim` and `python -m scheduler`, as in
 production, sharing one SQLite database with this process (which submits as the Studio does).
+As deployed: every instance has its own ComfyUI (one client, one connection pool each), and
+the measured scheduler ticks the pool at production's interval (`pool_poll_interval_s`, 30 s);
+a first scheduler ticking every second only makes the instances ready and is stopped before.
 
 P1: one warm instance, zero GPU time, 2–3 MB outputs; per run, submit -> the job row says
 succeeded (its picture stored), against the same graph sent straight to the simulated ComfyUI
@@ -31,10 +34,11 @@ from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, build_graph
 from core.config import REPO_ROOT, Settings, load_settings
 from core.db import read_scope, session_scope
-from core.models import GenerationJob, JobStatus
+from core.models import GenerationJob, GpuInstance, InstanceState, JobStatus
+from core.pool.launch import headers_by_url
 from core.pool.service import ensure_pool
 from testing.processes import free_port, python_module
-from testing.worker_stack import leader_settings, submit_picture, wait_ready
+from testing.worker_stack import POOL_IMAGE, leader_settings, submit_picture, wait_ready
 
 P1_P50_GOAL_MS = 50.0
 P1_P95_GOAL_MS = 100.0
@@ -54,10 +58,15 @@ class Stack:
 
     engine: Engine
     comfy_url: str
+    """The ComfyUI of the instance warmed first (P1's only one)."""
+    comfy_headers: dict[str, str]
+    """What authenticates a client at `comfy_url` (the instance's own token)."""
     user_id: int
     settings: Settings
     """What this process (the Studio's side) submits with, loaded once."""
     scheduler_pid: int
+    tick_s: int
+    """How often the measured scheduler ticks the pool."""
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -77,22 +86,28 @@ def _stack(instances: int, *, grain: int) -> Iterator[Stack]:
     with ExitStack() as stack:
         engine = stack.enter_context(scratch_engine())
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aikings-p1-")))
-        vast_port, comfy_port = free_port(), free_port()
+        vast_port = free_port()
         sim_env = {
             "SIM_VAST_PORT": str(vast_port),
-            "SIM_COMFY_PORT": str(comfy_port),
+            "SIM_COMFY_PORT": str(free_port()),
+            "SIM_COMFY_PER_INSTANCE": "1",  # each instance its own ComfyUI, as on Vast
+            # The pool's image has its models already: no simulated downloads before ready.
+            "SIM_FLEET": json.dumps({"prebuilt_images": [POOL_IMAGE], "comfy_start_s": 0.5}),
             "SIM_STEP_DELAY_S": "0",
             "SIM_COMFY_FAULTS": json.dumps({"output_grain": grain}),
             "SIM_VAST_TIMINGS": json.dumps({"null_s": 0.2, "created_s": 0.2, "loading_s": 0.2}),
         }
         stack.enter_context(python_module("sim", env=sim_env, cwd=REPO_ROOT))
-        env = leader_settings(
+        warming = leader_settings(
             database_url=str(engine.url),
             vast_url=f"http://127.0.0.1:{vast_port}",
             folder=folder,
             instances=instances,
             log_level="WARNING",
         )
+        # The measured scheduler ticks at production's interval: the default, not the
+        # warm-up's 1 s.
+        env = {name: value for name, value in warming.items() if name != "POOL_POLL_INTERVAL_S"}
         settings = load_settings(
             database_url=env["DATABASE_URL"],
             sim_vast_url=env["SIM_VAST_URL"],
@@ -105,6 +120,7 @@ def _stack(instances: int, *, grain: int) -> Iterator[Stack]:
             config = ensure_pool(session, settings)
             config.max_price_per_hour_usd, config.min_reliability = Decimal("5"), 0.9
             config.min_vram_gb, config.prewarm_until = 8, datetime.now(UTC) + timedelta(hours=1)
+            config.image = POOL_IMAGE
             session.add(config)
             user = _register(session, starter_credits=0)
             ledger.grant(
@@ -115,10 +131,35 @@ def _stack(instances: int, *, grain: int) -> Iterator[Stack]:
                 note="",
                 now=user.created_at,
             )
+        with python_module("scheduler", env=warming, cwd=REPO_ROOT):
+            wait_ready(engine, instances)
         scheduler = stack.enter_context(python_module("scheduler", env=env, cwd=REPO_ROOT))
-        wait_ready(engine, instances)
-        comfy_url = f"http://127.0.0.1:{comfy_port}"
-        yield Stack(engine, comfy_url, user.id or 0, settings, scheduler.pid)
+        comfy_url = _first_comfy_url(engine)
+        headers = headers_by_url(
+            engine, pool=settings.pool_name, secret=settings.audit_hmac_secret.get_secret_value()
+        )(comfy_url)
+        yield Stack(
+            engine,
+            comfy_url,
+            headers,
+            user.id or 0,
+            settings,
+            scheduler.pid,
+            settings.pool_poll_interval_s,
+        )
+
+
+def _first_comfy_url(engine: Engine) -> str:
+    """The ComfyUI address of the pool's warmest ready instance."""
+    with read_scope(engine) as session:
+        url = session.exec(
+            select(GpuInstance.comfy_url)
+            .where(col(GpuInstance.state) == InstanceState.READY)
+            .order_by(col(GpuInstance.last_used_at).desc(), col(GpuInstance.id))
+        ).first()
+    if url is None:
+        raise RuntimeError("no ready instance has a ComfyUI address")
+    return url
 
 
 def _submit(stack: Stack, presets: Presets, index: int) -> int:
@@ -209,7 +250,10 @@ def process_overhead(runs: int = 50) -> ProcessOverhead:
     through: list[float] = []
     direct: list[float] = []
     succeeded = 0
-    with _stack(1, grain=OUTPUT_GRAIN) as stack, ComfyClient(stack.comfy_url) as client:
+    with (
+        _stack(1, grain=OUTPUT_GRAIN) as stack,
+        ComfyClient(stack.comfy_url, headers=stack.comfy_headers) as client,
+    ):
         for warm in range(2):  # first jobs load the screener and fill caches
             _wait_done(stack.engine, [_submit(stack, presets, 10_000 + warm)])
             _straight_to_comfy_with(client, presets, 10_000 + warm)
@@ -223,7 +267,8 @@ def process_overhead(runs: int = 50) -> ProcessOverhead:
     result = ProcessOverhead(through, direct, succeeded, size)
     print(
         f"\n== P1 overhead through the real scheduler process: 1 warm instance, zero GPU "
-        f"time, {size / 1e6:.1f} MB outputs, {runs} runs =="
+        f"time, {size / 1e6:.1f} MB outputs, {runs} runs; its own ComfyUI, pool tick every "
+        f"{stack.tick_s} s (production's) =="
     )
     print(row("path", "p50 ms", "p95 ms"))
     for name, samples in (
@@ -280,7 +325,11 @@ def throughput(instances: int, jobs: int) -> tuple[Figure, Figure]:
 
 def throughput_section(jobs: int) -> list[Figure]:
     """T at 4 and 16 warm instances."""
-    print(f"\n== T throughput through the real scheduler process, {jobs}-job bursts ==")
+    tick_s = load_settings().pool_poll_interval_s
+    print(
+        f"\n== T throughput through the real scheduler process, {jobs}-job bursts; each "
+        f"instance its own ComfyUI, pool tick every {tick_s} s (production's) =="
+    )
     print(
         row(
             "run", "rate", "elapsed", "submitting", "succeeded", "scheduler CPU/job",

@@ -27,7 +27,7 @@ from core.pool.launch import (
 from core.pool.manager import PoolManager
 from core.pool.provider import Provider
 from core.pool.static import StaticProvider
-from core.pool.vast import VastClient, VastProvider
+from core.pool.vast import MIN_INTERVAL_S, VastClient, VastProvider
 from core.studio import needs, outcomes, queue
 from core.studio.pricing import pricing_from
 from core.studio.runner import RunContext
@@ -44,7 +44,9 @@ def build_provider(settings: Settings) -> Provider:
         case ProviderKind.VAST:
             assert settings.vast_api_key is not None  # guaranteed by Settings validation
             client = VastClient(
-                base_url=settings.vast_url, api_key=settings.vast_api_key.get_secret_value()
+                base_url=settings.vast_url,
+                api_key=settings.vast_api_key.get_secret_value(),
+                pacing=MIN_INTERVAL_S,
             )
             return VastProvider(client)
         case ProviderKind.STATIC:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlalchemy.orm.util import identity_key
+from sqlmodel import Session, SQLModel, col, select
 
 from core.models import GpuInstance, InstanceState, Lease, PoolConfig
 
@@ -26,20 +27,28 @@ class Claim:
     comfy_url: str
 
 
-def ready_instances(session: Session, *, pool: str) -> list[GpuInstance]:
+@dataclass(frozen=True)
+class FreeInstance:
+    """What claiming reads of a ready instance: which it is, and what it still downloads."""
+
+    id: int
+    models_pending: Sequence[str]
+
+
+def ready_instances(session: Session, *, pool: str) -> list[FreeInstance]:
     """`pool`'s ready instances with a ComfyUI address, the warmest (most recently used)
-    first: the ones `acquire` may take, in the order it tries them."""
-    return list(
-        session.exec(
-            select(GpuInstance)
-            .where(GpuInstance.pool == pool, GpuInstance.state == InstanceState.READY)
-            .where(col(GpuInstance.comfy_url).is_not(None))
-            .order_by(col(GpuInstance.last_used_at).desc(), col(GpuInstance.id))
-        ).all()
-    )
+    first: the ones `acquire` may take, in the order it tries them. Two columns, not whole
+    rows: a claim reads them every time, for every free instance."""
+    rows = session.execute(
+        sa.select(col(GpuInstance.id), col(GpuInstance.models_pending))
+        .where(col(GpuInstance.pool) == pool, col(GpuInstance.state) == InstanceState.READY)
+        .where(col(GpuInstance.comfy_url).is_not(None))
+        .order_by(col(GpuInstance.last_used_at).desc(), col(GpuInstance.id))
+    ).all()
+    return [FreeInstance(instance_id, pending or ()) for instance_id, pending in rows]
 
 
-def can_take(instance: GpuInstance, needs: Collection[str]) -> bool:
+def can_take(instance: FreeInstance, needs: Collection[str]) -> bool:
     """Whether `instance` may run a job loading `needs`: it downloads none of them still."""
     return not needs or set(needs).isdisjoint(instance.models_pending)
 
@@ -52,7 +61,7 @@ def acquire(
     now: datetime,
     lease_max_s: int,
     needs: Collection[str] = (),
-    candidates: Sequence[GpuInstance] | None = None,
+    candidates: Sequence[FreeInstance] | None = None,
 ) -> Claim | None:
     """Claim a ready instance of `pool` for `job_id`, or None if none is free; only one
     whose pending downloads include none of the model files the job `needs`.
@@ -66,32 +75,39 @@ def acquire(
     for instance in candidates:
         if not can_take(instance, needs):
             continue  # still downloading a model this job loads
-        won = session.execute(
+        # The UPDATE that wins the instance also reads its address, as it is now.
+        comfy_url = session.execute(
             sa.update(GpuInstance)
             .where(col(GpuInstance.id) == instance.id)
             .where(col(GpuInstance.state) == InstanceState.READY)
+            .where(col(GpuInstance.comfy_url).is_not(None))
             .values(state=InstanceState.BUSY)
+            .returning(col(GpuInstance.comfy_url))
             .execution_options(synchronize_session=False)
-        )
-        if won.rowcount != 1:  # type: ignore[attr-defined]
+        ).scalar()
+        if comfy_url is None:  # another claimer won it, or it left ready, meanwhile
             continue
-        lease = Lease(
-            instance_id=instance.id or 0,
-            job_id=job_id,
-            acquired_at=now,
-            expires_at=now + timedelta(seconds=lease_max_s),
-        )
-        session.add(lease)
-        session.flush()
-        session.refresh(instance)
-        return Claim(lease.id or 0, instance.id or 0, instance.comfy_url or "")
+        _expire_loaded(session, GpuInstance, instance.id, "state")
+        lease_id = session.execute(
+            sa.insert(Lease)
+            .values(
+                instance_id=instance.id,
+                job_id=job_id,
+                acquired_at=now,
+                expires_at=now + timedelta(seconds=lease_max_s),
+            )
+            .returning(col(Lease.id))
+        ).scalar_one()
+        return Claim(lease_id, instance.id, comfy_url)
     return None
 
 
 def release(session: Session, *, lease_id: int, now: datetime, outcome: str) -> bool:
     """Close a lease, return its instance to ready and stamp last use; False if already closed.
 
-    An instance that left `busy` meanwhile (terminated, lost) keeps its new state.
+    An instance that left `busy` meanwhile (terminated, lost) keeps its new state. Rows of
+    the lease, its instance and its pool already loaded in `session` are expired where these
+    UPDATEs changed them (read again on next use); nothing else in the session is.
     """
     instance_id = session.execute(
         sa.update(Lease)
@@ -102,21 +118,29 @@ def release(session: Session, *, lease_id: int, now: datetime, outcome: str) -> 
     ).scalar()
     if instance_id is None:
         return False
+    _expire_loaded(session, Lease, lease_id, "released_at", "outcome")
     state = col(GpuInstance.state)
-    session.execute(
+    pool = session.execute(
         sa.update(GpuInstance)
         .where(col(GpuInstance.id) == instance_id)
         .values(
             state=sa.case((state == InstanceState.BUSY, InstanceState.READY), else_=state),
             last_used_at=now,
         )
+        .returning(col(GpuInstance.pool))
         .execution_options(synchronize_session=False)
-    )
-    instance = session.get(GpuInstance, instance_id)
-    if instance is not None:
-        note_demand(session, pool=instance.pool, now=now)
-    session.expire_all()
+    ).scalar_one()
+    _expire_loaded(session, GpuInstance, instance_id, "state", "last_used_at")
+    note_demand(session, pool=pool, now=now)
     return True
+
+
+def _expire_loaded(session: Session, model: type[SQLModel], key: object, *names: str) -> None:
+    """Expire `names` of the `model` row with primary key `key` if `session` holds it: an
+    UPDATE run past the ORM changed them, and a caller reading the row again must see it."""
+    loaded = session.identity_map.get(identity_key(model, key))
+    if loaded is not None:
+        session.expire(loaded, list(names))
 
 
 def note_demand(session: Session, *, pool: str, now: datetime) -> None:
@@ -127,6 +151,7 @@ def note_demand(session: Session, *, pool: str, now: datetime) -> None:
         .values(last_demand_at=now)
         .execution_options(synchronize_session=False)
     )
+    _expire_loaded(session, PoolConfig, pool, "last_demand_at")
 
 
 def open_leases(session: Session, *, pool: str) -> list[Lease]:

@@ -8,6 +8,8 @@ instance. The traps it avoids:
   Only reads and destroys (idempotent) are retried, with backoff and jitter.
 - A list that fails raises; it never answers "no instances".
 - A 404 is "gone" only when its body does not say `auth_error` (Vast answers bad keys with 404).
+- Vast refuses a call sooner than its endpoint's minimum interval (VAST.md §1.3); given
+  `pacing`, the client waits each endpoint's interval out itself instead of earning 429s.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -59,6 +62,19 @@ onstart script and the environment (kilobytes each), which a tick at 1,000 insta
 otherwise download and parse 1,000 times."""
 CHARGES_PAGE_SIZE = 100
 """The `vastai` client's largest charges page (the server allows 500)."""
+MIN_INTERVAL_S: Mapping[str, float] = {
+    "search": 6.0,  # 10 a minute
+    "create": 4.5,
+    "list": 1.0,
+    "show": 2.0,
+    "destroy": 3.0,
+    "state": 1.0,
+    "charges": 1.0,
+}
+"""Vast's documented minimum seconds between two calls to an endpoint by one caller (VAST.md
+§1.3): the pacing the real API needs. A listing of n instances takes `ceil(n / 25) - 1` s."""
+PACE_MARGIN_S = 0.05
+"""Added to each interval: Vast measures it on arrival, and two calls' latencies differ."""
 SEARCH_QUOTA_EXCEEDED = "search_quota_exceeded"
 """A 429 for the daily search quota: it resets at UTC midnight, so retrying only burns calls."""
 
@@ -95,8 +111,40 @@ def comfy_url(instance: dict[str, Any], port: int) -> str | None:
     return f"http://{address}:{host_port}" if host_port.isdigit() else None
 
 
+class Pacer:
+    """Keeps a minimum interval between calls to each endpoint, across threads: each call
+    takes the next free slot of its endpoint and sleeps until it comes."""
+
+    def __init__(
+        self,
+        intervals: Mapping[str, float],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.intervals = intervals
+        self.clock = clock
+        self.sleep = sleep
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, endpoint: str) -> None:
+        """Return once a call to `endpoint` keeps its interval since the one before it."""
+        interval = self.intervals.get(endpoint)
+        if not interval:
+            return
+        with self._lock:
+            now = self.clock()
+            due = max(now, self._next.get(endpoint, now))
+            self._next[endpoint] = due + interval + PACE_MARGIN_S
+        if due > now:
+            self.sleep(due - now)
+
+
 class VastClient:
-    """The Vast.ai REST calls the pool makes, with Vast's error shapes mapped to ProviderError."""
+    """The Vast.ai REST calls the pool makes, with Vast's error shapes mapped to ProviderError
+    and, given `pacing` (seconds between calls by endpoint, e.g. `MIN_INTERVAL_S`), each
+    endpoint's calls spaced out on `clock`."""
 
     def __init__(
         self,
@@ -109,12 +157,15 @@ class VastClient:
         max_backoff_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        pacing: Mapping[str, float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.sleep = sleep
+        self.pacer = Pacer(pacing or {}, clock=clock, sleep=lambda s: self.sleep(s))
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "aikings/0.1"},
@@ -137,12 +188,14 @@ class VastClient:
 
     def search_offers(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """`POST /api/v0/bundles/` with a `{field: {op: value}}` query; the offers found."""
-        body = self._call("POST", "/api/v0/bundles/", json_body=query, retry=True)
+        body = self._call("POST", "/api/v0/bundles/", "search", json_body=query, retry=True)
         return list(body.get("offers") or [])
 
     def create_instance(self, offer_id: str, payload: dict[str, Any]) -> int:
         """`PUT /api/v0/asks/{id}/`; the new instance id. Never retried (see module doc)."""
-        body = self._call("PUT", f"/api/v0/asks/{offer_id}/", json_body=payload, retry=False)
+        body = self._call(
+            "PUT", f"/api/v0/asks/{offer_id}/", "create", json_body=payload, retry=False
+        )
         if not body.get("success") or "new_contract" not in body:
             raise ProviderError(f"create refused: {body.get('msg') or body}", status=200, body=body)
         return int(body["new_contract"])
@@ -161,12 +214,12 @@ class VastClient:
         }
         if select_cols is not None:
             params["select_cols"] = json.dumps(list(select_cols))
-        return self._all_pages("/api/v1/instances/", params, "instances")
+        return self._all_pages("/api/v1/instances/", "list", params, "instances")
 
     def show_instance(self, instance_id: str) -> dict[str, Any] | None:
         """One instance, or None when Vast says it no longer exists."""
         body = self._call(
-            "GET", f"/api/v0/instances/{instance_id}/", params={"owner": "me"}, retry=True
+            "GET", f"/api/v0/instances/{instance_id}/", "show", params={"owner": "me"}, retry=True
         )
         found = body.get("instances")
         if isinstance(found, list):
@@ -176,7 +229,9 @@ class VastClient:
     def destroy_instance(self, instance_id: str) -> None:
         """`DELETE /api/v0/instances/{id}/`; an instance already gone counts as destroyed."""
         try:
-            self._call("DELETE", f"/api/v0/instances/{instance_id}/", json_body={}, retry=True)
+            self._call(
+                "DELETE", f"/api/v0/instances/{instance_id}/", "destroy", json_body={}, retry=True
+            )
         except InstanceNotFound:
             log.info("vast.destroy_already_gone", extra={"provider_id": instance_id})
 
@@ -186,12 +241,16 @@ class VastClient:
         Retried like a read: asking twice for the same state is asking once.
         """
         self._call(
-            "PUT", f"/api/v0/instances/{instance_id}/", json_body={"state": state}, retry=True
+            "PUT",
+            f"/api/v0/instances/{instance_id}/",
+            "state",
+            json_body={"state": state},
+            retry=True,
         )
 
     def current_user(self) -> dict[str, Any]:
         """The account: `credit`, `balance` and the rest."""
-        return self._call("GET", "/api/v0/users/current/", retry=True)
+        return self._call("GET", "/api/v0/users/current/", "user", retry=True)
 
     def charges(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """`GET /api/v0/charges/`: every per-instance charge row for [start, end), all pages.
@@ -208,11 +267,13 @@ class VastClient:
             "latest_first": "true",
             "limit": CHARGES_PAGE_SIZE,
         }
-        return self._all_pages("/api/v0/charges/", params, "results")
+        return self._all_pages("/api/v0/charges/", "charges", params, "results")
 
     # ---- transport ------------------------------------------------------------------------
 
-    def _all_pages(self, path: str, params: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    def _all_pages(
+        self, path: str, endpoint: str, params: dict[str, Any], key: str
+    ) -> list[dict[str, Any]]:
         """GET `path` page after page (`next_token` -> `after_token`); the rows under `key`.
 
         A page without a `key` array raises: a partial answer is never taken for the whole.
@@ -221,7 +282,7 @@ class VastClient:
         token: str | None = None
         while True:
             page_params = {**params, "after_token": token} if token else params
-            body = self._call("GET", path, params=page_params, retry=True)
+            body = self._call("GET", path, endpoint, params=page_params, retry=True)
             page = body.get(key)
             if not isinstance(page, list):
                 raise ProviderError(f"{path} answered without a `{key}` array", body=body)
@@ -234,13 +295,17 @@ class VastClient:
         self,
         method: str,
         path: str,
+        endpoint: str,
         *,
         params: dict[str, Any] | None = None,
         json_body: dict[str, Any] | None = None,
         retry: bool,
     ) -> dict[str, Any]:
+        """`method path` with up to `attempts` tries (one unless `retry`), each paced as
+        `endpoint`'s calls are."""
         attempts = self.attempts if retry else 1
         for attempt in range(1, attempts + 1):
+            self.pacer.wait(endpoint)
             try:
                 return self._once(method, path, params, json_body)
             except (RateLimited, ProviderUnavailable) as exc:

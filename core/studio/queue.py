@@ -17,21 +17,24 @@ from core.pool import leases
 from core.pool.leases import Claim
 
 
-def fair_queue(session: Session, *, limit: int = 100) -> list[GenerationJob]:
-    """Queued jobs in dispatch order: FIFO per user, round-robin between users.
+def fair_order(session: Session, *, limit: int = 100) -> list[int]:
+    """Queued jobs' ids in dispatch order: FIFO per user, round-robin between users.
 
     Users with fewer jobs already on a GPU go first (ties: whoever has waited longest), so
-    one user's burst of submissions cannot hold everyone else behind it.
+    one user's burst of submissions cannot hold everyone else behind it. Ids and owners only
+    are read: a claim asks for the order every time and locks the one job it takes.
     """
-    queued = session.exec(
-        select(GenerationJob)
-        .where(GenerationJob.status == JobStatus.QUEUED)
+    queued = session.execute(
+        sa.select(col(GenerationJob.id), col(GenerationJob.user_id))
+        .where(col(GenerationJob.status) == JobStatus.QUEUED)
         .order_by(col(GenerationJob.created_at), col(GenerationJob.id))
         .limit(limit * 4)
     ).all()
-    per_user: dict[int, list[GenerationJob]] = {}
-    for job in queued:
-        per_user.setdefault(job.user_id, []).append(job)
+    if not queued:
+        return []
+    per_user: dict[int, list[int]] = {}
+    for job_id, user_id in queued:
+        per_user.setdefault(user_id, []).append(job_id)
     in_flight = dict(
         session.exec(
             select(GenerationJob.user_id, sa.func.count())
@@ -43,7 +46,7 @@ def fair_queue(session: Session, *, limit: int = 100) -> list[GenerationJob]:
         ).all()
     )
     users = sorted(per_user, key=lambda user_id: in_flight.get(user_id, 0))
-    ordered: list[GenerationJob] = []
+    ordered: list[int] = []
     round_number = 0
     while len(ordered) < len(queued):
         for user_id in users:
@@ -63,9 +66,7 @@ def queue_position(session: Session, job_id: int) -> int | None:
 
 def queue_positions(session: Session) -> dict[int, int]:
     """Each queued job's 1-based place in dispatch order (the first 1,000)."""
-    return {
-        job.id or 0: place for place, job in enumerate(fair_queue(session, limit=1000), start=1)
-    }
+    return {job_id: place for place, job_id in enumerate(fair_order(session, limit=1000), start=1)}
 
 
 QUEUE_CHANNEL = "aikings_queue"
@@ -131,22 +132,28 @@ def claim_next(
     ready = leases.ready_instances(session, pool=pool)
     if not ready:  # nothing to hand out: no job is read or locked
         return None
-    config = session.get(PoolConfig, pool)
-    lease_max_s = config.lease_max_s if config else 1800
-    for candidate in fair_queue(session, limit=CLAIM_CANDIDATES):
-        wanted = needs(candidate) if needs is not None else ()
+    order = fair_order(session, limit=CLAIM_CANDIDATES)
+    if not order:
+        return None
+    configured = session.exec(select(PoolConfig.lease_max_s).where(PoolConfig.name == pool))
+    lease_max_s = configured.first() or 1800
+    for job_id in order:
+        # A job's files are worked out (its graph built) only while a free instance still
+        # downloads some: otherwise every free instance fits every job.
+        downloading = any(instance.models_pending for instance in ready)
+        wanted = _files_of(session, job_id, needs) if needs is not None and downloading else ()
         fits = [instance for instance in ready if leases.can_take(instance, wanted)]
         if not fits:
             continue  # every free instance still downloads a model this job loads
         # Lock order (core.locks): the job before the instance; a job cancelled or claimed
         # meanwhile is passed over.
-        job = locks.lock_job(session, candidate.id or 0, skip_locked=True)
+        job = locks.lock_job(session, job_id, skip_locked=True)
         if job is None or job.status is not JobStatus.QUEUED:
             continue
         claim = leases.acquire(
             session,
             pool=pool,
-            job_id=job.id or 0,
+            job_id=job_id,
             now=now,
             lease_max_s=lease_max_s,
             needs=wanted,
@@ -163,8 +170,16 @@ def claim_next(
         job.heartbeat_at = now if worker_id is not None else None
         job.updated_at = now
         session.add(job)
-        return job.id or 0, claim
+        return job_id, claim
     return None
+
+
+def _files_of(
+    session: Session, job_id: int, needs: Callable[[GenerationJob], Collection[str]]
+) -> Collection[str]:
+    """The model files job `job_id` loads (`needs` of its row); none if it is gone."""
+    job = session.get(GenerationJob, job_id)
+    return needs(job) if job is not None else ()
 
 
 def heartbeat(session: Session, *, worker_id: str, now: datetime) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from functools import partial
 
 import sqlalchemy as sa
@@ -345,8 +346,8 @@ def _finish(
         job = locks.lock_job(session, job_id)
         if not leases.release(session, lease_id=claim.lease_id, now=now, outcome="succeeded"):
             return None
-        instance = session.get(GpuInstance, claim.instance_id)
-        if job is None or instance is None or job.status in outcomes.TERMINAL:
+        price = _price_per_hour_usd(session, claim.instance_id)
+        if job is None or price is None or job.status in outcomes.TERMINAL:
             return None
         for index, (prepared, verdict) in enumerate(outputs):
             asset = store.save_output(
@@ -379,7 +380,7 @@ def _finish(
             )
         # GPU time is charged up to the outputs' download, as before they were prepared here.
         seconds = (generated - started).total_seconds()
-        cost = costs.cost_for(instance.price_per_hour_usd, seconds)
+        cost = costs.cost_for(price, seconds)
         return outcomes.succeed(session, job, cost_usd=cost, pricing=ctx.pricing, now=now)
 
     charged = run_transaction(ctx.engine, settle, name="studio.finish")
@@ -392,6 +393,13 @@ def _finish(
         ctx.after_job.submit(_add_thumbnails, ctx, stored)
     except RuntimeError:  # shutting down: make them here rather than not at all
         _add_thumbnails(ctx, stored)
+
+
+def _price_per_hour_usd(session: Session, instance_id: int) -> Decimal | None:
+    """What instance `instance_id` costs an hour now (None if it has no row)."""
+    query = sa.select(col(GpuInstance.price_per_hour_usd)).where(col(GpuInstance.id) == instance_id)
+    price: Decimal | None = session.execute(query).scalar()
+    return price
 
 
 def _add_thumbnails(ctx: RunContext, decoded: dict[int, Image.Image]) -> None:
@@ -414,14 +422,10 @@ def _stop(ctx: RunContext, claim: Claim, job_id: int, started: datetime | None) 
         job = locks.lock_job(session, job_id)
         if not leases.release(session, lease_id=claim.lease_id, now=now, outcome="cancelled"):
             return None
-        instance = session.get(GpuInstance, claim.instance_id)
-        if job is None or instance is None or job.status in outcomes.TERMINAL:
+        price = _price_per_hour_usd(session, claim.instance_id)
+        if job is None or price is None or job.status in outcomes.TERMINAL:
             return None
-        cost = (
-            None
-            if started is None
-            else costs.cost_for(instance.price_per_hour_usd, (now - started).total_seconds())
-        )
+        cost = None if started is None else costs.cost_for(price, (now - started).total_seconds())
         return outcomes.stopped(session, job, cost_usd=cost, pricing=ctx.pricing, now=now)
 
     charged = run_transaction(ctx.engine, settle, name="studio.stop")

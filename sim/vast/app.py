@@ -1,7 +1,7 @@
 """The simulated Vast.ai API as one Starlette app: its routes, listed once, and its middleware.
 
-`create_app(state)` serves Vast's endpoints (`sim.vast.endpoints`) behind the call log, auth
-and fault injection (`sim.vast.middleware`), and the `/_sim/` control API
+`create_app(state)` serves Vast's endpoints (`sim.vast.endpoints`) behind the call log, auth,
+Vast's minimum intervals and fault injection (`sim.vast.middleware`), and the `/_sim/` control API
 (`sim.vast.control`) beside them.
 """
 
@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from sim.vast import control, endpoints
-from sim.vast.middleware import CallLog, Outages, Storms, VastAuth
+from sim.vast.middleware import CallLog, MinIntervals, Outages, Storms, VastAuth
 from sim.vast.state import VastState
 
 INSTANCE = "/api/v0/instances/{instance_id:int}/"
@@ -37,8 +37,15 @@ ROUTES = [
     Route("/_sim/comfy_port", control.set_comfy_port, methods=["POST"]),
 ]
 
-MIDDLEWARE = [Middleware(CallLog), Middleware(VastAuth), Middleware(Storms), Middleware(Outages)]
-"""Outermost first: every call is logged, then authenticated, then exposed to faults."""
+MIDDLEWARE = [
+    Middleware(CallLog),
+    Middleware(VastAuth),
+    Middleware(MinIntervals),
+    Middleware(Storms),
+    Middleware(Outages),
+]
+"""Outermost first: every call is logged, authenticated, held to Vast's intervals (when on),
+then exposed to faults."""
 
 
 def create_app(state: VastState | None = None) -> Starlette:

@@ -33,3 +33,6 @@ class Faults:
     """Added to every API response."""
     search_quota_exceeded: bool = False
     """Searches answer 429 `search_quota_exceeded` (Vast's daily quota; resets at midnight)."""
+    min_intervals: bool = False
+    """Vast's per-endpoint, per-identity minimum intervals (`sim.vast.limits`): a call sooner
+    than its endpoint allows answers 429, as the real API does."""

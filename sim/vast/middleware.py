@@ -1,10 +1,13 @@
-"""What wraps every call to the simulated Vast API: the call log, auth, and injected faults.
+"""What wraps every call to the simulated Vast API: the call log, auth, Vast's rate limits and
+injected faults.
 
 Outermost first: `CallLog` records every call with its final status (refusals and injected
-faults included); `VastAuth` refuses a wrong key as Vast does; `Storms` adds latency and
-random 429s and 502s to any endpoint; `Outages` breaks one endpoint at a time (the list down,
-the search quota spent, destroys failing, a create's reply lost after the instance exists).
-The control API under `/_sim/` passes through untouched.
+faults included); `VastAuth` refuses a wrong key as Vast does; `MinIntervals` (on when
+`Faults.min_intervals` is) refuses a call sooner than its endpoint's interval for the same
+caller (`sim.vast.limits`); `Storms` adds latency and random 429s and 502s to any endpoint;
+`Outages` breaks one endpoint at a time (the list down, the search quota spent, destroys
+failing, a create's reply lost after the instance exists). The control API under `/_sim/`
+passes through untouched.
 """
 
 from __future__ import annotations
@@ -84,18 +87,41 @@ class CallLog(_VastMiddleware):
                 log(500)
 
 
+def caller_key(scope: Scope) -> str | None:
+    """The API key a call presents: its Bearer header, else its `api_key` query param."""
+    request = Request(scope)
+    bearer = request.headers.get("authorization", "")
+    if bearer.lower().startswith("bearer "):
+        return bearer[7:]
+    return request.query_params.get("api_key")
+
+
 class VastAuth(_VastMiddleware):
     """Bearer header or `api_key` query param; a wrong key is a 404 `auth_error` (VAST.md §1.2)."""
 
     async def refuse(self, scope: Scope, endpoint: str) -> Response | None:
-        request = Request(scope)
-        key = request.query_params.get("api_key")
-        bearer = request.headers.get("authorization", "")
-        if bearer.lower().startswith("bearer "):
-            key = bearer[7:]
-        if key != account_of(scope["app"]).api_key:
+        if caller_key(scope) != account_of(scope["app"]).api_key:
             return replies.error(404, "auth_error", "Invalid user key")
         return None
+
+
+class MinIntervals(_VastMiddleware):
+    """When `Faults.min_intervals` is on, a 429 (any of Vast's shapes, no `Retry-After`, as
+    Vast sends none) for a call sooner than its endpoint's interval for the same caller
+    (key and client IP), on the sim clock."""
+
+    async def refuse(self, scope: Scope, endpoint: str) -> Response | None:
+        state = account_of(scope["app"])
+        client = scope.get("client") or ("", 0)
+        identity = f"{caller_key(scope)}@{client[0]}"
+        with state.lock:
+            if not state.faults.min_intervals:
+                return None
+            limit = state.intervals.refused(identity, endpoint, state.now())
+            shape = state.rng.randrange(3) if limit is not None else 0
+        if limit is None:
+            return None
+        return replies.rate_limited(shape, None, limit.threshold_s)
 
 
 class Storms(_VastMiddleware):

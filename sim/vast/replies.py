@@ -24,13 +24,16 @@ def server_error() -> Response:
     return PlainTextResponse("Internal Server Error", status_code=500)
 
 
-def rate_limited(shape: int, retry_after_s: float | None) -> Response:
-    """A 429 in one of the three shapes Vast sends (`shape` 0, 1 or 2)."""
+def rate_limited(shape: int, retry_after_s: float | None, threshold_s: float = 2.0) -> Response:
+    """A 429 in one of the three shapes Vast sends (`shape` 0, 1 or 2), naming the endpoint's
+    `threshold_s` where Vast's shape does."""
     headers = {"Retry-After": str(int(retry_after_s))} if retry_after_s is not None else None
     if shape == 0:
         return PlainTextResponse("API requests too frequent", status_code=429, headers=headers)
     if shape == 1:
-        body: dict[str, Any] = {"detail": "API requests too frequent endpoint threshold=2.0"}
+        body: dict[str, Any] = {
+            "detail": f"API requests too frequent endpoint threshold={threshold_s:.1f}"
+        }
     else:
         body = {
             "success": False,

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sim.vast import billing
 from sim.vast.faults import Faults
 from sim.vast.instance import SimInstance, Timings
+from sim.vast.limits import Intervals
 from sim.vast.market import Market, priced
 
 
@@ -49,6 +50,8 @@ class VastState:
     instances: dict[int, SimInstance] = field(default_factory=dict)
     calls: list[tuple[str, str, int]] = field(default_factory=list)
     """(method, endpoint, status) of every API call, for tests counting provider calls."""
+    intervals: Intervals = field(default_factory=Intervals)
+    """When each caller last called each endpoint (enforced when `faults.min_intervals`)."""
     endpoints: ComfyEndpoints | None = None
     """When set, each instance gets its own ComfyUI server instead of sharing `comfy_port`."""
 

@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -19,7 +20,8 @@ from streamlit.testing.v1 import AppTest
 from bench import api, dispatch, engine, gallery, grid, pool, pool_policy, stopped_tier
 from bench.__main__ import SECTIONS, main
 from bench.common import Figure, interleaved_ms, parallel_map, percentile
-from core.models import PoolConfig
+from core.db import read_scope
+from core.models import GpuInstance, InstanceState, PoolConfig
 from testing.main_module import kept_main_module
 
 
@@ -46,6 +48,18 @@ def test_overhead_runs_every_job_through_the_scheduler_process_and_times_both_pa
     _ordered(result.direct_ms)
     assert len(result.overhead_ms) == 2
     assert {figure.id for figure in result.figures()} == {"P1"}
+
+
+def test_the_dispatch_stack_runs_as_deployed_each_instance_its_own_comfy_at_the_usual_tick():
+    with dispatch._stack(2, grain=0) as stack:
+        with read_scope(stack.engine) as session:
+            urls = session.exec(
+                select(GpuInstance.comfy_url).where(GpuInstance.state == InstanceState.READY)
+            ).all()
+        environ = Path(f"/proc/{stack.scheduler_pid}/environ").read_bytes().split(b"\0")
+    assert len(set(urls)) == 2  # not one ComfyUI serving every instance
+    # The measured scheduler is not the warm-up's (ticking every second): production's tick.
+    assert b"POOL_POLL_INTERVAL_S=1" not in environ
 
 
 def test_api_section_runs_jobs_through_the_real_api_process_and_counts_its_reads():
@@ -344,3 +358,11 @@ def test_the_seeded_history_day_totals_add_up_to_its_accruals():
     assert len(events) == 500 and len(jobs) == 300
     assert sum(d.accrued_usd for d in days) == sum(e.cost_usd for e in events)
     assert all(now - timedelta(days=history.DAYS) <= e.at < now for e in events)
+
+
+def test_reconcile_ticks_again_against_vasts_intervals_with_the_client_paced_as_for_vast():
+    result = engine.reconcile_at_scale(30, steady_ticks=1, limited_ticks=1)
+    assert (result.limited_blind, result.limited_refusals) == (0, 0)
+    limited = [f for f in result.figures(tick_interval_s=30) if "intervals on" in f.what]
+    assert [figure.op for figure in limited] == ["<=", "=="]
+    assert limited[1].value == 0 and limited[1].met

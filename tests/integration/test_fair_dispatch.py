@@ -6,7 +6,7 @@ from core.comfy.presets import Presets
 from core.db import read_scope, session_scope
 from core.models import GenerationJob, InstanceState, JobStatus, MediaKind
 from core.studio.needs import job_files
-from core.studio.queue import claim_next, fair_queue, queue_position
+from core.studio.queue import claim_next, fair_order, queue_position
 from testing.factories import make_instance, make_job, make_pool, make_user
 
 
@@ -20,7 +20,7 @@ def _submit(engine, clock, user, count, **fields):
 
 def _order(engine):
     with read_scope(engine) as session:
-        return [job.id for job in fair_queue(session)]
+        return fair_order(session)
 
 
 def test_a_burst_from_one_user_does_not_hold_the_others_back(engine, fake_clock):

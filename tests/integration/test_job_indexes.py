@@ -70,8 +70,8 @@ def test_the_estimate_median_reads_the_estimate_index(engine, user):
     assert plans and all("ix_job_estimate" in plan for plan in plans), plans
 
 
-def test_the_fair_queue_counts_jobs_in_flight_from_an_index(engine, user):
-    plans = _plans(engine, lambda s: queue.fair_queue(s, limit=1))
+def test_the_fair_order_counts_jobs_in_flight_from_an_index(engine, user):
+    plans = _plans(engine, lambda s: queue.fair_order(s, limit=1))
     if engine.dialect.name == "postgresql":
         # Its planner picks among fitting indexes by statistics, which a table of one row
         # cannot show: what is checked is that no read scans the table.

@@ -16,6 +16,9 @@ from core.errors import (
 from core.pool.provider import LaunchSpec, OfferFilter, RemoteState
 from core.pool.vast import (
     LISTED_COLUMNS,
+    MIN_INTERVAL_S,
+    PACE_MARGIN_S,
+    Pacer,
     VastClient,
     VastProvider,
     _remote,
@@ -362,3 +365,60 @@ def test_the_provider_lists_only_the_columns_it_reads_and_misses_none(vast, clie
     (full,) = [raw for raw in client.list_instances() if raw["label"] == "aik-x-20"]
     assert listed == _remote(full, 8188)
     assert listed.comfy_url and listed.state is RemoteState.RUNNING
+
+
+def test_a_paced_client_lists_many_pages_and_rents_twice_without_a_429(vast):
+    """Against Vast's minimum intervals, a client pacing itself (sleeping on the sim clock)
+    earns no 429, and waits about one list interval per page after the first."""
+    vast.faults(min_intervals=True)
+    for n in range(60):
+        vast.seed(f"aik-paced-{n}")
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        vast.advance(seconds)
+
+    with VastClient(
+        base_url=vast.url, api_key=SIM_KEY, sleep=sleep, pacing=MIN_INTERVAL_S,
+        clock=vast.state.now,
+    ) as paced:  # fmt: skip
+        provider = VastProvider(paced)
+        assert len(paced.list_instances()) == 60
+        offers = provider.search_offers(ANY)
+        provider.create(offers[0], "aik-paced-a", LAUNCH)
+        provider.create(offers[1], "aik-paced-b", LAUNCH)
+    assert [status for _m, _e, status in vast.state.calls if status == 429] == []
+    assert sum(endpoint == "list" for _m, endpoint, _s in vast.state.calls) == 3
+    assert len(waited) == 3 and min(waited) >= MIN_INTERVAL_S["list"]
+
+
+def test_an_unpaced_client_retrying_fast_is_refused_by_vasts_intervals(vast):
+    """The client's own retries without waiting (sleep is a no-op) cannot get a second page
+    past a 1 s interval: the list fails instead of answering a partial one."""
+    vast.faults(min_intervals=True)
+    for n in range(30):
+        vast.seed(f"aik-fast-{n}")
+    with VastClient(base_url=vast.url, api_key=SIM_KEY, sleep=lambda _s: None) as fast:
+        with pytest.raises(RateLimited):
+            fast.list_instances()
+
+
+def test_the_pacer_spaces_each_endpoint_and_leaves_others_alone():
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer({"list": 1.0, "create": 4.5}, clock=lambda: now[0], sleep=sleep)
+    pacer.wait("list")
+    pacer.wait("create")
+    pacer.wait("user")  # no interval: never waits
+    pacer.wait("list")
+    pacer.wait("create")
+    assert slept == [
+        pytest.approx(1.0 + PACE_MARGIN_S),
+        pytest.approx(4.5 + PACE_MARGIN_S - 1.0 - PACE_MARGIN_S),
+    ]

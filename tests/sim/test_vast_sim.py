@@ -320,3 +320,54 @@ def test_a_start_after_the_gpu_was_taken_stays_scheduling_and_bills_no_gpu(vast,
     assert billed["gpu"] == 0 and billed["disk"] > 0
     bad = http.put(f"/api/v0/instances/{instance_id}/", json={"state": "frozen"})
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_args"
+
+
+def test_min_intervals_are_off_unless_switched_on(http):
+    assert [http.get("/api/v0/instances/1/").status_code for _ in range(3)] == [200] * 3
+
+
+def test_min_intervals_refuse_a_second_call_too_soon_per_endpoint_and_accept_one_after(vast, http):
+    vast.faults(min_intervals=True)
+    assert http.get("/api/v1/instances/").status_code == 200
+    assert http.get("/api/v0/instances/1/").status_code == 200  # another endpoint: its own
+    too_soon = http.get("/api/v0/instances/1/")
+    assert too_soon.status_code == 429 and "Retry-After" not in too_soon.headers
+    assert http.get("/api/v1/instances/").status_code == 429
+    vast.advance(1.0)  # list: 1.0 s since its last accepted call
+    assert http.get("/api/v1/instances/").status_code == 200
+    assert http.get("/api/v0/instances/1/").status_code == 429
+    vast.advance(1.0)  # show: 2.0 s
+    assert http.get("/api/v0/instances/1/").status_code == 200
+
+
+def test_min_intervals_answer_in_vasts_three_shapes_naming_the_threshold(vast, http):
+    vast.faults(min_intervals=True)
+    http.get("/api/v0/instances/1/")
+    bodies = {http.get("/api/v0/instances/1/").text for _ in range(30)}
+    assert "API requests too frequent" in bodies
+    assert '{"detail":"API requests too frequent endpoint threshold=2.0"}' in bodies
+    assert any('"rate_limit_exceeded"' in body for body in bodies)
+
+
+def test_a_create_too_soon_locks_creates_out_for_the_penalty(vast, http):
+    vast.faults(min_intervals=True)
+    offers = http.post("/api/v0/bundles/", json={}).json()["offers"]
+    rent = [
+        lambda offer=offer: http.put(f"/api/v0/asks/{offer['id']}/", json={"image": "x"})
+        for offer in offers[:3]
+    ]
+    assert rent[0]().status_code == 200
+    assert rent[1]().status_code == 429
+    vast.advance(4.5)  # the interval has passed, the penalty (12 s from the refusal) not
+    assert rent[1]().status_code == 429
+    vast.advance(7.6)
+    assert rent[1]().status_code == 200
+    assert rent[2]().status_code == 429
+
+
+def test_search_is_limited_to_ten_a_minute(vast, http):
+    vast.faults(min_intervals=True)
+    statuses = [http.post("/api/v0/bundles/", json={}).status_code for _ in range(11)]
+    assert statuses == [200] * 10 + [429]
+    vast.advance(60)
+    assert http.post("/api/v0/bundles/", json={}).status_code == 200
