@@ -12,7 +12,10 @@ around it, never further than `WINDOW` tokens, so the cost is linear in the requ
 - a class graduating five or more years ahead: "class of 2031" in 2026.
 
 Context keeps ages of things and spans of time apart: "whisky aged 12 years", "a 10-year-old
-car", "married for 12 years", "a man 6 feet tall", "10 years younger".
+car", "married for 12 years", "a man 6 feet tall", "10 years younger"; and, when no one
+but adults is named and no sexual word is said, a teacher's own class ("a teacher ...
+marking papers for her year 9 class"), a competition's age class ("campeonato sub-17") and
+a grade's exam an adult sits at an adult school ("9. klasses prøve på VUC").
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ WINDOW = 3
 # How far back an animal or thing may own an age in weeks or months ("a calf in a barn, 2
 # weeks old"); a person or relative word in between owns it instead.
 THING_REACH = 6
+# How far before a possessive school year ("her year 9 class") its teacher may stand.
+OWNER_REACH = 12
 # Real prompts hold a few dozen numbers at most (weights such as "(x:1.2)" are dropped
 # first); past this the text is refused as unreadable, so the work stays bounded.
 MAX_NUMBERS = 300
@@ -164,6 +169,7 @@ class Reader:
         self.toks, self.lex, self.year, self.glued = toks, lex, year, glued
         self.bracketed = bracketed
         self._ends: dict[tuple[str, int], int] = {}
+        self._people: tuple[bool, tuple[int, ...]] | None = None
 
     def phrase(self, name: str) -> PhraseSet:
         return self.lex.phrase(name)
@@ -323,9 +329,11 @@ class Reader:
             # "whisky aged 12 years", "cheese aged 12 months": the thing comes before.
             if not self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1)):
                 return "minor_age"
-        if self.ends_before("under", start) >= 0 and number.value <= ADULT_AGE:
+        under = self.ends_before("under", start)
+        if under >= 0 and number.value <= ADULT_AGE:
             if not self.not_an_age_after(number.end) and not self.counted_things(number.end):
-                return "minor_age"
+                if not self._competition_named(under, number.end):
+                    return "minor_age"
         if self.end_of("under_after", number.end) and number.value <= ADULT_AGE:
             if not number.ordinal:  # "a 16-and-under swimmer", "ages 12 or younger"
                 return "minor_age"
@@ -367,6 +375,8 @@ class Reader:
             return False
         if self.end_of("grades", after):
             return False  # "중학교 2학년 담임": a grade, judged by `school_grade`
+        if self.end_of("unspaced_grades", after) and self._school_before(end):
+            return False  # "中学2年生の担任": the school's grade, judged with its school word
         if self.end_of("age_units", after):
             return True
         # "Baby Mama, two women laughing", "Kid Rock, 3 guitars": a count of people or things.
@@ -395,11 +405,16 @@ class Reader:
             # "juf van groep 7": the grade names where an adult works
             staff = self._staff_at(end) or self._staff_at(end + 1)
             if not self.head_is_thing(range(end, end + 1)) and not staff:
-                if not self._staff_before(number.start - (1 if grade_before else 0)):
+                staff_before = self._staff_before(number.start - (1 if grade_before else 0))
+                if not staff_before and not self._adult_exam(end):
                     return "minor_age"
         school_year = self.ends_before("school_years", number.start)
         if school_year >= 0 and self._staff_before(school_year):
             return None  # "guru kelas 8 SMP", "a teacher of year 9": the grade an adult teaches
+        if school_year >= 0 and self._staff_owns(school_year, number.end):
+            return (
+                None  # "a teacher ... marking papers for her year 9 class": the class she teaches
+            )
         if school_year >= 0 and (  # "year 9 student", "a pupil in year 8"
             self.near("grade_words", number.end, number.end + WINDOW + 1)
             or self.near("grade_words", school_year - WINDOW, school_year)
@@ -423,6 +438,109 @@ class Reader:
             at -= 1
         staff = self.lex.context_in("staff", "letters")
         return any(staff.end_at(self.toks, start) == at for start in range(max(0, at - 3), at))
+
+    def _staff_owns(self, year_at: int, after: int) -> bool:
+        """Whether the school year at token `year_at` (its number ending at `after`) is a
+        teacher's own class ("a teacher in her forties marking papers for her year 9
+        class"): a possessive right before it, a `staff` word at most `OWNER_REACH` tokens
+        before that with no `apposition_stops` word or other person between ("a teacher
+        with her year 9 class", "a teacher and a girl in her year 9 class"), a group word
+        naming no person after the number ("class", not "pupils"), and no other person
+        anywhere in the request ("... her year 9 class, a student beside her")."""
+        possessives = self.lex.context_in("possessives", "letters")
+        owner = next(
+            (
+                s
+                for s in range(max(0, year_at - 2), year_at)
+                if possessives.end_at(self.toks, s) == year_at
+            ),
+            -1,
+        )
+        if owner < 1 or not self._class_word_at(after):
+            return False
+        staff = self.lex.context_in("staff", "letters")
+        stops = self.lex.context_in("apposition_stops", "letters")
+        for start in range(owner - 1, max(-1, owner - 1 - OWNER_REACH), -1):
+            staff_end = staff.end_at(self.toks, start)
+            if staff_end and staff_end <= owner:
+                return self._adults_only(start, staff_end)
+            if stops.end_at(self.toks, start):
+                return False
+        return False
+
+    def _competition_named(self, under: int, after: int) -> bool:
+        """Whether the `under` word at token `under` and its number (ending at `after`) name
+        a competition ("la final del campeonato sub-17", "the U-17 World Cup"): a
+        `competitions` word right before the `under` word or right after the number, and
+        no one in the request but adults ("un entrenador de 50 años"; not "the U-17
+        championship, the players celebrating": no `competitors` word)."""
+        named = self.ends_before("competitions", under) >= 0 or self.end_of("competitions", after)
+        return bool(named) and self._adults_only(0, 0) and not self._said("competitors")
+
+    def _adult_exam(self, index: int) -> bool:
+        """Whether a grade's exam starts at token `index` and an adult sits it ("en mand på
+        45 der tager 9. klasses prøve på VUC"): a `grade_exams` word there, an
+        `adult_schools` word in the request, an adult named (an `adults` word: not "en elev
+        der tager ...", a pupil may be 16 there) and no one else."""
+        if not self.end_of("grade_exams", index):
+            return False
+        adult = any(True for _ in self.lex.context_in("adults", "letters").matches(self.toks))
+        return adult and self._said("adult_schools") and self._adults_only(0, 0)
+
+    def _said(self, name: str) -> bool:
+        """Whether a phrase of age list `name` is anywhere in the request (read once)."""
+        key = (name, -1)
+        if key not in self._ends:
+            self._ends[key] = int(any(True for _ in self.phrase(name).matches(self.toks)))
+        return bool(self._ends[key])
+
+    def _class_word_at(self, index: int) -> bool:
+        """Whether a `grade_words` word that names no person ("class", "classroom") starts at
+        token `index` (not "pupils", "student", "girl")."""
+        if not self.end_of("grade_words", index) or self._is(("persons", "relations"), index):
+            return False
+        youth = (self.lex.term(name) for name in ("youth", "youth_sexual"))
+        return not any(term.end_at(self.toks, index) for term in youth)
+
+    def _adults_only(self, start: int, end: int) -> bool:
+        """Whether the request, outside tokens [start, end), names no one but adults and
+        has no sexual words (with them, no reading of a grade or age class as a workplace
+        or a competition holds)."""
+        if self._people is None:
+            self._people = self._people_named()
+        return self._people[0] and all(start <= index < end for index in self._people[1])
+
+    def _people_named(self) -> tuple[bool, tuple[int, ...]]:
+        """Whether the request has no sexual words, and where it names someone other than
+        an adult: a youth word, a `relations` word (always: "son" is also French "his"), or
+        a `persons` word that is no adult or pronoun ("man", "her" are not; "girl",
+        "student" are). Read once per request; stops at the fourth such word (a staff
+        word the caller skips is at most three)."""
+        if any(True for _ in self.lex.term("sexual").matches(self.toks)):
+            return False, ()
+        pronouns = self.lex.context_in("possessives", "letters")
+        subjects = self.lex.context_in("call_subjects", "letters")
+        adults = self.lex.context_in("adults", "letters")
+        youth = [self.lex.term(name) for name in ("youth", "youth_sexual")]
+        found: list[int] = []
+        for index in range(len(self.toks)):
+            if any(term.end_at(self.toks, index) for term in youth) or self._is(
+                ("relations",), index
+            ):
+                found.append(index)
+            elif self._is(("persons",), index) and not any(
+                words.end_at(self.toks, index) for words in (pronouns, subjects, adults)
+            ):
+                found.append(index)
+            if len(found) == 4:
+                break
+        return True, tuple(found)
+
+    def _school_before(self, index: int) -> bool:
+        """Whether the token before `index` ends with a Chinese/Japanese school word
+        (`institutions`: "中学" of "中学2年生")."""
+        institutions = self.lex.context_in("institutions", "letters")
+        return index > 0 and institutions.ends_unspaced(self.toks[index - 1])
 
     def _thing_before(self, index: int) -> bool:
         """Whether an `objects` word (an animal, a thing) stands in the `THING_REACH` tokens

@@ -52,6 +52,8 @@ _QUOTED = re.compile(
 # Ages in the letters form, where digits read as look-alike letters ("30歳" is "eo歳").
 _UNSPACED_AGE = re.compile(r"([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲](?:的|の)?大?$")
 _AS_DIGITS = str.maketrans("oieast", "013457")
+# A numeral right after a Chinese/Japanese school word, its grade glued after ("中学2年生").
+_UNSPACED_NUMERAL = re.compile(r"\s?(?:[\doieastl]{1,2}|[一二三四五六七八九十]{1,3})\s?")
 
 
 @dataclass(frozen=True)
@@ -278,15 +280,21 @@ class ContextRules:
 
     # -- endearments ---------------------------------------------------------------------
     def _endearment(self, match: Match, toks: list[str], form: str) -> bool:
-        """ "calls his wife baby", "er nennt sie Baby", or the word quoted ("'my baby'")."""
+        """ "calls his wife baby", "er nennt sie Baby", or the word quoted ("'my baby'"); the
+        endearment may run past the youth word ("kaller kona 'jenta mi'": "jenta", my girl)."""
         endearments = self.list_in("endearments", form)
-        if endearments.end_at(toks, match.start) != match.end:
+        phrase_end = endearments.end_at(toks, match.start)
+        if phrase_end < match.end:
             return False
         tags = self.list_in("speech_tags", form)
         if match.start <= 1 and match.end < len(toks) and tags.end_at(toks, match.end):
             return True  # "mon bébé, dit-elle à son mari": said to someone, who is named
         calls = self.list_in("calls", form)
-        possessed = _ends_before(self.list_in("possessives", form), toks, match.start) >= 0
+        possessives = self.list_in("possessives", form)
+        # "calls her baby", "kaller jenta mi": the possessive before it or inside the phrase
+        possessed = _ends_before(possessives, toks, match.start) >= 0 or any(
+            possessives.end_at(toks, index) for index in range(match.end, phrase_end)
+        )
         for index in range(max(0, match.start - _CALL_GAP - 1), match.start):
             end = calls.end_at(toks, index)
             if not end:
@@ -343,7 +351,7 @@ class ContextRules:
             rest = rest.removeprefix(particle)
         staff = self.list_in("staff", "letters")
         if (place_end or self._unspaced_in("institutions", word)) and any(
-            m.start == 0 for m in staff.unspaced_matches(rest)
+            m.start == 0 for m in staff.unspaced_matches(self._after_grade(letters, match, rest))
         ):
             return True
         before = letters[max(0, match.start - 8) : match.start].rstrip()
@@ -370,6 +378,20 @@ class ContextRules:
         appearance = self.list_in("appearance", "letters")
         looks = any(True for _ in appearance.unspaced_matches(before + tail))
         return like and not looks and self.adult_named
+
+    def _after_grade(self, letters: str, match: Match, rest: str) -> str:
+        """`rest` past a school grade right after the school word ("中学2年生の担任の先生":
+        "担任の先生"), so a teacher of that grade is read as at the school; `rest` if none."""
+        start = max(match.end, self._place_end(letters, match))
+        number = _UNSPACED_NUMERAL.match(letters, start)
+        tail = letters[number.end() : number.end() + 12] if number is not None else ""
+        grade = self.lex.phrase("unspaced_grades").unspaced_prefix(tail)
+        if not grade:
+            return rest
+        after = tail[len(grade) : len(grade) + 8]
+        for particle in ("の", "的"):
+            after = after.removeprefix(particle)
+        return after
 
     def _place_at(self, letters: str, match: Match) -> bool:
         """Whether a Chinese/Japanese school or child-care word (`institutions`) starts at

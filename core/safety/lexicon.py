@@ -98,6 +98,17 @@ Ages (matched on the digits form):
                       "dört" is French "dort", "sleeps"): an age only with a unit after them
   grades              "grade"/"klasse" next to a number ("7th grade", "klasse 7")
   school_years, grade_words   "year" before and "student" after a number ("year 9 student")
+  competitions        before "sub"/"U" and its number or right after them ("campeonato sub-17",
+                      "U-17 World Cup"): the competition's age class, no person's age when
+                      no one but adults is named
+  competitors         who takes part in one ("players", "equipo"): with one named the age
+                      class is theirs, a minor's
+  grade_exams / adult_schools   an exam right after a grade ("9. klasses prøve"), taken
+                      at an adult-education school named in the request ("på VUC"): the
+                      grade's exam an adult sits, no one else named
+  unspaced_grades     a Chinese/Japanese grade glued after its number ("2年生"): right after
+                      a school word ("中学2年生"), the number is that school's grade, no bare
+                      age, and the school word is judged by the context rules
   birthdays           after an ordinal: "birthday"
   objects             things whose age is no person's ("whisky", "car", "dog")
   agents              after such a thing, a person again ("a 16 year old whisky drinker")
@@ -199,6 +210,11 @@ AGE_PHRASE_KEYS = (
     "grades",
     "school_years",
     "grade_words",
+    "unspaced_grades",
+    "competitions",
+    "competitors",
+    "grade_exams",
+    "adult_schools",
     "birthdays",
     "objects",
     "agents",
