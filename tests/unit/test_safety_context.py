@@ -396,3 +396,32 @@ def test_a_grades_exam_an_adult_sits_at_an_adult_education_school(nsfw):
     assert refused("en pige der tager 9. klasses prøve på VUC", nsfw=nsfw)
     assert refused("en mand på 45 og hans søn der tager 9. klasses prøve på VUC", nsfw=nsfw)
     assert refused("a boy taking the 9th grade exam at night school", nsfw=nsfw)
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+@pytest.mark.parametrize(
+    "minor",
+    [
+        "a teacher marking papers, aged 14",
+        "a teacher marking papers, 14 years old",
+        "a nurse pouring a glass of wine, aged 15",
+        "un professeur corrigeant des copies, âgé de 14 ans",
+    ],
+)
+def test_an_age_set_off_after_a_persons_clause_is_that_persons(minor, nsfw):
+    assert refused(minor, nsfw=nsfw)
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+@pytest.mark.parametrize(
+    "benign",
+    [
+        "a teacher marking papers, aged 41",
+        "a whisky aged 12 years",
+        "a whisky, aged 12 years",  # no person in the clause: the thing's age
+        "her whisky, aged 12 years",  # a possessive is no subject
+        "a woman holding a puppy, 3 months old",  # one who acts is no infant
+    ],
+)
+def test_an_age_set_off_after_a_things_clause_stays_the_things(benign, nsfw):
+    assert not refused(benign, nsfw=nsfw)
