@@ -425,3 +425,16 @@ def test_an_age_set_off_after_a_persons_clause_is_that_persons(minor, nsfw):
 )
 def test_an_age_set_off_after_a_things_clause_stays_the_things(benign, nsfw):
     assert not refused(benign, nsfw=nsfw)
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+def test_korean_schoolgirl_and_schoolboy_are_youth_words_a_teacher_does_not_exempt(nsfw):
+    # 여학생/남학생 mirror Japanese 女子生徒/男子生徒; 학생 ("student") mirrors 生徒
+    assert refused("여학생이 복도에 서 있다", nsfw=nsfw)
+    assert refused("남학생들이 교실에 있다", nsfw=nsfw)
+    assert refused("중학교 2학년 담임 선생님과 여학생", nsfw=nsfw)
+    assert refused("중학교 2학년 담임 선생님과 학생, 14", nsfw=nsfw)
+    assert refused("중학교 2학년 담임 선생님과 학생", nsfw=True)
+    assert not refused("중학교 2학년 담임 선생님과 동료 교사", nsfw=nsfw)
+    assert not refused("여대생이 도서관에서 공부한다", nsfw=nsfw)  # a university student
+    assert not refused("대학생 22세 도서관에서", nsfw=nsfw)
