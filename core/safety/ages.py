@@ -458,8 +458,11 @@ class Reader:
             # "juf van groep 7": the grade names where an adult works
             staff = self._staff_at(end) or self._staff_at(end + 1)
             if not self.head_is_thing(range(end, end + 1)) and not staff:
-                staff_before = self._staff_before(number.start - (1 if grade_before else 0))
-                if not staff_before and not self._adult_exam(end):
+                first = number.start - (1 if grade_before else 0)
+                # "9. klasses prøve", "Prüfung der 9. Klasse": the exam after or before it
+                exam_before = self.ends_before("grade_exams", self._before_links(first))
+                exam = self._adult_exam(end) or (exam_before >= 0 and self._adult_exam(exam_before))
+                if not self._staff_before(first) and not exam:
                     return "minor_age"
         school_year = self.ends_before("school_years", number.start)
         if school_year >= 0 and self._staff_before(school_year):
@@ -482,13 +485,19 @@ class Reader:
         staff = self.lex.context_in("staff", "letters")
         return 0 <= index < len(self.toks) and bool(staff.end_at(self.toks, index))
 
-    def _staff_before(self, index: int) -> bool:
-        """Whether a school `staff` word ends at most two link words ("in", "van") before
-        token `index`: "a teacher in 7th grade", "een juf van groep 7"."""
+    def _before_links(self, index: int) -> int:
+        """Where the run of at most two link words (`staff_links`: "in", "van", "der") that
+        ends right before token `index` starts (`index` if there is none)."""
         links = self.lex.context_in("staff_links", "letters")
         at = index
         while at > 0 and index - at < 2 and links.end_at(self.toks, at - 1):
             at -= 1
+        return at
+
+    def _staff_before(self, index: int) -> bool:
+        """Whether a school `staff` word ends at most two link words ("in", "van") before
+        token `index`: "a teacher in 7th grade", "een juf van groep 7"."""
+        at = self._before_links(index)
         staff = self.lex.context_in("staff", "letters")
         return any(staff.end_at(self.toks, start) == at for start in range(max(0, at - 3), at))
 
@@ -532,7 +541,8 @@ class Reader:
 
     def _adult_exam(self, index: int) -> bool:
         """Whether a grade's exam starts at token `index` and an adult sits it ("en mand på
-        45 der tager 9. klasses prøve på VUC"): a `grade_exams` word there, an
+        45 der tager 9. klasses prøve på VUC", "die Prüfung der 9. Klasse an der
+        Volkshochschule"): a `grade_exams` word there, an
         `adult_schools` word in the request, an adult named (an `adults` word: not "en elev
         der tager ...", a pupil may be 16 there) and no one else."""
         if not self.end_of("grade_exams", index):

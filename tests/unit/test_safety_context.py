@@ -438,3 +438,14 @@ def test_korean_schoolgirl_and_schoolboy_are_youth_words_a_teacher_does_not_exem
     assert not refused("중학교 2학년 담임 선생님과 동료 교사", nsfw=nsfw)
     assert not refused("여대생이 도서관에서 공부한다", nsfw=nsfw)  # a university student
     assert not refused("대학생 22세 도서관에서", nsfw=nsfw)
+
+
+@pytest.mark.parametrize("nsfw", [False, True])
+def test_a_grades_exam_may_come_before_its_grade(nsfw):
+    adult = "ein Mann von 45, der die Prüfung der 9. Klasse an der Volkshochschule ablegt"
+    assert not refused(adult, nsfw=nsfw)
+    assert not refused("a man of 45 taking the exam for 9th grade at night school", nsfw=nsfw)
+    assert refused("ein Mann von 45, der die Prüfung der 9. Klasse ablegt", nsfw=nsfw)
+    assert refused(adult.replace("ein Mann von 45", "ein Schüler"), nsfw=nsfw)
+    assert refused(adult.replace("ein Mann von 45", "ein Mädchen"), nsfw=nsfw)
+    assert refused(adult + ", nackt", nsfw=nsfw)
