@@ -12,10 +12,12 @@ around it, never further than `WINDOW` tokens, so the cost is linear in the requ
 - a class graduating five or more years ahead: "class of 2031" in 2026.
 
 Context keeps ages of things and spans of time apart: "whisky aged 12 years", "a 10-year-old
-car", "married for 12 years", "a man 6 feet tall", "10 years younger"; and, when no one
-but adults is named and no sexual word is said, a teacher's own class ("a teacher ...
-marking papers for her year 9 class"), a competition's age class ("campeonato sub-17") and
-a grade's exam an adult sits at an adult school ("9. klasses prøve på VUC").
+car", "married for 12 years", "a man 6 feet tall", "10 years younger" (but an age set off
+by a comma after a clause whose subject is a person is that person's: "a teacher marking
+papers, aged 14"); and, when no one but adults is named and no sexual word is said, a
+teacher's own class ("a teacher ... marking papers for her year 9 class"), a competition's
+age class ("campeonato sub-17") and a grade's exam an adult sits at an adult school ("9.
+klasses prøve på VUC").
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ SCHOOL_GRADES = range(0, 13)
 # eating cheese", "a 7 year old bakes bread"; but "a 10 year old red car").
 _VERB_LIKE = re.compile(r"^(?:\w{2,}ing|\w{3,}ed|\w{2,}[^s\W]s)$")
 _ARTICLES = frozenset({"a", "an", "the", "her", "his", "their", "my", "your", "some"})
+_COMMAS = frozenset({",", "，", "、"})
 # Particles between a Chinese/Japanese age and the noun it describes ("3歳の猫", "3岁的猫").
 _UNSPACED_PARTICLES = ("の", "的", "な")
 
@@ -154,6 +157,17 @@ def bracketed_digits(digits_form: str) -> frozenset[int]:
     )
 
 
+def after_commas(digits_form: str) -> frozenset[int]:
+    """Indices of the tokens a comma stands right before ("papers, aged 14": "aged"), the
+    clause boundaries an apposition is set off by."""
+    found = list(_DIGIT_TOKENS.finditer(digits_form))
+    return frozenset(
+        index
+        for index, match in enumerate(found)
+        if digits_form[max(0, match.start() - 2) : match.start()].strip() in _COMMAS
+    )
+
+
 class Reader:
     """The age rules over one request's tokens; list lookups are memoised per token, so
     every rule costs a bounded number of dict reads whatever the request holds."""
@@ -165,9 +179,10 @@ class Reader:
         year: int,
         glued: frozenset[int] = frozenset(),
         bracketed: frozenset[int] = frozenset(),
+        commas: frozenset[int] = frozenset(),
     ) -> None:
         self.toks, self.lex, self.year, self.glued = toks, lex, year, glued
-        self.bracketed = bracketed
+        self.bracketed, self.commas = bracketed, commas
         self._ends: dict[tuple[str, int], int] = {}
         self._people: tuple[bool, tuple[int, ...]] | None = None
 
@@ -269,7 +284,12 @@ class Reader:
         # year old car"); a measure nearby ("16 years old, 5 feet tall") describes the person.
         ahead = range(end, end + WINDOW)
         behind = range(number.start - 1, number.start - 1 - WINDOW, -1)
-        if self.head_is_thing(ahead, ("objects",)) or self.head_is_thing(behind, ("objects",)):
+        thing_behind = self.head_is_thing(behind, ("objects",))
+        # "a teacher marking papers, 14 years old": set off, hers; never an age in months
+        # (one who acts is no infant: "a woman holding a puppy, 3 months old")
+        if thing_behind and unit_end and self._person_clause_before(number.start):
+            thing_behind = False
+        if self.head_is_thing(ahead, ("objects",)) or thing_behind:
             return None
         if self.unspaced_thing_after_unit(number.end):  # "3歳の猫", "3岁的猫"
             return None
@@ -285,6 +305,37 @@ class Reader:
         )
         limit = ADULT_AGE + 1 if under else ADULT_AGE
         return "minor_age" if infant_end or number.value < limit else None
+
+    def _person_clause_before(self, index: int) -> bool:
+        """Whether the age phrase at token `index` (or its `age_before` words just before)
+        is set off by a comma after a clause whose subject is a person: reading that clause
+        (back to the comma before it, at most `OWNER_REACH` tokens) from its start, a person
+        word comes before any thing ("a teacher marking papers, aged 14"; not "a whisky,
+        aged 12 years" nor "her whisky, aged 12 years")."""
+        aged = self.ends_before("age_before", index)
+        start = aged if aged >= 0 else index
+        if start not in self.commas:
+            return False
+        clause = start - 1
+        while clause > max(0, start - OWNER_REACH) and clause not in self.commas:
+            clause -= 1
+        for at in range(clause, start):
+            if self._person_word_at(at):
+                return True
+            if self._is(("objects",), at):
+                return False
+        return False
+
+    def _person_word_at(self, index: int) -> bool:
+        """Whether a word naming a person starts at token `index`: a `persons` or
+        `relations` word that is no possessive ("her car"), or an adult or school `staff`
+        word ("a chef", "a teacher")."""
+        if self.lex.context_in("possessives", "letters").end_at(self.toks, index):
+            return False
+        return self._is(("persons", "relations"), index) or any(
+            self.lex.context_in(name, "letters").end_at(self.toks, index)
+            for name in ("adults", "staff")
+        )
 
     def _span_word_before(self, index: int) -> bool:
         """A `durations` word just before token `index` ("for 12 years", "i 12 år"), not one
@@ -326,8 +377,10 @@ class Reader:
         toks, start = self.toks, number.start
         aged = self.ends_before("age_before", start)
         if aged >= 0 and number.value < ADULT_AGE:
-            # "whisky aged 12 years", "cheese aged 12 months": the thing comes before.
-            if not self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1)):
+            # "whisky aged 12 years", "cheese aged 12 months": the thing comes before; set
+            # off after a person's clause ("a teacher marking papers, aged 14"), the person's.
+            thing = self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1))
+            if not thing or self._person_clause_before(aged):
                 return "minor_age"
         under = self.ends_before("under", start)
         if under >= 0 and number.value <= ADULT_AGE:
@@ -405,8 +458,11 @@ class Reader:
             # "juf van groep 7": the grade names where an adult works
             staff = self._staff_at(end) or self._staff_at(end + 1)
             if not self.head_is_thing(range(end, end + 1)) and not staff:
-                staff_before = self._staff_before(number.start - (1 if grade_before else 0))
-                if not staff_before and not self._adult_exam(end):
+                first = number.start - (1 if grade_before else 0)
+                # "9. klasses prøve", "Prüfung der 9. Klasse": the exam after or before it
+                exam_before = self.ends_before("grade_exams", self._before_links(first))
+                exam = self._adult_exam(end) or (exam_before >= 0 and self._adult_exam(exam_before))
+                if not self._staff_before(first) and not exam:
                     return "minor_age"
         school_year = self.ends_before("school_years", number.start)
         if school_year >= 0 and self._staff_before(school_year):
@@ -429,13 +485,19 @@ class Reader:
         staff = self.lex.context_in("staff", "letters")
         return 0 <= index < len(self.toks) and bool(staff.end_at(self.toks, index))
 
-    def _staff_before(self, index: int) -> bool:
-        """Whether a school `staff` word ends at most two link words ("in", "van") before
-        token `index`: "a teacher in 7th grade", "een juf van groep 7"."""
+    def _before_links(self, index: int) -> int:
+        """Where the run of at most two link words (`staff_links`: "in", "van", "der") that
+        ends right before token `index` starts (`index` if there is none)."""
         links = self.lex.context_in("staff_links", "letters")
         at = index
         while at > 0 and index - at < 2 and links.end_at(self.toks, at - 1):
             at -= 1
+        return at
+
+    def _staff_before(self, index: int) -> bool:
+        """Whether a school `staff` word ends at most two link words ("in", "van") before
+        token `index`: "a teacher in 7th grade", "een juf van groep 7"."""
+        at = self._before_links(index)
         staff = self.lex.context_in("staff", "letters")
         return any(staff.end_at(self.toks, start) == at for start in range(max(0, at - 3), at))
 
@@ -479,7 +541,8 @@ class Reader:
 
     def _adult_exam(self, index: int) -> bool:
         """Whether a grade's exam starts at token `index` and an adult sits it ("en mand på
-        45 der tager 9. klasses prøve på VUC"): a `grade_exams` word there, an
+        45 der tager 9. klasses prøve på VUC", "die Prüfung der 9. Klasse an der
+        Volkshochschule"): a `grade_exams` word there, an
         `adult_schools` word in the request, an adult named (an `adults` word: not "en elev
         der tager ...", a pupil may be 16 there) and no one else."""
         if not self.end_of("grade_exams", index):
@@ -674,7 +737,9 @@ def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
                 return "minor_age"
     toks = digit_tokens(digits_form)
     glued = glued_digits(digits_form)
-    reader = Reader(toks, lex, year, glued, bracketed_digits(digits_form))
+    reader = Reader(
+        toks, lex, year, glued, bracketed_digits(digits_form), after_commas(digits_form)
+    )
     for compound in lex.compounds.matches(toks):  # "zwölfjährig", unless "ein zehnjähriger Golf"
         if not reader.head_is_thing(range(compound.end, compound.end + WINDOW), ("objects",)):
             return "minor_age"

@@ -103,7 +103,8 @@ Ages (matched on the digits form):
                       no one but adults is named
   competitors         who takes part in one ("players", "equipo"): with one named the age
                       class is theirs, a minor's
-  grade_exams / adult_schools   an exam right after a grade ("9. klasses prøve"), taken
+  grade_exams / adult_schools   an exam right after a grade ("9. klasses prøve") or before
+                      it, `staff_links` words between ("Prüfung der 9. Klasse"), taken
                       at an adult-education school named in the request ("på VUC"): the
                       grade's exam an adult sits, no one else named
   unspaced_grades     a Chinese/Japanese grade glued after its number ("2年生"): right after
