@@ -28,10 +28,12 @@ from dataclasses import dataclass
 
 from core.errors import ValidationFailed
 from core.safety.lexicon import ADULT_AGE, Lexicon
-from core.safety.normalization import INDIC_MARKS
+from core.safety.normalization import INDIC_MARKS, is_unspaced
 from core.safety.phrases import PhraseSet
 
 WINDOW = 3
+# Words naming someone other than an adult read per request (see `Reader._people_named`).
+_PEOPLE_READ = 8
 # How far back an animal or thing may own an age in weeks or months ("a calf in a barn, 2
 # weeks old"); a person or relative word in between owns it instead.
 THING_REACH = 6
@@ -457,12 +459,16 @@ class Reader:
             # "a grade 8 bolt"; "a third-grade (math) teacher", "a teacher in 7th grade",
             # "juf van groep 7": the grade names where an adult works
             staff = self._staff_at(end) or self._staff_at(end + 1)
-            if not self.head_is_thing(range(end, end + 1)) and not staff:
+            if not self.head_is_thing(range(end, end + 1)):
                 first = number.start - (1 if grade_before else 0)
                 # "9. klasses prøve", "Prüfung der 9. Klasse": the exam after or before it
                 exam_before = self.ends_before("grade_exams", self._before_links(first))
                 exam = self._adult_exam(end) or (exam_before >= 0 and self._adult_exam(exam_before))
-                if not self._staff_before(first) and not exam:
+                # "a third-grade teacher with a pupil": the grade may be the pupil's; the
+                # staff member's own words (after or before the grade) are not someone else
+                own = (first - 2, end + 2) if staff else (first - 3, end)
+                staff = staff or self._staff_before(first)
+                if not (staff and not self.others_named(*own)) and not exam:
                     return "minor_age"
         school_year = self.ends_before("school_years", number.start)
         if school_year >= 0 and self._staff_before(school_year):
@@ -571,22 +577,30 @@ class Reader:
         or a competition holds)."""
         if self._people is None:
             self._people = self._people_named()
-        return self._people[0] and all(start <= index < end for index in self._people[1])
+        return self._people[0] and not self.others_named(start, end)
+
+    def others_named(self, start: int, end: int) -> bool:
+        """Whether the request, outside tokens [start, end), names someone who is not stated
+        to be an adult (see `_people_named`): a school word beside a teacher is her
+        workplace only when no student, pupil or girl is named with her."""
+        if self._people is None:
+            self._people = self._people_named()
+        return not all(start <= index < end for index in self._people[1])
 
     def _people_named(self) -> tuple[bool, tuple[int, ...]]:
         """Whether the request has no sexual words, and where it names someone other than
         an adult: a youth word, a `relations` word (always: "son" is also French "his"), or
         a `persons` word that is no adult or pronoun ("man", "her" are not; "girl",
-        "student" are). Read once per request; stops at the fourth such word (a staff
-        word the caller skips is at most three)."""
-        if any(True for _ in self.lex.term("sexual").matches(self.toks)):
-            return False, ()
+        "student" are); in Chinese/Japanese text, such a word inside a token ("と生徒").
+        Read once per request; stops at the `_PEOPLE_READ`th such word (the staff member's
+        own words a caller skips hold fewer)."""
+        no_sexual = not any(True for _ in self.lex.term("sexual").matches(self.toks))
         pronouns = self.lex.context_in("possessives", "letters")
         subjects = self.lex.context_in("call_subjects", "letters")
         adults = self.lex.context_in("adults", "letters")
         youth = [self.lex.term(name) for name in ("youth", "youth_sexual")]
         found: list[int] = []
-        for index in range(len(self.toks)):
+        for index, token in enumerate(self.toks):
             if any(term.end_at(self.toks, index) for term in youth) or self._is(
                 ("relations",), index
             ):
@@ -595,9 +609,11 @@ class Reader:
                 words.end_at(self.toks, index) for words in (pronouns, subjects, adults)
             ):
                 found.append(index)
-            if len(found) == 4:
+            elif is_unspaced(token) and any(term.in_unspaced(token) for term in youth):
+                found.append(index)
+            if len(found) == _PEOPLE_READ:
                 break
-        return True, tuple(found)
+        return no_sexual, tuple(found)
 
     def _school_before(self, index: int) -> bool:
         """Whether the token before `index` ends with a Chinese/Japanese school word

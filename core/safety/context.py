@@ -10,7 +10,9 @@ none holds in a child's world or beside a bare number under 18. The rules:
 - an endearment: "baby" and its kin said to an adult, after a calling word ("calls his
   wife baby", "nennt seine Frau Baby") or quoted ("'my baby'"), with an adult named;
 - a profession: a school or child-care word naming where an adult works ("a kindergarten
-  teacher", "maestra de primaria", "Grundschullehrerin", "小学校の先生");
+  teacher", "maestra de primaria", "Grundschullehrerin", "小学校の先生"), only when the
+  request names no one else not stated to be an adult ("a kindergarten teacher with a
+  boy", "中学の先生と生徒": then the school may be theirs; `ages.Reader.others_named`);
 - an adult age attached: a relative or "the boys" given an adult age ("her daughter, 30",
   "mi hija de 27 años", "the boys, all in their forties", "四十岁的大男孩");
 - an empty place: a school or child-care word beside an `empty_words` word ("an empty
@@ -93,6 +95,7 @@ class ContextRules:
         self.text, self.lex = text, lex
         self._adult: bool | None = None
         self._quotes: dict[str, list[tuple[int, list[str]]]] = {}
+        self._reader: ages.Reader | None = None
 
     @cached_property
     def digits(self) -> list[str]:
@@ -327,19 +330,32 @@ class ContextRules:
         staff = self.list_in("staff", form)
         youth = [self.lex.term(n) for n in ("youth", "youth_sexual")]
         for index in range(match.end, min(len(toks), match.end + 3)):
-            if staff.end_at(toks, index):
-                return True
+            staff_end = staff.end_at(toks, index)
+            if staff_end:
+                return not self.someone_else(toks, match.start, staff_end)
             if any(y.end_at(toks, index) for y in youth):
                 break
         links = self.list_in("staff_links", form)
         index = match.start
         while index > 0 and match.start - index < 3 and links.end_at(toks, index - 1):
             index -= 1
-        if index > 0 and _ends_before(staff, toks, index) >= 0:
-            return True
+        staff_start = _ends_before(staff, toks, index) if index > 0 else -1
+        if staff_start >= 0:
+            return not self.someone_else(toks, staff_start, match.end)
         glued = self.lex.context_words("staff_glued")
         token = toks[match.start] if match.end - match.start == 1 else ""
-        return any(word in token[3:] for word in glued)
+        return any(word in token[3:] for word in glued) and not self.someone_else(
+            toks, match.start, match.end
+        )
+
+    def someone_else(self, toks: list[str], start: int, end: int) -> bool:
+        """Whether `toks`, outside the staff member's words [start, end), name someone not
+        stated to be an adult ("a kindergarten teacher with a boy"): then her school word
+        may be theirs, and no staff rule holds it."""
+        reader = self._reader
+        if reader is None or reader.toks is not toks:  # one Reader per token list read
+            reader = self._reader = ages.Reader(toks, self.lex, year=0)
+        return reader.others_named(start, end)
 
     def _holds_unspaced(self, match: Match, letters: str) -> bool:
         """The Chinese/Japanese forms: "小学校の先生", "中学老师", "子供のように", "像孩子一样",
@@ -352,8 +368,9 @@ class ContextRules:
         staff = self.list_in("staff", "letters")
         if (place_end or self._unspaced_in("institutions", word)) and any(
             m.start == 0 for m in staff.unspaced_matches(self._after_grade(letters, match, rest))
-        ):
-            return True
+        ):  # "中学の先生と生徒": with a pupil named, the school may be the pupil's
+            others = letters[: match.start] + " " + letters[max(match.end, place_end) :]
+            return not self.someone_else(tokens(others), 0, 0)
         before = letters[max(0, match.start - 8) : match.start].rstrip()
         if self._place_at(letters, match) and self._unspaced_in("empty_words", before):
             return True  # "誰もいない幼稚園", "空荡荡的幼儿园": the place, nobody in it

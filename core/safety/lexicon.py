@@ -58,7 +58,9 @@ Context rules (`core.safety.context`; matched in the letters and the accents for
   institutions   the school and child-care words the `staff` rule reads (Chinese and
                  Japanese: the words a staff word may follow, "小学校の先生")
   staff / staff_links / staff_glued   "teacher" after a school word, or before it with
-                 "of", "de"; glued inside one word ("grundschullehrerin")
+                 "of", "de"; glued inside one word ("grundschullehrerin"); like an
+                 `exempt` phrase holding a staff word ("high school teacher"), it holds
+                 only when no one else not stated to be an adult is named ("with a girl")
   adult_by_age   relatives an adult age right after makes adults ("her daughter, 30");
                  Chinese/Japanese ones (and groups) an adult age before ("三十岁的女儿")
   adult_groups / adult_age_leads / apposition_stops / adult_decades   groups ("the boys")

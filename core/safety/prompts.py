@@ -253,6 +253,8 @@ def _exempt(
         else:
             found = list(phrases.matches(toks))
         unspaced = list(phrases.unspaced_matches(letters))
+        if key == "exempt":  # "high school teacher*": her school, unless another is named
+            found = [m for m in found if not _staff_with_others(m, toks, ctx, form)]
         if key == "exempt_young_titles" or (ctx.explicit and key in _AS_THING_KEYS):
             found = [m for m in found if _as_thing(m, toks, lex)]
             unspaced = [m for m in unspaced if _unspaced_as_thing(m, letters, lex)]
@@ -264,6 +266,15 @@ def _exempt(
         indices |= held.tokens
         spans += held.spans
     return _Exemptions(frozenset(indices), spans)
+
+
+def _staff_with_others(match: Match, toks: list[str], ctx: _Context, form: str) -> bool:
+    """Whether an exempt phrase names a staff member ("high school teacher") and the
+    request names someone else not stated to be an adult ("with a student"): the school
+    word may then be that person's."""
+    staff = ctx.lex.context_in("staff", form)
+    named = any(staff.end_at(toks, index) for index in range(match.start, match.end))
+    return named and ctx.rules.someone_else(toks, match.start, match.end)
 
 
 def _modifying(letters: str, toks: list[str], ctx: _Context, form: str) -> set[int]:
