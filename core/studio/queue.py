@@ -137,10 +137,10 @@ def claim_next(
         return None
     configured = session.exec(select(PoolConfig.lease_max_s).where(PoolConfig.name == pool))
     lease_max_s = configured.first() or 1800
+    # A job's files are worked out (its graph built) only while a free instance still
+    # downloads some: otherwise every free instance fits every job.
+    downloading = any(instance.models_pending for instance in ready)
     for job_id in order:
-        # A job's files are worked out (its graph built) only while a free instance still
-        # downloads some: otherwise every free instance fits every job.
-        downloading = any(instance.models_pending for instance in ready)
         wanted = _files_of(session, job_id, needs) if needs is not None and downloading else ()
         fits = [instance for instance in ready if leases.can_take(instance, wanted)]
         if not fits:
