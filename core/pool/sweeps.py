@@ -132,5 +132,11 @@ class Lister:
         the provider's own pacing spaces the pages within."""
         while not stop.is_set():
             began = time.monotonic()
-            self.sweep()
+            try:
+                self.sweep()
+            except Exception:  # a database fault in the lease check, a client closed at exit
+                if stop.is_set():
+                    return
+                # A lister that died would leave every later tick without a sweep.
+                log.exception("pool.sweep_crashed")
             stop.wait(max(0.0, began + gap_s - time.monotonic()))
