@@ -1,18 +1,23 @@
 """P3 a reconcile tick at 100 instances, P5 the Studio page render (P1: `bench/dispatch.py`).
 
 P3: reconcile ticks with 100 instances: the tick that rents them all, then steady ticks
-(provider calls by endpoint and wall time); optionally the same steady ticks again with the
-simulator enforcing Vast's per-endpoint minimum intervals, as the real API does.
+(provider calls by endpoint and wall time; each sweeps the list first, as a tick driven alone
+does); optionally ticks again with the simulator enforcing Vast's per-endpoint minimum
+intervals, as the real API does, the client paced and the lister paging on a thread of its
+own as the scheduler runs it: the tick's own time, and how long an orphan and a ghost take to
+be acted on.
 P5: the Studio page rendered by AppTest for a signed-in user with 20 finished jobs of real size:
 a new session's first run and its warm reruns, an empty history beside it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -33,17 +38,22 @@ from core.config import REPO_ROOT, Settings, get_settings
 from core.db import session_scope
 from core.gallery import store
 from core.models import MediaKind, PoolConfig, Screening, User
+from core.pool.actions import Action, DestroyOrphan, MarkLost
+from core.pool.manager import PoolManager
+from core.pool.policy import LIST_GRACE_S
+from core.pool.sweeps import Sweep
 from core.pool.vast import MIN_INTERVAL_S, PAGE_SIZE, Pacer
 from scheduler.tasks import Runtime
 from testing.factories import add_finished_job, make_rentable_pool, register_user
 from testing.main_module import kept_main_module
 from testing.pool_harness import PoolHarness
-from testing.sims import vast_sim
+from testing.sims import VastSim, vast_sim
 
 if TYPE_CHECKING:
     from streamlit.testing.v1 import AppTest
 
 STEADY_TICK_P95_GOAL_MS = 1000.0
+TICK_INTERVAL_S = 30
 RENDER_P95_GOAL_MS = 300.0  # a rerun on every widget change must not break the user's flow
 JOB_TIMEOUT_S = 60.0
 OFFERS_PER_SEARCH = 10  # the fewest matching offers one search should bring (the sim: ~20)
@@ -94,9 +104,17 @@ class TickResult:
     limited_ms: tuple[float, ...] = ()
     """Steady ticks against Vast's minimum intervals (empty: not measured)."""
     limited_blind: int = 0
-    """How many of those ticks could not list the instances (and so could not act)."""
+    """How many of those ticks had no recent sweep to plan from (and so could not act)."""
     limited_refusals: int = 0
     """429s the simulator answered during those ticks."""
+    sweep_s: float = 0.0
+    """How long one sweep of the list took against the minimum intervals."""
+    orphan_s: float = 0.0
+    """From an orphan's appearance to the tick that destroyed it (ticks every second)."""
+    ghost_s: float = 0.0
+    """From an instance's vanishing to the tick that marked it lost (ticks every second)."""
+    replace_ms: float = 0.0
+    """The tick that rented the lost one's replacement (its search and create are paced)."""
 
     @property
     def list_pages(self) -> int:
@@ -160,13 +178,125 @@ class TickResult:
             ),
             Figure(
                 "P3",
-                f"steady ticks whose list failed {where} (of {len(self.limited_ms)})",
+                f"steady ticks without a sweep to plan from {where} (of {len(self.limited_ms)})",
                 self.limited_blind,
                 "",
                 "==",
                 0,
             ),
+            Figure(
+                "P3",
+                f"orphan destroyed after, {where} (sweep {self.sweep_s:.0f} s; + the tick "
+                "interval in production)",
+                self.orphan_s,
+                "s",
+                "<=",
+                2 * self.sweep_s + DETECT_TICK_S,
+            ),
+            Figure(
+                "P3",
+                f"ghost marked lost after, {where} (two sweeps begun after it went)",
+                self.ghost_s,
+                "s",
+                "<=",
+                3 * self.sweep_s + DETECT_TICK_S,
+            ),
+            Figure(
+                "P3",
+                f"tick renting the ghost's replacement {where} (create paced in the tick)",
+                self.replace_ms,
+                "ms",
+                "<=",
+                STEADY_TICK_P95_GOAL_MS,
+            ),
         ]
+
+
+DETECT_TICK_S = 1.0
+"""How often the paced phase ticks while it waits for an orphan or a ghost to be acted on."""
+DETECT_TIMEOUT_S = 600.0
+
+
+class _SimTime:
+    """The simulator's clock as the manager's: the paced phase runs in wall time."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        """The simulator's time."""
+        return datetime.fromtimestamp(self._now(), UTC)
+
+    def monotonic(self) -> float:
+        """Wall seconds, monotonic."""
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep in wall time (the simulator's clock moves with it)."""
+        time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class _Paced:
+    ticks: list[tuple[float, Counter[str], int | None]]
+    refusals: int
+    sweep: Sweep
+    orphan_s: float
+    ghost_s: float
+    replace_ms: float
+
+
+def _timed(
+    manager: PoolManager, sim: VastSim
+) -> tuple[float, Counter[str], int | None, list[Action]]:
+    before = len(sim.state.calls)
+    started = time.perf_counter()
+    report = manager.reconcile()
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return elapsed_ms, _endpoints(sim.state.calls[before:]), report.observed, report.actions
+
+
+def _paced_phase(harness: PoolHarness, ticks: int) -> _Paced:
+    """Vast's intervals on, the client paced and sleeping, the lister on its own thread as in
+    the scheduler; `ticks` ticks timed, then an orphan and a ghost made and waited for."""
+    sim, manager = harness.sim, harness.manager
+    sim.advance(LIST_GRACE_S)  # steady for longer than a listing's lag: any absence counts
+    sim.faults(min_intervals=True)
+    harness.client.sleep = time.sleep
+    harness.client.pacer = Pacer(MIN_INTERVAL_S, clock=sim.state.now)
+    manager.clock = manager.lister.clock = _SimTime(sim.state.now)
+    manager.sweeps_inline = False
+    refused_before = sum(status == 429 for _m, _e, status in sim.state.calls)
+    stop = threading.Event()
+    lister = threading.Thread(target=manager.lister.run, args=(stop,), daemon=True)
+    lister.start()
+    try:
+        while (observed := manager.board.observation(manager.clock.now())) is None:
+            time.sleep(0.2)
+        timed = []
+        for _ in range(ticks):
+            time.sleep(DETECT_TICK_S)
+            ms, calls, seen, _actions = _timed(manager, sim)
+            timed.append((ms, calls, seen))
+        sim.seed(f"{manager.prefix}999999-bench")
+        ghost = next(i for i in sim.alive() if i["label"].startswith(manager.prefix))
+        sim.operate(ghost["id"], "vanish")
+        made = time.perf_counter()
+        orphan_s = ghost_s = replace_ms = 0.0
+        while not (orphan_s and ghost_s) and time.perf_counter() - made < DETECT_TIMEOUT_S:
+            time.sleep(DETECT_TICK_S)
+            ms, _calls, _seen, actions = _timed(manager, sim)
+            at = time.perf_counter() - made
+            if not orphan_s and any(isinstance(a, DestroyOrphan) for a in actions):
+                orphan_s = at
+            if not ghost_s and any(isinstance(a, MarkLost) for a in actions):
+                ghost_s, replace_ms = at, ms
+        observed = manager.board.observation(manager.clock.now()) or observed
+    finally:
+        stop.set()
+        lister.join(timeout=120)
+    refusals = sum(status == 429 for _m, _e, status in sim.state.calls) - refused_before
+    return _Paced(timed, refusals, observed.latest, orphan_s, ghost_s, replace_ms)
 
 
 def _endpoints(calls: list[tuple[str, str, int]]) -> Counter[str]:
@@ -180,8 +310,10 @@ def reconcile_at_scale(
     limited_ticks: int = 0,
 ) -> TickResult:
     """P3: one tick renting `count` instances, then `steady_ticks` ticks with nothing to do,
-    then `limited_ticks` more with the simulator enforcing Vast's minimum intervals and the
-    client paced and sleeping as production builds it for Vast.
+    then `limited_ticks` more with the simulator enforcing Vast's minimum intervals, the
+    client paced and sleeping as production builds it for Vast and the lister paging on its
+    own thread as the scheduler runs it (only the ticks timed), then an orphan and a ghost
+    waited for.
 
     `history(engine, now)` seeds the database first and names what it seeded. Only
     `reconcile()` is timed; the clocks are advanced (a control call to the simulator)
@@ -215,15 +347,7 @@ def reconcile_at_scale(
                 scale_up_ms, scale_up_calls, _ = one_tick()
                 one_tick()  # the booted instances are found healthy: ready
                 steady = [one_tick() for _ in range(steady_ticks)]
-                sim.faults(min_intervals=True)
-                # The client as production builds it for Vast: paced, and really sleeping. Its
-                # pacing runs on the sim clock, which the 30 s between ticks moves as the wall
-                # clock would (ticks here run back to back in wall time).
-                harness.client.sleep = time.sleep
-                harness.client.pacer = Pacer(MIN_INTERVAL_S, clock=sim.state.now)
-                refused_before = sum(status == 429 for _m, _e, status in sim.state.calls)
-                limited = [one_tick() for _ in range(limited_ticks)]
-                refusals = sum(status == 429 for _m, _e, status in sim.state.calls)
+                paced = _paced_phase(harness, limited_ticks) if limited_ticks else None
             finally:
                 harness.close()
     result = TickResult(
@@ -234,10 +358,19 @@ def reconcile_at_scale(
         steady_calls=[calls for _, calls, _ in steady],
         steady_observed=[observed or 0 for _, _, observed in steady],
         history=seeded,
-        limited_ms=tuple(ms for ms, _, _ in limited),
-        limited_blind=sum(observed is None for _, _, observed in limited),
-        limited_refusals=refusals - refused_before,
     )
+    limited = paced.ticks if paced else []
+    if paced:
+        result = dataclasses.replace(
+            result,
+            limited_ms=tuple(ms for ms, _, _ in limited),
+            limited_blind=sum(observed is None for _, _, observed in limited),
+            limited_refusals=paced.refusals,
+            sweep_s=(paced.sweep.ended_at - paced.sweep.started_at).total_seconds(),
+            orphan_s=paced.orphan_s,
+            ghost_s=paced.ghost_s,
+            replace_ms=paced.replace_ms,
+        )
     print(f"\n== P3 reconcile ticks with {count} instances, {seeded} ==")
     print(row("tick", "p50 ms", "p95 ms", "calls", widths=(34, 12, 12, 40)))
     print(
@@ -267,6 +400,13 @@ def reconcile_at_scale(
                 f"{dict(limited[-1][1])}; {result.limited_blind} blind",
                 widths=(34, 12, 12, 40),
             )
+        )
+        print(
+            f"one sweep {result.sweep_s:.1f} s; orphan destroyed after {result.orphan_s:.1f} s, "
+            f"ghost marked lost after {result.ghost_s:.1f} s (ticking every {DETECT_TICK_S:g} s;"
+            f" production ticks every {TICK_INTERVAL_S} s, which adds up to one interval); "
+            f"the tick renting its replacement {result.replace_ms:.0f} ms; "
+            f"{result.limited_refusals} 429s"
         )
     return result
 

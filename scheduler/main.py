@@ -132,19 +132,24 @@ def main() -> None:
         metrics = MetricsServer(runtime.metrics.registry, settings.metrics_port).start()
         log.info("scheduler.metrics", extra={"url": f"http://127.0.0.1:{metrics.port}/metrics"})
     log.info("scheduler.started", extra={"poll_interval_s": settings.pool_poll_interval_s})
-    runtime.tick_pool()
+    runtime.tick_pool()  # sweeps the list itself: the lister thread is not running yet
     runtime.refresh_trending()  # a new leader's gallery trends at once, not in 5 minutes
     stop_dispatch = threading.Event()
     dispatcher = threading.Thread(
         target=runtime.dispatch_forever, args=(stop_dispatch,), name="dispatch", daemon=True
     )
+    lister = threading.Thread(
+        target=runtime.sweep_forever, args=(stop_dispatch,), name="lister", daemon=True
+    )
+    lister.start()
     if runtime.embedded:  # with DISPATCH_MODE=workers, worker processes run the jobs
         dispatcher.start()
     if not stop.requested:  # a Ctrl-C during the first tick: stop without starting
         scheduler.start()
     stop_dispatch.set()
-    if dispatcher.is_alive():
-        dispatcher.join(timeout=5)
+    for thread in (dispatcher, lister):
+        if thread.is_alive():
+            thread.join(timeout=5)
     clean = runtime.shutdown()
     if metrics is not None:
         metrics.stop()

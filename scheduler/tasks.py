@@ -102,6 +102,12 @@ class Runtime:
         profile at once."""
         self.manager.relearn()
 
+    def sweep_forever(self, stop: threading.Event) -> None:
+        """Page the provider's list into sweeps until `stop` is set, while leading (the
+        pool's `Lister`); from now on the ticks read those sweeps and list nothing."""
+        self.manager.sweeps_inline = False
+        self.manager.lister.run(stop)
+
     def dispatch_forever(self, stop: threading.Event) -> None:
         """Run the embedded dispatch loop until `stop` is set (`Dispatcher.dispatch_forever`)."""
         self.dispatcher.dispatch_forever(stop)

@@ -1,8 +1,12 @@
-"""`PoolManager.reconcile()`: observe the provider once, plan purely, execute, record.
+"""`PoolManager.reconcile()`: read the latest sweeps, plan purely, execute, record.
+
+The tick makes no list call: its `Lister` (`core.pool.sweeps`) pages the provider's list apart
+from it, and the tick plans from the last two complete sweeps plus what this manager knows of
+its own creates and destroys since they began.
 
 Every money-moving step commits its intent before the provider call it guards: a row and its
 label exist before `create`, a row is `terminating` before `destroy`. Whatever happens after
-(timeout, crash, kill -9), the next tick's list call shows the truth and the plan converges.
+(timeout, crash, kill -9), a later sweep shows the truth and the plan converges.
 """
 
 from __future__ import annotations
@@ -48,13 +52,13 @@ from core.pool.actions import (
     ExpireLease,
     MarkLost,
     MarkReady,
-    NoteMissing,
     Rent,
     RetryDestroy,
     Terminate,
 )
 from core.pool.policy import InstanceView, LeaseView, PoolSettings, PoolView, plan
 from core.pool.provider import LaunchSpec, Offer, OfferFilter, Provider, RemoteInstance, RemoteState
+from core.pool.sweeps import Lister, SweepBoard
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +130,6 @@ _SYNC_COLUMNS = (
     col(GpuInstance.gpu_name),
     col(GpuInstance.machine_id),
     col(GpuInstance.price_per_hour_usd),
-    col(GpuInstance.missing_ticks),
     col(GpuInstance.cost_accrued_usd),
     col(GpuInstance.accrued_until),
     col(GpuInstance.created_at),
@@ -136,7 +139,7 @@ instances must not pay the ORM's per-object bookkeeping 1,000 times)."""
 _VIEW_COLUMNS = tuple(
     col(getattr(GpuInstance, name))
     for name in ("id", "label", "state", "created_at", "provider_id", "machine_id",
-                 "last_used_at", "ready_at", "missing_ticks", "terminate_requested_at",
+                 "last_used_at", "ready_at", "terminate_requested_at",
                  "create_sent_at")
 )  # fmt: skip
 """What the plan's view of each live row is made of."""
@@ -147,8 +150,7 @@ def _listed_as_ours(row: sa.Row[Any], remote: RemoteInstance | None) -> RemoteIn
     return remote if remote is not None and row.provider_id in (None, remote.id) else None
 
 
-_SYNCED = ("comfy_url", "status_message", "gpu_name", "machine_id", "price_per_hour_usd",
-           "missing_ticks")  # fmt: skip
+_SYNCED = ("comfy_url", "status_message", "gpu_name", "machine_id", "price_per_hour_usd")
 """The columns a tick copies from the provider's listing."""
 
 
@@ -175,7 +177,6 @@ def _synced(row: sa.Row[Any], remote: RemoteInstance | None) -> dict[str, object
         "gpu_name": remote.gpu_name or row.gpu_name,
         "machine_id": remote.machine_id or row.machine_id,
         "price_per_hour_usd": remote.price_per_hour_usd or row.price_per_hour_usd,
-        "missing_ticks": 0,
     }
 
 
@@ -210,6 +211,7 @@ class PoolManager:
         still_leading: Callable[[], bool] = lambda: True,
         ask_for_downloads: AskForDownloads = _never_asks,
         job_needs: Callable[[GenerationJob], Collection[str]] = lambda _job: (),
+        board: SweepBoard | None = None,
     ) -> None:
         self.engine = engine
         self.provider = provider
@@ -224,6 +226,18 @@ class PoolManager:
         self.still_leading = still_leading
         self.ask_for_downloads = ask_for_downloads
         self.job_needs = job_needs
+        self.board = board or SweepBoard()
+        self.lister = Lister(provider, self.prefix, clock, self.board, still_leading=still_leading)
+        """Pages the list into `board`: on a thread of its own in the scheduler process
+        (`sweeps_inline` off), else once at the start of each tick."""
+        self.sweeps_inline = True
+        """Whether `reconcile` sweeps first itself: for a caller driving ticks one by one
+        (tests, the benchmark's harness, an in-process Runtime) with no lister thread."""
+        self._born: dict[int, datetime] = {}
+        """Row -> when its create returned: its instance exists from then on."""
+        self._destroyed: dict[str, datetime] = {}
+        """Provider id -> when its last destroy returned (while a sweep older may be planned
+        from)."""
         self._profile: adaptive.DemandProfile | None = None
         """The demand profile the last `relearn` left (None before it, or when there was too
         little history): ticks only read it."""
@@ -238,21 +252,29 @@ class PoolManager:
     # ---- the tick -------------------------------------------------------------------------
 
     def reconcile(self) -> TickReport:
-        """One level-triggered pass. A failed list call takes no provider action."""
+        """One level-triggered pass from the latest sweeps, making no list call unless
+        `sweeps_inline`. Without a recent sweep only lease expiry is decided: no provider
+        action. While the lister's latest pass failed, the tick reports it as an error."""
         report = TickReport()
-        observed: list[RemoteInstance] | None
-        try:
-            observed = self.provider.list_instances(self.prefix)
-            report.observed = len(observed)
-        except ProviderError as exc:
-            observed = None
-            report.errors.append(f"list failed: {exc}")
-            log.warning("pool.observe_failed", extra={"pool": self.pool, "error": str(exc)})
+        if self.sweeps_inline:
+            self.lister.sweep()
+        if self.lister.last_failure is not None:
+            report.errors.append(f"list failed: {self.lister.last_failure}")
         now = self.clock.now()
-        health = self._sync_and_check(observed, now) if observed is not None else {}
+        observation = self.board.observation(now)
+        observed: Sequence[RemoteInstance] = ()
+        if observation is not None:
+            observed = observation.latest.instances
+            report.observed = len(observed)
+            # A record older than the latest sweep's start can no longer change a decision.
+            self._destroyed = {
+                pid: at for pid, at in self._destroyed.items()
+                if at >= observation.latest.started_at
+            }  # fmt: skip
+        health = self._sync_and_check(observed, now) if observation is not None else {}
         with read_scope(self.engine) as session:
             config, view, report.advice = self._snapshot(session, now)
-        report.actions = plan(config, view, observed, now, health)
+        report.actions = plan(config, view, observation, now, health)
         for done, action in enumerate(report.actions):
             # Fencing: a scheduler paused past its leader lease must not rent or destroy on
             # the strength of a stale plan while the new leader acts on a fresh one.
@@ -263,7 +285,7 @@ class PoolManager:
                 log.error("pool.fenced_out", extra={"pool": self.pool, "skipped": done})
                 break
             try:
-                self._execute(action, observed or [])
+                self._execute(action)
             except ProviderError as exc:
                 report.errors.append(f"{type(action).__name__}: {exc}")
                 log.warning(
@@ -305,9 +327,10 @@ class PoolManager:
                     machine_id=row.machine_id,
                     last_used_at=row.last_used_at,
                     ready_at=row.ready_at,
-                    missing_ticks=row.missing_ticks,
                     terminate_requested=row.terminate_requested_at is not None,
                     create_sent_at=row.create_sent_at,
+                    born_at=self._born.get(row.id),
+                    destroy_sent_at=self._destroy_sent_at(row),
                 )
                 for row in rows
             ],
@@ -325,8 +348,19 @@ class PoolManager:
             spend_month_usd=billing.budget_spend_since(
                 session, pool=self.pool, since=costs.month_start(now)
             ),
+            destroyed_at=dict(self._destroyed),
         )
+        live = {row.id for row in rows}
+        self._born = {row_id: at for row_id, at in self._born.items() if row_id in live}
         return settings, view, advice
+
+    def _destroy_sent_at(self, row: sa.Row[Any]) -> datetime | None:
+        """When a terminating row's last destroy was asked for: the later of its commit and
+        the last destroy this manager saw return."""
+        if row.state is not InstanceState.TERMINATING:
+            return None
+        returned = self._destroyed.get(row.provider_id) if row.provider_id else None
+        return _later(row.terminate_requested_at, returned)
 
     def relearn(self) -> adaptive.DemandProfile | None:
         """Learn the demand profile again from the last `adaptive.WINDOW_DAYS` of submissions
@@ -562,7 +596,7 @@ class PoolManager:
 
     # ---- executing actions ----------------------------------------------------------------
 
-    def _execute(self, action: Action, observed: Sequence[RemoteInstance]) -> None:
+    def _execute(self, action: Action) -> None:
         match action:
             case Rent(count=count, reason=reason):
                 self._rent(count, reason)
@@ -574,21 +608,16 @@ class PoolManager:
             case Terminate():
                 self._terminate(action)
             case RetryDestroy(provider_id=provider_id):
-                self.provider.destroy(provider_id)
+                self._destroy(provider_id)
             case ConfirmTerminated(instance_id=instance_id, reason=reason):
                 self._confirm_terminated(instance_id, reason)
-            case NoteMissing(instance_id=instance_id):
-                with session_scope(self.engine) as session:
-                    row = self._row(session, instance_id)
-                    row.missing_ticks += 1
-                    session.add(row)
             case MarkLost(instance_id=instance_id, reason=reason):
                 self._mark_lost(instance_id, reason)
             case DestroyOrphan(provider_id=provider_id, label=label):
                 self.alert(
                     "orphan", f"destroying unknown instance {label}", provider_id=provider_id
                 )
-                self.provider.destroy(provider_id)
+                self._destroy(provider_id)
                 self._event("orphan_destroyed", None, provider_id=provider_id, label=label)
             case ExpireLease(lease_id=lease_id, job_id=job_id):
                 self._expire_lease(lease_id, job_id)
@@ -706,6 +735,7 @@ class PoolManager:
             row.num_gpus = offer.num_gpus
             row.price_per_hour_usd = offer.price_per_hour_usd
             session.add(row)
+        self._born[instance_id] = self.clock.now()
         self._event("instance_created", instance_id, provider_id=provider_id)
 
     def _close_unrented(self, instance_id: int, reason: str) -> None:
@@ -764,7 +794,13 @@ class PoolManager:
             )
         # Destroy, never stop: a stopped Vast instance still bills its disk.
         if action.provider_id is not None:
-            self.provider.destroy(action.provider_id)
+            self._destroy(action.provider_id)
+
+    def _destroy(self, provider_id: str) -> None:
+        """Destroy at the provider and remember when it returned: a sweep begun before then
+        is not taken to judge it."""
+        self.provider.destroy(provider_id)
+        self._destroyed[provider_id] = self.clock.now()
 
     def _fail_jobs_on(self, session: Session, instance_id: int, reason: str, now: datetime) -> None:
         for lease in session.exec(

@@ -12,15 +12,20 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
   repeated). One whose create was never sent (a crash between the row and the call) is closed
   at once, after `UNSENT_GRACE_S`; one whose create was sent but whose label never appears
   within `LIST_GRACE_S` of the call is closed as never created.
-- A live instance absent from the list is lost only after `MISSING_TICKS_FOR_LOST` consecutive
-  absences and only once it is older than `LIST_GRACE_S` (listings lag behind creates).
+- The listing is a pair of sweeps (`core.pool.sweeps`), each paged over tens of seconds and
+  possibly older than this tick: nothing is decided from a sweep that began before the event
+  it would judge. A live instance is lost only when absent from the last two sweeps, both
+  begun at least `LIST_GRACE_S` after its create returned (listings lag behind creates); a
+  terminating one is confirmed gone, or destroyed again, only by a sweep begun after its last
+  destroy; a sent create is given up only by a sweep begun `LIST_GRACE_S` after it was sent.
 - Booting -> ready only when the provider says running and the health check passed; booting
   past `boot_timeout_s` is terminated and its machine avoided. A provider-failed instance
   (exited, offline, stopped...) is terminated so it stops billing storage.
 - Terminating rows stay terminating until the list no longer shows them; destroy is repeated.
 - An operator's terminate request is carried out on the next tick (once the row is adopted).
-- A listed instance with our pool's label prefix and no live row is an orphan: destroyed.
-  Instances without our prefix are never touched.
+- A listed instance with our pool's label prefix and no live row is an orphan: destroyed, unless
+  this manager destroyed it after the sweep began. Instances without our prefix are never
+  touched.
 - Target size = desired_size while awake, 0 asleep, raised to cover busy + queued jobs and every
   instance that served a job within `idle_timeout_s` (desired_size is the floor kept warm, not a
   cap on warmth a job paid for), at least one during a prewarm, capped at max_instances.
@@ -31,7 +36,7 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -45,18 +50,17 @@ from core.pool.actions import (
     ExpireLease,
     MarkLost,
     MarkReady,
-    NoteMissing,
     Rent,
     RetryDestroy,
     Terminate,
 )
 from core.pool.provider import RemoteInstance, RemoteState
+from core.pool.sweeps import Observation, Sweep
 
 LIST_GRACE_S = 90
 """Listings lag creates (SECURITY.md decision 2: ~60 s): absence is no proof before this."""
 UNSENT_GRACE_S = 15
 """A requested row younger than this may be between its commit and its create call."""
-MISSING_TICKS_FOR_LOST = 2
 
 _CAPACITY_STATES = frozenset(
     {InstanceState.REQUESTED, InstanceState.BOOTING, InstanceState.READY, InstanceState.BUSY}
@@ -89,9 +93,13 @@ class InstanceView:
     machine_id: str | None = None
     last_used_at: datetime | None = None
     ready_at: datetime | None = None
-    missing_ticks: int = 0
     terminate_requested: bool = False
     create_sent_at: datetime | None = None
+    born_at: datetime | None = None
+    """Since when the instance surely exists at the provider if it exists at all: when its
+    create returned (the manager remembers), else the latest time the row knows of."""
+    destroy_sent_at: datetime | None = None
+    """When its last destroy was asked for (terminating rows)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,9 @@ class PoolView:
     prewarm_until: datetime | None = None
     spend_today_usd: Decimal = Decimal(0)
     spend_month_usd: Decimal = Decimal(0)
+    destroyed_at: Mapping[str, datetime] = field(default_factory=dict)
+    """Provider id -> when this manager last had it destroyed: a sweep begun before then may
+    still list it, and it is not destroyed again on that sweep's word."""
 
 
 def is_awake(config: PoolSettings, pool: PoolView, now: datetime) -> bool:
@@ -175,18 +186,20 @@ def budget_breach(config: PoolSettings, pool: PoolView) -> str | None:
 def plan(
     config: PoolSettings,
     pool: PoolView,
-    observed: Sequence[RemoteInstance] | None,
+    observation: Observation | None,
     now: datetime,
     health: Mapping[int, bool] | None = None,
 ) -> list[Action]:
-    """Decide this tick's actions. `observed` is None when the provider could not be asked;
-    `health` holds this tick's ComfyUI health results for booting instances, and False for
-    a ready instance one of whose background downloads failed its check."""
+    """Decide this tick's actions. `observation` (the last two sweeps) is None when the
+    provider has not been listed lately; `health` holds this tick's ComfyUI health results
+    for booting instances, and False for a ready instance one of whose background downloads
+    failed its check."""
     actions: list[Action] = []
     expiring = _expired_leases(pool, now)
     actions.extend(expiring)
-    if observed is None:
+    if observation is None:
         return actions
+    observed = observation.latest.instances
 
     breach = None if config.safe_mode else budget_breach(config, pool)
     if breach is not None:
@@ -203,12 +216,13 @@ def plan(
     for row in pool.instances:
         if row.id in terminated:
             continue
-        decided = _decide_row(config, row, remote_by_label.get(row.label), now, health or {}, safe)
+        remote = remote_by_label.get(row.label)
+        decided = _decide_row(config, row, remote, observation, now, health or {}, safe)
         actions.extend(decided)
         if any(isinstance(a, Terminate | MarkLost | ConfirmTerminated) for a in decided):
             terminated.add(row.id)
 
-    actions.extend(_orphans(pool, observed))
+    actions.extend(_orphans(pool, observation.latest))
     if not safe:
         actions.extend(_resize(config, pool, now, terminated))
     return actions
@@ -230,14 +244,18 @@ def _decide_row(
     config: PoolSettings,
     row: InstanceView,
     remote: RemoteInstance | None,
+    observation: Observation,
     now: datetime,
     health: Mapping[int, bool],
     safe: bool,
 ) -> list[Action]:
     age_s = (now - row.created_at).total_seconds()
     provider_id = row.provider_id or (remote.id if remote else None)
+    swept_at = observation.latest.started_at
 
     if row.state is InstanceState.TERMINATING:
+        if row.destroy_sent_at is not None and swept_at <= row.destroy_sent_at:
+            return []  # the sweep began before the destroy: it cannot tell what it did
         if remote is None:
             return [ConfirmTerminated(row.id, "no longer listed by the provider")]
         return [RetryDestroy(row.id, remote.id)]
@@ -254,16 +272,14 @@ def _decide_row(
             if age_s > UNSENT_GRACE_S:
                 return [ConfirmTerminated(row.id, "create was never sent")]
             return []
-        if (now - row.create_sent_at).total_seconds() > LIST_GRACE_S:
+        if (swept_at - row.create_sent_at).total_seconds() > LIST_GRACE_S:
             return [ConfirmTerminated(row.id, "create never produced an instance")]
         return []
 
     if remote is None:
-        if age_s < LIST_GRACE_S:
-            return []
-        if row.missing_ticks + 1 >= MISSING_TICKS_FOR_LOST:
+        if _gone(row, observation):
             return [MarkLost(row.id, "gone at the provider")]
-        return [NoteMissing(row.id)]
+        return []
 
     if remote.state is RemoteState.FAILED:
         bad = row.machine_id if row.state is InstanceState.BOOTING else None
@@ -285,7 +301,18 @@ def _decide_row(
     return []
 
 
-def _orphans(pool: PoolView, observed: Sequence[RemoteInstance]) -> list[Action]:
+def _gone(row: InstanceView, observation: Observation) -> bool:
+    """Whether the row's instance is absent from the last two sweeps, both begun at least
+    `LIST_GRACE_S` after it surely existed: one sweep may have paged past its id before it
+    was created, and a listing lags a create."""
+    previous = observation.previous
+    if previous is None or row.label in previous.labels:
+        return False
+    born = max(t for t in (row.born_at, row.create_sent_at, row.created_at) if t is not None)
+    return (previous.started_at - born).total_seconds() >= LIST_GRACE_S
+
+
+def _orphans(pool: PoolView, latest: Sweep) -> list[Action]:
     claimed = {
         row.label
         for row in pool.instances
@@ -293,11 +320,17 @@ def _orphans(pool: PoolView, observed: Sequence[RemoteInstance]) -> list[Action]
     }
     return [
         DestroyOrphan(remote.id, remote.label)
-        for remote in observed
+        for remote in latest.instances
         if remote.label
         and remote.label.startswith(pool.label_prefix)
         and remote.label not in claimed
+        and not _destroyed_since(pool, remote.id, latest.started_at)
     ]
+
+
+def _destroyed_since(pool: PoolView, provider_id: str, since: datetime) -> bool:
+    destroyed = pool.destroyed_at.get(provider_id)
+    return destroyed is not None and destroyed >= since
 
 
 def _resize(config: PoolSettings, pool: PoolView, now: datetime, leaving: set[int]) -> list[Action]:

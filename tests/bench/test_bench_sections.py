@@ -361,8 +361,12 @@ def test_the_seeded_history_day_totals_add_up_to_its_accruals():
 
 
 def test_reconcile_ticks_again_against_vasts_intervals_with_the_client_paced_as_for_vast():
-    result = engine.reconcile_at_scale(30, steady_ticks=1, limited_ticks=1)
+    """The paced ticks plan from the lister's sweeps (no list call of their own), and the
+    orphan and the ghost made after them are acted on within their sweeps' bounds."""
+    result = engine.reconcile_at_scale(30, steady_ticks=1, limited_ticks=2)
     assert (result.limited_blind, result.limited_refusals) == (0, 0)
+    assert len(result.limited_ms) == 2 and result.sweep_s >= engine.MIN_INTERVAL_S["list"]
+    assert 0 < result.orphan_s <= result.ghost_s
     limited = [f for f in result.figures(tick_interval_s=30) if "intervals on" in f.what]
-    assert [figure.op for figure in limited] == ["<=", "=="]
-    assert limited[1].value == 0 and limited[1].met
+    assert [figure.op for figure in limited] == ["<=", "==", "<=", "<=", "<="]
+    assert limited[1].value == 0 and all(figure.met for figure in limited[1:4])

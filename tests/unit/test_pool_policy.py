@@ -15,7 +15,6 @@ from core.pool.actions import (
     ExpireLease,
     MarkLost,
     MarkReady,
-    NoteMissing,
     Rent,
     RetryDestroy,
     Terminate,
@@ -32,6 +31,7 @@ from core.pool.policy import (
     target_size,
 )
 from core.pool.provider import RemoteInstance, RemoteState
+from core.pool.sweeps import Observation, Sweep
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 PREFIX = "aik-default-"
@@ -76,6 +76,18 @@ def remote(
         machine_id="m1",
         started_at=None,
         status_message=status,
+    )
+
+
+def swept(
+    listed: list[RemoteInstance], previous: list[RemoteInstance] | None = None
+) -> Observation:
+    """The latest sweep begun at NOW listing `listed`, after one 30 s earlier listing
+    `previous` (default: the same)."""
+    before = ago(30)
+    return Observation(
+        Sweep(NOW, NOW, tuple(listed)),
+        Sweep(before, before, tuple(listed if previous is None else previous)),
     )
 
 
@@ -199,17 +211,9 @@ AWAKE = {"last_demand_at": ago(60)}
             [],
         ),
         (
-            "first absence is noted",
+            "absent from two sweeps means lost, and a replacement is rented",
             CONFIG,
             view(row(1, InstanceState.READY), **AWAKE),
-            [],
-            {},
-            [NoteMissing(1)],
-        ),
-        (
-            "second absence means lost, and a replacement is rented",
-            CONFIG,
-            view(row(1, InstanceState.READY, missing_ticks=1), **AWAKE),
             [],
             {},
             [MarkLost(1, "gone at the provider"), Rent(1, "target 1, have 0")],
@@ -291,7 +295,7 @@ AWAKE = {"last_demand_at": ago(60)}
     ],
 )
 def test_plan(name, config, pool, observed, health, expected):
-    assert plan(config, pool, observed, NOW, health) == expected, name
+    assert plan(config, pool, swept(observed), NOW, health) == expected, name
 
 
 def test_without_an_observation_only_lease_expiry_is_decided():
@@ -311,7 +315,7 @@ def test_budget_cap_switches_safe_mode_on_and_terminates_everything():
         queued_jobs=2,
         spend_today_usd=Decimal("20.00"),
     )
-    actions = plan(CONFIG, pool, [remote(f"{PREFIX}1"), remote(f"{PREFIX}2")], NOW)
+    actions = plan(CONFIG, pool, swept([remote(f"{PREFIX}1"), remote(f"{PREFIX}2")]), NOW)
     assert actions == [
         EnterSafeMode("daily budget $20 reached"),
         Terminate(1, "safe mode", provider_id="p1"),
@@ -321,23 +325,21 @@ def test_budget_cap_switches_safe_mode_on_and_terminates_everything():
 
 def test_monthly_cap_also_trips():
     pool = view(spend_month_usd=Decimal("250"))
-    assert plan(CONFIG, pool, [], NOW) == [EnterSafeMode("monthly budget $200 reached")]
+    assert plan(CONFIG, pool, swept([]), NOW) == [EnterSafeMode("monthly budget $200 reached")]
 
 
 def test_safe_mode_rents_nothing_and_destroys_late_arrivals():
     config = replace(CONFIG, safe_mode=True)
     pool = view(row(1, InstanceState.REQUESTED, age_s=10), queued_jobs=3)
-    actions = plan(config, pool, [remote(f"{PREFIX}1", RemoteState.PENDING, id_="v1")], NOW)
+    actions = plan(config, pool, swept([remote(f"{PREFIX}1", RemoteState.PENDING, id_="v1")]), NOW)
     assert actions == [Terminate(1, "safe mode", provider_id="v1")]
 
 
 def test_plan_is_deterministic():
-    pool = view(
-        row(1, InstanceState.READY, missing_ticks=1), row(2, InstanceState.BOOTING), queued_jobs=2
-    )
+    pool = view(row(1, InstanceState.READY), row(2, InstanceState.BOOTING), queued_jobs=2)
     observed = [remote(f"{PREFIX}2", RemoteState.RUNNING), remote(f"{PREFIX}99", id_="o")]
-    assert plan(CONFIG, pool, observed, NOW, {2: True}) == plan(
-        CONFIG, pool, observed, NOW, {2: True}
+    assert plan(CONFIG, pool, swept(observed), NOW, {2: True}) == plan(
+        CONFIG, pool, swept(observed), NOW, {2: True}
     )
 
 
@@ -371,14 +373,14 @@ COLD_CONFIG = replace(CONFIG, desired_size=0)
 @pytest.mark.parametrize("idle_s", [0, 60, 450, 899])
 def test_an_instance_that_served_a_job_stays_ready_through_the_idle_timeout_at_desired_0(idle_s):
     pool = view(row(1, InstanceState.READY, last_used_at=ago(idle_s)), last_demand_at=ago(idle_s))
-    assert plan(COLD_CONFIG, pool, [remote(f"{PREFIX}1")], NOW) == []
+    assert plan(COLD_CONFIG, pool, swept([remote(f"{PREFIX}1")]), NOW) == []
     assert target_size(COLD_CONFIG, pool, NOW) == 1
 
 
 @pytest.mark.parametrize("idle_s", [900, 901, 3600])
 def test_then_it_stops_once_the_idle_timeout_has_passed(idle_s):
     pool = view(row(1, InstanceState.READY, last_used_at=ago(idle_s)), last_demand_at=ago(idle_s))
-    assert plan(COLD_CONFIG, pool, [remote(f"{PREFIX}1")], NOW) == [
+    assert plan(COLD_CONFIG, pool, swept([remote(f"{PREFIX}1")]), NOW) == [
         Terminate(1, "idle: pool asleep", provider_id="p1")
     ]
 
@@ -389,13 +391,13 @@ def test_each_used_instance_keeps_its_own_idle_timeout():
         row(2, InstanceState.READY, last_used_at=ago(1000)),
         last_demand_at=ago(100),
     )
-    actions = plan(COLD_CONFIG, pool, [remote(f"{PREFIX}1"), remote(f"{PREFIX}2")], NOW)
+    actions = plan(COLD_CONFIG, pool, swept([remote(f"{PREFIX}1"), remote(f"{PREFIX}2")]), NOW)
     assert actions == [Terminate(2, "surplus over target 1", provider_id="p2")]
 
 
 def test_desired_size_stays_a_floor_above_recent_use():
     pool = view(row(1, InstanceState.READY, last_used_at=ago(60)), **AWAKE)
-    assert plan(replace(CONFIG, desired_size=2), pool, [remote(f"{PREFIX}1")], NOW) == [
+    assert plan(replace(CONFIG, desired_size=2), pool, swept([remote(f"{PREFIX}1")]), NOW) == [
         Rent(1, "target 2, have 1")
     ]
 
@@ -404,7 +406,7 @@ def test_desired_size_stays_a_floor_above_recent_use():
 def test_prewarm_rents_at_any_desired_size(desired):
     pool = view(prewarm_until=NOW + timedelta(minutes=10))
     expected = max(desired, 1)
-    assert plan(replace(CONFIG, desired_size=desired), pool, [], NOW) == [
+    assert plan(replace(CONFIG, desired_size=desired), pool, swept([]), NOW) == [
         Rent(expected, f"target {expected}, have 0")
     ]
 
@@ -413,8 +415,8 @@ def test_a_prewarmed_instance_is_kept_until_the_prewarm_ends_then_stops():
     ready = row(1, InstanceState.READY, age_s=600, ready_at=ago(300))
     during = view(ready, prewarm_until=NOW + timedelta(minutes=1))
     after = view(ready, prewarm_until=ago(1))
-    assert plan(COLD_CONFIG, during, [remote(f"{PREFIX}1")], NOW) == []
-    assert plan(COLD_CONFIG, after, [remote(f"{PREFIX}1")], NOW) == [
+    assert plan(COLD_CONFIG, during, swept([remote(f"{PREFIX}1")]), NOW) == []
+    assert plan(COLD_CONFIG, after, swept([remote(f"{PREFIX}1")]), NOW) == [
         Terminate(1, "idle: pool asleep", provider_id="p1")
     ]
 
@@ -423,8 +425,8 @@ def test_a_requested_row_whose_create_was_never_sent_frees_its_capacity_at_once(
     """A crash between the row and the create call: nothing can exist under its label."""
     fresh = view(row(1, InstanceState.REQUESTED, age_s=UNSENT_GRACE_S - 1), **AWAKE)
     leftover = view(row(1, InstanceState.REQUESTED, age_s=UNSENT_GRACE_S + 1), **AWAKE)
-    assert plan(CONFIG, fresh, [], NOW) == []
-    assert plan(CONFIG, leftover, [], NOW) == [
+    assert plan(CONFIG, fresh, swept([]), NOW) == []
+    assert plan(CONFIG, leftover, swept([]), NOW) == [
         ConfirmTerminated(1, "create was never sent"),
         Rent(1, "target 1, have 0"),
     ]
@@ -433,4 +435,56 @@ def test_a_requested_row_whose_create_was_never_sent_frees_its_capacity_at_once(
 @pytest.mark.parametrize("sent_s_ago", [10, LIST_GRACE_S])
 def test_a_sent_create_holds_capacity_only_for_the_list_grace(sent_s_ago):
     pool = view(row(1, InstanceState.REQUESTED, create_sent_at=ago(sent_s_ago)), **AWAKE)
-    assert plan(CONFIG, pool, [], NOW) == []
+    assert plan(CONFIG, pool, swept([]), NOW) == []
+
+
+# ---- planning from sweeps older than the tick ------------------------------------------
+
+
+def test_absent_from_the_latest_sweep_only_is_not_lost():
+    pool = view(row(1, InstanceState.READY), **AWAKE)
+    assert plan(CONFIG, pool, swept([], previous=[remote(f"{PREFIX}1")]), NOW) == []
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        {"born_at": ago(100)},  # the create returned 100 s ago: the sweeps began too soon
+        {"create_sent_at": ago(100)},  # after a restart only the send time is known
+    ],
+)
+def test_an_instance_is_lost_only_after_two_sweeps_begun_a_grace_after_it_was_created(when):
+    """A row created an hour ago whose create returned 100 s ago: the sweep begun 30 s ago
+    started only 70 s after, inside the listing's lag: not lost, whatever the tick's time."""
+    pool = view(row(1, InstanceState.BUSY, **when), **AWAKE)
+    assert plan(CONFIG, pool, swept([]), NOW) == []
+    older = view(row(1, InstanceState.BUSY, born_at=ago(30 + LIST_GRACE_S)), **AWAKE)
+    assert plan(CONFIG, older, swept([]), NOW)[0] == MarkLost(1, "gone at the provider")
+
+
+def test_a_terminating_instance_is_judged_only_by_a_sweep_begun_after_its_destroy():
+    late = view(row(1, InstanceState.TERMINATING, destroy_sent_at=NOW + timedelta(seconds=1)))
+    assert plan(CONFIG, late, swept([]), NOW) == []  # not confirmed gone
+    assert plan(CONFIG, late, swept([remote(f"{PREFIX}1")]), NOW) == []  # not destroyed again
+    done = view(row(1, InstanceState.TERMINATING, destroy_sent_at=ago(1)))
+    assert plan(CONFIG, done, swept([]), NOW) == [
+        ConfirmTerminated(1, "no longer listed by the provider")
+    ]
+    assert plan(CONFIG, done, swept([remote(f"{PREFIX}1")]), NOW) == [RetryDestroy(1, "p1")]
+
+
+def test_an_orphan_destroyed_after_the_sweep_began_is_not_destroyed_again():
+    orphan = [remote(f"{PREFIX}99", id_="v99")]
+    assert plan(CONFIG, view(destroyed_at={"v99": NOW}), swept(orphan), NOW) == []
+    assert plan(CONFIG, view(destroyed_at={"v99": ago(1)}), swept(orphan), NOW) == [
+        DestroyOrphan("v99", f"{PREFIX}99")
+    ]
+
+
+def test_a_sent_create_is_given_up_only_by_a_sweep_begun_a_grace_after_it_was_sent():
+    pool = view(row(1, InstanceState.REQUESTED, create_sent_at=ago(LIST_GRACE_S + 10)), **AWAKE)
+    stale = Observation(Sweep(ago(20), ago(5), ()))  # begun 80 s after the create was sent
+    assert plan(CONFIG, pool, stale, NOW) == []
+    assert plan(CONFIG, pool, swept([]), NOW)[0] == ConfirmTerminated(
+        1, "create never produced an instance"
+    )
