@@ -187,18 +187,19 @@ def make_trace(name: str, seed: int, *, history_days: int, report_days: int) -> 
 
 # ---- strategies -----------------------------------------------------------------------------
 
-Knobs = Callable[[datetime, datetime | None], tuple[int, datetime | None]]
-"""(now, last demand) -> the idle timeout and prewarm the policy gets this tick."""
+Knobs = Callable[[datetime, datetime | None], tuple[int, datetime | None, int | None]]
+"""(now, last demand) -> the idle timeout, prewarm and extra instances' idle timeout
+(`PoolSettings.extra_idle_timeout_s`) the policy gets this tick."""
 
 
 def fixed_idle(idle_timeout_s: int) -> Knobs:
-    """The configured timeout, no prewarm."""
-    return lambda _now, _last: (idle_timeout_s, None)
+    """The configured timeout for every instance, no prewarm."""
+    return lambda _now, _last: (idle_timeout_s, None, None)
 
 
-def always_on(_now: datetime, _last: datetime | None) -> tuple[int, datetime | None]:
+def always_on(_now: datetime, _last: datetime | None) -> tuple[int, datetime | None, int | None]:
     """Awake for ever: a prewarm that never ends."""
-    return 900, datetime.max.replace(tzinfo=UTC)
+    return 900, datetime.max.replace(tzinfo=UTC), None
 
 
 def adaptive_knobs(trace: Trace, costs: adaptive.Costs, fallback_idle_s: int) -> Knobs:
@@ -207,13 +208,13 @@ def adaptive_knobs(trace: Trace, costs: adaptive.Costs, fallback_idle_s: int) ->
     arrivals = [job.at for job in trace.jobs]
     learnt: list[tuple[datetime, adaptive.DemandProfile | None]] = []
 
-    def knobs(now: datetime, last: datetime | None) -> tuple[int, datetime | None]:
+    def knobs(now: datetime, last: datetime | None) -> tuple[int, datetime | None, int | None]:
         if not learnt or now - learnt[0][0] >= RELEARN:
             learnt[:] = [(now, adaptive.learn(arrivals[: bisect_left(arrivals, now)], now, costs))]
         advice = adaptive.advise(
             learnt[0][1], costs, now=now, last_demand_at=last, fallback_idle_s=fallback_idle_s
         )
-        return advice.idle_timeout_s, advice.prewarm_until
+        return advice.idle_timeout_s, advice.prewarm_until, advice.extra_idle_timeout_s
 
     return knobs
 
@@ -271,8 +272,8 @@ class _Replay:
 
     def tick(self, now: datetime) -> None:
         """One reconcile: the provider's listing, the real plan, its actions carried out."""
-        idle_s, prewarm_until = self.knobs(now, self.last_demand_at)
-        settings = replace(self.settings, idle_timeout_s=idle_s)
+        idle_s, prewarm_until, extra_s = self.knobs(now, self.last_demand_at)
+        settings = replace(self.settings, idle_timeout_s=idle_s, extra_idle_timeout_s=extra_s)
         observed = [self._remote(r, now) for r in self.rows.values()]
         health = {
             r.id: True
