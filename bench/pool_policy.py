@@ -46,6 +46,7 @@ from core.pool import adaptive
 from core.pool.actions import ConfirmTerminated, MarkReady, Rent, Terminate
 from core.pool.policy import InstanceView, LeaseView, PoolSettings, PoolView, plan
 from core.pool.provider import RemoteInstance, RemoteState
+from core.pool.sweeps import Observation, Sweep
 from sim.vast import VastState
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -187,18 +188,19 @@ def make_trace(name: str, seed: int, *, history_days: int, report_days: int) -> 
 
 # ---- strategies -----------------------------------------------------------------------------
 
-Knobs = Callable[[datetime, datetime | None], tuple[int, datetime | None]]
-"""(now, last demand) -> the idle timeout and prewarm the policy gets this tick."""
+Knobs = Callable[[datetime, datetime | None], tuple[int, datetime | None, int | None]]
+"""(now, last demand) -> the idle timeout, prewarm and extra instances' idle timeout
+(`PoolSettings.extra_idle_timeout_s`) the policy gets this tick."""
 
 
 def fixed_idle(idle_timeout_s: int) -> Knobs:
-    """The configured timeout, no prewarm."""
-    return lambda _now, _last: (idle_timeout_s, None)
+    """The configured timeout for every instance, no prewarm."""
+    return lambda _now, _last: (idle_timeout_s, None, None)
 
 
-def always_on(_now: datetime, _last: datetime | None) -> tuple[int, datetime | None]:
+def always_on(_now: datetime, _last: datetime | None) -> tuple[int, datetime | None, int | None]:
     """Awake for ever: a prewarm that never ends."""
-    return 900, datetime.max.replace(tzinfo=UTC)
+    return 900, datetime.max.replace(tzinfo=UTC), None
 
 
 def adaptive_knobs(trace: Trace, costs: adaptive.Costs, fallback_idle_s: int) -> Knobs:
@@ -207,13 +209,13 @@ def adaptive_knobs(trace: Trace, costs: adaptive.Costs, fallback_idle_s: int) ->
     arrivals = [job.at for job in trace.jobs]
     learnt: list[tuple[datetime, adaptive.DemandProfile | None]] = []
 
-    def knobs(now: datetime, last: datetime | None) -> tuple[int, datetime | None]:
+    def knobs(now: datetime, last: datetime | None) -> tuple[int, datetime | None, int | None]:
         if not learnt or now - learnt[0][0] >= RELEARN:
             learnt[:] = [(now, adaptive.learn(arrivals[: bisect_left(arrivals, now)], now, costs))]
         advice = adaptive.advise(
             learnt[0][1], costs, now=now, last_demand_at=last, fallback_idle_s=fallback_idle_s
         )
-        return advice.idle_timeout_s, advice.prewarm_until
+        return advice.idle_timeout_s, advice.prewarm_until, advice.extra_idle_timeout_s
 
     return knobs
 
@@ -239,6 +241,7 @@ class _Replay:
     waits_s: dict[int, float] = field(default_factory=dict)
     cold: set[int] = field(default_factory=set)
     next_id: int = 1
+    last_sweep: Sweep | None = None
 
     def arrive(self, index: int, job: Job, now: datetime) -> None:
         self.last_demand_at = now
@@ -270,9 +273,10 @@ class _Replay:
             heapq.heappush(finishing, (done, instance.id))
 
     def tick(self, now: datetime) -> None:
-        """One reconcile: the provider's listing, the real plan, its actions carried out."""
-        idle_s, prewarm_until = self.knobs(now, self.last_demand_at)
-        settings = replace(self.settings, idle_timeout_s=idle_s)
+        """One reconcile: a sweep of the provider model taken now (after the last tick's), the
+        real plan, its actions carried out."""
+        idle_s, prewarm_until, extra_s = self.knobs(now, self.last_demand_at)
+        settings = replace(self.settings, idle_timeout_s=idle_s, extra_idle_timeout_s=extra_s)
         observed = [self._remote(r, now) for r in self.rows.values()]
         health = {
             r.id: True
@@ -290,7 +294,10 @@ class _Replay:
             last_demand_at=self.last_demand_at,
             prewarm_until=prewarm_until,
         )
-        for action in plan(settings, view, [r for r in observed if r], now, health):
+        sweep = Sweep(now, now, tuple(r for r in observed if r))
+        observation = Observation(sweep, self.last_sweep)
+        self.last_sweep = sweep
+        for action in plan(settings, view, observation, now, health):
             self._execute(action, now)
 
     def _remote(self, row: InstanceView, now: datetime) -> RemoteInstance | None:

@@ -24,6 +24,9 @@ The reasoning, in the policy's own currency:
   table is used only if, learnt before the last `HOLDOUT_DAYS`, it cost less on those days than
   the best fixed timeout chosen on them in hindsight; unsure, every hour gets the fallback, so
   the policy cannot lose much to the best fixed rule of the past.
+- **Extra GPUs.** An instance other than the one used last serves only the overlaps, whose
+  gaps are longer: with the best fixed timeout for the last one, each shorter candidate is
+  replayed as the others' timeout and the cheapest kept (the same timeout when none is cheaper).
 - **Prewarm (per 15-minute slot of the week).** Asleep through a slot with `r` expected cold
   arrivals costs `r * C`; awake through it costs `p * SLOT_S`. A slot with `r * C >= p * SLOT_S`
   is a warm slot: the pool is woken `boot_s` before it so the first user finds a ready GPU, and
@@ -98,6 +101,9 @@ class Choice:
     """The fixed timeout that would have cost least on the window's submissions."""
     per_hour: bool
     """Whether the per-hour table beat that on held-out days (else every group has it)."""
+    extra_s: int
+    """The idle timeout of an instance other than the one used last: the candidate up to
+    `best_fixed_s` that, with it, would have cost least on the window's submissions."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,8 @@ class Advice:
     idle_timeout_s: int
     prewarm_until: datetime | None
     reason: str
+    extra_idle_timeout_s: int | None = None
+    """For `core.pool.policy.PoolSettings.extra_idle_timeout_s` (None: `idle_timeout_s`)."""
 
 
 def slot_of_week(at: datetime) -> int:
@@ -188,9 +196,12 @@ def advise(
     warm_until = prewarm_until(profile, costs, now)
     how = "this hour's learnt gaps" if profile.choice.per_hour else "best fixed so far"
     reason = f"idle {idle_s} s ({how}, a {costs.boot_s:.0f} s boot)"
+    extra_s = profile.choice.extra_s
+    if extra_s < idle_s:
+        reason += f"; another GPU idles {extra_s} s"
     if warm_until is not None:
         reason += f"; warm until {warm_until:%a %H:%M} for expected demand"
-    return Advice(idle_s, warm_until, reason)
+    return Advice(idle_s, warm_until, reason, extra_s)
 
 
 def idle_timeout_s(profile: DemandProfile, last_demand_at: datetime) -> int:
@@ -230,7 +241,15 @@ def _choose(
     recent = times[-REPLAY_MAX_ARRIVALS:]
     costs = {t: hindsight.cost_usd(recent, _fixed(t), model) for t in FIXED_CANDIDATES_S}
     best_fixed = min(FIXED_CANDIDATES_S, key=lambda t: (costs[t], t))
-    fixed = Choice((best_fixed,) * gaps.GROUPS, best_fixed, False)
+    extra = {
+        t: hindsight.cost_usd(recent, _fixed(best_fixed), model, extra_s=t)
+        for t in FIXED_CANDIDATES_S
+        if t < best_fixed
+    }
+    extra_s = min(extra, key=lambda t: (extra[t], -t)) if extra else best_fixed
+    if extra_s != best_fixed and extra[extra_s] >= costs[best_fixed]:
+        extra_s = best_fixed
+    fixed = Choice((best_fixed,) * gaps.GROUPS, best_fixed, False, extra_s)
     holdout_from = now - timedelta(days=HOLDOUT_DAYS)
     learnt = [(at, g) for at, g in idle_gaps if at < holdout_from]
     held = [t for t in times if t >= holdout_from][-REPLAY_MAX_ARRIVALS:]
@@ -245,7 +264,7 @@ def _choose(
     held_fixed = min(hindsight.cost_usd(held, _fixed(t), model) for t in FIXED_CANDIDATES_S)
     if hindsight.cost_usd(held, trial_of, model) >= held_fixed:
         return fixed
-    return Choice(gaps.per_group(idle_gaps, model.idle, cold_usd), best_fixed, True)
+    return Choice(gaps.per_group(idle_gaps, model.idle, cold_usd), best_fixed, True, extra_s)
 
 
 def _fixed(timeout_s: int) -> Callable[[float], float]:

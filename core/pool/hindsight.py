@@ -8,8 +8,9 @@ following the rules of `core.pool.policy` closely enough to rank timeouts:
   waiting outnumber the instances still booting (target = busy + queued), up to the cap.
   A rental becomes ready a boot after the next tick, seen at the tick after that.
 - An instance is let go `timeout` seconds after its last job ends (the timeout chosen for an
-  idle period starting then); one rented for a queue that another instance served first is
-  let go as soon as it is ready. Each bills from its rental to its release.
+  idle period starting then), or `extra_s` after it while another instance was used later
+  (`core.pool.policy.PoolSettings.extra_idle_timeout_s`); one rented for a queue that another
+  instance served first is let go as soon as it is ready. Each bills from its rental to its release.
 - GPU seconds cost `idle` dollars each; each second a job waits for a GPU costs `wait`.
 
 It is a ranking model, not a ledger: what it cannot see (health checks, provider lag, the
@@ -47,11 +48,14 @@ class PoolModel:
 
 
 def cost_usd(
-    times: Sequence[datetime], timeout_of: Callable[[float], float], model: PoolModel
+    times: Sequence[datetime],
+    timeout_of: Callable[[float], float],
+    model: PoolModel,
+    extra_s: float | None = None,
 ) -> float:
     """GPU plus waiting dollars of serving the sorted `times` with `timeout_of(idle_start_s)`
-    seconds of idling after each job (seconds counted from `times[0]`), up to the last
-    submission's end."""
+    seconds of idling after each job (seconds counted from `times[0]`), at most `extra_s` for
+    an instance while another one's last job ended later, up to the last submission's end."""
     if not times:
         return 0.0
     origin = times[0]
@@ -66,8 +70,7 @@ def cost_usd(
 
     for when in times:
         at_s = (when - origin).total_seconds()
-        for instance in list(up):
-            end_s = _release_s(instance, timeout_of)
+        for instance, end_s in _releases(up, timeout_of, extra_s):
             if end_s <= at_s:
                 release(instance, end_s)
         free = [i for i in up if i.free_s <= at_s]
@@ -88,12 +91,24 @@ def cost_usd(
         chosen.free_s = start_s + model.job_s
         chosen.used = True
     last_s = (times[-1] - origin).total_seconds() + model.job_s
-    for instance in list(up):
-        release(instance, min(_release_s(instance, timeout_of), max(last_s, instance.free_s)))
+    for instance, end_s in _releases(up, timeout_of, extra_s):
+        release(instance, min(end_s, max(last_s, instance.free_s)))
     return billed_s * model.idle + waited_s * model.wait
 
 
-def _release_s(instance: _Instance, timeout_of: Callable[[float], float]) -> float:
-    if not instance.used:
-        return instance.ready_s
-    return instance.free_s + timeout_of(instance.free_s)
+def _releases(
+    up: Sequence[_Instance], timeout_of: Callable[[float], float], extra_s: float | None
+) -> list[tuple[_Instance, float]]:
+    """Each up instance with when it is let go if no job comes first: a boot for one never
+    used, else its timeout after its last job (`extra_s` at most unless it ends last)."""
+    latest_s = max((i.free_s for i in up if i.used), default=0.0)
+    releases = []
+    for instance in up:
+        if not instance.used:
+            releases.append((instance, instance.ready_s))
+            continue
+        timeout_s = timeout_of(instance.free_s)
+        if extra_s is not None and instance.free_s < latest_s:
+            timeout_s = min(timeout_s, extra_s)
+        releases.append((instance, instance.free_s + timeout_s))
+    return releases

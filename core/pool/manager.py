@@ -309,6 +309,7 @@ class PoolManager:
             desired_size=config.desired_size,
             max_instances=config.max_instances,
             idle_timeout_s=advice.idle_timeout_s if advice else config.idle_timeout_s,
+            extra_idle_timeout_s=advice.extra_idle_timeout_s if advice else None,
             lease_max_s=config.lease_max_s,
             boot_timeout_s=config.boot_timeout_s,
             safe_mode=config.safe_mode,

@@ -27,7 +27,8 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
   this manager destroyed it after the sweep began. Instances without our prefix are never
   touched.
 - Target size = desired_size while awake, 0 asleep, raised to cover busy + queued jobs and every
-  instance that served a job within `idle_timeout_s` (desired_size is the floor kept warm, not a
+  instance that served a job within `idle_timeout_s` (`extra_idle_timeout_s` for all but the
+  one used most recently; desired_size is the floor kept warm, not a
   cap on warmth a job paid for), at least one during a prewarm, capped at max_instances.
   Awake = jobs queued or running, demand within `idle_timeout_s`, or a prewarm. Surplus
   instances go idle-longest first; busy instances are never taken for surplus.
@@ -79,6 +80,10 @@ class PoolSettings:
     safe_mode: bool
     daily_budget_usd: Decimal
     monthly_budget_usd: Decimal
+    extra_idle_timeout_s: int | None = None
+    """How long an up instance other than the most recently used one stays warm after its
+    last job (None: `idle_timeout_s`, never longer): a second GPU serves only the rarer
+    overlaps, so its gaps are longer and idling through them pays less."""
 
 
 @dataclass(frozen=True)
@@ -147,16 +152,22 @@ def prewarming(pool: PoolView, now: datetime) -> bool:
 
 
 def recently_used(config: PoolSettings, pool: PoolView, now: datetime) -> int:
-    """Up instances that served a job less than `idle_timeout_s` ago: each stays warm until
-    its own idle timeout runs out, whatever the desired size."""
-    idle = timedelta(seconds=config.idle_timeout_s)
-    return sum(
-        1
-        for i in pool.instances
-        if i.state in (InstanceState.READY, InstanceState.BUSY)
-        and i.last_used_at is not None
-        and now - i.last_used_at < idle
+    """Up instances still within their idle timeout, whatever the desired size: the one used
+    most recently (or a busy one) within `idle_timeout_s` of its last job, every other within
+    `extra_idle_timeout_s` (capped at `idle_timeout_s`)."""
+    extra_s = config.idle_timeout_s
+    if config.extra_idle_timeout_s is not None:
+        extra_s = min(extra_s, config.extra_idle_timeout_s)
+    used = sorted(
+        (
+            i.last_used_at
+            for i in pool.instances
+            if i.state in (InstanceState.READY, InstanceState.BUSY) and i.last_used_at is not None
+        ),
+        reverse=True,
     )
+    kept = [timedelta(seconds=config.idle_timeout_s)] + [timedelta(seconds=extra_s)] * len(used)
+    return sum(1 for at, idle in zip(used, kept, strict=False) if now - at < idle)
 
 
 def target_size(config: PoolSettings, pool: PoolView, now: datetime) -> int:

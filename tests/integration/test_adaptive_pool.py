@@ -9,9 +9,10 @@ from sqlmodel import select
 from core.clock import FakeClock
 from core.db import read_scope
 from core.models import AuditEntry, InstanceState, JobStatus, PoolConfig
-from core.pool import adaptive
+from core.pool import adaptive, manager
 from core.pool.actions import Rent
 from core.pool.adaptive import DEFAULT_BOOT_S
+from core.pool.policy import PoolSettings
 from testing.factories import make_job, make_rentable_pool, make_user
 from testing.pool_harness import PoolHarness
 from tests.integration.test_cli_pool import cli_db, run  # noqa: F401 - the CLI fixture
@@ -111,6 +112,21 @@ def test_a_tick_never_learns_and_reads_what_the_learning_job_kept(engine, vast, 
         assert len(learnt) == 1
     finally:
         harness.close()
+
+
+def test_the_ticks_plan_with_the_advised_timeout_for_extra_gpus(pool, monkeypatch):
+    planned: list[PoolSettings] = []
+    real_plan = manager.plan
+
+    def recording(settings, *args, **kwargs):
+        planned.append(settings)
+        return real_plan(settings, *args, **kwargs)
+
+    advised = adaptive.Advice(1200, None, "idle 1200 s; another GPU idles 120 s", 120)
+    monkeypatch.setattr(manager, "plan", recording)
+    monkeypatch.setattr(adaptive, "advise", lambda *args, **kwargs: advised)
+    assert pool.tick().advice == advised
+    assert (planned[-1].idle_timeout_s, planned[-1].extra_idle_timeout_s) == (1200, 120)
 
 
 def test_each_learning_replaces_the_profile_the_ticks_read(engine, vast):

@@ -200,14 +200,28 @@ def test_a_busy_pools_relearning_replays_only_its_latest_submissions(monkeypatch
     walked: list[int] = []
     replay = hindsight.cost_usd
 
-    def counted(times, timeout_of, model):
+    def counted(times, timeout_of, model, extra_s=None):
         walked.append(len(times))
-        return replay(times, timeout_of, model)
+        return replay(times, timeout_of, model, extra_s)
 
     monkeypatch.setattr(hindsight, "cost_usd", counted)
     busy = [NOW - timedelta(seconds=20 * k) for k in range(1, 3 * REPLAY_MAX_ARRIVALS)]
     assert learn(busy, NOW, COSTS) is not None
     assert walked and max(walked) == REPLAY_MAX_ARRIVALS
+
+
+def test_a_second_gpu_needed_only_at_each_sittings_start_gets_a_shorter_timeout():
+    # Every sitting opens with two submissions at once; the rest come one at a time.
+    pairs = daily_sessions(10, jobs=1) + daily_sessions(10, jobs=12, gap_s=300)
+    profile = learn(pairs, NOW, COSTS)
+    assert profile is not None
+    assert profile.choice.extra_s < profile.choice.best_fixed_s
+    advice = advise(profile, COSTS, now=NOW, last_demand_at=NOW, fallback_idle_s=900)
+    assert advice.extra_idle_timeout_s == profile.choice.extra_s
+    assert "another GPU idles" in advice.reason
+    # One at a time: no second GPU, so nothing is cheaper than the one timeout for it.
+    alone = learn(daily_sessions(10, jobs=12, gap_s=300), NOW, COSTS)
+    assert alone is not None and alone.choice.extra_s == alone.choice.best_fixed_s
 
 
 def evening_sittings(paused_days: range, *, days: int = 28, pause_s: int = 900) -> list:

@@ -53,3 +53,14 @@ def test_the_rule_is_asked_per_idle_period_so_a_timeout_can_depend_on_when_it_st
     assert cost_usd(jobs, fixed(60), gpu) < cost_usd(jobs, early_only, gpu)
     assert cost_usd(jobs, early_only, gpu) < cost_usd(jobs, fixed(900), gpu)
     assert cost_usd([], fixed(60), model(idle=1, wait=1)) == 0
+
+
+def test_an_extra_instance_idles_only_its_own_timeout_while_the_last_used_keeps_the_long_one():
+    # A pair at once (two instances), then one job every ten minutes: one instance suffices.
+    jobs = every(1, 2) + [MONDAY + timedelta(seconds=600 * k) for k in range(1, 6)]
+    gpu, waits = model(idle=1, wait=0), model(idle=0, wait=1)
+    long_only = cost_usd(jobs, fixed(900), gpu)
+    assert cost_usd(jobs, fixed(900), gpu, extra_s=None) == long_only
+    assert cost_usd(jobs, fixed(900), gpu, extra_s=60) == long_only - (900 - 60)
+    # The last used one kept its 900 s: no job met a cold GPU after the first pair.
+    assert cost_usd(jobs, fixed(900), waits, extra_s=60) == cost_usd(jobs, fixed(900), waits)

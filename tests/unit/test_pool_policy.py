@@ -395,6 +395,26 @@ def test_each_used_instance_keeps_its_own_idle_timeout():
     assert actions == [Terminate(2, "surplus over target 1", provider_id="p2")]
 
 
+def test_an_extra_instance_goes_after_its_shorter_timeout_the_last_used_after_its_own():
+    pool = view(
+        row(1, InstanceState.READY, last_used_at=ago(100)),
+        row(2, InstanceState.READY, last_used_at=ago(400)),
+        row(3, InstanceState.READY, last_used_at=ago(200)),
+        last_demand_at=ago(100),
+    )
+    listed = [remote(f"{PREFIX}{n}") for n in (1, 2, 3)]
+    both = plan(replace(COLD_CONFIG, extra_idle_timeout_s=300), pool, swept(listed), NOW)
+    assert both == [Terminate(2, "surplus over target 2", provider_id="p2")]
+    # The most recently used one keeps idle_timeout_s even past the extra timeout.
+    alone = view(row(1, InstanceState.READY, last_used_at=ago(400)), last_demand_at=ago(400))
+    kept = plan(replace(COLD_CONFIG, extra_idle_timeout_s=300), alone, swept(listed[:1]), NOW)
+    assert kept == []
+    # An extra timeout longer than idle_timeout_s is capped at it; None is idle_timeout_s.
+    longer = replace(COLD_CONFIG, idle_timeout_s=150, extra_idle_timeout_s=900)
+    assert target_size(longer, pool, NOW) == 1
+    assert target_size(COLD_CONFIG, pool, NOW) == 3
+
+
 def test_desired_size_stays_a_floor_above_recent_use():
     pool = view(row(1, InstanceState.READY, last_used_at=ago(60)), **AWAKE)
     assert plan(replace(CONFIG, desired_size=2), pool, swept([remote(f"{PREFIX}1")]), NOW) == [
