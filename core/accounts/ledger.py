@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from core.errors import InsufficientCredits
 from core.locks import lock_user
-from core.models import CreditEntry, CreditKind
+from core.models import CreditEntry, CreditKind, User
 
 
 def balance(session: Session, user_id: int) -> int:
@@ -164,14 +164,25 @@ def hold_for_job(
 
 def _open_hold(session: Session, job_id: int) -> CreditEntry | None:
     """The job's hold, under its user's lock, if it was never released (settled or refunded);
-    None for a job without a hold or one already released."""
-    hold = _entry(session, f"hold:{job_id}")
-    if hold is None:
+    None for a job without a hold or one already released.
+
+    Two statements: the hold's owner is locked by a subquery on the hold, then the hold and
+    its release are read together, after the lock (a release another unit of work committed
+    while this one waited for the lock is seen)."""
+    hold_key, release_key = f"hold:{job_id}", f"release:{job_id}"
+    owner = select(CreditEntry.user_id).where(CreditEntry.idempotency_key == hold_key)
+    locked = session.exec(
+        select(User.id).where(User.id == owner.scalar_subquery()).with_for_update(key_share=True)
+    ).first()
+    if locked is None:
         return None
-    lock_user(session, hold.user_id)
-    if _entry(session, f"release:{job_id}") is not None:
+    entries = session.exec(
+        select(CreditEntry).where(col(CreditEntry.idempotency_key).in_((hold_key, release_key)))
+    ).all()
+    by_key = {entry.idempotency_key: entry for entry in entries}
+    if release_key in by_key:
         return None
-    return hold
+    return by_key.get(hold_key)
 
 
 def settle_job(session: Session, *, job_id: int, charged_credits: int, now: datetime) -> bool:
@@ -181,25 +192,27 @@ def settle_job(session: Session, *, job_id: int, charged_credits: int, now: date
         return False
     held = -hold.credits
     charged = max(0, min(charged_credits, held))
-    _add(
-        session,
-        user_id=hold.user_id,
-        kind=CreditKind.RELEASE,
-        credits=held,
-        key=f"release:{job_id}",
-        now=now,
-        job_id=job_id,
-        note="hold released",
-    )
-    _add(
-        session,
-        user_id=hold.user_id,
-        kind=CreditKind.CHARGE,
-        credits=-charged,
-        key=f"charge:{job_id}",
-        now=now,
-        job_id=job_id,
-        note="generation",
+    # One INSERT of both rows (the ORM's flush sends one a row on SQLite); no entry object
+    # is needed back.
+    entry = {"user_id": hold.user_id, "job_id": job_id, "created_at": now}
+    session.execute(
+        sa.insert(CreditEntry),
+        [
+            entry
+            | {
+                "kind": CreditKind.RELEASE,
+                "credits": held,
+                "idempotency_key": f"release:{job_id}",
+                "note": "hold released",
+            },
+            entry
+            | {
+                "kind": CreditKind.CHARGE,
+                "credits": -charged,
+                "idempotency_key": f"charge:{job_id}",
+                "note": "generation",
+            },
+        ],
     )
     return True
 

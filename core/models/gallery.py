@@ -189,6 +189,38 @@ class BlockedHash(SQLModel, table=True):
     report_id: int | None = Field(default=None, foreign_key="report.id")
     takedown_id: int | None = Field(default=None, foreign_key="takedownrequest.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    phash_band0: int | None = Field(default=None, index=True)
+    phash_band1: int | None = Field(default=None, index=True)
+    phash_band2: int | None = Field(default=None, index=True)
+    phash_band3: int | None = Field(default=None, index=True)
+    """`phash` cut in four 16-bit bands (`phash_bands`), each indexed, set from `phash` on
+    every write: a near copy (<= 10 bits apart) shares a band within 2 bits, so the
+    look-up reads only the rows near one of its bands (core.gallery.fingerprints)."""
+
+
+PHASH_BANDS = 4
+PHASH_BAND_BITS = 16
+
+
+def phash_bands(phash: str | None) -> tuple[int | None, ...]:
+    """A 64-bit perceptual hash (16 hex digits) as its four 16-bit bands, most significant
+    first; four Nones for no hash."""
+    if phash is None:
+        return (None,) * PHASH_BANDS
+    value = int(phash, 16)
+    mask = (1 << PHASH_BAND_BITS) - 1
+    return tuple(
+        (value >> (PHASH_BAND_BITS * (PHASH_BANDS - 1 - band))) & mask
+        for band in range(PHASH_BANDS)
+    )
+
+
+@sa.event.listens_for(BlockedHash, "before_insert")
+@sa.event.listens_for(BlockedHash, "before_update")
+def _set_phash_bands(_mapper: object, _connection: object, row: BlockedHash) -> None:
+    """The bands always follow `phash`, whoever writes the row."""
+    for band, value in enumerate(phash_bands(row.phash)):
+        setattr(row, f"phash_band{band}", value)
 
 
 class TakedownRequest(SQLModel, table=True):

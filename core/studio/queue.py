@@ -83,19 +83,15 @@ def announce(session: Session) -> None:
 
 def dispatchable(session: Session, *, pool: str) -> bool:
     """Whether `claim_next` could hand out work now: a queued job and a ready instance of
-    `pool`. Two indexed reads: cheap enough to ask every few milliseconds without a lock."""
-    queued = session.exec(
-        select(GenerationJob.id).where(GenerationJob.status == JobStatus.QUEUED).limit(1)
-    ).first()
-    if queued is None:
-        return False
-    ready = session.exec(
-        select(GpuInstance.id)
-        .where(GpuInstance.pool == pool, GpuInstance.state == InstanceState.READY)
-        .where(col(GpuInstance.comfy_url).is_not(None))
-        .limit(1)
-    ).first()
-    return ready is not None
+    `pool`. One statement of two indexed EXISTS: cheap enough to ask every few milliseconds,
+    and before every claim, without a lock."""
+    queued = sa.exists().where(col(GenerationJob.status) == JobStatus.QUEUED)
+    ready = sa.exists().where(
+        col(GpuInstance.pool) == pool,
+        col(GpuInstance.state) == InstanceState.READY,
+        col(GpuInstance.comfy_url).is_not(None),
+    )
+    return bool(session.execute(sa.select(sa.and_(queued, ready))).scalar())
 
 
 def count_queued(session: Session) -> int:

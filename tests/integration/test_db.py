@@ -50,6 +50,34 @@ def test_migrations_go_down_to_nothing_and_back_up(db_backend, tmp_path, request
         engine.dispose()
 
 
+def test_the_band_migration_gives_already_blocked_hashes_their_bands(tmp_path):
+    url = f"sqlite:///{tmp_path / 'bands.db'}"
+    migrate(url, "scale22_01")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO blockedhash (sha256, phash, reason, created_at) VALUES "
+                    "('a', '9f3a61c2d4e87b05', 't', '2026-12-01'), ('b', NULL, 't', '2026-12-01')"
+                )
+            )
+        migrate(url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT sha256, phash_band0, phash_band1, phash_band2, phash_band3 "
+                    "FROM blockedhash ORDER BY sha256"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("a", 0x9F3A, 0x61C2, 0xD4E8, 0x7B05),
+        ("b", None, None, None, None),
+    ]
+
+
 def test_postgres_urls_use_psycopg3():
     assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"

@@ -4,6 +4,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from core.accounts import ledger
@@ -39,6 +40,29 @@ def test_hold_settle_charges_actual_cost_once(engine, funded):
         assert ledger.settle_job(session, job_id=job.id, charged_credits=12, now=NOW)
         assert not ledger.settle_job(session, job_id=job.id, charged_credits=12, now=NOW)
         assert not ledger.refund_job(session, job_id=job.id, now=NOW, reason="late")
+    assert balance(engine, funded) == 88
+
+
+def test_settling_reads_the_ledger_once_and_writes_both_entries_in_one_statement(engine, funded):
+    job = make_job(engine, funded)
+    with session_scope(engine) as session:
+        ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=30, now=NOW)
+    seen: list[str] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many) -> None:
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with session_scope(engine) as session:
+            assert ledger.settle_job(session, job_id=job.id, charged_credits=12, now=NOW)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    statements = [s for s in seen if not s.startswith("BEGIN")]
+    # The owner locked by a subquery on the hold, the hold and its release read together,
+    # one INSERT of the release and the charge.
+    assert len(statements) == 3, statements
+    assert sum(s.startswith("INSERT INTO creditentry") for s in statements) == 1
     assert balance(engine, funded) == 88
 
 

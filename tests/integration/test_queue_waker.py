@@ -4,12 +4,16 @@ nothing claimable it sleeps its whole timeout."""
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core.clock import FakeClock
 from core.db import session_scope
 from core.models import GenerationJob, InstanceState, User
 from core.studio import queue
+from scheduler.dispatcher import Dispatcher
 from scheduler.waker import QueueWaker
 from testing.factories import make_instance, make_user
 
@@ -62,3 +66,30 @@ def test_on_sqlite_a_commit_after_it_began_waiting_wakes_it(sqlite_engine):
     waker = QueueWaker(sqlite_engine, pool="default")
     assert waker.wait(0.05) is False  # nothing queued: it asked once, then watched
     assert _woken_by_a_submit(waker, sqlite_engine, user)
+
+
+def test_a_claim_round_with_nothing_queued_reads_once_and_takes_no_write_lock(engine):
+    make_instance(engine, state=InstanceState.READY, comfy_url="http://gpu:8188")
+    dispatcher = Dispatcher(
+        engine,
+        FakeClock(),
+        pool="default",
+        run_context=SimpleNamespace(presets=None),  # type: ignore[arg-type]
+        threads=2,
+        may_claim=lambda: True,
+    )
+    seen: list[str] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many) -> None:
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        assert dispatcher.dispatch() == 0
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+        dispatcher.shutdown(grace_s=0)
+    # SQLite: a deferred BEGIN, never BEGIN IMMEDIATE (the write lock); then one EXISTS read.
+    assert [s for s in seen if s.startswith("BEGIN")] in ([], ["BEGIN DEFERRED"])
+    reads = [s for s in seen if not s.startswith("BEGIN")]
+    assert len(reads) == 1 and reads[0].startswith("SELECT (EXISTS"), reads

@@ -8,6 +8,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 from sqlmodel import select
 
@@ -310,3 +311,74 @@ def test_a_flat_output_is_not_re_encoded_while_nothing_is_blocked(engine, tmp_pa
     Image.new("RGB", (64, 64), "teal").save(out, format="PNG")
     monkeypatch.setattr(fingerprints, "canonical_png", no_re_encoding)
     assert stored(engine, tmp_path, make_user(engine), out.getvalue()).id
+
+
+def _flipped(phash: str, bits_per_band: tuple[int, int, int, int]) -> str:
+    """`phash` with the lowest `n` bits of each 16-bit band flipped (most significant first)."""
+    value = int(phash, 16)
+    for band, bits in enumerate(bits_per_band):
+        value ^= ((1 << bits) - 1) << (16 * (3 - band))
+    return f"{value:016x}"
+
+
+BLOCKED_PHASH = "9f3a61c2d4e87b05"
+
+
+@pytest.mark.parametrize(
+    ("spread", "blocked"),
+    [
+        ((0, 0, 0, 0), True),
+        ((3, 3, 2, 2), True),  # 10 bits, no band within 1
+        ((2, 3, 3, 2), True),
+        ((10, 0, 0, 0), True),
+        ((0, 0, 0, 10), True),
+        ((5, 5, 0, 0), True),
+        ((3, 3, 3, 2), False),  # 11 bits: past the distance
+        ((16, 0, 0, 0), False),
+    ],
+)
+def test_a_near_copy_is_found_through_the_band_index_at_every_spread_of_its_bits(
+    engine, spread, blocked
+):
+    with session_scope(engine) as session:
+        session.add(BlockedHash(sha256="b" * 64, phash=BLOCKED_PHASH, reason="t"))
+    candidate = _flipped(BLOCKED_PHASH, spread)
+    assert fingerprints.distance(candidate, BLOCKED_PHASH) == sum(spread)
+    image = Image.new("RGB", (8, 8))  # never re-encoded: every blocked row has a phash
+    with read_scope(engine) as session:
+        found = fingerprints.is_blocked_picture(
+            session, sha256="c" * 64, image=image, phash=candidate
+        )
+        prints = fingerprints.Fingerprint("c" * 64, "d" * 64, candidate)
+        assert fingerprints.is_blocked(session, prints) is found
+    assert found is blocked
+
+
+def test_the_look_up_reads_the_blocked_rows_through_their_band_indexes(engine):
+    """Not every blocked hash each job: the statement asks the indexed bands (and flags the
+    rows without a perceptual hash), so what it reads does not grow with every takedown."""
+    with session_scope(engine) as session:
+        for number in range(50):
+            phash = f"{(number * 0x9E3779B97F4A7C15) % (1 << 64):016x}"
+            session.add(BlockedHash(sha256=f"{number:064x}", phash=phash, reason="t"))
+    with read_scope(engine) as session:
+        bands = session.exec(select(BlockedHash.phash_band0, BlockedHash.phash)).all()
+    assert all(
+        band == int(phash, 16) >> 48 for band, phash in bands
+    )  # the bands follow the phash on every write
+    seen: list[str] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many) -> None:
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with read_scope(engine) as session:
+            assert not fingerprints.is_blocked_picture(
+                session, sha256="e" * 64, image=Image.new("RGB", (8, 8)), phash=BLOCKED_PHASH
+            )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    reads = [s for s in seen if "FROM blockedhash" in s]
+    assert len(reads) == 2, reads  # the exact sha256, then the near bands
+    assert all(f"phash_band{band}" in reads[1] for band in range(4))
