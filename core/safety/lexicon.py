@@ -117,6 +117,8 @@ Ages (matched on the digits form):
   agents              after such a thing, a person again ("a 16 year old whisky drinker")
   durations, ago      before / after a number of years, make it a span of time ("for" /
                       "ago", "later")
+  comparatives        after a number and its unit, make it a difference between two ages
+                      ("dos años menor que", "zwei Jahre jünger als"), no one's age
   measures            units that make a number no age ("feet", "minutes", "dollars")
   frequencies         after a number of days or weeks, make it a rate, no infant's age
                       ("3 days a week", "2 dni w tygodniu", "4 Tage die Woche")
@@ -223,6 +225,7 @@ AGE_PHRASE_KEYS = (
     "agents",
     "durations",
     "ago",
+    "comparatives",
     "measures",
     "frequencies",
 )
