@@ -282,6 +282,10 @@ class Reader:
     def with_unit(self, number: Number) -> str | None:
         """ "12 years old", "6 months old", "18歳未満"; not "a 10-year-old car", "for 12 years"."""
         toks = self.toks
+        if number.ordinal and not number.digits and self.end_of("own_years", number.end):
+            # "su decimocuarto año en el tribunal": the Nth year of something, no count of
+            # years (`year_of_life` read it first); Arabic "في العاشرة من عمره" is an age
+            return None
         unit_end = self.end_of("age_units", number.end)
         infant_end = self.end_of("infant_units", number.end)
         end = max(unit_end, infant_end)
@@ -705,6 +709,22 @@ class Reader:
             return "minor_birth_year"
         return None
 
+    def year_of_life(self, number: Number) -> str | None:
+        """ "in her fourteenth year", "dans sa quatorzième année", "w czternastym roku
+        życia": the Nth year of one's life is age N-1; a bare year word only right after a
+        possessive and ending its clause ("a nurse in her 15th year on the ward" is a
+        career's)."""
+        if not number.ordinal or number.value > ADULT_AGE:
+            return None
+        after = number.end + (1 if number.digits else 0)
+        if self.end_of("life_years", after):
+            return "minor_age"
+        end = self.end_of("own_years", after)
+        possessive = self.lex.context_in("possessives", "letters")
+        owned = number.start > 0 and possessive.end_at(self.toks, number.start - 1)
+        clause_ends = end == len(self.toks) or end in self.commas
+        return "minor_age" if end and owned and clause_ends else None
+
     def birth_year(self, number: Number) -> str | None:
         """A year of birth that makes the person under 18 in the Clock's year."""
         if not number.digits or number.value not in BIRTH_YEARS:
@@ -875,6 +895,7 @@ def minor_age(
         )
         rule = (
             reader.born_ago(number)
+            or reader.year_of_life(number)
             or reader.birth_year(number)
             or reader.class_of(number)
             or reader.with_unit(number)

@@ -7,7 +7,8 @@ Refused: an age set off after the request's first word (its subject's name) or b
 with a sex letter, a first person's stated age, a birth N years back, an age worked out by
 arithmetic, an age in a "when she was" clause or an age field. Allowed: a number of years
 before a comparative ("two years younger than") is a difference between ages, no one's age;
-a sum is read as its result; a clock time or a floor is no age."""
+a sum is read as its result; a clock time, a floor or a resolution ("8k") is no age; the
+Nth year of one's life is the age N-1."""
 
 import pytest
 
@@ -128,6 +129,34 @@ def test_years_before_a_comparative_are_a_difference_not_an_age(adult, minor):
     ],
 )
 def test_a_clock_time_or_a_floor_is_no_age(adult, minor):
+    assert both_modes(adult) == {False}
+    assert both_modes(minor) == {True}
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("a boy in his thirteenth year, on a bed", "a nurse in her 15th year on the ward"),
+        ("a girl in her 14th year, by the lake", "a queen in the fourteenth year of her reign"),
+        ("une fille dans sa treizième année, au lac", "une femme dans sa trentième année"),
+        ("una ragazza al suo tredicesimo anno, al lago", "una donna di 40 anni al lago"),
+        ("un chico en su decimotercer año de vida", "una jueza en su decimotercer año en el cargo"),
+        ("kobieta w trzynastym roku życia", "kobieta w trzydziestym roku życia"),
+    ],
+)
+def test_the_nth_year_of_ones_life_is_an_age(minor, adult):
+    assert both_modes(minor) == {True}
+    assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    ("adult", "minor"),
+    [
+        ("1girl, 4k, photorealistic, office", "1girl, 4k, (13yo:1.2), office"),
+        ("a woman, 8k, office", "a woman aged 12, 8k, office"),
+    ],
+)
+def test_a_resolution_is_no_age(adult, minor):
     assert both_modes(adult) == {False}
     assert both_modes(minor) == {True}
 
