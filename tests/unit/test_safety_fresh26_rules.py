@@ -150,6 +150,20 @@ def test_the_nth_year_of_ones_life_is_an_age(minor, adult):
 
 
 @pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("make him look younger, about 13", "make him look younger, about 45"),
+        ("age him down to twelve", "age him down to thirty"),
+        ("mach ihn jünger, etwa 13", "mach ihn jünger, etwa 45"),
+        ("laat hem eruitzien als 12", "laat hem eruitzien als 50"),
+    ],
+)
+def test_an_age_a_request_asks_to_look_is_read(minor, adult):
+    assert both_modes(minor) == {True}
+    assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
     ("adult", "minor"),
     [
         ("1girl, 4k, photorealistic, office", "1girl, 4k, (13yo:1.2), office"),
