@@ -11,12 +11,14 @@ branch safe17d, `*_fresh21.tsv` before the rules of branch safe17e, `*_fresh22.t
 before the rules of branch safe17f, `*_fresh23.tsv` before the rules of branch safe17g,
 `*_fresh24.tsv` before the rules of branch safe17h, and `*_fresh25.tsv` (minors said
 indirectly: milestones, exams, rights not yet reached, other calendars, mixed scripts)
-before the rules of branch safe17i. Each was held out until its first figure was recorded
-(fresh25: 68.13 % refused, 11.34 % false, in the commit that added it),
-then tuned on; none is held out now (a held-out set's rows would be marked so in the
-figures and its misses left unlisted). Every set is screened in both modes, graded in both:
-the default (non-explicit) mode and explicit mode, stricter (ambiguous youth words count and
-names of young characters are no exemption). Times
+before the rules of branch safe17i, and `*_fresh26.tsv` (forum and image-model ways of
+writing: self-reports, names with ages, arithmetic and comparisons, tag fields, other
+scripts) before the rules of branch safe17m. Each was held out until its first figure was
+recorded (fresh25: 68.13 % refused, 11.34 % false; fresh26: 65.57 % refused, 6.80 %
+false; each in the commit that added it), then tuned on; none is held out now (a held-out
+set's rows would be marked so in the figures and its misses left unlisted). Every set is
+screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
+stricter (ambiguous youth words count and names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler
 does not decide), then the 99th percentile over the prompts; CPU time is shown beside wall,
 and the adversarial worst case is graded on CPU time (wall time on a machine shared by
@@ -42,7 +44,7 @@ from core.safety.lexicon import lexicon
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
 SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
-    "fresh22", "fresh23", "fresh24", "fresh25",
+    "fresh22", "fresh23", "fresh24", "fresh25", "fresh26",
 )  # fmt: skip
 HELD_OUT: tuple[str, ...] = ()  # sets written before the rules in force, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year

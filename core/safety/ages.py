@@ -146,16 +146,28 @@ def _after_fillers(fillers: frozenset[str], toks: Sequence[str], index: int) -> 
     return start
 
 
+_OPENING, _CLOSING = ("(", "[", "（"), (")", "]", "）")
+# A sex letter glued to an age in brackets, the way forums write it: "me (15F)", "(16w)"
+_SEX_LETTERS = ("f", "m", "w")
+
+
 def bracketed_digits(digits_form: str) -> frozenset[int]:
-    """Indices of the digit tokens written alone in brackets ("my nephew (9)"): the way an
-    age is noted after a person, whatever word follows the bracket."""
+    """Indices of the digit tokens written alone in brackets ("my nephew (9)", "ゆい（13）"),
+    or with a sex letter glued after them ("me (15F)"): the way an age is noted after a
+    person, whatever word follows the bracket."""
     found = list(_DIGIT_TOKENS.finditer(digits_form))
     return frozenset(
         index
         for index, match in enumerate(found)
         if match.group(0).isdecimal()
-        and digits_form[max(0, match.start() - 1) : match.start()] in ("(", "[")
-        and digits_form[match.end() : match.end() + 1] in (")", "]")
+        and digits_form[max(0, match.start() - 1) : match.start()] in _OPENING
+        and (
+            digits_form[match.end() : match.end() + 1] in _CLOSING
+            or (
+                digits_form[match.end() : match.end() + 1] in _SEX_LETTERS
+                and digits_form[match.end() + 1 : match.end() + 2] in _CLOSING
+            )
+        )
     )
 
 
@@ -182,9 +194,11 @@ class Reader:
         glued: frozenset[int] = frozenset(),
         bracketed: frozenset[int] = frozenset(),
         commas: frozenset[int] = frozenset(),
+        subject_named: bool = False,
     ) -> None:
         self.toks, self.lex, self.year, self.glued = toks, lex, year, glued
         self.bracketed, self.commas = bracketed, commas
+        self.subject_named = subject_named  # the first token may be a name (`named_first`)
         self._ends: dict[tuple[str, int], int] = {}
         self._people: tuple[bool, tuple[int, ...]] | None = None
 
@@ -268,6 +282,10 @@ class Reader:
     def with_unit(self, number: Number) -> str | None:
         """ "12 years old", "6 months old", "18歳未満"; not "a 10-year-old car", "for 12 years"."""
         toks = self.toks
+        if number.ordinal and not number.digits and self.end_of("own_years", number.end):
+            # "su decimocuarto año en el tribunal": the Nth year of something, no count of
+            # years (`year_of_life` read it first); Arabic "في العاشرة من عمره" is an age
+            return None
         unit_end = self.end_of("age_units", number.end)
         infant_end = self.end_of("infant_units", number.end)
         end = max(unit_end, infant_end)
@@ -282,6 +300,8 @@ class Reader:
             span_of_time = False  # "djevojka od 14 godina": "od" is "of" after a person
         if bare and (span_of_time or self._is(("ago",), end)):
             return None
+        if self.end_of("comparatives", end):
+            return None  # "dos años menor que su hermano": a difference between two ages
         # With its unit said, the number is an age; only a thing can still own it ("a 10
         # year old car"); a measure nearby ("16 years old, 5 feet tall") describes the person.
         ahead = range(end, end + WINDOW)
@@ -339,6 +359,17 @@ class Reader:
             for name in ("adults", "staff")
         )
 
+    def _counted_people(self, index: int) -> bool:
+        """Whether the word at token `index` names the people a number before it counts:
+        an `adults` word ("Paris, 3 men"), or a person word that is no stop word of another
+        language (German "im" is no English "I'm")."""
+        if index >= len(self.toks):
+            return False
+        if self.lex.context_in("adults", "letters").end_at(self.toks, index):
+            return True
+        person = self._is(("persons", "relations"), index)
+        return person and self.toks[index] not in self.lex.age_words["stops"]
+
     def _span_word_before(self, index: int) -> bool:
         """A `durations` word just before token `index` ("for 12 years", "i 12 år"), not one
         that only ends another language's `under` phrase ("sotto i 14 anni": Swedish "i")."""
@@ -392,14 +423,23 @@ class Reader:
         if self.end_of("under_after", number.end) and number.value <= ADULT_AGE:
             if not number.ordinal:  # "a 16-and-under swimmer", "ages 12 or younger"
                 return "minor_age"
+        sexed = toks[number.end : number.end + 1] in (["f"], ["m"], ["w"])
+        if number.start in self.bracketed and sexed and number.value < ADULT_AGE:
+            return "minor_age"  # "me (15F)", "yo (15M)", "(15w)": an age and a sex, not "15th"
         if number.ordinal or number.value >= ADULT_AGE:
             return None
         if not number.digits and (
             number.value == 1 or toks[start] in self.lex.age_words["unit_only"]
         ):
             return None  # "un", "une", "ein": an article; "elle dort": "sleeps", not "four"
-        if number.start not in self.bracketed and self.not_an_age_after(number.end):
+        bracketed = number.start in self.bracketed
+        if not bracketed and self.not_an_age_after(number.end):
             return None  # "her cousin, 10 dollars"; "my nephew (9) building" is an age
+        if start == 1 and self.subject_named and (bracketed or 1 in self.commas):
+            # "Sophie, 12, at the pool", "Lily (13) on a swing", "小美（12）": the number
+            # set off after the request's first word, its subject's name, is her age
+            if not (self._counted_people(number.end) or self.counted_things(number.end)):
+                return "minor_age"
         if self.end_of("grades", number.end) or self.ends_before("grades", start) >= 0:
             return None  # a school grade ("i 7. klasse"): `school_grade` judged it
         reach = _after_fillers(self.lex.age_words["fillers"], toks, start)
@@ -444,7 +484,8 @@ class Reader:
         word = self.toks[index]
         if self._is(("persons", "relations", "age_units"), index):
             return False
-        return len(word) > 3 and word.endswith("s") and word not in self.lex.age_words["fillers"]
+        plural = word.endswith("s") and not word.endswith("ss")  # "shirtless" counts nothing
+        return len(word) > 3 and plural and word not in self.lex.age_words["fillers"]
 
     def school_grade(self, number: Number) -> str | None:
         """ "7th grade", "a 3rd grader", "grade 4", "klasse 7", "year 9 student", "10th
@@ -645,6 +686,45 @@ class Reader:
         lead = SCHOOL_GRADUATION_LEAD if school else GRADUATION_LEAD
         return "minor_age" if number.value - self.year >= lead else None
 
+    def born_ago(self, number: Number) -> str | None:
+        """ "born 13 years ago", "nacida hace 14 años", "nata 13 anni fa", "14 yıl önce
+        doğmuş": a birth that many years back, a `born` word at most three words before the
+        number (no other number between) or right after its `ago` word, is an age; "10 лет
+        назад, улица в Москве" (a street ten years ago) names no birth."""
+        if number.value >= ADULT_AGE:
+            return None
+        ago = next((at for at in range(number.end, number.end + 3) if self._is(("ago",), at)), -1)
+        span = ago >= 0 or self.ends_before("durations", number.start) >= 0
+        if not span:
+            return None
+        born = self.ends_before("born", number.start, gap=3)
+        if born >= 0 and len(self.toks[born]) == 1:
+            born = -1
+        between = self.toks[born + 1 : number.start] if born >= 0 else ["0"]
+        after_ago = self.end_of("ago", ago) if ago >= 0 else len(self.toks)
+        # right after "önce" ("14 yıl önce doğmuş"); a one-letter "b" (born) is too often
+        # another word folded ("в")
+        born_after = self.end_of("born", after_ago) and len(self.toks[after_ago]) > 1
+        if born_after or not any(token.isdecimal() for token in between):
+            return "minor_birth_year"
+        return None
+
+    def year_of_life(self, number: Number) -> str | None:
+        """ "in her fourteenth year", "dans sa quatorzième année", "w czternastym roku
+        życia": the Nth year of one's life is age N-1; a bare year word only right after a
+        possessive and ending its clause ("a nurse in her 15th year on the ward" is a
+        career's)."""
+        if not number.ordinal or number.value > ADULT_AGE:
+            return None
+        after = number.end + (1 if number.digits else 0)
+        if self.end_of("life_years", after):
+            return "minor_age"
+        end = self.end_of("own_years", after)
+        possessive = self.lex.context_in("possessives", "letters")
+        owned = number.start > 0 and possessive.end_at(self.toks, number.start - 1)
+        clause_ends = end == len(self.toks) or end in self.commas
+        return "minor_age" if end and owned and clause_ends else None
+
     def birth_year(self, number: Number) -> str | None:
         """A year of birth that makes the person under 18 in the Clock's year."""
         if not number.digits or number.value not in BIRTH_YEARS:
@@ -733,18 +813,52 @@ def _gregorian_years(digits_form: str) -> str:
     return _HIJRI_YEAR.sub(hijri, digits_form)
 
 
+# "aged 10+4", "2x7 ans", "3 mal 5 Jahre", "20 minus 6": an age worked out is still an age
+_SUM = re.compile(
+    r"(?<!\d)(?<!\d[.,:/])(\d{1,3}) ?(\+|x|×|\*|plus|times|mal|fois|minus|moins) ?"
+    r"(\d{1,3})(?!\d|[.,:/]\d)"
+)
+_OPERATIONS: dict[str, Callable[[int, int], int]] = {
+    "+": int.__add__, "plus": int.__add__,
+    "x": int.__mul__, "×": int.__mul__, "*": int.__mul__, "times": int.__mul__,
+    "mal": int.__mul__, "fois": int.__mul__,
+    "minus": int.__sub__, "moins": int.__sub__,
+}  # fmt: skip
+
+
+def _worked_out(found: re.Match[str]) -> str:
+    left, operation, right = int(found.group(1)), found.group(2), int(found.group(3))
+    return str(_OPERATIONS[operation](left, right))
+
+
 def _full_year(found: re.Match[str], year: int) -> str:
     short = int(found.group(1))
     century = year // 100 * 100
     return str(century + short if century + short <= year else century - 100 + short)
 
 
-def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
-    """The rule id ("minor_age", "minor_birth_year") of an age under 18 in the text, or None."""
+def named_first(text: str) -> bool:
+    """Whether the request's first word may be a name: capitalised ("Sophie, 12"), or of a
+    script without capitals ("小美（12）", "지민(14)"); "apples (9) in a bowl" is none."""
+    first = _FIRST_LETTER.search(text)
+    return first is not None and not first.group(0).islower()
+
+
+_FIRST_LETTER = re.compile(r"[^\W\d_]")
+
+
+def minor_age(
+    digits_form: str, lex: Lexicon, *, year: int, subject_named: bool = False
+) -> str | None:
+    """The rule id ("minor_age", "minor_birth_year") of an age under 18 in the text, or None.
+
+    `subject_named`: the original text's first word may be a name (`named_first`), so a
+    number set off right after it is that person's age."""
     digits_form = _IN_WORD_DIGIT.sub(_digit_as_letter, digits_form)  # "tw3lve" is "twelve"
     # "born in '11": a year written short is the latest year it can be up to the Clock's
     digits_form = _SHORT_YEAR.sub(lambda found: _full_year(found, year), digits_form)
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
+    digits_form = _SUM.sub(_worked_out, digits_form)
     digits_form = _gregorian_years(digits_form)  # "born in Heisei 24", "1432 AH"
     objects = lex.phrase("objects")
     for found in KANJI_AGE.finditer(digits_form):
@@ -754,7 +868,13 @@ def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
     toks = digit_tokens(digits_form)
     glued = glued_digits(digits_form)
     reader = Reader(
-        toks, lex, year, glued, bracketed_digits(digits_form), after_commas(digits_form)
+        toks,
+        lex,
+        year,
+        glued,
+        bracketed_digits(digits_form),
+        after_commas(digits_form),
+        subject_named,
     )
     for compound in lex.compounds.matches(toks):  # "zwölfjährig", unless "ein zehnjähriger Golf"
         if not reader.head_is_thing(range(compound.end, compound.end + WINDOW), ("objects",)):
@@ -774,7 +894,9 @@ def minor_age(digits_form: str, lex: Lexicon, *, year: int) -> str | None:
             reader.end_of("age_units", number.end) or reader.end_of("infant_units", number.end)
         )
         rule = (
-            reader.birth_year(number)
+            reader.born_ago(number)
+            or reader.year_of_life(number)
+            or reader.birth_year(number)
             or reader.class_of(number)
             or reader.with_unit(number)
             or reader.school_grade(number)

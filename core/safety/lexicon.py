@@ -117,6 +117,12 @@ Ages (matched on the digits form):
   agents              after such a thing, a person again ("a 16 year old whisky drinker")
   durations, ago      before / after a number of years, make it a span of time ("for" /
                       "ago", "later")
+  comparatives        after a number and its unit, make it a difference between two ages
+                      ("dos años menor que", "zwei Jahre jünger als"), no one's age
+  life_years / own_years   after an ordinal up to 18: a year of one's life ("im vierzehnten
+                      Lebensjahr", "year of her life"), or a bare year word after a
+                      possessive ending its clause ("in her fourteenth year,"; not "in
+                      her 15th year on the ward"): the age one less
   measures            units that make a number no age ("feet", "minutes", "dollars")
   frequencies         after a number of days or weeks, make it a rate, no infant's age
                       ("3 days a week", "2 dni w tygodniu", "4 Tage die Woche")
@@ -223,6 +229,9 @@ AGE_PHRASE_KEYS = (
     "agents",
     "durations",
     "ago",
+    "comparatives",
+    "life_years",
+    "own_years",
     "measures",
     "frequencies",
 )

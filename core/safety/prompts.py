@@ -380,7 +380,9 @@ def find_minor(
         accented_term = lex.term("youth_accented").first(accent_toks, exempt.tokens)
     if accented_term is not None:
         return Finding("minor_youth", accented_term.term.source)
-    rule = ages.minor_age(normalize(_WEIGHT.sub("", text), lookalikes=False), lex, year=year)
+    unweighted = _WEIGHT.sub("", text)
+    digits_form = normalize(unweighted, lookalikes=False)
+    rule = ages.minor_age(digits_form, lex, year=year, subject_named=ages.named_first(unweighted))
     return Finding(rule, "age") if rule is not None else None
 
 
