@@ -4,7 +4,6 @@ revocable link that shows only pictures safe to show; never another user's board
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import select
 
 from core.db import read_scope, session_scope
@@ -13,6 +12,7 @@ from core.gallery import boards, library
 from core.gallery.sharing import ShareSigner
 from core.models import Asset, BoardItem, Screening, Visibility
 from testing.factories import make_asset, make_user
+from testing.statements import statements_sent
 
 NOW = datetime(2026, 12, 3, 9, tzinfo=UTC)
 SIGNER = ShareSigner.from_secret("a test secret that is long enough")
@@ -230,20 +230,12 @@ def test_a_deep_board_page_is_one_statement_across_ties_and_older_additions(engi
     board_id = new_board(engine, owner)
     add(engine, owner, board_id, [a.id for a in pictures[:3]])
     add(engine, owner, board_id, [a.id for a in pictures[3:]], at=NOW + timedelta(minutes=1))
-    statements = []
-
-    def capture(_conn, _cursor, statement, _parameters, _context, _many):
-        if "FROM boarditem" in statement:
-            statements.append(statement)
-
     with read_scope(engine) as session:
         first = boards.board_pictures(session, owner_id=owner.id, board_id=board_id, limit=2)
-        sa.event.listen(engine, "before_cursor_execute", capture)
-        try:  # the cursor is inside the newer instant: its last tie, then the older ones
-            deep = boards.board_pictures(
+        with statements_sent(engine) as sent:  # the cursor is inside the newer instant: its
+            deep = boards.board_pictures(  # last tie, then the older ones
                 session, owner_id=owner.id, board_id=board_id, cursor=first.next_cursor, limit=3
             )
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", capture)
+    statements = [s for s, _ in sent if "FROM boarditem" in s]
     assert [a.id for a in first.items + deep.items] == [a.id for a in reversed(pictures)][:5]
     assert len(statements) == 1

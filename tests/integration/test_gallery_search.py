@@ -12,6 +12,7 @@ from core.errors import ValidationFailed
 from core.gallery import engagement, library, listing, search
 from core.models import Asset, AssetTag, AssetView
 from testing.factories import make_asset, make_user
+from testing.statements import statements_sent
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 
@@ -90,16 +91,8 @@ def test_walking_the_sort_index_finds_what_the_indexes_find(engine, worded, monk
 
 
 def _statements(engine, owner, text, scope="mine"):
-    statements = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _many):
-        statements.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(engine) as statements:
         found(engine, owner, text, scope=scope)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
     # PostgreSQL first looks for a full page in a bounded walk (listing._window_page), which
     # reads no title index; the statements kept are those that may
     return [(s, p) for s, p in statements if ("title" in s or "MATCH" in s) and "walked" not in s]

@@ -16,6 +16,7 @@ from core.gallery import engagement, listing
 from core.models import Asset, AssetView, Screening, Visibility
 from core.models.gallery import bayesian_rating_milli
 from testing.factories import make_asset, make_user
+from testing.statements import statements_sent
 from tests.conftest import PG_URL_ENV
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -220,20 +221,10 @@ def deep_page_statements(engine, sort):
         make_asset(engine, owner)
     with read_scope(engine) as session:
         cursor = listing.list_assets(session, viewer_id=owner.id, sort=sort, limit=1).next_cursor
-    statements = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _many):
-        if "FROM asset" in statement:
-            statements.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with read_scope(engine) as session:
-            deep = listing.list_assets(session, viewer_id=owner.id, sort=sort, cursor=cursor)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
+    with statements_sent(engine) as sent, read_scope(engine) as session:
+        deep = listing.list_assets(session, viewer_id=owner.id, sort=sort, cursor=cursor)
     assert len(deep.items) == 2
-    return statements
+    return [(s, p) for s, p in sent if "FROM asset" in s]
 
 
 @pytest.mark.parametrize("sort", SORTS)

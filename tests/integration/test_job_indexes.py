@@ -3,40 +3,25 @@ each query is captured as the code really issues it and its plan is asked of the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.db import read_scope
 from core.pool import costs
 from core.studio import history, queue
 from testing.factories import make_job, make_user
-
-
-@contextmanager
-def _statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
+from testing.statements import statements_sent
 
 
 def _plans(engine: Engine, read: Callable[[Any], object]) -> list[str]:
     """The database's plan of every SELECT `read(session)` issues (PostgreSQL told to avoid
     a sequential scan wherever an index can serve, as it would at a million rows)."""
-    with _statements(engine) as seen, read_scope(engine) as session:
+    with statements_sent(engine) as sent, read_scope(engine) as session:
         read(session)
+    seen = [(s, p) for s, p in sent if s.lstrip().upper().startswith("SELECT")]
     plans = []
     with engine.connect() as connection:
         raw = connection.connection.dbapi_connection

@@ -4,7 +4,6 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import select
 
 from core.accounts import ledger
@@ -12,6 +11,7 @@ from core.db import make_engine, read_scope, session_scope
 from core.errors import InsufficientCredits
 from core.models import CreditEntry
 from testing.factories import make_job, make_user
+from testing.statements import flat, statements_sent
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
@@ -47,18 +47,9 @@ def test_settling_reads_the_ledger_once_and_writes_both_entries_in_one_statement
     job = make_job(engine, funded)
     with session_scope(engine) as session:
         ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=30, now=NOW)
-    seen: list[str] = []
-
-    def capture(_conn, _cursor, statement, _parameters, _context, _many) -> None:
-        seen.append(" ".join(statement.split()))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with session_scope(engine) as session:
-            assert ledger.settle_job(session, job_id=job.id, charged_credits=12, now=NOW)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
-    statements = [s for s in seen if not s.startswith("BEGIN")]
+    with statements_sent(engine) as seen, session_scope(engine) as session:
+        assert ledger.settle_job(session, job_id=job.id, charged_credits=12, now=NOW)
+    statements = [flat(s) for s, _ in seen if not flat(s).startswith("BEGIN")]
     # The owner locked by a subquery on the hold, the hold and its release read together,
     # one INSERT of the release and the charge.
     assert len(statements) == 3, statements

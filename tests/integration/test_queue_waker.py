@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.clock import FakeClock
@@ -16,6 +15,7 @@ from core.studio import queue
 from scheduler.dispatcher import Dispatcher
 from scheduler.waker import QueueWaker
 from testing.factories import make_instance, make_user
+from testing.statements import flat, statements_sent
 
 
 def _submit_like_the_studio(engine, user) -> None:
@@ -78,17 +78,12 @@ def test_a_claim_round_with_nothing_queued_reads_once_and_takes_no_write_lock(en
         threads=2,
         may_claim=lambda: True,
     )
-    seen: list[str] = []
-
-    def capture(_conn, _cursor, statement, _parameters, _context, _many) -> None:
-        seen.append(" ".join(statement.split()))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
     try:
-        assert dispatcher.dispatch() == 0
+        with statements_sent(engine) as sent:
+            assert dispatcher.dispatch() == 0
     finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
         dispatcher.shutdown(grace_s=0)
+    seen = [flat(statement) for statement, _ in sent]
     # SQLite: a deferred BEGIN, never BEGIN IMMEDIATE (the write lock); then one EXISTS read.
     assert [s for s in seen if s.startswith("BEGIN")] in ([], ["BEGIN DEFERRED"])
     reads = [s for s in seen if not s.startswith("BEGIN")]

@@ -8,7 +8,6 @@ import itertools
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 from PIL import Image
 from sqlmodel import select
 
@@ -28,6 +27,7 @@ from core.models import (
 )
 from core.muses import service
 from testing.factories import file_takedown, make_user, store_output
+from testing.statements import flat, statements_sent
 
 IMAGES = REPO_ROOT / "tests" / "fixtures" / "safety" / "images"
 PICTURES = sorted(IMAGES.glob("*.png"))
@@ -366,19 +366,10 @@ def test_the_look_up_reads_the_blocked_rows_through_their_band_indexes(engine):
     assert all(
         band == int(phash, 16) >> 48 for band, phash in bands
     )  # the bands follow the phash on every write
-    seen: list[str] = []
-
-    def capture(_conn, _cursor, statement, _parameters, _context, _many) -> None:
-        seen.append(" ".join(statement.split()))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with read_scope(engine) as session:
-            assert not fingerprints.is_blocked_picture(
-                session, sha256="e" * 64, image=Image.new("RGB", (8, 8)), phash=BLOCKED_PHASH
-            )
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
-    reads = [s for s in seen if "FROM blockedhash" in s]
+    with statements_sent(engine) as seen, read_scope(engine) as session:
+        assert not fingerprints.is_blocked_picture(
+            session, sha256="e" * 64, image=Image.new("RGB", (8, 8)), phash=BLOCKED_PHASH
+        )
+    reads = [flat(s) for s, _ in seen if "FROM blockedhash" in s]
     assert len(reads) == 2, reads  # the exact sha256, then the near bands
     assert all(f"phash_band{band}" in reads[1] for band in range(4))
