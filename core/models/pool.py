@@ -67,7 +67,6 @@ class GpuInstance(SQLModel, table=True):
     models_pending: list[str] = Field(default_factory=list, sa_type=json_column())
     """Downloads (`folder/file`) its start script has still to fetch: a job needing one of
     them waits for an instance that has it (empty: every model is in place)."""
-    missing_ticks: int = 0
     cost_accrued_usd: Decimal = Field(default=Decimal(0), sa_type=Money)
     accrued_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     terminate_reason: str | None = Field(default=None, max_length=200)

@@ -175,7 +175,7 @@ def test_sqlite_concurrent_read_then_write_transactions_wait_instead_of_failing(
     With SQLite's default deferred BEGIN the second one fails at once with
     "database is locked", whatever the busy timeout (SECURITY.md, decision 5).
     """
-    make_instance(sqlite_engine, label="aik-default-counter", missing_ticks=0)
+    make_instance(sqlite_engine, label="aik-default-counter", num_gpus=0)
     errors: list[BaseException] = []
     first_has_read = threading.Event()
 
@@ -187,7 +187,7 @@ def test_sqlite_concurrent_read_then_write_transactions_wait_instead_of_failing(
                 ).one()
                 first_has_read.set()
                 time.sleep(hold_s)
-                row.missing_ticks += 1
+                row.num_gpus += 1
                 session.add(row)
         except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
             errors.append(exc)
@@ -202,7 +202,7 @@ def test_sqlite_concurrent_read_then_write_transactions_wait_instead_of_failing(
     assert errors == []
     with read_scope(sqlite_engine) as session:
         row = session.exec(select(GpuInstance)).one()
-    assert row.missing_ticks == 2
+    assert row.num_gpus == 2
 
 
 def test_read_scope_does_not_block_a_writer(sqlite_engine):
