@@ -260,11 +260,13 @@ def _names(session: Session, owner_id: int) -> set[str]:
 
 
 def free_name(session: Session, *, owner_id: int, name: str) -> str:
-    """`name`, or "<name> (2)", "(3)"... the first the owner does not use yet."""
+    """`name`, or "<name> (copy 2)", "(copy 3)"... the first the owner does not use yet.
+
+    Not "<name> (2)": a number set off after a name reads as the character's age."""
     taken, candidate, number = _names(session, owner_id), name, 1
     while candidate in taken:
         number += 1
-        suffix = f" ({number})"
+        suffix = f" (copy {number})"
         candidate = f"{name[: 80 - len(suffix)]}{suffix}"
     return candidate
 
@@ -281,7 +283,7 @@ def import_card(
     """Parse, screen and create a muse with its variations, all or nothing.
 
     A card whose name the owner already uses raises DuplicateName, unless `as_copy`: then
-    the new muse is named "<name> (2)" (or the next free number). The card's look-book
+    the new muse is named "<name> (copy 2)" (or the next free number). The card's look-book
     references are pinned again where the owner has that generated picture (by sha256);
     others are skipped (a card carries no pictures)."""
     card = parse_card(data, filename)

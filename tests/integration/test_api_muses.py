@@ -162,8 +162,8 @@ def test_an_exported_card_imports_for_another_user_and_a_second_import_asks(api:
     assert first.status_code == 201, first.text
     assert first.json()["profile"] == muse["profile"] and first.json()["tags"] == ["sea"]
     assert again.status_code == 409 and "Mara" in again.json()["error"]
-    assert copy.status_code == 201 and copy.json()["name"] == "Mara (2)"
-    assert sorted(m.name for m in _muses_of(api.engine, other)) == ["Mara", "Mara (2)"]
+    assert copy.status_code == 201 and copy.json()["name"] == "Mara (copy 2)"
+    assert sorted(m.name for m in _muses_of(api.engine, other)) == ["Mara", "Mara (copy 2)"]
 
 
 def test_an_imported_card_is_screened_and_refused_whole(api: Api) -> None:

@@ -186,7 +186,7 @@ def test_an_import_with_a_name_in_use_asks_then_makes_a_numbered_copy(engine):
                     session, owner_id=owner.id, data=card, filename="a.json", now=NOW, as_copy=True
                 ).name
             )
-    assert names == ["Ava (2)", "Ava (3)"]
+    assert names == ["Ava (copy 2)", "Ava (copy 3)"]
     other = make_user(engine)
     with session_scope(engine) as session:  # another user's names do not count
         assert (

@@ -94,4 +94,4 @@ def test_a_second_import_of_a_name_is_refused_unless_as_copy(cli_db, tmp_path, c
     assert run(["import", "--owner", "ava_owner", card])[0] == 2
     assert "already have a muse named 'Ava'" in capsys.readouterr().err
     assert run(["import", "--owner", "ava_owner", "--as-copy", card])[0] == 0
-    assert sorted(m.name for m in muses(engine)) == ["Ava", "Ava (2)"]
+    assert sorted(m.name for m in muses(engine)) == ["Ava", "Ava (copy 2)"]
