@@ -8,6 +8,9 @@ P1: one warm instance, zero GPU time, 2–3 MB outputs; per run, submit -> the j
 succeeded (its picture stored), against the same graph sent straight to the simulated ComfyUI
 with one reused client. The difference is what orchestration costs.
 T: jobs/s with 4 and 16 warm instances at zero GPU time, a burst of jobs submitted at once.
+A picture job ends once its output is stored; the output is shown once its checks (decode,
+blocked-copy look-up, screener: `core.gallery.verdicts`) have run after it, on a thread of
+lower priority: both times are reported, and the scheduler's CPU per job up to each.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -34,7 +38,7 @@ from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, build_graph
 from core.config import REPO_ROOT, Settings, load_settings
 from core.db import read_scope, session_scope
-from core.models import GenerationJob, GpuInstance, InstanceState, JobStatus
+from core.models import Asset, GenerationJob, GpuInstance, InstanceState, JobStatus, Screening
 from core.pool.launch import headers_by_url
 from core.pool.service import ensure_pool
 from testing.processes import free_port, python_module
@@ -67,6 +71,8 @@ class Stack:
     scheduler_pid: int
     tick_s: int
     """How often the measured scheduler ticks the pool."""
+    sim_pid: int = 0
+    """The simulator's process: its CPU (the ComfyUI side's work) shares this host's cores."""
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -97,7 +103,7 @@ def _stack(instances: int, *, grain: int) -> Iterator[Stack]:
             "SIM_COMFY_FAULTS": json.dumps({"output_grain": grain}),
             "SIM_VAST_TIMINGS": json.dumps({"null_s": 0.2, "created_s": 0.2, "loading_s": 0.2}),
         }
-        stack.enter_context(python_module("sim", env=sim_env, cwd=REPO_ROOT))
+        sim = stack.enter_context(python_module("sim", env=sim_env, cwd=REPO_ROOT))
         warming = leader_settings(
             database_url=str(engine.url),
             vast_url=f"http://127.0.0.1:{vast_port}",
@@ -146,6 +152,7 @@ def _stack(instances: int, *, grain: int) -> Iterator[Stack]:
             settings,
             scheduler.pid,
             settings.pool_poll_interval_s,
+            sim.pid,
         )
 
 
@@ -190,6 +197,25 @@ def _wait_done(
     return sum(s is JobStatus.SUCCEEDED for s in _statuses(engine, job_ids))
 
 
+def _wait_checked(engine: Engine, job_ids: list[int], timeout_s: float = 120.0) -> None:
+    """Poll until no output of these jobs waits for its checks (`core.gallery.verdicts`):
+    until then nobody is shown it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with read_scope(engine) as session:
+            waiting = session.exec(
+                select(sa.func.count())
+                .select_from(Asset)
+                .where(
+                    col(Asset.job_id).in_(job_ids),
+                    col(Asset.screening) == Screening.WAITING,
+                )
+            ).one()
+        if not waiting:
+            return
+        time.sleep(ROW_POLL_S if len(job_ids) == 1 else BURST_POLL_S)
+
+
 def _straight_to_comfy_with(client: ComfyClient, presets: Presets, index: int) -> int:
     """The graph `_submit(index)`'s job builds but for its seed, sent with `client`, outputs
     downloaded; their bytes. The seed differs so the simulated ComfyUI renders and saves the
@@ -214,6 +240,8 @@ class ProcessOverhead:
     direct_ms: list[float]
     succeeded: int
     output_bytes: int
+    checked_ms: list[float] = field(default_factory=list)
+    """Per run, submit -> its output checked and shown (`core.gallery.verdicts`)."""
 
     @property
     def overhead_ms(self) -> list[float]:
@@ -249,6 +277,7 @@ def process_overhead(runs: int = 50) -> ProcessOverhead:
     presets = Presets.load()
     through: list[float] = []
     direct: list[float] = []
+    checked: list[float] = []
     succeeded = 0
     with (
         _stack(1, grain=OUTPUT_GRAIN) as stack,
@@ -259,12 +288,15 @@ def process_overhead(runs: int = 50) -> ProcessOverhead:
             _straight_to_comfy_with(client, presets, 10_000 + warm)
         for index in range(runs):
             started = time.perf_counter()
-            succeeded += _wait_done(stack.engine, [_submit(stack, presets, index)])
+            job_id = _submit(stack, presets, index)
+            succeeded += _wait_done(stack.engine, [job_id])
             through.append((time.perf_counter() - started) * 1000)
+            _wait_checked(stack.engine, [job_id])
+            checked.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             size = _straight_to_comfy_with(client, presets, index)
             direct.append((time.perf_counter() - started) * 1000)
-    result = ProcessOverhead(through, direct, succeeded, size)
+    result = ProcessOverhead(through, direct, succeeded, size, checked)
     print(
         f"\n== P1 overhead through the real scheduler process: 1 warm instance, zero GPU "
         f"time, {size / 1e6:.1f} MB outputs, {runs} runs; its own ComfyUI, pool tick every "
@@ -275,6 +307,7 @@ def process_overhead(runs: int = 50) -> ProcessOverhead:
         ("submit -> stored (job row)", through),
         ("graph straight to ComfyUI", direct),
         ("overhead (per-run difference)", result.overhead_ms),
+        ("submit -> checked, shown", checked),
     ):
         print(row(name, f"{percentile(samples, 50):.0f}", f"{percentile(samples, 95):.0f}"))
     return result
@@ -287,18 +320,26 @@ def throughput(instances: int, jobs: int) -> tuple[Figure, Figure]:
     with _stack(instances, grain=0) as stack:
         _wait_done(stack.engine, [_submit(stack, presets, 20_000)])  # warm the screener
         cpu_before = cpu_seconds(stack.scheduler_pid)
+        sim_before = cpu_seconds(stack.sim_pid)
         started = time.perf_counter()
         ids = [_submit(stack, presets, index) for index in range(jobs)]
         submitted_s = time.perf_counter() - started
         succeeded = _wait_done(stack.engine, ids, timeout_s=300, poll_s=BURST_POLL_S)
         elapsed_s = time.perf_counter() - started
         cpu_after = cpu_seconds(stack.scheduler_pid)
+        _wait_checked(stack.engine, ids, timeout_s=300)
+        checked_s = time.perf_counter() - started
+        cpu_checked = cpu_seconds(stack.scheduler_pid)
+        sim_after = cpu_seconds(stack.sim_pid)
     rate = succeeded / elapsed_s
-    cpu_ms = (
-        f"{(cpu_after - cpu_before) * 1000 / max(succeeded, 1):.0f} ms"
-        if cpu_before is not None and cpu_after is not None
-        else "n/a"
-    )
+
+    def per_job(after: float | None, before: float | None = cpu_before) -> str:
+        if before is None or after is None:
+            return "n/a"
+        return f"{(after - before) * 1000 / max(succeeded, 1):.0f} ms"
+
+    cpu_ms = f"{per_job(cpu_after)} / {per_job(cpu_checked)}"
+    sim_ms = per_job(sim_after, sim_before)
     print(
         row(
             f"{instances} instances, {jobs} jobs",
@@ -306,8 +347,10 @@ def throughput(instances: int, jobs: int) -> tuple[Figure, Figure]:
             f"{elapsed_s:.1f} s",
             f"{submitted_s:.1f} s",
             f"{succeeded}",
+            f"{checked_s:.1f} s",
             cpu_ms,
-            widths=(28, 14, 10, 12, 10, 18),
+            sim_ms,
+            widths=(28, 14, 10, 12, 10, 12, 22, 14),
         )
     )
     return (
@@ -332,8 +375,8 @@ def throughput_section(jobs: int) -> list[Figure]:
     )
     print(
         row(
-            "run", "rate", "elapsed", "submitting", "succeeded", "scheduler CPU/job",
-            widths=(28, 14, 10, 12, 10, 18),
+            "run", "rate", "elapsed", "submitting", "succeeded", "all checked",
+            "CPU/job ended/checked", "sim CPU/job", widths=(28, 14, 10, 12, 10, 12, 22, 14),
         )
     )  # fmt: skip
     return [figure for n in (4, 16) for figure in throughput(n, jobs)]

@@ -21,6 +21,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,35 +51,49 @@ class _WriterQueue:
 
     The turn belongs to a connection; it passes on when that connection's transaction ends
     (commit or rollback, which SQLAlchemy reports even for a connection invalidated midway).
+    Each waiter waits on an event of its own and an ending wakes the next one only: with
+    one condition for all, every ending woke every waiting writer to look at its ticket
+    (16 job threads queued behind each other's endings in a burst), each taking the GIL.
     """
 
+    _HANDED_ON = (-1, None)
+    """The holder while the turn is on its way to the next waiter (it sets itself)."""
+
     def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._next_ticket = 0
-        self._serving = 0
+        self._lock = threading.Lock()
+        self._waiting: deque[threading.Event] = deque()
         self._holder: tuple[int, object] | None = None  # (thread id, connection)
+        self.wakeups = 0
+        """How many waiters were woken (each is woken once, when its turn comes)."""
 
     def wait_for_turn(self, connection: object) -> None:
         """Block until every writer that asked earlier has finished, then give `connection`
         the turn; at once, without it, for a second writer of the thread that has the turn
         (it cannot wait for itself: SQLite's busy timeout handles it as before)."""
-        with self._changed:
-            if self._holder is not None and self._holder[0] == threading.get_ident():
+        me = threading.get_ident()
+        with self._lock:
+            if self._holder is not None and self._holder[0] == me:
                 return
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            while ticket != self._serving:
-                self._changed.wait()
-            self._holder = (threading.get_ident(), connection)
+            if self._holder is None:
+                self._holder = (me, connection)
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()
+        with self._lock:
+            self.wakeups += 1
+            self._holder = (me, connection)
 
     def finished(self, connection: object) -> None:
         """`connection`'s transaction ended: the next writer's turn, if it had the turn."""
-        with self._changed:
+        with self._lock:
             if self._holder is None or self._holder[1] is not connection:
                 return
-            self._holder = None
-            self._serving += 1
-            self._changed.notify_all()
+            if not self._waiting:
+                self._holder = None
+                return
+            self._holder = self._HANDED_ON
+            self._waiting.popleft().set()
 
 
 def normalize_url(url: str) -> str:

@@ -20,7 +20,7 @@ from functools import partial
 from sqlalchemy.engine import Engine
 
 from core.clock import Clock
-from core.db import read_scope, run_transaction, session_scope
+from core.db import run_transaction, session_scope
 from core.pool import leases
 from core.studio import needs, queue, runner
 from core.studio.runner import RunContext
@@ -127,10 +127,10 @@ class Dispatcher:
         started = 0
         while self._has_free_thread():
             # A read first: a round with nothing to claim (every round's last look) takes no
-            # write transaction, which on SQLite waits for the write lock behind every ending.
-            with read_scope(self.engine) as session:
-                if not queue.dispatchable(session, pool=self.pool):
-                    return started
+            # write transaction, which on SQLite waits for the write lock behind every ending;
+            # on a SQLite file it is read over the waker's own connection (no session).
+            if not self.waker.may_have_work():
+                return started
             with self._claiming:
                 with session_scope(self.engine) as session:
                     claimed = queue.claim_next(

@@ -20,7 +20,7 @@ from core.clock import Clock
 from core.config import DispatchMode, Settings
 from core.db import make_engine, read_scope, session_scope
 from core.errors import ProviderError
-from core.gallery import engagement
+from core.gallery import engagement, verdicts
 from core.ops import backup, retention, snapshot
 from core.ops.metrics import scheduler_metrics
 from core.pool import billing
@@ -85,6 +85,7 @@ class Runtime:
         self.recover_orphaned_jobs()
         report = self.manager.reconcile()
         self.dispatch()  # instances this tick made ready take queued work at once
+        self.check_waiting_outputs()
         self.metrics.reconcile_ticks.inc()
         self.metrics.reconcile_errors.inc(len(report.errors))
         log.info(
@@ -95,6 +96,19 @@ class Runtime:
                 "errors": report.errors,
             },
         )
+
+    def check_waiting_outputs(self) -> int:
+        """The backstop of the outputs' checks (`verdicts.check_waiting`): the outputs a
+        process that stopped left waiting; how many were checked. A failure is logged and
+        tried again at the next tick."""
+        ctx = self.run_context
+        try:
+            return verdicts.check_waiting(
+                self.engine, media=ctx.media, screener=ctx.screener, now=self.clock.now
+            )
+        except Exception:  # noqa: BLE001 - the tick goes on; the outputs stay hidden
+            log.exception("pool.check_waiting_failed")
+            return 0
 
     def relearn_demand(self) -> None:
         """Learn the pool's demand profile again for the ticks to read (`PoolManager.relearn`),

@@ -303,6 +303,9 @@ def _anything_open(job: GenerationJob | None) -> bool:
     if job is not None and job.status in UNFINISHED:
         return True
     with db.reading() as session:
+        if job is not None and job.status is JobStatus.SUCCEEDED:
+            if history.being_checked(session, job_id=job.id or 0, user_id=user_id):
+                return True  # its pictures are shown once checked: follow it till then
         return history.unfinished_job(session, user_id=user_id) is not None
 
 
@@ -358,6 +361,9 @@ def _job_panel() -> GenerationJob | None:
         st.success(f"Done: {charged} credit{'' if charged == 1 else 's'} charged.")
         with db.reading() as session:
             assets, held = history.outputs_of_jobs(session, job_ids=[job.id or 0], user_id=user_id)
+            checking = history.being_checked(session, job_id=job.id or 0, user_id=user_id)
+        if checking:
+            st.info("Checking your picture before it is shown…")
         _show_outputs(
             job, "active", assets.get(job.id or 0, []), held.get(job.id or 0, 0), full=True
         )

@@ -235,6 +235,36 @@ def refund_job(session: Session, *, job_id: int, now: datetime, reason: str) -> 
     return True
 
 
+def refund_charge(session: Session, *, job_id: int, now: datetime, reason: str) -> bool:
+    """Give back what a settled job was charged; once. True if refunded now (False: the job
+    was never settled, charged nothing, or was refunded already)."""
+    charge_key, refund_key = f"charge:{job_id}", f"uncharge:{job_id}"
+    owner = select(CreditEntry.user_id).where(CreditEntry.idempotency_key == charge_key)
+    locked = session.exec(
+        select(User.id).where(User.id == owner.scalar_subquery()).with_for_update(key_share=True)
+    ).first()
+    if locked is None:
+        return False
+    entries = session.exec(
+        select(CreditEntry).where(col(CreditEntry.idempotency_key).in_((charge_key, refund_key)))
+    ).all()
+    by_key = {entry.idempotency_key: entry for entry in entries}
+    charge = by_key.get(charge_key)
+    if refund_key in by_key or charge is None or charge.credits == 0:
+        return False
+    _add(
+        session,
+        user_id=charge.user_id,
+        kind=CreditKind.REFUND,
+        credits=-charge.credits,
+        key=refund_key,
+        now=now,
+        job_id=job_id,
+        note=f"refund: {reason}",
+    )
+    return True
+
+
 def history(
     session: Session, *, user_id: int, limit: int = 50, before_id: int | None = None
 ) -> list[CreditEntry]:

@@ -26,7 +26,7 @@ from core.errors import ValidationFailed
 from core.gallery import fingerprints, pngchunks
 from core.gallery.media import LocalMediaStore, MediaStore
 from core.mediatype import MP4, is_video_mime, sniff_mime
-from core.models import Asset, AssetTag, MediaKind
+from core.models import Asset, AssetTag, MediaKind, Screening
 
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 THUMB_SIDE = 384
@@ -281,6 +281,86 @@ def decode_output(
         data = embed_png_metadata(data, metadata)
     animated = getattr(image, "n_frames", 1) > 1
     return Decoded(data, image, mime, MediaKind.VIDEO if animated else MediaKind.IMAGE)
+
+
+@dataclass(frozen=True)
+class Unchecked:
+    """A generated PNG still, read no further than its header (`still_png_header`): its bytes
+    (metadata spliced in), their sha256 and its size. Stored as a `waiting` asset, hidden,
+    until `core.gallery.verdicts` has decoded, looked up and screened it."""
+
+    data: bytes
+    sha256: str
+    width: int
+    height: int
+    mime: str = "image/png"
+
+
+def still_png_header(
+    data: bytes,
+    *,
+    mime: str,
+    metadata: dict[str, str] | None = None,
+    max_pixels: int = OUTPUT_MAX_PIXELS,
+) -> Unchecked | None:
+    """A generated PNG still as far as its header tells (no pixel decoded): the bytes are a
+    PNG, as `mime` claims, of one frame within the pixel cap; `metadata` spliced into its
+    text chunks. None for anything else (an animation, a video, another format, a header
+    that does not read): the caller takes `decode_output`'s path, which says why."""
+    if mime != "image/png" or sniff_mime(data) != "image/png":
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=["PNG"])
+            width, height = image.size
+            if width * height > max_pixels or getattr(image, "n_frames", 1) != 1:
+                return None
+        except Exception:  # noqa: BLE001 - decode_output's path says what is wrong with it
+            return None
+    if metadata:
+        data = embed_png_metadata(data, metadata)
+    return Unchecked(data, hashlib.sha256(data).hexdigest(), width, height)
+
+
+def save_waiting(
+    session: Session,
+    *,
+    media: Media,
+    owner_id: int,
+    job_id: int | None,
+    muse_id: int | None,
+    output: Unchecked,
+    title: str,
+    now: datetime,
+    category: str | None = None,
+    tags: Sequence[str] = (),
+) -> Asset:
+    """Store a job's output as it came (`still_png_header`) as a hidden asset `waiting` for
+    its checks: nobody sees it, not even its owner, until `core.gallery.verdicts` has
+    decoded it, looked it up among the blocked pictures and recorded the screener's verdict."""
+    write(media, output.data)
+    asset = Asset(
+        owner_id=owner_id,
+        job_id=job_id,
+        muse_id=muse_id,
+        sha256=output.sha256,
+        kind=MediaKind.IMAGE,
+        mime=output.mime,
+        width=output.width,
+        height=output.height,
+        size_bytes=len(output.data),
+        title=title[:200],
+        category=category,
+        created_at=now,
+        screening=Screening.WAITING,
+        hidden=True,
+    )
+    session.add(asset)
+    session.flush()
+    for tag in dict.fromkeys(tags):
+        session.add(AssetTag(asset_id=asset.id or 0, tag=tag))
+    return asset
 
 
 def fingerprinted(decoded: Decoded) -> Output:

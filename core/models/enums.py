@@ -50,6 +50,9 @@ class Screening(StrEnum):
     PENDING = "pending"
     PASSED = "passed"
     FLAGGED = "flagged"
+    WAITING = "waiting"
+    """A job's output stored, its checks still to run (decoded, looked up among the blocked
+    pictures, judged by the screener: `core.gallery.verdicts`); hidden from everyone meanwhile."""
 
 
 class InstanceState(StrEnum):

@@ -44,6 +44,8 @@ class Asset(SQLModel, table=True):
         sa.Index("ix_asset_owner_trending", "owner_id", "trending_score", "id"),
         sa.Index("ix_asset_owner_views", "owner_id", "view_count", "id"),
         sa.Index("ix_asset_category_created", "category", "created_at", "id"),
+        # the outputs still waiting for their checks, and the flagged ones' review queue
+        sa.Index("ix_asset_screening_created", "screening", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

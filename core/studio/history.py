@@ -47,7 +47,8 @@ def outputs_of_jobs(
     rows = session.exec(
         select(Asset)
         .where(col(Asset.job_id).in_(job_ids), Asset.owner_id == user_id)
-        .where(col(Asset.screening) != Screening.FLAGGED)
+        # flagged: held for review; waiting: not checked yet (core.gallery.verdicts)
+        .where(col(Asset.screening).not_in((Screening.FLAGGED, Screening.WAITING)))
         .order_by(col(Asset.id))
     ).all()
     visible: dict[int, list[Asset]] = {}
@@ -63,6 +64,21 @@ def outputs_of_jobs(
         .group_by(col(Asset.job_id))
     ).all()
     return visible, {job_id or 0: int(count) for job_id, count in held}
+
+
+def being_checked(session: Session, *, job_id: int, user_id: int) -> int:
+    """How many of the user's job outputs are stored but still waiting for their checks
+    (`core.gallery.verdicts`): not shown yet, due within moments."""
+    count = session.exec(
+        select(sa.func.count())
+        .select_from(Asset)
+        .where(
+            col(Asset.job_id) == job_id,
+            Asset.owner_id == user_id,
+            col(Asset.screening) == Screening.WAITING,
+        )
+    ).one()
+    return int(count)
 
 
 def held_for_review(session: Session, *, job_id: int, user_id: int) -> int:

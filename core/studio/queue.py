@@ -85,13 +85,18 @@ def dispatchable(session: Session, *, pool: str) -> bool:
     """Whether `claim_next` could hand out work now: a queued job and a ready instance of
     `pool`. One statement of two indexed EXISTS: cheap enough to ask every few milliseconds,
     and before every claim, without a lock."""
+    return bool(session.execute(dispatchable_query(pool)).scalar())
+
+
+def dispatchable_query(pool: str) -> sa.Select[tuple[bool]]:
+    """`dispatchable`'s one statement (the waker also sends it over a connection of its own)."""
     queued = sa.exists().where(col(GenerationJob.status) == JobStatus.QUEUED)
     ready = sa.exists().where(
         col(GpuInstance.pool) == pool,
         col(GpuInstance.state) == InstanceState.READY,
         col(GpuInstance.comfy_url).is_not(None),
     )
-    return bool(session.execute(sa.select(sa.and_(queued, ready))).scalar())
+    return sa.select(sa.and_(queued, ready))
 
 
 def count_queued(session: Session) -> int:

@@ -47,6 +47,7 @@ def test_overhead_runs_every_job_through_the_scheduler_process_and_times_both_pa
     _ordered(result.through_ms)
     _ordered(result.direct_ms)
     assert len(result.overhead_ms) == 2
+    _ordered(result.checked_ms)  # every output checked (and shown) after its job
     assert {figure.id for figure in result.figures()} == {"P1"}
 
 

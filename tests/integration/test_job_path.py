@@ -36,6 +36,7 @@ from core.models import (
     JobStatus,
     Lease,
     PoolConfig,
+    Screening,
 )
 from core.muses import lookbook
 from core.muses import service as muses
@@ -123,8 +124,30 @@ def _claimed_by_an_absent_worker(engine, runtime):
 
 
 def _drive(runtime, job_id, *, until=(JobStatus.SUCCEEDED, JobStatus.FAILED), timeout_s=60):
-    """Tick and dispatch until the job's status is one of `until`; the job row then."""
-    return _drive_until(runtime, job_id, lambda job: job.status in until, timeout_s)
+    """Tick and dispatch until the job's status is one of `until`, then until the checks of
+    its outputs have run (`core.gallery.verdicts`, after the job) and its thumbnails are
+    made; the job row then."""
+    job = _drive_until(runtime, job_id, lambda job: job.status in until, timeout_s)
+    _await_checks(runtime, job_id, timeout_s)
+    return job
+
+
+def _await_checks(runtime, job_id: int, timeout_s: float) -> None:
+    """Wait until job `job_id`'s outputs are checked and their thumbnails made. The job's row
+    says it ended a moment before its checks are handed to the after-job thread: wait on its
+    outputs' rows first, then on that thread (the thumbnails)."""
+    deadline = time.monotonic() + timeout_s
+    while _waiting_outputs(runtime.engine, job_id):
+        assert time.monotonic() < deadline, f"job {job_id}'s outputs were never checked"
+        time.sleep(0.02)
+    assert runtime.run_context.after_job.wait_idle(timeout_s)
+
+
+def _waiting_outputs(engine, job_id: int) -> list[Asset]:
+    """The outputs of job `job_id` whose checks have not run yet."""
+    with read_scope(engine) as session:
+        query = select(Asset).where(Asset.job_id == job_id, Asset.screening == Screening.WAITING)
+        return list(session.exec(query).all())
 
 
 def test_jobs_on_one_instance_reuse_one_comfy_client(engine, stack):
@@ -151,7 +174,7 @@ def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
     assert done.status is JobStatus.SUCCEEDED, done.error
     assert 1 <= done.charged_credits <= done.estimated_credits
     with read_scope(engine) as session:
-        assets = session.exec(select(Asset).where(Asset.job_id == job.id)).all()
+        assets = session.exec(select(Asset).where(Asset.job_id == job.id).order_by(Asset.id)).all()
         balance = ledger.balance(session, user.id)
     assert len(assets) == 2
     assert all(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import threading
 from pathlib import Path
 
 import av
@@ -22,7 +21,7 @@ from sqlmodel import select
 from core.config import REPO_ROOT, OutputScreenerKind
 from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
-from core.gallery import fingerprints, listing, screening, store
+from core.gallery import listing, screening, store
 from core.models import Asset, AuditEntry, JobStatus, MediaKind, Role, Screening, Visibility
 from core.safety import ScreeningResult, shared_screener
 from core.safety.outputs import (
@@ -273,37 +272,6 @@ def test_a_detector_that_fails_on_the_job_path_holds_the_output(engine, stack):
     with read_scope(engine) as session:
         shown = history.job_assets(session, job_id=done.id, user_id=user.id)
     assert (asset.screening, asset.hidden, shown) == (Screening.FLAGGED, True, [])
-
-
-class JudgingAlongside:
-    """A stub detector that tells when it started judging, then waits (up to 5 s) for the
-    output's perceptual hash to be taken."""
-
-    def __init__(self) -> None:
-        self.judging, self.hashed = threading.Event(), threading.Event()
-
-    def screen(self, data: bytes, mime: str, *, image=None) -> ScreeningResult:
-        self.judging.set()
-        self.hashed.wait(timeout=5)
-        return ScreeningResult("passed", "nothing explicit detected", {}, "stub")
-
-
-def test_the_job_path_judges_a_still_while_it_takes_its_fingerprint(engine, stack, monkeypatch):
-    """The screener and the perceptual hash run at once, on two threads: the job waits for
-    the longer, not for both."""
-    runtime, _vast, _comfy = stack
-    detector = JudgingAlongside()
-    runtime.dispatcher.run_context = dataclasses.replace(runtime.run_context, screener=detector)
-    take, alongside = fingerprints.perceptual_hash, []
-
-    def hash_while_judged(image):
-        alongside.append(detector.judging.wait(timeout=5))
-        detector.hashed.set()
-        return take(image)
-
-    monkeypatch.setattr(fingerprints, "perceptual_hash", hash_while_judged)
-    _user, _done, asset = generated_output(engine, runtime, seed=6)
-    assert alongside == [True] and asset.screen_model == "stub"
 
 
 @pytest.mark.parametrize("size", [(320, 240), (240, 320), (256, 256)])
