@@ -15,8 +15,11 @@ before the rules of branch safe17i, and `*_fresh26.tsv` (forum and image-model w
 writing: self-reports, names with ages, arithmetic and comparisons, tag fields, other
 scripts) before the rules of branch safe17m. Each was held out until its first figure was
 recorded (fresh25: 68.13 % refused, 11.34 % false; fresh26: 65.57 % refused, 6.80 %
-false; each in the commit that added it), then tuned on; none is held out now (a held-out
-set's rows would be marked so in the figures and its misses left unlisted). Every set is
+false; each in the commit that added it), then tuned on. `*_fresh28.tsv` (every category
+of issue 17 over 60 languages: youth words and their derived forms, ages said every way,
+school grades, infants, milestones, tag styles, obfuscation; adults, animals and things in
+the same shapes) was written on branch safe28set before any rule change and is held out:
+its rows are marked so in the figures and its misses are not listed. Every set is
 screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
 stricter (ambiguous youth words count and names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler
@@ -44,9 +47,9 @@ from core.safety.lexicon import lexicon
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
 SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
-    "fresh22", "fresh23", "fresh24", "fresh25", "fresh26",
+    "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh28",
 )  # fmt: skip
-HELD_OUT: tuple[str, ...] = ()  # sets written before the rules in force, never tuned on
+HELD_OUT: tuple[str, ...] = ("fresh28",)  # sets written before the rules in force, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",
