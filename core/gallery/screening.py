@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import sqlalchemy as sa
 from PIL import Image
 from sqlmodel import Session, col, select
 
@@ -20,6 +21,7 @@ from core import audit
 from core.accounts import users
 from core.errors import NotFound, ValidationFailed
 from core.models import Asset, AuditOutcome, Screening, Visibility
+from core.models.gallery import FLAGGED_UNDECIDED
 from core.safety import OutputScreener, ScreeningResult
 
 log = logging.getLogger(__name__)
@@ -99,10 +101,7 @@ def flagged_outputs(session: Session, *, limit: int = 20) -> list[Asset]:
     return list(
         session.exec(
             select(Asset)
-            .where(
-                col(Asset.screening) == Screening.FLAGGED,
-                col(Asset.flag_decided_at).is_(None),
-            )
+            .where(sa.text(FLAGGED_UNDECIDED))
             .order_by(col(Asset.created_at), col(Asset.id))
             .limit(limit)
         ).all()

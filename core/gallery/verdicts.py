@@ -45,6 +45,7 @@ from core.models import (
     MediaKind,
     Screening,
 )
+from core.models.gallery import WAITING
 from core.safety import OutputScreener, ScreeningResult
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ def check_waiting(
         rows = session.exec(
             select(Asset.id, Asset.sha256, Asset.mime, GenerationJob.request)
             .join(GenerationJob, col(GenerationJob.id) == col(Asset.job_id), isouter=True)
-            .where(col(Asset.screening) == Screening.WAITING, col(Asset.created_at) <= cutoff)
+            .where(sa.text(WAITING), col(Asset.created_at) <= cutoff)
             .order_by(col(Asset.created_at), col(Asset.id))
             .limit(limit)
         ).all()

@@ -19,7 +19,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -74,7 +75,7 @@ MIN_INTERVAL_S: Mapping[str, float] = {
 """Vast's documented minimum seconds between two calls to an endpoint by one caller (VAST.md
 §1.3): the pacing the real API needs. A listing of n instances takes `ceil(n / 25) - 1` s."""
 PACE_MARGIN_S = 0.05
-"""Added to each interval: Vast measures it on arrival, and two calls' latencies differ."""
+"""Added to each interval: the clocks of Vast and of this host need not tick alike."""
 SEARCH_QUOTA_EXCEEDED = "search_quota_exceeded"
 """A 429 for the daily search quota: it resets at UTC midnight, so retrying only burns calls."""
 
@@ -112,8 +113,11 @@ def comfy_url(instance: dict[str, Any], port: int) -> str | None:
 
 
 class Pacer:
-    """Keeps a minimum interval between calls to each endpoint, across threads: each call
-    takes the next free slot of its endpoint and sleeps until it comes."""
+    """Keeps a minimum interval between calls to each endpoint, across threads. Vast counts
+    the interval from the call it accepted, on arrival: a call's slot is counted from the end
+    of the one before (its reply came after Vast accepted it), so neither the network nor a
+    busy host's scheduling between stamping a call and sending it can bring two arrivals
+    closer than the interval. An endpoint's calls go one at a time."""
 
     def __init__(
         self,
@@ -126,19 +130,28 @@ class Pacer:
         self.clock = clock
         self.sleep = sleep
         self._next: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
-    def wait(self, endpoint: str) -> None:
-        """Return once a call to `endpoint` keeps its interval since the one before it."""
+    @contextmanager
+    def slot(self, endpoint: str) -> Iterator[None]:
+        """Hold `endpoint`'s slot for one call: entered once the interval since the end of
+        its last call has passed; the next call's interval counts from the exit."""
         interval = self.intervals.get(endpoint)
         if not interval:
+            yield
             return
-        with self._lock:
+        with self._locks_lock:
+            lock = self._locks.setdefault(endpoint, threading.Lock())
+        with lock:
+            due = self._next.get(endpoint)
             now = self.clock()
-            due = max(now, self._next.get(endpoint, now))
-            self._next[endpoint] = due + interval + PACE_MARGIN_S
-        if due > now:
-            self.sleep(due - now)
+            if due is not None and due > now:
+                self.sleep(due - now)
+            try:
+                yield
+            finally:
+                self._next[endpoint] = self.clock() + interval + PACE_MARGIN_S
 
 
 class VastClient:
@@ -305,9 +318,9 @@ class VastClient:
         `endpoint`'s calls are."""
         attempts = self.attempts if retry else 1
         for attempt in range(1, attempts + 1):
-            self.pacer.wait(endpoint)
             try:
-                return self._once(method, path, params, json_body)
+                with self.pacer.slot(endpoint):
+                    return self._once(method, path, params, json_body)
             except (RateLimited, ProviderUnavailable) as exc:
                 delay = self._delay(exc, attempt)
                 if attempt == attempts or delay is None:

@@ -29,7 +29,8 @@ from core.models import (
 )
 from core.safety import ScreeningResult
 from core.studio import history
-from testing.factories import make_funded_user, make_job, make_user
+from testing.factories import make_asset, make_funded_user, make_job, make_user
+from testing.statements import statements_sent
 from tests.integration import test_job_path as job_path
 from tests.integration.test_output_screening import Flagging
 
@@ -299,3 +300,35 @@ def test_the_backstop_checks_what_a_stopped_process_left_waiting_and_not_a_fresh
     with read_scope(engine) as session:
         states = [session.get(Asset, i).screening for i in (left, fresh)]
     assert (checked, states) == (1, [Screening.PENDING, Screening.WAITING])
+
+
+def _plans(engine, statements) -> list[str]:
+    """Each statement's query plan as one text (PostgreSQL's planner told that a sequential
+    scan costs too much, so tiny tables show which index it can use)."""
+    explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        return [
+            "\n".join(str(row[-1]) for row in connection.exec_driver_sql(f"{explain} {s}", p))
+            for s, p in statements
+        ]
+
+
+def test_the_backstop_and_the_review_queue_read_their_partial_indexes_not_the_whole_table(
+    engine, tmp_path
+):
+    owner = make_user(engine)
+    for _ in range(3):
+        make_asset(engine, owner)  # public and screened: in neither index
+    _waiting(engine, tmp_path, owner, _picture(6), now=owner.created_at)
+    later = owner.created_at + verdicts.BACKSTOP_AFTER + timedelta(seconds=1)
+    with statements_sent(engine) as backstop:
+        verdicts.check_waiting(engine, media=tmp_path, screener=Flagging(), now=lambda: later)
+    with statements_sent(engine) as queue, read_scope(engine) as session:
+        (flagged,) = screening.flagged_outputs(session)
+    waiting_plan = _plans(engine, [s for s in backstop if "screening = 'waiting'" in s[0]])
+    queue_plan = _plans(engine, [s for s in queue if "FROM asset" in s[0]])
+    assert len(waiting_plan) == 1 and "ix_asset_waiting" in waiting_plan[0], waiting_plan
+    assert len(queue_plan) == 1 and "ix_asset_flagged_undecided" in queue_plan[0], queue_plan
+    assert flagged.screening is Screening.FLAGGED

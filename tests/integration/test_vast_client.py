@@ -1,6 +1,8 @@
 """VastClient against the simulator: error mapping, retries, and the traps it must avoid."""
 
 import json
+import threading
+import time
 from decimal import Decimal
 
 import httpx
@@ -404,7 +406,7 @@ def test_an_unpaced_client_retrying_fast_is_refused_by_vasts_intervals(vast):
             fast.list_instances()
 
 
-def test_the_pacer_spaces_each_endpoint_and_leaves_others_alone():
+def test_the_pacer_spaces_each_endpoint_from_the_end_of_its_last_call_and_leaves_others_alone():
     now = [100.0]
     slept: list[float] = []
 
@@ -412,13 +414,39 @@ def test_the_pacer_spaces_each_endpoint_and_leaves_others_alone():
         slept.append(seconds)
         now[0] += seconds
 
+    def call(endpoint: str, lasting_s: float = 0.0) -> None:
+        with pacer.slot(endpoint):
+            now[0] += lasting_s  # the call's round trip
+
     pacer = Pacer({"list": 1.0, "create": 4.5}, clock=lambda: now[0], sleep=sleep)
-    pacer.wait("list")
-    pacer.wait("create")
-    pacer.wait("user")  # no interval: never waits
-    pacer.wait("list")
-    pacer.wait("create")
+    call("list", lasting_s=0.3)  # a slow reply: the next list counts from its end
+    call("create")
+    call("user")  # no interval: never waits
+    call("list")
+    call("create")
     assert slept == [
         pytest.approx(1.0 + PACE_MARGIN_S),
         pytest.approx(4.5 + PACE_MARGIN_S - 1.0 - PACE_MARGIN_S),
     ]
+
+
+def test_the_pacer_lets_one_call_of_an_endpoint_through_at_a_time():
+    pacer = Pacer({"list": 0.01})
+    inside, most = [0], [0]
+    guard = threading.Lock()
+
+    def call() -> None:
+        with pacer.slot("list"):
+            with guard:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(0.005)
+            with guard:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
