@@ -379,6 +379,15 @@ class Reader:
         under = self.ends_before("under", index)
         return not 0 <= under < during
 
+    def _span_around(self, aged: int, number: Number) -> bool:
+        """Whether an `age_before` phrase at token `aged` that is also a unit of years
+        (`bare_units`: Swahili "miaka", said before its number) counts a span of time: a
+        `durations` word right before it ("kwa miaka 10") or an `ago` word right after the
+        number ("miaka 10 iliyopita")."""
+        if not self.end_of("bare_units", aged):
+            return False
+        return self._span_word_before(aged) or bool(self._is(("ago",), number.end))
+
     def _person_before_span(self, index: int) -> bool:
         """Whether a person or relative word ends right before the `durations` word that
         ends just before token `index`."""
@@ -409,6 +418,8 @@ class Reader:
         """ "aged 12", "under 16", "looks about 12", "her cousin, 10", "she is 12"."""
         toks, start = self.toks, number.start
         aged = self.ends_before("age_before", start)
+        if aged >= 0 and self._span_around(aged, number):
+            aged = -1  # "kwa miaka 10", "miaka 10 iliyopita": a unit before its number, a span
         if aged >= 0 and number.value < ADULT_AGE:
             # "whisky aged 12 years", "cheese aged 12 months": the thing comes before; set
             # off after a person's clause ("a teacher marking papers, aged 14"), the person's.
@@ -782,7 +793,7 @@ _ERA_START = {
 _ERA_YEAR = re.compile(r"(reiwa|heisei|showa|令和|平成|昭和) ?(\d{1,2}|元)(?!\d)")
 _MINGUO_YEAR = re.compile(r"(?:minguo|民国|民國) ?(\d{1,3})(?!\d)")
 _BUDDHIST_YEAR = re.compile(r"buddhist era (\d{4})\b|\b(\d{4}) (?:be|buddhist era)\b")
-_HIJRI_YEAR = re.compile(r"\b(\d{4}) ?(?:ah|a h|hijri|هجري|هجرية|هـ)(?!\w)")
+_HIJRI_YEAR = re.compile(r"\b(\d{4}) ?(?:ah|a h|hijri|هجري|هجرية|هجری|هجریة|هـ)(?!\w)")
 _PERSIAN_YEAR = re.compile(
     r"\b(\d{4}),? (?:in|by|of) the (?:persian|iranian|solar hijri|shamsi) calendar"
     r"|(?:persian|solar hijri|shamsi) year (\d{4})\b"

@@ -372,6 +372,11 @@ class ContextRules:
             others = letters[: match.start] + " " + letters[max(match.end, place_end) :]
             return not self.someone_else(tokens(others), 0, 0)
         before = letters[max(0, match.start - 8) : match.start].rstrip()
+        lead = letters[max(0, match.start - 16) : match.start].rstrip()
+        if (place_end or self._unspaced_in("institutions", word)) and self._staff_ends(lead):
+            # "ครูโรงเรียนมัธยม" (a teacher of a secondary school): Thai names the staff first
+            others = letters[: match.start] + " " + letters[max(match.end, place_end) :]
+            return not self.someone_else(tokens(others), 0, 0)
         if self._place_at(letters, match) and self._unspaced_in("empty_words", before):
             return True  # "誰もいない幼稚園", "空荡荡的幼儿园": the place, nobody in it
         aged = _UNSPACED_AGE.search(before)
@@ -395,6 +400,16 @@ class ContextRules:
         appearance = self.list_in("appearance", "letters")
         looks = any(True for _ in appearance.unspaced_matches(before + tail))
         return like and not looks and self.adult_named
+
+    def _staff_ends(self, before: str) -> bool:
+        """Whether `before` (the text just before a school word) ends with a `staff` word,
+        an `institutions` word ("โรงเรียน", a school) at most between them."""
+        staff = self.list_in("staff", "letters")
+        places = self.list_in("institutions", "letters")
+        if staff.ends_unspaced(before):
+            return True
+        ends = [m.start for m in places.unspaced_matches(before) if m.end == len(before)]
+        return any(staff.ends_unspaced(before[:start]) for start in ends)
 
     def _after_grade(self, letters: str, match: Match, rest: str) -> str:
         """`rest` past a school grade right after the school word ("中学2年生の担任の先生":
