@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from core.errors import ValidationFailed
 from core.safety.lexicon import ADULT_AGE, Lexicon
-from core.safety.normalization import INDIC_MARKS, is_unspaced
+from core.safety.normalization import INDIC_MARKS, is_unspaced, normalize
 from core.safety.phrases import PhraseSet
 
 WINDOW = 3
@@ -52,6 +52,14 @@ _KANJI_DIGITS = {
     "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
 }  # fmt: skip
 KANJI_AGE = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[歳岁歲才])")
+# The numerals of cheques and contracts ("拾肆岁": 14), read as the common ones before an age.
+_FINANCIAL = str.maketrans("零壹贰貳叁參肆伍陆陸柒捌玖拾", "〇一二二三三四五六六七八九十")
+_FINANCIAL_AGE = re.compile(
+    r"[〇一二两兩三四五六七八九十零壹贰貳叁參肆伍陆陸柒捌玖拾]{1,4}(?=[歳岁歲才]|[个個ヶかカケ]月)"
+)
+# A kanji numeral before a unit of months ("二十个月大", "十ヶ月"): written as digits, so the
+# rules for months old read it like "20个月大".
+_KANJI_MONTHS = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[个個ヶかカケ]月)")
 BIRTH_YEARS = range(1900, 2200)
 # A university class graduates at about 22 after 4 years: one graduating 5 or more years
 # ahead has members 17 or younger now (a school class, younger still).
@@ -402,11 +410,13 @@ class Reader:
             return False
         token = self.toks[index]
         unit = self.phrase("age_units").unspaced_prefix(token)
+        unit = unit or self.phrase("infant_units").unspaced_prefix(token)  # "个月大的小狗"
         if not unit:
             return False
-        rest = token[len(unit) :]
+        rest = token[len(unit) :].removeprefix("大")  # "个月大": months old
         for particle in _UNSPACED_PARTICLES:
             rest = rest.removeprefix(particle)
+        rest = rest.removeprefix("小").removeprefix("子")  # "小狗", "子猫": a young animal
         objects = self.phrase("objects")
         return (
             bool(rest)
@@ -759,13 +769,14 @@ def kanji_value(numeral: str) -> int:
     )
 
 
-_IN_WORD_DIGIT = re.compile(r"(?<=[a-z])[0-9](?=[a-z])")
+# Digits inside a word are look-alike letters, a run of them too ("thirt33n", "f0urt33n").
+_IN_WORD_DIGIT = re.compile(r"(?<=[a-z])[0-9]{1,3}(?=[a-z])")
 _IN_WORD_LETTERS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 _KANJI_THING_PREFIXES = ("的", "の", "老", "小", "大")
 
 
 def _digit_as_letter(found: re.Match[str]) -> str:
-    return _IN_WORD_LETTERS.get(found.group(0), found.group(0))
+    return "".join(_IN_WORD_LETTERS.get(digit, digit) for digit in found.group(0))
 
 
 def _kanji_thing(text: str, found: re.Match[str], objects: PhraseSet) -> bool:
@@ -837,9 +848,119 @@ _OPERATIONS: dict[str, Callable[[int, int], int]] = {
 }  # fmt: skip
 
 
+# Numbers written in another base: "0x0e", "0b1110", "1110 in binary", "16 in octal".
+_BASE_PREFIXED = re.compile(r"(?<![\w.])0(x[0-9a-f]{1,4}|b[01]{1,8}|o[0-7]{1,4})(?!\w)")
+_BASE_NAMED = re.compile(
+    r"(?<![\w.])([0-9a-f]{1,8}) (?:in |en |im |em |w )?"
+    r"(binary|binaire|binar|binär|binario|binarnie|hex|hexadecimal|hexadezimal|octal|oktal)(?!\w)"
+)
+_BASES = {"x": 16, "b": 2, "o": 8}
+_NAMED_BASES = {"hex": 16, "hexadecimal": 16, "hexadezimal": 16, "octal": 8, "oktal": 8}
+
+
+def _other_bases(digits_form: str) -> str:
+    """The text with numbers of other bases written in base ten ("0x20" is 32)."""
+
+    def prefixed(found: re.Match[str]) -> str:
+        written = found.group(1)
+        return str(int(written[1:], _BASES[written[0]]))
+
+    def named(found: re.Match[str]) -> str:
+        base = _NAMED_BASES.get(found.group(2), 2)
+        try:
+            return str(int(found.group(1), base))
+        except ValueError:  # "12 in binary" is no binary number: left as written
+            return found.group(0)
+
+    if "0" in digits_form:
+        digits_form = _BASE_PREFIXED.sub(prefixed, digits_form)
+    return _BASE_NAMED.sub(named, digits_form)
+
+
 def _worked_out(found: re.Match[str]) -> str:
     left, operation, right = int(found.group(1)), found.group(2), int(found.group(3))
     return str(_OPERATIONS[operation](left, right))
+
+
+# Operations said in words between two numbers ("five times seven", "cincuenta menos seis",
+# "50 минус 6"), in the digits form's folding; and halves ("half of thirty").
+_WORD_OPERATIONS: dict[str, Callable[[int, int], int]] = {
+    normalize(word, lookalikes=False): operation
+    for words, operation in (
+        ("plus più piu mas más artı arti плюс", int.__add__),
+        ("minus moins menos meno eksi минус мінус", int.__sub__),
+        ("times mal fois por razy krát krat kere çarpı carpi keer maal gange gånger", int.__mul__),
+    )
+    for word in words.split()
+}
+_HALVES = frozenset(
+    normalize(word, lookalikes=False)
+    for word in (
+        "half",
+        "halb",
+        "halbe",
+        "mitad",
+        "moitie",
+        "moitié",
+        "hälfte",
+        "halfte",
+        "metà",
+        "meta",
+        "metade",
+        "połowa",
+        "polowa",
+        "helft",
+        "половина",
+        "половину",
+    )
+)
+_HALF_LINKS = frozenset({"of", "the", "de", "von", "di", "van", "la", "une", "die", "от"})
+
+
+def worked_out_numbers(numbers: list[Number], toks: Sequence[str]) -> list[Number]:
+    """`numbers` with a sum said in words read as its result ("five times seven" is 35,
+    "medio" aside) and a half said before a number read as half of it ("half of thirty")."""
+    merged: list[Number] = []
+    for number in numbers:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and number.start == previous.end + 1
+            and toks[previous.end] in _WORD_OPERATIONS
+            and not previous.ordinal
+            and not number.ordinal
+        ):
+            value = _WORD_OPERATIONS[toks[previous.end]](previous.value, number.value)
+            merged[-1] = Number(previous.start, number.end, value, False, False)
+            continue
+        start = number.start
+        while start > 0 and number.start - start < 3 and toks[start - 1] in _HALF_LINKS:
+            start -= 1
+        if start > 0 and toks[start - 1] in _HALVES and not number.ordinal:
+            number = Number(start - 1, number.end, number.value // 2, False, False)
+        merged.append(number)
+    return merged
+
+
+# Roman numerals from 2 to 39 ("aged XIII", "XIV years old"); one letter is read as a word.
+_ROMAN = re.compile(r"^(x{0,3})(ix|iv|v?i{0,3})$")
+_ROMAN_VALUES = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9}
+
+
+def roman_ages(toks: list[str], lex: Lexicon) -> list[str]:
+    """`toks` with a Roman numeral written as digits where an age stands: after an
+    `age_before` word ("aged XIII") or before an age unit ("XIV years old"); elsewhere it
+    is a name's ("Louis XIV") or a chapter's, and kept."""
+    found = [i for i, token in enumerate(toks) if len(token) > 1 and _ROMAN.match(token)]
+    if not found:
+        return toks
+    reader = Reader(toks, lex, year=0)
+    changed = list(toks)
+    for index in found:
+        if reader.ends_before("age_before", index) >= 0 or reader.end_of("age_units", index + 1):
+            tens, ones = _ROMAN.match(toks[index]).groups()  # type: ignore[union-attr]
+            changed[index] = str(10 * len(tens) + _ROMAN_VALUES.get(ones, 0))
+    return changed
 
 
 def _full_year(found: re.Match[str], year: int) -> str:
@@ -869,14 +990,17 @@ def minor_age(
     # "born in '11": a year written short is the latest year it can be up to the Clock's
     digits_form = _SHORT_YEAR.sub(lambda found: _full_year(found, year), digits_form)
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
+    digits_form = _other_bases(digits_form)  # "0x0e", "1110 in binary"
     digits_form = _SUM.sub(_worked_out, digits_form)
     digits_form = _gregorian_years(digits_form)  # "born in Heisei 24", "1432 AH"
+    digits_form = _FINANCIAL_AGE.sub(lambda found: found[0].translate(_FINANCIAL), digits_form)
+    digits_form = _KANJI_MONTHS.sub(lambda found: str(kanji_value(found.group(1))), digits_form)
     objects = lex.phrase("objects")
     for found in KANJI_AGE.finditer(digits_form):
         if kanji_value(found.group(1)) < ADULT_AGE:
             if not _kanji_thing(digits_form, found, objects):
                 return "minor_age"
-    toks = digit_tokens(digits_form)
+    toks = roman_ages(digit_tokens(digits_form), lex)
     glued = glued_digits(digits_form)
     reader = Reader(
         toks,
@@ -890,7 +1014,7 @@ def minor_age(
     for compound in lex.compounds.matches(toks):  # "zwölfjährig", unless "ein zehnjähriger Golf"
         if not reader.head_is_thing(range(compound.end, compound.end + WINDOW), ("objects",)):
             return "minor_age"
-    numbers = numbers_in(toks, lex, glued)
+    numbers = worked_out_numbers(numbers_in(toks, lex, glued), toks)
     if len(numbers) > MAX_NUMBERS:
         raise ValidationFailed(
             f"This text holds more than {MAX_NUMBERS} numbers, too many to screen; shorten it."
