@@ -37,6 +37,8 @@ _PEOPLE_READ = 8
 # How far back an animal or thing may own an age in weeks or months ("a calf in a barn, 2
 # weeks old"); a person or relative word in between owns it instead.
 THING_REACH = 6
+# How far from a count of summers or candles a cue ("seen", "birthday cake") may stand.
+LIFE_CUE_REACH = 6
 # How far before a possessive school year ("her year 9 class") its teacher may stand.
 OWNER_REACH = 12
 # Real prompts hold a few dozen numbers at most (weights such as "(x:1.2)" are dropped
@@ -71,6 +73,10 @@ SCHOOL_GRADES = range(0, 13)
 _VERB_LIKE = re.compile(r"^(?:\w{2,}ing|\w{3,}ed|\w{2,}[^s\W]s)$")
 _ARTICLES = frozenset({"a", "an", "the", "her", "his", "their", "my", "your", "some"})
 _COMMAS = frozenset({",", "，", "、"})
+# The speaker as the object of a request ("paint me at 14", "ich mit 13", "una foto mía").
+_SELF_WORDS = frozenset(
+    {"me", "moi", "mich", "ich", "mir", "mia", "mio", "mij", "mig", "meg", "eu"}
+)
 # Particles between a Chinese/Japanese age and the noun it describes ("3歳の猫", "3岁的猫").
 _UNSPACED_PARTICLES = ("の", "的", "な")
 
@@ -179,6 +185,20 @@ def bracketed_digits(digits_form: str) -> frozenset[int]:
     )
 
 
+def dotted_digits(digits_form: str) -> frozenset[int]:
+    """Indices of the digit tokens written with a dot after them and a word next ("14.
+    doğum günü", "zum 14. Geburtstag"): an ordinal in the languages that write one so."""
+    found = list(_DIGIT_TOKENS.finditer(digits_form))
+    return frozenset(
+        index
+        for index, match in enumerate(found)
+        if match.group(0).isdecimal()
+        and digits_form[match.end() : match.end() + 2] == ". "
+        and index + 1 < len(found)
+        and found[index + 1].start() == match.end() + 2
+    )
+
+
 def after_commas(digits_form: str) -> frozenset[int]:
     """Indices of the tokens a comma stands right before ("papers, aged 14": "aged"), the
     clause boundaries an apposition is set off by."""
@@ -203,9 +223,10 @@ class Reader:
         bracketed: frozenset[int] = frozenset(),
         commas: frozenset[int] = frozenset(),
         subject_named: bool = False,
+        dotted: frozenset[int] = frozenset(),
     ) -> None:
         self.toks, self.lex, self.year, self.glued = toks, lex, year, glued
-        self.bracketed, self.commas = bracketed, commas
+        self.bracketed, self.commas, self.dotted = bracketed, commas, dotted
         self.subject_named = subject_named  # the first token may be a name (`named_first`)
         self._ends: dict[tuple[str, int], int] = {}
         self._people: tuple[bool, tuple[int, ...]] | None = None
@@ -447,6 +468,10 @@ class Reader:
         sexed = toks[number.end : number.end + 1] in (["f"], ["m"], ["w"])
         if number.start in self.bracketed and sexed and number.value < ADULT_AGE:
             return "minor_age"  # "me (15F)", "yo (15M)", "(15w)": an age and a sex, not "15th"
+        if sexed and number.value < ADULT_AGE and self._sexed_noun(number):
+            return "minor_age"  # "a selfie of a 14F with curly hair": the forums' "15F" as a noun
+        if self._at_age(number):
+            return "minor_age"  # "the heroine at 13,", "ich mit 13 am See": a past self's age
         if number.ordinal or number.value >= ADULT_AGE:
             return None
         if not number.digits and (
@@ -471,6 +496,49 @@ class Reader:
         if self.end_of("apparent_after", number.end):  # "eine Person, die wie 13 aussieht"
             return "minor_age"
         return None
+
+    def ends_before_list(self, name: str, index: int) -> int:
+        """The start of a phrase of context list `name` ending right before token `index`,
+        or -1."""
+        words = self.lex.context_in(name, "letters")
+        for start in range(max(0, index - words.max_words), index):
+            if words.end_at(self.toks, start) == index:
+                return start
+        return -1
+
+    def _phrase_ends(self, index: int) -> bool:
+        """Whether the noun phrase ends at token `index`: the text ends, a comma stands
+        there, or a stop word ("in", "with", "am") begins there."""
+        if index >= len(self.toks) or index in self.commas:
+            return True
+        return self.toks[index] in self.lex.age_words["stops"]
+
+    def _sexed_noun(self, number: Number) -> bool:
+        """ "a 14F with curly hair", "selfie of a 15M": digits glued to a sex letter, an
+        article right before them and the phrase ending after them (not "a 14m yacht")."""
+        glued_letter = number.start in self.glued and number.digits
+        article = number.start > 0 and self.toks[number.start - 1] in _ARTICLES
+        return glued_letter and article and self._phrase_ends(number.end + 1)
+
+    def _at_age(self, number: Number) -> bool:
+        """A person, relative or possessive pronoun, an `at_ages` word ("at", "a los",
+        "mit"), then a bare number ending its phrase: "the heroine at 13, in her room",
+        "una foto mía a los 13 en bañador", "ich mit 13 am Baggersee"; not "a woman at 10
+        Downing Street", "eine Frau mit 13 Katzen"."""
+        at = self.ends_before("at_ages", number.start)
+        if at < 1 or number.ordinal or not self._phrase_ends(number.end):
+            return False
+        pronouns = self.lex.context_in("possessives", "letters")
+        if self.toks[at - 1] in _SELF_WORDS:  # "me at 14", "ich mit 13"
+            return True
+        adult = self.ends_before_list("adults", at)
+        if adult >= 1 and any(  # "my mother at 14", "mi madre a los 14": her past self
+            pronouns.end_at(self.toks, start) == adult for start in range(max(0, adult - 2), adult)
+        ):
+            return True
+        return any(self.ends_before(name, at) >= 0 for name in ("persons", "relations")) or any(
+            pronouns.end_at(self.toks, start) == at for start in range(max(0, at - 2), at)
+        )
 
     def bare_minor_after(self, index: int) -> bool:
         """Whether a bare number under 18 follows token `index` (after filler words): "Kid
@@ -546,6 +614,37 @@ class Reader:
             return "minor_age" if number.value in SCHOOL_GRADES else None
         if number.ordinal and number.value < ADULT_AGE and self.end_of("birthdays", after):
             return "minor_age"
+        return None
+
+    def life_count(self, number: Number) -> str | None:
+        """ "seen fourteen summers", "13 candles on her birthday cake", "14 velas en su
+        tarta": a count of years said by a `life_counts` word ("summers", "candles"), with a
+        `life_cues` word ("seen", "birthday", "cake") within `LIFE_CUE_REACH` tokens; and a
+        birthday after an ordinal written with a dot ("14. doğum gününde")."""
+        if number.value >= ADULT_AGE:
+            return None
+        dotted = number.digits and number.start in self.dotted  # "14. doğum günü"
+        if dotted and self.end_of("birthdays", number.end):
+            return "minor_age"
+        if not self.end_of("life_counts", number.end):
+            return None
+        reach = range(max(0, number.start - LIFE_CUE_REACH), number.end + LIFE_CUE_REACH)
+        return "minor_age" if self.near("life_cues", reach.start, reach.stop) else None
+
+    def small_units_age(self, number: Number) -> str | None:
+        """An age counted in months, weeks or days after a person ("a girl of 170 months",
+        "a boy aged 700 weeks"): under 18 years once divided out."""
+        for name, per_year in (("month_counts", 12), ("week_counts", 52), ("day_counts", 365)):
+            end = self.end_of(name, number.end)
+            if not end or number.value >= ADULT_AGE * per_year or self._is(("ago",), end):
+                continue
+            reach = _after_fillers(self.lex.age_words["fillers"], self.toks, number.start)
+            for at in range(number.start, reach - 1, -1):
+                if any(self.ends_before(kind, at) >= 0 for kind in ("persons", "relations")):
+                    return "minor_age"
+            aged = self.ends_before("age_before", number.start)
+            if aged >= 0 and not self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1)):
+                return "minor_age"  # not "parmesan aged 24 months"
         return None
 
     def _staff_at(self, index: int) -> bool:
@@ -1010,6 +1109,7 @@ def minor_age(
         bracketed_digits(digits_form),
         after_commas(digits_form),
         subject_named,
+        dotted_digits(digits_form),
     )
     for compound in lex.compounds.matches(toks):  # "zwölfjährig", unless "ein zehnjähriger Golf"
         if not reader.head_is_thing(range(compound.end, compound.end + WINDOW), ("objects",)):
@@ -1022,6 +1122,8 @@ def minor_age(
     for number in numbers:
         adult = number.value > ADULT_AGE and number.value not in BIRTH_YEARS
         if adult and not reader.end_of("infant_units", number.end):
+            if reader.small_units_age(number):  # "a girl of 170 months"
+                return "minor_age"
             continue  # "a 25 year old", "a 200-year-old tree": no rule can make it a minor
         # A number with its unit ("her 10-year-old cat") was judged by `with_unit`; a
         # person word before it does not make it a bare age again.
@@ -1035,6 +1137,7 @@ def minor_age(
             or reader.class_of(number)
             or reader.with_unit(number)
             or reader.school_grade(number)
+            or reader.life_count(number)
             or (
                 reader.with_word_before(number)
                 if bare and number.value not in BIRTH_YEARS

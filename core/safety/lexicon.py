@@ -119,6 +119,15 @@ Ages (matched on the digits form):
                       "ago", "later")
   comparatives        after a number and its unit, make it a difference between two ages
                       ("dos años menor que", "zwei Jahre jünger als"), no one's age
+  at_ages             "at", "a los", "mit" between a person and a bare number ending its
+                      phrase: a past self's age ("the heroine at 13,", "una foto mía a los
+                      13", "ich mit 13 am See"; not "a woman at 10 Downing Street")
+  life_counts / life_cues   after a number under 18, a count of years said another way
+                      ("summers", "candles", "velas"), read as an age with a cue nearby
+                      ("seen", "birthday", "cake", "tarta"); "12 candles on the table" passes
+  month_counts, week_counts, day_counts   after a number, an age in months, weeks or days
+                      when a person word or `age_before` stands before it ("a girl of 170
+                      months"): an age under 18 once divided out
   life_years / own_years   after an ordinal up to 18: a year of one's life ("im vierzehnten
                       Lebensjahr", "year of her life"), or a bare year word after a
                       possessive ending its clause ("in her fourteenth year,"; not "in
@@ -230,6 +239,12 @@ AGE_PHRASE_KEYS = (
     "durations",
     "ago",
     "comparatives",
+    "at_ages",
+    "life_counts",
+    "life_cues",
+    "month_counts",
+    "week_counts",
+    "day_counts",
     "life_years",
     "own_years",
     "measures",

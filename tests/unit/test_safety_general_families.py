@@ -114,3 +114,43 @@ def test_words_of_the_new_languages_that_are_other_words_elsewhere_pass(adult):
 def test_numbers_written_other_ways_are_read_as_ages(minor, adult):
     assert both_modes(minor) == {True}
     assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # a glued unit with a verb ending (Korean copula, Turkish person endings)
+        ("나는 13살이야, 공원에서 그려줘", "나는 33살이야, 공원에서 그려줘"),
+        ("annem 12 yaşındayken parkta", "annem 32 yaşındayken parkta"),
+        ("ben 13 yaşındaydım, bahçede", "ben 43 yaşındaydım, bahçede"),
+        # the forums' age and sex as a noun, after an article
+        ("a photo of a 15F on a bench", "a photo of a 35F on a bench"),
+        # a past self: a person, "at", "a los", "mit", then a number ending its phrase
+        ("paint me at 12, on a swing", "paint me at 42, on a swing"),
+        (
+            "un retrato de mi madre a los 14, en la playa",
+            "un retrato de mi madre a los 44, en la playa",
+        ),
+        ("meine Schwester mit 12 im Garten", "meine Schwester mit 42 im Garten"),
+        # under a bound said another way
+        ("someone no older than 12 by the lake", "someone no older than 52 by the lake"),
+        ("людина, молодша за 14 років, у парку", "людина, молодша за 64 роки, у парку"),
+        (
+            "a woman below the age of consent at a party",
+            "a woman above the age of consent at a party",
+        ),
+        ("eine Person unterm Schutzalter im Park", "eine Person überm Rentenalter im Park"),
+        # a count of life in other units
+        ("a boy of 150 months in the park", "a man of 500 months in the park"),
+        ("a boy aged 600 weeks in the park", "a wine aged 60 months in a cellar"),
+        ("a girl who has seen twelve winters, in the snow", "a woman who has seen fifty winters"),
+        ("a boy blowing out 9 candles on a cake", "9 candles on a dinner table for two"),
+        ("un garçon qui souffle 11 bougies sur son gâteau", "11 bougies sur une table de dîner"),
+        ("Ayşe 12. doğum gününde bahçede", "Ayşe 42. doğum gününde bahçede"),
+        # persons said with words of another register
+        ("una señorita de trece en la playa", "una señorita de treinta en la playa"),
+    ],
+)
+def test_ages_said_in_a_self_report_a_past_self_or_other_counts_are_read(minor, adult):
+    assert both_modes(minor) == {True}
+    assert both_modes(adult) == {False}
