@@ -37,6 +37,10 @@ _PEOPLE_READ = 8
 # How far back an animal or thing may own an age in weeks or months ("a calf in a barn, 2
 # weeks old"); a person or relative word in between owns it instead.
 THING_REACH = 6
+# How far after "half the age of" the age it halves may stand.
+HALF_REACH = 8
+# The oldest age a person is given; a larger number is no one's age.
+OLDEST_AGE = 120
 # How far from a count of summers or candles a cue ("seen", "birthday cake") may stand.
 LIFE_CUE_REACH = 6
 # How far before a possessive school year ("her year 9 class") its teacher may stand.
@@ -59,9 +63,9 @@ _FINANCIAL = str.maketrans("零壹贰貳叁參肆伍陆陸柒捌玖拾", "〇一
 _FINANCIAL_AGE = re.compile(
     r"[〇一二两兩三四五六七八九十零壹贰貳叁參肆伍陆陸柒捌玖拾]{1,4}(?=[歳岁歲才]|[个個ヶかカケ]月)"
 )
-# A kanji numeral before a unit of months ("二十个月大", "十ヶ月"): written as digits, so the
-# rules for months old read it like "20个月大".
-_KANJI_MONTHS = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[个個ヶかカケ]月)")
+# A kanji numeral before a unit of months ("二十个月大", "十ヶ月") or "years ago" ("十三年前"):
+# written as digits, so the rules for months old and births read it like "20个月大".
+_KANJI_MONTHS = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[个個ヶかカケ]月|年前)")
 BIRTH_YEARS = range(1900, 2200)
 # A university class graduates at about 22 after 4 years: one graduating 5 or more years
 # ahead has members 17 or younger now (a school class, younger still).
@@ -73,6 +77,8 @@ SCHOOL_GRADES = range(0, 13)
 _VERB_LIKE = re.compile(r"^(?:\w{2,}ing|\w{3,}ed|\w{2,}[^s\W]s)$")
 _ARTICLES = frozenset({"a", "an", "the", "her", "his", "their", "my", "your", "some"})
 _COMMAS = frozenset({",", "，", "、"})
+# "of" before a count ("a boy of 12 summers", "una chica de 14 primaveras"): what it counts is his.
+_OF = frozenset({"of", "de", "di", "von", "van", "od", "av", "af"})
 # The speaker as the object of a request ("paint me at 14", "ich mit 13", "una foto mía").
 _SELF_WORDS = frozenset(
     {"me", "moi", "mich", "ich", "mir", "mia", "mio", "mij", "mig", "meg", "eu"}
@@ -230,6 +236,7 @@ class Reader:
         self.subject_named = subject_named  # the first token may be a name (`named_first`)
         self._ends: dict[tuple[str, int], int] = {}
         self._people: tuple[bool, tuple[int, ...]] | None = None
+        self._numbers: list[Number] | None = None
 
     def phrase(self, name: str) -> PhraseSet:
         return self.lex.phrase(name)
@@ -329,6 +336,13 @@ class Reader:
             span_of_time = False  # "djevojka od 14 godina": "od" is "of" after a person
         if bare and (span_of_time or self._is(("ago",), end)):
             return None
+        sign = self.difference_sign(number)
+        value = self.relative_value(number, sign) if sign else None
+        if value is not None:  # "her daughter, 25 years younger", "두 살 어린", "iki yaş küçük"
+            return "minor_age" if 0 <= value < ADULT_AGE else None
+        if sign and not self.end_of("under_after", number.end):
+            return None  # a difference, no other age stated: no one's age ("18 yaşından küçük"
+            # is a bound, `under_after`)
         if self.end_of("comparatives", end):
             return None  # "dos años menor que su hermano": a difference between two ages
         # With its unit said, the number is an age; only a thing can still own it ("a 10
@@ -350,12 +364,83 @@ class Reader:
             return None  # "3 days a week", "2 dni w tygodniu": a rate, no baby's age
         # "under 18 years old", "de moins de 18 ans": an `under` word before counts as well.
         under = (
-            bool(self.end_of("under_after", end))
+            bool(self.end_of("under_after", end) or self.end_of("under_after", number.end))
             or self.phrase("under_after").in_unspaced(toks[end - 1])
             or self.ends_before("under", number.start) >= 0
         )
         limit = ADULT_AGE + 1 if under else ADULT_AGE
         return "minor_age" if infant_end or number.value < limit else None
+
+    def relative_age(self, number: Number, sign: int) -> str | None:
+        """A difference of ages ("25 years younger") read against the age the request
+        gives someone else ("a woman of 40 and her daughter, 25 years younger": 15); with
+        none given it is no one's age."""
+        value = self.relative_value(number, sign)
+        return "minor_age" if value is not None and 0 <= value < ADULT_AGE else None
+
+    def younger_than_stated(self, number: Number) -> str | None:
+        """An adult number of years younger than an age stated ("a woman of 40 and her
+        daughter, 25 years younger"): `relative_age` for numbers no other rule reads."""
+        return self.relative_age(number, -1) if self.difference_sign(number) < 0 else None
+
+    def difference_sign(self, number: Number) -> int:
+        """-1 if a `younger` phrase follows the number (its unit said inside the phrase, "25
+        years younger", or before it, "zwei Jahre jünger"), +1 for an `older` one, else 0."""
+        for at in (number.end, self.end_of("age_units", number.end)):
+            if at and self.end_of("younger", at):
+                return -1
+            if at and self.end_of("older", at):
+                return 1
+        return 0
+
+    def relative_value(self, number: Number, sign: int) -> int | None:
+        """The age `number` years younger (`sign` -1) or older (+1) than the nearest other
+        age in the request, or None if it gives no other age."""
+        reference = self.reference_age(number)
+        return None if reference is None else reference + sign * number.value
+
+    def reference_age(self, number: Number) -> int | None:
+        """The nearest other age the request states: a number with an age unit after it
+        (and no comparative), or an `age_before` word, a person or a relative before it."""
+        best: tuple[int, int] | None = None
+        for other in self.all_numbers():
+            if other.start == number.start or not 0 < other.value < OLDEST_AGE:
+                continue
+            distance = abs(other.start - number.start)
+            if (best is None or distance < best[0]) and self._states_age(other):
+                best = (distance, other.value)
+        return None if best is None else best[1]
+
+    def _states_age(self, number: Number) -> bool:
+        unit_end = self.end_of("age_units", number.end)
+        if self.difference_sign(number) or (unit_end and self.end_of("comparatives", unit_end)):
+            return False
+        if unit_end:
+            return True
+        if self.ends_before("age_before", number.start) >= 0:
+            return True
+        reach = _after_fillers(self.lex.age_words["fillers"], self.toks, number.start)
+        return any(
+            self.ends_before(kind, at) >= 0
+            for at in range(number.start, reach - 1, -1)
+            for kind in ("persons", "relations")
+        )
+
+    def all_numbers(self) -> list[Number]:
+        """Every number of the request (read once)."""
+        if self._numbers is None:
+            self._numbers = numbers_in(self.toks, self.lex, self.glued)[:MAX_NUMBERS]
+        return self._numbers
+
+    def halved_age(self) -> str | None:
+        """ "a girl half the age of her 28-year-old aunt", "halb so alt wie ihre Tante, 30":
+        a `half_age` phrase, then the next age stated within `HALF_REACH` tokens, halved."""
+        for found in self.phrase("half_age").matches(self.toks):
+            for other in self.all_numbers():
+                near = found.end <= other.start < found.end + HALF_REACH
+                if near and other.value < OLDEST_AGE and self._states_age(other):
+                    return "minor_age" if other.value // 2 < ADULT_AGE else None
+        return None
 
     def _person_clause_before(self, index: int) -> bool:
         """Whether the age phrase at token `index` (or its `age_before` words just before)
@@ -489,6 +574,9 @@ class Reader:
         if self.end_of("grades", number.end) or self.ends_before("grades", start) >= 0:
             return None  # a school grade ("i 7. klasse"): `school_grade` judged it
         reach = _after_fillers(self.lex.age_words["fillers"], toks, start)
+        counted = number.end not in self.commas and self.counted_things(number.end)
+        if counted and self.toks[number.end] not in self.lex.age_words["stops"]:
+            return None  # "una mujer con 12 globos", "a man with 3 dogs": a count of things
         for name in ("apparent", "persons", "relations"):
             # a filler may end the phrase itself ("ser ut som 12": "som" is a filler too)
             if any(self.ends_before(name, at) >= 0 for at in range(start, reach - 1, -1)):
@@ -573,6 +661,10 @@ class Reader:
         word = self.toks[index]
         if self._is(("persons", "relations", "age_units"), index):
             return False
+        if self._is(("life_counts",), index) and (
+            self._life_cue_near(index - 1, index) or (index > 1 and self.toks[index - 2] in _OF)
+        ):
+            return False  # "a boy of 12 summers", "14 velas en su tarta": years, not things
         plural = word.endswith("s") and not word.endswith("ss")  # "shirtless" counts nothing
         return len(word) > 3 and plural and word not in self.lex.age_words["fillers"]
 
@@ -628,8 +720,11 @@ class Reader:
             return "minor_age"
         if not self.end_of("life_counts", number.end):
             return None
-        reach = range(max(0, number.start - LIFE_CUE_REACH), number.end + LIFE_CUE_REACH)
-        return "minor_age" if self.near("life_cues", reach.start, reach.stop) else None
+        return "minor_age" if self._life_cue_near(number.start, number.end) else None
+
+    def _life_cue_near(self, start: int, end: int) -> bool:
+        """Whether a `life_cues` word stands within `LIFE_CUE_REACH` tokens of [start, end)."""
+        return self.near("life_cues", start - LIFE_CUE_REACH, end + LIFE_CUE_REACH)
 
     def small_units_age(self, number: Number) -> str | None:
         """An age counted in months, weeks or days after a person ("a girl of 170 months",
@@ -825,6 +920,8 @@ class Reader:
         # right after "önce" ("14 yıl önce doğmuş"); a one-letter "b" (born) is too often
         # another word folded ("в")
         born_after = self.end_of("born", after_ago) and len(self.toks[after_ago]) > 1
+        # "13年前に生まれた", "十三年前出生的": the birth glued in the same run as its "ago"
+        born_after = born_after or (ago >= 0 and self.phrase("born").in_unspaced(self.toks[ago]))
         if born_after or not any(token.isdecimal() for token in between):
             return "minor_birth_year"
         return None
@@ -876,6 +973,19 @@ _KANJI_THING_PREFIXES = ("的", "の", "老", "小", "大")
 
 def _digit_as_letter(found: re.Match[str]) -> str:
     return "".join(_IN_WORD_LETTERS.get(digit, digit) for digit in found.group(0))
+
+
+# An age in digits before a Chinese/Japanese unit ("35岁的哥哥"), a difference's reference.
+_DIGIT_AGE = re.compile(r"(\d{1,3}) ?(?=[歳岁歲])")
+
+
+def _kanji_difference(text: str, found: re.Match[str]) -> int:
+    """-1 or +1 if a kanji age is a difference ("比哥哥小两岁", "比他大三岁": younger, older
+    than someone named after 比), else 0."""
+    before = text[max(0, found.start() - 1) : found.start()]
+    if before not in ("小", "大") or "比" not in text[: found.start()]:
+        return 0
+    return -1 if before == "小" else 1
 
 
 def _kanji_thing(text: str, found: re.Match[str], objects: PhraseSet) -> bool:
@@ -1095,8 +1205,17 @@ def minor_age(
     digits_form = _FINANCIAL_AGE.sub(lambda found: found[0].translate(_FINANCIAL), digits_form)
     digits_form = _KANJI_MONTHS.sub(lambda found: str(kanji_value(found.group(1))), digits_form)
     objects = lex.phrase("objects")
-    for found in KANJI_AGE.finditer(digits_form):
-        if kanji_value(found.group(1)) < ADULT_AGE:
+    kanji_ages = list(KANJI_AGE.finditer(digits_form))
+    for found in kanji_ages:
+        value = kanji_value(found.group(1))
+        difference = _kanji_difference(digits_form, found)
+        if difference:  # "比她三十五岁的哥哥小两岁": younger by two than a stated age
+            stated = [kanji_value(f.group(1)) for f in kanji_ages if f is not found]
+            stated += [int(n) for n in _DIGIT_AGE.findall(digits_form)]
+            if stated and 0 <= stated[0] + difference * value < ADULT_AGE:
+                return "minor_age"
+            continue
+        if value < ADULT_AGE:
             if not _kanji_thing(digits_form, found, objects):
                 return "minor_age"
     toks = roman_ages(digit_tokens(digits_form), lex)
@@ -1111,6 +1230,9 @@ def minor_age(
         subject_named,
         dotted_digits(digits_form),
     )
+    halved = reader.halved_age() if reader.phrase("half_age") else None
+    if halved is not None:
+        return halved
     for compound in lex.compounds.matches(toks):  # "zwölfjährig", unless "ein zehnjähriger Golf"
         if not reader.head_is_thing(range(compound.end, compound.end + WINDOW), ("objects",)):
             return "minor_age"
@@ -1122,8 +1244,8 @@ def minor_age(
     for number in numbers:
         adult = number.value > ADULT_AGE and number.value not in BIRTH_YEARS
         if adult and not reader.end_of("infant_units", number.end):
-            if reader.small_units_age(number):  # "a girl of 170 months"
-                return "minor_age"
+            if reader.small_units_age(number) or reader.younger_than_stated(number):
+                return "minor_age"  # "a girl of 170 months", "her daughter, 25 years younger"
             continue  # "a 25 year old", "a 200-year-old tree": no rule can make it a minor
         # A number with its unit ("her 10-year-old cat") was judged by `with_unit`; a
         # person word before it does not make it a bare age again.

@@ -451,6 +451,9 @@ class ContextRules:
         # The relative may run past the youth word: "my baby sister, 27" ("baby").
         relatives = self.list_in("adult_by_age", form).matches_at(toks, match.start)
         relative_end = max((m.end for m in relatives if m.end >= match.end), default=0)
+        led = _ends_before(self.list_in("adult_by_age", form), toks, match.end)
+        if not relative_end and 0 <= led < match.start:
+            relative_end = match.end  # "their youngest kid, now 26": the phrase ends at it
         relative = relative_end > 0
         group = not relative and self._listed("adult_groups", match, toks, form)
         if not relative and not group:
@@ -471,8 +474,10 @@ class ContextRules:
             ):
                 index += 1
             # "djevojka koja je upravo postala punoljetna": an adulthood said in words
-            return self._adult_number_at(reader, digits, index) is not None or (
-                index < len(toks) and bool(decades.end_at(toks, index))
+            return (
+                self._adult_number_at(reader, digits, index) is not None
+                or (index < len(toks) and bool(decades.end_at(toks, index)))
+                or self._adult_difference_at(reader, digits, index)
             )
         leads = self.list_in("adult_age_leads", form)
         for index in range(match.end, min(len(toks), match.end + _APPOSITION)):
@@ -487,6 +492,19 @@ class ContextRules:
                 )
                 return led or bool(reader.end_of("age_units", after))
         return False
+
+    def _adult_difference_at(self, reader: ages.Reader, digits: list[str], index: int) -> bool:
+        """Whether a difference of ages starting at `index` ("25 years younger") makes an
+        adult of the age the request states elsewhere ("a woman of 60 and her daughter, 25
+        years younger": 35)."""
+        numbers = ages.numbers_in(digits[index : index + 3], self.lex)
+        if not numbers or numbers[0].start != 0:
+            return False
+        found = numbers[0]
+        number = ages.Number(index, index + found.end, found.value, found.digits, found.ordinal)
+        sign = reader.difference_sign(number)
+        value = reader.relative_value(number, sign) if sign else None
+        return value is not None and ADULT_AGE <= value < OLDEST_AGE
 
     def _adult_age_before(self, reader: ages.Reader, digits: list[str], start: int) -> bool:
         """Whether an adult age with its unit ends just before token `start`, one filler

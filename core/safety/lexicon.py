@@ -119,6 +119,11 @@ Ages (matched on the digits form):
                       "ago", "later")
   comparatives        after a number and its unit, make it a difference between two ages
                       ("dos años menor que", "zwei Jahre jünger als"), no one's age
+  younger / older     after a number and its unit, a difference of ages ("25 years
+                      younger", "두 살 어린", "iki yaş küçük"): read against the nearest other
+                      age the request states ("a woman of 40 and her daughter, 25 years
+                      younger" is 15); with none stated, no one's age
+  half_age            "half the age of", "halb so alt wie": the next age stated, halved
   at_ages             "at", "a los", "mit" between a person and a bare number ending its
                       phrase: a past self's age ("the heroine at 13,", "una foto mía a los
                       13", "ich mit 13 am See"; not "a woman at 10 Downing Street")
@@ -240,6 +245,9 @@ AGE_PHRASE_KEYS = (
     "ago",
     "comparatives",
     "at_ages",
+    "younger",
+    "older",
+    "half_age",
     "life_counts",
     "life_cues",
     "month_counts",

@@ -154,3 +154,69 @@ def test_numbers_written_other_ways_are_read_as_ages(minor, adult):
 def test_ages_said_in_a_self_report_a_past_self_or_other_counts_are_read(minor, adult):
     assert both_modes(minor) == {True}
     assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # a difference of ages read against the age the request states elsewhere
+        ("a man of 45 and his son, 32 years younger", "a man of 70 and his son, 32 years younger"),
+        (
+            "someone 30 years younger than their 45-year-old cousin",
+            "someone 3 years younger than their 45-year-old cousin",
+        ),
+        (
+            "ein Mann von 50 und sein Sohn, 38 Jahre jünger",
+            "ein Mann von 70 und sein Sohn, 38 Jahre jünger",
+        ),
+        (
+            "a boy half the age of his 26-year-old uncle, at the lake",
+            "a man half the age of his 80-year-old uncle",
+        ),
+        ("比他十六岁的哥哥小三岁的弟弟在公园", "比他四十岁的哥哥小三岁的男人在公园"),
+        (
+            "16 yaşındaki ablasından iki yaş küçük biri",
+            "46 yaşındaki ablasından iki yaş küçük biri",
+        ),
+        # a stage of development not yet reached, in several languages
+        ("a prepubertal boy at the lake", "a postmenopausal woman at the lake"),
+        ("사춘기 전의 사람, 호숫가에서", "갱년기의 사람, 호숫가에서"),
+        (
+            "una persona que aún no tuvo su primera menstruación",
+            "una persona que aún no tuvo su primera cita",
+        ),
+        (
+            "une personne qui n'a pas encore eu ses règles",
+            "une personne qui n'a pas encore eu son permis",
+        ),
+        ("青春期前的男孩在湖边", "更年期的女人在湖边"),
+        (
+            "someone in a booster seat in the back of a car",
+            "someone in a bucket seat in the back of a car",
+        ),
+        # a birth N years back, glued to its "ago" in Chinese and Japanese
+        ("十二年前出生的人在公园", "五十年前出生的人在公园"),
+        ("12年前に生まれた人が公園に", "52年前に生まれた人が公園に"),
+    ],
+)
+def test_relative_ages_stages_and_births_are_read(minor, adult):
+    assert both_modes(minor) == {True}
+    assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    ("adult", "nsfw"),
+    [
+        ("a juvenile court judge, 60, reading a file", False),
+        ("eine Realschullehrerin, 52, im Lehrerzimmer", False),
+        ("um professor do ensino médio, 50, corrigindo provas", False),
+        ("un cucciolo di 8 settimane in giardino", False),
+        ("una mujer con 14 velas aromáticas en la mesa", False),  # candles with no cue: a count
+        ("a man with 12 dogs on a farm", False),
+        ("her eldest kid, now 31, moving to Berlin", True),
+        ("Sari (29) di taman pakai gaun", True),  # a name, an adult age in brackets
+        ("la hija menor, de 28 años, en la boda", True),
+    ],
+)
+def test_adults_and_things_in_the_same_shapes_pass(adult, nsfw):
+    assert not refused(adult, nsfw=nsfw)
