@@ -37,6 +37,8 @@ _PEOPLE_READ = 8
 # How far back an animal or thing may own an age in weeks or months ("a calf in a barn, 2
 # weeks old"); a person or relative word in between owns it instead.
 THING_REACH = 6
+# How far from "in three years" its mark of adulthood ("18", "an adult", "vote") may stand.
+UNTIL_REACH = 8
 # How far after "half the age of" the age it halves may stand.
 HALF_REACH = 8
 # The oldest age a person is given; a larger number is no one's age.
@@ -79,6 +81,12 @@ _ARTICLES = frozenset({"a", "an", "the", "her", "his", "their", "my", "your", "s
 _COMMAS = frozenset({",", "，", "、"})
 # "of" before a count ("a boy of 12 summers", "una chica de 14 primaveras"): what it counts is his.
 _OF = frozenset({"of", "de", "di", "von", "van", "od", "av", "af"})
+# Words that ask for a picture of someone ("paint me at 12", "a photo of me at 12").
+_DEPICTING = frozenset(
+    {"of", "draw", "paint", "picture", "photo", "portrait", "show", "render", "imagine",
+     "depict", "sketch", "make", "generate", "create", "de", "von", "zeig", "male", "dibuja",
+     "pinta", "dessine", "peins", "foto", "mia", "mio"}
+)  # fmt: skip
 # The speaker as the object of a request ("paint me at 14", "ich mit 13", "una foto mía").
 _SELF_WORDS = frozenset(
     {"me", "moi", "mich", "ich", "mir", "mia", "mio", "mij", "mig", "meg", "eu"}
@@ -573,6 +581,9 @@ class Reader:
                 return "minor_age"
         if self.end_of("grades", number.end) or self.ends_before("grades", start) >= 0:
             return None  # a school grade ("i 7. klasse"): `school_grade` judged it
+        set_off = start in self.commas and (number.end >= len(toks) or number.end in self.commas)
+        if set_off and not self.counted_things(number.end) and self._person_clause_before(start):
+            return "minor_age"  # "a girl with a lollipop and pigtails, 12": set off, hers
         reach = _after_fillers(self.lex.age_words["fillers"], toks, start)
         counted = number.end not in self.commas and self.counted_things(number.end)
         if counted and self.toks[number.end] not in self.lex.age_words["stops"]:
@@ -617,8 +628,8 @@ class Reader:
         if at < 1 or number.ordinal or not self._phrase_ends(number.end):
             return False
         pronouns = self.lex.context_in("possessives", "letters")
-        if self.toks[at - 1] in _SELF_WORDS:  # "me at 14", "ich mit 13"
-            return True
+        if self.toks[at - 1] in _SELF_WORDS:  # "paint me at 14", "ich mit 13"; not "meet me at 8"
+            return at == 1 or self.toks[at - 2] in _DEPICTING
         adult = self.ends_before_list("adults", at)
         if adult >= 1 and any(  # "my mother at 14", "mi madre a los 14": her past self
             pronouns.end_at(self.toks, start) == adult for start in range(max(0, adult - 2), adult)
@@ -707,6 +718,29 @@ class Reader:
         if number.ordinal and number.value < ADULT_AGE and self.end_of("birthdays", after):
             return "minor_age"
         return None
+
+    def until_adult(self, number: Number) -> str | None:
+        """ "she will be 18 in three years", "two years away from being an adult", "can't
+        vote for another 4 years", "za dwa lata będzie mogła głosować": a number of years
+        still to go (an `until_before` word before it, or an `until_after` phrase after it)
+        with a mark of adulthood (`adult_marks`, or the number 18) within `UNTIL_REACH`
+        tokens: she is not yet 18."""
+        if not 0 < number.value < ADULT_AGE or number.ordinal:
+            return None
+        before = self.ends_before("until_before", number.start) >= 0
+        before = before and bool(
+            self.end_of("until_years", number.end)
+        )  # "in 3 years", not "in 3 states"
+        if not before and not self.end_of("until_after", number.end):
+            return None
+        after = max(number.end, self.end_of("until_years", number.end))
+        if self.head_is_thing(range(after, after + WINDOW), ("objects",)):
+            return None  # "en 12 år gammal whisky": a thing's years
+        start, stop = number.start - UNTIL_REACH, number.end + UNTIL_REACH
+        marked = self.near("adult_marks", start, stop) or any(
+            other.value == ADULT_AGE and start <= other.start < stop for other in self.all_numbers()
+        )
+        return "minor_age" if marked else None
 
     def life_count(self, number: Number) -> str | None:
         """ "seen fourteen summers", "13 candles on her birthday cake", "14 velas en su
@@ -1195,11 +1229,11 @@ def minor_age(
 
     `subject_named`: the original text's first word may be a name (`named_first`), so a
     number set off right after it is that person's age."""
+    digits_form = _other_bases(digits_form)  # "0x0e", "1110 in binary": before "x1f" reads "xif"
     digits_form = _IN_WORD_DIGIT.sub(_digit_as_letter, digits_form)  # "tw3lve" is "twelve"
     # "born in '11": a year written short is the latest year it can be up to the Clock's
     digits_form = _SHORT_YEAR.sub(lambda found: _full_year(found, year), digits_form)
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
-    digits_form = _other_bases(digits_form)  # "0x0e", "1110 in binary"
     digits_form = _SUM.sub(_worked_out, digits_form)
     digits_form = _gregorian_years(digits_form)  # "born in Heisei 24", "1432 AH"
     digits_form = _FINANCIAL_AGE.sub(lambda found: found[0].translate(_FINANCIAL), digits_form)
@@ -1260,6 +1294,7 @@ def minor_age(
             or reader.with_unit(number)
             or reader.school_grade(number)
             or reader.life_count(number)
+            or reader.until_adult(number)
             or (
                 reader.with_word_before(number)
                 if bare and number.value not in BIRTH_YEARS

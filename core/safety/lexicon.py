@@ -124,6 +124,12 @@ Ages (matched on the digits form):
                       age the request states ("a woman of 40 and her daughter, 25 years
                       younger" is 15); with none stated, no one's age
   half_age            "half the age of", "halb so alt wie": the next age stated, halved
+  until_before / until_after / adult_marks   years still to go before adulthood: a number
+                      after "in", "for another", "za", "dans" or before "years away from",
+                      "years shy of", with a mark of adulthood near ("18", "an adult",
+                      "vote", "volljährig"): "she will be 18 in three years" is a minor;
+                      after an `until_before` word the number needs an `until_years` word
+                      ("in 3 years", not "voting in 3 states")
   at_ages             "at", "a los", "mit" between a person and a bare number ending its
                       phrase: a past self's age ("the heroine at 13,", "una foto mía a los
                       13", "ich mit 13 am See"; not "a woman at 10 Downing Street")
@@ -248,6 +254,10 @@ AGE_PHRASE_KEYS = (
     "younger",
     "older",
     "half_age",
+    "until_before",
+    "until_after",
+    "until_years",
+    "adult_marks",
     "life_counts",
     "life_cues",
     "month_counts",

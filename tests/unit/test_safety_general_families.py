@@ -220,3 +220,61 @@ def test_relative_ages_stages_and_births_are_read(minor, adult):
 )
 def test_adults_and_things_in_the_same_shapes_pass(adult, nsfw):
     assert not refused(adult, nsfw=nsfw)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # years still to go before a mark of adulthood
+        ("a boy who will be 18 in two years, at the lake", "a man who will be 40 in two years"),
+        (
+            "someone one year away from adulthood, at the lake",
+            "someone one year away from retirement",
+        ),
+        ("he can't vote for another 3 years, at the lake", "he has voted for 3 years, at the lake"),
+        (
+            "un chico al que le faltan tres años para ser mayor de edad",
+            "un hombre al que le faltan tres años para jubilarse",
+        ),
+        ("ein Junge, der in 2 Jahren volljährig wird", "ein Mann, der in 2 Jahren in Rente geht"),
+        (
+            "chłopak, który za dwa lata będzie pełnoletni",
+            "mężczyzna, który za dwa lata przejdzie na emeryturę",
+        ),
+        # a number set off at the end of a clause whose subject is a person
+        ("a boy with a kite and a red cap, 11", "a man with a kite and a red cap, 41"),
+        # fillers of register ("canonically", "officially")
+        (
+            "a character who is officially 15, at the lake",
+            "a character who is officially 35, at the lake",
+        ),
+        # a year of life said with a season
+        (
+            "a boy in his eleventh summer, at the lake",
+            "a lifeguard in his eleventh summer on the beach",
+        ),
+        # childhood markers and births tied to an event
+        ("someone who still believes in Santa, on a sofa", "someone dressed as Santa, on a sofa"),
+        (
+            "someone born during the pandemic, at the lake",
+            "someone who worked during the pandemic, at the lake",
+        ),
+    ],
+)
+def test_years_to_go_set_off_ages_and_childhood_markers_are_read(minor, adult):
+    assert both_modes(minor) == {True}
+    assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    "adult",
+    [
+        "meet me at 8, a woman in a red dress",  # a time, not a past self
+        "a woman voting in 3 states over a year",  # "in 3" with no years after it
+        "eine Frau, die in 3 Jahren in Rente geht",  # "in 3 Jahren": a span of time
+        "en vuxen kvinna med en 12 år gammal whisky",  # a thing's years near "vuxen"
+        "a woman aged 0x1F in hex, at a desk",  # 31, read before "x1f" could read "xif"
+    ],
+)
+def test_times_spans_and_things_near_the_new_rules_pass(adult):
+    assert both_modes(adult) == {False}
