@@ -79,6 +79,8 @@ SCHOOL_GRADES = range(0, 13)
 _VERB_LIKE = re.compile(r"^(?:\w{2,}ing|\w{3,}ed|\w{2,}[^s\W]s)$")
 _ARTICLES = frozenset({"a", "an", "the", "her", "his", "their", "my", "your", "some"})
 _COMMAS = frozenset({",", "，", "、"})
+# "of" after a number: a part of a count ("1 of 3 sisters", "10 of them"), no age.
+_COUNT_OF = frozenset({"of", "out", "von"})
 # "of" before a count ("a boy of 12 summers", "una chica de 14 primaveras"): what it counts is his.
 _OF = frozenset({"of", "de", "di", "von", "van", "od", "av", "af"})
 # Words that ask for a picture of someone ("paint me at 12", "a photo of me at 12").
@@ -321,6 +323,8 @@ class Reader:
         """The word after a bare number makes it a measure, a time, a thing or a count."""
         if index >= len(self.toks) or self._is(("age_units",), index):
             return False
+        if self.toks[index] in _COUNT_OF and index not in self.commas:  # "1 of 3 sisters"
+            return True
         return self.toks[index].isdecimal() or self._is(("objects", "ago", "measures"), index)
 
     def with_unit(self, number: Number) -> str | None:
@@ -574,6 +578,9 @@ class Reader:
         bracketed = number.start in self.bracketed
         if not bracketed and self.not_an_age_after(number.end):
             return None  # "her cousin, 10 dollars"; "my nephew (9) building" is an age
+        named_reach = _after_fillers(self.lex.age_words["fillers"], toks, start)
+        if named_reach == 1 < start and self.subject_named and not self.counted_things(number.end):
+            return "minor_age"  # "Emma, who is 12", "Emma is twelve": the name's age
         if start == 1 and self.subject_named and (bracketed or 1 in self.commas):
             # "Sophie, 12, at the pool", "Lily (13) on a swing", "小美（12）": the number
             # set off after the request's first word, its subject's name, is her age
@@ -1206,6 +1213,15 @@ def roman_ages(toks: list[str], lex: Lexicon) -> list[str]:
     return changed
 
 
+# A number word alone in brackets ("Emma (twelve)"), written as digits like "Emma (12)".
+_BRACKETED_WORD = re.compile(r"(?<=[(（\[])([^\W\d_]{3,15})(?=[)）\]])")
+
+
+def _bracketed_number(found: re.Match[str], lex: Lexicon) -> str:
+    value = lex.numbers.get(found.group(1))
+    return str(value) if value is not None else found.group(0)
+
+
 def _full_year(found: re.Match[str], year: int) -> str:
     short = int(found.group(1))
     century = year // 100 * 100
@@ -1234,6 +1250,7 @@ def minor_age(
     # "born in '11": a year written short is the latest year it can be up to the Clock's
     digits_form = _SHORT_YEAR.sub(lambda found: _full_year(found, year), digits_form)
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
+    digits_form = _BRACKETED_WORD.sub(lambda found: _bracketed_number(found, lex), digits_form)
     digits_form = _SUM.sub(_worked_out, digits_form)
     digits_form = _gregorian_years(digits_form)  # "born in Heisei 24", "1432 AH"
     digits_form = _FINANCIAL_AGE.sub(lambda found: found[0].translate(_FINANCIAL), digits_form)

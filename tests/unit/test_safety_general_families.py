@@ -278,3 +278,35 @@ def test_years_to_go_set_off_ages_and_childhood_markers_are_read(minor, adult):
 )
 def test_times_spans_and_things_near_the_new_rules_pass(adult):
     assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # a name, then only fillers, then a number; a number word alone in brackets
+        ("Oskar, who is 11, at the lake", "Oskar, who is 41, at the lake"),
+        ("Oskar is eleven, at the lake", "Oskar is forty, at the lake"),
+        ("Oskar (eleven) at the lake", "Oskar (forty) at the lake"),
+        # a range after a person, a younger self
+        ("a boy between 9 and 12 at the lake", "a man between 40 and 45 at the lake"),
+        ("his younger self at 12, at the lake", "his younger self at 22, at the lake"),
+        # compounds of the new languages
+        ("divpadsmitgadīgs zēns pie ezera", "četrdesmitgadīgs vīrietis pie ezera"),
+    ],
+)
+def test_names_ranges_and_younger_selves_are_read(minor, adult):
+    assert both_modes(minor) == {True}
+    assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    "adult",
+    [
+        "Anna is 1 of 3 sisters, in a cafe",  # a part of a count
+        "Emma, who has 3 cats, on a sofa",
+        "Tokyo is 9 hours ahead, a woman on the phone",
+        "ลูกแมวอายุ 2 เดือนบนโซฟา",  # a kitten aged 2 months (Thai)
+    ],
+)
+def test_counts_and_animals_in_those_shapes_pass(adult):
+    assert both_modes(adult) == {False}
