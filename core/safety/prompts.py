@@ -65,6 +65,12 @@ _WEIGHT = re.compile(r":\s{0,3}(?:[0-2](?:\.\d{1,4})?|\.\d{1,4})\s{0,3}(?=[)\]])
 # in their tags, where "jk", "jc", "js" are the Japanese school abbreviations, never initials.
 _BOORU_TAG = re.compile(r"(?<![^\W\d_])(?:[1-6i]\+? ?(?:girl|boy|other)s?)(?![^\W\d_])")
 
+# A run of three or more of one letter ("chiiiild"): `normalize` shortens it to two, which
+# reads "teeeen" but not "chiild"; read as one letter too.
+_STRETCHED = re.compile(r"([^\W\d_])\1{2,}")
+# Pictures of a child: the emoji for a girl, a boy, a child, a baby (any skin tone).
+_YOUTH_EMOJI = re.compile("[\U0001f466\U0001f467\U0001f476\U0001f9d2\U0001f6b8]")
+
 _ONE_IN_A_WORD = re.compile(r"[^\W\d_]1|1[^\W\d_]")
 # A word cut into short pieces by hyphens ("to-ddl-er", "ba-by"): pieces of one to three
 # letters, at least two of them; longer pieces are words of their own ("kid-friendly").
@@ -86,6 +92,8 @@ def letter_forms(text: str) -> list[str]:
         joined = _CUT_WORD.sub(lambda found: found.group(0).replace("-", ""), text)
         if joined != text:
             forms.append(normalize(joined))
+    if _STRETCHED.search(text):  # "chiiiild": a run read as one letter too ("teeeen" keeps two)
+        forms.append(normalize(_STRETCHED.sub(r"\1", text)))
     return forms
 
 
@@ -366,6 +374,9 @@ def find_minor(
     `youth_sexual` words count too. `year` is the Clock's year, for years of birth.
     """
     lex = lex or lexicon()
+    emoji = _YOUTH_EMOJI.search(text)
+    if emoji is not None:  # "a 👧 on a bed"
+        return Finding("minor_youth", emoji.group(0))
     unweighted = _WEIGHT.sub("", text)  # "(loli:1.2)": the weight's digits are no letters
     forms = letter_forms(unweighted)
     ctx = _Context(unweighted, lex, explicit=explicit, letters=forms[0])

@@ -310,3 +310,33 @@ def test_names_ranges_and_younger_selves_are_read(minor, adult):
 )
 def test_counts_and_animals_in_those_shapes_pass(adult):
     assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # a letter stretched into a run, read as one letter too
+        ("a kiiiid at the lake", "a woman shouting nooooo at the lake"),
+        ("a todddddler at the lake", "a woman saying hmmmm at the lake"),
+        # the emoji of a child, any skin tone
+        ("a 🧒🏽 at the lake", "a 🧔 at the lake"),
+        ("a little 👧 in a bikini", "a 👩 in a bikini"),
+        # the day before adulthood
+        ("someone the day before he turns 18, at the lake", "someone the day after he turned 18"),
+    ],
+)
+def test_stretched_letters_emoji_and_the_eve_of_adulthood_are_read(minor, adult):
+    assert both_modes(minor) == {True}
+    assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    "adult",
+    [
+        "a children's hospital building at night",
+        "une baby-sitter de 30 ans sur un canapé",
+        "bir çocuk doktoru muayenehanesinde",  # a paediatrician in her practice
+    ],
+)
+def test_adult_workplaces_named_for_children_pass(adult):
+    assert both_modes(adult) == {False}
