@@ -79,6 +79,8 @@ SCHOOL_GRADES = range(0, 13)
 _VERB_LIKE = re.compile(r"^(?:\w{2,}ing|\w{3,}ed|\w{2,}[^s\W]s)$")
 _ARTICLES = frozenset({"a", "an", "the", "her", "his", "their", "my", "your", "some"})
 _COMMAS = frozenset({",", "，", "、"})
+# An age glued to its unit in one token ("35살"): the digits, then letters.
+_GLUED_AGE = re.compile(r"^(\d{1,3})[^\W\d_]")
 # "of" after a number: a part of a count ("1 of 3 sisters", "10 of them"), no age.
 _COUNT_OF = frozenset({"of", "out", "von"})
 # "of" before a count ("a boy of 12 summers", "una chica de 14 primaveras"): what it counts is his.
@@ -421,6 +423,14 @@ class Reader:
             distance = abs(other.start - number.start)
             if (best is None or distance < best[0]) and self._states_age(other):
                 best = (distance, other.value)
+        for index, token in enumerate(self.toks):  # "35살", "30세": an age glued to its unit
+            glued = _GLUED_AGE.match(token)
+            distance = abs(index - number.start)
+            if glued is None or (best is not None and distance >= best[0]):
+                continue
+            unit = token[glued.end(1) :]
+            if self.phrase("age_units").end_at([unit], 0) and 0 < int(glued.group(1)) < OLDEST_AGE:
+                best = (distance, int(glued.group(1)))
         return None if best is None else best[1]
 
     def _states_age(self, number: Number) -> bool:

@@ -52,8 +52,12 @@ _QUOTED = re.compile(
     "[" + _QUOTES + "]([^" + _QUOTES + "]{1,60})[" + _QUOTES + r"]|(?<!\w)'([^']{1,60})'(?!\w)"
 )
 # Ages in the letters form, where digits read as look-alike letters ("30歳" is "eo歳").
-_UNSPACED_AGE = re.compile(r"([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲](?:的|の)?大?$")
+_UNSPACED_AGE = re.compile(
+    r"([\doieast]{1,3}|[一二两兩三四五六七八九十]{1,4})[岁歳歲](?:的|の)?大?$"
+)
 _AS_DIGITS = str.maketrans("oieast", "013457")
+# Every unspaced age of a text ("三十五岁", "35歳"), in the letters form.
+_UNSPACED_AGE_ANY = re.compile(r"([\doieast]{1,3}|[一二两兩三四五六七八九十]{1,4})[岁歳歲]")
 # A numeral right after a Chinese/Japanese school word, its grade glued after ("中学2年生").
 _UNSPACED_NUMERAL = re.compile(r"\s?(?:[\doieastl]{1,2}|[一二三四五六七八九十]{1,3})\s?")
 
@@ -363,6 +367,8 @@ class ContextRules:
         word = letters[match.start : match.end]
         place_end = self._place_end(letters, match)  # "幼儿" of "幼儿园": the staff follow 园
         rest = letters[max(match.end, place_end) : max(match.end, place_end) + 8].lstrip()
+        while word and rest.startswith(word):  # "妹妹（30岁）": the word said twice is one word
+            rest = rest[len(word) :]
         for particle in ("校", "の", "的"):
             rest = rest.removeprefix(particle)
         staff = self.list_in("staff", "letters")
@@ -372,6 +378,8 @@ class ContextRules:
             others = letters[: match.start] + " " + letters[max(match.end, place_end) :]
             return not self.someone_else(tokens(others), 0, 0)
         before = letters[max(0, match.start - 8) : match.start].rstrip()
+        while word and before.endswith(word):  # "妹妹": the word said twice is one word
+            before = before[: -len(word)]
         lead = letters[max(0, match.start - 16) : match.start].rstrip()
         if (place_end or self._unspaced_in("institutions", word)) and self._staff_ends(lead):
             # "ครูโรงเรียนมัธยม" (a teacher of a secondary school): Thai names the staff first
@@ -380,6 +388,8 @@ class ContextRules:
         if self._place_at(letters, match) and self._unspaced_in("empty_words", before):
             return True  # "誰もいない幼稚園", "空荡荡的幼儿园": the place, nobody in it
         aged = _UNSPACED_AGE.search(before)
+        if aged is not None and self._adult_by_difference(letters, match.start, before, aged):
+            return True  # "比她三十五岁的哥哥小两岁的妹妹": two years younger than 35
         if aged is not None and _kanji_or_digits(aged.group(1)) >= ADULT_AGE:
             if self._unspaced_in("adult_by_age", word) or self._unspaced_in("adult_groups", word):
                 return True
@@ -410,6 +420,23 @@ class ContextRules:
             return True
         ends = [m.start for m in places.unspaced_matches(before) if m.end == len(before)]
         return any(staff.ends_unspaced(before[:start]) for start in ends)
+
+    def _adult_by_difference(
+        self, letters: str, start: int, before: str, aged: re.Match[str]
+    ) -> bool:
+        """Whether the unspaced age right before a relative is a difference ("小两岁", "大三岁"
+        after "比") from another age the text states, and the two make an adult."""
+        lead = before[max(0, aged.start() - 1) : aged.start()]
+        if lead not in ("小", "大") or "比" not in letters[:start]:
+            return False
+        others = [
+            _kanji_or_digits(found.group(1))
+            for found in _UNSPACED_AGE_ANY.finditer(letters[: start - len(before) + aged.start()])
+        ]
+        if not others:
+            return False
+        value = others[-1] + (-1 if lead == "小" else 1) * _kanji_or_digits(aged.group(1))
+        return ADULT_AGE <= value < OLDEST_AGE
 
     def _after_grade(self, letters: str, match: Match, rest: str) -> str:
         """`rest` past a school grade right after the school word ("中学2年生の担任の先生":
@@ -511,6 +538,14 @@ class ContextRules:
         word ("की", "of") apart at most."""
         window = max(0, start - 6)
         for number in ages.numbers_in(digits[window:start], self.lex):
+            found = ages.Number(
+                window + number.start, window + number.end, number.value, number.digits, False
+            )
+            sign = reader.difference_sign(found)
+            if sign and found.end + 2 >= start:  # "35살 오빠보다 두 살 어린 여동생": 33
+                value = reader.relative_value(found, sign)
+                if value is not None and ADULT_AGE <= value < OLDEST_AGE:
+                    return True
             if not ADULT_AGE <= number.value < OLDEST_AGE:
                 continue
             unit_end = reader.end_of("age_units", window + number.end)

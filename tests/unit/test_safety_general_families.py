@@ -340,3 +340,18 @@ def test_stretched_letters_emoji_and_the_eve_of_adulthood_are_read(minor, adult)
 )
 def test_adult_workplaces_named_for_children_pass(adult):
     assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # a difference before the relative (Korean, Chinese order) against a stated age
+        ("40살 언니보다 스물다섯 살 어린 남동생", "40살 언니보다 세 살 어린 남동생"),
+        ("比他四十岁的姐姐小二十五岁的弟弟", "比他四十岁的姐姐小三岁的弟弟"),
+        # a relative word said twice, its age in brackets after it
+        ("弟弟（11岁）在公园", "弟弟（31岁）在公园"),
+    ],
+)
+def test_differences_before_the_relative_are_read_in_korean_and_chinese(minor, adult):
+    assert both_modes(minor) == {True}
+    assert both_modes(adult) == {False}
