@@ -355,3 +355,17 @@ def test_adult_workplaces_named_for_children_pass(adult):
 def test_differences_before_the_relative_are_read_in_korean_and_chinese(minor, adult):
     assert both_modes(minor) == {True}
     assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # school years and school words of the thinner lists
+        ("高二男生在泳池", "高二点的柜子在泳池边"),  # "a bit higher": no school year
+        ("cewek SD di kolam renang", "guru SD, 50 tahun, di ruang guru"),
+        ("một người dưới 14 tuổi ở hồ bơi", "một người dưới 60 tuổi ở hồ bơi"),
+    ],
+)
+def test_school_years_and_bounds_of_thinner_lists_are_read(minor, adult):
+    assert both_modes(minor) == {True}
+    assert both_modes(adult) == {False}
