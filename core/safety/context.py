@@ -366,7 +366,7 @@ class ContextRules:
         "四十岁的大男孩"."""
         word = letters[match.start : match.end]
         place_end = self._place_end(letters, match)  # "幼儿" of "幼儿园": the staff follow 园
-        rest = letters[max(match.end, place_end) : max(match.end, place_end) + 8].lstrip()
+        rest = letters[max(match.end, place_end) : max(match.end, place_end) + 12].lstrip()
         while word and rest.startswith(word):  # "妹妹（30岁）": the word said twice is one word
             rest = rest[len(word) :]
         for particle in ("校", "の", "的"):
@@ -393,7 +393,10 @@ class ContextRules:
         if aged is not None and _kanji_or_digits(aged.group(1)) >= ADULT_AGE:
             if self._unspaced_in("adult_by_age", word) or self._unspaced_in("adult_groups", word):
                 return True
-        if self._unspaced_in("adult_by_age", word) and _adult_unspaced_after(rest):
+        relative_word = self._unspaced_in("adult_by_age", word) or (
+            self.lex.term("youth_sexual").in_unspaced(word)
+        )
+        if relative_word and _adult_unspaced_after(rest):
             return True  # "娘（30歳）", "我的女儿，三十岁": the age right after the relative
         before_noun = before[:-1] if before.endswith(("の", "的")) else before
         young = self.lex.term("youth_modifiers").in_unspaced(word)
@@ -481,6 +484,15 @@ class ContextRules:
         led = _ends_before(self.list_in("adult_by_age", form), toks, match.end)
         if not relative_end and 0 <= led < match.start:
             relative_end = match.end  # "their youngest kid, now 26": the phrase ends at it
+        listed_group = not relative_end and self._listed("adult_groups", match, toks, form)
+        if (
+            not relative_end
+            and not listed_group
+            and form != "accents"
+            and self._ambiguous(match, toks)
+        ):
+            relative_end = match.end  # "meisie van 25", "msichana wa miaka 25": a word that
+            # names a girl or a young woman alike, an adult age attached to it
         relative = relative_end > 0
         group = not relative and self._listed("adult_groups", match, toks, form)
         if not relative and not group:
@@ -494,12 +506,14 @@ class ContextRules:
         stops, decades = (self.list_in(k, form) for k in ("apposition_stops", "adult_decades"))
         if relative:
             index = relative_end
-            while (
-                index < len(digits)
-                and index - relative_end < ages.WINDOW
-                and self._filler(digits[index])
-            ):
-                index += 1
+            while index < len(digits) and index - relative_end < ages.WINDOW + 1:
+                aged = reader.end_of("age_before", index)  # "budak perempuan berumur 25"
+                if aged:
+                    index = aged
+                elif self._filler(digits[index]):
+                    index += 1
+                else:
+                    break
             # "djevojka koja je upravo postala punoljetna": an adulthood said in words
             return (
                 self._adult_number_at(reader, digits, index) is not None
@@ -519,6 +533,13 @@ class ContextRules:
                 )
                 return led or bool(reader.end_of("age_units", after))
         return False
+
+    def _ambiguous(self, match: Match, toks: list[str]) -> bool:
+        """Whether the youth word at `match` is a `youth_sexual` one (a word naming a girl or
+        a young woman alike: "meisie", "msichana", "tüdruk"), which an adult age attached
+        makes an adult's."""
+        found = self.lex.term("youth_sexual").matches_at(toks, match.start)
+        return any(m.end == match.end for m in found)
 
     def _adult_difference_at(self, reader: ages.Reader, digits: list[str], index: int) -> bool:
         """Whether a difference of ages starting at `index` ("25 years younger") makes an
@@ -580,6 +601,7 @@ _GLUED_AGE = re.compile(r"^(\d{1,3})[^\W\d_]")
 _UNSPACED_AGE_AFTER = re.compile(
     r"^[\s(（,，、:：]{0,3}([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲]"
     r"|^\s?[(（]([\doieast]{1,3})[)）]"  # "娘（34）": an age in brackets, its unit unsaid
+    r"|^\s?อายุ\s?([\doieast]{1,3})\s?(?:ปี|ขวบ)"  # Thai "ลูกสาวอายุ 25 ปี"
 )
 
 
@@ -588,7 +610,8 @@ def _adult_unspaced_after(rest: str) -> bool:
     found = _UNSPACED_AGE_AFTER.match(rest)
     if found is None:
         return False
-    return ADULT_AGE <= _kanji_or_digits(found.group(1) or found.group(2)) < OLDEST_AGE
+    numeral = found.group(1) or found.group(2) or found.group(3)
+    return ADULT_AGE <= _kanji_or_digits(numeral) < OLDEST_AGE
 
 
 def _kanji_or_digits(numeral: str) -> int:

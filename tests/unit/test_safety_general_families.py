@@ -369,3 +369,35 @@ def test_differences_before_the_relative_are_read_in_korean_and_chinese(minor, a
 def test_school_years_and_bounds_of_thinner_lists_are_read(minor, adult):
     assert both_modes(minor) == {True}
     assert both_modes(adult) == {False}
+
+
+@pytest.mark.parametrize(
+    "adult",
+    [
+        # a word naming a girl or a young woman alike, with an adult age attached
+        "meisie van 27 op die strand",
+        "msichana wa miaka 27 ufukweni",
+        "tüdruk, 27 aastat, rannas",
+        "meitene, 27 gadi, pludmalē",
+        "stelpa, 27 ára, á ströndinni",
+        "دختر ۲۷ ساله در ساحل",
+        "27 سال کی لڑکی ساحل پر",
+        "ลูกสาวอายุ 27 ปีที่ชายหาด",
+        "budak perempuan berumur 27 tahun di pantai",
+    ],
+)
+def test_an_ambiguous_girl_word_with_an_adult_age_passes_in_explicit_mode(adult):
+    assert not refused(adult, nsfw=True)
+
+
+@pytest.mark.parametrize(
+    "minor",
+    [
+        "meisie van 13 op die strand",
+        "msichana wa miaka 13 ufukweni",
+        "ลูกสาวอายุ 13 ปีที่ชายหาด",
+        "budak perempuan berumur 13 tahun di pantai",
+    ],
+)
+def test_the_same_words_with_a_minors_age_are_refused_in_both_modes(minor):
+    assert both_modes(minor) == {True}
