@@ -401,3 +401,15 @@ def test_an_ambiguous_girl_word_with_an_adult_age_passes_in_explicit_mode(adult)
 )
 def test_the_same_words_with_a_minors_age_are_refused_in_both_modes(minor):
     assert both_modes(minor) == {True}
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("สาว ม.2 ที่ชายหาด", "สาวออฟฟิศที่ชายหาด"),  # a girl in secondary year 2 / an office girl
+        ("เด็ก ป.5 ในสระว่ายน้ำ", "พนักงานในสระว่ายน้ำ"),  # a primary 5 pupil / an employee
+    ],
+)
+def test_thai_school_years_are_read(minor, adult):
+    assert both_modes(minor) == {True}
+    assert both_modes(adult) == {False}
