@@ -19,7 +19,10 @@ false; each in the commit that added it), then tuned on. `*_fresh28.tsv` (every 
 of issue 17 over 60 languages: youth words and their derived forms, ages said every way,
 school grades, infants, milestones, tag styles, obfuscation; adults, animals and things in
 the same shapes) was written on branch safe28set before any rule change and is held out:
-its rows are marked so in the figures and its misses are not listed. Every set is
+its rows are marked so in the figures and its misses are not listed. It measures how the rules
+generalise: 81.17 / 82.68 % refused and 5.81 / 7.36 % false (default / explicit) on the rules
+before branch safe17p, 90.51 / 92.32 % and 5.81 / 6.98 % on that branch's, written without
+seeing it (while fresh26 went from 81.03 to 100 % refused). Every set is
 screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
 stricter (ambiguous youth words count and names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler

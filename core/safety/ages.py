@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from core.errors import ValidationFailed
 from core.safety.lexicon import ADULT_AGE, Lexicon
-from core.safety.normalization import INDIC_MARKS, is_unspaced
+from core.safety.normalization import INDIC_MARKS, is_unspaced, normalize
 from core.safety.phrases import PhraseSet
 
 WINDOW = 3
@@ -37,6 +37,14 @@ _PEOPLE_READ = 8
 # How far back an animal or thing may own an age in weeks or months ("a calf in a barn, 2
 # weeks old"); a person or relative word in between owns it instead.
 THING_REACH = 6
+# How far from "in three years" its mark of adulthood ("18", "an adult", "vote") may stand.
+UNTIL_REACH = 8
+# How far after "half the age of" the age it halves may stand.
+HALF_REACH = 8
+# The oldest age a person is given; a larger number is no one's age.
+OLDEST_AGE = 120
+# How far from a count of summers or candles a cue ("seen", "birthday cake") may stand.
+LIFE_CUE_REACH = 6
 # How far before a possessive school year ("her year 9 class") its teacher may stand.
 OWNER_REACH = 12
 # Real prompts hold a few dozen numbers at most (weights such as "(x:1.2)" are dropped
@@ -52,6 +60,14 @@ _KANJI_DIGITS = {
     "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
 }  # fmt: skip
 KANJI_AGE = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[歳岁歲才])")
+# The numerals of cheques and contracts ("拾肆岁": 14), read as the common ones before an age.
+_FINANCIAL = str.maketrans("零壹贰貳叁參肆伍陆陸柒捌玖拾", "〇一二二三三四五六六七八九十")
+_FINANCIAL_AGE = re.compile(
+    r"[〇一二两兩三四五六七八九十零壹贰貳叁參肆伍陆陸柒捌玖拾]{1,4}(?=[歳岁歲才]|[个個ヶかカケ]月)"
+)
+# A kanji numeral before a unit of months ("二十个月大", "十ヶ月") or "years ago" ("十三年前"):
+# written as digits, so the rules for months old and births read it like "20个月大".
+_KANJI_MONTHS = re.compile(r"([〇一二两兩三四五六七八九十]{1,4})(?=[个個ヶかカケ]月|年前)")
 BIRTH_YEARS = range(1900, 2200)
 # A university class graduates at about 22 after 4 years: one graduating 5 or more years
 # ahead has members 17 or younger now (a school class, younger still).
@@ -63,6 +79,22 @@ SCHOOL_GRADES = range(0, 13)
 _VERB_LIKE = re.compile(r"^(?:\w{2,}ing|\w{3,}ed|\w{2,}[^s\W]s)$")
 _ARTICLES = frozenset({"a", "an", "the", "her", "his", "their", "my", "your", "some"})
 _COMMAS = frozenset({",", "，", "、"})
+# An age glued to its unit in one token ("35살"): the digits, then letters.
+_GLUED_AGE = re.compile(r"^(\d{1,3})[^\W\d_]")
+# "of" after a number: a part of a count ("1 of 3 sisters", "10 of them"), no age.
+_COUNT_OF = frozenset({"of", "out", "von"})
+# "of" before a count ("a boy of 12 summers", "una chica de 14 primaveras"): what it counts is his.
+_OF = frozenset({"of", "de", "di", "von", "van", "od", "av", "af"})
+# Words that ask for a picture of someone ("paint me at 12", "a photo of me at 12").
+_DEPICTING = frozenset(
+    {"of", "draw", "paint", "picture", "photo", "portrait", "show", "render", "imagine",
+     "depict", "sketch", "make", "generate", "create", "de", "von", "zeig", "male", "dibuja",
+     "pinta", "dessine", "peins", "foto", "mia", "mio"}
+)  # fmt: skip
+# The speaker as the object of a request ("paint me at 14", "ich mit 13", "una foto mía").
+_SELF_WORDS = frozenset(
+    {"me", "moi", "mich", "ich", "mir", "mia", "mio", "mij", "mig", "meg", "eu"}
+)
 # Particles between a Chinese/Japanese age and the noun it describes ("3歳の猫", "3岁的猫").
 _UNSPACED_PARTICLES = ("の", "的", "な")
 
@@ -171,6 +203,20 @@ def bracketed_digits(digits_form: str) -> frozenset[int]:
     )
 
 
+def dotted_digits(digits_form: str) -> frozenset[int]:
+    """Indices of the digit tokens written with a dot after them and a word next ("14.
+    doğum günü", "zum 14. Geburtstag"): an ordinal in the languages that write one so."""
+    found = list(_DIGIT_TOKENS.finditer(digits_form))
+    return frozenset(
+        index
+        for index, match in enumerate(found)
+        if match.group(0).isdecimal()
+        and digits_form[match.end() : match.end() + 2] == ". "
+        and index + 1 < len(found)
+        and found[index + 1].start() == match.end() + 2
+    )
+
+
 def after_commas(digits_form: str) -> frozenset[int]:
     """Indices of the tokens a comma stands right before ("papers, aged 14": "aged"), the
     clause boundaries an apposition is set off by."""
@@ -195,12 +241,14 @@ class Reader:
         bracketed: frozenset[int] = frozenset(),
         commas: frozenset[int] = frozenset(),
         subject_named: bool = False,
+        dotted: frozenset[int] = frozenset(),
     ) -> None:
         self.toks, self.lex, self.year, self.glued = toks, lex, year, glued
-        self.bracketed, self.commas = bracketed, commas
+        self.bracketed, self.commas, self.dotted = bracketed, commas, dotted
         self.subject_named = subject_named  # the first token may be a name (`named_first`)
         self._ends: dict[tuple[str, int], int] = {}
         self._people: tuple[bool, tuple[int, ...]] | None = None
+        self._numbers: list[Number] | None = None
 
     def phrase(self, name: str) -> PhraseSet:
         return self.lex.phrase(name)
@@ -277,6 +325,8 @@ class Reader:
         """The word after a bare number makes it a measure, a time, a thing or a count."""
         if index >= len(self.toks) or self._is(("age_units",), index):
             return False
+        if self.toks[index] in _COUNT_OF and index not in self.commas:  # "1 of 3 sisters"
+            return True
         return self.toks[index].isdecimal() or self._is(("objects", "ago", "measures"), index)
 
     def with_unit(self, number: Number) -> str | None:
@@ -300,6 +350,13 @@ class Reader:
             span_of_time = False  # "djevojka od 14 godina": "od" is "of" after a person
         if bare and (span_of_time or self._is(("ago",), end)):
             return None
+        sign = self.difference_sign(number)
+        value = self.relative_value(number, sign) if sign else None
+        if value is not None:  # "her daughter, 25 years younger", "두 살 어린", "iki yaş küçük"
+            return "minor_age" if 0 <= value < ADULT_AGE else None
+        if sign and not self.end_of("under_after", number.end):
+            return None  # a difference, no other age stated: no one's age ("18 yaşından küçük"
+            # is a bound, `under_after`)
         if self.end_of("comparatives", end):
             return None  # "dos años menor que su hermano": a difference between two ages
         # With its unit said, the number is an age; only a thing can still own it ("a 10
@@ -321,12 +378,91 @@ class Reader:
             return None  # "3 days a week", "2 dni w tygodniu": a rate, no baby's age
         # "under 18 years old", "de moins de 18 ans": an `under` word before counts as well.
         under = (
-            bool(self.end_of("under_after", end))
+            bool(self.end_of("under_after", end) or self.end_of("under_after", number.end))
             or self.phrase("under_after").in_unspaced(toks[end - 1])
             or self.ends_before("under", number.start) >= 0
         )
         limit = ADULT_AGE + 1 if under else ADULT_AGE
         return "minor_age" if infant_end or number.value < limit else None
+
+    def relative_age(self, number: Number, sign: int) -> str | None:
+        """A difference of ages ("25 years younger") read against the age the request
+        gives someone else ("a woman of 40 and her daughter, 25 years younger": 15); with
+        none given it is no one's age."""
+        value = self.relative_value(number, sign)
+        return "minor_age" if value is not None and 0 <= value < ADULT_AGE else None
+
+    def younger_than_stated(self, number: Number) -> str | None:
+        """An adult number of years younger than an age stated ("a woman of 40 and her
+        daughter, 25 years younger"): `relative_age` for numbers no other rule reads."""
+        return self.relative_age(number, -1) if self.difference_sign(number) < 0 else None
+
+    def difference_sign(self, number: Number) -> int:
+        """-1 if a `younger` phrase follows the number (its unit said inside the phrase, "25
+        years younger", or before it, "zwei Jahre jünger"), +1 for an `older` one, else 0."""
+        for at in (number.end, self.end_of("age_units", number.end)):
+            if at and self.end_of("younger", at):
+                return -1
+            if at and self.end_of("older", at):
+                return 1
+        return 0
+
+    def relative_value(self, number: Number, sign: int) -> int | None:
+        """The age `number` years younger (`sign` -1) or older (+1) than the nearest other
+        age in the request, or None if it gives no other age."""
+        reference = self.reference_age(number)
+        return None if reference is None else reference + sign * number.value
+
+    def reference_age(self, number: Number) -> int | None:
+        """The nearest other age the request states: a number with an age unit after it
+        (and no comparative), or an `age_before` word, a person or a relative before it."""
+        best: tuple[int, int] | None = None
+        for other in self.all_numbers():
+            if other.start == number.start or not 0 < other.value < OLDEST_AGE:
+                continue
+            distance = abs(other.start - number.start)
+            if (best is None or distance < best[0]) and self._states_age(other):
+                best = (distance, other.value)
+        for index, token in enumerate(self.toks):  # "35살", "30세": an age glued to its unit
+            glued = _GLUED_AGE.match(token)
+            distance = abs(index - number.start)
+            if glued is None or (best is not None and distance >= best[0]):
+                continue
+            unit = token[glued.end(1) :]
+            if self.phrase("age_units").end_at([unit], 0) and 0 < int(glued.group(1)) < OLDEST_AGE:
+                best = (distance, int(glued.group(1)))
+        return None if best is None else best[1]
+
+    def _states_age(self, number: Number) -> bool:
+        unit_end = self.end_of("age_units", number.end)
+        if self.difference_sign(number) or (unit_end and self.end_of("comparatives", unit_end)):
+            return False
+        if unit_end:
+            return True
+        if self.ends_before("age_before", number.start) >= 0:
+            return True
+        reach = _after_fillers(self.lex.age_words["fillers"], self.toks, number.start)
+        return any(
+            self.ends_before(kind, at) >= 0
+            for at in range(number.start, reach - 1, -1)
+            for kind in ("persons", "relations")
+        )
+
+    def all_numbers(self) -> list[Number]:
+        """Every number of the request (read once)."""
+        if self._numbers is None:
+            self._numbers = numbers_in(self.toks, self.lex, self.glued)[:MAX_NUMBERS]
+        return self._numbers
+
+    def halved_age(self) -> str | None:
+        """ "a girl half the age of her 28-year-old aunt", "halb so alt wie ihre Tante, 30":
+        a `half_age` phrase, then the next age stated within `HALF_REACH` tokens, halved."""
+        for found in self.phrase("half_age").matches(self.toks):
+            for other in self.all_numbers():
+                near = found.end <= other.start < found.end + HALF_REACH
+                if near and other.value < OLDEST_AGE and self._states_age(other):
+                    return "minor_age" if other.value // 2 < ADULT_AGE else None
+        return None
 
     def _person_clause_before(self, index: int) -> bool:
         """Whether the age phrase at token `index` (or its `age_before` words just before)
@@ -379,6 +515,15 @@ class Reader:
         under = self.ends_before("under", index)
         return not 0 <= under < during
 
+    def _span_around(self, aged: int, number: Number) -> bool:
+        """Whether an `age_before` phrase at token `aged` that is also a unit of years
+        (`bare_units`: Swahili "miaka", said before its number) counts a span of time: a
+        `durations` word right before it ("kwa miaka 10") or an `ago` word right after the
+        number ("miaka 10 iliyopita")."""
+        if not self.end_of("bare_units", aged):
+            return False
+        return self._span_word_before(aged) or bool(self._is(("ago",), number.end))
+
     def _person_before_span(self, index: int) -> bool:
         """Whether a person or relative word ends right before the `durations` word that
         ends just before token `index`."""
@@ -393,11 +538,13 @@ class Reader:
             return False
         token = self.toks[index]
         unit = self.phrase("age_units").unspaced_prefix(token)
+        unit = unit or self.phrase("infant_units").unspaced_prefix(token)  # "个月大的小狗"
         if not unit:
             return False
-        rest = token[len(unit) :]
+        rest = token[len(unit) :].removeprefix("大")  # "个月大": months old
         for particle in _UNSPACED_PARTICLES:
             rest = rest.removeprefix(particle)
+        rest = rest.removeprefix("小").removeprefix("子")  # "小狗", "子猫": a young animal
         objects = self.phrase("objects")
         return (
             bool(rest)
@@ -409,6 +556,8 @@ class Reader:
         """ "aged 12", "under 16", "looks about 12", "her cousin, 10", "she is 12"."""
         toks, start = self.toks, number.start
         aged = self.ends_before("age_before", start)
+        if aged >= 0 and self._span_around(aged, number):
+            aged = -1  # "kwa miaka 10", "miaka 10 iliyopita": a unit before its number, a span
         if aged >= 0 and number.value < ADULT_AGE:
             # "whisky aged 12 years", "cheese aged 12 months": the thing comes before; set
             # off after a person's clause ("a teacher marking papers, aged 14"), the person's.
@@ -426,6 +575,10 @@ class Reader:
         sexed = toks[number.end : number.end + 1] in (["f"], ["m"], ["w"])
         if number.start in self.bracketed and sexed and number.value < ADULT_AGE:
             return "minor_age"  # "me (15F)", "yo (15M)", "(15w)": an age and a sex, not "15th"
+        if sexed and number.value < ADULT_AGE and self._sexed_noun(number):
+            return "minor_age"  # "a selfie of a 14F with curly hair": the forums' "15F" as a noun
+        if self._at_age(number):
+            return "minor_age"  # "the heroine at 13,", "ich mit 13 am See": a past self's age
         if number.ordinal or number.value >= ADULT_AGE:
             return None
         if not number.digits and (
@@ -435,6 +588,9 @@ class Reader:
         bracketed = number.start in self.bracketed
         if not bracketed and self.not_an_age_after(number.end):
             return None  # "her cousin, 10 dollars"; "my nephew (9) building" is an age
+        named_reach = _after_fillers(self.lex.age_words["fillers"], toks, start)
+        if named_reach == 1 < start and self.subject_named and not self.counted_things(number.end):
+            return "minor_age"  # "Emma, who is 12", "Emma is twelve": the name's age
         if start == 1 and self.subject_named and (bracketed or 1 in self.commas):
             # "Sophie, 12, at the pool", "Lily (13) on a swing", "小美（12）": the number
             # set off after the request's first word, its subject's name, is her age
@@ -442,7 +598,13 @@ class Reader:
                 return "minor_age"
         if self.end_of("grades", number.end) or self.ends_before("grades", start) >= 0:
             return None  # a school grade ("i 7. klasse"): `school_grade` judged it
+        set_off = start in self.commas and (number.end >= len(toks) or number.end in self.commas)
+        if set_off and not self.counted_things(number.end) and self._person_clause_before(start):
+            return "minor_age"  # "a girl with a lollipop and pigtails, 12": set off, hers
         reach = _after_fillers(self.lex.age_words["fillers"], toks, start)
+        counted = number.end not in self.commas and self.counted_things(number.end)
+        if counted and self.toks[number.end] not in self.lex.age_words["stops"]:
+            return None  # "una mujer con 12 globos", "a man with 3 dogs": a count of things
         for name in ("apparent", "persons", "relations"):
             # a filler may end the phrase itself ("ser ut som 12": "som" is a filler too)
             if any(self.ends_before(name, at) >= 0 for at in range(start, reach - 1, -1)):
@@ -450,6 +612,49 @@ class Reader:
         if self.end_of("apparent_after", number.end):  # "eine Person, die wie 13 aussieht"
             return "minor_age"
         return None
+
+    def ends_before_list(self, name: str, index: int) -> int:
+        """The start of a phrase of context list `name` ending right before token `index`,
+        or -1."""
+        words = self.lex.context_in(name, "letters")
+        for start in range(max(0, index - words.max_words), index):
+            if words.end_at(self.toks, start) == index:
+                return start
+        return -1
+
+    def _phrase_ends(self, index: int) -> bool:
+        """Whether the noun phrase ends at token `index`: the text ends, a comma stands
+        there, or a stop word ("in", "with", "am") begins there."""
+        if index >= len(self.toks) or index in self.commas:
+            return True
+        return self.toks[index] in self.lex.age_words["stops"]
+
+    def _sexed_noun(self, number: Number) -> bool:
+        """ "a 14F with curly hair", "selfie of a 15M": digits glued to a sex letter, an
+        article right before them and the phrase ending after them (not "a 14m yacht")."""
+        glued_letter = number.start in self.glued and number.digits
+        article = number.start > 0 and self.toks[number.start - 1] in _ARTICLES
+        return glued_letter and article and self._phrase_ends(number.end + 1)
+
+    def _at_age(self, number: Number) -> bool:
+        """A person, relative or possessive pronoun, an `at_ages` word ("at", "a los",
+        "mit"), then a bare number ending its phrase: "the heroine at 13, in her room",
+        "una foto mía a los 13 en bañador", "ich mit 13 am Baggersee"; not "a woman at 10
+        Downing Street", "eine Frau mit 13 Katzen"."""
+        at = self.ends_before("at_ages", number.start)
+        if at < 1 or number.ordinal or not self._phrase_ends(number.end):
+            return False
+        pronouns = self.lex.context_in("possessives", "letters")
+        if self.toks[at - 1] in _SELF_WORDS:  # "paint me at 14", "ich mit 13"; not "meet me at 8"
+            return at == 1 or self.toks[at - 2] in _DEPICTING
+        adult = self.ends_before_list("adults", at)
+        if adult >= 1 and any(  # "my mother at 14", "mi madre a los 14": her past self
+            pronouns.end_at(self.toks, start) == adult for start in range(max(0, adult - 2), adult)
+        ):
+            return True
+        return any(self.ends_before(name, at) >= 0 for name in ("persons", "relations")) or any(
+            pronouns.end_at(self.toks, start) == at for start in range(max(0, at - 2), at)
+        )
 
     def bare_minor_after(self, index: int) -> bool:
         """Whether a bare number under 18 follows token `index` (after filler words): "Kid
@@ -484,6 +689,10 @@ class Reader:
         word = self.toks[index]
         if self._is(("persons", "relations", "age_units"), index):
             return False
+        if self._is(("life_counts",), index) and (
+            self._life_cue_near(index - 1, index) or (index > 1 and self.toks[index - 2] in _OF)
+        ):
+            return False  # "a boy of 12 summers", "14 velas en su tarta": years, not things
         plural = word.endswith("s") and not word.endswith("ss")  # "shirtless" counts nothing
         return len(word) > 3 and plural and word not in self.lex.age_words["fillers"]
 
@@ -525,6 +734,63 @@ class Reader:
             return "minor_age" if number.value in SCHOOL_GRADES else None
         if number.ordinal and number.value < ADULT_AGE and self.end_of("birthdays", after):
             return "minor_age"
+        return None
+
+    def until_adult(self, number: Number) -> str | None:
+        """ "she will be 18 in three years", "two years away from being an adult", "can't
+        vote for another 4 years", "za dwa lata będzie mogła głosować": a number of years
+        still to go (an `until_before` word before it, or an `until_after` phrase after it)
+        with a mark of adulthood (`adult_marks`, or the number 18) within `UNTIL_REACH`
+        tokens: she is not yet 18."""
+        if not 0 < number.value < ADULT_AGE or number.ordinal:
+            return None
+        before = self.ends_before("until_before", number.start) >= 0
+        before = before and bool(
+            self.end_of("until_years", number.end)
+        )  # "in 3 years", not "in 3 states"
+        if not before and not self.end_of("until_after", number.end):
+            return None
+        after = max(number.end, self.end_of("until_years", number.end))
+        if self.head_is_thing(range(after, after + WINDOW), ("objects",)):
+            return None  # "en 12 år gammal whisky": a thing's years
+        start, stop = number.start - UNTIL_REACH, number.end + UNTIL_REACH
+        marked = self.near("adult_marks", start, stop) or any(
+            other.value == ADULT_AGE and start <= other.start < stop for other in self.all_numbers()
+        )
+        return "minor_age" if marked else None
+
+    def life_count(self, number: Number) -> str | None:
+        """ "seen fourteen summers", "13 candles on her birthday cake", "14 velas en su
+        tarta": a count of years said by a `life_counts` word ("summers", "candles"), with a
+        `life_cues` word ("seen", "birthday", "cake") within `LIFE_CUE_REACH` tokens; and a
+        birthday after an ordinal written with a dot ("14. doğum gününde")."""
+        if number.value >= ADULT_AGE:
+            return None
+        dotted = number.digits and number.start in self.dotted  # "14. doğum günü"
+        if dotted and self.end_of("birthdays", number.end):
+            return "minor_age"
+        if not self.end_of("life_counts", number.end):
+            return None
+        return "minor_age" if self._life_cue_near(number.start, number.end) else None
+
+    def _life_cue_near(self, start: int, end: int) -> bool:
+        """Whether a `life_cues` word stands within `LIFE_CUE_REACH` tokens of [start, end)."""
+        return self.near("life_cues", start - LIFE_CUE_REACH, end + LIFE_CUE_REACH)
+
+    def small_units_age(self, number: Number) -> str | None:
+        """An age counted in months, weeks or days after a person ("a girl of 170 months",
+        "a boy aged 700 weeks"): under 18 years once divided out."""
+        for name, per_year in (("month_counts", 12), ("week_counts", 52), ("day_counts", 365)):
+            end = self.end_of(name, number.end)
+            if not end or number.value >= ADULT_AGE * per_year or self._is(("ago",), end):
+                continue
+            reach = _after_fillers(self.lex.age_words["fillers"], self.toks, number.start)
+            for at in range(number.start, reach - 1, -1):
+                if any(self.ends_before(kind, at) >= 0 for kind in ("persons", "relations")):
+                    return "minor_age"
+            aged = self.ends_before("age_before", number.start)
+            if aged >= 0 and not self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1)):
+                return "minor_age"  # not "parmesan aged 24 months"
         return None
 
     def _staff_at(self, index: int) -> bool:
@@ -705,6 +971,8 @@ class Reader:
         # right after "önce" ("14 yıl önce doğmuş"); a one-letter "b" (born) is too often
         # another word folded ("в")
         born_after = self.end_of("born", after_ago) and len(self.toks[after_ago]) > 1
+        # "13年前に生まれた", "十三年前出生的": the birth glued in the same run as its "ago"
+        born_after = born_after or (ago >= 0 and self.phrase("born").in_unspaced(self.toks[ago]))
         if born_after or not any(token.isdecimal() for token in between):
             return "minor_birth_year"
         return None
@@ -748,13 +1016,27 @@ def kanji_value(numeral: str) -> int:
     )
 
 
-_IN_WORD_DIGIT = re.compile(r"(?<=[a-z])[0-9](?=[a-z])")
+# Digits inside a word are look-alike letters, a run of them too ("thirt33n", "f0urt33n").
+_IN_WORD_DIGIT = re.compile(r"(?<=[a-z])[0-9]{1,3}(?=[a-z])")
 _IN_WORD_LETTERS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 _KANJI_THING_PREFIXES = ("的", "の", "老", "小", "大")
 
 
 def _digit_as_letter(found: re.Match[str]) -> str:
-    return _IN_WORD_LETTERS.get(found.group(0), found.group(0))
+    return "".join(_IN_WORD_LETTERS.get(digit, digit) for digit in found.group(0))
+
+
+# An age in digits before a Chinese/Japanese unit ("35岁的哥哥"), a difference's reference.
+_DIGIT_AGE = re.compile(r"(\d{1,3}) ?(?=[歳岁歲])")
+
+
+def _kanji_difference(text: str, found: re.Match[str]) -> int:
+    """-1 or +1 if a kanji age is a difference ("比哥哥小两岁", "比他大三岁": younger, older
+    than someone named after 比), else 0."""
+    before = text[max(0, found.start() - 1) : found.start()]
+    if before not in ("小", "大") or "比" not in text[: found.start()]:
+        return 0
+    return -1 if before == "小" else 1
 
 
 def _kanji_thing(text: str, found: re.Match[str], objects: PhraseSet) -> bool:
@@ -782,7 +1064,7 @@ _ERA_START = {
 _ERA_YEAR = re.compile(r"(reiwa|heisei|showa|令和|平成|昭和) ?(\d{1,2}|元)(?!\d)")
 _MINGUO_YEAR = re.compile(r"(?:minguo|民国|民國) ?(\d{1,3})(?!\d)")
 _BUDDHIST_YEAR = re.compile(r"buddhist era (\d{4})\b|\b(\d{4}) (?:be|buddhist era)\b")
-_HIJRI_YEAR = re.compile(r"\b(\d{4}) ?(?:ah|a h|hijri|هجري|هجرية|هـ)(?!\w)")
+_HIJRI_YEAR = re.compile(r"\b(\d{4}) ?(?:ah|a h|hijri|هجري|هجرية|هجری|هجریة|هـ)(?!\w)")
 _PERSIAN_YEAR = re.compile(
     r"\b(\d{4}),? (?:in|by|of) the (?:persian|iranian|solar hijri|shamsi) calendar"
     r"|(?:persian|solar hijri|shamsi) year (\d{4})\b"
@@ -826,9 +1108,128 @@ _OPERATIONS: dict[str, Callable[[int, int], int]] = {
 }  # fmt: skip
 
 
+# Numbers written in another base: "0x0e", "0b1110", "1110 in binary", "16 in octal".
+_BASE_PREFIXED = re.compile(r"(?<![\w.])0(x[0-9a-f]{1,4}|b[01]{1,8}|o[0-7]{1,4})(?!\w)")
+_BASE_NAMED = re.compile(
+    r"(?<![\w.])([0-9a-f]{1,8}) (?:in |en |im |em |w )?"
+    r"(binary|binaire|binar|binär|binario|binarnie|hex|hexadecimal|hexadezimal|octal|oktal)(?!\w)"
+)
+_BASES = {"x": 16, "b": 2, "o": 8}
+_NAMED_BASES = {"hex": 16, "hexadecimal": 16, "hexadezimal": 16, "octal": 8, "oktal": 8}
+
+
+def _other_bases(digits_form: str) -> str:
+    """The text with numbers of other bases written in base ten ("0x20" is 32)."""
+
+    def prefixed(found: re.Match[str]) -> str:
+        written = found.group(1)
+        return str(int(written[1:], _BASES[written[0]]))
+
+    def named(found: re.Match[str]) -> str:
+        base = _NAMED_BASES.get(found.group(2), 2)
+        try:
+            return str(int(found.group(1), base))
+        except ValueError:  # "12 in binary" is no binary number: left as written
+            return found.group(0)
+
+    if "0" in digits_form:
+        digits_form = _BASE_PREFIXED.sub(prefixed, digits_form)
+    return _BASE_NAMED.sub(named, digits_form)
+
+
 def _worked_out(found: re.Match[str]) -> str:
     left, operation, right = int(found.group(1)), found.group(2), int(found.group(3))
     return str(_OPERATIONS[operation](left, right))
+
+
+# Operations said in words between two numbers ("five times seven", "cincuenta menos seis",
+# "50 минус 6"), in the digits form's folding; and halves ("half of thirty").
+_WORD_OPERATIONS: dict[str, Callable[[int, int], int]] = {
+    normalize(word, lookalikes=False): operation
+    for words, operation in (
+        ("plus più piu mas más artı arti плюс", int.__add__),
+        ("minus moins menos meno eksi минус мінус", int.__sub__),
+        ("times mal fois por razy krát krat kere çarpı carpi keer maal gange gånger", int.__mul__),
+    )
+    for word in words.split()
+}
+_HALVES = frozenset(
+    normalize(word, lookalikes=False)
+    for word in (
+        "half",
+        "halb",
+        "halbe",
+        "mitad",
+        "moitie",
+        "moitié",
+        "hälfte",
+        "halfte",
+        "metà",
+        "meta",
+        "metade",
+        "połowa",
+        "polowa",
+        "helft",
+        "половина",
+        "половину",
+    )
+)
+_HALF_LINKS = frozenset({"of", "the", "de", "von", "di", "van", "la", "une", "die", "от"})
+
+
+def worked_out_numbers(numbers: list[Number], toks: Sequence[str]) -> list[Number]:
+    """`numbers` with a sum said in words read as its result ("five times seven" is 35,
+    "medio" aside) and a half said before a number read as half of it ("half of thirty")."""
+    merged: list[Number] = []
+    for number in numbers:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and number.start == previous.end + 1
+            and toks[previous.end] in _WORD_OPERATIONS
+            and not previous.ordinal
+            and not number.ordinal
+        ):
+            value = _WORD_OPERATIONS[toks[previous.end]](previous.value, number.value)
+            merged[-1] = Number(previous.start, number.end, value, False, False)
+            continue
+        start = number.start
+        while start > 0 and number.start - start < 3 and toks[start - 1] in _HALF_LINKS:
+            start -= 1
+        if start > 0 and toks[start - 1] in _HALVES and not number.ordinal:
+            number = Number(start - 1, number.end, number.value // 2, False, False)
+        merged.append(number)
+    return merged
+
+
+# Roman numerals from 2 to 39 ("aged XIII", "XIV years old"); one letter is read as a word.
+_ROMAN = re.compile(r"^(x{0,3})(ix|iv|v?i{0,3})$")
+_ROMAN_VALUES = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9}
+
+
+def roman_ages(toks: list[str], lex: Lexicon) -> list[str]:
+    """`toks` with a Roman numeral written as digits where an age stands: after an
+    `age_before` word ("aged XIII") or before an age unit ("XIV years old"); elsewhere it
+    is a name's ("Louis XIV") or a chapter's, and kept."""
+    found = [i for i, token in enumerate(toks) if len(token) > 1 and _ROMAN.match(token)]
+    if not found:
+        return toks
+    reader = Reader(toks, lex, year=0)
+    changed = list(toks)
+    for index in found:
+        if reader.ends_before("age_before", index) >= 0 or reader.end_of("age_units", index + 1):
+            tens, ones = _ROMAN.match(toks[index]).groups()  # type: ignore[union-attr]
+            changed[index] = str(10 * len(tens) + _ROMAN_VALUES.get(ones, 0))
+    return changed
+
+
+# A number word alone in brackets ("Emma (twelve)"), written as digits like "Emma (12)".
+_BRACKETED_WORD = re.compile(r"(?<=[(（\[])([^\W\d_]{3,15})(?=[)）\]])")
+
+
+def _bracketed_number(found: re.Match[str], lex: Lexicon) -> str:
+    value = lex.numbers.get(found.group(1))
+    return str(value) if value is not None else found.group(0)
 
 
 def _full_year(found: re.Match[str], year: int) -> str:
@@ -854,18 +1255,31 @@ def minor_age(
 
     `subject_named`: the original text's first word may be a name (`named_first`), so a
     number set off right after it is that person's age."""
+    digits_form = _other_bases(digits_form)  # "0x0e", "1110 in binary": before "x1f" reads "xif"
     digits_form = _IN_WORD_DIGIT.sub(_digit_as_letter, digits_form)  # "tw3lve" is "twelve"
     # "born in '11": a year written short is the latest year it can be up to the Clock's
     digits_form = _SHORT_YEAR.sub(lambda found: _full_year(found, year), digits_form)
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
+    digits_form = _BRACKETED_WORD.sub(lambda found: _bracketed_number(found, lex), digits_form)
     digits_form = _SUM.sub(_worked_out, digits_form)
     digits_form = _gregorian_years(digits_form)  # "born in Heisei 24", "1432 AH"
+    digits_form = _FINANCIAL_AGE.sub(lambda found: found[0].translate(_FINANCIAL), digits_form)
+    digits_form = _KANJI_MONTHS.sub(lambda found: str(kanji_value(found.group(1))), digits_form)
     objects = lex.phrase("objects")
-    for found in KANJI_AGE.finditer(digits_form):
-        if kanji_value(found.group(1)) < ADULT_AGE:
+    kanji_ages = list(KANJI_AGE.finditer(digits_form))
+    for found in kanji_ages:
+        value = kanji_value(found.group(1))
+        difference = _kanji_difference(digits_form, found)
+        if difference:  # "比她三十五岁的哥哥小两岁": younger by two than a stated age
+            stated = [kanji_value(f.group(1)) for f in kanji_ages if f is not found]
+            stated += [int(n) for n in _DIGIT_AGE.findall(digits_form)]
+            if stated and 0 <= stated[0] + difference * value < ADULT_AGE:
+                return "minor_age"
+            continue
+        if value < ADULT_AGE:
             if not _kanji_thing(digits_form, found, objects):
                 return "minor_age"
-    toks = digit_tokens(digits_form)
+    toks = roman_ages(digit_tokens(digits_form), lex)
     glued = glued_digits(digits_form)
     reader = Reader(
         toks,
@@ -875,11 +1289,15 @@ def minor_age(
         bracketed_digits(digits_form),
         after_commas(digits_form),
         subject_named,
+        dotted_digits(digits_form),
     )
+    halved = reader.halved_age() if reader.phrase("half_age") else None
+    if halved is not None:
+        return halved
     for compound in lex.compounds.matches(toks):  # "zwölfjährig", unless "ein zehnjähriger Golf"
         if not reader.head_is_thing(range(compound.end, compound.end + WINDOW), ("objects",)):
             return "minor_age"
-    numbers = numbers_in(toks, lex, glued)
+    numbers = worked_out_numbers(numbers_in(toks, lex, glued), toks)
     if len(numbers) > MAX_NUMBERS:
         raise ValidationFailed(
             f"This text holds more than {MAX_NUMBERS} numbers, too many to screen; shorten it."
@@ -887,6 +1305,8 @@ def minor_age(
     for number in numbers:
         adult = number.value > ADULT_AGE and number.value not in BIRTH_YEARS
         if adult and not reader.end_of("infant_units", number.end):
+            if reader.small_units_age(number) or reader.younger_than_stated(number):
+                return "minor_age"  # "a girl of 170 months", "her daughter, 25 years younger"
             continue  # "a 25 year old", "a 200-year-old tree": no rule can make it a minor
         # A number with its unit ("her 10-year-old cat") was judged by `with_unit`; a
         # person word before it does not make it a bare age again.
@@ -900,6 +1320,8 @@ def minor_age(
             or reader.class_of(number)
             or reader.with_unit(number)
             or reader.school_grade(number)
+            or reader.life_count(number)
+            or reader.until_adult(number)
             or (
                 reader.with_word_before(number)
                 if bare and number.value not in BIRTH_YEARS

@@ -52,8 +52,12 @@ _QUOTED = re.compile(
     "[" + _QUOTES + "]([^" + _QUOTES + "]{1,60})[" + _QUOTES + r"]|(?<!\w)'([^']{1,60})'(?!\w)"
 )
 # Ages in the letters form, where digits read as look-alike letters ("30歳" is "eo歳").
-_UNSPACED_AGE = re.compile(r"([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲](?:的|の)?大?$")
+_UNSPACED_AGE = re.compile(
+    r"([\doieast]{1,3}|[一二两兩三四五六七八九十]{1,4})[岁歳歲](?:的|の)?大?$"
+)
 _AS_DIGITS = str.maketrans("oieast", "013457")
+# Every unspaced age of a text ("三十五岁", "35歳"), in the letters form.
+_UNSPACED_AGE_ANY = re.compile(r"([\doieast]{1,3}|[一二两兩三四五六七八九十]{1,4})[岁歳歲]")
 # A numeral right after a Chinese/Japanese school word, its grade glued after ("中学2年生").
 _UNSPACED_NUMERAL = re.compile(r"\s?(?:[\doieastl]{1,2}|[一二三四五六七八九十]{1,3})\s?")
 
@@ -362,7 +366,9 @@ class ContextRules:
         "四十岁的大男孩"."""
         word = letters[match.start : match.end]
         place_end = self._place_end(letters, match)  # "幼儿" of "幼儿园": the staff follow 园
-        rest = letters[max(match.end, place_end) : max(match.end, place_end) + 8].lstrip()
+        rest = letters[max(match.end, place_end) : max(match.end, place_end) + 12].lstrip()
+        while word and rest.startswith(word):  # "妹妹（30岁）": the word said twice is one word
+            rest = rest[len(word) :]
         for particle in ("校", "の", "的"):
             rest = rest.removeprefix(particle)
         staff = self.list_in("staff", "letters")
@@ -372,13 +378,25 @@ class ContextRules:
             others = letters[: match.start] + " " + letters[max(match.end, place_end) :]
             return not self.someone_else(tokens(others), 0, 0)
         before = letters[max(0, match.start - 8) : match.start].rstrip()
+        while word and before.endswith(word):  # "妹妹": the word said twice is one word
+            before = before[: -len(word)]
+        lead = letters[max(0, match.start - 16) : match.start].rstrip()
+        if (place_end or self._unspaced_in("institutions", word)) and self._staff_ends(lead):
+            # "ครูโรงเรียนมัธยม" (a teacher of a secondary school): Thai names the staff first
+            others = letters[: match.start] + " " + letters[max(match.end, place_end) :]
+            return not self.someone_else(tokens(others), 0, 0)
         if self._place_at(letters, match) and self._unspaced_in("empty_words", before):
             return True  # "誰もいない幼稚園", "空荡荡的幼儿园": the place, nobody in it
         aged = _UNSPACED_AGE.search(before)
+        if aged is not None and self._adult_by_difference(letters, match.start, before, aged):
+            return True  # "比她三十五岁的哥哥小两岁的妹妹": two years younger than 35
         if aged is not None and _kanji_or_digits(aged.group(1)) >= ADULT_AGE:
             if self._unspaced_in("adult_by_age", word) or self._unspaced_in("adult_groups", word):
                 return True
-        if self._unspaced_in("adult_by_age", word) and _adult_unspaced_after(rest):
+        relative_word = self._unspaced_in("adult_by_age", word) or (
+            self.lex.term("youth_sexual").in_unspaced(word)
+        )
+        if relative_word and _adult_unspaced_after(rest):
             return True  # "娘（30歳）", "我的女儿，三十岁": the age right after the relative
         before_noun = before[:-1] if before.endswith(("の", "的")) else before
         young = self.lex.term("youth_modifiers").in_unspaced(word)
@@ -395,6 +413,33 @@ class ContextRules:
         appearance = self.list_in("appearance", "letters")
         looks = any(True for _ in appearance.unspaced_matches(before + tail))
         return like and not looks and self.adult_named
+
+    def _staff_ends(self, before: str) -> bool:
+        """Whether `before` (the text just before a school word) ends with a `staff` word,
+        an `institutions` word ("โรงเรียน", a school) at most between them."""
+        staff = self.list_in("staff", "letters")
+        places = self.list_in("institutions", "letters")
+        if staff.ends_unspaced(before):
+            return True
+        ends = [m.start for m in places.unspaced_matches(before) if m.end == len(before)]
+        return any(staff.ends_unspaced(before[:start]) for start in ends)
+
+    def _adult_by_difference(
+        self, letters: str, start: int, before: str, aged: re.Match[str]
+    ) -> bool:
+        """Whether the unspaced age right before a relative is a difference ("小两岁", "大三岁"
+        after "比") from another age the text states, and the two make an adult."""
+        lead = before[max(0, aged.start() - 1) : aged.start()]
+        if lead not in ("小", "大") or "比" not in letters[:start]:
+            return False
+        others = [
+            _kanji_or_digits(found.group(1))
+            for found in _UNSPACED_AGE_ANY.finditer(letters[: start - len(before) + aged.start()])
+        ]
+        if not others:
+            return False
+        value = others[-1] + (-1 if lead == "小" else 1) * _kanji_or_digits(aged.group(1))
+        return ADULT_AGE <= value < OLDEST_AGE
 
     def _after_grade(self, letters: str, match: Match, rest: str) -> str:
         """`rest` past a school grade right after the school word ("中学2年生の担任の先生":
@@ -436,6 +481,18 @@ class ContextRules:
         # The relative may run past the youth word: "my baby sister, 27" ("baby").
         relatives = self.list_in("adult_by_age", form).matches_at(toks, match.start)
         relative_end = max((m.end for m in relatives if m.end >= match.end), default=0)
+        led = _ends_before(self.list_in("adult_by_age", form), toks, match.end)
+        if not relative_end and 0 <= led < match.start:
+            relative_end = match.end  # "their youngest kid, now 26": the phrase ends at it
+        listed_group = not relative_end and self._listed("adult_groups", match, toks, form)
+        if (
+            not relative_end
+            and not listed_group
+            and form != "accents"
+            and self._ambiguous(match, toks)
+        ):
+            relative_end = match.end  # "meisie van 25", "msichana wa miaka 25": a word that
+            # names a girl or a young woman alike, an adult age attached to it
         relative = relative_end > 0
         group = not relative and self._listed("adult_groups", match, toks, form)
         if not relative and not group:
@@ -449,15 +506,19 @@ class ContextRules:
         stops, decades = (self.list_in(k, form) for k in ("apposition_stops", "adult_decades"))
         if relative:
             index = relative_end
-            while (
-                index < len(digits)
-                and index - relative_end < ages.WINDOW
-                and self._filler(digits[index])
-            ):
-                index += 1
+            while index < len(digits) and index - relative_end < ages.WINDOW + 1:
+                aged = reader.end_of("age_before", index)  # "budak perempuan berumur 25"
+                if aged:
+                    index = aged
+                elif self._filler(digits[index]):
+                    index += 1
+                else:
+                    break
             # "djevojka koja je upravo postala punoljetna": an adulthood said in words
-            return self._adult_number_at(reader, digits, index) is not None or (
-                index < len(toks) and bool(decades.end_at(toks, index))
+            return (
+                self._adult_number_at(reader, digits, index) is not None
+                or (index < len(toks) and bool(decades.end_at(toks, index)))
+                or self._adult_difference_at(reader, digits, index)
             )
         leads = self.list_in("adult_age_leads", form)
         for index in range(match.end, min(len(toks), match.end + _APPOSITION)):
@@ -473,11 +534,39 @@ class ContextRules:
                 return led or bool(reader.end_of("age_units", after))
         return False
 
+    def _ambiguous(self, match: Match, toks: list[str]) -> bool:
+        """Whether the youth word at `match` is a `youth_sexual` one (a word naming a girl or
+        a young woman alike: "meisie", "msichana", "tüdruk"), which an adult age attached
+        makes an adult's."""
+        found = self.lex.term("youth_sexual").matches_at(toks, match.start)
+        return any(m.end == match.end for m in found)
+
+    def _adult_difference_at(self, reader: ages.Reader, digits: list[str], index: int) -> bool:
+        """Whether a difference of ages starting at `index` ("25 years younger") makes an
+        adult of the age the request states elsewhere ("a woman of 60 and her daughter, 25
+        years younger": 35)."""
+        numbers = ages.numbers_in(digits[index : index + 3], self.lex)
+        if not numbers or numbers[0].start != 0:
+            return False
+        found = numbers[0]
+        number = ages.Number(index, index + found.end, found.value, found.digits, found.ordinal)
+        sign = reader.difference_sign(number)
+        value = reader.relative_value(number, sign) if sign else None
+        return value is not None and ADULT_AGE <= value < OLDEST_AGE
+
     def _adult_age_before(self, reader: ages.Reader, digits: list[str], start: int) -> bool:
         """Whether an adult age with its unit ends just before token `start`, one filler
         word ("की", "of") apart at most."""
         window = max(0, start - 6)
         for number in ages.numbers_in(digits[window:start], self.lex):
+            found = ages.Number(
+                window + number.start, window + number.end, number.value, number.digits, False
+            )
+            sign = reader.difference_sign(found)
+            if sign and found.end + 2 >= start:  # "35살 오빠보다 두 살 어린 여동생": 33
+                value = reader.relative_value(found, sign)
+                if value is not None and ADULT_AGE <= value < OLDEST_AGE:
+                    return True
             if not ADULT_AGE <= number.value < OLDEST_AGE:
                 continue
             unit_end = reader.end_of("age_units", window + number.end)
@@ -512,6 +601,7 @@ _GLUED_AGE = re.compile(r"^(\d{1,3})[^\W\d_]")
 _UNSPACED_AGE_AFTER = re.compile(
     r"^[\s(（,，、:：]{0,3}([\doieast]{1,3}|[一二三四五六七八九十]{1,4})[岁歳歲]"
     r"|^\s?[(（]([\doieast]{1,3})[)）]"  # "娘（34）": an age in brackets, its unit unsaid
+    r"|^\s?อายุ\s?([\doieast]{1,3})\s?(?:ปี|ขวบ)"  # Thai "ลูกสาวอายุ 25 ปี"
 )
 
 
@@ -520,7 +610,8 @@ def _adult_unspaced_after(rest: str) -> bool:
     found = _UNSPACED_AGE_AFTER.match(rest)
     if found is None:
         return False
-    return ADULT_AGE <= _kanji_or_digits(found.group(1) or found.group(2)) < OLDEST_AGE
+    numeral = found.group(1) or found.group(2) or found.group(3)
+    return ADULT_AGE <= _kanji_or_digits(numeral) < OLDEST_AGE
 
 
 def _kanji_or_digits(numeral: str) -> int:

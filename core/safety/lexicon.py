@@ -119,6 +119,26 @@ Ages (matched on the digits form):
                       "ago", "later")
   comparatives        after a number and its unit, make it a difference between two ages
                       ("dos años menor que", "zwei Jahre jünger als"), no one's age
+  younger / older     after a number and its unit, a difference of ages ("25 years
+                      younger", "두 살 어린", "iki yaş küçük"): read against the nearest other
+                      age the request states ("a woman of 40 and her daughter, 25 years
+                      younger" is 15); with none stated, no one's age
+  half_age            "half the age of", "halb so alt wie": the next age stated, halved
+  until_before / until_after / adult_marks   years still to go before adulthood: a number
+                      after "in", "for another", "za", "dans" or before "years away from",
+                      "years shy of", with a mark of adulthood near ("18", "an adult",
+                      "vote", "volljährig"): "she will be 18 in three years" is a minor;
+                      after an `until_before` word the number needs an `until_years` word
+                      ("in 3 years", not "voting in 3 states")
+  at_ages             "at", "a los", "mit" between a person and a bare number ending its
+                      phrase: a past self's age ("the heroine at 13,", "una foto mía a los
+                      13", "ich mit 13 am See"; not "a woman at 10 Downing Street")
+  life_counts / life_cues   after a number under 18, a count of years said another way
+                      ("summers", "candles", "velas"), read as an age with a cue nearby
+                      ("seen", "birthday", "cake", "tarta"); "12 candles on the table" passes
+  month_counts, week_counts, day_counts   after a number, an age in months, weeks or days
+                      when a person word or `age_before` stands before it ("a girl of 170
+                      months"): an age under 18 once divided out
   life_years / own_years   after an ordinal up to 18: a year of one's life ("im vierzehnten
                       Lebensjahr", "year of her life"), or a bare year word after a
                       possessive ending its clause ("in her fourteenth year,"; not "in
@@ -230,6 +250,19 @@ AGE_PHRASE_KEYS = (
     "durations",
     "ago",
     "comparatives",
+    "at_ages",
+    "younger",
+    "older",
+    "half_age",
+    "until_before",
+    "until_after",
+    "until_years",
+    "adult_marks",
+    "life_counts",
+    "life_cues",
+    "month_counts",
+    "week_counts",
+    "day_counts",
     "life_years",
     "own_years",
     "measures",

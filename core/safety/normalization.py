@@ -27,6 +27,8 @@ _LETTER_FOLDS = str.maketrans(
         "τ": "t", "υ": "u", "ν": "v", "κ": "k", "ι": "i", "т": "t", "к": "k", "м": "m",
         "в": "b", "н": "h", "ł": "l", "ø": "o", "đ": "d", "ı": "i", "æ": "ae", "œ": "oe",
         "þ": "th", "ð": "d",
+        # Persian and Urdu write yeh and kaf with letters of their own: one form for both
+        "ي": "ی", "ك": "ک",
     }
 )  # fmt: skip
 DIGIT_LOOKALIKES = str.maketrans(
@@ -50,16 +52,21 @@ _SEPARATORS = re.compile(r"[\s_\-]+")
 # An apostrophe between Cyrillic letters is part of the word (Ukrainian "п'ятий", "дев'ять").
 _CYRILLIC_APOSTROPHE = re.compile(r"(?<=[\u0400-\u04ff])['’ʼ](?=[\u0400-\u04ff])")
 _SPACES = re.compile(r" {2,}")
-# Marks that change an Indic letter or a kana's sound (こども "child" is not ことも): kept.
-_KEPT_MARKS = re.compile(r"[\u0900-\u0dff\u3099\u309a]")
-# Indic vowel signs and viramas are marks, not word characters to `re`: kept inside a word
-# ("बारह" is one word, not "ब" and "रह"), so a number word is one token like in other scripts.
+# Marks that change an Indic or Thai letter or a kana's sound (こども "child" is not ことも):
+# kept.
+_KEPT_MARKS = re.compile(r"[\u0900-\u0eff\u3099\u309a]")
+# Indic and Thai vowel signs and viramas are marks, not word characters to `re`: kept inside
+# a word ("बारह" is one word, not "ब" and "रह"; "เด็ก" not "เด" and "ก"), so a word is one
+# token like in other scripts.
 INDIC_MARKS = "".join(
-    chr(c) for c in range(0x0900, 0x0E00) if unicodedata.category(chr(c)).startswith("M")
+    chr(c) for c in range(0x0900, 0x0F00) if unicodedata.category(chr(c)).startswith("M")
 )
 TOKEN = re.compile(r"(?:[^\W_]|[" + INDIC_MARKS + r"])+")
-# Scripts written without spaces between words: their terms are found inside longer runs.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+# Scripts written without spaces between words (Chinese, Japanese, Thai, Lao): their terms
+# are found inside longer runs.
+_UNSPACED = re.compile(
+    r"[\u0e00-\u0eff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]"
+)
 
 
 def fold(text: str, *, lookalikes: bool = True) -> str:

@@ -56,9 +56,20 @@ class Finding:
     evidence: str
 
 
-# A prompt weight, "(red hair:1.2)" or "[x:0.8]", is no age: dropped before ages are read.
-_WEIGHT = re.compile(r":\s{0,3}\d{1,3}(?:\.\d{1,4})?\s{0,3}(?=[)\]])")
+# A prompt weight, "(red hair:1.2)" or "[x:0.8]", is no age and no letter: dropped before
+# the text is read. Weights run from 0 to 2 or so; "(age:14)" is an age field, kept.
+_WEIGHT = re.compile(r":\s{0,3}(?:[0-2](?:\.\d{1,4})?|\.\d{1,4})\s{0,3}(?=[)\]])")
 
+
+# A tag of the image boards' kind ("1girl", "2boys", "solo_focus"): the request is written
+# in their tags, where "jk", "jc", "js" are the Japanese school abbreviations, never initials.
+_BOORU_TAG = re.compile(r"(?<![^\W\d_])(?:[1-6i]\+? ?(?:girl|boy|other)s?)(?![^\W\d_])")
+
+# A run of three or more of one letter ("chiiiild"): `normalize` shortens it to two, which
+# reads "teeeen" but not "chiild"; read as one letter too.
+_STRETCHED = re.compile(r"([^\W\d_])\1{2,}")
+# Pictures of a child: the emoji for a girl, a boy, a child, a baby (any skin tone).
+_YOUTH_EMOJI = re.compile("[\U0001f466\U0001f467\U0001f476\U0001f9d2\U0001f6b8]")
 
 _ONE_IN_A_WORD = re.compile(r"[^\W\d_]1|1[^\W\d_]")
 # A word cut into short pieces by hyphens ("to-ddl-er", "ba-by"): pieces of one to three
@@ -81,6 +92,8 @@ def letter_forms(text: str) -> list[str]:
         joined = _CUT_WORD.sub(lambda found: found.group(0).replace("-", ""), text)
         if joined != text:
             forms.append(normalize(joined))
+    if _STRETCHED.search(text):  # "chiiiild": a run read as one letter too ("teeeen" keeps two)
+        forms.append(normalize(_STRETCHED.sub(r"\1", text)))
     return forms
 
 
@@ -361,18 +374,22 @@ def find_minor(
     `youth_sexual` words count too. `year` is the Clock's year, for years of birth.
     """
     lex = lex or lexicon()
-    forms = letter_forms(text)
-    ctx = _Context(text, lex, explicit=explicit, letters=forms[0])
+    emoji = _YOUTH_EMOJI.search(text)
+    if emoji is not None:  # "a 👧 on a bed"
+        return Finding("minor_youth", emoji.group(0))
+    unweighted = _WEIGHT.sub("", text)  # "(loli:1.2)": the weight's digits are no letters
+    forms = letter_forms(unweighted)
+    ctx = _Context(unweighted, lex, explicit=explicit, letters=forms[0])
     for letters in forms:
         finding = _term_finding(letters, lex, ctx)
         if finding is not None:
             return finding
     beside_cjk = join_letter_pairs(text)  # "ＪＫが", "Ｊ Ｃ": Latin letters beside Japanese
-    if beside_cjk is not None or is_unspaced(text):
+    if beside_cjk is not None or is_unspaced(text) or _BOORU_TAG.search(forms[0]):
         found = lex.term("youth_unspaced").first(tokens(beside_cjk or forms[0]))
         if found is not None:  # "JC" beside Japanese text is a schoolgirl, not initials
             return Finding("minor_youth", found.term.source)
-    accents = accented(text)
+    accents = accented(unweighted)
     accent_toks = tokens(accents)
     accented_term = lex.term("youth_accented").first(accent_toks)
     if accented_term is not None:  # "niña" is a girl, unless a name holds it ("La Niña")
@@ -380,7 +397,6 @@ def find_minor(
         accented_term = lex.term("youth_accented").first(accent_toks, exempt.tokens)
     if accented_term is not None:
         return Finding("minor_youth", accented_term.term.source)
-    unweighted = _WEIGHT.sub("", text)
     digits_form = normalize(unweighted, lookalikes=False)
     rule = ages.minor_age(digits_form, lex, year=year, subject_named=ages.named_first(unweighted))
     return Finding(rule, "age") if rule is not None else None
