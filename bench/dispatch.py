@@ -184,15 +184,24 @@ def _statuses(engine: Engine, job_ids: list[int]) -> list[JobStatus]:
         )
 
 
+def _count(engine: Engine, statement: sa.Select[tuple[int]]) -> int:
+    """One count over a plain connection: a poll through an ORM session cost this process
+    ~1 ms of CPU (7x this), taken from the 2 cores the processes it measures share."""
+    with engine.connect() as connection:
+        return int(connection.execute(statement).scalar_one())
+
+
 def _wait_done(
     engine: Engine, job_ids: list[int], timeout_s: float = 120.0, poll_s: float = ROW_POLL_S
 ) -> int:
     """Poll the rows every `poll_s` until every job has ended; how many succeeded."""
+    unfinished = (
+        sa.select(sa.func.count())
+        .select_from(GenerationJob)
+        .where(col(GenerationJob.id).in_(job_ids), col(GenerationJob.status).not_in(DONE))
+    )
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        statuses = _statuses(engine, job_ids)
-        if len(statuses) == len(job_ids) and all(s in DONE for s in statuses):
-            return sum(s is JobStatus.SUCCEEDED for s in statuses)
+    while time.monotonic() < deadline and _count(engine, unfinished):
         time.sleep(poll_s)
     return sum(s is JobStatus.SUCCEEDED for s in _statuses(engine, job_ids))
 
@@ -200,19 +209,13 @@ def _wait_done(
 def _wait_checked(engine: Engine, job_ids: list[int], timeout_s: float = 120.0) -> None:
     """Poll until no output of these jobs waits for its checks (`core.gallery.verdicts`):
     until then nobody is shown it."""
+    waiting = (
+        sa.select(sa.func.count())
+        .select_from(Asset)
+        .where(col(Asset.job_id).in_(job_ids), col(Asset.screening) == Screening.WAITING)
+    )
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with read_scope(engine) as session:
-            waiting = session.exec(
-                select(sa.func.count())
-                .select_from(Asset)
-                .where(
-                    col(Asset.job_id).in_(job_ids),
-                    col(Asset.screening) == Screening.WAITING,
-                )
-            ).one()
-        if not waiting:
-            return
+    while time.monotonic() < deadline and _count(engine, waiting):
         time.sleep(ROW_POLL_S if len(job_ids) == 1 else BURST_POLL_S)
 
 
