@@ -149,8 +149,10 @@ def _frame(size: tuple[int, int], seed: int, text: str, shift: int = 0) -> Image
     return Image.merge("RGB", bands)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=64)
 def _gradient(size: tuple[int, int], degrees: int) -> Image.Image:
     """The blend mask of `_frame`, made once per size and angle (a resize of ~3 ms for a
-    1024² picture, the same for every seed). Callers only read it."""
+    1024² picture, the same for every seed). Callers only read it. Room for a picture's
+    masks besides the 18 angles of the sampler's previews, which would otherwise push them
+    out on every job."""
     return Image.linear_gradient("L").rotate(degrees).resize(size)
