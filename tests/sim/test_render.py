@@ -45,3 +45,26 @@ def test_a_grained_1024_picture_weighs_two_to_three_megabytes():
     data = render.png((1024, 1024), 3, GRAPH, "x", grain=32)
     assert 2_000_000 <= len(data) <= 3_000_000
     assert Image.open(io.BytesIO(data)).size == (1024, 1024)
+
+
+@pytest.mark.parametrize("grain", [0, 32])
+def test_a_png_decodes_to_the_pixels_it_was_made_of_with_every_text_chunk(grain):
+    extra = {"workflow": {"note": "naïve ✓"}}  # not Latin-1: written as iTXt, as Pillow does
+    data = render.png((300, 200), 5, GRAPH, "a lighthouse", extra, grain=grain)
+    image = Image.open(io.BytesIO(data))
+    assert (image.format, image.mode, image.size) == ("PNG", "RGB", (300, 200))
+    assert {key: json.loads(value) for key, value in image.text.items()} == {
+        "prompt": GRAPH,
+        **extra,
+    }
+    frame = render._frame((300, 200), 5, json.dumps(GRAPH))
+    drawn = np.asarray(image)
+    assert drawn.shape == (200, 300, 3)
+    if grain == 0:  # away from the caption, the pixels are the frame's exactly
+        assert np.array_equal(drawn[150:], np.asarray(frame)[150:])
+
+
+def test_the_encoder_keeps_every_pixel_of_a_noisy_picture():
+    noisy = Image.merge("RGB", [Image.effect_noise((257, 129), 60) for _ in range(3)])
+    data = render._encode_png(noisy, {"prompt": "{}"})
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), np.asarray(noisy))
