@@ -17,18 +17,23 @@ import functools
 import hashlib
 import io
 import json
+import struct
 import textwrap
+import zlib
 from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
 import av
 import numpy as np
-from PIL import Image, ImageChops, ImageDraw, PngImagePlugin
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 EXIF_MODEL = 0x0110
 """The EXIF tag ComfyUI's SaveAnimatedWEBP writes `prompt:<graph JSON>` into."""
 PREVIEW_SIDE = 64
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+IDAT_SIZE = 65536
+"""Bytes of compressed pixels per IDAT chunk, as Pillow (so ComfyUI's SaveImage) splits them."""
 
 
 def save_path(prefix: str, existing: Iterable[tuple[str, str]]) -> tuple[str, str, int]:
@@ -51,21 +56,66 @@ def png(
 ) -> bytes:
     """A PNG for one image of a batch, with the graph in its `prompt` chunk; `grain` > 0
     adds per-pixel noise so the file weighs what a real picture does."""
-    info = PngImagePlugin.PngInfo()
     text = json.dumps(graph)
-    info.add_text("prompt", text)
-    for key, value in (extra_pnginfo or {}).items():
-        info.add_text(key, json.dumps(value))
+    texts = {"prompt": text}
+    texts.update((key, json.dumps(value)) for key, value in (extra_pnginfo or {}).items())
     image = _frame(size, seed, text)
     if grain > 0:
         image = ImageChops.add(image, _grain(size, grain), offset=-grain)
     draw = ImageDraw.Draw(image)
     lines = ["SIMULATED", f"seed {seed}", *textwrap.wrap(caption, 48)[:6]]
     for index, line in enumerate(lines):
-        draw.text((16, 16 + 14 * index), line, fill=(255, 255, 255))
-    out = io.BytesIO()
-    image.save(out, format="PNG", pnginfo=info, compress_level=1 if grain > 0 else 6)
-    return out.getvalue()
+        draw.text((16, 16 + 14 * index), line, fill=(255, 255, 255), font=_caption_font())
+    return _encode_png(image, texts)
+
+
+def _encode_png(image: Image.Image, texts: dict[str, str]) -> bytes:
+    """`image` (RGB) as a PNG with `texts` as its text chunks after IHDR, as ComfyUI's
+    SaveImage writes them (tEXt, or iTXt for text Latin-1 cannot hold).
+
+    Every row is written with the Sub filter (numpy, one pass) and deflated at zlib's
+    fastest level: Pillow's adaptive filtering tries five filters a row, ~9 ms of CPU for a
+    plain 1024² gradient (~7 ms so; ~17 KB) and ~72 ms for a grained one (~44 ms so, ~2.2 MB:
+    the weight of a real picture)."""
+    if image.mode != "RGB":
+        raise ValueError(f"only RGB pictures are written here, not {image.mode}")
+    width, height = image.size
+    pixels = np.asarray(image).reshape(height, width * 3)
+    rows = np.empty((height, 1 + width * 3), dtype=np.uint8)
+    rows[:, 0] = 1  # Sub: each byte less the same channel's byte of the pixel before it
+    rows[:, 1:4] = pixels[:, :3]
+    np.subtract(pixels[:, 3:], pixels[:, :-3], out=rows[:, 4:])  # modulo 256, as PNG's
+    compressed = zlib.compress(rows.tobytes(), 1)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    parts = [PNG_SIGNATURE, _chunk(b"IHDR", header)]
+    parts.extend(_text_chunk(key, value) for key, value in texts.items())
+    parts.extend(
+        _chunk(b"IDAT", compressed[start : start + IDAT_SIZE])
+        for start in range(0, len(compressed), IDAT_SIZE)
+    )
+    parts.append(_chunk(b"IEND", b""))
+    return b"".join(parts)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _text_chunk(key: str, value: str) -> bytes:
+    """A tEXt chunk, or an uncompressed iTXt one for a value Latin-1 cannot encode (what
+    Pillow's `PngInfo.add_text` writes)."""
+    keyword = key.encode("latin-1")
+    try:
+        return _chunk(b"tEXt", keyword + b"\0" + value.encode("latin-1"))
+    except UnicodeEncodeError:
+        return _chunk(b"iTXt", keyword + b"\0\0\0\0\0" + value.encode("utf-8"))
+
+
+@functools.cache
+def _caption_font() -> ImageFont.ImageFont:
+    """Pillow's bitmap font: a caption of 5 lines draws in ~0.04 ms instead of the ~1.4 ms
+    its default FreeType font takes."""
+    return ImageFont.load_default_imagefont()
 
 
 @functools.lru_cache(maxsize=4)
@@ -134,7 +184,31 @@ def _colours(seed: int, text: str) -> tuple[tuple[int, int, int], tuple[int, int
     return (digest[0], digest[1], digest[2]), (digest[3], digest[4], digest[5])
 
 
+SMALL_FRAME_PIXELS = 256 * 256
+"""Up to this size (the sampler's previews) a frame is blended with `Image.composite`
+(~15 µs for 64²); above it through per-channel tables, which cost a fixed ~70 µs to build
+but blend a 1024² picture in half composite's time."""
+
+
 def _frame(size: tuple[int, int], seed: int, text: str, shift: int = 0) -> Image.Image:
+    """A gradient from the seed and text's first colour to their second, turned by `shift`
+    degrees. A large one maps the shared gradient through a 256-entry table per channel,
+    the very pixels `Image.composite` of the two flat colours gives."""
     start, end = _colours(seed, text)
-    gradient = Image.linear_gradient("L").rotate(shift % 360).resize(size)
-    return Image.composite(Image.new("RGB", size, start), Image.new("RGB", size, end), gradient)
+    gradient = _gradient(size, shift % 360)
+    if size[0] * size[1] <= SMALL_FRAME_PIXELS:
+        return Image.composite(Image.new("RGB", size, start), Image.new("RGB", size, end), gradient)
+    bands = [
+        gradient.point([(b * 255 + (a - b) * level + 127) // 255 for level in range(256)])
+        for a, b in zip(start, end, strict=True)
+    ]
+    return Image.merge("RGB", bands)
+
+
+@functools.lru_cache(maxsize=64)
+def _gradient(size: tuple[int, int], degrees: int) -> Image.Image:
+    """The blend mask of `_frame`, made once per size and angle (a resize of ~3 ms for a
+    1024² picture, the same for every seed). Callers only read it. Room for a picture's
+    masks besides the 18 angles of the sampler's previews, which would otherwise push them
+    out on every job."""
+    return Image.linear_gradient("L").rotate(degrees).resize(size)
