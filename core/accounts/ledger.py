@@ -164,25 +164,33 @@ def hold_for_job(
 
 def _open_hold(session: Session, job_id: int) -> CreditEntry | None:
     """The job's hold, under its user's lock, if it was never released (settled or refunded);
-    None for a job without a hold or one already released.
-
-    Two statements: the hold's owner is locked by a subquery on the hold, then the hold and
-    its release are read together, after the lock (a release another unit of work committed
-    while this one waited for the lock is seen)."""
+    None for a job without a hold or one already released (`_entry_and_its_undoing`)."""
     hold_key, release_key = f"hold:{job_id}", f"release:{job_id}"
-    owner = select(CreditEntry.user_id).where(CreditEntry.idempotency_key == hold_key)
+    by_key = _entry_and_its_undoing(session, hold_key, release_key)
+    if by_key is None or release_key in by_key:
+        return None
+    return by_key.get(hold_key)
+
+
+def _entry_and_its_undoing(
+    session: Session, key: str, undoing_key: str
+) -> dict[str, CreditEntry] | None:
+    """The entries with `key` and `undoing_key`, by key, read under the lock of the user
+    whose entry `key` is (None: there is no such entry).
+
+    Two statements: the owner is locked by a subquery on the entry, then both entries are
+    read together, after the lock (an undoing another unit of work committed while this one
+    waited for the lock is seen)."""
+    owner = select(CreditEntry.user_id).where(CreditEntry.idempotency_key == key)
     locked = session.exec(
         select(User.id).where(User.id == owner.scalar_subquery()).with_for_update(key_share=True)
     ).first()
     if locked is None:
         return None
     entries = session.exec(
-        select(CreditEntry).where(col(CreditEntry.idempotency_key).in_((hold_key, release_key)))
+        select(CreditEntry).where(col(CreditEntry.idempotency_key).in_((key, undoing_key)))
     ).all()
-    by_key = {entry.idempotency_key: entry for entry in entries}
-    if release_key in by_key:
-        return None
-    return by_key.get(hold_key)
+    return {entry.idempotency_key: entry for entry in entries}
 
 
 def settle_job(session: Session, *, job_id: int, charged_credits: int, now: datetime) -> bool:
@@ -239,16 +247,9 @@ def refund_charge(session: Session, *, job_id: int, now: datetime, reason: str) 
     """Give back what a settled job was charged; once. True if refunded now (False: the job
     was never settled, charged nothing, or was refunded already)."""
     charge_key, refund_key = f"charge:{job_id}", f"uncharge:{job_id}"
-    owner = select(CreditEntry.user_id).where(CreditEntry.idempotency_key == charge_key)
-    locked = session.exec(
-        select(User.id).where(User.id == owner.scalar_subquery()).with_for_update(key_share=True)
-    ).first()
-    if locked is None:
+    by_key = _entry_and_its_undoing(session, charge_key, refund_key)
+    if by_key is None:
         return False
-    entries = session.exec(
-        select(CreditEntry).where(col(CreditEntry.idempotency_key).in_((charge_key, refund_key)))
-    ).all()
-    by_key = {entry.idempotency_key: entry for entry in entries}
     charge = by_key.get(charge_key)
     if refund_key in by_key or charge is None or charge.credits == 0:
         return False
