@@ -356,6 +356,11 @@ def save_waiting(
         screening=Screening.WAITING,
         hidden=True,
     )
+    return _added(session, asset, tags)
+
+
+def _added(session: Session, asset: Asset, tags: Sequence[str]) -> Asset:
+    """`asset` added (its id given) with its tags, each once."""
     session.add(asset)
     session.flush()
     for tag in dict.fromkeys(tags):
@@ -421,11 +426,7 @@ def save_output(
         category=category,
         created_at=now,
     )
-    session.add(asset)
-    session.flush()
-    for tag in dict.fromkeys(tags):
-        session.add(AssetTag(asset_id=asset.id or 0, tag=tag))
-    return asset
+    return _added(session, asset, tags)
 
 
 def add_thumbnails(
