@@ -22,7 +22,11 @@ the same shapes) was written on branch safe28set before any rule change and is h
 its rows are marked so in the figures and its misses are not listed. It measures how the rules
 generalise: 81.17 / 82.68 % refused and 5.81 / 7.36 % false (default / explicit) on the rules
 before branch safe17p, 90.51 / 92.32 % and 5.81 / 6.98 % on that branch's, written without
-seeing it (while fresh26 went from 81.03 to 100 % refused). Every set is
+seeing it (while fresh26 went from 81.03 to 100 % refused). `*_fresh29.tsv` (the same
+categories over 81 languages, with more invisible characters, numerals and calendars, model
+tags and ages said through arithmetic or a product's age; benign twins in 49) was written on
+branch safe29set the same way and is held out too: 81.74 / 82.99 % refused and 7.27 / 8.03 %
+false (default / explicit) on the rules in force when it was added. Every set is
 screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
 stricter (ambiguous youth words count and names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler
@@ -92,9 +96,9 @@ from core.safety.lexicon import lexicon
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
 SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
-    "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh28",
+    "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh28", "fresh29",
 )  # fmt: skip
-HELD_OUT: tuple[str, ...] = ("fresh28",)  # sets written before the rules in force, never tuned on
+HELD_OUT: tuple[str, ...] = ("fresh28", "fresh29")  # written before the rules, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",
