@@ -27,6 +27,7 @@ from bench import (
     pool_policy,
     safety,
     scale_out,
+    scale_up,
     sign_in,
     stopped_tier,
 )
@@ -91,19 +92,31 @@ def _warm_and_cold(scale: Scale) -> list[Figure]:
 def _ticks(scale: Scale) -> list[Figure]:
     """Reconcile ticks at 100 and 1,000 instances with a month of history, and at 100 without
     (the same tick must not grow with the month); with history, the steady ticks again
-    against Vast's real per-endpoint minimum intervals."""
+    against Vast's real per-endpoint minimum intervals; then the ticks while scaling from
+    none to 100 and to 1,000 against those intervals, the creates on the manager's sender."""
     runs = [
         (scale.tick_instances, None, 0),
         (scale.tick_instances, history.month_of_history, scale.steady_ticks),
         (10 * scale.tick_instances, history.month_of_history, scale.steady_ticks),
     ]
-    return [
+    ticks = [
         figure
         for count, seed, limited in runs
         for figure in engine.reconcile_at_scale(count, scale.steady_ticks, seed, limited).figures(
             tick_interval_s=pool.TICK_S
         )
     ]
+    window_s = SCALE_UP_WINDOW_S[scale.quick]
+    return ticks + [
+        figure
+        for count in (scale.tick_instances, 10 * scale.tick_instances)
+        for figure in scale_up.scaling_up(count, window_s).figures()
+    ]
+
+
+SCALE_UP_WINDOW_S = {True: 60.0, False: 600.0}
+"""Wall seconds P3's scale-up phase ticks through (quick, full): renting 1,000 at Vast's
+create interval takes over an hour, so past the window the time is projected."""
 
 
 def _pages(scale: Scale) -> list[Figure]:

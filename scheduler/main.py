@@ -132,9 +132,17 @@ def main() -> None:
         metrics = MetricsServer(runtime.metrics.registry, settings.metrics_port).start()
         log.info("scheduler.metrics", extra={"url": f"http://127.0.0.1:{metrics.port}/metrics"})
     log.info("scheduler.started", extra={"poll_interval_s": settings.pool_poll_interval_s})
+    stop_dispatch = threading.Event()
+    senders = [
+        threading.Thread(
+            target=runtime.send_forever, args=(stop_dispatch, kind), name=kind, daemon=True
+        )
+        for kind in ("create", "destroy")
+    ]
+    for sender in senders:  # before the first tick: its creates must not hold up the start
+        sender.start()
     runtime.tick_pool()  # sweeps the list itself: the lister thread is not running yet
     runtime.refresh_trending()  # a new leader's gallery trends at once, not in 5 minutes
-    stop_dispatch = threading.Event()
     dispatcher = threading.Thread(
         target=runtime.dispatch_forever, args=(stop_dispatch,), name="dispatch", daemon=True
     )
@@ -147,7 +155,7 @@ def main() -> None:
     if not stop.requested:  # a Ctrl-C during the first tick: stop without starting
         scheduler.start()
     stop_dispatch.set()
-    for thread in (dispatcher, lister):
+    for thread in (dispatcher, lister, *senders):
         if thread.is_alive():
             thread.join(timeout=5)
     clean = runtime.shutdown()

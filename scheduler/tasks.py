@@ -122,6 +122,12 @@ class Runtime:
         self.manager.sweeps_inline = False
         self.manager.lister.run(stop)
 
+    def send_forever(self, stop: threading.Event, kind: str) -> None:
+        """Send the pool's queued creates (`kind` "create") or destroys ("destroy") until
+        `stop` is set (`PoolManager.send_forever`); from now on the ticks only queue them."""
+        sender = self.manager.creates if kind == "create" else self.manager.destroys
+        self.manager.send_forever(sender, stop)
+
     def dispatch_forever(self, stop: threading.Event) -> None:
         """Run the embedded dispatch loop until `stop` is set (`Dispatcher.dispatch_forever`)."""
         self.dispatcher.dispatch_forever(stop)

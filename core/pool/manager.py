@@ -7,12 +7,18 @@ its own creates and destroys since they began.
 Every money-moving step commits its intent before the provider call it guards: a row and its
 label exist before `create`, a row is `terminating` before `destroy`. Whatever happens after
 (timeout, crash, kill -9), a later sweep shows the truth and the plan converges.
+
+The calls themselves go through two `Sender`s (`core.pool.sends`), one for creates and one
+for destroys, so a tick deciding many of them returns at once: in the scheduler process each
+sender has a worker thread sending as the client's pacer allows (`sends_inline` off); a
+caller driving ticks one by one has the tick send them itself before it returns.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,6 +64,7 @@ from core.pool.actions import (
 )
 from core.pool.policy import InstanceView, LeaseView, PoolSettings, PoolView, plan
 from core.pool.provider import LaunchSpec, Offer, OfferFilter, Provider, RemoteInstance, RemoteState
+from core.pool.sends import Sender
 from core.pool.sweeps import Lister, SweepBoard
 
 log = logging.getLogger(__name__)
@@ -164,6 +171,13 @@ _SYNC_UPDATE = (
 """The tick's write of each changed row, one prepared statement for every row (executemany):
 the ORM's bulk update by primary key costs ~70 µs a row in bookkeeping, a tick at 1,000
 instances 70 ms."""
+_LABEL_UPDATE = (
+    sa.update(_GPU_TABLE)
+    .where(_GPU_TABLE.c.id == sa.bindparam("row_id"))
+    .values(label=sa.bindparam("new_label"))
+)
+"""A new row's label, which holds its id (executemany over a batch of new rows)."""
+_USAGE_TABLE = SQLModel.metadata.tables["usageevent"]
 
 
 def _synced(row: sa.Row[Any], remote: RemoteInstance | None) -> dict[str, object]:
@@ -191,6 +205,20 @@ def _to_check(row: sa.Row[Any], remote: RemoteInstance | None, *, examined: bool
     if booting and remote.state is RemoteState.RUNNING and remote.comfy_url:
         return remote.comfy_url
     return None
+
+
+@dataclass(frozen=True)
+class _Create:
+    """One create a tick decided, queued for the create sender: its row (committed
+    `requested`), the launch bound to the config the tick read, the offers' filter and the
+    tick's batch (the rents one `Rent` decided share one offer search)."""
+
+    instance_id: int
+    label: str
+    token_nonce: str
+    launch: Callable[[str], LaunchSpec]
+    offer_filter: OfferFilter
+    batch: int
 
 
 class PoolManager:
@@ -233,6 +261,21 @@ class PoolManager:
         self.sweeps_inline = True
         """Whether `reconcile` sweeps first itself: for a caller driving ticks one by one
         (tests, the benchmark's harness, an in-process Runtime) with no lister thread."""
+        self.creates: Sender[int] = Sender("create", still_leading=still_leading)
+        """Creates decided, by row id, until their outcome is on the row."""
+        self.destroys: Sender[str] = Sender("destroy", still_leading=still_leading)
+        """Destroys decided, by provider id, until they returned (or failed)."""
+        self.sends_inline = True
+        """Whether `reconcile` sends the creates and destroys it decided before it returns:
+        for a caller with no sender threads (`send_forever` turns it off)."""
+        self._sent_lock = threading.Lock()
+        """Guards `_born` and `_destroyed`, which the senders write while a tick reads."""
+        self._batch = 0
+        """The last rent batch queued (one per `Rent` action)."""
+        self._offers: tuple[int, list[Offer]] = (0, [])
+        """The batch the offers were searched for, and those not tried yet (senders only)."""
+        self._halted: dict[int, str] = {}
+        """Batch -> why its remaining creates are not sent (no offer left, a refusal)."""
         self._born: dict[int, datetime] = {}
         """Row -> when its create returned: its instance exists from then on."""
         self._destroyed: dict[str, datetime] = {}
@@ -267,10 +310,11 @@ class PoolManager:
             observed = observation.latest.instances
             report.observed = len(observed)
             # A record older than the latest sweep's start can no longer change a decision.
-            self._destroyed = {
-                pid: at for pid, at in self._destroyed.items()
-                if at >= observation.latest.started_at
-            }  # fmt: skip
+            with self._sent_lock:
+                self._destroyed = {
+                    pid: at for pid, at in self._destroyed.items()
+                    if at >= observation.latest.started_at
+                }  # fmt: skip
         health = self._sync_and_check(observed, now) if observation is not None else {}
         with read_scope(self.engine) as session:
             config, view, report.advice = self._snapshot(session, now)
@@ -292,11 +336,29 @@ class PoolManager:
                     "pool.action_failed",
                     extra={"action": repr(action), "error": str(exc)},
                 )
+        for sender in (self.destroys, self.creates):
+            # Inline, this tick's own calls; else what the worker's failed since the last tick.
+            report.errors.extend(sender.drain() if self.sends_inline else sender.take_failures())
         return report
+
+    def send_forever(self, sender: Sender[Any], stop: threading.Event) -> None:
+        """Send `sender`'s calls on this thread until `stop` is set (one of `creates`,
+        `destroys`); from now on ticks only queue them."""
+        self.sends_inline = False
+        sender.run(stop)
 
     def _snapshot(
         self, session: Session, now: datetime
     ) -> tuple[PoolSettings, PoolView, adaptive.Advice | None]:
+        # Read before the session's first statement (its snapshot, in SQLite's WAL as in a
+        # PostgreSQL transaction that reads more than once): a call leaves `pending` only once
+        # its outcome is committed, so every row is seen with its call pending or its outcome.
+        queued_creates = self.creates.pending()
+        destroying = self.destroys.pending()
+        with self._sent_lock:
+            born, destroyed = dict(self._born), dict(self._destroyed)
+        # A destroy not yet returned returns after now: no sweep begun until now judges it.
+        destroyed.update((pid, now) for pid in destroying)
         config = self._config(session)
         advice = self._advice(session, config, now) if config.adaptive else None
         rows = session.execute(
@@ -330,8 +392,9 @@ class PoolManager:
                     ready_at=row.ready_at,
                     terminate_requested=row.terminate_requested_at is not None,
                     create_sent_at=row.create_sent_at,
-                    born_at=self._born.get(row.id),
-                    destroy_sent_at=self._destroy_sent_at(row),
+                    create_queued=row.id in queued_creates,
+                    born_at=born.get(row.id),
+                    destroy_sent_at=self._destroy_sent_at(row, destroyed),
                 )
                 for row in rows
             ],
@@ -349,18 +412,20 @@ class PoolManager:
             spend_month_usd=billing.budget_spend_since(
                 session, pool=self.pool, since=costs.month_start(now)
             ),
-            destroyed_at=dict(self._destroyed),
+            destroyed_at=destroyed,
         )
         live = {row.id for row in rows}
-        self._born = {row_id: at for row_id, at in self._born.items() if row_id in live}
+        with self._sent_lock:
+            self._born = {row_id: at for row_id, at in self._born.items() if row_id in live}
         return settings, view, advice
 
-    def _destroy_sent_at(self, row: sa.Row[Any]) -> datetime | None:
+    @staticmethod
+    def _destroy_sent_at(row: sa.Row[Any], destroyed: dict[str, datetime]) -> datetime | None:
         """When a terminating row's last destroy was asked for: the later of its commit and
-        the last destroy this manager saw return."""
+        the last destroy this manager saw return (`destroyed`: now while one is pending)."""
         if row.state is not InstanceState.TERMINATING:
             return None
-        returned = self._destroyed.get(row.provider_id) if row.provider_id else None
+        returned = destroyed.get(row.provider_id) if row.provider_id else None
         return _later(row.terminate_requested_at, returned)
 
     def relearn(self) -> adaptive.DemandProfile | None:
@@ -626,7 +691,8 @@ class PoolManager:
                 self._enter_safe_mode(reason)
 
     def _rent(self, count: int, reason: str) -> None:
-        """Rent `count` instances from one offer search, trying a few offers for each."""
+        """Commit `count` requested rows and queue their creates (one batch: one offer
+        search serves them, searched again only when its offers run out)."""
         now = self.clock.now()
         with read_scope(self.engine) as session:
             config = self._config(session)
@@ -646,69 +712,115 @@ class PoolManager:
             )
             # Bound to the config as read now; each rental adds its own ComfyUI token nonce.
             launch = partial(self.launch, config)
-        # One search serves several rents; the market is searched again only when its
-        # offers run out. Searching is read-only at the provider, so it needs no row: a failed
-        # search rents nothing more this tick and the next tick plans again.
-        offers: list[Offer] = []
-        for _ in range(count):
-            if not offers:
-                offers = list(self.provider.search_offers(offer_filter))
-            if not self._rent_one(offers, launch, reason):
-                return
+        self._batch += 1
+        for instance_id, label, token_nonce in self._new_rows(count, reason):
+            create = _Create(instance_id, label, token_nonce, launch, offer_filter, self._batch)
+            self.creates.put(instance_id, partial(self._send_create, create))
 
-    def _rent_one(
-        self, offers: list[Offer], launch: Callable[[str], LaunchSpec], reason: str
-    ) -> bool:
-        """Create one instance from the front of `offers` (consuming what it tries); False
-        when nothing more should be rented this tick (no offer left to try, or the row was
-        closed before its create could be sent)."""
-        token_nonce = secrets.token_hex(16)
-        spec = launch(token_nonce)  # built before the row: a launch refused rents nothing
-        instance_id, label = self._new_row(token_nonce)
-        self._event("instance_requested", instance_id, reason=reason)
+    def _send_create(self, create: _Create) -> None:
+        """Create one instance for `create`'s row from its batch's offers (trying a few),
+        unless its batch was halted; a failure halts the batch: its creates not yet sent
+        are closed unsent, and the next tick plans again."""
+        halted = self._halted.get(create.batch)
+        if halted is not None:
+            self._close_unrented(create.instance_id, halted)
+            return
+        try:
+            spec = create.launch(create.token_nonce)  # a launch refused rents nothing
+            if not self._create_from_offers(create, spec):
+                self._halt(create, "no offer matched the pool's filters")
+        except ProviderUnavailable:
+            self._halted = {create.batch: "not sent: the provider was unavailable"}
+            raise
+        except CoreError as exc:  # a definite refusal (of the search, the launch, the create)
+            self._halt(create, f"create refused: {exc}")
+            raise
+
+    def _create_from_offers(self, create: _Create, spec: LaunchSpec) -> bool:
+        """Send the create from the front of the batch's offers (consuming what it tries);
+        False when no offer was left to try. A create sent whose outcome is unknown
+        (ProviderUnavailable) leaves the row `requested` for a later sweep to adopt or close;
+        a row closed before its create could be sent (a newer leader) is left as it is."""
         for _ in range(OFFERS_TRIED_PER_RENT):
-            if not offers:
-                break
-            offer = offers.pop(0)
-            if not self._note_create_sent(instance_id, offer):
-                return False  # closed meanwhile (a newer leader): sending now could only leak
+            offer = self._next_offer(create)
+            if offer is None:
+                return False
+            if not self._note_create_sent(create.instance_id, offer):
+                self._halted = {create.batch: "not sent: its batch's rows were closed"}
+                return True  # closed meanwhile (a newer leader): sending now could only leak
             try:
-                provider_id = self.provider.create(offer, label, spec)
+                provider_id = self.provider.create(offer, create.label, spec)
             except OfferUnavailable:
                 continue  # someone else rented it; a definite "no", nothing was created
             except ProviderUnavailable:
                 # Outcome unknown: the row stays `requested`; the next list adopts or closes it.
-                log.warning("pool.create_unknown", extra={"instance_id": instance_id})
+                log.warning("pool.create_unknown", extra={"instance_id": create.instance_id})
                 raise
-            except ProviderError as exc:
-                self._close_unrented(instance_id, f"create refused: {exc}")
-                raise
-            self._record_created(instance_id, provider_id, offer)
+            self._record_created(create.instance_id, provider_id, offer)
             return True
-        self._close_unrented(instance_id, "no offer matched the pool's filters")
         return False
 
-    def _new_row(self, token_nonce: str) -> tuple[int, str]:
-        """Commit a `requested` row, its label and its token nonce before any create call;
-        its (id, label)."""
+    def _next_offer(self, create: _Create) -> Offer | None:
+        """The next untried offer of `create`'s batch, searched for when none is left."""
+        batch, offers = self._offers
+        if batch != create.batch or not offers:
+            offers = list(self.provider.search_offers(create.offer_filter))
+            self._offers = (create.batch, offers)
+        return offers.pop(0) if offers else None
+
+    def _halt(self, create: _Create, reason: str) -> None:
+        """Close `create`'s row unrented and every later create of its batch with it (the
+        queue is in order: an older batch has no create left to halt)."""
+        self._halted = {create.batch: reason}
+        self._close_unrented(create.instance_id, reason)
+
+    def _new_rows(self, count: int, reason: str) -> list[tuple[int, str, str]]:
+        """Commit `count` requested rows, their labels and token nonces before any create
+        call, in one transaction; each one's (id, label, token nonce)."""
+        now = self.clock.now()
         with session_scope(self.engine) as session:
-            # The row and its label are committed before the provider call: a create that
-            # times out or a process killed mid-call is adopted by label on the next tick,
-            # never created a second time. The nonce keeps labels unique even where row ids
-            # are handed out again (a database restored from an older backup): a new row must
-            # never "adopt" an instance some forgotten row rented.
-            nonce = secrets.token_hex(4)
-            row = GpuInstance(
-                pool=self.pool,
-                label=f"{self.prefix}new-{nonce}",
-                created_at=self.clock.now(),
-                comfy_token_nonce=token_nonce,
+            # The rows and their labels are committed before the provider calls: a create
+            # that times out or a process killed mid-call is adopted by label on a later
+            # tick, never created a second time. The nonce keeps labels unique even where row
+            # ids are handed out again (a database restored from an older backup): a new row
+            # must never "adopt" an instance some forgotten row rented.
+            nonces = [secrets.token_hex(4) for _ in range(count)]
+            rows = [
+                GpuInstance(
+                    pool=self.pool,
+                    label=f"{self.prefix}new-{nonce}",
+                    created_at=now,
+                    comfy_token_nonce=secrets.token_hex(16),
+                )
+                for nonce in nonces
+            ]
+            # Plain executemany statements: the ORM's unit of work costs ~1 ms a row, a
+            # second for the 1,000 rows of a pool scaling up from none.
+            ids = (
+                session.execute(
+                    sa.insert(_GPU_TABLE).returning(_GPU_TABLE.c.id, sort_by_parameter_order=True),
+                    [row.model_dump(exclude={"id"}) for row in rows],
+                )
+                .scalars()
+                .all()
             )
-            session.add(row)
-            session.flush()
-            row.label = f"{self.prefix}{row.id}-{nonce}"
-            session.add(row)
-        return row.id or 0, row.label
+            made = [
+                (row_id, f"{self.prefix}{row_id}-{nonce}", row.comfy_token_nonce or "")
+                for row_id, nonce, row in zip(ids, nonces, rows, strict=True)
+            ]
+            session.execute(
+                _LABEL_UPDATE, [{"row_id": row_id, "new_label": label} for row_id, label, _ in made]
+            )
+            session.execute(
+                sa.insert(_USAGE_TABLE),
+                [
+                    self._usage(
+                        "instance_requested", row_id, now, details={"reason": reason}
+                    ).model_dump(exclude={"id"})
+                    for row_id, _label, _nonce in made
+                ],
+            )
+        return made
 
     def _note_create_sent(self, instance_id: int, offer: Offer) -> bool:
         """Commit, just before a create call, that it is being sent; False if the row is no
@@ -736,7 +848,8 @@ class PoolManager:
             row.num_gpus = offer.num_gpus
             row.price_per_hour_usd = offer.price_per_hour_usd
             session.add(row)
-        self._born[instance_id] = self.clock.now()
+        with self._sent_lock:
+            self._born[instance_id] = self.clock.now()
         self._event("instance_created", instance_id, provider_id=provider_id)
 
     def _close_unrented(self, instance_id: int, reason: str) -> None:
@@ -798,10 +911,16 @@ class PoolManager:
             self._destroy(action.provider_id)
 
     def _destroy(self, provider_id: str) -> None:
+        """Queue a destroy at the provider (once: not again while one is pending)."""
+        self.destroys.put(provider_id, partial(self._send_destroy, provider_id))
+
+    def _send_destroy(self, provider_id: str) -> None:
         """Destroy at the provider and remember when it returned: a sweep begun before then
-        is not taken to judge it."""
+        is not taken to judge it. One that failed is not remembered: the next sweep that
+        still lists the instance has it destroyed again."""
         self.provider.destroy(provider_id)
-        self._destroyed[provider_id] = self.clock.now()
+        with self._sent_lock:
+            self._destroyed[provider_id] = self.clock.now()
 
     def _fail_jobs_on(self, session: Session, instance_id: int, reason: str, now: datetime) -> None:
         for lease in session.exec(

@@ -9,9 +9,10 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
 - Spend at or over the daily or monthly cap switches safe mode on; safe mode terminates every
   live instance and rents nothing.
 - A requested row whose label appears at the provider is adopted (a timed-out create is not
-  repeated). One whose create was never sent (a crash between the row and the call) is closed
-  at once, after `UNSENT_GRACE_S`; one whose create was sent but whose label never appears
-  within `LIST_GRACE_S` of the call is closed as never created.
+  repeated). One whose create was never sent (a crash between the row and the call, a queue
+  dropped) is closed at once, after `UNSENT_GRACE_S`, unless its create is still queued; one
+  whose create was sent but whose label never appears within `LIST_GRACE_S` of the call is
+  closed as never created.
 - The listing is a pair of sweeps (`core.pool.sweeps`), each paged over tens of seconds and
   possibly older than this tick: nothing is decided from a sweep that began before the event
   it would judge. A live instance is lost only when absent from the last two sweeps, both
@@ -100,6 +101,9 @@ class InstanceView:
     ready_at: datetime | None = None
     terminate_requested: bool = False
     create_sent_at: datetime | None = None
+    create_queued: bool = False
+    """Whether its create is queued or in flight at this manager's create sender: a row not
+    yet sent that is not closed while it waits (it holds its place in the pool's size)."""
     born_at: datetime | None = None
     """Since when the instance surely exists at the provider if it exists at all: when its
     create returned (the manager remembers), else the latest time the row knows of."""
@@ -280,7 +284,7 @@ def _decide_row(
         if remote is not None:
             return [Adopt(row.id, remote.id)]
         if row.create_sent_at is None:
-            if age_s > UNSENT_GRACE_S:
+            if age_s > UNSENT_GRACE_S and not row.create_queued:
                 return [ConfirmTerminated(row.id, "create was never sent")]
             return []
         if (swept_at - row.create_sent_at).total_seconds() > LIST_GRACE_S:

@@ -452,6 +452,18 @@ def test_a_requested_row_whose_create_was_never_sent_frees_its_capacity_at_once(
     ]
 
 
+def test_a_requested_row_whose_create_is_still_queued_holds_its_capacity_past_the_grace():
+    """Its create waits its turn at the paced create sender: neither closed nor rented again."""
+    queued = row(1, InstanceState.REQUESTED, age_s=10 * UNSENT_GRACE_S, create_queued=True)
+    assert plan(CONFIG, view(queued, **AWAKE), swept([]), NOW) == []
+
+
+def test_a_queued_destroy_is_not_decided_again_on_a_sweep_begun_before_it_returns():
+    """The manager gives a pending destroy's return time as now: no sweep begun yet judges it."""
+    leaving = row(1, InstanceState.TERMINATING, provider_id="9", destroy_sent_at=NOW)
+    assert plan(CONFIG, view(leaving), swept([remote(f"{PREFIX}1", id_="9")]), NOW) == []
+
+
 @pytest.mark.parametrize("sent_s_ago", [10, LIST_GRACE_S])
 def test_a_sent_create_holds_capacity_only_for_the_list_grace(sent_s_ago):
     pool = view(row(1, InstanceState.REQUESTED, create_sent_at=ago(sent_s_ago)), **AWAKE)
