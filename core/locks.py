@@ -57,12 +57,22 @@ def read_after_owner(
 ) -> Row | None:
     """The first row of `row`, read fresh (not from the session's cache) after the user
     `owner` selects is locked (level 1); None when `owner` finds nobody. A lock `row` takes
-    comes second, in the lock order."""
-    owner_id = session.exec(owner).first()
-    if owner_id is None:
+    comes second, in the lock order.
+
+    Two statements: the owner is locked (`lock_owner`), then the row is read, after the
+    lock."""
+    if not lock_owner(session, owner):
         return None
-    lock_user(session, owner_id)
     return session.exec(row.execution_options(populate_existing=True)).first()
+
+
+def lock_owner(session: Session, owner: SelectOfScalar[int]) -> bool:
+    """Lock the user `owner` selects (level 1) in one statement, the owner found by a
+    subquery (`owner` selects at most one user); False when it finds nobody."""
+    locked = session.exec(
+        select(User.id).where(User.id == owner.scalar_subquery()).with_for_update(key_share=True)
+    ).first()
+    return locked is not None
 
 
 def lock_jobs_on_instance(session: Session, instance_id: int) -> None:

@@ -20,6 +20,7 @@ from core.pool.launch import (
     WANT_FILE,
     bearer,
     headers_by_url,
+    instance_headers,
     launch_spec,
     pool_token,
     want_file,
@@ -55,13 +56,24 @@ def build_provider(settings: Settings) -> Provider:
             )
 
 
-def comfy_headers(settings: Settings, engine: Engine) -> Callable[[str], dict[str, str]]:
-    """ComfyUI URL -> the headers that authenticate us there: a rented instance's own token,
-    or for the static provider's servers the pool-wide one."""
+def claim_credentials(settings: Settings) -> Callable[[str | None], dict[str, str]]:
+    """A claimed instance's token nonce -> the headers that authenticate us at its ComfyUI
+    (`comfy_headers` without the look-up: the claim read the nonce with the instance)."""
     secret = settings.audit_hmac_secret.get_secret_value()
     if settings.provider is ProviderKind.STATIC:
         headers = bearer(pool_token(secret, settings.pool_name))
-        return lambda _url: headers
+        return lambda _nonce: headers
+    pool = settings.pool_name
+    return lambda nonce: instance_headers(secret, pool=pool, nonce=nonce)
+
+
+def comfy_headers(settings: Settings, engine: Engine) -> Callable[[str], dict[str, str]]:
+    """ComfyUI URL -> the headers that authenticate us there: a rented instance's own token,
+    or for the static provider's servers the pool-wide one."""
+    if settings.provider is ProviderKind.STATIC:
+        static = claim_credentials(settings)(None)
+        return lambda _url: static
+    secret = settings.audit_hmac_secret.get_secret_value()
     return headers_by_url(engine, pool=settings.pool_name, secret=secret)
 
 
@@ -123,12 +135,12 @@ def ask_for_downloads(
 
 def build_run_context(settings: Settings, engine: Engine, clock: Clock) -> RunContext:
     """What running a job needs: presets, pricing, the media store and authenticated clients."""
-    headers = comfy_headers(settings, engine)
     return RunContext(
         engine=engine,
         clock=clock,
         presets=Presets.load(),
         pricing=pricing_from(settings),
         media=open_media_store(settings),
-        comfy=ComfyClients(headers),
+        comfy=ComfyClients(),
+        credentials=claim_credentials(settings),
     )

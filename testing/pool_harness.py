@@ -273,7 +273,7 @@ class CampaignScheduler:
             runtime.engine, still_leading=runtime.leader.holds
         )
         # a stand-in ComfyUI per call; the shared clients are only closed at shutdown
-        runtime.run_context.comfy = lambda _url: CampaignComfy(self.rng)  # type: ignore[assignment]
+        runtime.run_context.comfy = lambda _url, _headers: CampaignComfy(self.rng)  # type: ignore[assignment]
         return runtime
 
     @property

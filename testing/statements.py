@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,3 +32,7 @@ def statements_sent(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
 def flat(statement: str) -> str:
     """`statement` with its whitespace runs made single spaces (easy to compare)."""
     return " ".join(statement.split())
+
+
+LOCKS_A_USER = re.compile(r'SELECT "?user"?\.id FROM "?user"? WHERE')
+"""A `flat` statement that locks a user's row (`core.locks`), as SQLite and PostgreSQL see it."""

@@ -2,6 +2,7 @@
 and TLS context (22–28 ms of CPU each) every time it runs.
 
 Clients are keyed by URL *and* credentials: an instance whose token changes gets a new client.
+The caller brings the credentials (a claim read its instance's token with the instance).
 The cache is bounded; the least recently used client is closed when it overflows.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from core.comfy.client import ComfyClient
 
@@ -19,22 +20,16 @@ MAX_CLIENTS = 64
 class ComfyClients:
     """A callable `url -> ComfyClient` handing out one shared, long-lived client per server."""
 
-    def __init__(
-        self,
-        headers: Callable[[str], Mapping[str, str]] = lambda _url: {},
-        *,
-        max_clients: int = MAX_CLIENTS,
-    ) -> None:
-        self._headers = headers
+    def __init__(self, *, max_clients: int = MAX_CLIENTS) -> None:
         self._max_clients = max_clients
         self._clients: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], ComfyClient]
         self._clients = OrderedDict()
         self._lock = threading.Lock()
 
-    def __call__(self, url: str) -> ComfyClient:
-        """The client for `url` with its current credentials, created on first use; callers
-        must not close it (`close()` here releases them all)."""
-        headers = dict(self._headers(url))
+    def __call__(self, url: str, headers: Mapping[str, str] | None = None) -> ComfyClient:
+        """The client for `url` authenticating with `headers` (none: no credentials),
+        created on first use; callers must not close it (`close()` here releases them all)."""
+        headers = dict(headers or {})
         key = (url.rstrip("/"), tuple(sorted(headers.items())))
         evicted: list[ComfyClient] = []
         with self._lock:

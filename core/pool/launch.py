@@ -108,6 +108,12 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def instance_headers(secret: str, *, pool: str, nonce: str | None) -> dict[str, str]:
+    """The headers that authenticate us at the ComfyUI of `pool`'s instance whose row holds
+    `nonce`: its own token; the pool-wide one for a row without a nonce."""
+    return bearer(comfy_token(secret, nonce) if nonce else pool_token(secret, pool))
+
+
 def headers_by_url(engine: Engine, *, pool: str, secret: str) -> Callable[[str], dict[str, str]]:
     """A lookup: the ComfyUI at a URL -> the headers for that live instance of `pool` (its own
     token; the pool-wide one for a row without a nonce or a URL no live row has)."""
@@ -123,7 +129,7 @@ def headers_by_url(engine: Engine, *, pool: str, secret: str) -> Callable[[str],
                 )
                 .order_by(col(GpuInstance.id).desc())
             ).first()
-        return bearer(comfy_token(secret, nonce) if nonce else pool_token(secret, pool))
+        return instance_headers(secret, pool=pool, nonce=nonce)
 
     return headers
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm.util import identity_key
@@ -25,6 +26,9 @@ class Claim:
     lease_id: int
     instance_id: int
     comfy_url: str
+    comfy_token_nonce: str | None
+    """What the instance's own ComfyUI token derives from (`core.pool.launch.comfy_token`);
+    None for a row without one (the pool-wide token)."""
 
 
 @dataclass(frozen=True)
@@ -75,18 +79,19 @@ def acquire(
     for instance in candidates:
         if not can_take(instance, needs):
             continue  # still downloading a model this job loads
-        # The UPDATE that wins the instance also reads its address, as it is now.
-        comfy_url = session.execute(
+        # The UPDATE that wins the instance also reads its address and token, as they are now.
+        won = session.execute(
             sa.update(GpuInstance)
             .where(col(GpuInstance.id) == instance.id)
             .where(col(GpuInstance.state) == InstanceState.READY)
             .where(col(GpuInstance.comfy_url).is_not(None))
             .values(state=InstanceState.BUSY)
-            .returning(col(GpuInstance.comfy_url))
+            .returning(col(GpuInstance.comfy_url), col(GpuInstance.comfy_token_nonce))
             .execution_options(synchronize_session=False)
-        ).scalar()
-        if comfy_url is None:  # another claimer won it, or it left ready, meanwhile
+        ).first()
+        if won is None:  # another claimer won it, or it left ready, meanwhile
             continue
+        comfy_url, nonce = won
         _expire_loaded(session, GpuInstance, instance.id, "state")
         lease_id = session.execute(
             sa.insert(Lease)
@@ -98,16 +103,24 @@ def acquire(
             )
             .returning(col(Lease.id))
         ).scalar_one()
-        return Claim(lease_id, instance.id, comfy_url)
+        return Claim(lease_id, instance.id, comfy_url, nonce)
     return None
 
 
-def release(session: Session, *, lease_id: int, now: datetime, outcome: str) -> bool:
-    """Close a lease, return its instance to ready and stamp last use; False if already closed.
+@dataclass(frozen=True)
+class Released:
+    """A lease just closed: what the instance it held costs an hour now."""
+
+    price_per_hour_usd: Decimal
+
+
+def release(session: Session, *, lease_id: int, now: datetime, outcome: str) -> Released | None:
+    """Close a lease, return its instance to ready and stamp last use; None if already closed.
 
     An instance that left `busy` meanwhile (terminated, lost) keeps its new state. Rows of
     the lease, its instance and its pool already loaded in `session` are expired where these
-    UPDATEs changed them (read again on next use); nothing else in the session is.
+    UPDATEs changed them (read again on next use); nothing else in the session is. The
+    instance's price is read by the UPDATE that frees it (what a job's settlement charges).
     """
     instance_id = session.execute(
         sa.update(Lease)
@@ -117,22 +130,22 @@ def release(session: Session, *, lease_id: int, now: datetime, outcome: str) -> 
         .execution_options(synchronize_session=False)
     ).scalar()
     if instance_id is None:
-        return False
+        return None
     _expire_loaded(session, Lease, lease_id, "released_at", "outcome")
     state = col(GpuInstance.state)
-    pool = session.execute(
+    pool, price = session.execute(
         sa.update(GpuInstance)
         .where(col(GpuInstance.id) == instance_id)
         .values(
             state=sa.case((state == InstanceState.BUSY, InstanceState.READY), else_=state),
             last_used_at=now,
         )
-        .returning(col(GpuInstance.pool))
+        .returning(col(GpuInstance.pool), col(GpuInstance.price_per_hour_usd))
         .execution_options(synchronize_session=False)
-    ).scalar_one()
+    ).one()
     _expire_loaded(session, GpuInstance, instance_id, "state", "last_used_at")
     note_demand(session, pool=pool, now=now)
-    return True
+    return Released(price)
 
 
 def _expire_loaded(session: Session, model: type[SQLModel], key: object, *names: str) -> None:

@@ -99,11 +99,13 @@ def succeed(
 ) -> int:
     """Mark `job` succeeded and charge its GPU time (never more than held); the credits charged.
 
-    The caller holds the job's lease in the same unit of work, so a job the pool took back
-    meanwhile is never charged.
+    The caller locked the job (`core.locks.lock_job`: its owner first) and holds its lease
+    in the same unit of work, so a job the pool took back meanwhile is never charged.
     """
     charged = charge_for(cost_usd, pricing=pricing, held=job.estimated_credits)
-    ledger.settle_job(session, job_id=job.id or 0, charged_credits=charged, now=now)
+    ledger.settle_job(
+        session, job_id=job.id or 0, charged_credits=charged, now=now, owner_locked=True
+    )
     job.status = JobStatus.SUCCEEDED
     job.finished_at = now
     job.updated_at = now

@@ -11,11 +11,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -64,7 +63,11 @@ class RunContext:
     pricing: Pricing
     media: store.Media
     comfy: ComfyClients = field(default_factory=ComfyClients)
-    """URL -> a shared, long-lived client for that ComfyUI (the runner never closes it)."""
+    """URL and credentials -> a shared, long-lived client for that ComfyUI (the runner never
+    closes it)."""
+    credentials: Callable[[str | None], Mapping[str, str]] = lambda _nonce: {}
+    """A claimed instance's token nonce (`Claim.comfy_token_nonce`) -> the headers that
+    authenticate us at its ComfyUI: read with the claim, not looked up again per job."""
     screener: OutputScreener = field(default_factory=shared_screener)
     screening: Executor = field(
         default_factory=lambda: ThreadPoolExecutor(
@@ -125,8 +128,20 @@ Ending = Callable[[], None]
 """Writing how a job ended (its result, or its failure); safe to call again until it succeeds."""
 
 
-def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> Ending | None:
+@dataclass(frozen=True)
+class Started:
+    """A claimed job marked running (`start`) in the unit of work that claimed it, and when."""
+
+    job: GenerationJob
+    at: datetime
+
+
+def run_job(ctx: RunContext, *, job_id: int, claim: Claim, started: Started) -> Ending | None:
     """Run a leased job on its instance and write how it ended; never raises.
+
+    `started` is the job as the unit of work that claimed it marked it running (`start`):
+    a crash after that commit leaves a running job with an open lease, which the leader's
+    recovery requeues (`core.studio.outcomes.recover_orphaned_jobs`).
 
     The result is written only if this worker still holds the lease: if the pool took the
     instance back meanwhile (lost, expired, safe mode), the job was already requeued or
@@ -138,7 +153,7 @@ def run_job(ctx: RunContext, *, job_id: int, claim: Claim) -> Ending | None:
     ending: Ending
     close = partial(_close, ctx, claim, job_id)
     try:
-        ending = _run(ctx, job_id, claim)
+        ending = _run(ctx, job_id, claim, started)
     except _Lacking as exc:
         files = ", ".join(path.rpartition("/")[2] for path in sorted(exc.paths))
         ending = partial(
@@ -194,16 +209,11 @@ def retry_ending(ending: Ending, *, job_id: int) -> Ending | None:
     return None
 
 
-def _run(ctx: RunContext, job_id: int, claim: Claim) -> Ending:
-    started = ctx.clock.now()
-    job = run_transaction(
-        ctx.engine, partial(_start, job_id=job_id, started=started), name="studio.start"
-    )
-    if job is None:
-        return lambda: None  # requeued or settled meanwhile: nothing of ours to write
+def _run(ctx: RunContext, job_id: int, claim: Claim, marked: Started) -> Ending:
+    job, started = marked.job, marked.at
     if job.cancel_requested_at is not None:  # stopped before it began: nothing ran
         return partial(_stop, ctx, claim, job_id, None)
-    client = ctx.comfy(claim.comfy_url)
+    client = ctx.comfy(claim.comfy_url, ctx.credentials(claim.comfy_token_nonce))
     uploaded = tuple(
         client.upload_image(store.read(ctx.media, sha), f"{sha}.png")
         for sha in job.request.get("reference_images", [])
@@ -263,16 +273,19 @@ def _prepare(
     return store.fingerprinted(decoded), verdict.result()
 
 
-def _start(session: Session, *, job_id: int, started: datetime) -> GenerationJob | None:
+def start(session: Session, *, job_id: int, now: datetime) -> Started:
+    """Mark job `job_id`, leased by `claim_next` in this same unit of work, running from `now`
+    (one more attempt). The job is the row `claim_next` loaded and locked: no statement is
+    sent for it before the commit, which writes the claim and the start as one."""
     job = session.get(GenerationJob, job_id)
-    if job is None or job.status is not JobStatus.LEASED:
-        return None
+    # An invariant, not a check: claim_next marked this very row leased a moment ago.
+    assert job is not None and job.status is JobStatus.LEASED, job_id
     job.status = JobStatus.RUNNING
-    job.started_at = started
+    job.started_at = now
     job.attempts += 1
-    job.updated_at = started
+    job.updated_at = now
     session.add(job)
-    return job
+    return Started(job, now)
 
 
 def _upload_sources(ctx: RunContext, client: ComfyClient, job: GenerationJob) -> Tools:
@@ -302,7 +315,7 @@ class _ProgressWriter:
     def __init__(self, ctx: RunContext, job_id: int, client: ComfyClient) -> None:
         self.ctx, self.job_id, self.client = ctx, job_id, client
         self.last_write = time.monotonic()
-        # `_start` read the job's stop request just now: the first look is due in an interval.
+        # `start` read the job's stop request just now: the first look is due in an interval.
         self.last_stop_check = time.monotonic()
         self.wrote = False
         self.preview: Preview | None = None
@@ -394,10 +407,11 @@ def _finish(
         waiting.clear()
         # Lock order (core.locks): the user's balance and the job, then the lease.
         job = locks.lock_job(session, job_id)
-        if not leases.release(session, lease_id=claim.lease_id, now=now, outcome="succeeded"):
+        released = leases.release(session, lease_id=claim.lease_id, now=now, outcome="succeeded")
+        if released is None:
             return None
-        price = _price_per_hour_usd(session, claim.instance_id)
-        if job is None or price is None or job.status in outcomes.TERMINAL:
+        price = released.price_per_hour_usd
+        if job is None or job.status in outcomes.TERMINAL:
             return None
         for index, ready in enumerate(outputs):
             title = f"{job.prompt[:60]} #{index + 1}"
@@ -484,13 +498,6 @@ def _after_job(
         _add_thumbnails(ctx, decoded)
 
 
-def _price_per_hour_usd(session: Session, instance_id: int) -> Decimal | None:
-    """What instance `instance_id` costs an hour now (None if it has no row)."""
-    query = sa.select(col(GpuInstance.price_per_hour_usd)).where(col(GpuInstance.id) == instance_id)
-    price: Decimal | None = session.execute(query).scalar()
-    return price
-
-
 def _add_thumbnails(ctx: RunContext, decoded: dict[int, Image.Image]) -> None:
     """The thumbnails of the assets in `decoded`, from the images decoded for the job (the
     stored files are not read or decoded again)."""
@@ -509,10 +516,11 @@ def _stop(ctx: RunContext, claim: Claim, job_id: int, started: datetime | None) 
 
     def settle(session: Session) -> int | None:
         job = locks.lock_job(session, job_id)
-        if not leases.release(session, lease_id=claim.lease_id, now=now, outcome="cancelled"):
+        released = leases.release(session, lease_id=claim.lease_id, now=now, outcome="cancelled")
+        if released is None:
             return None
-        price = _price_per_hour_usd(session, claim.instance_id)
-        if job is None or price is None or job.status in outcomes.TERMINAL:
+        price = released.price_per_hour_usd
+        if job is None or job.status in outcomes.TERMINAL:
             return None
         cost = None if started is None else costs.cost_for(price, (now - started).total_seconds())
         return outcomes.stopped(session, job, cost_usd=cost, pricing=ctx.pricing, now=now)

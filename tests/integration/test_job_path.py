@@ -10,12 +10,12 @@ import io
 import json
 import threading
 import time
-from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from PIL import Image
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core.accounts import ledger
 from core.clock import SystemClock
@@ -43,9 +43,9 @@ from core.muses import service as muses
 from core.muses.schema import validate_profile
 from core.studio import queue
 from core.studio.compose import StudioRequest, compose
-from core.studio.outcomes import TERMINAL, Cancel, cancel
+from core.studio.outcomes import MAX_ATTEMPTS, TERMINAL, Cancel, cancel, recover_orphaned_jobs
 from core.studio.pricing import pricing_from
-from core.studio.runner import run_job
+from core.studio.runner import start
 from core.studio.submit import submit
 from scheduler.tasks import Runtime
 from sim.comfy import ComfySimConfig
@@ -58,6 +58,7 @@ from testing.factories import (
     png_bytes,
 )
 from testing.sims import comfy_behind_vast
+from testing.statements import LOCKS_A_USER, flat
 
 PRESETS = Presets.load()
 
@@ -155,13 +156,17 @@ def test_jobs_on_one_instance_reuse_one_comfy_client(engine, stack):
     user = make_user(engine)
     _fund(engine, user)
     jobs = [_submit(runtime, user, seed=seed) for seed in (1, 2, 3)]
+    ran_on = set()
     for job in jobs:
         done = _drive(runtime, job.id)
         assert done.status is JobStatus.SUCCEEDED, done.error
+        ran_on.add(done.instance_id)
     with read_scope(engine) as session:
-        servers = {i.comfy_url for i in session.exec(select(GpuInstance)).all() if i.comfy_url}
-    # One client per ComfyUI server (the simulator serves every instance), not one per job.
-    assert len(runtime.run_context.comfy._clients) == len(servers) == 1
+        instances = session.exec(select(GpuInstance).where(col(GpuInstance.id).in_(ran_on)))
+        credentials = {(i.comfy_url, i.comfy_token_nonce) for i in instances.all()}
+    # One client per ComfyUI server and token (the simulator serves every instance at one
+    # address, each with its own token: at most 2 instances), not one per job.
+    assert len(runtime.run_context.comfy._clients) == len(credentials) < len(jobs)
 
 
 def test_a_job_runs_lands_in_the_gallery_and_is_charged_once(engine, stack):
@@ -636,14 +641,28 @@ def test_a_job_stuck_in_a_silent_node_is_still_stopped(engine, stack):
     assert stopped.status is JobStatus.CANCELLED and stopped.error.startswith("Stopped by you")
 
 
-def test_a_job_stopped_before_its_worker_began_is_refunded_in_full(engine, stack):
+def test_a_job_claimed_and_started_whose_dispatcher_died_is_requeued_then_refunded_once(
+    engine, stack
+):
+    """The dispatcher claims a job and marks it running in one unit of work: a crash after
+    that commit leaves a running job with an open lease, which recovery requeues (the hold
+    kept) until its attempts are spent, then fails and refunds, once."""
     runtime, _vast, _comfy = stack
-    user, job_id, claim = _claimed_by_an_absent_worker(engine, runtime)
-    assert cancel(engine, job_id=job_id, user_id=user.id, clock=runtime.clock) is Cancel.STOPPING
-    assert run_job(runtime.run_context, job_id=job_id, claim=claim) is None  # no GPU called
-    stopped, kinds, open_leases = closes_of(engine, job_id)
-    assert stopped.status is JobStatus.CANCELLED and open_leases == []
-    assert kinds == ["hold", "refund"] and stopped.charged_credits is None
+    runtime.tick_pool()
+    user, job = _funded_job(engine, runtime)
+    make_instance(engine, state="ready", comfy_url="http://gpu.invalid")
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with session_scope(engine) as session:  # what Dispatcher._claim_all commits
+            job_id, _claim = queue.claim_next(session, pool="default", now=runtime.clock.now())
+            assert start(session, job_id=job_id, now=runtime.clock.now()).job.attempts == attempt
+        running, kinds, open_leases = closes_of(engine, job.id)
+        assert running.status is JobStatus.RUNNING and len(open_leases) == 1
+        assert kinds == ["hold"]
+        assert recover_orphaned_jobs(engine, is_running=lambda _id: False, clock=runtime.clock)
+    failed, kinds, open_leases = closes_of(engine, job.id)
+    assert failed.status is JobStatus.FAILED and open_leases == []
+    assert kinds == ["hold", "refund"]
+    assert not recover_orphaned_jobs(engine, is_running=lambda _id: False, clock=runtime.clock)
     with read_scope(engine) as session:
         assert ledger.balance(session, user.id) == 500
 
@@ -686,31 +705,57 @@ def test_a_run_shorter_than_the_progress_interval_writes_no_progress(engine, sta
     assert fault.failed == 0
 
 
-def test_a_job_whose_start_the_database_refuses_goes_back_to_the_queue_not_refunded(
-    engine, stack, caplog
-):
+def test_a_claim_whose_start_the_database_refuses_leaves_nothing_half_written(engine, stack):
+    """Claiming and starting a job are one unit of work: when its write fails, neither the
+    lease nor the job's new state is kept; the job waits, queued, for the next claim."""
     runtime, _vast, _comfy = stack
-    user, job = _funded_job(engine, runtime)
-
-    def status():
-        with read_scope(engine) as session:
-            return session.get(GenerationJob, job.id).status
-
-    with ExitStack() as paused:
-        with failing_statements(runtime.engine, r"^UPDATE generationjob SET status.*started_at"):
+    runtime.tick_pool()
+    _user, job = _funded_job(engine, runtime)
+    with failing_statements(
+        runtime.engine, r"^UPDATE generationjob SET status.*started_at", times=1
+    ) as fault:
+        with pytest.raises(sa.exc.OperationalError):  # the claim's commit fails
             deadline = time.monotonic() + 60
-            while not any(r.message == "job.database_unreachable" for r in caplog.records):
-                assert time.monotonic() < deadline, "the job never started"
+            while time.monotonic() < deadline:
                 runtime.tick_pool()
                 runtime.dispatch()
                 time.sleep(0.2)
-            # The freed instance claims the requeued job again at once (work-conserving):
-            # hold claims while the requeue is looked at.
-            paused.enter_context(runtime.dispatcher.claims_paused())
-            wait_until(lambda: status() is JobStatus.QUEUED and closes_of(engine, job.id)[2] == [])
-        requeued, kinds, open_leases = closes_of(engine, job.id)
-        assert kinds == ["hold"] and open_leases == [] and requeued.attempts == 0
-        assert "database was briefly unreachable" in requeued.requeue_note
+    assert fault.failed == 1
+    queued, kinds, open_leases = closes_of(engine, job.id)
+    assert queued.status is JobStatus.QUEUED and queued.attempts == 0
+    assert queued.instance_id is None and queued.started_at is None
+    assert kinds == ["hold"] and open_leases == []
+    with read_scope(engine) as session:
+        assert session.exec(select(Lease).where(Lease.job_id == job.id)).all() == []
     done = _drive(runtime, job.id)
     _, kinds, _ = closes_of(engine, job.id)
-    assert done.status is JobStatus.SUCCEEDED and kinds == ["charge", "hold", "release"]
+    assert done.status is JobStatus.SUCCEEDED and done.attempts == 1
+    assert kinds == ["charge", "hold", "release"]
+
+
+def test_past_its_claim_a_job_takes_one_transaction_its_ending(engine, stack):
+    """The claim marks the job running and reads its instance's token: the job's own
+    thread then writes in one unit of work, the one that stores, charges and finishes it."""
+    runtime, _vast, _comfy = stack
+    _user, job = _funded_job(engine, runtime)
+    sent: list[str] = []
+
+    def on_statement(_conn, _cursor, statement, *_args):
+        if threading.current_thread().name.startswith("job"):
+            sent.append(flat(statement))
+
+    sa.event.listen(runtime.engine, "before_cursor_execute", on_statement)
+    try:
+        done = _drive(runtime, job.id)
+    finally:
+        sa.event.remove(runtime.engine, "before_cursor_execute", on_statement)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    if engine.dialect.name == "sqlite":  # PostgreSQL's BEGIN is not a statement sent
+        assert [s for s in sent if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"], sent
+    assert not any("comfy_token_nonce" in statement for statement in sent), sent
+    # The ending's unit of work: the job's lock (its owner first) is its first statement, and
+    # the user is locked once; the ledger reads the hold under that lock.
+    unit = [statement for statement in sent if not statement.startswith("BEGIN")]
+    assert LOCKS_A_USER.match(unit[0]), unit
+    locks = [statement for statement in unit if LOCKS_A_USER.match(statement)]
+    assert len(locks) == 1, locks

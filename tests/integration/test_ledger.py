@@ -2,6 +2,7 @@
 
 import threading
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from sqlmodel import select
@@ -9,9 +10,10 @@ from sqlmodel import select
 from core.accounts import ledger
 from core.db import make_engine, read_scope, session_scope
 from core.errors import InsufficientCredits
+from core.locks import lock_user
 from core.models import CreditEntry
 from testing.factories import make_job, make_user
-from testing.statements import flat, statements_sent
+from testing.statements import LOCKS_A_USER, flat, statements_sent
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
@@ -55,6 +57,31 @@ def test_settling_reads_the_ledger_once_and_writes_both_entries_in_one_statement
     assert len(statements) == 3, statements
     assert sum(s.startswith("INSERT INTO creditentry") for s in statements) == 1
     assert balance(engine, funded) == 88
+
+
+def test_settling_under_the_owners_lock_already_taken_reads_the_hold_without_locking_again(
+    engine, funded
+):
+    job = make_job(engine, funded)
+    with session_scope(engine) as session:
+        ledger.hold_for_job(session, user_id=funded.id, job_id=job.id, credits=30, now=NOW)
+    with statements_sent(engine) as seen, session_scope(engine) as session:
+        lock_user(session, funded.id)
+        settle = partial(ledger.settle_job, session, job_id=job.id, now=NOW, owner_locked=True)
+        assert settle(charged_credits=12)
+        assert not settle(charged_credits=12)  # once
+        assert not ledger.refund_job(session, job_id=job.id, now=NOW, reason="late")
+    statements = [flat(s) for s, _ in seen if not flat(s).startswith("BEGIN")]
+    # The user locked once by the caller; the first settlement reads the hold and writes
+    # both entries, the second reads them and stops; the refund locks, reads and stops.
+    assert sum(bool(LOCKS_A_USER.match(s)) for s in statements) == 2, statements
+    assert sum(s.startswith("INSERT INTO creditentry") for s in statements) == 1
+    assert balance(engine, funded) == 88
+    other = make_job(engine, funded)
+    with read_scope(engine) as session:
+        assert not ledger.settle_job(
+            session, job_id=other.id, charged_credits=1, now=NOW, owner_locked=True
+        )  # no hold: nothing settled
 
 
 def test_charge_never_exceeds_the_hold(engine, funded):
@@ -133,8 +160,13 @@ def test_settle_racing_refund_closes_the_hold_exactly_once(engine, funded):
 
     def close(own, index):
         with session_scope(own) as session:
-            if index % 2:
+            if index % 4 == 1:
                 ledger.settle_job(session, job_id=job.id, charged_credits=5, now=NOW)
+            elif index % 4 == 3:  # as a finishing job settles: its owner locked first
+                lock_user(session, funded.id)
+                ledger.settle_job(
+                    session, job_id=job.id, charged_credits=5, now=NOW, owner_locked=True
+                )
             else:
                 ledger.refund_job(session, job_id=job.id, now=NOW, reason="race")
 

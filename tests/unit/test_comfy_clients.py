@@ -15,11 +15,10 @@ def test_the_same_server_gets_the_same_client_every_job():
 
 
 def test_new_credentials_get_a_new_client_with_them():
-    tokens = {"http://gpu-1:8188": "a"}
-    clients = ComfyClients(lambda url: {"Authorization": f"Bearer {tokens[url]}"})
-    old = clients("http://gpu-1:8188")
-    tokens["http://gpu-1:8188"] = "b"
-    new = clients("http://gpu-1:8188")
+    clients = ComfyClients()
+    old = clients("http://gpu-1:8188", {"Authorization": "Bearer a"})
+    assert clients("http://gpu-1:8188", {"Authorization": "Bearer a"}) is old
+    new = clients("http://gpu-1:8188", {"Authorization": "Bearer b"})
     assert new is not old
     assert new.headers == {"Authorization": "Bearer b"}
     clients.close()
