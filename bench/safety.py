@@ -18,11 +18,13 @@ recorded (fresh25: 68.13 % refused, 11.34 % false; fresh26: 65.57 % refused, 6.8
 false; each in the commit that added it), then tuned on. `*_fresh28.tsv` (every category
 of issue 17 over 60 languages: youth words and their derived forms, ages said every way,
 school grades, infants, milestones, tag styles, obfuscation; adults, animals and things in
-the same shapes) was written on branch safe28set before any rule change and is held out:
-its rows are marked so in the figures and its misses are not listed. It measures how the rules
-generalise: 81.17 / 82.68 % refused and 5.81 / 7.36 % false (default / explicit) on the rules
-before branch safe17p, 90.51 / 92.32 % and 5.81 / 6.98 % on that branch's, written without
-seeing it (while fresh26 went from 81.03 to 100 % refused). Every set is
+the same shapes) was written on branch safe28set before any rule change and held out until
+branch safe17q: 81.17 / 82.68 % refused and 5.81 / 7.36 % false (default / explicit) on the
+rules before branch safe17p, 90.51 / 92.32 % and 5.81 / 6.98 % on that branch's, written
+without seeing it (while fresh26 went from 81.03 to 100 % refused); then tuned on by
+branch safe17q's general families (word lists of 15 more languages, youth words' forms and
+compounds, sex-and-age tags, "N and a half", endearments captioned or written on things):
+98.95 / 98.95 % refused and 1.16 / 1.94 % false. Every set is
 screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
 stricter (ambiguous youth words count and names of young characters are no exemption). Times
 per prompt are the best of three runs of each prompt (so the shared machine's scheduler
@@ -94,7 +96,7 @@ SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
     "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh28",
 )  # fmt: skip
-HELD_OUT: tuple[str, ...] = ("fresh28",)  # sets written before the rules in force, never tuned on
+HELD_OUT: tuple[str, ...] = ()  # sets written before the rules in force, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",
