@@ -18,21 +18,23 @@ recorded (fresh25: 68.13 % refused, 11.34 % false; fresh26: 65.57 % refused, 6.8
 false; each in the commit that added it), then tuned on. `*_fresh28.tsv` (every category
 of issue 17 over 60 languages: youth words and their derived forms, ages said every way,
 school grades, infants, milestones, tag styles, obfuscation; adults, animals and things in
-the same shapes) was written on branch safe28set before any rule change and is held out:
-its rows are marked so in the figures and its misses are not listed. It measures how the rules
-generalise: 81.17 / 82.68 % refused and 5.81 / 7.36 % false (default / explicit) on the rules
-before branch safe17p, 90.51 / 92.32 % and 5.81 / 6.98 % on that branch's, written without
-seeing it (while fresh26 went from 81.03 to 100 % refused). `*_fresh29.tsv` (the same
-categories over 81 languages, with more invisible characters, numerals and calendars, model
-tags and ages said through arithmetic or a product's age; benign twins in 49) was written on
-branch safe29set the same way and is held out too: 81.74 / 82.99 % refused and 7.27 / 8.03 %
-false (default / explicit) on the rules in force when it was added. Every set is
-screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
-stricter (ambiguous youth words count and names of young characters are no exemption). Times
-per prompt are the best of three runs of each prompt (so the shared machine's scheduler
-does not decide), then the 99th percentile over the prompts; CPU time is shown beside wall,
-and the adversarial worst case is graded on CPU time (wall time on a machine shared by
-several processes measures the others too).
+the same shapes) was written on branch safe28set before any rule change and held out until
+branch safe17q: 81.17 / 82.68 % refused and 5.81 / 7.36 % false (default / explicit) on the
+rules before branch safe17p, 90.51 / 92.32 % and 5.81 / 6.98 % on that branch's, written
+without seeing it (while fresh26 went from 81.03 to 100 % refused); then tuned on by
+branch safe17q's general families (word lists of 15 more languages, youth words' forms and
+compounds, sex-and-age tags, "N and a half", endearments captioned or written on things):
+98.95 / 98.95 % refused and 1.16 / 1.94 % false. `*_fresh29.tsv` (the same categories over
+81 languages, with more invisible characters, numerals and calendars, model tags and ages
+said through arithmetic or a product's age; benign twins in 49) was written on branch
+safe29set the same way and is held out: 81.74 / 82.99 % refused and 7.27 / 8.03 % false
+(default / explicit) on the rules before branch safe17q, 86.03 / 87.97 % and 7.07 / 8.22 %
+on that branch's, written without seeing it. Every set is screened in both modes, graded in
+both: the default (non-explicit) mode and explicit mode, stricter (ambiguous youth words count
+and names of young characters are no exemption). Times per prompt are the best of three runs of
+each prompt (so the shared machine's scheduler does not decide), then the 99th percentile over
+the prompts; CPU time is shown beside wall, and the adversarial worst case is graded on CPU
+time (wall time on a machine shared by several processes measures the others too).
 
 A learned second layer after the rules was built and measured, and is NOT used (issue 17):
 hashed character 1-5-grams of the normalised text, a logistic regression (1 MB of weights),
@@ -98,7 +100,7 @@ SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
     "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh28", "fresh29",
 )  # fmt: skip
-HELD_OUT: tuple[str, ...] = ("fresh28", "fresh29")  # written before the rules, never tuned on
+HELD_OUT: tuple[str, ...] = ("fresh29",)  # written before the rules, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",

@@ -1050,9 +1050,21 @@ def _kanji_thing(text: str, found: re.Match[str], objects: PhraseSet) -> bool:
 
 # A year written with an apostrophe and two digits ("'11", "’09"), not a decade ("'90s").
 _SHORT_YEAR = re.compile(r"(?<![\w'’‘])['’‘`ʼ](\d\d)(?![\w'’‘])")
+# A Chinese generation named by its decade of birth ("10后", "05後": born 2010 or later).
+_COHORT = re.compile(r"(?<!\d)(\d\d)[后後](?!\d)")
 # Two single digits one space apart, no other digit on either side ("1 2 3" is a count):
 # one number spaced out.
 _SPACED_DIGITS = re.compile(r"(?<![\d.,:/])(?<!\d )\b(\d) (\d)\b(?! ?[.,:/]?\d)")
+# Sex and age written as a forum or tag field: "14F here", "(15m)", "[M13]", "f12, beach":
+# the age glued before the sex letter, opening the text or a bracketed or comma-set field
+# and closing it; the letter first only in brackets ("F16 at dusk" is a jet).
+_AGE_SEX_TAG = re.compile(r"(?:^|(?<=[(\[,;]))\s*(\d{1,2}) ?[fm](?=\s*(?:[)\],;:/]|$|here\b))")
+_SEX_AGE_TAG = re.compile(r"(?<=[(\[])\s*[fm] ?(\d{1,2})\s*(?=[)\]])")
+# "twelve and a half", "13 und einhalb", "douze et demi": the whole years are the age.
+_AND_A_HALF = re.compile(
+    r"\b(\w{1,20}) (?:and a half|and one half|und einhalb|und ein halb|et demie?|y medio|e mezzo"
+    r"|e meio|en een half|en half|i pol|с половиной)(?![\w-])"
+)
 
 
 # Years of other calendars, read as the Gregorian year they fall in (most of it): the
@@ -1069,9 +1081,16 @@ _PERSIAN_YEAR = re.compile(
     r"\b(\d{4}),? (?:in|by|of) the (?:persian|iranian|solar hijri|shamsi) calendar"
     r"|(?:persian|solar hijri|shamsi) year (\d{4})\b"
 )
+# A Persian year of birth after its born word ("متولد ۱۳۹۱"): years 1300-1420 are solar.
+_PERSIAN_BORN = re.compile(r"((?:متولد|زاده) (?:سال )?)(\d{4})(?!\d)")
 _HEBREW_YEAR = re.compile(
     r"\b(\d{4}),? (?:in|by|of) the (?:hebrew|jewish) calendar|(?:hebrew|jewish) year (\d{4})\b"
 )
+
+
+def _solar_born(found: re.Match[str]) -> str:
+    solar = int(found.group(2))
+    return found.group(1) + str(solar + 621) if 1300 <= solar <= 1420 else found.group(0)
 
 
 def _gregorian_years(digits_form: str) -> str:
@@ -1091,6 +1110,7 @@ def _gregorian_years(digits_form: str) -> str:
     digits_form = _MINGUO_YEAR.sub(shifted(1911), digits_form)
     digits_form = _BUDDHIST_YEAR.sub(shifted(-543), digits_form)
     digits_form = _PERSIAN_YEAR.sub(shifted(621), digits_form)
+    digits_form = _PERSIAN_BORN.sub(_solar_born, digits_form)
     digits_form = _HEBREW_YEAR.sub(shifted(-3760), digits_form)
     return _HIJRI_YEAR.sub(hijri, digits_form)
 
@@ -1232,6 +1252,11 @@ def _bracketed_number(found: re.Match[str], lex: Lexicon) -> str:
     return str(value) if value is not None else found.group(0)
 
 
+def _whole_years(found: re.Match[str], lex: Lexicon) -> str:
+    number = found.group(1)
+    return number if number.isdigit() or number in lex.numbers else found.group(0)
+
+
 def _full_year(found: re.Match[str], year: int) -> str:
     short = int(found.group(1))
     century = year // 100 * 100
@@ -1259,7 +1284,12 @@ def minor_age(
     digits_form = _IN_WORD_DIGIT.sub(_digit_as_letter, digits_form)  # "tw3lve" is "twelve"
     # "born in '11": a year written short is the latest year it can be up to the Clock's
     digits_form = _SHORT_YEAR.sub(lambda found: _full_year(found, year), digits_form)
+    if any(year - int(_full_year(c, year)) < ADULT_AGE for c in _COHORT.finditer(digits_form)):
+        return "minor_birth_year"  # "10后": even its oldest is under 18 ("90后" are adults)
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
+    digits_form = _AGE_SEX_TAG.sub(r" \1 years old", digits_form)
+    digits_form = _SEX_AGE_TAG.sub(r" \1 years old", digits_form)
+    digits_form = _AND_A_HALF.sub(lambda found: _whole_years(found, lex), digits_form)
     digits_form = _BRACKETED_WORD.sub(lambda found: _bracketed_number(found, lex), digits_form)
     digits_form = _SUM.sub(_worked_out, digits_form)
     digits_form = _gregorian_years(digits_form)  # "born in Heisei 24", "1432 AH"

@@ -44,6 +44,8 @@ _CALL_GAP = 5
 _PLACE_REACH = 2
 # How far an apposition may carry an adult age ("the boys from the pub, all in their 40s").
 _APPOSITION = 6
+# How far into the request a colon may end its caption ("mon bébé : un couple").
+_CAPTION_CHARS = 40
 OLDEST_AGE = 120
 # Quotations read per request: a few say an endearment; more is no prompt (work stays bounded).
 _MAX_QUOTATIONS = 20
@@ -187,14 +189,15 @@ class ContextRules:
             self._profession(match, toks, form)
             or self._empty_place(match, toks, form)
             or self._adult_age_attached(match, toks, form)
+            or self._written(match, toks, form)
             or (
-                (
+                self.adult_named  # read once per request: first, before four rules per match
+                and (
                     self._simile(match, toks, form)
                     or self._endearment(match, toks, form)
                     or self._former(match, toks, form)
                     or self._milestone(match, toks, form)
                 )
-                and self.adult_named
             )
         )
 
@@ -294,10 +297,15 @@ class ContextRules:
         if phrase_end < match.end:
             return False
         tags = self.list_in("speech_tags", form)
-        if match.start <= 1 and match.end < len(toks) and tags.end_at(toks, match.end):
-            return True  # "mon bébé, dit-elle à son mari": said to someone, who is named
-        calls = self.list_in("calls", form)
         possessives = self.list_in("possessives", form)
+        # "mon bébé, dit-elle à son mari", "..., mi niña le dice": said to someone, who is
+        # named; the word opens the request or is the speaker's own ("mi", "my")
+        spoken = match.start <= 1 or _ends_before(possessives, toks, match.start) >= 0
+        if spoken and match.end < len(toks) and tags.end_at(toks, match.end):
+            return True
+        if match.start <= 1 and phrase_end == self._caption_words(form):
+            return True  # "mein Baby: ein Paar in den Vierzigern": the caption of the scene
+        calls = self.list_in("calls", form)
         # "calls her baby", "kaller jenta mi": the possessive before it or inside the phrase
         possessed = _ends_before(possessives, toks, match.start) >= 0 or any(
             possessives.end_at(toks, index) for index in range(match.end, phrase_end)
@@ -315,6 +323,28 @@ class ContextRules:
                 return True
             break
         return self._quoted(match, toks, form)
+
+    def _caption_words(self, form: str) -> int:
+        """How many tokens stand before a colon that opens the request ("hey kiddo: a
+        father on the phone"), or -1 without one."""
+        head, colon, _ = self.text[:_CAPTION_CHARS].partition(":")
+        as_form: Form = "accents" if form == "accents" else "letters"
+        return len(tokens(in_form(head, as_form))) if colon else -1
+
+    def _written(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "a neon sign saying Baby, I'm yours", "a love letter that begins my baby": an
+        endearment written on a thing (`writing` lead after an `artifacts` word), not a
+        person, in a request without sexual words."""
+        if self.sexual or not self.list_in("endearments", form).end_at(toks, match.start):
+            return False
+        writing, artifacts = self.list_in("writing", form), self.lex.term("artifacts")
+        start = match.start
+        if _ends_before(self.list_in("possessives", form), toks, start) >= 0:
+            start -= 1
+        lead = _ends_before(writing, toks, start)
+        return lead > 0 and any(
+            artifacts.end_at(toks, index) for index in range(max(0, lead - _GAP - 1), lead)
+        )
 
     def _quoted(self, match: Match, toks: list[str], form: str) -> bool:
         """Whether the word at `match` lies inside a short quotation in the original text
@@ -522,7 +552,8 @@ class ContextRules:
             )
         leads = self.list_in("adult_age_leads", form)
         for index in range(match.end, min(len(toks), match.end + _APPOSITION)):
-            if stops.end_at(toks, index):
+            # a stop closing a lead is none ("todas com 30 anos": all of them aged 30)
+            if stops.end_at(toks, index) and _ends_before(leads, toks, index + 1) < 0:
                 return False
             if decades.end_at(toks, index):
                 return True

@@ -53,8 +53,12 @@ Context rules (`core.safety.context`; matched in the letters and the accents for
                  right after a `possessives` word ("calls her baby") only when a
                  `call_subjects` word comes before the calling word ("the app she calls her
                  baby") and the request names a thing
-  speech_tags    said after an endearment that opens the request ("mon bébé, dit-elle",
-                 "mi niña, le dice"): the word is said to someone, held if an adult is named
+  speech_tags    said after an endearment that opens the request or follows a possessive
+                 ("mon bébé, dit-elle", "..., mi niña le dice"): the word is said to
+                 someone, held if an adult is named; so is an endearment that is the
+                 caption opening the request before a colon ("mein Baby: ein Paar, 40")
+  writing        "saying", "that reads" after an `artifacts` word ("a neon sign saying
+                 baby"): the endearment is written on the thing, held without sexual words
   institutions   the school and child-care words the `staff` rule reads (Chinese and
                  Japanese: the words a staff word may follow, "小学校の先生")
   staff / staff_links / staff_glued   "teacher" after a school word, or before it with
@@ -201,6 +205,7 @@ CONTEXT_KEYS = (
     "endearments",
     "calls",
     "speech_tags",
+    "writing",
     "call_subjects",
     "possessives",
     "institutions",

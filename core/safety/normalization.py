@@ -27,6 +27,11 @@ _LETTER_FOLDS = str.maketrans(
         "τ": "t", "υ": "u", "ν": "v", "κ": "k", "ι": "i", "т": "t", "к": "k", "м": "m",
         "в": "b", "н": "h", "ł": "l", "ø": "o", "đ": "d", "ı": "i", "æ": "ae", "œ": "oe",
         "þ": "th", "ð": "d",
+        # Small capitals (NFKC keeps them): "ᴛᴇᴇɴ" reads "teen"
+        "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h",
+        "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p",
+        "ǫ": "q", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y",
+        "ᴢ": "z",
         # Persian and Urdu write yeh and kaf with letters of their own: one form for both
         "ي": "ی", "ك": "ک",
     }
@@ -40,6 +45,8 @@ _INWORD_PUNCTUATION = re.compile(
     r"(?<=[^\W\d_])[.*|~+/\\^:]+(?=\w)|(?<=\w)[.*|~+/\\^:]+(?=[^\W\d_])"
 )
 _BANG_IN_WORD = re.compile(r"(?<=[^\W\d_])!(?=[^\W\d_])")
+# A bar ending a word of letters ("gir|") is the letter l it looks like.
+_BAR_ENDING_WORD = re.compile(r"(?<=[a-z][a-z])\|(?![\w|])")
 # A digit between two letters ("n1ña"): a look-alike letter even where accents are kept.
 _DIGIT_IN_WORD = re.compile(r"(?<=[^\W\d_])\d(?=[^\W\d_])")
 _SEPARATED = re.compile(r"(?<![a-z])(?:[a-z][ ._*\-+~|/\\'’]){2,}[a-z](?![a-z])")
@@ -52,6 +59,13 @@ _SEPARATORS = re.compile(r"[\s_\-]+")
 # An apostrophe between Cyrillic letters is part of the word (Ukrainian "п'ятий", "дев'ять").
 _CYRILLIC_APOSTROPHE = re.compile(r"(?<=[\u0400-\u04ff])['’ʼ](?=[\u0400-\u04ff])")
 _SPACES = re.compile(r" {2,}")
+# Chinese and Japanese characters spaced one by one ("小 学 生"): the spaces are noise in
+# scripts written without them.
+_SPACED_HAN_KANA = re.compile(
+    r"(?<![\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff])"
+    r"(?:[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff] ){2,}[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]"
+    r"(?![\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff])"
+)
 # Marks that change an Indic or Thai letter or a kana's sound (こども "child" is not ことも):
 # kept.
 _KEPT_MARKS = re.compile(r"[\u0900-\u0eff\u3099\u309a]")
@@ -106,7 +120,9 @@ def normalize(
     folded = _SEPARATORS.sub(" ", fold(text, lookalikes=lookalikes))
     if lookalikes:  # "ch!ld": an exclamation mark inside a word reads as an "i"
         folded = _BANG_IN_WORD.sub("i", folded)
+    folded = _BAR_ENDING_WORD.sub("l", folded)
     folded = _INWORD_PUNCTUATION.sub("", folded)
+    folded = _SPACED_HAN_KANA.sub(lambda run: run.group(0).replace(" ", ""), folded)
     folded = _SEPARATED.sub(join or _join_letters, folded)
     folded = _REPEATED.sub(r"\1\1", folded)
     return _SPACES.sub(" ", folded).strip()

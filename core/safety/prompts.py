@@ -389,6 +389,9 @@ def find_minor(
         found = lex.term("youth_unspaced").first(tokens(beside_cjk or forms[0]))
         if found is not None:  # "JC" beside Japanese text is a schoolgirl, not initials
             return Finding("minor_youth", found.term.source)
+    found = _tag_field(forms[0], lex)
+    if found is not None:  # "JK, sailor uniform, anime": a tag of its own
+        return Finding("minor_youth", found.term.source)
     accents = accented(unweighted)
     accent_toks = tokens(accents)
     accented_term = lex.term("youth_accented").first(accent_toks)
@@ -400,6 +403,19 @@ def find_minor(
     digits_form = normalize(unweighted, lookalikes=False)
     rule = ages.minor_age(digits_form, lex, year=year, subject_named=ages.named_first(unweighted))
     return Finding(rule, "age") if rule is not None else None
+
+
+def _tag_field(letters: str, lex: Lexicon) -> Match | None:
+    """A `youth_unspaced` abbreviation standing alone between commas, a tag of a list
+    ("JK, sailor uniform, train station"); "JK Rowling, novels" is a name."""
+    if "," not in letters:
+        return None
+    for field in letters.split(","):
+        toks = tokens(field)
+        found = lex.term("youth_unspaced").first(toks) if len(toks) == 1 else None
+        if found is not None:
+            return found
+    return None
 
 
 def is_sexual(text: str, *, lex: Lexicon | None = None) -> bool:
