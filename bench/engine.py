@@ -217,7 +217,7 @@ DETECT_TICK_S = 1.0
 DETECT_TIMEOUT_S = 600.0
 
 
-class _SimTime:
+class SimTime:
     """The simulator's clock as the manager's: the paced phase runs in wall time."""
 
     def __init__(self, now: Callable[[], float]) -> None:
@@ -264,7 +264,7 @@ def _paced_phase(harness: PoolHarness, ticks: int) -> _Paced:
     sim.faults(min_intervals=True)
     harness.client.sleep = time.sleep
     harness.client.pacer = Pacer(MIN_INTERVAL_S, clock=sim.state.now)
-    manager.clock = manager.lister.clock = _SimTime(sim.state.now)
+    manager.clock = manager.lister.clock = SimTime(sim.state.now)
     manager.sweeps_inline = False
     refused_before = sum(status == 429 for _m, _e, status in sim.state.calls)
     stop = threading.Event()

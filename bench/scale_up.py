@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from bench.common import Figure, percentile, row, scratch_engine
-from bench.engine import DETECT_TICK_S, STEADY_TICK_P95_GOAL_MS, _SimTime
+from bench.engine import DETECT_TICK_S, STEADY_TICK_P95_GOAL_MS, SimTime
 from core.clock import FakeClock
 from core.models import InstanceState
 from core.pool.vast import MIN_INTERVAL_S, Pacer
@@ -93,7 +93,7 @@ def scaling_up(count: int, window_s: float) -> ScaleUpResult:
             harness.client.sleep = time.sleep
             harness.client.pacer = Pacer(MIN_INTERVAL_S, clock=sim.state.now)
             manager = harness.manager
-            manager.clock = manager.lister.clock = _SimTime(sim.state.now)
+            manager.clock = manager.lister.clock = SimTime(sim.state.now)
             manager.sweeps_inline = False
             stop = threading.Event()
             threads = [
