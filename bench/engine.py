@@ -303,6 +303,19 @@ def _endpoints(calls: list[tuple[str, str, int]]) -> Counter[str]:
     return Counter(endpoint for _method, endpoint, _status in calls)
 
 
+def make_unbounded_pool(engine: Engine, count: int) -> None:
+    """A pool wanting `count` instances warm, with no budget, cap or prewarm window in the
+    way of renting them all."""
+    make_rentable_pool(
+        engine,
+        desired_size=count,
+        max_instances=count,
+        prewarm_until=datetime(2030, 1, 1, tzinfo=UTC),
+        daily_budget_usd=Decimal(10**7),
+        monthly_budget_usd=Decimal(10**8),
+    )
+
+
 def reconcile_at_scale(
     count: int = 100,
     steady_ticks: int = 20,
@@ -321,14 +334,7 @@ def reconcile_at_scale(
     """
     clock = FakeClock(datetime.now(UTC))
     with scratch_engine() as engine:
-        make_rentable_pool(
-            engine,
-            desired_size=count,
-            max_instances=count,
-            prewarm_until=datetime(2030, 1, 1, tzinfo=UTC),
-            daily_budget_usd=Decimal(10**7),
-            monthly_budget_usd=Decimal(10**8),
-        )
+        make_unbounded_pool(engine, count)
         seeded = history(engine, clock.now()) if history else "no history"
         with vast_sim() as sim:
             sim.state.market.refill(count + 10)

@@ -16,14 +16,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from bench.common import Figure, percentile, row, scratch_engine
-from bench.engine import DETECT_TICK_S, STEADY_TICK_P95_GOAL_MS, SimTime
+from bench.engine import DETECT_TICK_S, STEADY_TICK_P95_GOAL_MS, SimTime, make_unbounded_pool
 from core.clock import FakeClock
 from core.models import InstanceState
 from core.pool.vast import MIN_INTERVAL_S, Pacer
-from testing.factories import make_rentable_pool
 from testing.pool_harness import PoolHarness
 from testing.sims import vast_sim
 
@@ -78,14 +76,7 @@ def scaling_up(count: int, window_s: float) -> ScaleUpResult:
     """P3 scaling: a pool of `count` desired from none, ticking every `DETECT_TICK_S` for at
     most `window_s` wall seconds or until all are rented."""
     with scratch_engine() as engine:
-        make_rentable_pool(
-            engine,
-            desired_size=count,
-            max_instances=count,
-            prewarm_until=datetime(2030, 1, 1, tzinfo=UTC),
-            daily_budget_usd=Decimal(10**7),
-            monthly_budget_usd=Decimal(10**8),
-        )
+        make_unbounded_pool(engine, count)
         with vast_sim() as sim:
             sim.state.market.refill(count + 10)
             harness = PoolHarness(engine, sim, FakeClock(datetime.now(UTC)))

@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from bench import api, dispatch, engine, gallery, grid, pool, pool_policy, stopped_tier
+from bench import api, dispatch, engine, gallery, grid, pool, pool_policy, scale_up, stopped_tier
 from bench.__main__ import SECTIONS, main
 from bench.common import Figure, interleaved_ms, parallel_map, percentile
 from core.db import read_scope
@@ -371,3 +371,14 @@ def test_reconcile_ticks_again_against_vasts_intervals_with_the_client_paced_as_
     limited = [f for f in result.figures(tick_interval_s=30) if "intervals on" in f.what]
     assert [figure.op for figure in limited] == ["<=", "==", "<=", "<=", "<="]
     assert limited[1].value == 0 and all(figure.met for figure in limited[1:4])
+
+
+def test_scaling_up_rents_through_the_create_sender_while_the_ticks_go_on():
+    """The tick deciding the rents only records them; the create sender rents them one by one
+    at Vast's pace (no 429), while the ticks go on."""
+    result = scale_up.scaling_up(2, window_s=30)
+    assert result.rented == 2 and result.all_rented_s is not None
+    assert result.refusals == 0
+    assert len(result.tick_ms) >= 2 and result.first_tick_ms == result.tick_ms[0]
+    assert result.projected_s == result.all_rented_s
+    assert result.figures()[0].value == percentile(list(result.tick_ms), 95)
