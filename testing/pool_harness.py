@@ -221,6 +221,9 @@ THREADED_FAULT_MENU = (
 )
 """The threaded campaign's faults (`run_campaign(threaded_sends=True)`): the inline ones plus
 creates timing out on the sender thread and a 429 storm on nearly every call."""
+HANDOVERS = ("kill", "stop", "lose")
+"""The threaded campaign's restarts, taken in turn: the leader SIGKILLed, stopped cleanly
+(its held destroys sent first), or replaced by a successor while its senders hold calls."""
 THREADED_CLIENT_TIMEOUT_S = 0.3
 """The Vast client's timeout in the threaded campaign: a hung create times out in 0.3 s."""
 THREADED_PACING_S = {"create": 0.2, "destroy": 0.1}
@@ -263,7 +266,9 @@ class CampaignResult:
     drain_ticks: int = 0
     database: str = "sqlite"
     sender_kills: int = 0
-    """Threaded sends: processes killed, and leaderships lost, with their senders running."""
+    """Threaded sends: processes killed, stopped cleanly, and leaderships lost, with their
+    senders running."""
+    clean_stops: int = 0
     leadership_losses: int = 0
     held_at_loss: int = 0
     """Threaded sends: the calls queued, never to be sent, when those happened."""
@@ -397,13 +402,19 @@ class CampaignScheduler:
     def workers(self) -> SimulatedWorkers:
         return self.runtime.dispatcher.workers  # type: ignore[return-value]
 
-    def restart(self) -> int:
+    def restart(self, *, clean: bool = False) -> int:
         """SIGKILL and start again: no step-down, no grace; running jobs are abandoned, the
-        calls its senders still held are never sent. How many they held."""
+        calls its senders still held are never sent. `clean`: a SIGTERM instead, as far as
+        the pool goes (`scheduler.main`: the senders stopped, the destroys they held sent,
+        then the lease stepped down). How many calls the senders held."""
         held = 0
         if self.senders is not None:
             held = _held(self.senders.manager)
-            self.senders.kill()
+            if clean:
+                self.senders.stop()
+                self.runtime.leader.step_down()
+            else:
+                self.senders.kill()
             self.retired.append(self.senders)
         self.runtime.webhook_client.close()
         self.runtime.engine.dispose()
@@ -468,11 +479,15 @@ class ThreadedPool:
         self.harness.manager = manager
         return SenderThreads(manager, manager_sends(manager))
 
-    def restart(self) -> int:
+    def restart(self, *, clean: bool = False) -> int:
         """The leader SIGKILLed: what its senders held is never sent; a successor leads.
-        How many calls they held."""
+        `clean`: stopped as `scheduler.main` stops it, its held destroys sent first. How
+        many calls they held."""
         held = _held(self.senders.manager)
-        self.senders.kill()
+        if clean:
+            self.senders.stop()
+        else:
+            self.senders.kill()
         self.retired.append(self.senders)
         self.senders = self._lead()
         return held
@@ -648,7 +663,7 @@ def run_campaign(
     kills, lock storms) and some job endings a SIGKILL of the scheduler mid-close.
     `threaded_sends` sends the creates and destroys on sender threads while the ticks go on,
     as the scheduler process does (`SenderThreads`), under `THREADED_FAULT_MENU`; restarts
-    then kill the senders mid-queue or hand leadership over while they hold calls.
+    then kill or cleanly stop the senders mid-queue or hand leadership over while they hold calls.
     """
     import random
     import shutil
@@ -672,9 +687,9 @@ def run_campaign(
         scheduler.engine if scheduler else harness.engine, rng, application_name=SCHEDULER_APP
     )
     errors: list[str] = []
-    kills = sender_kills = losses = held = unsettled = 0
+    kills = sender_kills = clean_stops = losses = held = unsettled = 0
     max_alive = 0
-    handover: str | None = None  # threaded: "kill" or "lose", once a tick leaves calls queued
+    handover: str | None = None  # threaded: kill, stop or lose, once a tick leaves calls queued
     handover_waited = 0
 
     def settle() -> None:  # a calm tick's calls all sent before the next one
@@ -708,7 +723,8 @@ def run_campaign(
                 harness.sim.seed(f"aik-default-{rng.randint(10_000, 99_999)}")
             elif move < 0.72:
                 if threaded is not None:  # once the tick has queued its calls
-                    handover = rng.choice(["kill", "lose"])
+                    turns = sender_kills + clean_stops + losses  # each kind in turn
+                    handover = HANDOVERS[(seed + turns) % len(HANDOVERS)]
                 elif scheduler is not None:
                     scheduler.restart()
                 else:
@@ -733,10 +749,13 @@ def run_campaign(
                 faults.stop()
             if threaded is not None and handover is not None:
                 handover_waited += 1
-                if threaded.held() or handover_waited > 10:
+                if threaded.held() or handover_waited > 3:
                     if handover == "kill":
                         held += threaded.restart()
                         sender_kills += 1
+                    elif handover == "stop":
+                        held += threaded.restart(clean=True)
+                        clean_stops += 1
                     else:
                         held += threaded.lose_leadership()
                         losses += 1
@@ -798,6 +817,7 @@ def run_campaign(
         drain_ticks=drained,
         database=harness.engine.dialect.name,
         sender_kills=sender_kills,
+        clean_stops=clean_stops,
         leadership_losses=losses,
         held_at_loss=held,
         unsettled=unsettled,

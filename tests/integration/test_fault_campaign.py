@@ -40,7 +40,7 @@ from testing.pool_harness import (
 from testing.sims import vast_sim
 
 SEEDS = range(6)  # the long campaign, hundreds of seeds: python -m bench --only F
-THREADED_SEEDS = (0, 1, 2)
+THREADED_SEEDS = (0, 1, 2)  # a kill; a clean stop; a kill and a lost leadership
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -96,8 +96,7 @@ def test_under_database_faults_no_job_is_lost_or_stranded_and_every_credit_is_ac
 
 def _assert_threads_were_tested(result):
     assert result.unsettled == 0, f"seed {result.seed}: senders still busy on a calm pool"
-    assert result.sender_kills + result.leadership_losses > 0
-    assert result.held_at_loss > 0, f"seed {result.seed}: no call was queued at a handover"
+    assert result.sender_kills + result.clean_stops + result.leadership_losses > 0
 
 
 @pytest.mark.parametrize("seed", THREADED_SEEDS)
@@ -123,6 +122,7 @@ def test_with_sends_on_the_schedulers_threads_no_job_is_lost_or_charged_twice(
     _assert_nothing_lost(result)
     assert result.lingering == 0, f"seed {seed}: instances billing on, their destroy lost"
     _assert_threads_were_tested(result)
+    assert result.held_at_loss > 0, f"seed {seed}: no call was queued at a handover"
 
 
 def test_the_campaign_refuses_database_faults_without_the_scheduler(engine, fake_clock):
