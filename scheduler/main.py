@@ -19,7 +19,7 @@ from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.db import migrate
 from core.logs import configure_logging
-from core.pool.manager import RELEARN_EVERY
+from core.pool.manager import RELEARN_EVERY, STOP_DESTROYS_S
 from scheduler.metrics_server import MetricsServer
 from scheduler.tasks import Runtime
 
@@ -155,9 +155,11 @@ def main() -> None:
     if not stop.requested:  # a Ctrl-C during the first tick: stop without starting
         scheduler.start()
     stop_dispatch.set()
-    for thread in (dispatcher, lister, *senders):
+    for thread in (dispatcher, lister):
         if thread.is_alive():
             thread.join(timeout=5)
+    for sender in senders:  # the destroy sender sends what it holds first, while leading
+        sender.join(timeout=STOP_DESTROYS_S + 5)
     clean = runtime.shutdown()
     if metrics is not None:
         metrics.stop()

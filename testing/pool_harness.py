@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,10 +22,16 @@ from core.comfy.health import Health
 from core.config import load_settings
 from core.db import read_scope, session_scope
 from core.errors import ComfyUnavailable, ExecutionFailed
-from core.models import LIVE_INSTANCE_STATES, GpuInstance, InstanceState, PoolConfig
+from core.models import (
+    LIVE_INSTANCE_STATES,
+    GpuInstance,
+    InstanceState,
+    PoolConfig,
+    SchedulerLock,
+)
 from core.pool.manager import PoolManager, TickReport
 from core.pool.provider import LaunchSpec
-from core.pool.vast import VastClient, VastProvider
+from core.pool.vast import Pacer, VastClient, VastProvider
 from scheduler.tasks import Runtime
 from testing.db_faults import DatabaseFaults, SchedulerKilled, killed_mid_transaction
 from testing.sims import SIM_KEY, VastSim
@@ -54,11 +62,19 @@ class PoolHarness:
     hooks: Any = field(default_factory=RecordingHooks)
     queued: int = 0
     queued_jobs: Callable[[Session], int] | None = None
+    client_timeout_s: float = 2.0
+    pacing_s: dict[str, float] | None = None
+    """Seconds kept between calls by endpoint, waited out in real time (retries wait none)."""
 
     def __post_init__(self) -> None:
         self.client = VastClient(
-            base_url=self.sim.url, api_key=SIM_KEY, sleep=lambda _s: None, timeout_s=2
+            base_url=self.sim.url,
+            api_key=SIM_KEY,
+            sleep=lambda _s: None,
+            timeout_s=self.client_timeout_s,
         )
+        if self.pacing_s:
+            self.client.pacer = Pacer(self.pacing_s, sleep=time.sleep)
         self.manager = self.new_manager()
 
     def new_manager(
@@ -114,6 +130,12 @@ class PoolHarness:
             or (inst["status"] == "stopped" and inst["label"] not in leaving)
         ]
 
+    def lingering(self) -> list[dict[str, Any]]:
+        """Instances alive at the provider whose row is being destroyed: they bill until the
+        destroy lands, so on a calm provider none may stay."""
+        leaving = {row.label for row in self.rows(InstanceState.TERMINATING)}
+        return [inst for inst in self.sim.alive() if inst["label"] in leaving]
+
     def ghosts(self) -> list[GpuInstance]:
         """Live rows (past `requested`) whose instance is gone at the provider."""
         alive = {inst["label"] for inst in self.sim.alive()}
@@ -127,6 +149,61 @@ class PoolHarness:
         self.client.close()
 
 
+class SenderThreads:
+    """A manager's creates and destroys sent on worker threads while the ticks go on, as the
+    scheduler process sends them (`send_forever(stop, kind)`: `Runtime.send_forever`, or
+    `PoolManager.send_forever` through `manager_sends`); each tick only queues its calls."""
+
+    def __init__(
+        self, manager: PoolManager, send_forever: Callable[[threading.Event, str], None]
+    ) -> None:
+        self.manager = manager
+        self.stopping = threading.Event()
+        manager.sends_inline = False  # before the threads start: the next tick only queues
+        self.threads = [
+            threading.Thread(
+                target=send_forever,
+                args=(self.stopping, kind),
+                name=f"campaign-{kind}",
+                daemon=True,
+            )
+            for kind in ("create", "destroy")
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def settle(self, timeout_s: float = 10.0) -> bool:
+        """Wait until neither sender holds a call, queued or in flight; False past `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while self.manager.creates.pending() or self.manager.destroys.pending():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def kill(self) -> None:
+        """The process SIGKILLed: nothing it queued is sent. The call in flight still lands
+        and its outcome is written (as a stalled process's last call would be)."""
+        self.manager.creates.drop()
+        self.manager.destroys.drop()
+        self.stopping.set()
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """Stop the threads as the scheduler does on a clean stop, and wait for them."""
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout_s)
+
+
+def manager_sends(manager: PoolManager) -> Callable[[threading.Event, str], None]:
+    """`manager`'s own `send_forever` by kind, for `SenderThreads` with no `Runtime`."""
+
+    def send_forever(stop: threading.Event, kind: str) -> None:
+        manager.send_forever(manager.creates if kind == "create" else manager.destroys, stop)
+
+    return send_forever
+
+
 FAULT_MENU = (
     {"rate_limit_p": 0.5},
     {"server_error_p": 0.5},
@@ -137,12 +214,32 @@ FAULT_MENU = (
     {"destroy_linger_s": 60.0},
     {"stuck_loading": True},
 )
+THREADED_FAULT_MENU = (
+    *FAULT_MENU,
+    {"create_then_fail": "hang", "hang_s": 0.6},  # past the threaded campaign's client timeout
+    {"rate_limit_p": 0.9},
+)
+"""The threaded campaign's faults (`run_campaign(threaded_sends=True)`): the inline ones plus
+creates timing out on the sender thread and a 429 storm on nearly every call."""
+HANDOVERS = ("kill", "stop", "lose")
+"""The threaded campaign's restarts, taken in turn: the leader SIGKILLed, stopped cleanly
+(its held destroys sent first), or replaced by a successor while its senders hold calls."""
+HANDOVER_EVERY = 6
+"""The threaded campaign also arms a handover every this many steps: its random moves draw
+more or fewer numbers as the threads' timing lets jobs end, so a seed alone does not make
+sure any handover happens."""
+THREADED_CLIENT_TIMEOUT_S = 0.3
+"""The Vast client's timeout in the threaded campaign: a hung create times out in 0.3 s."""
+THREADED_PACING_S = {"create": 0.2, "destroy": 0.1}
+"""The threaded campaign's pacing, Vast's (4.5 s, 3 s) scaled down: the senders work through
+a backlog, as they do in production, for a kill or a lost leadership to find calls queued."""
 CALM = {
     "rate_limit_p": 0.0,
     "server_error_p": 0.0,
     "list_outage": False,
     "list_lag_s": 0.0,
     "create_then_fail": None,
+    "hang_s": 5.0,
     "destroy_fail_times": 0,
     "destroy_linger_s": 0.0,
     "stuck_loading": False,
@@ -157,6 +254,7 @@ class CampaignResult:
     steps: int
     leaked: int
     ghosts: int
+    lingering: int
     duplicate_labels: int
     max_alive: int
     converge_ticks: int
@@ -171,6 +269,15 @@ class CampaignResult:
     internal_errors: int = 0
     drain_ticks: int = 0
     database: str = "sqlite"
+    sender_kills: int = 0
+    """Threaded sends: processes killed, stopped cleanly, and leaderships lost, with their
+    senders running."""
+    clean_stops: int = 0
+    leadership_losses: int = 0
+    held_at_loss: int = 0
+    """Threaded sends: the calls queued, never to be sent, when those happened."""
+    unsettled: int = 0
+    """Threaded sends: times the senders still held calls 10 s after a calm tick."""
 
 
 STRANDED_TICKS = 2
@@ -244,10 +351,23 @@ class CampaignScheduler:
     `restart` is a SIGKILL: its connections drop and a new process starts with nothing but
     the database."""
 
-    def __init__(self, harness: PoolHarness, rng: Any, url: str, folder: Path) -> None:
+    def __init__(
+        self,
+        harness: PoolHarness,
+        rng: Any,
+        url: str,
+        folder: Path,
+        *,
+        threaded_sends: bool = False,
+    ) -> None:
         from core.studio import outcomes, queue
 
         self.harness, self.rng, self.folder = harness, rng, folder
+        self.threaded_sends = threaded_sends
+        self.senders: SenderThreads | None = None
+        """The live process's sender threads (`threaded_sends`), None when the ticks send."""
+        self.retired: list[SenderThreads] = []
+        """The sender threads of processes gone: stopped for good by `close`."""
         # The studio's outcomes: a job whose instance goes away is requeued or refunded.
         harness.hooks = outcomes.OUTCOMES
         harness.queued_jobs = queue.count_queued
@@ -274,6 +394,8 @@ class CampaignScheduler:
         )
         # a stand-in ComfyUI per call; the shared clients are only closed at shutdown
         runtime.run_context.comfy = lambda _url, _headers: CampaignComfy(self.rng)  # type: ignore[assignment]
+        if self.threaded_sends:  # as `scheduler.main`: a worker thread per sender
+            self.senders = SenderThreads(runtime.manager, runtime.send_forever)
         return runtime
 
     @property
@@ -284,11 +406,40 @@ class CampaignScheduler:
     def workers(self) -> SimulatedWorkers:
         return self.runtime.dispatcher.workers  # type: ignore[return-value]
 
-    def restart(self) -> None:
-        """SIGKILL and start again: no step-down, no grace; running jobs are abandoned."""
+    def restart(self, *, clean: bool = False) -> int:
+        """SIGKILL and start again: no step-down, no grace; running jobs are abandoned, the
+        calls its senders still held are never sent. `clean`: a SIGTERM instead, as far as
+        the pool goes (`scheduler.main`: the senders stopped, the destroys they held sent,
+        then the lease stepped down). How many calls the senders held."""
+        held = 0
+        if self.senders is not None:
+            held = _held(self.senders.manager)
+            if clean:
+                self.senders.stop()
+                self.runtime.leader.step_down()
+            else:
+                self.senders.kill()
+            self.retired.append(self.senders)
         self.runtime.webhook_client.close()
         self.runtime.engine.dispose()
         self.runtime = self._start()
+        return held
+
+    def lose_leadership(self) -> int:
+        """A standby takes the leader lease over (and dies at once): this process's senders
+        find it gone at their next call and drop what they hold, its next ticks stand by
+        until the standby's lease expires. How many calls the senders held."""
+        held = _held(self.runtime.manager)
+        with session_scope(self.harness.engine) as session:
+            lock = session.get(SchedulerLock, self.runtime.leader.name)
+            if lock is None:
+                return 0
+            lock.holder, lock.epoch = "campaign-standby", lock.epoch + 1
+            lock.expires_at = self.harness.clock.now() + timedelta(
+                seconds=self.runtime.leader.ttl_s
+            )
+            session.add(lock)
+        return held
 
     def finish_due(self) -> None:
         """The workers whose generation time has passed run their job to its end."""
@@ -299,9 +450,74 @@ class CampaignScheduler:
         """Jobs a live worker of this scheduler still runs."""
         return self.workers.jobs()
 
+    def held(self) -> int:
+        """The calls the live process's senders hold unsent."""
+        return _held(self.senders.manager) if self.senders is not None else 0
+
+    def stop_senders(self) -> None:
+        """Stop every sender thread this campaign started, the live process's last."""
+        for senders in (*self.retired, *([self.senders] if self.senders else [])):
+            senders.stop()
+
     def close(self) -> None:
+        self.stop_senders()
         self.runtime.webhook_client.close()
         self.runtime.engine.dispose()
+
+
+class ThreadedPool:
+    """The campaign's pool without the scheduler, its sends on `SenderThreads`: one manager
+    leads until it is killed or loses leadership, then a successor (a fresh manager, as a
+    standby taking over) leads with threads of its own."""
+
+    def __init__(self, harness: PoolHarness) -> None:
+        self.harness = harness
+        self.retired: list[SenderThreads] = []
+        self.senders = self._lead()
+
+    def _lead(self) -> SenderThreads:
+        leading = threading.Event()
+        leading.set()
+        self.leading = leading
+        manager = self.harness.new_manager(still_leading=leading.is_set)
+        self.harness.manager = manager
+        return SenderThreads(manager, manager_sends(manager))
+
+    def restart(self, *, clean: bool = False) -> int:
+        """The leader SIGKILLed: what its senders held is never sent; a successor leads.
+        `clean`: stopped as `scheduler.main` stops it, its held destroys sent first. How
+        many calls they held."""
+        held = _held(self.senders.manager)
+        if clean:
+            self.senders.stop()
+        else:
+            self.senders.kill()
+        self.retired.append(self.senders)
+        self.senders = self._lead()
+        return held
+
+    def lose_leadership(self) -> int:
+        """A successor takes over while the leader's senders hold calls: they drop them at
+        their next call (the one in flight lands). How many calls they held."""
+        held = _held(self.senders.manager)
+        self.leading.clear()
+        self.retired.append(self.senders)
+        self.senders = self._lead()
+        return held
+
+    def held(self) -> int:
+        """The calls the leader's senders hold unsent."""
+        return _held(self.senders.manager)
+
+    def stop_senders(self) -> None:
+        """Stop every sender thread this campaign started, the leader's last."""
+        for senders in (*self.retired, self.senders):
+            senders.stop()
+
+
+def _held(manager: PoolManager) -> int:
+    """The calls `manager`'s senders hold unsent."""
+    return len(manager.creates) + len(manager.destroys)
 
 
 class JobLoad:
@@ -433,6 +649,11 @@ def _guarded(work: Callable[[], object], *, faulty: bool, errors: list[str]) -> 
             errors.append(f"{type(exc).__name__}: {exc}"[:300])
 
 
+def _next_handover(seed: int, taken: int) -> str:
+    """The threaded campaign's next handover once `taken` were: each kind in turn."""
+    return HANDOVERS[(seed + taken) % len(HANDOVERS)]
+
+
 def run_campaign(
     harness: PoolHarness,
     seed: int,
@@ -440,6 +661,7 @@ def run_campaign(
     steps: int = 40,
     with_jobs: bool = False,
     db_faults: bool = False,
+    threaded_sends: bool = False,
 ) -> CampaignResult:
     """Random faults, demand, operator actions and restarts; then calm and converge.
 
@@ -448,6 +670,9 @@ def run_campaign(
     adds jobs run by the real scheduler (`CampaignScheduler`); `db_faults` makes one step in
     four suffer a database fault (`DatabaseFaults`: dropped statements, PostgreSQL connection
     kills, lock storms) and some job endings a SIGKILL of the scheduler mid-close.
+    `threaded_sends` sends the creates and destroys on sender threads while the ticks go on,
+    as the scheduler process does (`SenderThreads`), under `THREADED_FAULT_MENU`; restarts
+    then kill or cleanly stop the senders mid-queue or hand leadership over while they hold calls.
     """
     import random
     import shutil
@@ -461,19 +686,31 @@ def run_campaign(
     scheduler = load = None
     if with_jobs:
         url = harness.engine.url.render_as_string(hide_password=False)
-        scheduler = CampaignScheduler(harness, rng, url, folder)
+        scheduler = CampaignScheduler(harness, rng, url, folder, threaded_sends=threaded_sends)
         load = JobLoad(harness, rng, scheduler)
+    threaded: CampaignScheduler | ThreadedPool | None = None
+    if threaded_sends:
+        threaded = scheduler or ThreadedPool(harness)
+    menu = THREADED_FAULT_MENU if threaded_sends else FAULT_MENU
     faults = DatabaseFaults(
         scheduler.engine if scheduler else harness.engine, rng, application_name=SCHEDULER_APP
     )
     errors: list[str] = []
-    kills = 0
+    kills = sender_kills = clean_stops = losses = held = unsettled = 0
     max_alive = 0
+    handover: str | None = None  # threaded: kill, stop or lose, once a tick leaves calls queued
+    handover_waited = 0
+
+    def settle() -> None:  # a calm tick's calls all sent before the next one
+        nonlocal unsettled
+        if threaded is not None and threaded.senders is not None:
+            unsettled += not threaded.senders.settle()
+
     try:
-        for _ in range(steps):
+        for step in range(steps):
             move = rng.random()
             if move < 0.25:
-                harness.sim.faults(**rng.choice(FAULT_MENU))
+                harness.sim.faults(**rng.choice(menu))
             elif move < 0.35:
                 harness.sim.faults(**CALM)
             elif move < 0.45:
@@ -494,10 +731,14 @@ def run_campaign(
             elif move < 0.66:
                 harness.sim.seed(f"aik-default-{rng.randint(10_000, 99_999)}")
             elif move < 0.72:
-                if scheduler is not None:
+                if threaded is not None:  # once the tick has queued its calls
+                    handover = _next_handover(seed, sender_kills + clean_stops + losses)
+                elif scheduler is not None:
                     scheduler.restart()
                 else:
                     harness.manager = harness.new_manager()  # a scheduler restart
+            if threaded is not None and handover is None and step % HANDOVER_EVERY == 2:
+                handover = _next_handover(seed, sender_kills + clean_stops + losses)
             if load is not None and rng.random() < 0.4:
                 load.submit()
             if db_faults and rng.random() < 0.25:
@@ -516,6 +757,21 @@ def run_campaign(
             else:
                 harness.tick(rng.choice([5, 30, 30, 30, 120, 600]))
                 faults.stop()
+            if threaded is not None and handover is not None:
+                handover_waited += 1
+                if threaded.held() or handover_waited > 3:
+                    if handover == "kill":
+                        held += threaded.restart()
+                        sender_kills += 1
+                    elif handover == "stop":
+                        held += threaded.restart(clean=True)
+                        clean_stops += 1
+                    else:
+                        held += threaded.lose_leadership()
+                        losses += 1
+                    handover, handover_waited = None, 0
+            if threaded is not None:  # the senders get through none, some or all of it
+                time.sleep(rng.choice([0.0, 0.0, 0.002, 0.02]))
             max_alive = max(max_alive, len(harness.sim.alive()))
     finally:
         faults.stop()
@@ -529,6 +785,7 @@ def run_campaign(
             harness.clock.advance(30)
             harness.sim.advance(30)
             _guarded(scheduler.runtime.tick_pool, faulty=False, errors=errors)
+            settle()
             _guarded(scheduler.runtime.dispatch, faulty=False, errors=errors)
             load.note_stranded(counting=scheduler.runtime.leader.is_leader)
             if load.audit()[0] == 0 and not scheduler.live_jobs():
@@ -537,9 +794,14 @@ def run_campaign(
         internal = load.internal_errors()
         harness.manager = scheduler.runtime.manager
     converge = 0
-    while converge < 30 and (converge == 0 or harness.leaked() or harness.ghosts()):
+    while converge < 30 and (
+        converge == 0 or harness.leaked() or harness.ghosts() or harness.lingering()
+    ):
         harness.tick(30)
+        settle()
         converge += 1
+    if threaded is not None:  # the senders stopped: what Vast bills now bills for good
+        threaded.stop_senders()
     if scheduler is not None:
         scheduler.close()
     shutil.rmtree(folder, ignore_errors=True)
@@ -549,6 +811,7 @@ def run_campaign(
         steps=steps,
         leaked=len(harness.leaked()),
         ghosts=len(harness.ghosts()),
+        lingering=len(harness.lingering()),
         duplicate_labels=len(labels) - len(set(labels)),
         max_alive=max_alive,
         converge_ticks=converge,
@@ -563,6 +826,11 @@ def run_campaign(
         internal_errors=internal,
         drain_ticks=drained,
         database=harness.engine.dialect.name,
+        sender_kills=sender_kills,
+        clean_stops=clean_stops,
+        leadership_losses=losses,
+        held_at_loss=held,
+        unsettled=unsettled,
     )
 
 

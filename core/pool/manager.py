@@ -78,6 +78,11 @@ FAILED_FILE_MACHINES = 2
 """Machines a model file must fail its check on before the jobs loading it are failed: one
 failure may be the machine's (its disk, its link), and it is replaced and avoided."""
 OFFERS_TRIED_PER_RENT = 3
+STOP_DESTROYS_S = 10.0
+"""How long a cleanly stopping scheduler still sends its queued destroys (Vast paces them 3 s
+apart: three or four): each stops an instance billing now, which otherwise bills until the
+next leader's sweep. Queued creates are dropped at once: their `requested` rows cost nothing
+and the next leader closes them as never sent."""
 HealthCheck = Callable[[str], Health]
 """Given a ComfyUI URL, its health: why it cannot take jobs (None when it can), the model
 files still downloading, those that failed their check and those it was never asked for."""
@@ -343,9 +348,10 @@ class PoolManager:
 
     def send_forever(self, sender: Sender[Any], stop: threading.Event) -> None:
         """Send `sender`'s calls on this thread until `stop` is set (one of `creates`,
-        `destroys`); from now on ticks only queue them."""
+        `destroys`); from now on ticks only queue them. On a stop the destroys still queued
+        are sent for up to `STOP_DESTROYS_S`; the creates are dropped."""
         self.sends_inline = False
-        sender.run(stop)
+        sender.run(stop, flush_s=STOP_DESTROYS_S if sender is self.destroys else 0.0)
 
     def _snapshot(
         self, session: Session, now: datetime

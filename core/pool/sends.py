@@ -12,14 +12,18 @@ before the rows sees either the key still pending or its outcome on the row.
 
 A sender sends only while its process leads: when `still_leading()` turns false it drops
 what it holds unsent (a newer leader resolves those rows from its own sweeps: a create never
-sent is closed, a destroy not sent is sent again). The same holds when the process stops with
-calls still queued.
+sent is closed, a destroy not sent is sent again). When the process stops cleanly, a worker
+given `flush_s` (the destroys') first sends what it holds for up to that long, still only
+while leading: an instance waiting to be destroyed bills until a leader's sweep gets to it,
+which may be minutes when no standby is running. What is left after it is dropped, as are
+the creates (their `requested` rows are closed unsent by the next leader's sweeps).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
@@ -117,9 +121,28 @@ class Sender(Generic[K]):
                 failures.append(failure)
         return failures
 
-    def run(self, stop: threading.Event) -> None:
-        """Send queued calls until `stop` is set; what is still queued then is dropped (the
-        next leader's sweeps resolve its rows). The call in flight at `stop` is finished."""
+    def flush(self, deadline_s: float) -> int:
+        """Send queued calls (while leading, as `send_next`) until none is left or
+        `deadline_s` seconds have passed; how many were tried. The deadline is checked before
+        each call: the last one may run past it by its own timeout."""
+        deadline = time.monotonic() + deadline_s
+        tried = 0
+        while len(self) and time.monotonic() < deadline:
+            try:
+                failure = self.send_next()
+            except Exception:  # a database fault in the lease check: stop, drop the rest
+                log.exception("pool.sender_crashed", extra={"kind": self.kind})
+                break
+            tried += 1
+            if failure is not None:
+                with self._lock:
+                    self._failures.append(failure)
+        return tried
+
+    def run(self, stop: threading.Event, *, flush_s: float = 0.0) -> None:
+        """Send queued calls until `stop` is set, then for up to `flush_s` more seconds
+        (`flush`); what is still queued then is dropped (the next leader's sweeps resolve
+        its rows). The call in flight at `stop` is finished."""
         while not stop.is_set():
             with self._lock:
                 if not self._queue:
@@ -134,4 +157,6 @@ class Sender(Generic[K]):
             if failure is not None:
                 with self._lock:
                     self._failures.append(failure)
+        if flush_s > 0:
+            self.flush(flush_s)
         self.drop()

@@ -30,10 +30,17 @@ from core.models import CreditEntry, GenerationJob, JobStatus, Lease
 from core.studio import outcomes, queue
 from testing.db_faults import DatabaseFaults
 from testing.factories import make_instance, make_job, make_rentable_pool, make_user
-from testing.pool_harness import SCHEDULER_APP, PoolHarness, run_campaign
+from testing.pool_harness import (
+    SCHEDULER_APP,
+    THREADED_CLIENT_TIMEOUT_S,
+    THREADED_PACING_S,
+    PoolHarness,
+    run_campaign,
+)
 from testing.sims import vast_sim
 
 SEEDS = range(6)  # the long campaign, hundreds of seeds: python -m bench --only F
+THREADED_SEEDS = (0, 1, 2)  # a kill; a clean stop; a kill and a lost leadership
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -48,8 +55,15 @@ def test_no_instance_is_leaked_or_rented_twice(engine, fake_clock, seed):
 def _campaign(engine, fake_clock, seed, **options):
     """One campaign of `seed` against a rentable pool on a simulated Vast."""
     make_rentable_pool(engine, boot_timeout_s=600)
+    threaded = options.get("threaded_sends", False)
     with vast_sim(seed=seed) as sim:
-        harness = PoolHarness(engine, sim, fake_clock)
+        harness = PoolHarness(
+            engine,
+            sim,
+            fake_clock,
+            client_timeout_s=THREADED_CLIENT_TIMEOUT_S if threaded else 2.0,
+            pacing_s=THREADED_PACING_S if threaded else None,
+        )
         try:
             return run_campaign(harness, seed, **options)
         finally:
@@ -75,6 +89,40 @@ def test_under_database_faults_no_job_is_lost_or_stranded_and_every_credit_is_ac
     result = _campaign(engine, fake_clock, seed, with_jobs=True, steps=15, db_faults=True)
     assert result.db_faults > 0
     _assert_nothing_lost(result)
+
+
+# ---- sends on the scheduler's sender threads -----------------------------------------------
+
+
+def _assert_threads_were_tested(result):
+    assert result.unsettled == 0, f"seed {result.seed}: senders still busy on a calm pool"
+    assert result.sender_kills + result.clean_stops + result.leadership_losses > 0
+
+
+@pytest.mark.parametrize("seed", THREADED_SEEDS)
+def test_with_sends_on_threads_no_instance_is_leaked_or_rented_twice(engine, fake_clock, seed):
+    """Ticks and sender threads at once under lost and hung create replies, 429 storms and
+    failing destroys; leaders killed, or replaced, with calls still queued."""
+    result = _campaign(engine, fake_clock, seed, threaded_sends=True)
+    assert result.leaked == 0, f"seed {seed}: leaked instances"
+    assert result.duplicate_labels == 0, f"seed {seed}: an instance rented twice"
+    assert result.ghosts == 0, f"seed {seed}: rows for instances that are gone"
+    assert result.lingering == 0, f"seed {seed}: instances billing on, their destroy lost"
+    assert result.max_alive <= 3 + 2, f"seed {seed}: ran far over max_instances"
+    _assert_threads_were_tested(result)
+
+
+@pytest.mark.parametrize("seed", (3,))
+def test_with_sends_on_the_schedulers_threads_no_job_is_lost_or_charged_twice(
+    engine, fake_clock, seed
+):
+    """The real scheduler (`Runtime.send_forever` threads), its leader lease expiring
+    between ticks, taken over by a standby, or the process killed, while calls are queued."""
+    result = _campaign(engine, fake_clock, seed, with_jobs=True, steps=20, threaded_sends=True)
+    _assert_nothing_lost(result)
+    assert result.lingering == 0, f"seed {seed}: instances billing on, their destroy lost"
+    _assert_threads_were_tested(result)
+    assert result.held_at_loss > 0, f"seed {seed}: no call was queued at a handover"
 
 
 def test_the_campaign_refuses_database_faults_without_the_scheduler(engine, fake_clock):

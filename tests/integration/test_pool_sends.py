@@ -156,6 +156,31 @@ def test_stopping_the_senders_leaves_queued_rows_for_the_next_sweep_to_close(poo
     assert [type(a) for a in report.actions][-1] is Rent
 
 
+def test_a_clean_stop_sends_queued_destroys_and_leaves_queued_creates_to_the_next_sweep(pool, vast):
+    pool.configure(desired_size=2)
+    pool.tick()
+    _send_all(pool)
+    pool.tick()  # both ready
+    pool.configure(desired_size=0, prewarm_until=None)
+    pool.tick(30)
+    assert len(pool.manager.destroys) == 2
+    pool.configure(desired_size=2, prewarm_until=pool.clock.now() + timedelta(days=1))
+    pool.tick()
+    assert len(pool.manager.creates) == 2 and len(vast.alive()) == 2
+    stop = threading.Event()
+    stop.set()  # SIGTERM before the workers sent any of them
+    for sender in (pool.manager.destroys, pool.manager.creates):
+        pool.manager.send_forever(sender, stop)
+    assert _calls(vast, "destroy") == 2 and vast.alive() == [], "the destroys were sent"
+    assert _calls(vast, "create") == 2, "the creates were dropped (only the first two sent)"
+    assert pool.manager.destroys.pending() == pool.manager.creates.pending() == frozenset()
+    pool.manager = pool.new_manager()  # the next leader
+    report = pool.tick(30)
+    closed = [a for a in report.actions if isinstance(a, ConfirmTerminated)]
+    assert sum(a.reason == "create was never sent" for a in closed) == 2
+    assert len(pool.rows(TERMINATED)) == 4 and pool.leaked() == []
+
+
 def test_ticks_and_sender_threads_at_once_rent_each_instance_once(pool, vast):
     pool.configure(desired_size=5)
     stop = threading.Event()

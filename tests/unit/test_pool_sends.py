@@ -76,3 +76,28 @@ def test_a_worker_sends_until_stopped_then_drops_what_is_left():
     assert not worker.is_alive()
     assert sent == [1] and sender.pending() == frozenset()
     assert sender.take_failures() == ["create: timed out"] and sender.take_failures() == []
+
+
+def test_a_worker_stopped_with_flush_s_sends_what_it_holds_until_the_deadline():
+    sender: Sender[int] = Sender("destroy", still_leading=lambda: True)
+    stop, sent = threading.Event(), []
+    stop.set()  # stopped before it sent anything
+
+    def slow(key: int) -> None:
+        sent.append(key)
+        threading.Event().wait(0.15)
+
+    for key in (1, 2, 3):
+        sender.put(key, lambda key=key: slow(key))
+    sender.run(stop, flush_s=0.2)  # 1 at 0 s, 2 at ~0.15 s, 3 not begun past 0.2 s
+    assert sent == [1, 2] and sender.pending() == frozenset() and len(sender) == 0
+
+
+def test_a_flush_sends_nothing_once_leadership_is_lost():
+    sender: Sender[int] = Sender("destroy", still_leading=lambda: False)
+    sent: list[int] = []
+    sender.put(1, lambda: sent.append(1))
+    stop = threading.Event()
+    stop.set()
+    sender.run(stop, flush_s=5)
+    assert sent == [] and sender.pending() == frozenset()
