@@ -1060,11 +1060,23 @@ _SPACED_DIGITS = re.compile(r"(?<![\d.,:/])(?<!\d )\b(\d) (\d)\b(?! ?[.,:/]?\d)"
 # and closing it; the letter first only in brackets ("F16 at dusk" is a jet).
 _AGE_SEX_TAG = re.compile(r"(?:^|(?<=[(\[,;]))\s*(\d{1,2}) ?[fm](?=\s*(?:[)\],;:/]|$|here\b))")
 _SEX_AGE_TAG = re.compile(r"(?<=[(\[])\s*[fm] ?(\d{1,2})\s*(?=[)\]])")
-# "twelve and a half", "13 und einhalb", "douze et demi": the whole years are the age.
+# "twelve and a half", "13 und einhalb", "douze et demi", "on üç buçuk": the whole years are
+# the age.
 _AND_A_HALF = re.compile(
     r"\b(\w{1,20}) (?:and a half|and one half|und einhalb|und ein halb|et demie?|y medio|e mezzo"
-    r"|e meio|en een half|en half|i pol|с половиной)(?![\w-])"
+    r"|e meio|en een half|en half|i pol|с половиной|bucuk|yarim)(?![\w-])"
 )
+
+
+# Turkish and Azerbaijani teens, "on" (ten) and a unit word ("on iki" = 12): read as digits,
+# for "on" alone is also English and French.
+_TURKIC_TEENS = re.compile(
+    r"\bon (bir|iki|uc|dort|dord|bes|alti|yedi|yeddi|sekiz|sekkiz|dokuz|doqquz)\b"
+)
+_TURKIC_UNITS = {
+    "bir": 1, "iki": 2, "uc": 3, "dort": 4, "dord": 4, "bes": 5, "alti": 6, "yedi": 7,
+    "yeddi": 7, "sekiz": 8, "sekkiz": 8, "dokuz": 9, "doqquz": 9,
+}  # fmt: skip
 
 
 # Years of other calendars, read as the Gregorian year they fall in (most of it): the
@@ -1076,7 +1088,7 @@ _ERA_START = {
 _ERA_YEAR = re.compile(r"(reiwa|heisei|showa|令和|平成|昭和) ?(\d{1,2}|元)(?!\d)")
 _MINGUO_YEAR = re.compile(r"(?:minguo|民国|民國) ?(\d{1,3})(?!\d)")
 _BUDDHIST_YEAR = re.compile(r"buddhist era (\d{4})\b|\b(\d{4}) (?:be|buddhist era)\b")
-_HIJRI_YEAR = re.compile(r"\b(\d{4}) ?(?:ah|a h|hijri|هجري|هجرية|هجری|هجریة|هـ)(?!\w)")
+_HIJRI_YEAR = re.compile(r"\b(\d{4}) ?(?:ah|a h|hijri|هجري|هجرية|هجری|هجریة|هـ|ه)(?!\w)")
 _PERSIAN_YEAR = re.compile(
     r"\b(\d{4}),? (?:in|by|of) the (?:persian|iranian|solar hijri|shamsi) calendar"
     r"|(?:persian|solar hijri|shamsi) year (\d{4})\b"
@@ -1289,6 +1301,7 @@ def minor_age(
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
     digits_form = _AGE_SEX_TAG.sub(r" \1 years old", digits_form)
     digits_form = _SEX_AGE_TAG.sub(r" \1 years old", digits_form)
+    digits_form = _TURKIC_TEENS.sub(lambda found: str(10 + _TURKIC_UNITS[found[1]]), digits_form)
     digits_form = _AND_A_HALF.sub(lambda found: _whole_years(found, lex), digits_form)
     digits_form = _BRACKETED_WORD.sub(lambda found: _bracketed_number(found, lex), digits_form)
     digits_form = _SUM.sub(_worked_out, digits_form)
