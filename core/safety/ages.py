@@ -1059,7 +1059,12 @@ _SPACED_DIGITS = re.compile(r"(?<![\d.,:/])(?<!\d )\b(\d) (\d)\b(?! ?[.,:/]?\d)"
 # the age glued before the sex letter, opening the text or a bracketed or comma-set field
 # and closing it; the letter first only in brackets ("F16 at dusk" is a jet).
 _AGE_SEX_TAG = re.compile(r"(?:^|(?<=[(\[,;]))\s*(\d{1,2}) ?[fm](?=\s*(?:[)\],;:/]|$|here\b))")
-_SEX_AGE_TAG = re.compile(r"(?<=[(\[])\s*[fm] ?(\d{1,2})\s*(?=[)\]])")
+_SEX_AGE_TAG = re.compile(r"(?<=[(\[])\s*[fmдж] ?(\d{1,2})\s*(?=[)\]])")
+# A sex symbol beside a number ("♀ 14", "15♂"), the forum's "asl" ("asl: 13/f/uk"); a
+# letter first outside brackets stays a name ("F16, airshow" is a jet).
+_SEX_AGE_FIELD = re.compile(
+    r"[♀♂] ?(\d{1,2})(?!\d)|(?<!\d)(\d{1,2}) ?[♀♂]|\basl\W{0,3}(\d{1,2})(?!\d)"
+)
 # "twelve and a half", "13 und einhalb", "douze et demi", "on üç buçuk": the whole years are
 # the age.
 _AND_A_HALF = re.compile(
@@ -1095,6 +1100,12 @@ _PERSIAN_YEAR = re.compile(
 )
 # A Persian year of birth after its born word ("متولد ۱۳۹۱"): years 1300-1420 are solar.
 _PERSIAN_BORN = re.compile(r"((?:متولد|زاده) (?:سال )?)(\d{4})(?!\d)")
+# The Bengali year (Bangabda, ~593 behind), Nepal's Vikram Samvat (~57 ahead) and the
+# Ethiopian year ("ዓ.ም.", ~8 behind); a Hijri year said in French ("de l'hégire").
+_BANGLA_YEAR = re.compile(r"(?<!\d)(\d{4}) ?(?:বঙ্গাব্দ|bangabda)")
+_VIKRAM_YEAR = re.compile(r"(?:वि|बि|v) ?\W? ?(?:सं|s)\W{0,2} ?(\d{4})(?!\d)")
+_ETHIOPIAN_YEAR = re.compile(r"(?<!\d)(\d{4}) ?ዓ\W{0,2} ?ም")
+_HIJRI_FRENCH = re.compile(r"(?<!\d)(\d{4}),? de l\W?hegire")
 _HEBREW_YEAR = re.compile(
     r"\b(\d{4}),? (?:in|by|of) the (?:hebrew|jewish) calendar|(?:hebrew|jewish) year (\d{4})\b"
 )
@@ -1124,6 +1135,10 @@ def _gregorian_years(digits_form: str) -> str:
     digits_form = _PERSIAN_YEAR.sub(shifted(621), digits_form)
     digits_form = _PERSIAN_BORN.sub(_solar_born, digits_form)
     digits_form = _HEBREW_YEAR.sub(shifted(-3760), digits_form)
+    digits_form = _BANGLA_YEAR.sub(shifted(593), digits_form)
+    digits_form = _VIKRAM_YEAR.sub(shifted(-57), digits_form)
+    digits_form = _ETHIOPIAN_YEAR.sub(shifted(8), digits_form)
+    digits_form = _HIJRI_FRENCH.sub(lambda found: found[1] + " ah", digits_form)
     return _HIJRI_YEAR.sub(hijri, digits_form)
 
 
@@ -1301,6 +1316,9 @@ def minor_age(
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
     digits_form = _AGE_SEX_TAG.sub(r" \1 years old", digits_form)
     digits_form = _SEX_AGE_TAG.sub(r" \1 years old", digits_form)
+    digits_form = _SEX_AGE_FIELD.sub(
+        lambda found: f" {next(g for g in found.groups() if g)} years old ", digits_form
+    )
     digits_form = _TURKIC_TEENS.sub(lambda found: str(10 + _TURKIC_UNITS[found[1]]), digits_form)
     digits_form = _AND_A_HALF.sub(lambda found: _whole_years(found, lex), digits_form)
     digits_form = _BRACKETED_WORD.sub(lambda found: _bracketed_number(found, lex), digits_form)

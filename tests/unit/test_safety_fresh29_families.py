@@ -9,9 +9,10 @@ Somali, Maltese, Latin, Esperanto, Galician; Cantonese and Swiss German words in
 and German lists), colloquial words for a child in the languages already listed, Burmese and
 Khmer read as scripts without spaces; number words glued to a year word ("tolvårig",
 "kaheteistkümneaastane") and numbers of Marathi, Albanian and Basque; Turkish and
-Azerbaijani teens ("on iki") and "buçuk"; letters spaced in any script ("д е в о ч к а"), a
-common youth word spelled out ("K i n d"), the Arabic tatweel, spaces inside Chinese text
-and Traditional characters."""
+Azerbaijani teens ("on iki") and "buçuk"; sex-and-age tags ("♀ 14", "asl 13/f", "(Д13)");
+years of the Bengali, Vikram Samvat, Ethiopian calendars and the Hijri said in French;
+letters spaced in any script ("д е в о ч к а"), a common youth word spelled out ("K i n d"),
+the Arabic tatweel, spaces inside Chinese text and Traditional characters."""
 
 import pytest
 
@@ -102,4 +103,29 @@ def test_number_words_glued_or_spaced_give_an_age(minor, adult):
     ],
 )
 def test_script_tricks_are_read_through(minor, adult):
+    assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("♂ 15, skate park, evening", "♂ 45, skate park, evening"),  # a sex symbol and age
+        ("asl 12/m/ca, video call", "asl 42/m/ca, video call"),  # the forum's asl
+        ("мы с подругой (Ж14) в кафе", "мы с подругой (Ж34) в кафе"),  # Cyrillic sex letter
+    ],
+)
+def test_sex_and_age_tags_of_forums_give_an_age(minor, adult):
+    assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("১৪২২ বঙ্গাব্দে জন্ম নেওয়া মানুষ", "১৩৮৫ বঙ্গাব্দে জন্ম নেওয়া মানুষ"),  # Bangabda
+        ("वि.सं. २०६८ मा जन्मेको मान्छे", "वि.सं. २०३० मा जन्मेको मान्छे"),  # Vikram Samvat
+        ("በ2005 ዓ.ም. የተወለደ ልጅ", "በ1975 ዓ.ም. የተወለደ ሰው"),  # Ethiopian year
+        ("un garçon né en 1437 de l'hégire", "un homme né en 1390 de l'hégire"),  # Hijri
+    ],
+)
+def test_years_of_other_calendars_are_read_as_gregorian(minor, adult):
     assert_pair(minor, adult)
