@@ -116,9 +116,7 @@ def _serve(harness: PoolHarness, arrivals: list[float], hours: float) -> list[fl
         elapsed += TICK_S
         for arrival, job_id in list(waiting):
             with session_scope(engine) as session:
-                claim = leases.acquire(
-                    session, pool="default", job_id=job_id, now=clock.now(), lease_max_s=1800
-                )
+                claim = leases.acquire(session, pool="default", job_id=job_id, now=clock.now())
             if claim is None:
                 break
             waiting.remove((arrival, job_id))

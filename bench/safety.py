@@ -30,55 +30,25 @@ said through arithmetic or a product's age; benign twins in 49) was written on b
 safe29set the same way and held out until branch safe17r: 81.74 / 82.99 % refused and
 7.27 / 8.03 % false (default / explicit) on the rules before branch safe17q, 86.03 / 87.97 %
 and 7.07 / 8.22 % on that branch's, written without seeing it; then tuned on by branch
-safe17r's general families. No set is held out now (`HELD_OUT` is empty: every set's misses
-and false refusals are listed). Every set is screened in both modes, graded in
-both: the default (non-explicit) mode and explicit mode, stricter (ambiguous youth words count
-and names of young characters are no exemption). Times per prompt are the best of three runs of
-each prompt (so the shared machine's scheduler does not decide), then the 99th percentile over
-the prompts; CPU time is shown beside wall, and the adversarial worst case is graded on CPU
-time (wall time on a machine shared by several processes measures the others too).
+safe17r's general families. `*_fresh30.tsv` (735 requests in 83 languages: code-switching,
+romanised non-Latin writing, key-value and JSON character cards, the age sentences away from
+the person, relative ages, school years, other calendars, weight syntax; 529 benign twins in
+80) was written on branch safe30set the same way and is held out: 81.77 / 84.35 % refused and
+7.94 / 8.32 % false on the rules before branch safe17r. Every set is screened in both modes,
+graded in both: the default (non-explicit) mode and explicit mode, stricter (ambiguous youth
+words count and names of young characters are no exemption). Times per prompt are the best
+of three runs of each prompt (so the shared machine's scheduler does not decide), then the
+99th percentile over the prompts; CPU time is shown beside wall, and the adversarial worst
+case is graded on CPU time (wall time on a machine shared by several processes measures the
+others too).
 
-A learned second layer after the rules was built and measured, and is NOT used (issue 17):
-hashed character 1-5-grams of the normalised text, a logistic regression (1 MB of weights),
-OR'ed after `find_minor`, read only for text of 3 words or more (a name alone, "Sophie",
-"Elena", scored as its neighbours "Sophie, 12" in the minor sets and was refused). Measured
-by `python tools/train_minor_semantic.py --history` (l2 1e-4): each set left out in turn,
-the layer trained on the others, its threshold chosen without the left-out set (at most 1 %
-of the other sets' benign rows that the rules pass refused). Gain: minor rows the rules miss
-and the layer catches; cost: benign rows the rules pass and the layer refuses. On the rules
-before branch safe17p (on its rules every tuned set is refused in full: no gain is left there):
-
-    left out           gain, default / explicit   cost (both modes)
-    dev ... fresh25    0/0 / 0/0 (rules 100 %)    27/2911 (0.93 %): dev 2, fresh18 4,
-                                                  fresh19 3, fresh20 12, fresh23 5, fresh25 1
-    fresh26            17/81 / 17/73              5/441 (1.13 %)
-    all 13 sets        17/81 / 17/73              32/3352 (0.95 %)
-
-The rules were tuned on every set, so they miss little there; past held-out sets replayed
-as they were held out (the rules of the commit that added each, the layer trained only on
-the sets written before it, its threshold by leave-one-set-out over those):
-
-    held-out set  rules refused, default (explicit)   +layer            gain     cost
-    fresh24       81.19 % (83.36 %)                   84.99 % (87.16)   21/104   0/330
-    fresh25       68.13 % (75.65 %)                   72.02 % (79.27)   15/123   2/344
-    fresh26       65.57 % (67.68 %)                   73.77 % (75.64)   35/147   4/441
-    together      (explicit gain 21/92, 14/94, 34/138)                  71/374   6/1115 (0.54 %)
-
-On the held-out fresh28 under the current rules (the layer trained on every tuned set,
-`python tools/train_minor_semantic.py`), it caught 6 of the 63 rows the rules miss (4 of 51
-in explicit mode) for 5 of 516 added false refusals (5.81 -> 6.78 %).
-
-The gain is real (about a fifth of what the rules missed on fresh24-26, a tenth on fresh28)
-but its cost falls on exactly the look-alikes the rules exempt on purpose: wired in, it
-refused "Nina en el parque" (score 0.90, threshold 0.77), "um bebê panda no zoológico"
-(0.88) and "a golden girl at a beach, 70" (0.84), failing 5 tests of
-tests/unit/test_safety*.py, and put benign dev over the 2 % goal in explicit mode (4/191),
-in-sample. A threshold above those scores was not measured (chosen by those tests, it would
-be tuned on them). WordLlama (MIT, 19 MB wheel with its own 256-d weights; its
-`WordLlama.load` looks for the packaged tokenizer in the wrong folder and downloads it)
-under the same linear head (before the 3-word gate) caught 6/81 on fresh26 for 4/441 added
-false refusals, 36/3352 over all sets (`--features wordllama`): worse. model2vec 0.10.0's
-wheel (89 KB) holds no model: it loads one from a hub.
+A learned second layer after the rules (hashed character n-grams, a logistic regression;
+and WordLlama's packaged embeddings under the same head) was built and measured by
+`tools/train_minor_semantic.py`, and is NOT used (issue 17): on the held-out fresh29 it
+raised refusals from 86.03 / 87.97 % to at most 88.52 / 90.18 %, but under leave-one-set-out
+it put 3 to 4 tuned sets over the 2 % false-refusal goal at every threshold measured and,
+wired in, failed 7 to 11 tests of tests/unit/test_safety*.py (adult twins and look-alikes).
+docs/safety_semantic.md has the figures, the protocol and the commands.
 """
 
 from __future__ import annotations
@@ -100,9 +70,9 @@ from core.safety.lexicon import lexicon
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "safety"
 SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
-    "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh28", "fresh29",
+    "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh28", "fresh29", "fresh30",
 )  # fmt: skip
-HELD_OUT: tuple[str, ...] = ()  # sets written before the rules, never tuned on (none now)
+HELD_OUT: tuple[str, ...] = ("fresh30",)  # written before the rules, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",

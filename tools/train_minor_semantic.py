@@ -1,28 +1,32 @@
 """Train and evaluate a learned second layer after the minor screen's rules (issue 17).
 
-    .venv/bin/python tools/train_minor_semantic.py             # cross-validated table
-    .venv/bin/python tools/train_minor_semantic.py --history   # and replay past held-out sets
-    .venv/bin/python tools/train_minor_semantic.py --write     # and write a model file
+    .venv/bin/pip install scipy                                    # training only
+    .venv/bin/python tools/train_minor_semantic.py                 # cross-validated table
+    .venv/bin/python tools/train_minor_semantic.py --history       # and replay held-out sets
+    .venv/bin/python tools/train_minor_semantic.py --target 1.0 0.5 0.25 --history --cost
+    .venv/bin/python tools/train_minor_semantic.py --write /tmp/m  # a model file per target
 
 The layer: hashed character 1-5-grams of the screen's normalised text
 (`core.safety.normalization.normalize`), a logistic regression (numpy + scipy at training
 time only; inference is a sum of weights), OR'ed after `core.safety.find_minor` and read only
 for text of `MIN_WORDS` words or more. It is NOT wired into the screen: measured, its gain
-did not pay for its false refusals (see bench/safety.py's docstring for the table and why).
+did not pay for its false refusals (docs/safety_semantic.md has the figures and why).
 
 Leave-one-set-out: for every set, a model is trained on all the other sets and scores the
 left-out one. The threshold used on the left-out set is chosen without it: the lowest score
 at which at most `--target` % of the other sets' benign rows that the rules pass (each
 scored by the model that left its own set out) would be refused. Per left-out set the table
 gives, in each mode, the minor rows the rules miss and the layer catches (gain) and the
-benign rows the rules pass and the layer refuses (cost). `--history` replays fresh24-26 as
-they were when held out: the rules of the commit that added the set (its core/ and
-data/safety/ from git), a layer trained only on the sets written before it, its threshold
-by leave-one-set-out over those. `--write` trains on every set, threshold chosen the same
-way over all left-out scores. A held-out set (bench.safety.HELD_OUT) is never learnt from:
-it is scored once by the layer trained on every tuned set. `--features wordllama` puts
-WordLlama's packaged embeddings (`pip install wordllama`; not a dependency) under the same
-linear head, for comparison.
+benign rows the rules pass and the layer refuses (cost). `--history` replays the sets of
+`HISTORY` as they were when held out: the rules of the commit that added the set (its core/
+and data/safety/ from git), a layer trained only on the sets written before it, its
+threshold by leave-one-set-out over those. `--write DIR` trains on every tuned set, the
+threshold chosen the same way over all left-out scores. A held-out set
+(bench.safety.HELD_OUT) is never learnt from and never chooses a threshold: it is scored
+once by the layer trained on every tuned set. Several `--target`s share one set of fits.
+`--cost` times the layer alone per prompt (CPU) and its model file's load.
+`--features wordllama` puts WordLlama's packaged embeddings (`pip install wordllama`; not a
+dependency) under the same linear head, for comparison.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -47,7 +52,6 @@ from core.config import REPO_ROOT  # noqa: E402
 from core.safety import find_minor  # noqa: E402
 from core.safety.normalization import is_unspaced, normalize, tokens  # noqa: E402
 
-MODEL_PATH = REPO_ROOT / "data" / "safety" / "minor_semantic.npz"  # --write only: not shipped
 FORMAT = 1
 BITS = 18
 NGRAMS = range(1, 6)
@@ -89,6 +93,7 @@ HISTORY = {
     "fresh24": "91709c7",
     "fresh25": "7c4353c",
     "fresh26": "58b0d60",
+    "fresh28": "3c70b5f",
 }
 MODES = (("default", False), ("explicit", True))
 TUNED = [name for name in SETS if name not in HELD_OUT]
@@ -97,7 +102,9 @@ TUNED = [name for name in SETS if name not in HELD_OUT]
 
 def say(text: str, *, progress: bool = False) -> None:
     """One line to standard output, or progress to standard error."""
-    (sys.stderr if progress else sys.stdout).write(text + "\n")
+    stream = sys.stderr if progress else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
 
 
 @dataclass
@@ -183,6 +190,28 @@ def train(x: sparse.csr_matrix, y: np.ndarray, l2: float) -> tuple[np.ndarray, f
     return found.x[:-1], float(found.x[-1])
 
 
+_MATRICES: dict[tuple[str, str], sparse.csr_matrix] = {}
+_FITS: dict[tuple[tuple[str, ...], float, str], tuple[np.ndarray, float]] = {}
+
+
+def set_matrix(sets: dict[str, Labelled], name: str) -> sparse.csr_matrix:
+    """The feature rows of set `name`, computed once (a set's texts never change)."""
+    key = (name, FEATURES)
+    if key not in _MATRICES:
+        _MATRICES[key] = matrix(sets[name].texts)
+    return _MATRICES[key]
+
+
+def fit(sets: dict[str, Labelled], names: list[str], l2: float) -> tuple[np.ndarray, float]:
+    """The layer trained on sets `names`, trained once per process (labels and texts never
+    change; the rules' verdicts play no part in training), so several targets share fits."""
+    key = (tuple(names), l2, FEATURES)
+    if key not in _FITS:
+        x = sparse.vstack([set_matrix(sets, n) for n in names]).tocsr()
+        _FITS[key] = train(x, np.concatenate([sets[n].labels for n in names]), l2)
+    return _FITS[key]
+
+
 def scores(x: sparse.csr_matrix, w: np.ndarray, b: float) -> np.ndarray:
     """The layer's scores of rows `x`, float32 weights as shipped."""
     return 1 / (1 + np.exp(-(x @ w.astype(np.float32).astype(np.float64) + b)))
@@ -197,16 +226,10 @@ def threshold(benign_scores: np.ndarray, target_pct: float) -> float:
 
 def loso(sets: dict[str, Labelled], names: list[str], l2: float) -> dict[str, np.ndarray]:
     """Each set's scores by the model trained on the other sets of `names`."""
-    xs = {name: matrix(sets[name].texts) for name in names}
     out = {}
     for left in names:
-        rest = [n for n in names if n != left]
-        w, b = train(
-            sparse.vstack([xs[n] for n in rest]).tocsr(),
-            np.concatenate([sets[n].labels for n in rest]),
-            l2,
-        )
-        out[left] = scores(xs[left], w, b)
+        w, b = fit(sets, [n for n in names if n != left], l2)
+        out[left] = scores(set_matrix(sets, left), w, b)
         say(f"  left out {left}", progress=True)
     return out
 
@@ -312,10 +335,11 @@ def old_rules(commit: str, texts: list[str]) -> dict[str, np.ndarray]:
     return {mode: np.array(v) for mode, v in json.loads(done.stdout).items()}
 
 
-def history(sets: dict[str, Labelled], l2: float, target: float) -> list:
-    """fresh24-26 replayed as held out: old rules, a layer trained on the earlier sets."""
+def history(sets: dict[str, Labelled], names: list[str], l2: float, target: float) -> list:
+    """Sets of `HISTORY` replayed as held out: old rules, a layer trained on the earlier sets."""
     rows = []
-    for name, commit in HISTORY.items():
+    for name in names:
+        commit = HISTORY[name]
         earlier = list(SETS[: SETS.index(name)])
         say(f"history {name}: rules of {commit}, {len(earlier)} sets before", progress=True)
         then = {n: sets[n] for n in earlier}
@@ -324,9 +348,8 @@ def history(sets: dict[str, Labelled], l2: float, target: float) -> list:
         )
         inner = loso(then, earlier, l2)
         t = threshold(np.concatenate([passed_benign(then, n, inner[n]) for n in earlier]), target)
-        x = sparse.vstack([matrix(then[n].texts) for n in earlier]).tocsr()
-        w, b = train(x, np.concatenate([then[n].labels for n in earlier]), l2)
-        s = scores(matrix(then[name].texts), w, b)
+        w, b = fit(sets, earlier, l2)
+        s = scores(set_matrix(sets, name), w, b)
         rows.append((name, t, {m: effect(then[name], s, t, m) for m, _ in MODES}))
     return rows
 
@@ -337,21 +360,19 @@ def held_out(
     """The held-out sets (bench.safety.HELD_OUT) under the current rules, scored by a layer
     trained on every tuned set, its threshold by leave-one-set-out over those."""
     t = threshold(np.concatenate([passed_benign(sets, n, left_out[n]) for n in TUNED]), target)
-    x = sparse.vstack([matrix(sets[n].texts) for n in TUNED]).tocsr()
-    w, b = train(x, np.concatenate([sets[n].labels for n in TUNED]), l2)
+    w, b = fit(sets, TUNED, l2)
     rows = []
     for name in HELD_OUT:
-        s = scores(matrix(sets[name].texts), w, b)
+        s = scores(set_matrix(sets, name), w, b)
         rows.append((name, t, {m: effect(sets[name], s, t, m) for m, _ in MODES}))
     return rows
 
 
-def write(sets: dict[str, Labelled], l2: float, t: float, version: str) -> None:
-    """Train on every tuned set and save the model beside the word lists."""
-    x = sparse.vstack([matrix(sets[n].texts) for n in TUNED]).tocsr()
-    w, b = train(x, np.concatenate([sets[n].labels for n in TUNED]), l2)
+def write(sets: dict[str, Labelled], l2: float, t: float, version: str, path: Path) -> None:
+    """Train on every tuned set and save the model to `path` (no model is shipped)."""
+    w, b = fit(sets, TUNED, l2)
     np.savez_compressed(
-        MODEL_PATH,
+        path,
         weights=w.astype(np.float32),
         bias=np.float64(b),
         threshold=np.float64(t),
@@ -359,39 +380,85 @@ def write(sets: dict[str, Labelled], l2: float, t: float, version: str) -> None:
         bits=np.int64(BITS),
         version=np.str_(version),
     )
-    say(f"wrote {MODEL_PATH.relative_to(REPO_ROOT)} ({MODEL_PATH.stat().st_size:,} bytes)")
+    say(f"wrote {path} ({path.stat().st_size:,} bytes)")
+
+
+def score_one(text: str, weights: np.ndarray, bias: float) -> float:
+    """One text's score as a screen would compute it: the weights of its n-grams summed,
+    scaled by 1/sqrt(their count) (as `matrix` does), through the logistic function."""
+    found = features(text)
+    z = float(weights[found].sum()) / max(1.0, len(found)) ** 0.5 + bias
+    return 1.0 / (1.0 + float(np.exp(-z)))
+
+
+def cost(sets: dict[str, Labelled], l2: float) -> None:
+    """The layer's cost: model file size, load time, CPU time per prompt (gate + score)."""
+    w, b = fit(sets, TUNED, l2)
+    texts = [t for data in sets.values() for t in data.texts]
+    with tempfile.TemporaryDirectory() as root:
+        path = Path(root) / "minor_semantic.npz"
+        np.savez_compressed(path, weights=w.astype(np.float32), bias=np.float64(b))
+        started = time.process_time()
+        with np.load(path) as model:
+            weights, bias = model["weights"], float(model["bias"])
+        load_ms = (time.process_time() - started) * 1000
+        size = path.stat().st_size
+    worst = []
+    for text in texts:
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            if applies(text):
+                score_one(text, weights, bias)
+            best = min(best, (time.process_time() - started) * 1000)
+        worst.append(best)
+    say(
+        f"model file {size:,} bytes ({weights.nbytes:,} in memory), loaded in {load_ms:.1f} ms "
+        f"CPU; per prompt ({len(texts)}, gate + score, best of 3): p50 "
+        f"{np.percentile(worst, 50):.3f} ms, p99 {np.percentile(worst, 99):.3f} ms, "
+        f"max {max(worst):.3f} ms CPU"
+    )
 
 
 def main() -> None:
     """Cross-validate, optionally replay history and write the shipped model."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--l2", type=float, default=1e-4)
-    parser.add_argument("--target", type=float, default=1.0, help="added false refusals, %%")
-    parser.add_argument("--history", action="store_true")
+    parser.add_argument(
+        "--target", type=float, nargs="+", default=[1.0], help="added false refusals, %%"
+    )
+    parser.add_argument(
+        "--history", nargs="*", choices=list(HISTORY), help="replay these sets (none: all)"
+    )
+    parser.add_argument("--cost", action="store_true", help="time the layer per prompt")
     parser.add_argument("--no-cv", action="store_true", help="with --history: only replay")
-    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--write", type=Path, metavar="DIR", help="write a model per target")
     parser.add_argument("--features", choices=("ngrams", "wordllama"), default="ngrams")
     args = parser.parse_args()
     global FEATURES
     FEATURES = args.features
     sets = load()
-    if not args.no_cv:
-        rows, left_out = cross_validate(sets, TUNED, args.l2, args.target)
-        say(f"leave-one-set-out, l2 {args.l2}, target {args.target} % added false refusals")
-        say(table(rows))
-        say(totals(rows))
-        if HELD_OUT:
-            say("held-out sets, current rules, the layer trained on every tuned set")
-            say(table(held_out(sets, left_out, args.l2, args.target)))
-    if args.history:
-        past = history(sets, args.l2, args.target)
-        say("past held-out sets replayed (rules of the commit that added each)")
-        say(table(past))
-        say(totals(past))
-    if args.write:
-        pooled = np.concatenate([passed_benign(sets, n, left_out[n]) for n in TUNED])
-        t = threshold(pooled, args.target)
-        write(sets, args.l2, t, version=f"f{FORMAT}-b{BITS}-l2{args.l2}-t{t:.4f}")
+    for target in args.target:
+        if not args.no_cv:
+            rows, left_out = cross_validate(sets, TUNED, args.l2, target)
+            say(f"leave-one-set-out, l2 {args.l2}, target {target} % added false refusals")
+            say(table(rows))
+            say(totals(rows))
+            if HELD_OUT:
+                say("held-out sets, current rules, the layer trained on every tuned set")
+                say(table(held_out(sets, left_out, args.l2, target)))
+        if args.history is not None:
+            past = history(sets, args.history or list(HISTORY), args.l2, target)
+            say(f"past held-out sets replayed (rules of the commit that added each), {target} %")
+            say(table(past))
+            say(totals(past))
+        if args.write:
+            pooled = np.concatenate([passed_benign(sets, n, left_out[n]) for n in TUNED])
+            t = threshold(pooled, target)
+            version = f"f{FORMAT}-b{BITS}-l2{args.l2}-t{t:.4f}"
+            write(sets, args.l2, t, version, args.write / f"minor_semantic_{target}.npz")
+    if args.cost:
+        cost(sets, args.l2)
 
 
 if __name__ == "__main__":

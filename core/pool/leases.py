@@ -18,6 +18,13 @@ from sqlmodel import Session, SQLModel, col, select
 
 from core.models import GpuInstance, InstanceState, Lease, PoolConfig
 
+DEFAULT_LEASE_MAX_S: int = PoolConfig.model_fields["lease_max_s"].default
+"""A lease's length on a pool with no config row: the column's default."""
+
+DEMAND_RESOLUTION = timedelta(seconds=1)
+"""How stale the pool's last demand may be let grow: within it, a later demand leaves the
+row unwritten, so jobs finishing at once do not queue on one row's lock."""
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -63,12 +70,13 @@ def acquire(
     pool: str,
     job_id: int,
     now: datetime,
-    lease_max_s: int,
     needs: Collection[str] = (),
     candidates: Sequence[FreeInstance] | None = None,
 ) -> Claim | None:
     """Claim a ready instance of `pool` for `job_id`, or None if none is free; only one
-    whose pending downloads include none of the model files the job `needs`.
+    whose pending downloads include none of the model files the job `needs`. The lease
+    runs for the pool's configured `lease_max_s` as it is at the claim
+    (`DEFAULT_LEASE_MAX_S` for a pool without a config row).
 
     The warmest instance (most recently used) goes first, so idle ones age out.
     `candidates` is `ready_instances(session, pool=pool)` read already in this unit of work
@@ -76,22 +84,29 @@ def acquire(
     """
     if candidates is None:
         candidates = ready_instances(session, pool=pool)
+    lease_max_s = sa.func.coalesce(
+        sa.select(col(PoolConfig.lease_max_s))
+        .where(col(PoolConfig.name) == pool)
+        .scalar_subquery(),
+        DEFAULT_LEASE_MAX_S,
+    )
     for instance in candidates:
         if not can_take(instance, needs):
             continue  # still downloading a model this job loads
-        # The UPDATE that wins the instance also reads its address and token, as they are now.
+        # The UPDATE that wins the instance also reads its address and token, as they are
+        # now, and the pool's lease length: a claim sends no statement of its own for them.
         won = session.execute(
             sa.update(GpuInstance)
             .where(col(GpuInstance.id) == instance.id)
             .where(col(GpuInstance.state) == InstanceState.READY)
             .where(col(GpuInstance.comfy_url).is_not(None))
             .values(state=InstanceState.BUSY)
-            .returning(col(GpuInstance.comfy_url), col(GpuInstance.comfy_token_nonce))
+            .returning(col(GpuInstance.comfy_url), col(GpuInstance.comfy_token_nonce), lease_max_s)
             .execution_options(synchronize_session=False)
         ).first()
         if won is None:  # another claimer won it, or it left ready, meanwhile
             continue
-        comfy_url, nonce = won
+        comfy_url, nonce, lease_s = won
         _expire_loaded(session, GpuInstance, instance.id, "state")
         lease_id = session.execute(
             sa.insert(Lease)
@@ -99,7 +114,7 @@ def acquire(
                 instance_id=instance.id,
                 job_id=job_id,
                 acquired_at=now,
-                expires_at=now + timedelta(seconds=lease_max_s),
+                expires_at=now + timedelta(seconds=int(lease_s)),
             )
             .returning(col(Lease.id))
         ).scalar_one()
@@ -157,10 +172,14 @@ def _expire_loaded(session: Session, model: type[SQLModel], key: object, *names:
 
 
 def note_demand(session: Session, *, pool: str, now: datetime) -> None:
-    """Record that the pool was just needed (a job submitted or finished): keeps it awake."""
+    """Record that the pool was just needed (a job submitted or finished): keeps it awake.
+    The recorded time is at most `DEMAND_RESOLUTION` older than `now` afterwards, and never
+    moves back."""
+    last = col(PoolConfig.last_demand_at)
     session.execute(
         sa.update(PoolConfig)
         .where(col(PoolConfig.name) == pool)
+        .where(sa.or_(last.is_(None), last < now - DEMAND_RESOLUTION))
         .values(last_demand_at=now)
         .execution_options(synchronize_session=False)
     )

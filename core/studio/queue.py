@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core import locks
-from core.models import GenerationJob, GpuInstance, InstanceState, JobStatus, PoolConfig
+from core.models import GenerationJob, GpuInstance, InstanceState, JobStatus
 from core.pool import leases
 from core.pool.leases import Claim
 
@@ -136,8 +136,6 @@ def claim_next(
     order = fair_order(session, limit=CLAIM_CANDIDATES)
     if not order:
         return None
-    configured = session.exec(select(PoolConfig.lease_max_s).where(PoolConfig.name == pool))
-    lease_max_s = configured.first() or 1800
     # A job's files are worked out (its graph built) only while a free instance still
     # downloads some: otherwise every free instance fits every job.
     downloading = any(instance.models_pending for instance in ready)
@@ -156,7 +154,6 @@ def claim_next(
             pool=pool,
             job_id=job_id,
             now=now,
-            lease_max_s=lease_max_s,
             needs=wanted,
             candidates=fits,
         )

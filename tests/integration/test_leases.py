@@ -9,6 +9,7 @@ from core.db import read_scope, session_scope
 from core.models import GpuInstance, InstanceState, Lease, PoolConfig
 from core.pool import leases
 from testing.factories import make_instance, make_job, make_pool, make_user
+from testing.statements import flat, statements_sent
 
 
 def _ready(engine, n, **kw):
@@ -22,9 +23,7 @@ def _ready(engine, n, **kw):
 
 def _acquire(engine, job_id, clock):
     with session_scope(engine) as session:
-        return leases.acquire(
-            session, pool="default", job_id=job_id, now=clock.now(), lease_max_s=1800
-        )
+        return leases.acquire(session, pool="default", job_id=job_id, now=clock.now())
 
 
 def test_a_job_claims_a_ready_instance_which_becomes_busy(engine, fake_clock):
@@ -38,6 +37,47 @@ def test_a_job_claims_a_ready_instance_which_becomes_busy(engine, fake_clock):
         assert session.get(GpuInstance, instance.id).state is InstanceState.BUSY
         lease = session.get(Lease, claim.lease_id)
     assert lease.expires_at == fake_clock.now() + timedelta(seconds=1800)
+
+
+def test_a_lease_runs_for_the_pools_configured_length_read_by_the_winning_update(
+    engine, fake_clock
+):
+    make_pool(engine, lease_max_s=900)
+    user = make_user(engine)
+    _ready(engine, 1)
+    job = make_job(engine, user)
+    with statements_sent(engine) as seen:
+        claim = _acquire(engine, job.id, fake_clock)
+    with read_scope(engine) as session:
+        lease = session.get(Lease, claim.lease_id)
+    assert lease.expires_at == fake_clock.now() + timedelta(seconds=900)
+    sent = [flat(s) for s, _ in seen if not flat(s).startswith("BEGIN")]
+    # The free instances read, one won by an UPDATE that reads the lease length too, the
+    # lease inserted: no statement of its own reads the pool's config.
+    assert len(sent) == 3, sent
+    assert sent[1].startswith("UPDATE gpuinstance") and "poolconfig" in sent[1], sent
+
+
+def test_a_pool_without_a_config_row_leases_for_the_default_length(engine, fake_clock):
+    user = make_user(engine)
+    _ready(engine, 1)
+    claim = _acquire(engine, make_job(engine, user).id, fake_clock)
+    with read_scope(engine) as session:
+        lease = session.get(Lease, claim.lease_id)
+    assert lease.expires_at == fake_clock.now() + timedelta(seconds=leases.DEFAULT_LEASE_MAX_S)
+
+
+def test_demand_within_a_second_leaves_the_pool_row_unwritten_and_never_moves_back(
+    engine, fake_clock
+):
+    make_pool(engine)
+    start = fake_clock.now()
+    for offset_s, recorded_s in ((0, 0), (0.6, 0), (-5, 0), (1.5, 1.5), (2.2, 1.5), (3, 3)):
+        with session_scope(engine) as session:
+            leases.note_demand(session, pool="default", now=start + timedelta(seconds=offset_s))
+        with read_scope(engine) as session:
+            config = session.get(PoolConfig, "default")
+        assert config.last_demand_at == start + timedelta(seconds=recorded_s), offset_s
 
 
 def test_no_ready_instance_means_no_claim(engine, fake_clock):

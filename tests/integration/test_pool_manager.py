@@ -229,9 +229,7 @@ def test_full_cycle_cold_start_job_idle_terminate_on_a_fake_clock(pool, vast, en
     pool.tick()
     assert pool.rows()[0].state is READY
     with session_scope(engine) as session:
-        claim = leases.acquire(
-            session, pool="default", job_id=job.id, now=pool.clock.now(), lease_max_s=1800
-        )
+        claim = leases.acquire(session, pool="default", job_id=job.id, now=pool.clock.now())
     pool.queued = 0
     assert claim is not None and pool.rows()[0].state is InstanceState.BUSY
     pool.tick(60)  # mid-job: busy instances are never reaped
