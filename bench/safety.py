@@ -27,18 +27,20 @@ compounds, sex-and-age tags, "N and a half", endearments captioned or written on
 98.95 / 98.95 % refused and 1.16 / 1.94 % false. `*_fresh29.tsv` (the same categories over
 81 languages, with more invisible characters, numerals and calendars, model tags and ages
 said through arithmetic or a product's age; benign twins in 49) was written on branch
-safe29set the same way and is held out: 81.74 / 82.99 % refused and 7.27 / 8.03 % false
-(default / explicit) on the rules before branch safe17q, 86.03 / 87.97 % and 7.07 / 8.22 %
-on that branch's, written without seeing it. `*_fresh30.tsv` (735 requests in 83 languages:
-code-switching, romanised non-Latin writing, key-value and JSON character cards, the age
-sentences away from the person, relative ages, school years, other calendars, weight syntax;
-529 benign twins in 80) was written on branch safe30set the same way and is held out. Every set
-is screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
-stricter (ambiguous youth words count and names of young characters are no exemption). Times
-per prompt are the best of three runs of each prompt (so the shared machine's scheduler does
-not decide), then the 99th percentile over the prompts; CPU time is shown beside wall, and the
-adversarial worst case is graded on CPU time (wall time on a machine shared by several
-processes measures the others too).
+safe29set the same way and held out until branch safe17r: 81.74 / 82.99 % refused and
+7.27 / 8.03 % false (default / explicit) on the rules before branch safe17q, 86.03 / 87.97 %
+and 7.07 / 8.22 % on that branch's, written without seeing it; then tuned on by branch
+safe17r's general families. `*_fresh30.tsv` (735 requests in 83 languages: code-switching,
+romanised non-Latin writing, key-value and JSON character cards, the age sentences away from
+the person, relative ages, school years, other calendars, weight syntax; 529 benign twins in
+80) was written on branch safe30set the same way and is held out: 81.77 / 84.35 % refused and
+7.94 / 8.32 % false on the rules before branch safe17r. Every set is screened in both modes,
+graded in both: the default (non-explicit) mode and explicit mode, stricter (ambiguous youth
+words count and names of young characters are no exemption). Times per prompt are the best
+of three runs of each prompt (so the shared machine's scheduler does not decide), then the
+99th percentile over the prompts; CPU time is shown beside wall, and the adversarial worst
+case is graded on CPU time (wall time on a machine shared by several processes measures the
+others too).
 
 A learned second layer after the rules (hashed character n-grams, a logistic regression;
 and WordLlama's packaged embeddings under the same head) was built and measured by
@@ -70,7 +72,7 @@ SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
     "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh28", "fresh29", "fresh30",
 )  # fmt: skip
-HELD_OUT: tuple[str, ...] = ("fresh29", "fresh30")  # written before the rules, never tuned on
+HELD_OUT: tuple[str, ...] = ("fresh30",)  # written before the rules, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",

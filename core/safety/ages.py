@@ -1059,12 +1059,29 @@ _SPACED_DIGITS = re.compile(r"(?<![\d.,:/])(?<!\d )\b(\d) (\d)\b(?! ?[.,:/]?\d)"
 # the age glued before the sex letter, opening the text or a bracketed or comma-set field
 # and closing it; the letter first only in brackets ("F16 at dusk" is a jet).
 _AGE_SEX_TAG = re.compile(r"(?:^|(?<=[(\[,;]))\s*(\d{1,2}) ?[fm](?=\s*(?:[)\],;:/]|$|here\b))")
-_SEX_AGE_TAG = re.compile(r"(?<=[(\[])\s*[fm] ?(\d{1,2})\s*(?=[)\]])")
-# "twelve and a half", "13 und einhalb", "douze et demi": the whole years are the age.
+_SEX_AGE_TAG = re.compile(r"(?<=[(\[])\s*[fmдж] ?(\d{1,2})\s*(?=[)\]])")
+# A sex symbol beside a number ("♀ 14", "15♂"), the forum's "asl" ("asl: 13/f/uk"); a
+# letter first outside brackets stays a name ("F16, airshow" is a jet).
+_SEX_AGE_FIELD = re.compile(
+    r"[♀♂] ?(\d{1,2})(?!\d)|(?<!\d)(\d{1,2}) ?[♀♂]|\basl\W{0,3}(\d{1,2})(?!\d)"
+)
+# "twelve and a half", "13 und einhalb", "douze et demi", "on üç buçuk": the whole years are
+# the age.
 _AND_A_HALF = re.compile(
     r"\b(\w{1,20}) (?:and a half|and one half|und einhalb|und ein halb|et demie?|y medio|e mezzo"
-    r"|e meio|en een half|en half|i pol|с половиной)(?![\w-])"
+    r"|e meio|en een half|en half|i pol|с половиной|bucuk|yarim)(?![\w-])"
 )
+
+
+# Turkish and Azerbaijani teens, "on" (ten) and a unit word ("on iki" = 12): read as digits,
+# for "on" alone is also English and French.
+_TURKIC_TEENS = re.compile(
+    r"\bon (bir|iki|uc|dort|dord|bes|alti|yedi|yeddi|sekiz|sekkiz|dokuz|doqquz)\b"
+)
+_TURKIC_UNITS = {
+    "bir": 1, "iki": 2, "uc": 3, "dort": 4, "dord": 4, "bes": 5, "alti": 6, "yedi": 7,
+    "yeddi": 7, "sekiz": 8, "sekkiz": 8, "dokuz": 9, "doqquz": 9,
+}  # fmt: skip
 
 
 # Years of other calendars, read as the Gregorian year they fall in (most of it): the
@@ -1076,13 +1093,19 @@ _ERA_START = {
 _ERA_YEAR = re.compile(r"(reiwa|heisei|showa|令和|平成|昭和) ?(\d{1,2}|元)(?!\d)")
 _MINGUO_YEAR = re.compile(r"(?:minguo|民国|民國) ?(\d{1,3})(?!\d)")
 _BUDDHIST_YEAR = re.compile(r"buddhist era (\d{4})\b|\b(\d{4}) (?:be|buddhist era)\b")
-_HIJRI_YEAR = re.compile(r"\b(\d{4}) ?(?:ah|a h|hijri|هجري|هجرية|هجری|هجریة|هـ)(?!\w)")
+_HIJRI_YEAR = re.compile(r"\b(\d{4}) ?(?:ah|a h|hijri|هجري|هجرية|هجری|هجریة|هـ|ه)(?!\w)")
 _PERSIAN_YEAR = re.compile(
     r"\b(\d{4}),? (?:in|by|of) the (?:persian|iranian|solar hijri|shamsi) calendar"
     r"|(?:persian|solar hijri|shamsi) year (\d{4})\b"
 )
 # A Persian year of birth after its born word ("متولد ۱۳۹۱"): years 1300-1420 are solar.
 _PERSIAN_BORN = re.compile(r"((?:متولد|زاده) (?:سال )?)(\d{4})(?!\d)")
+# The Bengali year (Bangabda, ~593 behind), Nepal's Vikram Samvat (~57 ahead) and the
+# Ethiopian year ("ዓ.ም.", ~8 behind); a Hijri year said in French ("de l'hégire").
+_BANGLA_YEAR = re.compile(r"(?<!\d)(\d{4}) ?(?:বঙ্গাব্দ|bangabda)")
+_VIKRAM_YEAR = re.compile(r"(?:वि|बि|v) ?\W? ?(?:सं|s)\W{0,2} ?(\d{4})(?!\d)")
+_ETHIOPIAN_YEAR = re.compile(r"(?<!\d)(\d{4}) ?ዓ\W{0,2} ?ም")
+_HIJRI_FRENCH = re.compile(r"(?<!\d)(\d{4}),? de l\W?hegire")
 _HEBREW_YEAR = re.compile(
     r"\b(\d{4}),? (?:in|by|of) the (?:hebrew|jewish) calendar|(?:hebrew|jewish) year (\d{4})\b"
 )
@@ -1112,6 +1135,10 @@ def _gregorian_years(digits_form: str) -> str:
     digits_form = _PERSIAN_YEAR.sub(shifted(621), digits_form)
     digits_form = _PERSIAN_BORN.sub(_solar_born, digits_form)
     digits_form = _HEBREW_YEAR.sub(shifted(-3760), digits_form)
+    digits_form = _BANGLA_YEAR.sub(shifted(593), digits_form)
+    digits_form = _VIKRAM_YEAR.sub(shifted(-57), digits_form)
+    digits_form = _ETHIOPIAN_YEAR.sub(shifted(8), digits_form)
+    digits_form = _HIJRI_FRENCH.sub(lambda found: found[1] + " ah", digits_form)
     return _HIJRI_YEAR.sub(hijri, digits_form)
 
 
@@ -1289,6 +1316,10 @@ def minor_age(
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
     digits_form = _AGE_SEX_TAG.sub(r" \1 years old", digits_form)
     digits_form = _SEX_AGE_TAG.sub(r" \1 years old", digits_form)
+    digits_form = _SEX_AGE_FIELD.sub(
+        lambda found: f" {next(g for g in found.groups() if g)} years old ", digits_form
+    )
+    digits_form = _TURKIC_TEENS.sub(lambda found: str(10 + _TURKIC_UNITS[found[1]]), digits_form)
     digits_form = _AND_A_HALF.sub(lambda found: _whole_years(found, lex), digits_form)
     digits_form = _BRACKETED_WORD.sub(lambda found: _bracketed_number(found, lex), digits_form)
     digits_form = _SUM.sub(_worked_out, digits_form)

@@ -15,7 +15,9 @@ from collections.abc import Callable
 _ZERO_WIDTH = dict.fromkeys(
     map(
         ord,
-        "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+        "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        # Arabic tatweel, a letter to `re` that only stretches the line ("طـفـلـة")
+        "\u0640",
     ),
     None,
 )
@@ -34,6 +36,10 @@ _LETTER_FOLDS = str.maketrans(
         "ᴢ": "z",
         # Persian and Urdu write yeh and kaf with letters of their own: one form for both
         "ي": "ی", "ك": "ک",
+        # Traditional Chinese characters of the youth, school and age words, read as the
+        # simplified ones ("國小五年級", "三歲"): one form for both scripts
+        "國": "国", "學": "学", "級": "级", "兒": "儿", "們": "们", "歲": "岁", "個": "个",
+        "嬰": "婴", "齡": "龄", "園": "园", "孫": "孙", "細": "细",
     }
 )  # fmt: skip
 DIGIT_LOOKALIKES = str.maketrans(
@@ -49,7 +55,12 @@ _BANG_IN_WORD = re.compile(r"(?<=[^\W\d_])!(?=[^\W\d_])")
 _BAR_ENDING_WORD = re.compile(r"(?<=[a-z][a-z])\|(?![\w|])")
 # A digit between two letters ("n1ña"): a look-alike letter even where accents are kept.
 _DIGIT_IN_WORD = re.compile(r"(?<=[^\W\d_])\d(?=[^\W\d_])")
-_SEPARATED = re.compile(r"(?<![a-z])(?:[a-z][ ._*\-+~|/\\'’]){2,}[a-z](?![a-z])")
+# Single letters apart ("t e e n"), Cyrillic and Greek ones too ("д е в о ч к а": after the
+# look-alike folds a run mixes both scripts).
+_SEPARATED = re.compile(
+    r"(?<![a-z\u0370-\u04ff])(?:[a-z\u0370-\u04ff][ ._*\-+~|/\\'’]){2,}[a-z\u0370-\u04ff]"
+    r"(?![a-z\u0370-\u04ff])"
+)
 # The same run of single letters, accented letters included ("n i ñ a"), for `accented`.
 _SEPARATED_ACCENTED = re.compile(
     r"(?<![^\W\d_])(?:[^\W\d_][ ._*\-+~|/\\'’]){2,}[^\W\d_](?![^\W\d_])"
@@ -59,27 +70,27 @@ _SEPARATORS = re.compile(r"[\s_\-]+")
 # An apostrophe between Cyrillic letters is part of the word (Ukrainian "п'ятий", "дев'ять").
 _CYRILLIC_APOSTROPHE = re.compile(r"(?<=[\u0400-\u04ff])['’ʼ](?=[\u0400-\u04ff])")
 _SPACES = re.compile(r" {2,}")
-# Chinese and Japanese characters spaced one by one ("小 学 生"): the spaces are noise in
-# scripts written without them.
-_SPACED_HAN_KANA = re.compile(
-    r"(?<![\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff])"
-    r"(?:[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff] ){2,}[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]"
-    r"(?![\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff])"
+# A space between two Chinese or Japanese characters ("小 学 生", "一个小 女 孩"): noise in
+# scripts written without spaces.
+_SPACE_IN_HAN_KANA = re.compile(
+    r"(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]) (?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff])"
 )
-# Marks that change an Indic or Thai letter or a kana's sound (こども "child" is not ことも):
-# kept.
-_KEPT_MARKS = re.compile(r"[\u0900-\u0eff\u3099\u309a]")
-# Indic and Thai vowel signs and viramas are marks, not word characters to `re`: kept inside
-# a word ("बारह" is one word, not "ब" and "रह"; "เด็ก" not "เด" and "ก"), so a word is one
-# token like in other scripts.
+# Marks that change an Indic, Thai, Burmese or Khmer letter or a kana's sound (こども
+# "child" is not ことも): kept.
+_KEPT_MARKS = re.compile(r"[\u0900-\u0eff\u1000-\u109f\u1780-\u17ff\u3099\u309a]")
+# Indic, Thai, Burmese and Khmer vowel signs and viramas are marks, not word characters to
+# `re`: kept inside a word ("बारह" is one word, not "ब" and "रह"; "เด็ก" not "เด" and "ก"), so
+# a word is one token like in other scripts.
 INDIC_MARKS = "".join(
-    chr(c) for c in range(0x0900, 0x0F00) if unicodedata.category(chr(c)).startswith("M")
+    chr(c)
+    for c in (*range(0x0900, 0x0F00), *range(0x1000, 0x10A0), *range(0x1780, 0x1800))
+    if unicodedata.category(chr(c)).startswith("M")
 )
 TOKEN = re.compile(r"(?:[^\W_]|[" + INDIC_MARKS + r"])+")
-# Scripts written without spaces between words (Chinese, Japanese, Thai, Lao): their terms
-# are found inside longer runs.
+# Scripts written without spaces between words (Chinese, Japanese, Thai, Lao, Burmese,
+# Khmer): their terms are found inside longer runs.
 _UNSPACED = re.compile(
-    r"[\u0e00-\u0eff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]"
+    r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]"
 )
 
 
@@ -122,10 +133,21 @@ def normalize(
         folded = _BANG_IN_WORD.sub("i", folded)
     folded = _BAR_ENDING_WORD.sub("l", folded)
     folded = _INWORD_PUNCTUATION.sub("", folded)
-    folded = _SPACED_HAN_KANA.sub(lambda run: run.group(0).replace(" ", ""), folded)
+    folded = _SPACE_IN_HAN_KANA.sub("", folded)  # "小 学 生", "一个小 女 孩": spaces are noise
     folded = _SEPARATED.sub(join or _join_letters, folded)
     folded = _REPEATED.sub(r"\1\1", folded)
     return _SPACES.sub(" ", folded).strip()
+
+
+def spelled_out(text: str) -> list[str]:
+    """The words written as runs of spaced single letters ("K i n d im Garten": "kind"),
+    read both ways `normalize` and `join_first_letter` read a run's first letter."""
+    folded = _SEPARATORS.sub(" ", fold(text))
+    words: list[str] = []
+    for run in _SEPARATED.finditer(folded):
+        for joined in (_join_letters(run), _join_first_apart(run)):
+            words += [word for word in tokens(joined) if len(word) > 2 and word not in words]
+    return words
 
 
 def join_first_letter(text: str) -> str | None:

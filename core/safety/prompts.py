@@ -27,6 +27,7 @@ from core.safety.normalization import (
     join_first_letter,
     join_letter_pairs,
     normalize,
+    spelled_out,
     tokens,
 )
 from core.safety.phrases import Match, PhraseSet, Term
@@ -384,6 +385,11 @@ def find_minor(
         finding = _term_finding(letters, lex, ctx)
         if finding is not None:
             return finding
+    generic = (lex.term("youth_sexual"), lex.context_in("simile_words", "letters"))
+    for word in spelled_out(unweighted):  # "K i n d im Garten": spelled out, no common word
+        found = next((m for words in generic if (m := words.first([word]))), None)
+        if found is not None:
+            return Finding("minor_sexual", found.term.source)
     beside_cjk = join_letter_pairs(text)  # "ＪＫが", "Ｊ Ｃ": Latin letters beside Japanese
     if beside_cjk is not None or is_unspaced(text) or _BOORU_TAG.search(forms[0]):
         found = lex.term("youth_unspaced").first(tokens(beside_cjk or forms[0]))
