@@ -239,6 +239,7 @@ class _Replay:
     queue: deque[int] = field(default_factory=deque)
     last_demand_at: datetime | None = None
     waits_s: dict[int, float] = field(default_factory=dict)
+    started: dict[int, datetime] = field(default_factory=dict)
     cold: set[int] = field(default_factory=set)
     next_id: int = 1
     last_sweep: Sweep | None = None
@@ -265,6 +266,7 @@ class _Replay:
             index, instance = self.queue.popleft(), free.pop(0)
             job = jobs[index]
             self.waits_s[index] = (now - job.at).total_seconds()
+            self.started[index] = now
             if instance.ready_at is not None and instance.ready_at > job.at:
                 self.cold.add(index)
             self.rows[instance.id] = replace(instance, state=InstanceState.BUSY)
@@ -287,7 +289,9 @@ class _Replay:
             label_prefix=PREFIX,
             instances=list(self.rows.values()),
             leases=[
-                LeaseView(index, instance_id, index, datetime.max.replace(tzinfo=UTC))
+                LeaseView(
+                    index, instance_id, index, datetime.max.replace(tzinfo=UTC), self.started[index]
+                )
                 for instance_id, (_done, index) in self.busy_until.items()
             ],
             queued_jobs=len(self.queue),

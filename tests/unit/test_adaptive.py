@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from core.pool import hindsight
 from core.pool.adaptive import (
+    JOB_S,
     MIN_ARRIVALS,
     REPLAY_MAX_ARRIVALS,
     SLOT_S,
@@ -19,6 +20,7 @@ from core.pool.adaptive import (
     slot_of_week,
 )
 from core.pool.gaps import MAX_IDLE_S, MIN_IDLE_S
+from core.pool.policy import Expected
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 NOW = MONDAY + timedelta(days=21)
@@ -200,9 +202,9 @@ def test_a_busy_pools_relearning_replays_only_its_latest_submissions(monkeypatch
     walked: list[int] = []
     replay = hindsight.cost_usd
 
-    def counted(times, timeout_of, model, extra_s=None):
+    def counted(times, timeout_of, model, extra_s=None, **kwargs):
         walked.append(len(times))
-        return replay(times, timeout_of, model, extra_s)
+        return replay(times, timeout_of, model, extra_s, **kwargs)
 
     monkeypatch.setattr(hindsight, "cost_usd", counted)
     busy = [NOW - timedelta(seconds=20 * k) for k in range(1, 3 * REPLAY_MAX_ARRIVALS)]
@@ -264,3 +266,17 @@ def test_what_is_learnt_at_now_never_depends_on_submissions_at_or_after_now():
     future = [NOW + timedelta(minutes=7 * k) for k in range(2_000)]  # a busy week to come
     assert learn(past + future, NOW, COSTS) == learn(past, NOW, COSTS)
     assert learn(past + future, NOW, COSTS) != learn(past + future, NOW + timedelta(days=7), COSTS)
+
+
+def test_a_second_job_always_queued_just_behind_the_first_waits_for_it_instead_of_renting():
+    # Each sitting's jobs come in pairs 10 s apart: the second waits 35 s for the first GPU,
+    # cheaper than renting one that is ready only after the first has finished.
+    firsts = daily_sessions(10, jobs=6, gap_s=300)
+    pairs = sorted(firsts + [at + timedelta(seconds=10) for at in firsts])
+    profile = learn(pairs, NOW, COSTS)
+    assert profile is not None and profile.choice.hold_rentals
+    advice = advise(profile, COSTS, now=NOW, last_demand_at=NOW, fallback_idle_s=900)
+    assert advice.expected == Expected(COSTS.boot_s, JOB_S)
+    assert "rents only if it would wait longer than a boot" in advice.reason
+    # Without a profile nothing is held back: the pool rents as it always did.
+    assert advise(None, COSTS, now=NOW, last_demand_at=NOW, fallback_idle_s=900).expected is None
