@@ -48,13 +48,15 @@ def test_a_presigned_url_lasts_the_configured_seconds(s3_env, monkeypatch):
 
 def test_an_expired_presigned_url_is_refused(bucket):
     sha = store.write(bucket, b"short-lived")
+    # Fetching the 1-second URL before it expires would race a busy machine's scheduler, so
+    # the refusal is told apart from a bad signature by the server's own reason instead.
     brief = S3MediaStore(bucket.client, bucket.bucket, presign_s=1)
     url = brief.url(sha, mime="image/png")
-    assert httpx.get(url).content == b"short-lived"
+    assert "X-Amz-Expires=1&" in url or url.endswith("X-Amz-Expires=1")
     time.sleep(NOW_OFFSET_S)
     late = httpx.get(url)
     assert late.status_code == 403
-    assert b"expired" in late.content
+    assert b"Request has expired" in late.content
 
 
 def test_the_local_store_hands_out_no_url(tmp_path):
