@@ -25,3 +25,16 @@ def refused(prompt: str, *, nsfw: bool = False, year: int = YEAR) -> bool:
     except PolicyRefusal:
         return True
     return False
+
+
+def both_modes(prompt: str) -> set[bool]:
+    """The screen's verdicts on `prompt` in the default and explicit modes: `{True}` when both
+    refuse, `{False}` when both pass, both values when the modes disagree."""
+    return {refused(prompt, nsfw=False), refused(prompt, nsfw=True)}
+
+
+def assert_pair(minor: str, adult: str) -> None:
+    """Assert that the minor's request is refused in both modes and its adult twin passes in
+    both (the shape of every family test of the policy)."""
+    assert both_modes(minor) == {True}, minor
+    assert both_modes(adult) == {False}, adult

@@ -5,11 +5,7 @@ refused (in either mode: the studio depicts no minor at all).
 
 import pytest
 
-from testing.safety import refused
-
-
-def both_modes(prompt):
-    return {refused(prompt, nsfw=False), refused(prompt, nsfw=True)}
+from testing.safety import both_modes, refused
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,7 @@ Nth year of one's life is the age N-1."""
 
 import pytest
 
-from testing.safety import refused
-
-
-def both_modes(prompt: str) -> set[bool]:
-    return {refused(prompt, nsfw=False), refused(prompt, nsfw=True)}
+from testing.safety import both_modes, refused
 
 
 @pytest.mark.parametrize(

@@ -14,16 +14,7 @@ university grades, idioms and names with a youth word ("kid-friendly", "Kinder M
 
 import pytest
 
-from testing.safety import refused
-
-
-def both_modes(prompt: str) -> set[bool]:
-    return {refused(prompt, nsfw=False), refused(prompt, nsfw=True)}
-
-
-def assert_pair(minor: str, adult: str) -> None:
-    assert both_modes(minor) == {True}, minor
-    assert both_modes(adult) == {False}, adult
+from testing.safety import assert_pair
 
 
 @pytest.mark.parametrize(

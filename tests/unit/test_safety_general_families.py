@@ -9,11 +9,7 @@ written without spaces, Persian and Arabic letters folded to one form, native di
 
 import pytest
 
-from testing.safety import refused
-
-
-def both_modes(prompt: str) -> set[bool]:
-    return {refused(prompt, nsfw=False), refused(prompt, nsfw=True)}
+from testing.safety import both_modes, refused
 
 
 @pytest.mark.parametrize(
