@@ -11,6 +11,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+QUIET_LIBRARIES = ("httpx", "httpcore")
+"""Libraries whose INFO records are one line per HTTP request (the scheduler sweeps the
+provider's instance list every second): they log at WARNING unless DEBUG is asked for."""
+
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
 )
@@ -51,9 +55,12 @@ class EventFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", *, as_json: bool = False) -> None:
-    """Send all logs to stderr through `EventFormatter`; safe to call more than once."""
+    """Send all logs to stderr through `EventFormatter`, `QUIET_LIBRARIES` at WARNING unless
+    `level` is DEBUG; safe to call more than once."""
     handler = logging.StreamHandler()
     handler.setFormatter(EventFormatter(as_json=as_json))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else logging.WARNING)

@@ -47,6 +47,18 @@ def test_configure_logging_replaces_handlers(capsys):
     assert "hello.event n=1" in capsys.readouterr().err
 
 
+def test_a_request_per_second_is_not_logged_at_info_but_is_at_debug(capsys):
+    configure_logging("INFO")
+    logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1/api/v1/instances/")
+    logging.getLogger("httpx").warning("retrying.event")
+    shown = capsys.readouterr().err
+    assert "instances" not in shown
+    assert "retrying.event" in shown
+    configure_logging("DEBUG")
+    logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1/api/v1/instances/")
+    assert "instances" in capsys.readouterr().err
+
+
 LATER_TESTS = """
 import logging
 
