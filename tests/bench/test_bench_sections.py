@@ -220,10 +220,10 @@ def test_safety_section_grades_every_set_and_time(capsys):
     from bench import safety
 
     run = safety.main(quick=True)
-    assert [f.id for f in run.figures()] == [f"S{i}" for i in range(1, 68)]
+    assert [f.id for f in run.figures()] == [f"S{i}" for i in range(1, 72)]
     sets = {"dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21"}
     sets |= {"fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh28", "fresh29"}
-    sets |= {"fresh30"}
+    sets |= {"fresh30", "fresh31"}
     assert run.refusal.keys() == run.false_refusal.keys() == sets
     assert run.refusal_explicit.keys() == run.false_refusal_explicit.keys() == sets
     assert run.image_p50_ms > 0 and run.prompt_p99_ms > 0
