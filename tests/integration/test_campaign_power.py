@@ -66,5 +66,3 @@ def test_a_create_sent_twice_to_vast_is_reported_as_a_double_rental(
     monkeypatch.setattr(VastProvider, "create", creating_twice)
     result = _campaign(engine, fake_clock, 2, steps=12)
     assert result.rented_twice > 0
-    # and the plan destroys every second instance under a row's label: none bills on
-    assert result.duplicate_labels == 0 and result.leaked == 0
