@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -173,13 +174,19 @@ class SenderThreads:
             thread.start()
 
     def settle(self, timeout_s: float = 10.0) -> bool:
-        """Wait until neither sender holds a call, queued or in flight; False past `timeout_s`."""
+        """Wait until neither sender holds a call, queued or in flight; False past `timeout_s`,
+        or at once when a key is pending that no call will ever clear (`stranded`)."""
         deadline = time.monotonic() + timeout_s
         while self.manager.creates.pending() or self.manager.destroys.pending():
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self.stranded():
                 return False
             time.sleep(0.005)
         return True
+
+    def stranded(self) -> int:
+        """Keys either sender holds pending with no call queued or in flight for them
+        (`Sender.stranded`): calls the plan will never decide again."""
+        return len(self.manager.creates.stranded()) + len(self.manager.destroys.stranded())
 
     def kill(self) -> None:
         """The process SIGKILLed: nothing it queued is sent. The call in flight still lands
@@ -277,7 +284,16 @@ class CampaignResult:
     held_at_loss: int = 0
     """Threaded sends: the calls queued, never to be sent, when those happened."""
     unsettled: int = 0
-    """Threaded sends: times the senders still held calls 10 s after a calm tick."""
+    """Threaded sends: times the senders still held calls 10 s after a calm tick (or held a
+    stranded key then)."""
+    rented_twice: int = 0
+    """Instances created at the provider beyond the first under a row's label, over the whole
+    run (alive or long destroyed): a row's create is never sent twice, so every one is a
+    double rental, even one the plan destroyed again before the end."""
+    stranded_keys: int = 0
+    """Threaded sends: keys the leader's senders held pending with no call queued or in
+    flight (`Sender.stranded`), summed over the steps: a call never to be sent or decided
+    again."""
 
 
 STRANDED_TICKS = 2
@@ -468,11 +484,13 @@ class CampaignScheduler:
 class ThreadedPool:
     """The campaign's pool without the scheduler, its sends on `SenderThreads`: one manager
     leads until it is killed or loses leadership, then a successor (a fresh manager, as a
-    standby taking over) leads with threads of its own."""
+    standby taking over) leads with threads of its own; or, every other lost leadership,
+    the same manager takes the lease back."""
 
     def __init__(self, harness: PoolHarness) -> None:
         self.harness = harness
         self.retired: list[SenderThreads] = []
+        self.losses = 0
         self.senders = self._lead()
 
     def _lead(self) -> SenderThreads:
@@ -497,10 +515,17 @@ class ThreadedPool:
         return held
 
     def lose_leadership(self) -> int:
-        """A successor takes over while the leader's senders hold calls: they drop them at
-        their next call (the one in flight lands). How many calls they held."""
+        """The leader's lease is taken while its senders hold calls: they drop them at their
+        next call (the one in flight lands). The first time (and every other one after), the
+        standby that took the lease dies at once and the same manager leads again once its
+        senders dropped what they held (a paused leader resumed: its senders and their
+        pending keys live on); the other times a successor leads. How many calls they held."""
         held = _held(self.senders.manager)
         self.leading.clear()
+        self.losses += 1
+        if self.losses % 2 == 1 and _dropped(self.senders.manager, timeout_s=REGAIN_WAIT_S):
+            self.leading.set()
+            return held
         self.retired.append(self.senders)
         self.senders = self._lead()
         return held
@@ -513,6 +538,25 @@ class ThreadedPool:
         """Stop every sender thread this campaign started, the leader's last."""
         for senders in (*self.retired, self.senders):
             senders.stop()
+
+
+REGAIN_WAIT_S = 30.0
+"""How long a leader that lost its lease is given for its senders to drop what they held
+before it takes the lease back (their call in flight lands first: a client timeout, or a
+destroy's retries under a 429 storm on a busy host). Past it a successor leads instead, and
+the keys a broken drop stranded die with the old manager unseen, so it is generous: the
+wait ends as soon as the queues are empty."""
+
+
+def _dropped(manager: PoolManager, *, timeout_s: float) -> bool:
+    """Wait until `manager`'s senders queue nothing (having found the lease gone, they drop
+    what they hold at their next call); False past `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while _held(manager):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def _held(manager: PoolManager) -> int:
@@ -696,10 +740,11 @@ def run_campaign(
         scheduler.engine if scheduler else harness.engine, rng, application_name=SCHEDULER_APP
     )
     errors: list[str] = []
-    kills = sender_kills = clean_stops = losses = held = unsettled = 0
+    kills = sender_kills = clean_stops = losses = held = unsettled = stranded_keys = 0
     max_alive = 0
     handover: str | None = None  # threaded: kill, stop or lose, once a tick leaves calls queued
     handover_waited = 0
+    seeded: set[str] = set()
 
     def settle() -> None:  # a calm tick's calls all sent before the next one
         nonlocal unsettled
@@ -729,7 +774,9 @@ def run_campaign(
                     action = rng.choice(["vanish", "exited", "offline", "stopped"])
                     harness.sim.operate(victim["id"], action)
             elif move < 0.66:
-                harness.sim.seed(f"aik-default-{rng.randint(10_000, 99_999)}")
+                orphan = f"aik-default-{rng.randint(10_000, 99_999)}"
+                seeded.add(orphan)  # out of band: not a rental of ours
+                harness.sim.seed(orphan)
             elif move < 0.72:
                 if threaded is not None:  # once the tick has queued its calls
                     handover = _next_handover(seed, sender_kills + clean_stops + losses)
@@ -772,6 +819,8 @@ def run_campaign(
                     handover, handover_waited = None, 0
             if threaded is not None:  # the senders get through none, some or all of it
                 time.sleep(rng.choice([0.0, 0.0, 0.002, 0.02]))
+                if threaded.senders is not None:
+                    stranded_keys += threaded.senders.stranded()
             max_alive = max(max_alive, len(harness.sim.alive()))
     finally:
         faults.stop()
@@ -806,6 +855,8 @@ def run_campaign(
         scheduler.close()
     shutil.rmtree(folder, ignore_errors=True)
     labels = [inst["label"] for inst in harness.sim.alive()]
+    ever = Counter(inst["label"] for inst in harness.sim.dump()["instances"])
+    rented_twice = sum(n - 1 for label, n in ever.items() if label not in seeded)
     return CampaignResult(
         seed=seed,
         steps=steps,
@@ -831,7 +882,31 @@ def run_campaign(
         leadership_losses=losses,
         held_at_loss=held,
         unsettled=unsettled,
+        stranded_keys=stranded_keys,
+        rented_twice=rented_twice,
     )
+
+
+def campaign_on_sim(engine: Engine, clock: FakeClock, seed: int, **options: Any) -> CampaignResult:
+    """`run_campaign(seed, **options)` against a rentable pool on a fresh simulated Vast of
+    `seed`, with the threaded campaign's client timeout and pacing when `threaded_sends`."""
+    from testing.factories import make_rentable_pool
+    from testing.sims import vast_sim
+
+    make_rentable_pool(engine, boot_timeout_s=600)
+    threaded = options.get("threaded_sends", False)
+    with vast_sim(seed=seed) as sim:
+        harness = PoolHarness(
+            engine,
+            sim,
+            clock,
+            client_timeout_s=THREADED_CLIENT_TIMEOUT_S if threaded else 2.0,
+            pacing_s=THREADED_PACING_S if threaded else None,
+        )
+        try:
+            return run_campaign(harness, seed, **options)
+        finally:
+            harness.close()
 
 
 def _finish_jobs(

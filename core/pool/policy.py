@@ -25,8 +25,9 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
 - Terminating rows stay terminating until the list no longer shows them; destroy is repeated.
 - An operator's terminate request is carried out on the next tick (once the row is adopted).
 - A listed instance with our pool's label prefix and no live row is an orphan: destroyed, unless
-  this manager destroyed it after the sweep began. Instances without our prefix are never
-  touched.
+  this manager destroyed it after the sweep began; so is a second one under a live row's label
+  (the row knows its own by provider id, and is judged by that one only). Instances without
+  our prefix are never touched.
 - Target size = desired_size while awake, 0 asleep, raised to cover busy + queued jobs and every
   instance that served a job within `idle_timeout_s` (`extra_idle_timeout_s` for all but the
   one used most recently; desired_size is the floor kept warm, not a
@@ -221,7 +222,10 @@ def plan(
         actions.append(EnterSafeMode(breach))
     safe = config.safe_mode or breach is not None
 
-    remote_by_label = {r.label: r for r in observed if r.label}
+    listed_by_label: dict[str, list[RemoteInstance]] = {}
+    for listed in observed:
+        if listed.label:
+            listed_by_label.setdefault(listed.label, []).append(listed)
     terminated: set[int] = {lease.instance_id for lease in expiring}
     for lease in expiring:
         row = _row(pool, lease.instance_id)
@@ -231,7 +235,7 @@ def plan(
     for row in pool.instances:
         if row.id in terminated:
             continue
-        remote = remote_by_label.get(row.label)
+        remote = _own_remote(row, listed_by_label.get(row.label, []))
         decided = _decide_row(config, row, remote, observation, now, health or {}, safe)
         actions.extend(decided)
         if any(isinstance(a, Terminate | MarkLost | ConfirmTerminated) for a in decided):
@@ -316,6 +320,15 @@ def _decide_row(
     return []
 
 
+def _own_remote(row: InstanceView, listed: Sequence[RemoteInstance]) -> RemoteInstance | None:
+    """The row's instance among those `listed` under its label: the one with its provider id
+    (None while that one is not listed); for a row that has none yet (a requested row to
+    adopt), the last listed. Any other under its label is a duplicate (`_orphans`)."""
+    if row.provider_id is None:
+        return listed[-1] if listed else None
+    return next((remote for remote in listed if remote.id == row.provider_id), None)
+
+
 def _gone(row: InstanceView, observation: Observation) -> bool:
     """Whether the row's instance is absent from the last two sweeps, both begun at least
     `LIST_GRACE_S` after it surely existed: one sweep may have paged past its id before it
@@ -328,8 +341,12 @@ def _gone(row: InstanceView, observation: Observation) -> bool:
 
 
 def _orphans(pool: PoolView, latest: Sweep) -> list[Action]:
-    claimed = {
-        row.label
+    """Listed instances under our prefix that no live row owns: no live row has their label,
+    or the one that has it knows its own instance by another provider id (a second instance
+    under one label, which Vast created twice or someone started: it bills, and its label
+    alone would keep it from ever counting as an orphan while the row lives)."""
+    owner = {
+        row.label: row.provider_id
         for row in pool.instances
         if row.state not in (InstanceState.TERMINATED, InstanceState.LOST)
     }
@@ -338,7 +355,7 @@ def _orphans(pool: PoolView, latest: Sweep) -> list[Action]:
         for remote in latest.instances
         if remote.label
         and remote.label.startswith(pool.label_prefix)
-        and remote.label not in claimed
+        and (remote.label not in owner or owner[remote.label] not in (None, remote.id))
         and not _destroyed_since(pool, remote.id, latest.started_at)
     ]
 

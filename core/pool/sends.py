@@ -46,6 +46,7 @@ class Sender(Generic[K]):
         self.still_leading = still_leading
         self._queue: deque[tuple[K, Callable[[], None]]] = deque()
         self._pending: set[K] = set()
+        self._in_flight: K | None = None
         self._lock = threading.Lock()
         self._sending = threading.Lock()
         """Held while a call is sent: a worker and an inline drain never send at once."""
@@ -66,6 +67,16 @@ class Sender(Generic[K]):
         """The keys queued or in flight."""
         with self._lock:
             return frozenset(self._pending)
+
+    def stranded(self) -> frozenset[K]:
+        """The keys pending yet neither queued nor in flight: none in a sound sender (such a
+        key would never be sent, and the plan never decide its call again; the fault
+        campaign asserts there are none)."""
+        with self._lock:
+            stray = self._pending - {key for key, _send in self._queue}
+            if self._in_flight is not None:
+                stray.discard(self._in_flight)
+            return frozenset(stray)
 
     def __len__(self) -> int:
         with self._lock:
@@ -92,6 +103,7 @@ class Sender(Generic[K]):
                 if not self._queue:
                     return None
                 key, send = self._queue.popleft()
+                self._in_flight = key
             try:
                 send()
             except Exception as exc:  # noqa: BLE001 - one failed call must not stop the rest
@@ -102,6 +114,7 @@ class Sender(Generic[K]):
             finally:
                 with self._lock:
                     self._pending.discard(key)
+                    self._in_flight = None
         return None
 
     def take_failures(self) -> list[str]:

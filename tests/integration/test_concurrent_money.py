@@ -17,11 +17,12 @@ from sqlmodel import select
 from core.accounts import ledger
 from core.comfy.presets import Presets
 from core.db import read_scope, run_transaction, session_scope
+from core.errors import InsufficientCredits
 from core.models import CreditEntry, CreditKind, GenerationJob, InstanceState, JobStatus
 from core.studio import outcomes, queue
 from core.studio.compose import StudioRequest
 from core.studio.pricing import Pricing
-from core.studio.submit import submit
+from core.studio.submit import submit, submit_all
 from testing.factories import make_funded_user, make_instance, make_pool
 
 PRESETS = Presets.load()
@@ -157,3 +158,32 @@ def test_submits_while_jobs_finish_never_reach_the_caller_as_errors(engine, fake
     refunds = [e for e in entries if e.kind is CreditKind.REFUND]
     assert sorted(e.job_id for e in refunds) == sorted(job.id for job in closed)
     assert_balance_is_history(jobs, entries, balance)
+
+
+def test_batches_submitted_at_once_with_credits_for_eleven_jobs_never_overdraw(engine, fake_clock):
+    """24 submits at once of one or two jobs each (a batch is held all or none) by a user
+    whose credits cover exactly 11 jobs: never more are held, and the balance never goes
+    below zero (it ends at 0, or at one job's worth if only pairs came after it got there)."""
+    make_pool(engine)
+    probe = funded_user(engine, fake_clock)
+    each = submit_one(engine, probe, fake_clock).estimated_credits
+    user = make_funded_user(engine, 11 * each, now=fake_clock.now())
+    request = StudioRequest(prompt="a lighthouse at dusk", preset="low")
+
+    def batch(index: int) -> list[GenerationJob]:
+        return submit_all(
+            engine,
+            user_id=user.id,
+            requests=[request] * (1 + index % 2),
+            clock=fake_clock,
+            presets=PRESETS,
+            pricing=PRICING,
+            pool="default",
+        )
+
+    held, errors = all_at_once(24, batch)
+    assert errors and all(isinstance(error, InsufficientCredits) for error in errors)
+    jobs, entries, balance = ledger_state(engine, user)
+    assert_balance_is_history(jobs, entries, balance)
+    assert balance in (0, each)
+    assert sum(len(jobs_held) for jobs_held in held) == len(jobs) == 11 - balance // each

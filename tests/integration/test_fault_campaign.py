@@ -30,14 +30,7 @@ from core.models import CreditEntry, GenerationJob, JobStatus, Lease
 from core.studio import outcomes, queue
 from testing.db_faults import DatabaseFaults
 from testing.factories import make_instance, make_job, make_rentable_pool, make_user
-from testing.pool_harness import (
-    SCHEDULER_APP,
-    THREADED_CLIENT_TIMEOUT_S,
-    THREADED_PACING_S,
-    PoolHarness,
-    run_campaign,
-)
-from testing.sims import vast_sim
+from testing.pool_harness import SCHEDULER_APP, campaign_on_sim
 
 SEEDS = range(6)  # the long campaign, hundreds of seeds: python -m bench --only F
 THREADED_SEEDS = (0, 1, 2)  # a kill; a clean stop; a kill and a lost leadership
@@ -48,32 +41,21 @@ def test_no_instance_is_leaked_or_rented_twice(engine, fake_clock, seed):
     result = _campaign(engine, fake_clock, seed)
     assert result.leaked == 0, f"seed {seed}: leaked instances"
     assert result.duplicate_labels == 0, f"seed {seed}: an instance rented twice"
+    assert result.rented_twice == 0, f"seed {seed}: a row's instance created twice"
     assert result.ghosts == 0, f"seed {seed}: rows for instances that are gone"
     assert result.max_alive <= 3 + 2, f"seed {seed}: ran far over max_instances"
 
 
 def _campaign(engine, fake_clock, seed, **options):
     """One campaign of `seed` against a rentable pool on a simulated Vast."""
-    make_rentable_pool(engine, boot_timeout_s=600)
-    threaded = options.get("threaded_sends", False)
-    with vast_sim(seed=seed) as sim:
-        harness = PoolHarness(
-            engine,
-            sim,
-            fake_clock,
-            client_timeout_s=THREADED_CLIENT_TIMEOUT_S if threaded else 2.0,
-            pacing_s=THREADED_PACING_S if threaded else None,
-        )
-        try:
-            return run_campaign(harness, seed, **options)
-        finally:
-            harness.close()
+    return campaign_on_sim(engine, fake_clock, seed, **options)
 
 
 def _assert_nothing_lost(result):
     seed = result.seed
     assert result.jobs > 0
     assert result.leaked == 0 and result.duplicate_labels == 0 and result.ghosts == 0
+    assert result.rented_twice == 0, f"seed {seed}: a row's instance created twice"
     assert result.jobs_lost == 0, f"seed {seed}: jobs neither finished nor refunded"
     assert result.stranded == 0, f"seed {seed}: jobs stranded past two ticks"
     assert result.double_settlements == 0, f"seed {seed}: a hold closed twice or never"
@@ -96,6 +78,7 @@ def test_under_database_faults_no_job_is_lost_or_stranded_and_every_credit_is_ac
 
 def _assert_threads_were_tested(result):
     assert result.unsettled == 0, f"seed {result.seed}: senders still busy on a calm pool"
+    assert result.stranded_keys == 0, f"seed {result.seed}: a call pending that none will send"
     assert result.sender_kills + result.clean_stops + result.leadership_losses > 0
 
 
@@ -106,6 +89,7 @@ def test_with_sends_on_threads_no_instance_is_leaked_or_rented_twice(engine, fak
     result = _campaign(engine, fake_clock, seed, threaded_sends=True)
     assert result.leaked == 0, f"seed {seed}: leaked instances"
     assert result.duplicate_labels == 0, f"seed {seed}: an instance rented twice"
+    assert result.rented_twice == 0, f"seed {seed}: a row's instance created twice"
     assert result.ghosts == 0, f"seed {seed}: rows for instances that are gone"
     assert result.lingering == 0, f"seed {seed}: instances billing on, their destroy lost"
     assert result.max_alive <= 3 + 2, f"seed {seed}: ran far over max_instances"

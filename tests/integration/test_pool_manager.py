@@ -164,6 +164,25 @@ def test_orphans_are_destroyed_and_foreign_instances_untouched(pool, vast):
     assert orphan not in alive and {foreign, unlabelled} <= alive
 
 
+def test_a_second_instance_under_a_live_rows_label_is_destroyed_and_the_row_keeps_its_own(
+    pool, vast
+):
+    # Vast created twice for one row, or someone started an instance under our label: it
+    # bills, and the label alone kept it from counting as an orphan while the row lived.
+    _wake(pool)
+    pool.tick()
+    pool.tick()
+    (row,) = pool.rows(READY)
+    duplicate = vast.seed(row.label)
+    for _ in range(3):
+        pool.tick()
+    alive = {str(inst["id"]) for inst in vast.alive()}
+    assert str(duplicate) not in alive and row.provider_id in alive
+    (kept,) = pool.rows(READY)
+    assert (kept.id, kept.provider_id) == (row.id, row.provider_id)
+    assert pool.leaked() == []
+
+
 def test_safe_mode_destroys_everything_and_rents_nothing(pool, vast):
     _wake(pool)
     pool.configure(desired_size=2)

@@ -520,3 +520,32 @@ def test_a_sent_create_is_given_up_only_by_a_sweep_begun_a_grace_after_it_was_se
     assert plan(CONFIG, pool, swept([]), NOW)[0] == ConfirmTerminated(
         1, "create never produced an instance"
     )
+
+
+def test_a_second_instance_under_a_live_rows_label_is_destroyed_whatever_the_list_order():
+    # Vast created twice for one row (or someone started one under our label): the second
+    # bills, and while the row lives its label kept it from counting as an orphan.
+    pool = view(row(1, InstanceState.READY), **AWAKE)
+    own, extra = remote(f"{PREFIX}1"), remote(f"{PREFIX}1", RemoteState.FAILED, id_="v2")
+    for listed in ([own, extra], [extra, own]):
+        assert plan(CONFIG, pool, swept(listed), NOW) == [DestroyOrphan("v2", f"{PREFIX}1")]
+
+
+def test_a_row_whose_own_instance_is_gone_is_not_judged_by_another_under_its_label():
+    pool = view(row(1, InstanceState.READY), **AWAKE)
+    extra = [remote(f"{PREFIX}1", id_="v2")]
+    # Not failed with v2's state nor booted with it: v2 is destroyed, then the row is lost.
+    assert plan(CONFIG, pool, swept(extra), NOW) == [DestroyOrphan("v2", f"{PREFIX}1")]
+    failed = [remote(f"{PREFIX}1", RemoteState.FAILED, id_="v2")]
+    assert plan(CONFIG, pool, swept(failed), NOW) == [DestroyOrphan("v2", f"{PREFIX}1")]
+
+
+def test_a_requested_row_adopts_one_of_two_instances_under_its_label_then_the_other_goes():
+    requested = view(row(1, InstanceState.REQUESTED, create_sent_at=ago(5)), **AWAKE)
+    both = [remote(f"{PREFIX}1", id_="v1"), remote(f"{PREFIX}1", id_="v2")]
+    adopted = plan(CONFIG, requested, swept(both), NOW)
+    assert [type(action) for action in adopted] == [Adopt]
+    kept = adopted[0].provider_id
+    booting = view(row(1, InstanceState.BOOTING, age_s=30, provider_id=kept), **AWAKE)
+    other = next(r.id for r in both if r.id != kept)
+    assert plan(CONFIG, booting, swept(both), NOW) == [DestroyOrphan(other, f"{PREFIX}1")]
