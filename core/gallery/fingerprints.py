@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 from dataclasses import dataclass
 
 import imagehash
@@ -23,6 +24,7 @@ from core.models.gallery import PHASH_BAND_BITS, PHASH_BANDS, phash_bands
 
 PHASH_MAX_DISTANCE = 10
 MIN_DETAIL_STDDEV = 4.0
+_ORIENTATIONS = range(1, 9)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,13 @@ def canonical_png(image: Image.Image) -> bytes:
 
 
 def _orientation(image: Image.Image) -> int:
-    return int(image.getexif().get(ExifTags.Base.Orientation) or 1)
+    """The EXIF orientation (1-8), or 1 (as stored) when the EXIF is unreadable or its
+    orientation is not one of the eight: a browser shows such a picture as stored, too."""
+    try:
+        found = image.getexif().get(ExifTags.Base.Orientation)
+    except (SyntaxError, ValueError, OSError, struct.error):  # an eXIf chunk that is not TIFF
+        return 1
+    return found if isinstance(found, int) and found in _ORIENTATIONS else 1
 
 
 def upright_size(image: Image.Image) -> tuple[int, int]:
