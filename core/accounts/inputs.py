@@ -1,4 +1,5 @@
-"""What typed input may contain: no control characters, no lone surrogates, bounded integers.
+"""What typed input may contain: no control characters (bidi overrides included), no lone
+surrogates, bounded integers.
 
 PostgreSQL refuses NUL in text and no database (nor argon2, which hashes UTF-8) takes a lone
 surrogate, so such input is refused with a message before any query or hash sees it. Every
@@ -13,14 +14,17 @@ from collections.abc import Mapping
 from core.errors import ValidationFailed
 
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters (NUL, tab...), surrogates
+# Bidi embeddings, overrides and isolates make text read other than it is stored (a title
+# shown as "exe.png" holding "gnp.exe" overridden); the plain marks LRM and RLM stay allowed.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _LINE_BREAKS = frozenset("\t\n\r")
 
 
 def has_control_characters(value: str, *, multiline: bool = False) -> bool:
-    """Whether `value` holds a control character (NUL included) or a lone surrogate; tabs and
-    line breaks are allowed when `multiline`."""
+    """Whether `value` holds a control character (NUL included), a bidi override, embedding
+    or isolate, or a lone surrogate; tabs and line breaks are allowed when `multiline`."""
     return any(
-        unicodedata.category(char) in _REFUSED_CATEGORIES
+        (unicodedata.category(char) in _REFUSED_CATEGORIES or char in _BIDI_CONTROLS)
         and not (multiline and char in _LINE_BREAKS)
         for char in value
     )
