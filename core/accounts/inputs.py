@@ -18,6 +18,8 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters (NUL, tab...
 # shown as "exe.png" holding "gnp.exe" overridden); the plain marks LRM and RLM stay allowed.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _LINE_BREAKS = frozenset("\t\n\r")
+MAX_ROW_ID = 2**31 - 1
+"""Row ids are 32-bit integers on PostgreSQL: a larger number names no row."""
 
 
 def has_control_characters(value: str, *, multiline: bool = False) -> bool:
@@ -53,3 +55,12 @@ def printable(value: str, *, limit: int = 64) -> str:
     """`value` with control and non-ASCII characters escaped (`\\x00`), cut to `limit`: safe to
     store in an audit row on any database."""
     return value.encode("unicode_escape").decode("ascii")[:limit]
+
+
+def row_id(text: str) -> int | None:
+    """The row id `text` spells (ASCII digits, no leading zero, 1 to `MAX_ROW_ID`), else
+    None: text from a link or a log never reaches a query as a number no column holds."""
+    if not (text.isascii() and text.isdigit()) or text.startswith("0"):
+        return None
+    value = int(text)
+    return value if value <= MAX_ROW_ID else None
