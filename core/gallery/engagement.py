@@ -58,7 +58,13 @@ def rate(session: Session, *, asset_id: int, user_id: int, stars: int, now: date
     if not 1 <= stars <= 5:
         raise ValidationFailed("Ratings are 1 to 5 stars.")
     get_asset(session, viewer_id=user_id, asset_id=asset_id)
-    existing = session.get(Rating, (asset_id, user_id))
+    # The asset's row, which this rating updates anyway, locked before the rater's rating is
+    # read: a twin request of the same rater waits here and then finds this one's rating,
+    # instead of inserting a second one (a duplicate key on PostgreSQL).
+    session.exec(select(Asset.id).where(Asset.id == asset_id).with_for_update(key_share=True))
+    existing = session.exec(
+        select(Rating).where(Rating.asset_id == asset_id, Rating.user_id == user_id)
+    ).first()
     if existing is None:
         session.add(Rating(asset_id=asset_id, user_id=user_id, stars=stars, created_at=now))
         added_stars, added_votes = stars, 1
