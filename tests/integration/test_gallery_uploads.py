@@ -284,3 +284,20 @@ def test_a_picture_whose_exif_orientation_is_unreadable_is_stored_as_its_pixels_
     assert (asset.width, asset.height) == (40, 30)
     kept = Image.open(io.BytesIO(store.read(tmp_path / "media", asset.sha256)))
     assert kept.size == (40, 30) and not kept.getexif()
+
+
+def test_a_rotated_picture_with_a_mistyped_exif_tag_is_stored_upright(engine, tmp_path):
+    """Before: Pillow's exif_transpose wrote the EXIF back after rotating, and a tag of the
+    wrong type for its number (Predictor as text, one flipped byte in a camera's file) made
+    that raise struct.error: an unexpected error instead of the upright picture."""
+    entries = struct.pack("<HHIHH", 0x0112, 3, 1, 6, 0) + struct.pack("<HHI", 0x013D, 2, 4)
+    exif = b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 2) + entries + b"abc\x00" + bytes(4)
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(out, format="JPEG", exif=exif)
+    owner = make_user(engine)
+    asset_id = upload(engine, owner, out.getvalue(), tmp_path)
+    with read_scope(engine) as session:
+        asset = session.get(Asset, asset_id)
+    assert (asset.width, asset.height) == (30, 40)
+    kept = Image.open(io.BytesIO(store.read(tmp_path / "media", asset.sha256)))
+    assert kept.size == (30, 40) and not kept.getexif()
