@@ -19,6 +19,7 @@ from pydantic import (
 )
 from sqlmodel import SQLModel
 
+from core.accounts.inputs import MAX_ROW_ID
 from core.comfy import tools as comfy_tools
 from core.comfy.catalogue import MAX_SIDE, MIN_SIDE
 from core.comfy.tools import FaceFix, Hires, Lora, Tools
@@ -39,7 +40,7 @@ from core.studio.progress import JobProgress
 from core.studio.sources import MAX_MASK_BYTES
 
 MAX_PROMPT_CHARS = 3000
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_ROW_ID
 """Row ids are 32-bit integers on PostgreSQL: a larger one names nothing."""
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="A row id.")]
 

@@ -61,7 +61,7 @@ def mp4_frames(data: bytes, *, max_frames: int, max_pixels: int) -> list[Image.I
                     frames.append(Image.fromarray(frame.to_ndarray(format="rgb24")))
                 if wanted is None and len(frames) >= max_frames:
                     break
-        except FFmpegError as exc:
+        except (FFmpegError, ValueError) as exc:
             raise ValidationFailed("The MP4 file is damaged or truncated.") from exc
     if not frames:
         raise ValidationFailed("The MP4 file has no frames.")
@@ -86,16 +86,19 @@ def mp4_with_metadata(data: bytes, metadata: Mapping[str, str]) -> bytes:
     out = io.BytesIO()
     with _container(data) as source:
         target = av.open(out, mode="w", format="mp4", options={"movflags": "use_metadata_tags"})
-        with target:
-            for key, value in metadata.items():
-                target.metadata[key] = value
-            kept = [*source.streams.video, *source.streams.audio]
-            streams = {s.index: target.add_stream_from_template(s) for s in kept}
-            for packet in source.demux(*kept):
-                if packet.dts is None:
-                    continue
-                packet.stream = streams[packet.stream.index]
-                target.mux(packet)
+        try:
+            with target:
+                for key, value in metadata.items():
+                    target.metadata[key] = value
+                kept = [*source.streams.video, *source.streams.audio]
+                streams = {s.index: target.add_stream_from_template(s) for s in kept}
+                for packet in source.demux(*kept):
+                    if packet.dts is None:
+                        continue
+                    packet.stream = streams[packet.stream.index]
+                    target.mux(packet)
+        except (FFmpegError, ValueError) as exc:  # a stream of an unknown codec, bad packets
+            raise ValidationFailed("The MP4 file is damaged or truncated.") from exc
     return out.getvalue()
 
 

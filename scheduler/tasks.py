@@ -13,9 +13,8 @@ import os
 import socket
 import threading
 
-import httpx
-
 from core.accounts import payments, webhooks
+from core.accounts.public_addresses import public_only_client
 from core.clock import Clock
 from core.config import DispatchMode, Settings
 from core.db import make_engine, read_scope, session_scope
@@ -63,7 +62,7 @@ class Runtime:
             may_claim=lambda: self.embedded and self.leader.is_leader,
         )
         self._led_before = False
-        self.webhook_client = httpx.Client()
+        self.webhook_client = public_only_client(allow_private=settings.webhook_allow_private)
         self.metrics = scheduler_metrics(self.engine, clock, pool=settings.pool_name)
 
     @property
@@ -235,7 +234,6 @@ class Runtime:
             self.engine,
             self.webhook_client,
             clock_now=self.clock.now,
-            allow_private=self.settings.webhook_allow_private,
         )
 
     def shutdown(self, grace_s: float = 30.0) -> bool:

@@ -8,6 +8,7 @@ from datetime import datetime
 import streamlit as st
 from sqlmodel import Session
 
+from core.accounts import inputs
 from core.models import Muse
 from core.muses import lookbook, service
 from core.muses.schema import validate_profile
@@ -28,7 +29,7 @@ st.title("Muses")
 st.caption("Fictional adult characters (18+) that stay consistent across your pictures.")
 muse_page.show_notices()
 if (deep_link := st.query_params.get("muse")) and VIEW not in st.session_state:
-    st.session_state[VIEW] = int(deep_link) if deep_link.isdigit() else None
+    st.session_state[VIEW] = inputs.row_id(deep_link)
 
 
 def new_muse_view() -> None:

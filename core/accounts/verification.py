@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from core import audit
+from core.accounts.inputs import row_id
 from core.config import Settings
 from core.db import read_scope, session_scope
 from core.errors import ValidationFailed
@@ -85,9 +86,10 @@ def confirm(engine: Engine, secret: str, *, token: str, now: datetime) -> Confir
         raise LinkRefused(LINK_INVALID)
     user_id_text, _, rest = token.strip().partition(".")
     expires_text, _, mac = rest.partition(".")
-    if not (user_id_text.isdigit() and expires_text.isdigit() and mac):
+    user_id = row_id(user_id_text)
+    if user_id is None or not (expires_text.isascii() and expires_text.isdigit() and mac):
         raise LinkRefused(LINK_INVALID)
-    user_id, expires = int(user_id_text), int(expires_text)
+    expires = int(expires_text)
     with read_scope(engine) as session:
         user = session.get(User, user_id)
     if user is None or user.disabled:

@@ -11,19 +11,18 @@ webhook's secret of `<t>.<body>`, like Stripe's scheme: a receiver recomputes it
 constant time, and refuses a `t` older than five minutes (`verify_signature`).
 
 Addresses are screened against server-side request forgery: a webhook may not point at a
-loopback, private, link-local or reserved address (checked when added and again, after name
-resolution, before each delivery) unless the deployment allows it (`WEBHOOK_ALLOW_PRIVATE`).
+loopback, private, link-local or reserved address (checked when added, and for every address
+its name resolves to where each delivery connects: `core.accounts.public_addresses`) unless
+the deployment allows it (`WEBHOOK_ALLOW_PRIVATE`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -34,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from core import audit
 from core.accounts.inputs import has_control_characters
+from core.accounts.public_addresses import refuse_internal
 from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
 from core.models import Asset, GenerationJob, JobStatus, Webhook, WebhookDelivery
@@ -65,26 +65,7 @@ def screen_address(url: str, *, allow_private: bool) -> None:
     if parts.username or parts.password:
         raise ValidationFailed("Put no user name or password in a webhook URL.")
     if not allow_private:
-        _refuse_private([parts.hostname])
-
-
-def _refuse_private(hosts: list[str]) -> None:
-    for host in hosts:
-        if host.lower() in ("localhost", "localhost.localdomain"):
-            raise ValidationFailed("A webhook cannot point at this server or its network.")
-        try:
-            address = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            continue  # a name: checked again after resolution, before each delivery
-        if not address.is_global:
-            raise ValidationFailed("A webhook cannot point at this server or its network.")
-
-
-def _resolved_addresses(host: str) -> list[str]:
-    try:
-        return [str(info[4][0]) for info in socket.getaddrinfo(host, None)]
-    except OSError as exc:
-        raise ValidationFailed(f"The webhook's host {host} does not resolve.") from exc
+        refuse_internal([parts.hostname])
 
 
 def add_webhook(
@@ -238,10 +219,10 @@ def deliver_due(
     client: httpx.Client,
     *,
     clock_now: Callable[[], datetime],
-    allow_private: bool,
     limit: int = 50,
 ) -> int:
-    """Post up to `limit` due deliveries, each outside any transaction, and record each
+    """Post up to `limit` due deliveries with `client` (`public_only_client`: it connects
+    only to the public addresses it checked), each outside any transaction, and record each
     answer; return how many were delivered."""
     now = clock_now()
     with read_scope(engine) as session:
@@ -260,18 +241,16 @@ def deliver_due(
                  for delivery, hook in due]  # fmt: skip
     delivered = 0
     for delivery_id, url, secret, body in sends:
-        status, error = _post(client, url, secret, body, clock_now(), allow_private)
+        status, error = _post(client, url, secret, body, clock_now())
         delivered += status is not None and 200 <= status < 300
         _record(engine, delivery_id, status, error, clock_now())
     return delivered
 
 
 def _post(
-    client: httpx.Client, url: str, secret: str, body: bytes, now: datetime, allow_private: bool
+    client: httpx.Client, url: str, secret: str, body: bytes, now: datetime
 ) -> tuple[int | None, str | None]:
     try:
-        if not allow_private:
-            _refuse_private(_resolved_addresses(urlsplit(url).hostname or ""))
         reply = client.post(
             url,
             content=body,

@@ -35,6 +35,7 @@ def record_view(session: Session, *, asset_id: int, viewer_id: int | None, now: 
     """
     get_asset(session, viewer_id=viewer_id, asset_id=asset_id)
     if viewer_id is not None:
+        _lock_asset(session, asset_id)  # a twin view (another tab) then finds this one
         recent = session.exec(
             select(AssetView.id).where(
                 AssetView.asset_id == asset_id,
@@ -51,6 +52,13 @@ def record_view(session: Session, *, asset_id: int, viewer_id: int | None, now: 
     return True
 
 
+def _lock_asset(session: Session, asset_id: int) -> None:
+    """Lock the asset's row (FOR NO KEY UPDATE), which a view or rating updates anyway,
+    before reading the viewer's earlier view or rating: the same viewer's simultaneous twin
+    waits here and then reads what this one wrote, instead of counting it again."""
+    session.exec(select(Asset.id).where(Asset.id == asset_id).with_for_update(key_share=True))
+
+
 def rate(session: Session, *, asset_id: int, user_id: int, stars: int, now: datetime) -> None:
     """Set the user's 1-5 star rating; the asset's sum, count and top-rated score move with it
     in one UPDATE, so they stay consistent under concurrent ratings and top-rated reorders
@@ -58,7 +66,10 @@ def rate(session: Session, *, asset_id: int, user_id: int, stars: int, now: date
     if not 1 <= stars <= 5:
         raise ValidationFailed("Ratings are 1 to 5 stars.")
     get_asset(session, viewer_id=user_id, asset_id=asset_id)
-    existing = session.get(Rating, (asset_id, user_id))
+    _lock_asset(session, asset_id)  # a twin rating then finds this one, not a duplicate key
+    existing = session.exec(
+        select(Rating).where(Rating.asset_id == asset_id, Rating.user_id == user_id)
+    ).first()
     if existing is None:
         session.add(Rating(asset_id=asset_id, user_id=user_id, stars=stars, created_at=now))
         added_stars, added_votes = stars, 1

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 from dataclasses import dataclass
 
 import imagehash
 import sqlalchemy as sa
-from PIL import ExifTags, Image, ImageOps, ImageStat
+from PIL import ExifTags, Image, ImageStat
 from sqlmodel import Session, col, select
 
 from core.models import BlockedHash
@@ -23,6 +24,16 @@ from core.models.gallery import PHASH_BAND_BITS, PHASH_BANDS, phash_bands
 
 PHASH_MAX_DISTANCE = 10
 MIN_DETAIL_STDDEV = 4.0
+_TRANSPOSES = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+"""What each EXIF orientation needs to stand upright (as Pillow's own exif_transpose)."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,10 @@ def upright(image: Image.Image) -> Image.Image:
     """The pixels both fingerprints are taken of: first frame, orientation applied, RGB(A)."""
     image.seek(0)
     # At most one working copy: an upright RGB(A) picture is used as it is, not copied first.
-    clean = image if _orientation(image) == 1 else ImageOps.exif_transpose(image)
+    # Turned here, not by ImageOps.exif_transpose: that writes the EXIF back, which raises
+    # for a tag of the wrong type, and only the pixels are kept anyway.
+    orientation = _orientation(image)
+    clean = image if orientation == 1 else image.transpose(_TRANSPOSES[orientation])
     mode = "RGBA" if "A" in image.getbands() else "RGB"
     return clean if clean.mode == mode else clean.convert(mode)
 
@@ -51,7 +65,13 @@ def canonical_png(image: Image.Image) -> bytes:
 
 
 def _orientation(image: Image.Image) -> int:
-    return int(image.getexif().get(ExifTags.Base.Orientation) or 1)
+    """The EXIF orientation (1-8), or 1 (as stored) when the EXIF is unreadable or its
+    orientation is not one of the eight: a browser shows such a picture as stored, too."""
+    try:
+        found = image.getexif().get(ExifTags.Base.Orientation)
+    except (SyntaxError, ValueError, OSError, struct.error):  # an eXIf chunk that is not TIFF
+        return 1
+    return found if isinstance(found, int) and (found == 1 or found in _TRANSPOSES) else 1
 
 
 def upright_size(image: Image.Image) -> tuple[int, int]:

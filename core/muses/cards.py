@@ -136,9 +136,12 @@ def _depth(text: str) -> int:
     deepest = level = 0
     in_string = escaped = False
     for char in text:
-        if in_string:
-            escaped = not escaped and char == "\\"
-            if char == '"' and not escaped:
+        if in_string:  # the character after a backslash is text, whatever it is
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
                 in_string = False
             continue
         if char == '"':

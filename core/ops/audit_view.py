@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from core.accounts.inputs import require_plain
+from core.accounts.inputs import require_plain, row_id
 from core.models import AuditEntry, AuditOutcome, User
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -102,9 +102,8 @@ def actor_names(session: Session, actors: Sequence[str]) -> dict[str, str]:
     becomes `user:<username>`, like the entries that name the user; other actors stay as
     they are. The stored entries are hash-chained and never rewritten: this is display only.
     """
-    ids = {
-        int(a.removeprefix("user:")) for a in actors if a.startswith("user:") and a[5:].isdigit()
-    }
+    ids_of = {a: row_id(a.removeprefix("user:")) for a in actors if a.startswith("user:")}
+    ids = {found for found in ids_of.values() if found is not None}
     usernames = (
         dict(session.exec(select(User.id, User.username).where(col(User.id).in_(ids))).all())
         if ids
@@ -112,9 +111,7 @@ def actor_names(session: Session, actors: Sequence[str]) -> dict[str, str]:
     )
     names: dict[str, str] = {}
     for actor in actors:
-        suffix = actor.removeprefix("user:")
-        known = (
-            usernames.get(int(suffix)) if actor.startswith("user:") and suffix.isdigit() else None
-        )
+        found = ids_of.get(actor)
+        known = usernames.get(found) if found is not None else None
         names[actor] = f"user:{known}" if known else actor
     return names

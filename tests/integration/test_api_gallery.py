@@ -8,7 +8,9 @@ no token reaches another user's picture (404, the same as a missing one).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -66,6 +68,32 @@ def test_a_visible_picture_is_rated_once_per_user_and_a_new_rating_replaces_it(a
     assert too_many.status_code == 422
     stored = _asset(api.engine, picture.id or 0)
     assert (stored.rating_sum, stored.rating_count) == (2, 1)
+
+
+def test_one_raters_simultaneous_first_ratings_count_once_and_none_fails(api: Api) -> None:
+    """A double-click from two tabs, or a client that retries at once. Before, on
+    PostgreSQL, both requests found no rating, both inserted one, and the second was a 500
+    (duplicate key on rating's primary key)."""
+    owner, _ = api.user_with_token()
+    _rater, token = api.user_with_token()
+    for stars in (3, 4, 5):
+        picture = make_asset(api.engine, owner)
+
+        def rate(
+            _: int,
+            picture_id: int = picture.id or 0,
+            stars: int = stars,
+            start: threading.Barrier = threading.Barrier(6),  # noqa: B008 - one per picture
+        ) -> int:
+            with api.client(token) as client:
+                start.wait()
+                reply = client.put(f"/v1/assets/{picture_id}/rating", json={"stars": stars})
+            return reply.status_code
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            assert list(pool.map(rate, range(6))) == [200] * 6
+        stored = _asset(api.engine, picture.id or 0)
+        assert (stored.rating_sum, stored.rating_count) == (stars, 1)
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,10 @@ from testing.factories import make_user
 
 KEY = "correct-horse-admin-key"
 RECORDS = {"auditentry", "auditcheckpoint"}
-BAD_TEXT = ["\x00", "a\x00b", "\ud800", "\x1b[2J", "bell\x07", "tab\there", "x\x85y"]
+BAD_TEXT = ["\x00", "a\x00b", "\ud800", "\x1b[2J", "bell\x07", "tab\there", "x\x85y",
+            "gnp.\u202eexe", "\u2067isolate\u2069"]  # fmt: skip
+"""Control characters, and the bidi overrides and isolates that make text read other than it
+is stored (a title shown as 'exe.png' holding 'gnp.exe' reversed)."""
 BAD_MULTILINE = [bad for bad in BAD_TEXT if bad != "tab\there"]  # where line breaks may be
 HUGE_NUMBERS = ["9" * 5000, str(2**70), str(2**63), str(-(2**63) - 1), "1e400", "-1"]
 

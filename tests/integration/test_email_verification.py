@@ -89,6 +89,12 @@ def test_an_expired_link_says_so(engine):
         lambda t: "999." + t.split(".", 1)[1],  # someone else's id
         lambda t: t.split(".")[0] + f".{int(t.split('.')[1]) + 86400}." + t.split(".")[2],
         lambda t: t + "x" * 300,
+        # Before, these stopped the verify page with an unexpected error: a digit to
+        # str.isdigit that int() refuses (ValueError), and an id past the id column
+        # (OverflowError on SQLite, integer out of range on PostgreSQL).
+        lambda t: "\u00b2." + t.split(".", 1)[1],
+        lambda t: t.split(".")[0] + ".\u00b2." + t.split(".")[2],
+        lambda t: "9" * 20 + "." + t.split(".", 1)[1],
     ],
 )
 def test_forged_or_broken_links_are_invalid(engine, tamper):

@@ -1,5 +1,7 @@
 """Gallery: keyset paging, visibility, ratings, views, share links, reports, takedown."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -113,6 +115,25 @@ def test_ratings_stay_consistent_and_views_are_deduplicated(engine, media):
     with read_scope(engine) as session:
         stored = session.get(Asset, asset.id)
     assert (stored.rating_sum, stored.rating_count, stored.view_count) == (6, 2, 2)
+
+
+def test_one_viewers_simultaneous_opens_count_one_view(engine, media):
+    """Two tabs opening the same picture at once. Before, on PostgreSQL, each found no view
+    of the last hour and each counted one: the count grew with every simultaneous reload."""
+    owner, fan = make_user(engine), make_user(engine)
+    asset = add(engine, media, owner, 1)
+    start = threading.Barrier(6)
+
+    def view(_: int) -> bool:
+        start.wait()
+        with session_scope(engine) as session:
+            return engagement.record_view(session, asset_id=asset.id, viewer_id=fan.id, now=NOW)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        counted = list(pool.map(view, range(6)))
+    with read_scope(engine) as session:
+        stored = session.get(Asset, asset.id)
+    assert (sorted(counted), stored.view_count) == ([False] * 5 + [True], 1)
 
 
 def test_views_of_a_picture_the_viewer_may_not_see_are_refused_and_not_counted(engine, media):

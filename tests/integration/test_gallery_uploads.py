@@ -235,6 +235,9 @@ def test_an_explicit_mp4_is_refused_and_nothing_is_stored(engine, tmp_path):
         mp4_bytes()[:-200],  # its moov (written last) cut short
         b"\x00\x00\x00\x10ftypisom\x00\x00\x00\x00",  # ftyp alone: no moov, no mdat
         mp4_bytes(frames=0),  # no video track, only sound
+        # its video codec's tag garbled: before, PyAV's ValueError ("template stream of type
+        # video has no codec context") escaped the remux as an unexpected error
+        mp4_bytes().replace(b"avc1", b"zzzz"),
     ],
 )
 def test_a_damaged_mp4_is_refused(engine, tmp_path, data):
@@ -242,3 +245,59 @@ def test_a_damaged_mp4_is_refused(engine, tmp_path, data):
     with pytest.raises(ValidationFailed):
         upload(engine, owner, data, tmp_path, screener=PendingReviewScreener())
     assert stored_assets(engine) == []
+
+
+def _exif_tiff(orientation_entry: bytes) -> bytes:
+    """EXIF of one IFD holding the raw Orientation entry (tag 0x0112) `orientation_entry`."""
+    return b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 1) + orientation_entry + bytes(4)
+
+
+def unreadable_exif_pictures() -> dict[str, bytes]:
+    """Pictures a phone or an editor can write whose EXIF orientation cannot be read: an
+    ASCII Orientation, a NaN one, and a PNG whose eXIf chunk is not TIFF at all."""
+    pictures = {}
+    entries = {
+        "jpeg ascii orientation": struct.pack("<HHI", 0x0112, 2, 4) + b"abc\x00",
+        "jpeg nan orientation": struct.pack("<HHI", 0x0112, 11, 1)
+        + struct.pack("<f", float("nan")),
+    }
+    for name, entry in entries.items():
+        out = io.BytesIO()
+        Image.new("RGB", (40, 30), (200, 120, 40)).save(out, format="JPEG", exif=_exif_tiff(entry))
+        pictures[name] = out.getvalue()
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(out, format="PNG", exif=b"\xff" * 40)
+    pictures["png garbage exif"] = out.getvalue()
+    return pictures
+
+
+@pytest.mark.parametrize("name", sorted(unreadable_exif_pictures()))
+def test_a_picture_whose_exif_orientation_is_unreadable_is_stored_as_its_pixels_stand(
+    engine, tmp_path, name
+):
+    """Before: the upload stopped with an unexpected error (ValueError/SyntaxError from
+    reading the orientation), shown as "Something went wrong" with an error id."""
+    owner = make_user(engine)
+    asset_id = upload(engine, owner, unreadable_exif_pictures()[name], tmp_path)
+    with read_scope(engine) as session:
+        asset = session.get(Asset, asset_id)
+    assert (asset.width, asset.height) == (40, 30)
+    kept = Image.open(io.BytesIO(store.read(tmp_path / "media", asset.sha256)))
+    assert kept.size == (40, 30) and not kept.getexif()
+
+
+def test_a_rotated_picture_with_a_mistyped_exif_tag_is_stored_upright(engine, tmp_path):
+    """Before: Pillow's exif_transpose wrote the EXIF back after rotating, and a tag of the
+    wrong type for its number (Predictor as text, one flipped byte in a camera's file) made
+    that raise struct.error: an unexpected error instead of the upright picture."""
+    entries = struct.pack("<HHIHH", 0x0112, 3, 1, 6, 0) + struct.pack("<HHI", 0x013D, 2, 4)
+    exif = b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 2) + entries + b"abc\x00" + bytes(4)
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(out, format="JPEG", exif=exif)
+    owner = make_user(engine)
+    asset_id = upload(engine, owner, out.getvalue(), tmp_path)
+    with read_scope(engine) as session:
+        asset = session.get(Asset, asset_id)
+    assert (asset.width, asset.height) == (30, 40)
+    kept = Image.open(io.BytesIO(store.read(tmp_path / "media", asset.sha256)))
+    assert kept.size == (30, 40) and not kept.getexif()

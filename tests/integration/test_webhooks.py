@@ -4,6 +4,7 @@ backoff while it is down, given up in the end; addresses screened; owners only."
 from __future__ import annotations
 
 import json
+import socket
 from datetime import timedelta
 
 import httpx
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.accounts import webhooks
+from core.accounts.public_addresses import public_only_client
 from core.db import read_scope, session_scope
 from core.errors import NotFound, ValidationFailed
 from core.models import JobStatus, WebhookDelivery
@@ -56,7 +58,7 @@ def _deliver(engine, clock):
     with session_scope(engine) as session:
         webhooks.enqueue_ended_jobs(session, now=clock.now())
     with httpx.Client() as client:
-        return webhooks.deliver_due(engine, client, clock_now=clock.now, allow_private=True)
+        return webhooks.deliver_due(engine, client, clock_now=clock.now)
 
 
 def _deliveries(engine):
@@ -133,6 +135,7 @@ def test_a_webhook_hears_only_of_jobs_that_end_after_it_was_added(engine, fake_c
     [
         "http://127.0.0.1/hook",
         "http://localhost:8501/",
+        "http://LOCALHOST.:8501/",
         "http://10.0.0.5/x",
         "http://[::1]/x",
         "http://169.254.169.254/latest/meta-data",
@@ -157,8 +160,8 @@ def test_a_name_resolving_to_an_internal_address_is_refused_at_delivery(engine, 
     _ended_job(engine, fake_clock, user)
     with session_scope(engine) as session:
         webhooks.enqueue_ended_jobs(session, now=fake_clock.now())
-    with httpx.Client() as client:
-        webhooks.deliver_due(engine, client, clock_now=fake_clock.now, allow_private=False)
+    with public_only_client(allow_private=False) as client:
+        webhooks.deliver_due(engine, client, clock_now=fake_clock.now)
     [delivery] = _deliveries(engine)
     assert delivery.delivered_at is None and "resolve" in (delivery.last_error or "")
 
@@ -188,3 +191,45 @@ def test_a_stale_or_tampered_signature_does_not_verify():
     assert not webhooks.verify_signature("whsec_y", header, body, now=1_000_100)
     assert not webhooks.verify_signature("whsec_x", header, body, now=1_000_000 + 301)
     assert not webhooks.verify_signature("whsec_x", "garbage", body, now=1_000_000)
+
+
+def test_a_name_that_resolves_public_then_internal_never_reaches_the_internal_address(
+    engine, fake_clock, monkeypatch
+):
+    """DNS rebinding. Before: delivery looked the name up, found a public address, and then
+    httpx looked it up again and connected to what the second answer said (loopback), so a
+    receiver on this server got the post. Now the one address checked is the one connected to.
+
+    DNS and the internet are edges a test cannot run: the resolver answers a public address
+    once and loopback afterwards; connections to anything but loopback are refused here."""
+    receiver = Receiver()
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.create_connection
+    answers = iter(["8.8.8.8"])
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.test":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0))]
+
+    def no_internet(address, *args, **kwargs):
+        if address[0] == "8.8.8.8":
+            raise ConnectionRefusedError("no internet in tests")
+        return real_connect(address, *args, **kwargs)
+
+    with ServerThread(receiver.app()) as server:
+        port = server.url.rsplit(":", 1)[1]
+        user = make_user(engine)
+        with session_scope(engine) as session:
+            webhooks.add_webhook(session, user_id=user.id, url=f"http://rebind.test:{port}/hook",
+                                 now=fake_clock.now(), allow_private=False)  # fmt: skip
+        _ended_job(engine, fake_clock, user)
+        with session_scope(engine) as session:
+            webhooks.enqueue_ended_jobs(session, now=fake_clock.now())
+        monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+        monkeypatch.setattr(socket, "create_connection", no_internet)
+        with public_only_client(allow_private=False) as client:
+            webhooks.deliver_due(engine, client, clock_now=fake_clock.now)
+    assert receiver.received == []
+    [delivery] = _deliveries(engine)
+    assert delivery.delivered_at is None and delivery.last_error

@@ -3,6 +3,7 @@ form, each muse's own page (the generated form round-trips every field, the look
 variations, history and remix), search over the whole profile, refusals shown and audited,
 literal injection strings."""
 
+import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
@@ -377,3 +378,15 @@ def test_a_deep_link_opens_the_muses_own_page(signed_in, web_engine):
     assert not app.exception
     assert app.session_state[VIEW] == muse.id
     assert app.text_input(key=f"edit_{muse.id}_basic.name").value == "Ava"
+
+
+@pytest.mark.parametrize("link", ["\u00b2", "99999999999999999999", "0", "abc", "-1"])
+def test_a_deep_link_to_no_muse_opens_the_list_or_says_so(signed_in, web_engine, texts, link):
+    """Before: `?muse=\u00b2` (a digit to str.isdigit, not to int) stopped the page with a
+    ValueError, and an id past the id column with an OverflowError (SQLite) or an
+    integer-out-of-range error (PostgreSQL)."""
+    app = signed_in("views/muses.py")
+    app.query_params["muse"] = link
+    app.run()
+    assert not app.exception
+    assert app.session_state[VIEW] is None or "No such muse." in texts(app)

@@ -91,6 +91,15 @@ def envelope(**changes):
     [
         (b"", "empty"),
         (b"{" * 10_000 + b"}" * 10_000, "nested too deeply"),
+        # An escaped quote once ended the counter's string early, so the nesting that
+        # followed counted as text and json raised RecursionError (an unexpected error).
+        (
+            b'{"format": "aikings.muse", "x": "q\\"", "b": '
+            + b"[" * 100_000
+            + b"]" * 100_000
+            + b"}",
+            "nested too deeply",
+        ),
         (b" " * (cards.MAX_JSON_BYTES + 1), "larger than 1 MB"),
         (b"\xff\xfe\x00", "neither"),
         (b"{not json", "not valid JSON"),
@@ -286,3 +295,11 @@ def test_a_card_declaring_a_huge_canvas_is_refused():
     Image.new("1", (10_000, 10_000)).save(big, format="PNG")
     with pytest.raises(ValidationFailed, match="megapixels|too many pixels"):
         cards.parse_card(big.getvalue(), "bomb.png")
+
+
+def test_quotes_and_brackets_inside_text_are_not_nesting():
+    """Before: a note holding an escaped quote and then brackets (`says \\"[[[[`) was
+    refused as nested too deeply: the depth counter left the string at the escaped quote."""
+    quoted = {**BASE, "notes": 'she says "[[[[[[[[[[ {{{{ hi" and \\ "]]" back'}
+    data = envelope(profile=quoted)
+    assert cards.parse_card(data, "card.json").profile.notes == quoted["notes"]
