@@ -561,7 +561,8 @@ class Reader:
         if aged >= 0 and number.value < ADULT_AGE:
             # "whisky aged 12 years", "cheese aged 12 months": the thing comes before; set
             # off after a person's clause ("a teacher marking papers, aged 14"), the person's.
-            thing = self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1))
+            # A measure before it describes the person ("160 cm, age 12"), as after a unit.
+            thing = self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1), ("objects",))
             if not thing or self._person_clause_before(aged):
                 return "minor_age"
         under = self.ends_before("under", start)

@@ -61,6 +61,11 @@ class Finding:
 # the text is read. Weights run from 0 to 2 or so; "(age:14)" is an age field, kept.
 _WEIGHT = re.compile(r":\s{0,3}(?:[0-2](?:\.\d{1,4})?|\.\d{1,4})\s{0,3}(?=[)\]])")
 
+# A line break or tab written as its escape ("Name: Toby\\nAge: 11"), as a card pasted from
+# a JSON string or a script's source holds them: read as the break it stands for, or the
+# escape's letter would glue to the next word ("nage").
+_ESCAPED_BREAK = re.compile(r"\\[nr]|\\t(?![a-z])")
+
 
 # A tag of the image boards' kind ("1girl", "2boys", "solo_focus"): the request is written
 # in their tags, where "jk", "jc", "js" are the Japanese school abbreviations, never initials.
@@ -375,6 +380,7 @@ def find_minor(
     `youth_sexual` words count too. `year` is the Clock's year, for years of birth.
     """
     lex = lex or lexicon()
+    text = _ESCAPED_BREAK.sub("\n", text)
     emoji = _YOUTH_EMOJI.search(text)
     if emoji is not None:  # "a 👧 on a bed"
         return Finding("minor_youth", emoji.group(0))
