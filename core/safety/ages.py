@@ -556,6 +556,8 @@ class Reader:
         """ "aged 12", "under 16", "looks about 12", "her cousin, 10", "she is 12"."""
         toks, start = self.toks, number.start
         aged = self.ends_before("age_before", start)
+        if aged > 0 and (toks[aged - 1].isdecimal() or toks[aged - 1] in self.lex.numbers):
+            aged = -1  # "мужчине 40 лет, он": the unit of the number before, no lead of this one
         if aged >= 0 and self._span_around(aged, number):
             aged = -1  # "kwa miaka 10", "miaka 10 iliyopita": a unit before its number, a span
         if aged >= 0 and number.value < ADULT_AGE:

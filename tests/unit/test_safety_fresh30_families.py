@@ -40,3 +40,33 @@ def assert_pair(minor: str, adult: str) -> None:
 )
 def test_character_cards_give_their_age(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("տասնչորս տարեկան է, այգում", "քառասուն տարեկան է, այգում"),  # Armenian: 14 / 40
+        ("ცამეტი წლის მოცეკვავე", "ოცდაათი წლის მოცეკვავე"),  # Georgian: a dancer of 13 / 30
+        ("ચૌદ વર્ષની નૃત્યાંગના", "ચાળીસ વર્ષની નૃત્યાંગના"),  # Gujarati: 14 / 40
+        ("ਤੇਰਾਂ ਸਾਲ ਦਾ ਮੁਸਾਫ਼ਰ", "ਚਾਲੀ ਸਾਲ ਦਾ ਮੁਸਾਫ਼ਰ"),  # Punjabi: a traveller of 13 / 40
+        ("एघार वर्षको यात्री", "पचास वर्षको यात्री"),  # Nepali: a traveller of 11 / 50
+        ("పదమూడు సంవత్సరాల నర్తకి", "ముప్పై సంవత్సరాల నర్తకి"),  # Telugu: 13 / 30
+        ("పన్నెండేళ్ల నర్తకి", "ముప్పై ఏళ్ల నర్తకి"),  # Telugu, glued: 12 / 30
+        ("арван дөрвөн настай бүжигчин", "дөчин настай бүжигчин"),  # Mongolian: 14 / 40
+        ("żeffiena ta' disa' snin", "żeffiena ta' ħamsin sena"),  # Maltese: 9 / 50
+        ("ciyaaryahan laba iyo toban jir ah", "ciyaaryahan konton jir ah"),  # Somali: 12 / 50
+        ("የአሥራ ሁለት ዓመት ተጓዥ", "የሃምሳ ዓመት ተጓዥ"),  # Amharic: a traveller of 12 / 50
+        ("saltatrix quindecim annorum", "saltatrix quadraginta annorum"),  # Latin: 15 / 40
+        ("dawnswraig un ar bymtheg oed", "dawnswraig ugain oed"),  # Welsh: 16 / 20
+        ("dancistino dekkvarjara", "dancistino kvardekjara"),  # Esperanto, glued: 14 / 40
+        ("kymmenvuotias tanssija", "kaksikymmentävuotias tanssija"),  # Finnish, short ten: 10
+        ("он үш жасар биші", "отыз жасар биші"),  # Kazakh: a dancer of 13 / 30
+        # Kazakh "он" (ten) is Russian "he": after a unit of another number it is no age
+        ("он төрт жасар биші", "мужчине 50 лет, он поёт"),
+        ("hamabi urteko emakume bat", "berrogei urteko emakume bat"),  # Basque: 12 / 40
+        ("портрет Миши, ему девять", "портрет Миши, ему сорок"),  # Russian: to him nine / 40
+        ("малюнок Тараса, йому вісім", "малюнок Тараса, йому сорок"),  # Ukrainian: 8 / 40
+    ],
+)
+def test_number_words_of_more_languages_give_an_age(minor, adult):
+    assert_pair(minor, adult)
