@@ -70,3 +70,31 @@ def test_character_cards_give_their_age(minor, adult):
 )
 def test_number_words_of_more_languages_give_an_age(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("chhoti bachi gubbara pakde hue", "budhi aurat gubbara pakde hue"),  # Hinglish
+        ("chaudah saal ki dancer", "chalis saal ki dancer"),  # Hinglish number words: 14 / 40
+        ("woh 5th class mein hai, park mein", "woh office mein hai, park mein"),  # a school year
+        (
+            "class 6 student waiting at the gate",
+            "MBA student waiting at the gate",
+        ),  # Indian English
+        ("9 bochhorer ekjon shilpi", "49 bochhorer ekjon shilpi"),  # Bengali: an artist of 9 / 49
+        ("yek naghash-e 11 saale", "yek naghash-e 41 saale"),  # Persian: a painter of 11 / 41
+        ("8 vayasu dancer", "48 vayasu dancer"),  # Tamil: a dancer of 8 / 48
+        ("mia efhvh sto parko", "mia gynaika sto parko"),  # Greek: an adolescent girl / a woman
+        ("tefla 3am tel3ab bel 7adi2a", "mara 3am tel3ab bel 7adi2a"),  # Arabic: a girl / a woman
+        ("dek chai wing nai suan", "phu chai wing nai suan"),  # Thai: a boy / a man in the park
+        ("nak ten ayu sip khuap", "nak ten ayu yisip pi"),  # Thai: a dancer aged 10 / 20
+        ("juuyon-sai no dansaa", "nijuu-sai no dansaa"),  # Japanese: a dancer of 14 / 20
+        ("akachan ga naite iru", "ojiisan ga naite iru"),  # Japanese: a baby / an old man
+        ("yeolse sal daenseo", "seumul sal daenseo"),  # Korean: a dancer of 13 / 20
+        # pinyin: a pupil / a lecturer
+        ("chu zhong sheng zai gongyuan", "da xue laoshi zai gongyuan"),
+    ],
+)
+def test_romanised_writing_is_read_like_its_script(minor, adult):
+    assert_pair(minor, adult)
