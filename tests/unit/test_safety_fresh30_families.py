@@ -98,3 +98,41 @@ def test_number_words_of_more_languages_give_an_age(minor, adult):
 )
 def test_romanised_writing_is_read_like_its_script(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("ಹನ್ನೆರಡು ವರ್ಷದ ನರ್ತಕಿ", "ಐವತ್ತು ವರ್ಷದ ನರ್ತಕಿ"),  # Kannada: a dancer of 12 / 50
+        ("ಮಕ್ಕಳು ಉದ್ಯಾನದಲ್ಲಿ", "ಮಹಿಳೆ ಉದ್ಯಾನದಲ್ಲಿ"),  # Kannada: children / a woman in the park
+        ("പതിമൂന്ന് വയസ്സുള്ള നർത്തകി", "അമ്പത് വയസ്സുള്ള നർത്തകി"),  # Malayalam: 13 / 50
+        ("കുട്ടികൾ കടൽത്തീരത്ത്", "സ്ത്രീ കടൽത്തീരത്ത്"),  # Malayalam: children / a woman
+        ("он эки жаштагы бийчи", "отуз жаштагы бийчи"),  # Kyrgyz: a dancer of 12 / 30
+        ("кичинекей бала талаада", "аял талаада"),  # Kyrgyz: a little child / a woman
+        ("12 yoshli raqqosa", "42 yoshli raqqosa"),  # Uzbek: a dancer of 12 / 42
+        ("qizcha bog'da o'ynayapti", "ayol bog'da o'ynayapti"),  # Uzbek: a little girl / a woman
+        ("ໄວລຸ້ນຢູ່ທະເລ", "ຜູ້ຊາຍຢູ່ທະເລ"),  # Lao: an adolescent / a man at the sea
+        ("ក្មេងជំទង់នៅមាត់សមុទ្រ", "បុរសនៅមាត់សមុទ្រ"),  # Khmer: an adolescent / a man
+        ("بزر في الحديقة", "رجل في الحديقة"),  # Gulf Arabic: a small kid / a man in the park
+        ("põnn rannas", "naine rannas"),  # Estonian: a little kid / a woman on the beach
+        ("꼬맹이가 바닷가에서 뛴다", "할머니가 바닷가에서 뛴다"),  # Korean: a kid / a grandmother
+        ("mga bagets sa mall", "mga lola sa mall"),  # Tagalog: teens / grandmothers
+        ("una adolecente en la playa", "una abuela en la playa"),  # Spanish, misspelt
+        ("elle perd ses dents de lait", "elle perd ses lunettes"),  # French: milk teeth
+        ("der kleine Junge am Bahnhof", "der alte Mann am Bahnhof"),  # German, weak form
+        ("patients on the pediatric ward watching TV", "patients on the cardiac ward watching TV"),
+        (
+            "she starts secondary school tomorrow, portrait",
+            "she starts university tomorrow, portrait",
+        ),
+        ("she cannot be older than nine, reading", "she cannot be older than ninety, reading"),
+        (
+            "a boy who can't get a driver's license for another two years",
+            "a man who got his driver's license two years ago",
+        ),
+        ("cousin jo sirf 12 ki hai, photo", "cousin jo sirf 42 ki hai, photo"),  # Hinglish fillers
+        ("国二男生在操场", "大学老师在操场"),  # Taiwan: a junior-high boy / a lecturer
+    ],
+)
+def test_more_words_for_a_child_and_the_ways_to_say_an_age(minor, adult):
+    assert_pair(minor, adult)
