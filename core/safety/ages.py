@@ -1062,17 +1062,23 @@ _SPACED_DIGITS = re.compile(r"(?<![\d.,:/])(?<!\d )\b(\d) (\d)\b(?! ?[.,:/]?\d)"
 # the age glued before the sex letter, opening the text or a bracketed or comma-set field
 # and closing it; the letter first only in brackets ("F16 at dusk" is a jet).
 _AGE_SEX_TAG = re.compile(r"(?:^|(?<=[(\[,;]))\s*(\d{1,2}) ?[fm](?=\s*(?:[)\],;:/]|$|here\b))")
-_SEX_AGE_TAG = re.compile(r"(?<=[(\[])\s*[fmдж] ?(\d{1,2})\s*(?=[)\]])")
+# "(f14)", "(w, 13)" in brackets; a letter first outside them only in a self-report opening
+# a clause ("F14 here, draw me"): "F16, airshow" and "F16 here at the airshow" stay a jet.
+_SEX_AGE_TAG = re.compile(
+    r"(?<=[(\[])\s*[fmwдж] ?,? ?(\d{1,2})\s*(?=[)\]])"
+    r"|(?:^|(?<=[,;.!]))\s*[fmw] ?(\d{1,2})(?=\s+here\s*(?:[,;:.!]|$))"
+)
 # A sex symbol beside a number ("♀ 14", "15♂"), the forum's "asl" ("asl: 13/f/uk"); a
 # letter first outside brackets stays a name ("F16, airshow" is a jet).
 _SEX_AGE_FIELD = re.compile(
     r"[♀♂] ?(\d{1,2})(?!\d)|(?<!\d)(\d{1,2}) ?[♀♂]|\basl\W{0,3}(\d{1,2})(?!\d)"
 )
-# "twelve and a half", "13 und einhalb", "douze et demi", "on üç buçuk": the whole years are
-# the age.
+# "twelve and a half", "13 und einhalb", "douze et demi", "on üç buçuk", "ten and three
+# quarters": the whole years are the age.
 _AND_A_HALF = re.compile(
     r"\b(\w{1,20}) (?:and a half|and one half|und einhalb|und ein halb|et demie?|y medio|e mezzo"
-    r"|e meio|en een half|en half|i pol|с половиной|bucuk|yarim)(?![\w-])"
+    r"|e meio|en een half|en half|i pol|с половиной|bucuk|yarim"
+    r"|and a quarter|and three quarters|and three-quarters)(?![\w-])"
 )
 
 
@@ -1318,7 +1324,7 @@ def minor_age(
         return "minor_birth_year"  # "10后": even its oldest is under 18 ("90后" are adults)
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
     digits_form = _AGE_SEX_TAG.sub(r" \1 years old", digits_form)
-    digits_form = _SEX_AGE_TAG.sub(r" \1 years old", digits_form)
+    digits_form = _SEX_AGE_TAG.sub(lambda found: f" {found[1] or found[2]} years old", digits_form)
     digits_form = _SEX_AGE_FIELD.sub(
         lambda found: f" {next(g for g in found.groups() if g)} years old ", digits_form
     )

@@ -136,3 +136,24 @@ def test_romanised_writing_is_read_like_its_script(minor, adult):
 )
 def test_more_words_for_a_child_and_the_ways_to_say_an_age(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("me (m, 14) at the lake", "me (m, 44) at the lake"),  # a sex and an age, comma between
+        ("M15 here, make me a knight", "M45 here, make me a knight"),  # a forum self-report
+        ("a boy of twelve and three quarters", "a man of twenty and three quarters"),
+        ("#tinyBoy at the pool", "#oldMan at the pool"),  # a camel-case hashtag
+        ("a b-o-y a-g-e-d n-i-n-e", "a m-a-n a-g-e-d n-i-n-e-t-y"),  # letters cut by hyphens
+    ],
+)
+def test_ways_of_writing_an_age_or_a_tag(minor, adult):
+    assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    "jet", ["F16 here at the airshow", "F16, airshow", "two F16 here, on the runway"]
+)
+def test_a_letter_and_number_that_is_no_self_report_passes(jet):
+    assert both_modes(jet) == {False}
