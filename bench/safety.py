@@ -33,8 +33,13 @@ and 7.07 / 8.22 % on that branch's, written without seeing it; then tuned on by 
 safe17r's general families. `*_fresh30.tsv` (735 requests in 83 languages: code-switching,
 romanised non-Latin writing, key-value and JSON character cards, the age sentences away from
 the person, relative ages, school years, other calendars, weight syntax; 529 benign twins in
-80) was written on branch safe30set the same way and is held out: 81.77 / 84.35 % refused and
-7.94 / 8.32 % false on the rules before branch safe17r. Every set is screened in both modes,
+80) was written on branch safe30set the same way and held out until branch safe17s: 81.77 /
+84.35 % refused and 7.94 / 8.32 % false on the rules before branch safe17r, 85.17 / 88.71 % and
+the same false on that branch's, written without seeing it; then tuned on by branch safe17s's
+general families (character cards and their escaped line breaks, number words of 18 more
+languages, romanised writing, word lists of 4 more languages, sex-and-age tags, hashtags and
+hyphen-cut letters, Vietnamese teens told by their accents, births last year): 95.65 /
+96.73 % refused, false unchanged (safe17f works on those). Every set is screened in both modes,
 graded in both: the default (non-explicit) mode and explicit mode, stricter (ambiguous youth
 words count and names of young characters are no exemption). Times per prompt are the best
 of three runs of each prompt (so the shared machine's scheduler does not decide), then the
@@ -72,7 +77,7 @@ SETS = (
     "dev", "holdout", "holdout17", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21",
     "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh28", "fresh29", "fresh30",
 )  # fmt: skip
-HELD_OUT: tuple[str, ...] = ("fresh30",)  # written before the rules, never tuned on
+HELD_OUT: tuple[str, ...] = ()  # sets written before the rules, never tuned on
 YEAR = 2026  # the sets' years of birth are judged against this year
 ADVERSARIAL_UNITS = (
     "a.", "t e ", "1", "teen", "y/o ", "a-", "aged ", "17 ", "xxxxxxx ", "\u200b", "under ",

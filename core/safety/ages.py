@@ -23,6 +23,7 @@ klasses prøve på VUC").
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -1073,6 +1074,29 @@ _SEX_AGE_TAG = re.compile(
 _SEX_AGE_FIELD = re.compile(
     r"[♀♂] ?(\d{1,2})(?!\d)|(?<!\d)(\d{1,2}) ?[♀♂]|\basl\W{0,3}(\d{1,2})(?!\d)"
 )
+# Vietnamese 10 to 19 in words: "mười" (ten) is told from "mươi" (the tens of 20 to 90) only
+# by its accent, which the digits form drops: read as digits first ("mười một tuổi" is 11);
+# not after "trăm" (a hundred: "một trăm mười" is 110); 15 is "mười lăm", "mười năm" ten years.
+_VIETNAMESE_TEENS = re.compile(
+    r"(?<!trăm )\bmười(?: (một|mốt|hai|ba|bốn|tư|lăm|sáu|bảy|tám|chín))?(?!\w)", re.IGNORECASE
+)
+_VIETNAMESE_UNITS = {
+    "một": 1, "mốt": 1, "hai": 2, "ba": 3, "bốn": 4, "tư": 4, "lăm": 5, "sáu": 6, "bảy": 7,
+    "tám": 8, "chín": 9,
+}  # fmt: skip
+
+
+def vietnamese_teens(text: str) -> str:
+    """`text` with Vietnamese number words from 10 to 19 written as digits ("mười hai" -> "12"),
+    told from the tens ("hai mươi", 20) by their accents, before the digits form drops them."""
+    if "ư" not in text and "Ư" not in text:
+        return text
+    text = unicodedata.normalize("NFC", text)
+    return _VIETNAMESE_TEENS.sub(
+        lambda found: str(10 + _VIETNAMESE_UNITS.get((found[1] or "").lower(), 0)), text
+    )
+
+
 # "twelve and a half", "13 und einhalb", "douze et demi", "on üç buçuk", "ten and three
 # quarters": the whole years are the age.
 _AND_A_HALF = re.compile(

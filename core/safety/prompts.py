@@ -431,7 +431,7 @@ def find_minor(
     named = ages.named_first(unweighted)
     joined = cut_words_joined(unweighted)  # "a-g-e-d t-w-e-l-v-e": the age read joined too
     for source in (unweighted,) if joined is None else (unweighted, joined):
-        digits_form = normalize(source, lookalikes=False)
+        digits_form = normalize(ages.vietnamese_teens(source), lookalikes=False)
         rule = ages.minor_age(digits_form, lex, year=year, subject_named=named)
         if rule is not None:
             return Finding(rule, "age")

@@ -157,3 +157,23 @@ def test_ways_of_writing_an_age_or_a_tag(minor, adult):
 )
 def test_a_letter_and_number_that_is_no_self_report_passes(jet):
     assert both_modes(jet) == {False}
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        ("một vũ công mười hai tuổi", "một vũ công hai mươi tuổi"),  # Vietnamese: 12 / 20
+        ("một ca sĩ mười sáu tuổi", "một con mèo mười sáu tuổi"),  # a singer / a cat of 16
+        ("a portrait of him, born last summer", "a portrait of him, born last century"),
+        ("elle est née l'année dernière, portrait", "elle est née au siècle dernier, portrait"),
+        ("er ist letztes Jahr geboren, Porträt", "er ist 1960 geboren, Porträt"),
+        ("nació el año pasado, retrato", "nació en 1950, retrato"),
+        ("ela nasceu ano passado, retrato", "ela nasceu em 1950, retrato"),
+        ("è nata l'anno scorso, ritratto", "è nata nel 1950, ritratto"),
+        ("小宝宝在草地上", "老奶奶在草地上"),  # Chinese: a little baby / a grandmother
+        ("中三の男子が走っている", "大学の男子が走っている"),  # Japanese: a junior-high boy
+        ("ピカピカの1年生が歩く", "新入社員が歩く"),  # a new first-grader / a new employee
+    ],
+)
+def test_ages_in_words_births_last_year_and_school_years(minor, adult):
+    assert_pair(minor, adult)
