@@ -36,7 +36,7 @@ the person, relative ages, school years, other calendars, weight syntax; 529 ben
 80) was written on branch safe30set the same way and held out until branch safe17s: 81.77 /
 84.35 % refused and 7.94 / 8.32 % false on the rules before branch safe17r, 85.17 / 88.71 % and
 the same false on that branch's, written without seeing it; then tuned on by branch safe17s's
-general families (character cards and their escaped line breaks, number words of 18 more
+general families (character cards and their escaped line breaks, number words of 15 more
 languages, romanised writing, word lists of 4 more languages, sex-and-age tags, hashtags and
 hyphen-cut letters, Vietnamese teens told by their accents, births last year): 95.65 /
 96.73 % refused, false unchanged (safe17f works on those). Every set is screened in both modes,

@@ -25,3 +25,14 @@ def refused(prompt: str, *, nsfw: bool = False, year: int = YEAR) -> bool:
     except PolicyRefusal:
         return True
     return False
+
+
+def both_modes(prompt: str) -> set[bool]:
+    """Whether `prompt` is refused in the default mode and in explicit mode, as a set."""
+    return {refused(prompt, nsfw=False), refused(prompt, nsfw=True)}
+
+
+def assert_pair(minor: str, adult: str) -> None:
+    """`minor` is refused in both modes and its adult twin `adult` in neither."""
+    assert both_modes(minor) == {True}, minor
+    assert both_modes(adult) == {False}, adult

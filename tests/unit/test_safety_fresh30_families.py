@@ -4,20 +4,17 @@ labelled sets), as pairs: a minor's request refused in both modes and an adult's
 thing's) in the same shape that must pass.
 
 The families: character cards (line breaks written as their escapes, the age fields of
-Vietnamese, Swahili, Arabic, Hungarian and Polish cards, a height before the age)."""
+Vietnamese, Swahili, Arabic, Hungarian and Polish cards, a height before the age); number
+words of 15 more languages (Kazakh "он" after another number's unit stays Russian "he");
+romanised writing (Hinglish, Bengali, Persian, Tamil, Greeklish, the Arabic chat alphabet,
+Thai, rōmaji, Korean, pinyin school words); word lists of Kannada, Malayalam, Kyrgyz and
+Uzbek and more words for a child; sex-and-age tags, camel-case hashtags and letters cut by
+hyphens; Vietnamese teens told by their accents, births last year, school years of Japan and
+Taiwan."""
 
 import pytest
 
-from testing.safety import refused
-
-
-def both_modes(prompt: str) -> set[bool]:
-    return {refused(prompt, nsfw=False), refused(prompt, nsfw=True)}
-
-
-def assert_pair(minor: str, adult: str) -> None:
-    assert both_modes(minor) == {True}, minor
-    assert both_modes(adult) == {False}, adult
+from testing.safety import assert_pair, both_modes
 
 
 @pytest.mark.parametrize(
