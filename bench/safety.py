@@ -38,14 +38,14 @@ the person, relative ages, school years, other calendars, weight syntax; 529 ben
 the same false on that branch's, written without seeing it; then tuned on by branch safe17s's
 general families (character cards and their escaped line breaks, number words of 15 more
 languages, romanised writing, word lists of 4 more languages, sex-and-age tags, hashtags and
-hyphen-cut letters, Vietnamese teens told by their accents, births last year): 95.65 /
-96.73 % refused, false unchanged (safe17f works on those). Every set is screened in both modes,
-graded in both: the default (non-explicit) mode and explicit mode, stricter (ambiguous youth
-words count and names of young characters are no exemption). Times per prompt are the best
-of three runs of each prompt (so the shared machine's scheduler does not decide), then the
-99th percentile over the prompts; CPU time is shown beside wall, and the adversarial worst
-case is graded on CPU time (wall time on a machine shared by several processes measures the
-others too).
+hyphen-cut letters, Vietnamese teens told by their accents, Irish teens, births last year):
+95.78 / 96.73 % refused, false unchanged (safe17f works on those). Every set is screened in
+both modes, graded in both: the default (non-explicit) mode and explicit mode, stricter
+(ambiguous youth words count and names of young characters are no exemption). Times per prompt
+are the best of three runs of each prompt (so the shared machine's scheduler does not decide),
+then the 99th percentile over the prompts; CPU time is shown beside wall, and the adversarial
+worst case is graded on CPU time (wall time on a machine shared by several processes measures
+the others too).
 
 A learned second layer after the rules (hashed character n-grams, a logistic regression;
 and WordLlama's packaged embeddings under the same head) was built and measured by

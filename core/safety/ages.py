@@ -1108,6 +1108,16 @@ _AND_A_HALF = re.compile(
 
 # Turkish and Azerbaijani teens, "on" (ten) and a unit word ("on iki" = 12): read as digits,
 # for "on" alone is also English and French.
+# Irish puts the year word between the unit and its ten: "dhá bhliain déag" is 12 years,
+# "seacht mbliana déag" 17, "trí bliana is fiche" 23 (not 3).
+_IRISH_TEENS = re.compile(
+    r"\b(aon|dha|tri|ceithre|cuig|se|seacht|ocht|naoi) (?:bhliain|bliana|mbliana) (deag|is fiche)\b"
+)
+_IRISH_TENS = {"deag": 10, "is fiche": 20}
+_IRISH_UNITS = {
+    "aon": 1, "dha": 2, "tri": 3, "ceithre": 4, "cuig": 5, "se": 6, "seacht": 7, "ocht": 8,
+    "naoi": 9,
+}  # fmt: skip
 _TURKIC_TEENS = re.compile(
     r"\bon (bir|iki|uc|dort|dord|bes|alti|yedi|yeddi|sekiz|sekkiz|dokuz|doqquz)\b"
 )
@@ -1353,6 +1363,9 @@ def minor_age(
         lambda found: f" {next(g for g in found.groups() if g)} years old ", digits_form
     )
     digits_form = _TURKIC_TEENS.sub(lambda found: str(10 + _TURKIC_UNITS[found[1]]), digits_form)
+    digits_form = _IRISH_TEENS.sub(
+        lambda found: f"{_IRISH_TENS[found[2]] + _IRISH_UNITS[found[1]]} bliain", digits_form
+    )
     digits_form = _AND_A_HALF.sub(lambda found: _whole_years(found, lex), digits_form)
     digits_form = _BRACKETED_WORD.sub(lambda found: _bracketed_number(found, lex), digits_form)
     digits_form = _SUM.sub(_worked_out, digits_form)

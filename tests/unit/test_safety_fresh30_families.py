@@ -9,8 +9,8 @@ words of 15 more languages (Kazakh "он" after another number's unit stays Russ
 romanised writing (Hinglish, Bengali, Persian, Tamil, Greeklish, the Arabic chat alphabet,
 Thai, rōmaji, Korean, pinyin school words); word lists of Kannada, Malayalam, Kyrgyz and
 Uzbek and more words for a child; sex-and-age tags, camel-case hashtags and letters cut by
-hyphens; Vietnamese teens told by their accents, births last year, school years of Japan and
-Taiwan."""
+hyphens; Vietnamese teens told by their accents, Irish teens, births last year, school
+years of Japan and Taiwan."""
 
 import pytest
 
@@ -56,6 +56,8 @@ def test_character_cards_give_their_age(minor, adult):
         ("saltatrix quindecim annorum", "saltatrix quadraginta annorum"),  # Latin: 15 / 40
         ("dawnswraig un ar bymtheg oed", "dawnswraig ugain oed"),  # Welsh: 16 / 20
         ("dancistino dekkvarjara", "dancistino kvardekjara"),  # Esperanto, glued: 14 / 40
+        ("rinceoir dhá bhliain déag d'aois", "rinceoir ocht mbliana déag d'aois"),  # Irish: 12 / 18
+        ("rinceoir sé bliana déag d'aois", "rinceoir trí bliana is fiche d'aois"),  # Irish: 16 / 23
         ("kymmenvuotias tanssija", "kaksikymmentävuotias tanssija"),  # Finnish, short ten: 10
         ("он үш жасар биші", "отыз жасар биші"),  # Kazakh: a dancer of 13 / 30
         # Kazakh "он" (ten) is Russian "he": after a unit of another number it is no age
