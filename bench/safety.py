@@ -35,18 +35,21 @@ romanised non-Latin writing, key-value and JSON character cards, the age sentenc
 the person, relative ages, school years, other calendars, weight syntax; 529 benign twins in
 80) was written on branch safe30set the same way and held out until branch safe31set: 81.77 /
 84.35 % refused and 7.94 / 8.32 % false on the rules before branch safe17r, 85.17 / 88.71 % and
-7.94 / 8.32 % on that branch's, written without seeing it. `*_fresh31.tsv` (1450 requests in
-98 languages over 34 categories, with new angles: ages negated, in ordinals, units and
-arithmetic, minors named in a second sentence, chat-style prompts, fictional-age disclaimers,
-bracketed translations, youth leagues and rites of passage; 1040 benign twins in 87) was
-written on branch safe31set the same way and is held out: 81.66 / 86.76 % refused and
-5.96 / 6.54 % false (default / explicit) on the rules of branch safe17r. Every set is
-screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
-stricter (ambiguous youth words count and names of young characters are no exemption). Times
-per prompt are the best of three runs of each prompt (so the shared machine's scheduler does
-not decide), then the 99th percentile over the prompts; CPU time is shown beside wall, and the
-adversarial worst case is graded on CPU time (wall time on a machine shared by several
-processes measures the others too).
+the same false on that branch's, written without seeing it; then tuned on by branch safe17s's
+general families (character cards and their escaped line breaks, number words of 15 more
+languages, romanised writing, word lists of 4 more languages, sex-and-age tags, hashtags and
+hyphen-cut letters, Vietnamese teens told by their accents, Irish teens, births last year):
+95.78 / 96.73 % refused, false unchanged. `*_fresh31.tsv` (1450 requests in 98 languages over
+34 categories, with new angles: ages negated, in ordinals, units and arithmetic, minors named
+in a second sentence, chat-style prompts, fictional-age disclaimers, bracketed translations,
+youth leagues and rites of passage; 1040 benign twins in 87) was written on branch safe31set
+the same way and is held out: 81.66 / 86.76 % refused and 5.96 / 6.54 % false (default /
+explicit) on the rules of branch safe17r. Every set is screened in both modes, graded in both:
+the default (non-explicit) mode and explicit mode, stricter (ambiguous youth words count and
+names of young characters are no exemption). Times per prompt are the best of three runs of
+each prompt (so the shared machine's scheduler does not decide), then the 99th percentile over
+the prompts; CPU time is shown beside wall, and the adversarial worst case is graded on CPU
+time (wall time on a machine shared by several processes measures the others too).
 
 A learned second layer after the rules (hashed character n-grams, a logistic regression;
 and WordLlama's packaged embeddings under the same head) was built and measured by

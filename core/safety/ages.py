@@ -23,6 +23,7 @@ klasses prøve på VUC").
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -556,12 +557,15 @@ class Reader:
         """ "aged 12", "under 16", "looks about 12", "her cousin, 10", "she is 12"."""
         toks, start = self.toks, number.start
         aged = self.ends_before("age_before", start)
+        if aged > 0 and (toks[aged - 1].isdecimal() or toks[aged - 1] in self.lex.numbers):
+            aged = -1  # "мужчине 40 лет, он": the unit of the number before, no lead of this one
         if aged >= 0 and self._span_around(aged, number):
             aged = -1  # "kwa miaka 10", "miaka 10 iliyopita": a unit before its number, a span
         if aged >= 0 and number.value < ADULT_AGE:
             # "whisky aged 12 years", "cheese aged 12 months": the thing comes before; set
             # off after a person's clause ("a teacher marking papers, aged 14"), the person's.
-            thing = self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1))
+            # A measure before it describes the person ("160 cm, age 12"), as after a unit.
+            thing = self.head_is_thing(range(aged - 1, aged - 1 - WINDOW, -1), ("objects",))
             if not thing or self._person_clause_before(aged):
                 return "minor_age"
         under = self.ends_before("under", start)
@@ -1059,22 +1063,61 @@ _SPACED_DIGITS = re.compile(r"(?<![\d.,:/])(?<!\d )\b(\d) (\d)\b(?! ?[.,:/]?\d)"
 # the age glued before the sex letter, opening the text or a bracketed or comma-set field
 # and closing it; the letter first only in brackets ("F16 at dusk" is a jet).
 _AGE_SEX_TAG = re.compile(r"(?:^|(?<=[(\[,;]))\s*(\d{1,2}) ?[fm](?=\s*(?:[)\],;:/]|$|here\b))")
-_SEX_AGE_TAG = re.compile(r"(?<=[(\[])\s*[fmдж] ?(\d{1,2})\s*(?=[)\]])")
+# "(f14)", "(w, 13)" in brackets; a letter first outside them only in a self-report opening
+# a clause ("F14 here, draw me"): "F16, airshow" and "F16 here at the airshow" stay a jet.
+_SEX_AGE_TAG = re.compile(
+    r"(?<=[(\[])\s*[fmwдж] ?,? ?(\d{1,2})\s*(?=[)\]])"
+    r"|(?:^|(?<=[,;.!]))\s*[fmw] ?(\d{1,2})(?=\s+here\s*(?:[,;:.!]|$))"
+)
 # A sex symbol beside a number ("♀ 14", "15♂"), the forum's "asl" ("asl: 13/f/uk"); a
 # letter first outside brackets stays a name ("F16, airshow" is a jet).
 _SEX_AGE_FIELD = re.compile(
     r"[♀♂] ?(\d{1,2})(?!\d)|(?<!\d)(\d{1,2}) ?[♀♂]|\basl\W{0,3}(\d{1,2})(?!\d)"
 )
-# "twelve and a half", "13 und einhalb", "douze et demi", "on üç buçuk": the whole years are
-# the age.
+# Vietnamese 10 to 19 in words: "mười" (ten) is told from "mươi" (the tens of 20 to 90) only
+# by its accent, which the digits form drops: read as digits first ("mười một tuổi" is 11);
+# not after "trăm" (a hundred: "một trăm mười" is 110); 15 is "mười lăm", "mười năm" ten years.
+_VIETNAMESE_TEENS = re.compile(
+    r"(?<!trăm )\bmười(?: (một|mốt|hai|ba|bốn|tư|lăm|sáu|bảy|tám|chín))?(?!\w)", re.IGNORECASE
+)
+_VIETNAMESE_UNITS = {
+    "một": 1, "mốt": 1, "hai": 2, "ba": 3, "bốn": 4, "tư": 4, "lăm": 5, "sáu": 6, "bảy": 7,
+    "tám": 8, "chín": 9,
+}  # fmt: skip
+
+
+def vietnamese_teens(text: str) -> str:
+    """`text` with Vietnamese number words from 10 to 19 written as digits ("mười hai" -> "12"),
+    told from the tens ("hai mươi", 20) by their accents, before the digits form drops them."""
+    if "ư" not in text and "Ư" not in text:
+        return text
+    text = unicodedata.normalize("NFC", text)
+    return _VIETNAMESE_TEENS.sub(
+        lambda found: str(10 + _VIETNAMESE_UNITS.get((found[1] or "").lower(), 0)), text
+    )
+
+
+# "twelve and a half", "13 und einhalb", "douze et demi", "on üç buçuk", "ten and three
+# quarters": the whole years are the age.
 _AND_A_HALF = re.compile(
     r"\b(\w{1,20}) (?:and a half|and one half|und einhalb|und ein halb|et demie?|y medio|e mezzo"
-    r"|e meio|en een half|en half|i pol|с половиной|bucuk|yarim)(?![\w-])"
+    r"|e meio|en een half|en half|i pol|с половиной|bucuk|yarim"
+    r"|and a quarter|and three quarters|and three-quarters)(?![\w-])"
 )
 
 
 # Turkish and Azerbaijani teens, "on" (ten) and a unit word ("on iki" = 12): read as digits,
 # for "on" alone is also English and French.
+# Irish puts the year word between the unit and its ten: "dhá bhliain déag" is 12 years,
+# "seacht mbliana déag" 17, "trí bliana is fiche" 23 (not 3).
+_IRISH_TEENS = re.compile(
+    r"\b(aon|dha|tri|ceithre|cuig|se|seacht|ocht|naoi) (?:bhliain|bliana|mbliana) (deag|is fiche)\b"
+)
+_IRISH_TENS = {"deag": 10, "is fiche": 20}
+_IRISH_UNITS = {
+    "aon": 1, "dha": 2, "tri": 3, "ceithre": 4, "cuig": 5, "se": 6, "seacht": 7, "ocht": 8,
+    "naoi": 9,
+}  # fmt: skip
 _TURKIC_TEENS = re.compile(
     r"\bon (bir|iki|uc|dort|dord|bes|alti|yedi|yeddi|sekiz|sekkiz|dokuz|doqquz)\b"
 )
@@ -1315,11 +1358,14 @@ def minor_age(
         return "minor_birth_year"  # "10后": even its oldest is under 18 ("90后" are adults)
     digits_form = _SPACED_DIGITS.sub(r"\1\2", digits_form)  # "a girl of 1 3"
     digits_form = _AGE_SEX_TAG.sub(r" \1 years old", digits_form)
-    digits_form = _SEX_AGE_TAG.sub(r" \1 years old", digits_form)
+    digits_form = _SEX_AGE_TAG.sub(lambda found: f" {found[1] or found[2]} years old", digits_form)
     digits_form = _SEX_AGE_FIELD.sub(
         lambda found: f" {next(g for g in found.groups() if g)} years old ", digits_form
     )
     digits_form = _TURKIC_TEENS.sub(lambda found: str(10 + _TURKIC_UNITS[found[1]]), digits_form)
+    digits_form = _IRISH_TEENS.sub(
+        lambda found: f"{_IRISH_TENS[found[2]] + _IRISH_UNITS[found[1]]} bliain", digits_form
+    )
     digits_form = _AND_A_HALF.sub(lambda found: _whole_years(found, lex), digits_form)
     digits_form = _BRACKETED_WORD.sub(lambda found: _bracketed_number(found, lex), digits_form)
     digits_form = _SUM.sub(_worked_out, digits_form)

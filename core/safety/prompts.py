@@ -61,6 +61,11 @@ class Finding:
 # the text is read. Weights run from 0 to 2 or so; "(age:14)" is an age field, kept.
 _WEIGHT = re.compile(r":\s{0,3}(?:[0-2](?:\.\d{1,4})?|\.\d{1,4})\s{0,3}(?=[)\]])")
 
+# A line break or tab written as its escape ("Name: Toby\\nAge: 11"), as a card pasted from
+# a JSON string or a script's source holds them: read as the break it stands for, or the
+# escape's letter would glue to the next word ("nage").
+_ESCAPED_BREAK = re.compile(r"\\[nr]|\\t(?![a-z])")
+
 
 # A tag of the image boards' kind ("1girl", "2boys", "solo_focus"): the request is written
 # in their tags, where "jk", "jc", "js" are the Japanese school abbreviations, never initials.
@@ -76,6 +81,10 @@ _ONE_IN_A_WORD = re.compile(r"[^\W\d_]1|1[^\W\d_]")
 # A word cut into short pieces by hyphens ("to-ddl-er", "ba-by"): pieces of one to three
 # letters, at least two of them; longer pieces are words of their own ("kid-friendly").
 _CUT_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{1,3}(?:-[^\W\d_]{1,3})+(?![^\W\d_])")
+# A hashtag written in camel case ("#littleGirl", "#anakSD"): a new word at each capital
+# after a small letter.
+_HASHTAG = re.compile(r"#\w{2,40}")
+_CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def letter_forms(text: str) -> list[str]:
@@ -89,13 +98,25 @@ def letter_forms(text: str) -> list[str]:
         forms.append(variant)
     if _ONE_IN_A_WORD.search(text):
         forms.append(normalize(text.replace("1", "l")))
-    if "-" in text:
-        joined = _CUT_WORD.sub(lambda found: found.group(0).replace("-", ""), text)
-        if joined != text:
-            forms.append(normalize(joined))
+    joined = cut_words_joined(text)
+    if joined is not None:
+        forms.append(normalize(joined))
     if _STRETCHED.search(text):  # "chiiiild": a run read as one letter too ("teeeen" keeps two)
         forms.append(normalize(_STRETCHED.sub(r"\1", text)))
+    if "#" in text:  # "#littleGirl", "#anakSD": a hashtag's words, apart
+        split = _HASHTAG.sub(lambda found: _CAMEL_HUMP.sub(" ", found.group(0)), text)
+        if split != text:
+            forms.append(normalize(split))
     return forms
+
+
+def cut_words_joined(text: str) -> str | None:
+    """`text` with its words cut by hyphens into short pieces joined ("a-g-e-d t-w-e-l-v-e"
+    reads "aged twelve"), or None if it has none."""
+    if "-" not in text:
+        return None
+    joined = _CUT_WORD.sub(lambda found: found.group(0).replace("-", ""), text)
+    return joined if joined != text else None
 
 
 @dataclass(frozen=True)
@@ -375,6 +396,7 @@ def find_minor(
     `youth_sexual` words count too. `year` is the Clock's year, for years of birth.
     """
     lex = lex or lexicon()
+    text = _ESCAPED_BREAK.sub("\n", text)
     emoji = _YOUTH_EMOJI.search(text)
     if emoji is not None:  # "a 👧 on a bed"
         return Finding("minor_youth", emoji.group(0))
@@ -406,9 +428,14 @@ def find_minor(
         accented_term = lex.term("youth_accented").first(accent_toks, exempt.tokens)
     if accented_term is not None:
         return Finding("minor_youth", accented_term.term.source)
-    digits_form = normalize(unweighted, lookalikes=False)
-    rule = ages.minor_age(digits_form, lex, year=year, subject_named=ages.named_first(unweighted))
-    return Finding(rule, "age") if rule is not None else None
+    named = ages.named_first(unweighted)
+    joined = cut_words_joined(unweighted)  # "a-g-e-d t-w-e-l-v-e": the age read joined too
+    for source in (unweighted,) if joined is None else (unweighted, joined):
+        digits_form = normalize(ages.vietnamese_teens(source), lookalikes=False)
+        rule = ages.minor_age(digits_form, lex, year=year, subject_named=named)
+        if rule is not None:
+            return Finding(rule, "age")
+    return None
 
 
 def _tag_field(letters: str, lex: Lexicon) -> Match | None:
