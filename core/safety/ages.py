@@ -77,6 +77,8 @@ SCHOOL_GRADES = range(0, 13)
 # After an age, a word like these is a verb, not an adjective of the thing ("a 12 year old
 # eating cheese", "a 7 year old bakes bread"; but "a 10 year old red car").
 _VERB_LIKE = re.compile(r"^(?:\w{2,}ing|\w{3,}ed|\w{2,}[^s\W]s)$")
+# The small units an age may be counted in, with how many of each make a year.
+_SMALL_UNITS = (("month_counts", 12), ("week_counts", 52), ("day_counts", 365))
 _ARTICLES = frozenset({"a", "an", "the", "her", "his", "their", "my", "your", "some"})
 _COMMAS = frozenset({",", "，", "、"})
 # An age glued to its unit in one token ("35살"): the digits, then letters.
@@ -296,6 +298,12 @@ class Reader:
         person."""
         stops, fillers = self.lex.age_words["stops"], self.lex.age_words["fillers"]
         forward = indices.step > 0
+        if not forward and 0 <= indices.start < len(self.toks):
+            # "a house that is 9 years old", "the bridge, which is 12 years old": a relative
+            # clause ends here ("who is" is none: a person's); read the noun before it
+            clause = self.ends_before("relative_clauses", indices.start + 1)
+            if clause > 0:
+                return self.head_is_thing(range(clause - 1, clause - 1 - WINDOW, -1), kinds)
         for index in indices:
             if not 0 <= index < len(self.toks):
                 return False
@@ -383,7 +391,17 @@ class Reader:
             or self.ends_before("under", number.start) >= 0
         )
         limit = ADULT_AGE + 1 if under else ADULT_AGE
+        if infant_end and not unit_end and not under and self._adult_in_small_units(number):
+            return None  # "a man who is 400 months old": 33 years, counted in months
         return "minor_age" if infant_end or number.value < limit else None
+
+    def _adult_in_small_units(self, number: Number) -> bool:
+        """Whether `number`, counted in the months, weeks or days said after it, makes 18
+        years or more ("400 months", "9000 days")."""
+        return any(
+            self.end_of(name, number.end) and number.value >= ADULT_AGE * per_year
+            for name, per_year in _SMALL_UNITS
+        )
 
     def relative_age(self, number: Number, sign: int) -> str | None:
         """A difference of ages ("25 years younger") read against the age the request
@@ -780,7 +798,7 @@ class Reader:
     def small_units_age(self, number: Number) -> str | None:
         """An age counted in months, weeks or days after a person ("a girl of 170 months",
         "a boy aged 700 weeks"): under 18 years once divided out."""
-        for name, per_year in (("month_counts", 12), ("week_counts", 52), ("day_counts", 365)):
+        for name, per_year in _SMALL_UNITS:
             end = self.end_of(name, number.end)
             if not end or number.value >= ADULT_AGE * per_year or self._is(("ago",), end):
                 continue

@@ -251,6 +251,7 @@ AGE_PHRASE_KEYS = (
     "adult_schools",
     "birthdays",
     "objects",
+    "relative_clauses",
     "agents",
     "durations",
     "ago",
