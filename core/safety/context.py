@@ -195,6 +195,7 @@ class ContextRules:
                 and (
                     self._simile(match, toks, form)
                     or self._endearment(match, toks, form)
+                    or self._partner_endearment(match, toks, form)
                     or self._former(match, toks, form)
                     or self._milestone(match, toks, form)
                 )
@@ -316,6 +317,8 @@ class ContextRules:
                 continue
             if not possessed:
                 return True  # "calls his wife baby": someone else is the one called
+            if self._called_named(toks, end, match.start, form):
+                return True  # "calls him her baby boy": he is the one called, hers
             # "calls (out to) her baby" may be a mother calling her child: only "the app
             # she calls her baby", a thing named and its owner the subject, holds.
             subject = _ends_before(self.list_in("call_subjects", form), toks, index) >= 0
@@ -323,6 +326,73 @@ class ContextRules:
                 return True
             break
         return self._quoted(match, toks, form)
+
+    def _called_named(self, toks: list[str], start: int, end: int, form: str) -> bool:
+        """Whether a `call_objects` word ("him", "her") stands in [start, end) before the
+        possessive that ends there ("calls her his little girl"): the one called is named,
+        the possessive the caller's, not a mother's word for her child."""
+        owner = _ends_before(self.list_in("possessives", form), toks, end)
+        objects = self.list_in("call_objects", form)
+        return owner > start and any(objects.end_at(toks, i) for i in range(start, owner))
+
+    def _partner_endearment(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "mi niña, mi esposa de 45 años", "my wife, my baby girl": an endearment, the
+        speaker's own or opening the request, set beside a `partners` word (a spouse, a
+        boyfriend) with no `apposition_stops` word between or just after ("my baby, my
+        husband and me" may be three people); or with an adult age right after it ("my
+        baby, 34, asleep"). Never "my baby, my son": only a partner is one's baby so."""
+        phrase_end = self.list_in("endearments", form).end_at(toks, match.start)
+        if phrase_end < match.end:
+            return False
+        possessives = self.list_in("possessives", form)
+        owned = match.start <= 1 or _ends_before(possessives, toks, match.start) >= 0
+        if not owned and not any(
+            possessives.end_at(toks, i) for i in range(match.start, phrase_end)
+        ):
+            return False
+        digits = self.digits
+        if len(digits) == len(toks):
+            reader = ages.Reader(digits, self.lex, year=0)
+            if self._adult_number_at(reader, digits, phrase_end) is not None:
+                return True
+        partners, stops = self.list_in("partners", form), self.list_in("apposition_stops", form)
+        after = range(phrase_end, min(len(toks), phrase_end + _APPOSITION))
+        before = range(match.start - 1, max(-1, match.start - 1 - _APPOSITION), -1)
+        for side in (after, before):
+            for index in side:
+                partner_end = partners.end_at(toks, index)
+                if partner_end:
+                    return side is before or not self._listed_on(toks, partner_end, form)
+                if stops.end_at(toks, index) or self._person_at(toks, index):
+                    break  # "my baby, my son, ...": the nearest person is the baby
+        return False
+
+    def _listed_on(self, toks: list[str], start: int, form: str) -> bool:
+        """Whether an `apposition_stops` word ("and", "with") follows token `start` in its
+        clause or opens the next one ("my husband of 40 and me", "my husband, and me"):
+        then the words before it may be a list of people."""
+        commas, digits = self.commas, self.digits
+        reader = ages.Reader(digits, self.lex, year=0) if len(digits) == len(toks) else None
+        for index in range(start, min(len(toks), start + _APPOSITION)):
+            stop_end = self.list_in("apposition_stops", form).end_at(toks, index)
+            if stop_end and (
+                reader is None or self._adult_number_at(reader, digits, stop_end) is None
+            ):
+                return True  # not "of 40" (Dutch "of", or): a stop leading an age lists no one
+            if index in commas and index > start:
+                return False  # the next clause opened with another word
+        return False
+
+    @cached_property
+    def commas(self) -> frozenset[int]:
+        """The indices of the tokens a comma stands right before (see `ages.after_commas`)."""
+        return ages.after_commas(normalize(self.text, lookalikes=False))
+
+    def _person_at(self, toks: list[str], index: int) -> bool:
+        """Whether a word naming a person or a relative, or a youth word, starts at `index`."""
+        lists = [self.lex.phrase(name) for name in ("persons", "relations")]
+        lists += [self.lex.term(name) for name in ("youth", "youth_sexual")]
+        return any(words.end_at(toks, index) for words in lists)
 
     def _caption_words(self, form: str) -> int:
         """How many tokens stand before a colon that opens the request ("hey kiddo: a

@@ -48,3 +48,36 @@ def test_an_age_said_of_a_thing_passes_and_of_a_child_is_refused(minor, adult):
 )
 def test_an_age_in_months_weeks_or_days_is_read_in_years(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # an endearment set beside a partner: the partner is the one so called
+        ("my baby, my son, asleep in the hammock", "my baby, my husband, asleep in the hammock"),
+        ("my baby and my fiancé at the lake", "my baby, my fiancé of 38, at the lake"),
+        ("mi nena, mi hija de 6 años, cocinando", "mi nena, mi novia de 29 años, cocinando"),
+        ("mon bébé, mon mari et moi au parc", "mon bébé, mon mari de 52 ans, au parc"),
+        ("il mio bambino, mio figlio di 4 anni, al mare", "il mio bambino, mio marito, al mare"),
+        ("мой малыш и мой муж на кухне", "мой малыш, мой муж, на кухне"),
+        ("meu neném, meu filho, na praia", "meu neném, meu namorado de 30 anos, na praia"),
+        ("우리 애기 다섯 살, 공원에서", "우리 애기, 마흔 살 남편, 공원에서"),  # Korean
+        ("my daughter and my baby girl at the table", "my wife, my baby girl, at the table"),
+        # the endearment with an adult age set right after it
+        ("my baby, 2, asleep on the couch", "my baby, 41, asleep on the couch, my husband"),
+    ],
+)
+def test_an_endearment_beside_a_partner_is_the_partners(minor, adult):
+    assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # the one called is named ("him", "her") before the caller's possessive
+        ("a mother calls her little girl in from a yard", "he calls her his little girl, both 60"),
+        ("a woman calls her baby boy to the table", "she calls him her baby boy, he is 52"),
+    ],
+)
+def test_the_one_called_is_named_before_the_endearment(minor, adult):
+    assert_pair(minor, adult)
