@@ -81,3 +81,19 @@ def test_an_endearment_beside_a_partner_is_the_partners(minor, adult):
 )
 def test_the_one_called_is_named_before_the_endearment(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # "baby" after the vegetable or dish it describes, as Romance languages place it
+        ("una modella baby in posa", "zucchine baby grigliate su un piatto"),
+        ("una modelo baby en un sofá", "espinacas baby en un bol de cerámica"),
+        # food for a baby, and a baby vegetable written as one Korean word
+        ("un bebé sobre la encimera", "un potito de bebé abierto sobre la encimera"),
+        ("um bebê no balcão", "uma papinha de bebê no balcão"),
+        ("애기 한 명이 접시 옆에", "애기호박 볶음 한 접시"),
+    ],
+)
+def test_baby_vegetables_and_baby_food_are_things(minor, adult):
+    assert_pair(minor, adult)
