@@ -64,6 +64,10 @@ _UNSPACED_AGE_ANY = re.compile(r"([\doieast]{1,3}|[一二两兩三四五六七�
 _UNSPACED_NUMERAL = re.compile(r"\s?(?:[\doieastl]{1,2}|[一二三四五六七八九十]{1,3})\s?")
 
 
+# A word of the original text, for its capitals.
+_WORD = re.compile(r"[^\W\d_]+")
+
+
 @dataclass(frozen=True)
 class Held:
     """What the context rules hold in one form: token indices and unspaced spans."""
@@ -102,6 +106,7 @@ class ContextRules:
         self._adult: bool | None = None
         self._quotes: dict[str, list[tuple[int, list[str]]]] = {}
         self._reader: ages.Reader | None = None
+        self._titled: dict[str, frozenset[tuple[str, str]]] = {}
 
     @cached_property
     def digits(self) -> list[str]:
@@ -187,6 +192,7 @@ class ContextRules:
     def _holds(self, match: Match, toks: list[str], form: str) -> bool:
         return (
             self._profession(match, toks, form)
+            or self._surname(match, toks, form)
             or self._empty_place(match, toks, form)
             or self._adult_age_attached(match, toks, form)
             or self._written(match, toks, form)
@@ -254,6 +260,31 @@ class ContextRules:
         return sexual.first(tokens(letters)) is not None or any(
             True for _ in sexual.unspaced_matches(letters)
         )
+
+    # -- surnames -----------------------------------------------------------------------
+    def _surname(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "el señor Niño", "il signor Bambini", "Mr. Kidd": a one-word youth word written
+        capitalised right after an `honorifics` word is a surname (an honorific names an
+        adult); "el señor niño" is not."""
+        if match.end - match.start != 1 or match.start == 0:
+            return False
+        honorifics = self.list_in("honorifics", form)
+        if honorifics.end_at(toks, match.start - 1) != match.start:
+            return False
+        as_form: Form = "accents" if form == "accents" else "letters"
+        return (toks[match.start - 1], toks[match.start]) in self._titled_pairs(as_form)
+
+    def _titled_pairs(self, form: Form) -> frozenset[tuple[str, str]]:
+        """The pairs (word, next word), in `form`, of the request's words whose next word is
+        written with a capital (read once per form)."""
+        if form not in self._titled:
+            words = _WORD.findall(self.text)
+            self._titled[form] = frozenset(
+                (in_form(word, form), in_form(after, form))
+                for word, after in zip(words, words[1:], strict=False)
+                if after[:1].isupper()
+            )
+        return self._titled[form]
 
     # -- empty places --------------------------------------------------------------------
     def _empty_place(self, match: Match, toks: list[str], form: str) -> bool:

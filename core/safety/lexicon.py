@@ -222,6 +222,7 @@ CONTEXT_KEYS = (
     "former_was",
     "former_roles",
     "empty_words",
+    "honorifics",
     "milestones",
     "own",
     "simile_roles",

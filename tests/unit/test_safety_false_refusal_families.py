@@ -97,3 +97,16 @@ def test_the_one_called_is_named_before_the_endearment(minor, adult):
 )
 def test_baby_vegetables_and_baby_food_are_things(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # a youth word written with a capital right after an honorific is a surname
+        ("el señor niño en su taller", "el señor Niño en su taller"),
+        ("il signor Bambini con un bambino di 6 anni", "il signor Bambini, 70 anni, al bar"),
+        ("a senhora e o menino na feira", "a senhora Menina, de 62 anos, na feira"),
+    ],
+)
+def test_a_youth_word_after_an_honorific_is_a_surname(minor, adult):
+    assert_pair(minor, adult)
