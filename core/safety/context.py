@@ -464,12 +464,13 @@ class ContextRules:
             return False
         staff = self.list_in("staff", form)
         youth = [self.lex.term(n) for n in ("youth", "youth_sexual")]
+        stops = self.list_in("apposition_stops", form)
         for index in range(match.end, min(len(toks), match.end + 3)):
             staff_end = staff.end_at(toks, index)
             if staff_end:
                 return not self.someone_else(toks, match.start, staff_end)
-            if any(y.end_at(toks, index) for y in youth):
-                break
+            if stops.end_at(toks, index) or any(y.end_at(toks, index) for y in youth):
+                break  # "kahdeksannen luokan oppilas ja opettaja": a pupil and a teacher
         links = self.list_in("staff_links", form)
         index = match.start
         while index > 0 and match.start - index < 3 and links.end_at(toks, index - 1):

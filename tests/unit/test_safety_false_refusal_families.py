@@ -110,3 +110,21 @@ def test_baby_vegetables_and_baby_food_are_things(minor, adult):
 )
 def test_a_youth_word_after_an_honorific_is_a_surname(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # a school grade naming the class a teacher teaches, no pupil named
+        (
+            "una bambina di seconda elementare in corridoio",
+            "una maestra di seconda elementare in corridoio",
+        ),
+        ("o elevă de clasa a cincea la tablă", "o profesoară de clasa a cincea la tablă"),
+        ("viidennen luokan tyttö kahvilassa", "viidennen luokan opettaja kahvilassa"),
+        ("viidennen luokan opettaja ja oppilas kahvilassa", "viidennen luokan opettaja kahvilassa"),
+        ("دختر کلاس پنجم در حیاط", "معلم کلاس پنجم در حیاط"),  # Persian: a girl / a teacher
+    ],
+)
+def test_a_grade_a_teacher_teaches_is_no_pupils(minor, adult):
+    assert_pair(minor, adult)
