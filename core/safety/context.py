@@ -419,6 +419,16 @@ class ContextRules:
         """The indices of the tokens a comma stands right before (see `ages.after_commas`)."""
         return ages.after_commas(normalize(self.text, lookalikes=False))
 
+    def person_named(self, toks: list[str], match: Match) -> bool:
+        """Whether `toks` name a person or a relative, or hold a youth word, outside the
+        youth word at `match` (a possessive, "her", names no one of its own)."""
+        possessives = self.list_in("possessives", "letters")
+        return any(
+            self._person_at(toks, index) and not possessives.end_at(toks, index)
+            for index in range(len(toks))
+            if not match.start <= index < match.end
+        )
+
     def _person_at(self, toks: list[str], index: int) -> bool:
         """Whether a word naming a person or a relative, or a youth word, starts at `index`."""
         lists = [self.lex.phrase(name) for name in ("persons", "relations")]

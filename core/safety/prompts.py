@@ -305,7 +305,9 @@ def _modifying(letters: str, toks: list[str], ctx: _Context, form: str) -> set[i
     spans = [m.span() for m in TOKEN.finditer(letters)]
     held: set[int] = set()
     for match in found:
-        if _modifies_before(letters, toks, spans, match, ctx, form):
+        if _modifies_before(letters, toks, spans, match, ctx, form) or _animals_young(
+            toks, match, ctx, form
+        ):
             held |= set(range(match.start, match.end))  # "carciofini baby", "maíz baby"
             continue
         head_end = things.end_at(toks, match.end) if match.end < len(toks) else 0
@@ -345,6 +347,23 @@ def _modifies_before(
     return not (worn.end_at(toks, match.end) or persons.end_at(toks, match.end))
 
 
+def _animals_young(toks: list[str], match: Match, ctx: _Context, form: str) -> bool:
+    """Whether a `youth_modifiers` word names an animal's young by its possessive ("a goat
+    with her two kids", "بکری اپنے بچوں کے ساتھ"): a possessive right before it (a number
+    word between at most), a `young_things` animal a few tokens before that, and no person
+    named in the request (the possessive could be a woman's)."""
+    possessives = ctx.lex.context_in("possessives", form)
+    owner = match.start - 1
+    if owner > 0 and ages.numbers_in(toks[owner : owner + 1], ctx.lex):
+        owner -= 1  # "her two kids"
+    if owner < 1 or possessives.end_at(toks, owner) != owner + 1:
+        return False
+    things = ctx.lex.modifier_in("young_things", form)
+    if not any(things.end_at(toks, at) for at in range(max(0, owner - _ANIMAL_REACH), owner)):
+        return False
+    return not (ctx.rules.adult_named or ctx.rules.person_named(toks, match))
+
+
 def _first(phrases: PhraseSet, letters: str, toks: list[str], exempt: _Exemptions) -> Match | None:
     """The first term of `phrases` not wholly inside an exempt phrase."""
     found = phrases.first(toks, exempt.tokens)
@@ -357,6 +376,8 @@ def _first(phrases: PhraseSet, letters: str, toks: list[str], exempt: _Exemption
 
 
 _NOTHING = _Exemptions(frozenset(), [])
+# How far before an animal's young's possessive the animal may stand ("a goat with her").
+_ANIMAL_REACH = 3
 
 
 def lex_always() -> PhraseSet:

@@ -128,3 +128,18 @@ def test_a_youth_word_after_an_honorific_is_a_surname(minor, adult):
 )
 def test_a_grade_a_teacher_teaches_is_no_pupils(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # an animal's young: named by the animal's possessive, or the young word before it
+        ("a woman with a sheep and her three kids", "a sheep with her three kids on a hill"),
+        ("a cow and two kids by the fence", "a cow with her kids by the fence"),
+        ("عورت اپنے بچوں کے ساتھ کھیت میں", "گائے اپنے بچوں کے ساتھ کھیت میں"),  # Urdu
+        ("a newborn asleep in the straw", "a newborn foal asleep in the straw"),
+        ("mtoto wa miaka sita shambani", "mtoto wa twiga shambani"),  # Swahili: a giraffe's
+    ],
+)
+def test_an_animals_young_is_no_child(minor, adult):
+    assert_pair(minor, adult)
