@@ -143,3 +143,15 @@ def test_a_grade_a_teacher_teaches_is_no_pupils(minor, adult):
 )
 def test_an_animals_young_is_no_child(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # young characters' titles on comics and wrappers are things; an idiom of all work
+        ("the Teen Titans on a rooftop at night", "a stack of Teen Titans comics on a shelf"),
+        ("ein Mädchen im Büro, Karikatur", "der Hausmeister ist das Mädchen für alles, Karikatur"),
+    ],
+)
+def test_titles_on_comics_and_idioms_are_no_children(minor, adult):
+    assert_pair(minor, adult)
