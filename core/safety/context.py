@@ -445,8 +445,13 @@ class ContextRules:
     def _written(self, match: Match, toks: list[str], form: str) -> bool:
         """ "a neon sign saying Baby, I'm yours", "a love letter that begins my baby": an
         endearment written on a thing (`writing` lead after an `artifacts` word), not a
-        person, in a request without sexual words."""
-        if self.sexual or not self.list_in("endearments", form).end_at(toks, match.start):
+        person, in a request without sexual words; any youth word so, quoted, in a request
+        naming no one ("a sign reading "Kids Eat Free" outside a diner")."""
+        if self.sexual:
+            return False
+        if not self.list_in("endearments", form).end_at(toks, match.start) and not (
+            self._quoted(match, toks, form) and not self.person_named(toks, match)
+        ):
             return False
         writing, artifacts = self.list_in("writing", form), self.lex.term("artifacts")
         start = match.start

@@ -155,3 +155,18 @@ def test_an_animals_young_is_no_child(minor, adult):
 )
 def test_titles_on_comics_and_idioms_are_no_children(minor, adult):
     assert_pair(minor, adult)
+
+
+@pytest.mark.parametrize(
+    ("minor", "adult"),
+    [
+        # youth words quoted on a sign, no one named; a colloquial group given an adult age
+        (
+            'a shop sign reading "Kids Corner" above a boy',
+            'a shop sign reading "Kids Corner" at dusk',
+        ),
+        ("unas chavalas de once años en la terraza", "unas chavalas de sesenta años en la terraza"),
+    ],
+)
+def test_words_on_signs_and_groups_of_adults(minor, adult):
+    assert_pair(minor, adult)
