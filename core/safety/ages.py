@@ -751,8 +751,16 @@ class Reader:
         ):
             return "minor_age" if number.value in SCHOOL_GRADES else None
         if number.ordinal and number.value < ADULT_AGE and self.end_of("birthdays", after):
-            return "minor_age"
+            return None if self._thing_owns(number.start) else "minor_age"
         return None
+
+    def _thing_owns(self, index: int) -> bool:
+        """Whether an `objects` word (an animal, a thing) owns what starts at token `index`,
+        in the possessive right before it ("a puppy's first birthday", "the dog's 10th")."""
+        owner = index - 1
+        if owner > 0 and self.toks[owner] == "s":
+            owner -= 1
+        return owner >= 0 and self._is(("objects",), owner)
 
     def until_adult(self, number: Number) -> str | None:
         """ "she will be 18 in three years", "two years away from being an adult", "can't

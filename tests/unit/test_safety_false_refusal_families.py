@@ -134,6 +134,7 @@ def test_a_grade_a_teacher_teaches_is_no_pupils(minor, adult):
     ("minor", "adult"),
     [
         # an animal's young: named by the animal's possessive, or the young word before it
+        ("a boy's second birthday in the garden", "a kitten's second birthday in the garden"),
         ("a woman with a sheep and her three kids", "a sheep with her three kids on a hill"),
         ("a cow and two kids by the fence", "a cow with her kids by the fence"),
         ("عورت اپنے بچوں کے ساتھ کھیت میں", "گائے اپنے بچوں کے ساتھ کھیت میں"),  # Urdu
