@@ -623,6 +623,13 @@ class Reader:
         counted = number.end not in self.commas and self.counted_things(number.end)
         if counted and self.toks[number.end] not in self.lex.age_words["stops"]:
             return None  # "una mujer con 12 globos", "a man with 3 dogs": a count of things
+        adults = self.lex.context_in("adults", "letters")
+        if (
+            number.end < len(toks)
+            and number.end not in self.commas
+            and adults.end_at(toks, number.end)
+        ):
+            return None  # "my girls - three retired friends": a count of adults
         for name in ("apparent", "persons", "relations"):
             # a filler may end the phrase itself ("ser ut som 12": "som" is a filler too)
             if any(self.ends_before(name, at) >= 0 for at in range(start, reach - 1, -1)):

@@ -167,6 +167,8 @@ def test_titles_on_comics_and_idioms_are_no_children(minor, adult):
             'a shop sign reading "Kids Corner" at dusk',
         ),
         ("unas chavalas de once años en la terraza", "unas chavalas de sesenta años en la terraza"),
+        # a number before an adult word counts adults; before a relative it stays an age
+        ("my boys, four siblings, on a pier", "my boys - four retired sailors, on a pier"),
     ],
 )
 def test_words_on_signs_and_groups_of_adults(minor, adult):
