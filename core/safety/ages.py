@@ -734,8 +734,12 @@ class Reader:
             # "a grade 8 bolt"; "a third-grade (math) teacher", "a teacher in 7th grade",
             # "juf van groep 7": the grade names where an adult works
             staff = self._staff_at(end) or self._staff_at(end + 1)
-            if not self.head_is_thing(range(end, end + 1)):
-                first = number.start - (1 if grade_before else 0)
+            first = number.start - (1 if grade_before else 0)
+            # "ein Schulbuch der 8. Klasse": a thing of that grade, a link word between,
+            # in a request naming no one ("a girl with a dog in 7th grade" is hers)
+            owned = self._is(("objects",), self._before_links(first) - 1)
+            owned = owned and not self.others_named(0, 0)
+            if not self.head_is_thing(range(end, end + 1)) and not owned:
                 # "9. klasses prøve", "Prüfung der 9. Klasse": the exam after or before it
                 exam_before = self.ends_before("grade_exams", self._before_links(first))
                 exam = self._adult_exam(end) or (exam_before >= 0 and self._adult_exam(exam_before))
@@ -945,8 +949,12 @@ class Reader:
                 ("relations",), index
             ):
                 found.append(index)
-            elif self._is(("persons",), index) and not any(
-                words.end_at(self.toks, index) for words in (pronouns, subjects, adults)
+            elif (
+                self._is(("persons",), index)
+                and token not in self.lex.age_words["stops"]  # German "im" is no "I'm"
+                and not any(
+                    words.end_at(self.toks, index) for words in (pronouns, subjects, adults)
+                )
             ):
                 found.append(index)
             elif is_unspaced(token) and any(term.in_unspaced(token) for term in youth):

@@ -124,6 +124,12 @@ def test_a_youth_word_after_an_honorific_is_a_surname(minor, adult):
         ("viidennen luokan tyttö kahvilassa", "viidennen luokan opettaja kahvilassa"),
         ("viidennen luokan opettaja ja oppilas kahvilassa", "viidennen luokan opettaja kahvilassa"),
         ("دختر کلاس پنجم در حیاط", "معلم کلاس پنجم در حیاط"),  # Persian: a girl / a teacher
+        # German: a teacher of the grade alone ("im" is no English "I'm"), a grade's schoolbook
+        (
+            "eine Lehrerin der 6. Klasse mit einem Schüler im Flur",
+            "eine Lehrerin der 6. Klasse allein im Flur",
+        ),
+        ("ein Mädchen der 6. Klasse auf dem Flur", "ein Lehrbuch der 6. Klasse auf dem Flur"),
     ],
 )
 def test_a_grade_a_teacher_teaches_is_no_pupils(minor, adult):
