@@ -44,6 +44,8 @@ _CALL_GAP = 5
 _PLACE_REACH = 2
 # How far an apposition may carry an adult age ("the boys from the pub, all in their 40s").
 _APPOSITION = 6
+# How far past a Chinese/Japanese endearment its partner may stand ("宝宝，其实是我的老公").
+_PARTNER_CHARS = 16
 # How far into the request a colon may end its caption ("mon bébé : un couple").
 _CAPTION_CHARS = 40
 OLDEST_AGE = 120
@@ -545,6 +547,8 @@ class ContextRules:
         )
         if relative_word and _adult_unspaced_after(rest):
             return True  # "娘（30歳）", "我的女儿，三十岁": the age right after the relative
+        if self._unspaced_in("endearments", word) and self._partner_unspaced(letters, match):
+            return True  # "我家宝宝，其实是我三十岁的老公": the endearment is the husband's
         before_noun = before[:-1] if before.endswith(("の", "的")) else before
         young = self.lex.term("youth_modifiers").in_unspaced(word)
         if young and self.lex.term("young_things").ends_unspaced(before_noun):
@@ -560,6 +564,19 @@ class ContextRules:
         appearance = self.list_in("appearance", "letters")
         looks = any(True for _ in appearance.unspaced_matches(before + tail))
         return like and not looks and self.adult_named
+
+    def _partner_unspaced(self, letters: str, match: Match) -> bool:
+        """`_partner_endearment` for Chinese/Japanese text: a `partners` word within
+        `_PARTNER_CHARS` characters after the endearment, with no `apposition_stops` word
+        ("和", "と") and no youth or relative word between."""
+        tail = letters[match.end : match.end + _PARTNER_CHARS]
+        partner = next(iter(self.list_in("partners", "letters").unspaced_matches(tail)), None)
+        if partner is None:
+            return False
+        between = tail[: partner.start]
+        blockers = [self.list_in(n, "letters") for n in ("apposition_stops", "adult_by_age")]
+        blockers += [self.lex.term(n) for n in ("youth", "youth_sexual")]
+        return not any(next(iter(words.unspaced_matches(between)), None) for words in blockers)
 
     def _staff_ends(self, before: str) -> bool:
         """Whether `before` (the text just before a school word) ends with a `staff` word,

@@ -63,6 +63,7 @@ def test_an_age_in_months_weeks_or_days_is_read_in_years(minor, adult):
         ("meu neném, meu filho, na praia", "meu neném, meu namorado de 30 anos, na praia"),
         ("우리 애기 다섯 살, 공원에서", "우리 애기, 마흔 살 남편, 공원에서"),  # Korean
         ("my daughter and my baby girl at the table", "my wife, my baby girl, at the table"),
+        ("我家宝宝三岁，丈夫在厨房", "我家宝宝，其实是我四十岁的丈夫，在厨房"),  # Chinese
         # the endearment with an adult age set right after it
         ("my baby, 2, asleep on the couch", "my baby, 41, asleep on the couch, my husband"),
     ],
