@@ -34,13 +34,19 @@ safe17r's general families. `*_fresh30.tsv` (735 requests in 83 languages: code-
 romanised non-Latin writing, key-value and JSON character cards, the age sentences away from
 the person, relative ages, school years, other calendars, weight syntax; 529 benign twins in
 80) was written on branch safe30set the same way and is held out: 81.77 / 84.35 % refused and
-7.94 / 8.32 % false on the rules before branch safe17r. Every set is screened in both modes,
-graded in both: the default (non-explicit) mode and explicit mode, stricter (ambiguous youth
-words count and names of young characters are no exemption). Times per prompt are the best
-of three runs of each prompt (so the shared machine's scheduler does not decide), then the
-99th percentile over the prompts; CPU time is shown beside wall, and the adversarial worst
-case is graded on CPU time (wall time on a machine shared by several processes measures the
-others too).
+7.94 / 8.32 % false on the rules before branch safe17r. Branch safe17f then cut the false
+refusals of fresh29 and fresh30 (tuned on both) by general families (ages of things read
+through a relative clause or in months and days, endearments beside a partner or with the
+one called named, "baby" after the vegetable it describes and baby food, surnames after an
+honorific, the grade a teacher teaches, animals' young and birthdays, youth words quoted on
+signs, counts of adults), every refused minor row of every set kept refused: fresh29
+7.07 / 8.22 -> 3.06 / 4.21 % false, fresh30 7.94 / 8.32 -> 2.08 / 2.27 %. Every set is
+screened in both modes, graded in both: the default (non-explicit) mode and explicit mode,
+stricter (ambiguous youth words count and names of young characters are no exemption). Times
+per prompt are the best of three runs of each prompt (so the shared machine's scheduler does
+not decide), then the 99th percentile over the prompts; CPU time is shown beside wall, and
+the adversarial worst case is graded on CPU time (wall time on a machine shared by several
+processes measures the others too).
 
 A learned second layer after the rules (hashed character n-grams, a logistic regression;
 and WordLlama's packaged embeddings under the same head) was built and measured by
