@@ -25,3 +25,15 @@ def refused(prompt: str, *, nsfw: bool = False, year: int = YEAR) -> bool:
     except PolicyRefusal:
         return True
     return False
+
+
+def modes_refused(prompt: str) -> set[bool]:
+    """Whether `prompt` is refused, in the default mode and in explicit mode (one value if
+    both agree)."""
+    return {refused(prompt, nsfw=False), refused(prompt, nsfw=True)}
+
+
+def assert_pair(minor: str, adult: str) -> None:
+    """A minor's request refused in both modes, and its adult twin passed in both."""
+    assert modes_refused(minor) == {True}, minor
+    assert modes_refused(adult) == {False}, adult
