@@ -78,6 +78,8 @@ SCHOOL_GRADES = range(0, 13)
 # After an age, a word like these is a verb, not an adjective of the thing ("a 12 year old
 # eating cheese", "a 7 year old bakes bread"; but "a 10 year old red car").
 _VERB_LIKE = re.compile(r"^(?:\w{2,}ing|\w{3,}ed|\w{2,}[^s\W]s)$")
+# The small units an age may be counted in, with how many of each make a year.
+_SMALL_UNITS = (("month_counts", 12), ("week_counts", 52), ("day_counts", 365))
 _ARTICLES = frozenset({"a", "an", "the", "her", "his", "their", "my", "your", "some"})
 _COMMAS = frozenset({",", "，", "、"})
 # An age glued to its unit in one token ("35살"): the digits, then letters.
@@ -297,6 +299,12 @@ class Reader:
         person."""
         stops, fillers = self.lex.age_words["stops"], self.lex.age_words["fillers"]
         forward = indices.step > 0
+        if not forward and 0 <= indices.start < len(self.toks):
+            # "a house that is 9 years old", "the bridge, which is 12 years old": a relative
+            # clause ends here ("who is" is none: a person's); read the noun before it
+            clause = self.ends_before("relative_clauses", indices.start + 1)
+            if clause > 0:
+                return self.head_is_thing(range(clause - 1, clause - 1 - WINDOW, -1), kinds)
         for index in indices:
             if not 0 <= index < len(self.toks):
                 return False
@@ -384,7 +392,17 @@ class Reader:
             or self.ends_before("under", number.start) >= 0
         )
         limit = ADULT_AGE + 1 if under else ADULT_AGE
+        if infant_end and not unit_end and not under and self._adult_in_small_units(number):
+            return None  # "a man who is 400 months old": 33 years, counted in months
         return "minor_age" if infant_end or number.value < limit else None
+
+    def _adult_in_small_units(self, number: Number) -> bool:
+        """Whether `number`, counted in the months, weeks or days said after it, makes 18
+        years or more ("400 months", "9000 days")."""
+        return any(
+            self.end_of(name, number.end) and number.value >= ADULT_AGE * per_year
+            for name, per_year in _SMALL_UNITS
+        )
 
     def relative_age(self, number: Number, sign: int) -> str | None:
         """A difference of ages ("25 years younger") read against the age the request
@@ -609,6 +627,13 @@ class Reader:
         counted = number.end not in self.commas and self.counted_things(number.end)
         if counted and self.toks[number.end] not in self.lex.age_words["stops"]:
             return None  # "una mujer con 12 globos", "a man with 3 dogs": a count of things
+        adults = self.lex.context_in("adults", "letters")
+        if (
+            number.end < len(toks)
+            and number.end not in self.commas
+            and adults.end_at(toks, number.end)
+        ):
+            return None  # "my girls - three retired friends": a count of adults
         for name in ("apparent", "persons", "relations"):
             # a filler may end the phrase itself ("ser ut som 12": "som" is a filler too)
             if any(self.ends_before(name, at) >= 0 for at in range(start, reach - 1, -1)):
@@ -713,8 +738,12 @@ class Reader:
             # "a grade 8 bolt"; "a third-grade (math) teacher", "a teacher in 7th grade",
             # "juf van groep 7": the grade names where an adult works
             staff = self._staff_at(end) or self._staff_at(end + 1)
-            if not self.head_is_thing(range(end, end + 1)):
-                first = number.start - (1 if grade_before else 0)
+            first = number.start - (1 if grade_before else 0)
+            # "ein Schulbuch der 8. Klasse": a thing of that grade, a link word between,
+            # in a request naming no one ("a girl with a dog in 7th grade" is hers)
+            owned = self._is(("objects",), self._before_links(first) - 1)
+            owned = owned and not self.others_named(0, 0)
+            if not self.head_is_thing(range(end, end + 1)) and not owned:
                 # "9. klasses prøve", "Prüfung der 9. Klasse": the exam after or before it
                 exam_before = self.ends_before("grade_exams", self._before_links(first))
                 exam = self._adult_exam(end) or (exam_before >= 0 and self._adult_exam(exam_before))
@@ -737,8 +766,16 @@ class Reader:
         ):
             return "minor_age" if number.value in SCHOOL_GRADES else None
         if number.ordinal and number.value < ADULT_AGE and self.end_of("birthdays", after):
-            return "minor_age"
+            return None if self._thing_owns(number.start) else "minor_age"
         return None
+
+    def _thing_owns(self, index: int) -> bool:
+        """Whether an `objects` word (an animal, a thing) owns what starts at token `index`,
+        in the possessive right before it ("a puppy's first birthday", "the dog's 10th")."""
+        owner = index - 1
+        if owner > 0 and self.toks[owner] == "s":
+            owner -= 1
+        return owner >= 0 and self._is(("objects",), owner)
 
     def until_adult(self, number: Number) -> str | None:
         """ "she will be 18 in three years", "two years away from being an adult", "can't
@@ -784,7 +821,7 @@ class Reader:
     def small_units_age(self, number: Number) -> str | None:
         """An age counted in months, weeks or days after a person ("a girl of 170 months",
         "a boy aged 700 weeks"): under 18 years once divided out."""
-        for name, per_year in (("month_counts", 12), ("week_counts", 52), ("day_counts", 365)):
+        for name, per_year in _SMALL_UNITS:
             end = self.end_of(name, number.end)
             if not end or number.value >= ADULT_AGE * per_year or self._is(("ago",), end):
                 continue
@@ -916,8 +953,12 @@ class Reader:
                 ("relations",), index
             ):
                 found.append(index)
-            elif self._is(("persons",), index) and not any(
-                words.end_at(self.toks, index) for words in (pronouns, subjects, adults)
+            elif (
+                self._is(("persons",), index)
+                and token not in self.lex.age_words["stops"]  # German "im" is no "I'm"
+                and not any(
+                    words.end_at(self.toks, index) for words in (pronouns, subjects, adults)
+                )
             ):
                 found.append(index)
             elif is_unspaced(token) and any(term.in_unspaced(token) for term in youth):

@@ -44,6 +44,8 @@ _CALL_GAP = 5
 _PLACE_REACH = 2
 # How far an apposition may carry an adult age ("the boys from the pub, all in their 40s").
 _APPOSITION = 6
+# How far past a Chinese/Japanese endearment its partner may stand ("宝宝，其实是我的老公").
+_PARTNER_CHARS = 16
 # How far into the request a colon may end its caption ("mon bébé : un couple").
 _CAPTION_CHARS = 40
 OLDEST_AGE = 120
@@ -62,6 +64,10 @@ _AS_DIGITS = str.maketrans("oieast", "013457")
 _UNSPACED_AGE_ANY = re.compile(r"([\doieast]{1,3}|[一二两兩三四五六七八九十]{1,4})[岁歳歲]")
 # A numeral right after a Chinese/Japanese school word, its grade glued after ("中学2年生").
 _UNSPACED_NUMERAL = re.compile(r"\s?(?:[\doieastl]{1,2}|[一二三四五六七八九十]{1,3})\s?")
+
+
+# A word of the original text, for its capitals.
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,7 @@ class ContextRules:
         self._adult: bool | None = None
         self._quotes: dict[str, list[tuple[int, list[str]]]] = {}
         self._reader: ages.Reader | None = None
+        self._titled: dict[str, frozenset[tuple[str, str]]] = {}
 
     @cached_property
     def digits(self) -> list[str]:
@@ -187,6 +194,7 @@ class ContextRules:
     def _holds(self, match: Match, toks: list[str], form: str) -> bool:
         return (
             self._profession(match, toks, form)
+            or self._surname(match, toks, form)
             or self._empty_place(match, toks, form)
             or self._adult_age_attached(match, toks, form)
             or self._written(match, toks, form)
@@ -195,6 +203,7 @@ class ContextRules:
                 and (
                     self._simile(match, toks, form)
                     or self._endearment(match, toks, form)
+                    or self._partner_endearment(match, toks, form)
                     or self._former(match, toks, form)
                     or self._milestone(match, toks, form)
                 )
@@ -253,6 +262,31 @@ class ContextRules:
         return sexual.first(tokens(letters)) is not None or any(
             True for _ in sexual.unspaced_matches(letters)
         )
+
+    # -- surnames -----------------------------------------------------------------------
+    def _surname(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "el señor Niño", "il signor Bambini", "Mr. Kidd": a one-word youth word written
+        capitalised right after an `honorifics` word is a surname (an honorific names an
+        adult); "el señor niño" is not."""
+        if match.end - match.start != 1 or match.start == 0:
+            return False
+        honorifics = self.list_in("honorifics", form)
+        if honorifics.end_at(toks, match.start - 1) != match.start:
+            return False
+        as_form: Form = "accents" if form == "accents" else "letters"
+        return (toks[match.start - 1], toks[match.start]) in self._titled_pairs(as_form)
+
+    def _titled_pairs(self, form: Form) -> frozenset[tuple[str, str]]:
+        """The pairs (word, next word), in `form`, of the request's words whose next word is
+        written with a capital (read once per form)."""
+        if form not in self._titled:
+            words = _WORD.findall(self.text)
+            self._titled[form] = frozenset(
+                (in_form(word, form), in_form(after, form))
+                for word, after in zip(words, words[1:], strict=False)
+                if after[:1].isupper()
+            )
+        return self._titled[form]
 
     # -- empty places --------------------------------------------------------------------
     def _empty_place(self, match: Match, toks: list[str], form: str) -> bool:
@@ -316,6 +350,8 @@ class ContextRules:
                 continue
             if not possessed:
                 return True  # "calls his wife baby": someone else is the one called
+            if self._called_named(toks, end, match.start, form):
+                return True  # "calls him her baby boy": he is the one called, hers
             # "calls (out to) her baby" may be a mother calling her child: only "the app
             # she calls her baby", a thing named and its owner the subject, holds.
             subject = _ends_before(self.list_in("call_subjects", form), toks, index) >= 0
@@ -323,6 +359,83 @@ class ContextRules:
                 return True
             break
         return self._quoted(match, toks, form)
+
+    def _called_named(self, toks: list[str], start: int, end: int, form: str) -> bool:
+        """Whether a `call_objects` word ("him", "her") stands in [start, end) before the
+        possessive that ends there ("calls her his little girl"): the one called is named,
+        the possessive the caller's, not a mother's word for her child."""
+        owner = _ends_before(self.list_in("possessives", form), toks, end)
+        objects = self.list_in("call_objects", form)
+        return owner > start and any(objects.end_at(toks, i) for i in range(start, owner))
+
+    def _partner_endearment(self, match: Match, toks: list[str], form: str) -> bool:
+        """ "mi niña, mi esposa de 45 años", "my wife, my baby girl": an endearment, the
+        speaker's own or opening the request, set beside a `partners` word (a spouse, a
+        boyfriend) with no `apposition_stops` word between or just after ("my baby, my
+        husband and me" may be three people); or with an adult age right after it ("my
+        baby, 34, asleep"). Never "my baby, my son": only a partner is one's baby so."""
+        phrase_end = self.list_in("endearments", form).end_at(toks, match.start)
+        if phrase_end < match.end:
+            return False
+        possessives = self.list_in("possessives", form)
+        owned = match.start <= 1 or _ends_before(possessives, toks, match.start) >= 0
+        if not owned and not any(
+            possessives.end_at(toks, i) for i in range(match.start, phrase_end)
+        ):
+            return False
+        digits = self.digits
+        if len(digits) == len(toks):
+            reader = ages.Reader(digits, self.lex, year=0)
+            if self._adult_number_at(reader, digits, phrase_end) is not None:
+                return True
+        partners, stops = self.list_in("partners", form), self.list_in("apposition_stops", form)
+        after = range(phrase_end, min(len(toks), phrase_end + _APPOSITION))
+        before = range(match.start - 1, max(-1, match.start - 1 - _APPOSITION), -1)
+        for side in (after, before):
+            for index in side:
+                partner_end = partners.end_at(toks, index)
+                if partner_end:
+                    return side is before or not self._listed_on(toks, partner_end, form)
+                if stops.end_at(toks, index) or self._person_at(toks, index):
+                    break  # "my baby, my son, ...": the nearest person is the baby
+        return False
+
+    def _listed_on(self, toks: list[str], start: int, form: str) -> bool:
+        """Whether an `apposition_stops` word ("and", "with") follows token `start` in its
+        clause or opens the next one ("my husband of 40 and me", "my husband, and me"):
+        then the words before it may be a list of people."""
+        commas, digits = self.commas, self.digits
+        reader = ages.Reader(digits, self.lex, year=0) if len(digits) == len(toks) else None
+        for index in range(start, min(len(toks), start + _APPOSITION)):
+            stop_end = self.list_in("apposition_stops", form).end_at(toks, index)
+            if stop_end and (
+                reader is None or self._adult_number_at(reader, digits, stop_end) is None
+            ):
+                return True  # not "of 40" (Dutch "of", or): a stop leading an age lists no one
+            if index in commas and index > start:
+                return False  # the next clause opened with another word
+        return False
+
+    @cached_property
+    def commas(self) -> frozenset[int]:
+        """The indices of the tokens a comma stands right before (see `ages.after_commas`)."""
+        return ages.after_commas(normalize(self.text, lookalikes=False))
+
+    def person_named(self, toks: list[str], match: Match) -> bool:
+        """Whether `toks` name a person or a relative, or hold a youth word, outside the
+        youth word at `match` (a possessive, "her", names no one of its own)."""
+        possessives = self.list_in("possessives", "letters")
+        return any(
+            self._person_at(toks, index) and not possessives.end_at(toks, index)
+            for index in range(len(toks))
+            if not match.start <= index < match.end
+        )
+
+    def _person_at(self, toks: list[str], index: int) -> bool:
+        """Whether a word naming a person or a relative, or a youth word, starts at `index`."""
+        lists = [self.lex.phrase(name) for name in ("persons", "relations")]
+        lists += [self.lex.term(name) for name in ("youth", "youth_sexual")]
+        return any(words.end_at(toks, index) for words in lists)
 
     def _caption_words(self, form: str) -> int:
         """How many tokens stand before a colon that opens the request ("hey kiddo: a
@@ -334,8 +447,13 @@ class ContextRules:
     def _written(self, match: Match, toks: list[str], form: str) -> bool:
         """ "a neon sign saying Baby, I'm yours", "a love letter that begins my baby": an
         endearment written on a thing (`writing` lead after an `artifacts` word), not a
-        person, in a request without sexual words."""
-        if self.sexual or not self.list_in("endearments", form).end_at(toks, match.start):
+        person, in a request without sexual words; any youth word so, quoted, in a request
+        naming no one ("a sign reading "Kids Eat Free" outside a diner")."""
+        if self.sexual:
+            return False
+        if not self.list_in("endearments", form).end_at(toks, match.start) and not (
+            self._quoted(match, toks, form) and not self.person_named(toks, match)
+        ):
             return False
         writing, artifacts = self.list_in("writing", form), self.lex.term("artifacts")
         start = match.start
@@ -363,12 +481,13 @@ class ContextRules:
             return False
         staff = self.list_in("staff", form)
         youth = [self.lex.term(n) for n in ("youth", "youth_sexual")]
+        stops = self.list_in("apposition_stops", form)
         for index in range(match.end, min(len(toks), match.end + 3)):
             staff_end = staff.end_at(toks, index)
             if staff_end:
                 return not self.someone_else(toks, match.start, staff_end)
-            if any(y.end_at(toks, index) for y in youth):
-                break
+            if stops.end_at(toks, index) or any(y.end_at(toks, index) for y in youth):
+                break  # "kahdeksannen luokan oppilas ja opettaja": a pupil and a teacher
         links = self.list_in("staff_links", form)
         index = match.start
         while index > 0 and match.start - index < 3 and links.end_at(toks, index - 1):
@@ -428,6 +547,8 @@ class ContextRules:
         )
         if relative_word and _adult_unspaced_after(rest):
             return True  # "娘（30歳）", "我的女儿，三十岁": the age right after the relative
+        if self._unspaced_in("endearments", word) and self._partner_unspaced(letters, match):
+            return True  # "我家宝宝，其实是我三十岁的老公": the endearment is the husband's
         before_noun = before[:-1] if before.endswith(("の", "的")) else before
         young = self.lex.term("youth_modifiers").in_unspaced(word)
         if young and self.lex.term("young_things").ends_unspaced(before_noun):
@@ -443,6 +564,19 @@ class ContextRules:
         appearance = self.list_in("appearance", "letters")
         looks = any(True for _ in appearance.unspaced_matches(before + tail))
         return like and not looks and self.adult_named
+
+    def _partner_unspaced(self, letters: str, match: Match) -> bool:
+        """`_partner_endearment` for Chinese/Japanese text: a `partners` word within
+        `_PARTNER_CHARS` characters after the endearment, with no `apposition_stops` word
+        ("和", "と") and no youth or relative word between."""
+        tail = letters[match.end : match.end + _PARTNER_CHARS]
+        partner = next(iter(self.list_in("partners", "letters").unspaced_matches(tail)), None)
+        if partner is None:
+            return False
+        between = tail[: partner.start]
+        blockers = [self.list_in(n, "letters") for n in ("apposition_stops", "adult_by_age")]
+        blockers += [self.lex.term(n) for n in ("youth", "youth_sexual")]
+        return not any(next(iter(words.unspaced_matches(between)), None) for words in blockers)
 
     def _staff_ends(self, before: str) -> bool:
         """Whether `before` (the text just before a school word) ends with a `staff` word,

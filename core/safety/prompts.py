@@ -319,16 +319,20 @@ def _modifying(letters: str, toks: list[str], ctx: _Context, form: str) -> set[i
     girl"). None holds in a child's world or with a bare number under 18 in the request
     (read as a person's age)."""
     modifiers = ctx.lex.modifier_in("youth_modifiers", form)
-    found = [m for m in modifiers.matches(toks) if m.end < len(toks)]
+    found = [m for m in modifiers.matches(toks) if m.end < len(toks) or m.start > 0]
     if not found or ctx.youth_context or ctx.bare_minor:
         return set()
     things, worn = (ctx.lex.modifier_in(k, form) for k in ("young_things", "worn"))
     spans = [m.span() for m in TOKEN.finditer(letters)]
     held: set[int] = set()
     for match in found:
-        head_end = things.end_at(toks, match.end)
-        adjacent = letters[spans[match.end - 1][1] : spans[match.end][0]].strip() == ""
-        if not head_end or not adjacent:
+        if _modifies_before(letters, toks, spans, match, ctx, form) or _animals_young(
+            toks, match, ctx, form
+        ):
+            held |= set(range(match.start, match.end))  # "carciofini baby", "maíz baby"
+            continue
+        head_end = things.end_at(toks, match.end) if match.end < len(toks) else 0
+        if not head_end or letters[spans[match.end - 1][1] : spans[match.end][0]].strip():
             continue
         after = head_end < len(toks) and (
             worn.end_at(toks, head_end) or ctx.lex.phrase("persons").end_at(toks, head_end)
@@ -337,6 +341,48 @@ def _modifying(letters: str, toks: list[str], ctx: _Context, form: str) -> set[i
             continue
         held |= set(range(match.start, match.end))
     return held
+
+
+def _modifies_before(
+    letters: str,
+    toks: list[str],
+    spans: list[tuple[int, int]],
+    match: Match,
+    ctx: _Context,
+    form: str,
+) -> bool:
+    """Whether a `youth_modifiers` word comes right after the `young_things` word it
+    describes, as Romance languages place it ("carciofini baby", "una pizza baby"): no
+    comma between, and no `worn` or person word after it ("un maglione baby" is worn)."""
+    things = ctx.lex.modifier_in("young_things", form)
+    start = next(
+        (s for s in range(max(0, match.start - things.max_words), match.start)
+         if things.end_at(toks, s) == match.start),
+        -1,
+    )  # fmt: skip
+    if start < 0 or letters[spans[match.start - 1][1] : spans[match.start][0]].strip() != "":
+        return False
+    if match.end >= len(toks):
+        return True
+    worn, persons = ctx.lex.modifier_in("worn", form), ctx.lex.phrase("persons")
+    return not (worn.end_at(toks, match.end) or persons.end_at(toks, match.end))
+
+
+def _animals_young(toks: list[str], match: Match, ctx: _Context, form: str) -> bool:
+    """Whether a `youth_modifiers` word names an animal's young by its possessive ("a goat
+    with her two kids", "بکری اپنے بچوں کے ساتھ"): a possessive right before it (a number
+    word between at most), a `young_things` animal a few tokens before that, and no person
+    named in the request (the possessive could be a woman's)."""
+    possessives = ctx.lex.context_in("possessives", form)
+    owner = match.start - 1
+    if owner > 0 and ages.numbers_in(toks[owner : owner + 1], ctx.lex):
+        owner -= 1  # "her two kids"
+    if owner < 1 or possessives.end_at(toks, owner) != owner + 1:
+        return False
+    things = ctx.lex.modifier_in("young_things", form)
+    if not any(things.end_at(toks, at) for at in range(max(0, owner - _ANIMAL_REACH), owner)):
+        return False
+    return not (ctx.rules.adult_named or ctx.rules.person_named(toks, match))
 
 
 def _first(phrases: PhraseSet, letters: str, toks: list[str], exempt: _Exemptions) -> Match | None:
@@ -351,6 +397,8 @@ def _first(phrases: PhraseSet, letters: str, toks: list[str], exempt: _Exemption
 
 
 _NOTHING = _Exemptions(frozenset(), [])
+# How far before an animal's young's possessive the animal may stand ("a goat with her").
+_ANIMAL_REACH = 3
 
 
 def lex_always() -> PhraseSet:
