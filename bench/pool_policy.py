@@ -188,19 +188,20 @@ def make_trace(name: str, seed: int, *, history_days: int, report_days: int) -> 
 
 # ---- strategies -----------------------------------------------------------------------------
 
-Knobs = Callable[[datetime, datetime | None], tuple[int, datetime | None, int | None]]
-"""(now, last demand) -> the idle timeout, prewarm and extra instances' idle timeout
-(`PoolSettings.extra_idle_timeout_s`) the policy gets this tick."""
+Knobs = Callable[[datetime, datetime | None], adaptive.Advice]
+"""(now, last demand) -> what the policy gets this tick, as the manager hands it an adaptive
+pool's advice: the idle timeout, prewarm, extra instances' idle timeout and queue rule."""
 
 
 def fixed_idle(idle_timeout_s: int) -> Knobs:
     """The configured timeout for every instance, no prewarm."""
-    return lambda _now, _last: (idle_timeout_s, None, None)
+    advice = adaptive.Advice(idle_timeout_s, None, f"fixed {idle_timeout_s} s")
+    return lambda _now, _last: advice
 
 
-def always_on(_now: datetime, _last: datetime | None) -> tuple[int, datetime | None, int | None]:
+def always_on(_now: datetime, _last: datetime | None) -> adaptive.Advice:
     """Awake for ever: a prewarm that never ends."""
-    return 900, datetime.max.replace(tzinfo=UTC), None
+    return adaptive.Advice(900, datetime.max.replace(tzinfo=UTC), "always on")
 
 
 def adaptive_knobs(trace: Trace, costs: adaptive.Costs, fallback_idle_s: int) -> Knobs:
@@ -209,13 +210,12 @@ def adaptive_knobs(trace: Trace, costs: adaptive.Costs, fallback_idle_s: int) ->
     arrivals = [job.at for job in trace.jobs]
     learnt: list[tuple[datetime, adaptive.DemandProfile | None]] = []
 
-    def knobs(now: datetime, last: datetime | None) -> tuple[int, datetime | None, int | None]:
+    def knobs(now: datetime, last: datetime | None) -> adaptive.Advice:
         if not learnt or now - learnt[0][0] >= RELEARN:
             learnt[:] = [(now, adaptive.learn(arrivals[: bisect_left(arrivals, now)], now, costs))]
-        advice = adaptive.advise(
+        return adaptive.advise(
             learnt[0][1], costs, now=now, last_demand_at=last, fallback_idle_s=fallback_idle_s
         )
-        return advice.idle_timeout_s, advice.prewarm_until, advice.extra_idle_timeout_s
 
     return knobs
 
@@ -239,6 +239,7 @@ class _Replay:
     queue: deque[int] = field(default_factory=deque)
     last_demand_at: datetime | None = None
     waits_s: dict[int, float] = field(default_factory=dict)
+    started: dict[int, datetime] = field(default_factory=dict)
     cold: set[int] = field(default_factory=set)
     next_id: int = 1
     last_sweep: Sweep | None = None
@@ -265,6 +266,7 @@ class _Replay:
             index, instance = self.queue.popleft(), free.pop(0)
             job = jobs[index]
             self.waits_s[index] = (now - job.at).total_seconds()
+            self.started[index] = now
             if instance.ready_at is not None and instance.ready_at > job.at:
                 self.cold.add(index)
             self.rows[instance.id] = replace(instance, state=InstanceState.BUSY)
@@ -275,8 +277,13 @@ class _Replay:
     def tick(self, now: datetime) -> None:
         """One reconcile: a sweep of the provider model taken now (after the last tick's), the
         real plan, its actions carried out."""
-        idle_s, prewarm_until, extra_s = self.knobs(now, self.last_demand_at)
-        settings = replace(self.settings, idle_timeout_s=idle_s, extra_idle_timeout_s=extra_s)
+        advice = self.knobs(now, self.last_demand_at)
+        settings = replace(
+            self.settings,
+            idle_timeout_s=advice.idle_timeout_s,
+            extra_idle_timeout_s=advice.extra_idle_timeout_s,
+            expected=advice.expected,
+        )
         observed = [self._remote(r, now) for r in self.rows.values()]
         health = {
             r.id: True
@@ -287,12 +294,14 @@ class _Replay:
             label_prefix=PREFIX,
             instances=list(self.rows.values()),
             leases=[
-                LeaseView(index, instance_id, index, datetime.max.replace(tzinfo=UTC))
+                LeaseView(
+                    index, instance_id, index, datetime.max.replace(tzinfo=UTC), self.started[index]
+                )
                 for instance_id, (_done, index) in self.busy_until.items()
             ],
             queued_jobs=len(self.queue),
             last_demand_at=self.last_demand_at,
-            prewarm_until=prewarm_until,
+            prewarm_until=advice.prewarm_until,
         )
         sweep = Sweep(now, now, tuple(r for r in observed if r))
         observation = Observation(sweep, self.last_sweep)

@@ -26,7 +26,14 @@ The reasoning, in the policy's own currency:
   the policy cannot lose much to the best fixed rule of the past.
 - **Extra GPUs.** An instance other than the one used last serves only the overlaps, whose
   gaps are longer: with the best fixed timeout for the last one, each shorter candidate is
-  replayed as the others' timeout and the cheapest kept (the same timeout when none is cheaper).
+  replayed as the others' timeout and the cheapest kept, the shortest of equals: when the replay
+  sees no overlap that pays for a warm extra GPU, one the pool has anyway (a burst at start-up)
+  is let go soon.
+- **Rentals for a queue.** A job queued behind a GPU that frees (or finishes booting) before
+  a new one could boot gains nothing from a rental but its bill. With the best fixed timeout
+  the window is replayed both ways (`core.pool.hindsight`, `hold_rentals`): renting for every
+  job that finds no GPU free or booting, or only for one that would otherwise wait longer
+  than a boot (`core.pool.policy.queue_needs`); the cheaper rule is advised (`expected`).
 - **Prewarm (per 15-minute slot of the week).** Asleep through a slot with `r` expected cold
   arrivals costs `r * C`; awake through it costs `p * SLOT_S`. A slot with `r * C >= p * SLOT_S`
   is a warm slot: the pool is woken `boot_s` before it so the first user finds a ready GPU, and
@@ -50,6 +57,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from core.pool import gaps, hindsight
+from core.pool.policy import Expected
 
 SLOT_S = 900
 SLOTS_PER_DAY = 86_400 // SLOT_S
@@ -103,7 +111,12 @@ class Choice:
     """Whether the per-hour table beat that on held-out days (else every group has it)."""
     extra_s: int
     """The idle timeout of an instance other than the one used last: the candidate up to
-    `best_fixed_s` that, with it, would have cost least on the window's submissions."""
+    `best_fixed_s` that, with it, would have cost least on the window's submissions (the
+    shortest of those that cost the same)."""
+    hold_rentals: bool = False
+    """Whether a queued job rents only when it would wait longer than a boot (chosen with
+    `best_fixed_s`, the cheaper rule on the window's submissions), else whenever no instance
+    is free or booting for it."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,9 @@ class Advice:
     reason: str
     extra_idle_timeout_s: int | None = None
     """For `core.pool.policy.PoolSettings.extra_idle_timeout_s` (None: `idle_timeout_s`)."""
+    expected: Expected | None = None
+    """For `core.pool.policy.PoolSettings.expected`: the boot and job times the queue is served
+    by (None: every queued job rents, as without advice)."""
 
 
 def slot_of_week(at: datetime) -> int:
@@ -201,7 +217,11 @@ def advise(
         reason += f"; another GPU idles {extra_s} s"
     if warm_until is not None:
         reason += f"; warm until {warm_until:%a %H:%M} for expected demand"
-    return Advice(idle_s, warm_until, reason, extra_s)
+    expected = None
+    if profile.choice.hold_rentals:
+        expected = Expected(costs.boot_s, JOB_S)
+        reason += "; a queued job rents only if it would wait longer than a boot"
+    return Advice(idle_s, warm_until, reason, extra_s, expected)
 
 
 def idle_timeout_s(profile: DemandProfile, last_demand_at: datetime) -> int:
@@ -239,17 +259,22 @@ def _choose(
     cost less on those days than the best fixed timeout chosen on them (a test it can only pass
     by a real margin)."""
     recent = times[-REPLAY_MAX_ARRIVALS:]
-    costs = {t: hindsight.cost_usd(recent, _fixed(t), model) for t in FIXED_CANDIDATES_S}
-    best_fixed = min(FIXED_CANDIDATES_S, key=lambda t: (costs[t], t))
+    costs = {
+        (t, hold): hindsight.cost_usd(recent, _fixed(t), model, hold_rentals=hold)
+        for t in FIXED_CANDIDATES_S
+        for hold in (True, False)
+    }
+    best_fixed, hold = min(costs, key=lambda key: (costs[key], key[0], not key[1]))
     extra = {
-        t: hindsight.cost_usd(recent, _fixed(best_fixed), model, extra_s=t)
+        t: hindsight.cost_usd(recent, _fixed(best_fixed), model, extra_s=t, hold_rentals=hold)
         for t in FIXED_CANDIDATES_S
         if t < best_fixed
     }
-    extra_s = min(extra, key=lambda t: (extra[t], -t)) if extra else best_fixed
-    if extra_s != best_fixed and extra[extra_s] >= costs[best_fixed]:
-        extra_s = best_fixed
-    fixed = Choice((best_fixed,) * gaps.GROUPS, best_fixed, False, extra_s)
+    extra[best_fixed] = costs[best_fixed, hold]
+    # On a tie the shortest: the replay saw no overlap it pays for, and an extra GPU the pool
+    # has anyway (a burst at start-up, a queue the replay served otherwise) should not idle.
+    extra_s = min(extra, key=lambda t: (extra[t], t))
+    fixed = Choice((best_fixed,) * gaps.GROUPS, best_fixed, False, extra_s, hold)
     holdout_from = now - timedelta(days=HOLDOUT_DAYS)
     learnt = [(at, g) for at, g in idle_gaps if at < holdout_from]
     held = [t for t in times if t >= holdout_from][-REPLAY_MAX_ARRIVALS:]
@@ -261,10 +286,13 @@ def _choose(
     def trial_of(at_s: float) -> float:
         return trial[gaps.group_of(origin + timedelta(seconds=at_s))]
 
-    held_fixed = min(hindsight.cost_usd(held, _fixed(t), model) for t in FIXED_CANDIDATES_S)
-    if hindsight.cost_usd(held, trial_of, model) >= held_fixed:
+    held_fixed = min(
+        hindsight.cost_usd(held, _fixed(t), model, hold_rentals=hold) for t in FIXED_CANDIDATES_S
+    )
+    if hindsight.cost_usd(held, trial_of, model, hold_rentals=hold) >= held_fixed:
         return fixed
-    return Choice(gaps.per_group(idle_gaps, model.idle, cold_usd), best_fixed, True, extra_s)
+    per_group = gaps.per_group(idle_gaps, model.idle, cold_usd)
+    return Choice(per_group, best_fixed, True, extra_s, hold)
 
 
 def _fixed(timeout_s: int) -> Callable[[float], float]:

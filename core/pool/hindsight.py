@@ -4,9 +4,12 @@ Pure and fast: `cost_usd` walks the submissions once with at most `max_instances
 following the rules of `core.pool.policy` closely enough to rank timeouts:
 
 - A job takes a free ready instance at once (the most recently used). Without one, it is
-  served by whichever instance frees first, and a new instance is rented when the jobs
-  waiting outnumber the instances still booting (target = busy + queued), up to the cap.
-  A rental becomes ready a boot after the next tick, seen at the tick after that.
+  served by whichever instance frees first, and a new instance is rented at the next tick,
+  up to the cap: with `hold_rentals`, only if every instance up or booting frees later than
+  a boot after it (`core.pool.policy.queue_needs`: a job behind one that frees sooner waits
+  for it); without, whenever the jobs waiting outnumber the instances still booting (target
+  = busy + queued). A rental becomes ready a boot after the next tick, seen at the tick
+  after that.
 - An instance is let go `timeout` seconds after its last job ends (the timeout chosen for an
   idle period starting then), or `extra_s` after it while another instance was used later
   (`core.pool.policy.PoolSettings.extra_idle_timeout_s`); one rented for a queue that another
@@ -52,16 +55,20 @@ def cost_usd(
     timeout_of: Callable[[float], float],
     model: PoolModel,
     extra_s: float | None = None,
+    *,
+    hold_rentals: bool = True,
 ) -> float:
     """GPU plus waiting dollars of serving the sorted `times` with `timeout_of(idle_start_s)`
     seconds of idling after each job (seconds counted from `times[0]`), at most `extra_s` for
-    an instance while another one's last job ended later, up to the last submission's end."""
+    an instance while another one's last job ended later, up to the last submission's end.
+    `hold_rentals`: a queued job rents only if it would wait longer than a boot; else every
+    job finding no free instance rents one (while fewer are booting than wait)."""
     if not times:
         return 0.0
     origin = times[0]
     up: list[_Instance] = []
     billed_s = waited_s = 0.0
-    queue_ends: list[float] = []  # start times of jobs not yet started, as seen at arrivals
+    queue_starts: list[float] = []  # start times of the jobs that queued, as seen at arrivals
 
     def release(instance: _Instance, at_s: float) -> None:
         nonlocal billed_s
@@ -78,15 +85,18 @@ def cost_usd(
             chosen = max(free, key=lambda i: i.free_s)
             start_s = at_s
         else:
-            queue_ends = [s for s in queue_ends if s > at_s]
+            rent_s = at_s + model.tick_s / 2
+            soonest_s = min((i.free_s for i in up), default=float("inf"))
+            queue_starts = [s for s in queue_starts if s > at_s]
             booting = sum(1 for i in up if i.ready_s > at_s)
-            if len(queue_ends) + 1 > booting and len(up) < model.max_instances:
-                rent_s = at_s + model.tick_s / 2
+            waiting = len(queue_starts) + 1
+            needed = soonest_s - rent_s > model.boot_s if hold_rentals else waiting > booting
+            if needed and len(up) < model.max_instances:
                 ready_s = rent_s + model.boot_s + model.tick_s / 2
                 up.append(_Instance(rent_s, ready_s, ready_s))
             chosen = min(up, key=lambda i: i.free_s)
             start_s = max(at_s, chosen.free_s)
-            queue_ends.append(start_s)
+            queue_starts.append(start_s)
         waited_s += start_s - at_s
         chosen.free_s = start_s + model.job_s
         chosen.used = True

@@ -378,6 +378,7 @@ class PoolManager:
             max_instances=config.max_instances,
             idle_timeout_s=advice.idle_timeout_s if advice else config.idle_timeout_s,
             extra_idle_timeout_s=advice.extra_idle_timeout_s if advice else None,
+            expected=advice.expected if advice else None,
             lease_max_s=config.lease_max_s,
             boot_timeout_s=config.boot_timeout_s,
             safe_mode=config.safe_mode,
@@ -405,7 +406,13 @@ class PoolManager:
                 for row in rows
             ],
             leases=[
-                LeaseView(lease.id or 0, lease.instance_id, lease.job_id, lease.expires_at)
+                LeaseView(
+                    lease.id or 0,
+                    lease.instance_id,
+                    lease.job_id,
+                    lease.expires_at,
+                    acquired_at=lease.acquired_at,
+                )
                 for lease in leases.open_leases(session, pool=self.pool)
             ],
             queued_jobs=self.queued_jobs(session),

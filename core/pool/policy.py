@@ -27,7 +27,9 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
 - A listed instance with our pool's label prefix and no live row is an orphan: destroyed, unless
   this manager destroyed it after the sweep began. Instances without our prefix are never
   touched.
-- Target size = desired_size while awake, 0 asleep, raised to cover busy + queued jobs and every
+- Target size = desired_size while awake, 0 asleep, raised to cover busy + queued jobs (with
+  expected boot and job times, only the queued jobs a rental would serve sooner than the
+  instances there are: `queue_needs`) and every
   instance that served a job within `idle_timeout_s` (`extra_idle_timeout_s` for all but the
   one used most recently; desired_size is the floor kept warm, not a
   cap on warmth a job paid for), at least one during a prewarm, capped at max_instances.
@@ -37,6 +39,8 @@ Rules (ARCHITECTURE.md "The pool", SECURITY.md decisions 1-3):
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -70,6 +74,14 @@ _CAPACITY_STATES = frozenset(
 
 
 @dataclass(frozen=True)
+class Expected:
+    """How long things are expected to take: a cold boot, and a job's GPU time."""
+
+    boot_s: float
+    job_s: float
+
+
+@dataclass(frozen=True)
 class PoolSettings:
     """The operator's settings for one pool (a snapshot of its PoolConfig row)."""
 
@@ -85,6 +97,10 @@ class PoolSettings:
     """How long an up instance other than the most recently used one stays warm after its
     last job (None: `idle_timeout_s`, never longer): a second GPU serves only the rarer
     overlaps, so its gaps are longer and idling through them pays less."""
+    expected: Expected | None = None
+    """A boot's and a job's expected length. When set, a queued job rents another instance
+    only if it would start sooner on it than on one already up or starting (`queue_needs`);
+    None: every queued job not matched by a ready or starting instance rents one."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,8 @@ class LeaseView:
     instance_id: int
     job_id: int
     expires_at: datetime
+    acquired_at: datetime | None = None
+    """When the job took the instance (None: unknown, the instance is not expected free)."""
 
 
 @dataclass(frozen=True)
@@ -185,8 +203,56 @@ def target_size(config: PoolSettings, pool: PoolView, now: datetime) -> int:
     baseline = config.desired_size if is_awake(config, pool, now) else 0
     if prewarming(pool, now):
         baseline = max(baseline, 1)
-    wanted = max(baseline, busy + pool.queued_jobs, recently_used(config, pool, now))
+    wanted = max(baseline, busy + queue_needs(config, pool, now), recently_used(config, pool, now))
     return min(config.max_instances, wanted)
+
+
+OVERDUE_JOBS = 2.0
+"""A lease older than this many expected jobs is not expected to end soon: a long job (a
+video) or a stuck one no longer holds the queue back from renting."""
+
+
+def queue_needs(config: PoolSettings, pool: PoolView, now: datetime) -> int:
+    """How many queued jobs need an instance of their own, ready, starting or rented now.
+
+    Without `config.expected`, every queued job. With it, the queue is served in order from
+    the earliest free slot: a ready instance now, a starting one when its boot ends, a busy
+    one when its job is expected to end, each slot freeing again a job later. A job whose
+    earliest slot frees sooner than a rental made now would be ready waits for it (it is held
+    back, costing no rental); the others take a ready or starting instance's first slot or a
+    new rental. Rentals stop at `max_instances`: the rest wait for the slots there are.
+    """
+    if config.expected is None or pool.queued_jobs == 0:
+        return pool.queued_jobs
+    boot_s, job_s = config.expected.boot_s, config.expected.job_s
+    acquired = {lease.instance_id: lease.acquired_at for lease in pool.leases}
+    slots: list[tuple[float, int]] = []  # (free in s, 1 while it is an instance's first slot)
+    live = 0
+    for row in pool.instances:
+        if row.state not in _CAPACITY_STATES:
+            continue
+        live += 1
+        if row.state is InstanceState.READY:
+            slots.append((0.0, 1))
+        elif row.state is InstanceState.BUSY:
+            started = acquired.get(row.id)
+            ran_s = math.inf if started is None else (now - started).total_seconds()
+            if ran_s < OVERDUE_JOBS * job_s:
+                slots.append((max(0.0, job_s - ran_s), 0))
+        else:
+            slots.append((max(0.0, boot_s - (now - row.created_at).total_seconds()), 1))
+    heapq.heapify(slots)
+    needs = 0
+    for _job in range(pool.queued_jobs):
+        if slots and (slots[0][0] <= boot_s or live >= config.max_instances):
+            free_in_s, first = heapq.heappop(slots)
+        elif live < config.max_instances:
+            live, free_in_s, first = live + 1, boot_s, 1  # a rental made now
+        else:
+            break  # every instance overdue at the cap: nothing more to decide
+        needs += first
+        heapq.heappush(slots, (free_in_s + job_s, 0))
+    return needs
 
 
 def budget_breach(config: PoolSettings, pool: PoolView) -> str | None:

@@ -7,12 +7,12 @@ import pytest
 from sqlmodel import select
 
 from core.clock import FakeClock
-from core.db import read_scope
+from core.db import read_scope, session_scope
 from core.models import AuditEntry, InstanceState, JobStatus, PoolConfig
-from core.pool import adaptive, manager
+from core.pool import adaptive, leases, manager
 from core.pool.actions import Rent
 from core.pool.adaptive import DEFAULT_BOOT_S
-from core.pool.policy import PoolSettings
+from core.pool.policy import Expected, PoolSettings, PoolView
 from testing.factories import make_job, make_rentable_pool, make_user
 from testing.pool_harness import PoolHarness
 from tests.integration.test_cli_pool import cli_db, run  # noqa: F401 - the CLI fixture
@@ -114,19 +114,44 @@ def test_a_tick_never_learns_and_reads_what_the_learning_job_kept(engine, vast, 
         harness.close()
 
 
-def test_the_ticks_plan_with_the_advised_timeout_for_extra_gpus(pool, monkeypatch):
-    planned: list[PoolSettings] = []
+def _planned(monkeypatch) -> list[tuple[PoolSettings, PoolView]]:
+    """The settings and view of every `plan()` call the manager makes, the real plan deciding."""
+    planned: list[tuple[PoolSettings, PoolView]] = []
     real_plan = manager.plan
 
-    def recording(settings, *args, **kwargs):
-        planned.append(settings)
-        return real_plan(settings, *args, **kwargs)
+    def recording(settings, view, *args, **kwargs):
+        planned.append((settings, view))
+        return real_plan(settings, view, *args, **kwargs)
 
-    advised = adaptive.Advice(1200, None, "idle 1200 s; another GPU idles 120 s", 120)
     monkeypatch.setattr(manager, "plan", recording)
+    return planned
+
+
+def test_the_ticks_plan_with_the_advised_timeout_for_extra_gpus(pool, monkeypatch):
+    planned = _planned(monkeypatch)
+    expected = Expected(boot_s=200, job_s=45)
+    advised = adaptive.Advice(1200, None, "idle 1200 s; another GPU idles 120 s", 120, expected)
     monkeypatch.setattr(adaptive, "advise", lambda *args, **kwargs: advised)
     assert pool.tick().advice == advised
-    assert (planned[-1].idle_timeout_s, planned[-1].extra_idle_timeout_s) == (1200, 120)
+    settings, _view = planned[-1]
+    assert (settings.idle_timeout_s, settings.extra_idle_timeout_s) == (1200, 120)
+    assert settings.expected == expected
+
+
+def test_the_ticks_see_when_each_busy_instance_took_its_job(pool, monkeypatch):
+    planned = _planned(monkeypatch)
+    pool.configure(prewarm_until=BURST + timedelta(hours=1))
+    while not pool.rows(InstanceState.READY):
+        pool.tick()
+    job = make_job(pool.engine, make_user(pool.engine))
+    with session_scope(pool.engine) as session:
+        claim = leases.acquire(session, pool="default", job_id=job.id, now=pool.clock.now())
+    assert claim is not None
+    taken_at = pool.clock.now()
+    pool.tick()
+    _settings, view = planned[-1]
+    (lease,) = view.leases
+    assert (lease.instance_id, lease.acquired_at) == (claim.instance_id, taken_at)
 
 
 def test_each_learning_replaces_the_profile_the_ticks_read(engine, vast):

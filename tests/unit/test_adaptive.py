@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from core.pool import hindsight
 from core.pool.adaptive import (
+    FIXED_CANDIDATES_S,
+    JOB_S,
     MIN_ARRIVALS,
     REPLAY_MAX_ARRIVALS,
     SLOT_S,
@@ -19,6 +21,7 @@ from core.pool.adaptive import (
     slot_of_week,
 )
 from core.pool.gaps import MAX_IDLE_S, MIN_IDLE_S
+from core.pool.policy import Expected
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 NOW = MONDAY + timedelta(days=21)
@@ -200,9 +203,9 @@ def test_a_busy_pools_relearning_replays_only_its_latest_submissions(monkeypatch
     walked: list[int] = []
     replay = hindsight.cost_usd
 
-    def counted(times, timeout_of, model, extra_s=None):
+    def counted(times, timeout_of, model, extra_s=None, **kwargs):
         walked.append(len(times))
-        return replay(times, timeout_of, model, extra_s)
+        return replay(times, timeout_of, model, extra_s, **kwargs)
 
     monkeypatch.setattr(hindsight, "cost_usd", counted)
     busy = [NOW - timedelta(seconds=20 * k) for k in range(1, 3 * REPLAY_MAX_ARRIVALS)]
@@ -219,9 +222,11 @@ def test_a_second_gpu_needed_only_at_each_sittings_start_gets_a_shorter_timeout(
     advice = advise(profile, COSTS, now=NOW, last_demand_at=NOW, fallback_idle_s=900)
     assert advice.extra_idle_timeout_s == profile.choice.extra_s
     assert "another GPU idles" in advice.reason
-    # One at a time: no second GPU, so nothing is cheaper than the one timeout for it.
+    # One at a time: the replay never has a second GPU, so every timeout for one costs the
+    # same, and one the pool has anyway (two jobs at its start) is let go soonest.
     alone = learn(daily_sessions(10, jobs=12, gap_s=300), NOW, COSTS)
-    assert alone is not None and alone.choice.extra_s == alone.choice.best_fixed_s
+    assert alone is not None and alone.choice.best_fixed_s > FIXED_CANDIDATES_S[0]
+    assert alone.choice.extra_s == FIXED_CANDIDATES_S[0]
 
 
 def evening_sittings(paused_days: range, *, days: int = 28, pause_s: int = 900) -> list:
@@ -264,3 +269,17 @@ def test_what_is_learnt_at_now_never_depends_on_submissions_at_or_after_now():
     future = [NOW + timedelta(minutes=7 * k) for k in range(2_000)]  # a busy week to come
     assert learn(past + future, NOW, COSTS) == learn(past, NOW, COSTS)
     assert learn(past + future, NOW, COSTS) != learn(past + future, NOW + timedelta(days=7), COSTS)
+
+
+def test_a_second_job_always_queued_just_behind_the_first_waits_for_it_instead_of_renting():
+    # Each sitting's jobs come in pairs 10 s apart: the second waits 35 s for the first GPU,
+    # cheaper than renting one that is ready only after the first has finished.
+    firsts = daily_sessions(10, jobs=6, gap_s=300)
+    pairs = sorted(firsts + [at + timedelta(seconds=10) for at in firsts])
+    profile = learn(pairs, NOW, COSTS)
+    assert profile is not None and profile.choice.hold_rentals
+    advice = advise(profile, COSTS, now=NOW, last_demand_at=NOW, fallback_idle_s=900)
+    assert advice.expected == Expected(COSTS.boot_s, JOB_S)
+    assert "rents only if it would wait longer than a boot" in advice.reason
+    # Without a profile nothing is held back: the pool rents as it always did.
+    assert advise(None, COSTS, now=NOW, last_demand_at=NOW, fallback_idle_s=900).expected is None

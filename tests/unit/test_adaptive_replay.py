@@ -1,5 +1,6 @@
 """The pool-policy benchmark's replay on one reported day: what must hold between strategies."""
 
+from datetime import timedelta
 from decimal import Decimal
 from itertools import islice
 
@@ -7,15 +8,21 @@ import pytest
 
 from bench.common import percentile
 from bench.pool_policy import (
+    EPOCH,
     TRACES,
+    Job,
     Outcome,
+    Trace,
     compare,
     fresh_traces,
     make_trace,
     ratios,
+    replay,
     sim_price_per_hour_usd,
     spread_seeds,
 )
+from core.pool.adaptive import Advice
+from core.pool.policy import Expected
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +99,19 @@ def test_ratios_compare_adaptive_with_waiting_valued():
     over_fixed, over_no_prewarm = ratios(outcomes, wait_value)
     assert over_fixed == pytest.approx(3.00 / 3.00)
     assert over_no_prewarm == pytest.approx(3.00 / 2.00)
+
+
+def test_the_replay_hands_the_policy_the_advised_queue_rule():
+    # A job queued behind one that ends well before a boot: told to hold back (as the manager
+    # passes `Advice.expected`), the replayed pool rents no second GPU for it; told nothing,
+    # it rents one and lets it go once the first GPU took the job.
+    start = EPOCH + timedelta(hours=2)
+    jobs = (Job(start, 100.0), Job(start + timedelta(seconds=320), 30.0))
+    trace = Trace("queued behind a busy GPU", jobs, start - timedelta(minutes=30),
+                  start + timedelta(hours=1))  # fmt: skip
+    held = Advice(600, None, "held", expected=Expected(240.0, 45.0))
+    rents = Advice(600, None, "rents")
+    kept = replay(trace, "held", lambda _now, _last: held, Decimal(1))
+    rented = replay(trace, "rents", lambda _now, _last: rents, Decimal(1))
+    assert kept.waits_s == rented.waits_s
+    assert kept.cost_usd < rented.cost_usd

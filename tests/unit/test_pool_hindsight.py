@@ -64,3 +64,18 @@ def test_an_extra_instance_idles_only_its_own_timeout_while_the_last_used_keeps_
     assert cost_usd(jobs, fixed(900), gpu, extra_s=60) == long_only - (900 - 60)
     # The last used one kept its 900 s: no job met a cold GPU after the first pair.
     assert cost_usd(jobs, fixed(900), waits, extra_s=60) == cost_usd(jobs, fixed(900), waits)
+
+
+def test_a_job_behind_a_busy_instance_that_frees_before_a_boot_waits_for_it_renting_nothing():
+    # Warm after the first job; the third comes 10 s into the second's 45 s run.
+    jobs = [MONDAY, MONDAY + timedelta(seconds=400), MONDAY + timedelta(seconds=410)]
+    # One instance: rented at 15 s, serving to 490 s (the third job waits 35 s for it).
+    assert cost_usd(jobs, fixed(900), model(idle=1, wait=0)) == 490 - 15
+    assert cost_usd(jobs, fixed(900), model(idle=0, wait=1)) == 270 + 35
+
+
+def test_a_job_behind_instances_freeing_later_than_a_boot_rents_another():
+    # Six at once on one instance would wait 5 x 45 s behind the first: the sixth rents.
+    burst = every(1, 6)
+    billed_one = 240 + 15 + 6 * 45
+    assert cost_usd(burst, fixed(60), model(idle=1, wait=0)) > billed_one

@@ -22,6 +22,7 @@ from core.pool.actions import (
 from core.pool.policy import (
     LIST_GRACE_S,
     UNSENT_GRACE_S,
+    Expected,
     InstanceView,
     LeaseView,
     PoolSettings,
@@ -520,3 +521,76 @@ def test_a_sent_create_is_given_up_only_by_a_sweep_begun_a_grace_after_it_was_se
     assert plan(CONFIG, pool, swept([]), NOW)[0] == ConfirmTerminated(
         1, "create never produced an instance"
     )
+
+
+# ---- queued jobs behind instances that free sooner than a boot -----------------------------
+
+EXPECTED = Expected(boot_s=240, job_s=45)
+HOLDING = replace(CONFIG, expected=EXPECTED)
+
+
+def busy_for(id_: int, ran_s: float | None) -> tuple[InstanceView, LeaseView]:
+    """A busy instance whose job took it `ran_s` seconds ago (None: unknown)."""
+    started = None if ran_s is None else ago(ran_s)
+    lease = LeaseView(id_ + 100, id_, id_ + 200, NOW + timedelta(minutes=20), started)
+    return row(id_, InstanceState.BUSY, last_used_at=ago(300)), lease
+
+
+def queued_behind(*instances: tuple[InstanceView, LeaseView] | InstanceView, queued: int):
+    rows = [i[0] if isinstance(i, tuple) else i for i in instances]
+    leases = [i[1] for i in instances if isinstance(i, tuple)]
+    return view(*rows, leases=leases, queued_jobs=queued, **AWAKE)
+
+
+def listed(pool: PoolView) -> Observation:
+    return swept([remote(r.label) for r in pool.instances])
+
+
+def test_a_job_queued_behind_a_gpu_that_frees_before_a_boot_waits_for_it():
+    pool = queued_behind(busy_for(1, ran_s=10), queued=1)
+    assert plan(HOLDING, pool, listed(pool), NOW) == []
+    # Without expected times, as before: every queued job rents.
+    assert plan(CONFIG, pool, listed(pool), NOW) == [Rent(1, "target 2, have 1")]
+
+
+def test_a_queue_longer_than_a_boot_behind_one_gpu_rents_for_the_jobs_past_the_boot():
+    # Free in 35 s, then 80, 125, 170, 215, 260 s: the sixth queued job is served sooner
+    # by a rental (ready in 240 s), and the jobs after it share the two.
+    pool = queued_behind(busy_for(1, ran_s=10), queued=5)
+    assert plan(HOLDING, pool, listed(pool), NOW) == []
+    pool = queued_behind(busy_for(1, ran_s=10), queued=6)
+    assert plan(HOLDING, pool, listed(pool), NOW) == [Rent(1, "target 2, have 1")]
+
+
+def test_jobs_queued_behind_a_booting_gpu_share_it_when_it_is_ready_before_a_new_one():
+    # Ready in 40 s: the second job starts at 85 s on it, long before a rental's 240 s.
+    pool = queued_behind(row(1, InstanceState.BOOTING, age_s=200), queued=2)
+    assert plan(HOLDING, pool, listed(pool), NOW) == []
+    assert plan(CONFIG, pool, listed(pool), NOW) == [Rent(1, "target 2, have 1")]
+
+
+@pytest.mark.parametrize("ran_s", [2 * EXPECTED.job_s, 600, None])
+def test_a_job_long_overdue_or_of_unknown_start_no_longer_holds_the_queue_back(ran_s):
+    pool = queued_behind(busy_for(1, ran_s=ran_s), queued=1)
+    assert plan(HOLDING, pool, listed(pool), NOW) == [Rent(1, "target 2, have 1")]
+
+
+def test_an_overdue_job_just_past_its_expected_time_is_expected_to_end_any_moment():
+    pool = queued_behind(busy_for(1, ran_s=EXPECTED.job_s + 30), queued=1)
+    assert plan(HOLDING, pool, listed(pool), NOW) == []
+
+
+def test_held_back_rentals_never_exceed_the_cap_and_a_booting_one_late_is_still_counted():
+    pool = queued_behind(busy_for(1, ran_s=10), busy_for(2, ran_s=None), queued=50)
+    assert plan(HOLDING, pool, listed(pool), NOW) == [Rent(1, "target 3, have 2")]
+    late = queued_behind(row(1, InstanceState.BOOTING, age_s=500), queued=1)
+    assert plan(HOLDING, late, listed(late), NOW) == []
+
+
+def test_a_booting_gpu_terminated_for_its_boot_timeout_is_replaced_for_its_queued_job():
+    pool = queued_behind(row(1, InstanceState.BOOTING, age_s=601, machine_id="m7"), queued=1)
+    observed = swept([remote(f"{PREFIX}1", RemoteState.PENDING)])
+    assert plan(HOLDING, pool, observed, NOW) == [
+        Terminate(1, "boot timeout", provider_id="p1", bad_machine="m7"),
+        Rent(1, "target 1, have 0"),
+    ]
