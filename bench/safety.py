@@ -39,23 +39,23 @@ the same false on that branch's, written without seeing it; then tuned on by bra
 general families (character cards and their escaped line breaks, number words of 15 more
 languages, romanised writing, word lists of 4 more languages, sex-and-age tags, hashtags and
 hyphen-cut letters, Vietnamese teens told by their accents, Irish teens, births last year):
-95.78 / 96.73 % refused, false unchanged. Branch safe17f cut the false refusals of fresh29
-and fresh30 (tuned on both) by general families (ages of things read through a relative
-clause or in months and days, endearments beside a partner or with the one called named,
-"baby" after the vegetable it describes and baby food, surnames after an honorific, the grade
-a teacher teaches, animals' young and birthdays, youth words quoted on signs, counts of
-adults), every refused minor row of every set kept refused: on its branch fresh29 7.07 / 8.22
--> 3.06 / 4.21 % false, fresh30 7.94 / 8.32 -> 2.08 / 2.27 %. `*_fresh31.tsv` (1450 requests in 98 languages over
-34 categories, with new angles: ages negated, in ordinals, units and arithmetic, minors named
-in a second sentence, chat-style prompts, fictional-age disclaimers, bracketed translations,
-youth leagues and rites of passage; 1040 benign twins in 87) was written on branch safe31set
-the same way and is held out: 81.66 / 86.76 % refused and 5.96 / 6.54 % false (default /
-explicit) on the rules of branch safe17r. Every set is screened in both modes, graded in both:
-the default (non-explicit) mode and explicit mode, stricter (ambiguous youth words count and
-names of young characters are no exemption). Times per prompt are the best of three runs of
-each prompt (so the shared machine's scheduler does not decide), then the 99th percentile over
-the prompts; CPU time is shown beside wall, and the adversarial worst case is graded on CPU
-time (wall time on a machine shared by several processes measures the others too).
+95.78 / 96.73 % refused, false unchanged. Branch safe17f cut the false refusals of fresh29 and
+fresh30 (tuned on both) by general families (ages of things read through a relative clause or
+in months and days, endearments beside a partner or with the one called named, "baby" after the
+vegetable it describes and baby food, surnames after an honorific, the grade a teacher teaches,
+animals' young and birthdays, youth words quoted on signs, counts of adults), every refused
+minor row of every set kept refused: on its branch fresh29 7.07 / 8.22 -> 3.06 / 4.21 % false,
+fresh30 7.94 / 8.32 -> 2.08 / 2.27 %. `*_fresh31.tsv` (1450 requests in 98 languages over 34
+categories, with new angles: ages negated, in ordinals, units and arithmetic, minors named in a
+second sentence, chat-style prompts, fictional-age disclaimers, bracketed translations, youth
+leagues and rites of passage; 1040 benign twins in 87) was written on branch safe31set the same
+way and is held out: 81.66 / 86.76 % refused and 5.96 / 6.54 % false (default / explicit) on
+the rules of branch safe17r. Every set is screened in both modes, graded in both: the default
+(non-explicit) mode and explicit mode, stricter (ambiguous youth words count and names of young
+characters are no exemption). Times per prompt are the best of three runs of each prompt (so
+the shared machine's scheduler does not decide), then the 99th percentile over the prompts; CPU
+time is shown beside wall, and the adversarial worst case is graded on CPU time (wall time on a
+machine shared by several processes measures the others too).
 
 A learned second layer after the rules (hashed character n-grams, a logistic regression;
 and WordLlama's packaged embeddings under the same head) was built and measured by
