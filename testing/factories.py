@@ -15,7 +15,7 @@ from sqlmodel import Session, SQLModel
 from core.accounts import ledger, users
 from core.comfy.presets import Presets
 from core.comfy.workflows import GenerationRequest, build_graph
-from core.db import session_scope
+from core.db import run_transaction, session_scope
 from core.gallery import store, takedown
 from core.gallery.sharing import ShareSigner
 from core.models import (
@@ -202,6 +202,29 @@ def make_leased_job(
             )
         )
     return job
+
+
+def close_lease_unsucceeded(
+    engine: Engine, *, lease_id: int, job_id: int, outcome: str, reason: str, now: datetime
+) -> None:
+    """Close a claimed job's lease as a run that did not succeed closes it
+    (`outcomes.close_lease`, not retried: the job fails and is refunded), in a transaction of
+    its own; nothing happens if the lease was already released."""
+    from core.studio import outcomes
+
+    run_transaction(
+        engine,
+        lambda session: outcomes.close_lease(
+            session,
+            lease_id=lease_id,
+            job_id=job_id,
+            outcome=outcome,
+            retry=False,
+            reason=reason,
+            now=now,
+        ),
+        name="test.close_lease",
+    )
 
 
 def make_pool(engine: Engine, **fields: Any) -> PoolConfig:

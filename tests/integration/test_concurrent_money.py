@@ -16,14 +16,19 @@ from sqlmodel import select
 
 from core.accounts import ledger
 from core.comfy.presets import Presets
-from core.db import read_scope, run_transaction, session_scope
+from core.db import read_scope, session_scope
 from core.errors import InsufficientCredits
 from core.models import CreditEntry, CreditKind, GenerationJob, InstanceState, JobStatus
-from core.studio import outcomes, queue
+from core.studio import queue
 from core.studio.compose import StudioRequest
 from core.studio.pricing import Pricing
 from core.studio.submit import submit, submit_all
-from testing.factories import make_funded_user, make_instance, make_pool
+from testing.factories import (
+    close_lease_unsucceeded,
+    make_funded_user,
+    make_instance,
+    make_pool,
+)
 
 PRESETS = Presets.load()
 PRICING = Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
@@ -132,18 +137,13 @@ def test_submits_while_jobs_finish_never_reach_the_caller_as_errors(engine, fake
 
     def close(index: int) -> None:
         job_id, claim = claims[index]
-        run_transaction(
+        close_lease_unsucceeded(
             engine,
-            lambda session: outcomes.close_lease(
-                session,
-                lease_id=claim.lease_id,
-                job_id=job_id,
-                outcome="failed",
-                retry=False,
-                reason="test",
-                now=fake_clock.now(),
-            ),
-            name="test.close",
+            lease_id=claim.lease_id,
+            job_id=job_id,
+            outcome="failed",
+            reason="test",
+            now=fake_clock.now(),
         )
 
     def work(index: int) -> object:

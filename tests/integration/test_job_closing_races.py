@@ -24,7 +24,7 @@ from core.accounts import ledger
 from core.comfy.client import ComfyClient, RunResult
 from core.comfy.events import Event, Progress
 from core.comfy.presets import Presets
-from core.db import read_scope, run_transaction, session_scope
+from core.db import read_scope, session_scope
 from core.errors import ExecutionFailed
 from core.gallery.media import open_media_store
 from core.models import (
@@ -42,7 +42,12 @@ from core.studio.outcomes import TERMINAL, Cancel
 from core.studio.pricing import Pricing
 from core.studio.runner import RunContext
 from core.studio.submit import submit
-from testing.factories import make_funded_user, make_instance, make_pool
+from testing.factories import (
+    close_lease_unsucceeded,
+    make_funded_user,
+    make_instance,
+    make_pool,
+)
 
 PRESETS = Presets.load()
 PRICING = Pricing(credit_price_usd=Decimal("0.01"), reference_price_per_hour_usd=Decimal("1"))
@@ -198,18 +203,13 @@ def _closing_paths(engine, context, user, clock, job_id, claim, started, rng):
     of its own running it."""
 
     def expire() -> None:
-        run_transaction(
+        close_lease_unsucceeded(
             engine,
-            lambda session: outcomes.close_lease(
-                session,
-                lease_id=claim.lease_id,
-                job_id=job_id,
-                outcome="expired",
-                retry=False,
-                reason="the generation took longer than allowed",
-                now=clock.now(),
-            ),
-            name="test.expire",
+            lease_id=claim.lease_id,
+            job_id=job_id,
+            outcome="expired",
+            reason="the generation took longer than allowed",
+            now=clock.now(),
         )
 
     def stop() -> None:
